@@ -1,0 +1,27 @@
+//! `webhook`: GitHub and GitLab push webhooks → CodePipeline executions pinned to the commit.
+
+use gantry::config::{ProcessEnv, WebhookConfig};
+use gantry::secrets::GantrySecrets;
+use lambda_http::{service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    gantry::telemetry::init();
+    let webhook = match init().await {
+        Ok(w) => w,
+        Err(e) => std::process::exit(gantry::runtime::report_init_error(&e).await),
+    };
+    let webhook = &webhook;
+    lambda_http::run(service_fn(move |req: Request| async move {
+        Ok::<_, Error>(webhook::handle(webhook, req).await)
+    }))
+    .await
+}
+
+async fn init() -> Result<webhook::Webhook, Error> {
+    let config = WebhookConfig::from_env(&ProcessEnv)?;
+    let sdk = gantry::aws::load().await;
+    let secrets_client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let secrets = GantrySecrets::fetch(&secrets_client, &config.secrets_arn).await?;
+    Ok(webhook::build(config, &secrets, &sdk)?)
+}

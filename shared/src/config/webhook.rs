@@ -1,0 +1,82 @@
+use super::{json, positive_integer, required, ConfigError, Env, Var};
+use crate::ingest::DEFAULT_MAX_BODY_BYTES;
+use crate::routing::{RouteSpec, RouteTable};
+
+/// The webhook function's configuration.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub secrets_arn: String,
+    pub table: String,
+    pub routes: RouteTable,
+    pub max_body_bytes: u64,
+}
+
+impl WebhookConfig {
+    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let specs: Vec<RouteSpec> = json(env, Var::Routes)?.ok_or(ConfigError::Missing {
+            var: Var::Routes.name(),
+        })?;
+        let routes = RouteTable::compile(specs).map_err(|reason| ConfigError::Invalid {
+            var: Var::Routes.name(),
+            reason,
+        })?;
+        Ok(Self {
+            secrets_arn: required(env, Var::SecretsArn)?,
+            table: required(env, Var::Table)?,
+            routes,
+            max_body_bytes: positive_integer(env, Var::MaxBodyBytes)?
+                .unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(routes: &str) -> HashMap<&'static str, String> {
+        HashMap::from([
+            ("GANTRY_SECRETS_ARN", "arn:secret".to_string()),
+            ("GANTRY_TABLE", "gantry".to_string()),
+            ("GANTRY_ROUTES", routes.to_string()),
+        ])
+    }
+
+    impl Env for HashMap<&'static str, String> {
+        fn get(&self, name: &str) -> Option<String> {
+            HashMap::get(self, name).cloned()
+        }
+    }
+
+    #[test]
+    fn valid_configuration_loads_with_the_default_limit() {
+        let c = WebhookConfig::from_env(&env(
+            r#"[{"provider":"github","repository":"a/b","branches":["main"],"pipeline":"p","source_action":"Source"}]"#,
+        ))
+        .unwrap();
+        assert_eq!(c.routes.routes().len(), 1);
+        assert_eq!(c.max_body_bytes, 6 * 1024 * 1024);
+    }
+
+    #[test]
+    fn an_invalid_route_is_an_init_error_naming_the_variable() {
+        let err = WebhookConfig::from_env(&env(r#"[{"provider":"github"}]"#)).unwrap_err();
+        assert!(
+            err.to_string().starts_with("GANTRY_ROUTES is invalid"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_routes_are_named() {
+        let mut e = env("[]");
+        e.remove("GANTRY_ROUTES");
+        assert_eq!(
+            WebhookConfig::from_env(&e).unwrap_err(),
+            ConfigError::Missing {
+                var: "GANTRY_ROUTES"
+            }
+        );
+    }
+}

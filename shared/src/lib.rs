@@ -1,0 +1,17 @@
+//! Gantry's core: everything more than one function needs, and every decision as plain data.
+//!
+//! Pure modules (`signature`, `routing`, `push`) use no AWS SDK, no Lambda runtime and no HTTP
+//! client, so they run in a unit test with nothing started. The I/O modules (`aws`, `secrets`,
+//! `state`, `pipeline`) depend on them, never the other way round.
+
+pub mod aws;
+pub mod config;
+pub mod ingest;
+pub mod pipeline;
+pub mod push;
+pub mod routing;
+pub mod runtime;
+pub mod secrets;
+pub mod signature;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,88 @@
+//! Globs as Git users write them: `*` stays within one path segment, `**` crosses segments.
+
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+
+/// A compiled list of globs; matches when any of them does.
+#[derive(Debug, Clone)]
+pub struct Globs {
+    patterns: Vec<String>,
+    set: GlobSet,
+}
+
+impl Globs {
+    /// Compiles `patterns`; the error names the pattern that does not compile.
+    pub fn new(patterns: &[String]) -> Result<Self, String> {
+        let mut builder = GlobSetBuilder::new();
+        for p in patterns {
+            builder.add(compile(p)?);
+        }
+        let set = builder.build().map_err(|e| e.to_string())?;
+        Ok(Self {
+            patterns: patterns.to_vec(),
+            set,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    pub fn matches(&self, candidate: &str) -> bool {
+        self.set.is_match(candidate)
+    }
+
+    /// The patterns as written, for messages.
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+}
+
+fn compile(pattern: &str) -> Result<Glob, String> {
+    GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| format!("glob {pattern:?}: {}", e.kind()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn globs(p: &[&str]) -> Globs {
+        Globs::new(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn star_stays_within_a_segment() {
+        let g = globs(&["release/*"]);
+        assert!(g.matches("release/1.2"));
+        assert!(!g.matches("release/1.2/hotfix"));
+        assert!(!g.matches("release"));
+    }
+
+    #[test]
+    fn double_star_crosses_segments_and_matches_the_root() {
+        let g = globs(&["**/*.md"]);
+        assert!(g.matches("README.md"));
+        assert!(g.matches("docs/guide/setup.md"));
+        assert!(!g.matches("src/main.rs"));
+        let g = globs(&["services/api/**"]);
+        assert!(g.matches("services/api/src/lib.rs"));
+        assert!(!g.matches("services/apiary/x"));
+    }
+
+    #[test]
+    fn exact_names_and_character_classes() {
+        let g = globs(&["main", "v[0-9]*"]);
+        assert!(g.matches("main"));
+        assert!(!g.matches("mainline"));
+        assert!(g.matches("v1.0.0"));
+        assert!(!g.matches("version"));
+    }
+
+    #[test]
+    fn a_bad_pattern_is_named() {
+        let err = Globs::new(&["a[".to_string()]).unwrap_err();
+        assert!(err.contains("a["), "{err}");
+    }
+}

@@ -1,0 +1,210 @@
+//! Which pipelines a push starts: the route table (`GANTRY_ROUTES`) applied to a `Push`.
+
+mod glob;
+
+pub use glob::Globs;
+
+use crate::push::{ChangedPaths, Provider, Push, RefKind};
+use serde::Deserialize;
+
+/// One route as configured (see the README and the contract).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    pub provider: Provider,
+    pub repository: String,
+    #[serde(default)]
+    pub branches: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub ignore_paths: Vec<String>,
+    pub pipeline: String,
+    pub source_action: String,
+}
+
+/// A route with its globs compiled.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub provider: Provider,
+    pub repository: Globs,
+    pub branches: Globs,
+    pub tags: Globs,
+    pub paths: Globs,
+    pub ignore_paths: Globs,
+    pub pipeline: String,
+    pub source_action: String,
+}
+
+/// The compiled route table.
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+}
+
+/// Skip markers honoured in the head commit's message (GitHub's and GitLab's own spellings).
+pub const SKIP_MARKERS: [&str; 4] = ["[skip ci]", "[ci skip]", "[skip pipeline]", "[no ci]"];
+
+impl RouteTable {
+    /// Validates and compiles routes; the error says which route and which field is wrong.
+    pub fn compile(specs: Vec<RouteSpec>) -> Result<Self, String> {
+        let routes = specs
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| compile_route(s).map_err(|e| format!("route {i}: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { routes })
+    }
+
+    /// Parses the `GANTRY_ROUTES` JSON text.
+    pub fn parse(json: &str) -> Result<Self, String> {
+        let specs: Vec<RouteSpec> = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        Self::compile(specs)
+    }
+
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+}
+
+fn compile_route(s: RouteSpec) -> Result<Route, String> {
+    if !is_pipeline_name(&s.pipeline) {
+        return Err(format!(
+            "pipeline {:?} is not a CodePipeline name (1-100 of A-Z a-z 0-9 . @ - _)",
+            s.pipeline
+        ));
+    }
+    if s.source_action.trim().is_empty() {
+        return Err("source_action is empty".into());
+    }
+    if s.branches.is_empty() && s.tags.is_empty() {
+        return Err("neither branches nor tags are set, so no push can match".into());
+    }
+    Ok(Route {
+        provider: s.provider,
+        repository: Globs::new(std::slice::from_ref(&s.repository))?,
+        branches: Globs::new(&s.branches)?,
+        tags: Globs::new(&s.tags)?,
+        paths: Globs::new(&s.paths)?,
+        ignore_paths: Globs::new(&s.ignore_paths)?,
+        pipeline: s.pipeline,
+        source_action: s.source_action,
+    })
+}
+
+fn is_pipeline_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '@' | '-' | '_'))
+}
+
+/// What to do with one pipeline for one push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteDecision {
+    /// Start `pipeline`; `note` says why it runs without proof of a relevant change, if so.
+    Start {
+        pipeline: String,
+        source_action: String,
+        note: Option<String>,
+    },
+    /// The route's repository matched but this push does not start it.
+    Skip { pipeline: String, reason: String },
+}
+
+impl RouteDecision {
+    pub fn pipeline(&self) -> &str {
+        match self {
+            RouteDecision::Start { pipeline, .. } | RouteDecision::Skip { pipeline, .. } => {
+                pipeline
+            }
+        }
+    }
+}
+
+/// Applies the route table to a push. Routes of other providers or repositories are left out;
+/// every route of this repository gets a decision, once per pipeline (the first route to start a
+/// pipeline wins over later ones that would skip it).
+pub fn route(push: &Push, table: &RouteTable) -> Vec<RouteDecision> {
+    let skip_marker = push.head.as_ref().and_then(|h| {
+        let message = h.message.to_lowercase();
+        SKIP_MARKERS.iter().find(|m| message.contains(*m)).copied()
+    });
+    let changed = push.changed_paths();
+    let mut decisions: Vec<RouteDecision> = Vec::new();
+    for r in table
+        .routes
+        .iter()
+        .filter(|r| r.provider == push.provider && r.repository.matches(&push.repository))
+    {
+        let decision = decide(r, push, skip_marker, &changed);
+        match decisions.iter().position(|d| d.pipeline() == r.pipeline) {
+            None => decisions.push(decision),
+            Some(i) => {
+                if matches!(decisions[i], RouteDecision::Skip { .. })
+                    && matches!(decision, RouteDecision::Start { .. })
+                {
+                    decisions[i] = decision;
+                }
+            }
+        }
+    }
+    decisions
+}
+
+fn decide(
+    r: &Route,
+    push: &Push,
+    skip_marker: Option<&str>,
+    changed: &ChangedPaths,
+) -> RouteDecision {
+    let skip = |reason: String| RouteDecision::Skip {
+        pipeline: r.pipeline.clone(),
+        reason,
+    };
+    let (globs, kind) = match push.git_ref.kind {
+        RefKind::Branch => (&r.branches, "branch"),
+        RefKind::Tag => (&r.tags, "tag"),
+    };
+    if !globs.matches(&push.git_ref.name) {
+        return skip(format!(
+            "{kind} {} matches none of the route's {kind} patterns",
+            push.git_ref.name
+        ));
+    }
+    if let Some(marker) = skip_marker {
+        return skip(format!("head commit message contains {marker}"));
+    }
+    let note = match changed {
+        // A tag names a release: its files are whatever the commit holds, so paths do not filter it.
+        _ if push.git_ref.kind == RefKind::Tag => None,
+        _ if r.paths.is_empty() && r.ignore_paths.is_empty() => None,
+        ChangedPaths::Unknown(why) => {
+            Some(format!("changed files unknown ({why}): running to be safe"))
+        }
+        ChangedPaths::Known(paths) => {
+            let relevant = paths
+                .iter()
+                .filter(|p| r.paths.is_empty() || r.paths.matches(p))
+                .any(|p| !r.ignore_paths.matches(p));
+            if !relevant {
+                return skip(format!(
+                    "none of the {} changed files matches the route's paths (or all are ignored)",
+                    paths.len()
+                ));
+            }
+            None
+        }
+    };
+    RouteDecision::Start {
+        pipeline: r.pipeline.clone(),
+        source_action: r.source_action.clone(),
+        note,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,794 @@
+"""Gantry's additions to moto's server (moto 5.2.x).
+
+* CodePipeline operations moto lacks (GetPipelineState, PutApprovalResult,
+  PutJobSuccessResult, PutJobFailureResult, ListActionExecutions) and a richer
+  StartPipelineExecution / GetPipelineExecution / ListPipelineExecutions.
+* Wire fixes: moto's CodePipeline module writes ISO-8601 strings for timestamps,
+  which the Rust SDK rejects (awsJson1_1 timestamps are epoch seconds).
+* ECS deployments that settle, and ELBv2 target health that tests can drive.
+* `GantryApp`: a WSGI wrapper serving the `/_gantry/` control API before moto,
+  and bridging the Rust CloudWatch SDK's CBOR protocol (see cbor_bridge.py).
+
+Call `install()` once, before the server handles requests.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+import threading
+import time
+import uuid
+from typing import Any
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from moto.codepipeline import models as cp_models
+from moto.codepipeline.responses import CodePipelineResponse
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.exceptions import JsonRESTError
+from moto.core.utils import utcnow
+from moto.ecs.models import EC2ContainerServiceBackend
+from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup, elbv2_backends
+
+import cbor_bridge  # sibling module: server.py puts this directory on sys.path
+
+DEFAULT_REGION = "us-east-1"
+APPROVAL_TTL_SECONDS = 7 * 24 * 3600  # AWS expires manual approvals after 7 days
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+CLIENT_TOKEN_RE = re.compile(r"^[a-zA-Z0-9-]{1,128}$")
+ACTION_STATUSES = {"InProgress", "Abandoned", "Succeeded", "Failed"}
+EXECUTION_STATUSES = {
+    "Cancelled", "InProgress", "Stopped", "Stopping", "Succeeded", "Superseded", "Failed",
+}
+FAILURE_TYPES = {
+    "JobFailed", "ConfigurationError", "PermissionError",
+    "RevisionOutOfSync", "RevisionUnavailable", "SystemUnavailable",
+}
+
+# One lock for all plugin state: moto's server is threaded, and a read-check-write
+# such as "is this approval still undecided? then decide it" must be atomic.
+LOCK = threading.RLock()
+
+
+class AwsError(JsonRESTError):
+    """An AWS JSON 1.1 error: HTTP 400 with {"__type": code, "message": ...}."""
+
+    code = 400
+
+
+def _epoch(dt: Any) -> float:
+    # moto keeps naive datetimes in UTC; timegm() treats them as UTC.
+    return calendar.timegm(dt.utctimetuple()) + dt.microsecond / 1e6
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+# --------------------------------------------------------------------------
+# State. It hangs off moto's per-account/region CodePipelineBackend, so moto's
+# own reset (/moto-api/reset) wipes it together with the pipelines.
+# --------------------------------------------------------------------------
+
+
+class _State:
+    def __init__(self) -> None:
+        self.starts: list[dict[str, Any]] = []
+        self.tokens: dict[tuple[str, str], str] = {}  # (pipeline, clientRequestToken) -> execution id
+        self.approvals: list[dict[str, Any]] = []
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.action_executions: list[dict[str, Any]] = []
+
+
+def _state(backend: Any) -> _State:
+    state = backend.__dict__.get("_gantry")
+    if state is None:
+        state = backend._gantry = _State()
+    return state
+
+
+def _backend(account_id: str | None, region: str | None) -> Any:
+    return cp_models.codepipeline_backends[account_id or DEFAULT_ACCOUNT_ID][region or DEFAULT_REGION]
+
+
+def _pipeline(backend: Any, name: str) -> Any:
+    pipeline = backend.pipelines.get(name)
+    if pipeline is None:
+        raise AwsError(
+            "PipelineNotFoundException",
+            f"Account '{backend.account_id}' does not have a pipeline with name '{name}'",
+        )
+    return pipeline
+
+
+def _find_stage(pipeline: Any, stage_name: str) -> dict[str, Any] | None:
+    return next((s for s in pipeline.pipeline["stages"] if s["name"] == stage_name), None)
+
+
+def _find_action(pipeline: Any, stage_name: str, action_name: str) -> dict[str, Any] | None:
+    stage = _find_stage(pipeline, stage_name) or {"actions": []}
+    return next((a for a in stage["actions"] if a["name"] == action_name), None)
+
+
+def _declared_action(backend: Any, pipeline_name: str, stage: str, action: str) -> dict[str, Any]:
+    """The action's declaration, or AWS's Stage/ActionNotFoundException."""
+    pipeline = _pipeline(backend, pipeline_name)
+    if _find_stage(pipeline, stage) is None:
+        raise AwsError("StageNotFoundException", f"Stage '{stage}' not found in pipeline '{pipeline_name}'")
+    declared = _find_action(pipeline, stage, action)
+    if declared is None:
+        raise AwsError("ActionNotFoundException", f"Action '{action}' not found in stage '{stage}'")
+    return declared
+
+
+def _validation(message: str) -> AwsError:
+    return AwsError("ValidationException", message)
+
+
+# --------------------------------------------------------------------------
+# CodePipeline: pipelines and executions
+# --------------------------------------------------------------------------
+
+
+def start_pipeline_execution(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
+    name = body.get("name")
+    token = body.get("clientRequestToken")
+    if token is not None and not CLIENT_TOKEN_RE.match(token):
+        raise _validation("clientRequestToken must match ^[a-zA-Z0-9-]+$ (1-128 chars)")
+    source_revisions = body.get("sourceRevisions") or []
+    for rev in source_revisions:
+        if not {"actionName", "revisionType", "revisionValue"} <= rev.keys():
+            raise _validation("sourceRevisions entries need actionName, revisionType and revisionValue")
+    variables = body.get("variables") or []
+    with LOCK:
+        pipeline = _pipeline(backend, name)
+        state = _state(backend)
+        existing = state.tokens.get((name, token)) if token else None
+        if existing:  # AWS idempotency: same token, same execution, nothing new starts
+            execution_id = existing
+        else:
+            execution_id = backend.start_pipeline_execution(name, variables)
+            execution = pipeline.executions[execution_id]
+            # moto marks executions Succeeded at once; tests drive status via /_gantry/.
+            execution.status = "InProgress"
+            execution.gantry_source_revisions = source_revisions
+            execution.gantry_account = backend.account_id
+            if token:
+                state.tokens[(name, token)] = execution_id
+        state.starts.append({
+            "pipeline": name,
+            "clientRequestToken": token,
+            "sourceRevisions": source_revisions,
+            "variables": variables,
+            "execution_id": execution_id,
+            "duplicate": bool(existing),
+            "at": time.time(),
+        })
+    return {"pipelineExecutionId": execution_id}
+
+
+def _trigger(execution: Any) -> dict[str, str]:
+    # AWS puts the caller's ARN in triggerDetail; moto has no caller identity, so the account root.
+    account = getattr(execution, "gantry_account", DEFAULT_ACCOUNT_ID)
+    return {"triggerType": "StartPipelineExecution", "triggerDetail": f"arn:aws:iam::{account}:root"}
+
+
+_orig_to_dict = cp_models.PipelineExecution.to_dict
+_orig_to_summary_dict = cp_models.PipelineExecution.to_summary_dict
+
+
+def _execution_to_dict(self: Any) -> dict[str, Any]:
+    out = _orig_to_dict(self)
+    out["artifactRevisions"] = [
+        # Real AWS names the source action's output artifact here; Gantry's
+        # tests agreed on the action name, which is what sourceRevisions carry.
+        {"name": r["actionName"], "revisionId": r["revisionValue"]}
+        for r in getattr(self, "gantry_source_revisions", [])
+    ]
+    out["trigger"] = _trigger(self)
+    out["executionMode"] = "SUPERSEDED"
+    out["executionType"] = "STANDARD"
+    return out
+
+
+def _execution_to_summary_dict(self: Any) -> dict[str, Any]:
+    out = _orig_to_summary_dict(self)
+    out["startTime"] = _epoch(self.start_time)
+    out["lastUpdateTime"] = _epoch(self.last_update_time)
+    out["sourceRevisions"] = [
+        {"actionName": r["actionName"], "revisionId": r["revisionValue"]}
+        for r in getattr(self, "gantry_source_revisions", [])
+    ]
+    out["trigger"] = _trigger(self)
+    out["executionMode"] = "SUPERSEDED"
+    out["executionType"] = "STANDARD"
+    return out
+
+
+def _pipeline_metadata(self: Any) -> dict[str, Any]:
+    # GetPipeline/ListPipelines: epoch seconds, not moto's ISO strings.
+    return {"pipelineArn": self._arn, "created": _epoch(self._created), "updated": _epoch(self._updated)}
+
+
+def set_execution_status(backend: Any, pipeline_name: str, execution_id: str, status: str,
+                         summary: str | None) -> dict[str, Any]:
+    if status not in EXECUTION_STATUSES:
+        raise _validation(f"status must be one of {sorted(EXECUTION_STATUSES)}")
+    with LOCK:
+        execution = backend.get_pipeline_execution(pipeline_name, execution_id)
+        execution.status = status
+        execution.status_summary = summary
+        execution.last_update_time = utcnow()
+        return execution.to_dict()
+
+
+# --------------------------------------------------------------------------
+# CodePipeline: manual approvals
+# --------------------------------------------------------------------------
+
+
+def seed_approval(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
+    pipeline_name, stage, action = body["pipeline"], body["stage"], body["action"]
+    token = body.get("token") or _new_id()
+    if not UUID_RE.match(token):  # AWS tokens are UUIDs; PutApprovalResult rejects anything else
+        raise _validation("token must be a lowercase UUID")
+    with LOCK:
+        declared = _declared_action(backend, pipeline_name, stage, action)
+        category = declared.get("actionTypeId", {}).get("category")
+        if category != "Approval":
+            raise _validation(f"action '{action}' is a {category} action, not an Approval")
+        executions = list(_pipeline(backend, pipeline_name).executions)
+        now = time.time()
+        record = {
+            "pipeline": pipeline_name,
+            "stage": stage,
+            "action": action,
+            "execution_id": body.get("execution_id") or (executions[-1] if executions else None),
+            "action_execution_id": _new_id(),
+            "token": token,
+            "created_at": now,
+            "expires_at": now + float(body.get("expires_in_seconds", APPROVAL_TTL_SECONDS)),
+            "custom_data": body.get("custom_data"),
+            "external_entity_link": body.get("external_entity_link"),
+            "status": "InProgress",
+            "summary": None,
+            "decided_at": None,
+            "put_calls": 0,
+        }
+        _state(backend).approvals.append(record)
+        return _approval_view(record)
+
+
+def _approval_view(record: dict[str, Any]) -> dict[str, Any]:
+    view = dict(record)
+    view["expired"] = record["status"] == "InProgress" and time.time() >= record["expires_at"]
+    return view
+
+
+def list_approvals(backend: Any, pipeline_name: str | None) -> list[dict[str, Any]]:
+    with LOCK:
+        return [_approval_view(a) for a in _state(backend).approvals
+                if pipeline_name in (None, a["pipeline"])]
+
+
+def put_approval_result(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
+    pipeline_name, stage, action = body.get("pipelineName"), body.get("stageName"), body.get("actionName")
+    token, result = body.get("token") or "", body.get("result") or {}
+    if result.get("status") not in ("Approved", "Rejected"):
+        raise _validation("result.status must be Approved or Rejected")
+    if "summary" not in result or len(result["summary"]) > 512:
+        raise _validation("result.summary is required and at most 512 characters")
+    if not UUID_RE.match(token):
+        raise _validation("token must be a UUID")
+    with LOCK:
+        _declared_action(backend, pipeline_name, stage, action)
+        waiting = [a for a in _state(backend).approvals
+                   if (a["pipeline"], a["stage"], a["action"]) == (pipeline_name, stage, action)]
+        # Only the action's latest approval is live; older tokens are superseded.
+        current = waiting[-1] if waiting else None
+        if current is None or current["token"] != token:
+            raise AwsError("InvalidApprovalTokenException",
+                           f"The approval token for action '{action}' is not valid")
+        if current["status"] != "InProgress":
+            raise AwsError("ApprovalAlreadyCompletedException",
+                           f"The approval for action '{action}' has already been {current['status'].lower()}")
+        if time.time() >= current["expires_at"]:
+            raise AwsError("InvalidApprovalTokenException",
+                           f"The approval token for action '{action}' has expired")
+        now = time.time()
+        current.update(status=result["status"], summary=result["summary"], decided_at=now,
+                       put_calls=current["put_calls"] + 1)
+    return {"approvedAt": now}
+
+
+def _approval_as_action_execution(record: dict[str, Any]) -> tuple[float, str | None, dict[str, Any]]:
+    expired = record["status"] == "InProgress" and time.time() >= record["expires_at"]
+    status = {"InProgress": "InProgress", "Approved": "Succeeded", "Rejected": "Failed"}[record["status"]]
+    changed = record["decided_at"] or record["created_at"]
+    execution: dict[str, Any] = {"actionExecutionId": record["action_execution_id"]}
+    if expired:
+        status, changed = "Failed", record["expires_at"]
+        execution["summary"] = "Approval timed out"
+    elif status == "InProgress":
+        execution["token"] = record["token"]  # what a real approver needs to answer
+    elif record["summary"]:  # ExecutionSummary must not be empty
+        execution["summary"] = record["summary"]
+    execution.update(status=status, lastStatusChange=changed)
+    if record["external_entity_link"]:
+        execution["externalExecutionUrl"] = record["external_entity_link"]
+    return changed, record["execution_id"], execution
+
+
+# --------------------------------------------------------------------------
+# CodePipeline: action executions and pipeline state
+# --------------------------------------------------------------------------
+
+
+def seed_action_execution(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
+    status = body["status"]
+    if status not in ACTION_STATUSES:
+        raise _validation(f"status must be one of {sorted(ACTION_STATUSES)}")
+    with LOCK:
+        name, stage, action = body["pipeline"], body["stage"], body["action"]
+        pipeline = _pipeline(backend, name)
+        declared = _declared_action(backend, name, stage, action)  # GetPipelineState shows declared actions only
+        type_id = dict(declared.get("actionTypeId") or
+                       {"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"})
+        for key in ("category", "provider", "owner", "version"):
+            if body.get(key):
+                type_id[key] = body[key]
+        configuration = body.get("configuration", declared.get("configuration", {}))
+        entries = _state(backend).action_executions
+        previous = next((e for e in entries if e["pipeline"] == name and
+                         _action_key(e["detail"]) == (body["execution_id"], stage, action)), None)
+        now = time.time()
+        result = {k: v for k, v in {
+            "externalExecutionId": body.get("external_execution_id"),
+            "externalExecutionSummary": body.get("summary"),
+            "externalExecutionUrl": body.get("external_execution_url"),
+        }.items() if v is not None}
+        detail = {
+            "pipelineExecutionId": body["execution_id"],
+            # A replacement is the same action execution moving on: keep its id and start.
+            "actionExecutionId": previous["detail"]["actionExecutionId"] if previous else _new_id(),
+            "pipelineVersion": pipeline.pipeline["version"],
+            "stageName": stage,
+            "actionName": action,
+            "startTime": previous["detail"]["startTime"] if previous else now,
+            "lastUpdateTime": now,
+            "status": status,
+            "input": {
+                "actionTypeId": type_id,
+                "configuration": configuration,
+                "resolvedConfiguration": configuration,
+                "region": backend.region_name,
+                "inputArtifacts": [],
+            },
+            "output": {"outputArtifacts": [], "executionResult": result},
+        }
+        if previous:
+            previous["detail"] = detail
+        else:
+            entries.append({"pipeline": name, "detail": detail})
+        return detail
+
+
+def _action_key(detail: dict[str, Any]) -> tuple[str, str, str]:
+    return detail["pipelineExecutionId"], detail["stageName"], detail["actionName"]
+
+
+def list_action_executions(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
+    name = body.get("pipelineName")
+    execution_id = (body.get("filter") or {}).get("pipelineExecutionId")
+    max_results = body.get("maxResults", 100)
+    if not isinstance(max_results, int) or not 1 <= max_results <= 100:
+        raise _validation("maxResults must be between 1 and 100")
+    with LOCK:
+        pipeline = _pipeline(backend, name)
+        details = [e["detail"] for e in _state(backend).action_executions if e["pipeline"] == name
+                   and execution_id in (None, e["detail"]["pipelineExecutionId"])]
+        # Seeded entries may name executions moto never started; only an id known
+        # to neither is "not found".
+        if execution_id and not details and execution_id not in pipeline.executions:
+            raise AwsError("PipelineExecutionNotFoundException",
+                           f"Pipeline execution '{execution_id}' not found in pipeline '{name}'")
+        details.sort(key=lambda d: d["startTime"], reverse=True)  # AWS lists newest first
+        start = 0
+        if body.get("nextToken"):
+            if not body["nextToken"].isdigit():
+                raise AwsError("InvalidNextTokenException", "The next token is not valid")
+            start = int(body["nextToken"])
+        out: dict[str, Any] = {"actionExecutionDetails": details[start:start + max_results]}
+        if start + max_results < len(details):
+            out["nextToken"] = str(start + max_results)
+        return out
+
+
+def get_pipeline_state(backend: Any, name: str) -> dict[str, Any]:
+    with LOCK:
+        pipeline = _pipeline(backend, name)
+        state = _state(backend)
+        stage_states = []
+        for stage in pipeline.pipeline["stages"]:
+            action_states, latest = [], []
+            for action in stage["actions"]:
+                candidates = [_approval_as_action_execution(a) for a in state.approvals
+                              if (a["pipeline"], a["stage"], a["action"]) == (name, stage["name"], action["name"])]
+                candidates += [
+                    (d["lastUpdateTime"], d["pipelineExecutionId"], _action_execution_summary(d))
+                    for d in (e["detail"] for e in state.action_executions if e["pipeline"] == name)
+                    if (d["stageName"], d["actionName"]) == (stage["name"], action["name"])
+                ]
+                action_state: dict[str, Any] = {"actionName": action["name"]}
+                if candidates:
+                    changed, execution_id, execution = max(candidates, key=lambda c: c[0])
+                    action_state["latestExecution"] = execution
+                    latest.append((changed, execution_id, execution["status"]))
+                action_states.append(action_state)
+            stage_state: dict[str, Any] = {
+                "stageName": stage["name"],
+                "inboundTransitionState": {"enabled": True},
+                "actionStates": action_states,
+            }
+            stage_execution = _stage_execution(latest)
+            if stage_execution:
+                stage_state["latestExecution"] = stage_execution
+            stage_states.append(stage_state)
+        return {
+            "pipelineName": name,
+            "pipelineVersion": pipeline.pipeline["version"],
+            "stageStates": stage_states,
+            "created": _epoch(pipeline._created),
+            "updated": _epoch(pipeline._updated),
+        }
+
+
+def _action_execution_summary(entry: dict[str, Any]) -> dict[str, Any]:
+    result = entry["output"]["executionResult"]
+    out = {"actionExecutionId": entry["actionExecutionId"], "status": entry["status"],
+           "lastStatusChange": entry["lastUpdateTime"]}
+    for src, dst in (("externalExecutionSummary", "summary"), ("externalExecutionId", "externalExecutionId"),
+                     ("externalExecutionUrl", "externalExecutionUrl")):
+        if src in result:
+            out[dst] = result[src]
+    return out
+
+
+def _stage_execution(latest: list[tuple[float, str | None, str]]) -> dict[str, Any] | None:
+    """A stage's status is that of its actions in the stage's most recent execution."""
+    if not latest:
+        return None
+    execution_id = max(latest, key=lambda c: c[0])[1]
+    if execution_id is None:
+        return None  # StageExecution.pipelineExecutionId is required
+    statuses = {s for _, e, s in latest if e == execution_id}
+    for action_status, stage_status in (("InProgress", "InProgress"), ("Failed", "Failed"),
+                                        ("Abandoned", "Stopped")):
+        if action_status in statuses:
+            return {"pipelineExecutionId": execution_id, "status": stage_status}
+    return {"pipelineExecutionId": execution_id, "status": "Succeeded"}
+
+
+# --------------------------------------------------------------------------
+# CodePipeline: jobs of Lambda invoke actions
+# --------------------------------------------------------------------------
+
+
+def create_job(backend: Any, body: dict[str, Any], continuation_token: str | None = None) -> dict[str, Any]:
+    with LOCK:
+        declared: dict[str, Any] = {}
+        if body.get("pipeline"):
+            declared = _declared_action(backend, body["pipeline"], body.get("stage", ""), body.get("action", ""))
+        configuration = declared.get("configuration", {})
+        job_id = _new_id()
+        data: dict[str, Any] = {
+            "actionConfiguration": {"configuration": {
+                "FunctionName": body.get("function_name") or configuration.get("FunctionName") or "gantry-function",
+            }},
+            "inputArtifacts": [_artifact(a) for a in body.get("input_artifacts") or []],
+            "outputArtifacts": [_artifact(a) for a in body.get("output_artifacts") or []],
+            # Fake, but shaped like the temporary credentials AWS hands the function.
+            "artifactCredentials": {
+                "accessKeyId": "ASIAGANTRYEMULATOR00",
+                "secretAccessKey": "gantry-emulator-secret-access-key",
+                "sessionToken": "gantry-emulator-session-token",
+            },
+        }
+        user_parameters = body.get("user_parameters", configuration.get("UserParameters"))
+        if user_parameters is not None:
+            data["actionConfiguration"]["configuration"]["UserParameters"] = user_parameters
+        token = continuation_token or body.get("continuation_token")
+        if token:  # AWS only sends the key when the job continues an earlier one
+            data["continuationToken"] = token
+        job = {
+            "job_id": job_id,
+            "status": "InProgress",
+            "request": dict(body),
+            "event": {"CodePipeline.job": {"id": job_id, "accountId": backend.account_id, "data": data}},
+            "results": [],
+            "next_job_id": None,
+            "created_at": time.time(),
+        }
+        _state(backend).jobs[job_id] = job
+        return {"job_id": job_id, "event": job["event"]}
+
+
+def _artifact(spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": spec["name"],
+        "revision": spec.get("revision"),
+        "location": {"type": "S3", "s3Location": {"bucketName": spec["bucket"], "objectKey": spec["key"]}},
+    }
+
+
+def job_view(backend: Any, job_id: str) -> dict[str, Any] | None:
+    with LOCK:
+        job = _state(backend).jobs.get(job_id)
+        if job is None:
+            return None
+        view = {"job_id": job_id, "status": job["status"], "results": list(job["results"]),
+                "event": job["event"], "created_at": job["created_at"]}
+        if job["next_job_id"]:
+            view["next_job"] = {"job_id": job["next_job_id"],
+                                "event": _state(backend).jobs[job["next_job_id"]]["event"]}
+        return view
+
+
+def find_job_backend(job_id: str) -> Any | None:
+    """Control API reads jobs by id alone, so look through every account/region."""
+    for _, _, backend in cp_models.codepipeline_backends.iter_backends():
+        if job_id in _state(backend).jobs:
+            return backend
+    return None
+
+
+def put_job_result(backend: Any, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+    job_id = body.get("jobId") or ""
+    if not UUID_RE.match(job_id):
+        raise _validation("jobId must be a UUID")
+    with LOCK:
+        job = _state(backend).jobs.get(job_id)
+        if job is None:
+            raise AwsError("JobNotFoundException", f"Job '{job_id}' not found")
+        call = {"operation": operation, "body": body, "at": time.time(), "error": None}
+        job["results"].append(call)  # every call, rejected ones too: tests look for double reporting
+        try:
+            _check_job_result(job, operation, body)
+        except AwsError as exc:
+            call["error"] = exc.error_type
+            raise
+        token = body.get("continuationToken")
+        if operation == "PutJobFailureResult":
+            job["status"] = "Failed"
+        elif token:
+            # AWS would start a new job carrying the token; make it now so tests can invoke it.
+            job["status"] = "Continued"
+            job["next_job_id"] = create_job(backend, job["request"], continuation_token=token)["job_id"]
+        else:
+            job["status"] = "Succeeded"
+    return {}
+
+
+def _check_job_result(job: dict[str, Any], operation: str, body: dict[str, Any]) -> None:
+    if job["status"] != "InProgress":
+        raise AwsError("InvalidJobStateException", f"Job '{job['job_id']}' is in state {job['status']}")
+    if operation == "PutJobFailureResult":
+        details = body.get("failureDetails") or {}
+        if details.get("type") not in FAILURE_TYPES:
+            raise _validation(f"failureDetails.type must be one of {sorted(FAILURE_TYPES)}")
+        if not 1 <= len(details.get("message") or "") <= 5000:
+            raise _validation("failureDetails.message must be 1-5000 characters")
+        return
+    token = body.get("continuationToken")
+    if token is not None and not 1 <= len(token) <= 2048:
+        raise _validation("continuationToken must be 1-2048 characters")
+    if token and body.get("outputVariables"):
+        raise _validation("outputVariables can be included only when there is no continuation token")
+    details = body.get("executionDetails") or {}
+    if len(details.get("summary") or "") > 2048:
+        raise _validation("executionDetails.summary must be at most 2048 characters")
+    if not 0 <= details.get("percentComplete", 0) <= 100:
+        raise _validation("executionDetails.percentComplete must be 0-100")
+
+
+# --------------------------------------------------------------------------
+# moto patches
+# --------------------------------------------------------------------------
+
+
+def _json_body(response: CodePipelineResponse) -> dict[str, Any]:
+    return json.loads(response.body or "{}")
+
+
+def _response_method(fn: Any) -> Any:
+    # moto dispatches X-Amz-Target "CodePipeline_20150709.GetPipelineState" to
+    # getattr(response, camelcase_to_underscores("GetPipelineState")) if the class has it.
+    def method(self: CodePipelineResponse) -> str:
+        result = fn(self.codepipeline_backend, _json_body(self))
+        self.response_headers["Content-Type"] = "application/x-amz-json-1.1"
+        return json.dumps(result)
+    return method
+
+
+def _settle_ecs_service(service: Any) -> Any:
+    """A real deployment finishes: one PRIMARY deployment of the current task
+    definition, COMPLETED, with every desired task running. moto leaves it
+    IN_PROGRESS with runningCount 0 and the old task definition."""
+    if not service.deployments:  # CODE_DEPLOY / EXTERNAL controllers have none
+        return service
+    deployment = service.deployments[0]
+    now = utcnow()
+    if deployment["taskDefinition"] != service.task_definition:
+        deployment["id"] = f"ecs-svc/{uuid.uuid4().int % 10**19}"
+        deployment["createdAt"] = now
+    service.running_count, service.pending_count = service.desired_count, 0
+    deployment.update(
+        taskDefinition=service.task_definition, desiredCount=service.desired_count,
+        runningCount=service.desired_count, pendingCount=0, status="PRIMARY",
+        rolloutState="COMPLETED", rolloutStateReason=f"ECS deployment {deployment['id']} completed.",
+        updatedAt=now,
+    )
+    service.deployments = [deployment]
+    return service
+
+
+TARGET_HEALTH_REASONS = {
+    "healthy": (None, None),
+    "unhealthy": ("Target.FailedHealthChecks", "Health checks failed"),
+    "initial": ("Elb.RegistrationInProgress", "Target registration is in progress"),
+    "draining": ("Target.DeregistrationInProgress", "Target deregistration is in progress"),
+    "unused": ("Target.NotInUse", "Target group is not configured to receive traffic from the load balancer"),
+    "unavailable": ("Target.HealthCheckDisabled", "Health checks are disabled"),
+}
+
+
+def set_target_health(body: dict[str, Any]) -> dict[str, Any]:
+    arn, state = body["target_group_arn"], body["state"]
+    if state not in TARGET_HEALTH_REASONS:
+        raise _validation(f"state must be one of {sorted(TARGET_HEALTH_REASONS)}")
+    _, _, _, region, account = arn.split(":")[:5]
+    target_group = elbv2_backends[account][region].target_groups.get(arn)
+    if target_group is None:
+        raise AwsError("TargetGroupNotFound", f"Target group '{arn}' not found")
+    reason, description = TARGET_HEALTH_REASONS[state]
+    with LOCK:
+        target_group.gantry_health = (state, body.get("reason", reason), body.get("description", description))
+    return {"target_group_arn": arn, "state": state, "targets": sorted(target_group.targets)}
+
+
+_installed = False
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    _installed = True
+
+    cp_models.PipelineExecution.to_dict = _execution_to_dict
+    cp_models.PipelineExecution.to_summary_dict = _execution_to_summary_dict
+    cp_models.CodePipeline.metadata = property(_pipeline_metadata)
+
+    operations = {
+        "start_pipeline_execution": start_pipeline_execution,
+        "get_pipeline_state": lambda b, body: get_pipeline_state(b, body.get("name")),
+        "put_approval_result": put_approval_result,
+        "put_job_success_result": lambda b, body: put_job_result(b, "PutJobSuccessResult", body),
+        "put_job_failure_result": lambda b, body: put_job_result(b, "PutJobFailureResult", body),
+        "list_action_executions": list_action_executions,
+    }
+    for name, fn in operations.items():
+        setattr(CodePipelineResponse, name, _response_method(fn))
+
+    orig_create, orig_update = EC2ContainerServiceBackend.create_service, EC2ContainerServiceBackend.update_service
+    EC2ContainerServiceBackend.create_service = lambda self, *a, **kw: _settle_ecs_service(orig_create(self, *a, **kw))
+    EC2ContainerServiceBackend.update_service = lambda self, *a, **kw: _settle_ecs_service(orig_update(self, *a, **kw))
+
+    orig_health_for = FakeTargetGroup.health_for
+
+    def health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
+        health = orig_health_for(self, target, ec2_backend)
+        override = getattr(self, "gantry_health", None)
+        if override and target["Id"] in self.targets:  # only registered targets have a health to drive
+            health = FakeHealthStatus(health.instance_id, health.port, health.health_check_port, *override)
+        return health
+
+    FakeTargetGroup.health_for = health_for
+
+
+# --------------------------------------------------------------------------
+# Control API: /_gantry/...
+# --------------------------------------------------------------------------
+
+ROUTES = Map([
+    Rule("/_gantry/codepipeline/approvals", methods=["POST"], endpoint="seed_approval"),
+    Rule("/_gantry/codepipeline/approvals", methods=["GET"], endpoint="list_approvals"),
+    Rule("/_gantry/codepipeline/jobs", methods=["POST"], endpoint="create_job"),
+    Rule("/_gantry/codepipeline/jobs/<job_id>", methods=["GET"], endpoint="get_job"),
+    Rule("/_gantry/codepipeline/action-executions", methods=["POST"], endpoint="seed_action_execution"),
+    Rule("/_gantry/codepipeline/executions/<pipeline>/<execution_id>", methods=["POST"], endpoint="set_execution"),
+    Rule("/_gantry/codepipeline/starts", methods=["GET"], endpoint="list_starts"),
+    Rule("/_gantry/elbv2/target-health", methods=["POST"], endpoint="set_target_health"),
+    Rule("/_gantry/reset", methods=["POST"], endpoint="reset"),
+])
+
+
+class _NotFound(Exception):
+    pass
+
+
+class GantryApp:
+    """Serves /_gantry/ itself and hands every other request to moto."""
+
+    def __init__(self, moto_app: Any) -> None:
+        self.moto_app = moto_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO", "").startswith("/_gantry/"):
+            return self._control(Request(environ))(environ, start_response)
+        if cbor_bridge.is_rpcv2_cbor(environ):
+            return cbor_bridge.handle(self.moto_app, environ)(environ, start_response)
+        return self.moto_app(environ, start_response)
+
+    def _control(self, request: Request) -> Response:
+        try:
+            endpoint, args = ROUTES.bind_to_environ(request.environ).match()
+            body = (request.get_json(silent=True) or {}) if request.method == "POST" else {}
+            params = {**request.args.to_dict(), **body}
+            backend = _backend(params.get("account_id"), params.get("region"))
+            result = getattr(self, endpoint)(backend, params, **args)
+            return Response(json.dumps(result), 200, mimetype="application/json")
+        except JsonRESTError as exc:  # ours and moto's; before HTTPException, their base class
+            status = 404 if "NotFound" in exc.error_type else 400
+            return self._error(status, exc.error_type, exc.message)
+        except HTTPException as exc:  # no such route or method
+            return self._error(exc.code or 500, "HttpError", exc.description or "")
+        except KeyError as exc:
+            return self._error(400, "MissingField", f"missing field {exc}")
+        except (TypeError, ValueError) as exc:  # a field of the wrong type or shape
+            return self._error(400, "BadRequest", str(exc))
+        except _NotFound as exc:
+            return self._error(404, "NotFound", str(exc))
+
+    @staticmethod
+    def _error(status: int, code: str, message: str) -> Response:
+        return Response(json.dumps({"error": code, "message": message}), status, mimetype="application/json")
+
+    def seed_approval(self, backend: Any, params: dict[str, Any]) -> Any:
+        return seed_approval(backend, params)
+
+    def list_approvals(self, backend: Any, params: dict[str, Any]) -> Any:
+        return list_approvals(backend, params.get("pipeline"))
+
+    def create_job(self, backend: Any, params: dict[str, Any]) -> Any:
+        return create_job(backend, params)
+
+    def get_job(self, _backend: Any, _params: dict[str, Any], job_id: str) -> Any:
+        backend = find_job_backend(job_id)
+        view = job_view(backend, job_id) if backend else None
+        if view is None:
+            raise _NotFound(f"job '{job_id}' not found")
+        return view
+
+    def seed_action_execution(self, backend: Any, params: dict[str, Any]) -> Any:
+        return seed_action_execution(backend, params)
+
+    def set_execution(self, backend: Any, params: dict[str, Any], pipeline: str, execution_id: str) -> Any:
+        return set_execution_status(backend, pipeline, execution_id, params["status"], params.get("summary"))
+
+    def list_starts(self, backend: Any, params: dict[str, Any]) -> Any:
+        with LOCK:
+            return [s for s in _state(backend).starts if params.get("pipeline") in (None, s["pipeline"])]
+
+    def set_target_health(self, _backend: Any, params: dict[str, Any]) -> Any:
+        return set_target_health(params)
+
+    def reset(self, _backend: Any, _params: dict[str, Any]) -> Any:
+        from moto.moto_api._internal import moto_api_backend
+
+        moto_api_backend.reset()  # as POST /moto-api/reset/; plugin state lives on the backends, so it goes too
+        return {"reset": True}

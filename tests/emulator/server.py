@@ -1,0 +1,76 @@
+"""Gantry's AWS emulator: moto's server plus gantry_moto_plugin.
+
+    python tests/emulator/server.py [--port 0] [--host 127.0.0.1] [--no-stdin-watch]
+
+Prints exactly one line, `READY http://HOST:PORT`, on stdout once it accepts
+connections, then serves until SIGTERM/SIGINT or until stdin reaches EOF. The
+stdin watch ties the emulator's life to its parent: spawn it with a piped stdin
+and keep the pipe open; when the parent dies the pipe closes and so does the
+emulator. With stdin at /dev/null it would stop at once: use --no-stdin-watch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import gantry_moto_plugin  # noqa: E402
+from moto.moto_server.werkzeug_app import (  # noqa: E402
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server  # noqa: E402
+
+
+class QuietHandler(MotoRequestHandler):
+    """No per-request access log; errors still reach stderr through log_error."""
+
+    def log_request(self, *args: object, **kwargs: object) -> None:
+        pass
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--no-stdin-watch", action="store_true", help="do not exit on stdin EOF")
+    args = parser.parse_args()
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    gantry_moto_plugin.install()
+    app = gantry_moto_plugin.GantryApp(DomainDispatcherApplication(create_backend_app))
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=QuietHandler)
+    port = server.server_port
+    # moto builds self-referencing URLs (e.g. SQS queue URLs) from MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(port)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if not args.no_stdin_watch:
+        threading.Thread(target=lambda: (sys.stdin.buffer.read(), stop.set()), daemon=True).start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    stdout = sys.stdout
+    stdout.write(f"READY http://{args.host}:{port}\n")
+    stdout.flush()
+    # moto print()s diagnostics ("Unable to find appropriate backend ..."): keep
+    # stdout to the one READY line a parent may be parsing.
+    sys.stdout = sys.stderr
+
+    # Event.wait() with a timeout stays interruptible, so signals are handled promptly.
+    while not stop.wait(0.5):
+        pass
+    server.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

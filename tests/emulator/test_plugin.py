@@ -1,0 +1,496 @@
+"""Self-check of the Gantry emulator through boto3 (a real SDK, so the wire
+protocol is what SDKs expect). Plain unittest, no pytest:
+
+    .venv/bin/python tests/emulator/test_plugin.py      # exit status != 0 on failure
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+import urllib.error
+import urllib.request
+import uuid
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+from botocore.parsers import create_parser
+from botocore.serialize import create_serializer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account for any unknown access key
+
+
+class Emulator:
+    """Runs server.py; its stdin pipe stays open for as long as we live."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "server.py"), "--port", "0"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("READY "):
+            self.proc.kill()
+            raise RuntimeError(f"emulator did not start: {line!r}")
+        self.url = line.split(" ", 1)[1]
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.url, region_name=REGION,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def control(self, method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request) as response:
+            return json.loads(response.read())
+
+    def control_error(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+        try:
+            self.control(method, path, body)
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+        raise AssertionError(f"{method} {path} succeeded")
+
+    def stop(self) -> None:
+        self.proc.stdin.close()  # EOF on stdin is the emulator's cue to exit
+        self.proc.wait(timeout=10)
+
+
+EMU: Emulator
+
+
+def setUpModule() -> None:
+    global EMU
+    EMU = Emulator()
+
+
+def tearDownModule() -> None:
+    EMU.stop()
+
+
+def raw_json(client: Any, operation: str) -> dict[str, Any]:
+    """Capture the next raw response body of `operation`, to check the wire format."""
+    captured: dict[str, Any] = {}
+
+    def grab(http_response: Any, **_: Any) -> None:
+        captured["body"] = json.loads(http_response.content)
+
+    client.meta.events.register(f"after-call.{client.meta.service_model.service_name}.{operation}", grab)
+    return captured
+
+
+def make_pipeline(emu: Emulator) -> str:
+    iam, cp = emu.client("iam"), emu.client("codepipeline")
+    suffix = uuid.uuid4().hex[:8]
+    role = iam.create_role(
+        RoleName=f"pipeline-{suffix}",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"},
+            "Action": "sts:AssumeRole"}]}),
+    )["Role"]["Arn"]
+    name = f"gantry-{suffix}"
+
+    def action(name: str, category: str, provider: str, **extra: Any) -> dict[str, Any]:
+        return {"name": name, "actionTypeId": {"category": category, "owner": "AWS",
+                                               "provider": provider, "version": "1"}, **extra}
+
+    cp.create_pipeline(pipeline={
+        "name": name, "roleArn": role,
+        "artifactStore": {"type": "S3", "location": "gantry-artifacts"},
+        "stages": [
+            {"name": "Source", "actions": [action(
+                "Image", "Source", "ECR", configuration={"RepositoryName": "app"},
+                outputArtifacts=[{"name": "ImageOut"}])]},
+            {"name": "Deploy", "actions": [action(
+                "Shift", "Invoke", "Lambda",
+                configuration={"FunctionName": "gantry-shift", "UserParameters": '{"step":10}'},
+                inputArtifacts=[{"name": "ImageOut"}])]},
+            {"name": "Approve", "actions": [action("Gate", "Approval", "Manual")]},
+        ],
+    })
+    return name
+
+
+def error_code(exc: ClientError) -> str:
+    return exc.response["Error"]["Code"]
+
+
+class CodePipelineTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.cp = EMU.client("codepipeline")
+        self.pipeline = make_pipeline(EMU)
+
+    def start(self, token: str = "deploy-1") -> str:
+        return self.cp.start_pipeline_execution(
+            name=self.pipeline, clientRequestToken=token,
+            sourceRevisions=[{"actionName": "Image", "revisionType": "IMAGE_DIGEST",
+                              "revisionValue": "sha256:abc"}],
+            variables=[{"name": "IMAGE_TAG", "value": "v42"}],
+        )["pipelineExecutionId"]
+
+    def assertAwsError(self, code: str, call: Any, **kwargs: Any) -> None:
+        with self.assertRaises(ClientError) as ctx:
+            call(**kwargs)
+        self.assertEqual(error_code(ctx.exception), code)
+
+    def test_start_is_idempotent_and_recorded(self) -> None:
+        first, again = self.start(), self.start()
+        self.assertEqual(first, again)
+        self.assertNotEqual(self.start("deploy-2"), first)
+
+        starts = EMU.control("GET", f"/_gantry/codepipeline/starts?pipeline={self.pipeline}")
+        self.assertEqual([s["duplicate"] for s in starts], [False, True, False])
+        self.assertEqual(starts[0]["clientRequestToken"], "deploy-1")
+        self.assertEqual(starts[0]["sourceRevisions"][0]["revisionValue"], "sha256:abc")
+        self.assertEqual(starts[0]["variables"], [{"name": "IMAGE_TAG", "value": "v42"}])
+        summaries = self.cp.list_pipeline_executions(pipelineName=self.pipeline)["pipelineExecutionSummaries"]
+        self.assertEqual(len(summaries), 2)  # the duplicate started nothing
+        self.assertEqual(summaries[-1]["sourceRevisions"], [{"actionName": "Image", "revisionId": "sha256:abc"}])
+
+        self.assertAwsError("PipelineNotFoundException", self.cp.start_pipeline_execution, name="nope")
+        self.assertAwsError("ValidationException", self.cp.start_pipeline_execution,
+                            name=self.pipeline, clientRequestToken="bad token!")
+
+    def test_get_pipeline_execution(self) -> None:
+        execution_id = self.start()
+        execution = self.cp.get_pipeline_execution(
+            pipelineName=self.pipeline, pipelineExecutionId=execution_id)["pipelineExecution"]
+        self.assertEqual(execution["status"], "InProgress")
+        self.assertEqual(execution["variables"], [{"name": "IMAGE_TAG", "resolvedValue": "v42"}])
+        self.assertEqual(execution["artifactRevisions"], [{"name": "Image", "revisionId": "sha256:abc"}])
+        self.assertEqual(execution["trigger"]["triggerType"], "StartPipelineExecution")
+        self.assertEqual(execution["executionMode"], "SUPERSEDED")
+
+        EMU.control("POST", f"/_gantry/codepipeline/executions/{self.pipeline}/{execution_id}",
+                    {"status": "Failed", "summary": "canary alarm"})
+        execution = self.cp.get_pipeline_execution(
+            pipelineName=self.pipeline, pipelineExecutionId=execution_id)["pipelineExecution"]
+        self.assertEqual((execution["status"], execution["statusSummary"]), ("Failed", "canary alarm"))
+
+    def test_timestamps_are_epoch_seconds_on_the_wire(self) -> None:
+        # The Rust SDK rejects ISO strings where awsJson1_1 expects epoch numbers.
+        execution_id = self.start()
+        EMU.control("POST", "/_gantry/codepipeline/approvals",
+                    {"pipeline": self.pipeline, "stage": "Approve", "action": "Gate"})
+        listed = raw_json(self.cp, "ListPipelineExecutions")
+        self.cp.list_pipeline_executions(pipelineName=self.pipeline)
+        self.assertIsInstance(listed["body"]["pipelineExecutionSummaries"][0]["startTime"], float)
+        got = raw_json(self.cp, "GetPipeline")
+        self.cp.get_pipeline(name=self.pipeline)
+        self.assertIsInstance(got["body"]["metadata"]["created"], float)
+        state = raw_json(self.cp, "GetPipelineState")
+        self.cp.get_pipeline_state(name=self.pipeline)
+        gate = state["body"]["stageStates"][2]["actionStates"][0]["latestExecution"]
+        self.assertIsInstance(gate["lastStatusChange"], float)
+        self.assertTrue(execution_id)
+
+    def test_approval_flow(self) -> None:
+        execution_id = self.start()
+        seeded = EMU.control("POST", "/_gantry/codepipeline/approvals", {
+            "pipeline": self.pipeline, "stage": "Approve", "action": "Gate",
+            "custom_data": "promote v42?"})
+        token = seeded["token"]
+        self.assertEqual(seeded["execution_id"], execution_id)
+
+        stage = self.cp.get_pipeline_state(name=self.pipeline)["stageStates"][2]
+        self.assertEqual(stage["latestExecution"], {"pipelineExecutionId": execution_id, "status": "InProgress"})
+        gate = stage["actionStates"][0]["latestExecution"]
+        self.assertEqual((gate["status"], gate["token"]), ("InProgress", token))
+
+        def put(token: str = token, stage: str = "Approve", action: str = "Gate",
+                pipeline: str = self.pipeline, status: str = "Approved") -> Any:
+            return self.cp.put_approval_result(
+                pipelineName=pipeline, stageName=stage, actionName=action, token=token,
+                result={"summary": "looks good", "status": status})
+
+        self.assertAwsError("InvalidApprovalTokenException", put, token=str(uuid.uuid4()))
+        self.assertAwsError("ValidationException", put, token="not-a-uuid")
+        self.assertAwsError("StageNotFoundException", put, stage="Nope")
+        self.assertAwsError("ActionNotFoundException", put, action="Nope")
+        self.assertAwsError("PipelineNotFoundException", put, pipeline="nope")
+
+        before = time.time()
+        approved_at = put()["approvedAt"]
+        self.assertGreaterEqual(approved_at.timestamp(), before - 1)
+        self.assertAwsError("ApprovalAlreadyCompletedException", put, status="Rejected")
+
+        [record] = EMU.control("GET", f"/_gantry/codepipeline/approvals?pipeline={self.pipeline}")
+        self.assertEqual((record["status"], record["summary"], record["put_calls"]), ("Approved", "looks good", 1))
+        self.assertEqual(record["custom_data"], "promote v42?")
+        gate = self.cp.get_pipeline_state(name=self.pipeline)["stageStates"][2]["actionStates"][0]
+        self.assertEqual(gate["latestExecution"]["status"], "Succeeded")
+        self.assertNotIn("token", gate["latestExecution"])
+
+        expired = EMU.control("POST", "/_gantry/codepipeline/approvals", {
+            "pipeline": self.pipeline, "stage": "Approve", "action": "Gate", "expires_in_seconds": 0})
+        self.assertAwsError("InvalidApprovalTokenException", put, token=expired["token"])
+        self.assertAwsError("InvalidApprovalTokenException", put, token=token)  # superseded
+
+        status, error = EMU.control_error("POST", "/_gantry/codepipeline/approvals",
+                                          {"pipeline": self.pipeline, "stage": "Deploy", "action": "Shift"})
+        self.assertEqual((status, error["error"]), (400, "ValidationException"))
+
+    def test_jobs(self) -> None:
+        created = EMU.control("POST", "/_gantry/codepipeline/jobs", {
+            "pipeline": self.pipeline, "stage": "Deploy", "action": "Shift",
+            "input_artifacts": [{"name": "ImageOut", "bucket": "gantry-artifacts", "key": "p/ImageOut/x.zip"}]})
+        job_id, event = created["job_id"], created["event"]["CodePipeline.job"]
+        self.assertEqual(event["id"], job_id)
+        self.assertEqual(event["accountId"], ACCOUNT)
+        self.assertEqual(event["data"]["actionConfiguration"]["configuration"],
+                         {"FunctionName": "gantry-shift", "UserParameters": '{"step":10}'})
+        self.assertEqual(event["data"]["inputArtifacts"][0]["location"]["s3Location"],
+                         {"bucketName": "gantry-artifacts", "objectKey": "p/ImageOut/x.zip"})
+        self.assertNotIn("continuationToken", event["data"])
+        self.assertEqual(set(event["data"]["artifactCredentials"]), {"accessKeyId", "secretAccessKey", "sessionToken"})
+
+        self.assertAwsError("JobNotFoundException", self.cp.put_job_success_result, jobId=str(uuid.uuid4()))
+        self.assertAwsError("ValidationException", self.cp.put_job_success_result,
+                            jobId=job_id, continuationToken="x" * 2049)
+        self.cp.put_job_success_result(jobId=job_id, continuationToken='{"step":20}',
+                                       executionDetails={"summary": "10% shifted", "percentComplete": 10})
+        self.assertAwsError("InvalidJobStateException", self.cp.put_job_failure_result, jobId=job_id,
+                            failureDetails={"type": "JobFailed", "message": "late"})
+
+        job = EMU.control("GET", f"/_gantry/codepipeline/jobs/{job_id}")
+        self.assertEqual(job["status"], "Continued")
+        self.assertEqual([(r["operation"], r["error"]) for r in job["results"]], [
+            ("PutJobSuccessResult", "ValidationException"),
+            ("PutJobSuccessResult", None),
+            ("PutJobFailureResult", "InvalidJobStateException")])
+        self.assertEqual(job["results"][1]["body"]["continuationToken"], '{"step":20}')
+        next_job = job["next_job"]
+        next_data = next_job["event"]["CodePipeline.job"]["data"]
+        self.assertEqual(next_data["continuationToken"], '{"step":20}')
+        self.assertEqual(next_data["actionConfiguration"]["configuration"]["UserParameters"], '{"step":10}')
+
+        self.cp.put_job_failure_result(jobId=next_job["job_id"], failureDetails={
+            "type": "JobFailed", "message": "alarm fired", "externalExecutionId": "x-1"})
+        finished = EMU.control("GET", f"/_gantry/codepipeline/jobs/{next_job['job_id']}")
+        self.assertEqual(finished["status"], "Failed")
+        self.assertEqual(finished["results"][0]["body"]["failureDetails"]["message"], "alarm fired")
+
+        bare = EMU.control("POST", "/_gantry/codepipeline/jobs", {"user_parameters": "plain"})
+        self.cp.put_job_success_result(jobId=bare["job_id"], outputVariables={"k": "v"})
+        self.assertEqual(EMU.control("GET", f"/_gantry/codepipeline/jobs/{bare['job_id']}")["status"], "Succeeded")
+        self.assertEqual(EMU.control_error("GET", f"/_gantry/codepipeline/jobs/{uuid.uuid4()}")[0], 404)
+
+        # Jobs live in one account/region, like in AWS; the control API takes `region`.
+        elsewhere = EMU.control("POST", "/_gantry/codepipeline/jobs", {"region": "eu-west-1"})
+        self.assertAwsError("JobNotFoundException", self.cp.put_job_success_result, jobId=elsewhere["job_id"])
+        eu = boto3.client("codepipeline", endpoint_url=EMU.url, region_name="eu-west-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        eu.put_job_success_result(jobId=elsewhere["job_id"])
+
+    def test_action_executions_and_state(self) -> None:
+        first, second = self.start("a"), self.start("b")
+        seed = {"pipeline": self.pipeline, "stage": "Deploy", "action": "Shift", "status": "InProgress",
+                "external_execution_id": "req-1", "summary": "shifting"}
+        EMU.control("POST", "/_gantry/codepipeline/action-executions", {**seed, "execution_id": first})
+        time.sleep(0.01)
+        created = EMU.control("POST", "/_gantry/codepipeline/action-executions", {**seed, "execution_id": second})
+        replaced = EMU.control("POST", "/_gantry/codepipeline/action-executions", {
+            **seed, "execution_id": second, "status": "Succeeded", "summary": "done",
+            "external_execution_url": "https://example.com/run/1"})
+        self.assertEqual(replaced["actionExecutionId"], created["actionExecutionId"])
+
+        details = self.cp.list_action_executions(pipelineName=self.pipeline)["actionExecutionDetails"]
+        self.assertEqual([d["pipelineExecutionId"] for d in details], [second, first])  # newest first
+        latest = details[0]
+        self.assertEqual(latest["status"], "Succeeded")
+        self.assertEqual(latest["input"]["actionTypeId"],
+                         {"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"})
+        self.assertEqual(latest["input"]["configuration"]["FunctionName"], "gantry-shift")
+        self.assertEqual(latest["output"]["executionResult"], {
+            "externalExecutionId": "req-1", "externalExecutionSummary": "done",
+            "externalExecutionUrl": "https://example.com/run/1"})
+        self.assertGreater(latest["lastUpdateTime"], latest["startTime"])
+
+        only_first = self.cp.list_action_executions(
+            pipelineName=self.pipeline, filter={"pipelineExecutionId": first})["actionExecutionDetails"]
+        self.assertEqual([d["status"] for d in only_first], ["InProgress"])
+        page = self.cp.list_action_executions(pipelineName=self.pipeline, maxResults=1)
+        rest = self.cp.list_action_executions(pipelineName=self.pipeline, maxResults=1, nextToken=page["nextToken"])
+        self.assertEqual(rest["actionExecutionDetails"][0]["pipelineExecutionId"], first)
+        self.assertNotIn("nextToken", rest)
+        self.assertAwsError("PipelineExecutionNotFoundException", self.cp.list_action_executions,
+                            pipelineName=self.pipeline, filter={"pipelineExecutionId": str(uuid.uuid4())})
+        self.assertAwsError("PipelineNotFoundException", self.cp.list_action_executions, pipelineName="nope")
+
+        state = self.cp.get_pipeline_state(name=self.pipeline)
+        self.assertEqual(state["pipelineName"], self.pipeline)
+        self.assertEqual(state["pipelineVersion"], 1)
+        self.assertEqual([s["stageName"] for s in state["stageStates"]], ["Source", "Deploy", "Approve"])
+        deploy = state["stageStates"][1]
+        self.assertEqual(deploy["latestExecution"], {"pipelineExecutionId": second, "status": "Succeeded"})
+        shift = deploy["actionStates"][0]["latestExecution"]
+        self.assertEqual((shift["status"], shift["summary"], shift["externalExecutionId"]),
+                         ("Succeeded", "done", "req-1"))
+        self.assertNotIn("latestExecution", state["stageStates"][0])
+        self.assertAwsError("PipelineNotFoundException", self.cp.get_pipeline_state, name="nope")
+
+
+class ResetTest(unittest.TestCase):
+    def test_reset_wipes_moto_and_plugin_state(self) -> None:
+        pipeline = make_pipeline(EMU)
+        EMU.control("POST", "/_gantry/codepipeline/approvals", {"pipeline": pipeline, "stage": "Approve", "action": "Gate"})
+        self.assertEqual(EMU.control("POST", "/_gantry/reset"), {"reset": True})
+        self.assertEqual(EMU.control("GET", f"/_gantry/codepipeline/approvals?pipeline={pipeline}"), [])
+        self.assertEqual(EMU.client("codepipeline").list_pipelines()["pipelines"], [])
+
+
+class NativeServicesTest(unittest.TestCase):
+    """What moto does natively for the other services Gantry uses (see README),
+    plus the two plugin fixes: settled ECS deployments and drivable target health."""
+
+    def test_ecs_deployment_settles(self) -> None:
+        ecs = EMU.client("ecs")
+        ecs.create_cluster(clusterName="c")
+
+        def register(image: str) -> str:
+            return ecs.register_task_definition(family="app", containerDefinitions=[
+                {"name": "app", "image": image, "memory": 512}])["taskDefinition"]["taskDefinitionArn"]
+
+        v1, v2 = register("app:1"), register("app:2")
+        self.assertTrue(v2.endswith(":2"))
+        self.assertEqual(ecs.describe_task_definition(taskDefinition="app")["taskDefinition"]["revision"], 2)
+        ecs.create_service(cluster="c", serviceName="s", taskDefinition=v1, desiredCount=2)
+        ecs.update_service(cluster="c", service="s", taskDefinition=v2, desiredCount=3)
+        service = ecs.describe_services(cluster="c", services=["s"])["services"][0]
+        self.assertEqual(service["taskDefinition"], v2)
+        [deployment] = service["deployments"]
+        self.assertEqual((deployment["status"], deployment["rolloutState"], deployment["taskDefinition"]),
+                         ("PRIMARY", "COMPLETED", v2))
+        self.assertEqual((deployment["runningCount"], deployment["desiredCount"], service["runningCount"]), (3, 3, 3))
+
+    def test_elbv2_weights_rules_and_target_health(self) -> None:
+        ec2, elb = EMU.client("ec2"), EMU.client("elbv2")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{z}")
+                   ["Subnet"]["SubnetId"] for i, z in ((1, "a"), (2, "b"))]
+        lb = elb.create_load_balancer(Name="lb", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+        blue, green = (elb.create_target_group(Name=n, Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")
+                       ["TargetGroups"][0]["TargetGroupArn"] for n in ("blue", "green"))
+
+        def forward(blue_weight: int) -> list[dict[str, Any]]:
+            return [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+                {"TargetGroupArn": blue, "Weight": blue_weight},
+                {"TargetGroupArn": green, "Weight": 100 - blue_weight}]}}]
+
+        listener = elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80,
+                                       DefaultActions=forward(100))["Listeners"][0]["ListenerArn"]
+        elb.modify_listener(ListenerArn=listener, DefaultActions=forward(90))
+        action = elb.describe_listeners(ListenerArns=[listener])["Listeners"][0]["DefaultActions"][0]
+        self.assertEqual({g["TargetGroupArn"]: g["Weight"] for g in action["ForwardConfig"]["TargetGroups"]},
+                         {blue: 90, green: 10})
+
+        rule = elb.create_rule(ListenerArn=listener, Priority=10, Actions=forward(100), Conditions=[
+            {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}}])["Rules"][0]["RuleArn"]
+        elb.modify_rule(RuleArn=rule, Actions=forward(50))
+        rules = elb.describe_rules(RuleArns=[rule])["Rules"]
+        self.assertEqual([g["Weight"] for g in rules[0]["Actions"][0]["ForwardConfig"]["TargetGroups"]], [50, 50])
+
+        elb.register_targets(TargetGroupArn=green, Targets=[{"Id": "10.0.1.10", "Port": 8080}])
+
+        def health() -> list[str]:
+            return [d["TargetHealth"]["State"] for d in
+                    elb.describe_target_health(TargetGroupArn=green)["TargetHealthDescriptions"]]
+
+        self.assertEqual(health(), ["healthy"])
+        EMU.control("POST", "/_gantry/elbv2/target-health", {"target_group_arn": green, "state": "unhealthy"})
+        described = elb.describe_target_health(TargetGroupArn=green)["TargetHealthDescriptions"][0]
+        self.assertEqual(described["TargetHealth"]["State"], "unhealthy")
+        self.assertEqual(described["TargetHealth"]["Reason"], "Target.FailedHealthChecks")
+        EMU.control("POST", "/_gantry/elbv2/target-health", {"target_group_arn": green, "state": "healthy"})
+        self.assertEqual(health(), ["healthy"])
+
+    def test_cloudwatch_alarms(self) -> None:
+        cw = EMU.client("cloudwatch")
+        cw.put_metric_alarm(AlarmName="canary-5xx", MetricName="HTTPCode_Target_5XX_Count",
+                            Namespace="AWS/ApplicationELB", Statistic="Sum", Period=60, EvaluationPeriods=1,
+                            Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold")
+        cw.set_alarm_state(AlarmName="canary-5xx", StateValue="ALARM", StateReason="test")
+        [alarm] = cw.describe_alarms(AlarmNames=["canary-5xx"])["MetricAlarms"]
+        self.assertEqual(alarm["StateValue"], "ALARM")
+        self.assertEqual([a["AlarmName"] for a in cw.describe_alarms(StateValue="ALARM")["MetricAlarms"]],
+                         ["canary-5xx"])
+
+    def test_cloudwatch_over_rpcv2_cbor(self) -> None:
+        """The Rust SDK's wire format for CloudWatch, built with botocore's CBOR codec."""
+        def call(operation: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+            model = botocore.session.get_session().get_service_model("cloudwatch").operation_model(operation)
+            request = create_serializer("smithy-rpc-v2-cbor").serialize_to_request(params, model)
+            aws_request = AWSRequest(method="POST", url=EMU.url + request["url_path"],
+                                     data=request["body"], headers=request["headers"])
+            SigV4Auth(Credentials("testing", "testing"), "monitoring", REGION).add_auth(aws_request)
+            prepared = aws_request.prepare()
+            http = urllib.request.Request(prepared.url, data=prepared.body, headers=dict(prepared.headers))
+            try:
+                with urllib.request.urlopen(http) as response:
+                    status, headers, body = response.status, response.headers, response.read()
+            except urllib.error.HTTPError as exc:
+                status, headers, body = exc.code, exc.headers, exc.read()
+            self.assertEqual((headers["Content-Type"], headers["smithy-protocol"]), ("application/cbor", "rpc-v2-cbor"))
+            parsed = create_parser("smithy-rpc-v2-cbor").parse(
+                {"body": body, "headers": dict(headers), "status_code": status}, model.output_shape)
+            return status, parsed
+
+        status, _ = call("PutMetricAlarm", {
+            "AlarmName": "cbor-alarm", "MetricName": "Errors", "Namespace": "AWS/Lambda", "Statistic": "Sum",
+            "Period": 60, "EvaluationPeriods": 1, "Threshold": 1.5, "ComparisonOperator": "GreaterThanThreshold"})
+        self.assertEqual(status, 200)
+        call("SetAlarmState", {"AlarmName": "cbor-alarm", "StateValue": "ALARM", "StateReason": "r"})
+        status, out = call("DescribeAlarms", {"AlarmNames": ["cbor-alarm"]})
+        [alarm] = out["MetricAlarms"]
+        self.assertEqual((alarm["StateValue"], alarm["Threshold"]), ("ALARM", 1.5))
+        self.assertIsInstance(alarm["StateUpdatedTimestamp"], datetime.datetime)  # a CBOR tag-1 timestamp
+        status, out = call("SetAlarmState", {"AlarmName": "missing", "StateValue": "OK", "StateReason": "r"})
+        self.assertEqual((status, out["Error"]["Code"]), (404, "ResourceNotFound"))
+
+    def test_dynamodb_conditional_put_and_ttl(self) -> None:
+        ddb = EMU.client("dynamodb")
+        ddb.create_table(TableName="locks", BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        ddb.update_time_to_live(TableName="locks", TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
+        self.assertEqual(ddb.describe_time_to_live(TableName="locks")["TimeToLiveDescription"]
+                         ["TimeToLiveStatus"], "ENABLED")
+        put = dict(TableName="locks", Item={"pk": {"S": "p"}, "ttl": {"N": "1"}},
+                   ConditionExpression="attribute_not_exists(pk)")
+        ddb.put_item(**put)
+        with self.assertRaises(ClientError) as ctx:
+            ddb.put_item(**put)
+        self.assertEqual(error_code(ctx.exception), "ConditionalCheckFailedException")
+        # moto never expires items: a ttl in the past is still there.
+        self.assertIn("Item", ddb.get_item(TableName="locks", Key={"pk": {"S": "p"}}))
+
+    def test_sns_to_sqs_and_secrets(self) -> None:
+        sns, sqs, sm = EMU.client("sns"), EMU.client("sqs"), EMU.client("secretsmanager")
+        topic = sns.create_topic(Name="events")["TopicArn"]
+        queue = sqs.create_queue(QueueName="events-q")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn,
+                      Attributes={"RawMessageDelivery": "true"})
+        sns.publish(TopicArn=topic, Message='{"deploy":"ok"}', Subject="s")
+        messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"]
+        self.assertEqual(messages[0]["Body"], '{"deploy":"ok"}')
+
+        sm.create_secret(Name="slack", SecretString='{"webhook":"https://hooks.example/x"}')
+        self.assertIn("webhook", sm.get_secret_value(SecretId="slack")["SecretString"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,863 @@
+#!/usr/bin/env python3
+"""Slack sink: a local stand-in for the Slack Web API, for Gantry's tests and local demo.
+
+Standard library only. See README.md next to this file for the full reference.
+
+    python3 tests/slack_sink/server.py [--port 0] [--no-stdin-watch] [--verbose]
+
+Prints one line `READY http://127.0.0.1:<port>` once listening. Every path may be prefixed with
+`/ns/<name>`; each namespace has its own calls, messages, faults and config, so parallel tests can
+share one server. Under a prefix:
+
+    POST /api/<method>        Slack Web API (chat.postMessage, chat.update, ...)
+    POST /response/<any>      an interactivity response_url target
+    *    /_sink/...           control API (calls, messages, faults, config, reset)
+"""
+
+import argparse
+import json
+import os
+import signal
+import stat
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+MAX_BODY = 8 * 1024 * 1024
+
+# Identity the sink answers with; fixed so tests can assert on it.
+BOT_ID = "B0SINK"
+BOT_USER_ID = "U0SINKBOT"
+TEAM_ID = "T0SINK"
+AUTH_TEST = {
+    "url": "https://gantry-sink.slack.com/",
+    "team": "Gantry Sink",
+    "user": "gantry-bot",
+    "team_id": TEAM_ID,
+    "user_id": BOT_USER_ID,
+    "bot_id": BOT_ID,
+    "is_enterprise_install": False,
+}
+
+# Slack's documented limits (api.slack.com/methods/chat.postMessage, /reference/block-kit/blocks).
+MAX_TEXT = 40000
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_SECTION_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+MAX_HEADER_TEXT = 150
+MAX_CONTEXT_ELEMENTS = 10
+MAX_ACTIONS_ELEMENTS = 25
+MAX_BLOCK_ID = 255
+
+# Form-encoded Slack calls carry these as JSON strings.
+JSON_FORM_FIELDS = ("blocks", "attachments", "metadata")
+
+FAULT_KEYS = {"status", "retry_after", "error", "hang_seconds", "delay_seconds"}
+FAULT_DEFAULT_ERRORS = {429: "ratelimited", 500: "fatal_error", 503: "service_unavailable"}
+CONFIG_USER_KEYS = {"id", "name", "email", "real_name", "display_name"}
+
+
+def err(code, **extra):
+    return {"ok": False, "error": code, **extra}
+
+
+class ControlError(Exception):
+    """A malformed control-API request: answered with HTTP 400."""
+
+
+# --------------------------------------------------------------------------------------------
+# State
+
+
+class Namespace:
+    def __init__(self):
+        self.calls = []
+        self.messages = []  # post order
+        self.by_key = {}  # (channel, ts) -> message
+        self.faults = {}  # method or "*" -> deque of fault specs
+        self.valid_token = None  # None: any "xoxb-..." token is valid
+        self.unknown_channels = set()
+        self.users = {}  # id -> user config
+        self.usergroups = {}  # id -> [user ids]
+
+    def take_fault(self, method):
+        # A method-specific fault wins over a catch-all one, so tests can mix both predictably.
+        for key in (method, "*"):
+            queue = self.faults.get(key)
+            if queue:
+                return queue.popleft()
+        return None
+
+    def pending_faults(self):
+        return {key: list(queue) for key, queue in self.faults.items() if queue}
+
+    def config_view(self):
+        return {
+            "valid_token": self.valid_token,
+            "unknown_channels": sorted(self.unknown_channels),
+            "users": list(self.users.values()),
+            "usergroups": self.usergroups,
+        }
+
+
+class Sink:
+    """All state, behind one lock: calls are tiny, so contention doesn't matter."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.namespaces = {}
+        self._last_us = 0
+
+    def ns(self, name):
+        if name not in self.namespaces:
+            self.namespaces[name] = Namespace()
+        return self.namespaces[name]
+
+    def reset(self, name):
+        self.namespaces[name] = Namespace()
+
+    def next_ts(self):
+        # Wall-clock based like Slack's, but forced strictly increasing (server-wide, hence also
+        # per namespace) so ordering assertions never flake on a coarse clock.
+        self._last_us = max(int(time.time() * 1_000_000), self._last_us + 1)
+        return f"{self._last_us // 1_000_000}.{self._last_us % 1_000_000:06d}"
+
+
+# --------------------------------------------------------------------------------------------
+# Message content validation
+
+
+def text_object_problems(obj, ptr, max_len, types):
+    if not isinstance(obj, dict):
+        return [f"must be an object [json-pointer:{ptr}]"]
+    problems = []
+    if obj.get("type") not in types:
+        problems.append(f"must be one of {', '.join(types)} [json-pointer:{ptr}/type]")
+    text = obj.get("text")
+    if not isinstance(text, str):
+        problems.append(f"missing required field: text [json-pointer:{ptr}/text]")
+    elif not text:
+        problems.append(f"must be more than 0 characters [json-pointer:{ptr}/text]")
+    elif len(text) > max_len:
+        problems.append(f"must be less than {max_len + 1} characters [json-pointer:{ptr}/text]")
+    return problems
+
+
+def elements_problems(elements, ptr, max_items):
+    if not isinstance(elements, list) or not elements:
+        return [f"must provide a non-empty array [json-pointer:{ptr}]"]
+    if len(elements) > max_items:
+        return [f"must be less than {max_items + 1} items [json-pointer:{ptr}]"]
+    return []
+
+
+def block_problems(blocks):
+    """Problems Slack would reject with `invalid_blocks`, in Slack's message format.
+
+    Only the limits Gantry can plausibly hit are checked; unknown block types pass, as they
+    would be checked by Slack against a schema we don't replicate.
+    """
+    if len(blocks) > MAX_BLOCKS:
+        return [f"must be less than {MAX_BLOCKS + 1} items [json-pointer:/blocks]"]
+    problems, seen_ids = [], set()
+    both = ("plain_text", "mrkdwn")
+    for i, block in enumerate(blocks):
+        ptr = f"/blocks/{i}"
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            problems.append(f"missing required field: type [json-pointer:{ptr}]")
+            continue
+        block_id = block.get("block_id")
+        if block_id is not None:
+            if not isinstance(block_id, str) or not 0 < len(block_id) <= MAX_BLOCK_ID:
+                problems.append(f"invalid block_id [json-pointer:{ptr}/block_id]")
+            elif block_id in seen_ids:
+                problems.append(f"duplicate block_id [json-pointer:{ptr}/block_id]")
+            seen_ids.add(block_id)
+        kind = block["type"]
+        if kind == "section":
+            text, fields = block.get("text"), block.get("fields")
+            if text is None and fields is None:
+                problems.append(f"must provide either text or fields [json-pointer:{ptr}]")
+            if text is not None:
+                problems += text_object_problems(text, f"{ptr}/text", MAX_SECTION_TEXT, both)
+            if fields is not None:
+                field_problems = elements_problems(fields, f"{ptr}/fields", MAX_SECTION_FIELDS)
+                if not field_problems:
+                    for j, field in enumerate(fields):
+                        field_problems += text_object_problems(
+                            field, f"{ptr}/fields/{j}", MAX_FIELD_TEXT, both
+                        )
+                problems += field_problems
+        elif kind == "header":
+            problems += text_object_problems(
+                block.get("text"), f"{ptr}/text", MAX_HEADER_TEXT, ("plain_text",)
+            )
+        elif kind == "context":
+            problems += elements_problems(
+                block.get("elements"), f"{ptr}/elements", MAX_CONTEXT_ELEMENTS
+            )
+        elif kind == "actions":
+            problems += elements_problems(
+                block.get("elements"), f"{ptr}/elements", MAX_ACTIONS_ELEMENTS
+            )
+    return problems
+
+
+def message_content(args):
+    """The content fields present in `args`, validated: (dict, None) or (None, error response)."""
+    content = {}
+    if "text" in args and args["text"] is not None:
+        text = args["text"]
+        if not isinstance(text, str):
+            return None, err("invalid_arguments")
+        if len(text) > MAX_TEXT:
+            return None, err("msg_too_long")
+        content["text"] = text
+    if "blocks" in args and args["blocks"] is not None:
+        blocks = args["blocks"]
+        if isinstance(blocks, str):  # form bodies, and JSON bodies that stringify blocks
+            try:
+                blocks = json.loads(blocks)
+            except ValueError:
+                return None, err("invalid_blocks_format")
+        if not isinstance(blocks, list):
+            return None, err("invalid_blocks_format")
+        problems = block_problems(blocks)
+        if problems:
+            return None, err(
+                "invalid_blocks",
+                errors=problems,
+                response_metadata={"messages": [f"[ERROR] {p}" for p in problems]},
+            )
+        content["blocks"] = blocks
+    if "attachments" in args and args["attachments"] is not None:
+        attachments = args["attachments"]
+        if isinstance(attachments, str):
+            try:
+                attachments = json.loads(attachments)
+            except ValueError:
+                return None, err("invalid_attachments")
+        if not isinstance(attachments, list):
+            return None, err("invalid_attachments")
+        content["attachments"] = attachments
+    return content, None
+
+
+def has_content(message):
+    return bool(message["text"] or message["blocks"] or message["attachments"])
+
+
+def slack_message(m):
+    """A stored message as Slack returns it in `message` of chat.postMessage / chat.update."""
+    out = {
+        "type": "message",
+        "text": m["text"],
+        "blocks": m["blocks"],
+        "ts": m["ts"],
+        "bot_id": BOT_ID,
+        "user": BOT_USER_ID,
+        "team": TEAM_ID,
+    }
+    if m["thread_ts"]:
+        out["thread_ts"] = m["thread_ts"]
+    if m["attachments"]:
+        out["attachments"] = m["attachments"]
+    if m["metadata"] is not None:
+        out["metadata"] = m["metadata"]
+    return out
+
+
+def sink_message(m):
+    """A stored message as the control API shows it."""
+    return {
+        "channel": m["channel"],
+        "ts": m["ts"],
+        "thread_ts": m["thread_ts"],
+        "text": m["text"],
+        "blocks": m["blocks"],
+        "attachments": m["attachments"],
+        "metadata": m["metadata"],
+        "versions": len(m["history"]),
+        "history": m["history"],
+        "deleted": m["deleted"],
+    }
+
+
+def version_of(m, at):
+    return {"text": m["text"], "blocks": m["blocks"], "attachments": m["attachments"], "at": at}
+
+
+# --------------------------------------------------------------------------------------------
+# Slack methods: (sink, namespace, args) -> response dict, always called under the lock.
+
+
+def channel_error(ns, channel):
+    if not isinstance(channel, str) or not channel or channel in ns.unknown_channels:
+        return err("channel_not_found")
+    return None
+
+
+def str_arg(args, key):
+    """An argument as a string, or None: JSON bodies may carry any type where Slack wants one."""
+    value = args.get(key)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    return value if isinstance(value, str) and value else None
+
+
+def chat_post_message(sink, ns, args):
+    channel = args.get("channel")
+    error = channel_error(ns, channel)
+    if error:
+        return error
+    content, error = message_content(args)
+    if error:
+        return error
+    metadata = args.get("metadata")
+    m = {
+        "channel": channel,
+        "ts": None,
+        # Slack accepts a thread_ts that matches no message (it posts unthreaded); so do we.
+        "thread_ts": str_arg(args, "thread_ts"),
+        "text": content.get("text", ""),
+        "blocks": content.get("blocks", []),
+        "attachments": content.get("attachments", []),
+        "metadata": metadata if metadata not in (None, "") else None,
+        "deleted": False,
+    }
+    if not has_content(m):
+        return err("no_text")
+    m["ts"] = sink.next_ts()
+    m["history"] = [version_of(m, time.time())]
+    ns.messages.append(m)
+    ns.by_key[(channel, m["ts"])] = m
+    return {"ok": True, "channel": channel, "ts": m["ts"], "message": slack_message(m)}
+
+
+def find_message(ns, args):
+    channel = args.get("channel")
+    error = channel_error(ns, channel)
+    if error:
+        return None, error
+    m = ns.by_key.get((channel, str_arg(args, "ts")))
+    if m is None or m["deleted"]:
+        return None, err("message_not_found")
+    return m, None
+
+
+def chat_update(sink, ns, args):
+    m, error = find_message(ns, args)
+    if error:
+        return error
+    content, error = message_content(args)
+    if error:
+        return error
+    # Fields left out are kept: Slack documents this for blocks/attachments ("include an empty
+    # array to remove"); the sink treats text the same way.
+    updated = {**m, **content}
+    if not has_content(updated):
+        return err("no_text")
+    m.update(content)
+    m["history"].append(version_of(m, time.time()))
+    return {
+        "ok": True,
+        "channel": m["channel"],
+        "ts": m["ts"],
+        "text": m["text"],
+        "message": slack_message(m),
+    }
+
+
+def chat_delete(sink, ns, args):
+    m, error = find_message(ns, args)
+    if error:
+        return error
+    m["deleted"] = True
+    return {"ok": True, "channel": m["channel"], "ts": m["ts"]}
+
+
+def chat_post_ephemeral(sink, ns, args):
+    error = channel_error(ns, args.get("channel"))
+    if error:
+        return error
+    if not str_arg(args, "user"):
+        return err("user_not_found")
+    content, error = message_content(args)
+    if error:
+        return error
+    if not (content.get("text") or content.get("blocks") or content.get("attachments")):
+        return err("no_text")
+    # Ephemeral messages are not part of channel history: only the call log shows them.
+    return {"ok": True, "message_ts": sink.next_ts()}
+
+
+def user_view(u):
+    real_name = u.get("real_name") or u.get("name") or ""
+    return {
+        "id": u["id"],
+        "team_id": TEAM_ID,
+        "name": u.get("name", ""),
+        "real_name": real_name,
+        "profile": {
+            "email": u.get("email", ""),
+            "display_name": u.get("display_name", u.get("name", "")),
+            "real_name": real_name,
+        },
+    }
+
+
+def users_lookup_by_email(sink, ns, args):
+    email = (str_arg(args, "email") or "").lower()
+    for u in ns.users.values():
+        if email and str(u.get("email", "")).lower() == email:
+            return {"ok": True, "user": user_view(u)}
+    return err("users_not_found")
+
+
+def users_info(sink, ns, args):
+    u = ns.users.get(str_arg(args, "user"))
+    return {"ok": True, "user": user_view(u)} if u else err("user_not_found")
+
+
+def usergroups_users_list(sink, ns, args):
+    users = ns.usergroups.get(str_arg(args, "usergroup"))
+    return {"ok": True, "users": list(users)} if users is not None else err("no_such_subteam")
+
+
+def auth_test(sink, ns, args):
+    return {"ok": True, **AUTH_TEST}
+
+
+METHODS = {
+    "chat.postMessage": chat_post_message,
+    "chat.update": chat_update,
+    "chat.delete": chat_delete,
+    "chat.postEphemeral": chat_post_ephemeral,
+    "usergroups.users.list": usergroups_users_list,
+    "users.lookupByEmail": users_lookup_by_email,
+    "users.info": users_info,
+    "auth.test": auth_test,
+}
+
+
+def auth_error(ns, token):
+    if not token:
+        return err("not_authed")
+    valid = token == ns.valid_token if ns.valid_token else token.startswith("xoxb-")
+    return None if valid else err("invalid_auth")
+
+
+# --------------------------------------------------------------------------------------------
+# Request bodies
+
+
+def parse_api_body(content_type, raw):
+    """Slack's accepted encodings -> (args, error code or None). On error, args is the raw text."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if not raw.strip():
+        return {}, None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        code = "invalid_json" if media == "application/json" else "invalid_form_data"
+        return raw.decode("utf-8", "replace"), code
+    if media == "application/json":
+        try:
+            body = json.loads(text)
+        except ValueError:
+            return text, "invalid_json"
+        return (body, None) if isinstance(body, dict) else (text, "json_not_object")
+    if media in ("application/x-www-form-urlencoded", ""):
+        return parse_form(text), None
+    return text, "invalid_post_type"
+
+
+def parse_form(text):
+    args = dict(parse_qsl(text, keep_blank_values=True))
+    for key in JSON_FORM_FIELDS:
+        if key in args:
+            try:
+                args[key] = json.loads(args[key])
+            except ValueError:
+                pass  # left as a string: the method reports e.g. invalid_blocks_format
+    return args
+
+
+def validate_faults(body):
+    method, responses = body.get("method"), body.get("responses")
+    if not isinstance(method, str) or not method:
+        raise ControlError("'method' must be a method name, 'response_url' or '*'")
+    if not isinstance(responses, list):
+        raise ControlError("'responses' must be a list")
+    for spec in responses:
+        if not isinstance(spec, dict) or not spec or set(spec) - FAULT_KEYS:
+            raise ControlError(f"each response must be an object with keys in {sorted(FAULT_KEYS)}")
+        status = spec.get("status")
+        if status is not None and (type(status) is not int or not 100 <= status <= 599):
+            raise ControlError("'status' must be an HTTP status code")
+        retry_after = spec.get("retry_after", 0)
+        if type(retry_after) is not int or retry_after < 0:
+            raise ControlError("'retry_after' must be a non-negative integer")
+        for key in ("hang_seconds", "delay_seconds"):
+            value = spec.get(key)
+            if value is not None and (type(value) not in (int, float) or value < 0):
+                raise ControlError(f"'{key}' must be a non-negative number")
+        if "delay_seconds" in spec and len(spec) > 1:
+            raise ControlError("'delay_seconds' cannot be combined with other keys")
+        if "error" in spec and not isinstance(spec["error"], str):
+            raise ControlError("'error' must be a string")
+    return method, responses
+
+
+def apply_config(ns, body):
+    unknown = set(body) - {"valid_token", "unknown_channels", "users", "usergroups"}
+    if unknown:
+        raise ControlError(f"unknown config keys: {sorted(unknown)}")
+    token = body.get("valid_token", ns.valid_token)
+    if token is not None and not isinstance(token, str):
+        raise ControlError("'valid_token' must be a string or null")
+    channels = body.get("unknown_channels", [])
+    if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
+        raise ControlError("'unknown_channels' must be a list of strings")
+    users = body.get("users", [])
+    if not isinstance(users, list) or not all(
+        isinstance(u, dict) and isinstance(u.get("id"), str) and not set(u) - CONFIG_USER_KEYS
+        for u in users
+    ):
+        keys = sorted(CONFIG_USER_KEYS)
+        raise ControlError(f"'users' must be objects with an 'id' and keys in {keys}")
+    groups = body.get("usergroups", {})
+    if not isinstance(groups, dict) or not all(
+        isinstance(v, list) and all(isinstance(x, str) for x in v) for v in groups.values()
+    ):
+        raise ControlError("'usergroups' must map group ids to lists of user ids")
+    # Validate everything before changing anything, so a bad request leaves config untouched.
+    ns.valid_token = token
+    ns.unknown_channels.update(channels)
+    ns.users.update({u["id"]: dict(u) for u in users})
+    ns.usergroups.update({k: list(v) for k, v in groups.items()})
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP
+
+
+class BodyError(Exception):
+    pass
+
+
+def split_namespace(path):
+    """'/ns/<name>/rest' -> (name, '/rest'); no prefix -> ('default', path); bad -> (None, None)."""
+    if not path.startswith("/ns/"):
+        return "default", path
+    name, _, rest = path[len("/ns/"):].partition("/")
+    name = unquote(name)
+    return (name, "/" + rest) if name else (None, None)
+
+
+class Handler(BaseHTTPRequestHandler):
+    # HTTP/1.1 so clients' connection pools (reqwest, hyper) keep connections alive as with Slack.
+    protocol_version = "HTTP/1.1"
+    server_version = "SlackSink/1"
+    timeout = 120  # reclaim threads of idle keep-alive connections
+    # Protocol-level errors (malformed request line...) answered in JSON too, not HTML.
+    error_content_type = "application/json; charset=utf-8"
+    error_message_format = '{"ok": false, "error": "http_%(code)d"}'
+
+    def log_message(self, format, *args):
+        pass  # stdout carries only the READY line; request logs would be noise
+
+    def do_GET(self):
+        self.dispatch()
+
+    def do_POST(self):
+        self.dispatch()
+
+    def dispatch(self):
+        try:
+            try:
+                raw = self.read_body()
+            except BodyError as e:
+                self.close_connection = True  # the stream position is unknown: don't reuse it
+                return self.send_json(400, err(str(e)))
+            url = urlsplit(self.path)
+            name, path = split_namespace(url.path)
+            if name is None:
+                return self.send_json(404, err("not_found"))
+            if path.startswith("/api/") and len(path) > len("/api/"):
+                if self.command == "GET":  # Slack also accepts GET with query-string arguments
+                    raw, ctype = url.query.encode(), "application/x-www-form-urlencoded"
+                else:
+                    ctype = self.headers.get("Content-Type", "")
+                return self.api_call(name, path[len("/api/"):], raw, ctype)
+            if path.startswith("/response/") and self.command == "POST":
+                return self.response_url_call(name, path[len("/response/"):], raw)
+            if path.startswith("/_sink/"):
+                return self.control(name, path[len("/_sink/"):], url.query, raw)
+            return self.send_json(404, err("not_found"))
+        except ConnectionError:
+            self.close_connection = True
+        except Exception:
+            traceback.print_exc(file=sys.stderr)  # a sink bug: make it visible, keep serving
+            self.close_connection = True
+            try:
+                self.send_json(500, err("sink_internal_error"))
+            except OSError:
+                pass
+
+    def read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self.read_chunked()
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise BodyError("invalid_content_length")
+        if not 0 <= length <= MAX_BODY:
+            raise BodyError("invalid_content_length")
+        return self.rfile.read(length)
+
+    def read_chunked(self):
+        chunks, total = [], 0
+        while True:
+            try:
+                size = int(self.rfile.readline(1024).split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise BodyError("invalid_chunked_body")
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY:
+                raise BodyError("body_too_large")
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(1024)
+
+    def send_json(self, status, payload, headers=()):
+        self.send_bytes(status, json.dumps(payload).encode(), headers)
+
+    def send_bytes(self, status, data, headers=()):
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in headers:
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def bearer_token(self):
+        scheme, _, token = self.headers.get("Authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return token.strip() or None
+
+    # -- recording and faults
+
+    def begin_call(self, ns, method, body, token, path):
+        """Record the call on arrival (status filled in later) and take any queued fault."""
+        call = {
+            "seq": len(ns.calls) + 1,
+            "method": method,
+            "path": path,
+            "body": body,
+            "auth": token,
+            "headers": {
+                "content-type": self.headers.get("Content-Type"),
+                "user-agent": self.headers.get("User-Agent"),
+            },
+            "status": None,
+            "response": None,
+            "fault": None,
+            "at": time.time(),
+        }
+        ns.calls.append(call)
+        call["fault"] = ns.take_fault(method)
+        return call
+
+    def answer(self, call, status, response, headers=()):
+        with self.server.sink.lock:
+            call["status"], call["response"] = status, response
+        if self.server.verbose:
+            summary = json.dumps(response)[:200]
+            print(f"slack_sink: {call['method']} -> {status} {summary}", file=sys.stderr)
+        # Recorded before answering, so a test that got the answer always sees the complete call.
+        self.send_json(status, response, headers)
+
+    def play_fault(self, call):
+        """Answer a faulted call. Returns False when the call should instead proceed normally."""
+        spec = call["fault"]
+        if "delay_seconds" in spec:
+            time.sleep(spec["delay_seconds"])  # outside the lock: other calls keep flowing
+            return False
+        time.sleep(spec.get("hang_seconds", 0))
+        if "status" not in spec and "error" not in spec:
+            # A pure hang: drop the connection unanswered, like a request lost in transit.
+            self.close_connection = True
+            return True
+        status = spec.get("status", 200)
+        code = spec.get("error") or FAULT_DEFAULT_ERRORS.get(status, "fatal_error")
+        headers = []
+        if status == 429 or "retry_after" in spec:
+            headers.append(("Retry-After", str(spec.get("retry_after", 1))))
+        self.answer(call, status, err(code), headers)
+        return True
+
+    # -- routes
+
+    def api_call(self, name, method, raw, ctype):
+        sink = self.server.sink
+        token = self.bearer_token()
+        body, parse_error = parse_api_body(ctype, raw)
+        with sink.lock:
+            call = self.begin_call(sink.ns(name), method, body, token, None)
+        if call["fault"] and self.play_fault(call):
+            return
+        with sink.lock:
+            ns = sink.ns(name)  # looked up again: a reset during a delay starts a fresh namespace
+            handler = METHODS.get(method)
+            if handler is None:
+                response = err("unknown_method")
+            else:
+                response = auth_error(ns, token) or (err(parse_error) if parse_error else None)
+                response = response or handler(sink, ns, body)
+        media = ctype.split(";", 1)[0].strip().lower()
+        if media == "application/json" and "charset" not in ctype.lower():
+            # Real Slack flags JSON posted without a charset (reqwest's .json() does exactly this).
+            response["warning"] = "missing_charset"
+            meta = response.setdefault("response_metadata", {})
+            meta.setdefault("warnings", []).append("missing_charset")
+        self.answer(call, 200, response)
+
+    def response_url_call(self, name, path, raw):
+        sink = self.server.sink
+        try:
+            body = json.loads(raw.decode("utf-8")) if raw.strip() else None
+            error = None if isinstance(body, dict) else "invalid_payload"
+        except (UnicodeDecodeError, ValueError):
+            body, error = raw.decode("utf-8", "replace"), "invalid_payload"
+        with sink.lock:
+            ns = sink.ns(name)
+            call = self.begin_call(ns, "response_url", body, self.bearer_token(), path)
+        if call["fault"] and self.play_fault(call):
+            return
+        if error:
+            return self.answer(call, 400, err(error))
+        self.answer(call, 200, {"ok": True})
+
+    def control(self, name, command, query, raw):
+        sink = self.server.sink
+        params = dict(parse_qsl(query))
+        route = (self.command, command)
+        try:
+            body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+            if not isinstance(body, dict):
+                raise ValueError
+        except (UnicodeDecodeError, ValueError):
+            return self.send_json(400, err("invalid_json"))
+        try:
+            with sink.lock:
+                ns = sink.ns(name)
+                if route == ("GET", "calls"):
+                    method = params.get("method")
+                    result = {"calls": [c for c in ns.calls if method in (None, c["method"])]}
+                elif route == ("GET", "messages"):
+                    channel = params.get("channel")
+                    result = {
+                        "messages": [
+                            sink_message(m) for m in ns.messages if channel in (None, m["channel"])
+                        ]
+                    }
+                elif route == ("GET", "faults"):
+                    result = {"faults": ns.pending_faults()}
+                elif route == ("POST", "faults"):
+                    method, responses = validate_faults(body)
+                    ns.faults.setdefault(method, deque()).extend(responses)
+                    result = {"ok": True, "faults": ns.pending_faults()}
+                elif route == ("GET", "config"):
+                    result = ns.config_view()
+                elif route == ("POST", "config"):
+                    apply_config(ns, body)
+                    result = {"ok": True, **ns.config_view()}
+                elif route == ("POST", "reset"):
+                    sink.reset(name)
+                    result = {"ok": True}
+                else:
+                    return self.send_json(404, err("unknown_control_route"))
+                # Serialised under the lock: records are mutated in place by in-flight calls.
+                data = json.dumps(result).encode()
+        except ControlError as e:
+            return self.send_json(400, err("invalid_request", detail=str(e)))
+        self.send_bytes(200, data)
+
+
+class SinkServer(ThreadingHTTPServer):
+    daemon_threads = True  # a hung fault must not keep the process alive at shutdown
+
+    def __init__(self, address, verbose=False):
+        super().__init__(address, Handler)
+        self.sink = Sink()
+        self.verbose = verbose
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return  # clients giving up (e.g. on a hang fault) are expected, not errors
+        super().handle_error(request, client_address)
+
+
+def stdin_is_devnull():
+    try:
+        st, null = os.fstat(0), os.stat(os.devnull)
+    except OSError:
+        return True  # fd 0 closed: nothing to watch either
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == null.st_rdev
+
+
+def watch_stdin(stop):
+    """Stop on stdin EOF: the parent holds the write end, so we die with it even on SIGKILL."""
+    try:
+        while sys.stdin.buffer.read1(65536):
+            pass
+    except (OSError, ValueError):
+        pass
+    stop.set()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Local stand-in for the Slack Web API.")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
+    parser.add_argument("--no-stdin-watch", action="store_true", help="don't exit on stdin EOF")
+    parser.add_argument("--verbose", action="store_true", help="log each call to stderr")
+    args = parser.parse_args(argv)
+
+    server = SinkServer(("127.0.0.1", args.port), verbose=args.verbose)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    serve = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
+    serve.daemon = True
+    serve.start()
+    print(f"READY http://127.0.0.1:{server.server_address[1]}", flush=True)
+
+    if args.no_stdin_watch:
+        pass
+    elif stdin_is_devnull():
+        # A backgrounded process (`server.py &` in a script) gets /dev/null: EOF at once would
+        # make the sink exit immediately, which is never what the caller means.
+        print("slack_sink: stdin is /dev/null, not watching it", file=sys.stderr)
+    else:
+        threading.Thread(target=watch_stdin, args=(stop,), daemon=True).start()
+
+    while not stop.wait(0.5):
+        pass
+    server.shutdown()
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+//! AWS resources in the emulator, created through the real SDKs (the wire protocol Gantry uses).
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification,
+};
+use serde_json::{json, Value};
+
+pub const REGION: &str = "us-east-1";
+pub const ACCOUNT: &str = "123456789012";
+
+/// An SDK configuration pointed at the emulator, with dummy credentials.
+pub async fn sdk() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(crate::emulator_url())
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "gantry-tests",
+        ))
+        .load()
+        .await
+}
+
+/// Creates the state table exactly as the SAM template does (pk/sk, TTL on `expires_at`).
+pub async fn create_table(sdk: &SdkConfig, name: &str) {
+    let client = aws_sdk_dynamodb::Client::new(sdk);
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute")
+    };
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .expect("key")
+    };
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .send()
+        .await
+        .expect("create table");
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("expires_at")
+                .enabled(true)
+                .build()
+                .expect("ttl"),
+        )
+        .send()
+        .await
+        .expect("enable ttl");
+}
+
+/// Creates the Gantry secret; returns its ARN.
+pub async fn create_secret(sdk: &SdkConfig, name: &str, value: &Value) -> String {
+    aws_sdk_secretsmanager::Client::new(sdk)
+        .create_secret()
+        .name(name)
+        .secret_string(value.to_string())
+        .send()
+        .await
+        .expect("create secret")
+        .arn()
+        .expect("arn")
+        .to_string()
+}
+
+/// Creates the IAM role CodePipeline assumes (moto checks its trust policy). IAM is a query
+/// protocol service: one form POST, no SDK needed.
+pub async fn create_pipeline_role(name: &str) -> String {
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "codepipeline.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    let body: String = form_urlencoded_pairs(&[
+        ("Action", "CreateRole"),
+        ("Version", "2010-05-08"),
+        ("RoleName", name),
+        ("AssumeRolePolicyDocument", &policy.to_string()),
+    ]);
+    let r = reqwest::Client::new()
+        .post(crate::emulator_url())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("create role");
+    assert!(
+        r.status().is_success(),
+        "create role: {}",
+        r.text().await.unwrap_or_default()
+    );
+    format!("arn:aws:iam::{ACCOUNT}:role/{name}")
+}
+
+fn form_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", k, urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A pipeline like the SAM template's: a CodeStar source action named `source_action`, then
+/// the given stages, each with one action (`Approval` stages get a manual approval).
+pub async fn create_pipeline(sdk: &SdkConfig, name: &str, source_action: &str, stages: &[&str]) {
+    use aws_sdk_codepipeline::types::*;
+    let role = create_pipeline_role(&crate::unique("pipeline-role")).await;
+    let action = |name: &str, category: ActionCategory, provider: &str, owner: ActionOwner| {
+        ActionDeclaration::builder()
+            .name(name)
+            .action_type_id(
+                ActionTypeId::builder()
+                    .category(category)
+                    .owner(owner)
+                    .provider(provider)
+                    .version("1")
+                    .build()
+                    .expect("type id"),
+            )
+            .build()
+            .expect("action")
+    };
+    let mut decl = PipelineDeclaration::builder()
+        .name(name)
+        .role_arn(role)
+        .artifact_store(
+            ArtifactStore::builder()
+                .r#type(ArtifactStoreType::S3)
+                .location("gantry-artifacts")
+                .build()
+                .expect("store"),
+        )
+        .stages(
+            StageDeclaration::builder()
+                .name("Source")
+                .actions(action(
+                    source_action,
+                    ActionCategory::Source,
+                    "CodeStarSourceConnection",
+                    ActionOwner::Aws,
+                ))
+                .build()
+                .expect("stage"),
+        );
+    for stage in stages {
+        let a = if stage.contains("Approv") {
+            action(
+                "Approve",
+                ActionCategory::Approval,
+                "Manual",
+                ActionOwner::Aws,
+            )
+        } else {
+            action(stage, ActionCategory::Build, "CodeBuild", ActionOwner::Aws)
+        };
+        decl = decl.stages(
+            StageDeclaration::builder()
+                .name(*stage)
+                .actions(a)
+                .build()
+                .expect("stage"),
+        );
+    }
+    aws_sdk_codepipeline::Client::new(sdk)
+        .create_pipeline()
+        .pipeline(decl.build().expect("pipeline"))
+        .send()
+        .await
+        .expect("create pipeline");
+}
+
+/// Every `StartPipelineExecution` the emulator recorded for `pipeline`.
+pub async fn recorded_starts(pipeline: &str) -> Vec<Value> {
+    let v = crate::http::get(&format!(
+        "{}/_gantry/codepipeline/starts?pipeline={pipeline}",
+        crate::emulator_url()
+    ))
+    .await;
+    v.get("starts")
+        .or(Some(&v))
+        .and_then(|s| s.as_array())
+        .cloned()
+        .unwrap_or_default()
+}

@@ -1,0 +1,297 @@
+//! The webhook function end to end: real payloads, signed as providers sign them, through the
+//! Lambda HTTP adapter, against the AWS emulator.
+
+use base64::Engine;
+use gantry::config::WebhookConfig;
+use gantry::secrets::GantrySecrets;
+use gantry::signature::hmac_sha256_hex;
+use gantry_tests::aws::{create_pipeline, create_secret, create_table, recorded_starts, sdk};
+use gantry_tests::{fixture, fixture_json, unique};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+const GITHUB_SECRET: &str = "github-webhook-secret";
+const GITLAB_TOKEN: &str = "gitlab-webhook-token";
+
+struct World {
+    webhook: webhook::Webhook,
+    sdk: aws_config::SdkConfig,
+    api: String,
+    web: String,
+    tags: String,
+}
+
+/// A table, a secret, three pipelines and the routes between them.
+async fn world() -> World {
+    let sdk = sdk().await;
+    let table = unique("gantry");
+    create_table(&sdk, &table).await;
+    let secret = create_secret(
+        &sdk,
+        &unique("gantry-secret"),
+        &json!({"github_webhook_secrets": ["old-rotated-out", GITHUB_SECRET], "gitlab_webhook_tokens": [GITLAB_TOKEN]}),
+    )
+    .await;
+    let (api, web, tags) = (unique("api"), unique("web"), unique("release"));
+    for p in [&api, &web, &tags] {
+        create_pipeline(&sdk, p, "Source", &["Build"]).await;
+    }
+    let routes = json!([
+        {"provider": "github", "repository": "Codertocat/*", "branches": ["master"],
+         "paths": ["services/api/**"], "ignore_paths": ["docs/**", "**/*.md"], "pipeline": api, "source_action": "Source"},
+        {"provider": "github", "repository": "Codertocat/Hello-World", "branches": ["master"],
+         "ignore_paths": ["docs/**"], "pipeline": web, "source_action": "Source"},
+        {"provider": "gitlab", "repository": "jsmith/example", "tags": ["v*"], "pipeline": tags, "source_action": "Source"},
+    ]);
+    let env: HashMap<String, String> = HashMap::from([
+        ("GANTRY_SECRETS_ARN".into(), secret.clone()),
+        ("GANTRY_TABLE".into(), table),
+        ("GANTRY_ROUTES".into(), routes.to_string()),
+    ]);
+    let config = WebhookConfig::from_env(&env).expect("config");
+    let secrets = GantrySecrets::fetch(&aws_sdk_secretsmanager::Client::new(&sdk), &secret)
+        .await
+        .expect("secret");
+    World {
+        webhook: webhook::build(config, &secrets, &sdk).expect("webhook"),
+        sdk,
+        api,
+        web,
+        tags,
+    }
+}
+
+/// A push to master of Codertocat/Hello-World changing `paths`, built from the real new-branch
+/// payload made into an ordinary push (known `before`, not created).
+fn push_changing(paths: &[&str], message: &str) -> Vec<u8> {
+    let mut p = fixture_json("github/push-with-new-branch.json");
+    p["before"] = json!("1111111111111111111111111111111111111111");
+    p["created"] = json!(false);
+    p["head_commit"]["added"] = json!([]);
+    p["head_commit"]["modified"] = json!(paths);
+    p["head_commit"]["message"] = json!(message);
+    p["commits"] = json!([p["head_commit"].clone()]);
+    serde_json::to_vec(&p).expect("json")
+}
+
+/// A Lambda Function URL request (payload 2.0) with a base64 body, as AWS delivers it.
+fn function_url_request(headers: &[(&str, &str)], body: &[u8]) -> lambda_http::Request {
+    let mut event = fixture_json("aws/example-apigw-v2-request-no-authorizer.json");
+    event["requestContext"]["http"]["method"] = json!("POST");
+    let h: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), json!(v)))
+        .collect();
+    event["headers"] = Value::Object(h);
+    event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
+    event["isBase64Encoded"] = json!(true);
+    lambda_http::request::from_str(&event.to_string()).expect("function url event")
+}
+
+fn github_push(delivery: &str, body: &[u8], secret: &str) -> lambda_http::Request {
+    let sig = format!("sha256={}", hmac_sha256_hex(secret.as_bytes(), &[body]));
+    function_url_request(
+        &[
+            ("X-GitHub-Event", "push"),
+            ("X-GitHub-Delivery", delivery),
+            ("X-Hub-Signature-256", &sig),
+            ("Content-Type", "application/json"),
+        ],
+        body,
+    )
+}
+
+async fn send(w: &World, request: lambda_http::Request) -> (u16, Value) {
+    let response = webhook::handle(&w.webhook, request).await;
+    let status = response.status().as_u16();
+    let body = match response.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).expect("json answer"),
+        other => panic!("unexpected body {other:?}"),
+    };
+    (status, body)
+}
+
+async fn execution(
+    w: &World,
+    pipeline: &str,
+    id: &str,
+) -> aws_sdk_codepipeline::types::PipelineExecution {
+    aws_sdk_codepipeline::Client::new(&w.sdk)
+        .get_pipeline_execution()
+        .pipeline_name(pipeline)
+        .pipeline_execution_id(id)
+        .send()
+        .await
+        .expect("get execution")
+        .pipeline_execution
+        .expect("execution")
+}
+
+#[tokio::test]
+async fn signed_push_starts_the_routed_pipeline_pinned_to_the_commit() {
+    let w = world().await;
+    let body = push_changing(
+        &["services/api/src/cart.rs"],
+        "Fix the cart total\n\nDetails",
+    );
+    let (status, answer) = send(&w, github_push("d-1", &body, GITHUB_SECRET)).await;
+    assert_eq!(status, 202, "{answer}");
+    let started = answer["started"].as_array().expect("started");
+    let pipelines: Vec<&str> = started
+        .iter()
+        .map(|s| s["pipeline"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(pipelines, vec![w.api.as_str(), w.web.as_str()]);
+
+    // Read it back through CodePipeline's own API.
+    let id = started[0]["execution_id"].as_str().expect("id");
+    let exec = execution(&w, &w.api, id).await;
+    let vars: HashMap<&str, &str> = exec
+        .variables()
+        .iter()
+        .map(|v| (v.name().unwrap_or(""), v.resolved_value().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        vars["COMMIT_ID"],
+        "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
+    );
+    assert_eq!(vars["BRANCH"], "master");
+    assert_eq!(vars["REPOSITORY"], "Codertocat/Hello-World");
+    assert_eq!(vars["AUTHOR"], "Codertocat");
+    assert_eq!(vars["COMMIT_MESSAGE"], "Fix the cart total");
+    let revisions = exec.artifact_revisions();
+    assert_eq!(revisions.len(), 1);
+    assert_eq!(revisions[0].name(), Some("Source"));
+    assert_eq!(
+        revisions[0].revision_id(),
+        Some("6113728f27ae82c7b1a177c8d03f9e96e0adf246")
+    );
+
+    let starts = recorded_starts(&w.api).await;
+    assert_eq!(starts.len(), 1);
+    assert_eq!(starts[0]["sourceRevisions"][0]["revisionType"], "COMMIT_ID");
+    assert!(starts[0]["clientRequestToken"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("gantry-"));
+}
+
+#[tokio::test]
+async fn redelivery_starts_nothing() {
+    let w = world().await;
+    let body = push_changing(&["services/api/a.rs"], "x");
+    let (status, _) = send(&w, github_push("d-again", &body, GITHUB_SECRET)).await;
+    assert_eq!(status, 202);
+    let (status, answer) = send(&w, github_push("d-again", &body, GITHUB_SECRET)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["duplicate"], true);
+    assert_eq!(recorded_starts(&w.api).await.len(), 1);
+    assert_eq!(recorded_starts(&w.web).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_docs_only_push_is_skipped_where_the_route_excludes_docs() {
+    let w = world().await;
+    let body = push_changing(&["docs/setup.md", "docs/img/flow.png"], "Document setup");
+    let (status, answer) = send(&w, github_push("d-docs", &body, GITHUB_SECRET)).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["started"], json!([]));
+    let skipped: Vec<&str> = answer["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["pipeline"].as_str().unwrap())
+        .collect();
+    assert_eq!(skipped, vec![w.api.as_str(), w.web.as_str()]);
+    assert!(recorded_starts(&w.api).await.is_empty());
+    assert!(recorded_starts(&w.web).await.is_empty());
+}
+
+#[tokio::test]
+async fn gitlab_tag_push_routes_to_the_tag_route() {
+    let w = world().await;
+    let body = fixture("gitlab/tag_push.json");
+    let request = function_url_request(
+        &[
+            ("X-Gitlab-Event", "Tag Push Hook"),
+            (
+                "X-Gitlab-Event-UUID",
+                "11111111-2222-3333-4444-555555555555",
+            ),
+            ("X-Gitlab-Token", GITLAB_TOKEN),
+            ("Content-Type", "application/json"),
+        ],
+        &body,
+    );
+    let (status, answer) = send(&w, request).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["started"][0]["pipeline"], w.tags.as_str());
+    let id = answer["started"][0]["execution_id"].as_str().unwrap();
+    let exec = execution(&w, &w.tags, id).await;
+    let tag = exec
+        .variables()
+        .iter()
+        .find(|v| v.name() == Some("TAG"))
+        .and_then(|v| v.resolved_value());
+    assert_eq!(tag, Some("v1.0.0"));
+    assert!(exec.variables().iter().all(|v| v.name() != Some("BRANCH")));
+}
+
+#[tokio::test]
+async fn a_bad_signature_changes_nothing() {
+    let w = world().await;
+    let body = push_changing(&["services/api/a.rs"], "x");
+    let (status, answer) = send(&w, github_push("d-forged", &body, "guessed-secret")).await;
+    assert_eq!(status, 401, "{answer}");
+    assert!(recorded_starts(&w.api).await.is_empty());
+    // The delivery was not recorded either: the genuine delivery still goes through.
+    let (status, _) = send(&w, github_push("d-forged", &body, GITHUB_SECRET)).await;
+    assert_eq!(status, 202);
+}
+
+#[tokio::test]
+async fn a_missing_pipeline_is_502_and_the_retry_succeeds_once_it_exists() {
+    let w = world().await;
+    // Route to a pipeline that does not exist yet.
+    let missing = unique("missing");
+    let mut webhook = w.webhook;
+    webhook.routes = gantry::routing::RouteTable::parse(
+        &json!([{"provider": "github", "repository": "Codertocat/Hello-World", "branches": ["master"],
+                 "pipeline": missing, "source_action": "Source"}])
+        .to_string(),
+    )
+    .unwrap();
+    let w = World { webhook, ..w };
+    let body = push_changing(&["a.rs"], "x");
+    let (status, answer) = send(&w, github_push("d-retry", &body, GITHUB_SECRET)).await;
+    assert_eq!(status, 502, "{answer}");
+    assert_eq!(answer["pipeline"], missing.as_str());
+    create_pipeline(&w.sdk, &missing, "Source", &["Build"]).await;
+    let (status, answer) = send(&w, github_push("d-retry", &body, GITHUB_SECRET)).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(recorded_starts(&missing).await.len(), 1);
+}
+
+#[tokio::test]
+async fn api_gateway_rest_requests_work_too() {
+    let w = world().await;
+    let body = push_changing(&["services/api/a.rs"], "x");
+    let sig = format!(
+        "sha256={}",
+        hmac_sha256_hex(GITHUB_SECRET.as_bytes(), &[&body])
+    );
+    let event = json!({
+        "resource": "/webhook", "path": "/webhook", "httpMethod": "POST",
+        "headers": {"X-GitHub-Event": "push", "X-GitHub-Delivery": "d-rest", "X-Hub-Signature-256": sig, "Content-Type": "application/json"},
+        "multiValueHeaders": {"X-GitHub-Event": ["push"], "X-GitHub-Delivery": ["d-rest"], "X-Hub-Signature-256": [sig], "Content-Type": ["application/json"]},
+        "queryStringParameters": null, "multiValueQueryStringParameters": null, "pathParameters": null,
+        "stageVariables": null,
+        "requestContext": {"resourcePath": "/webhook", "httpMethod": "POST", "path": "/prod/webhook", "stage": "prod",
+                           "requestId": "r1", "accountId": "123456789012", "apiId": "abc", "identity": {"sourceIp": "1.2.3.4"}},
+        "body": String::from_utf8(body).unwrap(), "isBase64Encoded": false
+    });
+    let request = lambda_http::request::from_str(&event.to_string()).expect("rest event");
+    let (status, answer) = send(&w, request).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["started"].as_array().unwrap().len(), 2);
+}
