@@ -13,5 +13,6 @@ pub mod routing;
 pub mod runtime;
 pub mod secrets;
 pub mod signature;
+pub mod slack;
 pub mod state;
 pub mod telemetry;

@@ -85,10 +85,11 @@ class _State:
 
 
 def _state(backend: Any) -> _State:
-    state = backend.__dict__.get("_gantry")
-    if state is None:
-        state = backend._gantry = _State()
-    return state
+    with LOCK:  # two first requests racing must not each create a _State
+        state = backend.__dict__.get("_gantry")
+        if state is None:
+            state = backend._gantry = _State()
+        return state
 
 
 def _backend(account_id: str | None, region: str | None) -> Any:
@@ -650,7 +651,10 @@ def set_target_health(body: dict[str, Any]) -> dict[str, Any]:
     arn, state = body["target_group_arn"], body["state"]
     if state not in TARGET_HEALTH_REASONS:
         raise _validation(f"state must be one of {sorted(TARGET_HEALTH_REASONS)}")
-    _, _, _, region, account = arn.split(":")[:5]
+    parts = arn.split(":")
+    if len(parts) < 6:
+        raise _validation(f"'{arn}' is not a target group ARN")
+    region, account = parts[3], parts[4]
     target_group = elbv2_backends[account][region].target_groups.get(arn)
     if target_group is None:
         raise AwsError("TargetGroupNotFound", f"Target group '{arn}' not found")
@@ -737,7 +741,8 @@ class GantryApp:
     def _control(self, request: Request) -> Response:
         try:
             endpoint, args = ROUTES.bind_to_environ(request.environ).match()
-            body = (request.get_json(silent=True) or {}) if request.method == "POST" else {}
+            # force: `curl -d` sends JSON as application/x-www-form-urlencoded
+            body = (request.get_json(force=True, silent=True) or {}) if request.method == "POST" else {}
             params = {**request.args.to_dict(), **body}
             backend = _backend(params.get("account_id"), params.get("region"))
             result = getattr(self, endpoint)(backend, params, **args)

@@ -36,6 +36,15 @@ class QuietHandler(MotoRequestHandler):
         pass
 
 
+def watch_stdin(stop: threading.Event) -> None:
+    """Set `stop` at stdin EOF: the parent has exited or closed our pipe."""
+    try:
+        sys.stdin.buffer.read()  # returns only at EOF
+    except (AttributeError, OSError, ValueError):
+        pass  # no usable stdin at all: the same as EOF
+    stop.set()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -55,7 +64,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     if not args.no_stdin_watch:
-        threading.Thread(target=lambda: (sys.stdin.buffer.read(), stop.set()), daemon=True).start()
+        threading.Thread(target=watch_stdin, args=(stop,), daemon=True).start()
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
     stdout = sys.stdout

@@ -346,7 +346,8 @@ class CodePipelineTest(unittest.TestCase):
 class ResetTest(unittest.TestCase):
     def test_reset_wipes_moto_and_plugin_state(self) -> None:
         pipeline = make_pipeline(EMU)
-        EMU.control("POST", "/_gantry/codepipeline/approvals", {"pipeline": pipeline, "stage": "Approve", "action": "Gate"})
+        EMU.control("POST", "/_gantry/codepipeline/approvals",
+                    {"pipeline": pipeline, "stage": "Approve", "action": "Gate"})
         self.assertEqual(EMU.control("POST", "/_gantry/reset"), {"reset": True})
         self.assertEqual(EMU.control("GET", f"/_gantry/codepipeline/approvals?pipeline={pipeline}"), [])
         self.assertEqual(EMU.client("codepipeline").list_pipelines()["pipelines"], [])

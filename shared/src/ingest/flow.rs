@@ -158,10 +158,7 @@ impl<S: PipelineStarter, L: DeliveryLedger> Ingest<S, L> {
             return Answer { status: 202, body };
         }
 
-        let key = Key::Delivery {
-            provider: delivery.provider.name().to_string(),
-            id: delivery_id.to_string(),
-        };
+        let key = Key::delivery(delivery.provider.name(), delivery_id);
         match self.ledger.claim(&key, now).await {
             Ok(Claim::New) => {}
             Ok(Claim::Duplicate) => {

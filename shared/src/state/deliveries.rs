@@ -6,6 +6,16 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 const PENDING: &str = "pending";
+
+impl Key {
+    /// A webhook delivery: `DELIVERY#<provider>#<delivery id>`.
+    pub fn delivery(provider: &str, id: &str) -> Self {
+        Key {
+            pk: format!("DELIVERY#{provider}#{id}"),
+            sk: "DELIVERY".to_string(),
+        }
+    }
+}
 const DONE: &str = "done";
 
 /// `DeliveryLedger` on the state table.
@@ -40,7 +50,7 @@ impl DynamoDeliveries {
             .client
             .get_item()
             .table_name(&t.name)
-            .set_key(Some(key.attributes().into_iter().collect()))
+            .set_key(Some(key.attributes()))
             .consistent_read(true)
             .send()
             .await
@@ -60,7 +70,7 @@ impl DeliveryLedger for DynamoDeliveries {
             .client
             .put_item()
             .table_name(&t.name)
-            .set_item(Some(key.attributes().into_iter().collect()))
+            .set_item(Some(key.attributes()))
             .item("kind", AttributeValue::S("delivery".into()))
             .item("status", AttributeValue::S(PENDING.into()))
             .item(
@@ -114,7 +124,7 @@ impl DeliveryLedger for DynamoDeliveries {
         t.client
             .update_item()
             .table_name(&t.name)
-            .set_key(Some(key.attributes().into_iter().collect()))
+            .set_key(Some(key.attributes()))
             .update_expression("SET #s = :done, summary = :summary REMOVE lease_until")
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":done", AttributeValue::S(DONE.into()))
@@ -131,7 +141,7 @@ impl DeliveryLedger for DynamoDeliveries {
             .client
             .delete_item()
             .table_name(&t.name)
-            .set_key(Some(key.attributes().into_iter().collect()))
+            .set_key(Some(key.attributes()))
             .condition_expression("#s = :pending")
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":pending", AttributeValue::S(PENDING.into()))

@@ -9,32 +9,21 @@ pub use deliveries::DynamoDeliveries;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-/// Typed keys: the only way to build a `pk`/`sk` pair.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Key {
-    /// A webhook delivery, for de-duplication.
-    Delivery { provider: String, id: String },
+/// A record's key. Each record kind builds its keys in its own module (`Key::delivery`, …) with
+/// its own `pk` prefix, so kinds never collide and a scan of the table reads like a log.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
 }
 
 impl Key {
-    pub fn pk(&self) -> String {
-        match self {
-            Key::Delivery { provider, id } => format!("DELIVERY#{provider}#{id}"),
-        }
-    }
-
-    pub fn sk(&self) -> String {
-        match self {
-            Key::Delivery { .. } => "DELIVERY".to_string(),
-        }
-    }
-
     /// The key as DynamoDB attributes.
-    pub fn attributes(&self) -> [(String, AttributeValue); 2] {
-        [
-            ("pk".to_string(), AttributeValue::S(self.pk())),
-            ("sk".to_string(), AttributeValue::S(self.sk())),
-        ]
+    pub fn attributes(&self) -> std::collections::HashMap<String, AttributeValue> {
+        std::collections::HashMap::from([
+            ("pk".to_string(), AttributeValue::S(self.pk.clone())),
+            ("sk".to_string(), AttributeValue::S(self.sk.clone())),
+        ])
     }
 }
 

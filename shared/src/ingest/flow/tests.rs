@@ -39,21 +39,21 @@ struct FakeLedger {
 impl DeliveryLedger for FakeLedger {
     async fn claim(&self, key: &Key, _now: i64) -> Result<Claim, StateError> {
         let mut r = self.records.lock().unwrap();
-        Ok(match r.get(&key.pk()) {
+        Ok(match r.get(&key.pk.clone()) {
             Some(&"done") => Claim::Duplicate,
             Some(_) => Claim::InFlight,
             None => {
-                r.insert(key.pk(), "pending");
+                r.insert(key.pk.clone(), "pending");
                 Claim::New
             }
         })
     }
     async fn complete(&self, key: &Key, _summary: &str) -> Result<(), StateError> {
-        self.records.lock().unwrap().insert(key.pk(), "done");
+        self.records.lock().unwrap().insert(key.pk.clone(), "done");
         Ok(())
     }
     async fn release(&self, key: &Key) -> Result<(), StateError> {
-        self.records.lock().unwrap().remove(&key.pk());
+        self.records.lock().unwrap().remove(&key.pk.clone());
         Ok(())
     }
 }

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Every test: formatting, lints, unit tests, end-to-end tests against moto's server and the Slack
+# stand-in, the harness's own self-checks, and the SAM template checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+export PATH="$PWD/.venv/bin:$PATH"
+export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+# One emulator and one Slack stand-in for the whole run, stopped on every exit path.
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+start() { # start NAME SCRIPT VAR: runs a server, waits for its READY line, exports its URL
+  local log url
+  log=$(mktemp)
+  .venv/bin/python "$2" --port 0 --no-stdin-watch > "$log" &
+  pids+=($!)
+  for _ in $(seq 300); do grep -q '^READY ' "$log" && break; sleep 0.1; done
+  url=$(sed -n 's/^READY //p' "$log" | head -1)
+  rm -f "$log"
+  [ -n "$url" ] || { echo "$1 did not start" >&2; exit 1; }
+  export "$3=$url"
+  echo "$1: $url"
+}
+step "starting the AWS emulator and the Slack stand-in"
+start "emulator" tests/emulator/server.py GANTRY_EMULATOR_URL
+start "slack stand-in" tests/slack_sink/server.py GANTRY_SLACK_URL
+
+step "cargo test"
+cargo test --workspace --quiet
+
+step "harness self-checks"
+.venv/bin/python tests/emulator/test_plugin.py
+.venv/bin/python tests/slack_sink/test_server.py 2>&1 | tail -3
+
+if [ -f template.yaml ]; then
+  step "template checks (cfn-lint, sam validate --lint)"
+  .venv/bin/cfn-lint template.yaml
+  .venv/bin/sam validate --lint --template-file template.yaml --region us-east-1 >/dev/null
+  echo "template.yaml: no errors"
+fi
+
+step "all tests passed"

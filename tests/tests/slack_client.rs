@@ -1,0 +1,158 @@
+//! The Slack client against the Slack stand-in: Slack's retry rules, and nothing retried twice
+//! that cannot succeed.
+
+use gantry::secrets::SecretString;
+use gantry::slack::{RetryPolicy, SlackClient, SlackError};
+use gantry_tests::slack::SlackNs;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+fn client(ns: &SlackNs) -> SlackClient {
+    SlackClient::with_policy(
+        &ns.api_url(),
+        SecretString::new("xoxb-test"),
+        RetryPolicy {
+            max_attempts: 3,
+            first_backoff: Duration::from_millis(50),
+            max_retry_after: Duration::from_secs(5),
+            request_timeout: Duration::from_millis(700),
+        },
+    )
+}
+
+fn message() -> serde_json::Value {
+    json!({"channel": "C0DEPLOYS", "text": "hello"})
+}
+
+#[tokio::test]
+async fn rate_limit_waits_for_retry_after_then_succeeds() {
+    let ns = SlackNs::new();
+    ns.fault(
+        "chat.postMessage",
+        json!([{"status": 429, "retry_after": 1}]),
+    )
+    .await;
+    let started = Instant::now();
+    let posted = client(&ns).post_message(&message()).await.expect("posted");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(posted.channel, "C0DEPLOYS");
+    assert_eq!(ns.messages().await.len(), 1);
+    assert_eq!(ns.calls(Some("chat.postMessage")).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_retry_after_longer_than_we_may_wait_is_reported_not_slept() {
+    let ns = SlackNs::new();
+    ns.fault(
+        "chat.postMessage",
+        json!([{"status": 429, "retry_after": 60}]),
+    )
+    .await;
+    let started = Instant::now();
+    let err = client(&ns).post_message(&message()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SlackError::RateLimited {
+                retry_after_seconds: 60,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn server_errors_and_hangs_are_retried_within_a_bound() {
+    let ns = SlackNs::new();
+    ns.fault(
+        "chat.postMessage",
+        json!([{"status": 500}, {"hang_seconds": 2}]),
+    )
+    .await;
+    client(&ns)
+        .post_message(&message())
+        .await
+        .expect("third attempt succeeds");
+    assert_eq!(ns.messages().await.len(), 1);
+
+    ns.fault(
+        "chat.postMessage",
+        json!([{"status": 503}, {"status": 503}, {"status": 503}]),
+    )
+    .await;
+    let err = client(&ns).post_message(&message()).await.unwrap_err();
+    assert!(
+        matches!(err, SlackError::Unavailable { attempts: 3, .. }),
+        "{err}"
+    );
+    assert!(!err.is_permanent());
+}
+
+#[tokio::test]
+async fn permanent_errors_are_not_retried() {
+    let ns = SlackNs::new();
+    ns.configure(json!({"unknown_channels": ["C0GONE"]})).await;
+    let err = client(&ns)
+        .post_message(&json!({"channel": "C0GONE", "text": "x"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("channel_not_found"));
+    assert!(err.is_permanent());
+    assert_eq!(ns.calls(Some("chat.postMessage")).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_bad_token_is_permanent_and_never_printed() {
+    let ns = SlackNs::new();
+    ns.configure(json!({"valid_token": "xoxb-the-right-one"}))
+        .await;
+    let err = client(&ns).post_message(&message()).await.unwrap_err();
+    assert_eq!(err.code(), Some("invalid_auth"));
+    assert!(err.is_permanent());
+    assert!(!format!("{err} {err:?} {:?}", client(&ns)).contains("xoxb-test"));
+}
+
+#[tokio::test]
+async fn update_changes_the_message_in_place() {
+    let ns = SlackNs::new();
+    let c = client(&ns);
+    let at = c.post_message(&message()).await.expect("posted");
+    c.update_message(&at, &json!({"text": "updated"}))
+        .await
+        .expect("updated");
+    let messages = ns.messages().await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["text"], "updated");
+    assert_eq!(messages[0]["versions"], 2);
+}
+
+#[tokio::test]
+async fn users_and_groups_are_looked_up() {
+    let ns = SlackNs::new();
+    ns.configure(json!({
+        "users": [{"id": "U1", "name": "ada", "email": "ada@example.com"}],
+        "usergroups": {"S1": ["U1", "U2"]}
+    }))
+    .await;
+    let c = client(&ns);
+    assert_eq!(c.usergroup_members("S1").await.unwrap(), vec!["U1", "U2"]);
+    assert_eq!(
+        c.user_by_email("ada@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "U1"
+    );
+    assert_eq!(c.user_by_email("nobody@example.com").await.unwrap(), None);
+    c.respond(&ns.response_url("r1"), &json!({"text": "done"}))
+        .await
+        .unwrap();
+    assert_eq!(ns.calls(Some("response_url")).await.len(), 1);
+}
