@@ -1,6 +1,8 @@
 """The SAM template, resolved offline into the CloudFormation AWS would deploy: the events reach
 the right functions, the URLs exist, the pipeline runs its stages in promotion order with the same
-image, and the configuration it generates is what the functions expect. Plain unittest:
+image, and the configuration it generates is what the functions expect. `sam build` runs for real,
+with a stand-in for cargo, to show it asks cargo-lambda for the right binary of each function
+(the real compile is `make build`). Plain unittest:
 
     .venv/bin/python tests/template/test_template.py      # exit status != 0 on failure
 
@@ -12,7 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import unittest
 from typing import Any
 
@@ -30,6 +34,19 @@ WEBHOOK_VARIABLES = {"COMMIT_ID", "BRANCH", "TAG", "REPOSITORY", "AUTHOR", "COMM
 MAX_CONFIGURATION_VALUE = 1000
 
 DEFAULT = resolve.Resolved()
+
+# Stands in for cargo under `sam build`: answers `cargo metadata`, records each `cargo lambda build`
+# and leaves a "binary" that names the --bin it was built for. cargo-lambda itself is only looked for.
+FAKE_CARGO = r"""#!/bin/sh
+echo "$PWD|$*" >> "$FAKE_CARGO_LOG"
+case "$1" in
+  metadata) printf '{"target_directory": "%s", "packages": []}\n' "$CARGO_TARGET_DIR" ;;
+  lambda)
+    bin=$(echo "$*" | sed -n 's/.*--bin \([^ ]*\).*/\1/p')
+    mkdir -p "$CARGO_TARGET_DIR/lambda/$bin"
+    echo "$bin" > "$CARGO_TARGET_DIR/lambda/$bin/bootstrap" ;;
+esac
+"""
 
 
 def rule_targeting(resolved: resolve.Resolved, function: str) -> dict[str, Any]:
@@ -212,6 +229,49 @@ class Pipeline(unittest.TestCase):
         invokes = [s for s in statements if "lambda:InvokeFunction" in s["Action"]]
         self.assertEqual(len(invokes), 1)
         self.assertEqual(invokes[0]["Resource"], {"Fn::GetAtt": ["TrafficShifterFunction", "Arn"]})
+
+
+class SamBuild(unittest.TestCase):
+    def test_sam_build_asks_cargo_lambda_for_each_functions_binary_for_arm64(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            tools = os.path.join(tmp, "bin")
+            os.makedirs(tools)
+            for name, text in [("cargo", FAKE_CARGO), ("cargo-lambda", "#!/bin/sh\nexit 0\n")]:
+                path = os.path.join(tools, name)
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(text)
+                os.chmod(path, 0o755)
+            log, build = os.path.join(tmp, "cargo.log"), os.path.join(tmp, "build")
+            env = dict(
+                os.environ,
+                PATH=f"{tools}:{os.path.dirname(sys.executable)}:{os.environ.get('PATH', '')}",
+                FAKE_CARGO_LOG=log,
+                CARGO_TARGET_DIR=os.path.join(tmp, "target"),
+                SAM_CLI_TELEMETRY="0",
+            )
+            sam = os.path.join(os.path.dirname(sys.executable), "sam")
+            done = subprocess.run(
+                [sam, "build", "--template-file", resolve.TEMPLATE, "--build-dir", build, "--region", resolve.REGION],
+                cwd=resolve.ROOT, env=env, capture_output=True, text=True, timeout=300,
+            )
+            self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+            with open(log, encoding="utf-8") as f:
+                builds = sorted(line.strip() for line in f if "|lambda " in line)
+            self.assertEqual(
+                builds,
+                sorted(
+                    f"{resolve.ROOT}|lambda build --release --arm64 --bin {b}"
+                    for b in ["webhook", "notifier", "approval", "traffic-shifter"]
+                ),
+            )
+            for function, binary in [
+                ("WebhookFunction", "webhook"),
+                ("NotifierFunction", "notifier"),
+                ("ApprovalFunction", "approval"),
+                ("TrafficShifterFunction", "traffic-shifter"),
+            ]:
+                with open(os.path.join(build, function, "bootstrap"), encoding="utf-8") as f:
+                    self.assertEqual(f.read().strip(), binary, f"{function} got the wrong binary")
 
 
 class GeneratedConfiguration(unittest.TestCase):
