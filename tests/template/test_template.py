@@ -231,6 +231,28 @@ class Pipeline(unittest.TestCase):
         self.assertEqual(invokes[0]["Resource"], {"Fn::GetAtt": ["TrafficShifterFunction", "Arn"]})
 
 
+class Functions(unittest.TestCase):
+    def test_each_function_logs_json_to_its_own_group_with_a_retention(self) -> None:
+        groups = DEFAULT.of_type("AWS::Logs::LogGroup")
+        seen = set()
+        for name, function in DEFAULT.of_type("AWS::Lambda::Function").items():
+            logging = function["Properties"]["LoggingConfig"]
+            self.assertEqual(logging["LogFormat"], "JSON", name)
+            group = logging["LogGroup"]["Ref"]
+            self.assertNotIn(group, seen, f"{name} shares {group}")
+            seen.add(group)
+            self.assertEqual(groups[group]["Properties"]["RetentionInDays"], {"Ref": "LogRetentionDays"})
+
+    def test_functions_that_answer_a_caller_give_up_inside_its_window(self) -> None:
+        functions = DEFAULT.of_type("AWS::Lambda::Function")
+        # GitHub waits 10 s for a webhook's answer; Slack 3 s for an interaction's (the function
+        # answers well inside; the timeout only bounds a stuck call).
+        self.assertLessEqual(functions["WebhookFunction"]["Properties"]["Timeout"], 10)
+        self.assertLessEqual(functions["ApprovalFunction"]["Properties"]["Timeout"], 10)
+        # CodePipeline waits 20 minutes for a Lambda action to answer.
+        self.assertLess(functions["TrafficShifterFunction"]["Properties"]["Timeout"], 20 * 60)
+
+
 class SamBuild(unittest.TestCase):
     def test_sam_build_asks_cargo_lambda_for_each_functions_binary_for_arm64(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:
