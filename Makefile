@@ -12,9 +12,10 @@ test:
 bootstrap:
 	scripts/bootstrap.sh
 
-## build: the four functions as Lambda deploys them (release, arm64)
+## build: the four functions as Lambda deploys them: `sam build` runs cargo-lambda (release, arm64)
+## for each function in template.yaml, into .aws-sam/build, ready for `sam deploy`
 build: bootstrap
-	PATH="$$PWD/.venv/bin:$$PATH" cargo lambda build --release --arm64
+	PATH="$$PWD/.venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build
 
 lint:
 	cargo fmt --all --check

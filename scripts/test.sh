@@ -44,9 +44,14 @@ step "harness self-checks"
 
 if [ -f template.yaml ]; then
   step "template checks (cfn-lint, sam validate --lint)"
+  export SAM_CLI_TELEMETRY=0
   .venv/bin/cfn-lint template.yaml
   .venv/bin/sam validate --lint --template-file template.yaml --region us-east-1 >/dev/null
-  echo "template.yaml: no errors"
+  .venv/bin/cfn-lint examples/sandbox/template.yaml
+  echo "template.yaml, examples/sandbox/template.yaml: no errors"
+  step "template resolved offline (aws-sam-translator)"
+  out=$(.venv/bin/python tests/template/test_template.py 2>&1) || { echo "$out"; exit 1; }
+  echo "$out" | tail -3
 fi
 
 step "all tests passed"
