@@ -21,7 +21,7 @@ first answer, and the peak resident memory (`VmHWM`).
 
 Run a binary once from the command line:
 
-    python tests/lambda_rie/runtime_api.py BINARY --event FILE [--env NAME=VALUE ...]
+    python tests/lambda_rie/runtime_api.py BINARY --event FILE [--env-file FILE] [--env NAME=VALUE ...]
 
 Standard library only.
 """
@@ -36,6 +36,7 @@ import os
 import queue
 import re
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -300,6 +301,7 @@ class LambdaProcess:
         memory_mb: int = 128,
         timeout_seconds: float = 30.0,
         on_log: Optional[Callable[[LogLine], None]] = None,
+        on_spawn: Optional[Callable[[int], None]] = None,
     ) -> None:
         self.binary_path = os.path.abspath(binary_path)
         self.env = dict(env or {})
@@ -308,12 +310,14 @@ class LambdaProcess:
         self.memory_mb = memory_mb
         self.timeout_seconds = timeout_seconds
         self.on_log = on_log
+        self.on_spawn = on_spawn  # called with each new process's pid (a test can check it is gone later)
         self.function_arn = f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{self.name}"
         self.logs: list[LogLine] = []
         self.proc: Optional[subprocess.Popen[bytes]] = None
         self.api: Optional[RuntimeApi] = None
         self.spawned_at: Optional[float] = None  # time.perf_counter()
         self.cold_starts = 0
+        self.last_log_at = 0.0  # time.monotonic() of the newest line
         self._readers: list[threading.Thread] = []
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -378,6 +382,8 @@ class LambdaProcess:
         )
         self.cold_starts += 1
         _live.add(self)
+        if self.on_spawn:
+            self.on_spawn(self.proc.pid)
         self._readers = [self._read(self.proc.stdout, "stdout"), self._read(self.proc.stderr, "stderr")]
         if wait:
             self.wait_ready(timeout)
@@ -500,6 +506,14 @@ class LambdaProcess:
 
     # -- logs -------------------------------------------------------------------------------
 
+    def settle_logs(self, quiet: float = 0.03, limit: float = 0.5) -> None:
+        """Waits until no log line has arrived for `quiet` seconds (at most `limit`), so that what
+        the function logged while answering is read before the caller goes on."""
+        end = time.monotonic() + limit
+        time.sleep(quiet)  # a line written just before the answer may still be in the pipe
+        while time.monotonic() < end and time.monotonic() - self.last_log_at < quiet:
+            time.sleep(quiet / 3)
+
     def _read(self, stream: Any, name: str) -> threading.Thread:
         def pump() -> None:
             for raw in iter(stream.readline, b""):
@@ -513,6 +527,7 @@ class LambdaProcess:
                         pass
                 line = LogLine(name, text, record, time.time())
                 self.logs.append(line)
+                self.last_log_at = time.monotonic()
                 if self.on_log:
                     try:
                         self.on_log(line)
@@ -548,14 +563,27 @@ def _exit_text(code: Optional[int]) -> str:
     return f"exit status {code}"
 
 
+def read_env_file(path: str) -> dict[str, str]:
+    env = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                name, raw = line.split("=", 1)
+                env[name] = "".join(shlex.split(raw))
+    return env
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="Invoke a Lambda function binary once under a local Runtime API.")
     parser.add_argument("binary")
     parser.add_argument("--event", required=True, help="JSON file with the event")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--env-file", help="NAME=VALUE lines (values may be shell-quoted), as demo.py --world-only writes")
     parser.add_argument("--timeout", type=float, default=30.0)
     args = parser.parse_args()
-    env = dict(pair.split("=", 1) for pair in args.env)
+    env = read_env_file(args.env_file) if args.env_file else {}
+    env.update(pair.split("=", 1) for pair in args.env)
     with open(args.event, "rb") as f:
         event = f.read()
     process = LambdaProcess(args.binary, env, timeout_seconds=args.timeout,
