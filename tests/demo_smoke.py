@@ -27,14 +27,18 @@ PYTHON = sys.executable
 sys.path.insert(0, os.path.join(ROOT, "tests", "lambda_rie"))
 sys.path.insert(0, os.path.join(ROOT, "demo"))
 
+import lambda_events  # noqa: E402
 from lambda_events import DEMO_GITHUB_SECRET, github_signature, http_response  # noqa: E402
 from runtime_api import LambdaProcess, read_env_file  # noqa: E402
 
 BIN_DIR = ""
 
 
-def setUpModule() -> None:
+def build_webhook() -> None:
+    """Finds (or builds) the webhook binary the demo tests run."""
     global BIN_DIR
+    if BIN_DIR:
+        return
     BIN_DIR = os.environ.get("GANTRY_DEMO_BIN_DIR", "")
     if not BIN_DIR:
         subprocess.run(["cargo", "build", "--quiet", "-p", "webhook"], cwd=ROOT, check=True)
@@ -130,6 +134,10 @@ class Demo:
 
 
 class DemoTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        build_webhook()
+
     def test_the_push_chapter_prints_the_started_execution(self) -> None:
         demo = Demo(self, "--chapters", "push", bin_dir=BIN_DIR)
         code = demo.finish()
@@ -189,6 +197,53 @@ class DemoTest(unittest.TestCase):
             code = demo.finish(timeout=30)
         self.assertEqual(code, 0, demo.output)
         demo.assert_nothing_left(self, at_least=2)
+
+
+class LambdaEventsTest(unittest.TestCase):
+    """The demo's event builders sign and wrap as the providers and AWS do (known vectors from their docs)."""
+
+    def test_github_signature_matches_githubs_documented_example(self) -> None:
+        self.assertEqual(github_signature("It's a Secret to Everybody", b"Hello, World!"),
+                         "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")
+
+    def test_slack_signature_matches_slacks_documented_example(self) -> None:
+        body = (b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
+                b"&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text="
+                b"&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
+                b"&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c")
+        self.assertEqual(lambda_events.slack_signature("8f742231b10e8888abcd99yyyzzz85a5", "1531420618", body),
+                         "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503")
+
+    def test_a_slack_click_is_a_signed_form_with_the_payload(self) -> None:
+        import base64
+        import urllib.parse
+
+        payload = lambda_events.slack_click_payload(
+            action_id="gantry.approval.approve", value="appr-1", user_id="U0LEAD", user_name="lee",
+            channel="C0DEPLOYS", message_ts="1700000000.000100", response_url="http://sink/response/x")
+        event = lambda_events.slack_click_event(payload, "s3cret", timestamp=1700000000)
+        body = base64.b64decode(event["body"])
+        self.assertEqual(json.loads(urllib.parse.parse_qs(body.decode())["payload"][0]), payload)
+        self.assertEqual(event["headers"]["content-type"], "application/x-www-form-urlencoded")
+        self.assertEqual(event["headers"]["x-slack-signature"],
+                         lambda_events.slack_signature("s3cret", "1700000000", body))
+        self.assertEqual(payload["actions"][0]["action_id"], "gantry.approval.approve")
+
+    def test_codepipeline_events_carry_integer_versions_and_the_action_type(self) -> None:
+        event = lambda_events.codepipeline_event(
+            lambda_events.ACTION_EXECUTION, pipeline="shop", execution_id="e-1", state="STARTED",
+            stage="ApproveProd", action="Approve", action_type={"category": "Approval", "provider": "Manual"})
+        detail = event["detail"]
+        self.assertEqual((event["source"], event["detail-type"]),
+                         ("aws.codepipeline", "CodePipeline Action Execution State Change"))
+        self.assertEqual((detail["stage"], detail["action"], detail["state"]), ("ApproveProd", "Approve", "STARTED"))
+        self.assertEqual(detail["type"], {"owner": "AWS", "category": "Approval", "provider": "Manual", "version": 1})
+        self.assertIsInstance(detail["version"], int)  # aws_lambda_events parses it as i64
+
+    def test_http_answers_are_unwrapped(self) -> None:
+        self.assertEqual(http_response({"statusCode": 202, "body": '{"started": []}'}), (202, {"started": []}))
+        self.assertEqual(http_response({"statusCode": 200, "isBase64Encoded": True, "body": "eyJhIjoxfQ=="}),
+                         (200, {"a": 1}))
 
 
 class SampleEventsTest(unittest.TestCase):
