@@ -12,7 +12,7 @@ packages=()
 for name in webhook notifier approval traffic-shifter; do
   [ -f "functions/$name/Cargo.toml" ] && packages+=(-p "$name")
 done
-printf '\033[1m== building %s (profile demo: release without fat LTO; the first build takes minutes)\033[0m\n' \
+printf "== building %s(profile demo: release without fat LTO; the first build takes minutes)\n" \
   "$(printf '%s ' "${packages[@]}" | sed 's/-p //g')" >&2
 cargo build --profile demo "${packages[@]}"
 
