@@ -89,7 +89,10 @@ def serve_world(world: World, out_dir: str) -> None:
     for name in ("webhook", "notifier", "approval", "traffic-shifter"):
         path = os.path.join(out_dir, f"{name}.env")
         with open(path, "w") as f:
-            for key, value in world.env_for(name).items():
+            # Dummy credentials too: whatever runs the function by hand must never reach a real account.
+            env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+                   **world.env_for(name)}
+            for key, value in env.items():
                 f.write(f"{key}={shlex.quote(value)}\n")
         t.info(name, f"environment in {os.path.relpath(path)}")
     t.emit("")
