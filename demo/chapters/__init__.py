@@ -22,6 +22,9 @@ class Chapter:
     needs: tuple[str, ...]
     tell: Callable[..., None]
 
+    def __call__(self, world: object) -> None:
+        self.tell(world)
+
 
 class NotWrittenYet(Exception):
     """The chapter's functions are built but the chapter itself is still to be written."""

@@ -64,7 +64,8 @@ def chapter_push(world: World) -> None:
     t.request(f"x-github-event: push   x-github-delivery: {delivery}")
     t.request(f"x-hub-signature-256: {short(headers['x-hub-signature-256'], 24)}  "
               f"(HMAC-SHA256 of the body, demo secret)")
-    t.request(f"body: {headers['content-length']} bytes of JSON, base64 in the Function URL event")
+    t.request(f"body: {headers['content-length']} bytes of JSON, base64 in the Function URL event "
+              "(events/webhook-github-push.json is the same request)")
 
     status, answer = world.call_http("webhook", event)
     t.answer("webhook", status, answer)
