@@ -1,0 +1,271 @@
+"""The local demo, run as a user runs it, non-interactively: it tells the push chapter with the
+real webhook binary, fails when a function cannot start, stops on Ctrl-C, and in every case leaves
+no process behind. Also: the sample events in events/ are current and start the pipeline.
+
+    .venv/bin/python tests/demo_smoke.py
+
+Uses the debug build of `webhook` (built here if needed; GANTRY_DEMO_BIN_DIR overrides the
+directory), so it runs in seconds after `cargo test`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PYTHON = sys.executable
+sys.path.insert(0, os.path.join(ROOT, "tests", "lambda_rie"))
+sys.path.insert(0, os.path.join(ROOT, "demo"))
+
+import lambda_events  # noqa: E402
+from lambda_events import DEMO_GITHUB_SECRET, github_signature, http_response  # noqa: E402
+from runtime_api import LambdaProcess, read_env_file  # noqa: E402
+
+BIN_DIR = ""
+
+
+def build_webhook() -> None:
+    """Finds (or builds) the webhook binary the demo tests run."""
+    global BIN_DIR
+    if BIN_DIR:
+        return
+    BIN_DIR = os.environ.get("GANTRY_DEMO_BIN_DIR", "")
+    if not BIN_DIR:
+        subprocess.run(["cargo", "build", "--quiet", "-p", "webhook"], cwd=ROOT, check=True)
+        metadata = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT,
+                                  check=True, capture_output=True, text=True).stdout
+        BIN_DIR = os.path.join(json.loads(metadata)["target_directory"], "debug")
+
+
+def gone(pid: int) -> bool:
+    """True once `pid` runs nothing (no such process, or a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+
+def fake_binary(directory: str, name: str, python_source: str) -> None:
+    """A stand-in function binary (a Python script) named `name` in `directory`."""
+    script = os.path.join(directory, f"{name}.py")
+    with open(script, "w") as f:
+        f.write(python_source)
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(f"#!/bin/sh\nexec {PYTHON} {script}\n")
+    os.chmod(path, 0o755)
+
+
+class Demo:
+    """demo.py in a subprocess, its output collected line by line, its spawned pids recorded."""
+
+    def __init__(self, test: unittest.TestCase, *args: str, bin_dir: str) -> None:
+        self.tmp = tempfile.TemporaryDirectory(prefix="gantry-demo-smoke-")  # cleaned by finish()
+        self.pids_file = os.path.join(self.tmp.name, "pids")
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [PYTHON, os.path.join(ROOT, "demo", "demo.py"), "--no-color", "--bin-dir", bin_dir,
+             "--out", os.path.join(self.tmp.name, "out"), "--pids-file", self.pids_file, *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.pids: list[int] = []
+        test.addCleanup(self._abandon)
+
+    def _abandon(self) -> None:
+        """After a failed assertion: the demo must not outlive the test."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.finish()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, text: str, timeout: float = 120) -> None:
+        end = time.monotonic() + timeout
+        while text not in self.output:
+            if time.monotonic() > end or self.proc.poll() is not None:
+                raise AssertionError(f"demo never printed {text!r}:\n{self.output}")
+            time.sleep(0.05)
+
+    def finish(self, timeout: float = 180) -> int:
+        """Waits for the demo's exit; keeps the pids it spawned, drops its temporary folder."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        finally:
+            self.reader.join(timeout=5)
+            if self.proc.stdout:
+                self.proc.stdout.close()
+            with open(self.pids_file) as f:
+                self.pids = [int(line) for line in f if line.strip()]
+            self.tmp.cleanup()
+        return code
+
+    def assert_nothing_left(self, test: unittest.TestCase, at_least: int) -> None:
+        pids = self.pids
+        test.assertGreaterEqual(len(pids), at_least, pids)
+        end = time.monotonic() + 5
+        while time.monotonic() < end and not all(gone(p) for p in pids):
+            time.sleep(0.05)
+        test.assertEqual([p for p in pids if not gone(p)], [], f"left behind:\n{self.output}")
+
+
+class DemoTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        build_webhook()
+
+    def test_the_push_chapter_prints_the_started_execution(self) -> None:
+        demo = Demo(self, "--chapters", "push", bin_dir=BIN_DIR)
+        code = demo.finish()
+        self.assertEqual(code, 0, demo.output)
+        out = demo.output
+        self.assertRegex(out, r"CodePipeline: shop execution [0-9a-f-]{36} is InProgress")
+        self.assertIn("source revision   Source @ 6113728f27ae82c7b1a177c8d03f9e96e0adf246", out)
+        self.assertRegex(out, r"COMMIT_MESSAGE\s+Make the cart total include tax")
+        self.assertIn('"duplicate": true', out)
+        self.assertIn("webhook answers 401", out)
+        self.assertIn("the story went as told", out)
+        demo.assert_nothing_left(self, at_least=3)  # emulator, Slack stand-in, webhook
+
+    def test_a_function_that_cannot_start_fails_the_demo_and_leaves_nothing_behind(self) -> None:
+        with tempfile.TemporaryDirectory() as bin_dir:
+            fake_binary(bin_dir, "webhook", 'import sys\nprint("GANTRY_ROUTES is invalid", file=sys.stderr)\nsys.exit(1)\n')
+            demo = Demo(self, "--chapters", "push", bin_dir=bin_dir)
+            code = demo.finish()
+        self.assertEqual(code, 1, demo.output)
+        self.assertIn("webhook could not start", demo.output)
+        self.assertIn("GANTRY_ROUTES is invalid", demo.output)  # its stderr is shown
+        demo.assert_nothing_left(self, at_least=3)
+
+    def test_ctrl_c_mid_invocation_stops_everything(self) -> None:
+        hang = ("import http.client, os, time\n"
+                "c = http.client.HTTPConnection(os.environ['AWS_LAMBDA_RUNTIME_API'])\n"
+                "c.request('GET', '/2018-06-01/runtime/invocation/next')\n"
+                "c.getresponse().read()\n"
+                "time.sleep(600)\n")
+        with tempfile.TemporaryDirectory() as bin_dir:
+            fake_binary(bin_dir, "webhook", hang)
+            demo = Demo(self, "--chapters", "push", bin_dir=bin_dir)
+            demo.wait_for("POSTs the push webhook")
+            time.sleep(0.3)
+            demo.proc.send_signal(signal.SIGINT)
+            code = demo.finish(timeout=30)
+        self.assertEqual(code, 130, demo.output)
+        self.assertIn("interrupted (SIGINT)", demo.output)
+        demo.assert_nothing_left(self, at_least=3)
+
+    def test_the_sample_events_start_the_pipeline_in_the_demo_world(self) -> None:
+        demo = Demo(self, "--world-only", bin_dir=BIN_DIR)
+        try:
+            demo.wait_for("Ctrl-C stops")
+            env = read_env_file(os.path.join(demo.tmp.name, "out", "webhook.env"))
+            with LambdaProcess(os.path.join(BIN_DIR, "webhook"), env) as webhook:
+                for sample, repository in (("github", "Codertocat/Hello-World"), ("gitlab", "mike/diaspora")):
+                    with open(os.path.join(ROOT, "events", f"webhook-{sample}-push.json")) as f:
+                        event = json.load(f)
+                    ok, answer = webhook.invoke(event, timeout=30)
+                    self.assertTrue(ok, answer)
+                    status, body = http_response(answer)
+                    self.assertEqual((status, body["repository"]), (202, repository), body)
+                    self.assertEqual([s["pipeline"] for s in body["started"]], ["shop"])
+        finally:
+            demo.proc.send_signal(signal.SIGINT)
+            code = demo.finish(timeout=30)
+        self.assertEqual(code, 0, demo.output)
+        demo.assert_nothing_left(self, at_least=2)
+
+
+class LambdaEventsTest(unittest.TestCase):
+    """The demo's event builders sign and wrap as the providers and AWS do (known vectors from their docs)."""
+
+    def test_github_signature_matches_githubs_documented_example(self) -> None:
+        self.assertEqual(github_signature("It's a Secret to Everybody", b"Hello, World!"),
+                         "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")
+
+    def test_slack_signature_matches_slacks_documented_example(self) -> None:
+        body = (b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
+                b"&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text="
+                b"&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
+                b"&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c")
+        self.assertEqual(lambda_events.slack_signature("8f742231b10e8888abcd99yyyzzz85a5", "1531420618", body),
+                         "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503")
+
+    def test_a_slack_click_is_a_signed_form_with_the_payload(self) -> None:
+        import base64
+        import urllib.parse
+
+        payload = lambda_events.slack_click_payload(
+            action_id="gantry.approval.approve", value="appr-1", user_id="U0LEAD", user_name="lee",
+            channel="C0DEPLOYS", message_ts="1700000000.000100", response_url="http://sink/response/x")
+        event = lambda_events.slack_click_event(payload, "s3cret", timestamp=1700000000)
+        body = base64.b64decode(event["body"])
+        self.assertEqual(json.loads(urllib.parse.parse_qs(body.decode())["payload"][0]), payload)
+        self.assertEqual(event["headers"]["content-type"], "application/x-www-form-urlencoded")
+        self.assertEqual(event["headers"]["x-slack-signature"],
+                         lambda_events.slack_signature("s3cret", "1700000000", body))
+        self.assertEqual(payload["actions"][0]["action_id"], "gantry.approval.approve")
+
+    def test_codepipeline_events_carry_integer_versions_and_the_action_type(self) -> None:
+        event = lambda_events.codepipeline_event(
+            lambda_events.ACTION_EXECUTION, pipeline="shop", execution_id="e-1", state="STARTED",
+            stage="ApproveProd", action="Approve", action_type={"category": "Approval", "provider": "Manual"})
+        detail = event["detail"]
+        self.assertEqual((event["source"], event["detail-type"]),
+                         ("aws.codepipeline", "CodePipeline Action Execution State Change"))
+        self.assertEqual((detail["stage"], detail["action"], detail["state"]), ("ApproveProd", "Approve", "STARTED"))
+        self.assertEqual(detail["type"], {"owner": "AWS", "category": "Approval", "provider": "Manual", "version": 1})
+        self.assertIsInstance(detail["version"], int)  # aws_lambda_events parses it as i64
+
+    def test_http_answers_are_unwrapped(self) -> None:
+        self.assertEqual(http_response({"statusCode": 202, "body": '{"started": []}'}), (202, {"started": []}))
+        self.assertEqual(http_response({"statusCode": 200, "isBase64Encoded": True, "body": "eyJhIjoxfQ=="}),
+                         (200, {"a": 1}))
+
+
+class SampleEventsTest(unittest.TestCase):
+    def test_the_committed_sample_events_are_what_generate_py_makes(self) -> None:
+        spec = importlib.util.spec_from_file_location("generate", os.path.join(ROOT, "events", "generate.py"))
+        assert spec and spec.loader
+        generate = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(generate)
+        for name, text in generate.render().items():
+            with open(os.path.join(ROOT, "events", name)) as f:
+                self.assertEqual(f.read(), text, f"events/{name} is stale: run python3 events/generate.py")
+
+    def test_the_github_sample_is_signed_with_the_demo_secret(self) -> None:
+        import base64
+
+        with open(os.path.join(ROOT, "events", "webhook-github-push.json")) as f:
+            event = json.load(f)
+        body = base64.b64decode(event["body"])
+        self.assertEqual(event["headers"]["x-hub-signature-256"], github_signature(DEMO_GITHUB_SECRET, body))
+        self.assertTrue(re.fullmatch(r"\d+", event["headers"]["content-length"]))
+        self.assertEqual(int(event["headers"]["content-length"]), len(body))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
