@@ -12,10 +12,11 @@ packages=()
 for name in webhook notifier approval traffic-shifter; do
   [ -f "functions/$name/Cargo.toml" ] && packages+=(-p "$name")
 done
-printf "== building %s(profile demo: release without fat LTO; the first build takes minutes)\n" \
+# The dev profile: `make test` builds the same artifacts, so one build serves both commands.
+printf "== building %s(the first build takes several minutes)\n" \
   "$(printf '%s ' "${packages[@]}" | sed 's/-p //g')" >&2
-cargo build --profile demo "${packages[@]}"
+cargo build "${packages[@]}"
 
 target=$(cargo metadata --format-version 1 --no-deps | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 # exec: the demo gets Ctrl-C directly and stops everything it started before exiting.
-exec .venv/bin/python demo/demo.py --bin-dir "$target/demo" "$@"
+exec .venv/bin/python demo/demo.py --bin-dir "$target/debug" "$@"

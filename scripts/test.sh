@@ -41,6 +41,9 @@ cargo test --workspace --quiet
 step "harness self-checks"
 .venv/bin/python tests/emulator/test_plugin.py
 .venv/bin/python tests/slack_sink/test_server.py 2>&1 | tail -3
+.venv/bin/python tests/lambda_rie/test_runtime_api.py 2>&1 | tail -3
+step "demo smoke test"
+.venv/bin/python tests/demo_smoke.py 2>&1 | tail -3
 
 if [ -f template.yaml ]; then
   step "template checks (cfn-lint, sam validate --lint)"

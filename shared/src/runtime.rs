@@ -9,7 +9,13 @@ pub async fn report_init_error(error: &dyn Display) -> i32 {
     let message = error.to_string();
     tracing::error!(error = %message, "init failed");
     if let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") {
-        let url = format!("http://{api}/2018-06-01/runtime/init/error");
+        // Lambda passes `host:port`; some local runtimes (cargo lambda watch) pass a full URL.
+        let base = if api.starts_with("http://") || api.starts_with("https://") {
+            api.trim_end_matches('/').to_string()
+        } else {
+            format!("http://{api}")
+        };
+        let url = format!("{base}/2018-06-01/runtime/init/error");
         let body = serde_json::json!({ "errorMessage": message, "errorType": "Runtime.InitError" });
         let sent = reqwest::Client::new()
             .post(url)
