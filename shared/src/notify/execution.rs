@@ -155,22 +155,31 @@ impl Execution {
 
     /// Folds an event in; true when anything changed.
     pub fn apply(&mut self, event: &PipelineEvent) -> bool {
-        let before = self.clone();
-        self.first_event_at = self.first_event_at.min(event.at);
-        self.last_event_at = self.last_event_at.max(event.at);
-        if self.pipeline_version.is_none() {
+        let mut changed = false;
+        if event.at < self.first_event_at {
+            self.first_event_at = event.at;
+            changed = true;
+        }
+        if event.at > self.last_event_at {
+            self.last_event_at = event.at;
+            changed = true;
+        }
+        if self.pipeline_version.is_none() && event.pipeline_version.is_some() {
             self.pipeline_version = event.pipeline_version;
+            changed = true;
         }
         match &event.change {
             Change::Pipeline { status } => {
                 let stamped = stamp(*status, event.at);
                 if advance(&mut self.status, stamped) {
                     self.notice(Scope::Pipeline, stamped, ActionResult::default());
+                    changed = true;
                 }
             }
             Change::Stage { stage, status } => {
                 let stamped = stamp(*status, event.at);
-                let s = self.stage_mut(stage, event.at);
+                let (s, new) = self.stage_mut(stage, event.at);
+                changed |= new;
                 if advance(&mut s.status, stamped) {
                     self.notice(
                         Scope::Stage {
@@ -179,6 +188,7 @@ impl Execution {
                         stamped,
                         ActionResult::default(),
                     );
+                    changed = true;
                 }
             }
             Change::Action {
@@ -190,12 +200,15 @@ impl Execution {
                 result,
             } => {
                 let stamped = stamp(*status, event.at);
-                let a = self.action_mut(stage, action, event.at);
-                if a.category.is_none() {
+                let (a, new) = self.action_mut(stage, action, event.at);
+                changed |= new;
+                if a.category.is_none() && category.is_some() {
                     a.category.clone_from(category);
+                    changed = true;
                 }
-                if a.provider.is_none() {
+                if a.provider.is_none() && provider.is_some() {
                     a.provider.clone_from(provider);
+                    changed = true;
                 }
                 if advance(&mut a.status, stamped) {
                     a.result = result.clone();
@@ -207,14 +220,16 @@ impl Execution {
                         stamped,
                         result.clone(),
                     );
-                } else if a.status == Some(stamped) && a.result.is_empty() {
+                    changed = true;
+                } else if a.status == Some(stamped) && a.result.is_empty() && !result.is_empty() {
                     // The same transition again, now with its result (a retry after the
                     // details were fetched): keep what it adds.
                     a.result = result.clone();
+                    changed = true;
                 }
             }
         }
-        *self != before
+        changed
     }
 
     /// Records the pipeline's declared stages, once.
@@ -348,7 +363,9 @@ impl Execution {
             .sort_by(|a, b| (a.at, &a.scope, &a.id).cmp(&(b.at, &b.scope, &b.id)));
     }
 
-    fn stage_mut(&mut self, name: &str, at: i64) -> &mut Stage {
+    /// The stage, created if new; true when it was created or its first sighting moved.
+    fn stage_mut(&mut self, name: &str, at: i64) -> (&mut Stage, bool) {
+        let mut changed = false;
         let i = match self.stages.binary_search_by(|s| s.name.as_str().cmp(name)) {
             Ok(i) => i,
             Err(i) => {
@@ -361,16 +378,21 @@ impl Execution {
                         actions: vec![],
                     },
                 );
+                changed = true;
                 i
             }
         };
         let stage = &mut self.stages[i];
-        stage.first_seen = stage.first_seen.min(at);
-        stage
+        if at < stage.first_seen {
+            stage.first_seen = at;
+            changed = true;
+        }
+        (stage, changed)
     }
 
-    fn action_mut(&mut self, stage: &str, name: &str, at: i64) -> &mut Action {
-        let stage = self.stage_mut(stage, at);
+    /// The action, created if new; true when it (or its stage) was created or moved.
+    fn action_mut(&mut self, stage: &str, name: &str, at: i64) -> (&mut Action, bool) {
+        let (stage, mut changed) = self.stage_mut(stage, at);
         let i = match stage
             .actions
             .binary_search_by(|a| a.name.as_str().cmp(name))
@@ -388,12 +410,16 @@ impl Execution {
                         first_seen: at,
                     },
                 );
+                changed = true;
                 i
             }
         };
         let action = &mut stage.actions[i];
-        action.first_seen = action.first_seen.min(at);
-        action
+        if at < action.first_seen {
+            action.first_seen = at;
+            changed = true;
+        }
+        (action, changed)
     }
 }
 

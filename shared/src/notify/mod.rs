@@ -18,6 +18,9 @@ mod topic;
 pub mod trigger;
 pub mod view;
 
+#[cfg(test)]
+pub(crate) mod testing;
+
 pub use event::{ActionResult, Change, EventError, PipelineEvent};
 pub use execution::{DeclaredAction, DeclaredStage, Execution, Notice, Scope};
 pub use flow::{Handled, LockPolicy, Notifier, NotifyError, SinkOutcome};
