@@ -24,6 +24,7 @@ struct World {
     slack: SlackNs,
     topic: SubscribedTopic,
     pipeline: String,
+    table: String,
 }
 
 async fn world_with(notify: Value, stages: &[&str]) -> World {
@@ -43,7 +44,7 @@ async fn world_with(notify: Value, stages: &[&str]) -> World {
     let notify = notify.to_string().replace("{pipeline}", &pipeline);
     let env: HashMap<String, String> = HashMap::from([
         ("GANTRY_SECRETS_ARN".into(), secret.clone()),
-        ("GANTRY_TABLE".into(), table),
+        ("GANTRY_TABLE".into(), table.clone()),
         ("GANTRY_TOPIC_ARN".into(), topic.arn.clone()),
         ("GANTRY_NOTIFY".into(), notify),
         ("SLACK_API_URL".into(), slack.api_url()),
@@ -60,6 +61,7 @@ async fn world_with(notify: Value, stages: &[&str]) -> World {
         slack,
         topic,
         pipeline,
+        table,
     }
 }
 
@@ -569,7 +571,12 @@ async fn two_first_events_of_one_execution_at_once_make_one_message() {
         ":large_blue_circle: Source _running_  ›  :white_circle: Build  ›  :white_circle: Deploy",
         "the message shows all three events"
     );
-    assert_eq!(w.topic.received().await.len(), 2, "execution and stage started");
+    let received = w.topic.received().await;
+    if received.len() != 2 {
+        let item = aws_sdk_dynamodb::Client::new(&w.sdk).scan().table_name(&w.table).send().await.unwrap();
+        eprintln!("DEBUG {:#?}\n{:#?}", subjects(&received), item.items);
+    }
+    assert_eq!(received.len(), 2, "execution and stage started");
 }
 
 #[tokio::test]

@@ -165,6 +165,82 @@ impl PipelineEvent {
     }
 }
 
+/// Builds the EventBridge events of one execution in the shape CodePipeline sends them, for the
+/// local demo (the emulator has no EventBridge) and for tests. `time` is RFC 3339
+/// (`2026-01-15T09:00:00Z`); ids are derived from the content, so a rebuilt event is a
+/// redelivery.
+#[derive(Debug, Clone)]
+pub struct EventSource {
+    pub pipeline: String,
+    pub execution_id: String,
+    pub region: String,
+    pub account: String,
+}
+
+impl EventSource {
+    /// `CodePipeline Pipeline Execution State Change`.
+    pub fn pipeline(&self, time: &str, state: Status) -> Value {
+        self.envelope(PIPELINE_DETAIL_TYPE, time, serde_json::json!({ "state": state.name() }))
+    }
+
+    /// `CodePipeline Stage Execution State Change`.
+    pub fn stage(&self, time: &str, stage: &str, state: Status) -> Value {
+        self.envelope(
+            STAGE_DETAIL_TYPE,
+            time,
+            serde_json::json!({ "state": state.name(), "stage": stage }),
+        )
+    }
+
+    /// `CodePipeline Action Execution State Change`; `result` becomes `execution-result`.
+    pub fn action(
+        &self,
+        time: &str,
+        stage: &str,
+        action: &str,
+        (category, provider): (&str, &str),
+        state: Status,
+        result: &ActionResult,
+    ) -> Value {
+        let mut detail = serde_json::json!({
+            "state": state.name(), "stage": stage, "action": action, "region": self.region,
+            "type": { "owner": "AWS", "category": category, "provider": provider, "version": "1" },
+        });
+        if !result.is_empty() {
+            detail["execution-result"] = serde_json::json!({
+                "external-execution-summary": result.summary,
+                "external-execution-url": result.url,
+                "error-code": result.error_code,
+            });
+        }
+        self.envelope(ACTION_DETAIL_TYPE, time, detail)
+    }
+
+    fn envelope(&self, detail_type: &str, time: &str, mut detail: Value) -> Value {
+        use sha2::{Digest, Sha256};
+        detail["pipeline"] = Value::from(self.pipeline.as_str());
+        detail["execution-id"] = Value::from(self.execution_id.as_str());
+        detail["version"] = Value::from(1.0);
+        let digest = hex::encode(Sha256::digest(
+            format!("{detail_type}{time}{detail}").as_bytes(),
+        ));
+        let id = format!(
+            "{}-{}-{}-{}-{}",
+            &digest[..8],
+            &digest[8..12],
+            &digest[12..16],
+            &digest[16..20],
+            &digest[20..32]
+        );
+        serde_json::json!({
+            "version": "0", "id": id, "detail-type": detail_type, "source": SOURCE,
+            "account": self.account, "time": time, "region": self.region,
+            "resources": [format!("arn:aws:codepipeline:{}:{}:{}", self.region, self.account, self.pipeline)],
+            "detail": detail,
+        })
+    }
+}
+
 /// The raw event with the numbers `CodePipelineCloudWatchEvent` wants as integers made integers,
 /// and `resources` (required there, irrelevant here) defaulted.
 fn normalise(raw: &Value) -> Value {
@@ -331,6 +407,79 @@ mod tests {
         );
         assert_eq!(result.error_code.as_deref(), Some("JobFailed"));
         assert!(result.url.unwrap().contains("codebuild"));
+    }
+
+    #[test]
+    fn built_events_read_back_as_what_they_say() {
+        let source = EventSource {
+            pipeline: "shop".into(),
+            execution_id: "e-1".into(),
+            region: "eu-west-1".into(),
+            account: "123456789012".into(),
+        };
+        let failed = ActionResult {
+            summary: Some("boom".into()),
+            url: Some("https://logs".into()),
+            error_code: None,
+        };
+        let raw = source.action(
+            "2026-01-15T09:00:05Z",
+            "Build",
+            "Compile",
+            ("Build", "CodeBuild"),
+            Status::Failed,
+            &failed,
+        );
+        let e = PipelineEvent::parse(&raw).unwrap();
+        assert_eq!(e.region, "eu-west-1");
+        assert_eq!(
+            e.change,
+            Change::Action {
+                stage: "Build".into(),
+                action: "Compile".into(),
+                status: Status::Failed,
+                category: Some("Build".into()),
+                provider: Some("CodeBuild".into()),
+                result: failed,
+            }
+        );
+        let again = PipelineEvent::parse(&source.action(
+            "2026-01-15T09:00:05Z",
+            "Build",
+            "Compile",
+            ("Build", "CodeBuild"),
+            Status::Failed,
+            &e_result(),
+        ))
+        .unwrap();
+        assert_ne!(again.id, e.id, "different content, different id");
+        let started = PipelineEvent::parse(&source.pipeline("2026-01-15T09:00:00Z", Status::Started)).unwrap();
+        assert_eq!(started.change, Change::Pipeline { status: Status::Started });
+        assert_eq!(
+            source.stage("2026-01-15T09:00:00Z", "Build", Status::Started)["id"],
+            source.stage("2026-01-15T09:00:00Z", "Build", Status::Started)["id"]
+        );
+    }
+
+    fn e_result() -> ActionResult {
+        ActionResult::default()
+    }
+
+    #[test]
+    fn the_sample_events_are_all_accepted() {
+        let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if !name.starts_with("notifier-") {
+                continue;
+            }
+            let raw: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            PipelineEvent::parse(&raw).unwrap_or_else(|e| panic!("{name}: {e}"));
+            seen += 1;
+        }
+        assert!(seen >= 5, "{seen} sample events");
     }
 
     #[test]

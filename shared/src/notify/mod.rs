@@ -21,7 +21,7 @@ pub mod view;
 #[cfg(test)]
 pub(crate) mod testing;
 
-pub use event::{ActionResult, Change, EventError, PipelineEvent};
+pub use event::{ActionResult, Change, EventError, EventSource, PipelineEvent};
 pub use execution::{DeclaredAction, DeclaredStage, Execution, Notice, Scope};
 pub use flow::{Handled, LockPolicy, Notifier, NotifyError, SinkOutcome};
 pub use status::{Severity, Stamped, Status};
