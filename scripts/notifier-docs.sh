@@ -10,7 +10,7 @@ GANTRY_DUMP_SLACK="$PWD/$dump" cargo test -p gantry-tests --test notifier -- \
 python3 scripts/render_slack.py "$dump/successful.json" "$dump/failed.json" "$dump/approval.json" \
   -o docs/notifier-message.html
 if command -v chromium >/dev/null; then
-  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=820,1400 \
+  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=820,1080 \
     --screenshot="$PWD/docs/notifier-message.png" "file://$PWD/docs/notifier-message.html" 2>/dev/null
 fi
 echo "docs/notifier-message.html written"

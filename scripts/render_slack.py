@@ -45,16 +45,16 @@ def mrkdwn(text: str) -> str:
         stash.append(fragment)
         return f"\x00{len(stash) - 1}\x00"
 
-    text = re.sub(r"```(.*?)```", lambda m: keep(f"<pre>{m.group(1)}</pre>"), text, flags=re.S)
-    text = re.sub(r"`([^`]+)`", lambda m: keep(f"<code>{m.group(1)}</code>"), text)
+    def code(fragment: str) -> str:
+        return re.sub(r"`([^`]+)`", lambda m: keep(f"<code>{m.group(1)}</code>"), fragment)
 
     def link(m: re.Match) -> str:
         url, _, label = m.group(1).partition("|")
-        label = mrkdwn_inline(label or url)
-        return keep(f'<a href="{url}">{label}</a>')
+        return keep(f'<a href="{url}">{mrkdwn_inline(code(label or url))}</a>')
 
+    text = re.sub(r"```(.*?)```", lambda m: keep(f"<pre>{m.group(1)}</pre>"), text, flags=re.S)
     text = re.sub(r"<([^>\x00]+)>", link, text)
-    text = mrkdwn_inline(text)
+    text = mrkdwn_inline(code(text))
     text = text.replace("\n", "<br>")
     while "\x00" in text:
         text = re.sub(r"\x00(\d+)\x00", lambda m: stash[int(m.group(1))], text)

@@ -71,7 +71,10 @@ impl SubscribedTopic {
             .await
             .expect("queue attributes")
             .attributes
-            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .cloned()
+            })
             .expect("queue arn");
         let mut sub = aws_sdk_sns::Client::new(sdk)
             .subscribe()
@@ -116,7 +119,10 @@ impl SubscribedTopic {
                     .map(|a| {
                         a.iter()
                             .map(|(k, v)| {
-                                (k.clone(), v["Value"].as_str().unwrap_or_default().to_string())
+                                (
+                                    k.clone(),
+                                    v["Value"].as_str().unwrap_or_default().to_string(),
+                                )
                             })
                             .collect()
                     })

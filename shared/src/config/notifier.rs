@@ -99,7 +99,10 @@ mod tests {
         let mut e = HashMap::from([
             ("GANTRY_SECRETS_ARN", "arn:secret"),
             ("GANTRY_TABLE", "gantry"),
-            ("GANTRY_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:gantry"),
+            (
+                "GANTRY_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:123456789012:gantry",
+            ),
         ]);
         if let Some(n) = notify {
             e.insert("GANTRY_NOTIFY", n);
@@ -146,11 +149,10 @@ mod tests {
 
     #[test]
     fn an_unknown_verbosity_is_an_init_error_naming_the_variable() {
-        let err = NotifierConfig::from_env(&env(Some(
-            r#"{"pipelines":{"shop":{"verbosity":"loud"}}}"#,
-        )))
-        .unwrap_err()
-        .to_string();
+        let err =
+            NotifierConfig::from_env(&env(Some(r#"{"pipelines":{"shop":{"verbosity":"loud"}}}"#)))
+                .unwrap_err()
+                .to_string();
         assert!(err.starts_with("GANTRY_NOTIFY is invalid"), "{err}");
         assert!(err.contains("loud"), "{err}");
     }

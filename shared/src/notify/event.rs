@@ -180,7 +180,11 @@ pub struct EventSource {
 impl EventSource {
     /// `CodePipeline Pipeline Execution State Change`.
     pub fn pipeline(&self, time: &str, state: Status) -> Value {
-        self.envelope(PIPELINE_DETAIL_TYPE, time, serde_json::json!({ "state": state.name() }))
+        self.envelope(
+            PIPELINE_DETAIL_TYPE,
+            time,
+            serde_json::json!({ "state": state.name() }),
+        )
     }
 
     /// `CodePipeline Stage Execution State Change`.
@@ -328,7 +332,12 @@ mod tests {
         .unwrap();
         assert_eq!(e.pipeline, "myPipeline");
         assert_eq!(e.execution_id, "01234567-0123-0123-0123-012345678901");
-        assert_eq!(e.change, Change::Pipeline { status: Status::Started });
+        assert_eq!(
+            e.change,
+            Change::Pipeline {
+                status: Status::Started
+            }
+        );
         assert_eq!(e.region, "us-east-1");
         assert_eq!(e.at, 1492831907);
         assert_eq!(e.id, "CWE-event-id");
@@ -453,8 +462,15 @@ mod tests {
         ))
         .unwrap();
         assert_ne!(again.id, e.id, "different content, different id");
-        let started = PipelineEvent::parse(&source.pipeline("2026-01-15T09:00:00Z", Status::Started)).unwrap();
-        assert_eq!(started.change, Change::Pipeline { status: Status::Started });
+        let started =
+            PipelineEvent::parse(&source.pipeline("2026-01-15T09:00:00Z", Status::Started))
+                .unwrap();
+        assert_eq!(
+            started.change,
+            Change::Pipeline {
+                status: Status::Started
+            }
+        );
         assert_eq!(
             source.stage("2026-01-15T09:00:00Z", "Build", Status::Started)["id"],
             source.stage("2026-01-15T09:00:00Z", "Build", Status::Started)["id"]
@@ -475,7 +491,8 @@ mod tests {
             if !name.starts_with("notifier-") {
                 continue;
             }
-            let raw: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let raw: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
             PipelineEvent::parse(&raw).unwrap_or_else(|e| panic!("{name}: {e}"));
             seen += 1;
         }

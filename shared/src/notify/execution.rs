@@ -252,10 +252,7 @@ impl Execution {
 
     /// True while the commit is unknown and CodePipeline is still worth asking.
     pub fn needs_details(&self) -> bool {
-        let commit_known = self
-            .trigger
-            .as_ref()
-            .is_some_and(|t| t.commit_id.is_some());
+        let commit_known = self.trigger.as_ref().is_some_and(|t| t.commit_id.is_some());
         (!commit_known || self.layout.is_none()) && self.details_attempts < 3
     }
 

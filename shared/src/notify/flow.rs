@@ -267,9 +267,10 @@ where
         };
         match self.details.actions(&pipeline, &execution_id).await {
             Ok(runs) => {
-                if let Some(run) = runs.iter().find(|r| {
-                    &r.stage == stage && &r.action == action && r.status == "Failed"
-                }) {
+                if let Some(run) = runs
+                    .iter()
+                    .find(|r| &r.stage == stage && &r.action == action && r.status == "Failed")
+                {
                     *result = std::mem::take(result).or(run.result.clone());
                 }
             }
@@ -447,7 +448,12 @@ where
             );
         }
         self.store
-            .remember(key, &Delivered::SlackGaveUp { error: code.clone() })
+            .remember(
+                key,
+                &Delivered::SlackGaveUp {
+                    error: code.clone(),
+                },
+            )
             .await?;
         Ok(SinkOutcome::GaveUp(code))
     }
@@ -569,8 +575,8 @@ fn slack_plan(record: &ExecutionRecord, audience: &Audience) -> SlackPlan {
     }
     let body = render::execution_message(e, audience.verbosity);
     let rendered = digest(&body);
-    let parent = (record.slack.rendered.as_deref() != Some(rendered.as_str()))
-        .then_some((body, rendered));
+    let parent =
+        (record.slack.rendered.as_deref() != Some(rendered.as_str())).then_some((body, rendered));
     let replies = e
         .notices
         .iter()

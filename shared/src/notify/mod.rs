@@ -180,8 +180,10 @@ pub trait PipelineDetails {
 
 /// The port onto Slack.
 pub trait Chat {
-    fn post(&self, message: &Value)
-        -> impl Future<Output = Result<PostedMessage, SlackError>> + Send;
+    fn post(
+        &self,
+        message: &Value,
+    ) -> impl Future<Output = Result<PostedMessage, SlackError>> + Send;
     fn update(
         &self,
         at: &PostedMessage,

@@ -25,7 +25,11 @@ pub fn execution_message(e: &Execution, verbosity: Verbosity) -> Value {
     if verbosity != Verbosity::Pipeline {
         let sections = match verbosity {
             Verbosity::Actions => pack(&action_lines(e), "\n", MAX_STAGE_SECTIONS),
-            _ => pack(&stage_parts(&view::stages(e)), STAGE_SEPARATOR, MAX_STAGE_SECTIONS),
+            _ => pack(
+                &stage_parts(&view::stages(e)),
+                STAGE_SEPARATOR,
+                MAX_STAGE_SECTIONS,
+            ),
         };
         blocks.extend(sections.iter().map(|text| section(text)));
     }
@@ -134,7 +138,7 @@ fn trigger_section(e: &Execution) -> Value {
 fn trigger_words(kind: &str) -> String {
     match kind {
         "StartPipelineExecution" => "started by API".into(),
-        "Webhook" | "WebhookV2" => "started by a push".into(),
+        "Webhook" | "WebhookV2" | super::trigger::GANTRY_WEBHOOK => "started by a push".into(),
         "CloudWatchEvent" => "started by an EventBridge rule".into(),
         "PutActionRevision" => "started by a new revision".into(),
         "CreatePipeline" => "started when the pipeline was created".into(),

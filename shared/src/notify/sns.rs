@@ -185,7 +185,11 @@ fn failure_of(
     if notice.scope.stage().is_some_and(|s| s != stage.name) {
         return None;
     }
-    Some((stage.name.clone(), action.name.clone(), action.result.clone()))
+    Some((
+        stage.name.clone(),
+        action.name.clone(),
+        action.result.clone(),
+    ))
 }
 
 /// SNS subjects: printable ASCII, no line breaks, under 100 characters.

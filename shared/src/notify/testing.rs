@@ -51,7 +51,13 @@ pub fn action(at: i64, stage: &str, action: &str, category: &str, status: Status
     )
 }
 
-pub fn failed_action(at: i64, stage: &str, action: &str, summary: &str, url: &str) -> PipelineEvent {
+pub fn failed_action(
+    at: i64,
+    stage: &str,
+    action: &str,
+    summary: &str,
+    url: &str,
+) -> PipelineEvent {
     let mut e = self::action(at, stage, action, "Build", Status::Failed);
     if let Change::Action { result, .. } = &mut e.change {
         *result = ActionResult {

@@ -4,6 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The trigger kind of an execution Gantry's webhook started for a push.
+pub const GANTRY_WEBHOOK: &str = "GantryWebhook";
+
 /// An artifact revision of `GetPipelineExecution`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Revision {
@@ -61,8 +64,12 @@ impl Trigger {
     /// the source action's output, then the artifact revisions.
     pub fn derive(facts: &ExecutionFacts) -> Trigger {
         let var = |name: &str| lookup(&facts.variables, name);
-        let source_var =
-            |name: &str| facts.sources.iter().find_map(|s| lookup(&s.variables, name));
+        let source_var = |name: &str| {
+            facts
+                .sources
+                .iter()
+                .find_map(|s| lookup(&s.variables, name))
+        };
         let revision = facts.revisions.first();
         let commit_id = var("COMMIT_ID")
             .or_else(|| source_var("CommitId"))
@@ -92,12 +99,22 @@ impl Trigger {
             commit_url,
             message,
             author: var("AUTHOR").or_else(|| {
-                starter(facts.trigger_type.as_deref(), facts.trigger_detail.as_deref())
+                starter(
+                    facts.trigger_type.as_deref(),
+                    facts.trigger_detail.as_deref(),
+                )
             }),
             branch: var("BRANCH").or_else(|| source_var("BranchName")),
             tag: var("TAG"),
             repository,
-            kind: clean(facts.trigger_type.as_deref()),
+            // Gantry's webhook starts executions through the API; its variables say it was a push.
+            kind: if var("COMMIT_ID").is_some()
+                && facts.trigger_type.as_deref() == Some("StartPipelineExecution")
+            {
+                Some(GANTRY_WEBHOOK.to_string())
+            } else {
+                clean(facts.trigger_type.as_deref())
+            },
         }
     }
 
@@ -207,6 +224,7 @@ mod tests {
             t.commit_url.as_deref(),
             Some("https://github.com/octo/shop/commit/0123456789abcdef")
         );
+        assert_eq!(t.kind.as_deref(), Some(GANTRY_WEBHOOK));
     }
 
     #[test]
@@ -215,7 +233,9 @@ mod tests {
             revisions: vec![Revision {
                 name: "SourceArtifact".into(),
                 revision_id: Some("abc".into()),
-                summary: Some(r#"{"ProviderType":"GitHub","CommitMessage":"Bump deps\nmore"}"#.into()),
+                summary: Some(
+                    r#"{"ProviderType":"GitHub","CommitMessage":"Bump deps\nmore"}"#.into(),
+                ),
                 url: None,
             }],
             sources: vec![SourceOutput {

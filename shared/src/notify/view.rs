@@ -80,7 +80,10 @@ pub struct Item {
 pub fn pipeline_shown(e: &Execution) -> Shown {
     match e.status {
         Some(s) if s.status.is_final() || s.status == Status::Stopping => Shown::of(s.status),
-        _ if stages(e).iter().any(|s| s.shown == Shown::WaitingForApproval) => {
+        _ if stages(e)
+            .iter()
+            .any(|s| s.shown == Shown::WaitingForApproval) =>
+        {
             Shown::WaitingForApproval
         }
         _ => Shown::Running,
@@ -124,9 +127,9 @@ fn stage_shown(e: &Execution, name: &str) -> Shown {
     // Stage events can be late or lost; its actions still show it has started.
     let touched = status.is_some() || stage.is_some_and(|s| !s.actions.is_empty());
     let waiting = stage.is_some_and(|s| {
-        s.actions.iter().any(|a| {
-            a.is_approval() && a.status.is_some_and(|st| !st.status.is_final())
-        })
+        s.actions
+            .iter()
+            .any(|a| a.is_approval() && a.status.is_some_and(|st| !st.status.is_final()))
     });
     match (status, ended) {
         (Some(s), _) if s.is_final() => Shown::of(s),

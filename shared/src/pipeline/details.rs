@@ -79,7 +79,10 @@ impl PipelineDetails for CodePipelineDetails {
         version: Option<i64>,
     ) -> Result<Vec<DeclaredStage>, DetailsError> {
         let mut request = self.client.get_pipeline().name(pipeline);
-        if let Some(v) = version.and_then(|v| i32::try_from(v).ok()).filter(|v| *v > 0) {
+        if let Some(v) = version
+            .and_then(|v| i32::try_from(v).ok())
+            .filter(|v| *v > 0)
+        {
             request = request.version(v);
         }
         let out = request
@@ -126,7 +129,12 @@ impl PipelineDetails for CodePipelineDetails {
                 .send()
                 .await
                 .map_err(|e| error("ListActionExecutions", pipeline, e))?;
-            runs.extend(out.action_execution_details.unwrap_or_default().into_iter().map(run));
+            runs.extend(
+                out.action_execution_details
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(run),
+            );
             match out.next_token {
                 Some(t) if !t.is_empty() => next = Some(t),
                 _ => break,
@@ -137,9 +145,9 @@ impl PipelineDetails for CodePipelineDetails {
 }
 
 fn run(d: aws_sdk_codepipeline::types::ActionExecutionDetail) -> ActionRun {
-    let output = d.output.unwrap_or_else(|| {
-        aws_sdk_codepipeline::types::ActionExecutionOutput::builder().build()
-    });
+    let output = d
+        .output
+        .unwrap_or_else(|| aws_sdk_codepipeline::types::ActionExecutionOutput::builder().build());
     let result = output.execution_result;
     let error_details = result.as_ref().and_then(|r| r.error_details.clone());
     let summary = result
@@ -151,8 +159,11 @@ fn run(d: aws_sdk_codepipeline::types::ActionExecutionDetail) -> ActionRun {
         .as_ref()
         .and_then(|r| r.external_execution_url.clone())
         .filter(|u| !u.trim().is_empty());
-    let mut variables: Vec<(String, String)> =
-        output.output_variables.unwrap_or_default().into_iter().collect();
+    let mut variables: Vec<(String, String)> = output
+        .output_variables
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     variables.sort();
     ActionRun {
         stage: d.stage_name.unwrap_or_default(),

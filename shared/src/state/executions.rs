@@ -78,8 +78,7 @@ fn record(
         reason: format!("malformed execution record: {reason}"),
     };
     let json = string(item, "execution").ok_or_else(|| malformed("no execution".into()))?;
-    let execution: Execution =
-        serde_json::from_str(&json).map_err(|e| malformed(e.to_string()))?;
+    let execution: Execution = serde_json::from_str(&json).map_err(|e| malformed(e.to_string()))?;
     let version = item
         .get("version")
         .and_then(|v| v.as_n().ok())

@@ -36,11 +36,18 @@ fn shuffled_and_repeated_events_leave_the_same_execution_and_message() {
     let expected = execution_message(&reference, Verbosity::Actions);
     let mut rng = Lcg(7);
     for _ in 0..300 {
-        let mut shuffled: Vec<_> = events.iter().chain(events.iter().take(5)).cloned().collect();
+        let mut shuffled: Vec<_> = events
+            .iter()
+            .chain(events.iter().take(5))
+            .cloned()
+            .collect();
         rng.shuffle(&mut shuffled);
         let mut e = execution_of(&shuffled);
         e.set_layout(layout());
-        assert_eq!(without_notices(e.clone()), without_notices(reference.clone()));
+        assert_eq!(
+            without_notices(e.clone()),
+            without_notices(reference.clone())
+        );
         assert_eq!(execution_message(&e, Verbosity::Actions), expected);
         // The outcome is always told, exactly once.
         let finals: Vec<_> = e
@@ -80,7 +87,13 @@ fn a_stage_is_running_from_its_first_action_even_before_its_own_event() {
 fn an_open_approval_shows_the_stage_waiting_for_approval() {
     let mut events = successful_run()[..9].to_vec();
     events.push(stage(300, "Approve", Status::Started));
-    events.push(action(300, "Approve", "Approve", "Approval", Status::Started));
+    events.push(action(
+        300,
+        "Approve",
+        "Approve",
+        "Approval",
+        Status::Started,
+    ));
     let e = execution_of(&events);
     let approve = view::stages(&e)
         .into_iter()
@@ -110,7 +123,13 @@ fn a_failed_build_leaves_later_stages_not_run_and_remembers_the_error() {
         pipeline(1, Status::Started),
         stage(1, "Source", Status::Succeeded),
         stage(2, "Build", Status::Started),
-        failed_action(9, "Build", "Build", "Build terminated with state: FAILED", "https://logs"),
+        failed_action(
+            9,
+            "Build",
+            "Build",
+            "Build terminated with state: FAILED",
+            "https://logs",
+        ),
         stage(9, "Build", Status::Failed),
         pipeline(9, Status::Failed),
     ];
@@ -119,7 +138,10 @@ fn a_failed_build_leaves_later_stages_not_run_and_remembers_the_error() {
     let shown: Vec<Shown> = view::stages(&e).into_iter().map(|i| i.shown).collect();
     assert_eq!(shown, vec![Shown::Succeeded, Shown::Failed, Shown::NotRun]);
     let (stage, action) = e.failed_action().unwrap();
-    assert_eq!((stage.name.as_str(), action.name.as_str()), ("Build", "Build"));
+    assert_eq!(
+        (stage.name.as_str(), action.name.as_str()),
+        ("Build", "Build")
+    );
     assert_eq!(action.result.url.as_deref(), Some("https://logs"));
     assert!(e.has_failure());
 }
@@ -138,7 +160,10 @@ fn a_retried_stage_moves_on_after_its_failure() {
     ];
     let e = execution_of(&events);
     assert_eq!(view::pipeline_shown(&e), Shown::Succeeded);
-    assert_eq!(e.stage("Build").unwrap().status.unwrap().status, Status::Succeeded);
+    assert_eq!(
+        e.stage("Build").unwrap().status.unwrap().status,
+        Status::Succeeded
+    );
 }
 
 #[test]

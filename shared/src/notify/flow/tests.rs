@@ -111,7 +111,10 @@ impl PipelineDetails for FakePipelines {
         self.calls.fetch_add(1, Ordering::SeqCst);
         Ok(ExecutionFacts {
             variables: vec![
-                ("COMMIT_ID".into(), "9fceb02d0ae598e95dc970b74767f19372d61af8".into()),
+                (
+                    "COMMIT_ID".into(),
+                    "9fceb02d0ae598e95dc970b74767f19372d61af8".into(),
+                ),
                 ("BRANCH".into(), "main".into()),
             ],
             ..Default::default()
@@ -334,7 +337,11 @@ async fn a_successful_run_is_one_message_kept_current() {
         .collect();
     assert_eq!(states.first().unwrap(), "shop: execution started");
     assert_eq!(states.last().unwrap(), "shop: execution succeeded");
-    assert_eq!(states.len(), 8, "pipeline and stage transitions: {states:?}");
+    assert_eq!(
+        states.len(),
+        8,
+        "pipeline and stage transitions: {states:?}"
+    );
 }
 
 #[tokio::test]
@@ -381,7 +388,11 @@ async fn slack_down_still_publishes_and_the_retry_delivers_slack_without_repeati
     // Lambda's retry of the same event.
     send(&w, &first).await.unwrap();
     assert_eq!(w.slack.calls("chat.postMessage").len(), 1);
-    assert_eq!(w.topic.published.lock().unwrap().len(), 1, "SNS not repeated");
+    assert_eq!(
+        w.topic.published.lock().unwrap().len(),
+        1,
+        "SNS not repeated"
+    );
 }
 
 #[tokio::test]
@@ -397,7 +408,11 @@ async fn an_sns_failure_does_not_stop_slack_and_the_retry_publishes_once() {
     *w.topic.failing.lock().unwrap() = false;
     send(&w, &first).await.unwrap();
     assert_eq!(w.topic.published.lock().unwrap().len(), 1);
-    assert_eq!(w.slack.calls("chat.postMessage").len(), 1, "Slack not repeated");
+    assert_eq!(
+        w.slack.calls("chat.postMessage").len(),
+        1,
+        "Slack not repeated"
+    );
     assert!(w.slack.calls("chat.update").is_empty());
 }
 
@@ -417,7 +432,10 @@ async fn a_channel_that_does_not_exist_is_given_up_on_while_sns_goes_on() {
     for e in &events[1..] {
         send(&w, e).await.unwrap();
     }
-    assert!(w.slack.calls.lock().unwrap().is_empty(), "never tried again");
+    assert!(
+        w.slack.calls.lock().unwrap().is_empty(),
+        "never tried again"
+    );
     assert_eq!(w.topic.published.lock().unwrap().len(), 8);
 }
 
@@ -465,7 +483,10 @@ async fn a_failed_action_without_details_gets_them_from_codepipeline_and_a_threa
     let reply = &posts[1];
     assert_eq!(reply["thread_ts"], "1700000000.000001");
     let text = reply["blocks"][0]["text"]["text"].as_str().unwrap();
-    assert!(text.contains("Build terminated with state: FAILED"), "{text}");
+    assert!(
+        text.contains("Build terminated with state: FAILED"),
+        "{text}"
+    );
     assert!(reply["blocks"][1]["elements"][0]["text"]
         .as_str()
         .unwrap()
@@ -493,10 +514,16 @@ async fn events_of_other_sources_are_skipped() {
     let w = world(Verbosity::Stages);
     let handled = w
         .notifier
-        .handle(&json!({"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification"}), "o")
+        .handle(
+            &json!({"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification"}),
+            "o",
+        )
         .await
         .unwrap();
-    assert!(matches!(handled, Handled::Skipped(EventError::OtherSource(_))));
+    assert!(matches!(
+        handled,
+        Handled::Skipped(EventError::OtherSource(_))
+    ));
     assert!(w.store.0.lock().unwrap().records.is_empty());
 }
 
@@ -517,12 +544,24 @@ fn sns_filters_follow_verbosity() {
         action: "Compile".into(),
     };
     use policy::publishes;
-    assert!(publishes(Verbosity::Pipeline, &n(Scope::Pipeline, Status::Started)));
+    assert!(publishes(
+        Verbosity::Pipeline,
+        &n(Scope::Pipeline, Status::Started)
+    ));
     assert!(!publishes(Verbosity::Pipeline, &n(stage(), Status::Failed)));
     assert!(publishes(Verbosity::Stages, &n(stage(), Status::Started)));
-    assert!(!publishes(Verbosity::Stages, &n(action(), Status::Succeeded)));
+    assert!(!publishes(
+        Verbosity::Stages,
+        &n(action(), Status::Succeeded)
+    ));
     assert!(publishes(Verbosity::Stages, &n(action(), Status::Failed)));
     assert!(publishes(Verbosity::Actions, &n(action(), Status::Started)));
-    assert!(!publishes(Verbosity::Failures, &n(Scope::Pipeline, Status::Succeeded)));
-    assert!(publishes(Verbosity::Failures, &n(Scope::Pipeline, Status::Failed)));
+    assert!(!publishes(
+        Verbosity::Failures,
+        &n(Scope::Pipeline, Status::Succeeded)
+    ));
+    assert!(publishes(
+        Verbosity::Failures,
+        &n(Scope::Pipeline, Status::Failed)
+    ));
 }

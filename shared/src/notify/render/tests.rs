@@ -37,7 +37,11 @@ fn assert_within_limits(message: &Value) {
         };
         if let Some(t) = b["text"]["text"].as_str() {
             assert!(!t.is_empty());
-            assert!(t.chars().count() <= limit, "{} > {limit}", t.chars().count());
+            assert!(
+                t.chars().count() <= limit,
+                "{} > {limit}",
+                t.chars().count()
+            );
         }
         for el in b["elements"].as_array().into_iter().flatten() {
             assert!(el["text"].as_str().unwrap().chars().count() <= MAX_SECTION_TEXT);
@@ -59,7 +63,11 @@ fn a_finished_execution_shows_outcome_trigger_stages_duration_and_console_link()
         t[2],
         ":white_check_mark: Source  ›  :white_check_mark: Build  ›  :white_check_mark: Deploy"
     );
-    assert!(t[3].starts_with(":white_check_mark: Succeeded in 4m 12s"), "{}", t[3]);
+    assert!(
+        t[3].starts_with(":white_check_mark: Succeeded in 4m 12s"),
+        "{}",
+        t[3]
+    );
     assert!(t[3].contains(
         "<https://eu-west-1.console.aws.amazon.com/codesuite/codepipeline/pipelines/shop/executions/4f1e2d3c-0000-1111-2222-333344445555/timeline?region=eu-west-1|Execution 4f1e2d3c>"
     ));
@@ -107,7 +115,10 @@ fn user_text_is_escaped_for_mrkdwn() {
     t.message = Some("Use <b> & <script>".into());
     e.trigger = Some(t);
     let text = texts(&execution_message(&e, Verbosity::Stages))[1].clone();
-    assert!(text.contains("Use &lt;b&gt; &amp; &lt;script&gt;"), "{text}");
+    assert!(
+        text.contains("Use &lt;b&gt; &amp; &lt;script&gt;"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -151,7 +162,11 @@ fn a_failure_reply_names_the_action_quotes_the_error_and_links_the_logs() {
         ),
     ];
     let e = execution_of(&events);
-    let notice = e.notices.iter().find(|n| n.status == Status::Failed).unwrap();
+    let notice = e
+        .notices
+        .iter()
+        .find(|n| n.status == Status::Failed)
+        .unwrap();
     let m = failure_reply(&e, notice);
     let t = texts(&m);
     assert_eq!(
@@ -166,7 +181,13 @@ fn a_failure_reply_names_the_action_quotes_the_error_and_links_the_logs() {
 
 #[test]
 fn a_huge_error_summary_is_cut_with_its_code_block_closed() {
-    let events = vec![failed_action(9, "Build", "Compile", &"x".repeat(20_000), "https://l")];
+    let events = vec![failed_action(
+        9,
+        "Build",
+        "Compile",
+        &"x".repeat(20_000),
+        "https://l",
+    )];
     let e = execution_of(&events);
     let m = failure_reply(&e, &e.notices[0]);
     assert_within_limits(&m);
