@@ -481,6 +481,51 @@ mod tests {
         ActionResult::default()
     }
 
+    /// Every value of every field of real events replaced by every JSON type: an error or an
+    /// event, never a panic.
+    #[test]
+    fn no_mangled_event_panics() {
+        fn paths(v: &Value, prefix: Vec<String>, out: &mut Vec<Vec<String>>) {
+            if let Value::Object(m) = v {
+                for (k, child) in m {
+                    let mut p = prefix.clone();
+                    p.push(k.clone());
+                    out.push(p.clone());
+                    paths(child, p, out);
+                }
+            }
+        }
+        let replacements = [
+            json!(null),
+            json!(-1),
+            json!(1.5e300),
+            json!(""),
+            json!("STARTED"),
+            json!([]),
+            json!({}),
+            json!(true),
+        ];
+        for name in [
+            "example-codepipeline-execution-state-change-event.json",
+            "example-codepipeline-action-execution-stage-change-event.json",
+        ] {
+            let original = fixture(name);
+            let mut all = vec![];
+            paths(&original, vec![], &mut all);
+            for path in all {
+                for r in &replacements {
+                    let mut e = original.clone();
+                    let mut at = &mut e;
+                    for k in &path[..path.len() - 1] {
+                        at = &mut at[k.as_str()];
+                    }
+                    at[path[path.len() - 1].as_str()] = r.clone();
+                    let _ = PipelineEvent::parse(&e);
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_sample_events_are_all_accepted() {
         let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
