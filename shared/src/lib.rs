@@ -7,6 +7,7 @@
 pub mod aws;
 pub mod config;
 pub mod ingest;
+pub mod notify;
 pub mod pipeline;
 pub mod push;
 pub mod routing;

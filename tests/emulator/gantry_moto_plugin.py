@@ -31,6 +31,7 @@ from moto.codepipeline.responses import CodePipelineResponse
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import JsonRESTError
 from moto.core.utils import utcnow
+from moto.dynamodb.models import DynamoDBBackend
 from moto.ecs.models import EC2ContainerServiceBackend
 from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup, elbv2_backends
 
@@ -52,6 +53,12 @@ FAILURE_TYPES = {
 # One lock for all plugin state: moto's server is threaded, and a read-check-write
 # such as "is this approval still undecided? then decide it" must be atomic.
 LOCK = threading.RLock()
+
+# DynamoDB applies each write to an item atomically, condition included; moto checks a
+# ConditionExpression and then writes, so two threads can both pass `version = :v`. Writes are
+# serialized (reads too, so none sees an item half-updated).
+DYNAMODB_LOCK = threading.RLock()
+DYNAMODB_ATOMIC = ("put_item", "update_item", "delete_item", "get_item", "transact_write_items")
 
 
 class AwsError(JsonRESTError):
@@ -667,11 +674,22 @@ def set_target_health(body: dict[str, Any]) -> dict[str, Any]:
 _installed = False
 
 
+def _serialized(method: Any) -> Any:
+    def atomic(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with DYNAMODB_LOCK:
+            return method(self, *args, **kwargs)
+    return atomic
+
+
+
 def install() -> None:
     global _installed
     if _installed:
         return
     _installed = True
+
+    for name in DYNAMODB_ATOMIC:
+        setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
 
     cp_models.PipelineExecution.to_dict = _execution_to_dict
     cp_models.PipelineExecution.to_summary_dict = _execution_to_summary_dict

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+import threading
 import unittest
 import urllib.error
 import urllib.request
@@ -477,6 +478,42 @@ class NativeServicesTest(unittest.TestCase):
         self.assertEqual(error_code(ctx.exception), "ConditionalCheckFailedException")
         # moto never expires items: a ttl in the past is still there.
         self.assertIn("Item", ddb.get_item(TableName="locks", Key={"pk": {"S": "p"}}))
+
+    def test_dynamodb_conditional_writes_are_atomic(self) -> None:
+        """Optimistic concurrency: every successful `version = :v` write is one increment."""
+        ddb = EMU.client("dynamodb")
+        ddb.create_table(TableName="counters", BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        # A record of some size, like Gantry's: moto copies the item between reading it and
+        # checking the condition, which is where unserialized writers overtake each other.
+        notes = {"L": [{"M": {"id": {"S": f"n{i}"}, "at": {"N": str(i)}}} for i in range(300)]}
+        ddb.put_item(TableName="counters", Item={"pk": {"S": "c"}, "version": {"N": "0"}, "notes": notes})
+        wins = []
+
+        def bump() -> None:
+            client = EMU.client("dynamodb")
+            for _ in range(8):
+                v = client.get_item(TableName="counters", Key={"pk": {"S": "c"}},
+                                    ConsistentRead=True)["Item"]["version"]["N"]
+                try:
+                    client.update_item(TableName="counters", Key={"pk": {"S": "c"}},
+                                       UpdateExpression="SET version = :next",
+                                       ConditionExpression="version = :seen",
+                                       ExpressionAttributeValues={":seen": {"N": v},
+                                                                  ":next": {"N": str(int(v) + 1)}})
+                    wins.append(v)
+                except ClientError as e:
+                    self.assertEqual(error_code(e), "ConditionalCheckFailedException")
+
+        threads = [threading.Thread(target=bump) for _ in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        final = int(ddb.get_item(TableName="counters", Key={"pk": {"S": "c"}})["Item"]["version"]["N"])
+        self.assertEqual(final, len(wins), "two writers passed the same condition")
+        self.assertEqual(len(set(wins)), len(wins))
 
     def test_sns_to_sqs_and_secrets(self) -> None:
         sns, sqs, sm = EMU.client("sns"), EMU.client("sqs"), EMU.client("secretsmanager")

@@ -7,6 +7,7 @@
 pub mod aws;
 pub mod http;
 pub mod slack;
+pub mod topic;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

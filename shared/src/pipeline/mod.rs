@@ -1,5 +1,10 @@
-//! CodePipeline: what Gantry asks of it (start an execution pinned to a commit).
+//! CodePipeline: what Gantry asks of it (start an execution pinned to a commit, and what an
+//! execution's events do not say).
 
+mod details;
 mod start;
 
-pub use start::{CodePipelineStarter, PipelineStarter, StartError, StartRequest, Variable};
+pub use details::CodePipelineDetails;
+pub use start::{
+    truncate, CodePipelineStarter, PipelineStarter, StartError, StartRequest, Variable,
+};

@@ -1,0 +1,80 @@
+//! The notifier Lambda's adapter: an EventBridge event in, `Ok` or "retry me" out. Every
+//! decision lives in `gantry::notify`.
+
+use gantry::config::NotifierConfig;
+use gantry::notify::{Handled, Notifier as Core, NotifyError, SnsTopic};
+use gantry::pipeline::CodePipelineDetails;
+use gantry::secrets::{GantrySecrets, SecretsError};
+use gantry::slack::{RetryPolicy, SlackClient};
+use gantry::state::{DynamoExecutions, StateTable};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// The notifier, wired to AWS and Slack.
+pub type Notifier = Core<DynamoExecutions, CodePipelineDetails, SlackClient, SnsTopic>;
+
+/// Slack's retry rules within one invocation: short enough that an outage ends the invocation
+/// (and Lambda retries it later) well before its timeout.
+pub fn slack_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        first_backoff: Duration::from_millis(250),
+        max_retry_after: Duration::from_secs(15),
+        request_timeout: Duration::from_secs(5),
+    }
+}
+
+/// Builds the notifier from its configuration, the secret and one SDK configuration. The bot
+/// token is required only when some pipeline posts to Slack.
+pub fn build(
+    config: NotifierConfig,
+    secrets: &GantrySecrets,
+    sdk: &aws_config::SdkConfig,
+) -> Result<Notifier, SecretsError> {
+    let chat = if config.notify.uses_slack() {
+        let token = secrets.require_slack_bot_token(&config.secrets_arn)?;
+        Some(SlackClient::with_policy(
+            &config.slack_api_url,
+            token.clone(),
+            slack_policy(),
+        ))
+    } else {
+        None
+    };
+    Ok(Core::new(
+        config.notify,
+        DynamoExecutions::new(StateTable {
+            client: aws_sdk_dynamodb::Client::new(sdk),
+            name: config.table,
+        }),
+        CodePipelineDetails {
+            client: aws_sdk_codepipeline::Client::new(sdk),
+        },
+        chat,
+        SnsTopic {
+            client: aws_sdk_sns::Client::new(sdk),
+            arn: config.topic_arn,
+        },
+    ))
+}
+
+/// Handles one event. `request_id` (Lambda's) names this invocation in the record's leases.
+/// Skipped events are answered, not failed, so Lambda does not retry what cannot succeed.
+pub async fn handle(
+    notifier: &Notifier,
+    event: &Value,
+    request_id: &str,
+) -> Result<Value, NotifyError> {
+    Ok(match notifier.handle(event, request_id).await? {
+        Handled::Skipped(reason) => json!({ "skipped": reason.to_string() }),
+        Handled::Notified {
+            changed,
+            slack,
+            sns,
+        } => json!({
+            "changed": changed,
+            "slack": format!("{slack:?}"),
+            "sns": format!("{sns:?}"),
+        }),
+    })
+}

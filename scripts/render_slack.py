@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Renders Slack messages (as the Slack stand-in recorded them) to one HTML page.
+
+Input: JSON files, each a list of messages from the stand-in's `/_sink/messages` (a parent
+message and its thread replies), as written by the notifier's end-to-end tests with
+`GANTRY_DUMP_SLACK=<dir>`. Output: an HTML page that lays the Block Kit blocks out as Slack
+does (header, mrkdwn sections, context lines, thread replies), so the README shows what the
+function really sends. Standard library only.
+
+    python3 scripts/render_slack.py target/slack-dump/*.json -o docs/notifier-message.html
+"""
+
+import argparse
+import html
+import json
+import re
+import sys
+
+EMOJI = {
+    "white_check_mark": "\u2705",
+    "x": "\u274c",
+    "large_blue_circle": "\U0001f535",
+    "white_circle": "\u26aa",
+    "raised_hand": "\u270b",
+    "double_vertical_bar": "\u23f8\ufe0f",
+    "black_square_for_stop": "\u23f9\ufe0f",
+    "fast_forward": "\u23e9",
+    "heavy_multiplication_x": "\u2716\ufe0f",
+    "heavy_minus_sign": "\u2796",
+    "stopwatch": "\u23f1\ufe0f",
+}
+
+
+def emoji(text: str) -> str:
+    return re.sub(r":([a-z0-9_+-]+):", lambda m: EMOJI.get(m.group(1), m.group(0)), text)
+
+
+def mrkdwn(text: str) -> str:
+    """Slack mrkdwn to HTML. The text is already Slack-escaped (&amp; &lt; &gt;), which is valid
+    HTML as it stands; quotes are the only other characters HTML cares about here."""
+    text = text.replace('"', "&quot;")
+    stash: list[str] = []
+
+    def keep(fragment: str) -> str:
+        stash.append(fragment)
+        return f"\x00{len(stash) - 1}\x00"
+
+    def code(fragment: str) -> str:
+        return re.sub(r"`([^`]+)`", lambda m: keep(f"<code>{m.group(1)}</code>"), fragment)
+
+    def link(m: re.Match) -> str:
+        url, _, label = m.group(1).partition("|")
+        return keep(f'<a href="{url}">{mrkdwn_inline(code(label or url))}</a>')
+
+    text = re.sub(r"```(.*?)```", lambda m: keep(f"<pre>{m.group(1)}</pre>"), text, flags=re.S)
+    text = re.sub(r"<([^>\x00]+)>", link, text)
+    text = mrkdwn_inline(code(text))
+    text = text.replace("\n", "<br>")
+    while "\x00" in text:
+        text = re.sub(r"\x00(\d+)\x00", lambda m: stash[int(m.group(1))], text)
+    return emoji(text)
+
+
+def mrkdwn_inline(text: str) -> str:
+    text = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"<b>\1</b>", text)
+    text = re.sub(r"(?<![\w_])_([^_\n]+)_(?![\w_])", r"<i>\1</i>", text)
+    return text
+
+
+def block(b: dict) -> str:
+    kind = b.get("type")
+    if kind == "header":
+        return f'<div class="header">{emoji(html.escape(b["text"]["text"]))}</div>'
+    if kind == "section":
+        return f'<div class="section">{mrkdwn(b["text"]["text"])}</div>'
+    if kind == "context":
+        parts = [mrkdwn(e["text"]) for e in b.get("elements", []) if "text" in e]
+        return f'<div class="context">{" ".join(parts)}</div>'
+    if kind == "divider":
+        return "<hr>"
+    return f'<div class="unknown">[{html.escape(str(kind))} block]</div>'
+
+
+def message(m: dict, reply: bool = False) -> str:
+    body = "".join(block(b) for b in m.get("blocks") or []) or f'<div class="section">{mrkdwn(m.get("text", ""))}</div>'
+    edited = ' <span class="edited">(edited)</span>' if m.get("versions", 1) > 1 else ""
+    return (
+        f'<div class="message{" reply" if reply else ""}"><div class="avatar">G</div><div class="content">'
+        f'<div class="meta"><span class="name">Gantry</span><span class="app">APP</span>'
+        f'<span class="ts">ts {html.escape(m.get("ts", ""))}</span>{edited}</div>{body}</div></div>'
+    )
+
+
+def conversation(title: str, messages: list[dict]) -> str:
+    parents = [m for m in messages if not m.get("thread_ts")]
+    out = [f'<section><h2>{html.escape(title)}</h2><div class="channel">#{html.escape(parents[0]["channel"] if parents else "")}</div>']
+    for p in parents:
+        out.append(message(p))
+        replies = [m for m in messages if m.get("thread_ts") == p["ts"]]
+        if replies:
+            out.append(f'<div class="thread"><div class="thread-title">Thread · {len(replies)} repl{"y" if len(replies) == 1 else "ies"}</div>')
+            out.extend(message(r, reply=True) for r in replies)
+            out.append("</div>")
+    out.append("</section>")
+    return "".join(out)
+
+
+STYLE = """
+body { font-family: 'Lato', 'Helvetica Neue', Arial, 'Noto Color Emoji', sans-serif; background: #f8f8f8;
+       color: #1d1c1d; margin: 0; padding: 24px; }
+h1 { font-size: 20px; margin: 0 0 4px; } p.note { color: #616061; font-size: 13px; margin: 0 0 20px; }
+section { background: #fff; border: 1px solid #ddd; border-radius: 8px; max-width: 760px; margin: 0 0 24px;
+          padding: 12px 16px 16px; }
+h2 { font-size: 13px; text-transform: uppercase; color: #616061; letter-spacing: .04em; margin: 4px 0 8px; }
+.channel { font-weight: 900; font-size: 15px; border-bottom: 1px solid #eee; padding-bottom: 8px; margin-bottom: 8px; }
+.message { display: flex; gap: 8px; padding: 8px 0; }
+.avatar { width: 36px; height: 36px; border-radius: 6px; background: #4a154b; color: #fff; font-weight: 900;
+          display: flex; align-items: center; justify-content: center; flex: none; }
+.meta { font-size: 15px; margin-bottom: 2px; } .name { font-weight: 900; }
+.app { background: #e8e8e8; color: #616061; font-size: 10px; font-weight: 700; padding: 1px 3px; border-radius: 2px;
+       margin: 0 6px; } .ts, .edited { color: #616061; font-size: 12px; }
+.header { font-size: 18px; font-weight: 900; margin: 4px 0 6px; }
+.section { font-size: 15px; line-height: 1.47; margin: 4px 0; }
+.context { font-size: 12px; color: #616061; margin: 6px 0 2px; }
+a { color: #1264a3; text-decoration: none; }
+code { font-family: Monaco, Menlo, monospace; font-size: 12px; color: #e01e5a; background: #f6f6f6;
+       border: 1px solid #e8e8e8; border-radius: 3px; padding: 1px 3px; }
+a code { color: #1264a3; }
+pre { font-family: Monaco, Menlo, monospace; font-size: 12px; background: #f8f8f8; border: 1px solid #e8e8e8;
+      border-radius: 4px; padding: 8px; margin: 4px 0; white-space: pre-wrap; }
+.thread { margin-left: 44px; border-left: 3px solid #e8e8e8; padding-left: 12px; }
+.thread-title { font-size: 13px; font-weight: 700; color: #1264a3; margin-top: 4px; }
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("inputs", nargs="+", help="JSON files: lists of messages from the Slack stand-in")
+    parser.add_argument("-o", "--output", required=True)
+    args = parser.parse_args()
+    titles = {"successful": "A successful execution", "failed": "A failed build, error in the thread",
+              "approval": "Waiting for approval"}
+    sections = []
+    for path in args.inputs:
+        with open(path, encoding="utf-8") as f:
+            messages = json.load(f)
+        name = path.rsplit("/", 1)[-1].removesuffix(".json")
+        sections.append(conversation(titles.get(name, name), messages))
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Gantry notifier: the Slack message</title>'
+        f"<style>{STYLE}</style></head><body><h1>Gantry notifier: the Slack message</h1>"
+        '<p class="note">Rendered from the Block Kit JSON the notifier sent to the Slack stand-in in its '
+        "end-to-end tests (<code>scripts/notifier-docs.sh</code>). Each execution is one message, edited in place; "
+        "failures go into its thread.</p>" + "".join(sections) + "</body></html>\n"
+    )
+    with open(args.output, "w", encoding="utf-8") as f:
+        f.write(page)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
