@@ -2,4 +2,5 @@
 
 mod start;
 
+pub use start::truncate;
 pub use start::{CodePipelineStarter, PipelineStarter, StartError, StartRequest, Variable};
