@@ -3,9 +3,15 @@
 //! Every record kind has its own key prefix, so one table holds deliveries, executions and
 //! approvals without collisions, and a scan of the table reads like a log.
 
+mod approvals;
 mod deliveries;
+mod deploy_commands;
 
+pub use approvals::{Claim as ApprovalClaim, Created, DynamoApprovals};
 pub use deliveries::DynamoDeliveries;
+pub use deploy_commands::{
+    CommandOutcome, DeployCommand, DeployCommands, Deployment, PendingCommand,
+};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
