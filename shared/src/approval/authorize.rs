@@ -104,6 +104,9 @@ pub enum Denial {
     AuthorUnknown,
     #[error("Four-eyes rule: Slack could not be asked who wrote this change just now. Try again in a moment.")]
     AuthorLookupFailed,
+    /// Not decided by `authorize`: the caller could not learn the clicker's group membership.
+    #[error("Slack could not say just now whether you are in this stage's approver groups. Try again in a moment.")]
+    MembershipUnknown,
 }
 
 /// Decides a click. Deny by default: no rule, no decision from Slack.
