@@ -31,6 +31,7 @@ from moto.codepipeline.responses import CodePipelineResponse
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import JsonRESTError
 from moto.core.utils import utcnow
+from moto.dynamodb.models import DynamoDBBackend
 from moto.ecs.models import EC2ContainerServiceBackend
 from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup, elbv2_backends
 
@@ -52,6 +53,8 @@ FAILURE_TYPES = {
 # One lock for all plugin state: moto's server is threaded, and a read-check-write
 # such as "is this approval still undecided? then decide it" must be atomic.
 LOCK = threading.RLock()
+# Serialises DynamoDB writes (see install()); reentrant for writes made inside a transaction.
+DYNAMODB_WRITES = threading.RLock()
 
 
 class AwsError(JsonRESTError):
@@ -259,6 +262,7 @@ def seed_approval(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
             "summary": None,
             "decided_at": None,
             "put_calls": 0,
+            "put_attempts": 0,
         }
         _state(backend).approvals.append(record)
         return _approval_view(record)
@@ -289,6 +293,11 @@ def put_approval_result(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
         _declared_action(backend, pipeline_name, stage, action)
         waiting = [a for a in _state(backend).approvals
                    if (a["pipeline"], a["stage"], a["action"]) == (pipeline_name, stage, action)]
+        # Every call naming an approval's token counts, refused or not: "decided once" is
+        # checked by attempts, not only by successes.
+        for a in waiting:
+            if a["token"] == token:
+                a["put_attempts"] += 1
         # Only the action's latest approval is live; older tokens are superseded.
         current = waiting[-1] if waiting else None
         if current is None or current["token"] != token:
@@ -702,6 +711,18 @@ def install() -> None:
         return health
 
     FakeTargetGroup.health_for = health_for
+
+    # DynamoDB's conditional writes are atomic; moto checks the condition and writes in two
+    # steps, so two threaded requests could both pass one condition ("decide once" races).
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        setattr(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name)))
+
+
+def _atomic(write: Any) -> Any:
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with DYNAMODB_WRITES:
+            return write(self, *args, **kwargs)
+    return locked
 
 
 # --------------------------------------------------------------------------

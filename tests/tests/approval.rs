@@ -1,0 +1,990 @@
+//! The approval function end to end: CodePipeline's approval events in, a Slack request out;
+//! Slack's signed button clicks in, `PutApprovalResult` out. Against the AWS emulator (which
+//! holds approvals with tokens and checks `PutApprovalResult`) and the Slack stand-in, through
+//! the Lambda handler with the JSON events AWS delivers.
+
+use base64::Engine;
+use gantry::approval::interaction::{sign, Click, APPROVE, PROMOTE, REJECT, ROLLBACK};
+use gantry::config::ApprovalConfig;
+use gantry::secrets::GantrySecrets;
+use gantry::state::now_epoch_seconds;
+use gantry_tests::aws::{create_pipeline_role, create_secret, create_table, sdk};
+use gantry_tests::slack::SlackNs;
+use gantry_tests::{emulator_url, fixture_json, http, unique};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+const CHANNEL: &str = "C0DEPLOYS";
+const CUSTOM_DATA: &str = "Check the canary dashboard before approving.";
+const REVIEW_URL: &str = "https://grafana.example.com/d/shop";
+
+/// Slack users of the tests (ids as Slack makes them).
+const JANE: (&str, &str) = ("U0ALLOWED", "jane");
+const OCTO: (&str, &str) = ("U0OCTO", "octo");
+const MEMBER: (&str, &str) = ("U0MEMBER", "mia");
+const STRANGER: (&str, &str) = ("U0STRANGER", "sam");
+
+struct World {
+    app: approval::Approvals,
+    sdk: aws_config::SdkConfig,
+    slack: SlackNs,
+    table: String,
+    pipeline: String,
+    execution_id: String,
+}
+
+struct Setup {
+    approvers: Value,
+    author: &'static str,
+    notify: Value,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            approvers: json!({"Prod": {"users": [JANE.0, OCTO.0], "groups": ["S0RELEASE"]}}),
+            author: "octocat",
+            notify: json!({"default_channel": CHANNEL}),
+        }
+    }
+}
+
+/// A pipeline `Source → Prod` whose Prod stage holds a manual approval `Approve` with a custom
+/// message and a review URL, one execution of a commit by `setup.author`, the state table, the
+/// secret and the function built from the environment it would get in Lambda.
+async fn world(setup: Setup) -> World {
+    let sdk = sdk().await;
+    let table = unique("gantry");
+    create_table(&sdk, &table).await;
+    let secret = create_secret(
+        &sdk,
+        &unique("gantry-secret"),
+        &json!({"slack_signing_secret": SIGNING_SECRET, "slack_bot_token": "xoxb-approval-tests"}),
+    )
+    .await;
+    let pipeline = unique("shop");
+    create_approval_pipeline(&sdk, &pipeline).await;
+    let execution_id = start_execution(&sdk, &pipeline, setup.author).await;
+    let slack = SlackNs::new();
+    slack
+        .configure(json!({
+            "users": [
+                {"id": JANE.0, "name": JANE.1, "email": "jane@example.com"},
+                {"id": OCTO.0, "name": OCTO.1, "email": "octocat@example.com"},
+                {"id": MEMBER.0, "name": MEMBER.1, "email": "mia@example.com"},
+                {"id": STRANGER.0, "name": STRANGER.1, "email": "sam@example.com"},
+            ],
+            "usergroups": {"S0RELEASE": [MEMBER.0]},
+        }))
+        .await;
+    let mut approvers = serde_json::Map::new();
+    approvers.insert(pipeline.clone(), setup.approvers);
+    let env: HashMap<String, String> = HashMap::from([
+        ("GANTRY_SECRETS_ARN".into(), secret.clone()),
+        ("GANTRY_TABLE".into(), table.clone()),
+        (
+            "GANTRY_APPROVERS".into(),
+            Value::Object(approvers).to_string(),
+        ),
+        ("GANTRY_NOTIFY".into(), setup.notify.to_string()),
+        ("SLACK_API_URL".into(), slack.api_url()),
+    ]);
+    let config = ApprovalConfig::from_env(&env).expect("config");
+    let secrets = GantrySecrets::fetch(&aws_sdk_secretsmanager::Client::new(&sdk), &secret)
+        .await
+        .expect("secret");
+    World {
+        app: approval::build(config, &secrets, &sdk).expect("approval"),
+        sdk,
+        slack,
+        table,
+        pipeline,
+        execution_id,
+    }
+}
+
+async fn create_approval_pipeline(sdk: &aws_config::SdkConfig, name: &str) {
+    use aws_sdk_codepipeline::types::*;
+    let role = create_pipeline_role(&unique("pipeline-role")).await;
+    let type_id = |category, owner, provider: &str| {
+        ActionTypeId::builder()
+            .category(category)
+            .owner(owner)
+            .provider(provider)
+            .version("1")
+            .build()
+            .expect("type id")
+    };
+    let source = ActionDeclaration::builder()
+        .name("Source")
+        .action_type_id(type_id(
+            ActionCategory::Source,
+            ActionOwner::Aws,
+            "CodeStarSourceConnection",
+        ))
+        .build()
+        .expect("source");
+    let approval = ActionDeclaration::builder()
+        .name("Approve")
+        .action_type_id(type_id(
+            ActionCategory::Approval,
+            ActionOwner::Aws,
+            "Manual",
+        ))
+        .configuration("CustomData", CUSTOM_DATA)
+        .configuration("ExternalEntityLink", REVIEW_URL)
+        .build()
+        .expect("approval");
+    let stage = |name: &str, action| {
+        StageDeclaration::builder()
+            .name(name)
+            .actions(action)
+            .build()
+            .expect("stage")
+    };
+    let declaration = PipelineDeclaration::builder()
+        .name(name)
+        .role_arn(role)
+        .artifact_store(
+            ArtifactStore::builder()
+                .r#type(ArtifactStoreType::S3)
+                .location("gantry-artifacts")
+                .build()
+                .expect("store"),
+        )
+        .stages(stage("Source", source))
+        .stages(stage("Prod", approval))
+        .build()
+        .expect("pipeline");
+    aws_sdk_codepipeline::Client::new(sdk)
+        .create_pipeline()
+        .pipeline(declaration)
+        .send()
+        .await
+        .expect("create pipeline");
+}
+
+/// An execution started as the webhook starts them: pinned to a commit, with its variables.
+async fn start_execution(sdk: &aws_config::SdkConfig, pipeline: &str, author: &str) -> String {
+    use aws_sdk_codepipeline::types::PipelineVariable;
+    let var = |n: &str, v: &str| {
+        PipelineVariable::builder()
+            .name(n)
+            .value(v)
+            .build()
+            .expect("variable")
+    };
+    aws_sdk_codepipeline::Client::new(sdk)
+        .start_pipeline_execution()
+        .name(pipeline)
+        .variables(var("COMMIT_ID", "6113728f27ae82c7b1a177c8d03f9e96e0adf246"))
+        .variables(var("COMMIT_MESSAGE", "Fix the cart total"))
+        .variables(var("AUTHOR", author))
+        .variables(var("BRANCH", "main"))
+        .variables(var("REPOSITORY", "octo-org/shop"))
+        .send()
+        .await
+        .expect("start execution")
+        .pipeline_execution_id()
+        .expect("execution id")
+        .to_string()
+}
+
+/// Makes the emulator's Prod approval wait (a new token each time); returns its record.
+async fn approval_waits(w: &World, extra: Value) -> Value {
+    let mut body = json!({"pipeline": w.pipeline, "stage": "Prod", "action": "Approve", "execution_id": w.execution_id});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    http::post(
+        &format!("{}/_gantry/codepipeline/approvals", emulator_url()),
+        &body,
+    )
+    .await
+}
+
+/// The emulator's approvals of the pipeline, oldest first.
+async fn approvals(w: &World) -> Vec<Value> {
+    let v = http::get(&format!(
+        "{}/_gantry/codepipeline/approvals?pipeline={}",
+        emulator_url(),
+        w.pipeline
+    ))
+    .await;
+    v.get("approvals")
+        .or(Some(&v))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// CodePipeline's EventBridge event for the Prod approval action.
+fn action_event(w: &World, state: &str) -> Value {
+    let mut e = fixture_json("aws/example-codepipeline-action-execution-stage-change-event.json");
+    e["detail"]["pipeline"] = json!(w.pipeline);
+    e["detail"]["execution-id"] = json!(w.execution_id);
+    e["detail"]["stage"] = json!("Prod");
+    e["detail"]["action"] = json!("Approve");
+    e["detail"]["state"] = json!(state);
+    e["detail"]["type"] =
+        json!({"owner": "AWS", "category": "Approval", "provider": "Manual", "version": "1"});
+    e["time"] = json!(now_rfc3339());
+    e
+}
+
+fn now_rfc3339() -> String {
+    // `2026-03-01 14:05 UTC` → `2026-03-01T14:05Z`: the minute precision CodePipeline uses.
+    gantry::approval::clock::format_utc(now_epoch_seconds())
+        .replace(' ', "T")
+        .replace("TUTC", "Z")
+}
+
+/// The approval action's SNS notification, as CodePipeline publishes it.
+fn sns_event(w: &World, token: &str, expires: &str) -> Value {
+    let message = json!({
+        "region": "us-east-1",
+        "consoleLink": format!("https://console.aws.amazon.com/codepipeline/home?region=us-east-1#/view/{}", w.pipeline),
+        "approval": {
+            "pipelineName": w.pipeline, "stageName": "Prod", "actionName": "Approve",
+            "token": token, "expires": expires,
+            "externalEntityLink": REVIEW_URL,
+            "approvalReviewLink": format!("https://console.aws.amazon.com/codepipeline/home?region=us-east-1#/view/{}/Prod/Approve/approve/{token}", w.pipeline),
+            "customData": CUSTOM_DATA,
+        }
+    });
+    let mut e = fixture_json("aws/example-sns-event.json");
+    e["Records"][0]["Sns"]["Subject"] = json!("APPROVAL NEEDED: AWS CodePipeline");
+    e["Records"][0]["Sns"]["Message"] = json!(message.to_string());
+    e
+}
+
+async fn invoke(w: &World, event: Value) -> Value {
+    approval::handle(&w.app, event).await.expect("handled")
+}
+
+/// Posts the request through the EventBridge event; returns the approval id its buttons carry.
+async fn request_posted(w: &World) -> String {
+    let out = invoke(w, action_event(w, "STARTED")).await;
+    assert_eq!(out["posted"], true, "{out}");
+    let id = out["approval"].as_str().expect("approval id").to_string();
+    assert_eq!(
+        buttons(&latest_message(w).await),
+        vec![(APPROVE.into(), id.clone()), (REJECT.into(), id.clone())]
+    );
+    id
+}
+
+async fn latest_message(w: &World) -> Value {
+    w.slack
+        .messages()
+        .await
+        .last()
+        .cloned()
+        .expect("a message was posted")
+}
+
+fn buttons(message: &Value) -> Vec<(String, String)> {
+    message["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .map(|e| {
+            (
+                e["action_id"].as_str().unwrap_or_default().to_string(),
+                e["value"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A Slack click as Slack sends it: signed form body in a Function URL event.
+struct Clicked<'a> {
+    user: (&'a str, &'a str),
+    action_id: &'a str,
+    value: &'a str,
+    reason: Option<&'a str>,
+    secret: &'a str,
+    age_seconds: i64,
+    retry: Option<&'a str>,
+}
+
+impl<'a> Clicked<'a> {
+    fn new(user: (&'a str, &'a str), action_id: &'a str, value: &'a str) -> Self {
+        Clicked {
+            user,
+            action_id,
+            value,
+            reason: None,
+            secret: SIGNING_SECRET,
+            age_seconds: 0,
+            retry: None,
+        }
+    }
+}
+
+async fn click(w: &World, c: Clicked<'_>) -> (u16, Value) {
+    let event = click_event(w, &c, &unique("click"));
+    let answer = invoke(w, event).await;
+    let status = answer["statusCode"].as_u64().expect("statusCode") as u16;
+    let body = answer["body"].as_str().unwrap_or_default();
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).expect("json body")
+    };
+    (status, body)
+}
+
+fn click_event(w: &World, c: &Clicked<'_>, response_path: &str) -> Value {
+    let body = Click {
+        user_id: c.user.0,
+        username: c.user.1,
+        action_id: c.action_id,
+        value: c.value,
+        channel: CHANNEL,
+        message_ts: "1700000000.000100",
+        response_url: &w.slack.response_url(response_path),
+        reason: c.reason,
+    }
+    .form_body();
+    let ts = now_epoch_seconds() - c.age_seconds;
+    let mut headers = json!({
+        "content-type": "application/x-www-form-urlencoded",
+        "x-slack-request-timestamp": ts.to_string(),
+        "x-slack-signature": sign(c.secret, ts, body.as_bytes()),
+        "user-agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+    });
+    if let Some(n) = c.retry {
+        headers["x-slack-retry-num"] = json!(n);
+        headers["x-slack-retry-reason"] = json!("http_timeout");
+    }
+    let mut event = fixture_json("aws/example-apigw-v2-request-no-authorizer.json");
+    event["requestContext"]["http"]["method"] = json!("POST");
+    event["headers"] = headers;
+    event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
+    event["isBase64Encoded"] = json!(true);
+    event
+}
+
+/// The private replies sent through the clicks' response URLs.
+async fn private_replies(w: &World) -> Vec<String> {
+    w.slack
+        .calls(Some("response_url"))
+        .await
+        .iter()
+        .filter(|c| c["body"]["response_type"] == "ephemeral")
+        .map(|c| c["body"]["text"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+async fn record(w: &World, id: &str) -> HashMap<String, String> {
+    let out = aws_sdk_dynamodb::Client::new(&w.sdk)
+        .get_item()
+        .table_name(&w.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("APPROVAL#{id}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("APPROVAL".into()),
+        )
+        .send()
+        .await
+        .expect("get item");
+    out.item()
+        .expect("approval record")
+        .iter()
+        .filter_map(|(k, v)| {
+            let text = v.as_s().cloned().or_else(|_| v.as_n().cloned()).ok()?;
+            Some((k.clone(), text))
+        })
+        .collect()
+}
+
+fn text_of(message: &Value) -> String {
+    message["blocks"].to_string()
+}
+
+#[tokio::test]
+async fn an_allowed_user_approves_and_the_message_shows_who_and_when() {
+    let w = world(Setup::default()).await;
+    let seeded = approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+
+    let posted = latest_message(&w).await;
+    assert_eq!(posted["channel"], CHANNEL);
+    let shown = text_of(&posted);
+    for expected in [
+        format!("Approval needed: {} › Prod", w.pipeline),
+        "`6113728` Fix the cart total (main)".into(),
+        "octocat".into(),
+        CUSTOM_DATA.into(),
+        format!("<{REVIEW_URL}>"),
+        "<@U0ALLOWED>, <@U0OCTO>, <!subteam^S0RELEASE>".into(),
+        "Expires".into(),
+    ] {
+        assert!(shown.contains(&expected), "{expected} missing from {shown}");
+    }
+
+    let (status, _) = click(&w, Clicked::new(JANE, APPROVE, &id)).await;
+    assert_eq!(status, 200);
+
+    let decided = &approvals(&w).await[0];
+    assert_eq!(decided["status"], "Approved");
+    assert_eq!(decided["summary"], "Approved by @jane via Slack");
+    assert_eq!(decided["put_attempts"], 1);
+
+    let message = latest_message(&w).await;
+    assert_eq!(message["versions"], 2, "updated once");
+    assert!(buttons(&message).is_empty(), "the buttons are gone");
+    assert!(
+        text_of(&message).contains("✅ *Approved* by <@U0ALLOWED> <!date^"),
+        "{}",
+        text_of(&message)
+    );
+    assert!(private_replies(&w).await.is_empty());
+
+    // The audit trail.
+    let r = record(&w, &id).await;
+    assert_eq!(r["status"], "approved");
+    assert_eq!(r["decided_by"], JANE.0);
+    assert_eq!(r["decided_by_name"], JANE.1);
+    assert!(r["decided_at"].parse::<i64>().expect("decided_at") >= now_epoch_seconds() - 60);
+
+    // The token went to CodePipeline only: no Slack call ever carried it.
+    let token = seeded["token"].as_str().expect("token");
+    for call in w.slack.calls(None).await {
+        assert!(!call.to_string().contains(token), "token leaked in {call}");
+    }
+}
+
+#[tokio::test]
+async fn a_rejection_carries_the_reason_to_codepipeline_and_the_message() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+
+    let mut c = Clicked::new(OCTO, REJECT, &id);
+    c.reason = Some("p99 latency is up 40% on the canary");
+    let (status, _) = click(&w, c).await;
+    assert_eq!(status, 200);
+
+    let decided = &approvals(&w).await[0];
+    assert_eq!(decided["status"], "Rejected");
+    assert_eq!(
+        decided["summary"],
+        "Rejected by @octo via Slack: p99 latency is up 40% on the canary"
+    );
+    let shown = text_of(&latest_message(&w).await);
+    assert!(shown.contains("❌ *Rejected* by <@U0OCTO>"), "{shown}");
+    assert!(
+        shown.contains("p99 latency is up 40% on the canary"),
+        "{shown}"
+    );
+    assert_eq!(
+        record(&w, &id).await["reason"],
+        "p99 latency is up 40% on the canary"
+    );
+}
+
+#[tokio::test]
+async fn someone_who_may_not_approve_is_told_why_privately_and_nothing_changes() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+
+    let (status, _) = click(&w, Clicked::new(STRANGER, APPROVE, &id)).await;
+    assert_eq!(status, 200, "Slack shows anything but 200 as an error");
+
+    assert_eq!(approvals(&w).await[0]["status"], "InProgress");
+    assert_eq!(approvals(&w).await[0]["put_attempts"], 0);
+    let replies = private_replies(&w).await;
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(
+        replies[0].contains("not one of the approvers"),
+        "{}",
+        replies[0]
+    );
+    assert!(replies[0].contains("<@U0ALLOWED>"), "{}", replies[0]);
+    let message = latest_message(&w).await;
+    assert_eq!(message["versions"], 1, "the request is untouched");
+    assert_eq!(record(&w, &id).await["status"], "waiting");
+}
+
+#[tokio::test]
+async fn a_member_of_an_approver_group_may_approve_and_membership_is_cached() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+
+    // A non-member first: refused, and the group is read once.
+    click(&w, Clicked::new(STRANGER, APPROVE, &id)).await;
+    let (status, _) = click(&w, Clicked::new(MEMBER, APPROVE, &id)).await;
+    assert_eq!(status, 200);
+
+    assert_eq!(
+        approvals(&w).await[0]["summary"],
+        "Approved by @mia via Slack"
+    );
+    assert_eq!(
+        w.slack.calls(Some("usergroups.users.list")).await.len(),
+        1,
+        "the second click used the cache"
+    );
+}
+
+#[tokio::test]
+async fn four_eyes_stops_the_commit_author_mapped_by_table_or_by_email() {
+    // By the `authors` table (the webhook records the GitHub username).
+    let w = world(Setup {
+        approvers: json!({"Prod": {"users": [JANE.0, OCTO.0], "four_eyes": true, "authors": {"octocat": OCTO.0}}}),
+        ..Setup::default()
+    })
+    .await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    assert!(text_of(&latest_message(&w).await).contains("*Author*\\n<@U0OCTO>"));
+
+    click(&w, Clicked::new(OCTO, APPROVE, &id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "InProgress");
+    let replies = private_replies(&w).await;
+    assert!(replies[0].contains("you wrote this change"), "{replies:?}");
+
+    // The author may still stop their own change; here someone else approves it.
+    click(&w, Clicked::new(JANE, APPROVE, &id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "Approved");
+
+    // By email (users.lookupByEmail).
+    let w = world(Setup {
+        approvers: json!({"Prod": {"users": [JANE.0], "four_eyes": true}}),
+        author: "jane@example.com",
+        ..Setup::default()
+    })
+    .await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    click(&w, Clicked::new(JANE, APPROVE, &id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "InProgress");
+    assert!(private_replies(&w).await[0].contains("you wrote this change"));
+    let (status, _) = click(&w, Clicked::new(JANE, REJECT, &id)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        approvals(&w).await[0]["status"],
+        "Rejected",
+        "the author may reject their own change"
+    );
+}
+
+#[tokio::test]
+async fn a_double_click_and_a_slack_retry_decide_once() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+
+    // Two clicks at once (a double click, and a colleague's).
+    let (a, b) = tokio::join!(
+        click(&w, Clicked::new(JANE, APPROVE, &id)),
+        click(&w, Clicked::new(OCTO, APPROVE, &id)),
+    );
+    assert_eq!((a.0, b.0), (200, 200));
+    // Slack resending the first click.
+    let mut resent = Clicked::new(JANE, APPROVE, &id);
+    resent.retry = Some("1");
+    let (status, _) = click(&w, resent).await;
+    assert_eq!(status, 200);
+    // And one more click, later.
+    click(&w, Clicked::new(JANE, APPROVE, &id)).await;
+
+    let decided = &approvals(&w).await[0];
+    assert_eq!(
+        decided["put_attempts"], 1,
+        "decided once: one PutApprovalResult call"
+    );
+    assert_eq!(decided["status"], "Approved");
+    let r = record(&w, &id).await;
+    assert_eq!(r["status"], "approved");
+    assert_eq!(
+        decided["summary"],
+        format!("Approved by @{} via Slack", r["decided_by_name"])
+    );
+    let replies = private_replies(&w).await;
+    // One each for the losing click and the late click; the retry says nothing.
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    assert!(
+        replies.iter().all(|t| !t.contains("did not answer")),
+        "{replies:?}"
+    );
+    assert!(
+        replies.iter().any(|t| t.contains("Already approved by")),
+        "the late click is told: {replies:?}"
+    );
+    let message = latest_message(&w).await;
+    assert!(buttons(&message).is_empty());
+    assert!(text_of(&message).contains("✅ *Approved* by"));
+}
+
+#[tokio::test]
+async fn a_click_on_a_superseded_request_says_so_and_decides_nothing() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    // The stage is retried: a newer approval (new token) waits; the old token is stale.
+    approval_waits(&w, json!({})).await;
+
+    let (status, _) = click(&w, Clicked::new(JANE, APPROVE, &id)).await;
+    assert_eq!(status, 200);
+
+    let all = approvals(&w).await;
+    assert!(all.iter().all(|a| a["status"] == "InProgress"), "{all:?}");
+    let shown = text_of(&latest_message(&w).await);
+    assert!(shown.contains("*Superseded*"), "{shown}");
+    assert!(buttons(&latest_message(&w).await).is_empty());
+    assert!(private_replies(&w).await[0].contains("superseded"));
+    assert_eq!(record(&w, &id).await["status"], "superseded");
+}
+
+#[tokio::test]
+async fn a_newer_request_for_the_same_action_closes_the_older_one() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let first = request_posted(&w).await;
+    approval_waits(&w, json!({})).await;
+    let second = request_posted(&w).await;
+    assert_ne!(first, second);
+
+    let messages = w.slack.messages().await;
+    assert_eq!(messages.len(), 2);
+    assert!(text_of(&messages[0]).contains("*Superseded*"));
+    assert!(buttons(&messages[0]).is_empty());
+    assert_eq!(buttons(&messages[1]).len(), 2);
+}
+
+#[tokio::test]
+async fn the_sns_notification_posts_the_request_once_with_the_event() {
+    let w = world(Setup::default()).await;
+    let seeded = approval_waits(&w, json!({})).await;
+    let token = seeded["token"].as_str().expect("token");
+
+    let out = invoke(&w, sns_event(&w, token, "2099-01-01T00:00Z")).await;
+    assert_eq!(out["notifications"][0]["posted"], true, "{out}");
+    // The same approval's EventBridge event finds the request already posted.
+    let again = invoke(&w, action_event(&w, "STARTED")).await;
+    assert_eq!(again["posted"], false, "{again}");
+    assert_eq!(w.slack.messages().await.len(), 1);
+
+    let message = latest_message(&w).await;
+    let shown = text_of(&message);
+    assert!(
+        shown.contains(CUSTOM_DATA) && shown.contains(REVIEW_URL),
+        "{shown}"
+    );
+    assert!(
+        !message.to_string().contains(token),
+        "the review link with the token is not posted"
+    );
+    let id = &buttons(&message)[0].1;
+    click(&w, Clicked::new(JANE, APPROVE, id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "Approved");
+}
+
+#[tokio::test]
+async fn a_click_after_the_expiry_says_expired_and_decides_nothing() {
+    let w = world(Setup::default()).await;
+    let seeded = approval_waits(&w, json!({})).await;
+    // CodePipeline states the expiry to the minute; this one is already past.
+    let past = gantry::approval::clock::format_utc(now_epoch_seconds() - 120)
+        .replace(' ', "T")
+        .replace("TUTC", "Z");
+    invoke(
+        &w,
+        sns_event(&w, seeded["token"].as_str().expect("token"), &past),
+    )
+    .await;
+    let id = buttons(&latest_message(&w).await)[0].1.clone();
+
+    click(&w, Clicked::new(JANE, APPROVE, &id)).await;
+
+    assert_eq!(
+        approvals(&w).await[0]["put_attempts"],
+        0,
+        "an expired approval is not even tried"
+    );
+    assert!(text_of(&latest_message(&w).await).contains("*Expired*"));
+    assert!(private_replies(&w).await[0].contains("expired"));
+    assert_eq!(record(&w, &id).await["status"], "expired");
+}
+
+#[tokio::test]
+async fn a_forged_or_replayed_click_is_refused_with_401_and_decides_nothing() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    let calls_before = w.slack.calls(None).await.len();
+
+    let mut forged = Clicked::new(JANE, APPROVE, &id);
+    forged.secret = "not-the-signing-secret";
+    let (status, body) = click(&w, forged).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"], "signature does not match");
+
+    let mut replayed = Clicked::new(JANE, APPROVE, &id);
+    replayed.age_seconds = 6 * 60;
+    let (status, body) = click(&w, replayed).await;
+    assert_eq!(status, 401);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("more than five minutes"),
+        "{body}"
+    );
+
+    assert_eq!(approvals(&w).await[0]["status"], "InProgress");
+    assert_eq!(
+        w.slack.calls(None).await.len(),
+        calls_before,
+        "nothing was said in Slack"
+    );
+    assert_eq!(record(&w, &id).await["status"], "waiting");
+}
+
+#[tokio::test]
+async fn unknown_buttons_records_and_payloads_get_a_private_explanation() {
+    let w = world(Setup::default()).await;
+
+    let (status, _) = click(&w, Clicked::new(JANE, "someone.else.button", "x")).await;
+    assert_eq!(status, 200);
+    let (status, _) = click(
+        &w,
+        Clicked::new(JANE, APPROVE, "0123456789abcdef0123456789abcdef"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let replies = private_replies(&w).await;
+    assert!(replies[0].contains("not one of Gantry's"), "{replies:?}");
+    assert!(
+        replies[1].contains("no record of this request"),
+        "{replies:?}"
+    );
+
+    // A signed body that is not an interactivity payload: no response URL, so the answer says it.
+    let body = "token=x&text=hello";
+    let ts = now_epoch_seconds();
+    let mut event = fixture_json("aws/example-apigw-v2-request-no-authorizer.json");
+    event["requestContext"]["http"]["method"] = json!("POST");
+    event["headers"] = json!({"x-slack-request-timestamp": ts.to_string(), "x-slack-signature": sign(SIGNING_SECRET, ts, body.as_bytes())});
+    event["body"] = json!(body);
+    let answer = invoke(&w, event).await;
+    assert_eq!(answer["statusCode"], 200);
+    let reply: Value = serde_json::from_str(answer["body"].as_str().expect("body")).expect("json");
+    assert_eq!(reply["response_type"], "ephemeral");
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no `payload`"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn a_stage_without_approvers_gets_no_buttons_and_cannot_be_approved() {
+    let w = world(Setup {
+        approvers: json!({"Staging": {"users": [JANE.0]}}),
+        ..Setup::default()
+    })
+    .await;
+    approval_waits(&w, json!({})).await;
+    let out = invoke(&w, action_event(&w, "STARTED")).await;
+    let id = out["approval"].as_str().expect("id");
+    let message = latest_message(&w).await;
+    assert!(buttons(&message).is_empty());
+    assert!(text_of(&message).contains("Nobody may decide this stage from Slack"));
+
+    // Even a correctly signed click with the id is refused.
+    click(&w, Clicked::new(JANE, APPROVE, id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "InProgress");
+    assert!(private_replies(&w).await[0].contains("GANTRY_APPROVERS has no entry"));
+}
+
+#[tokio::test]
+async fn the_request_goes_to_the_executions_thread_and_the_channel() {
+    let w = world(Setup::default()).await;
+    // The notifier's execution record: the execution's Slack thread.
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    aws_sdk_dynamodb::Client::new(&w.sdk)
+        .put_item()
+        .table_name(&w.table)
+        .item(
+            "pk",
+            A::S(format!("EXECUTION#{}#{}", w.pipeline, w.execution_id)),
+        )
+        .item("sk", A::S("EXECUTION".into()))
+        .item("channel", A::S("C0ORDERS".into()))
+        .item("ts", A::S("1700000000.000100".into()))
+        .send()
+        .await
+        .expect("execution record");
+    approval_waits(&w, json!({})).await;
+    request_posted(&w).await;
+
+    let posts = w.slack.calls(Some("chat.postMessage")).await;
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0]["body"]["channel"], "C0ORDERS");
+    assert_eq!(posts[0]["body"]["thread_ts"], "1700000000.000100");
+    assert_eq!(
+        posts[0]["body"]["reply_broadcast"], true,
+        "the channel sees it too"
+    );
+}
+
+#[tokio::test]
+async fn an_approval_decided_outside_slack_updates_the_message() {
+    let w = world(Setup::default()).await;
+    let seeded = approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    // Someone approves in the console.
+    use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus};
+    aws_sdk_codepipeline::Client::new(&w.sdk)
+        .put_approval_result()
+        .pipeline_name(&w.pipeline)
+        .stage_name("Prod")
+        .action_name("Approve")
+        .token(seeded["token"].as_str().expect("token"))
+        .result(
+            ApprovalResult::builder()
+                .status(ApprovalStatus::Approved)
+                .summary("Looks good (console)")
+                .build()
+                .expect("result"),
+        )
+        .send()
+        .await
+        .expect("approve in the console");
+    let mut event = action_event(&w, "SUCCEEDED");
+    event["detail"]["execution-result"] =
+        json!({"external-execution-summary": "Looks good (console)"});
+
+    let out = invoke(&w, event).await;
+    assert_eq!(out["closed"], true, "{out}");
+
+    let message = latest_message(&w).await;
+    assert!(buttons(&message).is_empty());
+    assert!(text_of(&message).contains("*Approved outside Slack*"));
+    assert!(text_of(&message).contains("Looks good (console)"));
+    assert_eq!(record(&w, &id).await["status"], "approved_elsewhere");
+
+    // A late click says so, and decides nothing.
+    click(&w, Clicked::new(JANE, REJECT, &id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "Approved");
+    assert!(private_replies(&w).await[0].contains("Already approved outside Slack"));
+}
+
+#[tokio::test]
+async fn the_end_of_an_approval_decided_in_slack_changes_nothing_more() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    click(&w, Clicked::new(JANE, APPROVE, &id)).await;
+
+    let out = invoke(&w, action_event(&w, "SUCCEEDED")).await;
+    assert_eq!(out["closed"], false, "{out}");
+    assert_eq!(record(&w, &id).await["status"], "approved");
+    assert!(text_of(&latest_message(&w).await).contains("✅ *Approved* by <@U0ALLOWED>"));
+}
+
+/// A traffic shifter's deployment record, as the traffic shifter writes it.
+async fn deployment(w: &World) -> String {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    let id = unique("deploy");
+    aws_sdk_dynamodb::Client::new(&w.sdk)
+        .put_item()
+        .table_name(&w.table)
+        .item("pk", A::S(format!("DEPLOYMENT#{id}")))
+        .item("sk", A::S("DEPLOYMENT".into()))
+        .item("pipeline", A::S(w.pipeline.clone()))
+        .item("stage", A::S("Prod".into()))
+        .item("execution_id", A::S(w.execution_id.clone()))
+        .send()
+        .await
+        .expect("deployment record");
+    id
+}
+
+async fn deployment_record(w: &World, id: &str) -> HashMap<String, String> {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    let out = aws_sdk_dynamodb::Client::new(&w.sdk)
+        .get_item()
+        .table_name(&w.table)
+        .key("pk", A::S(format!("DEPLOYMENT#{id}")))
+        .key("sk", A::S("DEPLOYMENT".into()))
+        .send()
+        .await
+        .expect("get");
+    out.item()
+        .expect("record")
+        .iter()
+        .filter_map(|(k, v)| {
+            Some((
+                k.clone(),
+                v.as_s().cloned().or_else(|_| v.as_n().cloned()).ok()?,
+            ))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn promote_is_written_once_for_the_traffic_shifter_by_an_approver_only() {
+    let w = world(Setup {
+        approvers: json!({"Prod": {"users": [JANE.0, OCTO.0], "four_eyes": true, "authors": {"octocat": OCTO.0}}}),
+        ..Setup::default()
+    })
+    .await;
+    let id = deployment(&w).await;
+
+    click(&w, Clicked::new(STRANGER, PROMOTE, &id)).await;
+    click(&w, Clicked::new(OCTO, PROMOTE, &id)).await;
+    let r = deployment_record(&w, &id).await;
+    assert!(
+        !r.contains_key("command"),
+        "refused clicks write nothing: {r:?}"
+    );
+    let replies = private_replies(&w).await;
+    assert!(
+        replies[0].contains("not one of the approvers"),
+        "{replies:?}"
+    );
+    assert!(
+        replies[1].contains("someone else must promote"),
+        "{replies:?}"
+    );
+
+    let (status, _) = click(&w, Clicked::new(JANE, PROMOTE, &id)).await;
+    assert_eq!(status, 200);
+    let r = deployment_record(&w, &id).await;
+    assert_eq!(r["command"], "promote");
+    assert_eq!(r["command_by"], JANE.0);
+    assert!(r["command_at"].parse::<i64>().expect("command_at") >= now_epoch_seconds() - 60);
+    let thread = w.slack.calls(Some("chat.postMessage")).await;
+    assert!(thread[0]["body"]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("<@U0ALLOWED> ⏩ asked to *promote*"));
+
+    // The author may roll back, but the first command stands.
+    click(&w, Clicked::new(OCTO, ROLLBACK, &id)).await;
+    assert_eq!(deployment_record(&w, &id).await["command"], "promote");
+    assert!(private_replies(&w).await[2].contains("<@U0ALLOWED> already asked to promote"));
+}
+
+#[tokio::test]
+async fn a_command_for_an_unknown_deployment_is_explained() {
+    let w = world(Setup::default()).await;
+    let (status, _) = click(&w, Clicked::new(JANE, ROLLBACK, "no-such-deployment")).await;
+    assert_eq!(status, 200);
+    assert!(private_replies(&w).await[0].contains("no record of this deployment"));
+}
