@@ -3,7 +3,6 @@
 //! holds approvals with tokens and checks `PutApprovalResult`) and the Slack stand-in, through
 //! the Lambda handler with the JSON events AWS delivers.
 
-use base64::Engine;
 use gantry::approval::interaction::{sign, Click, APPROVE, PROMOTE, REJECT, ROLLBACK};
 use gantry::config::ApprovalConfig;
 use gantry::secrets::GantrySecrets;
@@ -339,7 +338,7 @@ async fn click(w: &World, c: Clicked<'_>) -> (u16, Value) {
 }
 
 fn click_event(w: &World, c: &Clicked<'_>, response_path: &str) -> Value {
-    let body = Click {
+    let mut request = Click {
         user_id: c.user.0,
         username: c.user.1,
         action_id: c.action_id,
@@ -349,24 +348,14 @@ fn click_event(w: &World, c: &Clicked<'_>, response_path: &str) -> Value {
         response_url: &w.slack.response_url(response_path),
         reason: c.reason,
     }
-    .form_body();
-    let ts = now_epoch_seconds() - c.age_seconds;
-    let mut headers = json!({
-        "content-type": "application/x-www-form-urlencoded",
-        "x-slack-request-timestamp": ts.to_string(),
-        "x-slack-signature": sign(c.secret, ts, body.as_bytes()),
-        "user-agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
-    });
+    .signed_request(c.secret, now_epoch_seconds() - c.age_seconds);
     if let Some(n) = c.retry {
-        headers["x-slack-retry-num"] = json!(n);
-        headers["x-slack-retry-reason"] = json!("http_timeout");
+        request.headers.push(("x-slack-retry-num", n.to_string()));
+        request
+            .headers
+            .push(("x-slack-retry-reason", "http_timeout".to_string()));
     }
-    let mut event = fixture_json("aws/example-apigw-v2-request-no-authorizer.json");
-    event["requestContext"]["http"]["method"] = json!("POST");
-    event["headers"] = headers;
-    event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
-    event["isBase64Encoded"] = json!(true);
-    event
+    request.function_url_event()
 }
 
 /// The private replies sent through the clicks' response URLs.

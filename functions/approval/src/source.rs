@@ -175,6 +175,54 @@ mod tests {
         }
     }
 
+    fn sample(name: &str) -> Value {
+        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_sample_events_are_what_they_say() {
+        use gantry::approval::{events, interaction, Button};
+        let Ok(Source::Http(request, Origin::PayloadV2)) =
+            classify(sample("approval-slack-click.json"))
+        else {
+            panic!("the click is a Function URL request")
+        };
+        // Signed with Slack's documented example secret, at the time written in the request.
+        let ts = request.header("x-slack-request-timestamp").unwrap();
+        let signed = gantry::signature::verify_slack(
+            request.header("x-slack-signature"),
+            Some(ts),
+            &request.body,
+            &gantry::secrets::SecretString::new("8f742231b10e8888abcd99yyyzzz85a5"),
+            ts.parse().unwrap(),
+        );
+        assert_eq!(signed, Ok(()));
+        let click = interaction::parse(&request.body).unwrap();
+        assert!(matches!(click.button(), Ok(Button::Approve(_))));
+
+        for (name, started) in [
+            ("approval-action-started.json", true),
+            ("approval-action-succeeded.json", false),
+        ] {
+            let Ok(Source::EventBridge(e)) = classify(sample(name)) else {
+                panic!("{name}")
+            };
+            match events::from_eventbridge(&e, 0).unwrap() {
+                events::ApprovalEvent::Started(_) => assert!(started, "{name}"),
+                events::ApprovalEvent::Finished(_) => assert!(!started, "{name}"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        let Ok(Source::Sns(messages)) = classify(sample("approval-sns-notification.json")) else {
+            panic!("SNS")
+        };
+        assert_eq!(
+            events::from_sns_message(&messages[0]).unwrap().pipeline,
+            "shop"
+        );
+    }
+
     #[test]
     fn anything_else_is_an_error_not_a_panic() {
         assert!(classify(json!({"hello": "world"})).is_err());

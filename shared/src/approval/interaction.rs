@@ -257,6 +257,74 @@ impl Click<'_> {
     }
 }
 
+impl Click<'_> {
+    /// The HTTP request Slack sends for this click, signed with `signing_secret` at
+    /// `timestamp` (seconds since the epoch).
+    pub fn signed_request(&self, signing_secret: &str, timestamp: i64) -> SignedRequest {
+        let body = self.form_body();
+        SignedRequest {
+            headers: vec![
+                (
+                    "content-type",
+                    "application/x-www-form-urlencoded".to_string(),
+                ),
+                ("x-slack-request-timestamp", timestamp.to_string()),
+                (
+                    "x-slack-signature",
+                    sign(signing_secret, timestamp, body.as_bytes()),
+                ),
+                (
+                    "user-agent",
+                    "Slackbot 1.0 (+https://api.slack.com/robots)".to_string(),
+                ),
+            ],
+            body,
+        }
+    }
+}
+
+/// An HTTP request as Slack sends it: headers (lower-case names) and the form body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRequest {
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl SignedRequest {
+    /// The request as a Lambda Function URL event (payload 2.0, base64 body), ready for the
+    /// handler or `cargo lambda invoke --data-file`.
+    pub fn function_url_event(&self) -> Value {
+        use base64::Engine;
+        let headers: serde_json::Map<String, Value> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": "/",
+            "rawQueryString": "",
+            "headers": headers,
+            "requestContext": {
+                "accountId": "anonymous",
+                "apiId": "gantryapproval",
+                "domainName": "gantryapproval.lambda-url.us-east-1.on.aws",
+                "domainPrefix": "gantryapproval",
+                "http": {"method": "POST", "path": "/", "protocol": "HTTP/1.1", "sourceIp": "3.4.5.6",
+                         "userAgent": "Slackbot 1.0 (+https://api.slack.com/robots)"},
+                "requestId": "gantry-approval-click",
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": "01/Jan/2026:00:00:00 +0000",
+                "timeEpoch": 1_767_225_600_000_i64
+            },
+            "body": base64::engine::general_purpose::STANDARD.encode(&self.body),
+            "isBase64Encoded": true
+        })
+    }
+}
+
 /// `X-Slack-Signature` for `body` sent at `timestamp`: `v0=` HMAC-SHA256 of `v0:{ts}:{body}`.
 pub fn sign(signing_secret: &str, timestamp: i64, body: &[u8]) -> String {
     let ts = timestamp.to_string();
@@ -362,6 +430,28 @@ mod tests {
         assert_eq!(
             i.button(),
             Err(InteractionError::MissingValue(APPROVE.into()))
+        );
+    }
+
+    #[test]
+    fn the_function_url_event_carries_the_signed_body() {
+        use base64::Engine;
+        let req = click(APPROVE, None).signed_request("secret", 1_700_000_000);
+        let event = req.function_url_event();
+        let body = base64::engine::general_purpose::STANDARD
+            .decode(event["body"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(body, req.body.as_bytes());
+        let sig = event["headers"]["x-slack-signature"].as_str().unwrap();
+        assert_eq!(
+            verify_slack(
+                Some(sig),
+                Some("1700000000"),
+                &body,
+                &SecretString::new("secret"),
+                1_700_000_000
+            ),
+            Ok(())
         );
     }
 
