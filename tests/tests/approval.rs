@@ -589,3 +589,25 @@ async fn a_command_for_an_unknown_deployment_is_explained() {
     assert_eq!(status, 200);
     assert!(private_replies(&w).await[0].contains("no record of this deployment"));
 }
+
+#[tokio::test]
+async fn a_secret_without_the_slack_keys_stops_the_function_at_start_naming_the_key() {
+    use gantry::config::ApprovalConfig;
+    use gantry::secrets::GantrySecrets;
+    let env = HashMap::from([
+        ("GANTRY_SECRETS_ARN", "arn:secret"),
+        ("GANTRY_TABLE", "gantry"),
+    ]);
+    let config = ApprovalConfig::from_env(&env).expect("config");
+    let sdk = gantry_tests::aws::sdk().await;
+    let only_token =
+        GantrySecrets::parse("arn:secret", r#"{"slack_bot_token": "xoxb-1"}"#).expect("secret");
+    let err = approval::build(config.clone(), &only_token, &sdk)
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("slack_signing_secret"), "{err}");
+    let err = approval::build(config, &GantrySecrets::default(), &sdk)
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("slack_bot_token"), "{err}");
+}

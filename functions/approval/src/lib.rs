@@ -97,12 +97,17 @@ pub async fn handle(app: &Approvals, event: Value) -> Result<Value, Error> {
         }
         Source::EventBridge(event) => {
             let now = now_epoch_seconds();
-            let outcome = match events::from_eventbridge(&event, now)? {
-                events::ApprovalEvent::Started(notice) => app.open(notice, now).await?,
-                events::ApprovalEvent::Finished(finished) => app.close(&finished).await?,
-                events::ApprovalEvent::Ignored(reason) => {
+            let outcome = match events::from_eventbridge(&event, now) {
+                Ok(events::ApprovalEvent::Started(notice)) => app.open(notice, now).await?,
+                Ok(events::ApprovalEvent::Finished(finished)) => app.close(&finished).await?,
+                Ok(events::ApprovalEvent::Ignored(reason)) => {
                     tracing::debug!(reason, "event ignored");
                     json!({ "ignored": reason })
+                }
+                // A retry cannot make a malformed event readable: log it, don't fail.
+                Err(e) => {
+                    tracing::error!(error = %e, "unreadable EventBridge event");
+                    json!({ "ignored": e.to_string() })
                 }
             };
             Ok(outcome)
