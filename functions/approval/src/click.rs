@@ -9,7 +9,7 @@ use gantry::approval::{
 use gantry::ingest::Inbound;
 use gantry::pipeline::ApprovalCallError;
 use gantry::signature::verify_slack;
-use gantry::state::ApprovalClaim;
+use gantry::state::DecisionClaim;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -86,7 +86,11 @@ pub async fn on_click(app: &Approvals, request: &Inbound, now: i64) -> Reply {
         }
         Ok(b) => crate::deploy::command(app, &interaction, &b, retry, now).await,
         Err(e) => {
-            tracing::warn!(error = %e, user = interaction.user.id, "click on a button Gantry does not handle");
+            tracing::warn!(
+                error = %e,
+                user = interaction.user.id,
+                "click on a button Gantry does not handle"
+            );
             Told::Privately(format!("Gantry cannot handle this: {e}."))
         }
     };
@@ -131,17 +135,23 @@ async fn decide(
     let git_author = record.commit.as_ref().and_then(|c| c.author.as_deref());
     let verdict = permission(app, &i.user, act, rule, record.author.as_ref(), git_author).await;
     if let Verdict::Denied(denial) = verdict {
-        tracing::info!(approval = id, user = i.user.id, act = ?act, reason = %denial, "click refused");
+        tracing::info!(
+            approval = id,
+            user = i.user.id,
+            act = ?act,
+            reason = %denial,
+            "click refused"
+        );
         return Told::Privately(denial.to_string());
     }
     match app.records.claim(id, &i.user, now).await {
-        Ok(ApprovalClaim::Claimed) => {}
-        Ok(ApprovalClaim::Lost(current)) => {
+        Ok(DecisionClaim::Claimed) => {}
+        Ok(DecisionClaim::Lost(current)) => {
             return already_over(app, &current, i, retry, now)
                 .await
                 .unwrap_or(Told::Nothing)
         }
-        Ok(ApprovalClaim::Missing) => return Told::Privately(UNKNOWN.into()),
+        Ok(DecisionClaim::Missing) => return Told::Privately(UNKNOWN.into()),
         Err(e) => {
             tracing::error!(error = %e, approval = id, "could not claim the approval");
             return Told::Privately(STATE_DOWN.into());
@@ -203,7 +213,12 @@ async fn decide(
     };
     if let Err(e) = app.records.settle(id, &i.user.id, &state).await {
         // CodePipeline has the decision; only the audit trail misses it: say so loudly.
-        tracing::error!(error = %e, approval = id, state = ?state, "decision made but not recorded");
+        tracing::error!(
+            error = %e,
+            approval = id,
+            state = ?state,
+            "decision made but not recorded"
+        );
     }
     let mut record = record;
     record.state = state;

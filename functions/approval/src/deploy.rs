@@ -9,6 +9,10 @@ use serde_json::json;
 
 const UNKNOWN: &str =
     "Gantry has no record of this deployment (it may have finished). Nothing was changed.";
+const STATE_DOWN: &str =
+    "Gantry could not read its records just now, so nothing was changed. Try again in a moment.";
+const NOT_RECORDED: &str =
+    "Gantry could not record the command, so nothing was changed. Try again in a moment.";
 
 /// Promote or Rollback.
 pub(crate) async fn command(
@@ -35,7 +39,7 @@ pub(crate) async fn command(
         }
         Err(e) => {
             tracing::error!(error = %e, deployment = id, "could not read the deployment");
-            return Told::Privately("Gantry could not read its records just now, so nothing was changed. Try again in a moment.".into());
+            return Told::Privately(STATE_DOWN.into());
         }
     };
     if let Some(pending) = &deployment.command {
@@ -67,7 +71,13 @@ pub(crate) async fn command(
     )
     .await;
     if let Verdict::Denied(denial) = verdict {
-        tracing::info!(deployment = id, user = i.user.id, command = command.as_str(), reason = %denial, "click refused");
+        tracing::info!(
+            deployment = id,
+            user = i.user.id,
+            command = command.as_str(),
+            reason = %denial,
+            "click refused"
+        );
         return Told::Privately(denial.to_string());
     }
     match app.deployments.request(id, command, &i.user.id, now).await {
@@ -86,7 +96,7 @@ pub(crate) async fn command(
         Ok(CommandOutcome::Missing) => Told::Privately(UNKNOWN.into()),
         Err(e) => {
             tracing::error!(error = %e, deployment = id, "could not record the command");
-            Told::Privately("Gantry could not record the command, so nothing was changed. Try again in a moment.".into())
+            Told::Privately(NOT_RECORDED.into())
         }
     }
 }

@@ -178,7 +178,11 @@ impl Approvals {
             match slack.update_message(at, &message).await {
                 Ok(()) => return,
                 Err(e) => {
-                    tracing::warn!(error = %e, approval = record.id, "could not update the request message")
+                    tracing::warn!(
+                        error = %e,
+                        approval = record.id,
+                        "could not update the request message"
+                    )
                 }
             }
         }
@@ -186,7 +190,11 @@ impl Approvals {
             let mut body = message;
             body["replace_original"] = json!(true);
             if let Err(e) = slack.respond(url, &body).await {
-                tracing::warn!(error = %e, approval = record.id, "could not replace the request message");
+                tracing::warn!(
+                    error = %e,
+                    approval = record.id,
+                    "could not replace the request message"
+                );
             }
         }
     }

@@ -20,7 +20,10 @@ pub enum LifecycleError {
     State(#[from] StateError),
     #[error(transparent)]
     Slack(#[from] SlackError),
-    #[error("no Slack channel for pipeline {0}: it has no execution thread, and GANTRY_NOTIFY names no channel for it")]
+    #[error(
+        "no Slack channel for pipeline {0}: it has no execution thread, and GANTRY_NOTIFY \
+         names no channel for it"
+    )]
     NoChannel(String),
 }
 
@@ -137,9 +140,12 @@ impl Approvals {
             in_thread = thread.is_some(),
             "approval request posted"
         );
-        Ok(
-            json!({ "approval": record.id, "posted": true, "channel": posted.channel, "ts": posted.ts }),
-        )
+        Ok(json!({
+            "approval": record.id,
+            "posted": true,
+            "channel": posted.channel,
+            "ts": posted.ts,
+        }))
     }
 
     /// Closes the request of an approval that CodePipeline ended, unless Slack decided it.

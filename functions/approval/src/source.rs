@@ -84,7 +84,11 @@ pub fn http_response(origin: Origin, status: u16, body: &Value) -> Value {
     let headers = json!({"content-type": "application/json"});
     match origin {
         Origin::PayloadV2 => json!({
-            "statusCode": status, "headers": headers, "body": body, "isBase64Encoded": false, "cookies": []
+            "statusCode": status,
+            "headers": headers,
+            "body": body,
+            "isBase64Encoded": false,
+            "cookies": [],
         }),
         // Headers only: API Gateway merges `headers` and `multiValueHeaders`, doubling them.
         Origin::PayloadV1 => json!({

@@ -42,6 +42,16 @@ fn execution_key(pipeline: &str, execution_id: &str) -> Key {
     }
 }
 
+/// A new record, or one whose request was never posted and whose poster's lease ran out.
+const UNPOSTED: &str =
+    "attribute_not_exists(pk) OR (attribute_not_exists(ts) AND post_lease_until < :now)";
+/// Taking the right to decide.
+const CLAIM: &str =
+    "SET #s = :deciding, deciding_by = :by, deciding_by_name = :name, deciding_until = :until";
+/// Waiting, or held by a decider whose lease ran out.
+const CLAIMABLE: &str =
+    "attribute_exists(pk) AND (#s = :waiting OR (#s = :deciding AND deciding_until < :now))";
+
 mod status {
     pub const WAITING: &str = "waiting";
     pub const DECIDING: &str = "deciding";
@@ -65,7 +75,7 @@ pub enum Created {
 
 /// The result of claiming the right to decide.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Claim {
+pub enum DecisionClaim {
     /// This click decides; nobody else will until `settle` or `release`.
     Claimed,
     /// Someone else is deciding or has decided: the record as it is now.
@@ -106,9 +116,7 @@ impl DynamoApprovals {
             .put_item()
             .table_name(&t.name)
             .set_item(Some(item))
-            .condition_expression(
-                "attribute_not_exists(pk) OR (attribute_not_exists(ts) AND post_lease_until < :now)",
-            )
+            .condition_expression(UNPOSTED)
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
@@ -149,25 +157,6 @@ impl DynamoApprovals {
             .update_expression("SET channel = :c, ts = :ts REMOVE post_lease_until")
             .expression_attribute_values(":c", s(&at.channel))
             .expression_attribute_values(":ts", s(&at.ts))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| StateError::dynamo(&t.name, e))
-    }
-
-    /// Remembers the author's Slack identity once found (only a definite answer is kept).
-    pub async fn set_author(&self, id: &str, author: &AuthorIdentity) -> Result<(), StateError> {
-        let Some(value) = author_attribute(author) else {
-            return Ok(());
-        };
-        let t = &self.table;
-        t.client
-            .update_item()
-            .table_name(&t.name)
-            .set_key(Some(Key::approval(id).attributes()))
-            .update_expression("SET author_slack = :a")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":a", s(&value))
             .send()
             .await
             .map(|_| ())
@@ -219,17 +208,20 @@ impl DynamoApprovals {
     }
 
     /// Takes the right to decide: only a waiting record (or one whose decider's lease ran out).
-    pub async fn claim(&self, id: &str, by: &Approver, now: i64) -> Result<Claim, StateError> {
+    pub async fn claim(
+        &self,
+        id: &str,
+        by: &Approver,
+        now: i64,
+    ) -> Result<DecisionClaim, StateError> {
         let t = &self.table;
         let result = t
             .client
             .update_item()
             .table_name(&t.name)
             .set_key(Some(Key::approval(id).attributes()))
-            .update_expression("SET #s = :deciding, deciding_by = :by, deciding_by_name = :name, deciding_until = :until")
-            .condition_expression(
-                "attribute_exists(pk) AND (#s = :waiting OR (#s = :deciding AND deciding_until < :now))",
-            )
+            .update_expression(CLAIM)
+            .condition_expression(CLAIMABLE)
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":deciding", s(status::DECIDING))
             .expression_attribute_values(":waiting", s(status::WAITING))
@@ -240,14 +232,14 @@ impl DynamoApprovals {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Claim::Claimed),
+            Ok(_) => Ok(DecisionClaim::Claimed),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
                 Ok(match self.get(id).await? {
-                    Some(r) => Claim::Lost(Box::new(r)),
-                    None => Claim::Missing,
+                    Some(r) => DecisionClaim::Lost(Box::new(r)),
+                    None => DecisionClaim::Missing,
                 })
             }
             Err(e) => Err(StateError::dynamo(&t.name, e)),

@@ -7,7 +7,7 @@ mod approvals;
 mod deliveries;
 mod deploy_commands;
 
-pub use approvals::{Claim as ApprovalClaim, Created, DynamoApprovals};
+pub use approvals::{Created, DecisionClaim, DynamoApprovals};
 pub use deliveries::DynamoDeliveries;
 pub use deploy_commands::{
     CommandOutcome, DeployCommand, DeployCommands, Deployment, PendingCommand,
