@@ -4,6 +4,7 @@
 //! client, so they run in a unit test with nothing started. The I/O modules (`aws`, `secrets`,
 //! `state`, `pipeline`) depend on them, never the other way round.
 
+pub mod approval;
 pub mod aws;
 pub mod config;
 pub mod ingest;

@@ -266,6 +266,7 @@ def seed_approval(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
             "summary": None,
             "decided_at": None,
             "put_calls": 0,
+            "put_attempts": 0,
         }
         _state(backend).approvals.append(record)
         return _approval_view(record)
@@ -296,6 +297,11 @@ def put_approval_result(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
         _declared_action(backend, pipeline_name, stage, action)
         waiting = [a for a in _state(backend).approvals
                    if (a["pipeline"], a["stage"], a["action"]) == (pipeline_name, stage, action)]
+        # Every call naming an approval's token counts, refused or not: "decided once" is
+        # checked by attempts, not only by successes.
+        for a in waiting:
+            if a["token"] == token:
+                a["put_attempts"] += 1
         # Only the action's latest approval is live; older tokens are superseded.
         current = waiting[-1] if waiting else None
         if current is None or current["token"] != token:
@@ -679,7 +685,6 @@ def _serialized(method: Any) -> Any:
         with DYNAMODB_LOCK:
             return method(self, *args, **kwargs)
     return atomic
-
 
 
 def install() -> None:

@@ -230,6 +230,7 @@ class CodePipelineTest(unittest.TestCase):
 
         [record] = EMU.control("GET", f"/_gantry/codepipeline/approvals?pipeline={self.pipeline}")
         self.assertEqual((record["status"], record["summary"], record["put_calls"]), ("Approved", "looks good", 1))
+        self.assertEqual(record["put_attempts"], 2)  # the refused second decision counts too
         self.assertEqual(record["custom_data"], "promote v42?")
         gate = self.cp.get_pipeline_state(name=self.pipeline)["stageStates"][2]["actionStates"][0]
         self.assertEqual(gate["latestExecution"]["status"], "Succeeded")
@@ -514,6 +515,32 @@ class NativeServicesTest(unittest.TestCase):
         final = int(ddb.get_item(TableName="counters", Key={"pk": {"S": "c"}})["Item"]["version"]["N"])
         self.assertEqual(final, len(wins), "two writers passed the same condition")
         self.assertEqual(len(set(wins)), len(wins))
+
+    def test_dynamodb_conditional_updates_are_atomic(self) -> None:
+        import concurrent.futures
+        ddb = EMU.client("dynamodb")
+        ddb.create_table(TableName="claims", BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        for round_ in range(5):
+            key = {"pk": {"S": f"claim-{round_}"}}
+            ddb.put_item(TableName="claims", Item={**key, "status": {"S": "waiting"}})
+
+            def claim(who: str) -> bool:
+                client = EMU.client("dynamodb")
+                try:
+                    client.update_item(TableName="claims", Key=key, UpdateExpression="SET #s = :d, who = :w",
+                                       ConditionExpression="#s = :waiting", ExpressionAttributeNames={"#s": "status"},
+                                       ExpressionAttributeValues={":d": {"S": "deciding"}, ":w": {"S": who},
+                                                                  ":waiting": {"S": "waiting"}})
+                    return True
+                except ClientError as e:
+                    self.assertEqual(error_code(e), "ConditionalCheckFailedException")
+                    return False
+
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                won = list(pool.map(claim, [f"u{i}" for i in range(8)]))
+            self.assertEqual(won.count(True), 1, won)
 
     def test_sns_to_sqs_and_secrets(self) -> None:
         sns, sqs, sm = EMU.client("sns"), EMU.client("sqs"), EMU.client("secretsmanager")

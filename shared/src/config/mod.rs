@@ -3,9 +3,11 @@
 //! The list (`Var::ALL`) is also what the SAM template is checked against, so a function's
 //! environment in `template.yaml` can neither miss a variable nor set one nobody reads.
 
+mod approval;
 mod notifier;
 mod webhook;
 
+pub use approval::{ApprovalConfig, RequestChannels};
 pub use notifier::{Audience, NotifierConfig, NotifyConfig, PipelineNotify, Verbosity};
 pub use webhook::WebhookConfig;
 

@@ -8,3 +8,8 @@ pub use details::CodePipelineDetails;
 pub use start::{
     truncate, CodePipelineStarter, PipelineStarter, StartError, StartRequest, Variable,
 };
+mod approval;
+
+pub use approval::{
+    commit_of, ActionOutcome, ApprovalCallError, ApprovalSettings, CodePipelineApprovals,
+    WaitingApproval,

@@ -3,11 +3,17 @@
 //! Every record kind has its own key prefix, so one table holds deliveries, executions and
 //! approvals without collisions, and a scan of the table reads like a log.
 
+mod approvals;
 mod deliveries;
 mod executions;
+mod deploy_commands;
 
+pub use approvals::{Created, DecisionClaim, DynamoApprovals};
 pub use deliveries::DynamoDeliveries;
 pub use executions::DynamoExecutions;
+pub use deploy_commands::{
+    CommandOutcome, DeployCommand, DeployCommands, Deployment, PendingCommand,
+};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 

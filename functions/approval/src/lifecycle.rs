@@ -1,0 +1,197 @@
+//! An approval's life outside the clicks: the request is posted when the approval starts, and
+//! closed when CodePipeline ends it some other way (console, CLI, expiry, a newer execution).
+
+use crate::Approvals;
+use gantry::approval::{
+    approval_id, render_request, ActionFinished, ApprovalNotice, ApprovalRecord, ApprovalState,
+    Closure, APPROVAL_LIFETIME_SECONDS,
+};
+use gantry::pipeline::ApprovalCallError;
+use gantry::slack::SlackError;
+use gantry::state::{Created, StateError};
+use serde_json::{json, Value};
+
+/// Why a request could not be posted; the invocation fails so Lambda retries it.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error(transparent)]
+    Pipeline(#[from] ApprovalCallError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Slack(#[from] SlackError),
+    #[error(
+        "no Slack channel for pipeline {0}: it has no execution thread, and GANTRY_NOTIFY \
+         names no channel for it"
+    )]
+    NoChannel(String),
+}
+
+impl Approvals {
+    /// Posts the request of an approval that started (from EventBridge or SNS), once.
+    pub async fn open(&self, notice: ApprovalNotice, now: i64) -> Result<Value, LifecycleError> {
+        let (p, s, a) = (&notice.pipeline, &notice.stage, &notice.action);
+        let waiting = self.pipeline.waiting(p, s, a).await?;
+        let Some(waiting) = waiting else {
+            return Ok(skipped(&notice, "no approval is waiting there any more"));
+        };
+        // SNS knows the token, EventBridge the execution: both must match what waits now.
+        if notice.token.as_ref().is_some_and(|t| *t != waiting.token) {
+            return Ok(skipped(
+                &notice,
+                "a newer approval replaced the notified one",
+            ));
+        }
+        let execution_id = match (&notice.execution_id, &waiting.execution_id) {
+            (Some(notified), Some(current)) if notified != current => {
+                return Ok(skipped(&notice, "the stage now runs another execution"))
+            }
+            (Some(id), _) | (None, Some(id)) => id.clone(),
+            (None, None) => return Ok(skipped(&notice, "the stage has no execution")),
+        };
+        let settings = if notice.token.is_some() {
+            // The notification carries the action's settings already.
+            gantry::pipeline::ApprovalSettings {
+                custom_data: notice.custom_data.clone(),
+                review_url: notice.review_url.clone(),
+            }
+        } else {
+            self.pipeline.settings(p, s, a).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "approval settings unavailable; posting without them");
+                Default::default()
+            })
+        };
+        let commit = self
+            .pipeline
+            .commit(p, &execution_id)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "commit unavailable; posting without it");
+                None
+            });
+        let started = waiting.since.or(notice.started_at).unwrap_or(now);
+        let mut record = ApprovalRecord {
+            id: approval_id(p, s, a, &waiting.token),
+            pipeline: p.clone(),
+            stage: s.clone(),
+            action: a.clone(),
+            token: waiting.token,
+            execution_id,
+            requested_at: now,
+            expires_at: notice
+                .expires_at
+                .unwrap_or(started + APPROVAL_LIFETIME_SECONDS),
+            custom_data: settings.custom_data,
+            review_url: settings.review_url,
+            commit,
+            author: None,
+            message: None,
+            state: ApprovalState::Waiting,
+        };
+        let rule = self.rule(p, s);
+        if let Some(rule) = rule.filter(|r| r.four_eyes) {
+            // Found now, while nobody waits, so the click needs no lookup.
+            let git_author = record.commit.as_ref().and_then(|c| c.author.clone());
+            let identity = self
+                .author_of(&self.slack, None, git_author.as_deref(), rule)
+                .await;
+            // Only a definite answer is stored; a failed lookup is retried at the click.
+            record.author = Some(identity);
+        }
+        if self.records.create(&record, now).await? == Created::Exists {
+            tracing::info!(approval = record.id, "request already posted");
+            return Ok(
+                json!({ "approval": record.id, "posted": false, "reason": "already posted" }),
+            );
+        }
+        if let Some(previous) = self.records.link_action(&record).await? {
+            self.close_open(&previous, &Closure::Superseded { at: now })
+                .await?;
+        }
+        let thread = self
+            .records
+            .execution_thread(p, &record.execution_id)
+            .await?;
+        let mut message = render_request(&record, rule);
+        match &thread {
+            Some(parent) => {
+                message["channel"] = json!(parent.channel);
+                message["thread_ts"] = json!(parent.ts);
+                // Also in the channel, so the request is not missed.
+                message["reply_broadcast"] = json!(true);
+            }
+            None => {
+                let channel = self
+                    .channels
+                    .channel_for(p)
+                    .ok_or_else(|| LifecycleError::NoChannel(p.clone()))?;
+                message["channel"] = json!(channel);
+            }
+        }
+        let posted = self.slack.post_message(&message).await?;
+        self.records.set_message(&record.id, &posted).await?;
+        tracing::info!(
+            approval = record.id,
+            pipeline = p,
+            stage = s,
+            action = a,
+            execution_id = record.execution_id,
+            channel = posted.channel,
+            in_thread = thread.is_some(),
+            "approval request posted"
+        );
+        Ok(json!({
+            "approval": record.id,
+            "posted": true,
+            "channel": posted.channel,
+            "ts": posted.ts,
+        }))
+    }
+
+    /// Closes the request of an approval that CodePipeline ended, unless Slack decided it.
+    pub async fn close(&self, finished: &ActionFinished) -> Result<Value, LifecycleError> {
+        let id = self
+            .records
+            .latest_for_action(
+                &finished.pipeline,
+                &finished.execution_id,
+                &finished.stage,
+                &finished.action,
+            )
+            .await?;
+        let Some(id) = id else {
+            return Ok(json!({ "ignored": "no approval request was posted for this action" }));
+        };
+        let Some(record) = self.records.get(&id).await? else {
+            return Ok(json!({ "ignored": "the approval record has expired" }));
+        };
+        let closure = finished.closure(record.expires_at);
+        let closed = self.close_open(&id, &closure).await?;
+        Ok(json!({ "approval": id, "closed": closed }))
+    }
+
+    /// Closes a waiting approval and updates its message; false when it was not waiting
+    /// (decided in Slack, or being decided right now: the click finishes it).
+    async fn close_open(&self, id: &str, closure: &Closure) -> Result<bool, LifecycleError> {
+        if !self.records.close_waiting(id, closure).await? {
+            return Ok(false);
+        }
+        if let Some(mut record) = self.records.get(id).await? {
+            record.state = ApprovalState::Closed(closure.clone());
+            self.show_closed(&self.slack, &record, None).await;
+            tracing::info!(approval = id, closure = ?closure, "approval request closed");
+        }
+        Ok(true)
+    }
+}
+
+fn skipped(notice: &ApprovalNotice, reason: &str) -> Value {
+    tracing::warn!(
+        pipeline = notice.pipeline,
+        stage = notice.stage,
+        action = notice.action,
+        reason,
+        "approval request not posted"
+    );
+    json!({ "posted": false, "reason": reason })
+}

@@ -1,0 +1,31 @@
+//! `approval`: CodePipeline manual approvals as Slack messages with Approve and Reject buttons,
+//! and the traffic shifter's Promote and Rollback buttons. One function, three event sources:
+//! Slack's interactivity requests (Function URL), CodePipeline's action events (EventBridge)
+//! and the approval action's notifications (SNS).
+
+use gantry::config::{ApprovalConfig, ProcessEnv};
+use gantry::secrets::GantrySecrets;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    gantry::telemetry::init();
+    let app = match init().await {
+        Ok(app) => app,
+        Err(e) => std::process::exit(gantry::runtime::report_init_error(&e).await),
+    };
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        approval::handle(app, event.payload).await
+    }))
+    .await
+}
+
+async fn init() -> Result<approval::Approvals, Error> {
+    let config = ApprovalConfig::from_env(&ProcessEnv)?;
+    let sdk = gantry::aws::load().await;
+    let secrets_client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let secrets = GantrySecrets::fetch(&secrets_client, &config.secrets_arn).await?;
+    Ok(approval::build(config, &secrets, &sdk)?)
+}

@@ -1,0 +1,170 @@
+//! Who may approve what: `GANTRY_APPROVERS`, keyed by pipeline then stage. Deny by default.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The approvers of one stage of one pipeline.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageApprovers {
+    /// Slack user ids (`U…`, or `W…` on Enterprise Grid).
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// Slack user group ids (`S…`); members are resolved with `usergroups.users.list`.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// The commit's author may not approve (or promote) their own change.
+    #[serde(default)]
+    pub four_eyes: bool,
+    /// Git author (name, username or email, compared without case) → Slack user id, for authors
+    /// whose Slack account cannot be found by email; `null` for authors with no Slack account
+    /// (bots), who then never count as the clicker.
+    #[serde(default)]
+    pub authors: BTreeMap<String, Option<String>>,
+}
+
+impl StageApprovers {
+    /// True when the user is listed by id (group membership is checked separately).
+    pub fn lists_user(&self, user: &str) -> bool {
+        self.users.iter().any(|u| u == user)
+    }
+}
+
+/// Every pipeline's and stage's approvers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct ApproverRules(BTreeMap<String, BTreeMap<String, StageApprovers>>);
+
+impl ApproverRules {
+    /// Parses and checks `GANTRY_APPROVERS`; the error says which entry is wrong.
+    pub fn parse(json: &str) -> Result<Self, String> {
+        let rules: ApproverRules = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        rules.validate()?;
+        Ok(rules)
+    }
+
+    /// The rule of `pipeline`/`stage`, if any: `None` means nobody may decide from Slack.
+    pub fn stage(&self, pipeline: &str, stage: &str) -> Option<&StageApprovers> {
+        self.0.get(pipeline).and_then(|stages| stages.get(stage))
+    }
+
+    /// True when no stage is configured at all.
+    pub fn is_empty(&self) -> bool {
+        self.0.values().all(BTreeMap::is_empty)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        for (pipeline, stages) in &self.0 {
+            for (stage, rule) in stages {
+                let at = format!("{pipeline}/{stage}");
+                if rule.users.is_empty() && rule.groups.is_empty() {
+                    return Err(format!(
+                        "{at} lists no users or groups (leave the stage out to forbid approvals from Slack)"
+                    ));
+                }
+                if let Some(u) = rule.users.iter().find(|u| !is_user_id(u)) {
+                    return Err(format!(
+                        "{at}: {u:?} is not a Slack user id (U… or W…; a name or email does not work)"
+                    ));
+                }
+                if let Some(g) = rule.groups.iter().find(|g| !is_group_id(g)) {
+                    return Err(format!(
+                        "{at}: {g:?} is not a Slack user group id (S…; a @handle does not work)"
+                    ));
+                }
+                let bad_author = rule
+                    .authors
+                    .iter()
+                    .find_map(|(a, u)| u.as_ref().filter(|u| !is_user_id(u)).map(|u| (a, u)));
+                if let Some((a, u)) = bad_author {
+                    return Err(format!(
+                        "{at}: authors[{a:?}] = {u:?} is not a Slack user id"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn slack_id(text: &str, prefixes: &[char]) -> bool {
+    text.len() >= 2
+        && text.starts_with(prefixes)
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+fn is_user_id(text: &str) -> bool {
+    slack_id(text, &['U', 'W'])
+}
+
+fn is_group_id(text: &str) -> bool {
+    slack_id(text, &['S'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_shape_parses() {
+        let rules = ApproverRules::parse(
+            r#"{"shop": {"Prod": {"users": ["U0ALLOWED"], "groups": ["S0RELEASE"], "four_eyes": true}}}"#,
+        )
+        .unwrap();
+        let prod = rules.stage("shop", "Prod").unwrap();
+        assert!(prod.four_eyes);
+        assert!(prod.lists_user("U0ALLOWED"));
+        assert!(!prod.lists_user("U0OTHER"));
+        assert_eq!(prod.groups, vec!["S0RELEASE"]);
+    }
+
+    #[test]
+    fn authors_map_to_a_user_or_to_null() {
+        let rules = ApproverRules::parse(
+            r#"{"shop": {"Prod": {"users": ["U1"], "authors": {"octocat": "U0OCTO", "dependabot[bot]": null}}}}"#,
+        )
+        .unwrap();
+        let authors = &rules.stage("shop", "Prod").unwrap().authors;
+        assert_eq!(authors["octocat"].as_deref(), Some("U0OCTO"));
+        assert_eq!(authors["dependabot[bot]"], None);
+    }
+
+    #[test]
+    fn an_unlisted_pipeline_or_stage_has_no_rule() {
+        let rules = ApproverRules::parse(r#"{"shop": {"Prod": {"users": ["U1"]}}}"#).unwrap();
+        assert!(rules.stage("shop", "Staging").is_none());
+        assert!(rules.stage("api", "Prod").is_none());
+        assert!(ApproverRules::default().is_empty());
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        for (json, says) in [
+            (
+                r#"{"shop": {"Prod": {}}}"#,
+                "shop/Prod lists no users or groups",
+            ),
+            (
+                r#"{"shop": {"Prod": {"users": ["jane"]}}}"#,
+                "\"jane\" is not a Slack user id",
+            ),
+            (
+                r#"{"shop": {"Prod": {"groups": ["@release"]}}}"#,
+                "not a Slack user group id",
+            ),
+            (
+                r#"{"shop": {"Prod": {"user": ["U1"]}}}"#,
+                "unknown field `user`",
+            ),
+            (
+                r#"{"shop": {"Prod": {"users": ["U1"], "authors": {"jane": "jane@x"}}}}"#,
+                "authors[\"jane\"]",
+            ),
+        ] {
+            let err = ApproverRules::parse(json).unwrap_err();
+            assert!(err.contains(says), "{json}: {err}");
+        }
+    }
+}

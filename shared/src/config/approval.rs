@@ -1,0 +1,123 @@
+use super::{base_url, json, optional, required, ConfigError, Env, Var};
+use crate::approval::ApproverRules;
+use crate::slack::DEFAULT_API_URL;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The approval function's configuration.
+#[derive(Debug, Clone)]
+pub struct ApprovalConfig {
+    pub secrets_arn: String,
+    pub table: String,
+    /// `GANTRY_APPROVERS`; absent means nobody may decide anything from Slack.
+    pub approvers: ApproverRules,
+    /// Where requests go when the execution has no Slack thread (from `GANTRY_NOTIFY`).
+    pub channels: RequestChannels,
+    pub slack_api_url: String,
+}
+
+impl ApprovalConfig {
+    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let approvers = match optional(env, Var::Approvers)? {
+            Some(raw) => ApproverRules::parse(&raw).map_err(|reason| ConfigError::Invalid {
+                var: Var::Approvers.name(),
+                reason,
+            })?,
+            None => ApproverRules::default(),
+        };
+        Ok(Self {
+            secrets_arn: required(env, Var::SecretsArn)?,
+            table: required(env, Var::Table)?,
+            approvers,
+            channels: json(env, Var::Notify)?.unwrap_or_default(),
+            slack_api_url: base_url(env, Var::SlackApiUrl, DEFAULT_API_URL)?,
+        })
+    }
+}
+
+/// The part of `GANTRY_NOTIFY` the approval function reads: the channels (the notifier reads
+/// the rest, such as `verbosity`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct RequestChannels {
+    #[serde(default)]
+    pub default_channel: Option<String>,
+    #[serde(default)]
+    pub pipelines: BTreeMap<String, PipelineChannel>,
+}
+
+/// One pipeline's entry of `GANTRY_NOTIFY`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct PipelineChannel {
+    #[serde(default)]
+    pub channel: Option<String>,
+}
+
+impl RequestChannels {
+    /// The pipeline's channel, else the default one.
+    pub fn channel_for(&self, pipeline: &str) -> Option<&str> {
+        self.pipelines
+            .get(pipeline)
+            .and_then(|p| p.channel.as_deref())
+            .or(self.default_channel.as_deref())
+            .filter(|c| !c.trim().is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(extra: &[(&'static str, &'static str)]) -> HashMap<&'static str, &'static str> {
+        let mut e = HashMap::from([
+            ("GANTRY_SECRETS_ARN", "arn:secret"),
+            ("GANTRY_TABLE", "gantry"),
+        ]);
+        e.extend(extra.iter().copied());
+        e
+    }
+
+    #[test]
+    fn the_minimal_environment_denies_everything() {
+        let c = ApprovalConfig::from_env(&env(&[])).unwrap();
+        assert!(c.approvers.is_empty());
+        assert_eq!(c.channels.channel_for("shop"), None);
+        assert_eq!(c.slack_api_url, "https://slack.com/api");
+    }
+
+    #[test]
+    fn channels_come_from_the_notify_configuration() {
+        let c = ApprovalConfig::from_env(&env(&[(
+            "GANTRY_NOTIFY",
+            r#"{"default_channel": "C0DEPLOYS", "pipelines": {"orders": {"channel": "C0ORDERS", "verbosity": "actions"}, "api": {"verbosity": "failures"}}}"#,
+        )]))
+        .unwrap();
+        assert_eq!(c.channels.channel_for("orders"), Some("C0ORDERS"));
+        assert_eq!(c.channels.channel_for("api"), Some("C0DEPLOYS"));
+        assert_eq!(c.channels.channel_for("shop"), Some("C0DEPLOYS"));
+    }
+
+    #[test]
+    fn bad_approvers_are_an_init_error_naming_the_variable_and_entry() {
+        let err = ApprovalConfig::from_env(&env(&[(
+            "GANTRY_APPROVERS",
+            r#"{"shop": {"Prod": {"users": ["jane@example.com"]}}}"#,
+        )]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("GANTRY_APPROVERS is invalid"), "{err}");
+        assert!(err.contains("shop/Prod"), "{err}");
+    }
+
+    #[test]
+    fn the_table_and_secret_are_required() {
+        let mut e = env(&[]);
+        e.remove("GANTRY_TABLE");
+        assert_eq!(
+            ApprovalConfig::from_env(&e).unwrap_err(),
+            ConfigError::Missing {
+                var: "GANTRY_TABLE"
+            }
+        );
+    }
+}

@@ -1,0 +1,399 @@
+//! The approval function's world for end-to-end tests and the benchmark: a pipeline whose Prod
+//! stage holds a manual approval, an execution of a commit, the state table, the secret, the
+//! Slack stand-in with users and a user group, and the function built from its environment;
+//! plus the events AWS and Slack send it.
+
+use crate::aws::{create_pipeline_role, create_secret, create_table, sdk};
+use crate::slack::SlackNs;
+use crate::{emulator_url, fixture_json, http, unique};
+use gantry::approval::interaction::{Click, APPROVE, REJECT};
+use gantry::config::ApprovalConfig;
+use gantry::secrets::GantrySecrets;
+use gantry::state::now_epoch_seconds;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+pub const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+pub const CHANNEL: &str = "C0DEPLOYS";
+pub const CUSTOM_DATA: &str = "Check the canary dashboard before approving.";
+pub const REVIEW_URL: &str = "https://grafana.example.com/d/shop";
+
+/// Slack users of the tests (ids as Slack makes them).
+pub const JANE: (&str, &str) = ("U0ALLOWED", "jane");
+pub const OCTO: (&str, &str) = ("U0OCTO", "octo");
+pub const MEMBER: (&str, &str) = ("U0MEMBER", "mia");
+pub const STRANGER: (&str, &str) = ("U0STRANGER", "sam");
+
+pub struct World {
+    pub app: approval::Approvals,
+    pub sdk: aws_config::SdkConfig,
+    pub slack: SlackNs,
+    pub table: String,
+    pub pipeline: String,
+    pub execution_id: String,
+}
+
+pub struct Setup {
+    pub approvers: Value,
+    pub author: &'static str,
+    pub notify: Value,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            approvers: json!({"Prod": {"users": [JANE.0, OCTO.0], "groups": ["S0RELEASE"]}}),
+            author: "octocat",
+            notify: json!({"default_channel": CHANNEL}),
+        }
+    }
+}
+
+/// A pipeline `Source → Prod` whose Prod stage holds a manual approval `Approve` with a custom
+/// message and a review URL, one execution of a commit by `setup.author`, the state table, the
+/// secret and the function built from the environment it would get in Lambda.
+pub async fn world(setup: Setup) -> World {
+    let sdk = sdk().await;
+    let table = unique("gantry");
+    create_table(&sdk, &table).await;
+    let secret = create_secret(
+        &sdk,
+        &unique("gantry-secret"),
+        &json!({"slack_signing_secret": SIGNING_SECRET, "slack_bot_token": "xoxb-approval-tests"}),
+    )
+    .await;
+    let pipeline = unique("shop");
+    create_approval_pipeline(&sdk, &pipeline).await;
+    let execution_id = start_execution(&sdk, &pipeline, setup.author).await;
+    let slack = SlackNs::new();
+    slack
+        .configure(json!({
+            "users": [
+                {"id": JANE.0, "name": JANE.1, "email": "jane@example.com"},
+                {"id": OCTO.0, "name": OCTO.1, "email": "octocat@example.com"},
+                {"id": MEMBER.0, "name": MEMBER.1, "email": "mia@example.com"},
+                {"id": STRANGER.0, "name": STRANGER.1, "email": "sam@example.com"},
+            ],
+            "usergroups": {"S0RELEASE": [MEMBER.0]},
+        }))
+        .await;
+    let mut approvers = serde_json::Map::new();
+    approvers.insert(pipeline.clone(), setup.approvers);
+    let env: HashMap<String, String> = HashMap::from([
+        ("GANTRY_SECRETS_ARN".into(), secret.clone()),
+        ("GANTRY_TABLE".into(), table.clone()),
+        (
+            "GANTRY_APPROVERS".into(),
+            Value::Object(approvers).to_string(),
+        ),
+        ("GANTRY_NOTIFY".into(), setup.notify.to_string()),
+        ("SLACK_API_URL".into(), slack.api_url()),
+    ]);
+    let config = ApprovalConfig::from_env(&env).expect("config");
+    let secrets = GantrySecrets::fetch(&aws_sdk_secretsmanager::Client::new(&sdk), &secret)
+        .await
+        .expect("secret");
+    World {
+        app: approval::build(config, &secrets, &sdk).expect("approval"),
+        sdk,
+        slack,
+        table,
+        pipeline,
+        execution_id,
+    }
+}
+
+pub async fn create_approval_pipeline(sdk: &aws_config::SdkConfig, name: &str) {
+    use aws_sdk_codepipeline::types::*;
+    let role = create_pipeline_role(&unique("pipeline-role")).await;
+    let type_id = |category, owner, provider: &str| {
+        ActionTypeId::builder()
+            .category(category)
+            .owner(owner)
+            .provider(provider)
+            .version("1")
+            .build()
+            .expect("type id")
+    };
+    let source = ActionDeclaration::builder()
+        .name("Source")
+        .action_type_id(type_id(
+            ActionCategory::Source,
+            ActionOwner::Aws,
+            "CodeStarSourceConnection",
+        ))
+        .build()
+        .expect("source");
+    let approval = ActionDeclaration::builder()
+        .name("Approve")
+        .action_type_id(type_id(
+            ActionCategory::Approval,
+            ActionOwner::Aws,
+            "Manual",
+        ))
+        .configuration("CustomData", CUSTOM_DATA)
+        .configuration("ExternalEntityLink", REVIEW_URL)
+        .build()
+        .expect("approval");
+    let stage = |name: &str, action| {
+        StageDeclaration::builder()
+            .name(name)
+            .actions(action)
+            .build()
+            .expect("stage")
+    };
+    let declaration = PipelineDeclaration::builder()
+        .name(name)
+        .role_arn(role)
+        .artifact_store(
+            ArtifactStore::builder()
+                .r#type(ArtifactStoreType::S3)
+                .location("gantry-artifacts")
+                .build()
+                .expect("store"),
+        )
+        .stages(stage("Source", source))
+        .stages(stage("Prod", approval))
+        .build()
+        .expect("pipeline");
+    aws_sdk_codepipeline::Client::new(sdk)
+        .create_pipeline()
+        .pipeline(declaration)
+        .send()
+        .await
+        .expect("create pipeline");
+}
+
+/// An execution started as the webhook starts them: pinned to a commit, with its variables.
+pub async fn start_execution(sdk: &aws_config::SdkConfig, pipeline: &str, author: &str) -> String {
+    use aws_sdk_codepipeline::types::PipelineVariable;
+    let var = |n: &str, v: &str| {
+        PipelineVariable::builder()
+            .name(n)
+            .value(v)
+            .build()
+            .expect("variable")
+    };
+    aws_sdk_codepipeline::Client::new(sdk)
+        .start_pipeline_execution()
+        .name(pipeline)
+        .variables(var("COMMIT_ID", "6113728f27ae82c7b1a177c8d03f9e96e0adf246"))
+        .variables(var("COMMIT_MESSAGE", "Fix the cart total"))
+        .variables(var("AUTHOR", author))
+        .variables(var("BRANCH", "main"))
+        .variables(var("REPOSITORY", "octo-org/shop"))
+        .send()
+        .await
+        .expect("start execution")
+        .pipeline_execution_id()
+        .expect("execution id")
+        .to_string()
+}
+
+/// Makes the emulator's Prod approval wait (a new token each time); returns its record.
+pub async fn approval_waits(w: &World, extra: Value) -> Value {
+    let mut body = json!({"pipeline": w.pipeline, "stage": "Prod", "action": "Approve", "execution_id": w.execution_id});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    http::post(
+        &format!("{}/_gantry/codepipeline/approvals", emulator_url()),
+        &body,
+    )
+    .await
+}
+
+/// The emulator's approvals of the pipeline, oldest first.
+pub async fn approvals(w: &World) -> Vec<Value> {
+    let v = http::get(&format!(
+        "{}/_gantry/codepipeline/approvals?pipeline={}",
+        emulator_url(),
+        w.pipeline
+    ))
+    .await;
+    v.get("approvals")
+        .or(Some(&v))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// CodePipeline's EventBridge event for the Prod approval action.
+pub fn action_event(w: &World, state: &str) -> Value {
+    let mut e = fixture_json("aws/example-codepipeline-action-execution-stage-change-event.json");
+    e["detail"]["pipeline"] = json!(w.pipeline);
+    e["detail"]["execution-id"] = json!(w.execution_id);
+    e["detail"]["stage"] = json!("Prod");
+    e["detail"]["action"] = json!("Approve");
+    e["detail"]["state"] = json!(state);
+    e["detail"]["type"] =
+        json!({"owner": "AWS", "category": "Approval", "provider": "Manual", "version": "1"});
+    e["time"] = json!(now_rfc3339());
+    e
+}
+
+pub fn now_rfc3339() -> String {
+    // `2026-03-01 14:05 UTC` → `2026-03-01T14:05Z`: the minute precision CodePipeline uses.
+    gantry::approval::clock::format_utc(now_epoch_seconds())
+        .replace(' ', "T")
+        .replace("TUTC", "Z")
+}
+
+/// The approval action's SNS notification, as CodePipeline publishes it.
+pub fn sns_event(w: &World, token: &str, expires: &str) -> Value {
+    let message = json!({
+        "region": "us-east-1",
+        "consoleLink": format!("https://console.aws.amazon.com/codepipeline/home?region=us-east-1#/view/{}", w.pipeline),
+        "approval": {
+            "pipelineName": w.pipeline, "stageName": "Prod", "actionName": "Approve",
+            "token": token, "expires": expires,
+            "externalEntityLink": REVIEW_URL,
+            "approvalReviewLink": format!("https://console.aws.amazon.com/codepipeline/home?region=us-east-1#/view/{}/Prod/Approve/approve/{token}", w.pipeline),
+            "customData": CUSTOM_DATA,
+        }
+    });
+    let mut e = fixture_json("aws/example-sns-event.json");
+    e["Records"][0]["Sns"]["Subject"] = json!("APPROVAL NEEDED: AWS CodePipeline");
+    e["Records"][0]["Sns"]["Message"] = json!(message.to_string());
+    e
+}
+
+pub async fn invoke(w: &World, event: Value) -> Value {
+    approval::handle(&w.app, event).await.expect("handled")
+}
+
+/// Posts the request through the EventBridge event; returns the approval id its buttons carry.
+pub async fn request_posted(w: &World) -> String {
+    let out = invoke(w, action_event(w, "STARTED")).await;
+    assert_eq!(out["posted"], true, "{out}");
+    let id = out["approval"].as_str().expect("approval id").to_string();
+    assert_eq!(
+        buttons(&latest_message(w).await),
+        vec![(APPROVE.into(), id.clone()), (REJECT.into(), id.clone())]
+    );
+    id
+}
+
+pub async fn latest_message(w: &World) -> Value {
+    w.slack
+        .messages()
+        .await
+        .last()
+        .cloned()
+        .expect("a message was posted")
+}
+
+pub fn buttons(message: &Value) -> Vec<(String, String)> {
+    message["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .map(|e| {
+            (
+                e["action_id"].as_str().unwrap_or_default().to_string(),
+                e["value"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A Slack click as Slack sends it: signed form body in a Function URL event.
+pub struct Clicked<'a> {
+    pub user: (&'a str, &'a str),
+    pub action_id: &'a str,
+    pub value: &'a str,
+    pub reason: Option<&'a str>,
+    pub secret: &'a str,
+    pub age_seconds: i64,
+    pub retry: Option<&'a str>,
+}
+
+impl<'a> Clicked<'a> {
+    pub fn new(user: (&'a str, &'a str), action_id: &'a str, value: &'a str) -> Self {
+        Clicked {
+            user,
+            action_id,
+            value,
+            reason: None,
+            secret: SIGNING_SECRET,
+            age_seconds: 0,
+            retry: None,
+        }
+    }
+}
+
+pub async fn click(w: &World, c: Clicked<'_>) -> (u16, Value) {
+    let event = click_event(w, &c, &unique("click"));
+    let answer = invoke(w, event).await;
+    let status = answer["statusCode"].as_u64().expect("statusCode") as u16;
+    let body = answer["body"].as_str().unwrap_or_default();
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).expect("json body")
+    };
+    (status, body)
+}
+
+pub fn click_event(w: &World, c: &Clicked<'_>, response_path: &str) -> Value {
+    let mut request = Click {
+        user_id: c.user.0,
+        username: c.user.1,
+        action_id: c.action_id,
+        value: c.value,
+        channel: CHANNEL,
+        message_ts: "1700000000.000100",
+        response_url: &w.slack.response_url(response_path),
+        reason: c.reason,
+    }
+    .signed_request(c.secret, now_epoch_seconds() - c.age_seconds);
+    if let Some(n) = c.retry {
+        request.headers.push(("x-slack-retry-num", n.to_string()));
+        request
+            .headers
+            .push(("x-slack-retry-reason", "http_timeout".to_string()));
+    }
+    request.function_url_event()
+}
+
+/// The private replies sent through the clicks' response URLs.
+pub async fn private_replies(w: &World) -> Vec<String> {
+    w.slack
+        .calls(Some("response_url"))
+        .await
+        .iter()
+        .filter(|c| c["body"]["response_type"] == "ephemeral")
+        .map(|c| c["body"]["text"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+pub async fn record(w: &World, id: &str) -> HashMap<String, String> {
+    let out = aws_sdk_dynamodb::Client::new(&w.sdk)
+        .get_item()
+        .table_name(&w.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("APPROVAL#{id}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("APPROVAL".into()),
+        )
+        .send()
+        .await
+        .expect("get item");
+    out.item()
+        .expect("approval record")
+        .iter()
+        .filter_map(|(k, v)| {
+            let text = v.as_s().cloned().or_else(|_| v.as_n().cloned()).ok()?;
+            Some((k.clone(), text))
+        })
+        .collect()
+}
+
+pub fn text_of(message: &Value) -> String {
+    message["blocks"].to_string()
+}

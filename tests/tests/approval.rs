@@ -1,0 +1,613 @@
+//! The approval function end to end: CodePipeline's approval events in, a Slack request out;
+//! Slack's signed button clicks in, `PutApprovalResult` out. Against the AWS emulator (which
+//! holds approvals with tokens and checks `PutApprovalResult`) and the Slack stand-in, through
+//! the Lambda handler with the JSON events AWS delivers.
+
+use gantry::approval::interaction::{sign, APPROVE, PROMOTE, REJECT, ROLLBACK};
+use gantry::state::now_epoch_seconds;
+use gantry_tests::approval::*;
+use gantry_tests::{fixture_json, unique};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+#[tokio::test]
+async fn an_allowed_user_approves_and_the_message_shows_who_and_when() {
+    let w = world(Setup::default()).await;
+    let seeded = approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+
+    let posted = latest_message(&w).await;
+    assert_eq!(posted["channel"], CHANNEL);
+    let shown = text_of(&posted);
+    for expected in [
+        format!("Approval needed: {} › Prod", w.pipeline),
+        "`6113728` Fix the cart total (main)".into(),
+        "octocat".into(),
+        CUSTOM_DATA.into(),
+        format!("<{REVIEW_URL}>"),
+        "<@U0ALLOWED>, <@U0OCTO>, <!subteam^S0RELEASE>".into(),
+        "Expires".into(),
+    ] {
+        assert!(shown.contains(&expected), "{expected} missing from {shown}");
+    }
+
+    let (status, _) = click(&w, Clicked::new(JANE, APPROVE, &id)).await;
+    assert_eq!(status, 200);
+
+    let decided = &approvals(&w).await[0];
+    assert_eq!(decided["status"], "Approved");
+    assert_eq!(decided["summary"], "Approved by @jane via Slack");
+    assert_eq!(decided["put_attempts"], 1);
+
+    let message = latest_message(&w).await;
+    assert_eq!(message["versions"], 2, "updated once");
+    assert!(buttons(&message).is_empty(), "the buttons are gone");
+    assert!(
+        text_of(&message).contains("✅ *Approved* by <@U0ALLOWED> <!date^"),
+        "{}",
+        text_of(&message)
+    );
+    assert!(private_replies(&w).await.is_empty());
+
+    // The audit trail.
+    let r = record(&w, &id).await;
+    assert_eq!(r["status"], "approved");
+    assert_eq!(r["decided_by"], JANE.0);
+    assert_eq!(r["decided_by_name"], JANE.1);
+    assert!(r["decided_at"].parse::<i64>().expect("decided_at") >= now_epoch_seconds() - 60);
+
+    // The token went to CodePipeline only: no Slack call ever carried it.
+    let token = seeded["token"].as_str().expect("token");
+    for call in w.slack.calls(None).await {
+        assert!(!call.to_string().contains(token), "token leaked in {call}");
+    }
+}
+
+#[tokio::test]
+async fn a_rejection_carries_the_reason_to_codepipeline_and_the_message() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+
+    let mut c = Clicked::new(OCTO, REJECT, &id);
+    c.reason = Some("p99 latency is up 40% on the canary");
+    let (status, _) = click(&w, c).await;
+    assert_eq!(status, 200);
+
+    let decided = &approvals(&w).await[0];
+    assert_eq!(decided["status"], "Rejected");
+    assert_eq!(
+        decided["summary"],
+        "Rejected by @octo via Slack: p99 latency is up 40% on the canary"
+    );
+    let shown = text_of(&latest_message(&w).await);
+    assert!(shown.contains("❌ *Rejected* by <@U0OCTO>"), "{shown}");
+    assert!(
+        shown.contains("p99 latency is up 40% on the canary"),
+        "{shown}"
+    );
+    assert_eq!(
+        record(&w, &id).await["reason"],
+        "p99 latency is up 40% on the canary"
+    );
+}
+
+#[tokio::test]
+async fn someone_who_may_not_approve_is_told_why_privately_and_nothing_changes() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+
+    let (status, _) = click(&w, Clicked::new(STRANGER, APPROVE, &id)).await;
+    assert_eq!(status, 200, "Slack shows anything but 200 as an error");
+
+    assert_eq!(approvals(&w).await[0]["status"], "InProgress");
+    assert_eq!(approvals(&w).await[0]["put_attempts"], 0);
+    let replies = private_replies(&w).await;
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(
+        replies[0].contains("not one of the approvers"),
+        "{}",
+        replies[0]
+    );
+    assert!(replies[0].contains("<@U0ALLOWED>"), "{}", replies[0]);
+    let message = latest_message(&w).await;
+    assert_eq!(message["versions"], 1, "the request is untouched");
+    assert_eq!(record(&w, &id).await["status"], "waiting");
+}
+
+#[tokio::test]
+async fn a_member_of_an_approver_group_may_approve_and_membership_is_cached() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+
+    // A non-member first: refused, and the group is read once.
+    click(&w, Clicked::new(STRANGER, APPROVE, &id)).await;
+    let (status, _) = click(&w, Clicked::new(MEMBER, APPROVE, &id)).await;
+    assert_eq!(status, 200);
+
+    assert_eq!(
+        approvals(&w).await[0]["summary"],
+        "Approved by @mia via Slack"
+    );
+    assert_eq!(
+        w.slack.calls(Some("usergroups.users.list")).await.len(),
+        1,
+        "the second click used the cache"
+    );
+}
+
+#[tokio::test]
+async fn four_eyes_stops_the_commit_author_mapped_by_table_or_by_email() {
+    // By the `authors` table (the webhook records the GitHub username).
+    let w = world(Setup {
+        approvers: json!({"Prod": {"users": [JANE.0, OCTO.0], "four_eyes": true, "authors": {"octocat": OCTO.0}}}),
+        ..Setup::default()
+    })
+    .await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    assert!(text_of(&latest_message(&w).await).contains("*Author*\\n<@U0OCTO>"));
+
+    click(&w, Clicked::new(OCTO, APPROVE, &id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "InProgress");
+    let replies = private_replies(&w).await;
+    assert!(replies[0].contains("you wrote this change"), "{replies:?}");
+
+    // The author may still stop their own change; here someone else approves it.
+    click(&w, Clicked::new(JANE, APPROVE, &id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "Approved");
+
+    // By email (users.lookupByEmail).
+    let w = world(Setup {
+        approvers: json!({"Prod": {"users": [JANE.0], "four_eyes": true}}),
+        author: "jane@example.com",
+        ..Setup::default()
+    })
+    .await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    click(&w, Clicked::new(JANE, APPROVE, &id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "InProgress");
+    assert!(private_replies(&w).await[0].contains("you wrote this change"));
+    let (status, _) = click(&w, Clicked::new(JANE, REJECT, &id)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        approvals(&w).await[0]["status"],
+        "Rejected",
+        "the author may reject their own change"
+    );
+}
+
+#[tokio::test]
+async fn a_double_click_and_a_slack_retry_decide_once() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+
+    // Two clicks at once (a double click, and a colleague's).
+    let (a, b) = tokio::join!(
+        click(&w, Clicked::new(JANE, APPROVE, &id)),
+        click(&w, Clicked::new(OCTO, APPROVE, &id)),
+    );
+    assert_eq!((a.0, b.0), (200, 200));
+    // Slack resending the first click.
+    let mut resent = Clicked::new(JANE, APPROVE, &id);
+    resent.retry = Some("1");
+    let (status, _) = click(&w, resent).await;
+    assert_eq!(status, 200);
+    // And one more click, later.
+    click(&w, Clicked::new(JANE, APPROVE, &id)).await;
+
+    let decided = &approvals(&w).await[0];
+    assert_eq!(
+        decided["put_attempts"], 1,
+        "decided once: one PutApprovalResult call"
+    );
+    assert_eq!(decided["status"], "Approved");
+    let r = record(&w, &id).await;
+    assert_eq!(r["status"], "approved");
+    assert_eq!(
+        decided["summary"],
+        format!("Approved by @{} via Slack", r["decided_by_name"])
+    );
+    let replies = private_replies(&w).await;
+    // One each for the losing click and the late click; the retry says nothing.
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    assert!(
+        replies.iter().all(|t| !t.contains("did not answer")),
+        "{replies:?}"
+    );
+    assert!(
+        replies.iter().any(|t| t.contains("Already approved by")),
+        "the late click is told: {replies:?}"
+    );
+    let message = latest_message(&w).await;
+    assert!(buttons(&message).is_empty());
+    assert!(text_of(&message).contains("✅ *Approved* by"));
+}
+
+#[tokio::test]
+async fn a_click_on_a_superseded_request_says_so_and_decides_nothing() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    // The stage is retried: a newer approval (new token) waits; the old token is stale.
+    approval_waits(&w, json!({})).await;
+
+    let (status, _) = click(&w, Clicked::new(JANE, APPROVE, &id)).await;
+    assert_eq!(status, 200);
+
+    let all = approvals(&w).await;
+    assert!(all.iter().all(|a| a["status"] == "InProgress"), "{all:?}");
+    let shown = text_of(&latest_message(&w).await);
+    assert!(shown.contains("*Superseded*"), "{shown}");
+    assert!(buttons(&latest_message(&w).await).is_empty());
+    assert!(private_replies(&w).await[0].contains("superseded"));
+    assert_eq!(record(&w, &id).await["status"], "superseded");
+}
+
+#[tokio::test]
+async fn a_newer_request_for_the_same_action_closes_the_older_one() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let first = request_posted(&w).await;
+    approval_waits(&w, json!({})).await;
+    let second = request_posted(&w).await;
+    assert_ne!(first, second);
+
+    let messages = w.slack.messages().await;
+    assert_eq!(messages.len(), 2);
+    assert!(text_of(&messages[0]).contains("*Superseded*"));
+    assert!(buttons(&messages[0]).is_empty());
+    assert_eq!(buttons(&messages[1]).len(), 2);
+}
+
+#[tokio::test]
+async fn the_sns_notification_posts_the_request_once_with_the_event() {
+    let w = world(Setup::default()).await;
+    let seeded = approval_waits(&w, json!({})).await;
+    let token = seeded["token"].as_str().expect("token");
+
+    let out = invoke(&w, sns_event(&w, token, "2099-01-01T00:00Z")).await;
+    assert_eq!(out["notifications"][0]["posted"], true, "{out}");
+    // The same approval's EventBridge event finds the request already posted.
+    let again = invoke(&w, action_event(&w, "STARTED")).await;
+    assert_eq!(again["posted"], false, "{again}");
+    assert_eq!(w.slack.messages().await.len(), 1);
+
+    let message = latest_message(&w).await;
+    let shown = text_of(&message);
+    assert!(
+        shown.contains(CUSTOM_DATA) && shown.contains(REVIEW_URL),
+        "{shown}"
+    );
+    assert!(
+        !message.to_string().contains(token),
+        "the review link with the token is not posted"
+    );
+    let id = &buttons(&message)[0].1;
+    click(&w, Clicked::new(JANE, APPROVE, id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "Approved");
+}
+
+#[tokio::test]
+async fn a_click_after_the_expiry_says_expired_and_decides_nothing() {
+    let w = world(Setup::default()).await;
+    let seeded = approval_waits(&w, json!({})).await;
+    // CodePipeline states the expiry to the minute; this one is already past.
+    let past = gantry::approval::clock::format_utc(now_epoch_seconds() - 120)
+        .replace(' ', "T")
+        .replace("TUTC", "Z");
+    invoke(
+        &w,
+        sns_event(&w, seeded["token"].as_str().expect("token"), &past),
+    )
+    .await;
+    let id = buttons(&latest_message(&w).await)[0].1.clone();
+
+    click(&w, Clicked::new(JANE, APPROVE, &id)).await;
+
+    assert_eq!(
+        approvals(&w).await[0]["put_attempts"],
+        0,
+        "an expired approval is not even tried"
+    );
+    assert!(text_of(&latest_message(&w).await).contains("*Expired*"));
+    assert!(private_replies(&w).await[0].contains("expired"));
+    assert_eq!(record(&w, &id).await["status"], "expired");
+}
+
+#[tokio::test]
+async fn a_forged_or_replayed_click_is_refused_with_401_and_decides_nothing() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    let calls_before = w.slack.calls(None).await.len();
+
+    let mut forged = Clicked::new(JANE, APPROVE, &id);
+    forged.secret = "not-the-signing-secret";
+    let (status, body) = click(&w, forged).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"], "signature does not match");
+
+    let mut replayed = Clicked::new(JANE, APPROVE, &id);
+    replayed.age_seconds = 6 * 60;
+    let (status, body) = click(&w, replayed).await;
+    assert_eq!(status, 401);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("more than five minutes"),
+        "{body}"
+    );
+
+    assert_eq!(approvals(&w).await[0]["status"], "InProgress");
+    assert_eq!(
+        w.slack.calls(None).await.len(),
+        calls_before,
+        "nothing was said in Slack"
+    );
+    assert_eq!(record(&w, &id).await["status"], "waiting");
+}
+
+#[tokio::test]
+async fn unknown_buttons_records_and_payloads_get_a_private_explanation() {
+    let w = world(Setup::default()).await;
+
+    let (status, _) = click(&w, Clicked::new(JANE, "someone.else.button", "x")).await;
+    assert_eq!(status, 200);
+    let (status, _) = click(
+        &w,
+        Clicked::new(JANE, APPROVE, "0123456789abcdef0123456789abcdef"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let replies = private_replies(&w).await;
+    assert!(replies[0].contains("not one of Gantry's"), "{replies:?}");
+    assert!(
+        replies[1].contains("no record of this request"),
+        "{replies:?}"
+    );
+
+    // A signed body that is not an interactivity payload: no response URL, so the answer says it.
+    let body = "token=x&text=hello";
+    let ts = now_epoch_seconds();
+    let mut event = fixture_json("aws/example-apigw-v2-request-no-authorizer.json");
+    event["requestContext"]["http"]["method"] = json!("POST");
+    event["headers"] = json!({"x-slack-request-timestamp": ts.to_string(), "x-slack-signature": sign(SIGNING_SECRET, ts, body.as_bytes())});
+    event["body"] = json!(body);
+    let answer = invoke(&w, event).await;
+    assert_eq!(answer["statusCode"], 200);
+    let reply: Value = serde_json::from_str(answer["body"].as_str().expect("body")).expect("json");
+    assert_eq!(reply["response_type"], "ephemeral");
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no `payload`"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn a_stage_without_approvers_gets_no_buttons_and_cannot_be_approved() {
+    let w = world(Setup {
+        approvers: json!({"Staging": {"users": [JANE.0]}}),
+        ..Setup::default()
+    })
+    .await;
+    approval_waits(&w, json!({})).await;
+    let out = invoke(&w, action_event(&w, "STARTED")).await;
+    let id = out["approval"].as_str().expect("id");
+    let message = latest_message(&w).await;
+    assert!(buttons(&message).is_empty());
+    assert!(text_of(&message).contains("Nobody may decide this stage from Slack"));
+
+    // Even a correctly signed click with the id is refused.
+    click(&w, Clicked::new(JANE, APPROVE, id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "InProgress");
+    assert!(private_replies(&w).await[0].contains("GANTRY_APPROVERS has no entry"));
+}
+
+#[tokio::test]
+async fn the_request_goes_to_the_executions_thread_and_the_channel() {
+    let w = world(Setup::default()).await;
+    // The notifier's execution record: the execution's Slack thread.
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    aws_sdk_dynamodb::Client::new(&w.sdk)
+        .put_item()
+        .table_name(&w.table)
+        .item(
+            "pk",
+            A::S(format!("EXECUTION#{}#{}", w.pipeline, w.execution_id)),
+        )
+        .item("sk", A::S("EXECUTION".into()))
+        .item("channel", A::S("C0ORDERS".into()))
+        .item("ts", A::S("1700000000.000100".into()))
+        .send()
+        .await
+        .expect("execution record");
+    approval_waits(&w, json!({})).await;
+    request_posted(&w).await;
+
+    let posts = w.slack.calls(Some("chat.postMessage")).await;
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0]["body"]["channel"], "C0ORDERS");
+    assert_eq!(posts[0]["body"]["thread_ts"], "1700000000.000100");
+    assert_eq!(
+        posts[0]["body"]["reply_broadcast"], true,
+        "the channel sees it too"
+    );
+}
+
+#[tokio::test]
+async fn an_approval_decided_outside_slack_updates_the_message() {
+    let w = world(Setup::default()).await;
+    let seeded = approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    // Someone approves in the console.
+    use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus};
+    aws_sdk_codepipeline::Client::new(&w.sdk)
+        .put_approval_result()
+        .pipeline_name(&w.pipeline)
+        .stage_name("Prod")
+        .action_name("Approve")
+        .token(seeded["token"].as_str().expect("token"))
+        .result(
+            ApprovalResult::builder()
+                .status(ApprovalStatus::Approved)
+                .summary("Looks good (console)")
+                .build()
+                .expect("result"),
+        )
+        .send()
+        .await
+        .expect("approve in the console");
+    let mut event = action_event(&w, "SUCCEEDED");
+    event["detail"]["execution-result"] =
+        json!({"external-execution-summary": "Looks good (console)"});
+
+    let out = invoke(&w, event).await;
+    assert_eq!(out["closed"], true, "{out}");
+
+    let message = latest_message(&w).await;
+    assert!(buttons(&message).is_empty());
+    assert!(text_of(&message).contains("*Approved outside Slack*"));
+    assert!(text_of(&message).contains("Looks good (console)"));
+    assert_eq!(record(&w, &id).await["status"], "approved_elsewhere");
+
+    // A late click says so, and decides nothing.
+    click(&w, Clicked::new(JANE, REJECT, &id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "Approved");
+    assert!(private_replies(&w).await[0].contains("Already approved outside Slack"));
+}
+
+#[tokio::test]
+async fn the_end_of_an_approval_decided_in_slack_changes_nothing_more() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    click(&w, Clicked::new(JANE, APPROVE, &id)).await;
+
+    let out = invoke(&w, action_event(&w, "SUCCEEDED")).await;
+    assert_eq!(out["closed"], false, "{out}");
+    assert_eq!(record(&w, &id).await["status"], "approved");
+    assert!(text_of(&latest_message(&w).await).contains("✅ *Approved* by <@U0ALLOWED>"));
+}
+
+/// A traffic shifter's deployment record, as the traffic shifter writes it.
+async fn deployment(w: &World) -> String {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    let id = unique("deploy");
+    aws_sdk_dynamodb::Client::new(&w.sdk)
+        .put_item()
+        .table_name(&w.table)
+        .item("pk", A::S(format!("DEPLOYMENT#{id}")))
+        .item("sk", A::S("DEPLOYMENT".into()))
+        .item("pipeline", A::S(w.pipeline.clone()))
+        .item("stage", A::S("Prod".into()))
+        .item("execution_id", A::S(w.execution_id.clone()))
+        .send()
+        .await
+        .expect("deployment record");
+    id
+}
+
+async fn deployment_record(w: &World, id: &str) -> HashMap<String, String> {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    let out = aws_sdk_dynamodb::Client::new(&w.sdk)
+        .get_item()
+        .table_name(&w.table)
+        .key("pk", A::S(format!("DEPLOYMENT#{id}")))
+        .key("sk", A::S("DEPLOYMENT".into()))
+        .send()
+        .await
+        .expect("get");
+    out.item()
+        .expect("record")
+        .iter()
+        .filter_map(|(k, v)| {
+            Some((
+                k.clone(),
+                v.as_s().cloned().or_else(|_| v.as_n().cloned()).ok()?,
+            ))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn promote_is_written_once_for_the_traffic_shifter_by_an_approver_only() {
+    let w = world(Setup {
+        approvers: json!({"Prod": {"users": [JANE.0, OCTO.0], "four_eyes": true, "authors": {"octocat": OCTO.0}}}),
+        ..Setup::default()
+    })
+    .await;
+    let id = deployment(&w).await;
+
+    click(&w, Clicked::new(STRANGER, PROMOTE, &id)).await;
+    click(&w, Clicked::new(OCTO, PROMOTE, &id)).await;
+    let r = deployment_record(&w, &id).await;
+    assert!(
+        !r.contains_key("command"),
+        "refused clicks write nothing: {r:?}"
+    );
+    let replies = private_replies(&w).await;
+    assert!(
+        replies[0].contains("not one of the approvers"),
+        "{replies:?}"
+    );
+    assert!(
+        replies[1].contains("someone else must promote"),
+        "{replies:?}"
+    );
+
+    let (status, _) = click(&w, Clicked::new(JANE, PROMOTE, &id)).await;
+    assert_eq!(status, 200);
+    let r = deployment_record(&w, &id).await;
+    assert_eq!(r["command"], "promote");
+    assert_eq!(r["command_by"], JANE.0);
+    assert!(r["command_at"].parse::<i64>().expect("command_at") >= now_epoch_seconds() - 60);
+    let thread = w.slack.calls(Some("chat.postMessage")).await;
+    assert!(thread[0]["body"]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("<@U0ALLOWED> ⏩ asked to *promote*"));
+
+    // The author may roll back, but the first command stands.
+    click(&w, Clicked::new(OCTO, ROLLBACK, &id)).await;
+    assert_eq!(deployment_record(&w, &id).await["command"], "promote");
+    assert!(private_replies(&w).await[2].contains("<@U0ALLOWED> already asked to promote"));
+}
+
+#[tokio::test]
+async fn a_command_for_an_unknown_deployment_is_explained() {
+    let w = world(Setup::default()).await;
+    let (status, _) = click(&w, Clicked::new(JANE, ROLLBACK, "no-such-deployment")).await;
+    assert_eq!(status, 200);
+    assert!(private_replies(&w).await[0].contains("no record of this deployment"));
+}
+
+#[tokio::test]
+async fn a_secret_without_the_slack_keys_stops_the_function_at_start_naming_the_key() {
+    use gantry::config::ApprovalConfig;
+    use gantry::secrets::GantrySecrets;
+    let env = HashMap::from([
+        ("GANTRY_SECRETS_ARN", "arn:secret"),
+        ("GANTRY_TABLE", "gantry"),
+    ]);
+    let config = ApprovalConfig::from_env(&env).expect("config");
+    let sdk = gantry_tests::aws::sdk().await;
+    let only_token =
+        GantrySecrets::parse("arn:secret", r#"{"slack_bot_token": "xoxb-1"}"#).expect("secret");
+    let err = approval::build(config.clone(), &only_token, &sdk)
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("slack_signing_secret"), "{err}");
+    let err = approval::build(config, &GantrySecrets::default(), &sdk)
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("slack_bot_token"), "{err}");
+}
