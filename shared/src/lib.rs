@@ -16,3 +16,4 @@ pub mod signature;
 pub mod slack;
 pub mod state;
 pub mod telemetry;
+pub mod traffic;
