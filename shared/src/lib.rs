@@ -12,6 +12,7 @@ pub mod push;
 pub mod routing;
 pub mod runtime;
 pub mod secrets;
+pub mod shifter;
 pub mod signature;
 pub mod slack;
 pub mod state;

@@ -4,8 +4,10 @@
 //! approvals without collisions, and a scan of the table reads like a log.
 
 mod deliveries;
+mod deployments;
 
 pub use deliveries::DynamoDeliveries;
+pub use deployments::{DeploymentRecord, DeploymentStatus, DynamoDeployments};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 

@@ -168,12 +168,12 @@ pub fn render(view: &ProgressView) -> Value {
     json!({"text": clip(&text, 3000), "blocks": blocks})
 }
 
-/// Cuts `text` to Slack's limit for one text object, ending with `…` when cut.
-fn clip(text: &str, max: usize) -> String {
+/// Cuts `text` to at most `max` characters, ending with `…` when cut.
+pub fn clip(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
     }
-    let mut out: String = text.chars().take(max - 1).collect();
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
 }
