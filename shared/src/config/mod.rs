@@ -3,8 +3,10 @@
 //! The list (`Var::ALL`) is also what the SAM template is checked against, so a function's
 //! environment in `template.yaml` can neither miss a variable nor set one nobody reads.
 
+mod traffic_shifter;
 mod webhook;
 
+pub use traffic_shifter::{DeployNotify, TrafficShifterConfig};
 pub use webhook::WebhookConfig;
 
 use serde::de::DeserializeOwned;

@@ -101,7 +101,11 @@ impl Jobs for CodePipelineJobs {
         Ok(context.and_then(|c| {
             Some(PipelineContext {
                 pipeline: c.pipeline_name()?.to_string(),
-                stage: c.stage().and_then(|s| s.name()).unwrap_or_default().to_string(),
+                stage: c
+                    .stage()
+                    .and_then(|s| s.name())
+                    .unwrap_or_default()
+                    .to_string(),
                 action: c
                     .action()
                     .and_then(|a| a.name())

@@ -16,7 +16,11 @@ fn none_if_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
 }
 
 impl Cluster for EcsCluster {
-    async fn service(&self, cluster: &str, name: &str) -> Result<Option<ServiceStatus>, ShiftError> {
+    async fn service(
+        &self,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<ServiceStatus>, ShiftError> {
         let out = self
             .client
             .describe_services()
@@ -106,7 +110,10 @@ impl Cluster for EcsCluster {
             .unwrap_or_default()
             .into_iter()
             .map(|mut c| {
-                if let Some(u) = updates.iter().find(|u| Some(&u.container) == c.name.as_ref()) {
+                if let Some(u) = updates
+                    .iter()
+                    .find(|u| Some(&u.container) == c.name.as_ref())
+                {
                     c.image = Some(u.image.clone());
                 }
                 c

@@ -63,7 +63,12 @@ impl Job {
                     .bucket_name
                     .clone()
                     .unwrap_or_default(),
-                key: a.location.s3_location.object_key.clone().unwrap_or_default(),
+                key: a
+                    .location
+                    .s3_location
+                    .object_key
+                    .clone()
+                    .unwrap_or_default(),
             })
             .collect();
         let c = &data.artifact_credentials;
@@ -110,9 +115,15 @@ mod tests {
         let job = Job::from_event(&event).unwrap();
         assert_eq!(job.id, "11111111-abcd-1111-abcd-111111abcdef");
         assert_eq!(job.user_parameters, "some-input-such-as-a-URL");
-        assert_eq!(job.continuation_token.as_deref(), Some("A continuation token if continuing job"));
+        assert_eq!(
+            job.continuation_token.as_deref(),
+            Some("A continuation token if continuing job")
+        );
         assert_eq!(job.input_artifacts[0].name, "ArtifactName");
         let creds = job.credentials.unwrap();
-        assert!(!format!("{creds:?}").contains("wJalr"), "the secret key is not printed");
+        assert!(
+            !format!("{creds:?}").contains("wJalr"),
+            "the secret key is not printed"
+        );
     }
 }

@@ -201,6 +201,9 @@ pub trait DeploymentStore {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<Option<DeploymentRecord>, StateError>> + Send;
+    /// Takes the deployment for the invocation holding hand-over number `seq`; `false` when a
+    /// later invocation already has it (this one was overtaken and must not act).
+    fn claim(&self, id: &str, seq: u32) -> impl Future<Output = Result<bool, StateError>> + Send;
     /// Removes the operator command given at `command_at` (and only that one).
     fn clear_command(
         &self,

@@ -23,10 +23,16 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The deployment goes on: CodePipeline invokes again with the continuation token.
-    Continued { token: String },
-    Succeeded { message: String },
+    Continued {
+        token: String,
+    },
+    Succeeded {
+        message: String,
+    },
     /// Refused (bad parameters or setup) or rolled back.
-    Failed { message: String },
+    Failed {
+        message: String,
+    },
     /// The job already had its result (a repeated invocation): nothing was reported twice.
     AlreadyFinished,
 }
@@ -86,6 +92,13 @@ where
             Ok(s) => s,
             Err(e) => return self.refuse(job, e).await,
         };
+        if !self.store.claim(&d.id, d.seq).await.unwrap_or(true) {
+            // A repeated invocation: a later one has the deployment. This job has almost
+            // certainly had its result; if the invocation that handed over died before giving
+            // it, handing over again (untouched) gives it, and the next one reads the real state.
+            tracing::info!(deployment = %d.id, seq = d.seq, "overtaken by a later invocation: not acting");
+            return self.hand_over(job, &params, &d).await;
+        }
         let mut thread = Thread::default();
         if let Some(r) = &record {
             thread.context = r.context.clone();
@@ -236,12 +249,15 @@ where
         side: Side,
     ) -> Result<crate::traffic::ServiceStatus, ShiftError> {
         let name = &p.side(side).service;
-        self.cluster.service(&p.cluster, name).await?.ok_or_else(|| {
-            ShiftError::Setup(format!(
-                "{side}.service {name} is not an active service of cluster {}",
-                p.cluster
-            ))
-        })
+        self.cluster
+            .service(&p.cluster, name)
+            .await?
+            .ok_or_else(|| {
+                ShiftError::Setup(format!(
+                    "{side}.service {name} is not an active service of cluster {}",
+                    p.cluster
+                ))
+            })
     }
 
     async fn image_updates(
@@ -278,7 +294,11 @@ where
         Err(last.unwrap_or(ImageError::NoImage).into())
     }
 
-    async fn definitions(&self, job: &Job, artifact: &InputArtifact) -> Result<Vec<u8>, ShiftError> {
+    async fn definitions(
+        &self,
+        job: &Job,
+        artifact: &InputArtifact,
+    ) -> Result<Vec<u8>, ShiftError> {
         let bytes = self
             .artifacts
             .fetch(artifact, job.credentials.as_ref())
@@ -411,16 +431,23 @@ where
         p: &UserParameters,
         d: &Deployment,
     ) -> Result<Outcome, ShiftError> {
-        let token = match d.to_token() {
+        let next = d.handed_over();
+        let token = match next.to_token() {
             Ok(t) => t,
             Err(e) => {
                 let reason = RollbackReason::Error {
                     message: e.to_string(),
                 };
                 let message = report::rollback_message(d.new_side(), report_share(d), &reason);
-                return self.roll_back(job, p, d, message, &mut Thread::default()).await;
+                return self
+                    .roll_back(job, p, d, message, &mut Thread::default())
+                    .await;
             }
         };
+        // From here on, an invocation still holding this one's token is a repeat.
+        if let Err(e) = self.store.claim(&d.id, next.seq).await {
+            tracing::warn!(deployment = %d.id, error = %e, "could not record the hand-over");
+        }
         let progress = self.progress(p, d, report::summary(d, &services(p, d), now_ms()));
         let ack = self.jobs.succeed(&job.id, Some(&token), &progress).await?;
         Ok(match ack {
@@ -521,7 +548,12 @@ where
         self.fail(job, d, message).await
     }
 
-    async fn succeed(&self, job: &Job, d: &Deployment, message: String) -> Result<Outcome, ShiftError> {
+    async fn succeed(
+        &self,
+        job: &Job,
+        d: &Deployment,
+        message: String,
+    ) -> Result<Outcome, ShiftError> {
         let progress = JobProgress {
             summary: message.clone(),
             percent_complete: 100,
@@ -533,7 +565,12 @@ where
         })
     }
 
-    async fn fail(&self, job: &Job, d: &Deployment, message: String) -> Result<Outcome, ShiftError> {
+    async fn fail(
+        &self,
+        job: &Job,
+        d: &Deployment,
+        message: String,
+    ) -> Result<Outcome, ShiftError> {
         let failure = JobFailure {
             configuration: false,
             message: message.clone(),

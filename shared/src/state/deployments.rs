@@ -113,10 +113,7 @@ fn record(item: &HashMap<String, AttributeValue>) -> DeploymentRecord {
         status: DeploymentStatus::parse(&s(item, "status").unwrap_or_default()),
         summary: s(item, "summary"),
         command,
-        command_at: item
-            .get("command_at")
-            .and_then(|v| v.as_n().ok())
-            .cloned(),
+        command_at: item.get("command_at").and_then(|v| v.as_n().ok()).cloned(),
         message,
     }
 }
@@ -191,7 +188,10 @@ impl DeploymentStore for DynamoDeployments {
             AttributeValue::S(DeploymentStatus::InProgress.as_str().into()),
         );
         put("created_at", AttributeValue::N(now.to_string()));
-        put("expires_at", AttributeValue::N((now + KEEP_SECONDS).to_string()));
+        put(
+            "expires_at",
+            AttributeValue::N((now + KEEP_SECONDS).to_string()),
+        );
         if let Some(c) = context {
             put("pipeline", AttributeValue::S(c.pipeline.clone()));
             put("stage", AttributeValue::S(c.stage.clone()));
@@ -225,6 +225,16 @@ impl DeploymentStore for DynamoDeployments {
 
     async fn read(&self, id: &str) -> Result<Option<DeploymentRecord>, StateError> {
         Ok(self.get(&Key::deployment(id)).await?.map(|i| record(&i)))
+    }
+
+    async fn claim(&self, id: &str, seq: u32) -> Result<bool, StateError> {
+        self.update(
+            id,
+            "SET seq = :q",
+            vec![(":q", AttributeValue::N(seq.to_string()))],
+            Some("attribute_not_exists(seq) OR seq <= :q"),
+        )
+        .await
     }
 
     async fn clear_command(&self, id: &str, command_at: Option<&str>) -> Result<(), StateError> {

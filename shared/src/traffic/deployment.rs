@@ -58,6 +58,10 @@ pub struct Deployment {
     /// Epoch milliseconds when the deployment started.
     #[serde(rename = "t0")]
     pub started_ms: i64,
+    /// How many times the deployment was handed to a new invocation: a token whose number is
+    /// behind the deployment record's belongs to an invocation that was overtaken.
+    #[serde(rename = "q", default)]
+    pub seq: u32,
 }
 
 /// Why a continuation token could not be used.
@@ -95,6 +99,7 @@ impl Deployment {
             timing,
             phase: Phase::Stabilizing { since_ms: now_ms },
             started_ms: now_ms,
+            seq: 0,
         }
     }
 
@@ -107,6 +112,14 @@ impl Deployment {
     pub fn at(&self, phase: Phase) -> Self {
         Self {
             phase,
+            ..self.clone()
+        }
+    }
+
+    /// The state the next invocation continues from.
+    pub fn handed_over(&self) -> Self {
+        Self {
+            seq: self.seq + 1,
             ..self.clone()
         }
     }
@@ -175,6 +188,7 @@ mod tests {
             step: 98,
             since_ms: 4_102_444_800_000,
         })
+        .handed_over()
     }
 
     #[test]
