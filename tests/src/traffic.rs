@@ -498,3 +498,69 @@ pub async fn job(job_id: &str) -> Value {
     ))
     .await
 }
+
+/// Follows a job and every continuation CodePipeline creates for it until the job ends,
+/// calling `invoke` with each `CodePipeline.job` event (a direct call of the handler, or the
+/// real binary behind a Lambda runtime). Returns the emulator's view of each job, in order.
+/// Panics when an invocation leaves its job without a result.
+pub async fn run_job<F, Fut>(first: &Value, mut invoke: F) -> Vec<Value>
+where
+    F: FnMut(Value) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut views = Vec::new();
+    let mut event = first["event"].clone();
+    let mut job_id = first["job_id"].as_str().expect("job_id").to_string();
+    for _ in 0..1000 {
+        invoke(event.clone()).await;
+        let view = job(&job_id).await;
+        let next = view.get("next_job").cloned();
+        let status = view["status"].as_str().unwrap_or_default().to_string();
+        views.push(view);
+        match (status.as_str(), next) {
+            ("Continued", Some(next)) => {
+                event = next["event"].clone();
+                job_id = next["job_id"].as_str().expect("job_id").to_string();
+            }
+            ("InProgress", _) => panic!("job {job_id} was left without a result"),
+            _ => return views,
+        }
+    }
+    panic!("the deployment did not end in 1000 invocations");
+}
+
+/// How a job ended, in one line: `Succeeded: green (shop-green) is live …` or
+/// `Failed: rolled back at 10% green: alarm shop-5xx went to ALARM`.
+pub fn outcome(views: &[Value]) -> String {
+    let Some(last) = views.last() else {
+        return "no job".into();
+    };
+    let result = last["results"]
+        .as_array()
+        .and_then(|r| r.iter().rev().find(|r| r["error"].is_null()))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let text = result["body"]["failureDetails"]["message"]
+        .as_str()
+        .or(result["body"]["executionDetails"]["summary"].as_str())
+        .unwrap_or_default();
+    format!("{}: {text}", last["status"].as_str().unwrap_or("?"))
+}
+
+/// A canary gone bad, for the demo and the tests: as soon as the listener's weights move
+/// (the new version takes its first share), `alarm` goes to ALARM. Runs in the background
+/// until then (at most two minutes).
+pub fn alarm_when_traffic_moves(shop: &Shop, alarm: &str) -> tokio::task::JoinHandle<()> {
+    let (shop, alarm) = (shop.clone(), alarm.to_string());
+    tokio::spawn(async move {
+        let before = shop.weights(false).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while std::time::Instant::now() < deadline {
+            if shop.weights(false).await != before {
+                shop.set_alarm(&alarm, "ALARM").await;
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+}

@@ -8,7 +8,9 @@ use gantry::shifter::{LoadBalancer, ShiftError, Shifter};
 use gantry::traffic::{ForwardTarget, TargetHealth, TrafficControl};
 use gantry_tests::aws::{create_secret, create_table, sdk};
 use gantry_tests::slack::SlackNs;
-use gantry_tests::traffic::{job, Shop, CONTAINER, FIRST_IMAGE};
+use gantry_tests::traffic::{
+    alarm_when_traffic_moves, job, outcome, run_job, Shop, CONTAINER, FIRST_IMAGE,
+};
 use gantry_tests::unique;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
@@ -83,28 +85,12 @@ where
         .expect("the job got a result")
 }
 
-/// Invokes the job, then every continuation CodePipeline creates, until the job ends; returns
-/// the emulator's view of each job, in order.
+/// Invokes the job, then every continuation CodePipeline creates, until the job ends.
 async fn run_to_end(shifter: &TrafficShifter, first: &Value) -> Vec<Value> {
-    let mut views = Vec::new();
-    let mut event = first["event"].clone();
-    let mut job_id = first["job_id"].as_str().unwrap().to_string();
-    for _ in 0..100 {
+    run_job(first, |event| async move {
         invoke(shifter, &event).await;
-        let view = job(&job_id).await;
-        let next = view.get("next_job").cloned();
-        let status = view["status"].as_str().unwrap_or_default().to_string();
-        views.push(view);
-        match (status.as_str(), next) {
-            ("Continued", Some(next)) => {
-                event = next["event"].clone();
-                job_id = next["job_id"].as_str().unwrap().to_string();
-            }
-            ("InProgress", _) => panic!("job {job_id} was left without a result"),
-            _ => return views,
-        }
-    }
-    panic!("the deployment did not end in 100 invocations");
+    })
+    .await
 }
 
 /// The same, in the background.
@@ -275,6 +261,41 @@ async fn a_second_deployment_goes_from_green_back_to_blue() {
     assert_eq!(shop.image(&blue_td, CONTAINER).await, third);
     assert_eq!(blue_desired, 2);
     assert_eq!(shop.service(&shop.green_service).await.1, 0);
+}
+
+/// What the local demo shows: a canary that goes through, then one that an alarm rolls back.
+#[tokio::test]
+async fn the_demo_story_a_good_canary_then_a_bad_one() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let good = shop.user_parameters(NEW_IMAGE, canary(1));
+    let views = run_to_end(&rig.shifter, &shop.start_job(&good, json!([])).await).await;
+    assert!(
+        outcome(&views).starts_with("Succeeded: green"),
+        "{}",
+        outcome(&views)
+    );
+
+    let bad = shop.user_parameters(
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:3",
+        canary(30),
+    );
+    let alarm = alarm_when_traffic_moves(shop, &shop.alarms[1]);
+    let views = run_to_end(&rig.shifter, &shop.start_job(&bad, json!([])).await).await;
+    alarm.await.unwrap();
+    assert_eq!(
+        outcome(&views),
+        format!(
+            "Failed: rolled back at 10% blue: alarm {} went to ALARM",
+            shop.alarms[1]
+        )
+    );
+    assert_eq!(
+        shop.weights(false).await,
+        (0, 100),
+        "green, the good version, stays live"
+    );
+    assert_eq!(shop.green_shares(false).await, vec![10, 100, 90, 100]);
 }
 
 #[tokio::test]
