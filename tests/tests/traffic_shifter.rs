@@ -529,6 +529,42 @@ async fn a_repeated_invocation_changes_nothing_twice() {
     assert_eq!(accepted, 1, "reported once: {results}");
 }
 
+#[tokio::test]
+async fn a_stopped_pipeline_execution_rolls_the_deployment_back() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(60)), json!([]))
+        .await;
+    let running = spawn_run(&rig, &first);
+    until_green_at(shop, 10).await;
+    // CodePipeline gives up on the job (the execution was stopped, or the job timed out).
+    let mut current = first["job_id"].as_str().unwrap().to_string();
+    while let Some(next) = job(&current).await["next_job"]["job_id"].as_str() {
+        current = next.to_string();
+    }
+    aws_sdk_codepipeline::Client::new(&shop.sdk)
+        .put_job_failure_result()
+        .job_id(&current)
+        .failure_details(
+            aws_sdk_codepipeline::types::FailureDetails::builder()
+                .r#type(aws_sdk_codepipeline::types::FailureType::JobFailed)
+                .message("Stopped by the user")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("stop the job");
+    running.await.unwrap();
+    assert_eq!(
+        shop.weights(false).await,
+        (100, 0),
+        "traffic is not left split"
+    );
+    assert_eq!(shop.service(&shop.green_service).await.1, 0);
+}
+
 /// The real load balancer, except that the process "dies" right after the first weight change.
 struct CrashAfterShift<L>(L);
 

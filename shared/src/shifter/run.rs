@@ -97,7 +97,7 @@ where
             // certainly had its result; if the invocation that handed over died before giving
             // it, handing over again (untouched) gives it, and the next one reads the real state.
             tracing::info!(deployment = %d.id, seq = d.seq, "overtaken by a later invocation: not acting");
-            return self.hand_over(job, &params, &d).await;
+            return self.hand_over(job, &params, &d, true).await;
         }
         let mut thread = Thread::default();
         if let Some(r) = &record {
@@ -344,7 +344,7 @@ where
                     }
                     let wait = Duration::from_millis((next_check_ms - now_ms()).max(0) as u64);
                     if Instant::now() + wait >= end {
-                        return self.hand_over(job, p, &d).await;
+                        return self.hand_over(job, p, &d, false).await;
                     }
                     tokio::time::sleep(wait).await;
                 }
@@ -425,11 +425,13 @@ where
     }
 
     /// Hands over to the next invocation: success with the state as continuation token.
+    /// `repeat`: this invocation was overtaken and only makes sure its job has a result.
     async fn hand_over(
         &self,
         job: &Job,
         p: &UserParameters,
         d: &Deployment,
+        repeat: bool,
     ) -> Result<Outcome, ShiftError> {
         let next = d.handed_over();
         let token = match next.to_token() {
@@ -449,11 +451,20 @@ where
             tracing::warn!(deployment = %d.id, error = %e, "could not record the hand-over");
         }
         let progress = self.progress(p, d, report::summary(d, &services(p, d), now_ms()));
-        let ack = self.jobs.succeed(&job.id, Some(&token), &progress).await?;
-        Ok(match ack {
-            Ack::Accepted => Outcome::Continued { token },
-            Ack::AlreadyFinished => Outcome::AlreadyFinished,
-        })
+        match self.jobs.succeed(&job.id, Some(&token), &progress).await? {
+            Ack::Accepted => Ok(Outcome::Continued { token }),
+            Ack::AlreadyFinished if repeat => Ok(Outcome::AlreadyFinished),
+            Ack::AlreadyFinished => {
+                // Nobody will continue this deployment: the execution was stopped, or the
+                // job timed out. Traffic must not stay split.
+                let reason = RollbackReason::Error {
+                    message: "the pipeline stopped waiting for this deployment (its job is no longer in progress)".into(),
+                };
+                let message = report::rollback_message(d.new_side(), report_share(d), &reason);
+                self.roll_back(job, p, d, message, &mut Thread::default())
+                    .await
+            }
+        }
     }
 
     /// The last step is done and the wait is over: scale the old version down.
@@ -498,10 +509,13 @@ where
         thread: &mut Thread,
     ) -> Result<Outcome, ShiftError> {
         tracing::warn!(deployment = %d.id, reason = %message, "rolling back");
-        self.set_status(d, DeploymentStatus::RollingBack, &message)
-            .await;
+        // The reason is recorded while the listener is read: a rollback is on the clock.
+        let (_, forward) = tokio::join!(
+            self.set_status(d, DeploymentStatus::RollingBack, &message),
+            self.balancer.forward(&p.traffic)
+        );
         let back = Weights::all_to(d.live);
-        let already_back = match self.balancer.forward(&p.traffic).await {
+        let already_back = match forward {
             Ok(forward) => read_weights(
                 &forward,
                 &p.blue.target_group_arn,
