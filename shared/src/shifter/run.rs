@@ -128,7 +128,15 @@ where
         token: &str,
     ) -> Result<(Deployment, Option<DeploymentRecord>), ShiftError> {
         let d = Deployment::from_token(token)?;
-        let record = self.store.read(&d.id).await?;
+        // Without the record the deployment still goes on (or rolls back): the first check
+        // reads it again, and a table still unreachable then is a reason to roll back.
+        let record = match self.store.read(&d.id).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(deployment = %d.id, error = %e, "could not read the deployment record");
+                None
+            }
+        };
         Ok((d, record))
     }
 
@@ -450,7 +458,7 @@ where
         if let Err(e) = self.store.claim(&d.id, next.seq).await {
             tracing::warn!(deployment = %d.id, error = %e, "could not record the hand-over");
         }
-        let progress = self.progress(p, d, report::summary(d, &services(p, d), now_ms()));
+        let progress = self.progress(d, report::summary(d, &services(p, d), now_ms()));
         match self.jobs.succeed(&job.id, Some(&token), &progress).await? {
             Ack::Accepted => Ok(Outcome::Continued { token }),
             Ack::AlreadyFinished if repeat => Ok(Outcome::AlreadyFinished),
@@ -621,7 +629,7 @@ where
         }
     }
 
-    fn progress(&self, _p: &UserParameters, d: &Deployment, summary: String) -> JobProgress {
+    fn progress(&self, d: &Deployment, summary: String) -> JobProgress {
         JobProgress {
             summary,
             percent_complete: report::percent_complete(d, now_ms()),
