@@ -683,6 +683,15 @@ async fn bad_user_parameters_fail_at_once_naming_the_problem() {
     )
     .await;
 
+    shop.set_alarm(&shop.alarms[1], "ALARM").await;
+    refused(
+        &rig,
+        good.clone(),
+        &format!("alarms: {} is in ALARM already", shop.alarms[1]),
+    )
+    .await;
+    shop.set_alarm(&shop.alarms[1], "OK").await;
+
     let mut p = good.clone();
     p["green"]["service"] = json!("no-such-service");
     refused(

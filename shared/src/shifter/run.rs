@@ -178,6 +178,14 @@ where
                 missing.name
             )));
         }
+        if let Some(firing) = readings.iter().find(|r| r.state == AlarmState::Alarm) {
+            // It would roll the deployment back at the first check: say so before anything
+            // moves. (A hotfix for what the alarm reports can leave it out of `alarms`.)
+            return Err(ShiftError::Setup(format!(
+                "alarms: {} is in ALARM already, so the deployment would roll back at once",
+                firing.name
+            )));
+        }
         self.balancer
             .target_health(&p.side(idle).target_group_arn)
             .await?;
