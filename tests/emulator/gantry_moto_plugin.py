@@ -15,6 +15,7 @@ Call `install()` once, before the server handles requests.
 from __future__ import annotations
 
 import calendar
+import inspect
 import json
 import re
 import threading
@@ -33,7 +34,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.core.utils import utcnow
 from moto.dynamodb.models import DynamoDBBackend
 from moto.ecs.models import EC2ContainerServiceBackend
-from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup, elbv2_backends
+from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, elbv2_backends
 
 import cbor_bridge  # sibling module: server.py puts this directory on sys.path
 
@@ -497,6 +498,10 @@ def create_job(backend: Any, body: dict[str, Any], continuation_token: str | Non
         declared: dict[str, Any] = {}
         if body.get("pipeline"):
             declared = _declared_action(backend, body["pipeline"], body.get("stage", ""), body.get("action", ""))
+            if not body.get("execution_id"):  # the running execution, fixed for continuation jobs too
+                executions = list(_pipeline(backend, body["pipeline"]).executions)
+                body = {**body, "execution_id": executions[-1] if executions else _new_id()}
+            body.setdefault("action_execution_id", _new_id())
         configuration = declared.get("configuration", {})
         job_id = _new_id()
         data: dict[str, Any] = {
@@ -522,6 +527,8 @@ def create_job(backend: Any, body: dict[str, Any], continuation_token: str | Non
             "job_id": job_id,
             "status": "InProgress",
             "request": dict(body),
+            "action_type_id": declared.get("actionTypeId") or
+            {"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"},
             "event": {"CodePipeline.job": {"id": job_id, "accountId": backend.account_id, "data": data}},
             "results": [],
             "next_job_id": None,
@@ -529,6 +536,32 @@ def create_job(backend: Any, body: dict[str, Any], continuation_token: str | Non
         }
         _state(backend).jobs[job_id] = job
         return {"job_id": job_id, "event": job["event"]}
+
+
+def get_job_details(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """The job as a job worker sees it; `pipelineContext` when the job was made for a pipeline
+    action (AWS documents GetJobDetails for custom actions, and Lambda jobs answer it too)."""
+    job_id = body.get("jobId") or ""
+    if not UUID_RE.match(job_id):
+        raise _validation("jobId must be a UUID")
+    with LOCK:
+        job = _state(backend).jobs.get(job_id)
+        if job is None:
+            raise AwsError("JobNotFoundException", f"Job '{job_id}' not found")
+        data = dict(job["event"]["CodePipeline.job"]["data"])
+        data["actionTypeId"] = job["action_type_id"]
+        request = job["request"]
+        if request.get("pipeline"):
+            name = request["pipeline"]
+            data["pipelineContext"] = {
+                "pipelineName": name,
+                "stage": {"name": request.get("stage", "")},
+                "action": {"name": request.get("action", ""),
+                           "actionExecutionId": request["action_execution_id"]},
+                "pipelineArn": f"arn:aws:codepipeline:{backend.region_name}:{backend.account_id}:{name}",
+                "pipelineExecutionId": request["execution_id"],
+            }
+        return {"jobDetails": {"id": job_id, "accountId": backend.account_id, "data": data}}
 
 
 def _artifact(spec: dict[str, Any]) -> dict[str, Any]:
@@ -677,6 +710,38 @@ def set_target_health(body: dict[str, Any]) -> dict[str, Any]:
     return {"target_group_arn": arn, "state": state, "targets": sorted(target_group.targets)}
 
 
+def _forward_weights(actions: list[dict[str, Any]]) -> dict[str, int] | None:
+    for action in actions or []:
+        if action.get("Type") == "forward":
+            groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+            if groups:
+                return {g["TargetGroupArn"]: int(g.get("Weight", 1)) for g in groups}
+            if action.get("TargetGroupArn"):
+                return {action["TargetGroupArn"]: 1}
+    return None
+
+
+def _record_weights(backend: Any, arn: str, actions: list[dict[str, Any]]) -> None:
+    """Every weight change a listener or rule goes through, in order: tests assert the
+    sequence a deployment produced, and that a repeated invocation added nothing."""
+    weights = _forward_weights(actions)
+    if weights is None:
+        return
+    with LOCK:
+        history = backend.__dict__.setdefault("_gantry_weights", {})
+        history.setdefault(arn, []).append({"at": time.time(), "weights": weights})
+
+
+def weight_changes(arn: str) -> dict[str, Any]:
+    parts = arn.split(":")
+    if len(parts) < 6:
+        raise _validation(f"'{arn}' is not a listener or rule ARN")
+    backend = elbv2_backends[parts[4]][parts[3]]
+    with LOCK:
+        changes = list(backend.__dict__.get("_gantry_weights", {}).get(arn, []))
+    return {"arn": arn, "changes": changes}
+
+
 _installed = False
 
 
@@ -707,6 +772,7 @@ def install() -> None:
         "put_job_success_result": lambda b, body: put_job_result(b, "PutJobSuccessResult", body),
         "put_job_failure_result": lambda b, body: put_job_result(b, "PutJobFailureResult", body),
         "list_action_executions": list_action_executions,
+        "get_job_details": get_job_details,
     }
     for name, fn in operations.items():
         setattr(CodePipelineResponse, name, _response_method(fn))
@@ -714,6 +780,20 @@ def install() -> None:
     orig_create, orig_update = EC2ContainerServiceBackend.create_service, EC2ContainerServiceBackend.update_service
     EC2ContainerServiceBackend.create_service = lambda self, *a, **kw: _settle_ecs_service(orig_create(self, *a, **kw))
     EC2ContainerServiceBackend.update_service = lambda self, *a, **kw: _settle_ecs_service(orig_update(self, *a, **kw))
+
+    def recording(orig: Any, arn_name: str, actions_name: str) -> Any:
+        signature = inspect.signature(orig)
+
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            result = orig(self, *args, **kwargs)
+            bound = signature.bind(self, *args, **kwargs).arguments
+            _record_weights(self, bound[arn_name], bound.get(actions_name) or [])
+            return result
+        return method
+
+    modify_listener = recording(ELBv2Backend.modify_listener, "arn", "actions")
+    modify_rule = recording(ELBv2Backend.modify_rule, "rule_arn", "actions")
+    ELBv2Backend.modify_listener, ELBv2Backend.modify_rule = modify_listener, modify_rule
 
     orig_health_for = FakeTargetGroup.health_for
 
@@ -740,6 +820,7 @@ ROUTES = Map([
     Rule("/_gantry/codepipeline/executions/<pipeline>/<execution_id>", methods=["POST"], endpoint="set_execution"),
     Rule("/_gantry/codepipeline/starts", methods=["GET"], endpoint="list_starts"),
     Rule("/_gantry/elbv2/target-health", methods=["POST"], endpoint="set_target_health"),
+    Rule("/_gantry/elbv2/weight-changes", methods=["GET"], endpoint="weight_changes"),
     Rule("/_gantry/reset", methods=["POST"], endpoint="reset"),
 ])
 
@@ -814,6 +895,9 @@ class GantryApp:
 
     def set_target_health(self, _backend: Any, params: dict[str, Any]) -> Any:
         return set_target_health(params)
+
+    def weight_changes(self, _backend: Any, params: dict[str, Any]) -> Any:
+        return weight_changes(params["arn"])
 
     def reset(self, _backend: Any, _params: dict[str, Any]) -> Any:
         from moto.moto_api._internal import moto_api_backend

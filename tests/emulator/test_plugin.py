@@ -257,6 +257,12 @@ class CodePipelineTest(unittest.TestCase):
         self.assertEqual(event["data"]["inputArtifacts"][0]["location"]["s3Location"],
                          {"bucketName": "gantry-artifacts", "objectKey": "p/ImageOut/x.zip"})
         self.assertNotIn("continuationToken", event["data"])
+        details = self.cp.get_job_details(jobId=job_id)["jobDetails"]
+        context = details["data"]["pipelineContext"]
+        self.assertEqual((context["pipelineName"], context["stage"]["name"], context["action"]["name"]),
+                         (self.pipeline, "Deploy", "Shift"))
+        self.assertTrue(context["pipelineExecutionId"])
+        self.assertEqual(details["data"]["actionConfiguration"]["configuration"]["UserParameters"], '{"step":10}')
         self.assertEqual(set(event["data"]["artifactCredentials"]), {"accessKeyId", "secretAccessKey", "sessionToken"})
 
         self.assertAwsError("JobNotFoundException", self.cp.put_job_success_result, jobId=str(uuid.uuid4()))
@@ -276,6 +282,9 @@ class CodePipelineTest(unittest.TestCase):
         self.assertEqual(job["results"][1]["body"]["continuationToken"], '{"step":20}')
         next_job = job["next_job"]
         next_data = next_job["event"]["CodePipeline.job"]["data"]
+        self.assertEqual(  # a continuation job belongs to the same action execution
+            self.cp.get_job_details(jobId=next_job["job_id"])["jobDetails"]["data"]["pipelineContext"],
+            context)
         self.assertEqual(next_data["continuationToken"], '{"step":20}')
         self.assertEqual(next_data["actionConfiguration"]["configuration"]["UserParameters"], '{"step":10}')
 
@@ -289,6 +298,8 @@ class CodePipelineTest(unittest.TestCase):
         self.cp.put_job_success_result(jobId=bare["job_id"], outputVariables={"k": "v"})
         self.assertEqual(EMU.control("GET", f"/_gantry/codepipeline/jobs/{bare['job_id']}")["status"], "Succeeded")
         self.assertEqual(EMU.control_error("GET", f"/_gantry/codepipeline/jobs/{uuid.uuid4()}")[0], 404)
+        self.assertNotIn("pipelineContext", self.cp.get_job_details(jobId=bare["job_id"])["jobDetails"]["data"])
+        self.assertAwsError("JobNotFoundException", self.cp.get_job_details, jobId=str(uuid.uuid4()))
 
         # Jobs live in one account/region, like in AWS; the control API takes `region`.
         elsewhere = EMU.control("POST", "/_gantry/codepipeline/jobs", {"region": "eu-west-1"})
@@ -405,6 +416,11 @@ class NativeServicesTest(unittest.TestCase):
         elb.modify_rule(RuleArn=rule, Actions=forward(50))
         rules = elb.describe_rules(RuleArns=[rule])["Rules"]
         self.assertEqual([g["Weight"] for g in rules[0]["Actions"][0]["ForwardConfig"]["TargetGroups"]], [50, 50])
+
+        changes = EMU.control("GET", f"/_gantry/elbv2/weight-changes?arn={listener}")["changes"]
+        self.assertEqual([c["weights"] for c in changes], [{blue: 90, green: 10}])
+        rule_changes = EMU.control("GET", f"/_gantry/elbv2/weight-changes?arn={rule}")["changes"]
+        self.assertEqual([c["weights"] for c in rule_changes], [{blue: 50, green: 50}])
 
         elb.register_targets(TargetGroupArn=green, Targets=[{"Id": "10.0.1.10", "Port": 8080}])
 

@@ -9,6 +9,7 @@ pub mod aws;
 pub mod http;
 pub mod slack;
 pub mod topic;
+pub mod traffic;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

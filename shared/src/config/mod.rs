@@ -5,10 +5,12 @@
 
 mod approval;
 mod notifier;
+mod traffic_shifter;
 mod webhook;
 
 pub use approval::{ApprovalConfig, RequestChannels};
 pub use notifier::{Audience, NotifierConfig, NotifyConfig, PipelineNotify, Verbosity};
+pub use traffic_shifter::{DeployNotify, TrafficShifterConfig};
 pub use webhook::WebhookConfig;
 
 use serde::de::DeserializeOwned;

@@ -5,8 +5,9 @@
 
 mod approvals;
 mod deliveries;
-mod executions;
 mod deploy_commands;
+mod deployments;
+mod executions;
 
 pub use approvals::{Created, DecisionClaim, DynamoApprovals};
 pub use deliveries::DynamoDeliveries;
@@ -14,6 +15,7 @@ pub use executions::DynamoExecutions;
 pub use deploy_commands::{
     CommandOutcome, DeployCommand, DeployCommands, Deployment, PendingCommand,
 };
+pub use deployments::{DeploymentRecord, DeploymentStatus, DynamoDeployments};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 

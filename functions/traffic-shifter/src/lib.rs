@@ -1,0 +1,130 @@
+//! The traffic shifter's Lambda adapter: a `CodePipeline.job` event in, a job result out.
+//! Every decision lives in `gantry::traffic`; `gantry::shifter` does the AWS work.
+
+mod artifacts;
+
+pub use artifacts::S3Artifacts;
+
+use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
+use gantry::config::TrafficShifterConfig;
+use gantry::secrets::GantrySecrets;
+use gantry::shifter::{
+    AlarmWatch, AlbListener, ArtifactStore, CloudWatchAlarms, Cluster, CodePipelineJobs,
+    DeploymentStore, EcsCluster, Job, Jobs, LoadBalancer, Outcome, Shifter, SlackProgress,
+    DEFAULT_SLICE,
+};
+use gantry::slack::SlackClient;
+use gantry::state::{DynamoDeployments, StateTable};
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// The traffic shifter, wired to AWS.
+pub type TrafficShifter = Shifter<
+    EcsCluster,
+    AlbListener,
+    CloudWatchAlarms,
+    CodePipelineJobs,
+    S3Artifacts,
+    DynamoDeployments,
+>;
+
+/// Builds the shifter from its configuration, the secret and one SDK configuration. Slack
+/// progress is on when `GANTRY_NOTIFY` is set and the secret has `slack_bot_token`.
+pub fn build(
+    config: TrafficShifterConfig,
+    secrets: &GantrySecrets,
+    sdk: &aws_config::SdkConfig,
+) -> TrafficShifter {
+    let slack = match (&config.notify, &secrets.slack_bot_token) {
+        (Some(notify), Some(token)) => Some(SlackProgress {
+            client: SlackClient::new(&config.slack_api_url, token.clone()),
+            failures_only: notify.failures_only.clone(),
+        }),
+        (Some(_), None) => {
+            tracing::warn!(
+                "GANTRY_NOTIFY is set but the secret has no slack_bot_token: no Slack progress"
+            );
+            None
+        }
+        _ => None,
+    };
+    Shifter {
+        cluster: EcsCluster {
+            client: aws_sdk_ecs::Client::new(sdk),
+        },
+        balancer: AlbListener {
+            client: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
+        },
+        alarms: CloudWatchAlarms {
+            client: aws_sdk_cloudwatch::Client::new(sdk),
+        },
+        jobs: CodePipelineJobs {
+            client: aws_sdk_codepipeline::Client::new(sdk),
+        },
+        artifacts: S3Artifacts { sdk: sdk.clone() },
+        store: DynamoDeployments {
+            table: StateTable {
+                client: aws_sdk_dynamodb::Client::new(sdk),
+                name: config.table,
+            },
+        },
+        slack,
+        slice: DEFAULT_SLICE,
+    }
+}
+
+/// How long this invocation may work: what is left before Lambda's deadline, less a margin to
+/// roll back and report (a quarter of what is left, at least 2 s, at most 15 s).
+pub fn budget(deadline_ms: u64, now_ms: u64) -> Duration {
+    let left = deadline_ms.saturating_sub(now_ms);
+    let margin = (left / 4).clamp(2_000, 15_000);
+    Duration::from_millis(left.saturating_sub(margin))
+}
+
+/// Handles one `CodePipeline.job` event. `Err` only when CodePipeline could not be given the
+/// job's result: Lambda then retries the event, and the retry carries on from the real state.
+pub async fn handle<C, L, W, J, A, S>(
+    shifter: &Shifter<C, L, W, J, A, S>,
+    event: LambdaEvent<CodePipelineJobEvent>,
+) -> Result<Value, Error>
+where
+    C: Cluster + Sync,
+    L: LoadBalancer + Sync,
+    W: AlarmWatch + Sync,
+    J: Jobs + Sync,
+    A: ArtifactStore + Sync,
+    S: DeploymentStore + Sync,
+{
+    let Some(job) = Job::from_event(&event.payload) else {
+        tracing::error!("CodePipeline.job event without a job id: nothing to report to");
+        return Ok(json!({"outcome": "ignored", "message": "no job id"}));
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let outcome = shifter
+        .run(&job, budget(event.context.deadline, now))
+        .await?;
+    tracing::info!(job = %job.id, outcome = ?outcome, "job done");
+    Ok(match outcome {
+        Outcome::Continued { .. } => json!({"outcome": "continued"}),
+        Outcome::Succeeded { message } => json!({"outcome": "succeeded", "message": message}),
+        Outcome::Failed { message } => json!({"outcome": "failed", "message": message}),
+        Outcome::AlreadyFinished => json!({"outcome": "already_finished"}),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_leaves_time_to_roll_back_and_report() {
+        assert_eq!(budget(900_000, 0), Duration::from_secs(885));
+        assert_eq!(budget(20_000, 0), Duration::from_secs(15));
+        assert_eq!(budget(3_000, 0), Duration::from_secs(1));
+        assert_eq!(budget(1_000, 5_000), Duration::ZERO);
+    }
+}

@@ -1,0 +1,31 @@
+//! `traffic-shifter`: ECS blue/green deployments behind an ALB, as a CodePipeline Lambda
+//! invoke action.
+
+use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
+use gantry::config::{ProcessEnv, TrafficShifterConfig};
+use gantry::secrets::GantrySecrets;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    gantry::telemetry::init();
+    let shifter = match init().await {
+        Ok(s) => s,
+        Err(e) => std::process::exit(gantry::runtime::report_init_error(&e).await),
+    };
+    let shifter = &shifter;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<CodePipelineJobEvent>| async move {
+            traffic_shifter::handle(shifter, event).await
+        },
+    ))
+    .await
+}
+
+async fn init() -> Result<traffic_shifter::TrafficShifter, Error> {
+    let config = TrafficShifterConfig::from_env(&ProcessEnv)?;
+    let sdk = gantry::aws::load().await;
+    let secrets_client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let secrets = GantrySecrets::fetch(&secrets_client, &config.secrets_arn).await?;
+    Ok(traffic_shifter::build(config, &secrets, &sdk))
+}

@@ -1,0 +1,307 @@
+//! Blue/green deployments: one record per deployment, so an operator's Slack click reaches the
+//! running deployment, and a repeated first invocation finds what the first one decided.
+
+use super::{Key, StateError, StateTable};
+use crate::shifter::{DeploymentStore, PipelineContext};
+use crate::slack::PostedMessage;
+use crate::traffic::Command;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use std::collections::HashMap;
+
+impl Key {
+    /// A deployment: `DEPLOYMENT#<id>` (the id of the job that started it).
+    pub fn deployment(id: &str) -> Self {
+        Key {
+            pk: format!("DEPLOYMENT#{id}"),
+            sk: "DEPLOYMENT".to_string(),
+        }
+    }
+}
+
+/// The notifier's execution record, whose `channel` and `ts` are the execution's Slack thread.
+/// (The notifier owns that record; the key is rebuilt here so this module stands alone.)
+fn execution_key(pipeline: &str, execution_id: &str) -> Key {
+    Key {
+        pk: format!("EXECUTION#{pipeline}#{execution_id}"),
+        sk: "EXECUTION".to_string(),
+    }
+}
+
+/// How long a finished deployment's record is kept.
+const KEEP_SECONDS: i64 = 90 * 24 * 3600;
+
+/// Where a deployment stands, as the record says (`status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeploymentStatus {
+    InProgress,
+    /// A rollback started; if the invocation dies, the next one finishes it with this reason.
+    RollingBack,
+    Succeeded,
+    RolledBack,
+}
+
+impl DeploymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentStatus::InProgress => "in_progress",
+            DeploymentStatus::RollingBack => "rolling_back",
+            DeploymentStatus::Succeeded => "succeeded",
+            DeploymentStatus::RolledBack => "rolled_back",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "rolling_back" => DeploymentStatus::RollingBack,
+            "succeeded" => DeploymentStatus::Succeeded,
+            "rolled_back" => DeploymentStatus::RolledBack,
+            _ => DeploymentStatus::InProgress,
+        }
+    }
+}
+
+/// A deployment record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentRecord {
+    pub id: String,
+    pub context: Option<PipelineContext>,
+    /// The deployment as it started (a continuation token).
+    pub state: String,
+    pub status: DeploymentStatus,
+    pub summary: Option<String>,
+    /// An operator's command waiting to be acted on, and when it was given (the number as
+    /// stored, so clearing it matches exactly what was read).
+    pub command: Option<Command>,
+    pub command_at: Option<String>,
+    /// The progress message in the execution's Slack thread.
+    pub message: Option<PostedMessage>,
+}
+
+/// `DeploymentStore` on the state table.
+#[derive(Debug, Clone)]
+pub struct DynamoDeployments {
+    pub table: StateTable,
+}
+
+fn s(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn record(item: &HashMap<String, AttributeValue>) -> DeploymentRecord {
+    let context = s(item, "pipeline").map(|pipeline| PipelineContext {
+        pipeline,
+        stage: s(item, "stage").unwrap_or_default(),
+        action: s(item, "action").unwrap_or_default(),
+        execution_id: s(item, "execution_id").unwrap_or_default(),
+    });
+    let by = s(item, "command_by").unwrap_or_default();
+    let command = match s(item, "command").as_deref() {
+        Some("promote") => Some(Command::Promote { by }),
+        Some("rollback") => Some(Command::RollBack { by }),
+        _ => None,
+    };
+    let message = match (s(item, "slack_channel"), s(item, "slack_ts")) {
+        (Some(channel), Some(ts)) => Some(PostedMessage { channel, ts }),
+        _ => None,
+    };
+    DeploymentRecord {
+        id: s(item, "pk")
+            .and_then(|pk| pk.strip_prefix("DEPLOYMENT#").map(str::to_string))
+            .unwrap_or_default(),
+        context,
+        state: s(item, "state").unwrap_or_default(),
+        status: DeploymentStatus::parse(&s(item, "status").unwrap_or_default()),
+        summary: s(item, "summary"),
+        command,
+        command_at: item.get("command_at").and_then(|v| v.as_n().ok()).cloned(),
+        message,
+    }
+}
+
+impl DynamoDeployments {
+    async fn get(&self, key: &Key) -> Result<Option<HashMap<String, AttributeValue>>, StateError> {
+        let t = &self.table;
+        let out = t
+            .client
+            .get_item()
+            .table_name(&t.name)
+            .set_key(Some(key.attributes()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StateError::dynamo(&t.name, e))?;
+        Ok(out.item)
+    }
+
+    async fn update(
+        &self,
+        id: &str,
+        expression: &str,
+        values: Vec<(&str, AttributeValue)>,
+        condition: Option<&str>,
+    ) -> Result<bool, StateError> {
+        let t = &self.table;
+        let mut request = t
+            .client
+            .update_item()
+            .table_name(&t.name)
+            .set_key(Some(Key::deployment(id).attributes()))
+            .update_expression(expression)
+            .set_condition_expression(condition.map(str::to_string));
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
+        }
+        if expression.contains("#s") || condition.is_some_and(|c| c.contains("#s")) {
+            request = request.expression_attribute_names("#s", "status");
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(StateError::dynamo(&t.name, e)),
+        }
+    }
+}
+
+impl DeploymentStore for DynamoDeployments {
+    async fn open(
+        &self,
+        id: &str,
+        context: Option<&PipelineContext>,
+        state: &str,
+        now: i64,
+    ) -> Result<DeploymentRecord, StateError> {
+        let t = &self.table;
+        let key = Key::deployment(id);
+        let mut item = key.attributes();
+        let mut put = |name: &str, value: AttributeValue| {
+            item.insert(name.to_string(), value);
+        };
+        put("kind", AttributeValue::S("deployment".into()));
+        put("state", AttributeValue::S(state.into()));
+        put(
+            "status",
+            AttributeValue::S(DeploymentStatus::InProgress.as_str().into()),
+        );
+        put("created_at", AttributeValue::N(now.to_string()));
+        put(
+            "expires_at",
+            AttributeValue::N((now + KEEP_SECONDS).to_string()),
+        );
+        if let Some(c) = context {
+            put("pipeline", AttributeValue::S(c.pipeline.clone()));
+            put("stage", AttributeValue::S(c.stage.clone()));
+            put("action", AttributeValue::S(c.action.clone()));
+            put("execution_id", AttributeValue::S(c.execution_id.clone()));
+        }
+        let created = t
+            .client
+            .put_item()
+            .table_name(&t.name)
+            .set_item(Some(item.clone()))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(record(&item)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                // A repeated first invocation: what the first one decided stands.
+                match self.get(&key).await? {
+                    Some(existing) => Ok(record(&existing)),
+                    None => Ok(record(&item)),
+                }
+            }
+            Err(e) => Err(StateError::dynamo(&t.name, e)),
+        }
+    }
+
+    async fn read(&self, id: &str) -> Result<Option<DeploymentRecord>, StateError> {
+        Ok(self.get(&Key::deployment(id)).await?.map(|i| record(&i)))
+    }
+
+    async fn claim(&self, id: &str, seq: u32) -> Result<bool, StateError> {
+        self.update(
+            id,
+            "SET seq = :q",
+            vec![(":q", AttributeValue::N(seq.to_string()))],
+            Some("attribute_not_exists(seq) OR seq <= :q"),
+        )
+        .await
+    }
+
+    async fn clear_command(&self, id: &str, command_at: Option<&str>) -> Result<(), StateError> {
+        // Only the command that was acted on: a newer click stays for the next check.
+        let (condition, values) = match command_at {
+            Some(at) => (
+                "command_at = :at",
+                vec![(":at", AttributeValue::N(at.to_string()))],
+            ),
+            None => ("attribute_not_exists(command_at)", vec![]),
+        };
+        self.update(
+            id,
+            "REMOVE command, command_by, command_at",
+            values,
+            Some(condition),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn save_message(&self, id: &str, message: &PostedMessage) -> Result<(), StateError> {
+        self.update(
+            id,
+            "SET slack_channel = :c, slack_ts = :t",
+            vec![
+                (":c", AttributeValue::S(message.channel.clone())),
+                (":t", AttributeValue::S(message.ts.clone())),
+            ],
+            None,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn set_status(
+        &self,
+        id: &str,
+        status: DeploymentStatus,
+        summary: &str,
+        now: i64,
+    ) -> Result<(), StateError> {
+        self.update(
+            id,
+            "SET #s = :s, summary = :m, updated_at = :now",
+            vec![
+                (":s", AttributeValue::S(status.as_str().into())),
+                (":m", AttributeValue::S(summary.into())),
+                (":now", AttributeValue::N(now.to_string())),
+            ],
+            None,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn execution_thread(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+    ) -> Result<Option<PostedMessage>, StateError> {
+        Ok(self
+            .get(&execution_key(pipeline, execution_id))
+            .await?
+            .and_then(|item| match (s(&item, "channel"), s(&item, "ts")) {
+                (Some(channel), Some(ts)) => Some(PostedMessage { channel, ts }),
+                _ => None,
+            }))
+    }
+}

@@ -1,0 +1,232 @@
+//! One deployment's state: what was decided at the start (sides, the new task definition, the
+//! plan) and where it stands (`Phase`). Serialized, it is the continuation token.
+
+use super::phase::Phase;
+use super::plan::TrafficPlan;
+use super::weights::Side;
+use serde::{Deserialize, Serialize};
+
+/// CodePipeline's limit on a continuation token.
+pub const MAX_TOKEN_CHARS: usize = 2048;
+const TOKEN_VERSION: u8 = 1;
+
+/// What the idle service ran before the deployment touched it, so a rollback can put it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSnapshot {
+    #[serde(rename = "td")]
+    pub task_definition: String,
+    #[serde(rename = "n")]
+    pub desired: i32,
+}
+
+/// The deployment's clock settings, fixed at the start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Seconds between two checks of alarms, health and operator commands.
+    #[serde(rename = "c")]
+    pub check_seconds: u32,
+    /// Seconds the old version is kept (and rollback stays instant) after the last step.
+    #[serde(rename = "d")]
+    pub scale_down_after_seconds: u32,
+    /// Seconds the new version may take to become stable and healthy before it is given up.
+    #[serde(rename = "r")]
+    pub ready_timeout_seconds: u32,
+}
+
+/// A blue/green deployment in flight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    #[serde(rename = "v")]
+    version: u8,
+    /// The deployment's id: the id of the job that started it.
+    pub id: String,
+    /// The side that was live (the old version) when the deployment started.
+    pub live: Side,
+    /// The task definition revision the idle side runs for this deployment.
+    #[serde(rename = "td")]
+    pub task_definition: String,
+    /// How many tasks the new version runs (the live service's desired count at the start).
+    #[serde(rename = "n")]
+    pub desired: i32,
+    #[serde(rename = "was")]
+    pub idle_before: ServiceSnapshot,
+    pub plan: TrafficPlan,
+    #[serde(rename = "tm")]
+    pub timing: Timing,
+    #[serde(rename = "ph")]
+    pub phase: Phase,
+    /// Epoch milliseconds when the deployment started.
+    #[serde(rename = "t0")]
+    pub started_ms: i64,
+    /// How many times the deployment was handed to a new invocation: a token whose number is
+    /// behind the deployment record's belongs to an invocation that was overtaken.
+    #[serde(rename = "q", default)]
+    pub seq: u32,
+}
+
+/// Why a continuation token could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the continuation token is not one Gantry wrote ({reason})")]
+    Unreadable { reason: String },
+    #[error("the continuation token was written by another version of Gantry (format {found}, this one reads {TOKEN_VERSION})")]
+    Version { found: u8 },
+    #[error("the deployment state is {chars} characters, over CodePipeline's {MAX_TOKEN_CHARS}")]
+    TooLong { chars: usize },
+}
+
+impl Deployment {
+    /// A deployment about to start: the idle side is being brought up.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: &str,
+        live: Side,
+        task_definition: &str,
+        desired: i32,
+        idle_before: ServiceSnapshot,
+        plan: TrafficPlan,
+        timing: Timing,
+        now_ms: i64,
+    ) -> Self {
+        Self {
+            version: TOKEN_VERSION,
+            id: id.to_string(),
+            live,
+            task_definition: task_definition.to_string(),
+            desired,
+            idle_before,
+            plan,
+            timing,
+            phase: Phase::Stabilizing { since_ms: now_ms },
+            started_ms: now_ms,
+            seq: 0,
+        }
+    }
+
+    /// The side getting the new version.
+    pub fn new_side(&self) -> Side {
+        self.live.other()
+    }
+
+    /// The same deployment in another phase.
+    pub fn at(&self, phase: Phase) -> Self {
+        Self {
+            phase,
+            ..self.clone()
+        }
+    }
+
+    /// The state the next invocation continues from.
+    pub fn handed_over(&self) -> Self {
+        Self {
+            seq: self.seq + 1,
+            ..self.clone()
+        }
+    }
+
+    /// The continuation token: this state as compact JSON, within CodePipeline's limit.
+    pub fn to_token(&self) -> Result<String, TokenError> {
+        let token = serde_json::to_string(self).map_err(|e| TokenError::Unreadable {
+            reason: e.to_string(),
+        })?;
+        let chars = token.chars().count();
+        if chars > MAX_TOKEN_CHARS {
+            return Err(TokenError::TooLong { chars });
+        }
+        Ok(token)
+    }
+
+    /// Reads a continuation token.
+    pub fn from_token(token: &str) -> Result<Self, TokenError> {
+        #[derive(Deserialize)]
+        struct Versioned {
+            v: u8,
+        }
+        let versioned: Versioned =
+            serde_json::from_str(token).map_err(|e| TokenError::Unreadable {
+                reason: e.to_string(),
+            })?;
+        if versioned.v != TOKEN_VERSION {
+            return Err(TokenError::Version { found: versioned.v });
+        }
+        serde_json::from_str(token).map_err(|e| TokenError::Unreadable {
+            reason: e.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::traffic::plan::Strategy;
+
+    fn deployment(family: &str, id: &str) -> Deployment {
+        let arn = |rev: u32| {
+            format!("arn:aws-us-gov:ecs:us-gov-west-1:123456789012:task-definition/{family}:{rev}")
+        };
+        Deployment::new(
+            id,
+            Side::Blue,
+            &arn(1_000_000),
+            3,
+            ServiceSnapshot {
+                task_definition: arn(999_999),
+                desired: 0,
+            },
+            TrafficPlan::new(Strategy::Linear {
+                step_percent: 1,
+                interval_seconds: 86_400,
+            }),
+            Timing {
+                check_seconds: 3600,
+                scale_down_after_seconds: 172_800,
+                ready_timeout_seconds: 86_400,
+            },
+            4_102_444_800_000,
+        )
+        .at(Phase::Shifting {
+            step: 98,
+            since_ms: 4_102_444_800_000,
+        })
+        .handed_over()
+    }
+
+    #[test]
+    fn the_token_round_trips() {
+        let d = deployment("shop", "11111111-abcd-1111-abcd-111111abcdef");
+        let token = d.to_token().unwrap();
+        assert_eq!(Deployment::from_token(&token).unwrap(), d);
+    }
+
+    #[test]
+    fn the_longest_token_fits_codepipelines_limit() {
+        // ECS allows task definition families of 255 characters: two such ARNs, the longest
+        // plan (1% steps), the furthest step and the largest timings.
+        let d = deployment(&"f".repeat(255), &"j".repeat(64));
+        let token = d.to_token().unwrap();
+        assert!(token.len() <= MAX_TOKEN_CHARS, "{} chars", token.len());
+    }
+
+    #[test]
+    fn a_typical_token_is_small() {
+        let token = deployment("shop", "11111111-abcd-1111-abcd-111111abcdef")
+            .to_token()
+            .unwrap();
+        assert!(token.len() < 400, "{} chars: {token}", token.len());
+    }
+
+    #[test]
+    fn foreign_and_future_tokens_are_refused() {
+        assert!(matches!(
+            Deployment::from_token("A continuation token if continuing job"),
+            Err(TokenError::Unreadable { .. })
+        ));
+        let mut v: serde_json::Value =
+            serde_json::from_str(&deployment("shop", "j").to_token().unwrap()).unwrap();
+        v["v"] = serde_json::json!(2);
+        assert_eq!(
+            Deployment::from_token(&v.to_string()),
+            Err(TokenError::Version { found: 2 })
+        );
+    }
+}

@@ -1,0 +1,566 @@
+//! A blue/green "shop" in the emulator, for the traffic shifter's tests and the local demo: an
+//! ECS cluster with two services, an ALB listener forwarding to their two target groups
+//! (blue 100, green 0), two CloudWatch alarms, and a pipeline whose `Deploy` stage runs the
+//! shifter. Everything is created through the real SDKs (EC2, which Gantry does not use, through
+//! its query API).
+
+use crate::http;
+use aws_config::SdkConfig;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, ForwardActionConfig, PathPatternConditionConfig, ProtocolEnum,
+    RuleCondition, TargetDescription, TargetGroupTuple, TargetTypeEnum,
+};
+use serde_json::{json, Value};
+
+/// The container whose image deployments change; the task definition also has a sidecar, so
+/// parameters must name it.
+pub const CONTAINER: &str = "web";
+/// The image blue and green run before any deployment.
+pub const FIRST_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:1";
+
+/// One shop: names and ARNs of everything created.
+#[derive(Debug, Clone)]
+pub struct Shop {
+    pub sdk: SdkConfig,
+    pub name: String,
+    pub cluster: String,
+    pub blue_service: String,
+    pub green_service: String,
+    pub blue_target_group: String,
+    pub green_target_group: String,
+    pub listener: String,
+    /// A rule (`/api/*`) with its own blue/green forward action.
+    pub rule: String,
+    pub alarms: Vec<String>,
+    /// The pipeline; its `Deploy` stage has one action, `Deploy`.
+    pub pipeline: String,
+    pub vpc: String,
+}
+
+/// An EC2 query API call through the emulator; returns the XML answer.
+pub async fn ec2(params: &[(&str, &str)]) -> String {
+    let mut form: Vec<(&str, &str)> = vec![("Version", "2016-11-15")];
+    form.extend_from_slice(params);
+    let r = reqwest::Client::new()
+        .post(crate::emulator_url())
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .form(&form)
+        .send()
+        .await
+        .expect("ec2 call");
+    let status = r.status();
+    let text = r.text().await.unwrap_or_default();
+    assert!(status.is_success(), "EC2 {params:?}: {status} {text}");
+    text
+}
+
+fn xml_value(xml: &str, tag: &str) -> String {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open).expect(tag) + open.len();
+    let end = xml[start..].find('<').expect("closing tag") + start;
+    xml[start..end].to_string()
+}
+
+fn forward(blue: &str, blue_weight: i32, green: &str, green_weight: i32) -> Action {
+    Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .forward_config(
+            ForwardActionConfig::builder()
+                .target_groups(
+                    TargetGroupTuple::builder()
+                        .target_group_arn(blue)
+                        .weight(blue_weight)
+                        .build(),
+                )
+                .target_groups(
+                    TargetGroupTuple::builder()
+                        .target_group_arn(green)
+                        .weight(green_weight)
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+impl Shop {
+    /// Creates a shop named `name` whose live (blue) service runs `tasks` tasks.
+    pub async fn create(sdk: &SdkConfig, name: &str, tasks: i32) -> Shop {
+        let ecs = aws_sdk_ecs::Client::new(sdk);
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(sdk);
+        let cluster = name.to_string();
+        ecs.create_cluster()
+            .cluster_name(&cluster)
+            .send()
+            .await
+            .expect("cluster");
+        let container = |n: &str, image: &str| {
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name(n)
+                .image(image)
+                .memory(256)
+                .essential(n == CONTAINER)
+                .build()
+        };
+        let task_definition = ecs
+            .register_task_definition()
+            .family(name)
+            .container_definitions(container(CONTAINER, FIRST_IMAGE))
+            .container_definitions(container("log-router", "fluent-bit:3"))
+            .cpu("256")
+            .memory("512")
+            .send()
+            .await
+            .expect("task definition")
+            .task_definition
+            .and_then(|t| t.task_definition_arn)
+            .expect("task definition arn");
+        let (blue_service, green_service) = (format!("{name}-blue"), format!("{name}-green"));
+        for (service, desired) in [(&blue_service, tasks), (&green_service, 0)] {
+            ecs.create_service()
+                .cluster(&cluster)
+                .service_name(service)
+                .task_definition(&task_definition)
+                .desired_count(desired)
+                .send()
+                .await
+                .expect("service");
+        }
+
+        let vpc = xml_value(
+            &ec2(&[("Action", "CreateVpc"), ("CidrBlock", "10.0.0.0/16")]).await,
+            "vpcId",
+        );
+        let mut subnets = Vec::new();
+        for (cidr, zone) in [("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b")] {
+            let xml = ec2(&[
+                ("Action", "CreateSubnet"),
+                ("VpcId", &vpc),
+                ("CidrBlock", cidr),
+                ("AvailabilityZone", zone),
+            ])
+            .await;
+            subnets.push(xml_value(&xml, "subnetId"));
+        }
+        let lb = elb
+            .create_load_balancer()
+            .name(name)
+            .set_subnets(Some(subnets))
+            .send()
+            .await
+            .expect("load balancer")
+            .load_balancers
+            .and_then(|l| l.into_iter().next())
+            .and_then(|l| l.load_balancer_arn)
+            .expect("load balancer arn");
+        let mut groups = Vec::new();
+        for (side, base) in [("blue", 10), ("green", 20)] {
+            let arn = elb
+                .create_target_group()
+                .name(format!("{name}-{side}"))
+                .protocol(ProtocolEnum::Http)
+                .port(8080)
+                .vpc_id(&vpc)
+                .target_type(TargetTypeEnum::Ip)
+                .send()
+                .await
+                .expect("target group")
+                .target_groups
+                .and_then(|g| g.into_iter().next())
+                .and_then(|g| g.target_group_arn)
+                .expect("target group arn");
+            // ECS would register one target per task; the emulator's ECS does not, so the
+            // targets are registered once, enough for the largest desired count used.
+            let mut register = elb.register_targets().target_group_arn(&arn);
+            for i in 0..tasks.max(1) {
+                register = register.targets(
+                    TargetDescription::builder()
+                        .id(format!("10.0.1.{}", base + i))
+                        .port(8080)
+                        .build(),
+                );
+            }
+            register.send().await.expect("register targets");
+            groups.push(arn);
+        }
+        let (blue_target_group, green_target_group) = (groups[0].clone(), groups[1].clone());
+        let listener = elb
+            .create_listener()
+            .load_balancer_arn(&lb)
+            .protocol(ProtocolEnum::Http)
+            .port(80)
+            .default_actions(forward(&blue_target_group, 100, &green_target_group, 0))
+            .send()
+            .await
+            .expect("listener")
+            .listeners
+            .and_then(|l| l.into_iter().next())
+            .and_then(|l| l.listener_arn)
+            .expect("listener arn");
+        let rule = elb
+            .create_rule()
+            .listener_arn(&listener)
+            .priority(10)
+            .conditions(
+                RuleCondition::builder()
+                    .field("path-pattern")
+                    .path_pattern_config(
+                        PathPatternConditionConfig::builder()
+                            .values("/api/*")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .actions(forward(&blue_target_group, 100, &green_target_group, 0))
+            .send()
+            .await
+            .expect("rule")
+            .rules
+            .and_then(|r| r.into_iter().next())
+            .and_then(|r| r.rule_arn)
+            .expect("rule arn");
+
+        let alarms = vec![format!("{name}-5xx"), format!("{name}-p99")];
+        let cloudwatch = aws_sdk_cloudwatch::Client::new(sdk);
+        for alarm in &alarms {
+            cloudwatch
+                .put_metric_alarm()
+                .alarm_name(alarm)
+                .namespace("AWS/ApplicationELB")
+                .metric_name("HTTPCode_Target_5XX_Count")
+                .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+                .period(60)
+                .evaluation_periods(1)
+                .threshold(1.0)
+                .comparison_operator(
+                    aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold,
+                )
+                .send()
+                .await
+                .expect("alarm");
+        }
+        let shop = Shop {
+            sdk: sdk.clone(),
+            name: name.to_string(),
+            cluster,
+            blue_service,
+            green_service,
+            blue_target_group,
+            green_target_group,
+            listener,
+            rule,
+            alarms,
+            pipeline: name.to_string(),
+            vpc,
+        };
+        for alarm in &shop.alarms {
+            shop.set_alarm(alarm, "OK").await;
+        }
+        crate::aws::create_pipeline(sdk, &shop.pipeline, "Source", &["Deploy"]).await;
+        shop
+    }
+
+    /// `UserParameters` for a deployment of `image` with `strategy`, watching both alarms, with
+    /// test-sized timings (checks every second, old version kept one second).
+    pub fn user_parameters(&self, image: &str, strategy: Value) -> Value {
+        json!({
+            "cluster": self.cluster,
+            "listener_arn": self.listener,
+            "blue": {"service": self.blue_service, "target_group_arn": self.blue_target_group},
+            "green": {"service": self.green_service, "target_group_arn": self.green_target_group},
+            "image": image,
+            "container": CONTAINER,
+            "strategy": strategy,
+            "alarms": self.alarms,
+            "check_interval_seconds": 1,
+            "scale_down_after_seconds": 1,
+            "ready_timeout_seconds": 30
+        })
+    }
+
+    /// Starts a pipeline execution (the job's context) and creates the shifter's job in its
+    /// `Deploy` stage; returns `{job_id, event}`.
+    pub async fn start_job(&self, user_parameters: &Value, input_artifacts: Value) -> Value {
+        let execution = aws_sdk_codepipeline::Client::new(&self.sdk)
+            .start_pipeline_execution()
+            .name(&self.pipeline)
+            .send()
+            .await
+            .expect("start execution")
+            .pipeline_execution_id
+            .expect("execution id");
+        http::post(
+            &format!("{}/_gantry/codepipeline/jobs", crate::emulator_url()),
+            &json!({"pipeline": self.pipeline, "stage": "Deploy", "action": "Deploy",
+                    "execution_id": execution,
+                    "user_parameters": user_parameters.to_string(),
+                    "input_artifacts": input_artifacts}),
+        )
+        .await
+    }
+
+    /// The pipeline execution a job belongs to.
+    pub async fn execution_of(&self, job_id: &str) -> String {
+        aws_sdk_codepipeline::Client::new(&self.sdk)
+            .get_job_details()
+            .job_id(job_id)
+            .send()
+            .await
+            .expect("job details")
+            .job_details
+            .and_then(|d| d.data)
+            .and_then(|d| d.pipeline_context)
+            .and_then(|c| c.pipeline_execution_id)
+            .expect("execution id")
+    }
+
+    /// The listener's current (blue, green) weights; `rule` reads the rule's instead.
+    pub async fn weights(&self, rule: bool) -> (i32, i32) {
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk);
+        let actions = if rule {
+            elb.describe_rules()
+                .rule_arns(&self.rule)
+                .send()
+                .await
+                .expect("rules")
+                .rules
+                .and_then(|r| r.into_iter().next())
+                .and_then(|r| r.actions)
+        } else {
+            elb.describe_listeners()
+                .listener_arns(&self.listener)
+                .send()
+                .await
+                .expect("listeners")
+                .listeners
+                .and_then(|l| l.into_iter().next())
+                .and_then(|l| l.default_actions)
+        }
+        .unwrap_or_default();
+        let groups = actions
+            .into_iter()
+            .find_map(|a| a.forward_config.and_then(|f| f.target_groups))
+            .unwrap_or_default();
+        let weight = |arn: &str| {
+            groups
+                .iter()
+                .find(|g| g.target_group_arn.as_deref() == Some(arn))
+                .and_then(|g| g.weight)
+                .unwrap_or(0)
+        };
+        (
+            weight(&self.blue_target_group),
+            weight(&self.green_target_group),
+        )
+    }
+
+    /// Every weight change the emulator saw on the listener (or the rule), as green's share.
+    pub async fn green_shares(&self, rule: bool) -> Vec<i64> {
+        let arn = if rule { &self.rule } else { &self.listener };
+        let v = http::get(&format!(
+            "{}/_gantry/elbv2/weight-changes?arn={}",
+            crate::emulator_url(),
+            arn
+        ))
+        .await;
+        v["changes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|c| {
+                let w = &c["weights"];
+                let (b, g) = (
+                    w[&self.blue_target_group].as_i64().unwrap_or(0),
+                    w[&self.green_target_group].as_i64().unwrap_or(0),
+                );
+                if b + g == 0 {
+                    0
+                } else {
+                    g * 100 / (b + g)
+                }
+            })
+            .collect()
+    }
+
+    /// Sets a CloudWatch alarm's state (`OK`, `ALARM`, `INSUFFICIENT_DATA`).
+    pub async fn set_alarm(&self, alarm: &str, state: &str) {
+        aws_sdk_cloudwatch::Client::new(&self.sdk)
+            .set_alarm_state()
+            .alarm_name(alarm)
+            .state_value(aws_sdk_cloudwatch::types::StateValue::from(state))
+            .state_reason("set by the test")
+            .send()
+            .await
+            .expect("set alarm state");
+    }
+
+    /// Makes every target of green's (or blue's) target group report `state`.
+    pub async fn set_target_health(&self, green: bool, state: &str) {
+        let arn = if green {
+            &self.green_target_group
+        } else {
+            &self.blue_target_group
+        };
+        http::post(
+            &format!("{}/_gantry/elbv2/target-health", crate::emulator_url()),
+            &json!({"target_group_arn": arn, "state": state}),
+        )
+        .await;
+    }
+
+    /// A service's (task definition, desired count).
+    pub async fn service(&self, name: &str) -> (String, i32) {
+        let out = aws_sdk_ecs::Client::new(&self.sdk)
+            .describe_services()
+            .cluster(&self.cluster)
+            .services(name)
+            .send()
+            .await
+            .expect("describe services");
+        let s = out.services().first().expect("service");
+        (
+            s.task_definition().unwrap_or_default().to_string(),
+            s.desired_count(),
+        )
+    }
+
+    /// The image of `container` in a task definition.
+    pub async fn image(&self, task_definition: &str, container: &str) -> String {
+        aws_sdk_ecs::Client::new(&self.sdk)
+            .describe_task_definition()
+            .task_definition(task_definition)
+            .send()
+            .await
+            .expect("describe task definition")
+            .task_definition
+            .expect("task definition")
+            .container_definitions
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| c.name.as_deref() == Some(container))
+            .and_then(|c| c.image)
+            .unwrap_or_default()
+    }
+
+    /// Points the listener's forward action at other target groups (to break the setup).
+    pub async fn forward_listener_to(&self, groups: &[(&str, i32)]) {
+        let mut config = ForwardActionConfig::builder();
+        for (arn, weight) in groups {
+            config = config.target_groups(
+                TargetGroupTuple::builder()
+                    .target_group_arn(*arn)
+                    .weight(*weight)
+                    .build(),
+            );
+        }
+        aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk)
+            .modify_listener()
+            .listener_arn(&self.listener)
+            .default_actions(
+                Action::builder()
+                    .r#type(ActionTypeEnum::Forward)
+                    .forward_config(config.build())
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("modify listener");
+    }
+
+    /// Creates a target group in the shop's VPC that no listener uses.
+    pub async fn stray_target_group(&self, name: &str) -> String {
+        aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk)
+            .create_target_group()
+            .name(name)
+            .protocol(ProtocolEnum::Http)
+            .port(8080)
+            .vpc_id(&self.vpc)
+            .target_type(TargetTypeEnum::Ip)
+            .send()
+            .await
+            .expect("target group")
+            .target_groups
+            .and_then(|g| g.into_iter().next())
+            .and_then(|g| g.target_group_arn)
+            .expect("target group arn")
+    }
+}
+
+/// A job's view in the emulator: `{job_id, status, results, event, next_job?}`.
+pub async fn job(job_id: &str) -> Value {
+    http::get(&format!(
+        "{}/_gantry/codepipeline/jobs/{job_id}",
+        crate::emulator_url()
+    ))
+    .await
+}
+
+/// Follows a job and every continuation CodePipeline creates for it until the job ends,
+/// calling `invoke` with each `CodePipeline.job` event (a direct call of the handler, or the
+/// real binary behind a Lambda runtime). Returns the emulator's view of each job, in order.
+/// Panics when an invocation leaves its job without a result.
+pub async fn run_job<F, Fut>(first: &Value, mut invoke: F) -> Vec<Value>
+where
+    F: FnMut(Value) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut views = Vec::new();
+    let mut event = first["event"].clone();
+    let mut job_id = first["job_id"].as_str().expect("job_id").to_string();
+    for _ in 0..1000 {
+        invoke(event.clone()).await;
+        let view = job(&job_id).await;
+        let next = view.get("next_job").cloned();
+        let status = view["status"].as_str().unwrap_or_default().to_string();
+        views.push(view);
+        match (status.as_str(), next) {
+            ("Continued", Some(next)) => {
+                event = next["event"].clone();
+                job_id = next["job_id"].as_str().expect("job_id").to_string();
+            }
+            ("InProgress", _) => panic!("job {job_id} was left without a result"),
+            _ => return views,
+        }
+    }
+    panic!("the deployment did not end in 1000 invocations");
+}
+
+/// How a job ended, in one line: `Succeeded: green (shop-green) is live …` or
+/// `Failed: rolled back at 10% green: alarm shop-5xx went to ALARM`.
+pub fn outcome(views: &[Value]) -> String {
+    let Some(last) = views.last() else {
+        return "no job".into();
+    };
+    let result = last["results"]
+        .as_array()
+        .and_then(|r| r.iter().rev().find(|r| r["error"].is_null()))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let text = result["body"]["failureDetails"]["message"]
+        .as_str()
+        .or(result["body"]["executionDetails"]["summary"].as_str())
+        .unwrap_or_default();
+    format!("{}: {text}", last["status"].as_str().unwrap_or("?"))
+}
+
+/// A canary gone bad, for the demo and the tests: as soon as the listener's weights move
+/// (the new version takes its first share), `alarm` goes to ALARM. Runs in the background
+/// until then (at most two minutes).
+pub fn alarm_when_traffic_moves(shop: &Shop, alarm: &str) -> tokio::task::JoinHandle<()> {
+    let (shop, alarm) = (shop.clone(), alarm.to_string());
+    tokio::spawn(async move {
+        let before = shop.weights(false).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while std::time::Instant::now() < deadline {
+            if shop.weights(false).await != before {
+                shop.set_alarm(&alarm, "ALARM").await;
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+}

@@ -1,0 +1,914 @@
+//! The traffic shifter end to end: CodePipeline jobs (and their continuations) through the
+//! Lambda adapter, against ECS, an ALB, CloudWatch alarms and DynamoDB in the emulator.
+
+use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
+use gantry::config::TrafficShifterConfig;
+use gantry::secrets::GantrySecrets;
+use gantry::shifter::{LoadBalancer, ShiftError, Shifter};
+use gantry::traffic::{ForwardTarget, TargetHealth, TrafficControl};
+use gantry_tests::aws::{create_secret, create_table, sdk};
+use gantry_tests::slack::SlackNs;
+use gantry_tests::traffic::{
+    alarm_when_traffic_moves, job, outcome, run_job, Shop, CONTAINER, FIRST_IMAGE,
+};
+use gantry_tests::unique;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use traffic_shifter::TrafficShifter;
+
+const NEW_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:2";
+
+struct Rig {
+    shop: Shop,
+    shifter: Arc<TrafficShifter>,
+    table: String,
+}
+
+/// A shop (blue live with two tasks), a state table, and the shifter with a short time slice
+/// so that deployments span several invocations.
+async fn rig_with(env: &[(&str, String)], secret: Value) -> Rig {
+    let sdk = sdk().await;
+    let shop = Shop::create(&sdk, &unique("shop"), 2).await;
+    let table = unique("gantry");
+    create_table(&sdk, &table).await;
+    let secret_arn = create_secret(&sdk, &unique("gantry-secret"), &secret).await;
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("GANTRY_SECRETS_ARN".into(), secret_arn.clone()),
+        ("GANTRY_TABLE".into(), table.clone()),
+    ]);
+    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    let config = TrafficShifterConfig::from_env(&vars).expect("config");
+    let secrets = GantrySecrets::fetch(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_arn)
+        .await
+        .expect("secret");
+    let mut shifter = traffic_shifter::build(config, &secrets, &sdk);
+    shifter.slice = Duration::from_millis(2500);
+    Rig {
+        shop,
+        shifter: Arc::new(shifter),
+        table,
+    }
+}
+
+async fn rig() -> Rig {
+    rig_with(&[], json!({})).await
+}
+
+fn lambda_event(event: &Value) -> LambdaEvent<CodePipelineJobEvent> {
+    let mut context = Context::default();
+    context.deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 120_000;
+    LambdaEvent::new(
+        serde_json::from_value(event.clone()).expect("job event"),
+        context,
+    )
+}
+
+/// One invocation of the function with `event`, as Lambda would make it.
+async fn invoke<C, L, W, J, A, S>(shifter: &Shifter<C, L, W, J, A, S>, event: &Value) -> Value
+where
+    C: gantry::shifter::Cluster + Sync,
+    L: gantry::shifter::LoadBalancer + Sync,
+    W: gantry::shifter::AlarmWatch + Sync,
+    J: gantry::shifter::Jobs + Sync,
+    A: gantry::shifter::ArtifactStore + Sync,
+    S: gantry::shifter::DeploymentStore + Sync,
+{
+    traffic_shifter::handle(shifter, lambda_event(event))
+        .await
+        .expect("the job got a result")
+}
+
+/// Invokes the job, then every continuation CodePipeline creates, until the job ends.
+async fn run_to_end(shifter: &TrafficShifter, first: &Value) -> Vec<Value> {
+    run_job(first, |event| async move {
+        invoke(shifter, &event).await;
+    })
+    .await
+}
+
+/// The same, in the background.
+fn spawn_run(rig: &Rig, first: &Value) -> tokio::task::JoinHandle<Vec<Value>> {
+    let shifter = rig.shifter.clone();
+    let first = first.clone();
+    tokio::spawn(async move { run_to_end(&shifter, &first).await })
+}
+
+/// Waits until the listener sends `percent` to green.
+async fn until_green_at(shop: &Shop, percent: i32) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while shop.weights(false).await.1 != percent {
+        assert!(Instant::now() < deadline, "green never reached {percent}%");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn last_result(views: &[Value]) -> Value {
+    let last = views.last().expect("a job");
+    last["results"]
+        .as_array()
+        .and_then(|r| r.iter().rev().find(|r| r["error"].is_null()))
+        .cloned()
+        .expect("an accepted result")
+}
+
+fn failure_message(views: &[Value]) -> String {
+    let r = last_result(views);
+    assert_eq!(r["operation"], "PutJobFailureResult", "{r}");
+    r["body"]["failureDetails"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn canary(bake_seconds: u64) -> Value {
+    json!({"type": "canary", "percent": 10, "bake_seconds": bake_seconds})
+}
+
+/// Writes an operator's command into the deployment record, as the approval function does
+/// when someone clicks a button.
+async fn click(rig: &Rig, deployment: &str, command: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    aws_sdk_dynamodb::Client::new(&rig.shop.sdk)
+        .update_item()
+        .table_name(&rig.table)
+        .key("pk", AttributeValue::S(format!("DEPLOYMENT#{deployment}")))
+        .key("sk", AttributeValue::S("DEPLOYMENT".into()))
+        .update_expression("SET command = :c, command_by = :u, command_at = :t")
+        .expression_attribute_values(":c", AttributeValue::S(command.into()))
+        .expression_attribute_values(":u", AttributeValue::S("U0RELEASE".into()))
+        .expression_attribute_values(":t", AttributeValue::N("1767225600".into()))
+        .send()
+        .await
+        .expect("write command");
+}
+
+async fn record(
+    rig: &Rig,
+    deployment: &str,
+) -> HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    aws_sdk_dynamodb::Client::new(&rig.shop.sdk)
+        .get_item()
+        .table_name(&rig.table)
+        .key("pk", AttributeValue::S(format!("DEPLOYMENT#{deployment}")))
+        .key("sk", AttributeValue::S("DEPLOYMENT".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("read record")
+        .item
+        .expect("the deployment record")
+}
+
+#[tokio::test]
+async fn a_canary_goes_to_the_end_and_the_roles_swap() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let (old_task_definition, _) = shop.service(&shop.green_service).await;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(2)), json!([]))
+        .await;
+    let views = run_to_end(&rig.shifter, &first).await;
+
+    assert_eq!(
+        shop.green_shares(false).await,
+        vec![10, 100],
+        "canary: 10%, bake, the rest"
+    );
+    assert_eq!(shop.weights(false).await, (0, 100));
+    assert!(
+        views.len() >= 2,
+        "a deployment longer than a slice continues: {} invocations",
+        views.len()
+    );
+    assert!(views[..views.len() - 1]
+        .iter()
+        .all(|v| v["status"] == "Continued"));
+    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+
+    let (green_td, green_desired) = shop.service(&shop.green_service).await;
+    assert_ne!(
+        green_td, old_task_definition,
+        "a new revision was registered"
+    );
+    assert_eq!(shop.image(&green_td, CONTAINER).await, NEW_IMAGE);
+    assert_eq!(
+        shop.image(&green_td, "log-router").await,
+        "fluent-bit:3",
+        "the rest is copied"
+    );
+    assert_eq!(green_desired, 2, "green runs what blue ran");
+    assert_eq!(
+        shop.service(&shop.blue_service).await.1,
+        0,
+        "blue is scaled down"
+    );
+    assert_eq!(
+        shop.image(&shop.service(&shop.blue_service).await.0, CONTAINER)
+            .await,
+        FIRST_IMAGE
+    );
+
+    let done = last_result(&views);
+    assert_eq!(done["operation"], "PutJobSuccessResult");
+    assert!(done["body"].get("continuationToken").is_none());
+    let summary = done["body"]["executionDetails"]["summary"]
+        .as_str()
+        .unwrap();
+    assert!(
+        summary.starts_with(&format!(
+            "green ({}) is live on {}",
+            shop.green_service, shop.name
+        )),
+        "{summary}"
+    );
+    // Every hand-over reported its progress, and the token stayed within CodePipeline's limit.
+    let percents: Vec<i64> = views
+        .iter()
+        .filter_map(|v| v["results"][0]["body"]["executionDetails"]["percentComplete"].as_i64())
+        .collect();
+    assert!(percents.windows(2).all(|w| w[0] <= w[1]), "{percents:?}");
+    assert_eq!(percents.last(), Some(&100));
+    for v in &views[..views.len() - 1] {
+        let token = v["results"][0]["body"]["continuationToken"]
+            .as_str()
+            .unwrap();
+        assert!(token.len() <= 2048);
+    }
+}
+
+#[tokio::test]
+async fn a_second_deployment_goes_from_green_back_to_blue() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let params = shop.user_parameters(NEW_IMAGE, json!({"type": "all_at_once"}));
+    run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
+    assert_eq!(shop.weights(false).await, (0, 100));
+
+    let third = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:3";
+    let params = shop.user_parameters(third, json!({"type": "all_at_once"}));
+    let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
+    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(shop.weights(false).await, (100, 0), "blue is live again");
+    let (blue_td, blue_desired) = shop.service(&shop.blue_service).await;
+    assert_eq!(shop.image(&blue_td, CONTAINER).await, third);
+    assert_eq!(blue_desired, 2);
+    assert_eq!(shop.service(&shop.green_service).await.1, 0);
+}
+
+/// What the local demo shows: a canary that goes through, then one that an alarm rolls back.
+#[tokio::test]
+async fn the_demo_story_a_good_canary_then_a_bad_one() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let good = shop.user_parameters(NEW_IMAGE, canary(1));
+    let views = run_to_end(&rig.shifter, &shop.start_job(&good, json!([])).await).await;
+    assert!(
+        outcome(&views).starts_with("Succeeded: green"),
+        "{}",
+        outcome(&views)
+    );
+
+    let bad = shop.user_parameters(
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:3",
+        canary(30),
+    );
+    let alarm = alarm_when_traffic_moves(shop, &shop.alarms[1]);
+    let views = run_to_end(&rig.shifter, &shop.start_job(&bad, json!([])).await).await;
+    alarm.await.unwrap();
+    assert_eq!(
+        outcome(&views),
+        format!(
+            "Failed: rolled back at 10% blue: alarm {} went to ALARM",
+            shop.alarms[1]
+        )
+    );
+    assert_eq!(
+        shop.weights(false).await,
+        (0, 100),
+        "green, the good version, stays live"
+    );
+    assert_eq!(shop.green_shares(false).await, vec![10, 100, 90, 100]);
+}
+
+#[tokio::test]
+async fn linear_shifts_in_equal_steps() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let strategy = json!({"type": "linear", "step_percent": 40, "interval_seconds": 1});
+    let views = run_to_end(
+        &rig.shifter,
+        &shop
+            .start_job(&shop.user_parameters(NEW_IMAGE, strategy), json!([]))
+            .await,
+    )
+    .await;
+    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(shop.green_shares(false).await, vec![40, 80, 100]);
+}
+
+#[tokio::test]
+async fn all_at_once_is_one_shift() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let params = shop.user_parameters(NEW_IMAGE, json!("CodeDeployDefault.ECSAllAtOnce"));
+    let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
+    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(shop.green_shares(false).await, vec![100]);
+}
+
+#[tokio::test]
+async fn weights_on_a_listener_rule_are_shifted_there() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let mut params = shop.user_parameters(NEW_IMAGE, canary(1));
+    params.as_object_mut().unwrap().remove("listener_arn");
+    params["listener_rule_arn"] = json!(shop.rule);
+    let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
+    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(shop.green_shares(true).await, vec![10, 100]);
+    assert_eq!(
+        shop.weights(false).await,
+        (100, 0),
+        "the default action is left alone"
+    );
+}
+
+#[tokio::test]
+async fn an_alarm_at_step_two_rolls_everything_back() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let (green_td_before, _) = shop.service(&shop.green_service).await;
+    let strategy = json!({"type": "linear", "step_percent": 25, "interval_seconds": 3});
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, strategy), json!([]))
+        .await;
+    let running = spawn_run(&rig, &first);
+    until_green_at(shop, 50).await;
+    let alarmed = Instant::now();
+    shop.set_alarm(&shop.alarms[0], "ALARM").await;
+    let views = running.await.unwrap();
+
+    assert!(
+        alarmed.elapsed() < Duration::from_secs(3),
+        "back within about one check interval"
+    );
+    assert_eq!(
+        failure_message(&views),
+        format!(
+            "rolled back at 50% green: alarm {} went to ALARM",
+            shop.alarms[0]
+        )
+    );
+    assert_eq!(views.last().unwrap()["status"], "Failed");
+    assert_eq!(shop.green_shares(false).await, vec![25, 50, 0]);
+    assert_eq!(shop.weights(false).await, (100, 0));
+    assert_eq!(
+        shop.service(&shop.green_service).await,
+        (green_td_before, 0),
+        "green is back to what it ran, at zero"
+    );
+    assert_eq!(
+        shop.service(&shop.blue_service).await.1,
+        2,
+        "blue never stopped"
+    );
+}
+
+#[tokio::test]
+async fn unhealthy_green_targets_roll_back() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(5)), json!([]))
+        .await;
+    let running = spawn_run(&rig, &first);
+    until_green_at(shop, 10).await;
+    shop.set_target_health(true, "unhealthy").await;
+    let views = running.await.unwrap();
+    assert_eq!(
+        failure_message(&views),
+        format!(
+            "rolled back at 10% green: target group {}-green has 2 unhealthy targets (Target.FailedHealthChecks)",
+            shop.name
+        )
+    );
+    assert_eq!(shop.weights(false).await, (100, 0));
+    assert_eq!(shop.service(&shop.green_service).await.1, 0);
+}
+
+#[tokio::test]
+async fn green_that_never_gets_healthy_is_given_up_before_any_traffic() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    shop.set_target_health(true, "unhealthy").await;
+    let mut params = shop.user_parameters(NEW_IMAGE, canary(1));
+    params["ready_timeout_seconds"] = json!(2);
+    let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
+    let message = failure_message(&views);
+    assert!(
+        message.starts_with("rolled back at 0% green: the new version was not ready after"),
+        "{message}"
+    );
+    let detail = format!(
+        "0/2 targets healthy in {}-green, 2 unhealthy (Target.FailedHealthChecks)",
+        shop.name
+    );
+    assert!(message.ends_with(&detail), "{message}");
+    assert!(
+        shop.green_shares(false).await.is_empty(),
+        "no traffic ever moved"
+    );
+    assert_eq!(shop.service(&shop.green_service).await.1, 0);
+}
+
+#[tokio::test]
+async fn the_roll_back_button_rolls_back() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(60)), json!([]))
+        .await;
+    let deployment = first["job_id"].as_str().unwrap().to_string();
+    let running = spawn_run(&rig, &first);
+    until_green_at(shop, 10).await;
+    click(&rig, &deployment, "rollback").await;
+    let views = running.await.unwrap();
+    assert_eq!(
+        failure_message(&views),
+        "rolled back at 10% green: rollback requested by <@U0RELEASE>"
+    );
+    assert_eq!(shop.weights(false).await, (100, 0));
+    let r = record(&rig, &deployment).await;
+    assert_eq!(r["status"].as_s().unwrap(), "rolled_back");
+}
+
+#[tokio::test]
+async fn promote_now_skips_the_remaining_bake() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(600)), json!([]))
+        .await;
+    let deployment = first["job_id"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    let running = spawn_run(&rig, &first);
+    until_green_at(shop, 10).await;
+    click(&rig, &deployment, "promote").await;
+    let views = running.await.unwrap();
+    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the 10-minute bake was skipped"
+    );
+    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+    let r = record(&rig, &deployment).await;
+    assert!(!r.contains_key("command"), "the command was consumed");
+    assert_eq!(r["status"].as_s().unwrap(), "succeeded");
+    assert_eq!(r["pipeline"].as_s().unwrap(), &shop.pipeline);
+    assert_eq!(r["stage"].as_s().unwrap(), "Deploy");
+    assert_eq!(
+        r["execution_id"].as_s().unwrap(),
+        &shop.execution_of(&deployment).await
+    );
+}
+
+#[tokio::test]
+async fn a_repeated_invocation_changes_nothing_twice() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(8)), json!([]))
+        .await;
+    // The first invocation starts green and shifts 10%, then hands over; so does the second.
+    invoke(&*rig.shifter, &first["event"]).await;
+    assert_eq!(shop.green_shares(false).await, vec![10]);
+    let second = job(first["job_id"].as_str().unwrap()).await["next_job"].clone();
+    invoke(&*rig.shifter, &second["event"]).await;
+    let third = job(second["job_id"].as_str().unwrap()).await["next_job"].clone();
+    assert!(third.is_object(), "still baking: handed over again");
+
+    // Lambda delivers the first and second events again.
+    assert_eq!(
+        invoke(&*rig.shifter, &first["event"]).await["outcome"],
+        "already_finished"
+    );
+    assert_eq!(
+        invoke(&*rig.shifter, &second["event"]).await["outcome"],
+        "already_finished"
+    );
+    assert_eq!(
+        shop.green_shares(false).await,
+        vec![10],
+        "nothing moved again"
+    );
+    let (green_td, _) = shop.service(&shop.green_service).await;
+
+    let views = run_to_end(&rig.shifter, &third).await;
+    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+    assert_eq!(
+        shop.service(&shop.green_service).await.0,
+        green_td,
+        "no second revision"
+    );
+    let results = job(second["job_id"].as_str().unwrap()).await["results"].clone();
+    let accepted = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["error"].is_null())
+        .count();
+    assert_eq!(accepted, 1, "reported once: {results}");
+}
+
+#[tokio::test]
+async fn a_stopped_pipeline_execution_rolls_the_deployment_back() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(60)), json!([]))
+        .await;
+    let running = spawn_run(&rig, &first);
+    until_green_at(shop, 10).await;
+    // CodePipeline gives up on the job (the execution was stopped, or the job timed out).
+    let mut current = first["job_id"].as_str().unwrap().to_string();
+    while let Some(next) = job(&current).await["next_job"]["job_id"].as_str() {
+        current = next.to_string();
+    }
+    aws_sdk_codepipeline::Client::new(&shop.sdk)
+        .put_job_failure_result()
+        .job_id(&current)
+        .failure_details(
+            aws_sdk_codepipeline::types::FailureDetails::builder()
+                .r#type(aws_sdk_codepipeline::types::FailureType::JobFailed)
+                .message("Stopped by the user")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("stop the job");
+    running.await.unwrap();
+    assert_eq!(
+        shop.weights(false).await,
+        (100, 0),
+        "traffic is not left split"
+    );
+    assert_eq!(shop.service(&shop.green_service).await.1, 0);
+}
+
+/// The real load balancer, except that the process "dies" right after the first weight change.
+struct CrashAfterShift<L>(L);
+
+impl<L: LoadBalancer + Sync> LoadBalancer for CrashAfterShift<L> {
+    async fn forward(&self, control: &TrafficControl) -> Result<Vec<ForwardTarget>, ShiftError> {
+        self.0.forward(control).await
+    }
+
+    async fn set_weights(
+        &self,
+        control: &TrafficControl,
+        weights: &[(String, u32)],
+    ) -> Result<(), ShiftError> {
+        self.0.set_weights(control, weights).await?;
+        panic!("the invocation died right after shifting");
+    }
+
+    async fn target_health(&self, arn: &str) -> Result<TargetHealth, ShiftError> {
+        self.0.target_health(arn).await
+    }
+}
+
+#[tokio::test]
+async fn an_invocation_that_died_after_a_shift_is_resumed_without_shifting_twice() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let s = &*rig.shifter;
+    let crashing = Arc::new(Shifter {
+        cluster: s.cluster.clone(),
+        balancer: CrashAfterShift(s.balancer.clone()),
+        alarms: s.alarms.clone(),
+        jobs: s.jobs.clone(),
+        artifacts: s.artifacts.clone(),
+        store: s.store.clone(),
+        slack: None,
+        slice: s.slice,
+    });
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(1)), json!([]))
+        .await;
+    let event = first["event"].clone();
+    let died = tokio::spawn(async move { invoke(&*crashing, &event).await }).await;
+    assert!(died.unwrap_err().is_panic());
+    assert_eq!(shop.green_shares(false).await, vec![10]);
+    assert_eq!(
+        job(first["job_id"].as_str().unwrap()).await["status"],
+        "InProgress"
+    );
+
+    // Lambda retries the same event.
+    let views = run_to_end(&rig.shifter, &first).await;
+    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(
+        shop.green_shares(false).await,
+        vec![10, 100],
+        "10% was not set twice"
+    );
+    assert_eq!(shop.service(&shop.blue_service).await.1, 0);
+}
+
+/// A job with `params`, run to its end: it must fail at once with `expected` in its message,
+/// and nothing may have moved.
+async fn refused(rig: &Rig, params: Value, expected: &str) {
+    let shop = &rig.shop;
+    let shares_before = shop.green_shares(false).await;
+    let green_before = shop.service(&shop.green_service).await;
+    let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
+    assert_eq!(views.len(), 1, "refused in the first invocation");
+    let r = last_result(&views);
+    assert_eq!(
+        r["body"]["failureDetails"]["type"], "ConfigurationError",
+        "{r}"
+    );
+    let message = failure_message(&views);
+    assert!(
+        message.contains(expected),
+        "{message:?} should say {expected:?}"
+    );
+    assert_eq!(
+        shop.green_shares(false).await,
+        shares_before,
+        "no weight moved"
+    );
+    assert_eq!(
+        shop.service(&shop.green_service).await,
+        green_before,
+        "green untouched"
+    );
+    assert_eq!(
+        shop.service(&shop.blue_service).await.1,
+        2,
+        "blue untouched"
+    );
+}
+
+#[tokio::test]
+async fn bad_user_parameters_fail_at_once_naming_the_problem() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let good = shop.user_parameters(NEW_IMAGE, canary(1));
+
+    let mut p = good.clone();
+    p.as_object_mut().unwrap().remove("listener_arn");
+    refused(&rig, p, "UserParameters: listener_arn is missing").await;
+
+    let mut p = good.clone();
+    p["strategy"] = json!({"type": "canary", "percent": 10});
+    refused(&rig, p, "UserParameters: strategy.bake_seconds is missing").await;
+
+    let mut p = good.clone();
+    p["alarms"] = json!(["no-such-alarm"]);
+    refused(
+        &rig,
+        p,
+        "alarms: CloudWatch has no alarm named no-such-alarm",
+    )
+    .await;
+
+    shop.set_alarm(&shop.alarms[1], "ALARM").await;
+    refused(
+        &rig,
+        good.clone(),
+        &format!("alarms: {} is in ALARM already", shop.alarms[1]),
+    )
+    .await;
+    shop.set_alarm(&shop.alarms[1], "OK").await;
+
+    let mut p = good.clone();
+    p["green"]["service"] = json!("no-such-service");
+    refused(
+        &rig,
+        p,
+        "green.service no-such-service is not an active service",
+    )
+    .await;
+
+    let mut p = good.clone();
+    p["container"] = json!("api");
+    refused(&rig, p, "container api is not in task definition").await;
+
+    let mut p = good;
+    p["image"] = json!("shop:#{BuildVariables.IMAGE_TAG}");
+    refused(
+        &rig,
+        p,
+        "UserParameters: image still holds an unresolved pipeline variable",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn target_groups_that_do_not_match_the_listener_are_refused() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let stray = shop.stray_target_group(&format!("{}-x", shop.name)).await;
+
+    // The parameters name a green target group the listener does not forward to.
+    let mut p = shop.user_parameters(NEW_IMAGE, canary(1));
+    p["green"]["target_group_arn"] = json!(stray);
+    refused(
+        &rig,
+        p,
+        &format!(
+            "forwards to {}, which is neither blue.target_group_arn nor green.target_group_arn",
+            shop.green_target_group
+        ),
+    )
+    .await;
+
+    // The listener forwards to blue alone: green's target group is not on it.
+    shop.forward_listener_to(&[(&shop.blue_target_group, 1)])
+        .await;
+    refused(
+        &rig,
+        shop.user_parameters(NEW_IMAGE, canary(1)),
+        &format!(
+            "green.target_group_arn {} is not on listener",
+            shop.green_target_group
+        ),
+    )
+    .await;
+
+    // The listener is part-way through a shift nobody finished.
+    shop.forward_listener_to(&[
+        (&shop.blue_target_group, 90),
+        (&shop.green_target_group, 10),
+    ])
+    .await;
+    refused(
+        &rig,
+        shop.user_parameters(NEW_IMAGE, canary(1)),
+        "is part-way through a shift (blue 90, green 10)",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_image_can_come_from_an_imagedefinitions_artifact() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&shop.sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = unique("artifacts");
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("bucket");
+    let definitions = format!(r#"[{{"name": "{CONTAINER}", "imageUri": "{NEW_IMAGE}"}}]"#);
+    let zip =
+        gantry::traffic::images::zip_archive(&[("imagedefinitions.json", definitions.as_bytes())]);
+    s3.put_object()
+        .bucket(&bucket)
+        .key("shop/BuildOutpu/Xk2r9Qa")
+        .body(zip.into())
+        .send()
+        .await
+        .expect("artifact");
+    let mut params = shop.user_parameters(NEW_IMAGE, json!({"type": "all_at_once"}));
+    params.as_object_mut().unwrap().remove("image");
+    params.as_object_mut().unwrap().remove("container");
+    let artifacts =
+        json!([{"name": "BuildOutput", "bucket": bucket, "key": "shop/BuildOutpu/Xk2r9Qa"}]);
+    let views = run_to_end(&rig.shifter, &shop.start_job(&params, artifacts).await).await;
+    assert_eq!(
+        views.last().unwrap()["status"],
+        "Succeeded",
+        "{}",
+        views.last().unwrap()
+    );
+    let (green_td, _) = shop.service(&shop.green_service).await;
+    assert_eq!(shop.image(&green_td, CONTAINER).await, NEW_IMAGE);
+}
+
+#[tokio::test]
+async fn progress_is_posted_in_the_executions_slack_thread() {
+    let slack = SlackNs::new();
+    let rig = rig_with(
+        &[
+            (
+                "GANTRY_NOTIFY",
+                r#"{"default_channel": "C0DEPLOYS"}"#.to_string(),
+            ),
+            ("SLACK_API_URL", slack.api_url()),
+        ],
+        json!({"slack_bot_token": "xoxb-gantry"}),
+    )
+    .await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(2)), json!([]))
+        .await;
+    let deployment = first["job_id"].as_str().unwrap().to_string();
+    // The notifier has opened the execution's thread.
+    let execution = shop.execution_of(&deployment).await;
+    {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        aws_sdk_dynamodb::Client::new(&shop.sdk)
+            .put_item()
+            .table_name(&rig.table)
+            .item(
+                "pk",
+                AttributeValue::S(format!("EXECUTION#{}#{execution}", shop.pipeline)),
+            )
+            .item("sk", AttributeValue::S("EXECUTION".into()))
+            .item("channel", AttributeValue::S("C0DEPLOYS".into()))
+            .item("ts", AttributeValue::S("1767225600.000100".into()))
+            .send()
+            .await
+            .expect("execution record");
+    }
+    let views = run_to_end(&rig.shifter, &first).await;
+    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+
+    let messages = slack.messages().await;
+    assert_eq!(
+        messages.len(),
+        1,
+        "one progress message, updated in place: {messages:#?}"
+    );
+    let m = &messages[0];
+    assert_eq!(
+        (m["channel"].as_str(), m["thread_ts"].as_str()),
+        (Some("C0DEPLOYS"), Some("1767225600.000100"))
+    );
+    let first_version = &m["history"][0];
+    let buttons: Vec<&str> = first_version["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().unwrap())
+        .map(|e| e["action_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        buttons,
+        vec!["gantry.deploy.promote", "gantry.deploy.rollback"]
+    );
+    let texts: Vec<&str> = m["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        texts.iter().any(|t| t.contains("10% of traffic on green")),
+        "{texts:#?}"
+    );
+    assert!(
+        m["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Blue/green deployment succeeded"),
+        "{}",
+        m["text"]
+    );
+    assert!(
+        !m["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["type"] == "actions"),
+        "no buttons once done"
+    );
+    assert_eq!(
+        record(&rig, &deployment).await["slack_ts"].as_s().unwrap(),
+        m["ts"].as_str().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn the_sample_events_are_jobs_with_valid_parameters() {
+    for file in [
+        "traffic-shifter-job.json",
+        "traffic-shifter-imagedefinitions-job.json",
+    ] {
+        let path = gantry_tests::root().join("events").join(file);
+        let event: CodePipelineJobEvent =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let job = gantry::shifter::Job::from_event(&event).unwrap();
+        gantry::traffic::params::parse(&job.user_parameters)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+}
