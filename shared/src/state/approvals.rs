@@ -32,16 +32,6 @@ impl Key {
     }
 }
 
-/// The notifier's execution record (`EXECUTION#{pipeline}#{execution_id}`), whose `channel` and
-/// `ts` are the execution's Slack thread. Built here rather than with the notifier's
-/// `Key::execution` so the two can be written in parallel; the strings are the agreed ones.
-fn execution_key(pipeline: &str, execution_id: &str) -> Key {
-    Key {
-        pk: format!("EXECUTION#{pipeline}#{execution_id}"),
-        sk: "EXECUTION".to_string(),
-    }
-}
-
 /// A new record, or one whose request was never posted and whose poster's lease ran out.
 const UNPOSTED: &str =
     "attribute_not_exists(pk) OR (attribute_not_exists(ts) AND post_lease_until < :now)";
@@ -352,7 +342,7 @@ impl DynamoApprovals {
         pipeline: &str,
         execution_id: &str,
     ) -> Result<Option<PostedMessage>, StateError> {
-        let item = self.read(&execution_key(pipeline, execution_id)).await?;
+        let item = self.read(&Key::execution(pipeline, execution_id)).await?;
         Ok(item.and_then(|i| {
             Some(PostedMessage {
                 channel: text(&i, "channel").filter(|c| !c.is_empty())?,
@@ -698,7 +688,7 @@ mod tests {
     fn keys_are_the_agreed_ones() {
         assert_eq!(Key::approval("abc").pk, "APPROVAL#abc");
         assert_eq!(Key::approval("abc").sk, "APPROVAL");
-        assert_eq!(execution_key("shop", "e-1").pk, "EXECUTION#shop#e-1");
-        assert_eq!(execution_key("shop", "e-1").sk, "EXECUTION");
+        assert_eq!(Key::execution("shop", "e-1").pk, "EXECUTION#shop#e-1");
+        assert_eq!(Key::execution("shop", "e-1").sk, "EXECUTION");
     }
 }

@@ -5,16 +5,6 @@
 use super::{Key, StateError, StateTable};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-/// The traffic shifter's deployment record key. Built here rather than with the traffic
-/// shifter's own constructor so the two can be written in parallel; the strings are the
-/// agreed ones.
-fn deployment_key(id: &str) -> Key {
-    Key {
-        pk: format!("DEPLOYMENT#{id}"),
-        sk: "DEPLOYMENT".to_string(),
-    }
-}
-
 /// What an operator asks of a running deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeployCommand {
@@ -82,7 +72,7 @@ impl DeployCommands {
             .client
             .get_item()
             .table_name(&t.name)
-            .set_key(Some(deployment_key(id).attributes()))
+            .set_key(Some(Key::deployment(id).attributes()))
             .consistent_read(true)
             .send()
             .await
@@ -131,7 +121,7 @@ impl DeployCommands {
             .client
             .update_item()
             .table_name(&t.name)
-            .set_key(Some(deployment_key(id).attributes()))
+            .set_key(Some(Key::deployment(id).attributes()))
             .update_expression("SET command = :c, command_by = :by, command_at = :at")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(command)")
             .expression_attribute_values(":c", AttributeValue::S(command.as_str().into()))
@@ -166,7 +156,7 @@ mod tests {
 
     #[test]
     fn the_key_and_values_are_the_agreed_ones() {
-        let k = deployment_key("d-1");
+        let k = Key::deployment("d-1");
         assert_eq!(
             (k.pk.as_str(), k.sk.as_str()),
             ("DEPLOYMENT#d-1", "DEPLOYMENT")

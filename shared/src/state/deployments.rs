@@ -18,15 +18,6 @@ impl Key {
     }
 }
 
-/// The notifier's execution record, whose `channel` and `ts` are the execution's Slack thread.
-/// (The notifier owns that record; the key is rebuilt here so this module stands alone.)
-fn execution_key(pipeline: &str, execution_id: &str) -> Key {
-    Key {
-        pk: format!("EXECUTION#{pipeline}#{execution_id}"),
-        sk: "EXECUTION".to_string(),
-    }
-}
-
 /// How long a finished deployment's record is kept.
 const KEEP_SECONDS: i64 = 90 * 24 * 3600;
 
@@ -297,7 +288,7 @@ impl DeploymentStore for DynamoDeployments {
         execution_id: &str,
     ) -> Result<Option<PostedMessage>, StateError> {
         Ok(self
-            .get(&execution_key(pipeline, execution_id))
+            .get(&Key::execution(pipeline, execution_id))
             .await?
             .and_then(|item| match (s(&item, "channel"), s(&item, "ts")) {
                 (Some(channel), Some(ts)) => Some(PostedMessage { channel, ts }),

@@ -11,11 +11,11 @@ mod executions;
 
 pub use approvals::{Created, DecisionClaim, DynamoApprovals};
 pub use deliveries::DynamoDeliveries;
-pub use executions::DynamoExecutions;
 pub use deploy_commands::{
     CommandOutcome, DeployCommand, DeployCommands, Deployment, PendingCommand,
 };
 pub use deployments::{DeploymentRecord, DeploymentStatus, DynamoDeployments};
+pub use executions::DynamoExecutions;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
