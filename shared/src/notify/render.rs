@@ -138,7 +138,9 @@ fn trigger_section(e: &Execution) -> Value {
 fn trigger_words(kind: &str) -> String {
     match kind {
         "StartPipelineExecution" => "started by API".into(),
-        "Webhook" | "WebhookV2" | super::trigger::GANTRY_WEBHOOK => "started by a push".into(),
+        "Webhook" | "WebhookV2" | super::trigger::WEBHOOK_TRIGGER_KIND => {
+            "started by a push".into()
+        }
         "CloudWatchEvent" => "started by an EventBridge rule".into(),
         "PutActionRevision" => "started by a new revision".into(),
         "CreatePipeline" => "started when the pipeline was created".into(),

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The trigger kind of an execution Gantry's webhook started for a push.
-pub const GANTRY_WEBHOOK: &str = "GantryWebhook";
+pub const WEBHOOK_TRIGGER_KIND: &str = "GantryWebhook";
 
 /// An artifact revision of `GetPipelineExecution`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -111,7 +111,7 @@ impl Trigger {
             kind: if var("COMMIT_ID").is_some()
                 && facts.trigger_type.as_deref() == Some("StartPipelineExecution")
             {
-                Some(GANTRY_WEBHOOK.to_string())
+                Some(WEBHOOK_TRIGGER_KIND.to_string())
             } else {
                 clean(facts.trigger_type.as_deref())
             },
@@ -224,7 +224,7 @@ mod tests {
             t.commit_url.as_deref(),
             Some("https://github.com/octo/shop/commit/0123456789abcdef")
         );
-        assert_eq!(t.kind.as_deref(), Some(GANTRY_WEBHOOK));
+        assert_eq!(t.kind.as_deref(), Some(WEBHOOK_TRIGGER_KIND));
     }
 
     #[test]

@@ -1,3 +1,5 @@
+//! Tests of `routing`: this file is the body of its `#[cfg(test)] mod tests;`.
+
 use super::*;
 use crate::push::{Commit, GitRef, Push};
 

@@ -1,3 +1,5 @@
+//! Tests of `execution`: this file is the body of its `#[cfg(test)] mod tests;`.
+
 use super::*;
 use crate::config::Verbosity;
 use crate::notify::render::execution_message;

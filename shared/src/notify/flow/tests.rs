@@ -1,3 +1,5 @@
+//! Tests of `flow`: this file is the body of its `#[cfg(test)] mod tests;`.
+
 use super::*;
 use crate::config::{PipelineNotify, Verbosity};
 use crate::notify::event::{ActionResult, Change};

@@ -1,3 +1,5 @@
+//! Tests of `render`: this file is the body of its `#[cfg(test)] mod tests;`.
+
 use super::*;
 use crate::notify::execution::Execution;
 use crate::notify::status::Status;

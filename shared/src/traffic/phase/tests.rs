@@ -1,3 +1,5 @@
+//! Tests of `phase`: this file is the body of its `#[cfg(test)] mod tests;`.
+
 use super::*;
 use crate::traffic::deployment::{ServiceSnapshot, Timing};
 use crate::traffic::plan::{Strategy, TrafficPlan};
