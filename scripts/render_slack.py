@@ -18,6 +18,7 @@ import html
 import json
 import re
 import sys
+import time
 
 EMOJI = {
     "white_check_mark": "\u2705",
@@ -74,6 +75,8 @@ def mrkdwn(text: str) -> str:
         return keep(f'<a href="{url}">{mrkdwn_inline(code(label or url))}</a>')
 
     text = re.sub(r"```(.*?)```", lambda m: keep(f"<pre>{m.group(1)}</pre>"), text, flags=re.S)
+    text = re.sub(r"(?m)^(?:&gt;|>)\s?(.*)$", lambda m: keep('<span class="quote">') + m.group(1) + keep("</span>"),
+                  text)
     text = re.sub(r"<([^>\x00]+)>", link, text)
     text = mrkdwn_inline(code(text))
     text = text.replace("\n", "<br>")
@@ -119,6 +122,7 @@ def plain(text: str) -> str:
     text = re.sub(r"<([^>|]+)\|([^>]+)>", r"\2", text)
     text = re.sub(r"<([^>]+)>", r"\1", text)
     text = re.sub(r"```(.*?)```", r"\1", text, flags=re.S)
+    text = re.sub(r"(?m)^(?:&gt;|>)\s?", "", text)
     text = text.replace("`", "")
     text = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"\1", text)
     text = re.sub(r"(?<![\w_])_([^_\n]+)_(?![\w_])", r"\1", text)
@@ -147,13 +151,22 @@ def text_lines(m: dict) -> list[str]:
     return [line for line in lines if line.strip()] or plain(m.get("text", "")).splitlines()
 
 
+def clock(ts: str) -> str:
+    """A message's time, as Slack shows it beside the name (`10:37:05 UTC`), from its `ts`."""
+    try:
+        return time.strftime("%H:%M:%S UTC", time.gmtime(float(ts)))
+    except ValueError:
+        return html.escape(ts)
+
+
 def message(m: dict, reply: bool = False) -> str:
     body = "".join(block(b) for b in m.get("blocks") or []) or f'<div class="section">{mrkdwn(m.get("text", ""))}</div>'
     edited = ' <span class="edited">(edited)</span>' if m.get("versions", 1) > 1 else ""
     return (
         f'<div class="message{" reply" if reply else ""}"><div class="avatar">G</div><div class="content">'
         f'<div class="meta"><span class="name">Gantry</span><span class="app">APP</span>'
-        f'<span class="ts">ts {html.escape(m.get("ts", ""))}</span>{edited}</div>{body}</div></div>'
+        f'<span class="ts" title="ts {html.escape(m.get("ts", ""))}">{clock(m.get("ts", ""))}</span>{edited}</div>'
+        f'{body}</div></div>'
     )
 
 
@@ -192,6 +205,7 @@ a { color: #1264a3; text-decoration: none; }
 code { font-family: Monaco, Menlo, monospace; font-size: 12px; color: #e01e5a; background: #f6f6f6;
        border: 1px solid #e8e8e8; border-radius: 3px; padding: 1px 3px; }
 a code { color: #1264a3; }
+.quote { border-left: 4px solid #ddd; padding-left: 8px; display: inline-block; }
 .mention { color: #1264a3; background: #e8f5fa; border-radius: 3px; padding: 0 2px; }
 pre { font-family: Monaco, Menlo, monospace; font-size: 12px; background: #f8f8f8; border: 1px solid #e8e8e8;
       border-radius: 4px; padding: 8px; margin: 4px 0; white-space: pre-wrap; }

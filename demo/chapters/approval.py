@@ -96,7 +96,8 @@ def approve_in_slack(world: World, played: PlayedExecution, quiet: bool = False)
     return record
 
 
-@chapter("A signed Slack click approves production", needs=["notifier", "approval"])
+@chapter("A signed Slack click approves production", needs=["notifier", "approval"],
+         follows=("notifications",))
 def chapter_approval(world: World) -> None:
     played = played_execution(world)
     expect(world.facts.get("threads", {}).get(played.id),

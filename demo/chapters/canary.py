@@ -103,7 +103,8 @@ def shares(run: DeploymentRun) -> list[int]:
     return [round(c.green_share) for c in run.changes]
 
 
-@chapter("Canary: traffic moves to green step by step", needs=["notifier", "traffic-shifter"])
+@chapter("Canary: traffic moves to green step by step", needs=["notifier", "traffic-shifter"],
+         follows=("approval",))
 def chapter_canary(world: World) -> None:
     t = world.transcript
     played = played_execution(world)

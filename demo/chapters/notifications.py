@@ -52,7 +52,8 @@ def played_execution(world: World) -> PlayedExecution:
     return world.facts["played"]
 
 
-@chapter("The Slack thread follows the pipeline", needs=["notifier"])
+@chapter("The Slack thread follows the pipeline", needs=["notifier"],
+         follows=("push",))
 def chapter_notifications(world: World) -> None:
     t = world.transcript
     played = played_execution(world)

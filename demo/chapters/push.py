@@ -108,6 +108,7 @@ def chapter_push(world: World) -> None:
     world.facts["execution"] = {"pipeline": PIPELINE, "execution_id": execution_id, "commit": commit,
                                 "message": push["head_commit"]["message"], "author": push["pusher"]["name"],
                                 "push": push}
+    world.facts.setdefault("executions", []).append(world.facts["execution"])
 
     t.send("GitHub", "redelivers the same push (same X-GitHub-Delivery), as it does after a timeout")
     status, answer = world.call_http("webhook", event)
