@@ -96,7 +96,8 @@ class PlayedExecution:
     def show_slack(self) -> None:
         """Prints what changed in the channel since last time."""
         t = self.world.transcript
-        for change, message, lines in self.view.news(self.world.slack("GET", f"messages?channel={CHANNEL}")["messages"]):
+        messages = self.world.slack("GET", f"messages?channel={CHANNEL}")["messages"]
+        for change, message, lines in self.view.news(messages):
             if self.quiet and change == "edited" and self.view.lines[message["ts"]][0] not in lines:
                 continue  # briefly: an edit counts when the headline changes (running → failed)
             where = "in the thread" if message.get("thread_ts") else f"#{message['channel']}"

@@ -59,7 +59,7 @@ class ListenerWatch:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=10)
-        if self.error is None:
+        if exc[0] is None and self.error is None:
             self._poll()  # the last change, should it have landed after the last poll
 
     def _read(self) -> list[dict[str, Any]]:

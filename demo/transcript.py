@@ -150,8 +150,9 @@ class Transcript:
         body = UUID.sub(r"\1…", body)  # ids are told apart by their start, and lines stay short
         head = f"{function:<16}{level:<6}"
         style = "red" if level in ("ERROR", "ERR") else "yellow" if level == "WARN" else "gray"
-        self.emit(f"      ┆ {head}{compact(body, 160)}",
-                  f"      {self.paint('┆', 'gray')} {self.paint(head, style)}{self.paint(compact(body, 160), 'gray')}")
+        body = compact(body, 160)
+        self.emit(f"      ┆ {head}{body}",
+                  f"      {self.paint('┆', 'gray')} {self.paint(head, style)}{self.paint(body, 'gray')}")
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started

@@ -333,7 +333,8 @@ def _topic(world: World) -> None:
 def _slack_workspace(world: World) -> None:
     world.slack("POST", "config", {"valid_token": DEMO_SLACK_BOT_TOKEN, "users": [RELEASE_LEAD, DEVELOPER],
                                    "usergroups": {RELEASE_GROUP: [RELEASE_LEAD["id"], DEVELOPER["id"]]}})
-    learn_names({RELEASE_LEAD["id"]: RELEASE_LEAD["name"], DEVELOPER["id"]: DEVELOPER["name"], RELEASE_GROUP: "release"})
+    learn_names({RELEASE_LEAD["id"]: RELEASE_LEAD["name"], DEVELOPER["id"]: DEVELOPER["name"],
+                 RELEASE_GROUP: "release"})
 
 
 def _service(world: World) -> None:
@@ -365,12 +366,13 @@ def _service(world: World) -> None:
                            desiredCount=count, loadBalancers=[{"targetGroupArn": world.target_groups[side],
                                                                "containerName": "web", "containerPort": 8080}])
 
-    green_dimension = world.target_groups["green"].split(":")[-1]
+    # On the whole load balancer: blue and green swap roles at every deployment.
+    lb_dimension = [{"Name": "LoadBalancer", "Value": lb.split(":loadbalancer/", 1)[-1]}]
     cw.put_metric_alarm(AlarmName="shop-5xx", Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count",
-                        Dimensions=[{"Name": "TargetGroup", "Value": green_dimension}], Statistic="Sum",
+                        Dimensions=lb_dimension, Statistic="Sum",
                         Period=60, EvaluationPeriods=1, Threshold=5, ComparisonOperator="GreaterThanThreshold")
     cw.put_metric_alarm(AlarmName="shop-p99", Namespace="AWS/ApplicationELB", MetricName="TargetResponseTime",
-                        Dimensions=[{"Name": "TargetGroup", "Value": green_dimension}], ExtendedStatistic="p99",
+                        Dimensions=lb_dimension, ExtendedStatistic="p99",
                         Period=60, EvaluationPeriods=3, Threshold=0.5, ComparisonOperator="GreaterThanThreshold")
     for alarm in world.alarms:
         cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="demo: healthy at start")

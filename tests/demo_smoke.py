@@ -336,7 +336,8 @@ class DemoPartsTest(unittest.TestCase):
                                             "<https://x.example|`6113728`>\n&gt;Canary first"),
                          "Who may approve\n@lee, @release & 6113728\nCanary first")
         html = render_slack.block({"type": "actions", "elements": [
-            {"type": "button", "style": "primary", "action_id": "a", "text": {"type": "plain_text", "text": "Approve"}}]})
+            {"type": "button", "style": "primary", "action_id": "a",
+             "text": {"type": "plain_text", "text": "Approve"}}]})
         self.assertIn('<span class="button primary">Approve</span>', html)
 
     def test_the_chart_has_a_step_line_per_deployment_and_marks_the_alarm(self) -> None:
