@@ -1,12 +1,13 @@
 """Gantry's local demo: the whole delivery story against the AWS emulator and the Slack stand-in,
 with Gantry's real function binaries running under a local Lambda Runtime API.
 
-    .venv/bin/python demo/demo.py [--bin-dir target/demo] [--chapters push,canary] [--no-logs]
+    .venv/bin/python demo/demo.py [--bin-dir target/debug] [--chapters push,canary] [--no-logs]
+                                  [--report demo/report.html]
     .venv/bin/python demo/demo.py --world-only      # provision, print each function's env, wait
 
 `scripts/demo.sh` (`make demo`) builds the binaries and runs this. Exit status: 0 when the story
 went as told (chapters whose function is not built yet are skipped), 1 when it did not, 130 when
-interrupted. Nothing it starts outlives it.
+interrupted. The report is written whenever a chapter was told. Nothing it starts outlives it.
 """
 
 from __future__ import annotations
@@ -39,13 +40,13 @@ def on_signal(signum: int, _frame: Any) -> None:
 
 def default_bin_dir() -> str:
     target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
-    return os.path.join(target, "demo")
+    return os.path.join(target, "debug")
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Gantry's local demo.")
     parser.add_argument("--bin-dir", default=default_bin_dir(),
-                        help="where the function binaries are (default: $CARGO_TARGET_DIR/demo)")
+                        help="where the function binaries are (default: $CARGO_TARGET_DIR/debug)")
     parser.add_argument("--chapters", help="comma-separated chapter names to tell, with the ones they continue "
                         "(default: all): " + ", ".join(c.name for c in STORY))
     parser.add_argument("--out", default=os.path.join(HERE, "out"), help="servers' logs (default: demo/out)")
