@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -18,7 +19,8 @@ COLORS = {
     "blue": "34", "magenta": "35", "cyan": "36", "gray": "90",
 }
 # Fields of a function's JSON log line that the transcript leaves out (they are on every line).
-LOG_NOISE = {"timestamp", "level", "message", "target", "span", "spans", "threadName", "threadId"}
+LOG_NOISE = {"timestamp", "level", "message", "target", "span", "spans", "threadName", "threadId", "event_id"}
+UUID = re.compile(r"\b([0-9a-f]{8})-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 
 
 def wants_color(stream: TextIO) -> bool:
@@ -107,6 +109,27 @@ class Transcript:
     def note(self, text: str) -> None:
         self.line(2, "·", text, "dim")
 
+    def played(self, text: str) -> None:
+        """CodePipeline's part, played by the demo (the emulator does not run pipelines)."""
+        self.line(2, "◆", f"CodePipeline (demo) {text}", mark_styles=("bold", "magenta"))
+
+    def slack(self, text: str) -> None:
+        """What a user now sees in Slack."""
+        self.line(2, "✉", f"Slack {text}", mark_styles=("bold", "cyan"))
+
+    def quote(self, text: str) -> None:
+        """A line of a message, as shown to its reader."""
+        self.line(6, "│", text, mark_styles=("cyan",))
+
+    def weights(self, seconds: float, blue: int, green: int, width: int = 20) -> None:
+        """The listener's weights at a moment of a deployment, with green's share as a bar."""
+        total = blue + green
+        filled = round(width * green / total) if total else 0
+        head = f"ALB listener  {f't+{seconds:.1f} s':<9} blue {blue:>3} │ green {green:>3}  "
+        self.emit(f"  ⇄ {head}[{'#' * filled}{'.' * (width - filled)}]",
+                  f"  {self.paint('⇄', 'bold', 'yellow')} {head}{self.paint('█' * filled, 'green')}"
+                  f"{self.paint('█' * (width - filled), 'blue')}")
+
     def skip(self, text: str) -> None:
         self.line(2, "⤼", text, "yellow")
 
@@ -124,10 +147,12 @@ class Transcript:
             level = str(record.get("level", ""))
             fields = " ".join(f"{k}={compact(v, 80)}" for k, v in record.items() if k not in LOG_NOISE)
             body = f"{record.get('message', '')}  {fields}".strip()
-        head = f"{function:<15}{level:<6}"
+        body = UUID.sub(r"\1…", body)  # ids are told apart by their start, and lines stay short
+        head = f"{function:<16}{level:<6}"
         style = "red" if level in ("ERROR", "ERR") else "yellow" if level == "WARN" else "gray"
-        self.emit(f"      ┆ {head}{compact(body, 160)}",
-                  f"      {self.paint('┆', 'gray')} {self.paint(head, style)}{self.paint(compact(body, 160), 'gray')}")
+        body = compact(body, 160)
+        self.emit(f"      ┆ {head}{body}",
+                  f"      {self.paint('┆', 'gray')} {self.paint(head, style)}{self.paint(body, 'gray')}")
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started

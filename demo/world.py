@@ -36,6 +36,7 @@ from lambda_events import (  # noqa: E402
     http_response,
 )
 from runtime_api import InitError, LambdaProcess  # noqa: E402
+from slack_view import learn_names  # noqa: E402
 from transcript import Transcript  # noqa: E402
 
 PIPELINE = "shop"
@@ -45,6 +46,11 @@ CHANNEL = "C0DEPLOYS"
 # Who is who in the demo's Slack workspace.
 RELEASE_LEAD = {"id": "U0LEAD", "name": "lee", "real_name": "Lee Release", "email": "lee@example.com"}
 DEVELOPER = {"id": "U0MONA", "name": "mona", "real_name": "Mona Codertocat", "email": "mona@example.com"}
+RELEASE_GROUP = "S0RELEASE"
+# Who may approve production: the release lead and the release group, but never the change's own
+# author (four eyes). The pushes are by GitHub user Codertocat, who is mona in Slack.
+APPROVERS = {PIPELINE: {"ApproveProd": {"users": [RELEASE_LEAD["id"]], "groups": [RELEASE_GROUP], "four_eyes": True,
+                                        "authors": {"Codertocat": DEVELOPER["id"]}}}}
 
 
 class StoryError(Exception):
@@ -219,12 +225,11 @@ class World:
         common = {"GANTRY_SECRETS_ARN": self.secret_arn, "GANTRY_TABLE": self.table}
         notify = json.dumps({"default_channel": CHANNEL,
                              "pipelines": {PIPELINE: {"channel": CHANNEL, "verbosity": "stages"}}})
-        approvers = json.dumps({PIPELINE: {"ApproveProd": {"users": [RELEASE_LEAD["id"]],
-                                                          "groups": ["S0RELEASE"], "four_eyes": True}}})
+        approvers = json.dumps(APPROVERS)
         own = {
             "webhook": {"GANTRY_ROUTES": json.dumps(ROUTES)},
             "notifier": {"GANTRY_TOPIC_ARN": self.topic_arn, "GANTRY_NOTIFY": notify,
-                         "GANTRY_APPROVERS": approvers, "SLACK_API_URL": self.slack_url},
+                         "SLACK_API_URL": self.slack_url},
             "approval": {"GANTRY_TOPIC_ARN": self.topic_arn, "GANTRY_NOTIFY": notify,
                          "GANTRY_APPROVERS": approvers, "SLACK_API_URL": self.slack_url},
             "traffic-shifter": {"GANTRY_TOPIC_ARN": self.topic_arn, "GANTRY_NOTIFY": notify,
@@ -285,8 +290,11 @@ def provision(world: World, on_step: Callable[[str, str], None]) -> None:
     _topic(world)
     on_step("topic", f"SNS {world.topic_arn} → SQS (to read what was published)")
     _slack_workspace(world)
-    on_step("workspace", f"Slack workspace with {RELEASE_LEAD['name']} (release lead, {RELEASE_LEAD['id']}), "
-                     f"{DEVELOPER['name']} (developer); channel {CHANNEL}")
+    on_step("workspace", f"Slack workspace: {RELEASE_LEAD['name']} (release lead, {RELEASE_LEAD['id']}) and "
+                         f"{DEVELOPER['name']} (developer, GitHub Codertocat, {DEVELOPER['id']}), both in the "
+                         f"release group {RELEASE_GROUP}; channel {CHANNEL}")
+    on_step("approvers", f"ApproveProd: {RELEASE_LEAD['name']} and group {RELEASE_GROUP}, four eyes "
+                         "(nobody approves their own change)")
     _service(world)
     on_step("ecs", f"cluster {world.cluster}, services shop-blue (live, 2 tasks) and shop-green (idle)")
     on_step("alb", "listener :80 forwarding to shop-blue 100 / shop-green 0; alarms " + ", ".join(world.alarms))
@@ -324,7 +332,9 @@ def _topic(world: World) -> None:
 
 def _slack_workspace(world: World) -> None:
     world.slack("POST", "config", {"valid_token": DEMO_SLACK_BOT_TOKEN, "users": [RELEASE_LEAD, DEVELOPER],
-                                   "usergroups": {"S0RELEASE": [RELEASE_LEAD["id"]]}})
+                                   "usergroups": {RELEASE_GROUP: [RELEASE_LEAD["id"], DEVELOPER["id"]]}})
+    learn_names({RELEASE_LEAD["id"]: RELEASE_LEAD["name"], DEVELOPER["id"]: DEVELOPER["name"],
+                 RELEASE_GROUP: "release"})
 
 
 def _service(world: World) -> None:
@@ -356,12 +366,13 @@ def _service(world: World) -> None:
                            desiredCount=count, loadBalancers=[{"targetGroupArn": world.target_groups[side],
                                                                "containerName": "web", "containerPort": 8080}])
 
-    green_dimension = world.target_groups["green"].split(":")[-1]
+    # On the whole load balancer: blue and green swap roles at every deployment.
+    lb_dimension = [{"Name": "LoadBalancer", "Value": lb.split(":loadbalancer/", 1)[-1]}]
     cw.put_metric_alarm(AlarmName="shop-5xx", Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count",
-                        Dimensions=[{"Name": "TargetGroup", "Value": green_dimension}], Statistic="Sum",
+                        Dimensions=lb_dimension, Statistic="Sum",
                         Period=60, EvaluationPeriods=1, Threshold=5, ComparisonOperator="GreaterThanThreshold")
     cw.put_metric_alarm(AlarmName="shop-p99", Namespace="AWS/ApplicationELB", MetricName="TargetResponseTime",
-                        Dimensions=[{"Name": "TargetGroup", "Value": green_dimension}], ExtendedStatistic="p99",
+                        Dimensions=lb_dimension, ExtendedStatistic="p99",
                         Period=60, EvaluationPeriods=3, Threshold=0.5, ComparisonOperator="GreaterThanThreshold")
     for alarm in world.alarms:
         cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="demo: healthy at start")
@@ -405,7 +416,8 @@ def _pipeline(world: World) -> None:
         ("DeployDev", action("Deploy", "Deploy", "ECS", {"ClusterName": "shop-dev", "ServiceName": "shop",
                                                         "FileName": "imagedefinitions.json"}, inputs=("BuildOutput",))),
         ("ApproveProd", action("Approve", "Approval", "Manual", {
-            "CustomData": "Canary to production: 10% for a few seconds, then all."})),
+            "CustomData": "Canary to production: 10% for a few seconds, then all.",
+            "ExternalEntityLink": "https://grafana.example.com/d/shop-dev"})),
         ("DeployProd", action("Deploy", "Invoke", "Lambda", {
             "FunctionName": "gantry-traffic-shifter",
             "UserParameters": json.dumps(traffic_parameters(world))}, inputs=("BuildOutput",))),

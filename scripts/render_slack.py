@@ -8,6 +8,9 @@ does (header, mrkdwn sections, context lines, thread replies), so the README sho
 function really sends. Standard library only.
 
     python3 scripts/render_slack.py target/slack-dump/*.json -o docs/notifier-message.html
+
+The local demo imports it too: `conversation()` and `STYLE` for its report's Slack thread, and
+`text_lines()` for the plain-text view of a message in its transcript.
 """
 
 import argparse
@@ -15,6 +18,7 @@ import html
 import json
 import re
 import sys
+import time
 
 EMOJI = {
     "white_check_mark": "\u2705",
@@ -28,7 +32,23 @@ EMOJI = {
     "heavy_multiplication_x": "\u2716\ufe0f",
     "heavy_minus_sign": "\u2796",
     "stopwatch": "\u23f1\ufe0f",
+    "rewind": "\u23ea",
+    "arrows_counterclockwise": "\U0001f504",
 }
+
+
+# Display names for mentions (`<@U…>`, `<!subteam^S…>`), when the caller knows them.
+NAMES: dict[str, str] = {}
+
+
+def mention(target: str) -> str | None:
+    """`@name` for a user or user group mention (`@U0LEAD`, `!subteam^S0RELEASE|@release`), else None."""
+    if target.startswith("@"):
+        return "@" + NAMES.get(target[1:], target[1:])
+    if target.startswith("!subteam^"):
+        group, _, handle = target.removeprefix("!subteam^").partition("|")
+        return handle or "@" + NAMES.get(group, group)
+    return None
 
 
 def emoji(text: str) -> str:
@@ -49,10 +69,14 @@ def mrkdwn(text: str) -> str:
         return re.sub(r"`([^`]+)`", lambda m: keep(f"<code>{m.group(1)}</code>"), fragment)
 
     def link(m: re.Match) -> str:
+        if (name := mention(m.group(1))) is not None:
+            return keep(f'<span class="mention">{name}</span>')
         url, _, label = m.group(1).partition("|")
         return keep(f'<a href="{url}">{mrkdwn_inline(code(label or url))}</a>')
 
     text = re.sub(r"```(.*?)```", lambda m: keep(f"<pre>{m.group(1)}</pre>"), text, flags=re.S)
+    text = re.sub(r"(?m)^(?:&gt;|>)\s?(.*)$", lambda m: keep('<span class="quote">') + m.group(1) + keep("</span>"),
+                  text)
     text = re.sub(r"<([^>\x00]+)>", link, text)
     text = mrkdwn_inline(code(text))
     text = text.replace("\n", "<br>")
@@ -72,13 +96,67 @@ def block(b: dict) -> str:
     if kind == "header":
         return f'<div class="header">{emoji(html.escape(b["text"]["text"]))}</div>'
     if kind == "section":
-        return f'<div class="section">{mrkdwn(b["text"]["text"])}</div>'
+        text = f'<div>{mrkdwn(b["text"]["text"])}</div>' if "text" in b else ""
+        fields = "".join(f'<div class="field">{mrkdwn(f["text"])}</div>' for f in b.get("fields", []))
+        return f'<div class="section">{text}' + (f'<div class="fields">{fields}</div>' if fields else "") + "</div>"
     if kind == "context":
         parts = [mrkdwn(e["text"]) for e in b.get("elements", []) if "text" in e]
         return f'<div class="context">{" ".join(parts)}</div>'
     if kind == "divider":
         return "<hr>"
+    if kind == "actions":
+        buttons = "".join(
+            f'<span class="button {html.escape(e.get("style", ""))}">{emoji(html.escape(e["text"]["text"]))}</span>'
+            for e in b.get("elements", []) if e.get("type") == "button")
+        return f'<div class="actions">{buttons}</div>'
+    if kind == "input":
+        placeholder = (b.get("element", {}).get("placeholder") or {}).get("text", "")
+        return (f'<div class="input"><div class="label">{html.escape(b["label"]["text"])}</div>'
+                f'<div class="field-box">{html.escape(placeholder)}</div></div>')
     return f'<div class="unknown">[{html.escape(str(kind))} block]</div>'
+
+
+def plain(text: str) -> str:
+    """Slack mrkdwn as a reader sees it, in plain text: links by their label, no markup."""
+    text = re.sub(r"<([@!][^>]+)>", lambda m: mention(m.group(1)) or m.group(0), text)
+    text = re.sub(r"<([^>|]+)\|([^>]+)>", r"\2", text)
+    text = re.sub(r"<([^>]+)>", r"\1", text)
+    text = re.sub(r"```(.*?)```", r"\1", text, flags=re.S)
+    text = re.sub(r"(?m)^(?:&gt;|>)\s?", "", text)
+    text = text.replace("`", "")
+    text = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"\1", text)
+    text = re.sub(r"(?<![\w_])_([^_\n]+)_(?![\w_])", r"\1", text)
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return emoji(text)
+
+
+def text_lines(m: dict) -> list[str]:
+    """A message as plain-text lines, block by block (buttons as `[Approve]`)."""
+    lines: list[str] = []
+    for b in m.get("blocks") or []:
+        kind = b.get("type")
+        if kind == "header":
+            lines.append(emoji(b["text"]["text"]))
+        elif kind == "section":
+            if "text" in b:
+                lines.extend(plain(b["text"]["text"]).splitlines())
+            for f in b.get("fields", []):
+                lines.append(" ".join(plain(f["text"]).splitlines()))
+        elif kind == "context":
+            lines.append("  ".join(plain(e["text"]) for e in b.get("elements", []) if "text" in e))
+        elif kind == "actions":
+            lines.append(" ".join(f'[{e["text"]["text"]}]' for e in b.get("elements", []) if e.get("type") == "button"))
+        elif kind == "input":
+            lines.append(f'{b["label"]["text"]}: ____')
+    return [line for line in lines if line.strip()] or plain(m.get("text", "")).splitlines()
+
+
+def clock(ts: str) -> str:
+    """A message's time, as Slack shows it beside the name (`10:37:05 UTC`), from its `ts`."""
+    try:
+        return time.strftime("%H:%M:%S UTC", time.gmtime(float(ts)))
+    except ValueError:
+        return html.escape(ts)
 
 
 def message(m: dict, reply: bool = False) -> str:
@@ -87,7 +165,8 @@ def message(m: dict, reply: bool = False) -> str:
     return (
         f'<div class="message{" reply" if reply else ""}"><div class="avatar">G</div><div class="content">'
         f'<div class="meta"><span class="name">Gantry</span><span class="app">APP</span>'
-        f'<span class="ts">ts {html.escape(m.get("ts", ""))}</span>{edited}</div>{body}</div></div>'
+        f'<span class="ts" title="ts {html.escape(m.get("ts", ""))}">{clock(m.get("ts", ""))}</span>{edited}</div>'
+        f'{body}</div></div>'
     )
 
 
@@ -126,10 +205,20 @@ a { color: #1264a3; text-decoration: none; }
 code { font-family: Monaco, Menlo, monospace; font-size: 12px; color: #e01e5a; background: #f6f6f6;
        border: 1px solid #e8e8e8; border-radius: 3px; padding: 1px 3px; }
 a code { color: #1264a3; }
+.quote { border-left: 4px solid #ddd; padding-left: 8px; display: inline-block; }
+.mention { color: #1264a3; background: #e8f5fa; border-radius: 3px; padding: 0 2px; }
 pre { font-family: Monaco, Menlo, monospace; font-size: 12px; background: #f8f8f8; border: 1px solid #e8e8e8;
       border-radius: 4px; padding: 8px; margin: 4px 0; white-space: pre-wrap; }
 .thread { margin-left: 44px; border-left: 3px solid #e8e8e8; padding-left: 12px; }
 .thread-title { font-size: 13px; font-weight: 700; color: #1264a3; margin-top: 4px; }
+.fields { display: grid; grid-template-columns: 1fr 1fr; gap: 4px 16px; margin-top: 4px; }
+.actions { margin: 8px 0 4px; display: flex; gap: 8px; }
+.button { border: 1px solid #bbb; border-radius: 4px; padding: 3px 12px; font-size: 13px; font-weight: 700; }
+.button.primary { background: #007a5a; border-color: #007a5a; color: #fff; }
+.button.danger { color: #e01e5a; }
+.input .label { font-size: 13px; font-weight: 700; margin-top: 6px; }
+.input .field-box { border: 1px solid #bbb; border-radius: 4px; padding: 5px 8px; color: #868686; font-size: 13px;
+                    margin-top: 4px; }
 """
 
 

@@ -1,11 +1,13 @@
-"""The local demo, run as a user runs it, non-interactively: it tells the push chapter with the
-real webhook binary, fails when a function cannot start, stops on Ctrl-C, and in every case leaves
-no process behind. Also: the sample events in events/ are current and start the pipeline.
+"""The local demo, run as a user runs it, non-interactively: it tells the whole story with the
+four real function binaries and writes its report, fails when a function cannot start, stops on
+Ctrl-C, and in every case leaves no process behind. Also: the sample events in events/ are current
+and start the pipeline, and the demo's pure parts (event builders, Slack text, the report's chart)
+do what they say.
 
     .venv/bin/python tests/demo_smoke.py
 
-Uses the debug build of `webhook` (built here if needed; GANTRY_DEMO_BIN_DIR overrides the
-directory), so it runs in seconds after `cargo test`.
+Uses the debug builds of the functions (built here if needed; GANTRY_DEMO_BIN_DIR overrides the
+directory), so it runs in well under a minute after `cargo test`.
 """
 
 from __future__ import annotations
@@ -34,14 +36,18 @@ from runtime_api import LambdaProcess, read_env_file  # noqa: E402
 BIN_DIR = ""
 
 
-def build_webhook() -> None:
-    """Finds (or builds) the webhook binary the demo tests run."""
+FUNCTIONS = ["webhook", "notifier", "approval", "traffic-shifter"]
+
+
+def build_functions() -> None:
+    """Finds (or builds) the function binaries the demo tests run."""
     global BIN_DIR
     if BIN_DIR:
         return
     BIN_DIR = os.environ.get("GANTRY_DEMO_BIN_DIR", "")
     if not BIN_DIR:
-        subprocess.run(["cargo", "build", "--quiet", "-p", "webhook"], cwd=ROOT, check=True)
+        packages = [arg for name in FUNCTIONS for arg in ("-p", name)]
+        subprocess.run(["cargo", "build", "--quiet", *packages], cwd=ROOT, check=True)
         metadata = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT,
                                   check=True, capture_output=True, text=True).stdout
         BIN_DIR = os.path.join(json.loads(metadata)["target_directory"], "debug")
@@ -80,6 +86,8 @@ class Demo:
         self.tmp = tempfile.TemporaryDirectory(prefix="gantry-demo-smoke-")  # cleaned by finish()
         self.pids_file = os.path.join(self.tmp.name, "pids")
         self.lines: list[str] = []
+        if "--report" not in args:  # never the user's demo/report.html
+            args = (*args, "--report", os.path.join(self.tmp.name, "report.html"))
         self.proc = subprocess.Popen(
             [PYTHON, os.path.join(ROOT, "demo", "demo.py"), "--no-color", "--bin-dir", bin_dir,
              "--out", os.path.join(self.tmp.name, "out"), "--pids-file", self.pids_file, *args],
@@ -136,20 +144,69 @@ class Demo:
 class DemoTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
-        build_webhook()
+        build_functions()
 
-    def test_the_push_chapter_prints_the_started_execution(self) -> None:
-        demo = Demo(self, "--chapters", "push", bin_dir=BIN_DIR)
+    def test_the_whole_story_is_told_and_written_up(self) -> None:
+        folder = tempfile.TemporaryDirectory(prefix="gantry-demo-report-")
+        self.addCleanup(folder.cleanup)
+        report_path = os.path.join(folder.name, "report.html")
+        started = time.monotonic()
+        demo = Demo(self, "--report", report_path, bin_dir=BIN_DIR)
         code = demo.finish()
+        took = time.monotonic() - started
         self.assertEqual(code, 0, demo.output)
         out = demo.output
+        # 1. The push starts the pipeline, pinned to the commit; a redelivery and a forgery start nothing.
         self.assertRegex(out, r"CodePipeline: shop execution [0-9a-f-]{36} is InProgress")
         self.assertIn("source revision   Source @ 6113728f27ae82c7b1a177c8d03f9e96e0adf246", out)
-        self.assertRegex(out, r"COMMIT_MESSAGE\s+Make the cart total include tax")
         self.assertIn('"duplicate": true', out)
         self.assertIn("webhook answers 401", out)
+        # 2. CodePipeline's part is marked as the demo's; one Slack message follows the stages.
+        self.assertIn("◆ CodePipeline (demo) stage Build STARTED", out)
+        self.assertIn("✉ Slack new message in #C0DEPLOYS", out)
+        self.assertIn("✅ Source  ›  🔵 Build running  ›  ⚪ DeployDev", out)
+        self.assertRegex(out, r"one Slack message for the execution \(ts [0-9.]+\), edited \d+ times")
+        self.assertIn("SNS: ", out)
+        # 3. The request in the thread; the author refused (four eyes); the release lead approves.
+        self.assertIn("Approval needed: shop › ApproveProd", out)
+        self.assertIn("Four-eyes rule: you wrote this change", out)
+        self.assertIn('ApproveProd approved, summary "Approved by @lee via Slack"', out)
+        # 4. The canary, step by step.
+        self.assertRegex(out, r"ALB listener  t\+[0-9.]+ s\s+blue  90 │ green  10")
+        self.assertRegex(out, r"ALB listener  t\+[0-9.]+ s\s+blue   0 │ green 100")
+        self.assertIn("job Succeeded: green (shop-green) is live", out)
+        self.assertIn("✅ shop succeeded", out)
+        # 5. The second push: the alarm, the rollback, the failed pipeline.
+        self.assertIn("alarm shop-5xx goes to ALARM", out)
+        self.assertRegex(out, r"ALB listener  t\+[0-9.]+ s\s+blue  10 │ green  90")
+        self.assertIn("job Failed: rolled back at 10% blue: alarm shop-5xx went to ALARM", out)
+        self.assertIn("❌ shop failed", out)
         self.assertIn("the story went as told", out)
-        demo.assert_nothing_left(self, at_least=3)  # emulator, Slack stand-in, webhook
+        self.assertIn("5 chapter(s) told", out)
+        self.assertTrue(demo.lines[-1].strip().startswith(f"✓ report: {report_path}"), demo.lines[-1])
+        demo.assert_nothing_left(self, at_least=6)  # emulator, Slack stand-in, the four functions
+
+        with open(report_path, encoding="utf-8") as f:
+            page = f.read()
+        self.assertIn("<svg", page)
+        self.assertEqual(page.count('stroke-width="2.5"'), 2, "one line per deployment in the chart")
+        self.assertIn("shop-5xx → ALARM", page)
+        self.assertIn("Approved: shop › ApproveProd", page)  # the request, as the approval function left it
+        self.assertIn("Blue/green deployment rolled back", page)  # the traffic shifter's message
+        self.assertIn("rolled back at 10% blue: alarm shop-5xx went to ALARM", page)
+        self.assertNotRegex(page, r"<(script|link|img|iframe)\b|\bsrc=|@import|url\(",
+                            "the report must stand alone: no network, nothing external")
+        print(f"\n    the whole story took {took:.1f} s", file=sys.stderr)
+
+    def test_a_chapter_asked_for_alone_is_told_after_the_ones_it_continues(self) -> None:
+        demo = Demo(self, "--chapters", "notifications", "--no-logs", bin_dir=BIN_DIR)
+        code = demo.finish()
+        self.assertEqual(code, 0, demo.output)
+        self.assertIn("Chapter 1: A push starts the pipeline", demo.output)
+        self.assertIn("Chapter 2: The Slack thread follows the pipeline", demo.output)
+        self.assertNotIn("Chapter 3", demo.output)
+        self.assertIn("2 chapter(s) told", demo.output)
+        demo.assert_nothing_left(self, at_least=4)
 
     def test_a_function_that_cannot_start_fails_the_demo_and_leaves_nothing_behind(self) -> None:
         with tempfile.TemporaryDirectory() as bin_dir:
@@ -244,6 +301,62 @@ class LambdaEventsTest(unittest.TestCase):
         self.assertEqual(http_response({"statusCode": 202, "body": '{"started": []}'}), (202, {"started": []}))
         self.assertEqual(http_response({"statusCode": 200, "isBase64Encoded": True, "body": "eyJhIjoxfQ=="}),
                          (200, {"a": 1}))
+
+
+class DemoPartsTest(unittest.TestCase):
+    """The demo's pure parts: what it plays of CodePipeline, what it shows of Slack, its chart."""
+
+    def test_action_configuration_variables_are_resolved_as_codepipeline_does(self) -> None:
+        from codepipeline import resolve_variables
+
+        text = '{"image": "shop:#{BuildVariables.IMAGE_TAG}", "other": "#{Deploy.UNKNOWN}"}'
+        self.assertEqual(resolve_variables(text, {"BuildVariables.IMAGE_TAG": "6113728"}),
+                         '{"image": "shop:6113728", "other": "#{Deploy.UNKNOWN}"}')
+
+    def test_an_edited_message_shows_only_its_changed_lines(self) -> None:
+        from slack_view import SlackView
+
+        def message(versions: int, stage: str) -> dict:
+            return {"ts": "1.000100", "channel": "C0DEPLOYS", "versions": versions, "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "text": "shop running"}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": stage}}]}
+
+        view = SlackView()
+        self.assertEqual([(c, lines) for c, _, lines in view.news([message(1, ":white_circle: Build")])],
+                         [("posted", ["shop running", "⚪ Build"])])
+        self.assertEqual(view.news([message(1, ":white_circle: Build")]), [])
+        self.assertEqual([(c, lines) for c, _, lines in view.news([message(2, ":large_blue_circle: Build _running_")])],
+                         [("edited", ["🔵 Build running"])])
+
+    def test_slack_markup_reads_as_slack_shows_it(self) -> None:
+        import render_slack
+
+        render_slack.NAMES.update({"U0LEAD": "lee", "S0RELEASE": "release"})
+        self.assertEqual(render_slack.plain("*Who may approve*\n<@U0LEAD>, <!subteam^S0RELEASE> &amp; "
+                                            "<https://x.example|`6113728`>\n&gt;Canary first"),
+                         "Who may approve\n@lee, @release & 6113728\nCanary first")
+        html = render_slack.block({"type": "actions", "elements": [
+            {"type": "button", "style": "primary", "action_id": "a",
+             "text": {"type": "plain_text", "text": "Approve"}}]})
+        self.assertIn('<span class="button primary">Approve</span>', html)
+
+    def test_the_chart_has_a_step_line_per_deployment_and_marks_the_alarm(self) -> None:
+        from report import Series, chart
+
+        good = Series("good", [(0.0, 0.0), (0.2, 10.0), (4.2, 100.0), (4.3, 100.0)], "Succeeded")
+        bad = Series("bad", [(0.0, 100.0), (0.1, 90.0), (1.3, 100.0), (1.4, 100.0)], "Failed", alarm=(0.2, "shop-5xx"))
+        svg = chart([good, bad], width=576, height=160)  # a 500 x 100 plot: x = 56 + 100 * s, y = 116 - %
+        self.assertEqual(svg.count("<path "), 2)
+        self.assertIn('d="M56.0,116.0 L76.0,116.0 L76.0,106.0 L476.0,106.0 L476.0,16.0 L486.0,16.0"', svg)
+        self.assertIn("shop-5xx → ALARM", svg)
+        self.assertIn(">10%</text>", svg)
+        self.assertIn(">90%</text>", svg)
+
+    def test_asking_for_a_chapter_tells_the_ones_it_continues(self) -> None:
+        from chapters import with_earlier
+
+        self.assertEqual(with_earlier({"canary"}), {"push", "notifications", "approval", "canary"})
+        self.assertEqual(with_earlier({"rollback"}), {"rollback"})
 
 
 class SampleEventsTest(unittest.TestCase):

@@ -2,7 +2,8 @@
 
 A chapter is a function `chapter_<name>(world)` decorated with `@chapter(title, needs=[...])`:
 `needs` lists the function binaries it drives; when one is not built, the demo skips the chapter
-with a one-line note instead of failing. A chapter narrates through `world.transcript`, checks
+with a one-line note instead of failing. `follows` names the chapters whose story it continues
+(the same execution): asking for a chapter tells those first. A chapter narrates through `world.transcript`, checks
 what a user would notice with `expect(...)` (a `StoryError` fails the demo), and leaves what the
 next chapter needs in `world.facts`.
 
@@ -21,6 +22,7 @@ class Chapter:
     title: str
     needs: tuple[str, ...]
     tell: Callable[..., None]
+    follows: tuple[str, ...] = ()
 
     def __call__(self, world: object) -> None:
         self.tell(world)
@@ -30,9 +32,9 @@ class NotWrittenYet(Exception):
     """The chapter's functions are built but the chapter itself is still to be written."""
 
 
-def chapter(title: str, needs: list[str]) -> Callable[[Callable[..., None]], Chapter]:
+def chapter(title: str, needs: list[str], follows: tuple[str, ...] = ()) -> Callable[[Callable[..., None]], Chapter]:
     def wrap(tell: Callable[..., None]) -> Chapter:
-        return Chapter(tell.__name__.removeprefix("chapter_"), title, tuple(needs), tell)
+        return Chapter(tell.__name__.removeprefix("chapter_"), title, tuple(needs), tell, tuple(follows))
 
     return wrap
 
@@ -44,3 +46,15 @@ from .canary import chapter_canary  # noqa: E402
 from .rollback import chapter_rollback  # noqa: E402
 
 STORY: list[Chapter] = [chapter_push, chapter_notifications, chapter_approval, chapter_canary, chapter_rollback]
+
+
+def with_earlier(names: set[str]) -> set[str]:
+    """The chapters asked for, and every chapter whose story they continue."""
+    by_name = {c.name: c for c in STORY}
+    wanted, todo = set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name not in wanted:
+            wanted.add(name)
+            todo.extend(by_name[name].follows)
+    return wanted

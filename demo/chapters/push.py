@@ -24,6 +24,32 @@ def demo_push(message: str, modified: list[str]) -> dict[str, Any]:
         return as_ordinary_push(json.load(f), before=PARENT_COMMIT, message=message, modified=modified)
 
 
+def next_push(previous: dict[str, Any], commit: str, message: str, modified: list[str]) -> dict[str, Any]:
+    """The push after `previous`: one more commit on the same branch."""
+    push = json.loads(json.dumps(previous))
+    before = previous["after"]
+    push.update({"before": before, "after": commit,
+                 "compare": f"{push['repository']['html_url']}/compare/{before[:12]}...{commit[:12]}"})
+    push["head_commit"].update({"id": commit, "tree_id": commit[::-1], "message": message, "modified": modified,
+                                "url": f"{push['repository']['html_url']}/commit/{commit}"})
+    push["commits"] = [push["head_commit"]]
+    return push
+
+
+def push_starts_execution(world: World, push: dict[str, Any]) -> dict[str, Any]:
+    """GitHub delivers `push` to the webhook, which starts the pipeline; returns the execution."""
+    t = world.transcript
+    t.say(f"{push['pusher']['name']} pushes \"{push['head_commit']['message']}\" "
+          f"({short(push['after'])}, {', '.join(push['head_commit']['modified'])})")
+    t.send("GitHub", "POSTs the push webhook, signed")
+    status, answer = world.call_http("webhook", github_push_event(push, DEMO_GITHUB_SECRET, str(uuid.uuid4())))
+    t.answer("webhook", status, answer)
+    expect(status == 202 and len(answer.get("started") or []) == 1, f"the push started nothing: {answer}")
+    execution_id = answer["started"][0]["execution_id"]
+    return {"pipeline": PIPELINE, "execution_id": execution_id, "commit": push["after"],
+            "message": push["head_commit"]["message"], "author": push["pusher"]["name"], "push": push}
+
+
 def executions(world: World) -> list[dict[str, Any]]:
     return world.client("codepipeline").list_pipeline_executions(pipelineName=PIPELINE)["pipelineExecutionSummaries"]
 
@@ -80,7 +106,9 @@ def chapter_push(world: World) -> None:
     expect(execution["revisions"].get("Source") == commit, f"the execution is not pinned to {commit}")
     expect(execution["variables"].get("COMMIT_ID") == commit, "COMMIT_ID is not the pushed commit")
     world.facts["execution"] = {"pipeline": PIPELINE, "execution_id": execution_id, "commit": commit,
-                                "message": push["head_commit"]["message"], "author": push["pusher"]["name"]}
+                                "message": push["head_commit"]["message"], "author": push["pusher"]["name"],
+                                "push": push}
+    world.facts.setdefault("executions", []).append(world.facts["execution"])
 
     t.send("GitHub", "redelivers the same push (same X-GitHub-Delivery), as it does after a timeout")
     status, answer = world.call_http("webhook", event)

@@ -1,19 +1,68 @@
-"""Chapter 5: a second push; its canary trips an alarm and Gantry rolls back on its own.
-
-To write (once every function exists): push a second commit through `webhook` (see
-`chapters/push.py`: `demo_push`, `github_push_event`), move it to DeployProd as chapters 2-4 do,
-and during the bake set an alarm (`world.client("cloudwatch").set_alarm_state(AlarmName="shop-5xx",
-StateValue="ALARM", StateReason="demo: 5xx on green")`). `expect` the job `Failed` with a message
-naming the alarm, the weights back on the previous live side, and the Slack thread saying so.
-"""
+"""Chapter 5: a second push goes the same way (told briefly) up to DeployProd; this time the new
+version answers 5xx as soon as it takes traffic, its alarm goes to ALARM, and the traffic shifter
+rolls back on its own: all traffic back on the live side, the job failed with the reason, the
+pipeline failed, and the Slack thread saying why."""
 
 from __future__ import annotations
 
-from world import World
+import json
 
-from . import NotWrittenYet, chapter
+from codepipeline import PlayedExecution
+from slack_view import SlackView, thread_of
+from world import CHANNEL, World, expect
+
+from . import chapter
+from .approval import approve_in_slack
+from .canary import STAGE, deploy, listener_weights, shares, show_services
+from .notifications import execution_record
+from .push import demo_push, next_push, push_starts_execution
+
+SECOND_COMMIT = "4d2c1b7e9a0f3c6d8e5b2a1f0c9d8e7f6a5b4c3d"
+ALARM = "shop-5xx"
 
 
-@chapter("A bad canary trips an alarm and rolls back", needs=["webhook", "notifier", "approval", "traffic-shifter"])
+@chapter("A bad canary trips an alarm and rolls back",
+         needs=["webhook", "notifier", "approval", "traffic-shifter"])
 def chapter_rollback(world: World) -> None:
-    raise NotWrittenYet("demo/chapters/rollback.py")
+    t = world.transcript
+    previous = world.facts.get("execution", {}).get("push") or demo_push("Make the cart total include tax", [])
+    world.function("webhook")
+    execution = push_starts_execution(world, next_push(previous, SECOND_COMMIT, "Cache cart totals for a minute",
+                                                       ["src/cart.rs", "src/cache.rs"]))
+    world.facts.setdefault("executions", []).append(execution)
+    view = world.facts.setdefault("slack_view", SlackView())
+    played = PlayedExecution(world, execution["execution_id"], execution["commit"], view, quiet=True)
+    t.say("CodePipeline runs it as before (Slack lines: new messages and changes of state only)")
+    played.start()
+    for stage in ("Source", "Build", "DeployDev"):
+        played.run_stage(stage)
+    thread = execution_record(world, played.id).get("ts")
+    expect(thread and thread not in world.facts.get("threads", {}).values(),
+           "the second execution did not get a Slack message of its own")
+    world.facts.setdefault("threads", {})[played.id] = thread
+    approve_in_slack(world, played, quiet=True)
+
+    before = listener_weights(world)
+    live = "green" if before[1] > before[0] else "blue"
+    new = "blue" if live == "green" else "green"
+    t.say(f"{live} is live; the new version goes to {new}, and goes bad as soon as it takes traffic")
+    run = deploy(world, played, "Second push: the canary trips an alarm", alarm=ALARM)
+    expect(run.status == "Failed", f"the deployment was expected to roll back, it ended {run.status}: {run.message}")
+    expect(run.message.startswith(f"rolled back at 10% {new}") and ALARM in run.message,
+           f"the job's failure does not say where and why it rolled back: {run.message!r}")
+    expect(listener_weights(world) == before, f"the listener is at {listener_weights(world)}, not back at {before}")
+    back = [round(100 * before[1] / sum(before))]
+    expect(shares(run)[-1:] == back and len(shares(run)) >= 2,
+           f"expected the canary step then back to green {back[0]}%, the listener went {shares(run)}")
+    t.ok(f"rolled back {run.ended - (run.alarm_at or run.started):.1f} s after the alarm: all traffic on {live} again")
+    after = show_services(world)
+    expect(after[f"shop-{live}"]["desired"] > 0, f"{live}, the live side, no longer runs")
+
+    played.stage_failed(STAGE, run.message)
+    played.finish("Failed")
+    messages = thread_of(world.slack("GET", f"messages?channel={CHANNEL}")["messages"], thread)
+    text = json.dumps(messages)
+    expect("rolled back" in text and ALARM in text, "the Slack thread does not say the deployment rolled back")
+    expect("failed" in json.dumps(messages[0]["blocks"]).lower(),
+           "the execution's Slack message does not say it failed")
+    t.ok(f"the pipeline failed at {STAGE}; its Slack thread says what rolled back and why")
