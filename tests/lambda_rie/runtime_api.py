@@ -37,6 +37,7 @@ import queue
 import re
 import secrets
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -287,6 +288,24 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
+def _spawn(binary: str) -> tuple[list[str], Optional[Callable[[], None]]]:
+    """The command line and pre-exec hook that start `binary` so that it dies with us (Linux).
+
+    util-linux's `setpriv --pdeathsig` sets the parent-death signal and execs the binary (same
+    pid), so no Python runs in the child and Python can spawn with vfork. A pre-exec hook forces a
+    fork of this whole process instead, which costs milliseconds a cold-start measurement would
+    count; it is the fallback where `setpriv` is missing.
+    """
+    if not sys.platform.startswith("linux"):
+        return [binary], None
+    if _SETPRIV:
+        return [_SETPRIV, "--pdeathsig", "KILL", "--", binary], None
+    return [binary], _die_with_parent
+
+
+_SETPRIV = shutil.which("setpriv")
+
+
 class LambdaProcess:
     """A function binary running under its own Runtime API, as in one Lambda execution environment.
 
@@ -371,17 +390,17 @@ class LambdaProcess:
         if not os.access(self.binary_path, os.X_OK):
             raise FileNotFoundError(f"no executable function binary at {self.binary_path}")
         self.api = RuntimeApi(self.function_arn).start()
-        linux = sys.platform.startswith("linux")
+        argv, preexec = _spawn(self.binary_path)
         self.spawned_at = time.perf_counter()
         self.proc = subprocess.Popen(
-            [self.binary_path],
+            argv,
             env=self.lambda_env(),
             cwd=os.path.dirname(self.binary_path),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group: stop() takes down anything it spawned
-            preexec_fn=_die_with_parent if linux else None,
+            preexec_fn=preexec,
         )
         self.cold_starts += 1
         _live.add(self)
