@@ -77,8 +77,16 @@ def machine() -> dict[str, Any]:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass
+    def output(*command: str) -> str:
+        try:
+            return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    dirty = " (with uncommitted changes)" if output("git", "status", "--porcelain", "--untracked-files=no") else ""
     return {"cpu": cpu, "cores": os.cpu_count(), "arch": platform.machine(), "kernel": platform.release(),
-            "python": platform.python_version()}
+            "python": platform.python_version(), "rustc": output("rustc", "--version"),
+            "commit": output("git", "rev-parse", "--short", "HEAD") + dirty}
 
 
 class Bench:

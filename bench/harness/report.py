@@ -65,7 +65,7 @@ def table(results: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
         section(f"Warm latency, network-free (p50 / p99 of {n:,} events, in-process, release build)")
         for p in warm:
             p99_ms = p["p99_us"] / 1000
-            row(f"{p['function']}: {p['what']}"[:46], f"{p['p50_us']:.1f} / {p['p99_us']:.1f} µs",
+            row(f"{p['function']}: {p['label']}", f"{p['p50_us']:.1f} / {p['p99_us']:.1f} µs",
                 f"p99 < {WARM_P99_MS:.0f} ms", p99_ms < WARM_P99_MS)
 
     full = results.get("full_paths", {})

@@ -38,6 +38,7 @@ fn main() -> Result<(), String> {
         let mut result = samples.summary();
         result["name"] = json!(path.name);
         result["function"] = json!(path.function);
+        result["label"] = json!(path.label);
         result["what"] = json!(path.what);
         eprintln!(
             "{:<24} p50 {:>8.1} µs  p99 {:>8.1} µs",

@@ -17,10 +17,11 @@ use gantry::state::{Key, StateError};
 use serde_json::Value;
 use std::path::Path as FsPath;
 
-/// One measured path: which function, what it covers, and one run of it.
+/// One measured path: which function, a short label, what it covers, and one run of it.
 pub struct Path {
     pub name: &'static str,
     pub function: &'static str,
+    pub label: &'static str,
     pub what: &'static str,
     pub once: Box<dyn FnMut() -> Result<(), String>>,
 }
@@ -99,6 +100,7 @@ pub fn webhook_push(root: &FsPath) -> Result<Path, String> {
     Ok(Path {
         name: "webhook_push",
         function: "webhook",
+        label: "signed push → routed, answered 202",
         what: "GitHub push: signature check, payload parse, routing, answer",
         once: Box::new(move || {
             let request = lambda_http::request::from_str(&event).map_err(|e| e.to_string())?;
@@ -126,6 +128,7 @@ pub fn webhook_bad_signature(root: &FsPath) -> Result<Path, String> {
     Ok(Path {
         name: "webhook_bad_signature",
         function: "webhook",
+        label: "wrong signature → 401",
         what: "GitHub push with a wrong signature: rejected (401)",
         once: Box::new(move || {
             let request = lambda_http::request::from_str(&event).map_err(|e| e.to_string())?;
@@ -152,6 +155,7 @@ pub fn approval_click(root: &FsPath) -> Result<Path, String> {
     Ok(Path {
         name: "approval_click",
         function: "approval",
+        label: "signed click → Approve button",
         what: "Slack click: signature check, payload parse, button",
         once: Box::new(move || {
             let value: Value = serde_json::from_str(&event).map_err(|e| e.to_string())?;
@@ -194,6 +198,7 @@ pub fn notifier_event(root: &FsPath) -> Result<Path, String> {
     Ok(Path {
         name: "notifier_event",
         function: "notifier",
+        label: "stage event → Slack message",
         what: "CodePipeline stage event: parse, merge into the execution, render the Slack message",
         once: Box::new(move || {
             let value: Value = serde_json::from_str(&event).map_err(|e| e.to_string())?;
