@@ -52,8 +52,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS))
     p.add_argument("--spawns", type=int, default=30, help="cold starts per binary")
     p.add_argument("--warm-iterations", type=int, default=10_000, help="network-free events per path")
-    p.add_argument("--events", type=int, default=300, help="events per full path against the emulator")
-    p.add_argument("--deployments", type=int, default=10, help="traffic-shifter deployments in its warm run")
+    p.add_argument("--events", type=int, default=1000, help="events per full path against the emulator")
+    p.add_argument("--deployments", type=int, default=50,
+                   help="traffic-shifter deployments in its warm run (two invocations each)")
     p.add_argument("--instances", type=int, default=8, help="warm instances in a burst")
     p.add_argument("--executions", type=int, default=100, help="notifier burst: executions (ten events each)")
     p.add_argument("--deliveries", type=int, default=500, help="webhook burst: deliveries")
