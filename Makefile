@@ -17,6 +17,11 @@ bootstrap:
 build: bootstrap
 	PATH="$$PWD/.venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build
 
+## bench: cold start, warm latency, memory, package size and bursts of the four functions as
+## deployed (release builds), each figure with its goal: a table, and bench/results.json
+bench: bootstrap
+	scripts/bench.sh
+
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings

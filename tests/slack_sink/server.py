@@ -563,6 +563,9 @@ def split_namespace(path):
 class Handler(BaseHTTPRequestHandler):
     # HTTP/1.1 so clients' connection pools (reqwest, hyper) keep connections alive as with Slack.
     protocol_version = "HTTP/1.1"
+    # Headers and body are separate writes: with Nagle's algorithm the body can wait for the
+    # client's delayed ACK (40 ms on Linux), a stall Slack does not have.
+    disable_nagle_algorithm = True
     server_version = "SlackSink/1"
     timeout = 120  # reclaim threads of idle keep-alive connections
     # Protocol-level errors (malformed request line...) answered in JSON too, not HTML.

@@ -3,6 +3,7 @@
 use super::SlackError;
 use crate::secrets::SecretString;
 use serde_json::{json, Value};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// How hard to try before giving up. Slack asks clients to honour `Retry-After` on 429; 5xx
@@ -59,19 +60,29 @@ impl std::fmt::Debug for SlackClient {
     }
 }
 
+/// The process's one HTTPS client, shared by every `SlackClient` (and their connections).
+/// Building a client loads and parses the system's root certificates, milliseconds of a cold
+/// start: a function with two retry policies (approval) must not pay for it twice.
+fn https() -> reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .user_agent(concat!("gantry/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .unwrap_or_else(|_| reqwest::Client::new())
+        })
+        .clone()
+}
+
 impl SlackClient {
     pub fn new(base_url: &str, token: SecretString) -> Self {
         Self::with_policy(base_url, token, RetryPolicy::default())
     }
 
     pub fn with_policy(base_url: &str, token: SecretString, policy: RetryPolicy) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(policy.request_timeout)
-            .user_agent(concat!("gantry/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
         Self {
-            http,
+            http: https(),
             base_url: base_url.trim_end_matches('/').to_string(),
             token,
             policy,
@@ -104,6 +115,7 @@ impl SlackClient {
             let mut request = self
                 .http
                 .post(url)
+                .timeout(self.policy.request_timeout)
                 .header("content-type", "application/json; charset=utf-8")
                 .body(body.to_string());
             if auth {

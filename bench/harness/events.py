@@ -1,0 +1,123 @@
+"""The events the benchmark sends, built with the demo's builders (`demo/lambda_events.py`) from the
+committed sample events: each call gives a fresh one (its own delivery id, execution, approval).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import os
+from typing import Any
+
+from lambda_events import (
+    ACTION_EXECUTION,
+    DEMO_GITHUB_SECRET,
+    DEMO_SLACK_SIGNING_SECRET,
+    PIPELINE_EXECUTION,
+    STAGE_EXECUTION,
+    codepipeline_event,
+    github_push_event,
+    slack_click_event,
+    slack_click_payload,
+)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# 2026-01-15T09:00:00Z: every execution's events are this plus the same offsets, so executions
+# render the same message (except their ids).
+T0 = 1_768_467_600
+
+
+def sample(name: str) -> dict[str, Any]:
+    with open(os.path.join(ROOT, "events", name)) as f:
+        return json.load(f)
+
+
+SAMPLE_PUSH: dict[str, Any] = json.loads(base64.b64decode(sample("webhook-github-push.json")["body"]))
+
+
+def commit_of(delivery_id: str) -> str:
+    """A commit id of its own for each delivery, so each start can be traced to its delivery."""
+    return hashlib.sha1(delivery_id.encode()).hexdigest()
+
+
+def push(delivery_id: str) -> dict[str, Any]:
+    """The sample push (Codertocat/Hello-World, master), as a new commit, delivered as `delivery_id`."""
+    payload = copy.deepcopy(SAMPLE_PUSH)
+    commit = commit_of(delivery_id)
+    payload["after"] = commit
+    payload["head_commit"]["id"] = commit
+    payload["commits"] = [payload["head_commit"]]
+    return github_push_event(payload, DEMO_GITHUB_SECRET, delivery_id)
+
+
+def badly_signed_push(delivery_id: str) -> dict[str, Any]:
+    """The same push, with a signature made with another secret."""
+    event = push(delivery_id)
+    event["headers"]["x-hub-signature-256"] = "sha256=" + "0" * 64
+    return event
+
+
+def _step(pipeline: str, execution_id: str, kind: str, state: str, at: int, stage: str | None = None,
+          category: str | None = None, result: dict[str, str] | None = None) -> dict[str, Any]:
+    detail_type = {"pipeline": PIPELINE_EXECUTION, "stage": STAGE_EXECUTION, "action": ACTION_EXECUTION}[kind]
+    action_type = None
+    if category is not None:
+        action_type = {"category": category, "provider": "CodeBuild" if category == "Build" else category}
+    return codepipeline_event(detail_type, pipeline=pipeline, execution_id=execution_id, state=state,
+                              stage=stage, action=stage if kind == "action" else None,
+                              action_type=action_type, execution_result=result, at=T0 + at)
+
+
+def successful_run(pipeline: str, execution_id: str) -> list[dict[str, Any]]:
+    """Ten events of an execution that succeeds: Source, Build, DeployDev, in order."""
+    s = lambda *a, **k: _step(pipeline, execution_id, *a, **k)  # noqa: E731
+    return [
+        s("pipeline", "STARTED", 0),
+        s("stage", "STARTED", 0, "Source"),
+        s("stage", "SUCCEEDED", 10, "Source"),
+        s("stage", "STARTED", 11, "Build"),
+        s("action", "STARTED", 11, "Build", "Build"),
+        s("action", "SUCCEEDED", 190, "Build", "Build"),
+        s("stage", "SUCCEEDED", 190, "Build"),
+        s("stage", "STARTED", 191, "DeployDev"),
+        s("stage", "SUCCEEDED", 252, "DeployDev"),
+        s("pipeline", "SUCCEEDED", 252),
+    ]
+
+
+def failed_run(pipeline: str, execution_id: str) -> list[dict[str, Any]]:
+    """Ten events of an execution whose build fails (the failure is replied in the thread)."""
+    s = lambda *a, **k: _step(pipeline, execution_id, *a, **k)  # noqa: E731
+    failure = {"external-execution-summary": "Build terminated with state: FAILED",
+               "external-execution-url": f"https://console.aws.amazon.com/codebuild/home?region=us-east-1"
+                                         f"#/builds/shop-build:{execution_id}/view/new",
+               "error-code": "JobFailed"}
+    return [
+        s("pipeline", "STARTED", 0),
+        s("stage", "STARTED", 0, "Source"),
+        s("action", "STARTED", 0, "Source", "Source"),
+        s("action", "SUCCEEDED", 10, "Source", "Source"),
+        s("stage", "SUCCEEDED", 10, "Source"),
+        s("stage", "STARTED", 11, "Build"),
+        s("action", "STARTED", 11, "Build", "Build"),
+        s("action", "FAILED", 95, "Build", "Build", result=failure),
+        s("stage", "FAILED", 95, "Build"),
+        s("pipeline", "FAILED", 95),
+    ]
+
+
+def approval_started(pipeline: str, execution_id: str, stage: str, action: str) -> dict[str, Any]:
+    """CodePipeline's event when a manual approval starts waiting."""
+    return codepipeline_event(ACTION_EXECUTION, pipeline=pipeline, execution_id=execution_id, state="STARTED",
+                              stage=stage, action=action,
+                              action_type={"category": "Approval", "provider": "Manual"})
+
+
+def approve_click(approval_id: str, user: dict[str, str], channel: str, ts: str, response_url: str) -> dict[str, Any]:
+    """`user` clicking Approve on the request, signed with the demo's signing secret."""
+    payload = slack_click_payload(action_id="gantry.approval.approve", value=approval_id, user_id=user["id"],
+                                  user_name=user["name"], channel=channel, message_ts=ts,
+                                  response_url=response_url)
+    return slack_click_event(payload, DEMO_SLACK_SIGNING_SECRET)

@@ -1,0 +1,214 @@
+"""Gantry's benchmark (issue 7): cold start, warm latency, peak memory, package size and bursts of
+the four functions as they are deployed, with each figure's goal and whether it holds.
+
+    .venv/bin/python bench/run.py --bin-dir target/release --lambda-dir target/lambda
+
+`scripts/bench.sh` (`make bench`) builds what it needs and runs this. The table goes to stdout,
+progress to stderr, every figure to `bench/results.json`. The functions run under the local
+Lambda Runtime API (tests/lambda_rie) against the demo's world (demo/world.py: the AWS emulator,
+the Slack stand-in, the resources Gantry expects). Exit status 0 when every goal holds, 1 when
+one does not, 2 when the benchmark itself could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Callable
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path[:0] = [os.path.join(HERE, "harness"), os.path.join(ROOT, "demo"), os.path.join(ROOT, "tests", "lambda_rie")]
+
+from lambda_events import REGION  # noqa: E402
+from transcript import Transcript  # noqa: E402
+from world import World, provision  # noqa: E402
+
+import burst  # noqa: E402
+import cold_start  # noqa: E402
+import full_paths  # noqa: E402
+import package  # noqa: E402
+import report  # noqa: E402
+import workloads  # noqa: E402
+
+SECTIONS = ("warm", "cold", "full", "burst", "package")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+    p = argparse.ArgumentParser(description="Gantry's benchmark (issue 7).")
+    p.add_argument("--bin-dir", default=os.path.join(target, "release"),
+                   help="host release binaries: the four functions, bench-floor, bench-hello, warm-paths")
+    p.add_argument("--lambda-dir", default=os.path.join(target, "lambda"),
+                   help="cargo lambda's arm64 output (<dir>/<function>/bootstrap)")
+    p.add_argument("--out", default=os.path.join(HERE, "results.json"))
+    p.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS))
+    p.add_argument("--spawns", type=int, default=30, help="cold starts per binary")
+    p.add_argument("--warm-iterations", type=int, default=10_000, help="network-free events per path")
+    p.add_argument("--events", type=int, default=1000, help="events per full path against the emulator")
+    p.add_argument("--deployments", type=int, default=50,
+                   help="traffic-shifter deployments in its warm run (two invocations each)")
+    p.add_argument("--instances", type=int, default=8, help="warm instances in a burst")
+    p.add_argument("--executions", type=int, default=100, help="notifier burst: executions (ten events each)")
+    p.add_argument("--deliveries", type=int, default=500, help="webhook burst: deliveries")
+    p.add_argument("--seed", type=int, default=7)
+    args = p.parse_args(argv)
+    args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = set(args.sections) - set(SECTIONS)
+    if unknown:
+        p.error(f"unknown sections {sorted(unknown)}")
+    return args
+
+
+def progress(text: str) -> None:
+    print(f"== {text}", file=sys.stderr, flush=True)
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    def output(*command: str) -> str:
+        try:
+            return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    dirty = " (with uncommitted changes)" if output("git", "status", "--porcelain", "--untracked-files=no") else ""
+    return {"cpu": cpu, "cores": os.cpu_count(), "arch": platform.machine(), "kernel": platform.release(),
+            "python": platform.python_version(), "rustc": output("rustc", "--version"),
+            "commit": output("git", "rev-parse", "--short", "HEAD") + dirty}
+
+
+class Bench:
+    """The world, the binaries and each function's environment."""
+
+    def __init__(self, world: World, args: argparse.Namespace, tmp: str) -> None:
+        self.world, self.args = world, args
+        self.python_floor = os.path.join(tmp, "python-boto3")
+        with open(self.python_floor, "w") as f:
+            # As Lambda's managed runtime does: a bootstrap that execs the interpreter.
+            f.write(f"#!/bin/sh\nexec {sys.executable} {os.path.join(HERE, 'floor', 'python_boto3.py')}\n")
+        os.chmod(self.python_floor, 0o755)
+
+    def binary(self, name: str) -> str:
+        path = os.path.join(self.args.bin_dir, name)
+        if not os.access(path, os.X_OK):
+            raise SystemExit(f"bench: {path} is not built (scripts/bench.sh builds it)")
+        return path
+
+    def floor_env(self) -> dict[str, str]:
+        w = self.world
+        return {"GANTRY_SECRETS_ARN": w.secret_arn, "AWS_ENDPOINT_URL": w.aws_url, "AWS_REGION": REGION}
+
+    def subjects(self) -> list[cold_start.Subject]:
+        w = self.world
+        floors = [
+            (report.HELLO, self.binary("bench-hello"), {}, workloads.Hello(), "any event"),
+            (report.FLOOR, self.binary("bench-floor"), self.floor_env(), workloads.Hello(), "any event"),
+            (report.PYTHON, self.python_floor, self.floor_env(), workloads.Hello(), "any event"),
+        ]
+        functions = [
+            ("webhook", workloads.Pushes(), "a signed push: the pipeline starts"),
+            ("notifier", workloads.Executions(w), "an execution's next event: Slack and SNS"),
+            ("approval", workloads.ApprovalRequests(w), "an approval starts: the request is posted"),
+            ("traffic-shifter", workloads.RefusedJobs(w), "a job refused for its parameters"),
+        ]
+        subjects = [cold_start.Subject(n, b, e, wl, first_event=what) for n, b, e, wl, what in floors]
+        subjects += [cold_start.Subject(n, self.binary(n), w.env_for(n), wl, first_event=what)
+                     for n, wl, what in functions]
+        return subjects
+
+    # -- sections -------------------------------------------------------------------------------
+
+    def warm(self) -> dict[str, Any]:
+        out = subprocess.run([self.binary("warm-paths"), "--iterations", str(self.args.warm_iterations),
+                              "--root", ROOT], check=True, stdout=subprocess.PIPE, text=True)
+        return json.loads(out.stdout)
+
+    def cold(self) -> dict[str, Any]:
+        return cold_start.measure(self.subjects(), self.args.spawns)
+
+    def full(self) -> dict[str, Any]:
+        w, n = self.world, self.args.events
+        runs: list[tuple[str, str, dict[str, str], workloads.Workload, int]] = [
+            (report.HELLO, "bench-hello", {}, workloads.Hello(), n),
+            (report.FLOOR, "bench-floor", self.floor_env(), workloads.Hello(), n),
+            ("webhook, bad signature", "webhook", w.env_for("webhook"), workloads.BadSignatures(), n),
+            ("webhook", "webhook", w.env_for("webhook"), workloads.Pushes(), n),
+            ("notifier", "notifier", w.env_for("notifier"), workloads.Executions(w), n),
+            ("approval", "approval", w.env_for("approval"), workloads.Approvals(w), n),
+            ("traffic-shifter", "traffic-shifter", w.env_for("traffic-shifter"), workloads.Deployments(w),
+             self.args.deployments * 2),
+        ]
+        out = {}
+        for label, binary, env, workload, events in runs:
+            progress(f"full path: {label} ({events} events)")
+            out[label] = full_paths.measure(self.binary(binary), env, label, workload, events, warmup=10)
+        return out
+
+    def burst(self) -> dict[str, Any]:
+        w, a = self.world, self.args
+        progress(f"burst: notifier, {a.executions} executions")
+        notifier = burst.notifier(w, self.binary("notifier"), w.env_for("notifier"), a.executions, 0.10,
+                                  a.instances, a.seed)
+        progress(f"burst: webhook, {a.deliveries} deliveries")
+        webhook = burst.webhook(w, self.binary("webhook"), w.env_for("webhook"), a.deliveries, 0.20,
+                                a.instances, a.seed)
+        return {"notifier": notifier, "webhook": webhook}
+
+    def package(self) -> dict[str, Any]:
+        return package.sizes(self.args.lambda_dir, report.FUNCTIONS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "settings": {k: v for k, v in vars(args).items() if k not in ("out",)},
+    }
+    keys = {"warm": "warm_network_free", "cold": "cold_start", "full": "full_paths", "burst": "burst",
+            "package": "package"}
+    with tempfile.TemporaryDirectory(prefix="gantry-bench-") as tmp:
+        world = World(transcript=Transcript(out=open(os.devnull, "w"), color=False), bin_dir=args.bin_dir,
+                      out_dir=os.path.join(tmp, "servers"))
+        with world:
+            progress("provisioning the emulator (table, secret, topic, shop, pipeline)")
+            provision(world, lambda label, what: None)
+            bench = Bench(world, args, tmp)
+            sections: dict[str, Callable[[], dict[str, Any]]] = {
+                "warm": bench.warm, "cold": bench.cold, "full": bench.full, "burst": bench.burst,
+                "package": bench.package}
+            for name in SECTIONS:
+                if name in args.sections:
+                    progress(f"{keys[name]}")
+                    section_started = time.monotonic()
+                    results[keys[name]] = sections[name]()
+                    progress(f"{keys[name]}: {time.monotonic() - section_started:.0f} s")
+    results["total_seconds"] = round(time.monotonic() - started, 1)
+    lines, goals = report.table(results)
+    results["goals"] = goals
+    print(f"Gantry benchmark, {results['generated_at']}: {results['machine']['cpu']}, "
+          f"{results['machine']['cores']} cores; {results['total_seconds']:.0f} s")
+    print("\n".join(lines))
+    with open(args.out, "w") as f:
+        json.dump(results, f, indent=2)
+        f.write("\n")
+    print(f"\n(written to {os.path.relpath(args.out, ROOT)})")
+    return 0 if all(g["holds"] for g in goals) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The benchmark (`make bench`, issue 7): builds the four functions as they are deployed (release;
+# for this machine, to time them, and for Lambda's arm64, to weigh them), the floors and the
+# network-free latency bench, then runs bench/run.py: cold starts, warm latency, peak memory,
+# package sizes and bursts against the AWS emulator and the Slack stand-in. Prints the table,
+# writes bench/results.json. Arguments go to bench/run.py (e.g. `--sections cold,warm`).
+#
+# The release profile is fat LTO: the first build takes a long while on two cores; set
+# CARGO_TARGET_DIR to a persistent folder to keep it. GANTRY_BENCH_SKIP_BUILD=1 uses what is built.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+export PATH="$PWD/.venv/bin:$PATH"
+
+target=$(cargo metadata --format-version 1 --no-deps | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+functions=(-p webhook -p notifier -p approval -p traffic-shifter)
+if [ -z "${GANTRY_BENCH_SKIP_BUILD:-}" ]; then
+  echo "== building for this machine (release): the functions, the floors, warm-paths" >&2
+  cargo build --release "${functions[@]}" -p gantry-bench-floor -p gantry-bench-warm
+  echo "== building for Lambda (release, arm64): the functions' bootstraps" >&2
+  cargo lambda build --release --arm64 "${functions[@]}"
+fi
+# exec: the benchmark gets Ctrl-C directly and stops everything it started.
+exec .venv/bin/python bench/run.py --bin-dir "$target/release" --lambda-dir "$target/lambda" "$@"
