@@ -70,6 +70,7 @@ pub fn build(
         client: aws_sdk_dynamodb::Client::new(sdk),
         name: config.table,
     };
+    let slack = SlackClient::new(&config.slack_api_url, token);
     Ok(Approvals {
         approvers: config.approvers,
         channels: config.channels,
@@ -79,8 +80,8 @@ pub fn build(
         },
         records: DynamoApprovals::new(table.clone()),
         deployments: DeployCommands { table },
-        slack: SlackClient::new(&config.slack_api_url, token.clone()),
-        slack_now: SlackClient::with_policy(&config.slack_api_url, token, click_policy()),
+        slack_now: slack.with_retry_policy(click_policy()),
+        slack,
         directory: Directory::default(),
     })
 }

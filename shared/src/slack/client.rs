@@ -3,7 +3,6 @@
 use super::SlackError;
 use crate::secrets::SecretString;
 use serde_json::{json, Value};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// How hard to try before giving up. Slack asks clients to honour `Retry-After` on 429; 5xx
@@ -60,24 +59,28 @@ impl std::fmt::Debug for SlackClient {
     }
 }
 
-/// The process's one HTTPS client, shared by every `SlackClient` (and their connections).
-/// Building a client loads and parses the system's root certificates, milliseconds of a cold
-/// start: a function with two retry policies (approval) must not pay for it twice.
+/// Building an HTTPS client loads and parses the system's root certificates: milliseconds of a
+/// cold start. A function that needs two retry policies derives the second client from the first
+/// (`with_retry_policy`) so it pays once. The client is not shared process-wide on purpose: its
+/// pooled connections belong to the Tokio runtime that opened them.
 fn https() -> reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            reqwest::Client::builder()
-                .user_agent(concat!("gantry/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .unwrap_or_else(|_| reqwest::Client::new())
-        })
-        .clone()
+    reqwest::Client::builder()
+        .user_agent(concat!("gantry/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
 }
 
 impl SlackClient {
     pub fn new(base_url: &str, token: SecretString) -> Self {
         Self::with_policy(base_url, token, RetryPolicy::default())
+    }
+
+    /// The same client (connections, certificates) with another retry policy.
+    pub fn with_retry_policy(&self, policy: RetryPolicy) -> Self {
+        Self {
+            policy,
+            ..self.clone()
+        }
     }
 
     pub fn with_policy(base_url: &str, token: SecretString, policy: RetryPolicy) -> Self {
