@@ -125,16 +125,8 @@ impl DynamoApprovals {
     /// Reads a record (strongly consistent: a click must see the latest decision).
     pub async fn get(&self, id: &str) -> Result<Option<ApprovalRecord>, StateError> {
         let t = &self.table;
-        let out = t
-            .client
-            .get_item()
-            .table_name(&t.name)
-            .set_key(Some(Key::approval(id).attributes()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StateError::dynamo(&t.name, e))?;
-        out.item().map(|i| from_item(&t.name, i)).transpose()
+        let item = t.read(&Key::approval(id)).await?;
+        item.as_ref().map(|i| from_item(&t.name, i)).transpose()
     }
 
     /// Remembers where the request was posted.
@@ -353,16 +345,7 @@ impl DynamoApprovals {
 
     async fn read(&self, key: &Key) -> Result<Option<Item>, StateError> {
         let t = &self.table;
-        let out = t
-            .client
-            .get_item()
-            .table_name(&t.name)
-            .set_key(Some(key.attributes()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StateError::dynamo(&t.name, e))?;
-        Ok(out.item().cloned())
+        t.read(key).await
     }
 }
 

@@ -46,17 +46,9 @@ impl DynamoDeliveries {
 impl DynamoDeliveries {
     async fn status(&self, key: &Key) -> Result<Option<String>, StateError> {
         let t = &self.table;
-        let out = t
-            .client
-            .get_item()
-            .table_name(&t.name)
-            .set_key(Some(key.attributes()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StateError::dynamo(&t.name, e))?;
-        Ok(out
-            .item()
+        let item = t.read(key).await?;
+        Ok(item
+            .as_ref()
             .and_then(|i| i.get("status"))
             .and_then(|v| v.as_s().ok())
             .cloned())

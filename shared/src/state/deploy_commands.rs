@@ -68,16 +68,7 @@ impl DeployCommands {
     /// Reads the deployment record.
     pub async fn get(&self, id: &str) -> Result<Option<Deployment>, StateError> {
         let t = &self.table;
-        let out = t
-            .client
-            .get_item()
-            .table_name(&t.name)
-            .set_key(Some(Key::deployment(id).attributes()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StateError::dynamo(&t.name, e))?;
-        let Some(item) = out.item() else {
+        let Some(item) = t.read(&Key::deployment(id)).await? else {
             return Ok(None);
         };
         let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();

@@ -112,16 +112,7 @@ fn record(item: &HashMap<String, AttributeValue>) -> DeploymentRecord {
 impl DynamoDeployments {
     async fn get(&self, key: &Key) -> Result<Option<HashMap<String, AttributeValue>>, StateError> {
         let t = &self.table;
-        let out = t
-            .client
-            .get_item()
-            .table_name(&t.name)
-            .set_key(Some(key.attributes()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StateError::dynamo(&t.name, e))?;
-        Ok(out.item)
+        t.read(key).await
     }
 
     async fn update(

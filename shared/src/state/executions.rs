@@ -104,16 +104,8 @@ fn record(
 impl ExecutionStore for DynamoExecutions {
     async fn load(&self, key: &Key) -> Result<Option<ExecutionRecord>, StateError> {
         let t = &self.table;
-        let out = t
-            .client
-            .get_item()
-            .table_name(&t.name)
-            .set_key(Some(key.attributes()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StateError::dynamo(&t.name, e))?;
-        out.item().map(|i| record(&t.name, i)).transpose()
+        let item = t.read(key).await?;
+        item.as_ref().map(|i| record(&t.name, i)).transpose()
     }
 
     async fn save(

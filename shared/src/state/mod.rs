@@ -63,6 +63,25 @@ pub struct StateTable {
     pub name: String,
 }
 
+impl StateTable {
+    /// Reads one record, strongly consistent: every reader here decides on what it reads.
+    pub async fn read(
+        &self,
+        key: &Key,
+    ) -> Result<Option<std::collections::HashMap<String, AttributeValue>>, StateError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .set_key(Some(key.attributes()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StateError::dynamo(&self.name, e))?;
+        Ok(out.item)
+    }
+}
+
 /// Seconds since the Unix epoch.
 pub fn now_epoch_seconds() -> i64 {
     std::time::SystemTime::now()
