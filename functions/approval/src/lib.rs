@@ -15,7 +15,7 @@ use gantry::approval::{
     author_lookup, events, render_closed, ApprovalRecord, ApproverRules, AuthorIdentity,
     AuthorLookup, StageApprovers,
 };
-use gantry::config::{ApprovalConfig, RequestChannels};
+use gantry::config::{ApprovalConfig, NotifyConfig};
 use gantry::ingest::Inbound;
 use gantry::pipeline::CodePipelineApprovals;
 use gantry::secrets::{GantrySecrets, SecretString, SecretsError};
@@ -29,7 +29,7 @@ pub use click::Reply;
 /// The approval function, wired to AWS and Slack.
 pub struct Approvals {
     pub approvers: ApproverRules,
-    pub channels: RequestChannels,
+    pub channels: NotifyConfig,
     pub signing_secret: SecretString,
     pub pipeline: CodePipelineApprovals,
     pub records: DynamoApprovals,

@@ -1,8 +1,7 @@
+use super::NotifyConfig;
 use super::{base_url, json, optional, required, ConfigError, Env, Var};
 use crate::approval::ApproverRules;
 use crate::slack::DEFAULT_API_URL;
-use serde::Deserialize;
-use std::collections::BTreeMap;
 
 /// The approval function's configuration.
 #[derive(Debug, Clone)]
@@ -12,7 +11,7 @@ pub struct ApprovalConfig {
     /// `GANTRY_APPROVERS`; absent means nobody may decide anything from Slack.
     pub approvers: ApproverRules,
     /// Where requests go when the execution has no Slack thread (from `GANTRY_NOTIFY`).
-    pub channels: RequestChannels,
+    pub channels: NotifyConfig,
     pub slack_api_url: String,
 }
 
@@ -32,34 +31,6 @@ impl ApprovalConfig {
             channels: json(env, Var::Notify)?.unwrap_or_default(),
             slack_api_url: base_url(env, Var::SlackApiUrl, DEFAULT_API_URL)?,
         })
-    }
-}
-
-/// The part of `GANTRY_NOTIFY` the approval function reads: the channels (the notifier reads
-/// the rest, such as `verbosity`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct RequestChannels {
-    #[serde(default)]
-    pub default_channel: Option<String>,
-    #[serde(default)]
-    pub pipelines: BTreeMap<String, PipelineChannel>,
-}
-
-/// One pipeline's entry of `GANTRY_NOTIFY`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct PipelineChannel {
-    #[serde(default)]
-    pub channel: Option<String>,
-}
-
-impl RequestChannels {
-    /// The pipeline's channel, else the default one.
-    pub fn channel_for(&self, pipeline: &str) -> Option<&str> {
-        self.pipelines
-            .get(pipeline)
-            .and_then(|p| p.channel.as_deref())
-            .or(self.default_channel.as_deref())
-            .filter(|c| !c.trim().is_empty())
     }
 }
 

@@ -8,7 +8,7 @@ mod notifier;
 mod traffic_shifter;
 mod webhook;
 
-pub use approval::{ApprovalConfig, RequestChannels};
+pub use approval::ApprovalConfig;
 pub use notifier::{Audience, NotifierConfig, NotifyConfig, PipelineNotify, Verbosity};
 pub use traffic_shifter::{DeployNotify, TrafficShifterConfig};
 pub use webhook::WebhookConfig;

@@ -51,15 +51,23 @@ impl NotifyConfig {
     /// The channel and verbosity for `pipeline`: its own entry, else `default_channel` at
     /// `stages`.
     pub fn audience(&self, pipeline: &str) -> Audience {
-        let entry = self.pipelines.get(pipeline);
-        let channel = entry
-            .and_then(|e| e.channel.clone())
-            .or_else(|| self.default_channel.clone())
-            .filter(|c| !c.trim().is_empty());
         Audience {
-            channel,
-            verbosity: entry.and_then(|e| e.verbosity).unwrap_or_default(),
+            channel: self.channel_for(pipeline).map(str::to_string),
+            verbosity: self
+                .pipelines
+                .get(pipeline)
+                .and_then(|e| e.verbosity)
+                .unwrap_or_default(),
         }
+    }
+
+    /// The pipeline's channel, else `default_channel`; `None` when neither names one.
+    pub fn channel_for(&self, pipeline: &str) -> Option<&str> {
+        self.pipelines
+            .get(pipeline)
+            .and_then(|p| p.channel.as_deref())
+            .or(self.default_channel.as_deref())
+            .filter(|c| !c.trim().is_empty())
     }
 
     /// True when at least one pipeline may post to Slack (so the bot token is needed).
