@@ -38,12 +38,18 @@ start "slack stand-in" tests/slack_sink/server.py GANTRY_SLACK_URL
 step "cargo test"
 cargo test --workspace --quiet
 
+# summary CMD...: runs a self-check, prints its last lines when it passes and all of it when it
+# fails (a failing test's name and traceback must reach the CI log).
+summary() {
+  local out
+  if out=$("$@" 2>&1); then echo "$out" | tail -3; else echo "$out"; return 1; fi
+}
 step "harness self-checks"
 .venv/bin/python tests/emulator/test_plugin.py
-.venv/bin/python tests/slack_sink/test_server.py 2>&1 | tail -3
-.venv/bin/python tests/lambda_rie/test_runtime_api.py 2>&1 | tail -3
+summary .venv/bin/python tests/slack_sink/test_server.py
+summary .venv/bin/python tests/lambda_rie/test_runtime_api.py
 step "demo smoke test"
-.venv/bin/python tests/demo_smoke.py 2>&1 | tail -3
+summary .venv/bin/python tests/demo_smoke.py
 
 if [ -f template.yaml ]; then
   step "template checks (cfn-lint, sam validate --lint)"
@@ -53,8 +59,7 @@ if [ -f template.yaml ]; then
   .venv/bin/cfn-lint examples/sandbox/template.yaml
   echo "template.yaml, examples/sandbox/template.yaml: no errors"
   step "template resolved offline (aws-sam-translator)"
-  out=$(.venv/bin/python tests/template/test_template.py 2>&1) || { echo "$out"; exit 1; }
-  echo "$out" | tail -3
+  summary .venv/bin/python tests/template/test_template.py
 fi
 
 step "all tests passed"

@@ -58,6 +58,18 @@ def wait_gone(pid: int, seconds: float = 5.0) -> bool:
     return gone(pid)
 
 
+def wait_for_record(fn: LambdaProcess, message: str, seconds: float = 5.0) -> dict:
+    """The first JSON log record of `fn` with this message, once its log reader has read it."""
+    end = time.monotonic() + seconds
+    while True:
+        for line in list(fn.logs):
+            if line.record and line.record.get("message") == message:
+                return line.record
+        if time.monotonic() > end:
+            raise AssertionError(f"no log record {message!r} within {seconds} s: {[l.text for l in fn.logs]}")
+        time.sleep(0.02)
+
+
 class InvocationTest(unittest.TestCase):
     def setUp(self) -> None:
         self.fn = LambdaProcess(fake_binary(), {"GANTRY_TABLE": "demo"}, name="orders-webhook",
@@ -184,7 +196,10 @@ class ProtocolTest(unittest.TestCase):
 class NothingLeftBehindTest(unittest.TestCase):
     def test_stop_ends_the_function_and_everything_it_spawned(self) -> None:
         fn = LambdaProcess(fake_binary(), {"FAKE_CHILD": "1"}).start(timeout=10)
-        child = next(line.record["pid"] for line in fn.logs if line.record and line.record["message"] == "child started")
+        self.addCleanup(fn.stop)
+        # The line was written before the first /next, but the thread that reads the pipe may not
+        # have read it yet when start() returns (seen on a loaded CI machine): wait for it.
+        child = wait_for_record(fn, "child started")["pid"]
         pid = fn.pid
         fn.stop()
         self.assertTrue(wait_gone(pid))
