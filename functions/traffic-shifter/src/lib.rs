@@ -39,7 +39,7 @@ pub fn build(
     let slack = match (&config.notify, &secrets.slack_bot_token) {
         (Some(notify), Some(token)) => Some(SlackProgress {
             client: SlackClient::new(&config.slack_api_url, token.clone()),
-            failures_only: notify.failures_only.clone(),
+            failures_only: notify.failures_only(),
         }),
         (Some(_), None) => {
             tracing::warn!(

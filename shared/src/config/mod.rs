@@ -10,7 +10,7 @@ mod webhook;
 
 pub use approval::ApprovalConfig;
 pub use notifier::{Audience, NotifierConfig, NotifyConfig, PipelineNotify, Verbosity};
-pub use traffic_shifter::{DeployNotify, TrafficShifterConfig};
+pub use traffic_shifter::TrafficShifterConfig;
 pub use webhook::WebhookConfig;
 
 use serde::de::DeserializeOwned;

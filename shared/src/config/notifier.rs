@@ -70,6 +70,15 @@ impl NotifyConfig {
             .filter(|c| !c.trim().is_empty())
     }
 
+    /// The pipelines at verbosity `failures`: for them only a rollback is worth a message.
+    pub fn failures_only(&self) -> Vec<String> {
+        self.pipelines
+            .iter()
+            .filter(|(_, p)| p.verbosity == Some(Verbosity::Failures))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     /// True when at least one pipeline may post to Slack (so the bot token is needed).
     pub fn uses_slack(&self) -> bool {
         self.default_channel.is_some() || self.pipelines.values().any(|p| p.channel.is_some())
