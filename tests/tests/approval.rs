@@ -93,6 +93,31 @@ async fn a_rejection_carries_the_reason_to_codepipeline_and_the_message() {
 }
 
 #[tokio::test]
+async fn an_approval_keeps_its_comment_as_the_console_does() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+
+    let mut c = Clicked::new(JANE, APPROVE, &id);
+    c.reason = Some("checked the canary dashboards");
+    let (status, _) = click(&w, c).await;
+    assert_eq!(status, 200);
+
+    let decided = &approvals(&w).await[0];
+    assert_eq!(decided["status"], "Approved");
+    assert_eq!(
+        decided["summary"],
+        "Approved by @jane via Slack: checked the canary dashboards"
+    );
+    let shown = text_of(&latest_message(&w).await);
+    assert!(shown.contains("checked the canary dashboards"), "{shown}");
+    assert_eq!(
+        record(&w, &id).await["reason"],
+        "checked the canary dashboards"
+    );
+}
+
+#[tokio::test]
 async fn someone_who_may_not_approve_is_told_why_privately_and_nothing_changes() {
     let w = world(Setup::default()).await;
     approval_waits(&w, json!({})).await;

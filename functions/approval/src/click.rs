@@ -165,7 +165,7 @@ async fn decide(
         outcome,
         by: i.user.clone(),
         at: now,
-        reason: i.reason.clone().filter(|_| outcome == Outcome::Rejected),
+        reason: i.reason.clone(),
     };
     let r = &record;
     let answer = app

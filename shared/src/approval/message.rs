@@ -33,9 +33,9 @@ pub fn render_request(record: &ApprovalRecord, rule: Option<&StageApprovers>) ->
                 "type": "input",
                 "block_id": REASON,
                 "optional": true,
-                "label": {"type": "plain_text", "text": "Reason (shown with a rejection)"},
+                "label": {"type": "plain_text", "text": "Reason or comment (kept with the decision)"},
                 "element": {"type": "plain_text_input", "action_id": REASON,
-                            "placeholder": {"type": "plain_text", "text": "Why reject? (optional)"}}
+                            "placeholder": {"type": "plain_text", "text": "Why reject, or a note on the approval (optional)"}}
             }));
             blocks.push(json!({
                 "type": "actions",
@@ -69,20 +69,15 @@ fn outcome(state: &ApprovalState) -> (&'static str, &'static str, String) {
     match state {
         ApprovalState::Decided(d) => {
             let when = date(d.at);
-            match d.outcome {
-                Outcome::Approved => (
-                    "✅",
-                    "Approved",
-                    format!("✅ *Approved* by <@{}> {when}", d.by.id),
-                ),
-                Outcome::Rejected => {
-                    let mut line = format!("❌ *Rejected* by <@{}> {when}", d.by.id);
-                    if let Some(reason) = &d.reason {
-                        line.push_str(&format!("\n>{}", escape(reason)));
-                    }
-                    ("❌", "Rejected", line)
-                }
+            let (icon, word) = match d.outcome {
+                Outcome::Approved => ("✅", "Approved"),
+                Outcome::Rejected => ("❌", "Rejected"),
+            };
+            let mut line = format!("{icon} *{word}* by <@{}> {when}", d.by.id);
+            if let Some(reason) = &d.reason {
+                line.push_str(&format!("\n>{}", escape(reason)));
             }
+            (icon, word, line)
         }
         ApprovalState::Closed(Closure::DecidedElsewhere {
             outcome,

@@ -88,7 +88,7 @@ pub struct ApprovalDecision {
 
 impl ApprovalDecision {
     /// The summary given to `PutApprovalResult`: `Approved by @jane via Slack`, with the reason
-    /// of a rejection, within CodePipeline's 512 characters.
+    /// typed (for a rejection, or a comment on an approval), within CodePipeline's 512 characters.
     pub fn summary(&self) -> String {
         let verb = match self.outcome {
             Outcome::Approved => "Approved",
