@@ -230,9 +230,9 @@ class World:
             "webhook": {"GANTRY_ROUTES": json.dumps(ROUTES)},
             "notifier": {"GANTRY_TOPIC_ARN": self.topic_arn, "GANTRY_NOTIFY": notify,
                          "SLACK_API_URL": self.slack_url},
-            "approval": {"GANTRY_TOPIC_ARN": self.topic_arn, "GANTRY_NOTIFY": notify,
+            "approval": {"GANTRY_NOTIFY": notify,
                          "GANTRY_APPROVERS": approvers, "SLACK_API_URL": self.slack_url},
-            "traffic-shifter": {"GANTRY_TOPIC_ARN": self.topic_arn, "GANTRY_NOTIFY": notify,
+            "traffic-shifter": {"GANTRY_NOTIFY": notify,
                                 "SLACK_API_URL": self.slack_url},
         }[name]
         return {**common, **own, "AWS_ENDPOINT_URL": self.aws_url, "AWS_REGION": REGION,

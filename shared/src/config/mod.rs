@@ -4,6 +4,8 @@
 //! environment in `template.yaml` can neither miss a variable nor set one nobody reads.
 
 mod approval;
+#[cfg(test)]
+mod contract;
 mod notifier;
 mod traffic_shifter;
 mod webhook;
@@ -98,9 +100,8 @@ impl Var {
             (Var::Routes, Webhook) => Some(Need::Required),
             (Var::MaxBodyBytes, Webhook) => Some(Need::Optional),
             (Var::TopicArn, Notifier) => Some(Need::Required),
-            (Var::TopicArn, Approval | TrafficShifter) => Some(Need::Optional),
             (Var::Notify, Notifier | Approval | TrafficShifter) => Some(Need::Optional),
-            (Var::Approvers, Notifier | Approval) => Some(Need::Optional),
+            (Var::Approvers, Approval) => Some(Need::Optional),
             (Var::SlackApiUrl, Notifier | Approval | TrafficShifter) => Some(Need::Optional),
             _ => None,
         }
