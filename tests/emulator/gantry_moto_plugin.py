@@ -396,6 +396,44 @@ def _action_key(detail: dict[str, Any]) -> tuple[str, str, str]:
     return detail["pipelineExecutionId"], detail["stageName"], detail["actionName"]
 
 
+VARIABLE_RE = re.compile(r"#\{variables\.([A-Za-z0-9@\-_]+)\}")
+
+
+def _resolve(configuration: dict[str, str], execution: Any) -> dict[str, str]:
+    """The configuration as CodePipeline resolves it for one execution: `#{variables.NAME}` is
+    the execution's pipeline-level variable (other namespaces are left as written here)."""
+    values = {v["name"]: v["value"] for v in getattr(execution, "variables", None) or []}
+    return {key: VARIABLE_RE.sub(lambda m: values.get(m.group(1), m.group(0)), value)
+            for key, value in configuration.items()}
+
+
+def _approval_detail(backend: Any, pipeline: Any, record: dict[str, Any]) -> dict[str, Any]:
+    """A seeded approval as ListActionExecutions shows it."""
+    declared = _declared_action(backend, record["pipeline"], record["stage"], record["action"])
+    configuration = dict(declared.get("configuration") or {})
+    execution = pipeline.executions.get(record["execution_id"])
+    _, _, state = _approval_as_action_execution(record)
+    result = {"externalExecutionSummary": state["summary"]} if state.get("summary") else {}
+    return {
+        "pipelineExecutionId": record["execution_id"],
+        "actionExecutionId": record["action_execution_id"],
+        "pipelineVersion": pipeline.pipeline["version"],
+        "stageName": record["stage"],
+        "actionName": record["action"],
+        "startTime": record["created_at"],
+        "lastUpdateTime": state["lastStatusChange"],
+        "status": state["status"],
+        "input": {
+            "actionTypeId": dict(declared.get("actionTypeId") or {}),
+            "configuration": configuration,
+            "resolvedConfiguration": _resolve(configuration, execution) if execution else configuration,
+            "region": backend.region_name,
+            "inputArtifacts": [],
+        },
+        "output": {"outputArtifacts": [], "executionResult": result},
+    }
+
+
 def list_action_executions(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
     name = body.get("pipelineName")
     execution_id = (body.get("filter") or {}).get("pipelineExecutionId")
@@ -406,6 +444,14 @@ def list_action_executions(backend: Any, body: dict[str, Any]) -> dict[str, Any]
         pipeline = _pipeline(backend, name)
         details = [e["detail"] for e in _state(backend).action_executions if e["pipeline"] == name
                    and execution_id in (None, e["detail"]["pipelineExecutionId"])]
+        # An approval is an action execution too (AWS lists it, waiting or decided), unless a
+        # test seeded that action execution itself.
+        seeded = {_action_key(d) for d in details}
+        for record in _state(backend).approvals:
+            if record["pipeline"] == name and execution_id in (None, record["execution_id"]):
+                detail = _approval_detail(backend, pipeline, record)
+                if _action_key(detail) not in seeded:
+                    details.append(detail)
         # Seeded entries may name executions moto never started; only an id known
         # to neither is "not found".
         if execution_id and not details and execution_id not in pipeline.executions:

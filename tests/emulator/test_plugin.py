@@ -119,7 +119,9 @@ def make_pipeline(emu: Emulator) -> str:
                 "Shift", "Invoke", "Lambda",
                 configuration={"FunctionName": "gantry-shift", "UserParameters": '{"step":10}'},
                 inputArtifacts=[{"name": "ImageOut"}])]},
-            {"name": "Approve", "actions": [action("Gate", "Approval", "Manual")]},
+            {"name": "Approve", "actions": [action(
+                "Gate", "Approval", "Manual",
+                configuration={"CustomData": "Promote #{variables.IMAGE_TAG} (#{Build.Other})?"})]},
         ],
     })
     return name
@@ -307,6 +309,26 @@ class CodePipelineTest(unittest.TestCase):
         eu = boto3.client("codepipeline", endpoint_url=EMU.url, region_name="eu-west-1",
                           aws_access_key_id="testing", aws_secret_access_key="testing")
         eu.put_job_success_result(jobId=elsewhere["job_id"])
+
+    def test_an_approval_is_listed_with_its_configuration_resolved(self) -> None:
+        execution_id = self.start()
+        EMU.control("POST", "/_gantry/codepipeline/approvals",
+                    {"pipeline": self.pipeline, "stage": "Approve", "action": "Gate"})
+        [gate] = self.cp.list_action_executions(
+            pipelineName=self.pipeline, filter={"pipelineExecutionId": execution_id})["actionExecutionDetails"]
+        self.assertEqual((gate["stageName"], gate["actionName"], gate["status"]), ("Approve", "Gate", "InProgress"))
+        self.assertEqual(gate["input"]["actionTypeId"]["category"], "Approval")
+        self.assertEqual(gate["input"]["configuration"]["CustomData"], "Promote #{variables.IMAGE_TAG} (#{Build.Other})?")
+        # Pipeline-level variables are the execution's; other namespaces stay as written here.
+        self.assertEqual(gate["input"]["resolvedConfiguration"]["CustomData"], "Promote v42 (#{Build.Other})?")
+
+        token = self.cp.get_pipeline_state(name=self.pipeline)["stageStates"][2]["actionStates"][0][
+            "latestExecution"]["token"]
+        self.cp.put_approval_result(pipelineName=self.pipeline, stageName="Approve", actionName="Gate",
+                                    token=token, result={"summary": "ok by jane", "status": "Approved"})
+        [gate] = self.cp.list_action_executions(pipelineName=self.pipeline)["actionExecutionDetails"]
+        self.assertEqual(gate["status"], "Succeeded")
+        self.assertEqual(gate["output"]["executionResult"], {"externalExecutionSummary": "ok by jane"})
 
     def test_action_executions_and_state(self) -> None:
         first, second = self.start("a"), self.start("b")

@@ -15,7 +15,11 @@ use std::collections::HashMap;
 
 pub const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 pub const CHANNEL: &str = "C0DEPLOYS";
-pub const CUSTOM_DATA: &str = "Check the canary dashboard before approving.";
+/// The approval action's `CustomData` as the pipeline declares it, with a pipeline variable...
+pub const CUSTOM_DATA_DECLARED: &str =
+    "Check the canary dashboard of #{variables.BRANCH} before approving.";
+/// ...and as CodePipeline resolves it for the test execution (on `main`).
+pub const CUSTOM_DATA: &str = "Check the canary dashboard of main before approving.";
 pub const REVIEW_URL: &str = "https://grafana.example.com/d/shop";
 
 /// Slack users of the tests (ids as Slack makes them).
@@ -131,7 +135,7 @@ pub async fn create_approval_pipeline(sdk: &aws_config::SdkConfig, name: &str) {
             ActionOwner::Aws,
             "Manual",
         ))
-        .configuration("CustomData", CUSTOM_DATA)
+        .configuration("CustomData", CUSTOM_DATA_DECLARED)
         .configuration("ExternalEntityLink", REVIEW_URL)
         .build()
         .expect("approval");

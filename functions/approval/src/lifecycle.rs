@@ -56,7 +56,7 @@ impl Approvals {
                 review_url: notice.review_url.clone(),
             }
         } else {
-            self.pipeline.settings(p, s, a).await.unwrap_or_else(|e| {
+            self.pipeline.settings(p, s, a, &execution_id).await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "approval settings unavailable; posting without them");
                 Default::default()
             })

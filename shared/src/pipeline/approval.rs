@@ -4,6 +4,8 @@
 
 use crate::approval::{Commit, Outcome};
 use aws_sdk_codepipeline::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_codepipeline::types::ActionExecutionFilter;
+use std::collections::HashMap;
 
 /// An approval waiting in an action, as `GetPipelineState` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,13 +132,26 @@ impl CodePipelineApprovals {
         })
     }
 
-    /// The approval action's custom message and review URL.
+    /// The approval action's custom message and review URL, as this execution sees them: the
+    /// action execution's resolved configuration (CodePipeline has replaced `#{…}` variables
+    /// there), else the pipeline's declaration (variables left as written).
     pub async fn settings(
         &self,
         pipeline: &str,
         stage: &str,
         action: &str,
+        execution_id: &str,
     ) -> Result<ApprovalSettings, ApprovalCallError> {
+        match self
+            .resolved_configuration(pipeline, stage, action, execution_id)
+            .await
+        {
+            Ok(Some(configuration)) => return Ok(settings_of(Some(&configuration))),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "no resolved approval settings; using the declared ones")
+            }
+        }
         let out = self
             .client
             .get_pipeline()
@@ -152,16 +167,36 @@ impl CodePipelineApprovals {
             .flat_map(|s| s.actions())
             .find(|a| a.name() == action)
             .and_then(|a| a.configuration());
-        let get = |k: &str| {
-            configuration
-                .and_then(|c| c.get(k))
-                .filter(|v| !v.trim().is_empty())
-                .cloned()
-        };
-        Ok(ApprovalSettings {
-            custom_data: get("CustomData"),
-            review_url: get("ExternalEntityLink"),
-        })
+        Ok(settings_of(configuration))
+    }
+
+    /// The approval action execution's `resolvedConfiguration` in `execution_id`, if listed. The
+    /// newest first page is enough: the approval has just started.
+    async fn resolved_configuration(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        action: &str,
+        execution_id: &str,
+    ) -> Result<Option<HashMap<String, String>>, ApprovalCallError> {
+        let out = self
+            .client
+            .list_action_executions()
+            .pipeline_name(pipeline)
+            .filter(
+                ActionExecutionFilter::builder()
+                    .pipeline_execution_id(execution_id)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("ListActionExecutions", pipeline, e))?;
+        Ok(out
+            .action_execution_details()
+            .iter()
+            .find(|d| d.stage_name() == Some(stage) && d.action_name() == Some(action))
+            .and_then(|d| d.input())
+            .and_then(|i| i.resolved_configuration().cloned()))
     }
 
     /// The commit the execution runs, from the variables the webhook set or the source revision.
@@ -235,6 +270,20 @@ impl CodePipelineApprovals {
                 _ => classify("PutApprovalResult", pipeline, e),
             }),
         }
+    }
+}
+
+/// `CustomData` and `ExternalEntityLink` from an approval action's configuration.
+fn settings_of(configuration: Option<&HashMap<String, String>>) -> ApprovalSettings {
+    let get = |k: &str| {
+        configuration
+            .and_then(|c| c.get(k))
+            .filter(|v| !v.trim().is_empty())
+            .cloned()
+    };
+    ApprovalSettings {
+        custom_data: get("CustomData"),
+        review_url: get("ExternalEntityLink"),
     }
 }
 
