@@ -13,6 +13,7 @@ interrupted. The report is written whenever a chapter was told. Nothing it start
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import signal
@@ -25,7 +26,7 @@ sys.path.insert(0, HERE)
 
 from chapters import STORY, Chapter, NotWrittenYet, with_earlier  # noqa: E402
 from transcript import Transcript  # noqa: E402
-from world import CHANNEL, ROOT, StoryError, World, provision  # noqa: E402
+from world import CHANNEL, FUNCTIONS, ROOT, StoryError, World, provision  # noqa: E402
 
 import report  # noqa: E402
 
@@ -59,6 +60,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--world-only", action="store_true",
                         help="provision the world, print each function's environment, wait for Ctrl-C")
     parser.add_argument("--pids-file", help=argparse.SUPPRESS)  # tests: every pid the demo spawns
+    parser.add_argument("--aws-calls", help=argparse.SUPPRESS)  # tests: the AWS operations each function called
     args = parser.parse_args(argv)
     names = {c.name for c in STORY}
     wanted = [n.strip() for n in (args.chapters or "").split(",") if n.strip()]
@@ -96,7 +98,7 @@ def serve_world(world: World, out_dir: str) -> None:
     """Keeps the provisioned world up for `cargo lambda watch` / `cargo lambda invoke` by hand."""
     t = world.transcript
     t.emit("")
-    for name in ("webhook", "notifier", "approval", "traffic-shifter"):
+    for name in FUNCTIONS:
         path = os.path.join(out_dir, f"{name}.env")
         with open(path, "w") as f:
             # Dummy credentials too: whatever runs the function by hand must never reach a real account.
@@ -161,6 +163,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                 if chapter in args.story:
                     outcomes[chapter.name] = tell(world, number, chapter, outcomes)
             written = write_report(world, args.report, outcomes)
+            if args.aws_calls:
+                with open(args.aws_calls, "w") as f:
+                    json.dump(world.aws_calls(), f, indent=2)
     except StoryError as e:
         t.fail(str(e))
         t.note(f"servers' logs: {os.path.relpath(args.out)}/")

@@ -128,6 +128,13 @@ def http_json(method: str, url: str, body: Any = None) -> Any:
 # -- the world ----------------------------------------------------------------------------------
 
 
+FUNCTIONS = ("webhook", "notifier", "approval", "traffic-shifter")
+
+
+def function_access_key(name: str) -> str:
+    return f"GANTRY{name.upper().replace('-', '')}"
+
+
 @dataclass
 class World:
     """What every chapter works with. `facts` carries what one chapter learned to the next."""
@@ -236,7 +243,15 @@ class World:
                                 "SLACK_API_URL": self.slack_url},
         }[name]
         return {**common, **own, "AWS_ENDPOINT_URL": self.aws_url, "AWS_REGION": REGION,
+                # Lambda hands each function its own role's credentials; an access key per
+                # function lets the emulator say which function called what (`aws_calls`).
+                "AWS_ACCESS_KEY_ID": function_access_key(name),
                 "RUST_LOG": os.environ.get("RUST_LOG", "info")}
+
+    def aws_calls(self) -> dict[str, list[str]]:
+        """The AWS operations (`iam-prefix:Operation`) each function has called so far."""
+        by_key = self.control("GET", "calls")
+        return {name: by_key.get(function_access_key(name), []) for name in FUNCTIONS}
 
     def function(self, name: str) -> LambdaProcess:
         """The function running under its own Runtime API; started (cold) on first use, then warm."""

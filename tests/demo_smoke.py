@@ -32,6 +32,8 @@ sys.path.insert(0, os.path.join(ROOT, "demo"))
 import lambda_events  # noqa: E402
 from lambda_events import DEMO_GITHUB_SECRET, github_signature, http_response  # noqa: E402
 from runtime_api import LambdaProcess, read_env_file  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "tests", "template"))
+import resolve as template_resolve  # noqa: E402
 
 BIN_DIR = ""
 
@@ -151,7 +153,8 @@ class DemoTest(unittest.TestCase):
         self.addCleanup(folder.cleanup)
         report_path = os.path.join(folder.name, "report.html")
         started = time.monotonic()
-        demo = Demo(self, "--report", report_path, bin_dir=BIN_DIR)
+        calls_path = os.path.join(folder.name, "aws-calls.json")
+        demo = Demo(self, "--report", report_path, "--aws-calls", calls_path, bin_dir=BIN_DIR)
         code = demo.finish()
         took = time.monotonic() - started
         self.assertEqual(code, 0, demo.output)
@@ -197,6 +200,17 @@ class DemoTest(unittest.TestCase):
         self.assertNotRegex(page, r"<(script|link|img|iframe)\b|\bsrc=|@import|url\(",
                             "the report must stand alone: no network, nothing external")
         print(f"\n    the whole story took {took:.1f} s", file=sys.stderr)
+
+        # Least privilege that works: every AWS operation each real function binary made in the
+        # story is allowed by that function's role in template.yaml (else AccessDenied in AWS).
+        with open(calls_path, encoding="utf-8") as f:
+            calls = json.load(f)
+        granted = template_resolve.Resolved().function_actions()
+        self.assertEqual(sorted(calls), sorted(granted))
+        for function, operations in calls.items():
+            self.assertIn("secretsmanager:GetSecretValue", operations, function)  # each was recorded
+            missing = sorted(set(operations) - granted[function])
+            self.assertEqual(missing, [], f"{function} called what its role does not allow")
 
     def test_a_chapter_asked_for_alone_is_told_after_the_ones_it_continues(self) -> None:
         demo = Demo(self, "--chapters", "notifications", "--no-logs", bin_dir=BIN_DIR)

@@ -37,6 +37,7 @@ from moto.ecs.models import EC2ContainerServiceBackend
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, elbv2_backends
 
 import cbor_bridge  # sibling module: server.py puts this directory on sys.path
+import call_log  # sibling module, as cbor_bridge
 
 DEFAULT_REGION = "us-east-1"
 APPROVAL_TTL_SECONDS = 7 * 24 * 3600  # AWS expires manual approvals after 7 days
@@ -867,6 +868,7 @@ ROUTES = Map([
     Rule("/_gantry/codepipeline/starts", methods=["GET"], endpoint="list_starts"),
     Rule("/_gantry/elbv2/target-health", methods=["POST"], endpoint="set_target_health"),
     Rule("/_gantry/elbv2/weight-changes", methods=["GET"], endpoint="weight_changes"),
+    Rule("/_gantry/calls", methods=["GET"], endpoint="list_calls"),
     Rule("/_gantry/reset", methods=["POST"], endpoint="reset"),
 ])
 
@@ -884,6 +886,7 @@ class GantryApp:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("PATH_INFO", "").startswith("/_gantry/"):
             return self._control(Request(environ))(environ, start_response)
+        call_log.record(environ)
         if cbor_bridge.is_rpcv2_cbor(environ):
             return cbor_bridge.handle(self.moto_app, environ)(environ, start_response)
         return self.moto_app(environ, start_response)
@@ -949,4 +952,8 @@ class GantryApp:
         from moto.moto_api._internal import moto_api_backend
 
         moto_api_backend.reset()  # as POST /moto-api/reset/; plugin state lives on the backends, so it goes too
+        call_log.reset()
         return {"reset": True}
+
+    def list_calls(self, _backend: Any, _params: dict[str, Any]) -> Any:
+        return call_log.calls()

@@ -378,6 +378,44 @@ class CodePipelineTest(unittest.TestCase):
         self.assertAwsError("PipelineNotFoundException", self.cp.get_pipeline_state, name="nope")
 
 
+def cbor_call(operation: str, params: dict[str, Any], key: str = "testing") -> tuple[int, Any, dict[str, Any]]:
+    """A CloudWatch call as the Rust SDK sends it (RPC v2 CBOR), signed with access key `key`."""
+    model = botocore.session.get_session().get_service_model("cloudwatch").operation_model(operation)
+    request = create_serializer("smithy-rpc-v2-cbor").serialize_to_request(params, model)
+    aws_request = AWSRequest(method="POST", url=EMU.url + request["url_path"],
+                             data=request["body"], headers=request["headers"])
+    SigV4Auth(Credentials(key, "testing"), "monitoring", REGION).add_auth(aws_request)
+    prepared = aws_request.prepare()
+    http = urllib.request.Request(prepared.url, data=prepared.body, headers=dict(prepared.headers))
+    try:
+        with urllib.request.urlopen(http) as response:
+            status, headers, body = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as exc:
+        status, headers, body = exc.code, exc.headers, exc.read()
+    parsed = create_parser("smithy-rpc-v2-cbor").parse(
+        {"body": body, "headers": dict(headers), "status_code": status}, model.output_shape)
+    return status, headers, parsed
+
+
+class CallLogTest(unittest.TestCase):
+    def test_each_callers_operations_are_named_as_iam_names_them(self) -> None:
+        def client(service: str, key: str) -> Any:
+            return boto3.client(service, endpoint_url=EMU.url, region_name=REGION,
+                                aws_access_key_id=key, aws_secret_access_key="testing")
+
+        pipeline = make_pipeline(EMU)
+        client("codepipeline", "log-json").get_pipeline(name=pipeline)  # JSON: X-Amz-Target
+        topic = client("sns", "log-query").create_topic(Name="call-log")["TopicArn"]  # query: Action=
+        client("sns", "log-query").publish(TopicArn=topic, Message="hi")
+        cbor_call("DescribeAlarms", {}, key="log-cbor")  # RPC v2 CBOR: the path
+        calls = EMU.control("GET", "/_gantry/calls")
+        self.assertEqual(calls["log-json"], ["codepipeline:GetPipeline"])
+        self.assertEqual(calls["log-query"], ["sns:CreateTopic", "sns:Publish"])
+        self.assertEqual(calls["log-cbor"], ["cloudwatch:DescribeAlarms"])  # signed "monitoring"
+        # The query body was read for its Action and put back: moto still got the Name.
+        self.assertEqual(client("sns", "x").list_topics()["Topics"], [{"TopicArn": topic}])
+
+
 class ResetTest(unittest.TestCase):
     def test_reset_wipes_moto_and_plugin_state(self) -> None:
         pipeline = make_pipeline(EMU)
@@ -386,6 +424,7 @@ class ResetTest(unittest.TestCase):
         self.assertEqual(EMU.control("POST", "/_gantry/reset"), {"reset": True})
         self.assertEqual(EMU.control("GET", f"/_gantry/codepipeline/approvals?pipeline={pipeline}"), [])
         self.assertEqual(EMU.client("codepipeline").list_pipelines()["pipelines"], [])
+        self.assertEqual(EMU.control("GET", "/_gantry/calls"), {"testing": ["codepipeline:ListPipelines"]})
 
 
 class NativeServicesTest(unittest.TestCase):
@@ -472,21 +511,8 @@ class NativeServicesTest(unittest.TestCase):
     def test_cloudwatch_over_rpcv2_cbor(self) -> None:
         """The Rust SDK's wire format for CloudWatch, built with botocore's CBOR codec."""
         def call(operation: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-            model = botocore.session.get_session().get_service_model("cloudwatch").operation_model(operation)
-            request = create_serializer("smithy-rpc-v2-cbor").serialize_to_request(params, model)
-            aws_request = AWSRequest(method="POST", url=EMU.url + request["url_path"],
-                                     data=request["body"], headers=request["headers"])
-            SigV4Auth(Credentials("testing", "testing"), "monitoring", REGION).add_auth(aws_request)
-            prepared = aws_request.prepare()
-            http = urllib.request.Request(prepared.url, data=prepared.body, headers=dict(prepared.headers))
-            try:
-                with urllib.request.urlopen(http) as response:
-                    status, headers, body = response.status, response.headers, response.read()
-            except urllib.error.HTTPError as exc:
-                status, headers, body = exc.code, exc.headers, exc.read()
+            status, headers, parsed = cbor_call(operation, params)
             self.assertEqual((headers["Content-Type"], headers["smithy-protocol"]), ("application/cbor", "rpc-v2-cbor"))
-            parsed = create_parser("smithy-rpc-v2-cbor").parse(
-                {"body": body, "headers": dict(headers), "status_code": status}, model.output_shape)
             return status, parsed
 
         status, _ = call("PutMetricAlarm", {

@@ -148,6 +148,37 @@ class Resolved:
         return out
 
 
+    def function_actions(self) -> dict[str, set[str]]:
+        """The IAM actions each function's role allows (by binary name), whatever the
+        conditions: both branches of an `!If` count."""
+        sam = sam_template()["Resources"]
+        out: dict[str, set[str]] = {}
+        for logical_id, resource in self.of_type("AWS::Lambda::Function").items():
+            binary = sam[logical_id]["Metadata"]["BuildProperties"]["Binary"]
+            role = resource["Properties"]["Role"]["Fn::GetAtt"]
+            role_id = role[0] if isinstance(role, list) else role.split(".")[0]
+            actions: set[str] = set()
+            for policy in self.resources[role_id]["Properties"].get("Policies", []):
+                for statement in _statements(policy["PolicyDocument"]["Statement"]):
+                    if statement.get("Effect") == "Allow":
+                        action = statement["Action"]
+                        actions.update([action] if isinstance(action, str) else action)
+            out[binary] = actions
+        return out
+
+
+def _statements(items: list[Any]) -> list[dict[str, Any]]:
+    """Policy statements, with `Fn::If` unfolded into both of its branches."""
+    out: list[dict[str, Any]] = []
+    for item in items:
+        if isinstance(item, dict) and "Fn::If" in item:
+            out.extend(_statements([branch for branch in item["Fn::If"][1:]
+                                    if isinstance(branch, dict) and "Ref" not in branch]))
+        elif isinstance(item, dict):
+            out.append(item)
+    return out
+
+
 def main(argv: list[str]) -> int:
     if argv[1:] == ["env"]:
         json.dump(Resolved().function_environment(), sys.stdout, indent=2, sort_keys=True)
