@@ -201,6 +201,17 @@ pub fn base_url(env: &impl Env, var: Var, default: &str) -> Result<String, Confi
     Ok(raw.trim_end_matches('/').to_string())
 }
 
+/// Test-only: the two variables every function needs, plus `extra`.
+#[cfg(test)]
+fn test_env(extra: &[(&'static str, &'static str)]) -> HashMap<&'static str, &'static str> {
+    let mut e = HashMap::from([
+        ("GANTRY_SECRETS_ARN", "arn:secret"),
+        ("GANTRY_TABLE", "gantry"),
+    ]);
+    e.extend(extra.iter().copied());
+    e
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

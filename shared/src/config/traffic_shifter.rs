@@ -26,17 +26,8 @@ impl TrafficShifterConfig {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_env as env;
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(extra: &[(&'static str, &'static str)]) -> HashMap<&'static str, &'static str> {
-        let mut e = HashMap::from([
-            ("GANTRY_SECRETS_ARN", "arn:secret"),
-            ("GANTRY_TABLE", "gantry"),
-        ]);
-        e.extend(extra.iter().copied());
-        e
-    }
 
     #[test]
     fn without_notify_slack_is_off() {
