@@ -59,15 +59,18 @@ impl std::fmt::Debug for SlackClient {
     }
 }
 
-/// Building an HTTPS client loads and parses the system's root certificates: milliseconds of a
-/// cold start. A function that needs two retry policies derives the second client from the first
-/// (`with_retry_policy`) so it pays once. The client is not shared process-wide on purpose: its
-/// pooled connections belong to the Tokio runtime that opened them.
+/// The HTTPS client, verifying with Mozilla's compiled-in roots unless a custom certificate store
+/// is configured (`tls.rs` says why). A function that needs two retry policies derives the second
+/// client from the first (`with_retry_policy`). The client is not shared process-wide on purpose:
+/// its pooled connections belong to the Tokio runtime that opened them.
 fn https() -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(concat!("gantry/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+    let builder =
+        reqwest::Client::builder().user_agent(concat!("gantry/", env!("CARGO_PKG_VERSION")));
+    let builder = match super::tls::bundled_roots(super::tls::custom_store_configured()) {
+        Some(config) => builder.tls_backend_preconfigured(config),
+        None => builder,
+    };
+    builder.build().unwrap_or_else(|_| reqwest::Client::new())
 }
 
 impl SlackClient {

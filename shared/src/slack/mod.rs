@@ -5,6 +5,7 @@
 
 mod client;
 mod error;
+mod tls;
 
 pub use client::{PostedMessage, RetryPolicy, SlackClient, SlackUser};
 pub use error::SlackError;
