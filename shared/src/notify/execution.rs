@@ -226,6 +226,18 @@ impl Execution {
                     // details were fetched): keep what it adds.
                     a.result = result.clone();
                     changed = true;
+                } else if stamped.status == Status::Failed {
+                    // A failure delivered after the action's retry had already moved it on: the
+                    // action stays where the retry took it, but the failure happened, and its
+                    // thread reply and SNS notice are owed as if it had arrived in order.
+                    changed |= self.notice(
+                        Scope::Action {
+                            stage: stage.clone(),
+                            action: action.clone(),
+                        },
+                        stamped,
+                        result.clone(),
+                    );
                 }
             }
         }
@@ -332,7 +344,8 @@ impl Execution {
         names
     }
 
-    fn notice(&mut self, scope: Scope, stamped: Stamped, result: ActionResult) {
+    /// Records a transition, once (by id); true when it is new.
+    fn notice(&mut self, scope: Scope, stamped: Stamped, result: ActionResult) -> bool {
         let id = match &scope {
             Scope::Pipeline => format!("pipeline/{}@{}", stamped.status.name(), stamped.at),
             Scope::Stage { stage } => {
@@ -345,7 +358,7 @@ impl Execution {
             ),
         };
         if self.notices.iter().any(|n| n.id == id) {
-            return;
+            return false;
         }
         self.notices.push(Notice {
             id,
@@ -358,6 +371,7 @@ impl Execution {
         // that does not depend on the order events arrived in.
         self.notices
             .sort_by(|a, b| (a.at, &a.scope, &a.id).cmp(&(b.at, &b.scope, &b.id)));
+        true
     }
 
     /// The stage, created if new; true when it was created or its first sighting moved.

@@ -204,3 +204,47 @@ fn the_record_round_trips_through_json() {
     let back: Execution = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
     assert_eq!(back, e);
 }
+
+#[test]
+fn a_failure_that_arrives_after_the_retry_still_gets_its_notice() {
+    // Build fails at 9 and is retried at 100; EventBridge delivers the FAILED last.
+    let failed = failed_action(
+        9,
+        "Build",
+        "Build",
+        "no space left on device",
+        "https://logs",
+    );
+    let events = vec![
+        pipeline(1, Status::Started),
+        action(2, "Build", "Build", "Build", Status::Started),
+        action(100, "Build", "Build", "Build", Status::Started),
+        failed.clone(),
+    ];
+    let late = execution_of(&events);
+    let in_order = {
+        let mut sorted = events.clone();
+        sorted.sort_by_key(|e| e.at);
+        execution_of(&sorted)
+    };
+    assert_eq!(
+        late.notices, in_order.notices,
+        "the same notices, whatever the order"
+    );
+    let failure = late
+        .notices
+        .iter()
+        .find(|n| n.status == Status::Failed)
+        .expect("the failure's notice");
+    assert_eq!(failure.at, 9);
+    assert_eq!(failure.result.url.as_deref(), Some("https://logs"));
+    // The action itself stays where the retry took it.
+    assert_eq!(
+        late.action("Build", "Build").unwrap().status.unwrap(),
+        Stamped {
+            status: Status::Started,
+            at: 100
+        }
+    );
+    assert!(late.has_failure());
+}
