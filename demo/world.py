@@ -132,6 +132,7 @@ FUNCTIONS = ("webhook", "notifier", "approval", "traffic-shifter")
 
 
 def function_access_key(name: str) -> str:
+    """The function's access key: the scheme the end-to-end tests use too (check_calls.py)."""
     return f"GANTRY{name.upper().replace('-', '')}"
 
 

@@ -38,6 +38,9 @@ start "slack stand-in" tests/slack_sink/server.py GANTRY_SLACK_URL
 step "cargo test"
 cargo test --workspace --quiet
 
+step "every AWS call the functions made in the tests is allowed by their roles in template.yaml"
+.venv/bin/python tests/template/check_calls.py "$GANTRY_EMULATOR_URL"
+
 # summary CMD...: runs a self-check, prints its last lines when it passes and all of it when it
 # fails (a failing test's name and traceback must reach the CI log).
 summary() {

@@ -3,7 +3,7 @@
 //! Slack stand-in with users and a user group, and the function built from its environment;
 //! plus the events AWS and Slack send it.
 
-use crate::aws::{create_pipeline_role, create_secret, create_table, sdk};
+use crate::aws::{create_pipeline_role, create_secret, create_table, function_sdk, sdk};
 use crate::slack::SlackNs;
 use crate::{emulator_url, fixture_json, http, unique};
 use gantry::approval::interaction::{Click, APPROVE, REJECT};
@@ -94,11 +94,12 @@ pub async fn world(setup: Setup) -> World {
         ("SLACK_API_URL".into(), slack.api_url()),
     ]);
     let config = ApprovalConfig::from_env(&env).expect("config");
-    let secrets = GantrySecrets::fetch(&aws_sdk_secretsmanager::Client::new(&sdk), &secret)
+    let own = function_sdk("approval").await;
+    let secrets = GantrySecrets::fetch(&aws_sdk_secretsmanager::Client::new(&own), &secret)
         .await
         .expect("secret");
     World {
-        app: approval::build(config, &secrets, &sdk).expect("approval"),
+        app: approval::build(config, &secrets, &own).expect("approval"),
         sdk,
         slack,
         table,

@@ -10,13 +10,30 @@ use serde_json::{json, Value};
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";
 
-/// An SDK configuration pointed at the emulator, with dummy credentials.
+/// An SDK configuration pointed at the emulator, with dummy credentials: what the tests use to
+/// set up and inspect the world.
 pub async fn sdk() -> SdkConfig {
+    sdk_with_key("testing").await
+}
+
+/// The SDK configuration a function under test gets: its own access key, so the emulator's call
+/// log (`GET /_gantry/calls`) says what each function called, and `make test` can hold that to
+/// the function's role in template.yaml (tests/template/check_calls.py). Same keys as the demo's.
+pub async fn function_sdk(function: &str) -> SdkConfig {
+    sdk_with_key(&function_access_key(function)).await
+}
+
+/// `GANTRYWEBHOOK`, `GANTRYTRAFFICSHIFTER`, …
+pub fn function_access_key(function: &str) -> String {
+    format!("GANTRY{}", function.to_uppercase().replace('-', ""))
+}
+
+async fn sdk_with_key(key: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .endpoint_url(crate::emulator_url())
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing",
+            key,
             "testing",
             None,
             None,

@@ -5,7 +5,9 @@ use base64::Engine;
 use gantry::config::WebhookConfig;
 use gantry::secrets::GantrySecrets;
 use gantry::signature::hmac_sha256_hex;
-use gantry_tests::aws::{create_pipeline, create_secret, create_table, recorded_starts, sdk};
+use gantry_tests::aws::{
+    create_pipeline, create_secret, create_table, function_sdk, recorded_starts, sdk,
+};
 use gantry_tests::{fixture, fixture_json, unique};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -49,11 +51,12 @@ async fn world() -> World {
         ("GANTRY_ROUTES".into(), routes.to_string()),
     ]);
     let config = WebhookConfig::from_env(&env).expect("config");
-    let secrets = GantrySecrets::fetch(&aws_sdk_secretsmanager::Client::new(&sdk), &secret)
+    let own = function_sdk("webhook").await;
+    let secrets = GantrySecrets::fetch(&aws_sdk_secretsmanager::Client::new(&own), &secret)
         .await
         .expect("secret");
     World {
-        webhook: webhook::build(config, &secrets, &sdk).expect("webhook"),
+        webhook: webhook::build(config, &secrets, &own).expect("webhook"),
         sdk,
         api,
         web,
