@@ -25,6 +25,7 @@ import boto3
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "lambda_rie"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "template"))
 
 from lambda_events import (  # noqa: E402
     ACCOUNT,
@@ -35,6 +36,7 @@ from lambda_events import (  # noqa: E402
     REGION,
     http_response,
 )
+from check_calls import FUNCTIONS, access_key, calls_by_function  # noqa: E402
 from runtime_api import InitError, LambdaProcess  # noqa: E402
 from slack_view import learn_names  # noqa: E402
 from transcript import Transcript  # noqa: E402
@@ -126,14 +128,6 @@ def http_json(method: str, url: str, body: Any = None) -> Any:
 
 
 # -- the world ----------------------------------------------------------------------------------
-
-
-FUNCTIONS = ("webhook", "notifier", "approval", "traffic-shifter")
-
-
-def function_access_key(name: str) -> str:
-    """The function's access key: the scheme the end-to-end tests use too (check_calls.py)."""
-    return f"GANTRY{name.upper().replace('-', '')}"
 
 
 @dataclass
@@ -246,13 +240,12 @@ class World:
         return {**common, **own, "AWS_ENDPOINT_URL": self.aws_url, "AWS_REGION": REGION,
                 # Lambda hands each function its own role's credentials; an access key per
                 # function lets the emulator say which function called what (`aws_calls`).
-                "AWS_ACCESS_KEY_ID": function_access_key(name),
+                "AWS_ACCESS_KEY_ID": access_key(name),
                 "RUST_LOG": os.environ.get("RUST_LOG", "info")}
 
     def aws_calls(self) -> dict[str, list[str]]:
         """The AWS operations (`iam-prefix:Operation`) each function has called so far."""
-        by_key = self.control("GET", "calls")
-        return {name: by_key.get(function_access_key(name), []) for name in FUNCTIONS}
+        return calls_by_function(self.control("GET", "calls"))
 
     def function(self, name: str) -> LambdaProcess:
         """The function running under its own Runtime API; started (cold) on first use, then warm."""

@@ -3,12 +3,11 @@
 //! Slack stand-in with users and a user group, and the function built from its environment;
 //! plus the events AWS and Slack send it.
 
-use crate::aws::{create_pipeline_role, create_secret, create_table, function_sdk, sdk};
+use crate::aws::{create_pipeline_role, create_secret, create_table, function_start, sdk};
 use crate::slack::SlackNs;
 use crate::{emulator_url, fixture_json, http, unique};
 use gantry::approval::interaction::{Click, APPROVE, REJECT};
 use gantry::config::ApprovalConfig;
-use gantry::secrets::GantrySecrets;
 use gantry::state::now_epoch_seconds;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -94,10 +93,7 @@ pub async fn world(setup: Setup) -> World {
         ("SLACK_API_URL".into(), slack.api_url()),
     ]);
     let config = ApprovalConfig::from_env(&env).expect("config");
-    let own = function_sdk("approval").await;
-    let secrets = GantrySecrets::fetch(&aws_sdk_secretsmanager::Client::new(&own), &secret)
-        .await
-        .expect("secret");
+    let (own, secrets) = function_start("approval", &secret).await;
     World {
         app: approval::build(config, &secrets, &own).expect("approval"),
         sdk,

@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     TimeToLiveSpecification,
 };
+use gantry::secrets::GantrySecrets;
 use serde_json::{json, Value};
 
 pub const REGION: &str = "us-east-1";
@@ -16,11 +17,17 @@ pub async fn sdk() -> SdkConfig {
     sdk_with_key("testing").await
 }
 
-/// The SDK configuration a function under test gets: its own access key, so the emulator's call
-/// log (`GET /_gantry/calls`) says what each function called, and `make test` can hold that to
-/// the function's role in template.yaml (tests/template/check_calls.py). Same keys as the demo's.
-pub async fn function_sdk(function: &str) -> SdkConfig {
-    sdk_with_key(&function_access_key(function)).await
+/// What a function under test starts with, as at its cold start: its SDK configuration and the
+/// Gantry secret read with it. The configuration carries the function's own access key, so the
+/// emulator's call log (`GET /_gantry/calls`) says what each function called, and `make test`
+/// holds that to the function's role in template.yaml (tests/template/check_calls.py, which
+/// also gives the demo its keys).
+pub async fn function_start(function: &str, secret_arn: &str) -> (SdkConfig, GantrySecrets) {
+    let sdk = sdk_with_key(&function_access_key(function)).await;
+    let secrets = GantrySecrets::fetch(&aws_sdk_secretsmanager::Client::new(&sdk), secret_arn)
+        .await
+        .expect("secret");
+    (sdk, secrets)
 }
 
 /// `GANTRYWEBHOOK`, `GANTRYTRAFFICSHIFTER`, …

@@ -20,13 +20,13 @@ import sys
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import resolve  # noqa: E402
 
 FUNCTIONS = ("webhook", "notifier", "approval", "traffic-shifter")
 
 
 def access_key(function: str) -> str:
-    """The access key a function runs with in the tests and the demo."""
+    """The access key a function runs with in the tests and the demo (the Rust harness's
+    `function_access_key` is the same scheme)."""
     return "GANTRY" + function.upper().replace("-", "")
 
 
@@ -36,6 +36,8 @@ def calls_by_function(by_key: dict[str, list[str]]) -> dict[str, list[str]]:
 
 def missing_grants(calls: dict[str, list[str]]) -> dict[str, list[str]]:
     """For each function, the operations it made that its role does not allow."""
+    import resolve  # here, not at the top: the demo imports this module and needs no SAM CLI
+
     granted = resolve.Resolved().function_actions()
     return {f: sorted(set(ops) - granted[f]) for f, ops in calls.items()}
 

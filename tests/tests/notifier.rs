@@ -3,8 +3,7 @@
 //! Slack stand-in.
 
 use gantry::config::NotifierConfig;
-use gantry::secrets::GantrySecrets;
-use gantry_tests::aws::{create_pipeline, create_secret, create_table, function_sdk, sdk};
+use gantry_tests::aws::{create_pipeline, create_secret, create_table, function_start, sdk};
 use gantry_tests::slack::SlackNs;
 use gantry_tests::topic::{Received, SubscribedTopic};
 use gantry_tests::{emulator_url, fixture_json, http, unique};
@@ -49,10 +48,7 @@ async fn world_with(notify: Value, stages: &[&str]) -> World {
         ("SLACK_API_URL".into(), slack.api_url()),
     ]);
     let config = NotifierConfig::from_env(&env).expect("config");
-    let own = function_sdk("notifier").await;
-    let secrets = GantrySecrets::fetch(&aws_sdk_secretsmanager::Client::new(&own), &secret)
-        .await
-        .expect("secret");
+    let (own, secrets) = function_start("notifier", &secret).await;
     let mut n = notifier::build(config, &secrets, &own).expect("notifier");
     n.lock.poll = Duration::from_millis(20);
     World {

@@ -3,10 +3,9 @@
 
 use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
 use gantry::config::TrafficShifterConfig;
-use gantry::secrets::GantrySecrets;
 use gantry::shifter::{LoadBalancer, ShiftError, Shifter};
 use gantry::traffic::{ForwardTarget, TargetHealth, TrafficControl};
-use gantry_tests::aws::{create_secret, create_table, function_sdk, sdk};
+use gantry_tests::aws::{create_secret, create_table, function_start, sdk};
 use gantry_tests::slack::SlackNs;
 use gantry_tests::traffic::{
     alarm_when_traffic_moves, job, outcome, run_job, Shop, CONTAINER, FIRST_IMAGE,
@@ -41,10 +40,7 @@ async fn rig_with(env: &[(&str, String)], secret: Value) -> Rig {
     ]);
     vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.clone())));
     let config = TrafficShifterConfig::from_env(&vars).expect("config");
-    let own = function_sdk("traffic-shifter").await;
-    let secrets = GantrySecrets::fetch(&aws_sdk_secretsmanager::Client::new(&own), &secret_arn)
-        .await
-        .expect("secret");
+    let (own, secrets) = function_start("traffic-shifter", &secret_arn).await;
     let mut shifter = traffic_shifter::build(config, &secrets, &own);
     shifter.slice = Duration::from_millis(2500);
     Rig {

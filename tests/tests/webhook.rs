@@ -3,10 +3,9 @@
 
 use base64::Engine;
 use gantry::config::WebhookConfig;
-use gantry::secrets::GantrySecrets;
 use gantry::signature::hmac_sha256_hex;
 use gantry_tests::aws::{
-    create_pipeline, create_secret, create_table, function_sdk, recorded_starts, sdk,
+    create_pipeline, create_secret, create_table, function_start, recorded_starts, sdk,
 };
 use gantry_tests::{fixture, fixture_json, unique};
 use serde_json::{json, Value};
@@ -51,10 +50,7 @@ async fn world() -> World {
         ("GANTRY_ROUTES".into(), routes.to_string()),
     ]);
     let config = WebhookConfig::from_env(&env).expect("config");
-    let own = function_sdk("webhook").await;
-    let secrets = GantrySecrets::fetch(&aws_sdk_secretsmanager::Client::new(&own), &secret)
-        .await
-        .expect("secret");
+    let (own, secrets) = function_start("webhook", &secret).await;
     World {
         webhook: webhook::build(config, &secrets, &own).expect("webhook"),
         sdk,
