@@ -12,7 +12,7 @@
 //! slower than DynamoDB's and CodePipeline's in-region ones: the figures are an upper bound of
 //! Gantry's own work plus local I/O, not a production measurement.
 
-use gantry::approval::interaction::APPROVE;
+use gantry_core::approval::interaction::APPROVE;
 use gantry_tests::approval::{
     action_event, approval_waits, click, start_execution, world, Clicked, Setup, JANE, MEMBER,
     STRANGER,

@@ -6,9 +6,9 @@
 use crate::aws::{create_pipeline_role, create_secret, create_table, function_start, sdk};
 use crate::slack::SlackNs;
 use crate::{emulator_url, fixture_json, http, unique};
-use gantry::approval::interaction::{Click, APPROVE, REJECT};
-use gantry::config::ApprovalConfig;
-use gantry::state::now_epoch_seconds;
+use gantry_core::approval::interaction::{Click, APPROVE, REJECT};
+use gantry_core::clock::now_epoch_seconds;
+use gantry_core::config::ApprovalConfig;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -235,7 +235,7 @@ pub fn action_event(w: &World, state: &str) -> Value {
 
 pub fn now_rfc3339() -> String {
     // `2026-03-01 14:05 UTC` → `2026-03-01T14:05Z`: the minute precision CodePipeline uses.
-    gantry::approval::clock::format_utc(now_epoch_seconds())
+    gantry_core::clock::format_utc(now_epoch_seconds())
         .replace(' ', "T")
         .replace("TUTC", "Z")
 }

@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     TimeToLiveSpecification,
 };
-use gantry::secrets::GantrySecrets;
+use gantry_core::secrets::GantrySecrets;
 use serde_json::{json, Value};
 
 pub const REGION: &str = "us-east-1";
@@ -24,9 +24,12 @@ pub async fn sdk() -> SdkConfig {
 /// also gives the demo its keys).
 pub async fn function_start(function: &str, secret_arn: &str) -> (SdkConfig, GantrySecrets) {
     let sdk = sdk_with_key(&function_access_key(function)).await;
-    let secrets = GantrySecrets::fetch(&aws_sdk_secretsmanager::Client::new(&sdk), secret_arn)
-        .await
-        .expect("secret");
+    let secrets = gantry_adapters::secretsmanager::fetch_secrets(
+        &aws_sdk_secretsmanager::Client::new(&sdk),
+        secret_arn,
+    )
+    .await
+    .expect("secret");
     (sdk, secrets)
 }
 

@@ -3,8 +3,8 @@
 //! holds approvals with tokens and checks `PutApprovalResult`) and the Slack stand-in, through
 //! the Lambda handler with the JSON events AWS delivers.
 
-use gantry::approval::interaction::{sign, APPROVE, PROMOTE, REJECT, ROLLBACK};
-use gantry::state::now_epoch_seconds;
+use gantry_core::approval::interaction::{sign, APPROVE, PROMOTE, REJECT, ROLLBACK};
+use gantry_core::clock::now_epoch_seconds;
 use gantry_tests::approval::*;
 use gantry_tests::{fixture_json, unique};
 use serde_json::{json, Value};
@@ -322,7 +322,7 @@ async fn a_click_after_the_expiry_says_expired_and_decides_nothing() {
     let w = world(Setup::default()).await;
     let seeded = approval_waits(&w, json!({})).await;
     // CodePipeline states the expiry to the minute; this one is already past.
-    let past = gantry::approval::clock::format_utc(now_epoch_seconds() - 120)
+    let past = gantry_core::clock::format_utc(now_epoch_seconds() - 120)
         .replace(' ', "T")
         .replace("TUTC", "Z");
     invoke(
@@ -617,8 +617,8 @@ async fn a_command_for_an_unknown_deployment_is_explained() {
 
 #[tokio::test]
 async fn a_secret_without_the_slack_keys_stops_the_function_at_start_naming_the_key() {
-    use gantry::config::ApprovalConfig;
-    use gantry::secrets::GantrySecrets;
+    use gantry_core::config::ApprovalConfig;
+    use gantry_core::secrets::GantrySecrets;
     let env = HashMap::from([
         ("GANTRY_SECRETS_ARN", "arn:secret"),
         ("GANTRY_TABLE", "gantry"),

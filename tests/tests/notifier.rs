@@ -2,7 +2,7 @@
 //! the AWS emulator (state table, CodePipeline, SNS delivered to a subscribed SQS queue) and the
 //! Slack stand-in.
 
-use gantry::config::NotifierConfig;
+use gantry_core::config::NotifierConfig;
 use gantry_tests::aws::{create_pipeline, create_secret, create_table, function_start, sdk};
 use gantry_tests::slack::SlackNs;
 use gantry_tests::topic::{Received, SubscribedTopic};

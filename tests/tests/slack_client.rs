@@ -1,8 +1,9 @@
 //! The Slack client against the Slack stand-in: Slack's retry rules, and nothing retried twice
 //! that cannot succeed.
 
-use gantry::secrets::SecretString;
-use gantry::slack::{RetryPolicy, SlackClient, SlackError};
+use gantry_adapters::slack::{RetryPolicy, SlackClient};
+use gantry_core::secrets::SecretString;
+use gantry_core::slack::SlackError;
 use gantry_tests::slack::SlackNs;
 use serde_json::json;
 use std::time::{Duration, Instant};

@@ -5,7 +5,7 @@
 //! The stages, events and URLs of the resolved template are checked in Python, with SAM's own
 //! translator: `tests/template/test_template.py`.
 
-use gantry::config::{Function, Need, Var, WebhookConfig};
+use gantry_core::config::{Function, Need, Var, WebhookConfig};
 use gantry_tests::root;
 use serde_yaml::{Mapping, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -2,9 +2,9 @@
 //! Lambda adapter, against ECS, an ALB, CloudWatch alarms and DynamoDB in the emulator.
 
 use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
-use gantry::config::TrafficShifterConfig;
-use gantry::shifter::{LoadBalancer, ShiftError, Shifter};
-use gantry::traffic::{ForwardTarget, TargetHealth, TrafficControl};
+use gantry_core::config::TrafficShifterConfig;
+use gantry_core::traffic::{ForwardTarget, TargetHealth, TrafficControl};
+use gantry_core::traffic::{LoadBalancer, ShiftError, Shifter};
 use gantry_tests::aws::{create_secret, create_table, function_start, sdk};
 use gantry_tests::slack::SlackNs;
 use gantry_tests::traffic::{
@@ -68,14 +68,15 @@ fn lambda_event(event: &Value) -> LambdaEvent<CodePipelineJobEvent> {
 }
 
 /// One invocation of the function with `event`, as Lambda would make it.
-async fn invoke<C, L, W, J, A, S>(shifter: &Shifter<C, L, W, J, A, S>, event: &Value) -> Value
+async fn invoke<C, L, W, J, A, S, K>(shifter: &Shifter<C, L, W, J, A, S, K>, event: &Value) -> Value
 where
-    C: gantry::shifter::Cluster + Sync,
-    L: gantry::shifter::LoadBalancer + Sync,
-    W: gantry::shifter::AlarmWatch + Sync,
-    J: gantry::shifter::Jobs + Sync,
-    A: gantry::shifter::ArtifactStore + Sync,
-    S: gantry::shifter::DeploymentStore + Sync,
+    K: gantry_core::slack::Chat + Sync,
+    C: gantry_core::traffic::Cluster + Sync,
+    L: gantry_core::traffic::LoadBalancer + Sync,
+    W: gantry_core::traffic::AlarmWatch + Sync,
+    J: gantry_core::traffic::Jobs + Sync,
+    A: gantry_core::traffic::ArtifactStore + Sync,
+    S: gantry_core::traffic::DeploymentStore + Sync,
 {
     traffic_shifter::handle(shifter, lambda_event(event))
         .await
@@ -596,7 +597,7 @@ async fn an_invocation_that_died_after_a_shift_is_resumed_without_shifting_twice
         jobs: s.jobs.clone(),
         artifacts: s.artifacts.clone(),
         store: s.store.clone(),
-        slack: None,
+        slack: None::<gantry_core::traffic::SlackProgress<gantry_adapters::slack::SlackClient>>,
         slice: s.slice,
     });
     let first = shop
@@ -774,8 +775,10 @@ async fn the_image_can_come_from_an_imagedefinitions_artifact() {
         .await
         .expect("bucket");
     let definitions = format!(r#"[{{"name": "{CONTAINER}", "imageUri": "{NEW_IMAGE}"}}]"#);
-    let zip =
-        gantry::traffic::images::zip_archive(&[("imagedefinitions.json", definitions.as_bytes())]);
+    let zip = gantry_core::traffic::images::zip_archive(&[(
+        "imagedefinitions.json",
+        definitions.as_bytes(),
+    )]);
     s3.put_object()
         .bucket(&bucket)
         .key("shop/BuildOutpu/Xk2r9Qa")
@@ -904,8 +907,8 @@ async fn the_sample_events_are_jobs_with_valid_parameters() {
         let path = gantry_tests::root().join("events").join(file);
         let event: CodePipelineJobEvent =
             serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        let job = gantry::shifter::Job::from_event(&event).unwrap();
-        gantry::traffic::params::parse(&job.user_parameters)
+        let job = gantry_core::traffic::Job::from_event(&event).unwrap();
+        gantry_core::traffic::params::parse(&job.user_parameters)
             .unwrap_or_else(|e| panic!("{file}: {e}"));
     }
 }

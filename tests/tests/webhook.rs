@@ -2,8 +2,8 @@
 //! Lambda HTTP adapter, against the AWS emulator.
 
 use base64::Engine;
-use gantry::config::WebhookConfig;
-use gantry::signature::hmac_sha256_hex;
+use gantry_core::config::WebhookConfig;
+use gantry_core::signature::hmac_sha256_hex;
 use gantry_tests::aws::{
     create_pipeline, create_secret, create_table, function_start, recorded_starts, sdk,
 };
@@ -254,7 +254,7 @@ async fn a_missing_pipeline_is_502_and_the_retry_succeeds_once_it_exists() {
     // Route to a pipeline that does not exist yet.
     let missing = unique("missing");
     let mut webhook = w.webhook;
-    webhook.routes = gantry::routing::RouteTable::parse(
+    webhook.routes = gantry_core::routing::RouteTable::parse(
         &json!([{"provider": "github", "repository": "Codertocat/Hello-World", "branches": ["master"],
                  "pipeline": missing, "source_action": "Source"}])
         .to_string(),

@@ -69,7 +69,7 @@ fn options(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     Ok(options)
 }
 
-/// The functions' JSON log format (`gantry::telemetry`), written nowhere.
+/// The functions' JSON log format (`gantry_adapters::lambda::telemetry`), written nowhere.
 fn quiet_logs() {
     let _ = tracing_subscriber::fmt()
         .json()

@@ -5,15 +5,18 @@
 //! Each path checks its outcome on every iteration, so a timing can only come from the path it
 //! names (an early rejection would be fast, and wrong).
 
-use gantry::approval::{interaction, Button};
-use gantry::config::NotifyConfig;
-use gantry::ingest::{Claim, DeliveryLedger, Ingest, DEFAULT_MAX_BODY_BYTES};
-use gantry::notify::{render, DeclaredAction, DeclaredStage, Execution, PipelineEvent, Trigger};
-use gantry::pipeline::{PipelineStarter, StartError, StartRequest};
-use gantry::routing::RouteTable;
-use gantry::secrets::SecretString;
-use gantry::signature::verify_slack;
-use gantry::state::{Key, StateError};
+use gantry_core::approval::{interaction, Button};
+use gantry_core::config::NotifyConfig;
+use gantry_core::ingest::DeliveryId;
+use gantry_core::ingest::{Claim, DeliveryLedger, Ingest, DEFAULT_MAX_BODY_BYTES};
+use gantry_core::ingest::{PipelineStarter, StartError, StartRequest};
+use gantry_core::notify::{
+    render, DeclaredAction, DeclaredStage, Execution, PipelineEvent, Trigger,
+};
+use gantry_core::routing::RouteTable;
+use gantry_core::secrets::SecretString;
+use gantry_core::signature::verify_slack;
+use gantry_core::store::StoreError;
 use serde_json::Value;
 use std::path::Path as FsPath;
 
@@ -57,13 +60,13 @@ fn sample(root: &FsPath, name: &str) -> Result<String, String> {
 struct FreshDeliveries;
 
 impl DeliveryLedger for FreshDeliveries {
-    async fn claim(&self, _: &Key, _: i64) -> Result<Claim, StateError> {
+    async fn claim(&self, _: &DeliveryId, _: i64) -> Result<Claim, StoreError> {
         Ok(Claim::New)
     }
-    async fn complete(&self, _: &Key, _: &str) -> Result<(), StateError> {
+    async fn complete(&self, _: &DeliveryId, _: &str) -> Result<(), StoreError> {
         Ok(())
     }
-    async fn release(&self, _: &Key) -> Result<(), StateError> {
+    async fn release(&self, _: &DeliveryId) -> Result<(), StoreError> {
         Ok(())
     }
 }

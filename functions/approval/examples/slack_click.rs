@@ -18,7 +18,7 @@
 //! `--post URL` to send the HTTP request instead of printing the event. The timestamp is now:
 //! Gantry refuses clicks older than five minutes.
 
-use gantry::approval::interaction::{Click, APPROVE, PROMOTE, REJECT, ROLLBACK};
+use gantry_core::approval::interaction::{Click, APPROVE, PROMOTE, REJECT, ROLLBACK};
 use serde_json::Value;
 use std::process::ExitCode;
 
@@ -90,7 +90,7 @@ async fn run(args: Vec<String>) -> Result<(), String> {
         response_url: &response_url,
         reason: reason.as_deref(),
     };
-    let request = click.signed_request(&secret, gantry::state::now_epoch_seconds());
+    let request = click.signed_request(&secret, gantry_core::clock::now_epoch_seconds());
     match post {
         None => {
             println!("{:#}", request.function_url_event());

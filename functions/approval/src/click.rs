@@ -1,15 +1,15 @@
 //! A button click: signature first, then the payload, then the decision, decided once.
 
 use crate::Approvals;
-use gantry::approval::{
+use gantry_adapters::dynamodb::DecisionClaim;
+use gantry_core::approval::ApprovalCallError;
+use gantry_core::approval::{
     authorize, interaction, Act, ApprovalDecision, ApprovalRecord, ApprovalState, Approver,
     AuthorIdentity, Button, Clicker, Closure, Denial, Interaction, Outcome, StageApprovers,
     Verdict,
 };
-use gantry::ingest::Inbound;
-use gantry::pipeline::ApprovalCallError;
-use gantry::signature::verify_slack;
-use gantry::state::DecisionClaim;
+use gantry_core::ingest::Inbound;
+use gantry_core::signature::verify_slack;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 

@@ -3,8 +3,8 @@
 
 use crate::click::{permission, Told};
 use crate::Approvals;
-use gantry::approval::{Act, Button, Interaction, Verdict};
-use gantry::state::{CommandOutcome, DeployCommand, PendingCommand};
+use gantry_adapters::dynamodb::{CommandOutcome, DeployCommand, PendingCommand};
+use gantry_core::approval::{Act, Button, Interaction, Verdict};
 use serde_json::json;
 
 const UNKNOWN: &str =

@@ -2,7 +2,8 @@
 //! Slack's three seconds. Group membership is kept briefly (a removed member loses the right
 //! within a minute); emails longer (they rarely change).
 
-use gantry::slack::{SlackClient, SlackError};
+use gantry_adapters::slack::SlackClient;
+use gantry_core::slack::SlackError;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

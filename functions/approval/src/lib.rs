@@ -1,6 +1,6 @@
 //! The approval Lambda: CodePipeline's approval events in, Slack requests out; Slack's button
 //! clicks in, `PutApprovalResult` (or a deployment command) out. Every decision is made by
-//! `gantry::approval`; this crate fetches, asks it, and applies.
+//! `gantry_core::approval`; this crate fetches, asks it, and applies.
 
 mod click;
 mod deploy;
@@ -11,16 +11,17 @@ mod source;
 pub use directory::Directory;
 pub use source::{classify, http_response, Origin, Source};
 
-use gantry::approval::{
+use gantry_adapters::codepipeline::CodePipelineApprovals;
+use gantry_adapters::dynamodb::{DeployCommands, DynamoApprovals, StateTable};
+use gantry_adapters::slack::{RetryPolicy, SlackClient};
+use gantry_core::approval::{
     author_lookup, events, render_closed, ApprovalRecord, ApproverRules, AuthorIdentity,
     AuthorLookup, StageApprovers,
 };
-use gantry::config::{ApprovalConfig, NotifyConfig};
-use gantry::ingest::Inbound;
-use gantry::pipeline::CodePipelineApprovals;
-use gantry::secrets::{GantrySecrets, SecretString, SecretsError};
-use gantry::slack::{RetryPolicy, SlackClient};
-use gantry::state::{now_epoch_seconds, DeployCommands, DynamoApprovals, StateTable};
+use gantry_core::clock::now_epoch_seconds;
+use gantry_core::config::{ApprovalConfig, NotifyConfig};
+use gantry_core::ingest::Inbound;
+use gantry_core::secrets::{GantrySecrets, SecretString, SecretsError};
 use serde_json::{json, Value};
 use std::time::Duration;
 

@@ -2,13 +2,14 @@
 //! closed when CodePipeline ends it some other way (console, CLI, expiry, a newer execution).
 
 use crate::Approvals;
-use gantry::approval::{
+use gantry_adapters::dynamodb::Created;
+use gantry_core::approval::ApprovalCallError;
+use gantry_core::approval::{
     approval_id, render_request, ActionFinished, ApprovalNotice, ApprovalRecord, ApprovalState,
     Closure, APPROVAL_LIFETIME_SECONDS,
 };
-use gantry::pipeline::ApprovalCallError;
-use gantry::slack::SlackError;
-use gantry::state::{Created, StateError};
+use gantry_core::slack::SlackError;
+use gantry_core::store::StoreError;
 use serde_json::{json, Value};
 
 /// Why a request could not be posted; the invocation fails so Lambda retries it.
@@ -17,7 +18,7 @@ pub enum LifecycleError {
     #[error(transparent)]
     Pipeline(#[from] ApprovalCallError),
     #[error(transparent)]
-    State(#[from] StateError),
+    Store(#[from] StoreError),
     #[error(transparent)]
     Slack(#[from] SlackError),
     #[error(
@@ -51,7 +52,7 @@ impl Approvals {
         };
         let settings = if notice.token.is_some() {
             // The notification carries the action's settings already.
-            gantry::pipeline::ApprovalSettings {
+            gantry_core::approval::ApprovalSettings {
                 custom_data: notice.custom_data.clone(),
                 review_url: notice.review_url.clone(),
             }

@@ -3,17 +3,16 @@
 //! Slack's interactivity requests (Function URL), CodePipeline's action events (EventBridge)
 //! and the approval action's notifications (SNS).
 
-use gantry::config::{ApprovalConfig, ProcessEnv};
-use gantry::secrets::GantrySecrets;
+use gantry_core::config::{ApprovalConfig, ProcessEnv};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    gantry::telemetry::init();
+    gantry_adapters::lambda::telemetry::init();
     let app = match init().await {
         Ok(app) => app,
-        Err(e) => std::process::exit(gantry::runtime::report_init_error(&e).await),
+        Err(e) => std::process::exit(gantry_adapters::lambda::report_init_error(&e).await),
     };
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
@@ -24,8 +23,10 @@ async fn main() -> Result<(), Error> {
 
 async fn init() -> Result<approval::Approvals, Error> {
     let config = ApprovalConfig::from_env(&ProcessEnv)?;
-    let sdk = gantry::aws::load().await;
+    let sdk = gantry_adapters::sdk::load().await;
     let secrets_client = aws_sdk_secretsmanager::Client::new(&sdk);
-    let secrets = GantrySecrets::fetch(&secrets_client, &config.secrets_arn).await?;
+    let secrets =
+        gantry_adapters::secretsmanager::fetch_secrets(&secrets_client, &config.secrets_arn)
+            .await?;
     Ok(approval::build(config, &secrets, &sdk)?)
 }

@@ -5,7 +5,7 @@
 //! one type, so the handler takes JSON and looks: `detail-type` is EventBridge, a record from
 //! `aws:sns` is SNS, anything else must be an HTTP request (Function URL, API Gateway, ALB).
 
-use gantry::ingest::Inbound;
+use gantry_core::ingest::Inbound;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use serde_json::{json, Value};
@@ -186,7 +186,7 @@ mod tests {
 
     #[test]
     fn the_sample_events_are_what_they_say() {
-        use gantry::approval::{events, interaction, Button};
+        use gantry_core::approval::{events, interaction, Button};
         let Ok(Source::Http(request, Origin::PayloadV2)) =
             classify(sample("approval-slack-click.json"))
         else {
@@ -194,11 +194,11 @@ mod tests {
         };
         // Signed with Slack's documented example secret, at the time written in the request.
         let ts = request.header("x-slack-request-timestamp").unwrap();
-        let signed = gantry::signature::verify_slack(
+        let signed = gantry_core::signature::verify_slack(
             request.header("x-slack-signature"),
             Some(ts),
             &request.body,
-            &gantry::secrets::SecretString::new("8f742231b10e8888abcd99yyyzzz85a5"),
+            &gantry_core::secrets::SecretString::new("8f742231b10e8888abcd99yyyzzz85a5"),
             ts.parse().unwrap(),
         );
         assert_eq!(signed, Ok(()));

@@ -1,12 +1,13 @@
 //! The notifier Lambda's adapter: an EventBridge event in, `Ok` or "retry me" out. Every
-//! decision lives in `gantry::notify`.
+//! decision lives in `gantry_core::notify`.
 
-use gantry::config::NotifierConfig;
-use gantry::notify::{Handled, Notifier as Core, NotifyError, SnsTopic};
-use gantry::pipeline::CodePipelineDetails;
-use gantry::secrets::{GantrySecrets, SecretsError};
-use gantry::slack::{RetryPolicy, SlackClient};
-use gantry::state::{DynamoExecutions, StateTable};
+use gantry_adapters::codepipeline::CodePipelineDetails;
+use gantry_adapters::dynamodb::{DynamoExecutions, StateTable};
+use gantry_adapters::slack::{RetryPolicy, SlackClient};
+use gantry_adapters::sns::SnsTopic;
+use gantry_core::config::NotifierConfig;
+use gantry_core::notify::{Handled, Notifier as Core, NotifyError};
+use gantry_core::secrets::{GantrySecrets, SecretsError};
 use serde_json::{json, Value};
 use std::time::Duration;
 

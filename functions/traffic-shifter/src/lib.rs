@@ -1,20 +1,21 @@
 //! The traffic shifter's Lambda adapter: a `CodePipeline.job` event in, a job result out.
-//! Every decision lives in `gantry::traffic`; `gantry::shifter` does the AWS work.
-
-mod artifacts;
-
-pub use artifacts::S3Artifacts;
+//! Every decision lives in `gantry_core::traffic`; `gantry_adapters` does the AWS work.
 
 use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
-use gantry::config::TrafficShifterConfig;
-use gantry::secrets::GantrySecrets;
-use gantry::shifter::{
-    AlarmWatch, AlbListener, ArtifactStore, CloudWatchAlarms, Cluster, CodePipelineJobs,
-    DeploymentStore, EcsCluster, Job, Jobs, LoadBalancer, Outcome, Shifter, SlackProgress,
-    DEFAULT_SLICE,
+use gantry_adapters::cloudwatch::CloudWatchAlarms;
+use gantry_adapters::codepipeline::CodePipelineJobs;
+use gantry_adapters::dynamodb::{DynamoDeployments, StateTable};
+use gantry_adapters::ecs::EcsCluster;
+use gantry_adapters::elb::AlbListener;
+use gantry_adapters::s3::S3Artifacts;
+use gantry_adapters::slack::SlackClient;
+use gantry_core::config::TrafficShifterConfig;
+use gantry_core::secrets::GantrySecrets;
+use gantry_core::slack::Chat;
+use gantry_core::traffic::{
+    AlarmWatch, ArtifactStore, Cluster, DeploymentStore, Job, Jobs, LoadBalancer, ShiftOutcome,
+    Shifter, SlackProgress, DEFAULT_SLICE,
 };
-use gantry::slack::SlackClient;
-use gantry::state::{DynamoDeployments, StateTable};
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -27,6 +28,7 @@ pub type TrafficShifter = Shifter<
     CodePipelineJobs,
     S3Artifacts,
     DynamoDeployments,
+    SlackClient,
 >;
 
 /// Builds the shifter from its configuration, the secret and one SDK configuration. Slack
@@ -84,8 +86,8 @@ pub fn budget(deadline_ms: u64, now_ms: u64) -> Duration {
 
 /// Handles one `CodePipeline.job` event. `Err` only when CodePipeline could not be given the
 /// job's result: Lambda then retries the event, and the retry carries on from the real state.
-pub async fn handle<C, L, W, J, A, S>(
-    shifter: &Shifter<C, L, W, J, A, S>,
+pub async fn handle<C, L, W, J, A, S, K>(
+    shifter: &Shifter<C, L, W, J, A, S, K>,
     event: LambdaEvent<CodePipelineJobEvent>,
 ) -> Result<Value, Error>
 where
@@ -95,24 +97,22 @@ where
     J: Jobs + Sync,
     A: ArtifactStore + Sync,
     S: DeploymentStore + Sync,
+    K: Chat + Sync,
 {
     let Some(job) = Job::from_event(&event.payload) else {
         tracing::error!("CodePipeline.job event without a job id: nothing to report to");
         return Ok(json!({"outcome": "ignored", "message": "no job id"}));
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+    let now = gantry_core::clock::now_epoch_millis().max(0) as u64;
     let outcome = shifter
         .run(&job, budget(event.context.deadline, now))
         .await?;
     tracing::info!(job = %job.id, outcome = ?outcome, "job done");
     Ok(match outcome {
-        Outcome::Continued { .. } => json!({"outcome": "continued"}),
-        Outcome::Succeeded { message } => json!({"outcome": "succeeded", "message": message}),
-        Outcome::Failed { message } => json!({"outcome": "failed", "message": message}),
-        Outcome::AlreadyFinished => json!({"outcome": "already_finished"}),
+        ShiftOutcome::Continued { .. } => json!({"outcome": "continued"}),
+        ShiftOutcome::Succeeded { message } => json!({"outcome": "succeeded", "message": message}),
+        ShiftOutcome::Failed { message } => json!({"outcome": "failed", "message": message}),
+        ShiftOutcome::AlreadyFinished => json!({"outcome": "already_finished"}),
     })
 }
 

@@ -2,16 +2,15 @@
 //! invoke action.
 
 use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
-use gantry::config::{ProcessEnv, TrafficShifterConfig};
-use gantry::secrets::GantrySecrets;
+use gantry_core::config::{ProcessEnv, TrafficShifterConfig};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    gantry::telemetry::init();
+    gantry_adapters::lambda::telemetry::init();
     let shifter = match init().await {
         Ok(s) => s,
-        Err(e) => std::process::exit(gantry::runtime::report_init_error(&e).await),
+        Err(e) => std::process::exit(gantry_adapters::lambda::report_init_error(&e).await),
     };
     let shifter = &shifter;
     lambda_runtime::run(service_fn(
@@ -24,8 +23,10 @@ async fn main() -> Result<(), Error> {
 
 async fn init() -> Result<traffic_shifter::TrafficShifter, Error> {
     let config = TrafficShifterConfig::from_env(&ProcessEnv)?;
-    let sdk = gantry::aws::load().await;
+    let sdk = gantry_adapters::sdk::load().await;
     let secrets_client = aws_sdk_secretsmanager::Client::new(&sdk);
-    let secrets = GantrySecrets::fetch(&secrets_client, &config.secrets_arn).await?;
+    let secrets =
+        gantry_adapters::secretsmanager::fetch_secrets(&secrets_client, &config.secrets_arn)
+            .await?;
     Ok(traffic_shifter::build(config, &secrets, &sdk))
 }

@@ -1,11 +1,12 @@
 //! The webhook Lambda's HTTP adapter: `lambda_http::Request` in, `Response` out. Every decision
-//! lives in `gantry::ingest`.
+//! lives in `gantry_core::ingest`.
 
-use gantry::config::WebhookConfig;
-use gantry::ingest::{Answer, Inbound, Ingest};
-use gantry::pipeline::CodePipelineStarter;
-use gantry::secrets::{GantrySecrets, SecretsError};
-use gantry::state::{now_epoch_seconds, DynamoDeliveries, StateTable};
+use gantry_adapters::codepipeline::CodePipelineStarter;
+use gantry_adapters::dynamodb::{DynamoDeliveries, StateTable};
+use gantry_core::clock::now_epoch_seconds;
+use gantry_core::config::WebhookConfig;
+use gantry_core::ingest::{Answer, Inbound, Ingest};
+use gantry_core::secrets::{GantrySecrets, SecretsError};
 use lambda_http::{Body, Request, Response};
 
 /// The webhook, wired to AWS.

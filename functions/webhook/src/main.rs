@@ -1,15 +1,14 @@
 //! `webhook`: GitHub and GitLab push webhooks → CodePipeline executions pinned to the commit.
 
-use gantry::config::{ProcessEnv, WebhookConfig};
-use gantry::secrets::GantrySecrets;
+use gantry_core::config::{ProcessEnv, WebhookConfig};
 use lambda_http::{service_fn, Error, Request};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    gantry::telemetry::init();
+    gantry_adapters::lambda::telemetry::init();
     let webhook = match init().await {
         Ok(w) => w,
-        Err(e) => std::process::exit(gantry::runtime::report_init_error(&e).await),
+        Err(e) => std::process::exit(gantry_adapters::lambda::report_init_error(&e).await),
     };
     let webhook = &webhook;
     lambda_http::run(service_fn(move |req: Request| async move {
@@ -20,8 +19,10 @@ async fn main() -> Result<(), Error> {
 
 async fn init() -> Result<webhook::Webhook, Error> {
     let config = WebhookConfig::from_env(&ProcessEnv)?;
-    let sdk = gantry::aws::load().await;
+    let sdk = gantry_adapters::sdk::load().await;
     let secrets_client = aws_sdk_secretsmanager::Client::new(&sdk);
-    let secrets = GantrySecrets::fetch(&secrets_client, &config.secrets_arn).await?;
+    let secrets =
+        gantry_adapters::secretsmanager::fetch_secrets(&secrets_client, &config.secrets_arn)
+            .await?;
     Ok(webhook::build(config, &secrets, &sdk)?)
 }

@@ -1,0 +1,269 @@
+//! What approvals ask of CodePipeline: the waiting approval's token (`GetPipelineState`), the
+//! approval action's settings (`GetPipeline`), the execution's commit (`GetPipelineExecution`),
+//! and the decision (`PutApprovalResult`).
+
+use aws_sdk_codepipeline::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_codepipeline::types::ActionExecutionFilter;
+use gantry_core::approval::{
+    commit_of, ActionOutcome, ApprovalCallError, ApprovalSettings, Commit, Outcome, WaitingApproval,
+};
+use std::collections::HashMap;
+
+/// Approval calls on the AWS SDK.
+#[derive(Debug, Clone)]
+pub struct CodePipelineApprovals {
+    pub client: aws_sdk_codepipeline::Client,
+}
+
+impl CodePipelineApprovals {
+    /// The approval waiting in `pipeline`/`stage`/`action`, if one is.
+    pub async fn waiting(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        action: &str,
+    ) -> Result<Option<WaitingApproval>, ApprovalCallError> {
+        let out = self
+            .client
+            .get_pipeline_state()
+            .name(pipeline)
+            .send()
+            .await
+            .map_err(|e| classify("GetPipelineState", pipeline, e))?;
+        let Some(stage_state) = out
+            .stage_states()
+            .iter()
+            .find(|s| s.stage_name() == Some(stage))
+        else {
+            return Ok(None);
+        };
+        let latest = stage_state
+            .action_states()
+            .iter()
+            .find(|a| a.action_name() == Some(action))
+            .and_then(|a| a.latest_execution());
+        let Some(latest) = latest else {
+            return Ok(None);
+        };
+        let waiting = latest.status()
+            == Some(&aws_sdk_codepipeline::types::ActionExecutionStatus::InProgress);
+        Ok(latest
+            .token()
+            .filter(|_| waiting)
+            .map(|token| WaitingApproval {
+                token: token.to_string(),
+                execution_id: stage_state
+                    .latest_execution()
+                    .map(|e| e.pipeline_execution_id().to_string()),
+                since: latest.last_status_change().map(|t| t.secs()),
+            }))
+    }
+
+    /// How the action's latest execution ended, if it has.
+    pub async fn last_outcome(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        action: &str,
+    ) -> Result<ActionOutcome, ApprovalCallError> {
+        use aws_sdk_codepipeline::types::ActionExecutionStatus as S;
+        let out = self
+            .client
+            .get_pipeline_state()
+            .name(pipeline)
+            .send()
+            .await
+            .map_err(|e| classify("GetPipelineState", pipeline, e))?;
+        let latest = out
+            .stage_states()
+            .iter()
+            .filter(|s| s.stage_name() == Some(stage))
+            .flat_map(|s| s.action_states())
+            .find(|a| a.action_name() == Some(action))
+            .and_then(|a| a.latest_execution());
+        Ok(ActionOutcome {
+            outcome: match latest.and_then(|l| l.status()) {
+                Some(S::Succeeded) => Some(Outcome::Approved),
+                Some(S::Failed) => Some(Outcome::Rejected),
+                _ => None,
+            },
+            summary: latest.and_then(|l| l.summary()).map(str::to_string),
+        })
+    }
+
+    /// The approval action's custom message and review URL, as this execution sees them: the
+    /// action execution's resolved configuration (CodePipeline has replaced `#{…}` variables
+    /// there), else the pipeline's declaration (variables left as written).
+    pub async fn settings(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        action: &str,
+        execution_id: &str,
+    ) -> Result<ApprovalSettings, ApprovalCallError> {
+        match self
+            .resolved_configuration(pipeline, stage, action, execution_id)
+            .await
+        {
+            Ok(Some(configuration)) => return Ok(settings_of(Some(&configuration))),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "no resolved approval settings; using the declared ones")
+            }
+        }
+        let out = self
+            .client
+            .get_pipeline()
+            .name(pipeline)
+            .send()
+            .await
+            .map_err(|e| classify("GetPipeline", pipeline, e))?;
+        let configuration = out
+            .pipeline()
+            .into_iter()
+            .flat_map(|p| p.stages())
+            .filter(|s| s.name() == stage)
+            .flat_map(|s| s.actions())
+            .find(|a| a.name() == action)
+            .and_then(|a| a.configuration());
+        Ok(settings_of(configuration))
+    }
+
+    /// The approval action execution's `resolvedConfiguration` in `execution_id`, if listed. The
+    /// newest first page is enough: the approval has just started.
+    async fn resolved_configuration(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        action: &str,
+        execution_id: &str,
+    ) -> Result<Option<HashMap<String, String>>, ApprovalCallError> {
+        let out = self
+            .client
+            .list_action_executions()
+            .pipeline_name(pipeline)
+            .filter(
+                ActionExecutionFilter::builder()
+                    .pipeline_execution_id(execution_id)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("ListActionExecutions", pipeline, e))?;
+        Ok(out
+            .action_execution_details()
+            .iter()
+            .find(|d| d.stage_name() == Some(stage) && d.action_name() == Some(action))
+            .and_then(|d| d.input())
+            .and_then(|i| i.resolved_configuration().cloned()))
+    }
+
+    /// The commit the execution runs, from the variables the webhook set or the source revision.
+    pub async fn commit(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+    ) -> Result<Option<Commit>, ApprovalCallError> {
+        let out = self
+            .client
+            .get_pipeline_execution()
+            .pipeline_name(pipeline)
+            .pipeline_execution_id(execution_id)
+            .send()
+            .await
+            .map_err(|e| classify("GetPipelineExecution", pipeline, e))?;
+        let Some(execution) = out.pipeline_execution() else {
+            return Ok(None);
+        };
+        let variables: Vec<(&str, &str)> = execution
+            .variables()
+            .iter()
+            .filter_map(|v| Some((v.name()?, v.resolved_value()?)))
+            .collect();
+        let revisions: Vec<(&str, Option<&str>)> = execution
+            .artifact_revisions()
+            .iter()
+            .filter_map(|r| Some((r.revision_id()?, r.revision_summary())))
+            .collect();
+        Ok(commit_of(&variables, &revisions))
+    }
+
+    /// Approves or rejects with `summary`.
+    pub async fn decide(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        action: &str,
+        token: &str,
+        outcome: Outcome,
+        summary: &str,
+    ) -> Result<(), ApprovalCallError> {
+        use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus};
+        let result = ApprovalResult::builder()
+            .status(ApprovalStatus::from(outcome.as_status()))
+            .summary(summary)
+            .build()
+            .map_err(|e| ApprovalCallError::Unavailable {
+                operation: "PutApprovalResult",
+                reason: e.to_string(),
+            })?;
+        let sent = self
+            .client
+            .put_approval_result()
+            .pipeline_name(pipeline)
+            .stage_name(stage)
+            .action_name(action)
+            .token(token)
+            .result(result)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(e) => Err(match e.as_service_error() {
+                Some(se) if se.is_approval_already_completed_exception() => {
+                    ApprovalCallError::AlreadyDecided
+                }
+                Some(se) if se.is_invalid_approval_token_exception() => {
+                    ApprovalCallError::TokenInvalid
+                }
+                _ => classify("PutApprovalResult", pipeline, e),
+            }),
+        }
+    }
+}
+
+/// `CustomData` and `ExternalEntityLink` from an approval action's configuration.
+fn settings_of(configuration: Option<&HashMap<String, String>>) -> ApprovalSettings {
+    let get = |k: &str| {
+        configuration
+            .and_then(|c| c.get(k))
+            .filter(|v| !v.trim().is_empty())
+            .cloned()
+    };
+    ApprovalSettings {
+        custom_data: get("CustomData"),
+        review_url: get("ExternalEntityLink"),
+    }
+}
+
+fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    operation: &'static str,
+    pipeline: &str,
+    e: SdkError<E>,
+) -> ApprovalCallError {
+    let code = e.as_service_error().and_then(|se| se.code()).unwrap_or("");
+    match code {
+        "PipelineNotFoundException" => ApprovalCallError::NotFound {
+            what: format!("pipeline {pipeline}"),
+        },
+        "StageNotFoundException"
+        | "ActionNotFoundException"
+        | "PipelineExecutionNotFoundException" => ApprovalCallError::NotFound {
+            what: format!("{code} in pipeline {pipeline}"),
+        },
+        _ => ApprovalCallError::Unavailable {
+            operation,
+            reason: DisplayErrorContext(&e).to_string(),
+        },
+    }
+}

@@ -1,0 +1,124 @@
+//! `Jobs` on CodePipeline: job results and the job's pipeline context.
+
+use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
+use gantry_core::traffic::report::clip;
+use gantry_core::traffic::{Ack, JobFailure, JobProgress, Jobs, PipelineContext, ShiftError};
+
+/// CodePipeline's limits on what a job result carries.
+const MAX_SUMMARY_CHARS: usize = 2048;
+const MAX_FAILURE_CHARS: usize = 5000;
+const MAX_EXTERNAL_ID_CHARS: usize = 1500;
+
+/// CodePipeline through the AWS SDK.
+#[derive(Debug, Clone)]
+pub struct CodePipelineJobs {
+    pub client: aws_sdk_codepipeline::Client,
+}
+
+impl Jobs for CodePipelineJobs {
+    async fn succeed(
+        &self,
+        job_id: &str,
+        continuation: Option<&str>,
+        progress: &JobProgress,
+    ) -> Result<Ack, ShiftError> {
+        let details = ExecutionDetails::builder()
+            .summary(clip(&progress.summary, MAX_SUMMARY_CHARS))
+            .percent_complete(progress.percent_complete.clamp(0, 100))
+            .external_execution_id(clip(&progress.external_id, MAX_EXTERNAL_ID_CHARS))
+            .build();
+        let sent = self
+            .client
+            .put_job_success_result()
+            .job_id(job_id)
+            .set_continuation_token(continuation.map(str::to_string))
+            .execution_details(details)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(Ack::Accepted),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_invalid_job_state_exception()) =>
+            {
+                Ok(Ack::AlreadyFinished)
+            }
+            Err(e) => Err(crate::aws_error::shift_error(
+                "CodePipeline PutJobSuccessResult",
+                e,
+            )),
+        }
+    }
+
+    async fn fail(&self, job_id: &str, failure: &JobFailure) -> Result<Ack, ShiftError> {
+        let kind = if failure.configuration {
+            FailureType::ConfigurationError
+        } else {
+            FailureType::JobFailed
+        };
+        let details = FailureDetails::builder()
+            .r#type(kind)
+            .message(clip(&failure.message, MAX_FAILURE_CHARS))
+            .set_external_execution_id(
+                failure
+                    .external_id
+                    .as_deref()
+                    .map(|id| clip(id, MAX_EXTERNAL_ID_CHARS)),
+            )
+            .build()
+            .map_err(|e| ShiftError::Aws {
+                operation: "CodePipeline PutJobFailureResult".into(),
+                reason: e.to_string(),
+            })?;
+        let sent = self
+            .client
+            .put_job_failure_result()
+            .job_id(job_id)
+            .failure_details(details)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(Ack::Accepted),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_invalid_job_state_exception()) =>
+            {
+                Ok(Ack::AlreadyFinished)
+            }
+            Err(e) => Err(crate::aws_error::shift_error(
+                "CodePipeline PutJobFailureResult",
+                e,
+            )),
+        }
+    }
+
+    async fn context(&self, job_id: &str) -> Result<Option<PipelineContext>, ShiftError> {
+        let out = self
+            .client
+            .get_job_details()
+            .job_id(job_id)
+            .send()
+            .await
+            .map_err(|e| crate::aws_error::shift_error("CodePipeline GetJobDetails", e))?;
+        let context = out
+            .job_details()
+            .and_then(|d| d.data())
+            .and_then(|d| d.pipeline_context());
+        Ok(context.and_then(|c| {
+            Some(PipelineContext {
+                pipeline: c.pipeline_name()?.to_string(),
+                stage: c
+                    .stage()
+                    .and_then(|s| s.name())
+                    .unwrap_or_default()
+                    .to_string(),
+                action: c
+                    .action()
+                    .and_then(|a| a.name())
+                    .unwrap_or_default()
+                    .to_string(),
+                execution_id: c.pipeline_execution_id()?.to_string(),
+            })
+        }))
+    }
+}

@@ -1,0 +1,672 @@
+//! Approval records (`APPROVAL#{id}`): what was asked in Slack, and the audit trail of how it
+//! was decided. Every state change is a conditional write, so two clicks, a Slack retry and a
+//! CodePipeline event racing each other still decide once.
+
+use super::{store_error, Key, StateTable, StoreError};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use gantry_core::approval::{
+    ApprovalDecision, ApprovalRecord, ApprovalState, Approver, AuthorIdentity, Closure, Commit,
+    Outcome,
+};
+use gantry_core::slack::PostedMessage;
+use std::collections::HashMap;
+
+type Item = HashMap<String, AttributeValue>;
+
+impl Key {
+    /// An approval record: `APPROVAL#{id}`.
+    pub fn approval(id: &str) -> Self {
+        Key {
+            pk: format!("APPROVAL#{id}"),
+            sk: "APPROVAL".to_string(),
+        }
+    }
+
+    /// The latest approval record of one approval action in one execution, found by the
+    /// CodePipeline event that ends it (which carries no token).
+    pub fn approval_action(pipeline: &str, execution_id: &str, stage: &str, action: &str) -> Self {
+        Key {
+            pk: format!("APPROVAL_ACTION#{pipeline}#{execution_id}#{stage}#{action}"),
+            sk: "APPROVAL_ACTION".to_string(),
+        }
+    }
+}
+
+/// A new record, or one whose request was never posted and whose poster's lease ran out.
+const UNPOSTED: &str =
+    "attribute_not_exists(pk) OR (attribute_not_exists(ts) AND post_lease_until < :now)";
+/// Taking the right to decide.
+const CLAIM: &str =
+    "SET #s = :deciding, deciding_by = :by, deciding_by_name = :name, deciding_until = :until";
+/// Waiting, or held by a decider whose lease ran out.
+const CLAIMABLE: &str =
+    "attribute_exists(pk) AND (#s = :waiting OR (#s = :deciding AND deciding_until < :now))";
+
+mod status {
+    pub const WAITING: &str = "waiting";
+    pub const DECIDING: &str = "deciding";
+    pub const APPROVED: &str = "approved";
+    pub const REJECTED: &str = "rejected";
+    pub const APPROVED_ELSEWHERE: &str = "approved_elsewhere";
+    pub const REJECTED_ELSEWHERE: &str = "rejected_elsewhere";
+    pub const DECIDED_ELSEWHERE: &str = "decided_elsewhere";
+    pub const EXPIRED: &str = "expired";
+    pub const SUPERSEDED: &str = "superseded";
+}
+
+/// The result of writing a new approval record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    /// Written: post the request.
+    New,
+    /// Already there (the other event source, or a redelivery): nothing to post.
+    Exists,
+}
+
+/// The result of claiming the right to decide.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DecisionClaim {
+    /// This click decides; nobody else will until `settle` or `release`.
+    Claimed,
+    /// Someone else is deciding or has decided: the record as it is now.
+    Lost(Box<ApprovalRecord>),
+    /// No such record.
+    Missing,
+}
+
+/// Approval records on the state table.
+#[derive(Debug, Clone)]
+pub struct DynamoApprovals {
+    pub table: StateTable,
+    /// How long a click may hold an approval while it decides (several times CodePipeline's
+    /// answer time, well under a user's patience).
+    pub lease_seconds: i64,
+    /// How long the audit trail is kept after the approval's expiry.
+    pub retain_seconds: i64,
+}
+
+impl DynamoApprovals {
+    pub fn new(table: StateTable) -> Self {
+        Self {
+            table,
+            lease_seconds: 30,
+            retain_seconds: 400 * 24 * 3600,
+        }
+    }
+
+    /// Writes a new waiting record, unless it exists. A record whose request was never posted
+    /// (the poster crashed) is taken over once `lease_seconds` have passed.
+    pub async fn create(&self, r: &ApprovalRecord, now: i64) -> Result<Created, StoreError> {
+        let t = &self.table;
+        let mut item = to_item(r);
+        item.insert("post_lease_until".into(), n(now + self.lease_seconds));
+        item.insert("expires_at".into(), n(r.expires_at + self.retain_seconds));
+        let result = t
+            .client
+            .put_item()
+            .table_name(&t.name)
+            .set_item(Some(item))
+            .condition_expression(UNPOSTED)
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Created::New),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Created::Exists)
+            }
+            Err(e) => Err(store_error(&t.name, e)),
+        }
+    }
+
+    /// Reads a record (strongly consistent: a click must see the latest decision).
+    pub async fn get(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
+        let t = &self.table;
+        let item = t.read(&Key::approval(id)).await?;
+        item.as_ref().map(|i| from_item(&t.name, i)).transpose()
+    }
+
+    /// Remembers where the request was posted.
+    pub async fn set_message(&self, id: &str, at: &PostedMessage) -> Result<(), StoreError> {
+        let t = &self.table;
+        t.client
+            .update_item()
+            .table_name(&t.name)
+            .set_key(Some(Key::approval(id).attributes()))
+            .update_expression("SET channel = :c, ts = :ts REMOVE post_lease_until")
+            .expression_attribute_values(":c", s(&at.channel))
+            .expression_attribute_values(":ts", s(&at.ts))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| store_error(&t.name, e))
+    }
+
+    /// Makes `r` the latest approval of its action in its execution; returns the id it
+    /// replaces, if another.
+    pub async fn link_action(&self, r: &ApprovalRecord) -> Result<Option<String>, StoreError> {
+        let t = &self.table;
+        let key = Key::approval_action(&r.pipeline, &r.execution_id, &r.stage, &r.action);
+        let mut item = key.attributes();
+        item.insert("kind".into(), s("approval_action"));
+        item.insert("approval_id".into(), s(&r.id));
+        item.insert("expires_at".into(), n(r.expires_at + self.retain_seconds));
+        let out = t
+            .client
+            .put_item()
+            .table_name(&t.name)
+            .set_item(Some(item))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| store_error(&t.name, e))?;
+        Ok(out
+            .attributes()
+            .and_then(|a| a.get("approval_id"))
+            .and_then(|v| v.as_s().ok())
+            .filter(|previous| **previous != r.id)
+            .cloned())
+    }
+
+    /// The latest approval record id of an approval action in an execution.
+    pub async fn latest_for_action(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+        stage: &str,
+        action: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let item = self
+            .read(&Key::approval_action(pipeline, execution_id, stage, action))
+            .await?;
+        Ok(item
+            .as_ref()
+            .and_then(|i| i.get("approval_id"))
+            .and_then(|v| v.as_s().ok())
+            .cloned())
+    }
+
+    /// Takes the right to decide: only a waiting record (or one whose decider's lease ran out).
+    pub async fn claim(
+        &self,
+        id: &str,
+        by: &Approver,
+        now: i64,
+    ) -> Result<DecisionClaim, StoreError> {
+        let t = &self.table;
+        let result = t
+            .client
+            .update_item()
+            .table_name(&t.name)
+            .set_key(Some(Key::approval(id).attributes()))
+            .update_expression(CLAIM)
+            .condition_expression(CLAIMABLE)
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":deciding", s(status::DECIDING))
+            .expression_attribute_values(":waiting", s(status::WAITING))
+            .expression_attribute_values(":by", s(&by.id))
+            .expression_attribute_values(":name", s(&by.name))
+            .expression_attribute_values(":until", n(now + self.lease_seconds))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(DecisionClaim::Claimed),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(match self.get(id).await? {
+                    Some(r) => DecisionClaim::Lost(Box::new(r)),
+                    None => DecisionClaim::Missing,
+                })
+            }
+            Err(e) => Err(store_error(&t.name, e)),
+        }
+    }
+
+    /// Records how a claimed approval ended (decided, or found expired or superseded). Only
+    /// the claimant may: a lease taken over by someone else is not overwritten.
+    pub async fn settle(
+        &self,
+        id: &str,
+        claimant: &str,
+        state: &ApprovalState,
+    ) -> Result<bool, StoreError> {
+        self.finish(
+            id,
+            state,
+            "#s = :deciding AND deciding_by = :by",
+            Some(claimant),
+        )
+        .await
+    }
+
+    /// Gives a claimed approval back (CodePipeline could not be reached): others may try.
+    pub async fn release(&self, id: &str, claimant: &str) -> Result<(), StoreError> {
+        let t = &self.table;
+        let result = t
+            .client
+            .update_item()
+            .table_name(&t.name)
+            .set_key(Some(Key::approval(id).attributes()))
+            .update_expression(
+                "SET #s = :waiting REMOVE deciding_by, deciding_by_name, deciding_until",
+            )
+            .condition_expression("#s = :deciding AND deciding_by = :by")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":waiting", s(status::WAITING))
+            .expression_attribute_values(":deciding", s(status::DECIDING))
+            .expression_attribute_values(":by", s(claimant))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(store_error(&t.name, e)),
+        }
+    }
+
+    /// Closes a waiting approval that ended outside Slack. False when it was not waiting.
+    pub async fn close_waiting(&self, id: &str, closure: &Closure) -> Result<bool, StoreError> {
+        self.finish(
+            id,
+            &ApprovalState::Closed(closure.clone()),
+            "#s = :waiting",
+            None,
+        )
+        .await
+    }
+
+    async fn finish(
+        &self,
+        id: &str,
+        state: &ApprovalState,
+        condition: &str,
+        claimant: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let t = &self.table;
+        let (set, values) = ending_attributes(state);
+        let mut request = t
+            .client
+            .update_item()
+            .table_name(&t.name)
+            .set_key(Some(Key::approval(id).attributes()))
+            .update_expression(format!(
+                "SET {set} REMOVE deciding_by, deciding_by_name, deciding_until"
+            ))
+            .condition_expression(condition)
+            .expression_attribute_names("#s", "status");
+        for (k, v) in values {
+            request = request.expression_attribute_values(k, v);
+        }
+        if condition.contains(":waiting") {
+            request = request.expression_attribute_values(":waiting", s(status::WAITING));
+        }
+        if let Some(by) = claimant {
+            request = request
+                .expression_attribute_values(":deciding", s(status::DECIDING))
+                .expression_attribute_values(":by", s(by));
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(store_error(&t.name, e)),
+        }
+    }
+
+    /// The execution's Slack thread, if the notifier has posted it.
+    pub async fn execution_thread(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+    ) -> Result<Option<PostedMessage>, StoreError> {
+        let item = self.read(&Key::execution(pipeline, execution_id)).await?;
+        Ok(item.and_then(|i| {
+            Some(PostedMessage {
+                channel: text(&i, "channel").filter(|c| !c.is_empty())?,
+                ts: text(&i, "ts").filter(|t| !t.is_empty())?,
+            })
+        }))
+    }
+
+    async fn read(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let t = &self.table;
+        t.read(key).await
+    }
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn text(item: &Item, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn number(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn author_attribute(author: &AuthorIdentity) -> Option<String> {
+    match author {
+        AuthorIdentity::Slack(id) => Some(id.clone()),
+        AuthorIdentity::NotInSlack => Some("-".into()),
+        _ => None,
+    }
+}
+
+/// The `SET` clause and values that record how an approval ended.
+fn ending_attributes(state: &ApprovalState) -> (String, Vec<(&'static str, AttributeValue)>) {
+    let mut set = vec!["#s = :status"];
+    let mut values = vec![];
+    let status = match state {
+        ApprovalState::Decided(d) => {
+            set.extend([
+                "decided_by = :by_id",
+                "decided_by_name = :by_name",
+                "decided_at = :at",
+                "summary = :summary",
+            ]);
+            values.extend([
+                (":by_id", s(&d.by.id)),
+                (":by_name", s(&d.by.name)),
+                (":at", n(d.at)),
+                (":summary", s(&d.summary())),
+            ]);
+            if let Some(reason) = &d.reason {
+                set.push("reason = :reason");
+                values.push((":reason", s(reason)));
+            }
+            match d.outcome {
+                Outcome::Approved => status::APPROVED,
+                Outcome::Rejected => status::REJECTED,
+            }
+        }
+        ApprovalState::Closed(c) => match c {
+            Closure::DecidedElsewhere {
+                outcome,
+                summary,
+                at,
+            } => {
+                set.push("closed_at = :at");
+                values.push((":at", n(*at)));
+                if let Some(summary) = summary {
+                    set.push("summary = :summary");
+                    values.push((":summary", s(summary)));
+                }
+                match outcome {
+                    Some(Outcome::Approved) => status::APPROVED_ELSEWHERE,
+                    Some(Outcome::Rejected) => status::REJECTED_ELSEWHERE,
+                    None => status::DECIDED_ELSEWHERE,
+                }
+            }
+            Closure::Expired { at } => {
+                set.push("closed_at = :at");
+                values.push((":at", n(*at)));
+                status::EXPIRED
+            }
+            Closure::Superseded { at } => {
+                set.push("closed_at = :at");
+                values.push((":at", n(*at)));
+                status::SUPERSEDED
+            }
+        },
+        // Not an ending; kept total so a mistake writes a readable record, not garbage.
+        ApprovalState::Waiting => status::WAITING,
+        ApprovalState::Deciding { .. } => status::DECIDING,
+    };
+    values.push((":status", s(status)));
+    (set.join(", "), values)
+}
+
+fn to_item(r: &ApprovalRecord) -> Item {
+    let mut item = Key::approval(&r.id).attributes();
+    let mut put = |k: &str, v: AttributeValue| {
+        item.insert(k.to_string(), v);
+    };
+    put("kind", s("approval"));
+    put("id", s(&r.id));
+    put("pipeline", s(&r.pipeline));
+    put("stage", s(&r.stage));
+    put("action", s(&r.action));
+    put("token", s(&r.token));
+    put("execution_id", s(&r.execution_id));
+    put("requested_at", n(r.requested_at));
+    put("approval_expires_at", n(r.expires_at));
+    put("status", s(status::WAITING));
+    if let Some(v) = &r.custom_data {
+        put("custom_data", s(v));
+    }
+    if let Some(v) = &r.review_url {
+        put("review_url", s(v));
+    }
+    if let Some(c) = &r.commit {
+        put("commit_id", s(&c.id));
+        for (k, v) in [
+            ("commit_message", &c.message),
+            ("commit_author", &c.author),
+            ("repository", &c.repository),
+            ("branch", &c.branch),
+        ] {
+            if let Some(v) = v {
+                put(k, s(v));
+            }
+        }
+    }
+    if let Some(a) = r.author.as_ref().and_then(author_attribute) {
+        put("author_slack", s(&a));
+    }
+    if let Some(m) = &r.message {
+        put("channel", s(&m.channel));
+        put("ts", s(&m.ts));
+    }
+    item
+}
+
+fn from_item(table: &str, i: &Item) -> Result<ApprovalRecord, StoreError> {
+    let need = |name: &str| {
+        text(i, name)
+            .ok_or_else(|| StoreError::new(format!("table {table}: approval record lacks {name}")))
+    };
+    let need_n = |name: &str| {
+        number(i, name)
+            .ok_or_else(|| StoreError::new(format!("table {table}: approval record lacks {name}")))
+    };
+    let at = number(i, "closed_at")
+        .or(number(i, "decided_at"))
+        .unwrap_or(0);
+    let decision = |outcome| {
+        ApprovalState::Decided(ApprovalDecision {
+            outcome,
+            by: Approver {
+                id: text(i, "decided_by").unwrap_or_default(),
+                name: text(i, "decided_by_name").unwrap_or_default(),
+            },
+            at,
+            reason: text(i, "reason"),
+        })
+    };
+    let elsewhere = |outcome| {
+        ApprovalState::Closed(Closure::DecidedElsewhere {
+            outcome,
+            summary: text(i, "summary"),
+            at,
+        })
+    };
+    let state = match need("status")?.as_str() {
+        status::WAITING => ApprovalState::Waiting,
+        status::DECIDING => ApprovalState::Deciding {
+            by: Approver {
+                id: text(i, "deciding_by").unwrap_or_default(),
+                name: text(i, "deciding_by_name").unwrap_or_default(),
+            },
+            until: number(i, "deciding_until").unwrap_or(0),
+        },
+        status::APPROVED => decision(Outcome::Approved),
+        status::REJECTED => decision(Outcome::Rejected),
+        status::APPROVED_ELSEWHERE => elsewhere(Some(Outcome::Approved)),
+        status::REJECTED_ELSEWHERE => elsewhere(Some(Outcome::Rejected)),
+        status::DECIDED_ELSEWHERE => elsewhere(None),
+        status::EXPIRED => ApprovalState::Closed(Closure::Expired { at }),
+        status::SUPERSEDED => ApprovalState::Closed(Closure::Superseded { at }),
+        other => {
+            return Err(StoreError::new(format!(
+                "table {table}: approval record has unknown status {other:?}"
+            )));
+        }
+    };
+    let commit = text(i, "commit_id").map(|id| Commit {
+        id,
+        message: text(i, "commit_message"),
+        author: text(i, "commit_author"),
+        repository: text(i, "repository"),
+        branch: text(i, "branch"),
+    });
+    let author = text(i, "author_slack").map(|a| {
+        if a == "-" {
+            AuthorIdentity::NotInSlack
+        } else {
+            AuthorIdentity::Slack(a)
+        }
+    });
+    let message = match (text(i, "channel"), text(i, "ts")) {
+        (Some(channel), Some(ts)) => Some(PostedMessage { channel, ts }),
+        _ => None,
+    };
+    Ok(ApprovalRecord {
+        id: need("id")?,
+        pipeline: need("pipeline")?,
+        stage: need("stage")?,
+        action: need("action")?,
+        token: need("token")?,
+        execution_id: need("execution_id")?,
+        requested_at: need_n("requested_at")?,
+        expires_at: need_n("approval_expires_at")?,
+        custom_data: text(i, "custom_data"),
+        review_url: text(i, "review_url"),
+        commit,
+        author,
+        message,
+        state,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> ApprovalRecord {
+        ApprovalRecord {
+            id: "abc".into(),
+            pipeline: "shop".into(),
+            stage: "Prod".into(),
+            action: "Approve".into(),
+            token: "t".into(),
+            execution_id: "e".into(),
+            requested_at: 10,
+            expires_at: 20,
+            custom_data: Some("look".into()),
+            review_url: None,
+            commit: Some(Commit {
+                id: "c0ffee".into(),
+                message: Some("m".into()),
+                author: Some("octocat".into()),
+                repository: None,
+                branch: Some("main".into()),
+            }),
+            author: Some(AuthorIdentity::NotInSlack),
+            message: Some(PostedMessage {
+                channel: "C1".into(),
+                ts: "1.2".into(),
+            }),
+            state: ApprovalState::Waiting,
+        }
+    }
+
+    #[test]
+    fn a_record_reads_back_as_written() {
+        let r = record();
+        assert_eq!(from_item("t", &to_item(&r)).unwrap(), r);
+    }
+
+    #[test]
+    fn every_ending_reads_back_as_written() {
+        let by = Approver {
+            id: "U1".into(),
+            name: "jane".into(),
+        };
+        for state in [
+            ApprovalState::Decided(ApprovalDecision {
+                outcome: Outcome::Rejected,
+                by: by.clone(),
+                at: 7,
+                reason: Some("no".into()),
+            }),
+            ApprovalState::Decided(ApprovalDecision {
+                outcome: Outcome::Approved,
+                by,
+                at: 7,
+                reason: None,
+            }),
+            ApprovalState::Closed(Closure::DecidedElsewhere {
+                outcome: Some(Outcome::Approved),
+                summary: Some("cli".into()),
+                at: 7,
+            }),
+            ApprovalState::Closed(Closure::DecidedElsewhere {
+                outcome: None,
+                summary: None,
+                at: 7,
+            }),
+            ApprovalState::Closed(Closure::Expired { at: 7 }),
+            ApprovalState::Closed(Closure::Superseded { at: 7 }),
+        ] {
+            // Apply the update expression's assignments to the item, as DynamoDB would.
+            let mut item = to_item(&record());
+            let (set, values) = ending_attributes(&state);
+            let values: HashMap<_, _> = values.into_iter().collect();
+            for assignment in set.split(", ") {
+                let (name, value) = assignment.split_once(" = ").unwrap();
+                let name = if name == "#s" { "status" } else { name };
+                item.insert(name.to_string(), values[value].clone());
+            }
+            assert_eq!(from_item("t", &item).unwrap().state, state);
+        }
+    }
+
+    #[test]
+    fn a_record_missing_its_token_is_an_error_not_a_panic() {
+        let mut item = to_item(&record());
+        item.remove("token");
+        let err = from_item("gantry", &item).unwrap_err().to_string();
+        assert!(err.contains("lacks token"), "{err}");
+    }
+
+    #[test]
+    fn keys_are_the_agreed_ones() {
+        assert_eq!(Key::approval("abc").pk, "APPROVAL#abc");
+        assert_eq!(Key::approval("abc").sk, "APPROVAL");
+        assert_eq!(Key::execution("shop", "e-1").pk, "EXECUTION#shop#e-1");
+        assert_eq!(Key::execution("shop", "e-1").sk, "EXECUTION");
+    }
+}

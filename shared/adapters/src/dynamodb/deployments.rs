@@ -1,0 +1,253 @@
+//! Blue/green deployments: one record per deployment, so an operator's Slack click reaches the
+//! running deployment, and a repeated first invocation finds what the first one decided.
+
+use super::{store_error, Key, StateTable, StoreError};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use gantry_core::slack::PostedMessage;
+use gantry_core::traffic::Command;
+use gantry_core::traffic::{DeploymentRecord, DeploymentStatus, DeploymentStore, PipelineContext};
+use std::collections::HashMap;
+
+impl Key {
+    /// A deployment: `DEPLOYMENT#<id>` (the id of the job that started it).
+    pub fn deployment(id: &str) -> Self {
+        Key {
+            pk: format!("DEPLOYMENT#{id}"),
+            sk: "DEPLOYMENT".to_string(),
+        }
+    }
+}
+
+/// How long a finished deployment's record is kept.
+const KEEP_SECONDS: i64 = 90 * 24 * 3600;
+
+/// The stored spelling back to a status; anything unknown reads as in progress (the safe side:
+/// the next invocation looks again).
+fn parse_status(s: &str) -> DeploymentStatus {
+    match s {
+        "rolling_back" => DeploymentStatus::RollingBack,
+        "succeeded" => DeploymentStatus::Succeeded,
+        "rolled_back" => DeploymentStatus::RolledBack,
+        _ => DeploymentStatus::InProgress,
+    }
+}
+
+/// `DeploymentStore` on the state table.
+#[derive(Debug, Clone)]
+pub struct DynamoDeployments {
+    pub table: StateTable,
+}
+
+fn s(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn record(item: &HashMap<String, AttributeValue>) -> DeploymentRecord {
+    let context = s(item, "pipeline").map(|pipeline| PipelineContext {
+        pipeline,
+        stage: s(item, "stage").unwrap_or_default(),
+        action: s(item, "action").unwrap_or_default(),
+        execution_id: s(item, "execution_id").unwrap_or_default(),
+    });
+    let by = s(item, "command_by").unwrap_or_default();
+    let command = match s(item, "command").as_deref() {
+        Some("promote") => Some(Command::Promote { by }),
+        Some("rollback") => Some(Command::RollBack { by }),
+        _ => None,
+    };
+    let message = match (s(item, "slack_channel"), s(item, "slack_ts")) {
+        (Some(channel), Some(ts)) => Some(PostedMessage { channel, ts }),
+        _ => None,
+    };
+    DeploymentRecord {
+        id: s(item, "pk")
+            .and_then(|pk| pk.strip_prefix("DEPLOYMENT#").map(str::to_string))
+            .unwrap_or_default(),
+        context,
+        state: s(item, "state").unwrap_or_default(),
+        status: parse_status(&s(item, "status").unwrap_or_default()),
+        summary: s(item, "summary"),
+        command,
+        command_at: item.get("command_at").and_then(|v| v.as_n().ok()).cloned(),
+        message,
+    }
+}
+
+impl DynamoDeployments {
+    async fn get(&self, key: &Key) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        let t = &self.table;
+        t.read(key).await
+    }
+
+    async fn update(
+        &self,
+        id: &str,
+        expression: &str,
+        values: Vec<(&str, AttributeValue)>,
+        condition: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let t = &self.table;
+        let mut request = t
+            .client
+            .update_item()
+            .table_name(&t.name)
+            .set_key(Some(Key::deployment(id).attributes()))
+            .update_expression(expression)
+            .set_condition_expression(condition.map(str::to_string));
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
+        }
+        if expression.contains("#s") || condition.is_some_and(|c| c.contains("#s")) {
+            request = request.expression_attribute_names("#s", "status");
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(store_error(&t.name, e)),
+        }
+    }
+}
+
+impl DeploymentStore for DynamoDeployments {
+    async fn open(
+        &self,
+        id: &str,
+        context: Option<&PipelineContext>,
+        state: &str,
+        now: i64,
+    ) -> Result<DeploymentRecord, StoreError> {
+        let t = &self.table;
+        let key = Key::deployment(id);
+        let mut item = key.attributes();
+        let mut put = |name: &str, value: AttributeValue| {
+            item.insert(name.to_string(), value);
+        };
+        put("kind", AttributeValue::S("deployment".into()));
+        put("state", AttributeValue::S(state.into()));
+        put(
+            "status",
+            AttributeValue::S(DeploymentStatus::InProgress.as_str().into()),
+        );
+        put("created_at", AttributeValue::N(now.to_string()));
+        put(
+            "expires_at",
+            AttributeValue::N((now + KEEP_SECONDS).to_string()),
+        );
+        if let Some(c) = context {
+            put("pipeline", AttributeValue::S(c.pipeline.clone()));
+            put("stage", AttributeValue::S(c.stage.clone()));
+            put("action", AttributeValue::S(c.action.clone()));
+            put("execution_id", AttributeValue::S(c.execution_id.clone()));
+        }
+        let created = t
+            .client
+            .put_item()
+            .table_name(&t.name)
+            .set_item(Some(item.clone()))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(record(&item)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                // A repeated first invocation: what the first one decided stands.
+                match self.get(&key).await? {
+                    Some(existing) => Ok(record(&existing)),
+                    None => Ok(record(&item)),
+                }
+            }
+            Err(e) => Err(store_error(&t.name, e)),
+        }
+    }
+
+    async fn read(&self, id: &str) -> Result<Option<DeploymentRecord>, StoreError> {
+        Ok(self.get(&Key::deployment(id)).await?.map(|i| record(&i)))
+    }
+
+    async fn claim(&self, id: &str, seq: u32) -> Result<bool, StoreError> {
+        self.update(
+            id,
+            "SET seq = :q",
+            vec![(":q", AttributeValue::N(seq.to_string()))],
+            Some("attribute_not_exists(seq) OR seq <= :q"),
+        )
+        .await
+    }
+
+    async fn clear_command(&self, id: &str, command_at: Option<&str>) -> Result<(), StoreError> {
+        // Only the command that was acted on: a newer click stays for the next check.
+        let (condition, values) = match command_at {
+            Some(at) => (
+                "command_at = :at",
+                vec![(":at", AttributeValue::N(at.to_string()))],
+            ),
+            None => ("attribute_not_exists(command_at)", vec![]),
+        };
+        self.update(
+            id,
+            "REMOVE command, command_by, command_at",
+            values,
+            Some(condition),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn save_message(&self, id: &str, message: &PostedMessage) -> Result<(), StoreError> {
+        self.update(
+            id,
+            "SET slack_channel = :c, slack_ts = :t",
+            vec![
+                (":c", AttributeValue::S(message.channel.clone())),
+                (":t", AttributeValue::S(message.ts.clone())),
+            ],
+            None,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn set_status(
+        &self,
+        id: &str,
+        status: DeploymentStatus,
+        summary: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.update(
+            id,
+            "SET #s = :s, summary = :m, updated_at = :now",
+            vec![
+                (":s", AttributeValue::S(status.as_str().into())),
+                (":m", AttributeValue::S(summary.into())),
+                (":now", AttributeValue::N(now.to_string())),
+            ],
+            None,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn execution_thread(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+    ) -> Result<Option<PostedMessage>, StoreError> {
+        Ok(self
+            .get(&Key::execution(pipeline, execution_id))
+            .await?
+            .and_then(|item| match (s(&item, "channel"), s(&item, "ts")) {
+                (Some(channel), Some(ts)) => Some(PostedMessage { channel, ts }),
+                _ => None,
+            }))
+    }
+}

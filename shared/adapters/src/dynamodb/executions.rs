@@ -1,0 +1,252 @@
+//! Execution records: the notifier's merged view of one pipeline execution, what each sink has
+//! delivered of it, and the per-sink leases that keep concurrent invocations from delivering
+//! twice.
+//!
+//! Attributes: `execution` (S, JSON of `notify::Execution`), `version` (N, optimistic
+//! concurrency), `channel` and `ts` (S, the Slack parent message, read by other functions to
+//! reply in the thread), `slack_rendered` (S), `slack_replies` and `sns_sent` (SS, notice ids),
+//! `slack_gave_up` (S), `lock_<sink>` / `lock_<sink>_until`, `expires_at` (N, TTL).
+
+use super::{store_error, Key, StateTable, StoreError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use gantry_core::notify::{
+    Delivered, Execution, ExecutionRecord, ExecutionRef, ExecutionStore, Sink, SlackMemory,
+};
+use gantry_core::slack::PostedMessage;
+use std::collections::{BTreeSet, HashMap};
+
+impl Key {
+    /// A pipeline execution: `EXECUTION#<pipeline>#<execution id>`.
+    pub fn execution(pipeline: &str, execution_id: &str) -> Self {
+        Key {
+            pk: format!("EXECUTION#{pipeline}#{execution_id}"),
+            sk: "EXECUTION".to_string(),
+        }
+    }
+}
+
+/// `ExecutionStore` on the state table.
+#[derive(Debug, Clone)]
+pub struct DynamoExecutions {
+    pub table: StateTable,
+    /// How long a record outlives its last event (executions waiting for approval last days).
+    pub remember_seconds: i64,
+}
+
+impl DynamoExecutions {
+    pub fn new(table: StateTable) -> Self {
+        Self {
+            table,
+            remember_seconds: 30 * 24 * 3600,
+        }
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn conditional_failed<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(|se| se.code())
+        .is_some_and(|c| c == "ConditionalCheckFailedException")
+}
+
+fn string(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn set(item: &HashMap<String, AttributeValue>, name: &str) -> BTreeSet<String> {
+    item.get(name)
+        .and_then(|v| v.as_ss().ok())
+        .map(|v| v.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Reads a record; a malformed one is reported rather than silently replaced.
+fn record(
+    table: &str,
+    item: &HashMap<String, AttributeValue>,
+) -> Result<ExecutionRecord, StoreError> {
+    let malformed = |reason: String| {
+        StoreError::new(format!(
+            "table {table}: malformed execution record: {reason}"
+        ))
+    };
+    let json = string(item, "execution").ok_or_else(|| malformed("no execution".into()))?;
+    let execution: Execution = serde_json::from_str(&json).map_err(|e| malformed(e.to_string()))?;
+    let version = item
+        .get("version")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| malformed("no version".into()))?;
+    let message = match (string(item, "channel"), string(item, "ts")) {
+        (Some(channel), Some(ts)) => Some(PostedMessage { channel, ts }),
+        _ => None,
+    };
+    Ok(ExecutionRecord {
+        execution,
+        version,
+        slack: SlackMemory {
+            message,
+            rendered: string(item, "slack_rendered"),
+            replies: set(item, "slack_replies"),
+            gave_up: string(item, "slack_gave_up"),
+        },
+        sns_sent: set(item, "sns_sent"),
+    })
+}
+
+impl ExecutionStore for DynamoExecutions {
+    async fn load(&self, execution: &ExecutionRef) -> Result<Option<ExecutionRecord>, StoreError> {
+        let key = &Key::execution(&execution.pipeline, &execution.execution_id);
+        let t = &self.table;
+        let item = t.read(key).await?;
+        item.as_ref().map(|i| record(&t.name, i)).transpose()
+    }
+
+    async fn save(
+        &self,
+        id: &ExecutionRef,
+        execution: &Execution,
+        expected: Option<u64>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let key = &Key::execution(&id.pipeline, &id.execution_id);
+        let t = &self.table;
+        let json = serde_json::to_string(execution)
+            .map_err(|e| StoreError::new(format!("table {}: {e}", t.name)))?;
+        let mut request = t
+            .client
+            .update_item()
+            .table_name(&t.name)
+            .set_key(Some(key.attributes()))
+            .update_expression(
+                "SET execution = :execution, version = :next, expires_at = :expires, \
+                 kind = :kind, pipeline = :pipeline, execution_id = :execution_id",
+            )
+            .expression_attribute_values(":execution", s(json))
+            .expression_attribute_values(":next", n(expected.map_or(1, |v| v + 1)))
+            .expression_attribute_values(":expires", n(now + self.remember_seconds))
+            .expression_attribute_values(":kind", s("execution"))
+            .expression_attribute_values(":pipeline", s(&execution.pipeline))
+            .expression_attribute_values(":execution_id", s(&execution.execution_id));
+        request = match expected {
+            None => request.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => request
+                .condition_expression("version = :expected")
+                .expression_attribute_values(":expected", n(v)),
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(store_error(&t.name, e)),
+        }
+    }
+
+    async fn lock(
+        &self,
+        execution: &ExecutionRef,
+        sink: Sink,
+        owner: &str,
+        now: i64,
+        lease_seconds: i64,
+    ) -> Result<bool, StoreError> {
+        let key = &Key::execution(&execution.pipeline, &execution.execution_id);
+        let t = &self.table;
+        let result = t
+            .client
+            .update_item()
+            .table_name(&t.name)
+            .set_key(Some(key.attributes()))
+            .update_expression("SET #owner = :owner, #until = :until")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(#until) OR #until < :now OR #owner = :owner)",
+            )
+            .expression_attribute_names("#owner", format!("lock_{}", sink.name()))
+            .expression_attribute_names("#until", format!("lock_{}_until", sink.name()))
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":until", n(now + lease_seconds))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(store_error(&t.name, e)),
+        }
+    }
+
+    async fn unlock(
+        &self,
+        execution: &ExecutionRef,
+        sink: Sink,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        let key = &Key::execution(&execution.pipeline, &execution.execution_id);
+        let t = &self.table;
+        let result = t
+            .client
+            .update_item()
+            .table_name(&t.name)
+            .set_key(Some(key.attributes()))
+            .update_expression("REMOVE #owner, #until")
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", format!("lock_{}", sink.name()))
+            .expression_attribute_names("#until", format!("lock_{}_until", sink.name()))
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Expired and taken by someone else: theirs now.
+            Err(e) if conditional_failed(&e) => Ok(()),
+            Err(e) => Err(store_error(&t.name, e)),
+        }
+    }
+
+    async fn remember(
+        &self,
+        execution: &ExecutionRef,
+        delivered: &Delivered,
+    ) -> Result<(), StoreError> {
+        let key = &Key::execution(&execution.pipeline, &execution.execution_id);
+        let t = &self.table;
+        let request = t
+            .client
+            .update_item()
+            .table_name(&t.name)
+            .set_key(Some(key.attributes()));
+        let request = match delivered {
+            Delivered::SlackPosted { message, rendered } => request
+                .update_expression("SET channel = :channel, ts = :ts, slack_rendered = :rendered")
+                .expression_attribute_values(":channel", s(&message.channel))
+                .expression_attribute_values(":ts", s(&message.ts))
+                .expression_attribute_values(":rendered", s(rendered)),
+            Delivered::SlackUpdated { rendered } => request
+                .update_expression("SET slack_rendered = :rendered")
+                .expression_attribute_values(":rendered", s(rendered)),
+            Delivered::SlackReplied { notice } => request
+                .update_expression("ADD slack_replies :id")
+                .expression_attribute_values(":id", AttributeValue::Ss(vec![notice.clone()])),
+            Delivered::SlackGaveUp { error } => request
+                .update_expression("SET slack_gave_up = :error")
+                .expression_attribute_values(":error", s(error)),
+            Delivered::Published { notice } => request
+                .update_expression("ADD sns_sent :id")
+                .expression_attribute_values(":id", AttributeValue::Ss(vec![notice.clone()])),
+        };
+        request
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| store_error(&t.name, e))
+    }
+}

@@ -1,0 +1,76 @@
+//! The state table: one DynamoDB table (`GANTRY_TABLE`), keys `pk`/`sk`, TTL on `expires_at`.
+//!
+//! Every record kind has its own key prefix, so one table holds deliveries, executions and
+//! approvals without collisions, and a scan of the table reads like a log.
+
+mod approvals;
+mod deliveries;
+mod deploy_commands;
+mod deployments;
+mod executions;
+
+pub use approvals::{Created, DecisionClaim, DynamoApprovals};
+pub use deliveries::DynamoDeliveries;
+pub use deploy_commands::{
+    CommandOutcome, DeployCommand, DeployCommands, Deployment, PendingCommand,
+};
+pub use deployments::DynamoDeployments;
+pub use executions::DynamoExecutions;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use gantry_core::store::StoreError;
+
+/// A record's key. Each record kind builds its keys in its own module (`Key::delivery`, …) with
+/// its own `pk` prefix, so kinds never collide and a scan of the table reads like a log.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    /// The key as DynamoDB attributes.
+    pub fn attributes(&self) -> std::collections::HashMap<String, AttributeValue> {
+        std::collections::HashMap::from([
+            ("pk".to_string(), AttributeValue::S(self.pk.clone())),
+            ("sk".to_string(), AttributeValue::S(self.sk.clone())),
+        ])
+    }
+}
+
+/// A DynamoDB error as the core's `StoreError`, naming the table (for logs only).
+pub(crate) fn store_error<E>(table: &str, e: E) -> StoreError
+where
+    E: std::error::Error + 'static,
+{
+    StoreError::new(format!(
+        "table {table}: {}",
+        aws_sdk_dynamodb::error::DisplayErrorContext(e)
+    ))
+}
+
+/// The state table: a client and a name.
+#[derive(Debug, Clone)]
+pub struct StateTable {
+    pub client: aws_sdk_dynamodb::Client,
+    pub name: String,
+}
+
+impl StateTable {
+    /// Reads one record, strongly consistent: every reader here decides on what it reads.
+    pub async fn read(
+        &self,
+        key: &Key,
+    ) -> Result<Option<std::collections::HashMap<String, AttributeValue>>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .set_key(Some(key.attributes()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error(&self.name, e))?;
+        Ok(out.item)
+    }
+}

@@ -1,0 +1,7 @@
+//! What every function does at start-up under the Lambda Runtime API: JSON logs, and init
+//! errors reported so the console shows why a function could not start.
+
+mod init_error;
+pub mod telemetry;
+
+pub use init_error::report_init_error;

@@ -1,0 +1,24 @@
+//! Gantry's adapters: the core's ports (`gantry_core`) implemented on the outside systems, one
+//! module per system, and the pieces every Lambda needs at start-up. Nothing here decides:
+//! each adapter fetches or applies and translates errors into the core's types.
+//!
+//! # Map
+//! - [`dynamodb`]: the state table, one file (and one codec) per record kind.
+//! - [`codepipeline`]: starting executions, approvals, execution details, job results.
+//! - [`ecs`], [`elb`], [`cloudwatch`], [`s3`]: what the traffic shifter observes and moves.
+//! - [`sns`]: notifications. [`secretsmanager`]: the secret.
+//! - [`slack`]: the Web API client (rate limits, retries, TLS roots).
+//! - [`sdk`]: one AWS configuration per cold start. [`lambda`]: init errors and JSON logs.
+
+mod aws_error;
+pub mod cloudwatch;
+pub mod codepipeline;
+pub mod dynamodb;
+pub mod ecs;
+pub mod elb;
+pub mod lambda;
+pub mod s3;
+pub mod sdk;
+pub mod secretsmanager;
+pub mod slack;
+pub mod sns;

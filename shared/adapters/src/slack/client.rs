@@ -1,0 +1,312 @@
+//! The Slack Web API over HTTPS: `POST {base}/{method}` with a JSON body and a bearer token.
+
+use gantry_core::secrets::SecretString;
+use gantry_core::slack::{PostedMessage, SlackError, SlackUser};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// How hard to try before giving up. Slack asks clients to honour `Retry-After` on 429; 5xx
+/// and timeouts are retried with exponential backoff, a bounded number of times, so one Slack
+/// outage cannot hold a Lambda invocation until its timeout.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub first_backoff: Duration,
+    /// The longest `Retry-After` worth waiting for within one invocation.
+    pub max_retry_after: Duration,
+    pub request_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            first_backoff: Duration::from_millis(250),
+            max_retry_after: Duration::from_secs(20),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A Slack Web API client for one bot token.
+#[derive(Clone)]
+pub struct SlackClient {
+    http: reqwest::Client,
+    base_url: String,
+    token: SecretString,
+    pub policy: RetryPolicy,
+}
+
+impl std::fmt::Debug for SlackClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackClient")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The HTTPS client, verifying with Mozilla's compiled-in roots unless a custom certificate store
+/// is configured (`tls.rs` says why). A function that needs two retry policies derives the second
+/// client from the first (`with_retry_policy`). The client is not shared process-wide on purpose:
+/// its pooled connections belong to the Tokio runtime that opened them.
+fn https() -> reqwest::Client {
+    let builder =
+        reqwest::Client::builder().user_agent(concat!("gantry/", env!("CARGO_PKG_VERSION")));
+    let builder = match super::tls::bundled_roots(super::tls::custom_store_configured()) {
+        Some(config) => builder.tls_backend_preconfigured(config),
+        None => builder,
+    };
+    builder.build().unwrap_or_else(|_| reqwest::Client::new())
+}
+
+impl SlackClient {
+    pub fn new(base_url: &str, token: SecretString) -> Self {
+        Self::with_policy(base_url, token, RetryPolicy::default())
+    }
+
+    /// The same client (connections, certificates) with another retry policy.
+    pub fn with_retry_policy(&self, policy: RetryPolicy) -> Self {
+        Self {
+            policy,
+            ..self.clone()
+        }
+    }
+
+    pub fn with_policy(base_url: &str, token: SecretString, policy: RetryPolicy) -> Self {
+        Self {
+            http: https(),
+            base_url: base_url.trim_end_matches('/').to_string(),
+            token,
+            policy,
+        }
+    }
+
+    /// Calls `method` with a JSON body; returns Slack's answer when `ok` is true.
+    pub async fn call(&self, method: &str, body: &Value) -> Result<Value, SlackError> {
+        let url = format!("{}/{method}", self.base_url);
+        self.send(method, &url, body, true).await
+    }
+
+    /// Posts to an interactivity `response_url` (no token: the URL is the credential).
+    pub async fn respond(&self, response_url: &str, body: &Value) -> Result<(), SlackError> {
+        self.send("response_url", response_url, body, false)
+            .await
+            .map(|_| ())
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        body: &Value,
+        auth: bool,
+    ) -> Result<Value, SlackError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = self
+                .http
+                .post(url)
+                .timeout(self.policy.request_timeout)
+                .header("content-type", "application/json; charset=utf-8")
+                .body(body.to_string());
+            if auth {
+                request = request.bearer_auth(self.token.expose());
+            }
+            let outcome = match request.send().await {
+                Ok(response) => self.read(method, response).await,
+                Err(e) => Attempt::Retry(Duration::ZERO, describe(&e)),
+            };
+            match outcome {
+                Attempt::Done(result) => return result,
+                Attempt::Retry(wait, reason) => {
+                    if attempt >= self.policy.max_attempts {
+                        return Err(SlackError::Unavailable {
+                            method: method.to_string(),
+                            attempts: attempt,
+                            reason,
+                        });
+                    }
+                    let backoff = self.policy.first_backoff * 2u32.saturating_pow(attempt - 1);
+                    let wait = if wait.is_zero() { backoff } else { wait };
+                    tracing::warn!(
+                        method,
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        reason,
+                        "Slack call will be retried"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    async fn read(&self, method: &str, response: reqwest::Response) -> Attempt {
+        let status = response.status();
+        if status.as_u16() == 429 {
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(1);
+            if Duration::from_secs(retry_after) > self.policy.max_retry_after {
+                return Attempt::Done(Err(SlackError::RateLimited {
+                    method: method.to_string(),
+                    retry_after_seconds: retry_after,
+                }));
+            }
+            return Attempt::Retry(
+                Duration::from_secs(retry_after),
+                "rate limited (429)".into(),
+            );
+        }
+        if status.is_server_error() {
+            return Attempt::Retry(Duration::ZERO, format!("HTTP {status}"));
+        }
+        let text = match response.text().await {
+            Ok(t) => t,
+            Err(e) => return Attempt::Retry(Duration::ZERO, describe(&e)),
+        };
+        let value: Value = match serde_json::from_str(&text) {
+            Ok(v) => v,
+            Err(_) if status.is_success() => Value::Object(Default::default()),
+            Err(_) => {
+                return Attempt::Done(Err(SlackError::Api {
+                    method: method.to_string(),
+                    error: format!("http_{}", status.as_u16()),
+                }))
+            }
+        };
+        // response_url answers are not always Web API shaped: a 2xx with no `ok` is success.
+        let ok = value
+            .get("ok")
+            .and_then(Value::as_bool)
+            .unwrap_or(status.is_success());
+        if ok {
+            return Attempt::Done(Ok(value));
+        }
+        let error = value
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown_error")
+            .to_string();
+        if matches!(
+            error.as_str(),
+            "ratelimited"
+                | "internal_error"
+                | "fatal_error"
+                | "service_unavailable"
+                | "request_timeout"
+        ) {
+            return Attempt::Retry(Duration::ZERO, error);
+        }
+        Attempt::Done(Err(SlackError::Api {
+            method: method.to_string(),
+            error,
+        }))
+    }
+
+    /// `chat.postMessage`; `message` holds channel, text, blocks and optionally thread_ts.
+    pub async fn post_message(&self, message: &Value) -> Result<PostedMessage, SlackError> {
+        let answer = self.call("chat.postMessage", message).await?;
+        Ok(PostedMessage {
+            channel: answer["channel"].as_str().unwrap_or_default().to_string(),
+            ts: answer["ts"].as_str().unwrap_or_default().to_string(),
+        })
+    }
+
+    /// `chat.update` of the message at `at` with new text and blocks.
+    pub async fn update_message(
+        &self,
+        at: &PostedMessage,
+        message: &Value,
+    ) -> Result<(), SlackError> {
+        let mut body = message.clone();
+        body["channel"] = json!(at.channel);
+        body["ts"] = json!(at.ts);
+        self.call("chat.update", &body).await.map(|_| ())
+    }
+
+    /// `chat.postEphemeral`: a message only `user` sees.
+    pub async fn post_ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        text: &str,
+    ) -> Result<(), SlackError> {
+        self.call(
+            "chat.postEphemeral",
+            &json!({ "channel": channel, "user": user, "text": text }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Members of a user group (`usergroups.users.list`).
+    pub async fn usergroup_members(&self, group: &str) -> Result<Vec<String>, SlackError> {
+        let answer = self
+            .call("usergroups.users.list", &json!({ "usergroup": group }))
+            .await?;
+        Ok(answer["users"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|u| u.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// The Slack user with this email (`users.lookupByEmail`), if any.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<SlackUser>, SlackError> {
+        match self
+            .call("users.lookupByEmail", &json!({ "email": email }))
+            .await
+        {
+            Ok(answer) => Ok(Some(SlackUser {
+                id: answer["user"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                name: answer["user"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            })),
+            Err(e) if e.code() == Some("users_not_found") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+enum Attempt {
+    Done(Result<Value, SlackError>),
+    /// Retry after this wait (zero: use the backoff), for this reason.
+    Retry(Duration, String),
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "could not connect".into()
+    } else {
+        // Never the URL: response URLs carry credentials.
+        match e.status() {
+            Some(s) => format!("HTTP {s}"),
+            None if e.is_body() || e.is_decode() => "unreadable answer".into(),
+            None => "request failed".into(),
+        }
+    }
+}
+
+impl gantry_core::slack::Chat for SlackClient {
+    async fn post(&self, message: &Value) -> Result<PostedMessage, SlackError> {
+        self.post_message(message).await
+    }
+    async fn update(&self, at: &PostedMessage, message: &Value) -> Result<(), SlackError> {
+        self.update_message(at, message).await
+    }
+}

@@ -1,0 +1,167 @@
+//! Gantry's one clock: the wall clock read once at the edge (`now_epoch_seconds`, passed into
+//! every flow as `now`), and the few timestamp conversions the features need, without a date
+//! library.
+//!
+//! CodePipeline's approval notification says `"expires": "2016-07-07T20:22Z"` (minutes, no
+//! seconds), which RFC 3339 parsers refuse; EventBridge says `"time": "2017-04-22T03:31:47Z"`.
+
+/// Seconds since the Unix epoch: the only place Gantry reads the wall clock in seconds.
+pub fn now_epoch_seconds() -> i64 {
+    now_epoch_millis() / 1000
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_epoch_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Seconds since the epoch of a UTC timestamp `YYYY-MM-DDTHH:MM[:SS[.fraction]](Z|+00:00)`.
+/// Other offsets are applied. `None` when it is not such a timestamp.
+pub fn parse_utc(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (date, rest) = text.split_once(['T', ' '])?;
+    let mut ymd = date.splitn(3, '-');
+    let year: i64 = number(ymd.next()?, 4)?;
+    let month: i64 = number(ymd.next()?, 2)?;
+    let day: i64 = number(ymd.next()?, 2)?;
+    let (clock, offset) = split_offset(rest)?;
+    let mut hms = clock.splitn(3, ':');
+    let hour: i64 = number(hms.next()?, 2)?;
+    let minute: i64 = number(hms.next()?, 2)?;
+    let second: i64 = match hms.next() {
+        Some(s) => number(s.split('.').next()?, 2)?,
+        None => 0,
+    };
+    if !(1..=12).contains(&month)
+        || !(1..=days_in_month(year, month)).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
+/// `2026-03-01 14:05 UTC`: the fallback text Slack shows where it cannot localise a date.
+pub fn format_utc(epoch: i64) -> String {
+    let days = epoch.div_euclid(86_400);
+    let secs = epoch.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        secs / 3600,
+        (secs % 3600) / 60
+    )
+}
+
+fn number(text: &str, digits: usize) -> Option<i64> {
+    if text.len() != digits || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Splits `HH:MM[:SS]Z` / `HH:MM[:SS]+01:00` into the clock and the offset in seconds.
+fn split_offset(rest: &str) -> Option<(&str, i64)> {
+    if let Some(clock) = rest.strip_suffix(['Z', 'z']) {
+        return Some((clock, 0));
+    }
+    let at = rest.rfind(['+', '-'])?;
+    let (clock, offset) = rest.split_at(at);
+    let sign = if offset.starts_with('-') { -1 } else { 1 };
+    let (h, m) = offset[1..].split_once(':')?;
+    Some((clock, sign * (number(h, 2)? * 3600 + number(m, 2)? * 60)))
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if is_leap(y) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+// Howard Hinnant's civil calendar algorithms (public domain).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_codepipelines_minute_precision_expiry() {
+        assert_eq!(parse_utc("2016-07-07T20:22Z"), Some(1_467_922_920));
+    }
+
+    #[test]
+    fn reads_eventbridge_times_with_and_without_fractions_and_offsets() {
+        assert_eq!(parse_utc("2017-04-22T03:31:47Z"), Some(1_492_831_907));
+        assert_eq!(parse_utc("2017-04-22T03:31:47.123Z"), Some(1_492_831_907));
+        assert_eq!(parse_utc("2017-04-22T05:31:47+02:00"), Some(1_492_831_907));
+        assert_eq!(parse_utc("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_utc("2024-02-29T00:00Z"), Some(1_709_164_800));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_timestamp() {
+        for bad in [
+            "",
+            "soon",
+            "2016-07-07",
+            "2016-13-01T00:00Z",
+            "2023-02-29T00:00Z",
+            "2016-07-07T24:00Z",
+            "2016-7-7T20:22Z",
+            "2016-07-07T20:22",
+        ] {
+            assert_eq!(parse_utc(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn formats_and_parses_back() {
+        assert_eq!(format_utc(1_467_922_920), "2016-07-07 20:22 UTC");
+        assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
+        for t in [0, 951_782_400, 1_709_164_800, 4_102_444_800] {
+            let text = format_utc(t).replace(' ', "T").replace("TUTC", "Z");
+            assert_eq!(parse_utc(&text), Some(t), "{text}");
+        }
+    }
+}

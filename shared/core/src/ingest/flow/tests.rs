@@ -1,0 +1,276 @@
+//! Tests of `flow`: this file is the body of its `#[cfg(test)] mod tests;`.
+
+use super::*;
+use crate::ingest::Claim;
+use crate::ingest::StartRequest;
+use crate::signature::hmac_sha256_hex;
+use crate::store::StoreError;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+const SECRET: &str = "s3cret";
+const FIXTURE: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/fixtures/github/push-with-new-branch.json"
+));
+
+#[derive(Default)]
+struct FakePipelines {
+    starts: Mutex<Vec<StartRequest>>,
+    missing: Vec<&'static str>,
+}
+
+impl PipelineStarter for FakePipelines {
+    async fn start(&self, r: &StartRequest) -> Result<String, StartError> {
+        if self.missing.contains(&r.pipeline.as_str()) {
+            return Err(StartError::PipelineNotFound {
+                pipeline: r.pipeline.clone(),
+            });
+        }
+        let mut starts = self.starts.lock().unwrap();
+        starts.push(r.clone());
+        Ok(format!("exec-{}", starts.len()))
+    }
+}
+
+#[derive(Default)]
+struct FakeLedger {
+    records: Mutex<HashMap<String, &'static str>>,
+}
+
+impl DeliveryLedger for FakeLedger {
+    async fn claim(&self, key: &DeliveryId, _now: i64) -> Result<Claim, StoreError> {
+        let mut r = self.records.lock().unwrap();
+        Ok(match r.get(&format!("{}#{}", key.provider, key.id)) {
+            Some(&"done") => Claim::Duplicate,
+            Some(_) => Claim::InFlight,
+            None => {
+                r.insert(format!("{}#{}", key.provider, key.id), "pending");
+                Claim::New
+            }
+        })
+    }
+    async fn complete(&self, key: &DeliveryId, _summary: &str) -> Result<(), StoreError> {
+        self.records
+            .lock()
+            .unwrap()
+            .insert(format!("{}#{}", key.provider, key.id), "done");
+        Ok(())
+    }
+    async fn release(&self, key: &DeliveryId) -> Result<(), StoreError> {
+        self.records
+            .lock()
+            .unwrap()
+            .remove(&format!("{}#{}", key.provider, key.id));
+        Ok(())
+    }
+}
+
+fn ingest(routes: &str, missing: Vec<&'static str>) -> Ingest<FakePipelines, FakeLedger> {
+    Ingest {
+        routes: RouteTable::parse(routes).unwrap(),
+        github_secrets: vec![SecretString::new(SECRET)],
+        gitlab_tokens: vec![SecretString::new("gl-token")],
+        max_body_bytes: 1024 * 1024,
+        starter: FakePipelines {
+            missing,
+            ..Default::default()
+        },
+        ledger: FakeLedger::default(),
+    }
+}
+
+const ROUTES: &str = r#"[{"provider":"github","repository":"Codertocat/*","branches":["master"],"pipeline":"hello","source_action":"Source"}]"#;
+
+fn github(event: &str, delivery: &str, body: &[u8]) -> Inbound {
+    let sig = format!("sha256={}", hmac_sha256_hex(SECRET.as_bytes(), &[body]));
+    Inbound::new(
+        [
+            ("X-GitHub-Event", event),
+            ("X-GitHub-Delivery", delivery),
+            ("X-Hub-Signature-256", sig.as_str()),
+            ("Content-Type", "application/json"),
+        ],
+        body.to_vec(),
+    )
+}
+
+#[tokio::test]
+async fn signed_push_starts_the_routed_pipeline() {
+    let w = ingest(ROUTES, vec![]);
+    let a = w.handle(&github("push", "d1", FIXTURE), 0).await;
+    assert_eq!(a.status, 202, "{}", a.body);
+    assert_eq!(a.body["started"][0]["pipeline"], "hello");
+    assert_eq!(a.body["started"][0]["execution_id"], "exec-1");
+    // The route filters no paths, so a new branch needs no "ran to be safe" note.
+    assert!(a.body["started"][0].get("note").is_none());
+    let starts = w.starter.starts.lock().unwrap();
+    assert_eq!(
+        starts[0].commit_id,
+        "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
+    );
+}
+
+#[tokio::test]
+async fn unprovable_paths_run_and_the_answer_says_why() {
+    let w = ingest(
+        r#"[{"provider":"github","repository":"Codertocat/*","branches":["master"],"paths":["services/**"],"pipeline":"hello","source_action":"Source"}]"#,
+        vec![],
+    );
+    let a = w.handle(&github("push", "d1", FIXTURE), 0).await;
+    assert_eq!(a.status, 202, "{}", a.body);
+    assert!(a.body["started"][0]["note"]
+        .as_str()
+        .unwrap()
+        .contains("new branch"));
+}
+
+#[tokio::test]
+async fn redelivery_starts_nothing() {
+    let w = ingest(ROUTES, vec![]);
+    assert_eq!(
+        w.handle(&github("push", "d1", FIXTURE), 0).await.status,
+        202
+    );
+    let again = w.handle(&github("push", "d1", FIXTURE), 0).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body["duplicate"], true);
+    assert_eq!(w.starter.starts.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_signature_is_401_and_starts_nothing() {
+    let w = ingest(ROUTES, vec![]);
+    let mut req = github("push", "d1", FIXTURE);
+    req.body.push(b' ');
+    let a = w.handle(&req, 0).await;
+    assert_eq!(a.status, 401);
+    assert!(w.starter.starts.lock().unwrap().is_empty());
+    assert!(w.ledger.records.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn form_encoded_github_payload_is_accepted() {
+    let w = ingest(ROUTES, vec![]);
+    let form: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", std::str::from_utf8(FIXTURE).unwrap())
+        .finish();
+    let mut req = github("push", "d-form", form.as_bytes());
+    req.headers.insert(
+        "content-type".into(),
+        "application/x-www-form-urlencoded".into(),
+    );
+    let a = w.handle(&req, 0).await;
+    assert_eq!(a.status, 202, "{}", a.body);
+    assert_eq!(a.body["started"][0]["pipeline"], "hello");
+}
+
+#[tokio::test]
+async fn ping_answers_200_and_other_events_are_ignored() {
+    let w = ingest(ROUTES, vec![]);
+    assert_eq!(w.handle(&github("ping", "p", b"{}"), 0).await.status, 200);
+    let a = w.handle(&github("pull_request", "p", b"{}"), 0).await;
+    assert_eq!(a.status, 202);
+    assert!(a.body["ignored"].as_str().unwrap().contains("pull_request"));
+}
+
+#[tokio::test]
+async fn envelope_problems_are_400_with_a_reason() {
+    let w = ingest(ROUTES, vec![]);
+    let a = w
+        .handle(
+            &Inbound::new([("content-type", "application/json")], b"{}".to_vec()),
+            0,
+        )
+        .await;
+    assert_eq!(a.status, 400);
+    assert!(a.body["error"]
+        .as_str()
+        .unwrap()
+        .contains("unknown provider"));
+
+    let mut req = github("push", "d1", FIXTURE);
+    req.headers.remove("x-github-delivery");
+    let a = w.handle(&req, 0).await;
+    assert_eq!(a.status, 400);
+    assert!(a.body["error"]
+        .as_str()
+        .unwrap()
+        .contains("X-GitHub-Delivery"));
+
+    let a = w.handle(&github("push", "d2", b"{not json"), 0).await;
+    assert_eq!(a.status, 400);
+}
+
+#[tokio::test]
+async fn oversized_body_is_413() {
+    let mut w = ingest(ROUTES, vec![]);
+    w.max_body_bytes = 10;
+    assert_eq!(
+        w.handle(&github("push", "d1", FIXTURE), 0).await.status,
+        413
+    );
+}
+
+#[tokio::test]
+async fn missing_pipeline_is_502_and_the_delivery_can_be_retried() {
+    let w = ingest(ROUTES, vec!["hello"]);
+    let a = w.handle(&github("push", "d1", FIXTURE), 0).await;
+    assert_eq!(a.status, 502);
+    assert_eq!(a.body["pipeline"], "hello");
+    assert!(a.body["error"].as_str().unwrap().contains("hello"));
+    assert!(
+        w.ledger.records.lock().unwrap().is_empty(),
+        "claim must be released"
+    );
+}
+
+#[tokio::test]
+async fn deletion_is_ignored() {
+    let w = ingest(ROUTES, vec![]);
+    let body = include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/github/push.json"
+    ));
+    let a = w.handle(&github("push", "d1", body), 0).await;
+    assert_eq!(a.status, 202);
+    assert!(a.body["ignored"].as_str().unwrap().contains("deleted"));
+    assert!(w.starter.starts.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn gitlab_token_is_checked() {
+    let w = ingest(
+        r#"[{"provider":"gitlab","repository":"mike/diaspora","branches":["master"],"pipeline":"dia","source_action":"Source"}]"#,
+        vec![],
+    );
+    let body = include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/gitlab/push.json"
+    ));
+    let req = |token: &str| {
+        Inbound::new(
+            [
+                ("X-Gitlab-Event", "Push Hook"),
+                ("X-Gitlab-Event-UUID", "u1"),
+                ("X-Gitlab-Token", token),
+            ],
+            body.to_vec(),
+        )
+    };
+    assert_eq!(w.handle(&req("wrong"), 0).await.status, 401);
+    let a = w.handle(&req("gl-token"), 0).await;
+    assert_eq!(a.status, 202, "{}", a.body);
+    assert_eq!(a.body["started"][0]["pipeline"], "dia");
+}
+
+#[tokio::test]
+async fn no_matching_route_says_so() {
+    let w = ingest(
+        r#"[{"provider":"github","repository":"elsewhere/*","branches":["*"],"pipeline":"x","source_action":"S"}]"#,
+        vec![],
+    );
+    let a = w.handle(&github("push", "d1", FIXTURE), 0).await;
+    assert_eq!(a.status, 202);
+    assert!(a.body["ignored"].as_str().unwrap().contains("no route"));
+}

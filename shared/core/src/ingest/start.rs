@@ -1,0 +1,186 @@
+//! `StartPipelineExecution`, pinned to the pushed commit and safe to repeat.
+
+use crate::push::{Push, RefKind};
+use crate::text::truncate;
+use sha2::{Digest, Sha256};
+
+/// CodePipeline's limit on a pipeline variable's value.
+pub const MAX_VARIABLE_VALUE: usize = 1000;
+
+/// A pipeline variable passed at start.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Variable {
+    pub name: &'static str,
+    pub value: String,
+}
+
+/// Everything `StartPipelineExecution` needs, derived from a push and a route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartRequest {
+    pub pipeline: String,
+    /// Derived from the delivery id and pipeline: AWS refuses to start twice for one token.
+    pub client_request_token: String,
+    pub source_action: String,
+    pub commit_id: String,
+    pub variables: Vec<Variable>,
+}
+
+impl StartRequest {
+    /// Builds the request for `pipeline` from a push delivered as `delivery_id`.
+    pub fn new(pipeline: &str, source_action: &str, delivery_id: &str, push: &Push) -> Self {
+        let (ref_var, ref_name) = match push.git_ref.kind {
+            RefKind::Branch => ("BRANCH", &push.git_ref.name),
+            RefKind::Tag => ("TAG", &push.git_ref.name),
+        };
+        let message = push
+            .head
+            .as_ref()
+            .and_then(|h| h.message.lines().next())
+            .unwrap_or_default();
+        let variables = [
+            ("COMMIT_ID", push.commit_id.clone()),
+            (ref_var, ref_name.clone()),
+            ("REPOSITORY", push.repository.clone()),
+            ("AUTHOR", push.author()),
+            ("COMMIT_MESSAGE", message.to_string()),
+        ]
+        .into_iter()
+        // CodePipeline rejects empty values: leave out what the payload did not say.
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(name, value)| Variable {
+            name,
+            value: truncate(&value, MAX_VARIABLE_VALUE),
+        })
+        .collect();
+        StartRequest {
+            pipeline: pipeline.to_string(),
+            client_request_token: client_request_token(delivery_id, pipeline),
+            source_action: source_action.to_string(),
+            commit_id: push.commit_id.clone(),
+            variables,
+        }
+    }
+}
+
+/// `gantry-` + 40 hex digits of SHA-256(delivery id, pipeline): within CodePipeline's token
+/// pattern (`[a-zA-Z0-9-]+`, at most 128), the same on every redelivery, distinct per pipeline.
+pub fn client_request_token(delivery_id: &str, pipeline: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(delivery_id.as_bytes())
+        .chain_update([0u8])
+        .chain_update(pipeline.as_bytes())
+        .finalize();
+    format!("gantry-{}", &hex::encode(digest)[..40])
+}
+
+/// Why an execution could not be started. `is_permanent` failures need a person to fix them.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("pipeline {pipeline} not found")]
+    PipelineNotFound { pipeline: String },
+    #[error("not allowed to start pipeline {pipeline}: {reason}")]
+    AccessDenied { pipeline: String, reason: String },
+    #[error("pipeline {pipeline} refused the start: {reason}")]
+    Rejected { pipeline: String, reason: String },
+    #[error("could not reach CodePipeline to start {pipeline}: {reason}")]
+    Unavailable { pipeline: String, reason: String },
+}
+
+/// The port the webhook uses to start executions.
+pub trait PipelineStarter {
+    /// Starts an execution; returns its id.
+    fn start(
+        &self,
+        request: &StartRequest,
+    ) -> impl std::future::Future<Output = Result<String, StartError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::push::{Commit, GitRef, Provider};
+
+    fn push(kind_ref: &str, message: &str) -> Push {
+        let head = Commit {
+            id: "abc123".into(),
+            message: message.into(),
+            author_name: "Ada Lovelace".into(),
+            author_email: "ada@example.com".into(),
+            author_username: Some("ada".into()),
+            url: None,
+            paths: vec![],
+        };
+        Push {
+            provider: Provider::GitHub,
+            repository: "octo/shop".into(),
+            repository_url: None,
+            git_ref: GitRef::parse(kind_ref).unwrap(),
+            before: "0".repeat(40),
+            commit_id: "abc123".into(),
+            head: Some(head),
+            commits: vec![],
+            created: false,
+            deleted: false,
+            forced: false,
+            commits_complete: true,
+            pusher: None,
+        }
+    }
+
+    fn var<'a>(r: &'a StartRequest, name: &str) -> Option<&'a str> {
+        r.variables
+            .iter()
+            .find(|v| v.name == name)
+            .map(|v| v.value.as_str())
+    }
+
+    #[test]
+    fn branch_push_sets_the_documented_variables() {
+        let r = StartRequest::new(
+            "shop",
+            "Source",
+            "d-1",
+            &push("refs/heads/main", "Fix cart\n\nLong body"),
+        );
+        assert_eq!(var(&r, "COMMIT_ID"), Some("abc123"));
+        assert_eq!(var(&r, "BRANCH"), Some("main"));
+        assert_eq!(var(&r, "TAG"), None);
+        assert_eq!(var(&r, "REPOSITORY"), Some("octo/shop"));
+        assert_eq!(var(&r, "AUTHOR"), Some("ada"));
+        assert_eq!(var(&r, "COMMIT_MESSAGE"), Some("Fix cart"));
+        assert_eq!(r.commit_id, "abc123");
+        assert_eq!(r.source_action, "Source");
+    }
+
+    #[test]
+    fn tag_push_sets_tag_not_branch() {
+        let r = StartRequest::new("shop", "Source", "d-1", &push("refs/tags/v1.0", "Release"));
+        assert_eq!(var(&r, "TAG"), Some("v1.0"));
+        assert_eq!(var(&r, "BRANCH"), None);
+    }
+
+    #[test]
+    fn long_messages_are_cut_to_what_codepipeline_accepts() {
+        let long = "é".repeat(3000);
+        let r = StartRequest::new("shop", "Source", "d-1", &push("refs/heads/main", &long));
+        let value = var(&r, "COMMIT_MESSAGE").unwrap();
+        assert_eq!(value.chars().count(), MAX_VARIABLE_VALUE);
+        assert!(value.ends_with('…'));
+    }
+
+    #[test]
+    fn empty_values_are_left_out() {
+        let r = StartRequest::new("shop", "Source", "d-1", &push("refs/heads/main", ""));
+        assert_eq!(var(&r, "COMMIT_MESSAGE"), None);
+    }
+
+    #[test]
+    fn token_is_stable_per_delivery_and_distinct_per_pipeline() {
+        let a = client_request_token("delivery-1", "shop");
+        assert_eq!(a, client_request_token("delivery-1", "shop"));
+        assert_ne!(a, client_request_token("delivery-2", "shop"));
+        assert_ne!(a, client_request_token("delivery-1", "api"));
+        assert!(a.len() <= 128);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    }
+}

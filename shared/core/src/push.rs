@@ -1,0 +1,541 @@
+//! A Git push, the same whichever provider sent it, parsed from GitHub's and GitLab's payloads.
+
+use serde::Deserialize;
+use std::collections::BTreeSet;
+
+/// Where a webhook comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    #[serde(rename = "github")]
+    GitHub,
+    #[serde(rename = "gitlab")]
+    GitLab,
+}
+
+impl Provider {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Provider::GitHub => "github",
+            Provider::GitLab => "gitlab",
+        }
+    }
+}
+
+/// Branch or tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefKind {
+    Branch,
+    Tag,
+}
+
+/// A pushed ref, without its `refs/heads/` or `refs/tags/` prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitRef {
+    pub kind: RefKind,
+    pub name: String,
+}
+
+impl GitRef {
+    /// Parses `refs/heads/x` and `refs/tags/x`; other refs (notes, pull heads) are not deployable.
+    pub fn parse(full: &str) -> Option<Self> {
+        if let Some(name) = full.strip_prefix("refs/heads/") {
+            Some(GitRef {
+                kind: RefKind::Branch,
+                name: name.to_string(),
+            })
+        } else {
+            full.strip_prefix("refs/tags/").map(|name| GitRef {
+                kind: RefKind::Tag,
+                name: name.to_string(),
+            })
+        }
+    }
+}
+
+/// One pushed commit and the files it touched.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Commit {
+    pub id: String,
+    pub message: String,
+    pub author_name: String,
+    pub author_email: String,
+    pub author_username: Option<String>,
+    pub url: Option<String>,
+    pub paths: Vec<String>,
+}
+
+/// The files a push changed, when the payload can prove them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangedPaths {
+    Known(BTreeSet<String>),
+    /// The payload cannot list every changed file; the reason is told to the caller.
+    Unknown(&'static str),
+}
+
+/// A push, provider-neutral.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Push {
+    pub provider: Provider,
+    /// `owner/name` on GitHub, `path_with_namespace` on GitLab.
+    pub repository: String,
+    pub repository_url: Option<String>,
+    pub git_ref: GitRef,
+    pub before: String,
+    /// The commit to build: the pushed head.
+    pub commit_id: String,
+    pub head: Option<Commit>,
+    pub commits: Vec<Commit>,
+    pub created: bool,
+    pub deleted: bool,
+    pub forced: bool,
+    /// Whether `commits` lists every pushed commit (providers cut long lists short).
+    pub commits_complete: bool,
+    /// Who pushed, when the head commit's author is unknown.
+    pub pusher: Option<String>,
+}
+
+/// GitHub's webhook payload lists at most this many commits.
+pub const GITHUB_MAX_COMMITS: usize = 2048;
+/// GitLab's push payload lists at most this many commits (`total_commits_count` has the truth).
+pub const GITLAB_MAX_COMMITS: usize = 20;
+
+const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
+
+/// Why a payload could not be read as a push.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error("body is not valid JSON for this event: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("ref {0:?} is neither a branch nor a tag")]
+    UnsupportedRef(String),
+}
+
+impl Push {
+    /// The files changed by the push, or why they cannot be known from the payload.
+    pub fn changed_paths(&self) -> ChangedPaths {
+        if self.created {
+            return ChangedPaths::Unknown(
+                "new branch or tag: the payload does not list what differs from the base",
+            );
+        }
+        if self.forced {
+            return ChangedPaths::Unknown(
+                "forced push: history was rewritten, the commit list does not show what changed",
+            );
+        }
+        if !self.commits_complete {
+            return ChangedPaths::Unknown("the payload's commit list is cut short");
+        }
+        if self.commits.is_empty() {
+            return ChangedPaths::Unknown("the payload lists no commits");
+        }
+        ChangedPaths::Known(
+            self.commits
+                .iter()
+                .flat_map(|c| c.paths.iter().cloned())
+                .collect(),
+        )
+    }
+
+    /// The head commit's author, falling back to the pusher.
+    pub fn author(&self) -> String {
+        self.head
+            .as_ref()
+            .map(|c| {
+                c.author_username
+                    .clone()
+                    .unwrap_or_else(|| c.author_name.clone())
+            })
+            .filter(|a| !a.is_empty())
+            .or_else(|| self.pusher.clone())
+            .unwrap_or_default()
+    }
+
+    /// Parses a GitHub `push` payload.
+    pub fn from_github(body: &[u8]) -> Result<Self, PushError> {
+        let p: github::Push = serde_json::from_slice(body)?;
+        let git_ref = GitRef::parse(&p.git_ref)
+            .ok_or_else(|| PushError::UnsupportedRef(p.git_ref.clone()))?;
+        let commits: Vec<Commit> = p
+            .commits
+            .into_iter()
+            .map(github::Commit::into_commit)
+            .collect();
+        let head = p.head_commit.map(github::Commit::into_commit);
+        Ok(Push {
+            provider: Provider::GitHub,
+            repository: p.repository.full_name,
+            repository_url: p.repository.html_url,
+            commit_id: head
+                .as_ref()
+                .map(|h| h.id.clone())
+                .unwrap_or_else(|| p.after.clone()),
+            deleted: p.deleted || p.after == ZERO_SHA,
+            created: p.created || p.before == ZERO_SHA,
+            forced: p.forced,
+            commits_complete: commits.len() < GITHUB_MAX_COMMITS,
+            before: p.before,
+            git_ref,
+            head,
+            commits,
+            pusher: p.pusher.and_then(|u| u.name),
+        })
+    }
+
+    /// Parses a GitLab `Push Hook` or `Tag Push Hook` payload.
+    pub fn from_gitlab(body: &[u8]) -> Result<Self, PushError> {
+        let p: gitlab::Push = serde_json::from_slice(body)?;
+        let git_ref = GitRef::parse(&p.git_ref)
+            .ok_or_else(|| PushError::UnsupportedRef(p.git_ref.clone()))?;
+        let commits: Vec<Commit> = p
+            .commits
+            .into_iter()
+            .map(gitlab::Commit::into_commit)
+            .collect();
+        let commit_id = p.checkout_sha.clone().unwrap_or_else(|| p.after.clone());
+        // GitLab has no head_commit: the head is the listed commit whose id is the pushed sha.
+        let head = commits
+            .iter()
+            .find(|c| c.id == commit_id)
+            .cloned()
+            .map(|mut c| {
+                if c.author_username.is_none()
+                    && c.author_email == p.user_email.clone().unwrap_or_default()
+                {
+                    c.author_username = p.user_username.clone();
+                }
+                c
+            });
+        let total = p.total_commits_count.unwrap_or(commits.len() as u64);
+        Ok(Push {
+            provider: Provider::GitLab,
+            repository: p.project.path_with_namespace,
+            repository_url: p.project.web_url,
+            deleted: p.after == ZERO_SHA,
+            created: p.before == ZERO_SHA,
+            // GitLab does not flag forced pushes in the payload.
+            forced: false,
+            commits_complete: total <= commits.len() as u64,
+            before: p.before,
+            commit_id,
+            git_ref,
+            head,
+            commits,
+            pusher: p.user_username.or(p.user_name),
+        })
+    }
+}
+
+/// GitHub's push payload, only the fields Gantry reads.
+mod github {
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub struct Push {
+        #[serde(rename = "ref")]
+        pub git_ref: String,
+        pub before: String,
+        pub after: String,
+        #[serde(default)]
+        pub created: bool,
+        #[serde(default)]
+        pub deleted: bool,
+        #[serde(default)]
+        pub forced: bool,
+        #[serde(default)]
+        pub commits: Vec<Commit>,
+        pub head_commit: Option<Commit>,
+        pub repository: Repository,
+        pub pusher: Option<Pusher>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Repository {
+        pub full_name: String,
+        pub html_url: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Pusher {
+        pub name: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Commit {
+        pub id: String,
+        #[serde(default)]
+        pub message: String,
+        pub url: Option<String>,
+        pub author: Option<Author>,
+        #[serde(default)]
+        pub added: Vec<String>,
+        #[serde(default)]
+        pub modified: Vec<String>,
+        #[serde(default)]
+        pub removed: Vec<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Author {
+        #[serde(default)]
+        pub name: String,
+        #[serde(default)]
+        pub email: Option<String>,
+        pub username: Option<String>,
+    }
+
+    impl Commit {
+        pub fn into_commit(self) -> super::Commit {
+            let author = self.author.unwrap_or(Author {
+                name: String::new(),
+                email: None,
+                username: None,
+            });
+            super::Commit {
+                id: self.id,
+                message: self.message,
+                author_name: author.name,
+                author_email: author.email.unwrap_or_default(),
+                author_username: author.username,
+                url: self.url,
+                paths: self
+                    .added
+                    .into_iter()
+                    .chain(self.modified)
+                    .chain(self.removed)
+                    .collect(),
+            }
+        }
+    }
+}
+
+/// GitLab's push and tag push payloads, only the fields Gantry reads.
+mod gitlab {
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub struct Push {
+        #[serde(rename = "ref")]
+        pub git_ref: String,
+        pub before: String,
+        pub after: String,
+        pub checkout_sha: Option<String>,
+        pub user_name: Option<String>,
+        pub user_username: Option<String>,
+        pub user_email: Option<String>,
+        pub project: Project,
+        #[serde(default)]
+        pub commits: Vec<Commit>,
+        pub total_commits_count: Option<u64>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Project {
+        pub path_with_namespace: String,
+        pub web_url: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Commit {
+        pub id: String,
+        #[serde(default)]
+        pub message: String,
+        pub url: Option<String>,
+        pub author: Option<Author>,
+        #[serde(default)]
+        pub added: Vec<String>,
+        #[serde(default)]
+        pub modified: Vec<String>,
+        #[serde(default)]
+        pub removed: Vec<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Author {
+        #[serde(default)]
+        pub name: String,
+        #[serde(default)]
+        pub email: String,
+    }
+
+    impl Commit {
+        pub fn into_commit(self) -> super::Commit {
+            let author = self.author.unwrap_or(Author {
+                name: String::new(),
+                email: String::new(),
+            });
+            super::Commit {
+                id: self.id,
+                message: self.message,
+                author_name: author.name,
+                author_email: author.email,
+                author_username: None,
+                url: self.url,
+                paths: self
+                    .added
+                    .into_iter()
+                    .chain(self.modified)
+                    .chain(self.removed)
+                    .collect(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    macro_rules! fixture {
+        ($path:literal) => {
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../tests/fixtures/",
+                $path
+            ))
+        };
+    }
+
+    #[test]
+    fn github_tag_deletion() {
+        for body in [
+            &fixture!("github/push.json")[..],
+            &fixture!("github/push-with-organization.json")[..],
+        ] {
+            let p = Push::from_github(body).unwrap();
+            assert!(p.deleted);
+            assert_eq!(
+                p.git_ref,
+                GitRef {
+                    kind: RefKind::Tag,
+                    name: "simple-tag".into()
+                }
+            );
+            assert_eq!(p.repository, "Codertocat/Hello-World");
+            assert!(p.head.is_none());
+        }
+    }
+
+    #[test]
+    fn github_new_branch_is_created_with_unknown_paths() {
+        let p = Push::from_github(fixture!("github/push-with-new-branch.json")).unwrap();
+        assert!(p.created && !p.deleted);
+        assert_eq!(
+            p.git_ref,
+            GitRef {
+                kind: RefKind::Branch,
+                name: "master".into()
+            }
+        );
+        assert_eq!(p.commit_id, "6113728f27ae82c7b1a177c8d03f9e96e0adf246");
+        assert_eq!(p.author(), "Codertocat");
+        assert_eq!(p.commits[0].paths, vec!["README.md".to_string()]);
+        assert!(matches!(p.changed_paths(), ChangedPaths::Unknown(r) if r.contains("new branch")));
+    }
+
+    #[test]
+    fn github_committer_without_username_still_parses() {
+        let p = Push::from_github(fixture!("github/push-with-no-username-committer.json")).unwrap();
+        assert_eq!(p.head.unwrap().message, "Initial commit");
+    }
+
+    #[test]
+    fn github_non_push_payloads_are_not_pushes() {
+        for body in [
+            &fixture!("github/ping.json")[..],
+            &fixture!("github/create.json")[..],
+            &fixture!("github/delete.json")[..],
+            &fixture!("github/pull_request-opened.json")[..],
+            &fixture!("github/pull_request-synchronize.json")[..],
+        ] {
+            assert!(Push::from_github(body).is_err());
+        }
+    }
+
+    #[test]
+    fn gitlab_push_with_more_commits_than_listed_has_unknown_paths() {
+        let p = Push::from_gitlab(fixture!("gitlab/push.json")).unwrap();
+        assert_eq!(p.provider, Provider::GitLab);
+        assert_eq!(p.repository, "mike/diaspora");
+        assert_eq!(
+            p.git_ref,
+            GitRef {
+                kind: RefKind::Branch,
+                name: "master".into()
+            }
+        );
+        assert_eq!(p.commit_id, "da1560886d4f094c3e6c9ef40349f7d38b5d27d7");
+        assert_eq!(p.commits.len(), 2);
+        // total_commits_count is 4: two commits are missing from the payload.
+        assert!(!p.commits_complete);
+        assert!(matches!(p.changed_paths(), ChangedPaths::Unknown(r) if r.contains("cut short")));
+        assert_eq!(p.head.unwrap().message, "fixed readme\n");
+    }
+
+    #[test]
+    fn gitlab_complete_push_lists_its_paths() {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(fixture!("gitlab/push.json")).unwrap();
+        v["total_commits_count"] = 2.into();
+        let p = Push::from_gitlab(&serde_json::to_vec(&v).unwrap()).unwrap();
+        let ChangedPaths::Known(paths) = p.changed_paths() else {
+            panic!()
+        };
+        assert_eq!(
+            paths.into_iter().collect::<Vec<_>>(),
+            vec![
+                "CHANGELOG".to_string(),
+                "app/controller/application.rb".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn gitlab_tag_push() {
+        let p = Push::from_gitlab(fixture!("gitlab/tag_push.json")).unwrap();
+        assert_eq!(
+            p.git_ref,
+            GitRef {
+                kind: RefKind::Tag,
+                name: "v1.0.0".into()
+            }
+        );
+        assert_eq!(p.commit_id, "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7");
+        assert!(p.created);
+        // The tag's commit author, not the pusher (same person here, by name).
+        assert_eq!(p.author(), "John Smith");
+    }
+
+    #[test]
+    fn gitlab_other_hooks_are_not_pushes() {
+        assert!(Push::from_gitlab(fixture!("gitlab/merge_request.json")).is_err());
+        assert!(Push::from_gitlab(fixture!("gitlab/pipeline.json")).is_err());
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for body in [
+            &b""[..],
+            b"null",
+            b"[]",
+            b"{",
+            b"{\"ref\": 5}",
+            &[0xff, 0xfe][..],
+        ] {
+            assert!(Push::from_github(body).is_err());
+            assert!(Push::from_gitlab(body).is_err());
+        }
+    }
+
+    #[test]
+    fn refs_outside_heads_and_tags_are_refused() {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(fixture!("github/push-with-new-branch.json")).unwrap();
+        v["ref"] = "refs/pull/1/head".into();
+        assert!(matches!(
+            Push::from_github(&serde_json::to_vec(&v).unwrap()),
+            Err(PushError::UnsupportedRef(_))
+        ));
+    }
+}

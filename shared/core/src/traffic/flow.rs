@@ -1,0 +1,735 @@
+//! One invocation of the traffic shifter: start (or resume) the deployment, then check, decide
+//! and apply until the deployment ends or the invocation's time slice runs out, and always
+//! leave the job with a result.
+
+use super::progress::Thread;
+use super::record::{DeploymentRecord, DeploymentStatus};
+use super::{
+    Ack, AlarmWatch, ArtifactStore, Cluster, DeploymentStore, JobFailure, JobProgress, Jobs,
+    LoadBalancer, ShiftError, SlackProgress,
+};
+use super::{InputArtifact, Job};
+use crate::clock::now_epoch_millis as now_ms;
+use crate::slack::Chat;
+use crate::traffic::images::{self, ImageError, ImageUpdate};
+use crate::traffic::phase::new_share;
+use crate::traffic::report::{self, ProgressView, Services};
+use crate::traffic::weights::{live_side, read_weights};
+use crate::traffic::{
+    next_step, params, AlarmState, Command, Deployment, Observed, Phase, RollbackReason,
+    ServiceSnapshot, ShiftAction, Side, Timing, TrafficPlan, UserParameters, Weights,
+};
+use std::time::{Duration, Instant};
+
+/// How an invocation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShiftOutcome {
+    /// The deployment goes on: CodePipeline invokes again with the continuation token.
+    Continued {
+        token: String,
+    },
+    Succeeded {
+        message: String,
+    },
+    /// Refused (bad parameters or setup) or rolled back.
+    Failed {
+        message: String,
+    },
+    /// The job already had its result (a repeated invocation): nothing was reported twice.
+    AlreadyFinished,
+}
+
+/// The traffic shifter, over its ports.
+pub struct Shifter<C, L, W, J, A, S, K> {
+    pub cluster: C,
+    pub balancer: L,
+    pub alarms: W,
+    pub jobs: J,
+    pub artifacts: A,
+    pub store: S,
+    pub slack: Option<SlackProgress<K>>,
+    /// The longest one invocation works before handing over with a continuation token.
+    pub slice: Duration,
+}
+
+/// The default slice: long enough that hand-overs are rare, short enough for any sensible
+/// Lambda timeout (the invocation's own deadline shortens it further).
+pub const DEFAULT_SLICE: Duration = Duration::from_secs(600);
+
+/// One check's reading, with the record it came from.
+struct Check {
+    observed: Observed,
+    command_at: Option<String>,
+}
+
+impl<C, L, W, J, A, S, K> Shifter<C, L, W, J, A, S, K>
+where
+    K: Chat + Sync,
+    C: Cluster + Sync,
+    L: LoadBalancer + Sync,
+    W: AlarmWatch + Sync,
+    J: Jobs + Sync,
+    A: ArtifactStore + Sync,
+    S: DeploymentStore + Sync,
+{
+    /// Works on `job` for at most `budget` (and `slice`). The job always gets a result; `Err`
+    /// only when CodePipeline could not be given one (Lambda then retries the event).
+    pub async fn run(&self, job: &Job, budget: Duration) -> Result<ShiftOutcome, ShiftError> {
+        let end = Instant::now() + budget.min(self.slice);
+        let params = match params::parse(&job.user_parameters) {
+            Ok(p) => p,
+            Err(e) => return self.refuse(job, e.into()).await,
+        };
+        let started = match &job.continuation_token {
+            Some(token) => self.resume(token).await,
+            None => self.begin(job, &params).await,
+        };
+        let (d, record) = match started {
+            Ok(s) => s,
+            Err(e) => return self.refuse(job, e).await,
+        };
+        if !self.store.claim(&d.id, d.seq).await.unwrap_or(true) {
+            // A repeated invocation: a later one has the deployment. This job has almost
+            // certainly had its result; if the invocation that handed over died before giving
+            // it, handing over again (untouched) gives it, and the next one reads the real state.
+            tracing::info!(deployment = %d.id, seq = d.seq, "overtaken by a later invocation: not acting");
+            return self.hand_over(job, &params, &d, true).await;
+        }
+        let mut thread = Thread::default();
+        if let Some(r) = &record {
+            thread.context = r.context.clone();
+            thread.message = r.message.clone();
+        }
+        let summary = record.as_ref().and_then(|r| r.summary.clone());
+        match record.map(|r| r.status) {
+            Some(DeploymentStatus::Succeeded) => {
+                let message = summary.unwrap_or_else(|| "deployment finished".into());
+                self.succeed(job, &d, message).await
+            }
+            Some(DeploymentStatus::RolledBack) => {
+                let message = summary.unwrap_or_else(|| "deployment rolled back".into());
+                self.fail(job, &d, message).await
+            }
+            Some(DeploymentStatus::RollingBack) => {
+                // The invocation that started the rollback died: finish it, same reason.
+                let message = summary.unwrap_or_else(|| "deployment rolled back".into());
+                self.roll_back(job, &params, &d, message, &mut thread).await
+            }
+            _ => self.drive(job, &params, d, end, thread).await,
+        }
+    }
+
+    async fn resume(
+        &self,
+        token: &str,
+    ) -> Result<(Deployment, Option<DeploymentRecord>), ShiftError> {
+        let d = Deployment::from_token(token)?;
+        // Without the record the deployment still goes on (or rolls back): the first check
+        // reads it again, and a table still unreachable then is a reason to roll back.
+        let record = match self.store.read(&d.id).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(deployment = %d.id, error = %e, "could not read the deployment record");
+                None
+            }
+        };
+        Ok((d, record))
+    }
+
+    /// The first invocation: checks everything, then brings the new version up on the idle
+    /// side. Nothing moves until every check has passed.
+    async fn begin(
+        &self,
+        job: &Job,
+        p: &UserParameters,
+    ) -> Result<(Deployment, Option<DeploymentRecord>), ShiftError> {
+        if let Some(record) = self.store.read(&job.id).await? {
+            // A repeated first invocation: what the first one decided stands.
+            let d = Deployment::from_token(&record.state)?;
+            return Ok((d, Some(record)));
+        }
+        let place = p.traffic.describe();
+        let forward = self.balancer.forward(&p.traffic).await?;
+        let weights = read_weights(
+            &forward,
+            &p.blue.target_group_arn,
+            &p.green.target_group_arn,
+            &place,
+        )?;
+        let live = live_side(weights, &place)?;
+        let idle = live.other();
+        let (live_service, idle_service) =
+            tokio::join!(self.service(p, live), self.service(p, idle));
+        let (live_service, idle_service) = (live_service?, idle_service?);
+        if live_service.desired < 1 {
+            return Err(ShiftError::Setup(format!(
+                "{live}.service {} is live but runs no tasks (desired count 0)",
+                p.side(live).service
+            )));
+        }
+        let readings = self.alarms.states(&p.alarms).await?;
+        if let Some(missing) = readings.iter().find(|r| r.state == AlarmState::Missing) {
+            return Err(ShiftError::Setup(format!(
+                "alarms: CloudWatch has no alarm named {}",
+                missing.name
+            )));
+        }
+        if let Some(firing) = readings.iter().find(|r| r.state == AlarmState::Alarm) {
+            // It would roll the deployment back at the first check: say so before anything
+            // moves. (A hotfix for what the alarm reports can leave it out of `alarms`.)
+            return Err(ShiftError::Setup(format!(
+                "alarms: {} is in ALARM already, so the deployment would roll back at once",
+                firing.name
+            )));
+        }
+        self.balancer
+            .target_health(&p.side(idle).target_group_arn)
+            .await?;
+        let current = self
+            .cluster
+            .task_definition(&idle_service.task_definition)
+            .await?;
+        let names: Vec<String> = current.containers.iter().map(|(n, _)| n.clone()).collect();
+        let updates = self.image_updates(job, p, &names, &current.arn).await?;
+        let unchanged = updates.iter().all(|u| {
+            current
+                .containers
+                .iter()
+                .any(|(n, i)| *n == u.container && *i == u.image)
+        });
+        let task_definition = if unchanged {
+            current.arn.clone()
+        } else {
+            self.cluster
+                .register_with_images(&current.arn, &updates)
+                .await?
+        };
+        let now = now_ms();
+        let d = Deployment::new(
+            &job.id,
+            live,
+            &task_definition,
+            live_service.desired,
+            ServiceSnapshot {
+                task_definition: idle_service.task_definition.clone(),
+                desired: idle_service.desired,
+            },
+            TrafficPlan::new(p.strategy),
+            Timing {
+                check_seconds: p.check_interval_seconds,
+                scale_down_after_seconds: p.scale_down_after_seconds,
+                ready_timeout_seconds: p.ready_timeout_seconds,
+            },
+            now,
+        );
+        let context = match self.jobs.context(&job.id).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "no pipeline context: Slack progress and buttons are off for this deployment");
+                None
+            }
+        };
+        let record = self
+            .store
+            .open(&job.id, context.as_ref(), &d.to_token()?, now / 1000)
+            .await?;
+        let d = Deployment::from_token(&record.state)?;
+        self.cluster
+            .update_service(
+                &p.cluster,
+                &p.side(idle).service,
+                Some(&d.task_definition),
+                d.desired,
+            )
+            .await?;
+        tracing::info!(
+            deployment = %d.id,
+            live = %live,
+            idle = %idle,
+            task_definition = %d.task_definition,
+            desired = d.desired,
+            strategy = %p.strategy,
+            images = ?updates.iter().map(|u| format!("{}={}", u.container, u.image)).collect::<Vec<_>>(),
+            "deployment started"
+        );
+        Ok((d, Some(record)))
+    }
+
+    async fn service(
+        &self,
+        p: &UserParameters,
+        side: Side,
+    ) -> Result<crate::traffic::ServiceStatus, ShiftError> {
+        let name = &p.side(side).service;
+        self.cluster
+            .service(&p.cluster, name)
+            .await?
+            .ok_or_else(|| {
+                ShiftError::Setup(format!(
+                    "{side}.service {name} is not an active service of cluster {}",
+                    p.cluster
+                ))
+            })
+    }
+
+    async fn image_updates(
+        &self,
+        job: &Job,
+        p: &UserParameters,
+        containers: &[String],
+        task_definition: &str,
+    ) -> Result<Vec<ImageUpdate>, ShiftError> {
+        if let Some(image) = &p.image {
+            return Ok(images::from_params(
+                image,
+                p.container.as_deref(),
+                containers,
+                task_definition,
+            )?);
+        }
+        let mut last: Option<ImageError> = None;
+        for artifact in &job.input_artifacts {
+            match self.definitions(job, artifact).await {
+                Ok(file) => {
+                    return Ok(images::from_definitions(
+                        &file,
+                        &artifact.name,
+                        p.container.as_deref(),
+                        containers,
+                        task_definition,
+                    )?)
+                }
+                Err(ShiftError::Image(e)) => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or(ImageError::NoImage).into())
+    }
+
+    async fn definitions(
+        &self,
+        job: &Job,
+        artifact: &InputArtifact,
+    ) -> Result<Vec<u8>, ShiftError> {
+        let bytes = self
+            .artifacts
+            .fetch(artifact, job.credentials.as_ref())
+            .await?;
+        Ok(images::definitions_file(&artifact.name, &bytes)?)
+    }
+
+    /// Checks, decides and applies until the deployment ends or the slice is used up.
+    async fn drive(
+        &self,
+        job: &Job,
+        p: &UserParameters,
+        mut d: Deployment,
+        end: Instant,
+        mut thread: Thread,
+    ) -> Result<ShiftOutcome, ShiftError> {
+        let new = d.new_side();
+        loop {
+            let check = match self.observe(p, &d).await {
+                Ok(c) => c,
+                Err(e) => {
+                    let reason = RollbackReason::Error {
+                        message: e.to_string(),
+                    };
+                    let share = report_share(&d);
+                    let message = report::rollback_message(new, share, &reason);
+                    return self.roll_back(job, p, &d, message, &mut thread).await;
+                }
+            };
+            let o = &check.observed;
+            let share = new_share(&d, &o.weights);
+            match next_step(&d, o) {
+                ShiftAction::Wait {
+                    phase,
+                    next_check_ms,
+                } => {
+                    let moved = !same_step(d.phase, phase);
+                    d = d.at(phase);
+                    if moved {
+                        self.log_step(p, &d, "carrying on");
+                        self.tell_slack(p, &d, report::ProgressOutcome::Running, &mut thread)
+                            .await;
+                    }
+                    let wait = Duration::from_millis((next_check_ms - now_ms()).max(0) as u64);
+                    if Instant::now() + wait >= end {
+                        return self.hand_over(job, p, &d, false).await;
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                ShiftAction::Shift { weights, phase } => {
+                    if let Err(e) = self
+                        .balancer
+                        .set_weights(&p.traffic, &pairs(p, weights))
+                        .await
+                    {
+                        let reason = RollbackReason::Error {
+                            message: e.to_string(),
+                        };
+                        let message = report::rollback_message(new, share, &reason);
+                        return self.roll_back(job, p, &d, message, &mut thread).await;
+                    }
+                    self.consume_promote(&d, o, &check.command_at).await;
+                    d = d.at(phase);
+                    self.log_step(p, &d, "shifted");
+                    self.tell_slack(p, &d, report::ProgressOutcome::Running, &mut thread)
+                        .await;
+                }
+                ShiftAction::Finish => {
+                    self.consume_promote(&d, o, &check.command_at).await;
+                    return self.finish(job, p, &d, &mut thread).await;
+                }
+                ShiftAction::RollBack { reason } => {
+                    let message = report::rollback_message(new, share, &reason);
+                    return self.roll_back(job, p, &d, message, &mut thread).await;
+                }
+            }
+        }
+    }
+
+    async fn observe(&self, p: &UserParameters, d: &Deployment) -> Result<Check, ShiftError> {
+        let new = p.side(d.new_side());
+        let (forward, idle, targets, alarms, record) = tokio::join!(
+            self.balancer.forward(&p.traffic),
+            self.cluster.service(&p.cluster, &new.service),
+            self.balancer.target_health(&new.target_group_arn),
+            self.alarms.states(&p.alarms),
+            self.store.read(&d.id),
+        );
+        let weights = read_weights(
+            &forward?,
+            &p.blue.target_group_arn,
+            &p.green.target_group_arn,
+            &p.traffic.describe(),
+        )?;
+        let idle = idle?.ok_or_else(|| {
+            ShiftError::Setup(format!(
+                "service {} is no longer active in cluster {}",
+                new.service, p.cluster
+            ))
+        })?;
+        let record = record?;
+        let command_at = record.as_ref().and_then(|r| r.command_at.clone());
+        Ok(Check {
+            observed: Observed {
+                now_ms: now_ms(),
+                weights,
+                idle,
+                idle_targets: targets?,
+                alarms: alarms?,
+                command: record.and_then(|r| r.command),
+            },
+            command_at,
+        })
+    }
+
+    /// A Promote click has been acted on: remove it so it is not acted on again.
+    async fn consume_promote(&self, d: &Deployment, o: &Observed, command_at: &Option<String>) {
+        if let Some(Command::Promote { by }) = &o.command {
+            tracing::info!(deployment = %d.id, by = %by, "promoted from Slack");
+            if let Err(e) = self.store.clear_command(&d.id, command_at.as_deref()).await {
+                tracing::warn!(deployment = %d.id, error = %e, "could not clear the promote command");
+            }
+        }
+    }
+
+    /// Hands over to the next invocation: success with the state as continuation token.
+    /// `repeat`: this invocation was overtaken and only makes sure its job has a result.
+    async fn hand_over(
+        &self,
+        job: &Job,
+        p: &UserParameters,
+        d: &Deployment,
+        repeat: bool,
+    ) -> Result<ShiftOutcome, ShiftError> {
+        let next = d.handed_over();
+        let token = match next.to_token() {
+            Ok(t) => t,
+            Err(e) => {
+                let reason = RollbackReason::Error {
+                    message: e.to_string(),
+                };
+                let message = report::rollback_message(d.new_side(), report_share(d), &reason);
+                return self
+                    .roll_back(job, p, d, message, &mut Thread::default())
+                    .await;
+            }
+        };
+        // From here on, an invocation still holding this one's token is a repeat.
+        if let Err(e) = self.store.claim(&d.id, next.seq).await {
+            tracing::warn!(deployment = %d.id, error = %e, "could not record the hand-over");
+        }
+        let progress = self.progress(d, report::summary(d, &services(p, d), now_ms()));
+        match self.jobs.succeed(&job.id, Some(&token), &progress).await? {
+            Ack::Accepted => Ok(ShiftOutcome::Continued { token }),
+            Ack::AlreadyFinished if repeat => Ok(ShiftOutcome::AlreadyFinished),
+            Ack::AlreadyFinished => {
+                // Nobody will continue this deployment: the execution was stopped, or the
+                // job timed out. Traffic must not stay split.
+                let reason = RollbackReason::Error {
+                    message: "the pipeline stopped waiting for this deployment (its job is no longer in progress)".into(),
+                };
+                let message = report::rollback_message(d.new_side(), report_share(d), &reason);
+                self.roll_back(job, p, d, message, &mut Thread::default())
+                    .await
+            }
+        }
+    }
+
+    /// The last step is done and the wait is over: scale the old version down.
+    async fn finish(
+        &self,
+        job: &Job,
+        p: &UserParameters,
+        d: &Deployment,
+        thread: &mut Thread,
+    ) -> Result<ShiftOutcome, ShiftError> {
+        let old = p.side(d.live);
+        if let Err(e) = self
+            .cluster
+            .update_service(&p.cluster, &old.service, None, 0)
+            .await
+        {
+            let message = format!(
+                "{} ({}) is live, but {} ({}) could not be scaled to zero: {e}",
+                d.new_side(),
+                p.side(d.new_side()).service,
+                d.live,
+                old.service
+            );
+            return self.fail(job, d, message).await;
+        }
+        let message = report::success_message(d, &services(p, d));
+        tracing::info!(deployment = %d.id, summary = %message, "deployment succeeded");
+        self.set_status(d, DeploymentStatus::Succeeded, &message)
+            .await;
+        self.tell_slack_final(p, d, report::ProgressOutcome::Succeeded, &message, thread)
+            .await;
+        self.succeed(job, d, message).await
+    }
+
+    /// All traffic back to the live side, the idle side back to what it ran, the job failed.
+    async fn roll_back(
+        &self,
+        job: &Job,
+        p: &UserParameters,
+        d: &Deployment,
+        message: String,
+        thread: &mut Thread,
+    ) -> Result<ShiftOutcome, ShiftError> {
+        tracing::warn!(deployment = %d.id, reason = %message, "rolling back");
+        // The reason is recorded while the listener is read: a rollback is on the clock.
+        let (_, forward) = tokio::join!(
+            self.set_status(d, DeploymentStatus::RollingBack, &message),
+            self.balancer.forward(&p.traffic)
+        );
+        let back = Weights::all_to(d.live);
+        let already_back = match forward {
+            Ok(forward) => read_weights(
+                &forward,
+                &p.blue.target_group_arn,
+                &p.green.target_group_arn,
+                "",
+            )
+            .is_ok_and(|w| w.same_shares(&back)),
+            Err(_) => false,
+        };
+        if !already_back {
+            if let Err(e) = self.balancer.set_weights(&p.traffic, &pairs(p, back)).await {
+                let message = format!(
+                    "{message}. ROLLBACK INCOMPLETE: the listener could not be set back to 100% {} ({e}); set its weights by hand",
+                    d.live
+                );
+                self.set_status(d, DeploymentStatus::RolledBack, &message)
+                    .await;
+                self.tell_slack_final(p, d, report::ProgressOutcome::RolledBack, &message, thread)
+                    .await;
+                return self.fail(job, d, message).await;
+            }
+        }
+        let idle = p.side(d.new_side());
+        let mut message = message;
+        if let Err(e) = self
+            .cluster
+            .update_service(
+                &p.cluster,
+                &idle.service,
+                Some(&d.idle_before.task_definition),
+                d.idle_before.desired,
+            )
+            .await
+        {
+            message.push_str(&format!(
+                "; all traffic is back on {}, but {} could not be scaled back: {e}",
+                d.live, idle.service
+            ));
+        }
+        self.set_status(d, DeploymentStatus::RolledBack, &message)
+            .await;
+        self.tell_slack_final(p, d, report::ProgressOutcome::RolledBack, &message, thread)
+            .await;
+        self.fail(job, d, message).await
+    }
+
+    async fn succeed(
+        &self,
+        job: &Job,
+        d: &Deployment,
+        message: String,
+    ) -> Result<ShiftOutcome, ShiftError> {
+        let progress = JobProgress {
+            summary: message.clone(),
+            percent_complete: 100,
+            external_id: d.id.clone(),
+        };
+        Ok(match self.jobs.succeed(&job.id, None, &progress).await? {
+            Ack::Accepted => ShiftOutcome::Succeeded { message },
+            Ack::AlreadyFinished => ShiftOutcome::AlreadyFinished,
+        })
+    }
+
+    async fn fail(
+        &self,
+        job: &Job,
+        d: &Deployment,
+        message: String,
+    ) -> Result<ShiftOutcome, ShiftError> {
+        let failure = JobFailure {
+            configuration: false,
+            message: message.clone(),
+            external_id: Some(d.id.clone()),
+        };
+        Ok(match self.jobs.fail(&job.id, &failure).await? {
+            Ack::Accepted => ShiftOutcome::Failed { message },
+            Ack::AlreadyFinished => ShiftOutcome::AlreadyFinished,
+        })
+    }
+
+    /// Fails the job before anything moved, with the reason as its message.
+    async fn refuse(&self, job: &Job, e: ShiftError) -> Result<ShiftOutcome, ShiftError> {
+        let message = e.to_string();
+        tracing::warn!(job = %job.id, error = %message, "deployment refused");
+        let failure = JobFailure {
+            configuration: e.is_configuration(),
+            message: message.clone(),
+            external_id: None,
+        };
+        Ok(match self.jobs.fail(&job.id, &failure).await? {
+            Ack::Accepted => ShiftOutcome::Failed { message },
+            Ack::AlreadyFinished => ShiftOutcome::AlreadyFinished,
+        })
+    }
+
+    async fn set_status(&self, d: &Deployment, status: DeploymentStatus, summary: &str) {
+        if let Err(e) = self
+            .store
+            .set_status(&d.id, status, summary, now_ms() / 1000)
+            .await
+        {
+            tracing::warn!(deployment = %d.id, error = %e, "could not record the deployment's status");
+        }
+    }
+
+    fn progress(&self, d: &Deployment, summary: String) -> JobProgress {
+        JobProgress {
+            summary,
+            percent_complete: report::percent_complete(d, now_ms()),
+            external_id: d.id.clone(),
+        }
+    }
+
+    fn log_step(&self, p: &UserParameters, d: &Deployment, what: &str) {
+        let new = d.new_side();
+        let expected = crate::traffic::phase::expected_weights(d, d.phase);
+        tracing::info!(
+            deployment = %d.id,
+            phase = phase_name(d.phase),
+            new_side = %new,
+            new_percent = expected.percent(new),
+            summary = %report::summary(d, &services(p, d), now_ms()),
+            "{what}"
+        );
+    }
+
+    async fn tell_slack(
+        &self,
+        p: &UserParameters,
+        d: &Deployment,
+        outcome: report::ProgressOutcome,
+        thread: &mut Thread,
+    ) {
+        let status = report::summary(d, &services(p, d), now_ms());
+        self.tell_slack_final(p, d, outcome, &status, thread).await;
+    }
+
+    async fn tell_slack_final(
+        &self,
+        p: &UserParameters,
+        d: &Deployment,
+        outcome: report::ProgressOutcome,
+        status: &str,
+        thread: &mut Thread,
+    ) {
+        let Some(slack) = &self.slack else { return };
+        let view = ProgressView {
+            deployment_id: d.id.clone(),
+            new_side: d.new_side(),
+            services: services(p, d),
+            images: vec![report::revision(&d.task_definition).to_string()],
+            strategy: p.strategy.to_string(),
+            outcome,
+            status: status.to_string(),
+            alarms: p.alarms.clone(),
+        };
+        match slack.publish(&self.store, thread, &view).await {
+            Ok(Some(posted)) => {
+                if let Err(e) = self.store.save_message(&d.id, &posted).await {
+                    tracing::warn!(deployment = %d.id, error = %e, "could not remember the Slack message");
+                }
+                thread.message = Some(posted);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(deployment = %d.id, error = %e, "Slack progress not posted"),
+        }
+    }
+}
+
+/// The forward action's weights for the two target groups.
+fn pairs(p: &UserParameters, w: Weights) -> Vec<(String, u32)> {
+    vec![
+        (p.blue.target_group_arn.clone(), w.blue),
+        (p.green.target_group_arn.clone(), w.green),
+    ]
+}
+
+fn services(p: &UserParameters, d: &Deployment) -> Services {
+    Services {
+        old: p.side(d.live).service.clone(),
+        new: p.side(d.new_side()).service.clone(),
+    }
+}
+
+/// The new side's share the phase stands for, when the listener could not be read.
+fn report_share(d: &Deployment) -> u8 {
+    crate::traffic::phase::expected_weights(d, d.phase).percent(d.new_side())
+}
+
+fn same_step(a: Phase, b: Phase) -> bool {
+    match (a, b) {
+        (Phase::Stabilizing { .. }, Phase::Stabilizing { .. }) => true,
+        (Phase::Shifting { step: x, .. }, Phase::Shifting { step: y, .. }) => x == y,
+        (Phase::Retiring { .. }, Phase::Retiring { .. }) => true,
+        _ => false,
+    }
+}
+
+fn phase_name(p: Phase) -> &'static str {
+    match p {
+        Phase::Stabilizing { .. } => "stabilizing",
+        Phase::Shifting { .. } => "shifting",
+        Phase::Retiring { .. } => "retiring",
+    }
+}

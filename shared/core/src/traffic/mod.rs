@@ -1,0 +1,32 @@
+//! Blue/green traffic shifting, as plain data and pure decisions: the action's
+//! `UserParameters`, the `TrafficPlan` a strategy makes, the listener's `Weights`, and the
+//! deployment's state machine (`Phase`, `next_step`), whose state is the continuation token.
+//!
+//! Nothing here talks to AWS; `crate::traffic` observes, applies and reports.
+
+pub mod deployment;
+pub mod flow;
+pub mod images;
+pub mod job;
+pub mod params;
+pub mod phase;
+pub mod plan;
+pub mod ports;
+pub mod progress;
+pub mod record;
+pub mod report;
+pub mod weights;
+
+pub use deployment::{Deployment, ServiceSnapshot, Timing, TokenError, MAX_TOKEN_CHARS};
+pub use flow::{ShiftOutcome, Shifter, DEFAULT_SLICE};
+pub use job::{ArtifactCredentials, InputArtifact, Job, JobFailure, PipelineContext};
+pub use params::{ParamsError, SideSpec, TrafficControl, UserParameters};
+pub use phase::{
+    next_step, AlarmReading, AlarmState, Command, Observed, Phase, RollbackReason, Rollout,
+    ServiceStatus, ShiftAction, TargetHealth,
+};
+pub use plan::{Step, Strategy, TrafficPlan};
+pub use ports::*;
+pub use progress::{SlackProgress, Thread};
+pub use record::{DeploymentRecord, DeploymentStatus};
+pub use weights::{ForwardTarget, Side, Weights, WeightsError};

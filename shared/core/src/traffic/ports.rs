@@ -1,0 +1,201 @@
+//! The traffic shifter's ports: one small trait per outside system it observes or moves (ECS,
+//! the load balancer, CloudWatch alarms, CodePipeline's jobs, the artifact store, the deployment
+//! records), in the shifter's words. The AWS adapters are in `gantry_adapters`.
+
+use super::job::{ArtifactCredentials, InputArtifact, JobFailure, PipelineContext};
+use super::record::{DeploymentRecord, DeploymentStatus};
+use crate::slack::PostedMessage;
+use crate::store::StoreError;
+use crate::traffic::images::ImageUpdate;
+use crate::traffic::{
+    AlarmReading, ForwardTarget, ParamsError, ServiceStatus, TargetHealth, TokenError,
+    TrafficControl, WeightsError,
+};
+use std::future::Future;
+
+/// Why an invocation could not go on. Converted once, into the job's failure result.
+#[derive(Debug, thiserror::Error)]
+pub enum ShiftError {
+    #[error(transparent)]
+    Params(#[from] ParamsError),
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    #[error(transparent)]
+    Image(#[from] crate::traffic::images::ImageError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The AWS resources do not fit the parameters (a service or alarm that does not exist…).
+    #[error("{0}")]
+    Setup(String),
+    /// An AWS call failed after the SDK's own retries.
+    #[error("{operation} failed: {reason}")]
+    Aws { operation: String, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ShiftError {
+    /// Errors a person must fix in the pipeline or the AWS setup (CodePipeline's
+    /// `ConfigurationError`), as opposed to a deployment that went wrong.
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            ShiftError::Params(_)
+                | ShiftError::Weights(_)
+                | ShiftError::Image(_)
+                | ShiftError::Setup(_)
+        )
+    }
+}
+
+/// A task definition's containers (name, image).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskDefinitionInfo {
+    pub arn: String,
+    pub containers: Vec<(String, String)>,
+}
+
+/// ECS.
+pub trait Cluster {
+    /// The service, or `None` when the cluster has no active service of that name.
+    fn service(
+        &self,
+        cluster: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<ServiceStatus>, ShiftError>> + Send;
+    fn task_definition(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<TaskDefinitionInfo, ShiftError>> + Send;
+    /// Registers a new revision of `arn` with `updates` applied, everything else copied.
+    fn register_with_images(
+        &self,
+        arn: &str,
+        updates: &[ImageUpdate],
+    ) -> impl Future<Output = Result<String, ShiftError>> + Send;
+    /// Sets the service's desired count, and its task definition when one is given.
+    fn update_service(
+        &self,
+        cluster: &str,
+        name: &str,
+        task_definition: Option<&str>,
+        desired: i32,
+    ) -> impl Future<Output = Result<(), ShiftError>> + Send;
+}
+
+/// The load balancer: the forward action's weights and the target groups' health.
+pub trait LoadBalancer {
+    fn forward(
+        &self,
+        control: &TrafficControl,
+    ) -> impl Future<Output = Result<Vec<ForwardTarget>, ShiftError>> + Send;
+    /// Sets the forward action's weights (target group ARN, weight), leaving the rest as is.
+    fn set_weights(
+        &self,
+        control: &TrafficControl,
+        weights: &[(String, u32)],
+    ) -> impl Future<Output = Result<(), ShiftError>> + Send;
+    fn target_health(
+        &self,
+        target_group_arn: &str,
+    ) -> impl Future<Output = Result<TargetHealth, ShiftError>> + Send;
+}
+
+/// CloudWatch alarms.
+pub trait AlarmWatch {
+    /// The state of each named alarm, in order; `Missing` for names CloudWatch does not know.
+    fn states(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<AlarmReading>, ShiftError>> + Send;
+}
+
+/// Whether CodePipeline took a job result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ack {
+    Accepted,
+    /// The job had already been given a result (a repeated invocation): nothing to do.
+    AlreadyFinished,
+}
+
+/// The job's progress, as CodePipeline shows it under the action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobProgress {
+    pub summary: String,
+    pub percent_complete: i32,
+    pub external_id: String,
+}
+
+/// CodePipeline's side of a job.
+pub trait Jobs {
+    /// `PutJobSuccessResult`, with a continuation token while the work goes on.
+    fn succeed(
+        &self,
+        job_id: &str,
+        continuation: Option<&str>,
+        progress: &JobProgress,
+    ) -> impl Future<Output = Result<Ack, ShiftError>> + Send;
+    /// `PutJobFailureResult`.
+    fn fail(
+        &self,
+        job_id: &str,
+        failure: &JobFailure,
+    ) -> impl Future<Output = Result<Ack, ShiftError>> + Send;
+    /// The pipeline, stage, action and execution the job belongs to (`GetJobDetails`).
+    fn context(
+        &self,
+        job_id: &str,
+    ) -> impl Future<Output = Result<Option<PipelineContext>, ShiftError>> + Send;
+}
+
+/// The job's input artifacts (CodePipeline's artifact store).
+pub trait ArtifactStore {
+    fn fetch(
+        &self,
+        artifact: &InputArtifact,
+        credentials: Option<&ArtifactCredentials>,
+    ) -> impl Future<Output = Result<Vec<u8>, ShiftError>> + Send;
+}
+
+/// The deployment records (the state table in production).
+pub trait DeploymentStore {
+    /// Creates the record, or returns the one a previous invocation of the same job created.
+    fn open(
+        &self,
+        id: &str,
+        context: Option<&PipelineContext>,
+        state: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<DeploymentRecord, StoreError>> + Send;
+    fn read(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<DeploymentRecord>, StoreError>> + Send;
+    /// Takes the deployment for the invocation holding hand-over number `seq`; `false` when a
+    /// later invocation already has it (this one was overtaken and must not act).
+    fn claim(&self, id: &str, seq: u32) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Removes the operator command given at `command_at` (and only that one).
+    fn clear_command(
+        &self,
+        id: &str,
+        command_at: Option<&str>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn save_message(
+        &self,
+        id: &str,
+        message: &PostedMessage,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn set_status(
+        &self,
+        id: &str,
+        status: DeploymentStatus,
+        summary: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The execution's Slack thread, once the notifier has posted it.
+    fn execution_thread(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+    ) -> impl Future<Output = Result<Option<PostedMessage>, StoreError>> + Send;
+}

@@ -1,0 +1,63 @@
+//! Deployment progress in the execution's Slack thread: one message, posted once the notifier
+//! has opened the thread, then updated in place at every step, with Promote now / Roll back
+//! buttons while the deployment runs.
+
+use super::{DeploymentStore, PipelineContext};
+use crate::slack::{Chat, PostedMessage, SlackError};
+use crate::traffic::report::{render, ProgressOutcome, ProgressView};
+
+/// Slack, for deployment progress.
+#[derive(Debug, Clone)]
+pub struct SlackProgress<K> {
+    pub client: K,
+    /// Pipelines whose `GANTRY_NOTIFY` verbosity is `failures`: only rollbacks are posted.
+    pub failures_only: Vec<String>,
+}
+
+/// What one invocation knows about the Slack side of its deployment.
+#[derive(Debug, Clone, Default)]
+pub struct Thread {
+    pub context: Option<PipelineContext>,
+    pub message: Option<PostedMessage>,
+}
+
+impl<K: Chat + Sync> SlackProgress<K> {
+    /// Posts or updates the progress message. Returns the message's address when it was
+    /// posted for the first time (the caller saves it); `Ok(None)` when there is nothing to
+    /// post into yet or this pipeline does not want it.
+    pub async fn publish<S: DeploymentStore>(
+        &self,
+        store: &S,
+        thread: &Thread,
+        view: &ProgressView,
+    ) -> Result<Option<PostedMessage>, SlackError> {
+        let message = render(view);
+        if let Some(at) = &thread.message {
+            self.client.update(at, &message).await?;
+            return Ok(None);
+        }
+        let Some(context) = &thread.context else {
+            return Ok(None);
+        };
+        if view.outcome != ProgressOutcome::RolledBack
+            && self.failures_only.contains(&context.pipeline)
+        {
+            return Ok(None);
+        }
+        let parent = match store
+            .execution_thread(&context.pipeline, &context.execution_id)
+            .await
+        {
+            Ok(Some(parent)) => parent,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the execution's Slack thread");
+                return Ok(None);
+            }
+        };
+        let mut body = message;
+        body["channel"] = serde_json::json!(parent.channel);
+        body["thread_ts"] = serde_json::json!(parent.ts);
+        self.client.post(&body).await.map(Some)
+    }
+}
