@@ -3,7 +3,7 @@
     python3 events/generate.py
 
 Each file is a Lambda Function URL request (payload 2.0, base64 body) as AWS delivers it, signed
-the way GitHub and GitLab sign, with the demo's values (see README.md). Fixed ids and times, so
+the way GitHub and GitLab sign, with the demo's values (see events/README.md). Fixed ids and times, so
 the output only changes when this script or a fixture does. Standard library only.
 """
 

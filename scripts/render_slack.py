@@ -4,7 +4,7 @@
 Input: JSON files, each a list of messages from the stand-in's `/_sink/messages` (a parent
 message and its thread replies), as written by the notifier's end-to-end tests with
 `GANTRY_DUMP_SLACK=<dir>`. Output: an HTML page that lays the Block Kit blocks out as Slack
-does (header, mrkdwn sections, context lines, thread replies), so the README shows what the
+does (header, mrkdwn sections, context lines, thread replies), so docs/notifications.md shows what the
 function really sends. Standard library only.
 
     python3 scripts/render_slack.py target/slack-dump/*.json -o docs/notifier-message.html

@@ -51,6 +51,8 @@ step "harness self-checks"
 .venv/bin/python tests/emulator/test_plugin.py
 summary .venv/bin/python tests/slack_sink/test_server.py
 summary .venv/bin/python tests/lambda_rie/test_runtime_api.py
+step "documentation: README length, links and anchors, the architecture SVG"
+summary .venv/bin/python tests/docs/test_docs.py
 step "demo smoke test"
 summary .venv/bin/python tests/demo_smoke.py
 

@@ -428,7 +428,7 @@ class ResetTest(unittest.TestCase):
 
 
 class NativeServicesTest(unittest.TestCase):
-    """What moto does natively for the other services Gantry uses (see README),
+    """What moto does natively for the other services Gantry uses (see tests/emulator/README.md),
     plus the two plugin fixes: settled ECS deployments and drivable target health."""
 
     def test_ecs_deployment_settles(self) -> None:

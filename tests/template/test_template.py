@@ -346,7 +346,7 @@ class GeneratedConfiguration(unittest.TestCase):
 
     def test_no_secret_value_is_in_an_environment_variable_or_an_output(self) -> None:
         secret = DEFAULT.resources["GantrySecret"]["Properties"]
-        self.assertNotIn("SecretString", secret)  # created empty; the README fills it
+        self.assertNotIn("SecretString", secret)  # created empty; docs/deploy.md fills it
         self.assertNotIn("GenerateSecretString", secret)
         for function, env in DEFAULT.function_environment().items():
             for name, value in env.items():

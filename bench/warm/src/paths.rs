@@ -31,7 +31,7 @@ pub struct Path {
 
 /// What the demo's secret holds (`demo/lambda_events.py`), which signed the sample push.
 const DEMO_GITHUB_SECRET: &str = "demo-github-secret";
-/// Slack's documented example signing secret, which signed the sample click (docs/approval.md).
+/// Slack's documented example signing secret, which signed the sample click (docs/approvals.md).
 const SLACK_EXAMPLE_SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 /// The demo's routes (`demo/world.py`): the sample push matches the first.
 const DEMO_ROUTES: &str = r#"[

@@ -7,7 +7,7 @@ pub use glob::Globs;
 use crate::push::{ChangedPaths, Provider, Push, RefKind};
 use serde::Deserialize;
 
-/// One route as configured (see the README and the contract).
+/// One route as configured (see docs/configuration.md and the contract).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteSpec {
