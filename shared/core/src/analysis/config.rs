@@ -57,7 +57,7 @@ impl Default for AnalysisConfig {
     fn default() -> Self {
         AnalysisConfig {
             min_requests: 50,
-            error_ratio_tolerance: 1.2,
+            error_ratio_tolerance: 1.1,
             latency_ratio_tolerance: 1.5,
             latency_min_requests: 200,
             latency_windows: 2,
