@@ -37,7 +37,10 @@ struct Change {
     latency_factor: f64,
 }
 
-const SAME: Change = Change { error_factor: 1.0, latency_factor: 1.0 };
+const SAME: Change = Change {
+    error_factor: 1.0,
+    latency_factor: 1.0,
+};
 
 struct Caught {
     /// 1-based window of the deployment.
@@ -61,7 +64,13 @@ fn p99(rng: &mut Rng, n: u64, median: f64, sigma: f64) -> Option<f64> {
 
 struct Timings(Vec<f64>);
 
-fn deploy(rng: &mut Rng, config: &AnalysisConfig, s: Service, change: Change, timings: &mut Option<&mut Timings>) -> Option<Caught> {
+fn deploy(
+    rng: &mut Rng,
+    config: &AnalysisConfig,
+    s: Service,
+    change: Change,
+    timings: &mut Option<&mut Timings>,
+) -> Option<Caught> {
     let mut state = JudgeState::default();
     let mut index = 0u32;
     let mut latency_index = 0u32;
@@ -80,7 +89,11 @@ fn deploy(rng: &mut Rng, config: &AnalysisConfig, s: Service, change: Change, ti
                     errors: rng.binomial(new, (rate * change.error_factor).min(1.0)),
                     p99: p99(rng, new, s.median * change.latency_factor, s.sigma),
                 },
-                live: SideStats { requests: live, errors: rng.binomial(live, rate), p99: p99(rng, live, s.median, s.sigma) },
+                live: SideStats {
+                    requests: live,
+                    errors: rng.binomial(live, rate),
+                    p99: p99(rng, live, s.median, s.sigma),
+                },
             };
             if new >= config.latency_min_requests && live >= config.latency_min_requests {
                 latency_index += 1;
@@ -92,7 +105,12 @@ fn deploy(rng: &mut Rng, config: &AnalysisConfig, s: Service, change: Change, ti
             }
             state = next;
             if let Some(fail) = verdicts.iter().find(|v| v.is_fail()) {
-                return Some(Caught { window: index, latency_window: latency_index, new_requests: state.new_requests, reason: fail.evidence().reason });
+                return Some(Caught {
+                    window: index,
+                    latency_window: latency_index,
+                    new_requests: state.new_requests,
+                    reason: fail.evidence().reason,
+                });
             }
         }
     }
@@ -131,11 +149,22 @@ fn best_single_test(base: f64, bad: f64, tolerance: f64, alpha: f64, power: f64)
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str, default: u64| -> u64 {
-        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     };
     let runs = arg("--runs", 10_000);
     let mut rng = Rng::new(arg("--seed", 7));
     let config = AnalysisConfig::default();
+    let finite = |x: f64| -> Value {
+        if x.is_finite() {
+            json!(x)
+        } else {
+            Value::Null
+        }
+    };
     let started = Instant::now();
 
     // 1. Same version on both sides: every rollback is a false one.
@@ -159,7 +188,16 @@ fn main() {
         for _ in 0..runs {
             let mut s = service(&mut rng, traffic, (base, base));
             s.base = base;
-            let c = deploy(&mut rng, &config, s, Change { error_factor: 10.0, latency_factor: 1.0 }, &mut None);
+            let c = deploy(
+                &mut rng,
+                &config,
+                s,
+                Change {
+                    error_factor: 10.0,
+                    latency_factor: 1.0,
+                },
+                &mut None,
+            );
             let n = c.map_or(f64::INFINITY, |c| c.new_requests as f64);
             if n <= limit as f64 {
                 within += 1;
@@ -167,14 +205,24 @@ fn main() {
             served.push(n);
         }
         served.sort_by(f64::total_cmp);
-        (within as f64 / runs as f64, quantile(&served, 0.5), quantile(&served, 0.9))
+        (
+            within as f64 / runs as f64,
+            quantile(&served, 0.5),
+            quantile(&served, 0.9),
+        )
     };
     let low_traffic = (300.0, 1_000.0);
     let (caught_1pct, median_1pct, p90_1pct) = catch(0.01, low_traffic, 250);
     let (caught_01pct, median_01pct, p90_01pct) = catch(0.001, low_traffic, 1_000);
     let best_1pct = best_single_test(0.01, 0.10, 1.0, config.alpha, 0.95);
     let best_01pct = best_single_test(0.001, 0.01, 1.0, config.alpha, 0.90);
-    let best_01pct_tol = best_single_test(0.001, 0.01, config.error_ratio_tolerance, config.alpha, 0.90);
+    let best_01pct_tol = best_single_test(
+        0.001,
+        0.01,
+        config.error_ratio_tolerance,
+        config.alpha,
+        0.90,
+    );
 
     // 3. p99 at 2x the live side's, where the canary serves enough requests for a p99 (>= 300 a
     // window at 10%).
@@ -182,7 +230,16 @@ fn main() {
     let mut latency_windows: Vec<f64> = Vec::new();
     for _ in 0..runs {
         let s = service(&mut rng, (3_000.0, 30_000.0), (0.001, 0.02));
-        let c = deploy(&mut rng, &config, s, Change { error_factor: 1.0, latency_factor: 2.0 }, &mut None);
+        let c = deploy(
+            &mut rng,
+            &config,
+            s,
+            Change {
+                error_factor: 1.0,
+                latency_factor: 2.0,
+            },
+            &mut None,
+        );
         match c {
             Some(c) if c.reason == Reason::Latency && c.latency_window <= 2 => {
                 latency_within_two += 1;
@@ -206,14 +263,23 @@ fn main() {
                 for _ in 0..cell_runs {
                     let mut s = service(&mut rng, (traffic, traffic), (base, base));
                     s.base = base;
-                    if let Some(c) = deploy(&mut rng, &config, s, Change { error_factor: factor, latency_factor: 1.0 }, &mut None) {
+                    if let Some(c) = deploy(
+                        &mut rng,
+                        &config,
+                        s,
+                        Change {
+                            error_factor: factor,
+                            latency_factor: 1.0,
+                        },
+                        &mut None,
+                    ) {
                         caught += 1;
                         served.push(c.new_requests as f64);
                     }
                 }
                 served.sort_by(f64::total_cmp);
                 row.push(json!({"traffic_per_window": traffic, "caught": caught as f64 / cell_runs as f64,
-                                "median_new_requests_at_catch": quantile(&served, 0.5)}));
+                                "median_new_requests_at_catch": finite(quantile(&served, 0.5))}));
             }
             table.push(json!({"error_factor": factor, "base_rate": base, "cells": row}));
         }
@@ -225,8 +291,16 @@ fn main() {
     let hour: Vec<Window> = (0..60)
         .map(|i| Window {
             start: i * 60,
-            new: SideStats { requests: 3_000, errors: 30, p99: Some(0.2) },
-            live: SideStats { requests: 27_000, errors: 270, p99: Some(0.2) },
+            new: SideStats {
+                requests: 3_000,
+                errors: 30,
+                p99: Some(0.2),
+            },
+            live: SideStats {
+                requests: 27_000,
+                errors: 270,
+                p99: Some(0.2),
+            },
         })
         .collect();
     let mut hour_us = Vec::new();
@@ -238,7 +312,6 @@ fn main() {
     }
     hour_us.sort_by(f64::total_cmp);
 
-    let finite = |x: f64| -> Value { if x.is_finite() { json!(x) } else { Value::Null } };
     let out = json!({
         "runs": runs,
         "config": serde_json::to_value(&config).unwrap_or(Value::Null),
@@ -253,7 +326,8 @@ fn main() {
                                  "best_single_test_requests_90pct_same_tolerance": best_01pct_tol, "traffic": low_traffic},
         "latency_2x": {"caught_within_two_judged_windows": latency_rate, "traffic": [3000, 30000]},
         "detection_table": table,
-        "verdict_us": {"p50": quantile(&t, 0.5), "p99": quantile(&t, 0.99), "max": quantile(&t, 1.0), "n": t.len()},
+        "verdict_us": {"p50": quantile(&t, 0.5), "p99": quantile(&t, 0.99), "p999": quantile(&t, 0.999),
+                       "max": quantile(&t, 1.0), "n": t.len(), "over_1ms": t.iter().filter(|&&us| us >= 1000.0).count()},
         "hour_rejudged_us": {"p50": quantile(&hour_us, 0.5), "max": quantile(&hour_us, 1.0)},
         "seconds": started.elapsed().as_secs_f64(),
     });
