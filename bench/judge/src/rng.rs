@@ -98,7 +98,7 @@ pub fn normal_quantile(p: f64) -> f64 {
         -3.969683028665376e1,
         2.209460984245205e2,
         -2.759285104469687e2,
-        1.383577518672690e2,
+        1.38357751867269e2,
         -3.066479806614716e1,
         2.506628277459239,
     ];
@@ -138,5 +138,42 @@ pub fn normal_quantile(p: f64) -> f64 {
         let q = (-2.0 * (1.0 - p).ln()).sqrt();
         -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
             / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binomial_draws_have_the_right_mean_and_spread() {
+        let mut rng = Rng::new(1);
+        let draws: Vec<f64> = (0..20_000)
+            .map(|_| rng.binomial(1_000, 0.02) as f64)
+            .collect();
+        let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+        let var = draws.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / draws.len() as f64;
+        assert!((mean - 20.0).abs() < 0.2, "{mean}");
+        assert!((var - 19.6).abs() < 1.0, "{var}");
+        assert_eq!(rng.binomial(10, 1.0), 10);
+        assert_eq!(rng.binomial(10, 0.0), 0);
+    }
+
+    #[test]
+    fn the_99th_of_100_uniforms_is_near_0_99() {
+        let mut rng = Rng::new(2);
+        let mean = (0..20_000)
+            .map(|_| rng.uniform_order_statistic(99, 100))
+            .sum::<f64>()
+            / 20_000.0;
+        // Beta(99, 2) has mean 99/101.
+        assert!((mean - 99.0 / 101.0).abs() < 0.001, "{mean}");
+    }
+
+    #[test]
+    fn normal_quantiles_match_tables() {
+        assert!(normal_quantile(0.5).abs() < 1e-9);
+        assert!((normal_quantile(0.99) - 2.326_347_874).abs() < 1e-8);
+        assert!((normal_quantile(0.001) + 3.090_232_306).abs() < 1e-8);
     }
 }

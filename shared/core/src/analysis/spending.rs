@@ -19,7 +19,7 @@ pub const FIRST_LOOK: u64 = 50;
 /// Each look after the first waits for this many times the requests of the one before.
 pub const RATIO: u64 = 4;
 /// Half of alpha is spent by the time the new side has served this many requests.
-pub const HALF: f64 = 400.0;
+pub const HALF: f64 = 300.0;
 
 /// Which looks have been spent: `None` before the first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
