@@ -212,5 +212,11 @@ mod tests {
         assert!(line.contains("p99 new 120 ms, live 110 ms"), "{line}");
         assert!(!line.contains('\n'));
         assert!(line.len() < 400, "{} chars: {line}", line.len());
+        let json = serde_json::to_value(&v).expect("serializes");
+        assert_eq!(
+            (json["verdict"].as_str(), json["reason"].as_str()),
+            (Some("fail"), Some("errors"))
+        );
+        assert_eq!(serde_json::from_value::<Verdict>(json).expect("parses"), v);
     }
 }
