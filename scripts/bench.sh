@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmark (`make bench`, issue 7): builds the four functions as they are deployed (release;
-# for this machine, to time them, and for Lambda's arm64, to weigh them), the floors and the
+# for this machine, to time them, and for Lambda's arm64, to weigh them), the floors, the canary judge's simulation (pure) and the
 # network-free latency bench, then runs bench/run.py: cold starts, warm latency, peak memory,
 # package sizes and bursts against the AWS emulator and the Slack stand-in. Prints the table,
 # writes bench/results.json. Arguments go to bench/run.py (e.g. `--sections cold,warm`).
@@ -16,7 +16,7 @@ target=$(cargo metadata --format-version 1 --no-deps | .venv/bin/python -c 'impo
 functions=(-p webhook -p notifier -p approval -p traffic-shifter)
 if [ -z "${GANTRY_BENCH_SKIP_BUILD:-}" ]; then
   echo "== building for this machine (release): the functions, the floors, warm-paths" >&2
-  cargo build --release "${functions[@]}" -p gantry-bench-floor -p gantry-bench-warm
+  cargo build --release "${functions[@]}" -p gantry-bench-floor -p gantry-bench-warm -p gantry-bench-judge
   echo "== building for Lambda (release, arm64): the functions' bootstraps" >&2
   cargo lambda build --release --arm64 "${functions[@]}"
 fi

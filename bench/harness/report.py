@@ -16,7 +16,7 @@ MIB = 1024 * 1024
 
 
 def verdict(holds: Optional[bool]) -> str:
-    return "" if holds is None else ("holds" if holds else "FAILS")
+    return "" if holds is None else ("holds" if holds else "falls short")
 
 
 def cold_goal(result: dict[str, Any], floor_median: Optional[float]) -> tuple[str, Optional[bool]]:
@@ -127,7 +127,56 @@ def table(results: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
         row("answers", ", ".join(f"{k} {v}" for k, v in sorted(b["answers"].items())))
         row("wall time", f"{b['wall_seconds']:.1f} s")
 
+    judge = results.get("canary_judge")
+    if judge:
+        judge_rows(judge, row, section)
+
     failing = [g for g in goals if not g["holds"]]
     section(f"Goals: {len(goals) - len(failing)} of {len(goals)} hold"
             + (": failing " + "; ".join(g["figure"] for g in failing) if failing else ""))
     return lines, goals
+
+
+JUDGE_FALSE = 0.01
+JUDGE_CAUGHT_1PCT = 0.95
+JUDGE_CAUGHT_01PCT = 0.90
+JUDGE_LATENCY = 0.95
+JUDGE_VERDICT_MS = 1.0
+
+
+def judge_rows(j: dict[str, Any], row: Any, section: Any) -> None:
+    """The canary judge's simulation (issue 14): bench/judge, `judge-sim`."""
+    runs = j["runs"]
+    section(f"Canary judge, simulated ({runs:,} deployments a scenario; {j['deployment']})")
+    f = j["false_rollbacks"]
+    row("false rollbacks, same version both sides", f"{f['rate']:.2%} ({f['errors']} errors, {f['latency']} p99)",
+        f"≤ {JUDGE_FALSE:.0%} per deployment", f["rate"] <= JUDGE_FALSE)
+    a = j["errors_10x_at_1pct"]
+    row("10× errors at 1% base: caught by 250 requests", f"{a['caught_by_250']:.1%} (median {a['median_new_requests']:.0f})",
+        f"≥ {JUDGE_CAUGHT_1PCT:.0%}", a["caught_by_250"] >= JUDGE_CAUGHT_1PCT)
+    row("  best single exact test needs (95%)", f"{a['best_single_test_requests_95pct']} requests", "reference")
+    b = j["errors_10x_at_0_1pct"]
+    median = b["median_new_requests"]
+    row("10× errors at 0.1% base: caught by 1,000 requests",
+        f"{b['caught_by_1000']:.1%} (median {median:.0f})" if median else f"{b['caught_by_1000']:.1%}",
+        f"≥ {JUDGE_CAUGHT_01PCT:.0%}", b["caught_by_1000"] >= JUDGE_CAUGHT_01PCT)
+    row("  best single exact test needs (90%)", f"{b['best_single_test_requests_90pct']} requests",
+        "known live rate, one look")
+    lat = j["latency_2x"]
+    row("p99 at 2× live: caught within two windows", f"{lat['caught_within_two_judged_windows']:.1%}",
+        f"≥ {JUDGE_LATENCY:.0%}", lat["caught_within_two_judged_windows"] >= JUDGE_LATENCY)
+    v = j["verdict_us"]
+    row("time per verdict (p50 / p99.9 / max)", f"{v['p50']:.1f} / {v['p999']:.1f} / {v['max']:.0f} µs",
+        f"p99.9 < {JUDGE_VERDICT_MS:.0f} ms", v["p999"] / 1000 < JUDGE_VERDICT_MS)
+    row("  verdicts over 1 ms (preempted on a shared machine)", f"{v['over_1ms']} of {v['n']:,}")
+    h = j["hour_rejudged_us"]
+    row("an hour of windows judged from scratch (p50)", f"{h['p50']:.0f} µs")
+    section("Canary judge: caught during the deployment (median new-side requests at the catch), by base 5xx rate "
+            "and requests per window")
+    traffic = [c["traffic_per_window"] for c in j["detection_table"][0]["cells"]]
+    row("new side's errors x, base rate", "  ".join(f"{t:>12,.0f}" for t in traffic))
+    for r in j["detection_table"]:
+        cells = "  ".join(
+            f"{c['caught']:>5.0%} ({c['median_new_requests_at_catch']:>5.0f})" if c["median_new_requests_at_catch"]
+            else f"{c['caught']:>5.0%} (    -)" for c in r["cells"])
+        row(f"{r['error_factor']:.0f}×, {r['base_rate']:.1%}", cells)

@@ -6,6 +6,11 @@
 * Wire fixes: moto's CodePipeline module writes ISO-8601 strings for timestamps,
   which the Rust SDK rejects (awsJson1_1 timestamps are epoch seconds).
 * ECS deployments that settle, and ELBv2 target health that tests can drive.
+* CloudWatch GetMetricData over MetricStat queries computed as CloudWatch does (Sum,
+  SampleCount, Average, Minimum, Maximum and percentiles such as p99 or p99.9, per period,
+  namespace and exact dimensions), whichever protocol asks (query, JSON 1.0, or CBOR through
+  the bridge); PutMetricData refuses the reserved `AWS/` namespaces as AWS does, and
+  `/_gantry/cloudwatch/alb-metrics` publishes what a load balancer would (issue 14).
 * `GantryApp`: a WSGI wrapper serving the `/_gantry/` control API before moto,
   and bridging the Rust CloudWatch SDK's CBOR protocol (see cbor_bridge.py).
 
@@ -15,8 +20,10 @@ Call `install()` once, before the server handles requests.
 from __future__ import annotations
 
 import calendar
+import datetime
 import inspect
 import json
+import math
 import re
 import threading
 import time
@@ -32,6 +39,9 @@ from moto.codepipeline.responses import CodePipelineResponse
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import JsonRESTError
 from moto.core.utils import utcnow
+from moto.cloudwatch.exceptions import InvalidParameterValue, ValidationError
+from moto.cloudwatch.metric_data_expression_parser import parse_expression
+from moto.cloudwatch.models import CloudWatchBackend, MetricAggregatedDatum, MetricDatum, cloudwatch_backends
 from moto.dynamodb.models import DynamoDBBackend
 from moto.ecs.models import EC2ContainerServiceBackend
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, elbv2_backends
@@ -790,6 +800,7 @@ def weight_changes(arn: str) -> dict[str, Any]:
 
 
 _installed = False
+_moto_get_metric_data: Any = None  # moto's own, for Metrics Insights queries
 
 
 def _serialized(method: Any) -> Any:
@@ -853,6 +864,146 @@ def install() -> None:
 
     FakeTargetGroup.health_for = health_for
 
+    global _moto_get_metric_data
+    _moto_get_metric_data = CloudWatchBackend.get_metric_data
+    CloudWatchBackend.get_metric_data = get_metric_data
+    CloudWatchBackend.put_metric_data = _refuse_reserved_namespace(CloudWatchBackend.put_metric_data)
+
+
+# --------------------------------------------------------------------------
+# CloudWatch metrics: statistics and percentiles as CloudWatch computes them (issue 14)
+# --------------------------------------------------------------------------
+
+BASIC_STATS = {"Sum", "SampleCount", "Average", "Minimum", "Maximum"}
+PERCENTILE_RE = re.compile(r"^p(\d{1,2}(\.\d{1,10})?|100)$")
+ALB_NAMESPACE = "AWS/ApplicationELB"
+
+
+def _period_value(data: list[Any], stat: str) -> float | None:
+    """One period's statistic over its data points (raw values and statistic sets)."""
+    raw = [float(md.value) for md in data if isinstance(md, MetricDatum)]
+    sets = [md for md in data if isinstance(md, MetricAggregatedDatum)]
+    count = len(raw) + sum(float(s.sample_count) for s in sets)
+    if count == 0:
+        return None
+    total = sum(raw) + sum(float(s.sum) for s in sets)
+    if stat == "Sum":
+        return total
+    if stat == "SampleCount":
+        return count
+    if stat == "Average":
+        return total / count
+    if stat == "Minimum":
+        return min(raw + [float(s.min) for s in sets])
+    if stat == "Maximum":
+        return max(raw + [float(s.max) for s in sets])
+    # pNN: nearest rank over the raw values (CloudWatch computes no percentile from statistic
+    # sets alone: it answers no data point).
+    if not raw:
+        return None
+    rank = math.ceil(round(float(stat[1:]) * len(raw) / 100, 9))  # round: 99.9 x 1000 / 100 is 999.0000000000001
+    ordered = sorted(raw)
+    return ordered[min(len(ordered), max(1, rank)) - 1]
+
+
+def _check_stat(stat: str) -> None:
+    if stat not in BASIC_STATS and not PERCENTILE_RE.match(stat):
+        raise InvalidParameterValue(f"The value {stat} for parameter MetricDataQueries.member.Stat is invalid.")
+
+
+def _seconds(dt: datetime.datetime) -> float:
+    """Epoch seconds of a timestamp moto holds naive (UTC) or aware."""
+    return calendar.timegm(dt.utctimetuple()) + dt.microsecond / 1e6
+
+
+def _floor_to(epoch: float, seconds: int) -> datetime.datetime:
+    start = int(epoch) - int(epoch) % seconds
+    return datetime.datetime.fromtimestamp(start, tz=datetime.timezone.utc)
+
+
+def get_metric_data(self: Any, queries: list[dict[str, Any]], start_time: Any, end_time: Any,
+                    scan_by: str = "TimestampAscending") -> list[dict[str, Any]]:
+    """GetMetricData with CloudWatch's statistics: MetricStat queries match namespace, metric name
+    and exactly the given dimensions; periods start at multiples of the period (CloudWatch rounds
+    the start time down); every statistic, percentiles included, per period. Math expressions
+    run over these results as moto's do; Metrics Insights queries go to moto."""
+    start_time, end_time = start_time.replace(microsecond=0), end_time.replace(microsecond=0)
+    if start_time >= end_time:
+        raise ValidationError("The parameter EndTime must be greater than StartTime."
+                              if start_time > end_time else "The parameter StartTime must not equal parameter EndTime.")
+    metric_queries = [q for q in queries if "MetricStat" in q]
+    math_queries = [q for q in queries if "Expression" in q and not q["Expression"].startswith("SELECT")]
+    insights = [q for q in queries if "Expression" in q and q["Expression"].startswith("SELECT")]
+    start, end = _seconds(start_time), _seconds(end_time)
+    data = [md for md in self.get_all_metrics() if start <= _seconds(md.timestamp) < end]
+    results, returned = [], []
+    for query in metric_queries:
+        stat_spec = query["MetricStat"]
+        metric, stat, period = stat_spec["Metric"], stat_spec["Stat"], int(stat_spec["Period"])
+        _check_stat(stat)
+        wanted = sorted((d["Name"], d["Value"]) for d in metric.get("Dimensions", []))
+        unit = stat_spec.get("Unit")
+        matching = [md for md in data
+                    if md.namespace == metric.get("Namespace") and md.name == metric["MetricName"]
+                    and sorted((d.name, d.value) for d in md.dimensions) == wanted
+                    and (not unit or md.unit == unit)]
+        buckets: dict[datetime.datetime, list[Any]] = {}
+        for md in matching:
+            buckets.setdefault(_floor_to(_seconds(md.timestamp), period), []).append(md)
+        points = sorted((t, v) for t, v in ((t, _period_value(b, stat)) for t, b in buckets.items()) if v is not None)
+        if scan_by == "TimestampDescending":
+            points.reverse()
+        result = {"id": query["Id"], "label": query.get("Label") or f"{metric['MetricName']} {stat}",
+                  "values": [v for _, v in points], "timestamps": [t for t, _ in points], "status_code": "Complete"}
+        results.append(result)
+        if query.get("ReturnData", True):
+            returned.append(result)
+    for query in math_queries:
+        values, timestamps = parse_expression(query["Expression"], results)
+        returned.append({"id": query["Id"], "label": query.get("Label") or query["Id"], "values": values,
+                         "timestamps": timestamps, "status_code": "Complete"})
+    if insights:
+        returned += _moto_get_metric_data(self, insights, start_time, end_time, scan_by)
+    return returned
+
+
+def _refuse_reserved_namespace(orig: Any) -> Any:
+    def put_metric_data(self: Any, namespace: str, metric_data: list[dict[str, Any]]) -> None:
+        if namespace.startswith("AWS/"):  # AWS's own services publish there, nobody else
+            raise InvalidParameterValue(f"The value {namespace} for parameter Namespace is invalid.")
+        return orig(self, namespace, metric_data)
+    return put_metric_data
+
+
+def alb_dimensions(load_balancer_arn: str, target_group_arn: str) -> list[dict[str, str]]:
+    """ALB's dimensions from the ARNs: `app/<name>/<id>` and `targetgroup/<name>/<id>`."""
+    lb = load_balancer_arn.split(":loadbalancer/", 1)
+    tg = target_group_arn.split(":", 5)
+    if len(lb) != 2 or len(tg) != 6 or not tg[5].startswith("targetgroup/"):
+        raise ValueError("load_balancer_arn and target_group_arn must be ELBv2 ARNs")
+    return [{"Name": "LoadBalancer", "Value": lb[1]}, {"Name": "TargetGroup", "Value": tg[5]}]
+
+
+def publish_alb_metrics(body: dict[str, Any]) -> dict[str, Any]:
+    """What an Application Load Balancer publishes for one target group over one period:
+    `RequestCount` (Count), `HTTPCode_Target_5XX_Count` only when non-zero (ALB publishes no
+    zero counts), and one `TargetResponseTime` (Seconds) per request."""
+    backend = cloudwatch_backends[body.get("account_id") or DEFAULT_ACCOUNT_ID][body.get("region") or DEFAULT_REGION]
+    dims = alb_dimensions(body["load_balancer_arn"], body["target_group_arn"])
+    # Naive UTC, as moto keeps PutMetricData's timestamps.
+    at = datetime.datetime.fromtimestamp(float(body["timestamp"]), tz=datetime.timezone.utc).replace(tzinfo=None)
+    requests, errors = int(body.get("requests", 0)), int(body.get("errors_5xx", 0))
+    times = [float(t) for t in body.get("response_times", [])]
+    if requests < 0 or errors < 0 or errors > requests:
+        raise ValueError("requests and errors_5xx must be counts, errors_5xx <= requests")
+    data = [MetricDatum(ALB_NAMESPACE, "RequestCount", requests, dims, at, "Count")]
+    if errors:
+        data.append(MetricDatum(ALB_NAMESPACE, "HTTPCode_Target_5XX_Count", errors, dims, at, "Count"))
+    data += [MetricDatum(ALB_NAMESPACE, "TargetResponseTime", t, dims, at, "Seconds") for t in times]
+    with LOCK:
+        backend.metric_data.extend(data)
+    return {"published": len(data), "dimensions": dims}
+
 
 # --------------------------------------------------------------------------
 # Control API: /_gantry/...
@@ -868,6 +1019,7 @@ ROUTES = Map([
     Rule("/_gantry/codepipeline/starts", methods=["GET"], endpoint="list_starts"),
     Rule("/_gantry/elbv2/target-health", methods=["POST"], endpoint="set_target_health"),
     Rule("/_gantry/elbv2/weight-changes", methods=["GET"], endpoint="weight_changes"),
+    Rule("/_gantry/cloudwatch/alb-metrics", methods=["POST"], endpoint="alb_metrics"),
     Rule("/_gantry/calls", methods=["GET"], endpoint="list_calls"),
     Rule("/_gantry/reset", methods=["POST"], endpoint="reset"),
 ])
@@ -954,6 +1106,9 @@ class GantryApp:
         moto_api_backend.reset()  # as POST /moto-api/reset/; plugin state lives on the backends, so it goes too
         call_log.reset()
         return {"reset": True}
+
+    def alb_metrics(self, _backend: Any, params: dict[str, Any]) -> Any:
+        return publish_alb_metrics(params)
 
     def list_calls(self, _backend: Any, _params: dict[str, Any]) -> Any:
         return call_log.calls()

@@ -29,6 +29,8 @@ from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import alb_metrics  # noqa: E402  (sibling helper)
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account for any unknown access key
 
@@ -526,6 +528,81 @@ class NativeServicesTest(unittest.TestCase):
         self.assertIsInstance(alarm["StateUpdatedTimestamp"], datetime.datetime)  # a CBOR tag-1 timestamp
         status, out = call("SetAlarmState", {"AlarmName": "missing", "StateValue": "OK", "StateReason": "r"})
         self.assertEqual((status, out["Error"]["Code"]), (404, "ResourceNotFound"))
+
+    def test_alb_metrics_read_back_as_sums_and_percentiles(self) -> None:
+        """What an ALB publishes per target group, read back with GetMetricData as the shifter
+        will: sums per 60-second period, a missing 5xx point when there were none, and p99."""
+        lb = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:loadbalancer/app/shop/50dc6c495c0c9188"
+        blue = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/blue/73e2d6bc24d8a067"
+        green = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/green/943f017f100becff"
+        t0 = (int(time.time()) // 60 - 10) * 60
+        blue_times = [0.001 * (i + 1) for i in range(1000)]  # 1..1000 ms: p99 = 990 ms, p99.9 = 999 ms
+        green_times = alb_metrics.lognormal_times(200, median=0.05, sigma=0.5, seed=3)
+        for minute in range(3):
+            alb_metrics.publish_period(EMU.url, lb, blue, t0 + 60 * minute + 5, 1000, 2 * minute, blue_times)
+            alb_metrics.publish_period(EMU.url, lb, green, t0 + 60 * minute + 5, 200, 0, green_times)
+
+        def query(qid: str, tg: str, metric: str, stat: str) -> dict[str, Any]:
+            dims = [{"Name": "LoadBalancer", "Value": "app/shop/50dc6c495c0c9188"},
+                    {"Name": "TargetGroup", "Value": tg.split(":")[-1]}]
+            return {"Id": qid, "MetricStat": {"Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": metric,
+                                                         "Dimensions": dims}, "Period": 60, "Stat": stat}}
+
+        cw = EMU.client("cloudwatch")
+        out = cw.get_metric_data(
+            MetricDataQueries=[query("br", blue, "RequestCount", "Sum"), query("be", blue, "HTTPCode_Target_5XX_Count", "Sum"),
+                               query("bp", blue, "TargetResponseTime", "p99"), query("bq", blue, "TargetResponseTime", "p99.9"),
+                               query("bn", blue, "TargetResponseTime", "SampleCount"),
+                               query("ba", blue, "TargetResponseTime", "Average"),
+                               query("gr", green, "RequestCount", "Sum"), query("ge", green, "HTTPCode_Target_5XX_Count", "Sum"),
+                               query("gp", green, "TargetResponseTime", "p99")],
+            StartTime=datetime.datetime.fromtimestamp(t0 - 120, datetime.timezone.utc),
+            EndTime=datetime.datetime.fromtimestamp(t0 + 300, datetime.timezone.utc), ScanBy="TimestampAscending")
+        series = {r["Id"]: r for r in out["MetricDataResults"]}
+        minutes = [datetime.datetime.fromtimestamp(t0 + 60 * m, datetime.timezone.utc) for m in range(3)]
+        self.assertEqual(series["br"]["Timestamps"], minutes)  # periods start on the minute
+        self.assertEqual(series["br"]["Values"], [1000.0] * 3)
+        self.assertEqual(series["be"]["Values"], [2.0, 4.0])  # minute 0 had none: no point, as ALB
+        self.assertEqual(series["be"]["Timestamps"], minutes[1:])
+        self.assertEqual([round(v, 6) for v in series["bp"]["Values"]], [0.99] * 3)
+        self.assertEqual([round(v, 6) for v in series["bq"]["Values"]], [0.999] * 3)
+        self.assertEqual(series["bn"]["Values"], [1000.0] * 3)
+        self.assertAlmostEqual(series["ba"]["Values"][0], 0.5005)
+        self.assertEqual(series["gr"]["Values"], [200.0] * 3)
+        self.assertEqual(series["ge"]["Values"], [])
+        self.assertEqual(series["gp"]["Values"][0], sorted(green_times)[197])  # nearest rank: ceil(0.99 x 200)
+
+        with self.assertRaises(ClientError) as refused:  # only AWS publishes into AWS/ namespaces
+            cw.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=[{"MetricName": "RequestCount", "Value": 1}])
+        self.assertEqual(refused.exception.response["Error"]["Code"], "InvalidParameterValue")
+        with self.assertRaises(ClientError) as bad:
+            cw.get_metric_data(MetricDataQueries=[query("x", blue, "RequestCount", "median")],
+                               StartTime=datetime.datetime.fromtimestamp(t0, datetime.timezone.utc),
+                               EndTime=datetime.datetime.fromtimestamp(t0 + 60, datetime.timezone.utc))
+        self.assertEqual(bad.exception.response["Error"]["Code"], "InvalidParameterValue")
+
+        # The Rust SDK's protocol: the same figures through the CBOR bridge.
+        status, _, parsed = cbor_call("GetMetricData", {
+            "MetricDataQueries": [query("gp", green, "TargetResponseTime", "p99"), query("br", blue, "RequestCount", "Sum")],
+            "StartTime": datetime.datetime.fromtimestamp(t0, datetime.timezone.utc),
+            "EndTime": datetime.datetime.fromtimestamp(t0 + 180, datetime.timezone.utc)})
+        self.assertEqual(status, 200, parsed)
+        cbor = {r["Id"]: r for r in parsed["MetricDataResults"]}
+        self.assertEqual(cbor["br"]["Values"], [1000.0] * 3)
+        self.assertEqual(cbor["gp"]["Values"][0], sorted(green_times)[197])
+
+        # Your own metrics, published with PutMetricData, get percentiles too (Values + Counts).
+        cw.put_metric_data(Namespace="Shop", MetricData=[{
+            "MetricName": "Latency", "Timestamp": datetime.datetime.fromtimestamp(t0 + 1, datetime.timezone.utc),
+            "Values": [1.0, 2.0, 100.0], "Counts": [50, 49, 1]}])
+        own = cw.get_metric_data(
+            MetricDataQueries=[{"Id": "p", "MetricStat": {"Metric": {"Namespace": "Shop", "MetricName": "Latency"},
+                                                          "Period": 60, "Stat": "p99"}},
+                               {"Id": "m", "MetricStat": {"Metric": {"Namespace": "Shop", "MetricName": "Latency"},
+                                                          "Period": 60, "Stat": "Maximum"}}],
+            StartTime=datetime.datetime.fromtimestamp(t0, datetime.timezone.utc),
+            EndTime=datetime.datetime.fromtimestamp(t0 + 60, datetime.timezone.utc))
+        self.assertEqual({r["Id"]: r["Values"] for r in own["MetricDataResults"]}, {"p": [2.0], "m": [100.0]})
 
     def test_dynamodb_conditional_put_and_ttl(self) -> None:
         ddb = EMU.client("dynamodb")

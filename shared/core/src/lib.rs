@@ -16,6 +16,9 @@
 //! - [`traffic`]: blue/green on ECS behind an ALB (the traffic shifter). Where a canary step is
 //!   decided: `traffic::phase::next_step`; the invocation's flow: `traffic::flow`.
 //!
+//! - [`analysis`]: the canary judged against the live side (statistics, verdicts, what a
+//!   verdict does to a step), used by `traffic`.
+//!
 //! Shared leaves, imported by the features and importing none of them:
 //! - [`config`]: every environment variable, read and validated once.
 //! - [`secrets`]: the secret's keys, redacted in logs.
@@ -24,6 +27,7 @@
 //! - [`clock`]: the one wall clock and timestamp parsing.
 //! - [`text`]: `truncate` and such.
 
+pub mod analysis;
 pub mod approval;
 pub mod clock;
 pub mod config;

@@ -1,0 +1,364 @@
+//! The decision over a sequence of windows, and the little state carried from one check to the
+//! next (it travels in CodePipeline's continuation token, so it is small and has short names).
+
+use serde::{Deserialize, Serialize};
+
+use super::binomial::upper_tail;
+use super::spending::{next_look, Spent};
+use super::{AnalysisConfig, Evidence, Reason, Verdict, Window};
+
+/// Passes and inconclusive windows in the current step's bake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BakeTally {
+    #[serde(rename = "p", default)]
+    pub passes: u32,
+    #[serde(rename = "i", default)]
+    pub inconclusive: u32,
+}
+
+/// What the judge remembers between checks: ~100 bytes of JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct JudgeState {
+    /// The start of the last window judged; later checks judge only newer windows.
+    #[serde(rename = "w", default, skip_serializing_if = "Option::is_none")]
+    pub last_window: Option<i64>,
+    /// Cumulative counts since the new side started taking traffic.
+    #[serde(rename = "n", default)]
+    pub new_requests: u64,
+    #[serde(rename = "e", default)]
+    pub new_errors: u64,
+    #[serde(rename = "m", default)]
+    pub live_requests: u64,
+    #[serde(rename = "f", default)]
+    pub live_errors: u64,
+    /// The looks (alpha) already spent.
+    #[serde(rename = "s", default)]
+    pub spent: Spent,
+    /// Consecutive judged windows with the new p99 over the tolerance.
+    #[serde(rename = "l", default)]
+    pub latency_strikes: u32,
+    #[serde(rename = "b", default)]
+    pub bake: BakeTally,
+}
+
+impl JudgeState {
+    /// A new step's bake begins: its tally starts over. The counts and the alpha spent carry on,
+    /// because the error test and its false-rollback guarantee cover the whole deployment.
+    pub fn start_step(&mut self) {
+        self.bake = BakeTally::default();
+    }
+}
+
+/// The windows that CloudWatch will no longer change: those that ended at least `settle_seconds`
+/// before `now` (ALB metrics arrive a minute or two late; judging a half-filled window would
+/// compare half-counted sides).
+pub fn settled(
+    windows: &[Window],
+    now: i64,
+    period_seconds: i64,
+    settle_seconds: i64,
+) -> Vec<Window> {
+    windows
+        .iter()
+        .filter(|w| {
+            w.start
+                .saturating_add(period_seconds)
+                .saturating_add(settle_seconds)
+                <= now
+        })
+        .copied()
+        .collect()
+}
+
+/// P-value of "the new side's 5xx rate is at most `tolerance` x the live side's", from the counts.
+///
+/// Given both sides' 5xx in total (`E`), and with each side's errors a Poisson count of its
+/// requests x its rate, the new side's share of `E` is Binomial(E, p0) with
+/// `p0 = k n_new / (k n_new + n_live)` when the new rate is exactly `k` x the live rate (and
+/// smaller below it): the p-value is P(X >= new errors). `None` when there is nothing to test.
+pub fn error_p_value(
+    tolerance: f64,
+    new_requests: u64,
+    new_errors: u64,
+    live_requests: u64,
+    live_errors: u64,
+) -> Option<f64> {
+    if new_errors == 0 || live_requests == 0 || new_requests == 0 {
+        return None;
+    }
+    let weighted = tolerance * new_requests as f64;
+    let p0 = weighted / (weighted + live_requests as f64);
+    Some(upper_tail(
+        new_errors.saturating_add(live_errors),
+        new_errors,
+        p0,
+    ))
+}
+
+/// Judges the windows newer than `state.last_window`, oldest first; returns the new state and
+/// one verdict per window judged. Pure and quick (a few microseconds a window).
+pub fn judge(
+    config: &AnalysisConfig,
+    state: &JudgeState,
+    windows: &[Window],
+) -> (JudgeState, Vec<Verdict>) {
+    let mut state = *state;
+    let mut sorted: Vec<&Window> = windows
+        .iter()
+        .filter(|w| state.last_window.is_none_or(|last| w.start > last))
+        .collect();
+    sorted.sort_by_key(|w| w.start);
+    sorted.dedup_by_key(|w| w.start);
+    let verdicts = sorted
+        .into_iter()
+        .map(|w| judge_one(config, &mut state, w))
+        .collect();
+    (state, verdicts)
+}
+
+fn judge_one(config: &AnalysisConfig, state: &mut JudgeState, w: &Window) -> Verdict {
+    state.last_window = Some(w.start);
+    // Counting starts with the new side's first request: before it, live's counts say nothing.
+    if w.new.requests > 0 || state.new_requests > 0 {
+        state.new_requests = state.new_requests.saturating_add(w.new.requests);
+        state.new_errors = state
+            .new_errors
+            .saturating_add(w.new.errors.min(w.new.requests));
+        state.live_requests = state.live_requests.saturating_add(w.live.requests);
+        state.live_errors = state
+            .live_errors
+            .saturating_add(w.live.errors.min(w.live.requests));
+    }
+    let p_value = error_p_value(
+        config.error_ratio_tolerance,
+        state.new_requests,
+        state.new_errors,
+        state.live_requests,
+        state.live_errors,
+    );
+    // A look, when the new side's requests reached the next level: spend its alpha.
+    let look_alpha =
+        next_look(config.alpha, state.spent, state.new_requests).map(|(share, spent)| {
+            state.spent = spent;
+            share
+        });
+    let errors_fail = matches!((p_value, look_alpha), (Some(p), Some(a)) if p <= a);
+
+    let latency_ratio = match (w.new.p99, w.live.p99) {
+        (Some(n), Some(l)) if l > 0.0 => Some(n / l),
+        _ => None,
+    };
+    let latency_judged = w.new.requests >= config.latency_min_requests
+        && w.live.requests >= config.latency_min_requests;
+    if let (true, Some(r)) = (latency_judged, latency_ratio) {
+        if r > config.latency_ratio_tolerance {
+            state.latency_strikes = state.latency_strikes.saturating_add(1);
+        } else {
+            state.latency_strikes = 0;
+        }
+    }
+    let latency_fail = state.latency_strikes >= config.latency_windows;
+
+    let error_ratio = (state.live_errors > 0 && state.live_requests > 0 && state.new_requests > 0)
+        .then(|| {
+            (state.new_errors as f64 / state.new_requests as f64)
+                / (state.live_errors as f64 / state.live_requests as f64)
+        });
+    let evidence = |reason| Evidence {
+        reason,
+        window_start: w.start,
+        window: *w,
+        new_requests: state.new_requests,
+        new_errors: state.new_errors,
+        live_requests: state.live_requests,
+        live_errors: state.live_errors,
+        error_ratio,
+        p_value,
+        look_alpha,
+        error_tolerance: config.error_ratio_tolerance,
+        latency_ratio,
+        latency_tolerance: config.latency_ratio_tolerance,
+    };
+    let verdict = if errors_fail {
+        Verdict::Fail(evidence(Reason::Errors))
+    } else if latency_fail {
+        Verdict::Fail(evidence(Reason::Latency))
+    } else if w.new.requests < config.min_requests {
+        Verdict::Inconclusive(evidence(Reason::TooFewRequests))
+    } else if state.latency_strikes > 0 {
+        Verdict::Inconclusive(evidence(Reason::LatencyUnderWatch))
+    } else {
+        Verdict::Pass(evidence(Reason::WithinTolerance))
+    };
+    match verdict {
+        Verdict::Pass(_) => state.bake.passes = state.bake.passes.saturating_add(1),
+        Verdict::Inconclusive(_) => {
+            state.bake.inconclusive = state.bake.inconclusive.saturating_add(1)
+        }
+        Verdict::Fail(_) => {}
+    }
+    verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::SideStats;
+
+    fn window(start: i64, new: (u64, u64, f64), live: (u64, u64, f64)) -> Window {
+        Window {
+            start,
+            new: SideStats {
+                requests: new.0,
+                errors: new.1,
+                p99: Some(new.2),
+            },
+            live: SideStats {
+                requests: live.0,
+                errors: live.1,
+                p99: Some(live.2),
+            },
+        }
+    }
+
+    #[test]
+    fn same_rates_pass() {
+        let c = AnalysisConfig::default();
+        let ws: Vec<Window> = (0..10)
+            .map(|i| window(i * 60, (300, 3, 0.2), (2700, 27, 0.2)))
+            .collect();
+        let (state, verdicts) = judge(&c, &JudgeState::default(), &ws);
+        assert!(verdicts.iter().all(Verdict::is_pass), "{verdicts:?}");
+        assert_eq!(state.bake.passes, 10);
+        assert_eq!(state.new_requests, 3000);
+    }
+
+    #[test]
+    fn ten_times_the_errors_fails_with_the_evidence() {
+        let c = AnalysisConfig::default();
+        let ws: Vec<Window> = (0..4)
+            .map(|i| window(i * 60, (100, 10, 0.2), (900, 9, 0.2)))
+            .collect();
+        let (_, verdicts) = judge(&c, &JudgeState::default(), &ws);
+        let fail = verdicts.iter().find(|v| v.is_fail()).expect("a fail");
+        assert_eq!(fail.evidence().reason, Reason::Errors);
+        let p = fail.evidence().p_value.expect("p");
+        assert!(p <= fail.evidence().look_alpha.expect("a look"));
+        assert!(fail.to_string().starts_with("analysis: fail"));
+    }
+
+    #[test]
+    fn zero_errors_anywhere_pass() {
+        let c = AnalysisConfig::default();
+        let (_, v) = judge(
+            &c,
+            &JudgeState::default(),
+            &[window(0, (5000, 0, 0.1), (5000, 0, 0.1))],
+        );
+        assert!(v[0].is_pass());
+        assert_eq!(v[0].evidence().p_value, None);
+        assert_eq!(v[0].evidence().error_ratio, None);
+    }
+
+    #[test]
+    fn zero_live_traffic_never_fails_on_errors() {
+        let c = AnalysisConfig::default();
+        let ws: Vec<Window> = (0..5)
+            .map(|i| window(i * 60, (1000, 500, 0.1), (0, 0, 0.0)))
+            .collect();
+        let (_, v) = judge(&c, &JudgeState::default(), &ws);
+        assert!(v.iter().all(|v| !v.is_fail()), "{v:?}");
+    }
+
+    #[test]
+    fn too_few_requests_are_inconclusive_but_still_counted() {
+        let c = AnalysisConfig::default();
+        let (state, v) = judge(
+            &c,
+            &JudgeState::default(),
+            &[window(0, (10, 0, 0.1), (90, 1, 0.1))],
+        );
+        assert!(matches!(&v[0], Verdict::Inconclusive(e) if e.reason == Reason::TooFewRequests));
+        assert_eq!(state.new_requests, 10);
+        assert_eq!(state.bake.inconclusive, 1);
+    }
+
+    #[test]
+    fn p99_twice_live_fails_after_two_windows() {
+        let c = AnalysisConfig::default();
+        let ws: Vec<Window> = (0..3)
+            .map(|i| window(i * 60, (1000, 1, 0.4), (9000, 9, 0.2)))
+            .collect();
+        let (_, v) = judge(&c, &JudgeState::default(), &ws);
+        assert!(matches!(&v[0], Verdict::Inconclusive(e) if e.reason == Reason::LatencyUnderWatch));
+        assert!(matches!(&v[1], Verdict::Fail(e) if e.reason == Reason::Latency));
+    }
+
+    #[test]
+    fn p99_on_a_handful_of_requests_is_not_compared() {
+        let c = AnalysisConfig::default();
+        let ws: Vec<Window> = (0..5)
+            .map(|i| window(i * 60, (60, 0, 2.0), (540, 0, 0.2)))
+            .collect();
+        let (_, v) = judge(&c, &JudgeState::default(), &ws);
+        assert!(v.iter().all(Verdict::is_pass), "{v:?}");
+    }
+
+    #[test]
+    fn windows_already_judged_are_skipped_and_state_round_trips_compactly() {
+        let c = AnalysisConfig::default();
+        let ws: Vec<Window> = (0..6)
+            .map(|i| window(i * 60, (300, 3, 0.2), (2700, 27, 0.2)))
+            .collect();
+        let (once, all) = judge(&c, &JudgeState::default(), &ws);
+        let (half, _) = judge(&c, &JudgeState::default(), &ws[..3]);
+        let token = serde_json::to_string(&half).expect("serializes");
+        assert!(token.len() < 120, "{} bytes: {token}", token.len());
+        let back: JudgeState = serde_json::from_str(&token).expect("parses");
+        let (twice, rest) = judge(&c, &back, &ws);
+        assert_eq!(rest.len(), 3);
+        assert_eq!(once, twice);
+        assert_eq!(all[3..], rest[..]);
+    }
+
+    #[test]
+    fn live_only_windows_before_the_new_side_starts_are_not_counted() {
+        let c = AnalysisConfig::default();
+        let (state, _) = judge(
+            &c,
+            &JudgeState::default(),
+            &[window(0, (0, 0, 0.0), (1000, 50, 0.2))],
+        );
+        assert_eq!(state.live_requests, 0);
+    }
+
+    #[test]
+    fn huge_counts_are_judged_quickly_and_correctly() {
+        let c = AnalysisConfig::default();
+        let ws: Vec<Window> = (0..30)
+            .map(|i| window(i * 60, (5_000_000, 50_000, 0.2), (5_000_000, 50_000, 0.2)))
+            .collect();
+        let (_, v) = judge(&c, &JudgeState::default(), &ws);
+        assert!(v.iter().all(Verdict::is_pass));
+    }
+
+    #[test]
+    fn the_p_value_follows_the_tolerance() {
+        // Same counts: a looser tolerance gives a larger p-value.
+        let strict = error_p_value(1.0, 1000, 20, 9000, 90).expect("p");
+        let loose = error_p_value(2.0, 1000, 20, 9000, 90).expect("p");
+        assert!(strict < loose);
+        // Bin(110, 0.1): P(X >= 20) = 0.006157 (Python: sum of math.comb terms).
+        assert!((strict - 0.006_157_447).abs() < 1e-8, "{strict}");
+    }
+
+    #[test]
+    fn settled_keeps_only_windows_cloudwatch_has_finished() {
+        let ws = [
+            window(0, (1, 0, 0.1), (1, 0, 0.1)),
+            window(60, (1, 0, 0.1), (1, 0, 0.1)),
+        ];
+        assert_eq!(settled(&ws, 180, 60, 60).len(), 2);
+        assert_eq!(settled(&ws, 179, 60, 60).len(), 1);
+    }
+}

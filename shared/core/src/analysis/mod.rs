@@ -1,0 +1,30 @@
+//! Judging the new side against the live side (issue 14): from both target groups' load-balancer
+//! metrics over the same windows, a verdict per window (Pass, Inconclusive, Fail), and what the
+//! verdicts do to a traffic step. Pure: the shifter fetches the metrics and carries the state.
+//!
+//! The shifter's loop, per check:
+//! 1. `AnalysisConfig::from_json(&user_parameters["analysis"])` (refuse the job on `Err`);
+//! 2. one `GetMetricData` with `metric_queries` (dimensions from `AlbDimensions::from_arns`) for
+//!    both sides' series since the new side started taking traffic, `series_from_results`,
+//!    `windows_from_series`, then `settled` (drop windows CloudWatch is still filling);
+//! 3. `judge(&config, &state, &windows)` -> (new state, verdicts for the windows not judged before);
+//! 4. `decide_step(&config, &state.bake, &verdicts, bake_over)` -> Advance / Wait / RollBack / AskPerson;
+//! 5. carry `JudgeState` in the continuation token (`state.start_step()` when a new step begins).
+//!
+//! docs/analysis.md explains the statistics.
+
+pub mod bake;
+pub mod binomial;
+pub mod config;
+pub mod judge;
+pub mod metrics;
+pub mod spending;
+pub mod verdict;
+pub mod window;
+
+pub use bake::{decide_step, StepDecision};
+pub use config::{AnalysisConfig, ConfigError, OnInconclusive};
+pub use judge::{error_p_value, judge, settled, BakeTally, JudgeState};
+pub use metrics::{metric_queries, series_from_results, AlbDimensions, ArnError, MetricQuery};
+pub use verdict::{Evidence, Reason, Verdict};
+pub use window::{windows_from_series, SideSeries, SideStats, Window};
