@@ -54,10 +54,16 @@ def main() -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--no-stdin-watch", action="store_true", help="do not exit on stdin EOF")
+    parser.add_argument("--enforce-iam", action="store_true",
+                        help="authorize every AWS request against the caller's IAM policies (iam_enforce.py)")
     args = parser.parse_args()
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     gantry_moto_plugin.install()
+    if args.enforce_iam or os.environ.get("GANTRY_ENFORCE_IAM") == "1":
+        import iam_enforce
+
+        iam_enforce.enable()
     app = gantry_moto_plugin.GantryApp(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.host, args.port, app, threaded=True, request_handler=QuietHandler)
     port = server.server_port
