@@ -40,7 +40,7 @@ async fn rig_with(env: &[(&str, String)], secret: Value) -> Rig {
     ]);
     vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.clone())));
     let config = TrafficShifterConfig::from_env(&vars).expect("config");
-    let (own, secrets) = function_start("traffic-shifter", &secret_arn).await;
+    let (own, secrets) = function_start("traffic-shifter", &shop.stack(&table, &secret_arn)).await;
     let mut shifter = traffic_shifter::build(config, &secrets, &own);
     shifter.slice = Duration::from_millis(2500);
     Rig {

@@ -7,6 +7,7 @@ use gantry::signature::hmac_sha256_hex;
 use gantry_tests::aws::{
     create_pipeline, create_secret, create_table, function_start, recorded_starts, sdk,
 };
+use gantry_tests::iam::Stack;
 use gantry_tests::{fixture, fixture_json, unique};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -24,6 +25,11 @@ struct World {
 
 /// A table, a secret, three pipelines and the routes between them.
 async fn world() -> World {
+    world_also_for(&[]).await
+}
+
+/// `world()`, its webhook's role also granted on the `extra` pipelines (stacks of their own).
+async fn world_also_for(extra: &[&str]) -> World {
     let sdk = sdk().await;
     let table = unique("gantry");
     create_table(&sdk, &table).await;
@@ -46,11 +52,20 @@ async fn world() -> World {
     ]);
     let env: HashMap<String, String> = HashMap::from([
         ("GANTRY_SECRETS_ARN".into(), secret.clone()),
-        ("GANTRY_TABLE".into(), table),
+        ("GANTRY_TABLE".into(), table.clone()),
         ("GANTRY_ROUTES".into(), routes.to_string()),
     ]);
     let config = WebhookConfig::from_env(&env).expect("config");
-    let (own, secrets) = function_start("webhook", &secret).await;
+    // Three routes to three pipelines: the role as three stacks would grant it, one per pipeline.
+    let stack = Stack {
+        parameters: [api.as_str(), &web, &tags]
+            .iter()
+            .chain(extra)
+            .map(|p| json!({"ServiceName": p}))
+            .collect(),
+        ..Stack::for_pipeline(&api, &table, &secret)
+    };
+    let (own, secrets) = function_start("webhook", &stack).await;
     World {
         webhook: webhook::build(config, &secrets, &own).expect("webhook"),
         sdk,
@@ -250,9 +265,9 @@ async fn a_bad_signature_changes_nothing() {
 
 #[tokio::test]
 async fn a_missing_pipeline_is_502_and_the_retry_succeeds_once_it_exists() {
-    let w = world().await;
-    // Route to a pipeline that does not exist yet.
+    // Route to a pipeline that does not exist yet (its stack's role names it).
     let missing = unique("missing");
+    let w = world_also_for(&[&missing]).await;
     let mut webhook = w.webhook;
     webhook.routes = gantry::routing::RouteTable::parse(
         &json!([{"provider": "github", "repository": "Codertocat/Hello-World", "branches": ["master"],
