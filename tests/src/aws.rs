@@ -23,7 +23,14 @@ pub async fn sdk() -> SdkConfig {
 /// (started with `--enforce-iam`) refuses whatever that role does not allow, and its call log
 /// (`GET /_gantry/calls`) says what each function called (tests/template/check_calls.py).
 pub async fn function_start(function: &str, stack: &crate::iam::Stack) -> (SdkConfig, GantrySecrets) {
-    let key = crate::iam::function_key(function, stack).await;
+    function_start_as(crate::iam::function_key(function, stack).await, stack).await
+}
+
+/// `function_start` with the access key of a given user (`iam::function_key_edited`).
+pub async fn function_start_as(
+    key: crate::iam::FunctionKey,
+    stack: &crate::iam::Stack,
+) -> (SdkConfig, GantrySecrets) {
     let sdk = sdk_with_credentials(&key.access_key_id, &key.secret_access_key).await;
     let secrets = GantrySecrets::fetch(
         &aws_sdk_secretsmanager::Client::new(&sdk),

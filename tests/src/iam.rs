@@ -41,6 +41,47 @@ pub struct FunctionKey {
 
 /// Makes `function`'s user for `stack`, holding its role's policies from template.yaml.
 pub async fn function_key(function: &str, stack: &Stack) -> FunctionKey {
+    make_user(function, stack, None).await
+}
+
+/// Makes `function`'s user for `stack`, holding its role's policies after `edit` (a permission
+/// removed, a condition narrowed): what a test shows the emulator refuses.
+pub async fn function_key_edited(
+    function: &str,
+    stack: &Stack,
+    edit: impl FnOnce(&mut Value),
+) -> FunctionKey {
+    let mut policies = make_user(function, stack, None).await.policies;
+    edit(&mut policies);
+    make_user(function, stack, Some(policies)).await
+}
+
+/// The statements of every policy in `policies` (the `policies` of a `FunctionKey`).
+fn statements(policies: &mut Value) -> impl Iterator<Item = &mut Vec<Value>> {
+    policies
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["PolicyDocument"]["Statement"].as_array_mut())
+}
+
+/// Removes the statement `sid` from `policies`.
+pub fn remove_statement(policies: &mut Value, sid: &str) {
+    for list in statements(policies) {
+        list.retain(|s| s["Sid"] != sid);
+    }
+}
+
+/// Sets the `dynamodb:LeadingKeys` patterns of the statement `sid`.
+pub fn set_leading_keys(policies: &mut Value, sid: &str, patterns: &[&str]) {
+    for list in statements(policies) {
+        for s in list.iter_mut().filter(|s| s["Sid"] == sid) {
+            s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] = json!(patterns);
+        }
+    }
+}
+
+async fn make_user(function: &str, stack: &Stack, policies: Option<Value>) -> FunctionKey {
     let mut names = Map::new();
     names.insert("StateTable".into(), json!(stack.table));
     names.insert("GantrySecret".into(), json!(stack.secret_arn));
@@ -53,7 +94,8 @@ pub async fn function_key(function: &str, stack: &Stack) -> FunctionKey {
     };
     let made = crate::http::post(
         &format!("{}/_gantry/iam/functions", crate::emulator_url()),
-        &json!({"function": function, "parameters": parameters, "names": names}),
+        &json!({"function": function, "parameters": parameters, "names": names,
+                "policies": policies}),
     )
     .await;
     let text = |k: &str| made[k].as_str().unwrap_or_default().to_string();

@@ -29,6 +29,12 @@ struct Rig {
 /// A shop (blue live with two tasks), a state table, and the shifter with a short time slice
 /// so that deployments span several invocations.
 async fn rig_with(env: &[(&str, String)], secret: Value) -> Rig {
+    rig_granting(env, secret, |_| json!({})).await
+}
+
+/// `rig_with`, its stack's template parameters also set to `extra(shop)` (the shifter's role is
+/// resolved from them).
+async fn rig_granting(env: &[(&str, String)], secret: Value, extra: fn(&Shop) -> Value) -> Rig {
     let sdk = sdk().await;
     let shop = Shop::create(&sdk, &unique("shop"), 2).await;
     let table = unique("gantry");
@@ -40,7 +46,11 @@ async fn rig_with(env: &[(&str, String)], secret: Value) -> Rig {
     ]);
     vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.clone())));
     let config = TrafficShifterConfig::from_env(&vars).expect("config");
-    let (own, secrets) = function_start("traffic-shifter", &shop.stack(&table, &secret_arn)).await;
+    let mut stack = shop.stack(&table, &secret_arn);
+    if let (Some(parameters), Value::Object(extra)) = (stack.parameters[0].as_object_mut(), extra(&shop)) {
+        parameters.extend(extra);
+    }
+    let (own, secrets) = function_start("traffic-shifter", &stack).await;
     let mut shifter = traffic_shifter::build(config, &secrets, &own);
     shifter.slice = Duration::from_millis(2500);
     Rig {
@@ -659,7 +669,12 @@ async fn refused(rig: &Rig, params: Value, expected: &str) {
 
 #[tokio::test]
 async fn bad_user_parameters_fail_at_once_naming_the_problem() {
-    let rig = rig().await;
+    // A stack whose QA environment names a service that does not exist (a mistyped parameter):
+    // the role grants it, as the template would, so the shifter sees what ECS answers.
+    let rig = rig_granting(&[], json!({}), |shop| {
+        json!({"QaCluster": shop.cluster, "QaGreenService": "no-such-service"})
+    })
+    .await;
     let shop = &rig.shop;
     let good = shop.user_parameters(NEW_IMAGE, canary(1));
 
