@@ -22,7 +22,10 @@ pub async fn sdk() -> SdkConfig {
 /// exactly the function's role policies from template.yaml, resolved for `stack`; the emulator
 /// (started with `--enforce-iam`) refuses whatever that role does not allow, and its call log
 /// (`GET /_gantry/calls`) says what each function called (tests/template/check_calls.py).
-pub async fn function_start(function: &str, stack: &crate::iam::Stack) -> (SdkConfig, GantrySecrets) {
+pub async fn function_start(
+    function: &str,
+    stack: &crate::iam::Stack,
+) -> (SdkConfig, GantrySecrets) {
     function_start_as(crate::iam::function_key(function, stack).await, stack).await
 }
 

@@ -330,7 +330,9 @@ async fn refused(action: &str, resource: &str) -> usize {
     refusals()
         .await
         .iter()
-        .filter(|r| r["action"] == action && r["resource"].as_str().unwrap_or("").ends_with(resource))
+        .filter(|r| {
+            r["action"] == action && r["resource"].as_str().unwrap_or("").ends_with(resource)
+        })
         .count()
 }
 
@@ -341,7 +343,14 @@ async fn a_role_without_start_pipeline_execution_is_refused_and_nothing_starts()
     let (status, answer) = send(&w, github_push("d-no-grant", &body, GITHUB_SECRET)).await;
     assert_eq!(status, 502, "{answer}");
     assert!(recorded_starts(&w.api).await.is_empty());
-    assert!(refused("codepipeline:StartPipelineExecution", &format!(":{}", w.api)).await > 0);
+    assert!(
+        refused(
+            "codepipeline:StartPipelineExecution",
+            &format!(":{}", w.api)
+        )
+        .await
+            > 0
+    );
 
     // The template's own role starts it.
     let w = world().await;
