@@ -1,12 +1,14 @@
 """Gantry's AWS emulator: moto's server plus gantry_moto_plugin.
 
-    python tests/emulator/server.py [--port 0] [--host 127.0.0.1] [--no-stdin-watch]
+    python tests/emulator/server.py [--port 0] [--host 127.0.0.1] [--no-stdin-watch] [--enforce-iam]
 
 Prints exactly one line, `READY http://HOST:PORT`, on stdout once it accepts
 connections, then serves until SIGTERM/SIGINT or until stdin reaches EOF. The
 stdin watch ties the emulator's life to its parent: spawn it with a piped stdin
 and keep the pipe open; when the parent dies the pipe closes and so does the
 emulator. With stdin at /dev/null it would stop at once: use --no-stdin-watch.
+--enforce-iam: every AWS request is authorized against the caller's IAM policies
+(iam_enforce.py), as AWS would.
 """
 
 from __future__ import annotations
