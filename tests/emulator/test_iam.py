@@ -191,6 +191,21 @@ class Enforcement(unittest.TestCase):
                           "AccessDenied")
         w.client("cloudwatch", w.user("traffic-shifter")).describe_alarms()
 
+    def test_the_shifter_passes_only_the_task_roles_and_tags_only_while_registering(self) -> None:
+        w = World()
+        shifter = w.user("traffic-shifter")
+        ecs = w.client("ecs", shifter)
+        container = [{"name": "web", "image": "shop:2", "memory": 256}]
+        # TaskRoleArns' sample answers (tests/template/resolve.py) are the roles it may pass.
+        ecs.register_task_definition(family="shop", containerDefinitions=container,
+                                     taskRoleArn=f"arn:aws:iam::{ACCOUNT}:role/shop-task",
+                                     tags=[{"key": "gantry:deployment", "value": "d-1"}])
+        message = self.assertDenied(lambda: ecs.register_task_definition(
+            family="shop", containerDefinitions=container, taskRoleArn=f"arn:aws:iam::{ACCOUNT}:role/admin"))
+        self.assertIn("iam:PassRole", message)
+        arn = EMU.client("ecs").list_task_definitions()["taskDefinitionArns"][0]
+        self.assertDenied(lambda: ecs.tag_resource(resourceArn=arn, tags=[{"key": "k", "value": "v"}]))
+
     def test_unknown_keys_and_bad_signatures_are_refused(self) -> None:
         w = World()
         user = w.user("webhook")
