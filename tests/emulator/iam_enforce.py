@@ -130,12 +130,20 @@ def _principal(key_id: str) -> Principal | None:
     if session:
         return Principal(session.arn, session.secret, session.token, session.policies)
     backend = _iam_backend()
-    for user in list(backend.users.values()):
+    owner = backend.users.get(_key_owners.get(key_id, ""))
+    candidates = [owner] if owner is not None else list(backend.users.values())
+    for user in candidates:
         for key in user.access_keys:
             if key.access_key_id == key_id and key.status == "Active":
+                _key_owners[key_id] = user.name  # found again next time without a scan
                 return Principal(f"arn:aws:iam::{ACCOUNT}:user/{user.name}", key.secret_access_key, None,
                                  _user_policies(backend, user))
+    if owner is not None:  # the key was deleted or deactivated since
+        _key_owners.pop(key_id, None)
     return None
+
+
+_key_owners: dict[str, str] = {}  # access key id -> user name, a cache checked against moto's IAM
 
 
 # --------------------------------------------------------------------------
