@@ -132,6 +132,12 @@ class Resolved:
         for name, value in self.parameters.items():
             translator[name] = value
         translator.update(names or {})
+        # The functions' log groups (LogGroupName: /gantry/<stack>/<binary>).
+        for logical, binary in (("Webhook", "webhook"), ("Notifier", "notifier"), ("Approval", "approval"),
+                                ("TrafficShifter", "traffic-shifter")):
+            group = f"/gantry/{STACK}/{binary}"
+            translator.setdefault(f"{logical}LogGroup", {
+                "Ref": group, "Arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*"})
         table = translator["StateTable"]
         if isinstance(table, str):
             translator["StateTable"] = {"Ref": table, "Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"}
