@@ -36,7 +36,7 @@ from lambda_events import (  # noqa: E402
     REGION,
     http_response,
 )
-from check_calls import FUNCTIONS, access_key, calls_by_function  # noqa: E402
+from check_calls import FUNCTIONS, calls_by_function  # noqa: E402
 from runtime_api import InitError, LambdaProcess  # noqa: E402
 from slack_view import learn_names  # noqa: E402
 from transcript import Transcript  # noqa: E402
@@ -71,12 +71,12 @@ def expect(condition: Any, message: str) -> None:
 class Server:
     """A local server script that prints `READY <url>` and exits at stdin EOF."""
 
-    def __init__(self, name: str, script: str, log_path: str) -> None:
+    def __init__(self, name: str, script: str, log_path: str, args: tuple[str, ...] = ()) -> None:
         self.name = name
         self.log_path = log_path
         self.log = open(log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, script, "--port", "0"],
+            [sys.executable, script, "--port", "0", *args],
             stdin=subprocess.PIPE,  # kept open: EOF (our death) ends the server
             stdout=subprocess.PIPE,
             stderr=self.log,
@@ -141,6 +141,7 @@ class World:
     emulator: Optional[Server] = None
     slack_sink: Optional[Server] = None
     functions: dict[str, LambdaProcess] = field(default_factory=dict)
+    function_keys: dict[str, dict[str, str]] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     # Filled by provision():
     table: str = "gantry-demo"
@@ -157,7 +158,8 @@ class World:
     def __enter__(self) -> "World":
         os.makedirs(self.out_dir, exist_ok=True)
         # Both start at once: moto takes a few seconds to import.
-        self.emulator = self._serve("AWS emulator", "tests/emulator/server.py", "emulator.log")
+        # IAM enforced: each function may do only what its role in template.yaml allows.
+        self.emulator = self._serve("AWS emulator", "tests/emulator/server.py", "emulator.log", ("--enforce-iam",))
         self.slack_sink = self._serve("Slack stand-in", "tests/slack_sink/server.py", "slack.log")
         self.emulator.wait_ready()
         self.slack_sink.wait_ready()
@@ -175,8 +177,8 @@ class World:
             if server is not None:
                 server.stop()
 
-    def _serve(self, name: str, script: str, log: str) -> Server:
-        server = Server(name, os.path.join(ROOT, script), os.path.join(self.out_dir, log))
+    def _serve(self, name: str, script: str, log: str, args: tuple[str, ...] = ()) -> Server:
+        server = Server(name, os.path.join(ROOT, script), os.path.join(self.out_dir, log), args)
         self._record_pid(server.proc.pid)
         return server
 
@@ -238,10 +240,30 @@ class World:
                                 "SLACK_API_URL": self.slack_url},
         }[name]
         return {**common, **own, "AWS_ENDPOINT_URL": self.aws_url, "AWS_REGION": REGION,
-                # Lambda hands each function its own role's credentials; an access key per
-                # function lets the emulator say which function called what (`aws_calls`).
-                "AWS_ACCESS_KEY_ID": access_key(name),
+                # Lambda hands each function its own role's credentials: here an IAM user's key
+                # holding the role's policies from template.yaml, resolved for the demo's names.
+                # The emulator enforces them and says which function called what (`aws_calls`).
+                "AWS_ACCESS_KEY_ID": self.function_key(name)["access_key_id"],
+                "AWS_SECRET_ACCESS_KEY": self.function_key(name)["secret_access_key"],
                 "RUST_LOG": os.environ.get("RUST_LOG", "info")}
+
+    def function_key(self, name: str) -> dict[str, str]:
+        """The access key of the IAM user that stands for `name`'s role (made once)."""
+        if name not in self.function_keys:
+            parameters = {
+                "ServiceName": PIPELINE,
+                "DevCluster": self.cluster,
+                "DevListenerArn": self.listener_arn,
+                "DevBlueService": "shop-blue",
+                "DevBlueTargetGroupArn": self.target_groups.get("blue", ""),
+                "DevGreenService": "shop-green",
+                "DevGreenTargetGroupArn": self.target_groups.get("green", ""),
+                "DevAlarmNames": self.alarms,
+            }
+            names = {"StateTable": self.table, "GantrySecret": self.secret_arn, "Topic": self.topic_arn}
+            self.function_keys[name] = self.control(
+                "POST", "iam/functions", {"function": name, "parameters": parameters, "names": names})
+        return self.function_keys[name]
 
     def aws_calls(self) -> dict[str, list[str]]:
         """The AWS operations (`iam-prefix:Operation`) each function has called so far."""

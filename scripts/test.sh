@@ -19,10 +19,10 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
-start() { # start NAME SCRIPT VAR: runs a server, waits for its READY line, exports its URL
+start() { # start NAME SCRIPT VAR [ARG...]: runs a server, waits for its READY line, exports its URL
   local log url
   log=$(mktemp)
-  .venv/bin/python "$2" --port 0 --no-stdin-watch > "$log" &
+  .venv/bin/python "$2" --port 0 --no-stdin-watch "${@:4}" > "$log" &
   pids+=($!)
   for _ in $(seq 300); do grep -q '^READY ' "$log" && break; sleep 0.1; done
   url=$(sed -n 's/^READY //p' "$log" | head -1)
@@ -32,7 +32,9 @@ start() { # start NAME SCRIPT VAR: runs a server, waits for its READY line, expo
   echo "$1: $url"
 }
 step "starting the AWS emulator and the Slack stand-in"
-start "emulator" tests/emulator/server.py GANTRY_EMULATOR_URL
+# IAM enforced: each function runs as a user holding its role's policies from template.yaml, and
+# whatever the role does not allow is refused as AWS would (tests/emulator/iam_enforce.py).
+start "emulator" tests/emulator/server.py GANTRY_EMULATOR_URL --enforce-iam
 start "slack stand-in" tests/slack_sink/server.py GANTRY_SLACK_URL
 
 step "cargo test"
@@ -49,6 +51,7 @@ summary() {
 }
 step "harness self-checks"
 .venv/bin/python tests/emulator/test_plugin.py
+summary .venv/bin/python tests/emulator/test_iam.py
 summary .venv/bin/python tests/slack_sink/test_server.py
 summary .venv/bin/python tests/lambda_rie/test_runtime_api.py
 step "documentation: README length, links and anchors, the architecture SVG"

@@ -48,6 +48,7 @@ from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, e
 
 import cbor_bridge  # sibling module: server.py puts this directory on sys.path
 import call_log  # sibling module, as cbor_bridge
+import iam_enforce  # sibling module, as cbor_bridge
 
 DEFAULT_REGION = "us-east-1"
 APPROVAL_TTL_SECONDS = 7 * 24 * 3600  # AWS expires manual approvals after 7 days
@@ -567,12 +568,7 @@ def create_job(backend: Any, body: dict[str, Any], continuation_token: str | Non
             }},
             "inputArtifacts": [_artifact(a) for a in body.get("input_artifacts") or []],
             "outputArtifacts": [_artifact(a) for a in body.get("output_artifacts") or []],
-            # Fake, but shaped like the temporary credentials AWS hands the function.
-            "artifactCredentials": {
-                "accessKeyId": "ASIAGANTRYEMULATOR00",
-                "secretAccessKey": "gantry-emulator-secret-access-key",
-                "sessionToken": "gantry-emulator-session-token",
-            },
+            "artifactCredentials": _artifact_credentials(backend, job_id, body),
         }
         user_parameters = body.get("user_parameters", configuration.get("UserParameters"))
         if user_parameters is not None:
@@ -593,6 +589,24 @@ def create_job(backend: Any, body: dict[str, Any], continuation_token: str | Non
         }
         _state(backend).jobs[job_id] = job
         return {"job_id": job_id, "event": job["event"]}
+
+
+def _artifact_credentials(backend: Any, job_id: str, body: dict[str, Any]) -> dict[str, str]:
+    """Temporary credentials for this job's artifacts, as AWS hands the function: they may read
+    the input artifacts' buckets and write the output artifacts' (and nothing else, when the
+    emulator enforces IAM)."""
+    key = "ASIA" + uuid.uuid4().hex[:16].upper()
+    credentials = {"accessKeyId": key, "secretAccessKey": uuid.uuid4().hex + uuid.uuid4().hex[:8],
+                   "sessionToken": "gantry-emulator-session-" + uuid.uuid4().hex}
+    statements = [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                   "Resource": f"arn:aws:s3:::{a['bucket']}/*"} for a in body.get("input_artifacts") or []]
+    statements += [{"Effect": "Allow", "Action": "s3:PutObject",
+                    "Resource": f"arn:aws:s3:::{a['bucket']}/*"} for a in body.get("output_artifacts") or []]
+    iam_enforce.register_session(
+        key, credentials["secretAccessKey"], credentials["sessionToken"],
+        f"arn:aws:sts::{backend.account_id}:assumed-role/codepipeline-artifacts/{job_id}",
+        [{"Version": "2012-10-17", "Statement": statements}])
+    return credentials
 
 
 def get_job_details(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
@@ -1021,8 +1035,38 @@ ROUTES = Map([
     Rule("/_gantry/elbv2/weight-changes", methods=["GET"], endpoint="weight_changes"),
     Rule("/_gantry/cloudwatch/alb-metrics", methods=["POST"], endpoint="alb_metrics"),
     Rule("/_gantry/calls", methods=["GET"], endpoint="list_calls"),
+    Rule("/_gantry/iam/functions", methods=["POST"], endpoint="create_function_user"),
+    Rule("/_gantry/iam/denied", methods=["GET"], endpoint="list_denied"),
     Rule("/_gantry/reset", methods=["POST"], endpoint="reset"),
 ])
+
+
+_TRANSFORMED: dict[str, Any] | None = None
+
+
+def function_role_policies(function: str, parameters: Any, names: dict[str, Any]) -> list[dict[str, Any]]:
+    """A function's role policies from template.yaml (tests/template/resolve.py), resolved."""
+    import os
+    import sys
+
+    template_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "template")
+    if template_dir not in sys.path:
+        sys.path.insert(0, template_dir)
+    os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
+    import resolve
+
+    global _TRANSFORMED
+    with LOCK:
+        if _TRANSFORMED is None:  # the SAM transform is the slow part, and the same for every test
+            _TRANSFORMED = resolve.cloudformation()
+    policies: list[dict[str, Any]] = []
+    sets = parameters if isinstance(parameters, list) else [parameters]
+    for n, overrides in enumerate(sets):
+        for policy in resolve.Resolved(overrides, names, _TRANSFORMED).function_policies(function):
+            if len(sets) > 1:
+                policy = {**policy, "PolicyName": f"{policy['PolicyName']}-{n}"}
+            policies.append(policy)
+    return policies
 
 
 class _NotFound(Exception):
@@ -1039,6 +1083,9 @@ class GantryApp:
         if environ.get("PATH_INFO", "").startswith("/_gantry/"):
             return self._control(Request(environ))(environ, start_response)
         call_log.record(environ)
+        refusal = iam_enforce.check(environ)  # before moto, the plugin and the CBOR bridge alike
+        if refusal is not None:
+            return refusal(environ, start_response)
         if cbor_bridge.is_rpcv2_cbor(environ):
             return cbor_bridge.handle(self.moto_app, environ)(environ, start_response)
         return self.moto_app(environ, start_response)
@@ -1112,3 +1159,20 @@ class GantryApp:
 
     def list_calls(self, _backend: Any, _params: dict[str, Any]) -> Any:
         return call_log.calls()
+
+    def create_function_user(self, _backend: Any, params: dict[str, Any]) -> Any:
+        """An IAM user holding exactly a function's role policies from template.yaml, resolved
+        with the test's parameters and the emulator's names for the stack's resources:
+        {"function": "webhook", "parameters": {"ServiceName": ...}, "names": {"StateTable": ...}}.
+        `parameters` may be a list: one policy set per stack (a world that routes to several
+        pipelines stands for several stacks). `policies` instead: the user holds exactly those
+        (a test's edit of what an earlier call answered)."""
+        policies = params.get("policies")  # a test's edit of the role's policies, else the role's
+        if policies is None:
+            policies = function_role_policies(params["function"], params.get("parameters") or {},
+                                              params.get("names") or {})
+        user = iam_enforce.create_function_user(params["function"], policies)
+        return {**user, "policies": policies, "enforcing": iam_enforce.enabled()}
+
+    def list_denied(self, _backend: Any, _params: dict[str, Any]) -> Any:
+        return list(iam_enforce.denied)

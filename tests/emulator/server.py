@@ -1,12 +1,14 @@
 """Gantry's AWS emulator: moto's server plus gantry_moto_plugin.
 
-    python tests/emulator/server.py [--port 0] [--host 127.0.0.1] [--no-stdin-watch]
+    python tests/emulator/server.py [--port 0] [--host 127.0.0.1] [--no-stdin-watch] [--enforce-iam]
 
 Prints exactly one line, `READY http://HOST:PORT`, on stdout once it accepts
 connections, then serves until SIGTERM/SIGINT or until stdin reaches EOF. The
 stdin watch ties the emulator's life to its parent: spawn it with a piped stdin
 and keep the pipe open; when the parent dies the pipe closes and so does the
 emulator. With stdin at /dev/null it would stop at once: use --no-stdin-watch.
+--enforce-iam: every AWS request is authorized against the caller's IAM policies
+(iam_enforce.py), as AWS would.
 """
 
 from __future__ import annotations
@@ -54,10 +56,16 @@ def main() -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--no-stdin-watch", action="store_true", help="do not exit on stdin EOF")
+    parser.add_argument("--enforce-iam", action="store_true",
+                        help="authorize every AWS request against the caller's IAM policies (iam_enforce.py)")
     args = parser.parse_args()
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     gantry_moto_plugin.install()
+    if args.enforce_iam or os.environ.get("GANTRY_ENFORCE_IAM") == "1":
+        import iam_enforce
+
+        iam_enforce.enable()
     app = gantry_moto_plugin.GantryApp(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.host, args.port, app, threaded=True, request_handler=QuietHandler)
     port = server.server_port

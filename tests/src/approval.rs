@@ -93,7 +93,8 @@ pub async fn world(setup: Setup) -> World {
         ("SLACK_API_URL".into(), slack.api_url()),
     ]);
     let config = ApprovalConfig::from_env(&env).expect("config");
-    let (own, secrets) = function_start("approval", &secret).await;
+    let stack = crate::iam::Stack::for_pipeline(&pipeline, &table, &secret);
+    let (own, secrets) = function_start("approval", &stack).await;
     World {
         app: approval::build(config, &secrets, &own).expect("approval"),
         sdk,

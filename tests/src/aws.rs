@@ -18,33 +18,43 @@ pub async fn sdk() -> SdkConfig {
 }
 
 /// What a function under test starts with, as at its cold start: its SDK configuration and the
-/// Gantry secret read with it. The configuration carries the function's own access key, so the
-/// emulator's call log (`GET /_gantry/calls`) says what each function called, and `make test`
-/// holds that to the function's role in template.yaml (tests/template/check_calls.py, which
-/// also gives the demo its keys).
-pub async fn function_start(function: &str, secret_arn: &str) -> (SdkConfig, GantrySecrets) {
-    let sdk = sdk_with_key(&function_access_key(function)).await;
+/// Gantry secret read with it. The configuration carries the access key of an IAM user holding
+/// exactly the function's role policies from template.yaml, resolved for `stack`; the emulator
+/// (started with `--enforce-iam`) refuses whatever that role does not allow, and its call log
+/// (`GET /_gantry/calls`) says what each function called (tests/template/check_calls.py).
+pub async fn function_start(
+    function: &str,
+    stack: &crate::iam::Stack,
+) -> (SdkConfig, GantrySecrets) {
+    function_start_as(crate::iam::function_key(function, stack).await, stack).await
+}
+
+/// `function_start` with the access key of a given user (`iam::function_key_edited`).
+pub async fn function_start_as(
+    key: crate::iam::FunctionKey,
+    stack: &crate::iam::Stack,
+) -> (SdkConfig, GantrySecrets) {
+    let sdk = sdk_with_credentials(&key.access_key_id, &key.secret_access_key).await;
     let secrets = gantry_adapters::secretsmanager::fetch_secrets(
         &aws_sdk_secretsmanager::Client::new(&sdk),
-        secret_arn,
+        &stack.secret_arn,
     )
     .await
     .expect("secret");
     (sdk, secrets)
 }
 
-/// `GANTRYWEBHOOK`, `GANTRYTRAFFICSHIFTER`, …
-pub fn function_access_key(function: &str) -> String {
-    format!("GANTRY{}", function.to_uppercase().replace('-', ""))
+async fn sdk_with_key(key: &str) -> SdkConfig {
+    sdk_with_credentials(key, "testing").await
 }
 
-async fn sdk_with_key(key: &str) -> SdkConfig {
+async fn sdk_with_credentials(key: &str, secret: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .endpoint_url(crate::emulator_url())
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             key,
-            "testing",
+            secret,
             None,
             None,
             "gantry-tests",

@@ -8,6 +8,7 @@ pub mod alb_metrics;
 pub mod approval;
 pub mod aws;
 pub mod http;
+pub mod iam;
 pub mod slack;
 pub mod topic;
 pub mod traffic;
@@ -48,6 +49,15 @@ fn python() -> PathBuf {
         .unwrap_or_else(|| root().join(".venv/bin/python"))
 }
 
+/// The emulator enforces IAM: each function runs with its role's policies (see `iam`).
+fn extra_args(script: &str) -> &'static [&'static str] {
+    if script.ends_with("emulator/server.py") {
+        &["--enforce-iam"]
+    } else {
+        &[]
+    }
+}
+
 /// A helper server started by the harness; it exits when our end of its stdin closes.
 struct Server {
     url: String,
@@ -61,6 +71,7 @@ fn start_server(script: &str, url_var: &str) -> Server {
     let mut child = Command::new(python())
         .arg(root().join(script))
         .args(["--port", "0"])
+        .args(extra_args(script))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

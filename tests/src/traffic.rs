@@ -263,6 +263,24 @@ impl Shop {
         shop
     }
 
+    /// The stack whose traffic shifter deploys this shop: the shop is its dev environment
+    /// (qa and prod keep resolve.py's sample names).
+    pub fn stack(&self, table: &str, secret_arn: &str) -> crate::iam::Stack {
+        crate::iam::Stack {
+            parameters: vec![json!({
+                "ServiceName": self.pipeline,
+                "DevCluster": self.cluster,
+                "DevListenerArn": self.listener,
+                "DevBlueService": self.blue_service,
+                "DevBlueTargetGroupArn": self.blue_target_group,
+                "DevGreenService": self.green_service,
+                "DevGreenTargetGroupArn": self.green_target_group,
+                "DevAlarmNames": self.alarms,
+            })],
+            ..crate::iam::Stack::for_pipeline(&self.pipeline, table, secret_arn)
+        }
+    }
+
     /// `UserParameters` for a deployment of `image` with `strategy`, watching both alarms, with
     /// test-sized timings (checks every second, old version kept one second).
     pub fn user_parameters(&self, image: &str, strategy: Value) -> Value {

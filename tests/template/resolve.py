@@ -109,9 +109,14 @@ def cloudformation(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
 class Resolved:
     """The transformed template, with a resolver for any of its values."""
 
-    def __init__(self, overrides: dict[str, Any] | None = None) -> None:
+    def __init__(self, overrides: dict[str, Any] | None = None,
+                 names: dict[str, Any] | None = None, transformed: dict[str, Any] | None = None) -> None:
+        """`names`: what CloudFormation answers for resources (logical id -> `Ref` value, or
+        {"Ref": ..., "Arn": ...}), replacing the stand-ins below: the emulator's own names when a
+        test's functions run with the roles resolved here."""
         self.parameters = parameters(overrides)
-        self.template = cloudformation(overrides)
+        # `transformed`: an earlier transform to reuse (the roles do not depend on its parameters).
+        self.template = copy.deepcopy(transformed) if transformed else cloudformation(overrides)
         self.resources: dict[str, Any] = self.template["Resources"]
         translator: dict[str, Any] = {
             "AWS::Region": REGION,
@@ -126,6 +131,16 @@ class Resolved:
         }
         for name, value in self.parameters.items():
             translator[name] = value
+        translator.update(names or {})
+        # The functions' log groups (LogGroupName: /gantry/<stack>/<binary>).
+        for logical, binary in (("Webhook", "webhook"), ("Notifier", "notifier"), ("Approval", "approval"),
+                                ("TrafficShifter", "traffic-shifter")):
+            group = f"/gantry/{STACK}/{binary}"
+            translator.setdefault(f"{logical}LogGroup", {
+                "Ref": group, "Arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*"})
+        table = translator["StateTable"]
+        if isinstance(table, str):
+            translator["StateTable"] = {"Ref": table, "Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"}
         self._resolver = IntrinsicResolver(
             template=self.template,
             symbol_resolver=IntrinsicsSymbolTable(template=self.template, logical_id_translator=translator),
@@ -165,6 +180,40 @@ class Resolved:
                         actions.update([action] if isinstance(action, str) else action)
             out[binary] = actions
         return out
+
+
+    def function_policies(self, binary: str) -> list[dict[str, Any]]:
+        """The inline policies of a function's role (by binary name), resolved as CloudFormation
+        would create them: [{"PolicyName": ..., "PolicyDocument": {...}}], each `!If` decided by
+        the parameters and `AWS::NoValue` dropped."""
+        sam = sam_template()["Resources"]
+        for logical_id, resource in self.of_type("AWS::Lambda::Function").items():
+            if sam[logical_id]["Metadata"]["BuildProperties"]["Binary"] != binary:
+                continue
+            role = resource["Properties"]["Role"]["Fn::GetAtt"]
+            role_id = role[0] if isinstance(role, list) else role.split(".")[0]
+            return [{"PolicyName": self.resolve(p["PolicyName"]),
+                     "PolicyDocument": self._decide(p["PolicyDocument"])}
+                    for p in self.resources[role_id]["Properties"].get("Policies", [])]
+        raise KeyError(f"no function with binary {binary!r}")
+
+    def _decide(self, value: Any) -> Any:
+        """`value` with each `Fn::If` replaced by its chosen branch (dropped when that branch is
+        `AWS::NoValue`), then resolved."""
+        def walk(v: Any) -> Any:
+            if isinstance(v, dict) and set(v) == {"Fn::If"}:
+                condition, yes, no = v["Fn::If"]
+                chosen = yes if self.resolve({"Fn::If": [condition, "yes", "no"]}) == "yes" else no
+                return _NO_VALUE if chosen == {"Ref": "AWS::NoValue"} else walk(chosen)
+            if isinstance(v, dict):
+                return {k: w for k, w in ((k, walk(x)) for k, x in v.items()) if w is not _NO_VALUE}
+            if isinstance(v, list):
+                return [w for w in (walk(x) for x in v) if w is not _NO_VALUE]
+            return v
+        return self.resolve(walk(value))
+
+
+_NO_VALUE = object()
 
 
 def _statements(items: list[Any]) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@
 
 use gantry_core::config::NotifierConfig;
 use gantry_tests::aws::{create_pipeline, create_secret, create_table, function_start, sdk};
+use gantry_tests::iam::Stack;
 use gantry_tests::slack::SlackNs;
 use gantry_tests::topic::{Received, SubscribedTopic};
 use gantry_tests::{emulator_url, fixture_json, http, unique};
@@ -42,13 +43,17 @@ async fn world_with(notify: Value, stages: &[&str]) -> World {
     let notify = notify.to_string().replace("{pipeline}", &pipeline);
     let env: HashMap<String, String> = HashMap::from([
         ("GANTRY_SECRETS_ARN".into(), secret.clone()),
-        ("GANTRY_TABLE".into(), table),
+        ("GANTRY_TABLE".into(), table.clone()),
         ("GANTRY_TOPIC_ARN".into(), topic.arn.clone()),
         ("GANTRY_NOTIFY".into(), notify),
         ("SLACK_API_URL".into(), slack.api_url()),
     ]);
     let config = NotifierConfig::from_env(&env).expect("config");
-    let (own, secrets) = function_start("notifier", &secret).await;
+    let stack = Stack {
+        topic_arn: Some(topic.arn.clone()),
+        ..Stack::for_pipeline(&pipeline, &table, &secret)
+    };
+    let (own, secrets) = function_start("notifier", &stack).await;
     let mut n = notifier::build(config, &secrets, &own).expect("notifier");
     n.lock.poll = Duration::from_millis(20);
     World {

@@ -29,6 +29,12 @@ struct Rig {
 /// A shop (blue live with two tasks), a state table, and the shifter with a short time slice
 /// so that deployments span several invocations.
 async fn rig_with(env: &[(&str, String)], secret: Value) -> Rig {
+    rig_granting(env, secret, |_| json!({})).await
+}
+
+/// `rig_with`, its stack's template parameters also set to `extra(shop)` (the shifter's role is
+/// resolved from them).
+async fn rig_granting(env: &[(&str, String)], secret: Value, extra: fn(&Shop) -> Value) -> Rig {
     let sdk = sdk().await;
     let shop = Shop::create(&sdk, &unique("shop"), 2).await;
     let table = unique("gantry");
@@ -40,7 +46,13 @@ async fn rig_with(env: &[(&str, String)], secret: Value) -> Rig {
     ]);
     vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.clone())));
     let config = TrafficShifterConfig::from_env(&vars).expect("config");
-    let (own, secrets) = function_start("traffic-shifter", &secret_arn).await;
+    let mut stack = shop.stack(&table, &secret_arn);
+    if let (Some(parameters), Value::Object(extra)) =
+        (stack.parameters[0].as_object_mut(), extra(&shop))
+    {
+        parameters.extend(extra);
+    }
+    let (own, secrets) = function_start("traffic-shifter", &stack).await;
     let mut shifter = traffic_shifter::build(config, &secrets, &own);
     shifter.slice = Duration::from_millis(2500);
     Rig {
@@ -660,7 +672,14 @@ async fn refused(rig: &Rig, params: Value, expected: &str) {
 
 #[tokio::test]
 async fn bad_user_parameters_fail_at_once_naming_the_problem() {
-    let rig = rig().await;
+    // A stack whose QA environment names a service that does not exist (a mistyped parameter):
+    // the role grants it, as the template would, so the shifter sees what ECS answers.
+    let rig = rig_granting(
+        &[],
+        json!({}),
+        |shop| json!({"QaCluster": shop.cluster, "QaGreenService": "no-such-service"}),
+    )
+    .await;
     let shop = &rig.shop;
     let good = shop.user_parameters(NEW_IMAGE, canary(1));
 
@@ -911,4 +930,34 @@ async fn the_sample_events_are_jobs_with_valid_parameters() {
         gantry_core::traffic::params::parse(&job.user_parameters)
             .unwrap_or_else(|e| panic!("{file}: {e}"));
     }
+}
+
+#[tokio::test]
+async fn a_role_scoped_to_another_listener_cannot_shift_and_the_job_fails_with_traffic_unmoved() {
+    // The stack's DevListenerArn names another listener: the role's ModifyListener grant does
+    // not cover the one the deployment's parameters name, and IAM refuses the shift.
+    let rig = rig_granting(&[], json!({}), |shop| {
+        let (head, _) = shop.listener.rsplit_once('/').expect("listener ARN");
+        json!({"DevListenerArn": format!("{head}/0123456789abcdef")})
+    })
+    .await;
+    let shop = &rig.shop;
+    let shares_before = shop.green_shares(false).await;
+    let params = shop.user_parameters(NEW_IMAGE, json!({"type": "all_at_once"}));
+    let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
+    let r = last_result(&views);
+    assert_eq!(r["operation"], "PutJobFailureResult", "{r}");
+    assert_eq!(
+        shop.green_shares(false).await,
+        shares_before,
+        "no weight moved"
+    );
+    let refusals = gantry_tests::iam::refusals().await;
+    assert!(
+        refusals
+            .iter()
+            .any(|x| x["action"] == "elasticloadbalancing:ModifyListener"
+                && x["resource"] == shop.listener.as_str()),
+        "{refusals:?}"
+    );
 }

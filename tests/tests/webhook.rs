@@ -5,7 +5,10 @@ use base64::Engine;
 use gantry_core::config::WebhookConfig;
 use gantry_core::signature::hmac_sha256_hex;
 use gantry_tests::aws::{
-    create_pipeline, create_secret, create_table, function_start, recorded_starts, sdk,
+    create_pipeline, create_secret, create_table, function_start_as, recorded_starts, sdk,
+};
+use gantry_tests::iam::{
+    function_key, function_key_edited, refusals, remove_statement, set_leading_keys, Stack,
 };
 use gantry_tests::{fixture, fixture_json, unique};
 use serde_json::{json, Value};
@@ -24,6 +27,20 @@ struct World {
 
 /// A table, a secret, three pipelines and the routes between them.
 async fn world() -> World {
+    world_also_for(&[]).await
+}
+
+/// `world()`, its webhook's role also granted on the `extra` pipelines (stacks of their own).
+async fn world_also_for(extra: &[&str]) -> World {
+    world_as(extra, None).await
+}
+
+/// `world()`, its webhook running as a user holding its role's policies after `edit`.
+async fn world_with_role(edit: fn(&mut Value)) -> World {
+    world_as(&[], Some(edit)).await
+}
+
+async fn world_as(extra: &[&str], edit: Option<fn(&mut Value)>) -> World {
     let sdk = sdk().await;
     let table = unique("gantry");
     create_table(&sdk, &table).await;
@@ -46,11 +63,24 @@ async fn world() -> World {
     ]);
     let env: HashMap<String, String> = HashMap::from([
         ("GANTRY_SECRETS_ARN".into(), secret.clone()),
-        ("GANTRY_TABLE".into(), table),
+        ("GANTRY_TABLE".into(), table.clone()),
         ("GANTRY_ROUTES".into(), routes.to_string()),
     ]);
     let config = WebhookConfig::from_env(&env).expect("config");
-    let (own, secrets) = function_start("webhook", &secret).await;
+    // Three routes to three pipelines: the role as three stacks would grant it, one per pipeline.
+    let stack = Stack {
+        parameters: [api.as_str(), &web, &tags]
+            .iter()
+            .chain(extra)
+            .map(|p| json!({"ServiceName": p}))
+            .collect(),
+        ..Stack::for_pipeline(&api, &table, &secret)
+    };
+    let key = match edit {
+        Some(edit) => function_key_edited("webhook", &stack, edit).await,
+        None => function_key("webhook", &stack).await,
+    };
+    let (own, secrets) = function_start_as(key, &stack).await;
     World {
         webhook: webhook::build(config, &secrets, &own).expect("webhook"),
         sdk,
@@ -250,9 +280,9 @@ async fn a_bad_signature_changes_nothing() {
 
 #[tokio::test]
 async fn a_missing_pipeline_is_502_and_the_retry_succeeds_once_it_exists() {
-    let w = world().await;
-    // Route to a pipeline that does not exist yet.
+    // Route to a pipeline that does not exist yet (its stack's role names it).
     let missing = unique("missing");
+    let w = world_also_for(&[&missing]).await;
     let mut webhook = w.webhook;
     webhook.routes = gantry_core::routing::RouteTable::parse(
         &json!([{"provider": "github", "repository": "Codertocat/Hello-World", "branches": ["master"],
@@ -293,4 +323,47 @@ async fn api_gateway_rest_requests_work_too() {
     let (status, answer) = send(&w, request).await;
     assert_eq!(status, 202, "{answer}");
     assert_eq!(answer["started"].as_array().unwrap().len(), 2);
+}
+
+/// The refusals the emulator recorded for `action` on `resource`.
+async fn refused(action: &str, resource: &str) -> usize {
+    refusals()
+        .await
+        .iter()
+        .filter(|r| {
+            r["action"] == action && r["resource"].as_str().unwrap_or("").ends_with(resource)
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn a_role_without_start_pipeline_execution_is_refused_and_nothing_starts() {
+    let w = world_with_role(|p| remove_statement(p, "StartThisPipeline")).await;
+    let body = push_changing(&["services/api/a.rs"], "x");
+    let (status, answer) = send(&w, github_push("d-no-grant", &body, GITHUB_SECRET)).await;
+    assert_eq!(status, 502, "{answer}");
+    assert!(recorded_starts(&w.api).await.is_empty());
+    assert!(
+        refused(
+            "codepipeline:StartPipelineExecution",
+            &format!(":{}", w.api)
+        )
+        .await
+            > 0
+    );
+
+    // The template's own role starts it.
+    let w = world().await;
+    let (status, answer) = send(&w, github_push("d-granted", &body, GITHUB_SECRET)).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(recorded_starts(&w.api).await.len(), 1);
+}
+
+#[tokio::test]
+async fn delivery_records_outside_the_roles_leading_keys_are_refused_and_nothing_starts() {
+    let w = world_with_role(|p| set_leading_keys(p, "DeliveryRecords", &["EXECUTION#*"])).await;
+    let body = push_changing(&["services/api/a.rs"], "x");
+    let (status, answer) = send(&w, github_push("d-narrow", &body, GITHUB_SECRET)).await;
+    assert!(status >= 500, "{status} {answer}");
+    assert!(recorded_starts(&w.api).await.is_empty());
 }

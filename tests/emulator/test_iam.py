@@ -1,0 +1,232 @@
+"""Self-check of the emulator's IAM enforcement (iam_enforce.py) through boto3: a function's user
+holds exactly its role's policies from template.yaml, and what those policies do not allow is
+refused as AWS refuses it. Plain unittest:
+
+    .venv/bin/python tests/emulator/test_iam.py      # exit status != 0 on failure
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import unittest
+import urllib.request
+import uuid
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+class Emulator:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "server.py"), "--port", "0", "--enforce-iam"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("READY "):
+            self.proc.kill()
+            raise RuntimeError(f"emulator did not start: {line!r}")
+        self.url = line.split(" ", 1)[1]
+
+    def client(self, service: str, key: str = "testing", secret: str = "testing", token: str | None = None) -> Any:
+        return boto3.client(service, endpoint_url=self.url, region_name=REGION, aws_access_key_id=key,
+                            aws_secret_access_key=secret, aws_session_token=token)
+
+    def control(self, method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request) as response:
+            return json.loads(response.read())
+
+    def stop(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+EMU: Emulator
+
+
+def setUpModule() -> None:
+    global EMU
+    EMU = Emulator()
+
+
+def tearDownModule() -> None:
+    EMU.stop()
+
+
+class World:
+    """A table, a secret and a topic made by the harness (the root key), and a function's user
+    holding its role's policies resolved with these names."""
+
+    def __init__(self) -> None:
+        self.table = "gantry-" + uuid.uuid4().hex[:8]
+        ddb = EMU.client("dynamodb")
+        ddb.create_table(TableName=self.table, BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                               {"AttributeName": "sk", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                    {"AttributeName": "sk", "KeyType": "RANGE"}])
+        self.secret = EMU.client("secretsmanager").create_secret(
+            Name="gantry-" + uuid.uuid4().hex[:8], SecretString="{}")["ARN"]
+        self.topic = EMU.client("sns").create_topic(Name="gantry-" + uuid.uuid4().hex[:8])["TopicArn"]
+        self.names = {"StateTable": self.table, "GantrySecret": self.secret, "Topic": self.topic}
+
+    def user(self, function: str, edit: Any = None) -> dict[str, Any]:
+        """The function's user; `edit` may change the resolved policies first (a user then holds
+        the edited policies, made through moto's IAM API with the root key)."""
+        made = EMU.control("POST", "/_gantry/iam/functions",
+                           {"function": function, "parameters": {"ServiceName": "shop"}, "names": self.names})
+        if edit is None:
+            return made
+        policies = copy.deepcopy(made["policies"])
+        edit(policies)
+        iam = EMU.client("iam")
+        name = f"edited-{function}-{uuid.uuid4().hex[:6]}"
+        iam.create_user(UserName=name)
+        for p in policies:
+            iam.put_user_policy(UserName=name, PolicyName=p["PolicyName"], PolicyDocument=json.dumps(p["PolicyDocument"]))
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return {"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"], "policies": policies}
+
+    def client(self, service: str, user: dict[str, Any]) -> Any:
+        return EMU.client(service, user["access_key_id"], user["secret_access_key"])
+
+
+def statement(policies: list[dict[str, Any]], sid: str) -> dict[str, Any]:
+    return next(s for p in policies for s in p["PolicyDocument"]["Statement"] if s.get("Sid") == sid)
+
+
+def key(pk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": "X"}}
+
+
+class Enforcement(unittest.TestCase):
+    def assertDenied(self, call: Any, code: str = "AccessDeniedException") -> str:
+        with self.assertRaises(ClientError) as caught:
+            call()
+        self.assertEqual(caught.exception.response["Error"]["Code"], code, caught.exception.response)
+        return caught.exception.response["Error"]["Message"]
+
+    def test_the_webhook_writes_its_delivery_records_and_no_other_kind(self) -> None:
+        w = World()
+        ddb = w.client("dynamodb", w.user("webhook"))
+        ddb.put_item(TableName=w.table, Item={**key("DELIVERY#github#1"), "status": {"S": "pending"}})
+        self.assertIn("Item", ddb.get_item(TableName=w.table, Key=key("DELIVERY#github#1")))
+        message = self.assertDenied(lambda: ddb.get_item(TableName=w.table, Key=key("DEPLOYMENT#d-1")))
+        self.assertIn("dynamodb:GetItem", message)
+        self.assertDenied(lambda: ddb.put_item(TableName=w.table, Item=key("APPROVAL#a")))
+
+    def test_the_table_of_another_stack_is_refused(self) -> None:
+        w, other = World(), World()
+        ddb = w.client("dynamodb", w.user("webhook"))
+        self.assertDenied(lambda: ddb.get_item(TableName=other.table, Key=key("DELIVERY#github#1")))
+
+    def test_the_traffic_shifter_reads_execution_threads_but_cannot_write_them(self) -> None:
+        w = World()
+        ddb = w.client("dynamodb", w.user("traffic-shifter"))
+        ddb.get_item(TableName=w.table, Key=key("EXECUTION#shop#e-1"))
+        ddb.put_item(TableName=w.table, Item=key("DEPLOYMENT#d-1"))
+        self.assertDenied(lambda: ddb.put_item(TableName=w.table, Item=key("EXECUTION#shop#e-1")))
+        self.assertDenied(lambda: ddb.update_item(TableName=w.table, Key=key("EXECUTION#shop#e-1"),
+                                                  UpdateExpression="SET a = :a",
+                                                  ExpressionAttributeValues={":a": {"S": "x"}}))
+
+    def test_a_narrowed_leading_keys_condition_refuses_what_the_template_allows(self) -> None:
+        w = World()
+
+        def narrow(policies: list[dict[str, Any]]) -> None:
+            statement(policies, "ApprovalRecords")["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] = ["APPROVAL#*"]
+
+        full, narrowed = w.client("dynamodb", w.user("approval")), w.client("dynamodb", w.user("approval", narrow))
+        action_key = key("APPROVAL_ACTION#shop#e-1#Prod#Approve")
+        full.put_item(TableName=w.table, Item=action_key)
+        self.assertDenied(lambda: narrowed.put_item(TableName=w.table, Item=action_key))
+        narrowed.put_item(TableName=w.table, Item=key("APPROVAL#a-1"))
+
+    def test_a_removed_permission_is_refused(self) -> None:
+        w = World()
+
+        def without_publish(policies: list[dict[str, Any]]) -> None:
+            for p in policies:
+                p["PolicyDocument"]["Statement"] = [s for s in p["PolicyDocument"]["Statement"]
+                                                   if s.get("Sid") != "PublishToTheTopic"]
+
+        w.client("sns", w.user("notifier")).publish(TopicArn=w.topic, Message="hi")
+        sns = w.client("sns", w.user("notifier", without_publish))
+        self.assertDenied(lambda: sns.publish(TopicArn=w.topic, Message="hi"), "AuthorizationError")
+
+    def test_a_wrong_arn_is_refused(self) -> None:
+        w = World()
+
+        def other_secret(policies: list[dict[str, Any]]) -> None:
+            statement(policies, "ReadTheSecret")["Resource"] = w.secret + "-other"
+
+        w.client("secretsmanager", w.user("webhook")).get_secret_value(SecretId=w.secret)
+        sm = w.client("secretsmanager", w.user("webhook", other_secret))
+        self.assertDenied(lambda: sm.get_secret_value(SecretId=w.secret))
+
+    def test_pipeline_calls_are_held_to_the_stacks_pipeline(self) -> None:
+        w = World()
+        cp = w.client("codepipeline", w.user("approval"))
+        message = self.assertDenied(lambda: cp.get_pipeline_state(name="orders"))
+        self.assertIn(f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:orders", message)
+        # An action the role lacks, through one of the plugin's own operations.
+        self.assertDenied(lambda: w.client("codepipeline", w.user("notifier")).put_approval_result(
+            pipelineName="shop", stageName="Prod", actionName="Approve",
+            result={"summary": "x", "status": "Approved"}, token=str(uuid.uuid4())))
+
+    def test_cloudwatch_through_the_cbor_bridge_is_enforced(self) -> None:
+        w = World()
+        EMU.client("cloudwatch").describe_alarms()
+        self.assertDenied(lambda: w.client("cloudwatch", w.user("webhook")).describe_alarms(),
+                          "AccessDenied")
+        w.client("cloudwatch", w.user("traffic-shifter")).describe_alarms()
+
+    def test_the_shifter_passes_only_the_task_roles_and_tags_only_while_registering(self) -> None:
+        w = World()
+        shifter = w.user("traffic-shifter")
+        ecs = w.client("ecs", shifter)
+        container = [{"name": "web", "image": "shop:2", "memory": 256}]
+        # TaskRoleArns' sample answers (tests/template/resolve.py) are the roles it may pass.
+        ecs.register_task_definition(family="shop", containerDefinitions=container,
+                                     taskRoleArn=f"arn:aws:iam::{ACCOUNT}:role/shop-task",
+                                     tags=[{"key": "gantry:deployment", "value": "d-1"}])
+        message = self.assertDenied(lambda: ecs.register_task_definition(
+            family="shop", containerDefinitions=container, taskRoleArn=f"arn:aws:iam::{ACCOUNT}:role/admin"))
+        self.assertIn("iam:PassRole", message)
+        arn = EMU.client("ecs").list_task_definitions()["taskDefinitionArns"][0]
+        self.assertDenied(lambda: ecs.tag_resource(resourceArn=arn, tags=[{"key": "k", "value": "v"}]))
+
+    def test_unknown_keys_and_bad_signatures_are_refused(self) -> None:
+        w = World()
+        user = w.user("webhook")
+        self.assertDenied(lambda: EMU.client("secretsmanager", "AKIANOBODY", "x").get_secret_value(SecretId=w.secret),
+                          "InvalidClientTokenId")
+        self.assertDenied(lambda: EMU.client("secretsmanager", user["access_key_id"], "wrong").get_secret_value(
+            SecretId=w.secret), "SignatureDoesNotMatch")
+
+    def test_job_artifact_credentials_read_the_jobs_artifacts_only(self) -> None:
+        s3 = EMU.client("s3")
+        bucket, other = "artifacts-" + uuid.uuid4().hex[:8], "other-" + uuid.uuid4().hex[:8]
+        for b in (bucket, other):
+            s3.create_bucket(Bucket=b)
+            s3.put_object(Bucket=b, Key="a/b", Body=b"zip")
+        job = EMU.control("POST", "/_gantry/codepipeline/jobs",
+                          {"input_artifacts": [{"name": "BuildOutput", "bucket": bucket, "key": "a/b"}]})
+        c = job["event"]["CodePipeline.job"]["data"]["artifactCredentials"]
+        scoped = EMU.client("s3", c["accessKeyId"], c["secretAccessKey"], c["sessionToken"])
+        self.assertEqual(scoped.get_object(Bucket=bucket, Key="a/b")["Body"].read(), b"zip")
+        self.assertDenied(lambda: scoped.get_object(Bucket=other, Key="a/b"), "AccessDenied")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
