@@ -57,6 +57,9 @@ pub struct SlackMemory {
     pub replies: BTreeSet<String>,
     /// A Slack error no retry can fix: Slack is not tried again for this execution.
     pub gave_up: Option<String>,
+    /// Posts whose outcome Slack left open (`SlackError::MaybePosted`): `parent` or notice ids.
+    /// Before posting one of these again, Slack is searched for it.
+    pub uncertain: BTreeSet<String>,
 }
 
 /// One delivery to remember.
@@ -74,6 +77,10 @@ pub enum Delivered {
     },
     SlackGaveUp {
         error: String,
+    },
+    /// A post (`parent` or a notice id) that may or may not be in Slack.
+    SlackUncertain {
+        post: String,
     },
     Published {
         notice: String,
@@ -189,7 +196,17 @@ pub trait Chat {
         at: &PostedMessage,
         message: &Value,
     ) -> impl Future<Output = Result<(), SlackError>> + Send;
+    /// The message posted in `channel` (in the `thread` if given) with this metadata `marker`.
+    fn find(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        marker: &Value,
+    ) -> impl Future<Output = Result<Option<PostedMessage>, SlackError>> + Send;
 }
+
+/// How far back in a channel a post whose outcome was unknown is looked for.
+const FIND_WITHIN: usize = 1000;
 
 impl Chat for crate::slack::SlackClient {
     async fn post(&self, message: &Value) -> Result<PostedMessage, SlackError> {
@@ -197,6 +214,14 @@ impl Chat for crate::slack::SlackClient {
     }
     async fn update(&self, at: &PostedMessage, message: &Value) -> Result<(), SlackError> {
         self.update_message(at, message).await
+    }
+    async fn find(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        marker: &Value,
+    ) -> Result<Option<PostedMessage>, SlackError> {
+        self.find_posted(channel, thread, marker, FIND_WITHIN).await
     }
 }
 
