@@ -6,6 +6,9 @@ use super::{DeploymentStore, PipelineContext};
 use crate::slack::{PostedMessage, SlackClient, SlackError};
 use crate::traffic::report::{render, Outcome, ProgressView};
 
+/// How many replies of the execution's thread are searched for an earlier progress message.
+const FIND_WITHIN: usize = 1000;
+
 /// Slack, for deployment progress.
 #[derive(Debug, Clone)]
 pub struct SlackProgress {
@@ -53,9 +56,25 @@ impl SlackProgress {
                 return Ok(None);
             }
         };
+        // chat.postMessage may land although Slack answers an error (`SlackError::MaybePosted`),
+        // and this deployment's message is remembered only once the post answers: look in the
+        // thread for it before posting, so such a post is updated, never posted twice.
+        let marker = serde_json::json!({
+            "event_type": "gantry_deployment_progress",
+            "event_payload": {"deployment_id": view.deployment_id},
+        });
+        let found = self
+            .client
+            .find_posted(&parent.channel, Some(&parent.ts), &marker, FIND_WITHIN)
+            .await?;
+        if let Some(at) = found {
+            self.client.update_message(&at, &message).await?;
+            return Ok(Some(at));
+        }
         let mut body = message;
         body["channel"] = serde_json::json!(parent.channel);
         body["thread_ts"] = serde_json::json!(parent.ts);
+        body["metadata"] = marker;
         self.client.post_message(&body).await.map(Some)
     }
 }

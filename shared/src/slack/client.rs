@@ -357,7 +357,12 @@ impl SlackClient {
             if !cursor.is_empty() {
                 page_args.push(("cursor", cursor.as_str()));
             }
-            let answer = self.read(method, &page_args).await?;
+            let answer = match self.read(method, &page_args).await {
+                Ok(answer) => answer,
+                // No such thread (its parent is gone): nothing of ours in it either.
+                Err(e) if e.code() == Some("thread_not_found") => return Ok(None),
+                Err(e) => return Err(e),
+            };
             let messages = answer["messages"].as_array().cloned().unwrap_or_default();
             seen += messages.len();
             let found = messages.iter().find(|m| {
