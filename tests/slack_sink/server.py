@@ -9,7 +9,9 @@ Prints one line `READY http://127.0.0.1:<port>` once listening. Every path may b
 `/ns/<name>`; each namespace has its own calls, messages, faults and config, so parallel tests can
 share one server. Under a prefix:
 
-    POST /api/<method>        Slack Web API (chat.postMessage, chat.update, ...)
+    GET|POST /api/<method>    Slack Web API (chat.postMessage, chat.update, ...), held to the
+                              methods' verbs and content types in Slack's published spec
+                              (tests/fixtures/slack/slack_web_openapi_v2.subset.json)
     POST /response/<any>      an interactivity response_url target
     *    /_sink/...           control API (calls, messages, faults, config, reset)
 """
@@ -28,6 +30,47 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 MAX_BODY = 8 * 1024 * 1024
+
+# Slack's published Web API spec (the paths of the methods served here), from tests/fixtures.
+SPEC_PATH = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)),
+    "..", "fixtures", "slack", "slack_web_openapi_v2.subset.json",
+)
+
+# Arguments Slack's method pages mark required that the spec leaves optional.
+REQUIRED_BEYOND_SPEC = {
+    "chat.delete": ("channel", "ts"),
+    "users.info": ("user",),
+    "conversations.info": ("channel",),
+    "conversations.history": ("channel",),
+    "conversations.replies": ("channel", "ts"),
+}
+
+
+def load_spec(path=SPEC_PATH):
+    """{method: {"verb", "json", "required"}} from the spec: the documented verb, whether the
+    method accepts `application/json` bodies (Slack: "most write methods"), required arguments."""
+    with open(path, encoding="utf-8") as f:
+        paths = json.load(f)["paths"]
+    spec = {}
+    for path_name, operations in paths.items():
+        method = path_name.lstrip("/")
+        [(verb, op)] = operations.items()
+        required = [
+            p["name"] for p in op.get("parameters", []) if p.get("required") and p["name"] != "token"
+        ]
+        for name in REQUIRED_BEYOND_SPEC.get(method, ()):
+            if name not in required:
+                required.append(name)
+        spec[method] = {
+            "verb": verb.upper(),
+            "json": "application/json" in op.get("consumes", []),
+            "required": required,
+        }
+    return spec
+
+
+SPEC = load_spec()
 
 # Identity the sink answers with; fixed so tests can assert on it.
 BOT_ID = "B0SINK"
@@ -53,13 +96,40 @@ MAX_HEADER_TEXT = 150
 MAX_CONTEXT_ELEMENTS = 10
 MAX_ACTIONS_ELEMENTS = 25
 MAX_BLOCK_ID = 255
+MAX_ACTION_ID = 255
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_BUTTON_URL = 3000
+MAX_CONFIRM_TITLE = 100
+MAX_CONFIRM_TEXT = 300
+MAX_CONFIRM_BUTTON = 30
+MAX_INPUT_LABEL = 2000
+MAX_CONTEXT_TEXT = 3000
+MAX_EPHEMERAL_KEEP = 1000
+
+# A response_url takes this many answers, within this many seconds of being issued.
+RESPONSE_URL_USES = 5
+RESPONSE_URL_LIFETIME = 30 * 60
+
+# How many messages conversations.history returns at most per page (Slack: 999), by default 100.
+HISTORY_MAX_LIMIT = 999
+HISTORY_DEFAULT_LIMIT = 100
 
 # Form-encoded Slack calls carry these as JSON strings.
 JSON_FORM_FIELDS = ("blocks", "attachments", "metadata")
 
-FAULT_KEYS = {"status", "retry_after", "error", "hang_seconds", "delay_seconds"}
+FAULT_KEYS = {"status", "retry_after", "error", "hang_seconds", "delay_seconds", "after_effect"}
 FAULT_DEFAULT_ERRORS = {429: "ratelimited", 500: "fatal_error", 503: "service_unavailable"}
 CONFIG_USER_KEYS = {"id", "name", "email", "real_name", "display_name"}
+CONFIG_KEYS = {
+    "valid_token",
+    "unknown_channels",
+    "not_in_channels",
+    "joined_channels",
+    "users",
+    "usergroups",
+    "clock_offset_seconds",
+}
 
 
 def err(code, **extra):
@@ -82,8 +152,15 @@ class Namespace:
         self.faults = {}  # method or "*" -> deque of fault specs
         self.valid_token = None  # None: any "xoxb-..." token is valid
         self.unknown_channels = set()
+        self.not_in_channels = set()  # channels the bot is not a member of
         self.users = {}  # id -> user config
         self.usergroups = {}  # id -> [user ids]
+        self.ephemerals = []  # chat.postEphemeral messages, post order
+        self.response_urls = {}  # path -> {"issued": epoch, "uses": n}
+        self.clock_offset = 0.0  # seconds added to the wall clock (response_url expiry)
+
+    def now(self):
+        return time.time() + self.clock_offset
 
     def take_fault(self, method):
         # A method-specific fault wins over a catch-all one, so tests can mix both predictably.
@@ -100,8 +177,10 @@ class Namespace:
         return {
             "valid_token": self.valid_token,
             "unknown_channels": sorted(self.unknown_channels),
+            "not_in_channels": sorted(self.not_in_channels),
             "users": list(self.users.values()),
             "usergroups": self.usergroups,
+            "clock_offset_seconds": self.clock_offset,
         }
 
 
@@ -156,6 +235,53 @@ def elements_problems(elements, ptr, max_items):
     return []
 
 
+def string_problems(value, ptr, max_len, required=True):
+    if value is None:
+        return [f"missing required field: {ptr.rsplit('/', 1)[-1]} [json-pointer:{ptr}]"] if required else []
+    if not isinstance(value, str) or not value:
+        return [f"must be more than 0 characters [json-pointer:{ptr}]"]
+    if len(value) > max_len:
+        return [f"must be less than {max_len + 1} characters [json-pointer:{ptr}]"]
+    return []
+
+
+def confirm_problems(confirm, ptr):
+    if not isinstance(confirm, dict):
+        return [f"must be an object [json-pointer:{ptr}]"]
+    plain, both = ("plain_text",), ("plain_text", "mrkdwn")
+    problems = text_object_problems(confirm.get("title"), f"{ptr}/title", MAX_CONFIRM_TITLE, plain)
+    problems += text_object_problems(confirm.get("text"), f"{ptr}/text", MAX_CONFIRM_TEXT, both)
+    for key in ("confirm", "deny"):
+        problems += text_object_problems(confirm.get(key), f"{ptr}/{key}", MAX_CONFIRM_BUTTON, plain)
+    return problems
+
+
+def element_problems(element, ptr, seen_action_ids):
+    """An interactive element (button, input...): action_id, and a button's own limits."""
+    if not isinstance(element, dict) or not isinstance(element.get("type"), str):
+        return [f"missing required field: type [json-pointer:{ptr}]"]
+    problems = []
+    action_id = element.get("action_id")
+    if action_id is not None:
+        problems += string_problems(action_id, f"{ptr}/action_id", MAX_ACTION_ID)
+        if isinstance(action_id, str):
+            if action_id in seen_action_ids:
+                problems.append(f"duplicate action_id [json-pointer:{ptr}/action_id]")
+            seen_action_ids.add(action_id)
+    if element["type"] == "button":
+        problems += text_object_problems(
+            element.get("text"), f"{ptr}/text", MAX_BUTTON_TEXT, ("plain_text",)
+        )
+        problems += string_problems(element.get("value"), f"{ptr}/value", MAX_BUTTON_VALUE, False)
+        problems += string_problems(element.get("url"), f"{ptr}/url", MAX_BUTTON_URL, False)
+        style = element.get("style")
+        if style is not None and style not in ("primary", "danger"):
+            problems.append(f"must be one of primary, danger [json-pointer:{ptr}/style]")
+        if "confirm" in element:
+            problems += confirm_problems(element["confirm"], f"{ptr}/confirm")
+    return problems
+
+
 def block_problems(blocks):
     """Problems Slack would reject with `invalid_blocks`, in Slack's message format.
 
@@ -179,6 +305,7 @@ def block_problems(blocks):
                 problems.append(f"duplicate block_id [json-pointer:{ptr}/block_id]")
             seen_ids.add(block_id)
         kind = block["type"]
+        action_ids = set()  # action_ids are unique within their block
         if kind == "section":
             text, fields = block.get("text"), block.get("fields")
             if text is None and fields is None:
@@ -193,18 +320,43 @@ def block_problems(blocks):
                             field, f"{ptr}/fields/{j}", MAX_FIELD_TEXT, both
                         )
                 problems += field_problems
+            if block.get("accessory") is not None:
+                problems += element_problems(block["accessory"], f"{ptr}/accessory", action_ids)
         elif kind == "header":
             problems += text_object_problems(
                 block.get("text"), f"{ptr}/text", MAX_HEADER_TEXT, ("plain_text",)
             )
         elif kind == "context":
-            problems += elements_problems(
-                block.get("elements"), f"{ptr}/elements", MAX_CONTEXT_ELEMENTS
+            elements = block.get("elements")
+            element_list_problems = elements_problems(
+                elements, f"{ptr}/elements", MAX_CONTEXT_ELEMENTS
             )
+            if not element_list_problems:
+                for j, element in enumerate(elements):
+                    if isinstance(element, dict) and element.get("type") in ("plain_text", "mrkdwn"):
+                        element_list_problems += text_object_problems(
+                            element, f"{ptr}/elements/{j}", MAX_CONTEXT_TEXT, both
+                        )
+            problems += element_list_problems
         elif kind == "actions":
-            problems += elements_problems(
-                block.get("elements"), f"{ptr}/elements", MAX_ACTIONS_ELEMENTS
+            elements = block.get("elements")
+            element_list_problems = elements_problems(
+                elements, f"{ptr}/elements", MAX_ACTIONS_ELEMENTS
             )
+            if not element_list_problems:
+                for j, element in enumerate(elements):
+                    element_list_problems += element_problems(
+                        element, f"{ptr}/elements/{j}", action_ids
+                    )
+            problems += element_list_problems
+        elif kind == "input":
+            problems += text_object_problems(
+                block.get("label"), f"{ptr}/label", MAX_INPUT_LABEL, ("plain_text",)
+            )
+            if block.get("element") is None:
+                problems.append(f"missing required field: element [json-pointer:{ptr}/element]")
+            else:
+                problems += element_problems(block["element"], f"{ptr}/element", action_ids)
     return problems
 
 
@@ -296,9 +448,31 @@ def version_of(m, at):
 # Slack methods: (sink, namespace, args) -> response dict, always called under the lock.
 
 
-def channel_error(ns, channel):
+def channel_error(ns, channel, member=True):
+    """`channel_not_found`, or `not_in_channel` when the call needs the bot in the channel."""
     if not isinstance(channel, str) or not channel or channel in ns.unknown_channels:
         return err("channel_not_found")
+    if member and channel in ns.not_in_channels:
+        return err("not_in_channel")
+    return None
+
+
+def metadata_error(metadata):
+    """Slack's message metadata: {"event_type": str, "event_payload": object}."""
+    if metadata in (None, ""):
+        return None
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except ValueError:
+            return err("invalid_metadata_format")
+    if (
+        not isinstance(metadata, dict)
+        or not isinstance(metadata.get("event_type"), str)
+        or not metadata["event_type"]
+        or not isinstance(metadata.get("event_payload"), dict)
+    ):
+        return err("invalid_metadata_schema")
     return None
 
 
@@ -319,6 +493,11 @@ def chat_post_message(sink, ns, args):
     if error:
         return error
     metadata = args.get("metadata")
+    error = metadata_error(metadata)
+    if error:
+        return error
+    if isinstance(metadata, str) and metadata:
+        metadata = json.loads(metadata)
     m = {
         "channel": channel,
         "ts": None,
@@ -392,8 +571,20 @@ def chat_post_ephemeral(sink, ns, args):
         return error
     if not (content.get("text") or content.get("blocks") or content.get("attachments")):
         return err("no_text")
-    # Ephemeral messages are not part of channel history: only the call log shows them.
-    return {"ok": True, "message_ts": sink.next_ts()}
+    # Ephemeral messages are not part of channel history: /_sink/ephemerals shows them.
+    message_ts = sink.next_ts()
+    ns.ephemerals.append(
+        {
+            "channel": args["channel"],
+            "user": str_arg(args, "user"),
+            "thread_ts": str_arg(args, "thread_ts"),
+            "text": content.get("text", ""),
+            "blocks": content.get("blocks", []),
+            "message_ts": message_ts,
+        }
+    )
+    del ns.ephemerals[:-MAX_EPHEMERAL_KEEP]
+    return {"ok": True, "message_ts": message_ts}
 
 
 def user_view(u):
@@ -433,6 +624,113 @@ def auth_test(sink, ns, args):
     return {"ok": True, **AUTH_TEST}
 
 
+def ts_arg(args, key):
+    """A ts-like argument as a float, None when absent, or False when malformed."""
+    value = str_arg(args, key)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return False
+
+
+def flag_arg(args, key):
+    return str(args.get(key, "")).lower() in ("1", "true")
+
+
+def history_message(m, with_metadata):
+    out = slack_message(m)
+    if not with_metadata:
+        out.pop("metadata", None)  # Slack: only with include_all_metadata
+    return out
+
+
+def paged(items, args, key):
+    """Slack's cursor pagination over `items`: (page, next_cursor) or an error response."""
+    try:
+        limit = int(args.get("limit") or HISTORY_DEFAULT_LIMIT)
+        start = int(args.get("cursor") or 0)
+    except (TypeError, ValueError):
+        return None, err("invalid_cursor")
+    limit = max(1, min(limit, HISTORY_MAX_LIMIT))
+    page = items[start:start + limit]
+    more = start + limit < len(items)
+    return {
+        "ok": True,
+        key: page,
+        "has_more": more,
+        "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+    }, None
+
+
+def conversations_history(sink, ns, args):
+    channel = args.get("channel")
+    error = channel_error(ns, channel)
+    if error:
+        return error
+    oldest, latest = ts_arg(args, "oldest"), ts_arg(args, "latest")
+    if oldest is False:
+        return err("invalid_ts_oldest")
+    if latest is False:
+        return err("invalid_ts_latest")
+    inclusive = flag_arg(args, "inclusive")
+
+    def in_range(ts):
+        t = float(ts)
+        low = oldest is None or (t >= oldest if inclusive else t > oldest)
+        high = latest is None or (t <= latest if inclusive else t < latest)
+        return low and high
+
+    with_metadata = flag_arg(args, "include_all_metadata")
+    # The channel's own messages, newest first: thread replies live in conversations.replies.
+    found = [
+        history_message(m, with_metadata)
+        for m in reversed(ns.messages)
+        if m["channel"] == channel
+        and not m["deleted"]
+        and m["thread_ts"] in (None, m["ts"])
+        and in_range(m["ts"])
+    ]
+    page, error = paged(found, args, "messages")
+    return error or {**page, "pin_count": 0}
+
+
+def conversations_replies(sink, ns, args):
+    channel = args.get("channel")
+    error = channel_error(ns, channel)
+    if error:
+        return error
+    ts = str_arg(args, "ts")
+    parent = ns.by_key.get((channel, ts))
+    if parent is None or parent["deleted"]:
+        return err("thread_not_found")
+    with_metadata = flag_arg(args, "include_all_metadata")
+    thread = [history_message(parent, with_metadata)] + [
+        history_message(m, with_metadata)
+        for m in ns.messages
+        if m["channel"] == channel and m["thread_ts"] == ts and m is not parent and not m["deleted"]
+    ]
+    page, error = paged(thread, args, "messages")
+    return error or page
+
+
+def conversations_info(sink, ns, args):
+    channel = args.get("channel")
+    error = channel_error(ns, channel, member=False)
+    if error:
+        return error
+    return {
+        "ok": True,
+        "channel": {
+            "id": channel,
+            "name": channel.lower(),
+            "is_channel": True,
+            "is_member": channel not in ns.not_in_channels,
+        },
+    }
+
+
 METHODS = {
     "chat.postMessage": chat_post_message,
     "chat.update": chat_update,
@@ -442,7 +740,24 @@ METHODS = {
     "users.lookupByEmail": users_lookup_by_email,
     "users.info": users_info,
     "auth.test": auth_test,
+    "conversations.history": conversations_history,
+    "conversations.replies": conversations_replies,
+    "conversations.info": conversations_info,
 }
+
+assert set(METHODS) <= set(SPEC), f"methods missing from the spec: {set(METHODS) - set(SPEC)}"
+
+
+def argument_error(method, args):
+    """`invalid_arguments` for a required argument left out, as Slack's schema check answers."""
+    missing = [name for name in SPEC[method]["required"] if args.get(name) in (None, "")]
+    if not missing:
+        return None
+    problems = [f"missing required field: {name}" for name in missing]
+    return err(
+        "invalid_arguments",
+        response_metadata={"messages": [f"[ERROR] {p}" for p in problems]},
+    )
 
 
 def auth_error(ns, token):
@@ -511,19 +826,33 @@ def validate_faults(body):
             raise ControlError("'delay_seconds' cannot be combined with other keys")
         if "error" in spec and not isinstance(spec["error"], str):
             raise ControlError("'error' must be a string")
+        if "after_effect" in spec:
+            if spec["after_effect"] is not True:
+                raise ControlError("'after_effect' must be true when given")
+            if "delay_seconds" in spec or not set(spec) & {"status", "error", "hang_seconds"}:
+                raise ControlError("'after_effect' needs 'status', 'error' or 'hang_seconds'")
     return method, responses
 
 
+def string_list(body, key):
+    value = body.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        raise ControlError(f"'{key}' must be a list of strings")
+    return value
+
+
 def apply_config(ns, body):
-    unknown = set(body) - {"valid_token", "unknown_channels", "users", "usergroups"}
+    unknown = set(body) - CONFIG_KEYS
     if unknown:
         raise ControlError(f"unknown config keys: {sorted(unknown)}")
     token = body.get("valid_token", ns.valid_token)
     if token is not None and not isinstance(token, str):
         raise ControlError("'valid_token' must be a string or null")
-    channels = body.get("unknown_channels", [])
-    if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
-        raise ControlError("'unknown_channels' must be a list of strings")
+    channels = string_list(body, "unknown_channels")
+    outside, joined = string_list(body, "not_in_channels"), string_list(body, "joined_channels")
+    offset = body.get("clock_offset_seconds", ns.clock_offset)
+    if type(offset) not in (int, float):
+        raise ControlError("'clock_offset_seconds' must be a number")
     users = body.get("users", [])
     if not isinstance(users, list) or not all(
         isinstance(u, dict) and isinstance(u.get("id"), str) and not set(u) - CONFIG_USER_KEYS
@@ -539,6 +868,9 @@ def apply_config(ns, body):
     # Validate everything before changing anything, so a bad request leaves config untouched.
     ns.valid_token = token
     ns.unknown_channels.update(channels)
+    ns.not_in_channels.update(outside)
+    ns.not_in_channels.difference_update(joined)
+    ns.clock_offset = float(offset)
     ns.users.update({u["id"]: dict(u) for u in users})
     ns.usergroups.update({k: list(v) for k, v in groups.items()})
 
@@ -593,11 +925,8 @@ class Handler(BaseHTTPRequestHandler):
             if name is None:
                 return self.send_json(404, err("not_found"))
             if path.startswith("/api/") and len(path) > len("/api/"):
-                if self.command == "GET":  # Slack also accepts GET with query-string arguments
-                    raw, ctype = url.query.encode(), "application/x-www-form-urlencoded"
-                else:
-                    ctype = self.headers.get("Content-Type", "")
-                return self.api_call(name, path[len("/api/"):], raw, ctype)
+                ctype = self.headers.get("Content-Type", "")
+                return self.api_call(name, path[len("/api/"):], url.query, raw, ctype)
             if path.startswith("/response/") and self.command == "POST":
                 return self.response_url_call(name, path[len("/response/"):], raw)
             if path.startswith("/_sink/"):
@@ -712,23 +1041,52 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- routes
 
-    def api_call(self, name, method, raw, ctype):
+    def api_call(self, name, method, query, raw, ctype):
+        """A Web API call. Slack takes arguments as a GET query string, or a POST body (form, or
+        JSON for the methods whose spec lists `application/json`), mixed with query arguments."""
         sink = self.server.sink
         token = self.bearer_token()
-        body, parse_error = parse_api_body(ctype, raw)
+        media = ctype.split(";", 1)[0].strip().lower()
+        query_args = parse_form(query) if query else {}
+        spec = SPEC.get(method)
+        json_refused = False
+        if self.command == "GET":
+            body, parse_error = query_args, None  # a GET's body is not read
+        else:
+            body, parse_error = parse_api_body(ctype, raw)
+            if isinstance(body, dict):
+                body = {**query_args, **body}
+            # Slack reads JSON bodies only for the methods that take them ("most write
+            # methods"); for the others the arguments never arrive.
+            json_refused = media == "application/json" and spec is not None and not spec["json"]
+            json_refused = json_refused and bool(raw.strip())
         with sink.lock:
             call = self.begin_call(sink.ns(name), method, body, token, None)
-        if call["fault"] and self.play_fault(call):
+        fault = call["fault"]
+        if fault and not fault.get("after_effect") and self.play_fault(call):
             return
         with sink.lock:
             ns = sink.ns(name)  # looked up again: a reset during a delay starts a fresh namespace
             handler = METHODS.get(method)
             if handler is None:
                 response = err("unknown_method")
+            elif auth_error(ns, token):
+                response = auth_error(ns, token)
+            elif json_refused:
+                response = argument_error(method, {}) or err("invalid_arguments")
+            elif parse_error:
+                response = err(parse_error)
             else:
-                response = auth_error(ns, token) or (err(parse_error) if parse_error else None)
+                response = None
+                if not spec["json"]:
+                    response = argument_error(method, body)
                 response = response or handler(sink, ns, body)
-        media = ctype.split(";", 1)[0].strip().lower()
+            if fault and fault.get("after_effect"):
+                call["effect"] = response
+        if fault and fault.get("after_effect"):
+            # The call took effect (a message was stored...), but the client hears otherwise.
+            self.play_fault(call)
+            return
         if media == "application/json" and "charset" not in ctype.lower():
             # Real Slack flags JSON posted without a charset (reqwest's .json() does exactly this).
             response["warning"] = "missing_charset"
@@ -737,6 +1095,7 @@ class Handler(BaseHTTPRequestHandler):
         self.answer(call, 200, response)
 
     def response_url_call(self, name, path, raw):
+        """A response_url: JSON in, up to 5 answers within 30 minutes of its first use."""
         sink = self.server.sink
         try:
             body = json.loads(raw.decode("utf-8")) if raw.strip() else None
@@ -750,7 +1109,25 @@ class Handler(BaseHTTPRequestHandler):
             return
         if error:
             return self.answer(call, 400, err(error))
-        self.answer(call, 200, {"ok": True})
+        with sink.lock:
+            ns = sink.ns(name)
+            state = ns.response_urls.setdefault(path, {"issued": ns.now(), "uses": 0})
+            if ns.now() - state["issued"] > RESPONSE_URL_LIFETIME:
+                status, response = 404, err("expired_url")
+            elif state["uses"] >= RESPONSE_URL_USES:
+                status, response = 404, err("used_url")
+            else:
+                status, response = 200, {"ok": True}
+                if not body.get("delete_original"):
+                    content, problem = message_content(body)
+                    if problem:
+                        status, response = 400, problem
+                    elif not (content.get("text") or content.get("blocks")
+                              or content.get("attachments")):
+                        status, response = 400, err("no_text")
+                if status == 200:
+                    state["uses"] += 1
+        self.answer(call, status, response)
 
     def control(self, name, command, query, raw):
         sink = self.server.sink
@@ -773,6 +1150,13 @@ class Handler(BaseHTTPRequestHandler):
                     result = {
                         "messages": [
                             sink_message(m) for m in ns.messages if channel in (None, m["channel"])
+                        ]
+                    }
+                elif route == ("GET", "ephemerals"):
+                    channel = params.get("channel")
+                    result = {
+                        "ephemerals": [
+                            e for e in ns.ephemerals if channel in (None, e["channel"])
                         ]
                     }
                 elif route == ("GET", "faults"):

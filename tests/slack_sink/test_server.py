@@ -24,6 +24,15 @@ import uuid
 SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "server.py")
 TOKEN = "xoxb-test-token"
 TS_RE = re.compile(r"^\d{10}\.\d{6}$")
+# Slack's read methods (spec verb GET, no application/json): the helpers send them as a query.
+READ_METHODS = {
+    "usergroups.users.list",
+    "users.lookupByEmail",
+    "users.info",
+    "conversations.history",
+    "conversations.info",
+    "conversations.replies",
+}
 
 
 def start_server(*args):
@@ -85,10 +94,20 @@ class SinkTestCase(unittest.TestCase):
 
     # -- helpers
 
-    def api(self, method, body=None, token=TOKEN, form=False, ns_base=None, timeout=5):
+    def api(self, method, body=None, token=TOKEN, form=None, ns_base=None, timeout=5, get=None):
+        """Calls `method`: read methods as a GET query, others as JSON, unless told otherwise."""
         headers = {"User-Agent": "gantry-test/1"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
+        if get is None:
+            get = form is None and method in READ_METHODS
+        if get:
+            query = urllib.parse.urlencode(
+                {k: json.dumps(v) if isinstance(v, (list, dict)) else v
+                 for k, v in (body or {}).items()}
+            )
+            url = f"{ns_base or self.base}/api/{method}" + (f"?{query}" if query else "")
+            return request(url, None, headers, "GET", timeout)
         if form:
             fields = {
                 k: json.dumps(v) if isinstance(v, (list, dict)) else v
@@ -492,8 +511,9 @@ class ResponseUrlTest(SinkTestCase):
     def test_response_url_faults(self):
         self.faults("response_url", {"status": 500})
         url = f"{self.base}/response/x"
-        self.assertEqual(request(url, b"{}", {"Content-Type": "application/json"}).status, 500)
-        self.assertEqual(request(url, b"{}", {"Content-Type": "application/json"}).status, 200)
+        body = json.dumps({"text": "x"}).encode()
+        self.assertEqual(request(url, body, {"Content-Type": "application/json"}).status, 500)
+        self.assertEqual(request(url, body, {"Content-Type": "application/json"}).status, 200)
 
 
 class HttpTest(SinkTestCase):
@@ -533,6 +553,253 @@ class HttpTest(SinkTestCase):
         self.assertEqual(request(f"{self.root}/nope").status, 404)
         self.assertEqual(request(f"{self.root}/ns//api/auth.test", b"", {}, "POST").status, 404)
         self.assertEqual(self.control("GET", "reset").status, 404)
+
+
+def button(**overrides):
+    b = {"type": "button", "action_id": "go", "text": {"type": "plain_text", "text": "Go"},
+         "value": "v"}
+    b.update(overrides)
+    return b
+
+
+class SpecTest(SinkTestCase):
+    """Verbs and content types as Slack's published spec (tests/fixtures) says."""
+
+    def test_the_spec_comes_from_the_fixture(self):
+        sys.path.insert(0, os.path.dirname(SERVER))
+        try:
+            import server
+        finally:
+            sys.path.pop(0)
+        self.assertTrue(server.SPEC_PATH.endswith("slack_web_openapi_v2.subset.json"))
+        self.assertIn(os.path.join("tests", "fixtures", "slack"), os.path.normpath(server.SPEC_PATH))
+        self.assertEqual(set(server.METHODS), set(server.SPEC))
+        for method in READ_METHODS:
+            self.assertEqual(server.SPEC[method]["verb"], "GET", method)
+            self.assertFalse(server.SPEC[method]["json"], method)
+        for method in ("chat.postMessage", "chat.update", "chat.postEphemeral", "chat.delete"):
+            self.assertTrue(server.SPEC[method]["json"], method)
+        self.assertEqual(server.SPEC["users.lookupByEmail"]["required"], ["email"])
+
+    def test_json_on_a_read_method_is_invalid_arguments(self):
+        self.config(
+            users=[{"id": "U1", "name": "ann", "email": "ann@example.com"}],
+            usergroups={"S1": ["U1"]},
+        )
+        calls = {
+            "usergroups.users.list": ({"usergroup": "S1"}, "usergroup"),
+            "users.lookupByEmail": ({"email": "ann@example.com"}, "email"),
+            "users.info": ({"user": "U1"}, "user"),
+            "conversations.info": ({"channel": "C1"}, "channel"),
+            "conversations.history": ({"channel": "C1"}, "channel"),
+        }
+        for method, (args, field) in calls.items():
+            resp = self.api(method, args, form=False)
+            self.assertEqual(resp.status, 200)
+            self.assertEqual(resp.json["ok"], False, method)
+            self.assertEqual(resp.json["error"], "invalid_arguments", method)
+            self.assertEqual(
+                resp.json["response_metadata"]["messages"],
+                [f"[ERROR] missing required field: {field}"],
+            )
+            # The same arguments as a query string or a form body are answered.
+            self.assertTrue(self.api(method, args, get=True).json["ok"], method)
+            self.assertTrue(self.api(method, args, form=True).json["ok"], method)
+
+    def test_query_and_form_arguments_mix(self):
+        self.config(users=[{"id": "U1", "name": "ann", "email": "ann@example.com"}])
+        headers = {"Authorization": f"Bearer {TOKEN}",
+                   "Content-Type": "application/x-www-form-urlencoded"}
+        resp = request(f"{self.base}/api/users.info?user=U1", b"", headers, "POST")
+        self.assertEqual(resp.json["user"]["id"], "U1")
+
+    def test_a_missing_required_argument_is_invalid_arguments(self):
+        self.assertEqual(self.slack_error("users.lookupByEmail", {}), "invalid_arguments")
+        self.assertEqual(self.slack_error("usergroups.users.list", {}), "invalid_arguments")
+
+    def test_write_methods_take_json_form_and_query(self):
+        self.ok("chat.postMessage", {"channel": "C1", "text": "json"})
+        self.ok("chat.postMessage", {"channel": "C1", "text": "form"}, form=True)
+        self.ok("chat.postMessage", {"channel": "C1", "text": "query"}, get=True)
+        self.ok("auth.test", {}, form=False)
+        self.assertEqual([m["text"] for m in self.messages()], ["json", "form", "query"])
+
+
+class BlockKitTest(SinkTestCase):
+    def blocks_error(self, blocks):
+        resp = self.api("chat.postMessage", {"channel": "C1", "text": "x", "blocks": blocks})
+        return resp.json.get("error"), resp.json.get("errors")
+
+    def test_button_limits(self):
+        actions = lambda *els: [{"type": "actions", "elements": list(els)}]
+        at_limit = button(text={"type": "plain_text", "text": "b" * 75}, value="v" * 2000,
+                          action_id="a" * 255)
+        self.ok("chat.postMessage", {"channel": "C1", "blocks": actions(at_limit)})
+        cases = {
+            "text": button(text={"type": "plain_text", "text": "b" * 76}),
+            "value": button(value="v" * 2001),
+            "action_id": button(action_id="a" * 256),
+        }
+        for field, b in cases.items():
+            error, errors = self.blocks_error(actions(b))
+            self.assertEqual(error, "invalid_blocks", field)
+            self.assertIn(f"[json-pointer:/blocks/0/elements/0/{field}", errors[0])
+        self.assertEqual(self.blocks_error(actions(button(style="green")))[0], "invalid_blocks")
+        mrkdwn_label = button(text={"type": "mrkdwn", "text": "*b*"})
+        self.assertEqual(self.blocks_error(actions(mrkdwn_label))[0], "invalid_blocks")
+        duplicate = actions(button(), button())
+        self.assertEqual(self.blocks_error(duplicate)[0], "invalid_blocks")
+        self.assertEqual(self.blocks_error(actions(*[button(action_id=str(i)) for i in range(26)]))[0],
+                         "invalid_blocks")
+        long_confirm = button(confirm={
+            "title": {"type": "plain_text", "text": "t"},
+            "text": {"type": "plain_text", "text": "x" * 301},
+            "confirm": {"type": "plain_text", "text": "ok"},
+            "deny": {"type": "plain_text", "text": "no"},
+        })
+        self.assertEqual(self.blocks_error(actions(long_confirm))[0], "invalid_blocks")
+        accessory = [{"type": "section", "text": {"type": "mrkdwn", "text": "s"},
+                      "accessory": button(value="v" * 2001)}]
+        self.assertEqual(self.blocks_error(accessory)[0], "invalid_blocks")
+        self.assertEqual(len(self.messages()), 1)
+
+    def test_block_count_and_section_text(self):
+        section = lambda n: {"type": "section", "text": {"type": "mrkdwn", "text": "s" * n}}
+        self.assertEqual(self.blocks_error([section(1)] * 51)[0], "invalid_blocks")
+        self.assertEqual(self.blocks_error([section(3001)])[0], "invalid_blocks")
+        self.ok("chat.postMessage", {"channel": "C1", "blocks": [section(3000)] * 50})
+
+    def test_input_block_needs_a_label_and_an_element(self):
+        label = {"type": "plain_text", "text": "Reason"}
+        element = {"type": "plain_text_input", "action_id": "r" * 256}
+        self.assertEqual(self.blocks_error([{"type": "input", "label": label}])[0],
+                         "invalid_blocks")
+        bad = [{"type": "input", "label": label, "element": element}]
+        self.assertEqual(self.blocks_error(bad)[0], "invalid_blocks")
+        good = [{"type": "input", "label": label,
+                 "element": {"type": "plain_text_input", "action_id": "reason"}}]
+        self.ok("chat.postMessage", {"channel": "C1", "text": "x", "blocks": good})
+
+    def test_metadata_must_have_an_event_type_and_payload(self):
+        post = lambda md: self.api("chat.postMessage", {"channel": "C1", "text": "x", "metadata": md})
+        self.assertEqual(post({"event_type": "e"}).json["error"], "invalid_metadata_schema")
+        self.assertEqual(post({"event_payload": {}}).json["error"], "invalid_metadata_schema")
+        md = {"event_type": "gantry", "event_payload": {"id": "1"}}
+        self.assertEqual(post(md).json["message"]["metadata"], md)
+
+
+class MembershipTest(SinkTestCase):
+    def test_a_channel_the_bot_is_not_in_is_not_in_channel(self):
+        ts = self.ok("chat.postMessage", {"channel": "C1", "text": "before"})["ts"]
+        self.config(not_in_channels=["C1"])
+        post = {"channel": "C1", "text": "x"}
+        self.assertEqual(self.slack_error("chat.postMessage", post), "not_in_channel")
+        self.assertEqual(self.slack_error("chat.update", {**post, "ts": ts}), "not_in_channel")
+        self.assertEqual(self.slack_error("chat.postEphemeral", {**post, "user": "U1"}),
+                         "not_in_channel")
+        self.assertEqual(self.slack_error("conversations.history", {"channel": "C1"}),
+                         "not_in_channel")
+        info = self.ok("conversations.info", {"channel": "C1"})["channel"]
+        self.assertEqual((info["id"], info["is_member"]), ("C1", False))
+        self.ok("chat.postMessage", {"channel": "C2", "text": "elsewhere"})
+        self.config(joined_channels=["C1"])  # the bot is invited
+        self.ok("chat.postMessage", post)
+        self.assertEqual([m["text"] for m in self.messages()], ["before", "elsewhere", "x"])
+        self.assertEqual(self.control("GET", "config").json["not_in_channels"], [])
+
+
+class HistoryTest(SinkTestCase):
+    def test_history_is_newest_first_without_thread_replies(self):
+        md = {"event_type": "gantry_execution", "event_payload": {"execution_id": "e1"}}
+        first = self.ok("chat.postMessage", {"channel": "C1", "text": "1", "metadata": md})["ts"]
+        self.ok("chat.postMessage", {"channel": "C1", "text": "reply", "thread_ts": first})
+        self.ok("chat.postMessage", {"channel": "C2", "text": "other channel"})
+        second = self.ok("chat.postMessage", {"channel": "C1", "text": "2"})["ts"]
+        r = self.ok("conversations.history", {"channel": "C1"})
+        self.assertEqual([m["text"] for m in r["messages"]], ["2", "1"])
+        self.assertNotIn("metadata", r["messages"][1])  # only with include_all_metadata
+        r = self.ok("conversations.history", {"channel": "C1", "include_all_metadata": "true"})
+        self.assertEqual(r["messages"][1]["metadata"], md)
+        self.assertEqual(r["messages"][1]["ts"], first)
+        page = self.ok("conversations.history", {"channel": "C1", "limit": "1"})
+        self.assertEqual(([m["ts"] for m in page["messages"]], page["has_more"]), ([second], True))
+        cursor = page["response_metadata"]["next_cursor"]
+        page = self.ok("conversations.history", {"channel": "C1", "limit": "1", "cursor": cursor})
+        self.assertEqual(([m["ts"] for m in page["messages"]], page["has_more"]), ([first], False))
+        newer = self.ok("conversations.history", {"channel": "C1", "oldest": first})
+        self.assertEqual([m["ts"] for m in newer["messages"]], [second])
+        thread = self.ok("conversations.replies", {"channel": "C1", "ts": first})
+        self.assertEqual([m["text"] for m in thread["messages"]], ["1", "reply"])
+        self.assertEqual(self.slack_error("conversations.history", {"channel": "C1", "oldest": "x"}),
+                         "invalid_ts_oldest")
+
+
+class EphemeralTest(SinkTestCase):
+    def test_ephemerals_are_kept_apart_from_channel_history(self):
+        r = self.ok("chat.postEphemeral", {"channel": "C1", "user": "U1", "text": "only you"})
+        [e] = self.control("GET", "ephemerals?channel=C1").json["ephemerals"]
+        self.assertEqual((e["user"], e["text"], e["message_ts"]), ("U1", "only you", r["message_ts"]))
+        self.assertEqual(self.control("GET", "ephemerals?channel=C2").json["ephemerals"], [])
+        self.assertEqual(self.messages(), [])
+        self.assertEqual(
+            self.slack_error("chat.postEphemeral", {"channel": "C1", "text": "x"}),
+            "user_not_found",
+        )
+
+
+class ResponseUrlLimitsTest(SinkTestCase):
+    def respond(self, path, payload):
+        return request(f"{self.base}/response/{path}", json.dumps(payload).encode(),
+                       {"Content-Type": "application/json"})
+
+    def test_five_answers_then_used_url(self):
+        for i in range(5):
+            self.assertEqual(self.respond("r1", {"text": str(i)}).status, 200, i)
+        resp = self.respond("r1", {"text": "sixth"})
+        self.assertEqual((resp.status, resp.json), (404, {"ok": False, "error": "used_url"}))
+        self.assertEqual(self.respond("r2", {"text": "another url"}).status, 200)
+
+    def test_thirty_minutes_then_expired_url(self):
+        self.assertEqual(self.respond("r1", {"text": "now"}).status, 200)
+        self.config(clock_offset_seconds=29 * 60)
+        self.assertEqual(self.respond("r1", {"text": "29 min"}).status, 200)
+        self.config(clock_offset_seconds=31 * 60)
+        resp = self.respond("r1", {"text": "31 min"})
+        self.assertEqual((resp.status, resp.json["error"]), (404, "expired_url"))
+
+    def test_content_is_checked_and_refusals_do_not_count(self):
+        self.assertEqual(self.respond("r1", {}).json["error"], "no_text")
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "s" * 3001}}]
+        resp = self.respond("r1", {"text": "x", "blocks": blocks})
+        self.assertEqual((resp.status, resp.json["error"]), (400, "invalid_blocks"))
+        self.assertEqual(self.respond("r1", {"delete_original": True}).status, 200)
+        for i in range(4):
+            self.assertEqual(self.respond("r1", {"text": str(i)}).status, 200)
+        self.assertEqual(self.respond("r1", {"text": "x"}).json["error"], "used_url")
+
+
+class AfterEffectFaultTest(SinkTestCase):
+    def test_internal_error_after_the_message_was_stored(self):
+        self.faults("chat.postMessage", {"error": "internal_error", "after_effect": True})
+        resp = self.api("chat.postMessage", {"channel": "C1", "text": "posted anyway"})
+        self.assertEqual((resp.status, resp.json), (200, {"ok": False, "error": "internal_error"}))
+        [m] = self.messages()
+        self.assertEqual(m["text"], "posted anyway")
+        [call] = self.calls()
+        self.assertEqual(call["effect"]["ts"], m["ts"])
+        self.assertEqual(call["response"]["error"], "internal_error")
+
+    def test_a_hang_after_the_effect_drops_the_answer(self):
+        self.faults("chat.postMessage", {"hang_seconds": 0.5, "after_effect": True})
+        with self.assertRaises((TimeoutError, socket.timeout, urllib.error.URLError)):
+            self.api("chat.postMessage", {"channel": "C1", "text": "x"}, timeout=0.2)
+        self.assertEqual(len(self.messages()), 1)
+
+    def test_after_effect_needs_an_answer(self):
+        for spec in ({"after_effect": True}, {"after_effect": 1, "status": 500},
+                     {"after_effect": True, "delay_seconds": 1}):
+            resp = self.control("POST", "faults", {"method": "x", "responses": [spec]})
+            self.assertEqual(resp.status, 400, spec)
 
 
 class LifecycleTest(unittest.TestCase):

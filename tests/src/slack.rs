@@ -48,6 +48,14 @@ impl SlackNs {
             .unwrap_or_default()
     }
 
+    /// Every `chat.postEphemeral` message, in post order.
+    pub async fn ephemerals(&self) -> Vec<Value> {
+        http::get(&format!("{}/_sink/ephemerals", self.base)).await["ephemerals"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Queues fault answers for `method` (or `*`).
     pub async fn fault(&self, method: &str, responses: Value) {
         http::post(
@@ -57,7 +65,8 @@ impl SlackNs {
         .await;
     }
 
-    /// Merges configuration (users, user groups, unknown channels, the valid token).
+    /// Merges configuration (users, user groups, unknown channels, channels the bot is not in
+    /// (`not_in_channels`), the valid token, `clock_offset_seconds` for response_url expiry).
     pub async fn configure(&self, config: Value) {
         http::post(&format!("{}/_sink/config", self.base), &config).await;
     }

@@ -156,11 +156,11 @@ async fn a_member_of_an_approver_group_may_approve_and_membership_is_cached() {
         approvals(&w).await[0]["summary"],
         "Approved by @mia via Slack"
     );
-    assert_eq!(
-        w.slack.calls(Some("usergroups.users.list")).await.len(),
-        1,
-        "the second click used the cache"
-    );
+    let lists = w.slack.calls(Some("usergroups.users.list")).await;
+    assert_eq!(lists.len(), 1, "the second click used the cache");
+    // Read as Slack reads it: a JSON body here is answered invalid_arguments, nobody a member.
+    assert_eq!(lists[0]["response"]["ok"], true, "{:#}", lists[0]);
+    assert!(lists[0]["headers"]["content-type"].is_null(), "a GET query");
 }
 
 #[tokio::test]
@@ -196,6 +196,16 @@ async fn four_eyes_stops_the_commit_author_mapped_by_table_or_by_email() {
     click(&w, Clicked::new(JANE, APPROVE, &id)).await;
     assert_eq!(approvals(&w).await[0]["status"], "InProgress");
     assert!(private_replies(&w).await[0].contains("you wrote this change"));
+    let lookups = w.slack.calls(Some("users.lookupByEmail")).await;
+    assert_eq!(
+        lookups[0]["response"]["user"]["id"], JANE.0,
+        "{:#}",
+        lookups[0]
+    );
+    assert!(
+        lookups[0]["headers"]["content-type"].is_null(),
+        "a GET query"
+    );
     let (status, _) = click(&w, Clicked::new(JANE, REJECT, &id)).await;
     assert_eq!(status, 200);
     assert_eq!(

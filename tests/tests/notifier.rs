@@ -686,6 +686,79 @@ async fn slack_down_still_publishes_and_lambdas_retry_delivers_slack_without_rep
 }
 
 #[tokio::test]
+async fn slack_answering_internal_error_having_posted_ends_in_exactly_one_parent_message() {
+    let w = world().await;
+    let id = start(&w).await;
+    let run = events(&w, &id).successful_run();
+    // Slack stores the message, then answers internal_error ("some aspect may have succeeded").
+    w.slack
+        .fault(
+            "chat.postMessage",
+            json!([{"error": "internal_error", "after_effect": true}]),
+        )
+        .await;
+    let err = notifier::handle(&w.notifier, &run[0], "req-1")
+        .await
+        .expect_err("the outcome is unknown: Lambda must retry");
+    assert!(err.to_string().contains("may or may not"), "{err}");
+    assert_eq!(
+        w.slack.calls(Some("chat.postMessage")).await.len(),
+        1,
+        "not reposted in the same invocation"
+    );
+
+    // Lambda's retry, then the rest of the run.
+    for e in &run {
+        send(&w, e).await;
+    }
+    let messages = w.slack.messages().await;
+    dump("internal-error-after-posting", &messages);
+    assert_eq!(parents(&messages).len(), 1, "{messages:#?}");
+    assert_eq!(w.slack.calls(Some("chat.postMessage")).await.len(), 1);
+    let history = w.slack.calls(Some("conversations.history")).await;
+    assert_eq!(history.len(), 1, "looked for once, on the retry");
+    assert_eq!(history[0]["response"]["ok"], true, "{:#}", history[0]);
+    let texts = texts(parents(&messages)[0]);
+    assert!(
+        texts.iter().any(|t| t.contains("succeeded")),
+        "the found message was brought up to date: {texts:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_post_that_failed_without_landing_is_posted_by_the_retry() {
+    let w = world().await;
+    let id = start(&w).await;
+    let first = events(&w, &id).pipeline(0, "STARTED");
+    w.slack
+        .fault("chat.postMessage", json!([{"status": 500}]))
+        .await;
+    notifier::handle(&w.notifier, &first, "req-1")
+        .await
+        .expect_err("an HTTP 500 leaves the outcome open");
+    assert!(w.slack.messages().await.is_empty());
+    send(&w, &first).await;
+    assert_eq!(w.slack.messages().await.len(), 1);
+    assert_eq!(w.slack.calls(Some("conversations.history")).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_channel_the_bot_is_not_in_is_given_up_while_sns_goes_on() {
+    let w = world().await;
+    w.slack
+        .configure(json!({"not_in_channels": [CHANNEL]}))
+        .await;
+    let id = start(&w).await;
+    for e in events(&w, &id).successful_run() {
+        send(&w, &e).await;
+    }
+    let calls = w.slack.calls(None).await;
+    assert_eq!(calls.len(), 1, "tried once, then left alone: {calls:#?}");
+    assert_eq!(calls[0]["response"]["error"], "not_in_channel");
+    assert_eq!(w.topic.received().await.len(), 8);
+}
+
+#[tokio::test]
 async fn a_channel_that_does_not_exist_is_given_up_while_sns_goes_on() {
     let w = world_with(
         json!({"default_channel": CHANNEL, "pipelines": {"{pipeline}": {"channel": "C0GONE"}}}),

@@ -69,30 +69,111 @@ async fn a_retry_after_longer_than_we_may_wait_is_reported_not_slept() {
 }
 
 #[tokio::test]
-async fn server_errors_and_hangs_are_retried_within_a_bound() {
+async fn server_errors_and_hangs_of_an_update_are_retried_within_a_bound() {
     let ns = SlackNs::new();
-    ns.fault(
-        "chat.postMessage",
-        json!([{"status": 500}, {"hang_seconds": 2}]),
-    )
-    .await;
-    client(&ns)
-        .post_message(&message())
+    let c = client(&ns);
+    let at = c.post_message(&message()).await.expect("posted");
+    ns.fault("chat.update", json!([{"status": 500}, {"hang_seconds": 2}]))
+        .await;
+    c.update_message(&at, &json!({"text": "v2"}))
         .await
         .expect("third attempt succeeds");
-    assert_eq!(ns.messages().await.len(), 1);
+    assert_eq!(ns.messages().await[0]["text"], "v2");
 
     ns.fault(
         "chat.postMessage",
         json!([{"status": 503}, {"status": 503}, {"status": 503}]),
     )
     .await;
-    let err = client(&ns).post_message(&message()).await.unwrap_err();
+    let err = c.post_message(&message()).await.unwrap_err();
     assert!(
         matches!(err, SlackError::Unavailable { attempts: 3, .. }),
-        "{err}"
+        "service_unavailable says nothing was posted, so it is retried: {err}"
     );
     assert!(!err.is_permanent());
+    assert_eq!(ns.calls(Some("chat.postMessage")).await.len(), 4);
+}
+
+#[tokio::test]
+async fn a_post_slack_may_have_taken_is_not_retried_and_says_so() {
+    // Slack's internal_error "after some aspect of the operation succeeded": posted, yet an error.
+    let ns = SlackNs::new();
+    ns.fault(
+        "chat.postMessage",
+        json!([{"error": "internal_error", "after_effect": true}]),
+    )
+    .await;
+    let err = client(&ns).post_message(&message()).await.unwrap_err();
+    assert!(err.maybe_posted(), "{err}");
+    assert!(!err.is_permanent());
+    assert_eq!(
+        ns.calls(Some("chat.postMessage")).await.len(),
+        1,
+        "not reposted"
+    );
+    assert_eq!(ns.messages().await.len(), 1);
+
+    // fatal_error, an HTTP 500 and a timeout after sending leave it open too.
+    for fault in [
+        json!({"error": "fatal_error"}),
+        json!({"status": 500}),
+        json!({"hang_seconds": 2, "after_effect": true}),
+    ] {
+        let ns = SlackNs::new();
+        ns.fault("chat.postMessage", json!([fault])).await;
+        let err = client(&ns).post_message(&message()).await.unwrap_err();
+        assert!(
+            matches!(err, SlackError::MaybePosted { .. }),
+            "{fault}: {err}"
+        );
+        assert_eq!(ns.calls(Some("chat.postMessage")).await.len(), 1, "{fault}");
+    }
+}
+
+#[tokio::test]
+async fn a_post_that_may_have_landed_is_found_by_its_metadata() {
+    let ns = SlackNs::new();
+    let c = client(&ns);
+    let marker = json!({"event_type": "gantry_test", "event_payload": {"id": "e1"}});
+    let mut first = message();
+    first["metadata"] = marker.clone();
+    assert_eq!(
+        c.find_posted("C0DEPLOYS", None, &marker, 100)
+            .await
+            .unwrap(),
+        None
+    );
+    c.post_message(&json!({"channel": "C0DEPLOYS", "text": "someone else's"}))
+        .await
+        .unwrap();
+    ns.fault(
+        "chat.postMessage",
+        json!([{"error": "internal_error", "after_effect": true}]),
+    )
+    .await;
+    assert!(c.post_message(&first).await.unwrap_err().maybe_posted());
+    c.post_message(&json!({"channel": "C0DEPLOYS", "text": "later"}))
+        .await
+        .unwrap();
+    let found = c
+        .find_posted("C0DEPLOYS", None, &marker, 100)
+        .await
+        .unwrap()
+        .expect("found");
+    let stored = ns.messages().await;
+    assert_eq!(found.ts, stored[1]["ts"].as_str().unwrap());
+    let other = json!({"event_type": "gantry_test", "event_payload": {"id": "e2"}});
+    assert_eq!(
+        c.find_posted("C0DEPLOYS", None, &other, 100).await.unwrap(),
+        None
+    );
+    let history = ns.calls(Some("conversations.history")).await;
+    assert!(
+        history
+            .iter()
+            .all(|h| h["headers"]["content-type"].is_null()),
+        "GET, no body"
+    );
 }
 
 #[tokio::test]
@@ -131,6 +212,47 @@ async fn update_changes_the_message_in_place() {
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0]["text"], "updated");
     assert_eq!(messages[0]["versions"], 2);
+}
+
+#[tokio::test]
+async fn read_methods_go_as_get_queries_because_slack_refuses_json_for_them() {
+    let ns = SlackNs::new();
+    ns.configure(json!({
+        "users": [{"id": "U1", "name": "ada", "email": "ada@example.com"}],
+        "usergroups": {"S1": ["U1"]}
+    }))
+    .await;
+    let c = client(&ns);
+    // What the client used to send: Slack answers invalid_arguments, the group looks empty.
+    let err = c
+        .call("usergroups.users.list", &json!({"usergroup": "S1"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("invalid_arguments"));
+    let err = c
+        .call("users.lookupByEmail", &json!({"email": "ada@example.com"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("invalid_arguments"));
+
+    assert_eq!(c.usergroup_members("S1").await.unwrap(), vec!["U1"]);
+    assert_eq!(
+        c.user_by_email("ada@example.com")
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some("U1".to_string())
+    );
+    for method in ["usergroups.users.list", "users.lookupByEmail"] {
+        let calls = ns.calls(Some(method)).await;
+        let last = calls.last().unwrap();
+        assert_eq!(
+            last["auth"], "xoxb-test",
+            "token in the Authorization header"
+        );
+        assert!(last["headers"]["content-type"].is_null(), "a GET: {last}");
+        assert_eq!(last["response"]["ok"], true, "{last}");
+    }
 }
 
 #[tokio::test]

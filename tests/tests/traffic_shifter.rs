@@ -822,6 +822,86 @@ async fn the_image_can_come_from_an_imagedefinitions_artifact() {
 }
 
 #[tokio::test]
+async fn a_progress_post_slack_took_despite_internal_error_is_updated_not_posted_again() {
+    let slack = SlackNs::new();
+    let rig = rig_with(
+        &[
+            (
+                "GANTRY_NOTIFY",
+                r#"{"default_channel": "C0DEPLOYS"}"#.to_string(),
+            ),
+            ("SLACK_API_URL", slack.api_url()),
+        ],
+        json!({"slack_bot_token": "xoxb-gantry"}),
+    )
+    .await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(2)), json!([]))
+        .await;
+    let deployment = first["job_id"].as_str().unwrap().to_string();
+    let execution = shop.execution_of(&deployment).await;
+    // The notifier's parent message, which opened the execution's thread.
+    let parent = gantry_adapters::slack::SlackClient::new(
+        &slack.api_url(),
+        gantry_core::secrets::SecretString::new("xoxb-gantry"),
+    )
+    .post_message(&json!({"channel": "C0DEPLOYS", "text": "shop: execution started"}))
+    .await
+    .expect("parent");
+    {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        aws_sdk_dynamodb::Client::new(&shop.sdk)
+            .put_item()
+            .table_name(&rig.table)
+            .item(
+                "pk",
+                AttributeValue::S(format!("EXECUTION#{}#{execution}", shop.pipeline)),
+            )
+            .item("sk", AttributeValue::S("EXECUTION".into()))
+            .item("channel", AttributeValue::S("C0DEPLOYS".into()))
+            .item("ts", AttributeValue::S(parent.ts.clone()))
+            .send()
+            .await
+            .expect("execution record");
+    }
+    // Slack stores the first progress post, then answers internal_error.
+    slack
+        .fault(
+            "chat.postMessage",
+            json!([{"error": "internal_error", "after_effect": true}]),
+        )
+        .await;
+    let views = run_to_end(&rig.shifter, &first).await;
+    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+
+    let messages: Vec<_> = slack
+        .messages()
+        .await
+        .into_iter()
+        .filter(|m| m["thread_ts"] == parent.ts.as_str())
+        .collect();
+    assert_eq!(
+        messages.len(),
+        1,
+        "found and updated, not posted twice: {messages:#?}"
+    );
+    assert_eq!(
+        slack.calls(Some("chat.postMessage")).await.len(),
+        2,
+        "the parent and one post"
+    );
+    assert!(messages[0]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Blue/green deployment succeeded"));
+    assert_eq!(
+        record(&rig, &deployment).await["slack_ts"].as_s().unwrap(),
+        messages[0]["ts"].as_str().unwrap()
+    );
+}
+
+#[tokio::test]
 async fn progress_is_posted_in_the_executions_slack_thread() {
     let slack = SlackNs::new();
     let rig = rig_with(

@@ -5,7 +5,8 @@
 //! Attributes: `execution` (S, JSON of `notify::Execution`), `version` (N, optimistic
 //! concurrency), `channel` and `ts` (S, the Slack parent message, read by other functions to
 //! reply in the thread), `slack_rendered` (S), `slack_replies` and `sns_sent` (SS, notice ids),
-//! `slack_gave_up` (S), `lock_<sink>` / `lock_<sink>_until`, `expires_at` (N, TTL).
+//! `slack_gave_up` (S), `slack_uncertain` (SS, posts Slack may or may not have taken: `parent`
+//! or notice ids), `lock_<sink>` / `lock_<sink>_until`, `expires_at` (N, TTL).
 
 use super::{store_error, Key, StateTable, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -99,6 +100,7 @@ fn record(
             rendered: string(item, "slack_rendered"),
             replies: set(item, "slack_replies"),
             gave_up: string(item, "slack_gave_up"),
+            uncertain: set(item, "slack_uncertain"),
         },
         sns_sent: set(item, "sns_sent"),
     })
@@ -239,6 +241,9 @@ impl ExecutionStore for DynamoExecutions {
             Delivered::SlackGaveUp { error } => request
                 .update_expression("SET slack_gave_up = :error")
                 .expression_attribute_values(":error", s(error)),
+            Delivered::SlackUncertain { post } => request
+                .update_expression("ADD slack_uncertain :post")
+                .expression_attribute_values(":post", AttributeValue::Ss(vec![post.clone()])),
             Delivered::Published { notice } => request
                 .update_expression("ADD sns_sent :id")
                 .expression_attribute_values(":id", AttributeValue::Ss(vec![notice.clone()])),

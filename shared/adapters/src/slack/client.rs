@@ -1,4 +1,11 @@
-//! The Slack Web API over HTTPS: `POST {base}/{method}` with a JSON body and a bearer token.
+//! The Slack Web API over HTTPS, with a bearer token: write methods as `POST {base}/{method}`
+//! with a JSON body, read methods as `GET {base}/{method}?args` (Slack reads JSON bodies only for
+//! write methods: a JSON `usergroups.users.list` is answered `invalid_arguments`).
+//!
+//! `chat.postMessage` is not idempotent: an answer that leaves open whether Slack posted
+//! (`internal_error`, `fatal_error`, a 5xx without a "not processed" code, a timeout or a broken
+//! answer after the request went out) is returned as `SlackError::MaybePosted`, never retried
+//! here, so the caller can look for the message before posting again.
 
 use gantry_core::secrets::SecretString;
 use gantry_core::slack::{PostedMessage, SlackError, SlackUser};
@@ -81,15 +88,22 @@ impl SlackClient {
         }
     }
 
-    /// Calls `method` with a JSON body; returns Slack's answer when `ok` is true.
+    /// Calls the write `method` with a JSON body; returns Slack's answer when `ok` is true.
     pub async fn call(&self, method: &str, body: &Value) -> Result<Value, SlackError> {
         let url = format!("{}/{method}", self.base_url);
-        self.send(method, &url, body, true).await
+        self.send(method, &url, Body::Json(body), true).await
+    }
+
+    /// Calls the read `method` (`users.*`, `usergroups.*.list`, `conversations.history`...) as
+    /// a GET with its arguments in the query string; returns Slack's answer when `ok` is true.
+    pub async fn read(&self, method: &str, args: &[(&str, &str)]) -> Result<Value, SlackError> {
+        let url = format!("{}/{method}", self.base_url);
+        self.send(method, &url, Body::Query(args), true).await
     }
 
     /// Posts to an interactivity `response_url` (no token: the URL is the credential).
     pub async fn respond(&self, response_url: &str, body: &Value) -> Result<(), SlackError> {
-        self.send("response_url", response_url, body, false)
+        self.send("response_url", response_url, Body::Json(body), false)
             .await
             .map(|_| ())
     }
@@ -98,51 +112,68 @@ impl SlackClient {
         &self,
         method: &str,
         url: &str,
-        body: &Value,
+        body: Body<'_>,
         auth: bool,
     ) -> Result<Value, SlackError> {
+        let once = posts_once(method);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut request = self
-                .http
-                .post(url)
-                .timeout(self.policy.request_timeout)
-                .header("content-type", "application/json; charset=utf-8")
-                .body(body.to_string());
+            let mut request = match body {
+                Body::Json(body) => self
+                    .http
+                    .post(url)
+                    .header("content-type", "application/json; charset=utf-8")
+                    .body(body.to_string()),
+                Body::Query(args) => {
+                    let query = form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(args)
+                        .finish();
+                    self.http.get(format!("{url}?{query}"))
+                }
+            }
+            .timeout(self.policy.request_timeout);
             if auth {
                 request = request.bearer_auth(self.token.expose());
             }
             let outcome = match request.send().await {
-                Ok(response) => self.read(method, response).await,
-                Err(e) => Attempt::Retry(Duration::ZERO, describe(&e)),
+                Ok(response) => self.answer(method, response).await,
+                // Not connected: the request never left, so it cannot have been posted.
+                Err(e) if e.is_connect() => Attempt::Retry(Duration::ZERO, describe(&e)),
+                Err(e) => Attempt::Unknown(describe(&e)),
             };
-            match outcome {
+            let (wait, reason) = match outcome {
                 Attempt::Done(result) => return result,
-                Attempt::Retry(wait, reason) => {
-                    if attempt >= self.policy.max_attempts {
-                        return Err(SlackError::Unavailable {
-                            method: method.to_string(),
-                            attempts: attempt,
-                            reason,
-                        });
-                    }
-                    let backoff = self.policy.first_backoff * 2u32.saturating_pow(attempt - 1);
-                    let wait = if wait.is_zero() { backoff } else { wait };
-                    tracing::warn!(
-                        method,
-                        attempt,
-                        wait_ms = wait.as_millis() as u64,
+                Attempt::Unknown(reason) if once => {
+                    return Err(SlackError::MaybePosted {
+                        method: method.to_string(),
                         reason,
-                        "Slack call will be retried"
-                    );
-                    tokio::time::sleep(wait).await;
+                    })
                 }
+                Attempt::Unknown(reason) => (Duration::ZERO, reason),
+                Attempt::Retry(wait, reason) => (wait, reason),
+            };
+            if attempt >= self.policy.max_attempts {
+                return Err(SlackError::Unavailable {
+                    method: method.to_string(),
+                    attempts: attempt,
+                    reason,
+                });
             }
+            let backoff = self.policy.first_backoff * 2u32.saturating_pow(attempt - 1);
+            let wait = if wait.is_zero() { backoff } else { wait };
+            tracing::warn!(
+                method,
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                reason,
+                "Slack call will be retried"
+            );
+            tokio::time::sleep(wait).await;
         }
     }
 
-    async fn read(&self, method: &str, response: reqwest::Response) -> Attempt {
+    async fn answer(&self, method: &str, response: reqwest::Response) -> Attempt {
         let status = response.status();
         if status.as_u16() == 429 {
             let retry_after = response
@@ -162,13 +193,25 @@ impl SlackClient {
                 "rate limited (429)".into(),
             );
         }
-        if status.is_server_error() {
-            return Attempt::Retry(Duration::ZERO, format!("HTTP {status}"));
-        }
         let text = match response.text().await {
             Ok(t) => t,
-            Err(e) => return Attempt::Retry(Duration::ZERO, describe(&e)),
+            Err(e) => return Attempt::Unknown(describe(&e)),
         };
+        if status.is_server_error() {
+            let code = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string));
+            let reason = match &code {
+                Some(code) => format!("HTTP {status} {code}"),
+                None => format!("HTTP {status}"),
+            };
+            return match code.as_deref() {
+                Some(code) if NOT_PROCESSED.contains(&code) => {
+                    Attempt::Retry(Duration::ZERO, reason)
+                }
+                _ => Attempt::Unknown(reason),
+            };
+        }
         let value: Value = match serde_json::from_str(&text) {
             Ok(v) => v,
             Err(_) if status.is_success() => Value::Object(Default::default()),
@@ -192,15 +235,12 @@ impl SlackClient {
             .and_then(Value::as_str)
             .unwrap_or("unknown_error")
             .to_string();
-        if matches!(
-            error.as_str(),
-            "ratelimited"
-                | "internal_error"
-                | "fatal_error"
-                | "service_unavailable"
-                | "request_timeout"
-        ) {
+        if NOT_PROCESSED.contains(&error.as_str()) {
             return Attempt::Retry(Duration::ZERO, error);
+        }
+        if matches!(error.as_str(), "internal_error" | "fatal_error") {
+            // Slack: "it's possible some aspect of the operation succeeded".
+            return Attempt::Unknown(error);
         }
         Attempt::Done(Err(SlackError::Api {
             method: method.to_string(),
@@ -247,7 +287,7 @@ impl SlackClient {
     /// Members of a user group (`usergroups.users.list`).
     pub async fn usergroup_members(&self, group: &str) -> Result<Vec<String>, SlackError> {
         let answer = self
-            .call("usergroups.users.list", &json!({ "usergroup": group }))
+            .read("usergroups.users.list", &[("usergroup", group)])
             .await?;
         Ok(answer["users"]
             .as_array()
@@ -261,10 +301,7 @@ impl SlackClient {
 
     /// The Slack user with this email (`users.lookupByEmail`), if any.
     pub async fn user_by_email(&self, email: &str) -> Result<Option<SlackUser>, SlackError> {
-        match self
-            .call("users.lookupByEmail", &json!({ "email": email }))
-            .await
-        {
+        match self.read("users.lookupByEmail", &[("email", email)]).await {
             Ok(answer) => Ok(Some(SlackUser {
                 id: answer["user"]["id"]
                     .as_str()
@@ -279,12 +316,83 @@ impl SlackClient {
             Err(e) => Err(e),
         }
     }
+
+    /// The newest message this bot posted in `channel` (or, with `thread`, in that thread)
+    /// whose metadata is `marker` (`event_type` and `event_payload` equal), among the last
+    /// `within` messages: how a caller finds out whether a `MaybePosted` post landed.
+    pub async fn find_posted(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        marker: &Value,
+        within: usize,
+    ) -> Result<Option<PostedMessage>, SlackError> {
+        let (method, mut args) = match thread {
+            Some(ts) => (
+                "conversations.replies",
+                vec![("channel", channel), ("ts", ts)],
+            ),
+            None => ("conversations.history", vec![("channel", channel)]),
+        };
+        args.push(("include_all_metadata", "true"));
+        args.push(("limit", "200"));
+        let mut cursor = String::new();
+        let mut seen = 0;
+        loop {
+            let mut page_args = args.clone();
+            if !cursor.is_empty() {
+                page_args.push(("cursor", cursor.as_str()));
+            }
+            let answer = match self.read(method, &page_args).await {
+                Ok(answer) => answer,
+                // No such thread (its parent is gone): nothing of ours in it either.
+                Err(e) if e.code() == Some("thread_not_found") => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let messages = answer["messages"].as_array().cloned().unwrap_or_default();
+            seen += messages.len();
+            let found = messages.iter().find(|m| {
+                m["metadata"]["event_type"] == marker["event_type"]
+                    && m["metadata"]["event_payload"] == marker["event_payload"]
+            });
+            if let Some(ts) = found.and_then(|m| m["ts"].as_str()) {
+                return Ok(Some(PostedMessage {
+                    channel: channel.to_string(),
+                    ts: ts.to_string(),
+                }));
+            }
+            cursor = answer["response_metadata"]["next_cursor"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if cursor.is_empty() || messages.is_empty() || seen >= within {
+                return Ok(None);
+            }
+        }
+    }
 }
+
+/// What a call sends: a JSON body (write methods) or a query string (read methods).
+#[derive(Clone, Copy)]
+enum Body<'a> {
+    Json(&'a Value),
+    Query(&'a [(&'a str, &'a str)]),
+}
+
+/// Methods that must not be repeated when their first attempt's outcome is unknown.
+fn posts_once(method: &str) -> bool {
+    method == "chat.postMessage"
+}
+
+/// Error codes that say Slack did not process the call: retrying cannot duplicate anything.
+const NOT_PROCESSED: [&str; 3] = ["ratelimited", "service_unavailable", "request_timeout"];
 
 enum Attempt {
     Done(Result<Value, SlackError>),
     /// Retry after this wait (zero: use the backoff), for this reason.
     Retry(Duration, String),
+    /// The request went out and its outcome is unknown: retried only if repeating is harmless.
+    Unknown(String),
 }
 
 fn describe(e: &reqwest::Error) -> String {
@@ -309,4 +417,15 @@ impl gantry_core::slack::Chat for SlackClient {
     async fn update(&self, at: &PostedMessage, message: &Value) -> Result<(), SlackError> {
         self.update_message(at, message).await
     }
+    async fn find(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        marker: &Value,
+    ) -> Result<Option<PostedMessage>, SlackError> {
+        self.find_posted(channel, thread, marker, FIND_WITHIN).await
+    }
 }
+
+/// How far back in a channel (or thread) a post whose outcome was unknown is looked for.
+const FIND_WITHIN: usize = 1000;

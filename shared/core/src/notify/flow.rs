@@ -374,10 +374,13 @@ where
                     None => {
                         let mut body = body;
                         body["channel"] = json!(channel);
-                        chat.post(&body).await.map(|message| {
-                            parent = Some(message.clone());
-                            Delivered::SlackPosted { message, rendered }
-                        })
+                        body["metadata"] = marker(&record, PARENT_POST);
+                        self.post_once(chat, key, &record, None, PARENT_POST, &body)
+                            .await
+                            .map(|message| {
+                                parent = Some(message.clone());
+                                Delivered::SlackPosted { message, rendered }
+                            })
                     }
                     Some(at) => chat
                         .update(at, &body)
@@ -396,7 +399,11 @@ where
             for (notice, mut body) in plan.replies {
                 body["channel"] = json!(parent.channel);
                 body["thread_ts"] = json!(parent.ts);
-                match chat.post(&body).await {
+                body["metadata"] = marker(&record, &notice);
+                let posted = self
+                    .post_once(chat, key, &record, Some(&parent), &notice, &body)
+                    .await;
+                match posted {
                     Ok(_) => {
                         self.store
                             .remember(key, &Delivered::SlackReplied { notice })
@@ -412,6 +419,51 @@ where
         } else {
             SinkOutcome::Sent(sent)
         })
+    }
+
+    /// Posts `body` (the parent, or a reply in `thread`) unless an earlier attempt whose
+    /// outcome Slack left open turns out to have posted it: then that message is updated to
+    /// `body` and returned. When this attempt's outcome is unknown, the post is remembered as
+    /// uncertain and the error returned, so the invocation fails and its retry looks first.
+    async fn post_once(
+        &self,
+        chat: &C,
+        key: &ExecutionRef,
+        record: &super::ExecutionRecord,
+        thread: Option<&super::PostedMessage>,
+        post: &str,
+        body: &Value,
+    ) -> Result<super::PostedMessage, SlackError> {
+        let channel = body["channel"].as_str().unwrap_or_default();
+        if record.slack.uncertain.contains(post) {
+            let found = chat
+                .find(channel, thread.map(|t| t.ts.as_str()), &body["metadata"])
+                .await?;
+            if let Some(message) = found {
+                tracing::info!(
+                    pipeline = record.execution.pipeline,
+                    post,
+                    ts = message.ts,
+                    "an earlier uncertain post did land; updating it instead of posting again"
+                );
+                if thread.is_none() {
+                    chat.update(&message, body).await?;
+                }
+                return Ok(message);
+            }
+        }
+        match chat.post(body).await {
+            Err(e) if e.maybe_posted() => {
+                let uncertain = Delivered::SlackUncertain {
+                    post: post.to_string(),
+                };
+                if let Err(state) = self.store.remember(key, &uncertain).await {
+                    tracing::error!(error = %state, post, "could not remember an uncertain post");
+                }
+                Err(e)
+            }
+            other => other,
+        }
     }
 
     /// A Slack error: permanent ones are remembered and logged once; others are retried by
@@ -597,6 +649,21 @@ fn sns_plan<'a>(record: &'a ExecutionRecord, audience: &Audience) -> Vec<&'a sup
         .iter()
         .filter(|n| policy::publishes(audience.verbosity, n) && !record.sns_sent.contains(&n.id))
         .collect()
+}
+
+/// The uncertain-post id of the parent message (notice ids name the replies).
+const PARENT_POST: &str = "parent";
+
+/// The metadata that marks a post as this execution's `post`, so it can be found again.
+fn marker(record: &ExecutionRecord, post: &str) -> Value {
+    json!({
+        "event_type": "gantry_execution_message",
+        "event_payload": {
+            "pipeline": record.execution.pipeline,
+            "execution_id": record.execution.execution_id,
+            "post": post,
+        }
+    })
 }
 
 fn digest(body: &Value) -> String {

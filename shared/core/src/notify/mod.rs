@@ -71,6 +71,9 @@ pub struct SlackMemory {
     pub replies: BTreeSet<String>,
     /// A Slack error no retry can fix: Slack is not tried again for this execution.
     pub gave_up: Option<String>,
+    /// Posts whose outcome Slack left open (`SlackError::MaybePosted`): `parent` or notice ids.
+    /// Before posting one of these again, Slack is searched for it.
+    pub uncertain: BTreeSet<String>,
 }
 
 /// One delivery to remember.
@@ -88,6 +91,10 @@ pub enum Delivered {
     },
     SlackGaveUp {
         error: String,
+    },
+    /// A post (`parent` or a notice id) that may or may not be in Slack.
+    SlackUncertain {
+        post: String,
     },
     Published {
         notice: String,

@@ -8,6 +8,11 @@ pub enum SlackError {
         method: String,
         retry_after_seconds: u64,
     },
+    /// Slack may have done it: `internal_error`/`fatal_error`, a 5xx, a timeout or a broken
+    /// answer after the request went out. Not retried: look for the message before posting
+    /// again.
+    #[error("Slack may or may not have done {method}: {reason}")]
+    MaybePosted { method: String, reason: String },
     #[error("Slack did not answer {method} after {attempts} attempts: {reason}")]
     Unavailable {
         method: String,
@@ -50,6 +55,11 @@ impl SlackError {
             SlackError::Api { error, .. } => PERMANENT.contains(&error.as_str()),
             _ => false,
         }
+    }
+
+    /// True when the call may have taken effect although it did not answer success.
+    pub fn maybe_posted(&self) -> bool {
+        matches!(self, SlackError::MaybePosted { .. })
     }
 
     /// The Slack error code, when Slack gave one.

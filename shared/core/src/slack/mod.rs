@@ -40,4 +40,12 @@ pub trait Chat {
         at: &PostedMessage,
         message: &Value,
     ) -> impl Future<Output = Result<(), SlackError>> + Send;
+    /// The message posted in `channel` (in the `thread` if given) with this metadata `marker`:
+    /// how a post whose outcome was unknown (`SlackError::MaybePosted`) is found again.
+    fn find(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        marker: &Value,
+    ) -> impl Future<Output = Result<Option<PostedMessage>, SlackError>> + Send;
 }

@@ -55,9 +55,25 @@ impl<K: Chat + Sync> SlackProgress<K> {
                 return Ok(None);
             }
         };
+        // chat.postMessage may land although Slack answers an error (`SlackError::MaybePosted`),
+        // and this deployment's message is remembered only once the post answers: look in the
+        // thread for it before posting, so such a post is updated, never posted twice.
+        let marker = serde_json::json!({
+            "event_type": "gantry_deployment_progress",
+            "event_payload": {"deployment_id": view.deployment_id},
+        });
+        let found = self
+            .client
+            .find(&parent.channel, Some(&parent.ts), &marker)
+            .await?;
+        if let Some(at) = found {
+            self.client.update(&at, &message).await?;
+            return Ok(Some(at));
+        }
         let mut body = message;
         body["channel"] = serde_json::json!(parent.channel);
         body["thread_ts"] = serde_json::json!(parent.ts);
+        body["metadata"] = marker;
         self.client.post(&body).await.map(Some)
     }
 }

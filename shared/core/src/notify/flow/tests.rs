@@ -101,6 +101,9 @@ impl ExecutionStore for MemoryStore {
                 r.slack.replies.insert(notice.clone());
             }
             Delivered::SlackGaveUp { error } => r.slack.gave_up = Some(error.clone()),
+            Delivered::SlackUncertain { post } => {
+                r.slack.uncertain.insert(post.clone());
+            }
             Delivered::Published { notice } => {
                 r.sns_sent.insert(notice.clone());
             }
@@ -195,6 +198,23 @@ impl Chat for Arc<FakeSlack> {
         let mut body = message.clone();
         body["ts"] = json!(at.ts);
         self.answer("chat.update", &body)
+    }
+    async fn find(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        marker: &Value,
+    ) -> Result<Option<PostedMessage>, SlackError> {
+        let query = json!({"channel": channel, "thread": thread, "marker": marker});
+        self.answer("find", &query)?;
+        let posts = self.calls("chat.postMessage");
+        Ok(posts
+            .iter()
+            .position(|p| p["channel"] == channel && &p["metadata"] == marker)
+            .map(|i| PostedMessage {
+                channel: channel.to_string(),
+                ts: format!("1700000000.{:06}", i + 1),
+            }))
     }
 }
 
@@ -401,6 +421,38 @@ async fn slack_down_still_publishes_and_the_retry_delivers_slack_without_repeati
         1,
         "SNS not repeated"
     );
+}
+
+#[tokio::test]
+async fn a_post_slack_may_have_taken_is_looked_for_before_the_retry_posts_it() {
+    let w = world(Verbosity::Stages);
+    let first = pipeline(100, Status::Started);
+    w.slack.fail_next(SlackError::MaybePosted {
+        method: "chat.postMessage".into(),
+        reason: "internal_error".into(),
+    });
+    let err = send(&w, &first).await.unwrap_err();
+    assert!(
+        matches!(err, NotifyError::Slack(ref e) if e.maybe_posted()),
+        "{err}"
+    );
+    assert!(
+        w.slack.calls("find").is_empty(),
+        "not looked for in the same invocation"
+    );
+    assert!(
+        w.slack.calls("chat.postMessage").is_empty(),
+        "not reposted in the same invocation"
+    );
+
+    // Lambda's retry: the message is looked for first (this fake never stored it), then posted.
+    send(&w, &first).await.unwrap();
+    let finds = w.slack.calls("find");
+    assert_eq!(finds.len(), 1);
+    assert_eq!(finds[0]["marker"]["event_payload"]["post"], "parent");
+    let posts = w.slack.calls("chat.postMessage");
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0]["metadata"], finds[0]["marker"]);
 }
 
 #[tokio::test]
