@@ -93,7 +93,7 @@ def raw_json(client: Any, operation: str) -> dict[str, Any]:
     return captured
 
 
-def make_pipeline(emu: Emulator) -> str:
+def make_pipeline(emu: Emulator, mode: str | None = None) -> str:
     iam, cp = emu.client("iam"), emu.client("codepipeline")
     suffix = uuid.uuid4().hex[:8]
     role = iam.create_role(
@@ -108,8 +108,10 @@ def make_pipeline(emu: Emulator) -> str:
         return {"name": name, "actionTypeId": {"category": category, "owner": "AWS",
                                                "provider": provider, "version": "1"}, **extra}
 
+    extra = {"executionMode": mode} if mode else {}
     cp.create_pipeline(pipeline={
-        "name": name, "roleArn": role,
+        "name": name, "roleArn": role, "pipelineType": "V2", **extra,
+        "variables": [{"name": "IMAGE_TAG", "defaultValue": "latest"}, {"name": "BRANCH", "defaultValue": "-"}],
         "artifactStore": {"type": "S3", "location": "gantry-artifacts"},
         "stages": [
             {"name": "Source", "actions": [action(
@@ -172,7 +174,9 @@ class CodePipelineTest(unittest.TestCase):
         execution = self.cp.get_pipeline_execution(
             pipelineName=self.pipeline, pipelineExecutionId=execution_id)["pipelineExecution"]
         self.assertEqual(execution["status"], "InProgress")
-        self.assertEqual(execution["variables"], [{"name": "IMAGE_TAG", "resolvedValue": "v42"}])
+        # Every declared variable, given or defaulted, as CodePipeline resolves them.
+        self.assertEqual(execution["variables"], [{"name": "IMAGE_TAG", "resolvedValue": "v42"},
+                                                  {"name": "BRANCH", "resolvedValue": "-"}])
         self.assertEqual(execution["artifactRevisions"], [{"name": "Image", "revisionId": "sha256:abc"}])
         self.assertEqual(execution["trigger"]["triggerType"], "StartPipelineExecution")
         self.assertEqual(execution["executionMode"], "SUPERSEDED")
@@ -376,6 +380,113 @@ class CodePipelineTest(unittest.TestCase):
                          ("Succeeded", "done", "req-1"))
         self.assertNotIn("latestExecution", state["stageStates"][0])
         self.assertAwsError("PipelineNotFoundException", self.cp.get_pipeline_state, name="nope")
+
+    def test_start_refuses_what_codepipeline_refuses(self) -> None:
+        def start(**kwargs: Any) -> Any:
+            return self.cp.start_pipeline_execution(name=self.pipeline, **kwargs)
+
+        def message(**kwargs: Any) -> str:
+            with self.assertRaises(ClientError) as ctx:
+                start(**kwargs)
+            self.assertEqual(error_code(ctx.exception), "ValidationException")
+            return ctx.exception.response["Error"]["Message"]
+
+        self.assertIn("'PUSHER' is not declared", message(variables=[{"name": "PUSHER", "value": "mona"}]))
+        self.assertIn("Member must satisfy enum value set: [COMMIT_ID, IMAGE_DIGEST, S3_OBJECT_VERSION_ID, "
+                      "S3_OBJECT_KEY]", message(sourceRevisions=[
+                          {"actionName": "Image", "revisionType": "BRANCH", "revisionValue": "main"}]))
+        self.assertIn("no source action named 'Shift'", message(sourceRevisions=[
+            {"actionName": "Shift", "revisionType": "COMMIT_ID", "revisionValue": "abc"}]))
+        self.assertIn("more than once", message(variables=[{"name": "BRANCH", "value": "a"},
+                                                           {"name": "BRANCH", "value": "b"}]))
+        self.assertEqual(EMU.control("GET", f"/_gantry/codepipeline/starts?pipeline={self.pipeline}"), [])
+        self.assertEqual(self.cp.list_pipeline_executions(pipelineName=self.pipeline)
+                         ["pipelineExecutionSummaries"], [])  # nothing refused started anything
+
+        # A started execution carries every declared variable, defaults included.
+        execution_id = start()["pipelineExecutionId"]
+        execution = self.cp.get_pipeline_execution(
+            pipelineName=self.pipeline, pipelineExecutionId=execution_id)["pipelineExecution"]
+        self.assertEqual(execution["variables"], [{"name": "IMAGE_TAG", "resolvedValue": "latest"},
+                                                  {"name": "BRANCH", "resolvedValue": "-"}])
+
+    def test_create_pipeline_checks_mode_and_variables(self) -> None:
+        iam = EMU.client("iam")
+        role = iam.get_role(RoleName=iam.list_roles()["Roles"][-1]["RoleName"])["Role"]["Arn"]
+        base = {"roleArn": role, "artifactStore": {"type": "S3", "location": "bucket"}, "stages": [
+            {"name": n, "actions": [{"name": n, "actionTypeId": {
+                "category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}}]}
+            for n in ("A", "B")]}
+        for bad in ({"executionMode": "PARALLEL"}, {"variables": [{"name": "X"}]},
+                    {"pipelineType": "V2", "executionMode": "LIFO"},
+                    {"pipelineType": "V2", "variables": [{"name": "X"}, {"name": "X"}]}):
+            self.assertAwsError("ValidationException", self.cp.create_pipeline,
+                                pipeline={"name": f"bad-{uuid.uuid4().hex[:6]}", **base, **bad})
+
+    def approval(self, execution_id: str) -> dict[str, Any]:
+        return EMU.control("POST", "/_gantry/codepipeline/approvals", {
+            "pipeline": self.pipeline, "stage": "Approve", "action": "Gate", "execution_id": execution_id})
+
+    def status(self, execution_id: str) -> str:
+        return self.cp.get_pipeline_execution(
+            pipelineName=self.pipeline, pipelineExecutionId=execution_id)["pipelineExecution"]["status"]
+
+    def test_superseded_mode_overtakes_an_execution_waiting_between_stages(self) -> None:
+        first = self.start("s-1")
+        self.approval(first)  # first is inside the Approve stage: a newer execution cannot overtake it
+        second = self.start("s-2")  # second now waits between stages
+        self.assertEqual((self.status(first), self.status(second)), ("InProgress", "InProgress"))
+        status, error = EMU.control_error("POST", "/_gantry/codepipeline/approvals", {
+            "pipeline": self.pipeline, "stage": "Approve", "action": "Gate", "execution_id": second})
+        self.assertEqual((status, error["error"]), (400, "StageOccupied"))  # one execution per stage
+        third = self.start("s-3")
+        self.assertEqual([self.status(e) for e in (first, second, third)], ["InProgress", "Superseded", "InProgress"])
+        execution = self.cp.get_pipeline_execution(pipelineName=self.pipeline, pipelineExecutionId=second)
+        self.assertEqual(execution["pipelineExecution"]["executionMode"], "SUPERSEDED")
+        starts = EMU.control("GET", f"/_gantry/codepipeline/starts?pipeline={self.pipeline}")
+        self.assertEqual([s["superseded"] for s in starts], [[], [], [second]])
+
+    def test_queued_mode_supersedes_nothing_and_runs_one_execution_per_stage(self) -> None:
+        self.pipeline = make_pipeline(EMU, mode="QUEUED")
+        first, second, third = self.start("q-1"), self.start("q-2"), self.start("q-3")
+        self.assertEqual([self.status(e) for e in (first, second, third)], ["InProgress"] * 3)
+        gate = self.approval(first)
+        self.assertEqual(EMU.control_error("POST", "/_gantry/codepipeline/approvals", {
+            "pipeline": self.pipeline, "stage": "Approve", "action": "Gate", "execution_id": second})[0], 400)
+        self.cp.put_approval_result(pipelineName=self.pipeline, stageName="Approve", actionName="Gate",
+                                    token=gate["token"], result={"summary": "ok", "status": "Approved"})
+        self.approval(second)  # the stage is free: the next in line enters it
+        summaries = self.cp.list_pipeline_executions(pipelineName=self.pipeline)["pipelineExecutionSummaries"]
+        self.assertEqual({s["executionMode"] for s in summaries}, {"QUEUED"})
+
+    def test_parallel_mode_approvals_each_wait_with_their_own_token(self) -> None:
+        self.pipeline = make_pipeline(EMU, mode="PARALLEL")
+        first, second, third = self.start("p-1"), self.start("p-2"), self.start("p-3")
+        self.assertEqual([self.status(e) for e in (first, second, third)], ["InProgress"] * 3)
+        seeded = {e: self.approval(e)["token"] for e in (first, second)}
+
+        details = self.cp.list_action_executions(pipelineName=self.pipeline)["actionExecutionDetails"]
+        waiting = {d["pipelineExecutionId"]: d["output"]["executionResult"]["externalExecutionId"]
+                   for d in details if d["status"] == "InProgress"}
+        self.assertEqual(waiting, seeded)  # each waiting approval, its token as externalExecutionId
+        gate = self.cp.get_pipeline_state(name=self.pipeline)["stageStates"][2]["actionStates"][0]
+        self.assertNotIn("token", gate["latestExecution"])  # "not available" in PARALLEL mode
+
+        def put(token: str, status: str = "Approved") -> Any:
+            return self.cp.put_approval_result(pipelineName=self.pipeline, stageName="Approve", actionName="Gate",
+                                               token=token, result={"summary": "ok", "status": status})
+
+        put(seeded[first])  # the older one, while the newer still waits: both are live
+        put(seeded[second], "Rejected")
+        self.assertAwsError("InvalidApprovalTokenException", put, token=seeded[first])  # answered
+        expired = EMU.control("POST", "/_gantry/codepipeline/approvals", {
+            "pipeline": self.pipeline, "stage": "Approve", "action": "Gate", "execution_id": third,
+            "expires_in_seconds": 0})
+        self.assertAwsError("InvalidApprovalTokenException", put, token=expired["token"])
+        self.assertAwsError("InvalidApprovalTokenException", put, token=str(uuid.uuid4()))
+        records = EMU.control("GET", f"/_gantry/codepipeline/approvals?pipeline={self.pipeline}")
+        self.assertEqual([(r["execution_id"], r["status"]) for r in records],
+                         [(first, "Approved"), (second, "Rejected"), (third, "InProgress")])
 
 
 def cbor_call(operation: str, params: dict[str, Any], key: str = "testing") -> tuple[int, Any, dict[str, Any]]:
