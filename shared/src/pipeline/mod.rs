@@ -12,4 +12,5 @@ pub use approval::{
 pub use details::CodePipelineDetails;
 pub use start::{
     truncate, CodePipelineStarter, PipelineStarter, StartError, StartRequest, Variable,
+    UNSET_VARIABLE,
 };
