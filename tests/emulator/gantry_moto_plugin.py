@@ -38,6 +38,7 @@ from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, e
 
 import cbor_bridge  # sibling module: server.py puts this directory on sys.path
 import call_log  # sibling module, as cbor_bridge
+import lambda_hooks  # sibling module, as cbor_bridge
 
 DEFAULT_REGION = "us-east-1"
 APPROVAL_TTL_SECONDS = 7 * 24 * 3600  # AWS expires manual approvals after 7 days
@@ -1026,12 +1027,25 @@ ROUTES = Map([
     Rule("/_gantry/elbv2/target-health", methods=["POST"], endpoint="set_target_health"),
     Rule("/_gantry/elbv2/weight-changes", methods=["GET"], endpoint="weight_changes"),
     Rule("/_gantry/calls", methods=["GET"], endpoint="list_calls"),
+    Rule("/_gantry/lambda/functions", methods=["POST"], endpoint="register_function"),
+    Rule("/_gantry/lambda/invocations", methods=["GET"], endpoint="list_invocations"),
     Rule("/_gantry/reset", methods=["POST"], endpoint="reset"),
 ])
 
 
 class _NotFound(Exception):
     pass
+
+
+def _moto_has_function(arn: str) -> bool:
+    from moto.awslambda.models import lambda_backends
+
+    _, _, _, region, account, _, _name = arn.split(":")
+    try:
+        lambda_backends[account][region].get_function(arn)
+        return True
+    except JsonRESTError:
+        return False
 
 
 class GantryApp:
@@ -1044,6 +1058,11 @@ class GantryApp:
         if environ.get("PATH_INFO", "").startswith("/_gantry/"):
             return self._control(Request(environ))(environ, start_response)
         call_log.record(environ)
+        if lambda_hooks.is_invoke(environ):
+            answered = lambda_hooks.handle(environ, _moto_has_function)
+            if answered is not None:
+                status, headers, body = answered
+                return Response(body, status, headers)(environ, start_response)
         if cbor_bridge.is_rpcv2_cbor(environ):
             return cbor_bridge.handle(self.moto_app, environ)(environ, start_response)
         return self.moto_app(environ, start_response)
@@ -1110,7 +1129,14 @@ class GantryApp:
 
         moto_api_backend.reset()  # as POST /moto-api/reset/; plugin state lives on the backends, so it goes too
         call_log.reset()
+        lambda_hooks.reset()
         return {"reset": True}
+
+    def register_function(self, _backend: Any, params: dict[str, Any]) -> Any:
+        return lambda_hooks.register(params)
+
+    def list_invocations(self, _backend: Any, params: dict[str, Any]) -> Any:
+        return lambda_hooks.invocations(params.get("function"))
 
     def list_calls(self, _backend: Any, _params: dict[str, Any]) -> Any:
         return call_log.calls()

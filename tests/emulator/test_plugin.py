@@ -508,6 +508,101 @@ def cbor_call(operation: str, params: dict[str, Any], key: str = "testing") -> t
     return status, headers, parsed
 
 
+HOOK = os.path.join(os.path.dirname(HERE), "hooks", "ecs_smoke_hook.py")
+
+
+def hook_event(stage: str, hook_details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """ECS's lifecycle hook payload (INTERFACES.md)."""
+    blue = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/c/blue"
+    green = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/c/green"
+    return {"executionId": str(uuid.uuid4()), "lifecycleStage": stage, "resourceArn": green,
+            "hookDetails": hook_details or {},
+            "executionDetails": {"serviceArn": green,
+                                 "targetServiceRevisionArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/app:2",
+                                 "testTrafficWeights": {green: 100, blue: 0},
+                                 "productionTrafficWeights": {green: 0, blue: 100}}}
+
+
+class LambdaHookTest(unittest.TestCase):
+    """Invoke over Lambda's real wire protocol runs a registered local program (no Docker)."""
+
+    def setUp(self) -> None:
+        self.name = f"smoke-{uuid.uuid4().hex[:8]}"
+        self.arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.name}"
+        self.lam = EMU.client("lambda")
+
+    def register(self, env: dict[str, str] | None = None, function: str | None = None) -> None:
+        EMU.control("POST", "/_gantry/lambda/functions",
+                    {"function": function or self.arn, "command": [sys.executable, HOOK], "env": env or {}})
+
+    def invoke(self, event: dict[str, Any], function: str | None = None) -> tuple[dict[str, Any], str | None]:
+        out = self.lam.invoke(FunctionName=function or self.arn, InvocationType="RequestResponse",
+                              Payload=json.dumps(event).encode())
+        self.assertEqual(out["StatusCode"], 200)
+        return json.loads(out["Payload"].read()), out.get("FunctionError")
+
+    def test_a_hook_answers_in_progress_twice_then_succeeded_counting_in_hook_details(self) -> None:
+        self.register({"HOOK_MODE": "in_progress", "HOOK_IN_PROGRESS_TIMES": "2", "HOOK_CALLBACK_DELAY": "5"})
+        details: dict[str, Any] = {}
+        statuses = []
+        for _ in range(3):
+            answer, error = self.invoke(hook_event("POST_TEST_TRAFFIC_SHIFT", details), function=self.name)
+            self.assertIsNone(error)
+            statuses.append(answer["hookStatus"])
+            details = answer["hookDetails"]  # ECS hands the answer's hookDetails back
+        self.assertEqual(statuses, ["IN_PROGRESS", "IN_PROGRESS", "SUCCEEDED"])
+        self.assertEqual((details["calls"], answer["callBackDelay"]), (3, 5))
+
+        invocations = EMU.control("GET", f"/_gantry/lambda/invocations?function={self.name}")
+        self.assertEqual([i["payload"]["hookDetails"].get("calls") for i in invocations], [None, 1, 2])
+        self.assertEqual([i["response"]["hookStatus"] for i in invocations], statuses)
+        self.assertEqual(sorted(i["at"] for i in invocations), [i["at"] for i in invocations])  # in order
+        self.assertIn("lambda:InvokeFunction", EMU.control("GET", "/_gantry/calls")["testing"])
+
+    def test_a_failing_hook_answers_failed_and_only_where_told(self) -> None:
+        self.register({"HOOK_MODE": "fail", "HOOK_ONLY_AT": "POST_TEST_TRAFFIC_SHIFT"})
+        self.assertEqual(self.invoke(hook_event("PRE_SCALE_UP"))[0]["hookStatus"], "SUCCEEDED")
+        self.assertEqual(self.invoke(hook_event("POST_TEST_TRAFFIC_SHIFT")), (
+            {"hookStatus": "FAILED", "callBackDelay": 1,
+             "hookDetails": {"calls": 1, "stage": "POST_TEST_TRAFFIC_SHIFT"}}, None))
+        # hookDetails overrides the environment, as an ECS hook's configured details would.
+        answer, _ = self.invoke(hook_event("POST_TEST_TRAFFIC_SHIFT", {"mode": "succeed"}))
+        self.assertEqual(answer["hookStatus"], "SUCCEEDED")
+
+    def test_a_throwing_hook_is_a_function_error(self) -> None:
+        self.register({"HOOK_MODE": "throw"})
+        answer, error = self.invoke(hook_event("TEST_TRAFFIC_SHIFT"))
+        self.assertEqual(error, "Unhandled")
+        self.assertEqual((answer["errorType"], answer["errorMessage"]),
+                         ("HookError", "smoke hook failed hard at TEST_TRAFFIC_SHIFT"))
+        answer, error = self.invoke({"not": "an ECS event"})  # a bad event throws too
+        self.assertEqual((error, answer["errorType"]), ("Unhandled", "HookError"))
+        [*_, last] = EMU.control("GET", f"/_gantry/lambda/invocations?function={self.arn}")
+        self.assertEqual(last["function_error"], "Unhandled")
+
+    def test_only_a_function_that_exists_can_be_invoked(self) -> None:
+        with self.assertRaises(ClientError) as ctx:
+            self.invoke(hook_event("PRE_SCALE_UP"))
+        self.assertEqual(error_code(ctx.exception), "ResourceNotFoundException")
+        self.assertEqual(ctx.exception.response["ResponseMetadata"]["HTTPStatusCode"], 404)
+        # A function moto knows, registered by name, is invoked by ARN (and ARN:qualifier).
+        role = EMU.client("iam").create_role(RoleName=f"fn-{self.name}", AssumeRolePolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": "lambda.amazonaws.com"}}]}))
+        import io
+        import zipfile
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as z:
+            z.writestr("hook.py", "def handler(event, context):\n    return {}\n")
+        created = self.lam.create_function(FunctionName=self.name, Runtime="python3.12", Role=role["Role"]["Arn"],
+                                           Handler="hook.handler", Code={"ZipFile": code.getvalue()})
+        self.assertEqual(created["FunctionArn"], self.arn)
+        self.register(function=self.name)
+        self.assertEqual(self.invoke(hook_event("PRE_SCALE_UP"), function=f"{self.arn}:$LATEST")[0]["hookStatus"],
+                         "SUCCEEDED")
+        self.assertEqual(self.lam.invoke(FunctionName=self.name, InvocationType="DryRun")["StatusCode"], 204)
+
+
 class CallLogTest(unittest.TestCase):
     def test_each_callers_operations_are_named_as_iam_names_them(self) -> None:
         def client(service: str, key: str) -> Any:
