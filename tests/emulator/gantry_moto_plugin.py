@@ -934,6 +934,48 @@ def weight_changes(arn: str) -> dict[str, Any]:
     return {"arn": arn, "changes": changes}
 
 
+SUSPENDED_KEYS = ("DynamicScalingInSuspended", "DynamicScalingOutSuspended", "ScheduledScalingSuspended")
+# The service-linked role Application Auto Scaling uses when RegisterScalableTarget names none.
+SERVICE_LINKED_ROLES = {
+    "ecs": "ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService",
+}
+
+
+def _register_scalable_target(orig: Any) -> Any:
+    """RegisterScalableTarget as AWS does it, where moto differs: a new target needs MinCapacity
+    and MaxCapacity (min <= max); an update changes only what it names, SuspendedState field by
+    field; DescribeScalableTargets always reports all three SuspendedState flags (false by
+    default) and a RoleARN (the service-linked role when none was given)."""
+    signature = inspect.signature(orig)
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        a = bound.arguments
+        with LOCK:
+            existing = self.targets.get(a["dimension"], {}).get(a["r_id"])
+            low = a["min_capacity"] if a["min_capacity"] is not None else getattr(existing, "min_capacity", None)
+            high = a["max_capacity"] if a["max_capacity"] is not None else getattr(existing, "max_capacity", None)
+            if existing is None and (a["min_capacity"] is None or a["max_capacity"] is None):
+                raise AwsError("ValidationException",
+                               "MinCapacity and MaxCapacity are required when registering a new scalable target")
+            if low is not None and high is not None and low > high:
+                raise AwsError("ValidationException", "Minimum capacity cannot be greater than maximum capacity")
+            given = a["suspended_state"]
+            if given is not None and (not isinstance(given, dict) or not set(given) <= set(SUSPENDED_KEYS)):
+                raise AwsError("ValidationException", f"SuspendedState may only set {', '.join(SUSPENDED_KEYS)}")
+            previous = dict(getattr(existing, "suspended_state", None) or {})
+            target = orig(*bound.args, **bound.kwargs)
+            target.suspended_state = {**{k: False for k in SUSPENDED_KEYS}, **previous, **(given or {})}
+            if not target.role_arn:
+                role = SERVICE_LINKED_ROLES.get(
+                    target.service_namespace,
+                    f"{target.service_namespace}.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling")
+                target.role_arn = f"arn:aws:iam::{self.account_id}:role/aws-service-role/{role}"
+            return target
+    return method
+
+
 _installed = False
 
 
@@ -952,6 +994,11 @@ def install() -> None:
 
     for name in DYNAMODB_ATOMIC:
         setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
+
+    from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
+
+    ApplicationAutoscalingBackend.register_scalable_target = _register_scalable_target(
+        ApplicationAutoscalingBackend.register_scalable_target)
 
     cp_models.PipelineExecution.to_dict = _execution_to_dict
     cp_models.PipelineExecution.to_summary_dict = _execution_to_summary_dict

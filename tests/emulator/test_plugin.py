@@ -657,6 +657,45 @@ class NativeServicesTest(unittest.TestCase):
                          ("PRIMARY", "COMPLETED", v2))
         self.assertEqual((deployment["runningCount"], deployment["desiredCount"], service["runningCount"]), (3, 3, 3))
 
+    def test_auto_scaling_suspended_state_of_an_ecs_service(self) -> None:
+        ecs, aas = EMU.client("ecs"), EMU.client("application-autoscaling")
+        ecs.create_cluster(clusterName="scaled")
+        definition = ecs.register_task_definition(family="scaled", containerDefinitions=[
+            {"name": "app", "image": "app:1", "memory": 512}])["taskDefinition"]["taskDefinitionArn"]
+        ecs.create_service(cluster="scaled", serviceName="blue", taskDefinition=definition, desiredCount=2)
+        target = dict(ServiceNamespace="ecs", ResourceId="service/scaled/blue",
+                      ScalableDimension="ecs:service:DesiredCount")
+
+        def described() -> dict[str, Any]:
+            [t] = aas.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=["service/scaled/blue"],
+                                                ScalableDimension="ecs:service:DesiredCount")["ScalableTargets"]
+            return t
+
+        with self.assertRaises(ClientError) as ctx:  # a new target needs its capacity range
+            aas.register_scalable_target(**target)
+        self.assertEqual(error_code(ctx.exception), "ValidationException")
+        with self.assertRaises(ClientError) as ctx:  # only an existing service can be a target
+            aas.register_scalable_target(**{**target, "ResourceId": "service/scaled/nope"}, MinCapacity=1, MaxCapacity=4)
+        self.assertEqual(error_code(ctx.exception), "ValidationException")
+
+        aas.register_scalable_target(**target, MinCapacity=2, MaxCapacity=10)
+        t = described()
+        self.assertEqual((t["MinCapacity"], t["MaxCapacity"]), (2, 10))
+        self.assertEqual(t["SuspendedState"], {k: False for k in (
+            "DynamicScalingInSuspended", "DynamicScalingOutSuspended", "ScheduledScalingSuspended")})
+        self.assertIn(":role/aws-service-role/ecs.application-autoscaling.amazonaws.com/", t["RoleARN"])
+
+        # What a deployment does: suspend scale-in, leaving the rest (and the range) as it was.
+        aas.register_scalable_target(**target, SuspendedState={"ScheduledScalingSuspended": True})
+        aas.register_scalable_target(**target, SuspendedState={"DynamicScalingInSuspended": True})
+        t = described()
+        self.assertEqual(t["SuspendedState"], {"DynamicScalingInSuspended": True, "DynamicScalingOutSuspended": False,
+                                               "ScheduledScalingSuspended": True})
+        self.assertEqual((t["MinCapacity"], t["MaxCapacity"]), (2, 10))
+        with self.assertRaises(ClientError) as ctx:
+            aas.register_scalable_target(**target, MinCapacity=11)
+        self.assertEqual(error_code(ctx.exception), "ValidationException")
+
     def test_elbv2_weights_rules_and_target_health(self) -> None:
         ec2, elb = EMU.client("ec2"), EMU.client("elbv2")
         vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
