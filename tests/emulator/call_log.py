@@ -21,6 +21,7 @@ from typing import Any
 IAM_PREFIX = {"monitoring": "cloudwatch"}
 CREDENTIAL_RE = re.compile(r"Credential=([^/]+)/[^/]+/[^/]+/([^/]+)/aws4_request")
 CBOR_PATH_RE = re.compile(r"^/service/[^/]+/operation/([A-Za-z0-9]+)$")
+LAMBDA_INVOKE_RE = re.compile(r"^/2015-03-31/functions/[^/]+/invocations/?$")
 S3_BY_METHOD = {"GET": "GetObject", "HEAD": "GetObject", "PUT": "PutObject", "DELETE": "DeleteObject"}
 
 _lock = threading.Lock()
@@ -58,6 +59,8 @@ def _operation(environ: dict[str, Any], service: str) -> str | None:
         return cbor.group(1)
     if service == "s3":
         return S3_BY_METHOD.get(environ.get("REQUEST_METHOD", ""))
+    if service == "lambda" and LAMBDA_INVOKE_RE.match(environ.get("PATH_INFO", "")):
+        return "InvokeFunction"  # the IAM action of Lambda's REST Invoke
     query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
     if "Action" in query:
         return query["Action"][0]

@@ -49,6 +49,7 @@ from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, e
 import cbor_bridge  # sibling module: server.py puts this directory on sys.path
 import call_log  # sibling module, as cbor_bridge
 import iam_enforce  # sibling module, as cbor_bridge
+import lambda_hooks  # sibling module, as cbor_bridge
 
 DEFAULT_REGION = "us-east-1"
 APPROVAL_TTL_SECONDS = 7 * 24 * 3600  # AWS expires manual approvals after 7 days
@@ -155,20 +156,133 @@ def _validation(message: str) -> AwsError:
 # --------------------------------------------------------------------------
 
 
+REVISION_TYPES = ("COMMIT_ID", "IMAGE_DIGEST", "S3_OBJECT_VERSION_ID", "S3_OBJECT_KEY")
+VARIABLE_NAME_RE = re.compile(r"^[A-Za-z0-9@\-_]{1,128}$")
+EXECUTION_MODES = ("SUPERSEDED", "QUEUED", "PARALLEL")
+
+
+def _constraint(value: Any, where: str, constraint: str) -> AwsError:
+    # AWS's request validation speaks this one format (Coral), for every JSON-protocol service.
+    return _validation(f"1 validation error detected: Value '{value}' at '{where}' failed to satisfy "
+                       f"constraint: {constraint}")
+
+
+def execution_mode(pipeline: Any) -> str:
+    """The pipeline's declared mode; CodePipeline's default is SUPERSEDED."""
+    return pipeline.pipeline.get("executionMode") or "SUPERSEDED"
+
+
+def _check_source_revisions(pipeline: Any, revisions: Any) -> None:
+    if not isinstance(revisions, list) or len(revisions) > 50:
+        raise _validation("sourceRevisions must be a list of at most 50 SourceRevisionOverride")
+    sources = {a["name"] for s in pipeline.pipeline["stages"] for a in s["actions"]
+               if (a.get("actionTypeId") or {}).get("category") == "Source"}
+    for i, rev in enumerate(revisions, 1):
+        if not isinstance(rev, dict) or not {"actionName", "revisionType", "revisionValue"} <= rev.keys():
+            raise _validation("sourceRevisions entries need actionName, revisionType and revisionValue")
+        if rev["revisionType"] not in REVISION_TYPES:
+            raise _constraint(rev["revisionType"], f"sourceRevisions.{i}.member.revisionType",
+                              f"Member must satisfy enum value set: [{', '.join(REVISION_TYPES)}]")
+        if not 1 <= len(str(rev["revisionValue"])) <= 1500:
+            raise _constraint(rev["revisionValue"], f"sourceRevisions.{i}.member.revisionValue",
+                              "Member must have length between 1 and 1500")
+        if rev["actionName"] not in sources:
+            raise _validation(f"Source revision override is not valid: pipeline '{pipeline.pipeline['name']}' "
+                              f"has no source action named '{rev['actionName']}'")
+
+
+def _resolve_variables(pipeline: Any, given: Any) -> list[dict[str, str]]:
+    """The execution's pipeline-level variables: each declared one, given or defaulted. A variable
+    the pipeline does not declare, an empty value, or a declared variable without default that is
+    not given is a ValidationException, as in CodePipeline."""
+    if not isinstance(given, list) or len(given) > 50:
+        raise _validation("variables must be a list of at most 50 PipelineVariable")
+    declared = {d["name"]: d for d in pipeline.pipeline.get("variables") or []}
+    values: dict[str, str] = {}
+    for i, var in enumerate(given, 1):
+        name, value = (var or {}).get("name"), (var or {}).get("value")
+        if not isinstance(name, str) or not VARIABLE_NAME_RE.match(name):
+            raise _constraint(name, f"variables.{i}.member.name",
+                              "Member must satisfy regular expression pattern: [A-Za-z0-9@\\-_]+")
+        if not isinstance(value, str) or not 1 <= len(value) <= 1000:
+            raise _constraint(value, f"variables.{i}.member.value", "Member must have length between 1 and 1000")
+        if name not in declared:
+            raise _validation(f"Variable '{name}' is not declared in pipeline '{pipeline.pipeline['name']}'")
+        if name in values:
+            raise _validation(f"Variable '{name}' is given more than once")
+        values[name] = value
+    resolved = []
+    for name, declaration in declared.items():
+        if name in values:
+            resolved.append({"name": name, "value": values[name]})
+        elif declaration.get("defaultValue") is not None:
+            resolved.append({"name": name, "value": declaration["defaultValue"]})
+        else:
+            raise _validation(f"Variable '{name}' has no default value in pipeline "
+                              f"'{pipeline.pipeline['name']}' and must be given")
+    return resolved
+
+
+def _holds_a_stage(state: _State, pipeline_name: str, execution_id: str) -> bool:
+    """Whether the execution is inside a stage (an action of it is running or waiting for
+    approval), rather than between stages."""
+    if any(a["pipeline"] == pipeline_name and a["execution_id"] == execution_id and a["status"] == "InProgress"
+           and time.time() < a["expires_at"] for a in state.approvals):
+        return True
+    return any(e["pipeline"] == pipeline_name and e["detail"]["pipelineExecutionId"] == execution_id
+               and e["detail"]["status"] == "InProgress" for e in state.action_executions)
+
+
+def _supersede_waiting(backend: Any, pipeline: Any, newer: str) -> list[str]:
+    """SUPERSEDED mode: an older execution waiting between stages is overtaken by the newer one
+    (CodePipeline marks it Superseded); one inside a stage runs on."""
+    state, superseded = _state(backend), []
+    for execution_id, execution in pipeline.executions.items():
+        if execution_id == newer or execution.status != "InProgress":
+            continue
+        if not _holds_a_stage(state, pipeline.pipeline["name"], execution_id):
+            execution.status = "Superseded"
+            execution.status_summary = f"Superseded by execution {newer}"
+            execution.last_update_time = utcnow()
+            superseded.append(execution_id)
+    return superseded
+
+
+def check_declaration(pipeline: dict[str, Any]) -> None:
+    """CreatePipeline/UpdatePipeline: the execution mode and pipeline-level variables are checked
+    as CodePipeline checks them (QUEUED, PARALLEL and variables need a V2 pipeline)."""
+    mode = pipeline.get("executionMode")
+    if mode is not None and mode not in EXECUTION_MODES:
+        raise _constraint(mode, "pipeline.executionMode",
+                          f"Member must satisfy enum value set: [{', '.join(EXECUTION_MODES)}]")
+    v2 = pipeline.get("pipelineType") == "V2"
+    if mode in ("QUEUED", "PARALLEL") and not v2:
+        raise _validation(f"Execution mode {mode} is only supported for pipelines of type V2")
+    names = [v.get("name") for v in pipeline.get("variables") or []]
+    if names and not v2:
+        raise _validation("Pipeline-level variables are only supported for pipelines of type V2")
+    for i, name in enumerate(names, 1):
+        if not isinstance(name, str) or not VARIABLE_NAME_RE.match(name):
+            raise _constraint(name, f"pipeline.variables.{i}.member.name",
+                              "Member must satisfy regular expression pattern: [A-Za-z0-9@\\-_]+")
+    if len(set(names)) != len(names):
+        raise _validation("Pipeline-level variable names must be unique")
+
+
 def start_pipeline_execution(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
     name = body.get("name")
     token = body.get("clientRequestToken")
     if token is not None and not CLIENT_TOKEN_RE.match(token):
         raise _validation("clientRequestToken must match ^[a-zA-Z0-9-]+$ (1-128 chars)")
     source_revisions = body.get("sourceRevisions") or []
-    for rev in source_revisions:
-        if not {"actionName", "revisionType", "revisionValue"} <= rev.keys():
-            raise _validation("sourceRevisions entries need actionName, revisionType and revisionValue")
-    variables = body.get("variables") or []
+    given_variables = body.get("variables") or []
     with LOCK:
         pipeline = _pipeline(backend, name)
+        _check_source_revisions(pipeline, source_revisions)
+        variables = _resolve_variables(pipeline, given_variables)
         state = _state(backend)
         existing = state.tokens.get((name, token)) if token else None
+        superseded: list[str] = []
         if existing:  # AWS idempotency: same token, same execution, nothing new starts
             execution_id = existing
         else:
@@ -178,15 +292,19 @@ def start_pipeline_execution(backend: Any, body: dict[str, Any]) -> dict[str, An
             execution.status = "InProgress"
             execution.gantry_source_revisions = source_revisions
             execution.gantry_account = backend.account_id
+            execution.gantry_mode = execution_mode(pipeline)
             if token:
                 state.tokens[(name, token)] = execution_id
+            if execution.gantry_mode == "SUPERSEDED":
+                superseded = _supersede_waiting(backend, pipeline, execution_id)
         state.starts.append({
             "pipeline": name,
             "clientRequestToken": token,
             "sourceRevisions": source_revisions,
-            "variables": variables,
+            "variables": given_variables,
             "execution_id": execution_id,
             "duplicate": bool(existing),
+            "superseded": superseded,
             "at": time.time(),
         })
     return {"pipelineExecutionId": execution_id}
@@ -211,7 +329,7 @@ def _execution_to_dict(self: Any) -> dict[str, Any]:
         for r in getattr(self, "gantry_source_revisions", [])
     ]
     out["trigger"] = _trigger(self)
-    out["executionMode"] = "SUPERSEDED"
+    out["executionMode"] = getattr(self, "gantry_mode", "SUPERSEDED")
     out["executionType"] = "STANDARD"
     return out
 
@@ -225,7 +343,7 @@ def _execution_to_summary_dict(self: Any) -> dict[str, Any]:
         for r in getattr(self, "gantry_source_revisions", [])
     ]
     out["trigger"] = _trigger(self)
-    out["executionMode"] = "SUPERSEDED"
+    out["executionMode"] = getattr(self, "gantry_mode", "SUPERSEDED")
     out["executionType"] = "STANDARD"
     return out
 
@@ -262,13 +380,27 @@ def seed_approval(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
         category = declared.get("actionTypeId", {}).get("category")
         if category != "Approval":
             raise _validation(f"action '{action}' is a {category} action, not an Approval")
-        executions = list(_pipeline(backend, pipeline_name).executions)
+        pipeline = _pipeline(backend, pipeline_name)
+        executions = list(pipeline.executions)
+        execution_id = body.get("execution_id") or (executions[-1] if executions else None)
         now = time.time()
+        if execution_mode(pipeline) != "PARALLEL":
+            # SUPERSEDED and QUEUED: a stage holds one execution at a time, so no other
+            # execution can be waiting at this approval.
+            holder = next((a for a in _state(backend).approvals
+                           if (a["pipeline"], a["stage"], a["action"]) == (pipeline_name, stage, action)
+                           and a["execution_id"] != execution_id and a["status"] == "InProgress"
+                           and now < a["expires_at"]), None)
+            if holder:
+                raise AwsError("StageOccupied",
+                               f"stage '{stage}' holds execution {holder['execution_id']} "
+                               f"({execution_mode(pipeline)} mode runs one execution per stage)")
         record = {
             "pipeline": pipeline_name,
             "stage": stage,
             "action": action,
-            "execution_id": body.get("execution_id") or (executions[-1] if executions else None),
+            "execution_id": execution_id,
+            "mode": execution_mode(pipeline),
             "action_execution_id": _new_id(),
             "token": token,
             "created_at": now,
@@ -315,17 +447,26 @@ def put_approval_result(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
         for a in waiting:
             if a["token"] == token:
                 a["put_attempts"] += 1
-        # Only the action's latest approval is live; older tokens are superseded.
-        current = waiting[-1] if waiting else None
-        if current is None or current["token"] != token:
-            raise AwsError("InvalidApprovalTokenException",
-                           f"The approval token for action '{action}' is not valid")
-        if current["status"] != "InProgress":
-            raise AwsError("ApprovalAlreadyCompletedException",
-                           f"The approval for action '{action}' has already been {current['status'].lower()}")
-        if time.time() >= current["expires_at"]:
-            raise AwsError("InvalidApprovalTokenException",
-                           f"The approval token for action '{action}' has expired")
+        if execution_mode(_pipeline(backend, pipeline_name)) == "PARALLEL":
+            # Each execution waits with its own token (ListActionExecutions' externalExecutionId);
+            # one already answered or expired is no longer a valid token.
+            current = next((a for a in waiting if a["token"] == token), None)
+            if current is None or current["status"] != "InProgress" or time.time() >= current["expires_at"]:
+                raise AwsError("InvalidApprovalTokenException",
+                               f"The approval token for action '{action}' is not valid: "
+                               "it was already answered, has expired, or never existed")
+        else:
+            # Only the action's latest approval is live; older tokens are superseded.
+            current = waiting[-1] if waiting else None
+            if current is None or current["token"] != token:
+                raise AwsError("InvalidApprovalTokenException",
+                               f"The approval token for action '{action}' is not valid")
+            if current["status"] != "InProgress":
+                raise AwsError("ApprovalAlreadyCompletedException",
+                               f"The approval for action '{action}' has already been {current['status'].lower()}")
+            if time.time() >= current["expires_at"]:
+                raise AwsError("InvalidApprovalTokenException",
+                               f"The approval token for action '{action}' has expired")
         now = time.time()
         current.update(status=result["status"], summary=result["summary"], decided_at=now,
                        put_calls=current["put_calls"] + 1)
@@ -340,8 +481,10 @@ def _approval_as_action_execution(record: dict[str, Any]) -> tuple[float, str | 
     if expired:
         status, changed = "Failed", record["expires_at"]
         execution["summary"] = "Approval timed out"
-    elif status == "InProgress":
-        execution["token"] = record["token"]  # what a real approver needs to answer
+    elif status == "InProgress" and record.get("mode") != "PARALLEL":
+        # What a real approver needs to answer; in PARALLEL mode GetPipelineState has no token
+        # (PutApprovalResult's documentation: use ListActionExecutions' externalExecutionId).
+        execution["token"] = record["token"]
     elif record["summary"]:  # ExecutionSummary must not be empty
         execution["summary"] = record["summary"]
     execution.update(status=status, lastStatusChange=changed)
@@ -426,6 +569,8 @@ def _approval_detail(backend: Any, pipeline: Any, record: dict[str, Any]) -> dic
     execution = pipeline.executions.get(record["execution_id"])
     _, _, state = _approval_as_action_execution(record)
     result = {"externalExecutionSummary": state["summary"]} if state.get("summary") else {}
+    if record.get("mode") == "PARALLEL":
+        result["externalExecutionId"] = record["token"]  # PARALLEL mode's approval token
     return {
         "pipelineExecutionId": record["execution_id"],
         "actionExecutionId": record["action_execution_id"],
@@ -813,6 +958,48 @@ def weight_changes(arn: str) -> dict[str, Any]:
     return {"arn": arn, "changes": changes}
 
 
+SUSPENDED_KEYS = ("DynamicScalingInSuspended", "DynamicScalingOutSuspended", "ScheduledScalingSuspended")
+# The service-linked role Application Auto Scaling uses when RegisterScalableTarget names none.
+SERVICE_LINKED_ROLES = {
+    "ecs": "ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService",
+}
+
+
+def _register_scalable_target(orig: Any) -> Any:
+    """RegisterScalableTarget as AWS does it, where moto differs: a new target needs MinCapacity
+    and MaxCapacity (min <= max); an update changes only what it names, SuspendedState field by
+    field; DescribeScalableTargets always reports all three SuspendedState flags (false by
+    default) and a RoleARN (the service-linked role when none was given)."""
+    signature = inspect.signature(orig)
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        a = bound.arguments
+        with LOCK:
+            existing = self.targets.get(a["dimension"], {}).get(a["r_id"])
+            low = a["min_capacity"] if a["min_capacity"] is not None else getattr(existing, "min_capacity", None)
+            high = a["max_capacity"] if a["max_capacity"] is not None else getattr(existing, "max_capacity", None)
+            if existing is None and (a["min_capacity"] is None or a["max_capacity"] is None):
+                raise AwsError("ValidationException",
+                               "MinCapacity and MaxCapacity are required when registering a new scalable target")
+            if low is not None and high is not None and low > high:
+                raise AwsError("ValidationException", "Minimum capacity cannot be greater than maximum capacity")
+            given = a["suspended_state"]
+            if given is not None and (not isinstance(given, dict) or not set(given) <= set(SUSPENDED_KEYS)):
+                raise AwsError("ValidationException", f"SuspendedState may only set {', '.join(SUSPENDED_KEYS)}")
+            previous = dict(getattr(existing, "suspended_state", None) or {})
+            target = orig(*bound.args, **bound.kwargs)
+            target.suspended_state = {**{k: False for k in SUSPENDED_KEYS}, **previous, **(given or {})}
+            if not target.role_arn:
+                role = SERVICE_LINKED_ROLES.get(
+                    target.service_namespace,
+                    f"{target.service_namespace}.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling")
+                target.role_arn = f"arn:aws:iam::{self.account_id}:role/aws-service-role/{role}"
+            return target
+    return method
+
+
 _installed = False
 _moto_get_metric_data: Any = None  # moto's own, for Metrics Insights queries
 
@@ -833,9 +1020,27 @@ def install() -> None:
     for name in DYNAMODB_ATOMIC:
         setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
 
+    from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
+
+    ApplicationAutoscalingBackend.register_scalable_target = _register_scalable_target(
+        ApplicationAutoscalingBackend.register_scalable_target)
+
     cp_models.PipelineExecution.to_dict = _execution_to_dict
     cp_models.PipelineExecution.to_summary_dict = _execution_to_summary_dict
     cp_models.CodePipeline.metadata = property(_pipeline_metadata)
+    orig_create_pipeline = cp_models.CodePipelineBackend.create_pipeline
+    orig_update_pipeline = cp_models.CodePipelineBackend.update_pipeline
+
+    def create_pipeline(self: Any, pipeline: dict[str, Any], *a: Any, **kw: Any) -> Any:
+        check_declaration(pipeline)
+        return orig_create_pipeline(self, pipeline, *a, **kw)
+
+    def update_pipeline(self: Any, pipeline: dict[str, Any], *a: Any, **kw: Any) -> Any:
+        check_declaration(pipeline)
+        return orig_update_pipeline(self, pipeline, *a, **kw)
+
+    cp_models.CodePipelineBackend.create_pipeline = create_pipeline
+    cp_models.CodePipelineBackend.update_pipeline = update_pipeline
 
     operations = {
         "start_pipeline_execution": start_pipeline_execution,
@@ -1037,6 +1242,8 @@ ROUTES = Map([
     Rule("/_gantry/calls", methods=["GET"], endpoint="list_calls"),
     Rule("/_gantry/iam/functions", methods=["POST"], endpoint="create_function_user"),
     Rule("/_gantry/iam/denied", methods=["GET"], endpoint="list_denied"),
+    Rule("/_gantry/lambda/functions", methods=["POST"], endpoint="register_function"),
+    Rule("/_gantry/lambda/invocations", methods=["GET"], endpoint="list_invocations"),
     Rule("/_gantry/reset", methods=["POST"], endpoint="reset"),
 ])
 
@@ -1073,6 +1280,17 @@ class _NotFound(Exception):
     pass
 
 
+def _moto_has_function(arn: str) -> bool:
+    from moto.awslambda.models import lambda_backends
+
+    _, _, _, region, account, _, _name = arn.split(":")
+    try:
+        lambda_backends[account][region].get_function(arn)
+        return True
+    except JsonRESTError:
+        return False
+
+
 class GantryApp:
     """Serves /_gantry/ itself and hands every other request to moto."""
 
@@ -1086,6 +1304,11 @@ class GantryApp:
         refusal = iam_enforce.check(environ)  # before moto, the plugin and the CBOR bridge alike
         if refusal is not None:
             return refusal(environ, start_response)
+        if lambda_hooks.is_invoke(environ):
+            answered = lambda_hooks.handle(environ, _moto_has_function)
+            if answered is not None:
+                status, headers, body = answered
+                return Response(body, status, headers)(environ, start_response)
         if cbor_bridge.is_rpcv2_cbor(environ):
             return cbor_bridge.handle(self.moto_app, environ)(environ, start_response)
         return self.moto_app(environ, start_response)
@@ -1152,10 +1375,17 @@ class GantryApp:
 
         moto_api_backend.reset()  # as POST /moto-api/reset/; plugin state lives on the backends, so it goes too
         call_log.reset()
+        lambda_hooks.reset()
         return {"reset": True}
 
     def alb_metrics(self, _backend: Any, params: dict[str, Any]) -> Any:
         return publish_alb_metrics(params)
+
+    def register_function(self, _backend: Any, params: dict[str, Any]) -> Any:
+        return lambda_hooks.register(params)
+
+    def list_invocations(self, _backend: Any, params: dict[str, Any]) -> Any:
+        return lambda_hooks.invocations(params.get("function"))
 
     def list_calls(self, _backend: Any, _params: dict[str, Any]) -> Any:
         return call_log.calls()

@@ -95,7 +95,7 @@ def raw_json(client: Any, operation: str) -> dict[str, Any]:
     return captured
 
 
-def make_pipeline(emu: Emulator) -> str:
+def make_pipeline(emu: Emulator, mode: str | None = None) -> str:
     iam, cp = emu.client("iam"), emu.client("codepipeline")
     suffix = uuid.uuid4().hex[:8]
     role = iam.create_role(
@@ -110,8 +110,10 @@ def make_pipeline(emu: Emulator) -> str:
         return {"name": name, "actionTypeId": {"category": category, "owner": "AWS",
                                                "provider": provider, "version": "1"}, **extra}
 
+    extra = {"executionMode": mode} if mode else {}
     cp.create_pipeline(pipeline={
-        "name": name, "roleArn": role,
+        "name": name, "roleArn": role, "pipelineType": "V2", **extra,
+        "variables": [{"name": "IMAGE_TAG", "defaultValue": "latest"}, {"name": "BRANCH", "defaultValue": "-"}],
         "artifactStore": {"type": "S3", "location": "gantry-artifacts"},
         "stages": [
             {"name": "Source", "actions": [action(
@@ -174,7 +176,9 @@ class CodePipelineTest(unittest.TestCase):
         execution = self.cp.get_pipeline_execution(
             pipelineName=self.pipeline, pipelineExecutionId=execution_id)["pipelineExecution"]
         self.assertEqual(execution["status"], "InProgress")
-        self.assertEqual(execution["variables"], [{"name": "IMAGE_TAG", "resolvedValue": "v42"}])
+        # Every declared variable, given or defaulted, as CodePipeline resolves them.
+        self.assertEqual(execution["variables"], [{"name": "IMAGE_TAG", "resolvedValue": "v42"},
+                                                  {"name": "BRANCH", "resolvedValue": "-"}])
         self.assertEqual(execution["artifactRevisions"], [{"name": "Image", "revisionId": "sha256:abc"}])
         self.assertEqual(execution["trigger"]["triggerType"], "StartPipelineExecution")
         self.assertEqual(execution["executionMode"], "SUPERSEDED")
@@ -379,6 +383,113 @@ class CodePipelineTest(unittest.TestCase):
         self.assertNotIn("latestExecution", state["stageStates"][0])
         self.assertAwsError("PipelineNotFoundException", self.cp.get_pipeline_state, name="nope")
 
+    def test_start_refuses_what_codepipeline_refuses(self) -> None:
+        def start(**kwargs: Any) -> Any:
+            return self.cp.start_pipeline_execution(name=self.pipeline, **kwargs)
+
+        def message(**kwargs: Any) -> str:
+            with self.assertRaises(ClientError) as ctx:
+                start(**kwargs)
+            self.assertEqual(error_code(ctx.exception), "ValidationException")
+            return ctx.exception.response["Error"]["Message"]
+
+        self.assertIn("'PUSHER' is not declared", message(variables=[{"name": "PUSHER", "value": "mona"}]))
+        self.assertIn("Member must satisfy enum value set: [COMMIT_ID, IMAGE_DIGEST, S3_OBJECT_VERSION_ID, "
+                      "S3_OBJECT_KEY]", message(sourceRevisions=[
+                          {"actionName": "Image", "revisionType": "BRANCH", "revisionValue": "main"}]))
+        self.assertIn("no source action named 'Shift'", message(sourceRevisions=[
+            {"actionName": "Shift", "revisionType": "COMMIT_ID", "revisionValue": "abc"}]))
+        self.assertIn("more than once", message(variables=[{"name": "BRANCH", "value": "a"},
+                                                           {"name": "BRANCH", "value": "b"}]))
+        self.assertEqual(EMU.control("GET", f"/_gantry/codepipeline/starts?pipeline={self.pipeline}"), [])
+        self.assertEqual(self.cp.list_pipeline_executions(pipelineName=self.pipeline)
+                         ["pipelineExecutionSummaries"], [])  # nothing refused started anything
+
+        # A started execution carries every declared variable, defaults included.
+        execution_id = start()["pipelineExecutionId"]
+        execution = self.cp.get_pipeline_execution(
+            pipelineName=self.pipeline, pipelineExecutionId=execution_id)["pipelineExecution"]
+        self.assertEqual(execution["variables"], [{"name": "IMAGE_TAG", "resolvedValue": "latest"},
+                                                  {"name": "BRANCH", "resolvedValue": "-"}])
+
+    def test_create_pipeline_checks_mode_and_variables(self) -> None:
+        iam = EMU.client("iam")
+        role = iam.get_role(RoleName=iam.list_roles()["Roles"][-1]["RoleName"])["Role"]["Arn"]
+        base = {"roleArn": role, "artifactStore": {"type": "S3", "location": "bucket"}, "stages": [
+            {"name": n, "actions": [{"name": n, "actionTypeId": {
+                "category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}}]}
+            for n in ("A", "B")]}
+        for bad in ({"executionMode": "PARALLEL"}, {"variables": [{"name": "X"}]},
+                    {"pipelineType": "V2", "executionMode": "LIFO"},
+                    {"pipelineType": "V2", "variables": [{"name": "X"}, {"name": "X"}]}):
+            self.assertAwsError("ValidationException", self.cp.create_pipeline,
+                                pipeline={"name": f"bad-{uuid.uuid4().hex[:6]}", **base, **bad})
+
+    def approval(self, execution_id: str) -> dict[str, Any]:
+        return EMU.control("POST", "/_gantry/codepipeline/approvals", {
+            "pipeline": self.pipeline, "stage": "Approve", "action": "Gate", "execution_id": execution_id})
+
+    def status(self, execution_id: str) -> str:
+        return self.cp.get_pipeline_execution(
+            pipelineName=self.pipeline, pipelineExecutionId=execution_id)["pipelineExecution"]["status"]
+
+    def test_superseded_mode_overtakes_an_execution_waiting_between_stages(self) -> None:
+        first = self.start("s-1")
+        self.approval(first)  # first is inside the Approve stage: a newer execution cannot overtake it
+        second = self.start("s-2")  # second now waits between stages
+        self.assertEqual((self.status(first), self.status(second)), ("InProgress", "InProgress"))
+        status, error = EMU.control_error("POST", "/_gantry/codepipeline/approvals", {
+            "pipeline": self.pipeline, "stage": "Approve", "action": "Gate", "execution_id": second})
+        self.assertEqual((status, error["error"]), (400, "StageOccupied"))  # one execution per stage
+        third = self.start("s-3")
+        self.assertEqual([self.status(e) for e in (first, second, third)], ["InProgress", "Superseded", "InProgress"])
+        execution = self.cp.get_pipeline_execution(pipelineName=self.pipeline, pipelineExecutionId=second)
+        self.assertEqual(execution["pipelineExecution"]["executionMode"], "SUPERSEDED")
+        starts = EMU.control("GET", f"/_gantry/codepipeline/starts?pipeline={self.pipeline}")
+        self.assertEqual([s["superseded"] for s in starts], [[], [], [second]])
+
+    def test_queued_mode_supersedes_nothing_and_runs_one_execution_per_stage(self) -> None:
+        self.pipeline = make_pipeline(EMU, mode="QUEUED")
+        first, second, third = self.start("q-1"), self.start("q-2"), self.start("q-3")
+        self.assertEqual([self.status(e) for e in (first, second, third)], ["InProgress"] * 3)
+        gate = self.approval(first)
+        self.assertEqual(EMU.control_error("POST", "/_gantry/codepipeline/approvals", {
+            "pipeline": self.pipeline, "stage": "Approve", "action": "Gate", "execution_id": second})[0], 400)
+        self.cp.put_approval_result(pipelineName=self.pipeline, stageName="Approve", actionName="Gate",
+                                    token=gate["token"], result={"summary": "ok", "status": "Approved"})
+        self.approval(second)  # the stage is free: the next in line enters it
+        summaries = self.cp.list_pipeline_executions(pipelineName=self.pipeline)["pipelineExecutionSummaries"]
+        self.assertEqual({s["executionMode"] for s in summaries}, {"QUEUED"})
+
+    def test_parallel_mode_approvals_each_wait_with_their_own_token(self) -> None:
+        self.pipeline = make_pipeline(EMU, mode="PARALLEL")
+        first, second, third = self.start("p-1"), self.start("p-2"), self.start("p-3")
+        self.assertEqual([self.status(e) for e in (first, second, third)], ["InProgress"] * 3)
+        seeded = {e: self.approval(e)["token"] for e in (first, second)}
+
+        details = self.cp.list_action_executions(pipelineName=self.pipeline)["actionExecutionDetails"]
+        waiting = {d["pipelineExecutionId"]: d["output"]["executionResult"]["externalExecutionId"]
+                   for d in details if d["status"] == "InProgress"}
+        self.assertEqual(waiting, seeded)  # each waiting approval, its token as externalExecutionId
+        gate = self.cp.get_pipeline_state(name=self.pipeline)["stageStates"][2]["actionStates"][0]
+        self.assertNotIn("token", gate["latestExecution"])  # "not available" in PARALLEL mode
+
+        def put(token: str, status: str = "Approved") -> Any:
+            return self.cp.put_approval_result(pipelineName=self.pipeline, stageName="Approve", actionName="Gate",
+                                               token=token, result={"summary": "ok", "status": status})
+
+        put(seeded[first])  # the older one, while the newer still waits: both are live
+        put(seeded[second], "Rejected")
+        self.assertAwsError("InvalidApprovalTokenException", put, token=seeded[first])  # answered
+        expired = EMU.control("POST", "/_gantry/codepipeline/approvals", {
+            "pipeline": self.pipeline, "stage": "Approve", "action": "Gate", "execution_id": third,
+            "expires_in_seconds": 0})
+        self.assertAwsError("InvalidApprovalTokenException", put, token=expired["token"])
+        self.assertAwsError("InvalidApprovalTokenException", put, token=str(uuid.uuid4()))
+        records = EMU.control("GET", f"/_gantry/codepipeline/approvals?pipeline={self.pipeline}")
+        self.assertEqual([(r["execution_id"], r["status"]) for r in records],
+                         [(first, "Approved"), (second, "Rejected"), (third, "InProgress")])
+
 
 def cbor_call(operation: str, params: dict[str, Any], key: str = "testing") -> tuple[int, Any, dict[str, Any]]:
     """A CloudWatch call as the Rust SDK sends it (RPC v2 CBOR), signed with access key `key`."""
@@ -397,6 +508,101 @@ def cbor_call(operation: str, params: dict[str, Any], key: str = "testing") -> t
     parsed = create_parser("smithy-rpc-v2-cbor").parse(
         {"body": body, "headers": dict(headers), "status_code": status}, model.output_shape)
     return status, headers, parsed
+
+
+HOOK = os.path.join(os.path.dirname(HERE), "hooks", "ecs_smoke_hook.py")
+
+
+def hook_event(stage: str, hook_details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """ECS's lifecycle hook payload (INTERFACES.md)."""
+    blue = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/c/blue"
+    green = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/c/green"
+    return {"executionId": str(uuid.uuid4()), "lifecycleStage": stage, "resourceArn": green,
+            "hookDetails": hook_details or {},
+            "executionDetails": {"serviceArn": green,
+                                 "targetServiceRevisionArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/app:2",
+                                 "testTrafficWeights": {green: 100, blue: 0},
+                                 "productionTrafficWeights": {green: 0, blue: 100}}}
+
+
+class LambdaHookTest(unittest.TestCase):
+    """Invoke over Lambda's real wire protocol runs a registered local program (no Docker)."""
+
+    def setUp(self) -> None:
+        self.name = f"smoke-{uuid.uuid4().hex[:8]}"
+        self.arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.name}"
+        self.lam = EMU.client("lambda")
+
+    def register(self, env: dict[str, str] | None = None, function: str | None = None) -> None:
+        EMU.control("POST", "/_gantry/lambda/functions",
+                    {"function": function or self.arn, "command": [sys.executable, HOOK], "env": env or {}})
+
+    def invoke(self, event: dict[str, Any], function: str | None = None) -> tuple[dict[str, Any], str | None]:
+        out = self.lam.invoke(FunctionName=function or self.arn, InvocationType="RequestResponse",
+                              Payload=json.dumps(event).encode())
+        self.assertEqual(out["StatusCode"], 200)
+        return json.loads(out["Payload"].read()), out.get("FunctionError")
+
+    def test_a_hook_answers_in_progress_twice_then_succeeded_counting_in_hook_details(self) -> None:
+        self.register({"HOOK_MODE": "in_progress", "HOOK_IN_PROGRESS_TIMES": "2", "HOOK_CALLBACK_DELAY": "5"})
+        details: dict[str, Any] = {}
+        statuses = []
+        for _ in range(3):
+            answer, error = self.invoke(hook_event("POST_TEST_TRAFFIC_SHIFT", details), function=self.name)
+            self.assertIsNone(error)
+            statuses.append(answer["hookStatus"])
+            details = answer["hookDetails"]  # ECS hands the answer's hookDetails back
+        self.assertEqual(statuses, ["IN_PROGRESS", "IN_PROGRESS", "SUCCEEDED"])
+        self.assertEqual((details["calls"], answer["callBackDelay"]), (3, 5))
+
+        invocations = EMU.control("GET", f"/_gantry/lambda/invocations?function={self.name}")
+        self.assertEqual([i["payload"]["hookDetails"].get("calls") for i in invocations], [None, 1, 2])
+        self.assertEqual([i["response"]["hookStatus"] for i in invocations], statuses)
+        self.assertEqual(sorted(i["at"] for i in invocations), [i["at"] for i in invocations])  # in order
+        self.assertIn("lambda:InvokeFunction", EMU.control("GET", "/_gantry/calls")["testing"])
+
+    def test_a_failing_hook_answers_failed_and_only_where_told(self) -> None:
+        self.register({"HOOK_MODE": "fail", "HOOK_ONLY_AT": "POST_TEST_TRAFFIC_SHIFT"})
+        self.assertEqual(self.invoke(hook_event("PRE_SCALE_UP"))[0]["hookStatus"], "SUCCEEDED")
+        self.assertEqual(self.invoke(hook_event("POST_TEST_TRAFFIC_SHIFT")), (
+            {"hookStatus": "FAILED", "callBackDelay": 1,
+             "hookDetails": {"calls": 1, "stage": "POST_TEST_TRAFFIC_SHIFT"}}, None))
+        # hookDetails overrides the environment, as an ECS hook's configured details would.
+        answer, _ = self.invoke(hook_event("POST_TEST_TRAFFIC_SHIFT", {"mode": "succeed"}))
+        self.assertEqual(answer["hookStatus"], "SUCCEEDED")
+
+    def test_a_throwing_hook_is_a_function_error(self) -> None:
+        self.register({"HOOK_MODE": "throw"})
+        answer, error = self.invoke(hook_event("TEST_TRAFFIC_SHIFT"))
+        self.assertEqual(error, "Unhandled")
+        self.assertEqual((answer["errorType"], answer["errorMessage"]),
+                         ("HookError", "smoke hook failed hard at TEST_TRAFFIC_SHIFT"))
+        answer, error = self.invoke({"not": "an ECS event"})  # a bad event throws too
+        self.assertEqual((error, answer["errorType"]), ("Unhandled", "HookError"))
+        [*_, last] = EMU.control("GET", f"/_gantry/lambda/invocations?function={self.arn}")
+        self.assertEqual(last["function_error"], "Unhandled")
+
+    def test_only_a_function_that_exists_can_be_invoked(self) -> None:
+        with self.assertRaises(ClientError) as ctx:
+            self.invoke(hook_event("PRE_SCALE_UP"))
+        self.assertEqual(error_code(ctx.exception), "ResourceNotFoundException")
+        self.assertEqual(ctx.exception.response["ResponseMetadata"]["HTTPStatusCode"], 404)
+        # A function moto knows, registered by name, is invoked by ARN (and ARN:qualifier).
+        role = EMU.client("iam").create_role(RoleName=f"fn-{self.name}", AssumeRolePolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": "lambda.amazonaws.com"}}]}))
+        import io
+        import zipfile
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as z:
+            z.writestr("hook.py", "def handler(event, context):\n    return {}\n")
+        created = self.lam.create_function(FunctionName=self.name, Runtime="python3.12", Role=role["Role"]["Arn"],
+                                           Handler="hook.handler", Code={"ZipFile": code.getvalue()})
+        self.assertEqual(created["FunctionArn"], self.arn)
+        self.register(function=self.name)
+        self.assertEqual(self.invoke(hook_event("PRE_SCALE_UP"), function=f"{self.arn}:$LATEST")[0]["hookStatus"],
+                         "SUCCEEDED")
+        self.assertEqual(self.lam.invoke(FunctionName=self.name, InvocationType="DryRun")["StatusCode"], 204)
 
 
 class CallLogTest(unittest.TestCase):
@@ -452,6 +658,45 @@ class NativeServicesTest(unittest.TestCase):
         self.assertEqual((deployment["status"], deployment["rolloutState"], deployment["taskDefinition"]),
                          ("PRIMARY", "COMPLETED", v2))
         self.assertEqual((deployment["runningCount"], deployment["desiredCount"], service["runningCount"]), (3, 3, 3))
+
+    def test_auto_scaling_suspended_state_of_an_ecs_service(self) -> None:
+        ecs, aas = EMU.client("ecs"), EMU.client("application-autoscaling")
+        ecs.create_cluster(clusterName="scaled")
+        definition = ecs.register_task_definition(family="scaled", containerDefinitions=[
+            {"name": "app", "image": "app:1", "memory": 512}])["taskDefinition"]["taskDefinitionArn"]
+        ecs.create_service(cluster="scaled", serviceName="blue", taskDefinition=definition, desiredCount=2)
+        target = dict(ServiceNamespace="ecs", ResourceId="service/scaled/blue",
+                      ScalableDimension="ecs:service:DesiredCount")
+
+        def described() -> dict[str, Any]:
+            [t] = aas.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=["service/scaled/blue"],
+                                                ScalableDimension="ecs:service:DesiredCount")["ScalableTargets"]
+            return t
+
+        with self.assertRaises(ClientError) as ctx:  # a new target needs its capacity range
+            aas.register_scalable_target(**target)
+        self.assertEqual(error_code(ctx.exception), "ValidationException")
+        with self.assertRaises(ClientError) as ctx:  # only an existing service can be a target
+            aas.register_scalable_target(**{**target, "ResourceId": "service/scaled/nope"}, MinCapacity=1, MaxCapacity=4)
+        self.assertEqual(error_code(ctx.exception), "ValidationException")
+
+        aas.register_scalable_target(**target, MinCapacity=2, MaxCapacity=10)
+        t = described()
+        self.assertEqual((t["MinCapacity"], t["MaxCapacity"]), (2, 10))
+        self.assertEqual(t["SuspendedState"], {k: False for k in (
+            "DynamicScalingInSuspended", "DynamicScalingOutSuspended", "ScheduledScalingSuspended")})
+        self.assertIn(":role/aws-service-role/ecs.application-autoscaling.amazonaws.com/", t["RoleARN"])
+
+        # What a deployment does: suspend scale-in, leaving the rest (and the range) as it was.
+        aas.register_scalable_target(**target, SuspendedState={"ScheduledScalingSuspended": True})
+        aas.register_scalable_target(**target, SuspendedState={"DynamicScalingInSuspended": True})
+        t = described()
+        self.assertEqual(t["SuspendedState"], {"DynamicScalingInSuspended": True, "DynamicScalingOutSuspended": False,
+                                               "ScheduledScalingSuspended": True})
+        self.assertEqual((t["MinCapacity"], t["MaxCapacity"]), (2, 10))
+        with self.assertRaises(ClientError) as ctx:
+            aas.register_scalable_target(**target, MinCapacity=11)
+        self.assertEqual(error_code(ctx.exception), "ValidationException")
 
     def test_elbv2_weights_rules_and_target_health(self) -> None:
         ec2, elb = EMU.client("ec2"), EMU.client("elbv2")

@@ -147,6 +147,8 @@ pub async fn create_approval_pipeline(sdk: &aws_config::SdkConfig, name: &str) {
     let declaration = PipelineDeclaration::builder()
         .name(name)
         .role_arn(role)
+        .pipeline_type(PipelineType::V2)
+        .set_variables(Some(crate::aws::pipeline_variables()))
         .artifact_store(
             ArtifactStore::builder()
                 .r#type(ArtifactStoreType::S3)

@@ -169,6 +169,32 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// The pipeline-level variables `template.yaml` declares (the webhook sets them; CodePipeline
+/// refuses a variable the pipeline does not declare), each defaulting to `-`.
+pub const PIPELINE_VARIABLES: [&str; 7] = [
+    "COMMIT_ID",
+    "BRANCH",
+    "TAG",
+    "REPOSITORY",
+    "AUTHOR",
+    "COMMIT_MESSAGE",
+    "PUSHER",
+];
+
+/// `PIPELINE_VARIABLES` as a V2 pipeline declares them.
+pub fn pipeline_variables() -> Vec<aws_sdk_codepipeline::types::PipelineVariableDeclaration> {
+    PIPELINE_VARIABLES
+        .iter()
+        .map(|name| {
+            aws_sdk_codepipeline::types::PipelineVariableDeclaration::builder()
+                .name(*name)
+                .default_value("-")
+                .build()
+                .expect("variable declaration")
+        })
+        .collect()
+}
+
 /// A pipeline like the SAM template's: a CodeStar source action named `source_action`, then
 /// the given stages, each with one action (`Approval` stages get a manual approval).
 pub async fn create_pipeline(sdk: &SdkConfig, name: &str, source_action: &str, stages: &[&str]) {
@@ -192,6 +218,8 @@ pub async fn create_pipeline(sdk: &SdkConfig, name: &str, source_action: &str, s
     let mut decl = PipelineDeclaration::builder()
         .name(name)
         .role_arn(role)
+        .pipeline_type(PipelineType::V2)
+        .set_variables(Some(pipeline_variables()))
         .artifact_store(
             ArtifactStore::builder()
                 .r#type(ArtifactStoreType::S3)

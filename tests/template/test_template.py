@@ -28,8 +28,9 @@ PIPELINE_EVENTS = {
     "CodePipeline Stage Execution State Change",
     "CodePipeline Action Execution State Change",
 }
-# The variables the webhook passes to StartPipelineExecution (shared/src/pipeline/start.rs).
-WEBHOOK_VARIABLES = {"COMMIT_ID", "BRANCH", "TAG", "REPOSITORY", "AUTHOR", "COMMIT_MESSAGE"}
+# The variables the webhook passes to StartPipelineExecution (shared/src/pipeline/start.rs;
+# PUSHER, the account the provider authenticated, is declared for issue 12's four-eyes rule).
+WEBHOOK_VARIABLES = {"COMMIT_ID", "BRANCH", "TAG", "REPOSITORY", "AUTHOR", "COMMIT_MESSAGE", "PUSHER"}
 # CodePipeline's limit on one action configuration value.
 MAX_CONFIGURATION_VALUE = 1000
 

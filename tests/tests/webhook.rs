@@ -263,7 +263,13 @@ async fn gitlab_tag_push_routes_to_the_tag_route() {
         .find(|v| v.name() == Some("TAG"))
         .and_then(|v| v.resolved_value());
     assert_eq!(tag, Some("v1.0.0"));
-    assert!(exec.variables().iter().all(|v| v.name() != Some("BRANCH")));
+    // The webhook sent no BRANCH for a tag: CodePipeline resolves the declared default.
+    let branch = exec
+        .variables()
+        .iter()
+        .find(|v| v.name() == Some("BRANCH"))
+        .and_then(|v| v.resolved_value());
+    assert_eq!(branch, Some("-"));
 }
 
 #[tokio::test]

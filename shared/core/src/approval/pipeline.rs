@@ -56,7 +56,7 @@ pub fn commit_of(variables: &[(&str, &str)], revisions: &[(&str, Option<&str>)])
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.trim().to_string())
-            .filter(|v| !v.is_empty())
+            .filter(|v| !v.is_empty() && v != crate::ingest::UNSET_VARIABLE)
     };
     let first_line = |m: String| m.lines().next().unwrap_or_default().to_string();
     if let Some(id) = var("COMMIT_ID") {
@@ -102,6 +102,22 @@ mod tests {
         assert_eq!(c.id, "6113728f27ae82c7b1a177c8d03f9e96e0adf246");
         assert_eq!(c.author.as_deref(), Some("octocat"));
         assert_eq!(c.branch.as_deref(), Some("v1.2.0"));
+    }
+
+    #[test]
+    fn a_console_started_execution_is_not_a_push_by_author_dash() {
+        // CodePipeline resolves every declared variable; the template's default "-" is no data.
+        let c = commit_of(
+            &[
+                ("COMMIT_ID", "-"),
+                ("AUTHOR", "-"),
+                ("BRANCH", "main"),
+                ("TAG", "-"),
+            ],
+            &[("ffff", None)],
+        )
+        .unwrap();
+        assert_eq!((c.id.as_str(), c.author), ("ffff", None));
     }
 
     #[test]

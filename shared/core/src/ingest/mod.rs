@@ -12,6 +12,7 @@ pub use delivery::{Delivery, EventKind, Inbound};
 pub use flow::{Answer, Ingest};
 pub use start::{
     client_request_token, PipelineStarter, StartError, StartRequest, Variable, MAX_VARIABLE_VALUE,
+    UNSET_VARIABLE,
 };
 
 use crate::store::StoreError;

@@ -7,6 +7,11 @@ use sha2::{Digest, Sha256};
 /// CodePipeline's limit on a pipeline variable's value.
 pub const MAX_VARIABLE_VALUE: usize = 1000;
 
+/// The default `template.yaml` declares for the webhook's pipeline variables. CodePipeline
+/// resolves every declared variable, so an execution the webhook did not start (or a variable it
+/// did not set, such as `TAG` on a branch push) carries this value: it means "no data".
+pub const UNSET_VARIABLE: &str = "-";
+
 /// A pipeline variable passed at start.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Variable {

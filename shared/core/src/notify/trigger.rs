@@ -136,6 +136,7 @@ fn lookup(vars: &[(String, String)], name: &str) -> Option<String> {
     vars.iter()
         .find(|(k, _)| k == name)
         .and_then(|(_, v)| clean(Some(v)))
+        .filter(|v| v != crate::ingest::UNSET_VARIABLE)
 }
 
 fn web_url(url: Option<&str>) -> Option<String> {
@@ -190,6 +191,25 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn a_variable_at_the_templates_default_is_no_data() {
+        // CodePipeline resolves every declared variable: a branch push leaves TAG at "-".
+        let facts = ExecutionFacts {
+            variables: vars(&[
+                ("COMMIT_ID", "abc"),
+                ("BRANCH", "main"),
+                ("TAG", "-"),
+                ("AUTHOR", "-"),
+            ]),
+            ..ExecutionFacts::default()
+        };
+        let t = Trigger::derive(&facts);
+        assert_eq!(
+            (t.branch.as_deref(), t.tag, t.author),
+            (Some("main"), None, None)
+        );
     }
 
     #[test]
