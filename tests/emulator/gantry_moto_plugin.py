@@ -1019,6 +1019,13 @@ def install() -> None:
 
     for name in DYNAMODB_ATOMIC:
         setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
+    # moto's UpdateItem handler deep-copies the stored item outside the backend's call, while
+    # another request may be changing it ("dictionary changed size during iteration" under
+    # load): the whole request is one step, as in DynamoDB.
+    from moto.dynamodb.responses import DynamoHandler
+
+    for name in ("update_item", "put_item", "delete_item", "get_item"):
+        setattr(DynamoHandler, name, _serialized(getattr(DynamoHandler, name)))
 
     from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
 

@@ -528,7 +528,7 @@ mod tests {
 
     #[test]
     fn the_sample_events_are_all_accepted() {
-        let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
+        let dir = format!("{}/../../events", env!("CARGO_MANIFEST_DIR"));
         let mut seen = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
