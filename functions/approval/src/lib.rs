@@ -15,7 +15,6 @@ use gantry_core::clock::now_epoch_seconds;
 use gantry_core::config::ApprovalConfig;
 use gantry_core::secrets::{GantrySecrets, SecretsError};
 use serde_json::Value;
-use std::time::Duration;
 
 /// The approval flows on DynamoDB, CodePipeline and Slack.
 pub type App = Approvals<
@@ -25,16 +24,6 @@ pub type App = Approvals<
     CachedDirectory,
     DynamoDeployments,
 >;
-
-/// Retries that fit in Slack's three-second window with CodePipeline's call beside them.
-pub fn click_policy() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 2,
-        first_backoff: Duration::from_millis(100),
-        max_retry_after: Duration::from_secs(1),
-        request_timeout: Duration::from_millis(1200),
-    }
-}
 
 /// Builds the function from its configuration, the secret and one SDK configuration.
 pub fn build(
@@ -56,7 +45,7 @@ pub fn build(
         name: config.table,
     };
     let slack = SlackClient::new(&config.slack_api_url, token);
-    let slack_now = slack.with_retry_policy(click_policy());
+    let slack_now = slack.with_retry_policy(RetryPolicy::for_clicks());
     Ok(Approvals {
         approvers: config.approvers,
         channels: config.channels,

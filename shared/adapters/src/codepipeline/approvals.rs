@@ -60,6 +60,30 @@ impl ApprovalActions for CodePipelineApprovals {
             }))
     }
 
+    async fn declared_timeout(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        action: &str,
+    ) -> Result<Option<i64>, ApprovalCallError> {
+        let out = self
+            .client
+            .get_pipeline()
+            .name(pipeline)
+            .send()
+            .await
+            .map_err(|e| classify("GetPipeline", pipeline, e))?;
+        Ok(out
+            .pipeline()
+            .into_iter()
+            .flat_map(|p| p.stages())
+            .filter(|s| s.name() == stage)
+            .flat_map(|s| s.actions())
+            .find(|a| a.name() == action)
+            .and_then(|a| a.timeout_in_minutes())
+            .map(i64::from))
+    }
+
     /// How the action's latest execution ended, if it has.
     async fn last_outcome(
         &self,

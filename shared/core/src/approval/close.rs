@@ -2,7 +2,7 @@
 //! and update the message, unless Slack decided it.
 
 use super::ports::{ApprovalActions, ApprovalStore, DeploymentCommands, Directory, Replies};
-use super::{ActionFinished, ApprovalState, Approvals, Closure, RequestError};
+use super::{ActionFinished, ApprovalState, Approvals, Closure, RequestError, WaitingApproval};
 use serde_json::{json, Value};
 
 impl<S, P, C, D, K> Approvals<S, P, C, D, K>
@@ -30,6 +30,25 @@ where
         let Some(record) = self.records.read(&id).await? else {
             return Ok(json!({ "ignored": "the approval record has expired" }));
         };
+        if record.state == ApprovalState::Waiting
+            && still_waiting(
+                self.pipeline
+                    .waiting(&record.pipeline, &record.stage, &record.action)
+                    .await?
+                    .as_ref(),
+                &record.token,
+            )
+        {
+            // A late event from an earlier attempt of the action: this request's approval still
+            // waits, so the event is not about it.
+            tracing::info!(
+                approval = id,
+                "end of an earlier attempt; the request stays open"
+            );
+            return Ok(
+                json!({ "approval": id, "closed": false, "reason": "its approval is still waiting" }),
+            );
+        }
         let closure = finished.closure(record.expires_at);
         let closed = self.close_open(&id, &closure).await?;
         Ok(json!({ "approval": id, "closed": closed }))
@@ -52,4 +71,10 @@ where
         }
         Ok(true)
     }
+}
+
+/// True when CodePipeline still waits for the approval with `token`: an event saying the action
+/// ended is then about an earlier attempt.
+pub fn still_waiting(waiting: Option<&WaitingApproval>, token: &str) -> bool {
+    waiting.is_some_and(|w| w.token == token)
 }

@@ -204,20 +204,40 @@ async fn codepipeline_down_decides_nothing_and_frees_the_request_for_another_try
     assert!(matches!(state(&app, &id), ApprovalState::Decided(_)));
 }
 
-#[tokio::test]
-async fn an_approval_ended_in_the_console_closes_the_waiting_request() {
-    let app = approvals();
-    let id = opened(&app).await;
-    let finished = ActionFinished {
+fn finished(state: events::FinishedAs) -> ActionFinished {
+    ActionFinished {
         pipeline: "shop".into(),
         stage: "Prod".into(),
         action: "Approve".into(),
         execution_id: "e-1".into(),
-        state: events::FinishedAs::Succeeded,
+        state,
         summary: Some("ok".into()),
         at: NOW,
-    };
-    let out = app.close(&finished).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_late_end_of_an_earlier_attempt_leaves_the_waiting_request_open() {
+    let app = approvals();
+    let id = opened(&app).await;
+    let out = app
+        .close(&finished(events::FinishedAs::Failed))
+        .await
+        .unwrap();
+    assert_eq!(out["closed"], false);
+    assert_eq!(state(&app, &id), ApprovalState::Waiting);
+    assert!(app.slack.updated.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_approval_ended_in_the_console_closes_the_waiting_request() {
+    let mut app = approvals();
+    let id = opened(&app).await;
+    app.pipeline.waiting = None;
+    let out = app
+        .close(&finished(events::FinishedAs::Succeeded))
+        .await
+        .unwrap();
     assert_eq!(out["closed"], true);
     assert!(matches!(
         state(&app, &id),
@@ -275,4 +295,27 @@ async fn an_unsigned_click_is_refused_before_anything_is_read() {
     request.body.push(b'x');
     assert_eq!(app.on_click(&request, NOW).await.status, 401);
     assert_eq!(state(&app, &id), ApprovalState::Waiting);
+}
+
+#[tokio::test]
+async fn the_request_expires_when_the_action_declares_not_after_seven_days() {
+    let mut app = approvals();
+    app.pipeline.timeout_minutes = Some(60);
+    let id = opened(&app).await;
+    assert_eq!(
+        app.records.records.lock().unwrap()[&id].expires_at,
+        1_000 + 3_600
+    );
+    assert_eq!(
+        request::expiry(10, Ok(None)),
+        10 + APPROVAL_LIFETIME_SECONDS
+    );
+    let down = ApprovalCallError::Unavailable {
+        operation: "GetPipeline",
+        reason: "x".into(),
+    };
+    assert_eq!(
+        request::expiry(10, Err(down)),
+        10 + APPROVAL_LIFETIME_SECONDS
+    );
 }

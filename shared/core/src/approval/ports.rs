@@ -122,6 +122,13 @@ pub trait ApprovalActions {
         action: &str,
         execution_id: &str,
     ) -> impl Future<Output = Result<ApprovalSettings, ApprovalCallError>> + Send;
+    /// The approval's lifetime as the action declares it (`timeoutInMinutes`), in minutes.
+    fn declared_timeout(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        action: &str,
+    ) -> impl Future<Output = Result<Option<i64>, ApprovalCallError>> + Send;
     /// How the action's latest execution ended, if it has.
     fn last_outcome(
         &self,

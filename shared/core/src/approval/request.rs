@@ -81,6 +81,10 @@ where
                 None
             });
         let started = waiting.since.or(notice.started_at).unwrap_or(now);
+        let expires_at = match notice.expires_at {
+            Some(at) => at,
+            None => expiry(started, self.pipeline.declared_timeout(p, s, a).await),
+        };
         let mut record = ApprovalRecord {
             id: approval_id(p, s, a, &waiting.token),
             pipeline: p.clone(),
@@ -89,9 +93,7 @@ where
             token: waiting.token,
             execution_id,
             requested_at: now,
-            expires_at: notice
-                .expires_at
-                .unwrap_or(started + APPROVAL_LIFETIME_SECONDS),
+            expires_at,
             custom_data: settings.custom_data,
             review_url: settings.review_url,
             commit,
@@ -153,6 +155,19 @@ where
             "channel": posted.channel,
             "ts": posted.ts,
         }))
+    }
+}
+
+/// When an approval that started at `started` expires: its declared `timeoutInMinutes`, else
+/// CodePipeline's default of seven days (also when the declaration could not be read).
+pub fn expiry(started: i64, declared: Result<Option<i64>, ApprovalCallError>) -> i64 {
+    let declared = declared.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "approval timeout unavailable; assuming seven days");
+        None
+    });
+    match declared.filter(|m| *m > 0) {
+        Some(minutes) => started + minutes * 60,
+        None => started + APPROVAL_LIFETIME_SECONDS,
     }
 }
 

@@ -127,6 +127,7 @@ pub struct FakePipeline {
     pub put: Mutex<Vec<Result<(), ApprovalCallError>>>,
     pub decided: Mutex<Vec<(String, Outcome, String)>>,
     pub last: Option<ActionOutcome>,
+    pub timeout_minutes: Option<i64>,
 }
 
 impl Default for FakePipeline {
@@ -145,6 +146,7 @@ impl Default for FakePipeline {
             put: Mutex::new(vec![]),
             decided: Mutex::new(vec![]),
             last: None,
+            timeout_minutes: None,
         }
     }
 }
@@ -166,6 +168,14 @@ impl ApprovalActions for FakePipeline {
         _e: &str,
     ) -> Result<ApprovalSettings, ApprovalCallError> {
         Ok(ApprovalSettings::default())
+    }
+    async fn declared_timeout(
+        &self,
+        _p: &str,
+        _s: &str,
+        _a: &str,
+    ) -> Result<Option<i64>, ApprovalCallError> {
+        Ok(self.timeout_minutes)
     }
     async fn last_outcome(
         &self,
