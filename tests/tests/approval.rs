@@ -710,3 +710,31 @@ async fn the_request_expires_when_the_action_declares() {
         "expires {expires}, now {now}: not an hour from the start"
     );
 }
+
+// Issue 12: Slack's internal_error may mean the request was posted. The retry looks for it
+// (by its metadata marker) instead of posting a second request.
+#[tokio::test]
+async fn a_request_slack_may_have_posted_is_found_not_posted_twice() {
+    let mut w = world(Setup::default()).await;
+    w.app.records.lease_seconds = 0;
+    approval_waits(&w, json!({})).await;
+    w.slack
+        .fault(
+            "chat.postMessage",
+            json!([{"error": "internal_error", "after_effect": true}]),
+        )
+        .await;
+    approval::handle(&w.app, action_event(&w, "STARTED"))
+        .await
+        .expect_err("the outcome is unknown: Lambda must retry");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    let out = invoke(&w, action_event(&w, "STARTED")).await;
+    assert_eq!(out["reason"], "found the earlier post", "{out}");
+    assert_eq!(w.slack.calls(Some("chat.postMessage")).await.len(), 1);
+    let id = out["approval"].as_str().expect("id").to_string();
+    assert!(
+        !record(&w, &id).await["ts"].is_empty(),
+        "the found post is recorded"
+    );
+}

@@ -130,9 +130,11 @@ impl ApprovalStore for DynamoApprovals {
             .set_item(Some(item))
             .condition_expression(UNPOSTED)
             .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match result {
+            Ok(out) if out.attributes().is_some_and(|a| !a.is_empty()) => Ok(Created::TakenOver),
             Ok(_) => Ok(Created::New),
             Err(e) if conditional_failed(&e) => Ok(Created::Exists),
             Err(e) => Err(store_error(&t.name, e)),

@@ -22,6 +22,9 @@ pub enum Created {
     New,
     /// Already there (the other event source, or a redelivery): nothing to post.
     Exists,
+    /// Taken over from an attempt that never recorded its post (it crashed, or Slack's answer
+    /// was unknown): look for that post before posting again.
+    TakenOver,
 }
 
 /// The result of claiming the right to decide.

@@ -107,7 +107,8 @@ where
             let git_author = record.commit.as_ref().and_then(|c| c.author.clone());
             record.author = Some(self.author_of(None, git_author.as_deref(), rule).await);
         }
-        if self.records.create(&record, now).await? == Created::Exists {
+        let created = self.records.create(&record, now).await?;
+        if created == Created::Exists {
             tracing::info!(approval = record.id, "request already posted");
             return Ok(
                 json!({ "approval": record.id, "posted": false, "reason": "already posted" }),
@@ -122,6 +123,9 @@ where
             .execution_thread(p, &record.execution_id)
             .await?;
         let mut message = render_request(&record, rule);
+        // Marks the post as this request's, so a post whose outcome was unknown is found.
+        let marker = json!({"event_type": "gantry_approval_request", "event_payload": {"approval": record.id}});
+        message["metadata"] = marker.clone();
         match &thread {
             Some(parent) => {
                 message["channel"] = json!(parent.channel);
@@ -135,6 +139,20 @@ where
                     .channel_for(p)
                     .ok_or_else(|| RequestError::NoChannel(p.clone()))?;
                 message["channel"] = json!(channel);
+            }
+        }
+        if created == Created::TakenOver {
+            let channel = message["channel"].as_str().unwrap_or_default();
+            let thread_ts = thread.as_ref().map(|t| t.ts.as_str());
+            if let Some(found) = self.slack.find(channel, thread_ts, &marker).await? {
+                self.records.set_message(&record.id, &found).await?;
+                tracing::info!(
+                    approval = record.id,
+                    "an earlier attempt had posted the request"
+                );
+                return Ok(
+                    json!({ "approval": record.id, "posted": false, "reason": "found the earlier post" }),
+                );
             }
         }
         let posted = self.slack.post(&message).await?;

@@ -23,8 +23,13 @@ pub struct FakeStore {
 impl ApprovalStore for FakeStore {
     async fn create(&self, r: &ApprovalRecord, _now: i64) -> Result<Created, StoreError> {
         let mut records = self.records.lock().unwrap();
-        if records.contains_key(&r.id) {
-            return Ok(Created::Exists);
+        match records.get(&r.id) {
+            Some(old) if old.message.is_none() => {
+                records.insert(r.id.clone(), r.clone());
+                return Ok(Created::TakenOver);
+            }
+            Some(_) => return Ok(Created::Exists),
+            None => {}
         }
         records.insert(r.id.clone(), r.clone());
         Ok(Created::New)
