@@ -28,7 +28,7 @@ pub const MEMBER: (&str, &str) = ("U0MEMBER", "mia");
 pub const STRANGER: (&str, &str) = ("U0STRANGER", "sam");
 
 pub struct World {
-    pub app: approval::Approvals,
+    pub app: approval::App,
     pub sdk: aws_config::SdkConfig,
     pub slack: SlackNs,
     pub table: String,

@@ -646,3 +646,95 @@ async fn a_secret_without_the_slack_keys_stops_the_function_at_start_naming_the_
         .expect("refused");
     assert!(err.to_string().contains("slack_bot_token"), "{err}");
 }
+
+// Issue 12: a late FAILED/SUCCEEDED event from an earlier attempt of the action must not close
+// the request whose approval still waits (before the fix it closed it as rejected elsewhere).
+#[tokio::test]
+async fn a_late_end_event_of_an_earlier_attempt_leaves_the_waiting_request_open() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+
+    let out = invoke(&w, action_event(&w, "FAILED")).await;
+    assert_eq!(out["closed"], false, "{out}");
+    assert_eq!(record(&w, &id).await["status"], "waiting");
+
+    // The request still decides its approval.
+    click(&w, Clicked::new(JANE, APPROVE, &id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "Approved");
+    assert_eq!(record(&w, &id).await["status"], "approved");
+}
+
+// Issue 12: the expiry is the action's declared `timeoutInMinutes` (GetPipeline), not a fixed
+// seven days (before the fix a one-hour approval was shown as open for a week).
+#[tokio::test]
+async fn the_request_expires_when_the_action_declares() {
+    let w = world(Setup::default()).await;
+    let cp = aws_sdk_codepipeline::Client::new(&w.sdk);
+    let mut declaration = cp
+        .get_pipeline()
+        .name(&w.pipeline)
+        .send()
+        .await
+        .expect("get pipeline")
+        .pipeline
+        .expect("declaration");
+    let stages = declaration
+        .stages
+        .iter_mut()
+        .map(|stage| {
+            let mut stage = stage.clone();
+            for action in stage.actions.iter_mut() {
+                if action.name == "Approve" {
+                    action.timeout_in_minutes = Some(60);
+                }
+            }
+            stage
+        })
+        .collect();
+    declaration.stages = stages;
+    cp.update_pipeline()
+        .pipeline(declaration)
+        .send()
+        .await
+        .expect("update pipeline");
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+
+    let expires: i64 = record(&w, &id).await["approval_expires_at"]
+        .parse()
+        .expect("a number");
+    let now = now_epoch_seconds();
+    assert!(
+        (now + 3_600 - 600..=now + 3_600 + 60).contains(&expires),
+        "expires {expires}, now {now}: not an hour from the start"
+    );
+}
+
+// Issue 12: Slack's internal_error may mean the request was posted. The retry looks for it
+// (by its metadata marker) instead of posting a second request.
+#[tokio::test]
+async fn a_request_slack_may_have_posted_is_found_not_posted_twice() {
+    let mut w = world(Setup::default()).await;
+    w.app.records.lease_seconds = 0;
+    approval_waits(&w, json!({})).await;
+    w.slack
+        .fault(
+            "chat.postMessage",
+            json!([{"error": "internal_error", "after_effect": true}]),
+        )
+        .await;
+    approval::handle(&w.app, action_event(&w, "STARTED"))
+        .await
+        .expect_err("the outcome is unknown: Lambda must retry");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    let out = invoke(&w, action_event(&w, "STARTED")).await;
+    assert_eq!(out["reason"], "found the earlier post", "{out}");
+    assert_eq!(w.slack.calls(Some("chat.postMessage")).await.len(), 1);
+    let id = out["approval"].as_str().expect("id").to_string();
+    assert!(
+        !record(&w, &id).await["ts"].is_empty(),
+        "the found post is recorded"
+    );
+}

@@ -21,7 +21,7 @@ async fn main() -> Result<(), Error> {
     .await
 }
 
-async fn init() -> Result<approval::Approvals, Error> {
+async fn init() -> Result<approval::App, Error> {
     let config = ApprovalConfig::from_env(&ProcessEnv)?;
     let sdk = gantry_adapters::sdk::load().await;
     let secrets_client = aws_sdk_secretsmanager::Client::new(&sdk);

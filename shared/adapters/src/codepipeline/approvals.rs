@@ -4,6 +4,7 @@
 
 use aws_sdk_codepipeline::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_codepipeline::types::ActionExecutionFilter;
+use gantry_core::approval::ports::{ApprovalActions, PipelineDecision};
 use gantry_core::approval::{
     commit_of, ActionOutcome, ApprovalCallError, ApprovalSettings, Commit, Outcome, WaitingApproval,
 };
@@ -15,9 +16,9 @@ pub struct CodePipelineApprovals {
     pub client: aws_sdk_codepipeline::Client,
 }
 
-impl CodePipelineApprovals {
+impl ApprovalActions for CodePipelineApprovals {
     /// The approval waiting in `pipeline`/`stage`/`action`, if one is.
-    pub async fn waiting(
+    async fn waiting(
         &self,
         pipeline: &str,
         stage: &str,
@@ -59,8 +60,32 @@ impl CodePipelineApprovals {
             }))
     }
 
+    async fn declared_timeout(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        action: &str,
+    ) -> Result<Option<i64>, ApprovalCallError> {
+        let out = self
+            .client
+            .get_pipeline()
+            .name(pipeline)
+            .send()
+            .await
+            .map_err(|e| classify("GetPipeline", pipeline, e))?;
+        Ok(out
+            .pipeline()
+            .into_iter()
+            .flat_map(|p| p.stages())
+            .filter(|s| s.name() == stage)
+            .flat_map(|s| s.actions())
+            .find(|a| a.name() == action)
+            .and_then(|a| a.timeout_in_minutes())
+            .map(i64::from))
+    }
+
     /// How the action's latest execution ended, if it has.
-    pub async fn last_outcome(
+    async fn last_outcome(
         &self,
         pipeline: &str,
         stage: &str,
@@ -94,7 +119,7 @@ impl CodePipelineApprovals {
     /// The approval action's custom message and review URL, as this execution sees them: the
     /// action execution's resolved configuration (CodePipeline has replaced `#{…}` variables
     /// there), else the pipeline's declaration (variables left as written).
-    pub async fn settings(
+    async fn settings(
         &self,
         pipeline: &str,
         stage: &str,
@@ -129,37 +154,8 @@ impl CodePipelineApprovals {
         Ok(settings_of(configuration))
     }
 
-    /// The approval action execution's `resolvedConfiguration` in `execution_id`, if listed. The
-    /// newest first page is enough: the approval has just started.
-    async fn resolved_configuration(
-        &self,
-        pipeline: &str,
-        stage: &str,
-        action: &str,
-        execution_id: &str,
-    ) -> Result<Option<HashMap<String, String>>, ApprovalCallError> {
-        let out = self
-            .client
-            .list_action_executions()
-            .pipeline_name(pipeline)
-            .filter(
-                ActionExecutionFilter::builder()
-                    .pipeline_execution_id(execution_id)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| classify("ListActionExecutions", pipeline, e))?;
-        Ok(out
-            .action_execution_details()
-            .iter()
-            .find(|d| d.stage_name() == Some(stage) && d.action_name() == Some(action))
-            .and_then(|d| d.input())
-            .and_then(|i| i.resolved_configuration().cloned()))
-    }
-
     /// The commit the execution runs, from the variables the webhook set or the source revision.
-    pub async fn commit(
+    async fn commit(
         &self,
         pipeline: &str,
         execution_id: &str,
@@ -189,19 +185,12 @@ impl CodePipelineApprovals {
     }
 
     /// Approves or rejects with `summary`.
-    pub async fn decide(
-        &self,
-        pipeline: &str,
-        stage: &str,
-        action: &str,
-        token: &str,
-        outcome: Outcome,
-        summary: &str,
-    ) -> Result<(), ApprovalCallError> {
+    async fn decide(&self, d: &PipelineDecision<'_>) -> Result<(), ApprovalCallError> {
+        let (pipeline, outcome) = (d.pipeline, d.outcome);
         use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus};
         let result = ApprovalResult::builder()
             .status(ApprovalStatus::from(outcome.as_status()))
-            .summary(summary)
+            .summary(d.summary)
             .build()
             .map_err(|e| ApprovalCallError::Unavailable {
                 operation: "PutApprovalResult",
@@ -211,9 +200,9 @@ impl CodePipelineApprovals {
             .client
             .put_approval_result()
             .pipeline_name(pipeline)
-            .stage_name(stage)
-            .action_name(action)
-            .token(token)
+            .stage_name(d.stage)
+            .action_name(d.action)
+            .token(d.token)
             .result(result)
             .send()
             .await;
@@ -229,6 +218,37 @@ impl CodePipelineApprovals {
                 _ => classify("PutApprovalResult", pipeline, e),
             }),
         }
+    }
+}
+
+impl CodePipelineApprovals {
+    /// The approval action execution's `resolvedConfiguration` in `execution_id`, if listed. The
+    /// newest first page is enough: the approval has just started.
+    async fn resolved_configuration(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        action: &str,
+        execution_id: &str,
+    ) -> Result<Option<HashMap<String, String>>, ApprovalCallError> {
+        let out = self
+            .client
+            .list_action_executions()
+            .pipeline_name(pipeline)
+            .filter(
+                ActionExecutionFilter::builder()
+                    .pipeline_execution_id(execution_id)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("ListActionExecutions", pipeline, e))?;
+        Ok(out
+            .action_execution_details()
+            .iter()
+            .find(|d| d.stage_name() == Some(stage) && d.action_name() == Some(action))
+            .and_then(|d| d.input())
+            .and_then(|i| i.resolved_configuration().cloned()))
     }
 }
 

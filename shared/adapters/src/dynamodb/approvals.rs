@@ -2,16 +2,15 @@
 //! was decided. Every state change is a conditional write, so two clicks, a Slack retry and a
 //! CodePipeline event racing each other still decide once.
 
+use super::attributes::{conditional_failed, n, number, s, text, Item};
 use super::{store_error, Key, StateTable, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use gantry_core::approval::ports::{ApprovalStore, Created, DecisionClaim};
 use gantry_core::approval::{
     ApprovalDecision, ApprovalRecord, ApprovalState, Approver, AuthorIdentity, Closure, Commit,
     Outcome,
 };
 use gantry_core::slack::PostedMessage;
-use std::collections::HashMap;
-
-type Item = HashMap<String, AttributeValue>;
 
 impl Key {
     /// An approval record: `APPROVAL#{id}`.
@@ -54,26 +53,6 @@ mod status {
     pub const SUPERSEDED: &str = "superseded";
 }
 
-/// The result of writing a new approval record.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Created {
-    /// Written: post the request.
-    New,
-    /// Already there (the other event source, or a redelivery): nothing to post.
-    Exists,
-}
-
-/// The result of claiming the right to decide.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DecisionClaim {
-    /// This click decides; nobody else will until `settle` or `release`.
-    Claimed,
-    /// Someone else is deciding or has decided: the record as it is now.
-    Lost(Box<ApprovalRecord>),
-    /// No such record.
-    Missing,
-}
-
 /// Approval records on the state table.
 #[derive(Debug, Clone)]
 pub struct DynamoApprovals {
@@ -94,196 +73,8 @@ impl DynamoApprovals {
         }
     }
 
-    /// Writes a new waiting record, unless it exists. A record whose request was never posted
-    /// (the poster crashed) is taken over once `lease_seconds` have passed.
-    pub async fn create(&self, r: &ApprovalRecord, now: i64) -> Result<Created, StoreError> {
-        let t = &self.table;
-        let mut item = to_item(r);
-        item.insert("post_lease_until".into(), n(now + self.lease_seconds));
-        item.insert("expires_at".into(), n(r.expires_at + self.retain_seconds));
-        let result = t
-            .client
-            .put_item()
-            .table_name(&t.name)
-            .set_item(Some(item))
-            .condition_expression(UNPOSTED)
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Created::New),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Created::Exists)
-            }
-            Err(e) => Err(store_error(&t.name, e)),
-        }
-    }
-
-    /// Reads a record (strongly consistent: a click must see the latest decision).
-    pub async fn get(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
-        let t = &self.table;
-        let item = t.read(&Key::approval(id)).await?;
-        item.as_ref().map(|i| from_item(&t.name, i)).transpose()
-    }
-
-    /// Remembers where the request was posted.
-    pub async fn set_message(&self, id: &str, at: &PostedMessage) -> Result<(), StoreError> {
-        let t = &self.table;
-        t.client
-            .update_item()
-            .table_name(&t.name)
-            .set_key(Some(Key::approval(id).attributes()))
-            .update_expression("SET channel = :c, ts = :ts REMOVE post_lease_until")
-            .expression_attribute_values(":c", s(&at.channel))
-            .expression_attribute_values(":ts", s(&at.ts))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| store_error(&t.name, e))
-    }
-
-    /// Makes `r` the latest approval of its action in its execution; returns the id it
-    /// replaces, if another.
-    pub async fn link_action(&self, r: &ApprovalRecord) -> Result<Option<String>, StoreError> {
-        let t = &self.table;
-        let key = Key::approval_action(&r.pipeline, &r.execution_id, &r.stage, &r.action);
-        let mut item = key.attributes();
-        item.insert("kind".into(), s("approval_action"));
-        item.insert("approval_id".into(), s(&r.id));
-        item.insert("expires_at".into(), n(r.expires_at + self.retain_seconds));
-        let out = t
-            .client
-            .put_item()
-            .table_name(&t.name)
-            .set_item(Some(item))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(|e| store_error(&t.name, e))?;
-        Ok(out
-            .attributes()
-            .and_then(|a| a.get("approval_id"))
-            .and_then(|v| v.as_s().ok())
-            .filter(|previous| **previous != r.id)
-            .cloned())
-    }
-
-    /// The latest approval record id of an approval action in an execution.
-    pub async fn latest_for_action(
-        &self,
-        pipeline: &str,
-        execution_id: &str,
-        stage: &str,
-        action: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let item = self
-            .read(&Key::approval_action(pipeline, execution_id, stage, action))
-            .await?;
-        Ok(item
-            .as_ref()
-            .and_then(|i| i.get("approval_id"))
-            .and_then(|v| v.as_s().ok())
-            .cloned())
-    }
-
-    /// Takes the right to decide: only a waiting record (or one whose decider's lease ran out).
-    pub async fn claim(
-        &self,
-        id: &str,
-        by: &Approver,
-        now: i64,
-    ) -> Result<DecisionClaim, StoreError> {
-        let t = &self.table;
-        let result = t
-            .client
-            .update_item()
-            .table_name(&t.name)
-            .set_key(Some(Key::approval(id).attributes()))
-            .update_expression(CLAIM)
-            .condition_expression(CLAIMABLE)
-            .expression_attribute_names("#s", "status")
-            .expression_attribute_values(":deciding", s(status::DECIDING))
-            .expression_attribute_values(":waiting", s(status::WAITING))
-            .expression_attribute_values(":by", s(&by.id))
-            .expression_attribute_values(":name", s(&by.name))
-            .expression_attribute_values(":until", n(now + self.lease_seconds))
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(DecisionClaim::Claimed),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(match self.get(id).await? {
-                    Some(r) => DecisionClaim::Lost(Box::new(r)),
-                    None => DecisionClaim::Missing,
-                })
-            }
-            Err(e) => Err(store_error(&t.name, e)),
-        }
-    }
-
-    /// Records how a claimed approval ended (decided, or found expired or superseded). Only
-    /// the claimant may: a lease taken over by someone else is not overwritten.
-    pub async fn settle(
-        &self,
-        id: &str,
-        claimant: &str,
-        state: &ApprovalState,
-    ) -> Result<bool, StoreError> {
-        self.finish(
-            id,
-            state,
-            "#s = :deciding AND deciding_by = :by",
-            Some(claimant),
-        )
-        .await
-    }
-
-    /// Gives a claimed approval back (CodePipeline could not be reached): others may try.
-    pub async fn release(&self, id: &str, claimant: &str) -> Result<(), StoreError> {
-        let t = &self.table;
-        let result = t
-            .client
-            .update_item()
-            .table_name(&t.name)
-            .set_key(Some(Key::approval(id).attributes()))
-            .update_expression(
-                "SET #s = :waiting REMOVE deciding_by, deciding_by_name, deciding_until",
-            )
-            .condition_expression("#s = :deciding AND deciding_by = :by")
-            .expression_attribute_names("#s", "status")
-            .expression_attribute_values(":waiting", s(status::WAITING))
-            .expression_attribute_values(":deciding", s(status::DECIDING))
-            .expression_attribute_values(":by", s(claimant))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(store_error(&t.name, e)),
-        }
-    }
-
-    /// Closes a waiting approval that ended outside Slack. False when it was not waiting.
-    pub async fn close_waiting(&self, id: &str, closure: &Closure) -> Result<bool, StoreError> {
-        self.finish(
-            id,
-            &ApprovalState::Closed(closure.clone()),
-            "#s = :waiting",
-            None,
-        )
-        .await
+    async fn read_item(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.table.read(key).await
     }
 
     async fn finish(
@@ -318,53 +109,194 @@ impl DynamoApprovals {
         }
         match request.send().await {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(store_error(&t.name, e)),
+        }
+    }
+}
+
+impl ApprovalStore for DynamoApprovals {
+    /// Writes a new waiting record, unless it exists. A record whose request was never posted
+    /// (the poster crashed) is taken over once `lease_seconds` have passed.
+    async fn create(&self, r: &ApprovalRecord, now: i64) -> Result<Created, StoreError> {
+        let t = &self.table;
+        let mut item = to_item(r);
+        item.insert("post_lease_until".into(), n(now + self.lease_seconds));
+        item.insert("expires_at".into(), n(r.expires_at + self.retain_seconds));
+        let result = t
+            .client
+            .put_item()
+            .table_name(&t.name)
+            .set_item(Some(item))
+            .condition_expression(UNPOSTED)
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) if out.attributes().is_some_and(|a| !a.is_empty()) => Ok(Created::TakenOver),
+            Ok(_) => Ok(Created::New),
+            Err(e) if conditional_failed(&e) => Ok(Created::Exists),
             Err(e) => Err(store_error(&t.name, e)),
         }
     }
 
-    /// The execution's Slack thread, if the notifier has posted it.
-    pub async fn execution_thread(
+    /// Reads a record (strongly consistent: a click must see the latest decision).
+    async fn read(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
+        let t = &self.table;
+        let item = t.read(&Key::approval(id)).await?;
+        item.as_ref().map(|i| from_item(&t.name, i)).transpose()
+    }
+
+    /// Remembers where the request was posted.
+    async fn set_message(&self, id: &str, at: &PostedMessage) -> Result<(), StoreError> {
+        let t = &self.table;
+        t.client
+            .update_item()
+            .table_name(&t.name)
+            .set_key(Some(Key::approval(id).attributes()))
+            .update_expression("SET channel = :c, ts = :ts REMOVE post_lease_until")
+            .expression_attribute_values(":c", s(&at.channel))
+            .expression_attribute_values(":ts", s(&at.ts))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| store_error(&t.name, e))
+    }
+
+    /// Makes `r` the latest approval of its action in its execution; returns the id it
+    /// replaces, if another.
+    async fn link_action(&self, r: &ApprovalRecord) -> Result<Option<String>, StoreError> {
+        let t = &self.table;
+        let key = Key::approval_action(&r.pipeline, &r.execution_id, &r.stage, &r.action);
+        let mut item = key.attributes();
+        item.insert("kind".into(), s("approval_action"));
+        item.insert("approval_id".into(), s(&r.id));
+        item.insert("expires_at".into(), n(r.expires_at + self.retain_seconds));
+        let out = t
+            .client
+            .put_item()
+            .table_name(&t.name)
+            .set_item(Some(item))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| store_error(&t.name, e))?;
+        Ok(out
+            .attributes()
+            .and_then(|a| a.get("approval_id"))
+            .and_then(|v| v.as_s().ok())
+            .filter(|previous| **previous != r.id)
+            .cloned())
+    }
+
+    /// The latest approval record id of an approval action in an execution.
+    async fn latest_for_action(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+        stage: &str,
+        action: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let item = self
+            .read_item(&Key::approval_action(pipeline, execution_id, stage, action))
+            .await?;
+        Ok(item
+            .as_ref()
+            .and_then(|i| i.get("approval_id"))
+            .and_then(|v| v.as_s().ok())
+            .cloned())
+    }
+
+    /// Takes the right to decide: only a waiting record (or one whose decider's lease ran out).
+    async fn claim(&self, id: &str, by: &Approver, now: i64) -> Result<DecisionClaim, StoreError> {
+        let t = &self.table;
+        let result = t
+            .client
+            .update_item()
+            .table_name(&t.name)
+            .set_key(Some(Key::approval(id).attributes()))
+            .update_expression(CLAIM)
+            .condition_expression(CLAIMABLE)
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":deciding", s(status::DECIDING))
+            .expression_attribute_values(":waiting", s(status::WAITING))
+            .expression_attribute_values(":by", s(&by.id))
+            .expression_attribute_values(":name", s(&by.name))
+            .expression_attribute_values(":until", n(now + self.lease_seconds))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(DecisionClaim::Claimed),
+            Err(e) if conditional_failed(&e) => Ok(match self.read(id).await? {
+                Some(r) => DecisionClaim::Lost(Box::new(r)),
+                None => DecisionClaim::Missing,
+            }),
+            Err(e) => Err(store_error(&t.name, e)),
+        }
+    }
+
+    /// Records how a claimed approval ended (decided, or found expired or superseded). Only
+    /// the claimant may: a lease taken over by someone else is not overwritten.
+    async fn settle(
+        &self,
+        id: &str,
+        claimant: &str,
+        state: &ApprovalState,
+    ) -> Result<bool, StoreError> {
+        self.finish(
+            id,
+            state,
+            "#s = :deciding AND deciding_by = :by",
+            Some(claimant),
+        )
+        .await
+    }
+
+    /// Gives a claimed approval back (CodePipeline could not be reached): others may try.
+    async fn release(&self, id: &str, claimant: &str) -> Result<(), StoreError> {
+        let t = &self.table;
+        let result = t
+            .client
+            .update_item()
+            .table_name(&t.name)
+            .set_key(Some(Key::approval(id).attributes()))
+            .update_expression(
+                "SET #s = :waiting REMOVE deciding_by, deciding_by_name, deciding_until",
+            )
+            .condition_expression("#s = :deciding AND deciding_by = :by")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":waiting", s(status::WAITING))
+            .expression_attribute_values(":deciding", s(status::DECIDING))
+            .expression_attribute_values(":by", s(claimant))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if conditional_failed(&e) => Ok(()),
+            Err(e) => Err(store_error(&t.name, e)),
+        }
+    }
+
+    /// Closes a waiting approval that ended outside Slack. False when it was not waiting.
+    async fn close_waiting(&self, id: &str, closure: &Closure) -> Result<bool, StoreError> {
+        self.finish(
+            id,
+            &ApprovalState::Closed(closure.clone()),
+            "#s = :waiting",
+            None,
+        )
+        .await
+    }
+
+    async fn execution_thread(
         &self,
         pipeline: &str,
         execution_id: &str,
     ) -> Result<Option<PostedMessage>, StoreError> {
-        let item = self.read(&Key::execution(pipeline, execution_id)).await?;
-        Ok(item.and_then(|i| {
-            Some(PostedMessage {
-                channel: text(&i, "channel").filter(|c| !c.is_empty())?,
-                ts: text(&i, "ts").filter(|t| !t.is_empty())?,
-            })
-        }))
+        super::executions::execution_thread(&self.table, pipeline, execution_id).await
     }
-
-    async fn read(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        let t = &self.table;
-        t.read(key).await
-    }
-}
-
-fn s(v: &str) -> AttributeValue {
-    AttributeValue::S(v.to_string())
-}
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn text(item: &Item, name: &str) -> Option<String> {
-    item.get(name).and_then(|v| v.as_s().ok()).cloned()
-}
-
-fn number(item: &Item, name: &str) -> Option<i64> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
 }
 
 fn author_attribute(author: &AuthorIdentity) -> Option<String> {
@@ -391,7 +323,7 @@ fn ending_attributes(state: &ApprovalState) -> (String, Vec<(&'static str, Attri
                 (":by_id", s(&d.by.id)),
                 (":by_name", s(&d.by.name)),
                 (":at", n(d.at)),
-                (":summary", s(&d.summary())),
+                (":summary", s(d.summary())),
             ]);
             if let Some(reason) = &d.reason {
                 set.push("reason = :reason");
@@ -574,6 +506,7 @@ fn from_item(table: &str, i: &Item) -> Result<ApprovalRecord, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     fn record() -> ApprovalRecord {
         ApprovalRecord {

@@ -1,12 +1,12 @@
 //! Blue/green deployments: one record per deployment, so an operator's Slack click reaches the
 //! running deployment, and a repeated first invocation finds what the first one decided.
 
+use super::attributes::{conditional_failed, text, Item};
 use super::{store_error, Key, StateTable, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use gantry_core::slack::PostedMessage;
 use gantry_core::traffic::Command;
 use gantry_core::traffic::{DeploymentRecord, DeploymentStatus, DeploymentStore, PipelineContext};
-use std::collections::HashMap;
 
 impl Key {
     /// A deployment: `DEPLOYMENT#<id>` (the id of the job that started it).
@@ -38,35 +38,40 @@ pub struct DynamoDeployments {
     pub table: StateTable,
 }
 
-fn s(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
-    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+/// The stored spelling of an operator command.
+pub(super) fn command_attribute(command: &Command) -> (&'static str, &str) {
+    match command {
+        Command::Promote { by } => ("promote", by),
+        Command::RollBack { by } => ("rollback", by),
+    }
 }
 
-fn record(item: &HashMap<String, AttributeValue>) -> DeploymentRecord {
-    let context = s(item, "pipeline").map(|pipeline| PipelineContext {
+/// The one reading of a `DEPLOYMENT#` record.
+pub(super) fn record(item: &Item) -> DeploymentRecord {
+    let context = text(item, "pipeline").map(|pipeline| PipelineContext {
         pipeline,
-        stage: s(item, "stage").unwrap_or_default(),
-        action: s(item, "action").unwrap_or_default(),
-        execution_id: s(item, "execution_id").unwrap_or_default(),
+        stage: text(item, "stage").unwrap_or_default(),
+        action: text(item, "action").unwrap_or_default(),
+        execution_id: text(item, "execution_id").unwrap_or_default(),
     });
-    let by = s(item, "command_by").unwrap_or_default();
-    let command = match s(item, "command").as_deref() {
+    let by = text(item, "command_by").unwrap_or_default();
+    let command = match text(item, "command").as_deref() {
         Some("promote") => Some(Command::Promote { by }),
         Some("rollback") => Some(Command::RollBack { by }),
         _ => None,
     };
-    let message = match (s(item, "slack_channel"), s(item, "slack_ts")) {
+    let message = match (text(item, "slack_channel"), text(item, "slack_ts")) {
         (Some(channel), Some(ts)) => Some(PostedMessage { channel, ts }),
         _ => None,
     };
     DeploymentRecord {
-        id: s(item, "pk")
+        id: text(item, "pk")
             .and_then(|pk| pk.strip_prefix("DEPLOYMENT#").map(str::to_string))
             .unwrap_or_default(),
         context,
-        state: s(item, "state").unwrap_or_default(),
-        status: parse_status(&s(item, "status").unwrap_or_default()),
-        summary: s(item, "summary"),
+        state: text(item, "state").unwrap_or_default(),
+        status: parse_status(&text(item, "status").unwrap_or_default()),
+        summary: text(item, "summary"),
         command,
         command_at: item.get("command_at").and_then(|v| v.as_n().ok()).cloned(),
         message,
@@ -74,12 +79,12 @@ fn record(item: &HashMap<String, AttributeValue>) -> DeploymentRecord {
 }
 
 impl DynamoDeployments {
-    async fn get(&self, key: &Key) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+    pub(super) async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let t = &self.table;
         t.read(key).await
     }
 
-    async fn update(
+    pub(super) async fn update(
         &self,
         id: &str,
         expression: &str,
@@ -102,12 +107,7 @@ impl DynamoDeployments {
         }
         match request.send().await {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if conditional_failed(&e) => Ok(false),
             Err(e) => Err(store_error(&t.name, e)),
         }
     }
@@ -155,10 +155,7 @@ impl DeploymentStore for DynamoDeployments {
             .await;
         match created {
             Ok(_) => Ok(record(&item)),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if conditional_failed(&e) => {
                 // A repeated first invocation: what the first one decided stands.
                 match self.get(&key).await? {
                     Some(existing) => Ok(record(&existing)),
@@ -242,12 +239,6 @@ impl DeploymentStore for DynamoDeployments {
         pipeline: &str,
         execution_id: &str,
     ) -> Result<Option<PostedMessage>, StoreError> {
-        Ok(self
-            .get(&Key::execution(pipeline, execution_id))
-            .await?
-            .and_then(|item| match (s(&item, "channel"), s(&item, "ts")) {
-                (Some(channel), Some(ts)) => Some(PostedMessage { channel, ts }),
-                _ => None,
-            }))
+        super::executions::execution_thread(&self.table, pipeline, execution_id).await
     }
 }

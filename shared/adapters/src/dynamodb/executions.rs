@@ -8,13 +8,14 @@
 //! `slack_gave_up` (S), `slack_uncertain` (SS, posts Slack may or may not have taken: `parent`
 //! or notice ids), `lock_<sink>` / `lock_<sink>_until`, `expires_at` (N, TTL).
 
+use super::attributes::{conditional_failed, n, s, string_set, text, Item};
 use super::{store_error, Key, StateTable, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use gantry_core::notify::{
     Delivered, Execution, ExecutionRecord, ExecutionRef, ExecutionStore, Sink, SlackMemory,
 };
 use gantry_core::slack::PostedMessage;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 impl Key {
     /// A pipeline execution: `EXECUTION#<pipeline>#<execution id>`.
@@ -43,32 +44,23 @@ impl DynamoExecutions {
     }
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
+/// The execution's Slack thread (`channel`, `ts`), the one reading of it for every function:
+/// an empty string is no thread.
+pub(crate) fn thread_of(item: &Item) -> Option<PostedMessage> {
+    Some(PostedMessage {
+        channel: text(item, "channel").filter(|c| !c.is_empty())?,
+        ts: text(item, "ts").filter(|t| !t.is_empty())?,
+    })
 }
 
-fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn conditional_failed<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    e.as_service_error()
-        .and_then(|se| se.code())
-        .is_some_and(|c| c == "ConditionalCheckFailedException")
-}
-
-fn string(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
-    item.get(name).and_then(|v| v.as_s().ok()).cloned()
-}
-
-fn set(item: &HashMap<String, AttributeValue>, name: &str) -> BTreeSet<String> {
-    item.get(name)
-        .and_then(|v| v.as_ss().ok())
-        .map(|v| v.iter().cloned().collect())
-        .unwrap_or_default()
+/// The execution's Slack thread, once the notifier has posted it.
+pub(crate) async fn execution_thread(
+    table: &StateTable,
+    pipeline: &str,
+    execution_id: &str,
+) -> Result<Option<PostedMessage>, StoreError> {
+    let item = table.read(&Key::execution(pipeline, execution_id)).await?;
+    Ok(item.as_ref().and_then(thread_of))
 }
 
 /// Reads a record; a malformed one is reported rather than silently replaced.
@@ -81,28 +73,25 @@ fn record(
             "table {table}: malformed execution record: {reason}"
         ))
     };
-    let json = string(item, "execution").ok_or_else(|| malformed("no execution".into()))?;
+    let json = text(item, "execution").ok_or_else(|| malformed("no execution".into()))?;
     let execution: Execution = serde_json::from_str(&json).map_err(|e| malformed(e.to_string()))?;
     let version = item
         .get("version")
         .and_then(|v| v.as_n().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .ok_or_else(|| malformed("no version".into()))?;
-    let message = match (string(item, "channel"), string(item, "ts")) {
-        (Some(channel), Some(ts)) => Some(PostedMessage { channel, ts }),
-        _ => None,
-    };
+    let message = thread_of(item);
     Ok(ExecutionRecord {
         execution,
         version,
         slack: SlackMemory {
             message,
-            rendered: string(item, "slack_rendered"),
-            replies: set(item, "slack_replies"),
-            gave_up: string(item, "slack_gave_up"),
-            uncertain: set(item, "slack_uncertain"),
+            rendered: text(item, "slack_rendered"),
+            replies: string_set(item, "slack_replies"),
+            gave_up: text(item, "slack_gave_up"),
+            uncertain: string_set(item, "slack_uncertain"),
         },
-        sns_sent: set(item, "sns_sent"),
+        sns_sent: string_set(item, "sns_sent"),
     })
 }
 

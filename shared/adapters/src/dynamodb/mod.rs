@@ -4,16 +4,14 @@
 //! approvals without collisions, and a scan of the table reads like a log.
 
 mod approvals;
+pub mod attributes;
 mod deliveries;
 mod deploy_commands;
 mod deployments;
 mod executions;
 
-pub use approvals::{Created, DecisionClaim, DynamoApprovals};
+pub use approvals::DynamoApprovals;
 pub use deliveries::DynamoDeliveries;
-pub use deploy_commands::{
-    CommandOutcome, DeployCommand, DeployCommands, Deployment, PendingCommand,
-};
 pub use deployments::DynamoDeployments;
 pub use executions::DynamoExecutions;
 

@@ -35,6 +35,19 @@ impl Default for RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// Retries that fit in Slack's three-second window for an interaction, with a CodePipeline
+    /// call beside them.
+    pub fn for_clicks() -> Self {
+        Self {
+            max_attempts: 2,
+            first_backoff: Duration::from_millis(100),
+            max_retry_after: Duration::from_secs(1),
+            request_timeout: Duration::from_millis(1200),
+        }
+    }
+}
+
 /// A Slack Web API client for one bot token.
 #[derive(Clone)]
 pub struct SlackClient {

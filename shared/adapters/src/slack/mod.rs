@@ -1,6 +1,9 @@
-//! Slack's Web API over HTTPS: the client (Slack's rate-limit and retry rules) and its TLS roots.
+//! Slack's Web API over HTTPS: the client (Slack's rate-limit and retry rules), its TLS roots,
+//! and the approval flows' directory (cached) and private replies.
 
 mod client;
+mod directory;
 mod tls;
 
 pub use client::{RetryPolicy, SlackClient};
+pub use directory::CachedDirectory;

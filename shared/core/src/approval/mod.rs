@@ -2,24 +2,41 @@
 //! decide (`authorize`), the request message (Block Kit), Slack's interactivity payload, and the
 //! CodePipeline events that open and close an approval.
 //!
-//! Nothing here does I/O. The approval function fetches, decides with these, and applies.
+//! The feature's shape: plain data and pure decisions (`authorize`, `claim`, `message`,
+//! `events`, `interaction`, `pipeline`, `rules`); its ports (`ports`); its flows, generic over
+//! the ports (`flows` holds `Approvals` and the event dispatch): `request` (an approval started:
+//! post the request), `click` (an Approve / Reject click is decided there), `close` (ended
+//! outside Slack), `deploy_controls` (the traffic shifter's Promote / Roll back buttons).
+//! In-memory fakes of every port, for the unit tests, are in `testing`.
 
 pub mod authorize;
+pub mod claim;
+pub mod click;
+pub mod close;
+pub mod deploy_controls;
 pub mod events;
+pub mod flows;
 pub mod interaction;
 pub mod message;
 pub mod pipeline;
+pub mod ports;
+pub mod request;
 pub mod rules;
+#[cfg(test)]
+mod testing;
 
 pub use authorize::{
     author_lookup, authorize, Act, AuthorIdentity, AuthorLookup, Clicker, Denial, Verdict,
 };
+pub use click::ClickReply;
 pub use events::{ActionFinished, ApprovalEvent, ApprovalNotice};
+pub use flows::Approvals;
 pub use interaction::{Button, Interaction, InteractionError};
 pub use message::{render_closed, render_request};
 pub use pipeline::{
     commit_of, ActionOutcome, ApprovalCallError, ApprovalSettings, WaitingApproval,
 };
+pub use request::RequestError;
 pub use rules::{ApproverRules, StageApprovers};
 
 use crate::slack::PostedMessage;
@@ -256,3 +273,5 @@ mod tests {
         assert_eq!(c("v1.2.3").short_id(), "v1.2.3");
     }
 }
+#[cfg(test)]
+mod flow_tests;

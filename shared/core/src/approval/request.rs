@@ -1,20 +1,20 @@
-//! An approval's life outside the clicks: the request is posted when the approval starts, and
-//! closed when CodePipeline ends it some other way (console, CLI, expiry, a newer execution).
+//! An approval started (EventBridge or SNS): post its request in Slack, once, in the
+//! execution's thread when there is one; a newer request of the same action closes the older.
 
-use crate::Approvals;
-use gantry_adapters::dynamodb::Created;
-use gantry_core::approval::ApprovalCallError;
-use gantry_core::approval::{
-    approval_id, render_request, ActionFinished, ApprovalNotice, ApprovalRecord, ApprovalState,
-    Closure, APPROVAL_LIFETIME_SECONDS,
+use super::ports::{
+    ApprovalActions, ApprovalStore, Created, DeploymentCommands, Directory, Replies,
 };
-use gantry_core::slack::SlackError;
-use gantry_core::store::StoreError;
+use super::{
+    approval_id, render_request, ApprovalCallError, ApprovalNotice, ApprovalRecord,
+    ApprovalSettings, ApprovalState, Approvals, Closure, APPROVAL_LIFETIME_SECONDS,
+};
+use crate::slack::SlackError;
+use crate::store::StoreError;
 use serde_json::{json, Value};
 
-/// Why a request could not be posted; the invocation fails so Lambda retries it.
+/// Why a request could not be posted (or closed); the invocation fails so Lambda retries it.
 #[derive(Debug, thiserror::Error)]
-pub enum LifecycleError {
+pub enum RequestError {
     #[error(transparent)]
     Pipeline(#[from] ApprovalCallError),
     #[error(transparent)]
@@ -28,9 +28,16 @@ pub enum LifecycleError {
     NoChannel(String),
 }
 
-impl Approvals {
-    /// Posts the request of an approval that started (from EventBridge or SNS), once.
-    pub async fn open(&self, notice: ApprovalNotice, now: i64) -> Result<Value, LifecycleError> {
+impl<S, P, C, D, K> Approvals<S, P, C, D, K>
+where
+    S: ApprovalStore,
+    P: ApprovalActions,
+    C: Replies,
+    D: Directory,
+    K: DeploymentCommands,
+{
+    /// Posts the request of an approval that started, once.
+    pub async fn open(&self, notice: ApprovalNotice, now: i64) -> Result<Value, RequestError> {
         let (p, s, a) = (&notice.pipeline, &notice.stage, &notice.action);
         let waiting = self.pipeline.waiting(p, s, a).await?;
         let Some(waiting) = waiting else {
@@ -52,15 +59,18 @@ impl Approvals {
         };
         let settings = if notice.token.is_some() {
             // The notification carries the action's settings already.
-            gantry_core::approval::ApprovalSettings {
+            ApprovalSettings {
                 custom_data: notice.custom_data.clone(),
                 review_url: notice.review_url.clone(),
             }
         } else {
-            self.pipeline.settings(p, s, a, &execution_id).await.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "approval settings unavailable; posting without them");
-                Default::default()
-            })
+            self.pipeline
+                .settings(p, s, a, &execution_id)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "approval settings unavailable; posting without them");
+                    Default::default()
+                })
         };
         let commit = self
             .pipeline
@@ -71,6 +81,10 @@ impl Approvals {
                 None
             });
         let started = waiting.since.or(notice.started_at).unwrap_or(now);
+        let expires_at = match notice.expires_at {
+            Some(at) => at,
+            None => expiry(started, self.pipeline.declared_timeout(p, s, a).await),
+        };
         let mut record = ApprovalRecord {
             id: approval_id(p, s, a, &waiting.token),
             pipeline: p.clone(),
@@ -79,9 +93,7 @@ impl Approvals {
             token: waiting.token,
             execution_id,
             requested_at: now,
-            expires_at: notice
-                .expires_at
-                .unwrap_or(started + APPROVAL_LIFETIME_SECONDS),
+            expires_at,
             custom_data: settings.custom_data,
             review_url: settings.review_url,
             commit,
@@ -93,13 +105,10 @@ impl Approvals {
         if let Some(rule) = rule.filter(|r| r.four_eyes) {
             // Found now, while nobody waits, so the click needs no lookup.
             let git_author = record.commit.as_ref().and_then(|c| c.author.clone());
-            let identity = self
-                .author_of(&self.slack, None, git_author.as_deref(), rule)
-                .await;
-            // Only a definite answer is stored; a failed lookup is retried at the click.
-            record.author = Some(identity);
+            record.author = Some(self.author_of(None, git_author.as_deref(), rule).await);
         }
-        if self.records.create(&record, now).await? == Created::Exists {
+        let created = self.records.create(&record, now).await?;
+        if created == Created::Exists {
             tracing::info!(approval = record.id, "request already posted");
             return Ok(
                 json!({ "approval": record.id, "posted": false, "reason": "already posted" }),
@@ -114,6 +123,9 @@ impl Approvals {
             .execution_thread(p, &record.execution_id)
             .await?;
         let mut message = render_request(&record, rule);
+        // Marks the post as this request's, so a post whose outcome was unknown is found.
+        let marker = json!({"event_type": "gantry_approval_request", "event_payload": {"approval": record.id}});
+        message["metadata"] = marker.clone();
         match &thread {
             Some(parent) => {
                 message["channel"] = json!(parent.channel);
@@ -125,11 +137,25 @@ impl Approvals {
                 let channel = self
                     .channels
                     .channel_for(p)
-                    .ok_or_else(|| LifecycleError::NoChannel(p.clone()))?;
+                    .ok_or_else(|| RequestError::NoChannel(p.clone()))?;
                 message["channel"] = json!(channel);
             }
         }
-        let posted = self.slack.post_message(&message).await?;
+        if created == Created::TakenOver {
+            let channel = message["channel"].as_str().unwrap_or_default();
+            let thread_ts = thread.as_ref().map(|t| t.ts.as_str());
+            if let Some(found) = self.slack.find(channel, thread_ts, &marker).await? {
+                self.records.set_message(&record.id, &found).await?;
+                tracing::info!(
+                    approval = record.id,
+                    "an earlier attempt had posted the request"
+                );
+                return Ok(
+                    json!({ "approval": record.id, "posted": false, "reason": "found the earlier post" }),
+                );
+            }
+        }
+        let posted = self.slack.post(&message).await?;
         self.records.set_message(&record.id, &posted).await?;
         tracing::info!(
             approval = record.id,
@@ -148,41 +174,18 @@ impl Approvals {
             "ts": posted.ts,
         }))
     }
+}
 
-    /// Closes the request of an approval that CodePipeline ended, unless Slack decided it.
-    pub async fn close(&self, finished: &ActionFinished) -> Result<Value, LifecycleError> {
-        let id = self
-            .records
-            .latest_for_action(
-                &finished.pipeline,
-                &finished.execution_id,
-                &finished.stage,
-                &finished.action,
-            )
-            .await?;
-        let Some(id) = id else {
-            return Ok(json!({ "ignored": "no approval request was posted for this action" }));
-        };
-        let Some(record) = self.records.get(&id).await? else {
-            return Ok(json!({ "ignored": "the approval record has expired" }));
-        };
-        let closure = finished.closure(record.expires_at);
-        let closed = self.close_open(&id, &closure).await?;
-        Ok(json!({ "approval": id, "closed": closed }))
-    }
-
-    /// Closes a waiting approval and updates its message; false when it was not waiting
-    /// (decided in Slack, or being decided right now: the click finishes it).
-    async fn close_open(&self, id: &str, closure: &Closure) -> Result<bool, LifecycleError> {
-        if !self.records.close_waiting(id, closure).await? {
-            return Ok(false);
-        }
-        if let Some(mut record) = self.records.get(id).await? {
-            record.state = ApprovalState::Closed(closure.clone());
-            self.show_closed(&self.slack, &record, None).await;
-            tracing::info!(approval = id, closure = ?closure, "approval request closed");
-        }
-        Ok(true)
+/// When an approval that started at `started` expires: its declared `timeoutInMinutes`, else
+/// CodePipeline's default of seven days (also when the declaration could not be read).
+pub fn expiry(started: i64, declared: Result<Option<i64>, ApprovalCallError>) -> i64 {
+    let declared = declared.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "approval timeout unavailable; assuming seven days");
+        None
+    });
+    match declared.filter(|m| *m > 0) {
+        Some(minutes) => started + minutes * 60,
+        None => started + APPROVAL_LIFETIME_SECONDS,
     }
 }
 

@@ -1,0 +1,321 @@
+//! The approval flows on in-memory fakes: what a user notices (the decision CodePipeline gets,
+//! the message, what the clicker is told), with every port faked.
+
+use super::interaction::{Click, APPROVE, PROMOTE, REJECT};
+use super::testing::*;
+use super::*;
+use crate::ingest::Inbound;
+use crate::traffic::{Command, DeploymentRecord, DeploymentStatus, PipelineContext};
+
+const NOW: i64 = 2_000;
+
+fn notice() -> ApprovalNotice {
+    ApprovalNotice {
+        pipeline: "shop".into(),
+        stage: "Prod".into(),
+        action: "Approve".into(),
+        execution_id: Some("e-1".into()),
+        ..ApprovalNotice::default()
+    }
+}
+
+fn click(user: (&str, &str), action_id: &str, value: &str, retry: bool) -> Inbound {
+    let request = Click {
+        user_id: user.0,
+        username: user.1,
+        action_id,
+        value,
+        channel: "C0DEPLOYS",
+        message_ts: "1.1",
+        response_url: "https://hooks.slack.test/actions/1",
+        reason: None,
+    }
+    .signed_request(SECRET, NOW);
+    let mut headers: Vec<(&str, &str)> = request
+        .headers
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
+    if retry {
+        headers.push(("x-slack-retry-num", "1"));
+    }
+    Inbound::new(headers, request.body.into_bytes())
+}
+
+const JANE: (&str, &str) = ("U0JANE", "jane");
+const OCTO: (&str, &str) = ("U0OCTO", "octo");
+
+async fn opened(app: &FakeApprovals) -> String {
+    let out = app.open(notice(), NOW).await.unwrap();
+    assert_eq!(out["posted"], true, "{out}");
+    out["approval"].as_str().unwrap().to_string()
+}
+
+fn state(app: &FakeApprovals, id: &str) -> ApprovalState {
+    app.records.records.lock().unwrap()[id].state.clone()
+}
+
+fn told(app: &FakeApprovals) -> Vec<String> {
+    app.slack_now.private.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_request_is_posted_once_with_the_waiting_token_kept_out_of_slack() {
+    let app = approvals();
+    let id = opened(&app).await;
+    let again = app.open(notice(), NOW).await.unwrap();
+    assert_eq!(again["posted"], false);
+    let posted = app.slack.posted.lock().unwrap().clone();
+    assert_eq!(posted.len(), 1);
+    assert_eq!(posted[0]["channel"], "C0DEPLOYS");
+    assert!(!posted[0].to_string().contains("tok-1"));
+    assert_eq!(state(&app, &id), ApprovalState::Waiting);
+}
+
+#[tokio::test]
+async fn an_approve_click_decides_once_and_a_second_click_is_told_who_decided() {
+    let app = approvals();
+    let id = opened(&app).await;
+    let reply = app.on_click(&click(JANE, APPROVE, &id, false), NOW).await;
+    assert_eq!(reply.status, 200);
+    assert!(
+        matches!(state(&app, &id), ApprovalState::Decided(d) if d.outcome == Outcome::Approved)
+    );
+    let decided = app.pipeline.decided.lock().unwrap().clone();
+    assert_eq!(
+        decided,
+        vec![(
+            "tok-1".into(),
+            Outcome::Approved,
+            "Approved by @jane via Slack".into()
+        )]
+    );
+    app.on_click(&click(OCTO, REJECT, &id, false), NOW).await;
+    assert_eq!(app.pipeline.decided.lock().unwrap().len(), 1);
+    assert_eq!(
+        told(&app),
+        vec!["Already approved by <@U0JANE>: nothing was changed."]
+    );
+    // A Slack retry of the first click says nothing and decides nothing.
+    app.on_click(&click(JANE, APPROVE, &id, true), NOW).await;
+    assert_eq!(told(&app).len(), 1);
+}
+
+#[tokio::test]
+async fn the_author_may_reject_but_not_approve_their_own_change() {
+    let app = approvals();
+    let id = opened(&app).await;
+    app.on_click(&click(OCTO, APPROVE, &id, false), NOW).await;
+    assert!(
+        told(&app)[0].contains("you wrote this change"),
+        "{:?}",
+        told(&app)
+    );
+    assert_eq!(state(&app, &id), ApprovalState::Waiting);
+    app.on_click(&click(OCTO, REJECT, &id, false), NOW).await;
+    assert!(
+        matches!(state(&app, &id), ApprovalState::Decided(d) if d.outcome == Outcome::Rejected)
+    );
+}
+
+#[tokio::test]
+async fn a_click_while_another_is_in_flight_names_the_decider_and_a_lapsed_lease_is_taken_over() {
+    let app = approvals();
+    let id = opened(&app).await;
+    let octo = Approver {
+        id: "U0OCTO".into(),
+        name: "octo".into(),
+    };
+    app.records
+        .records
+        .lock()
+        .unwrap()
+        .get_mut(&id)
+        .unwrap()
+        .state = ApprovalState::Deciding {
+        by: octo.clone(),
+        until: NOW + 10,
+    };
+    app.on_click(&click(JANE, APPROVE, &id, false), NOW).await;
+    assert_eq!(
+        told(&app),
+        vec!["<@U0OCTO> is deciding this approval right now."]
+    );
+    assert!(app.pipeline.decided.lock().unwrap().is_empty());
+    app.records
+        .records
+        .lock()
+        .unwrap()
+        .get_mut(&id)
+        .unwrap()
+        .state = ApprovalState::Deciding {
+        by: octo,
+        until: NOW - 1,
+    };
+    app.on_click(&click(JANE, APPROVE, &id, false), NOW).await;
+    assert!(matches!(state(&app, &id), ApprovalState::Decided(d) if d.by.id == "U0JANE"));
+}
+
+#[tokio::test]
+async fn already_decided_in_codepipeline_closes_the_request_with_what_happened() {
+    let mut app = approvals();
+    app.pipeline.last = Some(ActionOutcome {
+        outcome: Some(Outcome::Rejected),
+        summary: Some("cli".into()),
+    });
+    let id = opened(&app).await;
+    app.pipeline
+        .put
+        .lock()
+        .unwrap()
+        .push(Err(ApprovalCallError::AlreadyDecided));
+    app.on_click(&click(JANE, APPROVE, &id, false), NOW).await;
+    assert_eq!(
+        state(&app, &id),
+        ApprovalState::Closed(Closure::DecidedElsewhere {
+            outcome: Some(Outcome::Rejected),
+            summary: Some("cli".into()),
+            at: NOW
+        })
+    );
+    assert_eq!(
+        told(&app),
+        vec!["Already rejected outside Slack: nothing was changed."]
+    );
+    assert_eq!(app.slack_now.updated.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn codepipeline_down_decides_nothing_and_frees_the_request_for_another_try() {
+    let app = approvals();
+    let id = opened(&app).await;
+    app.pipeline
+        .put
+        .lock()
+        .unwrap()
+        .push(Err(ApprovalCallError::Unavailable {
+            operation: "PutApprovalResult",
+            reason: "x".into(),
+        }));
+    app.on_click(&click(JANE, APPROVE, &id, false), NOW).await;
+    assert_eq!(state(&app, &id), ApprovalState::Waiting);
+    assert!(told(&app)[0].contains("CodePipeline did not answer"));
+    app.on_click(&click(JANE, APPROVE, &id, false), NOW).await;
+    assert!(matches!(state(&app, &id), ApprovalState::Decided(_)));
+}
+
+fn finished(state: events::FinishedAs) -> ActionFinished {
+    ActionFinished {
+        pipeline: "shop".into(),
+        stage: "Prod".into(),
+        action: "Approve".into(),
+        execution_id: "e-1".into(),
+        state,
+        summary: Some("ok".into()),
+        at: NOW,
+    }
+}
+
+#[tokio::test]
+async fn a_late_end_of_an_earlier_attempt_leaves_the_waiting_request_open() {
+    let app = approvals();
+    let id = opened(&app).await;
+    let out = app
+        .close(&finished(events::FinishedAs::Failed))
+        .await
+        .unwrap();
+    assert_eq!(out["closed"], false);
+    assert_eq!(state(&app, &id), ApprovalState::Waiting);
+    assert!(app.slack.updated.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_approval_ended_in_the_console_closes_the_waiting_request() {
+    let mut app = approvals();
+    let id = opened(&app).await;
+    app.pipeline.waiting = None;
+    let out = app
+        .close(&finished(events::FinishedAs::Succeeded))
+        .await
+        .unwrap();
+    assert_eq!(out["closed"], true);
+    assert!(matches!(
+        state(&app, &id),
+        ApprovalState::Closed(Closure::DecidedElsewhere { .. })
+    ));
+    assert_eq!(app.slack.updated.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn promote_is_recorded_once_and_the_second_click_is_told_who_asked() {
+    let app = approvals();
+    app.deployments.records.lock().unwrap().insert(
+        "d-1".into(),
+        DeploymentRecord {
+            id: "d-1".into(),
+            context: Some(PipelineContext {
+                pipeline: "shop".into(),
+                stage: "Prod".into(),
+                action: "Deploy".into(),
+                execution_id: "e-1".into(),
+            }),
+            state: String::new(),
+            status: DeploymentStatus::InProgress,
+            summary: None,
+            command: None,
+            command_at: None,
+            message: None,
+        },
+    );
+    // The author may not promote their own change under four-eyes.
+    app.on_click(&click(OCTO, PROMOTE, "d-1", false), NOW).await;
+    assert!(told(&app)[0].contains("you wrote this change"));
+    app.on_click(&click(JANE, PROMOTE, "d-1", false), NOW).await;
+    let command = app.deployments.records.lock().unwrap()["d-1"]
+        .command
+        .clone();
+    assert_eq!(
+        command,
+        Some(Command::Promote {
+            by: "U0JANE".into()
+        })
+    );
+    app.on_click(&click(JANE, PROMOTE, "d-1", false), NOW).await;
+    assert_eq!(
+        told(&app)[1],
+        "<@U0JANE> already asked to promote this deployment: nothing was changed."
+    );
+}
+
+#[tokio::test]
+async fn an_unsigned_click_is_refused_before_anything_is_read() {
+    let app = approvals();
+    let id = opened(&app).await;
+    let mut request = click(JANE, APPROVE, &id, false);
+    request.body.push(b'x');
+    assert_eq!(app.on_click(&request, NOW).await.status, 401);
+    assert_eq!(state(&app, &id), ApprovalState::Waiting);
+}
+
+#[tokio::test]
+async fn the_request_expires_when_the_action_declares_not_after_seven_days() {
+    let mut app = approvals();
+    app.pipeline.timeout_minutes = Some(60);
+    let id = opened(&app).await;
+    assert_eq!(
+        app.records.records.lock().unwrap()[&id].expires_at,
+        1_000 + 3_600
+    );
+    assert_eq!(
+        request::expiry(10, Ok(None)),
+        10 + APPROVAL_LIFETIME_SECONDS
+    );
+    let down = ApprovalCallError::Unavailable {
+        operation: "GetPipeline",
+        reason: "x".into(),
+    };
+    assert_eq!(
+        request::expiry(10, Err(down)),
+        10 + APPROVAL_LIFETIME_SECONDS
+    );
+}

@@ -1,0 +1,175 @@
+//! The approval function's flows, generic over their ports: `Approvals` holds the rules and the
+//! ports; each flow is a file of its own: `request` (an approval started: post the request),
+//! `click` (Approve / Reject: decided there), `deploy_controls` (Promote / Roll back), `close`
+//! (an approval ended outside Slack). This file holds what they share, and the dispatch of
+//! CodePipeline's events to them.
+
+use super::ports::{ApprovalActions, ApprovalStore, DeploymentCommands, Directory, Replies};
+use super::{
+    author_lookup, authorize, events, render_closed, Act, ApprovalRecord, Approver, ApproverRules,
+    AuthorIdentity, AuthorLookup, Clicker, Denial, StageApprovers, Verdict,
+};
+use crate::config::NotifyConfig;
+use crate::secrets::SecretString;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+/// The approval feature, wired to its ports.
+pub struct Approvals<S, P, C, D, K> {
+    pub approvers: ApproverRules,
+    pub channels: NotifyConfig,
+    pub signing_secret: SecretString,
+    pub records: S,
+    pub pipeline: P,
+    /// For CodePipeline events: Slack's usual retry rules.
+    pub slack: C,
+    /// For clicks: few, short attempts, so the answer beats Slack's three seconds.
+    pub slack_now: C,
+    pub directory: D,
+    pub deployments: K,
+}
+
+impl<S, P, C, D, K> Approvals<S, P, C, D, K>
+where
+    S: ApprovalStore,
+    P: ApprovalActions,
+    C: Replies,
+    D: Directory,
+    K: DeploymentCommands,
+{
+    /// Handles one EventBridge event (CodePipeline's approval action state changes). An error
+    /// asks Lambda to retry the event.
+    pub async fn on_eventbridge(
+        &self,
+        event: &Value,
+        now: i64,
+    ) -> Result<Value, super::RequestError> {
+        match events::from_eventbridge(event, now) {
+            Ok(events::ApprovalEvent::Started(notice)) => self.open(notice, now).await,
+            Ok(events::ApprovalEvent::Finished(finished)) => self.close(&finished).await,
+            Ok(events::ApprovalEvent::Ignored(reason)) => {
+                tracing::debug!(reason, "event ignored");
+                Ok(json!({ "ignored": reason }))
+            }
+            // A retry cannot make a malformed event readable: log it, don't fail.
+            Err(e) => {
+                tracing::error!(error = %e, "unreadable EventBridge event");
+                Ok(json!({ "ignored": e.to_string() }))
+            }
+        }
+    }
+
+    /// Handles the `Message`s of an SNS event (the approval action's notifications).
+    pub async fn on_sns(
+        &self,
+        messages: &[String],
+        now: i64,
+    ) -> Result<Value, super::RequestError> {
+        let mut outcomes = Vec::new();
+        for message in messages {
+            let outcome = match events::from_sns_message(message) {
+                Ok(notice) => self.open(notice, now).await?,
+                Err(e) => {
+                    tracing::warn!(error = %e, "SNS message ignored");
+                    json!({ "ignored": e.to_string() })
+                }
+            };
+            outcomes.push(outcome);
+        }
+        Ok(json!({ "notifications": outcomes }))
+    }
+
+    /// The rule of a stage (`None`: nobody may decide it from Slack).
+    pub(super) fn rule(&self, pipeline: &str, stage: &str) -> Option<&StageApprovers> {
+        self.approvers.stage(pipeline, stage)
+    }
+
+    /// Who wrote the change, in Slack terms: from the record, else from `authors` or Slack.
+    pub(super) async fn author_of(
+        &self,
+        known: Option<&AuthorIdentity>,
+        git_author: Option<&str>,
+        rule: &StageApprovers,
+    ) -> AuthorIdentity {
+        if let Some(known) = known {
+            return known.clone();
+        }
+        match author_lookup(git_author, &rule.authors) {
+            AuthorLookup::Known(identity) => identity,
+            AuthorLookup::ByEmail(email) => match self.directory.user_by_email(&email).await {
+                Ok(Some(id)) => AuthorIdentity::Slack(id),
+                Ok(None) => AuthorIdentity::NotInSlack,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not look the commit's author up in Slack");
+                    AuthorIdentity::LookupFailed
+                }
+            },
+        }
+    }
+
+    /// Whether `user` may `act` on a stage with `rule`: resolves groups and, for the four-eyes
+    /// rule, the author, then asks `authorize`.
+    pub(super) async fn permission(
+        &self,
+        user: &Approver,
+        act: Act,
+        rule: Option<&StageApprovers>,
+        known_author: Option<&AuthorIdentity>,
+        git_author: Option<&str>,
+    ) -> Verdict {
+        let Some(r) = rule else {
+            return Verdict::Denied(Denial::NoApprovers);
+        };
+        let mut groups = BTreeSet::new();
+        if !r.lists_user(&user.id) {
+            for group in &r.groups {
+                match self.directory.group_members(group).await {
+                    Ok(members) if members.contains(&user.id) => {
+                        groups.insert(group.clone());
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not read user group members");
+                        return Verdict::Denied(Denial::MembershipUnknown);
+                    }
+                }
+            }
+        }
+        let author = if r.four_eyes && act.releases_change() {
+            self.author_of(known_author, git_author, r).await
+        } else {
+            AuthorIdentity::Unknown
+        };
+        let clicker = Clicker {
+            id: user.id.clone(),
+            groups,
+        };
+        authorize(&clicker, act, rule, &author)
+    }
+
+    /// Replaces the request message with its outcome (no buttons), where it was posted, or
+    /// through the click's `response_url` when that is all there is.
+    pub(super) async fn show_closed(
+        &self,
+        slack: &C,
+        record: &ApprovalRecord,
+        response_url: Option<&str>,
+    ) {
+        let message = render_closed(record, self.rule(&record.pipeline, &record.stage));
+        if let Some(at) = &record.message {
+            match slack.update(at, &message).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, approval = record.id, "could not update the request message")
+                }
+            }
+        }
+        if let Some(url) = response_url {
+            let mut body = message;
+            body["replace_original"] = json!(true);
+            if let Err(e) = slack.respond(url, &body).await {
+                tracing::warn!(error = %e, approval = record.id, "could not replace the request message");
+            }
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! In-memory fakes of every approval port, with the same conditional semantics as the state
+//! table (claim only a waiting record or a lapsed lease; settle only by the claimant), and the
+//! flow tests that run on them.
+
+use super::ports::*;
+use super::*;
+use crate::slack::{Chat, PostedMessage, SlackError};
+use crate::store::StoreError;
+use crate::traffic::{Command, DeploymentRecord};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+const LEASE: i64 = 30;
+
+#[derive(Default)]
+pub struct FakeStore {
+    pub records: Mutex<BTreeMap<String, ApprovalRecord>>,
+    pub actions: Mutex<BTreeMap<String, String>>,
+    pub threads: BTreeMap<String, PostedMessage>,
+}
+
+impl ApprovalStore for FakeStore {
+    async fn create(&self, r: &ApprovalRecord, _now: i64) -> Result<Created, StoreError> {
+        let mut records = self.records.lock().unwrap();
+        match records.get(&r.id) {
+            Some(old) if old.message.is_none() => {
+                records.insert(r.id.clone(), r.clone());
+                return Ok(Created::TakenOver);
+            }
+            Some(_) => return Ok(Created::Exists),
+            None => {}
+        }
+        records.insert(r.id.clone(), r.clone());
+        Ok(Created::New)
+    }
+    async fn read(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
+        Ok(self.records.lock().unwrap().get(id).cloned())
+    }
+    async fn set_message(&self, id: &str, at: &PostedMessage) -> Result<(), StoreError> {
+        if let Some(r) = self.records.lock().unwrap().get_mut(id) {
+            r.message = Some(at.clone());
+        }
+        Ok(())
+    }
+    async fn link_action(&self, r: &ApprovalRecord) -> Result<Option<String>, StoreError> {
+        let key = format!("{}#{}#{}#{}", r.pipeline, r.execution_id, r.stage, r.action);
+        let old = self.actions.lock().unwrap().insert(key, r.id.clone());
+        Ok(old.filter(|o| *o != r.id))
+    }
+    async fn latest_for_action(
+        &self,
+        p: &str,
+        e: &str,
+        s: &str,
+        a: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .actions
+            .lock()
+            .unwrap()
+            .get(&format!("{p}#{e}#{s}#{a}"))
+            .cloned())
+    }
+    async fn claim(&self, id: &str, by: &Approver, now: i64) -> Result<DecisionClaim, StoreError> {
+        let mut records = self.records.lock().unwrap();
+        let Some(r) = records.get_mut(id) else {
+            return Ok(DecisionClaim::Missing);
+        };
+        let claimable = match &r.state {
+            ApprovalState::Waiting => true,
+            ApprovalState::Deciding { until, .. } => *until < now,
+            _ => false,
+        };
+        if !claimable {
+            return Ok(DecisionClaim::Lost(Box::new(r.clone())));
+        }
+        r.state = ApprovalState::Deciding {
+            by: by.clone(),
+            until: now + LEASE,
+        };
+        Ok(DecisionClaim::Claimed)
+    }
+    async fn settle(
+        &self,
+        id: &str,
+        claimant: &str,
+        state: &ApprovalState,
+    ) -> Result<bool, StoreError> {
+        let mut records = self.records.lock().unwrap();
+        match records.get_mut(id) {
+            Some(r) if matches!(&r.state, ApprovalState::Deciding { by, .. } if by.id == claimant) =>
+            {
+                r.state = state.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+    async fn release(&self, id: &str, claimant: &str) -> Result<(), StoreError> {
+        let mut records = self.records.lock().unwrap();
+        if let Some(r) = records.get_mut(id) {
+            if matches!(&r.state, ApprovalState::Deciding { by, .. } if by.id == claimant) {
+                r.state = ApprovalState::Waiting;
+            }
+        }
+        Ok(())
+    }
+    async fn close_waiting(&self, id: &str, closure: &Closure) -> Result<bool, StoreError> {
+        let mut records = self.records.lock().unwrap();
+        match records.get_mut(id) {
+            Some(r) if r.state == ApprovalState::Waiting => {
+                r.state = ApprovalState::Closed(closure.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+    async fn execution_thread(
+        &self,
+        _p: &str,
+        e: &str,
+    ) -> Result<Option<PostedMessage>, StoreError> {
+        Ok(self.threads.get(e).cloned())
+    }
+}
+
+/// One approval waiting in `shop`/`Prod`/`Approve`; `put` is what `PutApprovalResult` answers.
+pub struct FakePipeline {
+    pub waiting: Option<WaitingApproval>,
+    pub commit: Option<Commit>,
+    pub put: Mutex<Vec<Result<(), ApprovalCallError>>>,
+    pub decided: Mutex<Vec<(String, Outcome, String)>>,
+    pub last: Option<ActionOutcome>,
+    pub timeout_minutes: Option<i64>,
+}
+
+impl Default for FakePipeline {
+    fn default() -> Self {
+        FakePipeline {
+            waiting: Some(WaitingApproval {
+                token: "tok-1".into(),
+                execution_id: Some("e-1".into()),
+                since: Some(1_000),
+            }),
+            commit: Some(Commit {
+                id: "c0ffee".into(),
+                author: Some("octocat".into()),
+                ..Commit::default()
+            }),
+            put: Mutex::new(vec![]),
+            decided: Mutex::new(vec![]),
+            last: None,
+            timeout_minutes: None,
+        }
+    }
+}
+
+impl ApprovalActions for FakePipeline {
+    async fn waiting(
+        &self,
+        _p: &str,
+        _s: &str,
+        _a: &str,
+    ) -> Result<Option<WaitingApproval>, ApprovalCallError> {
+        Ok(self.waiting.clone())
+    }
+    async fn settings(
+        &self,
+        _p: &str,
+        _s: &str,
+        _a: &str,
+        _e: &str,
+    ) -> Result<ApprovalSettings, ApprovalCallError> {
+        Ok(ApprovalSettings::default())
+    }
+    async fn declared_timeout(
+        &self,
+        _p: &str,
+        _s: &str,
+        _a: &str,
+    ) -> Result<Option<i64>, ApprovalCallError> {
+        Ok(self.timeout_minutes)
+    }
+    async fn last_outcome(
+        &self,
+        _p: &str,
+        _s: &str,
+        _a: &str,
+    ) -> Result<ActionOutcome, ApprovalCallError> {
+        self.last.clone().ok_or(ApprovalCallError::NotFound {
+            what: "state".into(),
+        })
+    }
+    async fn commit(&self, _p: &str, _e: &str) -> Result<Option<Commit>, ApprovalCallError> {
+        Ok(self.commit.clone())
+    }
+    async fn decide(&self, d: &PipelineDecision<'_>) -> Result<(), ApprovalCallError> {
+        let answer = self.put.lock().unwrap().pop().unwrap_or(Ok(()));
+        if answer.is_ok() {
+            self.decided.lock().unwrap().push((
+                d.token.to_string(),
+                d.outcome,
+                d.summary.to_string(),
+            ));
+        }
+        answer
+    }
+}
+
+/// Slack: what was posted, updated and said privately.
+#[derive(Default)]
+pub struct FakeSlack {
+    pub posted: Mutex<Vec<Value>>,
+    pub updated: Mutex<Vec<(PostedMessage, Value)>>,
+    pub private: Mutex<Vec<String>>,
+}
+
+impl Chat for FakeSlack {
+    async fn post(&self, message: &Value) -> Result<PostedMessage, SlackError> {
+        let mut posted = self.posted.lock().unwrap();
+        posted.push(message.clone());
+        Ok(PostedMessage {
+            channel: message["channel"].as_str().unwrap_or_default().into(),
+            ts: format!("1.{}", posted.len()),
+        })
+    }
+    async fn update(&self, at: &PostedMessage, message: &Value) -> Result<(), SlackError> {
+        self.updated
+            .lock()
+            .unwrap()
+            .push((at.clone(), message.clone()));
+        Ok(())
+    }
+    async fn find(
+        &self,
+        _c: &str,
+        _t: Option<&str>,
+        _m: &Value,
+    ) -> Result<Option<PostedMessage>, SlackError> {
+        Ok(None)
+    }
+}
+
+impl Replies for FakeSlack {
+    async fn respond(&self, _url: &str, body: &Value) -> Result<(), SlackError> {
+        if let Some(text) = body["text"]
+            .as_str()
+            .filter(|_| body["response_type"] == "ephemeral")
+        {
+            self.private.lock().unwrap().push(text.to_string());
+        }
+        Ok(())
+    }
+    async fn post_ephemeral(&self, _c: &str, _u: &str, text: &str) -> Result<(), SlackError> {
+        self.private.lock().unwrap().push(text.to_string());
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct FakeDirectory {
+    pub groups: BTreeMap<String, BTreeSet<String>>,
+    pub emails: BTreeMap<String, String>,
+}
+
+impl Directory for FakeDirectory {
+    async fn group_members(&self, group: &str) -> Result<BTreeSet<String>, SlackError> {
+        Ok(self.groups.get(group).cloned().unwrap_or_default())
+    }
+    async fn user_by_email(&self, email: &str) -> Result<Option<String>, SlackError> {
+        Ok(self.emails.get(email).cloned())
+    }
+}
+
+#[derive(Default)]
+pub struct FakeDeployments {
+    pub records: Mutex<BTreeMap<String, DeploymentRecord>>,
+}
+
+impl DeploymentCommands for FakeDeployments {
+    async fn deployment(&self, id: &str) -> Result<Option<DeploymentRecord>, StoreError> {
+        Ok(self.records.lock().unwrap().get(id).cloned())
+    }
+    async fn request(
+        &self,
+        id: &str,
+        command: &Command,
+        _now: i64,
+    ) -> Result<CommandOutcome, StoreError> {
+        let mut records = self.records.lock().unwrap();
+        Ok(match records.get_mut(id) {
+            None => CommandOutcome::Missing,
+            Some(d) => match &d.command {
+                Some(pending) => CommandOutcome::AlreadyPending(pending.clone()),
+                None => {
+                    d.command = Some(command.clone());
+                    CommandOutcome::Recorded
+                }
+            },
+        })
+    }
+}
+
+pub type FakeApprovals =
+    Approvals<FakeStore, FakePipeline, FakeSlack, FakeDirectory, FakeDeployments>;
+
+pub const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+/// Approvals of `shop`/`Prod` by U0JANE and U0OCTO, four-eyes, posting to C0DEPLOYS.
+pub fn approvals() -> FakeApprovals {
+    let rules = ApproverRules::parse(
+        r#"{"shop": {"Prod": {"users": ["U0JANE", "U0OCTO"], "four_eyes": true,
+             "authors": {"octocat": "U0OCTO"}}}}"#,
+    )
+    .unwrap();
+    Approvals {
+        approvers: rules,
+        channels: serde_json::from_value(serde_json::json!({"default_channel": "C0DEPLOYS"}))
+            .unwrap(),
+        signing_secret: crate::secrets::SecretString::new(SECRET),
+        records: FakeStore::default(),
+        pipeline: FakePipeline::default(),
+        slack: FakeSlack::default(),
+        slack_now: FakeSlack::default(),
+        directory: FakeDirectory::default(),
+        deployments: FakeDeployments::default(),
+    }
+}
