@@ -373,3 +373,94 @@ async fn delivery_records_outside_the_roles_leading_keys_are_refused_and_nothing
     assert!(status >= 500, "{status} {answer}");
     assert!(recorded_starts(&w.api).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_push_names_its_pusher_and_every_commit_author_not_only_the_head_commit() {
+    let w = world().await;
+    // mona pushes two commits: one by a ghost email with no GitHub account, then one by Codertocat.
+    let mut p: Value = serde_json::from_slice(&push_changing(&["services/api/a.rs"], "x")).unwrap();
+    p["sender"]["login"] = json!("mona");
+    let mut ghost = p["head_commit"].clone();
+    ghost["id"] = json!("1234567890123456789012345678901234567890");
+    ghost["author"] = json!({"name": "ghost@example.invalid", "email": "ghost@example.invalid"});
+    p["commits"] = json!([ghost, p["head_commit"].clone()]);
+    let body = serde_json::to_vec(&p).unwrap();
+    let (status, answer) = send(&w, github_push("d-authors", &body, GITHUB_SECRET)).await;
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["started"][0]["execution_id"].as_str().unwrap();
+    let exec = execution(&w, &w.api, id).await;
+    let vars: HashMap<&str, &str> = exec
+        .variables()
+        .iter()
+        .map(|v| (v.name().unwrap_or(""), v.resolved_value().unwrap_or("")))
+        .collect();
+    // AUTHOR alone (the head commit) would hide the ghost commit and the pusher.
+    assert_eq!(vars["AUTHOR"], "Codertocat");
+    assert_eq!(vars["PUSHER"], "mona");
+    assert_eq!(vars["COMMIT_AUTHORS"], "ghost@example.invalid,Codertocat");
+}
+
+#[tokio::test]
+async fn a_gitlab_push_names_the_authenticated_user_as_pusher() {
+    let w = world().await;
+    let (status, answer) = send(
+        &w,
+        gitlab_tag_push(
+            "uuid-pusher",
+            "key-pusher",
+            &fixture("gitlab/tag_push.json"),
+        ),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["started"][0]["execution_id"].as_str().unwrap();
+    let exec = execution(&w, &w.tags, id).await;
+    let var = |n: &str| {
+        exec.variables()
+            .iter()
+            .find(|v| v.name() == Some(n))
+            .and_then(|v| v.resolved_value())
+            .map(str::to_string)
+    };
+    assert_eq!(var("PUSHER").as_deref(), Some("jsmith"));
+    assert_eq!(
+        var("COMMIT_AUTHORS").as_deref(),
+        Some("johnsmith@example.com")
+    );
+}
+
+/// A GitLab tag push delivery with the given event UUID and idempotency key.
+fn gitlab_tag_push(uuid: &str, idempotency_key: &str, body: &[u8]) -> lambda_http::Request {
+    function_url_request(
+        &[
+            ("X-Gitlab-Event", "Tag Push Hook"),
+            ("X-Gitlab-Event-UUID", uuid),
+            ("Idempotency-Key", idempotency_key),
+            ("X-Gitlab-Token", GITLAB_TOKEN),
+            ("Content-Type", "application/json"),
+        ],
+        body,
+    )
+}
+
+#[tokio::test]
+async fn an_empty_gitlab_token_in_the_secret_stops_the_start_naming_the_key() {
+    let sdk = sdk().await;
+    // The attack an empty token allowed: a request with an empty X-Gitlab-Token header.
+    let empty = vec![gantry_core::secrets::SecretString::new("")];
+    assert!(gantry_core::signature::verify_gitlab(Some(""), &empty).is_err());
+    let secret = create_secret(
+        &sdk,
+        &unique("gantry-secret"),
+        &json!({"github_webhook_secrets": [GITHUB_SECRET], "gitlab_webhook_tokens": [""]}),
+    )
+    .await;
+    let err = gantry_adapters::secretsmanager::fetch_secrets(
+        &aws_sdk_secretsmanager::Client::new(&sdk),
+        &secret,
+    )
+    .await
+    .expect_err("an empty token must be refused at start");
+    let text = err.to_string();
+    assert!(text.contains("gitlab_webhook_tokens"), "{text}");
+}

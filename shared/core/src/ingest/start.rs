@@ -48,12 +48,15 @@ impl StartRequest {
             ("REPOSITORY", push.repository.clone()),
             ("AUTHOR", push.author()),
             ("COMMIT_MESSAGE", message.to_string()),
+            ("PUSHER", push.sender.clone().unwrap_or_default()),
+            ("COMMIT_AUTHORS", push.commit_authors(MAX_VARIABLE_VALUE)),
         ]
         .into_iter()
         // CodePipeline rejects empty values: leave out what the payload did not say.
         .filter(|(_, v)| !v.trim().is_empty())
         .map(|(name, value)| Variable {
             name,
+            // COMMIT_AUTHORS is already cut to whole entries.
             value: truncate(&value, MAX_VARIABLE_VALUE),
         })
         .collect();
@@ -129,6 +132,8 @@ mod tests {
             forced: false,
             commits_complete: true,
             pusher: None,
+            sender: None,
+            pushed_at: None,
         }
     }
 
@@ -155,6 +160,40 @@ mod tests {
         assert_eq!(var(&r, "COMMIT_MESSAGE"), Some("Fix cart"));
         assert_eq!(r.commit_id, "abc123");
         assert_eq!(r.source_action, "Source");
+    }
+
+    #[test]
+    fn pusher_and_every_commit_author_are_set() {
+        let mut p = push("refs/heads/main", "x");
+        p.sender = Some("mona".into());
+        let ghost = Commit {
+            id: "c1".into(),
+            author_name: "Ghost".into(),
+            author_email: "ghost@example.invalid".into(),
+            author_username: None,
+            ..Commit::default()
+        };
+        p.commits = vec![ghost.clone(), p.head.clone().unwrap(), ghost];
+        let r = StartRequest::new("shop", "Source", "d-1", &p);
+        assert_eq!(var(&r, "PUSHER"), Some("mona"));
+        assert_eq!(var(&r, "COMMIT_AUTHORS"), Some("ghost@example.invalid,ada"));
+    }
+
+    #[test]
+    fn commit_authors_are_cut_to_whole_entries() {
+        let mut p = push("refs/heads/main", "x");
+        p.commits = (0..200)
+            .map(|i| Commit {
+                id: format!("c{i}"),
+                author_username: Some(format!("user-number-{i:03}")),
+                ..Commit::default()
+            })
+            .collect();
+        let r = StartRequest::new("shop", "Source", "d-1", &p);
+        let value = var(&r, "COMMIT_AUTHORS").unwrap();
+        assert!(value.len() <= MAX_VARIABLE_VALUE, "{}", value.len());
+        assert!(value.split(',').all(|e| e.len() == 15), "{value}");
+        assert!(value.starts_with("user-number-000,user-number-001"));
     }
 
     #[test]
