@@ -37,6 +37,14 @@ pub struct GitRef {
 }
 
 impl GitRef {
+    /// The full ref: `refs/heads/x` or `refs/tags/x`.
+    pub fn full(&self) -> String {
+        match self.kind {
+            RefKind::Branch => format!("refs/heads/{}", self.name),
+            RefKind::Tag => format!("refs/tags/{}", self.name),
+        }
+    }
+
     /// Parses `refs/heads/x` and `refs/tags/x`; other refs (notes, pull heads) are not deployable.
     pub fn parse(full: &str) -> Option<Self> {
         if let Some(name) = full.strip_prefix("refs/heads/") {
