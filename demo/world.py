@@ -309,7 +309,7 @@ ROUTES = [
      "pipeline": PIPELINE, "source_action": "Source"},
 ]
 # The variables Gantry's webhook passes to StartPipelineExecution (a V2 pipeline declares them).
-PIPELINE_VARIABLES = ["COMMIT_ID", "BRANCH", "TAG", "REPOSITORY", "AUTHOR", "COMMIT_MESSAGE", "PUSHER"]
+PIPELINE_VARIABLES = ["COMMIT_ID", "BRANCH", "TAG", "REPOSITORY", "AUTHOR", "COMMIT_MESSAGE", "PUSHER", "COMMIT_AUTHORS"]
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/shop"
 
 

@@ -49,6 +49,10 @@ summary() {
   local out
   if out=$("$@" 2>&1); then echo "$out" | tail -3; else echo "$out"; return 1; fi
 }
+step "the template's defaults deploy a working stack: each function starts under the Runtime API"
+cargo build --workspace --bins --quiet
+summary .venv/bin/python tests/template/test_defaults_start.py
+
 step "harness self-checks"
 .venv/bin/python tests/emulator/test_plugin.py
 summary .venv/bin/python tests/emulator/test_iam.py

@@ -21,7 +21,8 @@ def start_execution(world: World, author: str = "mona") -> str:
     """Starts an execution of the demo pipeline as Gantry's webhook would (variables set)."""
     values = {"COMMIT_ID": events.SAMPLE_PUSH["after"], "BRANCH": "master", "TAG": "-",
               "REPOSITORY": "Codertocat/Hello-World", "AUTHOR": author,
-              "COMMIT_MESSAGE": "Make the cart total include tax", "PUSHER": author}
+              "COMMIT_MESSAGE": "Make the cart total include tax", "PUSHER": author,
+              "COMMIT_AUTHORS": author}
     assert set(values) == set(PIPELINE_VARIABLES)
     return world.client("codepipeline").start_pipeline_execution(
         name=PIPELINE, variables=[{"name": k, "value": v} for k, v in values.items()])["pipelineExecutionId"]

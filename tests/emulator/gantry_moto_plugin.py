@@ -103,6 +103,8 @@ class _State:
         self.approvals: list[dict[str, Any]] = []
         self.jobs: dict[str, dict[str, Any]] = {}
         self.action_executions: list[dict[str, Any]] = []
+        # pipeline -> [error code, HTTP status, how many more StartPipelineExecution calls fail]
+        self.start_faults: dict[str, list[Any]] = {}
 
 
 def _state(backend: Any) -> _State:
@@ -277,6 +279,13 @@ def start_pipeline_execution(backend: Any, body: dict[str, Any]) -> dict[str, An
     source_revisions = body.get("sourceRevisions") or []
     given_variables = body.get("variables") or []
     with LOCK:
+        fault = _state(backend).start_faults.get(name)
+        if fault and fault[2] > 0:  # injected by POST /_gantry/codepipeline/start-faults
+            fault[2] -= 1
+            error = AwsError(fault[0], "Rate exceeded" if fault[0] == "ThrottlingException"
+                             else "Service is unavailable, please retry")
+            error.code = fault[1]
+            raise error
         pipeline = _pipeline(backend, name)
         _check_source_revisions(pipeline, source_revisions)
         variables = _resolve_variables(pipeline, given_variables)
@@ -1243,6 +1252,7 @@ ROUTES = Map([
     Rule("/_gantry/codepipeline/action-executions", methods=["POST"], endpoint="seed_action_execution"),
     Rule("/_gantry/codepipeline/executions/<pipeline>/<execution_id>", methods=["POST"], endpoint="set_execution"),
     Rule("/_gantry/codepipeline/starts", methods=["GET"], endpoint="list_starts"),
+    Rule("/_gantry/codepipeline/start-faults", methods=["POST"], endpoint="set_start_faults"),
     Rule("/_gantry/elbv2/target-health", methods=["POST"], endpoint="set_target_health"),
     Rule("/_gantry/elbv2/weight-changes", methods=["GET"], endpoint="weight_changes"),
     Rule("/_gantry/cloudwatch/alb-metrics", methods=["POST"], endpoint="alb_metrics"),
@@ -1370,6 +1380,16 @@ class GantryApp:
     def list_starts(self, backend: Any, params: dict[str, Any]) -> Any:
         with LOCK:
             return [s for s in _state(backend).starts if params.get("pipeline") in (None, s["pipeline"])]
+
+    def set_start_faults(self, backend: Any, params: dict[str, Any]) -> Any:
+        """The next `count` StartPipelineExecution calls for `pipeline` fail as CodePipeline does
+        when throttling (`ThrottlingException`, 400) or down (`ServiceUnavailableException`, 503;
+        `InternalServerException`, 500). `count` 0 clears the fault."""
+        error = params.get("error", "ThrottlingException")
+        status = {"ThrottlingException": 400, "InternalServerException": 500}.get(error, 503)
+        with LOCK:
+            _state(backend).start_faults[params["pipeline"]] = [error, status, int(params.get("count", 1))]
+        return {"pipeline": params["pipeline"], "error": error, "count": int(params.get("count", 1))}
 
     def set_target_health(self, _backend: Any, params: dict[str, Any]) -> Any:
         return set_target_health(params)

@@ -346,8 +346,19 @@ def _s3(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question] 
     return out
 
 
+def _sqs(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question] | None:
+    # The queue's ARN from its URL (`https://sqs.<region>.amazonaws.com/<account>/<name>`, or the
+    # emulator's `http://host:port/<account>/<name>`); query requests may put it in the path.
+    url = p.get("QueueUrl") or call.path
+    parts = urllib.parse.urlparse(url).path.strip("/").split("/")
+    if len(parts) != 2 or not parts[0].isdigit():
+        return None
+    return [Question(action, f"arn:aws:sqs:{call.region}:{parts[0]}:{parts[1]}")]
+
+
 _MAPPERS = {
     "dynamodb": _dynamodb,
+    "sqs": _sqs,
     "secretsmanager": _secretsmanager,
     "codepipeline": _codepipeline,
     "ecs": _ecs,

@@ -171,7 +171,7 @@ fn urlencode(s: &str) -> String {
 
 /// The pipeline-level variables `template.yaml` declares (the webhook sets them; CodePipeline
 /// refuses a variable the pipeline does not declare), each defaulting to `-`.
-pub const PIPELINE_VARIABLES: [&str; 7] = [
+pub const PIPELINE_VARIABLES: [&str; 8] = [
     "COMMIT_ID",
     "BRANCH",
     "TAG",
@@ -179,6 +179,7 @@ pub const PIPELINE_VARIABLES: [&str; 7] = [
     "AUTHOR",
     "COMMIT_MESSAGE",
     "PUSHER",
+    "COMMIT_AUTHORS",
 ];
 
 /// `PIPELINE_VARIABLES` as a V2 pipeline declares them.

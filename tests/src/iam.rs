@@ -16,6 +16,8 @@ pub struct Stack {
     pub table: String,
     pub secret_arn: String,
     pub topic_arn: Option<String>,
+    /// The webhook's retry queue: (URL, ARN).
+    pub retry_queue: Option<(String, String)>,
 }
 
 impl Stack {
@@ -26,6 +28,7 @@ impl Stack {
             table: table.to_string(),
             secret_arn: secret_arn.to_string(),
             topic_arn: None,
+            retry_queue: None,
         }
     }
 }
@@ -87,6 +90,9 @@ async fn make_user(function: &str, stack: &Stack, policies: Option<Value>) -> Fu
     names.insert("GantrySecret".into(), json!(stack.secret_arn));
     if let Some(topic) = &stack.topic_arn {
         names.insert("Topic".into(), json!(topic));
+    }
+    if let Some((url, arn)) = &stack.retry_queue {
+        names.insert("WebhookRetryQueue".into(), json!({"Ref": url, "Arn": arn}));
     }
     let parameters = match stack.parameters.as_slice() {
         [one] => one.clone(),

@@ -128,6 +128,9 @@ class Resolved:
             "StateTable": f"{STACK}-StateTable-1A2B3C4D5E6F",
             "GantrySecret": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:gantry/{STACK}-AbCdEf",
             "Topic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-Topic-1A2B3C4D5E6F",
+            "WebhookRetryQueue": {
+                "Ref": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{STACK}-WebhookRetryQueue-1A2B3C4D5E6F",
+                "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{STACK}-WebhookRetryQueue-1A2B3C4D5E6F"},
         }
         for name, value in self.parameters.items():
             translator[name] = value

@@ -20,6 +20,8 @@ const GITLAB_TOKEN: &str = "gitlab-webhook-token";
 struct World {
     webhook: webhook::Webhook,
     sdk: aws_config::SdkConfig,
+    /// The webhook's retry queue (URL).
+    queue: String,
     api: String,
     web: String,
     tags: String,
@@ -50,6 +52,28 @@ async fn world_as(extra: &[&str], edit: Option<fn(&mut Value)>) -> World {
         &json!({"github_webhook_secrets": ["old-rotated-out", GITHUB_SECRET], "gitlab_webhook_tokens": [GITLAB_TOKEN]}),
     )
     .await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue = sqs
+        .create_queue()
+        .queue_name(unique("gantry-retry"))
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("queue url");
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .expect("queue arn");
     let (api, web, tags) = (unique("api"), unique("web"), unique("release"));
     for p in [&api, &web, &tags] {
         create_pipeline(&sdk, p, "Source", &["Build"]).await;
@@ -65,6 +89,7 @@ async fn world_as(extra: &[&str], edit: Option<fn(&mut Value)>) -> World {
         ("GANTRY_SECRETS_ARN".into(), secret.clone()),
         ("GANTRY_TABLE".into(), table.clone()),
         ("GANTRY_ROUTES".into(), routes.to_string()),
+        ("GANTRY_RETRY_QUEUE_URL".into(), queue.clone()),
     ]);
     let config = WebhookConfig::from_env(&env).expect("config");
     // Three routes to three pipelines: the role as three stacks would grant it, one per pipeline.
@@ -74,6 +99,7 @@ async fn world_as(extra: &[&str], edit: Option<fn(&mut Value)>) -> World {
             .chain(extra)
             .map(|p| json!({"ServiceName": p}))
             .collect(),
+        retry_queue: Some((queue.clone(), queue_arn)),
         ..Stack::for_pipeline(&api, &table, &secret)
     };
     let key = match edit {
@@ -84,6 +110,7 @@ async fn world_as(extra: &[&str], edit: Option<fn(&mut Value)>) -> World {
     World {
         webhook: webhook::build(config, &secrets, &own).expect("webhook"),
         sdk,
+        queue,
         api,
         web,
         tags,
@@ -372,4 +399,332 @@ async fn delivery_records_outside_the_roles_leading_keys_are_refused_and_nothing
     let (status, answer) = send(&w, github_push("d-narrow", &body, GITHUB_SECRET)).await;
     assert!(status >= 500, "{status} {answer}");
     assert!(recorded_starts(&w.api).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_push_names_its_pusher_and_every_commit_author_not_only_the_head_commit() {
+    let w = world().await;
+    // mona pushes two commits: one by a ghost email with no GitHub account, then one by Codertocat.
+    let mut p: Value = serde_json::from_slice(&push_changing(&["services/api/a.rs"], "x")).unwrap();
+    p["sender"]["login"] = json!("mona");
+    let mut ghost = p["head_commit"].clone();
+    ghost["id"] = json!("1234567890123456789012345678901234567890");
+    ghost["author"] = json!({"name": "ghost@example.invalid", "email": "ghost@example.invalid"});
+    p["commits"] = json!([ghost, p["head_commit"].clone()]);
+    let body = serde_json::to_vec(&p).unwrap();
+    let (status, answer) = send(&w, github_push("d-authors", &body, GITHUB_SECRET)).await;
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["started"][0]["execution_id"].as_str().unwrap();
+    let exec = execution(&w, &w.api, id).await;
+    let vars: HashMap<&str, &str> = exec
+        .variables()
+        .iter()
+        .map(|v| (v.name().unwrap_or(""), v.resolved_value().unwrap_or("")))
+        .collect();
+    // AUTHOR alone (the head commit) would hide the ghost commit and the pusher.
+    assert_eq!(vars["AUTHOR"], "Codertocat");
+    assert_eq!(vars["PUSHER"], "mona");
+    assert_eq!(vars["COMMIT_AUTHORS"], "ghost@example.invalid,Codertocat");
+}
+
+#[tokio::test]
+async fn a_gitlab_push_names_the_authenticated_user_as_pusher() {
+    let w = world().await;
+    let (status, answer) = send(
+        &w,
+        gitlab_tag_push(
+            "uuid-pusher",
+            "key-pusher",
+            &fixture("gitlab/tag_push.json"),
+        ),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["started"][0]["execution_id"].as_str().unwrap();
+    let exec = execution(&w, &w.tags, id).await;
+    let var = |n: &str| {
+        exec.variables()
+            .iter()
+            .find(|v| v.name() == Some(n))
+            .and_then(|v| v.resolved_value())
+            .map(str::to_string)
+    };
+    assert_eq!(var("PUSHER").as_deref(), Some("jsmith"));
+    assert_eq!(
+        var("COMMIT_AUTHORS").as_deref(),
+        Some("johnsmith@example.com")
+    );
+}
+
+/// A GitLab tag push delivery with the given event UUID and idempotency key.
+fn gitlab_tag_push(uuid: &str, idempotency_key: &str, body: &[u8]) -> lambda_http::Request {
+    function_url_request(
+        &[
+            ("X-Gitlab-Event", "Tag Push Hook"),
+            ("X-Gitlab-Event-UUID", uuid),
+            ("Idempotency-Key", idempotency_key),
+            ("X-Gitlab-Token", GITLAB_TOKEN),
+            ("Content-Type", "application/json"),
+        ],
+        body,
+    )
+}
+
+#[tokio::test]
+async fn an_empty_gitlab_token_in_the_secret_stops_the_start_naming_the_key() {
+    let sdk = sdk().await;
+    // The attack an empty token allowed: a request with an empty X-Gitlab-Token header.
+    let empty = vec![gantry_core::secrets::SecretString::new("")];
+    assert!(gantry_core::signature::verify_gitlab(Some(""), &empty).is_err());
+    let secret = create_secret(
+        &sdk,
+        &unique("gantry-secret"),
+        &json!({"github_webhook_secrets": [GITHUB_SECRET], "gitlab_webhook_tokens": [""]}),
+    )
+    .await;
+    let err = gantry_adapters::secretsmanager::fetch_secrets(
+        &aws_sdk_secretsmanager::Client::new(&sdk),
+        &secret,
+    )
+    .await
+    .expect_err("an empty token must be refused at start");
+    let text = err.to_string();
+    assert!(text.contains("gitlab_webhook_tokens"), "{text}");
+}
+
+/// A signed GitHub push of Codertocat/Hello-World touching the api and the web routes, pushed at
+/// `pushed_at` (epoch seconds), with `commit` as its head.
+fn push_at(pushed_at: i64, commit: &str) -> Vec<u8> {
+    let mut p: Value = serde_json::from_slice(&push_changing(&["services/api/a.rs"], "x")).unwrap();
+    p["repository"]["pushed_at"] = json!(pushed_at);
+    p["head_commit"]["id"] = json!(commit);
+    p["after"] = json!(commit);
+    p["commits"] = json!([p["head_commit"].clone()]);
+    serde_json::to_vec(&p).unwrap()
+}
+
+#[tokio::test]
+async fn a_signed_body_replayed_under_a_new_delivery_id_starts_nothing() {
+    let w = world().await;
+    let body = push_changing(&["services/api/a.rs"], "x");
+    let (status, _) = send(&w, github_push("d-original", &body, GITHUB_SECRET)).await;
+    assert_eq!(status, 202);
+    // The attack: the same signed body (from a proxy log, GitHub's Recent Deliveries), a fresh id.
+    let (status, answer) = send(
+        &w,
+        github_push("d-replayed-with-new-id", &body, GITHUB_SECRET),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["duplicate"], true);
+    assert_eq!(recorded_starts(&w.api).await.len(), 1);
+    assert_eq!(recorded_starts(&w.web).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_older_signed_push_than_the_newest_started_starts_nothing() {
+    let w = world().await;
+    let newer = push_at(1_700_000_200, "2222222222222222222222222222222222222222");
+    let older = push_at(1_700_000_100, "1111111111111111111111111111111111111111");
+    let (status, answer) = send(&w, github_push("d-newer", &newer, GITHUB_SECRET)).await;
+    assert_eq!(status, 202, "{answer}");
+    // The attack: an older signed push (captured earlier, never delivered) would roll Dev back.
+    let (status, answer) = send(&w, github_push("d-older", &older, GITHUB_SECRET)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer["stale"]
+            .as_str()
+            .unwrap_or("")
+            .contains("newer push"),
+        "{answer}"
+    );
+    let starts = recorded_starts(&w.api).await;
+    assert_eq!(starts.len(), 1);
+    assert_eq!(
+        starts[0]["sourceRevisions"][0]["revisionValue"],
+        "2222222222222222222222222222222222222222"
+    );
+    // A genuinely newer push still starts.
+    let newest = push_at(1_700_000_300, "3333333333333333333333333333333333333333");
+    let (status, answer) = send(&w, github_push("d-newest", &newest, GITHUB_SECRET)).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(recorded_starts(&w.api).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_gitlab_retry_with_the_same_idempotency_key_and_a_new_event_uuid_starts_once() {
+    let w = world().await;
+    let body = fixture("gitlab/tag_push.json");
+    let (status, answer) = send(&w, gitlab_tag_push("uuid-first", "idem-1", &body)).await;
+    assert_eq!(status, 202, "{answer}");
+    // GitLab's retry: X-Gitlab-Event-UUID is new, Idempotency-Key and the body are the same.
+    let (status, answer) = send(&w, gitlab_tag_push("uuid-second", "idem-1", &body)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["duplicate"], true);
+    assert_eq!(recorded_starts(&w.tags).await.len(), 1);
+}
+
+/// The next `count` StartPipelineExecution calls for `pipeline` fail with `error`.
+async fn fail_starts(pipeline: &str, error: &str, count: u32) {
+    gantry_tests::http::post(
+        &format!(
+            "{}/_gantry/codepipeline/start-faults",
+            gantry_tests::emulator_url()
+        ),
+        &json!({"pipeline": pipeline, "error": error, "count": count}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_throttled_start_is_retried_within_the_request_and_starts_once() {
+    let w = world().await;
+    fail_starts(&w.api, "ThrottlingException", 3).await;
+    let body = push_changing(&["services/api/a.rs"], "x");
+    let began = std::time::Instant::now();
+    let (status, answer) = send(&w, github_push("d-throttled", &body, GITHUB_SECRET)).await;
+    assert_eq!(status, 202, "{answer}");
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(10),
+        "GitHub waits 10 s"
+    );
+    assert!(answer.get("queued").is_none(), "{answer}");
+    let starts = recorded_starts(&w.api).await;
+    assert_eq!(starts.len(), 1);
+    assert_eq!(
+        answer["started"][0]["execution_id"],
+        starts[0]["execution_id"]
+    );
+}
+
+/// The retry queue's messages as the SQS event source would deliver them.
+async fn queued_as_sqs_event(w: &World) -> Value {
+    let out = aws_sdk_sqs::Client::new(&w.sdk)
+        .receive_message()
+        .queue_url(&w.queue)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .expect("receive");
+    let records: Vec<Value> = out
+        .messages()
+        .iter()
+        .map(|m| {
+            json!({"messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
+                   "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs",
+                   "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:retry", "awsRegion": "us-east-1"})
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+#[tokio::test]
+async fn an_outage_queues_the_verified_push_and_the_queue_starts_it_exactly_once() {
+    let w = world().await;
+    fail_starts(&w.api, "ServiceUnavailableException", 1000).await;
+    let body = push_changing(&["services/api/a.rs"], "x");
+    let (status, answer) = send(&w, github_push("d-outage", &body, GITHUB_SECRET)).await;
+    // Not lost, not 5xx: recorded in the queue.
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["queued"], true, "{answer}");
+    assert_eq!(answer["queued_starts"][0]["pipeline"], w.api.as_str());
+    let text = answer.to_string();
+    assert!(
+        !text.contains("arn:") && !text.contains("123456789012"),
+        "{text}"
+    );
+    assert!(recorded_starts(&w.api).await.is_empty());
+    assert_eq!(
+        recorded_starts(&w.web).await.len(),
+        1,
+        "the healthy pipeline started at once"
+    );
+
+    // CodePipeline is back; the event source delivers the parked push, then (at-least-once) again.
+    fail_starts(&w.api, "ServiceUnavailableException", 0).await;
+    let event = queued_as_sqs_event(&w).await;
+    assert_eq!(event["Records"].as_array().unwrap().len(), 1, "{event}");
+    for _ in 0..2 {
+        let out = webhook::handle_event(&w.webhook, event.clone(), "req-sqs").await;
+        assert_eq!(out["batchItemFailures"], json!([]), "{out}");
+    }
+    let starts = recorded_starts(&w.api).await;
+    let executions: std::collections::BTreeSet<&str> = starts
+        .iter()
+        .filter_map(|s| s["execution_id"].as_str())
+        .collect();
+    assert_eq!(executions.len(), 1, "exactly one execution: {starts:?}");
+    assert_eq!(
+        starts[0]["sourceRevisions"][0]["revisionValue"],
+        "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
+    );
+}
+
+#[tokio::test]
+async fn a_parked_push_still_failing_stays_on_the_queue() {
+    let w = world().await;
+    fail_starts(&w.api, "ServiceUnavailableException", 1000).await;
+    let body = push_changing(&["services/api/a.rs"], "x");
+    let (status, _) = send(&w, github_push("d-long-outage", &body, GITHUB_SECRET)).await;
+    assert_eq!(status, 202);
+    let event = queued_as_sqs_event(&w).await;
+    let out = webhook::handle_event(&w.webhook, event.clone(), "req-sqs").await;
+    assert_eq!(
+        out["batchItemFailures"][0]["itemIdentifier"],
+        event["Records"][0]["messageId"]
+    );
+    assert!(recorded_starts(&w.api).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_outage_with_nowhere_to_park_is_503_with_a_request_id_and_the_retry_starts_it() {
+    let w = world().await;
+    let w = World {
+        webhook: webhook::Webhook {
+            queue: gantry_adapters::sqs::RetryQueueOption::None,
+            ..w.webhook
+        },
+        ..w
+    };
+    fail_starts(&w.api, "InternalServerException", 1000).await;
+    let body = push_changing(&["services/api/a.rs"], "x");
+    let (status, answer) = send(&w, github_push("d-nowhere", &body, GITHUB_SECRET)).await;
+    assert_eq!(status, 503, "{answer}");
+    assert!(answer.get("request_id").is_some(), "{answer}");
+    let text = answer.to_string();
+    assert!(
+        !text.contains("arn:") && !text.contains("123456789012") && !text.contains("Exception"),
+        "{text}"
+    );
+    // Nothing was recorded: GitLab's or GitHub's redelivery goes through once CodePipeline is back.
+    fail_starts(&w.api, "InternalServerException", 0).await;
+    let (status, answer) = send(&w, github_push("d-nowhere", &body, GITHUB_SECRET)).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(recorded_starts(&w.api).await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_webhook_binary_answers_http_and_sqs_events_through_one_handler() {
+    let w = world().await;
+    let body = push_changing(&["services/api/a.rs"], "x");
+    let sig = format!(
+        "sha256={}",
+        hmac_sha256_hex(GITHUB_SECRET.as_bytes(), &[&body])
+    );
+    let mut event = fixture_json("aws/example-apigw-v2-request-no-authorizer.json");
+    event["requestContext"]["http"]["method"] = json!("POST");
+    event["headers"] = json!({"x-github-event": "push", "x-github-delivery": "d-any", "x-hub-signature-256": sig, "content-type": "application/json"});
+    event["body"] = json!(String::from_utf8(body).unwrap());
+    event["isBase64Encoded"] = json!(false);
+    let out = webhook::handle_event(&w.webhook, event, "req-http").await;
+    assert_eq!(out["statusCode"], 202, "{out}");
+    let answer: Value = serde_json::from_str(out["body"].as_str().unwrap()).unwrap();
+    assert_eq!(answer["started"].as_array().unwrap().len(), 2);
+    // Garbage is answered, not a crash.
+    let out = webhook::handle_event(&w.webhook, json!({"hello": 1}), "req-garbage").await;
+    assert_eq!(out["statusCode"], 400, "{out}");
+    assert_eq!(
+        serde_json::from_str::<Value>(out["body"].as_str().unwrap()).unwrap()["request_id"],
+        "req-garbage"
+    );
 }

@@ -1,16 +1,19 @@
-//! The webhook Lambda's HTTP adapter: `lambda_http::Request` in, `Response` out. Every decision
-//! lives in `gantry_core::ingest`.
+//! The webhook Lambda's adapter: HTTP requests (Function URL, API Gateway HTTP or REST API) and
+//! the retry queue's SQS batches in, answers out. Every decision lives in `gantry_core::ingest`.
 
 use gantry_adapters::codepipeline::CodePipelineStarter;
 use gantry_adapters::dynamodb::{DynamoDeliveries, StateTable};
+use gantry_adapters::sqs::{RetryQueueOption, SqsRetryQueue};
 use gantry_core::clock::now_epoch_seconds;
 use gantry_core::config::WebhookConfig;
-use gantry_core::ingest::{Answer, Inbound, Ingest};
+use gantry_core::ingest::{Answer, Inbound, Ingest, ParkedOutcome, ParkedStart, RetryPolicy};
 use gantry_core::secrets::{GantrySecrets, SecretsError};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::{json, Value};
+use std::time::Duration;
 
 /// The webhook, wired to AWS.
-pub type Webhook = Ingest<CodePipelineStarter, DynamoDeliveries>;
+pub type Webhook = Ingest<CodePipelineStarter, DynamoDeliveries, RetryQueueOption>;
 
 /// Builds the webhook from its configuration, the secret and one SDK configuration.
 pub fn build(
@@ -24,25 +27,113 @@ pub fn build(
             key: "github_webhook_secrets (or gitlab_webhook_tokens)",
         });
     }
+    secrets.refuse_empty_values(&config.secrets_arn)?;
+    // The core retries starts within GitHub's 10-second budget; the SDK's own retries (and
+    // their back-off) would hide that budget, so each call is one bounded attempt.
+    let codepipeline = aws_sdk_codepipeline::config::Builder::from(sdk)
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(2))
+                .build(),
+        )
+        .build();
+    let queue = match config.retry_queue_url {
+        Some(url) => RetryQueueOption::Sqs(SqsRetryQueue {
+            client: aws_sdk_sqs::Client::new(sdk),
+            url,
+        }),
+        None => RetryQueueOption::None,
+    };
     Ok(Ingest {
         routes: config.routes,
         github_secrets: secrets.github_webhook_secrets.clone(),
         gitlab_tokens: secrets.gitlab_webhook_tokens.clone(),
         max_body_bytes: config.max_body_bytes,
         starter: CodePipelineStarter {
-            client: aws_sdk_codepipeline::Client::new(sdk),
+            client: aws_sdk_codepipeline::Client::from_conf(codepipeline),
         },
         ledger: DynamoDeliveries::new(StateTable {
             client: aws_sdk_dynamodb::Client::new(sdk),
             name: config.table,
         }),
+        queue,
+        retry: RetryPolicy::default(),
     })
 }
 
 /// Handles one HTTP request (Function URL, API Gateway HTTP or REST API).
 pub async fn handle(webhook: &Webhook, request: Request) -> Response<Body> {
-    let inbound = inbound(&request);
+    let mut inbound = inbound(&request);
+    if let Some(context) = request.lambda_context_ref() {
+        inbound.request_id = context.request_id.clone();
+    }
     respond(webhook.handle(&inbound, now_epoch_seconds()).await)
+}
+
+/// Handles any invocation: an SQS batch from the retry queue, else an HTTP request. Answers
+/// with the partial-batch response for SQS, the proxy response for HTTP.
+pub async fn handle_event(webhook: &Webhook, event: Value, request_id: &str) -> Value {
+    if is_sqs_batch(&event) {
+        return json!({ "batchItemFailures": start_parked_batch(webhook, &event).await });
+    }
+    let response = match lambda_http::request::from_str(&event.to_string()) {
+        Ok(request) => {
+            let mut inbound = inbound(&request);
+            inbound.request_id = request_id.to_string();
+            respond(webhook.handle(&inbound, now_epoch_seconds()).await)
+        }
+        Err(_) => respond(Answer {
+            status: 400,
+            body: json!({ "error": "not an HTTP request event", "request_id": request_id }),
+        }),
+    };
+    proxy_response(response)
+}
+
+fn is_sqs_batch(event: &Value) -> bool {
+    event["Records"]
+        .as_array()
+        .is_some_and(|r| !r.is_empty() && r.iter().all(|r| r["eventSource"] == "aws:sqs"))
+}
+
+/// Starts each parked push; returns the messages to leave on the queue (`itemIdentifier`s).
+pub async fn start_parked_batch(webhook: &Webhook, event: &Value) -> Vec<Value> {
+    let mut failures = Vec::new();
+    for record in event["Records"].as_array().into_iter().flatten() {
+        let id = record["messageId"].as_str().unwrap_or_default();
+        let parked: ParkedStart = match record["body"].as_str().map(serde_json::from_str) {
+            Some(Ok(p)) => p,
+            _ => {
+                // Not ours: the redrive policy moves it to the dead-letter queue.
+                tracing::error!(message_id = id, "retry queue message is not a parked start");
+                failures.push(json!({ "itemIdentifier": id }));
+                continue;
+            }
+        };
+        match webhook.start_parked(&parked).await {
+            ParkedOutcome::Started(execution_id) => tracing::info!(
+                pipeline = parked.request.pipeline,
+                execution_id,
+                commit = parked.request.commit_id,
+                "started parked push"
+            ),
+            ParkedOutcome::Superseded { newest } => tracing::warn!(
+                pipeline = parked.request.pipeline,
+                newest,
+                "parked push dropped: a newer push already started"
+            ),
+            ParkedOutcome::Retry(reason) => {
+                tracing::warn!(
+                    pipeline = parked.request.pipeline,
+                    reason,
+                    "parked push not started yet"
+                );
+                failures.push(json!({ "itemIdentifier": id }));
+            }
+        }
+    }
+    failures
 }
 
 /// The request as the core sees it. lambda_http has already decoded base64 bodies.
@@ -70,4 +161,19 @@ pub fn respond(answer: Answer) -> Response<Body> {
         lambda_http::http::HeaderValue::from_static("application/json"),
     );
     response
+}
+
+/// A response in the proxy shape Function URLs and both API Gateway payload versions accept.
+fn proxy_response(response: Response<Body>) -> Value {
+    let body = match response.body() {
+        Body::Text(t) => t.clone(),
+        Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    };
+    json!({
+        "statusCode": response.status().as_u16(),
+        "headers": {"content-type": "application/json"},
+        "body": body,
+        "isBase64Encoded": false,
+    })
 }

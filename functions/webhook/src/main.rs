@@ -1,7 +1,9 @@
-//! `webhook`: GitHub and GitLab push webhooks → CodePipeline executions pinned to the commit.
+//! `webhook`: GitHub and GitLab push webhooks → CodePipeline executions pinned to the commit;
+//! also the consumer of its own retry queue (SQS), where pushes CodePipeline could not start wait.
 
 use gantry_core::config::{ProcessEnv, WebhookConfig};
-use lambda_http::{service_fn, Error, Request};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -11,8 +13,10 @@ async fn main() -> Result<(), Error> {
         Err(e) => std::process::exit(gantry_adapters::lambda::report_init_error(&e).await),
     };
     let webhook = &webhook;
-    lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(webhook::handle(webhook, req).await)
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        Ok::<_, Error>(
+            webhook::handle_event(webhook, event.payload, &event.context.request_id).await,
+        )
     }))
     .await
 }

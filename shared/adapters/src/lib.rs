@@ -22,3 +22,4 @@ pub mod sdk;
 pub mod secretsmanager;
 pub mod slack;
 pub mod sns;
+pub mod sqs;

@@ -40,4 +40,5 @@ pub mod signature;
 pub mod slack;
 pub mod store;
 pub mod text;
+pub mod timestamp;
 pub mod traffic;

@@ -37,6 +37,14 @@ pub struct GitRef {
 }
 
 impl GitRef {
+    /// The full ref: `refs/heads/x` or `refs/tags/x`.
+    pub fn full(&self) -> String {
+        match self.kind {
+            RefKind::Branch => format!("refs/heads/{}", self.name),
+            RefKind::Tag => format!("refs/tags/{}", self.name),
+        }
+    }
+
     /// Parses `refs/heads/x` and `refs/tags/x`; other refs (notes, pull heads) are not deployable.
     pub fn parse(full: &str) -> Option<Self> {
         if let Some(name) = full.strip_prefix("refs/heads/") {
@@ -93,6 +101,12 @@ pub struct Push {
     pub commits_complete: bool,
     /// Who pushed, when the head commit's author is unknown.
     pub pusher: Option<String>,
+    /// The account the provider authenticated for the push (GitHub `sender.login`, GitLab
+    /// `user_username`): the one identity in the payload the committer cannot write.
+    pub sender: Option<String>,
+    /// When the push happened, epoch seconds, as the provider says (GitHub
+    /// `repository.pushed_at`, else `head_commit.timestamp`; GitLab: the newest commit timestamp).
+    pub pushed_at: Option<i64>,
 }
 
 /// GitHub's webhook payload lists at most this many commits.
@@ -138,6 +152,40 @@ impl Push {
         )
     }
 
+    /// Every listed commit's author (username, else email, else name), de-duplicated in push
+    /// order, comma-separated, cut to `limit` characters keeping whole entries. The head commit
+    /// counts too, listed or not.
+    pub fn commit_authors(&self, limit: usize) -> String {
+        let mut seen: Vec<String> = Vec::new();
+        for c in self.commits.iter().chain(self.head.iter()) {
+            let who = [
+                c.author_username.as_deref().unwrap_or(""),
+                c.author_email.as_str(),
+                c.author_name.as_str(),
+            ]
+            .into_iter()
+            .map(|w| w.trim().replace(',', " "))
+            .find(|w| !w.is_empty());
+            if let Some(who) = who {
+                if !seen.contains(&who) {
+                    seen.push(who);
+                }
+            }
+        }
+        let mut out = String::new();
+        for who in seen {
+            let extra = if out.is_empty() { 0 } else { 1 };
+            if out.chars().count() + extra + who.chars().count() > limit {
+                break;
+            }
+            if extra == 1 {
+                out.push(',');
+            }
+            out.push_str(&who);
+        }
+        out
+    }
+
     /// The head commit's author, falling back to the pusher.
     pub fn author(&self) -> String {
         self.head
@@ -162,6 +210,11 @@ impl Push {
             .into_iter()
             .map(github::Commit::into_commit)
             .collect();
+        let head_time = p
+            .head_commit
+            .as_ref()
+            .and_then(|h| h.timestamp.as_deref())
+            .and_then(crate::timestamp::parse_rfc3339);
         let head = p.head_commit.map(github::Commit::into_commit);
         Ok(Push {
             provider: Provider::GitHub,
@@ -180,6 +233,13 @@ impl Push {
             head,
             commits,
             pusher: p.pusher.and_then(|u| u.name),
+            sender: p.sender.and_then(|s| s.login).filter(|l| !l.is_empty()),
+            pushed_at: p
+                .repository
+                .pushed_at
+                .as_ref()
+                .and_then(crate::timestamp::epoch_seconds_of_json)
+                .or(head_time),
         })
     }
 
@@ -188,6 +248,12 @@ impl Push {
         let p: gitlab::Push = serde_json::from_slice(body)?;
         let git_ref = GitRef::parse(&p.git_ref)
             .ok_or_else(|| PushError::UnsupportedRef(p.git_ref.clone()))?;
+        let pushed_at = p
+            .commits
+            .iter()
+            .filter_map(|c| c.timestamp.as_deref())
+            .filter_map(crate::timestamp::parse_rfc3339)
+            .max();
         let commits: Vec<Commit> = p
             .commits
             .into_iter()
@@ -222,7 +288,9 @@ impl Push {
             git_ref,
             head,
             commits,
+            sender: p.user_username.clone().filter(|u| !u.is_empty()),
             pusher: p.user_username.or(p.user_name),
+            pushed_at,
         })
     }
 }
@@ -248,12 +316,20 @@ mod github {
         pub head_commit: Option<Commit>,
         pub repository: Repository,
         pub pusher: Option<Pusher>,
+        pub sender: Option<Sender>,
     }
 
     #[derive(Deserialize)]
     pub struct Repository {
         pub full_name: String,
         pub html_url: Option<String>,
+        /// Epoch seconds in push events (an RFC 3339 string in others).
+        pub pushed_at: Option<serde_json::Value>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Sender {
+        pub login: Option<String>,
     }
 
     #[derive(Deserialize)]
@@ -267,6 +343,7 @@ mod github {
         #[serde(default)]
         pub message: String,
         pub url: Option<String>,
+        pub timestamp: Option<String>,
         pub author: Option<Author>,
         #[serde(default)]
         pub added: Vec<String>,
@@ -342,6 +419,7 @@ mod gitlab {
         #[serde(default)]
         pub message: String,
         pub url: Option<String>,
+        pub timestamp: Option<String>,
         pub author: Option<Author>,
         #[serde(default)]
         pub added: Vec<String>,

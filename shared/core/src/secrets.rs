@@ -55,6 +55,11 @@ pub enum SecretsError {
         line: usize,
         column: usize,
     },
+    #[error("secret {secret_id} has an empty value in {key}: remove it or set a real value")]
+    EmptyValue {
+        secret_id: String,
+        key: &'static str,
+    },
     #[error("secret {secret_id} lacks the key {key}, which this function needs")]
     MissingKey {
         secret_id: String,
@@ -64,8 +69,11 @@ pub enum SecretsError {
 
 impl GantrySecrets {
     /// Parses the secret's JSON text. `secret_id` only labels errors.
+    ///
+    /// An empty (or blank) value under any key is refused, naming the key: an empty GitLab token
+    /// would accept a request whose token header is empty, an empty HMAC key signs for anyone.
     pub fn parse(secret_id: &str, text: &str) -> Result<Self, SecretsError> {
-        serde_json::from_str(text).map_err(|e| SecretsError::Malformed {
+        let secrets: Self = serde_json::from_str(text).map_err(|e| SecretsError::Malformed {
             secret_id: secret_id.to_string(),
             // serde's own message can quote the offending value: keep only its category.
             reason: match e.classify() {
@@ -76,7 +84,32 @@ impl GantrySecrets {
             },
             line: e.line(),
             column: e.column(),
-        })
+        })?;
+        secrets.refuse_empty_values(secret_id)?;
+        Ok(secrets)
+    }
+
+    /// The first key holding an empty value, as an error.
+    pub fn refuse_empty_values(&self, secret_id: &str) -> Result<(), SecretsError> {
+        let blank = |s: &SecretString| s.expose().trim().is_empty();
+        let empty_key = if self.github_webhook_secrets.iter().any(blank) {
+            Some("github_webhook_secrets")
+        } else if self.gitlab_webhook_tokens.iter().any(blank) {
+            Some("gitlab_webhook_tokens")
+        } else if self.slack_signing_secret.as_ref().is_some_and(blank) {
+            Some("slack_signing_secret")
+        } else if self.slack_bot_token.as_ref().is_some_and(blank) {
+            Some("slack_bot_token")
+        } else {
+            None
+        };
+        match empty_key {
+            Some(key) => Err(SecretsError::EmptyValue {
+                secret_id: secret_id.to_string(),
+                key,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The Slack bot token, or an error naming the missing key.
@@ -135,6 +168,39 @@ mod tests {
             .to_string();
         assert!(!err.contains("top-secret"), "{err}");
         assert!(err.contains("wrong type"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_value_under_any_key_is_refused_naming_the_key() {
+        for (text, key) in [
+            (
+                r#"{"github_webhook_secrets":["ok",""]}"#,
+                "github_webhook_secrets",
+            ),
+            (r#"{"gitlab_webhook_tokens":[""]}"#, "gitlab_webhook_tokens"),
+            (
+                r#"{"gitlab_webhook_tokens":["  "]}"#,
+                "gitlab_webhook_tokens",
+            ),
+            (r#"{"slack_signing_secret":""}"#, "slack_signing_secret"),
+            (r#"{"slack_bot_token":""}"#, "slack_bot_token"),
+        ] {
+            let err = GantrySecrets::parse("arn:s", text).unwrap_err();
+            assert!(
+                matches!(&err, SecretsError::EmptyValue { key: k, .. } if *k == key),
+                "{text}: {err}"
+            );
+            assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn non_empty_values_are_accepted() {
+        let s = GantrySecrets::parse(
+            "s",
+            r#"{"github_webhook_secrets":["a"],"gitlab_webhook_tokens":["t"],"slack_signing_secret":"x","slack_bot_token":"xoxb"}"#,
+        );
+        assert!(s.is_ok());
     }
 
     #[test]

@@ -27,7 +27,7 @@ impl PipelineStarter for CodePipelineStarter {
             .iter()
             .map(|v| {
                 PipelineVariable::builder()
-                    .name(v.name)
+                    .name(&v.name)
                     .value(&v.value)
                     .build()
             })

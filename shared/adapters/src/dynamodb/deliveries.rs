@@ -155,3 +155,57 @@ impl DeliveryLedger for DynamoDeliveries {
         }
     }
 }
+
+impl Key {
+    /// The newest push started for a pipeline and ref: `NEWEST_PUSH#<pipeline>#<full ref>`.
+    pub fn newest_push(pipeline: &str, git_ref: &str) -> Self {
+        Key {
+            pk: format!("NEWEST_PUSH#{pipeline}#{git_ref}"),
+            sk: "NEWEST_PUSH".to_string(),
+        }
+    }
+}
+
+impl gantry_core::ingest::PushHistory for DynamoDeliveries {
+    /// A conditional put: it lands when no push is recorded or the recorded one is not newer.
+    async fn advance(
+        &self,
+        pipeline: &str,
+        git_ref: &str,
+        pushed_at: i64,
+    ) -> Result<gantry_core::ingest::Newest, StoreError> {
+        use gantry_core::ingest::Newest;
+        let key = Key::newest_push(pipeline, git_ref);
+        let t = &self.table;
+        let result = t
+            .client
+            .put_item()
+            .table_name(&t.name)
+            .set_item(Some(key.attributes()))
+            .item("kind", AttributeValue::S("newest_push".into()))
+            .item("pushed_at", AttributeValue::N(pushed_at.to_string()))
+            .condition_expression("attribute_not_exists(pk) OR pushed_at <= :t")
+            .expression_attribute_values(":t", AttributeValue::N(pushed_at.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Newest::Recorded),
+            Err(e) => match e.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
+                    let newest = match c.item().and_then(|i| i.get("pushed_at")).cloned() {
+                        Some(v) => Some(v),
+                        None => t.read(&key).await?.and_then(|i| i.get("pushed_at").cloned()),
+                    };
+                    let newest = newest
+                        .as_ref()
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(pushed_at + 1);
+                    Ok(Newest::Older { newest })
+                }
+                _ => Err(store_error(&t.name, e)),
+            },
+        }
+    }
+}

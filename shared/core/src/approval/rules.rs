@@ -40,7 +40,27 @@ impl ApproverRules {
     pub fn parse(json: &str) -> Result<Self, String> {
         let rules: ApproverRules = serde_json::from_str(json).map_err(|e| e.to_string())?;
         rules.validate()?;
+        for at in rules.nobody_may_approve() {
+            tracing::warn!(
+                stage = at,
+                "GANTRY_APPROVERS lists no users or groups for this stage: nobody may approve it from Slack"
+            );
+        }
         Ok(rules)
+    }
+
+    /// The `pipeline/stage` entries that list no users and no groups: nobody may approve them
+    /// from Slack (what the template's defaults, `ApproverUsers` and `ApproverGroups` empty, give).
+    pub fn nobody_may_approve(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .flat_map(|(pipeline, stages)| {
+                stages
+                    .iter()
+                    .filter(|(_, r)| r.users.is_empty() && r.groups.is_empty())
+                    .map(move |(stage, _)| format!("{pipeline}/{stage}"))
+            })
+            .collect()
     }
 
     /// The rule of `pipeline`/`stage`, if any: `None` means nobody may decide from Slack.
@@ -57,11 +77,6 @@ impl ApproverRules {
         for (pipeline, stages) in &self.0 {
             for (stage, rule) in stages {
                 let at = format!("{pipeline}/{stage}");
-                if rule.users.is_empty() && rule.groups.is_empty() {
-                    return Err(format!(
-                        "{at} lists no users or groups (leave the stage out to forbid approvals from Slack)"
-                    ));
-                }
                 if let Some(u) = rule.users.iter().find(|u| !is_user_id(u)) {
                     return Err(format!(
                         "{at}: {u:?} is not a Slack user id (U… or W…; a name or email does not work)"
@@ -140,12 +155,20 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_rule_is_accepted_and_lets_nobody_approve() {
+        // The template's defaults: ApproverUsers and ApproverGroups empty.
+        let rules =
+            ApproverRules::parse(r#"{"shop": {"Prod": {"users": [], "groups": []}, "QA": {}}}"#)
+                .unwrap();
+        assert_eq!(rules.nobody_may_approve(), vec!["shop/Prod", "shop/QA"]);
+        let prod = rules.stage("shop", "Prod").unwrap();
+        assert!(!prod.lists_user("U0ANYONE"));
+        assert!(prod.groups.is_empty());
+    }
+
+    #[test]
     fn mistakes_are_named() {
         for (json, says) in [
-            (
-                r#"{"shop": {"Prod": {}}}"#,
-                "shop/Prod lists no users or groups",
-            ),
             (
                 r#"{"shop": {"Prod": {"users": ["jane"]}}}"#,
                 "\"jane\" is not a Slack user id",

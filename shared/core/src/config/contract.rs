@@ -50,6 +50,7 @@ fn valid_value(var: Var) -> &'static str {
         Var::Approvers => r#"{"shop":{"Prod":{"users":["U0ALLOWED"]}}}"#,
         Var::SlackApiUrl => "http://127.0.0.1:9/api",
         Var::MaxBodyBytes => "1024",
+        Var::RetryQueueUrl => "https://sqs.us-east-1.amazonaws.com/123456789012/gantry-retry",
     }
 }
 

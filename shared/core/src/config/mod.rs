@@ -64,10 +64,11 @@ pub enum Var {
     Approvers,
     SlackApiUrl,
     MaxBodyBytes,
+    RetryQueueUrl,
 }
 
 impl Var {
-    pub const ALL: [Var; 8] = [
+    pub const ALL: [Var; 9] = [
         Var::SecretsArn,
         Var::Table,
         Var::Routes,
@@ -76,6 +77,7 @@ impl Var {
         Var::Approvers,
         Var::SlackApiUrl,
         Var::MaxBodyBytes,
+        Var::RetryQueueUrl,
     ];
 
     /// The variable's name in the environment.
@@ -89,6 +91,7 @@ impl Var {
             Var::Approvers => "GANTRY_APPROVERS",
             Var::SlackApiUrl => "SLACK_API_URL",
             Var::MaxBodyBytes => "GANTRY_MAX_BODY_BYTES",
+            Var::RetryQueueUrl => "GANTRY_RETRY_QUEUE_URL",
         }
     }
 
@@ -98,7 +101,7 @@ impl Var {
         match (self, function) {
             (Var::SecretsArn | Var::Table, _) => Some(Need::Required),
             (Var::Routes, Webhook) => Some(Need::Required),
-            (Var::MaxBodyBytes, Webhook) => Some(Need::Optional),
+            (Var::MaxBodyBytes | Var::RetryQueueUrl, Webhook) => Some(Need::Optional),
             (Var::TopicArn, Notifier) => Some(Need::Required),
             (Var::Notify, Notifier | Approval | TrafficShifter) => Some(Need::Optional),
             (Var::Approvers, Approval) => Some(Need::Optional),

@@ -9,6 +9,8 @@ pub struct WebhookConfig {
     pub table: String,
     pub routes: RouteTable,
     pub max_body_bytes: u64,
+    /// Where a verified push waits when CodePipeline cannot start it in time (optional).
+    pub retry_queue_url: Option<String>,
 }
 
 impl WebhookConfig {
@@ -26,6 +28,10 @@ impl WebhookConfig {
             routes,
             max_body_bytes: positive_integer(env, Var::MaxBodyBytes)?
                 .unwrap_or(DEFAULT_MAX_BODY_BYTES),
+            retry_queue_url: env
+                .get(Var::RetryQueueUrl.name())
+                .map(|u| u.trim().to_string())
+                .filter(|u| !u.is_empty()),
         })
     }
 }

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 pub struct Inbound {
     pub headers: BTreeMap<String, String>,
     pub body: Vec<u8>,
+    /// The invocation's request id, echoed in error answers (empty when unknown).
+    pub request_id: String,
 }
 
 impl Inbound {
@@ -18,6 +20,7 @@ impl Inbound {
                 .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
                 .collect(),
             body,
+            request_id: String::new(),
         }
     }
 
@@ -66,9 +69,11 @@ impl Delivery {
                     "Push Hook" | "Tag Push Hook" => EventKind::Push,
                     other => EventKind::Other(other.to_string()),
                 },
+                // Idempotency-Key stays the same across GitLab's retries; the event UUID is new
+                // on each. Neither is signed: de-duplication rests on the body's hash.
                 id: req
-                    .header("x-gitlab-event-uuid")
-                    .or_else(|| req.header("idempotency-key"))
+                    .header("idempotency-key")
+                    .or_else(|| req.header("x-gitlab-event-uuid"))
                     .map(str::to_string),
             });
         }

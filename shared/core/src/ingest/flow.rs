@@ -2,6 +2,7 @@
 //! routes, de-duplication, starts.
 
 use super::delivery::{github_payload, Delivery, EventKind, Inbound};
+use super::parked::{Newest, NoRetryQueue, ParkedOutcome, ParkedStart, PushHistory, RetryQueue};
 use super::start::{PipelineStarter, StartError, StartRequest};
 use super::{Claim, DeliveryId, DeliveryLedger};
 use crate::push::{Provider, Push, RefKind};
@@ -9,6 +10,7 @@ use crate::routing::{route, RouteDecision, RouteTable};
 use crate::secrets::SecretString;
 use crate::signature::{verify_github, verify_gitlab};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 /// An HTTP answer: status and JSON body.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,19 +35,33 @@ impl Answer {
     }
 }
 
-/// The webhook: configuration, secrets and the two ports.
-pub struct Ingest<S, L> {
+/// The webhook: configuration, secrets and the ports.
+pub struct Ingest<S, L, Q = NoRetryQueue> {
     pub routes: RouteTable,
     pub github_secrets: Vec<SecretString>,
     pub gitlab_tokens: Vec<SecretString>,
     pub max_body_bytes: u64,
     pub starter: S,
     pub ledger: L,
+    /// Where a verified push waits when CodePipeline cannot start it in time.
+    pub queue: Q,
+    pub retry: RetryPolicy,
 }
 
-impl<S: PipelineStarter, L: DeliveryLedger> Ingest<S, L> {
-    /// Handles one delivery. Never panics; every outcome is an `Answer`.
+impl<S: PipelineStarter, L: DeliveryLedger + PushHistory, Q: RetryQueue> Ingest<S, L, Q> {
+    /// Handles one delivery. Never panics; every outcome is an `Answer`. An error answer carries
+    /// the request id (`req.request_id`) so an operator can find the log line.
     pub async fn handle(&self, req: &Inbound, now: i64) -> Answer {
+        let mut answer = self.answer(req, now).await;
+        if answer.status >= 400 {
+            if let Some(body) = answer.body.as_object_mut() {
+                body.insert("request_id".into(), json!(req.request_id));
+            }
+        }
+        answer
+    }
+
+    async fn answer(&self, req: &Inbound, now: i64) -> Answer {
         if req.body.len() as u64 > self.max_body_bytes {
             return Answer::error(
                 413,
@@ -93,7 +109,7 @@ impl<S: PipelineStarter, L: DeliveryLedger> Ingest<S, L> {
                 400,
                 match delivery.provider {
                     Provider::GitHub => "missing X-GitHub-Delivery header",
-                    Provider::GitLab => "missing X-Gitlab-Event-UUID (or Idempotency-Key) header",
+                    Provider::GitLab => "missing Idempotency-Key (or X-Gitlab-Event-UUID) header",
                 },
             );
         };
@@ -108,12 +124,20 @@ impl<S: PipelineStarter, L: DeliveryLedger> Ingest<S, L> {
             };
             return Answer::ignored(format!("{kind} {} was deleted", push.git_ref.name));
         }
-        self.start(&delivery, &delivery_id, &push, now).await
+        self.start(&delivery, &delivery_id, &push, &body_hash(&req.body), now)
+            .await
     }
 
-    async fn start(&self, delivery: &Delivery, delivery_id: &str, push: &Push, now: i64) -> Answer {
+    async fn start(
+        &self,
+        delivery: &Delivery,
+        delivery_id: &str,
+        push: &Push,
+        body_hash: &str,
+        now: i64,
+    ) -> Answer {
         let decisions = route(push, &self.routes);
-        let skipped: Vec<Value> = decisions
+        let mut skipped: Vec<Value> = decisions
             .iter()
             .filter_map(|d| match d {
                 RouteDecision::Skip { pipeline, reason } => {
@@ -130,23 +154,14 @@ impl<S: PipelineStarter, L: DeliveryLedger> Ingest<S, L> {
                     source_action,
                     note,
                 } => Some(StartPlan {
-                    request: StartRequest::new(pipeline, source_action, delivery_id, push),
+                    request: StartRequest::new(pipeline, source_action, body_hash, push),
                     note: note.clone(),
                 }),
                 RouteDecision::Skip { .. } => None,
             })
             .collect();
-        let summary = |started: Vec<Value>| {
-            json!({
-                "repository": push.repository,
-                "ref": push.git_ref.name,
-                "commit": push.commit_id,
-                "started": started,
-                "skipped": skipped,
-            })
-        };
         if starts.is_empty() {
-            let mut body = summary(vec![]);
+            let mut body = summary(push, vec![], vec![], &skipped);
             if decisions.is_empty() {
                 body["ignored"] = json!(format!(
                     "no route for {} repository {}",
@@ -157,17 +172,20 @@ impl<S: PipelineStarter, L: DeliveryLedger> Ingest<S, L> {
             return Answer { status: 202, body };
         }
 
+        // The body, not the unsigned delivery id, is what identifies a delivery: a replay of a
+        // signed body under a fresh delivery id is the same delivery.
         let key = DeliveryId {
             provider: delivery.provider.name().to_string(),
-            id: delivery_id.to_string(),
+            id: body_hash.to_string(),
         };
         match self.ledger.claim(&key, now).await {
             Ok(Claim::New) => {}
             Ok(Claim::Duplicate) => {
-                tracing::info!(delivery_id, "redelivery: nothing started");
+                tracing::info!(delivery_id, "same signed body seen before: nothing started");
                 return Answer {
                     status: 200,
-                    body: json!({ "duplicate": true, "delivery": delivery_id }),
+                    body: json!({ "duplicate": true, "delivery": delivery_id,
+                                  "reason": "this signed body was already handled" }),
                 };
             }
             Ok(Claim::InFlight) => {
@@ -179,50 +197,230 @@ impl<S: PipelineStarter, L: DeliveryLedger> Ingest<S, L> {
             }
         }
 
+        let git_ref = push.git_ref.full();
         let mut started = Vec::new();
+        let mut queued = Vec::new();
+        let mut older = 0;
         for plan in &starts {
-            match self.starter.start(&plan.request).await {
+            let pipeline = &plan.request.pipeline;
+            if let Some(pushed_at) = push.pushed_at {
+                match self.ledger.advance(pipeline, &git_ref, pushed_at).await {
+                    Ok(Newest::Recorded) => {}
+                    Ok(Newest::Older { newest }) => {
+                        tracing::warn!(
+                            pipeline,
+                            git_ref,
+                            pushed_at,
+                            newest,
+                            delivery_id,
+                            "older push: not started"
+                        );
+                        older += 1;
+                        skipped.push(json!({ "pipeline": pipeline, "reason": format!(
+                            "a newer push to {} (pushed at {newest}) already started {pipeline}; this push (pushed at {pushed_at}) would roll it back",
+                            push.git_ref.name) }));
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not read the newest push");
+                        return self
+                            .fail(
+                                &key,
+                                push,
+                                started,
+                                queued,
+                                &skipped,
+                                503,
+                                pipeline,
+                                "state table unavailable; retry later".into(),
+                            )
+                            .await;
+                    }
+                }
+            }
+            match self.start_with_retry(&plan.request).await {
                 Ok(execution_id) => {
                     tracing::info!(
-                        pipeline = plan.request.pipeline,
+                        pipeline,
                         execution_id,
                         commit = plan.request.commit_id,
                         delivery_id,
                         "started pipeline execution"
                     );
-                    let mut entry =
-                        json!({ "pipeline": plan.request.pipeline, "execution_id": execution_id });
+                    let mut entry = json!({ "pipeline": pipeline, "execution_id": execution_id });
                     if let Some(note) = &plan.note {
                         entry["note"] = json!(note);
                     }
                     started.push(entry);
                 }
-                Err(e) => {
-                    // Forget the claim: once fixed, the provider's retry starts what is missing,
-                    // and the client request token keeps what already started from starting twice.
-                    if let Err(re) = self.ledger.release(&key).await {
-                        tracing::error!(error = %re, "could not release the delivery claim");
-                    }
-                    tracing::error!(error = %e, delivery_id, "pipeline start failed");
-                    let status = match e {
-                        StartError::PipelineNotFound { .. }
-                        | StartError::AccessDenied { .. }
-                        | StartError::Rejected { .. } => 502,
-                        StartError::Unavailable { .. } => 503,
+                Err(e) if e.is_transient() => {
+                    let parked = ParkedStart {
+                        request: plan.request.clone(),
+                        git_ref: git_ref.clone(),
+                        pushed_at: push.pushed_at,
                     };
-                    let mut body = summary(started);
-                    body["error"] = json!(e.to_string());
-                    body["pipeline"] = json!(plan.request.pipeline);
-                    return Answer { status, body };
+                    match self.queue.park(&parked).await {
+                        Ok(()) => {
+                            tracing::warn!(error = %e, pipeline, delivery_id, "start failed after retries: parked in the retry queue");
+                            queued
+                                .push(json!({ "pipeline": pipeline, "reason": e.public_reason() }));
+                        }
+                        Err(qe) => {
+                            tracing::error!(error = %e, queue_error = %qe, pipeline, delivery_id, "start failed and could not be parked");
+                            return self
+                                .fail(
+                                    &key,
+                                    push,
+                                    started,
+                                    queued,
+                                    &skipped,
+                                    503,
+                                    pipeline,
+                                    e.public_reason(),
+                                )
+                                .await;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, delivery_id, "pipeline start failed");
+                    return self
+                        .fail(
+                            &key,
+                            push,
+                            started,
+                            queued,
+                            &skipped,
+                            502,
+                            pipeline,
+                            e.public_reason(),
+                        )
+                        .await;
                 }
             }
         }
-        let body = summary(started);
+        let all_older = started.is_empty() && queued.is_empty() && older > 0;
+        let queued_any = !queued.is_empty();
+        let mut body = summary(push, started, queued, &skipped);
+        if queued_any {
+            body["queued"] = json!(true);
+        }
+        if all_older {
+            body["stale"] = json!(format!(
+                "a newer push to {} already started every routed pipeline: nothing started",
+                push.git_ref.name
+            ));
+        }
         if let Err(e) = self.ledger.complete(&key, &body.to_string()).await {
             // The executions exist; a redelivery would be refused by their client request tokens.
             tracing::error!(error = %e, "could not mark the delivery done");
         }
-        Answer { status: 202, body }
+        Answer {
+            status: if all_older { 200 } else { 202 },
+            body,
+        }
+    }
+
+    /// Nothing (more) can be recorded for this delivery: forget the claim so the provider's retry
+    /// can succeed (client request tokens keep what already started from starting twice).
+    #[allow(clippy::too_many_arguments)]
+    async fn fail(
+        &self,
+        key: &DeliveryId,
+        push: &Push,
+        started: Vec<Value>,
+        queued: Vec<Value>,
+        skipped: &[Value],
+        status: u16,
+        pipeline: &str,
+        reason: String,
+    ) -> Answer {
+        if let Err(re) = self.ledger.release(key).await {
+            tracing::error!(error = %re, "could not release the delivery claim");
+        }
+        let mut body = summary(push, started, queued, skipped);
+        body["error"] = json!(reason);
+        body["pipeline"] = json!(pipeline);
+        Answer { status, body }
+    }
+
+    /// Starts, retrying throttles and outages within the policy's budget (GitHub waits 10 s).
+    async fn start_with_retry(&self, request: &StartRequest) -> Result<String, StartError> {
+        let began = std::time::Instant::now();
+        let mut delays = self.retry.delays_ms.iter();
+        loop {
+            match self.starter.start(request).await {
+                Err(e) if e.is_transient() => {
+                    let Some(&delay) = delays.next() else {
+                        return Err(e);
+                    };
+                    let spent = began.elapsed().as_millis() as u64;
+                    if spent + delay > self.retry.budget_ms {
+                        return Err(e);
+                    }
+                    tracing::warn!(error = %e, delay_ms = delay, "start failed; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Starts a push taken from the retry queue: once, unless a newer push started meanwhile.
+    pub async fn start_parked(&self, parked: &ParkedStart) -> ParkedOutcome {
+        let pipeline = &parked.request.pipeline;
+        if let Some(pushed_at) = parked.pushed_at {
+            match self
+                .ledger
+                .advance(pipeline, &parked.git_ref, pushed_at)
+                .await
+            {
+                Ok(Newest::Recorded) => {}
+                Ok(Newest::Older { newest }) => return ParkedOutcome::Superseded { newest },
+                Err(e) => return ParkedOutcome::Retry(e.to_string()),
+            }
+        }
+        match self.starter.start(&parked.request).await {
+            Ok(id) => ParkedOutcome::Started(id),
+            Err(e) => ParkedOutcome::Retry(e.to_string()),
+        }
+    }
+}
+
+fn summary(push: &Push, started: Vec<Value>, queued: Vec<Value>, skipped: &[Value]) -> Value {
+    let mut body = json!({
+        "repository": push.repository,
+        "ref": push.git_ref.name,
+        "commit": push.commit_id,
+        "started": started,
+        "skipped": skipped,
+    });
+    if !queued.is_empty() {
+        body["queued_starts"] = json!(queued);
+    }
+    body
+}
+
+/// Hex SHA-256 of a raw body: the delivery's identity for de-duplication.
+pub fn body_hash(body: &[u8]) -> String {
+    hex::encode(Sha256::digest(body))
+}
+
+/// Retries of `StartPipelineExecution` within one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// The pause before each further attempt.
+    pub delays_ms: Vec<u64>,
+    /// No retry begins once this much time has passed (GitHub gives up after 10 s).
+    pub budget_ms: u64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            delays_ms: vec![100, 300, 700, 1500, 2500],
+            budget_ms: 6500,
+        }
     }
 }
 

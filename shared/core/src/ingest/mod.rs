@@ -6,10 +6,14 @@
 
 mod delivery;
 mod flow;
+mod parked;
 mod start;
 
 pub use delivery::{Delivery, EventKind, Inbound};
-pub use flow::{Answer, Ingest};
+pub use flow::{body_hash, Answer, Ingest, RetryPolicy};
+pub use parked::{
+    Newest, NoRetryQueue, ParkedOutcome, ParkedStart, PushHistory, QueueError, RetryQueue,
+};
 pub use start::{
     client_request_token, PipelineStarter, StartError, StartRequest, Variable, MAX_VARIABLE_VALUE,
     UNSET_VARIABLE,
@@ -20,11 +24,13 @@ use crate::store::StoreError;
 /// The default body limit: Lambda's own synchronous request limit.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 6 * 1024 * 1024;
 
-/// A delivery's identity: which provider sent it, and the id that provider gave it.
+/// A delivery's identity: which provider sent it, and the SHA-256 of its raw body. The body is
+/// what the signature covers; delivery-id headers are not signed, so a replay can change them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DeliveryId {
     /// `github` or `gitlab`.
     pub provider: String,
+    /// Hex SHA-256 of the raw body.
     pub id: String,
 }
 

@@ -13,17 +13,18 @@ pub const MAX_VARIABLE_VALUE: usize = 1000;
 pub const UNSET_VARIABLE: &str = "-";
 
 /// A pipeline variable passed at start.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Variable {
-    pub name: &'static str,
+    pub name: String,
     pub value: String,
 }
 
 /// Everything `StartPipelineExecution` needs, derived from a push and a route.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StartRequest {
     pub pipeline: String,
-    /// Derived from the delivery id and pipeline: AWS refuses to start twice for one token.
+    /// Derived from the hash of the signed body and the pipeline: AWS refuses to start twice for
+    /// one token, whatever delivery id a replay claims.
     pub client_request_token: String,
     pub source_action: String,
     pub commit_id: String,
@@ -31,8 +32,8 @@ pub struct StartRequest {
 }
 
 impl StartRequest {
-    /// Builds the request for `pipeline` from a push delivered as `delivery_id`.
-    pub fn new(pipeline: &str, source_action: &str, delivery_id: &str, push: &Push) -> Self {
+    /// Builds the request for `pipeline` from a push whose signed body hashes to `body_hash`.
+    pub fn new(pipeline: &str, source_action: &str, body_hash: &str, push: &Push) -> Self {
         let (ref_var, ref_name) = match push.git_ref.kind {
             RefKind::Branch => ("BRANCH", &push.git_ref.name),
             RefKind::Tag => ("TAG", &push.git_ref.name),
@@ -48,18 +49,21 @@ impl StartRequest {
             ("REPOSITORY", push.repository.clone()),
             ("AUTHOR", push.author()),
             ("COMMIT_MESSAGE", message.to_string()),
+            ("PUSHER", push.sender.clone().unwrap_or_default()),
+            ("COMMIT_AUTHORS", push.commit_authors(MAX_VARIABLE_VALUE)),
         ]
         .into_iter()
         // CodePipeline rejects empty values: leave out what the payload did not say.
         .filter(|(_, v)| !v.trim().is_empty())
         .map(|(name, value)| Variable {
-            name,
+            name: name.to_string(),
+            // COMMIT_AUTHORS is already cut to whole entries.
             value: truncate(&value, MAX_VARIABLE_VALUE),
         })
         .collect();
         StartRequest {
             pipeline: pipeline.to_string(),
-            client_request_token: client_request_token(delivery_id, pipeline),
+            client_request_token: client_request_token(body_hash, pipeline),
             source_action: source_action.to_string(),
             commit_id: push.commit_id.clone(),
             variables,
@@ -76,6 +80,29 @@ pub fn client_request_token(delivery_id: &str, pipeline: &str) -> String {
         .chain_update(pipeline.as_bytes())
         .finalize();
     format!("gantry-{}", &hex::encode(digest)[..40])
+}
+
+impl StartError {
+    /// What an HTTP answer may say: no AWS error text (it can hold ARNs and account ids).
+    pub fn public_reason(&self) -> String {
+        match self {
+            StartError::PipelineNotFound { pipeline } => format!("pipeline {pipeline} not found"),
+            StartError::AccessDenied { pipeline, .. } => {
+                format!("not allowed to start pipeline {pipeline}")
+            }
+            StartError::Rejected { pipeline, .. } => {
+                format!("pipeline {pipeline} refused the start")
+            }
+            StartError::Unavailable { pipeline, .. } => {
+                format!("CodePipeline did not start {pipeline}: unavailable or throttled")
+            }
+        }
+    }
+
+    /// Whether trying again later can succeed without a person fixing something.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StartError::Unavailable { .. })
+    }
 }
 
 /// Why an execution could not be started. `is_permanent` failures need a person to fix them.
@@ -129,6 +156,8 @@ mod tests {
             forced: false,
             commits_complete: true,
             pusher: None,
+            sender: None,
+            pushed_at: None,
         }
     }
 
@@ -155,6 +184,40 @@ mod tests {
         assert_eq!(var(&r, "COMMIT_MESSAGE"), Some("Fix cart"));
         assert_eq!(r.commit_id, "abc123");
         assert_eq!(r.source_action, "Source");
+    }
+
+    #[test]
+    fn pusher_and_every_commit_author_are_set() {
+        let mut p = push("refs/heads/main", "x");
+        p.sender = Some("mona".into());
+        let ghost = Commit {
+            id: "c1".into(),
+            author_name: "Ghost".into(),
+            author_email: "ghost@example.invalid".into(),
+            author_username: None,
+            ..Commit::default()
+        };
+        p.commits = vec![ghost.clone(), p.head.clone().unwrap(), ghost];
+        let r = StartRequest::new("shop", "Source", "d-1", &p);
+        assert_eq!(var(&r, "PUSHER"), Some("mona"));
+        assert_eq!(var(&r, "COMMIT_AUTHORS"), Some("ghost@example.invalid,ada"));
+    }
+
+    #[test]
+    fn commit_authors_are_cut_to_whole_entries() {
+        let mut p = push("refs/heads/main", "x");
+        p.commits = (0..200)
+            .map(|i| Commit {
+                id: format!("c{i}"),
+                author_username: Some(format!("user-number-{i:03}")),
+                ..Commit::default()
+            })
+            .collect();
+        let r = StartRequest::new("shop", "Source", "d-1", &p);
+        let value = var(&r, "COMMIT_AUTHORS").unwrap();
+        assert!(value.len() <= MAX_VARIABLE_VALUE, "{}", value.len());
+        assert!(value.split(',').all(|e| e.len() == 15), "{value}");
+        assert!(value.starts_with("user-number-000,user-number-001"));
     }
 
     #[test]

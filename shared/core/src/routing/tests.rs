@@ -27,6 +27,8 @@ fn push(git_ref: &str, paths: &[&str], message: &str) -> Push {
         forced: false,
         commits_complete: true,
         pusher: None,
+        sender: None,
+        pushed_at: None,
     }
 }
 

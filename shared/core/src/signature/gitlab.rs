@@ -13,6 +13,10 @@ pub fn verify_gitlab(header: Option<&str>, tokens: &[SecretString]) -> Result<()
         return Err(SignatureError::NoSecretConfigured);
     }
     let presented = header.ok_or(SignatureError::MissingHeader(HEADER))?;
+    // An empty header never authenticates, even if an empty token slipped into the secret.
+    if presented.is_empty() {
+        return Err(SignatureError::Mismatch);
+    }
     let presented = Sha256::digest(presented.as_bytes());
     // Check every token (no early exit) so timing does not reveal which one matched.
     let matched = tokens.iter().fold(subtle::Choice::from(0), |acc, t| {
@@ -31,6 +35,18 @@ mod tests {
 
     fn tokens(values: &[&str]) -> Vec<SecretString> {
         values.iter().map(|v| SecretString::new(*v)).collect()
+    }
+
+    #[test]
+    fn an_empty_header_is_refused_even_against_an_empty_token() {
+        assert_eq!(
+            verify_gitlab(Some(""), &tokens(&[""])),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_gitlab(Some(""), &tokens(&["t"])),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]

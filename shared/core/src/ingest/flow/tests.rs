@@ -18,10 +18,23 @@ const FIXTURE: &[u8] = include_bytes!(concat!(
 struct FakePipelines {
     starts: Mutex<Vec<StartRequest>>,
     missing: Vec<&'static str>,
+    /// How many more starts fail as a throttle.
+    throttled: Mutex<u32>,
 }
 
 impl PipelineStarter for FakePipelines {
     async fn start(&self, r: &StartRequest) -> Result<String, StartError> {
+        {
+            let mut t = self.throttled.lock().unwrap();
+            if *t > 0 {
+                *t -= 1;
+                return Err(StartError::Unavailable {
+                    pipeline: r.pipeline.clone(),
+                    reason: "ThrottlingException: arn:aws:codepipeline:us-east-1:123456789012:x"
+                        .into(),
+                });
+            }
+        }
         if self.missing.contains(&r.pipeline.as_str()) {
             return Err(StartError::PipelineNotFound {
                 pipeline: r.pipeline.clone(),
@@ -36,6 +49,38 @@ impl PipelineStarter for FakePipelines {
 #[derive(Default)]
 struct FakeLedger {
     records: Mutex<HashMap<String, &'static str>>,
+    newest: Mutex<HashMap<String, i64>>,
+}
+
+impl PushHistory for FakeLedger {
+    async fn advance(
+        &self,
+        pipeline: &str,
+        git_ref: &str,
+        pushed_at: i64,
+    ) -> Result<Newest, StoreError> {
+        let mut n = self.newest.lock().unwrap();
+        let key = format!("{pipeline}#{git_ref}");
+        match n.get(&key) {
+            Some(&newest) if newest > pushed_at => Ok(Newest::Older { newest }),
+            _ => {
+                n.insert(key, pushed_at);
+                Ok(Newest::Recorded)
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct FakeQueue {
+    parked: Mutex<Vec<ParkedStart>>,
+}
+
+impl RetryQueue for FakeQueue {
+    async fn park(&self, start: &ParkedStart) -> Result<(), crate::ingest::QueueError> {
+        self.parked.lock().unwrap().push(start.clone());
+        Ok(())
+    }
 }
 
 impl DeliveryLedger for FakeLedger {
@@ -66,7 +111,10 @@ impl DeliveryLedger for FakeLedger {
     }
 }
 
-fn ingest(routes: &str, missing: Vec<&'static str>) -> Ingest<FakePipelines, FakeLedger> {
+fn ingest(
+    routes: &str,
+    missing: Vec<&'static str>,
+) -> Ingest<FakePipelines, FakeLedger, FakeQueue> {
     Ingest {
         routes: RouteTable::parse(routes).unwrap(),
         github_secrets: vec![SecretString::new(SECRET)],
@@ -77,6 +125,11 @@ fn ingest(routes: &str, missing: Vec<&'static str>) -> Ingest<FakePipelines, Fak
             ..Default::default()
         },
         ledger: FakeLedger::default(),
+        queue: FakeQueue::default(),
+        retry: RetryPolicy {
+            delays_ms: vec![1, 1],
+            budget_ms: 1000,
+        },
     }
 }
 
@@ -273,4 +326,79 @@ async fn no_matching_route_says_so() {
     let a = w.handle(&github("push", "d1", FIXTURE), 0).await;
     assert_eq!(a.status, 202);
     assert!(a.body["ignored"].as_str().unwrap().contains("no route"));
+}
+
+#[tokio::test]
+async fn a_replay_under_a_new_delivery_id_starts_nothing() {
+    let w = ingest(ROUTES, vec![]);
+    assert_eq!(
+        w.handle(&github("push", "d1", FIXTURE), 0).await.status,
+        202
+    );
+    let replay = w
+        .handle(&github("push", "d-forged-new-id", FIXTURE), 0)
+        .await;
+    assert_eq!(replay.status, 200, "{}", replay.body);
+    assert_eq!(replay.body["duplicate"], true);
+    assert_eq!(w.starter.starts.lock().unwrap().len(), 1);
+}
+
+fn pushed_at(body: &[u8], at: i64) -> Vec<u8> {
+    let mut p: Value = serde_json::from_slice(body).unwrap();
+    p["repository"]["pushed_at"] = json!(at);
+    serde_json::to_vec(&p).unwrap()
+}
+
+#[tokio::test]
+async fn an_older_push_than_the_newest_started_is_200_and_starts_nothing() {
+    let w = ingest(ROUTES, vec![]);
+    let new = pushed_at(FIXTURE, 2_000);
+    let old = pushed_at(FIXTURE, 1_000);
+    assert_eq!(
+        w.handle(&github("push", "d-new", &new), 0).await.status,
+        202
+    );
+    let a = w.handle(&github("push", "d-old", &old), 0).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body["stale"].as_str().unwrap().contains("newer push"));
+    assert_eq!(w.starter.starts.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_throttled_start_is_retried_and_succeeds() {
+    let w = ingest(ROUTES, vec![]);
+    *w.starter.throttled.lock().unwrap() = 2;
+    let a = w.handle(&github("push", "d1", FIXTURE), 0).await;
+    assert_eq!(a.status, 202, "{}", a.body);
+    assert_eq!(a.body["started"][0]["execution_id"], "exec-1");
+    assert!(w.queue.parked.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_outage_parks_the_push_answers_queued_and_says_no_aws_text() {
+    let w = ingest(ROUTES, vec![]);
+    *w.starter.throttled.lock().unwrap() = 100;
+    let a = w.handle(&github("push", "d1", FIXTURE), 0).await;
+    assert_eq!(a.status, 202, "{}", a.body);
+    assert_eq!(a.body["queued"], true);
+    assert!(!a.body.to_string().contains("arn:"), "{}", a.body);
+    assert!(!a.body.to_string().contains("123456789012"), "{}", a.body);
+    let parked = w.queue.parked.lock().unwrap().clone();
+    assert_eq!(parked.len(), 1);
+    // Later, CodePipeline is back: the parked push starts, once.
+    *w.starter.throttled.lock().unwrap() = 0;
+    assert!(matches!(
+        w.start_parked(&parked[0]).await,
+        ParkedOutcome::Started(_)
+    ));
+}
+
+#[tokio::test]
+async fn error_answers_carry_the_request_id() {
+    let w = ingest(ROUTES, vec!["hello"]);
+    let mut req = github("push", "d1", FIXTURE);
+    req.request_id = "req-123".into();
+    let a = w.handle(&req, 0).await;
+    assert_eq!(a.status, 502);
+    assert_eq!(a.body["request_id"], "req-123");
 }

@@ -1,0 +1,74 @@
+//! A verified push that CodePipeline could not start in time, parked in a queue and started
+//! later by the same function (the queue is its SQS event source).
+
+use super::start::StartRequest;
+use crate::store::StoreError;
+
+/// One start, as the queue carries it: the request exactly as it would have been sent (its
+/// `clientRequestToken` makes a second start of it a no-op) and what the newest-push check needs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ParkedStart {
+    pub request: StartRequest,
+    /// `refs/heads/x` or `refs/tags/x`.
+    pub git_ref: String,
+    /// The provider's push time (epoch seconds), when it said.
+    pub pushed_at: Option<i64>,
+}
+
+/// Why a start could not be parked. The text is for logs only.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("no retry queue is configured (GANTRY_RETRY_QUEUE_URL)")]
+    NotConfigured,
+    #[error("the retry queue refused the message: {0}")]
+    Unavailable(String),
+}
+
+/// The port where a verified push waits to be started later.
+pub trait RetryQueue {
+    fn park(
+        &self,
+        start: &ParkedStart,
+    ) -> impl std::future::Future<Output = Result<(), QueueError>> + Send;
+}
+
+/// No queue: a start that keeps failing is answered 5xx and left to the provider's retry.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoRetryQueue;
+
+impl RetryQueue for NoRetryQueue {
+    async fn park(&self, _start: &ParkedStart) -> Result<(), QueueError> {
+        Err(QueueError::NotConfigured)
+    }
+}
+
+/// Whether a push is the newest started for its pipeline and ref.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Newest {
+    /// Recorded as the newest (or as new as the newest): go ahead.
+    Recorded,
+    /// A newer push already started: starting this one would roll the pipeline back.
+    Older { newest: i64 },
+}
+
+/// The port that remembers, per pipeline and ref, the newest push started.
+pub trait PushHistory {
+    /// Records `pushed_at` for `pipeline` and `git_ref` unless a newer push is recorded.
+    fn advance(
+        &self,
+        pipeline: &str,
+        git_ref: &str,
+        pushed_at: i64,
+    ) -> impl std::future::Future<Output = Result<Newest, StoreError>> + Send;
+}
+
+/// What became of a parked start taken from the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParkedOutcome {
+    /// Started (or found already started through its token): the execution id.
+    Started(String),
+    /// A newer push started meanwhile: dropped.
+    Superseded { newest: i64 },
+    /// Not started: leave it on the queue (its redrive policy ends in the dead-letter queue).
+    Retry(String),
+}
