@@ -137,6 +137,47 @@ fn failure_message(views: &[Value]) -> String {
         .to_string()
 }
 
+/// A rig whose shifter posts progress to `slack` (channel C0DEPLOYS), and the first job of a
+/// 2-second canary of NEW_IMAGE: (rig, job event, deployment id).
+async fn slack_rig_with_canary(slack: &SlackNs) -> (Rig, Value, String) {
+    let rig = rig_with(
+        &[
+            (
+                "GANTRY_NOTIFY",
+                r#"{"default_channel": "C0DEPLOYS"}"#.to_string(),
+            ),
+            ("SLACK_API_URL", slack.api_url()),
+        ],
+        json!({"slack_bot_token": "xoxb-gantry"}),
+    )
+    .await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(2)), json!([]))
+        .await;
+    let deployment = first["job_id"].as_str().unwrap().to_string();
+    (rig, first, deployment)
+}
+
+/// The notifier's record of the execution's Slack thread (parent message `ts` in C0DEPLOYS).
+async fn open_execution_thread(rig: &Rig, execution: &str, ts: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let shop = &rig.shop;
+    aws_sdk_dynamodb::Client::new(&shop.sdk)
+        .put_item()
+        .table_name(&rig.table)
+        .item(
+            "pk",
+            AttributeValue::S(format!("EXECUTION#{}#{execution}", shop.pipeline)),
+        )
+        .item("sk", AttributeValue::S("EXECUTION".into()))
+        .item("channel", AttributeValue::S("C0DEPLOYS".into()))
+        .item("ts", AttributeValue::S(ts.to_string()))
+        .send()
+        .await
+        .expect("execution record");
+}
+
 fn canary(bake_seconds: u64) -> Value {
     json!({"type": "canary", "percent": 10, "bake_seconds": bake_seconds})
 }
@@ -824,22 +865,8 @@ async fn the_image_can_come_from_an_imagedefinitions_artifact() {
 #[tokio::test]
 async fn a_progress_post_slack_took_despite_internal_error_is_updated_not_posted_again() {
     let slack = SlackNs::new();
-    let rig = rig_with(
-        &[
-            (
-                "GANTRY_NOTIFY",
-                r#"{"default_channel": "C0DEPLOYS"}"#.to_string(),
-            ),
-            ("SLACK_API_URL", slack.api_url()),
-        ],
-        json!({"slack_bot_token": "xoxb-gantry"}),
-    )
-    .await;
+    let (rig, first, deployment) = slack_rig_with_canary(&slack).await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(2)), json!([]))
-        .await;
-    let deployment = first["job_id"].as_str().unwrap().to_string();
     let execution = shop.execution_of(&deployment).await;
     // The notifier's parent message, which opened the execution's thread.
     let parent = gantry_adapters::slack::SlackClient::new(
@@ -849,22 +876,7 @@ async fn a_progress_post_slack_took_despite_internal_error_is_updated_not_posted
     .post_message(&json!({"channel": "C0DEPLOYS", "text": "shop: execution started"}))
     .await
     .expect("parent");
-    {
-        use aws_sdk_dynamodb::types::AttributeValue;
-        aws_sdk_dynamodb::Client::new(&shop.sdk)
-            .put_item()
-            .table_name(&rig.table)
-            .item(
-                "pk",
-                AttributeValue::S(format!("EXECUTION#{}#{execution}", shop.pipeline)),
-            )
-            .item("sk", AttributeValue::S("EXECUTION".into()))
-            .item("channel", AttributeValue::S("C0DEPLOYS".into()))
-            .item("ts", AttributeValue::S(parent.ts.clone()))
-            .send()
-            .await
-            .expect("execution record");
-    }
+    open_execution_thread(&rig, &execution, &parent.ts).await;
     // Slack stores the first progress post, then answers internal_error.
     slack
         .fault(
@@ -904,40 +916,11 @@ async fn a_progress_post_slack_took_despite_internal_error_is_updated_not_posted
 #[tokio::test]
 async fn progress_is_posted_in_the_executions_slack_thread() {
     let slack = SlackNs::new();
-    let rig = rig_with(
-        &[
-            (
-                "GANTRY_NOTIFY",
-                r#"{"default_channel": "C0DEPLOYS"}"#.to_string(),
-            ),
-            ("SLACK_API_URL", slack.api_url()),
-        ],
-        json!({"slack_bot_token": "xoxb-gantry"}),
-    )
-    .await;
+    let (rig, first, deployment) = slack_rig_with_canary(&slack).await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(2)), json!([]))
-        .await;
-    let deployment = first["job_id"].as_str().unwrap().to_string();
     // The notifier has opened the execution's thread.
     let execution = shop.execution_of(&deployment).await;
-    {
-        use aws_sdk_dynamodb::types::AttributeValue;
-        aws_sdk_dynamodb::Client::new(&shop.sdk)
-            .put_item()
-            .table_name(&rig.table)
-            .item(
-                "pk",
-                AttributeValue::S(format!("EXECUTION#{}#{execution}", shop.pipeline)),
-            )
-            .item("sk", AttributeValue::S("EXECUTION".into()))
-            .item("channel", AttributeValue::S("C0DEPLOYS".into()))
-            .item("ts", AttributeValue::S("1767225600.000100".into()))
-            .send()
-            .await
-            .expect("execution record");
-    }
+    open_execution_thread(&rig, &execution, "1767225600.000100").await;
     let views = run_to_end(&rig.shifter, &first).await;
     assert_eq!(views.last().unwrap()["status"], "Succeeded");
 

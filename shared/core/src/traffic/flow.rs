@@ -13,11 +13,12 @@ use crate::clock::now_epoch_millis as now_ms;
 use crate::slack::Chat;
 use crate::traffic::images::{self, ImageError, ImageUpdate};
 use crate::traffic::phase::new_share;
+use crate::traffic::preflight;
 use crate::traffic::report::{self, ProgressView, Services};
-use crate::traffic::weights::{live_side, read_weights};
+use crate::traffic::weights::read_weights;
 use crate::traffic::{
-    next_step, params, AlarmState, Command, Deployment, Observed, Phase, RollbackReason,
-    ServiceSnapshot, ShiftAction, Side, Timing, TrafficPlan, UserParameters, Weights,
+    next_step, params, Command, Deployment, Observed, Phase, RollbackReason, ServiceSnapshot,
+    ShiftAction, Timing, TrafficPlan, UserParameters, Weights,
 };
 use std::time::{Duration, Instant};
 
@@ -148,40 +149,26 @@ where
             let d = Deployment::from_token(&record.state)?;
             return Ok((d, Some(record)));
         }
-        let place = p.traffic.describe();
-        let forward = self.balancer.forward(&p.traffic).await?;
-        let weights = read_weights(
-            &forward,
-            &p.blue.target_group_arn,
-            &p.green.target_group_arn,
-            &place,
-        )?;
-        let live = live_side(weights, &place)?;
-        let idle = live.other();
-        let (live_service, idle_service) =
-            tokio::join!(self.service(p, live), self.service(p, idle));
-        let (live_service, idle_service) = (live_service?, idle_service?);
-        if live_service.desired < 1 {
-            return Err(ShiftError::Setup(format!(
-                "{live}.service {} is live but runs no tasks (desired count 0)",
-                p.side(live).service
-            )));
-        }
-        let readings = self.alarms.states(&p.alarms).await?;
-        if let Some(missing) = readings.iter().find(|r| r.state == AlarmState::Missing) {
-            return Err(ShiftError::Setup(format!(
-                "alarms: CloudWatch has no alarm named {}",
-                missing.name
-            )));
-        }
-        if let Some(firing) = readings.iter().find(|r| r.state == AlarmState::Alarm) {
-            // It would roll the deployment back at the first check: say so before anything
-            // moves. (A hotfix for what the alarm reports can leave it out of `alarms`.)
-            return Err(ShiftError::Setup(format!(
-                "alarms: {} is in ALARM already, so the deployment would roll back at once",
-                firing.name
-            )));
-        }
+        // Fetch: everything the pre-flight decision reads, at once.
+        let (forward, sticky, blue, green, alarms) = tokio::join!(
+            self.balancer.forward(&p.traffic),
+            self.balancer.sticky(&p.traffic),
+            self.cluster.service(&p.cluster, &p.blue.service),
+            self.cluster.service(&p.cluster, &p.green.service),
+            self.alarms.states(&p.alarms),
+        );
+        let facts = preflight::Facts {
+            forward: forward?,
+            sticky: sticky?,
+            blue: blue?,
+            green: green?,
+            alarms: alarms?,
+        };
+        // Decide.
+        let start = preflight::decide(p, &facts)?;
+        let (live, idle) = (start.live, start.idle());
+        let (live_service, idle_service) = (&start.live_service, &start.idle_service);
+        // Apply: the new task definition (nothing has moved yet), then the record, then ECS.
         self.balancer
             .target_health(&p.side(idle).target_group_arn)
             .await?;
@@ -191,13 +178,7 @@ where
             .await?;
         let names: Vec<String> = current.containers.iter().map(|(n, _)| n.clone()).collect();
         let updates = self.image_updates(job, p, &names, &current.arn).await?;
-        let unchanged = updates.iter().all(|u| {
-            current
-                .containers
-                .iter()
-                .any(|(n, i)| *n == u.container && *i == u.image)
-        });
-        let task_definition = if unchanged {
+        let task_definition = if preflight::already_runs(&current, &updates) {
             current.arn.clone()
         } else {
             self.cluster
@@ -253,23 +234,6 @@ where
             "deployment started"
         );
         Ok((d, Some(record)))
-    }
-
-    async fn service(
-        &self,
-        p: &UserParameters,
-        side: Side,
-    ) -> Result<crate::traffic::ServiceStatus, ShiftError> {
-        let name = &p.side(side).service;
-        self.cluster
-            .service(&p.cluster, name)
-            .await?
-            .ok_or_else(|| {
-                ShiftError::Setup(format!(
-                    "{side}.service {name} is not an active service of cluster {}",
-                    p.cluster
-                ))
-            })
     }
 
     async fn image_updates(

@@ -6,12 +6,14 @@
 
 pub mod deployment;
 pub mod flow;
+pub mod health;
 pub mod images;
 pub mod job;
 pub mod params;
 pub mod phase;
 pub mod plan;
 pub mod ports;
+pub mod preflight;
 pub mod progress;
 pub mod record;
 pub mod report;

@@ -32,6 +32,9 @@ pub enum ShiftError {
     Aws { operation: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A pre-flight check failed: nothing moved.
+    #[error(transparent)]
+    Refused(#[from] crate::traffic::preflight::Refusal),
 }
 
 impl ShiftError {
@@ -44,6 +47,7 @@ impl ShiftError {
                 | ShiftError::Weights(_)
                 | ShiftError::Image(_)
                 | ShiftError::Setup(_)
+                | ShiftError::Refused(_)
         )
     }
 }
@@ -99,6 +103,15 @@ pub trait LoadBalancer {
         &self,
         target_group_arn: &str,
     ) -> impl Future<Output = Result<TargetHealth, ShiftError>> + Send;
+    /// Whether the forward action has target group stickiness on (clients then stay on
+    /// the group they first reached, whatever the weights say).
+    fn sticky(
+        &self,
+        control: &TrafficControl,
+    ) -> impl Future<Output = Result<bool, ShiftError>> + Send {
+        let _ = control;
+        async { Ok(false) }
+    }
 }
 
 /// CloudWatch alarms.
