@@ -665,7 +665,8 @@ async fn an_invocation_that_died_after_a_shift_is_resumed_without_shifting_twice
         "InProgress"
     );
 
-    // Lambda retries the same event.
+    // Lambda retries the same event (a minute later): the dead invocation's lease has run out.
+    tokio::time::sleep(s.slice + gantry_core::traffic::turn::LEASE_MARGIN).await;
     let views = run_to_end(&rig.shifter, &first).await;
     assert_eq!(views.last().unwrap()["status"], "Succeeded");
     assert_eq!(
@@ -1023,4 +1024,132 @@ async fn a_role_scoped_to_another_listener_cannot_shift_and_the_job_fails_with_t
                 && x["resource"] == shop.listener.as_str()),
         "{refusals:?}"
     );
+}
+
+#[tokio::test]
+async fn stickiness_on_the_forward_action_is_refused_at_the_start() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    use aws_sdk_elasticloadbalancingv2::types::{
+        Action, ActionTypeEnum, ForwardActionConfig, TargetGroupStickinessConfig, TargetGroupTuple,
+    };
+    let tuple = |arn: &str, w: i32| {
+        TargetGroupTuple::builder()
+            .target_group_arn(arn)
+            .weight(w)
+            .build()
+    };
+    aws_sdk_elasticloadbalancingv2::Client::new(&shop.sdk)
+        .modify_listener()
+        .listener_arn(&shop.listener)
+        .default_actions(
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .forward_config(
+                    ForwardActionConfig::builder()
+                        .target_groups(tuple(&shop.blue_target_group, 100))
+                        .target_groups(tuple(&shop.green_target_group, 0))
+                        .target_group_stickiness_config(
+                            TargetGroupStickinessConfig::builder()
+                                .enabled(true)
+                                .duration_seconds(3600)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("sticky listener");
+    refused(
+        &rig,
+        shop.user_parameters(NEW_IMAGE, canary(1)),
+        "has target group stickiness on",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_plan_that_can_outlast_codepipelines_action_limit_is_refused_naming_it() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let mut p = shop.user_parameters(NEW_IMAGE, canary(60));
+    p["scale_down_after_seconds"] = json!(86_400);
+    refused(
+        &rig,
+        p,
+        "over the 24 h CodePipeline gives a Lambda invoke action",
+    )
+    .await;
+    let mut p = shop.user_parameters(NEW_IMAGE, canary(60));
+    p["scale_down_after_seconds"] = json!(86_400);
+    refused(&rig, p, "Quotas in AWS CodePipeline").await;
+}
+
+#[tokio::test]
+async fn draining_green_targets_count_as_unhealthy_and_roll_back() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
+        .await;
+    let running = spawn_run(&rig, &first);
+    until_green_at(shop, 10).await;
+    shop.set_target_health(true, "draining").await;
+    let views = running.await.unwrap();
+    let message = failure_message(&views);
+    assert!(message.starts_with("rolled back at 10% green"), "{message}");
+    assert!(
+        message.contains("Target.DeregistrationInProgress"),
+        "{message}"
+    );
+    assert_eq!(shop.weights(false).await, (100, 0));
+}
+
+#[tokio::test]
+async fn the_same_event_delivered_twice_at_once_drives_once() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(2)), json!([]))
+        .await;
+    let twin = |rig: &Rig| {
+        let (shifter, event) = (rig.shifter.clone(), first["event"].clone());
+        tokio::spawn(async move { traffic_shifter::handle(&*shifter, lambda_event(&event)).await })
+    };
+    let (a, b) = (twin(&rig), twin(&rig));
+    let outcomes: Vec<String> = [a.await.unwrap(), b.await.unwrap()]
+        .into_iter()
+        .map(|r| match r {
+            Ok(v) => v["outcome"].as_str().unwrap_or_default().to_string(),
+            Err(_) => "error (Lambda retries)".to_string(),
+        })
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "continued").count(),
+        1,
+        "exactly one drove: {outcomes:?}"
+    );
+    let next = job(first["job_id"].as_str().unwrap()).await["next_job"].clone();
+    let views = run_to_end(&rig.shifter, &next).await;
+    assert_eq!(
+        views.last().unwrap()["status"],
+        "Succeeded",
+        "{}",
+        outcome(&views)
+    );
+    assert_eq!(
+        shop.green_shares(false).await,
+        vec![10, 100],
+        "each weight set once, no rollback"
+    );
+    let results = job(first["job_id"].as_str().unwrap()).await["results"].clone();
+    let accepted = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["error"].is_null())
+        .count();
+    assert_eq!(accepted, 1, "the first job got one result: {results}");
 }

@@ -89,13 +89,31 @@ where
             Ok(s) => s,
             Err(e) => return self.refuse(job, e).await,
         };
-        if !self.store.claim(&d.id, d.seq).await.unwrap_or(true) {
-            // A repeated invocation: a later one has the deployment. This job has almost
-            // certainly had its result; if the invocation that handed over died before giving
-            // it, handing over again (untouched) gives it, and the next one reads the real state.
-            tracing::info!(deployment = %d.id, seq = d.seq, "overtaken by a later invocation: not acting");
-            return self.hand_over(job, &params, &d, true).await;
+        if !super::turn::wait_for_turn(&self.store, &d.id, d.seq, end).await? {
+            // A repeated invocation: a later one has the deployment, or this one's twin
+            // already gave the job its result. Nothing to do, nothing to report.
+            tracing::info!(deployment = %d.id, seq = d.seq, "overtaken by another invocation: not acting");
+            return Ok(ShiftOutcome::AlreadyFinished);
         }
+        let (id, seq) = (d.id.clone(), d.seq);
+        let outcome = self.go_on(job, &params, d, record, end).await;
+        if outcome.is_ok() {
+            // The job has its result: a twin of this invocation must not take over.
+            if let Err(e) = self.store.release(&id, seq).await {
+                tracing::warn!(error = %e, "could not release the deployment");
+            }
+        }
+        outcome
+    }
+
+    async fn go_on(
+        &self,
+        job: &Job,
+        params: &UserParameters,
+        d: Deployment,
+        record: Option<DeploymentRecord>,
+        end: Instant,
+    ) -> Result<ShiftOutcome, ShiftError> {
         let mut thread = Thread::default();
         if let Some(r) = &record {
             thread.context = r.context.clone();
@@ -422,10 +440,6 @@ where
                     .await;
             }
         };
-        // From here on, an invocation still holding this one's token is a repeat.
-        if let Err(e) = self.store.claim(&d.id, next.seq).await {
-            tracing::warn!(deployment = %d.id, error = %e, "could not record the hand-over");
-        }
         let progress = self.progress(d, report::summary(d, &services(p, d), now_ms()));
         match self.jobs.succeed(&job.id, Some(&token), &progress).await? {
             Ack::Accepted => Ok(ShiftOutcome::Continued { token }),

@@ -17,6 +17,7 @@ pub mod preflight;
 pub mod progress;
 pub mod record;
 pub mod report;
+pub mod turn;
 pub mod weights;
 
 pub use deployment::{Deployment, ServiceSnapshot, Timing, TokenError, MAX_TOKEN_CHARS};
