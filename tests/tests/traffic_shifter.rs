@@ -1153,3 +1153,92 @@ async fn the_same_event_delivered_twice_at_once_drives_once() {
         .count();
     assert_eq!(accepted, 1, "the first job got one result: {results}");
 }
+
+#[tokio::test]
+async fn a_rollback_retries_the_listener_until_traffic_is_back_on_the_live_side() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
+        .await;
+    let running = spawn_run(&rig, &first);
+    until_green_at(shop, 10).await;
+    // The ELB API has a blip (4 failures: more than the SDK's own 3 tries) just as the alarm
+    // fires.
+    shop.fail_listener_calls("ModifyListener", 4).await;
+    shop.set_alarm(&shop.alarms[0], "ALARM").await;
+    let views = running.await.unwrap();
+    let message = failure_message(&views);
+    assert!(message.starts_with("rolled back at 10% green"), "{message}");
+    assert!(!message.contains("INCOMPLETE"), "{message}");
+    assert_eq!(shop.weights(false).await, (100, 0), "weights end on blue");
+    assert_eq!(shop.service(&shop.green_service).await.1, 0);
+}
+
+#[tokio::test]
+async fn a_rollback_that_cannot_finish_fails_the_invocation_and_its_retry_finishes_it() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
+        .await;
+    invoke(&*rig.shifter, &first["event"]).await;
+    assert_eq!(shop.weights(false).await, (90, 10));
+    let second = job(first["job_id"].as_str().unwrap()).await["next_job"].clone();
+    // ELB is down for longer than the invocation's time: every try fails.
+    shop.fail_listener_calls("ModifyListener", 1000).await;
+    shop.set_alarm(&shop.alarms[0], "ALARM").await;
+    let r = traffic_shifter::handle(&*rig.shifter, lambda_event(&second["event"])).await;
+    assert!(
+        r.is_err(),
+        "the invocation fails, so Lambda retries it: {r:?}"
+    );
+    let deployment = first["job_id"].as_str().unwrap();
+    assert_eq!(
+        record(&rig, deployment).await["status"].as_s().unwrap(),
+        "rolling_back"
+    );
+    assert_eq!(
+        job(second["job_id"].as_str().unwrap()).await["status"],
+        "InProgress"
+    );
+    // ELB is back; Lambda retries the event once the lease has run out.
+    shop.fail_listener_calls("ModifyListener", 0).await;
+    tokio::time::sleep(rig.shifter.slice + gantry_core::traffic::turn::LEASE_MARGIN).await;
+    let views = run_to_end(&rig.shifter, &second).await;
+    assert!(failure_message(&views).starts_with("rolled back at 10% green"));
+    assert_eq!(shop.weights(false).await, (100, 0));
+    assert_eq!(
+        record(&rig, deployment).await["status"].as_s().unwrap(),
+        "rolled_back"
+    );
+}
+
+#[tokio::test]
+async fn a_rollback_first_restores_the_live_sides_tasks_if_they_were_scaled_in() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
+        .await;
+    let running = spawn_run(&rig, &first);
+    until_green_at(shop, 10).await;
+    // Auto scaling scales blue in while green takes traffic.
+    aws_sdk_ecs::Client::new(&shop.sdk)
+        .update_service()
+        .cluster(&shop.cluster)
+        .service(&shop.blue_service)
+        .desired_count(1)
+        .send()
+        .await
+        .expect("scale blue in");
+    shop.set_alarm(&shop.alarms[0], "ALARM").await;
+    let views = running.await.unwrap();
+    assert!(failure_message(&views).starts_with("rolled back at 10% green"));
+    assert_eq!(shop.weights(false).await, (100, 0));
+    assert_eq!(
+        shop.service(&shop.blue_service).await.1,
+        2,
+        "blue back to 2 tasks"
+    );
+}

@@ -132,7 +132,8 @@ where
             Some(DeploymentStatus::RollingBack) => {
                 // The invocation that started the rollback died: finish it, same reason.
                 let message = summary.unwrap_or_else(|| "deployment rolled back".into());
-                self.roll_back(job, &params, &d, message, &mut thread).await
+                self.roll_back(job, params, &d, message, &mut thread, end)
+                    .await
             }
             _ => self.drive(job, &params, d, end, thread).await,
         }
@@ -319,7 +320,7 @@ where
                     };
                     let share = report_share(&d);
                     let message = report::rollback_message(new, share, &reason);
-                    return self.roll_back(job, p, &d, message, &mut thread).await;
+                    return self.roll_back(job, p, &d, message, &mut thread, end).await;
                 }
             };
             let o = &check.observed;
@@ -338,7 +339,7 @@ where
                     }
                     let wait = Duration::from_millis((next_check_ms - now_ms()).max(0) as u64);
                     if Instant::now() + wait >= end {
-                        return self.hand_over(job, p, &d, false).await;
+                        return self.hand_over(job, p, &d, false, end).await;
                     }
                     tokio::time::sleep(wait).await;
                 }
@@ -352,7 +353,7 @@ where
                             message: e.to_string(),
                         };
                         let message = report::rollback_message(new, share, &reason);
-                        return self.roll_back(job, p, &d, message, &mut thread).await;
+                        return self.roll_back(job, p, &d, message, &mut thread, end).await;
                     }
                     self.consume_promote(&d, o, &check.command_at).await;
                     d = d.at(phase);
@@ -366,7 +367,7 @@ where
                 }
                 ShiftAction::RollBack { reason } => {
                     let message = report::rollback_message(new, share, &reason);
-                    return self.roll_back(job, p, &d, message, &mut thread).await;
+                    return self.roll_back(job, p, &d, message, &mut thread, end).await;
                 }
             }
         }
@@ -426,6 +427,7 @@ where
         p: &UserParameters,
         d: &Deployment,
         repeat: bool,
+        end: Instant,
     ) -> Result<ShiftOutcome, ShiftError> {
         let next = d.handed_over();
         let token = match next.to_token() {
@@ -436,7 +438,7 @@ where
                 };
                 let message = report::rollback_message(d.new_side(), report_share(d), &reason);
                 return self
-                    .roll_back(job, p, d, message, &mut Thread::default())
+                    .roll_back(job, p, d, message, &mut Thread::default(), end)
                     .await;
             }
         };
@@ -451,7 +453,7 @@ where
                     message: "the pipeline stopped waiting for this deployment (its job is no longer in progress)".into(),
                 };
                 let message = report::rollback_message(d.new_side(), report_share(d), &reason);
-                self.roll_back(job, p, d, message, &mut Thread::default())
+                self.roll_back(job, p, d, message, &mut Thread::default(), end)
                     .await
             }
         }
@@ -490,6 +492,10 @@ where
     }
 
     /// All traffic back to the live side, the idle side back to what it ran, the job failed.
+    /// The listener is set back with retries until `end`; when every try failed the record
+    /// stays `RollingBack` and the invocation fails (`Err`: Lambda retries the event, and the
+    /// retry finishes the rollback), the job without a result.
+    #[allow(clippy::too_many_arguments)]
     async fn roll_back(
         &self,
         job: &Job,
@@ -497,36 +503,27 @@ where
         d: &Deployment,
         message: String,
         thread: &mut Thread,
+        end: Instant,
     ) -> Result<ShiftOutcome, ShiftError> {
         tracing::warn!(deployment = %d.id, reason = %message, "rolling back");
-        // The reason is recorded while the listener is read: a rollback is on the clock.
-        let (_, forward) = tokio::join!(
+        // The reason is recorded while the live side's capacity is checked: a rollback is on
+        // the clock.
+        let ((), ()) = tokio::join!(
             self.set_status(d, DeploymentStatus::RollingBack, &message),
-            self.balancer.forward(&p.traffic)
+            self.restore_live_capacity(p, d)
         );
         let back = Weights::all_to(d.live);
-        let already_back = match forward {
-            Ok(forward) => read_weights(
-                &forward,
-                &p.blue.target_group_arn,
-                &p.green.target_group_arn,
-                "",
-            )
-            .is_ok_and(|w| w.same_shares(&back)),
-            Err(_) => false,
-        };
-        if !already_back {
-            if let Err(e) = self.balancer.set_weights(&p.traffic, &pairs(p, back)).await {
-                let message = format!(
-                    "{message}. ROLLBACK INCOMPLETE: the listener could not be set back to 100% {} ({e}); set its weights by hand",
-                    d.live
-                );
-                self.set_status(d, DeploymentStatus::RolledBack, &message)
-                    .await;
-                self.tell_slack_final(p, d, report::ProgressOutcome::RolledBack, &message, thread)
-                    .await;
-                return self.fail(job, d, message).await;
-            }
+        if let Err(e) = super::retry::until(end, || self.set_back(p, back)).await {
+            let incomplete = format!(
+                "{message}. ROLLBACK INCOMPLETE so far: the listener could not be set back to 100% {} ({e}); retrying",
+                d.live
+            );
+            tracing::error!(deployment = %d.id, error = %e, "rollback incomplete: failing the invocation so that it is retried");
+            self.set_status(d, DeploymentStatus::RollingBack, &message)
+                .await;
+            self.tell_slack_final(p, d, report::ProgressOutcome::Running, &incomplete, thread)
+                .await;
+            return Err(e);
         }
         let idle = p.side(d.new_side());
         let mut message = message;
@@ -550,6 +547,44 @@ where
         self.tell_slack_final(p, d, report::ProgressOutcome::RolledBack, &message, thread)
             .await;
         self.fail(job, d, message).await
+    }
+
+    /// Sets the listener back to `back` unless it is there already.
+    async fn set_back(&self, p: &UserParameters, back: Weights) -> Result<(), ShiftError> {
+        let forward = self.balancer.forward(&p.traffic).await?;
+        let already_back = read_weights(
+            &forward,
+            &p.blue.target_group_arn,
+            &p.green.target_group_arn,
+            "",
+        )
+        .is_ok_and(|w| w.same_shares(&back));
+        if already_back {
+            return Ok(());
+        }
+        self.balancer.set_weights(&p.traffic, &pairs(p, back)).await
+    }
+
+    /// The live side gets all traffic back: if it was scaled in meanwhile (auto scaling, or
+    /// the Retiring phase), its desired count goes back to what it was at the start first.
+    async fn restore_live_capacity(&self, p: &UserParameters, d: &Deployment) {
+        let live = p.side(d.live);
+        match self.cluster.service(&p.cluster, &live.service).await {
+            Ok(Some(s)) if s.desired < d.desired => {
+                tracing::warn!(deployment = %d.id, service = %live.service, desired = s.desired, wanted = d.desired, "the live side was scaled in: restoring it before the rollback");
+                if let Err(e) = self
+                    .cluster
+                    .update_service(&p.cluster, &live.service, None, d.desired)
+                    .await
+                {
+                    tracing::warn!(deployment = %d.id, error = %e, "could not restore the live side's desired count");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(deployment = %d.id, error = %e, "could not read the live side")
+            }
+        }
     }
 
     async fn succeed(

@@ -17,6 +17,7 @@ pub mod preflight;
 pub mod progress;
 pub mod record;
 pub mod report;
+pub mod retry;
 pub mod turn;
 pub mod weights;
 
