@@ -1242,3 +1242,75 @@ async fn a_rollback_first_restores_the_live_sides_tasks_if_they_were_scaled_in()
         "blue back to 2 tasks"
     );
 }
+
+/// The real load balancer, and a person who edits the listener by hand right after the
+/// shifter's first weight change.
+struct EditedByHand<L>(L, Shop);
+
+impl<L: LoadBalancer + Sync> LoadBalancer for EditedByHand<L> {
+    async fn forward(&self, control: &TrafficControl) -> Result<Vec<ForwardTarget>, ShiftError> {
+        self.0.forward(control).await
+    }
+
+    async fn set_weights(
+        &self,
+        control: &TrafficControl,
+        weights: &[(String, u32)],
+    ) -> Result<(), ShiftError> {
+        self.0.set_weights(control, weights).await?;
+        if weights.iter().any(|(_, w)| *w != 0 && *w != 100) {
+            let shop = &self.1;
+            shop.forward_listener_to(&[
+                (&shop.blue_target_group, 50),
+                (&shop.green_target_group, 50),
+            ])
+            .await;
+        }
+        Ok(())
+    }
+
+    async fn target_health(&self, arn: &str) -> Result<TargetHealth, ShiftError> {
+        self.0.target_health(arn).await
+    }
+}
+
+#[tokio::test]
+async fn a_listener_edited_by_hand_mid_shift_is_noticed_at_once_and_rolled_back() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let s = &*rig.shifter;
+    // A long slice and check interval: only the read-back can notice the edit quickly.
+    let shifter = Shifter {
+        cluster: s.cluster.clone(),
+        balancer: EditedByHand(s.balancer.clone(), shop.clone()),
+        alarms: s.alarms.clone(),
+        jobs: s.jobs.clone(),
+        artifacts: s.artifacts.clone(),
+        store: s.store.clone(),
+        slack: None::<gantry_core::traffic::SlackProgress<gantry_adapters::slack::SlackClient>>,
+        slice: Duration::from_secs(100),
+    };
+    let mut params = shop.user_parameters(NEW_IMAGE, canary(60));
+    params["check_interval_seconds"] = json!(60);
+    let first = shop.start_job(&params, json!([])).await;
+    let started = Instant::now();
+    let views = run_job(&first, |event| {
+        let shifter = &shifter;
+        async move {
+            invoke(shifter, &event).await;
+        }
+    })
+    .await;
+    let message = failure_message(&views);
+    assert!(
+        message.contains(
+            "the listener's weights were changed outside this deployment (blue 50, green 50)"
+        ),
+        "{message}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "noticed at once, not at the next check a minute later"
+    );
+    assert_eq!(shop.weights(false).await, (100, 0));
+}

@@ -355,6 +355,12 @@ where
                         let message = report::rollback_message(new, share, &reason);
                         return self.roll_back(job, p, &d, message, &mut thread, end).await;
                     }
+                    if let Some(reason) = self.read_back(p, weights).await {
+                        // A person (or another tool) changed the listener as it was being
+                        // set: stop now, with what was found, rather than at the next check.
+                        let message = report::rollback_message(new, share, &reason);
+                        return self.roll_back(job, p, &d, message, &mut thread, end).await;
+                    }
                     self.consume_promote(&d, o, &check.command_at).await;
                     d = d.at(phase);
                     self.log_step(p, &d, "shifted");
@@ -547,6 +553,31 @@ where
         self.tell_slack_final(p, d, report::ProgressOutcome::RolledBack, &message, thread)
             .await;
         self.fail(job, d, message).await
+    }
+
+    /// Reads the listener back after a weight change: `Some` reason to roll back when it
+    /// does not show `set` (a concurrent edit, which is then not overwritten silently).
+    async fn read_back(&self, p: &UserParameters, set: Weights) -> Option<RollbackReason> {
+        let found = self.balancer.forward(&p.traffic).await.map(|f| {
+            read_weights(
+                &f,
+                &p.blue.target_group_arn,
+                &p.green.target_group_arn,
+                &p.traffic.describe(),
+            )
+        });
+        match found {
+            Ok(Ok(found)) if found.same_shares(&set) => None,
+            Ok(Ok(found)) => Some(RollbackReason::WeightsChanged { found }),
+            Ok(Err(e)) => Some(RollbackReason::Error {
+                message: e.to_string(),
+            }),
+            // The write went through; the next check reads the listener again.
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the listener back after a weight change");
+                None
+            }
+        }
     }
 
     /// Sets the listener back to `back` unless it is there already.
