@@ -48,6 +48,7 @@ from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, e
 
 import cbor_bridge  # sibling module: server.py puts this directory on sys.path
 import call_log  # sibling module, as cbor_bridge
+import faults  # sibling module, as cbor_bridge
 import iam_enforce  # sibling module, as cbor_bridge
 import lambda_hooks  # sibling module, as cbor_bridge
 
@@ -1262,6 +1263,8 @@ ROUTES = Map([
     Rule("/_gantry/lambda/functions", methods=["POST"], endpoint="register_function"),
     Rule("/_gantry/lambda/invocations", methods=["GET"], endpoint="list_invocations"),
     Rule("/_gantry/reset", methods=["POST"], endpoint="reset"),
+    Rule("/_gantry/faults", methods=["POST"], endpoint="arm_fault"),
+    Rule("/_gantry/faults", methods=["GET"], endpoint="list_faults"),
 ])
 
 
@@ -1321,6 +1324,9 @@ class GantryApp:
         refusal = iam_enforce.check(environ)  # before moto, the plugin and the CBOR bridge alike
         if refusal is not None:
             return refusal(environ, start_response)
+        fault = faults.check(environ)
+        if fault is not None:
+            return fault(environ, start_response)
         if lambda_hooks.is_invoke(environ):
             answered = lambda_hooks.handle(environ, _moto_has_function)
             if answered is not None:
@@ -1403,7 +1409,14 @@ class GantryApp:
         moto_api_backend.reset()  # as POST /moto-api/reset/; plugin state lives on the backends, so it goes too
         call_log.reset()
         lambda_hooks.reset()
+        faults.reset()
         return {"reset": True}
+
+    def arm_fault(self, _backend: Any, params: dict[str, Any]) -> Any:
+        return faults.arm(params["operation"], params["count"], params.get("match", ""))
+
+    def list_faults(self, _backend: Any, _params: dict[str, Any]) -> Any:
+        return faults.served()
 
     def alb_metrics(self, _backend: Any, params: dict[str, Any]) -> Any:
         return publish_alb_metrics(params)

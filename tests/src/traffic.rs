@@ -430,6 +430,16 @@ impl Shop {
         .await;
     }
 
+    /// The next `count` calls of `operation` (ModifyListener, DescribeListeners…) naming this
+    /// shop's listener fail as during an AWS blip (503 ServiceUnavailable).
+    pub async fn fail_listener_calls(&self, operation: &str, count: u32) {
+        http::post(
+            &format!("{}/_gantry/faults", crate::emulator_url()),
+            &json!({"operation": operation, "count": count, "match": self.listener}),
+        )
+        .await;
+    }
+
     /// A service's (task definition, desired count).
     pub async fn service(&self, name: &str) -> (String, i32) {
         let out = aws_sdk_ecs::Client::new(&self.sdk)

@@ -137,6 +137,47 @@ fn failure_message(views: &[Value]) -> String {
         .to_string()
 }
 
+/// A rig whose shifter posts progress to `slack` (channel C0DEPLOYS), and the first job of a
+/// 2-second canary of NEW_IMAGE: (rig, job event, deployment id).
+async fn slack_rig_with_canary(slack: &SlackNs) -> (Rig, Value, String) {
+    let rig = rig_with(
+        &[
+            (
+                "GANTRY_NOTIFY",
+                r#"{"default_channel": "C0DEPLOYS"}"#.to_string(),
+            ),
+            ("SLACK_API_URL", slack.api_url()),
+        ],
+        json!({"slack_bot_token": "xoxb-gantry"}),
+    )
+    .await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(2)), json!([]))
+        .await;
+    let deployment = first["job_id"].as_str().unwrap().to_string();
+    (rig, first, deployment)
+}
+
+/// The notifier's record of the execution's Slack thread (parent message `ts` in C0DEPLOYS).
+async fn open_execution_thread(rig: &Rig, execution: &str, ts: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let shop = &rig.shop;
+    aws_sdk_dynamodb::Client::new(&shop.sdk)
+        .put_item()
+        .table_name(&rig.table)
+        .item(
+            "pk",
+            AttributeValue::S(format!("EXECUTION#{}#{execution}", shop.pipeline)),
+        )
+        .item("sk", AttributeValue::S("EXECUTION".into()))
+        .item("channel", AttributeValue::S("C0DEPLOYS".into()))
+        .item("ts", AttributeValue::S(ts.to_string()))
+        .send()
+        .await
+        .expect("execution record");
+}
+
 fn canary(bake_seconds: u64) -> Value {
     json!({"type": "canary", "percent": 10, "bake_seconds": bake_seconds})
 }
@@ -624,7 +665,8 @@ async fn an_invocation_that_died_after_a_shift_is_resumed_without_shifting_twice
         "InProgress"
     );
 
-    // Lambda retries the same event.
+    // Lambda retries the same event (a minute later): the dead invocation's lease has run out.
+    tokio::time::sleep(s.slice + gantry_core::traffic::turn::LEASE_MARGIN).await;
     let views = run_to_end(&rig.shifter, &first).await;
     assert_eq!(views.last().unwrap()["status"], "Succeeded");
     assert_eq!(
@@ -824,22 +866,8 @@ async fn the_image_can_come_from_an_imagedefinitions_artifact() {
 #[tokio::test]
 async fn a_progress_post_slack_took_despite_internal_error_is_updated_not_posted_again() {
     let slack = SlackNs::new();
-    let rig = rig_with(
-        &[
-            (
-                "GANTRY_NOTIFY",
-                r#"{"default_channel": "C0DEPLOYS"}"#.to_string(),
-            ),
-            ("SLACK_API_URL", slack.api_url()),
-        ],
-        json!({"slack_bot_token": "xoxb-gantry"}),
-    )
-    .await;
+    let (rig, first, deployment) = slack_rig_with_canary(&slack).await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(2)), json!([]))
-        .await;
-    let deployment = first["job_id"].as_str().unwrap().to_string();
     let execution = shop.execution_of(&deployment).await;
     // The notifier's parent message, which opened the execution's thread.
     let parent = gantry_adapters::slack::SlackClient::new(
@@ -849,22 +877,7 @@ async fn a_progress_post_slack_took_despite_internal_error_is_updated_not_posted
     .post_message(&json!({"channel": "C0DEPLOYS", "text": "shop: execution started"}))
     .await
     .expect("parent");
-    {
-        use aws_sdk_dynamodb::types::AttributeValue;
-        aws_sdk_dynamodb::Client::new(&shop.sdk)
-            .put_item()
-            .table_name(&rig.table)
-            .item(
-                "pk",
-                AttributeValue::S(format!("EXECUTION#{}#{execution}", shop.pipeline)),
-            )
-            .item("sk", AttributeValue::S("EXECUTION".into()))
-            .item("channel", AttributeValue::S("C0DEPLOYS".into()))
-            .item("ts", AttributeValue::S(parent.ts.clone()))
-            .send()
-            .await
-            .expect("execution record");
-    }
+    open_execution_thread(&rig, &execution, &parent.ts).await;
     // Slack stores the first progress post, then answers internal_error.
     slack
         .fault(
@@ -904,40 +917,11 @@ async fn a_progress_post_slack_took_despite_internal_error_is_updated_not_posted
 #[tokio::test]
 async fn progress_is_posted_in_the_executions_slack_thread() {
     let slack = SlackNs::new();
-    let rig = rig_with(
-        &[
-            (
-                "GANTRY_NOTIFY",
-                r#"{"default_channel": "C0DEPLOYS"}"#.to_string(),
-            ),
-            ("SLACK_API_URL", slack.api_url()),
-        ],
-        json!({"slack_bot_token": "xoxb-gantry"}),
-    )
-    .await;
+    let (rig, first, deployment) = slack_rig_with_canary(&slack).await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(2)), json!([]))
-        .await;
-    let deployment = first["job_id"].as_str().unwrap().to_string();
     // The notifier has opened the execution's thread.
     let execution = shop.execution_of(&deployment).await;
-    {
-        use aws_sdk_dynamodb::types::AttributeValue;
-        aws_sdk_dynamodb::Client::new(&shop.sdk)
-            .put_item()
-            .table_name(&rig.table)
-            .item(
-                "pk",
-                AttributeValue::S(format!("EXECUTION#{}#{execution}", shop.pipeline)),
-            )
-            .item("sk", AttributeValue::S("EXECUTION".into()))
-            .item("channel", AttributeValue::S("C0DEPLOYS".into()))
-            .item("ts", AttributeValue::S("1767225600.000100".into()))
-            .send()
-            .await
-            .expect("execution record");
-    }
+    open_execution_thread(&rig, &execution, "1767225600.000100").await;
     let views = run_to_end(&rig.shifter, &first).await;
     assert_eq!(views.last().unwrap()["status"], "Succeeded");
 
@@ -1040,4 +1024,293 @@ async fn a_role_scoped_to_another_listener_cannot_shift_and_the_job_fails_with_t
                 && x["resource"] == shop.listener.as_str()),
         "{refusals:?}"
     );
+}
+
+#[tokio::test]
+async fn stickiness_on_the_forward_action_is_refused_at_the_start() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    use aws_sdk_elasticloadbalancingv2::types::{
+        Action, ActionTypeEnum, ForwardActionConfig, TargetGroupStickinessConfig, TargetGroupTuple,
+    };
+    let tuple = |arn: &str, w: i32| {
+        TargetGroupTuple::builder()
+            .target_group_arn(arn)
+            .weight(w)
+            .build()
+    };
+    aws_sdk_elasticloadbalancingv2::Client::new(&shop.sdk)
+        .modify_listener()
+        .listener_arn(&shop.listener)
+        .default_actions(
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .forward_config(
+                    ForwardActionConfig::builder()
+                        .target_groups(tuple(&shop.blue_target_group, 100))
+                        .target_groups(tuple(&shop.green_target_group, 0))
+                        .target_group_stickiness_config(
+                            TargetGroupStickinessConfig::builder()
+                                .enabled(true)
+                                .duration_seconds(3600)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("sticky listener");
+    refused(
+        &rig,
+        shop.user_parameters(NEW_IMAGE, canary(1)),
+        "has target group stickiness on",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_plan_that_can_outlast_codepipelines_action_limit_is_refused_naming_it() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let mut p = shop.user_parameters(NEW_IMAGE, canary(60));
+    p["scale_down_after_seconds"] = json!(86_400);
+    refused(
+        &rig,
+        p,
+        "over the 24 h CodePipeline gives a Lambda invoke action",
+    )
+    .await;
+    let mut p = shop.user_parameters(NEW_IMAGE, canary(60));
+    p["scale_down_after_seconds"] = json!(86_400);
+    refused(&rig, p, "Quotas in AWS CodePipeline").await;
+}
+
+#[tokio::test]
+async fn draining_green_targets_count_as_unhealthy_and_roll_back() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
+        .await;
+    let running = spawn_run(&rig, &first);
+    until_green_at(shop, 10).await;
+    shop.set_target_health(true, "draining").await;
+    let views = running.await.unwrap();
+    let message = failure_message(&views);
+    assert!(message.starts_with("rolled back at 10% green"), "{message}");
+    assert!(
+        message.contains("Target.DeregistrationInProgress"),
+        "{message}"
+    );
+    assert_eq!(shop.weights(false).await, (100, 0));
+}
+
+#[tokio::test]
+async fn the_same_event_delivered_twice_at_once_drives_once() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(2)), json!([]))
+        .await;
+    let twin = |rig: &Rig| {
+        let (shifter, event) = (rig.shifter.clone(), first["event"].clone());
+        tokio::spawn(async move { traffic_shifter::handle(&*shifter, lambda_event(&event)).await })
+    };
+    let (a, b) = (twin(&rig), twin(&rig));
+    let outcomes: Vec<String> = [a.await.unwrap(), b.await.unwrap()]
+        .into_iter()
+        .map(|r| match r {
+            Ok(v) => v["outcome"].as_str().unwrap_or_default().to_string(),
+            Err(_) => "error (Lambda retries)".to_string(),
+        })
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "continued").count(),
+        1,
+        "exactly one drove: {outcomes:?}"
+    );
+    let next = job(first["job_id"].as_str().unwrap()).await["next_job"].clone();
+    let views = run_to_end(&rig.shifter, &next).await;
+    assert_eq!(
+        views.last().unwrap()["status"],
+        "Succeeded",
+        "{}",
+        outcome(&views)
+    );
+    assert_eq!(
+        shop.green_shares(false).await,
+        vec![10, 100],
+        "each weight set once, no rollback"
+    );
+    let results = job(first["job_id"].as_str().unwrap()).await["results"].clone();
+    let accepted = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["error"].is_null())
+        .count();
+    assert_eq!(accepted, 1, "the first job got one result: {results}");
+}
+
+#[tokio::test]
+async fn a_rollback_retries_the_listener_until_traffic_is_back_on_the_live_side() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
+        .await;
+    let running = spawn_run(&rig, &first);
+    until_green_at(shop, 10).await;
+    // The ELB API has a blip (4 failures: more than the SDK's own 3 tries) just as the alarm
+    // fires.
+    shop.fail_listener_calls("ModifyListener", 4).await;
+    shop.set_alarm(&shop.alarms[0], "ALARM").await;
+    let views = running.await.unwrap();
+    let message = failure_message(&views);
+    assert!(message.starts_with("rolled back at 10% green"), "{message}");
+    assert!(!message.contains("INCOMPLETE"), "{message}");
+    assert_eq!(shop.weights(false).await, (100, 0), "weights end on blue");
+    assert_eq!(shop.service(&shop.green_service).await.1, 0);
+}
+
+#[tokio::test]
+async fn a_rollback_that_cannot_finish_fails_the_invocation_and_its_retry_finishes_it() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
+        .await;
+    invoke(&*rig.shifter, &first["event"]).await;
+    assert_eq!(shop.weights(false).await, (90, 10));
+    let second = job(first["job_id"].as_str().unwrap()).await["next_job"].clone();
+    // ELB is down for longer than the invocation's time: every try fails.
+    shop.fail_listener_calls("ModifyListener", 1000).await;
+    shop.set_alarm(&shop.alarms[0], "ALARM").await;
+    let r = traffic_shifter::handle(&*rig.shifter, lambda_event(&second["event"])).await;
+    assert!(
+        r.is_err(),
+        "the invocation fails, so Lambda retries it: {r:?}"
+    );
+    let deployment = first["job_id"].as_str().unwrap();
+    assert_eq!(
+        record(&rig, deployment).await["status"].as_s().unwrap(),
+        "rolling_back"
+    );
+    assert_eq!(
+        job(second["job_id"].as_str().unwrap()).await["status"],
+        "InProgress"
+    );
+    // ELB is back; Lambda retries the event once the lease has run out.
+    shop.fail_listener_calls("ModifyListener", 0).await;
+    tokio::time::sleep(rig.shifter.slice + gantry_core::traffic::turn::LEASE_MARGIN).await;
+    let views = run_to_end(&rig.shifter, &second).await;
+    assert!(failure_message(&views).starts_with("rolled back at 10% green"));
+    assert_eq!(shop.weights(false).await, (100, 0));
+    assert_eq!(
+        record(&rig, deployment).await["status"].as_s().unwrap(),
+        "rolled_back"
+    );
+}
+
+#[tokio::test]
+async fn a_rollback_first_restores_the_live_sides_tasks_if_they_were_scaled_in() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
+        .await;
+    let running = spawn_run(&rig, &first);
+    until_green_at(shop, 10).await;
+    // Auto scaling scales blue in while green takes traffic.
+    aws_sdk_ecs::Client::new(&shop.sdk)
+        .update_service()
+        .cluster(&shop.cluster)
+        .service(&shop.blue_service)
+        .desired_count(1)
+        .send()
+        .await
+        .expect("scale blue in");
+    shop.set_alarm(&shop.alarms[0], "ALARM").await;
+    let views = running.await.unwrap();
+    assert!(failure_message(&views).starts_with("rolled back at 10% green"));
+    assert_eq!(shop.weights(false).await, (100, 0));
+    assert_eq!(
+        shop.service(&shop.blue_service).await.1,
+        2,
+        "blue back to 2 tasks"
+    );
+}
+
+/// The real load balancer, and a person who edits the listener by hand right after the
+/// shifter's first weight change.
+struct EditedByHand<L>(L, Shop);
+
+impl<L: LoadBalancer + Sync> LoadBalancer for EditedByHand<L> {
+    async fn forward(&self, control: &TrafficControl) -> Result<Vec<ForwardTarget>, ShiftError> {
+        self.0.forward(control).await
+    }
+
+    async fn set_weights(
+        &self,
+        control: &TrafficControl,
+        weights: &[(String, u32)],
+    ) -> Result<(), ShiftError> {
+        self.0.set_weights(control, weights).await?;
+        if weights.iter().any(|(_, w)| *w != 0 && *w != 100) {
+            let shop = &self.1;
+            shop.forward_listener_to(&[
+                (&shop.blue_target_group, 50),
+                (&shop.green_target_group, 50),
+            ])
+            .await;
+        }
+        Ok(())
+    }
+
+    async fn target_health(&self, arn: &str) -> Result<TargetHealth, ShiftError> {
+        self.0.target_health(arn).await
+    }
+}
+
+#[tokio::test]
+async fn a_listener_edited_by_hand_mid_shift_is_noticed_at_once_and_rolled_back() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let s = &*rig.shifter;
+    // A long slice and check interval: only the read-back can notice the edit quickly.
+    let shifter = Shifter {
+        cluster: s.cluster.clone(),
+        balancer: EditedByHand(s.balancer.clone(), shop.clone()),
+        alarms: s.alarms.clone(),
+        jobs: s.jobs.clone(),
+        artifacts: s.artifacts.clone(),
+        store: s.store.clone(),
+        slack: None::<gantry_core::traffic::SlackProgress<gantry_adapters::slack::SlackClient>>,
+        slice: Duration::from_secs(100),
+    };
+    let mut params = shop.user_parameters(NEW_IMAGE, canary(60));
+    params["check_interval_seconds"] = json!(60);
+    let first = shop.start_job(&params, json!([])).await;
+    let started = Instant::now();
+    let views = run_job(&first, |event| {
+        let shifter = &shifter;
+        async move {
+            invoke(shifter, &event).await;
+        }
+    })
+    .await;
+    let message = failure_message(&views);
+    assert!(
+        message.contains(
+            "the listener's weights were changed outside this deployment (blue 50, green 50)"
+        ),
+        "{message}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "noticed at once, not at the next check a minute later"
+    );
+    assert_eq!(shop.weights(false).await, (100, 0));
 }

@@ -2,7 +2,7 @@
 //! listener rule with a weighted forward action).
 
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, TargetGroupTuple, TargetHealthStateEnum,
+    Action, ActionTypeEnum, ForwardActionConfig, TargetGroupTuple,
 };
 use gantry_core::traffic::report::target_group_name;
 use gantry_core::traffic::{ForwardTarget, TargetHealth, TrafficControl};
@@ -97,6 +97,17 @@ impl LoadBalancer for AlbListener {
         })
     }
 
+    async fn sticky(&self, control: &TrafficControl) -> Result<bool, ShiftError> {
+        let actions = self.actions(control).await?;
+        Ok(actions.iter().filter(|a| is_forward(a)).any(|a| {
+            a.forward_config
+                .as_ref()
+                .and_then(|f| f.target_group_stickiness_config.as_ref())
+                .and_then(|c| c.enabled)
+                .unwrap_or(false)
+        }))
+    }
+
     async fn set_weights(
         &self,
         control: &TrafficControl,
@@ -172,26 +183,15 @@ impl LoadBalancer for AlbListener {
                 }
                 _ => crate::aws_error::shift_error("ELB DescribeTargetHealth", e),
             })?;
-        let mut health = TargetHealth {
-            target_group: target_group_name(target_group_arn).to_string(),
-            ..TargetHealth::default()
-        };
-        for d in out.target_health_descriptions() {
-            let state = d.target_health().and_then(|h| h.state());
-            match state {
-                Some(TargetHealthStateEnum::Healthy) => health.healthy += 1,
-                Some(TargetHealthStateEnum::Unhealthy) => {
-                    health.unhealthy += 1;
-                    if health.reason.is_none() {
-                        health.reason = d
-                            .target_health()
-                            .and_then(|h| h.reason())
-                            .map(|r| r.as_str().to_string());
-                    }
-                }
-                _ => health.other += 1,
-            }
-        }
-        Ok(health)
+        Ok(gantry_core::traffic::health::count(
+            target_group_name(target_group_arn),
+            out.target_health_descriptions().iter().map(|d| {
+                let h = d.target_health();
+                (
+                    h.and_then(|h| h.state()).map_or("", |s| s.as_str()),
+                    h.and_then(|h| h.reason()).map(|r| r.as_str()),
+                )
+            }),
+        ))
     }
 }

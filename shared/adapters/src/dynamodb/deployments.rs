@@ -6,7 +6,10 @@ use super::{store_error, Key, StateTable, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use gantry_core::slack::PostedMessage;
 use gantry_core::traffic::Command;
-use gantry_core::traffic::{DeploymentRecord, DeploymentStatus, DeploymentStore, PipelineContext};
+use gantry_core::traffic::{
+    DeploymentRecord, DeploymentStatus, DeploymentStore, PipelineContext, Turn,
+};
+use std::collections::HashMap;
 
 impl Key {
     /// A deployment: `DEPLOYMENT#<id>` (the id of the job that started it).
@@ -178,6 +181,60 @@ impl DeploymentStore for DynamoDeployments {
             Some("attribute_not_exists(seq) OR seq <= :q"),
         )
         .await
+    }
+
+    async fn take(
+        &self,
+        id: &str,
+        seq: u32,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<Turn, StoreError> {
+        // An equal number is taken only from a holder whose lease ran out unreleased (it
+        // died); `lease_until = 0` marks a released number.
+        let taken = self
+            .update(
+                id,
+                "SET seq = :q, lease_until = :until",
+                vec![
+                    (":q", AttributeValue::N(seq.to_string())),
+                    (":until", AttributeValue::N(until_ms.to_string())),
+                    (":now", AttributeValue::N(now_ms.to_string())),
+                    (":zero", AttributeValue::N("0".into())),
+                ],
+                Some("attribute_not_exists(seq) OR seq < :q OR (seq = :q AND lease_until > :zero AND lease_until < :now)"),
+            )
+            .await?;
+        if taken {
+            return Ok(Turn::Taken);
+        }
+        let item = self.get(&Key::deployment(id)).await?;
+        let n = |name: &str| {
+            item.as_ref()
+                .and_then(|i| i.get(name))
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+        };
+        Ok(match (n("seq"), n("lease_until")) {
+            (Some(held), Some(until)) if held == i64::from(seq) && until > 0 => {
+                Turn::Held { until_ms: until }
+            }
+            _ => Turn::Overtaken,
+        })
+    }
+
+    async fn release(&self, id: &str, seq: u32) -> Result<(), StoreError> {
+        self.update(
+            id,
+            "SET lease_until = :zero",
+            vec![
+                (":q", AttributeValue::N(seq.to_string())),
+                (":zero", AttributeValue::N("0".into())),
+            ],
+            Some("seq = :q"),
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn clear_command(&self, id: &str, command_at: Option<&str>) -> Result<(), StoreError> {

@@ -13,11 +13,12 @@ use crate::clock::now_epoch_millis as now_ms;
 use crate::slack::Chat;
 use crate::traffic::images::{self, ImageError, ImageUpdate};
 use crate::traffic::phase::new_share;
+use crate::traffic::preflight;
 use crate::traffic::report::{self, ProgressView, Services};
-use crate::traffic::weights::{live_side, read_weights};
+use crate::traffic::weights::read_weights;
 use crate::traffic::{
-    next_step, params, AlarmState, Command, Deployment, Observed, Phase, RollbackReason,
-    ServiceSnapshot, ShiftAction, Side, Timing, TrafficPlan, UserParameters, Weights,
+    next_step, params, Command, Deployment, Observed, Phase, RollbackReason, ServiceSnapshot,
+    ShiftAction, Timing, TrafficPlan, UserParameters, Weights,
 };
 use std::time::{Duration, Instant};
 
@@ -88,13 +89,31 @@ where
             Ok(s) => s,
             Err(e) => return self.refuse(job, e).await,
         };
-        if !self.store.claim(&d.id, d.seq).await.unwrap_or(true) {
-            // A repeated invocation: a later one has the deployment. This job has almost
-            // certainly had its result; if the invocation that handed over died before giving
-            // it, handing over again (untouched) gives it, and the next one reads the real state.
-            tracing::info!(deployment = %d.id, seq = d.seq, "overtaken by a later invocation: not acting");
-            return self.hand_over(job, &params, &d, true).await;
+        if !super::turn::wait_for_turn(&self.store, &d.id, d.seq, end).await? {
+            // A repeated invocation: a later one has the deployment, or this one's twin
+            // already gave the job its result. Nothing to do, nothing to report.
+            tracing::info!(deployment = %d.id, seq = d.seq, "overtaken by another invocation: not acting");
+            return Ok(ShiftOutcome::AlreadyFinished);
         }
+        let (id, seq) = (d.id.clone(), d.seq);
+        let outcome = self.go_on(job, &params, d, record, end).await;
+        if outcome.is_ok() {
+            // The job has its result: a twin of this invocation must not take over.
+            if let Err(e) = self.store.release(&id, seq).await {
+                tracing::warn!(error = %e, "could not release the deployment");
+            }
+        }
+        outcome
+    }
+
+    async fn go_on(
+        &self,
+        job: &Job,
+        params: &UserParameters,
+        d: Deployment,
+        record: Option<DeploymentRecord>,
+        end: Instant,
+    ) -> Result<ShiftOutcome, ShiftError> {
         let mut thread = Thread::default();
         if let Some(r) = &record {
             thread.context = r.context.clone();
@@ -113,7 +132,8 @@ where
             Some(DeploymentStatus::RollingBack) => {
                 // The invocation that started the rollback died: finish it, same reason.
                 let message = summary.unwrap_or_else(|| "deployment rolled back".into());
-                self.roll_back(job, &params, &d, message, &mut thread).await
+                self.roll_back(job, params, &d, message, &mut thread, end)
+                    .await
             }
             _ => self.drive(job, &params, d, end, thread).await,
         }
@@ -148,40 +168,26 @@ where
             let d = Deployment::from_token(&record.state)?;
             return Ok((d, Some(record)));
         }
-        let place = p.traffic.describe();
-        let forward = self.balancer.forward(&p.traffic).await?;
-        let weights = read_weights(
-            &forward,
-            &p.blue.target_group_arn,
-            &p.green.target_group_arn,
-            &place,
-        )?;
-        let live = live_side(weights, &place)?;
-        let idle = live.other();
-        let (live_service, idle_service) =
-            tokio::join!(self.service(p, live), self.service(p, idle));
-        let (live_service, idle_service) = (live_service?, idle_service?);
-        if live_service.desired < 1 {
-            return Err(ShiftError::Setup(format!(
-                "{live}.service {} is live but runs no tasks (desired count 0)",
-                p.side(live).service
-            )));
-        }
-        let readings = self.alarms.states(&p.alarms).await?;
-        if let Some(missing) = readings.iter().find(|r| r.state == AlarmState::Missing) {
-            return Err(ShiftError::Setup(format!(
-                "alarms: CloudWatch has no alarm named {}",
-                missing.name
-            )));
-        }
-        if let Some(firing) = readings.iter().find(|r| r.state == AlarmState::Alarm) {
-            // It would roll the deployment back at the first check: say so before anything
-            // moves. (A hotfix for what the alarm reports can leave it out of `alarms`.)
-            return Err(ShiftError::Setup(format!(
-                "alarms: {} is in ALARM already, so the deployment would roll back at once",
-                firing.name
-            )));
-        }
+        // Fetch: everything the pre-flight decision reads, at once.
+        let (forward, sticky, blue, green, alarms) = tokio::join!(
+            self.balancer.forward(&p.traffic),
+            self.balancer.sticky(&p.traffic),
+            self.cluster.service(&p.cluster, &p.blue.service),
+            self.cluster.service(&p.cluster, &p.green.service),
+            self.alarms.states(&p.alarms),
+        );
+        let facts = preflight::Facts {
+            forward: forward?,
+            sticky: sticky?,
+            blue: blue?,
+            green: green?,
+            alarms: alarms?,
+        };
+        // Decide.
+        let start = preflight::decide(p, &facts)?;
+        let (live, idle) = (start.live, start.idle());
+        let (live_service, idle_service) = (&start.live_service, &start.idle_service);
+        // Apply: the new task definition (nothing has moved yet), then the record, then ECS.
         self.balancer
             .target_health(&p.side(idle).target_group_arn)
             .await?;
@@ -191,13 +197,7 @@ where
             .await?;
         let names: Vec<String> = current.containers.iter().map(|(n, _)| n.clone()).collect();
         let updates = self.image_updates(job, p, &names, &current.arn).await?;
-        let unchanged = updates.iter().all(|u| {
-            current
-                .containers
-                .iter()
-                .any(|(n, i)| *n == u.container && *i == u.image)
-        });
-        let task_definition = if unchanged {
+        let task_definition = if preflight::already_runs(&current, &updates) {
             current.arn.clone()
         } else {
             self.cluster
@@ -253,23 +253,6 @@ where
             "deployment started"
         );
         Ok((d, Some(record)))
-    }
-
-    async fn service(
-        &self,
-        p: &UserParameters,
-        side: Side,
-    ) -> Result<crate::traffic::ServiceStatus, ShiftError> {
-        let name = &p.side(side).service;
-        self.cluster
-            .service(&p.cluster, name)
-            .await?
-            .ok_or_else(|| {
-                ShiftError::Setup(format!(
-                    "{side}.service {name} is not an active service of cluster {}",
-                    p.cluster
-                ))
-            })
     }
 
     async fn image_updates(
@@ -337,7 +320,7 @@ where
                     };
                     let share = report_share(&d);
                     let message = report::rollback_message(new, share, &reason);
-                    return self.roll_back(job, p, &d, message, &mut thread).await;
+                    return self.roll_back(job, p, &d, message, &mut thread, end).await;
                 }
             };
             let o = &check.observed;
@@ -356,7 +339,7 @@ where
                     }
                     let wait = Duration::from_millis((next_check_ms - now_ms()).max(0) as u64);
                     if Instant::now() + wait >= end {
-                        return self.hand_over(job, p, &d, false).await;
+                        return self.hand_over(job, p, &d, false, end).await;
                     }
                     tokio::time::sleep(wait).await;
                 }
@@ -370,7 +353,13 @@ where
                             message: e.to_string(),
                         };
                         let message = report::rollback_message(new, share, &reason);
-                        return self.roll_back(job, p, &d, message, &mut thread).await;
+                        return self.roll_back(job, p, &d, message, &mut thread, end).await;
+                    }
+                    if let Some(reason) = self.read_back(p, weights).await {
+                        // A person (or another tool) changed the listener as it was being
+                        // set: stop now, with what was found, rather than at the next check.
+                        let message = report::rollback_message(new, share, &reason);
+                        return self.roll_back(job, p, &d, message, &mut thread, end).await;
                     }
                     self.consume_promote(&d, o, &check.command_at).await;
                     d = d.at(phase);
@@ -384,7 +373,7 @@ where
                 }
                 ShiftAction::RollBack { reason } => {
                     let message = report::rollback_message(new, share, &reason);
-                    return self.roll_back(job, p, &d, message, &mut thread).await;
+                    return self.roll_back(job, p, &d, message, &mut thread, end).await;
                 }
             }
         }
@@ -444,6 +433,7 @@ where
         p: &UserParameters,
         d: &Deployment,
         repeat: bool,
+        end: Instant,
     ) -> Result<ShiftOutcome, ShiftError> {
         let next = d.handed_over();
         let token = match next.to_token() {
@@ -454,14 +444,10 @@ where
                 };
                 let message = report::rollback_message(d.new_side(), report_share(d), &reason);
                 return self
-                    .roll_back(job, p, d, message, &mut Thread::default())
+                    .roll_back(job, p, d, message, &mut Thread::default(), end)
                     .await;
             }
         };
-        // From here on, an invocation still holding this one's token is a repeat.
-        if let Err(e) = self.store.claim(&d.id, next.seq).await {
-            tracing::warn!(deployment = %d.id, error = %e, "could not record the hand-over");
-        }
         let progress = self.progress(d, report::summary(d, &services(p, d), now_ms()));
         match self.jobs.succeed(&job.id, Some(&token), &progress).await? {
             Ack::Accepted => Ok(ShiftOutcome::Continued { token }),
@@ -473,7 +459,7 @@ where
                     message: "the pipeline stopped waiting for this deployment (its job is no longer in progress)".into(),
                 };
                 let message = report::rollback_message(d.new_side(), report_share(d), &reason);
-                self.roll_back(job, p, d, message, &mut Thread::default())
+                self.roll_back(job, p, d, message, &mut Thread::default(), end)
                     .await
             }
         }
@@ -512,6 +498,10 @@ where
     }
 
     /// All traffic back to the live side, the idle side back to what it ran, the job failed.
+    /// The listener is set back with retries until `end`; when every try failed the record
+    /// stays `RollingBack` and the invocation fails (`Err`: Lambda retries the event, and the
+    /// retry finishes the rollback), the job without a result.
+    #[allow(clippy::too_many_arguments)]
     async fn roll_back(
         &self,
         job: &Job,
@@ -519,36 +509,27 @@ where
         d: &Deployment,
         message: String,
         thread: &mut Thread,
+        end: Instant,
     ) -> Result<ShiftOutcome, ShiftError> {
         tracing::warn!(deployment = %d.id, reason = %message, "rolling back");
-        // The reason is recorded while the listener is read: a rollback is on the clock.
-        let (_, forward) = tokio::join!(
+        // The reason is recorded while the live side's capacity is checked: a rollback is on
+        // the clock.
+        let ((), ()) = tokio::join!(
             self.set_status(d, DeploymentStatus::RollingBack, &message),
-            self.balancer.forward(&p.traffic)
+            self.restore_live_capacity(p, d)
         );
         let back = Weights::all_to(d.live);
-        let already_back = match forward {
-            Ok(forward) => read_weights(
-                &forward,
-                &p.blue.target_group_arn,
-                &p.green.target_group_arn,
-                "",
-            )
-            .is_ok_and(|w| w.same_shares(&back)),
-            Err(_) => false,
-        };
-        if !already_back {
-            if let Err(e) = self.balancer.set_weights(&p.traffic, &pairs(p, back)).await {
-                let message = format!(
-                    "{message}. ROLLBACK INCOMPLETE: the listener could not be set back to 100% {} ({e}); set its weights by hand",
-                    d.live
-                );
-                self.set_status(d, DeploymentStatus::RolledBack, &message)
-                    .await;
-                self.tell_slack_final(p, d, report::ProgressOutcome::RolledBack, &message, thread)
-                    .await;
-                return self.fail(job, d, message).await;
-            }
+        if let Err(e) = super::retry::until(end, || self.set_back(p, back)).await {
+            let incomplete = format!(
+                "{message}. ROLLBACK INCOMPLETE so far: the listener could not be set back to 100% {} ({e}); retrying",
+                d.live
+            );
+            tracing::error!(deployment = %d.id, error = %e, "rollback incomplete: failing the invocation so that it is retried");
+            self.set_status(d, DeploymentStatus::RollingBack, &message)
+                .await;
+            self.tell_slack_final(p, d, report::ProgressOutcome::Running, &incomplete, thread)
+                .await;
+            return Err(e);
         }
         let idle = p.side(d.new_side());
         let mut message = message;
@@ -572,6 +553,69 @@ where
         self.tell_slack_final(p, d, report::ProgressOutcome::RolledBack, &message, thread)
             .await;
         self.fail(job, d, message).await
+    }
+
+    /// Reads the listener back after a weight change: `Some` reason to roll back when it
+    /// does not show `set` (a concurrent edit, which is then not overwritten silently).
+    async fn read_back(&self, p: &UserParameters, set: Weights) -> Option<RollbackReason> {
+        let found = self.balancer.forward(&p.traffic).await.map(|f| {
+            read_weights(
+                &f,
+                &p.blue.target_group_arn,
+                &p.green.target_group_arn,
+                &p.traffic.describe(),
+            )
+        });
+        match found {
+            Ok(Ok(found)) if found.same_shares(&set) => None,
+            Ok(Ok(found)) => Some(RollbackReason::WeightsChanged { found }),
+            Ok(Err(e)) => Some(RollbackReason::Error {
+                message: e.to_string(),
+            }),
+            // The write went through; the next check reads the listener again.
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the listener back after a weight change");
+                None
+            }
+        }
+    }
+
+    /// Sets the listener back to `back` unless it is there already.
+    async fn set_back(&self, p: &UserParameters, back: Weights) -> Result<(), ShiftError> {
+        let forward = self.balancer.forward(&p.traffic).await?;
+        let already_back = read_weights(
+            &forward,
+            &p.blue.target_group_arn,
+            &p.green.target_group_arn,
+            "",
+        )
+        .is_ok_and(|w| w.same_shares(&back));
+        if already_back {
+            return Ok(());
+        }
+        self.balancer.set_weights(&p.traffic, &pairs(p, back)).await
+    }
+
+    /// The live side gets all traffic back: if it was scaled in meanwhile (auto scaling, or
+    /// the Retiring phase), its desired count goes back to what it was at the start first.
+    async fn restore_live_capacity(&self, p: &UserParameters, d: &Deployment) {
+        let live = p.side(d.live);
+        match self.cluster.service(&p.cluster, &live.service).await {
+            Ok(Some(s)) if s.desired < d.desired => {
+                tracing::warn!(deployment = %d.id, service = %live.service, desired = s.desired, wanted = d.desired, "the live side was scaled in: restoring it before the rollback");
+                if let Err(e) = self
+                    .cluster
+                    .update_service(&p.cluster, &live.service, None, d.desired)
+                    .await
+                {
+                    tracing::warn!(deployment = %d.id, error = %e, "could not restore the live side's desired count");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(deployment = %d.id, error = %e, "could not read the live side")
+            }
+        }
     }
 
     async fn succeed(

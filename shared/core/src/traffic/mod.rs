@@ -6,15 +6,19 @@
 
 pub mod deployment;
 pub mod flow;
+pub mod health;
 pub mod images;
 pub mod job;
 pub mod params;
 pub mod phase;
 pub mod plan;
 pub mod ports;
+pub mod preflight;
 pub mod progress;
 pub mod record;
 pub mod report;
+pub mod retry;
+pub mod turn;
 pub mod weights;
 
 pub use deployment::{Deployment, ServiceSnapshot, Timing, TokenError, MAX_TOKEN_CHARS};

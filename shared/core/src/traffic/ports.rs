@@ -32,6 +32,9 @@ pub enum ShiftError {
     Aws { operation: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A pre-flight check failed: nothing moved.
+    #[error(transparent)]
+    Refused(#[from] crate::traffic::preflight::Refusal),
 }
 
 impl ShiftError {
@@ -44,6 +47,7 @@ impl ShiftError {
                 | ShiftError::Weights(_)
                 | ShiftError::Image(_)
                 | ShiftError::Setup(_)
+                | ShiftError::Refused(_)
         )
     }
 }
@@ -99,6 +103,15 @@ pub trait LoadBalancer {
         &self,
         target_group_arn: &str,
     ) -> impl Future<Output = Result<TargetHealth, ShiftError>> + Send;
+    /// Whether the forward action has target group stickiness on (clients then stay on
+    /// the group they first reached, whatever the weights say).
+    fn sticky(
+        &self,
+        control: &TrafficControl,
+    ) -> impl Future<Output = Result<bool, ShiftError>> + Send {
+        let _ = control;
+        async { Ok(false) }
+    }
 }
 
 /// CloudWatch alarms.
@@ -157,8 +170,20 @@ pub trait ArtifactStore {
     ) -> impl Future<Output = Result<Vec<u8>, ShiftError>> + Send;
 }
 
+/// Whose turn it is to drive a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// This invocation drives.
+    Taken,
+    /// Another invocation with the same hand-over number drives, at most until `until_ms`.
+    Held { until_ms: i64 },
+    /// A later invocation has the deployment, or this number's holder already gave its job a
+    /// result: this one must not act.
+    Overtaken,
+}
+
 /// The deployment records (the state table in production).
-pub trait DeploymentStore {
+pub trait DeploymentStore: Sync {
     /// Creates the record, or returns the one a previous invocation of the same job created.
     fn open(
         &self,
@@ -174,6 +199,31 @@ pub trait DeploymentStore {
     /// Takes the deployment for the invocation holding hand-over number `seq`; `false` when a
     /// later invocation already has it (this one was overtaken and must not act).
     fn claim(&self, id: &str, seq: u32) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Takes the deployment for the invocation holding hand-over number `seq` until
+    /// `until_ms` (its lease): a later number always takes it; the same number only when the
+    /// holder's lease ran out without its release (it died). The default, for stores without
+    /// leases, is `claim` with a strictly later number.
+    fn take(
+        &self,
+        id: &str,
+        seq: u32,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> impl Future<Output = Result<Turn, StoreError>> + Send {
+        let _ = (now_ms, until_ms);
+        async move {
+            Ok(if self.claim(id, seq).await? {
+                Turn::Taken
+            } else {
+                Turn::Overtaken
+            })
+        }
+    }
+    /// The holder of `seq` gave its job a result: nobody takes the same number again.
+    fn release(&self, id: &str, seq: u32) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (id, seq);
+        async { Ok(()) }
+    }
     /// Removes the operator command given at `command_at` (and only that one).
     fn clear_command(
         &self,
