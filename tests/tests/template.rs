@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// Actions the template may grant on `Resource: "*"`, each for a reason its comment gives:
 /// AWS has no resource-level permission for them, or (DescribeAlarms) the resources are named at
 /// run time, in the pipeline's UserParameters.
-const STAR_ONLY: [&str; 11] = [
+const STAR_ONLY: [&str; 12] = [
     "codepipeline:GetJobDetails",
     "codepipeline:PutJobSuccessResult",
     "codepipeline:PutJobFailureResult",
@@ -22,6 +22,7 @@ const STAR_ONLY: [&str; 11] = [
     "elasticloadbalancing:DescribeRules",
     "elasticloadbalancing:DescribeTargetHealth",
     "cloudwatch:DescribeAlarms",
+    "cloudwatch:GetMetricData",
     "ecr:GetAuthorizationToken",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",

@@ -85,7 +85,7 @@ where
     K: gantry_core::slack::Chat + Sync,
     C: gantry_core::traffic::Cluster + Sync,
     L: gantry_core::traffic::LoadBalancer + Sync,
-    W: gantry_core::traffic::AlarmWatch + Sync,
+    W: gantry_core::traffic::AlarmWatch + gantry_core::traffic::TargetMetrics + Sync,
     J: gantry_core::traffic::Jobs + Sync,
     A: gantry_core::traffic::ArtifactStore + Sync,
     S: gantry_core::traffic::DeploymentStore + Sync,
@@ -652,6 +652,7 @@ async fn an_invocation_that_died_after_a_shift_is_resumed_without_shifting_twice
         store: s.store.clone(),
         slack: None::<gantry_core::traffic::SlackProgress<gantry_adapters::slack::SlackClient>>,
         slice: s.slice,
+        analysis_settle_seconds: s.analysis_settle_seconds,
     });
     let first = shop
         .start_job(&shop.user_parameters(NEW_IMAGE, canary(1)), json!([]))

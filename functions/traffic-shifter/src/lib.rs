@@ -14,7 +14,7 @@ use gantry_core::secrets::GantrySecrets;
 use gantry_core::slack::Chat;
 use gantry_core::traffic::{
     AlarmWatch, ArtifactStore, Cluster, DeploymentStore, Job, Jobs, LoadBalancer, ShiftOutcome,
-    Shifter, SlackProgress, DEFAULT_SLICE,
+    Shifter, SlackProgress, TargetMetrics, DEFAULT_SLICE,
 };
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{json, Value};
@@ -73,6 +73,7 @@ pub fn build(
         },
         slack,
         slice: DEFAULT_SLICE,
+        analysis_settle_seconds: gantry_core::traffic::analysis_step::DEFAULT_SETTLE_SECONDS,
     }
 }
 
@@ -93,7 +94,7 @@ pub async fn handle<C, L, W, J, A, S, K>(
 where
     C: Cluster + Sync,
     L: LoadBalancer + Sync,
-    W: AlarmWatch + Sync,
+    W: AlarmWatch + TargetMetrics + Sync,
     J: Jobs + Sync,
     A: ArtifactStore + Sync,
     S: DeploymentStore + Sync,

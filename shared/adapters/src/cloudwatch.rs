@@ -1,8 +1,10 @@
-//! `AlarmWatch` on CloudWatch (metric and composite alarms).
+//! `AlarmWatch` on CloudWatch (metric and composite alarms), and `TargetMetrics`: the load
+//! balancer's per-target-group metrics for the canary judge, in one `GetMetricData` per check.
 
 use aws_sdk_cloudwatch::types::{AlarmType, StateValue};
+use gantry_core::analysis::MetricQuery;
 use gantry_core::traffic::{AlarmReading, AlarmState};
-use gantry_core::traffic::{AlarmWatch, ShiftError};
+use gantry_core::traffic::{AlarmWatch, MetricSeries, ShiftError, TargetMetrics};
 use std::collections::HashMap;
 
 /// CloudWatch through the AWS SDK.
@@ -59,5 +61,81 @@ impl AlarmWatch for CloudWatchAlarms {
                 },
             })
             .collect())
+    }
+}
+
+impl TargetMetrics for CloudWatchAlarms {
+    async fn series(
+        &self,
+        queries: &[MetricQuery],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<MetricSeries>, ShiftError> {
+        use aws_sdk_cloudwatch::primitives::DateTime;
+        use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+        let queries: Vec<MetricDataQuery> = queries
+            .iter()
+            .map(|q| {
+                let metric = Metric::builder()
+                    .namespace(gantry_core::analysis::metrics::NAMESPACE)
+                    .metric_name(q.metric_name)
+                    .dimensions(
+                        Dimension::builder()
+                            .name("LoadBalancer")
+                            .value(&q.dimensions.load_balancer)
+                            .build(),
+                    )
+                    .dimensions(
+                        Dimension::builder()
+                            .name("TargetGroup")
+                            .value(&q.dimensions.target_group)
+                            .build(),
+                    )
+                    .build();
+                MetricDataQuery::builder()
+                    .id(q.id)
+                    .metric_stat(
+                        MetricStat::builder()
+                            .metric(metric)
+                            .period(q.period_seconds)
+                            .stat(q.stat)
+                            .build(),
+                    )
+                    .return_data(true)
+                    .build()
+            })
+            .collect();
+        let mut found: Vec<MetricSeries> = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .get_metric_data()
+                .set_metric_data_queries(Some(queries.clone()))
+                .start_time(DateTime::from_secs(start))
+                .end_time(DateTime::from_secs(end))
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| crate::aws_error::shift_error("CloudWatch GetMetricData", e))?;
+            for r in out.metric_data_results() {
+                let Some(id) = r.id() else { continue };
+                let points = r
+                    .timestamps()
+                    .iter()
+                    .zip(r.values())
+                    .map(|(t, v)| (t.secs(), *v))
+                    .collect();
+                found.push(MetricSeries {
+                    id: id.to_string(),
+                    points,
+                });
+            }
+            match out.next_token() {
+                Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(found)
     }
 }

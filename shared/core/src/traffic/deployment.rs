@@ -1,6 +1,7 @@
 //! One deployment's state: what was decided at the start (sides, the new task definition, the
 //! plan) and where it stands (`Phase`). Serialized, it is the continuation token.
 
+use super::analysis_step::StepState;
 use super::phase::Phase;
 use super::plan::TrafficPlan;
 use super::weights::Side;
@@ -62,6 +63,9 @@ pub struct Deployment {
     /// behind the deployment record's belongs to an invocation that was overtaken.
     #[serde(rename = "q", default)]
     pub seq: u32,
+    /// The canary judge's state (`UserParameters.analysis`), carried from check to check.
+    #[serde(rename = "an", default, skip_serializing_if = "StepState::is_empty")]
+    pub judged: StepState,
 }
 
 /// Why a continuation token could not be used.
@@ -100,6 +104,7 @@ impl Deployment {
             phase: Phase::Stabilizing { since_ms: now_ms },
             started_ms: now_ms,
             seq: 0,
+            judged: StepState::default(),
         }
     }
 

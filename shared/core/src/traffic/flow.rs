@@ -2,6 +2,7 @@
 //! and apply until the deployment ends or the invocation's time slice runs out, and always
 //! leave the job with a result.
 
+use super::analysis_step::{hold, Gate};
 use super::progress::Thread;
 use super::record::{DeploymentRecord, DeploymentStatus};
 use super::{
@@ -51,6 +52,9 @@ pub struct Shifter<C, L, W, J, A, S, K> {
     pub slack: Option<SlackProgress<K>>,
     /// The longest one invocation works before handing over with a continuation token.
     pub slice: Duration,
+    /// How long after a metrics window ends the canary judge takes it as complete
+    /// (`analysis_step::DEFAULT_SETTLE_SECONDS`; tests set it below zero to judge at once).
+    pub analysis_settle_seconds: i64,
 }
 
 /// The default slice: long enough that hand-overs are rare, short enough for any sensible
@@ -68,7 +72,7 @@ where
     K: Chat + Sync,
     C: Cluster + Sync,
     L: LoadBalancer + Sync,
-    W: AlarmWatch + Sync,
+    W: AlarmWatch + super::TargetMetrics + Sync,
     J: Jobs + Sync,
     A: ArtifactStore + Sync,
     S: DeploymentStore + Sync,
@@ -325,7 +329,13 @@ where
             };
             let o = &check.observed;
             let share = new_share(&d, &o.weights);
-            match next_step(&d, o) {
+            let gate = self.judge_step(p, &mut d, o.now_ms, &mut thread).await;
+            if let Gate::RollBack { message } = gate {
+                let reason = RollbackReason::Analysis { evidence: message };
+                let message = report::rollback_message(new, share, &reason);
+                return self.roll_back(job, p, &d, message, &mut thread).await;
+            }
+            match hold(&d, o, &gate, next_step(&d, o)) {
                 ShiftAction::Wait {
                     phase,
                     next_check_ms,
@@ -709,7 +719,7 @@ where
         self.tell_slack_final(p, d, outcome, &status, thread).await;
     }
 
-    async fn tell_slack_final(
+    pub(super) async fn tell_slack_final(
         &self,
         p: &UserParameters,
         d: &Deployment,
@@ -727,6 +737,7 @@ where
             outcome,
             status: status.to_string(),
             alarms: p.alarms.clone(),
+            analysis: d.judged.recent.iter().map(|w| w.render()).collect(),
         };
         match slack.publish(&self.store, thread, &view).await {
             Ok(Some(posted)) => {
@@ -749,7 +760,7 @@ fn pairs(p: &UserParameters, w: Weights) -> Vec<(String, u32)> {
     ]
 }
 
-fn services(p: &UserParameters, d: &Deployment) -> Services {
+pub(super) fn services(p: &UserParameters, d: &Deployment) -> Services {
     Services {
         old: p.side(d.live).service.clone(),
         new: p.side(d.new_side()).service.clone(),

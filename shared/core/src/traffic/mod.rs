@@ -4,6 +4,7 @@
 //!
 //! Nothing here talks to AWS; `crate::traffic` observes, applies and reports.
 
+pub mod analysis_step;
 pub mod deployment;
 pub mod flow;
 pub mod health;

@@ -39,7 +39,7 @@ pub struct SideSpec {
 }
 
 /// The validated `UserParameters`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UserParameters {
     pub cluster: String,
     pub traffic: TrafficControl,
@@ -54,6 +54,8 @@ pub struct UserParameters {
     pub check_interval_seconds: u32,
     pub scale_down_after_seconds: u32,
     pub ready_timeout_seconds: u32,
+    /// Judge the new side against the live side (`analysis`; `None`: not asked for).
+    pub analysis: Option<crate::analysis::AnalysisConfig>,
 }
 
 /// Defaults for the optional fields.
@@ -245,6 +247,18 @@ pub fn parse(text: &str) -> Result<UserParameters, ParamsError> {
     let ready_timeout_seconds = f
         .number("ready_timeout_seconds", 1, 24 * 3600)?
         .unwrap_or(DEFAULT_READY_TIMEOUT_SECONDS as u64) as u32;
+    let analysis = f
+        .get("analysis")
+        .map(|v| {
+            crate::analysis::AnalysisConfig::from_json(v).map_err(|e| {
+                let text = e.to_string();
+                match text.split_once(' ') {
+                    Some((field, problem)) if field.starts_with("analysis") => err(field, problem),
+                    _ => err("analysis", text),
+                }
+            })
+        })
+        .transpose()?;
     f.finish()?;
     Ok(UserParameters {
         cluster,
@@ -258,6 +272,7 @@ pub fn parse(text: &str) -> Result<UserParameters, ParamsError> {
         check_interval_seconds,
         scale_down_after_seconds,
         ready_timeout_seconds,
+        analysis,
     })
 }
 

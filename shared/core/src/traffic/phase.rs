@@ -136,6 +136,11 @@ pub enum RollbackReason {
     Operator {
         by: String,
     },
+    /// The canary judge found the new side worse than the live side (the `analysis: ...`
+    /// evidence), or its bake ended unjudged with `on_inconclusive: rollback`.
+    Analysis {
+        evidence: String,
+    },
     /// Gantry itself could not go on (AWS refused or did not answer).
     Error {
         message: String,
@@ -190,6 +195,7 @@ impl std::fmt::Display for RollbackReason {
                 "the listener's weights were changed outside this deployment ({found})"
             ),
             RollbackReason::Operator { by } => write!(f, "rollback requested by <@{by}>"),
+            RollbackReason::Analysis { evidence } => f.write_str(evidence),
             RollbackReason::Error { message } => f.write_str(message),
         }
     }

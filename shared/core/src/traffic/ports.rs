@@ -249,3 +249,24 @@ pub trait DeploymentStore: Sync {
         execution_id: &str,
     ) -> impl Future<Output = Result<Option<PostedMessage>, StoreError>> + Send;
 }
+
+/// One query's answer from the metrics store: the query's id and its (epoch seconds, value)
+/// points, in any order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricSeries {
+    pub id: String,
+    pub points: Vec<(i64, f64)>,
+}
+
+/// The load balancer's per-target-group metrics (CloudWatch), for judging the new side
+/// against the live side (`crate::analysis`).
+pub trait TargetMetrics {
+    /// Answers all `queries` over `[start, end)` (epoch seconds) in one request (CloudWatch's
+    /// `GetMetricData`; its pages are followed).
+    fn series(
+        &self,
+        queries: &[crate::analysis::MetricQuery],
+        start: i64,
+        end: i64,
+    ) -> impl Future<Output = Result<Vec<MetricSeries>, ShiftError>> + Send;
+}

@@ -76,4 +76,35 @@ impl<K: Chat + Sync> SlackProgress<K> {
         body["metadata"] = marker;
         self.client.post(&body).await.map(Some)
     }
+
+    /// A reply in the execution's thread (the judge's evidence on a rollback, a question to a
+    /// person). Nothing when the thread is not known yet or this pipeline wants failures only
+    /// and `text` is not about a rollback.
+    pub async fn reply<S: DeploymentStore>(
+        &self,
+        store: &S,
+        thread: &Thread,
+        text: &str,
+    ) -> Result<(), SlackError> {
+        let Some(context) = &thread.context else {
+            return Ok(());
+        };
+        let parent = match store
+            .execution_thread(&context.pipeline, &context.execution_id)
+            .await
+        {
+            Ok(Some(parent)) => parent,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the execution's Slack thread");
+                return Ok(());
+            }
+        };
+        let body = serde_json::json!({
+            "channel": parent.channel,
+            "thread_ts": parent.ts,
+            "text": crate::traffic::report::clip(text, 3000),
+        });
+        self.client.post(&body).await.map(drop)
+    }
 }

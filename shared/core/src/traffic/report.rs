@@ -126,6 +126,8 @@ pub struct ProgressView {
     /// The current summary, success or rollback message.
     pub status: String,
     pub alarms: Vec<String>,
+    /// The canary judge's latest windows, one line each (empty without `analysis`).
+    pub analysis: Vec<String>,
 }
 
 /// The progress message: `text` (notifications, screen readers) and Block Kit `blocks`, with
@@ -153,6 +155,15 @@ pub fn render(view: &ProgressView) -> Value {
             "text": clip(&format!("{icon} *{title}*: `{}` ← `{images}`\n{}", view.services.new, view.status), 3000)}}),
         json!({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(&context, 3000)}]}),
     ];
+    if !view.analysis.is_empty() {
+        let lines = format!(
+            "*Canary vs live* (per minute, latest last)\n{}",
+            view.analysis.join("\n")
+        );
+        blocks.push(
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": clip(&lines, 3000)}}),
+        );
+    }
     if view.outcome == ProgressOutcome::Running {
         blocks.push(json!({"type": "actions", "elements": [
             {"type": "button", "action_id": PROMOTE_ACTION, "style": "primary",
@@ -307,6 +318,7 @@ mod tests {
             outcome: ProgressOutcome::Running,
             status: "10% of traffic on green".into(),
             alarms: vec!["shop-5xx".into()],
+            analysis: vec![],
         };
         let m = render(&view);
         let actions = &m["blocks"][2]["elements"];

@@ -1,0 +1,536 @@
+//! The canary judge in the traffic shifter's loop (issue 14): per check, while a step with a
+//! bake holds part of the traffic on the new side, fetch both sides' load-balancer metrics in
+//! one request, judge the windows not judged before, and gate the step: it advances only once
+//! its bake passed (`analysis::decide_step`); a Fail rolls back at once with the evidence.
+//!
+//! The pure part (`StepState`, `gate_step`, `hold`) decides; `Shifter::judge_step` does the I/O.
+//! What the judge remembers rides in the continuation token (`Deployment::judged`).
+
+use super::deployment::Deployment;
+use super::phase::{Observed, Phase, ShiftAction};
+use super::progress::Thread;
+use super::{
+    AlarmWatch, ArtifactStore, Cluster, DeploymentStore, Jobs, LoadBalancer, TargetMetrics,
+    UserParameters,
+};
+use crate::analysis::verdict::utc;
+use crate::analysis::{
+    decide_step, judge, metric_queries, series_from_results, settled, windows_from_series,
+    AlbDimensions, AnalysisConfig, JudgeState, StepDecision, Verdict, Window,
+};
+use crate::slack::Chat;
+use serde::{Deserialize, Serialize};
+
+/// ALB publishes its metrics per minute.
+pub const PERIOD_SECONDS: i64 = 60;
+/// How long after a window's end CloudWatch's ALB figures are taken as complete.
+pub const DEFAULT_SETTLE_SECONDS: i64 = 120;
+/// The latest windows kept for the Slack message.
+const KEPT_WINDOWS: usize = 5;
+
+/// One judged window as the Slack message shows it: both sides' requests, 5xx and p99 (ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowLine {
+    #[serde(rename = "t")]
+    pub start: i64,
+    /// `p`, `i` or `f`.
+    #[serde(rename = "v")]
+    pub verdict: char,
+    #[serde(rename = "n")]
+    pub new: (u64, u64, Option<u32>),
+    #[serde(rename = "l")]
+    pub live: (u64, u64, Option<u32>),
+}
+
+impl WindowLine {
+    fn of(v: &Verdict) -> Self {
+        let w = v.evidence().window;
+        let ms = |p: Option<f64>| p.map(|s| (s * 1000.0).round().clamp(0.0, 1e9) as u32);
+        WindowLine {
+            start: w.start,
+            verdict: v.name().chars().next().unwrap_or('i'),
+            new: (w.new.requests, w.new.errors, ms(w.new.p99)),
+            live: (w.live.requests, w.live.errors, ms(w.live.p99)),
+        }
+    }
+
+    /// `:white_check_mark: pass 22:01 · new 1.00% 5xx (3/300), p99 120 ms · live 1.00% (27/2700), p99 110 ms`
+    pub fn render(&self) -> String {
+        let (icon, name) = match self.verdict {
+            'p' => (":white_check_mark:", "pass"),
+            'f' => (":x:", "fail"),
+            _ => (":grey_question:", "inconclusive"),
+        };
+        let rate = |(r, e, _): (u64, u64, Option<u32>)| {
+            if r == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.2}%", e as f64 * 100.0 / r as f64)
+            }
+        };
+        let p99 = |(_, _, p): (u64, u64, Option<u32>)| p.map_or("-".into(), |p| format!("{p} ms"));
+        let time = utc(self.start);
+        format!(
+            "{icon} {name} {} · new {} 5xx ({}/{}), p99 {} · live {} 5xx ({}/{}), p99 {}",
+            time.get(11..16).unwrap_or(&time),
+            rate(self.new),
+            self.new.1,
+            self.new.0,
+            p99(self.new),
+            rate(self.live),
+            self.live.1,
+            self.live.0,
+            p99(self.live)
+        )
+    }
+}
+
+/// What the shifter carries between checks for the judge: ~150 bytes in the token.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StepState {
+    #[serde(rename = "j", default)]
+    pub judge: JudgeState,
+    /// The plan step whose bake the judge's tally counts.
+    #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
+    /// When the new side started taking traffic (epoch seconds, at a period's start): the
+    /// metrics are read from there.
+    #[serde(rename = "s", default)]
+    pub since: i64,
+    /// A person was asked (inconclusive bake, `on_inconclusive: pause`) for this step.
+    #[serde(rename = "a", default, skip_serializing_if = "std::ops::Not::not")]
+    pub asked: bool,
+    /// The latest judged windows, newest last.
+    #[serde(rename = "r", default, skip_serializing_if = "Vec::is_empty")]
+    pub recent: Vec<WindowLine>,
+}
+
+impl StepState {
+    pub fn is_empty(&self) -> bool {
+        *self == StepState::default()
+    }
+}
+
+/// What the judge lets the current step do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Gate {
+    /// Nothing to hold: the state machine decides as without a judge.
+    Proceed,
+    /// Keep the weights: the bake has not passed yet.
+    Hold,
+    /// Roll back now: `message` is the `analysis: ...` evidence.
+    RollBack { message: String },
+    /// Keep the weights and ask a person, once (`message` says why).
+    AskPerson { message: String },
+}
+
+/// The step the judge watches, if the phase is one: a step that holds part of the traffic on
+/// the new side for a bake. Returns (step, when it started in ms, its bake in seconds).
+pub fn judged_step(d: &Deployment) -> Option<(usize, i64, u32)> {
+    match d.phase {
+        Phase::Shifting { step, since_ms } => d
+            .plan
+            .step(step)
+            .filter(|s| s.percent < 100 && s.hold_seconds > 0)
+            .map(|s| (step, since_ms, s.hold_seconds)),
+        _ => None,
+    }
+}
+
+/// Starts the step's tally when the step changed. Returns the state to judge from.
+pub fn enter_step(state: &StepState, step: usize, since_ms: i64) -> StepState {
+    let mut s = state.clone();
+    if s.step != Some(step) {
+        s.judge.start_step();
+        s.step = Some(step);
+        s.asked = false;
+    }
+    if s.since == 0 {
+        s.since = (since_ms / 1000).div_euclid(PERIOD_SECONDS) * PERIOD_SECONDS;
+    }
+    s
+}
+
+/// The metrics' time range for a check at `now_s`: from the new side's first traffic to the
+/// end of the last period that can be settled.
+pub fn query_range(state: &StepState, now_s: i64, settle_seconds: i64) -> (i64, i64) {
+    let start = state.since;
+    let end = (now_s - settle_seconds).div_euclid(PERIOD_SECONDS) * PERIOD_SECONDS + PERIOD_SECONDS;
+    (start, end.max(start + PERIOD_SECONDS))
+}
+
+/// Judges the settled windows not judged before and gates the step. `windows` is `None` when
+/// the metrics could not be read (the step then holds: nothing advances unjudged).
+pub fn gate_step(
+    config: &AnalysisConfig,
+    state: &StepState,
+    windows: Option<&[Window]>,
+    now_ms: i64,
+    bake_end_ms: i64,
+    settle_seconds: i64,
+) -> (StepState, Gate, Vec<Verdict>) {
+    let Some(windows) = windows else {
+        return (state.clone(), Gate::Hold, Vec::new());
+    };
+    let ready = settled(windows, now_ms / 1000, PERIOD_SECONDS, settle_seconds);
+    let (judged, mut verdicts) = judge(config, &state.judge, &ready);
+    // A Fail ends the deployment: the windows after it in the same check are not shown.
+    if let Some(fail) = verdicts.iter().position(Verdict::is_fail) {
+        verdicts.truncate(fail + 1);
+    }
+    let mut next = state.clone();
+    next.judge = judged;
+    next.recent.extend(verdicts.iter().map(WindowLine::of));
+    let extra = next.recent.len().saturating_sub(KEPT_WINDOWS);
+    next.recent.drain(..extra);
+    let gate = match decide_step(config, &next.judge.bake, &verdicts, now_ms >= bake_end_ms) {
+        StepDecision::Advance => Gate::Proceed,
+        StepDecision::Wait => Gate::Hold,
+        StepDecision::RollBack { message, .. } => Gate::RollBack { message },
+        StepDecision::AskPerson { message } if !next.asked => {
+            next.asked = true;
+            Gate::AskPerson { message }
+        }
+        StepDecision::AskPerson { .. } => Gate::Hold,
+    };
+    (next, gate, verdicts)
+}
+
+/// The state machine's action, held back when the gate holds: a move past the judged step
+/// becomes a wait at the same weights. A person's Promote now or Roll back is never held.
+pub fn hold(d: &Deployment, o: &Observed, gate: &Gate, action: ShiftAction) -> ShiftAction {
+    if matches!(gate, Gate::Proceed) || o.command.is_some() {
+        return action;
+    }
+    let Phase::Shifting { step, .. } = d.phase else {
+        return action;
+    };
+    let moves_on = match &action {
+        ShiftAction::Shift {
+            phase: Phase::Shifting { step: next, .. },
+            ..
+        } => *next > step,
+        ShiftAction::Shift { .. } | ShiftAction::Finish => true,
+        ShiftAction::Wait { phase, .. } => {
+            !matches!(phase, Phase::Shifting { step: s, .. } if *s == step)
+        }
+        ShiftAction::RollBack { .. } => false,
+    };
+    if !moves_on {
+        return action;
+    }
+    ShiftAction::Wait {
+        phase: d.phase,
+        next_check_ms: o.now_ms + i64::from(d.timing.check_seconds) * 1000,
+    }
+}
+
+/// The load balancer's ARN from the listener's or rule's ARN (they share its name and id):
+/// `…:listener/app/<name>/<id>/<listener>` -> `…:loadbalancer/app/<name>/<id>`.
+pub fn load_balancer_arn(control: &super::TrafficControl) -> Option<String> {
+    let arn = control.arn();
+    let (head, rest) = arn
+        .split_once(":listener/")
+        .or_else(|| arn.split_once(":listener-rule/"))?;
+    let parts: Vec<&str> = rest.split('/').collect();
+    if parts.len() < 4 || parts[0] != "app" {
+        return None;
+    }
+    Some(format!(
+        "{head}:loadbalancer/{}/{}/{}",
+        parts[0], parts[1], parts[2]
+    ))
+}
+
+impl<C, L, W, J, A, S, K> super::Shifter<C, L, W, J, A, S, K>
+where
+    K: Chat + Sync,
+    C: Cluster + Sync,
+    L: LoadBalancer + Sync,
+    W: AlarmWatch + TargetMetrics + Sync,
+    J: Jobs + Sync,
+    A: ArtifactStore + Sync,
+    S: DeploymentStore + Sync,
+{
+    /// One check's judging: reads both sides' metrics in one request, judges, keeps the state
+    /// in `d`, and says what the step may do. Updates the Slack message when windows were
+    /// judged, and replies in the execution's thread when a person is asked or on a Fail.
+    pub(super) async fn judge_step(
+        &self,
+        p: &UserParameters,
+        d: &mut Deployment,
+        now_ms: i64,
+        thread: &mut Thread,
+    ) -> Gate {
+        let (Some(config), Some((step, since_ms, bake_seconds))) =
+            (p.analysis.as_ref(), judged_step(d))
+        else {
+            return Gate::Proceed;
+        };
+        let state = enter_step(&d.judged, step, since_ms);
+        let new = p.side(d.new_side());
+        let live = p.side(d.live);
+        let lb = load_balancer_arn(&p.traffic);
+        let dims = lb.as_deref().and_then(|lb| {
+            Some((
+                AlbDimensions::from_arns(lb, &new.target_group_arn).ok()?,
+                AlbDimensions::from_arns(lb, &live.target_group_arn).ok()?,
+            ))
+        });
+        let windows = match dims {
+            None => {
+                tracing::warn!(deployment = %d.id, "analysis: the load balancer's dimensions could not be read; holding the step");
+                None
+            }
+            Some((n, l)) => {
+                let queries = metric_queries(&n, &l, PERIOD_SECONDS as i32);
+                let (start, end) = query_range(&state, now_ms / 1000, self.analysis_settle_seconds);
+                match self.alarms.series(&queries, start, end).await {
+                    Ok(found) => {
+                        let (n, l) = series_from_results(
+                            found.iter().map(|s| (s.id.as_str(), s.points.clone())),
+                        );
+                        Some(windows_from_series(&n, &l))
+                    }
+                    Err(e) => {
+                        tracing::warn!(deployment = %d.id, error = %e, "analysis: metrics not read; holding the step");
+                        None
+                    }
+                }
+            }
+        };
+        let bake_end_ms = since_ms + i64::from(bake_seconds) * 1000;
+        let (next, gate, verdicts) = gate_step(
+            config,
+            &state,
+            windows.as_deref(),
+            now_ms,
+            bake_end_ms,
+            self.analysis_settle_seconds,
+        );
+        for v in &verdicts {
+            tracing::info!(deployment = %d.id, verdict = v.name(), evidence = %v, "analysis");
+        }
+        d.judged = next;
+        match &gate {
+            Gate::RollBack { message } => self.reply_in_thread(d, thread, message).await,
+            Gate::AskPerson { message } => {
+                let text = format!("{message}. The weights stay where they are: *Promote now* or *Roll back* on the deployment's message.");
+                self.reply_in_thread(d, thread, &text).await;
+            }
+            _ => {}
+        }
+        if !verdicts.is_empty() && !matches!(gate, Gate::RollBack { .. }) {
+            let status = super::report::summary(d, &super::flow::services(p, d), now_ms);
+            self.tell_slack_final(
+                p,
+                d,
+                super::report::ProgressOutcome::Running,
+                &status,
+                thread,
+            )
+            .await;
+        }
+        gate
+    }
+
+    /// A reply in the execution's Slack thread (the rollback's evidence, a question).
+    async fn reply_in_thread(&self, d: &Deployment, thread: &Thread, text: &str) {
+        let Some(slack) = &self.slack else { return };
+        if let Err(e) = slack.reply(&self.store, thread, text).await {
+            tracing::warn!(deployment = %d.id, error = %e, "analysis: Slack reply not posted");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::SideStats;
+    use crate::traffic::deployment::{ServiceSnapshot, Timing};
+    use crate::traffic::plan::{Strategy, TrafficPlan};
+    use crate::traffic::{Side, TrafficControl, Weights};
+
+    fn window(start: i64, new: (u64, u64), live: (u64, u64)) -> Window {
+        let side = |(requests, errors)| SideStats {
+            requests,
+            errors,
+            p99: Some(0.1),
+        };
+        Window {
+            start,
+            new: side(new),
+            live: side(live),
+        }
+    }
+
+    fn canary_at_ten_percent(since_ms: i64) -> Deployment {
+        Deployment::new(
+            "job",
+            Side::Blue,
+            "arn:aws:ecs:us-east-1:1:task-definition/shop:2",
+            2,
+            ServiceSnapshot {
+                task_definition: "arn:aws:ecs:us-east-1:1:task-definition/shop:1".into(),
+                desired: 0,
+            },
+            TrafficPlan::new(Strategy::Canary {
+                percent: 10,
+                bake_seconds: 300,
+            }),
+            Timing {
+                check_seconds: 15,
+                scale_down_after_seconds: 300,
+                ready_timeout_seconds: 900,
+            },
+            0,
+        )
+        .at(Phase::Shifting { step: 0, since_ms })
+    }
+
+    #[test]
+    fn the_load_balancer_comes_from_the_listener_or_rule_arn() {
+        let lb = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop/50dc6c495c0c9188";
+        for control in [
+            TrafficControl::Listener("arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2".into()),
+            TrafficControl::Rule("arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee".into()),
+        ] {
+            assert_eq!(load_balancer_arn(&control).as_deref(), Some(lb));
+        }
+        assert_eq!(
+            load_balancer_arn(&TrafficControl::Listener(
+                "arn:aws:elasticloadbalancing:us-east-1:1:listener/net/x/1/2".into()
+            )),
+            None
+        );
+    }
+
+    #[test]
+    fn only_a_partial_step_with_a_bake_is_judged() {
+        let d = canary_at_ten_percent(1_000);
+        assert_eq!(judged_step(&d), Some((0, 1_000, 300)));
+        assert_eq!(
+            judged_step(&d.at(Phase::Shifting {
+                step: 1,
+                since_ms: 0
+            })),
+            None
+        );
+        assert_eq!(judged_step(&d.at(Phase::Stabilizing { since_ms: 0 })), None);
+    }
+
+    #[test]
+    fn a_fail_rolls_back_and_the_windows_after_it_are_not_shown() {
+        let c = AnalysisConfig::default();
+        let s = enter_step(&StepState::default(), 0, 60_000);
+        assert_eq!(s.since, 60);
+        let ws: Vec<Window> = (1..=4)
+            .map(|i| window(i * 60, (300, 30), (2700, 27)))
+            .collect();
+        let (next, gate, verdicts) = gate_step(&c, &s, Some(&ws), 10_000_000, 20_000_000, 120);
+        assert!(
+            matches!(gate, Gate::RollBack { ref message } if message.starts_with("analysis: fail"))
+        );
+        assert!(verdicts.last().is_some_and(Verdict::is_fail));
+        assert_eq!(next.recent.last().map(|w| w.verdict), Some('f'));
+    }
+
+    #[test]
+    fn windows_cloudwatch_is_still_filling_wait_and_unreadable_metrics_hold() {
+        let c = AnalysisConfig::default();
+        let s = enter_step(&StepState::default(), 0, 0);
+        let ws = [window(60, (300, 3), (2700, 27))];
+        // The window ends at 120 s; it is settled at 240 s.
+        let (next, gate, v) = gate_step(&c, &s, Some(&ws), 200_000, 100_000, 120);
+        assert!(v.is_empty());
+        assert_eq!(
+            gate,
+            Gate::AskPerson {
+                message: "analysis: inconclusive: the bake ended with no window in which the new side served 50 requests (0 inconclusive windows); on_inconclusive is pause".into()
+            }
+        );
+        let (_, again, _) = gate_step(&c, &next, Some(&ws), 201_000, 100_000, 120);
+        assert_eq!(again, Gate::Hold, "a person is asked once");
+        let (_, gate, v) = gate_step(&c, &s, Some(&ws), 240_000, 300_000, 120);
+        assert_eq!((gate, v.len()), (Gate::Hold, 1), "passed, bake not over");
+        let (_, gate, _) = gate_step(&c, &s, Some(&ws), 240_000, 200_000, 120);
+        assert_eq!(gate, Gate::Proceed);
+        let (_, gate, _) = gate_step(&c, &s, None, 240_000, 200_000, 120);
+        assert_eq!(gate, Gate::Hold);
+    }
+
+    #[test]
+    fn a_held_step_does_not_move_on_but_a_person_can_move_it() {
+        let d = canary_at_ten_percent(0);
+        let o = Observed {
+            now_ms: 400_000,
+            weights: Weights::split(Side::Green, 10),
+            idle: crate::traffic::ServiceStatus {
+                task_definition: d.task_definition.clone(),
+                desired: 2,
+                running: 2,
+                deployments: 1,
+                rollout: crate::traffic::phase::Rollout::Completed,
+            },
+            idle_targets: crate::traffic::TargetHealth {
+                target_group: "green".into(),
+                healthy: 2,
+                ..Default::default()
+            },
+            alarms: vec![],
+            command: None,
+        };
+        let action = crate::traffic::next_step(&d, &o);
+        assert!(matches!(action, ShiftAction::Shift { .. }));
+        assert_eq!(
+            hold(&d, &o, &Gate::Hold, action.clone()),
+            ShiftAction::Wait {
+                phase: d.phase,
+                next_check_ms: 415_000
+            }
+        );
+        assert_eq!(hold(&d, &o, &Gate::Proceed, action.clone()), action);
+        let promoted = Observed {
+            command: Some(crate::traffic::Command::Promote { by: "U1".into() }),
+            ..o
+        };
+        let action = crate::traffic::next_step(&d, &promoted);
+        assert_eq!(hold(&d, &promoted, &Gate::Hold, action.clone()), action);
+    }
+
+    #[test]
+    fn the_token_with_the_judge_state_stays_within_codepipelines_limit() {
+        let c = AnalysisConfig::default();
+        let mut d = canary_at_ten_percent(0);
+        let long = |rev| {
+            format!(
+                "arn:aws-us-gov:ecs:us-gov-west-1:123456789012:task-definition/{}:{rev}",
+                "f".repeat(255)
+            )
+        };
+        d.task_definition = long(1_000_000);
+        d.idle_before.task_definition = long(999_999);
+        d.id = "j".repeat(64);
+        let s = enter_step(&StepState::default(), 0, 0);
+        let ws: Vec<Window> = (1..=30)
+            .map(|i| {
+                window(
+                    i * 60,
+                    (u64::MAX / 64, u64::MAX / 640),
+                    (u64::MAX / 64, u64::MAX / 640),
+                )
+            })
+            .collect();
+        let (next, _, _) = gate_step(&c, &s, Some(&ws), i64::MAX / 2, 0, 120);
+        assert_eq!(next.recent.len(), 5);
+        d.judged = next;
+        d.judged.asked = true;
+        let token = d.to_token().expect("fits");
+        assert!(
+            token.len() <= crate::traffic::MAX_TOKEN_CHARS,
+            "{}",
+            token.len()
+        );
+        assert_eq!(Deployment::from_token(&token).expect("reads"), d);
+    }
+}

@@ -1,0 +1,360 @@
+//! The canary judge end to end (issue 14): the traffic shifter with `UserParameters.analysis`,
+//! reading what an ALB publishes per target group (60-second periods, through the emulator's
+//! `GetMetricData` statistics), against ECS, the ALB, DynamoDB and the Slack stand-in.
+
+use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
+use gantry_core::config::TrafficShifterConfig;
+use gantry_tests::alb_metrics::{publish, Period};
+use gantry_tests::aws::{create_secret, create_table, function_start, sdk};
+use gantry_tests::slack::SlackNs;
+use gantry_tests::traffic::{run_job, Shop};
+use gantry_tests::unique;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use traffic_shifter::TrafficShifter;
+
+const NEW_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:2";
+const THREAD_TS: &str = "1767225600.000100";
+
+struct Rig {
+    shop: Shop,
+    shifter: Arc<TrafficShifter>,
+    table: String,
+    slack: SlackNs,
+}
+
+/// A shop, a state table, Slack progress on, and the shifter judging each published window at
+/// once (a real one waits two minutes for CloudWatch to finish a window).
+async fn rig() -> Rig {
+    let slack = SlackNs::new();
+    let sdk = sdk().await;
+    let shop = Shop::create(&sdk, &unique("shop"), 2).await;
+    let table = unique("gantry");
+    create_table(&sdk, &table).await;
+    let secret_arn = create_secret(
+        &sdk,
+        &unique("gantry-secret"),
+        &json!({"slack_bot_token": "xoxb-gantry"}),
+    )
+    .await;
+    let vars: HashMap<String, String> = HashMap::from([
+        ("GANTRY_SECRETS_ARN".into(), secret_arn.clone()),
+        ("GANTRY_TABLE".into(), table.clone()),
+        (
+            "GANTRY_NOTIFY".into(),
+            r#"{"default_channel": "C0DEPLOYS"}"#.into(),
+        ),
+        ("SLACK_API_URL".into(), slack.api_url()),
+    ]);
+    let config = TrafficShifterConfig::from_env(&vars).expect("config");
+    let stack = shop.stack(&table, &secret_arn);
+    let (own, secrets) = function_start("traffic-shifter", &stack).await;
+    let mut shifter = traffic_shifter::build(config, &secrets, &own);
+    shifter.slice = Duration::from_millis(2500);
+    shifter.analysis_settle_seconds = -3600;
+    Rig {
+        shop,
+        shifter: Arc::new(shifter),
+        table,
+        slack,
+    }
+}
+
+fn lambda_event(event: &Value) -> LambdaEvent<CodePipelineJobEvent> {
+    let mut context = Context::default();
+    context.deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 120_000;
+    LambdaEvent::new(
+        serde_json::from_value(event.clone()).expect("job event"),
+        context,
+    )
+}
+
+fn spawn_run(rig: &Rig, first: &Value) -> tokio::task::JoinHandle<Vec<Value>> {
+    let shifter = rig.shifter.clone();
+    let first = first.clone();
+    tokio::spawn(async move {
+        run_job(&first, |event| {
+            let shifter = shifter.clone();
+            async move {
+                traffic_shifter::handle(&*shifter, lambda_event(&event))
+                    .await
+                    .expect("the job got a result");
+            }
+        })
+        .await
+    })
+}
+
+/// Starts a canary (10%, `bake_seconds`) judged with `analysis`, in an execution whose Slack
+/// thread the notifier has opened.
+async fn start(rig: &Rig, bake_seconds: u64, analysis: Value) -> (Value, String) {
+    let shop = &rig.shop;
+    let mut params = shop.user_parameters(
+        NEW_IMAGE,
+        json!({"type": "canary", "percent": 10, "bake_seconds": bake_seconds}),
+    );
+    params["analysis"] = analysis;
+    let first = shop.start_job(&params, json!([])).await;
+    let deployment = first["job_id"].as_str().unwrap().to_string();
+    let execution = shop.execution_of(&deployment).await;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    aws_sdk_dynamodb::Client::new(&shop.sdk)
+        .put_item()
+        .table_name(&rig.table)
+        .item(
+            "pk",
+            AttributeValue::S(format!("EXECUTION#{}#{execution}", shop.pipeline)),
+        )
+        .item("sk", AttributeValue::S("EXECUTION".into()))
+        .item("channel", AttributeValue::S("C0DEPLOYS".into()))
+        .item("ts", AttributeValue::S(THREAD_TS.into()))
+        .send()
+        .await
+        .expect("execution record");
+    (first, deployment)
+}
+
+/// One minute of traffic on both sides: (requests, 5xx, p99 seconds) each.
+type Minute = ((u64, u64, f64), (u64, u64, f64));
+
+/// Publishes what the ALB would for green (new) and blue (live), one 60-second period each,
+/// from the minute after now on.
+async fn publish_minutes(shop: &Shop, minutes: &[Minute]) {
+    let load_balancer = shop
+        .listener
+        .rsplit_once('/')
+        .map(|(lb, _)| lb.replace(":listener/", ":loadbalancer/"))
+        .expect("listener arn");
+    let now = gantry_core::clock::now_epoch_seconds();
+    let first = (now / 60 + 1) * 60;
+    for (i, (new, live)) in minutes.iter().enumerate() {
+        let timestamp = first + 60 * i as i64 + 5;
+        for (group, (requests, errors, p99)) in [
+            (&shop.green_target_group, new),
+            (&shop.blue_target_group, live),
+        ] {
+            publish(
+                &load_balancer,
+                group,
+                &Period {
+                    timestamp,
+                    requests: *requests,
+                    errors_5xx: *errors,
+                    typical_seconds: 0.05,
+                    p99_seconds: *p99,
+                },
+            )
+            .await;
+        }
+    }
+}
+
+fn failure_message(views: &[Value]) -> String {
+    let last = views.last().expect("a job");
+    let r = last["results"]
+        .as_array()
+        .and_then(|r| r.iter().rev().find(|r| r["error"].is_null()))
+        .cloned()
+        .expect("an accepted result");
+    assert_eq!(r["operation"], "PutJobFailureResult", "{r}");
+    r["body"]["failureDetails"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The deployment's progress message (the one with blocks) and the thread's other replies.
+async fn thread(slack: &SlackNs) -> (Value, Vec<String>) {
+    let messages = slack.messages().await;
+    let progress = messages
+        .iter()
+        .find(|m| m["metadata"]["event_type"] == "gantry_deployment_progress")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let replies = messages
+        .iter()
+        .filter(|m| m["metadata"]["event_type"] != "gantry_deployment_progress")
+        .filter(|m| m["thread_ts"] == THREAD_TS)
+        .map(|m| m["text"].as_str().unwrap_or_default().to_string())
+        .collect();
+    (progress, replies)
+}
+
+fn blocks_text(message: &Value) -> String {
+    message["blocks"]
+        .as_array()
+        .map(|b| {
+            b.iter()
+                .map(|b| b["text"]["text"].as_str().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+async fn click(rig: &Rig, deployment: &str, command: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    aws_sdk_dynamodb::Client::new(&rig.shop.sdk)
+        .update_item()
+        .table_name(&rig.table)
+        .key("pk", AttributeValue::S(format!("DEPLOYMENT#{deployment}")))
+        .key("sk", AttributeValue::S("DEPLOYMENT".into()))
+        .update_expression("SET command = :c, command_by = :u, command_at = :t")
+        .expression_attribute_values(":c", AttributeValue::S(command.into()))
+        .expression_attribute_values(":u", AttributeValue::S("U0RELEASE".into()))
+        .expression_attribute_values(":t", AttributeValue::N("1767225600".into()))
+        .send()
+        .await
+        .expect("write command");
+}
+
+const GOOD: Minute = ((300, 3, 0.12), (2700, 27, 0.11));
+
+#[tokio::test]
+async fn a_good_canary_completes_with_pass_verdicts_in_its_slack_message() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    publish_minutes(shop, &[GOOD, GOOD, GOOD]).await;
+    let (first, _) = start(&rig, 4, json!({})).await;
+    let views = spawn_run(&rig, &first).await.unwrap();
+    assert_eq!(views.last().unwrap()["status"], "Succeeded", "{views:#?}");
+    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+
+    let (progress, replies) = thread(&rig.slack).await;
+    let text = blocks_text(&progress);
+    assert!(text.contains("Canary vs live"), "{text}");
+    assert_eq!(
+        text.matches(":white_check_mark: pass").count(),
+        3,
+        "one line per window: {text}"
+    );
+    assert!(
+        text.contains("new 1.00% 5xx (3/300), p99 120 ms · live 1.00% 5xx (27/2700), p99 110 ms"),
+        "both sides' error rate and p99: {text}"
+    );
+    assert!(replies.is_empty(), "nothing to report: {replies:?}");
+}
+
+#[tokio::test]
+async fn a_canary_with_ten_times_the_errors_is_rolled_back_by_the_judge_with_the_evidence() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let bad: Minute = ((300, 30, 0.12), (2700, 27, 0.11));
+    publish_minutes(shop, &[bad, bad, bad]).await;
+    let (first, deployment) = start(&rig, 600, json!({})).await;
+    let started = Instant::now();
+    let views = spawn_run(&rig, &first).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "rolled back at once, not at the end of the 10-minute bake"
+    );
+    let message = failure_message(&views);
+    assert!(
+        message.starts_with(
+            "rolled back at 10% green: analysis: fail (new side's 5xx rate is worse than live)"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("new 30/300 5xx (10.00%), live 27/2700 (1.00%)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("ratio 10.00x") && message.contains("p = "),
+        "{message}"
+    );
+    assert_eq!(
+        shop.weights(false).await,
+        (100, 0),
+        "all traffic back on blue"
+    );
+    for alarm in &shop.alarms {
+        let state = aws_sdk_cloudwatch::Client::new(&shop.sdk)
+            .describe_alarms()
+            .alarm_names(alarm)
+            .send()
+            .await
+            .expect("alarms")
+            .metric_alarms()[0]
+            .state_value()
+            .cloned();
+        assert_ne!(
+            state,
+            Some(aws_sdk_cloudwatch::types::StateValue::Alarm),
+            "no alarm fired"
+        );
+    }
+    let (progress, replies) = thread(&rig.slack).await;
+    assert!(
+        progress["text"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Blue/green deployment rolled back"),
+        "{progress}"
+    );
+    assert!(blocks_text(&progress).contains(":x: fail"), "{progress}");
+    assert!(
+        replies
+            .iter()
+            .any(|r| r.starts_with("analysis: fail") && r.contains("new 30/300 5xx")),
+        "the evidence is in the execution's thread: {replies:?}"
+    );
+    let _ = deployment;
+}
+
+#[tokio::test]
+async fn a_low_traffic_canary_is_never_rolled_back_on_noise_and_waits_for_a_person() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    // 20 requests a minute on the canary: an error now and then is noise, not evidence.
+    let quiet = |new_errors, live_errors| ((20, new_errors, 0.3), (180, live_errors, 0.1));
+    publish_minutes(
+        shop,
+        &[
+            quiet(1, 2),
+            quiet(0, 1),
+            quiet(1, 2),
+            quiet(0, 1),
+            quiet(1, 2),
+        ],
+    )
+    .await;
+    let (first, deployment) = start(&rig, 3, json!({})).await;
+    let running = spawn_run(&rig, &first);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let asked = loop {
+        let (_, replies) = thread(&rig.slack).await;
+        if let Some(r) = replies.iter().find(|r| r.contains("inconclusive")) {
+            break r.clone();
+        }
+        assert!(Instant::now() < deadline, "nobody was asked");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(asked.contains("on_inconclusive is pause"), "{asked}");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        shop.weights(false).await,
+        (90, 10),
+        "the weights are held, neither advanced nor rolled back"
+    );
+    let (progress, _) = thread(&rig.slack).await;
+    let text = blocks_text(&progress);
+    assert_eq!(
+        text.matches(":grey_question: inconclusive").count(),
+        5,
+        "{text}"
+    );
+    assert!(!text.contains(":x: fail"), "{text}");
+
+    click(&rig, &deployment, "promote").await;
+    let views = running.await.unwrap();
+    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+}
