@@ -1290,6 +1290,7 @@ async fn a_listener_edited_by_hand_mid_shift_is_noticed_at_once_and_rolled_back(
         store: s.store.clone(),
         slack: None::<gantry_core::traffic::SlackProgress<gantry_adapters::slack::SlackClient>>,
         slice: Duration::from_secs(100),
+        analysis_settle_seconds: s.analysis_settle_seconds,
     };
     let mut params = shop.user_parameters(NEW_IMAGE, canary(60));
     params["check_interval_seconds"] = json!(60);

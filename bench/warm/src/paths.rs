@@ -8,7 +8,10 @@
 use gantry_core::approval::{interaction, Button};
 use gantry_core::config::NotifyConfig;
 use gantry_core::ingest::DeliveryId;
-use gantry_core::ingest::{Claim, DeliveryLedger, Ingest, DEFAULT_MAX_BODY_BYTES};
+use gantry_core::ingest::{
+    Claim, DeliveryLedger, Ingest, Newest, NoRetryQueue, PushHistory, RetryPolicy,
+    DEFAULT_MAX_BODY_BYTES,
+};
 use gantry_core::ingest::{PipelineStarter, StartError, StartRequest};
 use gantry_core::notify::{
     render, DeclaredAction, DeclaredStage, Execution, PipelineEvent, Trigger,
@@ -71,6 +74,12 @@ impl DeliveryLedger for FreshDeliveries {
     }
 }
 
+impl PushHistory for FreshDeliveries {
+    async fn advance(&self, _: &str, _: &str, _: i64) -> Result<Newest, StoreError> {
+        Ok(Newest::Recorded)
+    }
+}
+
 struct Starts;
 
 impl PipelineStarter for Starts {
@@ -89,6 +98,8 @@ fn webhook() -> Result<(Ingest<Starts, FreshDeliveries>, tokio::runtime::Runtime
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         starter: Starts,
         ledger: FreshDeliveries,
+        queue: NoRetryQueue,
+        retry: RetryPolicy::default(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()

@@ -9,7 +9,6 @@ use gantry_core::traffic::Command;
 use gantry_core::traffic::{
     DeploymentRecord, DeploymentStatus, DeploymentStore, PipelineContext, Turn,
 };
-use std::collections::HashMap;
 
 impl Key {
     /// A deployment: `DEPLOYMENT#<id>` (the id of the job that started it).

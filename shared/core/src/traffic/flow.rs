@@ -333,7 +333,7 @@ where
             if let Gate::RollBack { message } = gate {
                 let reason = RollbackReason::Analysis { evidence: message };
                 let message = report::rollback_message(new, share, &reason);
-                return self.roll_back(job, p, &d, message, &mut thread).await;
+                return self.roll_back(job, p, &d, message, &mut thread, end).await;
             }
             match hold(&d, o, &gate, next_step(&d, o)) {
                 ShiftAction::Wait {
