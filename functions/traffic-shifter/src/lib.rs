@@ -73,7 +73,7 @@ pub fn build(
         },
         slack,
         slice: DEFAULT_SLICE,
-        analysis_settle_seconds: gantry_core::traffic::analysis_step::DEFAULT_SETTLE_SECONDS,
+        analysis_settle_seconds: gantry_core::traffic::judged::DEFAULT_SETTLE_SECONDS,
     }
 }
 

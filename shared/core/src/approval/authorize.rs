@@ -1,6 +1,6 @@
 //! Whether a Slack user may press a button: the stage's approvers, and the four-eyes rule.
 
-use super::rules::StageApprovers;
+use crate::config::approvers::StageApprovers;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the button asks for. Approving and promoting release a change, so the four-eyes rule

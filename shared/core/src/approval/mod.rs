@@ -21,7 +21,6 @@ pub mod message;
 pub mod pipeline;
 pub mod ports;
 pub mod request;
-pub mod rules;
 #[cfg(test)]
 mod testing;
 
@@ -37,7 +36,7 @@ pub use pipeline::{
     commit_of, ActionOutcome, ApprovalCallError, ApprovalSettings, WaitingApproval,
 };
 pub use request::RequestError;
-pub use rules::{ApproverRules, StageApprovers};
+pub use crate::config::approvers::{ApproverRules, StageApprovers};
 
 use crate::slack::PostedMessage;
 use sha2::{Digest, Sha256};

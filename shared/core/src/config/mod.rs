@@ -4,6 +4,7 @@
 //! environment in `template.yaml` can neither miss a variable nor set one nobody reads.
 
 mod approval;
+pub mod approvers;
 #[cfg(test)]
 mod contract;
 mod notifier;

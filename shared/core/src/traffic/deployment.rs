@@ -1,8 +1,7 @@
 //! One deployment's state: what was decided at the start (sides, the new task definition, the
 //! plan) and where it stands (`Phase`). Serialized, it is the continuation token.
 
-use super::analysis_step::StepState;
-use super::phase::Phase;
+use super::judged::StepState;
 use super::plan::TrafficPlan;
 use super::weights::Side;
 use serde::{Deserialize, Serialize};
@@ -158,6 +157,33 @@ impl Deployment {
             reason: e.to_string(),
         })
     }
+}
+
+/// Where a deployment stands between two checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "p")]
+pub enum Phase {
+    /// The idle service is rolling out the new task definition; it takes no traffic yet.
+    #[serde(rename = "r")]
+    Stabilizing {
+        #[serde(rename = "t")]
+        since_ms: i64,
+    },
+    /// The plan's step `step` is in force since `since_ms`.
+    #[serde(rename = "s")]
+    Shifting {
+        #[serde(rename = "k")]
+        step: usize,
+        #[serde(rename = "t")]
+        since_ms: i64,
+    },
+    /// All traffic is on the new version; the old one keeps running (so a rollback is instant)
+    /// until `since_ms` plus the scale-down wait.
+    #[serde(rename = "w")]
+    Retiring {
+        #[serde(rename = "t")]
+        since_ms: i64,
+    },
 }
 
 #[cfg(test)]

@@ -2,7 +2,10 @@
 //! and apply until the deployment ends or the invocation's time slice runs out, and always
 //! leave the job with a result.
 
-use super::analysis_step::{hold, Gate};
+mod analysis_step;
+
+pub use analysis_step::Gate;
+use analysis_step::hold;
 use super::progress::Thread;
 use super::record::{DeploymentRecord, DeploymentStatus};
 use super::{
@@ -53,7 +56,7 @@ pub struct Shifter<C, L, W, J, A, S, K> {
     /// The longest one invocation works before handing over with a continuation token.
     pub slice: Duration,
     /// How long after a metrics window ends the canary judge takes it as complete
-    /// (`analysis_step::DEFAULT_SETTLE_SECONDS`; tests set it below zero to judge at once).
+    /// (`judged::DEFAULT_SETTLE_SECONDS`; tests set it below zero to judge at once).
     pub analysis_settle_seconds: i64,
 }
 

@@ -4,12 +4,12 @@
 //!
 //! Nothing here talks to AWS; `crate::traffic` observes, applies and reports.
 
-pub mod analysis_step;
 pub mod deployment;
 pub mod flow;
 pub mod health;
 pub mod images;
 pub mod job;
+pub mod judged;
 pub mod params;
 pub mod phase;
 pub mod plan;

@@ -2,36 +2,10 @@
 //! deployment stands and what was just observed, what to do now. It does no I/O, so every
 //! path (promotion, rollback, a repeated or crashed invocation) is tested with plain values.
 
+pub use super::deployment::Phase;
 use super::deployment::Deployment;
 use super::weights::{Side, Weights};
-use serde::{Deserialize, Serialize};
 
-/// Where a deployment stands between two checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "p")]
-pub enum Phase {
-    /// The idle service is rolling out the new task definition; it takes no traffic yet.
-    #[serde(rename = "r")]
-    Stabilizing {
-        #[serde(rename = "t")]
-        since_ms: i64,
-    },
-    /// The plan's step `step` is in force since `since_ms`.
-    #[serde(rename = "s")]
-    Shifting {
-        #[serde(rename = "k")]
-        step: usize,
-        #[serde(rename = "t")]
-        since_ms: i64,
-    },
-    /// All traffic is on the new version; the old one keeps running (so a rollback is instant)
-    /// until `since_ms` plus the scale-down wait.
-    #[serde(rename = "w")]
-    Retiring {
-        #[serde(rename = "t")]
-        since_ms: i64,
-    },
-}
 
 /// How the idle service's ECS deployment is going.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! the load balancer, CloudWatch alarms, CodePipeline's jobs, the artifact store, the deployment
 //! records), in the shifter's words. The AWS adapters are in `gantry_adapters`.
 
+pub use super::preflight::TaskDefinitionInfo;
 use super::job::{ArtifactCredentials, InputArtifact, JobFailure, PipelineContext};
 use super::record::{DeploymentRecord, DeploymentStatus};
 use crate::slack::PostedMessage;
@@ -50,13 +51,6 @@ impl ShiftError {
                 | ShiftError::Refused(_)
         )
     }
-}
-
-/// A task definition's containers (name, image).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskDefinitionInfo {
-    pub arn: String,
-    pub containers: Vec<(String, String)>,
 }
 
 /// ECS.

@@ -5,10 +5,16 @@
 use super::params::UserParameters;
 use super::phase::{AlarmReading, AlarmState, ServiceStatus};
 use super::plan::duration_text;
-use super::ports::TaskDefinitionInfo;
 use super::weights::{live_side, read_weights, ForwardTarget, Side, WeightsError};
 use crate::traffic::images::ImageUpdate;
 use crate::traffic::TrafficPlan;
+
+/// A task definition's containers (name, image).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskDefinitionInfo {
+    pub arn: String,
+    pub containers: Vec<(String, String)>,
+}
 
 /// What the first invocation read before deciding anything.
 #[derive(Debug, Clone, PartialEq, Eq)]

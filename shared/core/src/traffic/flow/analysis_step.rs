@@ -6,110 +6,24 @@
 //! The pure part (`StepState`, `gate_step`, `hold`) decides; `Shifter::judge_step` does the I/O.
 //! What the judge remembers rides in the continuation token (`Deployment::judged`).
 
-use super::deployment::Deployment;
-use super::phase::{Observed, Phase, ShiftAction};
-use super::progress::Thread;
-use super::{
+use crate::traffic::deployment::Deployment;
+use crate::traffic::judged::{StepState, WindowLine, PERIOD_SECONDS};
+use crate::traffic::phase::{Observed, Phase, ShiftAction};
+use crate::traffic::progress::Thread;
+use crate::traffic::{
     AlarmWatch, ArtifactStore, Cluster, DeploymentStore, Jobs, LoadBalancer, TargetMetrics,
     UserParameters,
 };
-use crate::analysis::verdict::utc;
+
 use crate::analysis::{
     decide_step, judge, metric_queries, series_from_results, settled, windows_from_series,
-    AlbDimensions, AnalysisConfig, JudgeState, StepDecision, Verdict, Window,
+    AlbDimensions, AnalysisConfig, StepDecision, Verdict, Window,
 };
 use crate::slack::Chat;
-use serde::{Deserialize, Serialize};
 
-/// ALB publishes its metrics per minute.
-pub const PERIOD_SECONDS: i64 = 60;
-/// How long after a window's end CloudWatch's ALB figures are taken as complete.
-pub const DEFAULT_SETTLE_SECONDS: i64 = 120;
+
 /// The latest windows kept for the Slack message.
 const KEPT_WINDOWS: usize = 5;
-
-/// One judged window as the Slack message shows it: both sides' requests, 5xx and p99 (ms).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WindowLine {
-    #[serde(rename = "t")]
-    pub start: i64,
-    /// `p`, `i` or `f`.
-    #[serde(rename = "v")]
-    pub verdict: char,
-    #[serde(rename = "n")]
-    pub new: (u64, u64, Option<u32>),
-    #[serde(rename = "l")]
-    pub live: (u64, u64, Option<u32>),
-}
-
-impl WindowLine {
-    fn of(v: &Verdict) -> Self {
-        let w = v.evidence().window;
-        let ms = |p: Option<f64>| p.map(|s| (s * 1000.0).round().clamp(0.0, 1e9) as u32);
-        WindowLine {
-            start: w.start,
-            verdict: v.name().chars().next().unwrap_or('i'),
-            new: (w.new.requests, w.new.errors, ms(w.new.p99)),
-            live: (w.live.requests, w.live.errors, ms(w.live.p99)),
-        }
-    }
-
-    /// `:white_check_mark: pass 22:01 · new 1.00% 5xx (3/300), p99 120 ms · live 1.00% (27/2700), p99 110 ms`
-    pub fn render(&self) -> String {
-        let (icon, name) = match self.verdict {
-            'p' => (":white_check_mark:", "pass"),
-            'f' => (":x:", "fail"),
-            _ => (":grey_question:", "inconclusive"),
-        };
-        let rate = |(r, e, _): (u64, u64, Option<u32>)| {
-            if r == 0 {
-                "-".to_string()
-            } else {
-                format!("{:.2}%", e as f64 * 100.0 / r as f64)
-            }
-        };
-        let p99 = |(_, _, p): (u64, u64, Option<u32>)| p.map_or("-".into(), |p| format!("{p} ms"));
-        let time = utc(self.start);
-        format!(
-            "{icon} {name} {} · new {} 5xx ({}/{}), p99 {} · live {} 5xx ({}/{}), p99 {}",
-            time.get(11..16).unwrap_or(&time),
-            rate(self.new),
-            self.new.1,
-            self.new.0,
-            p99(self.new),
-            rate(self.live),
-            self.live.1,
-            self.live.0,
-            p99(self.live)
-        )
-    }
-}
-
-/// What the shifter carries between checks for the judge: ~150 bytes in the token.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct StepState {
-    #[serde(rename = "j", default)]
-    pub judge: JudgeState,
-    /// The plan step whose bake the judge's tally counts.
-    #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
-    pub step: Option<usize>,
-    /// When the new side started taking traffic (epoch seconds, at a period's start): the
-    /// metrics are read from there.
-    #[serde(rename = "s", default)]
-    pub since: i64,
-    /// A person was asked (inconclusive bake, `on_inconclusive: pause`) for this step.
-    #[serde(rename = "a", default, skip_serializing_if = "std::ops::Not::not")]
-    pub asked: bool,
-    /// The latest judged windows, newest last.
-    #[serde(rename = "r", default, skip_serializing_if = "Vec::is_empty")]
-    pub recent: Vec<WindowLine>,
-}
-
-impl StepState {
-    pub fn is_empty(&self) -> bool {
-        *self == StepState::default()
-    }
-}
 
 /// What the judge lets the current step do.
 #[derive(Debug, Clone, PartialEq)]
@@ -227,7 +141,7 @@ pub fn hold(d: &Deployment, o: &Observed, gate: &Gate, action: ShiftAction) -> S
 
 /// The load balancer's ARN from the listener's or rule's ARN (they share its name and id):
 /// `…:listener/app/<name>/<id>/<listener>` -> `…:loadbalancer/app/<name>/<id>`.
-pub fn load_balancer_arn(control: &super::TrafficControl) -> Option<String> {
+pub fn load_balancer_arn(control: &crate::traffic::TrafficControl) -> Option<String> {
     let arn = control.arn();
     let (head, rest) = arn
         .split_once(":listener/")
@@ -242,7 +156,7 @@ pub fn load_balancer_arn(control: &super::TrafficControl) -> Option<String> {
     ))
 }
 
-impl<C, L, W, J, A, S, K> super::Shifter<C, L, W, J, A, S, K>
+impl<C, L, W, J, A, S, K> crate::traffic::Shifter<C, L, W, J, A, S, K>
 where
     K: Chat + Sync,
     C: Cluster + Sync,
@@ -321,7 +235,7 @@ where
             _ => {}
         }
         if !verdicts.is_empty() && !matches!(gate, Gate::RollBack { .. }) {
-            let status = super::report::summary(d, &super::flow::services(p, d), now_ms);
+            let status = crate::traffic::report::summary(d, &super::services(p, d), now_ms);
             self.tell_slack_final(
                 p,
                 d,

@@ -1,0 +1,95 @@
+//! What the canary judge carries between checks, in the continuation token (`Deployment::judged`),
+//! and how a judged window is shown in Slack. Plain data: the flow (`flow::analysis_step`) fills
+//! it, the deployment carries it, the progress message shows it.
+
+use crate::analysis::verdict::utc;
+use crate::analysis::{JudgeState, Verdict};
+use serde::{Deserialize, Serialize};
+
+/// ALB publishes its metrics per minute.
+pub const PERIOD_SECONDS: i64 = 60;
+/// How long after a window's end CloudWatch's ALB figures are taken as complete.
+pub const DEFAULT_SETTLE_SECONDS: i64 = 120;
+/// One judged window as the Slack message shows it: both sides' requests, 5xx and p99 (ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowLine {
+    #[serde(rename = "t")]
+    pub start: i64,
+    /// `p`, `i` or `f`.
+    #[serde(rename = "v")]
+    pub verdict: char,
+    #[serde(rename = "n")]
+    pub new: (u64, u64, Option<u32>),
+    #[serde(rename = "l")]
+    pub live: (u64, u64, Option<u32>),
+}
+
+impl WindowLine {
+    pub(crate) fn of(v: &Verdict) -> Self {
+        let w = v.evidence().window;
+        let ms = |p: Option<f64>| p.map(|s| (s * 1000.0).round().clamp(0.0, 1e9) as u32);
+        WindowLine {
+            start: w.start,
+            verdict: v.name().chars().next().unwrap_or('i'),
+            new: (w.new.requests, w.new.errors, ms(w.new.p99)),
+            live: (w.live.requests, w.live.errors, ms(w.live.p99)),
+        }
+    }
+
+    /// `:white_check_mark: pass 22:01 · new 1.00% 5xx (3/300), p99 120 ms · live 1.00% (27/2700), p99 110 ms`
+    pub fn render(&self) -> String {
+        let (icon, name) = match self.verdict {
+            'p' => (":white_check_mark:", "pass"),
+            'f' => (":x:", "fail"),
+            _ => (":grey_question:", "inconclusive"),
+        };
+        let rate = |(r, e, _): (u64, u64, Option<u32>)| {
+            if r == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.2}%", e as f64 * 100.0 / r as f64)
+            }
+        };
+        let p99 = |(_, _, p): (u64, u64, Option<u32>)| p.map_or("-".into(), |p| format!("{p} ms"));
+        let time = utc(self.start);
+        format!(
+            "{icon} {name} {} · new {} 5xx ({}/{}), p99 {} · live {} 5xx ({}/{}), p99 {}",
+            time.get(11..16).unwrap_or(&time),
+            rate(self.new),
+            self.new.1,
+            self.new.0,
+            p99(self.new),
+            rate(self.live),
+            self.live.1,
+            self.live.0,
+            p99(self.live)
+        )
+    }
+}
+
+/// What the shifter carries between checks for the judge: ~150 bytes in the token.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StepState {
+    #[serde(rename = "j", default)]
+    pub judge: JudgeState,
+    /// The plan step whose bake the judge's tally counts.
+    #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
+    /// When the new side started taking traffic (epoch seconds, at a period's start): the
+    /// metrics are read from there.
+    #[serde(rename = "s", default)]
+    pub since: i64,
+    /// A person was asked (inconclusive bake, `on_inconclusive: pause`) for this step.
+    #[serde(rename = "a", default, skip_serializing_if = "std::ops::Not::not")]
+    pub asked: bool,
+    /// The latest judged windows, newest last.
+    #[serde(rename = "r", default, skip_serializing_if = "Vec::is_empty")]
+    pub recent: Vec<WindowLine>,
+}
+
+impl StepState {
+    pub fn is_empty(&self) -> bool {
+        *self == StepState::default()
+    }
+}
+
