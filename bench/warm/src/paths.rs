@@ -71,6 +71,17 @@ impl DeliveryLedger for FreshDeliveries {
     }
 }
 
+impl gantry_core::ingest::PushHistory for FreshDeliveries {
+    async fn advance(
+        &self,
+        _: &str,
+        _: &str,
+        _: i64,
+    ) -> Result<gantry_core::ingest::Newest, StoreError> {
+        Ok(gantry_core::ingest::Newest::Recorded)
+    }
+}
+
 struct Starts;
 
 impl PipelineStarter for Starts {
@@ -89,6 +100,8 @@ fn webhook() -> Result<(Ingest<Starts, FreshDeliveries>, tokio::runtime::Runtime
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         starter: Starts,
         ledger: FreshDeliveries,
+        queue: gantry_core::ingest::NoRetryQueue,
+        retry: gantry_core::ingest::RetryPolicy::default(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
