@@ -8,10 +8,7 @@
 use gantry_core::approval::{interaction, Button};
 use gantry_core::config::NotifyConfig;
 use gantry_core::ingest::DeliveryId;
-use gantry_core::ingest::{
-    Claim, DeliveryLedger, Ingest, Newest, NoRetryQueue, PushHistory, RetryPolicy,
-    DEFAULT_MAX_BODY_BYTES,
-};
+use gantry_core::ingest::{Claim, DeliveryLedger, Ingest, DEFAULT_MAX_BODY_BYTES};
 use gantry_core::ingest::{PipelineStarter, StartError, StartRequest};
 use gantry_core::notify::{
     render, DeclaredAction, DeclaredStage, Execution, PipelineEvent, Trigger,
@@ -74,9 +71,14 @@ impl DeliveryLedger for FreshDeliveries {
     }
 }
 
-impl PushHistory for FreshDeliveries {
-    async fn advance(&self, _: &str, _: &str, _: i64) -> Result<Newest, StoreError> {
-        Ok(Newest::Recorded)
+impl gantry_core::ingest::PushHistory for FreshDeliveries {
+    async fn advance(
+        &self,
+        _: &str,
+        _: &str,
+        _: i64,
+    ) -> Result<gantry_core::ingest::Newest, StoreError> {
+        Ok(gantry_core::ingest::Newest::Recorded)
     }
 }
 
@@ -98,8 +100,8 @@ fn webhook() -> Result<(Ingest<Starts, FreshDeliveries>, tokio::runtime::Runtime
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         starter: Starts,
         ledger: FreshDeliveries,
-        queue: NoRetryQueue,
-        retry: RetryPolicy::default(),
+        queue: gantry_core::ingest::NoRetryQueue,
+        retry: gantry_core::ingest::RetryPolicy::default(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
