@@ -6,7 +6,7 @@ use aws_sdk_codepipeline::error::{DisplayErrorContext, ProvideErrorMetadata, Sdk
 use aws_sdk_codepipeline::types::ActionExecutionFilter;
 use gantry_core::approval::ports::{ApprovalActions, PipelineDecision};
 use gantry_core::approval::{
-    commit_of, ActionOutcome, ApprovalCallError, ApprovalSettings, Commit, Outcome, WaitingApproval,
+    commit_of, ActionOutcome, ApprovalCallError, ApprovalSettings, CommitSummary, Outcome, WaitingApproval,
 };
 use std::collections::HashMap;
 
@@ -159,7 +159,7 @@ impl ApprovalActions for CodePipelineApprovals {
         &self,
         pipeline: &str,
         execution_id: &str,
-    ) -> Result<Option<Commit>, ApprovalCallError> {
+    ) -> Result<Option<CommitSummary>, ApprovalCallError> {
         let out = self
             .client
             .get_pipeline_execution()

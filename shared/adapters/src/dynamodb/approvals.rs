@@ -7,7 +7,7 @@ use super::{store_error, Key, StateTable, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use gantry_core::approval::ports::{ApprovalStore, Created, DecisionClaim};
 use gantry_core::approval::{
-    ApprovalDecision, ApprovalRecord, ApprovalState, Approver, AuthorIdentity, Closure, Commit,
+    ApprovalDecision, ApprovalRecord, ApprovalState, Approver, AuthorIdentity, Closure, CommitSummary,
     Outcome,
 };
 use gantry_core::slack::PostedMessage;
@@ -467,7 +467,7 @@ fn from_item(table: &str, i: &Item) -> Result<ApprovalRecord, StoreError> {
             )));
         }
     };
-    let commit = text(i, "commit_id").map(|id| Commit {
+    let commit = text(i, "commit_id").map(|id| CommitSummary {
         id,
         message: text(i, "commit_message"),
         author: text(i, "commit_author"),
@@ -520,7 +520,7 @@ mod tests {
             expires_at: 20,
             custom_data: Some("look".into()),
             review_url: None,
-            commit: Some(Commit {
+            commit: Some(CommitSummary {
                 id: "c0ffee".into(),
                 message: Some("m".into()),
                 author: Some("octocat".into()),

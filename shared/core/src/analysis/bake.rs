@@ -2,7 +2,7 @@
 //! default, at least one Pass); a Fail rolls back at once; a bake that ends with only
 //! inconclusive windows follows `on_inconclusive`.
 
-use super::{AnalysisConfig, BakeTally, OnInconclusive, Verdict};
+use super::{AnalysisConfig, BakeTally, OnInconclusive, CanaryVerdict};
 
 /// The traffic shifter's next move for the current step.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,7 +14,7 @@ pub enum StepDecision {
     /// Roll back now; `message` is the `analysis: ...` line for the job's failure message.
     RollBack {
         message: String,
-        verdict: Option<Box<Verdict>>,
+        verdict: Option<Box<CanaryVerdict>>,
     },
     /// Hold the weights and ask a person (the bake ended without a Pass, `on_inconclusive: pause`).
     AskPerson { message: String },
@@ -25,7 +25,7 @@ pub enum StepDecision {
 pub fn decide_step(
     config: &AnalysisConfig,
     tally: &BakeTally,
-    latest: &[Verdict],
+    latest: &[CanaryVerdict],
     bake_over: bool,
 ) -> StepDecision {
     if let Some(fail) = latest.iter().find(|v| v.is_fail()) {

@@ -70,7 +70,7 @@ impl Default for AnalysisConfig {
 
 /// Why `analysis` was refused; the message names the field.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ConfigError {
+pub enum AnalysisConfigError {
     #[error("analysis must be a JSON object")]
     NotAnObject,
     #[error("analysis.{0} is not a known field (known: {known})", known = FIELDS.join(", "))]
@@ -95,10 +95,10 @@ const FIELDS: [&str; 8] = [
 
 impl AnalysisConfig {
     /// Parses the `analysis` object of `UserParameters`.
-    pub fn from_json(value: &Value) -> Result<Self, ConfigError> {
-        let object = value.as_object().ok_or(ConfigError::NotAnObject)?;
+    pub fn from_json(value: &Value) -> Result<Self, AnalysisConfigError> {
+        let object = value.as_object().ok_or(AnalysisConfigError::NotAnObject)?;
         if let Some(unknown) = object.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-            return Err(ConfigError::UnknownField(
+            return Err(AnalysisConfigError::UnknownField(
                 unknown.chars().take(64).collect(),
             ));
         }
@@ -139,8 +139,8 @@ impl AnalysisConfig {
     }
 }
 
-fn invalid(field: &'static str, expected: &'static str) -> ConfigError {
-    ConfigError::Invalid { field, expected }
+fn invalid(field: &'static str, expected: &'static str) -> AnalysisConfigError {
+    AnalysisConfigError::Invalid { field, expected }
 }
 
 fn count(
@@ -148,7 +148,7 @@ fn count(
     field: &'static str,
     default: u64,
     min: u64,
-) -> Result<u64, ConfigError> {
+) -> Result<u64, AnalysisConfigError> {
     let Some(v) = o.get(field) else {
         return Ok(default);
     };
@@ -169,7 +169,7 @@ fn count(
     }
 }
 
-fn ratio(o: &Map<String, Value>, field: &'static str, default: f64) -> Result<f64, ConfigError> {
+fn ratio(o: &Map<String, Value>, field: &'static str, default: f64) -> Result<f64, AnalysisConfigError> {
     let Some(v) = o.get(field) else {
         return Ok(default);
     };
@@ -179,7 +179,7 @@ fn ratio(o: &Map<String, Value>, field: &'static str, default: f64) -> Result<f6
     }
 }
 
-fn alpha(o: &Map<String, Value>) -> Result<f64, ConfigError> {
+fn alpha(o: &Map<String, Value>) -> Result<f64, AnalysisConfigError> {
     let Some(v) = o.get("alpha") else {
         return Ok(AnalysisConfig::default().alpha);
     };
@@ -255,7 +255,7 @@ mod tests {
         }
         assert_eq!(
             AnalysisConfig::from_json(&json!([])).unwrap_err(),
-            ConfigError::NotAnObject
+            AnalysisConfigError::NotAnObject
         );
     }
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::binomial::upper_tail;
 use super::spending::{next_look, Spent};
-use super::{AnalysisConfig, Evidence, Reason, Verdict, Window};
+use super::{AnalysisConfig, Evidence, Reason, CanaryVerdict, Window};
 
 /// Passes and inconclusive windows in the current step's bake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -101,7 +101,7 @@ pub fn judge(
     config: &AnalysisConfig,
     state: &JudgeState,
     windows: &[Window],
-) -> (JudgeState, Vec<Verdict>) {
+) -> (JudgeState, Vec<CanaryVerdict>) {
     let mut state = *state;
     let mut sorted: Vec<&Window> = windows
         .iter()
@@ -116,7 +116,7 @@ pub fn judge(
     (state, verdicts)
 }
 
-fn judge_one(config: &AnalysisConfig, state: &mut JudgeState, w: &Window) -> Verdict {
+fn judge_one(config: &AnalysisConfig, state: &mut JudgeState, w: &Window) -> CanaryVerdict {
     state.last_window = Some(w.start);
     // Counting starts with the new side's first request: before it, live's counts say nothing.
     if w.new.requests > 0 || state.new_requests > 0 {
@@ -180,22 +180,22 @@ fn judge_one(config: &AnalysisConfig, state: &mut JudgeState, w: &Window) -> Ver
         latency_tolerance: config.latency_ratio_tolerance,
     };
     let verdict = if errors_fail {
-        Verdict::Fail(evidence(Reason::Errors))
+        CanaryVerdict::Fail(evidence(Reason::Errors))
     } else if latency_fail {
-        Verdict::Fail(evidence(Reason::Latency))
+        CanaryVerdict::Fail(evidence(Reason::Latency))
     } else if w.new.requests < config.min_requests {
-        Verdict::Inconclusive(evidence(Reason::TooFewRequests))
+        CanaryVerdict::Inconclusive(evidence(Reason::TooFewRequests))
     } else if state.latency_strikes > 0 {
-        Verdict::Inconclusive(evidence(Reason::LatencyUnderWatch))
+        CanaryVerdict::Inconclusive(evidence(Reason::LatencyUnderWatch))
     } else {
-        Verdict::Pass(evidence(Reason::WithinTolerance))
+        CanaryVerdict::Pass(evidence(Reason::WithinTolerance))
     };
     match verdict {
-        Verdict::Pass(_) => state.bake.passes = state.bake.passes.saturating_add(1),
-        Verdict::Inconclusive(_) => {
+        CanaryVerdict::Pass(_) => state.bake.passes = state.bake.passes.saturating_add(1),
+        CanaryVerdict::Inconclusive(_) => {
             state.bake.inconclusive = state.bake.inconclusive.saturating_add(1)
         }
-        Verdict::Fail(_) => {}
+        CanaryVerdict::Fail(_) => {}
     }
     verdict
 }
@@ -228,7 +228,7 @@ mod tests {
             .map(|i| window(i * 60, (300, 3, 0.2), (2700, 27, 0.2)))
             .collect();
         let (state, verdicts) = judge(&c, &JudgeState::default(), &ws);
-        assert!(verdicts.iter().all(Verdict::is_pass), "{verdicts:?}");
+        assert!(verdicts.iter().all(CanaryVerdict::is_pass), "{verdicts:?}");
         assert_eq!(state.bake.passes, 10);
         assert_eq!(state.new_requests, 3000);
     }
@@ -278,7 +278,7 @@ mod tests {
             &JudgeState::default(),
             &[window(0, (10, 0, 0.1), (90, 1, 0.1))],
         );
-        assert!(matches!(&v[0], Verdict::Inconclusive(e) if e.reason == Reason::TooFewRequests));
+        assert!(matches!(&v[0], CanaryVerdict::Inconclusive(e) if e.reason == Reason::TooFewRequests));
         assert_eq!(state.new_requests, 10);
         assert_eq!(state.bake.inconclusive, 1);
     }
@@ -290,8 +290,8 @@ mod tests {
             .map(|i| window(i * 60, (1000, 1, 0.4), (9000, 9, 0.2)))
             .collect();
         let (_, v) = judge(&c, &JudgeState::default(), &ws);
-        assert!(matches!(&v[0], Verdict::Inconclusive(e) if e.reason == Reason::LatencyUnderWatch));
-        assert!(matches!(&v[1], Verdict::Fail(e) if e.reason == Reason::Latency));
+        assert!(matches!(&v[0], CanaryVerdict::Inconclusive(e) if e.reason == Reason::LatencyUnderWatch));
+        assert!(matches!(&v[1], CanaryVerdict::Fail(e) if e.reason == Reason::Latency));
     }
 
     #[test]
@@ -301,7 +301,7 @@ mod tests {
             .map(|i| window(i * 60, (60, 0, 2.0), (540, 0, 0.2)))
             .collect();
         let (_, v) = judge(&c, &JudgeState::default(), &ws);
-        assert!(v.iter().all(Verdict::is_pass), "{v:?}");
+        assert!(v.iter().all(CanaryVerdict::is_pass), "{v:?}");
     }
 
     #[test]
@@ -339,7 +339,7 @@ mod tests {
             .map(|i| window(i * 60, (5_000_000, 50_000, 0.2), (5_000_000, 50_000, 0.2)))
             .collect();
         let (_, v) = judge(&c, &JudgeState::default(), &ws);
-        assert!(v.iter().all(Verdict::is_pass));
+        assert!(v.iter().all(CanaryVerdict::is_pass));
     }
 
     #[test]

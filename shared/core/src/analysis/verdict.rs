@@ -49,33 +49,33 @@ pub struct Evidence {
 /// A window's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
-pub enum Verdict {
+pub enum CanaryVerdict {
     Pass(Evidence),
     Inconclusive(Evidence),
     Fail(Evidence),
 }
 
-impl Verdict {
+impl CanaryVerdict {
     pub fn evidence(&self) -> &Evidence {
         match self {
-            Verdict::Pass(e) | Verdict::Inconclusive(e) | Verdict::Fail(e) => e,
+            CanaryVerdict::Pass(e) | CanaryVerdict::Inconclusive(e) | CanaryVerdict::Fail(e) => e,
         }
     }
 
     pub fn is_fail(&self) -> bool {
-        matches!(self, Verdict::Fail(_))
+        matches!(self, CanaryVerdict::Fail(_))
     }
 
     pub fn is_pass(&self) -> bool {
-        matches!(self, Verdict::Pass(_))
+        matches!(self, CanaryVerdict::Pass(_))
     }
 
     /// `pass`, `inconclusive` or `fail`.
     pub fn name(&self) -> &'static str {
         match self {
-            Verdict::Pass(_) => "pass",
-            Verdict::Inconclusive(_) => "inconclusive",
-            Verdict::Fail(_) => "fail",
+            CanaryVerdict::Pass(_) => "pass",
+            CanaryVerdict::Inconclusive(_) => "inconclusive",
+            CanaryVerdict::Fail(_) => "fail",
         }
     }
 }
@@ -114,7 +114,7 @@ fn seconds(p99: Option<f64>) -> String {
     p99.map_or_else(|| "-".into(), |s| format!("{:.0} ms", s * 1000.0))
 }
 
-impl std::fmt::Display for Verdict {
+impl std::fmt::Display for CanaryVerdict {
     /// One line, under 400 characters: what, when, both sides' counts, the ratio and the p-value.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let e = self.evidence();
@@ -188,7 +188,7 @@ mod tests {
             new: side(250, 25, 0.120),
             live: side(2250, 22, 0.110),
         };
-        let v = Verdict::Fail(Evidence {
+        let v = CanaryVerdict::Fail(Evidence {
             reason: Reason::Errors,
             window_start: window.start,
             window,
@@ -217,6 +217,6 @@ mod tests {
             (json["verdict"].as_str(), json["reason"].as_str()),
             (Some("fail"), Some("errors"))
         );
-        assert_eq!(serde_json::from_value::<Verdict>(json).expect("parses"), v);
+        assert_eq!(serde_json::from_value::<CanaryVerdict>(json).expect("parses"), v);
     }
 }

@@ -81,7 +81,7 @@ pub enum ApprovalEvent {
 
 /// Why an event could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EventError {
+pub enum ApprovalEventError {
     #[error("event is not a CodePipeline action state change: {0}")]
     NotAnActionEvent(String),
     #[error("SNS message is not a CodePipeline approval notification: {0}")]
@@ -122,9 +122,9 @@ struct ExecutionResult {
 }
 
 /// Reads an EventBridge event. `now` stamps events without a readable `time`.
-pub fn from_eventbridge(event: &Value, now: i64) -> Result<ApprovalEvent, EventError> {
+pub fn from_eventbridge(event: &Value, now: i64) -> Result<ApprovalEvent, ApprovalEventError> {
     let envelope =
-        Envelope::deserialize(event).map_err(|e| EventError::NotAnActionEvent(e.to_string()))?;
+        Envelope::deserialize(event).map_err(|e| ApprovalEventError::NotAnActionEvent(e.to_string()))?;
     if envelope.detail_type != ACTION_STATE_CHANGE {
         return Ok(ApprovalEvent::Ignored(format!(
             "detail-type {:?} is not an action state change",
@@ -192,9 +192,9 @@ struct NotifiedApproval {
 }
 
 /// Reads the approval action's SNS message (CodePipeline's approval JSON).
-pub fn from_sns_message(message: &str) -> Result<ApprovalNotice, EventError> {
+pub fn from_sns_message(message: &str) -> Result<ApprovalNotice, ApprovalEventError> {
     let n: Notification = serde_json::from_str(message)
-        .map_err(|e| EventError::NotAnApprovalNotification(e.to_string()))?;
+        .map_err(|e| ApprovalEventError::NotAnApprovalNotification(e.to_string()))?;
     let a = n.approval;
     let present = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
     Ok(ApprovalNotice {

@@ -215,7 +215,7 @@ fn link(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::approval::{ApprovalDecision, Approver, Commit};
+    use crate::approval::{ApprovalDecision, Approver, CommitSummary};
     use std::collections::BTreeMap;
 
     const TOKEN: &str = "0f8b8a31-7c1e-4b7e-9d7e-2d3c4b5a6f70";
@@ -232,7 +232,7 @@ mod tests {
             expires_at: 1_700_604_800,
             custom_data: Some("Check the <canary> & dashboards".into()),
             review_url: Some("https://grafana.example.com/d/shop".into()),
-            commit: Some(Commit {
+            commit: Some(CommitSummary {
                 id: "6113728f27ae82c7b1a177c8d03f9e96e0adf246".into(),
                 message: Some("Fix the cart total".into()),
                 author: Some("octocat".into()),

@@ -49,7 +49,7 @@ pub const MAX_SUMMARY_CHARS: usize = 512;
 
 /// The commit an execution runs, as far as the approval message shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Commit {
+pub struct CommitSummary {
     pub id: String,
     /// The first line of the commit message.
     pub message: Option<String>,
@@ -59,7 +59,7 @@ pub struct Commit {
     pub branch: Option<String>,
 }
 
-impl Commit {
+impl CommitSummary {
     /// The first seven characters of a Git SHA, as Git shows it; other revisions unchanged.
     pub fn short_id(&self) -> &str {
         let looks_like_sha = self.id.len() >= 12 && self.id.bytes().all(|b| b.is_ascii_hexdigit());
@@ -183,7 +183,7 @@ pub struct ApprovalRecord {
     pub custom_data: Option<String>,
     /// The approval action's "URL for review".
     pub review_url: Option<String>,
-    pub commit: Option<Commit>,
+    pub commit: Option<CommitSummary>,
     /// The author's Slack identity, once resolved (only `Slack` and `NotInSlack` are kept).
     pub author: Option<AuthorIdentity>,
     /// The request message, once posted.
@@ -261,9 +261,9 @@ mod tests {
 
     #[test]
     fn short_ids_are_for_shas_only() {
-        let c = |id: &str| Commit {
+        let c = |id: &str| CommitSummary {
             id: id.into(),
-            ..Commit::default()
+            ..CommitSummary::default()
         };
         assert_eq!(
             c("6113728f27ae82c7b1a177c8d03f9e96e0adf246").short_id(),

@@ -2,7 +2,7 @@
 //! action's settings and last outcome, and why a call about an approval failed. The port
 //! (`ApprovalActions`) is in `ports`; the AWS adapter is `gantry_adapters::codepipeline`.
 
-use super::{Commit, Outcome};
+use super::{CommitSummary, Outcome};
 
 /// An approval waiting in an action, as `GetPipelineState` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pub enum ApprovalCallError {
 /// The commit from the execution's variables (`COMMIT_ID`, `COMMIT_MESSAGE`, `AUTHOR`,
 /// `REPOSITORY`, `BRANCH`/`TAG`, set by Gantry's webhook), else from its first source revision
 /// (whose summary a CodeStar connection fills with `{"CommitMessage": …}`).
-pub fn commit_of(variables: &[(&str, &str)], revisions: &[(&str, Option<&str>)]) -> Option<Commit> {
+pub fn commit_of(variables: &[(&str, &str)], revisions: &[(&str, Option<&str>)]) -> Option<CommitSummary> {
     let var = |name: &str| {
         variables
             .iter()
@@ -60,7 +60,7 @@ pub fn commit_of(variables: &[(&str, &str)], revisions: &[(&str, Option<&str>)])
     };
     let first_line = |m: String| m.lines().next().unwrap_or_default().to_string();
     if let Some(id) = var("COMMIT_ID") {
-        return Some(Commit {
+        return Some(CommitSummary {
             id,
             message: var("COMMIT_MESSAGE").map(first_line),
             author: var("AUTHOR"),
@@ -75,10 +75,10 @@ pub fn commit_of(variables: &[(&str, &str)], revisions: &[(&str, Option<&str>)])
             .and_then(|v| v["CommitMessage"].as_str().map(str::to_string))
             .unwrap_or_else(|| s.to_string())
     });
-    Some(Commit {
+    Some(CommitSummary {
         id: id.to_string(),
         message: message.map(first_line).filter(|m| !m.is_empty()),
-        ..Commit::default()
+        ..CommitSummary::default()
     })
 }
 

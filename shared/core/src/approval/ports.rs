@@ -6,7 +6,7 @@
 
 use super::{
     ActionOutcome, ApprovalCallError, ApprovalRecord, ApprovalSettings, ApprovalState, Approver,
-    Closure, Commit, Outcome, WaitingApproval,
+    Closure, CommitSummary, Outcome, WaitingApproval,
 };
 use crate::slack::{Chat, PostedMessage, SlackError};
 use crate::store::StoreError;
@@ -144,7 +144,7 @@ pub trait ApprovalActions {
         &self,
         pipeline: &str,
         execution_id: &str,
-    ) -> impl Future<Output = Result<Option<Commit>, ApprovalCallError>> + Send;
+    ) -> impl Future<Output = Result<Option<CommitSummary>, ApprovalCallError>> + Send;
     /// `PutApprovalResult`.
     fn decide(
         &self,

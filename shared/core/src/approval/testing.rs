@@ -128,7 +128,7 @@ impl ApprovalStore for FakeStore {
 /// One approval waiting in `shop`/`Prod`/`Approve`; `put` is what `PutApprovalResult` answers.
 pub struct FakePipeline {
     pub waiting: Option<WaitingApproval>,
-    pub commit: Option<Commit>,
+    pub commit: Option<CommitSummary>,
     pub put: Mutex<Vec<Result<(), ApprovalCallError>>>,
     pub decided: Mutex<Vec<(String, Outcome, String)>>,
     pub last: Option<ActionOutcome>,
@@ -143,10 +143,10 @@ impl Default for FakePipeline {
                 execution_id: Some("e-1".into()),
                 since: Some(1_000),
             }),
-            commit: Some(Commit {
+            commit: Some(CommitSummary {
                 id: "c0ffee".into(),
                 author: Some("octocat".into()),
-                ..Commit::default()
+                ..CommitSummary::default()
             }),
             put: Mutex::new(vec![]),
             decided: Mutex::new(vec![]),
@@ -192,7 +192,7 @@ impl ApprovalActions for FakePipeline {
             what: "state".into(),
         })
     }
-    async fn commit(&self, _p: &str, _e: &str) -> Result<Option<Commit>, ApprovalCallError> {
+    async fn commit(&self, _p: &str, _e: &str) -> Result<Option<CommitSummary>, ApprovalCallError> {
         Ok(self.commit.clone())
     }
     async fn decide(&self, d: &PipelineDecision<'_>) -> Result<(), ApprovalCallError> {

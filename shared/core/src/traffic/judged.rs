@@ -3,7 +3,7 @@
 //! it, the deployment carries it, the progress message shows it.
 
 use crate::analysis::verdict::utc;
-use crate::analysis::{JudgeState, Verdict};
+use crate::analysis::{JudgeState, CanaryVerdict};
 use serde::{Deserialize, Serialize};
 
 /// ALB publishes its metrics per minute.
@@ -25,7 +25,7 @@ pub struct WindowLine {
 }
 
 impl WindowLine {
-    pub(crate) fn of(v: &Verdict) -> Self {
+    pub(crate) fn of(v: &CanaryVerdict) -> Self {
         let w = v.evidence().window;
         let ms = |p: Option<f64>| p.map(|s| (s * 1000.0).round().clamp(0.0, 1e9) as u32);
         WindowLine {

@@ -17,7 +17,7 @@ use crate::traffic::{
 
 use crate::analysis::{
     decide_step, judge, metric_queries, series_from_results, settled, windows_from_series,
-    AlbDimensions, AnalysisConfig, StepDecision, Verdict, Window,
+    AlbDimensions, AnalysisConfig, StepDecision, CanaryVerdict, Window,
 };
 use crate::slack::Chat;
 
@@ -82,14 +82,14 @@ pub fn gate_step(
     now_ms: i64,
     bake_end_ms: i64,
     settle_seconds: i64,
-) -> (StepState, Gate, Vec<Verdict>) {
+) -> (StepState, Gate, Vec<CanaryVerdict>) {
     let Some(windows) = windows else {
         return (state.clone(), Gate::Hold, Vec::new());
     };
     let ready = settled(windows, now_ms / 1000, PERIOD_SECONDS, settle_seconds);
     let (judged, mut verdicts) = judge(config, &state.judge, &ready);
     // A Fail ends the deployment: the windows after it in the same check are not shown.
-    if let Some(fail) = verdicts.iter().position(Verdict::is_fail) {
+    if let Some(fail) = verdicts.iter().position(CanaryVerdict::is_fail) {
         verdicts.truncate(fail + 1);
     }
     let mut next = state.clone();
@@ -345,7 +345,7 @@ mod tests {
         assert!(
             matches!(gate, Gate::RollBack { ref message } if message.starts_with("analysis: fail"))
         );
-        assert!(verdicts.last().is_some_and(Verdict::is_fail));
+        assert!(verdicts.last().is_some_and(CanaryVerdict::is_fail));
         assert_eq!(next.recent.last().map(|w| w.verdict), Some('f'));
     }
 
