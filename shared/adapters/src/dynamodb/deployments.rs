@@ -50,9 +50,23 @@ fn record(item: &HashMap<String, AttributeValue>) -> DeploymentRecord {
         execution_id: s(item, "execution_id").unwrap_or_default(),
     });
     let by = s(item, "command_by").unwrap_or_default();
-    let command = match s(item, "command").as_deref() {
-        Some("promote") => Some(Command::Promote { by }),
-        Some("rollback") => Some(Command::RollBack { by }),
+    let number = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<u32>().ok())
+    };
+    // Pause, Resume and Extend carry the controls' version their button showed.
+    let version = number("command_version");
+    let command = match (s(item, "command").as_deref(), version) {
+        (Some("promote"), _) => Some(Command::Promote { by }),
+        (Some("rollback"), _) => Some(Command::RollBack { by }),
+        (Some("pause"), Some(version)) => Some(Command::Pause { by, version }),
+        (Some("resume"), Some(version)) => Some(Command::Resume { by, version }),
+        (Some("extend"), Some(version)) => Some(Command::Extend {
+            by,
+            version,
+            minutes: number("command_minutes").unwrap_or(0),
+        }),
         _ => None,
     };
     let message = match (s(item, "slack_channel"), s(item, "slack_ts")) {
@@ -194,9 +208,26 @@ impl DeploymentStore for DynamoDeployments {
         };
         self.update(
             id,
-            "REMOVE command, command_by, command_at",
+            "REMOVE command, command_by, command_at, command_version, command_minutes",
             values,
             Some(condition),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn audit(&self, id: &str, entry: &str) -> Result<(), StoreError> {
+        self.update(
+            id,
+            "SET controls = list_append(if_not_exists(controls, :none), :e)",
+            vec![
+                (":none", AttributeValue::L(vec![])),
+                (
+                    ":e",
+                    AttributeValue::L(vec![AttributeValue::S(entry.to_string())]),
+                ),
+            ],
+            Some("attribute_exists(pk)"),
         )
         .await
         .map(|_| ())

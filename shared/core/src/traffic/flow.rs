@@ -2,7 +2,7 @@
 //! and apply until the deployment ends or the invocation's time slice runs out, and always
 //! leave the job with a result.
 
-use super::analysis_step::{hold, Gate};
+use super::analysis_step::{hold, steer_gate, Gate};
 use super::progress::Thread;
 use super::record::{DeploymentRecord, DeploymentStatus};
 use super::{
@@ -346,7 +346,19 @@ where
             };
             let o = &check.observed;
             let share = new_share(&d, &o.weights);
-            let gate = self.judge_step(p, &mut d, o.now_ms, &mut thread).await;
+            self.steer(
+                p,
+                &mut d,
+                &o.command,
+                &check.command_at,
+                &mut thread,
+                o.now_ms,
+            )
+            .await;
+            let gate = self
+                .judge_step(p, &mut d, o.now_ms, &mut thread)
+                .await
+                .and(steer_gate(&d, o.now_ms));
             if let Gate::RollBack { message } = gate {
                 let reason = RollbackReason::Analysis { evidence: message };
                 let message = report::rollback_message(new, share, &reason);
@@ -694,6 +706,10 @@ where
             status: status.to_string(),
             alarms: p.alarms.clone(),
             analysis: d.judged.recent.iter().map(|w| w.render()).collect(),
+            controls: Some(report::Controls {
+                version: d.judged.controls,
+                paused: d.judged.paused,
+            }),
         };
         match slack.publish(&self.store, thread, &view).await {
             Ok(Some(posted)) => {

@@ -95,6 +95,17 @@ pub enum Command {
     Promote { by: String },
     /// Back to the old version now.
     RollBack { by: String },
+    /// Hold the current weights (alarms, health and the judge keep running) until Resume.
+    /// `version`: the controls' version the clicked message showed (a stale click does nothing).
+    Pause { by: String, version: u32 },
+    /// Carry on after a Pause.
+    Resume { by: String, version: u32 },
+    /// Make the current step's bake `minutes` longer.
+    Extend {
+        by: String,
+        version: u32,
+        minutes: u32,
+    },
 }
 
 /// Everything one check reads.

@@ -180,6 +180,8 @@ pub trait DeploymentStore {
         id: &str,
         command_at: Option<&str>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Appends `entry` to the deployment's audit trail of controls from Slack.
+    fn audit(&self, id: &str, entry: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn save_message(
         &self,
         id: &str,
