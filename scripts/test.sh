@@ -12,6 +12,9 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all --check
 
+step "architecture: a pure core, no import cycles, one name per public type"
+.venv/bin/python tests/architecture/check_architecture.py --self-test
+
 step "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 

@@ -358,3 +358,153 @@ async fn a_low_traffic_canary_is_never_rolled_back_on_noise_and_waits_for_a_pers
     assert_eq!(views.last().unwrap()["status"], "Succeeded");
     assert_eq!(shop.green_shares(false).await, vec![10, 100]);
 }
+
+/// Writes a Pause / Resume / Extend bake click into the deployment record, as the approval
+/// function does, with the controls' version the clicked message showed.
+async fn control(rig: &Rig, deployment: &str, command: &str, version: u32, minutes: u32) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    aws_sdk_dynamodb::Client::new(&rig.shop.sdk)
+        .update_item()
+        .table_name(&rig.table)
+        .key("pk", AttributeValue::S(format!("DEPLOYMENT#{deployment}")))
+        .key("sk", AttributeValue::S("DEPLOYMENT".into()))
+        .update_expression("SET command = :c, command_by = :u, command_at = :t, command_version = :v, command_minutes = :m")
+        .expression_attribute_values(":c", AttributeValue::S(command.into()))
+        .expression_attribute_values(":u", AttributeValue::S("U0RELEASE".into()))
+        .expression_attribute_values(":t", AttributeValue::N(version.to_string()))
+        .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+        .expression_attribute_values(":m", AttributeValue::N(minutes.to_string()))
+        .send()
+        .await
+        .expect("write control");
+}
+
+async fn audit_trail(rig: &Rig, deployment: &str) -> Vec<String> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let item = aws_sdk_dynamodb::Client::new(&rig.shop.sdk)
+        .get_item()
+        .table_name(&rig.table)
+        .key("pk", AttributeValue::S(format!("DEPLOYMENT#{deployment}")))
+        .key("sk", AttributeValue::S("DEPLOYMENT".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("read record")
+        .item
+        .unwrap_or_default();
+    item.get("controls")
+        .and_then(|c| c.as_l().ok())
+        .map(|l| l.iter().filter_map(|e| e.as_s().ok().cloned()).collect())
+        .unwrap_or_default()
+}
+
+async fn until_green_at(shop: &Shop, percent: i32) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while shop.weights(false).await.1 != percent {
+        assert!(Instant::now() < deadline, "green never reached {percent}%");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn until_audited(rig: &Rig, deployment: &str, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let trail = audit_trail(rig, deployment).await;
+        if trail.len() >= n {
+            return trail;
+        }
+        assert!(Instant::now() < deadline, "not audited: {trail:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn pause_holds_the_weights_across_a_hand_over_and_resume_carries_on() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let (first, deployment) = start(&rig, 2, Value::Null).await;
+    let running = spawn_run(&rig, &first);
+    until_green_at(shop, 10).await;
+    control(&rig, &deployment, "pause", 0, 0).await;
+    let trail = until_audited(&rig, &deployment, 1).await;
+    assert!(
+        trail[0].ends_with("pause by <@U0RELEASE> (controls v0): applied: the weights hold"),
+        "{trail:?}"
+    );
+    // The 2-second bake and at least one 2.5-second slice go by: still paused.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(shop.weights(false).await, (90, 10), "held while paused");
+    let (progress, _) = thread(&rig.slack).await;
+    let buttons: Vec<String> = progress["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().unwrap().clone())
+        .map(|e| {
+            format!(
+                "{}={}",
+                e["action_id"].as_str().unwrap(),
+                e["value"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        buttons.contains(&format!("gantry.deploy.resume={deployment}|1")),
+        "Resume, at the controls' new version: {buttons:?}"
+    );
+    control(&rig, &deployment, "resume", 1, 0).await;
+    let views = running.await.unwrap();
+    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+    let trail = audit_trail(&rig, &deployment).await;
+    assert!(
+        trail[1].contains("resume by <@U0RELEASE> (controls v1): applied"),
+        "{trail:?}"
+    );
+}
+
+#[tokio::test]
+async fn extend_bake_delays_the_next_step() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let (first, deployment) = start(&rig, 2, Value::Null).await;
+    let running = spawn_run(&rig, &first);
+    until_green_at(shop, 10).await;
+    control(&rig, &deployment, "extend", 0, 1).await;
+    let trail = until_audited(&rig, &deployment, 1).await;
+    assert!(
+        trail[0].contains("extend bake +1 min by <@U0RELEASE> (controls v0): applied"),
+        "{trail:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        shop.weights(false).await,
+        (90, 10),
+        "the 2-second bake was extended by a minute"
+    );
+    click(&rig, &deployment, "promote").await;
+    let views = running.await.unwrap();
+    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+}
+
+#[tokio::test]
+async fn a_stale_pause_click_does_nothing() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let (first, deployment) = start(&rig, 4, Value::Null).await;
+    let running = spawn_run(&rig, &first);
+    until_green_at(shop, 10).await;
+    // A click on a message from before three other controls.
+    control(&rig, &deployment, "pause", 3, 0).await;
+    let views = running.await.unwrap();
+    assert_eq!(views.last().unwrap()["status"], "Succeeded", "not paused");
+    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+    let trail = audit_trail(&rig, &deployment).await;
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert!(
+        trail[0]
+            .ends_with("pause by <@U0RELEASE> (controls v3): ignored, stale (controls are at v0)"),
+        "{trail:?}"
+    );
+}

@@ -948,7 +948,12 @@ async fn progress_is_posted_in_the_executions_slack_thread() {
         .collect();
     assert_eq!(
         buttons,
-        vec!["gantry.deploy.promote", "gantry.deploy.rollback"]
+        vec![
+            "gantry.deploy.promote",
+            "gantry.deploy.rollback",
+            "gantry.deploy.pause",
+            "gantry.deploy.extend"
+        ]
     );
     let texts: Vec<&str> = m["history"]
         .as_array()

@@ -101,7 +101,7 @@ fn webhook() -> Result<(Ingest<Starts, FreshDeliveries>, tokio::runtime::Runtime
         starter: Starts,
         ledger: FreshDeliveries,
         queue: gantry_core::ingest::NoRetryQueue,
-        retry: gantry_core::ingest::RetryPolicy::default(),
+        retry: gantry_core::ingest::StartRetryPolicy::default(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()

@@ -6,7 +6,7 @@ use gantry_adapters::dynamodb::{DynamoDeliveries, StateTable};
 use gantry_adapters::sqs::{RetryQueueOption, SqsRetryQueue};
 use gantry_core::clock::now_epoch_seconds;
 use gantry_core::config::WebhookConfig;
-use gantry_core::ingest::{Answer, Inbound, Ingest, ParkedOutcome, ParkedStart, RetryPolicy};
+use gantry_core::ingest::{Answer, Inbound, Ingest, ParkedOutcome, ParkedStart, StartRetryPolicy};
 use gantry_core::secrets::{GantrySecrets, SecretsError};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
@@ -58,7 +58,7 @@ pub fn build(
             name: config.table,
         }),
         queue,
-        retry: RetryPolicy::default(),
+        retry: StartRetryPolicy::default(),
     })
 }
 

@@ -6,7 +6,8 @@ use aws_sdk_codepipeline::error::{DisplayErrorContext, ProvideErrorMetadata, Sdk
 use aws_sdk_codepipeline::types::ActionExecutionFilter;
 use gantry_core::approval::ports::{ApprovalActions, PipelineDecision};
 use gantry_core::approval::{
-    commit_of, ActionOutcome, ApprovalCallError, ApprovalSettings, CommitSummary, Outcome, WaitingApproval,
+    commit_of, ActionOutcome, ApprovalCallError, ApprovalSettings, CommitSummary, Outcome,
+    WaitingApproval,
 };
 use std::collections::HashMap;
 

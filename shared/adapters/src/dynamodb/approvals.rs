@@ -2,13 +2,13 @@
 //! was decided. Every state change is a conditional write, so two clicks, a Slack retry and a
 //! CodePipeline event racing each other still decide once.
 
-use super::attributes::{conditional_failed, n, number, s, text, Item};
+use super::attributes::{conditional_failed, n, number, s, text, DynamoItem};
 use super::{store_error, Key, StateTable, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use gantry_core::approval::ports::{ApprovalStore, Created, DecisionClaim};
 use gantry_core::approval::{
-    ApprovalDecision, ApprovalRecord, ApprovalState, Approver, AuthorIdentity, Closure, CommitSummary,
-    Outcome,
+    ApprovalDecision, ApprovalRecord, ApprovalState, Approver, AuthorIdentity, Closure,
+    CommitSummary, Outcome,
 };
 use gantry_core::slack::PostedMessage;
 
@@ -73,7 +73,7 @@ impl DynamoApprovals {
         }
     }
 
-    async fn read_item(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+    async fn read_item(&self, key: &Key) -> Result<Option<DynamoItem>, StoreError> {
         self.table.read(key).await
     }
 
@@ -371,7 +371,7 @@ fn ending_attributes(state: &ApprovalState) -> (String, Vec<(&'static str, Attri
     (set.join(", "), values)
 }
 
-fn to_item(r: &ApprovalRecord) -> Item {
+fn to_item(r: &ApprovalRecord) -> DynamoItem {
     let mut item = Key::approval(&r.id).attributes();
     let mut put = |k: &str, v: AttributeValue| {
         item.insert(k.to_string(), v);
@@ -415,7 +415,7 @@ fn to_item(r: &ApprovalRecord) -> Item {
     item
 }
 
-fn from_item(table: &str, i: &Item) -> Result<ApprovalRecord, StoreError> {
+fn from_item(table: &str, i: &DynamoItem) -> Result<ApprovalRecord, StoreError> {
     let need = |name: &str| {
         text(i, name)
             .ok_or_else(|| StoreError::new(format!("table {table}: approval record lacks {name}")))

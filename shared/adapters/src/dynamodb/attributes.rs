@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::{BTreeSet, HashMap};
 
 /// A record as DynamoDB returns it.
-pub type Item = HashMap<String, AttributeValue>;
+pub type DynamoItem = HashMap<String, AttributeValue>;
 
 /// A string attribute.
 pub fn s(v: impl Into<String>) -> AttributeValue {
@@ -17,19 +17,19 @@ pub fn n(v: impl ToString) -> AttributeValue {
 }
 
 /// A string attribute's value, if present and a string.
-pub fn text(item: &Item, name: &str) -> Option<String> {
+pub fn text(item: &DynamoItem, name: &str) -> Option<String> {
     item.get(name).and_then(|v| v.as_s().ok()).cloned()
 }
 
 /// A number attribute's value, if present and a whole number.
-pub fn number(item: &Item, name: &str) -> Option<i64> {
+pub fn number(item: &DynamoItem, name: &str) -> Option<i64> {
     item.get(name)
         .and_then(|v| v.as_n().ok())
         .and_then(|v| v.parse().ok())
 }
 
 /// A string set attribute's values (none when absent).
-pub fn string_set(item: &Item, name: &str) -> BTreeSet<String> {
+pub fn string_set(item: &DynamoItem, name: &str) -> BTreeSet<String> {
     item.get(name)
         .and_then(|v| v.as_ss().ok())
         .map(|v| v.iter().cloned().collect())
@@ -52,7 +52,7 @@ mod tests {
 
     #[test]
     fn values_read_back_and_wrong_types_read_as_absent() {
-        let item: Item = HashMap::from([
+        let item: DynamoItem = HashMap::from([
             ("a".to_string(), s("x")),
             ("b".to_string(), n(42)),
             ("c".to_string(), n("4.5")),

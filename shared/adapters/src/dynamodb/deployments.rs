@@ -1,7 +1,7 @@
 //! Blue/green deployments: one record per deployment, so an operator's Slack click reaches the
 //! running deployment, and a repeated first invocation finds what the first one decided.
 
-use super::attributes::{conditional_failed, text, Item};
+use super::attributes::{conditional_failed, text, DynamoItem};
 use super::{store_error, Key, StateTable, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use gantry_core::slack::PostedMessage;
@@ -45,11 +45,14 @@ pub(super) fn command_attribute(command: &Command) -> (&'static str, &str) {
     match command {
         Command::Promote { by } => ("promote", by),
         Command::RollBack { by } => ("rollback", by),
+        Command::Pause { by, .. } => ("pause", by),
+        Command::Resume { by, .. } => ("resume", by),
+        Command::Extend { by, .. } => ("extend", by),
     }
 }
 
 /// The one reading of a `DEPLOYMENT#` record.
-pub(super) fn record(item: &Item) -> DeploymentRecord {
+pub(super) fn record(item: &DynamoItem) -> DeploymentRecord {
     let context = text(item, "pipeline").map(|pipeline| PipelineContext {
         pipeline,
         stage: text(item, "stage").unwrap_or_default(),
@@ -57,9 +60,23 @@ pub(super) fn record(item: &Item) -> DeploymentRecord {
         execution_id: text(item, "execution_id").unwrap_or_default(),
     });
     let by = text(item, "command_by").unwrap_or_default();
-    let command = match text(item, "command").as_deref() {
-        Some("promote") => Some(Command::Promote { by }),
-        Some("rollback") => Some(Command::RollBack { by }),
+    let number = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<u32>().ok())
+    };
+    // Pause, Resume and Extend carry the controls' version their button showed.
+    let version = number("command_version");
+    let command = match (text(item, "command").as_deref(), version) {
+        (Some("promote"), _) => Some(Command::Promote { by }),
+        (Some("rollback"), _) => Some(Command::RollBack { by }),
+        (Some("pause"), Some(version)) => Some(Command::Pause { by, version }),
+        (Some("resume"), Some(version)) => Some(Command::Resume { by, version }),
+        (Some("extend"), Some(version)) => Some(Command::Extend {
+            by,
+            version,
+            minutes: number("command_minutes").unwrap_or(0),
+        }),
         _ => None,
     };
     let message = match (text(item, "slack_channel"), text(item, "slack_ts")) {
@@ -81,7 +98,7 @@ pub(super) fn record(item: &Item) -> DeploymentRecord {
 }
 
 impl DynamoDeployments {
-    pub(super) async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+    pub(super) async fn get(&self, key: &Key) -> Result<Option<DynamoItem>, StoreError> {
         let t = &self.table;
         t.read(key).await
     }
@@ -247,9 +264,26 @@ impl DeploymentStore for DynamoDeployments {
         };
         self.update(
             id,
-            "REMOVE command, command_by, command_at",
+            "REMOVE command, command_by, command_at, command_version, command_minutes",
             values,
             Some(condition),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn audit(&self, id: &str, entry: &str) -> Result<(), StoreError> {
+        self.update(
+            id,
+            "SET controls = list_append(if_not_exists(controls, :none), :e)",
+            vec![
+                (":none", AttributeValue::L(vec![])),
+                (
+                    ":e",
+                    AttributeValue::L(vec![AttributeValue::S(entry.to_string())]),
+                ),
+            ],
+            Some("attribute_exists(pk)"),
         )
         .await
         .map(|_| ())

@@ -8,7 +8,7 @@
 //! `slack_gave_up` (S), `slack_uncertain` (SS, posts Slack may or may not have taken: `parent`
 //! or notice ids), `lock_<sink>` / `lock_<sink>_until`, `expires_at` (N, TTL).
 
-use super::attributes::{conditional_failed, n, s, string_set, text, Item};
+use super::attributes::{conditional_failed, n, s, string_set, text, DynamoItem};
 use super::{store_error, Key, StateTable, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use gantry_core::notify::{
@@ -46,7 +46,7 @@ impl DynamoExecutions {
 
 /// The execution's Slack thread (`channel`, `ts`), the one reading of it for every function:
 /// an empty string is no thread.
-pub(crate) fn thread_of(item: &Item) -> Option<PostedMessage> {
+pub(crate) fn thread_of(item: &DynamoItem) -> Option<PostedMessage> {
     Some(PostedMessage {
         channel: text(item, "channel").filter(|c| !c.is_empty())?,
         ts: text(item, "ts").filter(|t| !t.is_empty())?,

@@ -2,7 +2,7 @@
 //! default, at least one Pass); a Fail rolls back at once; a bake that ends with only
 //! inconclusive windows follows `on_inconclusive`.
 
-use super::{AnalysisConfig, BakeTally, OnInconclusive, CanaryVerdict};
+use super::{AnalysisConfig, BakeTally, CanaryVerdict, OnInconclusive};
 
 /// The traffic shifter's next move for the current step.
 #[derive(Debug, Clone, PartialEq)]

@@ -169,7 +169,11 @@ fn count(
     }
 }
 
-fn ratio(o: &Map<String, Value>, field: &'static str, default: f64) -> Result<f64, AnalysisConfigError> {
+fn ratio(
+    o: &Map<String, Value>,
+    field: &'static str,
+    default: f64,
+) -> Result<f64, AnalysisConfigError> {
     let Some(v) = o.get(field) else {
         return Ok(default);
     };

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::binomial::upper_tail;
 use super::spending::{next_look, Spent};
-use super::{AnalysisConfig, Evidence, Reason, CanaryVerdict, Window};
+use super::{AnalysisConfig, CanaryVerdict, Evidence, Reason, Window};
 
 /// Passes and inconclusive windows in the current step's bake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -278,7 +278,9 @@ mod tests {
             &JudgeState::default(),
             &[window(0, (10, 0, 0.1), (90, 1, 0.1))],
         );
-        assert!(matches!(&v[0], CanaryVerdict::Inconclusive(e) if e.reason == Reason::TooFewRequests));
+        assert!(
+            matches!(&v[0], CanaryVerdict::Inconclusive(e) if e.reason == Reason::TooFewRequests)
+        );
         assert_eq!(state.new_requests, 10);
         assert_eq!(state.bake.inconclusive, 1);
     }
@@ -290,7 +292,9 @@ mod tests {
             .map(|i| window(i * 60, (1000, 1, 0.4), (9000, 9, 0.2)))
             .collect();
         let (_, v) = judge(&c, &JudgeState::default(), &ws);
-        assert!(matches!(&v[0], CanaryVerdict::Inconclusive(e) if e.reason == Reason::LatencyUnderWatch));
+        assert!(
+            matches!(&v[0], CanaryVerdict::Inconclusive(e) if e.reason == Reason::LatencyUnderWatch)
+        );
         assert!(matches!(&v[1], CanaryVerdict::Fail(e) if e.reason == Reason::Latency));
     }
 

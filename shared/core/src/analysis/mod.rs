@@ -26,5 +26,5 @@ pub use bake::{decide_step, StepDecision};
 pub use config::{AnalysisConfig, AnalysisConfigError, OnInconclusive};
 pub use judge::{error_p_value, judge, settled, BakeTally, JudgeState};
 pub use metrics::{metric_queries, series_from_results, AlbDimensions, ArnError, MetricQuery};
-pub use verdict::{Evidence, Reason, CanaryVerdict};
+pub use verdict::{CanaryVerdict, Evidence, Reason};
 pub use window::{windows_from_series, SideSeries, SideStats, Window};

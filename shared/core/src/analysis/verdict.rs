@@ -217,6 +217,9 @@ mod tests {
             (json["verdict"].as_str(), json["reason"].as_str()),
             (Some("fail"), Some("errors"))
         );
-        assert_eq!(serde_json::from_value::<CanaryVerdict>(json).expect("parses"), v);
+        assert_eq!(
+            serde_json::from_value::<CanaryVerdict>(json).expect("parses"),
+            v
+        );
     }
 }

@@ -32,7 +32,7 @@ pub fn gate(state: &ApprovalState, clicker: &str, retry: bool, now: i64) -> Clic
 
 /// What a refused `PutApprovalResult` means for the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
+pub enum ClickRefusal {
     /// The request is over: record and show this.
     Closed(Closure),
     /// CodePipeline could not be reached: nothing was decided; release the claim.
@@ -46,21 +46,21 @@ pub fn refusal(
     last: Option<ActionOutcome>,
     expires_at: i64,
     now: i64,
-) -> Refusal {
+) -> ClickRefusal {
     match error {
-        ApprovalCallError::AlreadyDecided => Refusal::Closed(Closure::DecidedElsewhere {
+        ApprovalCallError::AlreadyDecided => ClickRefusal::Closed(Closure::DecidedElsewhere {
             outcome: last.as_ref().and_then(|l| l.outcome),
             summary: last.and_then(|l| l.summary),
             at: now,
         }),
         // A minute's slack: CodePipeline expires the token when it notices.
         ApprovalCallError::TokenInvalid if now >= expires_at - 60 => {
-            Refusal::Closed(Closure::Expired { at: now })
+            ClickRefusal::Closed(Closure::Expired { at: now })
         }
         ApprovalCallError::TokenInvalid | ApprovalCallError::NotFound { .. } => {
-            Refusal::Closed(Closure::Superseded { at: now })
+            ClickRefusal::Closed(Closure::Superseded { at: now })
         }
-        ApprovalCallError::Unavailable { .. } => Refusal::TryAgain,
+        ApprovalCallError::Unavailable { .. } => ClickRefusal::TryAgain,
     }
 }
 
@@ -176,7 +176,7 @@ mod tests {
         };
         assert_eq!(
             refusal(&ApprovalCallError::AlreadyDecided, Some(last), 1000, 10),
-            Refusal::Closed(Closure::DecidedElsewhere {
+            ClickRefusal::Closed(Closure::DecidedElsewhere {
                 outcome: Some(Outcome::Rejected),
                 summary: Some("no".into()),
                 at: 10
@@ -184,7 +184,7 @@ mod tests {
         );
         assert_eq!(
             refusal(&ApprovalCallError::AlreadyDecided, None, 1000, 10),
-            Refusal::Closed(Closure::DecidedElsewhere {
+            ClickRefusal::Closed(Closure::DecidedElsewhere {
                 outcome: None,
                 summary: None,
                 at: 10
@@ -196,18 +196,18 @@ mod tests {
     fn an_invalid_token_near_the_expiry_is_an_expiry_else_superseded() {
         assert_eq!(
             refusal(&ApprovalCallError::TokenInvalid, None, 1000, 950),
-            Refusal::Closed(Closure::Expired { at: 950 })
+            ClickRefusal::Closed(Closure::Expired { at: 950 })
         );
         assert_eq!(
             refusal(&ApprovalCallError::TokenInvalid, None, 1000, 10),
-            Refusal::Closed(Closure::Superseded { at: 10 })
+            ClickRefusal::Closed(Closure::Superseded { at: 10 })
         );
         let gone = ApprovalCallError::NotFound {
             what: "pipeline shop".into(),
         };
         assert_eq!(
             refusal(&gone, None, 1000, 10),
-            Refusal::Closed(Closure::Superseded { at: 10 })
+            ClickRefusal::Closed(Closure::Superseded { at: 10 })
         );
     }
 
@@ -217,6 +217,6 @@ mod tests {
             operation: "PutApprovalResult",
             reason: "throttled".into(),
         };
-        assert_eq!(refusal(&down, None, 1000, 10), Refusal::TryAgain);
+        assert_eq!(refusal(&down, None, 1000, 10), ClickRefusal::TryAgain);
     }
 }

@@ -2,7 +2,7 @@
 //! claimed, given to CodePipeline (`PutApprovalResult`), recorded and shown, once. Promote and
 //! Roll back go to `deploy_controls`.
 
-use super::claim::{gate, refusal, unchanged_because, ClickGate, Refusal};
+use super::claim::{gate, refusal, unchanged_because, ClickGate, ClickRefusal};
 use super::ports::{
     ApprovalActions, ApprovalStore, DecisionClaim, DeploymentCommands, Directory, PipelineDecision,
     Replies,
@@ -189,11 +189,11 @@ where
                     _ => None,
                 };
                 match refusal(&e, last, r.expires_at, now) {
-                    Refusal::Closed(closure) => {
+                    ClickRefusal::Closed(closure) => {
                         tracing::info!(approval = id, reason = %e, "approval no longer decidable");
                         ApprovalState::Closed(closure)
                     }
-                    Refusal::TryAgain => {
+                    ClickRefusal::TryAgain => {
                         tracing::error!(error = %e, approval = id, "PutApprovalResult failed; nothing decided");
                         if let Err(e) = self.records.release(id, &i.user.id).await {
                             tracing::error!(error = %e, approval = id, "could not release the approval");

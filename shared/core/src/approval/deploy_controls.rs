@@ -113,6 +113,9 @@ where
         let verb = match command {
             Command::Promote { .. } => "⏩ asked to *promote*",
             Command::RollBack { .. } => "⏪ asked to *roll back*",
+            Command::Pause { .. } => "⏸ asked to *pause*",
+            Command::Resume { .. } => "▶ asked to *resume*",
+            Command::Extend { .. } => "⏳ asked to *extend the bake*",
         };
         let mut message = json!({
             "channel": channel,
@@ -132,6 +135,9 @@ pub fn already(pending: &Command) -> String {
     let (by, verb) = match pending {
         Command::Promote { by } => (by, "promote"),
         Command::RollBack { by } => (by, "roll back"),
+        Command::Pause { by, .. } => (by, "pause"),
+        Command::Resume { by, .. } => (by, "resume"),
+        Command::Extend { by, .. } => (by, "extend the bake of"),
     };
     format!("<@{by}> already asked to {verb} this deployment: nothing was changed.")
 }

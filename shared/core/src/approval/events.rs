@@ -123,8 +123,8 @@ struct ExecutionResult {
 
 /// Reads an EventBridge event. `now` stamps events without a readable `time`.
 pub fn from_eventbridge(event: &Value, now: i64) -> Result<ApprovalEvent, ApprovalEventError> {
-    let envelope =
-        Envelope::deserialize(event).map_err(|e| ApprovalEventError::NotAnActionEvent(e.to_string()))?;
+    let envelope = Envelope::deserialize(event)
+        .map_err(|e| ApprovalEventError::NotAnActionEvent(e.to_string()))?;
     if envelope.detail_type != ACTION_STATE_CHANGE {
         return Ok(ApprovalEvent::Ignored(format!(
             "detail-type {:?} is not an action state change",

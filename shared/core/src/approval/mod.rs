@@ -24,6 +24,7 @@ pub mod request;
 #[cfg(test)]
 mod testing;
 
+pub use crate::config::approvers::{ApproverRules, StageApprovers};
 pub use authorize::{
     author_lookup, authorize, Act, AuthorIdentity, AuthorLookup, Clicker, Denial, Verdict,
 };
@@ -36,7 +37,6 @@ pub use pipeline::{
     commit_of, ActionOutcome, ApprovalCallError, ApprovalSettings, WaitingApproval,
 };
 pub use request::RequestError;
-pub use crate::config::approvers::{ApproverRules, StageApprovers};
 
 use crate::slack::PostedMessage;
 use sha2::{Digest, Sha256};

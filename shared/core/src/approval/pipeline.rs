@@ -50,7 +50,10 @@ pub enum ApprovalCallError {
 /// The commit from the execution's variables (`COMMIT_ID`, `COMMIT_MESSAGE`, `AUTHOR`,
 /// `REPOSITORY`, `BRANCH`/`TAG`, set by Gantry's webhook), else from its first source revision
 /// (whose summary a CodeStar connection fills with `{"CommitMessage": …}`).
-pub fn commit_of(variables: &[(&str, &str)], revisions: &[(&str, Option<&str>)]) -> Option<CommitSummary> {
+pub fn commit_of(
+    variables: &[(&str, &str)],
+    revisions: &[(&str, Option<&str>)],
+) -> Option<CommitSummary> {
     let var = |name: &str| {
         variables
             .iter()

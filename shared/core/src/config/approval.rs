@@ -1,6 +1,6 @@
+use super::approvers::ApproverRules;
 use super::NotifyConfig;
 use super::{base_url, json, optional, required, ConfigError, Env, Var};
-use super::approvers::ApproverRules;
 use crate::slack::DEFAULT_API_URL;
 
 /// The approval function's configuration.

@@ -45,7 +45,7 @@ pub struct Ingest<S, L, Q = NoRetryQueue> {
     pub ledger: L,
     /// Where a verified push waits when CodePipeline cannot start it in time.
     pub queue: Q,
-    pub retry: RetryPolicy,
+    pub retry: StartRetryPolicy,
 }
 
 impl<S: PipelineStarter, L: DeliveryLedger + PushHistory, Q: RetryQueue> Ingest<S, L, Q> {
@@ -408,16 +408,16 @@ pub fn body_hash(body: &[u8]) -> String {
 
 /// Retries of `StartPipelineExecution` within one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub struct StartRetryPolicy {
     /// The pause before each further attempt.
     pub delays_ms: Vec<u64>,
     /// No retry begins once this much time has passed (GitHub gives up after 10 s).
     pub budget_ms: u64,
 }
 
-impl Default for RetryPolicy {
+impl Default for StartRetryPolicy {
     fn default() -> Self {
-        RetryPolicy {
+        StartRetryPolicy {
             delays_ms: vec![100, 300, 700, 1500, 2500],
             budget_ms: 6500,
         }

@@ -4,8 +4,6 @@
 
 mod analysis_step;
 
-pub use analysis_step::Gate;
-use analysis_step::hold;
 use super::progress::Thread;
 use super::record::{DeploymentRecord, DeploymentStatus};
 use super::{
@@ -24,6 +22,8 @@ use crate::traffic::{
     next_step, params, Command, Deployment, Observed, Phase, RollbackReason, ServiceSnapshot,
     ShiftAction, Timing, TrafficPlan, UserParameters, Weights,
 };
+pub use analysis_step::Gate;
+use analysis_step::{hold, steer_gate};
 use std::time::{Duration, Instant};
 
 /// How an invocation ended.
@@ -332,7 +332,19 @@ where
             };
             let o = &check.observed;
             let share = new_share(&d, &o.weights);
-            let gate = self.judge_step(p, &mut d, o.now_ms, &mut thread).await;
+            self.steer(
+                p,
+                &mut d,
+                &o.command,
+                &check.command_at,
+                &mut thread,
+                o.now_ms,
+            )
+            .await;
+            let gate = self
+                .judge_step(p, &mut d, o.now_ms, &mut thread)
+                .await
+                .and(steer_gate(&d, o.now_ms));
             if let Gate::RollBack { message } = gate {
                 let reason = RollbackReason::Analysis { evidence: message };
                 let message = report::rollback_message(new, share, &reason);
@@ -741,6 +753,10 @@ where
             status: status.to_string(),
             alarms: p.alarms.clone(),
             analysis: d.judged.recent.iter().map(|w| w.render()).collect(),
+            controls: Some(report::Controls {
+                version: d.judged.controls,
+                paused: d.judged.paused,
+            }),
         };
         match slack.publish(&self.store, thread, &view).await {
             Ok(Some(posted)) => {

@@ -3,7 +3,7 @@
 //! it, the deployment carries it, the progress message shows it.
 
 use crate::analysis::verdict::utc;
-use crate::analysis::{JudgeState, CanaryVerdict};
+use crate::analysis::{CanaryVerdict, JudgeState};
 use serde::{Deserialize, Serialize};
 
 /// ALB publishes its metrics per minute.
@@ -85,6 +85,22 @@ pub struct StepState {
     /// The latest judged windows, newest last.
     #[serde(rename = "r", default, skip_serializing_if = "Vec::is_empty")]
     pub recent: Vec<WindowLine>,
+    /// Paused from Slack: the weights hold until Resume.
+    #[serde(rename = "z", default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+    /// Extra bake (Extend bake) for the step `extended_step`.
+    #[serde(rename = "x", default, skip_serializing_if = "is_zero")]
+    pub extra_seconds: u32,
+    #[serde(rename = "xk", default, skip_serializing_if = "Option::is_none")]
+    pub extended_step: Option<usize>,
+    /// The controls' version: every control applied bumps it, and a click carrying another
+    /// version (stale, or delivered twice) does nothing.
+    #[serde(rename = "c", default, skip_serializing_if = "is_zero")]
+    pub controls: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl StepState {
@@ -92,4 +108,3 @@ impl StepState {
         *self == StepState::default()
     }
 }
-

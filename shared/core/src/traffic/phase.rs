@@ -2,10 +2,9 @@
 //! deployment stands and what was just observed, what to do now. It does no I/O, so every
 //! path (promotion, rollback, a repeated or crashed invocation) is tested with plain values.
 
-pub use super::deployment::Phase;
 use super::deployment::Deployment;
+pub use super::deployment::Phase;
 use super::weights::{Side, Weights};
-
 
 /// How the idle service's ECS deployment is going.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +68,17 @@ pub enum Command {
     Promote { by: String },
     /// Back to the old version now.
     RollBack { by: String },
+    /// Hold the current weights (alarms, health and the judge keep running) until Resume.
+    /// `version`: the controls' version the clicked message showed (a stale click does nothing).
+    Pause { by: String, version: u32 },
+    /// Carry on after a Pause.
+    Resume { by: String, version: u32 },
+    /// Make the current step's bake `minutes` longer.
+    Extend {
+        by: String,
+        version: u32,
+        minutes: u32,
+    },
 }
 
 /// Everything one check reads.

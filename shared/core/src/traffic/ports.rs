@@ -2,8 +2,8 @@
 //! the load balancer, CloudWatch alarms, CodePipeline's jobs, the artifact store, the deployment
 //! records), in the shifter's words. The AWS adapters are in `gantry_adapters`.
 
-pub use super::preflight::TaskDefinitionInfo;
 use super::job::{ArtifactCredentials, InputArtifact, JobFailure, PipelineContext};
+pub use super::preflight::TaskDefinitionInfo;
 use super::record::{DeploymentRecord, DeploymentStatus};
 use crate::slack::PostedMessage;
 use crate::store::StoreError;
@@ -224,6 +224,8 @@ pub trait DeploymentStore: Sync {
         id: &str,
         command_at: Option<&str>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Appends `entry` to the deployment's audit trail of controls from Slack.
+    fn audit(&self, id: &str, entry: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn save_message(
         &self,
         id: &str,

@@ -128,7 +128,23 @@ pub struct ProgressView {
     pub alarms: Vec<String>,
     /// The canary judge's latest windows, one line each (empty without `analysis`).
     pub analysis: Vec<String>,
+    /// Pause / Resume / Extend bake, while the deployment runs.
+    pub controls: Option<Controls>,
 }
+
+/// The controls' state the buttons carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Controls {
+    /// Each button's value carries it; a click with another version does nothing.
+    pub version: u32,
+    pub paused: bool,
+}
+
+pub const PAUSE_ACTION: &str = "gantry.deploy.pause";
+pub const RESUME_ACTION: &str = "gantry.deploy.resume";
+pub const EXTEND_ACTION: &str = "gantry.deploy.extend";
+/// What one Extend bake click adds.
+pub const EXTEND_MINUTES: u32 = 10;
 
 /// The progress message: `text` (notifications, screen readers) and Block Kit `blocks`, with
 /// Promote now / Roll back buttons while the deployment runs.
@@ -164,17 +180,36 @@ pub fn render(view: &ProgressView) -> Value {
             json!({"type": "section", "text": {"type": "mrkdwn", "text": clip(&lines, 3000)}}),
         );
     }
+    let paused = view.controls.is_some_and(|c| c.paused);
+    if paused && view.outcome == ProgressOutcome::Running {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
+            "text": ":double_vertical_bar: *Paused*: the weights hold (alarms, health and the judge keep watching) until Resume."}}));
+    }
     if view.outcome == ProgressOutcome::Running {
-        blocks.push(json!({"type": "actions", "elements": [
-            {"type": "button", "action_id": PROMOTE_ACTION, "style": "primary",
-             "text": {"type": "plain_text", "text": "Promote now"}, "value": view.deployment_id},
-            {"type": "button", "action_id": ROLLBACK_ACTION, "style": "danger",
+        let mut elements = vec![
+            json!({"type": "button", "action_id": PROMOTE_ACTION, "style": "primary",
+             "text": {"type": "plain_text", "text": "Promote now"}, "value": view.deployment_id}),
+            json!({"type": "button", "action_id": ROLLBACK_ACTION, "style": "danger",
              "text": {"type": "plain_text", "text": "Roll back"}, "value": view.deployment_id,
              "confirm": {"title": {"type": "plain_text", "text": "Roll back?"},
                          "text": {"type": "mrkdwn", "text": format!("All traffic goes back to `{}`.", view.services.old)},
                          "confirm": {"type": "plain_text", "text": "Roll back"},
-                         "deny": {"type": "plain_text", "text": "Cancel"}}}
-        ]}));
+                         "deny": {"type": "plain_text", "text": "Cancel"}}}),
+        ];
+        if let Some(c) = view.controls {
+            let value = format!("{}|{}", view.deployment_id, c.version);
+            elements.push(if c.paused {
+                json!({"type": "button", "action_id": RESUME_ACTION,
+                       "text": {"type": "plain_text", "text": "Resume"}, "value": value})
+            } else {
+                json!({"type": "button", "action_id": PAUSE_ACTION,
+                       "text": {"type": "plain_text", "text": "Pause"}, "value": value})
+            });
+            elements.push(json!({"type": "button", "action_id": EXTEND_ACTION,
+                "text": {"type": "plain_text", "text": format!("Extend bake (+{EXTEND_MINUTES} min)")},
+                "value": format!("{value}|{EXTEND_MINUTES}")}));
+        }
+        blocks.push(json!({"type": "actions", "elements": elements}));
     }
     json!({"text": clip(&text, 3000), "blocks": blocks})
 }
@@ -319,6 +354,7 @@ mod tests {
             status: "10% of traffic on green".into(),
             alarms: vec!["shop-5xx".into()],
             analysis: vec![],
+            controls: None,
         };
         let m = render(&view);
         let actions = &m["blocks"][2]["elements"];

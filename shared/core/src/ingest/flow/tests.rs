@@ -126,7 +126,7 @@ fn ingest(
         },
         ledger: FakeLedger::default(),
         queue: FakeQueue::default(),
-        retry: RetryPolicy {
+        retry: StartRetryPolicy {
             delays_ms: vec![1, 1],
             budget_ms: 1000,
         },

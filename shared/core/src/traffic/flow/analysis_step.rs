@@ -6,24 +6,123 @@
 //! The pure part (`StepState`, `gate_step`, `hold`) decides; `Shifter::judge_step` does the I/O.
 //! What the judge remembers rides in the continuation token (`Deployment::judged`).
 
+use crate::analysis::verdict::utc;
+use crate::analysis::{
+    decide_step, judge, metric_queries, series_from_results, settled, windows_from_series,
+    AlbDimensions, AnalysisConfig, CanaryVerdict, StepDecision, Window,
+};
+use crate::slack::Chat;
 use crate::traffic::deployment::Deployment;
 use crate::traffic::judged::{StepState, WindowLine, PERIOD_SECONDS};
-use crate::traffic::phase::{Observed, Phase, ShiftAction};
+use crate::traffic::phase::{Command, Observed, Phase, ShiftAction};
 use crate::traffic::progress::Thread;
 use crate::traffic::{
     AlarmWatch, ArtifactStore, Cluster, DeploymentStore, Jobs, LoadBalancer, TargetMetrics,
     UserParameters,
 };
 
-use crate::analysis::{
-    decide_step, judge, metric_queries, series_from_results, settled, windows_from_series,
-    AlbDimensions, AnalysisConfig, StepDecision, CanaryVerdict, Window,
-};
-use crate::slack::Chat;
-
-
 /// The latest windows kept for the Slack message.
 const KEPT_WINDOWS: usize = 5;
+
+/// The longest a bake can be extended, in total.
+pub const MAX_EXTRA_SECONDS: u32 = 24 * 3600;
+
+/// What a control from Slack did: applied (the new state), or ignored; with the audit text.
+pub fn apply_control(
+    state: &StepState,
+    phase: Phase,
+    command: &Command,
+) -> Option<(StepState, String)> {
+    let (by, version, what) = match command {
+        Command::Pause { by, version } => (by, *version, "pause".to_string()),
+        Command::Resume { by, version } => (by, *version, "resume".to_string()),
+        Command::Extend {
+            by,
+            version,
+            minutes,
+        } => (by, *version, format!("extend bake +{minutes} min")),
+        Command::Promote { .. } | Command::RollBack { .. } => return None,
+    };
+    let head = format!("{what} by <@{by}> (controls v{version})");
+    if version != state.controls {
+        return Some((
+            state.clone(),
+            format!(
+                "{head}: ignored, stale (controls are at v{})",
+                state.controls
+            ),
+        ));
+    }
+    let mut next = state.clone();
+    next.controls = state.controls.saturating_add(1);
+    let outcome = match command {
+        Command::Pause { .. } => {
+            next.paused = true;
+            "applied: the weights hold".to_string()
+        }
+        Command::Resume { .. } => {
+            next.paused = false;
+            "applied".to_string()
+        }
+        Command::Extend { minutes, .. } => {
+            let Phase::Shifting { step, .. } = phase else {
+                return Some((state.clone(), format!("{head}: ignored, no step is baking")));
+            };
+            if next.extended_step != Some(step) {
+                next.extra_seconds = 0;
+                next.extended_step = Some(step);
+            }
+            next.extra_seconds = next
+                .extra_seconds
+                .saturating_add(minutes.saturating_mul(60))
+                .min(MAX_EXTRA_SECONDS);
+            format!("applied: the bake is {} s longer", next.extra_seconds)
+        }
+        _ => return None,
+    };
+    Some((next, format!("{head}: {outcome}")))
+}
+
+/// The extra bake the current step has.
+pub fn extra_ms(d: &Deployment) -> i64 {
+    match d.phase {
+        Phase::Shifting { step, .. } if d.judged.extended_step == Some(step) => {
+            i64::from(d.judged.extra_seconds) * 1000
+        }
+        _ => 0,
+    }
+}
+
+/// What the controls from Slack let the step do: hold while paused or within an extended bake.
+pub fn steer_gate(d: &Deployment, now_ms: i64) -> Gate {
+    if d.judged.paused {
+        return Gate::Hold;
+    }
+    if let Phase::Shifting { step, since_ms } = d.phase {
+        let hold_ms = i64::from(d.plan.step(step).map_or(0, |s| s.hold_seconds)) * 1000;
+        if extra_ms(d) > 0 && now_ms < since_ms + hold_ms + extra_ms(d) {
+            return Gate::Hold;
+        }
+    }
+    Gate::Proceed
+}
+
+impl Gate {
+    /// The stricter of two gates.
+    pub fn and(self, other: Gate) -> Gate {
+        let rank = |g: &Gate| match g {
+            Gate::Proceed => 0,
+            Gate::Hold => 1,
+            Gate::AskPerson { .. } => 2,
+            Gate::RollBack { .. } => 3,
+        };
+        if rank(&other) > rank(&self) {
+            other
+        } else {
+            self
+        }
+    }
+}
 
 /// What the judge lets the current step do.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,7 +212,11 @@ pub fn gate_step(
 /// The state machine's action, held back when the gate holds: a move past the judged step
 /// becomes a wait at the same weights. A person's Promote now or Roll back is never held.
 pub fn hold(d: &Deployment, o: &Observed, gate: &Gate, action: ShiftAction) -> ShiftAction {
-    if matches!(gate, Gate::Proceed) || o.command.is_some() {
+    let person_decided = matches!(
+        o.command,
+        Some(Command::Promote { .. }) | Some(Command::RollBack { .. })
+    );
+    if matches!(gate, Gate::Proceed) || person_decided {
         return action;
     }
     let Phase::Shifting { step, .. } = d.phase else {
@@ -213,7 +316,7 @@ where
                 }
             }
         };
-        let bake_end_ms = since_ms + i64::from(bake_seconds) * 1000;
+        let bake_end_ms = since_ms + i64::from(bake_seconds) * 1000 + extra_ms(d);
         let (next, gate, verdicts) = gate_step(
             config,
             &state,
@@ -239,13 +342,50 @@ where
             self.tell_slack_final(
                 p,
                 d,
-                super::report::ProgressOutcome::Running,
+                crate::traffic::report::ProgressOutcome::Running,
                 &status,
                 thread,
             )
             .await;
         }
         gate
+    }
+
+    /// Applies a Pause, Resume or Extend bake waiting in the record (or ignores a stale one),
+    /// clears it, writes the audit trail and updates the Slack message.
+    pub(super) async fn steer(
+        &self,
+        p: &UserParameters,
+        d: &mut Deployment,
+        command: &Option<Command>,
+        command_at: &Option<String>,
+        thread: &mut Thread,
+        now_ms: i64,
+    ) {
+        let Some((next, text)) = command
+            .as_ref()
+            .and_then(|c| apply_control(&d.judged, d.phase, c))
+        else {
+            return;
+        };
+        d.judged = next;
+        tracing::info!(deployment = %d.id, control = %text, "control from Slack");
+        if let Err(e) = self.store.clear_command(&d.id, command_at.as_deref()).await {
+            tracing::warn!(deployment = %d.id, error = %e, "could not clear the control");
+        }
+        let entry = format!("{} {text}", utc(now_ms / 1000));
+        if let Err(e) = self.store.audit(&d.id, &entry).await {
+            tracing::warn!(deployment = %d.id, error = %e, "could not write the audit trail");
+        }
+        let status = crate::traffic::report::summary(d, &super::services(p, d), now_ms);
+        self.tell_slack_final(
+            p,
+            d,
+            crate::traffic::report::ProgressOutcome::Running,
+            &status,
+            thread,
+        )
+        .await;
     }
 
     /// A reply in the execution's Slack thread (the rollback's evidence, a question).
