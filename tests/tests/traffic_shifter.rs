@@ -1314,3 +1314,42 @@ async fn a_listener_edited_by_hand_mid_shift_is_noticed_at_once_and_rolled_back(
     );
     assert_eq!(shop.weights(false).await, (100, 0));
 }
+
+#[tokio::test]
+async fn an_execution_stopped_mid_bake_is_noticed_within_a_check_and_the_old_side_keeps_its_tasks()
+{
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(60)), json!([]))
+        .await;
+    let execution = shop.execution_of(first["job_id"].as_str().unwrap()).await;
+    let running = spawn_run(&rig, &first);
+    until_green_at(shop, 10).await;
+    let stopped = Instant::now();
+    gantry_tests::http::post(
+        &format!(
+            "{}/_gantry/codepipeline/executions/{}/{execution}",
+            gantry_tests::emulator_url(),
+            shop.pipeline
+        ),
+        &json!({"status": "Stopping"}),
+    )
+    .await;
+    let views = running.await.unwrap();
+    assert!(
+        stopped.elapsed() < Duration::from_secs(4),
+        "noticed within about one check interval"
+    );
+    let message = failure_message(&views);
+    assert!(
+        message.contains("the pipeline execution was stopped (its status is Stopping)"),
+        "{message}"
+    );
+    assert_eq!(shop.weights(false).await, (100, 0));
+    assert_eq!(
+        shop.service(&shop.blue_service).await.1,
+        2,
+        "blue keeps its tasks"
+    );
+}

@@ -61,6 +61,7 @@ pub const DEFAULT_SLICE: Duration = Duration::from_secs(600);
 struct Check {
     observed: Observed,
     command_at: Option<String>,
+    context: Option<super::PipelineContext>,
 }
 
 impl<C, L, W, J, A, S, K> Shifter<C, L, W, J, A, S, K>
@@ -325,6 +326,15 @@ where
             };
             let o = &check.observed;
             let share = new_share(&d, &o.weights);
+            if let Some(status) = self.stopped(check.context.as_ref()).await {
+                // Checked at every check, so also right before the old side is scaled down:
+                // nothing moves on once the pipeline stopped waiting.
+                let reason = RollbackReason::Error {
+                    message: format!("the pipeline execution was stopped (its status is {status})"),
+                };
+                let message = report::rollback_message(new, share, &reason);
+                return self.roll_back(job, p, &d, message, &mut thread, end).await;
+            }
             match next_step(&d, o) {
                 ShiftAction::Wait {
                     phase,
@@ -402,6 +412,7 @@ where
         })?;
         let record = record?;
         let command_at = record.as_ref().and_then(|r| r.command_at.clone());
+        let context = record.as_ref().and_then(|r| r.context.clone());
         Ok(Check {
             observed: Observed {
                 now_ms: now_ms(),
@@ -412,6 +423,7 @@ where
                 command: record.and_then(|r| r.command),
             },
             command_at,
+            context,
         })
     }
 
@@ -553,6 +565,24 @@ where
         self.tell_slack_final(p, d, report::ProgressOutcome::RolledBack, &message, thread)
             .await;
         self.fail(job, d, message).await
+    }
+
+    /// The execution's status when it is no longer in progress (stopped, stopping, failed…).
+    /// An execution that cannot be read is not taken as stopped (the job result tells).
+    async fn stopped(&self, context: Option<&super::PipelineContext>) -> Option<String> {
+        let c = context?;
+        match self
+            .jobs
+            .execution_status(&c.pipeline, &c.execution_id)
+            .await
+        {
+            Ok(Some(status)) if status != "InProgress" => Some(status),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the pipeline execution's status");
+                None
+            }
+        }
     }
 
     /// Reads the listener back after a weight change: `Some` reason to roll back when it
