@@ -18,7 +18,7 @@ use crate::traffic::report::{self, ProgressView, Services};
 use crate::traffic::weights::read_weights;
 use crate::traffic::{
     next_step, params, Command, Deployment, Observed, Phase, RollbackReason, ServiceSnapshot,
-    ShiftAction, Timing, TrafficPlan, UserParameters, Weights,
+    ShiftAction, Timing, TokenError, TrafficPlan, UserParameters, Weights,
 };
 use std::time::{Duration, Instant};
 
@@ -88,6 +88,8 @@ where
         };
         let (d, record) = match started {
             Ok(s) => s,
+            // Mid-deployment, an unreadable table is no reason to fail the job: try again.
+            Err(e @ ShiftError::Store(_)) if job.continuation_token.is_some() => return Err(e),
             Err(e) => return self.refuse(job, e).await,
         };
         if !super::turn::wait_for_turn(&self.store, &d.id, d.seq, end).await? {
@@ -145,15 +147,18 @@ where
         token: &str,
     ) -> Result<(Deployment, Option<DeploymentRecord>), ShiftError> {
         let d = Deployment::from_token(token)?;
-        // Without the record the deployment still goes on (or rolls back): the first check
-        // reads it again, and a table still unreachable then is a reason to roll back.
-        let record = match self.store.read(&d.id).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(deployment = %d.id, error = %e, "could not read the deployment record");
-                None
-            }
-        };
+        // The token is checked against the deployment kept server-side: a token that names
+        // another rollback target, or a deployment never recorded, moves nothing. A table
+        // that cannot be read fails the invocation (Lambda retries it).
+        let record = self
+            .store
+            .read(&d.id)
+            .await?
+            .ok_or_else(|| TokenError::Tampered {
+                reason: format!("no deployment {} was recorded", d.id),
+            })?;
+        d.matches_start(&Deployment::from_token(&record.state)?)?;
+        let record = Some(record);
         Ok((d, record))
     }
 
@@ -167,6 +172,7 @@ where
         if let Some(record) = self.store.read(&job.id).await? {
             // A repeated first invocation: what the first one decided stands.
             let d = Deployment::from_token(&record.state)?;
+            self.finish_start(p, &d, &record).await?;
             return Ok((d, Some(record)));
         }
         // Fetch: everything the pre-flight decision reads, at once.
@@ -254,6 +260,40 @@ where
             "deployment started"
         );
         Ok((d, Some(record)))
+    }
+
+    /// The first invocation may have died between recording the deployment and updating the
+    /// idle service: if the service still runs what it ran before, update it now (the same
+    /// update, so a twin doing it too is harmless) rather than roll back later with "service
+    /// changed outside this deployment".
+    async fn finish_start(
+        &self,
+        p: &UserParameters,
+        d: &Deployment,
+        record: &DeploymentRecord,
+    ) -> Result<(), ShiftError> {
+        let stabilizing = matches!(d.phase, Phase::Stabilizing { .. });
+        if record.status != DeploymentStatus::InProgress || !stabilizing {
+            return Ok(());
+        }
+        let idle = p.side(d.new_side());
+        let Some(service) = self.cluster.service(&p.cluster, &idle.service).await? else {
+            return Ok(());
+        };
+        if service.task_definition == d.idle_before.task_definition
+            && service.task_definition != d.task_definition
+        {
+            tracing::warn!(deployment = %d.id, "the deployment was recorded but the service not updated: updating it now");
+            self.cluster
+                .update_service(
+                    &p.cluster,
+                    &idle.service,
+                    Some(&d.task_definition),
+                    d.desired,
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     async fn image_updates(
