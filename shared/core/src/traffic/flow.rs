@@ -138,7 +138,7 @@ where
                 self.roll_back(job, params, &d, message, &mut thread, end)
                     .await
             }
-            _ => self.drive(job, &params, d, end, thread).await,
+            _ => self.drive(job, params, d, end, thread).await,
         }
     }
 
