@@ -121,6 +121,46 @@ class Events(unittest.TestCase):
             )
 
 
+class Concurrency(unittest.TestCase):
+    def functions(self) -> dict[str, Any]:
+        return {name: f["Properties"] for name, f in DEFAULT.of_type("AWS::Lambda::Function").items()}
+
+    def test_a_dropped_traffic_shifter_invocation_lands_in_the_alarmed_queue(self) -> None:
+        configs = {
+            c["Properties"]["FunctionName"]["Ref"]: c["Properties"]
+            for c in DEFAULT.of_type("AWS::Lambda::EventInvokeConfig").values()
+        }
+        shifter = configs["TrafficShifterFunction"]
+        self.assertEqual(
+            shifter["DestinationConfig"]["OnFailure"]["Destination"],
+            {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]},
+        )
+        # Older than CodePipeline's 20-minute reply window, the job has timed out anyway.
+        self.assertLessEqual(shifter["MaximumEventAgeInSeconds"], 1200)
+        alarms = [
+            a["Properties"]
+            for a in DEFAULT.of_type("AWS::CloudWatch::Alarm").values()
+            if a["Properties"].get("Namespace") == "AWS/SQS"
+        ]
+        self.assertTrue(
+            any(
+                {"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}
+                in a.get("Dimensions", [])
+                and a.get("AlarmActions") == [{"Ref": "Topic"}]
+                for a in alarms
+            ),
+            f"no alarm on the dead-letter queue: {alarms}",
+        )
+
+    def test_the_shifter_has_reserved_concurrency_and_the_public_functions_are_capped(self) -> None:
+        functions = self.functions()
+        self.assertGreaterEqual(functions["TrafficShifterFunction"].get("ReservedConcurrentExecutions", 0), 3)
+        for public in ["WebhookFunction", "ApprovalFunction"]:
+            cap = functions[public].get("ReservedConcurrentExecutions")
+            self.assertIsNotNone(cap, f"{public} has no concurrency cap")
+            self.assertLessEqual(cap, 50)
+
+
 class FunctionUrls(unittest.TestCase):
     def test_webhook_and_approval_have_public_urls_and_nothing_else_does(self) -> None:
         urls = {

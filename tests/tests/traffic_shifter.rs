@@ -1321,3 +1321,164 @@ async fn a_listener_edited_by_hand_mid_shift_is_noticed_at_once_and_rolled_back(
     );
     assert_eq!(shop.weights(false).await, (100, 0));
 }
+
+#[tokio::test]
+async fn an_execution_stopped_mid_bake_is_noticed_within_a_check_and_the_old_side_keeps_its_tasks()
+{
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(60)), json!([]))
+        .await;
+    let execution = shop.execution_of(first["job_id"].as_str().unwrap()).await;
+    let running = spawn_run(&rig, &first);
+    until_green_at(shop, 10).await;
+    let stopped = Instant::now();
+    gantry_tests::http::post(
+        &format!(
+            "{}/_gantry/codepipeline/executions/{}/{execution}",
+            gantry_tests::emulator_url(),
+            shop.pipeline
+        ),
+        &json!({"status": "Stopping"}),
+    )
+    .await;
+    let views = running.await.unwrap();
+    assert!(
+        stopped.elapsed() < Duration::from_secs(4),
+        "noticed within about one check interval"
+    );
+    let message = failure_message(&views);
+    assert!(
+        message.contains("the pipeline execution was stopped (its status is Stopping)"),
+        "{message}"
+    );
+    assert_eq!(shop.weights(false).await, (100, 0));
+    assert_eq!(
+        shop.service(&shop.blue_service).await.1,
+        2,
+        "blue keeps its tasks"
+    );
+}
+
+/// The real cluster, except that the process "dies" as it is about to update a service.
+struct CrashBeforeServiceUpdate<C>(C);
+
+impl<C: gantry_core::traffic::Cluster + Sync> gantry_core::traffic::Cluster
+    for CrashBeforeServiceUpdate<C>
+{
+    async fn service(
+        &self,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<gantry_core::traffic::ServiceStatus>, ShiftError> {
+        self.0.service(cluster, name).await
+    }
+
+    async fn task_definition(
+        &self,
+        arn: &str,
+    ) -> Result<gantry_core::traffic::TaskDefinitionInfo, ShiftError> {
+        self.0.task_definition(arn).await
+    }
+
+    async fn register_with_images(
+        &self,
+        arn: &str,
+        updates: &[gantry_core::traffic::images::ImageUpdate],
+    ) -> Result<String, ShiftError> {
+        self.0.register_with_images(arn, updates).await
+    }
+
+    async fn update_service(
+        &self,
+        _cluster: &str,
+        _name: &str,
+        _task_definition: Option<&str>,
+        _desired: i32,
+    ) -> Result<(), ShiftError> {
+        panic!("the invocation died between recording the deployment and updating the service");
+    }
+}
+
+#[tokio::test]
+async fn a_crash_after_recording_the_deployment_resumes_it_instead_of_rolling_back() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let s = &*rig.shifter;
+    let crashing = Arc::new(Shifter {
+        cluster: CrashBeforeServiceUpdate(s.cluster.clone()),
+        balancer: s.balancer.clone(),
+        alarms: s.alarms.clone(),
+        jobs: s.jobs.clone(),
+        artifacts: s.artifacts.clone(),
+        store: s.store.clone(),
+        slack: None::<gantry_core::traffic::SlackProgress<gantry_adapters::slack::SlackClient>>,
+        slice: s.slice,
+        analysis_settle_seconds: s.analysis_settle_seconds,
+    });
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(1)), json!([]))
+        .await;
+    let event = first["event"].clone();
+    let died = tokio::spawn(async move { invoke(&*crashing, &event).await }).await;
+    assert!(died.unwrap_err().is_panic());
+    let deployment = first["job_id"].as_str().unwrap();
+    assert!(!record(&rig, deployment).await.is_empty(), "recorded");
+    assert_eq!(
+        shop.service(&shop.green_service).await.1,
+        0,
+        "green not updated"
+    );
+
+    // Lambda retries the same event.
+    let views = run_to_end(&rig.shifter, &first).await;
+    assert_eq!(
+        views.last().unwrap()["status"],
+        "Succeeded",
+        "{}",
+        outcome(&views)
+    );
+    let (green_td, _) = shop.service(&shop.green_service).await;
+    assert_eq!(shop.image(&green_td, CONTAINER).await, NEW_IMAGE);
+    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+}
+
+#[tokio::test]
+async fn a_tampered_continuation_token_moves_nothing() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
+        .await;
+    invoke(&*rig.shifter, &first["event"]).await;
+    assert_eq!(shop.weights(false).await, (90, 10));
+    let second = job(first["job_id"].as_str().unwrap()).await["next_job"].clone();
+    let (blue_before, green_before) = (
+        shop.service(&shop.blue_service).await,
+        shop.service(&shop.green_service).await,
+    );
+    // Someone who can answer the job puts another rollback target into the token.
+    let mut event = second["event"].clone();
+    let data = &mut event["CodePipeline.job"]["data"];
+    let mut token: Value =
+        serde_json::from_str(data["continuationToken"].as_str().unwrap()).unwrap();
+    token["was"]["td"] = json!("arn:aws:ecs:us-east-1:123456789012:task-definition/evil:1");
+    data["continuationToken"] = json!(token.to_string());
+    let answer = invoke(&*rig.shifter, &event).await;
+    assert_eq!(answer["outcome"], "failed", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not match the deployment Gantry recorded"),
+        "{answer}"
+    );
+    assert_eq!(shop.weights(false).await, (90, 10), "no weight moved");
+    assert_eq!(shop.service(&shop.blue_service).await, blue_before);
+    assert_eq!(
+        shop.service(&shop.green_service).await,
+        green_before,
+        "green not touched"
+    );
+}

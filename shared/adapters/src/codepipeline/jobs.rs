@@ -92,6 +92,25 @@ impl Jobs for CodePipelineJobs {
         }
     }
 
+    async fn execution_status(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+    ) -> Result<Option<String>, ShiftError> {
+        let out = self
+            .client
+            .get_pipeline_execution()
+            .pipeline_name(pipeline)
+            .pipeline_execution_id(execution_id)
+            .send()
+            .await
+            .map_err(|e| crate::aws_error::shift_error("CodePipeline GetPipelineExecution", e))?;
+        Ok(out
+            .pipeline_execution()
+            .and_then(|e| e.status())
+            .map(|s| s.as_str().to_string()))
+    }
+
     async fn context(&self, job_id: &str) -> Result<Option<PipelineContext>, ShiftError> {
         let out = self
             .client

@@ -76,6 +76,10 @@ pub enum TokenError {
     Version { found: u8 },
     #[error("the deployment state is {chars} characters, over CodePipeline's {MAX_TOKEN_CHARS}")]
     TooLong { chars: usize },
+    /// The token's fixed part (sides, task definitions, counts, plan, timings) differs from
+    /// what the deployment record kept at the start, or no deployment was recorded.
+    #[error("the continuation token does not match the deployment Gantry recorded ({reason}): nothing was moved")]
+    Tampered { reason: String },
 }
 
 impl Deployment {
@@ -126,6 +130,23 @@ impl Deployment {
             seq: self.seq + 1,
             ..self.clone()
         }
+    }
+
+    /// Checks a token's deployment against the one recorded at the start (kept server-side):
+    /// everything fixed at the start must be the same; only the phase and the hand-over
+    /// number move on.
+    pub fn matches_start(&self, start: &Deployment) -> Result<(), TokenError> {
+        let fixed = |d: &Deployment| Deployment {
+            phase: start.phase,
+            seq: 0,
+            ..d.clone()
+        };
+        if fixed(self) != fixed(start) {
+            return Err(TokenError::Tampered {
+                reason: "its fixed part differs from the record's".into(),
+            });
+        }
+        Ok(())
     }
 
     /// The continuation token: this state as compact JSON, within CodePipeline's limit.
@@ -220,6 +241,23 @@ mod tests {
             since_ms: 4_102_444_800_000,
         })
         .handed_over()
+    }
+
+    #[test]
+    fn a_token_whose_rollback_target_was_changed_does_not_match_the_record() {
+        let start = deployment("shop", "j");
+        let later = start.at(Phase::Shifting {
+            step: 1,
+            since_ms: 5,
+        });
+        assert_eq!(later.handed_over().matches_start(&start), Ok(()));
+        let mut forged = later.clone();
+        forged.idle_before.task_definition =
+            "arn:aws:ecs:us-east-1:1:task-definition/evil:1".into();
+        assert!(matches!(
+            forged.matches_start(&start),
+            Err(TokenError::Tampered { .. })
+        ));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::traffic::report::{self, ProgressView, Services};
 use crate::traffic::weights::read_weights;
 use crate::traffic::{
     next_step, params, Command, Deployment, Observed, Phase, RollbackReason, ServiceSnapshot,
-    ShiftAction, Timing, TrafficPlan, UserParameters, Weights,
+    ShiftAction, Timing, TokenError, TrafficPlan, UserParameters, Weights,
 };
 pub use analysis_step::Gate;
 use analysis_step::{hold, steer_gate};
@@ -68,6 +68,7 @@ pub const DEFAULT_SLICE: Duration = Duration::from_secs(600);
 struct Check {
     observed: Observed,
     command_at: Option<String>,
+    context: Option<super::PipelineContext>,
 }
 
 impl<C, L, W, J, A, S, K> Shifter<C, L, W, J, A, S, K>
@@ -94,6 +95,8 @@ where
         };
         let (d, record) = match started {
             Ok(s) => s,
+            // Mid-deployment, an unreadable table is no reason to fail the job: try again.
+            Err(e @ ShiftError::Store(_)) if job.continuation_token.is_some() => return Err(e),
             Err(e) => return self.refuse(job, e).await,
         };
         if !super::turn::wait_for_turn(&self.store, &d.id, d.seq, end).await? {
@@ -142,7 +145,7 @@ where
                 self.roll_back(job, params, &d, message, &mut thread, end)
                     .await
             }
-            _ => self.drive(job, &params, d, end, thread).await,
+            _ => self.drive(job, params, d, end, thread).await,
         }
     }
 
@@ -151,15 +154,18 @@ where
         token: &str,
     ) -> Result<(Deployment, Option<DeploymentRecord>), ShiftError> {
         let d = Deployment::from_token(token)?;
-        // Without the record the deployment still goes on (or rolls back): the first check
-        // reads it again, and a table still unreachable then is a reason to roll back.
-        let record = match self.store.read(&d.id).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(deployment = %d.id, error = %e, "could not read the deployment record");
-                None
-            }
-        };
+        // The token is checked against the deployment kept server-side: a token that names
+        // another rollback target, or a deployment never recorded, moves nothing. A table
+        // that cannot be read fails the invocation (Lambda retries it).
+        let record = self
+            .store
+            .read(&d.id)
+            .await?
+            .ok_or_else(|| TokenError::Tampered {
+                reason: format!("no deployment {} was recorded", d.id),
+            })?;
+        d.matches_start(&Deployment::from_token(&record.state)?)?;
+        let record = Some(record);
         Ok((d, record))
     }
 
@@ -173,6 +179,7 @@ where
         if let Some(record) = self.store.read(&job.id).await? {
             // A repeated first invocation: what the first one decided stands.
             let d = Deployment::from_token(&record.state)?;
+            self.finish_start(p, &d, &record).await?;
             return Ok((d, Some(record)));
         }
         // Fetch: everything the pre-flight decision reads, at once.
@@ -262,6 +269,40 @@ where
         Ok((d, Some(record)))
     }
 
+    /// The first invocation may have died between recording the deployment and updating the
+    /// idle service: if the service still runs what it ran before, update it now (the same
+    /// update, so a twin doing it too is harmless) rather than roll back later with "service
+    /// changed outside this deployment".
+    async fn finish_start(
+        &self,
+        p: &UserParameters,
+        d: &Deployment,
+        record: &DeploymentRecord,
+    ) -> Result<(), ShiftError> {
+        let stabilizing = matches!(d.phase, Phase::Stabilizing { .. });
+        if record.status != DeploymentStatus::InProgress || !stabilizing {
+            return Ok(());
+        }
+        let idle = p.side(d.new_side());
+        let Some(service) = self.cluster.service(&p.cluster, &idle.service).await? else {
+            return Ok(());
+        };
+        if service.task_definition == d.idle_before.task_definition
+            && service.task_definition != d.task_definition
+        {
+            tracing::warn!(deployment = %d.id, "the deployment was recorded but the service not updated: updating it now");
+            self.cluster
+                .update_service(
+                    &p.cluster,
+                    &idle.service,
+                    Some(&d.task_definition),
+                    d.desired,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn image_updates(
         &self,
         job: &Job,
@@ -332,6 +373,15 @@ where
             };
             let o = &check.observed;
             let share = new_share(&d, &o.weights);
+            if let Some(status) = self.stopped(check.context.as_ref()).await {
+                // Checked at every check, so also right before the old side is scaled down:
+                // nothing moves on once the pipeline stopped waiting.
+                let reason = RollbackReason::Error {
+                    message: format!("the pipeline execution was stopped (its status is {status})"),
+                };
+                let message = report::rollback_message(new, share, &reason);
+                return self.roll_back(job, p, &d, message, &mut thread, end).await;
+            }
             self.steer(
                 p,
                 &mut d,
@@ -427,6 +477,7 @@ where
         })?;
         let record = record?;
         let command_at = record.as_ref().and_then(|r| r.command_at.clone());
+        let context = record.as_ref().and_then(|r| r.context.clone());
         Ok(Check {
             observed: Observed {
                 now_ms: now_ms(),
@@ -437,6 +488,7 @@ where
                 command: record.and_then(|r| r.command),
             },
             command_at,
+            context,
         })
     }
 
@@ -578,6 +630,24 @@ where
         self.tell_slack_final(p, d, report::ProgressOutcome::RolledBack, &message, thread)
             .await;
         self.fail(job, d, message).await
+    }
+
+    /// The execution's status when it is no longer in progress (stopped, stopping, failed…).
+    /// An execution that cannot be read is not taken as stopped (the job result tells).
+    async fn stopped(&self, context: Option<&super::PipelineContext>) -> Option<String> {
+        let c = context?;
+        match self
+            .jobs
+            .execution_status(&c.pipeline, &c.execution_id)
+            .await
+        {
+            Ok(Some(status)) if status != "InProgress" => Some(status),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the pipeline execution's status");
+                None
+            }
+        }
     }
 
     /// Reads the listener back after a weight change: `Some` reason to roll back when it

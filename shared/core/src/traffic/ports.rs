@@ -148,6 +148,16 @@ pub trait Jobs {
         job_id: &str,
         failure: &JobFailure,
     ) -> impl Future<Output = Result<Ack, ShiftError>> + Send;
+    /// The execution's status (`GetPipelineExecution`: `InProgress`, `Stopping`, `Stopped`…);
+    /// `None` when the store cannot say.
+    fn execution_status(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+    ) -> impl Future<Output = Result<Option<String>, ShiftError>> + Send {
+        let _ = (pipeline, execution_id);
+        async { Ok(None) }
+    }
     /// The pipeline, stage, action and execution the job belongs to (`GetJobDetails`).
     fn context(
         &self,
