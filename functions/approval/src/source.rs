@@ -5,10 +5,10 @@
 //! one type, so the handler takes JSON and looks: `detail-type` is EventBridge, a record from
 //! `aws:sns` is SNS, anything else must be an HTTP request (Function URL, API Gateway, ALB).
 
+use gantry_adapters::lambda::http;
+pub use gantry_adapters::lambda::http::{response as http_response, Origin};
 use gantry_core::ingest::Inbound;
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, RequestExt};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// An invocation, by where it comes from.
 #[derive(Debug)]
@@ -19,16 +19,6 @@ pub enum Source {
     Sns(Vec<String>),
     /// An HTTP request (Slack's interactivity request), and who to answer.
     Http(Inbound, Origin),
-}
-
-/// The HTTP front door, which decides the response's shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// Function URLs and HTTP APIs (payload 2.0).
-    PayloadV2,
-    /// REST APIs (payload 1.0).
-    PayloadV1,
-    Alb,
 }
 
 /// Why an invocation is none of the three.
@@ -54,58 +44,6 @@ pub fn classify(event: Value) -> Result<Source, UnknownEvent> {
             ));
         }
     }
-    let request = lambda_http::request::from_str(&event.to_string())
-        .map_err(|e| UnknownEvent(e.to_string()))?;
-    let origin = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV1(_)) => Origin::PayloadV1,
-        Some(RequestContext::Alb(_)) => Origin::Alb,
-        _ => Origin::PayloadV2,
-    };
-    let headers = request
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)));
-    // lambda_http has already decoded a base64 body: these are the bytes Slack signed.
-    let body = match request.body() {
-        Body::Text(t) => t.as_bytes().to_vec(),
-        Body::Binary(b) => b.clone(),
-        _ => Vec::new(),
-    };
-    Ok(Source::Http(Inbound::new(headers, body), origin))
-}
-
-/// The HTTP response, as the front door expects it back from the function.
-pub fn http_response(origin: Origin, status: u16, body: &Value) -> Value {
-    let body = if body.is_null() {
-        String::new()
-    } else {
-        body.to_string()
-    };
-    let headers = json!({"content-type": "application/json"});
-    match origin {
-        Origin::PayloadV2 => json!({
-            "statusCode": status,
-            "headers": headers,
-            "body": body,
-            "isBase64Encoded": false,
-            "cookies": [],
-        }),
-        // Headers only: API Gateway merges `headers` and `multiValueHeaders`, doubling them.
-        Origin::PayloadV1 => json!({
-            "statusCode": status, "headers": headers, "body": body, "isBase64Encoded": false
-        }),
-        Origin::Alb => json!({
-            "statusCode": status,
-            "statusDescription": format!("{status} {}", reason(status)),
-            "headers": headers, "body": body, "isBase64Encoded": false
-        }),
-    }
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        401 => "Unauthorized",
-        _ => "Error",
-    }
+    let (request, origin) = http::from_event(&event).map_err(UnknownEvent)?;
+    Ok(Source::Http(request, origin))
 }

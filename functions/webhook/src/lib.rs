@@ -3,10 +3,11 @@
 
 use gantry_adapters::codepipeline::CodePipelineStarter;
 use gantry_adapters::dynamodb::{DynamoDeliveries, StateTable};
+use gantry_adapters::lambda::http;
 use gantry_adapters::sqs::{RetryQueueOption, SqsRetryQueue};
 use gantry_core::clock::now_epoch_seconds;
 use gantry_core::config::WebhookConfig;
-use gantry_core::ingest::{Answer, Inbound, Ingest, ParkedOutcome, ParkedStart, StartRetryPolicy};
+use gantry_core::ingest::{Answer, Ingest, ParkedOutcome, ParkedStart, StartRetryPolicy};
 use gantry_core::secrets::{GantrySecrets, SecretsError};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
@@ -77,18 +78,18 @@ pub async fn handle_event(webhook: &Webhook, event: Value, request_id: &str) -> 
     if is_sqs_batch(&event) {
         return json!({ "batchItemFailures": start_parked_batch(webhook, &event).await });
     }
-    let response = match lambda_http::request::from_str(&event.to_string()) {
-        Ok(request) => {
-            let mut inbound = inbound(&request);
+    match http::from_event(&event) {
+        Ok((mut inbound, origin)) => {
             inbound.request_id = request_id.to_string();
-            respond(webhook.handle(&inbound, now_epoch_seconds()).await)
+            let answer = webhook.handle(&inbound, now_epoch_seconds()).await;
+            http::response(origin, answer.status, &answer.body)
         }
-        Err(_) => respond(Answer {
-            status: 400,
-            body: json!({ "error": "not an HTTP request event", "request_id": request_id }),
-        }),
-    };
-    proxy_response(response)
+        Err(_) => http::response(
+            http::Origin::PayloadV2,
+            400,
+            &json!({ "error": "not an HTTP request event", "request_id": request_id }),
+        ),
+    }
 }
 
 fn is_sqs_batch(event: &Value) -> bool {
@@ -136,20 +137,7 @@ pub async fn start_parked_batch(webhook: &Webhook, event: &Value) -> Vec<Value> 
     failures
 }
 
-/// The request as the core sees it. lambda_http has already decoded base64 bodies.
-pub fn inbound(request: &Request) -> Inbound {
-    let headers = request
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)));
-    let body = match request.body() {
-        Body::Empty => Vec::new(),
-        Body::Text(t) => t.as_bytes().to_vec(),
-        Body::Binary(b) => b.clone(),
-        _ => Vec::new(),
-    };
-    Inbound::new(headers, body)
-}
+pub use gantry_adapters::lambda::http::inbound;
 
 /// The answer as an HTTP response with a JSON body.
 pub fn respond(answer: Answer) -> Response<Body> {
@@ -161,19 +149,4 @@ pub fn respond(answer: Answer) -> Response<Body> {
         lambda_http::http::HeaderValue::from_static("application/json"),
     );
     response
-}
-
-/// A response in the proxy shape Function URLs and both API Gateway payload versions accept.
-fn proxy_response(response: Response<Body>) -> Value {
-    let body = match response.body() {
-        Body::Text(t) => t.clone(),
-        Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
-        _ => String::new(),
-    };
-    json!({
-        "statusCode": response.status().as_u16(),
-        "headers": {"content-type": "application/json"},
-        "body": body,
-        "isBase64Encoded": false,
-    })
 }

@@ -1,6 +1,7 @@
 //! What every function does at start-up under the Lambda Runtime API: JSON logs, and init
 //! errors reported so the console shows why a function could not start.
 
+pub mod http;
 mod init_error;
 pub mod telemetry;
 
