@@ -133,12 +133,13 @@ impl Deployment {
     }
 
     /// Checks a token's deployment against the one recorded at the start (kept server-side):
-    /// everything fixed at the start must be the same; only the phase and the hand-over
-    /// number move on.
+    /// everything fixed at the start must be the same; only the phase, the hand-over number
+    /// and what the canary judge carries (`judged`) move on.
     pub fn matches_start(&self, start: &Deployment) -> Result<(), TokenError> {
         let fixed = |d: &Deployment| Deployment {
             phase: start.phase,
             seq: 0,
+            judged: start.judged.clone(),
             ..d.clone()
         };
         if fixed(self) != fixed(start) {
