@@ -72,7 +72,7 @@ LOCK = threading.RLock()
 # DynamoDB applies each write to an item atomically, condition included; moto checks a
 # ConditionExpression and then writes, so two threads can both pass `version = :v`. Writes are
 # serialized (reads too, so none sees an item half-updated).
-DYNAMODB_LOCK = threading.RLock()
+DYNAMODB_LOCK = threading.RLock()  # also serializes IAM: moto keeps both in plain dicts
 DYNAMODB_ATOMIC = ("put_item", "update_item", "delete_item", "get_item", "transact_write_items")
 
 
@@ -1033,6 +1033,11 @@ def install() -> None:
     # another request may be changing it ("dictionary changed size during iteration" under
     # load): the whole request is one step, as in DynamoDB.
     from moto.dynamodb.responses import DynamoHandler
+    from moto.iam.responses import IamResponse
+
+    # moto's IAM backend iterates its role and user dicts unlocked ("dictionary changed size
+    # during iteration" when tests create roles in parallel): one IAM request at a time.
+    IamResponse.call_action = _serialized(IamResponse.call_action)
 
     for name in ("update_item", "put_item", "delete_item", "get_item"):
         setattr(DynamoHandler, name, _serialized(getattr(DynamoHandler, name)))
@@ -1321,7 +1326,8 @@ class GantryApp:
         if environ.get("PATH_INFO", "").startswith("/_gantry/"):
             return self._control(Request(environ))(environ, start_response)
         call_log.record(environ)
-        refusal = iam_enforce.check(environ)  # before moto, the plugin and the CBOR bridge alike
+        with DYNAMODB_LOCK:  # reads moto's IAM users and policies, which requests may be changing
+            refusal = iam_enforce.check(environ)  # before moto, the plugin and the CBOR bridge alike
         if refusal is not None:
             return refusal(environ, start_response)
         fault = faults.check(environ)

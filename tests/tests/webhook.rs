@@ -589,7 +589,13 @@ async fn a_throttled_start_is_retried_within_the_request_and_starts_once() {
         "GitHub waits 10 s"
     );
     assert!(answer.get("queued").is_none(), "{answer}");
-    let starts = recorded_starts(&w.api).await;
+    // One execution: a retry of an attempt that timed out on a loaded machine is an idempotent
+    // repeat (same token), which the emulator records as a duplicate.
+    let starts: Vec<_> = recorded_starts(&w.api)
+        .await
+        .into_iter()
+        .filter(|s| s["duplicate"] != true)
+        .collect();
     assert_eq!(starts.len(), 1);
     assert_eq!(
         answer["started"][0]["execution_id"],
