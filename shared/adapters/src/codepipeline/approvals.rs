@@ -3,7 +3,7 @@
 //! and the decision (`PutApprovalResult`).
 
 use aws_sdk_codepipeline::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_codepipeline::types::ActionExecutionFilter;
+use aws_sdk_codepipeline::types::{ActionDeclaration, ActionExecutionFilter, StageState};
 use gantry_core::approval::ports::{ApprovalActions, PipelineDecision};
 use gantry_core::approval::{
     commit_of, ActionOutcome, ApprovalCallError, ApprovalSettings, CommitSummary, Outcome,
@@ -25,18 +25,7 @@ impl ApprovalActions for CodePipelineApprovals {
         stage: &str,
         action: &str,
     ) -> Result<Option<WaitingApproval>, ApprovalCallError> {
-        let out = self
-            .client
-            .get_pipeline_state()
-            .name(pipeline)
-            .send()
-            .await
-            .map_err(|e| classify("GetPipelineState", pipeline, e))?;
-        let Some(stage_state) = out
-            .stage_states()
-            .iter()
-            .find(|s| s.stage_name() == Some(stage))
-        else {
+        let Some(stage_state) = self.stage_state(pipeline, stage).await? else {
             return Ok(None);
         };
         let latest = stage_state
@@ -67,20 +56,9 @@ impl ApprovalActions for CodePipelineApprovals {
         stage: &str,
         action: &str,
     ) -> Result<Option<i64>, ApprovalCallError> {
-        let out = self
-            .client
-            .get_pipeline()
-            .name(pipeline)
-            .send()
-            .await
-            .map_err(|e| classify("GetPipeline", pipeline, e))?;
-        Ok(out
-            .pipeline()
-            .into_iter()
-            .flat_map(|p| p.stages())
-            .filter(|s| s.name() == stage)
-            .flat_map(|s| s.actions())
-            .find(|a| a.name() == action)
+        Ok(self
+            .declared_action(pipeline, stage, action)
+            .await?
             .and_then(|a| a.timeout_in_minutes())
             .map(i64::from))
     }
@@ -93,17 +71,9 @@ impl ApprovalActions for CodePipelineApprovals {
         action: &str,
     ) -> Result<ActionOutcome, ApprovalCallError> {
         use aws_sdk_codepipeline::types::ActionExecutionStatus as S;
-        let out = self
-            .client
-            .get_pipeline_state()
-            .name(pipeline)
-            .send()
-            .await
-            .map_err(|e| classify("GetPipelineState", pipeline, e))?;
-        let latest = out
-            .stage_states()
+        let stage_state = self.stage_state(pipeline, stage).await?;
+        let latest = stage_state
             .iter()
-            .filter(|s| s.stage_name() == Some(stage))
             .flat_map(|s| s.action_states())
             .find(|a| a.action_name() == Some(action))
             .and_then(|a| a.latest_execution());
@@ -137,22 +107,10 @@ impl ApprovalActions for CodePipelineApprovals {
                 tracing::warn!(error = %e, "no resolved approval settings; using the declared ones")
             }
         }
-        let out = self
-            .client
-            .get_pipeline()
-            .name(pipeline)
-            .send()
-            .await
-            .map_err(|e| classify("GetPipeline", pipeline, e))?;
-        let configuration = out
-            .pipeline()
-            .into_iter()
-            .flat_map(|p| p.stages())
-            .filter(|s| s.name() == stage)
-            .flat_map(|s| s.actions())
-            .find(|a| a.name() == action)
-            .and_then(|a| a.configuration());
-        Ok(settings_of(configuration))
+        let declared = self.declared_action(pipeline, stage, action).await?;
+        Ok(settings_of(
+            declared.as_ref().and_then(|a| a.configuration()),
+        ))
     }
 
     /// The commit the execution runs, from the variables the webhook set or the source revision.
@@ -250,6 +208,52 @@ impl CodePipelineApprovals {
             .find(|d| d.stage_name() == Some(stage) && d.action_name() == Some(action))
             .and_then(|d| d.input())
             .and_then(|i| i.resolved_configuration().cloned()))
+    }
+}
+
+impl CodePipelineApprovals {
+    /// `GetPipelineState`'s entry for `stage`, if the pipeline has one.
+    async fn stage_state(
+        &self,
+        pipeline: &str,
+        stage: &str,
+    ) -> Result<Option<StageState>, ApprovalCallError> {
+        let out = self
+            .client
+            .get_pipeline_state()
+            .name(pipeline)
+            .send()
+            .await
+            .map_err(|e| classify("GetPipelineState", pipeline, e))?;
+        Ok(out
+            .stage_states()
+            .iter()
+            .find(|s| s.stage_name() == Some(stage))
+            .cloned())
+    }
+
+    /// The action as the pipeline declares it (`GetPipeline`), if it does.
+    async fn declared_action(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        action: &str,
+    ) -> Result<Option<ActionDeclaration>, ApprovalCallError> {
+        let out = self
+            .client
+            .get_pipeline()
+            .name(pipeline)
+            .send()
+            .await
+            .map_err(|e| classify("GetPipeline", pipeline, e))?;
+        Ok(out
+            .pipeline()
+            .into_iter()
+            .flat_map(|p| p.stages())
+            .filter(|s| s.name() == stage)
+            .flat_map(|s| s.actions())
+            .find(|a| a.name() == action)
+            .cloned())
     }
 }
 
