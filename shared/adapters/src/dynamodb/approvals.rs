@@ -3,7 +3,7 @@
 //! CodePipeline event racing each other still decide once.
 
 use super::attributes::{conditional_failed, n, number, s, text, DynamoItem};
-use super::{store_error, Key, StateTable, StoreError};
+use super::{conditional_write, store_error, Key, StateTable, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use gantry_core::approval::ports::{ApprovalStore, Created, DecisionClaim};
 use gantry_core::approval::{
@@ -107,11 +107,7 @@ impl DynamoApprovals {
                 .expression_attribute_values(":deciding", s(status::DECIDING))
                 .expression_attribute_values(":by", s(by));
         }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if conditional_failed(&e) => Ok(false),
-            Err(e) => Err(store_error(&t.name, e)),
-        }
+        conditional_write(&t.name, request.send().await)
     }
 }
 

@@ -2,7 +2,7 @@
 //! running deployment, and a repeated first invocation finds what the first one decided.
 
 use super::attributes::{conditional_failed, text, DynamoItem};
-use super::{store_error, Key, StateTable, StoreError};
+use super::{conditional_write, store_error, Key, StateTable, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use gantry_core::slack::PostedMessage;
 use gantry_core::traffic::Command;
@@ -124,11 +124,7 @@ impl DynamoDeployments {
         if expression.contains("#s") || condition.is_some_and(|c| c.contains("#s")) {
             request = request.expression_attribute_names("#s", "status");
         }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if conditional_failed(&e) => Ok(false),
-            Err(e) => Err(store_error(&t.name, e)),
-        }
+        conditional_write(&t.name, request.send().await)
     }
 }
 

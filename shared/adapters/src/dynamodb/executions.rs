@@ -9,7 +9,7 @@
 //! or notice ids), `lock_<sink>` / `lock_<sink>_until`, `expires_at` (N, TTL).
 
 use super::attributes::{conditional_failed, n, s, string_set, text, DynamoItem};
-use super::{store_error, Key, StateTable, StoreError};
+use super::{conditional_write, store_error, Key, StateTable, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use gantry_core::notify::{
     Delivered, Execution, ExecutionRecord, ExecutionRef, ExecutionStore, Sink, SlackMemory,
@@ -135,11 +135,7 @@ impl ExecutionStore for DynamoExecutions {
                 .condition_expression("version = :expected")
                 .expression_attribute_values(":expected", n(v)),
         };
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if conditional_failed(&e) => Ok(false),
-            Err(e) => Err(store_error(&t.name, e)),
-        }
+        conditional_write(&t.name, request.send().await)
     }
 
     async fn lock(
@@ -168,11 +164,7 @@ impl ExecutionStore for DynamoExecutions {
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if conditional_failed(&e) => Ok(false),
-            Err(e) => Err(store_error(&t.name, e)),
-        }
+        conditional_write(&t.name, result)
     }
 
     async fn unlock(

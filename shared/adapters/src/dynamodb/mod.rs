@@ -47,6 +47,23 @@ where
     ))
 }
 
+/// A conditional write's result: `true` written, `false` when its condition did not hold,
+/// any other failure a `StoreError`.
+pub(crate) fn conditional_write<T, E, R>(
+    table: &str,
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
+) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if attributes::conditional_failed(&e) => Ok(false),
+        Err(e) => Err(store_error(table, e)),
+    }
+}
+
 /// The state table: a client and a name.
 #[derive(Debug, Clone)]
 pub struct StateTable {
