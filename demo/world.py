@@ -450,7 +450,7 @@ def _pipeline(world: World) -> None:
             "CustomData": "Canary to production: 10% for a few seconds, then all.",
             "ExternalEntityLink": "https://grafana.example.com/d/shop-dev"})),
         ("DeployProd", action("Deploy", "Invoke", "Lambda", {
-            "FunctionName": "gantry-traffic-shifter",
+            "FunctionName": "traffic-shifter",
             "UserParameters": json.dumps(traffic_parameters(world))}, inputs=("BuildOutput",))),
     ]
     world.client("codepipeline").create_pipeline(pipeline={

@@ -72,6 +72,7 @@ pub fn build(
             },
         },
         slack,
+        function_name: config.function_name.clone(),
         slice: DEFAULT_SLICE,
         analysis_settle_seconds: gantry_core::traffic::judged::DEFAULT_SETTLE_SECONDS,
     }
@@ -114,6 +115,7 @@ where
         ShiftOutcome::Succeeded { message } => json!({"outcome": "succeeded", "message": message}),
         ShiftOutcome::Failed { message } => json!({"outcome": "failed", "message": message}),
         ShiftOutcome::AlreadyFinished => json!({"outcome": "already_finished"}),
+        ShiftOutcome::Forged { message } => json!({"outcome": "refused", "message": message}),
     })
 }
 

@@ -265,6 +265,7 @@ async fn promote_is_recorded_once_and_the_second_click_is_told_who_asked() {
             command: None,
             command_at: None,
             message: None,
+            handed_over: None,
         },
     );
     // The author may not promote their own change under four-eyes.

@@ -2,6 +2,9 @@ use super::NotifyConfig;
 use super::{base_url, json, required, ConfigError, Env, Var};
 use crate::slack::DEFAULT_API_URL;
 
+/// Set by Lambda, not by the template.
+const LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
+
 /// The traffic shifter's configuration.
 #[derive(Debug, Clone)]
 pub struct TrafficShifterConfig {
@@ -11,6 +14,9 @@ pub struct TrafficShifterConfig {
     /// same value, read by the same type, as the notifier's and the approval function's.
     pub notify: Option<NotifyConfig>,
     pub slack_api_url: String,
+    /// The function's own name, as Lambda sets it (`AWS_LAMBDA_FUNCTION_NAME`): a job is
+    /// acted on only when its pipeline declares an invoke of this function.
+    pub function_name: Option<String>,
 }
 
 impl TrafficShifterConfig {
@@ -20,6 +26,9 @@ impl TrafficShifterConfig {
             table: required(env, Var::Table)?,
             notify: json(env, Var::Notify)?,
             slack_api_url: base_url(env, Var::SlackApiUrl, DEFAULT_API_URL)?,
+            function_name: env
+                .get(LAMBDA_FUNCTION_NAME)
+                .filter(|name| !name.is_empty()),
         })
     }
 }
