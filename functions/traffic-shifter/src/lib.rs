@@ -74,7 +74,7 @@ pub fn build(
         slack,
         function_name: config.function_name.clone(),
         slice: DEFAULT_SLICE,
-        analysis_settle_seconds: gantry_core::traffic::judged::DEFAULT_SETTLE_SECONDS,
+        analysis_settle_seconds: config.analysis_settle_seconds,
     }
 }
 

@@ -66,10 +66,11 @@ pub enum Var {
     SlackApiUrl,
     MaxBodyBytes,
     RetryQueueUrl,
+    AnalysisSettleSeconds,
 }
 
 impl Var {
-    pub const ALL: [Var; 9] = [
+    pub const ALL: [Var; 10] = [
         Var::SecretsArn,
         Var::Table,
         Var::Routes,
@@ -79,6 +80,7 @@ impl Var {
         Var::SlackApiUrl,
         Var::MaxBodyBytes,
         Var::RetryQueueUrl,
+        Var::AnalysisSettleSeconds,
     ];
 
     /// The variable's name in the environment.
@@ -93,6 +95,7 @@ impl Var {
             Var::SlackApiUrl => "SLACK_API_URL",
             Var::MaxBodyBytes => "GANTRY_MAX_BODY_BYTES",
             Var::RetryQueueUrl => "GANTRY_RETRY_QUEUE_URL",
+            Var::AnalysisSettleSeconds => "GANTRY_ANALYSIS_SETTLE_SECONDS",
         }
     }
 
@@ -107,6 +110,7 @@ impl Var {
             (Var::Notify, Notifier | Approval | TrafficShifter) => Some(Need::Optional),
             (Var::Approvers, Approval) => Some(Need::Optional),
             (Var::SlackApiUrl, Notifier | Approval | TrafficShifter) => Some(Need::Optional),
+            (Var::AnalysisSettleSeconds, TrafficShifter) => Some(Need::Optional),
             _ => None,
         }
     }
