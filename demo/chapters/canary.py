@@ -33,6 +33,8 @@ class DeploymentRun:
     message: str
     alarm: Optional[str] = None
     alarm_at: Optional[float] = None
+    # The canary judge's minutes: (minute's epoch second, new side's 5xx rate, live side's).
+    windows: Optional[list[tuple[int, float, float]]] = None
 
 
 def listener_weights(world: World) -> tuple[int, int]:
