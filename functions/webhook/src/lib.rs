@@ -7,7 +7,7 @@ use gantry_adapters::lambda::http;
 use gantry_adapters::sqs::{RetryQueueOption, SqsRetryQueue};
 use gantry_core::clock::now_epoch_seconds;
 use gantry_core::config::WebhookConfig;
-use gantry_core::ingest::{Answer, Ingest, ParkedOutcome, ParkedStart, StartRetryPolicy};
+use gantry_core::ingest::{Answer, Ingest, QueuedMessage, StartRetryPolicy};
 use gantry_core::secrets::{GantrySecrets, SecretsError};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
@@ -100,41 +100,16 @@ fn is_sqs_batch(event: &Value) -> bool {
 
 /// Starts each parked push; returns the messages to leave on the queue (`itemIdentifier`s).
 pub async fn start_parked_batch(webhook: &Webhook, event: &Value) -> Vec<Value> {
-    let mut failures = Vec::new();
-    for record in event["Records"].as_array().into_iter().flatten() {
-        let id = record["messageId"].as_str().unwrap_or_default();
-        let parked: ParkedStart = match record["body"].as_str().map(serde_json::from_str) {
-            Some(Ok(p)) => p,
-            _ => {
-                // Not ours: the redrive policy moves it to the dead-letter queue.
-                tracing::error!(message_id = id, "retry queue message is not a parked start");
-                failures.push(json!({ "itemIdentifier": id }));
-                continue;
-            }
-        };
-        match webhook.start_parked(&parked).await {
-            ParkedOutcome::Started(execution_id) => tracing::info!(
-                pipeline = parked.request.pipeline,
-                execution_id,
-                commit = parked.request.commit_id,
-                "started parked push"
-            ),
-            ParkedOutcome::Superseded { newest } => tracing::warn!(
-                pipeline = parked.request.pipeline,
-                newest,
-                "parked push dropped: a newer push already started"
-            ),
-            ParkedOutcome::Retry(reason) => {
-                tracing::warn!(
-                    pipeline = parked.request.pipeline,
-                    reason,
-                    "parked push not started yet"
-                );
-                failures.push(json!({ "itemIdentifier": id }));
-            }
-        }
-    }
+    let records = event["Records"].as_array().into_iter().flatten();
+    let messages = records.map(|r| QueuedMessage {
+        id: r["messageId"].as_str().unwrap_or_default(),
+        body: r["body"].as_str(),
+    });
+    let failures = webhook.start_parked_batch(messages).await;
     failures
+        .into_iter()
+        .map(|id| json!({ "itemIdentifier": id }))
+        .collect()
 }
 
 pub use gantry_adapters::lambda::http::inbound;

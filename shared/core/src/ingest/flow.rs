@@ -1,6 +1,8 @@
 //! The webhook's decisions, in the order that keeps it safe: size, signature, envelope, payload,
 //! routes, de-duplication, starts.
 
+mod parked_batch;
+
 use super::delivery::{github_payload, Delivery, EventKind, Inbound};
 use super::parked::{Newest, NoRetryQueue, ParkedOutcome, ParkedStart, PushHistory, RetryQueue};
 use super::start::{PipelineStarter, StartError, StartRequest};
@@ -9,6 +11,7 @@ use crate::push::{Provider, Push, RefKind};
 use crate::routing::{route, RouteDecision, RouteTable};
 use crate::secrets::SecretString;
 use crate::signature::{verify_github, verify_gitlab};
+pub use parked_batch::QueuedMessage;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 

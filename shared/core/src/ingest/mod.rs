@@ -10,7 +10,7 @@ mod parked;
 mod start;
 
 pub use delivery::{Delivery, EventKind, Inbound};
-pub use flow::{body_hash, Answer, Ingest, StartRetryPolicy};
+pub use flow::{body_hash, Answer, Ingest, QueuedMessage, StartRetryPolicy};
 pub use parked::{
     Newest, NoRetryQueue, ParkedOutcome, ParkedStart, PushHistory, QueueError, RetryQueue,
 };

@@ -1,0 +1,59 @@
+//! The retry queue's batches (SQS): each parked push started once, or dropped when a newer push
+//! started meanwhile; the messages still failing stay on the queue for the next try (and, after
+//! the queue's redrive limit, go to its dead-letter queue).
+
+use super::Ingest;
+use crate::ingest::parked::{ParkedOutcome, ParkedStart, PushHistory, RetryQueue};
+use crate::ingest::start::PipelineStarter;
+use crate::ingest::DeliveryLedger;
+
+/// One message of a batch: its id and body, as the queue delivered them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuedMessage<'a> {
+    pub id: &'a str,
+    pub body: Option<&'a str>,
+}
+
+impl<S: PipelineStarter, L: DeliveryLedger + PushHistory, Q: RetryQueue> Ingest<S, L, Q> {
+    /// Starts each message's parked push; returns the ids of the messages to leave on the queue
+    /// (SQS's partial batch failures).
+    pub async fn start_parked_batch<'a>(
+        &self,
+        messages: impl IntoIterator<Item = QueuedMessage<'a>>,
+    ) -> Vec<&'a str> {
+        let mut failures = Vec::new();
+        for message in messages {
+            let parked: ParkedStart = match message.body.map(serde_json::from_str) {
+                Some(Ok(p)) => p,
+                _ => {
+                    // Not ours: the redrive policy moves it to the dead-letter queue.
+                    tracing::error!(
+                        message_id = message.id,
+                        "retry queue message is not a parked start"
+                    );
+                    failures.push(message.id);
+                    continue;
+                }
+            };
+            let pipeline = &parked.request.pipeline;
+            match self.start_parked(&parked).await {
+                ParkedOutcome::Started(execution_id) => tracing::info!(
+                    pipeline,
+                    execution_id,
+                    commit = parked.request.commit_id,
+                    "started parked push"
+                ),
+                ParkedOutcome::Superseded { newest } => tracing::warn!(
+                    pipeline,
+                    newest,
+                    "parked push dropped: a newer push already started"
+                ),
+                ParkedOutcome::Retry(reason) => {
+                    tracing::warn!(pipeline, reason, "parked push not started yet");
+                    failures.push(message.id);
+                }
+            }
+        }
+        failures
+    }
+}
