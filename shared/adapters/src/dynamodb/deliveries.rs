@@ -60,10 +60,7 @@ impl DeliveryLedger for DynamoDeliveries {
         let key = &Key::delivery(delivery);
         let t = &self.table;
         let result = t
-            .client
-            .put_item()
-            .table_name(&t.name)
-            .set_item(Some(key.attributes()))
+            .put(key)
             .item("kind", AttributeValue::S("delivery".into()))
             .item("status", AttributeValue::S(PENDING.into()))
             .item(
@@ -115,10 +112,7 @@ impl DeliveryLedger for DynamoDeliveries {
     async fn complete(&self, delivery: &DeliveryId, summary: &str) -> Result<(), StoreError> {
         let key = &Key::delivery(delivery);
         let t = &self.table;
-        t.client
-            .update_item()
-            .table_name(&t.name)
-            .set_key(Some(key.attributes()))
+        t.update(key)
             .update_expression("SET #s = :done, summary = :summary REMOVE lease_until")
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":done", AttributeValue::S(DONE.into()))
@@ -133,10 +127,7 @@ impl DeliveryLedger for DynamoDeliveries {
         let key = &Key::delivery(delivery);
         let t = &self.table;
         let result = t
-            .client
-            .delete_item()
-            .table_name(&t.name)
-            .set_key(Some(key.attributes()))
+            .delete(key)
             .condition_expression("#s = :pending")
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":pending", AttributeValue::S(PENDING.into()))
@@ -178,10 +169,7 @@ impl gantry_core::ingest::PushHistory for DynamoDeliveries {
         let key = Key::newest_push(pipeline, git_ref);
         let t = &self.table;
         let result = t
-            .client
-            .put_item()
-            .table_name(&t.name)
-            .set_item(Some(key.attributes()))
+            .put(&key)
             .item("kind", AttributeValue::S("newest_push".into()))
             .item("pushed_at", AttributeValue::N(pushed_at.to_string()))
             .condition_expression("attribute_not_exists(pk) OR pushed_at <= :t")

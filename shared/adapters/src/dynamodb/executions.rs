@@ -115,10 +115,7 @@ impl ExecutionStore for DynamoExecutions {
         let json = serde_json::to_string(execution)
             .map_err(|e| StoreError::new(format!("table {}: {e}", t.name)))?;
         let mut request = t
-            .client
-            .update_item()
-            .table_name(&t.name)
-            .set_key(Some(key.attributes()))
+            .update(key)
             .update_expression(
                 "SET execution = :execution, version = :next, expires_at = :expires, \
                  kind = :kind, pipeline = :pipeline, execution_id = :execution_id",
@@ -148,11 +145,7 @@ impl ExecutionStore for DynamoExecutions {
     ) -> Result<bool, StoreError> {
         let key = &Key::execution(&execution.pipeline, &execution.execution_id);
         let t = &self.table;
-        let result = t
-            .client
-            .update_item()
-            .table_name(&t.name)
-            .set_key(Some(key.attributes()))
+        let result = t.update(key)
             .update_expression("SET #owner = :owner, #until = :until")
             .condition_expression(
                 "attribute_exists(pk) AND (attribute_not_exists(#until) OR #until < :now OR #owner = :owner)",
@@ -176,10 +169,7 @@ impl ExecutionStore for DynamoExecutions {
         let key = &Key::execution(&execution.pipeline, &execution.execution_id);
         let t = &self.table;
         let result = t
-            .client
-            .update_item()
-            .table_name(&t.name)
-            .set_key(Some(key.attributes()))
+            .update(key)
             .update_expression("REMOVE #owner, #until")
             .condition_expression("#owner = :owner")
             .expression_attribute_names("#owner", format!("lock_{}", sink.name()))
@@ -202,11 +192,7 @@ impl ExecutionStore for DynamoExecutions {
     ) -> Result<(), StoreError> {
         let key = &Key::execution(&execution.pipeline, &execution.execution_id);
         let t = &self.table;
-        let request = t
-            .client
-            .update_item()
-            .table_name(&t.name)
-            .set_key(Some(key.attributes()));
+        let request = t.update(key);
         let request = match delivered {
             Delivered::SlackPosted { message, rendered } => request
                 .update_expression("SET channel = :channel, ts = :ts, slack_rendered = :rendered")

@@ -72,6 +72,39 @@ pub struct StateTable {
 }
 
 impl StateTable {
+    /// `UpdateItem` on the record at `key` (the caller adds the expressions).
+    pub fn update(
+        &self,
+        key: &Key,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.name)
+            .set_key(Some(key.attributes()))
+    }
+
+    /// `PutItem` of a record at `key` (the caller adds its attributes).
+    pub fn put(
+        &self,
+        key: &Key,
+    ) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+        self.client
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(key.attributes()))
+    }
+
+    /// `DeleteItem` of the record at `key`.
+    pub fn delete(
+        &self,
+        key: &Key,
+    ) -> aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder {
+        self.client
+            .delete_item()
+            .table_name(&self.name)
+            .set_key(Some(key.attributes()))
+    }
+
     /// Reads one record, strongly consistent: every reader here decides on what it reads.
     pub async fn read(
         &self,
