@@ -3,6 +3,7 @@
 //! leave the job with a result.
 
 mod analysis_step;
+mod lifecycle_step;
 
 use super::progress::Thread;
 use super::record::{DeploymentRecord, DeploymentStatus};
@@ -45,7 +46,7 @@ pub enum ShiftOutcome {
 }
 
 /// The traffic shifter, over its ports.
-pub struct Shifter<C, L, W, J, A, S, K> {
+pub struct Shifter<C, L, W, J, A, S, K, H, G> {
     pub cluster: C,
     pub balancer: L,
     pub alarms: W,
@@ -58,6 +59,10 @@ pub struct Shifter<C, L, W, J, A, S, K> {
     /// How long after a metrics window ends the canary judge takes it as complete
     /// (`judged::DEFAULT_SETTLE_SECONDS`; tests set it below zero to judge at once).
     pub analysis_settle_seconds: i64,
+    /// Lambda, for the lifecycle hooks' functions.
+    pub hooks: H,
+    /// Application Auto Scaling, for services that are scalable targets.
+    pub scaling: G,
 }
 
 /// The default slice: long enough that hand-overs are rare, short enough for any sensible
@@ -71,8 +76,10 @@ struct Check {
     context: Option<super::PipelineContext>,
 }
 
-impl<C, L, W, J, A, S, K> Shifter<C, L, W, J, A, S, K>
+impl<C, L, W, J, A, S, K, H, G> Shifter<C, L, W, J, A, S, K, H, G>
 where
+    H: super::HookFunctions + Sync,
+    G: super::ServiceScaling + Sync,
     K: Chat + Sync,
     C: Cluster + Sync,
     L: LoadBalancer + Sync,
@@ -236,6 +243,7 @@ where
             },
             now,
         );
+        let d = self.with_lifecycle(p, d, now).await?;
         let context = match self.jobs.context(&job.id).await {
             Ok(c) => c,
             Err(e) => {
@@ -248,14 +256,17 @@ where
             .open(&job.id, context.as_ref(), &d.to_token()?, now / 1000)
             .await?;
         let d = Deployment::from_token(&record.state)?;
-        self.cluster
-            .update_service(
-                &p.cluster,
-                &p.side(idle).service,
-                Some(&d.task_definition),
-                d.desired,
-            )
-            .await?;
+        self.suspend_scale_in(p, &d).await;
+        if !Self::before_scale_up(&d) {
+            self.cluster
+                .update_service(
+                    &p.cluster,
+                    &p.side(idle).service,
+                    Some(&d.task_definition),
+                    d.desired,
+                )
+                .await?;
+        }
         tracing::info!(
             deployment = %d.id,
             live = %live,
@@ -281,6 +292,10 @@ where
     ) -> Result<(), ShiftError> {
         let stabilizing = matches!(d.phase, Phase::Stabilizing { .. });
         if record.status != DeploymentStatus::InProgress || !stabilizing {
+            return Ok(());
+        }
+        self.suspend_scale_in(p, d).await;
+        if Self::before_scale_up(d) {
             return Ok(());
         }
         let idle = p.side(d.new_side());
@@ -400,7 +415,15 @@ where
                 let message = report::rollback_message(new, share, &reason);
                 return self.roll_back(job, p, &d, message, &mut thread, end).await;
             }
-            match hold(&d, o, &gate, next_step(&d, o)) {
+            let action = match self.pre_scale_up(p, &mut d, &check, &mut thread).await {
+                Some(action) => action,
+                None => {
+                    let action = hold(&d, o, &gate, next_step(&d, o));
+                    self.lifecycle(p, &mut d, &check, action, &mut thread)
+                        .await
+                }
+            };
+            match action {
                 ShiftAction::Wait {
                     phase,
                     next_check_ms,
@@ -438,6 +461,7 @@ where
                     }
                     self.consume_promote(&d, o, &check.command_at).await;
                     d = d.at(phase);
+                    self.after_shift(p, &mut d).await;
                     self.log_step(p, &d, "shifted");
                     self.tell_slack(p, &d, report::ProgressOutcome::Running, &mut thread)
                         .await;
@@ -565,7 +589,10 @@ where
             );
             return self.fail(job, d, message).await;
         }
-        let message = report::success_message(d, &services(p, d));
+        let mut message = report::success_message(d, &services(p, d));
+        if let Some(problem) = self.restore_scaling(p, d).await {
+            message.push_str(&problem);
+        }
         tracing::info!(deployment = %d.id, summary = %message, "deployment succeeded");
         self.set_status(d, DeploymentStatus::Succeeded, &message)
             .await;
@@ -608,8 +635,14 @@ where
                 .await;
             return Err(e);
         }
+        if let Err(e) = super::retry::until(end, || self.set_test_back(p, d)).await {
+            tracing::error!(deployment = %d.id, error = %e, "the test listener could not be set back");
+        }
         let idle = p.side(d.new_side());
         let mut message = message;
+        if let Some(problem) = self.restore_scaling(p, d).await {
+            message.push_str(&problem);
+        }
         if let Err(e) = self
             .cluster
             .update_service(
@@ -827,6 +860,7 @@ where
                 version: d.judged.controls,
                 paused: d.judged.paused,
             }),
+            pause_hook: crate::traffic::hooks::pausing_at(&p.lifecycle_hooks, d.hook.as_ref()),
         };
         match slack.publish(&self.store, thread, &view).await {
             Ok(Some(posted)) => {
@@ -864,6 +898,7 @@ fn report_share(d: &Deployment) -> u8 {
 fn same_step(a: Phase, b: Phase) -> bool {
     match (a, b) {
         (Phase::Stabilizing { .. }, Phase::Stabilizing { .. }) => true,
+        (Phase::Testing { .. }, Phase::Testing { .. }) => true,
         (Phase::Shifting { step: x, .. }, Phase::Shifting { step: y, .. }) => x == y,
         (Phase::Retiring { .. }, Phase::Retiring { .. }) => true,
         _ => false,
@@ -873,6 +908,7 @@ fn same_step(a: Phase, b: Phase) -> bool {
 fn phase_name(p: Phase) -> &'static str {
     match p {
         Phase::Stabilizing { .. } => "stabilizing",
+        Phase::Testing { .. } => "testing",
         Phase::Shifting { .. } => "shifting",
         Phase::Retiring { .. } => "retiring",
     }

@@ -7,6 +7,7 @@
 pub mod deployment;
 pub mod flow;
 pub mod health;
+pub mod hooks;
 pub mod images;
 pub mod job;
 pub mod judged;
@@ -19,6 +20,7 @@ pub mod progress;
 pub mod record;
 pub mod report;
 pub mod retry;
+pub mod scaling;
 pub mod turn;
 pub mod weights;
 
