@@ -356,7 +356,28 @@ def _sqs(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question]
     return [Question(action, f"arn:aws:sqs:{call.region}:{parts[0]}:{parts[1]}")]
 
 
+LAMBDA_INVOKE_RE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+
+
+def _lambda(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question] | None:
+    """Lambda is REST-JSON: the operation is in the path. Invoke is asked as
+    lambda:InvokeFunction on the function's unqualified ARN (a name or partial ARN resolved)."""
+    m = LAMBDA_INVOKE_RE.match(call.path) if call.method == "POST" else None
+    if not m:
+        return None
+    name = urllib.parse.unquote(m.group("name"))
+    if name.startswith("arn:"):
+        function = ":".join(name.split(":")[:7])
+    elif ":function:" in name:
+        account, rest = name.split(":function:", 1)
+        function = f"arn:aws:lambda:{call.region}:{account}:function:{rest.split(':')[0]}"
+    else:
+        function = f"{arn}:function:{name.split(':')[0]}"
+    return [Question("lambda:InvokeFunction", function)]
+
+
 _MAPPERS = {
+    "lambda": _lambda,
     "dynamodb": _dynamodb,
     "sqs": _sqs,
     "secretsmanager": _secretsmanager,
