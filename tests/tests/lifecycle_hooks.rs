@@ -231,7 +231,10 @@ async fn a_hook_in_progress_twice_then_succeeded_holds_production_until_it_passe
     assert!(first["executionDetails"]["serviceArn"]
         .as_str()
         .unwrap()
-        .ends_with(&format!("service/{}/{}", rig.shop.cluster, rig.shop.green_service)));
+        .ends_with(&format!(
+            "service/{}/{}",
+            rig.shop.cluster, rig.shop.green_service
+        )));
     assert_eq!(calls[1]["payload"]["hookDetails"]["calls"], 1);
     assert_eq!(calls[2]["payload"]["hookDetails"]["calls"], 2);
     // The hook outlasted one invocation: its state rode in the continuation tokens.
@@ -267,10 +270,7 @@ async fn a_smoke_hook_failing_after_test_traffic_rolls_back_before_any_productio
     );
     // Not one production weight change ever gave the new side traffic.
     let production = changes(&rig, &rig.shop.listener).await;
-    assert!(
-        production.iter().all(|(_, g)| *g == 0),
-        "{production:?}"
-    );
+    assert!(production.iter().all(|(_, g)| *g == 0), "{production:?}");
     // Test traffic went to the new side, then back.
     assert_eq!(shares(&changes(&rig, &rig.test_listener).await), [100, 0]);
     // The idle side is back to what it ran.
@@ -309,7 +309,11 @@ async fn hooks_run_at_every_stage_in_ecs_order() {
         "POST_PRODUCTION_TRAFFIC_SHIFT",
     ];
     let (views, _) = run(&rig, &params(&rig, hook_at(&rig, &stages, json!({})))).await;
-    assert!(outcome(&views).starts_with("Succeeded"), "{}", outcome(&views));
+    assert!(
+        outcome(&views).starts_with("Succeeded"),
+        "{}",
+        outcome(&views)
+    );
     let calls = invocations(&rig).await;
     let seen: Vec<(String, Value, Value)> = calls
         .iter()
@@ -439,8 +443,15 @@ async fn auto_scaling_is_suspended_for_scale_in_during_the_deployment_and_restor
         })
     };
     let (views, _) = run(&rig, &params(&rig, hooks)).await;
-    assert!(outcome(&views).starts_with("Succeeded"), "{}", outcome(&views));
-    assert!(watcher.await.unwrap(), "scale-in was never suspended on both sides");
+    assert!(
+        outcome(&views).starts_with("Succeeded"),
+        "{}",
+        outcome(&views)
+    );
+    assert!(
+        watcher.await.unwrap(),
+        "scale-in was never suspended on both sides"
+    );
     assert_eq!(suspended(&rig).await, before);
 }
 
@@ -483,7 +494,11 @@ async fn the_new_side_keeps_its_share_of_the_live_sides_tasks_when_the_live_side
     };
     let (views, _) = run(&rig, &p).await;
     scale_out.await.unwrap();
-    assert!(outcome(&views).starts_with("Succeeded"), "{}", outcome(&views));
+    assert!(
+        outcome(&views).starts_with("Succeeded"),
+        "{}",
+        outcome(&views)
+    );
     let (_, green) = rig.shop.service(&rig.shop.green_service).await;
     assert_eq!(green, 8, "at 100% the new side has the live side's 8 tasks");
 }
@@ -497,7 +512,9 @@ async fn click(rig: &Rig, deployment: &str, command: &str, version: u32) {
         .table_name(&rig.table)
         .key("pk", AttributeValue::S(format!("DEPLOYMENT#{deployment}")))
         .key("sk", AttributeValue::S("DEPLOYMENT".into()))
-        .update_expression("SET command = :c, command_by = :u, command_at = :t, command_version = :v")
+        .update_expression(
+            "SET command = :c, command_by = :u, command_at = :t, command_version = :v",
+        )
         .expression_attribute_values(":c", AttributeValue::S(command.into()))
         .expression_attribute_values(":u", AttributeValue::S("U0RELEASE".into()))
         .expression_attribute_values(":t", AttributeValue::N("1".into()))
@@ -552,7 +569,11 @@ async fn a_pause_hook_waits_for_continue_then_production_moves() {
         .as_secs_f64();
     click(&rig, &id, "continue", 0).await;
     let views = run.await.unwrap();
-    assert!(outcome(&views).starts_with("Succeeded"), "{}", outcome(&views));
+    assert!(
+        outcome(&views).starts_with("Succeeded"),
+        "{}",
+        outcome(&views)
+    );
     let production = changes(&rig, &rig.shop.listener).await;
     assert_eq!(shares(&production), [10, 100]);
     assert!(production[0].0 >= clicked_at);
@@ -569,7 +590,10 @@ async fn a_stale_continue_does_nothing_and_roll_back_on_a_pause_rolls_back() {
     click(&rig, &id, "rollback", 0).await;
     let views = run.await.unwrap();
     let text = outcome(&views);
-    assert!(text.starts_with("Failed") && text.contains("U0RELEASE"), "{text}");
+    assert!(
+        text.starts_with("Failed") && text.contains("U0RELEASE"),
+        "{text}"
+    );
     assert!(changes(&rig, &rig.shop.listener)
         .await
         .iter()
@@ -593,4 +617,79 @@ async fn a_pause_nobody_decides_takes_its_timeout_action() {
         .await
         .iter()
         .all(|(_, g)| *g == 0));
+}
+
+/// A Lambda client whose invocation dies (the shifter's process is gone) when it invokes.
+struct DiesOnInvoke;
+
+impl gantry_core::traffic::HookFunctions for DiesOnInvoke {
+    async fn invoke(
+        &self,
+        _function_arn: &str,
+        _payload: &str,
+    ) -> Result<gantry_core::traffic::hooks::Invocation, gantry_core::traffic::ShiftError> {
+        panic!("the invocation died while a hook ran");
+    }
+}
+
+#[tokio::test]
+async fn auto_scaling_state_is_restored_exactly_after_a_crash_resumed_from_the_token() {
+    let rig = rig().await;
+    let before = scalable(&rig).await;
+    let hooks = hook_at(
+        &rig,
+        &["POST_TEST_TRAFFIC_SHIFT"],
+        json!({"mode": "in_progress", "in_progress_times": 2, "callback_delay": 4}),
+    );
+    let first = rig.shop.start_job(&params(&rig, hooks), json!([])).await;
+    // The first invocation hands over with a token (the hook said IN_PROGRESS)…
+    traffic_shifter::handle(&*rig.shifter, lambda_event(&first["event"]))
+        .await
+        .expect("first invocation");
+    let view = gantry_tests::traffic::job(first["job_id"].as_str().unwrap()).await;
+    assert_eq!(view["status"], "Continued", "{view}");
+    let next = view["next_job"].clone();
+    // …and the invocation resumed from that token dies while calling the hook again.
+    let s = &*rig.shifter;
+    let dying = Arc::new(gantry_core::traffic::Shifter {
+        cluster: s.cluster.clone(),
+        balancer: s.balancer.clone(),
+        alarms: s.alarms.clone(),
+        jobs: s.jobs.clone(),
+        artifacts: s.artifacts.clone(),
+        store: s.store.clone(),
+        slack: None::<gantry_core::traffic::SlackProgress<gantry_adapters::slack::SlackClient>>,
+        slice: s.slice,
+        analysis_settle_seconds: s.analysis_settle_seconds,
+        hooks: DiesOnInvoke,
+        scaling: s.scaling.clone(),
+    });
+    let event = next["event"].clone();
+    let died =
+        tokio::spawn(async move { traffic_shifter::handle(&*dying, lambda_event(&event)).await })
+            .await;
+    assert!(died.unwrap_err().is_panic());
+    let during = suspended(&rig).await;
+    assert!(during
+        .iter()
+        .all(|s| s.as_ref().and_then(|s| s.dynamic_scaling_in_suspended) == Some(true)));
+
+    // Lambda retries the same event once the dead invocation's lease ran out.
+    tokio::time::sleep(s.slice + gantry_core::traffic::turn::LEASE_MARGIN).await;
+    let shifter = rig.shifter.clone();
+    let views = run_job(&next, |event| {
+        let shifter = shifter.clone();
+        async move {
+            traffic_shifter::handle(&*shifter, lambda_event(&event))
+                .await
+                .expect("the job got a result");
+        }
+    })
+    .await;
+    assert!(
+        outcome(&views).starts_with("Succeeded"),
+        "{}",
+        outcome(&views)
+    );
+    assert_eq!(suspended(&rig).await, before);
 }

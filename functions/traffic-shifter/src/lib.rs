@@ -2,10 +2,10 @@
 //! Every decision lives in `gantry_core::traffic`; `gantry_adapters` does the AWS work.
 
 use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
+use gantry_adapters::autoscaling::ServiceAutoScaling;
 use gantry_adapters::cloudwatch::CloudWatchAlarms;
 use gantry_adapters::codepipeline::CodePipelineJobs;
 use gantry_adapters::dynamodb::{DynamoDeployments, StateTable};
-use gantry_adapters::autoscaling::ServiceAutoScaling;
 use gantry_adapters::ecs::EcsCluster;
 use gantry_adapters::elb::AlbListener;
 use gantry_adapters::lambda::hooks::LambdaHooks;

@@ -12,8 +12,8 @@
 //! - [`sdk`]: one AWS configuration per cold start. [`lambda`]: init errors, JSON logs, and
 //!   Invoke (lifecycle hooks).
 
-mod aws_error;
 pub mod autoscaling;
+mod aws_error;
 pub mod cloudwatch;
 pub mod codepipeline;
 pub mod dynamodb;

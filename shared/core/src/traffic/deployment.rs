@@ -3,8 +3,8 @@
 
 use super::hooks::HookRun;
 use super::judged::StepState;
-use super::scaling::SavedScaling;
 use super::plan::TrafficPlan;
+use super::scaling::SavedScaling;
 use super::weights::Side;
 use serde::{Deserialize, Serialize};
 

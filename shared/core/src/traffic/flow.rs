@@ -419,8 +419,7 @@ where
                 Some(action) => action,
                 None => {
                     let action = hold(&d, o, &gate, next_step(&d, o));
-                    self.lifecycle(p, &mut d, &check, action, &mut thread)
-                        .await
+                    self.lifecycle(p, &mut d, &check, action, &mut thread).await
                 }
             };
             match action {

@@ -223,7 +223,9 @@ pub enum Invocation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HookAnswer {
     Succeeded,
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
     InProgress {
         delay_seconds: u32,
         details: Option<String>,
@@ -302,7 +304,9 @@ pub enum HookStep {
     Passed(HookRun),
     /// Nothing decided yet (a pause waiting for a click): check again.
     Waiting,
-    RollBack { reason: String },
+    RollBack {
+        reason: String,
+    },
 }
 
 /// The decision after a function hook answered.
@@ -430,7 +434,10 @@ pub struct HookContext {
 pub fn payload(stage: LifecycleStage, hook_details: &Value, c: &HookContext) -> Value {
     let weights = |new: u8| {
         let mut m = Map::new();
-        m.insert(c.live_service_arn.clone(), json!(100 - u32::from(new.min(100))));
+        m.insert(
+            c.live_service_arn.clone(),
+            json!(100 - u32::from(new.min(100))),
+        );
         m.insert(c.new_service_arn.clone(), json!(new));
         Value::Object(m)
     };

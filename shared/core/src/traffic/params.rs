@@ -3,8 +3,8 @@
 //! Parsed by hand over `serde_json::Value` rather than derived, so that a wrong type, a value
 //! out of range or a typo in a key says which field, in the words of the documentation.
 
-use super::plan::Strategy;
 use super::hooks::{LifecycleHook, LifecycleStage, TimeoutAction};
+use super::plan::Strategy;
 use super::weights::Side;
 use serde_json::{Map, Value};
 
@@ -358,7 +358,9 @@ fn lifecycle_hooks(f: &mut Fields<'_>) -> Result<Vec<LifecycleHook>, ParamsError
                         "is missing (the hook's Lambda function ARN)",
                     )
                 })?;
-                if !(arn.starts_with("arn:") && arn.contains(":lambda:") && arn.contains(":function:"))
+                if !(arn.starts_with("arn:")
+                    && arn.contains(":lambda:")
+                    && arn.contains(":function:"))
                 {
                     return Err(err(
                         &h.name("hook_target_arn"),
@@ -421,15 +423,23 @@ fn lifecycle_stages(h: &mut Fields<'_>) -> Result<Vec<LifecycleStage>, ParamsErr
         .get("lifecycle_stages")
         .and_then(Value::as_array)
         .filter(|l| !l.is_empty())
-        .ok_or_else(|| err(&field, format!("must be a non-empty list of stages ({})", known())))?;
-    let mut stages = Vec::new();
-    for (i, v) in list.iter().enumerate() {
-        let stage = v.as_str().and_then(LifecycleStage::from_name).ok_or_else(|| {
+        .ok_or_else(|| {
             err(
-                &format!("{field}[{i}]"),
-                format!("must be one of {}, got {v}", known()),
+                &field,
+                format!("must be a non-empty list of stages ({})", known()),
             )
         })?;
+    let mut stages = Vec::new();
+    for (i, v) in list.iter().enumerate() {
+        let stage = v
+            .as_str()
+            .and_then(LifecycleStage::from_name)
+            .ok_or_else(|| {
+                err(
+                    &format!("{field}[{i}]"),
+                    format!("must be one of {}, got {v}", known()),
+                )
+            })?;
         if !stages.contains(&stage) {
             stages.push(stage);
         }

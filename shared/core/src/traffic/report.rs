@@ -204,9 +204,11 @@ pub fn render(view: &ProgressView) -> Value {
     if view.outcome == ProgressOutcome::Running {
         let mut elements = Vec::new();
         if let (Some(_), Some(c)) = (pause_hook, view.controls) {
-            elements.push(json!({"type": "button", "action_id": CONTINUE_ACTION, "style": "primary",
+            elements.push(
+                json!({"type": "button", "action_id": CONTINUE_ACTION, "style": "primary",
                 "text": {"type": "plain_text", "text": "Continue"},
-                "value": format!("{}|{}", view.deployment_id, c.version)}));
+                "value": format!("{}|{}", view.deployment_id, c.version)}),
+            );
         }
         elements.extend([
             json!({"type": "button", "action_id": PROMOTE_ACTION, "style": "primary",

@@ -30,7 +30,9 @@ enum HookGate {
     /// Every hook of the stage passed.
     Passed,
     /// Still running (IN_PROGRESS, or a pause waiting): check again by `until_ms`.
-    Hold { until_ms: i64 },
+    Hold {
+        until_ms: i64,
+    },
     RollBack(RollbackReason),
 }
 
@@ -93,18 +95,22 @@ where
 
     /// Puts back exactly the auto scaling state saved at the start. A failure is logged and
     /// named in the job's message: a person must put it back.
-    pub(super) async fn restore_scaling(&self, p: &UserParameters, d: &Deployment) -> Option<String> {
+    pub(super) async fn restore_scaling(
+        &self,
+        p: &UserParameters,
+        d: &Deployment,
+    ) -> Option<String> {
         let mut failed = Vec::new();
         for side in [Side::Blue, Side::Green] {
             let Some(saved) = d.scaling.of(side) else {
                 continue;
             };
             let service = &p.side(side).service;
-            let result =
-                super::super::retry::until(std::time::Instant::now() + std::time::Duration::from_secs(5), || {
-                    self.scaling.set_suspended(&p.cluster, service, saved)
-                })
-                .await;
+            let result = super::super::retry::until(
+                std::time::Instant::now() + std::time::Duration::from_secs(5),
+                || self.scaling.set_suspended(&p.cluster, service, saved),
+            )
+            .await;
             if let Err(e) = result {
                 tracing::error!(deployment = %d.id, service = %service, error = %e, "could not restore the auto scaling state");
                 failed.push(service.clone());
@@ -257,7 +263,12 @@ where
 
     /// With auto scaling on either side: the new side's desired count is at least
     /// ceil(`percent` × the live side's desired count) (the live side may have scaled out).
-    pub(super) async fn keep_new_side_floor(&self, p: &UserParameters, d: &Deployment, percent: u8) {
+    pub(super) async fn keep_new_side_floor(
+        &self,
+        p: &UserParameters,
+        d: &Deployment,
+        percent: u8,
+    ) {
         if d.scaling.is_empty() {
             return;
         }
@@ -284,7 +295,11 @@ where
     }
 
     /// Test traffic back to the live side (a rollback).
-    pub(super) async fn set_test_back(&self, p: &UserParameters, d: &Deployment) -> Result<(), ShiftError> {
+    pub(super) async fn set_test_back(
+        &self,
+        p: &UserParameters,
+        d: &Deployment,
+    ) -> Result<(), ShiftError> {
         let Some(test) = &p.test_traffic else {
             return Ok(());
         };
@@ -304,7 +319,11 @@ where
     }
 
     /// All test traffic to the new side, read back.
-    async fn move_test_traffic(&self, p: &UserParameters, d: &Deployment) -> Result<(), RollbackReason> {
+    async fn move_test_traffic(
+        &self,
+        p: &UserParameters,
+        d: &Deployment,
+    ) -> Result<(), RollbackReason> {
         let Some(test) = &p.test_traffic else {
             return Ok(());
         };
@@ -329,7 +348,11 @@ where
         Ok(())
     }
 
-    async fn read_control(&self, p: &UserParameters, control: &TrafficControl) -> Result<Weights, ShiftError> {
+    async fn read_control(
+        &self,
+        p: &UserParameters,
+        control: &TrafficControl,
+    ) -> Result<Weights, ShiftError> {
         let forward = self.balancer.forward(control).await?;
         Ok(read_weights(
             &forward,
@@ -372,8 +395,11 @@ where
                             until_ms: run.due_ms,
                         };
                     }
-                    let payload =
-                        hooks::payload(run.stage, &details_to_send(&run, details), &self.hook_context(p, d, check));
+                    let payload = hooks::payload(
+                        run.stage,
+                        &details_to_send(&run, details),
+                        &self.hook_context(p, d, check),
+                    );
                     let answer = match self.hooks.invoke(arn, &payload.to_string()).await {
                         Ok(invocation) => read_answer(&invocation),
                         Err(e) => HookAnswer::Failed {
@@ -415,9 +441,15 @@ where
                         d.judged.controls,
                         o.now_ms,
                     );
-                    if let (HookStep::Passed(_), Some(Command::Continue { by, .. })) = (&step, &o.command) {
-                        self.consume_continue(d, check, &format!("continue at {} by <@{by}>: applied", run.stage))
-                            .await;
+                    if let (HookStep::Passed(_), Some(Command::Continue { by, .. })) =
+                        (&step, &o.command)
+                    {
+                        self.consume_continue(
+                            d,
+                            check,
+                            &format!("continue at {} by <@{by}>: applied", run.stage),
+                        )
+                        .await;
                         d.judged.controls = d.judged.controls.saturating_add(1);
                     }
                     if matches!(step, HookStep::Passed(_)) {

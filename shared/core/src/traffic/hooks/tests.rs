@@ -20,13 +20,18 @@ fn returned(v: serde_json::Value) -> HookAnswer {
 
 #[test]
 fn ecs_answers_are_read_as_ecs_reads_them() {
-    assert_eq!(returned(json!({"hookStatus": "SUCCEEDED"})), HookAnswer::Succeeded);
+    assert_eq!(
+        returned(json!({"hookStatus": "SUCCEEDED"})),
+        HookAnswer::Succeeded
+    );
     assert!(matches!(
         returned(json!({"hookStatus": "FAILED"})),
         HookAnswer::Failed { .. }
     ));
     assert_eq!(
-        returned(json!({"hookStatus": "IN_PROGRESS", "callBackDelay": 5, "hookDetails": {"calls": 1}})),
+        returned(
+            json!({"hookStatus": "IN_PROGRESS", "callBackDelay": 5, "hookDetails": {"calls": 1}})
+        ),
         HookAnswer::InProgress {
             delay_seconds: 5,
             details: Some(r#"{"calls":1}"#.into())
@@ -44,7 +49,12 @@ fn ecs_answers_are_read_as_ecs_reads_them() {
 
 #[test]
 fn an_answer_without_a_valid_hook_status_or_a_thrown_error_fails() {
-    for bad in [json!({}), json!({"hookStatus": "DONE"}), json!("SUCCEEDED"), json!(null)] {
+    for bad in [
+        json!({}),
+        json!({"hookStatus": "DONE"}),
+        json!("SUCCEEDED"),
+        json!(null),
+    ] {
         assert!(
             matches!(returned(bad.clone()), HookAnswer::Failed { .. }),
             "{bad}"
@@ -87,11 +97,19 @@ fn in_progress_calls_again_after_the_delay_passing_the_details_back() {
     };
     assert_eq!(again.due_ms, 32_000);
     assert_eq!(again.calls, 1);
-    assert_eq!(details_to_send(&again, &json!({"mode": "x"})), json!({"calls": 1}));
+    assert_eq!(
+        details_to_send(&again, &json!({"mode": "x"})),
+        json!({"calls": 1})
+    );
     // The first call sends the hook's own details.
-    assert_eq!(details_to_send(&run, &json!({"mode": "x"})), json!({"mode": "x"}));
+    assert_eq!(
+        details_to_send(&run, &json!({"mode": "x"})),
+        json!({"mode": "x"})
+    );
     // Succeeded moves to the stage's next hook; Failed rolls back.
-    assert!(matches!(after_answer(&again, &HookAnswer::Succeeded, 40_000), HookStep::Passed(r) if r.index == 1 && r.details.is_none()));
+    assert!(
+        matches!(after_answer(&again, &HookAnswer::Succeeded, 40_000), HookStep::Passed(r) if r.index == 1 && r.details.is_none())
+    );
     assert!(matches!(
         after_answer(&again, &HookAnswer::Failed { reason: "x".into() }, 40_000),
         HookStep::RollBack { .. }
@@ -105,10 +123,12 @@ fn a_pause_continues_on_a_current_click_and_times_out_as_configured() {
         by: "U1".into(),
         version,
     };
-    let decide = |command: Option<&Command>, action, now| {
-        decide_pause(&run, 10, action, command, 3, now)
-    };
-    assert_eq!(decide(None, TimeoutAction::RollBack, 60_000), HookStep::Waiting);
+    let decide =
+        |command: Option<&Command>, action, now| decide_pause(&run, 10, action, command, 3, now);
+    assert_eq!(
+        decide(None, TimeoutAction::RollBack, 60_000),
+        HookStep::Waiting
+    );
     assert!(matches!(
         decide(Some(&click(3)), TimeoutAction::RollBack, 60_000),
         HookStep::Passed(_)
@@ -131,16 +151,31 @@ fn a_pause_continues_on_a_current_click_and_times_out_as_configured() {
 #[test]
 fn stages_follow_ecs_order_skipping_those_without_hooks() {
     use LifecycleStage::*;
-    let hooks = vec![function(&[PostTestTrafficShift, PostProductionTrafficShift])];
+    let hooks = vec![function(&[
+        PostTestTrafficShift,
+        PostProductionTrafficShift,
+    ])];
     assert_eq!(testing_starts(&hooks), (Some(PostTestTrafficShift), true));
     assert_eq!(stage_after(&hooks, PostTestTrafficShift, false), None);
     assert_eq!(after_production_step(&hooks, false), None);
-    assert_eq!(after_production_step(&hooks, true), Some(PostProductionTrafficShift));
+    assert_eq!(
+        after_production_step(&hooks, true),
+        Some(PostProductionTrafficShift)
+    );
     let all = vec![function(&LifecycleStage::ALL)];
     assert_eq!(testing_starts(&all), (Some(PostScaleUp), false));
-    assert_eq!(stage_after(&all, PostScaleUp, false), Some(TestTrafficShift));
-    assert_eq!(stage_after(&all, TestTrafficShift, false), Some(PostTestTrafficShift));
-    assert_eq!(after_production_step(&all, false), Some(ProductionTrafficShift));
+    assert_eq!(
+        stage_after(&all, PostScaleUp, false),
+        Some(TestTrafficShift)
+    );
+    assert_eq!(
+        stage_after(&all, TestTrafficShift, false),
+        Some(PostTestTrafficShift)
+    );
+    assert_eq!(
+        after_production_step(&all, false),
+        Some(ProductionTrafficShift)
+    );
     assert_eq!(stage_after(&all, ProductionTrafficShift, false), None);
     assert_eq!(
         stage_after(&all, ProductionTrafficShift, true),
@@ -176,10 +211,25 @@ fn the_test_listener_moves_after_post_scale_up_and_stays_on_the_new_side() {
     let live = Weights::all_to(Side::Blue);
     let new = Weights::all_to(Side::Green);
     let t = |since_ms| Phase::Testing { since_ms };
-    assert_eq!(expected_test_weights(&deployment(Phase::Stabilizing { since_ms: 0 }, None)), live);
-    assert_eq!(expected_test_weights(&deployment(t(0), Some(LifecycleStage::PostScaleUp))), live);
-    assert_eq!(expected_test_weights(&deployment(t(0), Some(LifecycleStage::PostTestTrafficShift))), new);
-    assert_eq!(expected_test_weights(&deployment(Phase::Retiring { since_ms: 0 }, None)), new);
+    assert_eq!(
+        expected_test_weights(&deployment(Phase::Stabilizing { since_ms: 0 }, None)),
+        live
+    );
+    assert_eq!(
+        expected_test_weights(&deployment(t(0), Some(LifecycleStage::PostScaleUp))),
+        live
+    );
+    assert_eq!(
+        expected_test_weights(&deployment(
+            t(0),
+            Some(LifecycleStage::PostTestTrafficShift)
+        )),
+        new
+    );
+    assert_eq!(
+        expected_test_weights(&deployment(Phase::Retiring { since_ms: 0 }, None)),
+        new
+    );
 }
 
 #[test]
@@ -216,7 +266,12 @@ fn the_payload_is_ecs_s() {
 
 #[test]
 fn a_token_in_the_middle_of_a_hook_stays_small() {
-    let mut d = deployment(Phase::Testing { since_ms: 1_700_000_000_000 }, None);
+    let mut d = deployment(
+        Phase::Testing {
+            since_ms: 1_700_000_000_000,
+        },
+        None,
+    );
     d.hook = Some(HookRun {
         stage: LifecycleStage::PostTestTrafficShift,
         index: 3,
