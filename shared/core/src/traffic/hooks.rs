@@ -8,9 +8,6 @@
 //! invokes (`HookFunctions`) and posts, these functions decide. The hook being run (`HookRun`)
 //! rides in the continuation token, so a hook may take many invocations.
 
-use super::deployment::{Deployment, Phase};
-use super::phase::Command;
-use super::weights::Weights;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -328,21 +325,33 @@ pub fn after_answer(run: &HookRun, answer: &HookAnswer, now_ms: i64) -> HookStep
     }
 }
 
-/// The decision on a pause hook: an authorized click (the approval function records only
-/// those) with the controls' current `version`, or the timeout.
+/// A click on a pause hook's message (the approval function records only authorized ones).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PauseClick {
+    /// Continue, from a message showing the controls' `version`.
+    Continue {
+        version: u32,
+    },
+    RollBack {
+        by: String,
+    },
+}
+
+/// The decision on a pause hook: a Continue click from the message showing the controls'
+/// current `version`, a Roll back click, or the timeout.
 pub fn decide_pause(
     run: &HookRun,
     timeout_minutes: u32,
     timeout_action: TimeoutAction,
-    command: Option<&Command>,
+    click: Option<&PauseClick>,
     version: u32,
     now_ms: i64,
 ) -> HookStep {
-    match command {
-        Some(Command::Continue { version: v, .. }) if *v == version => {
+    match click {
+        Some(PauseClick::Continue { version: v }) if *v == version => {
             return HookStep::Passed(run.next(now_ms))
         }
-        Some(Command::RollBack { by }) => {
+        Some(PauseClick::RollBack { by }) => {
             return HookStep::RollBack {
                 reason: format!("<@{by}> chose Roll back"),
             }
@@ -400,21 +409,6 @@ pub fn after_production_step(hooks: &[LifecycleHook], at_full: bool) -> Option<L
             None
         }
     })
-}
-
-/// Where the test listener points in `d`'s state: the live side until the new side is ready
-/// and its `POST_SCALE_UP` hooks passed, then the new side, to the end. After a success the new
-/// side is live, so test traffic at rest reaches what production runs, and the next
-/// deployment's test shift is again "all to the idle side".
-pub fn expected_test_weights(d: &Deployment) -> Weights {
-    let on_new = match d.phase {
-        Phase::Stabilizing { .. } => false,
-        Phase::Testing { .. } => {
-            !matches!(&d.hook, Some(r) if r.stage == LifecycleStage::PostScaleUp)
-        }
-        Phase::Shifting { .. } | Phase::Retiring { .. } => true,
-    };
-    Weights::all_to(if on_new { d.new_side() } else { d.live })
 }
 
 /// What ECS's payload says about the deployment (the service ARNs key the weight maps).

@@ -224,6 +224,21 @@ pub fn expected_weights(deployment: &Deployment, phase: Phase) -> Weights {
     }
 }
 
+/// Where the test listener points in `d`'s state: the live side until the new side is ready
+/// and its `POST_SCALE_UP` hooks passed, then the new side, to the end. After a success the new
+/// side is live, so test traffic at rest reaches what production runs, and the next
+/// deployment's test shift is again "all to the idle side".
+pub fn expected_test_weights(d: &Deployment) -> Weights {
+    let on_new = match d.phase {
+        Phase::Stabilizing { .. } => false,
+        Phase::Testing { .. } => {
+            !matches!(&d.hook, Some(r) if r.stage == super::hooks::LifecycleStage::PostScaleUp)
+        }
+        Phase::Shifting { .. } | Phase::Retiring { .. } => true,
+    };
+    Weights::all_to(if on_new { d.new_side() } else { d.live })
+}
+
 /// The decision for one check.
 pub fn next_step(d: &Deployment, o: &Observed) -> ShiftAction {
     let rollback = |reason| ShiftAction::RollBack { reason };

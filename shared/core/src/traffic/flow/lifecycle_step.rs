@@ -13,7 +13,7 @@ use crate::slack::Chat;
 use crate::traffic::deployment::Deployment;
 use crate::traffic::hooks::{
     self, after_answer, decide_pause, details_to_send, read_answer, HookAnswer, HookContext,
-    HookRun, HookStep, LifecycleHook, LifecycleStage,
+    HookRun, HookStep, LifecycleHook, LifecycleStage, PauseClick,
 };
 use crate::traffic::phase::{Command, Phase, RollbackReason, ShiftAction};
 use crate::traffic::progress::Thread;
@@ -24,6 +24,15 @@ use crate::traffic::{
     AlarmWatch, ArtifactStore, Cluster, DeploymentStore, HookFunctions, Jobs, LoadBalancer,
     ServiceScaling, ShiftError, Side, TargetMetrics, TrafficControl, UserParameters, Weights,
 };
+
+/// A pause hook's click, from the operator's command.
+fn pause_click(command: Option<&Command>) -> Option<PauseClick> {
+    match command? {
+        Command::Continue { version, .. } => Some(PauseClick::Continue { version: *version }),
+        Command::RollBack { by } => Some(PauseClick::RollBack { by: by.clone() }),
+        _ => None,
+    }
+}
 
 /// What the hooks of the current stage let the deployment do.
 enum HookGate {
@@ -437,7 +446,7 @@ where
                         &run,
                         *timeout_minutes,
                         *timeout_action,
-                        o.command.as_ref(),
+                        pause_click(o.command.as_ref()).as_ref(),
                         d.judged.controls,
                         o.now_ms,
                     );
@@ -499,7 +508,7 @@ where
             test_percent: p
                 .test_traffic
                 .as_ref()
-                .map(|_| hooks::expected_test_weights(d).percent(new)),
+                .map(|_| crate::traffic::phase::expected_test_weights(d).percent(new)),
             production_percent: check.observed.weights.percent(new),
         }
     }

@@ -1,7 +1,8 @@
 use super::*;
-use crate::traffic::deployment::{ServiceSnapshot, Timing};
+use crate::traffic::deployment::{Deployment, Phase, ServiceSnapshot, Timing};
+use crate::traffic::phase::expected_test_weights;
 use crate::traffic::plan::{Strategy, TrafficPlan};
-use crate::traffic::weights::Side;
+use crate::traffic::weights::{Side, Weights};
 use serde_json::json;
 
 const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:smoke";
@@ -119,12 +120,9 @@ fn in_progress_calls_again_after_the_delay_passing_the_details_back() {
 #[test]
 fn a_pause_continues_on_a_current_click_and_times_out_as_configured() {
     let run = HookRun::start(LifecycleStage::PostTestTrafficShift, 0);
-    let click = |version| Command::Continue {
-        by: "U1".into(),
-        version,
-    };
+    let click = |version| PauseClick::Continue { version };
     let decide =
-        |command: Option<&Command>, action, now| decide_pause(&run, 10, action, command, 3, now);
+        |click: Option<&PauseClick>, action, now| decide_pause(&run, 10, action, click, 3, now);
     assert_eq!(
         decide(None, TimeoutAction::RollBack, 60_000),
         HookStep::Waiting
@@ -138,6 +136,22 @@ fn a_pause_continues_on_a_current_click_and_times_out_as_configured() {
         decide(Some(&click(2)), TimeoutAction::RollBack, 60_000),
         HookStep::Waiting
     );
+    assert!(matches!(
+        decide(
+            Some(&PauseClick::RollBack { by: "U2".into() }),
+            TimeoutAction::Continue,
+            1
+        ),
+        HookStep::RollBack { .. }
+    ));
+    assert!(matches!(
+        decide(
+            Some(&PauseClick::RollBack { by: "U2".into() }),
+            TimeoutAction::Continue,
+            1
+        ),
+        HookStep::RollBack { .. }
+    ));
     assert!(matches!(
         decide(None, TimeoutAction::RollBack, 600_000),
         HookStep::RollBack { .. }
