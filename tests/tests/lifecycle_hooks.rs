@@ -693,3 +693,69 @@ async fn auto_scaling_state_is_restored_exactly_after_a_crash_resumed_from_the_t
     );
     assert_eq!(suspended(&rig).await, before);
 }
+
+#[tokio::test]
+async fn a_test_listener_forwarding_elsewhere_is_refused_before_anything_moves() {
+    let rig = rig().await;
+    let stray = rig.shop.stray_target_group(&unique("tg")).await;
+    aws_sdk_elasticloadbalancingv2::Client::new(&rig.shop.sdk)
+        .modify_listener()
+        .listener_arn(&rig.test_listener)
+        .default_actions(
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .forward_config(
+                    ForwardActionConfig::builder()
+                        .target_groups(
+                            TargetGroupTuple::builder()
+                                .target_group_arn(&stray)
+                                .weight(1)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("point the test listener elsewhere");
+    let (views, _) = run(&rig, &params(&rig, json!([]))).await;
+    let text = outcome(&views);
+    assert!(
+        text.starts_with("Failed") && text.contains("test_listener") && text.contains(&stray),
+        "{text}"
+    );
+    assert_eq!(views.len(), 1);
+    assert_eq!(rig.shop.service(&rig.shop.green_service).await.1, 0);
+    assert!(changes(&rig, &rig.shop.listener).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_hook_the_role_may_not_invoke_rolls_back_before_production_moves() {
+    let rig = rig().await;
+    // Registered in the emulator, but not among the stack's HookFunctionArns.
+    let other = format!(
+        "arn:aws:lambda:us-east-1:123456789012:function:{}",
+        unique("unlisted")
+    );
+    http::post(
+        &format!("{}/_gantry/lambda/functions", emulator_url()),
+        &json!({"function": other,
+                "command": ["python3", concat!(env!("CARGO_MANIFEST_DIR"), "/hooks/ecs_smoke_hook.py")]}),
+    )
+    .await;
+    let hooks =
+        json!([{"hook_target_arn": other, "lifecycle_stages": ["POST_TEST_TRAFFIC_SHIFT"]}]);
+    let (views, _) = run(&rig, &params(&rig, hooks)).await;
+    let text = outcome(&views);
+    assert!(
+        text.starts_with("Failed")
+            && text.contains("could not be invoked")
+            && text.contains("AccessDenied"),
+        "{text}"
+    );
+    assert!(changes(&rig, &rig.shop.listener)
+        .await
+        .iter()
+        .all(|(_, g)| *g == 0));
+}

@@ -258,14 +258,19 @@ where
         let d = Deployment::from_token(&record.state)?;
         self.suspend_scale_in(p, &d).await;
         if !Self::before_scale_up(&d) {
-            self.cluster
+            let started = self
+                .cluster
                 .update_service(
                     &p.cluster,
                     &p.side(idle).service,
                     Some(&d.task_definition),
                     d.desired,
                 )
-                .await?;
+                .await;
+            if let Err(e) = started {
+                self.restore_scaling(p, &d).await;
+                return Err(e);
+            }
         }
         tracing::info!(
             deployment = %d.id,

@@ -398,4 +398,50 @@ mod tests {
             .unwrap()
             .starts_with("Blue/green deployment rolled back"));
     }
+
+    #[test]
+    fn a_pause_hook_shows_continue_with_the_controls_version() {
+        let view = ProgressView {
+            pause_hook: Some("POST_TEST_TRAFFIC_SHIFT".into()),
+            deployment_id: "job-1".into(),
+            new_side: Side::Green,
+            services: services(),
+            images: vec!["repo/shop:2".into()],
+            strategy: "canary 10%, bake 5 min".into(),
+            outcome: ProgressOutcome::Running,
+            status: "waiting".into(),
+            alarms: vec![],
+            analysis: vec![],
+            controls: Some(Controls {
+                version: 4,
+                paused: false,
+            }),
+        };
+        let m = render(&view);
+        let text = m.to_string();
+        assert!(
+            text.contains("Waiting at POST_TEST_TRAFFIC_SHIFT"),
+            "{text}"
+        );
+        let actions = m["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["type"] == "actions")
+            .unwrap();
+        let first = &actions["elements"][0];
+        assert_eq!(first["action_id"], CONTINUE_ACTION);
+        assert_eq!(first["value"], "job-1|4");
+        assert!(actions["elements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action_id"] == ROLLBACK_ACTION && e["value"] == "job-1"));
+        // Finished: no buttons at all.
+        let done = render(&ProgressView {
+            outcome: ProgressOutcome::Succeeded,
+            ..view
+        });
+        assert!(!done.to_string().contains(CONTINUE_ACTION));
+    }
 }

@@ -66,6 +66,16 @@ where
         now_ms: i64,
     ) -> Result<Deployment, ShiftError> {
         d.tests = p.tests();
+        if let Some(test) = &p.test_traffic {
+            // The test listener's forward action is rewritten with the two target groups: it
+            // must hold exactly those, or a team's other target group would be dropped.
+            self.read_control(p, test).await.map_err(|e| match e {
+                ShiftError::Weights(w) => ShiftError::Setup(format!(
+                    "test_listener: {w} (its forward action must hold the blue and green target groups)"
+                )),
+                other => other,
+            })?;
+        }
         let (blue, green) = tokio::join!(
             self.scaling.suspended(&p.cluster, &p.blue.service),
             self.scaling.suspended(&p.cluster, &p.green.service),
