@@ -59,6 +59,7 @@ async fn rig() -> Rig {
     let config = TrafficShifterConfig::from_env(&vars).expect("config");
     let mut stack = shop.stack(&table, &secret_arn);
     stack.parameters[0]["HookFunctionArns"] = json!([hook]);
+    stack.parameters[0]["DevTestListenerArn"] = json!(test_listener);
     let (own, secrets) = function_start("traffic-shifter", &stack).await;
     let mut shifter = traffic_shifter::build(config, &secrets, &own);
     shifter.slice = Duration::from_millis(2500);
