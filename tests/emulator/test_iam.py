@@ -191,6 +191,27 @@ class Enforcement(unittest.TestCase):
                           "AccessDenied")
         w.client("cloudwatch", w.user("traffic-shifter")).describe_alarms()
 
+    def test_the_shifter_invokes_only_the_listed_hook_functions(self) -> None:
+        w = World()
+        listed = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:smoke-{uuid.uuid4().hex[:6]}"
+        other = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:other-{uuid.uuid4().hex[:6]}"
+        for arn in (listed, other):
+            EMU.control("POST", "/_gantry/lambda/functions",
+                        {"function": arn, "command": ["python3", "-c", "print('{\"hookStatus\": \"SUCCEEDED\"}')"]})
+        shifter = EMU.control("POST", "/_gantry/iam/functions",
+                              {"function": "traffic-shifter", "names": w.names,
+                               "parameters": {"ServiceName": "shop", "HookFunctionArns": [listed]}})
+        lam = w.client("lambda", shifter)
+        answer = lam.invoke(FunctionName=listed, Payload=b"{}")
+        self.assertEqual(json.loads(answer["Payload"].read()), {"hookStatus": "SUCCEEDED"})
+        message = self.assertDenied(lambda: lam.invoke(FunctionName=other, Payload=b"{}"))
+        self.assertIn(f"lambda:InvokeFunction on resource: {other}", message)
+        # By name too: the same function, the same question.
+        self.assertDenied(lambda: lam.invoke(FunctionName=other.rsplit(":", 1)[-1], Payload=b"{}"))
+        # Without HookFunctionArns the role invokes nothing.
+        none = w.client("lambda", w.user("traffic-shifter"))
+        self.assertDenied(lambda: none.invoke(FunctionName=listed, Payload=b"{}"))
+
     def test_the_shifter_passes_only_the_task_roles_and_tags_only_while_registering(self) -> None:
         w = World()
         shifter = w.user("traffic-shifter")
