@@ -302,6 +302,34 @@ mod tests {
     }
 
     #[test]
+    fn the_longest_token_fits_with_a_hook_in_progress_and_both_sides_scaling() {
+        use crate::traffic::hooks::{HookRun, LifecycleStage, MAX_DETAILS_CHARS};
+        use crate::traffic::scaling::{SavedScaling, SuspendedState};
+        let mut d = deployment(&"f".repeat(255), &"j".repeat(64));
+        let state = SuspendedState {
+            dynamic_scaling_in: true,
+            dynamic_scaling_out: true,
+            scheduled_scaling: true,
+        };
+        d.scaling = SavedScaling {
+            blue: Some(state),
+            green: Some(state),
+        };
+        d.tests = true;
+        // hookDetails at the limit, every character one JSON escapes (so each counts twice).
+        d.hook = Some(HookRun {
+            stage: LifecycleStage::PostProductionTrafficShift,
+            index: 19,
+            calls: u16::MAX,
+            due_ms: 4_102_444_800_000,
+            since_ms: 4_102_444_800_000,
+            details: Some("\"".repeat(MAX_DETAILS_CHARS / 2)),
+        });
+        let token = d.to_token().unwrap();
+        assert!(token.len() <= MAX_TOKEN_CHARS, "{} chars", token.len());
+    }
+
+    #[test]
     fn a_typical_token_is_small() {
         let token = deployment("shop", "11111111-abcd-1111-abcd-111111abcdef")
             .to_token()

@@ -203,9 +203,15 @@ impl HookRun {
 pub const DEFAULT_CALLBACK_SECONDS: u32 = 30;
 /// The longest `callBackDelay` honoured (a longer one waits this long).
 pub const MAX_CALLBACK_SECONDS: u32 = 3600;
-/// The longest `hookDetails` an IN_PROGRESS answer may ask to be passed back: it rides in the
+/// The longest `hookDetails` an IN_PROGRESS answer may ask to be passed back, as the token
+/// holds them (compact JSON inside a JSON string, so quotes count twice): they ride in the
 /// continuation token, which CodePipeline caps at 2048 characters.
-pub const MAX_DETAILS_CHARS: usize = 1000;
+pub const MAX_DETAILS_CHARS: usize = 900;
+
+/// How many characters `details` take in the token.
+pub fn details_size(details: &str) -> usize {
+    serde_json::to_string(details).map_or(usize::MAX, |s| s.chars().count() - 2)
+}
 
 /// What the hook's Lambda gave back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,11 +273,11 @@ pub fn read_answer(invocation: &Invocation) -> HookAnswer {
                 None | Some(Value::Null) => None,
                 Some(d) => {
                     let text = d.to_string();
-                    if text.chars().count() > MAX_DETAILS_CHARS {
+                    let size = details_size(&text);
+                    if size > MAX_DETAILS_CHARS {
                         return HookAnswer::Failed {
                             reason: format!(
-                                "its hookDetails are {} characters, over the {MAX_DETAILS_CHARS} Gantry can pass back",
-                                text.chars().count()
+                                "its hookDetails take {size} characters, over the {MAX_DETAILS_CHARS} Gantry can pass back"
                             ),
                         };
                     }

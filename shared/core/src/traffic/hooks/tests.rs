@@ -79,6 +79,17 @@ fn an_answer_without_a_valid_hook_status_or_a_thrown_error_fails() {
 
 #[test]
 fn hook_details_too_large_for_the_token_fail_the_hook() {
+    // Quotes are escaped in the token (twice over: in the details, then in the string that
+    // holds them): 460 of them take far more than 900 characters there.
+    let quoted = "\"".repeat(460);
+    assert!(matches!(
+        returned(json!({"hookStatus": "IN_PROGRESS", "hookDetails": {"q": quoted}})),
+        HookAnswer::Failed { .. }
+    ));
+    assert!(matches!(
+        returned(json!({"hookStatus": "IN_PROGRESS", "hookDetails": {"q": "x".repeat(400)}})),
+        HookAnswer::InProgress { .. }
+    ));
     let big = "x".repeat(MAX_DETAILS_CHARS);
     assert!(matches!(
         returned(json!({"hookStatus": "IN_PROGRESS", "hookDetails": {"big": big}})),
