@@ -12,6 +12,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use gantry_core::config::TrafficShifterConfig;
 use gantry_tests::aws::{create_secret, create_table, function_start, sdk};
 use gantry_tests::http;
+use gantry_tests::slack::SlackNs;
 use gantry_tests::traffic::{outcome, run_job, Shop};
 use gantry_tests::{emulator_url, unique};
 use lambda_runtime::{Context, LambdaEvent};
@@ -31,6 +32,7 @@ struct Rig {
     test_listener: String,
     /// The hook function's ARN, registered in the emulator as ecs_smoke_hook.py.
     hook: String,
+    slack: SlackNs,
 }
 
 /// A shop with a test listener, a registered ECS hook function, and the shifter allowed to
@@ -51,10 +53,21 @@ async fn rig() -> Rig {
     .await;
     let table = unique("gantry");
     create_table(&sdk, &table).await;
-    let secret_arn = create_secret(&sdk, &unique("gantry-secret"), &json!({})).await;
+    let slack = SlackNs::new();
+    let secret_arn = create_secret(
+        &sdk,
+        &unique("gantry-secret"),
+        &json!({"slack_bot_token": "xoxb-gantry"}),
+    )
+    .await;
     let vars: HashMap<String, String> = HashMap::from([
         ("GANTRY_SECRETS_ARN".into(), secret_arn.clone()),
         ("GANTRY_TABLE".into(), table.clone()),
+        (
+            "GANTRY_NOTIFY".into(),
+            r#"{"default_channel": "C0DEPLOYS"}"#.into(),
+        ),
+        ("SLACK_API_URL".into(), slack.api_url()),
     ]);
     let config = TrafficShifterConfig::from_env(&vars).expect("config");
     let mut stack = shop.stack(&table, &secret_arn);
@@ -69,6 +82,7 @@ async fn rig() -> Rig {
         table,
         test_listener,
         hook,
+        slack,
     }
 }
 
@@ -132,8 +146,57 @@ fn lambda_event(event: &Value) -> LambdaEvent<CodePipelineJobEvent> {
     )
 }
 
-async fn run(rig: &Rig, params: &Value) -> (Vec<Value>, String) {
+/// Starts the job in an execution whose Slack thread the notifier has opened.
+async fn start(rig: &Rig, params: &Value) -> Value {
     let first = rig.shop.start_job(params, json!([])).await;
+    let execution = rig
+        .shop
+        .execution_of(first["job_id"].as_str().expect("job id"))
+        .await;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    aws_sdk_dynamodb::Client::new(&rig.shop.sdk)
+        .put_item()
+        .table_name(&rig.table)
+        .item(
+            "pk",
+            AttributeValue::S(format!("EXECUTION#{}#{execution}", rig.shop.pipeline)),
+        )
+        .item("sk", AttributeValue::S("EXECUTION".into()))
+        .item("channel", AttributeValue::S("C0DEPLOYS".into()))
+        .item("ts", AttributeValue::S("1767225600.000100".into()))
+        .send()
+        .await
+        .expect("execution record");
+    first
+}
+
+/// The deployment's Slack progress message as it stands (its blocks), and its buttons
+/// (action id, value).
+async fn progress_buttons(rig: &Rig) -> (String, Vec<(String, String)>) {
+    let messages = rig.slack.messages().await;
+    let Some(m) = messages
+        .iter()
+        .find(|m| m["metadata"]["event_type"] == "gantry_deployment_progress")
+    else {
+        return (String::new(), Vec::new());
+    };
+    let blocks = m["blocks"].as_array().cloned().unwrap_or_default();
+    let buttons = blocks
+        .iter()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .map(|e| {
+            (
+                e["action_id"].as_str().unwrap_or_default().to_string(),
+                e["value"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    (Value::Array(blocks).to_string(), buttons)
+}
+
+async fn run(rig: &Rig, params: &Value) -> (Vec<Value>, String) {
+    let first = start(rig, params).await;
     let id = first["job_id"].as_str().expect("job id").to_string();
     let shifter = rig.shifter.clone();
     let views = run_job(&first, |event| {
@@ -534,7 +597,7 @@ async fn paused(
 ) -> (tokio::task::JoinHandle<Vec<Value>>, String) {
     let hooks = json!([{"type": "pause", "lifecycle_stages": ["POST_TEST_TRAFFIC_SHIFT"],
                         "timeout_minutes": timeout_minutes, "timeout_action": action}]);
-    let first = rig.shop.start_job(&params(rig, hooks), json!([])).await;
+    let first = start(rig, &params(rig, hooks)).await;
     let id = first["job_id"].as_str().expect("job id").to_string();
     let shifter = rig.shifter.clone();
     let handle = tokio::spawn(async move {
@@ -564,6 +627,20 @@ async fn a_pause_hook_waits_for_continue_then_production_moves() {
     // Waiting: several checks pass and production stays on the live side.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(changes(&rig, &rig.shop.listener).await.is_empty());
+    // The deployment's message asks for the decision, with the controls' version in the value.
+    let (text, buttons) = progress_buttons(&rig).await;
+    assert!(
+        text.contains("Waiting at POST_TEST_TRAFFIC_SHIFT"),
+        "{text}"
+    );
+    assert!(
+        buttons.contains(&("gantry.deploy.continue".into(), format!("{id}|0"))),
+        "{buttons:?}"
+    );
+    assert!(
+        buttons.contains(&("gantry.deploy.rollback".into(), id.clone())),
+        "{buttons:?}"
+    );
     let clicked_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -578,6 +655,8 @@ async fn a_pause_hook_waits_for_continue_then_production_moves() {
     let production = changes(&rig, &rig.shop.listener).await;
     assert_eq!(shares(&production), [10, 100]);
     assert!(production[0].0 >= clicked_at);
+    let (text, buttons) = progress_buttons(&rig).await;
+    assert!(buttons.is_empty() && !text.contains("Waiting at"), "{text}");
 }
 
 #[tokio::test]
