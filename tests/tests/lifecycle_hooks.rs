@@ -839,3 +839,77 @@ async fn a_hook_the_role_may_not_invoke_rolls_back_before_production_moves() {
         .iter()
         .all(|(_, g)| *g == 0));
 }
+
+#[tokio::test]
+async fn a_test_rule_on_the_production_listener_gets_the_test_traffic() {
+    use aws_sdk_elasticloadbalancingv2::types::{HttpHeaderConditionConfig, RuleCondition};
+    let rig = rig().await;
+    // Requests with `X-Smoke-Test: 1` on the production listener: the team's smoke tests.
+    let rule = aws_sdk_elasticloadbalancingv2::Client::new(&rig.shop.sdk)
+        .create_rule()
+        .listener_arn(&rig.shop.listener)
+        .priority(5)
+        .conditions(
+            RuleCondition::builder()
+                .field("http-header")
+                .http_header_config(
+                    HttpHeaderConditionConfig::builder()
+                        .http_header_name("X-Smoke-Test")
+                        .values("1")
+                        .build(),
+                )
+                .build(),
+        )
+        .actions(
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .forward_config(
+                    ForwardActionConfig::builder()
+                        .target_groups(
+                            TargetGroupTuple::builder()
+                                .target_group_arn(&rig.shop.blue_target_group)
+                                .weight(100)
+                                .build(),
+                        )
+                        .target_groups(
+                            TargetGroupTuple::builder()
+                                .target_group_arn(&rig.shop.green_target_group)
+                                .weight(0)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("test rule")
+        .rules
+        .and_then(|r| r.into_iter().next())
+        .and_then(|r| r.rule_arn)
+        .expect("rule arn");
+    let mut p = params(
+        &rig,
+        hook_at(&rig, &["POST_TEST_TRAFFIC_SHIFT"], json!({"mode": "fail"})),
+    );
+    p.as_object_mut().unwrap().remove("test_listener_arn");
+    p["test_listener_rule_arn"] = json!(rule);
+    let (views, _) = run(&rig, &p).await;
+    assert!(outcome(&views).starts_with("Failed"), "{}", outcome(&views));
+    assert_eq!(shares(&changes(&rig, &rule).await), [100, 0]);
+    assert!(changes(&rig, &rig.shop.listener)
+        .await
+        .iter()
+        .all(|(_, g)| *g == 0));
+    // The hook was told the test weights of the rule.
+    let calls = invocations(&rig).await;
+    let test_weights = &calls[0]["payload"]["executionDetails"]["testTrafficWeights"];
+    assert!(
+        test_weights
+            .as_object()
+            .unwrap()
+            .iter()
+            .any(|(arn, w)| arn.ends_with(&rig.shop.green_service) && *w == 100),
+        "{test_weights}"
+    );
+}
