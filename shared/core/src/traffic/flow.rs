@@ -639,11 +639,16 @@ where
                 .await;
             return Err(e);
         }
-        if let Err(e) = super::retry::until(end, || self.set_test_back(p, d)).await {
-            tracing::error!(deployment = %d.id, error = %e, "the test listener could not be set back");
-        }
+        let test_back = super::retry::until(end, || self.set_test_back(p, d)).await;
         let idle = p.side(d.new_side());
         let mut message = message;
+        if let Err(e) = test_back {
+            tracing::error!(deployment = %d.id, error = %e, "the test listener could not be set back");
+            message.push_str(&format!(
+                "; the test listener could not be set back to {} ({e})",
+                d.live
+            ));
+        }
         if let Some(problem) = self.restore_scaling(p, d).await {
             message.push_str(&problem);
         }

@@ -225,6 +225,9 @@ where
                     }
                 }
                 d.hook = first.map(|s| HookRun::start(s, o.now_ms));
+                self.log_step(p, d, "testing");
+                self.tell_slack(p, d, ProgressOutcome::Running, thread)
+                    .await;
             }
         }
         if let ShiftAction::Wait {
