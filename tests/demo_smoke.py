@@ -184,15 +184,19 @@ class DemoTest(unittest.TestCase):
         self.assertRegex(out, r"ALB listener  t\+[0-9.]+ s\s+blue  10 │ green  90")
         self.assertIn("job Failed: rolled back at 10% blue: alarm shop-5xx went to ALARM", out)
         self.assertIn("❌ shop failed", out)
+        # Chapter 6: the smoke test over the test listener fails the bad build before customers see it.
+        self.assertIn("lifecycle hook smoke-test at POST_TEST_TRAFFIC_SHIFT: it answered FAILED", out)
+        self.assertIn("customers never reached the bad build", out)
         self.assertIn("the story went as told", out)
-        self.assertIn("5 chapter(s) told", out)
+        self.assertIn("6 chapter(s) told", out)
         self.assertTrue(demo.lines[-1].strip().startswith(f"✓ report: {report_path}"), demo.lines[-1])
         demo.assert_nothing_left(self, at_least=6)  # emulator, Slack stand-in, the four functions
 
         with open(report_path, encoding="utf-8") as f:
             page = f.read()
         self.assertIn("<svg", page)
-        self.assertEqual(page.count('stroke-width="2.5"'), 2, "one line per deployment in the chart")
+        # One line per deployment in the chart (the third, stopped by its smoke test, stays flat).
+        self.assertEqual(page.count('stroke-width="2.5"'), 3, "one line per deployment in the chart")
         self.assertIn("shop-5xx → ALARM", page)
         self.assertIn("Approved: shop › ApproveProd", page)  # the request, as the approval function left it
         self.assertIn("Blue/green deployment rolled back", page)  # the traffic shifter's message
