@@ -328,8 +328,9 @@ pub fn parse(text: &str) -> Result<UserParameters, ParamsError> {
     })
 }
 
-/// The longest a pause hook may wait (CodePipeline's action timeout is 7 days at most).
-pub const MAX_PAUSE_MINUTES: u64 = 7 * 24 * 60;
+/// The longest a pause hook may wait: CodePipeline gives a Lambda invoke action 24 hours
+/// (`preflight::MAX_ACTION_SECONDS`).
+pub const MAX_PAUSE_MINUTES: u64 = 24 * 60;
 
 fn lifecycle_hooks(f: &mut Fields<'_>) -> Result<Vec<LifecycleHook>, ParamsError> {
     let Some(value) = f.get("lifecycle_hooks") else {
@@ -814,5 +815,105 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("must be a JSON object"));
+    }
+
+    #[test]
+    fn a_test_listener_and_ecs_hooks_are_read_in_ecs_terms() {
+        let test = LISTENER.replace("f2f7dc8efc522ab2", "0123456789abcdef");
+        let mut v = example();
+        v["test_listener_arn"] = json!(test);
+        v["lifecycle_hooks"] = json!([
+            {"hook_target_arn": "arn:aws:lambda:us-east-1:123456789012:function:smoke",
+             "lifecycle_stages": ["POST_TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT"],
+             "hook_details": {"path": "/health"}},
+            {"type": "pause", "lifecycle_stages": ["PRODUCTION_TRAFFIC_SHIFT"],
+             "timeout_minutes": 30, "timeout_action": "CONTINUE"}
+        ]);
+        let p = parse_value(&v).expect("valid");
+        assert_eq!(p.test_traffic, Some(TrafficControl::Listener(test)));
+        assert!(p.tests());
+        assert_eq!(
+            p.lifecycle_hooks,
+            vec![
+                LifecycleHook::Function {
+                    arn: "arn:aws:lambda:us-east-1:123456789012:function:smoke".into(),
+                    stages: vec![LifecycleStage::PostTestTrafficShift],
+                    details: json!({"path": "/health"}),
+                },
+                LifecycleHook::Pause {
+                    stages: vec![LifecycleStage::ProductionTrafficShift],
+                    timeout_minutes: 30,
+                    timeout_action: TimeoutAction::Continue,
+                },
+            ]
+        );
+        // Without either, nothing is tested (a production-only hook does not make a test phase).
+        let mut v = example();
+        v["lifecycle_hooks"] =
+            json!([{"type": "pause", "lifecycle_stages": ["PRODUCTION_TRAFFIC_SHIFT"]}]);
+        assert!(!parse_value(&v).unwrap().tests());
+    }
+
+    #[test]
+    fn bad_hooks_and_test_listeners_name_their_field() {
+        let with = |key: &str, value: Value| {
+            let mut v = example();
+            v[key] = value;
+            field_of(v)
+        };
+        assert_eq!(
+            with("test_listener_arn", json!(LISTENER)),
+            "test_listener_arn"
+        );
+        assert_eq!(with("test_listener_arn", json!(RULE)), "test_listener_arn");
+        assert_eq!(
+            with(
+                "lifecycle_hooks",
+                json!([{"lifecycle_stages": ["POST_SCALE_UP"]}])
+            ),
+            "lifecycle_hooks[0].hook_target_arn"
+        );
+        assert_eq!(
+            with(
+                "lifecycle_hooks",
+                json!([{"hook_target_arn": "smoke", "lifecycle_stages": ["POST_SCALE_UP"]}])
+            ),
+            "lifecycle_hooks[0].hook_target_arn"
+        );
+        assert_eq!(
+            with(
+                "lifecycle_hooks",
+                json!([{"type": "pause", "lifecycle_stages": ["RECONCILE_SERVICE"]}])
+            ),
+            "lifecycle_hooks[0].lifecycle_stages[0]"
+        );
+        assert_eq!(
+            with(
+                "lifecycle_hooks",
+                json!([{"type": "pause", "lifecycle_stages": []}])
+            ),
+            "lifecycle_hooks[0].lifecycle_stages"
+        );
+        assert_eq!(
+            with(
+                "lifecycle_hooks",
+                json!([{"type": "pause", "lifecycle_stages": ["POST_SCALE_UP"], "timeout_minutes": 1441}])
+            ),
+            "lifecycle_hooks[0].timeout_minutes"
+        );
+        assert_eq!(
+            with(
+                "lifecycle_hooks",
+                json!([{"type": "pause", "lifecycle_stages": ["POST_SCALE_UP"], "timeout_action": "WAIT"}])
+            ),
+            "lifecycle_hooks[0].timeout_action"
+        );
+        assert_eq!(
+            with(
+                "lifecycle_hooks",
+                json!([{"type": "pause", "lifecycle_stages": ["POST_SCALE_UP"], "roleArn": "x"}])
+            ),
+            "lifecycle_hooks[0].roleArn"
+        );
     }
 }
