@@ -376,7 +376,20 @@ def _lambda(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Questi
     return [Question("lambda:InvokeFunction", function)]
 
 
+def _application_autoscaling(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question] | None:
+    """RegisterScalableTarget is asked on the scalable target's ARN (a random id, as in AWS); a
+    target not registered yet on the account's `scalable-target/*`. Describe* are "*"."""
+    if call.operation != "RegisterScalableTarget":
+        return None
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+    backend = applicationautoscaling_backends[ACCOUNT][call.region]
+    target = backend.targets.get(p.get("ScalableDimension", ""), {}).get(p.get("ResourceId", ""))
+    return [Question(action, target.arn if target is not None else f"{arn}:scalable-target/*")]
+
+
 _MAPPERS = {
+    "application-autoscaling": _application_autoscaling,
     "lambda": _lambda,
     "dynamodb": _dynamodb,
     "sqs": _sqs,

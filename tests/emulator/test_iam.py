@@ -212,6 +212,31 @@ class Enforcement(unittest.TestCase):
         none = w.client("lambda", w.user("traffic-shifter"))
         self.assertDenied(lambda: none.invoke(FunctionName=listed, Payload=b"{}"))
 
+    def test_the_shifter_sets_scalable_targets_of_its_account_only_by_their_arn(self) -> None:
+        w = World()
+        ecs = EMU.client("ecs")
+        cluster = "aas-" + uuid.uuid4().hex[:6]
+        ecs.create_cluster(clusterName=cluster)
+        task = ecs.register_task_definition(family=cluster, containerDefinitions=[
+            {"name": "web", "image": "shop:1", "memory": 256}])["taskDefinition"]["taskDefinitionArn"]
+        ecs.create_service(cluster=cluster, serviceName="shop-blue", taskDefinition=task, desiredCount=1)
+        target = {"ServiceNamespace": "ecs", "ResourceId": f"service/{cluster}/shop-blue",
+                  "ScalableDimension": "ecs:service:DesiredCount"}
+        EMU.client("application-autoscaling").register_scalable_target(**target, MinCapacity=1, MaxCapacity=4)
+
+        def other_account(policies: list[dict[str, Any]]) -> None:
+            statement(policies, "SuspendScaleInDuringADeployment")["Resource"] = \
+                f"arn:aws:application-autoscaling:{REGION}:210987654321:scalable-target/*"
+
+        aas = w.client("application-autoscaling", w.user("traffic-shifter"))
+        arn = aas.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[target["ResourceId"]])[
+            "ScalableTargets"][0]["ScalableTargetARN"]
+        aas.register_scalable_target(**target, SuspendedState={"DynamicScalingInSuspended": True})
+        narrowed = w.client("application-autoscaling", w.user("traffic-shifter", other_account))
+        message = self.assertDenied(lambda: narrowed.register_scalable_target(
+            **target, SuspendedState={"DynamicScalingInSuspended": False}))
+        self.assertIn(f"application-autoscaling:RegisterScalableTarget on resource: {arn}", message)
+
     def test_the_shifter_passes_only_the_task_roles_and_tags_only_while_registering(self) -> None:
         w = World()
         shifter = w.user("traffic-shifter")
