@@ -150,6 +150,9 @@ class World:
     queue_url: str = ""
     cluster: str = "shop"
     listener_arn: str = ""
+    # The test listener (:8080) the smoke test goes through, and the shop behind it.
+    test_listener_arn: str = ""
+    shop: Optional["ShopStandIn"] = None
     target_groups: dict[str, str] = field(default_factory=dict)  # blue/green -> ARN
     alarms: list[str] = field(default_factory=lambda: ["shop-5xx", "shop-p99"])
 
@@ -173,6 +176,9 @@ class World:
         for process in self.functions.values():
             process.stop()
         self.functions.clear()
+        if self.shop is not None:
+            self.shop.stop()
+            self.shop = None
         for server in (self.slack_sink, self.emulator):
             if server is not None:
                 server.stop()
@@ -260,6 +266,8 @@ class World:
                 "DevGreenService": "shop-green",
                 "DevGreenTargetGroupArn": self.target_groups.get("green", ""),
                 "DevAlarmNames": self.alarms,
+                "DevTestListenerArn": self.test_listener_arn,
+                "HookFunctionArns": [SMOKE_HOOK],
             }
             names = {"StateTable": self.table, "GantrySecret": self.secret_arn, "Topic": self.topic_arn}
             self.function_keys[name] = self.control(
@@ -328,8 +336,11 @@ def provision(world: World, on_step: Callable[[str, str], None]) -> None:
     on_step("approvers", f"ApproveProd: {RELEASE_LEAD['name']} and group {RELEASE_GROUP}, four eyes "
                          "(nobody approves their own change)")
     _service(world)
+    _smoke_test(world)
     on_step("ecs", f"cluster {world.cluster}, services shop-blue (live, 2 tasks) and shop-green (idle)")
     on_step("alb", "listener :80 forwarding to shop-blue 100 / shop-green 0; alarms " + ", ".join(world.alarms))
+    on_step("smoke", "test listener :8080 (same target groups); lifecycle hook smoke-test (an ECS hook function) "
+                     "GETs /health through it at POST_TEST_TRAFFIC_SHIFT")
     _pipeline(world)
     on_step("pipeline", f"CodePipeline {PIPELINE}: " + " → ".join(STAGES))
 
@@ -410,6 +421,73 @@ def _service(world: World) -> None:
         cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="demo: healthy at start")
 
 
+SMOKE_HOOK = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:smoke-test"
+
+
+class ShopStandIn:
+    """The shop as its test listener serves it: `GET /health` reaches the side the test listener
+    forwards to, and answers 500 when that side runs an image tagged in `bad_tags` (a build that
+    cannot start properly), else 200. What the smoke test hook requests."""
+
+    def __init__(self, world: World) -> None:
+        import http.server
+
+        self.bad_tags: set[str] = set()
+        stand_in = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                status = 200 if stand_in.healthy(world) else 500
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(b"ok" if status == 200 else b"boom")
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def healthy(self, world: World) -> bool:
+        # Its own session: the request threads must not share boto3's default one.
+        session = boto3.session.Session()
+
+        def client(service: str) -> Any:
+            return session.client(service, endpoint_url=world.aws_url, region_name=REGION,
+                                  aws_access_key_id="testing", aws_secret_access_key="testing")
+
+        listener = client("elbv2").describe_listeners(ListenerArns=[world.test_listener_arn])["Listeners"][0]
+        groups = next(a["ForwardConfig"]["TargetGroups"] for a in listener["DefaultActions"] if a["Type"] == "forward")
+        target = max(groups, key=lambda g: g.get("Weight", 0))["TargetGroupArn"]
+        side = next(s for s, arn in world.target_groups.items() if arn == target)
+        ecs = client("ecs")
+        service = ecs.describe_services(cluster=world.cluster, services=[f"shop-{side}"])["services"][0]
+        task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+        image = next(c["image"] for c in task["containerDefinitions"] if c["name"] == "web")
+        return image.rsplit(":", 1)[-1] not in self.bad_tags
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _smoke_test(world: World) -> None:
+    """The test listener, the shop behind it, and the smoke test hook (tests/hooks/ecs_smoke_hook.py,
+    a hook function written for ECS) registered as a Lambda function in the emulator."""
+    elb = world.client("elbv2")
+    lb = elb.describe_listeners(ListenerArns=[world.listener_arn])["Listeners"][0]["LoadBalancerArn"]
+    world.test_listener_arn = elb.create_listener(
+        LoadBalancerArn=lb, Protocol="HTTP", Port=8080,
+        DefaultActions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": world.target_groups["blue"], "Weight": 100},
+            {"TargetGroupArn": world.target_groups["green"], "Weight": 0}]}}],
+    )["Listeners"][0]["ListenerArn"]
+    world.shop = ShopStandIn(world)
+    world.control("POST", "lambda/functions", {
+        "function": SMOKE_HOOK, "command": [sys.executable, os.path.join(ROOT, "tests", "hooks", "ecs_smoke_hook.py")]})
+
+
 def traffic_parameters(world: World) -> dict[str, Any]:
     """The traffic shifter's UserParameters for DeployProd (the contract's shape), with demo timings."""
     return {
@@ -423,6 +501,9 @@ def traffic_parameters(world: World) -> dict[str, Any]:
         "alarms": world.alarms,
         "check_interval_seconds": 1,
         "scale_down_after_seconds": 0,
+        "test_listener_arn": world.test_listener_arn,
+        "lifecycle_hooks": [{"hook_target_arn": SMOKE_HOOK, "lifecycle_stages": ["POST_TEST_TRAFFIC_SHIFT"],
+                             "hook_details": {"smoke_url": world.shop.url + "/health" if world.shop else ""}}],
     }
 
 

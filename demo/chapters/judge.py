@@ -1,4 +1,4 @@
-"""Chapter 6: the team turns on the canary judge (one line in DeployProd's UserParameters:
+"""Chapter 7: the team turns on the canary judge (one line in DeployProd's UserParameters:
 `"analysis": {}`). A third push's new version fails 2% of its requests where the live side fails
 well under 0.1%: too few for the load balancer's alarm (more than 5 5xx a minute across the
 whole load balancer) to ever fire, but the judge compares the two sides in the same minutes and

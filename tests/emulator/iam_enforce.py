@@ -356,7 +356,41 @@ def _sqs(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question]
     return [Question(action, f"arn:aws:sqs:{call.region}:{parts[0]}:{parts[1]}")]
 
 
+LAMBDA_INVOKE_RE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+
+
+def _lambda(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question] | None:
+    """Lambda is REST-JSON: the operation is in the path. Invoke is asked as
+    lambda:InvokeFunction on the function's unqualified ARN (a name or partial ARN resolved)."""
+    m = LAMBDA_INVOKE_RE.match(call.path) if call.method == "POST" else None
+    if not m:
+        return None
+    name = urllib.parse.unquote(m.group("name"))
+    if name.startswith("arn:"):
+        function = ":".join(name.split(":")[:7])
+    elif ":function:" in name:
+        account, rest = name.split(":function:", 1)
+        function = f"arn:aws:lambda:{call.region}:{account}:function:{rest.split(':')[0]}"
+    else:
+        function = f"{arn}:function:{name.split(':')[0]}"
+    return [Question("lambda:InvokeFunction", function)]
+
+
+def _application_autoscaling(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question] | None:
+    """RegisterScalableTarget is asked on the scalable target's ARN (a random id, as in AWS); a
+    target not registered yet on the account's `scalable-target/*`. Describe* are "*"."""
+    if call.operation != "RegisterScalableTarget":
+        return None
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+    backend = applicationautoscaling_backends[ACCOUNT][call.region]
+    target = backend.targets.get(p.get("ScalableDimension", ""), {}).get(p.get("ResourceId", ""))
+    return [Question(action, target.arn if target is not None else f"{arn}:scalable-target/*")]
+
+
 _MAPPERS = {
+    "application-autoscaling": _application_autoscaling,
+    "lambda": _lambda,
     "dynamodb": _dynamodb,
     "sqs": _sqs,
     "secretsmanager": _secretsmanager,

@@ -191,6 +191,52 @@ class Enforcement(unittest.TestCase):
                           "AccessDenied")
         w.client("cloudwatch", w.user("traffic-shifter")).describe_alarms()
 
+    def test_the_shifter_invokes_only_the_listed_hook_functions(self) -> None:
+        w = World()
+        listed = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:smoke-{uuid.uuid4().hex[:6]}"
+        other = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:other-{uuid.uuid4().hex[:6]}"
+        for arn in (listed, other):
+            EMU.control("POST", "/_gantry/lambda/functions",
+                        {"function": arn, "command": ["python3", "-c", "print('{\"hookStatus\": \"SUCCEEDED\"}')"]})
+        shifter = EMU.control("POST", "/_gantry/iam/functions",
+                              {"function": "traffic-shifter", "names": w.names,
+                               "parameters": {"ServiceName": "shop", "HookFunctionArns": [listed]}})
+        lam = w.client("lambda", shifter)
+        answer = lam.invoke(FunctionName=listed, Payload=b"{}")
+        self.assertEqual(json.loads(answer["Payload"].read()), {"hookStatus": "SUCCEEDED"})
+        message = self.assertDenied(lambda: lam.invoke(FunctionName=other, Payload=b"{}"))
+        self.assertIn(f"lambda:InvokeFunction on resource: {other}", message)
+        # By name too: the same function, the same question.
+        self.assertDenied(lambda: lam.invoke(FunctionName=other.rsplit(":", 1)[-1], Payload=b"{}"))
+        # Without HookFunctionArns the role invokes nothing.
+        none = w.client("lambda", w.user("traffic-shifter"))
+        self.assertDenied(lambda: none.invoke(FunctionName=listed, Payload=b"{}"))
+
+    def test_the_shifter_sets_scalable_targets_of_its_account_only_by_their_arn(self) -> None:
+        w = World()
+        ecs = EMU.client("ecs")
+        cluster = "aas-" + uuid.uuid4().hex[:6]
+        ecs.create_cluster(clusterName=cluster)
+        task = ecs.register_task_definition(family=cluster, containerDefinitions=[
+            {"name": "web", "image": "shop:1", "memory": 256}])["taskDefinition"]["taskDefinitionArn"]
+        ecs.create_service(cluster=cluster, serviceName="shop-blue", taskDefinition=task, desiredCount=1)
+        target = {"ServiceNamespace": "ecs", "ResourceId": f"service/{cluster}/shop-blue",
+                  "ScalableDimension": "ecs:service:DesiredCount"}
+        EMU.client("application-autoscaling").register_scalable_target(**target, MinCapacity=1, MaxCapacity=4)
+
+        def other_account(policies: list[dict[str, Any]]) -> None:
+            statement(policies, "SuspendScaleInDuringADeployment")["Resource"] = \
+                f"arn:aws:application-autoscaling:{REGION}:210987654321:scalable-target/*"
+
+        aas = w.client("application-autoscaling", w.user("traffic-shifter"))
+        arn = aas.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[target["ResourceId"]])[
+            "ScalableTargets"][0]["ScalableTargetARN"]
+        aas.register_scalable_target(**target, SuspendedState={"DynamicScalingInSuspended": True})
+        narrowed = w.client("application-autoscaling", w.user("traffic-shifter", other_account))
+        message = self.assertDenied(lambda: narrowed.register_scalable_target(
+            **target, SuspendedState={"DynamicScalingInSuspended": False}))
+        self.assertIn(f"application-autoscaling:RegisterScalableTarget on resource: {arn}", message)
+
     def test_the_shifter_passes_only_the_task_roles_and_tags_only_while_registering(self) -> None:
         w = World()
         shifter = w.user("traffic-shifter")

@@ -250,10 +250,24 @@ class Pipeline(unittest.TestCase):
                 "alarms": sample["ProdAlarmNames"],
                 "check_interval_seconds": 15,
                 "scale_down_after_seconds": 600,
+                "lifecycle_hooks": [],
             },
         )
         self.assertEqual(user_parameters(DEFAULT, "Dev")["strategy"], {"type": "all_at_once"})
         self.assertEqual(user_parameters(DEFAULT, "QA")["strategy"]["type"], "linear")
+
+    def test_a_test_listener_and_lifecycle_hooks_reach_their_environment_only(self) -> None:
+        test_listener = resolve.SAMPLE["ProdListenerArn"].rsplit("/", 1)[0] + "/0123456789abcdef"
+        hooks = [{"hook_target_arn": "arn:aws:lambda:us-east-1:123456789012:function:smoke",
+                  "lifecycle_stages": ["POST_TEST_TRAFFIC_SHIFT"]}]
+        resolved = resolve.Resolved({"ProdTestListenerArn": test_listener, "ProdLifecycleHooks": json.dumps(hooks),
+                                     "HookFunctionArns": [hooks[0]["hook_target_arn"]]})
+        prod = user_parameters(resolved, "Prod")
+        self.assertEqual(prod["test_listener_arn"], test_listener)
+        self.assertEqual(prod["lifecycle_hooks"], hooks)
+        qa = user_parameters(resolved, "QA")
+        self.assertNotIn("test_listener_arn", qa)
+        self.assertEqual(qa["lifecycle_hooks"], [])
 
     def test_no_alarm_names_is_an_empty_list(self) -> None:
         # An empty CommaDelimitedList reaches intrinsics as [""], as CloudFormation passes it.

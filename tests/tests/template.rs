@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// Actions the template may grant on `Resource: "*"`, each for a reason its comment gives:
 /// AWS has no resource-level permission for them, or (DescribeAlarms) the resources are named at
 /// run time, in the pipeline's UserParameters.
-const STAR_ONLY: [&str; 12] = [
+const STAR_ONLY: [&str; 13] = [
+    "application-autoscaling:DescribeScalableTargets",
     "codepipeline:GetJobDetails",
     "codepipeline:PutJobSuccessResult",
     "codepipeline:PutJobFailureResult",

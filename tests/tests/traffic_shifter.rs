@@ -84,8 +84,13 @@ fn lambda_event(event: &Value) -> LambdaEvent<CodePipelineJobEvent> {
 }
 
 /// One invocation of the function with `event`, as Lambda would make it.
-async fn invoke<C, L, W, J, A, S, K>(shifter: &Shifter<C, L, W, J, A, S, K>, event: &Value) -> Value
+async fn invoke<C, L, W, J, A, S, K, H, G>(
+    shifter: &Shifter<C, L, W, J, A, S, K, H, G>,
+    event: &Value,
+) -> Value
 where
+    H: gantry_core::traffic::HookFunctions + Sync,
+    G: gantry_core::traffic::ServiceScaling + Sync,
     K: gantry_core::slack::Chat + Sync,
     C: gantry_core::traffic::Cluster + Sync,
     L: gantry_core::traffic::LoadBalancer + Sync,
@@ -662,6 +667,8 @@ async fn an_invocation_that_died_after_a_shift_is_resumed_without_shifting_twice
         slice: s.slice,
         analysis_settle_seconds: s.analysis_settle_seconds,
         function_name: s.function_name.clone(),
+        hooks: s.hooks.clone(),
+        scaling: s.scaling.clone(),
     });
     let first = shop
         .start_job(&shop.user_parameters(NEW_IMAGE, canary(1)), json!([]))
@@ -1327,6 +1334,8 @@ async fn a_listener_edited_by_hand_mid_shift_is_noticed_at_once_and_rolled_back(
         slice: Duration::from_secs(100),
         analysis_settle_seconds: s.analysis_settle_seconds,
         function_name: s.function_name.clone(),
+        hooks: s.hooks.clone(),
+        scaling: s.scaling.clone(),
     };
     let mut params = shop.user_parameters(NEW_IMAGE, canary(60));
     params["check_interval_seconds"] = json!(60);
@@ -1448,6 +1457,8 @@ async fn a_crash_after_recording_the_deployment_resumes_it_instead_of_rolling_ba
         slice: s.slice,
         analysis_settle_seconds: s.analysis_settle_seconds,
         function_name: s.function_name.clone(),
+        hooks: s.hooks.clone(),
+        scaling: s.scaling.clone(),
     });
     let first = shop
         .start_job(&shop.user_parameters(NEW_IMAGE, canary(1)), json!([]))

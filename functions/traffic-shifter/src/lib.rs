@@ -2,19 +2,21 @@
 //! Every decision lives in `gantry_core::traffic`; `gantry_adapters` does the AWS work.
 
 use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
+use gantry_adapters::autoscaling::ServiceAutoScaling;
 use gantry_adapters::cloudwatch::CloudWatchAlarms;
 use gantry_adapters::codepipeline::CodePipelineJobs;
 use gantry_adapters::dynamodb::{DynamoDeployments, StateTable};
 use gantry_adapters::ecs::EcsCluster;
 use gantry_adapters::elb::AlbListener;
+use gantry_adapters::lambda::hooks::LambdaHooks;
 use gantry_adapters::s3::S3Artifacts;
 use gantry_adapters::slack::SlackClient;
 use gantry_core::config::TrafficShifterConfig;
 use gantry_core::secrets::GantrySecrets;
 use gantry_core::slack::Chat;
 use gantry_core::traffic::{
-    AlarmWatch, ArtifactStore, Cluster, DeploymentStore, Job, Jobs, LoadBalancer, ShiftOutcome,
-    Shifter, SlackProgress, TargetMetrics, DEFAULT_SLICE,
+    AlarmWatch, ArtifactStore, Cluster, DeploymentStore, HookFunctions, Job, Jobs, LoadBalancer,
+    ServiceScaling, ShiftOutcome, Shifter, SlackProgress, TargetMetrics, DEFAULT_SLICE,
 };
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{json, Value};
@@ -29,6 +31,8 @@ pub type TrafficShifter = Shifter<
     S3Artifacts,
     DynamoDeployments,
     SlackClient,
+    LambdaHooks,
+    ServiceAutoScaling,
 >;
 
 /// Builds the shifter from its configuration, the secret and one SDK configuration. Slack
@@ -75,6 +79,12 @@ pub fn build(
         function_name: config.function_name.clone(),
         slice: DEFAULT_SLICE,
         analysis_settle_seconds: config.analysis_settle_seconds,
+        hooks: LambdaHooks {
+            client: aws_sdk_lambda::Client::new(sdk),
+        },
+        scaling: ServiceAutoScaling {
+            client: aws_sdk_applicationautoscaling::Client::new(sdk),
+        },
     }
 }
 
@@ -88,8 +98,8 @@ pub fn budget(deadline_ms: u64, now_ms: u64) -> Duration {
 
 /// Handles one `CodePipeline.job` event. `Err` only when CodePipeline could not be given the
 /// job's result: Lambda then retries the event, and the retry carries on from the real state.
-pub async fn handle<C, L, W, J, A, S, K>(
-    shifter: &Shifter<C, L, W, J, A, S, K>,
+pub async fn handle<C, L, W, J, A, S, K, H, G>(
+    shifter: &Shifter<C, L, W, J, A, S, K, H, G>,
     event: LambdaEvent<CodePipelineJobEvent>,
 ) -> Result<Value, Error>
 where
@@ -100,6 +110,8 @@ where
     A: ArtifactStore + Sync,
     S: DeploymentStore + Sync,
     K: Chat + Sync,
+    H: HookFunctions + Sync,
+    G: ServiceScaling + Sync,
 {
     let Some(job) = Job::from_event(&event.payload) else {
         tracing::error!("CodePipeline.job event without a job id: nothing to report to");

@@ -8,8 +8,11 @@
 //! - [`ecs`], [`elb`], [`cloudwatch`], [`s3`]: what the traffic shifter observes and moves.
 //! - [`sns`]: notifications. [`secretsmanager`]: the secret.
 //! - [`slack`]: the Web API client (rate limits, retries, TLS roots).
-//! - [`sdk`]: one AWS configuration per cold start. [`lambda`]: init errors and JSON logs.
+//! - [`autoscaling`]: Application Auto Scaling (the shifter's scale-in suspension).
+//! - [`sdk`]: one AWS configuration per cold start. [`lambda`]: init errors, JSON logs, and
+//!   Invoke (lifecycle hooks).
 
+pub mod autoscaling;
 mod aws_error;
 pub mod cloudwatch;
 pub mod codepipeline;

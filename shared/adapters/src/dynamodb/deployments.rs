@@ -48,6 +48,7 @@ pub(super) fn command_attribute(command: &Command) -> (&'static str, &str) {
         Command::Pause { by, .. } => ("pause", by),
         Command::Resume { by, .. } => ("resume", by),
         Command::Extend { by, .. } => ("extend", by),
+        Command::Continue { by, .. } => ("continue", by),
     }
 }
 
@@ -72,6 +73,7 @@ pub(super) fn record(item: &DynamoItem) -> DeploymentRecord {
         (Some("rollback"), _) => Some(Command::RollBack { by }),
         (Some("pause"), Some(version)) => Some(Command::Pause { by, version }),
         (Some("resume"), Some(version)) => Some(Command::Resume { by, version }),
+        (Some("continue"), Some(version)) => Some(Command::Continue { by, version }),
         (Some("extend"), Some(version)) => Some(Command::Extend {
             by,
             version,

@@ -116,6 +116,7 @@ where
             Command::Pause { .. } => "⏸ asked to *pause*",
             Command::Resume { .. } => "▶ asked to *resume*",
             Command::Extend { .. } => "⏳ asked to *extend the bake*",
+            Command::Continue { .. } => "▶ asked to *continue*",
         };
         let mut message = json!({
             "channel": channel,
@@ -138,6 +139,7 @@ pub fn already(pending: &Command) -> String {
         Command::Pause { by, .. } => (by, "pause"),
         Command::Resume { by, .. } => (by, "resume"),
         Command::Extend { by, .. } => (by, "extend the bake of"),
+        Command::Continue { by, .. } => (by, "continue"),
     };
     format!("<@{by}> already asked to {verb} this deployment: nothing was changed.")
 }

@@ -1,8 +1,10 @@
 //! One deployment's state: what was decided at the start (sides, the new task definition, the
 //! plan) and where it stands (`Phase`). Serialized, it is the continuation token.
 
+use super::hooks::HookRun;
 use super::judged::StepState;
 use super::plan::TrafficPlan;
+use super::scaling::SavedScaling;
 use super::weights::Side;
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +67,17 @@ pub struct Deployment {
     /// The canary judge's state (`UserParameters.analysis`), carried from check to check.
     #[serde(rename = "an", default, skip_serializing_if = "StepState::is_empty")]
     pub judged: StepState,
+    /// Whether the new side is tested before production moves (a test listener, or hooks at
+    /// the testing stages): the deployment then passes `Phase::Testing`. Fixed at the start.
+    #[serde(rename = "tt", default, skip_serializing_if = "std::ops::Not::not")]
+    pub tests: bool,
+    /// The lifecycle hook being run, if any: nothing moves on until it passed.
+    #[serde(rename = "hk", default, skip_serializing_if = "Option::is_none")]
+    pub hook: Option<HookRun>,
+    /// Each side's auto scaling `SuspendedState` before the deployment, put back at the end.
+    /// Fixed at the start: a token cannot change what is restored.
+    #[serde(rename = "as", default, skip_serializing_if = "SavedScaling::is_empty")]
+    pub scaling: SavedScaling,
 }
 
 /// Why a continuation token could not be used.
@@ -108,6 +121,9 @@ impl Deployment {
             started_ms: now_ms,
             seq: 0,
             judged: StepState::default(),
+            tests: false,
+            hook: None,
+            scaling: SavedScaling::default(),
         }
     }
 
@@ -134,12 +150,13 @@ impl Deployment {
 
     /// Checks a token's deployment against the one recorded at the start (kept server-side):
     /// everything fixed at the start must be the same; only the phase, the hand-over number
-    /// and what the canary judge carries (`judged`) move on.
+    /// what the canary judge carries (`judged`) and the lifecycle hook being run move on.
     pub fn matches_start(&self, start: &Deployment) -> Result<(), TokenError> {
         let fixed = |d: &Deployment| Deployment {
             phase: start.phase,
             seq: 0,
             judged: start.judged.clone(),
+            hook: start.hook.clone(),
             ..d.clone()
         };
         if fixed(self) != fixed(start) {
@@ -225,6 +242,13 @@ pub enum Phase {
     Shifting {
         #[serde(rename = "k")]
         step: usize,
+        #[serde(rename = "t")]
+        since_ms: i64,
+    },
+    /// The new side is ready and takes test traffic; production is still all on the live
+    /// side until the testing stages' hooks passed.
+    #[serde(rename = "x")]
+    Testing {
         #[serde(rename = "t")]
         since_ms: i64,
     },
@@ -324,6 +348,34 @@ mod tests {
         // ECS allows task definition families of 255 characters: two such ARNs, the longest
         // plan (1% steps), the furthest step and the largest timings.
         let d = deployment(&"f".repeat(255), &"j".repeat(64));
+        let token = d.to_token().unwrap();
+        assert!(token.len() <= MAX_TOKEN_CHARS, "{} chars", token.len());
+    }
+
+    #[test]
+    fn the_longest_token_fits_with_a_hook_in_progress_and_both_sides_scaling() {
+        use crate::traffic::hooks::{HookRun, LifecycleStage, MAX_DETAILS_CHARS};
+        use crate::traffic::scaling::{SavedScaling, SuspendedState};
+        let mut d = deployment(&"f".repeat(255), &"j".repeat(64));
+        let state = SuspendedState {
+            dynamic_scaling_in: true,
+            dynamic_scaling_out: true,
+            scheduled_scaling: true,
+        };
+        d.scaling = SavedScaling {
+            blue: Some(state),
+            green: Some(state),
+        };
+        d.tests = true;
+        // hookDetails at the limit, every character one JSON escapes (so each counts twice).
+        d.hook = Some(HookRun {
+            stage: LifecycleStage::PostProductionTrafficShift,
+            index: 19,
+            calls: u16::MAX,
+            due_ms: 4_102_444_800_000,
+            since_ms: 4_102_444_800_000,
+            details: Some("\"".repeat(MAX_DETAILS_CHARS / 2)),
+        });
         let token = d.to_token().unwrap();
         assert!(token.len() <= MAX_TOKEN_CHARS, "{} chars", token.len());
     }

@@ -4,6 +4,7 @@
 
 mod analysis_step;
 mod confirm_step;
+mod lifecycle_step;
 
 use super::progress::Thread;
 use super::record::{DeploymentRecord, DeploymentStatus, HandOver};
@@ -52,7 +53,7 @@ pub enum ShiftOutcome {
 }
 
 /// The traffic shifter, over its ports.
-pub struct Shifter<C, L, W, J, A, S, K> {
+pub struct Shifter<C, L, W, J, A, S, K, H, G> {
     pub cluster: C,
     pub balancer: L,
     pub alarms: W,
@@ -65,6 +66,10 @@ pub struct Shifter<C, L, W, J, A, S, K> {
     /// How long after a metrics window ends the canary judge takes it as complete
     /// (`judged::DEFAULT_SETTLE_SECONDS`; tests set it below zero to judge at once).
     pub analysis_settle_seconds: i64,
+    /// Lambda, for the lifecycle hooks' functions.
+    pub hooks: H,
+    /// Application Auto Scaling, for services that are scalable targets.
+    pub scaling: G,
     /// This function's name (`AWS_LAMBDA_FUNCTION_NAME`): the pipeline must declare the job's
     /// action as an invoke of it. `None` skips that one comparison.
     pub function_name: Option<String>,
@@ -81,8 +86,10 @@ struct Check {
     context: Option<super::PipelineContext>,
 }
 
-impl<C, L, W, J, A, S, K> Shifter<C, L, W, J, A, S, K>
+impl<C, L, W, J, A, S, K, H, G> Shifter<C, L, W, J, A, S, K, H, G>
 where
+    H: super::HookFunctions + Sync,
+    G: super::ServiceScaling + Sync,
     K: Chat + Sync,
     C: Cluster + Sync,
     L: LoadBalancer + Sync,
@@ -258,19 +265,28 @@ where
             },
             now,
         );
+        let d = self.with_lifecycle(p, d, now).await?;
         let record = self
             .store
             .open(&job.id, Some(context), &d.to_token()?, now / 1000)
             .await?;
         let d = Deployment::from_token(&record.state)?;
-        self.cluster
-            .update_service(
-                &p.cluster,
-                &p.side(idle).service,
-                Some(&d.task_definition),
-                d.desired,
-            )
-            .await?;
+        self.suspend_scale_in(p, &d).await;
+        if !Self::before_scale_up(&d) {
+            let started = self
+                .cluster
+                .update_service(
+                    &p.cluster,
+                    &p.side(idle).service,
+                    Some(&d.task_definition),
+                    d.desired,
+                )
+                .await;
+            if let Err(e) = started {
+                self.restore_scaling(p, &d).await;
+                return Err(e);
+            }
+        }
         tracing::info!(
             deployment = %d.id,
             live = %live,
@@ -296,6 +312,10 @@ where
     ) -> Result<(), ShiftError> {
         let stabilizing = matches!(d.phase, Phase::Stabilizing { .. });
         if record.status != DeploymentStatus::InProgress || !stabilizing {
+            return Ok(());
+        }
+        self.suspend_scale_in(p, d).await;
+        if Self::before_scale_up(d) {
             return Ok(());
         }
         let idle = p.side(d.new_side());
@@ -450,7 +470,14 @@ where
                 let message = report::rollback_message(new, share, &reason);
                 return self.roll_back(job, p, &d, message, &mut thread, end).await;
             }
-            match hold(&d, o, &gate, next_step(&d, o)) {
+            let action = match self.pre_scale_up(p, &mut d, &check, &mut thread).await {
+                Some(action) => action,
+                None => {
+                    let action = hold(&d, o, &gate, next_step(&d, o));
+                    self.lifecycle(p, &mut d, &check, action, &mut thread).await
+                }
+            };
+            match action {
                 ShiftAction::Wait {
                     phase,
                     next_check_ms,
@@ -488,6 +515,7 @@ where
                     }
                     self.consume_promote(&d, o, &check.command_at).await;
                     d = d.at(phase);
+                    self.after_shift(p, &mut d).await;
                     self.log_step(p, &d, "shifted");
                     self.tell_slack(p, &d, report::ProgressOutcome::Running, &mut thread)
                         .await;
@@ -621,7 +649,10 @@ where
             );
             return self.fail(job, d, message).await;
         }
-        let message = report::success_message(d, &services(p, d));
+        let mut message = report::success_message(d, &services(p, d));
+        if let Some(problem) = self.restore_scaling(p, d).await {
+            message.push_str(&problem);
+        }
         tracing::info!(deployment = %d.id, summary = %message, "deployment succeeded");
         self.set_status(d, DeploymentStatus::Succeeded, &message)
             .await;
@@ -664,8 +695,19 @@ where
                 .await;
             return Err(e);
         }
+        let test_back = super::retry::until(end, || self.set_test_back(p, d)).await;
         let idle = p.side(d.new_side());
         let mut message = message;
+        if let Err(e) = test_back {
+            tracing::error!(deployment = %d.id, error = %e, "the test listener could not be set back");
+            message.push_str(&format!(
+                "; the test listener could not be set back to {} ({e})",
+                d.live
+            ));
+        }
+        if let Some(problem) = self.restore_scaling(p, d).await {
+            message.push_str(&problem);
+        }
         if let Err(e) = self
             .cluster
             .update_service(
@@ -883,6 +925,7 @@ where
                 version: d.judged.controls,
                 paused: d.judged.paused,
             }),
+            pause_hook: crate::traffic::hooks::pausing_at(&p.lifecycle_hooks, d.hook.as_ref()),
         };
         match slack.publish(&self.store, thread, &view).await {
             Ok(Some(posted)) => {
@@ -920,6 +963,7 @@ fn report_share(d: &Deployment) -> u8 {
 fn same_step(a: Phase, b: Phase) -> bool {
     match (a, b) {
         (Phase::Stabilizing { .. }, Phase::Stabilizing { .. }) => true,
+        (Phase::Testing { .. }, Phase::Testing { .. }) => true,
         (Phase::Shifting { step: x, .. }, Phase::Shifting { step: y, .. }) => x == y,
         (Phase::Retiring { .. }, Phase::Retiring { .. }) => true,
         _ => false,
@@ -929,6 +973,7 @@ fn same_step(a: Phase, b: Phase) -> bool {
 fn phase_name(p: Phase) -> &'static str {
     match p {
         Phase::Stabilizing { .. } => "stabilizing",
+        Phase::Testing { .. } => "testing",
         Phase::Shifting { .. } => "shifting",
         Phase::Retiring { .. } => "retiring",
     }

@@ -8,6 +8,7 @@ pub mod confirm;
 pub mod deployment;
 pub mod flow;
 pub mod health;
+pub mod hooks;
 pub mod images;
 pub mod job;
 pub mod judged;
@@ -20,6 +21,7 @@ pub mod progress;
 pub mod record;
 pub mod report;
 pub mod retry;
+pub mod scaling;
 pub mod turn;
 pub mod weights;
 

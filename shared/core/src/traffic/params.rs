@@ -3,6 +3,7 @@
 //! Parsed by hand over `serde_json::Value` rather than derived, so that a wrong type, a value
 //! out of range or a typo in a key says which field, in the words of the documentation.
 
+use super::hooks::{LifecycleHook, LifecycleStage, TimeoutAction};
 use super::plan::Strategy;
 use super::weights::Side;
 use serde_json::{Map, Value};
@@ -56,6 +57,11 @@ pub struct UserParameters {
     pub ready_timeout_seconds: u32,
     /// Judge the new side against the live side (`analysis`; `None`: not asked for).
     pub analysis: Option<crate::analysis::AnalysisConfig>,
+    /// The test listener (or rule): 100% of its traffic goes to the new side before any
+    /// production weight moves (`test_listener_arn` / `test_listener_rule_arn`).
+    pub test_traffic: Option<TrafficControl>,
+    /// ECS's lifecycle hooks (`lifecycle_hooks`), in the order given.
+    pub lifecycle_hooks: Vec<LifecycleHook>,
 }
 
 /// Defaults for the optional fields.
@@ -66,6 +72,16 @@ pub const DEFAULT_READY_TIMEOUT_SECONDS: u32 = 900;
 pub const MAX_ALARMS: usize = 100;
 
 impl UserParameters {
+    /// Whether the new side is tested before production moves: a test listener, or hooks at
+    /// the testing stages.
+    pub fn tests(&self) -> bool {
+        self.test_traffic.is_some()
+            || self
+                .lifecycle_hooks
+                .iter()
+                .any(|h| h.stages().iter().any(|s| s.is_testing()))
+    }
+
     /// The spec of `side`.
     pub fn side(&self, side: Side) -> &SideSpec {
         match side {
@@ -259,6 +275,40 @@ pub fn parse(text: &str) -> Result<UserParameters, ParamsError> {
             })
         })
         .transpose()?;
+    let test_listener = f.string("test_listener_arn")?;
+    let test_rule = f.string("test_listener_rule_arn")?;
+    let test_traffic = match (test_listener, test_rule) {
+        (Some(_), Some(_)) => {
+            return Err(err(
+                "test_listener_rule_arn",
+                "cannot be given together with test_listener_arn: name the one whose forward action carries the test weights",
+            ))
+        }
+        (Some(l), None) => Some(TrafficControl::Listener(arn_of(
+            &l,
+            "test_listener_arn",
+            ":listener/",
+        )?)),
+        (None, Some(r)) => Some(TrafficControl::Rule(arn_of(
+            &r,
+            "test_listener_rule_arn",
+            ":listener-rule/",
+        )?)),
+        (None, None) => None,
+    };
+    if let Some(test) = &test_traffic {
+        if test.arn() == traffic.arn() {
+            return Err(err(
+                if matches!(test, TrafficControl::Listener(_)) {
+                    "test_listener_arn"
+                } else {
+                    "test_listener_rule_arn"
+                },
+                "must differ from the production listener (or rule): test traffic needs its own",
+            ));
+        }
+    }
+    let lifecycle_hooks = lifecycle_hooks(&mut f)?;
     f.finish()?;
     Ok(UserParameters {
         cluster,
@@ -273,7 +323,129 @@ pub fn parse(text: &str) -> Result<UserParameters, ParamsError> {
         scale_down_after_seconds,
         ready_timeout_seconds,
         analysis,
+        test_traffic,
+        lifecycle_hooks,
     })
+}
+
+/// The longest a pause hook may wait: CodePipeline gives a Lambda invoke action 24 hours
+/// (`preflight::MAX_ACTION_SECONDS`).
+pub const MAX_PAUSE_MINUTES: u64 = 24 * 60;
+
+fn lifecycle_hooks(f: &mut Fields<'_>) -> Result<Vec<LifecycleHook>, ParamsError> {
+    let Some(value) = f.get("lifecycle_hooks") else {
+        return Ok(Vec::new());
+    };
+    let list = value
+        .as_array()
+        .ok_or_else(|| err("lifecycle_hooks", "must be a list of hooks"))?;
+    if list.len() > 20 {
+        return Err(err(
+            "lifecycle_hooks",
+            format!("has {} hooks; at most 20", list.len()),
+        ));
+    }
+    let mut hooks = Vec::with_capacity(list.len());
+    for (i, v) in list.iter().enumerate() {
+        let path = format!("lifecycle_hooks[{i}]");
+        let mut h = Fields::of(&path, v)?;
+        let kind = h.string("type")?;
+        let stages = lifecycle_stages(&mut h)?;
+        let hook = match kind.as_deref() {
+            None | Some("lambda") => {
+                let arn = h.string("hook_target_arn")?.ok_or_else(|| {
+                    err(
+                        &h.name("hook_target_arn"),
+                        "is missing (the hook's Lambda function ARN)",
+                    )
+                })?;
+                if !(arn.starts_with("arn:")
+                    && arn.contains(":lambda:")
+                    && arn.contains(":function:"))
+                {
+                    return Err(err(
+                        &h.name("hook_target_arn"),
+                        format!("must be a Lambda function ARN, got {arn:?}"),
+                    ));
+                }
+                let details = h.get("hook_details").cloned().unwrap_or(Value::Null);
+                if !matches!(details, Value::Object(_) | Value::Null) {
+                    return Err(err(&h.name("hook_details"), "must be a JSON object"));
+                }
+                LifecycleHook::Function {
+                    arn,
+                    stages,
+                    details,
+                }
+            }
+            Some("pause") => {
+                let timeout_minutes = h
+                    .number("timeout_minutes", 1, MAX_PAUSE_MINUTES)?
+                    .unwrap_or(60) as u32;
+                let timeout_action = match h.string("timeout_action")?.as_deref() {
+                    None | Some("ROLLBACK") => TimeoutAction::RollBack,
+                    Some("CONTINUE") => TimeoutAction::Continue,
+                    Some(other) => {
+                        return Err(err(
+                            &h.name("timeout_action"),
+                            format!("must be ROLLBACK or CONTINUE, got {other:?}"),
+                        ))
+                    }
+                };
+                LifecycleHook::Pause {
+                    stages,
+                    timeout_minutes,
+                    timeout_action,
+                }
+            }
+            Some(other) => {
+                return Err(err(
+                    &h.name("type"),
+                    format!("must be lambda (or absent) or pause, got {other:?}"),
+                ))
+            }
+        };
+        h.finish()?;
+        hooks.push(hook);
+    }
+    Ok(hooks)
+}
+
+fn lifecycle_stages(h: &mut Fields<'_>) -> Result<Vec<LifecycleStage>, ParamsError> {
+    let field = h.name("lifecycle_stages");
+    let known = || {
+        LifecycleStage::ALL
+            .iter()
+            .map(|s| s.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let list = h
+        .get("lifecycle_stages")
+        .and_then(Value::as_array)
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| {
+            err(
+                &field,
+                format!("must be a non-empty list of stages ({})", known()),
+            )
+        })?;
+    let mut stages = Vec::new();
+    for (i, v) in list.iter().enumerate() {
+        let stage = v
+            .as_str()
+            .and_then(LifecycleStage::from_name)
+            .ok_or_else(|| {
+                err(
+                    &format!("{field}[{i}]"),
+                    format!("must be one of {}, got {v}", known()),
+                )
+            })?;
+        if !stages.contains(&stage) {
+            stages.push(stage);
+        }
+    }
+    Ok(stages)
 }
 
 fn arn_of(value: &str, field: &str, kind: &str) -> Result<String, ParamsError> {
@@ -643,5 +815,105 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("must be a JSON object"));
+    }
+
+    #[test]
+    fn a_test_listener_and_ecs_hooks_are_read_in_ecs_terms() {
+        let test = LISTENER.replace("f2f7dc8efc522ab2", "0123456789abcdef");
+        let mut v = example();
+        v["test_listener_arn"] = json!(test);
+        v["lifecycle_hooks"] = json!([
+            {"hook_target_arn": "arn:aws:lambda:us-east-1:123456789012:function:smoke",
+             "lifecycle_stages": ["POST_TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT"],
+             "hook_details": {"path": "/health"}},
+            {"type": "pause", "lifecycle_stages": ["PRODUCTION_TRAFFIC_SHIFT"],
+             "timeout_minutes": 30, "timeout_action": "CONTINUE"}
+        ]);
+        let p = parse_value(&v).expect("valid");
+        assert_eq!(p.test_traffic, Some(TrafficControl::Listener(test)));
+        assert!(p.tests());
+        assert_eq!(
+            p.lifecycle_hooks,
+            vec![
+                LifecycleHook::Function {
+                    arn: "arn:aws:lambda:us-east-1:123456789012:function:smoke".into(),
+                    stages: vec![LifecycleStage::PostTestTrafficShift],
+                    details: json!({"path": "/health"}),
+                },
+                LifecycleHook::Pause {
+                    stages: vec![LifecycleStage::ProductionTrafficShift],
+                    timeout_minutes: 30,
+                    timeout_action: TimeoutAction::Continue,
+                },
+            ]
+        );
+        // Without either, nothing is tested (a production-only hook does not make a test phase).
+        let mut v = example();
+        v["lifecycle_hooks"] =
+            json!([{"type": "pause", "lifecycle_stages": ["PRODUCTION_TRAFFIC_SHIFT"]}]);
+        assert!(!parse_value(&v).unwrap().tests());
+    }
+
+    #[test]
+    fn bad_hooks_and_test_listeners_name_their_field() {
+        let with = |key: &str, value: Value| {
+            let mut v = example();
+            v[key] = value;
+            field_of(v)
+        };
+        assert_eq!(
+            with("test_listener_arn", json!(LISTENER)),
+            "test_listener_arn"
+        );
+        assert_eq!(with("test_listener_arn", json!(RULE)), "test_listener_arn");
+        assert_eq!(
+            with(
+                "lifecycle_hooks",
+                json!([{"lifecycle_stages": ["POST_SCALE_UP"]}])
+            ),
+            "lifecycle_hooks[0].hook_target_arn"
+        );
+        assert_eq!(
+            with(
+                "lifecycle_hooks",
+                json!([{"hook_target_arn": "smoke", "lifecycle_stages": ["POST_SCALE_UP"]}])
+            ),
+            "lifecycle_hooks[0].hook_target_arn"
+        );
+        assert_eq!(
+            with(
+                "lifecycle_hooks",
+                json!([{"type": "pause", "lifecycle_stages": ["RECONCILE_SERVICE"]}])
+            ),
+            "lifecycle_hooks[0].lifecycle_stages[0]"
+        );
+        assert_eq!(
+            with(
+                "lifecycle_hooks",
+                json!([{"type": "pause", "lifecycle_stages": []}])
+            ),
+            "lifecycle_hooks[0].lifecycle_stages"
+        );
+        assert_eq!(
+            with(
+                "lifecycle_hooks",
+                json!([{"type": "pause", "lifecycle_stages": ["POST_SCALE_UP"], "timeout_minutes": 1441}])
+            ),
+            "lifecycle_hooks[0].timeout_minutes"
+        );
+        assert_eq!(
+            with(
+                "lifecycle_hooks",
+                json!([{"type": "pause", "lifecycle_stages": ["POST_SCALE_UP"], "timeout_action": "WAIT"}])
+            ),
+            "lifecycle_hooks[0].timeout_action"
+        );
+        assert_eq!(
+            with(
+                "lifecycle_hooks",
+                json!([{"type": "pause", "lifecycle_stages": ["POST_SCALE_UP"], "roleArn": "x"}])
+            ),
+            "lifecycle_hooks[0].roleArn"
+        );
     }
 }

@@ -79,6 +79,8 @@ pub enum Command {
         version: u32,
         minutes: u32,
     },
+    /// Continue past a pause lifecycle hook (the hook's Continue button).
+    Continue { by: String, version: u32 },
 }
 
 /// Everything one check reads.
@@ -124,6 +126,12 @@ pub enum RollbackReason {
     /// evidence), or its bake ended unjudged with `on_inconclusive: rollback`.
     Analysis {
         evidence: String,
+    },
+    /// A lifecycle hook failed, threw, timed out, or a person chose Roll back on a pause hook.
+    Hook {
+        hook: String,
+        stage: String,
+        reason: String,
     },
     /// Gantry itself could not go on (AWS refused or did not answer).
     Error {
@@ -180,6 +188,11 @@ impl std::fmt::Display for RollbackReason {
             ),
             RollbackReason::Operator { by } => write!(f, "rollback requested by <@{by}>"),
             RollbackReason::Analysis { evidence } => f.write_str(evidence),
+            RollbackReason::Hook {
+                hook,
+                stage,
+                reason,
+            } => write!(f, "lifecycle {hook} at {stage}: {reason}"),
             RollbackReason::Error { message } => f.write_str(message),
         }
     }
@@ -202,13 +215,28 @@ pub enum ShiftAction {
 pub fn expected_weights(deployment: &Deployment, phase: Phase) -> Weights {
     let new = deployment.new_side();
     match phase {
-        Phase::Stabilizing { .. } => Weights::all_to(deployment.live),
+        Phase::Stabilizing { .. } | Phase::Testing { .. } => Weights::all_to(deployment.live),
         Phase::Shifting { step, .. } => {
             let percent = deployment.plan.step(step).map_or(100, |s| s.percent);
             Weights::split(new, percent)
         }
         Phase::Retiring { .. } => Weights::all_to(new),
     }
+}
+
+/// Where the test listener points in `d`'s state: the live side until the new side is ready
+/// and its `POST_SCALE_UP` hooks passed, then the new side, to the end. After a success the new
+/// side is live, so test traffic at rest reaches what production runs, and the next
+/// deployment's test shift is again "all to the idle side".
+pub fn expected_test_weights(d: &Deployment) -> Weights {
+    let on_new = match d.phase {
+        Phase::Stabilizing { .. } => false,
+        Phase::Testing { .. } => {
+            !matches!(&d.hook, Some(r) if r.stage == super::hooks::LifecycleStage::PostScaleUp)
+        }
+        Phase::Shifting { .. } | Phase::Retiring { .. } => true,
+    };
+    Weights::all_to(if on_new { d.new_side() } else { d.live })
 }
 
 /// The decision for one check.
@@ -257,6 +285,10 @@ pub fn next_step(d: &Deployment, o: &Observed) -> ShiftAction {
     let last = d.plan.last_index();
     match d.phase {
         Phase::Stabilizing { since_ms } => match readiness(d, o) {
+            Ok(()) if d.tests => ShiftAction::Wait {
+                phase: Phase::Testing { since_ms: o.now_ms },
+                next_check_ms: o.now_ms,
+            },
             Ok(()) => {
                 let step = if promote { last } else { 0 };
                 shift_to(d, step, o.now_ms)
@@ -273,6 +305,15 @@ pub fn next_step(d: &Deployment, o: &Observed) -> ShiftAction {
                 }
             }
         },
+        Phase::Testing { .. } => {
+            // The testing stages' hooks hold this move until they passed (the flow's gate).
+            if failing(&o.idle_targets) {
+                return rollback(RollbackReason::Unhealthy {
+                    health: o.idle_targets.clone(),
+                });
+            }
+            shift_to(d, if promote { last } else { 0 }, o.now_ms)
+        }
         Phase::Shifting { step, since_ms } => {
             if failing(&o.idle_targets) {
                 return rollback(RollbackReason::Unhealthy {
@@ -343,7 +384,7 @@ fn settle_weights(d: &Deployment, o: &Observed) -> Result<Phase, Weights> {
         return Ok(d.phase);
     }
     let current = match d.phase {
-        Phase::Stabilizing { .. } => None,
+        Phase::Stabilizing { .. } | Phase::Testing { .. } => None,
         Phase::Shifting { step, .. } => Some(step),
         Phase::Retiring { .. } => return Err(o.weights),
     };

@@ -302,3 +302,31 @@ pub trait TargetMetrics {
         end: i64,
     ) -> impl Future<Output = Result<Vec<MetricSeries>, ShiftError>> + Send;
 }
+
+/// Lambda: the lifecycle hooks' functions.
+pub trait HookFunctions {
+    /// Invokes `function_arn` (RequestResponse) with `payload` (JSON) and returns what it
+    /// gave back; `Err` when Lambda refused or did not answer.
+    fn invoke(
+        &self,
+        function_arn: &str,
+        payload: &str,
+    ) -> impl Future<Output = Result<crate::traffic::hooks::Invocation, ShiftError>> + Send;
+}
+
+/// Application Auto Scaling: an ECS service's scalable target.
+pub trait ServiceScaling {
+    /// The service's `SuspendedState`; `None` when it is not a scalable target.
+    fn suspended(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> impl Future<Output = Result<Option<crate::traffic::scaling::SuspendedState>, ShiftError>> + Send;
+    /// Sets the service's `SuspendedState` (every field), leaving its capacities as they are.
+    fn set_suspended(
+        &self,
+        cluster: &str,
+        service: &str,
+        state: crate::traffic::scaling::SuspendedState,
+    ) -> impl Future<Output = Result<(), ShiftError>> + Send;
+}

@@ -46,6 +46,10 @@ pub fn summary(d: &Deployment, services: &Services, now_ms: i64) -> String {
             services.new,
             revision(&d.task_definition)
         ),
+        Phase::Testing { .. } => format!(
+            "{} ({new}) is ready and takes the test traffic; no production traffic yet",
+            services.new
+        ),
         Phase::Shifting { step, since_ms } => {
             let steps = d.plan.steps();
             let current = steps.get(step).copied();
@@ -81,6 +85,7 @@ pub fn summary(d: &Deployment, services: &Services, now_ms: i64) -> String {
 pub fn percent_complete(d: &Deployment, now_ms: i64) -> i32 {
     match d.phase {
         Phase::Stabilizing { .. } => 5,
+        Phase::Testing { .. } => 8,
         Phase::Shifting { step, .. } => {
             10 + i32::from(d.plan.step(step).map_or(100, |s| s.percent)) * 8 / 10
         }
@@ -130,6 +135,8 @@ pub struct ProgressView {
     pub analysis: Vec<String>,
     /// Pause / Resume / Extend bake, while the deployment runs.
     pub controls: Option<Controls>,
+    /// The lifecycle stage a pause hook holds the deployment at (Continue / Roll back).
+    pub pause_hook: Option<String>,
 }
 
 /// The controls' state the buttons carry.
@@ -143,6 +150,7 @@ pub struct Controls {
 pub const PAUSE_ACTION: &str = "gantry.deploy.pause";
 pub const RESUME_ACTION: &str = "gantry.deploy.resume";
 pub const EXTEND_ACTION: &str = "gantry.deploy.extend";
+pub const CONTINUE_ACTION: &str = "gantry.deploy.continue";
 /// What one Extend bake click adds.
 pub const EXTEND_MINUTES: u32 = 10;
 
@@ -185,8 +193,24 @@ pub fn render(view: &ProgressView) -> Value {
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
             "text": ":double_vertical_bar: *Paused*: the weights hold (alarms, health and the judge keep watching) until Resume."}}));
     }
+    let pause_hook = view
+        .pause_hook
+        .as_ref()
+        .filter(|_| view.outcome == ProgressOutcome::Running);
+    if let Some(stage) = pause_hook {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
+            "text": format!(":raised_hand: *Waiting at {stage}*: a pause hook holds the deployment until someone allowed chooses *Continue* or *Roll back*.")}}));
+    }
     if view.outcome == ProgressOutcome::Running {
-        let mut elements = vec![
+        let mut elements = Vec::new();
+        if let (Some(_), Some(c)) = (pause_hook, view.controls) {
+            elements.push(
+                json!({"type": "button", "action_id": CONTINUE_ACTION, "style": "primary",
+                "text": {"type": "plain_text", "text": "Continue"},
+                "value": format!("{}|{}", view.deployment_id, c.version)}),
+            );
+        }
+        elements.extend([
             json!({"type": "button", "action_id": PROMOTE_ACTION, "style": "primary",
              "text": {"type": "plain_text", "text": "Promote now"}, "value": view.deployment_id}),
             json!({"type": "button", "action_id": ROLLBACK_ACTION, "style": "danger",
@@ -195,7 +219,7 @@ pub fn render(view: &ProgressView) -> Value {
                          "text": {"type": "mrkdwn", "text": format!("All traffic goes back to `{}`.", view.services.old)},
                          "confirm": {"type": "plain_text", "text": "Roll back"},
                          "deny": {"type": "plain_text", "text": "Cancel"}}}),
-        ];
+        ]);
         if let Some(c) = view.controls {
             let value = format!("{}|{}", view.deployment_id, c.version);
             elements.push(if c.paused {
@@ -345,6 +369,7 @@ mod tests {
     #[test]
     fn the_progress_message_has_buttons_only_while_running() {
         let mut view = ProgressView {
+            pause_hook: None,
             deployment_id: "job-1".into(),
             new_side: Side::Green,
             services: services(),
@@ -372,5 +397,51 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with("Blue/green deployment rolled back"));
+    }
+
+    #[test]
+    fn a_pause_hook_shows_continue_with_the_controls_version() {
+        let view = ProgressView {
+            pause_hook: Some("POST_TEST_TRAFFIC_SHIFT".into()),
+            deployment_id: "job-1".into(),
+            new_side: Side::Green,
+            services: services(),
+            images: vec!["repo/shop:2".into()],
+            strategy: "canary 10%, bake 5 min".into(),
+            outcome: ProgressOutcome::Running,
+            status: "waiting".into(),
+            alarms: vec![],
+            analysis: vec![],
+            controls: Some(Controls {
+                version: 4,
+                paused: false,
+            }),
+        };
+        let m = render(&view);
+        let text = m.to_string();
+        assert!(
+            text.contains("Waiting at POST_TEST_TRAFFIC_SHIFT"),
+            "{text}"
+        );
+        let actions = m["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["type"] == "actions")
+            .unwrap();
+        let first = &actions["elements"][0];
+        assert_eq!(first["action_id"], CONTINUE_ACTION);
+        assert_eq!(first["value"], "job-1|4");
+        assert!(actions["elements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action_id"] == ROLLBACK_ACTION && e["value"] == "job-1"));
+        // Finished: no buttons at all.
+        let done = render(&ProgressView {
+            outcome: ProgressOutcome::Succeeded,
+            ..view
+        });
+        assert!(!done.to_string().contains(CONTINUE_ACTION));
     }
 }

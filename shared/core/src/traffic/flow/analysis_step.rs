@@ -41,7 +41,9 @@ pub fn apply_control(
             version,
             minutes,
         } => (by, *version, format!("extend bake +{minutes} min")),
-        Command::Promote { .. } | Command::RollBack { .. } => return None,
+        Command::Promote { .. } | Command::RollBack { .. } | Command::Continue { .. } => {
+            return None
+        }
     };
     let head = format!("{what} by <@{by}> (controls v{version})");
     if version != state.controls {
@@ -259,8 +261,10 @@ pub fn load_balancer_arn(control: &crate::traffic::TrafficControl) -> Option<Str
     ))
 }
 
-impl<C, L, W, J, A, S, K> crate::traffic::Shifter<C, L, W, J, A, S, K>
+impl<C, L, W, J, A, S, K, H, G> crate::traffic::Shifter<C, L, W, J, A, S, K, H, G>
 where
+    H: crate::traffic::HookFunctions + Sync,
+    G: crate::traffic::ServiceScaling + Sync,
     K: Chat + Sync,
     C: Cluster + Sync,
     L: LoadBalancer + Sync,

@@ -5,7 +5,7 @@ use super::Shifter;
 use crate::traffic::confirm::{check_declared, check_issued, check_running};
 use crate::traffic::{Job, Jobs, PipelineContext, ShiftError};
 
-impl<C, L, W, J, A, S, K> Shifter<C, L, W, J, A, S, K>
+impl<C, L, W, J, A, S, K, H, G> Shifter<C, L, W, J, A, S, K, H, G>
 where
     J: Jobs + Sync,
 {

@@ -452,3 +452,44 @@ fn the_token_of_every_phase_round_trips() {
         assert_eq!(Deployment::from_token(&d.to_token().unwrap()).unwrap(), d);
     }
 }
+
+#[test]
+fn a_tested_deployment_passes_testing_with_production_untouched_then_shifts() {
+    let mut d = canary();
+    d.tests = true;
+    // Ready: into Testing, no production weight moves.
+    let action = next_step(&d, &healthy(&d, 1_000));
+    assert_eq!(
+        action,
+        ShiftAction::Wait {
+            phase: Phase::Testing { since_ms: 1_000 },
+            next_check_ms: 1_000
+        }
+    );
+    let d = d.at(Phase::Testing { since_ms: 1_000 });
+    assert_eq!(expected_weights(&d, d.phase), Weights::all_to(Side::Blue));
+    // Testing then takes the plan's first step (the flow holds it while hooks run)…
+    assert!(matches!(
+        next_step(&d, &healthy(&d, 2_000)),
+        ShiftAction::Shift { weights, .. } if weights == Weights::split(Side::Green, 10)
+    ));
+    // …unless the new side's targets fail while tested.
+    let mut o = healthy(&d, 2_000);
+    o.idle_targets.unhealthy = 1;
+    assert!(matches!(
+        next_step(&d, &o),
+        ShiftAction::RollBack {
+            reason: RollbackReason::Unhealthy { .. }
+        }
+    ));
+    // A token whose listener already shows step 0 carries on from there.
+    let mut o = healthy(&d, 3_000);
+    o.weights = Weights::split(Side::Green, 10);
+    assert!(matches!(
+        next_step(&d, &o),
+        ShiftAction::Wait {
+            phase: Phase::Shifting { step: 0, .. },
+            ..
+        }
+    ));
+}
