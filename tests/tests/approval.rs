@@ -173,12 +173,12 @@ async fn four_eyes_stops_the_commit_author_mapped_by_table_or_by_email() {
     .await;
     approval_waits(&w, json!({})).await;
     let id = request_posted(&w).await;
-    assert!(text_of(&latest_message(&w).await).contains("*Author*\\n<@U0OCTO>"));
+    assert!(text_of(&latest_message(&w).await).contains("*Pushed by*\\noctocat"));
 
     click(&w, Clicked::new(OCTO, APPROVE, &id)).await;
     assert_eq!(approvals(&w).await[0]["status"], "InProgress");
     let replies = private_replies(&w).await;
-    assert!(replies[0].contains("you wrote this change"), "{replies:?}");
+    assert!(replies[0].contains("you pushed this change"), "{replies:?}");
 
     // The author may still stop their own change; here someone else approves it.
     click(&w, Clicked::new(JANE, APPROVE, &id)).await;
@@ -195,7 +195,7 @@ async fn four_eyes_stops_the_commit_author_mapped_by_table_or_by_email() {
     let id = request_posted(&w).await;
     click(&w, Clicked::new(JANE, APPROVE, &id)).await;
     assert_eq!(approvals(&w).await[0]["status"], "InProgress");
-    assert!(private_replies(&w).await[0].contains("you wrote this change"));
+    assert!(private_replies(&w).await[0].contains("wrote one of its commits"));
     let lookups = w.slack.calls(Some("users.lookupByEmail")).await;
     assert_eq!(
         lookups[0]["response"]["user"]["id"], JANE.0,
@@ -213,6 +213,91 @@ async fn four_eyes_stops_the_commit_author_mapped_by_table_or_by_email() {
         "Rejected",
         "the author may reject their own change"
     );
+}
+
+#[tokio::test]
+async fn mona_who_pushes_under_a_fake_commit_author_may_not_approve_her_own_change() {
+    // The attack: mona, a listed approver, commits as ghost@example.invalid and pushes. GitHub
+    // sends no username for the unlinked email; the webhook records her login as PUSHER.
+    let w = world(Setup {
+        approvers: json!({"Prod": {"users": [JANE.0, MONA.0], "four_eyes": true}}),
+        author: "ghost@example.invalid",
+        pusher: "mona",
+        commit_authors: "ghost@example.invalid",
+        people: json!({"github:mona": MONA.0}),
+        ..Setup::default()
+    })
+    .await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+
+    click(&w, Clicked::new(MONA, APPROVE, &id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "InProgress");
+    let replies = private_replies(&w).await;
+    assert!(replies[0].contains("you pushed this change"), "{replies:?}");
+    // Slack was asked about the fake author, and found nobody: that cleared no one.
+    let lookups = w.slack.calls(Some("users.lookupByEmail")).await;
+    assert_eq!(lookups[0]["response"]["ok"], false, "{:#}", lookups[0]);
+
+    click(&w, Clicked::new(JANE, APPROVE, &id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "Approved");
+}
+
+#[tokio::test]
+async fn an_unmapped_pusher_lets_nobody_approve_and_the_request_says_how_to_map_them() {
+    let w = world(Setup {
+        approvers: json!({"Prod": {"users": [JANE.0, OCTO.0], "four_eyes": true}}),
+        pusher: "mona",
+        people: Value::Null,
+        ..Setup::default()
+    })
+    .await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    let shown = text_of(&latest_message(&w).await);
+    assert!(
+        shown.contains("nobody may approve it from Slack"),
+        "{shown}"
+    );
+    assert!(shown.contains("github:mona"), "{shown}");
+    assert!(shown.contains("GANTRY_PEOPLE"), "{shown}");
+
+    for who in [JANE, OCTO] {
+        click(&w, Clicked::new(who, APPROVE, &id)).await;
+    }
+    assert_eq!(approvals(&w).await[0]["status"], "InProgress");
+    let replies = private_replies(&w).await;
+    assert_eq!(replies.len(), 2);
+    assert!(
+        replies.iter().all(|r| r.contains("GANTRY_PEOPLE")),
+        "{replies:?}"
+    );
+    // Stopping the change needs nobody's identity.
+    click(&w, Clicked::new(JANE, REJECT, &id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "Rejected");
+}
+
+#[tokio::test]
+async fn a_colleague_named_as_one_commits_author_among_several_is_barred() {
+    let w = world(Setup {
+        approvers: json!({"Prod": {"users": [JANE.0], "groups": ["S0RELEASE"], "four_eyes": true}}),
+        author: "dependabot[bot]",
+        commit_authors: "octocat,jane@example.com,dependabot[bot]",
+        ..Setup::default()
+    })
+    .await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    click(&w, Clicked::new(JANE, APPROVE, &id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "InProgress");
+    let replies = private_replies(&w).await;
+    assert!(
+        replies[0].contains("wrote one of its commits"),
+        "{replies:?}"
+    );
+    // Someone the push does not name may.
+    click(&w, Clicked::new(MEMBER, APPROVE, &id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "Approved");
 }
 
 #[tokio::test]

@@ -48,6 +48,7 @@ pub fn build(
     let slack_now = slack.with_retry_policy(RetryPolicy::for_clicks());
     Ok(Approvals {
         approvers: config.approvers,
+        people: config.people,
         channels: config.channels,
         signing_secret,
         pipeline: CodePipelineApprovals {

@@ -132,9 +132,14 @@ where
             return self.expire(record, i).await;
         }
         let rule = self.rule(&record.pipeline, &record.stage);
-        let git_author = record.commit.as_ref().and_then(|c| c.author.as_deref());
         let verdict = self
-            .permission(&i.user, act, rule, record.author.as_ref(), git_author)
+            .permission(&i.user, act, rule, || async {
+                match (&record.owners, rule) {
+                    (Some(known @ super::ChangeOwners::Slack(_)), _) => known.clone(),
+                    (_, Some(r)) => self.owners_of(record.commit.as_ref(), r).await,
+                    (_, None) => super::ChangeOwners::PusherUnknown,
+                }
+            })
             .await;
         if let Verdict::Denied(denial) = verdict {
             tracing::info!(approval = id, user = i.user.id, act = ?act, reason = %denial, "click refused");

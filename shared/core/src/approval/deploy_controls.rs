@@ -6,7 +6,7 @@ use super::click::{Told, STATE_DOWN};
 use super::ports::{
     ApprovalActions, ApprovalStore, CommandOutcome, DeploymentCommands, Directory, Replies,
 };
-use super::{Act, Approvals, Button, Interaction, Verdict};
+use super::{Act, Approvals, Button, ChangeOwners, Interaction, Verdict};
 use crate::traffic::Command;
 use serde_json::json;
 
@@ -64,25 +64,23 @@ where
         }
         let context = deployment.context.as_ref();
         let rule = context.and_then(|c| self.rule(&c.pipeline, &c.stage));
-        // The commit's author matters only for promoting under the four-eyes rule.
-        let execution = context
-            .map(|c| c.execution_id.as_str())
-            .filter(|e| !e.is_empty());
-        let git_author = match (context, execution, rule) {
-            (Some(c), Some(execution), Some(r))
-                if r.four_eyes && button.act().releases_change() =>
-            {
-                self.pipeline
-                    .commit(&c.pipeline, execution)
-                    .await
-                    .ok()
-                    .flatten()
-                    .and_then(|c| c.author)
-            }
-            _ => None,
-        };
+        // Whose change it is matters only for releasing it under the four-eyes rule.
         let verdict = self
-            .permission(&i.user, button.act(), rule, None, git_author.as_deref())
+            .permission(&i.user, button.act(), rule, || async move {
+                let execution = context
+                    .map(|c| (c.pipeline.as_str(), c.execution_id.as_str()))
+                    .filter(|(_, e)| !e.is_empty());
+                let (Some((pipeline, execution)), Some(r)) = (execution, rule) else {
+                    return ChangeOwners::PusherUnknown;
+                };
+                match self.pipeline.commit(pipeline, execution).await {
+                    Ok(commit) => self.owners_of(commit.as_ref(), r).await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not read the deployment's commit");
+                        ChangeOwners::LookupFailed
+                    }
+                }
+            })
             .await;
         if let Verdict::Denied(denial) = verdict {
             tracing::info!(deployment = id, user = i.user.id, command = ?command, reason = %denial, "click refused");

@@ -107,7 +107,7 @@ async fn the_author_may_reject_but_not_approve_their_own_change() {
     let id = opened(&app).await;
     app.on_click(&click(OCTO, APPROVE, &id, false), NOW).await;
     assert!(
-        told(&app)[0].contains("you wrote this change"),
+        told(&app)[0].contains("you pushed this change"),
         "{:?}",
         told(&app)
     );
@@ -269,7 +269,7 @@ async fn promote_is_recorded_once_and_the_second_click_is_told_who_asked() {
     );
     // The author may not promote their own change under four-eyes.
     app.on_click(&click(OCTO, PROMOTE, "d-1", false), NOW).await;
-    assert!(told(&app)[0].contains("you wrote this change"));
+    assert!(told(&app)[0].contains("you pushed this change"));
     app.on_click(&click(JANE, PROMOTE, "d-1", false), NOW).await;
     let command = app.deployments.records.lock().unwrap()["d-1"]
         .command
@@ -318,4 +318,76 @@ async fn the_request_expires_when_the_action_declares_not_after_seven_days() {
         request::expiry(10, Err(down)),
         10 + APPROVAL_LIFETIME_SECONDS
     );
+}
+
+/// Opens the request of a push by `pusher` with these commit authors.
+async fn opened_push(app: &mut FakeApprovals, pusher: Option<&str>, authors: &[&str]) -> String {
+    app.pipeline.commit = Some(CommitSummary {
+        id: "c0ffee".into(),
+        author: authors.last().map(|a| a.to_string()),
+        pusher: pusher.map(str::to_string),
+        authors: authors.iter().map(|a| a.to_string()).collect(),
+        ..CommitSummary::default()
+    });
+    opened(app).await
+}
+
+#[tokio::test]
+async fn a_pusher_who_fakes_the_commit_author_still_may_not_approve() {
+    let mut app = approvals();
+    let id = opened_push(&mut app, Some("octocat"), &["ghost@example.invalid"]).await;
+    app.on_click(&click(OCTO, APPROVE, &id, false), NOW).await;
+    assert!(
+        told(&app)[0].contains("you pushed this change"),
+        "{:?}",
+        told(&app)
+    );
+    assert_eq!(state(&app, &id), ApprovalState::Waiting);
+    assert!(app.pipeline.decided.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_colleague_named_as_one_commits_author_may_not_approve() {
+    let mut app = approvals();
+    app.directory
+        .emails
+        .insert("jane@example.com".into(), "U0JANE".into());
+    let id = opened_push(
+        &mut app,
+        Some("octocat"),
+        &["octocat", "jane@example.com", "dependabot[bot]"],
+    )
+    .await;
+    app.on_click(&click(JANE, APPROVE, &id, false), NOW).await;
+    assert!(told(&app)[0].contains("you pushed this change or wrote one of its commits"));
+    assert_eq!(state(&app, &id), ApprovalState::Waiting);
+}
+
+#[tokio::test]
+async fn an_unmapped_pusher_lets_nobody_approve_and_the_request_says_how_to_map_them() {
+    let mut app = approvals();
+    let id = opened_push(&mut app, Some("mona"), &["mona"]).await;
+    let posted = app.slack.posted.lock().unwrap()[0].to_string();
+    assert!(posted.contains("github:mona"), "{posted}");
+    for who in [JANE, OCTO] {
+        app.on_click(&click(who, APPROVE, &id, false), NOW).await;
+    }
+    let told = told(&app);
+    assert_eq!(told.len(), 2);
+    assert!(told.iter().all(|t| t.contains("GANTRY_PEOPLE")), "{told:?}");
+    assert!(app.pipeline.decided.lock().unwrap().is_empty());
+    // Rejecting needs nobody's identity.
+    app.on_click(&click(JANE, REJECT, &id, false), NOW).await;
+    assert!(
+        matches!(state(&app, &id), ApprovalState::Decided(d) if d.outcome == Outcome::Rejected)
+    );
+}
+
+#[tokio::test]
+async fn an_execution_without_a_pusher_cannot_be_released_from_slack_under_four_eyes() {
+    let mut app = approvals();
+    let id = opened_push(&mut app, None, &[]).await;
+    app.on_click(&click(JANE, APPROVE, &id, false), NOW).await;
+    assert!(told(&app)[0].contains("not started by a push through Gantry"));
+    assert_eq!(state(&app, &id), ApprovalState::Waiting);
 }

@@ -97,15 +97,14 @@ where
             custom_data: settings.custom_data,
             review_url: settings.review_url,
             commit,
-            author: None,
+            owners: None,
             message: None,
             state: ApprovalState::Waiting,
         };
         let rule = self.rule(p, s);
         if let Some(rule) = rule.filter(|r| r.four_eyes) {
             // Found now, while nobody waits, so the click needs no lookup.
-            let git_author = record.commit.as_ref().and_then(|c| c.author.clone());
-            record.author = Some(self.author_of(None, git_author.as_deref(), rule).await);
+            record.owners = Some(self.owners_of(record.commit.as_ref(), rule).await);
         }
         let created = self.records.create(&record, now).await?;
         if created == Created::Exists {

@@ -146,6 +146,8 @@ impl Default for FakePipeline {
             commit: Some(CommitSummary {
                 id: "c0ffee".into(),
                 author: Some("octocat".into()),
+                pusher: Some("octocat".into()),
+                authors: vec!["octocat".into()],
                 ..CommitSummary::default()
             }),
             put: Mutex::new(vec![]),
@@ -316,6 +318,7 @@ pub fn approvals() -> FakeApprovals {
     .unwrap();
     Approvals {
         approvers: rules,
+        people: crate::config::people::People::parse(r#"{"github:octocat": "U0OCTO"}"#).unwrap(),
         channels: serde_json::from_value(serde_json::json!({"default_channel": "C0DEPLOYS"}))
             .unwrap(),
         signing_secret: crate::secrets::SecretString::new(SECRET),

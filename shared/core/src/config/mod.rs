@@ -8,6 +8,7 @@ pub mod approvers;
 #[cfg(test)]
 mod contract;
 mod notifier;
+pub mod people;
 mod traffic_shifter;
 mod webhook;
 
@@ -66,10 +67,11 @@ pub enum Var {
     SlackApiUrl,
     MaxBodyBytes,
     RetryQueueUrl,
+    People,
 }
 
 impl Var {
-    pub const ALL: [Var; 9] = [
+    pub const ALL: [Var; 10] = [
         Var::SecretsArn,
         Var::Table,
         Var::Routes,
@@ -79,6 +81,7 @@ impl Var {
         Var::SlackApiUrl,
         Var::MaxBodyBytes,
         Var::RetryQueueUrl,
+        Var::People,
     ];
 
     /// The variable's name in the environment.
@@ -93,6 +96,7 @@ impl Var {
             Var::SlackApiUrl => "SLACK_API_URL",
             Var::MaxBodyBytes => "GANTRY_MAX_BODY_BYTES",
             Var::RetryQueueUrl => "GANTRY_RETRY_QUEUE_URL",
+            Var::People => "GANTRY_PEOPLE",
         }
     }
 
@@ -105,7 +109,7 @@ impl Var {
             (Var::MaxBodyBytes | Var::RetryQueueUrl, Webhook) => Some(Need::Optional),
             (Var::TopicArn, Notifier) => Some(Need::Required),
             (Var::Notify, Notifier | Approval | TrafficShifter) => Some(Need::Optional),
-            (Var::Approvers, Approval) => Some(Need::Optional),
+            (Var::Approvers | Var::People, Approval) => Some(Need::Optional),
             (Var::SlackApiUrl, Notifier | Approval | TrafficShifter) => Some(Need::Optional),
             _ => None,
         }
