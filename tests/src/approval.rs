@@ -48,6 +48,8 @@ pub struct Setup {
     /// `GANTRY_PEOPLE`; `null`: not set.
     pub people: Value,
     pub notify: Value,
+    /// The pipeline's execution mode (`SUPERSEDED`, `QUEUED`, `PARALLEL`).
+    pub mode: &'static str,
 }
 
 impl Default for Setup {
@@ -59,6 +61,7 @@ impl Default for Setup {
             commit_authors: "",
             people: json!({"github:octocat": OCTO.0}),
             notify: json!({"default_channel": CHANNEL}),
+            mode: "SUPERSEDED",
         }
     }
 }
@@ -77,7 +80,7 @@ pub async fn world(setup: Setup) -> World {
     )
     .await;
     let pipeline = unique("shop");
-    create_approval_pipeline(&sdk, &pipeline).await;
+    create_approval_pipeline(&sdk, &pipeline, setup.mode).await;
     let commit_authors = match setup.commit_authors {
         "" => setup.author,
         all => all,
@@ -125,7 +128,7 @@ pub async fn world(setup: Setup) -> World {
     }
 }
 
-pub async fn create_approval_pipeline(sdk: &aws_config::SdkConfig, name: &str) {
+pub async fn create_approval_pipeline(sdk: &aws_config::SdkConfig, name: &str, mode: &str) {
     use aws_sdk_codepipeline::types::*;
     let role = create_pipeline_role(&unique("pipeline-role")).await;
     let type_id = |category, owner, provider: &str| {
@@ -168,6 +171,7 @@ pub async fn create_approval_pipeline(sdk: &aws_config::SdkConfig, name: &str) {
         .name(name)
         .role_arn(role)
         .pipeline_type(PipelineType::V2)
+        .execution_mode(ExecutionMode::from(mode))
         .set_variables(Some(crate::aws::pipeline_variables()))
         .artifact_store(
             ArtifactStore::builder()
@@ -261,9 +265,14 @@ pub async fn approvals(w: &World) -> Vec<Value> {
 
 /// CodePipeline's EventBridge event for the Prod approval action.
 pub fn action_event(w: &World, state: &str) -> Value {
+    execution_action_event(w, &w.execution_id, state)
+}
+
+/// The same, for the approval action of another execution (PARALLEL mode).
+pub fn execution_action_event(w: &World, execution_id: &str, state: &str) -> Value {
     let mut e = fixture_json("aws/example-codepipeline-action-execution-stage-change-event.json");
     e["detail"]["pipeline"] = json!(w.pipeline);
-    e["detail"]["execution-id"] = json!(w.execution_id);
+    e["detail"]["execution-id"] = json!(execution_id);
     e["detail"]["stage"] = json!("Prod");
     e["detail"]["action"] = json!("Approve");
     e["detail"]["state"] = json!(state);

@@ -823,3 +823,49 @@ async fn a_request_slack_may_have_posted_is_found_not_posted_twice() {
         "the found post is recorded"
     );
 }
+
+#[tokio::test]
+async fn in_parallel_mode_each_waiting_execution_is_decided_on_its_own_request() {
+    let w = world(Setup {
+        mode: "PARALLEL",
+        ..Setup::default()
+    })
+    .await;
+    let second = start_push(&w.sdk, &w.pipeline, "octocat", "octocat", "octocat").await;
+    let first = w.execution_id.clone();
+    // Both executions wait at Prod's approval at once, each with its own token.
+    for execution in [&first, &second] {
+        approval_waits(&w, json!({"execution_id": execution})).await;
+    }
+    let mut ids = Vec::new();
+    for execution in [&first, &second] {
+        let out = invoke(&w, execution_action_event(&w, execution, "STARTED")).await;
+        assert_eq!(out["posted"], true, "{out}");
+        ids.push(out["approval"].as_str().expect("approval id").to_string());
+    }
+    assert_ne!(ids[0], ids[1], "one request per execution");
+
+    let status_of = |approvals: &[Value], execution: &str| {
+        approvals
+            .iter()
+            .find(|a| a["execution_id"] == execution)
+            .map(|a| a["status"].clone())
+            .unwrap_or_default()
+    };
+    click(&w, Clicked::new(JANE, APPROVE, &ids[1])).await;
+    let seen = approvals(&w).await;
+    assert_eq!(status_of(&seen, &second), "Approved", "{seen:#?}");
+    assert_eq!(status_of(&seen, &first), "InProgress", "{seen:#?}");
+
+    click(&w, Clicked::new(JANE, REJECT, &ids[0])).await;
+    let seen = approvals(&w).await;
+    assert_eq!(status_of(&seen, &first), "Rejected", "{seen:#?}");
+    assert_eq!(status_of(&seen, &second), "Approved", "{seen:#?}");
+    assert!(
+        private_replies(&w).await.is_empty(),
+        "{:?}",
+        private_replies(&w).await
+    );
+    assert_eq!(record(&w, &ids[0]).await["status"], "rejected");
+    assert_eq!(record(&w, &ids[1]).await["status"], "approved");
+}

@@ -18,36 +18,46 @@ pub struct CodePipelineApprovals {
 }
 
 impl ApprovalActions for CodePipelineApprovals {
-    /// The approval waiting in `pipeline`/`stage`/`action`, if one is.
+    /// The approval waiting in `pipeline`/`stage`/`action`, if one is: `GetPipelineState`'s
+    /// token (SUPERSEDED and QUEUED modes: one execution per stage); else, as PARALLEL mode
+    /// needs, the `externalExecutionId` of the execution's waiting action in
+    /// `ListActionExecutions` (`PutApprovalResult`'s documentation says to use it as the token).
     async fn waiting(
         &self,
         pipeline: &str,
         stage: &str,
         action: &str,
+        execution_id: Option<&str>,
+        token: Option<&str>,
     ) -> Result<Option<WaitingApproval>, ApprovalCallError> {
-        let Some(stage_state) = self.stage_state(pipeline, stage).await? else {
-            return Ok(None);
-        };
+        let stage_state = self.stage_state(pipeline, stage).await?;
         let latest = stage_state
-            .action_states()
             .iter()
+            .flat_map(|s| s.action_states())
             .find(|a| a.action_name() == Some(action))
             .and_then(|a| a.latest_execution());
-        let Some(latest) = latest else {
-            return Ok(None);
+        let in_progress = |l: &aws_sdk_codepipeline::types::ActionExecution| {
+            l.status() == Some(&aws_sdk_codepipeline::types::ActionExecutionStatus::InProgress)
         };
-        let waiting = latest.status()
-            == Some(&aws_sdk_codepipeline::types::ActionExecutionStatus::InProgress);
-        Ok(latest
-            .token()
-            .filter(|_| waiting)
-            .map(|token| WaitingApproval {
-                token: token.to_string(),
-                execution_id: stage_state
-                    .latest_execution()
-                    .map(|e| e.pipeline_execution_id().to_string()),
+        let stage_execution = stage_state
+            .as_ref()
+            .and_then(|s| s.latest_execution())
+            .map(|e| e.pipeline_execution_id().to_string());
+        if let Some((latest, state_token)) = latest
+            .filter(|l| in_progress(l))
+            .and_then(|l| Some((l, l.token()?)))
+        {
+            return Ok(Some(WaitingApproval {
+                token: state_token.to_string(),
+                execution_id: stage_execution,
                 since: latest.last_status_change().map(|t| t.secs()),
-            }))
+            }));
+        }
+        if execution_id.is_none() && token.is_none() {
+            return Ok(None);
+        }
+        self.parallel_waiting(pipeline, stage, action, execution_id, token)
+            .await
     }
 
     async fn declared_timeout(
@@ -181,6 +191,55 @@ impl ApprovalActions for CodePipelineApprovals {
 }
 
 impl CodePipelineApprovals {
+    /// PARALLEL mode: the waiting approval of `execution_id` (or the one whose token is
+    /// `token`), from `ListActionExecutions`; its `externalExecutionId` is the token.
+    async fn parallel_waiting(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        action: &str,
+        execution_id: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<Option<WaitingApproval>, ApprovalCallError> {
+        use aws_sdk_codepipeline::types::ActionExecutionStatus as S;
+        let mut request = self.client.list_action_executions().pipeline_name(pipeline);
+        if let Some(e) = execution_id {
+            request = request.filter(
+                ActionExecutionFilter::builder()
+                    .pipeline_execution_id(e)
+                    .build(),
+            );
+        }
+        let out = match request.send().await {
+            Ok(out) => out,
+            Err(e) => {
+                return match classify("ListActionExecutions", pipeline, e) {
+                    // An execution CodePipeline no longer knows has nothing waiting.
+                    ApprovalCallError::NotFound { .. } => Ok(None),
+                    other => Err(other),
+                };
+            }
+        };
+        Ok(out
+            .action_execution_details()
+            .iter()
+            .filter(|d| d.stage_name() == Some(stage) && d.action_name() == Some(action))
+            .filter(|d| d.status() == Some(&S::InProgress))
+            .filter(|d| execution_id.is_none() || d.pipeline_execution_id() == execution_id)
+            .find_map(|d| {
+                let external = d
+                    .output()
+                    .and_then(|o| o.execution_result())
+                    .and_then(|r| r.external_execution_id())
+                    .filter(|t| token.is_none_or(|want| want == *t))?;
+                Some(WaitingApproval {
+                    token: external.to_string(),
+                    execution_id: d.pipeline_execution_id().map(str::to_string),
+                    since: d.start_time().map(|t| t.secs()),
+                })
+            }))
+    }
+
     /// The approval action execution's `resolvedConfiguration` in `execution_id`, if listed. The
     /// newest first page is enough: the approval has just started.
     async fn resolved_configuration(

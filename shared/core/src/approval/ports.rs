@@ -110,12 +110,16 @@ pub trait ApprovalStore {
 
 /// CodePipeline's manual approval actions.
 pub trait ApprovalActions {
-    /// The approval waiting in `pipeline`/`stage`/`action`, if one is.
+    /// The approval waiting in `pipeline`/`stage`/`action`, if one is. In PARALLEL mode several
+    /// executions wait there at once, each with its own token: `execution_id` (else `token`, as
+    /// an SNS notification names it) says which one is meant.
     fn waiting(
         &self,
         pipeline: &str,
         stage: &str,
         action: &str,
+        execution_id: Option<&str>,
+        token: Option<&str>,
     ) -> impl Future<Output = Result<Option<WaitingApproval>, ApprovalCallError>> + Send;
     /// The action's custom message and review URL, as `execution_id` sees them.
     fn settings(

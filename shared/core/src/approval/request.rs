@@ -39,7 +39,16 @@ where
     /// Posts the request of an approval that started, once.
     pub async fn open(&self, notice: ApprovalNotice, now: i64) -> Result<Value, RequestError> {
         let (p, s, a) = (&notice.pipeline, &notice.stage, &notice.action);
-        let waiting = self.pipeline.waiting(p, s, a).await?;
+        let waiting = self
+            .pipeline
+            .waiting(
+                p,
+                s,
+                a,
+                notice.execution_id.as_deref(),
+                notice.token.as_deref(),
+            )
+            .await?;
         let Some(waiting) = waiting else {
             return Ok(skipped(&notice, "no approval is waiting there any more"));
         };

@@ -164,6 +164,8 @@ impl ApprovalActions for FakePipeline {
         _p: &str,
         _s: &str,
         _a: &str,
+        _e: Option<&str>,
+        _t: Option<&str>,
     ) -> Result<Option<WaitingApproval>, ApprovalCallError> {
         Ok(self.waiting.clone())
     }
