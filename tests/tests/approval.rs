@@ -869,3 +869,45 @@ async fn in_parallel_mode_each_waiting_execution_is_decided_on_its_own_request()
     assert_eq!(record(&w, &ids[0]).await["status"], "rejected");
     assert_eq!(record(&w, &ids[1]).await["status"], "approved");
 }
+
+#[tokio::test]
+async fn a_click_on_an_approval_answered_in_the_console_says_so_not_superseded() {
+    // PARALLEL mode: CodePipeline answers a token already used with InvalidApprovalToken.
+    let w = world(Setup {
+        mode: "PARALLEL",
+        ..Setup::default()
+    })
+    .await;
+    let seeded = approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    aws_sdk_codepipeline::Client::new(&w.sdk)
+        .put_approval_result()
+        .pipeline_name(&w.pipeline)
+        .stage_name("Prod")
+        .action_name("Approve")
+        .token(seeded["token"].as_str().expect("token"))
+        .result(
+            aws_sdk_codepipeline::types::ApprovalResult::builder()
+                .status(aws_sdk_codepipeline::types::ApprovalStatus::Approved)
+                .summary("Approved in the console by ops")
+                .build()
+                .expect("result"),
+        )
+        .send()
+        .await
+        .expect("approved in the console");
+
+    let (status, _) = click(&w, Clicked::new(JANE, REJECT, &id)).await;
+    assert_eq!(status, 200);
+    assert_eq!(approvals(&w).await[0]["status"], "Approved", "unchanged");
+    let replies = private_replies(&w).await;
+    assert_eq!(
+        replies,
+        vec!["Already approved outside Slack: nothing was changed."]
+    );
+    let shown = text_of(&latest_message(&w).await);
+    assert!(shown.contains("*Approved outside Slack*"), "{shown}");
+    assert!(shown.contains("Approved in the console by ops"), "{shown}");
+    assert!(!shown.contains("Superseded"), "{shown}");
+    assert_eq!(record(&w, &id).await["status"], "approved_elsewhere");
+}

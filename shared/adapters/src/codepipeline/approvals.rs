@@ -73,27 +73,45 @@ impl ApprovalActions for CodePipelineApprovals {
             .map(i64::from))
     }
 
-    /// How the action's latest execution ended, if it has.
+    /// How the action last ended in `execution_id` (`ListActionExecutions`, newest first), if
+    /// it has: in PARALLEL mode the stage's latest action may be another execution's.
     async fn last_outcome(
         &self,
         pipeline: &str,
         stage: &str,
         action: &str,
+        execution_id: &str,
     ) -> Result<ActionOutcome, ApprovalCallError> {
         use aws_sdk_codepipeline::types::ActionExecutionStatus as S;
-        let stage_state = self.stage_state(pipeline, stage).await?;
-        let latest = stage_state
+        let out = self
+            .client
+            .list_action_executions()
+            .pipeline_name(pipeline)
+            .filter(
+                ActionExecutionFilter::builder()
+                    .pipeline_execution_id(execution_id)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("ListActionExecutions", pipeline, e))?;
+        let latest = out
+            .action_execution_details()
             .iter()
-            .flat_map(|s| s.action_states())
-            .find(|a| a.action_name() == Some(action))
-            .and_then(|a| a.latest_execution());
+            .filter(|d| d.stage_name() == Some(stage) && d.action_name() == Some(action))
+            .max_by_key(|d| d.start_time().map(|t| (t.secs(), t.subsec_nanos())));
         Ok(ActionOutcome {
             outcome: match latest.and_then(|l| l.status()) {
                 Some(S::Succeeded) => Some(Outcome::Approved),
                 Some(S::Failed) => Some(Outcome::Rejected),
                 _ => None,
             },
-            summary: latest.and_then(|l| l.summary()).map(str::to_string),
+            summary: latest
+                .and_then(|l| l.output())
+                .and_then(|o| o.execution_result())
+                .and_then(|r| r.external_execution_summary())
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_string),
         })
     }
 

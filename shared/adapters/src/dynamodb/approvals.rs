@@ -52,6 +52,7 @@ mod status {
     pub const DECIDED_ELSEWHERE: &str = "decided_elsewhere";
     pub const EXPIRED: &str = "expired";
     pub const SUPERSEDED: &str = "superseded";
+    pub const TOKEN_REFUSED: &str = "token_refused";
 }
 
 /// Approval records on the state table.
@@ -361,6 +362,11 @@ fn ending_attributes(state: &ApprovalState) -> (String, Vec<(&'static str, Attri
                 values.push((":at", n(*at)));
                 status::SUPERSEDED
             }
+            Closure::TokenRefused { at } => {
+                set.push("closed_at = :at");
+                values.push((":at", n(*at)));
+                status::TOKEN_REFUSED
+            }
         },
         // Not an ending; kept total so a mistake writes a readable record, not garbage.
         ApprovalState::Waiting => status::WAITING,
@@ -464,6 +470,7 @@ fn from_item(table: &str, i: &DynamoItem) -> Result<ApprovalRecord, StoreError> 
         status::DECIDED_ELSEWHERE => elsewhere(None),
         status::EXPIRED => ApprovalState::Closed(Closure::Expired { at }),
         status::SUPERSEDED => ApprovalState::Closed(Closure::Superseded { at }),
+        status::TOKEN_REFUSED => ApprovalState::Closed(Closure::TokenRefused { at }),
         other => {
             return Err(StoreError::new(format!(
                 "table {table}: approval record has unknown status {other:?}"
@@ -585,6 +592,7 @@ mod tests {
             }),
             ApprovalState::Closed(Closure::Expired { at: 7 }),
             ApprovalState::Closed(Closure::Superseded { at: 7 }),
+            ApprovalState::Closed(Closure::TokenRefused { at: 7 }),
         ] {
             // Apply the update expression's assignments to the item, as DynamoDB would.
             let mut item = to_item(&record());

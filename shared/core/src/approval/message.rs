@@ -104,6 +104,14 @@ fn outcome(state: &ApprovalState) -> (&'static str, &'static str, String) {
             "Expired",
             format!("⌛ *Expired*: nobody decided before {}.", date(*at)),
         ),
+        ApprovalState::Closed(Closure::TokenRefused { at }) => (
+            "🚫",
+            "No longer valid",
+            format!(
+                "🚫 *No longer valid* {}: CodePipeline no longer accepts this approval (it expired, was answered outside Slack, or its execution stopped).",
+                date(*at)
+            ),
+        ),
         ApprovalState::Closed(Closure::Superseded { at }) => (
             "⏭️",
             "Superseded",

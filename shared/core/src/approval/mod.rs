@@ -146,6 +146,9 @@ pub enum Closure {
     Expired { at: i64 },
     /// A newer approval of the same action replaced it, or the execution stopped.
     Superseded { at: i64 },
+    /// CodePipeline refused the token (`InvalidApprovalTokenException`) and could not say more:
+    /// the approval expired, was answered elsewhere, or its execution stopped.
+    TokenRefused { at: i64 },
 }
 
 /// Where an approval stands.

@@ -136,12 +136,13 @@ pub trait ApprovalActions {
         stage: &str,
         action: &str,
     ) -> impl Future<Output = Result<Option<i64>, ApprovalCallError>> + Send;
-    /// How the action's latest execution ended, if it has.
+    /// How the action last ended in `execution_id`, if it has.
     fn last_outcome(
         &self,
         pipeline: &str,
         stage: &str,
         action: &str,
+        execution_id: &str,
     ) -> impl Future<Output = Result<ActionOutcome, ApprovalCallError>> + Send;
     /// The commit the execution runs.
     fn commit(

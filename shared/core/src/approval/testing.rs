@@ -191,6 +191,7 @@ impl ApprovalActions for FakePipeline {
         _p: &str,
         _s: &str,
         _a: &str,
+        _e: &str,
     ) -> Result<ActionOutcome, ApprovalCallError> {
         self.last.clone().ok_or(ApprovalCallError::NotFound {
             what: "state".into(),
