@@ -48,6 +48,7 @@ pub(super) fn command_attribute(command: &Command) -> (&'static str, &str) {
         Command::Pause { by, .. } => ("pause", by),
         Command::Resume { by, .. } => ("resume", by),
         Command::Extend { by, .. } => ("extend", by),
+        Command::Continue { by, .. } => ("continue", by),
     }
 }
 
@@ -77,6 +78,7 @@ pub(super) fn record(item: &DynamoItem) -> DeploymentRecord {
             version,
             minutes: number("command_minutes").unwrap_or(0),
         }),
+        (Some("continue"), Some(version)) => Some(Command::Continue { by, version }),
         _ => None,
     };
     let message = match (text(item, "slack_channel"), text(item, "slack_ts")) {
@@ -93,6 +95,7 @@ pub(super) fn record(item: &DynamoItem) -> DeploymentRecord {
         summary: text(item, "summary"),
         command,
         command_at: item.get("command_at").and_then(|v| v.as_n().ok()).cloned(),
+        controls: number("controls_version").unwrap_or(0),
         message,
     }
 }
@@ -263,6 +266,17 @@ impl DeploymentStore for DynamoDeployments {
             "REMOVE command, command_by, command_at, command_version, command_minutes",
             values,
             Some(condition),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn set_controls(&self, id: &str, version: u32) -> Result<(), StoreError> {
+        self.update(
+            id,
+            "SET controls_version = :v",
+            vec![(":v", AttributeValue::N(version.to_string()))],
+            Some("attribute_exists(pk)"),
         )
         .await
         .map(|_| ())

@@ -1,6 +1,9 @@
-//! The traffic shifter's Promote and Roll back buttons: the stage's approvers decide (Promote
-//! releases the change, so the four-eyes rule applies), and the command is written on the
-//! deployment for the shifter's next check. One command per deployment: the first click wins.
+//! The deployment message's buttons (Promote now, Roll back, Pause, Resume, Extend bake, and a
+//! pause hook's Continue): the stage's approvers decide (Promote, Resume and Continue release
+//! the change, so the four-eyes rule applies to them), and the command is written on the
+//! deployment for the traffic shifter's next check. One command at a time: the first click
+//! wins. Pause, Resume, Extend bake and Continue carry the controls' version their message
+//! showed; a click on an outdated message (or delivered twice) is stale and changes nothing.
 
 use super::click::{Told, STATE_DOWN};
 use super::ports::{
@@ -23,7 +26,7 @@ where
     D: Directory,
     K: DeploymentCommands,
 {
-    /// Promote or Roll back.
+    /// Promote, Roll back, Pause, Resume, Extend bake or Continue.
     pub(super) async fn command(
         &self,
         i: &Interaction,
@@ -32,14 +35,7 @@ where
         now: i64,
     ) -> Told {
         let id = button.target();
-        let command = match button.act() {
-            Act::Promote => Command::Promote {
-                by: i.user.id.clone(),
-            },
-            _ => Command::RollBack {
-                by: i.user.id.clone(),
-            },
-        };
+        let command = command_of(button, &i.user.id);
         let deployment = match self.deployments.deployment(id).await {
             Ok(Some(d)) => d,
             Ok(None) => {
@@ -60,6 +56,20 @@ where
                 Told::Nothing
             } else {
                 Told::Privately(already(pending))
+            };
+        }
+        if let Some(version) = button.version().filter(|v| *v != deployment.controls) {
+            tracing::info!(
+                deployment = id,
+                user = i.user.id,
+                version,
+                current = deployment.controls,
+                "stale control click"
+            );
+            return if retry {
+                Told::Nothing
+            } else {
+                Told::Privately(stale(button.act()))
             };
         }
         let context = deployment.context.as_ref();
@@ -95,6 +105,8 @@ where
             Ok(CommandOutcome::AlreadyPending(_)) if retry => Told::Nothing,
             Ok(CommandOutcome::AlreadyPending(pending)) => Told::Privately(already(&pending)),
             Ok(CommandOutcome::Missing) => Told::Privately(UNKNOWN.into()),
+            Ok(CommandOutcome::Stale { .. }) if retry => Told::Nothing,
+            Ok(CommandOutcome::Stale { .. }) => Told::Privately(stale(button.act())),
             Err(e) => {
                 tracing::error!(error = %e, deployment = id, "could not record the command");
                 Told::Privately(NOT_RECORDED.into())
@@ -109,11 +121,14 @@ where
             return;
         };
         let verb = match command {
-            Command::Promote { .. } => "⏩ asked to *promote*",
-            Command::RollBack { .. } => "⏪ asked to *roll back*",
-            Command::Pause { .. } => "⏸ asked to *pause*",
-            Command::Resume { .. } => "▶ asked to *resume*",
-            Command::Extend { .. } => "⏳ asked to *extend the bake*",
+            Command::Promote { .. } => "⏩ asked to *promote*".to_string(),
+            Command::RollBack { .. } => "⏪ asked to *roll back*".to_string(),
+            Command::Pause { .. } => "⏸ asked to *pause*".to_string(),
+            Command::Resume { .. } => "▶ asked to *resume*".to_string(),
+            Command::Extend { minutes, .. } => {
+                format!("⏳ asked to *extend the bake* by {minutes} min")
+            }
+            Command::Continue { .. } => "⏭ asked to *continue*".to_string(),
         };
         let mut message = json!({
             "channel": channel,
@@ -128,6 +143,47 @@ where
     }
 }
 
+/// The command a button asks for, by `by`.
+pub fn command_of(button: &Button, by: &str) -> Command {
+    let by = by.to_string();
+    match button {
+        Button::Promote(_) => Command::Promote { by },
+        Button::Pause(c) => Command::Pause {
+            by,
+            version: c.version,
+        },
+        Button::Resume(c) => Command::Resume {
+            by,
+            version: c.version,
+        },
+        Button::Continue(c) => Command::Continue {
+            by,
+            version: c.version,
+        },
+        Button::Extend(c, minutes) => Command::Extend {
+            by,
+            version: c.version,
+            minutes: *minutes,
+        },
+        // Roll back (and, never routed here, Approve / Reject) stop the change.
+        Button::Rollback(_) | Button::Approve(_) | Button::Reject(_) => Command::RollBack { by },
+    }
+}
+
+/// Why a click on an outdated deployment message changed nothing.
+pub fn stale(act: Act) -> String {
+    format!(
+        "This {} button is out of date: the deployment's controls changed since its message was drawn. Nothing was changed; use the buttons on the deployment's current message.",
+        match act {
+            Act::Pause => "Pause",
+            Act::Resume => "Resume",
+            Act::Extend => "Extend bake",
+            Act::Continue => "Continue",
+            _ => "deployment",
+        }
+    )
+}
+
 /// Why a second command changed nothing.
 pub fn already(pending: &Command) -> String {
     let (by, verb) = match pending {
@@ -136,6 +192,7 @@ pub fn already(pending: &Command) -> String {
         Command::Pause { by, .. } => (by, "pause"),
         Command::Resume { by, .. } => (by, "resume"),
         Command::Extend { by, .. } => (by, "extend the bake of"),
+        Command::Continue { by, .. } => (by, "continue"),
     };
     format!("<@{by}> already asked to {verb} this deployment: nothing was changed.")
 }

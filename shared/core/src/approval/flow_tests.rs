@@ -1,7 +1,7 @@
 //! The approval flows on in-memory fakes: what a user notices (the decision CodePipeline gets,
 //! the message, what the clicker is told), with every port faked.
 
-use super::interaction::{Click, APPROVE, PROMOTE, REJECT};
+use super::interaction::{Click, APPROVE, EXTEND, PAUSE, PROMOTE, REJECT, RESUME};
 use super::testing::*;
 use super::*;
 use crate::ingest::Inbound;
@@ -264,6 +264,7 @@ async fn promote_is_recorded_once_and_the_second_click_is_told_who_asked() {
             summary: None,
             command: None,
             command_at: None,
+            controls: 0,
             message: None,
         },
     );
@@ -390,4 +391,129 @@ async fn an_execution_without_a_pusher_cannot_be_released_from_slack_under_four_
     app.on_click(&click(JANE, APPROVE, &id, false), NOW).await;
     assert!(told(&app)[0].contains("not started by a push through Gantry"));
     assert_eq!(state(&app, &id), ApprovalState::Waiting);
+}
+
+/// A running deployment `d-1` of `shop`/`Prod` (execution e-1, pushed by octocat), its controls
+/// at `controls`.
+fn running(app: &FakeApprovals, controls: u32) {
+    app.deployments.records.lock().unwrap().insert(
+        "d-1".into(),
+        DeploymentRecord {
+            id: "d-1".into(),
+            context: Some(PipelineContext {
+                pipeline: "shop".into(),
+                stage: "Prod".into(),
+                action: "Deploy".into(),
+                execution_id: "e-1".into(),
+            }),
+            state: String::new(),
+            status: DeploymentStatus::InProgress,
+            summary: None,
+            command: None,
+            command_at: None,
+            controls,
+            message: None,
+        },
+    );
+}
+
+fn pending(app: &FakeApprovals) -> Option<Command> {
+    app.deployments.records.lock().unwrap()["d-1"]
+        .command
+        .clone()
+}
+
+/// What the traffic shifter does at its next check: acts on the command, bumps the controls.
+fn shifter_acts(app: &FakeApprovals) {
+    let mut records = app.deployments.records.lock().unwrap();
+    let d = records.get_mut("d-1").unwrap();
+    d.command = None;
+    d.controls += 1;
+}
+
+#[tokio::test]
+async fn pause_resume_and_extend_are_written_with_the_version_their_message_showed() {
+    let app = approvals();
+    running(&app, 0);
+    app.on_click(&click(JANE, PAUSE, "d-1|0", false), NOW).await;
+    assert_eq!(
+        pending(&app),
+        Some(Command::Pause {
+            by: "U0JANE".into(),
+            version: 0
+        })
+    );
+    shifter_acts(&app);
+    // Resume releases the change: its pusher may not, someone else may.
+    app.on_click(&click(OCTO, RESUME, "d-1|1", false), NOW)
+        .await;
+    assert!(
+        told(&app)[0].contains("someone else must resume"),
+        "{:?}",
+        told(&app)
+    );
+    assert_eq!(pending(&app), None);
+    app.on_click(&click(JANE, RESUME, "d-1|1", false), NOW)
+        .await;
+    assert_eq!(
+        pending(&app),
+        Some(Command::Resume {
+            by: "U0JANE".into(),
+            version: 1
+        })
+    );
+    shifter_acts(&app);
+    // Extending the bake only holds the change: its pusher may.
+    app.on_click(&click(OCTO, EXTEND, "d-1|2|10", false), NOW)
+        .await;
+    assert_eq!(
+        pending(&app),
+        Some(Command::Extend {
+            by: "U0OCTO".into(),
+            version: 2,
+            minutes: 10
+        })
+    );
+    assert_eq!(told(&app).len(), 1);
+}
+
+#[tokio::test]
+async fn a_click_on_an_outdated_message_is_stale_and_changes_nothing() {
+    let app = approvals();
+    running(&app, 2);
+    app.on_click(&click(JANE, PAUSE, "d-1|1", false), NOW).await;
+    assert_eq!(pending(&app), None);
+    assert!(told(&app)[0].contains("out of date"), "{:?}", told(&app));
+    // Slack's retry of it says nothing more.
+    app.on_click(&click(JANE, PAUSE, "d-1|1", true), NOW).await;
+    assert_eq!(told(&app).len(), 1);
+}
+
+#[tokio::test]
+async fn a_control_from_someone_not_an_approver_changes_nothing() {
+    let app = approvals();
+    running(&app, 0);
+    app.on_click(&click(("U0SAM", "sam"), PAUSE, "d-1|0", false), NOW)
+        .await;
+    assert_eq!(pending(&app), None);
+    assert!(told(&app)[0].contains("not one of the approvers"));
+}
+
+#[tokio::test]
+async fn a_control_value_gantry_did_not_write_is_refused() {
+    let app = approvals();
+    running(&app, 0);
+    for (action, value) in [
+        (PAUSE, "d-1"),
+        (PAUSE, "d-1|x"),
+        (RESUME, "d-1|0|5"),
+        (EXTEND, "d-1|0"),
+        (EXTEND, "d-1|0|100000"),
+    ] {
+        app.on_click(&click(JANE, action, value, false), NOW).await;
+    }
+    assert_eq!(pending(&app), None);
+    let told = told(&app);
+    assert_eq!(told.len(), 5);
+    assert!(told.iter().all(|t| t.contains("did not write")), "{told:?}");
 }

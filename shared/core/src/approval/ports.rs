@@ -207,6 +207,11 @@ pub enum CommandOutcome {
     AlreadyPending(Command),
     /// No such deployment (finished and expired, or never existed).
     Missing,
+    /// The click carried another controls' version than the deployment is at: it was made on
+    /// an outdated message (or delivered twice), so it changes nothing.
+    Stale {
+        current: u32,
+    },
 }
 
 /// The traffic shifter's deployments, as the Promote / Roll back buttons see them.
@@ -215,7 +220,9 @@ pub trait DeploymentCommands {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<Option<DeploymentRecord>, StoreError>> + Send;
-    /// Writes the command if the deployment exists and has none yet: the first click wins.
+    /// Writes the command if the deployment exists and has none yet: the first click wins. A
+    /// versioned command (Pause, Resume, Extend bake, Continue) is written only while the
+    /// deployment's controls are at its version.
     fn request(
         &self,
         id: &str,

@@ -79,6 +79,8 @@ pub enum Command {
         version: u32,
         minutes: u32,
     },
+    /// Continue past a pause lifecycle hook (the hook's Continue button).
+    Continue { by: String, version: u32 },
 }
 
 /// Everything one check reads.

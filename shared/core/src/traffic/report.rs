@@ -143,6 +143,7 @@ pub struct Controls {
 pub const PAUSE_ACTION: &str = "gantry.deploy.pause";
 pub const RESUME_ACTION: &str = "gantry.deploy.resume";
 pub const EXTEND_ACTION: &str = "gantry.deploy.extend";
+pub const CONTINUE_ACTION: &str = "gantry.deploy.continue";
 /// What one Extend bake click adds.
 pub const EXTEND_MINUTES: u32 = 10;
 
