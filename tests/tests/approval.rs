@@ -6,6 +6,7 @@
 use gantry_core::approval::interaction::{sign, APPROVE, PROMOTE, REJECT, ROLLBACK};
 use gantry_core::clock::now_epoch_seconds;
 use gantry_tests::approval::*;
+use gantry_tests::fuzz::{form_value, mutate, Rng};
 use gantry_tests::{fixture_json, unique};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -910,4 +911,123 @@ async fn a_click_on_an_approval_answered_in_the_console_says_so_not_superseded()
     assert!(shown.contains("Approved in the console by ops"), "{shown}");
     assert!(!shown.contains("Superseded"), "{shown}");
     assert_eq!(record(&w, &id).await["status"], "approved_elsewhere");
+}
+
+/// A Function URL event of `body`, signed as Slack signs it (so it is authentic, whatever it says).
+fn signed_event(body: String) -> Value {
+    let timestamp = now_epoch_seconds();
+    gantry_core::approval::interaction::SignedRequest {
+        headers: vec![
+            (
+                "content-type",
+                "application/x-www-form-urlencoded".to_string(),
+            ),
+            ("x-slack-request-timestamp", timestamp.to_string()),
+            (
+                "x-slack-signature",
+                sign(SIGNING_SECRET, timestamp, body.as_bytes()),
+            ),
+        ],
+        body,
+    }
+    .function_url_event()
+}
+
+/// Every Slack call the function made was one Slack accepts (garbage in never makes Gantry
+/// send Slack what it refuses).
+async fn slack_accepted_every_call(w: &World) {
+    for call in w.slack.calls(None).await {
+        let ok = call["response"]["ok"] == true || call["method"] == "response_url";
+        let lookup = call["method"] == "users.lookupByEmail";
+        assert!(ok || lookup, "Slack refused {:#}", call);
+    }
+}
+
+#[tokio::test]
+async fn three_hundred_signed_mutations_of_real_clicks_are_all_answered_and_decide_nothing() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    let deployment = deployment(&w).await;
+    let click = |action_id: &'static str, value: String| {
+        gantry_core::approval::interaction::Click {
+            user_id: STRANGER.0,
+            username: STRANGER.1,
+            action_id,
+            value: &value,
+            channel: CHANNEL,
+            message_ts: "1700000000.000100",
+            response_url: &w.slack.response_url("fuzz"),
+            reason: Some("looks fine"),
+        }
+        .payload()
+    };
+    // Real clicks, by someone who may decide nothing: no mutation can make them an approver.
+    let originals = [
+        click(APPROVE, id.clone()),
+        click(REJECT, id.clone()),
+        click(PROMOTE, deployment.clone()),
+        click(
+            gantry_core::traffic::report::PAUSE_ACTION,
+            format!("{deployment}|0"),
+        ),
+        click(
+            gantry_core::traffic::report::EXTEND_ACTION,
+            format!("{deployment}|0|10"),
+        ),
+    ];
+    let mut rng = Rng(0x5eed_0101);
+    for i in 0..300 {
+        let bytes = mutate(&mut rng, &originals[i % originals.len()]);
+        let event = signed_event(format!("payload={}", form_value(&bytes)));
+        let answer = invoke(&w, event).await;
+        assert_eq!(
+            answer["statusCode"], 200,
+            "signed mutation {i} answered {answer}"
+        );
+    }
+    let all = approvals(&w).await;
+    assert_eq!(all[0]["status"], "InProgress");
+    assert_eq!(
+        all[0]["put_attempts"], 0,
+        "nothing asked CodePipeline to decide"
+    );
+    assert_eq!(record(&w, &id).await["status"], "waiting");
+    assert!(!deployment_record(&w, &deployment)
+        .await
+        .contains_key("command"));
+    slack_accepted_every_call(&w).await;
+}
+
+#[tokio::test]
+async fn two_hundred_mutations_of_approval_events_are_all_answered_and_decide_nothing() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    let originals = [
+        action_event(&w, "STARTED"),
+        action_event(&w, "FAILED"),
+        action_event(&w, "SUCCEEDED"),
+    ];
+    let mut rng = Rng(0x5eed_0102);
+    let mut failed = Vec::new();
+    for i in 0..200 {
+        let bytes = mutate(&mut rng, &originals[i % originals.len()]);
+        // Lambda hands the function JSON; damaged bytes that are no JSON never arrive.
+        let Ok(event) = serde_json::from_slice::<Value>(&bytes) else {
+            continue;
+        };
+        if let Err(e) = approval::handle(&w.app, event).await {
+            failed.push(e.to_string());
+        }
+    }
+    // A retry cannot mend garbage, so none is asked for; whatever the events said, the
+    // request waits, posted once, decided by nobody.
+    assert!(failed.is_empty(), "retries asked: {failed:?}");
+    let all = approvals(&w).await;
+    assert_eq!(all[0]["status"], "InProgress");
+    assert_eq!(all[0]["put_attempts"], 0);
+    assert_eq!(record(&w, &id).await["status"], "waiting");
+    assert_eq!(w.slack.calls(Some("chat.postMessage")).await.len(), 1);
+    slack_accepted_every_call(&w).await;
 }
