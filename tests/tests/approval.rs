@@ -1017,12 +1017,17 @@ async fn two_hundred_mutations_of_approval_events_are_all_answered_and_decide_no
         let Ok(event) = serde_json::from_slice::<Value>(&bytes) else {
             continue;
         };
+        let names = event["detail"]["pipeline"].clone();
         if let Err(e) = approval::handle(&w.app, event).await {
-            failed.push(e.to_string());
+            // Only an event naming a pipeline this function may not read is an error (IAM
+            // refuses it: Lambda retries, then dead-letters it, which alarms); a retry cannot
+            // mend any other garbage, so none is asked for.
+            if names == json!(w.pipeline) {
+                failed.push(e.to_string());
+            }
         }
     }
-    // A retry cannot mend garbage, so none is asked for; whatever the events said, the
-    // request waits, posted once, decided by nobody.
+    // Whatever the events said, the request waits, posted once, decided by nobody.
     assert!(failed.is_empty(), "retries asked: {failed:?}");
     let all = approvals(&w).await;
     assert_eq!(all[0]["status"], "InProgress");

@@ -60,19 +60,6 @@ impl ApprovalActions for CodePipelineApprovals {
             .await
     }
 
-    async fn declared_timeout(
-        &self,
-        pipeline: &str,
-        stage: &str,
-        action: &str,
-    ) -> Result<Option<i64>, ApprovalCallError> {
-        Ok(self
-            .declared_action(pipeline, stage, action)
-            .await?
-            .and_then(|a| a.timeout_in_minutes())
-            .map(i64::from))
-    }
-
     /// How the action last ended in `execution_id` (`ListActionExecutions`, newest first), if
     /// it has: in PARALLEL mode the stage's latest action may be another execution's.
     async fn last_outcome(
@@ -115,9 +102,10 @@ impl ApprovalActions for CodePipelineApprovals {
         })
     }
 
-    /// The approval action's custom message and review URL, as this execution sees them: the
-    /// action execution's resolved configuration (CodePipeline has replaced `#{…}` variables
-    /// there), else the pipeline's declaration (variables left as written).
+    /// The approval action's custom message and review URL, as this execution sees them (the
+    /// action execution's resolved configuration, where CodePipeline has replaced `#{…}`
+    /// variables, else the pipeline's declaration, variables left as written), and the
+    /// declared `timeoutInMinutes`: `GetPipeline` once for both.
     async fn settings(
         &self,
         pipeline: &str,
@@ -125,20 +113,31 @@ impl ApprovalActions for CodePipelineApprovals {
         action: &str,
         execution_id: &str,
     ) -> Result<ApprovalSettings, ApprovalCallError> {
-        match self
+        let resolved = self
             .resolved_configuration(pipeline, stage, action, execution_id)
             .await
-        {
-            Ok(Some(configuration)) => return Ok(settings_of(Some(&configuration))),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "no resolved approval settings; using the declared ones")
-            }
-        }
-        let declared = self.declared_action(pipeline, stage, action).await?;
-        Ok(settings_of(
-            declared.as_ref().and_then(|a| a.configuration()),
-        ))
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "no resolved approval settings; using the declared ones");
+                None
+            });
+        let declared = match self.declared_action(pipeline, stage, action).await {
+            Ok(declared) => declared,
+            Err(e) => match resolved {
+                Some(configuration) => {
+                    tracing::warn!(error = %e, "approval timeout unavailable; assuming seven days");
+                    return Ok(settings_of(Some(&configuration), None));
+                }
+                None => return Err(e),
+            },
+        };
+        let timeout = declared
+            .as_ref()
+            .and_then(|a| a.timeout_in_minutes())
+            .map(i64::from);
+        let configuration = resolved
+            .as_ref()
+            .or_else(|| declared.as_ref().and_then(|a| a.configuration()));
+        Ok(settings_of(configuration, timeout))
     }
 
     /// The commit the execution runs, from the variables the webhook set or the source revision.
@@ -334,8 +333,12 @@ impl CodePipelineApprovals {
     }
 }
 
-/// `CustomData` and `ExternalEntityLink` from an approval action's configuration.
-fn settings_of(configuration: Option<&HashMap<String, String>>) -> ApprovalSettings {
+/// `CustomData` and `ExternalEntityLink` from an approval action's configuration, with its
+/// declared timeout.
+fn settings_of(
+    configuration: Option<&HashMap<String, String>>,
+    timeout_minutes: Option<i64>,
+) -> ApprovalSettings {
     let get = |k: &str| {
         configuration
             .and_then(|c| c.get(k))
@@ -345,6 +348,7 @@ fn settings_of(configuration: Option<&HashMap<String, String>>) -> ApprovalSetti
     ApprovalSettings {
         custom_data: get("CustomData"),
         review_url: get("ExternalEntityLink"),
+        timeout_minutes,
     }
 }
 

@@ -307,18 +307,10 @@ async fn the_request_expires_when_the_action_declares_not_after_seven_days() {
         app.records.records.lock().unwrap()[&id].expires_at,
         1_000 + 3_600
     );
-    assert_eq!(
-        request::expiry(10, Ok(None)),
-        10 + APPROVAL_LIFETIME_SECONDS
-    );
-    let down = ApprovalCallError::Unavailable {
-        operation: "GetPipeline",
-        reason: "x".into(),
-    };
-    assert_eq!(
-        request::expiry(10, Err(down)),
-        10 + APPROVAL_LIFETIME_SECONDS
-    );
+    // The custom message and the timeout come from one reading of the declaration.
+    assert_eq!(*app.pipeline.settings_read.lock().unwrap(), 1);
+    assert_eq!(request::expiry(10, None), 10 + APPROVAL_LIFETIME_SECONDS);
+    assert_eq!(request::expiry(10, Some(0)), 10 + APPROVAL_LIFETIME_SECONDS);
 }
 
 /// Opens the request of a push by `pusher` with these commit authors.

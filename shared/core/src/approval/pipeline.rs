@@ -14,11 +14,14 @@ pub struct WaitingApproval {
     pub since: Option<i64>,
 }
 
-/// The approval action's configuration: `CustomData` and `ExternalEntityLink`.
+/// The approval action's configuration: `CustomData` and `ExternalEntityLink`, and the
+/// lifetime it declares (`timeoutInMinutes`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApprovalSettings {
     pub custom_data: Option<String>,
     pub review_url: Option<String>,
+    /// `None`: not declared (CodePipeline's default, seven days), or not known.
+    pub timeout_minutes: Option<i64>,
 }
 
 /// How an approval action last ended, as `GetPipelineState` shows it.

@@ -121,7 +121,9 @@ pub trait ApprovalActions {
         execution_id: Option<&str>,
         token: Option<&str>,
     ) -> impl Future<Output = Result<Option<WaitingApproval>, ApprovalCallError>> + Send;
-    /// The action's custom message and review URL, as `execution_id` sees them.
+    /// The action's custom message and review URL, as `execution_id` sees them, and the
+    /// approval's lifetime as the action declares it (`timeoutInMinutes`): one answer, so
+    /// the pipeline's declaration is read once.
     fn settings(
         &self,
         pipeline: &str,
@@ -129,13 +131,6 @@ pub trait ApprovalActions {
         action: &str,
         execution_id: &str,
     ) -> impl Future<Output = Result<ApprovalSettings, ApprovalCallError>> + Send;
-    /// The approval's lifetime as the action declares it (`timeoutInMinutes`), in minutes.
-    fn declared_timeout(
-        &self,
-        pipeline: &str,
-        stage: &str,
-        action: &str,
-    ) -> impl Future<Output = Result<Option<i64>, ApprovalCallError>> + Send;
     /// How the action last ended in `execution_id`, if it has.
     fn last_outcome(
         &self,

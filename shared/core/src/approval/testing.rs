@@ -133,6 +133,8 @@ pub struct FakePipeline {
     pub decided: Mutex<Vec<(String, Outcome, String)>>,
     pub last: Option<ActionOutcome>,
     pub timeout_minutes: Option<i64>,
+    /// How many times the action's settings (its declaration) were read.
+    pub settings_read: Mutex<u32>,
 }
 
 impl Default for FakePipeline {
@@ -154,6 +156,7 @@ impl Default for FakePipeline {
             decided: Mutex::new(vec![]),
             last: None,
             timeout_minutes: None,
+            settings_read: Mutex::new(0),
         }
     }
 }
@@ -176,15 +179,11 @@ impl ApprovalActions for FakePipeline {
         _a: &str,
         _e: &str,
     ) -> Result<ApprovalSettings, ApprovalCallError> {
-        Ok(ApprovalSettings::default())
-    }
-    async fn declared_timeout(
-        &self,
-        _p: &str,
-        _s: &str,
-        _a: &str,
-    ) -> Result<Option<i64>, ApprovalCallError> {
-        Ok(self.timeout_minutes)
+        *self.settings_read.lock().unwrap() += 1;
+        Ok(ApprovalSettings {
+            timeout_minutes: self.timeout_minutes,
+            ..ApprovalSettings::default()
+        })
     }
     async fn last_outcome(
         &self,
