@@ -33,6 +33,8 @@ class Series:
     points: list[tuple[float, float]]  # (seconds, green %), first at 0, last at the job's end
     outcome: str
     alarm: Optional[tuple[float, str]] = None  # (seconds, alarm name)
+    # The canary judge's minutes, when it ran: (minute's epoch second, new 5xx %, live 5xx %).
+    error_rates: tuple[tuple[int, float, float], ...] = ()
 
 
 def series_of(run: Any) -> Series:
@@ -41,7 +43,46 @@ def series_of(run: Any) -> Series:
     points += [(max(0.0, c.at - run.started), c.green_share) for c in run.changes]
     points.append((max(points[-1][0], run.ended - run.started), points[-1][1]))
     alarm = (run.alarm_at - run.started, run.alarm) if run.alarm_at and run.alarm else None
-    return Series(run.title, points, f"{run.status}: {run.message}", alarm)
+    rates = tuple((minute, 100 * new, 100 * live) for minute, new, live in (getattr(run, "windows", None) or []))
+    return Series(run.title, points, f"{run.status}: {run.message}", alarm, rates)
+
+
+def error_chart(s: Series, width: int = 760, height: int = 220) -> str:
+    """The two sides' 5xx rates per one-minute window, as the canary judge compared them: an
+    inline SVG, new side red, live side blue."""
+    left, right, top, bottom = 56, 120, 16, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+    rates = s.error_rates
+    peak = max([max(n, lv) for _, n, lv in rates] + [0.1]) * 1.25
+
+    def x(i: int) -> float:
+        return left + plot_w * (i + 0.5) / len(rates)
+
+    def y(rate: float) -> float:
+        return top + plot_h * (1 - rate / peak)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+           f'height="{height}" role="img" aria-label="5xx rate per minute, new side against live side">',
+           f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fff" stroke="#ddd"/>']
+    for frac in (0, 0.25, 0.5, 0.75, 1):
+        rate = peak * frac
+        out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y(rate):.1f}" y2="{y(rate):.1f}" stroke="#eee"/>'
+                   f'<text x="{left - 8}" y="{y(rate) + 4:.1f}" text-anchor="end" class="tick">{rate:.2f}%</text>')
+    for i, (minute, _, _) in enumerate(rates):
+        label = time.strftime("%H:%M", time.gmtime(minute))
+        out.append(f'<text x="{x(i):.1f}" y="{top + plot_h + 18}" text-anchor="middle" class="tick">{label}</text>')
+    for index, color, name in ((1, "#e01e5a", "new side"), (2, "#1264a3", "live side")):
+        points = " ".join(f"{x(i):.1f},{y(r[index]):.1f}" for i, r in enumerate(rates))
+        out.append(f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="2.5"/>')
+        for i, r in enumerate(rates):
+            out.append(f'<circle cx="{x(i):.1f}" cy="{y(r[index]):.1f}" r="3.5" fill="{color}"/>')
+        last = rates[-1][index]
+        out.append(f'<text x="{left + plot_w + 8}" y="{y(last) + 4:.1f}" class="label" fill="{color}">'
+                   f"{name} {last:.2f}%</text>")
+    out.append(f'<text x="{left + plot_w / 2}" y="{height - 6}" text-anchor="middle" class="axis">'
+               "one-minute windows (UTC), as the load balancer counts them</text>")
+    out.append("</svg>")
+    return "".join(out)
 
 
 def chart(series: list[Series], width: int = 760, height: int = 320) -> str:
@@ -113,6 +154,10 @@ def render(*, series: list[Series], threads: list[tuple[str, list[dict[str, Any]
     """The whole page."""
     traffic = (f"{chart(series)}{legend(series)}" if series
                else '<p class="note">No deployment ran in this telling of the story.</p>')
+    for s in series:
+        if s.error_rates:
+            traffic += (f'<h3>{html.escape(s.title)}: the canary judge\'s view, 5xx rate per minute</h3>'
+                        f"{error_chart(s)}")
     slack = "".join(render_slack.conversation(title, messages) for title, messages in threads) or \
         '<p class="note">Nothing was posted to Slack in this telling of the story.</p>'
     return (

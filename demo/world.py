@@ -236,7 +236,8 @@ class World:
                          "SLACK_API_URL": self.slack_url},
             "approval": {"GANTRY_NOTIFY": notify,
                          "GANTRY_APPROVERS": approvers, "SLACK_API_URL": self.slack_url},
-            "traffic-shifter": {"GANTRY_NOTIFY": notify,
+            # The demo publishes each minute's load balancer metrics up front (chapters/judge.py).
+            "traffic-shifter": {"GANTRY_NOTIFY": notify, "GANTRY_ANALYSIS_SETTLE_SECONDS": "-3600",
                                 "SLACK_API_URL": self.slack_url},
         }[name]
         return {**common, **own, "AWS_ENDPOINT_URL": self.aws_url, "AWS_REGION": REGION,
@@ -450,7 +451,7 @@ def _pipeline(world: World) -> None:
             "CustomData": "Canary to production: 10% for a few seconds, then all.",
             "ExternalEntityLink": "https://grafana.example.com/d/shop-dev"})),
         ("DeployProd", action("Deploy", "Invoke", "Lambda", {
-            "FunctionName": "gantry-traffic-shifter",
+            "FunctionName": "traffic-shifter",
             "UserParameters": json.dumps(traffic_parameters(world))}, inputs=("BuildOutput",))),
     ]
     world.client("codepipeline").create_pipeline(pipeline={

@@ -184,15 +184,21 @@ class DemoTest(unittest.TestCase):
         self.assertRegex(out, r"ALB listener  t\+[0-9.]+ s\s+blue  10 │ green  90")
         self.assertIn("job Failed: rolled back at 10% blue: alarm shop-5xx went to ALARM", out)
         self.assertIn("❌ shop failed", out)
+        # 6. The third push: the canary judge rolls back what no alarm would catch.
+        self.assertIn("job Failed: rolled back at 10% blue: analysis: fail (new side's 5xx rate is worse than live)",
+                      out)
+        self.assertIn("the judge rolled back; shop-5xx never fired", out)
         self.assertIn("the story went as told", out)
-        self.assertIn("5 chapter(s) told", out)
+        self.assertIn("6 chapter(s) told", out)
         self.assertTrue(demo.lines[-1].strip().startswith(f"✓ report: {report_path}"), demo.lines[-1])
         demo.assert_nothing_left(self, at_least=6)  # emulator, Slack stand-in, the four functions
 
         with open(report_path, encoding="utf-8") as f:
             page = f.read()
         self.assertIn("<svg", page)
-        self.assertEqual(page.count('stroke-width="2.5"'), 2, "one line per deployment in the chart")
+        self.assertEqual(page.count('<path d="M'), 3, "one line per deployment in the weights chart")
+        self.assertIn("the canary judge's view, 5xx rate per minute", page)
+        self.assertEqual(page.count("<polyline "), 2, "the judge's chart: the new side's and the live side's rates")
         self.assertIn("shop-5xx → ALARM", page)
         self.assertIn("Approved: shop › ApproveProd", page)  # the request, as the approval function left it
         self.assertIn("Blue/green deployment rolled back", page)  # the traffic shifter's message

@@ -44,8 +44,10 @@ from .notifications import chapter_notifications  # noqa: E402
 from .approval import chapter_approval  # noqa: E402
 from .canary import chapter_canary  # noqa: E402
 from .rollback import chapter_rollback  # noqa: E402
+from .judge import chapter_judge  # noqa: E402
 
-STORY: list[Chapter] = [chapter_push, chapter_notifications, chapter_approval, chapter_canary, chapter_rollback]
+STORY: list[Chapter] = [chapter_push, chapter_notifications, chapter_approval, chapter_canary, chapter_rollback,
+                        chapter_judge]
 
 
 def with_earlier(names: set[str]) -> set[str]:

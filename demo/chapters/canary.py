@@ -33,6 +33,8 @@ class DeploymentRun:
     message: str
     alarm: Optional[str] = None
     alarm_at: Optional[float] = None
+    # The canary judge's minutes: (minute's epoch second, new side's 5xx rate, live side's).
+    windows: Optional[list[tuple[int, float, float]]] = None
 
 
 def listener_weights(world: World) -> tuple[int, int]:
@@ -76,7 +78,7 @@ def deploy(world: World, played: PlayedExecution, title: str, alarm: Optional[st
     listener's weights are watched (and, with `alarm`, the canary broken once traffic moves)."""
     t = world.transcript
     world.function("traffic-shifter")
-    played.stage_started(STAGE, " (Lambda invoke action → gantry-traffic-shifter)")
+    played.stage_started(STAGE, " (Lambda invoke action → traffic-shifter)")
     job = played.create_job(STAGE)
     params = resolved_parameters(job)
     t.played(f"job {short(job['job_id'], 8)} for traffic-shifter; its UserParameters, variables resolved:")

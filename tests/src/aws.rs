@@ -267,6 +267,61 @@ pub async fn create_pipeline(sdk: &SdkConfig, name: &str, source_action: &str, s
         .expect("create pipeline");
 }
 
+/// Declares `stage`'s one action as a Lambda invoke of `function` with `user_parameters` (as
+/// the SAM template's pipeline declares the traffic shifter), keeping the action's name.
+pub async fn declare_lambda_action(
+    sdk: &SdkConfig,
+    pipeline: &str,
+    stage: &str,
+    function: &str,
+    user_parameters: &str,
+) {
+    use aws_sdk_codepipeline::types::*;
+    let client = aws_sdk_codepipeline::Client::new(sdk);
+    let mut declaration = client
+        .get_pipeline()
+        .name(pipeline)
+        .send()
+        .await
+        .expect("get pipeline")
+        .pipeline
+        .expect("pipeline");
+    let stages = declaration.stages.iter().map(|s| {
+        if s.name != stage {
+            return s.clone();
+        }
+        let actions = s.actions.iter().map(|a| {
+            ActionDeclaration::builder()
+                .name(&a.name)
+                .action_type_id(
+                    ActionTypeId::builder()
+                        .category(ActionCategory::Invoke)
+                        .owner(ActionOwner::Aws)
+                        .provider("Lambda")
+                        .version("1")
+                        .build()
+                        .expect("type id"),
+                )
+                .configuration("FunctionName", function)
+                .configuration("UserParameters", user_parameters)
+                .build()
+                .expect("action")
+        });
+        StageDeclaration::builder()
+            .name(&s.name)
+            .set_actions(Some(actions.collect()))
+            .build()
+            .expect("stage")
+    });
+    declaration.stages = stages.collect();
+    client
+        .update_pipeline()
+        .pipeline(declaration)
+        .send()
+        .await
+        .expect("update pipeline");
+}
+
 /// Every `StartPipelineExecution` the emulator recorded for `pipeline`.
 pub async fn recorded_starts(pipeline: &str) -> Vec<Value> {
     let v = crate::http::get(&format!(

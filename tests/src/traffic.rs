@@ -15,6 +15,9 @@ use serde_json::{json, Value};
 /// The container whose image deployments change; the task definition also has a sidecar, so
 /// parameters must name it.
 pub const CONTAINER: &str = "web";
+/// The traffic shifter's function name: the rigs run it as `AWS_LAMBDA_FUNCTION_NAME`, and
+/// each test pipeline declares its Deploy action as an invoke of it.
+pub const SHIFTER_FUNCTION: &str = "gantry-traffic-shifter";
 /// The image blue and green run before any deployment.
 pub const FIRST_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:1";
 
@@ -302,6 +305,15 @@ impl Shop {
     /// Starts a pipeline execution (the job's context) and creates the shifter's job in its
     /// `Deploy` stage; returns `{job_id, event}`.
     pub async fn start_job(&self, user_parameters: &Value, input_artifacts: Value) -> Value {
+        // The shifter confirms a job against the pipeline's declaration of its action.
+        crate::aws::declare_lambda_action(
+            &self.sdk,
+            &self.pipeline,
+            "Deploy",
+            SHIFTER_FUNCTION,
+            &user_parameters.to_string(),
+        )
+        .await;
         let execution = aws_sdk_codepipeline::Client::new(&self.sdk)
             .start_pipeline_execution()
             .name(&self.pipeline)

@@ -52,6 +52,10 @@ async fn rig() -> Rig {
         ("GANTRY_SECRETS_ARN".into(), secret_arn.clone()),
         ("GANTRY_TABLE".into(), table.clone()),
         (
+            "AWS_LAMBDA_FUNCTION_NAME".into(),
+            gantry_tests::traffic::SHIFTER_FUNCTION.into(),
+        ),
+        (
             "GANTRY_NOTIFY".into(),
             r#"{"default_channel": "C0DEPLOYS"}"#.into(),
         ),

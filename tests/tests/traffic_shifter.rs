@@ -43,6 +43,10 @@ async fn rig_granting(env: &[(&str, String)], secret: Value, extra: fn(&Shop) ->
     let mut vars: HashMap<String, String> = HashMap::from([
         ("GANTRY_SECRETS_ARN".into(), secret_arn.clone()),
         ("GANTRY_TABLE".into(), table.clone()),
+        (
+            "AWS_LAMBDA_FUNCTION_NAME".into(),
+            gantry_tests::traffic::SHIFTER_FUNCTION.into(),
+        ),
     ]);
     vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.clone())));
     let config = TrafficShifterConfig::from_env(&vars).expect("config");
@@ -176,6 +180,10 @@ async fn open_execution_thread(rig: &Rig, execution: &str, ts: &str) {
         .send()
         .await
         .expect("execution record");
+}
+
+fn all_at_once() -> Value {
+    json!("CodeDeployDefault.ECSAllAtOnce")
 }
 
 fn canary(bake_seconds: u64) -> Value {
@@ -653,6 +661,7 @@ async fn an_invocation_that_died_after_a_shift_is_resumed_without_shifting_twice
         slack: None::<gantry_core::traffic::SlackProgress<gantry_adapters::slack::SlackClient>>,
         slice: s.slice,
         analysis_settle_seconds: s.analysis_settle_seconds,
+        function_name: s.function_name.clone(),
     });
     let first = shop
         .start_job(&shop.user_parameters(NEW_IMAGE, canary(1)), json!([]))
@@ -1182,6 +1191,27 @@ async fn a_rollback_retries_the_listener_until_traffic_is_back_on_the_live_side(
 }
 
 #[tokio::test]
+async fn a_blip_reading_the_listener_mid_canary_holds_the_weights_and_does_not_roll_back() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(3)), json!([]))
+        .await;
+    let running = spawn_run(&rig, &first);
+    until_green_at(shop, 10).await;
+    // The ELB API fails 6 reads in a row: twice the SDK's own 3 tries, so two checks see
+    // nothing at all.
+    shop.fail_listener_calls("DescribeListeners", 6).await;
+    let views = running.await.unwrap();
+    assert_eq!(views.last().unwrap()["status"], "Succeeded", "{views:?}");
+    assert_eq!(
+        shop.green_shares(false).await,
+        vec![10, 100],
+        "no weight moved back while blind"
+    );
+}
+
+#[tokio::test]
 async fn a_rollback_that_cannot_finish_fails_the_invocation_and_its_retry_finishes_it() {
     let rig = rig().await;
     let shop = &rig.shop;
@@ -1296,6 +1326,7 @@ async fn a_listener_edited_by_hand_mid_shift_is_noticed_at_once_and_rolled_back(
         slack: None::<gantry_core::traffic::SlackProgress<gantry_adapters::slack::SlackClient>>,
         slice: Duration::from_secs(100),
         analysis_settle_seconds: s.analysis_settle_seconds,
+        function_name: s.function_name.clone(),
     };
     let mut params = shop.user_parameters(NEW_IMAGE, canary(60));
     params["check_interval_seconds"] = json!(60);
@@ -1416,6 +1447,7 @@ async fn a_crash_after_recording_the_deployment_resumes_it_instead_of_rolling_ba
         slack: None::<gantry_core::traffic::SlackProgress<gantry_adapters::slack::SlackClient>>,
         slice: s.slice,
         analysis_settle_seconds: s.analysis_settle_seconds,
+        function_name: s.function_name.clone(),
     });
     let first = shop
         .start_job(&shop.user_parameters(NEW_IMAGE, canary(1)), json!([]))
@@ -1458,14 +1490,35 @@ async fn a_tampered_continuation_token_moves_nothing() {
         shop.service(&shop.blue_service).await,
         shop.service(&shop.green_service).await,
     );
-    // Someone who can answer the job puts another rollback target into the token.
-    let mut event = second["event"].clone();
-    let data = &mut event["CodePipeline.job"]["data"];
+    let data = &second["event"]["CodePipeline.job"]["data"];
     let mut token: Value =
         serde_json::from_str(data["continuationToken"].as_str().unwrap()).unwrap();
     token["was"]["td"] = json!("arn:aws:ecs:us-east-1:123456789012:task-definition/evil:1");
-    data["continuationToken"] = json!(token.to_string());
+    // Someone who can invoke the function edits the token in the event: CodePipeline holds
+    // another one for the job, so the invocation is not believed at all.
+    let mut event = second["event"].clone();
+    event["CodePipeline.job"]["data"]["continuationToken"] = json!(token.to_string());
     let answer = invoke(&*rig.shifter, &event).await;
+    assert_eq!(answer["outcome"], "refused", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("differs from the one CodePipeline holds"),
+        "{answer}"
+    );
+    // Someone who can answer the job puts another rollback target into the token, so
+    // CodePipeline hands it to the next job.
+    let execution = shop.execution_of(first["job_id"].as_str().unwrap()).await;
+    let answered = gantry_tests::http::post(
+        &format!("{}/_gantry/codepipeline/jobs", gantry_tests::emulator_url()),
+        &json!({"pipeline": shop.pipeline, "stage": "Deploy", "action": "Deploy",
+                "execution_id": execution,
+                "user_parameters": data["actionConfiguration"]["configuration"]["UserParameters"],
+                "continuation_token": token.to_string()}),
+    )
+    .await;
+    let answer = invoke(&*rig.shifter, &answered["event"]).await;
     assert_eq!(answer["outcome"], "failed", "{answer}");
     assert!(
         answer["message"]
@@ -1481,4 +1534,147 @@ async fn a_tampered_continuation_token_moves_nothing() {
         green_before,
         "green not touched"
     );
+}
+
+#[tokio::test]
+async fn a_continuation_token_with_its_phase_moved_on_moves_nothing() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let first = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, canary(300)), json!([]))
+        .await;
+    invoke(&*rig.shifter, &first["event"]).await;
+    assert_eq!(shop.weights(false).await, (90, 10));
+    let second = job(first["job_id"].as_str().unwrap()).await["next_job"].clone();
+    let data = &second["event"]["CodePipeline.job"]["data"];
+    let mut token: Value =
+        serde_json::from_str(data["continuationToken"].as_str().unwrap()).unwrap();
+    // Someone who can answer the job backdates the canary step, so its bake is long over and
+    // the next check would send everything to the new version, and CodePipeline hands that
+    // token to the next job. The deployment's fixed part is untouched.
+    token["ph"]["t"] = json!(0);
+    let execution = shop.execution_of(first["job_id"].as_str().unwrap()).await;
+    let answered = gantry_tests::http::post(
+        &format!("{}/_gantry/codepipeline/jobs", gantry_tests::emulator_url()),
+        &json!({"pipeline": shop.pipeline, "stage": "Deploy", "action": "Deploy",
+                "execution_id": execution,
+                "user_parameters": data["actionConfiguration"]["configuration"]["UserParameters"],
+                "continuation_token": token.to_string()}),
+    )
+    .await;
+    let before = world(shop).await;
+    let answer = invoke(&*rig.shifter, &answered["event"]).await;
+    assert_eq!(answer["outcome"], "failed", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("not the token Gantry handed over"),
+        "{answer}"
+    );
+    assert_eq!(world(shop).await, before, "nothing moved");
+}
+
+/// Everything an invocation could have moved: both services and the listener's weights.
+async fn world(shop: &Shop) -> ((String, i32), (String, i32), (i32, i32)) {
+    (
+        shop.service(&shop.blue_service).await,
+        shop.service(&shop.green_service).await,
+        shop.weights(false).await,
+    )
+}
+
+#[tokio::test]
+async fn an_invocation_with_a_job_codepipeline_never_issued_moves_nothing_and_reports_nothing() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let real = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, all_at_once()), json!([]))
+        .await;
+    let before = world(shop).await;
+    // Anyone allowed lambda:InvokeFunction sends a job event with a made-up id and their image.
+    let mut forged = real["event"].clone();
+    forged["CodePipeline.job"]["id"] = json!("6a3f2c1e-0000-4000-8000-000000000001");
+    forged["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] =
+        json!(shop
+            .user_parameters("evil.example/shop:666", all_at_once())
+            .to_string());
+    let answer = invoke(&*rig.shifter, &forged).await;
+    assert_eq!(answer["outcome"], "refused", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("CodePipeline has no job"),
+        "{answer}"
+    );
+    assert_eq!(world(shop).await, before, "nothing moved");
+    // The real job is untouched and still runs as CodePipeline asked.
+    let real_job = job(real["job_id"].as_str().unwrap()).await;
+    assert_eq!(real_job["status"], "InProgress", "{real_job}");
+    let views = run_to_end(&rig.shifter, &real).await;
+    assert_eq!(views.last().unwrap()["status"], "Succeeded", "{views:?}");
+    assert_eq!(shop.green_shares(false).await, vec![100]);
+}
+
+#[tokio::test]
+async fn a_real_jobs_event_with_another_image_moves_nothing_and_the_job_goes_on() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let real = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, all_at_once()), json!([]))
+        .await;
+    let before = world(shop).await;
+    // A real job's id (from a log), with another image: the approval would be skipped.
+    let mut forged = real["event"].clone();
+    forged["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] =
+        json!(shop
+            .user_parameters("evil.example/shop:666", all_at_once())
+            .to_string());
+    let answer = invoke(&*rig.shifter, &forged).await;
+    assert_eq!(answer["outcome"], "refused", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("differ from the ones CodePipeline holds"),
+        "{answer}"
+    );
+    assert_eq!(world(shop).await, before, "nothing moved");
+    let real_job = job(real["job_id"].as_str().unwrap()).await;
+    assert_eq!(
+        real_job["status"], "InProgress",
+        "the real job was not failed: {real_job}"
+    );
+    assert!(
+        real_job["results"].as_array().unwrap().is_empty(),
+        "{real_job}"
+    );
+}
+
+#[tokio::test]
+async fn a_job_whose_parameters_the_pipeline_does_not_declare_moves_nothing() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let job_event = shop
+        .start_job(&shop.user_parameters(NEW_IMAGE, all_at_once()), json!([]))
+        .await;
+    // The pipeline now declares another deployment for the action (as if the job had been
+    // made for parameters the pipeline never had).
+    gantry_tests::aws::declare_lambda_action(
+        &shop.sdk,
+        &shop.pipeline,
+        "Deploy",
+        gantry_tests::traffic::SHIFTER_FUNCTION,
+        &shop.user_parameters(FIRST_IMAGE, all_at_once()).to_string(),
+    )
+    .await;
+    let before = world(shop).await;
+    let answer = invoke(&*rig.shifter, &job_event["event"]).await;
+    assert_eq!(answer["outcome"], "refused", "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("do not fit"),
+        "{answer}"
+    );
+    assert_eq!(world(shop).await, before, "nothing moved");
 }

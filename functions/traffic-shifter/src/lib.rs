@@ -72,8 +72,9 @@ pub fn build(
             },
         },
         slack,
+        function_name: config.function_name.clone(),
         slice: DEFAULT_SLICE,
-        analysis_settle_seconds: gantry_core::traffic::judged::DEFAULT_SETTLE_SECONDS,
+        analysis_settle_seconds: config.analysis_settle_seconds,
     }
 }
 
@@ -114,6 +115,7 @@ where
         ShiftOutcome::Succeeded { message } => json!({"outcome": "succeeded", "message": message}),
         ShiftOutcome::Failed { message } => json!({"outcome": "failed", "message": message}),
         ShiftOutcome::AlreadyFinished => json!({"outcome": "already_finished"}),
+        ShiftOutcome::Forged { message } => json!({"outcome": "refused", "message": message}),
     })
 }
 

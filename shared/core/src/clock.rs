@@ -3,7 +3,8 @@
 //! library.
 //!
 //! CodePipeline's approval notification says `"expires": "2016-07-07T20:22Z"` (minutes, no
-//! seconds), which RFC 3339 parsers refuse; EventBridge says `"time": "2017-04-22T03:31:47Z"`.
+//! seconds), which RFC 3339 parsers refuse; EventBridge says `"time": "2017-04-22T03:31:47Z"`;
+//! GitHub and GitLab write RFC 3339 with offsets (`2011-12-12T14:27:31+02:00`) or epoch numbers.
 
 /// Seconds since the Unix epoch: the only place Gantry reads the wall clock in seconds.
 pub fn now_epoch_seconds() -> i64 {
@@ -44,6 +45,16 @@ pub fn parse_utc(text: &str) -> Option<i64> {
         return None;
     }
     Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
+/// Epoch seconds from a JSON number (seconds) or a timestamp string (`parse_utc`), as Git
+/// providers write a push's time.
+pub fn epoch_seconds_of_json(value: &serde_json::Value) -> Option<i64> {
+    match value {
+        serde_json::Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        serde_json::Value::String(s) => parse_utc(s),
+        _ => None,
+    }
 }
 
 /// `2026-03-01 14:05 UTC`: the fallback text Slack shows where it cannot localise a date.
@@ -124,6 +135,43 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_git_providers_rfc3339_times() {
+        assert_eq!(parse_utc("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_utc("2019-05-15T15:19:25Z"), Some(1_557_933_565));
+        assert_eq!(parse_utc("2011-12-12T14:27:31+02:00"), Some(1_323_692_851));
+        assert_eq!(parse_utc("2015-05-05T19:40:15-04:00"), Some(1_430_869_215));
+        assert_eq!(parse_utc("2019-05-15T15:19:25.123Z"), Some(1_557_933_565));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_time() {
+        for t in [
+            "",
+            "yesterday",
+            "2019-05-15",
+            "2019-13-15T15:19:25Z",
+            "2019-05-15T15:19:25",
+            "2019-05-15T15:19:25+0200",
+            "२०१९-05-15T15:19:25Z",
+        ] {
+            assert_eq!(parse_utc(t), None, "{t}");
+        }
+    }
+
+    #[test]
+    fn json_numbers_and_strings() {
+        assert_eq!(
+            epoch_seconds_of_json(&serde_json::json!(1557933657)),
+            Some(1557933657)
+        );
+        assert_eq!(
+            epoch_seconds_of_json(&serde_json::json!("1970-01-01T00:01:00Z")),
+            Some(60)
+        );
+        assert_eq!(epoch_seconds_of_json(&serde_json::json!(null)), None);
+    }
 
     #[test]
     fn reads_codepipelines_minute_precision_expiry() {

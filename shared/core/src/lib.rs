@@ -40,5 +40,4 @@ pub mod signature;
 pub mod slack;
 pub mod store;
 pub mod text;
-pub mod timestamp;
 pub mod traffic;

@@ -214,7 +214,7 @@ impl Push {
             .head_commit
             .as_ref()
             .and_then(|h| h.timestamp.as_deref())
-            .and_then(crate::timestamp::parse_rfc3339);
+            .and_then(crate::clock::parse_utc);
         let head = p.head_commit.map(github::Commit::into_commit);
         Ok(Push {
             provider: Provider::GitHub,
@@ -238,7 +238,7 @@ impl Push {
                 .repository
                 .pushed_at
                 .as_ref()
-                .and_then(crate::timestamp::epoch_seconds_of_json)
+                .and_then(crate::clock::epoch_seconds_of_json)
                 .or(head_time),
         })
     }
@@ -252,7 +252,7 @@ impl Push {
             .commits
             .iter()
             .filter_map(|c| c.timestamp.as_deref())
-            .filter_map(crate::timestamp::parse_rfc3339)
+            .filter_map(crate::clock::parse_utc)
             .max();
         let commits: Vec<Commit> = p
             .commits

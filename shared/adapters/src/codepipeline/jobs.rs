@@ -1,8 +1,11 @@
-//! `Jobs` on CodePipeline: job results and the job's pipeline context.
+//! `Jobs` on CodePipeline: job results, what CodePipeline holds for a job, and the pipeline's
+//! declaration of its action.
 
 use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
 use gantry_core::traffic::report::clip;
-use gantry_core::traffic::{Ack, JobFailure, JobProgress, Jobs, PipelineContext, ShiftError};
+use gantry_core::traffic::{
+    Ack, InvokeDeclaration, IssuedJob, JobFailure, JobProgress, Jobs, PipelineContext, ShiftError,
+};
 
 /// CodePipeline's limits on what a job result carries.
 const MAX_SUMMARY_CHARS: usize = 2048;
@@ -111,33 +114,89 @@ impl Jobs for CodePipelineJobs {
             .map(|s| s.as_str().to_string()))
     }
 
-    async fn context(&self, job_id: &str) -> Result<Option<PipelineContext>, ShiftError> {
-        let out = self
+    async fn issued(&self, job_id: &str) -> Result<Option<IssuedJob>, ShiftError> {
+        let out = match self.client.get_job_details().job_id(job_id).send().await {
+            Ok(out) => out,
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_job_not_found_exception() || s.is_validation_exception()
+                }) =>
+            {
+                // A job id CodePipeline never issued (or not even a job id's shape).
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(crate::aws_error::shift_error(
+                    "CodePipeline GetJobDetails",
+                    e,
+                ))
+            }
+        };
+        let Some(data) = out.job_details().and_then(|d| d.data()) else {
+            return Ok(None);
+        };
+        let configuration = data.action_configuration().and_then(|c| c.configuration());
+        Ok(Some(IssuedJob {
+            context: data.pipeline_context().and_then(|c| {
+                Some(PipelineContext {
+                    pipeline: c.pipeline_name()?.to_string(),
+                    stage: c
+                        .stage()
+                        .and_then(|s| s.name())
+                        .unwrap_or_default()
+                        .to_string(),
+                    action: c
+                        .action()
+                        .and_then(|a| a.name())
+                        .unwrap_or_default()
+                        .to_string(),
+                    execution_id: c.pipeline_execution_id()?.to_string(),
+                })
+            }),
+            provider: data.action_type_id().map(|t| t.provider().to_string()),
+            user_parameters: configuration.and_then(|c| c.get("UserParameters")).cloned(),
+            continuation_token: data.continuation_token().map(str::to_string),
+        }))
+    }
+
+    async fn declared_action(
+        &self,
+        context: &PipelineContext,
+    ) -> Result<Option<InvokeDeclaration>, ShiftError> {
+        let out = match self
             .client
-            .get_job_details()
-            .job_id(job_id)
+            .get_pipeline()
+            .name(&context.pipeline)
             .send()
             .await
-            .map_err(|e| crate::aws_error::shift_error("CodePipeline GetJobDetails", e))?;
-        let context = out
-            .job_details()
-            .and_then(|d| d.data())
-            .and_then(|d| d.pipeline_context());
-        Ok(context.and_then(|c| {
-            Some(PipelineContext {
-                pipeline: c.pipeline_name()?.to_string(),
-                stage: c
-                    .stage()
-                    .and_then(|s| s.name())
-                    .unwrap_or_default()
-                    .to_string(),
-                action: c
-                    .action()
-                    .and_then(|a| a.name())
-                    .unwrap_or_default()
-                    .to_string(),
-                execution_id: c.pipeline_execution_id()?.to_string(),
-            })
+        {
+            Ok(out) => out,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_pipeline_not_found_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(crate::aws_error::shift_error("CodePipeline GetPipeline", e)),
+        };
+        let action = out
+            .pipeline()
+            .map(|p| p.stages())
+            .unwrap_or_default()
+            .iter()
+            .filter(|s| s.name() == context.stage)
+            .flat_map(|s| s.actions())
+            .find(|a| a.name() == context.action);
+        Ok(action.map(|a| {
+            let configuration = a.configuration();
+            InvokeDeclaration {
+                provider: a
+                    .action_type_id()
+                    .map(|t| t.provider().to_string())
+                    .unwrap_or_default(),
+                function_name: configuration.and_then(|c| c.get("FunctionName")).cloned(),
+                user_parameters: configuration.and_then(|c| c.get("UserParameters")).cloned(),
+            }
         }))
     }
 }

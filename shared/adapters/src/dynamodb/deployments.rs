@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use gantry_core::slack::PostedMessage;
 use gantry_core::traffic::Command;
 use gantry_core::traffic::{
-    DeploymentRecord, DeploymentStatus, DeploymentStore, PipelineContext, Turn,
+    DeploymentRecord, DeploymentStatus, DeploymentStore, HandOver, PipelineContext, Turn,
 };
 
 impl Key {
@@ -97,6 +97,10 @@ pub(super) fn record(item: &DynamoItem) -> DeploymentRecord {
         command_at: item.get("command_at").and_then(|v| v.as_n().ok()).cloned(),
         controls: number("controls_version").unwrap_or(0),
         message,
+        handed_over: match (number("token_seq"), text(item, "token_digest")) {
+            (Some(seq), Some(digest)) => Some(HandOver { seq, digest }),
+            _ => None,
+        },
     }
 }
 
@@ -236,6 +240,25 @@ impl DeploymentStore for DynamoDeployments {
             }
             _ => Turn::Overtaken,
         })
+    }
+
+    async fn record_hand_over(
+        &self,
+        id: &str,
+        held: u32,
+        next: &HandOver,
+    ) -> Result<bool, StoreError> {
+        self.update(
+            id,
+            "SET token_seq = :next, token_digest = :digest",
+            vec![
+                (":next", AttributeValue::N(next.seq.to_string())),
+                (":digest", AttributeValue::S(next.digest.clone())),
+                (":held", AttributeValue::N(held.to_string())),
+            ],
+            Some("seq = :held"),
+        )
+        .await
     }
 
     async fn release(&self, id: &str, seq: u32) -> Result<(), StoreError> {

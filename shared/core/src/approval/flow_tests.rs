@@ -266,6 +266,7 @@ async fn promote_is_recorded_once_and_the_second_click_is_told_who_asked() {
             command_at: None,
             controls: 0,
             message: None,
+            handed_over: None,
         },
     );
     // The author may not promote their own change under four-eyes.
@@ -404,6 +405,7 @@ fn running(app: &FakeApprovals, controls: u32) {
             command: None,
             command_at: None,
             controls,
+            handed_over: None,
             message: None,
         },
     );

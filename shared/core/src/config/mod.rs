@@ -68,10 +68,11 @@ pub enum Var {
     MaxBodyBytes,
     RetryQueueUrl,
     People,
+    AnalysisSettleSeconds,
 }
 
 impl Var {
-    pub const ALL: [Var; 10] = [
+    pub const ALL: [Var; 11] = [
         Var::SecretsArn,
         Var::Table,
         Var::Routes,
@@ -82,6 +83,7 @@ impl Var {
         Var::MaxBodyBytes,
         Var::RetryQueueUrl,
         Var::People,
+        Var::AnalysisSettleSeconds,
     ];
 
     /// The variable's name in the environment.
@@ -97,6 +99,7 @@ impl Var {
             Var::MaxBodyBytes => "GANTRY_MAX_BODY_BYTES",
             Var::RetryQueueUrl => "GANTRY_RETRY_QUEUE_URL",
             Var::People => "GANTRY_PEOPLE",
+            Var::AnalysisSettleSeconds => "GANTRY_ANALYSIS_SETTLE_SECONDS",
         }
     }
 
@@ -111,6 +114,7 @@ impl Var {
             (Var::Notify, Notifier | Approval | TrafficShifter) => Some(Need::Optional),
             (Var::Approvers | Var::People, Approval) => Some(Need::Optional),
             (Var::SlackApiUrl, Notifier | Approval | TrafficShifter) => Some(Need::Optional),
+            (Var::AnalysisSettleSeconds, TrafficShifter) => Some(Need::Optional),
             _ => None,
         }
     }

@@ -1,6 +1,9 @@
 use super::NotifyConfig;
-use super::{base_url, json, required, ConfigError, Env, Var};
+use super::{base_url, json, optional, required, ConfigError, Env, Var};
 use crate::slack::DEFAULT_API_URL;
+
+/// Set by Lambda, not by the template.
+const LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 
 /// The traffic shifter's configuration.
 #[derive(Debug, Clone)]
@@ -11,6 +14,14 @@ pub struct TrafficShifterConfig {
     /// same value, read by the same type, as the notifier's and the approval function's.
     pub notify: Option<NotifyConfig>,
     pub slack_api_url: String,
+    /// The function's own name, as Lambda sets it (`AWS_LAMBDA_FUNCTION_NAME`): a job is
+    /// acted on only when its pipeline declares an invoke of this function.
+    pub function_name: Option<String>,
+    /// How long after a metrics window ends the canary judge takes it as complete
+    /// (`GANTRY_ANALYSIS_SETTLE_SECONDS`, default `judged::DEFAULT_SETTLE_SECONDS`). For the
+    /// emulator and the demo, which publish a minute's metrics before it ends; AWS fills ALB
+    /// windows late, so leave it unset in AWS.
+    pub analysis_settle_seconds: i64,
 }
 
 impl TrafficShifterConfig {
@@ -20,7 +31,26 @@ impl TrafficShifterConfig {
             table: required(env, Var::Table)?,
             notify: json(env, Var::Notify)?,
             slack_api_url: base_url(env, Var::SlackApiUrl, DEFAULT_API_URL)?,
+            analysis_settle_seconds: settle_seconds(env)?,
+            function_name: env
+                .get(LAMBDA_FUNCTION_NAME)
+                .filter(|name| !name.is_empty()),
         })
+    }
+}
+
+/// Seconds from -1 day to +1 hour.
+fn settle_seconds(env: &impl Env) -> Result<i64, ConfigError> {
+    let var = Var::AnalysisSettleSeconds;
+    let Some(raw) = optional(env, var)? else {
+        return Ok(crate::traffic::judged::DEFAULT_SETTLE_SECONDS);
+    };
+    match raw.parse::<i64>() {
+        Ok(n) if (-86_400..=3_600).contains(&n) => Ok(n),
+        _ => Err(ConfigError::Invalid {
+            var: var.name(),
+            reason: format!("expected whole seconds from -86400 to 3600, got {raw:?}"),
+        }),
     }
 }
 
@@ -56,6 +86,25 @@ mod tests {
         .to_string();
         assert!(err.starts_with("GANTRY_NOTIFY is invalid"), "{err}");
         assert!(err.contains("loud"), "{err}");
+    }
+
+    #[test]
+    fn the_judges_settle_time_defaults_to_the_albs_and_may_be_set_for_the_emulator() {
+        let c = TrafficShifterConfig::from_env(&env(&[])).unwrap();
+        assert_eq!(
+            c.analysis_settle_seconds,
+            crate::traffic::judged::DEFAULT_SETTLE_SECONDS
+        );
+        let c =
+            TrafficShifterConfig::from_env(&env(&[("GANTRY_ANALYSIS_SETTLE_SECONDS", "-3600")]))
+                .unwrap();
+        assert_eq!(c.analysis_settle_seconds, -3600);
+        let err =
+            TrafficShifterConfig::from_env(&env(&[("GANTRY_ANALYSIS_SETTLE_SECONDS", "soon")]))
+                .unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("GANTRY_ANALYSIS_SETTLE_SECONDS is invalid"));
     }
 
     #[test]

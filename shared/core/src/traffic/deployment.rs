@@ -150,6 +150,35 @@ impl Deployment {
         Ok(())
     }
 
+    /// Checks a token (`token`, read as `self`) against the last one the shifter handed over
+    /// (`last`, kept server-side): the whole state, phase and judge's tally included, must be
+    /// the one handed over. A token behind the last hand-over is an overtaken invocation's
+    /// (the turn says so); `None` is a deployment handed over by a Gantry that kept no digest.
+    pub fn check_handed_over(
+        &self,
+        token: &str,
+        last: Option<&crate::traffic::HandOver>,
+    ) -> Result<(), TokenError> {
+        let Some(last) = last else {
+            return Ok(());
+        };
+        let tampered = |reason: &str| {
+            Err(TokenError::Tampered {
+                reason: reason.into(),
+            })
+        };
+        match self.seq.cmp(&last.seq) {
+            std::cmp::Ordering::Less => Ok(()),
+            std::cmp::Ordering::Greater => tampered("no such hand-over was made"),
+            std::cmp::Ordering::Equal
+                if crate::traffic::HandOver::of(self.seq, token).digest == last.digest =>
+            {
+                Ok(())
+            }
+            std::cmp::Ordering::Equal => tampered("it is not the token Gantry handed over"),
+        }
+    }
+
     /// The continuation token: this state as compact JSON, within CodePipeline's limit.
     pub fn to_token(&self) -> Result<String, TokenError> {
         let token = serde_json::to_string(self).map_err(|e| TokenError::Unreadable {
@@ -212,6 +241,28 @@ pub enum Phase {
 mod tests {
     use super::*;
     use crate::traffic::plan::Strategy;
+
+    #[test]
+    fn only_the_token_handed_over_resumes_the_deployment() {
+        use crate::traffic::HandOver;
+        let handed = r#"{"v":1,"q":3,"ph":"x"}"#;
+        let d = |seq: u32| Deployment {
+            seq,
+            ..deployment("shop", "j")
+        };
+        let last = HandOver::of(3, handed);
+        assert_eq!(d(3).check_handed_over(handed, Some(&last)), Ok(()));
+        // Same number, another state (a phase or judge's tally edited): refused.
+        let edited = r#"{"v":1,"q":3,"ph":"y"}"#;
+        assert!(matches!(
+            d(3).check_handed_over(edited, Some(&last)),
+            Err(TokenError::Tampered { .. })
+        ));
+        // A number never handed over: refused. An older one: the turn decides (overtaken).
+        assert!(d(4).check_handed_over(edited, Some(&last)).is_err());
+        assert_eq!(d(2).check_handed_over(edited, Some(&last)), Ok(()));
+        assert_eq!(d(3).check_handed_over(edited, None), Ok(()));
+    }
 
     fn deployment(family: &str, id: &str) -> Deployment {
         let arn = |rev: u32| {

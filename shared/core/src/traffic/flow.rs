@@ -3,9 +3,10 @@
 //! leave the job with a result.
 
 mod analysis_step;
+mod confirm_step;
 
 use super::progress::Thread;
-use super::record::{DeploymentRecord, DeploymentStatus};
+use super::record::{DeploymentRecord, DeploymentStatus, HandOver};
 use super::{
     Ack, AlarmWatch, ArtifactStore, Cluster, DeploymentStore, JobFailure, JobProgress, Jobs,
     LoadBalancer, ShiftError, SlackProgress,
@@ -17,6 +18,7 @@ use crate::traffic::images::{self, ImageError, ImageUpdate};
 use crate::traffic::phase::new_share;
 use crate::traffic::preflight;
 use crate::traffic::report::{self, ProgressView, Services};
+use crate::traffic::retry::{self, Blind};
 use crate::traffic::weights::read_weights;
 use crate::traffic::{
     next_step, params, Command, Deployment, Observed, Phase, RollbackReason, ServiceSnapshot,
@@ -42,6 +44,11 @@ pub enum ShiftOutcome {
     },
     /// The job already had its result (a repeated invocation): nothing was reported twice.
     AlreadyFinished,
+    /// The invocation's job is not one CodePipeline issued for these parameters (or token):
+    /// nothing moved, and nothing was reported to CodePipeline.
+    Forged {
+        message: String,
+    },
 }
 
 /// The traffic shifter, over its ports.
@@ -58,6 +65,9 @@ pub struct Shifter<C, L, W, J, A, S, K> {
     /// How long after a metrics window ends the canary judge takes it as complete
     /// (`judged::DEFAULT_SETTLE_SECONDS`; tests set it below zero to judge at once).
     pub analysis_settle_seconds: i64,
+    /// This function's name (`AWS_LAMBDA_FUNCTION_NAME`): the pipeline must declare the job's
+    /// action as an invoke of it. `None` skips that one comparison.
+    pub function_name: Option<String>,
 }
 
 /// The default slice: long enough that hand-overs are rare, short enough for any sensible
@@ -85,13 +95,23 @@ where
     /// only when CodePipeline could not be given one (Lambda then retries the event).
     pub async fn run(&self, job: &Job, budget: Duration) -> Result<ShiftOutcome, ShiftError> {
         let end = Instant::now() + budget.min(self.slice);
+        let context = match self.confirm(job).await {
+            Ok(context) => context,
+            Err(ShiftError::Forged(forged)) => {
+                tracing::error!(job = %job.id, reason = %forged, "invocation refused: not a job CodePipeline issued for these parameters");
+                return Ok(ShiftOutcome::Forged {
+                    message: forged.to_string(),
+                });
+            }
+            Err(e) => return Err(e),
+        };
         let params = match params::parse(&job.user_parameters) {
             Ok(p) => p,
             Err(e) => return self.refuse(job, e.into()).await,
         };
         let started = match &job.continuation_token {
             Some(token) => self.resume(token).await,
-            None => self.begin(job, &params).await,
+            None => self.begin(job, &params, &context).await,
         };
         let (d, record) = match started {
             Ok(s) => s,
@@ -165,6 +185,7 @@ where
                 reason: format!("no deployment {} was recorded", d.id),
             })?;
         d.matches_start(&Deployment::from_token(&record.state)?)?;
+        d.check_handed_over(token, record.handed_over.as_ref())?;
         let record = Some(record);
         Ok((d, record))
     }
@@ -175,6 +196,7 @@ where
         &self,
         job: &Job,
         p: &UserParameters,
+        context: &super::PipelineContext,
     ) -> Result<(Deployment, Option<DeploymentRecord>), ShiftError> {
         if let Some(record) = self.store.read(&job.id).await? {
             // A repeated first invocation: what the first one decided stands.
@@ -236,16 +258,9 @@ where
             },
             now,
         );
-        let context = match self.jobs.context(&job.id).await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "no pipeline context: Slack progress and buttons are off for this deployment");
-                None
-            }
-        };
         let record = self
             .store
-            .open(&job.id, context.as_ref(), &d.to_token()?, now / 1000)
+            .open(&job.id, Some(context), &d.to_token()?, now / 1000)
             .await?;
         let d = Deployment::from_token(&record.state)?;
         self.cluster
@@ -359,9 +374,44 @@ where
         mut thread: Thread,
     ) -> Result<ShiftOutcome, ShiftError> {
         let new = d.new_side();
+        // When the checks first failed to read, and how many times in a row.
+        let mut blind: Option<(i64, u32)> = None;
         loop {
             let check = match self.observe(p, &d).await {
-                Ok(c) => c,
+                Ok(c) => {
+                    blind = None;
+                    c
+                }
+                Err(e) if e.is_transient() => {
+                    let (since, attempt) = *blind.get_or_insert((now_ms(), 0));
+                    match retry::after_failed_look(
+                        since,
+                        now_ms(),
+                        d.timing.check_seconds.into(),
+                        attempt,
+                    ) {
+                        Blind::LookAgain { wait } if Instant::now() + wait < end => {
+                            tracing::warn!(deployment = %d.id, error = %e, attempt, "could not read the deployment's state: nothing moves, looking again");
+                            blind = Some((since, attempt + 1));
+                            tokio::time::sleep(wait).await;
+                            continue;
+                        }
+                        // Out of time for this invocation: the next one looks again.
+                        Blind::LookAgain { .. } => {
+                            return self.hand_over(job, p, &d, false, end).await;
+                        }
+                        Blind::GiveUp => {
+                            let reason = RollbackReason::Error {
+                                message: format!(
+                                    "the deployment could not be watched for {} s: {e}",
+                                    (now_ms() - since) / 1000
+                                ),
+                            };
+                            let message = report::rollback_message(new, report_share(&d), &reason);
+                            return self.roll_back(job, p, &d, message, &mut thread, end).await;
+                        }
+                    }
+                }
                 Err(e) => {
                     let reason = RollbackReason::Error {
                         message: e.to_string(),
@@ -525,6 +575,12 @@ where
                     .await;
             }
         };
+        // Only this token resumes the deployment: recorded before CodePipeline gets it.
+        let handed = HandOver::of(next.seq, &token);
+        if !self.store.record_hand_over(&d.id, d.seq, &handed).await? {
+            tracing::info!(deployment = %d.id, seq = d.seq, "overtaken before handing over: not acting");
+            return Ok(ShiftOutcome::AlreadyFinished);
+        }
         let progress = self.progress(d, report::summary(d, &services(p, d), now_ms()));
         match self.jobs.succeed(&job.id, Some(&token), &progress).await? {
             Ack::Accepted => Ok(ShiftOutcome::Continued { token }),

@@ -4,6 +4,7 @@
 //!
 //! Nothing here talks to AWS; `crate::traffic` observes, applies and reports.
 
+pub mod confirm;
 pub mod deployment;
 pub mod flow;
 pub mod health;
@@ -22,6 +23,7 @@ pub mod retry;
 pub mod turn;
 pub mod weights;
 
+pub use confirm::{Forged, InvokeDeclaration, IssuedJob};
 pub use deployment::{Deployment, ServiceSnapshot, Timing, TokenError, MAX_TOKEN_CHARS};
 pub use flow::{ShiftOutcome, Shifter, DEFAULT_SLICE};
 pub use job::{ArtifactCredentials, InputArtifact, Job, JobFailure, PipelineContext};
@@ -33,5 +35,5 @@ pub use phase::{
 pub use plan::{Step, Strategy, TrafficPlan};
 pub use ports::*;
 pub use progress::{SlackProgress, Thread};
-pub use record::{DeploymentRecord, DeploymentStatus};
+pub use record::{DeploymentRecord, DeploymentStatus, HandOver};
 pub use weights::{ForwardTarget, Side, Weights, WeightsError};

@@ -2,9 +2,10 @@
 //! the load balancer, CloudWatch alarms, CodePipeline's jobs, the artifact store, the deployment
 //! records), in the shifter's words. The AWS adapters are in `gantry_adapters`.
 
+use super::confirm::{InvokeDeclaration, IssuedJob};
 use super::job::{ArtifactCredentials, InputArtifact, JobFailure, PipelineContext};
 pub use super::preflight::TaskDefinitionInfo;
-use super::record::{DeploymentRecord, DeploymentStatus};
+use super::record::{DeploymentRecord, DeploymentStatus, HandOver};
 use crate::slack::PostedMessage;
 use crate::store::StoreError;
 use crate::traffic::images::ImageUpdate;
@@ -36,9 +37,19 @@ pub enum ShiftError {
     /// A pre-flight check failed: nothing moved.
     #[error(transparent)]
     Refused(#[from] crate::traffic::preflight::Refusal),
+    /// The invocation's job is not one CodePipeline issued for these parameters: nothing
+    /// moves and nothing is reported.
+    #[error(transparent)]
+    Forged(#[from] crate::traffic::confirm::Forged),
 }
 
 impl ShiftError {
+    /// An outage of an AWS API or of the table (after the SDK's retries): trying again later
+    /// may succeed, unlike a fact such as a service that no longer exists.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ShiftError::Aws { .. } | ShiftError::Store(_))
+    }
+
     /// Errors a person must fix in the pipeline or the AWS setup (CodePipeline's
     /// `ConfigurationError`), as opposed to a deployment that went wrong.
     pub fn is_configuration(&self) -> bool {
@@ -158,11 +169,17 @@ pub trait Jobs {
         let _ = (pipeline, execution_id);
         async { Ok(None) }
     }
-    /// The pipeline, stage, action and execution the job belongs to (`GetJobDetails`).
-    fn context(
+    /// What CodePipeline holds for the job (`GetJobDetails`); `None` when it has no such job.
+    fn issued(
         &self,
         job_id: &str,
-    ) -> impl Future<Output = Result<Option<PipelineContext>, ShiftError>> + Send;
+    ) -> impl Future<Output = Result<Option<IssuedJob>, ShiftError>> + Send;
+    /// The pipeline's declaration of the job's action (`GetPipeline`); `None` when the
+    /// pipeline declares no such action.
+    fn declared_action(
+        &self,
+        context: &PipelineContext,
+    ) -> impl Future<Output = Result<Option<InvokeDeclaration>, ShiftError>> + Send;
 }
 
 /// The job's input artifacts (CodePipeline's artifact store).
@@ -223,6 +240,15 @@ pub trait DeploymentStore: Sync {
             })
         }
     }
+    /// Records the continuation token the holder of `held` is about to hand CodePipeline
+    /// (`next.seq` = `held` + 1): only that token resumes the deployment. `false` when this
+    /// invocation no longer holds the deployment (it was overtaken: hand nothing over).
+    fn record_hand_over(
+        &self,
+        id: &str,
+        held: u32,
+        next: &HandOver,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// The holder of `seq` gave its job a result: nobody takes the same number again.
     fn release(&self, id: &str, seq: u32) -> impl Future<Output = Result<(), StoreError>> + Send {
         let _ = (id, seq);

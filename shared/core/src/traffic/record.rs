@@ -44,4 +44,24 @@ pub struct DeploymentRecord {
     pub controls: u32,
     /// The progress message in the execution's Slack thread.
     pub message: Option<PostedMessage>,
+    /// The last continuation token handed to CodePipeline, as its digest: a token is believed
+    /// only if it is that one (`Deployment::check_handed_over`).
+    pub handed_over: Option<HandOver>,
+}
+
+/// A continuation token the shifter handed over: its hand-over number and SHA-256 (hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandOver {
+    pub seq: u32,
+    pub digest: String,
+}
+
+impl HandOver {
+    pub fn of(seq: u32, token: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        Self {
+            seq,
+            digest: hex::encode(Sha256::digest(token.as_bytes())),
+        }
+    }
 }

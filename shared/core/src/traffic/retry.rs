@@ -34,10 +34,64 @@ where
     }
 }
 
+/// What to do when a check could not read what it watches (an AWS or table outage, after the
+/// SDK's own retries): nothing moves while the shifter is blind, and a blip is no reason to
+/// roll back a healthy deployment; a deployment nobody can watch for long is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blind {
+    /// Look again after `wait`.
+    LookAgain { wait: Duration },
+    /// Blind for longer than [`blind_limit_ms`]: roll back.
+    GiveUp,
+}
+
+/// How long the shifter may stay blind: two check intervals, at least one minute, at most
+/// five (alarms and the judge see nothing meanwhile).
+pub fn blind_limit_ms(check_seconds: u64) -> i64 {
+    (check_seconds.saturating_mul(2).clamp(60, 300) * 1000) as i64
+}
+
+/// The decision after the `attempt`-th failed look in a row, the first at `since_ms`.
+pub fn after_failed_look(since_ms: i64, now_ms: i64, check_seconds: u64, attempt: u32) -> Blind {
+    if now_ms - since_ms >= blind_limit_ms(check_seconds) {
+        return Blind::GiveUp;
+    }
+    let wait = backoff(attempt + 2).min(Duration::from_secs(check_seconds.max(1)));
+    Blind::LookAgain { wait }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::cell::Cell;
+
+    #[test]
+    fn a_blind_check_looks_again_and_gives_up_only_after_the_limit() {
+        assert_eq!(
+            after_failed_look(0, 1_000, 15, 0),
+            Blind::LookAgain {
+                wait: Duration::from_millis(800)
+            }
+        );
+        // The wait never exceeds the check interval.
+        assert_eq!(
+            after_failed_look(0, 1_000, 1, 5),
+            Blind::LookAgain {
+                wait: Duration::from_secs(1)
+            }
+        );
+        assert_eq!(
+            after_failed_look(0, 59_999, 15, 9),
+            Blind::LookAgain {
+                wait: Duration::from_secs(5)
+            }
+        );
+        assert_eq!(after_failed_look(0, 60_000, 15, 9), Blind::GiveUp);
+        // Slow checks may stay blind longer, never over five minutes.
+        assert_eq!(blind_limit_ms(60), 120_000);
+        assert_eq!(blind_limit_ms(3_600), 300_000);
+        assert_eq!(blind_limit_ms(1), 60_000);
+    }
 
     #[test]
     fn backoff_doubles_up_to_five_seconds() {

@@ -1,0 +1,36 @@
+//! The invocation's first step: confirm the job with CodePipeline (`traffic::confirm`) before
+//! anything is read, registered or moved.
+
+use super::Shifter;
+use crate::traffic::confirm::{check_declared, check_issued, check_running};
+use crate::traffic::{Job, Jobs, PipelineContext, ShiftError};
+
+impl<C, L, W, J, A, S, K> Shifter<C, L, W, J, A, S, K>
+where
+    J: Jobs + Sync,
+{
+    /// The job's place in its pipeline, once CodePipeline confirms the job, its parameters
+    /// and its continuation token. `ShiftError::Forged`: the job is not one to act on;
+    /// another error: CodePipeline could not be asked (the invocation fails and is retried).
+    pub(super) async fn confirm(&self, job: &Job) -> Result<PipelineContext, ShiftError> {
+        let issued = self.jobs.issued(&job.id).await?;
+        let context = check_issued(job, issued.as_ref())?;
+        let (declared, status) = tokio::join!(
+            self.jobs.declared_action(&context),
+            self.jobs
+                .execution_status(&context.pipeline, &context.execution_id),
+        );
+        check_declared(
+            job,
+            &context,
+            declared?.as_ref(),
+            self.function_name.as_deref(),
+        )?;
+        // A continuation may arrive while the execution stops: the deployment then rolls
+        // back (its checks notice the stop), which only a running invocation can do.
+        if job.continuation_token.is_none() {
+            check_running(&context, status?.as_deref())?;
+        }
+        Ok(context)
+    }
+}
