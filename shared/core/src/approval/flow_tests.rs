@@ -1,7 +1,7 @@
 //! The approval flows on in-memory fakes: what a user notices (the decision CodePipeline gets,
 //! the message, what the clicker is told), with every port faked.
 
-use super::interaction::{Click, APPROVE, EXTEND, PAUSE, PROMOTE, REJECT, RESUME};
+use super::interaction::{Click, APPROVE, CONTINUE, EXTEND, PAUSE, PROMOTE, REJECT, RESUME};
 use super::testing::*;
 use super::*;
 use crate::ingest::Inbound;
@@ -510,4 +510,28 @@ async fn a_control_value_gantry_did_not_write_is_refused() {
     let told = told(&app);
     assert_eq!(told.len(), 5);
     assert!(told.iter().all(|t| t.contains("did not write")), "{told:?}");
+}
+
+#[tokio::test]
+async fn continue_past_a_pause_hook_is_written_for_someone_else_than_the_pusher() {
+    let app = approvals();
+    running(&app, 4);
+    // Continue releases the change: the four-eyes rule applies.
+    app.on_click(&click(OCTO, CONTINUE, "d-1|4", false), NOW)
+        .await;
+    assert!(
+        told(&app)[0].contains("someone else must continue"),
+        "{:?}",
+        told(&app)
+    );
+    assert_eq!(pending(&app), None);
+    app.on_click(&click(JANE, CONTINUE, "d-1|4", false), NOW)
+        .await;
+    assert_eq!(
+        pending(&app),
+        Some(Command::Continue {
+            by: "U0JANE".into(),
+            version: 4
+        })
+    );
 }
