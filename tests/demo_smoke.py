@@ -172,7 +172,7 @@ class DemoTest(unittest.TestCase):
         self.assertIn("SNS: ", out)
         # 3. The request in the thread; the author refused (four eyes); the release lead approves.
         self.assertIn("Approval needed: shop › ApproveProd", out)
-        self.assertIn("Four-eyes rule: you wrote this change", out)
+        self.assertIn("Four-eyes rule: you pushed this change", out)
         self.assertIn('ApproveProd approved, summary "Approved by @lee via Slack"', out)
         # 4. The canary, step by step.
         self.assertRegex(out, r"ALB listener  t\+[0-9.]+ s\s+blue  90 │ green  10")

@@ -26,6 +26,7 @@ pub const JANE: (&str, &str) = ("U0ALLOWED", "jane");
 pub const OCTO: (&str, &str) = ("U0OCTO", "octo");
 pub const MEMBER: (&str, &str) = ("U0MEMBER", "mia");
 pub const STRANGER: (&str, &str) = ("U0STRANGER", "sam");
+pub const MONA: (&str, &str) = ("U0MONA", "mona");
 
 pub struct World {
     pub app: approval::App,
@@ -38,8 +39,17 @@ pub struct World {
 
 pub struct Setup {
     pub approvers: Value,
+    /// The head commit's author (`AUTHOR`).
     pub author: &'static str,
+    /// The account the provider authenticated for the push (`PUSHER`); empty: not set.
+    pub pusher: &'static str,
+    /// Every commit's author (`COMMIT_AUTHORS`); empty: the head commit's author alone.
+    pub commit_authors: &'static str,
+    /// `GANTRY_PEOPLE`; `null`: not set.
+    pub people: Value,
     pub notify: Value,
+    /// The pipeline's execution mode (`SUPERSEDED`, `QUEUED`, `PARALLEL`).
+    pub mode: &'static str,
 }
 
 impl Default for Setup {
@@ -47,7 +57,11 @@ impl Default for Setup {
         Setup {
             approvers: json!({"Prod": {"users": [JANE.0, OCTO.0], "groups": ["S0RELEASE"]}}),
             author: "octocat",
+            pusher: "octocat",
+            commit_authors: "",
+            people: json!({"github:octocat": OCTO.0}),
             notify: json!({"default_channel": CHANNEL}),
+            mode: "SUPERSEDED",
         }
     }
 }
@@ -66,8 +80,13 @@ pub async fn world(setup: Setup) -> World {
     )
     .await;
     let pipeline = unique("shop");
-    create_approval_pipeline(&sdk, &pipeline).await;
-    let execution_id = start_execution(&sdk, &pipeline, setup.author).await;
+    create_approval_pipeline(&sdk, &pipeline, setup.mode).await;
+    let commit_authors = match setup.commit_authors {
+        "" => setup.author,
+        all => all,
+    };
+    let execution_id =
+        start_push(&sdk, &pipeline, setup.author, setup.pusher, commit_authors).await;
     let slack = SlackNs::new();
     slack
         .configure(json!({
@@ -76,13 +95,14 @@ pub async fn world(setup: Setup) -> World {
                 {"id": OCTO.0, "name": OCTO.1, "email": "octocat@example.com"},
                 {"id": MEMBER.0, "name": MEMBER.1, "email": "mia@example.com"},
                 {"id": STRANGER.0, "name": STRANGER.1, "email": "sam@example.com"},
+                {"id": MONA.0, "name": MONA.1, "email": "mona@example.com"},
             ],
             "usergroups": {"S0RELEASE": [MEMBER.0]},
         }))
         .await;
     let mut approvers = serde_json::Map::new();
     approvers.insert(pipeline.clone(), setup.approvers);
-    let env: HashMap<String, String> = HashMap::from([
+    let mut env: HashMap<String, String> = HashMap::from([
         ("GANTRY_SECRETS_ARN".into(), secret.clone()),
         ("GANTRY_TABLE".into(), table.clone()),
         (
@@ -92,6 +112,9 @@ pub async fn world(setup: Setup) -> World {
         ("GANTRY_NOTIFY".into(), setup.notify.to_string()),
         ("SLACK_API_URL".into(), slack.api_url()),
     ]);
+    if !setup.people.is_null() {
+        env.insert("GANTRY_PEOPLE".into(), setup.people.to_string());
+    }
     let config = ApprovalConfig::from_env(&env).expect("config");
     let stack = crate::iam::Stack::for_pipeline(&pipeline, &table, &secret);
     let (own, secrets) = function_start("approval", &stack).await;
@@ -105,7 +128,7 @@ pub async fn world(setup: Setup) -> World {
     }
 }
 
-pub async fn create_approval_pipeline(sdk: &aws_config::SdkConfig, name: &str) {
+pub async fn create_approval_pipeline(sdk: &aws_config::SdkConfig, name: &str, mode: &str) {
     use aws_sdk_codepipeline::types::*;
     let role = create_pipeline_role(&unique("pipeline-role")).await;
     let type_id = |category, owner, provider: &str| {
@@ -148,6 +171,7 @@ pub async fn create_approval_pipeline(sdk: &aws_config::SdkConfig, name: &str) {
         .name(name)
         .role_arn(role)
         .pipeline_type(PipelineType::V2)
+        .execution_mode(ExecutionMode::from(mode))
         .set_variables(Some(crate::aws::pipeline_variables()))
         .artifact_store(
             ArtifactStore::builder()
@@ -170,6 +194,18 @@ pub async fn create_approval_pipeline(sdk: &aws_config::SdkConfig, name: &str) {
 
 /// An execution started as the webhook starts them: pinned to a commit, with its variables.
 pub async fn start_execution(sdk: &aws_config::SdkConfig, pipeline: &str, author: &str) -> String {
+    start_push(sdk, pipeline, author, "", author).await
+}
+
+/// As `start_execution`, with the pusher (`PUSHER`, left unset when empty) and every commit's
+/// author (`COMMIT_AUTHORS`) the webhook records.
+pub async fn start_push(
+    sdk: &aws_config::SdkConfig,
+    pipeline: &str,
+    author: &str,
+    pusher: &str,
+    commit_authors: &str,
+) -> String {
     use aws_sdk_codepipeline::types::PipelineVariable;
     let var = |n: &str, v: &str| {
         PipelineVariable::builder()
@@ -178,7 +214,7 @@ pub async fn start_execution(sdk: &aws_config::SdkConfig, pipeline: &str, author
             .build()
             .expect("variable")
     };
-    aws_sdk_codepipeline::Client::new(sdk)
+    let mut start = aws_sdk_codepipeline::Client::new(sdk)
         .start_pipeline_execution()
         .name(pipeline)
         .variables(var("COMMIT_ID", "6113728f27ae82c7b1a177c8d03f9e96e0adf246"))
@@ -186,6 +222,11 @@ pub async fn start_execution(sdk: &aws_config::SdkConfig, pipeline: &str, author
         .variables(var("AUTHOR", author))
         .variables(var("BRANCH", "main"))
         .variables(var("REPOSITORY", "octo-org/shop"))
+        .variables(var("COMMIT_AUTHORS", commit_authors));
+    if !pusher.is_empty() {
+        start = start.variables(var("PUSHER", pusher));
+    }
+    start
         .send()
         .await
         .expect("start execution")
@@ -224,9 +265,14 @@ pub async fn approvals(w: &World) -> Vec<Value> {
 
 /// CodePipeline's EventBridge event for the Prod approval action.
 pub fn action_event(w: &World, state: &str) -> Value {
+    execution_action_event(w, &w.execution_id, state)
+}
+
+/// The same, for the approval action of another execution (PARALLEL mode).
+pub fn execution_action_event(w: &World, execution_id: &str, state: &str) -> Value {
     let mut e = fixture_json("aws/example-codepipeline-action-execution-stage-change-event.json");
     e["detail"]["pipeline"] = json!(w.pipeline);
-    e["detail"]["execution-id"] = json!(w.execution_id);
+    e["detail"]["execution-id"] = json!(execution_id);
     e["detail"]["stage"] = json!("Prod");
     e["detail"]["action"] = json!("Approve");
     e["detail"]["state"] = json!(state);

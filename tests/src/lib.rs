@@ -7,6 +7,7 @@
 pub mod alb_metrics;
 pub mod approval;
 pub mod aws;
+pub mod fuzz;
 pub mod http;
 pub mod iam;
 pub mod slack;

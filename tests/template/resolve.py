@@ -162,7 +162,9 @@ class Resolved:
         for logical_id, resource in self.of_type("AWS::Lambda::Function").items():
             binary = sam[logical_id]["Metadata"]["BuildProperties"]["Binary"]
             variables = resource["Properties"].get("Environment", {}).get("Variables", {})
-            out[binary] = {k: self.resolve(v) for k, v in variables.items()}
+            # A variable set with `!If [cond, value, !Ref AWS::NoValue]` is absent when `cond` is false.
+            decided = self._decide({"Variables": variables}).get("Variables", {})
+            out[binary] = {k: v for k, v in decided.items()}
         return out
 
 

@@ -6,6 +6,7 @@
 use gantry_core::approval::interaction::{sign, APPROVE, PROMOTE, REJECT, ROLLBACK};
 use gantry_core::clock::now_epoch_seconds;
 use gantry_tests::approval::*;
+use gantry_tests::fuzz::{form_value, mutate, Rng};
 use gantry_tests::{fixture_json, unique};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -173,12 +174,12 @@ async fn four_eyes_stops_the_commit_author_mapped_by_table_or_by_email() {
     .await;
     approval_waits(&w, json!({})).await;
     let id = request_posted(&w).await;
-    assert!(text_of(&latest_message(&w).await).contains("*Author*\\n<@U0OCTO>"));
+    assert!(text_of(&latest_message(&w).await).contains("*Pushed by*\\noctocat"));
 
     click(&w, Clicked::new(OCTO, APPROVE, &id)).await;
     assert_eq!(approvals(&w).await[0]["status"], "InProgress");
     let replies = private_replies(&w).await;
-    assert!(replies[0].contains("you wrote this change"), "{replies:?}");
+    assert!(replies[0].contains("you pushed this change"), "{replies:?}");
 
     // The author may still stop their own change; here someone else approves it.
     click(&w, Clicked::new(JANE, APPROVE, &id)).await;
@@ -195,7 +196,7 @@ async fn four_eyes_stops_the_commit_author_mapped_by_table_or_by_email() {
     let id = request_posted(&w).await;
     click(&w, Clicked::new(JANE, APPROVE, &id)).await;
     assert_eq!(approvals(&w).await[0]["status"], "InProgress");
-    assert!(private_replies(&w).await[0].contains("you wrote this change"));
+    assert!(private_replies(&w).await[0].contains("wrote one of its commits"));
     let lookups = w.slack.calls(Some("users.lookupByEmail")).await;
     assert_eq!(
         lookups[0]["response"]["user"]["id"], JANE.0,
@@ -213,6 +214,91 @@ async fn four_eyes_stops_the_commit_author_mapped_by_table_or_by_email() {
         "Rejected",
         "the author may reject their own change"
     );
+}
+
+#[tokio::test]
+async fn mona_who_pushes_under_a_fake_commit_author_may_not_approve_her_own_change() {
+    // The attack: mona, a listed approver, commits as ghost@example.invalid and pushes. GitHub
+    // sends no username for the unlinked email; the webhook records her login as PUSHER.
+    let w = world(Setup {
+        approvers: json!({"Prod": {"users": [JANE.0, MONA.0], "four_eyes": true}}),
+        author: "ghost@example.invalid",
+        pusher: "mona",
+        commit_authors: "ghost@example.invalid",
+        people: json!({"github:mona": MONA.0}),
+        ..Setup::default()
+    })
+    .await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+
+    click(&w, Clicked::new(MONA, APPROVE, &id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "InProgress");
+    let replies = private_replies(&w).await;
+    assert!(replies[0].contains("you pushed this change"), "{replies:?}");
+    // Slack was asked about the fake author, and found nobody: that cleared no one.
+    let lookups = w.slack.calls(Some("users.lookupByEmail")).await;
+    assert_eq!(lookups[0]["response"]["ok"], false, "{:#}", lookups[0]);
+
+    click(&w, Clicked::new(JANE, APPROVE, &id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "Approved");
+}
+
+#[tokio::test]
+async fn an_unmapped_pusher_lets_nobody_approve_and_the_request_says_how_to_map_them() {
+    let w = world(Setup {
+        approvers: json!({"Prod": {"users": [JANE.0, OCTO.0], "four_eyes": true}}),
+        pusher: "mona",
+        people: Value::Null,
+        ..Setup::default()
+    })
+    .await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    let shown = text_of(&latest_message(&w).await);
+    assert!(
+        shown.contains("nobody may approve it from Slack"),
+        "{shown}"
+    );
+    assert!(shown.contains("github:mona"), "{shown}");
+    assert!(shown.contains("GANTRY_PEOPLE"), "{shown}");
+
+    for who in [JANE, OCTO] {
+        click(&w, Clicked::new(who, APPROVE, &id)).await;
+    }
+    assert_eq!(approvals(&w).await[0]["status"], "InProgress");
+    let replies = private_replies(&w).await;
+    assert_eq!(replies.len(), 2);
+    assert!(
+        replies.iter().all(|r| r.contains("GANTRY_PEOPLE")),
+        "{replies:?}"
+    );
+    // Stopping the change needs nobody's identity.
+    click(&w, Clicked::new(JANE, REJECT, &id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "Rejected");
+}
+
+#[tokio::test]
+async fn a_colleague_named_as_one_commits_author_among_several_is_barred() {
+    let w = world(Setup {
+        approvers: json!({"Prod": {"users": [JANE.0], "groups": ["S0RELEASE"], "four_eyes": true}}),
+        author: "dependabot[bot]",
+        commit_authors: "octocat,jane@example.com,dependabot[bot]",
+        ..Setup::default()
+    })
+    .await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    click(&w, Clicked::new(JANE, APPROVE, &id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "InProgress");
+    let replies = private_replies(&w).await;
+    assert!(
+        replies[0].contains("wrote one of its commits"),
+        "{replies:?}"
+    );
+    // Someone the push does not name may.
+    click(&w, Clicked::new(MEMBER, APPROVE, &id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "Approved");
 }
 
 #[tokio::test]
@@ -737,4 +823,216 @@ async fn a_request_slack_may_have_posted_is_found_not_posted_twice() {
         !record(&w, &id).await["ts"].is_empty(),
         "the found post is recorded"
     );
+}
+
+#[tokio::test]
+async fn in_parallel_mode_each_waiting_execution_is_decided_on_its_own_request() {
+    let w = world(Setup {
+        mode: "PARALLEL",
+        ..Setup::default()
+    })
+    .await;
+    let second = start_push(&w.sdk, &w.pipeline, "octocat", "octocat", "octocat").await;
+    let first = w.execution_id.clone();
+    // Both executions wait at Prod's approval at once, each with its own token.
+    for execution in [&first, &second] {
+        approval_waits(&w, json!({"execution_id": execution})).await;
+    }
+    let mut ids = Vec::new();
+    for execution in [&first, &second] {
+        let out = invoke(&w, execution_action_event(&w, execution, "STARTED")).await;
+        assert_eq!(out["posted"], true, "{out}");
+        ids.push(out["approval"].as_str().expect("approval id").to_string());
+    }
+    assert_ne!(ids[0], ids[1], "one request per execution");
+
+    let status_of = |approvals: &[Value], execution: &str| {
+        approvals
+            .iter()
+            .find(|a| a["execution_id"] == execution)
+            .map(|a| a["status"].clone())
+            .unwrap_or_default()
+    };
+    click(&w, Clicked::new(JANE, APPROVE, &ids[1])).await;
+    let seen = approvals(&w).await;
+    assert_eq!(status_of(&seen, &second), "Approved", "{seen:#?}");
+    assert_eq!(status_of(&seen, &first), "InProgress", "{seen:#?}");
+
+    click(&w, Clicked::new(JANE, REJECT, &ids[0])).await;
+    let seen = approvals(&w).await;
+    assert_eq!(status_of(&seen, &first), "Rejected", "{seen:#?}");
+    assert_eq!(status_of(&seen, &second), "Approved", "{seen:#?}");
+    assert!(
+        private_replies(&w).await.is_empty(),
+        "{:?}",
+        private_replies(&w).await
+    );
+    assert_eq!(record(&w, &ids[0]).await["status"], "rejected");
+    assert_eq!(record(&w, &ids[1]).await["status"], "approved");
+}
+
+#[tokio::test]
+async fn a_click_on_an_approval_answered_in_the_console_says_so_not_superseded() {
+    // PARALLEL mode: CodePipeline answers a token already used with InvalidApprovalToken.
+    let w = world(Setup {
+        mode: "PARALLEL",
+        ..Setup::default()
+    })
+    .await;
+    let seeded = approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    aws_sdk_codepipeline::Client::new(&w.sdk)
+        .put_approval_result()
+        .pipeline_name(&w.pipeline)
+        .stage_name("Prod")
+        .action_name("Approve")
+        .token(seeded["token"].as_str().expect("token"))
+        .result(
+            aws_sdk_codepipeline::types::ApprovalResult::builder()
+                .status(aws_sdk_codepipeline::types::ApprovalStatus::Approved)
+                .summary("Approved in the console by ops")
+                .build()
+                .expect("result"),
+        )
+        .send()
+        .await
+        .expect("approved in the console");
+
+    let (status, _) = click(&w, Clicked::new(JANE, REJECT, &id)).await;
+    assert_eq!(status, 200);
+    assert_eq!(approvals(&w).await[0]["status"], "Approved", "unchanged");
+    let replies = private_replies(&w).await;
+    assert_eq!(
+        replies,
+        vec!["Already approved outside Slack: nothing was changed."]
+    );
+    let shown = text_of(&latest_message(&w).await);
+    assert!(shown.contains("*Approved outside Slack*"), "{shown}");
+    assert!(shown.contains("Approved in the console by ops"), "{shown}");
+    assert!(!shown.contains("Superseded"), "{shown}");
+    assert_eq!(record(&w, &id).await["status"], "approved_elsewhere");
+}
+
+/// A Function URL event of `body`, signed as Slack signs it (so it is authentic, whatever it says).
+fn signed_event(body: String) -> Value {
+    let timestamp = now_epoch_seconds();
+    gantry_core::approval::interaction::SignedRequest {
+        headers: vec![
+            (
+                "content-type",
+                "application/x-www-form-urlencoded".to_string(),
+            ),
+            ("x-slack-request-timestamp", timestamp.to_string()),
+            (
+                "x-slack-signature",
+                sign(SIGNING_SECRET, timestamp, body.as_bytes()),
+            ),
+        ],
+        body,
+    }
+    .function_url_event()
+}
+
+/// Every Slack call the function made was one Slack accepts (garbage in never makes Gantry
+/// send Slack what it refuses).
+async fn slack_accepted_every_call(w: &World) {
+    for call in w.slack.calls(None).await {
+        let ok = call["response"]["ok"] == true || call["method"] == "response_url";
+        let lookup = call["method"] == "users.lookupByEmail";
+        assert!(ok || lookup, "Slack refused {:#}", call);
+    }
+}
+
+#[tokio::test]
+async fn three_hundred_signed_mutations_of_real_clicks_are_all_answered_and_decide_nothing() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    let deployment = deployment(&w).await;
+    let click = |action_id: &'static str, value: String| {
+        gantry_core::approval::interaction::Click {
+            user_id: STRANGER.0,
+            username: STRANGER.1,
+            action_id,
+            value: &value,
+            channel: CHANNEL,
+            message_ts: "1700000000.000100",
+            response_url: &w.slack.response_url("fuzz"),
+            reason: Some("looks fine"),
+        }
+        .payload()
+    };
+    // Real clicks, by someone who may decide nothing: no mutation can make them an approver.
+    let originals = [
+        click(APPROVE, id.clone()),
+        click(REJECT, id.clone()),
+        click(PROMOTE, deployment.clone()),
+        click(
+            gantry_core::traffic::report::PAUSE_ACTION,
+            format!("{deployment}|0"),
+        ),
+        click(
+            gantry_core::traffic::report::EXTEND_ACTION,
+            format!("{deployment}|0|10"),
+        ),
+    ];
+    let mut rng = Rng(0x5eed_0101);
+    for i in 0..300 {
+        let bytes = mutate(&mut rng, &originals[i % originals.len()]);
+        let event = signed_event(format!("payload={}", form_value(&bytes)));
+        let answer = invoke(&w, event).await;
+        assert_eq!(
+            answer["statusCode"], 200,
+            "signed mutation {i} answered {answer}"
+        );
+    }
+    let all = approvals(&w).await;
+    assert_eq!(all[0]["status"], "InProgress");
+    assert_eq!(
+        all[0]["put_attempts"], 0,
+        "nothing asked CodePipeline to decide"
+    );
+    assert_eq!(record(&w, &id).await["status"], "waiting");
+    assert!(!deployment_record(&w, &deployment)
+        .await
+        .contains_key("command"));
+    slack_accepted_every_call(&w).await;
+}
+
+#[tokio::test]
+async fn two_hundred_mutations_of_approval_events_are_all_answered_and_decide_nothing() {
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    let originals = [
+        action_event(&w, "STARTED"),
+        action_event(&w, "FAILED"),
+        action_event(&w, "SUCCEEDED"),
+    ];
+    let mut rng = Rng(0x5eed_0102);
+    let mut failed = Vec::new();
+    for i in 0..200 {
+        let bytes = mutate(&mut rng, &originals[i % originals.len()]);
+        // Lambda hands the function JSON; damaged bytes that are no JSON never arrive.
+        let Ok(event) = serde_json::from_slice::<Value>(&bytes) else {
+            continue;
+        };
+        let names = event["detail"]["pipeline"].clone();
+        if let Err(e) = approval::handle(&w.app, event).await {
+            // Only an event naming a pipeline this function may not read is an error (IAM
+            // refuses it: Lambda retries, then dead-letters it, which alarms); a retry cannot
+            // mend any other garbage, so none is asked for.
+            if names == json!(w.pipeline) {
+                failed.push(e.to_string());
+            }
+        }
+    }
+    // Whatever the events said, the request waits, posted once, decided by nobody.
+    assert!(failed.is_empty(), "retries asked: {failed:?}");
+    let all = approvals(&w).await;
+    assert_eq!(all[0]["status"], "InProgress");
+    assert_eq!(all[0]["put_attempts"], 0);
+    assert_eq!(record(&w, &id).await["status"], "waiting");
+    assert_eq!(w.slack.calls(Some("chat.postMessage")).await.len(), 1);
+    slack_accepted_every_call(&w).await;
 }

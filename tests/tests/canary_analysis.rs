@@ -3,7 +3,9 @@
 //! `GetMetricData` statistics), against ECS, the ALB, DynamoDB and the Slack stand-in.
 
 use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
-use gantry_core::config::TrafficShifterConfig;
+use gantry_core::approval::interaction::Click;
+use gantry_core::clock::now_epoch_seconds;
+use gantry_core::config::{ApprovalConfig, TrafficShifterConfig};
 use gantry_tests::alb_metrics::{publish, Period};
 use gantry_tests::aws::{create_secret, create_table, function_start, sdk};
 use gantry_tests::slack::SlackNs;
@@ -22,9 +24,15 @@ const THREAD_TS: &str = "1767225600.000100";
 struct Rig {
     shop: Shop,
     shifter: Arc<TrafficShifter>,
+    /// The approval function on the same table: Slack's clicks on the deployment's buttons.
+    approval: approval::App,
     table: String,
     slack: SlackNs,
 }
+
+/// Who may steer the deployment from Slack (`GANTRY_APPROVERS` for the `Deploy` stage).
+const RELEASE: (&str, &str) = ("U0RELEASE", "rel");
+const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
 /// A shop, a state table, Slack progress on, and the shifter judging each published window at
 /// once (a real one waits two minutes for CloudWatch to finish a window).
@@ -37,7 +45,7 @@ async fn rig() -> Rig {
     let secret_arn = create_secret(
         &sdk,
         &unique("gantry-secret"),
-        &json!({"slack_bot_token": "xoxb-gantry"}),
+        &json!({"slack_bot_token": "xoxb-gantry", "slack_signing_secret": SIGNING_SECRET}),
     )
     .await;
     let vars: HashMap<String, String> = HashMap::from([
@@ -59,9 +67,18 @@ async fn rig() -> Rig {
     let mut shifter = traffic_shifter::build(config, &secrets, &own);
     shifter.slice = Duration::from_millis(2500);
     shifter.analysis_settle_seconds = -3600;
+    let mut approval_vars = vars.clone();
+    approval_vars.insert(
+        "GANTRY_APPROVERS".into(),
+        json!({ &shop.pipeline: {"Deploy": {"users": [RELEASE.0]}} }).to_string(),
+    );
+    let approval_config = ApprovalConfig::from_env(&approval_vars).expect("approval config");
+    let (own, secrets) = function_start("approval", &stack).await;
+    let approval = approval::build(approval_config, &secrets, &own).expect("approval");
     Rig {
         shop,
         shifter: Arc::new(shifter),
+        approval,
         table,
         slack,
     }
@@ -511,4 +528,139 @@ async fn a_stale_pause_click_does_nothing() {
             .ends_with("pause by <@U0RELEASE> (controls v3): ignored, stale (controls are at v0)"),
         "{trail:?}"
     );
+}
+
+/// A signed Slack click on one of the deployment message's buttons, through the approval
+/// function (as Slack sends it: a form body in a Function URL event). Returns the HTTP status
+/// and what the clicker was told privately, if anything.
+async fn slack_click(
+    rig: &Rig,
+    user: (&str, &str),
+    action_id: &str,
+    value: &str,
+) -> (u64, Option<String>) {
+    let path = unique("click");
+    let request = Click {
+        user_id: user.0,
+        username: user.1,
+        action_id,
+        value,
+        channel: "C0DEPLOYS",
+        message_ts: THREAD_TS,
+        response_url: &rig.slack.response_url(&path),
+        reason: None,
+    }
+    .signed_request(SIGNING_SECRET, now_epoch_seconds());
+    let answer = approval::handle(&rig.approval, request.function_url_event())
+        .await
+        .expect("answered");
+    let told = rig
+        .slack
+        .calls(Some("response_url"))
+        .await
+        .iter()
+        .rev()
+        .find(|c| c["path"].as_str().is_some_and(|p| p.ends_with(&path)))
+        .and_then(|c| c["body"]["text"].as_str().map(str::to_string));
+    (answer["statusCode"].as_u64().unwrap_or(0), told)
+}
+
+async fn record_field(rig: &Rig, deployment: &str, name: &str) -> Option<String> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let item = aws_sdk_dynamodb::Client::new(&rig.shop.sdk)
+        .get_item()
+        .table_name(&rig.table)
+        .key("pk", AttributeValue::S(format!("DEPLOYMENT#{deployment}")))
+        .key("sk", AttributeValue::S("DEPLOYMENT".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("read record")
+        .item
+        .unwrap_or_default();
+    item.get(name)
+        .and_then(|v| v.as_s().or_else(|_| v.as_n()).ok().cloned())
+}
+
+#[tokio::test]
+async fn signed_slack_clicks_extend_pause_and_resume_a_running_deployment() {
+    use gantry_core::traffic::report::{
+        EXTEND_ACTION, EXTEND_MINUTES, PAUSE_ACTION, PROMOTE_ACTION, RESUME_ACTION,
+    };
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let (first, deployment) = start(&rig, 2, Value::Null).await;
+    let running = spawn_run(&rig, &first);
+    until_green_at(shop, 10).await;
+
+    // The values the deployment's message carries: `<id>|<controls version>[|<minutes>]`.
+    let (status, told) = slack_click(
+        &rig,
+        RELEASE,
+        EXTEND_ACTION,
+        &format!("{deployment}|0|{EXTEND_MINUTES}"),
+    )
+    .await;
+    assert_eq!((status, told), (200, None));
+    let trail = until_audited(&rig, &deployment, 1).await;
+    assert!(
+        trail[0].contains("extend bake +10 min by <@U0RELEASE> (controls v0): applied"),
+        "{trail:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(shop.weights(false).await, (90, 10), "the bake was extended");
+
+    slack_click(&rig, RELEASE, PAUSE_ACTION, &format!("{deployment}|1")).await;
+    let trail = until_audited(&rig, &deployment, 2).await;
+    assert!(
+        trail[1].ends_with("pause by <@U0RELEASE> (controls v1): applied: the weights hold"),
+        "{trail:?}"
+    );
+    // A second click on the message as it was before the pause: stale, nothing written.
+    let (status, told) = slack_click(&rig, RELEASE, PAUSE_ACTION, &format!("{deployment}|1")).await;
+    assert_eq!(status, 200);
+    assert!(told.unwrap_or_default().contains("out of date"));
+    assert_eq!(record_field(&rig, &deployment, "command").await, None);
+
+    slack_click(&rig, RELEASE, RESUME_ACTION, &format!("{deployment}|2")).await;
+    let trail = until_audited(&rig, &deployment, 3).await;
+    assert!(
+        trail[2].contains("resume by <@U0RELEASE> (controls v2): applied"),
+        "{trail:?}"
+    );
+    // Still within the extended bake: Promote now (also a click) finishes it.
+    assert_eq!(shop.weights(false).await, (90, 10));
+    slack_click(&rig, RELEASE, PROMOTE_ACTION, &deployment).await;
+    let views = running.await.unwrap();
+    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+}
+
+#[tokio::test]
+async fn a_slack_click_from_someone_not_an_approver_changes_nothing() {
+    use gantry_core::traffic::report::PAUSE_ACTION;
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let (first, deployment) = start(&rig, 3, Value::Null).await;
+    let running = spawn_run(&rig, &first);
+    until_green_at(shop, 10).await;
+    let (status, told) = slack_click(
+        &rig,
+        ("U0STRANGER", "sam"),
+        PAUSE_ACTION,
+        &format!("{deployment}|0"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        told.as_deref()
+            .unwrap_or_default()
+            .contains("not one of the approvers"),
+        "{told:?}"
+    );
+    assert_eq!(record_field(&rig, &deployment, "command").await, None);
+    let views = running.await.unwrap();
+    assert_eq!(views.last().unwrap()["status"], "Succeeded", "not paused");
+    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+    assert!(audit_trail(&rig, &deployment).await.is_empty());
 }

@@ -4,6 +4,7 @@
 
 use gantry_core::config::NotifierConfig;
 use gantry_tests::aws::{create_pipeline, create_secret, create_table, function_start, sdk};
+use gantry_tests::fuzz::{mutate, Rng};
 use gantry_tests::iam::Stack;
 use gantry_tests::slack::SlackNs;
 use gantry_tests::topic::{Received, SubscribedTopic};
@@ -888,4 +889,42 @@ async fn events_the_notifier_does_not_handle_are_skipped_without_a_retry() {
     }
     assert!(w.slack.calls(None).await.is_empty());
     assert!(w.topic.received().await.is_empty());
+}
+
+#[tokio::test]
+async fn two_hundred_mutations_of_real_events_are_all_answered_and_slack_refuses_nothing() {
+    let w = world().await;
+    let execution = start(&w).await;
+    let e = events(&w, &execution);
+    let mut originals = e.successful_run();
+    originals.push(e.action(200, "Deploy", "Approval", "STARTED"));
+    originals.push(e.action(200, "Build", "Build", "FAILED"));
+    originals.push(fixture_json(
+        "aws/example-codepipeline-action-execution-stage-change-event.json",
+    ));
+    let mut rng = Rng(0x5eed_0201);
+    let mut failed = Vec::new();
+    let mut sent = 0;
+    while sent < 200 {
+        let bytes = mutate(&mut rng, &originals[sent % originals.len()]);
+        // Lambda hands the function JSON; damaged bytes that are no JSON never arrive.
+        let Ok(event) = serde_json::from_slice::<Value>(&bytes) else {
+            continue;
+        };
+        sent += 1;
+        if let Err(err) = notifier::handle(&w.notifier, &event, &unique("fuzz")).await {
+            failed.push(format!("{err}: {event}"));
+        }
+    }
+    // A retry cannot mend garbage, so none is asked for.
+    assert!(failed.is_empty(), "retries asked: {failed:#?}");
+    // Whatever the events said, Gantry sent Slack only what Slack accepts.
+    let calls = w.slack.calls(None).await;
+    assert!(
+        !calls.is_empty(),
+        "the real parts of the events were posted"
+    );
+    for call in calls {
+        assert_eq!(call["response"]["ok"], true, "Slack refused {call:#}");
+    }
 }

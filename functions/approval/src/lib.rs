@@ -48,6 +48,7 @@ pub fn build(
     let slack_now = slack.with_retry_policy(RetryPolicy::for_clicks());
     Ok(Approvals {
         approvers: config.approvers,
+        people: config.people,
         channels: config.channels,
         signing_secret,
         pipeline: CodePipelineApprovals {
@@ -64,7 +65,15 @@ pub fn build(
 /// Handles one invocation, whatever its source. An error makes Lambda retry the event.
 pub async fn handle(app: &App, event: Value) -> Result<Value, lambda_runtime::Error> {
     let now = now_epoch_seconds();
-    Ok(match classify(event)? {
+    let source = match classify(event) {
+        Ok(source) => source,
+        // A retry cannot make an event of no known shape readable: log it, don't fail.
+        Err(e) => {
+            tracing::error!(error = %e, "event of no known shape ignored");
+            return Ok(serde_json::json!({ "ignored": e.to_string() }));
+        }
+    };
+    Ok(match source {
         Source::Http(request, origin) => {
             let reply = app.on_click(&request, now).await;
             http_response(origin, reply.status, &reply.body)

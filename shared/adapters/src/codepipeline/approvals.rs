@@ -18,78 +18,94 @@ pub struct CodePipelineApprovals {
 }
 
 impl ApprovalActions for CodePipelineApprovals {
-    /// The approval waiting in `pipeline`/`stage`/`action`, if one is.
+    /// The approval waiting in `pipeline`/`stage`/`action`, if one is: `GetPipelineState`'s
+    /// token (SUPERSEDED and QUEUED modes: one execution per stage); else, as PARALLEL mode
+    /// needs, the `externalExecutionId` of the execution's waiting action in
+    /// `ListActionExecutions` (`PutApprovalResult`'s documentation says to use it as the token).
     async fn waiting(
         &self,
         pipeline: &str,
         stage: &str,
         action: &str,
+        execution_id: Option<&str>,
+        token: Option<&str>,
     ) -> Result<Option<WaitingApproval>, ApprovalCallError> {
-        let Some(stage_state) = self.stage_state(pipeline, stage).await? else {
-            return Ok(None);
-        };
-        let latest = stage_state
-            .action_states()
-            .iter()
-            .find(|a| a.action_name() == Some(action))
-            .and_then(|a| a.latest_execution());
-        let Some(latest) = latest else {
-            return Ok(None);
-        };
-        let waiting = latest.status()
-            == Some(&aws_sdk_codepipeline::types::ActionExecutionStatus::InProgress);
-        Ok(latest
-            .token()
-            .filter(|_| waiting)
-            .map(|token| WaitingApproval {
-                token: token.to_string(),
-                execution_id: stage_state
-                    .latest_execution()
-                    .map(|e| e.pipeline_execution_id().to_string()),
-                since: latest.last_status_change().map(|t| t.secs()),
-            }))
-    }
-
-    async fn declared_timeout(
-        &self,
-        pipeline: &str,
-        stage: &str,
-        action: &str,
-    ) -> Result<Option<i64>, ApprovalCallError> {
-        Ok(self
-            .declared_action(pipeline, stage, action)
-            .await?
-            .and_then(|a| a.timeout_in_minutes())
-            .map(i64::from))
-    }
-
-    /// How the action's latest execution ended, if it has.
-    async fn last_outcome(
-        &self,
-        pipeline: &str,
-        stage: &str,
-        action: &str,
-    ) -> Result<ActionOutcome, ApprovalCallError> {
-        use aws_sdk_codepipeline::types::ActionExecutionStatus as S;
         let stage_state = self.stage_state(pipeline, stage).await?;
         let latest = stage_state
             .iter()
             .flat_map(|s| s.action_states())
             .find(|a| a.action_name() == Some(action))
             .and_then(|a| a.latest_execution());
+        let in_progress = |l: &aws_sdk_codepipeline::types::ActionExecution| {
+            l.status() == Some(&aws_sdk_codepipeline::types::ActionExecutionStatus::InProgress)
+        };
+        let stage_execution = stage_state
+            .as_ref()
+            .and_then(|s| s.latest_execution())
+            .map(|e| e.pipeline_execution_id().to_string());
+        if let Some((latest, state_token)) = latest
+            .filter(|l| in_progress(l))
+            .and_then(|l| Some((l, l.token()?)))
+        {
+            return Ok(Some(WaitingApproval {
+                token: state_token.to_string(),
+                execution_id: stage_execution,
+                since: latest.last_status_change().map(|t| t.secs()),
+            }));
+        }
+        if execution_id.is_none() && token.is_none() {
+            return Ok(None);
+        }
+        self.parallel_waiting(pipeline, stage, action, execution_id, token)
+            .await
+    }
+
+    /// How the action last ended in `execution_id` (`ListActionExecutions`, newest first), if
+    /// it has: in PARALLEL mode the stage's latest action may be another execution's.
+    async fn last_outcome(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        action: &str,
+        execution_id: &str,
+    ) -> Result<ActionOutcome, ApprovalCallError> {
+        use aws_sdk_codepipeline::types::ActionExecutionStatus as S;
+        let out = self
+            .client
+            .list_action_executions()
+            .pipeline_name(pipeline)
+            .filter(
+                ActionExecutionFilter::builder()
+                    .pipeline_execution_id(execution_id)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("ListActionExecutions", pipeline, e))?;
+        let latest = out
+            .action_execution_details()
+            .iter()
+            .filter(|d| d.stage_name() == Some(stage) && d.action_name() == Some(action))
+            .max_by_key(|d| d.start_time().map(|t| (t.secs(), t.subsec_nanos())));
         Ok(ActionOutcome {
             outcome: match latest.and_then(|l| l.status()) {
                 Some(S::Succeeded) => Some(Outcome::Approved),
                 Some(S::Failed) => Some(Outcome::Rejected),
                 _ => None,
             },
-            summary: latest.and_then(|l| l.summary()).map(str::to_string),
+            summary: latest
+                .and_then(|l| l.output())
+                .and_then(|o| o.execution_result())
+                .and_then(|r| r.external_execution_summary())
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_string),
         })
     }
 
-    /// The approval action's custom message and review URL, as this execution sees them: the
-    /// action execution's resolved configuration (CodePipeline has replaced `#{…}` variables
-    /// there), else the pipeline's declaration (variables left as written).
+    /// The approval action's custom message and review URL, as this execution sees them (the
+    /// action execution's resolved configuration, where CodePipeline has replaced `#{…}`
+    /// variables, else the pipeline's declaration, variables left as written), and the
+    /// declared `timeoutInMinutes`: `GetPipeline` once for both.
     async fn settings(
         &self,
         pipeline: &str,
@@ -97,20 +113,31 @@ impl ApprovalActions for CodePipelineApprovals {
         action: &str,
         execution_id: &str,
     ) -> Result<ApprovalSettings, ApprovalCallError> {
-        match self
+        let resolved = self
             .resolved_configuration(pipeline, stage, action, execution_id)
             .await
-        {
-            Ok(Some(configuration)) => return Ok(settings_of(Some(&configuration))),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "no resolved approval settings; using the declared ones")
-            }
-        }
-        let declared = self.declared_action(pipeline, stage, action).await?;
-        Ok(settings_of(
-            declared.as_ref().and_then(|a| a.configuration()),
-        ))
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "no resolved approval settings; using the declared ones");
+                None
+            });
+        let declared = match self.declared_action(pipeline, stage, action).await {
+            Ok(declared) => declared,
+            Err(e) => match resolved {
+                Some(configuration) => {
+                    tracing::warn!(error = %e, "approval timeout unavailable; assuming seven days");
+                    return Ok(settings_of(Some(&configuration), None));
+                }
+                None => return Err(e),
+            },
+        };
+        let timeout = declared
+            .as_ref()
+            .and_then(|a| a.timeout_in_minutes())
+            .map(i64::from);
+        let configuration = resolved
+            .as_ref()
+            .or_else(|| declared.as_ref().and_then(|a| a.configuration()));
+        Ok(settings_of(configuration, timeout))
     }
 
     /// The commit the execution runs, from the variables the webhook set or the source revision.
@@ -181,6 +208,55 @@ impl ApprovalActions for CodePipelineApprovals {
 }
 
 impl CodePipelineApprovals {
+    /// PARALLEL mode: the waiting approval of `execution_id` (or the one whose token is
+    /// `token`), from `ListActionExecutions`; its `externalExecutionId` is the token.
+    async fn parallel_waiting(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        action: &str,
+        execution_id: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<Option<WaitingApproval>, ApprovalCallError> {
+        use aws_sdk_codepipeline::types::ActionExecutionStatus as S;
+        let mut request = self.client.list_action_executions().pipeline_name(pipeline);
+        if let Some(e) = execution_id {
+            request = request.filter(
+                ActionExecutionFilter::builder()
+                    .pipeline_execution_id(e)
+                    .build(),
+            );
+        }
+        let out = match request.send().await {
+            Ok(out) => out,
+            Err(e) => {
+                return match classify("ListActionExecutions", pipeline, e) {
+                    // An execution CodePipeline no longer knows has nothing waiting.
+                    ApprovalCallError::NotFound { .. } => Ok(None),
+                    other => Err(other),
+                };
+            }
+        };
+        Ok(out
+            .action_execution_details()
+            .iter()
+            .filter(|d| d.stage_name() == Some(stage) && d.action_name() == Some(action))
+            .filter(|d| d.status() == Some(&S::InProgress))
+            .filter(|d| execution_id.is_none() || d.pipeline_execution_id() == execution_id)
+            .find_map(|d| {
+                let external = d
+                    .output()
+                    .and_then(|o| o.execution_result())
+                    .and_then(|r| r.external_execution_id())
+                    .filter(|t| token.is_none_or(|want| want == *t))?;
+                Some(WaitingApproval {
+                    token: external.to_string(),
+                    execution_id: d.pipeline_execution_id().map(str::to_string),
+                    since: d.start_time().map(|t| t.secs()),
+                })
+            }))
+    }
+
     /// The approval action execution's `resolvedConfiguration` in `execution_id`, if listed. The
     /// newest first page is enough: the approval has just started.
     async fn resolved_configuration(
@@ -257,8 +333,12 @@ impl CodePipelineApprovals {
     }
 }
 
-/// `CustomData` and `ExternalEntityLink` from an approval action's configuration.
-fn settings_of(configuration: Option<&HashMap<String, String>>) -> ApprovalSettings {
+/// `CustomData` and `ExternalEntityLink` from an approval action's configuration, with its
+/// declared timeout.
+fn settings_of(
+    configuration: Option<&HashMap<String, String>>,
+    timeout_minutes: Option<i64>,
+) -> ApprovalSettings {
     let get = |k: &str| {
         configuration
             .and_then(|c| c.get(k))
@@ -268,6 +348,7 @@ fn settings_of(configuration: Option<&HashMap<String, String>>) -> ApprovalSetti
     ApprovalSettings {
         custom_data: get("CustomData"),
         review_url: get("ExternalEntityLink"),
+        timeout_minutes,
     }
 }
 

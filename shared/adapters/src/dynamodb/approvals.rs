@@ -5,9 +5,10 @@
 use super::attributes::{conditional_failed, n, number, s, text, DynamoItem};
 use super::{conditional_write, store_error, Key, StateTable, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use gantry_core::approval::pipeline::split_authors;
 use gantry_core::approval::ports::{ApprovalStore, Created, DecisionClaim};
 use gantry_core::approval::{
-    ApprovalDecision, ApprovalRecord, ApprovalState, Approver, AuthorIdentity, Closure,
+    ApprovalDecision, ApprovalRecord, ApprovalState, Approver, ChangeOwners, Closure,
     CommitSummary, Outcome,
 };
 use gantry_core::slack::PostedMessage;
@@ -51,6 +52,7 @@ mod status {
     pub const DECIDED_ELSEWHERE: &str = "decided_elsewhere";
     pub const EXPIRED: &str = "expired";
     pub const SUPERSEDED: &str = "superseded";
+    pub const TOKEN_REFUSED: &str = "token_refused";
 }
 
 /// Approval records on the state table.
@@ -295,10 +297,12 @@ impl ApprovalStore for DynamoApprovals {
     }
 }
 
-fn author_attribute(author: &AuthorIdentity) -> Option<String> {
-    match author {
-        AuthorIdentity::Slack(id) => Some(id.clone()),
-        AuthorIdentity::NotInSlack => Some("-".into()),
+/// The owners' Slack ids, comma-separated (`-` for none); only a settled answer is kept, so
+/// anything else (an unmapped pusher, a failed lookup) is asked again at the click.
+fn owners_attribute(owners: &ChangeOwners) -> Option<String> {
+    match owners {
+        ChangeOwners::Slack(ids) if ids.is_empty() => Some("-".into()),
+        ChangeOwners::Slack(ids) => Some(ids.iter().cloned().collect::<Vec<_>>().join(",")),
         _ => None,
     }
 }
@@ -358,6 +362,11 @@ fn ending_attributes(state: &ApprovalState) -> (String, Vec<(&'static str, Attri
                 values.push((":at", n(*at)));
                 status::SUPERSEDED
             }
+            Closure::TokenRefused { at } => {
+                set.push("closed_at = :at");
+                values.push((":at", n(*at)));
+                status::TOKEN_REFUSED
+            }
         },
         // Not an ending; kept total so a mistake writes a readable record, not garbage.
         ApprovalState::Waiting => status::WAITING,
@@ -395,14 +404,18 @@ fn to_item(r: &ApprovalRecord) -> DynamoItem {
             ("commit_author", &c.author),
             ("repository", &c.repository),
             ("branch", &c.branch),
+            ("pusher", &c.pusher),
         ] {
             if let Some(v) = v {
                 put(k, s(v));
             }
         }
     }
-    if let Some(a) = r.author.as_ref().and_then(author_attribute) {
-        put("author_slack", s(&a));
+    if let Some(c) = r.commit.as_ref().filter(|c| !c.authors.is_empty()) {
+        put("commit_authors", s(c.authors.join(",")));
+    }
+    if let Some(o) = r.owners.as_ref().and_then(owners_attribute) {
+        put("owners_slack", s(&o));
     }
     if let Some(m) = &r.message {
         put("channel", s(&m.channel));
@@ -457,6 +470,7 @@ fn from_item(table: &str, i: &DynamoItem) -> Result<ApprovalRecord, StoreError> 
         status::DECIDED_ELSEWHERE => elsewhere(None),
         status::EXPIRED => ApprovalState::Closed(Closure::Expired { at }),
         status::SUPERSEDED => ApprovalState::Closed(Closure::Superseded { at }),
+        status::TOKEN_REFUSED => ApprovalState::Closed(Closure::TokenRefused { at }),
         other => {
             return Err(StoreError::new(format!(
                 "table {table}: approval record has unknown status {other:?}"
@@ -469,13 +483,18 @@ fn from_item(table: &str, i: &DynamoItem) -> Result<ApprovalRecord, StoreError> 
         author: text(i, "commit_author"),
         repository: text(i, "repository"),
         branch: text(i, "branch"),
+        pusher: text(i, "pusher"),
+        authors: text(i, "commit_authors")
+            .map(|a| split_authors(&a))
+            .unwrap_or_default(),
     });
-    let author = text(i, "author_slack").map(|a| {
-        if a == "-" {
-            AuthorIdentity::NotInSlack
-        } else {
-            AuthorIdentity::Slack(a)
-        }
+    let owners = text(i, "owners_slack").map(|o| {
+        ChangeOwners::Slack(
+            o.split(',')
+                .filter(|id| !id.is_empty() && *id != "-")
+                .map(str::to_string)
+                .collect(),
+        )
     });
     let message = match (text(i, "channel"), text(i, "ts")) {
         (Some(channel), Some(ts)) => Some(PostedMessage { channel, ts }),
@@ -493,7 +512,7 @@ fn from_item(table: &str, i: &DynamoItem) -> Result<ApprovalRecord, StoreError> 
         custom_data: text(i, "custom_data"),
         review_url: text(i, "review_url"),
         commit,
-        author,
+        owners,
         message,
         state,
     })
@@ -522,8 +541,12 @@ mod tests {
                 author: Some("octocat".into()),
                 repository: None,
                 branch: Some("main".into()),
+                pusher: Some("mona".into()),
+                authors: vec!["mona".into(), "ghost@example.invalid".into()],
             }),
-            author: Some(AuthorIdentity::NotInSlack),
+            owners: Some(ChangeOwners::Slack(
+                ["U0MONA".to_string(), "U0ADA".to_string()].into(),
+            )),
             message: Some(PostedMessage {
                 channel: "C1".into(),
                 ts: "1.2".into(),
@@ -569,6 +592,7 @@ mod tests {
             }),
             ApprovalState::Closed(Closure::Expired { at: 7 }),
             ApprovalState::Closed(Closure::Superseded { at: 7 }),
+            ApprovalState::Closed(Closure::TokenRefused { at: 7 }),
         ] {
             // Apply the update expression's assignments to the item, as DynamoDB would.
             let mut item = to_item(&record());

@@ -7,6 +7,7 @@ use super::attributes::{n, s};
 use super::deployments::{command_attribute, record};
 use super::{Key, StoreError};
 use crate::dynamodb::DynamoDeployments;
+use aws_sdk_dynamodb::types::AttributeValue;
 use gantry_core::approval::ports::{CommandOutcome, DeploymentCommands};
 use gantry_core::traffic::{Command, DeploymentRecord};
 
@@ -22,14 +23,8 @@ impl DeploymentCommands for DynamoDeployments {
         now: i64,
     ) -> Result<CommandOutcome, StoreError> {
         let (name, by) = command_attribute(command);
-        let written = self
-            .update(
-                id,
-                "SET command = :c, command_by = :by, command_at = :at",
-                vec![(":c", s(name)), (":by", s(by)), (":at", n(now))],
-                Some("attribute_exists(pk) AND attribute_not_exists(command)"),
-            )
-            .await?;
+        let (set, condition, values) = command_update(command, name, by, now);
+        let written = self.update(id, &set, values, Some(&condition)).await?;
         if written {
             return Ok(CommandOutcome::Recorded);
         }
@@ -38,11 +33,55 @@ impl DeploymentCommands for DynamoDeployments {
                 command: Some(pending),
                 ..
             }) => CommandOutcome::AlreadyPending(pending),
+            Some(d) if version_of(command).is_some_and(|v| v != d.controls) => {
+                CommandOutcome::Stale {
+                    current: d.controls,
+                }
+            }
             // Exists without a command: the condition cannot have failed for it, but a record
             // that disappeared in between is simply missing.
             _ => CommandOutcome::Missing,
         })
     }
+}
+
+/// The controls' version a command carries (Pause, Resume, Extend bake, Continue).
+fn version_of(command: &Command) -> Option<u32> {
+    match command {
+        Command::Pause { version, .. }
+        | Command::Resume { version, .. }
+        | Command::Extend { version, .. }
+        | Command::Continue { version, .. } => Some(*version),
+        Command::Promote { .. } | Command::RollBack { .. } => None,
+    }
+}
+
+/// The update writing `command` (with its version and, for Extend bake, its minutes), and its
+/// condition: the deployment exists, has no command waiting, and (for a versioned command) its
+/// controls are at the command's version (no `controls_version` yet means version 0).
+fn command_update(
+    command: &Command,
+    name: &str,
+    by: &str,
+    now: i64,
+) -> (String, String, Vec<(&'static str, AttributeValue)>) {
+    let mut set = vec!["command = :c", "command_by = :by", "command_at = :at"];
+    let mut values = vec![(":c", s(name)), (":by", s(by)), (":at", n(now))];
+    let mut condition = "attribute_exists(pk) AND attribute_not_exists(command)".to_string();
+    if let Some(version) = version_of(command) {
+        set.push("command_version = :v");
+        values.push((":v", n(i64::from(version))));
+        condition.push_str(if version == 0 {
+            " AND (attribute_not_exists(controls_version) OR controls_version = :v)"
+        } else {
+            " AND controls_version = :v"
+        });
+    }
+    if let Command::Extend { minutes, .. } = command {
+        set.push("command_minutes = :m");
+        values.push((":m", n(i64::from(*minutes))));
+    }
+    (format!("SET {}", set.join(", ")), condition, values)
 }
 
 #[cfg(test)]
@@ -55,13 +94,33 @@ mod tests {
         for c in [
             Command::Promote { by: "U1".into() },
             Command::RollBack { by: "U2".into() },
+            Command::Pause {
+                by: "U3".into(),
+                version: 2,
+            },
+            Command::Resume {
+                by: "U3".into(),
+                version: 3,
+            },
+            Command::Continue {
+                by: "U3".into(),
+                version: 4,
+            },
+            Command::Extend {
+                by: "U4".into(),
+                version: 5,
+                minutes: 10,
+            },
         ] {
+            // Apply the update's assignments to the item, as DynamoDB would.
             let (name, by) = command_attribute(&c);
+            let (set, _, values) = command_update(&c, name, by, 7);
+            let values: HashMap<_, _> = values.into_iter().collect();
             let mut item = Key::deployment("d-1").attributes();
-            item.extend(HashMap::from([
-                ("command".to_string(), s(name)),
-                ("command_by".to_string(), s(by)),
-            ]));
+            for assignment in set.trim_start_matches("SET ").split(", ") {
+                let (attribute, value) = assignment.split_once(" = ").unwrap();
+                item.insert(attribute.to_string(), values[value].clone());
+            }
             assert_eq!(record(&item).command, Some(c));
         }
         let k = Key::deployment("d-1");

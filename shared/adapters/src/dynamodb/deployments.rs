@@ -95,6 +95,7 @@ pub(super) fn record(item: &DynamoItem) -> DeploymentRecord {
         summary: text(item, "summary"),
         command,
         command_at: item.get("command_at").and_then(|v| v.as_n().ok()).cloned(),
+        controls: number("controls_version").unwrap_or(0),
         message,
         handed_over: match (number("token_seq"), text(item, "token_digest")) {
             (Some(seq), Some(digest)) => Some(HandOver { seq, digest }),
@@ -288,6 +289,17 @@ impl DeploymentStore for DynamoDeployments {
             "REMOVE command, command_by, command_at, command_version, command_minutes",
             values,
             Some(condition),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn set_controls(&self, id: &str, version: u32) -> Result<(), StoreError> {
+        self.update(
+            id,
+            "SET controls_version = :v",
+            vec![(":v", AttributeValue::N(version.to_string()))],
+            Some("attribute_exists(pk)"),
         )
         .await
         .map(|_| ())

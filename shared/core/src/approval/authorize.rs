@@ -1,22 +1,37 @@
 //! Whether a Slack user may press a button: the stage's approvers, and the four-eyes rule.
+//!
+//! Four-eyes rests on who a change belongs to: the account the provider authenticated for the
+//! push (`PUSHER`, mapped to Slack by `GANTRY_PEOPLE`) and every commit's author. A commit's
+//! author is free text the committer writes, so it may only ever *bar* someone (when it maps to
+//! the clicker), never clear anyone; a pusher Gantry cannot place in Slack fails closed.
 
+use super::CommitSummary;
 use crate::config::approvers::StageApprovers;
+use crate::config::people::{LoginMapping, People};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// What the button asks for. Approving and promoting release a change, so the four-eyes rule
-/// applies to them; rejecting and rolling back stop one, which its author may always do.
+/// What the button asks for. Approving, promoting, resuming and continuing release a change,
+/// so the four-eyes rule applies to them; rejecting and rolling back stop one, which its author
+/// may always do; pausing and extending the bake only hold it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Act {
     Approve,
     Reject,
     Promote,
     Rollback,
+    Pause,
+    Resume,
+    Extend,
+    Continue,
 }
 
 impl Act {
     /// True when the act lets the change go further.
     pub fn releases_change(self) -> bool {
-        matches!(self, Act::Approve | Act::Promote)
+        matches!(
+            self,
+            Act::Approve | Act::Promote | Act::Resume | Act::Continue
+        )
     }
 
     /// The verb, as messages use it.
@@ -26,6 +41,10 @@ impl Act {
             Act::Reject => "reject",
             Act::Promote => "promote",
             Act::Rollback => "roll back",
+            Act::Pause => "pause",
+            Act::Resume => "resume",
+            Act::Extend => "extend the bake of",
+            Act::Continue => "continue",
         }
     }
 }
@@ -38,47 +57,132 @@ pub struct Clicker {
     pub groups: BTreeSet<String>,
 }
 
-/// Who wrote the change, as far as Slack is concerned.
+/// Who a change belongs to, as far as Slack is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthorIdentity {
-    /// The author's Slack user id.
-    Slack(String),
-    /// The author has no Slack user (their email matches none, or `authors` maps them to null).
-    NotInSlack,
-    /// The author is named (`name`) but neither `authors` nor an email finds their Slack user.
-    Unmatched(String),
-    /// The execution says nothing about its commit's author.
-    Unknown,
-    /// Slack could not be asked just now.
+pub enum ChangeOwners {
+    /// The Slack users the change belongs to: the pusher's, and each commit author's that maps.
+    Slack(BTreeSet<String>),
+    /// The execution names no pusher: it was not started by Gantry's webhook (the console, a
+    /// CLI, a source action), so nobody can say whose change it is.
+    PusherUnknown,
+    /// `GANTRY_PEOPLE` does not map the pusher's login (`add`: the keys that would).
+    PusherUnmapped { login: String, add: Vec<String> },
+    /// Slack could not be asked just now (a commit author's email lookup).
     LookupFailed,
 }
 
-/// How to find the author's Slack user: decided from the Git author and the `authors` table.
+/// How one commit author may bar someone: decided from the `authors` table and `GANTRY_PEOPLE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthorLookup {
-    /// Already known (from the table).
-    Known(AuthorIdentity),
-    /// Ask Slack `users.lookupByEmail`.
+    /// These Slack users (none: a bot, or a name Slack cannot know, which bars nobody).
+    Known(BTreeSet<String>),
+    /// Ask Slack `users.lookupByEmail`; the user found (if any) is barred too.
     ByEmail(String),
 }
 
-/// Decides how to identify `author` (a Git name, username or email) in Slack.
+/// Decides how one commit author (a Git username, name or email) is found in Slack.
 pub fn author_lookup(
-    author: Option<&str>,
+    author: &str,
     authors: &BTreeMap<String, Option<String>>,
+    people: &People,
 ) -> AuthorLookup {
-    let Some(author) = author.map(str::trim).filter(|a| !a.is_empty()) else {
-        return AuthorLookup::Known(AuthorIdentity::Unknown);
-    };
+    let author = author.trim();
+    if author.is_empty() {
+        return AuthorLookup::Known(BTreeSet::new());
+    }
+    let mut barred = people.any_provider(author);
     let mapped = authors
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(author))
         .map(|(_, v)| v);
     match mapped {
-        Some(Some(id)) => AuthorLookup::Known(AuthorIdentity::Slack(id.clone())),
-        Some(None) => AuthorLookup::Known(AuthorIdentity::NotInSlack),
-        None if author.contains('@') => AuthorLookup::ByEmail(author.to_string()),
-        None => AuthorLookup::Known(AuthorIdentity::Unmatched(author.to_string())),
+        Some(Some(id)) => {
+            barred.insert(id.clone());
+        }
+        Some(None) => {}
+        None if author.contains('@') => return AuthorLookup::ByEmail(author.to_string()),
+        None => {}
+    }
+    AuthorLookup::Known(barred)
+}
+
+/// What must be learnt to know a change's owners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnersPlan {
+    /// Known without asking Slack.
+    Known(ChangeOwners),
+    /// `barred` so far, plus whoever Slack finds by these emails.
+    Lookup {
+        barred: BTreeSet<String>,
+        emails: Vec<String>,
+    },
+}
+
+/// The owners of `commit` under `rule`: the pusher through `GANTRY_PEOPLE`, then every commit
+/// author (the head commit's `AUTHOR` included) through the `authors` table, `GANTRY_PEOPLE` or
+/// an email.
+pub fn owners_plan(
+    commit: Option<&CommitSummary>,
+    rule: &StageApprovers,
+    people: &People,
+) -> OwnersPlan {
+    let Some(commit) = commit else {
+        return OwnersPlan::Known(ChangeOwners::PusherUnknown);
+    };
+    let Some(pusher) = commit
+        .pusher
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    else {
+        return OwnersPlan::Known(ChangeOwners::PusherUnknown);
+    };
+    let mut barred = match pusher_mapping(pusher, &rule.authors, people) {
+        LoginMapping::Slack(users) => users,
+        LoginMapping::Missing(add) => {
+            return OwnersPlan::Known(ChangeOwners::PusherUnmapped {
+                login: pusher.to_string(),
+                add,
+            })
+        }
+    };
+    let mut emails = Vec::new();
+    for author in commit.authors.iter().chain(commit.author.iter()) {
+        match author_lookup(author, &rule.authors, people) {
+            AuthorLookup::Known(users) => barred.extend(users),
+            AuthorLookup::ByEmail(email) => {
+                if !emails.contains(&email) {
+                    emails.push(email)
+                }
+            }
+        }
+    }
+    if emails.is_empty() {
+        OwnersPlan::Known(ChangeOwners::Slack(barred))
+    } else {
+        OwnersPlan::Lookup { barred, emails }
+    }
+}
+
+/// The pusher's Slack users: from the stage's `authors` table when it names the login (an admin
+/// wrote it, so it may place a pusher; `null` says the account has no Slack user), with whoever
+/// `GANTRY_PEOPLE` names for it; else from `GANTRY_PEOPLE` alone.
+fn pusher_mapping(
+    login: &str,
+    authors: &BTreeMap<String, Option<String>>,
+    people: &People,
+) -> LoginMapping {
+    let listed = authors
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(login))
+        .map(|(_, v)| v);
+    match listed {
+        Some(user) => {
+            let mut users = people.any_provider(login);
+            users.extend(user.iter().cloned());
+            LoginMapping::Slack(users)
+        }
+        None => people.pusher(login),
     }
 }
 
@@ -96,17 +200,29 @@ pub enum Denial {
     NoApprovers,
     #[error("You are not one of the approvers of this stage ({allowed}).")]
     NotAnApprover { allowed: String },
-    #[error("Four-eyes rule: you wrote this change, so someone else must {verb} it.")]
+    #[error("Four-eyes rule: you pushed this change or wrote one of its commits, so someone else must {verb} it.")]
     OwnChange { verb: &'static str },
-    #[error("Four-eyes rule: the commit's author {author:?} has no known Slack user, so Gantry cannot tell whether you wrote it. Ask an admin to map them in GANTRY_APPROVERS `authors`, or use the CodePipeline console.")]
-    AuthorNotMatched { author: String },
-    #[error("Four-eyes rule: Gantry does not know who wrote this change, so it cannot be released from Slack. Use the CodePipeline console.")]
-    AuthorUnknown,
+    #[error("Four-eyes rule: {login:?} pushed this change, and Gantry cannot tell who that account is in Slack, so nobody may {verb} it from Slack. Ask an admin to add {} to GANTRY_PEOPLE (template parameter PeopleJson), or {login:?} to this stage's `authors` in GANTRY_APPROVERS; or use the CodePipeline console.", keys(.add))]
+    PusherUnmapped {
+        login: String,
+        add: Vec<String>,
+        verb: &'static str,
+    },
+    #[error("Four-eyes rule: this execution was not started by a push through Gantry, so Gantry cannot tell whose change it is and nobody may {verb} it from Slack. Use the CodePipeline console.")]
+    PusherUnknown { verb: &'static str },
     #[error("Four-eyes rule: Slack could not be asked who wrote this change just now. Try again in a moment.")]
-    AuthorLookupFailed,
+    OwnersLookupFailed,
     /// Not decided by `authorize`: the caller could not learn the clicker's group membership.
     #[error("Slack could not say just now whether you are in this stage's approver groups. Try again in a moment.")]
     MembershipUnknown,
+}
+
+/// `"github:mona": "U…"` for each key, as the admin would type them.
+pub fn keys(add: &[String]) -> String {
+    add.iter()
+        .map(|k| format!("`\"{k}\": \"U…\"`"))
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
 
 /// Decides a click. Deny by default: no rule, no decision from Slack.
@@ -114,7 +230,7 @@ pub fn authorize(
     clicker: &Clicker,
     act: Act,
     rule: Option<&StageApprovers>,
-    author: &AuthorIdentity,
+    owners: &ChangeOwners,
 ) -> Verdict {
     let Some(rule) = rule else {
         return Verdict::Denied(Denial::NoApprovers);
@@ -129,16 +245,19 @@ pub fn authorize(
     if !(rule.four_eyes && act.releases_change()) {
         return Verdict::Allowed;
     }
-    match author {
-        AuthorIdentity::Slack(id) if *id == clicker.id => {
-            Verdict::Denied(Denial::OwnChange { verb: act.verb() })
+    let verb = act.verb();
+    match owners {
+        ChangeOwners::Slack(ids) if ids.contains(&clicker.id) => {
+            Verdict::Denied(Denial::OwnChange { verb })
         }
-        AuthorIdentity::Slack(_) | AuthorIdentity::NotInSlack => Verdict::Allowed,
-        AuthorIdentity::Unmatched(name) => Verdict::Denied(Denial::AuthorNotMatched {
-            author: name.clone(),
+        ChangeOwners::Slack(_) => Verdict::Allowed,
+        ChangeOwners::PusherUnmapped { login, add } => Verdict::Denied(Denial::PusherUnmapped {
+            login: login.clone(),
+            add: add.clone(),
+            verb,
         }),
-        AuthorIdentity::Unknown => Verdict::Denied(Denial::AuthorUnknown),
-        AuthorIdentity::LookupFailed => Verdict::Denied(Denial::AuthorLookupFailed),
+        ChangeOwners::PusherUnknown => Verdict::Denied(Denial::PusherUnknown { verb }),
+        ChangeOwners::LookupFailed => Verdict::Denied(Denial::OwnersLookupFailed),
     }
 }
 
@@ -172,8 +291,12 @@ mod tests {
         }
     }
 
-    fn author(id: &str) -> AuthorIdentity {
-        AuthorIdentity::Slack(id.into())
+    fn owners(ids: &[&str]) -> ChangeOwners {
+        ChangeOwners::Slack(ids.iter().map(|s| s.to_string()).collect())
+    }
+
+    fn author(id: &str) -> ChangeOwners {
+        owners(&[id])
     }
 
     #[test]
@@ -183,7 +306,7 @@ mod tests {
                 &clicker("U0ALLOWED", &[]),
                 act,
                 Some(&rule(false)),
-                &AuthorIdentity::Unknown,
+                &ChangeOwners::PusherUnknown,
             );
             assert_eq!(v, Verdict::Allowed, "{act:?}");
         }
@@ -230,100 +353,163 @@ mod tests {
     }
 
     #[test]
-    fn four_eyes_stops_the_author_approving_or_promoting_but_not_rejecting() {
+    fn four_eyes_stops_an_owner_releasing_but_not_stopping_or_holding() {
         let r = rule(true);
         let me = clicker("U0AUTHOR", &[]);
-        assert_eq!(
-            authorize(&me, Act::Approve, Some(&r), &author("U0AUTHOR")),
-            Verdict::Denied(Denial::OwnChange { verb: "approve" })
-        );
-        assert_eq!(
-            authorize(&me, Act::Promote, Some(&r), &author("U0AUTHOR")),
-            Verdict::Denied(Denial::OwnChange { verb: "promote" })
-        );
-        assert_eq!(
-            authorize(&me, Act::Reject, Some(&r), &author("U0AUTHOR")),
-            Verdict::Allowed
-        );
-        assert_eq!(
-            authorize(&me, Act::Rollback, Some(&r), &author("U0AUTHOR")),
-            Verdict::Allowed
-        );
-        assert_eq!(
-            authorize(
-                &clicker("U0ALLOWED", &[]),
-                Act::Approve,
-                Some(&r),
-                &author("U0AUTHOR")
-            ),
-            Verdict::Allowed
-        );
-    }
-
-    #[test]
-    fn four_eyes_fails_closed_when_the_author_cannot_be_placed() {
-        let r = rule(true);
-        let c = clicker("U0ALLOWED", &[]);
-        assert_eq!(
-            authorize(&c, Act::Approve, Some(&r), &AuthorIdentity::NotInSlack),
-            Verdict::Allowed
-        );
-        for (a, d) in [
-            (AuthorIdentity::Unknown, Denial::AuthorUnknown),
-            (AuthorIdentity::LookupFailed, Denial::AuthorLookupFailed),
-            (
-                AuthorIdentity::Unmatched("octocat".into()),
-                Denial::AuthorNotMatched {
-                    author: "octocat".into(),
-                },
-            ),
-        ] {
+        let mine = owners(&["U0PUSHER", "U0AUTHOR"]);
+        for act in [Act::Approve, Act::Promote, Act::Resume, Act::Continue] {
             assert_eq!(
-                authorize(&c, Act::Approve, Some(&r), &a),
-                Verdict::Denied(d)
+                authorize(&me, act, Some(&r), &mine),
+                Verdict::Denied(Denial::OwnChange { verb: act.verb() }),
+                "{act:?}"
             );
         }
-        // Without four-eyes, the author does not matter.
+        for act in [Act::Reject, Act::Rollback, Act::Pause, Act::Extend] {
+            assert_eq!(authorize(&me, act, Some(&r), &mine), Verdict::Allowed);
+        }
         assert_eq!(
-            authorize(
-                &c,
-                Act::Approve,
-                Some(&rule(false)),
-                &AuthorIdentity::Unknown
-            ),
+            authorize(&clicker("U0ALLOWED", &[]), Act::Approve, Some(&r), &mine),
             Verdict::Allowed
         );
     }
 
     #[test]
-    fn authors_are_found_by_table_then_email() {
+    fn four_eyes_fails_closed_when_the_pusher_cannot_be_placed() {
+        let r = rule(true);
+        let c = clicker("U0ALLOWED", &[]);
+        let unmapped = ChangeOwners::PusherUnmapped {
+            login: "mona".into(),
+            add: vec!["github:mona".into()],
+        };
+        let Verdict::Denied(d) = authorize(&c, Act::Approve, Some(&r), &unmapped) else {
+            panic!("an unmapped pusher released a change");
+        };
+        assert!(
+            d.to_string()
+                .contains(r#"`"github:mona": "U…"` to GANTRY_PEOPLE"#),
+            "{d}"
+        );
+        assert_eq!(
+            authorize(&c, Act::Promote, Some(&r), &ChangeOwners::PusherUnknown),
+            Verdict::Denied(Denial::PusherUnknown { verb: "promote" })
+        );
+        assert_eq!(
+            authorize(&c, Act::Approve, Some(&r), &ChangeOwners::LookupFailed),
+            Verdict::Denied(Denial::OwnersLookupFailed)
+        );
+        // Stopping a change never needs its owners; nor does anything without four-eyes.
+        assert_eq!(
+            authorize(&c, Act::Reject, Some(&r), &unmapped),
+            Verdict::Allowed
+        );
+        assert_eq!(
+            authorize(&c, Act::Approve, Some(&rule(false)), &unmapped),
+            Verdict::Allowed
+        );
+    }
+
+    fn people() -> People {
+        People::parse(r#"{"github:mona": "U0MONA", "github:ada": "U0ADA"}"#).unwrap()
+    }
+
+    fn pushed(pusher: Option<&str>, authors: &[&str], head: Option<&str>) -> CommitSummary {
+        CommitSummary {
+            id: "c0ffee".into(),
+            author: head.map(str::to_string),
+            pusher: pusher.map(str::to_string),
+            authors: authors.iter().map(|a| a.to_string()).collect(),
+            ..CommitSummary::default()
+        }
+    }
+
+    #[test]
+    fn a_fake_commit_author_never_clears_the_pusher() {
+        // The attack: mona commits as ghost@example.invalid and pushes.
+        let c = pushed(
+            Some("mona"),
+            &["ghost@example.invalid"],
+            Some("ghost@example.invalid"),
+        );
+        let plan = owners_plan(Some(&c), &rule(true), &people());
+        let OwnersPlan::Lookup { barred, emails } = plan else {
+            panic!("{plan:?}")
+        };
+        assert!(barred.contains("U0MONA"));
+        assert_eq!(emails, vec!["ghost@example.invalid"]);
+    }
+
+    #[test]
+    fn every_commit_author_that_maps_is_barred() {
+        let mut r = rule(true);
+        r.authors = BTreeMap::from([
+            ("Jane Doe".to_string(), Some("U0JANE".to_string())),
+            ("dependabot[bot]".to_string(), None),
+        ]);
+        let c = pushed(
+            Some("mona"),
+            &["dependabot[bot]", "ada", "jane doe", "someone"],
+            Some("dependabot[bot]"),
+        );
+        assert_eq!(
+            owners_plan(Some(&c), &r, &people()),
+            OwnersPlan::Known(owners(&["U0ADA", "U0JANE", "U0MONA"]))
+        );
+    }
+
+    #[test]
+    fn the_stages_authors_table_may_place_the_pusher() {
+        let mut r = rule(true);
+        r.authors = BTreeMap::from([
+            ("Codertocat".to_string(), Some("U0MONA".to_string())),
+            ("dependabot[bot]".to_string(), None),
+        ]);
+        let c = pushed(Some("codertocat"), &["Codertocat"], None);
+        assert_eq!(
+            owners_plan(Some(&c), &r, &People::default()),
+            OwnersPlan::Known(owners(&["U0MONA"]))
+        );
+        // A bot's account has no Slack user: known, and it bars nobody.
+        let c = pushed(Some("dependabot[bot]"), &["dependabot[bot]"], None);
+        assert_eq!(
+            owners_plan(Some(&c), &r, &People::default()),
+            OwnersPlan::Known(owners(&[]))
+        );
+    }
+
+    #[test]
+    fn without_a_mapped_pusher_the_owners_are_unknown() {
+        let r = rule(true);
+        assert_eq!(
+            owners_plan(Some(&pushed(Some("hubot"), &["ada"], None)), &r, &people()),
+            OwnersPlan::Known(ChangeOwners::PusherUnmapped {
+                login: "hubot".into(),
+                add: vec!["github:hubot".into()]
+            })
+        );
+        for c in [None, Some(pushed(None, &["ada"], Some("ada")))] {
+            assert_eq!(
+                owners_plan(c.as_ref(), &r, &people()),
+                OwnersPlan::Known(ChangeOwners::PusherUnknown)
+            );
+        }
+    }
+
+    #[test]
+    fn authors_are_found_by_table_people_then_email() {
         let table = BTreeMap::from([
             ("Jane Doe".to_string(), Some("U0JANE".to_string())),
             ("dependabot[bot]".to_string(), None),
         ]);
+        let p = people();
+        let known = |ids: &[&str]| AuthorLookup::Known(ids.iter().map(|s| s.to_string()).collect());
+        assert_eq!(author_lookup("jane doe", &table, &p), known(&["U0JANE"]));
+        assert_eq!(author_lookup("dependabot[bot]", &table, &p), known(&[]));
+        assert_eq!(author_lookup("Ada", &table, &p), known(&["U0ADA"]));
         assert_eq!(
-            author_lookup(Some("jane doe"), &table),
-            AuthorLookup::Known(author("U0JANE"))
-        );
-        assert_eq!(
-            author_lookup(Some("dependabot[bot]"), &table),
-            AuthorLookup::Known(AuthorIdentity::NotInSlack)
-        );
-        assert_eq!(
-            author_lookup(Some("joe@example.com"), &table),
+            author_lookup("joe@example.com", &table, &p),
             AuthorLookup::ByEmail("joe@example.com".into())
         );
-        assert_eq!(
-            author_lookup(Some("octocat"), &table),
-            AuthorLookup::Known(AuthorIdentity::Unmatched("octocat".into()))
-        );
-        assert_eq!(
-            author_lookup(Some("  "), &table),
-            AuthorLookup::Known(AuthorIdentity::Unknown)
-        );
-        assert_eq!(
-            author_lookup(None, &table),
-            AuthorLookup::Known(AuthorIdentity::Unknown)
-        );
+        assert_eq!(author_lookup("octocat", &table, &p), known(&[]));
+        assert_eq!(author_lookup("  ", &table, &p), known(&[]));
     }
 }

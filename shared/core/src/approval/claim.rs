@@ -39,27 +39,47 @@ pub enum ClickRefusal {
     TryAgain,
 }
 
-/// Maps CodePipeline's refusal to what the request shows. `last` is the action's latest
-/// outcome (read only for `AlreadyDecided`), `expires_at` the approval's expiry.
+/// What CodePipeline says of an approval whose `PutApprovalResult` was refused: read only
+/// for a refusal (`AlreadyDecided`, `TokenInvalid`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefusedAs {
+    /// How this execution's approval action last ended, if CodePipeline could say.
+    pub last: Option<ActionOutcome>,
+    /// Another approval of the action (a newer attempt) waits now.
+    pub newer_waiting: bool,
+}
+
+/// Maps CodePipeline's refusal to what the request shows, as what it is: decided outside
+/// Slack (with the outcome CodePipeline keeps), expired, replaced by a newer request, or, when
+/// CodePipeline can say no more, a token it no longer accepts. `expires_at` is the expiry.
 pub fn refusal(
     error: &ApprovalCallError,
-    last: Option<ActionOutcome>,
+    seen: RefusedAs,
     expires_at: i64,
     now: i64,
 ) -> ClickRefusal {
-    match error {
-        ApprovalCallError::AlreadyDecided => ClickRefusal::Closed(Closure::DecidedElsewhere {
+    let decided = seen.last.filter(|l| l.outcome.is_some());
+    let elsewhere = |last: Option<ActionOutcome>| {
+        ClickRefusal::Closed(Closure::DecidedElsewhere {
             outcome: last.as_ref().and_then(|l| l.outcome),
             summary: last.and_then(|l| l.summary),
             at: now,
-        }),
-        // A minute's slack: CodePipeline expires the token when it notices.
+        })
+    };
+    match error {
+        ApprovalCallError::AlreadyDecided => elsewhere(decided),
+        // A minute's slack: CodePipeline expires the token when it notices (and shows the
+        // expired action as failed, which is no rejection).
         ApprovalCallError::TokenInvalid if now >= expires_at - 60 => {
             ClickRefusal::Closed(Closure::Expired { at: now })
         }
-        ApprovalCallError::TokenInvalid | ApprovalCallError::NotFound { .. } => {
+        // Answered elsewhere (the console, the CLI, another tool): CodePipeline says how.
+        ApprovalCallError::TokenInvalid if decided.is_some() => elsewhere(decided),
+        ApprovalCallError::TokenInvalid if seen.newer_waiting => {
             ClickRefusal::Closed(Closure::Superseded { at: now })
         }
+        ApprovalCallError::TokenInvalid => ClickRefusal::Closed(Closure::TokenRefused { at: now }),
+        ApprovalCallError::NotFound { .. } => ClickRefusal::Closed(Closure::Superseded { at: now }),
         ApprovalCallError::Unavailable { .. } => ClickRefusal::TryAgain,
     }
 }
@@ -85,6 +105,9 @@ pub fn unchanged_because(state: &ApprovalState) -> String {
         }
         ApprovalState::Closed(Closure::Superseded { .. }) => {
             "This approval was superseded (a newer request replaced it, or the execution stopped): nothing was changed.".into()
+        }
+        ApprovalState::Closed(Closure::TokenRefused { .. }) => {
+            "CodePipeline no longer accepts this approval: it expired, was answered outside Slack, or its execution stopped. Nothing was changed.".into()
         }
         ApprovalState::Waiting | ApprovalState::Deciding { .. } => "Nothing was changed.".into(),
     }
@@ -168,14 +191,25 @@ mod tests {
         );
     }
 
+    fn saw(outcome: Option<Outcome>, newer_waiting: bool) -> RefusedAs {
+        RefusedAs {
+            last: Some(ActionOutcome {
+                outcome,
+                summary: outcome.map(|_| "no".into()),
+            }),
+            newer_waiting,
+        }
+    }
+
     #[test]
     fn already_decided_shows_what_codepipeline_says_happened() {
-        let last = ActionOutcome {
-            outcome: Some(Outcome::Rejected),
-            summary: Some("no".into()),
-        };
         assert_eq!(
-            refusal(&ApprovalCallError::AlreadyDecided, Some(last), 1000, 10),
+            refusal(
+                &ApprovalCallError::AlreadyDecided,
+                saw(Some(Outcome::Rejected), false),
+                1000,
+                10
+            ),
             ClickRefusal::Closed(Closure::DecidedElsewhere {
                 outcome: Some(Outcome::Rejected),
                 summary: Some("no".into()),
@@ -183,7 +217,12 @@ mod tests {
             })
         );
         assert_eq!(
-            refusal(&ApprovalCallError::AlreadyDecided, None, 1000, 10),
+            refusal(
+                &ApprovalCallError::AlreadyDecided,
+                RefusedAs::default(),
+                1000,
+                10
+            ),
             ClickRefusal::Closed(Closure::DecidedElsewhere {
                 outcome: None,
                 summary: None,
@@ -193,20 +232,45 @@ mod tests {
     }
 
     #[test]
-    fn an_invalid_token_near_the_expiry_is_an_expiry_else_superseded() {
+    fn an_invalid_token_is_shown_as_what_codepipeline_says_it_is() {
+        let invalid = ApprovalCallError::TokenInvalid;
+        // Answered in the console: the outcome CodePipeline keeps.
         assert_eq!(
-            refusal(&ApprovalCallError::TokenInvalid, None, 1000, 950),
-            ClickRefusal::Closed(Closure::Expired { at: 950 })
+            refusal(&invalid, saw(Some(Outcome::Approved), false), 1000, 10),
+            ClickRefusal::Closed(Closure::DecidedElsewhere {
+                outcome: Some(Outcome::Approved),
+                summary: Some("no".into()),
+                at: 10
+            })
+        );
+        // At the expiry CodePipeline shows the action failed: an expiry, not a rejection.
+        assert_eq!(
+            refusal(&invalid, saw(Some(Outcome::Rejected), false), 1000, 990),
+            ClickRefusal::Closed(Closure::Expired { at: 990 })
+        );
+        // A newer attempt of the action waits: this one was replaced.
+        assert_eq!(
+            refusal(&invalid, saw(None, true), 1000, 10),
+            ClickRefusal::Closed(Closure::Superseded { at: 10 })
         );
         assert_eq!(
-            refusal(&ApprovalCallError::TokenInvalid, None, 1000, 10),
-            ClickRefusal::Closed(Closure::Superseded { at: 10 })
+            refusal(&invalid, saw(None, false), 1000, 950),
+            ClickRefusal::Closed(Closure::Expired { at: 950 })
+        );
+        // Nothing more known: not called superseded, but what it is.
+        assert_eq!(
+            refusal(&invalid, RefusedAs::default(), 1000, 10),
+            ClickRefusal::Closed(Closure::TokenRefused { at: 10 })
+        );
+        assert!(
+            unchanged_because(&ApprovalState::Closed(Closure::TokenRefused { at: 10 }))
+                .contains("no longer accepts this approval")
         );
         let gone = ApprovalCallError::NotFound {
             what: "pipeline shop".into(),
         };
         assert_eq!(
-            refusal(&gone, None, 1000, 10),
+            refusal(&gone, RefusedAs::default(), 1000, 10),
             ClickRefusal::Closed(Closure::Superseded { at: 10 })
         );
     }
@@ -217,6 +281,9 @@ mod tests {
             operation: "PutApprovalResult",
             reason: "throttled".into(),
         };
-        assert_eq!(refusal(&down, None, 1000, 10), ClickRefusal::TryAgain);
+        assert_eq!(
+            refusal(&down, RefusedAs::default(), 1000, 10),
+            ClickRefusal::TryAgain
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! claimed, given to CodePipeline (`PutApprovalResult`), recorded and shown, once. Promote and
 //! Roll back go to `deploy_controls`.
 
-use super::claim::{gate, refusal, unchanged_because, ClickGate, ClickRefusal};
+use super::claim::{gate, refusal, unchanged_because, ClickGate, ClickRefusal, RefusedAs};
 use super::ports::{
     ApprovalActions, ApprovalStore, DecisionClaim, DeploymentCommands, Directory, PipelineDecision,
     Replies,
@@ -132,9 +132,14 @@ where
             return self.expire(record, i).await;
         }
         let rule = self.rule(&record.pipeline, &record.stage);
-        let git_author = record.commit.as_ref().and_then(|c| c.author.as_deref());
         let verdict = self
-            .permission(&i.user, act, rule, record.author.as_ref(), git_author)
+            .permission(&i.user, act, rule, || async {
+                match (&record.owners, rule) {
+                    (Some(known @ super::ChangeOwners::Slack(_)), _) => known.clone(),
+                    (_, Some(r)) => self.owners_of(record.commit.as_ref(), r).await,
+                    (_, None) => super::ChangeOwners::PusherUnknown,
+                }
+            })
             .await;
         if let Verdict::Denied(denial) = verdict {
             tracing::info!(approval = id, user = i.user.id, act = ?act, reason = %denial, "click refused");
@@ -180,15 +185,8 @@ where
         let state = match answer {
             Ok(()) => ApprovalState::Decided(decision),
             Err(e) => {
-                let last = match e {
-                    super::ApprovalCallError::AlreadyDecided => self
-                        .pipeline
-                        .last_outcome(&r.pipeline, &r.stage, &r.action)
-                        .await
-                        .ok(),
-                    _ => None,
-                };
-                match refusal(&e, last, r.expires_at, now) {
+                let seen = self.refused_as(&e, r).await;
+                match refusal(&e, seen, r.expires_at, now) {
                     ClickRefusal::Closed(closure) => {
                         tracing::info!(approval = id, reason = %e, "approval no longer decidable");
                         ApprovalState::Closed(closure)
@@ -253,6 +251,33 @@ where
                     Told::Nothing
                 })
             }
+        }
+    }
+
+    /// What CodePipeline says of an approval whose decision it refused: how this execution's
+    /// approval ended, and whether a newer one waits (asked only for a refusal of the token).
+    async fn refused_as(&self, e: &super::ApprovalCallError, r: &ApprovalRecord) -> RefusedAs {
+        use super::ApprovalCallError::{AlreadyDecided, TokenInvalid};
+        if !matches!(e, AlreadyDecided | TokenInvalid) {
+            return RefusedAs::default();
+        }
+        let (p, s, a) = (&r.pipeline, &r.stage, &r.action);
+        let last = self
+            .pipeline
+            .last_outcome(p, s, a, &r.execution_id)
+            .await
+            .ok();
+        let newer_waiting = matches!(e, TokenInvalid)
+            && self
+                .pipeline
+                .waiting(p, s, a, Some(&r.execution_id), None)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|w| w.token != r.token);
+        RefusedAs {
+            last,
+            newer_waiting,
         }
     }
 

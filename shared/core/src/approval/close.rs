@@ -33,7 +33,13 @@ where
         if record.state == ApprovalState::Waiting
             && still_waiting(
                 self.pipeline
-                    .waiting(&record.pipeline, &record.stage, &record.action)
+                    .waiting(
+                        &record.pipeline,
+                        &record.stage,
+                        &record.action,
+                        Some(&record.execution_id),
+                        Some(&record.token),
+                    )
                     .await?
                     .as_ref(),
                 &record.token,

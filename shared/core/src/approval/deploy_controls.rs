@@ -1,12 +1,15 @@
-//! The traffic shifter's Promote and Roll back buttons: the stage's approvers decide (Promote
-//! releases the change, so the four-eyes rule applies), and the command is written on the
-//! deployment for the shifter's next check. One command per deployment: the first click wins.
+//! The deployment message's buttons (Promote now, Roll back, Pause, Resume, Extend bake, and a
+//! pause hook's Continue): the stage's approvers decide (Promote, Resume and Continue release
+//! the change, so the four-eyes rule applies to them), and the command is written on the
+//! deployment for the traffic shifter's next check. One command at a time: the first click
+//! wins. Pause, Resume, Extend bake and Continue carry the controls' version their message
+//! showed; a click on an outdated message (or delivered twice) is stale and changes nothing.
 
 use super::click::{Told, STATE_DOWN};
 use super::ports::{
     ApprovalActions, ApprovalStore, CommandOutcome, DeploymentCommands, Directory, Replies,
 };
-use super::{Act, Approvals, Button, Interaction, Verdict};
+use super::{Act, Approvals, Button, ChangeOwners, Interaction, Verdict};
 use crate::traffic::Command;
 use serde_json::json;
 
@@ -23,7 +26,7 @@ where
     D: Directory,
     K: DeploymentCommands,
 {
-    /// Promote or Roll back.
+    /// Promote, Roll back, Pause, Resume, Extend bake or Continue.
     pub(super) async fn command(
         &self,
         i: &Interaction,
@@ -32,14 +35,7 @@ where
         now: i64,
     ) -> Told {
         let id = button.target();
-        let command = match button.act() {
-            Act::Promote => Command::Promote {
-                by: i.user.id.clone(),
-            },
-            _ => Command::RollBack {
-                by: i.user.id.clone(),
-            },
-        };
+        let command = command_of(button, &i.user.id);
         let deployment = match self.deployments.deployment(id).await {
             Ok(Some(d)) => d,
             Ok(None) => {
@@ -62,27 +58,39 @@ where
                 Told::Privately(already(pending))
             };
         }
+        if let Some(version) = button.version().filter(|v| *v != deployment.controls) {
+            tracing::info!(
+                deployment = id,
+                user = i.user.id,
+                version,
+                current = deployment.controls,
+                "stale control click"
+            );
+            return if retry {
+                Told::Nothing
+            } else {
+                Told::Privately(stale(button.act()))
+            };
+        }
         let context = deployment.context.as_ref();
         let rule = context.and_then(|c| self.rule(&c.pipeline, &c.stage));
-        // The commit's author matters only for promoting under the four-eyes rule.
-        let execution = context
-            .map(|c| c.execution_id.as_str())
-            .filter(|e| !e.is_empty());
-        let git_author = match (context, execution, rule) {
-            (Some(c), Some(execution), Some(r))
-                if r.four_eyes && button.act().releases_change() =>
-            {
-                self.pipeline
-                    .commit(&c.pipeline, execution)
-                    .await
-                    .ok()
-                    .flatten()
-                    .and_then(|c| c.author)
-            }
-            _ => None,
-        };
+        // Whose change it is matters only for releasing it under the four-eyes rule.
         let verdict = self
-            .permission(&i.user, button.act(), rule, None, git_author.as_deref())
+            .permission(&i.user, button.act(), rule, || async move {
+                let execution = context
+                    .map(|c| (c.pipeline.as_str(), c.execution_id.as_str()))
+                    .filter(|(_, e)| !e.is_empty());
+                let (Some((pipeline, execution)), Some(r)) = (execution, rule) else {
+                    return ChangeOwners::PusherUnknown;
+                };
+                match self.pipeline.commit(pipeline, execution).await {
+                    Ok(commit) => self.owners_of(commit.as_ref(), r).await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not read the deployment's commit");
+                        ChangeOwners::LookupFailed
+                    }
+                }
+            })
             .await;
         if let Verdict::Denied(denial) = verdict {
             tracing::info!(deployment = id, user = i.user.id, command = ?command, reason = %denial, "click refused");
@@ -97,6 +105,8 @@ where
             Ok(CommandOutcome::AlreadyPending(_)) if retry => Told::Nothing,
             Ok(CommandOutcome::AlreadyPending(pending)) => Told::Privately(already(&pending)),
             Ok(CommandOutcome::Missing) => Told::Privately(UNKNOWN.into()),
+            Ok(CommandOutcome::Stale { .. }) if retry => Told::Nothing,
+            Ok(CommandOutcome::Stale { .. }) => Told::Privately(stale(button.act())),
             Err(e) => {
                 tracing::error!(error = %e, deployment = id, "could not record the command");
                 Told::Privately(NOT_RECORDED.into())
@@ -111,12 +121,14 @@ where
             return;
         };
         let verb = match command {
-            Command::Promote { .. } => "⏩ asked to *promote*",
-            Command::RollBack { .. } => "⏪ asked to *roll back*",
-            Command::Pause { .. } => "⏸ asked to *pause*",
-            Command::Resume { .. } => "▶ asked to *resume*",
-            Command::Extend { .. } => "⏳ asked to *extend the bake*",
-            Command::Continue { .. } => "▶ asked to *continue*",
+            Command::Promote { .. } => "⏩ asked to *promote*".to_string(),
+            Command::RollBack { .. } => "⏪ asked to *roll back*".to_string(),
+            Command::Pause { .. } => "⏸ asked to *pause*".to_string(),
+            Command::Resume { .. } => "▶ asked to *resume*".to_string(),
+            Command::Extend { minutes, .. } => {
+                format!("⏳ asked to *extend the bake* by {minutes} min")
+            }
+            Command::Continue { .. } => "⏭ asked to *continue*".to_string(),
         };
         let mut message = json!({
             "channel": channel,
@@ -129,6 +141,47 @@ where
             tracing::warn!(error = %e, "could not announce the deployment command");
         }
     }
+}
+
+/// The command a button asks for, by `by`.
+pub fn command_of(button: &Button, by: &str) -> Command {
+    let by = by.to_string();
+    match button {
+        Button::Promote(_) => Command::Promote { by },
+        Button::Pause(c) => Command::Pause {
+            by,
+            version: c.version,
+        },
+        Button::Resume(c) => Command::Resume {
+            by,
+            version: c.version,
+        },
+        Button::Continue(c) => Command::Continue {
+            by,
+            version: c.version,
+        },
+        Button::Extend(c, minutes) => Command::Extend {
+            by,
+            version: c.version,
+            minutes: *minutes,
+        },
+        // Roll back (and, never routed here, Approve / Reject) stop the change.
+        Button::Rollback(_) | Button::Approve(_) | Button::Reject(_) => Command::RollBack { by },
+    }
+}
+
+/// Why a click on an outdated deployment message changed nothing.
+pub fn stale(act: Act) -> String {
+    format!(
+        "This {} button is out of date: the deployment's controls changed since its message was drawn. Nothing was changed; use the buttons on the deployment's current message.",
+        match act {
+            Act::Pause => "Pause",
+            Act::Resume => "Resume",
+            Act::Extend => "Extend bake",
+            Act::Continue => "Continue",
+            _ => "deployment",
+        }
+    )
 }
 
 /// Why a second command changed nothing.

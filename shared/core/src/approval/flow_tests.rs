@@ -1,7 +1,7 @@
 //! The approval flows on in-memory fakes: what a user notices (the decision CodePipeline gets,
 //! the message, what the clicker is told), with every port faked.
 
-use super::interaction::{Click, APPROVE, PROMOTE, REJECT};
+use super::interaction::{Click, APPROVE, CONTINUE, EXTEND, PAUSE, PROMOTE, REJECT, RESUME};
 use super::testing::*;
 use super::*;
 use crate::ingest::Inbound;
@@ -107,7 +107,7 @@ async fn the_author_may_reject_but_not_approve_their_own_change() {
     let id = opened(&app).await;
     app.on_click(&click(OCTO, APPROVE, &id, false), NOW).await;
     assert!(
-        told(&app)[0].contains("you wrote this change"),
+        told(&app)[0].contains("you pushed this change"),
         "{:?}",
         told(&app)
     );
@@ -264,13 +264,14 @@ async fn promote_is_recorded_once_and_the_second_click_is_told_who_asked() {
             summary: None,
             command: None,
             command_at: None,
+            controls: 0,
             message: None,
             handed_over: None,
         },
     );
     // The author may not promote their own change under four-eyes.
     app.on_click(&click(OCTO, PROMOTE, "d-1", false), NOW).await;
-    assert!(told(&app)[0].contains("you wrote this change"));
+    assert!(told(&app)[0].contains("you pushed this change"));
     app.on_click(&click(JANE, PROMOTE, "d-1", false), NOW).await;
     let command = app.deployments.records.lock().unwrap()["d-1"]
         .command
@@ -307,16 +308,230 @@ async fn the_request_expires_when_the_action_declares_not_after_seven_days() {
         app.records.records.lock().unwrap()[&id].expires_at,
         1_000 + 3_600
     );
-    assert_eq!(
-        request::expiry(10, Ok(None)),
-        10 + APPROVAL_LIFETIME_SECONDS
+    // The custom message and the timeout come from one reading of the declaration.
+    assert_eq!(*app.pipeline.settings_read.lock().unwrap(), 1);
+    assert_eq!(request::expiry(10, None), 10 + APPROVAL_LIFETIME_SECONDS);
+    assert_eq!(request::expiry(10, Some(0)), 10 + APPROVAL_LIFETIME_SECONDS);
+}
+
+/// Opens the request of a push by `pusher` with these commit authors.
+async fn opened_push(app: &mut FakeApprovals, pusher: Option<&str>, authors: &[&str]) -> String {
+    app.pipeline.commit = Some(CommitSummary {
+        id: "c0ffee".into(),
+        author: authors.last().map(|a| a.to_string()),
+        pusher: pusher.map(str::to_string),
+        authors: authors.iter().map(|a| a.to_string()).collect(),
+        ..CommitSummary::default()
+    });
+    opened(app).await
+}
+
+#[tokio::test]
+async fn a_pusher_who_fakes_the_commit_author_still_may_not_approve() {
+    let mut app = approvals();
+    let id = opened_push(&mut app, Some("octocat"), &["ghost@example.invalid"]).await;
+    app.on_click(&click(OCTO, APPROVE, &id, false), NOW).await;
+    assert!(
+        told(&app)[0].contains("you pushed this change"),
+        "{:?}",
+        told(&app)
     );
-    let down = ApprovalCallError::Unavailable {
-        operation: "GetPipeline",
-        reason: "x".into(),
-    };
+    assert_eq!(state(&app, &id), ApprovalState::Waiting);
+    assert!(app.pipeline.decided.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_colleague_named_as_one_commits_author_may_not_approve() {
+    let mut app = approvals();
+    app.directory
+        .emails
+        .insert("jane@example.com".into(), "U0JANE".into());
+    let id = opened_push(
+        &mut app,
+        Some("octocat"),
+        &["octocat", "jane@example.com", "dependabot[bot]"],
+    )
+    .await;
+    app.on_click(&click(JANE, APPROVE, &id, false), NOW).await;
+    assert!(told(&app)[0].contains("you pushed this change or wrote one of its commits"));
+    assert_eq!(state(&app, &id), ApprovalState::Waiting);
+}
+
+#[tokio::test]
+async fn an_unmapped_pusher_lets_nobody_approve_and_the_request_says_how_to_map_them() {
+    let mut app = approvals();
+    let id = opened_push(&mut app, Some("mona"), &["mona"]).await;
+    let posted = app.slack.posted.lock().unwrap()[0].to_string();
+    assert!(posted.contains("github:mona"), "{posted}");
+    for who in [JANE, OCTO] {
+        app.on_click(&click(who, APPROVE, &id, false), NOW).await;
+    }
+    let told = told(&app);
+    assert_eq!(told.len(), 2);
+    assert!(told.iter().all(|t| t.contains("GANTRY_PEOPLE")), "{told:?}");
+    assert!(app.pipeline.decided.lock().unwrap().is_empty());
+    // Rejecting needs nobody's identity.
+    app.on_click(&click(JANE, REJECT, &id, false), NOW).await;
+    assert!(
+        matches!(state(&app, &id), ApprovalState::Decided(d) if d.outcome == Outcome::Rejected)
+    );
+}
+
+#[tokio::test]
+async fn an_execution_without_a_pusher_cannot_be_released_from_slack_under_four_eyes() {
+    let mut app = approvals();
+    let id = opened_push(&mut app, None, &[]).await;
+    app.on_click(&click(JANE, APPROVE, &id, false), NOW).await;
+    assert!(told(&app)[0].contains("not started by a push through Gantry"));
+    assert_eq!(state(&app, &id), ApprovalState::Waiting);
+}
+
+/// A running deployment `d-1` of `shop`/`Prod` (execution e-1, pushed by octocat), its controls
+/// at `controls`.
+fn running(app: &FakeApprovals, controls: u32) {
+    app.deployments.records.lock().unwrap().insert(
+        "d-1".into(),
+        DeploymentRecord {
+            id: "d-1".into(),
+            context: Some(PipelineContext {
+                pipeline: "shop".into(),
+                stage: "Prod".into(),
+                action: "Deploy".into(),
+                execution_id: "e-1".into(),
+            }),
+            state: String::new(),
+            status: DeploymentStatus::InProgress,
+            summary: None,
+            command: None,
+            command_at: None,
+            controls,
+            handed_over: None,
+            message: None,
+        },
+    );
+}
+
+fn pending(app: &FakeApprovals) -> Option<Command> {
+    app.deployments.records.lock().unwrap()["d-1"]
+        .command
+        .clone()
+}
+
+/// What the traffic shifter does at its next check: acts on the command, bumps the controls.
+fn shifter_acts(app: &FakeApprovals) {
+    let mut records = app.deployments.records.lock().unwrap();
+    let d = records.get_mut("d-1").unwrap();
+    d.command = None;
+    d.controls += 1;
+}
+
+#[tokio::test]
+async fn pause_resume_and_extend_are_written_with_the_version_their_message_showed() {
+    let app = approvals();
+    running(&app, 0);
+    app.on_click(&click(JANE, PAUSE, "d-1|0", false), NOW).await;
     assert_eq!(
-        request::expiry(10, Err(down)),
-        10 + APPROVAL_LIFETIME_SECONDS
+        pending(&app),
+        Some(Command::Pause {
+            by: "U0JANE".into(),
+            version: 0
+        })
+    );
+    shifter_acts(&app);
+    // Resume releases the change: its pusher may not, someone else may.
+    app.on_click(&click(OCTO, RESUME, "d-1|1", false), NOW)
+        .await;
+    assert!(
+        told(&app)[0].contains("someone else must resume"),
+        "{:?}",
+        told(&app)
+    );
+    assert_eq!(pending(&app), None);
+    app.on_click(&click(JANE, RESUME, "d-1|1", false), NOW)
+        .await;
+    assert_eq!(
+        pending(&app),
+        Some(Command::Resume {
+            by: "U0JANE".into(),
+            version: 1
+        })
+    );
+    shifter_acts(&app);
+    // Extending the bake only holds the change: its pusher may.
+    app.on_click(&click(OCTO, EXTEND, "d-1|2|10", false), NOW)
+        .await;
+    assert_eq!(
+        pending(&app),
+        Some(Command::Extend {
+            by: "U0OCTO".into(),
+            version: 2,
+            minutes: 10
+        })
+    );
+    assert_eq!(told(&app).len(), 1);
+}
+
+#[tokio::test]
+async fn a_click_on_an_outdated_message_is_stale_and_changes_nothing() {
+    let app = approvals();
+    running(&app, 2);
+    app.on_click(&click(JANE, PAUSE, "d-1|1", false), NOW).await;
+    assert_eq!(pending(&app), None);
+    assert!(told(&app)[0].contains("out of date"), "{:?}", told(&app));
+    // Slack's retry of it says nothing more.
+    app.on_click(&click(JANE, PAUSE, "d-1|1", true), NOW).await;
+    assert_eq!(told(&app).len(), 1);
+}
+
+#[tokio::test]
+async fn a_control_from_someone_not_an_approver_changes_nothing() {
+    let app = approvals();
+    running(&app, 0);
+    app.on_click(&click(("U0SAM", "sam"), PAUSE, "d-1|0", false), NOW)
+        .await;
+    assert_eq!(pending(&app), None);
+    assert!(told(&app)[0].contains("not one of the approvers"));
+}
+
+#[tokio::test]
+async fn a_control_value_gantry_did_not_write_is_refused() {
+    let app = approvals();
+    running(&app, 0);
+    for (action, value) in [
+        (PAUSE, "d-1"),
+        (PAUSE, "d-1|x"),
+        (RESUME, "d-1|0|5"),
+        (EXTEND, "d-1|0"),
+        (EXTEND, "d-1|0|100000"),
+    ] {
+        app.on_click(&click(JANE, action, value, false), NOW).await;
+    }
+    assert_eq!(pending(&app), None);
+    let told = told(&app);
+    assert_eq!(told.len(), 5);
+    assert!(told.iter().all(|t| t.contains("did not write")), "{told:?}");
+}
+
+#[tokio::test]
+async fn continue_past_a_pause_hook_is_written_for_someone_else_than_the_pusher() {
+    let app = approvals();
+    running(&app, 4);
+    // Continue releases the change: the four-eyes rule applies.
+    app.on_click(&click(OCTO, CONTINUE, "d-1|4", false), NOW)
+        .await;
+    assert!(
+        told(&app)[0].contains("someone else must continue"),
+        "{:?}",
+        told(&app)
+    );
+    assert_eq!(pending(&app), None);
+    app.on_click(&click(JANE, CONTINUE, "d-1|4", false), NOW)
+        .await;
+    assert_eq!(
+        pending(&app),
+        Some(Command::Continue {
+            by: "U0JANE".into(),
+            version: 4
+        })
     );
 }

@@ -4,19 +4,24 @@
 //! (an approval ended outside Slack). This file holds what they share, and the dispatch of
 //! CodePipeline's events to them.
 
+use super::authorize::{owners_plan, OwnersPlan};
 use super::ports::{ApprovalActions, ApprovalStore, DeploymentCommands, Directory, Replies};
 use super::{
-    author_lookup, authorize, events, render_closed, Act, ApprovalRecord, Approver, ApproverRules,
-    AuthorIdentity, AuthorLookup, Clicker, Denial, StageApprovers, Verdict,
+    authorize, events, render_closed, Act, ApprovalRecord, Approver, ApproverRules, ChangeOwners,
+    Clicker, CommitSummary, Denial, StageApprovers, Verdict,
 };
+use crate::config::people::People;
 use crate::config::NotifyConfig;
 use crate::secrets::SecretString;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
+use std::future::Future;
 
 /// The approval feature, wired to its ports.
 pub struct Approvals<S, P, C, D, K> {
     pub approvers: ApproverRules,
+    /// `GANTRY_PEOPLE`: who a pusher's login is in Slack, for the four-eyes rule.
+    pub people: People,
     pub channels: NotifyConfig,
     pub signing_secret: SecretString,
     pub records: S,
@@ -84,39 +89,45 @@ where
         self.approvers.stage(pipeline, stage)
     }
 
-    /// Who wrote the change, in Slack terms: from the record, else from `authors` or Slack.
-    pub(super) async fn author_of(
+    /// Who the change belongs to, in Slack terms: `GANTRY_PEOPLE` for the pusher, the
+    /// `authors` table, `GANTRY_PEOPLE` or Slack's email lookup for each commit author.
+    pub(super) async fn owners_of(
         &self,
-        known: Option<&AuthorIdentity>,
-        git_author: Option<&str>,
+        commit: Option<&CommitSummary>,
         rule: &StageApprovers,
-    ) -> AuthorIdentity {
-        if let Some(known) = known {
-            return known.clone();
-        }
-        match author_lookup(git_author, &rule.authors) {
-            AuthorLookup::Known(identity) => identity,
-            AuthorLookup::ByEmail(email) => match self.directory.user_by_email(&email).await {
-                Ok(Some(id)) => AuthorIdentity::Slack(id),
-                Ok(None) => AuthorIdentity::NotInSlack,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not look the commit's author up in Slack");
-                    AuthorIdentity::LookupFailed
+    ) -> ChangeOwners {
+        let (mut barred, emails) = match owners_plan(commit, rule, &self.people) {
+            OwnersPlan::Known(owners) => return owners,
+            OwnersPlan::Lookup { barred, emails } => (barred, emails),
+        };
+        for email in emails {
+            match self.directory.user_by_email(&email).await {
+                Ok(Some(id)) => {
+                    barred.insert(id);
                 }
-            },
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not look a commit author up in Slack");
+                    return ChangeOwners::LookupFailed;
+                }
+            }
         }
+        ChangeOwners::Slack(barred)
     }
 
     /// Whether `user` may `act` on a stage with `rule`: resolves groups and, for the four-eyes
-    /// rule, the author, then asks `authorize`.
-    pub(super) async fn permission(
+    /// rule, the change's owners (`owners`, asked only then), then asks `authorize`.
+    pub(super) async fn permission<F, Fut>(
         &self,
         user: &Approver,
         act: Act,
         rule: Option<&StageApprovers>,
-        known_author: Option<&AuthorIdentity>,
-        git_author: Option<&str>,
-    ) -> Verdict {
+        owners: F,
+    ) -> Verdict
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = ChangeOwners>,
+    {
         let Some(r) = rule else {
             return Verdict::Denied(Denial::NoApprovers);
         };
@@ -135,16 +146,16 @@ where
                 }
             }
         }
-        let author = if r.four_eyes && act.releases_change() {
-            self.author_of(known_author, git_author, r).await
+        let owners = if r.four_eyes && act.releases_change() {
+            owners().await
         } else {
-            AuthorIdentity::Unknown
+            ChangeOwners::PusherUnknown
         };
         let clicker = Clicker {
             id: user.id.clone(),
             groups,
         };
-        authorize(&clicker, act, rule, &author)
+        authorize(&clicker, act, rule, &owners)
     }
 
     /// Replaces the request message with its outcome (no buttons), where it was posted, or

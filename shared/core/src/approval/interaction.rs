@@ -13,6 +13,12 @@ pub const APPROVE: &str = "gantry.approval.approve";
 pub const REJECT: &str = "gantry.approval.reject";
 pub const PROMOTE: &str = "gantry.deploy.promote";
 pub const ROLLBACK: &str = "gantry.deploy.rollback";
+pub use crate::traffic::report::{
+    CONTINUE_ACTION as CONTINUE, EXTEND_ACTION as EXTEND, PAUSE_ACTION as PAUSE,
+    RESUME_ACTION as RESUME,
+};
+/// The most one Extend bake click may add (the button offers `EXTEND_MINUTES`).
+pub const MAX_EXTEND_MINUTES: u32 = 60;
 /// The request message's optional "reason" text input (its `block_id` and `action_id`).
 pub const REASON: &str = "gantry.approval.reason";
 
@@ -25,6 +31,45 @@ pub enum Button {
     /// Value: the deployment id.
     Promote(String),
     Rollback(String),
+    /// Value: `<deployment id>|<controls version>`.
+    Pause(Control),
+    Resume(Control),
+    /// Continue past a pause lifecycle hook.
+    Continue(Control),
+    /// Value: `<deployment id>|<controls version>|<minutes>`.
+    Extend(Control, u32),
+}
+
+/// A deployment control's button: the deployment and the controls' version its message showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Control {
+    pub deployment: String,
+    pub version: u32,
+}
+
+/// Reads `id|version` (and `|minutes` for Extend bake).
+fn control(action_id: &str, value: &str) -> Result<(Control, Option<u32>), InteractionError> {
+    let bad = || InteractionError::BadValue(action_id.to_string());
+    let mut parts = value.split('|');
+    let deployment = parts
+        .next()
+        .filter(|d| !d.trim().is_empty())
+        .ok_or_else(bad)?;
+    let version = parts.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+    let minutes = parts
+        .next()
+        .map(|m| m.parse::<u32>().map_err(|_| bad()))
+        .transpose()?;
+    if parts.next().is_some() {
+        return Err(bad());
+    }
+    Ok((
+        Control {
+            deployment: deployment.to_string(),
+            version,
+        },
+        minutes,
+    ))
 }
 
 impl Button {
@@ -35,6 +80,20 @@ impl Button {
             Button::Reject(_) => Act::Reject,
             Button::Promote(_) => Act::Promote,
             Button::Rollback(_) => Act::Rollback,
+            Button::Pause(_) => Act::Pause,
+            Button::Resume(_) => Act::Resume,
+            Button::Continue(_) => Act::Continue,
+            Button::Extend(..) => Act::Extend,
+        }
+    }
+
+    /// The controls' version a Pause, Resume, Extend bake or Continue button carries.
+    pub fn version(&self) -> Option<u32> {
+        match self {
+            Button::Pause(c) | Button::Resume(c) | Button::Continue(c) | Button::Extend(c, _) => {
+                Some(c.version)
+            }
+            _ => None,
         }
     }
 
@@ -45,6 +104,9 @@ impl Button {
             | Button::Reject(id)
             | Button::Promote(id)
             | Button::Rollback(id) => id,
+            Button::Pause(c) | Button::Resume(c) | Button::Continue(c) | Button::Extend(c, _) => {
+                &c.deployment
+            }
         }
     }
 }
@@ -82,6 +144,16 @@ impl Interaction {
             REJECT => Ok(Button::Reject(value?)),
             PROMOTE => Ok(Button::Promote(value?)),
             ROLLBACK => Ok(Button::Rollback(value?)),
+            PAUSE | RESUME | CONTINUE => match control(action_id, &value?)? {
+                (c, None) if action_id == PAUSE => Ok(Button::Pause(c)),
+                (c, None) if action_id == RESUME => Ok(Button::Resume(c)),
+                (c, None) => Ok(Button::Continue(c)),
+                (_, Some(_)) => Err(InteractionError::BadValue(action_id.to_string())),
+            },
+            EXTEND => match control(action_id, &value?)? {
+                (c, Some(m)) if (1..=MAX_EXTEND_MINUTES).contains(&m) => Ok(Button::Extend(c, m)),
+                _ => Err(InteractionError::BadValue(action_id.to_string())),
+            },
             other => Err(InteractionError::UnknownAction(other.to_string())),
         }
     }
@@ -103,6 +175,8 @@ pub enum InteractionError {
     UnknownAction(String),
     #[error("the button {0:?} carries no id")]
     MissingValue(String),
+    #[error("the button {0:?} carries a value Gantry did not write")]
+    BadValue(String),
 }
 
 #[derive(Deserialize)]

@@ -5,7 +5,9 @@
 
 use super::authorize::approvers_mrkdwn;
 use super::interaction::{APPROVE, REASON, REJECT};
-use super::{ApprovalRecord, ApprovalState, AuthorIdentity, Closure, Outcome, StageApprovers};
+use super::{
+    Act, ApprovalRecord, ApprovalState, ChangeOwners, Closure, Denial, Outcome, StageApprovers,
+};
 use crate::clock;
 use crate::text::truncate;
 use serde_json::{json, Value};
@@ -26,7 +28,10 @@ pub fn render_request(record: &ApprovalRecord, rule: Option<&StageApprovers>) ->
     match rule {
         Some(rule) => {
             if rule.four_eyes {
-                blocks.push(context("👀 Four-eyes: the commit's author may not approve their own change."));
+                blocks.push(context("👀 Four-eyes: whoever pushed this change or wrote one of its commits may not approve it."));
+                if let Some(why) = four_eyes_blocked(record) {
+                    blocks.push(section(&format!("⛔ {why}")));
+                }
             }
             blocks.push(json!({
                 "type": "input",
@@ -99,6 +104,14 @@ fn outcome(state: &ApprovalState) -> (&'static str, &'static str, String) {
             "Expired",
             format!("⌛ *Expired*: nobody decided before {}.", date(*at)),
         ),
+        ApprovalState::Closed(Closure::TokenRefused { at }) => (
+            "🚫",
+            "No longer valid",
+            format!(
+                "🚫 *No longer valid* {}: CodePipeline no longer accepts this approval (it expired, was answered outside Slack, or its execution stopped).",
+                date(*at)
+            ),
+        ),
         ApprovalState::Closed(Closure::Superseded { at }) => (
             "⏭️",
             "Superseded",
@@ -131,13 +144,11 @@ fn facts(record: &ApprovalRecord, rule: Option<&StageApprovers>) -> Vec<Value> {
             text.push_str(&format!(" ({})", escape(b)));
         }
         fields.push(field("Commit", &text));
-        let author = match (&record.author, &c.author) {
-            (Some(AuthorIdentity::Slack(id)), _) => Some(format!("<@{id}>")),
-            (_, Some(name)) => Some(escape(name)),
-            _ => None,
-        };
-        if let Some(a) = author {
-            fields.push(field("Author", &a));
+        if let Some(name) = &c.author {
+            fields.push(field("Author", &escape(name)));
+        }
+        if let Some(pusher) = &c.pusher {
+            fields.push(field("Pushed by", &escape(pusher)));
         }
     }
     fields.push(field(
@@ -158,6 +169,21 @@ fn facts(record: &ApprovalRecord, rule: Option<&StageApprovers>) -> Vec<Value> {
         blocks.push(section(&format!("🔎 *Review:* {}", link(url))));
     }
     blocks
+}
+
+/// Why nobody may approve from Slack under four-eyes, when the owners could not be placed.
+fn four_eyes_blocked(record: &ApprovalRecord) -> Option<String> {
+    let verb = Act::Approve.verb();
+    let denial = match record.owners.as_ref()? {
+        ChangeOwners::PusherUnmapped { login, add } => Denial::PusherUnmapped {
+            login: login.clone(),
+            add: add.clone(),
+            verb,
+        },
+        ChangeOwners::PusherUnknown => Denial::PusherUnknown { verb },
+        ChangeOwners::Slack(_) | ChangeOwners::LookupFailed => return None,
+    };
+    Some(escape(&denial.to_string()))
 }
 
 fn commit_suffix(record: &ApprovalRecord) -> String {
@@ -238,8 +264,10 @@ mod tests {
                 author: Some("octocat".into()),
                 repository: Some("octo/shop".into()),
                 branch: Some("main".into()),
+                pusher: Some("octocat".into()),
+                authors: vec!["octocat".into()],
             }),
-            author: None,
+            owners: None,
             message: None,
             state: ApprovalState::Waiting,
         }
@@ -375,10 +403,26 @@ mod tests {
     }
 
     #[test]
-    fn a_known_slack_author_is_mentioned() {
+    fn the_author_and_the_pusher_are_shown() {
+        let text = all_text(&render_request(&record(), Some(&rule())));
+        assert!(text.contains("*Author*\\noctocat"), "{text}");
+        assert!(text.contains("*Pushed by*\\noctocat"), "{text}");
+    }
+
+    #[test]
+    fn an_unmapped_pusher_is_explained_with_the_mapping_to_add() {
         let mut r = record();
-        r.author = Some(AuthorIdentity::Slack("U0OCTO".into()));
-        assert!(all_text(&render_request(&r, Some(&rule()))).contains("*Author*\\n<@U0OCTO>"));
+        r.owners = Some(ChangeOwners::PusherUnmapped {
+            login: "mona".into(),
+            add: vec!["github:mona".into()],
+        });
+        let text = all_text(&render_request(&r, Some(&rule())));
+        assert!(text.contains("nobody may approve it from Slack"), "{text}");
+        assert!(text.contains("github:mona"), "{text}");
+        assert!(text.contains("GANTRY_PEOPLE"), "{text}");
+        r.owners = Some(ChangeOwners::Slack(Default::default()));
+        let text = all_text(&render_request(&r, Some(&rule())));
+        assert!(!text.contains("GANTRY_PEOPLE"), "{text}");
     }
 
     #[test]

@@ -26,7 +26,8 @@ mod testing;
 
 pub use crate::config::approvers::{ApproverRules, StageApprovers};
 pub use authorize::{
-    author_lookup, authorize, Act, AuthorIdentity, AuthorLookup, Clicker, Denial, Verdict,
+    author_lookup, authorize, owners_plan, Act, AuthorLookup, ChangeOwners, Clicker, Denial,
+    OwnersPlan, Verdict,
 };
 pub use click::ClickReply;
 pub use events::{ActionFinished, ApprovalEvent, ApprovalNotice};
@@ -57,6 +58,11 @@ pub struct CommitSummary {
     pub author: Option<String>,
     pub repository: Option<String>,
     pub branch: Option<String>,
+    /// The account the provider authenticated for the push (`PUSHER`): the one fact about who
+    /// the change belongs to that the committer cannot write.
+    pub pusher: Option<String>,
+    /// Every pushed commit's author (`COMMIT_AUTHORS`): free text, which may only bar someone.
+    pub authors: Vec<String>,
 }
 
 impl CommitSummary {
@@ -140,6 +146,9 @@ pub enum Closure {
     Expired { at: i64 },
     /// A newer approval of the same action replaced it, or the execution stopped.
     Superseded { at: i64 },
+    /// CodePipeline refused the token (`InvalidApprovalTokenException`) and could not say more:
+    /// the approval expired, was answered elsewhere, or its execution stopped.
+    TokenRefused { at: i64 },
 }
 
 /// Where an approval stands.
@@ -184,8 +193,9 @@ pub struct ApprovalRecord {
     /// The approval action's "URL for review".
     pub review_url: Option<String>,
     pub commit: Option<CommitSummary>,
-    /// The author's Slack identity, once resolved (only `Slack` and `NotInSlack` are kept).
-    pub author: Option<AuthorIdentity>,
+    /// Who the change belongs to in Slack, once resolved under four-eyes (only `Slack` is
+    /// kept in the table: anything else is asked again at the click).
+    pub owners: Option<ChangeOwners>,
     /// The request message, once posted.
     pub message: Option<PostedMessage>,
     pub state: ApprovalState,

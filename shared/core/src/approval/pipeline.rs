@@ -14,11 +14,14 @@ pub struct WaitingApproval {
     pub since: Option<i64>,
 }
 
-/// The approval action's configuration: `CustomData` and `ExternalEntityLink`.
+/// The approval action's configuration: `CustomData` and `ExternalEntityLink`, and the
+/// lifetime it declares (`timeoutInMinutes`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApprovalSettings {
     pub custom_data: Option<String>,
     pub review_url: Option<String>,
+    /// `None`: not declared (CodePipeline's default, seven days), or not known.
+    pub timeout_minutes: Option<i64>,
 }
 
 /// How an approval action last ended, as `GetPipelineState` shows it.
@@ -69,6 +72,10 @@ pub fn commit_of(
             author: var("AUTHOR"),
             repository: var("REPOSITORY"),
             branch: var("BRANCH").or_else(|| var("TAG")),
+            pusher: var("PUSHER"),
+            authors: var("COMMIT_AUTHORS")
+                .map(|all| split_authors(&all))
+                .unwrap_or_default(),
         });
     }
     let (id, summary) = revisions.first()?;
@@ -83,6 +90,17 @@ pub fn commit_of(
         message: message.map(first_line).filter(|m| !m.is_empty()),
         ..CommitSummary::default()
     })
+}
+
+/// `COMMIT_AUTHORS` as the webhook writes it: comma-separated, commas inside a name replaced.
+pub fn split_authors(all: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for a in all.split(',').map(str::trim) {
+        if !a.is_empty() && a != crate::ingest::UNSET_VARIABLE && !out.iter().any(|o| o == a) {
+            out.push(a.to_string());
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -105,6 +123,34 @@ mod tests {
         assert_eq!(c.id, "6113728f27ae82c7b1a177c8d03f9e96e0adf246");
         assert_eq!(c.author.as_deref(), Some("octocat"));
         assert_eq!(c.branch.as_deref(), Some("v1.2.0"));
+        assert_eq!(c.pusher, None);
+        assert!(c.authors.is_empty());
+    }
+
+    #[test]
+    fn the_pusher_and_every_commit_author_are_kept() {
+        let c = commit_of(
+            &[
+                ("COMMIT_ID", "6113728f27ae82c7b1a177c8d03f9e96e0adf246"),
+                ("AUTHOR", "ghost@example.invalid"),
+                ("PUSHER", "mona"),
+                ("COMMIT_AUTHORS", "ghost@example.invalid, ada,,-,ada"),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.pusher.as_deref(), Some("mona"));
+        assert_eq!(c.authors, vec!["ghost@example.invalid", "ada"]);
+        let console = commit_of(
+            &[
+                ("COMMIT_ID", "abc"),
+                ("PUSHER", "-"),
+                ("COMMIT_AUTHORS", "-"),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!((console.pusher, console.authors.len()), (None, 0));
     }
 
     #[test]

@@ -110,14 +110,20 @@ pub trait ApprovalStore {
 
 /// CodePipeline's manual approval actions.
 pub trait ApprovalActions {
-    /// The approval waiting in `pipeline`/`stage`/`action`, if one is.
+    /// The approval waiting in `pipeline`/`stage`/`action`, if one is. In PARALLEL mode several
+    /// executions wait there at once, each with its own token: `execution_id` (else `token`, as
+    /// an SNS notification names it) says which one is meant.
     fn waiting(
         &self,
         pipeline: &str,
         stage: &str,
         action: &str,
+        execution_id: Option<&str>,
+        token: Option<&str>,
     ) -> impl Future<Output = Result<Option<WaitingApproval>, ApprovalCallError>> + Send;
-    /// The action's custom message and review URL, as `execution_id` sees them.
+    /// The action's custom message and review URL, as `execution_id` sees them, and the
+    /// approval's lifetime as the action declares it (`timeoutInMinutes`): one answer, so
+    /// the pipeline's declaration is read once.
     fn settings(
         &self,
         pipeline: &str,
@@ -125,19 +131,13 @@ pub trait ApprovalActions {
         action: &str,
         execution_id: &str,
     ) -> impl Future<Output = Result<ApprovalSettings, ApprovalCallError>> + Send;
-    /// The approval's lifetime as the action declares it (`timeoutInMinutes`), in minutes.
-    fn declared_timeout(
-        &self,
-        pipeline: &str,
-        stage: &str,
-        action: &str,
-    ) -> impl Future<Output = Result<Option<i64>, ApprovalCallError>> + Send;
-    /// How the action's latest execution ended, if it has.
+    /// How the action last ended in `execution_id`, if it has.
     fn last_outcome(
         &self,
         pipeline: &str,
         stage: &str,
         action: &str,
+        execution_id: &str,
     ) -> impl Future<Output = Result<ActionOutcome, ApprovalCallError>> + Send;
     /// The commit the execution runs.
     fn commit(
@@ -202,6 +202,11 @@ pub enum CommandOutcome {
     AlreadyPending(Command),
     /// No such deployment (finished and expired, or never existed).
     Missing,
+    /// The click carried another controls' version than the deployment is at: it was made on
+    /// an outdated message (or delivered twice), so it changes nothing.
+    Stale {
+        current: u32,
+    },
 }
 
 /// The traffic shifter's deployments, as the Promote / Roll back buttons see them.
@@ -210,7 +215,9 @@ pub trait DeploymentCommands {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<Option<DeploymentRecord>, StoreError>> + Send;
-    /// Writes the command if the deployment exists and has none yet: the first click wins.
+    /// Writes the command if the deployment exists and has none yet: the first click wins. A
+    /// versioned command (Pause, Resume, Extend bake, Continue) is written only while the
+    /// deployment's controls are at its version.
     fn request(
         &self,
         id: &str,

@@ -39,7 +39,16 @@ where
     /// Posts the request of an approval that started, once.
     pub async fn open(&self, notice: ApprovalNotice, now: i64) -> Result<Value, RequestError> {
         let (p, s, a) = (&notice.pipeline, &notice.stage, &notice.action);
-        let waiting = self.pipeline.waiting(p, s, a).await?;
+        let waiting = self
+            .pipeline
+            .waiting(
+                p,
+                s,
+                a,
+                notice.execution_id.as_deref(),
+                notice.token.as_deref(),
+            )
+            .await?;
         let Some(waiting) = waiting else {
             return Ok(skipped(&notice, "no approval is waiting there any more"));
         };
@@ -57,20 +66,25 @@ where
             (Some(id), _) | (None, Some(id)) => id.clone(),
             (None, None) => return Ok(skipped(&notice, "the stage has no execution")),
         };
-        let settings = if notice.token.is_some() {
-            // The notification carries the action's settings already.
-            ApprovalSettings {
+        let settings = match (&notice.token, notice.expires_at) {
+            // The notification carries the action's settings and expiry already.
+            (Some(_), Some(_)) => ApprovalSettings {
                 custom_data: notice.custom_data.clone(),
                 review_url: notice.review_url.clone(),
-            }
-        } else {
-            self.pipeline
+                timeout_minutes: None,
+            },
+            _ => self
+                .pipeline
                 .settings(p, s, a, &execution_id)
                 .await
                 .unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "approval settings unavailable; posting without them");
+                    tracing::warn!(error = %e, "approval settings unavailable; posting without them, expiring in seven days");
                     Default::default()
-                })
+                }),
+        };
+        let (custom_data, review_url) = match notice.token {
+            Some(_) => (notice.custom_data.clone(), notice.review_url.clone()),
+            None => (settings.custom_data, settings.review_url),
         };
         let commit = self
             .pipeline
@@ -83,7 +97,7 @@ where
         let started = waiting.since.or(notice.started_at).unwrap_or(now);
         let expires_at = match notice.expires_at {
             Some(at) => at,
-            None => expiry(started, self.pipeline.declared_timeout(p, s, a).await),
+            None => expiry(started, settings.timeout_minutes),
         };
         let mut record = ApprovalRecord {
             id: approval_id(p, s, a, &waiting.token),
@@ -94,18 +108,17 @@ where
             execution_id,
             requested_at: now,
             expires_at,
-            custom_data: settings.custom_data,
-            review_url: settings.review_url,
+            custom_data,
+            review_url,
             commit,
-            author: None,
+            owners: None,
             message: None,
             state: ApprovalState::Waiting,
         };
         let rule = self.rule(p, s);
         if let Some(rule) = rule.filter(|r| r.four_eyes) {
             // Found now, while nobody waits, so the click needs no lookup.
-            let git_author = record.commit.as_ref().and_then(|c| c.author.clone());
-            record.author = Some(self.author_of(None, git_author.as_deref(), rule).await);
+            record.owners = Some(self.owners_of(record.commit.as_ref(), rule).await);
         }
         let created = self.records.create(&record, now).await?;
         if created == Created::Exists {
@@ -178,11 +191,7 @@ where
 
 /// When an approval that started at `started` expires: its declared `timeoutInMinutes`, else
 /// CodePipeline's default of seven days (also when the declaration could not be read).
-pub fn expiry(started: i64, declared: Result<Option<i64>, ApprovalCallError>) -> i64 {
-    let declared = declared.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "approval timeout unavailable; assuming seven days");
-        None
-    });
+pub fn expiry(started: i64, declared: Option<i64>) -> i64 {
     match declared.filter(|m| *m > 0) {
         Some(minutes) => started + minutes * 60,
         None => started + APPROVAL_LIFETIME_SECONDS,

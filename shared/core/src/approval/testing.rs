@@ -133,6 +133,8 @@ pub struct FakePipeline {
     pub decided: Mutex<Vec<(String, Outcome, String)>>,
     pub last: Option<ActionOutcome>,
     pub timeout_minutes: Option<i64>,
+    /// How many times the action's settings (its declaration) were read.
+    pub settings_read: Mutex<u32>,
 }
 
 impl Default for FakePipeline {
@@ -146,12 +148,15 @@ impl Default for FakePipeline {
             commit: Some(CommitSummary {
                 id: "c0ffee".into(),
                 author: Some("octocat".into()),
+                pusher: Some("octocat".into()),
+                authors: vec!["octocat".into()],
                 ..CommitSummary::default()
             }),
             put: Mutex::new(vec![]),
             decided: Mutex::new(vec![]),
             last: None,
             timeout_minutes: None,
+            settings_read: Mutex::new(0),
         }
     }
 }
@@ -162,6 +167,8 @@ impl ApprovalActions for FakePipeline {
         _p: &str,
         _s: &str,
         _a: &str,
+        _e: Option<&str>,
+        _t: Option<&str>,
     ) -> Result<Option<WaitingApproval>, ApprovalCallError> {
         Ok(self.waiting.clone())
     }
@@ -172,21 +179,18 @@ impl ApprovalActions for FakePipeline {
         _a: &str,
         _e: &str,
     ) -> Result<ApprovalSettings, ApprovalCallError> {
-        Ok(ApprovalSettings::default())
-    }
-    async fn declared_timeout(
-        &self,
-        _p: &str,
-        _s: &str,
-        _a: &str,
-    ) -> Result<Option<i64>, ApprovalCallError> {
-        Ok(self.timeout_minutes)
+        *self.settings_read.lock().unwrap() += 1;
+        Ok(ApprovalSettings {
+            timeout_minutes: self.timeout_minutes,
+            ..ApprovalSettings::default()
+        })
     }
     async fn last_outcome(
         &self,
         _p: &str,
         _s: &str,
         _a: &str,
+        _e: &str,
     ) -> Result<ActionOutcome, ApprovalCallError> {
         self.last.clone().ok_or(ApprovalCallError::NotFound {
             what: "state".into(),
@@ -293,12 +297,27 @@ impl DeploymentCommands for FakeDeployments {
             None => CommandOutcome::Missing,
             Some(d) => match &d.command {
                 Some(pending) => CommandOutcome::AlreadyPending(pending.clone()),
+                None if version(command).is_some_and(|v| v != d.controls) => {
+                    CommandOutcome::Stale {
+                        current: d.controls,
+                    }
+                }
                 None => {
                     d.command = Some(command.clone());
                     CommandOutcome::Recorded
                 }
             },
         })
+    }
+}
+
+fn version(command: &Command) -> Option<u32> {
+    match command {
+        Command::Pause { version, .. }
+        | Command::Resume { version, .. }
+        | Command::Extend { version, .. }
+        | Command::Continue { version, .. } => Some(*version),
+        Command::Promote { .. } | Command::RollBack { .. } => None,
     }
 }
 
@@ -316,6 +335,7 @@ pub fn approvals() -> FakeApprovals {
     .unwrap();
     Approvals {
         approvers: rules,
+        people: crate::config::people::People::parse(r#"{"github:octocat": "U0OCTO"}"#).unwrap(),
         channels: serde_json::from_value(serde_json::json!({"default_channel": "C0DEPLOYS"}))
             .unwrap(),
         signing_secret: crate::secrets::SecretString::new(SECRET),

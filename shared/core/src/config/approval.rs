@@ -1,4 +1,5 @@
 use super::approvers::ApproverRules;
+use super::people::People;
 use super::NotifyConfig;
 use super::{base_url, json, optional, required, ConfigError, Env, Var};
 use crate::slack::DEFAULT_API_URL;
@@ -10,6 +11,9 @@ pub struct ApprovalConfig {
     pub table: String,
     /// `GANTRY_APPROVERS`; absent means nobody may decide anything from Slack.
     pub approvers: ApproverRules,
+    /// `GANTRY_PEOPLE`: provider logins → Slack users, for the four-eyes rule; absent maps
+    /// nobody, so under four-eyes nothing is released from Slack.
+    pub people: People,
     /// Where requests go when the execution has no Slack thread (from `GANTRY_NOTIFY`).
     pub channels: NotifyConfig,
     pub slack_api_url: String,
@@ -24,7 +28,15 @@ impl ApprovalConfig {
             })?,
             None => ApproverRules::default(),
         };
+        let people = match optional(env, Var::People)? {
+            Some(raw) => People::parse(&raw).map_err(|reason| ConfigError::Invalid {
+                var: Var::People.name(),
+                reason,
+            })?,
+            None => People::default(),
+        };
         Ok(Self {
+            people,
             secrets_arn: required(env, Var::SecretsArn)?,
             table: required(env, Var::Table)?,
             approvers,

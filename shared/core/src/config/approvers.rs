@@ -110,7 +110,7 @@ fn slack_id(text: &str, prefixes: &[char]) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
-fn is_user_id(text: &str) -> bool {
+pub(super) fn is_user_id(text: &str) -> bool {
     slack_id(text, &['U', 'W'])
 }
 

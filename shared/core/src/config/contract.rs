@@ -51,6 +51,7 @@ fn valid_value(var: Var) -> &'static str {
         Var::SlackApiUrl => "http://127.0.0.1:9/api",
         Var::MaxBodyBytes => "1024",
         Var::RetryQueueUrl => "https://sqs.us-east-1.amazonaws.com/123456789012/gantry-retry",
+        Var::People => r#"{"github:mona":"U0MONA"}"#,
         Var::AnalysisSettleSeconds => "-60",
     }
 }

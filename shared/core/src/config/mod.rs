@@ -8,6 +8,7 @@ pub mod approvers;
 #[cfg(test)]
 mod contract;
 mod notifier;
+pub mod people;
 mod traffic_shifter;
 mod webhook;
 
@@ -66,11 +67,12 @@ pub enum Var {
     SlackApiUrl,
     MaxBodyBytes,
     RetryQueueUrl,
+    People,
     AnalysisSettleSeconds,
 }
 
 impl Var {
-    pub const ALL: [Var; 10] = [
+    pub const ALL: [Var; 11] = [
         Var::SecretsArn,
         Var::Table,
         Var::Routes,
@@ -80,6 +82,7 @@ impl Var {
         Var::SlackApiUrl,
         Var::MaxBodyBytes,
         Var::RetryQueueUrl,
+        Var::People,
         Var::AnalysisSettleSeconds,
     ];
 
@@ -95,6 +98,7 @@ impl Var {
             Var::SlackApiUrl => "SLACK_API_URL",
             Var::MaxBodyBytes => "GANTRY_MAX_BODY_BYTES",
             Var::RetryQueueUrl => "GANTRY_RETRY_QUEUE_URL",
+            Var::People => "GANTRY_PEOPLE",
             Var::AnalysisSettleSeconds => "GANTRY_ANALYSIS_SETTLE_SECONDS",
         }
     }
@@ -108,7 +112,7 @@ impl Var {
             (Var::MaxBodyBytes | Var::RetryQueueUrl, Webhook) => Some(Need::Optional),
             (Var::TopicArn, Notifier) => Some(Need::Required),
             (Var::Notify, Notifier | Approval | TrafficShifter) => Some(Need::Optional),
-            (Var::Approvers, Approval) => Some(Need::Optional),
+            (Var::Approvers | Var::People, Approval) => Some(Need::Optional),
             (Var::SlackApiUrl, Notifier | Approval | TrafficShifter) => Some(Need::Optional),
             (Var::AnalysisSettleSeconds, TrafficShifter) => Some(Need::Optional),
             _ => None,

@@ -260,6 +260,16 @@ pub trait DeploymentStore: Sync {
         id: &str,
         command_at: Option<&str>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Records the Slack controls' version the deployment is at, so a click carrying an older
+    /// one is known stale before it is written (the continuation token keeps the truth).
+    fn set_controls(
+        &self,
+        id: &str,
+        version: u32,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (id, version);
+        async { Ok(()) }
+    }
     /// Appends `entry` to the deployment's audit trail of controls from Slack.
     fn audit(&self, id: &str, entry: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn save_message(

@@ -39,6 +39,9 @@ pub struct DeploymentRecord {
     /// stored, so clearing it matches exactly what was read).
     pub command: Option<Command>,
     pub command_at: Option<String>,
+    /// The version of the Slack controls (Pause, Resume, Extend bake, Continue) the traffic
+    /// shifter is at: a click carrying another version is stale.
+    pub controls: u32,
     /// The progress message in the execution's Slack thread.
     pub message: Option<PostedMessage>,
     /// The last continuation token handed to CodePipeline, as its digest: a token is believed

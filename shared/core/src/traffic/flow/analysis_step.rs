@@ -374,6 +374,9 @@ where
         };
         d.judged = next;
         tracing::info!(deployment = %d.id, control = %text, "control from Slack");
+        if let Err(e) = self.store.set_controls(&d.id, d.judged.controls).await {
+            tracing::warn!(deployment = %d.id, error = %e, "could not record the controls' version");
+        }
         if let Err(e) = self.store.clear_command(&d.id, command_at.as_deref()).await {
             tracing::warn!(deployment = %d.id, error = %e, "could not clear the control");
         }
