@@ -10,6 +10,7 @@
 
 mod measure;
 mod paths;
+mod work;
 
 use measure::Samples;
 use serde_json::json;
@@ -24,6 +25,8 @@ struct Options {
 fn main() -> Result<(), String> {
     let options = options(std::env::args().skip(1))?;
     quiet_logs();
+    // First, so that the webhook's peak memory is its own.
+    let work = work::tables()?;
     let all = [
         paths::webhook_push,
         paths::webhook_bad_signature,
@@ -46,7 +49,7 @@ fn main() -> Result<(), String> {
         );
         results.push(result);
     }
-    println!("{}", json!({ "paths": results }));
+    println!("{}", json!({ "paths": results, "work": work }));
     Ok(())
 }
 
