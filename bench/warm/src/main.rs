@@ -8,6 +8,7 @@
 //! Log lines are formatted as the functions format them (JSON), then dropped: writing them is
 //! the runtime's business, formatting them is Gantry's.
 
+mod heap;
 mod measure;
 mod paths;
 mod work;
@@ -15,6 +16,9 @@ mod work;
 use measure::Samples;
 use serde_json::json;
 use std::path::PathBuf;
+
+#[global_allocator]
+static HEAP: heap::Counting = heap::Counting;
 
 struct Options {
     iterations: usize,

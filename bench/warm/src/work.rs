@@ -135,8 +135,16 @@ fn big_push(commits: usize, files: usize, routes: usize) -> Push {
 }
 
 fn webhook_row(commits: usize, files: usize, routes: usize) -> Result<Value, String> {
+    // Heap held at most: the route table and the push (as the webhook holds them once parsed),
+    // then what routing adds on top.
+    let before = crate::heap::live();
+    crate::heap::reset_peak();
     let table = monorepo_routes(routes)?;
     let push = big_push(commits, files, routes);
+    let held = crate::heap::live();
+    drop(std::hint::black_box(route(&push, &table)));
+    let peak_bytes = crate::heap::peak() - before;
+    let routing_bytes = crate::heap::peak() - held;
     let expected = routes.div_ceil(10);
     let distinct: BTreeSet<&str> = push
         .commits
@@ -165,7 +173,8 @@ fn webhook_row(commits: usize, files: usize, routes: usize) -> Result<Value, Str
         goal.then_some(5_000.0),
         json!({"commits": commits, "files_per_commit": files, "routes": routes,
                "distinct_files": distinct.len(), "pipelines_started": expected,
-               "work": commits * routes}),
+               "work": commits * routes, "heap_peak_bytes": peak_bytes,
+               "routing_heap_bytes": routing_bytes}),
     ))
 }
 
