@@ -21,13 +21,17 @@ def zipped_size(bootstrap: str) -> int:
         return os.path.getsize(path)
 
 
-def sizes(lambda_dir: str, names: list[str]) -> dict[str, Any]:
-    """`{name: {bootstrap_bytes, zip_bytes}}`, or `{missing: path}` for one not built."""
+def sizes(lambda_dir: str, names: list[str], host_dir: str = "") -> dict[str, Any]:
+    """`{name: {bootstrap_bytes, zip_bytes}}`, or `{missing: path}` for one not built (with the host
+    release binary's zipped size beside it, `host_zip_bytes`, a reference only: not the arm64 goal)."""
     out: dict[str, Any] = {}
     for name in names:
         bootstrap = os.path.join(lambda_dir, name, "bootstrap")
         if not os.path.isfile(bootstrap):
             out[name] = {"missing": bootstrap}
+            host = os.path.join(host_dir, name) if host_dir else ""
+            if host and os.path.isfile(host):
+                out[name]["host_zip_bytes"] = zipped_size(host)
             continue
         out[name] = {"bootstrap_bytes": os.path.getsize(bootstrap), "zip_bytes": zipped_size(bootstrap)}
     return out

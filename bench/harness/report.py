@@ -1,17 +1,22 @@
-"""The benchmark's table: every figure with its goal and whether it holds (issue 7's goals)."""
+"""The benchmark's table: every figure with its goal and whether it holds (issue 7's goals, raised by issue 16)."""
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
+import cost
+
 FUNCTIONS = ["webhook", "notifier", "approval", "traffic-shifter"]
 FLOOR, HELLO, PYTHON = "floor (aws-config + 1 secret)", "hello-world (no SDK)", "Python + boto3 (same work)"
+FLOOR_GANTRY = "floor's work, Gantry's SDK config"
+CUSTOM_STORE = "SSL_CERT_FILE=system bundle"
 
-COLD_RATIO = 1.5  # × the floor's median
-COLD_MS = 30.0  # p90
+# Issue 16: below the naive floor.
+COLD_RATIO = 0.75  # the function's median init ≤ this × the floor's median
+COLD_P90_RATIO = 0.85  # the function's p90 init ≤ this × the floor's p90
 WARM_P99_MS = 1.0
-MEMORY_MIB = 32.0
-PACKAGE_MIB = 6.0
+MEMORY_MIB = 12.0
+PACKAGE_MIB = 4.0
 MIB = 1024 * 1024
 
 
@@ -19,13 +24,13 @@ def verdict(holds: Optional[bool]) -> str:
     return "" if holds is None else ("holds" if holds else "falls short")
 
 
-def cold_goal(result: dict[str, Any], floor_median: Optional[float]) -> tuple[str, Optional[bool]]:
+def cold_goal(result: dict[str, Any], floor: Optional[dict[str, float]]) -> tuple[str, Optional[bool]]:
     init = result.get("init")
-    if not init or not floor_median:
+    if not init or not floor:
         return "no data", False
-    ratio = init["p50_ms"] / floor_median
-    holds = ratio <= COLD_RATIO and init["p90_ms"] < COLD_MS and not result.get("failure_count")
-    return f"{ratio:.2f}× floor (≤ {COLD_RATIO}×), p90 < {COLD_MS:.0f} ms", holds
+    ratio, p90_ratio = init["p50_ms"] / floor["p50_ms"], init["p90_ms"] / floor["p90_ms"]
+    holds = ratio <= COLD_RATIO and p90_ratio <= COLD_P90_RATIO and not result.get("failure_count")
+    return f"{ratio:.2f}× / {p90_ratio:.2f}× floor (≤ {COLD_RATIO}× / {COLD_P90_RATIO}×)", holds
 
 
 def table(results: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -45,12 +50,15 @@ def table(results: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
     if cold:
         spawns = max((c.get("spawns", 0) for c in cold.values()), default=0)
         section(f"Cold start: spawn → first /next (median / p90 of {spawns} spawns each)")
-        floor_median = (cold.get(FLOOR, {}).get("init") or {}).get("p50_ms")
+        floor = cold.get(FLOOR, {}).get("init")
         for name, c in cold.items():
             init = c.get("init")
             value = f"{init['p50_ms']:.1f} / {init['p90_ms']:.1f} ms" if init else "did not start"
             if name in FUNCTIONS:
-                row(name, value, *cold_goal(c, floor_median))
+                row(name, value, *cold_goal(c, floor))
+            elif init and floor and name != FLOOR:
+                row(name, value, f"reference: {init['p50_ms'] / floor['p50_ms']:.2f}× / "
+                                 f"{init['p90_ms'] / floor['p90_ms']:.2f}× floor")
             else:
                 row(name, value, "reference")
         section("Cold start: spawn → first answer to one event (median / p90; the event's AWS calls go to the emulator)")
@@ -68,6 +76,46 @@ def table(results: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
             row(f"{p['function']}: {p['label']}", f"{p['p50_us']:.1f} / {p['p99_us']:.1f} µs",
                 f"p99 < {WARM_P99_MS:.0f} ms", p99_ms < WARM_P99_MS)
 
+    work = results.get("warm_network_free", {}).get("work", {})
+    if work:
+        section("Work size → time (warm, network-free, p50 / p99 of one event's work; goal rows as issue 16 sets them)")
+        for function in ("webhook", "notifier", "traffic-shifter", "approval"):
+            for r in work.get(function, []):
+                goal, holds = "", None
+                if "goal_p99_us" in r:
+                    goal, holds = f"p99 < {r['goal_p99_us'] / 1000:g} ms", bool(r.get("holds"))
+                extra = r.get("extra", {})
+                note = ""
+                if function == "webhook":
+                    note = f" ({extra.get('distinct_files', 0):,} distinct files)"
+                elif function == "notifier":
+                    note = f" ({extra.get('blocks')} blocks, longest text {extra.get('longest_text')})"
+                elif function == "traffic-shifter":
+                    note = (f" ({extra.get('describe_alarms_calls')} DescribeAlarms + "
+                            f"{extra.get('get_metric_data_calls')} GetMetricData call)")
+                row(f"{function}: {r['size']}{note}", f"{r['p50_us']:.1f} / {r['p99_us']:.1f} µs", goal, holds)
+                if function == "notifier" and "goal_p99_us" in r:
+                    row("notifier: 50 × 10 within Block Kit limits", f"{extra.get('blocks')} blocks, "
+                        f"≤ {extra.get('longest_text')} chars", "≤ 50 blocks, ≤ 3,000 chars",
+                        bool(extra.get("within_block_kit")))
+        rows = [r for r in work.get("webhook", []) if r.get("extra", {}).get("routes") == 1000]
+        if len(rows) >= 2:
+            # Linear or better in commits × routes: time per unit of work does not grow with it.
+            small, big = rows[0], rows[-1]
+            per = lambda r: r["p50_us"] / r["extra"]["work"]
+            ratio = per(big) / per(small)
+            row("webhook: time per commit × route, largest / smallest push", f"{ratio:.2f}",
+                "≤ 1 (linear or better)", ratio <= 1.0)
+        big = next((r for r in work.get("webhook", []) if "goal_p99_us" in r), None)
+        if big and "heap_peak_bytes" in big.get("extra", {}):
+            e = big["extra"]
+            row("webhook: heap at most, 2,048 × 100 push + 1,000 routes", f"{e['heap_peak_bytes'] / MIB:.1f} MiB "
+                f"(routing's own {e['routing_heap_bytes'] / MIB:.2f})", "< 32 MiB", e["heap_peak_bytes"] / MIB < 32)
+        kib = work.get("webhook_peak_rss_kib")
+        if kib:
+            row("webhook tables: the bench process's VmHWM", f"{kib / 1024:.1f} MiB",
+                "reference (all rows, allocator's keep)")
+
     full = results.get("full_paths", {})
     if full:
         section("Warm latency, full path through the Runtime API against the emulator (p50 / p99; measures the emulator)")
@@ -82,27 +130,32 @@ def table(results: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
         for name, f in full.items():
             kb = f.get("vm_hwm_kb")
             if name in FUNCTIONS:
-                row(name, f"{kb / 1024:.1f} MiB" if kb else "unknown", f"< {MEMORY_MIB:.0f} MiB",
-                    bool(kb) and kb / 1024 < MEMORY_MIB)
+                row(name, f"{kb / 1024:.1f} MiB" if kb else "unknown", f"≤ {MEMORY_MIB:.0f} MiB",
+                    bool(kb) and kb / 1024 <= MEMORY_MIB)
             elif kb:
                 row(name, f"{kb / 1024:.1f} MiB", "reference")
         for name in ("notifier", "webhook"):
             b = results.get("burst", {}).get(name)
             if b and b.get("vm_hwm_kb_max"):
                 kb = b["vm_hwm_kb_max"]
-                row(f"{name} (largest instance of the burst)", f"{kb / 1024:.1f} MiB", f"< {MEMORY_MIB:.0f} MiB",
-                    kb / 1024 < MEMORY_MIB)
+                row(f"{name} (largest instance of the burst)", f"{kb / 1024:.1f} MiB", f"≤ {MEMORY_MIB:.0f} MiB",
+                    kb / 1024 <= MEMORY_MIB)
 
     package = results.get("package", {})
     if package:
         section("Package size: arm64 bootstrap zipped (deflate 9), as uploaded")
         for name, p in package.items():
             if "missing" in p:
-                row(name, "not built", f"< {PACKAGE_MIB:.0f} MiB", False)
+                # No arm64 build here (cargo lambda/zig missing): not measured, never guessed.
+                host = p.get("host_zip_bytes")
+                value = "arm64 not built" + (f" (x86-64: {host / MIB:.2f} MiB)" if host else "")
+                lines.append(f"  {name:<46} {value:<30} {f'≤ {PACKAGE_MIB:.0f} MiB':<36} not measured")
+                goals.append({"figure": name, "value": value, "goal": f"≤ {PACKAGE_MIB:.0f} MiB",
+                              "holds": None})
                 continue
             zipped = p["zip_bytes"] / MIB
             row(name, f"{zipped:.2f} MiB (bootstrap {p['bootstrap_bytes'] / MIB:.2f} MiB)",
-                f"< {PACKAGE_MIB:.0f} MiB", zipped < PACKAGE_MIB)
+                f"≤ {PACKAGE_MIB:.0f} MiB", zipped <= PACKAGE_MIB)
 
     burst = results.get("burst", {})
     if "notifier" in burst:
@@ -127,13 +180,22 @@ def table(results: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
         row("answers", ", ".join(f"{k} {v}" for k, v in sorted(b["answers"].items())))
         row("wall time", f"{b['wall_seconds']:.1f} s")
 
+    if cold and full:
+        section("What it costs to run: Lambda (arm64, us-east-1) a month, from the figures above "
+                "(bench/harness/cost.py says how)")
+        for r in cost.rows(results):
+            row(f"{r['deployments_a_day']:,} deployments a day ({r['invocations_a_month']:,} invocations)",
+                f"Gantry ${r['gantry_usd']:.4f}", f"Python + boto3 ${r['python_usd']:.4f}")
+
     judge = results.get("canary_judge")
     if judge:
         judge_rows(judge, row, section)
 
-    failing = [g for g in goals if not g["holds"]]
-    section(f"Goals: {len(goals) - len(failing)} of {len(goals)} hold"
-            + (": failing " + "; ".join(g["figure"] for g in failing) if failing else ""))
+    failing = [g for g in goals if g["holds"] is False]
+    unmeasured = [g for g in goals if g["holds"] is None]
+    section(f"Goals: {len(goals) - len(failing) - len(unmeasured)} of {len(goals)} hold"
+            + (": falling short " + "; ".join(g["figure"] for g in failing) if failing else "")
+            + (f"; not measured here: {', '.join(g['figure'] for g in unmeasured)}" if unmeasured else ""))
     return lines, goals
 
 

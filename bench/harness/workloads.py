@@ -17,8 +17,9 @@ from world import PIPELINE, PIPELINE_VARIABLES, RELEASE_LEAD, World, traffic_par
 import events
 
 
-def start_execution(world: World, author: str = "mona") -> str:
-    """Starts an execution of the demo pipeline as Gantry's webhook would (variables set)."""
+def start_execution(world: World, author: str = "Codertocat") -> str:
+    """Starts an execution of the demo pipeline as Gantry's webhook would (variables set), pushed by
+    GitHub user Codertocat, whom GANTRY_APPROVERS maps to a Slack user (four eyes can be checked)."""
     values = {"COMMIT_ID": events.SAMPLE_PUSH["after"], "BRANCH": "master", "TAG": "-",
               "REPOSITORY": "Codertocat/Hello-World", "AUTHOR": author,
               "COMMIT_MESSAGE": "Make the cart total include tax", "PUSHER": author,
@@ -105,6 +106,7 @@ class Approvals(Workload):
     def next(self) -> tuple[str, Any]:
         if self.posted is None:
             execution_id = start_execution(self.world)
+            self.release()
             self.world.control("POST", "codepipeline/approvals", {
                 "pipeline": PIPELINE, "stage": "ApproveProd", "action": "Approve", "execution_id": execution_id})
             return "request", events.approval_started(PIPELINE, execution_id, "ApproveProd", "Approve")
@@ -125,9 +127,20 @@ class Approvals(Workload):
         if isinstance(answer, dict) and answer.get("posted") is True:
             self.posted = answer
 
+    def release(self) -> None:
+        """Rejects whatever approval still waits at the stage (a click decides each round's, but
+        an earlier workload's may wait): the emulator, like CodePipeline, holds one execution at a
+        time in the stage (SUPERSEDED mode)."""
+        for a in self.world.control("GET", f"codepipeline/approvals?pipeline={PIPELINE}") or []:
+            if a.get("stage") == "ApproveProd" and a.get("status") == "InProgress" and not a.get("expired"):
+                self.world.client("codepipeline").put_approval_result(
+                    pipelineName=PIPELINE, stageName="ApproveProd", actionName=a["action"],
+                    result={"summary": "benchmark: next round", "status": "Rejected"}, token=a["token"])
+
 
 class ApprovalRequests(Approvals):
-    """Approvals that start waiting, their requests posted; nobody clicks."""
+    """Approvals that start waiting, their requests posted; nobody clicks (each is rejected when
+    the next one starts waiting)."""
 
     kinds = ("request",)
 

@@ -1689,3 +1689,71 @@ async fn a_job_whose_parameters_the_pipeline_does_not_declare_moves_nothing() {
     );
     assert_eq!(world(shop).await, before, "nothing moved");
 }
+
+/// Counts the requests a client sends (each attempt reaches the transport once).
+#[derive(Debug)]
+struct CountCalls(Arc<std::sync::atomic::AtomicUsize>);
+
+impl aws_sdk_cloudwatch::config::Intercept for CountCalls {
+    fn name(&self) -> &'static str {
+        "CountCalls"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _: &aws_sdk_cloudwatch::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_cloudwatch::config::RuntimeComponents,
+        _: &mut aws_sdk_cloudwatch::config::ConfigBag,
+    ) -> Result<(), aws_sdk_cloudwatch::error::BoxError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// One check's alarm read costs one DescribeAlarms call per 100 alarms (AWS's limit on the names a
+/// call takes and the records a page holds), so a deployment watching 100 alarms makes one call,
+/// and 250 alarms make three, each alarm's state read (issue 16).
+#[tokio::test]
+async fn a_check_reads_a_hundred_alarms_with_one_describe_alarms_call() {
+    use gantry_adapters::cloudwatch::CloudWatchAlarms;
+    use gantry_core::traffic::{AlarmState, AlarmWatch};
+    let sdk = sdk().await;
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
+    let prefix = unique("many-alarms");
+    let names: Vec<String> = (0..250).map(|i| format!("{prefix}-{i:03}")).collect();
+    for name in &names {
+        cloudwatch
+            .put_metric_alarm()
+            .alarm_name(name)
+            .namespace("AWS/ApplicationELB")
+            .metric_name("HTTPCode_Target_5XX_Count")
+            .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(1.0)
+            .comparison_operator(
+                aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold,
+            )
+            .send()
+            .await
+            .expect("alarm");
+    }
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = aws_sdk_cloudwatch::config::Builder::from(&sdk)
+        .interceptor(CountCalls(calls.clone()))
+        .build();
+    let watch = CloudWatchAlarms {
+        client: aws_sdk_cloudwatch::Client::from_conf(counted),
+    };
+    let count = || calls.swap(0, std::sync::atomic::Ordering::SeqCst);
+
+    let hundred = watch.states(&names[..100]).await.expect("states");
+    assert_eq!(count(), 1, "DescribeAlarms calls for 100 alarms");
+    assert_eq!(hundred.len(), 100);
+    assert!(hundred.iter().all(|r| r.state != AlarmState::Missing));
+
+    let all = watch.states(&names).await.expect("states");
+    assert_eq!(count(), 3, "DescribeAlarms calls for 250 alarms");
+    assert_eq!(all.len(), 250);
+    assert!(all.iter().all(|r| r.state != AlarmState::Missing));
+}

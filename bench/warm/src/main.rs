@@ -8,12 +8,17 @@
 //! Log lines are formatted as the functions format them (JSON), then dropped: writing them is
 //! the runtime's business, formatting them is Gantry's.
 
+mod heap;
 mod measure;
 mod paths;
+mod work;
 
 use measure::Samples;
 use serde_json::json;
 use std::path::PathBuf;
+
+#[global_allocator]
+static HEAP: heap::Counting = heap::Counting;
 
 struct Options {
     iterations: usize,
@@ -24,6 +29,8 @@ struct Options {
 fn main() -> Result<(), String> {
     let options = options(std::env::args().skip(1))?;
     quiet_logs();
+    // First, so that the webhook's peak memory is its own.
+    let work = work::tables()?;
     let all = [
         paths::webhook_push,
         paths::webhook_bad_signature,
@@ -46,7 +53,7 @@ fn main() -> Result<(), String> {
         );
         results.push(result);
     }
-    println!("{}", json!({ "paths": results }));
+    println!("{}", json!({ "paths": results, "work": work }));
     Ok(())
 }
 

@@ -7,7 +7,9 @@ use gantry_core::config::{ApprovalConfig, ProcessEnv};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
-#[tokio::main]
+// One thread: Lambda hands an instance one event at a time, and the work between AWS calls is
+// microseconds; a worker pool would only cost start-up time and memory (issue 16).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     gantry_adapters::lambda::telemetry::init();
     let app = match init().await {

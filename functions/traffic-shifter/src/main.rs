@@ -5,7 +5,9 @@ use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
 use gantry_core::config::{ProcessEnv, TrafficShifterConfig};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
-#[tokio::main]
+// One thread: Lambda hands an instance one event at a time, and the work between AWS calls is
+// microseconds; a worker pool would only cost start-up time and memory (issue 16).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     gantry_adapters::lambda::telemetry::init();
     let shifter = match init().await {

@@ -19,6 +19,37 @@ impl AlarmWatch for CloudWatchAlarms {
             return Ok(Vec::new());
         }
         let mut found: HashMap<String, StateValue> = HashMap::new();
+        // DescribeAlarms takes at most 100 names and returns at most 100 alarms a page (50 unless
+        // asked): one call per 100 watched alarms, whatever their number (issue 16).
+        for chunk in names.chunks(DESCRIBE_ALARMS_MAX) {
+            self.read_states(chunk, &mut found).await?;
+        }
+        Ok(names
+            .iter()
+            .map(|name| AlarmReading {
+                name: name.clone(),
+                state: match found.get(name) {
+                    None => AlarmState::Missing,
+                    Some(StateValue::Alarm) => AlarmState::Alarm,
+                    Some(StateValue::Ok) => AlarmState::Ok,
+                    Some(_) => AlarmState::InsufficientData,
+                },
+            })
+            .collect())
+    }
+}
+
+/// DescribeAlarms' limit on `AlarmNames` and on `MaxRecords`.
+pub const DESCRIBE_ALARMS_MAX: usize = 100;
+
+impl CloudWatchAlarms {
+    /// The states of up to [`DESCRIBE_ALARMS_MAX`] alarms, following `NextToken` (composite
+    /// alarms page separately from metric alarms).
+    async fn read_states(
+        &self,
+        names: &[String],
+        found: &mut HashMap<String, StateValue>,
+    ) -> Result<(), ShiftError> {
         let mut next: Option<String> = None;
         loop {
             let out = self
@@ -27,6 +58,7 @@ impl AlarmWatch for CloudWatchAlarms {
                 .set_alarm_names(Some(names.to_vec()))
                 .alarm_types(AlarmType::MetricAlarm)
                 .alarm_types(AlarmType::CompositeAlarm)
+                .max_records(DESCRIBE_ALARMS_MAX as i32)
                 .set_next_token(next.take())
                 .send()
                 .await
@@ -46,21 +78,9 @@ impl AlarmWatch for CloudWatchAlarms {
             }
             match out.next_token() {
                 Some(t) if !t.is_empty() => next = Some(t.to_string()),
-                _ => break,
+                _ => return Ok(()),
             }
         }
-        Ok(names
-            .iter()
-            .map(|name| AlarmReading {
-                name: name.clone(),
-                state: match found.get(name) {
-                    None => AlarmState::Missing,
-                    Some(StateValue::Alarm) => AlarmState::Alarm,
-                    Some(StateValue::Ok) => AlarmState::Ok,
-                    Some(_) => AlarmState::InsufficientData,
-                },
-            })
-            .collect())
     }
 }
 

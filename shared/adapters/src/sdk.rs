@@ -1,12 +1,46 @@
-//! One `aws-config` load per cold start, shared by every client a function builds.
+//! One AWS configuration per cold start, shared by every client a function builds.
+//!
+//! What a deployed function's start-up does not need is left out (issue 16), and each cut falls
+//! back to the SDK's standard behaviour where a developer's machine may need it:
+//! - the system certificate store: the SDK's HTTPS client verifies with Mozilla's compiled-in
+//!   roots ([`http`]), unless `SSL_CERT_FILE`/`SSL_CERT_DIR` name a custom store (a private CA,
+//!   a TLS-inspecting proxy), when the SDK's default client, which reads them, is kept;
+//! - the credential chain (profiles, SSO, web identity, ECS, IMDS): Lambda hands the role's
+//!   credentials over in `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`; when
+//!   they are absent the default chain is kept;
+//! - the region chain: `AWS_REGION` when set, else the default chain (profile, IMDS);
+//! - the shared config files (`~/.aws/config`, `~/.aws/credentials`): not read inside Lambda
+//!   (`AWS_LAMBDA_RUNTIME_API` set), where there are none.
+//!
+//! `AWS_ENDPOINT_URL` (and the per-service `AWS_ENDPOINT_URL_<SERVICE>`) are honoured exactly as
+//! the SDK documents, which is how the tests and the local demo reach the emulator.
 
-use aws_config::{BehaviorVersion, SdkConfig};
+mod http;
 
-/// Loads the standard AWS configuration chain once.
-///
-/// This deliberately adds nothing of its own: region, credentials and, above all,
-/// `AWS_ENDPOINT_URL` (and the per-service `AWS_ENDPOINT_URL_<SERVICE>`) are honoured exactly as
-/// the SDK documents, which is how the tests and the local demo reach the emulator.
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+
+/// Loads the AWS configuration once, with the shortcuts above.
 pub async fn load() -> SdkConfig {
-    aws_config::load_defaults(BehaviorVersion::latest()).await
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let custom_store = crate::slack::tls::custom_store_configured();
+    if let Some(tls) = crate::slack::tls::bundled_roots(custom_store) {
+        loader = loader.http_client(http::client(tls));
+    }
+    if env("AWS_ACCESS_KEY_ID").is_some() && env("AWS_SECRET_ACCESS_KEY").is_some() {
+        loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+    }
+    if let Some(region) = env("AWS_REGION") {
+        loader = loader.region(Region::new(region));
+    }
+    if env("AWS_LAMBDA_RUNTIME_API").is_some() {
+        // An empty profile in place of the files: the loader reads nothing from disk.
+        let none = EnvConfigFiles::builder()
+            .with_contents(EnvConfigFileKind::Config, "")
+            .build();
+        loader = loader.profile_files(none);
+    }
+    loader.load().await
 }

@@ -128,21 +128,8 @@ pub enum PushError {
 impl Push {
     /// The files changed by the push, or why they cannot be known from the payload.
     pub fn changed_paths(&self) -> ChangedPaths {
-        if self.created {
-            return ChangedPaths::Unknown(
-                "new branch or tag: the payload does not list what differs from the base",
-            );
-        }
-        if self.forced {
-            return ChangedPaths::Unknown(
-                "forced push: history was rewritten, the commit list does not show what changed",
-            );
-        }
-        if !self.commits_complete {
-            return ChangedPaths::Unknown("the payload's commit list is cut short");
-        }
-        if self.commits.is_empty() {
-            return ChangedPaths::Unknown("the payload lists no commits");
+        if let Some(why) = self.changes_unknown() {
+            return ChangedPaths::Unknown(why);
         }
         ChangedPaths::Known(
             self.commits
@@ -150,6 +137,25 @@ impl Push {
                 .flat_map(|c| c.paths.iter().cloned())
                 .collect(),
         )
+    }
+
+    /// Why the payload does not tell which files changed, or `None` when its commits do.
+    pub fn changes_unknown(&self) -> Option<&'static str> {
+        if self.created {
+            return Some("new branch or tag: the payload does not list what differs from the base");
+        }
+        if self.forced {
+            return Some(
+                "forced push: history was rewritten, the commit list does not show what changed",
+            );
+        }
+        if !self.commits_complete {
+            return Some("the payload's commit list is cut short");
+        }
+        if self.commits.is_empty() {
+            return Some("the payload lists no commits");
+        }
+        None
     }
 
     /// Every listed commit's author (username, else email, else name), de-duplicated in push

@@ -3,7 +3,7 @@
 
 mod client;
 mod directory;
-mod tls;
+pub(crate) mod tls;
 
 pub use client::{RetryPolicy, SlackClient};
 pub use directory::CachedDirectory;

@@ -37,7 +37,7 @@ impl Globs {
     }
 }
 
-fn compile(pattern: &str) -> Result<Glob, String> {
+pub(super) fn compile(pattern: &str) -> Result<Glob, String> {
     GlobBuilder::new(pattern)
         .literal_separator(true)
         .build()

@@ -1,10 +1,12 @@
 //! Which pipelines a push starts: the route table (`GANTRY_ROUTES`) applied to a `Push`.
 
 mod glob;
+mod index;
 
 pub use glob::Globs;
 
-use crate::push::{ChangedPaths, Provider, Push, RefKind};
+use crate::push::{Provider, Push, RefKind};
+use index::PathIndex;
 use serde::Deserialize;
 
 /// One route as configured (see docs/configuration.md and the contract).
@@ -42,6 +44,8 @@ pub struct Route {
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
     routes: Vec<Route>,
+    /// Every route's path patterns, compiled together (`index.rs` says why).
+    index: PathIndex,
 }
 
 /// Skip markers honoured in the head commit's message (GitHub's and GitLab's own spellings).
@@ -55,7 +59,8 @@ impl RouteTable {
             .enumerate()
             .map(|(i, s)| compile_route(s).map_err(|e| format!("route {i}: {e}")))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { routes })
+        let index = PathIndex::new(&routes)?;
+        Ok(Self { routes, index })
     }
 
     /// Parses the `GANTRY_ROUTES` JSON text.
@@ -133,17 +138,52 @@ pub fn route(push: &Push, table: &RouteTable) -> Vec<RouteDecision> {
         let message = h.message.to_lowercase();
         SKIP_MARKERS.iter().find(|m| message.contains(*m)).copied()
     });
-    let changed = push.changed_paths();
-    let mut decisions: Vec<RouteDecision> = Vec::new();
-    for r in table
+    let unknown = push.changes_unknown();
+    // Cheap filters first: provider, repository, ref; the changed files only for routes that
+    // pass them and filter by path, all at once (`index.rs`).
+    let candidates: Vec<(usize, &Route)> = table
         .routes
         .iter()
-        .filter(|r| r.provider == push.provider && r.repository.matches(&push.repository))
-    {
-        let decision = decide(r, push, skip_marker, &changed);
-        match decisions.iter().position(|d| d.pipeline() == r.pipeline) {
-            None => decisions.push(decision),
-            Some(i) => {
+        .enumerate()
+        .filter(|(_, r)| r.provider == push.provider && r.repository.matches(&push.repository))
+        .collect();
+    let by_files: Vec<(usize, &Route)> =
+        if push.git_ref.kind == RefKind::Tag || skip_marker.is_some() || unknown.is_some() {
+            Vec::new()
+        } else {
+            candidates
+                .iter()
+                .filter(|(_, r)| !(r.paths.is_empty() && r.ignore_paths.is_empty()))
+                .filter(|(_, r)| r.branches.matches(&push.git_ref.name))
+                .copied()
+                .collect()
+        };
+    let files = push
+        .commits
+        .iter()
+        .flat_map(|c| c.paths.iter().map(String::as_str));
+    let (concerned, file_count) = table.index.concerned(&by_files, files);
+    let mut concerned_at = vec![false; table.routes.len()];
+    for (&(i, _), &c) in by_files.iter().zip(&concerned) {
+        concerned_at[i] = c;
+    }
+    let mut decisions: Vec<RouteDecision> = Vec::new();
+    let mut by_pipeline: std::collections::HashMap<&str, usize> = Default::default();
+    for &(i, r) in &candidates {
+        let files = match unknown {
+            Some(why) => Files::Unknown(why),
+            None => Files::Concerned {
+                concerned: concerned_at[i],
+                count: file_count,
+            },
+        };
+        let decision = decide(r, push, skip_marker, files);
+        match by_pipeline.get(r.pipeline.as_str()) {
+            None => {
+                by_pipeline.insert(&r.pipeline, decisions.len());
+                decisions.push(decision);
+            }
+            Some(&i) => {
                 if matches!(decisions[i], RouteDecision::Skip { .. })
                     && matches!(decision, RouteDecision::Start { .. })
                 {
@@ -155,12 +195,17 @@ pub fn route(push: &Push, table: &RouteTable) -> Vec<RouteDecision> {
     decisions
 }
 
-fn decide(
-    r: &Route,
-    push: &Push,
-    skip_marker: Option<&str>,
-    changed: &ChangedPaths,
-) -> RouteDecision {
+/// What the push's changed files say about one route.
+enum Files {
+    Unknown(&'static str),
+    /// Whether a changed file concerns the route, out of `count` distinct files.
+    Concerned {
+        concerned: bool,
+        count: usize,
+    },
+}
+
+fn decide(r: &Route, push: &Push, skip_marker: Option<&str>, files: Files) -> RouteDecision {
     let skip = |reason: String| RouteDecision::Skip {
         pipeline: r.pipeline.clone(),
         reason,
@@ -178,22 +223,15 @@ fn decide(
     if let Some(marker) = skip_marker {
         return skip(format!("head commit message contains {marker}"));
     }
-    let note = match changed {
+    let note = match files {
         // A tag names a release: its files are whatever the commit holds, so paths do not filter it.
         _ if push.git_ref.kind == RefKind::Tag => None,
         _ if r.paths.is_empty() && r.ignore_paths.is_empty() => None,
-        ChangedPaths::Unknown(why) => {
-            Some(format!("changed files unknown ({why}): running to be safe"))
-        }
-        ChangedPaths::Known(paths) => {
-            let relevant = paths
-                .iter()
-                .filter(|p| r.paths.is_empty() || r.paths.matches(p))
-                .any(|p| !r.ignore_paths.matches(p));
-            if !relevant {
+        Files::Unknown(why) => Some(format!("changed files unknown ({why}): running to be safe")),
+        Files::Concerned { concerned, count } => {
+            if !concerned {
                 return skip(format!(
-                    "none of the {} changed files matches the route's paths (or all are ignored)",
-                    paths.len()
+                    "none of the {count} changed files matches the route's paths (or all are ignored)"
                 ));
             }
             None

@@ -218,3 +218,62 @@ fn invalid_routes_are_refused_with_the_route_named() {
         assert!(err.contains(needle), "{json}: {err}");
     }
 }
+
+#[test]
+fn a_file_one_route_ignores_still_starts_another_route() {
+    let routes = r#"[
+      {"provider": "github", "repository": "octo-org/shop", "branches": ["main"],
+       "paths": ["services/api/**"], "ignore_paths": ["**/*.md"], "pipeline": "api", "source_action": "Source"},
+      {"provider": "github", "repository": "octo-org/shop", "branches": ["main"],
+       "paths": ["services/**"], "pipeline": "docs", "source_action": "Source"},
+      {"provider": "github", "repository": "octo-org/shop", "branches": ["main"],
+       "ignore_paths": ["**/*.md"], "pipeline": "everything-but-docs", "source_action": "Source"}
+    ]"#;
+    let d = route(
+        &push("refs/heads/main", &["services/api/README.md"], "docs"),
+        &table(routes),
+    );
+    assert_eq!(started(&d), vec!["docs"]);
+    let d = route(
+        &push(
+            "refs/heads/main",
+            &["services/api/README.md", "services/api/src/lib.rs"],
+            "code",
+        ),
+        &table(routes),
+    );
+    assert_eq!(started(&d), vec!["api", "docs", "everything-but-docs"]);
+}
+
+/// A monorepo: a thousand routes, one per service; a push of many commits touching three
+/// services starts exactly those three, and tells each other route how many files it looked at.
+#[test]
+fn a_thousand_routes_start_exactly_the_services_a_large_push_touched() {
+    let routes: Vec<serde_json::Value> = (0..1000)
+        .map(|i| {
+            serde_json::json!({"provider": "github", "repository": "octo-org/shop",
+                "branches": ["main"], "paths": [format!("services/svc{i}/**")],
+                "ignore_paths": ["**/*.md"], "pipeline": format!("svc{i}"), "source_action": "Source"})
+        })
+        .collect();
+    let table = table(&serde_json::Value::from(routes).to_string());
+    let mut p = push("refs/heads/main", &[], "many commits");
+    let touched = [7, 70, 700];
+    p.commits = (0..200)
+        .map(|c| Commit {
+            id: format!("{c:040}"),
+            paths: (0..50)
+                .map(|f| format!("services/svc{}/src/f{f}.rs", touched[c % 3]))
+                .chain(std::iter::once("services/svc1/README.md".to_string()))
+                .collect(),
+            ..p.commits[0].clone()
+        })
+        .collect();
+    let d = route(&p, &table);
+    assert_eq!(d.len(), 1000);
+    assert_eq!(started(&d), vec!["svc7", "svc70", "svc700"]);
+    let RouteDecision::Skip { reason, .. } = &d[1] else {
+        panic!("svc1 started: {:?}", d[1]);
+    };
+    assert!(reason.contains("none of the 151 changed files"), "{reason}");
+}

@@ -265,6 +265,31 @@ async fn oversized_body_is_413() {
     );
 }
 
+/// Lambda's event (and so the body) is parsed once by the runtime; a body over the 6 MiB limit is
+/// refused on its length alone: not parsed a second time as a push, not even authenticated.
+#[tokio::test]
+async fn a_body_over_six_mib_is_refused_before_gantry_parses_it() {
+    let mut w = ingest(ROUTES, vec![]);
+    w.max_body_bytes = crate::ingest::DEFAULT_MAX_BODY_BYTES;
+    let limit = w.max_body_bytes as usize;
+    // A signed push that would start the pipeline, padded with JSON whitespace past the limit.
+    let mut push = FIXTURE.to_vec();
+    push.resize(limit + 1, b' ');
+    let a = w.handle(&github("push", "big", &push), 0).await;
+    assert_eq!(a.status, 413, "{}", a.body);
+    assert!(w.starter.starts.lock().unwrap().is_empty());
+    // Not JSON at all: still 413, not 400, so its content was never read.
+    let garbage = vec![b'{'; limit + 1];
+    assert_eq!(
+        w.handle(&github("push", "junk", &garbage), 0).await.status,
+        413
+    );
+    // At the limit exactly, the padded push is accepted.
+    push.truncate(limit);
+    let a = w.handle(&github("push", "at-limit", &push), 0).await;
+    assert_eq!(a.status, 202, "{}", a.body);
+}
+
 #[tokio::test]
 async fn missing_pipeline_is_502_and_the_delivery_can_be_retried() {
     let w = ingest(ROUTES, vec!["hello"]);
