@@ -77,8 +77,9 @@ class PlayedExecution:
         self.view = view
         self.quiet = quiet
         self.actions = declared_actions(world)
-        # Output variables of the actions that ran (namespace.NAME), for later actions' configuration.
-        self.variables: dict[str, str] = {}
+        # Output variables of the actions that ran (namespace.NAME), for later actions' configuration,
+        # and CodePipeline's own (the execution's id).
+        self.variables: dict[str, str] = {"codepipeline.PipelineExecutionId": execution_id}
 
     # -- events -------------------------------------------------------------------------------
 

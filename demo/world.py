@@ -491,6 +491,8 @@ def _smoke_test(world: World) -> None:
 def traffic_parameters(world: World) -> dict[str, Any]:
     """The traffic shifter's UserParameters for DeployProd (the contract's shape), with demo timings."""
     return {
+        # The shifter checks the job against the execution CodePipeline ran it for.
+        "execution_id": "#{codepipeline.PipelineExecutionId}",
         "cluster": world.cluster,
         "listener_arn": world.listener_arn,
         "blue": {"service": "shop-blue", "target_group_arn": world.target_groups["blue"]},

@@ -240,6 +240,8 @@ class Pipeline(unittest.TestCase):
         self.assertEqual(
             params,
             {
+                # The job is confirmed against the execution CodePipeline ran it for.
+                "execution_id": "#{codepipeline.PipelineExecutionId}",
                 "cluster": "shop-prod",
                 "listener_arn": sample["ProdListenerArn"],
                 "blue": {"service": "shop-prod-blue", "target_group_arn": sample["ProdBlueTargetGroupArn"]},

@@ -309,6 +309,9 @@ pub fn parse(text: &str) -> Result<UserParameters, ParamsError> {
         }
     }
     let lifecycle_hooks = lifecycle_hooks(&mut f)?;
+    // The execution the pipeline ran the action for (`#{codepipeline.PipelineExecutionId}`):
+    // checked against the job before anything moves (`traffic::confirm`), not used here.
+    let _ = f.string("execution_id")?;
     f.finish()?;
     Ok(UserParameters {
         cluster,
@@ -747,6 +750,13 @@ mod tests {
             v["strategy"] = strategy.clone();
             assert_eq!(field_of(v), field, "{strategy}");
         }
+    }
+
+    #[test]
+    fn the_execution_a_pipeline_names_is_accepted() {
+        let mut v = example();
+        v["execution_id"] = json!("2d6c6d0c-0000-4000-8000-000000000000");
+        assert!(parse_value(&v).is_ok());
     }
 
     #[test]
