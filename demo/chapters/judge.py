@@ -17,15 +17,12 @@ import json
 import time
 from dataclasses import dataclass
 
-from codepipeline import PlayedExecution
-from slack_view import SlackView, thread_of
+from slack_view import thread_of
 from world import CHANNEL, PIPELINE, World, expect
 
 from . import chapter
-from .approval import approve_in_slack
+from .again import push_up_to_prod
 from .canary import STAGE, deploy, listener_weights, shares
-from .notifications import execution_record
-from .push import demo_push, next_push, push_starts_execution
 
 THIRD_COMMIT = "7e1a9c3b5d2f4e6a8c0b1d3f5a7c9e2b4d6f8a0c"
 LB_ALARM_THRESHOLD = 5  # shop-5xx: more than 5 5xx a minute across the load balancer
@@ -89,21 +86,7 @@ def chapter_judge(world: World) -> None:
                                                    StateReason="demo: the last incident is over")
     t.say("the team turns on the canary judge: one line in DeployProd's UserParameters, \"analysis\": {}")
     turn_on_the_judge(world)
-    pushes = world.facts.get("executions", [])
-    previous = pushes[-1]["push"] if pushes and "push" in pushes[-1] else demo_push("Cache cart totals", [])
-    world.function("webhook")
-    execution = push_starts_execution(world, next_push(previous, THIRD_COMMIT, "Retry payments on timeout",
-                                                       ["src/payments.rs"]))
-    world.facts.setdefault("executions", []).append(execution)
-    view = world.facts.setdefault("slack_view", SlackView())
-    played = PlayedExecution(world, execution["execution_id"], execution["commit"], view, quiet=True)
-    t.say("CodePipeline runs it as before (Slack lines: new messages and changes of state only)")
-    played.start()
-    for stage in ("Source", "Build", "DeployDev"):
-        played.run_stage(stage)
-    thread = execution_record(world, played.id).get("ts")
-    world.facts.setdefault("threads", {})[played.id] = thread
-    approve_in_slack(world, played, quiet=True)
+    played, thread = push_up_to_prod(world, THIRD_COMMIT, "Retry payments on timeout", ["src/payments.rs"])
 
     before = listener_weights(world)
     live = "green" if before[1] > before[0] else "blue"

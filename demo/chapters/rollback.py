@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import json
 
-from codepipeline import PlayedExecution
-from slack_view import SlackView, thread_of
+from slack_view import thread_of
 from world import CHANNEL, World, expect
 
 from . import chapter
-from .approval import approve_in_slack
+from .again import push_up_to_prod
 from .canary import STAGE, deploy, listener_weights, shares, show_services
-from .notifications import execution_record
-from .push import demo_push, next_push, push_starts_execution
 
 SECOND_COMMIT = "4d2c1b7e9a0f3c6d8e5b2a1f0c9d8e7f6a5b4c3d"
 ALARM = "shop-5xx"
@@ -25,22 +22,8 @@ ALARM = "shop-5xx"
          needs=["webhook", "notifier", "approval", "traffic-shifter"])
 def chapter_rollback(world: World) -> None:
     t = world.transcript
-    previous = world.facts.get("execution", {}).get("push") or demo_push("Make the cart total include tax", [])
-    world.function("webhook")
-    execution = push_starts_execution(world, next_push(previous, SECOND_COMMIT, "Cache cart totals for a minute",
-                                                       ["src/cart.rs", "src/cache.rs"]))
-    world.facts.setdefault("executions", []).append(execution)
-    view = world.facts.setdefault("slack_view", SlackView())
-    played = PlayedExecution(world, execution["execution_id"], execution["commit"], view, quiet=True)
-    t.say("CodePipeline runs it as before (Slack lines: new messages and changes of state only)")
-    played.start()
-    for stage in ("Source", "Build", "DeployDev"):
-        played.run_stage(stage)
-    thread = execution_record(world, played.id).get("ts")
-    expect(thread and thread not in world.facts.get("threads", {}).values(),
-           "the second execution did not get a Slack message of its own")
-    world.facts.setdefault("threads", {})[played.id] = thread
-    approve_in_slack(world, played, quiet=True)
+    played, thread = push_up_to_prod(world, SECOND_COMMIT, "Cache cart totals for a minute",
+                                     ["src/cart.rs", "src/cache.rs"])
 
     before = listener_weights(world)
     live = "green" if before[1] > before[0] else "blue"

@@ -6,15 +6,11 @@ rolls back before any customer traffic reached the bad build."""
 
 from __future__ import annotations
 
-from codepipeline import PlayedExecution
-from slack_view import SlackView
 from world import World, expect
 
 from . import chapter
-from .approval import approve_in_slack
+from .again import push_up_to_prod
 from .canary import deploy, listener_weights, shares
-from .notifications import execution_record
-from .push import demo_push, next_push, push_starts_execution
 
 THIRD_COMMIT = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d"
 
@@ -33,19 +29,7 @@ def test_listener_shares(world: World) -> list[int]:
          needs=["webhook", "notifier", "approval", "traffic-shifter"])
 def chapter_smoke(world: World) -> None:
     t = world.transcript
-    previous = world.facts.get("execution", {}).get("push") or demo_push("Make the cart total include tax", [])
-    world.function("webhook")
-    execution = push_starts_execution(world, next_push(previous, THIRD_COMMIT, "Read prices from the new catalogue",
-                                                       ["src/catalogue.rs"]))
-    world.facts.setdefault("executions", []).append(execution)
-    view = world.facts.setdefault("slack_view", SlackView())
-    played = PlayedExecution(world, execution["execution_id"], execution["commit"], view, quiet=True)
-    t.say("CodePipeline runs it as before (Slack lines: new messages and changes of state only)")
-    played.start()
-    for stage in ("Source", "Build", "DeployDev"):
-        played.run_stage(stage)
-    world.facts.setdefault("threads", {})[played.id] = execution_record(world, played.id).get("ts")
-    approve_in_slack(world, played, quiet=True)
+    played, _ = push_up_to_prod(world, THIRD_COMMIT, "Read prices from the new catalogue", ["src/catalogue.rs"])
 
     # The last chapter's incident is over: its alarm is back to OK.
     for alarm in world.alarms:
