@@ -18,6 +18,9 @@ if [ -z "${GANTRY_BENCH_SKIP_BUILD:-}" ]; then
   echo "== building for this machine (release): the functions, the floors, warm-paths" >&2
   cargo build --release "${functions[@]}" -p gantry-bench-floor -p gantry-bench-warm -p gantry-bench-judge
   echo "== building for Lambda (release, arm64): the functions' bootstraps" >&2
+  # cargo-lambda cross-compiles with zig (both from the venv); the standard library for arm64
+  # comes from rustup.
+  rustup target add aarch64-unknown-linux-gnu >/dev/null
   cargo lambda build --release --arm64 "${functions[@]}"
 fi
 # exec: the benchmark gets Ctrl-C directly and stops everything it started.

@@ -66,7 +66,7 @@ pub enum Refusal {
     AlarmFiring { name: String },
     #[error("{place} has target group stickiness on: clients would stay on the old version whatever the weights say, and get errors once it is scaled down. Turn stickiness off on the forward action (TargetGroupStickinessConfig) for blue/green shifting")]
     Sticky { place: String },
-    #[error("the deployment can take up to {} (ready timeout {} + steps and bakes {} + scale-down wait {}), over the {} CodePipeline gives a Lambda invoke action ({LIMIT_SOURCE}): shorten the strategy, ready_timeout_seconds or scale_down_after_seconds", duration_text(*.total_seconds), duration_text(*.ready_seconds), duration_text(*.steps_seconds), duration_text(*.scale_down_seconds), duration_text(MAX_ACTION_SECONDS))]
+    #[error("the deployment can take up to {} (ready timeout {} + steps, bakes and pause hooks {} + scale-down wait {}), over the {} CodePipeline gives a Lambda invoke action ({LIMIT_SOURCE}): shorten the strategy, a pause hook's timeout_minutes, ready_timeout_seconds or scale_down_after_seconds", duration_text(*.total_seconds), duration_text(*.ready_seconds), duration_text(*.steps_seconds), duration_text(*.scale_down_seconds), duration_text(MAX_ACTION_SECONDS))]
     OverLimit {
         total_seconds: u64,
         ready_seconds: u64,
@@ -86,11 +86,13 @@ pub const LIMIT_SOURCE: &str = "AWS CodePipeline User Guide, \"Quotas in AWS Cod
 pub fn worst_case_seconds(p: &UserParameters) -> (u64, u64, u64) {
     let check = u64::from(p.check_interval_seconds);
     let ready = u64::from(p.ready_timeout_seconds) + check;
-    let steps: u64 = TrafficPlan::new(p.strategy)
+    let plan = TrafficPlan::new(p.strategy);
+    let steps: u64 = plan
         .steps()
         .iter()
         .map(|s| u64::from(s.hold_seconds) + if s.hold_seconds > 0 { check } else { 0 })
-        .sum();
+        .sum::<u64>()
+        + pause_hooks_seconds(p, plan.steps().len() as u64);
     let scale_down = u64::from(p.scale_down_after_seconds)
         + if p.scale_down_after_seconds > 0 {
             check
@@ -98,6 +100,32 @@ pub fn worst_case_seconds(p: &UserParameters) -> (u64, u64, u64) {
             0
         };
     (ready, steps, scale_down)
+}
+
+/// The longest pause hooks can hold the deployment: each waits up to its timeout at each of its
+/// stages (after every production step for `PRODUCTION_TRAFFIC_SHIFT`).
+fn pause_hooks_seconds(p: &UserParameters, production_steps: u64) -> u64 {
+    use crate::traffic::hooks::{LifecycleHook, LifecycleStage};
+    p.lifecycle_hooks
+        .iter()
+        .map(|hook| match hook {
+            LifecycleHook::Pause {
+                stages,
+                timeout_minutes,
+                ..
+            } => {
+                let waits: u64 = stages
+                    .iter()
+                    .map(|s| match s {
+                        LifecycleStage::ProductionTrafficShift => production_steps,
+                        _ => 1,
+                    })
+                    .sum();
+                waits * u64::from(*timeout_minutes) * 60
+            }
+            LifecycleHook::Function { .. } => 0,
+        })
+        .sum()
 }
 
 /// Refuses a plan that can outlast the action's limit: CodePipeline would fail the action
@@ -311,6 +339,19 @@ mod tests {
         // Defaults: ready 15 min, canary 10% for 5 min, scale-down after 5 min.
         let p = params(r#","strategy":"CodeDeployDefault.ECSCanary10Percent5Minutes""#);
         assert!(within_limit(&p).is_ok());
+    }
+
+    #[test]
+    fn pause_hooks_count_toward_the_limit_once_per_production_step() {
+        // Ten linear steps, a pause after each: 10 x 3 h is over the day; 10 x 2 h fits.
+        let hooks = |minutes: u32| {
+            format!(
+                r#","strategy":"CodeDeployDefault.ECSLinear10PercentEvery1Minutes","lifecycle_hooks":[{{"type":"pause","lifecycle_stages":["PRODUCTION_TRAFFIC_SHIFT"],"timeout_minutes":{minutes}}}]"#
+            )
+        };
+        let e = within_limit(&params(&hooks(180))).unwrap_err();
+        assert!(e.to_string().contains("pause hooks"), "{e}");
+        assert!(within_limit(&params(&hooks(120))).is_ok());
     }
 
     #[test]
