@@ -118,9 +118,8 @@ where
         return Ok(json!({"outcome": "ignored", "message": "no job id"}));
     };
     let now = gantry_core::clock::now_epoch_millis().max(0) as u64;
-    let outcome = shifter
-        .run(&job, budget(event.context.deadline, now))
-        .await?;
+    // On the heap: the deployment's state machine is large, the runtime's thread stack is not.
+    let outcome = Box::pin(shifter.run(&job, budget(event.context.deadline, now))).await?;
     tracing::info!(job = %job.id, outcome = ?outcome, "job done");
     Ok(match outcome {
         ShiftOutcome::Continued { .. } => json!({"outcome": "continued"}),

@@ -118,7 +118,10 @@ where
         };
         let started = match &job.continuation_token {
             Some(token) => self.resume(token).await,
-            None => self.begin(job, &params, &context).await,
+            // Boxed: the start's and the drive's state machines are large, and a future
+            // polled on a thread's stack must not grow with every feature (a 2 MiB test
+            // thread overflowed).
+            None => Box::pin(self.begin(job, &params, &context)).await,
         };
         let (d, record) = match started {
             Ok(s) => s,
@@ -133,7 +136,7 @@ where
             return Ok(ShiftOutcome::AlreadyFinished);
         }
         let (id, seq) = (d.id.clone(), d.seq);
-        let outcome = self.go_on(job, &params, d, record, end).await;
+        let outcome = Box::pin(self.go_on(job, &params, d, record, end)).await;
         if outcome.is_ok() {
             // The job has its result: a twin of this invocation must not take over.
             if let Err(e) = self.store.release(&id, seq).await {
