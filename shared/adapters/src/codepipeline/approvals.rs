@@ -322,14 +322,7 @@ impl CodePipelineApprovals {
             .send()
             .await
             .map_err(|e| classify("GetPipeline", pipeline, e))?;
-        Ok(out
-            .pipeline()
-            .into_iter()
-            .flat_map(|p| p.stages())
-            .filter(|s| s.name() == stage)
-            .flat_map(|s| s.actions())
-            .find(|a| a.name() == action)
-            .cloned())
+        Ok(super::action_in(out.pipeline(), stage, action).cloned())
     }
 }
 

@@ -179,14 +179,7 @@ impl Jobs for CodePipelineJobs {
             }
             Err(e) => return Err(crate::aws_error::shift_error("CodePipeline GetPipeline", e)),
         };
-        let action = out
-            .pipeline()
-            .map(|p| p.stages())
-            .unwrap_or_default()
-            .iter()
-            .filter(|s| s.name() == context.stage)
-            .flat_map(|s| s.actions())
-            .find(|a| a.name() == context.action);
+        let action = super::action_in(out.pipeline(), &context.stage, &context.action);
         Ok(action.map(|a| {
             let configuration = a.configuration();
             InvokeDeclaration {
