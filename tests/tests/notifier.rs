@@ -883,6 +883,10 @@ async fn events_the_notifier_does_not_handle_are_skipped_without_a_retry() {
         json!("not even an object"),
         json!({"source": "aws.codepipeline", "detail-type": "CodePipeline Stage Execution State Change",
                "time": "2026-01-15T09:00:00Z", "detail": {"pipeline": "p", "execution-id": "e", "stage": "S", "state": "EXPLODED"}}),
+        // Longer than any key the state table takes: CodePipeline never sends it, a retry
+        // would be refused again.
+        json!({"source": "aws.codepipeline", "detail-type": "CodePipeline Stage Execution State Change",
+               "time": "2026-01-15T09:00:00Z", "detail": {"pipeline": "p", "execution-id": "x".repeat(3000), "stage": "S", "state": "STARTED"}}),
     ] {
         let answer = send(&w, &event).await;
         assert!(answer["skipped"].is_string(), "{answer}");

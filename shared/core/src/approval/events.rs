@@ -139,6 +139,20 @@ pub fn from_eventbridge(event: &Value, now: i64) -> Result<ApprovalEvent, Approv
             d.action
         )));
     }
+    // CodePipeline's names are at most 100 characters and its execution ids are UUIDs: longer
+    // was not sent by CodePipeline, and would be refused by the state table on every retry.
+    for (field, value, limit) in [
+        ("pipeline", &d.pipeline, 100),
+        ("stage", &d.stage, 100),
+        ("action", &d.action, 100),
+        ("execution-id", &d.execution_id, 128),
+    ] {
+        if value.chars().count() > limit {
+            return Err(ApprovalEventError::NotAnActionEvent(format!(
+                "detail.{field} is longer than CodePipeline allows ({limit} characters)"
+            )));
+        }
+    }
     let at = envelope
         .time
         .as_deref()
@@ -226,6 +240,16 @@ mod tests {
             json!({"owner": "AWS", "category": "Approval", "provider": "Manual", "version": "1"});
         e["detail"]["state"] = json!(state);
         e
+    }
+
+    #[test]
+    fn names_longer_than_codepipeline_allows_are_refused() {
+        let mut e = approval_event("STARTED");
+        e["detail"]["execution-id"] = json!("x".repeat(3000));
+        assert!(matches!(
+            from_eventbridge(&e, 0),
+            Err(ApprovalEventError::NotAnActionEvent(why)) if why.contains("execution-id")
+        ));
     }
 
     #[test]

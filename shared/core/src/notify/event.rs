@@ -92,6 +92,21 @@ pub enum EventError {
     UnknownState(String),
     #[error("event is not an EventBridge CodePipeline event: {0}")]
     Malformed(String),
+    #[error("event's {0} is longer than CodePipeline allows ({1} characters)")]
+    TooLong(&'static str, usize),
+}
+
+/// CodePipeline's own limits: names of pipelines, stages and actions are at most 100 characters
+/// and an execution id is a UUID. Anything longer was not sent by CodePipeline, and would be
+/// refused by the state table (a key is at most 2,048 bytes) on every retry.
+const NAME_LIMIT: usize = 100;
+const ID_LIMIT: usize = 128;
+
+fn within(field: &'static str, value: String, limit: usize) -> Result<String, EventError> {
+    if value.chars().count() > limit {
+        return Err(EventError::TooLong(field, limit));
+    }
+    Ok(value)
 }
 
 impl PipelineEvent {
@@ -118,19 +133,34 @@ impl PipelineEvent {
             .map_err(|e| EventError::Malformed(e.to_string()))?;
         let d = &event.detail;
         let pipeline = present(&d.pipeline).ok_or(EventError::Missing("detail.pipeline"))?;
+        let pipeline = within("detail.pipeline", pipeline, NAME_LIMIT)?;
         let execution_id =
             present(&d.execution_id).ok_or(EventError::Missing("detail.execution-id"))?;
+        let execution_id = within("detail.execution-id", execution_id, ID_LIMIT)?;
+        let stage = d
+            .stage
+            .as_ref()
+            .map(|s| within("detail.stage", s.clone(), NAME_LIMIT))
+            .transpose()?;
+        let action = d
+            .action
+            .as_ref()
+            .map(|a| within("detail.action", a.clone(), NAME_LIMIT))
+            .transpose()?;
+        if let Some(id) = &event.id {
+            within("id", id.clone(), ID_LIMIT)?;
+        }
         let status =
             Status::parse(&d.state).ok_or_else(|| EventError::UnknownState(d.state.clone()))?;
         let change = match detail_type.as_str() {
             PIPELINE_DETAIL_TYPE => Change::Pipeline { status },
             STAGE_DETAIL_TYPE => Change::Stage {
-                stage: present(&d.stage).ok_or(EventError::Missing("detail.stage"))?,
+                stage: present(&stage).ok_or(EventError::Missing("detail.stage"))?,
                 status,
             },
             _ => Change::Action {
-                stage: present(&d.stage).ok_or(EventError::Missing("detail.stage"))?,
-                action: present(&d.action).ok_or(EventError::Missing("detail.action"))?,
+                stage: present(&stage).ok_or(EventError::Missing("detail.stage"))?,
+                action: present(&action).ok_or(EventError::Missing("detail.action"))?,
                 status,
                 category: d.type_.as_ref().and_then(|t| present(&t.category)),
                 provider: d.type_.as_ref().and_then(|t| present(&t.provider)),
@@ -576,6 +606,18 @@ mod tests {
             PipelineEvent::parse(&e),
             Err(EventError::Malformed(_))
         ));
+        // Longer than CodePipeline's names and ids: refused, not handed to the state table.
+        for (field, path) in [
+            ("detail.execution-id", "execution-id"),
+            ("detail.pipeline", "pipeline"),
+        ] {
+            let mut e = fixture("example-codepipeline-execution-state-change-event.json");
+            e["detail"][path] = json!("x".repeat(3000));
+            assert!(
+                matches!(PipelineEvent::parse(&e), Err(EventError::TooLong(f, _)) if f == field),
+                "{field}"
+            );
+        }
         for garbage in [
             json!(null),
             json!([]),
