@@ -217,6 +217,9 @@ def judge_rows(j: dict[str, Any], row: Any, section: Any) -> None:
     row("10× errors at 1% base: caught by 250 requests", f"{a['caught_by_250']:.1%} (median {a['median_new_requests']:.0f})",
         f"≥ {JUDGE_CAUGHT_1PCT:.0%}", a["caught_by_250"] >= JUDGE_CAUGHT_1PCT)
     row("  best single exact test needs (95%)", f"{a['best_single_test_requests_95pct']} requests", "reference")
+    if "best_single_look_same_window_caught_by_250" in a:
+        row("  one look, all of alpha, same-window live data", f"{a['best_single_look_same_window_caught_by_250']:.1%}",
+            "the ceiling with this live side")
     b = j["errors_10x_at_0_1pct"]
     median = b["median_new_requests"]
     row("10× errors at 0.1% base: caught by 1,000 requests",
@@ -224,6 +227,9 @@ def judge_rows(j: dict[str, Any], row: Any, section: Any) -> None:
         f"≥ {JUDGE_CAUGHT_01PCT:.0%}", b["caught_by_1000"] >= JUDGE_CAUGHT_01PCT)
     row("  best single exact test needs (90%)", f"{b['best_single_test_requests_90pct']} requests",
         "known live rate, one look")
+    if "best_single_look_same_window_caught_by_1000" in b:
+        row("  one look, all of alpha, same-window live data", f"{b['best_single_look_same_window_caught_by_1000']:.1%}",
+            "the ceiling with this live side")
     lat = j["latency_2x"]
     row("p99 at 2× live: caught within two windows", f"{lat['caught_within_two_judged_windows']:.1%}",
         f"≥ {JUDGE_LATENCY:.0%}", lat["caught_within_two_judged_windows"] >= JUDGE_LATENCY)

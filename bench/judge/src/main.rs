@@ -14,7 +14,9 @@ mod rng;
 use std::time::Instant;
 
 use gantry_core::analysis::binomial::upper_tail;
-use gantry_core::analysis::{judge, AnalysisConfig, JudgeState, Reason, SideStats, Window};
+use gantry_core::analysis::{
+    error_p_value, judge, AnalysisConfig, JudgeState, Reason, SideStats, Window,
+};
 use rng::{normal_quantile, Rng};
 use serde_json::{json, Value};
 
@@ -146,6 +148,47 @@ fn best_single_test(base: f64, bad: f64, tolerance: f64, alpha: f64, power: f64)
         .unwrap_or(u64::MAX)
 }
 
+/// How often one exact test, with all of alpha and the same-window live data, catches the new side
+/// at `factor` x `base` if it knew in advance to look at the last window before the new side
+/// passes `limit` requests: what no judge that looks more than once, with same-window data, can
+/// beat (looking earlier as well costs alpha; looking later is past the limit).
+fn best_single_look(
+    rng: &mut Rng,
+    config: &AnalysisConfig,
+    runs: u64,
+    base: f64,
+    factor: f64,
+    traffic: (f64, f64),
+    limit: u64,
+) -> f64 {
+    let mut caught = 0u64;
+    for _ in 0..runs {
+        let mut s = service(rng, traffic, (base, base));
+        s.base = base;
+        let (mut n, mut e, mut m, mut f) = (0u64, 0u64, 0u64, 0u64);
+        'deployment: for (weight, windows) in STEPS {
+            for _ in 0..windows {
+                let total = (s.traffic * rng.between(0.8, 1.2)).round() as u64;
+                let new = rng.binomial(total, weight);
+                if n + new > limit {
+                    break 'deployment;
+                }
+                let rate = (s.base * (0.2 * rng.normal()).exp()).min(1.0);
+                n += new;
+                e += rng.binomial(new, (rate * factor).min(1.0));
+                m += total - new;
+                f += rng.binomial(total - new, rate);
+            }
+        }
+        if error_p_value(config.error_ratio_tolerance, n, e, m, f)
+            .is_some_and(|p| p <= config.alpha)
+        {
+            caught += 1;
+        }
+    }
+    caught as f64 / runs as f64
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str, default: u64| -> u64 {
@@ -216,6 +259,9 @@ fn main() {
     let (caught_01pct, median_01pct, p90_01pct) = catch(0.001, low_traffic, 1_000);
     let best_1pct = best_single_test(0.01, 0.10, 1.0, config.alpha, 0.95);
     let best_01pct = best_single_test(0.001, 0.01, 1.0, config.alpha, 0.90);
+    let best_look_01pct =
+        best_single_look(&mut rng, &config, runs, 0.001, 10.0, low_traffic, 1_000);
+    let best_look_1pct = best_single_look(&mut rng, &config, runs, 0.01, 10.0, low_traffic, 250);
     let best_01pct_tol = best_single_test(
         0.001,
         0.01,
@@ -320,9 +366,11 @@ fn main() {
                             "traffic": [300, 30000], "base_rate": [0.001, 0.02]},
         "errors_10x_at_1pct": {"caught_by_250": caught_1pct, "median_new_requests": finite(median_1pct),
                                "p90_new_requests": finite(p90_1pct), "best_single_test_requests_95pct": best_1pct,
+                               "best_single_look_same_window_caught_by_250": best_look_1pct,
                                "traffic": low_traffic},
         "errors_10x_at_0_1pct": {"caught_by_1000": caught_01pct, "median_new_requests": finite(median_01pct),
                                  "p90_new_requests": finite(p90_01pct), "best_single_test_requests_90pct": best_01pct,
+                                 "best_single_look_same_window_caught_by_1000": best_look_01pct,
                                  "best_single_test_requests_90pct_same_tolerance": best_01pct_tol, "traffic": low_traffic},
         "latency_2x": {"caught_within_two_judged_windows": latency_rate, "traffic": [3000, 30000]},
         "detection_table": table,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::binomial::upper_tail;
-use super::spending::{next_look, Spent};
+use super::spending::{look, Spent};
 use super::{AnalysisConfig, CanaryVerdict, Evidence, Reason, Window};
 
 /// Passes and inconclusive windows in the current step's bake.
@@ -31,9 +31,12 @@ pub struct JudgeState {
     pub live_requests: u64,
     #[serde(rename = "f", default)]
     pub live_errors: u64,
-    /// The looks (alpha) already spent.
-    #[serde(rename = "s", default)]
+    /// The alpha the looks have used.
+    #[serde(rename = "a", default)]
     pub spent: Spent,
+    /// Both sides' errors together at the last look: the next look waits for more.
+    #[serde(rename = "t", default)]
+    pub errors_at_look: u64,
     /// Consecutive judged windows with the new p99 over the tolerance.
     #[serde(rename = "l", default)]
     pub latency_strikes: u32,
@@ -83,16 +86,25 @@ pub fn error_p_value(
     live_requests: u64,
     live_errors: u64,
 ) -> Option<f64> {
-    if new_errors == 0 || live_requests == 0 || new_requests == 0 {
+    if new_errors == 0 {
         return None;
     }
-    let weighted = tolerance * new_requests as f64;
-    let p0 = weighted / (weighted + live_requests as f64);
+    let p0 = null_share(tolerance, new_requests, live_requests)?;
     Some(upper_tail(
         new_errors.saturating_add(live_errors),
         new_errors,
         p0,
     ))
+}
+
+/// The new side's share of the errors when its rate is exactly `tolerance` x the live side's:
+/// `k n_new / (k n_new + n_live)`. `None` until both sides have served requests.
+pub fn null_share(tolerance: f64, new_requests: u64, live_requests: u64) -> Option<f64> {
+    if live_requests == 0 || new_requests == 0 {
+        return None;
+    }
+    let weighted = tolerance * new_requests as f64;
+    Some(weighted / (weighted + live_requests as f64))
 }
 
 /// Judges the windows newer than `state.last_window`, oldest first; returns the new state and
@@ -136,13 +148,31 @@ fn judge_one(config: &AnalysisConfig, state: &mut JudgeState, w: &Window) -> Can
         state.live_requests,
         state.live_errors,
     );
-    // A look, when the new side's requests reached the next level: spend its alpha.
-    let look_alpha =
-        next_look(config.alpha, state.spent, state.new_requests).map(|(share, spent)| {
-            state.spent = spent;
-            share
-        });
-    let errors_fail = matches!((p_value, look_alpha), (Some(p), Some(a)) if p <= a);
+    // A look, when there are more errors than at the last one: it uses its test's exact size.
+    let total_errors = state.new_errors.saturating_add(state.live_errors);
+    let look_now = match null_share(
+        config.error_ratio_tolerance,
+        state.new_requests,
+        state.live_requests,
+    ) {
+        Some(p0) if total_errors > state.errors_at_look => {
+            let l = look(
+                config.alpha,
+                state.spent,
+                state.new_requests,
+                total_errors,
+                p0,
+            );
+            state.spent = l.spent;
+            state.errors_at_look = total_errors;
+            Some(l)
+        }
+        _ => None,
+    };
+    // The new side's errors reach the look's critical count: with exact tails, the same as
+    // `p <= allowed`; for counts too large to sum, the bound's (stricter) count decides.
+    let errors_fail = look_now.is_some_and(|l| l.critical.is_some_and(|c| state.new_errors >= c));
+    let look_alpha = look_now.map(|l| l.allowed);
 
     let latency_ratio = match (w.new.p99, w.live.p99) {
         (Some(n), Some(l)) if l > 0.0 => Some(n / l),
@@ -245,6 +275,27 @@ mod tests {
         let p = fail.evidence().p_value.expect("p");
         assert!(p <= fail.evidence().look_alpha.expect("a look"));
         assert!(fail.to_string().starts_with("analysis: fail"));
+    }
+
+    #[test]
+    fn a_look_comes_with_new_errors_and_uses_only_its_tests_exact_size() {
+        let c = AnalysisConfig::default();
+        // One error in all, at a 10% share: even on the new side it could not fail, so the look
+        // uses nothing; a window with no new error is no look at all.
+        let (one, v) = judge(
+            &c,
+            &JudgeState::default(),
+            &[window(0, (100, 0, 0.1), (900, 1, 0.1))],
+        );
+        assert!(v[0].evidence().look_alpha.is_some());
+        assert_eq!(one.spent, Spent::default());
+        let (same, v) = judge(&c, &one, &[window(60, (100, 0, 0.1), (900, 0, 0.1))]);
+        assert_eq!(v[0].evidence().look_alpha, None);
+        assert_eq!(same.spent, one.spent);
+        // More errors: a look that can fail uses its size, at most what it was allowed.
+        let (more, v) = judge(&c, &same, &[window(120, (100, 3, 0.1), (900, 5, 0.1))]);
+        let allowed = v[0].evidence().look_alpha.expect("a look");
+        assert!(more.spent.alpha() > 0.0 && more.spent.alpha() <= allowed + 1e-12);
     }
 
     #[test]
