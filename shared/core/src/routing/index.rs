@@ -9,8 +9,7 @@
 
 use super::Route;
 use globset::{Candidate, GlobSet, GlobSetBuilder};
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+use rustc_hash::FxHashSet;
 
 /// Every route's path patterns, in two sets; `*_owner[i]` is the route of the set's pattern `i`.
 #[derive(Debug, Clone, Default)]
@@ -44,18 +43,21 @@ impl PathIndex {
         let mut concerned = vec![false; routes.len()];
         let mut open = routes.len();
         // Table index → position in `routes`, for the sets' matches.
-        let positions: std::collections::HashMap<usize, usize> = routes
-            .iter()
-            .enumerate()
-            .map(|(p, (i, _))| (*i, p))
-            .collect();
+        let slots = routes.iter().map(|(i, _)| i + 1).max().unwrap_or(0);
+        let mut positions: Vec<Option<usize>> = vec![None; slots];
+        for (p, (i, _)) in routes.iter().enumerate() {
+            positions[*i] = Some(p);
+        }
+        let position = |table_index: usize| positions.get(table_index).copied().flatten();
         let mut unfiltered: Vec<usize> = routes
             .iter()
             .enumerate()
             .filter(|(_, (_, r))| r.paths.is_empty())
             .map(|(p, _)| p)
             .collect();
-        let mut seen: HashSet<&str, BuildHasherDefault<Fx>> = HashSet::default();
+        // Paths come from a signed delivery: a fast non-cryptographic hash is enough, and a
+        // collision costs a comparison, never a wrong answer.
+        let mut seen: FxHashSet<&str> = FxHashSet::default();
         let (mut hits, mut ignored) = (Vec::new(), Vec::new());
         let mut ignored_here = vec![false; routes.len()];
         for file in files {
@@ -67,14 +69,23 @@ impl PathIndex {
             }
             let candidate = Candidate::new(file);
             self.paths.matches_candidate_into(&candidate, &mut hits);
+            // Only a route still open can be newly concerned: when the file matches none, its
+            // ignore patterns need not be run.
+            let matched_open = hits
+                .iter()
+                .filter_map(|&g| position(self.paths_owner[g]))
+                .any(|p| !concerned[p]);
+            if !matched_open && unfiltered.is_empty() {
+                continue;
+            }
             self.ignore.matches_candidate_into(&candidate, &mut ignored);
             for &g in &ignored {
-                if let Some(&p) = positions.get(&self.ignore_owner[g]) {
+                if let Some(p) = position(self.ignore_owner[g]) {
                     ignored_here[p] = true;
                 }
             }
             let owners = hits.iter().map(|&g| self.paths_owner[g]);
-            let matched = owners.filter_map(|i| positions.get(&i).copied());
+            let matched = owners.filter_map(position);
             for p in matched.chain(unfiltered.iter().copied()) {
                 if !concerned[p] && !ignored_here[p] {
                     concerned[p] = true;
@@ -82,7 +93,7 @@ impl PathIndex {
                 }
             }
             for &g in &ignored {
-                if let Some(&p) = positions.get(&self.ignore_owner[g]) {
+                if let Some(p) = position(self.ignore_owner[g]) {
                     ignored_here[p] = false;
                 }
             }
@@ -108,28 +119,4 @@ fn union<'r>(
     }
     let set = builder.build().map_err(|e| e.to_string())?;
     Ok((set, owner))
-}
-
-/// A fast non-cryptographic string hash (FxHash's mixing step) for de-duplicating file paths:
-/// the paths come from a signed delivery, and a collision costs a comparison, never a wrong answer.
-#[derive(Default)]
-struct Fx(u64);
-
-impl Hasher for Fx {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
