@@ -67,26 +67,40 @@ fn xml_value(xml: &str, tag: &str) -> String {
     xml[start..end].to_string()
 }
 
-fn forward(blue: &str, blue_weight: i32, green: &str, green_weight: i32) -> Action {
+/// A forward action splitting traffic between target groups: (ARN, weight) each.
+pub fn forward_action(groups: &[(&str, i32)]) -> Action {
+    let mut config = ForwardActionConfig::builder();
+    for (arn, weight) in groups {
+        config = config.target_groups(
+            TargetGroupTuple::builder()
+                .target_group_arn(*arn)
+                .weight(*weight)
+                .build(),
+        );
+    }
     Action::builder()
         .r#type(ActionTypeEnum::Forward)
-        .forward_config(
-            ForwardActionConfig::builder()
-                .target_groups(
-                    TargetGroupTuple::builder()
-                        .target_group_arn(blue)
-                        .weight(blue_weight)
-                        .build(),
-                )
-                .target_groups(
-                    TargetGroupTuple::builder()
-                        .target_group_arn(green)
-                        .weight(green_weight)
-                        .build(),
-                )
-                .build(),
-        )
+        .forward_config(config.build())
         .build()
+}
+
+/// Creates an alarm named `name` on a load balancer's target 5xx count (any one in a minute).
+pub async fn create_alarm(cloudwatch: &aws_sdk_cloudwatch::Client, name: &str) {
+    cloudwatch
+        .put_metric_alarm()
+        .alarm_name(name)
+        .namespace("AWS/ApplicationELB")
+        .metric_name("HTTPCode_Target_5XX_Count")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(
+            aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold,
+        )
+        .send()
+        .await
+        .expect("alarm");
 }
 
 impl Shop {
@@ -195,7 +209,10 @@ impl Shop {
             .load_balancer_arn(&lb)
             .protocol(ProtocolEnum::Http)
             .port(80)
-            .default_actions(forward(&blue_target_group, 100, &green_target_group, 0))
+            .default_actions(forward_action(&[
+                (&blue_target_group, 100),
+                (&green_target_group, 0),
+            ]))
             .send()
             .await
             .expect("listener")
@@ -217,7 +234,10 @@ impl Shop {
                     )
                     .build(),
             )
-            .actions(forward(&blue_target_group, 100, &green_target_group, 0))
+            .actions(forward_action(&[
+                (&blue_target_group, 100),
+                (&green_target_group, 0),
+            ]))
             .send()
             .await
             .expect("rule")
@@ -229,21 +249,7 @@ impl Shop {
         let alarms = vec![format!("{name}-5xx"), format!("{name}-p99")];
         let cloudwatch = aws_sdk_cloudwatch::Client::new(sdk);
         for alarm in &alarms {
-            cloudwatch
-                .put_metric_alarm()
-                .alarm_name(alarm)
-                .namespace("AWS/ApplicationELB")
-                .metric_name("HTTPCode_Target_5XX_Count")
-                .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
-                .period(60)
-                .evaluation_periods(1)
-                .threshold(1.0)
-                .comparison_operator(
-                    aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold,
-                )
-                .send()
-                .await
-                .expect("alarm");
+            create_alarm(&cloudwatch, alarm).await;
         }
         let shop = Shop {
             sdk: sdk.clone(),
@@ -390,10 +396,19 @@ impl Shop {
     /// Every weight change the emulator saw on the listener (or the rule), as green's share.
     pub async fn green_shares(&self, rule: bool) -> Vec<i64> {
         let arn = if rule { &self.rule } else { &self.listener };
+        self.weight_changes(arn)
+            .await
+            .into_iter()
+            .map(|(_, share)| share)
+            .collect()
+    }
+
+    /// Every weight change the emulator saw on a listener or rule `arn`: (epoch seconds,
+    /// green's share in percent).
+    pub async fn weight_changes(&self, arn: &str) -> Vec<(f64, i64)> {
         let v = http::get(&format!(
-            "{}/_gantry/elbv2/weight-changes?arn={}",
-            crate::emulator_url(),
-            arn
+            "{}/_gantry/elbv2/weight-changes?arn={arn}",
+            crate::emulator_url()
         ))
         .await;
         v["changes"]
@@ -407,13 +422,22 @@ impl Shop {
                     w[&self.blue_target_group].as_i64().unwrap_or(0),
                     w[&self.green_target_group].as_i64().unwrap_or(0),
                 );
-                if b + g == 0 {
-                    0
-                } else {
-                    g * 100 / (b + g)
-                }
+                let share = if b + g == 0 { 0 } else { g * 100 / (b + g) };
+                (c["at"].as_f64().unwrap_or(0.0), share)
             })
             .collect()
+    }
+
+    /// Waits (at most 30 seconds) until the listener sends `percent` to green.
+    pub async fn until_green_at(&self, percent: i32) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.weights(false).await.1 != percent {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "green never reached {percent}%"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// Sets a CloudWatch alarm's state (`OK`, `ALARM`, `INSUFFICIENT_DATA`).
@@ -488,24 +512,10 @@ impl Shop {
 
     /// Points the listener's forward action at other target groups (to break the setup).
     pub async fn forward_listener_to(&self, groups: &[(&str, i32)]) {
-        let mut config = ForwardActionConfig::builder();
-        for (arn, weight) in groups {
-            config = config.target_groups(
-                TargetGroupTuple::builder()
-                    .target_group_arn(*arn)
-                    .weight(*weight)
-                    .build(),
-            );
-        }
         aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk)
             .modify_listener()
             .listener_arn(&self.listener)
-            .default_actions(
-                Action::builder()
-                    .r#type(ActionTypeEnum::Forward)
-                    .forward_config(config.build())
-                    .build(),
-            )
+            .default_actions(forward_action(groups))
             .send()
             .await
             .expect("modify listener");
@@ -569,17 +579,37 @@ where
     panic!("the deployment did not end in 1000 invocations");
 }
 
+/// The last result CodePipeline accepted for the last job (a refused one has an `error`).
+fn accepted_result(views: &[Value]) -> Option<Value> {
+    views.last()?["results"]
+        .as_array()
+        .and_then(|r| r.iter().rev().find(|r| r["error"].is_null()))
+        .cloned()
+}
+
+/// The last result CodePipeline accepted: `{operation, body}`.
+pub fn last_result(views: &[Value]) -> Value {
+    assert!(!views.is_empty(), "a job");
+    accepted_result(views).expect("an accepted result")
+}
+
+/// The message of the failure the job ended with (it must have ended with one).
+pub fn failure_message(views: &[Value]) -> String {
+    let r = last_result(views);
+    assert_eq!(r["operation"], "PutJobFailureResult", "{r}");
+    r["body"]["failureDetails"]["message"]
+        .as_str()
+        .expect("a failure message")
+        .to_string()
+}
+
 /// How a job ended, in one line: `Succeeded: green (shop-green) is live …` or
 /// `Failed: rolled back at 10% green: alarm shop-5xx went to ALARM`.
 pub fn outcome(views: &[Value]) -> String {
     let Some(last) = views.last() else {
         return "no job".into();
     };
-    let result = last["results"]
-        .as_array()
-        .and_then(|r| r.iter().rev().find(|r| r["error"].is_null()))
-        .cloned()
-        .unwrap_or(Value::Null);
+    let result = accepted_result(views).unwrap_or(Value::Null);
     let text = result["body"]["failureDetails"]["message"]
         .as_str()
         .or(result["body"]["executionDetails"]["summary"].as_str())

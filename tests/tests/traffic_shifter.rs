@@ -2,23 +2,25 @@
 //! Lambda adapter, against ECS, an ALB, CloudWatch alarms and DynamoDB in the emulator.
 
 use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
-use gantry_core::config::TrafficShifterConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
 use gantry_core::traffic::{ForwardTarget, TargetHealth, TrafficControl};
-use gantry_core::traffic::{LoadBalancer, ShiftError, Shifter};
-use gantry_tests::aws::{create_secret, create_table, function_start, sdk};
+use gantry_core::traffic::{LoadBalancer, ShiftError};
+use gantry_tests::aws::sdk;
+use gantry_tests::shifter::{
+    deployment_record, invoke, lambda_event, open_execution_thread, run_to_end, spawn_run,
+    with_stand_ins, write_command, Command, Setup, NEW_IMAGE,
+};
 use gantry_tests::slack::SlackNs;
 use gantry_tests::traffic::{
-    alarm_when_traffic_moves, job, outcome, run_job, Shop, CONTAINER, FIRST_IMAGE,
+    alarm_when_traffic_moves, failure_message, job, last_result, outcome, run_job, Shop, CONTAINER,
+    FIRST_IMAGE,
 };
 use gantry_tests::unique;
-use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use traffic_shifter::TrafficShifter;
-
-const NEW_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:2";
 
 struct Rig {
     shop: Shop,
@@ -28,163 +30,44 @@ struct Rig {
 
 /// A shop (blue live with two tasks), a state table, and the shifter with a short time slice
 /// so that deployments span several invocations.
-async fn rig_with(env: &[(&str, String)], secret: Value) -> Rig {
-    rig_granting(env, secret, |_| json!({})).await
+async fn rig() -> Rig {
+    rig_granting(|_| json!({})).await
 }
 
-/// `rig_with`, its stack's template parameters also set to `extra(shop)` (the shifter's role is
+/// `rig`, its stack's template parameters also set to `extra(shop)` (the shifter's role is
 /// resolved from them).
-async fn rig_granting(env: &[(&str, String)], secret: Value, extra: fn(&Shop) -> Value) -> Rig {
-    let sdk = sdk().await;
-    let shop = Shop::create(&sdk, &unique("shop"), 2).await;
-    let table = unique("gantry");
-    create_table(&sdk, &table).await;
-    let secret_arn = create_secret(&sdk, &unique("gantry-secret"), &secret).await;
-    let mut vars: HashMap<String, String> = HashMap::from([
-        ("GANTRY_SECRETS_ARN".into(), secret_arn.clone()),
-        ("GANTRY_TABLE".into(), table.clone()),
-        (
-            "AWS_LAMBDA_FUNCTION_NAME".into(),
-            gantry_tests::traffic::SHIFTER_FUNCTION.into(),
-        ),
-    ]);
-    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    let config = TrafficShifterConfig::from_env(&vars).expect("config");
-    let mut stack = shop.stack(&table, &secret_arn);
-    if let (Some(parameters), Value::Object(extra)) =
-        (stack.parameters[0].as_object_mut(), extra(&shop))
-    {
+async fn rig_granting(extra: fn(&Shop) -> Value) -> Rig {
+    let mut setup = Setup::new("shop", &json!({})).await;
+    if let (Some(parameters), Value::Object(extra)) = (
+        setup.stack.parameters[0].as_object_mut(),
+        extra(&setup.shop),
+    ) {
         parameters.extend(extra);
     }
-    let (own, secrets) = function_start("traffic-shifter", &stack).await;
-    let mut shifter = traffic_shifter::build(config, &secrets, &own);
-    shifter.slice = Duration::from_millis(2500);
+    started(setup).await
+}
+
+/// The rig `setup` makes, its shifter started.
+async fn started(setup: Setup) -> Rig {
+    let shifter = setup.shifter().await;
     Rig {
-        shop,
+        shop: setup.shop,
         shifter: Arc::new(shifter),
-        table,
+        table: setup.table,
     }
-}
-
-async fn rig() -> Rig {
-    rig_with(&[], json!({})).await
-}
-
-fn lambda_event(event: &Value) -> LambdaEvent<CodePipelineJobEvent> {
-    let mut context = Context::default();
-    context.deadline = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-        + 120_000;
-    LambdaEvent::new(
-        serde_json::from_value(event.clone()).expect("job event"),
-        context,
-    )
-}
-
-/// One invocation of the function with `event`, as Lambda would make it.
-async fn invoke<C, L, W, J, A, S, K, H, G>(
-    shifter: &Shifter<C, L, W, J, A, S, K, H, G>,
-    event: &Value,
-) -> Value
-where
-    H: gantry_core::traffic::HookFunctions + Sync,
-    G: gantry_core::traffic::ServiceScaling + Sync,
-    K: gantry_core::slack::Chat + Sync,
-    C: gantry_core::traffic::Cluster + Sync,
-    L: gantry_core::traffic::LoadBalancer + Sync,
-    W: gantry_core::traffic::AlarmWatch + gantry_core::traffic::TargetMetrics + Sync,
-    J: gantry_core::traffic::Jobs + Sync,
-    A: gantry_core::traffic::ArtifactStore + Sync,
-    S: gantry_core::traffic::DeploymentStore + Sync,
-{
-    traffic_shifter::handle(shifter, lambda_event(event))
-        .await
-        .expect("the job got a result")
-}
-
-/// Invokes the job, then every continuation CodePipeline creates, until the job ends.
-async fn run_to_end(shifter: &TrafficShifter, first: &Value) -> Vec<Value> {
-    run_job(first, |event| async move {
-        invoke(shifter, &event).await;
-    })
-    .await
-}
-
-/// The same, in the background.
-fn spawn_run(rig: &Rig, first: &Value) -> tokio::task::JoinHandle<Vec<Value>> {
-    let shifter = rig.shifter.clone();
-    let first = first.clone();
-    tokio::spawn(async move { run_to_end(&shifter, &first).await })
-}
-
-/// Waits until the listener sends `percent` to green.
-async fn until_green_at(shop: &Shop, percent: i32) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while shop.weights(false).await.1 != percent {
-        assert!(Instant::now() < deadline, "green never reached {percent}%");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn last_result(views: &[Value]) -> Value {
-    let last = views.last().expect("a job");
-    last["results"]
-        .as_array()
-        .and_then(|r| r.iter().rev().find(|r| r["error"].is_null()))
-        .cloned()
-        .expect("an accepted result")
-}
-
-fn failure_message(views: &[Value]) -> String {
-    let r = last_result(views);
-    assert_eq!(r["operation"], "PutJobFailureResult", "{r}");
-    r["body"]["failureDetails"]["message"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 /// A rig whose shifter posts progress to `slack` (channel C0DEPLOYS), and the first job of a
 /// 2-second canary of NEW_IMAGE: (rig, job event, deployment id).
 async fn slack_rig_with_canary(slack: &SlackNs) -> (Rig, Value, String) {
-    let rig = rig_with(
-        &[
-            (
-                "GANTRY_NOTIFY",
-                r#"{"default_channel": "C0DEPLOYS"}"#.to_string(),
-            ),
-            ("SLACK_API_URL", slack.api_url()),
-        ],
-        json!({"slack_bot_token": "xoxb-gantry"}),
-    )
-    .await;
+    let setup = Setup::new("shop", &json!({"slack_bot_token": "xoxb-gantry"})).await;
+    let rig = started(setup.with_slack_progress(slack.api_url())).await;
     let shop = &rig.shop;
     let first = shop
         .start_job(&shop.user_parameters(NEW_IMAGE, canary(2)), json!([]))
         .await;
     let deployment = first["job_id"].as_str().unwrap().to_string();
     (rig, first, deployment)
-}
-
-/// The notifier's record of the execution's Slack thread (parent message `ts` in C0DEPLOYS).
-async fn open_execution_thread(rig: &Rig, execution: &str, ts: &str) {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    let shop = &rig.shop;
-    aws_sdk_dynamodb::Client::new(&shop.sdk)
-        .put_item()
-        .table_name(&rig.table)
-        .item(
-            "pk",
-            AttributeValue::S(format!("EXECUTION#{}#{execution}", shop.pipeline)),
-        )
-        .item("sk", AttributeValue::S("EXECUTION".into()))
-        .item("channel", AttributeValue::S("C0DEPLOYS".into()))
-        .item("ts", AttributeValue::S(ts.to_string()))
-        .send()
-        .await
-        .expect("execution record");
 }
 
 fn all_at_once() -> Value {
@@ -198,36 +81,16 @@ fn canary(bake_seconds: u64) -> Value {
 /// Writes an operator's command into the deployment record, as the approval function does
 /// when someone clicks a button.
 async fn click(rig: &Rig, deployment: &str, command: &str) {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    aws_sdk_dynamodb::Client::new(&rig.shop.sdk)
-        .update_item()
-        .table_name(&rig.table)
-        .key("pk", AttributeValue::S(format!("DEPLOYMENT#{deployment}")))
-        .key("sk", AttributeValue::S("DEPLOYMENT".into()))
-        .update_expression("SET command = :c, command_by = :u, command_at = :t")
-        .expression_attribute_values(":c", AttributeValue::S(command.into()))
-        .expression_attribute_values(":u", AttributeValue::S("U0RELEASE".into()))
-        .expression_attribute_values(":t", AttributeValue::N("1767225600".into()))
-        .send()
-        .await
-        .expect("write command");
+    let command = Command {
+        command,
+        ..Command::default()
+    };
+    write_command(&rig.shop, &rig.table, deployment, &command).await;
 }
 
-async fn record(
-    rig: &Rig,
-    deployment: &str,
-) -> HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    aws_sdk_dynamodb::Client::new(&rig.shop.sdk)
-        .get_item()
-        .table_name(&rig.table)
-        .key("pk", AttributeValue::S(format!("DEPLOYMENT#{deployment}")))
-        .key("sk", AttributeValue::S("DEPLOYMENT".into()))
-        .consistent_read(true)
-        .send()
+async fn record(rig: &Rig, deployment: &str) -> HashMap<String, AttributeValue> {
+    deployment_record(&rig.shop, &rig.table, deployment)
         .await
-        .expect("read record")
-        .item
         .expect("the deployment record")
 }
 
@@ -414,8 +277,8 @@ async fn an_alarm_at_step_two_rolls_everything_back() {
     let first = shop
         .start_job(&shop.user_parameters(NEW_IMAGE, strategy), json!([]))
         .await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 50).await;
+    let running = spawn_run(&rig.shifter, &first);
+    shop.until_green_at(50).await;
     let alarmed = Instant::now();
     shop.set_alarm(&shop.alarms[0], "ALARM").await;
     let views = running.await.unwrap();
@@ -453,8 +316,8 @@ async fn unhealthy_green_targets_roll_back() {
     let first = shop
         .start_job(&shop.user_parameters(NEW_IMAGE, canary(5)), json!([]))
         .await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
+    let running = spawn_run(&rig.shifter, &first);
+    shop.until_green_at(10).await;
     shop.set_target_health(true, "unhealthy").await;
     let views = running.await.unwrap();
     assert_eq!(
@@ -501,8 +364,8 @@ async fn the_roll_back_button_rolls_back() {
         .start_job(&shop.user_parameters(NEW_IMAGE, canary(60)), json!([]))
         .await;
     let deployment = first["job_id"].as_str().unwrap().to_string();
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
+    let running = spawn_run(&rig.shifter, &first);
+    shop.until_green_at(10).await;
     click(&rig, &deployment, "rollback").await;
     let views = running.await.unwrap();
     assert_eq!(
@@ -523,8 +386,8 @@ async fn promote_now_skips_the_remaining_bake() {
         .await;
     let deployment = first["job_id"].as_str().unwrap().to_string();
     let started = Instant::now();
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
+    let running = spawn_run(&rig.shifter, &first);
+    shop.until_green_at(10).await;
     click(&rig, &deployment, "promote").await;
     let views = running.await.unwrap();
     assert_eq!(views.last().unwrap()["status"], "Succeeded");
@@ -600,8 +463,8 @@ async fn a_stopped_pipeline_execution_rolls_the_deployment_back() {
     let first = shop
         .start_job(&shop.user_parameters(NEW_IMAGE, canary(60)), json!([]))
         .await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
+    let running = spawn_run(&rig.shifter, &first);
+    shop.until_green_at(10).await;
     // CodePipeline gives up on the job (the execution was stopped, or the job timed out).
     let mut current = first["job_id"].as_str().unwrap().to_string();
     while let Some(next) = job(&current).await["next_job"]["job_id"].as_str() {
@@ -656,20 +519,13 @@ async fn an_invocation_that_died_after_a_shift_is_resumed_without_shifting_twice
     let rig = rig().await;
     let shop = &rig.shop;
     let s = &*rig.shifter;
-    let crashing = Arc::new(Shifter {
-        cluster: s.cluster.clone(),
-        balancer: CrashAfterShift(s.balancer.clone()),
-        alarms: s.alarms.clone(),
-        jobs: s.jobs.clone(),
-        artifacts: s.artifacts.clone(),
-        store: s.store.clone(),
-        slack: None::<gantry_core::traffic::SlackProgress<gantry_adapters::slack::SlackClient>>,
-        slice: s.slice,
-        analysis_settle_seconds: s.analysis_settle_seconds,
-        function_name: s.function_name.clone(),
-        hooks: s.hooks.clone(),
-        scaling: s.scaling.clone(),
-    });
+    let crashing = Arc::new(with_stand_ins(
+        s,
+        s.cluster.clone(),
+        CrashAfterShift(s.balancer.clone()),
+        s.hooks.clone(),
+        s.slice,
+    ));
     let first = shop
         .start_job(&shop.user_parameters(NEW_IMAGE, canary(1)), json!([]))
         .await;
@@ -734,8 +590,6 @@ async fn bad_user_parameters_fail_at_once_naming_the_problem() {
     // A stack whose QA environment names a service that does not exist (a mistyped parameter):
     // the role grants it, as the template would, so the shifter sees what ECS answers.
     let rig = rig_granting(
-        &[],
-        json!({}),
         |shop| json!({"QaCluster": shop.cluster, "QaGreenService": "no-such-service"}),
     )
     .await;
@@ -894,7 +748,7 @@ async fn a_progress_post_slack_took_despite_internal_error_is_updated_not_posted
     .post_message(&json!({"channel": "C0DEPLOYS", "text": "shop: execution started"}))
     .await
     .expect("parent");
-    open_execution_thread(&rig, &execution, &parent.ts).await;
+    open_execution_thread(shop, &rig.table, &execution, &parent.ts).await;
     // Slack stores the first progress post, then answers internal_error.
     slack
         .fault(
@@ -938,7 +792,7 @@ async fn progress_is_posted_in_the_executions_slack_thread() {
     let shop = &rig.shop;
     // The notifier has opened the execution's thread.
     let execution = shop.execution_of(&deployment).await;
-    open_execution_thread(&rig, &execution, "1767225600.000100").await;
+    open_execution_thread(shop, &rig.table, &execution, "1767225600.000100").await;
     let views = run_to_end(&rig.shifter, &first).await;
     assert_eq!(views.last().unwrap()["status"], "Succeeded");
 
@@ -1022,7 +876,7 @@ async fn the_sample_events_are_jobs_with_valid_parameters() {
 async fn a_role_scoped_to_another_listener_cannot_shift_and_the_job_fails_with_traffic_unmoved() {
     // The stack's DevListenerArn names another listener: the role's ModifyListener grant does
     // not cover the one the deployment's parameters name, and IAM refuses the shift.
-    let rig = rig_granting(&[], json!({}), |shop| {
+    let rig = rig_granting(|shop| {
         let (head, _) = shop.listener.rsplit_once('/').expect("listener ARN");
         json!({"DevListenerArn": format!("{head}/0123456789abcdef")})
     })
@@ -1116,8 +970,8 @@ async fn draining_green_targets_count_as_unhealthy_and_roll_back() {
     let first = shop
         .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
         .await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
+    let running = spawn_run(&rig.shifter, &first);
+    shop.until_green_at(10).await;
     shop.set_target_health(true, "draining").await;
     let views = running.await.unwrap();
     let message = failure_message(&views);
@@ -1183,8 +1037,8 @@ async fn a_rollback_retries_the_listener_until_traffic_is_back_on_the_live_side(
     let first = shop
         .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
         .await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
+    let running = spawn_run(&rig.shifter, &first);
+    shop.until_green_at(10).await;
     // The ELB API has a blip (4 failures: more than the SDK's own 3 tries) just as the alarm
     // fires.
     shop.fail_listener_calls("ModifyListener", 4).await;
@@ -1204,8 +1058,8 @@ async fn a_blip_reading_the_listener_mid_canary_holds_the_weights_and_does_not_r
     let first = shop
         .start_job(&shop.user_parameters(NEW_IMAGE, canary(3)), json!([]))
         .await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
+    let running = spawn_run(&rig.shifter, &first);
+    shop.until_green_at(10).await;
     // The ELB API fails 6 reads in a row: twice the SDK's own 3 tries, so two checks see
     // nothing at all.
     shop.fail_listener_calls("DescribeListeners", 6).await;
@@ -1264,8 +1118,8 @@ async fn a_rollback_first_restores_the_live_sides_tasks_if_they_were_scaled_in()
     let first = shop
         .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
         .await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
+    let running = spawn_run(&rig.shifter, &first);
+    shop.until_green_at(10).await;
     // Auto scaling scales blue in while green takes traffic.
     aws_sdk_ecs::Client::new(&shop.sdk)
         .update_service()
@@ -1323,20 +1177,13 @@ async fn a_listener_edited_by_hand_mid_shift_is_noticed_at_once_and_rolled_back(
     let shop = &rig.shop;
     let s = &*rig.shifter;
     // A long slice and check interval: only the read-back can notice the edit quickly.
-    let shifter = Shifter {
-        cluster: s.cluster.clone(),
-        balancer: EditedByHand(s.balancer.clone(), shop.clone()),
-        alarms: s.alarms.clone(),
-        jobs: s.jobs.clone(),
-        artifacts: s.artifacts.clone(),
-        store: s.store.clone(),
-        slack: None::<gantry_core::traffic::SlackProgress<gantry_adapters::slack::SlackClient>>,
-        slice: Duration::from_secs(100),
-        analysis_settle_seconds: s.analysis_settle_seconds,
-        function_name: s.function_name.clone(),
-        hooks: s.hooks.clone(),
-        scaling: s.scaling.clone(),
-    };
+    let shifter = with_stand_ins(
+        s,
+        s.cluster.clone(),
+        EditedByHand(s.balancer.clone(), shop.clone()),
+        s.hooks.clone(),
+        Duration::from_secs(100),
+    );
     let mut params = shop.user_parameters(NEW_IMAGE, canary(60));
     params["check_interval_seconds"] = json!(60);
     let first = shop.start_job(&params, json!([])).await;
@@ -1371,8 +1218,8 @@ async fn an_execution_stopped_mid_bake_is_noticed_within_a_check_and_the_old_sid
         .start_job(&shop.user_parameters(NEW_IMAGE, canary(60)), json!([]))
         .await;
     let execution = shop.execution_of(first["job_id"].as_str().unwrap()).await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
+    let running = spawn_run(&rig.shifter, &first);
+    shop.until_green_at(10).await;
     let stopped = Instant::now();
     gantry_tests::http::post(
         &format!(
@@ -1446,20 +1293,13 @@ async fn a_crash_after_recording_the_deployment_resumes_it_instead_of_rolling_ba
     let rig = rig().await;
     let shop = &rig.shop;
     let s = &*rig.shifter;
-    let crashing = Arc::new(Shifter {
-        cluster: CrashBeforeServiceUpdate(s.cluster.clone()),
-        balancer: s.balancer.clone(),
-        alarms: s.alarms.clone(),
-        jobs: s.jobs.clone(),
-        artifacts: s.artifacts.clone(),
-        store: s.store.clone(),
-        slack: None::<gantry_core::traffic::SlackProgress<gantry_adapters::slack::SlackClient>>,
-        slice: s.slice,
-        analysis_settle_seconds: s.analysis_settle_seconds,
-        function_name: s.function_name.clone(),
-        hooks: s.hooks.clone(),
-        scaling: s.scaling.clone(),
-    });
+    let crashing = Arc::new(with_stand_ins(
+        s,
+        CrashBeforeServiceUpdate(s.cluster.clone()),
+        s.balancer.clone(),
+        s.hooks.clone(),
+        s.slice,
+    ));
     let first = shop
         .start_job(&shop.user_parameters(NEW_IMAGE, canary(1)), json!([]))
         .await;
@@ -1722,21 +1562,7 @@ async fn a_check_reads_a_hundred_alarms_with_one_describe_alarms_call() {
     let prefix = unique("many-alarms");
     let names: Vec<String> = (0..250).map(|i| format!("{prefix}-{i:03}")).collect();
     for name in &names {
-        cloudwatch
-            .put_metric_alarm()
-            .alarm_name(name)
-            .namespace("AWS/ApplicationELB")
-            .metric_name("HTTPCode_Target_5XX_Count")
-            .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
-            .period(60)
-            .evaluation_periods(1)
-            .threshold(1.0)
-            .comparison_operator(
-                aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold,
-            )
-            .send()
-            .await
-            .expect("alarm");
+        gantry_tests::traffic::create_alarm(&cloudwatch, name).await;
     }
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counted = aws_sdk_cloudwatch::config::Builder::from(&sdk)
