@@ -4,25 +4,19 @@
 //! ECS, the ALB (every listener change recorded), Application Auto Scaling and DynamoDB, with
 //! the shifter holding only its role's permissions from template.yaml.
 
-use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace, SuspendedState};
-use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, ProtocolEnum, TargetGroupTuple,
-};
-use gantry_core::config::TrafficShifterConfig;
-use gantry_tests::aws::{create_secret, create_table, function_start, sdk};
 use gantry_tests::http;
+use gantry_tests::shifter::{
+    invoke, open_execution_thread, run_to_end, spawn_run, with_stand_ins, write_command, Command,
+    Setup, NEW_IMAGE, THREAD_TS,
+};
 use gantry_tests::slack::SlackNs;
-use gantry_tests::traffic::{outcome, run_job, Shop};
+use gantry_tests::traffic::{forward_action, outcome, Shop};
 use gantry_tests::{emulator_url, unique};
-use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use traffic_shifter::TrafficShifter;
-
-const NEW_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:2";
 
 struct Rig {
     shop: Shop,
@@ -38,56 +32,39 @@ struct Rig {
 /// A shop with a test listener, a registered ECS hook function, and the shifter allowed to
 /// invoke it (`HookFunctionArns`), working in short slices so a deployment spans tokens.
 async fn rig() -> Rig {
-    let sdk = sdk().await;
-    let shop = Shop::create(&sdk, &unique("hk"), 2).await;
-    let test_listener = add_test_listener(&shop).await;
-    let hook = format!(
-        "arn:aws:lambda:us-east-1:123456789012:function:{}",
-        unique("smoke")
-    );
-    http::post(
-        &format!("{}/_gantry/lambda/functions", emulator_url()),
-        &json!({"function": hook,
-                "command": ["python3", concat!(env!("CARGO_MANIFEST_DIR"), "/hooks/ecs_smoke_hook.py")]}),
-    )
-    .await;
-    let table = unique("gantry");
-    create_table(&sdk, &table).await;
     let slack = SlackNs::new();
-    let secret_arn = create_secret(
-        &sdk,
-        &unique("gantry-secret"),
-        &json!({"slack_bot_token": "xoxb-gantry"}),
-    )
-    .await;
-    let vars: HashMap<String, String> = HashMap::from([
-        ("GANTRY_SECRETS_ARN".into(), secret_arn.clone()),
-        ("GANTRY_TABLE".into(), table.clone()),
-        (
-            "AWS_LAMBDA_FUNCTION_NAME".into(),
-            gantry_tests::traffic::SHIFTER_FUNCTION.into(),
-        ),
-        (
-            "GANTRY_NOTIFY".into(),
-            r#"{"default_channel": "C0DEPLOYS"}"#.into(),
-        ),
-        ("SLACK_API_URL".into(), slack.api_url()),
-    ]);
-    let config = TrafficShifterConfig::from_env(&vars).expect("config");
-    let mut stack = shop.stack(&table, &secret_arn);
-    stack.parameters[0]["HookFunctionArns"] = json!([hook]);
-    stack.parameters[0]["DevTestListenerArn"] = json!(test_listener);
-    let (own, secrets) = function_start("traffic-shifter", &stack).await;
-    let mut shifter = traffic_shifter::build(config, &secrets, &own);
-    shifter.slice = Duration::from_millis(2500);
+    let mut setup = Setup::new("hk", &json!({"slack_bot_token": "xoxb-gantry"}))
+        .await
+        .with_slack_progress(slack.api_url());
+    let test_listener = add_test_listener(&setup.shop).await;
+    let hook = register_hook_function("smoke").await;
+    setup.stack.parameters[0]["HookFunctionArns"] = json!([hook]);
+    setup.stack.parameters[0]["DevTestListenerArn"] = json!(test_listener);
+    let shifter = setup.shifter().await;
     Rig {
-        shop,
+        shop: setup.shop,
         shifter: Arc::new(shifter),
-        table,
+        table: setup.table,
         test_listener,
         hook,
         slack,
     }
+}
+
+/// Registers a function named after `prefix` in the emulator, running ecs_smoke_hook.py when
+/// invoked; returns its ARN.
+async fn register_hook_function(prefix: &str) -> String {
+    let arn = format!(
+        "arn:aws:lambda:us-east-1:123456789012:function:{}",
+        unique(prefix)
+    );
+    http::post(
+        &format!("{}/_gantry/lambda/functions", emulator_url()),
+        &json!({"function": arn,
+                "command": ["python3", concat!(env!("CARGO_MANIFEST_DIR"), "/hooks/ecs_smoke_hook.py")]}),
+    )
+    .await;
+    arn
 }
 
 /// A second listener on the shop's load balancer whose forward action holds the same two
@@ -104,30 +81,14 @@ async fn add_test_listener(shop: &Shop) -> String {
         .and_then(|l| l.into_iter().next())
         .and_then(|l| l.load_balancer_arn)
         .expect("load balancer");
-    let forward = Action::builder()
-        .r#type(ActionTypeEnum::Forward)
-        .forward_config(
-            ForwardActionConfig::builder()
-                .target_groups(
-                    TargetGroupTuple::builder()
-                        .target_group_arn(&shop.blue_target_group)
-                        .weight(100)
-                        .build(),
-                )
-                .target_groups(
-                    TargetGroupTuple::builder()
-                        .target_group_arn(&shop.green_target_group)
-                        .weight(0)
-                        .build(),
-                )
-                .build(),
-        )
-        .build();
     elb.create_listener()
         .load_balancer_arn(lb)
-        .protocol(ProtocolEnum::Http)
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
         .port(8080)
-        .default_actions(forward)
+        .default_actions(forward_action(&[
+            (&shop.blue_target_group, 100),
+            (&shop.green_target_group, 0),
+        ]))
         .send()
         .await
         .expect("test listener")
@@ -137,19 +98,6 @@ async fn add_test_listener(shop: &Shop) -> String {
         .expect("test listener arn")
 }
 
-fn lambda_event(event: &Value) -> LambdaEvent<CodePipelineJobEvent> {
-    let mut context = Context::default();
-    context.deadline = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-        + 120_000;
-    LambdaEvent::new(
-        serde_json::from_value(event.clone()).expect("job event"),
-        context,
-    )
-}
-
 /// Starts the job in an execution whose Slack thread the notifier has opened.
 async fn start(rig: &Rig, params: &Value) -> Value {
     let first = rig.shop.start_job(params, json!([])).await;
@@ -157,20 +105,7 @@ async fn start(rig: &Rig, params: &Value) -> Value {
         .shop
         .execution_of(first["job_id"].as_str().expect("job id"))
         .await;
-    use aws_sdk_dynamodb::types::AttributeValue;
-    aws_sdk_dynamodb::Client::new(&rig.shop.sdk)
-        .put_item()
-        .table_name(&rig.table)
-        .item(
-            "pk",
-            AttributeValue::S(format!("EXECUTION#{}#{execution}", rig.shop.pipeline)),
-        )
-        .item("sk", AttributeValue::S("EXECUTION".into()))
-        .item("channel", AttributeValue::S("C0DEPLOYS".into()))
-        .item("ts", AttributeValue::S("1767225600.000100".into()))
-        .send()
-        .await
-        .expect("execution record");
+    open_execution_thread(&rig.shop, &rig.table, &execution, THREAD_TS).await;
     first
 }
 
@@ -202,16 +137,7 @@ async fn progress_buttons(rig: &Rig) -> (String, Vec<(String, String)>) {
 async fn run(rig: &Rig, params: &Value) -> (Vec<Value>, String) {
     let first = start(rig, params).await;
     let id = first["job_id"].as_str().expect("job id").to_string();
-    let shifter = rig.shifter.clone();
-    let views = run_job(&first, |event| {
-        let shifter = shifter.clone();
-        async move {
-            traffic_shifter::handle(&*shifter, lambda_event(&event))
-                .await
-                .expect("the job got a result");
-        }
-    })
-    .await;
+    let views = run_to_end(&rig.shifter, &first).await;
     (views, id)
 }
 
@@ -232,26 +158,7 @@ fn hook_at(rig: &Rig, stages: &[&str], details: Value) -> Value {
 
 /// Every weight change recorded on a listener: (epoch seconds, green's share in percent).
 async fn changes(rig: &Rig, arn: &str) -> Vec<(f64, i64)> {
-    let v = http::get(&format!(
-        "{}/_gantry/elbv2/weight-changes?arn={arn}",
-        emulator_url()
-    ))
-    .await;
-    v["changes"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|c| {
-            let w = &c["weights"];
-            let (b, g) = (
-                w[&rig.shop.blue_target_group].as_i64().unwrap_or(0),
-                w[&rig.shop.green_target_group].as_i64().unwrap_or(0),
-            );
-            let share = if b + g == 0 { 0 } else { g * 100 / (b + g) };
-            (c["at"].as_f64().unwrap_or(0.0), share)
-        })
-        .collect()
+    rig.shop.weight_changes(arn).await
 }
 
 fn shares(changes: &[(f64, i64)]) -> Vec<i64> {
@@ -574,22 +481,13 @@ async fn the_new_side_keeps_its_share_of_the_live_sides_tasks_when_the_live_side
 /// Writes an operator command into the deployment record, as the approval function does for
 /// an authorized click (the click itself is tested with the approval function).
 async fn click(rig: &Rig, deployment: &str, command: &str, version: u32) {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    aws_sdk_dynamodb::Client::new(&rig.shop.sdk)
-        .update_item()
-        .table_name(&rig.table)
-        .key("pk", AttributeValue::S(format!("DEPLOYMENT#{deployment}")))
-        .key("sk", AttributeValue::S("DEPLOYMENT".into()))
-        .update_expression(
-            "SET command = :c, command_by = :u, command_at = :t, command_version = :v",
-        )
-        .expression_attribute_values(":c", AttributeValue::S(command.into()))
-        .expression_attribute_values(":u", AttributeValue::S("U0RELEASE".into()))
-        .expression_attribute_values(":t", AttributeValue::N("1".into()))
-        .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
-        .send()
-        .await
-        .expect("write command");
+    let command = Command {
+        command,
+        at: 1,
+        version: Some(version),
+        ..Command::default()
+    };
+    write_command(&rig.shop, &rig.table, deployment, &command).await;
 }
 
 /// Starts a deployment with a pause hook at POST_TEST_TRAFFIC_SHIFT and waits until test
@@ -603,18 +501,7 @@ async fn paused(
                         "timeout_minutes": timeout_minutes, "timeout_action": action}]);
     let first = start(rig, &params(rig, hooks)).await;
     let id = first["job_id"].as_str().expect("job id").to_string();
-    let shifter = rig.shifter.clone();
-    let handle = tokio::spawn(async move {
-        run_job(&first, |event| {
-            let shifter = shifter.clone();
-            async move {
-                traffic_shifter::handle(&*shifter, lambda_event(&event))
-                    .await
-                    .expect("the job got a result");
-            }
-        })
-        .await
-    });
+    let handle = spawn_run(&rig.shifter, &first);
     for _ in 0..600 {
         if !changes(rig, &rig.test_listener).await.is_empty() {
             return (handle, id);
@@ -727,9 +614,7 @@ async fn auto_scaling_state_is_restored_exactly_after_a_crash_resumed_from_the_t
     );
     let first = rig.shop.start_job(&params(&rig, hooks), json!([])).await;
     // The first invocation hands over with a token (the hook said IN_PROGRESS)…
-    traffic_shifter::handle(&*rig.shifter, lambda_event(&first["event"]))
-        .await
-        .expect("first invocation");
+    invoke(&*rig.shifter, &first["event"]).await;
     let view = gantry_tests::traffic::job(first["job_id"].as_str().unwrap()).await;
     assert_eq!(view["status"], "Continued", "{view}");
     let next = view["next_job"].clone();
@@ -738,24 +623,15 @@ async fn auto_scaling_state_is_restored_exactly_after_a_crash_resumed_from_the_t
     // Long enough to reach the hook's next call (its callBackDelay is 4 s) whatever the
     // first invocation took.
     let dying_slice = Duration::from_secs(8);
-    let dying = Arc::new(gantry_core::traffic::Shifter {
-        cluster: s.cluster.clone(),
-        balancer: s.balancer.clone(),
-        alarms: s.alarms.clone(),
-        jobs: s.jobs.clone(),
-        artifacts: s.artifacts.clone(),
-        store: s.store.clone(),
-        slack: None::<gantry_core::traffic::SlackProgress<gantry_adapters::slack::SlackClient>>,
-        slice: dying_slice,
-        analysis_settle_seconds: s.analysis_settle_seconds,
-        function_name: s.function_name.clone(),
-        hooks: DiesOnInvoke,
-        scaling: s.scaling.clone(),
-    });
+    let dying = Arc::new(with_stand_ins(
+        s,
+        s.cluster.clone(),
+        s.balancer.clone(),
+        DiesOnInvoke,
+        dying_slice,
+    ));
     let event = next["event"].clone();
-    let died =
-        tokio::spawn(async move { traffic_shifter::handle(&*dying, lambda_event(&event)).await })
-            .await;
+    let died = tokio::spawn(async move { invoke(&*dying, &event).await }).await;
     assert!(died.unwrap_err().is_panic());
     let during = suspended(&rig).await;
     assert!(during
@@ -764,16 +640,7 @@ async fn auto_scaling_state_is_restored_exactly_after_a_crash_resumed_from_the_t
 
     // Lambda retries the same event once the dead invocation's lease ran out.
     tokio::time::sleep(dying_slice + gantry_core::traffic::turn::LEASE_MARGIN).await;
-    let shifter = rig.shifter.clone();
-    let views = run_job(&next, |event| {
-        let shifter = shifter.clone();
-        async move {
-            traffic_shifter::handle(&*shifter, lambda_event(&event))
-                .await
-                .expect("the job got a result");
-        }
-    })
-    .await;
+    let views = run_to_end(&rig.shifter, &next).await;
     assert!(
         outcome(&views).starts_with("Succeeded"),
         "{}",
@@ -789,21 +656,7 @@ async fn a_test_listener_forwarding_elsewhere_is_refused_before_anything_moves()
     aws_sdk_elasticloadbalancingv2::Client::new(&rig.shop.sdk)
         .modify_listener()
         .listener_arn(&rig.test_listener)
-        .default_actions(
-            Action::builder()
-                .r#type(ActionTypeEnum::Forward)
-                .forward_config(
-                    ForwardActionConfig::builder()
-                        .target_groups(
-                            TargetGroupTuple::builder()
-                                .target_group_arn(&stray)
-                                .weight(1)
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build(),
-        )
+        .default_actions(forward_action(&[(&stray, 1)]))
         .send()
         .await
         .expect("point the test listener elsewhere");
@@ -822,16 +675,7 @@ async fn a_test_listener_forwarding_elsewhere_is_refused_before_anything_moves()
 async fn a_hook_the_role_may_not_invoke_rolls_back_before_production_moves() {
     let rig = rig().await;
     // Registered in the emulator, but not among the stack's HookFunctionArns.
-    let other = format!(
-        "arn:aws:lambda:us-east-1:123456789012:function:{}",
-        unique("unlisted")
-    );
-    http::post(
-        &format!("{}/_gantry/lambda/functions", emulator_url()),
-        &json!({"function": other,
-                "command": ["python3", concat!(env!("CARGO_MANIFEST_DIR"), "/hooks/ecs_smoke_hook.py")]}),
-    )
-    .await;
+    let other = register_hook_function("unlisted").await;
     let hooks =
         json!([{"hook_target_arn": other, "lifecycle_stages": ["POST_TEST_TRAFFIC_SHIFT"]}]);
     let (views, _) = run(&rig, &params(&rig, hooks)).await;
@@ -868,27 +712,10 @@ async fn a_test_rule_on_the_production_listener_gets_the_test_traffic() {
                 )
                 .build(),
         )
-        .actions(
-            Action::builder()
-                .r#type(ActionTypeEnum::Forward)
-                .forward_config(
-                    ForwardActionConfig::builder()
-                        .target_groups(
-                            TargetGroupTuple::builder()
-                                .target_group_arn(&rig.shop.blue_target_group)
-                                .weight(100)
-                                .build(),
-                        )
-                        .target_groups(
-                            TargetGroupTuple::builder()
-                                .target_group_arn(&rig.shop.green_target_group)
-                                .weight(0)
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build(),
-        )
+        .actions(forward_action(&[
+            (&rig.shop.blue_target_group, 100),
+            (&rig.shop.green_target_group, 0),
+        ]))
         .send()
         .await
         .expect("test rule")
