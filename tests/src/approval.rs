@@ -3,7 +3,11 @@
 //! Slack stand-in with users and a user group, and the function built from its environment;
 //! plus the events AWS and Slack send it.
 
-use crate::aws::{create_pipeline_role, create_secret, create_table, function_start, sdk};
+use crate::aws::{
+    aws_action_type, create_declared_pipeline, function_start, one_action_stage,
+    pipeline_from_source, sdk, table_and_secret,
+};
+pub use crate::slack::buttons;
 use crate::slack::SlackNs;
 use crate::{emulator_url, fixture_json, http, unique};
 use gantry_core::approval::interaction::{Click, APPROVE, REJECT};
@@ -71,11 +75,8 @@ impl Default for Setup {
 /// secret and the function built from the environment it would get in Lambda.
 pub async fn world(setup: Setup) -> World {
     let sdk = sdk().await;
-    let table = unique("gantry");
-    create_table(&sdk, &table).await;
-    let secret = create_secret(
+    let (table, secret) = table_and_secret(
         &sdk,
-        &unique("gantry-secret"),
         &json!({"slack_signing_secret": SIGNING_SECRET, "slack_bot_token": "xoxb-approval-tests"}),
     )
     .await;
@@ -129,67 +130,19 @@ pub async fn world(setup: Setup) -> World {
 }
 
 pub async fn create_approval_pipeline(sdk: &aws_config::SdkConfig, name: &str, mode: &str) {
-    use aws_sdk_codepipeline::types::*;
-    let role = create_pipeline_role(&unique("pipeline-role")).await;
-    let type_id = |category, owner, provider: &str| {
-        ActionTypeId::builder()
-            .category(category)
-            .owner(owner)
-            .provider(provider)
-            .version("1")
-            .build()
-            .expect("type id")
-    };
-    let source = ActionDeclaration::builder()
-        .name("Source")
-        .action_type_id(type_id(
-            ActionCategory::Source,
-            ActionOwner::Aws,
-            "CodeStarSourceConnection",
-        ))
-        .build()
-        .expect("source");
+    use aws_sdk_codepipeline::types::{ActionCategory, ActionDeclaration, ExecutionMode};
     let approval = ActionDeclaration::builder()
         .name("Approve")
-        .action_type_id(type_id(
-            ActionCategory::Approval,
-            ActionOwner::Aws,
-            "Manual",
-        ))
+        .action_type_id(aws_action_type(ActionCategory::Approval, "Manual"))
         .configuration("CustomData", CUSTOM_DATA_DECLARED)
         .configuration("ExternalEntityLink", REVIEW_URL)
         .build()
         .expect("approval");
-    let stage = |name: &str, action| {
-        StageDeclaration::builder()
-            .name(name)
-            .actions(action)
-            .build()
-            .expect("stage")
-    };
-    let declaration = PipelineDeclaration::builder()
-        .name(name)
-        .role_arn(role)
-        .pipeline_type(PipelineType::V2)
-        .execution_mode(ExecutionMode::from(mode))
-        .set_variables(Some(crate::aws::pipeline_variables()))
-        .artifact_store(
-            ArtifactStore::builder()
-                .r#type(ArtifactStoreType::S3)
-                .location("gantry-artifacts")
-                .build()
-                .expect("store"),
-        )
-        .stages(stage("Source", source))
-        .stages(stage("Prod", approval))
-        .build()
-        .expect("pipeline");
-    aws_sdk_codepipeline::Client::new(sdk)
-        .create_pipeline()
-        .pipeline(declaration)
-        .send()
+    let declaration = pipeline_from_source(name, "Source")
         .await
-        .expect("create pipeline");
+        .execution_mode(ExecutionMode::from(mode))
+        .stages(one_action_stage("Prod", approval));
+    create_declared_pipeline(sdk, declaration).await;
 }
 
 /// An execution started as the webhook starts them: pinned to a commit, with its variables.
@@ -331,22 +284,6 @@ pub async fn latest_message(w: &World) -> Value {
         .last()
         .cloned()
         .expect("a message was posted")
-}
-
-pub fn buttons(message: &Value) -> Vec<(String, String)> {
-    message["blocks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|b| b["type"] == "actions")
-        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
-        .map(|e| {
-            (
-                e["action_id"].as_str().unwrap_or_default().to_string(),
-                e["value"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
 }
 
 /// A Slack click as Slack sends it: signed form body in a Function URL event.

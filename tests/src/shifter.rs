@@ -3,7 +3,7 @@
 //! invoke it with each CodePipeline job event, and the records other functions write into the
 //! state table for it (the notifier's execution thread, an operator's command).
 
-use crate::aws::{create_secret, create_table, function_start, sdk};
+use crate::aws::{function_start, sdk, table_and_secret};
 use crate::iam::Stack;
 use crate::traffic::{run_job, Shop, SHIFTER_FUNCTION};
 use crate::unique;
@@ -52,9 +52,7 @@ impl Setup {
     pub async fn new(shop_prefix: &str, secret: &Value) -> Setup {
         let sdk = sdk().await;
         let shop = Shop::create(&sdk, &unique(shop_prefix), 2).await;
-        let table = unique("gantry");
-        create_table(&sdk, &table).await;
-        let secret_arn = create_secret(&sdk, &unique("gantry-secret"), secret).await;
+        let (table, secret_arn) = table_and_secret(&sdk, secret).await;
         let env = HashMap::from([
             ("GANTRY_SECRETS_ARN".into(), secret_arn.clone()),
             ("GANTRY_TABLE".into(), table.clone()),

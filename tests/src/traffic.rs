@@ -103,6 +103,77 @@ pub async fn create_alarm(cloudwatch: &aws_sdk_cloudwatch::Client, name: &str) {
         .expect("alarm");
 }
 
+/// The ARN of the one resource a create call answered with (`what` names it for the panic).
+fn only_arn<T>(created: Option<Vec<T>>, arn: fn(T) -> Option<String>, what: &str) -> String {
+    created
+        .and_then(|c| c.into_iter().next())
+        .and_then(arn)
+        .unwrap_or_else(|| panic!("{what} arn"))
+}
+
+/// An HTTP target group of IP targets on port 8080 in `vpc`; returns its ARN.
+async fn create_target_group(
+    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    name: &str,
+    vpc: &str,
+) -> String {
+    let created = elb
+        .create_target_group()
+        .name(name)
+        .protocol(ProtocolEnum::Http)
+        .port(8080)
+        .vpc_id(vpc)
+        .target_type(TargetTypeEnum::Ip)
+        .send()
+        .await
+        .expect("target group");
+    only_arn(
+        created.target_groups,
+        |g| g.target_group_arn,
+        "target group",
+    )
+}
+
+/// An HTTP listener on `port` of load balancer `lb` with `action` as its default; returns its
+/// ARN.
+async fn create_listener(
+    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    lb: &str,
+    port: i32,
+    action: Action,
+) -> String {
+    let created = elb
+        .create_listener()
+        .load_balancer_arn(lb)
+        .protocol(ProtocolEnum::Http)
+        .port(port)
+        .default_actions(action)
+        .send()
+        .await
+        .expect("listener");
+    only_arn(created.listeners, |l| l.listener_arn, "listener")
+}
+
+/// A rule on `listener` taking `action` for what matches `condition`; returns its ARN.
+async fn create_rule(
+    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    listener: &str,
+    priority: i32,
+    condition: RuleCondition,
+    action: Action,
+) -> String {
+    let created = elb
+        .create_rule()
+        .listener_arn(listener)
+        .priority(priority)
+        .conditions(condition)
+        .actions(action)
+        .send()
+        .await
+        .expect("rule");
+    only_arn(created.rules, |r| r.rule_arn, "rule")
+}
+
 impl Shop {
     /// Creates a shop named `name` whose live (blue) service runs `tasks` tasks.
     pub async fn create(sdk: &SdkConfig, name: &str, tasks: i32) -> Shop {
@@ -162,33 +233,21 @@ impl Shop {
             .await;
             subnets.push(xml_value(&xml, "subnetId"));
         }
-        let lb = elb
+        let created = elb
             .create_load_balancer()
             .name(name)
             .set_subnets(Some(subnets))
             .send()
             .await
-            .expect("load balancer")
-            .load_balancers
-            .and_then(|l| l.into_iter().next())
-            .and_then(|l| l.load_balancer_arn)
-            .expect("load balancer arn");
+            .expect("load balancer");
+        let lb = only_arn(
+            created.load_balancers,
+            |l| l.load_balancer_arn,
+            "load balancer",
+        );
         let mut groups = Vec::new();
         for (side, base) in [("blue", 10), ("green", 20)] {
-            let arn = elb
-                .create_target_group()
-                .name(format!("{name}-{side}"))
-                .protocol(ProtocolEnum::Http)
-                .port(8080)
-                .vpc_id(&vpc)
-                .target_type(TargetTypeEnum::Ip)
-                .send()
-                .await
-                .expect("target group")
-                .target_groups
-                .and_then(|g| g.into_iter().next())
-                .and_then(|g| g.target_group_arn)
-                .expect("target group arn");
+            let arn = create_target_group(&elb, &format!("{name}-{side}"), &vpc).await;
             // ECS would register one target per task; the emulator's ECS does not, so the
             // targets are registered once, enough for the largest desired count used.
             let mut register = elb.register_targets().target_group_arn(&arn);
@@ -204,47 +263,17 @@ impl Shop {
             groups.push(arn);
         }
         let (blue_target_group, green_target_group) = (groups[0].clone(), groups[1].clone());
-        let listener = elb
-            .create_listener()
-            .load_balancer_arn(&lb)
-            .protocol(ProtocolEnum::Http)
-            .port(80)
-            .default_actions(forward_action(&[
-                (&blue_target_group, 100),
-                (&green_target_group, 0),
-            ]))
-            .send()
-            .await
-            .expect("listener")
-            .listeners
-            .and_then(|l| l.into_iter().next())
-            .and_then(|l| l.listener_arn)
-            .expect("listener arn");
-        let rule = elb
-            .create_rule()
-            .listener_arn(&listener)
-            .priority(10)
-            .conditions(
-                RuleCondition::builder()
-                    .field("path-pattern")
-                    .path_pattern_config(
-                        PathPatternConditionConfig::builder()
-                            .values("/api/*")
-                            .build(),
-                    )
+        let all_on_blue = forward_action(&[(&blue_target_group, 100), (&green_target_group, 0)]);
+        let listener = create_listener(&elb, &lb, 80, all_on_blue.clone()).await;
+        let api_paths = RuleCondition::builder()
+            .field("path-pattern")
+            .path_pattern_config(
+                PathPatternConditionConfig::builder()
+                    .values("/api/*")
                     .build(),
             )
-            .actions(forward_action(&[
-                (&blue_target_group, 100),
-                (&green_target_group, 0),
-            ]))
-            .send()
-            .await
-            .expect("rule")
-            .rules
-            .and_then(|r| r.into_iter().next())
-            .and_then(|r| r.rule_arn)
-            .expect("rule arn");
+            .build();
+        let rule = create_rule(&elb, &listener, 10, api_paths, all_on_blue).await;
 
         let alarms = vec![format!("{name}-5xx"), format!("{name}-p99")];
         let cloudwatch = aws_sdk_cloudwatch::Client::new(sdk);
@@ -523,20 +552,60 @@ impl Shop {
 
     /// Creates a target group in the shop's VPC that no listener uses.
     pub async fn stray_target_group(&self, name: &str) -> String {
-        aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk)
-            .create_target_group()
-            .name(name)
-            .protocol(ProtocolEnum::Http)
-            .port(8080)
-            .vpc_id(&self.vpc)
-            .target_type(TargetTypeEnum::Ip)
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk);
+        create_target_group(&elb, name, &self.vpc).await
+    }
+
+    /// A second listener (port 8080) on the shop's load balancer, forwarding to the same two
+    /// target groups, blue 100 / green 0: where a team's smoke tests (and only they) send
+    /// requests. Returns its ARN.
+    pub async fn add_test_listener(&self) -> String {
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk);
+        let lb = elb
+            .describe_listeners()
+            .listener_arns(&self.listener)
             .send()
             .await
-            .expect("target group")
-            .target_groups
-            .and_then(|g| g.into_iter().next())
-            .and_then(|g| g.target_group_arn)
-            .expect("target group arn")
+            .expect("listener")
+            .listeners
+            .and_then(|l| l.into_iter().next())
+            .and_then(|l| l.load_balancer_arn)
+            .expect("load balancer");
+        create_listener(&elb, &lb, 8080, self.all_on_blue()).await
+    }
+
+    /// A rule on the listener forwarding what matches `condition` to blue 100 / green 0.
+    /// Returns its ARN.
+    pub async fn add_rule(&self, priority: i32, condition: RuleCondition) -> String {
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk);
+        create_rule(
+            &elb,
+            &self.listener,
+            priority,
+            condition,
+            self.all_on_blue(),
+        )
+        .await
+    }
+
+    /// A forward action sending everything to blue, green at weight 0 (as before a deployment).
+    pub fn all_on_blue(&self) -> Action {
+        forward_action(&[
+            (&self.blue_target_group, 100),
+            (&self.green_target_group, 0),
+        ])
+    }
+
+    /// Sets a service's desired count (as auto scaling or an operator would).
+    pub async fn set_desired_count(&self, service: &str, count: i32) {
+        aws_sdk_ecs::Client::new(&self.sdk)
+            .update_service()
+            .cluster(&self.cluster)
+            .service(service)
+            .desired_count(count)
+            .send()
+            .await
+            .expect("update service");
     }
 }
 

@@ -11,7 +11,7 @@ use gantry_tests::shifter::{
     deployment_record, open_execution_thread, spawn_run, write_command, Command, Setup, CHANNEL,
     NEW_IMAGE, THREAD_TS,
 };
-use gantry_tests::slack::SlackNs;
+use gantry_tests::slack::{buttons, SlackNs};
 use gantry_tests::traffic::{failure_message, Shop};
 use gantry_tests::unique;
 use serde_json::{json, Value};
@@ -346,19 +346,9 @@ async fn pause_holds_the_weights_across_a_hand_over_and_resume_carries_on() {
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(shop.weights(false).await, (90, 10), "held while paused");
     let (progress, _) = thread(&rig.slack).await;
-    let buttons: Vec<String> = progress["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|b| b["type"] == "actions")
-        .flat_map(|b| b["elements"].as_array().unwrap().clone())
-        .map(|e| {
-            format!(
-                "{}={}",
-                e["action_id"].as_str().unwrap(),
-                e["value"].as_str().unwrap()
-            )
-        })
+    let buttons: Vec<String> = buttons(&progress)
+        .into_iter()
+        .map(|(action_id, value)| format!("{action_id}={value}"))
         .collect();
     assert!(
         buttons.contains(&format!("gantry.deploy.resume={deployment}|1")),

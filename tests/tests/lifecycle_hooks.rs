@@ -10,7 +10,7 @@ use gantry_tests::shifter::{
     invoke, open_execution_thread, run_to_end, spawn_run, with_stand_ins, write_command, Command,
     Setup, NEW_IMAGE, THREAD_TS,
 };
-use gantry_tests::slack::SlackNs;
+use gantry_tests::slack::{buttons, SlackNs};
 use gantry_tests::traffic::{forward_action, outcome, Shop};
 use gantry_tests::{emulator_url, unique};
 use serde_json::{json, Value};
@@ -36,7 +36,7 @@ async fn rig() -> Rig {
     let mut setup = Setup::new("hk", &json!({"slack_bot_token": "xoxb-gantry"}))
         .await
         .with_slack_progress(slack.api_url());
-    let test_listener = add_test_listener(&setup.shop).await;
+    let test_listener = setup.shop.add_test_listener().await;
     let hook = register_hook_function("smoke").await;
     setup.stack.parameters[0]["HookFunctionArns"] = json!([hook]);
     setup.stack.parameters[0]["DevTestListenerArn"] = json!(test_listener);
@@ -67,37 +67,6 @@ async fn register_hook_function(prefix: &str) -> String {
     arn
 }
 
-/// A second listener on the shop's load balancer whose forward action holds the same two
-/// target groups: where the team's smoke tests (and only they) send requests.
-async fn add_test_listener(shop: &Shop) -> String {
-    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&shop.sdk);
-    let lb = elb
-        .describe_listeners()
-        .listener_arns(&shop.listener)
-        .send()
-        .await
-        .expect("listener")
-        .listeners
-        .and_then(|l| l.into_iter().next())
-        .and_then(|l| l.load_balancer_arn)
-        .expect("load balancer");
-    elb.create_listener()
-        .load_balancer_arn(lb)
-        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
-        .port(8080)
-        .default_actions(forward_action(&[
-            (&shop.blue_target_group, 100),
-            (&shop.green_target_group, 0),
-        ]))
-        .send()
-        .await
-        .expect("test listener")
-        .listeners
-        .and_then(|l| l.into_iter().next())
-        .and_then(|l| l.listener_arn)
-        .expect("test listener arn")
-}
-
 /// Starts the job in an execution whose Slack thread the notifier has opened.
 async fn start(rig: &Rig, params: &Value) -> Value {
     let first = rig.shop.start_job(params, json!([])).await;
@@ -120,18 +89,7 @@ async fn progress_buttons(rig: &Rig) -> (String, Vec<(String, String)>) {
         return (String::new(), Vec::new());
     };
     let blocks = m["blocks"].as_array().cloned().unwrap_or_default();
-    let buttons = blocks
-        .iter()
-        .filter(|b| b["type"] == "actions")
-        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
-        .map(|e| {
-            (
-                e["action_id"].as_str().unwrap_or_default().to_string(),
-                e["value"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    (Value::Array(blocks).to_string(), buttons)
+    (Value::Array(blocks).to_string(), buttons(m))
 }
 
 async fn run(rig: &Rig, params: &Value) -> (Vec<Value>, String) {
@@ -453,14 +411,7 @@ async fn the_new_side_keeps_its_share_of_the_live_sides_tasks_when_the_live_side
         tokio::spawn(async move {
             for _ in 0..600 {
                 if shop.service(&shop.green_service).await.1 > 0 {
-                    aws_sdk_ecs::Client::new(&shop.sdk)
-                        .update_service()
-                        .cluster(&shop.cluster)
-                        .service(&shop.blue_service)
-                        .desired_count(8)
-                        .send()
-                        .await
-                        .expect("scale out");
+                    shop.set_desired_count(&shop.blue_service, 8).await;
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -697,32 +648,16 @@ async fn a_test_rule_on_the_production_listener_gets_the_test_traffic() {
     use aws_sdk_elasticloadbalancingv2::types::{HttpHeaderConditionConfig, RuleCondition};
     let rig = rig().await;
     // Requests with `X-Smoke-Test: 1` on the production listener: the team's smoke tests.
-    let rule = aws_sdk_elasticloadbalancingv2::Client::new(&rig.shop.sdk)
-        .create_rule()
-        .listener_arn(&rig.shop.listener)
-        .priority(5)
-        .conditions(
-            RuleCondition::builder()
-                .field("http-header")
-                .http_header_config(
-                    HttpHeaderConditionConfig::builder()
-                        .http_header_name("X-Smoke-Test")
-                        .values("1")
-                        .build(),
-                )
+    let smoke_test_header = RuleCondition::builder()
+        .field("http-header")
+        .http_header_config(
+            HttpHeaderConditionConfig::builder()
+                .http_header_name("X-Smoke-Test")
+                .values("1")
                 .build(),
         )
-        .actions(forward_action(&[
-            (&rig.shop.blue_target_group, 100),
-            (&rig.shop.green_target_group, 0),
-        ]))
-        .send()
-        .await
-        .expect("test rule")
-        .rules
-        .and_then(|r| r.into_iter().next())
-        .and_then(|r| r.rule_arn)
-        .expect("rule arn");
+        .build();
+    let rule = rig.shop.add_rule(5, smoke_test_header).await;
     let mut p = params(
         &rig,
         hook_at(&rig, &["POST_TEST_TRAFFIC_SHIFT"], json!({"mode": "fail"})),

@@ -3,7 +3,7 @@
 //! Slack stand-in.
 
 use gantry_core::config::NotifierConfig;
-use gantry_tests::aws::{create_pipeline, create_secret, create_table, function_start, sdk};
+use gantry_tests::aws::{create_pipeline, function_start, sdk, table_and_secret};
 use gantry_tests::fuzz::{mutate, Rng};
 use gantry_tests::iam::Stack;
 use gantry_tests::slack::SlackNs;
@@ -29,14 +29,8 @@ struct World {
 
 async fn world_with(notify: Value, stages: &[&str]) -> World {
     let sdk = sdk().await;
-    let table = unique("gantry");
-    create_table(&sdk, &table).await;
-    let secret = create_secret(
-        &sdk,
-        &unique("gantry-secret"),
-        &json!({"slack_bot_token": "xoxb-notifier-test"}),
-    )
-    .await;
+    let (table, secret) =
+        table_and_secret(&sdk, &json!({"slack_bot_token": "xoxb-notifier-test"})).await;
     let pipeline = unique("shop");
     create_pipeline(&sdk, &pipeline, "Source", stages).await;
     let topic = SubscribedTopic::new(&sdk).await;

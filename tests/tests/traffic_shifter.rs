@@ -10,7 +10,7 @@ use gantry_tests::shifter::{
     deployment_record, invoke, lambda_event, open_execution_thread, run_to_end, spawn_run,
     with_stand_ins, write_command, Command, Setup, NEW_IMAGE,
 };
-use gantry_tests::slack::SlackNs;
+use gantry_tests::slack::{buttons, SlackNs};
 use gantry_tests::traffic::{
     alarm_when_traffic_moves, failure_message, job, last_result, outcome, run_job, Shop, CONTAINER,
     FIRST_IMAGE,
@@ -808,13 +808,9 @@ async fn progress_is_posted_in_the_executions_slack_thread() {
         (Some("C0DEPLOYS"), Some("1767225600.000100"))
     );
     let first_version = &m["history"][0];
-    let buttons: Vec<&str> = first_version["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|b| b["type"] == "actions")
-        .flat_map(|b| b["elements"].as_array().unwrap())
-        .map(|e| e["action_id"].as_str().unwrap())
+    let buttons: Vec<String> = buttons(first_version)
+        .into_iter()
+        .map(|(action_id, _)| action_id)
         .collect();
     assert_eq!(
         buttons,
@@ -1121,14 +1117,7 @@ async fn a_rollback_first_restores_the_live_sides_tasks_if_they_were_scaled_in()
     let running = spawn_run(&rig.shifter, &first);
     shop.until_green_at(10).await;
     // Auto scaling scales blue in while green takes traffic.
-    aws_sdk_ecs::Client::new(&shop.sdk)
-        .update_service()
-        .cluster(&shop.cluster)
-        .service(&shop.blue_service)
-        .desired_count(1)
-        .send()
-        .await
-        .expect("scale blue in");
+    shop.set_desired_count(&shop.blue_service, 1).await;
     shop.set_alarm(&shop.alarms[0], "ALARM").await;
     let views = running.await.unwrap();
     assert!(failure_message(&views).starts_with("rolled back at 10% green"));

@@ -5,7 +5,7 @@ use base64::Engine;
 use gantry_core::config::WebhookConfig;
 use gantry_core::signature::hmac_sha256_hex;
 use gantry_tests::aws::{
-    create_pipeline, create_secret, create_table, function_start_as, recorded_starts, sdk,
+    create_pipeline, create_secret, function_start_as, recorded_starts, sdk, table_and_secret,
 };
 use gantry_tests::fuzz::{mutate, Rng};
 use gantry_tests::iam::{
@@ -45,36 +45,13 @@ async fn world_with_role(edit: fn(&mut Value)) -> World {
 
 async fn world_as(extra: &[&str], edit: Option<fn(&mut Value)>) -> World {
     let sdk = sdk().await;
-    let table = unique("gantry");
-    create_table(&sdk, &table).await;
-    let secret = create_secret(
+    let (table, secret) = table_and_secret(
         &sdk,
-        &unique("gantry-secret"),
         &json!({"github_webhook_secrets": ["old-rotated-out", GITHUB_SECRET], "gitlab_webhook_tokens": [GITLAB_TOKEN]}),
     )
     .await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let queue = sqs
-        .create_queue()
-        .queue_name(unique("gantry-retry"))
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("queue url");
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("queue attributes")
-        .attributes
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
-        .expect("queue arn");
+    let (queue, queue_arn) = gantry_tests::topic::create_queue(&sqs, &unique("gantry-retry")).await;
     let (api, web, tags) = (unique("api"), unique("web"), unique("release"));
     for p in [&api, &web, &tags] {
         create_pipeline(&sdk, p, "Source", &["Build"]).await;
