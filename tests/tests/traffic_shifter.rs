@@ -62,12 +62,90 @@ async fn started(setup: Setup) -> Rig {
 async fn slack_rig_with_canary(slack: &SlackNs) -> (Rig, Value, String) {
     let setup = Setup::new("shop", &json!({"slack_bot_token": "xoxb-gantry"})).await;
     let rig = started(setup.with_slack_progress(slack.api_url())).await;
-    let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(2)), json!([]))
-        .await;
-    let deployment = first["job_id"].as_str().unwrap().to_string();
+    let first = start(&rig, canary(2)).await;
+    let deployment = id(&first).to_string();
     (rig, first, deployment)
+}
+
+/// Starts a job deploying NEW_IMAGE with `strategy`; returns `{job_id, event}`.
+async fn start(rig: &Rig, strategy: Value) -> Value {
+    let shop = &rig.shop;
+    shop.start_job(&shop.user_parameters(NEW_IMAGE, strategy), json!([]))
+        .await
+}
+
+/// Starts a 10% canary of NEW_IMAGE baking `bake_seconds`, runs it in the background, and
+/// waits until green has its 10%: (the first job, the run).
+async fn canary_at_ten(
+    rig: &Rig,
+    bake_seconds: u64,
+) -> (Value, tokio::task::JoinHandle<Vec<Value>>) {
+    let first = start(rig, canary(bake_seconds)).await;
+    let running = spawn_run(&rig.shifter, &first);
+    rig.shop.until_green_at(10).await;
+    (first, running)
+}
+
+/// A job's id (of `{job_id, event}` or of a view's `next_job`).
+fn id(job: &Value) -> &str {
+    job["job_id"].as_str().expect("job_id")
+}
+
+/// The continuation CodePipeline created when `of` handed over.
+async fn next_job(of: &Value) -> Value {
+    job(id(of)).await["next_job"].clone()
+}
+
+/// How the last job ended (`Succeeded`, `Failed`, …).
+fn status(views: &[Value]) -> &Value {
+    &views.last().expect("a job")["status"]
+}
+
+/// How many of the results sent for a job CodePipeline accepted, and all that were sent.
+async fn accepted_results(job_id: &str) -> (usize, Value) {
+    let results = job(job_id).await["results"].clone();
+    let accepted = results
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["error"].is_null())
+        .count();
+    (accepted, results)
+}
+
+/// The invocation answered `outcome`, its message saying `says`.
+fn assert_answer(answer: &Value, outcome: &str, says: &str) {
+    assert_eq!(answer["outcome"], outcome, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .expect("a message")
+            .contains(says),
+        "{answer}"
+    );
+}
+
+/// A job in `first`'s execution made by someone who can answer jobs: the parameters of the
+/// job `data` describes, with `token` as its continuation token (CodePipeline hands it to the
+/// next invocation). Returns `{job_id, event}`.
+async fn job_with_token(shop: &Shop, first: &Value, data: &Value, token: &Value) -> Value {
+    let execution = shop.execution_of(id(first)).await;
+    gantry_tests::http::post(
+        &format!("{}/_gantry/codepipeline/jobs", gantry_tests::emulator_url()),
+        &json!({"pipeline": shop.pipeline, "stage": "Deploy", "action": "Deploy",
+                "execution_id": execution,
+                "user_parameters": data["actionConfiguration"]["configuration"]["UserParameters"],
+                "continuation_token": token.to_string()}),
+    )
+    .await
+}
+
+/// Edits a job event's UserParameters to deploy another image (what an attacker would want).
+fn deploy_another_image(shop: &Shop, event: &mut Value) {
+    event["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] =
+        json!(shop
+            .user_parameters("evil.example/shop:666", all_at_once())
+            .to_string());
 }
 
 fn all_at_once() -> Value {
@@ -99,9 +177,7 @@ async fn a_canary_goes_to_the_end_and_the_roles_swap() {
     let rig = rig().await;
     let shop = &rig.shop;
     let (old_task_definition, _) = shop.service(&shop.green_service).await;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(2)), json!([]))
-        .await;
+    let first = start(&rig, canary(2)).await;
     let views = run_to_end(&rig.shifter, &first).await;
 
     assert_eq!(
@@ -118,7 +194,7 @@ async fn a_canary_goes_to_the_end_and_the_roles_swap() {
     assert!(views[..views.len() - 1]
         .iter()
         .all(|v| v["status"] == "Continued"));
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(status(&views), "Succeeded");
 
     let (green_td, green_desired) = shop.service(&shop.green_service).await;
     assert_ne!(
@@ -182,7 +258,7 @@ async fn a_second_deployment_goes_from_green_back_to_blue() {
     let third = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:3";
     let params = shop.user_parameters(third, json!({"type": "all_at_once"}));
     let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(status(&views), "Succeeded");
     assert_eq!(shop.weights(false).await, (100, 0), "blue is live again");
     let (blue_td, blue_desired) = shop.service(&shop.blue_service).await;
     assert_eq!(shop.image(&blue_td, CONTAINER).await, third);
@@ -230,14 +306,8 @@ async fn linear_shifts_in_equal_steps() {
     let rig = rig().await;
     let shop = &rig.shop;
     let strategy = json!({"type": "linear", "step_percent": 40, "interval_seconds": 1});
-    let views = run_to_end(
-        &rig.shifter,
-        &shop
-            .start_job(&shop.user_parameters(NEW_IMAGE, strategy), json!([]))
-            .await,
-    )
-    .await;
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    let views = run_to_end(&rig.shifter, &start(&rig, strategy).await).await;
+    assert_eq!(status(&views), "Succeeded");
     assert_eq!(shop.green_shares(false).await, vec![40, 80, 100]);
 }
 
@@ -247,7 +317,7 @@ async fn all_at_once_is_one_shift() {
     let shop = &rig.shop;
     let params = shop.user_parameters(NEW_IMAGE, json!("CodeDeployDefault.ECSAllAtOnce"));
     let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(status(&views), "Succeeded");
     assert_eq!(shop.green_shares(false).await, vec![100]);
 }
 
@@ -259,7 +329,7 @@ async fn weights_on_a_listener_rule_are_shifted_there() {
     params.as_object_mut().unwrap().remove("listener_arn");
     params["listener_rule_arn"] = json!(shop.rule);
     let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(status(&views), "Succeeded");
     assert_eq!(shop.green_shares(true).await, vec![10, 100]);
     assert_eq!(
         shop.weights(false).await,
@@ -274,9 +344,7 @@ async fn an_alarm_at_step_two_rolls_everything_back() {
     let shop = &rig.shop;
     let (green_td_before, _) = shop.service(&shop.green_service).await;
     let strategy = json!({"type": "linear", "step_percent": 25, "interval_seconds": 3});
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, strategy), json!([]))
-        .await;
+    let first = start(&rig, strategy).await;
     let running = spawn_run(&rig.shifter, &first);
     shop.until_green_at(50).await;
     let alarmed = Instant::now();
@@ -294,7 +362,7 @@ async fn an_alarm_at_step_two_rolls_everything_back() {
             shop.alarms[0]
         )
     );
-    assert_eq!(views.last().unwrap()["status"], "Failed");
+    assert_eq!(status(&views), "Failed");
     assert_eq!(shop.green_shares(false).await, vec![25, 50, 0]);
     assert_eq!(shop.weights(false).await, (100, 0));
     assert_eq!(
@@ -313,11 +381,7 @@ async fn an_alarm_at_step_two_rolls_everything_back() {
 async fn unhealthy_green_targets_roll_back() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(5)), json!([]))
-        .await;
-    let running = spawn_run(&rig.shifter, &first);
-    shop.until_green_at(10).await;
+    let (_, running) = canary_at_ten(&rig, 5).await;
     shop.set_target_health(true, "unhealthy").await;
     let views = running.await.unwrap();
     assert_eq!(
@@ -360,12 +424,8 @@ async fn green_that_never_gets_healthy_is_given_up_before_any_traffic() {
 async fn the_roll_back_button_rolls_back() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(60)), json!([]))
-        .await;
-    let deployment = first["job_id"].as_str().unwrap().to_string();
-    let running = spawn_run(&rig.shifter, &first);
-    shop.until_green_at(10).await;
+    let (first, running) = canary_at_ten(&rig, 60).await;
+    let deployment = id(&first).to_string();
     click(&rig, &deployment, "rollback").await;
     let views = running.await.unwrap();
     assert_eq!(
@@ -381,16 +441,12 @@ async fn the_roll_back_button_rolls_back() {
 async fn promote_now_skips_the_remaining_bake() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(600)), json!([]))
-        .await;
-    let deployment = first["job_id"].as_str().unwrap().to_string();
     let started = Instant::now();
-    let running = spawn_run(&rig.shifter, &first);
-    shop.until_green_at(10).await;
+    let (first, running) = canary_at_ten(&rig, 600).await;
+    let deployment = id(&first).to_string();
     click(&rig, &deployment, "promote").await;
     let views = running.await.unwrap();
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(status(&views), "Succeeded");
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "the 10-minute bake was skipped"
@@ -411,15 +467,13 @@ async fn promote_now_skips_the_remaining_bake() {
 async fn a_repeated_invocation_changes_nothing_twice() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(8)), json!([]))
-        .await;
+    let first = start(&rig, canary(8)).await;
     // The first invocation starts green and shifts 10%, then hands over; so does the second.
     invoke(&*rig.shifter, &first["event"]).await;
     assert_eq!(shop.green_shares(false).await, vec![10]);
-    let second = job(first["job_id"].as_str().unwrap()).await["next_job"].clone();
+    let second = next_job(&first).await;
     invoke(&*rig.shifter, &second["event"]).await;
-    let third = job(second["job_id"].as_str().unwrap()).await["next_job"].clone();
+    let third = next_job(&second).await;
     assert!(third.is_object(), "still baking: handed over again");
 
     // Lambda delivers the first and second events again.
@@ -439,20 +493,14 @@ async fn a_repeated_invocation_changes_nothing_twice() {
     let (green_td, _) = shop.service(&shop.green_service).await;
 
     let views = run_to_end(&rig.shifter, &third).await;
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(status(&views), "Succeeded");
     assert_eq!(shop.green_shares(false).await, vec![10, 100]);
     assert_eq!(
         shop.service(&shop.green_service).await.0,
         green_td,
         "no second revision"
     );
-    let results = job(second["job_id"].as_str().unwrap()).await["results"].clone();
-    let accepted = results
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["error"].is_null())
-        .count();
+    let (accepted, results) = accepted_results(id(&second)).await;
     assert_eq!(accepted, 1, "reported once: {results}");
 }
 
@@ -460,13 +508,9 @@ async fn a_repeated_invocation_changes_nothing_twice() {
 async fn a_stopped_pipeline_execution_rolls_the_deployment_back() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(60)), json!([]))
-        .await;
-    let running = spawn_run(&rig.shifter, &first);
-    shop.until_green_at(10).await;
+    let (first, running) = canary_at_ten(&rig, 60).await;
     // CodePipeline gives up on the job (the execution was stopped, or the job timed out).
-    let mut current = first["job_id"].as_str().unwrap().to_string();
+    let mut current = id(&first).to_string();
     while let Some(next) = job(&current).await["next_job"]["job_id"].as_str() {
         current = next.to_string();
     }
@@ -526,22 +570,17 @@ async fn an_invocation_that_died_after_a_shift_is_resumed_without_shifting_twice
         s.hooks.clone(),
         s.slice,
     ));
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(1)), json!([]))
-        .await;
+    let first = start(&rig, canary(1)).await;
     let event = first["event"].clone();
     let died = tokio::spawn(async move { invoke(&*crashing, &event).await }).await;
     assert!(died.unwrap_err().is_panic());
     assert_eq!(shop.green_shares(false).await, vec![10]);
-    assert_eq!(
-        job(first["job_id"].as_str().unwrap()).await["status"],
-        "InProgress"
-    );
+    assert_eq!(job(id(&first)).await["status"], "InProgress");
 
     // Lambda retries the same event (a minute later): the dead invocation's lease has run out.
     tokio::time::sleep(s.slice + gantry_core::traffic::turn::LEASE_MARGIN).await;
     let views = run_to_end(&rig.shifter, &first).await;
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(status(&views), "Succeeded");
     assert_eq!(
         shop.green_shares(false).await,
         vec![10, 100],
@@ -724,12 +763,7 @@ async fn the_image_can_come_from_an_imagedefinitions_artifact() {
     let artifacts =
         json!([{"name": "BuildOutput", "bucket": bucket, "key": "shop/BuildOutpu/Xk2r9Qa"}]);
     let views = run_to_end(&rig.shifter, &shop.start_job(&params, artifacts).await).await;
-    assert_eq!(
-        views.last().unwrap()["status"],
-        "Succeeded",
-        "{}",
-        views.last().unwrap()
-    );
+    assert_eq!(status(&views), "Succeeded", "{}", views.last().unwrap());
     let (green_td, _) = shop.service(&shop.green_service).await;
     assert_eq!(shop.image(&green_td, CONTAINER).await, NEW_IMAGE);
 }
@@ -757,7 +791,7 @@ async fn a_progress_post_slack_took_despite_internal_error_is_updated_not_posted
         )
         .await;
     let views = run_to_end(&rig.shifter, &first).await;
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(status(&views), "Succeeded");
 
     let messages: Vec<_> = slack
         .messages()
@@ -794,7 +828,7 @@ async fn progress_is_posted_in_the_executions_slack_thread() {
     let execution = shop.execution_of(&deployment).await;
     open_execution_thread(shop, &rig.table, &execution, "1767225600.000100").await;
     let views = run_to_end(&rig.shifter, &first).await;
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(status(&views), "Succeeded");
 
     let messages = slack.messages().await;
     assert_eq!(
@@ -963,11 +997,7 @@ async fn a_plan_that_can_outlast_codepipelines_action_limit_is_refused_naming_it
 async fn draining_green_targets_count_as_unhealthy_and_roll_back() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
-        .await;
-    let running = spawn_run(&rig.shifter, &first);
-    shop.until_green_at(10).await;
+    let (_, running) = canary_at_ten(&rig, 30).await;
     shop.set_target_health(true, "draining").await;
     let views = running.await.unwrap();
     let message = failure_message(&views);
@@ -983,9 +1013,7 @@ async fn draining_green_targets_count_as_unhealthy_and_roll_back() {
 async fn the_same_event_delivered_twice_at_once_drives_once() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(2)), json!([]))
-        .await;
+    let first = start(&rig, canary(2)).await;
     let twin = |rig: &Rig| {
         let (shifter, event) = (rig.shifter.clone(), first["event"].clone());
         tokio::spawn(async move { traffic_shifter::handle(&*shifter, lambda_event(&event)).await })
@@ -1003,26 +1031,15 @@ async fn the_same_event_delivered_twice_at_once_drives_once() {
         1,
         "exactly one drove: {outcomes:?}"
     );
-    let next = job(first["job_id"].as_str().unwrap()).await["next_job"].clone();
+    let next = next_job(&first).await;
     let views = run_to_end(&rig.shifter, &next).await;
-    assert_eq!(
-        views.last().unwrap()["status"],
-        "Succeeded",
-        "{}",
-        outcome(&views)
-    );
+    assert_eq!(status(&views), "Succeeded", "{}", outcome(&views));
     assert_eq!(
         shop.green_shares(false).await,
         vec![10, 100],
         "each weight set once, no rollback"
     );
-    let results = job(first["job_id"].as_str().unwrap()).await["results"].clone();
-    let accepted = results
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["error"].is_null())
-        .count();
+    let (accepted, results) = accepted_results(id(&first)).await;
     assert_eq!(accepted, 1, "the first job got one result: {results}");
 }
 
@@ -1030,11 +1047,7 @@ async fn the_same_event_delivered_twice_at_once_drives_once() {
 async fn a_rollback_retries_the_listener_until_traffic_is_back_on_the_live_side() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
-        .await;
-    let running = spawn_run(&rig.shifter, &first);
-    shop.until_green_at(10).await;
+    let (_, running) = canary_at_ten(&rig, 30).await;
     // The ELB API has a blip (4 failures: more than the SDK's own 3 tries) just as the alarm
     // fires.
     shop.fail_listener_calls("ModifyListener", 4).await;
@@ -1051,16 +1064,12 @@ async fn a_rollback_retries_the_listener_until_traffic_is_back_on_the_live_side(
 async fn a_blip_reading_the_listener_mid_canary_holds_the_weights_and_does_not_roll_back() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(3)), json!([]))
-        .await;
-    let running = spawn_run(&rig.shifter, &first);
-    shop.until_green_at(10).await;
+    let (_, running) = canary_at_ten(&rig, 3).await;
     // The ELB API fails 6 reads in a row: twice the SDK's own 3 tries, so two checks see
     // nothing at all.
     shop.fail_listener_calls("DescribeListeners", 6).await;
     let views = running.await.unwrap();
-    assert_eq!(views.last().unwrap()["status"], "Succeeded", "{views:?}");
+    assert_eq!(status(&views), "Succeeded", "{views:?}");
     assert_eq!(
         shop.green_shares(false).await,
         vec![10, 100],
@@ -1072,12 +1081,10 @@ async fn a_blip_reading_the_listener_mid_canary_holds_the_weights_and_does_not_r
 async fn a_rollback_that_cannot_finish_fails_the_invocation_and_its_retry_finishes_it() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
-        .await;
+    let first = start(&rig, canary(30)).await;
     invoke(&*rig.shifter, &first["event"]).await;
     assert_eq!(shop.weights(false).await, (90, 10));
-    let second = job(first["job_id"].as_str().unwrap()).await["next_job"].clone();
+    let second = next_job(&first).await;
     // ELB is down for longer than the invocation's time: every try fails.
     shop.fail_listener_calls("ModifyListener", 1000).await;
     shop.set_alarm(&shop.alarms[0], "ALARM").await;
@@ -1086,15 +1093,12 @@ async fn a_rollback_that_cannot_finish_fails_the_invocation_and_its_retry_finish
         r.is_err(),
         "the invocation fails, so Lambda retries it: {r:?}"
     );
-    let deployment = first["job_id"].as_str().unwrap();
+    let deployment = id(&first);
     assert_eq!(
         record(&rig, deployment).await["status"].as_s().unwrap(),
         "rolling_back"
     );
-    assert_eq!(
-        job(second["job_id"].as_str().unwrap()).await["status"],
-        "InProgress"
-    );
+    assert_eq!(job(id(&second)).await["status"], "InProgress");
     // ELB is back; Lambda retries the event once the lease has run out.
     shop.fail_listener_calls("ModifyListener", 0).await;
     tokio::time::sleep(rig.shifter.slice + gantry_core::traffic::turn::LEASE_MARGIN).await;
@@ -1111,11 +1115,7 @@ async fn a_rollback_that_cannot_finish_fails_the_invocation_and_its_retry_finish
 async fn a_rollback_first_restores_the_live_sides_tasks_if_they_were_scaled_in() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
-        .await;
-    let running = spawn_run(&rig.shifter, &first);
-    shop.until_green_at(10).await;
+    let (_, running) = canary_at_ten(&rig, 30).await;
     // Auto scaling scales blue in while green takes traffic.
     shop.set_desired_count(&shop.blue_service, 1).await;
     shop.set_alarm(&shop.alarms[0], "ALARM").await;
@@ -1203,10 +1203,8 @@ async fn an_execution_stopped_mid_bake_is_noticed_within_a_check_and_the_old_sid
 {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(60)), json!([]))
-        .await;
-    let execution = shop.execution_of(first["job_id"].as_str().unwrap()).await;
+    let first = start(&rig, canary(60)).await;
+    let execution = shop.execution_of(id(&first)).await;
     let running = spawn_run(&rig.shifter, &first);
     shop.until_green_at(10).await;
     let stopped = Instant::now();
@@ -1289,13 +1287,11 @@ async fn a_crash_after_recording_the_deployment_resumes_it_instead_of_rolling_ba
         s.hooks.clone(),
         s.slice,
     ));
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(1)), json!([]))
-        .await;
+    let first = start(&rig, canary(1)).await;
     let event = first["event"].clone();
     let died = tokio::spawn(async move { invoke(&*crashing, &event).await }).await;
     assert!(died.unwrap_err().is_panic());
-    let deployment = first["job_id"].as_str().unwrap();
+    let deployment = id(&first);
     assert!(!record(&rig, deployment).await.is_empty(), "recorded");
     assert_eq!(
         shop.service(&shop.green_service).await.1,
@@ -1305,12 +1301,7 @@ async fn a_crash_after_recording_the_deployment_resumes_it_instead_of_rolling_ba
 
     // Lambda retries the same event.
     let views = run_to_end(&rig.shifter, &first).await;
-    assert_eq!(
-        views.last().unwrap()["status"],
-        "Succeeded",
-        "{}",
-        outcome(&views)
-    );
+    assert_eq!(status(&views), "Succeeded", "{}", outcome(&views));
     let (green_td, _) = shop.service(&shop.green_service).await;
     assert_eq!(shop.image(&green_td, CONTAINER).await, NEW_IMAGE);
     assert_eq!(shop.green_shares(false).await, vec![10, 100]);
@@ -1320,12 +1311,10 @@ async fn a_crash_after_recording_the_deployment_resumes_it_instead_of_rolling_ba
 async fn a_tampered_continuation_token_moves_nothing() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
-        .await;
+    let first = start(&rig, canary(30)).await;
     invoke(&*rig.shifter, &first["event"]).await;
     assert_eq!(shop.weights(false).await, (90, 10));
-    let second = job(first["job_id"].as_str().unwrap()).await["next_job"].clone();
+    let second = next_job(&first).await;
     let (blue_before, green_before) = (
         shop.service(&shop.blue_service).await,
         shop.service(&shop.green_service).await,
@@ -1339,33 +1328,19 @@ async fn a_tampered_continuation_token_moves_nothing() {
     let mut event = second["event"].clone();
     event["CodePipeline.job"]["data"]["continuationToken"] = json!(token.to_string());
     let answer = invoke(&*rig.shifter, &event).await;
-    assert_eq!(answer["outcome"], "refused", "{answer}");
-    assert!(
-        answer["message"]
-            .as_str()
-            .unwrap()
-            .contains("differs from the one CodePipeline holds"),
-        "{answer}"
+    assert_answer(
+        &answer,
+        "refused",
+        "differs from the one CodePipeline holds",
     );
     // Someone who can answer the job puts another rollback target into the token, so
     // CodePipeline hands it to the next job.
-    let execution = shop.execution_of(first["job_id"].as_str().unwrap()).await;
-    let answered = gantry_tests::http::post(
-        &format!("{}/_gantry/codepipeline/jobs", gantry_tests::emulator_url()),
-        &json!({"pipeline": shop.pipeline, "stage": "Deploy", "action": "Deploy",
-                "execution_id": execution,
-                "user_parameters": data["actionConfiguration"]["configuration"]["UserParameters"],
-                "continuation_token": token.to_string()}),
-    )
-    .await;
+    let answered = job_with_token(shop, &first, data, &token).await;
     let answer = invoke(&*rig.shifter, &answered["event"]).await;
-    assert_eq!(answer["outcome"], "failed", "{answer}");
-    assert!(
-        answer["message"]
-            .as_str()
-            .unwrap()
-            .contains("does not match the deployment Gantry recorded"),
-        "{answer}"
+    assert_answer(
+        &answer,
+        "failed",
+        "does not match the deployment Gantry recorded",
     );
     assert_eq!(shop.weights(false).await, (90, 10), "no weight moved");
     assert_eq!(shop.service(&shop.blue_service).await, blue_before);
@@ -1380,12 +1355,10 @@ async fn a_tampered_continuation_token_moves_nothing() {
 async fn a_continuation_token_with_its_phase_moved_on_moves_nothing() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(300)), json!([]))
-        .await;
+    let first = start(&rig, canary(300)).await;
     invoke(&*rig.shifter, &first["event"]).await;
     assert_eq!(shop.weights(false).await, (90, 10));
-    let second = job(first["job_id"].as_str().unwrap()).await["next_job"].clone();
+    let second = next_job(&first).await;
     let data = &second["event"]["CodePipeline.job"]["data"];
     let mut token: Value =
         serde_json::from_str(data["continuationToken"].as_str().unwrap()).unwrap();
@@ -1393,25 +1366,10 @@ async fn a_continuation_token_with_its_phase_moved_on_moves_nothing() {
     // the next check would send everything to the new version, and CodePipeline hands that
     // token to the next job. The deployment's fixed part is untouched.
     token["ph"]["t"] = json!(0);
-    let execution = shop.execution_of(first["job_id"].as_str().unwrap()).await;
-    let answered = gantry_tests::http::post(
-        &format!("{}/_gantry/codepipeline/jobs", gantry_tests::emulator_url()),
-        &json!({"pipeline": shop.pipeline, "stage": "Deploy", "action": "Deploy",
-                "execution_id": execution,
-                "user_parameters": data["actionConfiguration"]["configuration"]["UserParameters"],
-                "continuation_token": token.to_string()}),
-    )
-    .await;
+    let answered = job_with_token(shop, &first, data, &token).await;
     let before = world(shop).await;
     let answer = invoke(&*rig.shifter, &answered["event"]).await;
-    assert_eq!(answer["outcome"], "failed", "{answer}");
-    assert!(
-        answer["message"]
-            .as_str()
-            .unwrap()
-            .contains("not the token Gantry handed over"),
-        "{answer}"
-    );
+    assert_answer(&answer, "failed", "not the token Gantry handed over");
     assert_eq!(world(shop).await, before, "nothing moved");
 }
 
@@ -1428,32 +1386,20 @@ async fn world(shop: &Shop) -> ((String, i32), (String, i32), (i32, i32)) {
 async fn an_invocation_with_a_job_codepipeline_never_issued_moves_nothing_and_reports_nothing() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let real = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, all_at_once()), json!([]))
-        .await;
+    let real = start(&rig, all_at_once()).await;
     let before = world(shop).await;
     // Anyone allowed lambda:InvokeFunction sends a job event with a made-up id and their image.
     let mut forged = real["event"].clone();
     forged["CodePipeline.job"]["id"] = json!("6a3f2c1e-0000-4000-8000-000000000001");
-    forged["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] =
-        json!(shop
-            .user_parameters("evil.example/shop:666", all_at_once())
-            .to_string());
+    deploy_another_image(shop, &mut forged);
     let answer = invoke(&*rig.shifter, &forged).await;
-    assert_eq!(answer["outcome"], "refused", "{answer}");
-    assert!(
-        answer["message"]
-            .as_str()
-            .unwrap()
-            .contains("CodePipeline has no job"),
-        "{answer}"
-    );
+    assert_answer(&answer, "refused", "CodePipeline has no job");
     assert_eq!(world(shop).await, before, "nothing moved");
     // The real job is untouched and still runs as CodePipeline asked.
-    let real_job = job(real["job_id"].as_str().unwrap()).await;
+    let real_job = job(id(&real)).await;
     assert_eq!(real_job["status"], "InProgress", "{real_job}");
     let views = run_to_end(&rig.shifter, &real).await;
-    assert_eq!(views.last().unwrap()["status"], "Succeeded", "{views:?}");
+    assert_eq!(status(&views), "Succeeded", "{views:?}");
     assert_eq!(shop.green_shares(false).await, vec![100]);
 }
 
@@ -1461,27 +1407,19 @@ async fn an_invocation_with_a_job_codepipeline_never_issued_moves_nothing_and_re
 async fn a_real_jobs_event_with_another_image_moves_nothing_and_the_job_goes_on() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let real = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, all_at_once()), json!([]))
-        .await;
+    let real = start(&rig, all_at_once()).await;
     let before = world(shop).await;
     // A real job's id (from a log), with another image: the approval would be skipped.
     let mut forged = real["event"].clone();
-    forged["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] =
-        json!(shop
-            .user_parameters("evil.example/shop:666", all_at_once())
-            .to_string());
+    deploy_another_image(shop, &mut forged);
     let answer = invoke(&*rig.shifter, &forged).await;
-    assert_eq!(answer["outcome"], "refused", "{answer}");
-    assert!(
-        answer["message"]
-            .as_str()
-            .unwrap()
-            .contains("differ from the ones CodePipeline holds"),
-        "{answer}"
+    assert_answer(
+        &answer,
+        "refused",
+        "differ from the ones CodePipeline holds",
     );
     assert_eq!(world(shop).await, before, "nothing moved");
-    let real_job = job(real["job_id"].as_str().unwrap()).await;
+    let real_job = job(id(&real)).await;
     assert_eq!(
         real_job["status"], "InProgress",
         "the real job was not failed: {real_job}"
@@ -1496,9 +1434,7 @@ async fn a_real_jobs_event_with_another_image_moves_nothing_and_the_job_goes_on(
 async fn a_job_whose_parameters_the_pipeline_does_not_declare_moves_nothing() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let job_event = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, all_at_once()), json!([]))
-        .await;
+    let job_event = start(&rig, all_at_once()).await;
     // The pipeline now declares another deployment for the action (as if the job had been
     // made for parameters the pipeline never had).
     gantry_tests::aws::declare_lambda_action(
@@ -1511,11 +1447,7 @@ async fn a_job_whose_parameters_the_pipeline_does_not_declare_moves_nothing() {
     .await;
     let before = world(shop).await;
     let answer = invoke(&*rig.shifter, &job_event["event"]).await;
-    assert_eq!(answer["outcome"], "refused", "{answer}");
-    assert!(
-        answer["message"].as_str().unwrap().contains("do not fit"),
-        "{answer}"
-    );
+    assert_answer(&answer, "refused", "do not fit");
     assert_eq!(world(shop).await, before, "nothing moved");
 }
 
