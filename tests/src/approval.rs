@@ -145,6 +145,14 @@ pub async fn create_approval_pipeline(sdk: &aws_config::SdkConfig, name: &str, m
     create_declared_pipeline(sdk, declaration).await;
 }
 
+/// A world of `setup` whose approval waits and was requested in Slack: (world, request id).
+pub async fn requested(setup: Setup) -> (World, String) {
+    let w = world(setup).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    (w, id)
+}
+
 /// An execution started as the webhook starts them: pinned to a commit, with its variables.
 pub async fn start_execution(sdk: &aws_config::SdkConfig, pipeline: &str, author: &str) -> String {
     start_push(sdk, pipeline, author, "", author).await
@@ -324,6 +332,14 @@ pub async fn click(w: &World, c: Clicked<'_>) -> (u16, Value) {
     (status, body)
 }
 
+/// `click`, which Slack must see answered 200 (it shows anything else as an error); returns
+/// the answer's body.
+pub async fn click_answered(w: &World, c: Clicked<'_>) -> Value {
+    let (status, body) = click(w, c).await;
+    assert_eq!(status, 200);
+    body
+}
+
 pub fn click_event(w: &World, c: &Clicked<'_>, response_path: &str) -> Value {
     let mut request = Click {
         user_id: c.user.0,
@@ -356,23 +372,24 @@ pub async fn private_replies(w: &World) -> Vec<String> {
         .collect()
 }
 
+/// The approval request's record (`APPROVAL#<id>`), its string and number attributes as text.
 pub async fn record(w: &World, id: &str) -> HashMap<String, String> {
+    item_as_text(w, &format!("APPROVAL#{id}"), "APPROVAL").await
+}
+
+/// The state table's item (`pk`, `sk`), its string and number attributes as text.
+pub async fn item_as_text(w: &World, pk: &str, sk: &str) -> HashMap<String, String> {
+    use aws_sdk_dynamodb::types::AttributeValue;
     let out = aws_sdk_dynamodb::Client::new(&w.sdk)
         .get_item()
         .table_name(&w.table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("APPROVAL#{id}")),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("APPROVAL".into()),
-        )
+        .key("pk", AttributeValue::S(pk.into()))
+        .key("sk", AttributeValue::S(sk.into()))
         .send()
         .await
         .expect("get item");
     out.item()
-        .expect("approval record")
+        .unwrap_or_else(|| panic!("no item {pk}"))
         .iter()
         .filter_map(|(k, v)| {
             let text = v.as_s().cloned().or_else(|_| v.as_n().cloned()).ok()?;

@@ -32,8 +32,7 @@ async fn an_allowed_user_approves_and_the_message_shows_who_and_when() {
         assert!(shown.contains(&expected), "{expected} missing from {shown}");
     }
 
-    let (status, _) = click(&w, Clicked::new(JANE, APPROVE, &id)).await;
-    assert_eq!(status, 200);
+    click_answered(&w, Clicked::new(JANE, APPROVE, &id)).await;
 
     let decided = &approvals(&w).await[0];
     assert_eq!(decided["status"], "Approved");
@@ -64,65 +63,54 @@ async fn an_allowed_user_approves_and_the_message_shows_who_and_when() {
     }
 }
 
+/// The click `c`, giving `reason` (the comment in Slack's modal); returns the approval as
+/// CodePipeline holds it then.
+async fn decide_giving(w: &World, mut c: Clicked<'_>, reason: &str) -> Value {
+    c.reason = Some(reason);
+    click_answered(w, c).await;
+    approvals(w).await[0].clone()
+}
+
+/// The decision's message shows `reason`, and the audit record keeps it.
+async fn assert_reason_kept(w: &World, id: &str, reason: &str) {
+    let shown = text_of(&latest_message(w).await);
+    assert!(shown.contains(reason), "{shown}");
+    assert_eq!(record(w, id).await["reason"], reason);
+}
+
 #[tokio::test]
 async fn a_rejection_carries_the_reason_to_codepipeline_and_the_message() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+    let (w, id) = requested(Setup::default()).await;
 
-    let mut c = Clicked::new(OCTO, REJECT, &id);
-    c.reason = Some("p99 latency is up 40% on the canary");
-    let (status, _) = click(&w, c).await;
-    assert_eq!(status, 200);
-
-    let decided = &approvals(&w).await[0];
+    let reason = "p99 latency is up 40% on the canary";
+    let decided = decide_giving(&w, Clicked::new(OCTO, REJECT, &id), reason).await;
     assert_eq!(decided["status"], "Rejected");
     assert_eq!(
         decided["summary"],
-        "Rejected by @octo via Slack: p99 latency is up 40% on the canary"
+        format!("Rejected by @octo via Slack: {reason}")
     );
     let shown = text_of(&latest_message(&w).await);
     assert!(shown.contains("❌ *Rejected* by <@U0OCTO>"), "{shown}");
-    assert!(
-        shown.contains("p99 latency is up 40% on the canary"),
-        "{shown}"
-    );
-    assert_eq!(
-        record(&w, &id).await["reason"],
-        "p99 latency is up 40% on the canary"
-    );
+    assert_reason_kept(&w, &id, reason).await;
 }
 
 #[tokio::test]
 async fn an_approval_keeps_its_comment_as_the_console_does() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+    let (w, id) = requested(Setup::default()).await;
 
-    let mut c = Clicked::new(JANE, APPROVE, &id);
-    c.reason = Some("checked the canary dashboards");
-    let (status, _) = click(&w, c).await;
-    assert_eq!(status, 200);
-
-    let decided = &approvals(&w).await[0];
+    let reason = "checked the canary dashboards";
+    let decided = decide_giving(&w, Clicked::new(JANE, APPROVE, &id), reason).await;
     assert_eq!(decided["status"], "Approved");
     assert_eq!(
         decided["summary"],
-        "Approved by @jane via Slack: checked the canary dashboards"
+        format!("Approved by @jane via Slack: {reason}")
     );
-    let shown = text_of(&latest_message(&w).await);
-    assert!(shown.contains("checked the canary dashboards"), "{shown}");
-    assert_eq!(
-        record(&w, &id).await["reason"],
-        "checked the canary dashboards"
-    );
+    assert_reason_kept(&w, &id, reason).await;
 }
 
 #[tokio::test]
 async fn someone_who_may_not_approve_is_told_why_privately_and_nothing_changes() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+    let (w, id) = requested(Setup::default()).await;
 
     let (status, _) = click(&w, Clicked::new(STRANGER, APPROVE, &id)).await;
     assert_eq!(status, 200, "Slack shows anything but 200 as an error");
@@ -144,14 +132,11 @@ async fn someone_who_may_not_approve_is_told_why_privately_and_nothing_changes()
 
 #[tokio::test]
 async fn a_member_of_an_approver_group_may_approve_and_membership_is_cached() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+    let (w, id) = requested(Setup::default()).await;
 
     // A non-member first: refused, and the group is read once.
     click(&w, Clicked::new(STRANGER, APPROVE, &id)).await;
-    let (status, _) = click(&w, Clicked::new(MEMBER, APPROVE, &id)).await;
-    assert_eq!(status, 200);
+    click_answered(&w, Clicked::new(MEMBER, APPROVE, &id)).await;
 
     assert_eq!(
         approvals(&w).await[0]["summary"],
@@ -207,8 +192,7 @@ async fn four_eyes_stops_the_commit_author_mapped_by_table_or_by_email() {
         lookups[0]["headers"]["content-type"].is_null(),
         "a GET query"
     );
-    let (status, _) = click(&w, Clicked::new(JANE, REJECT, &id)).await;
-    assert_eq!(status, 200);
+    click_answered(&w, Clicked::new(JANE, REJECT, &id)).await;
     assert_eq!(
         approvals(&w).await[0]["status"],
         "Rejected",
@@ -303,9 +287,7 @@ async fn a_colleague_named_as_one_commits_author_among_several_is_barred() {
 
 #[tokio::test]
 async fn a_double_click_and_a_slack_retry_decide_once() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+    let (w, id) = requested(Setup::default()).await;
 
     // Two clicks at once (a double click, and a colleague's).
     let (a, b) = tokio::join!(
@@ -316,8 +298,7 @@ async fn a_double_click_and_a_slack_retry_decide_once() {
     // Slack resending the first click.
     let mut resent = Clicked::new(JANE, APPROVE, &id);
     resent.retry = Some("1");
-    let (status, _) = click(&w, resent).await;
-    assert_eq!(status, 200);
+    click_answered(&w, resent).await;
     // And one more click, later.
     click(&w, Clicked::new(JANE, APPROVE, &id)).await;
 
@@ -351,14 +332,11 @@ async fn a_double_click_and_a_slack_retry_decide_once() {
 
 #[tokio::test]
 async fn a_click_on_a_superseded_request_says_so_and_decides_nothing() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+    let (w, id) = requested(Setup::default()).await;
     // The stage is retried: a newer approval (new token) waits; the old token is stale.
     approval_waits(&w, json!({})).await;
 
-    let (status, _) = click(&w, Clicked::new(JANE, APPROVE, &id)).await;
-    assert_eq!(status, 200);
+    click_answered(&w, Clicked::new(JANE, APPROVE, &id)).await;
 
     let all = approvals(&w).await;
     assert!(all.iter().all(|a| a["status"] == "InProgress"), "{all:?}");
@@ -371,9 +349,7 @@ async fn a_click_on_a_superseded_request_says_so_and_decides_nothing() {
 
 #[tokio::test]
 async fn a_newer_request_for_the_same_action_closes_the_older_one() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let first = request_posted(&w).await;
+    let (w, first) = requested(Setup::default()).await;
     approval_waits(&w, json!({})).await;
     let second = request_posted(&w).await;
     assert_ne!(first, second);
@@ -442,9 +418,7 @@ async fn a_click_after_the_expiry_says_expired_and_decides_nothing() {
 
 #[tokio::test]
 async fn a_forged_or_replayed_click_is_refused_with_401_and_decides_nothing() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+    let (w, id) = requested(Setup::default()).await;
     let calls_before = w.slack.calls(None).await.len();
 
     let mut forged = Clicked::new(JANE, APPROVE, &id);
@@ -478,8 +452,7 @@ async fn a_forged_or_replayed_click_is_refused_with_401_and_decides_nothing() {
 async fn unknown_buttons_records_and_payloads_get_a_private_explanation() {
     let w = world(Setup::default()).await;
 
-    let (status, _) = click(&w, Clicked::new(JANE, "someone.else.button", "x")).await;
-    assert_eq!(status, 200);
+    click_answered(&w, Clicked::new(JANE, "someone.else.button", "x")).await;
     let (status, _) = click(
         &w,
         Clicked::new(JANE, APPROVE, "0123456789abcdef0123456789abcdef"),
@@ -608,9 +581,7 @@ async fn an_approval_decided_outside_slack_updates_the_message() {
 
 #[tokio::test]
 async fn the_end_of_an_approval_decided_in_slack_changes_nothing_more() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+    let (w, id) = requested(Setup::default()).await;
     click(&w, Clicked::new(JANE, APPROVE, &id)).await;
 
     let out = invoke(&w, action_event(&w, "SUCCEEDED")).await;
@@ -638,25 +609,7 @@ async fn deployment(w: &World) -> String {
 }
 
 async fn deployment_record(w: &World, id: &str) -> HashMap<String, String> {
-    use aws_sdk_dynamodb::types::AttributeValue as A;
-    let out = aws_sdk_dynamodb::Client::new(&w.sdk)
-        .get_item()
-        .table_name(&w.table)
-        .key("pk", A::S(format!("DEPLOYMENT#{id}")))
-        .key("sk", A::S("DEPLOYMENT".into()))
-        .send()
-        .await
-        .expect("get");
-    out.item()
-        .expect("record")
-        .iter()
-        .filter_map(|(k, v)| {
-            Some((
-                k.clone(),
-                v.as_s().cloned().or_else(|_| v.as_n().cloned()).ok()?,
-            ))
-        })
-        .collect()
+    item_as_text(w, &format!("DEPLOYMENT#{id}"), "DEPLOYMENT").await
 }
 
 #[tokio::test]
@@ -685,8 +638,7 @@ async fn promote_is_written_once_for_the_traffic_shifter_by_an_approver_only() {
         "{replies:?}"
     );
 
-    let (status, _) = click(&w, Clicked::new(JANE, PROMOTE, &id)).await;
-    assert_eq!(status, 200);
+    click_answered(&w, Clicked::new(JANE, PROMOTE, &id)).await;
     let r = deployment_record(&w, &id).await;
     assert_eq!(r["command"], "promote");
     assert_eq!(r["command_by"], JANE.0);
@@ -706,8 +658,7 @@ async fn promote_is_written_once_for_the_traffic_shifter_by_an_approver_only() {
 #[tokio::test]
 async fn a_command_for_an_unknown_deployment_is_explained() {
     let w = world(Setup::default()).await;
-    let (status, _) = click(&w, Clicked::new(JANE, ROLLBACK, "no-such-deployment")).await;
-    assert_eq!(status, 200);
+    click_answered(&w, Clicked::new(JANE, ROLLBACK, "no-such-deployment")).await;
     assert!(private_replies(&w).await[0].contains("no record of this deployment"));
 }
 
@@ -737,9 +688,7 @@ async fn a_secret_without_the_slack_keys_stops_the_function_at_start_naming_the_
 // the request whose approval still waits (before the fix it closed it as rejected elsewhere).
 #[tokio::test]
 async fn a_late_end_event_of_an_earlier_attempt_leaves_the_waiting_request_open() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+    let (w, id) = requested(Setup::default()).await;
 
     let out = invoke(&w, action_event(&w, "FAILED")).await;
     assert_eq!(out["closed"], false, "{out}");
@@ -898,8 +847,7 @@ async fn a_click_on_an_approval_answered_in_the_console_says_so_not_superseded()
         .await
         .expect("approved in the console");
 
-    let (status, _) = click(&w, Clicked::new(JANE, REJECT, &id)).await;
-    assert_eq!(status, 200);
+    click_answered(&w, Clicked::new(JANE, REJECT, &id)).await;
     assert_eq!(approvals(&w).await[0]["status"], "Approved", "unchanged");
     let replies = private_replies(&w).await;
     assert_eq!(
@@ -945,9 +893,7 @@ async fn slack_accepted_every_call(w: &World) {
 
 #[tokio::test]
 async fn three_hundred_signed_mutations_of_real_clicks_are_all_answered_and_decide_nothing() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+    let (w, id) = requested(Setup::default()).await;
     let deployment = deployment(&w).await;
     let click = |action_id: &'static str, value: String| {
         gantry_core::approval::interaction::Click {
@@ -1001,9 +947,7 @@ async fn three_hundred_signed_mutations_of_real_clicks_are_all_answered_and_deci
 
 #[tokio::test]
 async fn two_hundred_mutations_of_approval_events_are_all_answered_and_decide_nothing() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+    let (w, id) = requested(Setup::default()).await;
     let originals = [
         action_event(&w, "STARTED"),
         action_event(&w, "FAILED"),
