@@ -153,6 +153,27 @@ pub async fn requested(setup: Setup) -> (World, String) {
     (w, id)
 }
 
+/// Someone approves the waiting approval `seeded` in the console, with `summary`.
+pub async fn approve_in_console(w: &World, seeded: &Value, summary: &str) {
+    use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus};
+    aws_sdk_codepipeline::Client::new(&w.sdk)
+        .put_approval_result()
+        .pipeline_name(&w.pipeline)
+        .stage_name("Prod")
+        .action_name("Approve")
+        .token(seeded["token"].as_str().expect("token"))
+        .result(
+            ApprovalResult::builder()
+                .status(ApprovalStatus::Approved)
+                .summary(summary)
+                .build()
+                .expect("result"),
+        )
+        .send()
+        .await
+        .expect("approve in the console");
+}
+
 /// An execution started as the webhook starts them: pinned to a commit, with its variables.
 pub async fn start_execution(sdk: &aws_config::SdkConfig, pipeline: &str, author: &str) -> String {
     start_push(sdk, pipeline, author, "", author).await

@@ -307,6 +307,33 @@ pub async fn declare_lambda_action(
     user_parameters: &str,
 ) {
     use aws_sdk_codepipeline::types::*;
+    edit_pipeline(sdk, pipeline, |declaration| {
+        for s in declaration.stages.iter_mut().filter(|s| s.name == stage) {
+            let actions = s.actions.iter().map(|a| {
+                ActionDeclaration::builder()
+                    .name(&a.name)
+                    .action_type_id(aws_action_type(ActionCategory::Invoke, "Lambda"))
+                    .configuration("FunctionName", function)
+                    .configuration("UserParameters", user_parameters)
+                    .build()
+                    .expect("action")
+            });
+            *s = StageDeclaration::builder()
+                .name(&s.name)
+                .set_actions(Some(actions.collect()))
+                .build()
+                .expect("stage");
+        }
+    })
+    .await;
+}
+
+/// Changes a pipeline's declaration with `edit`, as someone editing it in the console would.
+pub async fn edit_pipeline(
+    sdk: &SdkConfig,
+    pipeline: &str,
+    edit: impl FnOnce(&mut aws_sdk_codepipeline::types::PipelineDeclaration),
+) {
     let client = aws_sdk_codepipeline::Client::new(sdk);
     let mut declaration = client
         .get_pipeline()
@@ -316,26 +343,7 @@ pub async fn declare_lambda_action(
         .expect("get pipeline")
         .pipeline
         .expect("pipeline");
-    let stages = declaration.stages.iter().map(|s| {
-        if s.name != stage {
-            return s.clone();
-        }
-        let actions = s.actions.iter().map(|a| {
-            ActionDeclaration::builder()
-                .name(&a.name)
-                .action_type_id(aws_action_type(ActionCategory::Invoke, "Lambda"))
-                .configuration("FunctionName", function)
-                .configuration("UserParameters", user_parameters)
-                .build()
-                .expect("action")
-        });
-        StageDeclaration::builder()
-            .name(&s.name)
-            .set_actions(Some(actions.collect()))
-            .build()
-            .expect("stage")
-    });
-    declaration.stages = stages.collect();
+    edit(&mut declaration);
     client
         .update_pipeline()
         .pipeline(declaration)

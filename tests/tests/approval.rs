@@ -543,23 +543,7 @@ async fn an_approval_decided_outside_slack_updates_the_message() {
     let seeded = approval_waits(&w, json!({})).await;
     let id = request_posted(&w).await;
     // Someone approves in the console.
-    use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus};
-    aws_sdk_codepipeline::Client::new(&w.sdk)
-        .put_approval_result()
-        .pipeline_name(&w.pipeline)
-        .stage_name("Prod")
-        .action_name("Approve")
-        .token(seeded["token"].as_str().expect("token"))
-        .result(
-            ApprovalResult::builder()
-                .status(ApprovalStatus::Approved)
-                .summary("Looks good (console)")
-                .build()
-                .expect("result"),
-        )
-        .send()
-        .await
-        .expect("approve in the console");
+    approve_in_console(&w, &seeded, "Looks good (console)").await;
     let mut event = action_event(&w, "SUCCEEDED");
     event["detail"]["execution-result"] =
         json!({"external-execution-summary": "Looks good (console)"});
@@ -705,34 +689,16 @@ async fn a_late_end_event_of_an_earlier_attempt_leaves_the_waiting_request_open(
 #[tokio::test]
 async fn the_request_expires_when_the_action_declares() {
     let w = world(Setup::default()).await;
-    let cp = aws_sdk_codepipeline::Client::new(&w.sdk);
-    let mut declaration = cp
-        .get_pipeline()
-        .name(&w.pipeline)
-        .send()
-        .await
-        .expect("get pipeline")
-        .pipeline
-        .expect("declaration");
-    let stages = declaration
-        .stages
-        .iter_mut()
-        .map(|stage| {
-            let mut stage = stage.clone();
+    gantry_tests::aws::edit_pipeline(&w.sdk, &w.pipeline, |declaration| {
+        for stage in declaration.stages.iter_mut() {
             for action in stage.actions.iter_mut() {
                 if action.name == "Approve" {
                     action.timeout_in_minutes = Some(60);
                 }
             }
-            stage
-        })
-        .collect();
-    declaration.stages = stages;
-    cp.update_pipeline()
-        .pipeline(declaration)
-        .send()
-        .await
-        .expect("update pipeline");
+        }
+    })
+    .await;
     approval_waits(&w, json!({})).await;
     let id = request_posted(&w).await;
 
@@ -830,22 +796,7 @@ async fn a_click_on_an_approval_answered_in_the_console_says_so_not_superseded()
     .await;
     let seeded = approval_waits(&w, json!({})).await;
     let id = request_posted(&w).await;
-    aws_sdk_codepipeline::Client::new(&w.sdk)
-        .put_approval_result()
-        .pipeline_name(&w.pipeline)
-        .stage_name("Prod")
-        .action_name("Approve")
-        .token(seeded["token"].as_str().expect("token"))
-        .result(
-            aws_sdk_codepipeline::types::ApprovalResult::builder()
-                .status(aws_sdk_codepipeline::types::ApprovalStatus::Approved)
-                .summary("Approved in the console by ops")
-                .build()
-                .expect("result"),
-        )
-        .send()
-        .await
-        .expect("approved in the console");
+    approve_in_console(&w, &seeded, "Approved in the console by ops").await;
 
     click_answered(&w, Clicked::new(JANE, REJECT, &id)).await;
     assert_eq!(approvals(&w).await[0]["status"], "Approved", "unchanged");
