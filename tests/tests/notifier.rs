@@ -113,25 +113,9 @@ async fn seed_action(w: &World, execution_id: &str, stage: &str, action: &str, e
     .await;
 }
 
-/// `2026-01-15T09:00:05Z` for `T0 + 5`.
+/// `2026-01-15T09:00:05Z` for `T0 + 5`: the time format of EventBridge events.
 fn rfc3339(epoch: i64) -> String {
-    let (days, secs) = (epoch.div_euclid(86400), epoch.rem_euclid(86400));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60
-    )
+    gantry_core::analysis::verdict::utc(epoch)
 }
 
 /// EventBridge events of one execution, shaped like the real ones (float `version`, string
@@ -224,6 +208,24 @@ async fn send(w: &World, event: &Value) -> Value {
         .unwrap_or_else(|e| panic!("handle {}: {e}", event["detail"]))
 }
 
+/// Starts an execution and sends every event of a successful run of it; returns its id.
+async fn run_successfully(w: &World) -> String {
+    let id = start(w).await;
+    for e in events(w, &id).successful_run() {
+        send(w, &e).await;
+    }
+    id
+}
+
+/// Slack was tried once and answered `error`, then left alone, while SNS got every one of
+/// the run's 8 notifications.
+async fn assert_slack_given_up(w: &World, error: &str) {
+    let calls = w.slack.calls(None).await;
+    assert_eq!(calls.len(), 1, "tried once, then left alone: {calls:#?}");
+    assert_eq!(calls[0]["response"]["error"], error);
+    assert_eq!(w.topic.received().await.len(), 8);
+}
+
 /// The texts of a Slack message's blocks, in order.
 fn texts(message: &Value) -> Vec<String> {
     let mut out = vec![];
@@ -266,10 +268,7 @@ fn dump(name: &str, messages: &[Value]) {
 #[tokio::test]
 async fn a_successful_execution_is_one_slack_message_updated_in_place_and_published_to_sns() {
     let w = world().await;
-    let id = start(&w).await;
-    for e in events(&w, &id).successful_run() {
-        send(&w, &e).await;
-    }
+    let id = run_successfully(&w).await;
 
     let messages = w.slack.messages().await;
     assert_eq!(
@@ -743,14 +742,8 @@ async fn a_channel_the_bot_is_not_in_is_given_up_while_sns_goes_on() {
     w.slack
         .configure(json!({"not_in_channels": [CHANNEL]}))
         .await;
-    let id = start(&w).await;
-    for e in events(&w, &id).successful_run() {
-        send(&w, &e).await;
-    }
-    let calls = w.slack.calls(None).await;
-    assert_eq!(calls.len(), 1, "tried once, then left alone: {calls:#?}");
-    assert_eq!(calls[0]["response"]["error"], "not_in_channel");
-    assert_eq!(w.topic.received().await.len(), 8);
+    run_successfully(&w).await;
+    assert_slack_given_up(&w, "not_in_channel").await;
 }
 
 #[tokio::test]
@@ -763,14 +756,8 @@ async fn a_channel_that_does_not_exist_is_given_up_while_sns_goes_on() {
     w.slack
         .configure(json!({"unknown_channels": ["C0GONE"]}))
         .await;
-    let id = start(&w).await;
-    for e in events(&w, &id).successful_run() {
-        send(&w, &e).await;
-    }
-    let calls = w.slack.calls(None).await;
-    assert_eq!(calls.len(), 1, "tried once, then left alone: {calls:#?}");
-    assert_eq!(calls[0]["response"]["error"], "channel_not_found");
-    assert_eq!(w.topic.received().await.len(), 8);
+    run_successfully(&w).await;
+    assert_slack_given_up(&w, "channel_not_found").await;
 }
 
 #[tokio::test]
@@ -780,10 +767,7 @@ async fn verbosity_actions_lists_actions_and_failures_stays_silent_on_success() 
         &["Build", "Deploy"],
     )
     .await;
-    let id = start(&w).await;
-    for e in events(&w, &id).successful_run() {
-        send(&w, &e).await;
-    }
+    run_successfully(&w).await;
     let t = texts(&w.slack.messages().await[0]);
     assert_eq!(
         t[2],
@@ -796,10 +780,7 @@ async fn verbosity_actions_lists_actions_and_failures_stays_silent_on_success() 
         &["Build", "Deploy"],
     )
     .await;
-    let id = start(&quiet).await;
-    for e in events(&quiet, &id).successful_run() {
-        send(&quiet, &e).await;
-    }
+    run_successfully(&quiet).await;
     assert!(quiet.slack.calls(None).await.is_empty());
     assert!(quiet.topic.received().await.is_empty());
 }
