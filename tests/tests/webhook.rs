@@ -135,6 +135,25 @@ fn github_push(delivery: &str, body: &[u8], secret: &str) -> lambda_http::Reques
     )
 }
 
+/// GitHub's signed push `delivery` of `body`, through the webhook: (status, answer).
+async fn push(w: &World, delivery: &str, body: &[u8]) -> (u16, Value) {
+    send(w, github_push(delivery, body, GITHUB_SECRET)).await
+}
+
+/// A push of the api service delivered as `first` starts the routes; the same signed body
+/// delivered again as `again` is answered as a duplicate, and each route keeps its one start.
+async fn assert_delivered_twice_starts_once(first: &str, again: &str) {
+    let w = world().await;
+    let body = push_changing(&["services/api/a.rs"], "x");
+    let (status, _) = push(&w, first, &body).await;
+    assert_eq!(status, 202);
+    let (status, answer) = push(&w, again, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["duplicate"], true);
+    assert_eq!(recorded_starts(&w.api).await.len(), 1);
+    assert_eq!(recorded_starts(&w.web).await.len(), 1);
+}
+
 async fn send(w: &World, request: lambda_http::Request) -> (u16, Value) {
     let response = webhook::handle(&w.webhook, request).await;
     let status = response.status().as_u16();
@@ -168,7 +187,7 @@ async fn signed_push_starts_the_routed_pipeline_pinned_to_the_commit() {
         &["services/api/src/cart.rs"],
         "Fix the cart total\n\nDetails",
     );
-    let (status, answer) = send(&w, github_push("d-1", &body, GITHUB_SECRET)).await;
+    let (status, answer) = push(&w, "d-1", &body).await;
     assert_eq!(status, 202, "{answer}");
     let started = answer["started"].as_array().expect("started");
     let pipelines: Vec<&str> = started
@@ -212,22 +231,14 @@ async fn signed_push_starts_the_routed_pipeline_pinned_to_the_commit() {
 
 #[tokio::test]
 async fn redelivery_starts_nothing() {
-    let w = world().await;
-    let body = push_changing(&["services/api/a.rs"], "x");
-    let (status, _) = send(&w, github_push("d-again", &body, GITHUB_SECRET)).await;
-    assert_eq!(status, 202);
-    let (status, answer) = send(&w, github_push("d-again", &body, GITHUB_SECRET)).await;
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["duplicate"], true);
-    assert_eq!(recorded_starts(&w.api).await.len(), 1);
-    assert_eq!(recorded_starts(&w.web).await.len(), 1);
+    assert_delivered_twice_starts_once("d-again", "d-again").await;
 }
 
 #[tokio::test]
 async fn a_docs_only_push_is_skipped_where_the_route_excludes_docs() {
     let w = world().await;
     let body = push_changing(&["docs/setup.md", "docs/img/flow.png"], "Document setup");
-    let (status, answer) = send(&w, github_push("d-docs", &body, GITHUB_SECRET)).await;
+    let (status, answer) = push(&w, "d-docs", &body).await;
     assert_eq!(status, 202, "{answer}");
     assert_eq!(answer["started"], json!([]));
     let skipped: Vec<&str> = answer["skipped"]
@@ -285,7 +296,7 @@ async fn a_bad_signature_changes_nothing() {
     assert_eq!(status, 401, "{answer}");
     assert!(recorded_starts(&w.api).await.is_empty());
     // The delivery was not recorded either: the genuine delivery still goes through.
-    let (status, _) = send(&w, github_push("d-forged", &body, GITHUB_SECRET)).await;
+    let (status, _) = push(&w, "d-forged", &body).await;
     assert_eq!(status, 202);
 }
 
@@ -303,11 +314,11 @@ async fn a_missing_pipeline_is_502_and_the_retry_succeeds_once_it_exists() {
     .unwrap();
     let w = World { webhook, ..w };
     let body = push_changing(&["a.rs"], "x");
-    let (status, answer) = send(&w, github_push("d-retry", &body, GITHUB_SECRET)).await;
+    let (status, answer) = push(&w, "d-retry", &body).await;
     assert_eq!(status, 502, "{answer}");
     assert_eq!(answer["pipeline"], missing.as_str());
     create_pipeline(&w.sdk, &missing, "Source", &["Build"]).await;
-    let (status, answer) = send(&w, github_push("d-retry", &body, GITHUB_SECRET)).await;
+    let (status, answer) = push(&w, "d-retry", &body).await;
     assert_eq!(status, 202, "{answer}");
     assert_eq!(recorded_starts(&missing).await.len(), 1);
 }
@@ -351,7 +362,7 @@ async fn refused(action: &str, resource: &str) -> usize {
 async fn a_role_without_start_pipeline_execution_is_refused_and_nothing_starts() {
     let w = world_with_role(|p| remove_statement(p, "StartThisPipeline")).await;
     let body = push_changing(&["services/api/a.rs"], "x");
-    let (status, answer) = send(&w, github_push("d-no-grant", &body, GITHUB_SECRET)).await;
+    let (status, answer) = push(&w, "d-no-grant", &body).await;
     assert_eq!(status, 502, "{answer}");
     assert!(recorded_starts(&w.api).await.is_empty());
     assert!(
@@ -365,7 +376,7 @@ async fn a_role_without_start_pipeline_execution_is_refused_and_nothing_starts()
 
     // The template's own role starts it.
     let w = world().await;
-    let (status, answer) = send(&w, github_push("d-granted", &body, GITHUB_SECRET)).await;
+    let (status, answer) = push(&w, "d-granted", &body).await;
     assert_eq!(status, 202, "{answer}");
     assert_eq!(recorded_starts(&w.api).await.len(), 1);
 }
@@ -374,7 +385,7 @@ async fn a_role_without_start_pipeline_execution_is_refused_and_nothing_starts()
 async fn delivery_records_outside_the_roles_leading_keys_are_refused_and_nothing_starts() {
     let w = world_with_role(|p| set_leading_keys(p, "DeliveryRecords", &["EXECUTION#*"])).await;
     let body = push_changing(&["services/api/a.rs"], "x");
-    let (status, answer) = send(&w, github_push("d-narrow", &body, GITHUB_SECRET)).await;
+    let (status, answer) = push(&w, "d-narrow", &body).await;
     assert!(status >= 500, "{status} {answer}");
     assert!(recorded_starts(&w.api).await.is_empty());
 }
@@ -390,7 +401,7 @@ async fn a_push_names_its_pusher_and_every_commit_author_not_only_the_head_commi
     ghost["author"] = json!({"name": "ghost@example.invalid", "email": "ghost@example.invalid"});
     p["commits"] = json!([ghost, p["head_commit"].clone()]);
     let body = serde_json::to_vec(&p).unwrap();
-    let (status, answer) = send(&w, github_push("d-authors", &body, GITHUB_SECRET)).await;
+    let (status, answer) = push(&w, "d-authors", &body).await;
     assert_eq!(status, 202, "{answer}");
     let id = answer["started"][0]["execution_id"].as_str().unwrap();
     let exec = execution(&w, &w.api, id).await;
@@ -483,20 +494,8 @@ fn push_at(pushed_at: i64, commit: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_signed_body_replayed_under_a_new_delivery_id_starts_nothing() {
-    let w = world().await;
-    let body = push_changing(&["services/api/a.rs"], "x");
-    let (status, _) = send(&w, github_push("d-original", &body, GITHUB_SECRET)).await;
-    assert_eq!(status, 202);
     // The attack: the same signed body (from a proxy log, GitHub's Recent Deliveries), a fresh id.
-    let (status, answer) = send(
-        &w,
-        github_push("d-replayed-with-new-id", &body, GITHUB_SECRET),
-    )
-    .await;
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["duplicate"], true);
-    assert_eq!(recorded_starts(&w.api).await.len(), 1);
-    assert_eq!(recorded_starts(&w.web).await.len(), 1);
+    assert_delivered_twice_starts_once("d-original", "d-replayed-with-new-id").await;
 }
 
 #[tokio::test]
@@ -504,10 +503,10 @@ async fn an_older_signed_push_than_the_newest_started_starts_nothing() {
     let w = world().await;
     let newer = push_at(1_700_000_200, "2222222222222222222222222222222222222222");
     let older = push_at(1_700_000_100, "1111111111111111111111111111111111111111");
-    let (status, answer) = send(&w, github_push("d-newer", &newer, GITHUB_SECRET)).await;
+    let (status, answer) = push(&w, "d-newer", &newer).await;
     assert_eq!(status, 202, "{answer}");
     // The attack: an older signed push (captured earlier, never delivered) would roll Dev back.
-    let (status, answer) = send(&w, github_push("d-older", &older, GITHUB_SECRET)).await;
+    let (status, answer) = push(&w, "d-older", &older).await;
     assert_eq!(status, 200, "{answer}");
     assert!(
         answer["stale"]
@@ -524,7 +523,7 @@ async fn an_older_signed_push_than_the_newest_started_starts_nothing() {
     );
     // A genuinely newer push still starts.
     let newest = push_at(1_700_000_300, "3333333333333333333333333333333333333333");
-    let (status, answer) = send(&w, github_push("d-newest", &newest, GITHUB_SECRET)).await;
+    let (status, answer) = push(&w, "d-newest", &newest).await;
     assert_eq!(status, 202, "{answer}");
     assert_eq!(recorded_starts(&w.api).await.len(), 2);
 }
@@ -560,7 +559,7 @@ async fn a_throttled_start_is_retried_within_the_request_and_starts_once() {
     fail_starts(&w.api, "ThrottlingException", 3).await;
     let body = push_changing(&["services/api/a.rs"], "x");
     let began = std::time::Instant::now();
-    let (status, answer) = send(&w, github_push("d-throttled", &body, GITHUB_SECRET)).await;
+    let (status, answer) = push(&w, "d-throttled", &body).await;
     assert_eq!(status, 202, "{answer}");
     assert!(
         began.elapsed() < std::time::Duration::from_secs(10),
@@ -607,7 +606,7 @@ async fn an_outage_queues_the_verified_push_and_the_queue_starts_it_exactly_once
     let w = world().await;
     fail_starts(&w.api, "ServiceUnavailableException", 1000).await;
     let body = push_changing(&["services/api/a.rs"], "x");
-    let (status, answer) = send(&w, github_push("d-outage", &body, GITHUB_SECRET)).await;
+    let (status, answer) = push(&w, "d-outage", &body).await;
     // Not lost, not 5xx: recorded in the queue.
     assert_eq!(status, 202, "{answer}");
     assert_eq!(answer["queued"], true, "{answer}");
@@ -649,7 +648,7 @@ async fn a_parked_push_still_failing_stays_on_the_queue() {
     let w = world().await;
     fail_starts(&w.api, "ServiceUnavailableException", 1000).await;
     let body = push_changing(&["services/api/a.rs"], "x");
-    let (status, _) = send(&w, github_push("d-long-outage", &body, GITHUB_SECRET)).await;
+    let (status, _) = push(&w, "d-long-outage", &body).await;
     assert_eq!(status, 202);
     let event = queued_as_sqs_event(&w).await;
     let out = webhook::handle_event(&w.webhook, event.clone(), "req-sqs").await;
@@ -672,7 +671,7 @@ async fn an_outage_with_nowhere_to_park_is_503_with_a_request_id_and_the_retry_s
     };
     fail_starts(&w.api, "InternalServerException", 1000).await;
     let body = push_changing(&["services/api/a.rs"], "x");
-    let (status, answer) = send(&w, github_push("d-nowhere", &body, GITHUB_SECRET)).await;
+    let (status, answer) = push(&w, "d-nowhere", &body).await;
     assert_eq!(status, 503, "{answer}");
     assert!(answer.get("request_id").is_some(), "{answer}");
     let text = answer.to_string();
@@ -682,7 +681,7 @@ async fn an_outage_with_nowhere_to_park_is_503_with_a_request_id_and_the_retry_s
     );
     // Nothing was recorded: GitLab's or GitHub's redelivery goes through once CodePipeline is back.
     fail_starts(&w.api, "InternalServerException", 0).await;
-    let (status, answer) = send(&w, github_push("d-nowhere", &body, GITHUB_SECRET)).await;
+    let (status, answer) = push(&w, "d-nowhere", &body).await;
     assert_eq!(status, 202, "{answer}");
     assert_eq!(recorded_starts(&w.api).await.len(), 1);
 }
