@@ -77,6 +77,24 @@ async fn start(rig: &Rig, bake_seconds: u64, analysis: Value) -> (Value, String)
     (first, deployment)
 }
 
+/// A rig running a canary (10%, `bake_seconds`, the judge's defaults) in the background, green
+/// at its 10%: (rig, deployment id, the run).
+async fn canary_at_ten(bake_seconds: u64) -> (Rig, String, tokio::task::JoinHandle<Vec<Value>>) {
+    let rig = rig().await;
+    let (first, deployment) = start(&rig, bake_seconds, Value::Null).await;
+    let running = spawn_run(&rig.shifter, &first);
+    rig.shop.until_green_at(10).await;
+    (rig, deployment, running)
+}
+
+/// The run ends with the deployment through: Succeeded (`why` says what that shows), green
+/// having had 10% and then everything.
+async fn assert_went_through(shop: &Shop, running: tokio::task::JoinHandle<Vec<Value>>, why: &str) {
+    let views = running.await.expect("the run");
+    assert_eq!(views.last().expect("a job")["status"], "Succeeded", "{why}");
+    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+}
+
 /// One minute of traffic on both sides: (requests, 5xx, p99 seconds) each.
 type Minute = ((u64, u64, f64), (u64, u64, f64));
 
@@ -290,9 +308,7 @@ async fn a_low_traffic_canary_is_never_rolled_back_on_noise_and_waits_for_a_pers
     assert!(!text.contains(":x: fail"), "{text}");
 
     click(&rig, &deployment, "promote").await;
-    let views = running.await.unwrap();
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
-    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+    assert_went_through(shop, running, "").await;
 }
 
 /// Writes a Pause / Resume / Extend bake click into the deployment record, as the approval
@@ -331,11 +347,8 @@ async fn until_audited(rig: &Rig, deployment: &str, n: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn pause_holds_the_weights_across_a_hand_over_and_resume_carries_on() {
-    let rig = rig().await;
+    let (rig, deployment, running) = canary_at_ten(2).await;
     let shop = &rig.shop;
-    let (first, deployment) = start(&rig, 2, Value::Null).await;
-    let running = spawn_run(&rig.shifter, &first);
-    shop.until_green_at(10).await;
     control(&rig, &deployment, "pause", 0, 0).await;
     let trail = until_audited(&rig, &deployment, 1).await;
     assert!(
@@ -355,9 +368,7 @@ async fn pause_holds_the_weights_across_a_hand_over_and_resume_carries_on() {
         "Resume, at the controls' new version: {buttons:?}"
     );
     control(&rig, &deployment, "resume", 1, 0).await;
-    let views = running.await.unwrap();
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
-    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+    assert_went_through(shop, running, "").await;
     let trail = audit_trail(&rig, &deployment).await;
     assert!(
         trail[1].contains("resume by <@U0RELEASE> (controls v1): applied"),
@@ -367,11 +378,8 @@ async fn pause_holds_the_weights_across_a_hand_over_and_resume_carries_on() {
 
 #[tokio::test]
 async fn extend_bake_delays_the_next_step() {
-    let rig = rig().await;
+    let (rig, deployment, running) = canary_at_ten(2).await;
     let shop = &rig.shop;
-    let (first, deployment) = start(&rig, 2, Value::Null).await;
-    let running = spawn_run(&rig.shifter, &first);
-    shop.until_green_at(10).await;
     control(&rig, &deployment, "extend", 0, 1).await;
     let trail = until_audited(&rig, &deployment, 1).await;
     assert!(
@@ -391,16 +399,11 @@ async fn extend_bake_delays_the_next_step() {
 
 #[tokio::test]
 async fn a_stale_pause_click_does_nothing() {
-    let rig = rig().await;
+    let (rig, deployment, running) = canary_at_ten(4).await;
     let shop = &rig.shop;
-    let (first, deployment) = start(&rig, 4, Value::Null).await;
-    let running = spawn_run(&rig.shifter, &first);
-    shop.until_green_at(10).await;
     // A click on a message from before three other controls.
     control(&rig, &deployment, "pause", 3, 0).await;
-    let views = running.await.unwrap();
-    assert_eq!(views.last().unwrap()["status"], "Succeeded", "not paused");
-    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+    assert_went_through(shop, running, "not paused").await;
     let trail = audit_trail(&rig, &deployment).await;
     assert_eq!(trail.len(), 1, "{trail:?}");
     assert!(
@@ -458,11 +461,8 @@ async fn signed_slack_clicks_extend_pause_and_resume_a_running_deployment() {
     use gantry_core::traffic::report::{
         EXTEND_ACTION, EXTEND_MINUTES, PAUSE_ACTION, PROMOTE_ACTION, RESUME_ACTION,
     };
-    let rig = rig().await;
+    let (rig, deployment, running) = canary_at_ten(2).await;
     let shop = &rig.shop;
-    let (first, deployment) = start(&rig, 2, Value::Null).await;
-    let running = spawn_run(&rig.shifter, &first);
-    shop.until_green_at(10).await;
 
     // The values the deployment's message carries: `<id>|<controls version>[|<minutes>]`.
     let (status, told) = slack_click(
@@ -502,19 +502,14 @@ async fn signed_slack_clicks_extend_pause_and_resume_a_running_deployment() {
     // Still within the extended bake: Promote now (also a click) finishes it.
     assert_eq!(shop.weights(false).await, (90, 10));
     slack_click(&rig, RELEASE, PROMOTE_ACTION, &deployment).await;
-    let views = running.await.unwrap();
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
-    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+    assert_went_through(shop, running, "").await;
 }
 
 #[tokio::test]
 async fn a_slack_click_from_someone_not_an_approver_changes_nothing() {
     use gantry_core::traffic::report::PAUSE_ACTION;
-    let rig = rig().await;
+    let (rig, deployment, running) = canary_at_ten(3).await;
     let shop = &rig.shop;
-    let (first, deployment) = start(&rig, 3, Value::Null).await;
-    let running = spawn_run(&rig.shifter, &first);
-    shop.until_green_at(10).await;
     let (status, told) = slack_click(
         &rig,
         ("U0STRANGER", "sam"),
@@ -530,8 +525,6 @@ async fn a_slack_click_from_someone_not_an_approver_changes_nothing() {
         "{told:?}"
     );
     assert_eq!(record_field(&rig, &deployment, "command").await, None);
-    let views = running.await.unwrap();
-    assert_eq!(views.last().unwrap()["status"], "Succeeded", "not paused");
-    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+    assert_went_through(shop, running, "not paused").await;
     assert!(audit_trail(&rig, &deployment).await.is_empty());
 }
