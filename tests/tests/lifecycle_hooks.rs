@@ -99,6 +99,15 @@ async fn run(rig: &Rig, params: &Value) -> (Vec<Value>, String) {
     (views, id)
 }
 
+/// A rig whose canary ran to its end with the smoke hook at `stages`, given `details`:
+/// (rig, the jobs, the deployment id).
+async fn run_with_hook(stages: &[&str], details: Value) -> (Rig, Vec<Value>, String) {
+    let rig = rig().await;
+    let hooks = hook_at(&rig, stages, details);
+    let (views, id) = run(&rig, &params(&rig, hooks)).await;
+    (rig, views, id)
+}
+
 /// A canary (10%, 1 s bake) with the test listener and `hooks`.
 fn params(rig: &Rig, hooks: Value) -> Value {
     let mut p = rig.shop.user_parameters(
@@ -114,9 +123,32 @@ fn hook_at(rig: &Rig, stages: &[&str], details: Value) -> Value {
     json!([{"hook_target_arn": rig.hook, "lifecycle_stages": stages, "hook_details": details}])
 }
 
+/// The hook at POST_TEST_TRAFFIC_SHIFT answering IN_PROGRESS twice (asking to be called
+/// again after `callback_delay` seconds), then SUCCEEDED.
+fn hook_in_progress_twice(rig: &Rig, callback_delay: u64) -> Value {
+    hook_at(
+        rig,
+        &["POST_TEST_TRAFFIC_SHIFT"],
+        json!({"mode": "in_progress", "in_progress_times": 2, "callback_delay": callback_delay}),
+    )
+}
+
 /// Every weight change recorded on a listener: (epoch seconds, green's share in percent).
 async fn changes(rig: &Rig, arn: &str) -> Vec<(f64, i64)> {
     rig.shop.weight_changes(arn).await
+}
+
+/// Not one weight change on the production listener gave the new side traffic.
+async fn assert_no_production_traffic_moved(rig: &Rig) {
+    assert!(changes(rig, &rig.shop.listener)
+        .await
+        .iter()
+        .all(|(_, g)| *g == 0));
+}
+
+/// The deployment ended `status` (`Succeeded`, `Failed`).
+fn assert_outcome(views: &[Value], status: &str) {
+    assert!(outcome(views).starts_with(status), "{}", outcome(views));
 }
 
 fn shares(changes: &[(f64, i64)]) -> Vec<i64> {
@@ -140,17 +172,9 @@ async fn invocations(rig: &Rig) -> Vec<Value> {
 #[tokio::test]
 async fn a_hook_in_progress_twice_then_succeeded_holds_production_until_it_passes() {
     let rig = rig().await;
-    let hooks = hook_at(
-        &rig,
-        &["POST_TEST_TRAFFIC_SHIFT"],
-        json!({"mode": "in_progress", "in_progress_times": 2, "callback_delay": 2}),
-    );
+    let hooks = hook_in_progress_twice(&rig, 2);
     let (views, _) = run(&rig, &params(&rig, hooks)).await;
-    assert!(
-        outcome(&views).starts_with("Succeeded"),
-        "{}",
-        outcome(&views)
-    );
+    assert_outcome(&views, "Succeeded");
     let calls = invocations(&rig).await;
     let answers: Vec<&str> = calls
         .iter()
@@ -192,9 +216,8 @@ async fn a_hook_in_progress_twice_then_succeeded_holds_production_until_it_passe
 
 #[tokio::test]
 async fn a_smoke_hook_failing_after_test_traffic_rolls_back_before_any_production_traffic() {
-    let rig = rig().await;
-    let hooks = hook_at(&rig, &["POST_TEST_TRAFFIC_SHIFT"], json!({"mode": "fail"}));
-    let (views, id) = run(&rig, &params(&rig, hooks)).await;
+    let (rig, views, id) =
+        run_with_hook(&["POST_TEST_TRAFFIC_SHIFT"], json!({"mode": "fail"})).await;
     let text = outcome(&views);
     assert!(text.starts_with("Failed"), "{text}");
     assert!(
@@ -214,9 +237,7 @@ async fn a_smoke_hook_failing_after_test_traffic_rolls_back_before_any_productio
 
 #[tokio::test]
 async fn a_hook_that_throws_rolls_back_naming_its_error() {
-    let rig = rig().await;
-    let hooks = hook_at(&rig, &["POST_SCALE_UP"], json!({"mode": "throw"}));
-    let (views, _) = run(&rig, &params(&rig, hooks)).await;
+    let (rig, views, _) = run_with_hook(&["POST_SCALE_UP"], json!({"mode": "throw"})).await;
     let text = outcome(&views);
     assert!(
         text.starts_with("Failed") && text.contains("POST_SCALE_UP") && text.contains("HookError"),
@@ -224,10 +245,7 @@ async fn a_hook_that_throws_rolls_back_naming_its_error() {
     );
     // POST_SCALE_UP runs before test traffic moves: nothing moved at all.
     assert!(changes(&rig, &rig.test_listener).await.is_empty());
-    assert!(changes(&rig, &rig.shop.listener)
-        .await
-        .iter()
-        .all(|(_, g)| *g == 0));
+    assert_no_production_traffic_moved(&rig).await;
 }
 
 #[tokio::test]
@@ -242,11 +260,7 @@ async fn hooks_run_at_every_stage_in_ecs_order() {
         "POST_PRODUCTION_TRAFFIC_SHIFT",
     ];
     let (views, _) = run(&rig, &params(&rig, hook_at(&rig, &stages, json!({})))).await;
-    assert!(
-        outcome(&views).starts_with("Succeeded"),
-        "{}",
-        outcome(&views)
-    );
+    assert_outcome(&views, "Succeeded");
     let calls = invocations(&rig).await;
     let seen: Vec<(String, Value, Value)> = calls
         .iter()
@@ -340,11 +354,7 @@ async fn auto_scaling_is_suspended_for_scale_in_during_the_deployment_and_restor
     let rig = rig().await;
     let before = scalable(&rig).await;
     // A hook holding the deployment at the test stage lets the test look in the middle.
-    let hooks = hook_at(
-        &rig,
-        &["POST_TEST_TRAFFIC_SHIFT"],
-        json!({"mode": "in_progress", "in_progress_times": 2, "callback_delay": 2}),
-    );
+    let hooks = hook_in_progress_twice(&rig, 2);
     let watcher = {
         let (shop, aas_client) = (rig.shop.clone(), aas(&rig).await);
         let resources: Vec<String> = [&shop.blue_service, &shop.green_service]
@@ -376,11 +386,7 @@ async fn auto_scaling_is_suspended_for_scale_in_during_the_deployment_and_restor
         })
     };
     let (views, _) = run(&rig, &params(&rig, hooks)).await;
-    assert!(
-        outcome(&views).starts_with("Succeeded"),
-        "{}",
-        outcome(&views)
-    );
+    assert_outcome(&views, "Succeeded");
     assert!(
         watcher.await.unwrap(),
         "scale-in was never suspended on both sides"
@@ -394,7 +400,7 @@ async fn auto_scaling_state_is_restored_exactly_after_a_rollback() {
     let before = scalable(&rig).await;
     let hooks = hook_at(&rig, &["POST_TEST_TRAFFIC_SHIFT"], json!({"mode": "fail"}));
     let (views, _) = run(&rig, &params(&rig, hooks)).await;
-    assert!(outcome(&views).starts_with("Failed"), "{}", outcome(&views));
+    assert_outcome(&views, "Failed");
     assert_eq!(suspended(&rig).await, before);
 }
 
@@ -420,11 +426,7 @@ async fn the_new_side_keeps_its_share_of_the_live_sides_tasks_when_the_live_side
     };
     let (views, _) = run(&rig, &p).await;
     scale_out.await.unwrap();
-    assert!(
-        outcome(&views).starts_with("Succeeded"),
-        "{}",
-        outcome(&views)
-    );
+    assert_outcome(&views, "Succeeded");
     let (_, green) = rig.shop.service(&rig.shop.green_service).await;
     assert_eq!(green, 8, "at 100% the new side has the live side's 8 tasks");
 }
@@ -489,11 +491,7 @@ async fn a_pause_hook_waits_for_continue_then_production_moves() {
         .as_secs_f64();
     click(&rig, &id, "continue", 0).await;
     let views = run.await.unwrap();
-    assert!(
-        outcome(&views).starts_with("Succeeded"),
-        "{}",
-        outcome(&views)
-    );
+    assert_outcome(&views, "Succeeded");
     let production = changes(&rig, &rig.shop.listener).await;
     assert_eq!(shares(&production), [10, 100]);
     assert!(production[0].0 >= clicked_at);
@@ -516,10 +514,7 @@ async fn a_stale_continue_does_nothing_and_roll_back_on_a_pause_rolls_back() {
         text.starts_with("Failed") && text.contains("U0RELEASE"),
         "{text}"
     );
-    assert!(changes(&rig, &rig.shop.listener)
-        .await
-        .iter()
-        .all(|(_, g)| *g == 0));
+    assert_no_production_traffic_moved(&rig).await;
     assert_eq!(shares(&changes(&rig, &rig.test_listener).await), [100, 0]);
 }
 
@@ -535,10 +530,7 @@ async fn a_pause_nobody_decides_takes_its_timeout_action() {
         "{text}"
     );
     assert!(started.elapsed() >= Duration::from_secs(60));
-    assert!(changes(&rig, &rig.shop.listener)
-        .await
-        .iter()
-        .all(|(_, g)| *g == 0));
+    assert_no_production_traffic_moved(&rig).await;
 }
 
 /// A Lambda client whose invocation dies (the shifter's process is gone) when it invokes.
@@ -558,11 +550,7 @@ impl gantry_core::traffic::HookFunctions for DiesOnInvoke {
 async fn auto_scaling_state_is_restored_exactly_after_a_crash_resumed_from_the_token() {
     let rig = rig().await;
     let before = scalable(&rig).await;
-    let hooks = hook_at(
-        &rig,
-        &["POST_TEST_TRAFFIC_SHIFT"],
-        json!({"mode": "in_progress", "in_progress_times": 2, "callback_delay": 4}),
-    );
+    let hooks = hook_in_progress_twice(&rig, 4);
     let first = rig.shop.start_job(&params(&rig, hooks), json!([])).await;
     // The first invocation hands over with a token (the hook said IN_PROGRESS)…
     invoke(&*rig.shifter, &first["event"]).await;
@@ -592,11 +580,7 @@ async fn auto_scaling_state_is_restored_exactly_after_a_crash_resumed_from_the_t
     // Lambda retries the same event once the dead invocation's lease ran out.
     tokio::time::sleep(dying_slice + gantry_core::traffic::turn::LEASE_MARGIN).await;
     let views = run_to_end(&rig.shifter, &next).await;
-    assert!(
-        outcome(&views).starts_with("Succeeded"),
-        "{}",
-        outcome(&views)
-    );
+    assert_outcome(&views, "Succeeded");
     assert_eq!(suspended(&rig).await, before);
 }
 
@@ -637,10 +621,7 @@ async fn a_hook_the_role_may_not_invoke_rolls_back_before_production_moves() {
             && text.contains("AccessDenied"),
         "{text}"
     );
-    assert!(changes(&rig, &rig.shop.listener)
-        .await
-        .iter()
-        .all(|(_, g)| *g == 0));
+    assert_no_production_traffic_moved(&rig).await;
 }
 
 #[tokio::test]
@@ -665,12 +646,9 @@ async fn a_test_rule_on_the_production_listener_gets_the_test_traffic() {
     p.as_object_mut().unwrap().remove("test_listener_arn");
     p["test_listener_rule_arn"] = json!(rule);
     let (views, _) = run(&rig, &p).await;
-    assert!(outcome(&views).starts_with("Failed"), "{}", outcome(&views));
+    assert_outcome(&views, "Failed");
     assert_eq!(shares(&changes(&rig, &rule).await), [100, 0]);
-    assert!(changes(&rig, &rig.shop.listener)
-        .await
-        .iter()
-        .all(|(_, g)| *g == 0));
+    assert_no_production_traffic_moved(&rig).await;
     // The hook was told the test weights of the rule.
     let calls = invocations(&rig).await;
     let test_weights = &calls[0]["payload"]["executionDetails"]["testTrafficWeights"];
