@@ -105,10 +105,14 @@ pub async fn create_alarm(cloudwatch: &aws_sdk_cloudwatch::Client, name: &str) {
 
 /// The ARN of the one resource a create call answered with (`what` names it for the panic).
 fn only_arn<T>(created: Option<Vec<T>>, arn: fn(T) -> Option<String>, what: &str) -> String {
-    created
-        .and_then(|c| c.into_iter().next())
+    first(created)
         .and_then(arn)
         .unwrap_or_else(|| panic!("{what} arn"))
+}
+
+/// The first of the items an AWS call answered with, if any.
+fn first<T>(items: Option<Vec<T>>) -> Option<T> {
+    items.and_then(|i| i.into_iter().next())
 }
 
 /// An HTTP target group of IP targets on port 8080 in `vpc`; returns its ARN.
@@ -152,26 +156,6 @@ async fn create_listener(
         .await
         .expect("listener");
     only_arn(created.listeners, |l| l.listener_arn, "listener")
-}
-
-/// A rule on `listener` taking `action` for what matches `condition`; returns its ARN.
-async fn create_rule(
-    elb: &aws_sdk_elasticloadbalancingv2::Client,
-    listener: &str,
-    priority: i32,
-    condition: RuleCondition,
-    action: Action,
-) -> String {
-    let created = elb
-        .create_rule()
-        .listener_arn(listener)
-        .priority(priority)
-        .conditions(condition)
-        .actions(action)
-        .send()
-        .await
-        .expect("rule");
-    only_arn(created.rules, |r| r.rule_arn, "rule")
 }
 
 impl Shop {
@@ -264,23 +248,14 @@ impl Shop {
         }
         let (blue_target_group, green_target_group) = (groups[0].clone(), groups[1].clone());
         let all_on_blue = forward_action(&[(&blue_target_group, 100), (&green_target_group, 0)]);
-        let listener = create_listener(&elb, &lb, 80, all_on_blue.clone()).await;
-        let api_paths = RuleCondition::builder()
-            .field("path-pattern")
-            .path_pattern_config(
-                PathPatternConditionConfig::builder()
-                    .values("/api/*")
-                    .build(),
-            )
-            .build();
-        let rule = create_rule(&elb, &listener, 10, api_paths, all_on_blue).await;
+        let listener = create_listener(&elb, &lb, 80, all_on_blue).await;
 
         let alarms = vec![format!("{name}-5xx"), format!("{name}-p99")];
         let cloudwatch = aws_sdk_cloudwatch::Client::new(sdk);
         for alarm in &alarms {
             create_alarm(&cloudwatch, alarm).await;
         }
-        let shop = Shop {
+        let mut shop = Shop {
             sdk: sdk.clone(),
             name: name.to_string(),
             cluster,
@@ -289,11 +264,21 @@ impl Shop {
             blue_target_group,
             green_target_group,
             listener,
-            rule,
+            // Added below, as any other rule.
+            rule: String::new(),
             alarms,
             pipeline: name.to_string(),
             vpc,
         };
+        let api_paths = RuleCondition::builder()
+            .field("path-pattern")
+            .path_pattern_config(
+                PathPatternConditionConfig::builder()
+                    .values("/api/*")
+                    .build(),
+            )
+            .build();
+        shop.rule = shop.add_rule(10, api_paths).await;
         for alarm in &shop.alarms {
             shop.set_alarm(alarm, "OK").await;
         }
@@ -382,26 +367,23 @@ impl Shop {
             .expect("execution id")
     }
 
+    /// The listener as ELB describes it now.
+    async fn described_listener(&self) -> Option<aws_sdk_elasticloadbalancingv2::types::Listener> {
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk);
+        let arn = &self.listener;
+        let described = elb.describe_listeners().listener_arns(arn).send().await;
+        first(described.expect("listeners").listeners)
+    }
+
     /// The listener's current (blue, green) weights; `rule` reads the rule's instead.
     pub async fn weights(&self, rule: bool) -> (i32, i32) {
-        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk);
         let actions = if rule {
-            elb.describe_rules()
-                .rule_arns(&self.rule)
-                .send()
-                .await
-                .expect("rules")
-                .rules
-                .and_then(|r| r.into_iter().next())
-                .and_then(|r| r.actions)
+            let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk);
+            let described = elb.describe_rules().rule_arns(&self.rule).send().await;
+            first(described.expect("rules").rules).and_then(|r| r.actions)
         } else {
-            elb.describe_listeners()
-                .listener_arns(&self.listener)
-                .send()
+            self.described_listener()
                 .await
-                .expect("listeners")
-                .listeners
-                .and_then(|l| l.into_iter().next())
                 .and_then(|l| l.default_actions)
         }
         .unwrap_or_default();
@@ -561,14 +543,9 @@ impl Shop {
     /// requests. Returns its ARN.
     pub async fn add_test_listener(&self) -> String {
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk);
-        let lb = elb
-            .describe_listeners()
-            .listener_arns(&self.listener)
-            .send()
+        let lb = self
+            .described_listener()
             .await
-            .expect("listener")
-            .listeners
-            .and_then(|l| l.into_iter().next())
             .and_then(|l| l.load_balancer_arn)
             .expect("load balancer");
         create_listener(&elb, &lb, 8080, self.all_on_blue()).await
@@ -577,15 +554,16 @@ impl Shop {
     /// A rule on the listener forwarding what matches `condition` to blue 100 / green 0.
     /// Returns its ARN.
     pub async fn add_rule(&self, priority: i32, condition: RuleCondition) -> String {
-        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk);
-        create_rule(
-            &elb,
-            &self.listener,
-            priority,
-            condition,
-            self.all_on_blue(),
-        )
-        .await
+        let created = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk)
+            .create_rule()
+            .listener_arn(&self.listener)
+            .priority(priority)
+            .conditions(condition)
+            .actions(self.all_on_blue())
+            .send()
+            .await
+            .expect("rule");
+        only_arn(created.rules, |r| r.rule_arn, "rule")
     }
 
     /// A forward action sending everything to blue, green at weight 0 (as before a deployment).
