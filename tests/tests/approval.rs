@@ -63,16 +63,25 @@ async fn an_allowed_user_approves_and_the_message_shows_who_and_when() {
     }
 }
 
-/// The click `c`, giving `reason` (the comment in Slack's modal); returns the approval as
-/// CodePipeline holds it then.
-async fn decide_giving(w: &World, mut c: Clicked<'_>, reason: &str) -> Value {
+/// The click `c` on request `id`, giving `reason` (the comment in Slack's modal), decides the
+/// approval: CodePipeline holds `status` with the summary "`decided_by` via Slack: `reason`",
+/// the message shows the reason and the audit record keeps it.
+async fn assert_decided_giving(
+    w: &World,
+    id: &str,
+    mut c: Clicked<'_>,
+    reason: &str,
+    status: &str,
+    decided_by: &str,
+) {
     c.reason = Some(reason);
     click_answered(w, c).await;
-    approvals(w).await[0].clone()
-}
-
-/// The decision's message shows `reason`, and the audit record keeps it.
-async fn assert_reason_kept(w: &World, id: &str, reason: &str) {
+    let decided = &approvals(w).await[0];
+    assert_eq!(decided["status"], status);
+    assert_eq!(
+        decided["summary"],
+        format!("{decided_by} via Slack: {reason}")
+    );
     let shown = text_of(&latest_message(w).await);
     assert!(shown.contains(reason), "{shown}");
     assert_eq!(record(w, id).await["reason"], reason);
@@ -83,15 +92,10 @@ async fn a_rejection_carries_the_reason_to_codepipeline_and_the_message() {
     let (w, id) = requested(Setup::default()).await;
 
     let reason = "p99 latency is up 40% on the canary";
-    let decided = decide_giving(&w, Clicked::new(OCTO, REJECT, &id), reason).await;
-    assert_eq!(decided["status"], "Rejected");
-    assert_eq!(
-        decided["summary"],
-        format!("Rejected by @octo via Slack: {reason}")
-    );
+    let click = Clicked::new(OCTO, REJECT, &id);
+    assert_decided_giving(&w, &id, click, reason, "Rejected", "Rejected by @octo").await;
     let shown = text_of(&latest_message(&w).await);
     assert!(shown.contains("❌ *Rejected* by <@U0OCTO>"), "{shown}");
-    assert_reason_kept(&w, &id, reason).await;
 }
 
 #[tokio::test]
@@ -99,13 +103,8 @@ async fn an_approval_keeps_its_comment_as_the_console_does() {
     let (w, id) = requested(Setup::default()).await;
 
     let reason = "checked the canary dashboards";
-    let decided = decide_giving(&w, Clicked::new(JANE, APPROVE, &id), reason).await;
-    assert_eq!(decided["status"], "Approved");
-    assert_eq!(
-        decided["summary"],
-        format!("Approved by @jane via Slack: {reason}")
-    );
-    assert_reason_kept(&w, &id, reason).await;
+    let click = Clicked::new(JANE, APPROVE, &id);
+    assert_decided_giving(&w, &id, click, reason, "Approved", "Approved by @jane").await;
 }
 
 #[tokio::test]
@@ -152,13 +151,11 @@ async fn a_member_of_an_approver_group_may_approve_and_membership_is_cached() {
 #[tokio::test]
 async fn four_eyes_stops_the_commit_author_mapped_by_table_or_by_email() {
     // By the `authors` table (the webhook records the GitHub username).
-    let w = world(Setup {
+    let (w, id) = requested(Setup {
         approvers: json!({"Prod": {"users": [JANE.0, OCTO.0], "four_eyes": true, "authors": {"octocat": OCTO.0}}}),
         ..Setup::default()
     })
     .await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
     assert!(text_of(&latest_message(&w).await).contains("*Pushed by*\\noctocat"));
 
     click(&w, Clicked::new(OCTO, APPROVE, &id)).await;
@@ -171,14 +168,12 @@ async fn four_eyes_stops_the_commit_author_mapped_by_table_or_by_email() {
     assert_eq!(approvals(&w).await[0]["status"], "Approved");
 
     // By email (users.lookupByEmail).
-    let w = world(Setup {
+    let (w, id) = requested(Setup {
         approvers: json!({"Prod": {"users": [JANE.0], "four_eyes": true}}),
         author: "jane@example.com",
         ..Setup::default()
     })
     .await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
     click(&w, Clicked::new(JANE, APPROVE, &id)).await;
     assert_eq!(approvals(&w).await[0]["status"], "InProgress");
     assert!(private_replies(&w).await[0].contains("wrote one of its commits"));
@@ -204,7 +199,7 @@ async fn four_eyes_stops_the_commit_author_mapped_by_table_or_by_email() {
 async fn mona_who_pushes_under_a_fake_commit_author_may_not_approve_her_own_change() {
     // The attack: mona, a listed approver, commits as ghost@example.invalid and pushes. GitHub
     // sends no username for the unlinked email; the webhook records her login as PUSHER.
-    let w = world(Setup {
+    let (w, id) = requested(Setup {
         approvers: json!({"Prod": {"users": [JANE.0, MONA.0], "four_eyes": true}}),
         author: "ghost@example.invalid",
         pusher: "mona",
@@ -213,8 +208,6 @@ async fn mona_who_pushes_under_a_fake_commit_author_may_not_approve_her_own_chan
         ..Setup::default()
     })
     .await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
 
     click(&w, Clicked::new(MONA, APPROVE, &id)).await;
     assert_eq!(approvals(&w).await[0]["status"], "InProgress");
@@ -230,15 +223,13 @@ async fn mona_who_pushes_under_a_fake_commit_author_may_not_approve_her_own_chan
 
 #[tokio::test]
 async fn an_unmapped_pusher_lets_nobody_approve_and_the_request_says_how_to_map_them() {
-    let w = world(Setup {
+    let (w, id) = requested(Setup {
         approvers: json!({"Prod": {"users": [JANE.0, OCTO.0], "four_eyes": true}}),
         pusher: "mona",
         people: Value::Null,
         ..Setup::default()
     })
     .await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
     let shown = text_of(&latest_message(&w).await);
     assert!(
         shown.contains("nobody may approve it from Slack"),
@@ -264,15 +255,13 @@ async fn an_unmapped_pusher_lets_nobody_approve_and_the_request_says_how_to_map_
 
 #[tokio::test]
 async fn a_colleague_named_as_one_commits_author_among_several_is_barred() {
-    let w = world(Setup {
+    let (w, id) = requested(Setup {
         approvers: json!({"Prod": {"users": [JANE.0], "groups": ["S0RELEASE"], "four_eyes": true}}),
         author: "dependabot[bot]",
         commit_authors: "octocat,jane@example.com,dependabot[bot]",
         ..Setup::default()
     })
     .await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
     click(&w, Clicked::new(JANE, APPROVE, &id)).await;
     assert_eq!(approvals(&w).await[0]["status"], "InProgress");
     let replies = private_replies(&w).await;
