@@ -855,12 +855,7 @@ async fn progress_is_posted_in_the_executions_slack_thread() {
             "gantry.deploy.extend"
         ]
     );
-    let texts: Vec<&str> = m["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["text"].as_str().unwrap())
-        .collect();
+    let texts = gantry_tests::strings_at(&m["history"], "text");
     assert!(
         texts.iter().any(|t| t.contains("10% of traffic on green")),
         "{texts:#?}"
