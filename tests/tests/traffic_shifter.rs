@@ -74,6 +74,11 @@ async fn start(rig: &Rig, strategy: Value) -> Value {
         .await
 }
 
+/// A job with `params`, run to its end.
+async fn run_with(rig: &Rig, params: &Value) -> Vec<Value> {
+    run_to_end(&rig.shifter, &rig.shop.start_job(params, json!([])).await).await
+}
+
 /// Starts a 10% canary of NEW_IMAGE baking `bake_seconds`, runs it in the background, and
 /// waits until green has its 10%: (the first job, the run).
 async fn canary_at_ten(
@@ -252,12 +257,12 @@ async fn a_second_deployment_goes_from_green_back_to_blue() {
     let rig = rig().await;
     let shop = &rig.shop;
     let params = shop.user_parameters(NEW_IMAGE, json!({"type": "all_at_once"}));
-    run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
+    run_with(&rig, &params).await;
     assert_eq!(shop.weights(false).await, (0, 100));
 
     let third = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:3";
     let params = shop.user_parameters(third, json!({"type": "all_at_once"}));
-    let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
+    let views = run_with(&rig, &params).await;
     assert_eq!(status(&views), "Succeeded");
     assert_eq!(shop.weights(false).await, (100, 0), "blue is live again");
     let (blue_td, blue_desired) = shop.service(&shop.blue_service).await;
@@ -272,7 +277,7 @@ async fn the_demo_story_a_good_canary_then_a_bad_one() {
     let rig = rig().await;
     let shop = &rig.shop;
     let good = shop.user_parameters(NEW_IMAGE, canary(1));
-    let views = run_to_end(&rig.shifter, &shop.start_job(&good, json!([])).await).await;
+    let views = run_with(&rig, &good).await;
     assert!(
         outcome(&views).starts_with("Succeeded: green"),
         "{}",
@@ -284,7 +289,7 @@ async fn the_demo_story_a_good_canary_then_a_bad_one() {
         canary(30),
     );
     let alarm = alarm_when_traffic_moves(shop, &shop.alarms[1]);
-    let views = run_to_end(&rig.shifter, &shop.start_job(&bad, json!([])).await).await;
+    let views = run_with(&rig, &bad).await;
     alarm.await.unwrap();
     assert_eq!(
         outcome(&views),
@@ -316,7 +321,7 @@ async fn all_at_once_is_one_shift() {
     let rig = rig().await;
     let shop = &rig.shop;
     let params = shop.user_parameters(NEW_IMAGE, json!("CodeDeployDefault.ECSAllAtOnce"));
-    let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
+    let views = run_with(&rig, &params).await;
     assert_eq!(status(&views), "Succeeded");
     assert_eq!(shop.green_shares(false).await, vec![100]);
 }
@@ -328,7 +333,7 @@ async fn weights_on_a_listener_rule_are_shifted_there() {
     let mut params = shop.user_parameters(NEW_IMAGE, canary(1));
     params.as_object_mut().unwrap().remove("listener_arn");
     params["listener_rule_arn"] = json!(shop.rule);
-    let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
+    let views = run_with(&rig, &params).await;
     assert_eq!(status(&views), "Succeeded");
     assert_eq!(shop.green_shares(true).await, vec![10, 100]);
     assert_eq!(
@@ -402,7 +407,7 @@ async fn green_that_never_gets_healthy_is_given_up_before_any_traffic() {
     shop.set_target_health(true, "unhealthy").await;
     let mut params = shop.user_parameters(NEW_IMAGE, canary(1));
     params["ready_timeout_seconds"] = json!(2);
-    let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
+    let views = run_with(&rig, &params).await;
     let message = failure_message(&views);
     assert!(
         message.starts_with("rolled back at 0% green: the new version was not ready after"),
@@ -595,7 +600,7 @@ async fn refused(rig: &Rig, params: Value, expected: &str) {
     let shop = &rig.shop;
     let shares_before = shop.green_shares(false).await;
     let green_before = shop.service(&shop.green_service).await;
-    let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
+    let views = run_with(rig, &params).await;
     assert_eq!(views.len(), 1, "refused in the first invocation");
     let r = last_result(&views);
     assert_eq!(
@@ -909,7 +914,7 @@ async fn a_role_scoped_to_another_listener_cannot_shift_and_the_job_fails_with_t
     let shop = &rig.shop;
     let shares_before = shop.green_shares(false).await;
     let params = shop.user_parameters(NEW_IMAGE, json!({"type": "all_at_once"}));
-    let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
+    let views = run_with(&rig, &params).await;
     let r = last_result(&views);
     assert_eq!(r["operation"], "PutJobFailureResult", "{r}");
     assert_eq!(
