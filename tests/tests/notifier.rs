@@ -64,6 +64,12 @@ async fn world() -> World {
     world_with(json!({"default_channel": CHANNEL}), &["Build", "Deploy"]).await
 }
 
+/// `world()`, its pipeline's own notify `settings` (channel, verbosity) set.
+async fn world_where_the_pipeline_has(settings: Value) -> World {
+    let notify = json!({"default_channel": CHANNEL, "pipelines": {"{pipeline}": settings}});
+    world_with(notify, &["Build", "Deploy"]).await
+}
+
 /// Starts an execution as Gantry's webhook does (variables pinned to a commit), with its source
 /// action's execution linking to the commit.
 async fn start(w: &World) -> String {
@@ -217,9 +223,12 @@ async fn run_successfully(w: &World) -> String {
     id
 }
 
-/// Slack was tried once and answered `error`, then left alone, while SNS got every one of
-/// the run's 8 notifications.
-async fn assert_slack_given_up(w: &World, error: &str) {
+/// With Slack configured as `slack` (a channel it refuses), a whole successful run: Slack was
+/// tried once and answered `error`, then left alone, while SNS got every one of the run's 8
+/// notifications.
+async fn assert_slack_given_up(w: &World, slack: Value, error: &str) {
+    w.slack.configure(slack).await;
+    run_successfully(w).await;
     let calls = w.slack.calls(None).await;
     assert_eq!(calls.len(), 1, "tried once, then left alone: {calls:#?}");
     assert_eq!(calls[0]["response"]["error"], error);
@@ -739,34 +748,19 @@ async fn a_post_that_failed_without_landing_is_posted_by_the_retry() {
 #[tokio::test]
 async fn a_channel_the_bot_is_not_in_is_given_up_while_sns_goes_on() {
     let w = world().await;
-    w.slack
-        .configure(json!({"not_in_channels": [CHANNEL]}))
-        .await;
-    run_successfully(&w).await;
-    assert_slack_given_up(&w, "not_in_channel").await;
+    assert_slack_given_up(&w, json!({"not_in_channels": [CHANNEL]}), "not_in_channel").await;
 }
 
 #[tokio::test]
 async fn a_channel_that_does_not_exist_is_given_up_while_sns_goes_on() {
-    let w = world_with(
-        json!({"default_channel": CHANNEL, "pipelines": {"{pipeline}": {"channel": "C0GONE"}}}),
-        &["Build", "Deploy"],
-    )
-    .await;
-    w.slack
-        .configure(json!({"unknown_channels": ["C0GONE"]}))
-        .await;
-    run_successfully(&w).await;
-    assert_slack_given_up(&w, "channel_not_found").await;
+    let w = world_where_the_pipeline_has(json!({"channel": "C0GONE"})).await;
+    let slack = json!({"unknown_channels": ["C0GONE"]});
+    assert_slack_given_up(&w, slack, "channel_not_found").await;
 }
 
 #[tokio::test]
 async fn verbosity_actions_lists_actions_and_failures_stays_silent_on_success() {
-    let w = world_with(
-        json!({"default_channel": CHANNEL, "pipelines": {"{pipeline}": {"verbosity": "actions"}}}),
-        &["Build", "Deploy"],
-    )
-    .await;
+    let w = world_where_the_pipeline_has(json!({"verbosity": "actions"})).await;
     run_successfully(&w).await;
     let t = texts(&w.slack.messages().await[0]);
     assert_eq!(
@@ -775,11 +769,7 @@ async fn verbosity_actions_lists_actions_and_failures_stays_silent_on_success() 
     );
     assert_eq!(w.topic.received().await.len(), 14, "every transition");
 
-    let quiet = world_with(
-        json!({"default_channel": CHANNEL, "pipelines": {"{pipeline}": {"verbosity": "failures"}}}),
-        &["Build", "Deploy"],
-    )
-    .await;
+    let quiet = world_where_the_pipeline_has(json!({"verbosity": "failures"})).await;
     run_successfully(&quiet).await;
     assert!(quiet.slack.calls(None).await.is_empty());
     assert!(quiet.topic.received().await.is_empty());
