@@ -63,48 +63,53 @@ async fn an_allowed_user_approves_and_the_message_shows_who_and_when() {
     }
 }
 
-/// The click `c` on request `id`, giving `reason` (the comment in Slack's modal), decides the
-/// approval: CodePipeline holds `status` with the summary "`decided_by` via Slack: `reason`",
-/// the message shows the reason and the audit record keeps it.
+/// The default setup, its pipeline in PARALLEL execution mode.
+fn parallel() -> Setup {
+    Setup {
+        mode: "PARALLEL",
+        ..Setup::default()
+    }
+}
+
+/// In a world whose approval was requested, `user` clicks `action` giving `reason` (the
+/// comment in Slack's modal), which decides the approval: CodePipeline holds `status` with the
+/// summary "`decided_by` via Slack: `reason`", the message shows the reason and the audit
+/// record keeps it. Returns the world.
 async fn assert_decided_giving(
-    w: &World,
-    id: &str,
-    mut c: Clicked<'_>,
+    user: (&str, &str),
+    action: &str,
     reason: &str,
     status: &str,
     decided_by: &str,
-) {
+) -> World {
+    let (w, id) = requested(Setup::default()).await;
+    let mut c = Clicked::new(user, action, &id);
     c.reason = Some(reason);
-    click_answered(w, c).await;
-    let decided = &approvals(w).await[0];
+    click_answered(&w, c).await;
+    let decided = &approvals(&w).await[0];
     assert_eq!(decided["status"], status);
     assert_eq!(
         decided["summary"],
         format!("{decided_by} via Slack: {reason}")
     );
-    let shown = text_of(&latest_message(w).await);
+    let shown = text_of(&latest_message(&w).await);
     assert!(shown.contains(reason), "{shown}");
-    assert_eq!(record(w, id).await["reason"], reason);
+    assert_eq!(record(&w, &id).await["reason"], reason);
+    w
 }
 
 #[tokio::test]
 async fn a_rejection_carries_the_reason_to_codepipeline_and_the_message() {
-    let (w, id) = requested(Setup::default()).await;
-
     let reason = "p99 latency is up 40% on the canary";
-    let click = Clicked::new(OCTO, REJECT, &id);
-    assert_decided_giving(&w, &id, click, reason, "Rejected", "Rejected by @octo").await;
+    let w = assert_decided_giving(OCTO, REJECT, reason, "Rejected", "Rejected by @octo").await;
     let shown = text_of(&latest_message(&w).await);
     assert!(shown.contains("❌ *Rejected* by <@U0OCTO>"), "{shown}");
 }
 
 #[tokio::test]
 async fn an_approval_keeps_its_comment_as_the_console_does() {
-    let (w, id) = requested(Setup::default()).await;
-
     let reason = "checked the canary dashboards";
-    let click = Clicked::new(JANE, APPROVE, &id);
-    assert_decided_giving(&w, &id, click, reason, "Approved", "Approved by @jane").await;
+    assert_decided_giving(JANE, APPROVE, reason, "Approved", "Approved by @jane").await;
 }
 
 #[tokio::test]
@@ -731,11 +736,7 @@ async fn a_request_slack_may_have_posted_is_found_not_posted_twice() {
 
 #[tokio::test]
 async fn in_parallel_mode_each_waiting_execution_is_decided_on_its_own_request() {
-    let w = world(Setup {
-        mode: "PARALLEL",
-        ..Setup::default()
-    })
-    .await;
+    let w = world(parallel()).await;
     let second = start_push(&w.sdk, &w.pipeline, "octocat", "octocat", "octocat").await;
     let first = w.execution_id.clone();
     // Both executions wait at Prod's approval at once, each with its own token.
@@ -778,11 +779,7 @@ async fn in_parallel_mode_each_waiting_execution_is_decided_on_its_own_request()
 #[tokio::test]
 async fn a_click_on_an_approval_answered_in_the_console_says_so_not_superseded() {
     // PARALLEL mode: CodePipeline answers a token already used with InvalidApprovalToken.
-    let w = world(Setup {
-        mode: "PARALLEL",
-        ..Setup::default()
-    })
-    .await;
+    let w = world(parallel()).await;
     let seeded = approval_waits(&w, json!({})).await;
     let id = request_posted(&w).await;
     approve_in_console(&w, &seeded, "Approved in the console by ops").await;
