@@ -214,6 +214,15 @@ async fn send(w: &World, event: &Value) -> Value {
         .unwrap_or_else(|e| panic!("handle {}: {e}", event["detail"]))
 }
 
+/// `world()` with an execution started: (world, the execution's first event, the pipeline's
+/// STARTED).
+async fn started() -> (World, Value) {
+    let w = world().await;
+    let id = start(&w).await;
+    let first = events(&w, &id).pipeline(0, "STARTED");
+    (w, first)
+}
+
 /// Starts an execution and sends every event of a successful run of it; returns its id.
 async fn run_successfully(w: &World) -> String {
     let id = start(w).await;
@@ -249,6 +258,20 @@ fn texts(message: &Value) -> Vec<String> {
         }
     }
     out
+}
+
+/// The texts of an execution's message: its headline (the first text) and its stages line
+/// (the third).
+fn assert_headline_and_stages(t: &[String], headline: &str, stages: &str) {
+    assert_eq!(t[0], headline);
+    assert_eq!(t[2], stages);
+}
+
+/// The texts of an ended execution's message: its headline, its stages line and a summary
+/// (the fourth text) starting with `summary`.
+fn assert_ended(t: &[String], headline: &str, stages: &str, summary: &str) {
+    assert_headline_and_stages(t, headline, stages);
+    assert!(t[3].starts_with(summary), "{}", t[3]);
 }
 
 fn parents(messages: &[Value]) -> Vec<&Value> {
@@ -289,19 +312,15 @@ async fn a_successful_execution_is_one_slack_message_updated_in_place_and_publis
     assert_eq!(m["channel"], CHANNEL);
     assert!(m["versions"].as_u64().unwrap() > 3, "updated in place");
     let t = texts(m);
-    assert_eq!(t[0], format!(":white_check_mark: {} succeeded", w.pipeline));
+    assert_ended(
+        &t,
+        &format!(":white_check_mark: {} succeeded", w.pipeline),
+        ":white_check_mark: Source  ›  :white_check_mark: Build  ›  :white_check_mark: Deploy",
+        ":white_check_mark: Succeeded in 4m 12s",
+    );
     assert_eq!(
         t[1],
         format!("*<https://github.com/octo-org/shop/commit/{COMMIT}|`9fceb02d`>* Fix the cart total\nby *ada* on `main` in octo-org/shop _started by a push_")
-    );
-    assert_eq!(
-        t[2],
-        ":white_check_mark: Source  ›  :white_check_mark: Build  ›  :white_check_mark: Deploy"
-    );
-    assert!(
-        t[3].starts_with(":white_check_mark: Succeeded in 4m 12s"),
-        "{}",
-        t[3]
     );
     assert!(t[3].contains(&format!(
         "<https://us-east-1.console.aws.amazon.com/codesuite/codepipeline/pipelines/{}/executions/{id}/timeline?region=us-east-1|Execution {}>",
@@ -437,13 +456,12 @@ async fn a_failed_build_replies_in_the_thread_with_the_error_and_the_log_link() 
 
     let messages = w.slack.messages().await;
     let parent = parents(&messages)[0];
-    let t = texts(parent);
-    assert_eq!(t[0], format!(":x: {} failed", w.pipeline));
-    assert_eq!(
-        t[2],
-        ":white_check_mark: Source  ›  :x: Build _failed_  ›  :heavy_minus_sign: Deploy"
+    assert_ended(
+        &texts(parent),
+        &format!(":x: {} failed", w.pipeline),
+        ":white_check_mark: Source  ›  :x: Build _failed_  ›  :heavy_minus_sign: Deploy",
+        ":x: Failed in 1m 35s",
     );
-    assert!(t[3].starts_with(":x: Failed in 1m 35s"), "{}", t[3]);
     let replies: Vec<&Value> = messages
         .iter()
         .filter(|m| m["thread_ts"] == parent["ts"])
@@ -510,26 +528,14 @@ async fn superseded_and_stopped_executions_say_so() {
     }
     let messages = w.slack.messages().await;
     assert_eq!(messages.len(), 2);
-    let s = texts(&messages[0]);
-    assert_eq!(s[0], format!(":fast_forward: {} superseded", w.pipeline));
-    assert_eq!(
-        s[2],
-        ":white_check_mark: Source  ›  :fast_forward: Build _superseded_  ›  :fast_forward: Deploy _superseded_"
-    );
-    assert!(
-        s[3].starts_with(":fast_forward: Superseded in 20s"),
-        "{}",
-        s[3]
+    assert_ended(
+        &texts(&messages[0]),
+        &format!(":fast_forward: {} superseded", w.pipeline),
+        ":white_check_mark: Source  ›  :fast_forward: Build _superseded_  ›  :fast_forward: Deploy _superseded_",
+        ":fast_forward: Superseded in 20s",
     );
     let t = texts(&messages[1]);
-    assert_eq!(
-        t[0],
-        format!(":black_square_for_stop: {} stopped", w.pipeline)
-    );
-    assert_eq!(
-        t[2],
-        ":white_check_mark: Source  ›  :black_square_for_stop: Build _stopped_  ›  :black_square_for_stop: Deploy _stopped_"
-    );
+    assert_headline_and_stages(&t, &format!(":black_square_for_stop: {} stopped", w.pipeline), ":white_check_mark: Source  ›  :black_square_for_stop: Build _stopped_  ›  :black_square_for_stop: Deploy _stopped_");
     let received = w.topic.received().await;
     let warnings: Vec<(String, String)> = received
         .iter()
@@ -662,9 +668,7 @@ async fn slack_rate_limiting_is_waited_out() {
 
 #[tokio::test]
 async fn slack_down_still_publishes_and_lambdas_retry_delivers_slack_without_repeating_sns() {
-    let w = world().await;
-    let id = start(&w).await;
-    let first = events(&w, &id).pipeline(0, "STARTED");
+    let (w, first) = started().await;
     w.slack
         .fault(
             "*",
@@ -730,9 +734,7 @@ async fn slack_answering_internal_error_having_posted_ends_in_exactly_one_parent
 
 #[tokio::test]
 async fn a_post_that_failed_without_landing_is_posted_by_the_retry() {
-    let w = world().await;
-    let id = start(&w).await;
-    let first = events(&w, &id).pipeline(0, "STARTED");
+    let (w, first) = started().await;
     w.slack
         .fault("chat.postMessage", json!([{"status": 500}]))
         .await;
@@ -797,14 +799,7 @@ async fn an_approval_stage_shows_waiting_for_approval() {
     }
     let messages = w.slack.messages().await;
     let t = texts(&messages[0]);
-    assert_eq!(
-        t[0],
-        format!(":raised_hand: {} waiting for approval", w.pipeline)
-    );
-    assert_eq!(
-        t[2],
-        ":white_check_mark: Source  ›  :white_check_mark: Build  ›  :raised_hand: Approve _waiting for approval_  ›  :white_circle: Deploy"
-    );
+    assert_headline_and_stages(&t, &format!(":raised_hand: {} waiting for approval", w.pipeline), ":white_check_mark: Source  ›  :white_check_mark: Build  ›  :raised_hand: Approve _waiting for approval_  ›  :white_circle: Deploy");
     dump("approval", &messages);
 }
 
