@@ -91,6 +91,24 @@ async fn canary_at_ten(
     (first, running)
 }
 
+/// Starts a 10% canary of NEW_IMAGE baking `bake_seconds` and makes its first invocation,
+/// which shifts green to 10% and hands over: (the first job, its continuation).
+async fn canary_handed_over(rig: &Rig, bake_seconds: u64) -> (Value, Value) {
+    let first = start(rig, canary(bake_seconds)).await;
+    invoke(&*rig.shifter, &first["event"]).await;
+    assert_eq!(rig.shop.weights(false).await, (90, 10));
+    let second = next_job(&first).await;
+    (first, second)
+}
+
+/// The continuation token a job's `data` holds, parsed.
+fn continuation_token(data: &Value) -> Value {
+    let token = data["continuationToken"]
+        .as_str()
+        .expect("a continuation token");
+    serde_json::from_str(token).expect("the token is JSON")
+}
+
 /// A job's id (of `{job_id, event}` or of a view's `next_job`).
 fn id(job: &Value) -> &str {
     job["job_id"].as_str().expect("job_id")
@@ -1081,10 +1099,7 @@ async fn a_blip_reading_the_listener_mid_canary_holds_the_weights_and_does_not_r
 async fn a_rollback_that_cannot_finish_fails_the_invocation_and_its_retry_finishes_it() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = start(&rig, canary(30)).await;
-    invoke(&*rig.shifter, &first["event"]).await;
-    assert_eq!(shop.weights(false).await, (90, 10));
-    let second = next_job(&first).await;
+    let (first, second) = canary_handed_over(&rig, 30).await;
     // ELB is down for longer than the invocation's time: every try fails.
     shop.fail_listener_calls("ModifyListener", 1000).await;
     shop.set_alarm(&shop.alarms[0], "ALARM").await;
@@ -1311,17 +1326,13 @@ async fn a_crash_after_recording_the_deployment_resumes_it_instead_of_rolling_ba
 async fn a_tampered_continuation_token_moves_nothing() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = start(&rig, canary(30)).await;
-    invoke(&*rig.shifter, &first["event"]).await;
-    assert_eq!(shop.weights(false).await, (90, 10));
-    let second = next_job(&first).await;
+    let (first, second) = canary_handed_over(&rig, 30).await;
     let (blue_before, green_before) = (
         shop.service(&shop.blue_service).await,
         shop.service(&shop.green_service).await,
     );
     let data = &second["event"]["CodePipeline.job"]["data"];
-    let mut token: Value =
-        serde_json::from_str(data["continuationToken"].as_str().unwrap()).unwrap();
+    let mut token = continuation_token(data);
     token["was"]["td"] = json!("arn:aws:ecs:us-east-1:123456789012:task-definition/evil:1");
     // Someone who can invoke the function edits the token in the event: CodePipeline holds
     // another one for the job, so the invocation is not believed at all.
@@ -1355,13 +1366,9 @@ async fn a_tampered_continuation_token_moves_nothing() {
 async fn a_continuation_token_with_its_phase_moved_on_moves_nothing() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = start(&rig, canary(300)).await;
-    invoke(&*rig.shifter, &first["event"]).await;
-    assert_eq!(shop.weights(false).await, (90, 10));
-    let second = next_job(&first).await;
+    let (first, second) = canary_handed_over(&rig, 300).await;
     let data = &second["event"]["CodePipeline.job"]["data"];
-    let mut token: Value =
-        serde_json::from_str(data["continuationToken"].as_str().unwrap()).unwrap();
+    let mut token = continuation_token(data);
     // Someone who can answer the job backdates the canary step, so its bake is long over and
     // the next check would send everything to the new version, and CodePipeline hands that
     // token to the next job. The deployment's fixed part is untouched.
