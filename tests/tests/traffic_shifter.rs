@@ -18,6 +18,8 @@ use gantry_tests::traffic::{
 use gantry_tests::unique;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use traffic_shifter::TrafficShifter;
@@ -79,16 +81,14 @@ async fn run_with(rig: &Rig, params: &Value) -> Vec<Value> {
     run_to_end(&rig.shifter, &rig.shop.start_job(params, json!([])).await).await
 }
 
-/// Starts a 10% canary of NEW_IMAGE baking `bake_seconds`, runs it in the background, and
-/// waits until green has its 10%: (the first job, the run).
-async fn canary_at_ten(
-    rig: &Rig,
-    bake_seconds: u64,
-) -> (Value, tokio::task::JoinHandle<Vec<Value>>) {
-    let first = start(rig, canary(bake_seconds)).await;
+/// A rig running a 10% canary of NEW_IMAGE baking `bake_seconds` in the background, green at
+/// its 10%: (rig, the first job, the run).
+async fn canary_at_ten(bake_seconds: u64) -> (Rig, Value, tokio::task::JoinHandle<Vec<Value>>) {
+    let rig = rig().await;
+    let first = start(&rig, canary(bake_seconds)).await;
     let running = spawn_run(&rig.shifter, &first);
     rig.shop.until_green_at(10).await;
-    (first, running)
+    (rig, first, running)
 }
 
 /// Starts a 10% canary of NEW_IMAGE baking `bake_seconds` and makes its first invocation,
@@ -124,8 +124,9 @@ fn status(views: &[Value]) -> &Value {
     &views.last().expect("a job")["status"]
 }
 
-/// How many of the results sent for a job CodePipeline accepted, and all that were sent.
-async fn accepted_results(job_id: &str) -> (usize, Value) {
+/// Of the results sent for a job, CodePipeline accepted exactly one (`why` says what that
+/// shows).
+async fn assert_one_result_accepted(job_id: &str, why: &str) {
     let results = job(job_id).await["results"].clone();
     let accepted = results
         .as_array()
@@ -133,7 +134,7 @@ async fn accepted_results(job_id: &str) -> (usize, Value) {
         .iter()
         .filter(|r| r["error"].is_null())
         .count();
-    (accepted, results)
+    assert_eq!(accepted, 1, "{why}: {results}");
 }
 
 /// The invocation answered `outcome`, its message saying `says`.
@@ -402,9 +403,8 @@ async fn an_alarm_at_step_two_rolls_everything_back() {
 
 #[tokio::test]
 async fn unhealthy_green_targets_roll_back() {
-    let rig = rig().await;
+    let (rig, _, running) = canary_at_ten(5).await;
     let shop = &rig.shop;
-    let (_, running) = canary_at_ten(&rig, 5).await;
     shop.set_target_health(true, "unhealthy").await;
     let views = running.await.unwrap();
     assert_eq!(
@@ -445,9 +445,8 @@ async fn green_that_never_gets_healthy_is_given_up_before_any_traffic() {
 
 #[tokio::test]
 async fn the_roll_back_button_rolls_back() {
-    let rig = rig().await;
+    let (rig, first, running) = canary_at_ten(60).await;
     let shop = &rig.shop;
-    let (first, running) = canary_at_ten(&rig, 60).await;
     let deployment = id(&first).to_string();
     click(&rig, &deployment, "rollback").await;
     let views = running.await.unwrap();
@@ -464,9 +463,11 @@ async fn the_roll_back_button_rolls_back() {
 async fn promote_now_skips_the_remaining_bake() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let started = Instant::now();
-    let (first, running) = canary_at_ten(&rig, 600).await;
+    let first = start(&rig, canary(600)).await;
     let deployment = id(&first).to_string();
+    let started = Instant::now();
+    let running = spawn_run(&rig.shifter, &first);
+    shop.until_green_at(10).await;
     click(&rig, &deployment, "promote").await;
     let views = running.await.unwrap();
     assert_eq!(status(&views), "Succeeded");
@@ -523,15 +524,13 @@ async fn a_repeated_invocation_changes_nothing_twice() {
         green_td,
         "no second revision"
     );
-    let (accepted, results) = accepted_results(id(&second)).await;
-    assert_eq!(accepted, 1, "reported once: {results}");
+    assert_one_result_accepted(id(&second), "reported once").await;
 }
 
 #[tokio::test]
 async fn a_stopped_pipeline_execution_rolls_the_deployment_back() {
-    let rig = rig().await;
+    let (rig, first, running) = canary_at_ten(60).await;
     let shop = &rig.shop;
-    let (first, running) = canary_at_ten(&rig, 60).await;
     // CodePipeline gives up on the job (the execution was stopped, or the job timed out).
     let mut current = id(&first).to_string();
     while let Some(next) = job(&current).await["next_job"]["job_id"].as_str() {
@@ -559,10 +558,15 @@ async fn a_stopped_pipeline_execution_rolls_the_deployment_back() {
     assert_eq!(shop.service(&shop.green_service).await.1, 0);
 }
 
-/// The real load balancer, except that the process "dies" right after the first weight change.
-struct CrashAfterShift<L>(L);
+/// What a test makes happen right after the shifter changes the weights (given them).
+type AfterShift =
+    Box<dyn Fn(Vec<(String, u32)>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
-impl<L: LoadBalancer + Sync> LoadBalancer for CrashAfterShift<L> {
+/// The real load balancer, with something happening right after each weight change it makes
+/// (the process dying, a person editing the listener by hand).
+struct ThenAfterShift<L>(L, AfterShift);
+
+impl<L: LoadBalancer + Sync> LoadBalancer for ThenAfterShift<L> {
     async fn forward(&self, control: &TrafficControl) -> Result<Vec<ForwardTarget>, ShiftError> {
         self.0.forward(control).await
     }
@@ -573,7 +577,8 @@ impl<L: LoadBalancer + Sync> LoadBalancer for CrashAfterShift<L> {
         weights: &[(String, u32)],
     ) -> Result<(), ShiftError> {
         self.0.set_weights(control, weights).await?;
-        panic!("the invocation died right after shifting");
+        (self.1)(weights.to_vec()).await;
+        Ok(())
     }
 
     async fn target_health(&self, arn: &str) -> Result<TargetHealth, ShiftError> {
@@ -589,7 +594,11 @@ async fn an_invocation_that_died_after_a_shift_is_resumed_without_shifting_twice
     let crashing = Arc::new(with_stand_ins(
         s,
         s.cluster.clone(),
-        CrashAfterShift(s.balancer.clone()),
+        // The process "dies" right after the first weight change.
+        ThenAfterShift(
+            s.balancer.clone(),
+            Box::new(|_| Box::pin(async { panic!("the invocation died right after shifting") })),
+        ),
         s.hooks.clone(),
         s.slice,
     ));
@@ -645,6 +654,13 @@ async fn refused(rig: &Rig, params: Value, expected: &str) {
         2,
         "blue untouched"
     );
+}
+
+/// `refused`, for the parameters of a 1-second canary of NEW_IMAGE: what the shop is set up
+/// with is what is wrong.
+async fn refused_as_set_up(rig: &Rig, expected: &str) {
+    let shop = &rig.shop;
+    refused(rig, shop.user_parameters(NEW_IMAGE, canary(1)), expected).await;
 }
 
 #[tokio::test]
@@ -729,9 +745,8 @@ async fn target_groups_that_do_not_match_the_listener_are_refused() {
     // The listener forwards to blue alone: green's target group is not on it.
     shop.forward_listener_to(&[(&shop.blue_target_group, 1)])
         .await;
-    refused(
+    refused_as_set_up(
         &rig,
-        shop.user_parameters(NEW_IMAGE, canary(1)),
         &format!(
             "green.target_group_arn {} is not on listener",
             shop.green_target_group
@@ -745,12 +760,7 @@ async fn target_groups_that_do_not_match_the_listener_are_refused() {
         (&shop.green_target_group, 10),
     ])
     .await;
-    refused(
-        &rig,
-        shop.user_parameters(NEW_IMAGE, canary(1)),
-        "is part-way through a shift (blue 90, green 10)",
-    )
-    .await;
+    refused_as_set_up(&rig, "is part-way through a shift (blue 90, green 10)").await;
 }
 
 #[tokio::test]
@@ -986,12 +996,7 @@ async fn stickiness_on_the_forward_action_is_refused_at_the_start() {
         .send()
         .await
         .expect("sticky listener");
-    refused(
-        &rig,
-        shop.user_parameters(NEW_IMAGE, canary(1)),
-        "has target group stickiness on",
-    )
-    .await;
+    refused_as_set_up(&rig, "has target group stickiness on").await;
 }
 
 #[tokio::test]
@@ -1013,9 +1018,8 @@ async fn a_plan_that_can_outlast_codepipelines_action_limit_is_refused_naming_it
 
 #[tokio::test]
 async fn draining_green_targets_count_as_unhealthy_and_roll_back() {
-    let rig = rig().await;
+    let (rig, _, running) = canary_at_ten(30).await;
     let shop = &rig.shop;
-    let (_, running) = canary_at_ten(&rig, 30).await;
     shop.set_target_health(true, "draining").await;
     let views = running.await.unwrap();
     let message = failure_message(&views);
@@ -1057,15 +1061,13 @@ async fn the_same_event_delivered_twice_at_once_drives_once() {
         vec![10, 100],
         "each weight set once, no rollback"
     );
-    let (accepted, results) = accepted_results(id(&first)).await;
-    assert_eq!(accepted, 1, "the first job got one result: {results}");
+    assert_one_result_accepted(id(&first), "the first job got one result").await;
 }
 
 #[tokio::test]
 async fn a_rollback_retries_the_listener_until_traffic_is_back_on_the_live_side() {
-    let rig = rig().await;
+    let (rig, _, running) = canary_at_ten(30).await;
     let shop = &rig.shop;
-    let (_, running) = canary_at_ten(&rig, 30).await;
     // The ELB API has a blip (4 failures: more than the SDK's own 3 tries) just as the alarm
     // fires.
     shop.fail_listener_calls("ModifyListener", 4).await;
@@ -1080,9 +1082,8 @@ async fn a_rollback_retries_the_listener_until_traffic_is_back_on_the_live_side(
 
 #[tokio::test]
 async fn a_blip_reading_the_listener_mid_canary_holds_the_weights_and_does_not_roll_back() {
-    let rig = rig().await;
+    let (rig, _, running) = canary_at_ten(3).await;
     let shop = &rig.shop;
-    let (_, running) = canary_at_ten(&rig, 3).await;
     // The ELB API fails 6 reads in a row: twice the SDK's own 3 tries, so two checks see
     // nothing at all.
     shop.fail_listener_calls("DescribeListeners", 6).await;
@@ -1128,9 +1129,8 @@ async fn a_rollback_that_cannot_finish_fails_the_invocation_and_its_retry_finish
 
 #[tokio::test]
 async fn a_rollback_first_restores_the_live_sides_tasks_if_they_were_scaled_in() {
-    let rig = rig().await;
+    let (rig, _, running) = canary_at_ten(30).await;
     let shop = &rig.shop;
-    let (_, running) = canary_at_ten(&rig, 30).await;
     // Auto scaling scales blue in while green takes traffic.
     shop.set_desired_count(&shop.blue_service, 1).await;
     shop.set_alarm(&shop.alarms[0], "ALARM").await;
@@ -1144,35 +1144,22 @@ async fn a_rollback_first_restores_the_live_sides_tasks_if_they_were_scaled_in()
     );
 }
 
-/// The real load balancer, and a person who edits the listener by hand right after the
-/// shifter's first weight change.
-struct EditedByHand<L>(L, Shop);
-
-impl<L: LoadBalancer + Sync> LoadBalancer for EditedByHand<L> {
-    async fn forward(&self, control: &TrafficControl) -> Result<Vec<ForwardTarget>, ShiftError> {
-        self.0.forward(control).await
-    }
-
-    async fn set_weights(
-        &self,
-        control: &TrafficControl,
-        weights: &[(String, u32)],
-    ) -> Result<(), ShiftError> {
-        self.0.set_weights(control, weights).await?;
-        if weights.iter().any(|(_, w)| *w != 0 && *w != 100) {
-            let shop = &self.1;
-            shop.forward_listener_to(&[
-                (&shop.blue_target_group, 50),
-                (&shop.green_target_group, 50),
-            ])
-            .await;
-        }
-        Ok(())
-    }
-
-    async fn target_health(&self, arn: &str) -> Result<TargetHealth, ShiftError> {
-        self.0.target_health(arn).await
-    }
+/// A person who edits the listener by hand (50/50) right after the shifter's first weight
+/// change (one neither all blue nor all green).
+fn edited_by_hand(shop: &Shop) -> AfterShift {
+    let shop = shop.clone();
+    Box::new(move |weights| {
+        let shop = shop.clone();
+        Box::pin(async move {
+            if weights.iter().any(|(_, w)| *w != 0 && *w != 100) {
+                shop.forward_listener_to(&[
+                    (&shop.blue_target_group, 50),
+                    (&shop.green_target_group, 50),
+                ])
+                .await;
+            }
+        })
+    })
 }
 
 #[tokio::test]
@@ -1184,7 +1171,7 @@ async fn a_listener_edited_by_hand_mid_shift_is_noticed_at_once_and_rolled_back(
     let shifter = with_stand_ins(
         s,
         s.cluster.clone(),
-        EditedByHand(s.balancer.clone(), shop.clone()),
+        ThenAfterShift(s.balancer.clone(), edited_by_hand(shop)),
         s.hooks.clone(),
         Duration::from_secs(100),
     );
