@@ -3,7 +3,11 @@
 //! Slack stand-in with users and a user group, and the function built from its environment;
 //! plus the events AWS and Slack send it.
 
-use crate::aws::{create_pipeline_role, create_secret, create_table, function_start, sdk};
+use crate::aws::{
+    aws_action_type, create_declared_pipeline, function_start, one_action_stage,
+    pipeline_from_source, sdk, table_and_secret,
+};
+pub use crate::slack::buttons;
 use crate::slack::SlackNs;
 use crate::{emulator_url, fixture_json, http, unique};
 use gantry_core::approval::interaction::{Click, APPROVE, REJECT};
@@ -71,11 +75,8 @@ impl Default for Setup {
 /// secret and the function built from the environment it would get in Lambda.
 pub async fn world(setup: Setup) -> World {
     let sdk = sdk().await;
-    let table = unique("gantry");
-    create_table(&sdk, &table).await;
-    let secret = create_secret(
+    let (table, secret) = table_and_secret(
         &sdk,
-        &unique("gantry-secret"),
         &json!({"slack_signing_secret": SIGNING_SECRET, "slack_bot_token": "xoxb-approval-tests"}),
     )
     .await;
@@ -129,67 +130,48 @@ pub async fn world(setup: Setup) -> World {
 }
 
 pub async fn create_approval_pipeline(sdk: &aws_config::SdkConfig, name: &str, mode: &str) {
-    use aws_sdk_codepipeline::types::*;
-    let role = create_pipeline_role(&unique("pipeline-role")).await;
-    let type_id = |category, owner, provider: &str| {
-        ActionTypeId::builder()
-            .category(category)
-            .owner(owner)
-            .provider(provider)
-            .version("1")
-            .build()
-            .expect("type id")
-    };
-    let source = ActionDeclaration::builder()
-        .name("Source")
-        .action_type_id(type_id(
-            ActionCategory::Source,
-            ActionOwner::Aws,
-            "CodeStarSourceConnection",
-        ))
-        .build()
-        .expect("source");
+    use aws_sdk_codepipeline::types::{ActionCategory, ActionDeclaration, ExecutionMode};
     let approval = ActionDeclaration::builder()
         .name("Approve")
-        .action_type_id(type_id(
-            ActionCategory::Approval,
-            ActionOwner::Aws,
-            "Manual",
-        ))
+        .action_type_id(aws_action_type(ActionCategory::Approval, "Manual"))
         .configuration("CustomData", CUSTOM_DATA_DECLARED)
         .configuration("ExternalEntityLink", REVIEW_URL)
         .build()
         .expect("approval");
-    let stage = |name: &str, action| {
-        StageDeclaration::builder()
-            .name(name)
-            .actions(action)
-            .build()
-            .expect("stage")
-    };
-    let declaration = PipelineDeclaration::builder()
-        .name(name)
-        .role_arn(role)
-        .pipeline_type(PipelineType::V2)
+    let declaration = pipeline_from_source(name, "Source")
+        .await
         .execution_mode(ExecutionMode::from(mode))
-        .set_variables(Some(crate::aws::pipeline_variables()))
-        .artifact_store(
-            ArtifactStore::builder()
-                .r#type(ArtifactStoreType::S3)
-                .location("gantry-artifacts")
+        .stages(one_action_stage("Prod", approval));
+    create_declared_pipeline(sdk, declaration).await;
+}
+
+/// A world of `setup` whose approval waits and was requested in Slack: (world, request id).
+pub async fn requested(setup: Setup) -> (World, String) {
+    let w = world(setup).await;
+    approval_waits(&w, json!({})).await;
+    let id = request_posted(&w).await;
+    (w, id)
+}
+
+/// Someone approves the waiting approval `seeded` in the console, with `summary`.
+pub async fn approve_in_console(w: &World, seeded: &Value, summary: &str) {
+    use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus};
+    aws_sdk_codepipeline::Client::new(&w.sdk)
+        .put_approval_result()
+        .pipeline_name(&w.pipeline)
+        .stage_name("Prod")
+        .action_name("Approve")
+        .token(seeded["token"].as_str().expect("token"))
+        .result(
+            ApprovalResult::builder()
+                .status(ApprovalStatus::Approved)
+                .summary(summary)
                 .build()
-                .expect("store"),
+                .expect("result"),
         )
-        .stages(stage("Source", source))
-        .stages(stage("Prod", approval))
-        .build()
-        .expect("pipeline");
-    aws_sdk_codepipeline::Client::new(sdk)
-        .create_pipeline()
-        .pipeline(declaration)
         .send()
         .await
-        .expect("create pipeline");
+        .expect("approve in the console");
 }
 
 /// An execution started as the webhook starts them: pinned to a commit, with its variables.
@@ -333,22 +315,6 @@ pub async fn latest_message(w: &World) -> Value {
         .expect("a message was posted")
 }
 
-pub fn buttons(message: &Value) -> Vec<(String, String)> {
-    message["blocks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|b| b["type"] == "actions")
-        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
-        .map(|e| {
-            (
-                e["action_id"].as_str().unwrap_or_default().to_string(),
-                e["value"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
-
 /// A Slack click as Slack sends it: signed form body in a Function URL event.
 pub struct Clicked<'a> {
     pub user: (&'a str, &'a str),
@@ -387,6 +353,14 @@ pub async fn click(w: &World, c: Clicked<'_>) -> (u16, Value) {
     (status, body)
 }
 
+/// `click`, which Slack must see answered 200 (it shows anything else as an error); returns
+/// the answer's body.
+pub async fn click_answered(w: &World, c: Clicked<'_>) -> Value {
+    let (status, body) = click(w, c).await;
+    assert_eq!(status, 200);
+    body
+}
+
 pub fn click_event(w: &World, c: &Clicked<'_>, response_path: &str) -> Value {
     let mut request = Click {
         user_id: c.user.0,
@@ -419,23 +393,24 @@ pub async fn private_replies(w: &World) -> Vec<String> {
         .collect()
 }
 
+/// The approval request's record (`APPROVAL#<id>`), its string and number attributes as text.
 pub async fn record(w: &World, id: &str) -> HashMap<String, String> {
+    item_as_text(w, &format!("APPROVAL#{id}"), "APPROVAL").await
+}
+
+/// The state table's item (`pk`, `sk`), its string and number attributes as text.
+pub async fn item_as_text(w: &World, pk: &str, sk: &str) -> HashMap<String, String> {
+    use aws_sdk_dynamodb::types::AttributeValue;
     let out = aws_sdk_dynamodb::Client::new(&w.sdk)
         .get_item()
         .table_name(&w.table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("APPROVAL#{id}")),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("APPROVAL".into()),
-        )
+        .key("pk", AttributeValue::S(pk.into()))
+        .key("sk", AttributeValue::S(sk.into()))
         .send()
         .await
         .expect("get item");
     out.item()
-        .expect("approval record")
+        .unwrap_or_else(|| panic!("no item {pk}"))
         .iter()
         .filter_map(|(k, v)| {
             let text = v.as_s().cloned().or_else(|_| v.as_n().cloned()).ok()?;

@@ -63,6 +63,15 @@ async fn sdk_with_credentials(key: &str, secret: &str) -> SdkConfig {
         .await
 }
 
+/// A state table and a Gantry secret holding `secret`, both named for this test alone:
+/// (table name, secret ARN).
+pub async fn table_and_secret(sdk: &SdkConfig, secret: &Value) -> (String, String) {
+    let table = crate::unique("gantry");
+    create_table(sdk, &table).await;
+    let secret_arn = create_secret(sdk, &crate::unique("gantry-secret"), secret).await;
+    (table, secret_arn)
+}
+
 /// Creates the state table exactly as the SAM template does (pk/sk, TTL on `expires_at`).
 pub async fn create_table(sdk: &SdkConfig, name: &str) {
     let client = aws_sdk_dynamodb::Client::new(sdk);
@@ -196,27 +205,50 @@ pub fn pipeline_variables() -> Vec<aws_sdk_codepipeline::types::PipelineVariable
         .collect()
 }
 
-/// A pipeline like the SAM template's: a CodeStar source action named `source_action`, then
-/// the given stages, each with one action (`Approval` stages get a manual approval).
-pub async fn create_pipeline(sdk: &SdkConfig, name: &str, source_action: &str, stages: &[&str]) {
+/// The type of an action AWS provides (`version` 1): CodeStar sources, manual approvals,
+/// CodeBuild, Lambda invokes.
+pub fn aws_action_type(
+    category: aws_sdk_codepipeline::types::ActionCategory,
+    provider: &str,
+) -> aws_sdk_codepipeline::types::ActionTypeId {
+    aws_sdk_codepipeline::types::ActionTypeId::builder()
+        .category(category)
+        .owner(aws_sdk_codepipeline::types::ActionOwner::Aws)
+        .provider(provider)
+        .version("1")
+        .build()
+        .expect("type id")
+}
+
+/// A stage holding one action.
+pub fn one_action_stage(
+    name: &str,
+    action: aws_sdk_codepipeline::types::ActionDeclaration,
+) -> aws_sdk_codepipeline::types::StageDeclaration {
+    aws_sdk_codepipeline::types::StageDeclaration::builder()
+        .name(name)
+        .actions(action)
+        .build()
+        .expect("stage")
+}
+
+/// A V2 pipeline declaration like the SAM template's, with a new service role, up to its
+/// `Source` stage (a CodeStar source action named `source_action`); the caller adds the rest.
+pub async fn pipeline_from_source(
+    name: &str,
+    source_action: &str,
+) -> aws_sdk_codepipeline::types::builders::PipelineDeclarationBuilder {
     use aws_sdk_codepipeline::types::*;
     let role = create_pipeline_role(&crate::unique("pipeline-role")).await;
-    let action = |name: &str, category: ActionCategory, provider: &str, owner: ActionOwner| {
-        ActionDeclaration::builder()
-            .name(name)
-            .action_type_id(
-                ActionTypeId::builder()
-                    .category(category)
-                    .owner(owner)
-                    .provider(provider)
-                    .version("1")
-                    .build()
-                    .expect("type id"),
-            )
-            .build()
-            .expect("action")
-    };
-    let mut decl = PipelineDeclaration::builder()
+    let source = ActionDeclaration::builder()
+        .name(source_action)
+        .action_type_id(aws_action_type(
+            ActionCategory::Source,
+            "CodeStarSourceConnection",
+        ))
+        .build()
+        .expect("action");
+    PipelineDeclaration::builder()
         .name(name)
         .role_arn(role)
         .pipeline_type(PipelineType::V2)
@@ -228,43 +260,41 @@ pub async fn create_pipeline(sdk: &SdkConfig, name: &str, source_action: &str, s
                 .build()
                 .expect("store"),
         )
-        .stages(
-            StageDeclaration::builder()
-                .name("Source")
-                .actions(action(
-                    source_action,
-                    ActionCategory::Source,
-                    "CodeStarSourceConnection",
-                    ActionOwner::Aws,
-                ))
-                .build()
-                .expect("stage"),
-        );
-    for stage in stages {
-        let a = if stage.contains("Approv") {
-            action(
-                "Approve",
-                ActionCategory::Approval,
-                "Manual",
-                ActionOwner::Aws,
-            )
-        } else {
-            action(stage, ActionCategory::Build, "CodeBuild", ActionOwner::Aws)
-        };
-        decl = decl.stages(
-            StageDeclaration::builder()
-                .name(*stage)
-                .actions(a)
-                .build()
-                .expect("stage"),
-        );
-    }
+        .stages(one_action_stage("Source", source))
+}
+
+/// Creates the pipeline `declaration` declares.
+pub async fn create_declared_pipeline(
+    sdk: &SdkConfig,
+    declaration: aws_sdk_codepipeline::types::builders::PipelineDeclarationBuilder,
+) {
     aws_sdk_codepipeline::Client::new(sdk)
         .create_pipeline()
-        .pipeline(decl.build().expect("pipeline"))
+        .pipeline(declaration.build().expect("pipeline"))
         .send()
         .await
         .expect("create pipeline");
+}
+
+/// A pipeline like the SAM template's: a CodeStar source action named `source_action`, then
+/// the given stages, each with one action (`Approval` stages get a manual approval).
+pub async fn create_pipeline(sdk: &SdkConfig, name: &str, source_action: &str, stages: &[&str]) {
+    use aws_sdk_codepipeline::types::*;
+    let mut declaration = pipeline_from_source(name, source_action).await;
+    for stage in stages {
+        let (action, category, provider) = if stage.contains("Approv") {
+            ("Approve", ActionCategory::Approval, "Manual")
+        } else {
+            (*stage, ActionCategory::Build, "CodeBuild")
+        };
+        let action = ActionDeclaration::builder()
+            .name(action)
+            .action_type_id(aws_action_type(category, provider))
+            .build()
+            .expect("action");
+        declaration = declaration.stages(one_action_stage(stage, action));
+    }
+    create_declared_pipeline(sdk, declaration).await;
 }
 
 /// Declares `stage`'s one action as a Lambda invoke of `function` with `user_parameters` (as
@@ -277,6 +307,33 @@ pub async fn declare_lambda_action(
     user_parameters: &str,
 ) {
     use aws_sdk_codepipeline::types::*;
+    edit_pipeline(sdk, pipeline, |declaration| {
+        for s in declaration.stages.iter_mut().filter(|s| s.name == stage) {
+            let actions = s.actions.iter().map(|a| {
+                ActionDeclaration::builder()
+                    .name(&a.name)
+                    .action_type_id(aws_action_type(ActionCategory::Invoke, "Lambda"))
+                    .configuration("FunctionName", function)
+                    .configuration("UserParameters", user_parameters)
+                    .build()
+                    .expect("action")
+            });
+            *s = StageDeclaration::builder()
+                .name(&s.name)
+                .set_actions(Some(actions.collect()))
+                .build()
+                .expect("stage");
+        }
+    })
+    .await;
+}
+
+/// Changes a pipeline's declaration with `edit`, as someone editing it in the console would.
+pub async fn edit_pipeline(
+    sdk: &SdkConfig,
+    pipeline: &str,
+    edit: impl FnOnce(&mut aws_sdk_codepipeline::types::PipelineDeclaration),
+) {
     let client = aws_sdk_codepipeline::Client::new(sdk);
     let mut declaration = client
         .get_pipeline()
@@ -286,34 +343,7 @@ pub async fn declare_lambda_action(
         .expect("get pipeline")
         .pipeline
         .expect("pipeline");
-    let stages = declaration.stages.iter().map(|s| {
-        if s.name != stage {
-            return s.clone();
-        }
-        let actions = s.actions.iter().map(|a| {
-            ActionDeclaration::builder()
-                .name(&a.name)
-                .action_type_id(
-                    ActionTypeId::builder()
-                        .category(ActionCategory::Invoke)
-                        .owner(ActionOwner::Aws)
-                        .provider("Lambda")
-                        .version("1")
-                        .build()
-                        .expect("type id"),
-                )
-                .configuration("FunctionName", function)
-                .configuration("UserParameters", user_parameters)
-                .build()
-                .expect("action")
-        });
-        StageDeclaration::builder()
-            .name(&s.name)
-            .set_actions(Some(actions.collect()))
-            .build()
-            .expect("stage")
-    });
-    declaration.stages = stages.collect();
+    edit(&mut declaration);
     client
         .update_pipeline()
         .pipeline(declaration)

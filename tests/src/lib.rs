@@ -10,6 +10,7 @@ pub mod aws;
 pub mod fuzz;
 pub mod http;
 pub mod iam;
+pub mod shifter;
 pub mod slack;
 pub mod topic;
 pub mod traffic;
@@ -34,6 +35,17 @@ pub fn fixture(path: &str) -> Vec<u8> {
 /// A fixture parsed as JSON.
 pub fn fixture_json(path: &str) -> serde_json::Value {
     serde_json::from_slice(&fixture(path)).expect("fixture is JSON")
+}
+
+/// The string at `key` of each item of the JSON array `items`; panics if `items` is not an
+/// array or an item has no such string (the test reads what it expects to be there).
+pub fn strings_at<'a>(items: &'a serde_json::Value, key: &str) -> Vec<&'a str> {
+    items
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|item| item[key].as_str().expect("a string"))
+        .collect()
 }
 
 /// A name no other test in this run uses.

@@ -29,6 +29,32 @@ impl Received {
     }
 }
 
+/// Creates an SQS queue named `name`; returns its (URL, ARN).
+pub async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .expect("queue url");
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .expect("queue arn");
+    (url, arn)
+}
+
 impl SubscribedTopic {
     /// A new topic with one unfiltered queue.
     pub async fn new(sdk: &SdkConfig) -> Self {
@@ -53,29 +79,7 @@ impl SubscribedTopic {
     /// Subscribes another queue with `filter_policy` (an SNS filter policy); returns its index
     /// for `received_by`.
     pub async fn subscribe(&mut self, sdk: &SdkConfig, filter_policy: Option<&Value>) -> usize {
-        let url = self
-            .sqs
-            .create_queue()
-            .queue_name(crate::unique("gantry-queue"))
-            .send()
-            .await
-            .expect("create queue")
-            .queue_url
-            .expect("queue url");
-        let queue_arn = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("queue attributes")
-            .attributes
-            .and_then(|a| {
-                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                    .cloned()
-            })
-            .expect("queue arn");
+        let (url, queue_arn) = create_queue(&self.sqs, &crate::unique("gantry-queue")).await;
         let mut sub = aws_sdk_sns::Client::new(sdk)
             .subscribe()
             .topic_arn(&self.arn)

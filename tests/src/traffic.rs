@@ -67,26 +67,95 @@ fn xml_value(xml: &str, tag: &str) -> String {
     xml[start..end].to_string()
 }
 
-fn forward(blue: &str, blue_weight: i32, green: &str, green_weight: i32) -> Action {
+/// A forward action splitting traffic between target groups: (ARN, weight) each.
+pub fn forward_action(groups: &[(&str, i32)]) -> Action {
+    let mut config = ForwardActionConfig::builder();
+    for (arn, weight) in groups {
+        config = config.target_groups(
+            TargetGroupTuple::builder()
+                .target_group_arn(*arn)
+                .weight(*weight)
+                .build(),
+        );
+    }
     Action::builder()
         .r#type(ActionTypeEnum::Forward)
-        .forward_config(
-            ForwardActionConfig::builder()
-                .target_groups(
-                    TargetGroupTuple::builder()
-                        .target_group_arn(blue)
-                        .weight(blue_weight)
-                        .build(),
-                )
-                .target_groups(
-                    TargetGroupTuple::builder()
-                        .target_group_arn(green)
-                        .weight(green_weight)
-                        .build(),
-                )
-                .build(),
-        )
+        .forward_config(config.build())
         .build()
+}
+
+/// Creates an alarm named `name` on a load balancer's target 5xx count (any one in a minute).
+pub async fn create_alarm(cloudwatch: &aws_sdk_cloudwatch::Client, name: &str) {
+    cloudwatch
+        .put_metric_alarm()
+        .alarm_name(name)
+        .namespace("AWS/ApplicationELB")
+        .metric_name("HTTPCode_Target_5XX_Count")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(
+            aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold,
+        )
+        .send()
+        .await
+        .expect("alarm");
+}
+
+/// The ARN of the one resource a create call answered with (`what` names it for the panic).
+fn only_arn<T>(created: Option<Vec<T>>, arn: fn(T) -> Option<String>, what: &str) -> String {
+    first(created)
+        .and_then(arn)
+        .unwrap_or_else(|| panic!("{what} arn"))
+}
+
+/// The first of the items an AWS call answered with, if any.
+fn first<T>(items: Option<Vec<T>>) -> Option<T> {
+    items.and_then(|i| i.into_iter().next())
+}
+
+/// An HTTP target group of IP targets on port 8080 in `vpc`; returns its ARN.
+async fn create_target_group(
+    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    name: &str,
+    vpc: &str,
+) -> String {
+    let created = elb
+        .create_target_group()
+        .name(name)
+        .protocol(ProtocolEnum::Http)
+        .port(8080)
+        .vpc_id(vpc)
+        .target_type(TargetTypeEnum::Ip)
+        .send()
+        .await
+        .expect("target group");
+    only_arn(
+        created.target_groups,
+        |g| g.target_group_arn,
+        "target group",
+    )
+}
+
+/// An HTTP listener on `port` of load balancer `lb` with `action` as its default; returns its
+/// ARN.
+async fn create_listener(
+    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    lb: &str,
+    port: i32,
+    action: Action,
+) -> String {
+    let created = elb
+        .create_listener()
+        .load_balancer_arn(lb)
+        .protocol(ProtocolEnum::Http)
+        .port(port)
+        .default_actions(action)
+        .send()
+        .await
+        .expect("listener");
+    only_arn(created.listeners, |l| l.listener_arn, "listener")
 }
 
 impl Shop {
@@ -148,33 +217,21 @@ impl Shop {
             .await;
             subnets.push(xml_value(&xml, "subnetId"));
         }
-        let lb = elb
+        let created = elb
             .create_load_balancer()
             .name(name)
             .set_subnets(Some(subnets))
             .send()
             .await
-            .expect("load balancer")
-            .load_balancers
-            .and_then(|l| l.into_iter().next())
-            .and_then(|l| l.load_balancer_arn)
-            .expect("load balancer arn");
+            .expect("load balancer");
+        let lb = only_arn(
+            created.load_balancers,
+            |l| l.load_balancer_arn,
+            "load balancer",
+        );
         let mut groups = Vec::new();
         for (side, base) in [("blue", 10), ("green", 20)] {
-            let arn = elb
-                .create_target_group()
-                .name(format!("{name}-{side}"))
-                .protocol(ProtocolEnum::Http)
-                .port(8080)
-                .vpc_id(&vpc)
-                .target_type(TargetTypeEnum::Ip)
-                .send()
-                .await
-                .expect("target group")
-                .target_groups
-                .and_then(|g| g.into_iter().next())
-                .and_then(|g| g.target_group_arn)
-                .expect("target group arn");
+            let arn = create_target_group(&elb, &format!("{name}-{side}"), &vpc).await;
             // ECS would register one target per task; the emulator's ECS does not, so the
             // targets are registered once, enough for the largest desired count used.
             let mut register = elb.register_targets().target_group_arn(&arn);
@@ -190,62 +247,15 @@ impl Shop {
             groups.push(arn);
         }
         let (blue_target_group, green_target_group) = (groups[0].clone(), groups[1].clone());
-        let listener = elb
-            .create_listener()
-            .load_balancer_arn(&lb)
-            .protocol(ProtocolEnum::Http)
-            .port(80)
-            .default_actions(forward(&blue_target_group, 100, &green_target_group, 0))
-            .send()
-            .await
-            .expect("listener")
-            .listeners
-            .and_then(|l| l.into_iter().next())
-            .and_then(|l| l.listener_arn)
-            .expect("listener arn");
-        let rule = elb
-            .create_rule()
-            .listener_arn(&listener)
-            .priority(10)
-            .conditions(
-                RuleCondition::builder()
-                    .field("path-pattern")
-                    .path_pattern_config(
-                        PathPatternConditionConfig::builder()
-                            .values("/api/*")
-                            .build(),
-                    )
-                    .build(),
-            )
-            .actions(forward(&blue_target_group, 100, &green_target_group, 0))
-            .send()
-            .await
-            .expect("rule")
-            .rules
-            .and_then(|r| r.into_iter().next())
-            .and_then(|r| r.rule_arn)
-            .expect("rule arn");
+        let all_on_blue = forward_action(&[(&blue_target_group, 100), (&green_target_group, 0)]);
+        let listener = create_listener(&elb, &lb, 80, all_on_blue).await;
 
         let alarms = vec![format!("{name}-5xx"), format!("{name}-p99")];
         let cloudwatch = aws_sdk_cloudwatch::Client::new(sdk);
         for alarm in &alarms {
-            cloudwatch
-                .put_metric_alarm()
-                .alarm_name(alarm)
-                .namespace("AWS/ApplicationELB")
-                .metric_name("HTTPCode_Target_5XX_Count")
-                .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
-                .period(60)
-                .evaluation_periods(1)
-                .threshold(1.0)
-                .comparison_operator(
-                    aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold,
-                )
-                .send()
-                .await
-                .expect("alarm");
+            create_alarm(&cloudwatch, alarm).await;
         }
-        let shop = Shop {
+        let mut shop = Shop {
             sdk: sdk.clone(),
             name: name.to_string(),
             cluster,
@@ -254,11 +264,21 @@ impl Shop {
             blue_target_group,
             green_target_group,
             listener,
-            rule,
+            // Added below, as any other rule.
+            rule: String::new(),
             alarms,
             pipeline: name.to_string(),
             vpc,
         };
+        let api_paths = RuleCondition::builder()
+            .field("path-pattern")
+            .path_pattern_config(
+                PathPatternConditionConfig::builder()
+                    .values("/api/*")
+                    .build(),
+            )
+            .build();
+        shop.rule = shop.add_rule(10, api_paths).await;
         for alarm in &shop.alarms {
             shop.set_alarm(alarm, "OK").await;
         }
@@ -347,26 +367,23 @@ impl Shop {
             .expect("execution id")
     }
 
+    /// The listener as ELB describes it now.
+    async fn described_listener(&self) -> Option<aws_sdk_elasticloadbalancingv2::types::Listener> {
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk);
+        let arn = &self.listener;
+        let described = elb.describe_listeners().listener_arns(arn).send().await;
+        first(described.expect("listeners").listeners)
+    }
+
     /// The listener's current (blue, green) weights; `rule` reads the rule's instead.
     pub async fn weights(&self, rule: bool) -> (i32, i32) {
-        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk);
         let actions = if rule {
-            elb.describe_rules()
-                .rule_arns(&self.rule)
-                .send()
-                .await
-                .expect("rules")
-                .rules
-                .and_then(|r| r.into_iter().next())
-                .and_then(|r| r.actions)
+            let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk);
+            let described = elb.describe_rules().rule_arns(&self.rule).send().await;
+            first(described.expect("rules").rules).and_then(|r| r.actions)
         } else {
-            elb.describe_listeners()
-                .listener_arns(&self.listener)
-                .send()
+            self.described_listener()
                 .await
-                .expect("listeners")
-                .listeners
-                .and_then(|l| l.into_iter().next())
                 .and_then(|l| l.default_actions)
         }
         .unwrap_or_default();
@@ -390,10 +407,19 @@ impl Shop {
     /// Every weight change the emulator saw on the listener (or the rule), as green's share.
     pub async fn green_shares(&self, rule: bool) -> Vec<i64> {
         let arn = if rule { &self.rule } else { &self.listener };
+        self.weight_changes(arn)
+            .await
+            .into_iter()
+            .map(|(_, share)| share)
+            .collect()
+    }
+
+    /// Every weight change the emulator saw on a listener or rule `arn`: (epoch seconds,
+    /// green's share in percent).
+    pub async fn weight_changes(&self, arn: &str) -> Vec<(f64, i64)> {
         let v = http::get(&format!(
-            "{}/_gantry/elbv2/weight-changes?arn={}",
-            crate::emulator_url(),
-            arn
+            "{}/_gantry/elbv2/weight-changes?arn={arn}",
+            crate::emulator_url()
         ))
         .await;
         v["changes"]
@@ -407,13 +433,22 @@ impl Shop {
                     w[&self.blue_target_group].as_i64().unwrap_or(0),
                     w[&self.green_target_group].as_i64().unwrap_or(0),
                 );
-                if b + g == 0 {
-                    0
-                } else {
-                    g * 100 / (b + g)
-                }
+                let share = if b + g == 0 { 0 } else { g * 100 / (b + g) };
+                (c["at"].as_f64().unwrap_or(0.0), share)
             })
             .collect()
+    }
+
+    /// Waits (at most 30 seconds) until the listener sends `percent` to green.
+    pub async fn until_green_at(&self, percent: i32) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.weights(false).await.1 != percent {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "green never reached {percent}%"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// Sets a CloudWatch alarm's state (`OK`, `ALARM`, `INSUFFICIENT_DATA`).
@@ -488,24 +523,10 @@ impl Shop {
 
     /// Points the listener's forward action at other target groups (to break the setup).
     pub async fn forward_listener_to(&self, groups: &[(&str, i32)]) {
-        let mut config = ForwardActionConfig::builder();
-        for (arn, weight) in groups {
-            config = config.target_groups(
-                TargetGroupTuple::builder()
-                    .target_group_arn(*arn)
-                    .weight(*weight)
-                    .build(),
-            );
-        }
         aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk)
             .modify_listener()
             .listener_arn(&self.listener)
-            .default_actions(
-                Action::builder()
-                    .r#type(ActionTypeEnum::Forward)
-                    .forward_config(config.build())
-                    .build(),
-            )
+            .default_actions(forward_action(groups))
             .send()
             .await
             .expect("modify listener");
@@ -513,20 +534,56 @@ impl Shop {
 
     /// Creates a target group in the shop's VPC that no listener uses.
     pub async fn stray_target_group(&self, name: &str) -> String {
-        aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk)
-            .create_target_group()
-            .name(name)
-            .protocol(ProtocolEnum::Http)
-            .port(8080)
-            .vpc_id(&self.vpc)
-            .target_type(TargetTypeEnum::Ip)
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk);
+        create_target_group(&elb, name, &self.vpc).await
+    }
+
+    /// A second listener (port 8080) on the shop's load balancer, forwarding to the same two
+    /// target groups, blue 100 / green 0: where a team's smoke tests (and only they) send
+    /// requests. Returns its ARN.
+    pub async fn add_test_listener(&self) -> String {
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk);
+        let lb = self
+            .described_listener()
+            .await
+            .and_then(|l| l.load_balancer_arn)
+            .expect("load balancer");
+        create_listener(&elb, &lb, 8080, self.all_on_blue()).await
+    }
+
+    /// A rule on the listener forwarding what matches `condition` to blue 100 / green 0.
+    /// Returns its ARN.
+    pub async fn add_rule(&self, priority: i32, condition: RuleCondition) -> String {
+        let created = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk)
+            .create_rule()
+            .listener_arn(&self.listener)
+            .priority(priority)
+            .conditions(condition)
+            .actions(self.all_on_blue())
             .send()
             .await
-            .expect("target group")
-            .target_groups
-            .and_then(|g| g.into_iter().next())
-            .and_then(|g| g.target_group_arn)
-            .expect("target group arn")
+            .expect("rule");
+        only_arn(created.rules, |r| r.rule_arn, "rule")
+    }
+
+    /// A forward action sending everything to blue, green at weight 0 (as before a deployment).
+    pub fn all_on_blue(&self) -> Action {
+        forward_action(&[
+            (&self.blue_target_group, 100),
+            (&self.green_target_group, 0),
+        ])
+    }
+
+    /// Sets a service's desired count (as auto scaling or an operator would).
+    pub async fn set_desired_count(&self, service: &str, count: i32) {
+        aws_sdk_ecs::Client::new(&self.sdk)
+            .update_service()
+            .cluster(&self.cluster)
+            .service(service)
+            .desired_count(count)
+            .send()
+            .await
+            .expect("update service");
     }
 }
 
@@ -569,17 +626,37 @@ where
     panic!("the deployment did not end in 1000 invocations");
 }
 
+/// The last result CodePipeline accepted for the last job (a refused one has an `error`).
+fn accepted_result(views: &[Value]) -> Option<Value> {
+    views.last()?["results"]
+        .as_array()
+        .and_then(|r| r.iter().rev().find(|r| r["error"].is_null()))
+        .cloned()
+}
+
+/// The last result CodePipeline accepted: `{operation, body}`.
+pub fn last_result(views: &[Value]) -> Value {
+    assert!(!views.is_empty(), "a job");
+    accepted_result(views).expect("an accepted result")
+}
+
+/// The message of the failure the job ended with (it must have ended with one).
+pub fn failure_message(views: &[Value]) -> String {
+    let r = last_result(views);
+    assert_eq!(r["operation"], "PutJobFailureResult", "{r}");
+    r["body"]["failureDetails"]["message"]
+        .as_str()
+        .expect("a failure message")
+        .to_string()
+}
+
 /// How a job ended, in one line: `Succeeded: green (shop-green) is live …` or
 /// `Failed: rolled back at 10% green: alarm shop-5xx went to ALARM`.
 pub fn outcome(views: &[Value]) -> String {
     let Some(last) = views.last() else {
         return "no job".into();
     };
-    let result = last["results"]
-        .as_array()
-        .and_then(|r| r.iter().rev().find(|r| r["error"].is_null()))
-        .cloned()
-        .unwrap_or(Value::Null);
+    let result = accepted_result(views).unwrap_or(Value::Null);
     let text = result["body"]["failureDetails"]["message"]
         .as_str()
         .or(result["body"]["executionDetails"]["summary"].as_str())

@@ -32,8 +32,7 @@ async fn an_allowed_user_approves_and_the_message_shows_who_and_when() {
         assert!(shown.contains(&expected), "{expected} missing from {shown}");
     }
 
-    let (status, _) = click(&w, Clicked::new(JANE, APPROVE, &id)).await;
-    assert_eq!(status, 200);
+    click_answered(&w, Clicked::new(JANE, APPROVE, &id)).await;
 
     let decided = &approvals(&w).await[0];
     assert_eq!(decided["status"], "Approved");
@@ -64,65 +63,58 @@ async fn an_allowed_user_approves_and_the_message_shows_who_and_when() {
     }
 }
 
-#[tokio::test]
-async fn a_rejection_carries_the_reason_to_codepipeline_and_the_message() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+/// The default setup, its pipeline in PARALLEL execution mode.
+fn parallel() -> Setup {
+    Setup {
+        mode: "PARALLEL",
+        ..Setup::default()
+    }
+}
 
-    let mut c = Clicked::new(OCTO, REJECT, &id);
-    c.reason = Some("p99 latency is up 40% on the canary");
-    let (status, _) = click(&w, c).await;
-    assert_eq!(status, 200);
-
+/// In a world whose approval was requested, `user` clicks `action` giving `reason` (the
+/// comment in Slack's modal), which decides the approval: CodePipeline holds `status` with the
+/// summary "`decided_by` via Slack: `reason`", the message shows the reason and the audit
+/// record keeps it. Returns the world.
+async fn assert_decided_giving(
+    user: (&str, &str),
+    action: &str,
+    reason: &str,
+    status: &str,
+    decided_by: &str,
+) -> World {
+    let (w, id) = requested(Setup::default()).await;
+    let mut c = Clicked::new(user, action, &id);
+    c.reason = Some(reason);
+    click_answered(&w, c).await;
     let decided = &approvals(&w).await[0];
-    assert_eq!(decided["status"], "Rejected");
+    assert_eq!(decided["status"], status);
     assert_eq!(
         decided["summary"],
-        "Rejected by @octo via Slack: p99 latency is up 40% on the canary"
+        format!("{decided_by} via Slack: {reason}")
     );
     let shown = text_of(&latest_message(&w).await);
+    assert!(shown.contains(reason), "{shown}");
+    assert_eq!(record(&w, &id).await["reason"], reason);
+    w
+}
+
+#[tokio::test]
+async fn a_rejection_carries_the_reason_to_codepipeline_and_the_message() {
+    let reason = "p99 latency is up 40% on the canary";
+    let w = assert_decided_giving(OCTO, REJECT, reason, "Rejected", "Rejected by @octo").await;
+    let shown = text_of(&latest_message(&w).await);
     assert!(shown.contains("❌ *Rejected* by <@U0OCTO>"), "{shown}");
-    assert!(
-        shown.contains("p99 latency is up 40% on the canary"),
-        "{shown}"
-    );
-    assert_eq!(
-        record(&w, &id).await["reason"],
-        "p99 latency is up 40% on the canary"
-    );
 }
 
 #[tokio::test]
 async fn an_approval_keeps_its_comment_as_the_console_does() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
-
-    let mut c = Clicked::new(JANE, APPROVE, &id);
-    c.reason = Some("checked the canary dashboards");
-    let (status, _) = click(&w, c).await;
-    assert_eq!(status, 200);
-
-    let decided = &approvals(&w).await[0];
-    assert_eq!(decided["status"], "Approved");
-    assert_eq!(
-        decided["summary"],
-        "Approved by @jane via Slack: checked the canary dashboards"
-    );
-    let shown = text_of(&latest_message(&w).await);
-    assert!(shown.contains("checked the canary dashboards"), "{shown}");
-    assert_eq!(
-        record(&w, &id).await["reason"],
-        "checked the canary dashboards"
-    );
+    let reason = "checked the canary dashboards";
+    assert_decided_giving(JANE, APPROVE, reason, "Approved", "Approved by @jane").await;
 }
 
 #[tokio::test]
 async fn someone_who_may_not_approve_is_told_why_privately_and_nothing_changes() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+    let (w, id) = requested(Setup::default()).await;
 
     let (status, _) = click(&w, Clicked::new(STRANGER, APPROVE, &id)).await;
     assert_eq!(status, 200, "Slack shows anything but 200 as an error");
@@ -144,14 +136,11 @@ async fn someone_who_may_not_approve_is_told_why_privately_and_nothing_changes()
 
 #[tokio::test]
 async fn a_member_of_an_approver_group_may_approve_and_membership_is_cached() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+    let (w, id) = requested(Setup::default()).await;
 
     // A non-member first: refused, and the group is read once.
     click(&w, Clicked::new(STRANGER, APPROVE, &id)).await;
-    let (status, _) = click(&w, Clicked::new(MEMBER, APPROVE, &id)).await;
-    assert_eq!(status, 200);
+    click_answered(&w, Clicked::new(MEMBER, APPROVE, &id)).await;
 
     assert_eq!(
         approvals(&w).await[0]["summary"],
@@ -167,13 +156,11 @@ async fn a_member_of_an_approver_group_may_approve_and_membership_is_cached() {
 #[tokio::test]
 async fn four_eyes_stops_the_commit_author_mapped_by_table_or_by_email() {
     // By the `authors` table (the webhook records the GitHub username).
-    let w = world(Setup {
+    let (w, id) = requested(Setup {
         approvers: json!({"Prod": {"users": [JANE.0, OCTO.0], "four_eyes": true, "authors": {"octocat": OCTO.0}}}),
         ..Setup::default()
     })
     .await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
     assert!(text_of(&latest_message(&w).await).contains("*Pushed by*\\noctocat"));
 
     click(&w, Clicked::new(OCTO, APPROVE, &id)).await;
@@ -186,14 +173,12 @@ async fn four_eyes_stops_the_commit_author_mapped_by_table_or_by_email() {
     assert_eq!(approvals(&w).await[0]["status"], "Approved");
 
     // By email (users.lookupByEmail).
-    let w = world(Setup {
+    let (w, id) = requested(Setup {
         approvers: json!({"Prod": {"users": [JANE.0], "four_eyes": true}}),
         author: "jane@example.com",
         ..Setup::default()
     })
     .await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
     click(&w, Clicked::new(JANE, APPROVE, &id)).await;
     assert_eq!(approvals(&w).await[0]["status"], "InProgress");
     assert!(private_replies(&w).await[0].contains("wrote one of its commits"));
@@ -207,8 +192,7 @@ async fn four_eyes_stops_the_commit_author_mapped_by_table_or_by_email() {
         lookups[0]["headers"]["content-type"].is_null(),
         "a GET query"
     );
-    let (status, _) = click(&w, Clicked::new(JANE, REJECT, &id)).await;
-    assert_eq!(status, 200);
+    click_answered(&w, Clicked::new(JANE, REJECT, &id)).await;
     assert_eq!(
         approvals(&w).await[0]["status"],
         "Rejected",
@@ -220,7 +204,7 @@ async fn four_eyes_stops_the_commit_author_mapped_by_table_or_by_email() {
 async fn mona_who_pushes_under_a_fake_commit_author_may_not_approve_her_own_change() {
     // The attack: mona, a listed approver, commits as ghost@example.invalid and pushes. GitHub
     // sends no username for the unlinked email; the webhook records her login as PUSHER.
-    let w = world(Setup {
+    let (w, id) = requested(Setup {
         approvers: json!({"Prod": {"users": [JANE.0, MONA.0], "four_eyes": true}}),
         author: "ghost@example.invalid",
         pusher: "mona",
@@ -229,8 +213,6 @@ async fn mona_who_pushes_under_a_fake_commit_author_may_not_approve_her_own_chan
         ..Setup::default()
     })
     .await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
 
     click(&w, Clicked::new(MONA, APPROVE, &id)).await;
     assert_eq!(approvals(&w).await[0]["status"], "InProgress");
@@ -246,15 +228,13 @@ async fn mona_who_pushes_under_a_fake_commit_author_may_not_approve_her_own_chan
 
 #[tokio::test]
 async fn an_unmapped_pusher_lets_nobody_approve_and_the_request_says_how_to_map_them() {
-    let w = world(Setup {
+    let (w, id) = requested(Setup {
         approvers: json!({"Prod": {"users": [JANE.0, OCTO.0], "four_eyes": true}}),
         pusher: "mona",
         people: Value::Null,
         ..Setup::default()
     })
     .await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
     let shown = text_of(&latest_message(&w).await);
     assert!(
         shown.contains("nobody may approve it from Slack"),
@@ -280,15 +260,13 @@ async fn an_unmapped_pusher_lets_nobody_approve_and_the_request_says_how_to_map_
 
 #[tokio::test]
 async fn a_colleague_named_as_one_commits_author_among_several_is_barred() {
-    let w = world(Setup {
+    let (w, id) = requested(Setup {
         approvers: json!({"Prod": {"users": [JANE.0], "groups": ["S0RELEASE"], "four_eyes": true}}),
         author: "dependabot[bot]",
         commit_authors: "octocat,jane@example.com,dependabot[bot]",
         ..Setup::default()
     })
     .await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
     click(&w, Clicked::new(JANE, APPROVE, &id)).await;
     assert_eq!(approvals(&w).await[0]["status"], "InProgress");
     let replies = private_replies(&w).await;
@@ -303,9 +281,7 @@ async fn a_colleague_named_as_one_commits_author_among_several_is_barred() {
 
 #[tokio::test]
 async fn a_double_click_and_a_slack_retry_decide_once() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+    let (w, id) = requested(Setup::default()).await;
 
     // Two clicks at once (a double click, and a colleague's).
     let (a, b) = tokio::join!(
@@ -316,8 +292,7 @@ async fn a_double_click_and_a_slack_retry_decide_once() {
     // Slack resending the first click.
     let mut resent = Clicked::new(JANE, APPROVE, &id);
     resent.retry = Some("1");
-    let (status, _) = click(&w, resent).await;
-    assert_eq!(status, 200);
+    click_answered(&w, resent).await;
     // And one more click, later.
     click(&w, Clicked::new(JANE, APPROVE, &id)).await;
 
@@ -351,14 +326,11 @@ async fn a_double_click_and_a_slack_retry_decide_once() {
 
 #[tokio::test]
 async fn a_click_on_a_superseded_request_says_so_and_decides_nothing() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+    let (w, id) = requested(Setup::default()).await;
     // The stage is retried: a newer approval (new token) waits; the old token is stale.
     approval_waits(&w, json!({})).await;
 
-    let (status, _) = click(&w, Clicked::new(JANE, APPROVE, &id)).await;
-    assert_eq!(status, 200);
+    click_answered(&w, Clicked::new(JANE, APPROVE, &id)).await;
 
     let all = approvals(&w).await;
     assert!(all.iter().all(|a| a["status"] == "InProgress"), "{all:?}");
@@ -371,9 +343,7 @@ async fn a_click_on_a_superseded_request_says_so_and_decides_nothing() {
 
 #[tokio::test]
 async fn a_newer_request_for_the_same_action_closes_the_older_one() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let first = request_posted(&w).await;
+    let (w, first) = requested(Setup::default()).await;
     approval_waits(&w, json!({})).await;
     let second = request_posted(&w).await;
     assert_ne!(first, second);
@@ -442,9 +412,7 @@ async fn a_click_after_the_expiry_says_expired_and_decides_nothing() {
 
 #[tokio::test]
 async fn a_forged_or_replayed_click_is_refused_with_401_and_decides_nothing() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+    let (w, id) = requested(Setup::default()).await;
     let calls_before = w.slack.calls(None).await.len();
 
     let mut forged = Clicked::new(JANE, APPROVE, &id);
@@ -478,8 +446,7 @@ async fn a_forged_or_replayed_click_is_refused_with_401_and_decides_nothing() {
 async fn unknown_buttons_records_and_payloads_get_a_private_explanation() {
     let w = world(Setup::default()).await;
 
-    let (status, _) = click(&w, Clicked::new(JANE, "someone.else.button", "x")).await;
-    assert_eq!(status, 200);
+    click_answered(&w, Clicked::new(JANE, "someone.else.button", "x")).await;
     let (status, _) = click(
         &w,
         Clicked::new(JANE, APPROVE, "0123456789abcdef0123456789abcdef"),
@@ -570,23 +537,7 @@ async fn an_approval_decided_outside_slack_updates_the_message() {
     let seeded = approval_waits(&w, json!({})).await;
     let id = request_posted(&w).await;
     // Someone approves in the console.
-    use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus};
-    aws_sdk_codepipeline::Client::new(&w.sdk)
-        .put_approval_result()
-        .pipeline_name(&w.pipeline)
-        .stage_name("Prod")
-        .action_name("Approve")
-        .token(seeded["token"].as_str().expect("token"))
-        .result(
-            ApprovalResult::builder()
-                .status(ApprovalStatus::Approved)
-                .summary("Looks good (console)")
-                .build()
-                .expect("result"),
-        )
-        .send()
-        .await
-        .expect("approve in the console");
+    approve_in_console(&w, &seeded, "Looks good (console)").await;
     let mut event = action_event(&w, "SUCCEEDED");
     event["detail"]["execution-result"] =
         json!({"external-execution-summary": "Looks good (console)"});
@@ -608,9 +559,7 @@ async fn an_approval_decided_outside_slack_updates_the_message() {
 
 #[tokio::test]
 async fn the_end_of_an_approval_decided_in_slack_changes_nothing_more() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+    let (w, id) = requested(Setup::default()).await;
     click(&w, Clicked::new(JANE, APPROVE, &id)).await;
 
     let out = invoke(&w, action_event(&w, "SUCCEEDED")).await;
@@ -638,25 +587,7 @@ async fn deployment(w: &World) -> String {
 }
 
 async fn deployment_record(w: &World, id: &str) -> HashMap<String, String> {
-    use aws_sdk_dynamodb::types::AttributeValue as A;
-    let out = aws_sdk_dynamodb::Client::new(&w.sdk)
-        .get_item()
-        .table_name(&w.table)
-        .key("pk", A::S(format!("DEPLOYMENT#{id}")))
-        .key("sk", A::S("DEPLOYMENT".into()))
-        .send()
-        .await
-        .expect("get");
-    out.item()
-        .expect("record")
-        .iter()
-        .filter_map(|(k, v)| {
-            Some((
-                k.clone(),
-                v.as_s().cloned().or_else(|_| v.as_n().cloned()).ok()?,
-            ))
-        })
-        .collect()
+    item_as_text(w, &format!("DEPLOYMENT#{id}"), "DEPLOYMENT").await
 }
 
 #[tokio::test]
@@ -685,8 +616,7 @@ async fn promote_is_written_once_for_the_traffic_shifter_by_an_approver_only() {
         "{replies:?}"
     );
 
-    let (status, _) = click(&w, Clicked::new(JANE, PROMOTE, &id)).await;
-    assert_eq!(status, 200);
+    click_answered(&w, Clicked::new(JANE, PROMOTE, &id)).await;
     let r = deployment_record(&w, &id).await;
     assert_eq!(r["command"], "promote");
     assert_eq!(r["command_by"], JANE.0);
@@ -706,8 +636,7 @@ async fn promote_is_written_once_for_the_traffic_shifter_by_an_approver_only() {
 #[tokio::test]
 async fn a_command_for_an_unknown_deployment_is_explained() {
     let w = world(Setup::default()).await;
-    let (status, _) = click(&w, Clicked::new(JANE, ROLLBACK, "no-such-deployment")).await;
-    assert_eq!(status, 200);
+    click_answered(&w, Clicked::new(JANE, ROLLBACK, "no-such-deployment")).await;
     assert!(private_replies(&w).await[0].contains("no record of this deployment"));
 }
 
@@ -737,9 +666,7 @@ async fn a_secret_without_the_slack_keys_stops_the_function_at_start_naming_the_
 // the request whose approval still waits (before the fix it closed it as rejected elsewhere).
 #[tokio::test]
 async fn a_late_end_event_of_an_earlier_attempt_leaves_the_waiting_request_open() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+    let (w, id) = requested(Setup::default()).await;
 
     let out = invoke(&w, action_event(&w, "FAILED")).await;
     assert_eq!(out["closed"], false, "{out}");
@@ -756,34 +683,16 @@ async fn a_late_end_event_of_an_earlier_attempt_leaves_the_waiting_request_open(
 #[tokio::test]
 async fn the_request_expires_when_the_action_declares() {
     let w = world(Setup::default()).await;
-    let cp = aws_sdk_codepipeline::Client::new(&w.sdk);
-    let mut declaration = cp
-        .get_pipeline()
-        .name(&w.pipeline)
-        .send()
-        .await
-        .expect("get pipeline")
-        .pipeline
-        .expect("declaration");
-    let stages = declaration
-        .stages
-        .iter_mut()
-        .map(|stage| {
-            let mut stage = stage.clone();
+    gantry_tests::aws::edit_pipeline(&w.sdk, &w.pipeline, |declaration| {
+        for stage in declaration.stages.iter_mut() {
             for action in stage.actions.iter_mut() {
                 if action.name == "Approve" {
                     action.timeout_in_minutes = Some(60);
                 }
             }
-            stage
-        })
-        .collect();
-    declaration.stages = stages;
-    cp.update_pipeline()
-        .pipeline(declaration)
-        .send()
-        .await
-        .expect("update pipeline");
+        }
+    })
+    .await;
     approval_waits(&w, json!({})).await;
     let id = request_posted(&w).await;
 
@@ -827,11 +736,7 @@ async fn a_request_slack_may_have_posted_is_found_not_posted_twice() {
 
 #[tokio::test]
 async fn in_parallel_mode_each_waiting_execution_is_decided_on_its_own_request() {
-    let w = world(Setup {
-        mode: "PARALLEL",
-        ..Setup::default()
-    })
-    .await;
+    let w = world(parallel()).await;
     let second = start_push(&w.sdk, &w.pipeline, "octocat", "octocat", "octocat").await;
     let first = w.execution_id.clone();
     // Both executions wait at Prod's approval at once, each with its own token.
@@ -874,32 +779,12 @@ async fn in_parallel_mode_each_waiting_execution_is_decided_on_its_own_request()
 #[tokio::test]
 async fn a_click_on_an_approval_answered_in_the_console_says_so_not_superseded() {
     // PARALLEL mode: CodePipeline answers a token already used with InvalidApprovalToken.
-    let w = world(Setup {
-        mode: "PARALLEL",
-        ..Setup::default()
-    })
-    .await;
+    let w = world(parallel()).await;
     let seeded = approval_waits(&w, json!({})).await;
     let id = request_posted(&w).await;
-    aws_sdk_codepipeline::Client::new(&w.sdk)
-        .put_approval_result()
-        .pipeline_name(&w.pipeline)
-        .stage_name("Prod")
-        .action_name("Approve")
-        .token(seeded["token"].as_str().expect("token"))
-        .result(
-            aws_sdk_codepipeline::types::ApprovalResult::builder()
-                .status(aws_sdk_codepipeline::types::ApprovalStatus::Approved)
-                .summary("Approved in the console by ops")
-                .build()
-                .expect("result"),
-        )
-        .send()
-        .await
-        .expect("approved in the console");
+    approve_in_console(&w, &seeded, "Approved in the console by ops").await;
 
-    let (status, _) = click(&w, Clicked::new(JANE, REJECT, &id)).await;
-    assert_eq!(status, 200);
+    click_answered(&w, Clicked::new(JANE, REJECT, &id)).await;
     assert_eq!(approvals(&w).await[0]["status"], "Approved", "unchanged");
     let replies = private_replies(&w).await;
     assert_eq!(
@@ -945,9 +830,7 @@ async fn slack_accepted_every_call(w: &World) {
 
 #[tokio::test]
 async fn three_hundred_signed_mutations_of_real_clicks_are_all_answered_and_decide_nothing() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+    let (w, id) = requested(Setup::default()).await;
     let deployment = deployment(&w).await;
     let click = |action_id: &'static str, value: String| {
         gantry_core::approval::interaction::Click {
@@ -1001,9 +884,7 @@ async fn three_hundred_signed_mutations_of_real_clicks_are_all_answered_and_deci
 
 #[tokio::test]
 async fn two_hundred_mutations_of_approval_events_are_all_answered_and_decide_nothing() {
-    let w = world(Setup::default()).await;
-    approval_waits(&w, json!({})).await;
-    let id = request_posted(&w).await;
+    let (w, id) = requested(Setup::default()).await;
     let originals = [
         action_event(&w, "STARTED"),
         action_event(&w, "FAILED"),

@@ -2,24 +2,22 @@
 //! reading what an ALB publishes per target group (60-second periods, through the emulator's
 //! `GetMetricData` statistics), against ECS, the ALB, DynamoDB and the Slack stand-in.
 
-use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
 use gantry_core::approval::interaction::Click;
 use gantry_core::clock::now_epoch_seconds;
-use gantry_core::config::{ApprovalConfig, TrafficShifterConfig};
+use gantry_core::config::ApprovalConfig;
 use gantry_tests::alb_metrics::{publish, Period};
-use gantry_tests::aws::{create_secret, create_table, function_start, sdk};
-use gantry_tests::slack::SlackNs;
-use gantry_tests::traffic::{run_job, Shop};
+use gantry_tests::aws::function_start;
+use gantry_tests::shifter::{
+    deployment_record, open_execution_thread, spawn_run, write_command, Command, Setup, CHANNEL,
+    NEW_IMAGE, THREAD_TS,
+};
+use gantry_tests::slack::{buttons, SlackNs};
+use gantry_tests::traffic::{failure_message, Shop};
 use gantry_tests::unique;
-use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use traffic_shifter::TrafficShifter;
-
-const NEW_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:2";
-const THREAD_TS: &str = "1767225600.000100";
 
 struct Rig {
     shop: Shop,
@@ -38,79 +36,29 @@ const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 /// once (a real one waits two minutes for CloudWatch to finish a window).
 async fn rig() -> Rig {
     let slack = SlackNs::new();
-    let sdk = sdk().await;
-    let shop = Shop::create(&sdk, &unique("shop"), 2).await;
-    let table = unique("gantry");
-    create_table(&sdk, &table).await;
-    let secret_arn = create_secret(
-        &sdk,
-        &unique("gantry-secret"),
+    let setup = Setup::new(
+        "shop",
         &json!({"slack_bot_token": "xoxb-gantry", "slack_signing_secret": SIGNING_SECRET}),
     )
-    .await;
-    let vars: HashMap<String, String> = HashMap::from([
-        ("GANTRY_SECRETS_ARN".into(), secret_arn.clone()),
-        ("GANTRY_TABLE".into(), table.clone()),
-        (
-            "AWS_LAMBDA_FUNCTION_NAME".into(),
-            gantry_tests::traffic::SHIFTER_FUNCTION.into(),
-        ),
-        (
-            "GANTRY_NOTIFY".into(),
-            r#"{"default_channel": "C0DEPLOYS"}"#.into(),
-        ),
-        ("SLACK_API_URL".into(), slack.api_url()),
-    ]);
-    let config = TrafficShifterConfig::from_env(&vars).expect("config");
-    let stack = shop.stack(&table, &secret_arn);
-    let (own, secrets) = function_start("traffic-shifter", &stack).await;
-    let mut shifter = traffic_shifter::build(config, &secrets, &own);
-    shifter.slice = Duration::from_millis(2500);
+    .await
+    .with_slack_progress(slack.api_url());
+    let mut shifter = setup.shifter().await;
     shifter.analysis_settle_seconds = -3600;
-    let mut approval_vars = vars.clone();
+    let mut approval_vars = setup.env.clone();
     approval_vars.insert(
         "GANTRY_APPROVERS".into(),
-        json!({ &shop.pipeline: {"Deploy": {"users": [RELEASE.0]}} }).to_string(),
+        json!({ &setup.shop.pipeline: {"Deploy": {"users": [RELEASE.0]}} }).to_string(),
     );
     let approval_config = ApprovalConfig::from_env(&approval_vars).expect("approval config");
-    let (own, secrets) = function_start("approval", &stack).await;
+    let (own, secrets) = function_start("approval", &setup.stack).await;
     let approval = approval::build(approval_config, &secrets, &own).expect("approval");
     Rig {
-        shop,
+        shop: setup.shop,
         shifter: Arc::new(shifter),
         approval,
-        table,
+        table: setup.table,
         slack,
     }
-}
-
-fn lambda_event(event: &Value) -> LambdaEvent<CodePipelineJobEvent> {
-    let mut context = Context::default();
-    context.deadline = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-        + 120_000;
-    LambdaEvent::new(
-        serde_json::from_value(event.clone()).expect("job event"),
-        context,
-    )
-}
-
-fn spawn_run(rig: &Rig, first: &Value) -> tokio::task::JoinHandle<Vec<Value>> {
-    let shifter = rig.shifter.clone();
-    let first = first.clone();
-    tokio::spawn(async move {
-        run_job(&first, |event| {
-            let shifter = shifter.clone();
-            async move {
-                traffic_shifter::handle(&*shifter, lambda_event(&event))
-                    .await
-                    .expect("the job got a result");
-            }
-        })
-        .await
-    })
 }
 
 /// Starts a canary (10%, `bake_seconds`) judged with `analysis`, in an execution whose Slack
@@ -125,21 +73,26 @@ async fn start(rig: &Rig, bake_seconds: u64, analysis: Value) -> (Value, String)
     let first = shop.start_job(&params, json!([])).await;
     let deployment = first["job_id"].as_str().unwrap().to_string();
     let execution = shop.execution_of(&deployment).await;
-    use aws_sdk_dynamodb::types::AttributeValue;
-    aws_sdk_dynamodb::Client::new(&shop.sdk)
-        .put_item()
-        .table_name(&rig.table)
-        .item(
-            "pk",
-            AttributeValue::S(format!("EXECUTION#{}#{execution}", shop.pipeline)),
-        )
-        .item("sk", AttributeValue::S("EXECUTION".into()))
-        .item("channel", AttributeValue::S("C0DEPLOYS".into()))
-        .item("ts", AttributeValue::S(THREAD_TS.into()))
-        .send()
-        .await
-        .expect("execution record");
+    open_execution_thread(shop, &rig.table, &execution, THREAD_TS).await;
     (first, deployment)
+}
+
+/// A rig running a canary (10%, `bake_seconds`, the judge's defaults) in the background, green
+/// at its 10%: (rig, deployment id, the run).
+async fn canary_at_ten(bake_seconds: u64) -> (Rig, String, tokio::task::JoinHandle<Vec<Value>>) {
+    let rig = rig().await;
+    let (first, deployment) = start(&rig, bake_seconds, Value::Null).await;
+    let running = spawn_run(&rig.shifter, &first);
+    rig.shop.until_green_at(10).await;
+    (rig, deployment, running)
+}
+
+/// The run ends with the deployment through: Succeeded (`why` says what that shows), green
+/// having had 10% and then everything.
+async fn assert_went_through(shop: &Shop, running: tokio::task::JoinHandle<Vec<Value>>, why: &str) {
+    let views = running.await.expect("the run");
+    assert_eq!(views.last().expect("a job")["status"], "Succeeded", "{why}");
+    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
 }
 
 /// One minute of traffic on both sides: (requests, 5xx, p99 seconds) each.
@@ -177,20 +130,6 @@ async fn publish_minutes(shop: &Shop, minutes: &[Minute]) {
     }
 }
 
-fn failure_message(views: &[Value]) -> String {
-    let last = views.last().expect("a job");
-    let r = last["results"]
-        .as_array()
-        .and_then(|r| r.iter().rev().find(|r| r["error"].is_null()))
-        .cloned()
-        .expect("an accepted result");
-    assert_eq!(r["operation"], "PutJobFailureResult", "{r}");
-    r["body"]["failureDetails"]["message"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 /// The deployment's progress message (the one with blocks) and the thread's other replies.
 async fn thread(slack: &SlackNs) -> (Value, Vec<String>) {
     let messages = slack.messages().await;
@@ -220,20 +159,14 @@ fn blocks_text(message: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// Writes an operator's command into the deployment record, as the approval function does
+/// when someone clicks a button.
 async fn click(rig: &Rig, deployment: &str, command: &str) {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    aws_sdk_dynamodb::Client::new(&rig.shop.sdk)
-        .update_item()
-        .table_name(&rig.table)
-        .key("pk", AttributeValue::S(format!("DEPLOYMENT#{deployment}")))
-        .key("sk", AttributeValue::S("DEPLOYMENT".into()))
-        .update_expression("SET command = :c, command_by = :u, command_at = :t")
-        .expression_attribute_values(":c", AttributeValue::S(command.into()))
-        .expression_attribute_values(":u", AttributeValue::S("U0RELEASE".into()))
-        .expression_attribute_values(":t", AttributeValue::N("1767225600".into()))
-        .send()
-        .await
-        .expect("write command");
+    let command = Command {
+        command,
+        ..Command::default()
+    };
+    write_command(&rig.shop, &rig.table, deployment, &command).await;
 }
 
 const GOOD: Minute = ((300, 3, 0.12), (2700, 27, 0.11));
@@ -244,7 +177,7 @@ async fn a_good_canary_completes_with_pass_verdicts_in_its_slack_message() {
     let shop = &rig.shop;
     publish_minutes(shop, &[GOOD, GOOD, GOOD]).await;
     let (first, _) = start(&rig, 4, json!({})).await;
-    let views = spawn_run(&rig, &first).await.unwrap();
+    let views = spawn_run(&rig.shifter, &first).await.unwrap();
     assert_eq!(views.last().unwrap()["status"], "Succeeded", "{views:#?}");
     assert_eq!(shop.green_shares(false).await, vec![10, 100]);
 
@@ -271,7 +204,7 @@ async fn a_canary_with_ten_times_the_errors_is_rolled_back_by_the_judge_with_the
     publish_minutes(shop, &[bad, bad, bad]).await;
     let (first, deployment) = start(&rig, 600, json!({})).await;
     let started = Instant::now();
-    let views = spawn_run(&rig, &first).await.unwrap();
+    let views = spawn_run(&rig.shifter, &first).await.unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(60),
         "rolled back at once, not at the end of the 10-minute bake"
@@ -348,7 +281,7 @@ async fn a_low_traffic_canary_is_never_rolled_back_on_noise_and_waits_for_a_pers
     )
     .await;
     let (first, deployment) = start(&rig, 3, json!({})).await;
-    let running = spawn_run(&rig, &first);
+    let running = spawn_run(&rig.shifter, &first);
     let deadline = Instant::now() + Duration::from_secs(40);
     let asked = loop {
         let (_, replies) = thread(&rig.slack).await;
@@ -375,56 +308,29 @@ async fn a_low_traffic_canary_is_never_rolled_back_on_noise_and_waits_for_a_pers
     assert!(!text.contains(":x: fail"), "{text}");
 
     click(&rig, &deployment, "promote").await;
-    let views = running.await.unwrap();
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
-    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+    assert_went_through(shop, running, "").await;
 }
 
 /// Writes a Pause / Resume / Extend bake click into the deployment record, as the approval
 /// function does, with the controls' version the clicked message showed.
 async fn control(rig: &Rig, deployment: &str, command: &str, version: u32, minutes: u32) {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    aws_sdk_dynamodb::Client::new(&rig.shop.sdk)
-        .update_item()
-        .table_name(&rig.table)
-        .key("pk", AttributeValue::S(format!("DEPLOYMENT#{deployment}")))
-        .key("sk", AttributeValue::S("DEPLOYMENT".into()))
-        .update_expression("SET command = :c, command_by = :u, command_at = :t, command_version = :v, command_minutes = :m")
-        .expression_attribute_values(":c", AttributeValue::S(command.into()))
-        .expression_attribute_values(":u", AttributeValue::S("U0RELEASE".into()))
-        .expression_attribute_values(":t", AttributeValue::N(version.to_string()))
-        .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
-        .expression_attribute_values(":m", AttributeValue::N(minutes.to_string()))
-        .send()
-        .await
-        .expect("write control");
+    let command = Command {
+        command,
+        at: version.into(),
+        version: Some(version),
+        minutes: Some(minutes),
+    };
+    write_command(&rig.shop, &rig.table, deployment, &command).await;
 }
 
 async fn audit_trail(rig: &Rig, deployment: &str) -> Vec<String> {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    let item = aws_sdk_dynamodb::Client::new(&rig.shop.sdk)
-        .get_item()
-        .table_name(&rig.table)
-        .key("pk", AttributeValue::S(format!("DEPLOYMENT#{deployment}")))
-        .key("sk", AttributeValue::S("DEPLOYMENT".into()))
-        .consistent_read(true)
-        .send()
+    let item = deployment_record(&rig.shop, &rig.table, deployment)
         .await
-        .expect("read record")
-        .item
         .unwrap_or_default();
     item.get("controls")
         .and_then(|c| c.as_l().ok())
         .map(|l| l.iter().filter_map(|e| e.as_s().ok().cloned()).collect())
         .unwrap_or_default()
-}
-
-async fn until_green_at(shop: &Shop, percent: i32) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while shop.weights(false).await.1 != percent {
-        assert!(Instant::now() < deadline, "green never reached {percent}%");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn until_audited(rig: &Rig, deployment: &str, n: usize) -> Vec<String> {
@@ -441,11 +347,8 @@ async fn until_audited(rig: &Rig, deployment: &str, n: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn pause_holds_the_weights_across_a_hand_over_and_resume_carries_on() {
-    let rig = rig().await;
+    let (rig, deployment, running) = canary_at_ten(2).await;
     let shop = &rig.shop;
-    let (first, deployment) = start(&rig, 2, Value::Null).await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
     control(&rig, &deployment, "pause", 0, 0).await;
     let trail = until_audited(&rig, &deployment, 1).await;
     assert!(
@@ -456,28 +359,16 @@ async fn pause_holds_the_weights_across_a_hand_over_and_resume_carries_on() {
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(shop.weights(false).await, (90, 10), "held while paused");
     let (progress, _) = thread(&rig.slack).await;
-    let buttons: Vec<String> = progress["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|b| b["type"] == "actions")
-        .flat_map(|b| b["elements"].as_array().unwrap().clone())
-        .map(|e| {
-            format!(
-                "{}={}",
-                e["action_id"].as_str().unwrap(),
-                e["value"].as_str().unwrap()
-            )
-        })
+    let buttons: Vec<String> = buttons(&progress)
+        .into_iter()
+        .map(|(action_id, value)| format!("{action_id}={value}"))
         .collect();
     assert!(
         buttons.contains(&format!("gantry.deploy.resume={deployment}|1")),
         "Resume, at the controls' new version: {buttons:?}"
     );
     control(&rig, &deployment, "resume", 1, 0).await;
-    let views = running.await.unwrap();
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
-    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+    assert_went_through(shop, running, "").await;
     let trail = audit_trail(&rig, &deployment).await;
     assert!(
         trail[1].contains("resume by <@U0RELEASE> (controls v1): applied"),
@@ -487,11 +378,8 @@ async fn pause_holds_the_weights_across_a_hand_over_and_resume_carries_on() {
 
 #[tokio::test]
 async fn extend_bake_delays_the_next_step() {
-    let rig = rig().await;
+    let (rig, deployment, running) = canary_at_ten(2).await;
     let shop = &rig.shop;
-    let (first, deployment) = start(&rig, 2, Value::Null).await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
     control(&rig, &deployment, "extend", 0, 1).await;
     let trail = until_audited(&rig, &deployment, 1).await;
     assert!(
@@ -511,16 +399,11 @@ async fn extend_bake_delays_the_next_step() {
 
 #[tokio::test]
 async fn a_stale_pause_click_does_nothing() {
-    let rig = rig().await;
+    let (rig, deployment, running) = canary_at_ten(4).await;
     let shop = &rig.shop;
-    let (first, deployment) = start(&rig, 4, Value::Null).await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
     // A click on a message from before three other controls.
     control(&rig, &deployment, "pause", 3, 0).await;
-    let views = running.await.unwrap();
-    assert_eq!(views.last().unwrap()["status"], "Succeeded", "not paused");
-    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+    assert_went_through(shop, running, "not paused").await;
     let trail = audit_trail(&rig, &deployment).await;
     assert_eq!(trail.len(), 1, "{trail:?}");
     assert!(
@@ -545,7 +428,7 @@ async fn slack_click(
         username: user.1,
         action_id,
         value,
-        channel: "C0DEPLOYS",
+        channel: CHANNEL,
         message_ts: THREAD_TS,
         response_url: &rig.slack.response_url(&path),
         reason: None,
@@ -566,17 +449,8 @@ async fn slack_click(
 }
 
 async fn record_field(rig: &Rig, deployment: &str, name: &str) -> Option<String> {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    let item = aws_sdk_dynamodb::Client::new(&rig.shop.sdk)
-        .get_item()
-        .table_name(&rig.table)
-        .key("pk", AttributeValue::S(format!("DEPLOYMENT#{deployment}")))
-        .key("sk", AttributeValue::S("DEPLOYMENT".into()))
-        .consistent_read(true)
-        .send()
+    let item = deployment_record(&rig.shop, &rig.table, deployment)
         .await
-        .expect("read record")
-        .item
         .unwrap_or_default();
     item.get(name)
         .and_then(|v| v.as_s().or_else(|_| v.as_n()).ok().cloned())
@@ -587,11 +461,8 @@ async fn signed_slack_clicks_extend_pause_and_resume_a_running_deployment() {
     use gantry_core::traffic::report::{
         EXTEND_ACTION, EXTEND_MINUTES, PAUSE_ACTION, PROMOTE_ACTION, RESUME_ACTION,
     };
-    let rig = rig().await;
+    let (rig, deployment, running) = canary_at_ten(2).await;
     let shop = &rig.shop;
-    let (first, deployment) = start(&rig, 2, Value::Null).await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
 
     // The values the deployment's message carries: `<id>|<controls version>[|<minutes>]`.
     let (status, told) = slack_click(
@@ -631,19 +502,14 @@ async fn signed_slack_clicks_extend_pause_and_resume_a_running_deployment() {
     // Still within the extended bake: Promote now (also a click) finishes it.
     assert_eq!(shop.weights(false).await, (90, 10));
     slack_click(&rig, RELEASE, PROMOTE_ACTION, &deployment).await;
-    let views = running.await.unwrap();
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
-    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+    assert_went_through(shop, running, "").await;
 }
 
 #[tokio::test]
 async fn a_slack_click_from_someone_not_an_approver_changes_nothing() {
     use gantry_core::traffic::report::PAUSE_ACTION;
-    let rig = rig().await;
+    let (rig, deployment, running) = canary_at_ten(3).await;
     let shop = &rig.shop;
-    let (first, deployment) = start(&rig, 3, Value::Null).await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
     let (status, told) = slack_click(
         &rig,
         ("U0STRANGER", "sam"),
@@ -659,8 +525,6 @@ async fn a_slack_click_from_someone_not_an_approver_changes_nothing() {
         "{told:?}"
     );
     assert_eq!(record_field(&rig, &deployment, "command").await, None);
-    let views = running.await.unwrap();
-    assert_eq!(views.last().unwrap()["status"], "Succeeded", "not paused");
-    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+    assert_went_through(shop, running, "not paused").await;
     assert!(audit_trail(&rig, &deployment).await.is_empty());
 }

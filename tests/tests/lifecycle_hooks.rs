@@ -4,25 +4,19 @@
 //! ECS, the ALB (every listener change recorded), Application Auto Scaling and DynamoDB, with
 //! the shifter holding only its role's permissions from template.yaml.
 
-use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace, SuspendedState};
-use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, ProtocolEnum, TargetGroupTuple,
-};
-use gantry_core::config::TrafficShifterConfig;
-use gantry_tests::aws::{create_secret, create_table, function_start, sdk};
 use gantry_tests::http;
-use gantry_tests::slack::SlackNs;
-use gantry_tests::traffic::{outcome, run_job, Shop};
+use gantry_tests::shifter::{
+    invoke, open_execution_thread, run_to_end, spawn_run, with_stand_ins, write_command, Command,
+    Setup, NEW_IMAGE, THREAD_TS,
+};
+use gantry_tests::slack::{buttons, SlackNs};
+use gantry_tests::traffic::{forward_action, outcome, Shop};
 use gantry_tests::{emulator_url, unique};
-use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use traffic_shifter::TrafficShifter;
-
-const NEW_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:2";
 
 struct Rig {
     shop: Shop,
@@ -38,116 +32,39 @@ struct Rig {
 /// A shop with a test listener, a registered ECS hook function, and the shifter allowed to
 /// invoke it (`HookFunctionArns`), working in short slices so a deployment spans tokens.
 async fn rig() -> Rig {
-    let sdk = sdk().await;
-    let shop = Shop::create(&sdk, &unique("hk"), 2).await;
-    let test_listener = add_test_listener(&shop).await;
-    let hook = format!(
-        "arn:aws:lambda:us-east-1:123456789012:function:{}",
-        unique("smoke")
-    );
-    http::post(
-        &format!("{}/_gantry/lambda/functions", emulator_url()),
-        &json!({"function": hook,
-                "command": ["python3", concat!(env!("CARGO_MANIFEST_DIR"), "/hooks/ecs_smoke_hook.py")]}),
-    )
-    .await;
-    let table = unique("gantry");
-    create_table(&sdk, &table).await;
     let slack = SlackNs::new();
-    let secret_arn = create_secret(
-        &sdk,
-        &unique("gantry-secret"),
-        &json!({"slack_bot_token": "xoxb-gantry"}),
-    )
-    .await;
-    let vars: HashMap<String, String> = HashMap::from([
-        ("GANTRY_SECRETS_ARN".into(), secret_arn.clone()),
-        ("GANTRY_TABLE".into(), table.clone()),
-        (
-            "AWS_LAMBDA_FUNCTION_NAME".into(),
-            gantry_tests::traffic::SHIFTER_FUNCTION.into(),
-        ),
-        (
-            "GANTRY_NOTIFY".into(),
-            r#"{"default_channel": "C0DEPLOYS"}"#.into(),
-        ),
-        ("SLACK_API_URL".into(), slack.api_url()),
-    ]);
-    let config = TrafficShifterConfig::from_env(&vars).expect("config");
-    let mut stack = shop.stack(&table, &secret_arn);
-    stack.parameters[0]["HookFunctionArns"] = json!([hook]);
-    stack.parameters[0]["DevTestListenerArn"] = json!(test_listener);
-    let (own, secrets) = function_start("traffic-shifter", &stack).await;
-    let mut shifter = traffic_shifter::build(config, &secrets, &own);
-    shifter.slice = Duration::from_millis(2500);
+    let mut setup = Setup::new("hk", &json!({"slack_bot_token": "xoxb-gantry"}))
+        .await
+        .with_slack_progress(slack.api_url());
+    let test_listener = setup.shop.add_test_listener().await;
+    let hook = register_hook_function("smoke").await;
+    setup.stack.parameters[0]["HookFunctionArns"] = json!([hook]);
+    setup.stack.parameters[0]["DevTestListenerArn"] = json!(test_listener);
+    let shifter = setup.shifter().await;
     Rig {
-        shop,
+        shop: setup.shop,
         shifter: Arc::new(shifter),
-        table,
+        table: setup.table,
         test_listener,
         hook,
         slack,
     }
 }
 
-/// A second listener on the shop's load balancer whose forward action holds the same two
-/// target groups: where the team's smoke tests (and only they) send requests.
-async fn add_test_listener(shop: &Shop) -> String {
-    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&shop.sdk);
-    let lb = elb
-        .describe_listeners()
-        .listener_arns(&shop.listener)
-        .send()
-        .await
-        .expect("listener")
-        .listeners
-        .and_then(|l| l.into_iter().next())
-        .and_then(|l| l.load_balancer_arn)
-        .expect("load balancer");
-    let forward = Action::builder()
-        .r#type(ActionTypeEnum::Forward)
-        .forward_config(
-            ForwardActionConfig::builder()
-                .target_groups(
-                    TargetGroupTuple::builder()
-                        .target_group_arn(&shop.blue_target_group)
-                        .weight(100)
-                        .build(),
-                )
-                .target_groups(
-                    TargetGroupTuple::builder()
-                        .target_group_arn(&shop.green_target_group)
-                        .weight(0)
-                        .build(),
-                )
-                .build(),
-        )
-        .build();
-    elb.create_listener()
-        .load_balancer_arn(lb)
-        .protocol(ProtocolEnum::Http)
-        .port(8080)
-        .default_actions(forward)
-        .send()
-        .await
-        .expect("test listener")
-        .listeners
-        .and_then(|l| l.into_iter().next())
-        .and_then(|l| l.listener_arn)
-        .expect("test listener arn")
-}
-
-fn lambda_event(event: &Value) -> LambdaEvent<CodePipelineJobEvent> {
-    let mut context = Context::default();
-    context.deadline = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-        + 120_000;
-    LambdaEvent::new(
-        serde_json::from_value(event.clone()).expect("job event"),
-        context,
+/// Registers a function named after `prefix` in the emulator, running ecs_smoke_hook.py when
+/// invoked; returns its ARN.
+async fn register_hook_function(prefix: &str) -> String {
+    let arn = format!(
+        "arn:aws:lambda:us-east-1:123456789012:function:{}",
+        unique(prefix)
+    );
+    http::post(
+        &format!("{}/_gantry/lambda/functions", emulator_url()),
+        &json!({"function": arn,
+                "command": ["python3", concat!(env!("CARGO_MANIFEST_DIR"), "/hooks/ecs_smoke_hook.py")]}),
     )
+    .await;
+    arn
 }
 
 /// Starts the job in an execution whose Slack thread the notifier has opened.
@@ -157,20 +74,7 @@ async fn start(rig: &Rig, params: &Value) -> Value {
         .shop
         .execution_of(first["job_id"].as_str().expect("job id"))
         .await;
-    use aws_sdk_dynamodb::types::AttributeValue;
-    aws_sdk_dynamodb::Client::new(&rig.shop.sdk)
-        .put_item()
-        .table_name(&rig.table)
-        .item(
-            "pk",
-            AttributeValue::S(format!("EXECUTION#{}#{execution}", rig.shop.pipeline)),
-        )
-        .item("sk", AttributeValue::S("EXECUTION".into()))
-        .item("channel", AttributeValue::S("C0DEPLOYS".into()))
-        .item("ts", AttributeValue::S("1767225600.000100".into()))
-        .send()
-        .await
-        .expect("execution record");
+    open_execution_thread(&rig.shop, &rig.table, &execution, THREAD_TS).await;
     first
 }
 
@@ -185,34 +89,23 @@ async fn progress_buttons(rig: &Rig) -> (String, Vec<(String, String)>) {
         return (String::new(), Vec::new());
     };
     let blocks = m["blocks"].as_array().cloned().unwrap_or_default();
-    let buttons = blocks
-        .iter()
-        .filter(|b| b["type"] == "actions")
-        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
-        .map(|e| {
-            (
-                e["action_id"].as_str().unwrap_or_default().to_string(),
-                e["value"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    (Value::Array(blocks).to_string(), buttons)
+    (Value::Array(blocks).to_string(), buttons(m))
 }
 
 async fn run(rig: &Rig, params: &Value) -> (Vec<Value>, String) {
     let first = start(rig, params).await;
     let id = first["job_id"].as_str().expect("job id").to_string();
-    let shifter = rig.shifter.clone();
-    let views = run_job(&first, |event| {
-        let shifter = shifter.clone();
-        async move {
-            traffic_shifter::handle(&*shifter, lambda_event(&event))
-                .await
-                .expect("the job got a result");
-        }
-    })
-    .await;
+    let views = run_to_end(&rig.shifter, &first).await;
     (views, id)
+}
+
+/// A rig whose canary ran to its end with the smoke hook at `stages`, given `details`:
+/// (rig, the jobs, the deployment id).
+async fn run_with_hook(stages: &[&str], details: Value) -> (Rig, Vec<Value>, String) {
+    let rig = rig().await;
+    let hooks = hook_at(&rig, stages, details);
+    let (views, id) = run(&rig, &params(&rig, hooks)).await;
+    (rig, views, id)
 }
 
 /// A canary (10%, 1 s bake) with the test listener and `hooks`.
@@ -230,28 +123,32 @@ fn hook_at(rig: &Rig, stages: &[&str], details: Value) -> Value {
     json!([{"hook_target_arn": rig.hook, "lifecycle_stages": stages, "hook_details": details}])
 }
 
+/// The hook at POST_TEST_TRAFFIC_SHIFT answering IN_PROGRESS twice (asking to be called
+/// again after `callback_delay` seconds), then SUCCEEDED.
+fn hook_in_progress_twice(rig: &Rig, callback_delay: u64) -> Value {
+    hook_at(
+        rig,
+        &["POST_TEST_TRAFFIC_SHIFT"],
+        json!({"mode": "in_progress", "in_progress_times": 2, "callback_delay": callback_delay}),
+    )
+}
+
 /// Every weight change recorded on a listener: (epoch seconds, green's share in percent).
 async fn changes(rig: &Rig, arn: &str) -> Vec<(f64, i64)> {
-    let v = http::get(&format!(
-        "{}/_gantry/elbv2/weight-changes?arn={arn}",
-        emulator_url()
-    ))
-    .await;
-    v["changes"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    rig.shop.weight_changes(arn).await
+}
+
+/// Not one weight change on the production listener gave the new side traffic.
+async fn assert_no_production_traffic_moved(rig: &Rig) {
+    assert!(changes(rig, &rig.shop.listener)
+        .await
         .iter()
-        .map(|c| {
-            let w = &c["weights"];
-            let (b, g) = (
-                w[&rig.shop.blue_target_group].as_i64().unwrap_or(0),
-                w[&rig.shop.green_target_group].as_i64().unwrap_or(0),
-            );
-            let share = if b + g == 0 { 0 } else { g * 100 / (b + g) };
-            (c["at"].as_f64().unwrap_or(0.0), share)
-        })
-        .collect()
+        .all(|(_, g)| *g == 0));
+}
+
+/// The deployment ended `status` (`Succeeded`, `Failed`).
+fn assert_outcome(views: &[Value], status: &str) {
+    assert!(outcome(views).starts_with(status), "{}", outcome(views));
 }
 
 fn shares(changes: &[(f64, i64)]) -> Vec<i64> {
@@ -275,17 +172,9 @@ async fn invocations(rig: &Rig) -> Vec<Value> {
 #[tokio::test]
 async fn a_hook_in_progress_twice_then_succeeded_holds_production_until_it_passes() {
     let rig = rig().await;
-    let hooks = hook_at(
-        &rig,
-        &["POST_TEST_TRAFFIC_SHIFT"],
-        json!({"mode": "in_progress", "in_progress_times": 2, "callback_delay": 2}),
-    );
+    let hooks = hook_in_progress_twice(&rig, 2);
     let (views, _) = run(&rig, &params(&rig, hooks)).await;
-    assert!(
-        outcome(&views).starts_with("Succeeded"),
-        "{}",
-        outcome(&views)
-    );
+    assert_outcome(&views, "Succeeded");
     let calls = invocations(&rig).await;
     let answers: Vec<&str> = calls
         .iter()
@@ -327,9 +216,8 @@ async fn a_hook_in_progress_twice_then_succeeded_holds_production_until_it_passe
 
 #[tokio::test]
 async fn a_smoke_hook_failing_after_test_traffic_rolls_back_before_any_production_traffic() {
-    let rig = rig().await;
-    let hooks = hook_at(&rig, &["POST_TEST_TRAFFIC_SHIFT"], json!({"mode": "fail"}));
-    let (views, id) = run(&rig, &params(&rig, hooks)).await;
+    let (rig, views, id) =
+        run_with_hook(&["POST_TEST_TRAFFIC_SHIFT"], json!({"mode": "fail"})).await;
     let text = outcome(&views);
     assert!(text.starts_with("Failed"), "{text}");
     assert!(
@@ -349,9 +237,7 @@ async fn a_smoke_hook_failing_after_test_traffic_rolls_back_before_any_productio
 
 #[tokio::test]
 async fn a_hook_that_throws_rolls_back_naming_its_error() {
-    let rig = rig().await;
-    let hooks = hook_at(&rig, &["POST_SCALE_UP"], json!({"mode": "throw"}));
-    let (views, _) = run(&rig, &params(&rig, hooks)).await;
+    let (rig, views, _) = run_with_hook(&["POST_SCALE_UP"], json!({"mode": "throw"})).await;
     let text = outcome(&views);
     assert!(
         text.starts_with("Failed") && text.contains("POST_SCALE_UP") && text.contains("HookError"),
@@ -359,10 +245,7 @@ async fn a_hook_that_throws_rolls_back_naming_its_error() {
     );
     // POST_SCALE_UP runs before test traffic moves: nothing moved at all.
     assert!(changes(&rig, &rig.test_listener).await.is_empty());
-    assert!(changes(&rig, &rig.shop.listener)
-        .await
-        .iter()
-        .all(|(_, g)| *g == 0));
+    assert_no_production_traffic_moved(&rig).await;
 }
 
 #[tokio::test]
@@ -377,11 +260,7 @@ async fn hooks_run_at_every_stage_in_ecs_order() {
         "POST_PRODUCTION_TRAFFIC_SHIFT",
     ];
     let (views, _) = run(&rig, &params(&rig, hook_at(&rig, &stages, json!({})))).await;
-    assert!(
-        outcome(&views).starts_with("Succeeded"),
-        "{}",
-        outcome(&views)
-    );
+    assert_outcome(&views, "Succeeded");
     let calls = invocations(&rig).await;
     let seen: Vec<(String, Value, Value)> = calls
         .iter()
@@ -475,11 +354,7 @@ async fn auto_scaling_is_suspended_for_scale_in_during_the_deployment_and_restor
     let rig = rig().await;
     let before = scalable(&rig).await;
     // A hook holding the deployment at the test stage lets the test look in the middle.
-    let hooks = hook_at(
-        &rig,
-        &["POST_TEST_TRAFFIC_SHIFT"],
-        json!({"mode": "in_progress", "in_progress_times": 2, "callback_delay": 2}),
-    );
+    let hooks = hook_in_progress_twice(&rig, 2);
     let watcher = {
         let (shop, aas_client) = (rig.shop.clone(), aas(&rig).await);
         let resources: Vec<String> = [&shop.blue_service, &shop.green_service]
@@ -511,11 +386,7 @@ async fn auto_scaling_is_suspended_for_scale_in_during_the_deployment_and_restor
         })
     };
     let (views, _) = run(&rig, &params(&rig, hooks)).await;
-    assert!(
-        outcome(&views).starts_with("Succeeded"),
-        "{}",
-        outcome(&views)
-    );
+    assert_outcome(&views, "Succeeded");
     assert!(
         watcher.await.unwrap(),
         "scale-in was never suspended on both sides"
@@ -529,7 +400,7 @@ async fn auto_scaling_state_is_restored_exactly_after_a_rollback() {
     let before = scalable(&rig).await;
     let hooks = hook_at(&rig, &["POST_TEST_TRAFFIC_SHIFT"], json!({"mode": "fail"}));
     let (views, _) = run(&rig, &params(&rig, hooks)).await;
-    assert!(outcome(&views).starts_with("Failed"), "{}", outcome(&views));
+    assert_outcome(&views, "Failed");
     assert_eq!(suspended(&rig).await, before);
 }
 
@@ -546,14 +417,7 @@ async fn the_new_side_keeps_its_share_of_the_live_sides_tasks_when_the_live_side
         tokio::spawn(async move {
             for _ in 0..600 {
                 if shop.service(&shop.green_service).await.1 > 0 {
-                    aws_sdk_ecs::Client::new(&shop.sdk)
-                        .update_service()
-                        .cluster(&shop.cluster)
-                        .service(&shop.blue_service)
-                        .desired_count(8)
-                        .send()
-                        .await
-                        .expect("scale out");
+                    shop.set_desired_count(&shop.blue_service, 8).await;
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -562,11 +426,7 @@ async fn the_new_side_keeps_its_share_of_the_live_sides_tasks_when_the_live_side
     };
     let (views, _) = run(&rig, &p).await;
     scale_out.await.unwrap();
-    assert!(
-        outcome(&views).starts_with("Succeeded"),
-        "{}",
-        outcome(&views)
-    );
+    assert_outcome(&views, "Succeeded");
     let (_, green) = rig.shop.service(&rig.shop.green_service).await;
     assert_eq!(green, 8, "at 100% the new side has the live side's 8 tasks");
 }
@@ -574,22 +434,13 @@ async fn the_new_side_keeps_its_share_of_the_live_sides_tasks_when_the_live_side
 /// Writes an operator command into the deployment record, as the approval function does for
 /// an authorized click (the click itself is tested with the approval function).
 async fn click(rig: &Rig, deployment: &str, command: &str, version: u32) {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    aws_sdk_dynamodb::Client::new(&rig.shop.sdk)
-        .update_item()
-        .table_name(&rig.table)
-        .key("pk", AttributeValue::S(format!("DEPLOYMENT#{deployment}")))
-        .key("sk", AttributeValue::S("DEPLOYMENT".into()))
-        .update_expression(
-            "SET command = :c, command_by = :u, command_at = :t, command_version = :v",
-        )
-        .expression_attribute_values(":c", AttributeValue::S(command.into()))
-        .expression_attribute_values(":u", AttributeValue::S("U0RELEASE".into()))
-        .expression_attribute_values(":t", AttributeValue::N("1".into()))
-        .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
-        .send()
-        .await
-        .expect("write command");
+    let command = Command {
+        command,
+        at: 1,
+        version: Some(version),
+        ..Command::default()
+    };
+    write_command(&rig.shop, &rig.table, deployment, &command).await;
 }
 
 /// Starts a deployment with a pause hook at POST_TEST_TRAFFIC_SHIFT and waits until test
@@ -603,18 +454,7 @@ async fn paused(
                         "timeout_minutes": timeout_minutes, "timeout_action": action}]);
     let first = start(rig, &params(rig, hooks)).await;
     let id = first["job_id"].as_str().expect("job id").to_string();
-    let shifter = rig.shifter.clone();
-    let handle = tokio::spawn(async move {
-        run_job(&first, |event| {
-            let shifter = shifter.clone();
-            async move {
-                traffic_shifter::handle(&*shifter, lambda_event(&event))
-                    .await
-                    .expect("the job got a result");
-            }
-        })
-        .await
-    });
+    let handle = spawn_run(&rig.shifter, &first);
     for _ in 0..600 {
         if !changes(rig, &rig.test_listener).await.is_empty() {
             return (handle, id);
@@ -651,11 +491,7 @@ async fn a_pause_hook_waits_for_continue_then_production_moves() {
         .as_secs_f64();
     click(&rig, &id, "continue", 0).await;
     let views = run.await.unwrap();
-    assert!(
-        outcome(&views).starts_with("Succeeded"),
-        "{}",
-        outcome(&views)
-    );
+    assert_outcome(&views, "Succeeded");
     let production = changes(&rig, &rig.shop.listener).await;
     assert_eq!(shares(&production), [10, 100]);
     assert!(production[0].0 >= clicked_at);
@@ -678,10 +514,7 @@ async fn a_stale_continue_does_nothing_and_roll_back_on_a_pause_rolls_back() {
         text.starts_with("Failed") && text.contains("U0RELEASE"),
         "{text}"
     );
-    assert!(changes(&rig, &rig.shop.listener)
-        .await
-        .iter()
-        .all(|(_, g)| *g == 0));
+    assert_no_production_traffic_moved(&rig).await;
     assert_eq!(shares(&changes(&rig, &rig.test_listener).await), [100, 0]);
 }
 
@@ -697,10 +530,7 @@ async fn a_pause_nobody_decides_takes_its_timeout_action() {
         "{text}"
     );
     assert!(started.elapsed() >= Duration::from_secs(60));
-    assert!(changes(&rig, &rig.shop.listener)
-        .await
-        .iter()
-        .all(|(_, g)| *g == 0));
+    assert_no_production_traffic_moved(&rig).await;
 }
 
 /// A Lambda client whose invocation dies (the shifter's process is gone) when it invokes.
@@ -720,16 +550,10 @@ impl gantry_core::traffic::HookFunctions for DiesOnInvoke {
 async fn auto_scaling_state_is_restored_exactly_after_a_crash_resumed_from_the_token() {
     let rig = rig().await;
     let before = scalable(&rig).await;
-    let hooks = hook_at(
-        &rig,
-        &["POST_TEST_TRAFFIC_SHIFT"],
-        json!({"mode": "in_progress", "in_progress_times": 2, "callback_delay": 4}),
-    );
+    let hooks = hook_in_progress_twice(&rig, 4);
     let first = rig.shop.start_job(&params(&rig, hooks), json!([])).await;
     // The first invocation hands over with a token (the hook said IN_PROGRESS)…
-    traffic_shifter::handle(&*rig.shifter, lambda_event(&first["event"]))
-        .await
-        .expect("first invocation");
+    invoke(&*rig.shifter, &first["event"]).await;
     let view = gantry_tests::traffic::job(first["job_id"].as_str().unwrap()).await;
     assert_eq!(view["status"], "Continued", "{view}");
     let next = view["next_job"].clone();
@@ -738,24 +562,15 @@ async fn auto_scaling_state_is_restored_exactly_after_a_crash_resumed_from_the_t
     // Long enough to reach the hook's next call (its callBackDelay is 4 s) whatever the
     // first invocation took.
     let dying_slice = Duration::from_secs(8);
-    let dying = Arc::new(gantry_core::traffic::Shifter {
-        cluster: s.cluster.clone(),
-        balancer: s.balancer.clone(),
-        alarms: s.alarms.clone(),
-        jobs: s.jobs.clone(),
-        artifacts: s.artifacts.clone(),
-        store: s.store.clone(),
-        slack: None::<gantry_core::traffic::SlackProgress<gantry_adapters::slack::SlackClient>>,
-        slice: dying_slice,
-        analysis_settle_seconds: s.analysis_settle_seconds,
-        function_name: s.function_name.clone(),
-        hooks: DiesOnInvoke,
-        scaling: s.scaling.clone(),
-    });
+    let dying = Arc::new(with_stand_ins(
+        s,
+        s.cluster.clone(),
+        s.balancer.clone(),
+        DiesOnInvoke,
+        dying_slice,
+    ));
     let event = next["event"].clone();
-    let died =
-        tokio::spawn(async move { traffic_shifter::handle(&*dying, lambda_event(&event)).await })
-            .await;
+    let died = tokio::spawn(async move { invoke(&*dying, &event).await }).await;
     assert!(died.unwrap_err().is_panic());
     let during = suspended(&rig).await;
     assert!(during
@@ -764,21 +579,8 @@ async fn auto_scaling_state_is_restored_exactly_after_a_crash_resumed_from_the_t
 
     // Lambda retries the same event once the dead invocation's lease ran out.
     tokio::time::sleep(dying_slice + gantry_core::traffic::turn::LEASE_MARGIN).await;
-    let shifter = rig.shifter.clone();
-    let views = run_job(&next, |event| {
-        let shifter = shifter.clone();
-        async move {
-            traffic_shifter::handle(&*shifter, lambda_event(&event))
-                .await
-                .expect("the job got a result");
-        }
-    })
-    .await;
-    assert!(
-        outcome(&views).starts_with("Succeeded"),
-        "{}",
-        outcome(&views)
-    );
+    let views = run_to_end(&rig.shifter, &next).await;
+    assert_outcome(&views, "Succeeded");
     assert_eq!(suspended(&rig).await, before);
 }
 
@@ -789,21 +591,7 @@ async fn a_test_listener_forwarding_elsewhere_is_refused_before_anything_moves()
     aws_sdk_elasticloadbalancingv2::Client::new(&rig.shop.sdk)
         .modify_listener()
         .listener_arn(&rig.test_listener)
-        .default_actions(
-            Action::builder()
-                .r#type(ActionTypeEnum::Forward)
-                .forward_config(
-                    ForwardActionConfig::builder()
-                        .target_groups(
-                            TargetGroupTuple::builder()
-                                .target_group_arn(&stray)
-                                .weight(1)
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build(),
-        )
+        .default_actions(forward_action(&[(&stray, 1)]))
         .send()
         .await
         .expect("point the test listener elsewhere");
@@ -822,16 +610,7 @@ async fn a_test_listener_forwarding_elsewhere_is_refused_before_anything_moves()
 async fn a_hook_the_role_may_not_invoke_rolls_back_before_production_moves() {
     let rig = rig().await;
     // Registered in the emulator, but not among the stack's HookFunctionArns.
-    let other = format!(
-        "arn:aws:lambda:us-east-1:123456789012:function:{}",
-        unique("unlisted")
-    );
-    http::post(
-        &format!("{}/_gantry/lambda/functions", emulator_url()),
-        &json!({"function": other,
-                "command": ["python3", concat!(env!("CARGO_MANIFEST_DIR"), "/hooks/ecs_smoke_hook.py")]}),
-    )
-    .await;
+    let other = register_hook_function("unlisted").await;
     let hooks =
         json!([{"hook_target_arn": other, "lifecycle_stages": ["POST_TEST_TRAFFIC_SHIFT"]}]);
     let (views, _) = run(&rig, &params(&rig, hooks)).await;
@@ -842,10 +621,7 @@ async fn a_hook_the_role_may_not_invoke_rolls_back_before_production_moves() {
             && text.contains("AccessDenied"),
         "{text}"
     );
-    assert!(changes(&rig, &rig.shop.listener)
-        .await
-        .iter()
-        .all(|(_, g)| *g == 0));
+    assert_no_production_traffic_moved(&rig).await;
 }
 
 #[tokio::test]
@@ -853,49 +629,16 @@ async fn a_test_rule_on_the_production_listener_gets_the_test_traffic() {
     use aws_sdk_elasticloadbalancingv2::types::{HttpHeaderConditionConfig, RuleCondition};
     let rig = rig().await;
     // Requests with `X-Smoke-Test: 1` on the production listener: the team's smoke tests.
-    let rule = aws_sdk_elasticloadbalancingv2::Client::new(&rig.shop.sdk)
-        .create_rule()
-        .listener_arn(&rig.shop.listener)
-        .priority(5)
-        .conditions(
-            RuleCondition::builder()
-                .field("http-header")
-                .http_header_config(
-                    HttpHeaderConditionConfig::builder()
-                        .http_header_name("X-Smoke-Test")
-                        .values("1")
-                        .build(),
-                )
+    let smoke_test_header = RuleCondition::builder()
+        .field("http-header")
+        .http_header_config(
+            HttpHeaderConditionConfig::builder()
+                .http_header_name("X-Smoke-Test")
+                .values("1")
                 .build(),
         )
-        .actions(
-            Action::builder()
-                .r#type(ActionTypeEnum::Forward)
-                .forward_config(
-                    ForwardActionConfig::builder()
-                        .target_groups(
-                            TargetGroupTuple::builder()
-                                .target_group_arn(&rig.shop.blue_target_group)
-                                .weight(100)
-                                .build(),
-                        )
-                        .target_groups(
-                            TargetGroupTuple::builder()
-                                .target_group_arn(&rig.shop.green_target_group)
-                                .weight(0)
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .expect("test rule")
-        .rules
-        .and_then(|r| r.into_iter().next())
-        .and_then(|r| r.rule_arn)
-        .expect("rule arn");
+        .build();
+    let rule = rig.shop.add_rule(5, smoke_test_header).await;
     let mut p = params(
         &rig,
         hook_at(&rig, &["POST_TEST_TRAFFIC_SHIFT"], json!({"mode": "fail"})),
@@ -903,12 +646,9 @@ async fn a_test_rule_on_the_production_listener_gets_the_test_traffic() {
     p.as_object_mut().unwrap().remove("test_listener_arn");
     p["test_listener_rule_arn"] = json!(rule);
     let (views, _) = run(&rig, &p).await;
-    assert!(outcome(&views).starts_with("Failed"), "{}", outcome(&views));
+    assert_outcome(&views, "Failed");
     assert_eq!(shares(&changes(&rig, &rule).await), [100, 0]);
-    assert!(changes(&rig, &rig.shop.listener)
-        .await
-        .iter()
-        .all(|(_, g)| *g == 0));
+    assert_no_production_traffic_moved(&rig).await;
     // The hook was told the test weights of the rule.
     let calls = invocations(&rig).await;
     let test_weights = &calls[0]["payload"]["executionDetails"]["testTrafficWeights"];

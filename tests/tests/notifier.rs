@@ -3,7 +3,7 @@
 //! Slack stand-in.
 
 use gantry_core::config::NotifierConfig;
-use gantry_tests::aws::{create_pipeline, create_secret, create_table, function_start, sdk};
+use gantry_tests::aws::{create_pipeline, function_start, sdk, table_and_secret};
 use gantry_tests::fuzz::{mutate, Rng};
 use gantry_tests::iam::Stack;
 use gantry_tests::slack::SlackNs;
@@ -29,14 +29,8 @@ struct World {
 
 async fn world_with(notify: Value, stages: &[&str]) -> World {
     let sdk = sdk().await;
-    let table = unique("gantry");
-    create_table(&sdk, &table).await;
-    let secret = create_secret(
-        &sdk,
-        &unique("gantry-secret"),
-        &json!({"slack_bot_token": "xoxb-notifier-test"}),
-    )
-    .await;
+    let (table, secret) =
+        table_and_secret(&sdk, &json!({"slack_bot_token": "xoxb-notifier-test"})).await;
     let pipeline = unique("shop");
     create_pipeline(&sdk, &pipeline, "Source", stages).await;
     let topic = SubscribedTopic::new(&sdk).await;
@@ -68,6 +62,12 @@ async fn world_with(notify: Value, stages: &[&str]) -> World {
 
 async fn world() -> World {
     world_with(json!({"default_channel": CHANNEL}), &["Build", "Deploy"]).await
+}
+
+/// `world()`, its pipeline's own notify `settings` (channel, verbosity) set.
+async fn world_where_the_pipeline_has(settings: Value) -> World {
+    let notify = json!({"default_channel": CHANNEL, "pipelines": {"{pipeline}": settings}});
+    world_with(notify, &["Build", "Deploy"]).await
 }
 
 /// Starts an execution as Gantry's webhook does (variables pinned to a commit), with its source
@@ -119,25 +119,9 @@ async fn seed_action(w: &World, execution_id: &str, stage: &str, action: &str, e
     .await;
 }
 
-/// `2026-01-15T09:00:05Z` for `T0 + 5`.
+/// `2026-01-15T09:00:05Z` for `T0 + 5`: the time format of EventBridge events.
 fn rfc3339(epoch: i64) -> String {
-    let (days, secs) = (epoch.div_euclid(86400), epoch.rem_euclid(86400));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60
-    )
+    gantry_core::analysis::verdict::utc(epoch)
 }
 
 /// EventBridge events of one execution, shaped like the real ones (float `version`, string
@@ -230,6 +214,36 @@ async fn send(w: &World, event: &Value) -> Value {
         .unwrap_or_else(|e| panic!("handle {}: {e}", event["detail"]))
 }
 
+/// `world()` with an execution started: (world, the execution's first event, the pipeline's
+/// STARTED).
+async fn started() -> (World, Value) {
+    let w = world().await;
+    let id = start(&w).await;
+    let first = events(&w, &id).pipeline(0, "STARTED");
+    (w, first)
+}
+
+/// Starts an execution and sends every event of a successful run of it; returns its id.
+async fn run_successfully(w: &World) -> String {
+    let id = start(w).await;
+    for e in events(w, &id).successful_run() {
+        send(w, &e).await;
+    }
+    id
+}
+
+/// With Slack configured as `slack` (a channel it refuses), a whole successful run: Slack was
+/// tried once and answered `error`, then left alone, while SNS got every one of the run's 8
+/// notifications.
+async fn assert_slack_given_up(w: &World, slack: Value, error: &str) {
+    w.slack.configure(slack).await;
+    run_successfully(w).await;
+    let calls = w.slack.calls(None).await;
+    assert_eq!(calls.len(), 1, "tried once, then left alone: {calls:#?}");
+    assert_eq!(calls[0]["response"]["error"], error);
+    assert_eq!(w.topic.received().await.len(), 8);
+}
+
 /// The texts of a Slack message's blocks, in order.
 fn texts(message: &Value) -> Vec<String> {
     let mut out = vec![];
@@ -244,6 +258,20 @@ fn texts(message: &Value) -> Vec<String> {
         }
     }
     out
+}
+
+/// The texts of an execution's message: its headline (the first text) and its stages line
+/// (the third).
+fn assert_headline_and_stages(t: &[String], headline: &str, stages: &str) {
+    assert_eq!(t[0], headline);
+    assert_eq!(t[2], stages);
+}
+
+/// The texts of an ended execution's message: its headline, its stages line and a summary
+/// (the fourth text) starting with `summary`.
+fn assert_ended(t: &[String], headline: &str, stages: &str, summary: &str) {
+    assert_headline_and_stages(t, headline, stages);
+    assert!(t[3].starts_with(summary), "{}", t[3]);
 }
 
 fn parents(messages: &[Value]) -> Vec<&Value> {
@@ -272,10 +300,7 @@ fn dump(name: &str, messages: &[Value]) {
 #[tokio::test]
 async fn a_successful_execution_is_one_slack_message_updated_in_place_and_published_to_sns() {
     let w = world().await;
-    let id = start(&w).await;
-    for e in events(&w, &id).successful_run() {
-        send(&w, &e).await;
-    }
+    let id = run_successfully(&w).await;
 
     let messages = w.slack.messages().await;
     assert_eq!(
@@ -287,19 +312,15 @@ async fn a_successful_execution_is_one_slack_message_updated_in_place_and_publis
     assert_eq!(m["channel"], CHANNEL);
     assert!(m["versions"].as_u64().unwrap() > 3, "updated in place");
     let t = texts(m);
-    assert_eq!(t[0], format!(":white_check_mark: {} succeeded", w.pipeline));
+    assert_ended(
+        &t,
+        &format!(":white_check_mark: {} succeeded", w.pipeline),
+        ":white_check_mark: Source  ›  :white_check_mark: Build  ›  :white_check_mark: Deploy",
+        ":white_check_mark: Succeeded in 4m 12s",
+    );
     assert_eq!(
         t[1],
         format!("*<https://github.com/octo-org/shop/commit/{COMMIT}|`9fceb02d`>* Fix the cart total\nby *ada* on `main` in octo-org/shop _started by a push_")
-    );
-    assert_eq!(
-        t[2],
-        ":white_check_mark: Source  ›  :white_check_mark: Build  ›  :white_check_mark: Deploy"
-    );
-    assert!(
-        t[3].starts_with(":white_check_mark: Succeeded in 4m 12s"),
-        "{}",
-        t[3]
     );
     assert!(t[3].contains(&format!(
         "<https://us-east-1.console.aws.amazon.com/codesuite/codepipeline/pipelines/{}/executions/{id}/timeline?region=us-east-1|Execution {}>",
@@ -435,13 +456,12 @@ async fn a_failed_build_replies_in_the_thread_with_the_error_and_the_log_link() 
 
     let messages = w.slack.messages().await;
     let parent = parents(&messages)[0];
-    let t = texts(parent);
-    assert_eq!(t[0], format!(":x: {} failed", w.pipeline));
-    assert_eq!(
-        t[2],
-        ":white_check_mark: Source  ›  :x: Build _failed_  ›  :heavy_minus_sign: Deploy"
+    assert_ended(
+        &texts(parent),
+        &format!(":x: {} failed", w.pipeline),
+        ":white_check_mark: Source  ›  :x: Build _failed_  ›  :heavy_minus_sign: Deploy",
+        ":x: Failed in 1m 35s",
     );
-    assert!(t[3].starts_with(":x: Failed in 1m 35s"), "{}", t[3]);
     let replies: Vec<&Value> = messages
         .iter()
         .filter(|m| m["thread_ts"] == parent["ts"])
@@ -508,26 +528,14 @@ async fn superseded_and_stopped_executions_say_so() {
     }
     let messages = w.slack.messages().await;
     assert_eq!(messages.len(), 2);
-    let s = texts(&messages[0]);
-    assert_eq!(s[0], format!(":fast_forward: {} superseded", w.pipeline));
-    assert_eq!(
-        s[2],
-        ":white_check_mark: Source  ›  :fast_forward: Build _superseded_  ›  :fast_forward: Deploy _superseded_"
-    );
-    assert!(
-        s[3].starts_with(":fast_forward: Superseded in 20s"),
-        "{}",
-        s[3]
+    assert_ended(
+        &texts(&messages[0]),
+        &format!(":fast_forward: {} superseded", w.pipeline),
+        ":white_check_mark: Source  ›  :fast_forward: Build _superseded_  ›  :fast_forward: Deploy _superseded_",
+        ":fast_forward: Superseded in 20s",
     );
     let t = texts(&messages[1]);
-    assert_eq!(
-        t[0],
-        format!(":black_square_for_stop: {} stopped", w.pipeline)
-    );
-    assert_eq!(
-        t[2],
-        ":white_check_mark: Source  ›  :black_square_for_stop: Build _stopped_  ›  :black_square_for_stop: Deploy _stopped_"
-    );
+    assert_headline_and_stages(&t, &format!(":black_square_for_stop: {} stopped", w.pipeline), ":white_check_mark: Source  ›  :black_square_for_stop: Build _stopped_  ›  :black_square_for_stop: Deploy _stopped_");
     let received = w.topic.received().await;
     let warnings: Vec<(String, String)> = received
         .iter()
@@ -660,9 +668,7 @@ async fn slack_rate_limiting_is_waited_out() {
 
 #[tokio::test]
 async fn slack_down_still_publishes_and_lambdas_retry_delivers_slack_without_repeating_sns() {
-    let w = world().await;
-    let id = start(&w).await;
-    let first = events(&w, &id).pipeline(0, "STARTED");
+    let (w, first) = started().await;
     w.slack
         .fault(
             "*",
@@ -728,9 +734,7 @@ async fn slack_answering_internal_error_having_posted_ends_in_exactly_one_parent
 
 #[tokio::test]
 async fn a_post_that_failed_without_landing_is_posted_by_the_retry() {
-    let w = world().await;
-    let id = start(&w).await;
-    let first = events(&w, &id).pipeline(0, "STARTED");
+    let (w, first) = started().await;
     w.slack
         .fault("chat.postMessage", json!([{"status": 500}]))
         .await;
@@ -746,50 +750,20 @@ async fn a_post_that_failed_without_landing_is_posted_by_the_retry() {
 #[tokio::test]
 async fn a_channel_the_bot_is_not_in_is_given_up_while_sns_goes_on() {
     let w = world().await;
-    w.slack
-        .configure(json!({"not_in_channels": [CHANNEL]}))
-        .await;
-    let id = start(&w).await;
-    for e in events(&w, &id).successful_run() {
-        send(&w, &e).await;
-    }
-    let calls = w.slack.calls(None).await;
-    assert_eq!(calls.len(), 1, "tried once, then left alone: {calls:#?}");
-    assert_eq!(calls[0]["response"]["error"], "not_in_channel");
-    assert_eq!(w.topic.received().await.len(), 8);
+    assert_slack_given_up(&w, json!({"not_in_channels": [CHANNEL]}), "not_in_channel").await;
 }
 
 #[tokio::test]
 async fn a_channel_that_does_not_exist_is_given_up_while_sns_goes_on() {
-    let w = world_with(
-        json!({"default_channel": CHANNEL, "pipelines": {"{pipeline}": {"channel": "C0GONE"}}}),
-        &["Build", "Deploy"],
-    )
-    .await;
-    w.slack
-        .configure(json!({"unknown_channels": ["C0GONE"]}))
-        .await;
-    let id = start(&w).await;
-    for e in events(&w, &id).successful_run() {
-        send(&w, &e).await;
-    }
-    let calls = w.slack.calls(None).await;
-    assert_eq!(calls.len(), 1, "tried once, then left alone: {calls:#?}");
-    assert_eq!(calls[0]["response"]["error"], "channel_not_found");
-    assert_eq!(w.topic.received().await.len(), 8);
+    let w = world_where_the_pipeline_has(json!({"channel": "C0GONE"})).await;
+    let slack = json!({"unknown_channels": ["C0GONE"]});
+    assert_slack_given_up(&w, slack, "channel_not_found").await;
 }
 
 #[tokio::test]
 async fn verbosity_actions_lists_actions_and_failures_stays_silent_on_success() {
-    let w = world_with(
-        json!({"default_channel": CHANNEL, "pipelines": {"{pipeline}": {"verbosity": "actions"}}}),
-        &["Build", "Deploy"],
-    )
-    .await;
-    let id = start(&w).await;
-    for e in events(&w, &id).successful_run() {
-        send(&w, &e).await;
-    }
+    let w = world_where_the_pipeline_has(json!({"verbosity": "actions"})).await;
+    run_successfully(&w).await;
     let t = texts(&w.slack.messages().await[0]);
     assert_eq!(
         t[2],
@@ -797,15 +771,8 @@ async fn verbosity_actions_lists_actions_and_failures_stays_silent_on_success() 
     );
     assert_eq!(w.topic.received().await.len(), 14, "every transition");
 
-    let quiet = world_with(
-        json!({"default_channel": CHANNEL, "pipelines": {"{pipeline}": {"verbosity": "failures"}}}),
-        &["Build", "Deploy"],
-    )
-    .await;
-    let id = start(&quiet).await;
-    for e in events(&quiet, &id).successful_run() {
-        send(&quiet, &e).await;
-    }
+    let quiet = world_where_the_pipeline_has(json!({"verbosity": "failures"})).await;
+    run_successfully(&quiet).await;
     assert!(quiet.slack.calls(None).await.is_empty());
     assert!(quiet.topic.received().await.is_empty());
 }
@@ -832,14 +799,7 @@ async fn an_approval_stage_shows_waiting_for_approval() {
     }
     let messages = w.slack.messages().await;
     let t = texts(&messages[0]);
-    assert_eq!(
-        t[0],
-        format!(":raised_hand: {} waiting for approval", w.pipeline)
-    );
-    assert_eq!(
-        t[2],
-        ":white_check_mark: Source  ›  :white_check_mark: Build  ›  :raised_hand: Approve _waiting for approval_  ›  :white_circle: Deploy"
-    );
+    assert_headline_and_stages(&t, &format!(":raised_hand: {} waiting for approval", w.pipeline), ":white_check_mark: Source  ›  :white_check_mark: Build  ›  :raised_hand: Approve _waiting for approval_  ›  :white_circle: Deploy");
     dump("approval", &messages);
 }
 

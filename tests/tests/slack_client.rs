@@ -21,18 +21,20 @@ fn client(ns: &SlackNs) -> SlackClient {
     )
 }
 
+/// A Slack stand-in whose next chat.postMessage calls are answered with `faults`, one each.
+async fn posts_answering(faults: serde_json::Value) -> SlackNs {
+    let ns = SlackNs::new();
+    ns.fault("chat.postMessage", faults).await;
+    ns
+}
+
 fn message() -> serde_json::Value {
     json!({"channel": "C0DEPLOYS", "text": "hello"})
 }
 
 #[tokio::test]
 async fn rate_limit_waits_for_retry_after_then_succeeds() {
-    let ns = SlackNs::new();
-    ns.fault(
-        "chat.postMessage",
-        json!([{"status": 429, "retry_after": 1}]),
-    )
-    .await;
+    let ns = posts_answering(json!([{"status": 429, "retry_after": 1}])).await;
     let started = Instant::now();
     let posted = client(&ns).post_message(&message()).await.expect("posted");
     assert!(
@@ -47,12 +49,7 @@ async fn rate_limit_waits_for_retry_after_then_succeeds() {
 
 #[tokio::test]
 async fn a_retry_after_longer_than_we_may_wait_is_reported_not_slept() {
-    let ns = SlackNs::new();
-    ns.fault(
-        "chat.postMessage",
-        json!([{"status": 429, "retry_after": 60}]),
-    )
-    .await;
+    let ns = posts_answering(json!([{"status": 429, "retry_after": 60}])).await;
     let started = Instant::now();
     let err = client(&ns).post_message(&message()).await.unwrap_err();
     assert!(
@@ -97,12 +94,7 @@ async fn server_errors_and_hangs_of_an_update_are_retried_within_a_bound() {
 #[tokio::test]
 async fn a_post_slack_may_have_taken_is_not_retried_and_says_so() {
     // Slack's internal_error "after some aspect of the operation succeeded": posted, yet an error.
-    let ns = SlackNs::new();
-    ns.fault(
-        "chat.postMessage",
-        json!([{"error": "internal_error", "after_effect": true}]),
-    )
-    .await;
+    let ns = posts_answering(json!([{"error": "internal_error", "after_effect": true}])).await;
     let err = client(&ns).post_message(&message()).await.unwrap_err();
     assert!(err.maybe_posted(), "{err}");
     assert!(!err.is_permanent());
@@ -119,8 +111,7 @@ async fn a_post_slack_may_have_taken_is_not_retried_and_says_so() {
         json!({"status": 500}),
         json!({"hang_seconds": 2, "after_effect": true}),
     ] {
-        let ns = SlackNs::new();
-        ns.fault("chat.postMessage", json!([fault])).await;
+        let ns = posts_answering(json!([fault])).await;
         let err = client(&ns).post_message(&message()).await.unwrap_err();
         assert!(
             matches!(err, SlackError::MaybePosted { .. }),

@@ -2,23 +2,27 @@
 //! Lambda adapter, against ECS, an ALB, CloudWatch alarms and DynamoDB in the emulator.
 
 use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
-use gantry_core::config::TrafficShifterConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
 use gantry_core::traffic::{ForwardTarget, TargetHealth, TrafficControl};
-use gantry_core::traffic::{LoadBalancer, ShiftError, Shifter};
-use gantry_tests::aws::{create_secret, create_table, function_start, sdk};
-use gantry_tests::slack::SlackNs;
+use gantry_core::traffic::{LoadBalancer, ShiftError};
+use gantry_tests::aws::sdk;
+use gantry_tests::shifter::{
+    deployment_record, invoke, lambda_event, open_execution_thread, run_to_end, spawn_run,
+    with_stand_ins, write_command, Command, Setup, NEW_IMAGE,
+};
+use gantry_tests::slack::{buttons, SlackNs};
 use gantry_tests::traffic::{
-    alarm_when_traffic_moves, job, outcome, run_job, Shop, CONTAINER, FIRST_IMAGE,
+    alarm_when_traffic_moves, failure_message, job, last_result, outcome, run_job, Shop, CONTAINER,
+    FIRST_IMAGE,
 };
 use gantry_tests::unique;
-use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use traffic_shifter::TrafficShifter;
-
-const NEW_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:2";
 
 struct Rig {
     shop: Shop,
@@ -28,163 +32,144 @@ struct Rig {
 
 /// A shop (blue live with two tasks), a state table, and the shifter with a short time slice
 /// so that deployments span several invocations.
-async fn rig_with(env: &[(&str, String)], secret: Value) -> Rig {
-    rig_granting(env, secret, |_| json!({})).await
+async fn rig() -> Rig {
+    rig_granting(|_| json!({})).await
 }
 
-/// `rig_with`, its stack's template parameters also set to `extra(shop)` (the shifter's role is
+/// `rig`, its stack's template parameters also set to `extra(shop)` (the shifter's role is
 /// resolved from them).
-async fn rig_granting(env: &[(&str, String)], secret: Value, extra: fn(&Shop) -> Value) -> Rig {
-    let sdk = sdk().await;
-    let shop = Shop::create(&sdk, &unique("shop"), 2).await;
-    let table = unique("gantry");
-    create_table(&sdk, &table).await;
-    let secret_arn = create_secret(&sdk, &unique("gantry-secret"), &secret).await;
-    let mut vars: HashMap<String, String> = HashMap::from([
-        ("GANTRY_SECRETS_ARN".into(), secret_arn.clone()),
-        ("GANTRY_TABLE".into(), table.clone()),
-        (
-            "AWS_LAMBDA_FUNCTION_NAME".into(),
-            gantry_tests::traffic::SHIFTER_FUNCTION.into(),
-        ),
-    ]);
-    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    let config = TrafficShifterConfig::from_env(&vars).expect("config");
-    let mut stack = shop.stack(&table, &secret_arn);
-    if let (Some(parameters), Value::Object(extra)) =
-        (stack.parameters[0].as_object_mut(), extra(&shop))
-    {
+async fn rig_granting(extra: fn(&Shop) -> Value) -> Rig {
+    let mut setup = Setup::new("shop", &json!({})).await;
+    if let (Some(parameters), Value::Object(extra)) = (
+        setup.stack.parameters[0].as_object_mut(),
+        extra(&setup.shop),
+    ) {
         parameters.extend(extra);
     }
-    let (own, secrets) = function_start("traffic-shifter", &stack).await;
-    let mut shifter = traffic_shifter::build(config, &secrets, &own);
-    shifter.slice = Duration::from_millis(2500);
+    started(setup).await
+}
+
+/// The rig `setup` makes, its shifter started.
+async fn started(setup: Setup) -> Rig {
+    let shifter = setup.shifter().await;
     Rig {
-        shop,
+        shop: setup.shop,
         shifter: Arc::new(shifter),
-        table,
+        table: setup.table,
     }
-}
-
-async fn rig() -> Rig {
-    rig_with(&[], json!({})).await
-}
-
-fn lambda_event(event: &Value) -> LambdaEvent<CodePipelineJobEvent> {
-    let mut context = Context::default();
-    context.deadline = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-        + 120_000;
-    LambdaEvent::new(
-        serde_json::from_value(event.clone()).expect("job event"),
-        context,
-    )
-}
-
-/// One invocation of the function with `event`, as Lambda would make it.
-async fn invoke<C, L, W, J, A, S, K, H, G>(
-    shifter: &Shifter<C, L, W, J, A, S, K, H, G>,
-    event: &Value,
-) -> Value
-where
-    H: gantry_core::traffic::HookFunctions + Sync,
-    G: gantry_core::traffic::ServiceScaling + Sync,
-    K: gantry_core::slack::Chat + Sync,
-    C: gantry_core::traffic::Cluster + Sync,
-    L: gantry_core::traffic::LoadBalancer + Sync,
-    W: gantry_core::traffic::AlarmWatch + gantry_core::traffic::TargetMetrics + Sync,
-    J: gantry_core::traffic::Jobs + Sync,
-    A: gantry_core::traffic::ArtifactStore + Sync,
-    S: gantry_core::traffic::DeploymentStore + Sync,
-{
-    traffic_shifter::handle(shifter, lambda_event(event))
-        .await
-        .expect("the job got a result")
-}
-
-/// Invokes the job, then every continuation CodePipeline creates, until the job ends.
-async fn run_to_end(shifter: &TrafficShifter, first: &Value) -> Vec<Value> {
-    run_job(first, |event| async move {
-        invoke(shifter, &event).await;
-    })
-    .await
-}
-
-/// The same, in the background.
-fn spawn_run(rig: &Rig, first: &Value) -> tokio::task::JoinHandle<Vec<Value>> {
-    let shifter = rig.shifter.clone();
-    let first = first.clone();
-    tokio::spawn(async move { run_to_end(&shifter, &first).await })
-}
-
-/// Waits until the listener sends `percent` to green.
-async fn until_green_at(shop: &Shop, percent: i32) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while shop.weights(false).await.1 != percent {
-        assert!(Instant::now() < deadline, "green never reached {percent}%");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn last_result(views: &[Value]) -> Value {
-    let last = views.last().expect("a job");
-    last["results"]
-        .as_array()
-        .and_then(|r| r.iter().rev().find(|r| r["error"].is_null()))
-        .cloned()
-        .expect("an accepted result")
-}
-
-fn failure_message(views: &[Value]) -> String {
-    let r = last_result(views);
-    assert_eq!(r["operation"], "PutJobFailureResult", "{r}");
-    r["body"]["failureDetails"]["message"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 /// A rig whose shifter posts progress to `slack` (channel C0DEPLOYS), and the first job of a
 /// 2-second canary of NEW_IMAGE: (rig, job event, deployment id).
 async fn slack_rig_with_canary(slack: &SlackNs) -> (Rig, Value, String) {
-    let rig = rig_with(
-        &[
-            (
-                "GANTRY_NOTIFY",
-                r#"{"default_channel": "C0DEPLOYS"}"#.to_string(),
-            ),
-            ("SLACK_API_URL", slack.api_url()),
-        ],
-        json!({"slack_bot_token": "xoxb-gantry"}),
-    )
-    .await;
-    let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(2)), json!([]))
-        .await;
-    let deployment = first["job_id"].as_str().unwrap().to_string();
+    let setup = Setup::new("shop", &json!({"slack_bot_token": "xoxb-gantry"})).await;
+    let rig = started(setup.with_slack_progress(slack.api_url())).await;
+    let first = start(&rig, canary(2)).await;
+    let deployment = id(&first).to_string();
     (rig, first, deployment)
 }
 
-/// The notifier's record of the execution's Slack thread (parent message `ts` in C0DEPLOYS).
-async fn open_execution_thread(rig: &Rig, execution: &str, ts: &str) {
-    use aws_sdk_dynamodb::types::AttributeValue;
+/// Starts a job deploying NEW_IMAGE with `strategy`; returns `{job_id, event}`.
+async fn start(rig: &Rig, strategy: Value) -> Value {
     let shop = &rig.shop;
-    aws_sdk_dynamodb::Client::new(&shop.sdk)
-        .put_item()
-        .table_name(&rig.table)
-        .item(
-            "pk",
-            AttributeValue::S(format!("EXECUTION#{}#{execution}", shop.pipeline)),
-        )
-        .item("sk", AttributeValue::S("EXECUTION".into()))
-        .item("channel", AttributeValue::S("C0DEPLOYS".into()))
-        .item("ts", AttributeValue::S(ts.to_string()))
-        .send()
+    shop.start_job(&shop.user_parameters(NEW_IMAGE, strategy), json!([]))
         .await
-        .expect("execution record");
+}
+
+/// A job with `params`, run to its end.
+async fn run_with(rig: &Rig, params: &Value) -> Vec<Value> {
+    run_to_end(&rig.shifter, &rig.shop.start_job(params, json!([])).await).await
+}
+
+/// A rig running a 10% canary of NEW_IMAGE baking `bake_seconds` in the background, green at
+/// its 10%: (rig, the first job, the run).
+async fn canary_at_ten(bake_seconds: u64) -> (Rig, Value, tokio::task::JoinHandle<Vec<Value>>) {
+    let rig = rig().await;
+    let first = start(&rig, canary(bake_seconds)).await;
+    let running = spawn_run(&rig.shifter, &first);
+    rig.shop.until_green_at(10).await;
+    (rig, first, running)
+}
+
+/// Starts a 10% canary of NEW_IMAGE baking `bake_seconds` and makes its first invocation,
+/// which shifts green to 10% and hands over: (the first job, its continuation).
+async fn canary_handed_over(rig: &Rig, bake_seconds: u64) -> (Value, Value) {
+    let first = start(rig, canary(bake_seconds)).await;
+    invoke(&*rig.shifter, &first["event"]).await;
+    assert_eq!(rig.shop.weights(false).await, (90, 10));
+    let second = next_job(&first).await;
+    (first, second)
+}
+
+/// The continuation token a job's `data` holds, parsed.
+fn continuation_token(data: &Value) -> Value {
+    let token = data["continuationToken"]
+        .as_str()
+        .expect("a continuation token");
+    serde_json::from_str(token).expect("the token is JSON")
+}
+
+/// A job's id (of `{job_id, event}` or of a view's `next_job`).
+fn id(job: &Value) -> &str {
+    job["job_id"].as_str().expect("job_id")
+}
+
+/// The continuation CodePipeline created when `of` handed over.
+async fn next_job(of: &Value) -> Value {
+    job(id(of)).await["next_job"].clone()
+}
+
+/// How the last job ended (`Succeeded`, `Failed`, …).
+fn status(views: &[Value]) -> &Value {
+    &views.last().expect("a job")["status"]
+}
+
+/// Of the results sent for a job, CodePipeline accepted exactly one (`why` says what that
+/// shows).
+async fn assert_one_result_accepted(job_id: &str, why: &str) {
+    let results = job(job_id).await["results"].clone();
+    let accepted = results
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["error"].is_null())
+        .count();
+    assert_eq!(accepted, 1, "{why}: {results}");
+}
+
+/// The invocation answered `outcome`, its message saying `says`.
+fn assert_answer(answer: &Value, outcome: &str, says: &str) {
+    assert_eq!(answer["outcome"], outcome, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .expect("a message")
+            .contains(says),
+        "{answer}"
+    );
+}
+
+/// A job in `first`'s execution made by someone who can answer jobs: the parameters of the
+/// job `data` describes, with `token` as its continuation token (CodePipeline hands it to the
+/// next invocation). Returns `{job_id, event}`.
+async fn job_with_token(shop: &Shop, first: &Value, data: &Value, token: &Value) -> Value {
+    let execution = shop.execution_of(id(first)).await;
+    gantry_tests::http::post(
+        &format!("{}/_gantry/codepipeline/jobs", gantry_tests::emulator_url()),
+        &json!({"pipeline": shop.pipeline, "stage": "Deploy", "action": "Deploy",
+                "execution_id": execution,
+                "user_parameters": data["actionConfiguration"]["configuration"]["UserParameters"],
+                "continuation_token": token.to_string()}),
+    )
+    .await
+}
+
+/// Edits a job event's UserParameters to deploy another image (what an attacker would want).
+fn deploy_another_image(shop: &Shop, event: &mut Value) {
+    event["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] =
+        json!(shop
+            .user_parameters("evil.example/shop:666", all_at_once())
+            .to_string());
 }
 
 fn all_at_once() -> Value {
@@ -198,36 +183,16 @@ fn canary(bake_seconds: u64) -> Value {
 /// Writes an operator's command into the deployment record, as the approval function does
 /// when someone clicks a button.
 async fn click(rig: &Rig, deployment: &str, command: &str) {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    aws_sdk_dynamodb::Client::new(&rig.shop.sdk)
-        .update_item()
-        .table_name(&rig.table)
-        .key("pk", AttributeValue::S(format!("DEPLOYMENT#{deployment}")))
-        .key("sk", AttributeValue::S("DEPLOYMENT".into()))
-        .update_expression("SET command = :c, command_by = :u, command_at = :t")
-        .expression_attribute_values(":c", AttributeValue::S(command.into()))
-        .expression_attribute_values(":u", AttributeValue::S("U0RELEASE".into()))
-        .expression_attribute_values(":t", AttributeValue::N("1767225600".into()))
-        .send()
-        .await
-        .expect("write command");
+    let command = Command {
+        command,
+        ..Command::default()
+    };
+    write_command(&rig.shop, &rig.table, deployment, &command).await;
 }
 
-async fn record(
-    rig: &Rig,
-    deployment: &str,
-) -> HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    aws_sdk_dynamodb::Client::new(&rig.shop.sdk)
-        .get_item()
-        .table_name(&rig.table)
-        .key("pk", AttributeValue::S(format!("DEPLOYMENT#{deployment}")))
-        .key("sk", AttributeValue::S("DEPLOYMENT".into()))
-        .consistent_read(true)
-        .send()
+async fn record(rig: &Rig, deployment: &str) -> HashMap<String, AttributeValue> {
+    deployment_record(&rig.shop, &rig.table, deployment)
         .await
-        .expect("read record")
-        .item
         .expect("the deployment record")
 }
 
@@ -236,9 +201,7 @@ async fn a_canary_goes_to_the_end_and_the_roles_swap() {
     let rig = rig().await;
     let shop = &rig.shop;
     let (old_task_definition, _) = shop.service(&shop.green_service).await;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(2)), json!([]))
-        .await;
+    let first = start(&rig, canary(2)).await;
     let views = run_to_end(&rig.shifter, &first).await;
 
     assert_eq!(
@@ -255,7 +218,7 @@ async fn a_canary_goes_to_the_end_and_the_roles_swap() {
     assert!(views[..views.len() - 1]
         .iter()
         .all(|v| v["status"] == "Continued"));
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(status(&views), "Succeeded");
 
     let (green_td, green_desired) = shop.service(&shop.green_service).await;
     assert_ne!(
@@ -313,13 +276,13 @@ async fn a_second_deployment_goes_from_green_back_to_blue() {
     let rig = rig().await;
     let shop = &rig.shop;
     let params = shop.user_parameters(NEW_IMAGE, json!({"type": "all_at_once"}));
-    run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
+    run_with(&rig, &params).await;
     assert_eq!(shop.weights(false).await, (0, 100));
 
     let third = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:3";
     let params = shop.user_parameters(third, json!({"type": "all_at_once"}));
-    let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    let views = run_with(&rig, &params).await;
+    assert_eq!(status(&views), "Succeeded");
     assert_eq!(shop.weights(false).await, (100, 0), "blue is live again");
     let (blue_td, blue_desired) = shop.service(&shop.blue_service).await;
     assert_eq!(shop.image(&blue_td, CONTAINER).await, third);
@@ -333,7 +296,7 @@ async fn the_demo_story_a_good_canary_then_a_bad_one() {
     let rig = rig().await;
     let shop = &rig.shop;
     let good = shop.user_parameters(NEW_IMAGE, canary(1));
-    let views = run_to_end(&rig.shifter, &shop.start_job(&good, json!([])).await).await;
+    let views = run_with(&rig, &good).await;
     assert!(
         outcome(&views).starts_with("Succeeded: green"),
         "{}",
@@ -345,7 +308,7 @@ async fn the_demo_story_a_good_canary_then_a_bad_one() {
         canary(30),
     );
     let alarm = alarm_when_traffic_moves(shop, &shop.alarms[1]);
-    let views = run_to_end(&rig.shifter, &shop.start_job(&bad, json!([])).await).await;
+    let views = run_with(&rig, &bad).await;
     alarm.await.unwrap();
     assert_eq!(
         outcome(&views),
@@ -367,14 +330,8 @@ async fn linear_shifts_in_equal_steps() {
     let rig = rig().await;
     let shop = &rig.shop;
     let strategy = json!({"type": "linear", "step_percent": 40, "interval_seconds": 1});
-    let views = run_to_end(
-        &rig.shifter,
-        &shop
-            .start_job(&shop.user_parameters(NEW_IMAGE, strategy), json!([]))
-            .await,
-    )
-    .await;
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    let views = run_to_end(&rig.shifter, &start(&rig, strategy).await).await;
+    assert_eq!(status(&views), "Succeeded");
     assert_eq!(shop.green_shares(false).await, vec![40, 80, 100]);
 }
 
@@ -383,8 +340,8 @@ async fn all_at_once_is_one_shift() {
     let rig = rig().await;
     let shop = &rig.shop;
     let params = shop.user_parameters(NEW_IMAGE, json!("CodeDeployDefault.ECSAllAtOnce"));
-    let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    let views = run_with(&rig, &params).await;
+    assert_eq!(status(&views), "Succeeded");
     assert_eq!(shop.green_shares(false).await, vec![100]);
 }
 
@@ -395,8 +352,8 @@ async fn weights_on_a_listener_rule_are_shifted_there() {
     let mut params = shop.user_parameters(NEW_IMAGE, canary(1));
     params.as_object_mut().unwrap().remove("listener_arn");
     params["listener_rule_arn"] = json!(shop.rule);
-    let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    let views = run_with(&rig, &params).await;
+    assert_eq!(status(&views), "Succeeded");
     assert_eq!(shop.green_shares(true).await, vec![10, 100]);
     assert_eq!(
         shop.weights(false).await,
@@ -411,11 +368,9 @@ async fn an_alarm_at_step_two_rolls_everything_back() {
     let shop = &rig.shop;
     let (green_td_before, _) = shop.service(&shop.green_service).await;
     let strategy = json!({"type": "linear", "step_percent": 25, "interval_seconds": 3});
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, strategy), json!([]))
-        .await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 50).await;
+    let first = start(&rig, strategy).await;
+    let running = spawn_run(&rig.shifter, &first);
+    shop.until_green_at(50).await;
     let alarmed = Instant::now();
     shop.set_alarm(&shop.alarms[0], "ALARM").await;
     let views = running.await.unwrap();
@@ -431,7 +386,7 @@ async fn an_alarm_at_step_two_rolls_everything_back() {
             shop.alarms[0]
         )
     );
-    assert_eq!(views.last().unwrap()["status"], "Failed");
+    assert_eq!(status(&views), "Failed");
     assert_eq!(shop.green_shares(false).await, vec![25, 50, 0]);
     assert_eq!(shop.weights(false).await, (100, 0));
     assert_eq!(
@@ -448,13 +403,8 @@ async fn an_alarm_at_step_two_rolls_everything_back() {
 
 #[tokio::test]
 async fn unhealthy_green_targets_roll_back() {
-    let rig = rig().await;
+    let (rig, _, running) = canary_at_ten(5).await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(5)), json!([]))
-        .await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
     shop.set_target_health(true, "unhealthy").await;
     let views = running.await.unwrap();
     assert_eq!(
@@ -475,7 +425,7 @@ async fn green_that_never_gets_healthy_is_given_up_before_any_traffic() {
     shop.set_target_health(true, "unhealthy").await;
     let mut params = shop.user_parameters(NEW_IMAGE, canary(1));
     params["ready_timeout_seconds"] = json!(2);
-    let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
+    let views = run_with(&rig, &params).await;
     let message = failure_message(&views);
     assert!(
         message.starts_with("rolled back at 0% green: the new version was not ready after"),
@@ -495,14 +445,9 @@ async fn green_that_never_gets_healthy_is_given_up_before_any_traffic() {
 
 #[tokio::test]
 async fn the_roll_back_button_rolls_back() {
-    let rig = rig().await;
+    let (rig, first, running) = canary_at_ten(60).await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(60)), json!([]))
-        .await;
-    let deployment = first["job_id"].as_str().unwrap().to_string();
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
+    let deployment = id(&first).to_string();
     click(&rig, &deployment, "rollback").await;
     let views = running.await.unwrap();
     assert_eq!(
@@ -518,16 +463,14 @@ async fn the_roll_back_button_rolls_back() {
 async fn promote_now_skips_the_remaining_bake() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(600)), json!([]))
-        .await;
-    let deployment = first["job_id"].as_str().unwrap().to_string();
+    let first = start(&rig, canary(600)).await;
+    let deployment = id(&first).to_string();
     let started = Instant::now();
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
+    let running = spawn_run(&rig.shifter, &first);
+    shop.until_green_at(10).await;
     click(&rig, &deployment, "promote").await;
     let views = running.await.unwrap();
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(status(&views), "Succeeded");
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "the 10-minute bake was skipped"
@@ -548,15 +491,13 @@ async fn promote_now_skips_the_remaining_bake() {
 async fn a_repeated_invocation_changes_nothing_twice() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(8)), json!([]))
-        .await;
+    let first = start(&rig, canary(8)).await;
     // The first invocation starts green and shifts 10%, then hands over; so does the second.
     invoke(&*rig.shifter, &first["event"]).await;
     assert_eq!(shop.green_shares(false).await, vec![10]);
-    let second = job(first["job_id"].as_str().unwrap()).await["next_job"].clone();
+    let second = next_job(&first).await;
     invoke(&*rig.shifter, &second["event"]).await;
-    let third = job(second["job_id"].as_str().unwrap()).await["next_job"].clone();
+    let third = next_job(&second).await;
     assert!(third.is_object(), "still baking: handed over again");
 
     // Lambda delivers the first and second events again.
@@ -576,34 +517,22 @@ async fn a_repeated_invocation_changes_nothing_twice() {
     let (green_td, _) = shop.service(&shop.green_service).await;
 
     let views = run_to_end(&rig.shifter, &third).await;
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(status(&views), "Succeeded");
     assert_eq!(shop.green_shares(false).await, vec![10, 100]);
     assert_eq!(
         shop.service(&shop.green_service).await.0,
         green_td,
         "no second revision"
     );
-    let results = job(second["job_id"].as_str().unwrap()).await["results"].clone();
-    let accepted = results
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["error"].is_null())
-        .count();
-    assert_eq!(accepted, 1, "reported once: {results}");
+    assert_one_result_accepted(id(&second), "reported once").await;
 }
 
 #[tokio::test]
 async fn a_stopped_pipeline_execution_rolls_the_deployment_back() {
-    let rig = rig().await;
+    let (rig, first, running) = canary_at_ten(60).await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(60)), json!([]))
-        .await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
     // CodePipeline gives up on the job (the execution was stopped, or the job timed out).
-    let mut current = first["job_id"].as_str().unwrap().to_string();
+    let mut current = id(&first).to_string();
     while let Some(next) = job(&current).await["next_job"]["job_id"].as_str() {
         current = next.to_string();
     }
@@ -629,10 +558,15 @@ async fn a_stopped_pipeline_execution_rolls_the_deployment_back() {
     assert_eq!(shop.service(&shop.green_service).await.1, 0);
 }
 
-/// The real load balancer, except that the process "dies" right after the first weight change.
-struct CrashAfterShift<L>(L);
+/// What a test makes happen right after the shifter changes the weights (given them).
+type AfterShift =
+    Box<dyn Fn(Vec<(String, u32)>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
-impl<L: LoadBalancer + Sync> LoadBalancer for CrashAfterShift<L> {
+/// The real load balancer, with something happening right after each weight change it makes
+/// (the process dying, a person editing the listener by hand).
+struct ThenAfterShift<L>(L, AfterShift);
+
+impl<L: LoadBalancer + Sync> LoadBalancer for ThenAfterShift<L> {
     async fn forward(&self, control: &TrafficControl) -> Result<Vec<ForwardTarget>, ShiftError> {
         self.0.forward(control).await
     }
@@ -643,7 +577,8 @@ impl<L: LoadBalancer + Sync> LoadBalancer for CrashAfterShift<L> {
         weights: &[(String, u32)],
     ) -> Result<(), ShiftError> {
         self.0.set_weights(control, weights).await?;
-        panic!("the invocation died right after shifting");
+        (self.1)(weights.to_vec()).await;
+        Ok(())
     }
 
     async fn target_health(&self, arn: &str) -> Result<TargetHealth, ShiftError> {
@@ -656,36 +591,28 @@ async fn an_invocation_that_died_after_a_shift_is_resumed_without_shifting_twice
     let rig = rig().await;
     let shop = &rig.shop;
     let s = &*rig.shifter;
-    let crashing = Arc::new(Shifter {
-        cluster: s.cluster.clone(),
-        balancer: CrashAfterShift(s.balancer.clone()),
-        alarms: s.alarms.clone(),
-        jobs: s.jobs.clone(),
-        artifacts: s.artifacts.clone(),
-        store: s.store.clone(),
-        slack: None::<gantry_core::traffic::SlackProgress<gantry_adapters::slack::SlackClient>>,
-        slice: s.slice,
-        analysis_settle_seconds: s.analysis_settle_seconds,
-        function_name: s.function_name.clone(),
-        hooks: s.hooks.clone(),
-        scaling: s.scaling.clone(),
-    });
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(1)), json!([]))
-        .await;
+    let crashing = Arc::new(with_stand_ins(
+        s,
+        s.cluster.clone(),
+        // The process "dies" right after the first weight change.
+        ThenAfterShift(
+            s.balancer.clone(),
+            Box::new(|_| Box::pin(async { panic!("the invocation died right after shifting") })),
+        ),
+        s.hooks.clone(),
+        s.slice,
+    ));
+    let first = start(&rig, canary(1)).await;
     let event = first["event"].clone();
     let died = tokio::spawn(async move { invoke(&*crashing, &event).await }).await;
     assert!(died.unwrap_err().is_panic());
     assert_eq!(shop.green_shares(false).await, vec![10]);
-    assert_eq!(
-        job(first["job_id"].as_str().unwrap()).await["status"],
-        "InProgress"
-    );
+    assert_eq!(job(id(&first)).await["status"], "InProgress");
 
     // Lambda retries the same event (a minute later): the dead invocation's lease has run out.
     tokio::time::sleep(s.slice + gantry_core::traffic::turn::LEASE_MARGIN).await;
     let views = run_to_end(&rig.shifter, &first).await;
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(status(&views), "Succeeded");
     assert_eq!(
         shop.green_shares(false).await,
         vec![10, 100],
@@ -700,7 +627,7 @@ async fn refused(rig: &Rig, params: Value, expected: &str) {
     let shop = &rig.shop;
     let shares_before = shop.green_shares(false).await;
     let green_before = shop.service(&shop.green_service).await;
-    let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
+    let views = run_with(rig, &params).await;
     assert_eq!(views.len(), 1, "refused in the first invocation");
     let r = last_result(&views);
     assert_eq!(
@@ -729,13 +656,18 @@ async fn refused(rig: &Rig, params: Value, expected: &str) {
     );
 }
 
+/// `refused`, for the parameters of a 1-second canary of NEW_IMAGE: what the shop is set up
+/// with is what is wrong.
+async fn refused_as_set_up(rig: &Rig, expected: &str) {
+    let shop = &rig.shop;
+    refused(rig, shop.user_parameters(NEW_IMAGE, canary(1)), expected).await;
+}
+
 #[tokio::test]
 async fn bad_user_parameters_fail_at_once_naming_the_problem() {
     // A stack whose QA environment names a service that does not exist (a mistyped parameter):
     // the role grants it, as the template would, so the shifter sees what ECS answers.
     let rig = rig_granting(
-        &[],
-        json!({}),
         |shop| json!({"QaCluster": shop.cluster, "QaGreenService": "no-such-service"}),
     )
     .await;
@@ -813,9 +745,8 @@ async fn target_groups_that_do_not_match_the_listener_are_refused() {
     // The listener forwards to blue alone: green's target group is not on it.
     shop.forward_listener_to(&[(&shop.blue_target_group, 1)])
         .await;
-    refused(
+    refused_as_set_up(
         &rig,
-        shop.user_parameters(NEW_IMAGE, canary(1)),
         &format!(
             "green.target_group_arn {} is not on listener",
             shop.green_target_group
@@ -829,12 +760,7 @@ async fn target_groups_that_do_not_match_the_listener_are_refused() {
         (&shop.green_target_group, 10),
     ])
     .await;
-    refused(
-        &rig,
-        shop.user_parameters(NEW_IMAGE, canary(1)),
-        "is part-way through a shift (blue 90, green 10)",
-    )
-    .await;
+    refused_as_set_up(&rig, "is part-way through a shift (blue 90, green 10)").await;
 }
 
 #[tokio::test]
@@ -870,12 +796,7 @@ async fn the_image_can_come_from_an_imagedefinitions_artifact() {
     let artifacts =
         json!([{"name": "BuildOutput", "bucket": bucket, "key": "shop/BuildOutpu/Xk2r9Qa"}]);
     let views = run_to_end(&rig.shifter, &shop.start_job(&params, artifacts).await).await;
-    assert_eq!(
-        views.last().unwrap()["status"],
-        "Succeeded",
-        "{}",
-        views.last().unwrap()
-    );
+    assert_eq!(status(&views), "Succeeded", "{}", views.last().unwrap());
     let (green_td, _) = shop.service(&shop.green_service).await;
     assert_eq!(shop.image(&green_td, CONTAINER).await, NEW_IMAGE);
 }
@@ -894,7 +815,7 @@ async fn a_progress_post_slack_took_despite_internal_error_is_updated_not_posted
     .post_message(&json!({"channel": "C0DEPLOYS", "text": "shop: execution started"}))
     .await
     .expect("parent");
-    open_execution_thread(&rig, &execution, &parent.ts).await;
+    open_execution_thread(shop, &rig.table, &execution, &parent.ts).await;
     // Slack stores the first progress post, then answers internal_error.
     slack
         .fault(
@@ -903,7 +824,7 @@ async fn a_progress_post_slack_took_despite_internal_error_is_updated_not_posted
         )
         .await;
     let views = run_to_end(&rig.shifter, &first).await;
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(status(&views), "Succeeded");
 
     let messages: Vec<_> = slack
         .messages()
@@ -938,9 +859,9 @@ async fn progress_is_posted_in_the_executions_slack_thread() {
     let shop = &rig.shop;
     // The notifier has opened the execution's thread.
     let execution = shop.execution_of(&deployment).await;
-    open_execution_thread(&rig, &execution, "1767225600.000100").await;
+    open_execution_thread(shop, &rig.table, &execution, "1767225600.000100").await;
     let views = run_to_end(&rig.shifter, &first).await;
-    assert_eq!(views.last().unwrap()["status"], "Succeeded");
+    assert_eq!(status(&views), "Succeeded");
 
     let messages = slack.messages().await;
     assert_eq!(
@@ -954,13 +875,9 @@ async fn progress_is_posted_in_the_executions_slack_thread() {
         (Some("C0DEPLOYS"), Some("1767225600.000100"))
     );
     let first_version = &m["history"][0];
-    let buttons: Vec<&str> = first_version["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|b| b["type"] == "actions")
-        .flat_map(|b| b["elements"].as_array().unwrap())
-        .map(|e| e["action_id"].as_str().unwrap())
+    let buttons: Vec<String> = buttons(first_version)
+        .into_iter()
+        .map(|(action_id, _)| action_id)
         .collect();
     assert_eq!(
         buttons,
@@ -971,12 +888,7 @@ async fn progress_is_posted_in_the_executions_slack_thread() {
             "gantry.deploy.extend"
         ]
     );
-    let texts: Vec<&str> = m["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["text"].as_str().unwrap())
-        .collect();
+    let texts = gantry_tests::strings_at(&m["history"], "text");
     assert!(
         texts.iter().any(|t| t.contains("10% of traffic on green")),
         "{texts:#?}"
@@ -1022,7 +934,7 @@ async fn the_sample_events_are_jobs_with_valid_parameters() {
 async fn a_role_scoped_to_another_listener_cannot_shift_and_the_job_fails_with_traffic_unmoved() {
     // The stack's DevListenerArn names another listener: the role's ModifyListener grant does
     // not cover the one the deployment's parameters name, and IAM refuses the shift.
-    let rig = rig_granting(&[], json!({}), |shop| {
+    let rig = rig_granting(|shop| {
         let (head, _) = shop.listener.rsplit_once('/').expect("listener ARN");
         json!({"DevListenerArn": format!("{head}/0123456789abcdef")})
     })
@@ -1030,7 +942,7 @@ async fn a_role_scoped_to_another_listener_cannot_shift_and_the_job_fails_with_t
     let shop = &rig.shop;
     let shares_before = shop.green_shares(false).await;
     let params = shop.user_parameters(NEW_IMAGE, json!({"type": "all_at_once"}));
-    let views = run_to_end(&rig.shifter, &shop.start_job(&params, json!([])).await).await;
+    let views = run_with(&rig, &params).await;
     let r = last_result(&views);
     assert_eq!(r["operation"], "PutJobFailureResult", "{r}");
     assert_eq!(
@@ -1084,12 +996,7 @@ async fn stickiness_on_the_forward_action_is_refused_at_the_start() {
         .send()
         .await
         .expect("sticky listener");
-    refused(
-        &rig,
-        shop.user_parameters(NEW_IMAGE, canary(1)),
-        "has target group stickiness on",
-    )
-    .await;
+    refused_as_set_up(&rig, "has target group stickiness on").await;
 }
 
 #[tokio::test]
@@ -1111,13 +1018,8 @@ async fn a_plan_that_can_outlast_codepipelines_action_limit_is_refused_naming_it
 
 #[tokio::test]
 async fn draining_green_targets_count_as_unhealthy_and_roll_back() {
-    let rig = rig().await;
+    let (rig, _, running) = canary_at_ten(30).await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
-        .await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
     shop.set_target_health(true, "draining").await;
     let views = running.await.unwrap();
     let message = failure_message(&views);
@@ -1133,9 +1035,7 @@ async fn draining_green_targets_count_as_unhealthy_and_roll_back() {
 async fn the_same_event_delivered_twice_at_once_drives_once() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(2)), json!([]))
-        .await;
+    let first = start(&rig, canary(2)).await;
     let twin = |rig: &Rig| {
         let (shifter, event) = (rig.shifter.clone(), first["event"].clone());
         tokio::spawn(async move { traffic_shifter::handle(&*shifter, lambda_event(&event)).await })
@@ -1153,38 +1053,21 @@ async fn the_same_event_delivered_twice_at_once_drives_once() {
         1,
         "exactly one drove: {outcomes:?}"
     );
-    let next = job(first["job_id"].as_str().unwrap()).await["next_job"].clone();
+    let next = next_job(&first).await;
     let views = run_to_end(&rig.shifter, &next).await;
-    assert_eq!(
-        views.last().unwrap()["status"],
-        "Succeeded",
-        "{}",
-        outcome(&views)
-    );
+    assert_eq!(status(&views), "Succeeded", "{}", outcome(&views));
     assert_eq!(
         shop.green_shares(false).await,
         vec![10, 100],
         "each weight set once, no rollback"
     );
-    let results = job(first["job_id"].as_str().unwrap()).await["results"].clone();
-    let accepted = results
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["error"].is_null())
-        .count();
-    assert_eq!(accepted, 1, "the first job got one result: {results}");
+    assert_one_result_accepted(id(&first), "the first job got one result").await;
 }
 
 #[tokio::test]
 async fn a_rollback_retries_the_listener_until_traffic_is_back_on_the_live_side() {
-    let rig = rig().await;
+    let (rig, _, running) = canary_at_ten(30).await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
-        .await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
     // The ELB API has a blip (4 failures: more than the SDK's own 3 tries) just as the alarm
     // fires.
     shop.fail_listener_calls("ModifyListener", 4).await;
@@ -1199,18 +1082,13 @@ async fn a_rollback_retries_the_listener_until_traffic_is_back_on_the_live_side(
 
 #[tokio::test]
 async fn a_blip_reading_the_listener_mid_canary_holds_the_weights_and_does_not_roll_back() {
-    let rig = rig().await;
+    let (rig, _, running) = canary_at_ten(3).await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(3)), json!([]))
-        .await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
     // The ELB API fails 6 reads in a row: twice the SDK's own 3 tries, so two checks see
     // nothing at all.
     shop.fail_listener_calls("DescribeListeners", 6).await;
     let views = running.await.unwrap();
-    assert_eq!(views.last().unwrap()["status"], "Succeeded", "{views:?}");
+    assert_eq!(status(&views), "Succeeded", "{views:?}");
     assert_eq!(
         shop.green_shares(false).await,
         vec![10, 100],
@@ -1222,12 +1100,7 @@ async fn a_blip_reading_the_listener_mid_canary_holds_the_weights_and_does_not_r
 async fn a_rollback_that_cannot_finish_fails_the_invocation_and_its_retry_finishes_it() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
-        .await;
-    invoke(&*rig.shifter, &first["event"]).await;
-    assert_eq!(shop.weights(false).await, (90, 10));
-    let second = job(first["job_id"].as_str().unwrap()).await["next_job"].clone();
+    let (first, second) = canary_handed_over(&rig, 30).await;
     // ELB is down for longer than the invocation's time: every try fails.
     shop.fail_listener_calls("ModifyListener", 1000).await;
     shop.set_alarm(&shop.alarms[0], "ALARM").await;
@@ -1236,15 +1109,12 @@ async fn a_rollback_that_cannot_finish_fails_the_invocation_and_its_retry_finish
         r.is_err(),
         "the invocation fails, so Lambda retries it: {r:?}"
     );
-    let deployment = first["job_id"].as_str().unwrap();
+    let deployment = id(&first);
     assert_eq!(
         record(&rig, deployment).await["status"].as_s().unwrap(),
         "rolling_back"
     );
-    assert_eq!(
-        job(second["job_id"].as_str().unwrap()).await["status"],
-        "InProgress"
-    );
+    assert_eq!(job(id(&second)).await["status"], "InProgress");
     // ELB is back; Lambda retries the event once the lease has run out.
     shop.fail_listener_calls("ModifyListener", 0).await;
     tokio::time::sleep(rig.shifter.slice + gantry_core::traffic::turn::LEASE_MARGIN).await;
@@ -1259,22 +1129,10 @@ async fn a_rollback_that_cannot_finish_fails_the_invocation_and_its_retry_finish
 
 #[tokio::test]
 async fn a_rollback_first_restores_the_live_sides_tasks_if_they_were_scaled_in() {
-    let rig = rig().await;
+    let (rig, _, running) = canary_at_ten(30).await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
-        .await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
     // Auto scaling scales blue in while green takes traffic.
-    aws_sdk_ecs::Client::new(&shop.sdk)
-        .update_service()
-        .cluster(&shop.cluster)
-        .service(&shop.blue_service)
-        .desired_count(1)
-        .send()
-        .await
-        .expect("scale blue in");
+    shop.set_desired_count(&shop.blue_service, 1).await;
     shop.set_alarm(&shop.alarms[0], "ALARM").await;
     let views = running.await.unwrap();
     assert!(failure_message(&views).starts_with("rolled back at 10% green"));
@@ -1286,35 +1144,22 @@ async fn a_rollback_first_restores_the_live_sides_tasks_if_they_were_scaled_in()
     );
 }
 
-/// The real load balancer, and a person who edits the listener by hand right after the
-/// shifter's first weight change.
-struct EditedByHand<L>(L, Shop);
-
-impl<L: LoadBalancer + Sync> LoadBalancer for EditedByHand<L> {
-    async fn forward(&self, control: &TrafficControl) -> Result<Vec<ForwardTarget>, ShiftError> {
-        self.0.forward(control).await
-    }
-
-    async fn set_weights(
-        &self,
-        control: &TrafficControl,
-        weights: &[(String, u32)],
-    ) -> Result<(), ShiftError> {
-        self.0.set_weights(control, weights).await?;
-        if weights.iter().any(|(_, w)| *w != 0 && *w != 100) {
-            let shop = &self.1;
-            shop.forward_listener_to(&[
-                (&shop.blue_target_group, 50),
-                (&shop.green_target_group, 50),
-            ])
-            .await;
-        }
-        Ok(())
-    }
-
-    async fn target_health(&self, arn: &str) -> Result<TargetHealth, ShiftError> {
-        self.0.target_health(arn).await
-    }
+/// A person who edits the listener by hand (50/50) right after the shifter's first weight
+/// change (one neither all blue nor all green).
+fn edited_by_hand(shop: &Shop) -> AfterShift {
+    let shop = shop.clone();
+    Box::new(move |weights| {
+        let shop = shop.clone();
+        Box::pin(async move {
+            if weights.iter().any(|(_, w)| *w != 0 && *w != 100) {
+                shop.forward_listener_to(&[
+                    (&shop.blue_target_group, 50),
+                    (&shop.green_target_group, 50),
+                ])
+                .await;
+            }
+        })
+    })
 }
 
 #[tokio::test]
@@ -1323,20 +1168,13 @@ async fn a_listener_edited_by_hand_mid_shift_is_noticed_at_once_and_rolled_back(
     let shop = &rig.shop;
     let s = &*rig.shifter;
     // A long slice and check interval: only the read-back can notice the edit quickly.
-    let shifter = Shifter {
-        cluster: s.cluster.clone(),
-        balancer: EditedByHand(s.balancer.clone(), shop.clone()),
-        alarms: s.alarms.clone(),
-        jobs: s.jobs.clone(),
-        artifacts: s.artifacts.clone(),
-        store: s.store.clone(),
-        slack: None::<gantry_core::traffic::SlackProgress<gantry_adapters::slack::SlackClient>>,
-        slice: Duration::from_secs(100),
-        analysis_settle_seconds: s.analysis_settle_seconds,
-        function_name: s.function_name.clone(),
-        hooks: s.hooks.clone(),
-        scaling: s.scaling.clone(),
-    };
+    let shifter = with_stand_ins(
+        s,
+        s.cluster.clone(),
+        ThenAfterShift(s.balancer.clone(), edited_by_hand(shop)),
+        s.hooks.clone(),
+        Duration::from_secs(100),
+    );
     let mut params = shop.user_parameters(NEW_IMAGE, canary(60));
     params["check_interval_seconds"] = json!(60);
     let first = shop.start_job(&params, json!([])).await;
@@ -1367,12 +1205,10 @@ async fn an_execution_stopped_mid_bake_is_noticed_within_a_check_and_the_old_sid
 {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(60)), json!([]))
-        .await;
-    let execution = shop.execution_of(first["job_id"].as_str().unwrap()).await;
-    let running = spawn_run(&rig, &first);
-    until_green_at(shop, 10).await;
+    let first = start(&rig, canary(60)).await;
+    let execution = shop.execution_of(id(&first)).await;
+    let running = spawn_run(&rig.shifter, &first);
+    shop.until_green_at(10).await;
     let stopped = Instant::now();
     gantry_tests::http::post(
         &format!(
@@ -1446,27 +1282,18 @@ async fn a_crash_after_recording_the_deployment_resumes_it_instead_of_rolling_ba
     let rig = rig().await;
     let shop = &rig.shop;
     let s = &*rig.shifter;
-    let crashing = Arc::new(Shifter {
-        cluster: CrashBeforeServiceUpdate(s.cluster.clone()),
-        balancer: s.balancer.clone(),
-        alarms: s.alarms.clone(),
-        jobs: s.jobs.clone(),
-        artifacts: s.artifacts.clone(),
-        store: s.store.clone(),
-        slack: None::<gantry_core::traffic::SlackProgress<gantry_adapters::slack::SlackClient>>,
-        slice: s.slice,
-        analysis_settle_seconds: s.analysis_settle_seconds,
-        function_name: s.function_name.clone(),
-        hooks: s.hooks.clone(),
-        scaling: s.scaling.clone(),
-    });
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(1)), json!([]))
-        .await;
+    let crashing = Arc::new(with_stand_ins(
+        s,
+        CrashBeforeServiceUpdate(s.cluster.clone()),
+        s.balancer.clone(),
+        s.hooks.clone(),
+        s.slice,
+    ));
+    let first = start(&rig, canary(1)).await;
     let event = first["event"].clone();
     let died = tokio::spawn(async move { invoke(&*crashing, &event).await }).await;
     assert!(died.unwrap_err().is_panic());
-    let deployment = first["job_id"].as_str().unwrap();
+    let deployment = id(&first);
     assert!(!record(&rig, deployment).await.is_empty(), "recorded");
     assert_eq!(
         shop.service(&shop.green_service).await.1,
@@ -1476,12 +1303,7 @@ async fn a_crash_after_recording_the_deployment_resumes_it_instead_of_rolling_ba
 
     // Lambda retries the same event.
     let views = run_to_end(&rig.shifter, &first).await;
-    assert_eq!(
-        views.last().unwrap()["status"],
-        "Succeeded",
-        "{}",
-        outcome(&views)
-    );
+    assert_eq!(status(&views), "Succeeded", "{}", outcome(&views));
     let (green_td, _) = shop.service(&shop.green_service).await;
     assert_eq!(shop.image(&green_td, CONTAINER).await, NEW_IMAGE);
     assert_eq!(shop.green_shares(false).await, vec![10, 100]);
@@ -1491,52 +1313,32 @@ async fn a_crash_after_recording_the_deployment_resumes_it_instead_of_rolling_ba
 async fn a_tampered_continuation_token_moves_nothing() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(30)), json!([]))
-        .await;
-    invoke(&*rig.shifter, &first["event"]).await;
-    assert_eq!(shop.weights(false).await, (90, 10));
-    let second = job(first["job_id"].as_str().unwrap()).await["next_job"].clone();
+    let (first, second) = canary_handed_over(&rig, 30).await;
     let (blue_before, green_before) = (
         shop.service(&shop.blue_service).await,
         shop.service(&shop.green_service).await,
     );
     let data = &second["event"]["CodePipeline.job"]["data"];
-    let mut token: Value =
-        serde_json::from_str(data["continuationToken"].as_str().unwrap()).unwrap();
+    let mut token = continuation_token(data);
     token["was"]["td"] = json!("arn:aws:ecs:us-east-1:123456789012:task-definition/evil:1");
     // Someone who can invoke the function edits the token in the event: CodePipeline holds
     // another one for the job, so the invocation is not believed at all.
     let mut event = second["event"].clone();
     event["CodePipeline.job"]["data"]["continuationToken"] = json!(token.to_string());
     let answer = invoke(&*rig.shifter, &event).await;
-    assert_eq!(answer["outcome"], "refused", "{answer}");
-    assert!(
-        answer["message"]
-            .as_str()
-            .unwrap()
-            .contains("differs from the one CodePipeline holds"),
-        "{answer}"
+    assert_answer(
+        &answer,
+        "refused",
+        "differs from the one CodePipeline holds",
     );
     // Someone who can answer the job puts another rollback target into the token, so
     // CodePipeline hands it to the next job.
-    let execution = shop.execution_of(first["job_id"].as_str().unwrap()).await;
-    let answered = gantry_tests::http::post(
-        &format!("{}/_gantry/codepipeline/jobs", gantry_tests::emulator_url()),
-        &json!({"pipeline": shop.pipeline, "stage": "Deploy", "action": "Deploy",
-                "execution_id": execution,
-                "user_parameters": data["actionConfiguration"]["configuration"]["UserParameters"],
-                "continuation_token": token.to_string()}),
-    )
-    .await;
+    let answered = job_with_token(shop, &first, data, &token).await;
     let answer = invoke(&*rig.shifter, &answered["event"]).await;
-    assert_eq!(answer["outcome"], "failed", "{answer}");
-    assert!(
-        answer["message"]
-            .as_str()
-            .unwrap()
-            .contains("does not match the deployment Gantry recorded"),
-        "{answer}"
+    assert_answer(
+        &answer,
+        "failed",
+        "does not match the deployment Gantry recorded",
     );
     assert_eq!(shop.weights(false).await, (90, 10), "no weight moved");
     assert_eq!(shop.service(&shop.blue_service).await, blue_before);
@@ -1551,38 +1353,17 @@ async fn a_tampered_continuation_token_moves_nothing() {
 async fn a_continuation_token_with_its_phase_moved_on_moves_nothing() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let first = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, canary(300)), json!([]))
-        .await;
-    invoke(&*rig.shifter, &first["event"]).await;
-    assert_eq!(shop.weights(false).await, (90, 10));
-    let second = job(first["job_id"].as_str().unwrap()).await["next_job"].clone();
+    let (first, second) = canary_handed_over(&rig, 300).await;
     let data = &second["event"]["CodePipeline.job"]["data"];
-    let mut token: Value =
-        serde_json::from_str(data["continuationToken"].as_str().unwrap()).unwrap();
+    let mut token = continuation_token(data);
     // Someone who can answer the job backdates the canary step, so its bake is long over and
     // the next check would send everything to the new version, and CodePipeline hands that
     // token to the next job. The deployment's fixed part is untouched.
     token["ph"]["t"] = json!(0);
-    let execution = shop.execution_of(first["job_id"].as_str().unwrap()).await;
-    let answered = gantry_tests::http::post(
-        &format!("{}/_gantry/codepipeline/jobs", gantry_tests::emulator_url()),
-        &json!({"pipeline": shop.pipeline, "stage": "Deploy", "action": "Deploy",
-                "execution_id": execution,
-                "user_parameters": data["actionConfiguration"]["configuration"]["UserParameters"],
-                "continuation_token": token.to_string()}),
-    )
-    .await;
+    let answered = job_with_token(shop, &first, data, &token).await;
     let before = world(shop).await;
     let answer = invoke(&*rig.shifter, &answered["event"]).await;
-    assert_eq!(answer["outcome"], "failed", "{answer}");
-    assert!(
-        answer["message"]
-            .as_str()
-            .unwrap()
-            .contains("not the token Gantry handed over"),
-        "{answer}"
-    );
+    assert_answer(&answer, "failed", "not the token Gantry handed over");
     assert_eq!(world(shop).await, before, "nothing moved");
 }
 
@@ -1599,32 +1380,20 @@ async fn world(shop: &Shop) -> ((String, i32), (String, i32), (i32, i32)) {
 async fn an_invocation_with_a_job_codepipeline_never_issued_moves_nothing_and_reports_nothing() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let real = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, all_at_once()), json!([]))
-        .await;
+    let real = start(&rig, all_at_once()).await;
     let before = world(shop).await;
     // Anyone allowed lambda:InvokeFunction sends a job event with a made-up id and their image.
     let mut forged = real["event"].clone();
     forged["CodePipeline.job"]["id"] = json!("6a3f2c1e-0000-4000-8000-000000000001");
-    forged["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] =
-        json!(shop
-            .user_parameters("evil.example/shop:666", all_at_once())
-            .to_string());
+    deploy_another_image(shop, &mut forged);
     let answer = invoke(&*rig.shifter, &forged).await;
-    assert_eq!(answer["outcome"], "refused", "{answer}");
-    assert!(
-        answer["message"]
-            .as_str()
-            .unwrap()
-            .contains("CodePipeline has no job"),
-        "{answer}"
-    );
+    assert_answer(&answer, "refused", "CodePipeline has no job");
     assert_eq!(world(shop).await, before, "nothing moved");
     // The real job is untouched and still runs as CodePipeline asked.
-    let real_job = job(real["job_id"].as_str().unwrap()).await;
+    let real_job = job(id(&real)).await;
     assert_eq!(real_job["status"], "InProgress", "{real_job}");
     let views = run_to_end(&rig.shifter, &real).await;
-    assert_eq!(views.last().unwrap()["status"], "Succeeded", "{views:?}");
+    assert_eq!(status(&views), "Succeeded", "{views:?}");
     assert_eq!(shop.green_shares(false).await, vec![100]);
 }
 
@@ -1632,27 +1401,19 @@ async fn an_invocation_with_a_job_codepipeline_never_issued_moves_nothing_and_re
 async fn a_real_jobs_event_with_another_image_moves_nothing_and_the_job_goes_on() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let real = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, all_at_once()), json!([]))
-        .await;
+    let real = start(&rig, all_at_once()).await;
     let before = world(shop).await;
     // A real job's id (from a log), with another image: the approval would be skipped.
     let mut forged = real["event"].clone();
-    forged["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] =
-        json!(shop
-            .user_parameters("evil.example/shop:666", all_at_once())
-            .to_string());
+    deploy_another_image(shop, &mut forged);
     let answer = invoke(&*rig.shifter, &forged).await;
-    assert_eq!(answer["outcome"], "refused", "{answer}");
-    assert!(
-        answer["message"]
-            .as_str()
-            .unwrap()
-            .contains("differ from the ones CodePipeline holds"),
-        "{answer}"
+    assert_answer(
+        &answer,
+        "refused",
+        "differ from the ones CodePipeline holds",
     );
     assert_eq!(world(shop).await, before, "nothing moved");
-    let real_job = job(real["job_id"].as_str().unwrap()).await;
+    let real_job = job(id(&real)).await;
     assert_eq!(
         real_job["status"], "InProgress",
         "the real job was not failed: {real_job}"
@@ -1667,9 +1428,7 @@ async fn a_real_jobs_event_with_another_image_moves_nothing_and_the_job_goes_on(
 async fn a_job_whose_parameters_the_pipeline_does_not_declare_moves_nothing() {
     let rig = rig().await;
     let shop = &rig.shop;
-    let job_event = shop
-        .start_job(&shop.user_parameters(NEW_IMAGE, all_at_once()), json!([]))
-        .await;
+    let job_event = start(&rig, all_at_once()).await;
     // The pipeline now declares another deployment for the action (as if the job had been
     // made for parameters the pipeline never had).
     gantry_tests::aws::declare_lambda_action(
@@ -1682,11 +1441,7 @@ async fn a_job_whose_parameters_the_pipeline_does_not_declare_moves_nothing() {
     .await;
     let before = world(shop).await;
     let answer = invoke(&*rig.shifter, &job_event["event"]).await;
-    assert_eq!(answer["outcome"], "refused", "{answer}");
-    assert!(
-        answer["message"].as_str().unwrap().contains("do not fit"),
-        "{answer}"
-    );
+    assert_answer(&answer, "refused", "do not fit");
     assert_eq!(world(shop).await, before, "nothing moved");
 }
 
@@ -1722,21 +1477,7 @@ async fn a_check_reads_a_hundred_alarms_with_one_describe_alarms_call() {
     let prefix = unique("many-alarms");
     let names: Vec<String> = (0..250).map(|i| format!("{prefix}-{i:03}")).collect();
     for name in &names {
-        cloudwatch
-            .put_metric_alarm()
-            .alarm_name(name)
-            .namespace("AWS/ApplicationELB")
-            .metric_name("HTTPCode_Target_5XX_Count")
-            .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
-            .period(60)
-            .evaluation_periods(1)
-            .threshold(1.0)
-            .comparison_operator(
-                aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold,
-            )
-            .send()
-            .await
-            .expect("alarm");
+        gantry_tests::traffic::create_alarm(&cloudwatch, name).await;
     }
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counted = aws_sdk_cloudwatch::config::Builder::from(&sdk)

@@ -5,7 +5,7 @@ use base64::Engine;
 use gantry_core::config::WebhookConfig;
 use gantry_core::signature::hmac_sha256_hex;
 use gantry_tests::aws::{
-    create_pipeline, create_secret, create_table, function_start_as, recorded_starts, sdk,
+    create_pipeline, create_secret, function_start_as, recorded_starts, sdk, table_and_secret,
 };
 use gantry_tests::fuzz::{mutate, Rng};
 use gantry_tests::iam::{
@@ -45,36 +45,13 @@ async fn world_with_role(edit: fn(&mut Value)) -> World {
 
 async fn world_as(extra: &[&str], edit: Option<fn(&mut Value)>) -> World {
     let sdk = sdk().await;
-    let table = unique("gantry");
-    create_table(&sdk, &table).await;
-    let secret = create_secret(
+    let (table, secret) = table_and_secret(
         &sdk,
-        &unique("gantry-secret"),
         &json!({"github_webhook_secrets": ["old-rotated-out", GITHUB_SECRET], "gitlab_webhook_tokens": [GITLAB_TOKEN]}),
     )
     .await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let queue = sqs
-        .create_queue()
-        .queue_name(unique("gantry-retry"))
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("queue url");
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("queue attributes")
-        .attributes
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
-        .expect("queue arn");
+    let (queue, queue_arn) = gantry_tests::topic::create_queue(&sqs, &unique("gantry-retry")).await;
     let (api, web, tags) = (unique("api"), unique("web"), unique("release"));
     for p in [&api, &web, &tags] {
         create_pipeline(&sdk, p, "Source", &["Build"]).await;
@@ -145,8 +122,18 @@ fn function_url_request(headers: &[(&str, &str)], body: &[u8]) -> lambda_http::R
     lambda_http::request::from_str(&event.to_string()).expect("function url event")
 }
 
+/// A push changing one file of the api service.
+fn api_push() -> Vec<u8> {
+    push_changing(&["services/api/a.rs"], "x")
+}
+
+/// GitHub's `X-Hub-Signature-256` of `body` with `secret`.
+fn github_signature(body: &[u8], secret: &str) -> String {
+    format!("sha256={}", hmac_sha256_hex(secret.as_bytes(), &[body]))
+}
+
 fn github_push(delivery: &str, body: &[u8], secret: &str) -> lambda_http::Request {
-    let sig = format!("sha256={}", hmac_sha256_hex(secret.as_bytes(), &[body]));
+    let sig = github_signature(body, secret);
     function_url_request(
         &[
             ("X-GitHub-Event", "push"),
@@ -158,6 +145,31 @@ fn github_push(delivery: &str, body: &[u8], secret: &str) -> lambda_http::Reques
     )
 }
 
+/// GitHub's signed push `delivery` of `body`, through the webhook: (status, answer).
+async fn push(w: &World, delivery: &str, body: &[u8]) -> (u16, Value) {
+    send(w, github_push(delivery, body, GITHUB_SECRET)).await
+}
+
+/// `push`, which the webhook must accept (202); returns its answer.
+async fn push_accepted(w: &World, delivery: &str, body: &[u8]) -> Value {
+    let (status, answer) = push(w, delivery, body).await;
+    assert_eq!(status, 202, "{answer}");
+    answer
+}
+
+/// A push of the api service delivered as `first` starts the routes; the same signed body
+/// delivered again as `again` is answered as a duplicate, and each route keeps its one start.
+async fn assert_delivered_twice_starts_once(first: &str, again: &str) {
+    let w = world().await;
+    let body = api_push();
+    push_accepted(&w, first, &body).await;
+    let (status, answer) = push(&w, again, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["duplicate"], true);
+    assert_eq!(recorded_starts(&w.api).await.len(), 1);
+    assert_eq!(recorded_starts(&w.web).await.len(), 1);
+}
+
 async fn send(w: &World, request: lambda_http::Request) -> (u16, Value) {
     let response = webhook::handle(&w.webhook, request).await;
     let status = response.status().as_u16();
@@ -166,6 +178,14 @@ async fn send(w: &World, request: lambda_http::Request) -> (u16, Value) {
         other => panic!("unexpected body {other:?}"),
     };
     (status, body)
+}
+
+/// An execution's variables as resolved, by name.
+fn variables(exec: &aws_sdk_codepipeline::types::PipelineExecution) -> HashMap<&str, &str> {
+    exec.variables()
+        .iter()
+        .map(|v| (v.name().unwrap_or(""), v.resolved_value().unwrap_or("")))
+        .collect()
 }
 
 async fn execution(
@@ -191,8 +211,7 @@ async fn signed_push_starts_the_routed_pipeline_pinned_to_the_commit() {
         &["services/api/src/cart.rs"],
         "Fix the cart total\n\nDetails",
     );
-    let (status, answer) = send(&w, github_push("d-1", &body, GITHUB_SECRET)).await;
-    assert_eq!(status, 202, "{answer}");
+    let answer = push_accepted(&w, "d-1", &body).await;
     let started = answer["started"].as_array().expect("started");
     let pipelines: Vec<&str> = started
         .iter()
@@ -203,11 +222,7 @@ async fn signed_push_starts_the_routed_pipeline_pinned_to_the_commit() {
     // Read it back through CodePipeline's own API.
     let id = started[0]["execution_id"].as_str().expect("id");
     let exec = execution(&w, &w.api, id).await;
-    let vars: HashMap<&str, &str> = exec
-        .variables()
-        .iter()
-        .map(|v| (v.name().unwrap_or(""), v.resolved_value().unwrap_or("")))
-        .collect();
+    let vars = variables(&exec);
     assert_eq!(
         vars["COMMIT_ID"],
         "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
@@ -235,30 +250,22 @@ async fn signed_push_starts_the_routed_pipeline_pinned_to_the_commit() {
 
 #[tokio::test]
 async fn redelivery_starts_nothing() {
-    let w = world().await;
-    let body = push_changing(&["services/api/a.rs"], "x");
-    let (status, _) = send(&w, github_push("d-again", &body, GITHUB_SECRET)).await;
-    assert_eq!(status, 202);
-    let (status, answer) = send(&w, github_push("d-again", &body, GITHUB_SECRET)).await;
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["duplicate"], true);
-    assert_eq!(recorded_starts(&w.api).await.len(), 1);
-    assert_eq!(recorded_starts(&w.web).await.len(), 1);
+    assert_delivered_twice_starts_once("d-again", "d-again").await;
+}
+
+#[tokio::test]
+async fn a_signed_body_replayed_under_a_new_delivery_id_starts_nothing() {
+    // The attack: the same signed body (from a proxy log, GitHub's Recent Deliveries), a fresh id.
+    assert_delivered_twice_starts_once("d-original", "d-replayed-with-new-id").await;
 }
 
 #[tokio::test]
 async fn a_docs_only_push_is_skipped_where_the_route_excludes_docs() {
     let w = world().await;
     let body = push_changing(&["docs/setup.md", "docs/img/flow.png"], "Document setup");
-    let (status, answer) = send(&w, github_push("d-docs", &body, GITHUB_SECRET)).await;
-    assert_eq!(status, 202, "{answer}");
+    let answer = push_accepted(&w, "d-docs", &body).await;
     assert_eq!(answer["started"], json!([]));
-    let skipped: Vec<&str> = answer["skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["pipeline"].as_str().unwrap())
-        .collect();
+    let skipped = gantry_tests::strings_at(&answer["skipped"], "pipeline");
     assert_eq!(skipped, vec![w.api.as_str(), w.web.as_str()]);
     assert!(recorded_starts(&w.api).await.is_empty());
     assert!(recorded_starts(&w.web).await.is_empty());
@@ -285,31 +292,21 @@ async fn gitlab_tag_push_routes_to_the_tag_route() {
     assert_eq!(answer["started"][0]["pipeline"], w.tags.as_str());
     let id = answer["started"][0]["execution_id"].as_str().unwrap();
     let exec = execution(&w, &w.tags, id).await;
-    let tag = exec
-        .variables()
-        .iter()
-        .find(|v| v.name() == Some("TAG"))
-        .and_then(|v| v.resolved_value());
-    assert_eq!(tag, Some("v1.0.0"));
+    let vars = variables(&exec);
+    assert_eq!(vars.get("TAG").copied(), Some("v1.0.0"));
     // The webhook sent no BRANCH for a tag: CodePipeline resolves the declared default.
-    let branch = exec
-        .variables()
-        .iter()
-        .find(|v| v.name() == Some("BRANCH"))
-        .and_then(|v| v.resolved_value());
-    assert_eq!(branch, Some("-"));
+    assert_eq!(vars.get("BRANCH").copied(), Some("-"));
 }
 
 #[tokio::test]
 async fn a_bad_signature_changes_nothing() {
     let w = world().await;
-    let body = push_changing(&["services/api/a.rs"], "x");
+    let body = api_push();
     let (status, answer) = send(&w, github_push("d-forged", &body, "guessed-secret")).await;
     assert_eq!(status, 401, "{answer}");
     assert!(recorded_starts(&w.api).await.is_empty());
     // The delivery was not recorded either: the genuine delivery still goes through.
-    let (status, _) = send(&w, github_push("d-forged", &body, GITHUB_SECRET)).await;
-    assert_eq!(status, 202);
+    push_accepted(&w, "d-forged", &body).await;
 }
 
 #[tokio::test]
@@ -326,23 +323,19 @@ async fn a_missing_pipeline_is_502_and_the_retry_succeeds_once_it_exists() {
     .unwrap();
     let w = World { webhook, ..w };
     let body = push_changing(&["a.rs"], "x");
-    let (status, answer) = send(&w, github_push("d-retry", &body, GITHUB_SECRET)).await;
+    let (status, answer) = push(&w, "d-retry", &body).await;
     assert_eq!(status, 502, "{answer}");
     assert_eq!(answer["pipeline"], missing.as_str());
     create_pipeline(&w.sdk, &missing, "Source", &["Build"]).await;
-    let (status, answer) = send(&w, github_push("d-retry", &body, GITHUB_SECRET)).await;
-    assert_eq!(status, 202, "{answer}");
+    push_accepted(&w, "d-retry", &body).await;
     assert_eq!(recorded_starts(&missing).await.len(), 1);
 }
 
 #[tokio::test]
 async fn api_gateway_rest_requests_work_too() {
     let w = world().await;
-    let body = push_changing(&["services/api/a.rs"], "x");
-    let sig = format!(
-        "sha256={}",
-        hmac_sha256_hex(GITHUB_SECRET.as_bytes(), &[&body])
-    );
+    let body = api_push();
+    let sig = github_signature(&body, GITHUB_SECRET);
     let event = json!({
         "resource": "/webhook", "path": "/webhook", "httpMethod": "POST",
         "headers": {"X-GitHub-Event": "push", "X-GitHub-Delivery": "d-rest", "X-Hub-Signature-256": sig, "Content-Type": "application/json"},
@@ -373,8 +366,8 @@ async fn refused(action: &str, resource: &str) -> usize {
 #[tokio::test]
 async fn a_role_without_start_pipeline_execution_is_refused_and_nothing_starts() {
     let w = world_with_role(|p| remove_statement(p, "StartThisPipeline")).await;
-    let body = push_changing(&["services/api/a.rs"], "x");
-    let (status, answer) = send(&w, github_push("d-no-grant", &body, GITHUB_SECRET)).await;
+    let body = api_push();
+    let (status, answer) = push(&w, "d-no-grant", &body).await;
     assert_eq!(status, 502, "{answer}");
     assert!(recorded_starts(&w.api).await.is_empty());
     assert!(
@@ -388,16 +381,15 @@ async fn a_role_without_start_pipeline_execution_is_refused_and_nothing_starts()
 
     // The template's own role starts it.
     let w = world().await;
-    let (status, answer) = send(&w, github_push("d-granted", &body, GITHUB_SECRET)).await;
-    assert_eq!(status, 202, "{answer}");
+    push_accepted(&w, "d-granted", &body).await;
     assert_eq!(recorded_starts(&w.api).await.len(), 1);
 }
 
 #[tokio::test]
 async fn delivery_records_outside_the_roles_leading_keys_are_refused_and_nothing_starts() {
     let w = world_with_role(|p| set_leading_keys(p, "DeliveryRecords", &["EXECUTION#*"])).await;
-    let body = push_changing(&["services/api/a.rs"], "x");
-    let (status, answer) = send(&w, github_push("d-narrow", &body, GITHUB_SECRET)).await;
+    let body = api_push();
+    let (status, answer) = push(&w, "d-narrow", &body).await;
     assert!(status >= 500, "{status} {answer}");
     assert!(recorded_starts(&w.api).await.is_empty());
 }
@@ -406,22 +398,17 @@ async fn delivery_records_outside_the_roles_leading_keys_are_refused_and_nothing
 async fn a_push_names_its_pusher_and_every_commit_author_not_only_the_head_commit() {
     let w = world().await;
     // mona pushes two commits: one by a ghost email with no GitHub account, then one by Codertocat.
-    let mut p: Value = serde_json::from_slice(&push_changing(&["services/api/a.rs"], "x")).unwrap();
+    let mut p: Value = serde_json::from_slice(&api_push()).unwrap();
     p["sender"]["login"] = json!("mona");
     let mut ghost = p["head_commit"].clone();
     ghost["id"] = json!("1234567890123456789012345678901234567890");
     ghost["author"] = json!({"name": "ghost@example.invalid", "email": "ghost@example.invalid"});
     p["commits"] = json!([ghost, p["head_commit"].clone()]);
     let body = serde_json::to_vec(&p).unwrap();
-    let (status, answer) = send(&w, github_push("d-authors", &body, GITHUB_SECRET)).await;
-    assert_eq!(status, 202, "{answer}");
+    let answer = push_accepted(&w, "d-authors", &body).await;
     let id = answer["started"][0]["execution_id"].as_str().unwrap();
     let exec = execution(&w, &w.api, id).await;
-    let vars: HashMap<&str, &str> = exec
-        .variables()
-        .iter()
-        .map(|v| (v.name().unwrap_or(""), v.resolved_value().unwrap_or("")))
-        .collect();
+    let vars = variables(&exec);
     // AUTHOR alone (the head commit) would hide the ghost commit and the pusher.
     assert_eq!(vars["AUTHOR"], "Codertocat");
     assert_eq!(vars["PUSHER"], "mona");
@@ -496,7 +483,7 @@ async fn an_empty_gitlab_token_in_the_secret_stops_the_start_naming_the_key() {
 /// A signed GitHub push of Codertocat/Hello-World touching the api and the web routes, pushed at
 /// `pushed_at` (epoch seconds), with `commit` as its head.
 fn push_at(pushed_at: i64, commit: &str) -> Vec<u8> {
-    let mut p: Value = serde_json::from_slice(&push_changing(&["services/api/a.rs"], "x")).unwrap();
+    let mut p: Value = serde_json::from_slice(&api_push()).unwrap();
     p["repository"]["pushed_at"] = json!(pushed_at);
     p["head_commit"]["id"] = json!(commit);
     p["after"] = json!(commit);
@@ -505,32 +492,13 @@ fn push_at(pushed_at: i64, commit: &str) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn a_signed_body_replayed_under_a_new_delivery_id_starts_nothing() {
-    let w = world().await;
-    let body = push_changing(&["services/api/a.rs"], "x");
-    let (status, _) = send(&w, github_push("d-original", &body, GITHUB_SECRET)).await;
-    assert_eq!(status, 202);
-    // The attack: the same signed body (from a proxy log, GitHub's Recent Deliveries), a fresh id.
-    let (status, answer) = send(
-        &w,
-        github_push("d-replayed-with-new-id", &body, GITHUB_SECRET),
-    )
-    .await;
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["duplicate"], true);
-    assert_eq!(recorded_starts(&w.api).await.len(), 1);
-    assert_eq!(recorded_starts(&w.web).await.len(), 1);
-}
-
-#[tokio::test]
 async fn an_older_signed_push_than_the_newest_started_starts_nothing() {
     let w = world().await;
     let newer = push_at(1_700_000_200, "2222222222222222222222222222222222222222");
     let older = push_at(1_700_000_100, "1111111111111111111111111111111111111111");
-    let (status, answer) = send(&w, github_push("d-newer", &newer, GITHUB_SECRET)).await;
-    assert_eq!(status, 202, "{answer}");
+    push_accepted(&w, "d-newer", &newer).await;
     // The attack: an older signed push (captured earlier, never delivered) would roll Dev back.
-    let (status, answer) = send(&w, github_push("d-older", &older, GITHUB_SECRET)).await;
+    let (status, answer) = push(&w, "d-older", &older).await;
     assert_eq!(status, 200, "{answer}");
     assert!(
         answer["stale"]
@@ -547,8 +515,7 @@ async fn an_older_signed_push_than_the_newest_started_starts_nothing() {
     );
     // A genuinely newer push still starts.
     let newest = push_at(1_700_000_300, "3333333333333333333333333333333333333333");
-    let (status, answer) = send(&w, github_push("d-newest", &newest, GITHUB_SECRET)).await;
-    assert_eq!(status, 202, "{answer}");
+    push_accepted(&w, "d-newest", &newest).await;
     assert_eq!(recorded_starts(&w.api).await.len(), 2);
 }
 
@@ -581,10 +548,9 @@ async fn fail_starts(pipeline: &str, error: &str, count: u32) {
 async fn a_throttled_start_is_retried_within_the_request_and_starts_once() {
     let w = world().await;
     fail_starts(&w.api, "ThrottlingException", 3).await;
-    let body = push_changing(&["services/api/a.rs"], "x");
+    let body = api_push();
     let began = std::time::Instant::now();
-    let (status, answer) = send(&w, github_push("d-throttled", &body, GITHUB_SECRET)).await;
-    assert_eq!(status, 202, "{answer}");
+    let answer = push_accepted(&w, "d-throttled", &body).await;
     assert!(
         began.elapsed() < std::time::Duration::from_secs(10),
         "GitHub waits 10 s"
@@ -629,8 +595,8 @@ async fn queued_as_sqs_event(w: &World) -> Value {
 async fn an_outage_queues_the_verified_push_and_the_queue_starts_it_exactly_once() {
     let w = world().await;
     fail_starts(&w.api, "ServiceUnavailableException", 1000).await;
-    let body = push_changing(&["services/api/a.rs"], "x");
-    let (status, answer) = send(&w, github_push("d-outage", &body, GITHUB_SECRET)).await;
+    let body = api_push();
+    let (status, answer) = push(&w, "d-outage", &body).await;
     // Not lost, not 5xx: recorded in the queue.
     assert_eq!(status, 202, "{answer}");
     assert_eq!(answer["queued"], true, "{answer}");
@@ -671,9 +637,8 @@ async fn an_outage_queues_the_verified_push_and_the_queue_starts_it_exactly_once
 async fn a_parked_push_still_failing_stays_on_the_queue() {
     let w = world().await;
     fail_starts(&w.api, "ServiceUnavailableException", 1000).await;
-    let body = push_changing(&["services/api/a.rs"], "x");
-    let (status, _) = send(&w, github_push("d-long-outage", &body, GITHUB_SECRET)).await;
-    assert_eq!(status, 202);
+    let body = api_push();
+    push_accepted(&w, "d-long-outage", &body).await;
     let event = queued_as_sqs_event(&w).await;
     let out = webhook::handle_event(&w.webhook, event.clone(), "req-sqs").await;
     assert_eq!(
@@ -694,8 +659,8 @@ async fn an_outage_with_nowhere_to_park_is_503_with_a_request_id_and_the_retry_s
         ..w
     };
     fail_starts(&w.api, "InternalServerException", 1000).await;
-    let body = push_changing(&["services/api/a.rs"], "x");
-    let (status, answer) = send(&w, github_push("d-nowhere", &body, GITHUB_SECRET)).await;
+    let body = api_push();
+    let (status, answer) = push(&w, "d-nowhere", &body).await;
     assert_eq!(status, 503, "{answer}");
     assert!(answer.get("request_id").is_some(), "{answer}");
     let text = answer.to_string();
@@ -705,19 +670,15 @@ async fn an_outage_with_nowhere_to_park_is_503_with_a_request_id_and_the_retry_s
     );
     // Nothing was recorded: GitLab's or GitHub's redelivery goes through once CodePipeline is back.
     fail_starts(&w.api, "InternalServerException", 0).await;
-    let (status, answer) = send(&w, github_push("d-nowhere", &body, GITHUB_SECRET)).await;
-    assert_eq!(status, 202, "{answer}");
+    push_accepted(&w, "d-nowhere", &body).await;
     assert_eq!(recorded_starts(&w.api).await.len(), 1);
 }
 
 #[tokio::test]
 async fn the_webhook_binary_answers_http_and_sqs_events_through_one_handler() {
     let w = world().await;
-    let body = push_changing(&["services/api/a.rs"], "x");
-    let sig = format!(
-        "sha256={}",
-        hmac_sha256_hex(GITHUB_SECRET.as_bytes(), &[&body])
-    );
+    let body = api_push();
+    let sig = github_signature(&body, GITHUB_SECRET);
     let mut event = fixture_json("aws/example-apigw-v2-request-no-authorizer.json");
     event["requestContext"]["http"]["method"] = json!("POST");
     event["headers"] = json!({"x-github-event": "push", "x-github-delivery": "d-any", "x-hub-signature-256": sig, "content-type": "application/json"});
@@ -772,8 +733,7 @@ async fn fuzz(
 #[tokio::test]
 async fn two_hundred_signed_mutations_of_a_github_push_are_all_answered_without_a_5xx() {
     let w = world().await;
-    let original: Value =
-        serde_json::from_slice(&push_changing(&["services/api/a.rs"], "x")).unwrap();
+    let original: Value = serde_json::from_slice(&api_push()).unwrap();
     fuzz(&w, 200, 0x5eed_0001, &original, |i, body| {
         github_push(&format!("fuzz-{i}"), body, GITHUB_SECRET)
     })
