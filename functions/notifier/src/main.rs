@@ -8,12 +8,7 @@ use serde_json::Value;
 // microseconds; a worker pool would only cost start-up time and memory (issue 16).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    gantry_adapters::lambda::telemetry::init();
-    let notifier = match init().await {
-        Ok(n) => n,
-        Err(e) => std::process::exit(gantry_adapters::lambda::report_init_error(&e).await),
-    };
-    let notifier = &notifier;
+    let notifier = &gantry_adapters::lambda::start(init()).await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         notifier::handle(notifier, &event.payload, &event.context.request_id)
             .await
@@ -24,10 +19,7 @@ async fn main() -> Result<(), Error> {
 
 async fn init() -> Result<notifier::Notifier, Error> {
     let config = NotifierConfig::from_env(&ProcessEnv)?;
-    let sdk = gantry_adapters::sdk::load().await;
-    let secrets_client = aws_sdk_secretsmanager::Client::new(&sdk);
-    let secrets =
-        gantry_adapters::secretsmanager::fetch_secrets(&secrets_client, &config.secrets_arn)
-            .await?;
+    let (sdk, secrets) =
+        gantry_adapters::secretsmanager::load_with_sdk(&config.secrets_arn).await?;
     Ok(notifier::build(config, &secrets, &sdk)?)
 }

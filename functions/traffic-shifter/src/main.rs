@@ -9,12 +9,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 // microseconds; a worker pool would only cost start-up time and memory (issue 16).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    gantry_adapters::lambda::telemetry::init();
-    let shifter = match init().await {
-        Ok(s) => s,
-        Err(e) => std::process::exit(gantry_adapters::lambda::report_init_error(&e).await),
-    };
-    let shifter = &shifter;
+    let shifter = &gantry_adapters::lambda::start(init()).await;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<CodePipelineJobEvent>| async move {
             traffic_shifter::handle(shifter, event).await
@@ -25,10 +20,7 @@ async fn main() -> Result<(), Error> {
 
 async fn init() -> Result<traffic_shifter::TrafficShifter, Error> {
     let config = TrafficShifterConfig::from_env(&ProcessEnv)?;
-    let sdk = gantry_adapters::sdk::load().await;
-    let secrets_client = aws_sdk_secretsmanager::Client::new(&sdk);
-    let secrets =
-        gantry_adapters::secretsmanager::fetch_secrets(&secrets_client, &config.secrets_arn)
-            .await?;
+    let (sdk, secrets) =
+        gantry_adapters::secretsmanager::load_with_sdk(&config.secrets_arn).await?;
     Ok(traffic_shifter::build(config, &secrets, &sdk))
 }

@@ -9,12 +9,7 @@ use serde_json::Value;
 // microseconds; a worker pool would only cost start-up time and memory (issue 16).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    gantry_adapters::lambda::telemetry::init();
-    let webhook = match init().await {
-        Ok(w) => w,
-        Err(e) => std::process::exit(gantry_adapters::lambda::report_init_error(&e).await),
-    };
-    let webhook = &webhook;
+    let webhook = &gantry_adapters::lambda::start(init()).await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<_, Error>(
             webhook::handle_event(webhook, event.payload, &event.context.request_id).await,
@@ -25,10 +20,7 @@ async fn main() -> Result<(), Error> {
 
 async fn init() -> Result<webhook::Webhook, Error> {
     let config = WebhookConfig::from_env(&ProcessEnv)?;
-    let sdk = gantry_adapters::sdk::load().await;
-    let secrets_client = aws_sdk_secretsmanager::Client::new(&sdk);
-    let secrets =
-        gantry_adapters::secretsmanager::fetch_secrets(&secrets_client, &config.secrets_arn)
-            .await?;
+    let (sdk, secrets) =
+        gantry_adapters::secretsmanager::load_with_sdk(&config.secrets_arn).await?;
     Ok(webhook::build(config, &secrets, &sdk)?)
 }

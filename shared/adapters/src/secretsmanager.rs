@@ -4,6 +4,15 @@
 use gantry_core::secrets::{GantrySecrets, SecretsError};
 
 /// Reads and parses the secret from Secrets Manager.
+/// The SDK's configuration and Gantry's secrets read with it: every function's first two steps.
+pub async fn load_with_sdk(
+    secret_id: &str,
+) -> Result<(aws_config::SdkConfig, GantrySecrets), SecretsError> {
+    let sdk = crate::sdk::load().await;
+    let secrets = fetch_secrets(&aws_sdk_secretsmanager::Client::new(&sdk), secret_id).await?;
+    Ok((sdk, secrets))
+}
+
 pub async fn fetch_secrets(
     client: &aws_sdk_secretsmanager::Client,
     secret_id: &str,
