@@ -10,20 +10,25 @@ pub use source::{classify, http_response, Origin, Source};
 use gantry_adapters::codepipeline::CodePipelineApprovals;
 use gantry_adapters::dynamodb::{DynamoApprovals, DynamoDeployments, StateTable};
 use gantry_adapters::slack::{CachedDirectory, RetryPolicy, SlackClient};
-use gantry_core::approval::Approvals;
+use gantry_core::approval::{ApprovalPorts, Approvals};
 use gantry_core::clock::now_epoch_seconds;
 use gantry_core::config::ApprovalConfig;
 use gantry_core::secrets::{GantrySecrets, SecretsError};
 use serde_json::Value;
 
+/// The outside systems the approval flows speak to, in production.
+pub struct Production;
+
+impl ApprovalPorts for Production {
+    type Store = DynamoApprovals;
+    type Pipeline = CodePipelineApprovals;
+    type Chat = SlackClient;
+    type Directory = CachedDirectory;
+    type Deployments = DynamoDeployments;
+}
+
 /// The approval flows on DynamoDB, CodePipeline and Slack.
-pub type App = Approvals<
-    DynamoApprovals,
-    CodePipelineApprovals,
-    SlackClient,
-    CachedDirectory,
-    DynamoDeployments,
->;
+pub type App = Approvals<Production>;
 
 /// Builds the function from its configuration, the secret and one SDK configuration.
 pub fn build(

@@ -3,10 +3,8 @@
 //! Roll back go to `deploy_controls`.
 
 use super::claim::{gate, refusal, unchanged_because, ClickGate, ClickRefusal, RefusedAs};
-use super::ports::{
-    ApprovalActions, ApprovalStore, DecisionClaim, DeploymentCommands, Directory, PipelineDecision,
-    Replies,
-};
+use super::flows::ApprovalPorts;
+use super::ports::{ApprovalActions, ApprovalStore, DecisionClaim, PipelineDecision, Replies};
 use super::{
     interaction, Act, ApprovalDecision, ApprovalRecord, ApprovalState, Approvals, Button, Closure,
     Interaction, Outcome, Verdict,
@@ -58,14 +56,7 @@ const UNKNOWN: &str =
 pub(super) const STATE_DOWN: &str =
     "Gantry could not read its records just now, so nothing was changed. Try again in a moment.";
 
-impl<S, P, C, D, K> Approvals<S, P, C, D, K>
-where
-    S: ApprovalStore,
-    P: ApprovalActions,
-    C: Replies,
-    D: Directory,
-    K: DeploymentCommands,
-{
+impl<A: ApprovalPorts> Approvals<A> {
     /// Handles Slack's interactivity request.
     pub async fn on_click(&self, request: &Inbound, now: i64) -> ClickReply {
         // Authenticate (and refuse replays) before reading anything of the body.

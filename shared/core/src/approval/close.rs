@@ -1,18 +1,12 @@
 //! An approval ended outside Slack (console, CLI, expiry, a newer execution): close its request
 //! and update the message, unless Slack decided it.
 
-use super::ports::{ApprovalActions, ApprovalStore, DeploymentCommands, Directory, Replies};
+use super::flows::ApprovalPorts;
+use super::ports::{ApprovalActions, ApprovalStore};
 use super::{ActionFinished, ApprovalState, Approvals, Closure, RequestError, WaitingApproval};
 use serde_json::{json, Value};
 
-impl<S, P, C, D, K> Approvals<S, P, C, D, K>
-where
-    S: ApprovalStore,
-    P: ApprovalActions,
-    C: Replies,
-    D: Directory,
-    K: DeploymentCommands,
-{
+impl<A: ApprovalPorts> Approvals<A> {
     /// Closes the request of an approval that CodePipeline ended, unless Slack decided it.
     pub async fn close(&self, finished: &ActionFinished) -> Result<Value, RequestError> {
         let id = self

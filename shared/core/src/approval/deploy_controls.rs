@@ -6,10 +6,10 @@
 //! showed; a click on an outdated message (or delivered twice) is stale and changes nothing.
 
 use super::click::{Told, STATE_DOWN};
-use super::ports::{
-    ApprovalActions, ApprovalStore, CommandOutcome, DeploymentCommands, Directory, Replies,
-};
+use super::flows::ApprovalPorts;
+use super::ports::{ApprovalActions, CommandOutcome, DeploymentCommands};
 use super::{Act, Approvals, Button, ChangeOwners, Interaction, Verdict};
+use crate::slack::Chat;
 use crate::traffic::Command;
 use serde_json::json;
 
@@ -18,14 +18,7 @@ const UNKNOWN: &str =
 const NOT_RECORDED: &str =
     "Gantry could not record the command, so nothing was changed. Try again in a moment.";
 
-impl<S, P, C, D, K> Approvals<S, P, C, D, K>
-where
-    S: ApprovalStore,
-    P: ApprovalActions,
-    C: Replies,
-    D: Directory,
-    K: DeploymentCommands,
-{
+impl<A: ApprovalPorts> Approvals<A> {
     /// Promote, Roll back, Pause, Resume, Extend bake or Continue.
     pub(super) async fn command(
         &self,

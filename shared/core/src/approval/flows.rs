@@ -13,35 +13,40 @@ use super::{
 use crate::config::people::People;
 use crate::config::NotifyConfig;
 use crate::secrets::SecretString;
+use crate::slack::Chat;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::future::Future;
 
 /// The approval feature, wired to its ports.
-pub struct Approvals<S, P, C, D, K> {
+/// The outside systems the approval flows speak to, named once: each flow's `impl` then states one
+/// bound instead of five. The function binds them to DynamoDB, CodePipeline and Slack;
+/// `testing` to in-memory fakes.
+pub trait ApprovalPorts {
+    type Store: ApprovalStore;
+    type Pipeline: ApprovalActions;
+    type Chat: Replies;
+    type Directory: Directory;
+    type Deployments: DeploymentCommands;
+}
+
+pub struct Approvals<A: ApprovalPorts> {
     pub approvers: ApproverRules,
     /// `GANTRY_PEOPLE`: who a pusher's login is in Slack, for the four-eyes rule.
     pub people: People,
     pub channels: NotifyConfig,
     pub signing_secret: SecretString,
-    pub records: S,
-    pub pipeline: P,
+    pub records: A::Store,
+    pub pipeline: A::Pipeline,
     /// For CodePipeline events: Slack's usual retry rules.
-    pub slack: C,
+    pub slack: A::Chat,
     /// For clicks: few, short attempts, so the answer beats Slack's three seconds.
-    pub slack_now: C,
-    pub directory: D,
-    pub deployments: K,
+    pub slack_now: A::Chat,
+    pub directory: A::Directory,
+    pub deployments: A::Deployments,
 }
 
-impl<S, P, C, D, K> Approvals<S, P, C, D, K>
-where
-    S: ApprovalStore,
-    P: ApprovalActions,
-    C: Replies,
-    D: Directory,
-    K: DeploymentCommands,
-{
+impl<A: ApprovalPorts> Approvals<A> {
     /// Handles one EventBridge event (CodePipeline's approval action state changes). An error
     /// asks Lambda to retry the event.
     pub async fn on_eventbridge(
@@ -162,7 +167,7 @@ where
     /// through the click's `response_url` when that is all there is.
     pub(super) async fn show_closed(
         &self,
-        slack: &C,
+        slack: &A::Chat,
         record: &ApprovalRecord,
         response_url: Option<&str>,
     ) {

@@ -31,7 +31,7 @@ pub use authorize::{
 };
 pub use click::ClickReply;
 pub use events::{ActionFinished, ApprovalEvent, ApprovalNotice};
-pub use flows::Approvals;
+pub use flows::{ApprovalPorts, Approvals};
 pub use interaction::{Button, Interaction, InteractionError};
 pub use message::{render_closed, render_request};
 pub use pipeline::{

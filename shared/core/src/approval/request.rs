@@ -1,13 +1,13 @@
 //! An approval started (EventBridge or SNS): post its request in Slack, once, in the
 //! execution's thread when there is one; a newer request of the same action closes the older.
 
-use super::ports::{
-    ApprovalActions, ApprovalStore, Created, DeploymentCommands, Directory, Replies,
-};
+use super::flows::ApprovalPorts;
+use super::ports::{ApprovalActions, ApprovalStore, Created};
 use super::{
     approval_id, render_request, ApprovalCallError, ApprovalNotice, ApprovalRecord,
     ApprovalSettings, ApprovalState, Approvals, Closure, APPROVAL_LIFETIME_SECONDS,
 };
+use crate::slack::Chat;
 use crate::slack::SlackError;
 use crate::store::StoreError;
 use serde_json::{json, Value};
@@ -28,14 +28,7 @@ pub enum RequestError {
     NoChannel(String),
 }
 
-impl<S, P, C, D, K> Approvals<S, P, C, D, K>
-where
-    S: ApprovalStore,
-    P: ApprovalActions,
-    C: Replies,
-    D: Directory,
-    K: DeploymentCommands,
-{
+impl<A: ApprovalPorts> Approvals<A> {
     /// Posts the request of an approval that started, once.
     pub async fn open(&self, notice: ApprovalNotice, now: i64) -> Result<Value, RequestError> {
         let (p, s, a) = (&notice.pipeline, &notice.stage, &notice.action);

@@ -321,8 +321,18 @@ fn version(command: &Command) -> Option<u32> {
     }
 }
 
-pub type FakeApprovals =
-    Approvals<FakeStore, FakePipeline, FakeSlack, FakeDirectory, FakeDeployments>;
+/// The approval flows over in-memory fakes.
+pub struct Fakes;
+
+impl super::ApprovalPorts for Fakes {
+    type Store = FakeStore;
+    type Pipeline = FakePipeline;
+    type Chat = FakeSlack;
+    type Directory = FakeDirectory;
+    type Deployments = FakeDeployments;
+}
+
+pub type FakeApprovals = Approvals<Fakes>;
 
 pub const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
