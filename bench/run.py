@@ -130,7 +130,7 @@ class Bench:
             ("webhook", workloads.Pushes(), "a signed push: the pipeline starts"),
             ("notifier", workloads.Executions(w), "an execution's next event: Slack and SNS"),
             ("approval", workloads.ApprovalRequests(w), "an approval starts: the request is posted"),
-            ("traffic-shifter", workloads.RefusedJobs(w), "a job refused for its parameters"),
+            ("traffic-shifter", workloads.RefusedJobs(w), "a job the pipeline does not declare: refused"),
         ]
         subjects = [cold_start.Subject(n, b, e, wl, first_event=what) for n, b, e, wl, what in floors]
         subjects += [cold_start.Subject(n, self.binary(n), w.env_for(n), wl, first_event=what)
@@ -145,7 +145,7 @@ class Bench:
             custom = [
                 ("webhook", workloads.Pushes(), "a signed push: the pipeline starts"),
                 ("notifier", workloads.Executions(w), "an execution's next event: Slack and SNS"),
-                ("traffic-shifter", workloads.RefusedJobs(w), "a job refused for its parameters"),
+                ("traffic-shifter", workloads.RefusedJobs(w), "a job the pipeline does not declare: refused"),
             ]
             subjects += [cold_start.Subject(f"{n}, {report.CUSTOM_STORE}", self.binary(n),
                                             {**w.env_for(n), "SSL_CERT_FILE": bundle}, wl, first_event=what)
@@ -159,7 +159,7 @@ class Bench:
                 ("webhook", workloads.Pushes(), "a signed push: the pipeline starts"),
                 ("notifier", workloads.Executions(w), "an execution's next event: Slack and SNS"),
                 ("approval", workloads.ApprovalRequests(w), "an approval starts: the request is posted"),
-                ("traffic-shifter", workloads.RefusedJobs(w), "a job refused for its parameters"),
+                ("traffic-shifter", workloads.RefusedJobs(w), "a job the pipeline does not declare: refused"),
             ]
             subjects += [cold_start.Subject(f"{n} (baseline)", os.path.join(self.args.baseline_bin_dir, n),
                                             w.env_for(n), wl, first_event=what) for n, wl, what in baseline]

@@ -149,9 +149,10 @@ class ApprovalRequests(Approvals):
 
 
 class RefusedJobs(Workload):
-    """Traffic-shifter jobs whose parameters name no strategy: refused at once, naming the field
-    (`PutJobFailureResult`). A real deployment waits on purpose between its steps, so its
-    invocations time the waits, not the function."""
+    """Traffic-shifter jobs whose parameters name no strategy, which the pipeline does not declare:
+    refused at once as a job CodePipeline does not vouch for (after `GetJobDetails` and
+    `GetPipeline`; nothing is moved or reported). A real deployment waits on purpose between its
+    steps, so its invocations time the waits, not the function."""
 
     kinds = ("refused_job",)
 
@@ -168,7 +169,7 @@ class RefusedJobs(Workload):
         return "refused_job", job["event"]
 
     def check(self, kind: str, ok: bool, answer: Any) -> bool:
-        return ok and answer.get("outcome") == "failed" and "strategy" in answer.get("message", "")
+        return ok and answer.get("outcome") == "refused" and "parameters" in answer.get("message", "").lower()
 
 
 class Deployments(Workload):
