@@ -70,15 +70,7 @@ impl ApprovalActions for CodePipelineApprovals {
         execution_id: &str,
     ) -> Result<ActionOutcome, ApprovalCallError> {
         use aws_sdk_codepipeline::types::ActionExecutionStatus as S;
-        let out = self
-            .client
-            .list_action_executions()
-            .pipeline_name(pipeline)
-            .filter(
-                ActionExecutionFilter::builder()
-                    .pipeline_execution_id(execution_id)
-                    .build(),
-            )
+        let out = super::action_executions_of(&self.client, pipeline, execution_id)
             .send()
             .await
             .map_err(|e| classify("ListActionExecutions", pipeline, e))?;
@@ -146,12 +138,7 @@ impl ApprovalActions for CodePipelineApprovals {
         pipeline: &str,
         execution_id: &str,
     ) -> Result<Option<CommitSummary>, ApprovalCallError> {
-        let out = self
-            .client
-            .get_pipeline_execution()
-            .pipeline_name(pipeline)
-            .pipeline_execution_id(execution_id)
-            .send()
+        let out = super::pipeline_execution(&self.client, pipeline, execution_id)
             .await
             .map_err(|e| classify("GetPipelineExecution", pipeline, e))?;
         let Some(execution) = out.pipeline_execution() else {
@@ -266,15 +253,7 @@ impl CodePipelineApprovals {
         action: &str,
         execution_id: &str,
     ) -> Result<Option<HashMap<String, String>>, ApprovalCallError> {
-        let out = self
-            .client
-            .list_action_executions()
-            .pipeline_name(pipeline)
-            .filter(
-                ActionExecutionFilter::builder()
-                    .pipeline_execution_id(execution_id)
-                    .build(),
-            )
+        let out = super::action_executions_of(&self.client, pipeline, execution_id)
             .send()
             .await
             .map_err(|e| classify("ListActionExecutions", pipeline, e))?;

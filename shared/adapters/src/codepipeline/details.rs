@@ -1,7 +1,6 @@
 //! `PipelineDetails` on the AWS SDK: what events do not carry (commit, trigger, the declared
 //! stages, error summaries and log links), read from CodePipeline and returned as plain data.
 
-use aws_sdk_codepipeline::types::ActionExecutionFilter;
 use gantry_core::notify::{
     ActionResult, ActionRun, DeclaredAction, DeclaredStage, DetailsError, ExecutionFacts,
     PipelineDetails, Revision,
@@ -34,12 +33,7 @@ impl PipelineDetails for CodePipelineDetails {
         pipeline: &str,
         execution_id: &str,
     ) -> Result<ExecutionFacts, DetailsError> {
-        let out = self
-            .client
-            .get_pipeline_execution()
-            .pipeline_name(pipeline)
-            .pipeline_execution_id(execution_id)
-            .send()
+        let out = super::pipeline_execution(&self.client, pipeline, execution_id)
             .await
             .map_err(|e| error("GetPipelineExecution", pipeline, e))?;
         let Some(x) = out.pipeline_execution else {
@@ -113,17 +107,10 @@ impl PipelineDetails for CodePipelineDetails {
         pipeline: &str,
         execution_id: &str,
     ) -> Result<Vec<ActionRun>, DetailsError> {
-        let filter = ActionExecutionFilter::builder()
-            .pipeline_execution_id(execution_id)
-            .build();
         let mut runs = vec![];
         let mut next: Option<String> = None;
         for _ in 0..MAX_ACTION_PAGES {
-            let out = self
-                .client
-                .list_action_executions()
-                .pipeline_name(pipeline)
-                .filter(filter.clone())
+            let out = super::action_executions_of(&self.client, pipeline, execution_id)
                 .max_results(100)
                 .set_next_token(next.take())
                 .send()

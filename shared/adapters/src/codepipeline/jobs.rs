@@ -1,6 +1,7 @@
 //! `Jobs` on CodePipeline: job results, what CodePipeline holds for a job, and the pipeline's
 //! declaration of its action.
 
+use aws_sdk_codepipeline::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
 use gantry_core::traffic::report::clip;
 use gantry_core::traffic::{
@@ -38,19 +39,9 @@ impl Jobs for CodePipelineJobs {
             .execution_details(details)
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(Ack::Accepted),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_invalid_job_state_exception()) =>
-            {
-                Ok(Ack::AlreadyFinished)
-            }
-            Err(e) => Err(crate::aws_error::shift_error(
-                "CodePipeline PutJobSuccessResult",
-                e,
-            )),
-        }
+        ack_of("CodePipeline PutJobSuccessResult", sent, |s| {
+            s.is_invalid_job_state_exception()
+        })
     }
 
     async fn fail(&self, job_id: &str, failure: &JobFailure) -> Result<Ack, ShiftError> {
@@ -80,19 +71,9 @@ impl Jobs for CodePipelineJobs {
             .failure_details(details)
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(Ack::Accepted),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_invalid_job_state_exception()) =>
-            {
-                Ok(Ack::AlreadyFinished)
-            }
-            Err(e) => Err(crate::aws_error::shift_error(
-                "CodePipeline PutJobFailureResult",
-                e,
-            )),
-        }
+        ack_of("CodePipeline PutJobFailureResult", sent, |s| {
+            s.is_invalid_job_state_exception()
+        })
     }
 
     async fn execution_status(
@@ -100,12 +81,7 @@ impl Jobs for CodePipelineJobs {
         pipeline: &str,
         execution_id: &str,
     ) -> Result<Option<String>, ShiftError> {
-        let out = self
-            .client
-            .get_pipeline_execution()
-            .pipeline_name(pipeline)
-            .pipeline_execution_id(execution_id)
-            .send()
+        let out = super::pipeline_execution(&self.client, pipeline, execution_id)
             .await
             .map_err(|e| crate::aws_error::shift_error("CodePipeline GetPipelineExecution", e))?;
         Ok(out
@@ -191,5 +167,22 @@ impl Jobs for CodePipelineJobs {
                 user_parameters: configuration.and_then(|c| c.get("UserParameters")).cloned(),
             }
         }))
+    }
+}
+
+/// What CodePipeline said to a job result. It refuses a result for a job that has already
+/// finished (`already_finished`: `InvalidJobStateException`), which answers the job all the same.
+fn ack_of<O, E>(
+    operation: &str,
+    sent: Result<O, SdkError<E>>,
+    already_finished: impl Fn(&E) -> bool,
+) -> Result<Ack, ShiftError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match sent {
+        Ok(_) => Ok(Ack::Accepted),
+        Err(e) if e.as_service_error().is_some_and(&already_finished) => Ok(Ack::AlreadyFinished),
+        Err(e) => Err(crate::aws_error::shift_error(operation, e)),
     }
 }

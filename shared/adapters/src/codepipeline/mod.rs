@@ -11,7 +11,44 @@ pub use details::CodePipelineDetails;
 pub use jobs::CodePipelineJobs;
 pub use start::CodePipelineStarter;
 
-use aws_sdk_codepipeline::types::{ActionDeclaration, PipelineDeclaration};
+use aws_sdk_codepipeline::error::SdkError;
+use aws_sdk_codepipeline::operation::get_pipeline_execution::{
+    GetPipelineExecutionError, GetPipelineExecutionOutput,
+};
+use aws_sdk_codepipeline::operation::list_action_executions::builders::ListActionExecutionsFluentBuilder;
+use aws_sdk_codepipeline::types::{ActionDeclaration, ActionExecutionFilter, PipelineDeclaration};
+
+/// `GetPipelineExecution` for `execution_id` of `pipeline`; each caller maps the error to its
+/// own port's.
+async fn pipeline_execution(
+    client: &aws_sdk_codepipeline::Client,
+    pipeline: &str,
+    execution_id: &str,
+) -> Result<GetPipelineExecutionOutput, SdkError<GetPipelineExecutionError>> {
+    client
+        .get_pipeline_execution()
+        .pipeline_name(pipeline)
+        .pipeline_execution_id(execution_id)
+        .send()
+        .await
+}
+
+/// A `ListActionExecutions` request for the actions of `execution_id` of `pipeline`, for the
+/// caller to page or send.
+fn action_executions_of(
+    client: &aws_sdk_codepipeline::Client,
+    pipeline: &str,
+    execution_id: &str,
+) -> ListActionExecutionsFluentBuilder {
+    client
+        .list_action_executions()
+        .pipeline_name(pipeline)
+        .filter(
+            ActionExecutionFilter::builder()
+                .pipeline_execution_id(execution_id)
+                .build(),
+        )
+}
 
 /// The action `stage`/`action` in a pipeline's declaration (`GetPipeline`), if it declares one.
 fn action_in<'a>(
