@@ -343,21 +343,8 @@ mod github {
         pub name: Option<String>,
     }
 
-    #[derive(Deserialize)]
-    pub struct Commit {
-        pub id: String,
-        #[serde(default)]
-        pub message: String,
-        pub url: Option<String>,
-        pub timestamp: Option<String>,
-        pub author: Option<Author>,
-        #[serde(default)]
-        pub added: Vec<String>,
-        #[serde(default)]
-        pub modified: Vec<String>,
-        #[serde(default)]
-        pub removed: Vec<String>,
-    }
+    /// A pushed commit; only its author is GitHub's own.
+    pub type Commit = super::payload::Commit<Author>;
 
     #[derive(Deserialize)]
     pub struct Author {
@@ -368,26 +355,12 @@ mod github {
         pub username: Option<String>,
     }
 
-    impl Commit {
-        pub fn into_commit(self) -> super::Commit {
-            let author = self.author.unwrap_or(Author {
-                name: String::new(),
-                email: None,
-                username: None,
-            });
-            super::Commit {
-                id: self.id,
-                message: self.message,
-                author_name: author.name,
-                author_email: author.email.unwrap_or_default(),
-                author_username: author.username,
-                url: self.url,
-                paths: self
-                    .added
-                    .into_iter()
-                    .chain(self.modified)
-                    .chain(self.removed)
-                    .collect(),
+    impl From<Author> for super::payload::CommitAuthor {
+        fn from(author: Author) -> Self {
+            Self {
+                name: author.name,
+                email: author.email.unwrap_or_default(),
+                username: author.username,
             }
         }
     }
@@ -419,21 +392,8 @@ mod gitlab {
         pub web_url: Option<String>,
     }
 
-    #[derive(Deserialize)]
-    pub struct Commit {
-        pub id: String,
-        #[serde(default)]
-        pub message: String,
-        pub url: Option<String>,
-        pub timestamp: Option<String>,
-        pub author: Option<Author>,
-        #[serde(default)]
-        pub added: Vec<String>,
-        #[serde(default)]
-        pub modified: Vec<String>,
-        #[serde(default)]
-        pub removed: Vec<String>,
-    }
+    /// A pushed commit; only its author is GitLab's own.
+    pub type Commit = super::payload::Commit<Author>;
 
     #[derive(Deserialize)]
     pub struct Author {
@@ -443,18 +403,56 @@ mod gitlab {
         pub email: String,
     }
 
-    impl Commit {
+    impl From<Author> for super::payload::CommitAuthor {
+        fn from(author: Author) -> Self {
+            Self {
+                name: author.name,
+                email: author.email,
+                // GitLab names a commit's author, never its account.
+                username: None,
+            }
+        }
+    }
+}
+
+/// What GitHub's and GitLab's push payloads share: a pushed commit, whose author is each
+/// forge's own shape.
+mod payload {
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub struct Commit<A> {
+        pub id: String,
+        #[serde(default)]
+        pub message: String,
+        pub url: Option<String>,
+        pub timestamp: Option<String>,
+        pub author: Option<A>,
+        #[serde(default)]
+        pub added: Vec<String>,
+        #[serde(default)]
+        pub modified: Vec<String>,
+        #[serde(default)]
+        pub removed: Vec<String>,
+    }
+
+    /// A commit's author as Gantry keeps it; a commit without one has empty fields.
+    #[derive(Default)]
+    pub struct CommitAuthor {
+        pub name: String,
+        pub email: String,
+        pub username: Option<String>,
+    }
+
+    impl<A: Into<CommitAuthor>> Commit<A> {
         pub fn into_commit(self) -> super::Commit {
-            let author = self.author.unwrap_or(Author {
-                name: String::new(),
-                email: String::new(),
-            });
+            let author = self.author.map(Into::into).unwrap_or_default();
             super::Commit {
                 id: self.id,
                 message: self.message,
                 author_name: author.name,
                 author_email: author.email,
-                author_username: None,
+                author_username: author.username,
                 url: self.url,
                 paths: self
                     .added
