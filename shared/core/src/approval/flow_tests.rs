@@ -55,6 +55,16 @@ fn state(app: &FakeApprovals, id: &str) -> ApprovalState {
     app.records.records.lock().unwrap()[id].state.clone()
 }
 
+fn set_state(app: &FakeApprovals, id: &str, state: ApprovalState) {
+    app.records
+        .records
+        .lock()
+        .unwrap()
+        .get_mut(id)
+        .unwrap()
+        .state = state;
+}
+
 fn told(app: &FakeApprovals) -> Vec<String> {
     app.slack_now.private.lock().unwrap().clone()
 }
@@ -126,32 +136,28 @@ async fn a_click_while_another_is_in_flight_names_the_decider_and_a_lapsed_lease
         id: "U0OCTO".into(),
         name: "octo".into(),
     };
-    app.records
-        .records
-        .lock()
-        .unwrap()
-        .get_mut(&id)
-        .unwrap()
-        .state = ApprovalState::Deciding {
-        by: octo.clone(),
-        until: NOW + 10,
-    };
+    set_state(
+        &app,
+        &id,
+        ApprovalState::Deciding {
+            by: octo.clone(),
+            until: NOW + 10,
+        },
+    );
     app.on_click(&click(JANE, APPROVE, &id, false), NOW).await;
     assert_eq!(
         told(&app),
         vec!["<@U0OCTO> is deciding this approval right now."]
     );
     assert!(app.pipeline.decided.lock().unwrap().is_empty());
-    app.records
-        .records
-        .lock()
-        .unwrap()
-        .get_mut(&id)
-        .unwrap()
-        .state = ApprovalState::Deciding {
-        by: octo,
-        until: NOW - 1,
-    };
+    set_state(
+        &app,
+        &id,
+        ApprovalState::Deciding {
+            by: octo,
+            until: NOW - 1,
+        },
+    );
     app.on_click(&click(JANE, APPROVE, &id, false), NOW).await;
     assert!(matches!(state(&app, &id), ApprovalState::Decided(d) if d.by.id == "U0JANE"));
 }
@@ -249,35 +255,13 @@ async fn an_approval_ended_in_the_console_closes_the_waiting_request() {
 #[tokio::test]
 async fn promote_is_recorded_once_and_the_second_click_is_told_who_asked() {
     let app = approvals();
-    app.deployments.records.lock().unwrap().insert(
-        "d-1".into(),
-        DeploymentRecord {
-            id: "d-1".into(),
-            context: Some(PipelineContext {
-                pipeline: "shop".into(),
-                stage: "Prod".into(),
-                action: "Deploy".into(),
-                execution_id: "e-1".into(),
-            }),
-            state: String::new(),
-            status: DeploymentStatus::InProgress,
-            summary: None,
-            command: None,
-            command_at: None,
-            controls: 0,
-            message: None,
-            handed_over: None,
-        },
-    );
+    running(&app, 0);
     // The author may not promote their own change under four-eyes.
     app.on_click(&click(OCTO, PROMOTE, "d-1", false), NOW).await;
     assert!(told(&app)[0].contains("you pushed this change"));
     app.on_click(&click(JANE, PROMOTE, "d-1", false), NOW).await;
-    let command = app.deployments.records.lock().unwrap()["d-1"]
-        .command
-        .clone();
     assert_eq!(
-        command,
+        pending(&app),
         Some(Command::Promote {
             by: "U0JANE".into()
         })
@@ -425,6 +409,15 @@ fn shifter_acts(app: &FakeApprovals) {
     d.controls += 1;
 }
 
+/// Clicks a control that releases the change, first as its pusher (octo), who is told
+/// `refusal` and changes nothing, then as a colleague (jane).
+async fn released_by_a_colleague(app: &FakeApprovals, action: &str, value: &str, refusal: &str) {
+    app.on_click(&click(OCTO, action, value, false), NOW).await;
+    assert!(told(app)[0].contains(refusal), "{:?}", told(app));
+    assert_eq!(pending(app), None);
+    app.on_click(&click(JANE, action, value, false), NOW).await;
+}
+
 #[tokio::test]
 async fn pause_resume_and_extend_are_written_with_the_version_their_message_showed() {
     let app = approvals();
@@ -439,16 +432,7 @@ async fn pause_resume_and_extend_are_written_with_the_version_their_message_show
     );
     shifter_acts(&app);
     // Resume releases the change: its pusher may not, someone else may.
-    app.on_click(&click(OCTO, RESUME, "d-1|1", false), NOW)
-        .await;
-    assert!(
-        told(&app)[0].contains("someone else must resume"),
-        "{:?}",
-        told(&app)
-    );
-    assert_eq!(pending(&app), None);
-    app.on_click(&click(JANE, RESUME, "d-1|1", false), NOW)
-        .await;
+    released_by_a_colleague(&app, RESUME, "d-1|1", "someone else must resume").await;
     assert_eq!(
         pending(&app),
         Some(Command::Resume {
@@ -517,16 +501,7 @@ async fn continue_past_a_pause_hook_is_written_for_someone_else_than_the_pusher(
     let app = approvals();
     running(&app, 4);
     // Continue releases the change: the four-eyes rule applies.
-    app.on_click(&click(OCTO, CONTINUE, "d-1|4", false), NOW)
-        .await;
-    assert!(
-        told(&app)[0].contains("someone else must continue"),
-        "{:?}",
-        told(&app)
-    );
-    assert_eq!(pending(&app), None);
-    app.on_click(&click(JANE, CONTINUE, "d-1|4", false), NOW)
-        .await;
+    released_by_a_colleague(&app, CONTINUE, "d-1|4", "someone else must continue").await;
     assert_eq!(
         pending(&app),
         Some(Command::Continue {
