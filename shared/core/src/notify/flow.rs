@@ -73,6 +73,18 @@ pub enum SinkOutcome {
     GaveUp(String),
 }
 
+impl SinkOutcome {
+    /// What a sink did that ran to the end having sent `sent` messages: none means the sink
+    /// was already up to date.
+    fn of_count(sent: usize) -> Self {
+        if sent == 0 {
+            SinkOutcome::UpToDate
+        } else {
+            SinkOutcome::Sent(sent)
+        }
+    }
+}
+
 /// Why an event must be retried (Lambda retries failed asynchronous invocations).
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -332,20 +344,15 @@ where
             (None, Some(c)) => c.clone(),
             (None, None) => return Ok(SinkOutcome::Off),
         };
-        if slack_plan(record, audience).is_empty() {
-            return Ok(SinkOutcome::UpToDate);
-        }
-        let lease = self
-            .under_lease(key, Sink::Slack, owner, &record.execution, |r| {
-                slack_plan(r, audience).is_empty()
-            })
-            .await?;
-        if lease == Lease::NotNeeded {
-            return Ok(SinkOutcome::UpToDate);
-        }
-        let result = self.slack_rounds(chat, key, audience, &channel).await;
-        self.release(key, Sink::Slack, owner).await;
-        result
+        self.deliver_under_lease(
+            key,
+            Sink::Slack,
+            owner,
+            record,
+            |r| slack_plan(r, audience).is_empty(),
+            || self.slack_rounds(chat, key, audience, &channel),
+        )
+        .await
     }
 
     /// Delivers Slack's difference until the record stops changing under us (bounded).
@@ -414,11 +421,7 @@ where
                 }
             }
         }
-        Ok(if sent == 0 {
-            SinkOutcome::UpToDate
-        } else {
-            SinkOutcome::Sent(sent)
-        })
+        Ok(SinkOutcome::of_count(sent))
     }
 
     /// Posts `body` (the parent, or a reply in `thread`) unless an earlier attempt whose
@@ -517,19 +520,42 @@ where
         record: &ExecutionRecord,
         owner: &str,
     ) -> Result<SinkOutcome, NotifyError> {
-        if sns_plan(record, audience).is_empty() {
+        self.deliver_under_lease(
+            key,
+            Sink::Sns,
+            owner,
+            record,
+            |r| sns_plan(r, audience).is_empty(),
+            || self.sns_rounds(key, audience),
+        )
+        .await
+    }
+
+    /// Delivers `sink`'s difference with `rounds` while holding its lease, unless `up_to_date`
+    /// finds nothing to deliver: before taking the lease, or once whoever held it has delivered.
+    async fn deliver_under_lease<Rounds>(
+        &self,
+        key: &ExecutionRef,
+        sink: Sink,
+        owner: &str,
+        record: &ExecutionRecord,
+        up_to_date: impl Fn(&ExecutionRecord) -> bool,
+        rounds: impl FnOnce() -> Rounds,
+    ) -> Result<SinkOutcome, NotifyError>
+    where
+        Rounds: std::future::Future<Output = Result<SinkOutcome, NotifyError>>,
+    {
+        if up_to_date(record) {
             return Ok(SinkOutcome::UpToDate);
         }
         let lease = self
-            .under_lease(key, Sink::Sns, owner, &record.execution, |r| {
-                sns_plan(r, audience).is_empty()
-            })
+            .under_lease(key, sink, owner, &record.execution, &up_to_date)
             .await?;
         if lease == Lease::NotNeeded {
             return Ok(SinkOutcome::UpToDate);
         }
-        let result = self.sns_rounds(key, audience).await;
-        self.release(key, Sink::Sns, owner).await;
+        let result = rounds().await;
+        self.release(key, sink, owner).await;
         result
     }
 
@@ -561,11 +587,7 @@ where
                 sent += 1;
             }
         }
-        Ok(if sent == 0 {
-            SinkOutcome::UpToDate
-        } else {
-            SinkOutcome::Sent(sent)
-        })
+        Ok(SinkOutcome::of_count(sent))
     }
 
     /// Waits for `sink`'s lease, or until whoever holds it has delivered what we came for.

@@ -237,6 +237,18 @@ impl Topic for Arc<FakeTopic> {
     }
 }
 
+impl FakeTopic {
+    /// The subjects of what was published, in order.
+    fn subjects(&self) -> Vec<String> {
+        self.published
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|n| n.subject.clone())
+            .collect()
+    }
+}
+
 type TestNotifier = Notifier<MemoryStore, FakePipelines, Arc<FakeSlack>, Arc<FakeTopic>>;
 
 struct World {
@@ -355,14 +367,7 @@ async fn a_successful_run_is_one_message_kept_current() {
     assert_eq!(posts[0]["channel"], "C0DEPLOYS");
     let last = w.slack.calls("chat.update").pop().unwrap();
     assert_eq!(last["text"], "shop succeeded in 4m 12s (9fceb02d)");
-    let states: Vec<String> = w
-        .topic
-        .published
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|n| n.subject.clone())
-        .collect();
+    let states = w.topic.subjects();
     assert_eq!(states.first().unwrap(), "shop: execution started");
     assert_eq!(states.last().unwrap(), "shop: execution succeeded");
     assert_eq!(
@@ -551,14 +556,7 @@ async fn a_failed_action_without_details_gets_them_from_codepipeline_and_a_threa
         .as_str()
         .unwrap()
         .contains("<https://logs.example/build|View logs>"));
-    let subjects: Vec<String> = w
-        .topic
-        .published
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|n| n.subject.clone())
-        .collect();
+    let subjects = w.topic.subjects();
     assert_eq!(
         subjects,
         vec![
