@@ -342,15 +342,7 @@ where
             _ => {}
         }
         if !verdicts.is_empty() && !matches!(gate, Gate::RollBack { .. }) {
-            let status = crate::traffic::report::summary(d, &super::services(p, d), now_ms);
-            self.tell_slack_final(
-                p,
-                d,
-                crate::traffic::report::ProgressOutcome::Running,
-                &status,
-                thread,
-            )
-            .await;
+            self.tell_slack_running(p, d, thread, now_ms).await;
         }
         gate
     }
@@ -384,6 +376,18 @@ where
         if let Err(e) = self.store.audit(&d.id, &entry).await {
             tracing::warn!(deployment = %d.id, error = %e, "could not write the audit trail");
         }
+        self.tell_slack_running(p, d, thread, now_ms).await;
+    }
+
+    /// Updates the deployment's Slack message: still running, its status as of `now_ms` (the
+    /// check's own clock, not the wall clock `tell_slack` reads).
+    async fn tell_slack_running(
+        &self,
+        p: &UserParameters,
+        d: &Deployment,
+        thread: &mut Thread,
+        now_ms: i64,
+    ) {
         let status = crate::traffic::report::summary(d, &super::services(p, d), now_ms);
         self.tell_slack_final(
             p,
