@@ -366,9 +366,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_progress_message_has_buttons_only_while_running() {
-        let mut view = ProgressView {
+    /// A canary to green still running, with an alarm and no controls or pause hook.
+    fn running_canary() -> ProgressView {
+        ProgressView {
             pause_hook: None,
             deployment_id: "job-1".into(),
             new_side: Side::Green,
@@ -380,7 +380,12 @@ mod tests {
             alarms: vec!["shop-5xx".into()],
             analysis: vec![],
             controls: None,
-        };
+        }
+    }
+
+    #[test]
+    fn the_progress_message_has_buttons_only_while_running() {
+        let mut view = running_canary();
         let m = render(&view);
         let actions = &m["blocks"][2]["elements"];
         assert_eq!(actions[0]["action_id"], PROMOTE_ACTION);
@@ -403,19 +408,13 @@ mod tests {
     fn a_pause_hook_shows_continue_with_the_controls_version() {
         let view = ProgressView {
             pause_hook: Some("POST_TEST_TRAFFIC_SHIFT".into()),
-            deployment_id: "job-1".into(),
-            new_side: Side::Green,
-            services: services(),
-            images: vec!["repo/shop:2".into()],
-            strategy: "canary 10%, bake 5 min".into(),
-            outcome: ProgressOutcome::Running,
             status: "waiting".into(),
             alarms: vec![],
-            analysis: vec![],
             controls: Some(Controls {
                 version: 4,
                 paused: false,
             }),
+            ..running_canary()
         };
         let m = render(&view);
         let text = m.to_string();
