@@ -89,10 +89,7 @@ impl DynamoApprovals {
         let t = &self.table;
         let (set, values) = ending_attributes(state);
         let mut request = t
-            .client
-            .update_item()
-            .table_name(&t.name)
-            .set_key(Some(Key::approval(id).attributes()))
+            .update(&Key::approval(id))
             .update_expression(format!(
                 "SET {set} REMOVE deciding_by, deciding_by_name, deciding_until"
             ))
@@ -149,10 +146,7 @@ impl ApprovalStore for DynamoApprovals {
     /// Remembers where the request was posted.
     async fn set_message(&self, id: &str, at: &PostedMessage) -> Result<(), StoreError> {
         let t = &self.table;
-        t.client
-            .update_item()
-            .table_name(&t.name)
-            .set_key(Some(Key::approval(id).attributes()))
+        t.update(&Key::approval(id))
             .update_expression("SET channel = :c, ts = :ts REMOVE post_lease_until")
             .expression_attribute_values(":c", s(&at.channel))
             .expression_attribute_values(":ts", s(&at.ts))
@@ -210,10 +204,7 @@ impl ApprovalStore for DynamoApprovals {
     async fn claim(&self, id: &str, by: &Approver, now: i64) -> Result<DecisionClaim, StoreError> {
         let t = &self.table;
         let result = t
-            .client
-            .update_item()
-            .table_name(&t.name)
-            .set_key(Some(Key::approval(id).attributes()))
+            .update(&Key::approval(id))
             .update_expression(CLAIM)
             .condition_expression(CLAIMABLE)
             .expression_attribute_names("#s", "status")
@@ -256,10 +247,7 @@ impl ApprovalStore for DynamoApprovals {
     async fn release(&self, id: &str, claimant: &str) -> Result<(), StoreError> {
         let t = &self.table;
         let result = t
-            .client
-            .update_item()
-            .table_name(&t.name)
-            .set_key(Some(Key::approval(id).attributes()))
+            .update(&Key::approval(id))
             .update_expression(
                 "SET #s = :waiting REMOVE deciding_by, deciding_by_name, deciding_until",
             )
@@ -270,11 +258,8 @@ impl ApprovalStore for DynamoApprovals {
             .expression_attribute_values(":by", s(claimant))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if conditional_failed(&e) => Ok(()),
-            Err(e) => Err(store_error(&t.name, e)),
-        }
+        // Not (or no longer) this claimant's to give back: nothing to do.
+        conditional_write(&t.name, result).map(|_| ())
     }
 
     /// Closes a waiting approval that ended outside Slack. False when it was not waiting.

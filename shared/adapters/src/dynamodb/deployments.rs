@@ -119,10 +119,7 @@ impl DynamoDeployments {
     ) -> Result<bool, StoreError> {
         let t = &self.table;
         let mut request = t
-            .client
-            .update_item()
-            .table_name(&t.name)
-            .set_key(Some(Key::deployment(id).attributes()))
+            .update(&Key::deployment(id))
             .update_expression(expression)
             .set_condition_expression(condition.map(str::to_string));
         for (name, value) in values {

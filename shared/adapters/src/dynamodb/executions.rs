@@ -8,7 +8,7 @@
 //! `slack_gave_up` (S), `slack_uncertain` (SS, posts Slack may or may not have taken: `parent`
 //! or notice ids), `lock_<sink>` / `lock_<sink>_until`, `expires_at` (N, TTL).
 
-use super::attributes::{conditional_failed, n, s, string_set, text, DynamoItem};
+use super::attributes::{n, s, string_set, text, DynamoItem};
 use super::{conditional_write, store_error, Key, StateTable, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use gantry_core::notify::{
@@ -177,12 +177,8 @@ impl ExecutionStore for DynamoExecutions {
             .expression_attribute_values(":owner", s(owner))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Expired and taken by someone else: theirs now.
-            Err(e) if conditional_failed(&e) => Ok(()),
-            Err(e) => Err(store_error(&t.name, e)),
-        }
+        // A condition that failed means the lease expired and someone else took it: theirs now.
+        conditional_write(&t.name, result).map(|_| ())
     }
 
     async fn remember(
