@@ -204,6 +204,7 @@ impl<S: PipelineStarter, L: DeliveryLedger + PushHistory, Q: RetryQueue> Ingest<
         let mut started = Vec::new();
         let mut queued = Vec::new();
         let mut older = 0;
+        let mut failure = None;
         for plan in &starts {
             let pipeline = &plan.request.pipeline;
             if let Some(pushed_at) = push.pushed_at {
@@ -226,18 +227,12 @@ impl<S: PipelineStarter, L: DeliveryLedger + PushHistory, Q: RetryQueue> Ingest<
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "could not read the newest push");
-                        return self
-                            .fail(
-                                &key,
-                                push,
-                                started,
-                                queued,
-                                &skipped,
-                                503,
-                                pipeline,
-                                "state table unavailable; retry later".into(),
-                            )
-                            .await;
+                        failure = Some(StartFailure {
+                            status: 503,
+                            pipeline,
+                            reason: "state table unavailable; retry later".into(),
+                        });
+                        break;
                     }
                 }
             }
@@ -270,37 +265,30 @@ impl<S: PipelineStarter, L: DeliveryLedger + PushHistory, Q: RetryQueue> Ingest<
                         }
                         Err(qe) => {
                             tracing::error!(error = %e, queue_error = %qe, pipeline, delivery_id, "start failed and could not be parked");
-                            return self
-                                .fail(
-                                    &key,
-                                    push,
-                                    started,
-                                    queued,
-                                    &skipped,
-                                    503,
-                                    pipeline,
-                                    e.public_reason(),
-                                )
-                                .await;
+                            failure = Some(StartFailure {
+                                status: 503,
+                                pipeline,
+                                reason: e.public_reason(),
+                            });
+                            break;
                         }
                     }
                 }
                 Err(e) => {
                     tracing::error!(error = %e, delivery_id, "pipeline start failed");
-                    return self
-                        .fail(
-                            &key,
-                            push,
-                            started,
-                            queued,
-                            &skipped,
-                            502,
-                            pipeline,
-                            e.public_reason(),
-                        )
-                        .await;
+                    failure = Some(StartFailure {
+                        status: 502,
+                        pipeline,
+                        reason: e.public_reason(),
+                    });
+                    break;
                 }
             }
+        }
+        if let Some(failure) = failure {
+            return self
+                .fail(&key, push, started, queued, &skipped, failure)
+                .await;
         }
         let all_older = started.is_empty() && queued.is_empty() && older > 0;
         let queued_any = !queued.is_empty();
@@ -326,7 +314,6 @@ impl<S: PipelineStarter, L: DeliveryLedger + PushHistory, Q: RetryQueue> Ingest<
 
     /// Nothing (more) can be recorded for this delivery: forget the claim so the provider's retry
     /// can succeed (client request tokens keep what already started from starting twice).
-    #[allow(clippy::too_many_arguments)]
     async fn fail(
         &self,
         key: &DeliveryId,
@@ -334,17 +321,18 @@ impl<S: PipelineStarter, L: DeliveryLedger + PushHistory, Q: RetryQueue> Ingest<
         started: Vec<Value>,
         queued: Vec<Value>,
         skipped: &[Value],
-        status: u16,
-        pipeline: &str,
-        reason: String,
+        failure: StartFailure<'_>,
     ) -> Answer {
         if let Err(re) = self.ledger.release(key).await {
             tracing::error!(error = %re, "could not release the delivery claim");
         }
         let mut body = summary(push, started, queued, skipped);
-        body["error"] = json!(reason);
-        body["pipeline"] = json!(pipeline);
-        Answer { status, body }
+        body["error"] = json!(failure.reason);
+        body["pipeline"] = json!(failure.pipeline);
+        Answer {
+            status: failure.status,
+            body,
+        }
     }
 
     /// Starts, retrying throttles and outages within the policy's budget (GitHub waits 10 s).
@@ -430,6 +418,14 @@ impl Default for StartRetryPolicy {
 struct StartPlan {
     request: StartRequest,
     note: Option<String>,
+}
+
+/// Why a delivery stopped before every routed pipeline was started or parked: the answer's
+/// status, the pipeline it stopped at and the reason the provider is told.
+struct StartFailure<'a> {
+    status: u16,
+    pipeline: &'a str,
+    reason: String,
 }
 
 fn parse_push(provider: Provider, req: &Inbound) -> Result<Push, String> {
