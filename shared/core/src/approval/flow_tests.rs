@@ -69,6 +69,13 @@ fn told(app: &FakeApprovals) -> Vec<String> {
     app.slack_now.private.lock().unwrap().clone()
 }
 
+/// `who` clicks Approve on the waiting request `id`, is told `because`, and it stays waiting.
+async fn approve_is_refused(app: &FakeApprovals, who: (&str, &str), id: &str, because: &str) {
+    app.on_click(&click(who, APPROVE, id, false), NOW).await;
+    assert!(told(app)[0].contains(because), "{:?}", told(app));
+    assert_eq!(state(app, id), ApprovalState::Waiting);
+}
+
 #[tokio::test]
 async fn a_request_is_posted_once_with_the_waiting_token_kept_out_of_slack() {
     let app = approvals();
@@ -115,13 +122,7 @@ async fn an_approve_click_decides_once_and_a_second_click_is_told_who_decided() 
 async fn the_author_may_reject_but_not_approve_their_own_change() {
     let app = approvals();
     let id = opened(&app).await;
-    app.on_click(&click(OCTO, APPROVE, &id, false), NOW).await;
-    assert!(
-        told(&app)[0].contains("you pushed this change"),
-        "{:?}",
-        told(&app)
-    );
-    assert_eq!(state(&app, &id), ApprovalState::Waiting);
+    approve_is_refused(&app, OCTO, &id, "you pushed this change").await;
     app.on_click(&click(OCTO, REJECT, &id, false), NOW).await;
     assert!(
         matches!(state(&app, &id), ApprovalState::Decided(d) if d.outcome == Outcome::Rejected)
@@ -314,13 +315,7 @@ async fn opened_push(app: &mut FakeApprovals, pusher: Option<&str>, authors: &[&
 async fn a_pusher_who_fakes_the_commit_author_still_may_not_approve() {
     let mut app = approvals();
     let id = opened_push(&mut app, Some("octocat"), &["ghost@example.invalid"]).await;
-    app.on_click(&click(OCTO, APPROVE, &id, false), NOW).await;
-    assert!(
-        told(&app)[0].contains("you pushed this change"),
-        "{:?}",
-        told(&app)
-    );
-    assert_eq!(state(&app, &id), ApprovalState::Waiting);
+    approve_is_refused(&app, OCTO, &id, "you pushed this change").await;
     assert!(app.pipeline.decided.lock().unwrap().is_empty());
 }
 
@@ -336,9 +331,13 @@ async fn a_colleague_named_as_one_commits_author_may_not_approve() {
         &["octocat", "jane@example.com", "dependabot[bot]"],
     )
     .await;
-    app.on_click(&click(JANE, APPROVE, &id, false), NOW).await;
-    assert!(told(&app)[0].contains("you pushed this change or wrote one of its commits"));
-    assert_eq!(state(&app, &id), ApprovalState::Waiting);
+    approve_is_refused(
+        &app,
+        JANE,
+        &id,
+        "you pushed this change or wrote one of its commits",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -365,9 +364,7 @@ async fn an_unmapped_pusher_lets_nobody_approve_and_the_request_says_how_to_map_
 async fn an_execution_without_a_pusher_cannot_be_released_from_slack_under_four_eyes() {
     let mut app = approvals();
     let id = opened_push(&mut app, None, &[]).await;
-    app.on_click(&click(JANE, APPROVE, &id, false), NOW).await;
-    assert!(told(&app)[0].contains("not started by a push through Gantry"));
-    assert_eq!(state(&app, &id), ApprovalState::Waiting);
+    approve_is_refused(&app, JANE, &id, "not started by a push through Gantry").await;
 }
 
 /// A running deployment `d-1` of `shop`/`Prod` (execution e-1, pushed by octocat), its controls
