@@ -25,11 +25,13 @@
 //! - [`slack`]: Slack's words (`PostedMessage`, `SlackError`) and the `Chat` port.
 //! - [`store`]: the error every record port returns.
 //! - [`clock`]: the one wall clock and timestamp parsing.
+//! - [`codepipeline_limits`]: the longest names and ids CodePipeline's events carry.
 //! - [`text`]: `truncate` and such.
 
 pub mod analysis;
 pub mod approval;
 pub mod clock;
+pub mod codepipeline_limits;
 pub mod config;
 pub mod ingest;
 pub mod notify;

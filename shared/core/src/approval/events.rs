@@ -3,6 +3,7 @@
 
 use super::{Closure, Outcome};
 use crate::clock;
+use crate::codepipeline_limits::{first_too_long, ID_LIMIT, NAME_LIMIT};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -139,19 +140,15 @@ pub fn from_eventbridge(event: &Value, now: i64) -> Result<ApprovalEvent, Approv
             d.action
         )));
     }
-    // CodePipeline's names are at most 100 characters and its execution ids are UUIDs: longer
-    // was not sent by CodePipeline, and would be refused by the state table on every retry.
-    for (field, value, limit) in [
-        ("pipeline", &d.pipeline, 100),
-        ("stage", &d.stage, 100),
-        ("action", &d.action, 100),
-        ("execution-id", &d.execution_id, 128),
-    ] {
-        if value.chars().count() > limit {
-            return Err(ApprovalEventError::NotAnActionEvent(format!(
-                "detail.{field} is longer than CodePipeline allows ({limit} characters)"
-            )));
-        }
+    if let Some((field, limit)) = first_too_long(&[
+        ("pipeline", Some(d.pipeline.as_str()), NAME_LIMIT),
+        ("stage", Some(d.stage.as_str()), NAME_LIMIT),
+        ("action", Some(d.action.as_str()), NAME_LIMIT),
+        ("execution-id", Some(d.execution_id.as_str()), ID_LIMIT),
+    ]) {
+        return Err(ApprovalEventError::NotAnActionEvent(format!(
+            "detail.{field} is longer than CodePipeline allows ({limit} characters)"
+        )));
     }
     let at = envelope
         .time

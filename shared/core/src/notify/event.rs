@@ -6,6 +6,7 @@
 //! type does not carry (`execution-result` of a finished action) is read from the raw detail.
 
 use super::status::Status;
+use crate::codepipeline_limits::{first_too_long, ID_LIMIT, NAME_LIMIT};
 use aws_lambda_events::event::codepipeline_cloudwatch::CodePipelineCloudWatchEvent;
 use serde_json::Value;
 
@@ -96,19 +97,6 @@ pub enum EventError {
     TooLong(&'static str, usize),
 }
 
-/// CodePipeline's own limits: names of pipelines, stages and actions are at most 100 characters
-/// and an execution id is a UUID. Anything longer was not sent by CodePipeline, and would be
-/// refused by the state table (a key is at most 2,048 bytes) on every retry.
-const NAME_LIMIT: usize = 100;
-const ID_LIMIT: usize = 128;
-
-fn within(field: &'static str, value: String, limit: usize) -> Result<String, EventError> {
-    if value.chars().count() > limit {
-        return Err(EventError::TooLong(field, limit));
-    }
-    Ok(value)
-}
-
 impl PipelineEvent {
     /// Reads an EventBridge event. Anything else is an `EventError`, never a panic.
     pub fn parse(raw: &Value) -> Result<Self, EventError> {
@@ -133,34 +121,31 @@ impl PipelineEvent {
             .map_err(|e| EventError::Malformed(e.to_string()))?;
         let d = &event.detail;
         let pipeline = present(&d.pipeline).ok_or(EventError::Missing("detail.pipeline"))?;
-        let pipeline = within("detail.pipeline", pipeline, NAME_LIMIT)?;
+        let refuse_too_long =
+            |fields: &[(&'static str, Option<&str>, usize)]| match first_too_long(fields) {
+                Some((field, limit)) => Err(EventError::TooLong(field, limit)),
+                None => Ok(()),
+            };
+        refuse_too_long(&[("detail.pipeline", Some(pipeline.as_str()), NAME_LIMIT)])?;
         let execution_id =
             present(&d.execution_id).ok_or(EventError::Missing("detail.execution-id"))?;
-        let execution_id = within("detail.execution-id", execution_id, ID_LIMIT)?;
-        let stage = d
-            .stage
-            .as_ref()
-            .map(|s| within("detail.stage", s.clone(), NAME_LIMIT))
-            .transpose()?;
-        let action = d
-            .action
-            .as_ref()
-            .map(|a| within("detail.action", a.clone(), NAME_LIMIT))
-            .transpose()?;
-        if let Some(id) = &event.id {
-            within("id", id.clone(), ID_LIMIT)?;
-        }
+        refuse_too_long(&[
+            ("detail.execution-id", Some(execution_id.as_str()), ID_LIMIT),
+            ("detail.stage", d.stage.as_deref(), NAME_LIMIT),
+            ("detail.action", d.action.as_deref(), NAME_LIMIT),
+            ("id", event.id.as_deref(), ID_LIMIT),
+        ])?;
         let status =
             Status::parse(&d.state).ok_or_else(|| EventError::UnknownState(d.state.clone()))?;
         let change = match detail_type.as_str() {
             PIPELINE_DETAIL_TYPE => Change::Pipeline { status },
             STAGE_DETAIL_TYPE => Change::Stage {
-                stage: present(&stage).ok_or(EventError::Missing("detail.stage"))?,
+                stage: present(&d.stage).ok_or(EventError::Missing("detail.stage"))?,
                 status,
             },
             _ => Change::Action {
-                stage: present(&stage).ok_or(EventError::Missing("detail.stage"))?,
-                action: present(&action).ok_or(EventError::Missing("detail.action"))?,
+                stage: present(&d.stage).ok_or(EventError::Missing("detail.stage"))?,
+                action: present(&d.action).ok_or(EventError::Missing("detail.action"))?,
                 status,
                 category: d.type_.as_ref().and_then(|t| present(&t.category)),
                 provider: d.type_.as_ref().and_then(|t| present(&t.provider)),
