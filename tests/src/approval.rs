@@ -120,7 +120,7 @@ pub async fn world(setup: Setup) -> World {
     let stack = crate::iam::Stack::for_pipeline(&pipeline, &table, &secret);
     let (own, secrets) = function_start("approval", &stack).await;
     World {
-        app: approval::build(config, &secrets, &own).expect("approval"),
+        app: approval::build(config, &secrets, approval::Clients::new(&own)).expect("approval"),
         sdk,
         slack,
         table,

@@ -83,7 +83,10 @@ impl Setup {
     pub async fn shifter(&self) -> TrafficShifter {
         let config = TrafficShifterConfig::from_env(&self.env).expect("config");
         let (own, secrets) = function_start("traffic-shifter", &self.stack).await;
-        let mut shifter = traffic_shifter::build(config, &secrets, &own);
+        let mut shifter = {
+            let clients = traffic_shifter::Clients::new(&own, &config);
+            traffic_shifter::build(config, &secrets, clients)
+        };
         shifter.slice = TEST_SLICE;
         shifter
     }

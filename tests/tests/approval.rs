@@ -652,13 +652,17 @@ async fn a_secret_without_the_slack_keys_stops_the_function_at_start_naming_the_
     let sdk = gantry_tests::aws::sdk().await;
     let only_token =
         GantrySecrets::parse("arn:secret", r#"{"slack_bot_token": "xoxb-1"}"#).expect("secret");
-    let err = approval::build(config.clone(), &only_token, &sdk)
+    let err = approval::build(config.clone(), &only_token, approval::Clients::new(&sdk))
         .err()
         .expect("refused");
     assert!(err.to_string().contains("slack_signing_secret"), "{err}");
-    let err = approval::build(config, &GantrySecrets::default(), &sdk)
-        .err()
-        .expect("refused");
+    let err = approval::build(
+        config,
+        &GantrySecrets::default(),
+        approval::Clients::new(&sdk),
+    )
+    .err()
+    .expect("refused");
     assert!(err.to_string().contains("slack_bot_token"), "{err}");
 }
 

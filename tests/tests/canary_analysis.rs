@@ -51,7 +51,8 @@ async fn rig() -> Rig {
     );
     let approval_config = ApprovalConfig::from_env(&approval_vars).expect("approval config");
     let (own, secrets) = function_start("approval", &setup.stack).await;
-    let approval = approval::build(approval_config, &secrets, &own).expect("approval");
+    let approval =
+        approval::build(approval_config, &secrets, approval::Clients::new(&own)).expect("approval");
     Rig {
         shop: setup.shop,
         shifter: Arc::new(shifter),

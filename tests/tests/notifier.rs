@@ -49,7 +49,11 @@ async fn world_with(notify: Value, stages: &[&str]) -> World {
         ..Stack::for_pipeline(&pipeline, &table, &secret)
     };
     let (own, secrets) = function_start("notifier", &stack).await;
-    let mut n = notifier::build(config, &secrets, &own).expect("notifier");
+    let mut n = {
+        let clients = notifier::Clients::new(&own, &config);
+        notifier::build(config, &secrets, clients)
+    }
+    .expect("notifier");
     n.lock.poll = Duration::from_millis(20);
     World {
         sdk,

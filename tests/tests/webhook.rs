@@ -86,7 +86,11 @@ async fn world_as(extra: &[&str], edit: Option<fn(&mut Value)>) -> World {
     };
     let (own, secrets) = function_start_as(key, &stack).await;
     World {
-        webhook: webhook::build(config, &secrets, &own).expect("webhook"),
+        webhook: {
+            let clients = webhook::Clients::new(&own, &config);
+            webhook::build(config, &secrets, clients)
+        }
+        .expect("webhook"),
         sdk,
         queue,
         api,
@@ -748,4 +752,54 @@ async fn two_hundred_signed_mutations_of_a_gitlab_push_are_all_answered_without_
         gitlab_tag_push(&format!("uuid-{i}"), &format!("key-{i}"), body)
     })
     .await;
+}
+
+/// A function's start (`read_while`): the clients are built while the secret is read, a blip of
+/// Secrets Manager is retried by the SDK, and the function starts with the real secret.
+#[tokio::test]
+async fn a_start_survives_a_secrets_manager_blip_and_builds_its_clients_meanwhile() {
+    let sdk = sdk().await;
+    let secret = create_secret(
+        &sdk,
+        &unique("gantry-secret"),
+        &json!({"github_webhook_secrets": [GITHUB_SECRET]}),
+    )
+    .await;
+    gantry_tests::http::post(
+        &format!("{}/_gantry/faults", gantry_tests::emulator_url()),
+        &json!({"operation": "GetSecretValue", "count": 1, "match": secret}),
+    )
+    .await;
+    let main_thread = std::thread::current().id();
+    let (secrets, built_on) = gantry_adapters::secretsmanager::read_while(&sdk, &secret, |_sdk| {
+        std::thread::current().id()
+    })
+    .await
+    .expect("the start goes on after one 503");
+    assert_eq!(secrets.github_webhook_secrets.len(), 1);
+    assert_ne!(
+        built_on, main_thread,
+        "the clients are built beside the read"
+    );
+    let served =
+        gantry_tests::http::get(&format!("{}/_gantry/faults", gantry_tests::emulator_url())).await;
+    assert_eq!(served["GetSecretValue"], json!(1), "{served}");
+}
+
+/// A secret that cannot be read stops the start, naming the secret, whatever was built meanwhile.
+#[tokio::test]
+async fn a_secret_that_cannot_be_read_stops_the_start_naming_it() {
+    let sdk = sdk().await;
+    let missing = format!(
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:{}",
+        unique("nowhere")
+    );
+    let err = gantry_adapters::secretsmanager::read_while(&sdk, &missing, |_sdk| ())
+        .await
+        .expect_err("no such secret");
+    assert!(matches!(
+        err,
+        gantry_adapters::secretsmanager::StartError::Secrets(_)
+    ));
+    assert!(err.to_string().contains(&missing), "{err}");
 }

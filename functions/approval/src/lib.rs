@@ -9,7 +9,7 @@ pub use source::{classify, http_response, Origin, Source};
 
 use gantry_adapters::codepipeline::CodePipelineApprovals;
 use gantry_adapters::dynamodb::{DynamoApprovals, DynamoDeployments, StateTable};
-use gantry_adapters::slack::{CachedDirectory, RetryPolicy, SlackClient};
+use gantry_adapters::slack::{CachedDirectory, RetryPolicy, SlackClient, SlackHttps};
 use gantry_core::approval::{ApprovalPorts, Approvals};
 use gantry_core::clock::now_epoch_seconds;
 use gantry_core::config::ApprovalConfig;
@@ -30,11 +30,29 @@ impl ApprovalPorts for Production {
 /// The approval flows on DynamoDB, CodePipeline and Slack.
 pub type App = Approvals<Production>;
 
-/// Builds the function from its configuration, the secret and one SDK configuration.
+/// The clients the approval function needs, built from the SDK configuration alone, so that
+/// `main` builds them while the secret is read.
+pub struct Clients {
+    dynamodb: aws_sdk_dynamodb::Client,
+    codepipeline: aws_sdk_codepipeline::Client,
+    slack: SlackHttps,
+}
+
+impl Clients {
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            codepipeline: aws_sdk_codepipeline::Client::new(sdk),
+            slack: SlackHttps::new(),
+        }
+    }
+}
+
+/// Builds the function from its configuration, the secret and its clients.
 pub fn build(
     config: ApprovalConfig,
     secrets: &GantrySecrets,
-    sdk: &aws_config::SdkConfig,
+    clients: Clients,
 ) -> Result<App, SecretsError> {
     let token = secrets
         .require_slack_bot_token(&config.secrets_arn)?
@@ -46,10 +64,15 @@ pub fn build(
         tracing::warn!("GANTRY_APPROVERS is not set: nobody can decide an approval from Slack");
     }
     let table = StateTable {
-        client: aws_sdk_dynamodb::Client::new(sdk),
+        client: clients.dynamodb,
         name: config.table,
     };
-    let slack = SlackClient::new(&config.slack_api_url, token);
+    let slack = SlackClient::over(
+        clients.slack,
+        &config.slack_api_url,
+        token,
+        RetryPolicy::default(),
+    );
     let slack_now = slack.with_retry_policy(RetryPolicy::for_clicks());
     Ok(Approvals {
         approvers: config.approvers,
@@ -57,7 +80,7 @@ pub fn build(
         channels: config.channels,
         signing_secret,
         pipeline: CodePipelineApprovals {
-            client: aws_sdk_codepipeline::Client::new(sdk),
+            client: clients.codepipeline,
         },
         records: DynamoApprovals::new(table.clone()),
         deployments: DynamoDeployments { table },

@@ -20,7 +20,12 @@ async fn main() -> Result<(), Error> {
 
 async fn init() -> Result<approval::App, Error> {
     let config = ApprovalConfig::from_env(&ProcessEnv)?;
-    let (sdk, secrets) =
-        gantry_adapters::secretsmanager::load_with_sdk(&config.secrets_arn).await?;
-    Ok(approval::build(config, &secrets, &sdk)?)
+    let sdk = gantry_adapters::sdk::load().await;
+    let (secrets, clients) = gantry_adapters::secretsmanager::read_while(
+        &sdk,
+        &config.secrets_arn,
+        approval::Clients::new,
+    )
+    .await?;
+    Ok(approval::build(config, &secrets, clients)?)
 }

@@ -3,7 +3,7 @@
 
 use gantry_adapters::codepipeline::CodePipelineDetails;
 use gantry_adapters::dynamodb::{DynamoExecutions, StateTable};
-use gantry_adapters::slack::{RetryPolicy, SlackClient};
+use gantry_adapters::slack::{RetryPolicy, SlackClient, SlackHttps};
 use gantry_adapters::sns::SnsTopic;
 use gantry_core::config::NotifierConfig;
 use gantry_core::notify::{Handled, Notifier as Core, NotifyError};
@@ -25,35 +25,58 @@ pub fn slack_policy() -> RetryPolicy {
     }
 }
 
-/// Builds the notifier from its configuration, the secret and one SDK configuration. The bot
-/// token is required only when some pipeline posts to Slack.
+/// The clients the notifier needs, built from the SDK configuration alone, so that `main` builds
+/// them while the secret is read.
+pub struct Clients {
+    dynamodb: aws_sdk_dynamodb::Client,
+    codepipeline: aws_sdk_codepipeline::Client,
+    sns: aws_sdk_sns::Client,
+    /// Only when some pipeline posts to Slack.
+    slack: Option<SlackHttps>,
+}
+
+impl Clients {
+    pub fn new(sdk: &aws_config::SdkConfig, config: &NotifierConfig) -> Self {
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            codepipeline: aws_sdk_codepipeline::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+            slack: config.notify.uses_slack().then(SlackHttps::new),
+        }
+    }
+}
+
+/// Builds the notifier from its configuration, the secret and its clients. The bot token is
+/// required only when some pipeline posts to Slack.
 pub fn build(
     config: NotifierConfig,
     secrets: &GantrySecrets,
-    sdk: &aws_config::SdkConfig,
+    clients: Clients,
 ) -> Result<Notifier, SecretsError> {
-    let chat = if config.notify.uses_slack() {
-        let token = secrets.require_slack_bot_token(&config.secrets_arn)?;
-        Some(SlackClient::with_policy(
-            &config.slack_api_url,
-            token.clone(),
-            slack_policy(),
-        ))
-    } else {
-        None
+    let chat = match clients.slack {
+        Some(https) => {
+            let token = secrets.require_slack_bot_token(&config.secrets_arn)?;
+            Some(SlackClient::over(
+                https,
+                &config.slack_api_url,
+                token.clone(),
+                slack_policy(),
+            ))
+        }
+        None => None,
     };
     Ok(Core::new(
         config.notify,
         DynamoExecutions::new(StateTable {
-            client: aws_sdk_dynamodb::Client::new(sdk),
+            client: clients.dynamodb,
             name: config.table,
         }),
         CodePipelineDetails {
-            client: aws_sdk_codepipeline::Client::new(sdk),
+            client: clients.codepipeline,
         },
         chat,
         SnsTopic {
-            client: aws_sdk_sns::Client::new(sdk),
+            client: clients.sns,
             arn: config.topic_arn,
         },
     ))

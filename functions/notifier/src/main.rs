@@ -19,7 +19,12 @@ async fn main() -> Result<(), Error> {
 
 async fn init() -> Result<notifier::Notifier, Error> {
     let config = NotifierConfig::from_env(&ProcessEnv)?;
-    let (sdk, secrets) =
-        gantry_adapters::secretsmanager::load_with_sdk(&config.secrets_arn).await?;
-    Ok(notifier::build(config, &secrets, &sdk)?)
+    let sdk = gantry_adapters::sdk::load().await;
+    let wanted = config.clone();
+    let (secrets, clients) =
+        gantry_adapters::secretsmanager::read_while(&sdk, &config.secrets_arn, move |sdk| {
+            notifier::Clients::new(sdk, &wanted)
+        })
+        .await?;
+    Ok(notifier::build(config, &secrets, clients)?)
 }

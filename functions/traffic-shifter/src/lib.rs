@@ -10,7 +10,7 @@ use gantry_adapters::ecs::EcsCluster;
 use gantry_adapters::elb::AlbListener;
 use gantry_adapters::lambda::hooks::LambdaHooks;
 use gantry_adapters::s3::S3Artifacts;
-use gantry_adapters::slack::SlackClient;
+use gantry_adapters::slack::{RetryPolicy, SlackClient, SlackHttps};
 use gantry_core::config::TrafficShifterConfig;
 use gantry_core::secrets::GantrySecrets;
 use gantry_core::slack::Chat;
@@ -35,19 +35,55 @@ pub type TrafficShifter = Shifter<
     ServiceAutoScaling,
 >;
 
-/// Builds the shifter from its configuration, the secret and one SDK configuration. Slack
-/// progress is on when `GANTRY_NOTIFY` is set and the secret has `slack_bot_token`.
+/// The clients the shifter needs, built from the SDK configuration alone, so that `main` builds
+/// them while the secret is read.
+pub struct Clients {
+    ecs: aws_sdk_ecs::Client,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
+    codepipeline: aws_sdk_codepipeline::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+    lambda: aws_sdk_lambda::Client,
+    autoscaling: aws_sdk_applicationautoscaling::Client,
+    sdk: aws_config::SdkConfig,
+    /// Only when `GANTRY_NOTIFY` is set.
+    slack: Option<SlackHttps>,
+}
+
+impl Clients {
+    pub fn new(sdk: &aws_config::SdkConfig, config: &TrafficShifterConfig) -> Self {
+        Self {
+            ecs: aws_sdk_ecs::Client::new(sdk),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
+            codepipeline: aws_sdk_codepipeline::Client::new(sdk),
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            lambda: aws_sdk_lambda::Client::new(sdk),
+            autoscaling: aws_sdk_applicationautoscaling::Client::new(sdk),
+            sdk: sdk.clone(),
+            slack: config.notify.is_some().then(SlackHttps::new),
+        }
+    }
+}
+
+/// Builds the shifter from its configuration, the secret and its clients. Slack progress is on
+/// when `GANTRY_NOTIFY` is set and the secret has `slack_bot_token`.
 pub fn build(
     config: TrafficShifterConfig,
     secrets: &GantrySecrets,
-    sdk: &aws_config::SdkConfig,
+    clients: Clients,
 ) -> TrafficShifter {
-    let slack = match (&config.notify, &secrets.slack_bot_token) {
-        (Some(notify), Some(token)) => Some(SlackProgress {
-            client: SlackClient::new(&config.slack_api_url, token.clone()),
+    let slack = match (&config.notify, &secrets.slack_bot_token, clients.slack) {
+        (Some(notify), Some(token), Some(https)) => Some(SlackProgress {
+            client: SlackClient::over(
+                https,
+                &config.slack_api_url,
+                token.clone(),
+                RetryPolicy::default(),
+            ),
             failures_only: notify.failures_only(),
         }),
-        (Some(_), None) => {
+        (Some(_), None, _) => {
             tracing::warn!(
                 "GANTRY_NOTIFY is set but the secret has no slack_bot_token: no Slack progress"
             );
@@ -57,21 +93,21 @@ pub fn build(
     };
     Shifter {
         cluster: EcsCluster {
-            client: aws_sdk_ecs::Client::new(sdk),
+            client: clients.ecs,
         },
         balancer: AlbListener {
-            client: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
+            client: clients.elb,
         },
         alarms: CloudWatchAlarms {
-            client: aws_sdk_cloudwatch::Client::new(sdk),
+            client: clients.cloudwatch,
         },
         jobs: CodePipelineJobs {
-            client: aws_sdk_codepipeline::Client::new(sdk),
+            client: clients.codepipeline,
         },
-        artifacts: S3Artifacts { sdk: sdk.clone() },
+        artifacts: S3Artifacts { sdk: clients.sdk },
         store: DynamoDeployments {
             table: StateTable {
-                client: aws_sdk_dynamodb::Client::new(sdk),
+                client: clients.dynamodb,
                 name: config.table,
             },
         },
@@ -80,10 +116,10 @@ pub fn build(
         slice: DEFAULT_SLICE,
         analysis_settle_seconds: config.analysis_settle_seconds,
         hooks: LambdaHooks {
-            client: aws_sdk_lambda::Client::new(sdk),
+            client: clients.lambda,
         },
         scaling: ServiceAutoScaling {
-            client: aws_sdk_applicationautoscaling::Client::new(sdk),
+            client: clients.autoscaling,
         },
     }
 }

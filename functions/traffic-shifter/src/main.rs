@@ -20,7 +20,12 @@ async fn main() -> Result<(), Error> {
 
 async fn init() -> Result<traffic_shifter::TrafficShifter, Error> {
     let config = TrafficShifterConfig::from_env(&ProcessEnv)?;
-    let (sdk, secrets) =
-        gantry_adapters::secretsmanager::load_with_sdk(&config.secrets_arn).await?;
-    Ok(traffic_shifter::build(config, &secrets, &sdk))
+    let sdk = gantry_adapters::sdk::load().await;
+    let wanted = config.clone();
+    let (secrets, clients) =
+        gantry_adapters::secretsmanager::read_while(&sdk, &config.secrets_arn, move |sdk| {
+            traffic_shifter::Clients::new(sdk, &wanted)
+        })
+        .await?;
+    Ok(traffic_shifter::build(config, &secrets, clients))
 }

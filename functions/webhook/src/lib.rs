@@ -16,11 +16,45 @@ use std::time::Duration;
 /// The webhook, wired to AWS.
 pub type Webhook = Ingest<CodePipelineStarter, DynamoDeliveries, RetryQueueOption>;
 
-/// Builds the webhook from its configuration, the secret and one SDK configuration.
+/// The AWS clients the webhook needs: built from the SDK configuration alone, so that `main`
+/// builds them while the secret is read.
+pub struct Clients {
+    codepipeline: aws_sdk_codepipeline::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+    queue: RetryQueueOption,
+}
+
+impl Clients {
+    pub fn new(sdk: &aws_config::SdkConfig, config: &WebhookConfig) -> Self {
+        // The core retries starts within GitHub's 10-second budget; the SDK's own retries (and
+        // their back-off) would hide that budget, so each call is one bounded attempt.
+        let codepipeline = aws_sdk_codepipeline::config::Builder::from(sdk)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_secs(2))
+                    .build(),
+            )
+            .build();
+        Self {
+            codepipeline: aws_sdk_codepipeline::Client::from_conf(codepipeline),
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            queue: match config.retry_queue_url.clone() {
+                Some(url) => RetryQueueOption::Sqs(SqsRetryQueue {
+                    client: aws_sdk_sqs::Client::new(sdk),
+                    url,
+                }),
+                None => RetryQueueOption::None,
+            },
+        }
+    }
+}
+
+/// Builds the webhook from its configuration, the secret and its clients.
 pub fn build(
     config: WebhookConfig,
     secrets: &GantrySecrets,
-    sdk: &aws_config::SdkConfig,
+    clients: Clients,
 ) -> Result<Webhook, SecretsError> {
     if secrets.github_webhook_secrets.is_empty() && secrets.gitlab_webhook_tokens.is_empty() {
         return Err(SecretsError::MissingKey {
@@ -29,36 +63,19 @@ pub fn build(
         });
     }
     secrets.refuse_empty_values(&config.secrets_arn)?;
-    // The core retries starts within GitHub's 10-second budget; the SDK's own retries (and
-    // their back-off) would hide that budget, so each call is one bounded attempt.
-    let codepipeline = aws_sdk_codepipeline::config::Builder::from(sdk)
-        .retry_config(aws_config::retry::RetryConfig::disabled())
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .operation_attempt_timeout(Duration::from_secs(2))
-                .build(),
-        )
-        .build();
-    let queue = match config.retry_queue_url {
-        Some(url) => RetryQueueOption::Sqs(SqsRetryQueue {
-            client: aws_sdk_sqs::Client::new(sdk),
-            url,
-        }),
-        None => RetryQueueOption::None,
-    };
     Ok(Ingest {
         routes: config.routes,
         github_secrets: secrets.github_webhook_secrets.clone(),
         gitlab_tokens: secrets.gitlab_webhook_tokens.clone(),
         max_body_bytes: config.max_body_bytes,
         starter: CodePipelineStarter {
-            client: aws_sdk_codepipeline::Client::from_conf(codepipeline),
+            client: clients.codepipeline,
         },
         ledger: DynamoDeliveries::new(StateTable {
-            client: aws_sdk_dynamodb::Client::new(sdk),
+            client: clients.dynamodb,
             name: config.table,
         }),
-        queue,
+        queue: clients.queue,
         retry: StartRetryPolicy::default(),
     })
 }

@@ -20,7 +20,12 @@ async fn main() -> Result<(), Error> {
 
 async fn init() -> Result<webhook::Webhook, Error> {
     let config = WebhookConfig::from_env(&ProcessEnv)?;
-    let (sdk, secrets) =
-        gantry_adapters::secretsmanager::load_with_sdk(&config.secrets_arn).await?;
-    Ok(webhook::build(config, &secrets, &sdk)?)
+    let sdk = gantry_adapters::sdk::load().await;
+    let wanted = config.clone();
+    let (secrets, clients) =
+        gantry_adapters::secretsmanager::read_while(&sdk, &config.secrets_arn, move |sdk| {
+            webhook::Clients::new(sdk, &wanted)
+        })
+        .await?;
+    Ok(webhook::build(config, &secrets, clients)?)
 }

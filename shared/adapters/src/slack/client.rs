@@ -69,14 +69,26 @@ impl std::fmt::Debug for SlackClient {
 /// is configured (`tls.rs` says why). A function that needs two retry policies derives the second
 /// client from the first (`with_retry_policy`). The client is not shared process-wide on purpose:
 /// its pooled connections belong to the Tokio runtime that opened them.
-fn https() -> reqwest::Client {
-    let builder =
-        reqwest::Client::builder().user_agent(concat!("gantry/", env!("CARGO_PKG_VERSION")));
-    let builder = match super::tls::bundled_roots(super::tls::custom_store_configured()) {
-        Some(config) => builder.tls_backend_preconfigured(config),
-        None => builder,
-    };
-    builder.build().unwrap_or_else(|_| reqwest::Client::new())
+#[derive(Clone)]
+pub struct SlackHttps(reqwest::Client);
+
+impl SlackHttps {
+    /// Needs no token: a function builds it while its secret is being read.
+    pub fn new() -> Self {
+        let builder =
+            reqwest::Client::builder().user_agent(concat!("gantry/", env!("CARGO_PKG_VERSION")));
+        let builder = match super::tls::bundled_roots(super::tls::custom_store_configured()) {
+            Some(config) => builder.tls_backend_preconfigured(config),
+            None => builder,
+        };
+        Self(builder.build().unwrap_or_else(|_| reqwest::Client::new()))
+    }
+}
+
+impl Default for SlackHttps {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl SlackClient {
@@ -84,20 +96,30 @@ impl SlackClient {
         Self::with_policy(base_url, token, RetryPolicy::default())
     }
 
+    pub fn with_policy(base_url: &str, token: SecretString, policy: RetryPolicy) -> Self {
+        Self::over(SlackHttps::new(), base_url, token, policy)
+    }
+
+    /// A client for `token` over an HTTPS client built beforehand.
+    pub fn over(
+        https: SlackHttps,
+        base_url: &str,
+        token: SecretString,
+        policy: RetryPolicy,
+    ) -> Self {
+        Self {
+            http: https.0,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            token,
+            policy,
+        }
+    }
+
     /// The same client (connections, certificates) with another retry policy.
     pub fn with_retry_policy(&self, policy: RetryPolicy) -> Self {
         Self {
             policy,
             ..self.clone()
-        }
-    }
-
-    pub fn with_policy(base_url: &str, token: SecretString, policy: RetryPolicy) -> Self {
-        Self {
-            http: https(),
-            base_url: base_url.trim_end_matches('/').to_string(),
-            token,
-            policy,
         }
     }
 

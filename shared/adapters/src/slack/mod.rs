@@ -5,5 +5,5 @@ mod client;
 mod directory;
 pub(crate) mod tls;
 
-pub use client::{RetryPolicy, SlackClient};
+pub use client::{RetryPolicy, SlackClient, SlackHttps};
 pub use directory::CachedDirectory;
