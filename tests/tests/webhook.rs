@@ -2,6 +2,7 @@
 //! Lambda HTTP adapter, against the AWS emulator.
 
 use base64::Engine;
+use gantry_adapters::secretsmanager::StartError;
 use gantry_core::config::WebhookConfig;
 use gantry_core::signature::hmac_sha256_hex;
 use gantry_tests::aws::{
@@ -754,10 +755,25 @@ async fn two_hundred_signed_mutations_of_a_gitlab_push_are_all_answered_without_
     .await;
 }
 
-/// A function's start (`read_while`): the clients are built while the secret is read, a blip of
-/// Secrets Manager is retried by the SDK, and the function starts with the real secret.
+/// The webhook's environment for a start through `configure`, naming `secret`.
+fn start_env(secret: &str) -> HashMap<String, String> {
+    HashMap::from([
+        ("GANTRY_SECRETS_ARN".to_string(), secret.to_string()),
+        ("GANTRY_TABLE".to_string(), unique("gantry")),
+        (
+            "GANTRY_ROUTES".to_string(),
+            json!([{"provider": "github", "repository": "Codertocat/Hello-World", "branches": ["release/*"], "source_action": "Source",
+                    "ignore_paths": ["docs/**"], "pipeline": "shop"}])
+            .to_string(),
+        ),
+    ])
+}
+
+/// A function's start (`configure`): the configuration is read and the clients built while the
+/// secret is read, a blip of Secrets Manager is retried by the SDK, and the webhook starts with
+/// the real secret.
 #[tokio::test]
-async fn a_start_survives_a_secrets_manager_blip_and_builds_its_clients_meanwhile() {
+async fn a_start_survives_a_secrets_manager_blip_and_reads_its_configuration_meanwhile() {
     let sdk = sdk().await;
     let secret = create_secret(
         &sdk,
@@ -771,35 +787,54 @@ async fn a_start_survives_a_secrets_manager_blip_and_builds_its_clients_meanwhil
     )
     .await;
     let main_thread = std::thread::current().id();
-    let (secrets, built_on) = gantry_adapters::secretsmanager::read_while(&sdk, &secret, |_sdk| {
-        std::thread::current().id()
-    })
+    let (config, secrets, (clients, built_on)) = gantry_adapters::secretsmanager::configure(
+        &sdk,
+        start_env(&secret),
+        WebhookConfig::from_env,
+        |sdk, config: &WebhookConfig| {
+            (
+                webhook::Clients::new(sdk, config),
+                std::thread::current().id(),
+            )
+        },
+    )
     .await
     .expect("the start goes on after one 503");
+    assert_ne!(built_on, main_thread, "built beside the read");
+    assert_eq!(config.routes.routes().len(), 1);
     assert_eq!(secrets.github_webhook_secrets.len(), 1);
-    assert_ne!(
-        built_on, main_thread,
-        "the clients are built beside the read"
-    );
+    webhook::build(config, &secrets, clients).expect("the webhook starts");
     let served =
         gantry_tests::http::get(&format!("{}/_gantry/faults", gantry_tests::emulator_url())).await;
     assert_eq!(served["GetSecretValue"], json!(1), "{served}");
 }
 
-/// A secret that cannot be read stops the start, naming the secret, whatever was built meanwhile.
+/// A secret that cannot be read stops the start, naming the secret; a configuration that does not
+/// parse is reported first, naming the variable, since it is the one to fix first.
 #[tokio::test]
-async fn a_secret_that_cannot_be_read_stops_the_start_naming_it() {
+async fn a_start_stops_on_an_unreadable_secret_or_a_bad_configuration_naming_it() {
     let sdk = sdk().await;
     let missing = format!(
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:{}",
         unique("nowhere")
     );
-    let err = gantry_adapters::secretsmanager::read_while(&sdk, &missing, |_sdk| ())
+    let configure = |env| {
+        gantry_adapters::secretsmanager::configure(&sdk, env, WebhookConfig::from_env, |_, _| ())
+    };
+    let err = configure(start_env(&missing))
         .await
         .expect_err("no such secret");
-    assert!(matches!(
-        err,
-        gantry_adapters::secretsmanager::StartError::Secrets(_)
-    ));
+    assert!(matches!(err, StartError::Secrets(_)), "{err}");
     assert!(err.to_string().contains(&missing), "{err}");
+
+    let mut bad = start_env(&missing);
+    bad.insert(
+        "GANTRY_ROUTES".into(),
+        r#"[{"provider": "github", "repository": "a/b", "branches": ["[z-a]"], "pipeline": "p", "source_action": "Source"}]"#.into(),
+    );
+    let err = configure(bad)
+        .await
+        .expect_err("a glob that does not compile");
+    assert!(matches!(err, StartError::Config(_)), "{err}");
+    assert!(err.to_string().contains("GANTRY_ROUTES"), "{err}");
 }

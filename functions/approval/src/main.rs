@@ -7,8 +7,9 @@ use gantry_core::config::{ApprovalConfig, ProcessEnv};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
-// One thread: Lambda hands an instance one event at a time, and the work between AWS calls is
-// microseconds; a worker pool would only cost start-up time and memory (issue 16).
+// One thread for events: Lambda hands an instance one event at a time, and the work between AWS
+// calls is microseconds; a worker pool would only cost start-up time and memory (issue 16).
+// Start-up borrows one more, for the configuration and the clients while the secret is read.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let app = &gantry_adapters::lambda::start(init()).await;
@@ -19,12 +20,12 @@ async fn main() -> Result<(), Error> {
 }
 
 async fn init() -> Result<approval::App, Error> {
-    let config = ApprovalConfig::from_env(&ProcessEnv)?;
     let sdk = gantry_adapters::sdk::load().await;
-    let (secrets, clients) = gantry_adapters::secretsmanager::read_while(
+    let (config, secrets, clients) = gantry_adapters::secretsmanager::configure(
         &sdk,
-        &config.secrets_arn,
-        approval::Clients::new,
+        ProcessEnv,
+        ApprovalConfig::from_env,
+        |sdk, _: &ApprovalConfig| approval::Clients::new(sdk),
     )
     .await?;
     Ok(approval::build(config, &secrets, clients)?)

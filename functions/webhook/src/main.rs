@@ -5,8 +5,9 @@ use gantry_core::config::{ProcessEnv, WebhookConfig};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
-// One thread: Lambda hands an instance one event at a time, and the work between AWS calls is
-// microseconds; a worker pool would only cost start-up time and memory (issue 16).
+// One thread for events: Lambda hands an instance one event at a time, and the work between AWS
+// calls is microseconds; a worker pool would only cost start-up time and memory (issue 16).
+// Start-up borrows one more, for the configuration and the clients while the secret is read.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let webhook = &gantry_adapters::lambda::start(init()).await;
@@ -19,13 +20,13 @@ async fn main() -> Result<(), Error> {
 }
 
 async fn init() -> Result<webhook::Webhook, Error> {
-    let config = WebhookConfig::from_env(&ProcessEnv)?;
     let sdk = gantry_adapters::sdk::load().await;
-    let wanted = config.clone();
-    let (secrets, clients) =
-        gantry_adapters::secretsmanager::read_while(&sdk, &config.secrets_arn, move |sdk| {
-            webhook::Clients::new(sdk, &wanted)
-        })
-        .await?;
+    let (config, secrets, clients) = gantry_adapters::secretsmanager::configure(
+        &sdk,
+        ProcessEnv,
+        WebhookConfig::from_env,
+        webhook::Clients::new,
+    )
+    .await?;
     Ok(webhook::build(config, &secrets, clients)?)
 }
