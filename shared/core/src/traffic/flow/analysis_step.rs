@@ -11,15 +11,11 @@ use crate::analysis::{
     decide_step, judge, metric_queries, series_from_results, settled, windows_from_series,
     AlbDimensions, AnalysisConfig, CanaryVerdict, StepDecision, Window,
 };
-use crate::slack::Chat;
 use crate::traffic::deployment::Deployment;
 use crate::traffic::judged::{StepState, WindowLine, PERIOD_SECONDS};
 use crate::traffic::phase::{Command, Observed, Phase, ShiftAction};
 use crate::traffic::progress::Thread;
-use crate::traffic::{
-    AlarmWatch, ArtifactStore, Cluster, DeploymentStore, Jobs, LoadBalancer, TargetMetrics,
-    UserParameters,
-};
+use crate::traffic::{DeploymentStore, TargetMetrics, UserParameters};
 
 /// The latest windows kept for the Slack message.
 const KEPT_WINDOWS: usize = 5;
@@ -261,18 +257,7 @@ pub fn load_balancer_arn(control: &crate::traffic::TrafficControl) -> Option<Str
     ))
 }
 
-impl<C, L, W, J, A, S, K, H, G> crate::traffic::Shifter<C, L, W, J, A, S, K, H, G>
-where
-    H: crate::traffic::HookFunctions + Sync,
-    G: crate::traffic::ServiceScaling + Sync,
-    K: Chat + Sync,
-    C: Cluster + Sync,
-    L: LoadBalancer + Sync,
-    W: AlarmWatch + TargetMetrics + Sync,
-    J: Jobs + Sync,
-    A: ArtifactStore + Sync,
-    S: DeploymentStore + Sync,
-{
+impl<P: crate::traffic::ShifterPorts> crate::traffic::Shifter<P> {
     /// One check's judging: reads both sides' metrics in one request, judges, keeps the state
     /// in `d`, and says what the step may do. Updates the Slack message when windows were
     /// judged, and replies in the execution's thread when a person is asked or on a Fail.
