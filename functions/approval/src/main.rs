@@ -3,7 +3,8 @@
 //! Slack's interactivity requests (Function URL), CodePipeline's action events (EventBridge)
 //! and the approval action's notifications (SNS).
 
-use gantry_core::config::{ApprovalConfig, ProcessEnv};
+use gantry_adapters::lambda::{init, start};
+use gantry_core::config::ApprovalConfig;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -11,16 +12,9 @@ use serde_json::Value;
 // microseconds; a worker pool would only cost start-up time and memory (issue 16).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let app = &gantry_adapters::lambda::start(init()).await;
+    let app = &start(init(ApprovalConfig::from_env, approval::build)).await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         approval::handle(app, event.payload).await
     }))
     .await
-}
-
-async fn init() -> Result<approval::App, Error> {
-    let config = ApprovalConfig::from_env(&ProcessEnv)?;
-    let (sdk, secrets) =
-        gantry_adapters::secretsmanager::load_with_sdk(&config.secrets_arn).await?;
-    Ok(approval::build(config, &secrets, &sdk)?)
 }

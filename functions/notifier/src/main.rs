@@ -1,6 +1,7 @@
 //! `notifier`: EventBridge CodePipeline events → one live Slack message per execution, and SNS.
 
-use gantry_core::config::{NotifierConfig, ProcessEnv};
+use gantry_adapters::lambda::{init, start};
+use gantry_core::config::NotifierConfig;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -8,18 +9,11 @@ use serde_json::Value;
 // microseconds; a worker pool would only cost start-up time and memory (issue 16).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let notifier = &gantry_adapters::lambda::start(init()).await;
+    let notifier = &start(init(NotifierConfig::from_env, notifier::build)).await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         notifier::handle(notifier, &event.payload, &event.context.request_id)
             .await
             .map_err(Error::from)
     }))
     .await
-}
-
-async fn init() -> Result<notifier::Notifier, Error> {
-    let config = NotifierConfig::from_env(&ProcessEnv)?;
-    let (sdk, secrets) =
-        gantry_adapters::secretsmanager::load_with_sdk(&config.secrets_arn).await?;
-    Ok(notifier::build(config, &secrets, &sdk)?)
 }

@@ -1,7 +1,8 @@
 //! `webhook`: GitHub and GitLab push webhooks → CodePipeline executions pinned to the commit;
 //! also the consumer of its own retry queue (SQS), where pushes CodePipeline could not start wait.
 
-use gantry_core::config::{ProcessEnv, WebhookConfig};
+use gantry_adapters::lambda::{init, start};
+use gantry_core::config::WebhookConfig;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -9,18 +10,11 @@ use serde_json::Value;
 // microseconds; a worker pool would only cost start-up time and memory (issue 16).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let webhook = &gantry_adapters::lambda::start(init()).await;
+    let webhook = &start(init(WebhookConfig::from_env, webhook::build)).await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<_, Error>(
             webhook::handle_event(webhook, event.payload, &event.context.request_id).await,
         )
     }))
     .await
-}
-
-async fn init() -> Result<webhook::Webhook, Error> {
-    let config = WebhookConfig::from_env(&ProcessEnv)?;
-    let (sdk, secrets) =
-        gantry_adapters::secretsmanager::load_with_sdk(&config.secrets_arn).await?;
-    Ok(webhook::build(config, &secrets, &sdk)?)
 }

@@ -46,6 +46,12 @@ impl ApprovalConfig {
     }
 }
 
+impl super::FunctionConfig for ApprovalConfig {
+    fn secrets_arn(&self) -> &str {
+        &self.secrets_arn
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_env as env;

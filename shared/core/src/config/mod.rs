@@ -137,6 +137,13 @@ pub enum ConfigError {
     Invalid { var: &'static str, reason: String },
 }
 
+/// What a function's start-up needs of its configuration, whichever function it is: the secret
+/// to read before the function can be built.
+pub trait FunctionConfig {
+    /// `GANTRY_SECRETS_ARN`.
+    fn secrets_arn(&self) -> &str;
+}
+
 /// Where variables come from: the process environment in Lambda, a map in tests.
 pub trait Env {
     fn get(&self, name: &str) -> Option<String>;

@@ -107,6 +107,12 @@ impl NotifierConfig {
     }
 }
 
+impl super::FunctionConfig for NotifierConfig {
+    fn secrets_arn(&self) -> &str {
+        &self.secrets_arn
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

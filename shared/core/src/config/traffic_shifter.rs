@@ -39,6 +39,12 @@ impl TrafficShifterConfig {
     }
 }
 
+impl super::FunctionConfig for TrafficShifterConfig {
+    fn secrets_arn(&self) -> &str {
+        &self.secrets_arn
+    }
+}
+
 /// Seconds from -1 day to +1 hour.
 fn settle_seconds(env: &impl Env) -> Result<i64, ConfigError> {
     let var = Var::AnalysisSettleSeconds;

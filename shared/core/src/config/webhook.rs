@@ -36,6 +36,12 @@ impl WebhookConfig {
     }
 }
 
+impl super::FunctionConfig for WebhookConfig {
+    fn secrets_arn(&self) -> &str {
+        &self.secrets_arn
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
