@@ -26,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "lambda_rie"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "template"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "emulator"))
 
 from lambda_events import (  # noqa: E402
     ACCOUNT,
@@ -37,6 +38,7 @@ from lambda_events import (  # noqa: E402
     http_response,
 )
 from check_calls import FUNCTIONS, calls_by_function  # noqa: E402
+from harness import STATE_TABLE_KEYS  # noqa: E402
 from runtime_api import InitError, LambdaProcess  # noqa: E402
 from slack_view import learn_names  # noqa: E402
 from transcript import Transcript  # noqa: E402
@@ -347,11 +349,7 @@ def provision(world: World, on_step: Callable[[str, str], None]) -> None:
 
 def _state_table(world: World) -> None:
     ddb = world.client("dynamodb")
-    ddb.create_table(TableName=world.table, BillingMode="PAY_PER_REQUEST",
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                           {"AttributeName": "sk", "AttributeType": "S"}],
-                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                {"AttributeName": "sk", "KeyType": "RANGE"}])
+    ddb.create_table(TableName=world.table, BillingMode="PAY_PER_REQUEST", **STATE_TABLE_KEYS)
     ddb.update_time_to_live(TableName=world.table,
                             TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
 
