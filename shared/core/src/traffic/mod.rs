@@ -21,6 +21,7 @@ pub mod progress;
 pub mod record;
 pub mod report;
 pub mod retry;
+pub mod sample;
 pub mod scaling;
 pub mod turn;
 pub mod weights;

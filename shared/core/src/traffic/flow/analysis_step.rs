@@ -397,8 +397,6 @@ impl<P: crate::traffic::ShifterPorts> crate::traffic::Shifter<P> {
 mod tests {
     use super::*;
     use crate::analysis::SideStats;
-    use crate::traffic::deployment::{ServiceSnapshot, Timing};
-    use crate::traffic::plan::{Strategy, TrafficPlan};
     use crate::traffic::{Side, TrafficControl, Weights};
 
     fn window(start: i64, new: (u64, u64), live: (u64, u64)) -> Window {
@@ -414,28 +412,11 @@ mod tests {
         }
     }
 
+    /// A 5-minute canary at 10% since `since_ms`, checked every 15 s.
     fn canary_at_ten_percent(since_ms: i64) -> Deployment {
-        Deployment::new(
-            "job",
-            Side::Blue,
-            "arn:aws:ecs:us-east-1:1:task-definition/shop:2",
-            2,
-            ServiceSnapshot {
-                task_definition: "arn:aws:ecs:us-east-1:1:task-definition/shop:1".into(),
-                desired: 0,
-            },
-            TrafficPlan::new(Strategy::Canary {
-                percent: 10,
-                bake_seconds: 300,
-            }),
-            Timing {
-                check_seconds: 15,
-                scale_down_after_seconds: 300,
-                ready_timeout_seconds: 900,
-            },
-            0,
-        )
-        .at(Phase::Shifting { step: 0, since_ms })
+        let mut d = crate::traffic::sample::canary(300).at(Phase::Shifting { step: 0, since_ms });
+        d.timing.check_seconds = 15;
+        d
     }
 
     #[test]
