@@ -26,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "lambda_rie"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "template"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "emulator"))
 
 from lambda_events import (  # noqa: E402
     ACCOUNT,
@@ -37,6 +38,7 @@ from lambda_events import (  # noqa: E402
     http_response,
 )
 from check_calls import FUNCTIONS, calls_by_function  # noqa: E402
+from harness import STATE_TABLE_KEYS  # noqa: E402
 from runtime_api import InitError, LambdaProcess  # noqa: E402
 from slack_view import learn_names  # noqa: E402
 from transcript import Transcript  # noqa: E402
@@ -347,11 +349,7 @@ def provision(world: World, on_step: Callable[[str, str], None]) -> None:
 
 def _state_table(world: World) -> None:
     ddb = world.client("dynamodb")
-    ddb.create_table(TableName=world.table, BillingMode="PAY_PER_REQUEST",
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                           {"AttributeName": "sk", "AttributeType": "S"}],
-                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                {"AttributeName": "sk", "KeyType": "RANGE"}])
+    ddb.create_table(TableName=world.table, BillingMode="PAY_PER_REQUEST", **STATE_TABLE_KEYS)
     ddb.update_time_to_live(TableName=world.table,
                             TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
 
@@ -393,12 +391,7 @@ def _service(world: World) -> None:
         elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": f"10.0.{i}.{last_octet}", "Port": 8080}
                                                           for i in (1, 2)])
         world.target_groups[side] = arn
-    world.listener_arn = elb.create_listener(
-        LoadBalancerArn=lb, Protocol="HTTP", Port=80,
-        DefaultActions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
-            {"TargetGroupArn": world.target_groups["blue"], "Weight": 100},
-            {"TargetGroupArn": world.target_groups["green"], "Weight": 0}]}}],
-    )["Listeners"][0]["ListenerArn"]
+    world.listener_arn = _listener_to_blue(world, lb, 80)
 
     ecs.create_cluster(clusterName=world.cluster)
     task = ecs.register_task_definition(family="shop", containerDefinitions=[
@@ -472,17 +465,22 @@ class ShopStandIn:
         self.server.server_close()
 
 
+def _listener_to_blue(world: World, load_balancer: str, port: int) -> str:
+    """A listener on `port` forwarding to both target groups, all traffic to blue (live)."""
+    return world.client("elbv2").create_listener(
+        LoadBalancerArn=load_balancer, Protocol="HTTP", Port=port,
+        DefaultActions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": world.target_groups["blue"], "Weight": 100},
+            {"TargetGroupArn": world.target_groups["green"], "Weight": 0}]}}],
+    )["Listeners"][0]["ListenerArn"]
+
+
 def _smoke_test(world: World) -> None:
     """The test listener, the shop behind it, and the smoke test hook (tests/hooks/ecs_smoke_hook.py,
     a hook function written for ECS) registered as a Lambda function in the emulator."""
     elb = world.client("elbv2")
     lb = elb.describe_listeners(ListenerArns=[world.listener_arn])["Listeners"][0]["LoadBalancerArn"]
-    world.test_listener_arn = elb.create_listener(
-        LoadBalancerArn=lb, Protocol="HTTP", Port=8080,
-        DefaultActions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
-            {"TargetGroupArn": world.target_groups["blue"], "Weight": 100},
-            {"TargetGroupArn": world.target_groups["green"], "Weight": 0}]}}],
-    )["Listeners"][0]["ListenerArn"]
+    world.test_listener_arn = _listener_to_blue(world, lb, 8080)
     world.shop = ShopStandIn(world)
     world.control("POST", "lambda/functions", {
         "function": SMOKE_HOOK, "command": [sys.executable, os.path.join(ROOT, "tests", "hooks", "ecs_smoke_hook.py")]})

@@ -9,13 +9,15 @@ function really sends. Standard library only.
 
     python3 scripts/render_slack.py target/slack-dump/*.json -o docs/notifier-message.html
 
-The local demo imports it too: `conversation()` and `STYLE` for its report's Slack thread, and
+The page links the stylesheet `scripts/slack.css`. The local demo imports this module too:
+`conversation()` and `STYLE` (that stylesheet) for its report's Slack thread, and
 `text_lines()` for the plain-text view of a message in its transcript.
 """
 
 import argparse
 import html
 import json
+import os
 import re
 import sys
 import time
@@ -184,42 +186,11 @@ def conversation(title: str, messages: list[dict]) -> str:
     return "".join(out)
 
 
-STYLE = """
-body { font-family: 'Lato', 'Helvetica Neue', Arial, 'Noto Color Emoji', sans-serif; background: #f8f8f8;
-       color: #1d1c1d; margin: 0; padding: 24px; }
-h1 { font-size: 20px; margin: 0 0 4px; } p.note { color: #616061; font-size: 13px; margin: 0 0 20px; }
-section { background: #fff; border: 1px solid #ddd; border-radius: 8px; max-width: 760px; margin: 0 0 24px;
-          padding: 12px 16px 16px; }
-h2 { font-size: 13px; text-transform: uppercase; color: #616061; letter-spacing: .04em; margin: 4px 0 8px; }
-.channel { font-weight: 900; font-size: 15px; border-bottom: 1px solid #eee; padding-bottom: 8px; margin-bottom: 8px; }
-.message { display: flex; gap: 8px; padding: 8px 0; }
-.avatar { width: 36px; height: 36px; border-radius: 6px; background: #4a154b; color: #fff; font-weight: 900;
-          display: flex; align-items: center; justify-content: center; flex: none; }
-.meta { font-size: 15px; margin-bottom: 2px; } .name { font-weight: 900; }
-.app { background: #e8e8e8; color: #616061; font-size: 10px; font-weight: 700; padding: 1px 3px; border-radius: 2px;
-       margin: 0 6px; } .ts, .edited { color: #616061; font-size: 12px; }
-.header { font-size: 18px; font-weight: 900; margin: 4px 0 6px; }
-.section { font-size: 15px; line-height: 1.47; margin: 4px 0; }
-.context { font-size: 12px; color: #616061; margin: 6px 0 2px; }
-a { color: #1264a3; text-decoration: none; }
-code { font-family: Monaco, Menlo, monospace; font-size: 12px; color: #e01e5a; background: #f6f6f6;
-       border: 1px solid #e8e8e8; border-radius: 3px; padding: 1px 3px; }
-a code { color: #1264a3; }
-.quote { border-left: 4px solid #ddd; padding-left: 8px; display: inline-block; }
-.mention { color: #1264a3; background: #e8f5fa; border-radius: 3px; padding: 0 2px; }
-pre { font-family: Monaco, Menlo, monospace; font-size: 12px; background: #f8f8f8; border: 1px solid #e8e8e8;
-      border-radius: 4px; padding: 8px; margin: 4px 0; white-space: pre-wrap; }
-.thread { margin-left: 44px; border-left: 3px solid #e8e8e8; padding-left: 12px; }
-.thread-title { font-size: 13px; font-weight: 700; color: #1264a3; margin-top: 4px; }
-.fields { display: grid; grid-template-columns: 1fr 1fr; gap: 4px 16px; margin-top: 4px; }
-.actions { margin: 8px 0 4px; display: flex; gap: 8px; }
-.button { border: 1px solid #bbb; border-radius: 4px; padding: 3px 12px; font-size: 13px; font-weight: 700; }
-.button.primary { background: #007a5a; border-color: #007a5a; color: #fff; }
-.button.danger { color: #e01e5a; }
-.input .label { font-size: 13px; font-weight: 700; margin-top: 6px; }
-.input .field-box { border: 1px solid #bbb; border-radius: 4px; padding: 5px 8px; color: #868686; font-size: 13px;
-                    margin-top: 4px; }
-"""
+# The look of a rendered message, kept in one stylesheet: the notifier's docs page links it, the
+# demo's report (one self-contained file) inlines it.
+STYLESHEET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "slack.css")
+with open(STYLESHEET, encoding="utf-8") as _f:
+    STYLE = _f.read()
 
 
 def main() -> int:
@@ -235,9 +206,10 @@ def main() -> int:
             messages = json.load(f)
         name = path.rsplit("/", 1)[-1].removesuffix(".json")
         sections.append(conversation(titles.get(name, name), messages))
+    stylesheet = os.path.relpath(STYLESHEET, os.path.dirname(os.path.abspath(args.output)))
     page = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Gantry notifier: the Slack message</title>'
-        f"<style>{STYLE}</style></head><body><h1>Gantry notifier: the Slack message</h1>"
+        f'<link rel="stylesheet" href="{html.escape(stylesheet)}"></head><body><h1>Gantry notifier: the Slack message</h1>'
         '<p class="note">Rendered from the Block Kit JSON the notifier sent to the Slack stand-in in its '
         "end-to-end tests (<code>scripts/notifier-docs.sh</code>). Each execution is one message, edited in place; "
         "failures go into its thread.</p>" + "".join(sections) + "</body></html>\n"

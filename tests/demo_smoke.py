@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(ROOT, "demo"))
 
 import lambda_events  # noqa: E402
 from lambda_events import DEMO_GITHUB_SECRET, github_signature, http_response  # noqa: E402
-from runtime_api import LambdaProcess, read_env_file  # noqa: E402
+from runtime_api import LambdaProcess, gone, read_env_file  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, "tests", "template"))
 import check_calls  # noqa: E402
 
@@ -53,21 +53,6 @@ def build_functions() -> None:
         metadata = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT,
                                   check=True, capture_output=True, text=True).stdout
         BIN_DIR = os.path.join(json.loads(metadata)["target_directory"], "debug")
-
-
-def gone(pid: int) -> bool:
-    """True once `pid` runs nothing (no such process, or a zombie)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[-1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
 
 
 def fake_binary(directory: str, name: str, python_source: str) -> None:

@@ -330,17 +330,29 @@ _orig_to_dict = cp_models.PipelineExecution.to_dict
 _orig_to_summary_dict = cp_models.PipelineExecution.to_summary_dict
 
 
+def _source_revisions(execution: Any, name_key: str) -> list[dict[str, str]]:
+    return [
+        {name_key: r["actionName"], "revisionId": r["revisionValue"]}
+        for r in getattr(execution, "gantry_source_revisions", [])
+    ]
+
+
+def _started_how(execution: Any) -> dict[str, Any]:
+    """What AWS says of an execution's start and moto does not: in GetPipelineExecution and in
+    ListPipelineExecutions alike."""
+    return {
+        "trigger": _trigger(execution),
+        "executionMode": getattr(execution, "gantry_mode", "SUPERSEDED"),
+        "executionType": "STANDARD",
+    }
+
+
 def _execution_to_dict(self: Any) -> dict[str, Any]:
     out = _orig_to_dict(self)
-    out["artifactRevisions"] = [
-        # Real AWS names the source action's output artifact here; Gantry's
-        # tests agreed on the action name, which is what sourceRevisions carry.
-        {"name": r["actionName"], "revisionId": r["revisionValue"]}
-        for r in getattr(self, "gantry_source_revisions", [])
-    ]
-    out["trigger"] = _trigger(self)
-    out["executionMode"] = getattr(self, "gantry_mode", "SUPERSEDED")
-    out["executionType"] = "STANDARD"
+    # Real AWS names the source action's output artifact here; Gantry's
+    # tests agreed on the action name, which is what sourceRevisions carry.
+    out["artifactRevisions"] = _source_revisions(self, "name")
+    out.update(_started_how(self))
     return out
 
 
@@ -348,13 +360,8 @@ def _execution_to_summary_dict(self: Any) -> dict[str, Any]:
     out = _orig_to_summary_dict(self)
     out["startTime"] = _epoch(self.start_time)
     out["lastUpdateTime"] = _epoch(self.last_update_time)
-    out["sourceRevisions"] = [
-        {"actionName": r["actionName"], "revisionId": r["revisionValue"]}
-        for r in getattr(self, "gantry_source_revisions", [])
-    ]
-    out["trigger"] = _trigger(self)
-    out["executionMode"] = getattr(self, "gantry_mode", "SUPERSEDED")
-    out["executionType"] = "STANDARD"
+    out["sourceRevisions"] = _source_revisions(self, "actionName")
+    out.update(_started_how(self))
     return out
 
 
@@ -764,16 +771,27 @@ def _artifact_credentials(backend: Any, job_id: str, body: dict[str, Any]) -> di
     return credentials
 
 
-def get_job_details(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
-    """The job as a job worker sees it; `pipelineContext` when the job was made for a pipeline
-    action (AWS documents GetJobDetails for custom actions, and Lambda jobs answer it too)."""
+def _job_id(body: dict[str, Any]) -> str:
     job_id = body.get("jobId") or ""
     if not UUID_RE.match(job_id):
         raise _validation("jobId must be a UUID")
+    return job_id
+
+
+def _known_job(backend: Any, job_id: str) -> dict[str, Any]:
+    """The job, or AWS's error for a job it never issued. Call it holding LOCK."""
+    job = _state(backend).jobs.get(job_id)
+    if job is None:
+        raise AwsError("JobNotFoundException", f"Job '{job_id}' not found")
+    return job
+
+
+def get_job_details(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """The job as a job worker sees it; `pipelineContext` when the job was made for a pipeline
+    action (AWS documents GetJobDetails for custom actions, and Lambda jobs answer it too)."""
+    job_id = _job_id(body)
     with LOCK:
-        job = _state(backend).jobs.get(job_id)
-        if job is None:
-            raise AwsError("JobNotFoundException", f"Job '{job_id}' not found")
+        job = _known_job(backend, job_id)
         data = dict(job["event"]["CodePipeline.job"]["data"])
         data["actionTypeId"] = job["action_type_id"]
         request = job["request"]
@@ -820,13 +838,9 @@ def find_job_backend(job_id: str) -> Any | None:
 
 
 def put_job_result(backend: Any, operation: str, body: dict[str, Any]) -> dict[str, Any]:
-    job_id = body.get("jobId") or ""
-    if not UUID_RE.match(job_id):
-        raise _validation("jobId must be a UUID")
+    job_id = _job_id(body)
     with LOCK:
-        job = _state(backend).jobs.get(job_id)
-        if job is None:
-            raise AwsError("JobNotFoundException", f"Job '{job_id}' not found")
+        job = _known_job(backend, job_id)
         call = {"operation": operation, "body": body, "at": time.time(), "error": None}
         job["results"].append(call)  # every call, rejected ones too: tests look for double reporting
         try:

@@ -10,10 +10,8 @@ from __future__ import annotations
 import copy
 import json
 import os
-import subprocess
 import sys
 import unittest
-import urllib.request
 import uuid
 from typing import Any
 
@@ -21,34 +19,11 @@ import boto3
 from botocore.exceptions import ClientError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from harness import STATE_TABLE_KEYS, Emulator  # noqa: E402
+
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-
-
-class Emulator:
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "server.py"), "--port", "0", "--enforce-iam"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("READY "):
-            self.proc.kill()
-            raise RuntimeError(f"emulator did not start: {line!r}")
-        self.url = line.split(" ", 1)[1]
-
-    def client(self, service: str, key: str = "testing", secret: str = "testing", token: str | None = None) -> Any:
-        return boto3.client(service, endpoint_url=self.url, region_name=REGION, aws_access_key_id=key,
-                            aws_secret_access_key=secret, aws_session_token=token)
-
-    def control(self, method: str, path: str, body: Any = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request) as response:
-            return json.loads(response.read())
-
-    def stop(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=10)
 
 
 EMU: Emulator
@@ -56,7 +31,7 @@ EMU: Emulator
 
 def setUpModule() -> None:
     global EMU
-    EMU = Emulator()
+    EMU = Emulator("--enforce-iam")
 
 
 def tearDownModule() -> None:
@@ -70,11 +45,7 @@ class World:
     def __init__(self) -> None:
         self.table = "gantry-" + uuid.uuid4().hex[:8]
         ddb = EMU.client("dynamodb")
-        ddb.create_table(TableName=self.table, BillingMode="PAY_PER_REQUEST",
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                               {"AttributeName": "sk", "AttributeType": "S"}],
-                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                    {"AttributeName": "sk", "KeyType": "RANGE"}])
+        ddb.create_table(TableName=self.table, BillingMode="PAY_PER_REQUEST", **STATE_TABLE_KEYS)
         self.secret = EMU.client("secretsmanager").create_secret(
             Name="gantry-" + uuid.uuid4().hex[:8], SecretString="{}")["ARN"]
         self.topic = EMU.client("sns").create_topic(Name="gantry-" + uuid.uuid4().hex[:8])["TopicArn"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import subprocess
 import sys
 import time
 import threading
@@ -31,55 +30,9 @@ from botocore.serialize import create_serializer
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import alb_metrics  # noqa: E402  (sibling helper)
+from harness import Emulator  # noqa: E402
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account for any unknown access key
-
-
-class Emulator:
-    """Runs server.py; its stdin pipe stays open for as long as we live."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "server.py"), "--port", "0"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("READY "):
-            self.proc.kill()
-            raise RuntimeError(f"emulator did not start: {line!r}")
-        self.url = line.split(" ", 1)[1]
-
-    def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.url, region_name=REGION,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-
-    def control(self, method: str, path: str, body: Any = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request) as response:
-            return json.loads(response.read())
-
-    def control_error(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
-        try:
-            self.control(method, path, body)
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read())
-        raise AssertionError(f"{method} {path} succeeded")
-
-    def stop(self) -> None:
-        self.proc.stdin.close()  # EOF on stdin is the emulator's cue to exit
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            # A loaded machine (CI's two cores under a parallel build) can miss the cue's
-            # deadline; the checks are done by now, so stop it the hard way.
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 EMU: Emulator

@@ -588,6 +588,22 @@ def _exit_text(code: Optional[int]) -> str:
     return f"exit status {code}"
 
 
+def gone(pid: int) -> bool:
+    """True once `pid` runs nothing (no such process, or a zombie): what the tests that stop a
+    function check of the process it ran in."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+
 def read_env_file(path: str) -> dict[str, str]:
     env = {}
     with open(path) as f:

@@ -20,7 +20,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from runtime_api import InitError, LambdaProcess  # noqa: E402
+from runtime_api import InitError, LambdaProcess, gone  # noqa: E402
 
 TMP = tempfile.TemporaryDirectory(prefix="gantry-rie-")
 
@@ -32,21 +32,6 @@ def fake_binary(name: str = "fake-fn") -> str:
         f.write(f"#!/bin/sh\nexec {sys.executable} {os.path.join(HERE, 'fake_function.py')}\n")
     os.chmod(path, 0o755)
     return path
-
-
-def gone(pid: int) -> bool:
-    """True once `pid` no longer runs (a zombie counts as gone: it runs nothing)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
 
 
 def wait_gone(pid: int, seconds: float = 5.0) -> bool:

@@ -235,6 +235,16 @@ def elements_problems(elements, ptr, max_items):
     return []
 
 
+def each_element_problems(elements, ptr, max_items, problems_of):
+    """The problems of a block's list (fields, elements): the list's own, else each item's, as
+    `problems_of(item, its_ptr)` finds them."""
+    problems = elements_problems(elements, ptr, max_items)
+    if not problems:
+        for j, element in enumerate(elements):
+            problems += problems_of(element, f"{ptr}/{j}")
+    return problems
+
+
 def string_problems(value, ptr, max_len, required=True):
     if value is None:
         return [f"missing required field: {ptr.rsplit('/', 1)[-1]} [json-pointer:{ptr}]"] if required else []
@@ -313,13 +323,10 @@ def block_problems(blocks):
             if text is not None:
                 problems += text_object_problems(text, f"{ptr}/text", MAX_SECTION_TEXT, both)
             if fields is not None:
-                field_problems = elements_problems(fields, f"{ptr}/fields", MAX_SECTION_FIELDS)
-                if not field_problems:
-                    for j, field in enumerate(fields):
-                        field_problems += text_object_problems(
-                            field, f"{ptr}/fields/{j}", MAX_FIELD_TEXT, both
-                        )
-                problems += field_problems
+                problems += each_element_problems(
+                    fields, f"{ptr}/fields", MAX_SECTION_FIELDS,
+                    lambda field, at: text_object_problems(field, at, MAX_FIELD_TEXT, both),
+                )
             if block.get("accessory") is not None:
                 problems += element_problems(block["accessory"], f"{ptr}/accessory", action_ids)
         elif kind == "header":
@@ -327,28 +334,17 @@ def block_problems(blocks):
                 block.get("text"), f"{ptr}/text", MAX_HEADER_TEXT, ("plain_text",)
             )
         elif kind == "context":
-            elements = block.get("elements")
-            element_list_problems = elements_problems(
-                elements, f"{ptr}/elements", MAX_CONTEXT_ELEMENTS
+            problems += each_element_problems(
+                block.get("elements"), f"{ptr}/elements", MAX_CONTEXT_ELEMENTS,
+                # Images pass: only text elements have a limit Gantry can reach.
+                lambda element, at: text_object_problems(element, at, MAX_CONTEXT_TEXT, both)
+                if isinstance(element, dict) and element.get("type") in both else [],
             )
-            if not element_list_problems:
-                for j, element in enumerate(elements):
-                    if isinstance(element, dict) and element.get("type") in ("plain_text", "mrkdwn"):
-                        element_list_problems += text_object_problems(
-                            element, f"{ptr}/elements/{j}", MAX_CONTEXT_TEXT, both
-                        )
-            problems += element_list_problems
         elif kind == "actions":
-            elements = block.get("elements")
-            element_list_problems = elements_problems(
-                elements, f"{ptr}/elements", MAX_ACTIONS_ELEMENTS
+            problems += each_element_problems(
+                block.get("elements"), f"{ptr}/elements", MAX_ACTIONS_ELEMENTS,
+                lambda element, at: element_problems(element, at, action_ids),
             )
-            if not element_list_problems:
-                for j, element in enumerate(elements):
-                    element_list_problems += element_problems(
-                        element, f"{ptr}/elements/{j}", action_ids
-                    )
-            problems += element_list_problems
         elif kind == "input":
             problems += text_object_problems(
                 block.get("label"), f"{ptr}/label", MAX_INPUT_LABEL, ("plain_text",)
@@ -358,6 +354,20 @@ def block_problems(blocks):
             else:
                 problems += element_problems(block["element"], f"{ptr}/element", action_ids)
     return problems
+
+
+def list_argument(value, error_code):
+    """A list argument (`blocks`, `attachments`): (list, None), or (None, the `error_code`
+    response) when it is not one. Form bodies, and JSON bodies that stringify it, send it as a
+    JSON string."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None, err(error_code)
+    if not isinstance(value, list):
+        return None, err(error_code)
+    return value, None
 
 
 def message_content(args):
@@ -371,14 +381,9 @@ def message_content(args):
             return None, err("msg_too_long")
         content["text"] = text
     if "blocks" in args and args["blocks"] is not None:
-        blocks = args["blocks"]
-        if isinstance(blocks, str):  # form bodies, and JSON bodies that stringify blocks
-            try:
-                blocks = json.loads(blocks)
-            except ValueError:
-                return None, err("invalid_blocks_format")
-        if not isinstance(blocks, list):
-            return None, err("invalid_blocks_format")
+        blocks, error = list_argument(args["blocks"], "invalid_blocks_format")
+        if error:
+            return None, error
         problems = block_problems(blocks)
         if problems:
             return None, err(
@@ -388,14 +393,9 @@ def message_content(args):
             )
         content["blocks"] = blocks
     if "attachments" in args and args["attachments"] is not None:
-        attachments = args["attachments"]
-        if isinstance(attachments, str):
-            try:
-                attachments = json.loads(attachments)
-            except ValueError:
-                return None, err("invalid_attachments")
-        if not isinstance(attachments, list):
-            return None, err("invalid_attachments")
+        attachments, error = list_argument(args["attachments"], "invalid_attachments")
+        if error:
+            return None, error
         content["attachments"] = attachments
     return content, None
 

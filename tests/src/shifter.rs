@@ -10,19 +10,15 @@ use crate::unique;
 use aws_config::SdkConfig;
 use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
 use aws_sdk_dynamodb::types::AttributeValue;
-use gantry_adapters::autoscaling::ServiceAutoScaling;
-use gantry_adapters::cloudwatch::CloudWatchAlarms;
-use gantry_adapters::codepipeline::CodePipelineJobs;
-use gantry_adapters::dynamodb::DynamoDeployments;
-use gantry_adapters::slack::SlackClient;
 use gantry_core::config::TrafficShifterConfig;
-use gantry_core::traffic::Shifter;
+use gantry_core::traffic::{Cluster, HookFunctions, LoadBalancer, Shifter, ShifterPorts};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
-use traffic_shifter::TrafficShifter;
+use traffic_shifter::{Production, TrafficShifter};
 
 /// The image the tests deploy (blue and green run `traffic::FIRST_IMAGE` before).
 pub const NEW_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:2";
@@ -107,21 +103,7 @@ pub fn lambda_event(event: &Value) -> LambdaEvent<CodePipelineJobEvent> {
 }
 
 /// One invocation of the function with `event`, as Lambda would make it.
-pub async fn invoke<C, L, W, J, A, S, K, H, G>(
-    shifter: &Shifter<C, L, W, J, A, S, K, H, G>,
-    event: &Value,
-) -> Value
-where
-    H: gantry_core::traffic::HookFunctions + Sync,
-    G: gantry_core::traffic::ServiceScaling + Sync,
-    K: gantry_core::slack::Chat + Sync,
-    C: gantry_core::traffic::Cluster + Sync,
-    L: gantry_core::traffic::LoadBalancer + Sync,
-    W: gantry_core::traffic::AlarmWatch + gantry_core::traffic::TargetMetrics + Sync,
-    J: gantry_core::traffic::Jobs + Sync,
-    A: gantry_core::traffic::ArtifactStore + Sync,
-    S: gantry_core::traffic::DeploymentStore + Sync,
-{
+pub async fn invoke<P: ShifterPorts>(shifter: &Shifter<P>, event: &Value) -> Value {
     traffic_shifter::handle(shifter, lambda_event(event))
         .await
         .expect("the job got a result")
@@ -145,26 +127,41 @@ pub fn spawn_run(
     tokio::spawn(async move { run_to_end(&shifter, &first).await })
 }
 
-/// The shifter `s` with its cluster, load balancer and hook functions replaced (by stand-ins
-/// around the real ones that fail at a chosen moment), working in `slice` slices, without
-/// Slack progress.
+/// The production ports with the cluster, load balancer and hook functions replaced (by
+/// stand-ins around the real ones that fail at a chosen moment).
+pub struct StandIns<C, L, H>(PhantomData<(C, L, H)>);
+
+impl<C, L, H> ShifterPorts for StandIns<C, L, H>
+where
+    C: Cluster + Sync,
+    L: LoadBalancer + Sync,
+    H: HookFunctions + Sync,
+{
+    type Cluster = C;
+    type Balancer = L;
+    type Hooks = H;
+    type Alarms = <Production as ShifterPorts>::Alarms;
+    type Jobs = <Production as ShifterPorts>::Jobs;
+    type Artifacts = <Production as ShifterPorts>::Artifacts;
+    type Store = <Production as ShifterPorts>::Store;
+    type Chat = <Production as ShifterPorts>::Chat;
+    type Scaling = <Production as ShifterPorts>::Scaling;
+}
+
+/// The shifter `s` with its cluster, load balancer and hook functions replaced by stand-ins,
+/// working in `slice` slices, without Slack progress.
 pub fn with_stand_ins<C, L, H>(
     s: &TrafficShifter,
     cluster: C,
     balancer: L,
     hooks: H,
     slice: Duration,
-) -> Shifter<
-    C,
-    L,
-    CloudWatchAlarms,
-    CodePipelineJobs,
-    gantry_adapters::s3::S3Artifacts,
-    DynamoDeployments,
-    SlackClient,
-    H,
-    ServiceAutoScaling,
-> {
+) -> Shifter<StandIns<C, L, H>>
+where
+    C: Cluster + Sync,
+    L: LoadBalancer + Sync,
+    H: HookFunctions + Sync,
+{
     Shifter {
         cluster,
         balancer,

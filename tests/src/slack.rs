@@ -79,18 +79,4 @@ impl Default for SlackNs {
 }
 
 /// A Slack message's buttons, in order: (action id, value) each.
-pub fn buttons(message: &Value) -> Vec<(String, String)> {
-    message["blocks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|b| b["type"] == "actions")
-        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
-        .map(|e| {
-            (
-                e["action_id"].as_str().unwrap_or_default().to_string(),
-                e["value"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
+pub use gantry_core::slack::shown::buttons;

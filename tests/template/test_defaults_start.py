@@ -20,10 +20,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "lambda_rie"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "emulator"))
 os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
 
 import boto3  # noqa: E402
 import resolve  # noqa: E402
+from harness import STATE_TABLE_KEYS  # noqa: E402
 from runtime_api import InitError, LambdaProcess  # noqa: E402
 
 EMULATOR = os.environ.get("GANTRY_EMULATOR_URL", "")
@@ -58,10 +60,7 @@ class DefaultsStart(unittest.TestCase):
         suffix = uuid.uuid4().hex[:8]
         table = f"gantry-defaults-{suffix}"
         boto3.client("dynamodb", **aws).create_table(
-            TableName=table, BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "sk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+            TableName=table, BillingMode="PAY_PER_REQUEST", **STATE_TABLE_KEYS)
         secret = boto3.client("secretsmanager", **aws).create_secret(
             Name=f"gantry/defaults-{suffix}",
             SecretString=json.dumps({"github_webhook_secrets": ["gh"], "gitlab_webhook_tokens": ["gl"],

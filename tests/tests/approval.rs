@@ -804,21 +804,11 @@ async fn a_click_on_an_approval_answered_in_the_console_says_so_not_superseded()
 
 /// A Function URL event of `body`, signed as Slack signs it (so it is authentic, whatever it says).
 fn signed_event(body: String) -> Value {
-    let timestamp = now_epoch_seconds();
-    gantry_core::approval::interaction::SignedRequest {
-        headers: vec![
-            (
-                "content-type",
-                "application/x-www-form-urlencoded".to_string(),
-            ),
-            ("x-slack-request-timestamp", timestamp.to_string()),
-            (
-                "x-slack-signature",
-                sign(SIGNING_SECRET, timestamp, body.as_bytes()),
-            ),
-        ],
+    gantry_core::approval::interaction::SignedRequest::new(
         body,
-    }
+        SIGNING_SECRET,
+        now_epoch_seconds(),
+    )
     .function_url_event()
 }
 

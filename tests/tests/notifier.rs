@@ -3,6 +3,7 @@
 //! Slack stand-in.
 
 use gantry_core::config::NotifierConfig;
+use gantry_core::slack::shown::texts;
 use gantry_tests::aws::{create_pipeline, function_start, sdk, table_and_secret};
 use gantry_tests::fuzz::{mutate, Rng};
 use gantry_tests::iam::Stack;
@@ -246,22 +247,6 @@ async fn assert_slack_given_up(w: &World, slack: Value, error: &str) {
     assert_eq!(calls.len(), 1, "tried once, then left alone: {calls:#?}");
     assert_eq!(calls[0]["response"]["error"], error);
     assert_eq!(w.topic.received().await.len(), 8);
-}
-
-/// The texts of a Slack message's blocks, in order.
-fn texts(message: &Value) -> Vec<String> {
-    let mut out = vec![];
-    for b in message["blocks"].as_array().into_iter().flatten() {
-        if let Some(t) = b["text"]["text"].as_str() {
-            out.push(t.to_string());
-        }
-        for el in b["elements"].as_array().into_iter().flatten() {
-            if let Some(t) = el["text"].as_str() {
-                out.push(t.to_string());
-            }
-        }
-    }
-    out
 }
 
 /// The texts of an execution's message: its headline (the first text) and its stages line

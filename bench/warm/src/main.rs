@@ -78,14 +78,8 @@ fn options(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
 
 /// The functions' JSON log format (`gantry_adapters::lambda::telemetry`), written nowhere.
 fn quiet_logs() {
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_target(false)
-        .with_ansi(false)
-        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
-        .with_writer(std::io::sink)
-        .try_init();
+    gantry_adapters::lambda::telemetry::install(
+        tracing_subscriber::EnvFilter::new("info"),
+        std::io::sink,
+    );
 }

@@ -8,7 +8,7 @@
 use gantry_core::approval::{interaction, Button};
 use gantry_core::config::NotifyConfig;
 use gantry_core::ingest::DeliveryId;
-use gantry_core::ingest::{Claim, DeliveryLedger, Ingest, DEFAULT_MAX_BODY_BYTES};
+use gantry_core::ingest::{Answer, Claim, DeliveryLedger, Ingest, DEFAULT_MAX_BODY_BYTES};
 use gantry_core::ingest::{PipelineStarter, StartError, StartRequest};
 use gantry_core::notify::{
     render, DeclaredAction, DeclaredStage, Execution, PipelineEvent, Trigger,
@@ -109,18 +109,39 @@ fn webhook() -> Result<(Ingest<Starts, FreshDeliveries>, tokio::runtime::Runtime
     Ok((ingest, runtime))
 }
 
-/// A signed GitHub push: event JSON → request → signature → payload → routes → answer.
-pub fn webhook_push(root: &FsPath) -> Result<Path, String> {
-    let event = sample(root, "webhook-github-push.json")?;
+/// A webhook path: `event` (the Lambda event's JSON) → request → the webhook's answer, checked by
+/// `expect`, → the function's HTTP response.
+fn through_webhook(
+    name: &'static str,
+    label: &'static str,
+    what: &'static str,
+    event: String,
+    expect: fn(&Answer) -> Result<(), String>,
+) -> Result<Path, String> {
     let (ingest, runtime) = webhook()?;
     Ok(Path {
-        name: "webhook_push",
+        name,
         function: "webhook",
-        label: "signed push → routed, answered 202",
-        what: "GitHub push: signature check, payload parse, routing, answer",
+        label,
+        what,
         once: Box::new(move || {
             let request = lambda_http::request::from_str(&event).map_err(|e| e.to_string())?;
             let answer = runtime.block_on(ingest.handle(&webhook::inbound(&request), NOW));
+            expect(&answer)?;
+            drop(webhook::respond(answer));
+            Ok(())
+        }),
+    })
+}
+
+/// A signed GitHub push: event JSON → request → signature → payload → routes → answer.
+pub fn webhook_push(root: &FsPath) -> Result<Path, String> {
+    through_webhook(
+        "webhook_push",
+        "signed push → routed, answered 202",
+        "GitHub push: signature check, payload parse, routing, answer",
+        sample(root, "webhook-github-push.json")?,
+        |answer| {
             let started = answer.body["started"].as_array().map_or(0, Vec::len);
             if answer.status != 202 || started != 1 {
                 return Err(format!(
@@ -128,10 +149,9 @@ pub fn webhook_push(root: &FsPath) -> Result<Path, String> {
                     answer.status, answer.body
                 ));
             }
-            drop(webhook::respond(answer));
             Ok(())
-        }),
-    })
+        },
+    )
 }
 
 /// The same push with a signature that does not match: refused before the body is read.
@@ -139,23 +159,16 @@ pub fn webhook_bad_signature(root: &FsPath) -> Result<Path, String> {
     let mut event: Value = serde_json::from_str(&sample(root, "webhook-github-push.json")?)
         .map_err(|e| e.to_string())?;
     event["headers"]["x-hub-signature-256"] = format!("sha256={}", "0".repeat(64)).into();
-    let event = event.to_string();
-    let (ingest, runtime) = webhook()?;
-    Ok(Path {
-        name: "webhook_bad_signature",
-        function: "webhook",
-        label: "wrong signature → 401",
-        what: "GitHub push with a wrong signature: rejected (401)",
-        once: Box::new(move || {
-            let request = lambda_http::request::from_str(&event).map_err(|e| e.to_string())?;
-            let answer = runtime.block_on(ingest.handle(&webhook::inbound(&request), NOW));
-            if answer.status != 401 {
-                return Err(format!("bad signature not refused: {}", answer.status));
-            }
-            drop(webhook::respond(answer));
-            Ok(())
-        }),
-    })
+    through_webhook(
+        "webhook_bad_signature",
+        "wrong signature → 401",
+        "GitHub push with a wrong signature: rejected (401)",
+        event.to_string(),
+        |answer| match answer.status {
+            401 => Ok(()),
+            status => Err(format!("bad signature not refused: {status}")),
+        },
+    )
 }
 
 /// A Slack click up to the record read: event JSON → request → signature → payload → button.

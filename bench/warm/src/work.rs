@@ -24,12 +24,7 @@ use gantry_core::notify::render::{self, MAX_BLOCKS, MAX_HEADER_TEXT, MAX_SECTION
 use gantry_core::notify::{DeclaredAction, DeclaredStage, Execution, PipelineEvent};
 use gantry_core::push::{Commit, GitRef, Provider, Push};
 use gantry_core::routing::{route, RouteDecision, RouteTable};
-use gantry_core::traffic::deployment::{ServiceSnapshot, Timing};
-use gantry_core::traffic::phase::expected_weights;
-use gantry_core::traffic::{
-    next_step, AlarmReading, AlarmState, Deployment, Observed, Rollout, ServiceStatus, Side,
-    Strategy, TargetHealth, TrafficPlan,
-};
+use gantry_core::traffic::{next_step, sample, AlarmReading, AlarmState, Observed};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -296,51 +291,16 @@ fn notifier_row(stages: usize, actions: usize) -> Result<Value, String> {
 
 // -- traffic-shifter ------------------------------------------------------------------------
 
-const NEW_TD: &str = "arn:aws:ecs:us-east-1:1:task-definition/shop:8";
-
 fn shifter_row(alarms: usize) -> Result<Value, String> {
-    let d = Deployment::new(
-        "job-1",
-        Side::Blue,
-        NEW_TD,
-        2,
-        ServiceSnapshot {
-            task_definition: "arn:aws:ecs:us-east-1:1:task-definition/shop:7".into(),
-            desired: 0,
-        },
-        TrafficPlan::new(Strategy::Canary {
-            percent: 10,
-            bake_seconds: 30,
-        }),
-        Timing {
-            check_seconds: 5,
-            scale_down_after_seconds: 60,
-            ready_timeout_seconds: 300,
-        },
-        0,
-    );
+    let d = sample::canary(30);
     let observed = Observed {
-        now_ms: 1_000,
-        weights: expected_weights(&d, d.phase),
-        idle: ServiceStatus {
-            task_definition: NEW_TD.into(),
-            desired: 2,
-            running: 2,
-            deployments: 1,
-            rollout: Rollout::Completed,
-        },
-        idle_targets: TargetHealth {
-            target_group: "shop-green".into(),
-            healthy: 2,
-            ..TargetHealth::default()
-        },
         alarms: (0..alarms)
             .map(|i| AlarmReading {
                 name: format!("shop-alarm-{i:03}"),
                 state: AlarmState::Ok,
             })
             .collect(),
-        command: None,
+        ..sample::healthy(&d, 1_000)
     };
     // Both target groups' metrics as one GetMetricData answers them (#11): requests, 5xx and p99
     // per side, the last ten one-minute periods (newest first, as CloudWatch sends them).

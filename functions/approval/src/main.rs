@@ -3,7 +3,8 @@
 //! Slack's interactivity requests (Function URL), CodePipeline's action events (EventBridge)
 //! and the approval action's notifications (SNS).
 
-use gantry_core::config::{ApprovalConfig, ProcessEnv};
+use gantry_adapters::lambda::{init, start};
+use gantry_core::config::ApprovalConfig;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -12,21 +13,14 @@ use serde_json::Value;
 // Start-up borrows one more, for the configuration and the clients while the secret is read.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let app = &gantry_adapters::lambda::start(init()).await;
+    let app = &start(init(
+        ApprovalConfig::from_env,
+        |sdk, _: &ApprovalConfig| approval::Clients::new(sdk),
+        approval::build,
+    ))
+    .await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         approval::handle(app, event.payload).await
     }))
     .await
-}
-
-async fn init() -> Result<approval::App, Error> {
-    let sdk = gantry_adapters::sdk::load().await;
-    let (config, secrets, clients) = gantry_adapters::secretsmanager::configure(
-        &sdk,
-        ProcessEnv,
-        ApprovalConfig::from_env,
-        |sdk, _: &ApprovalConfig| approval::Clients::new(sdk),
-    )
-    .await?;
-    Ok(approval::build(config, &secrets, clients)?)
 }

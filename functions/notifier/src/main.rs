@@ -1,7 +1,9 @@
 //! `notifier`: EventBridge CodePipeline events → one live Slack message per execution, and SNS.
 
-use gantry_core::config::{NotifierConfig, ProcessEnv};
+use gantry_adapters::lambda::{init, start};
+use gantry_core::config::NotifierConfig;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use notifier::{build, Clients};
 use serde_json::Value;
 
 // One thread for events: Lambda hands an instance one event at a time, and the work between AWS
@@ -9,23 +11,11 @@ use serde_json::Value;
 // Start-up borrows one more, for the configuration and the clients while the secret is read.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let notifier = &gantry_adapters::lambda::start(init()).await;
+    let notifier = &start(init(NotifierConfig::from_env, Clients::new, build)).await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         notifier::handle(notifier, &event.payload, &event.context.request_id)
             .await
             .map_err(Error::from)
     }))
     .await
-}
-
-async fn init() -> Result<notifier::Notifier, Error> {
-    let sdk = gantry_adapters::sdk::load().await;
-    let (config, secrets, clients) = gantry_adapters::secretsmanager::configure(
-        &sdk,
-        ProcessEnv,
-        NotifierConfig::from_env,
-        notifier::Clients::new,
-    )
-    .await?;
-    Ok(notifier::build(config, &secrets, clients)?)
 }

@@ -13,27 +13,30 @@ use gantry_adapters::s3::S3Artifacts;
 use gantry_adapters::slack::{RetryPolicy, SlackClient, SlackHttps};
 use gantry_core::config::TrafficShifterConfig;
 use gantry_core::secrets::GantrySecrets;
-use gantry_core::slack::Chat;
 use gantry_core::traffic::{
-    AlarmWatch, ArtifactStore, Cluster, DeploymentStore, HookFunctions, Job, Jobs, LoadBalancer,
-    ServiceScaling, ShiftOutcome, Shifter, SlackProgress, TargetMetrics, DEFAULT_SLICE,
+    Job, ShiftOutcome, Shifter, ShifterPorts, SlackProgress, DEFAULT_SLICE,
 };
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{json, Value};
 use std::time::Duration;
 
+/// The outside systems the traffic shifter speaks to, in production.
+pub struct Production;
+
+impl ShifterPorts for Production {
+    type Cluster = EcsCluster;
+    type Balancer = AlbListener;
+    type Alarms = CloudWatchAlarms;
+    type Jobs = CodePipelineJobs;
+    type Artifacts = S3Artifacts;
+    type Store = DynamoDeployments;
+    type Chat = SlackClient;
+    type Hooks = LambdaHooks;
+    type Scaling = ServiceAutoScaling;
+}
+
 /// The traffic shifter, wired to AWS.
-pub type TrafficShifter = Shifter<
-    EcsCluster,
-    AlbListener,
-    CloudWatchAlarms,
-    CodePipelineJobs,
-    S3Artifacts,
-    DynamoDeployments,
-    SlackClient,
-    LambdaHooks,
-    ServiceAutoScaling,
->;
+pub type TrafficShifter = Shifter<Production>;
 
 /// The clients the shifter needs, built from the SDK configuration alone, so that `main` builds
 /// them while the secret is read.
@@ -134,21 +137,10 @@ pub fn budget(deadline_ms: u64, now_ms: u64) -> Duration {
 
 /// Handles one `CodePipeline.job` event. `Err` only when CodePipeline could not be given the
 /// job's result: Lambda then retries the event, and the retry carries on from the real state.
-pub async fn handle<C, L, W, J, A, S, K, H, G>(
-    shifter: &Shifter<C, L, W, J, A, S, K, H, G>,
+pub async fn handle<P: ShifterPorts>(
+    shifter: &Shifter<P>,
     event: LambdaEvent<CodePipelineJobEvent>,
-) -> Result<Value, Error>
-where
-    C: Cluster + Sync,
-    L: LoadBalancer + Sync,
-    W: AlarmWatch + TargetMetrics + Sync,
-    J: Jobs + Sync,
-    A: ArtifactStore + Sync,
-    S: DeploymentStore + Sync,
-    K: Chat + Sync,
-    H: HookFunctions + Sync,
-    G: ServiceScaling + Sync,
-{
+) -> Result<Value, Error> {
     let Some(job) = Job::from_event(&event.payload) else {
         tracing::error!("CodePipeline.job event without a job id: nothing to report to");
         return Ok(json!({"outcome": "ignored", "message": "no job id"}));

@@ -137,26 +137,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_the_git_providers_rfc3339_times() {
-        assert_eq!(parse_utc("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_utc("2019-05-15T15:19:25Z"), Some(1_557_933_565));
-        assert_eq!(parse_utc("2011-12-12T14:27:31+02:00"), Some(1_323_692_851));
-        assert_eq!(parse_utc("2015-05-05T19:40:15-04:00"), Some(1_430_869_215));
-        assert_eq!(parse_utc("2019-05-15T15:19:25.123Z"), Some(1_557_933_565));
+    fn reads_the_times_git_providers_codepipeline_and_eventbridge_write() {
+        for (text, epoch) in [
+            // The git providers' commit times (RFC 3339, with offsets and fractions).
+            ("1970-01-01T00:00:00Z", 0),
+            ("2019-05-15T15:19:25Z", 1_557_933_565),
+            ("2011-12-12T14:27:31+02:00", 1_323_692_851),
+            ("2015-05-05T19:40:15-04:00", 1_430_869_215),
+            ("2019-05-15T15:19:25.123Z", 1_557_933_565),
+            // CodePipeline's minute-precision expiry.
+            ("2016-07-07T20:22Z", 1_467_922_920),
+            ("2024-02-29T00:00Z", 1_709_164_800),
+            // EventBridge's event times.
+            ("2017-04-22T03:31:47Z", 1_492_831_907),
+            ("2017-04-22T03:31:47.123Z", 1_492_831_907),
+            ("2017-04-22T05:31:47+02:00", 1_492_831_907),
+        ] {
+            assert_eq!(parse_utc(text), Some(epoch), "{text}");
+        }
     }
 
     #[test]
     fn refuses_what_is_not_a_time() {
-        for t in [
+        for bad in [
             "",
             "yesterday",
+            "soon",
             "2019-05-15",
+            "2016-07-07",
             "2019-13-15T15:19:25Z",
             "2019-05-15T15:19:25",
             "2019-05-15T15:19:25+0200",
             "२०१९-05-15T15:19:25Z",
+            "2016-13-01T00:00Z",
+            "2023-02-29T00:00Z",
+            "2016-07-07T24:00Z",
+            "2016-7-7T20:22Z",
+            "2016-07-07T20:22",
         ] {
-            assert_eq!(parse_utc(t), None, "{t}");
+            assert_eq!(parse_utc(bad), None, "{bad}");
         }
     }
 
@@ -171,36 +190,6 @@ mod tests {
             Some(60)
         );
         assert_eq!(epoch_seconds_of_json(&serde_json::json!(null)), None);
-    }
-
-    #[test]
-    fn reads_codepipelines_minute_precision_expiry() {
-        assert_eq!(parse_utc("2016-07-07T20:22Z"), Some(1_467_922_920));
-    }
-
-    #[test]
-    fn reads_eventbridge_times_with_and_without_fractions_and_offsets() {
-        assert_eq!(parse_utc("2017-04-22T03:31:47Z"), Some(1_492_831_907));
-        assert_eq!(parse_utc("2017-04-22T03:31:47.123Z"), Some(1_492_831_907));
-        assert_eq!(parse_utc("2017-04-22T05:31:47+02:00"), Some(1_492_831_907));
-        assert_eq!(parse_utc("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_utc("2024-02-29T00:00Z"), Some(1_709_164_800));
-    }
-
-    #[test]
-    fn refuses_what_is_not_a_timestamp() {
-        for bad in [
-            "",
-            "soon",
-            "2016-07-07",
-            "2016-13-01T00:00Z",
-            "2023-02-29T00:00Z",
-            "2016-07-07T24:00Z",
-            "2016-7-7T20:22Z",
-            "2016-07-07T20:22",
-        ] {
-            assert_eq!(parse_utc(bad), None, "{bad}");
-        }
     }
 
     #[test]

@@ -6,21 +6,11 @@
 //! start over this one is what Gantry itself costs.
 
 use aws_config::BehaviorVersion;
-use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::{json, Value};
+use gantry_bench_floor::read_the_secret_then_answer;
+use lambda_runtime::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let secret_id = std::env::var("GANTRY_SECRETS_ARN")?;
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
-    let secret = aws_sdk_secretsmanager::Client::new(&sdk)
-        .get_secret_value()
-        .secret_id(secret_id)
-        .send()
-        .await?;
-    let length = secret.secret_string().map_or(0, str::len);
-    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
-        Ok::<_, Error>(json!({ "hello": "world", "secret_length": length }))
-    }))
-    .await
+    read_the_secret_then_answer(sdk).await
 }

@@ -3,21 +3,10 @@
 //! defaults: the same run measures the start-up work issue 16 removed, before (`bench-floor`) and
 //! after (this).
 
-use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::{json, Value};
+use gantry_bench_floor::read_the_secret_then_answer;
+use lambda_runtime::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let secret_id = std::env::var("GANTRY_SECRETS_ARN")?;
-    let sdk = gantry_adapters::sdk::load().await;
-    let secret = aws_sdk_secretsmanager::Client::new(&sdk)
-        .get_secret_value()
-        .secret_id(secret_id)
-        .send()
-        .await?;
-    let length = secret.secret_string().map_or(0, str::len);
-    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
-        Ok::<_, Error>(json!({ "hello": "world", "secret_length": length }))
-    }))
-    .await
+    read_the_secret_then_answer(gantry_adapters::sdk::load().await).await
 }

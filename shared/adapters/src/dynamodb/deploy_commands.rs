@@ -33,7 +33,7 @@ impl DeploymentCommands for DynamoDeployments {
                 command: Some(pending),
                 ..
             }) => CommandOutcome::AlreadyPending(pending),
-            Some(d) if version_of(command).is_some_and(|v| v != d.controls) => {
+            Some(d) if command.version().is_some_and(|v| v != d.controls) => {
                 CommandOutcome::Stale {
                     current: d.controls,
                 }
@@ -42,17 +42,6 @@ impl DeploymentCommands for DynamoDeployments {
             // that disappeared in between is simply missing.
             _ => CommandOutcome::Missing,
         })
-    }
-}
-
-/// The controls' version a command carries (Pause, Resume, Extend bake, Continue).
-fn version_of(command: &Command) -> Option<u32> {
-    match command {
-        Command::Pause { version, .. }
-        | Command::Resume { version, .. }
-        | Command::Extend { version, .. }
-        | Command::Continue { version, .. } => Some(*version),
-        Command::Promote { .. } | Command::RollBack { .. } => None,
     }
 }
 
@@ -68,7 +57,7 @@ fn command_update(
     let mut set = vec!["command = :c", "command_by = :by", "command_at = :at"];
     let mut values = vec![(":c", s(name)), (":by", s(by)), (":at", n(now))];
     let mut condition = "attribute_exists(pk) AND attribute_not_exists(command)".to_string();
-    if let Some(version) = version_of(command) {
+    if let Some(version) = command.version() {
         set.push("command_version = :v");
         values.push((":v", n(i64::from(version))));
         condition.push_str(if version == 0 {

@@ -188,29 +188,36 @@ impl ExecutionStore for DynamoExecutions {
     ) -> Result<(), StoreError> {
         let key = &Key::execution(&execution.pipeline, &execution.execution_id);
         let t = &self.table;
-        let request = t.update(key);
-        let request = match delivered {
-            Delivered::SlackPosted { message, rendered } => request
-                .update_expression("SET channel = :channel, ts = :ts, slack_rendered = :rendered")
-                .expression_attribute_values(":channel", s(&message.channel))
-                .expression_attribute_values(":ts", s(&message.ts))
-                .expression_attribute_values(":rendered", s(rendered)),
-            Delivered::SlackUpdated { rendered } => request
-                .update_expression("SET slack_rendered = :rendered")
-                .expression_attribute_values(":rendered", s(rendered)),
-            Delivered::SlackReplied { notice } => request
-                .update_expression("ADD slack_replies :id")
-                .expression_attribute_values(":id", AttributeValue::Ss(vec![notice.clone()])),
-            Delivered::SlackGaveUp { error } => request
-                .update_expression("SET slack_gave_up = :error")
-                .expression_attribute_values(":error", s(error)),
-            Delivered::SlackUncertain { post } => request
-                .update_expression("ADD slack_uncertain :post")
-                .expression_attribute_values(":post", AttributeValue::Ss(vec![post.clone()])),
-            Delivered::Published { notice } => request
-                .update_expression("ADD sns_sent :id")
-                .expression_attribute_values(":id", AttributeValue::Ss(vec![notice.clone()])),
+        // What each delivery records: an update expression and its values.
+        let set = |id: &str| AttributeValue::Ss(vec![id.to_string()]);
+        let (expression, values) = match delivered {
+            Delivered::SlackPosted { message, rendered } => (
+                "SET channel = :channel, ts = :ts, slack_rendered = :rendered",
+                vec![
+                    (":channel", s(&message.channel)),
+                    (":ts", s(&message.ts)),
+                    (":rendered", s(rendered)),
+                ],
+            ),
+            Delivered::SlackUpdated { rendered } => (
+                "SET slack_rendered = :rendered",
+                vec![(":rendered", s(rendered))],
+            ),
+            Delivered::SlackReplied { notice } => {
+                ("ADD slack_replies :id", vec![(":id", set(notice))])
+            }
+            Delivered::SlackGaveUp { error } => {
+                ("SET slack_gave_up = :error", vec![(":error", s(error))])
+            }
+            Delivered::SlackUncertain { post } => {
+                ("ADD slack_uncertain :post", vec![(":post", set(post))])
+            }
+            Delivered::Published { notice } => ("ADD sns_sent :id", vec![(":id", set(notice))]),
         };
+        let request = values.into_iter().fold(
+            t.update(key).update_expression(expression),
+            |request, (name, value)| request.expression_attribute_values(name, value),
+        );
         request
             .send()
             .await

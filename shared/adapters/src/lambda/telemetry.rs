@@ -1,5 +1,6 @@
 //! Structured JSON logs, one line per event, as CloudWatch Logs Insights expects.
 
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the JSON subscriber. The level comes from `RUST_LOG` (or Lambda's `AWS_LAMBDA_LOG_LEVEL`),
@@ -14,6 +15,16 @@ pub fn init() {
         })
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
+    install(filter, std::io::stdout);
+}
+
+/// Installs the functions' JSON log format with `filter`, writing to `writer`: the functions
+/// write to stdout, the warm benchmark pays for the same formatting into a sink. Ignored when a
+/// subscriber is already installed.
+pub fn install<W>(filter: EnvFilter, writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let _ = tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
@@ -22,6 +33,6 @@ pub fn init() {
         .with_target(false)
         .with_ansi(false)
         .with_env_filter(filter)
-        .with_writer(std::io::stdout)
+        .with_writer(writer)
         .try_init();
 }

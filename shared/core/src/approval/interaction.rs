@@ -335,7 +335,21 @@ impl Click<'_> {
     /// The HTTP request Slack sends for this click, signed with `signing_secret` at
     /// `timestamp` (seconds since the epoch).
     pub fn signed_request(&self, signing_secret: &str, timestamp: i64) -> SignedRequest {
-        let body = self.form_body();
+        SignedRequest::new(self.form_body(), signing_secret, timestamp)
+    }
+}
+
+/// An HTTP request as Slack sends it: headers (lower-case names) and the form body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRequest {
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl SignedRequest {
+    /// The request Slack sends with this form `body`, signed with `signing_secret` at
+    /// `timestamp` (seconds since the epoch): authentic, whatever the body says.
+    pub fn new(body: String, signing_secret: &str, timestamp: i64) -> SignedRequest {
         SignedRequest {
             headers: vec![
                 (
@@ -355,16 +369,7 @@ impl Click<'_> {
             body,
         }
     }
-}
 
-/// An HTTP request as Slack sends it: headers (lower-case names) and the form body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedRequest {
-    pub headers: Vec<(&'static str, String)>,
-    pub body: String,
-}
-
-impl SignedRequest {
     /// The request as a Lambda Function URL event (payload 2.0, base64 body), ready for the
     /// handler or `cargo lambda invoke --data-file`.
     pub fn function_url_event(&self) -> Value {

@@ -242,6 +242,7 @@ fn link(url: &str) -> String {
 mod tests {
     use super::*;
     use crate::approval::{ApprovalDecision, Approver, CommitSummary};
+    use crate::slack::shown::buttons;
     use std::collections::BTreeMap;
 
     const TOKEN: &str = "0f8b8a31-7c1e-4b7e-9d7e-2d3c4b5a6f70";
@@ -284,22 +285,6 @@ mod tests {
 
     fn all_text(v: &Value) -> String {
         v.to_string()
-    }
-
-    fn buttons(v: &Value) -> Vec<(String, String)> {
-        v["blocks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|b| b["type"] == "actions")
-            .flat_map(|b| b["elements"].as_array().unwrap().clone())
-            .map(|e| {
-                (
-                    e["action_id"].as_str().unwrap().to_string(),
-                    e["value"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect()
     }
 
     #[test]

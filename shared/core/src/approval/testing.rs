@@ -297,7 +297,7 @@ impl DeploymentCommands for FakeDeployments {
             None => CommandOutcome::Missing,
             Some(d) => match &d.command {
                 Some(pending) => CommandOutcome::AlreadyPending(pending.clone()),
-                None if version(command).is_some_and(|v| v != d.controls) => {
+                None if command.version().is_some_and(|v| v != d.controls) => {
                     CommandOutcome::Stale {
                         current: d.controls,
                     }
@@ -308,16 +308,6 @@ impl DeploymentCommands for FakeDeployments {
                 }
             },
         })
-    }
-}
-
-fn version(command: &Command) -> Option<u32> {
-    match command {
-        Command::Pause { version, .. }
-        | Command::Resume { version, .. }
-        | Command::Extend { version, .. }
-        | Command::Continue { version, .. } => Some(*version),
-        Command::Promote { .. } | Command::RollBack { .. } => None,
     }
 }
 

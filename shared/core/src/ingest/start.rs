@@ -130,35 +130,12 @@ pub trait PipelineStarter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::push::{Commit, GitRef, Provider};
+    use crate::push::testing::push;
+    use crate::push::Commit;
 
-    fn push(kind_ref: &str, message: &str) -> Push {
-        let head = Commit {
-            id: "abc123".into(),
-            message: message.into(),
-            author_name: "Ada Lovelace".into(),
-            author_email: "ada@example.com".into(),
-            author_username: Some("ada".into()),
-            url: None,
-            paths: vec![],
-        };
-        Push {
-            provider: Provider::GitHub,
-            repository: "octo/shop".into(),
-            repository_url: None,
-            git_ref: GitRef::parse(kind_ref).unwrap(),
-            before: "0".repeat(40),
-            commit_id: "abc123".into(),
-            head: Some(head),
-            commits: vec![],
-            created: false,
-            deleted: false,
-            forced: false,
-            commits_complete: true,
-            pusher: None,
-            sender: None,
-            pushed_at: None,
-        }
+    /// The start of `shop` (source action `Source`) for delivery `d-1`.
+    fn request_for(push: &Push) -> StartRequest {
+        StartRequest::new("shop", "Source", "d-1", push)
     }
 
     fn var<'a>(r: &'a StartRequest, name: &str) -> Option<&'a str> {
@@ -170,25 +147,20 @@ mod tests {
 
     #[test]
     fn branch_push_sets_the_documented_variables() {
-        let r = StartRequest::new(
-            "shop",
-            "Source",
-            "d-1",
-            &push("refs/heads/main", "Fix cart\n\nLong body"),
-        );
-        assert_eq!(var(&r, "COMMIT_ID"), Some("abc123"));
+        let r = request_for(&push("refs/heads/main", &[], "Fix cart\n\nLong body"));
+        assert_eq!(var(&r, "COMMIT_ID"), Some("c0ffee"));
         assert_eq!(var(&r, "BRANCH"), Some("main"));
         assert_eq!(var(&r, "TAG"), None);
-        assert_eq!(var(&r, "REPOSITORY"), Some("octo/shop"));
+        assert_eq!(var(&r, "REPOSITORY"), Some("octo-org/shop"));
         assert_eq!(var(&r, "AUTHOR"), Some("ada"));
         assert_eq!(var(&r, "COMMIT_MESSAGE"), Some("Fix cart"));
-        assert_eq!(r.commit_id, "abc123");
+        assert_eq!(r.commit_id, "c0ffee");
         assert_eq!(r.source_action, "Source");
     }
 
     #[test]
     fn pusher_and_every_commit_author_are_set() {
-        let mut p = push("refs/heads/main", "x");
+        let mut p = push("refs/heads/main", &[], "x");
         p.sender = Some("mona".into());
         let ghost = Commit {
             id: "c1".into(),
@@ -198,14 +170,14 @@ mod tests {
             ..Commit::default()
         };
         p.commits = vec![ghost.clone(), p.head.clone().unwrap(), ghost];
-        let r = StartRequest::new("shop", "Source", "d-1", &p);
+        let r = request_for(&p);
         assert_eq!(var(&r, "PUSHER"), Some("mona"));
         assert_eq!(var(&r, "COMMIT_AUTHORS"), Some("ghost@example.invalid,ada"));
     }
 
     #[test]
     fn commit_authors_are_cut_to_whole_entries() {
-        let mut p = push("refs/heads/main", "x");
+        let mut p = push("refs/heads/main", &[], "x");
         p.commits = (0..200)
             .map(|i| Commit {
                 id: format!("c{i}"),
@@ -213,7 +185,7 @@ mod tests {
                 ..Commit::default()
             })
             .collect();
-        let r = StartRequest::new("shop", "Source", "d-1", &p);
+        let r = request_for(&p);
         let value = var(&r, "COMMIT_AUTHORS").unwrap();
         assert!(value.len() <= MAX_VARIABLE_VALUE, "{}", value.len());
         assert!(value.split(',').all(|e| e.len() == 15), "{value}");
@@ -222,7 +194,7 @@ mod tests {
 
     #[test]
     fn tag_push_sets_tag_not_branch() {
-        let r = StartRequest::new("shop", "Source", "d-1", &push("refs/tags/v1.0", "Release"));
+        let r = request_for(&push("refs/tags/v1.0", &[], "Release"));
         assert_eq!(var(&r, "TAG"), Some("v1.0"));
         assert_eq!(var(&r, "BRANCH"), None);
     }
@@ -230,7 +202,7 @@ mod tests {
     #[test]
     fn long_messages_are_cut_to_what_codepipeline_accepts() {
         let long = "é".repeat(3000);
-        let r = StartRequest::new("shop", "Source", "d-1", &push("refs/heads/main", &long));
+        let r = request_for(&push("refs/heads/main", &[], &long));
         let value = var(&r, "COMMIT_MESSAGE").unwrap();
         assert_eq!(value.chars().count(), MAX_VARIABLE_VALUE);
         assert!(value.ends_with('…'));
@@ -238,7 +210,7 @@ mod tests {
 
     #[test]
     fn empty_values_are_left_out() {
-        let r = StartRequest::new("shop", "Source", "d-1", &push("refs/heads/main", ""));
+        let r = request_for(&push("refs/heads/main", &[], ""));
         assert_eq!(var(&r, "COMMIT_MESSAGE"), None);
     }
 

@@ -1,9 +1,10 @@
 //! Slack, in the words every feature uses: where a message was posted, who a user is, why a
 //! call failed, and the port (`Chat`) that posts and updates messages. Message *content*
-//! (Block Kit) is built by each feature from plain data; the HTTP client is
-//! `gantry_adapters::slack`.
+//! (Block Kit) is built by each feature from plain data, and read back by `shown`; the HTTP
+//! client is `gantry_adapters::slack`.
 
 mod error;
+pub mod shown;
 
 pub use error::SlackError;
 

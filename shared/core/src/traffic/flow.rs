@@ -9,8 +9,8 @@ mod lifecycle_step;
 use super::progress::Thread;
 use super::record::{DeploymentRecord, DeploymentStatus, HandOver};
 use super::{
-    Ack, AlarmWatch, ArtifactStore, Cluster, DeploymentStore, JobFailure, JobProgress, Jobs,
-    LoadBalancer, ShiftError, SlackProgress,
+    Ack, AlarmWatch, ArtifactStore, Cluster, DeploymentStore, HookFunctions, JobFailure,
+    JobProgress, Jobs, LoadBalancer, ServiceScaling, ShiftError, SlackProgress, TargetMetrics,
 };
 use super::{InputArtifact, Job};
 use crate::clock::now_epoch_millis as now_ms;
@@ -52,24 +52,39 @@ pub enum ShiftOutcome {
     },
 }
 
+/// The outside systems the traffic shifter speaks to, named once: each step's `impl` then states
+/// one bound instead of nine. The function binds them to AWS and Slack; the end-to-end tests
+/// swap some for stand-ins that fail at a chosen moment.
+pub trait ShifterPorts {
+    type Cluster: Cluster + Sync;
+    type Balancer: LoadBalancer + Sync;
+    type Alarms: AlarmWatch + TargetMetrics + Sync;
+    type Jobs: Jobs + Sync;
+    type Artifacts: ArtifactStore + Sync;
+    type Store: DeploymentStore + Sync;
+    type Chat: Chat + Sync;
+    type Hooks: HookFunctions + Sync;
+    type Scaling: ServiceScaling + Sync;
+}
+
 /// The traffic shifter, over its ports.
-pub struct Shifter<C, L, W, J, A, S, K, H, G> {
-    pub cluster: C,
-    pub balancer: L,
-    pub alarms: W,
-    pub jobs: J,
-    pub artifacts: A,
-    pub store: S,
-    pub slack: Option<SlackProgress<K>>,
+pub struct Shifter<P: ShifterPorts> {
+    pub cluster: P::Cluster,
+    pub balancer: P::Balancer,
+    pub alarms: P::Alarms,
+    pub jobs: P::Jobs,
+    pub artifacts: P::Artifacts,
+    pub store: P::Store,
+    pub slack: Option<SlackProgress<P::Chat>>,
     /// The longest one invocation works before handing over with a continuation token.
     pub slice: Duration,
     /// How long after a metrics window ends the canary judge takes it as complete
     /// (`judged::DEFAULT_SETTLE_SECONDS`; tests set it below zero to judge at once).
     pub analysis_settle_seconds: i64,
     /// Lambda, for the lifecycle hooks' functions.
-    pub hooks: H,
+    pub hooks: P::Hooks,
     /// Application Auto Scaling, for services that are scalable targets.
-    pub scaling: G,
+    pub scaling: P::Scaling,
     /// This function's name (`AWS_LAMBDA_FUNCTION_NAME`): the pipeline must declare the job's
     /// action as an invoke of it. `None` skips that one comparison.
     pub function_name: Option<String>,
@@ -86,18 +101,7 @@ struct Check {
     context: Option<super::PipelineContext>,
 }
 
-impl<C, L, W, J, A, S, K, H, G> Shifter<C, L, W, J, A, S, K, H, G>
-where
-    H: super::HookFunctions + Sync,
-    G: super::ServiceScaling + Sync,
-    K: Chat + Sync,
-    C: Cluster + Sync,
-    L: LoadBalancer + Sync,
-    W: AlarmWatch + super::TargetMetrics + Sync,
-    J: Jobs + Sync,
-    A: ArtifactStore + Sync,
-    S: DeploymentStore + Sync,
-{
+impl<P: ShifterPorts> Shifter<P> {
     /// Works on `job` for at most `budget` (and `slice`). The job always gets a result; `Err`
     /// only when CodePipeline could not be given one (Lambda then retries the event).
     pub async fn run(&self, job: &Job, budget: Duration) -> Result<ShiftOutcome, ShiftError> {

@@ -21,13 +21,14 @@ pub mod progress;
 pub mod record;
 pub mod report;
 pub mod retry;
+pub mod sample;
 pub mod scaling;
 pub mod turn;
 pub mod weights;
 
 pub use confirm::{Forged, InvokeDeclaration, IssuedJob};
 pub use deployment::{Deployment, ServiceSnapshot, Timing, TokenError, MAX_TOKEN_CHARS};
-pub use flow::{ShiftOutcome, Shifter, DEFAULT_SLICE};
+pub use flow::{ShiftOutcome, Shifter, ShifterPorts, DEFAULT_SLICE};
 pub use job::{ArtifactCredentials, InputArtifact, Job, JobFailure, PipelineContext};
 pub use params::{ParamsError, SideSpec, TrafficControl, UserParameters};
 pub use phase::{

@@ -83,6 +83,21 @@ pub enum Command {
     Continue { by: String, version: u32 },
 }
 
+impl Command {
+    /// The controls' version a command carries (Pause, Resume, Extend bake, Continue): it acts
+    /// only while the deployment's controls are still at it. Promote and Roll back act whatever
+    /// the message showed.
+    pub fn version(&self) -> Option<u32> {
+        match self {
+            Command::Pause { version, .. }
+            | Command::Resume { version, .. }
+            | Command::Extend { version, .. }
+            | Command::Continue { version, .. } => Some(*version),
+            Command::Promote { .. } | Command::RollBack { .. } => None,
+        }
+    }
+}
+
 /// Everything one check reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observed {

@@ -251,31 +251,13 @@ pub fn clip(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::traffic::deployment::{ServiceSnapshot, Timing};
-    use crate::traffic::plan::{Strategy, TrafficPlan};
 
+    /// A canary of 3 tasks whose old side is kept 10 min after the last step, in `phase`.
     fn d(phase: Phase) -> Deployment {
-        Deployment::new(
-            "job-1",
-            Side::Blue,
-            "arn:aws:ecs:us-east-1:1:task-definition/shop:8",
-            3,
-            ServiceSnapshot {
-                task_definition: "arn:aws:ecs:us-east-1:1:task-definition/shop:7".into(),
-                desired: 0,
-            },
-            TrafficPlan::new(Strategy::Canary {
-                percent: 10,
-                bake_seconds: 300,
-            }),
-            Timing {
-                check_seconds: 15,
-                scale_down_after_seconds: 600,
-                ready_timeout_seconds: 900,
-            },
-            0,
-        )
-        .at(phase)
+        let mut d = crate::traffic::sample::canary(300).at(phase);
+        d.desired = 3;
+        d.timing.scale_down_after_seconds = 600;
+        d
     }
 
     fn services() -> Services {

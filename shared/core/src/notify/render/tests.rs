@@ -4,21 +4,7 @@ use super::*;
 use crate::notify::execution::Execution;
 use crate::notify::status::Status;
 use crate::notify::testing::*;
-
-fn texts(message: &Value) -> Vec<String> {
-    let mut out = vec![];
-    for b in message["blocks"].as_array().unwrap() {
-        if let Some(t) = b["text"]["text"].as_str() {
-            out.push(t.to_string());
-        }
-        for el in b["elements"].as_array().into_iter().flatten() {
-            if let Some(t) = el["text"].as_str() {
-                out.push(t.to_string());
-            }
-        }
-    }
-    out
-}
+use crate::slack::shown::texts;
 
 fn finished() -> Execution {
     let mut e = execution_of(&successful_run());

@@ -11,15 +11,11 @@ use crate::analysis::{
     decide_step, judge, metric_queries, series_from_results, settled, windows_from_series,
     AlbDimensions, AnalysisConfig, CanaryVerdict, StepDecision, Window,
 };
-use crate::slack::Chat;
 use crate::traffic::deployment::Deployment;
 use crate::traffic::judged::{StepState, WindowLine, PERIOD_SECONDS};
 use crate::traffic::phase::{Command, Observed, Phase, ShiftAction};
 use crate::traffic::progress::Thread;
-use crate::traffic::{
-    AlarmWatch, ArtifactStore, Cluster, DeploymentStore, Jobs, LoadBalancer, TargetMetrics,
-    UserParameters,
-};
+use crate::traffic::{DeploymentStore, TargetMetrics, UserParameters};
 
 /// The latest windows kept for the Slack message.
 const KEPT_WINDOWS: usize = 5;
@@ -261,18 +257,7 @@ pub fn load_balancer_arn(control: &crate::traffic::TrafficControl) -> Option<Str
     ))
 }
 
-impl<C, L, W, J, A, S, K, H, G> crate::traffic::Shifter<C, L, W, J, A, S, K, H, G>
-where
-    H: crate::traffic::HookFunctions + Sync,
-    G: crate::traffic::ServiceScaling + Sync,
-    K: Chat + Sync,
-    C: Cluster + Sync,
-    L: LoadBalancer + Sync,
-    W: AlarmWatch + TargetMetrics + Sync,
-    J: Jobs + Sync,
-    A: ArtifactStore + Sync,
-    S: DeploymentStore + Sync,
-{
+impl<P: crate::traffic::ShifterPorts> crate::traffic::Shifter<P> {
     /// One check's judging: reads both sides' metrics in one request, judges, keeps the state
     /// in `d`, and says what the step may do. Updates the Slack message when windows were
     /// judged, and replies in the execution's thread when a person is asked or on a Fail.
@@ -412,8 +397,6 @@ where
 mod tests {
     use super::*;
     use crate::analysis::SideStats;
-    use crate::traffic::deployment::{ServiceSnapshot, Timing};
-    use crate::traffic::plan::{Strategy, TrafficPlan};
     use crate::traffic::{Side, TrafficControl, Weights};
 
     fn window(start: i64, new: (u64, u64), live: (u64, u64)) -> Window {
@@ -429,28 +412,11 @@ mod tests {
         }
     }
 
+    /// A 5-minute canary at 10% since `since_ms`, checked every 15 s.
     fn canary_at_ten_percent(since_ms: i64) -> Deployment {
-        Deployment::new(
-            "job",
-            Side::Blue,
-            "arn:aws:ecs:us-east-1:1:task-definition/shop:2",
-            2,
-            ServiceSnapshot {
-                task_definition: "arn:aws:ecs:us-east-1:1:task-definition/shop:1".into(),
-                desired: 0,
-            },
-            TrafficPlan::new(Strategy::Canary {
-                percent: 10,
-                bake_seconds: 300,
-            }),
-            Timing {
-                check_seconds: 15,
-                scale_down_after_seconds: 300,
-                ready_timeout_seconds: 900,
-            },
-            0,
-        )
-        .at(Phase::Shifting { step: 0, since_ms })
+        let mut d = crate::traffic::sample::canary(300).at(Phase::Shifting { step: 0, since_ms });
+        d.timing.check_seconds = 15;
+        d
     }
 
     #[test]

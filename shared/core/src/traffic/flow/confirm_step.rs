@@ -5,10 +5,7 @@ use super::Shifter;
 use crate::traffic::confirm::{check_declared, check_issued, check_running};
 use crate::traffic::{Job, Jobs, PipelineContext, ShiftError};
 
-impl<C, L, W, J, A, S, K, H, G> Shifter<C, L, W, J, A, S, K, H, G>
-where
-    J: Jobs + Sync,
-{
+impl<P: super::ShifterPorts> Shifter<P> {
     /// The job's place in its pipeline, once CodePipeline confirms the job, its parameters
     /// and its continuation token. `ShiftError::Forged`: the job is not one to act on;
     /// another error: CodePipeline could not be asked (the invocation fails and is retried).

@@ -9,7 +9,6 @@
 use super::{pairs, services, Check};
 use crate::analysis::verdict::utc;
 use crate::clock::now_epoch_millis as now_ms;
-use crate::slack::Chat;
 use crate::traffic::deployment::Deployment;
 use crate::traffic::hooks::{
     self, after_answer, decide_pause, details_to_send, read_answer, HookAnswer, HookContext,
@@ -21,8 +20,8 @@ use crate::traffic::report::{self, ProgressOutcome};
 use crate::traffic::scaling::{new_side_floor, SavedScaling};
 use crate::traffic::weights::read_weights;
 use crate::traffic::{
-    AlarmWatch, ArtifactStore, Cluster, DeploymentStore, HookFunctions, Jobs, LoadBalancer,
-    ServiceScaling, ShiftError, Side, TargetMetrics, TrafficControl, UserParameters, Weights,
+    Cluster, DeploymentStore, HookFunctions, LoadBalancer, ServiceScaling, ShiftError, Side,
+    TrafficControl, UserParameters, Weights,
 };
 
 /// A pause hook's click, from the operator's command.
@@ -45,18 +44,7 @@ enum HookGate {
     RollBack(RollbackReason),
 }
 
-impl<C, L, W, J, A, S, K, H, G> crate::traffic::Shifter<C, L, W, J, A, S, K, H, G>
-where
-    H: HookFunctions + Sync,
-    G: ServiceScaling + Sync,
-    K: Chat + Sync,
-    C: Cluster + Sync,
-    L: LoadBalancer + Sync,
-    W: AlarmWatch + TargetMetrics + Sync,
-    J: Jobs + Sync,
-    A: ArtifactStore + Sync,
-    S: DeploymentStore + Sync,
-{
+impl<P: crate::traffic::ShifterPorts> crate::traffic::Shifter<P> {
     /// At the start, before anything moves: what the deployment carries for its lifecycle
     /// (whether it tests, the saved auto scaling state, the PRE_SCALE_UP hooks to run first).
     pub(super) async fn with_lifecycle(

@@ -1,63 +1,11 @@
 //! Tests of `phase`: this file is the body of its `#[cfg(test)] mod tests;`.
 
 use super::*;
-use crate::traffic::deployment::{ServiceSnapshot, Timing};
-use crate::traffic::plan::{Strategy, TrafficPlan};
-
-const NEW_TD: &str = "arn:aws:ecs:us-east-1:1:task-definition/shop:8";
-
-fn deployment(strategy: Strategy) -> Deployment {
-    Deployment::new(
-        "job-1",
-        Side::Blue,
-        NEW_TD,
-        2,
-        ServiceSnapshot {
-            task_definition: "arn:aws:ecs:us-east-1:1:task-definition/shop:7".into(),
-            desired: 0,
-        },
-        TrafficPlan::new(strategy),
-        Timing {
-            check_seconds: 5,
-            scale_down_after_seconds: 60,
-            ready_timeout_seconds: 300,
-        },
-        0,
-    )
-}
+use crate::traffic::plan::Strategy;
+use crate::traffic::sample::{self, deployment, healthy};
 
 fn canary() -> Deployment {
-    deployment(Strategy::Canary {
-        percent: 10,
-        bake_seconds: 30,
-    })
-}
-
-/// A healthy world: the idle service runs the new revision, both targets healthy, alarms OK.
-fn healthy(d: &Deployment, now_ms: i64) -> Observed {
-    Observed {
-        now_ms,
-        weights: expected_weights(d, d.phase),
-        idle: ServiceStatus {
-            task_definition: NEW_TD.into(),
-            desired: 2,
-            running: 2,
-            deployments: 1,
-            rollout: Rollout::Completed,
-        },
-        idle_targets: TargetHealth {
-            target_group: "shop-green".into(),
-            healthy: 2,
-            unhealthy: 0,
-            other: 0,
-            reason: None,
-        },
-        alarms: vec![AlarmReading {
-            name: "shop-5xx".into(),
-            state: AlarmState::Ok,
-        }],
-        command: None,
-    }
+    sample::canary(30)
 }
 
 /// Runs the machine against a world where the listener does what it is told, until the
