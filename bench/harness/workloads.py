@@ -184,18 +184,30 @@ class Deployments(Workload):
         self.deployed = 0
         self.job_id: Optional[str] = None
         self.following: Optional[dict[str, Any]] = None
+        # The shifter checks each job against the pipeline's declaration of its action: declare
+        # the benchmark's parameters (all at once, no scale-down wait) as the pipeline's own.
+        self.declared = {**traffic_parameters(world), "strategy": {"type": "all_at_once"},
+                         "scale_down_after_seconds": 0}
+        pipelines = world.client("codepipeline")
+        pipeline = pipelines.get_pipeline(name=PIPELINE)["pipeline"]
+        for stage in pipeline["stages"]:
+            for action in stage["actions"]:
+                if (stage["name"], action["name"]) == ("DeployProd", "Deploy"):
+                    action["configuration"]["UserParameters"] = json.dumps(self.declared)
+        pipelines.update_pipeline(pipeline=pipeline)
 
     def next(self) -> tuple[str, Any]:
         if self.following is not None:
             event, self.following = self.following, None
             return "deployment_invocation", event
         self.deployed += 1
-        params = traffic_parameters(self.world)
-        params.update({"image": params["image"].replace("#{BuildVariables.IMAGE_TAG}", f"2.{self.deployed}"),
-                       "strategy": {"type": "all_at_once"}, "scale_down_after_seconds": 0})
+        execution = start_execution(self.world)
+        # What CodePipeline hands the action: the declaration with its variables resolved.
+        resolved = json.dumps(self.declared).replace("#{BuildVariables.IMAGE_TAG}", f"2.{self.deployed}") \
+            .replace("#{codepipeline.PipelineExecutionId}", execution)
         job = self.world.control("POST", "codepipeline/jobs", {
             "pipeline": PIPELINE, "stage": "DeployProd", "action": "Deploy",
-            "execution_id": start_execution(self.world), "user_parameters": json.dumps(params)})
+            "execution_id": execution, "user_parameters": resolved})
         self.job_id = job["job_id"]
         return "deployment_invocation", job["event"]
 
