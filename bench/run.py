@@ -114,9 +114,31 @@ class Bench:
             raise SystemExit(f"bench: {path} is not built (scripts/bench.sh builds it)")
         return path
 
-    def floor_env(self) -> dict[str, str]:
+    def floor_env(self, checked: bool = True) -> dict[str, str]:
+        """The floors' environment. `checked`: their read goes through the emulator's IAM check
+        (signature and policy) as each function's does, under a key allowed exactly that read; AWS
+        checks every call alike. Unchecked, the harness's root key skips the check (a reference
+        row shows what that is worth)."""
         w = self.world
-        return {"GANTRY_SECRETS_ARN": w.secret_arn, "AWS_ENDPOINT_URL": w.aws_url, "AWS_REGION": REGION}
+        env = {"GANTRY_SECRETS_ARN": w.secret_arn, "AWS_ENDPOINT_URL": w.aws_url, "AWS_REGION": REGION}
+        if checked:
+            env.update(self.floor_key())
+        return env
+
+    def floor_key(self) -> dict[str, str]:
+        """An IAM user (made once) whose only policy reads the secret: the floor's role."""
+        if not hasattr(self, "_floor_key"):
+            import boto3  # the Python floor's own dependency
+
+            iam = boto3.client("iam", endpoint_url=self.world.aws_url, region_name=REGION,
+                               aws_access_key_id="testing", aws_secret_access_key="testing")
+            iam.create_user(UserName="bench-floor")
+            iam.put_user_policy(UserName="bench-floor", PolicyName="read-the-secret", PolicyDocument=json.dumps(
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                                                         "Resource": self.world.secret_arn}]}))
+            key = iam.create_access_key(UserName="bench-floor")["AccessKey"]
+            self._floor_key = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+        return self._floor_key
 
     def subjects(self) -> list[cold_start.Subject]:
         w = self.world
@@ -124,6 +146,8 @@ class Bench:
             (report.HELLO, self.binary("bench-hello"), {}, workloads.Hello(), "any event"),
             (report.FLOOR, self.binary("bench-floor"), self.floor_env(), workloads.Hello(), "any event"),
             (report.FLOOR_GANTRY, self.binary("bench-floor-gantry"), self.floor_env(), workloads.Hello(),
+             "any event"),
+            (report.FLOOR_UNCHECKED, self.binary("bench-floor"), self.floor_env(checked=False), workloads.Hello(),
              "any event"),
         ]
         functions = [

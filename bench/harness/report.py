@@ -9,6 +9,7 @@ import cost
 FUNCTIONS = ["webhook", "notifier", "approval", "traffic-shifter"]
 FLOOR, HELLO, PYTHON = "floor (aws-config + 1 secret)", "hello-world (no SDK)", "Python + boto3 (same work)"
 FLOOR_GANTRY = "floor's work, Gantry's SDK config"
+FLOOR_UNCHECKED = "floor, root key (emulator checks no IAM)"
 CUSTOM_STORE = "SSL_CERT_FILE=system bundle"
 
 # Issue 16: below the naive floor.
