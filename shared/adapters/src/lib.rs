@@ -9,8 +9,9 @@
 //! - [`sns`]: notifications. [`secretsmanager`]: the secret.
 //! - [`slack`]: the Web API client (rate limits, retries, TLS roots).
 //! - [`autoscaling`]: Application Auto Scaling (the shifter's scale-in suspension).
-//! - [`sdk`]: one AWS configuration per cold start. [`lambda`]: init errors, JSON logs, and
-//!   Invoke (lifecycle hooks).
+//! - [`sdk`]: one AWS configuration per cold start. [`lambda`]: every function's start-up (the
+//!   secret read beside the configuration and the clients), init errors, JSON logs, and Invoke
+//!   (lifecycle hooks).
 
 pub mod autoscaling;
 mod aws_error;
