@@ -38,34 +38,49 @@ impl ShifterPorts for Production {
 /// The traffic shifter, wired to AWS.
 pub type TrafficShifter = Shifter<Production>;
 
-/// The clients the shifter needs, built from the SDK configuration alone, so that `main` builds
-/// them while the secret is read.
+/// The shifter wired to AWS from the SDK configuration alone, so that `main` builds it while the
+/// secret is read; Slack, which needs the secret's token, is attached by [`build`].
 pub struct Clients {
-    ecs: aws_sdk_ecs::Client,
-    elb: aws_sdk_elasticloadbalancingv2::Client,
-    cloudwatch: aws_sdk_cloudwatch::Client,
-    codepipeline: aws_sdk_codepipeline::Client,
-    dynamodb: aws_sdk_dynamodb::Client,
-    lambda: aws_sdk_lambda::Client,
-    autoscaling: aws_sdk_applicationautoscaling::Client,
-    sdk: aws_config::SdkConfig,
+    shifter: TrafficShifter,
     /// Only when `GANTRY_NOTIFY` is set.
     slack: Option<SlackHttps>,
 }
 
 impl Clients {
     pub fn new(sdk: &aws_config::SdkConfig, config: &TrafficShifterConfig) -> Self {
-        Self {
-            ecs: aws_sdk_ecs::Client::new(sdk),
-            elb: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
-            codepipeline: aws_sdk_codepipeline::Client::new(sdk),
-            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
-            lambda: aws_sdk_lambda::Client::new(sdk),
-            autoscaling: aws_sdk_applicationautoscaling::Client::new(sdk),
-            sdk: sdk.clone(),
-            slack: config.notify.is_some().then(SlackHttps::new),
-        }
+        let shifter = Shifter {
+            cluster: EcsCluster {
+                client: aws_sdk_ecs::Client::new(sdk),
+            },
+            balancer: AlbListener {
+                client: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
+            },
+            alarms: CloudWatchAlarms {
+                client: aws_sdk_cloudwatch::Client::new(sdk),
+            },
+            jobs: CodePipelineJobs {
+                client: aws_sdk_codepipeline::Client::new(sdk),
+            },
+            artifacts: S3Artifacts { sdk: sdk.clone() },
+            store: DynamoDeployments {
+                table: StateTable {
+                    client: aws_sdk_dynamodb::Client::new(sdk),
+                    name: config.table.clone(),
+                },
+            },
+            slack: None,
+            function_name: config.function_name.clone(),
+            slice: DEFAULT_SLICE,
+            analysis_settle_seconds: config.analysis_settle_seconds,
+            hooks: LambdaHooks {
+                client: aws_sdk_lambda::Client::new(sdk),
+            },
+            scaling: ServiceAutoScaling {
+                client: aws_sdk_applicationautoscaling::Client::new(sdk),
+            },
+        };
+        let slack = config.notify.is_some().then(SlackHttps::new);
+        Self { shifter, slack }
     }
 }
 
@@ -76,7 +91,8 @@ pub fn build(
     secrets: &GantrySecrets,
     clients: Clients,
 ) -> TrafficShifter {
-    let slack = match (&config.notify, &secrets.slack_bot_token, clients.slack) {
+    let Clients { mut shifter, slack } = clients;
+    shifter.slack = match (&config.notify, &secrets.slack_bot_token, slack) {
         (Some(notify), Some(token), Some(https)) => Some(SlackProgress {
             client: SlackClient::over(
                 https,
@@ -94,37 +110,7 @@ pub fn build(
         }
         _ => None,
     };
-    Shifter {
-        cluster: EcsCluster {
-            client: clients.ecs,
-        },
-        balancer: AlbListener {
-            client: clients.elb,
-        },
-        alarms: CloudWatchAlarms {
-            client: clients.cloudwatch,
-        },
-        jobs: CodePipelineJobs {
-            client: clients.codepipeline,
-        },
-        artifacts: S3Artifacts { sdk: clients.sdk },
-        store: DynamoDeployments {
-            table: StateTable {
-                client: clients.dynamodb,
-                name: config.table,
-            },
-        },
-        slack,
-        function_name: config.function_name.clone(),
-        slice: DEFAULT_SLICE,
-        analysis_settle_seconds: config.analysis_settle_seconds,
-        hooks: LambdaHooks {
-            client: clients.lambda,
-        },
-        scaling: ServiceAutoScaling {
-            client: clients.autoscaling,
-        },
-    }
+    shifter
 }
 
 /// How long this invocation may work: what is left before Lambda's deadline, less a margin to
