@@ -14,11 +14,10 @@ use gantry_adapters::slack::{RetryPolicy, SlackClient, SlackHttps};
 use gantry_core::config::TrafficShifterConfig;
 use gantry_core::secrets::GantrySecrets;
 use gantry_core::traffic::{
-    Job, ShiftOutcome, Shifter, ShifterPorts, SlackProgress, DEFAULT_SLICE,
+    invocation_budget, Job, ShiftOutcome, Shifter, ShifterPorts, SlackProgress, DEFAULT_SLICE,
 };
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{json, Value};
-use std::time::Duration;
 
 /// The outside systems the traffic shifter speaks to, in production.
 pub struct Production;
@@ -113,14 +112,6 @@ pub fn build(
     shifter
 }
 
-/// How long this invocation may work: what is left before Lambda's deadline, less a margin to
-/// roll back and report (a quarter of what is left, at least 2 s, at most 15 s).
-pub fn budget(deadline_ms: u64, now_ms: u64) -> Duration {
-    let left = deadline_ms.saturating_sub(now_ms);
-    let margin = (left / 4).clamp(2_000, 15_000);
-    Duration::from_millis(left.saturating_sub(margin))
-}
-
 /// Handles one `CodePipeline.job` event. `Err` only when CodePipeline could not be given the
 /// job's result: Lambda then retries the event, and the retry carries on from the real state.
 pub async fn handle<P: ShifterPorts>(
@@ -133,7 +124,8 @@ pub async fn handle<P: ShifterPorts>(
     };
     let now = gantry_core::clock::now_epoch_millis().max(0) as u64;
     // On the heap: the deployment's state machine is large, the runtime's thread stack is not.
-    let outcome = Box::pin(shifter.run(&job, budget(event.context.deadline, now))).await?;
+    let outcome =
+        Box::pin(shifter.run(&job, invocation_budget(event.context.deadline, now))).await?;
     tracing::info!(job = %job.id, outcome = ?outcome, "job done");
     Ok(match outcome {
         ShiftOutcome::Continued { .. } => json!({"outcome": "continued"}),
@@ -142,17 +134,4 @@ pub async fn handle<P: ShifterPorts>(
         ShiftOutcome::AlreadyFinished => json!({"outcome": "already_finished"}),
         ShiftOutcome::Forged { message } => json!({"outcome": "refused", "message": message}),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_budget_leaves_time_to_roll_back_and_report() {
-        assert_eq!(budget(900_000, 0), Duration::from_secs(885));
-        assert_eq!(budget(20_000, 0), Duration::from_secs(15));
-        assert_eq!(budget(3_000, 0), Duration::from_secs(1));
-        assert_eq!(budget(1_000, 5_000), Duration::ZERO);
-    }
 }

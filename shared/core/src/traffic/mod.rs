@@ -4,6 +4,7 @@
 //!
 //! Nothing here talks to AWS; `crate::traffic` observes, applies and reports.
 
+pub mod budget;
 pub mod confirm;
 pub mod deployment;
 pub mod flow;
@@ -26,6 +27,7 @@ pub mod scaling;
 pub mod turn;
 pub mod weights;
 
+pub use budget::invocation_budget;
 pub use confirm::{Forged, InvokeDeclaration, IssuedJob};
 pub use deployment::{Deployment, ServiceSnapshot, Timing, TokenError, MAX_TOKEN_CHARS};
 pub use flow::{ShiftOutcome, Shifter, ShifterPorts, DEFAULT_SLICE};
