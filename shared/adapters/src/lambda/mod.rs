@@ -53,8 +53,9 @@ where
 /// a wait: side by side, start-up lasts as long as the longer of the two, not their sum (issue
 /// 16); in AWS, where the read takes milliseconds of network, the rest costs no start-up time.
 ///
-/// The error is a [`ConfigError`] or a [`SecretsError`]; a configuration error is reported before
-/// a secret that could not be read, being the one to fix first and needing no AWS call to be seen.
+/// The error is a [`ConfigError`] or a [`SecretsError`](gantry_core::secrets::SecretsError); a
+/// configuration error is reported before a secret that could not be read, being the one to fix
+/// first and needing no AWS call to be seen.
 pub async fn configure<E, C, K>(
     sdk: &aws_config::SdkConfig,
     env: E,
