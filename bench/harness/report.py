@@ -214,6 +214,12 @@ def judge_rows(j: dict[str, Any], row: Any, section: Any) -> None:
     f = j["false_rollbacks"]
     row("false rollbacks, same version both sides", f"{f['rate']:.2%} ({f['errors']} errors, {f['latency']} p99)",
         f"≤ {JUDGE_FALSE:.0%} per deployment", f["rate"] <= JUDGE_FALSE)
+    cost = j.get("same_version_cost")
+    if cost:
+        row("  good deployments held past their plan / asking a person",
+            f"{cost['held_past_plan']:.1%} / {cost['asked_a_person']:.1%} "
+            f"(windows p50 {cost['windows_p50']:.0f}, p90 {cost['windows_p90']:.0f} of {cost['planned_windows']} planned)",
+            "what holding under watch costs")
     a = j["errors_10x_at_1pct"]
     row("10× errors at 1% base: caught by 250 requests", f"{a['caught_by_250']:.1%} (median {a['median_new_requests']:.0f})",
         f"≥ {JUDGE_CAUGHT_1PCT:.0%}", a["caught_by_250"] >= JUDGE_CAUGHT_1PCT)
@@ -226,11 +232,18 @@ def judge_rows(j: dict[str, Any], row: Any, section: Any) -> None:
     row("10× errors at 0.1% base: caught by 1,000 requests",
         f"{b['caught_by_1000']:.1%} (median {median:.0f})" if median else f"{b['caught_by_1000']:.1%}",
         f"≥ {JUDGE_CAUGHT_01PCT:.0%}", b["caught_by_1000"] >= JUDGE_CAUGHT_01PCT)
-    row("  best single exact test needs (90%)", f"{b['best_single_test_requests_90pct']} requests",
-        "known live rate, one look")
+    row("  requests by which 90% are caught: the judge / the best single exact test",
+        f"{b['p90_new_requests']:.0f} / {b['best_single_test_requests_90pct']}",
+        "the best knows the live rate and looks once")
     if "best_single_look_same_window_caught_by_1000" in b:
         row("  one look, all of alpha, same-window live data", f"{b['best_single_look_same_window_caught_by_1000']:.1%}",
             "the ceiling with this live side")
+    if "held_at_10pct_caught_by_1000" in b:
+        row("  the judge with the canary held at 10% until caught",
+            f"{b['held_at_10pct_caught_by_1000']:.1%} (90% by {b['held_at_10pct_p90_new_requests']:.0f})",
+            "the ceiling for any rule of when to advance")
+        row("  one look, all of alpha, canary held at 10%", f"{b['best_single_look_held_at_10pct_caught_by_1000']:.1%}",
+            "the ceiling for any judge of the same minutes")
     lat = j["latency_2x"]
     row("p99 at 2× live: caught within two windows", f"{lat['caught_within_two_judged_windows']:.1%}",
         f"≥ {JUDGE_LATENCY:.0%}", lat["caught_within_two_judged_windows"] >= JUDGE_LATENCY)

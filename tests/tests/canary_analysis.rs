@@ -102,6 +102,11 @@ type Minute = ((u64, u64, f64), (u64, u64, f64));
 /// Publishes what the ALB would for green (new) and blue (live), one 60-second period each,
 /// from the minute after now on.
 async fn publish_minutes(shop: &Shop, minutes: &[Minute]) {
+    publish_minutes_after(shop, 0, minutes).await
+}
+
+/// As `publish_minutes`, leaving the first `skip` minutes to what was published before.
+async fn publish_minutes_after(shop: &Shop, skip: i64, minutes: &[Minute]) {
     let load_balancer = shop
         .listener
         .rsplit_once('/')
@@ -110,7 +115,7 @@ async fn publish_minutes(shop: &Shop, minutes: &[Minute]) {
     let now = gantry_core::clock::now_epoch_seconds();
     let first = (now / 60 + 1) * 60;
     for (i, (new, live)) in minutes.iter().enumerate() {
-        let timestamp = first + 60 * i as i64 + 5;
+        let timestamp = first + 60 * (skip + i as i64) + 5;
         for (group, (requests, errors, p99)) in [
             (&shop.green_target_group, new),
             (&shop.blue_target_group, live),
@@ -314,6 +319,45 @@ async fn a_low_traffic_canary_is_never_rolled_back_on_noise_and_waits_for_a_pers
 
 /// Writes a Pause / Resume / Extend bake click into the deployment record, as the approval
 /// function does, with the controls' version the clicked message showed.
+#[tokio::test]
+async fn a_canary_that_looks_worse_without_significance_holds_past_its_bake_until_the_evidence_clears(
+) {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    // 2 of 100 on the canary against 2 of 900 live: eight times the rate, p = 0.06, which no
+    // look can call significant after 100 requests. Not a Pass either.
+    publish_minutes(shop, &[((100, 2, 0.12), (900, 2, 0.11))]).await;
+    let (first, _) = start(&rig, 4, json!({})).await;
+    let running = spawn_run(&rig.shifter, &first);
+    shop.until_green_at(10).await;
+    // Past the 4-second bake, short of as long again: held, nobody asked yet.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        shop.weights(false).await,
+        (90, 10),
+        "a canary that looks worse does not move on at its bake's end"
+    );
+    let (progress, replies) = thread(&rig.slack).await;
+    assert!(
+        blocks_text(&progress).contains(":grey_question: inconclusive"),
+        "{progress}"
+    );
+    assert!(replies.is_empty(), "{replies:?}");
+    // The evidence clears: ten times the traffic, no new error on the canary.
+    publish_minutes_after(shop, 1, &[((1000, 0, 0.12), (9000, 20, 0.11))]).await;
+    assert_went_through(
+        shop,
+        running,
+        "the watch cleared, so the canary went on by itself",
+    )
+    .await;
+    let (progress, _) = thread(&rig.slack).await;
+    assert!(
+        blocks_text(&progress).contains(":white_check_mark: pass"),
+        "{progress}"
+    );
+}
+
 async fn control(rig: &Rig, deployment: &str, command: &str, version: u32, minutes: u32) {
     let command = Command {
         command,

@@ -15,12 +15,20 @@ use std::time::Instant;
 
 use gantry_core::analysis::binomial::upper_tail;
 use gantry_core::analysis::{
-    error_p_value, judge, AnalysisConfig, JudgeState, Reason, SideStats, Window,
+    decide_step, error_p_value, judge, AnalysisConfig, BakeTime, JudgeState, Reason, SideStats,
+    StepDecision, Window,
 };
 use rng::{normal_quantile, Rng};
 use serde_json::{json, Value};
 
+/// The canary's steps: its weight on the new side, and its bake in one-minute windows.
 const STEPS: [(f64, u32); 2] = [(0.10, 10), (0.50, 10)];
+/// The same canary held at 10% to the horizon: what the judge does when the step never moves on
+/// before it is caught (the ceiling for any rule that decides when a step advances).
+const HELD: [(f64, u32); 1] = [(0.10, HORIZON)];
+/// The most windows a simulated deployment runs (an hour): a step held under watch, or waiting
+/// for a person, stops there.
+const HORIZON: u32 = 60;
 
 #[derive(Clone, Copy)]
 struct Service {
@@ -66,20 +74,45 @@ fn p99(rng: &mut Rng, n: u64, median: f64, sigma: f64) -> Option<f64> {
 
 struct Timings(Vec<f64>);
 
+/// How a simulated deployment ended.
+struct Outcome {
+    /// The judge rolled it back.
+    caught: Option<Caught>,
+    /// Windows it ran (to the end of its last step, a rollback, or the horizon).
+    windows: u32,
+    /// The judge asked a person (`on_inconclusive: pause`) at some step.
+    asked: bool,
+}
+
+/// One deployment through the steps. Each step advances when the judge's bake decision says so
+/// (`decide_step`, as the shifter does): at its bake's end if it passed, later if the latest
+/// window left it under watch; a person asked to decide is taken to leave the weights where they
+/// are until the horizon (the judge keeps judging meanwhile, as it does in the shifter).
 fn deploy(
     rng: &mut Rng,
     config: &AnalysisConfig,
+    steps: &[(f64, u32)],
     s: Service,
     change: Change,
     timings: &mut Option<&mut Timings>,
-) -> Option<Caught> {
+) -> Outcome {
     let mut state = JudgeState::default();
     let mut index = 0u32;
     let mut latency_index = 0u32;
-    for (weight, windows) in STEPS {
+    let mut asked = false;
+    for &(weight, bake) in steps {
         state.start_step();
-        for _ in 0..windows {
+        let mut in_step = 0u32;
+        loop {
+            if index >= HORIZON {
+                return Outcome {
+                    caught: None,
+                    windows: index,
+                    asked,
+                };
+            }
             index += 1;
+            in_step += 1;
             let total = (s.traffic * rng.between(0.8, 1.2)).round() as u64;
             let new = rng.binomial(total, weight);
             let live = total - new;
@@ -107,16 +140,44 @@ fn deploy(
             }
             state = next;
             if let Some(fail) = verdicts.iter().find(|v| v.is_fail()) {
-                return Some(Caught {
-                    window: index,
-                    latency_window: latency_index,
-                    new_requests: state.new_requests,
-                    reason: fail.evidence().reason,
-                });
+                return Outcome {
+                    caught: Some(Caught {
+                        window: index,
+                        latency_window: latency_index,
+                        new_requests: state.new_requests,
+                        reason: fail.evidence().reason,
+                    }),
+                    windows: index,
+                    asked,
+                };
+            }
+            let time = if in_step < bake {
+                BakeTime::Running
+            } else if in_step < 2 * bake {
+                BakeTime::Over
+            } else {
+                BakeTime::OverTwice
+            };
+            match decide_step(config, &state.bake, &verdicts, time) {
+                StepDecision::Advance => break,
+                StepDecision::Wait => {}
+                StepDecision::AskPerson { .. } => asked = true,
+                // Only with `on_inconclusive: rollback`, which the simulation does not use.
+                StepDecision::RollBack { .. } => {
+                    return Outcome {
+                        caught: None,
+                        windows: index,
+                        asked,
+                    }
+                }
             }
         }
     }
-    None
+    Outcome {
+        caught: None,
+        windows: index,
+        asked,
+    }
 }
 
 fn service(rng: &mut Rng, traffic: (f64, f64), base: (f64, f64)) -> Service {
@@ -149,15 +210,15 @@ fn best_single_test(base: f64, bad: f64, tolerance: f64, alpha: f64, power: f64)
 }
 
 /// How often one exact test, with all of alpha and the same-window live data, catches the new side
-/// at `factor` x `base` if it knew in advance to look at the last window before the new side
+/// at 10 x `base` through `steps` if it knew in advance to look at the last window before the new side
 /// passes `limit` requests: what no judge that looks more than once, with same-window data, can
 /// beat (looking earlier as well costs alpha; looking later is past the limit).
 fn best_single_look(
     rng: &mut Rng,
     config: &AnalysisConfig,
+    steps: &[(f64, u32)],
     runs: u64,
     base: f64,
-    factor: f64,
     traffic: (f64, f64),
     limit: u64,
 ) -> f64 {
@@ -166,7 +227,7 @@ fn best_single_look(
         let mut s = service(rng, traffic, (base, base));
         s.base = base;
         let (mut n, mut e, mut m, mut f) = (0u64, 0u64, 0u64, 0u64);
-        'deployment: for (weight, windows) in STEPS {
+        'deployment: for &(weight, windows) in steps {
             for _ in 0..windows {
                 let total = (s.traffic * rng.between(0.8, 1.2)).round() as u64;
                 let new = rng.binomial(total, weight);
@@ -175,7 +236,7 @@ fn best_single_look(
                 }
                 let rate = (s.base * (0.2 * rng.normal()).exp()).min(1.0);
                 n += new;
-                e += rng.binomial(new, (rate * factor).min(1.0));
+                e += rng.binomial(new, (rate * 10.0).min(1.0));
                 m += total - new;
                 f += rng.binomial(total - new, rate);
             }
@@ -213,55 +274,72 @@ fn main() {
     // 1. Same version on both sides: every rollback is a false one.
     let mut timings = Timings(Vec::with_capacity(runs as usize * 20));
     let (mut false_errors, mut false_latency) = (0u64, 0u64);
+    // What holding a step under watch costs a good deployment: how long it runs past its plan's
+    // 20 windows, and how often the judge asks a person.
+    let (mut asked, mut held) = (0u64, 0u64);
+    let mut durations: Vec<f64> = Vec::with_capacity(runs as usize);
+    let planned: u32 = STEPS.iter().map(|(_, bake)| bake).sum();
     for _ in 0..runs {
         let s = service(&mut rng, (300.0, 30_000.0), (0.001, 0.02));
-        match deploy(&mut rng, &config, s, SAME, &mut Some(&mut timings)) {
+        let o = deploy(&mut rng, &config, &STEPS, s, SAME, &mut Some(&mut timings));
+        match o.caught {
             Some(c) if c.reason == Reason::Errors => false_errors += 1,
             Some(_) => false_latency += 1,
-            None => {}
+            None => {
+                asked += u64::from(o.asked);
+                held += u64::from(o.windows > planned);
+                durations.push(f64::from(o.windows));
+            }
         }
     }
+    durations.sort_by(f64::total_cmp);
     let false_rate = (false_errors + false_latency) as f64 / runs as f64;
 
     // 2. 10x the errors, at a 1% and a 0.1% base rate, on a low-traffic service (a few hundred
     // requests a minute: 30-100 a window on the canary), where the requests served matter most.
-    let mut catch = |base: f64, traffic: (f64, f64), limit: u64| -> (f64, f64, f64) {
-        let mut served: Vec<f64> = Vec::new();
-        let mut within = 0u64;
-        for _ in 0..runs {
-            let mut s = service(&mut rng, traffic, (base, base));
-            s.base = base;
-            let c = deploy(
-                &mut rng,
-                &config,
-                s,
-                Change {
-                    error_factor: 10.0,
-                    latency_factor: 1.0,
-                },
-                &mut None,
-            );
-            let n = c.map_or(f64::INFINITY, |c| c.new_requests as f64);
-            if n <= limit as f64 {
-                within += 1;
+    let mut catch =
+        |steps: &[(f64, u32)], base: f64, traffic: (f64, f64), limit: u64| -> (f64, f64, f64) {
+            let mut served: Vec<f64> = Vec::new();
+            let mut within = 0u64;
+            for _ in 0..runs {
+                let mut s = service(&mut rng, traffic, (base, base));
+                s.base = base;
+                let c = deploy(
+                    &mut rng,
+                    &config,
+                    steps,
+                    s,
+                    Change {
+                        error_factor: 10.0,
+                        latency_factor: 1.0,
+                    },
+                    &mut None,
+                )
+                .caught;
+                let n = c.map_or(f64::INFINITY, |c| c.new_requests as f64);
+                if n <= limit as f64 {
+                    within += 1;
+                }
+                served.push(n);
             }
-            served.push(n);
-        }
-        served.sort_by(f64::total_cmp);
-        (
-            within as f64 / runs as f64,
-            quantile(&served, 0.5),
-            quantile(&served, 0.9),
-        )
-    };
+            served.sort_by(f64::total_cmp);
+            (
+                within as f64 / runs as f64,
+                quantile(&served, 0.5),
+                quantile(&served, 0.9),
+            )
+        };
     let low_traffic = (300.0, 1_000.0);
-    let (caught_1pct, median_1pct, p90_1pct) = catch(0.01, low_traffic, 250);
-    let (caught_01pct, median_01pct, p90_01pct) = catch(0.001, low_traffic, 1_000);
+    let (caught_1pct, median_1pct, p90_1pct) = catch(&STEPS, 0.01, low_traffic, 250);
+    let (caught_01pct, median_01pct, p90_01pct) = catch(&STEPS, 0.001, low_traffic, 1_000);
+    let (held_01pct, _, held_p90_01pct) = catch(&HELD, 0.001, low_traffic, 1_000);
     let best_1pct = best_single_test(0.01, 0.10, 1.0, config.alpha, 0.95);
     let best_01pct = best_single_test(0.001, 0.01, 1.0, config.alpha, 0.90);
     let best_look_01pct =
-        best_single_look(&mut rng, &config, runs, 0.001, 10.0, low_traffic, 1_000);
-    let best_look_1pct = best_single_look(&mut rng, &config, runs, 0.01, 10.0, low_traffic, 250);
+        best_single_look(&mut rng, &config, &STEPS, runs, 0.001, low_traffic, 1_000);
+    let best_look_held_01pct =
+        best_single_look(&mut rng, &config, &HELD, runs, 0.001, low_traffic, 1_000);
+    let best_look_1pct = best_single_look(&mut rng, &config, &STEPS, runs, 0.01, low_traffic, 250);
     let best_01pct_tol = best_single_test(
         0.001,
         0.01,
@@ -279,13 +357,15 @@ fn main() {
         let c = deploy(
             &mut rng,
             &config,
+            &STEPS,
             s,
             Change {
                 error_factor: 1.0,
                 latency_factor: 2.0,
             },
             &mut None,
-        );
+        )
+        .caught;
         match c {
             Some(c) if c.reason == Reason::Latency && c.latency_window <= 2 => {
                 latency_within_two += 1;
@@ -312,13 +392,16 @@ fn main() {
                     if let Some(c) = deploy(
                         &mut rng,
                         &config,
+                        &STEPS,
                         s,
                         Change {
                             error_factor: factor,
                             latency_factor: 1.0,
                         },
                         &mut None,
-                    ) {
+                    )
+                    .caught
+                    {
                         caught += 1;
                         served.push(c.new_requests as f64);
                     }
@@ -361,9 +444,13 @@ fn main() {
     let out = json!({
         "runs": runs,
         "config": serde_json::to_value(&config).unwrap_or(Value::Null),
-        "deployment": "canary 10% x 10 windows, then 50% x 10 windows (20 looks); traffic and base rate log-uniform per deployment",
+        "deployment": "canary 10% with a 10-window bake, then 50% with a 10-window bake; a step advances on the judge's bake decision (held while under watch; a deployment stops at 60 windows); traffic and base rate log-uniform per deployment",
         "false_rollbacks": {"rate": false_rate, "errors": false_errors, "latency": false_latency,
                             "traffic": [300, 30000], "base_rate": [0.001, 0.02]},
+        "same_version_cost": {"planned_windows": planned, "held_past_plan": held as f64 / runs as f64,
+                              "asked_a_person": asked as f64 / runs as f64,
+                              "windows_p50": quantile(&durations, 0.5), "windows_p90": quantile(&durations, 0.9),
+                              "windows_p99": quantile(&durations, 0.99), "horizon": HORIZON},
         "errors_10x_at_1pct": {"caught_by_250": caught_1pct, "median_new_requests": finite(median_1pct),
                                "p90_new_requests": finite(p90_1pct), "best_single_test_requests_95pct": best_1pct,
                                "best_single_look_same_window_caught_by_250": best_look_1pct,
@@ -371,6 +458,8 @@ fn main() {
         "errors_10x_at_0_1pct": {"caught_by_1000": caught_01pct, "median_new_requests": finite(median_01pct),
                                  "p90_new_requests": finite(p90_01pct), "best_single_test_requests_90pct": best_01pct,
                                  "best_single_look_same_window_caught_by_1000": best_look_01pct,
+                                 "held_at_10pct_caught_by_1000": held_01pct, "held_at_10pct_p90_new_requests": finite(held_p90_01pct),
+                                 "best_single_look_held_at_10pct_caught_by_1000": best_look_held_01pct,
                                  "best_single_test_requests_90pct_same_tolerance": best_01pct_tol, "traffic": low_traffic},
         "latency_2x": {"caught_within_two_judged_windows": latency_rate, "traffic": [3000, 30000]},
         "detection_table": table,

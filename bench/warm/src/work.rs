@@ -16,7 +16,7 @@
 use crate::measure::Samples;
 use gantry_core::analysis::{
     decide_step, judge, series_from_results, windows_from_series, AnalysisConfig, BakeTally,
-    JudgeState,
+    BakeTime, JudgeState,
 };
 use gantry_core::approval::{authorize, Act, ChangeOwners, Clicker, StageApprovers, Verdict};
 use gantry_core::config::Verbosity;
@@ -319,7 +319,7 @@ fn shifter_row(alarms: usize) -> Result<Value, String> {
         let (new, live) = series_from_results(answer.iter().map(|(id, p)| (*id, p.clone())));
         let windows = windows_from_series(&new, &live);
         let (_, verdicts) = judge(&config, &JudgeState::default(), &windows);
-        let step = decide_step(&config, &BakeTally::default(), &verdicts, false);
+        let step = decide_step(&config, &BakeTally::default(), &verdicts, BakeTime::Running);
         std::hint::black_box((next_step(&d, &observed), step));
         Ok(())
     })?;

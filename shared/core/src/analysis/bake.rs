@@ -1,6 +1,8 @@
 //! What the verdicts do to a traffic step: advance only after a bake with no Fail (and, by
-//! default, at least one Pass); a Fail rolls back at once; a bake that ends with only
-//! inconclusive windows follows `on_inconclusive`.
+//! default, at least one Pass), and not while the latest window left the step under watch (the
+//! new side looks worse than live without being significantly so: the step holds, for up to as
+//! long again as its bake, while the evidence decides); a Fail rolls back at once; a bake that
+//! ends with only inconclusive windows, or still under watch, follows `on_inconclusive`.
 
 use super::{AnalysisConfig, BakeTally, CanaryVerdict, OnInconclusive};
 
@@ -9,24 +11,49 @@ use super::{AnalysisConfig, BakeTally, CanaryVerdict, OnInconclusive};
 pub enum StepDecision {
     /// The bake is over and it passed: move to the next step.
     Advance,
-    /// Keep the weights and check again later (the bake is still running).
+    /// Keep the weights and check again later (the bake is still running, or under watch).
     Wait,
     /// Roll back now; `message` is the `analysis: ...` line for the job's failure message.
     RollBack {
         message: String,
         verdict: Option<Box<CanaryVerdict>>,
     },
-    /// Hold the weights and ask a person (the bake ended without a Pass, `on_inconclusive: pause`).
+    /// Hold the weights and ask a person (the bake ended without a Pass, or still under watch,
+    /// with `on_inconclusive: pause`).
     AskPerson { message: String },
 }
 
+/// Where the step is in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BakeTime {
+    /// The bake is still running.
+    Running,
+    /// The bake is over.
+    Over,
+    /// The bake is over, and so is as long again: the longest a step waits under watch.
+    OverTwice,
+}
+
+impl BakeTime {
+    /// From the clock, the bake's end and its length (ms).
+    pub fn at(now_ms: i64, bake_end_ms: i64, bake_ms: i64) -> BakeTime {
+        if now_ms < bake_end_ms {
+            BakeTime::Running
+        } else if now_ms < bake_end_ms.saturating_add(bake_ms) {
+            BakeTime::Over
+        } else {
+            BakeTime::OverTwice
+        }
+    }
+}
+
 /// Decides a step from the bake's tally (after the latest windows were judged), the verdicts of
-/// this check, and whether the bake's time is over.
+/// this check, and where the bake is in time.
 pub fn decide_step(
     config: &AnalysisConfig,
     tally: &BakeTally,
     latest: &[CanaryVerdict],
-    bake_over: bool,
+    time: BakeTime,
 ) -> StepDecision {
     if let Some(fail) = latest.iter().find(|v| v.is_fail()) {
         return StepDecision::RollBack {
@@ -34,18 +61,20 @@ pub fn decide_step(
             verdict: Some(Box::new(fail.clone())),
         };
     }
-    if !bake_over {
-        return StepDecision::Wait;
-    }
-    if tally.passes > 0 || !config.require_pass {
-        return StepDecision::Advance;
-    }
-    let message = format!(
-        "analysis: inconclusive: the bake ended with no window in which the new side served {} requests ({} inconclusive windows); on_inconclusive is {}",
-        config.min_requests,
-        tally.inconclusive,
-        config.on_inconclusive.as_str()
-    );
+    let message = match (time, tally.watching) {
+        (BakeTime::Running, _) | (BakeTime::Over, true) => return StepDecision::Wait,
+        (_, false) if tally.passes > 0 || !config.require_pass => return StepDecision::Advance,
+        (_, false) => format!(
+            "analysis: inconclusive: the bake ended with no window in which the new side served {} requests ({} inconclusive windows); on_inconclusive is {}",
+            config.min_requests,
+            tally.inconclusive,
+            config.on_inconclusive.as_str()
+        ),
+        (BakeTime::OverTwice, true) => format!(
+            "analysis: inconclusive: the bake and as long again are over, and the new side still looks worse than live (5xx rate or p99) without being significantly so; on_inconclusive is {}",
+            config.on_inconclusive.as_str()
+        ),
+    };
     match config.on_inconclusive {
         OnInconclusive::Pause => StepDecision::AskPerson { message },
         OnInconclusive::Continue => StepDecision::Advance,
@@ -87,9 +116,12 @@ mod tests {
             &JudgeState::default(),
             &windows((300, 3), (2700, 27), 3),
         );
-        assert_eq!(decide_step(&c, &state.bake, &v, false), StepDecision::Wait);
         assert_eq!(
-            decide_step(&c, &state.bake, &v, true),
+            decide_step(&c, &state.bake, &v, BakeTime::Running),
+            StepDecision::Wait
+        );
+        assert_eq!(
+            decide_step(&c, &state.bake, &v, BakeTime::Over),
             StepDecision::Advance
         );
     }
@@ -102,7 +134,7 @@ mod tests {
             &JudgeState::default(),
             &windows((300, 30), (2700, 27), 3),
         );
-        match decide_step(&c, &state.bake, &v, false) {
+        match decide_step(&c, &state.bake, &v, BakeTime::Running) {
             StepDecision::RollBack { message, verdict } => {
                 assert!(message.starts_with("analysis: fail"), "{message}");
                 assert!(verdict.is_some());
@@ -117,22 +149,22 @@ mod tests {
         let mut c = AnalysisConfig::default();
         let (state, v) = judge(&c, &JudgeState::default(), &starved);
         assert!(
-            matches!(decide_step(&c, &state.bake, &v, true), StepDecision::AskPerson { ref message } if message.contains("on_inconclusive is pause"))
+            matches!(decide_step(&c, &state.bake, &v, BakeTime::Over), StepDecision::AskPerson { ref message } if message.contains("on_inconclusive is pause"))
         );
         c.on_inconclusive = OnInconclusive::Continue;
         assert_eq!(
-            decide_step(&c, &state.bake, &v, true),
+            decide_step(&c, &state.bake, &v, BakeTime::Over),
             StepDecision::Advance
         );
         c.on_inconclusive = OnInconclusive::Rollback;
         assert!(matches!(
-            decide_step(&c, &state.bake, &v, true),
+            decide_step(&c, &state.bake, &v, BakeTime::Over),
             StepDecision::RollBack { verdict: None, .. }
         ));
         c.on_inconclusive = OnInconclusive::Pause;
         c.require_pass = false;
         assert_eq!(
-            decide_step(&c, &state.bake, &v, true),
+            decide_step(&c, &state.bake, &v, BakeTime::Over),
             StepDecision::Advance
         );
     }
@@ -149,8 +181,49 @@ mod tests {
         assert_eq!(state.bake, BakeTally::default());
         assert_eq!(state.new_requests, 900);
         assert!(matches!(
-            decide_step(&c, &state.bake, &[], true),
+            decide_step(&c, &state.bake, &[], BakeTime::Over),
             StepDecision::AskPerson { .. }
         ));
+    }
+
+    #[test]
+    fn a_step_under_watch_holds_past_its_bake_then_asks_and_advances_once_the_watch_clears() {
+        let c = AnalysisConfig::default();
+        let watching = BakeTally {
+            passes: 3,
+            inconclusive: 2,
+            watching: true,
+        };
+        assert_eq!(
+            decide_step(&c, &watching, &[], BakeTime::Over),
+            StepDecision::Wait
+        );
+        match decide_step(&c, &watching, &[], BakeTime::OverTwice) {
+            StepDecision::AskPerson { message } => {
+                assert!(message.contains("still looks worse than live"), "{message}");
+                assert!(message.ends_with("on_inconclusive is pause"), "{message}");
+            }
+            other => panic!("expected a person asked, got {other:?}"),
+        }
+        let cleared = BakeTally {
+            watching: false,
+            ..watching
+        };
+        assert_eq!(
+            decide_step(&c, &cleared, &[], BakeTime::Over),
+            StepDecision::Advance
+        );
+        assert_eq!(
+            decide_step(&c, &cleared, &[], BakeTime::OverTwice),
+            StepDecision::Advance
+        );
+    }
+
+    #[test]
+    fn the_bake_clock_reads_running_over_and_over_twice() {
+        assert_eq!(BakeTime::at(999, 1_000, 600), BakeTime::Running);
+        assert_eq!(BakeTime::at(1_000, 1_000, 600), BakeTime::Over);
+        assert_eq!(BakeTime::at(1_599, 1_000, 600), BakeTime::Over);
+        assert_eq!(BakeTime::at(1_600, 1_000, 600), BakeTime::OverTwice);
     }
 }

@@ -4,16 +4,28 @@
 use serde::{Deserialize, Serialize};
 
 use super::binomial::upper_tail;
-use super::spending::{look, Spent};
+use super::spending::{look, Earlier, Spent};
 use super::{AnalysisConfig, CanaryVerdict, Evidence, Reason, Window};
 
-/// Passes and inconclusive windows in the current step's bake.
+/// A window whose error test does not fail, but whose p-value (on the cumulative counts, before
+/// any spending) is at most this, puts the step under watch: the new side looks worse than the
+/// tolerance allows without being significantly so yet. A step under watch does not advance at
+/// its bake's end: it keeps its weights, and so keeps most of the traffic on the live side, where
+/// each new-side request comes with the most live evidence beside it, until the test fails or the
+/// evidence clears (docs/analysis.md, "Holding a canary that looks worse").
+pub const WATCH_P: f64 = 0.1;
+
+/// Passes and inconclusive windows in the current step's bake, and whether its latest judged
+/// window left it under watch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct BakeTally {
     #[serde(rename = "p", default)]
     pub passes: u32,
     #[serde(rename = "i", default)]
     pub inconclusive: u32,
+    /// The latest judged window had the errors or the p99 under watch.
+    #[serde(rename = "u", default, skip_serializing_if = "std::ops::Not::not")]
+    pub watching: bool,
 }
 
 /// What the judge remembers between checks: ~100 bytes of JSON.
@@ -37,11 +49,60 @@ pub struct JudgeState {
     /// Both sides' errors together at the last look: the next look waits for more.
     #[serde(rename = "t", default)]
     pub errors_at_look: u64,
+    /// The last look that could fail: the next look spends only its chance of failing when that
+    /// one did not (`spending`).
+    #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
+    pub last_critical: Option<CriticalLook>,
     /// Consecutive judged windows with the new p99 over the tolerance.
     #[serde(rename = "l", default)]
     pub latency_strikes: u32,
     #[serde(rename = "b", default)]
     pub bake: BakeTally,
+}
+
+/// A look that could fail, as the next look needs it: the counts then and its critical count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CriticalLook {
+    /// Both sides' errors.
+    #[serde(rename = "t")]
+    pub total: u64,
+    #[serde(rename = "n")]
+    pub new_requests: u64,
+    #[serde(rename = "m")]
+    pub live_requests: u64,
+    /// The fewest new-side errors that would have failed it.
+    #[serde(rename = "c")]
+    pub critical: u64,
+}
+
+impl CriticalLook {
+    /// The earlier look for `spending::look`, with the new side's share of the errors since it
+    /// (from the requests since), when the deployment has reached `new_requests`/`live_requests`.
+    fn earlier(
+        self,
+        tolerance: f64,
+        new_requests: u64,
+        live_requests: u64,
+    ) -> Option<(Earlier, f64)> {
+        let share = null_share(tolerance, self.new_requests, self.live_requests)?;
+        let (added_new, added_live) = (
+            new_requests.saturating_sub(self.new_requests),
+            live_requests.saturating_sub(self.live_requests),
+        );
+        let share_since = match (added_new, added_live) {
+            (0, _) => 0.0,
+            (_, 0) => 1.0,
+            (n, m) => null_share(tolerance, n, m)?,
+        };
+        Some((
+            Earlier {
+                total: self.total,
+                share,
+                critical: self.critical,
+            },
+            share_since,
+        ))
+    }
 }
 
 impl JudgeState {
@@ -150,25 +211,39 @@ fn judge_one(config: &AnalysisConfig, state: &mut JudgeState, w: &Window) -> Can
     );
     // A look, when there are more errors than at the last one: it uses its test's exact size.
     let total_errors = state.new_errors.saturating_add(state.live_errors);
-    let look_now = match null_share(
-        config.error_ratio_tolerance,
-        state.new_requests,
-        state.live_requests,
-    ) {
+    let tolerance = config.error_ratio_tolerance;
+    let look_now = match null_share(tolerance, state.new_requests, state.live_requests) {
         Some(p0) if total_errors > state.errors_at_look => {
+            let since = state
+                .last_critical
+                .and_then(|k| k.earlier(tolerance, state.new_requests, state.live_requests));
             let l = look(
                 config.alpha,
                 state.spent,
                 state.new_requests,
                 total_errors,
                 p0,
+                since,
             );
             state.spent = l.spent;
             state.errors_at_look = total_errors;
+            if let Some(critical) = l.critical {
+                state.last_critical = Some(CriticalLook {
+                    total: total_errors,
+                    new_requests: state.new_requests,
+                    live_requests: state.live_requests,
+                    critical,
+                });
+            }
             Some(l)
         }
         _ => None,
     };
+    let error_ratio = (state.live_errors > 0 && state.live_requests > 0 && state.new_requests > 0)
+        .then(|| {
+            (state.new_errors as f64 / state.new_requests as f64)
+                / (state.live_errors as f64 / state.live_requests as f64)
+        });
     // The new side's errors reach the look's critical count: with exact tails, the same as
     // `p <= allowed`; for counts too large to sum, the bound's (stricter) count decides.
     let errors_fail = look_now.is_some_and(|l| l.critical.is_some_and(|c| state.new_errors >= c));
@@ -188,12 +263,7 @@ fn judge_one(config: &AnalysisConfig, state: &mut JudgeState, w: &Window) -> Can
         }
     }
     let latency_fail = state.latency_strikes >= config.latency_windows;
-
-    let error_ratio = (state.live_errors > 0 && state.live_requests > 0 && state.new_requests > 0)
-        .then(|| {
-            (state.new_errors as f64 / state.new_requests as f64)
-                / (state.live_errors as f64 / state.live_requests as f64)
-        });
+    let errors_watch = !errors_fail && p_value.is_some_and(|p| p <= WATCH_P);
     let evidence = |reason| Evidence {
         reason,
         window_start: w.start,
@@ -213,6 +283,8 @@ fn judge_one(config: &AnalysisConfig, state: &mut JudgeState, w: &Window) -> Can
         CanaryVerdict::Fail(evidence(Reason::Errors))
     } else if latency_fail {
         CanaryVerdict::Fail(evidence(Reason::Latency))
+    } else if errors_watch {
+        CanaryVerdict::Inconclusive(evidence(Reason::ErrorsUnderWatch))
     } else if w.new.requests < config.min_requests {
         CanaryVerdict::Inconclusive(evidence(Reason::TooFewRequests))
     } else if state.latency_strikes > 0 {
@@ -220,6 +292,7 @@ fn judge_one(config: &AnalysisConfig, state: &mut JudgeState, w: &Window) -> Can
     } else {
         CanaryVerdict::Pass(evidence(Reason::WithinTolerance))
     };
+    state.bake.watching = errors_watch || state.latency_strikes > 0;
     match verdict {
         CanaryVerdict::Pass(_) => state.bake.passes = state.bake.passes.saturating_add(1),
         CanaryVerdict::Inconclusive(_) => {
@@ -299,6 +372,31 @@ mod tests {
     }
 
     #[test]
+    fn a_new_side_that_looks_worse_without_significance_is_watched_until_the_evidence_clears() {
+        let c = AnalysisConfig::default();
+        // 2 of 100 against 2 of 900: eight times the rate, p = 0.06, far from significant after
+        // 100 requests. Not a Pass: the step must not advance on it.
+        let (watched, v) = judge(
+            &c,
+            &JudgeState::default(),
+            &[window(0, (100, 2, 0.1), (900, 2, 0.1))],
+        );
+        assert!(
+            matches!(&v[0], CanaryVerdict::Inconclusive(e) if e.reason == Reason::ErrorsUnderWatch),
+            "{v:?}"
+        );
+        assert!(v[0]
+            .to_string()
+            .contains("looks higher than live, watching"));
+        assert!(watched.bake.watching);
+        assert_eq!(watched.bake.passes, 0);
+        // A clean window with ten times the traffic: 2 of 1,100 against 22 of 9,900 is no worse.
+        let (cleared, v) = judge(&c, &watched, &[window(60, (1000, 0, 0.1), (9000, 20, 0.1))]);
+        assert!(v[0].is_pass(), "{v:?}");
+        assert!(!cleared.bake.watching);
+    }
+
+    #[test]
     fn zero_errors_anywhere_pass() {
         let c = AnalysisConfig::default();
         let (_, v) = judge(
@@ -368,7 +466,7 @@ mod tests {
         let (once, all) = judge(&c, &JudgeState::default(), &ws);
         let (half, _) = judge(&c, &JudgeState::default(), &ws[..3]);
         let token = serde_json::to_string(&half).expect("serializes");
-        assert!(token.len() < 120, "{} bytes: {token}", token.len());
+        assert!(token.len() < 160, "{} bytes: {token}", token.len());
         let back: JudgeState = serde_json::from_str(&token).expect("parses");
         let (twice, rest) = judge(&c, &back, &ws);
         assert_eq!(rest.len(), 3);

@@ -8,7 +8,7 @@
 //!    both sides' series since the new side started taking traffic, `series_from_results`,
 //!    `windows_from_series`, then `settled` (drop windows CloudWatch is still filling);
 //! 3. `judge(&config, &state, &windows)` -> (new state, verdicts for the windows not judged before);
-//! 4. `decide_step(&config, &state.bake, &verdicts, bake_over)` -> Advance / Wait / RollBack / AskPerson;
+//! 4. `decide_step(&config, &state.bake, &verdicts, BakeTime::at(..))` -> Advance / Wait / RollBack / AskPerson;
 //! 5. carry `JudgeState` in the continuation token (`state.start_step()` when a new step begins).
 //!
 //! docs/analysis.md explains the statistics.
@@ -22,9 +22,9 @@ pub mod spending;
 pub mod verdict;
 pub mod window;
 
-pub use bake::{decide_step, StepDecision};
+pub use bake::{decide_step, BakeTime, StepDecision};
 pub use config::{AnalysisConfig, AnalysisConfigError, OnInconclusive};
-pub use judge::{error_p_value, judge, settled, BakeTally, JudgeState};
+pub use judge::{error_p_value, judge, settled, BakeTally, CriticalLook, JudgeState};
 pub use metrics::{metric_queries, series_from_results, AlbDimensions, ArnError, MetricQuery};
 pub use verdict::{CanaryVerdict, Evidence, Reason};
 pub use window::{windows_from_series, SideSeries, SideStats, Window};

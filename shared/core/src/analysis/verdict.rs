@@ -13,6 +13,10 @@ pub enum Reason {
     TooFewRequests,
     /// The new p99 was over the tolerance, in fewer consecutive windows than `latency_windows`.
     LatencyUnderWatch,
+    /// The new side's 5xx rate looks higher than the tolerance allows (the exact test's p-value,
+    /// before any spending, is at most `judge::WATCH_P`) but not yet significantly: the step
+    /// holds its weights until the evidence decides.
+    ErrorsUnderWatch,
     /// The exact test says the new side's 5xx rate is above the tolerance x the live side's.
     Errors,
     /// The new p99 was over the tolerance x the live p99 in `latency_windows` consecutive windows.
@@ -122,6 +126,7 @@ impl std::fmt::Display for CanaryVerdict {
             Reason::WithinTolerance => "within tolerance",
             Reason::TooFewRequests => "too few requests to judge",
             Reason::LatencyUnderWatch => "p99 over tolerance, watching",
+            Reason::ErrorsUnderWatch => "5xx rate looks higher than live, watching",
             Reason::Errors => "new side's 5xx rate is worse than live",
             Reason::Latency => "new side's p99 is worse than live",
         };

@@ -9,7 +9,7 @@
 use crate::analysis::verdict::utc;
 use crate::analysis::{
     decide_step, judge, metric_queries, series_from_results, settled, windows_from_series,
-    AlbDimensions, AnalysisConfig, CanaryVerdict, StepDecision, Window,
+    AlbDimensions, AnalysisConfig, BakeTime, CanaryVerdict, StepDecision, Window,
 };
 use crate::traffic::deployment::Deployment;
 use crate::traffic::judged::{StepState, WindowLine, PERIOD_SECONDS};
@@ -178,6 +178,7 @@ pub fn gate_step(
     windows: Option<&[Window]>,
     now_ms: i64,
     bake_end_ms: i64,
+    bake_ms: i64,
     settle_seconds: i64,
 ) -> (StepState, Gate, Vec<CanaryVerdict>) {
     let Some(windows) = windows else {
@@ -194,7 +195,8 @@ pub fn gate_step(
     next.recent.extend(verdicts.iter().map(WindowLine::of));
     let extra = next.recent.len().saturating_sub(KEPT_WINDOWS);
     next.recent.drain(..extra);
-    let gate = match decide_step(config, &next.judge.bake, &verdicts, now_ms >= bake_end_ms) {
+    let time = BakeTime::at(now_ms, bake_end_ms, bake_ms);
+    let gate = match decide_step(config, &next.judge.bake, &verdicts, time) {
         StepDecision::Advance => Gate::Proceed,
         StepDecision::Wait => Gate::Hold,
         StepDecision::RollBack { message, .. } => Gate::RollBack { message },
@@ -312,6 +314,7 @@ impl<P: crate::traffic::ShifterPorts> crate::traffic::Shifter<P> {
             windows.as_deref(),
             now_ms,
             bake_end_ms,
+            i64::from(bake_seconds) * 1000,
             self.analysis_settle_seconds,
         );
         for v in &verdicts {
@@ -458,7 +461,8 @@ mod tests {
         let ws: Vec<Window> = (1..=4)
             .map(|i| window(i * 60, (300, 30), (2700, 27)))
             .collect();
-        let (next, gate, verdicts) = gate_step(&c, &s, Some(&ws), 10_000_000, 20_000_000, 120);
+        let (next, gate, verdicts) =
+            gate_step(&c, &s, Some(&ws), 10_000_000, 20_000_000, 600_000, 120);
         assert!(
             matches!(gate, Gate::RollBack { ref message } if message.starts_with("analysis: fail"))
         );
@@ -472,7 +476,7 @@ mod tests {
         let s = enter_step(&StepState::default(), 0, 0);
         let ws = [window(60, (300, 3), (2700, 27))];
         // The window ends at 120 s; it is settled at 240 s.
-        let (next, gate, v) = gate_step(&c, &s, Some(&ws), 200_000, 100_000, 120);
+        let (next, gate, v) = gate_step(&c, &s, Some(&ws), 200_000, 100_000, 600_000, 120);
         assert!(v.is_empty());
         assert_eq!(
             gate,
@@ -480,13 +484,13 @@ mod tests {
                 message: "analysis: inconclusive: the bake ended with no window in which the new side served 50 requests (0 inconclusive windows); on_inconclusive is pause".into()
             }
         );
-        let (_, again, _) = gate_step(&c, &next, Some(&ws), 201_000, 100_000, 120);
+        let (_, again, _) = gate_step(&c, &next, Some(&ws), 201_000, 100_000, 600_000, 120);
         assert_eq!(again, Gate::Hold, "a person is asked once");
-        let (_, gate, v) = gate_step(&c, &s, Some(&ws), 240_000, 300_000, 120);
+        let (_, gate, v) = gate_step(&c, &s, Some(&ws), 240_000, 300_000, 600_000, 120);
         assert_eq!((gate, v.len()), (Gate::Hold, 1), "passed, bake not over");
-        let (_, gate, _) = gate_step(&c, &s, Some(&ws), 240_000, 200_000, 120);
+        let (_, gate, _) = gate_step(&c, &s, Some(&ws), 240_000, 200_000, 600_000, 120);
         assert_eq!(gate, Gate::Proceed);
-        let (_, gate, _) = gate_step(&c, &s, None, 240_000, 200_000, 120);
+        let (_, gate, _) = gate_step(&c, &s, None, 240_000, 200_000, 600_000, 120);
         assert_eq!(gate, Gate::Hold);
     }
 
@@ -552,7 +556,7 @@ mod tests {
                 )
             })
             .collect();
-        let (next, _, _) = gate_step(&c, &s, Some(&ws), i64::MAX / 2, 0, 120);
+        let (next, _, _) = gate_step(&c, &s, Some(&ws), i64::MAX / 2, 0, 600_000, 120);
         assert_eq!(next.recent.len(), 5);
         d.judged = next;
         d.judged.asked = true;
