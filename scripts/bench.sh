@@ -15,8 +15,12 @@ export PATH="$PWD/.venv/bin:$PATH"
 target=$(cargo metadata --format-version 1 --no-deps | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 functions=(-p webhook -p notifier -p approval -p traffic-shifter)
 if [ -z "${GANTRY_BENCH_SKIP_BUILD:-}" ]; then
-  echo "== building for this machine (release): the functions, the floors, warm-paths" >&2
-  cargo build --release "${functions[@]}" -p gantry-bench-floor -p gantry-bench-warm -p gantry-bench-judge
+  echo "== building for this machine (release): the functions, then the floors and warm-paths" >&2
+  # Two builds, not one: cargo unifies features across the packages of one build, and the naive
+  # floor turns on the SDK's default HTTPS client, which the functions leave out (Cargo.toml).
+  # Built alone, the functions are what `cargo lambda build` deploys.
+  cargo build --release "${functions[@]}"
+  cargo build --release -p gantry-bench-floor -p gantry-bench-warm -p gantry-bench-judge
   echo "== building for Lambda (release, arm64): the functions' bootstraps" >&2
   # cargo-lambda cross-compiles with zig (both from the venv); the standard library for arm64
   # comes from rustup.

@@ -79,7 +79,7 @@ fn options(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
 /// The functions' JSON log format (`gantry_adapters::lambda::telemetry`), written nowhere.
 fn quiet_logs() {
     gantry_adapters::lambda::telemetry::install(
-        tracing_subscriber::EnvFilter::new("info"),
+        gantry_adapters::lambda::telemetry::filter(Some("info")),
         std::io::sink,
     );
 }

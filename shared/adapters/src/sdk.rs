@@ -2,9 +2,11 @@
 //!
 //! What a deployed function's start-up does not need is left out (issue 16), and each cut falls
 //! back to the SDK's standard behaviour where a developer's machine may need it:
-//! - the system certificate store: the SDK's HTTPS client verifies with Mozilla's compiled-in
-//!   roots ([`http`]), unless `SSL_CERT_FILE`/`SSL_CERT_DIR` name a custom store (a private CA,
-//!   a TLS-inspecting proxy), when the SDK's default client, which reads them, is kept;
+//! - the system certificate store: the SDK's HTTPS client ([`http`]) verifies with Mozilla's
+//!   compiled-in roots, unless `SSL_CERT_FILE`/`SSL_CERT_DIR` name a custom store (a private CA,
+//!   a TLS-inspecting proxy), whose roots it then reads (`slack/tls.rs`); the SDK's default
+//!   client is not built into the functions at all (the workspace leaves out the SDK's
+//!   `default-https-client` feature);
 //! - the credential chain (profiles, SSO, web identity, ECS, IMDS): Lambda hands the role's
 //!   credentials over in `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`; when
 //!   they are absent the default chain is kept;
@@ -25,10 +27,7 @@ use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 pub async fn load() -> SdkConfig {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    let custom_store = crate::slack::tls::custom_store_configured();
-    if let Some(tls) = crate::slack::tls::bundled_roots(custom_store) {
-        loader = loader.http_client(http::client(tls));
-    }
+    loader = loader.http_client(http::client(crate::slack::tls::client_config()));
     if env("AWS_ACCESS_KEY_ID").is_some() && env("AWS_SECRET_ACCESS_KEY").is_some() {
         loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
     }

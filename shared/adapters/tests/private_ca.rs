@@ -1,7 +1,7 @@
-//! A private CA named by `SSL_CERT_FILE` still works for the AWS clients (issue 16): the AWS SDK's
-//! HTTP client verifies with Mozilla's compiled-in roots by default, which do not hold a company's
-//! own CA (a TLS-inspecting proxy, a private endpoint), so naming a store must switch back to a
-//! verifier that reads it, as it does for Slack.
+//! A private CA named by `SSL_CERT_FILE` still works for the AWS clients and for Slack's (issue
+//! 16): both verify with Mozilla's compiled-in roots by default, which do not hold a company's own
+//! CA (a TLS-inspecting proxy, a private endpoint), so naming a store must switch both to its
+//! roots.
 //!
 //! Its own test binary (one process): it sets `SSL_CERT_FILE` and the AWS variables, which are
 //! process-wide. The certificates are in tests/fixtures/tls (`private_*`, made for this test with
@@ -14,7 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/tls");
 
-/// An HTTPS server under the private CA's certificate that answers every request with a secret.
+/// An HTTPS server under the private CA's certificate that answers every request with a secret
+/// (which Slack's client also takes for a successful answer: it carries `"ok":true`).
 async fn secrets_manager_under_a_private_ca() -> std::net::SocketAddr {
     let cert = CertificateDer::from_pem_file(format!("{FIXTURES}/private_server.crt"))
         .expect("server certificate");
@@ -49,7 +50,7 @@ async fn secrets_manager_under_a_private_ca() -> std::net::SocketAddr {
                         Ok(n) => request.extend_from_slice(&buffer[..n]),
                     }
                 }
-                let body = r#"{"ARN":"arn:aws:secretsmanager:us-east-1:123456789012:secret:s","Name":"s","SecretString":"from the private endpoint"}"#;
+                let body = r#"{"ok":true,"ARN":"arn:aws:secretsmanager:us-east-1:123456789012:secret:s","Name":"s","SecretString":"from the private endpoint"}"#;
                 let answer = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()
@@ -71,6 +72,20 @@ async fn read_secret() -> Result<Option<String>, String> {
         .await
         .map(|out| out.secret_string().map(str::to_string))
         .map_err(|e| format!("{e:?}"))
+}
+
+/// A Slack read through a client built now (as a function builds it at start-up).
+async fn read_slack(address: std::net::SocketAddr) -> Result<(), String> {
+    let slack = gantry_adapters::slack::SlackClient::with_policy(
+        &format!("https://localhost:{}", address.port()),
+        gantry_core::secrets::SecretString::new("xoxb-test"),
+        gantry_adapters::slack::RetryPolicy::for_clicks(),
+    );
+    slack
+        .read("auth.test", &[])
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 #[tokio::test]
@@ -97,6 +112,11 @@ async fn a_private_ca_named_by_ssl_cert_file_is_trusted_and_only_then() {
     let refused = read_secret().await;
     let why = refused.expect_err("trusted without the CA");
     assert!(why.contains("UnknownIssuer"), "{why}");
+    let why = read_slack(address)
+        .await
+        .expect_err("Slack trusted without the CA");
+    // The handshake fails, so the client reports it could not connect (it never names the cause).
+    assert!(why.contains("could not connect"), "{why}");
 
     // Named by SSL_CERT_FILE, the private CA is trusted and the secret is read.
     std::env::set_var("SSL_CERT_FILE", format!("{FIXTURES}/private_ca.crt"));
@@ -104,4 +124,5 @@ async fn a_private_ca_named_by_ssl_cert_file_is_trusted_and_only_then() {
         read_secret().await,
         Ok(Some("from the private endpoint".to_string()))
     );
+    assert_eq!(read_slack(address).await, Ok(()));
 }

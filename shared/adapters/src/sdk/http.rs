@@ -1,16 +1,17 @@
-//! The AWS SDK's HTTP client: the SDK's own stack (hyper 1 + rustls + aws-lc-rs), but verifying
-//! with Mozilla's roots compiled in, as the Slack client does (`slack/tls.rs` says why).
+//! The AWS SDK's HTTP client: the SDK's own stack (hyper 1 + rustls + aws-lc-rs), verifying as
+//! the Slack client does: Mozilla's roots compiled in, or a custom store's (`slack/tls.rs`).
 //!
 //! The SDK's default HTTPS client loads the system's certificate store the first time it builds a
 //! connector, which is on the first AWS call of a cold start (the secret read): about a third of
 //! the naive floor's start-up on this machine, paid even when the endpoint is plain HTTP (the
 //! emulator). The SDK offers no way to hand it a prepared rustls configuration, so this module is a
 //! small [`HttpClient`] of its own over the same crates the SDK's uses: one hyper-util pool per
-//! timeout setting, rustls with the configuration `slack::tls::bundled_roots` builds (the same
+//! timeout setting, rustls with the configuration `slack::tls::client_config` builds (the same
 //! roots, provider and ALPN for both of Gantry's outside systems).
 //!
-//! [`super::load`] uses it only when no custom store is configured (`SSL_CERT_FILE`,
-//! `SSL_CERT_DIR`); otherwise the SDK's default client, which reads those, is kept.
+//! [`super::load`] always uses it: the functions are built without the SDK's default client
+//! (its HTTP/2 and its own connector would be about half a MiB of code in each binary), and
+//! with a custom store (`SSL_CERT_FILE`, `SSL_CERT_DIR`) the configuration carries its roots.
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -170,7 +171,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn bundled() -> rustls::ClientConfig {
-        crate::slack::tls::bundled_roots(false).expect("a configuration")
+        crate::slack::tls::client_config()
     }
 
     /// The SDK reaches a plain-HTTP endpoint (as the emulator is reached) through this client,

@@ -65,8 +65,8 @@ impl std::fmt::Debug for SlackClient {
     }
 }
 
-/// The HTTPS client, verifying with Mozilla's compiled-in roots unless a custom certificate store
-/// is configured (`tls.rs` says why). A function that needs two retry policies derives the second
+/// The HTTPS client, verifying with Mozilla's compiled-in roots, or a custom certificate store's
+/// when one is configured (`tls.rs` says why). A function that needs two retry policies derives the second
 /// client from the first (`with_retry_policy`). The client is not shared process-wide on purpose:
 /// its pooled connections belong to the Tokio runtime that opened them.
 #[derive(Clone)]
@@ -75,12 +75,9 @@ pub struct SlackHttps(reqwest::Client);
 impl SlackHttps {
     /// Needs no token: a function builds it while its secret is being read.
     pub fn new() -> Self {
-        let builder =
-            reqwest::Client::builder().user_agent(concat!("gantry/", env!("CARGO_PKG_VERSION")));
-        let builder = match super::tls::bundled_roots(super::tls::custom_store_configured()) {
-            Some(config) => builder.tls_backend_preconfigured(config),
-            None => builder,
-        };
+        let builder = reqwest::Client::builder()
+            .user_agent(concat!("gantry/", env!("CARGO_PKG_VERSION")))
+            .tls_backend_preconfigured(super::tls::client_config());
         Self(builder.build().unwrap_or_else(|_| reqwest::Client::new()))
     }
 }

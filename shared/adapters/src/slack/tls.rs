@@ -1,33 +1,51 @@
-//! The Slack client's TLS configuration.
+//! The TLS configuration of Gantry's outside systems: Slack's client and the AWS SDK's.
 //!
 //! reqwest's default verifier reads the system's certificate store each time a client is built:
 //! about 5 ms on this machine, a third of a Slack-using function's cold start (the bench's
-//! "cold start" table). Slack's API is served under public CAs that are all in Mozilla's root
-//! program, so Gantry verifies it against Mozilla's roots compiled in (`webpki-roots`), which
-//! costs nothing to load. An operator whose Slack traffic goes through a TLS-inspecting proxy
-//! with a private CA points `SSL_CERT_FILE` or `SSL_CERT_DIR` at a store that has it, as for any
-//! program on Lambda; then the system verifier, which reads those, is used instead.
+//! "cold start" table). Slack's API and AWS's endpoints are served under public CAs that are all
+//! in Mozilla's root program, so Gantry verifies them against Mozilla's roots compiled in
+//! (`webpki-roots`), which costs nothing to load. An operator whose traffic goes through a
+//! TLS-inspecting proxy with a private CA (or who reaches a private endpoint) points
+//! `SSL_CERT_FILE` or `SSL_CERT_DIR` at a store that has it, as for any program on Lambda; then
+//! the roots are read from that store, as the system verifiers of reqwest and the SDK read them
+//! (rustls-native-certs, checked with rustls's WebPKI verifier): one configuration for both, so
+//! neither client needs a verifier of its own (the SDK's default client would bring HTTP/2 and a
+//! second connector into every binary: about half a MiB of code, resident in every warm process).
 
 use rustls::ClientConfig;
 use std::sync::Arc;
 
-/// The variables that name a custom certificate store (read by the system verifier).
+/// The variables that name a custom certificate store (read by rustls-native-certs).
 pub const CUSTOM_STORE_VARIABLES: [&str; 2] = ["SSL_CERT_FILE", "SSL_CERT_DIR"];
 
-/// A rustls configuration with Mozilla's roots, or `None` when a custom store is configured (the
-/// caller then keeps reqwest's system verifier).
-pub fn bundled_roots(custom_store: bool) -> Option<ClientConfig> {
-    if custom_store {
-        return None;
-    }
+/// The configuration both clients use: Mozilla's roots, or the custom store's when one is
+/// configured (read again for each client, as the system verifiers read it: the environment of
+/// the moment decides, which the private-CA test relies on).
+pub fn client_config() -> ClientConfig {
+    with_roots(roots(custom_store_configured()))
+}
+
+/// A configuration that verifies against `roots`, speaking HTTP/1.1.
+fn with_roots(roots: rustls::RootCertStore) -> ClientConfig {
     let mut config = ClientConfig::builder_with_provider(provider())
+        // Fails only for a provider without cipher suites for TLS 1.2 or 1.3; aws-lc-rs's default
+        // has both (this crate enables rustls's `tls12`), as every test that builds it checks.
         .with_safe_default_protocol_versions()
-        .ok()?
-        .with_root_certificates(mozilla_roots())
+        .expect("aws-lc-rs's default provider supports TLS 1.2 and 1.3")
+        .with_root_certificates(roots)
         .with_no_client_auth();
     // What reqwest offers itself when built without HTTP/2 (as Gantry builds it).
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Some(config)
+    config
+}
+
+/// Mozilla's roots, or the custom store's when `custom_store`.
+fn roots(custom_store: bool) -> rustls::RootCertStore {
+    if custom_store {
+        custom_store_roots()
+    } else {
+        mozilla_roots()
+    }
 }
 
 /// Mozilla's root program, as compiled into `webpki-roots` (no parsing at start-up).
@@ -37,7 +55,27 @@ fn mozilla_roots() -> rustls::RootCertStore {
     }
 }
 
-/// The crypto provider reqwest and the AWS SDK use too (one copy in the binary).
+/// The roots in the store `SSL_CERT_FILE`/`SSL_CERT_DIR` name, read as reqwest's and the SDK's
+/// system verifiers read them on Linux: certificates that do not parse are skipped and logged. An
+/// empty store is not an error here: every connection is then refused as of an unknown issuer,
+/// which says what is wrong where it matters.
+fn custom_store_roots() -> rustls::RootCertStore {
+    let found = rustls_native_certs::load_native_certs();
+    for error in &found.errors {
+        tracing::warn!(%error, "reading the custom certificate store");
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    let (_, ignored) = roots.add_parsable_certificates(found.certs);
+    if ignored > 0 {
+        tracing::warn!(ignored, "certificates in the custom store do not parse");
+    }
+    if roots.is_empty() {
+        tracing::warn!("the custom certificate store holds no certificate");
+    }
+    roots
+}
+
+/// The crypto provider the SDK's HTTP client uses too (one copy in the binary).
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
@@ -55,7 +93,7 @@ mod tests {
 
     #[test]
     fn the_configuration_speaks_http1_with_sni() {
-        let config = bundled_roots(false).expect("a configuration");
+        let config = with_roots(mozilla_roots());
         assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
         assert!(config.enable_sni);
     }
@@ -101,15 +139,10 @@ mod tests {
     }
 
     #[test]
-    fn a_custom_store_keeps_the_system_verifier() {
-        assert!(bundled_roots(true).is_none());
-    }
-
-    #[test]
     fn reqwest_takes_the_configuration() {
         // reqwest recognises a preconfigured rustls config only when it is its own rustls
         // version's type; otherwise `build()` fails ("unknown TLS backend").
-        let config = bundled_roots(false).expect("a configuration");
+        let config = with_roots(mozilla_roots());
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(config)
             .build();
