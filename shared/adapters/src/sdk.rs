@@ -27,7 +27,11 @@ use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 pub async fn load() -> SdkConfig {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    loader = loader.http_client(http::client(crate::slack::tls::client_config()));
+    match crate::slack::tls::client_config() {
+        Ok(tls) => loader = loader.http_client(http::client(tls)),
+        // No HTTPS client then: every AWS call fails and says why, none goes out unverified.
+        Err(error) => tracing::error!(%error, "no TLS configuration for the AWS clients"),
+    }
     if env("AWS_ACCESS_KEY_ID").is_some() && env("AWS_SECRET_ACCESS_KEY").is_some() {
         loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
     }

@@ -171,7 +171,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn bundled() -> rustls::ClientConfig {
-        crate::slack::tls::client_config()
+        crate::slack::tls::client_config().expect("a configuration")
     }
 
     /// The SDK reaches a plain-HTTP endpoint (as the emulator is reached) through this client,

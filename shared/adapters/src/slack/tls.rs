@@ -21,22 +21,22 @@ pub const CUSTOM_STORE_VARIABLES: [&str; 2] = ["SSL_CERT_FILE", "SSL_CERT_DIR"];
 /// The configuration both clients use: Mozilla's roots, or the custom store's when one is
 /// configured (read again for each client, as the system verifiers read it: the environment of
 /// the moment decides, which the private-CA test relies on).
-pub fn client_config() -> ClientConfig {
+pub fn client_config() -> Result<ClientConfig, rustls::Error> {
     with_roots(roots(custom_store_configured()))
 }
 
-/// A configuration that verifies against `roots`, speaking HTTP/1.1.
-fn with_roots(roots: rustls::RootCertStore) -> ClientConfig {
+/// A configuration that verifies against `roots`, speaking HTTP/1.1. Fails only for a provider
+/// without cipher suites for TLS 1.2 or 1.3; aws-lc-rs's default has both (this crate enables
+/// rustls's `tls12`), as every test that builds it checks. Should it fail, the SDK is left with no
+/// HTTP client (its calls fail, saying so) and Slack's client with reqwest's own verifier.
+fn with_roots(roots: rustls::RootCertStore) -> Result<ClientConfig, rustls::Error> {
     let mut config = ClientConfig::builder_with_provider(provider())
-        // Fails only for a provider without cipher suites for TLS 1.2 or 1.3; aws-lc-rs's default
-        // has both (this crate enables rustls's `tls12`), as every test that builds it checks.
-        .with_safe_default_protocol_versions()
-        .expect("aws-lc-rs's default provider supports TLS 1.2 and 1.3")
+        .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth();
     // What reqwest offers itself when built without HTTP/2 (as Gantry builds it).
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    config
+    Ok(config)
 }
 
 /// Mozilla's roots, or the custom store's when `custom_store`.
@@ -93,7 +93,7 @@ mod tests {
 
     #[test]
     fn the_configuration_speaks_http1_with_sni() {
-        let config = with_roots(mozilla_roots());
+        let config = with_roots(mozilla_roots()).expect("a configuration");
         assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
         assert!(config.enable_sni);
     }
@@ -142,7 +142,7 @@ mod tests {
     fn reqwest_takes_the_configuration() {
         // reqwest recognises a preconfigured rustls config only when it is its own rustls
         // version's type; otherwise `build()` fails ("unknown TLS backend").
-        let config = with_roots(mozilla_roots());
+        let config = with_roots(mozilla_roots()).expect("a configuration");
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(config)
             .build();
