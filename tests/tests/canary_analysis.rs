@@ -317,8 +317,6 @@ async fn a_low_traffic_canary_is_never_rolled_back_on_noise_and_waits_for_a_pers
     assert_went_through(shop, running, "").await;
 }
 
-/// Writes a Pause / Resume / Extend bake click into the deployment record, as the approval
-/// function does, with the controls' version the clicked message showed.
 #[tokio::test]
 async fn a_canary_that_looks_worse_without_significance_holds_past_its_bake_until_the_evidence_clears(
 ) {
@@ -358,6 +356,8 @@ async fn a_canary_that_looks_worse_without_significance_holds_past_its_bake_unti
     );
 }
 
+/// Writes a Pause / Resume / Extend bake click into the deployment record, as the approval
+/// function does, with the controls' version the clicked message showed.
 async fn control(rig: &Rig, deployment: &str, command: &str, version: u32, minutes: u32) {
     let command = Command {
         command,

@@ -151,13 +151,8 @@ fn deploy(
                     asked,
                 };
             }
-            let time = if in_step < bake {
-                BakeTime::Running
-            } else if in_step < 2 * bake {
-                BakeTime::Over
-            } else {
-                BakeTime::OverTwice
-            };
+            // The shifter's clock in windows: the bake ends after `bake` of them.
+            let time = BakeTime::at(i64::from(in_step), i64::from(bake), i64::from(bake));
             match decide_step(config, &state.bake, &verdicts, time) {
                 StepDecision::Advance => break,
                 StepDecision::Wait => {}

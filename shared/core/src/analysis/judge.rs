@@ -209,7 +209,8 @@ fn judge_one(config: &AnalysisConfig, state: &mut JudgeState, w: &Window) -> Can
         state.live_requests,
         state.live_errors,
     );
-    // A look, when there are more errors than at the last one: it uses its test's exact size.
+    // A look, when there are more errors than at the last one: it uses its exact chance of
+    // failing when the last look that could fail did not (`spending`).
     let total_errors = state.new_errors.saturating_add(state.live_errors);
     let tolerance = config.error_ratio_tolerance;
     let look_now = match null_share(tolerance, state.new_requests, state.live_requests) {
@@ -239,11 +240,6 @@ fn judge_one(config: &AnalysisConfig, state: &mut JudgeState, w: &Window) -> Can
         }
         _ => None,
     };
-    let error_ratio = (state.live_errors > 0 && state.live_requests > 0 && state.new_requests > 0)
-        .then(|| {
-            (state.new_errors as f64 / state.new_requests as f64)
-                / (state.live_errors as f64 / state.live_requests as f64)
-        });
     // The new side's errors reach the look's critical count: with exact tails, the same as
     // `p <= allowed`; for counts too large to sum, the bound's (stricter) count decides.
     let errors_fail = look_now.is_some_and(|l| l.critical.is_some_and(|c| state.new_errors >= c));
@@ -264,6 +260,12 @@ fn judge_one(config: &AnalysisConfig, state: &mut JudgeState, w: &Window) -> Can
     }
     let latency_fail = state.latency_strikes >= config.latency_windows;
     let errors_watch = !errors_fail && p_value.is_some_and(|p| p <= WATCH_P);
+
+    let error_ratio = (state.live_errors > 0 && state.live_requests > 0 && state.new_requests > 0)
+        .then(|| {
+            (state.new_errors as f64 / state.new_requests as f64)
+                / (state.live_errors as f64 / state.live_requests as f64)
+        });
     let evidence = |reason| Evidence {
         reason,
         window_start: w.start,
