@@ -320,33 +320,56 @@ async fn a_low_traffic_canary_is_never_rolled_back_on_noise_and_waits_for_a_pers
 #[tokio::test]
 async fn a_canary_that_looks_worse_without_significance_holds_past_its_bake_until_the_evidence_clears(
 ) {
+    // 2 of 100 on the canary against 2 of 900 live: eight times the rate, p = 0.06, which no
+    // look can call significant after 100 requests. Not a Pass either. Then the evidence clears:
+    // ten times the traffic, no new error on the canary.
+    holds_past_its_bake_until_the_evidence_clears(
+        ((100, 2, 0.12), (900, 2, 0.11)),
+        ((1000, 0, 0.12), (9000, 20, 0.11)),
+        "looks higher than live, watching",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_quiet_canary_whose_errors_cannot_rule_out_ten_times_live_holds_until_they_do() {
+    // 1 of 300 on the canary against 3 of 2,700 live: the same rate, but four 5xx cannot tell
+    // that from ten times live's (a 10x canary shows this little one time in five at a 0.1%
+    // base rate). Then a minute with five live errors and none new rules it out.
+    holds_past_its_bake_until_the_evidence_clears(
+        ((300, 1, 0.12), (2700, 3, 0.11)),
+        ((300, 0, 0.12), (2700, 5, 0.11)),
+        "too few 5xx yet to rule out 10x live's, holding",
+    )
+    .await;
+}
+
+/// A canary whose first minute leaves the judge holding (`why`, in the Slack message) stays at
+/// 10% past its 4-second bake, asking nobody, and moves on by itself once `clearing` is judged.
+async fn holds_past_its_bake_until_the_evidence_clears(first: Minute, clearing: Minute, why: &str) {
     let rig = rig().await;
     let shop = &rig.shop;
-    // 2 of 100 on the canary against 2 of 900 live: eight times the rate, p = 0.06, which no
-    // look can call significant after 100 requests. Not a Pass either.
-    publish_minutes(shop, &[((100, 2, 0.12), (900, 2, 0.11))]).await;
-    let (first, _) = start(&rig, 4, json!({})).await;
-    let running = spawn_run(&rig.shifter, &first);
+    publish_minutes(shop, &[first]).await;
+    let (job, _) = start(&rig, 4, json!({})).await;
+    let running = spawn_run(&rig.shifter, &job);
     shop.until_green_at(10).await;
     // Past the 4-second bake, short of as long again: held, nobody asked yet.
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(
         shop.weights(false).await,
         (90, 10),
-        "a canary that looks worse does not move on at its bake's end"
+        "a canary the judge holds does not move on at its bake's end"
     );
     let (progress, replies) = thread(&rig.slack).await;
-    assert!(
-        blocks_text(&progress).contains(":grey_question: inconclusive"),
-        "{progress}"
-    );
+    let text = blocks_text(&progress);
+    assert!(text.contains(":grey_question: inconclusive"), "{progress}");
+    assert!(text.contains(why), "{text}");
     assert!(replies.is_empty(), "{replies:?}");
-    // The evidence clears: ten times the traffic, no new error on the canary.
-    publish_minutes_after(shop, 1, &[((1000, 0, 0.12), (9000, 20, 0.11))]).await;
+    publish_minutes_after(shop, 1, &[clearing]).await;
     assert_went_through(
         shop,
         running,
-        "the watch cleared, so the canary went on by itself",
+        "the hold cleared, so the canary went on by itself",
     )
     .await;
     let (progress, _) = thread(&rig.slack).await;

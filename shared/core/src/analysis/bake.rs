@@ -1,7 +1,8 @@
 //! What the verdicts do to a traffic step: advance only after a bake with no Fail (and, by
 //! default, at least one Pass), and not while the latest window left the step under watch (the
-//! new side looks worse than live without being significantly so: the step holds, for up to as
-//! long again as its bake, while the evidence decides); a Fail rolls back at once; a bake that
+//! new side looks worse than live without being significantly so, or its 5xx cannot yet tell it
+//! from ten times live's: the step holds, for up to as long again as its bake, while the
+//! evidence decides); a Fail rolls back at once; a bake that
 //! ends with only inconclusive windows, or still under watch, follows `on_inconclusive`.
 
 use super::{AnalysisConfig, BakeTally, CanaryVerdict, OnInconclusive};
@@ -71,7 +72,7 @@ pub fn decide_step(
             config.on_inconclusive.as_str()
         ),
         (BakeTime::OverTwice, true) => format!(
-            "analysis: inconclusive: the bake and as long again are over, and the new side still looks worse than live (5xx rate or p99) without being significantly so; on_inconclusive is {}",
+            "analysis: inconclusive: the bake and as long again are over, and the new side still looks worse than live (5xx rate or p99) without being significantly so, or has too few 5xx to rule out 10x live's; on_inconclusive is {}",
             config.on_inconclusive.as_str()
         ),
     };

@@ -15,6 +15,36 @@ use super::{AnalysisConfig, CanaryVerdict, Evidence, Reason, Window};
 /// evidence clears (docs/analysis.md, "Holding a canary that looks worse").
 pub const WATCH_P: f64 = 0.1;
 
+/// A step does not move on while the 5xx seen so far cannot yet tell a new side like live from
+/// one `HOLD_RATIO` times worse: unless they are at least `HOLD_ODDS` times likelier with the
+/// same rate as live than with `HOLD_RATIO` x it, the window is inconclusive and the step holds,
+/// as under watch. A few hundred quiet requests can hide a tenfold rise (at a 0.1% base rate a
+/// 10x canary serves 300 requests with at most one 5xx one time in five); holding the smallest
+/// step is where each new-side request comes with the most live evidence beside it
+/// (docs/analysis.md, "Holding a canary that looks worse").
+pub const HOLD_RATIO: f64 = 10.0;
+pub const HOLD_ODDS: f64 = 3.0;
+
+/// Whether the 5xx so far leave the new side undecided between "same rate as live" and
+/// `HOLD_RATIO` x it (see `HOLD_RATIO`). Given both sides' errors together, the new side's share
+/// is binomial with its traffic share under the first and with the `HOLD_RATIO`-weighted share
+/// under the second: the likelihood ratio of the two. No 5xx on either side tells nothing, and
+/// needs telling nothing: ten times no errors is none.
+pub fn undecided(new_requests: u64, new_errors: u64, live_requests: u64, live_errors: u64) -> bool {
+    if new_errors.saturating_add(live_errors) == 0 {
+        return false;
+    }
+    let (Some(same), Some(worse)) = (
+        null_share(1.0, new_requests, live_requests),
+        null_share(HOLD_RATIO, new_requests, live_requests),
+    ) else {
+        return false;
+    };
+    let log_ratio = new_errors as f64 * (worse / same).ln()
+        + live_errors as f64 * ((1.0 - worse) / (1.0 - same)).ln();
+    log_ratio > -HOLD_ODDS.ln()
+}
+
 /// Passes and inconclusive windows in the current step's bake, and whether its latest judged
 /// window left it under watch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -23,7 +53,7 @@ pub struct BakeTally {
     pub passes: u32,
     #[serde(rename = "i", default)]
     pub inconclusive: u32,
-    /// The latest judged window had the errors or the p99 under watch.
+    /// The latest judged window had the errors or the p99 under watch, or the errors undecided.
     #[serde(rename = "u", default, skip_serializing_if = "std::ops::Not::not")]
     pub watching: bool,
 }
@@ -260,6 +290,13 @@ fn judge_one(config: &AnalysisConfig, state: &mut JudgeState, w: &Window) -> Can
     }
     let latency_fail = state.latency_strikes >= config.latency_windows;
     let errors_watch = !errors_fail && p_value.is_some_and(|p| p <= WATCH_P);
+    let errors_undecided = !errors_fail
+        && undecided(
+            state.new_requests,
+            state.new_errors,
+            state.live_requests,
+            state.live_errors,
+        );
 
     let error_ratio = (state.live_errors > 0 && state.live_requests > 0 && state.new_requests > 0)
         .then(|| {
@@ -289,12 +326,14 @@ fn judge_one(config: &AnalysisConfig, state: &mut JudgeState, w: &Window) -> Can
         CanaryVerdict::Inconclusive(evidence(Reason::ErrorsUnderWatch))
     } else if w.new.requests < config.min_requests {
         CanaryVerdict::Inconclusive(evidence(Reason::TooFewRequests))
+    } else if errors_undecided {
+        CanaryVerdict::Inconclusive(evidence(Reason::ErrorsUndecided))
     } else if state.latency_strikes > 0 {
         CanaryVerdict::Inconclusive(evidence(Reason::LatencyUnderWatch))
     } else {
         CanaryVerdict::Pass(evidence(Reason::WithinTolerance))
     };
-    state.bake.watching = errors_watch || state.latency_strikes > 0;
+    state.bake.watching = errors_watch || errors_undecided || state.latency_strikes > 0;
     match verdict {
         CanaryVerdict::Pass(_) => state.bake.passes = state.bake.passes.saturating_add(1),
         CanaryVerdict::Inconclusive(_) => {
@@ -396,6 +435,53 @@ mod tests {
         let (cleared, v) = judge(&c, &watched, &[window(60, (1000, 0, 0.1), (9000, 20, 0.1))]);
         assert!(v[0].is_pass(), "{v:?}");
         assert!(!cleared.bake.watching);
+    }
+
+    #[test]
+    fn too_few_errors_to_rule_out_ten_times_live_leave_the_new_side_undecided() {
+        // Nothing on either side: nothing to tell (ten times no errors is none).
+        assert!(!undecided(300, 0, 2700, 0));
+        // One 5xx of 300 against three of 2,700 is about as likely at ten times live's rate as at
+        // live's: undecided. With more live errors and none new, or many more live than new,
+        // "like live" is at least three times likelier: decided.
+        assert!(undecided(300, 1, 2700, 3));
+        assert!(undecided(300, 0, 2700, 1));
+        assert!(!undecided(300, 0, 2700, 4));
+        assert!(!undecided(300, 1, 2700, 8));
+        // No requests on a side: no shares, no hold (too few requests covers it).
+        assert!(!undecided(0, 0, 2700, 3));
+        assert!(!undecided(300, 1, 0, 0));
+    }
+
+    #[test]
+    fn an_undecided_new_side_holds_the_step_until_the_errors_tell() {
+        let c = AnalysisConfig::default();
+        let (held, v) = judge(
+            &c,
+            &JudgeState::default(),
+            &[window(0, (300, 1, 0.1), (2700, 3, 0.1))],
+        );
+        assert!(
+            matches!(&v[0], CanaryVerdict::Inconclusive(e) if e.reason == Reason::ErrorsUndecided),
+            "{v:?}"
+        );
+        assert!(v[0]
+            .to_string()
+            .contains(&format!("rule out {HOLD_RATIO}x live's")));
+        assert!(held.bake.watching);
+        assert_eq!(
+            crate::analysis::decide_step(&c, &held.bake, &v, crate::analysis::BakeTime::Over),
+            crate::analysis::StepDecision::Wait
+        );
+        // Another quiet minute with five live errors and none new: 1 of 600 against 8 of 5,400
+        // is no sign of ten times live's. The window passes and the step may move on.
+        let (told, v) = judge(&c, &held, &[window(60, (300, 0, 0.1), (2700, 5, 0.1))]);
+        assert!(v[0].is_pass(), "{v:?}");
+        assert!(!told.bake.watching);
+        assert_eq!(
+            crate::analysis::decide_step(&c, &told.bake, &v, crate::analysis::BakeTime::Over),
+            crate::analysis::StepDecision::Advance
+        );
     }
 
     #[test]

@@ -17,10 +17,50 @@ pub enum Reason {
     /// before any spending, is at most `judge::WATCH_P`) but not yet significantly: the step
     /// holds its weights until the evidence decides.
     ErrorsUnderWatch,
+    /// Too few 5xx yet to tell the new side from one `judge::HOLD_RATIO` times worse than live:
+    /// the step holds its weights until they do.
+    ErrorsUndecided,
     /// The exact test says the new side's 5xx rate is above the tolerance x the live side's.
     Errors,
     /// The new p99 was over the tolerance x the live p99 in `latency_windows` consecutive windows.
     Latency,
+}
+
+impl Reason {
+    /// A few words for the `analysis: ...` line and the Slack message.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Reason::WithinTolerance => "within tolerance",
+            Reason::TooFewRequests => "too few requests to judge",
+            Reason::LatencyUnderWatch => "p99 over tolerance, watching",
+            Reason::ErrorsUnderWatch => "5xx rate looks higher than live, watching",
+            // `judge::HOLD_RATIO` (a test holds the two together).
+            Reason::ErrorsUndecided => "too few 5xx yet to rule out 10x live's, holding",
+            Reason::Errors => "new side's 5xx rate is worse than live",
+            Reason::Latency => "new side's p99 is worse than live",
+        }
+    }
+
+    /// Why a window was inconclusive, in one letter for the continuation token's window lines
+    /// (`i` for too few requests, as tokens written before the letters were told apart say).
+    pub fn inconclusive_code(self) -> char {
+        match self {
+            Reason::LatencyUnderWatch => 'l',
+            Reason::ErrorsUnderWatch => 'w',
+            Reason::ErrorsUndecided => 'u',
+            _ => 'i',
+        }
+    }
+
+    /// The reason an inconclusive window's letter stands for.
+    pub fn of_inconclusive_code(code: char) -> Reason {
+        match code {
+            'l' => Reason::LatencyUnderWatch,
+            'w' => Reason::ErrorsUnderWatch,
+            'u' => Reason::ErrorsUndecided,
+            _ => Reason::TooFewRequests,
+        }
+    }
 }
 
 /// What the judge saw: the window's own figures (for Slack), and the cumulative counts the error
@@ -122,14 +162,7 @@ impl std::fmt::Display for CanaryVerdict {
     /// One line, under 400 characters: what, when, both sides' counts, the ratio and the p-value.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let e = self.evidence();
-        let why = match e.reason {
-            Reason::WithinTolerance => "within tolerance",
-            Reason::TooFewRequests => "too few requests to judge",
-            Reason::LatencyUnderWatch => "p99 over tolerance, watching",
-            Reason::ErrorsUnderWatch => "5xx rate looks higher than live, watching",
-            Reason::Errors => "new side's 5xx rate is worse than live",
-            Reason::Latency => "new side's p99 is worse than live",
-        };
+        let why = e.reason.describe();
         write!(
             f,
             "analysis: {} ({why}) in window {}: ",

@@ -3,7 +3,7 @@
 //! it, the deployment carries it, the progress message shows it.
 
 use crate::analysis::verdict::utc;
-use crate::analysis::{CanaryVerdict, JudgeState};
+use crate::analysis::{CanaryVerdict, JudgeState, Reason};
 use serde::{Deserialize, Serialize};
 
 /// ALB publishes its metrics per minute.
@@ -15,7 +15,7 @@ pub const DEFAULT_SETTLE_SECONDS: i64 = 120;
 pub struct WindowLine {
     #[serde(rename = "t")]
     pub start: i64,
-    /// `p`, `i` or `f`.
+    /// `p`, `f`, or an inconclusive window's reason (`Reason::inconclusive_code`).
     #[serde(rename = "v")]
     pub verdict: char,
     #[serde(rename = "n")]
@@ -30,18 +30,29 @@ impl WindowLine {
         let ms = |p: Option<f64>| p.map(|s| (s * 1000.0).round().clamp(0.0, 1e9) as u32);
         WindowLine {
             start: w.start,
-            verdict: v.name().chars().next().unwrap_or('i'),
+            verdict: match v {
+                CanaryVerdict::Pass(_) => 'p',
+                CanaryVerdict::Fail(_) => 'f',
+                CanaryVerdict::Inconclusive(e) => e.reason.inconclusive_code(),
+            },
             new: (w.new.requests, w.new.errors, ms(w.new.p99)),
             live: (w.live.requests, w.live.errors, ms(w.live.p99)),
         }
     }
 
-    /// `:white_check_mark: pass 22:01 · new 1.00% 5xx (3/300), p99 120 ms · live 1.00% (27/2700), p99 110 ms`
+    /// `:white_check_mark: pass 22:01 · new 1.00% 5xx (3/300), p99 120 ms · live 1.00% (27/2700), p99 110 ms`;
+    /// an inconclusive window says why: `:grey_question: inconclusive (too few requests to judge) 22:01 · …`.
     pub fn render(&self) -> String {
         let (icon, name) = match self.verdict {
-            'p' => (":white_check_mark:", "pass"),
-            'f' => (":x:", "fail"),
-            _ => (":grey_question:", "inconclusive"),
+            'p' => (":white_check_mark:", "pass".to_string()),
+            'f' => (":x:", "fail".to_string()),
+            code => (
+                ":grey_question:",
+                format!(
+                    "inconclusive ({})",
+                    Reason::of_inconclusive_code(code).describe()
+                ),
+            ),
         };
         let rate = |(r, e, _): (u64, u64, Option<u32>)| {
             if r == 0 {
@@ -106,5 +117,66 @@ fn is_zero(n: &u32) -> bool {
 impl StepState {
     pub fn is_empty(&self) -> bool {
         *self == StepState::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{judge, AnalysisConfig, SideStats, Window};
+
+    fn line_of(new: (u64, u64), live: (u64, u64)) -> WindowLine {
+        let w = Window {
+            start: 1_700_000_040,
+            new: SideStats {
+                requests: new.0,
+                errors: new.1,
+                p99: Some(0.12),
+            },
+            live: SideStats {
+                requests: live.0,
+                errors: live.1,
+                p99: Some(0.11),
+            },
+        };
+        let (_, v) = judge(&AnalysisConfig::default(), &JudgeState::default(), &[w]);
+        WindowLine::of(&v[0])
+    }
+
+    #[test]
+    fn an_inconclusive_window_says_why_in_slack_and_keeps_it_through_the_token() {
+        let cases = [
+            ((10, 0), (90, 0), "too few requests to judge"),
+            (
+                (100, 2),
+                (900, 2),
+                "5xx rate looks higher than live, watching",
+            ),
+            (
+                (300, 1),
+                (2700, 3),
+                "too few 5xx yet to rule out 10x live's, holding",
+            ),
+        ];
+        for (new, live, why) in cases {
+            let line = line_of(new, live);
+            let back: WindowLine =
+                serde_json::from_str(&serde_json::to_string(&line).expect("serializes"))
+                    .expect("parses");
+            let text = back.render();
+            assert!(
+                text.starts_with(&format!(":grey_question: inconclusive ({why}) ")),
+                "{text}"
+            );
+        }
+        let pass = line_of((300, 3), (2700, 27)).render();
+        assert!(pass.starts_with(":white_check_mark: pass "), "{pass}");
+        // A line written before the reasons had letters ("i") still renders.
+        let old: WindowLine =
+            serde_json::from_str(r#"{"t":1700000040,"v":"i","n":[10,0,null],"l":[90,0,null]}"#)
+                .expect("parses");
+        assert!(old
+            .render()
+            .contains("inconclusive (too few requests to judge)"));
     }
 }
