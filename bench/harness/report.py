@@ -214,6 +214,10 @@ def judge_rows(j: dict[str, Any], row: Any, section: Any) -> None:
     f = j["false_rollbacks"]
     row("false rollbacks, same version both sides", f"{f['rate']:.2%} ({f['errors']} errors, {f['latency']} p99)",
         f"≤ {JUDGE_FALSE:.0%} per deployment", f["rate"] <= JUDGE_FALSE)
+    if "quiet_rate" in f:
+        row(f"  of which on quiet services (under {f['quiet_traffic_below']:,.0f} requests a minute)",
+            f"{f['quiet_rate']:.2%} of {f['quiet_deployments']:,}",
+            "fewest errors to judge by: nearest alpha")
     cost = j.get("same_version_cost")
     if cost:
         row("  good deployments held past their plan / asking a person",
