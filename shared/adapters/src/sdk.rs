@@ -3,10 +3,10 @@
 //! What a deployed function's start-up does not need is left out (issue 16), and each cut falls
 //! back to the SDK's standard behaviour where a developer's machine may need it:
 //! - the system certificate store: the SDK's HTTPS client (the private `http` module) verifies
-//!   with Mozilla's compiled-in roots, unless `SSL_CERT_FILE`/`SSL_CERT_DIR` name a custom store (a private CA,
-//!   a TLS-inspecting proxy), whose roots it then reads (`slack/tls.rs`); the SDK's default
-//!   client is not built into the functions at all (the workspace leaves out the SDK's
-//!   `default-https-client` feature);
+//!   with Mozilla's compiled-in roots, unless `SSL_CERT_FILE`/`SSL_CERT_DIR` name a custom
+//!   store (a private CA, a TLS-inspecting proxy), whose roots it then reads (`slack/tls.rs`);
+//!   the SDK's default client is not built into the functions at all (the workspace leaves
+//!   out the SDK's `default-https-client` feature);
 //! - the credential chain (profiles, SSO, web identity, ECS, IMDS): Lambda hands the role's
 //!   credentials over in `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`; when
 //!   they are absent the default chain is kept;
