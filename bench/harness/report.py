@@ -223,7 +223,7 @@ def judge_rows(j: dict[str, Any], row: Any, section: Any) -> None:
         row("  good deployments held past their plan / asking a person",
             f"{cost['held_past_plan']:.1%} / {cost['asked_a_person']:.1%} "
             f"(windows p50 {cost['windows_p50']:.0f}, p90 {cost['windows_p90']:.0f} of {cost['planned_windows']} planned)",
-            "what holding under watch costs")
+            "what holding costs")
     a = j["errors_10x_at_1pct"]
     row("10× errors at 1% base: caught by 250 requests", f"{a['caught_by_250']:.1%} (median {a['median_new_requests']:.0f})",
         f"≥ {JUDGE_CAUGHT_1PCT:.0%}", a["caught_by_250"] >= JUDGE_CAUGHT_1PCT)

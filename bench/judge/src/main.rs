@@ -448,7 +448,7 @@ fn main() {
     let out = json!({
         "runs": runs,
         "config": serde_json::to_value(&config).unwrap_or(Value::Null),
-        "deployment": "canary 10% with a 10-window bake, then 50% with a 10-window bake; a step advances on the judge's bake decision (held while under watch; a deployment stops at 60 windows); traffic and base rate log-uniform per deployment",
+        "deployment": "canary 10% with a 10-window bake, then 50% with a 10-window bake; a step advances on the judge's bake decision (held while under watch or undecided; a deployment stops at 60 windows); traffic and base rate log-uniform per deployment",
         "false_rollbacks": {"rate": false_rate, "errors": false_errors, "latency": false_latency,
                             "traffic": [300, 30000], "base_rate": [0.001, 0.02],
                             "quiet_rate": quiet_false as f64 / quiet.max(1) as f64, "quiet_deployments": quiet,
