@@ -12,7 +12,8 @@ use super::{AnalysisConfig, CanaryVerdict, Evidence, Reason, Window};
 /// tolerance allows without being significantly so yet. A step under watch does not advance at
 /// its bake's end: it keeps its weights, and so keeps most of the traffic on the live side, where
 /// each new-side request comes with the most live evidence beside it, until the test fails or the
-/// evidence clears (docs/analysis.md, "Holding a canary that looks worse").
+/// evidence clears (docs/analysis.md, "Holding a canary that looks worse, or that cannot be told
+/// yet").
 pub const WATCH_P: f64 = 0.1;
 
 /// A step does not move on while the 5xx seen so far cannot yet tell a new side like live from
@@ -21,8 +22,9 @@ pub const WATCH_P: f64 = 0.1;
 /// as under watch. A few hundred quiet requests can hide a tenfold rise (at a 0.1% base rate a
 /// 10x canary serves 300 requests with at most one 5xx one time in five); holding the smallest
 /// step is where each new-side request comes with the most live evidence beside it
-/// (docs/analysis.md, "Holding a canary that looks worse").
+/// (docs/analysis.md, "Holding a canary that looks worse, or that cannot be told yet").
 pub const HOLD_RATIO: f64 = 10.0;
+/// How much likelier "like live" must be than `HOLD_RATIO` x live for the step to move on.
 pub const HOLD_ODDS: f64 = 3.0;
 
 /// Whether the 5xx so far leave the new side undecided between "same rate as live" and
