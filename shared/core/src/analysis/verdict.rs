@@ -44,24 +44,28 @@ impl Reason {
     /// Why a window was inconclusive, in one letter for the continuation token's window lines
     /// (`i` for too few requests, as tokens written before the letters were told apart say).
     pub fn inconclusive_code(self) -> char {
-        match self {
-            Reason::LatencyUnderWatch => 'l',
-            Reason::ErrorsUnderWatch => 'w',
-            Reason::ErrorsUndecided => 'u',
-            _ => 'i',
-        }
+        INCONCLUSIVE_CODES
+            .iter()
+            .find(|(reason, _)| *reason == self)
+            .map_or('i', |(_, code)| *code)
     }
 
     /// The reason an inconclusive window's letter stands for.
     pub fn of_inconclusive_code(code: char) -> Reason {
-        match code {
-            'l' => Reason::LatencyUnderWatch,
-            'w' => Reason::ErrorsUnderWatch,
-            'u' => Reason::ErrorsUndecided,
-            _ => Reason::TooFewRequests,
-        }
+        INCONCLUSIVE_CODES
+            .iter()
+            .find(|(_, c)| *c == code)
+            .map_or(Reason::TooFewRequests, |(reason, _)| *reason)
     }
 }
+
+/// The inconclusive reasons and their letters, both ways from one table.
+const INCONCLUSIVE_CODES: [(Reason, char); 4] = [
+    (Reason::TooFewRequests, 'i'),
+    (Reason::LatencyUnderWatch, 'l'),
+    (Reason::ErrorsUnderWatch, 'w'),
+    (Reason::ErrorsUndecided, 'u'),
+];
 
 /// What the judge saw: the window's own figures (for Slack), and the cumulative counts the error
 /// test used (since the new side started taking traffic).
