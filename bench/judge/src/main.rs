@@ -88,8 +88,9 @@ struct Outcome {
 
 /// One deployment through the steps. Each step advances when the judge's bake decision says so
 /// (`decide_step`, as the shifter does): at its bake's end if it passed, later if the latest
-/// window left it under watch; a person asked to decide is taken to leave the weights where they
-/// are until the horizon (the judge keeps judging meanwhile, as it does in the shifter).
+/// window left it under watch or undecided; a person asked to decide is taken to leave the
+/// weights where they are until the horizon (the judge keeps judging meanwhile, as it does in the
+/// shifter).
 fn deploy(
     rng: &mut Rng,
     config: &AnalysisConfig,
@@ -206,10 +207,11 @@ fn best_single_test(base: f64, bad: f64, tolerance: f64, alpha: f64, power: f64)
         .unwrap_or(u64::MAX)
 }
 
-/// How often one exact test, with all of alpha and the same-window live data, catches the new side
-/// at 10 x `base` through `steps` if it knew in advance to look at the last window before the new side
-/// passes `limit` requests: what no judge that looks more than once, with same-window data, can
-/// beat (looking earlier as well costs alpha; looking later is past the limit).
+/// How often one exact test, with all of alpha and the same-window live data, catches the new
+/// side at 10 x `base` through `steps` if it knew in advance to look at the last window before
+/// the new side passes `limit` requests: what no judge that looks more than once, with
+/// same-window data, can beat (looking earlier as well costs alpha; looking later is past the
+/// limit).
 fn best_single_look(
     rng: &mut Rng,
     config: &AnalysisConfig,

@@ -66,9 +66,9 @@ impl std::fmt::Debug for SlackClient {
 }
 
 /// The HTTPS client, verifying with Mozilla's compiled-in roots, or a custom certificate store's
-/// when one is configured (`tls.rs` says why). A function that needs two retry policies derives the second
-/// client from the first (`with_retry_policy`). The client is not shared process-wide on purpose:
-/// its pooled connections belong to the Tokio runtime that opened them.
+/// when one is configured (`tls.rs` says why). A function that needs two retry policies derives
+/// the second client from the first (`with_retry_policy`). The client is not shared process-wide
+/// on purpose: its pooled connections belong to the Tokio runtime that opened them.
 #[derive(Clone)]
 pub struct SlackHttps(reqwest::Client);
 

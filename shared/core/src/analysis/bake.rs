@@ -2,8 +2,8 @@
 //! default, at least one Pass), and not while the latest window left the step under watch (the
 //! new side looks worse than live without being significantly so, or its 5xx cannot yet tell it
 //! from ten times live's: the step holds, for up to as long again as its bake, while the
-//! evidence decides); a Fail rolls back at once; a bake that
-//! ends with only inconclusive windows, or still under watch, follows `on_inconclusive`.
+//! evidence decides); a Fail rolls back at once; a bake that ends with only inconclusive
+//! windows, or still under watch, follows `on_inconclusive`.
 
 use super::{AnalysisConfig, BakeTally, CanaryVerdict, OnInconclusive};
 

@@ -49,7 +49,7 @@ pub struct AnalysisConfig {
     /// The chance, over the whole deployment and all its looks, of rolling back a new side whose
     /// error rate is no worse than `error_ratio_tolerance` x the live side's: the most it can be
     /// is at exactly the tolerance. A new side no worse than live (the same version) is rolled
-    /// back less often: 0.7% at the default, measured by `make bench` (docs/analysis.md).
+    /// back less often: 0.59-0.65% at the default, measured by `make bench` (docs/analysis.md).
     pub alpha: f64,
     /// A step advances only if its bake had at least one Pass.
     pub require_pass: bool,

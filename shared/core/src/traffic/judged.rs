@@ -40,8 +40,10 @@ impl WindowLine {
         }
     }
 
-    /// `:white_check_mark: pass 22:01 · new 1.00% 5xx (3/300), p99 120 ms · live 1.00% (27/2700), p99 110 ms`;
-    /// an inconclusive window says why: `:grey_question: inconclusive (too few requests to judge) 22:01 · …`.
+    /// `:white_check_mark: pass 22:01 · new 1.00% 5xx (3/300), p99 120 ms · live 1.00% (27/2700), p99 110 ms`
+    ///
+    /// An inconclusive window says why:
+    /// `:grey_question: inconclusive (too few requests to judge) 22:01 · …`.
     pub fn render(&self) -> String {
         let (icon, name) = match self.verdict {
             'p' => (":white_check_mark:", "pass".to_string()),
