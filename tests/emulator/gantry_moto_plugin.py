@@ -382,6 +382,60 @@ def set_execution_status(backend: Any, pipeline_name: str, execution_id: str, st
         return execution.to_dict()
 
 
+def _action_statuses(backend: Any, pipeline_name: str, execution_id: str, stage: str) -> dict[str, str]:
+    """Each action's latest status in one execution's run of a stage: approvals (Approved is
+    Succeeded, Rejected or expired Failed) and seeded action executions."""
+    state, latest = _state(backend), {}
+    runs = [(a["created_at"], a["action"], _approval_as_action_execution(a)[2]["status"])
+            for a in state.approvals
+            if (a["pipeline"], a["execution_id"], a["stage"]) == (pipeline_name, execution_id, stage)]
+    runs += [(d["startTime"], d["actionName"], d["status"])
+             for d in (e["detail"] for e in state.action_executions if e["pipeline"] == pipeline_name)
+             if (d["pipelineExecutionId"], d["stageName"]) == (execution_id, stage)]
+    for _, action, status in sorted(runs, key=lambda r: r[0]):
+        latest[action] = status
+    return latest
+
+
+def _succeeded_in_stage(backend: Any, pipeline: Any, execution_id: str, execution: Any, stage: str) -> bool:
+    """As CodePipeline's `succeededInStage` filter: the execution's run of the stage succeeded,
+    that is every action the stage declares succeeded in it (an execution that succeeded as a
+    whole ran every stage)."""
+    if execution.status == "Succeeded":
+        return True
+    declared = _find_stage(pipeline, stage)
+    if declared is None:
+        return False
+    statuses = _action_statuses(backend, pipeline.pipeline["name"], execution_id, stage)
+    return all(statuses.get(a["name"]) == "Succeeded" for a in declared["actions"])
+
+
+def list_pipeline_executions(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """ListPipelineExecutions, newest first, with `filter.succeededInStage.stageName` and
+    `nextToken` paging as CodePipeline documents them."""
+    name = body.get("pipelineName")
+    stage = ((body.get("filter") or {}).get("succeededInStage") or {}).get("stageName")
+    max_results = body.get("maxResults", 100)
+    if not isinstance(max_results, int) or not 1 <= max_results <= 100:
+        raise _validation("maxResults must be between 1 and 100")
+    with LOCK:
+        pipeline = _pipeline(backend, name)
+        executions = list(reversed(pipeline.executions.items()))
+        if stage is not None:
+            executions = [(i, e) for i, e in executions
+                          if _succeeded_in_stage(backend, pipeline, i, e, stage)]
+        start = 0
+        if body.get("nextToken"):
+            if not str(body["nextToken"]).isdigit():
+                raise AwsError("InvalidNextTokenException", "The next token is not valid")
+            start = int(body["nextToken"])
+        page = executions[start:start + max_results]
+        out: dict[str, Any] = {"pipelineExecutionSummaries": [e.to_summary_dict() for _, e in page]}
+        if start + max_results < len(executions):
+            out["nextToken"] = str(start + max_results)
+        return out
+
+
 # --------------------------------------------------------------------------
 # CodePipeline: manual approvals
 # --------------------------------------------------------------------------
@@ -1085,6 +1139,7 @@ def install() -> None:
         "put_job_success_result": lambda b, body: put_job_result(b, "PutJobSuccessResult", body),
         "put_job_failure_result": lambda b, body: put_job_result(b, "PutJobFailureResult", body),
         "list_action_executions": list_action_executions,
+        "list_pipeline_executions": list_pipeline_executions,
         "get_job_details": get_job_details,
     }
     for name, fn in operations.items():

@@ -299,6 +299,35 @@ class CodePipelineTest(unittest.TestCase):
         self.assertEqual(gate["status"], "Succeeded")
         self.assertEqual(gate["output"]["executionResult"], {"externalExecutionSummary": "ok by jane"})
 
+    def test_executions_filtered_by_the_stage_they_succeeded_in(self) -> None:
+        deployed, failed, approved = self.start("a"), self.start("b"), self.start("c")
+        seed = {"pipeline": self.pipeline, "stage": "Deploy", "action": "Shift"}
+        EMU.control("POST", "/_gantry/codepipeline/action-executions",
+                    {**seed, "execution_id": deployed, "status": "Succeeded"})
+        EMU.control("POST", "/_gantry/codepipeline/action-executions",
+                    {**seed, "execution_id": failed, "status": "Failed"})
+        gate = EMU.control("POST", "/_gantry/codepipeline/approvals", {
+            "pipeline": self.pipeline, "stage": "Approve", "action": "Gate", "execution_id": approved})
+        self.cp.put_approval_result(pipelineName=self.pipeline, stageName="Approve", actionName="Gate",
+                                    result={"summary": "ok", "status": "Approved"}, token=gate["token"])
+
+        def succeeded_in(stage: str, **extra: Any) -> list[str]:
+            out = self.cp.list_pipeline_executions(
+                pipelineName=self.pipeline, filter={"succeededInStage": {"stageName": stage}}, **extra)
+            return [e["pipelineExecutionId"] for e in out["pipelineExecutionSummaries"]]
+
+        self.assertEqual(succeeded_in("Deploy"), [deployed])
+        self.assertEqual(succeeded_in("Approve"), [approved])
+        self.assertEqual(succeeded_in("Source"), [])
+        # An execution that succeeded as a whole ran every stage; newest first.
+        EMU.control("POST", f"/_gantry/codepipeline/executions/{self.pipeline}/{failed}",
+                    {"status": "Succeeded"})
+        self.assertEqual(succeeded_in("Deploy"), [failed, deployed])
+        page = self.cp.list_pipeline_executions(pipelineName=self.pipeline, maxResults=2)
+        self.assertEqual([e["pipelineExecutionId"] for e in page["pipelineExecutionSummaries"]],
+                         [approved, failed])
+        self.assertIn("nextToken", page)
+
     def test_action_executions_and_state(self) -> None:
         first, second = self.start("a"), self.start("b")
         seed = {"pipeline": self.pipeline, "stage": "Deploy", "action": "Shift", "status": "InProgress",
