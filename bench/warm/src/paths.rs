@@ -82,6 +82,12 @@ impl gantry_core::ingest::PushHistory for FreshDeliveries {
     }
 }
 
+impl gantry_core::ingest::StartedPushes for FreshDeliveries {
+    async fn record_start(&self, _: &gantry_core::ingest::StartedPush) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
 struct Starts;
 
 impl PipelineStarter for Starts {

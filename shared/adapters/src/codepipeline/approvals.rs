@@ -7,7 +7,7 @@ use aws_sdk_codepipeline::types::{ActionDeclaration, ActionExecutionFilter, Stag
 use gantry_core::approval::ports::{ApprovalActions, PipelineDecision};
 use gantry_core::approval::{
     commit_of, ActionOutcome, ApprovalCallError, ApprovalSettings, CommitSummary, Outcome,
-    WaitingApproval,
+    StageSuccesses, WaitingApproval,
 };
 use std::collections::HashMap;
 
@@ -130,6 +130,43 @@ impl ApprovalActions for CodePipelineApprovals {
             .as_ref()
             .or_else(|| declared.as_ref().and_then(|a| a.configuration()));
         Ok(settings_of(configuration, timeout))
+    }
+
+    /// The executions that recently succeeded in `stage` and their source revisions: one page
+    /// of `ListPipelineExecutions` filtered by `succeededInStage`, newest first. Four-eyes needs
+    /// only the newest that ran a push of the execution's ref, and looks no further back than
+    /// the history of pushes (`PUSH_HISTORY_SECONDS`).
+    async fn succeeded_in_stage(
+        &self,
+        pipeline: &str,
+        stage: &str,
+    ) -> Result<StageSuccesses, ApprovalCallError> {
+        use aws_sdk_codepipeline::types::{PipelineExecutionFilter, SucceededInStageFilter};
+        let out = self
+            .client
+            .list_pipeline_executions()
+            .pipeline_name(pipeline)
+            .max_results(100)
+            .filter(
+                PipelineExecutionFilter::builder()
+                    .succeeded_in_stage(SucceededInStageFilter::builder().stage_name(stage).build())
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("ListPipelineExecutions", pipeline, e))?;
+        let mut ran = StageSuccesses::default();
+        for summary in out.pipeline_execution_summaries() {
+            if let Some(id) = summary.pipeline_execution_id() {
+                ran.executions.insert(id.to_string());
+            }
+            for revision in summary.source_revisions() {
+                if let Some(id) = revision.revision_id() {
+                    ran.commits.insert(id.to_string());
+                }
+            }
+        }
+        Ok(ran)
     }
 
     /// The commit the execution runs, from the variables the webhook set or the source revision.

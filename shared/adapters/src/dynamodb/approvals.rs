@@ -9,8 +9,9 @@ use gantry_core::approval::pipeline::split_authors;
 use gantry_core::approval::ports::{ApprovalStore, Created, DecisionClaim};
 use gantry_core::approval::{
     ApprovalDecision, ApprovalRecord, ApprovalState, Approver, ChangeOwners, Closure,
-    CommitSummary, Outcome,
+    CommitSummary, Outcome, Provenance, PushedChange, StageSuccesses,
 };
+use gantry_core::ingest::StartedPush;
 use gantry_core::slack::PostedMessage;
 
 impl Key {
@@ -280,6 +281,63 @@ impl ApprovalStore for DynamoApprovals {
     ) -> Result<Option<PostedMessage>, StoreError> {
         super::executions::execution_thread(&self.table, pipeline, execution_id).await
     }
+
+    async fn started(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+    ) -> Result<Option<StartedPush>, StoreError> {
+        super::pushes::started(&self.table, pipeline, execution_id).await
+    }
+
+    async fn pushes_before(
+        &self,
+        own: &StartedPush,
+        ran: &StageSuccesses,
+    ) -> Result<Vec<StartedPush>, StoreError> {
+        super::pushes::pushes_before(&self.table, own, ran).await
+    }
+}
+
+/// Where the execution came from, as four-eyes found it when the request was posted:
+/// `change_origin` (`webhook` or `unknown`), and for the webhook's, the change's pushers and
+/// authors (lists) and whether it reaches back to the stage's last success.
+fn change_attributes(change: &Provenance) -> Vec<(&'static str, AttributeValue)> {
+    let list = |v: &[String]| AttributeValue::L(v.iter().map(s).collect());
+    match change {
+        Provenance::NotStartedByGantry => vec![("change_origin", s("unknown"))],
+        Provenance::Pushed(c) => vec![
+            ("change_origin", s("webhook")),
+            ("change_pushers", list(&c.pushers)),
+            ("change_authors", list(&c.authors)),
+            (
+                "change_since_success",
+                AttributeValue::Bool(c.since_success),
+            ),
+        ],
+    }
+}
+
+fn change_of(i: &DynamoItem) -> Option<Provenance> {
+    let list = |name: &str| -> Vec<String> {
+        i.get(name)
+            .and_then(|v| v.as_l().ok())
+            .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
+            .unwrap_or_default()
+    };
+    match text(i, "change_origin")?.as_str() {
+        "unknown" => Some(Provenance::NotStartedByGantry),
+        "webhook" => Some(Provenance::Pushed(PushedChange {
+            pushers: list("change_pushers"),
+            authors: list("change_authors"),
+            since_success: i
+                .get("change_since_success")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false),
+        })),
+        _ => None,
+    }
 }
 
 /// The owners' Slack ids, comma-separated (`-` for none); only a settled answer is kept, so
@@ -399,6 +457,9 @@ fn to_item(r: &ApprovalRecord) -> DynamoItem {
     if let Some(c) = r.commit.as_ref().filter(|c| !c.authors.is_empty()) {
         put("commit_authors", s(c.authors.join(",")));
     }
+    for (name, value) in r.change.iter().flat_map(change_attributes) {
+        put(name, value);
+    }
     if let Some(o) = r.owners.as_ref().and_then(owners_attribute) {
         put("owners_slack", s(&o));
     }
@@ -497,6 +558,7 @@ fn from_item(table: &str, i: &DynamoItem) -> Result<ApprovalRecord, StoreError> 
         custom_data: text(i, "custom_data"),
         review_url: text(i, "review_url"),
         commit,
+        change: change_of(i),
         owners,
         message,
         state,
@@ -529,6 +591,11 @@ mod tests {
                 pusher: Some("mona".into()),
                 authors: vec!["mona".into(), "ghost@example.invalid".into()],
             }),
+            change: Some(Provenance::Pushed(PushedChange {
+                pushers: vec!["mona".into(), "lee".into()],
+                authors: vec!["mona".into(), "ghost, the@example.invalid".into()],
+                since_success: true,
+            })),
             owners: Some(ChangeOwners::Slack(
                 ["U0MONA".to_string(), "U0ADA".to_string()].into(),
             )),

@@ -5,7 +5,7 @@
 //! author is free text the committer writes, so it may only ever *bar* someone (when it maps to
 //! the clicker), never clear anyone; a pusher Gantry cannot place in Slack fails closed.
 
-use super::CommitSummary;
+use super::change::Provenance;
 use crate::config::approvers::StageApprovers;
 use crate::config::people::{LoginMapping, People};
 use std::collections::{BTreeMap, BTreeSet};
@@ -62,12 +62,13 @@ pub struct Clicker {
 pub enum ChangeOwners {
     /// The Slack users the change belongs to: the pusher's, and each commit author's that maps.
     Slack(BTreeSet<String>),
-    /// The execution names no pusher: it was not started by Gantry's webhook (the console, a
-    /// CLI, a source action), so nobody can say whose change it is.
+    /// Gantry's webhook did not start the execution (the console, a CLI, a source action), so
+    /// nobody can say whose change it is: its pipeline variables are whatever its starter typed.
     PusherUnknown,
     /// `GANTRY_PEOPLE` does not map the pusher's login (`add`: the keys that would).
     PusherUnmapped { login: String, add: Vec<String> },
-    /// Slack could not be asked just now (a commit author's email lookup).
+    /// The change's owners could not be found just now (the state table, CodePipeline, or
+    /// Slack's email lookup did not answer).
     LookupFailed,
 }
 
@@ -118,36 +119,35 @@ pub enum OwnersPlan {
     },
 }
 
-/// The owners of `commit` under `rule`: the pusher through `GANTRY_PEOPLE`, then every commit
-/// author (the head commit's `AUTHOR` included) through the `authors` table, `GANTRY_PEOPLE` or
-/// an email.
-pub fn owners_plan(
-    commit: Option<&CommitSummary>,
-    rule: &StageApprovers,
-    people: &People,
-) -> OwnersPlan {
-    let Some(commit) = commit else {
-        return OwnersPlan::Known(ChangeOwners::PusherUnknown);
+/// The owners of a change under `rule`: every pusher through `GANTRY_PEOPLE` (or the stage's
+/// `authors` table), then every commit author through the `authors` table, `GANTRY_PEOPLE` or
+/// an email. Only the webhook's record says who pushed: an execution it did not start has no
+/// known owners, whatever its pipeline variables say.
+pub fn owners_plan(provenance: &Provenance, rule: &StageApprovers, people: &People) -> OwnersPlan {
+    let change = match provenance {
+        Provenance::Pushed(change) => change,
+        Provenance::NotStartedByGantry => return OwnersPlan::Known(ChangeOwners::PusherUnknown),
     };
-    let Some(pusher) = commit
-        .pusher
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    else {
-        return OwnersPlan::Known(ChangeOwners::PusherUnknown);
-    };
-    let mut barred = match pusher_mapping(pusher, &rule.authors, people) {
-        LoginMapping::Slack(users) => users,
-        LoginMapping::Missing(add) => {
-            return OwnersPlan::Known(ChangeOwners::PusherUnmapped {
-                login: pusher.to_string(),
-                add,
-            })
+    let mut barred = BTreeSet::new();
+    for pusher in change.pushers.iter().map(|p| p.trim()) {
+        if pusher.is_empty() {
+            return OwnersPlan::Known(ChangeOwners::PusherUnknown);
         }
-    };
+        match pusher_mapping(pusher, &rule.authors, people) {
+            LoginMapping::Slack(users) => barred.extend(users),
+            LoginMapping::Missing(add) => {
+                return OwnersPlan::Known(ChangeOwners::PusherUnmapped {
+                    login: pusher.to_string(),
+                    add,
+                })
+            }
+        }
+    }
+    if change.pushers.is_empty() {
+        return OwnersPlan::Known(ChangeOwners::PusherUnknown);
+    }
     let mut emails = Vec::new();
-    for author in commit.authors.iter().chain(commit.author.iter()) {
+    for author in &change.authors {
         match author_lookup(author, &rule.authors, people) {
             AuthorLookup::Known(users) => barred.extend(users),
             AuthorLookup::ByEmail(email) => {
@@ -208,9 +208,9 @@ pub enum Denial {
         add: Vec<String>,
         verb: &'static str,
     },
-    #[error("Four-eyes rule: this execution was not started by a push through Gantry, so Gantry cannot tell whose change it is and nobody may {verb} it from Slack. Use the CodePipeline console.")]
+    #[error("Four-eyes rule: Gantry's webhook did not start this execution (it was started from the console, the CLI or another tool), so Gantry cannot tell who pushed it, whatever its pipeline variables say, and nobody may {verb} it from Slack. Approve it in the CodePipeline console, or push the commit to the branch so that Gantry's webhook starts it.")]
     PusherUnknown { verb: &'static str },
-    #[error("Four-eyes rule: Slack could not be asked who wrote this change just now. Try again in a moment.")]
+    #[error("Four-eyes rule: Gantry could not find out just now who pushed or wrote this change (its records, CodePipeline or Slack did not answer). Try again in a moment.")]
     OwnersLookupFailed,
     /// Not decided by `authorize`: the caller could not learn the clicker's group membership.
     #[error("Slack could not say just now whether you are in this stage's approver groups. Try again in a moment.")]
@@ -274,6 +274,7 @@ pub fn approvers_mrkdwn(rule: &StageApprovers) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::approval::change::PushedChange;
 
     fn rule(four_eyes: bool) -> StageApprovers {
         StageApprovers {
@@ -412,14 +413,20 @@ mod tests {
         People::parse(r#"{"github:mona": "U0MONA", "github:ada": "U0ADA"}"#).unwrap()
     }
 
-    fn pushed(pusher: Option<&str>, authors: &[&str], head: Option<&str>) -> CommitSummary {
-        CommitSummary {
-            id: "c0ffee".into(),
-            author: head.map(str::to_string),
-            pusher: pusher.map(str::to_string),
-            authors: authors.iter().map(|a| a.to_string()).collect(),
-            ..CommitSummary::default()
+    /// The change of one push by `pusher` (none: a push whose payload named nobody), whose
+    /// commits `authors` wrote, `head` last.
+    fn pushed(pusher: Option<&str>, authors: &[&str], head: Option<&str>) -> Provenance {
+        let mut all: Vec<String> = Vec::new();
+        for a in authors.iter().chain(head.iter()) {
+            if !all.iter().any(|x| x == a) {
+                all.push(a.to_string());
+            }
         }
+        Provenance::Pushed(PushedChange {
+            pushers: pusher.map(str::to_string).into_iter().collect(),
+            authors: all,
+            since_success: true,
+        })
     }
 
     #[test]
@@ -430,7 +437,7 @@ mod tests {
             &["ghost@example.invalid"],
             Some("ghost@example.invalid"),
         );
-        let plan = owners_plan(Some(&c), &rule(true), &people());
+        let plan = owners_plan(&c, &rule(true), &people());
         let OwnersPlan::Lookup { barred, emails } = plan else {
             panic!("{plan:?}")
         };
@@ -451,7 +458,7 @@ mod tests {
             Some("dependabot[bot]"),
         );
         assert_eq!(
-            owners_plan(Some(&c), &r, &people()),
+            owners_plan(&c, &r, &people()),
             OwnersPlan::Known(owners(&["U0ADA", "U0JANE", "U0MONA"]))
         );
     }
@@ -465,13 +472,13 @@ mod tests {
         ]);
         let c = pushed(Some("codertocat"), &["Codertocat"], None);
         assert_eq!(
-            owners_plan(Some(&c), &r, &People::default()),
+            owners_plan(&c, &r, &People::default()),
             OwnersPlan::Known(owners(&["U0MONA"]))
         );
         // A bot's account has no Slack user: known, and it bars nobody.
         let c = pushed(Some("dependabot[bot]"), &["dependabot[bot]"], None);
         assert_eq!(
-            owners_plan(Some(&c), &r, &People::default()),
+            owners_plan(&c, &r, &People::default()),
             OwnersPlan::Known(owners(&[]))
         );
     }
@@ -480,18 +487,60 @@ mod tests {
     fn without_a_mapped_pusher_the_owners_are_unknown() {
         let r = rule(true);
         assert_eq!(
-            owners_plan(Some(&pushed(Some("hubot"), &["ada"], None)), &r, &people()),
+            owners_plan(&pushed(Some("hubot"), &["ada"], None), &r, &people()),
             OwnersPlan::Known(ChangeOwners::PusherUnmapped {
                 login: "hubot".into(),
                 add: vec!["github:hubot".into()]
             })
         );
-        for c in [None, Some(pushed(None, &["ada"], Some("ada")))] {
+        for c in [
+            Provenance::NotStartedByGantry,
+            pushed(None, &["ada"], Some("ada")),
+        ] {
             assert_eq!(
-                owners_plan(c.as_ref(), &r, &people()),
+                owners_plan(&c, &r, &people()),
                 OwnersPlan::Known(ChangeOwners::PusherUnknown)
             );
         }
+    }
+
+    #[test]
+    fn every_pusher_of_the_change_is_barred_and_one_unmapped_pusher_fails_closed() {
+        let change = |pushers: &[&str]| {
+            Provenance::Pushed(PushedChange {
+                pushers: pushers.iter().map(|p| p.to_string()).collect(),
+                authors: vec![],
+                since_success: true,
+            })
+        };
+        assert_eq!(
+            owners_plan(&change(&["mona", "ada"]), &rule(true), &people()),
+            OwnersPlan::Known(owners(&["U0ADA", "U0MONA"]))
+        );
+        assert_eq!(
+            owners_plan(&change(&["mona", "hubot"]), &rule(true), &people()),
+            OwnersPlan::Known(ChangeOwners::PusherUnmapped {
+                login: "hubot".into(),
+                add: vec!["github:hubot".into()]
+            })
+        );
+    }
+
+    #[test]
+    fn an_execution_gantry_did_not_start_is_nobodys_to_release() {
+        let v = authorize(
+            &clicker("U0ALLOWED", &[]),
+            Act::Approve,
+            Some(&rule(true)),
+            &ChangeOwners::PusherUnknown,
+        );
+        let Verdict::Denied(d) = v else {
+            panic!("approved an execution nobody can place")
+        };
+        let text = d.to_string();
+        assert!(text.contains("webhook did not start"), "{text}");
+        assert!(text.contains("CodePipeline console"), "{text}");
+        assert!(text.contains("push the commit"), "{text}");
     }
 
     #[test]

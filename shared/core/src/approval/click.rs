@@ -127,7 +127,15 @@ impl<A: ApprovalPorts> Approvals<A> {
             .permission(&i.user, act, rule, || async {
                 match (&record.owners, rule) {
                     (Some(known @ super::ChangeOwners::Slack(_)), _) => known.clone(),
-                    (_, Some(r)) => self.owners_of(record.commit.as_ref(), r).await,
+                    // The change as found at the request; looked up now if it could not be.
+                    (_, Some(r)) => match &record.change {
+                        Some(change) => self.owners_of(Some(change), r).await,
+                        None => {
+                            let (p, s, e) = (&record.pipeline, &record.stage, &record.execution_id);
+                            self.owners_of(self.provenance(p, s, e).await.as_ref(), r)
+                                .await
+                        }
+                    },
                     (_, None) => super::ChangeOwners::PusherUnknown,
                 }
             })

@@ -7,7 +7,7 @@
 
 use super::click::{Told, STATE_DOWN};
 use super::flows::ApprovalPorts;
-use super::ports::{ApprovalActions, CommandOutcome, DeploymentCommands};
+use super::ports::{CommandOutcome, DeploymentCommands};
 use super::{Act, Approvals, Button, ChangeOwners, Interaction, Verdict};
 use crate::slack::Chat;
 use crate::traffic::Command;
@@ -70,19 +70,15 @@ impl<A: ApprovalPorts> Approvals<A> {
         // Whose change it is matters only for releasing it under the four-eyes rule.
         let verdict = self
             .permission(&i.user, button.act(), rule, || async move {
-                let execution = context
-                    .map(|c| (c.pipeline.as_str(), c.execution_id.as_str()))
-                    .filter(|(_, e)| !e.is_empty());
-                let (Some((pipeline, execution)), Some(r)) = (execution, rule) else {
+                let context = context.filter(|c| !c.execution_id.is_empty());
+                let (Some(c), Some(r)) = (context, rule) else {
                     return ChangeOwners::PusherUnknown;
                 };
-                match self.pipeline.commit(pipeline, execution).await {
-                    Ok(commit) => self.owners_of(commit.as_ref(), r).await,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not read the deployment's commit");
-                        ChangeOwners::LookupFailed
-                    }
-                }
+                // The same change as an approval of this stage would release.
+                let change = self
+                    .provenance(&c.pipeline, &c.stage, &c.execution_id)
+                    .await;
+                self.owners_of(change.as_ref(), r).await
             })
             .await;
         if let Verdict::Denied(denial) = verdict {

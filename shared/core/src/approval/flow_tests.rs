@@ -299,15 +299,9 @@ async fn the_request_expires_when_the_action_declares_not_after_seven_days() {
     assert_eq!(request::expiry(10, Some(0)), 10 + APPROVAL_LIFETIME_SECONDS);
 }
 
-/// Opens the request of a push by `pusher` with these commit authors.
+/// Opens the request of a push by `pusher` with these commit authors (the webhook's record).
 async fn opened_push(app: &mut FakeApprovals, pusher: Option<&str>, authors: &[&str]) -> String {
-    app.pipeline.commit = Some(CommitSummary {
-        id: "c0ffee".into(),
-        author: authors.last().map(|a| a.to_string()),
-        pusher: pusher.map(str::to_string),
-        authors: authors.iter().map(|a| a.to_string()).collect(),
-        ..CommitSummary::default()
-    });
+    app.records.pushes = vec![started("e-1", pusher, authors, 1_000)];
     opened(app).await
 }
 
@@ -361,10 +355,65 @@ async fn an_unmapped_pusher_lets_nobody_approve_and_the_request_says_how_to_map_
 }
 
 #[tokio::test]
-async fn an_execution_without_a_pusher_cannot_be_released_from_slack_under_four_eyes() {
+async fn an_execution_the_webhook_did_not_start_cannot_be_released_whatever_its_variables_say() {
     let mut app = approvals();
-    let id = opened_push(&mut app, None, &[]).await;
-    approve_is_refused(&app, JANE, &id, "not started by a push through Gantry").await;
+    // Started from the console with PUSHER=lee: the variables claim a pusher, no record does.
+    app.records.pushes.clear();
+    app.pipeline.commit = Some(CommitSummary {
+        id: "c0ffee".into(),
+        pusher: Some("lee".into()),
+        authors: vec!["lee".into()],
+        ..CommitSummary::default()
+    });
+    let id = opened(&app).await;
+    let posted = app.slack.posted.lock().unwrap()[0].to_string();
+    assert!(posted.contains("webhook did not start"), "{posted}");
+    approve_is_refused(&app, JANE, &id, "webhook did not start this execution").await;
+    approve_is_refused(&app, OCTO, &id, "webhook did not start this execution").await;
+    app.on_click(&click(JANE, REJECT, &id, false), NOW).await;
+    assert!(
+        matches!(state(&app, &id), ApprovalState::Decided(d) if d.outcome == Outcome::Rejected)
+    );
+}
+
+#[tokio::test]
+async fn the_pusher_of_an_earlier_push_that_never_reached_the_stage_may_not_approve() {
+    let mut app = approvals();
+    // Octocat pushed e-0, which never reached Prod; jane pushed e-1 on top.
+    app.records.pushes = vec![
+        started("e-z", Some("ada"), &["ada"], 100),
+        started("e-0", Some("octocat"), &["octocat"], 500),
+        started("e-1", Some("jane"), &["jane"], 1_000),
+    ];
+    app.people = crate::config::people::People::parse(
+        r#"{"github:octocat": "U0OCTO", "github:jane": "U0JANE", "github:ada": "U0ADA"}"#,
+    )
+    .unwrap();
+    app.pipeline.succeeded.executions.insert("e-z".into());
+    let id = opened(&app).await;
+    let posted = app.slack.posted.lock().unwrap()[0].to_string();
+    // Ada's push is the one Prod ran: it is not part of the change.
+    assert!(
+        posted.contains(r#"*Pushed by*\noctocat, jane""#),
+        "{posted}"
+    );
+    approve_is_refused(&app, OCTO, &id, "you pushed this change").await;
+    assert!(app.pipeline.decided.lock().unwrap().is_empty());
+
+    // Once the stage ran e-0, octocat's push is no longer part of jane's change.
+    let mut app = approvals();
+    app.records.pushes = vec![
+        started("e-0", Some("octocat"), &["octocat"], 500),
+        started("e-1", Some("ada"), &["ada"], 1_000),
+    ];
+    app.people = crate::config::people::People::parse(
+        r#"{"github:octocat": "U0OCTO", "github:ada": "U0ADA"}"#,
+    )
+    .unwrap();
+    app.pipeline.succeeded.executions.insert("e-0".into());
+    let id = opened(&app).await;
+    app.on_click(&click(OCTO, APPROVE, &id, false), NOW).await;
+    assert_eq!(app.pipeline.decided.lock().unwrap().len(), 1);
 }
 
 /// A running deployment `d-1` of `shop`/`Prod` (execution e-1, pushed by octocat), its controls

@@ -5,10 +5,11 @@
 //! CodePipeline's events to them.
 
 use super::authorize::{owners_plan, OwnersPlan};
+use super::change::{change_since, Provenance};
 use super::ports::{ApprovalActions, ApprovalStore, DeploymentCommands, Directory, Replies};
 use super::{
     authorize, events, render_closed, Act, ApprovalRecord, Approver, ApproverRules, ChangeOwners,
-    Clicker, CommitSummary, Denial, StageApprovers, Verdict,
+    Clicker, Denial, StageApprovers, Verdict,
 };
 use crate::config::people::People;
 use crate::config::NotifyConfig;
@@ -94,14 +95,52 @@ impl<A: ApprovalPorts> Approvals<A> {
         self.approvers.stage(pipeline, stage)
     }
 
-    /// Who the change belongs to, in Slack terms: `GANTRY_PEOPLE` for the pusher, the
+    /// Where `execution_id` came from and, when Gantry's webhook started it, the change it
+    /// would give `stage`: its push and every older push to its ref since the stage last
+    /// succeeded. One read of the execution's record, one `ListPipelineExecutions` and one
+    /// query of the ref's pushes. `None` when the table or CodePipeline could not answer.
+    pub(super) async fn provenance(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        execution_id: &str,
+    ) -> Option<Provenance> {
+        let own = match self.records.started(pipeline, execution_id).await {
+            Ok(Some(own)) => own,
+            Ok(None) => return Some(Provenance::NotStartedByGantry),
+            Err(e) => {
+                tracing::warn!(error = %e, execution_id, "could not read the started execution's record");
+                return None;
+            }
+        };
+        let ran = match self.pipeline.succeeded_in_stage(pipeline, stage).await {
+            Ok(ran) => ran,
+            Err(e) => {
+                tracing::warn!(error = %e, stage, "could not list the stage's successful executions");
+                return None;
+            }
+        };
+        match self.records.pushes_before(&own, &ran).await {
+            Ok(older) => Some(Provenance::Pushed(change_since(&own, &older, &ran))),
+            Err(e) => {
+                tracing::warn!(error = %e, git_ref = own.git_ref, "could not read the ref's pushes");
+                None
+            }
+        }
+    }
+
+    /// Who a change belongs to, in Slack terms: `GANTRY_PEOPLE` for its pushers, the
     /// `authors` table, `GANTRY_PEOPLE` or Slack's email lookup for each commit author.
+    /// `None` (the change could not be found) is a failed lookup.
     pub(super) async fn owners_of(
         &self,
-        commit: Option<&CommitSummary>,
+        provenance: Option<&Provenance>,
         rule: &StageApprovers,
     ) -> ChangeOwners {
-        let (mut barred, emails) = match owners_plan(commit, rule, &self.people) {
+        let Some(provenance) = provenance else {
+            return ChangeOwners::LookupFailed;
+        };
+        let (mut barred, emails) = match owners_plan(provenance, rule, &self.people) {
             OwnersPlan::Known(owners) => return owners,
             OwnersPlan::Lookup { barred, emails } => (barred, emails),
         };

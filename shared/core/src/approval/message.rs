@@ -6,7 +6,8 @@
 use super::authorize::approvers_mrkdwn;
 use super::interaction::{APPROVE, REASON, REJECT};
 use super::{
-    Act, ApprovalRecord, ApprovalState, ChangeOwners, Closure, Denial, Outcome, StageApprovers,
+    Act, ApprovalRecord, ApprovalState, ChangeOwners, Closure, Denial, Outcome, Provenance,
+    StageApprovers,
 };
 use crate::clock;
 use crate::text::truncate;
@@ -28,7 +29,7 @@ pub fn render_request(record: &ApprovalRecord, rule: Option<&StageApprovers>) ->
     match rule {
         Some(rule) => {
             if rule.four_eyes {
-                blocks.push(context("👀 Four-eyes: whoever pushed this change or wrote one of its commits may not approve it."));
+                blocks.push(context(&four_eyes_note(record)));
                 if let Some(why) = four_eyes_blocked(record) {
                     blocks.push(section(&format!("⛔ {why}")));
                 }
@@ -147,9 +148,13 @@ fn facts(record: &ApprovalRecord, rule: Option<&StageApprovers>) -> Vec<Value> {
         if let Some(name) = &c.author {
             fields.push(field("Author", &escape(name)));
         }
-        if let Some(pusher) = &c.pusher {
-            fields.push(field("Pushed by", &escape(pusher)));
+        match (&record.change, &c.pusher) {
+            (Some(change), _) => fields.push(field("Pushed by", &pushed_by(change))),
+            (None, Some(pusher)) => fields.push(field("Pushed by", &escape(pusher))),
+            (None, None) => {}
         }
+    } else if let Some(change) = &record.change {
+        fields.push(field("Pushed by", &pushed_by(change)));
     }
     fields.push(field(
         "Who may approve",
@@ -169,6 +174,53 @@ fn facts(record: &ApprovalRecord, rule: Option<&StageApprovers>) -> Vec<Value> {
         blocks.push(section(&format!("🔎 *Review:* {}", link(url))));
     }
     blocks
+}
+
+/// Who pushed the change, as the webhook recorded it: every pusher since the stage last
+/// succeeded, oldest first.
+fn pushed_by(change: &Provenance) -> String {
+    match change {
+        Provenance::Pushed(c) => pushers(c),
+        Provenance::NotStartedByGantry => "unknown: not started by Gantry's webhook".into(),
+    }
+}
+
+fn pushers(change: &crate::approval::PushedChange) -> String {
+    change
+        .pushers
+        .iter()
+        .map(|p| {
+            if p.is_empty() {
+                "unknown".into()
+            } else {
+                escape(p)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The four-eyes rule as the request states it, naming the change's pushers when known.
+fn four_eyes_note(record: &ApprovalRecord) -> String {
+    let mut note = String::from(
+        "👀 Four-eyes: whoever pushed this change or wrote one of its commits may not approve it.",
+    );
+    if let Some(Provenance::Pushed(change)) = &record.change {
+        let many = change.pushers.len() > 1;
+        note.push_str(&format!(
+            " The change is every push since {} last succeeded: {} by {}.",
+            escape(&record.stage),
+            if many { "pushes" } else { "one push" },
+            pushers(change),
+        ));
+        if !change.since_success {
+            note.push_str(&format!(
+                " (Pushes older than {} days are no longer counted.)",
+                crate::ingest::PUSH_HISTORY_SECONDS / 86_400
+            ));
+        }
+    }
+    note
 }
 
 /// Why nobody may approve from Slack under four-eyes, when the owners could not be placed.
@@ -268,6 +320,7 @@ mod tests {
                 pusher: Some("octocat".into()),
                 authors: vec!["octocat".into()],
             }),
+            change: None,
             owners: None,
             message: None,
             state: ApprovalState::Waiting,
@@ -408,6 +461,40 @@ mod tests {
         r.owners = Some(ChangeOwners::Slack(Default::default()));
         let text = all_text(&render_request(&r, Some(&rule())));
         assert!(!text.contains("GANTRY_PEOPLE"), "{text}");
+    }
+
+    #[test]
+    fn the_request_names_every_pusher_of_the_change() {
+        let mut r = record();
+        r.change = Some(Provenance::Pushed(crate::approval::PushedChange {
+            pushers: vec!["mona".into(), "lee".into()],
+            authors: vec!["mona".into(), "lee".into()],
+            since_success: true,
+        }));
+        let text = all_text(&render_request(&r, Some(&rule())));
+        assert!(text.contains("*Pushed by*\\nmona, lee"), "{text}");
+        assert!(
+            text.contains("every push since Prod last succeeded: pushes by mona, lee"),
+            "{text}"
+        );
+        assert!(!text.contains("no longer counted"), "{text}");
+    }
+
+    #[test]
+    fn an_execution_gantry_did_not_start_says_why_and_how_to_approve_it() {
+        let mut r = record();
+        r.change = Some(Provenance::NotStartedByGantry);
+        r.owners = Some(ChangeOwners::PusherUnknown);
+        let m = render_request(&r, Some(&rule()));
+        let text = all_text(&m);
+        assert!(
+            text.contains("unknown: not started by Gantry's webhook"),
+            "{text}"
+        );
+        assert!(text.contains("CodePipeline console"), "{text}");
+        assert!(text.contains("push the commit"), "{text}");
+        // Reject still works: the buttons stay.
+        assert_eq!(buttons(&m).len(), 2);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! In-memory fakes of every port, for the unit tests, are in `testing`.
 
 pub mod authorize;
+pub mod change;
 pub mod claim;
 pub mod click;
 pub mod close;
@@ -29,6 +30,7 @@ pub use authorize::{
     author_lookup, authorize, owners_plan, Act, AuthorLookup, ChangeOwners, Clicker, Denial,
     OwnersPlan, Verdict,
 };
+pub use change::{change_since, Provenance, PushedChange, StageSuccesses};
 pub use click::ClickReply;
 pub use events::{ActionFinished, ApprovalEvent, ApprovalNotice};
 pub use flows::{ApprovalPorts, Approvals};
@@ -58,10 +60,10 @@ pub struct CommitSummary {
     pub author: Option<String>,
     pub repository: Option<String>,
     pub branch: Option<String>,
-    /// The account the provider authenticated for the push (`PUSHER`): the one fact about who
-    /// the change belongs to that the committer cannot write.
+    /// The `PUSHER` variable, shown when the stage has no four-eyes rule. Whoever starts an
+    /// execution may set it, so four-eyes reads the webhook's record instead (`Provenance`).
     pub pusher: Option<String>,
-    /// Every pushed commit's author (`COMMIT_AUTHORS`): free text, which may only bar someone.
+    /// The `COMMIT_AUTHORS` variable, kept for the audit trail only, as `pusher`.
     pub authors: Vec<String>,
 }
 
@@ -193,6 +195,10 @@ pub struct ApprovalRecord {
     /// The approval action's "URL for review".
     pub review_url: Option<String>,
     pub commit: Option<CommitSummary>,
+    /// Under four-eyes, where the execution came from and the change it carries, from the
+    /// webhook's record, as found when the request was posted (`None`: not looked up, or the
+    /// lookup failed; the click looks again).
+    pub change: Option<Provenance>,
     /// Who the change belongs to in Slack, once resolved under four-eyes (only `Slack` is
     /// kept in the table: anything else is asked again at the click).
     pub owners: Option<ChangeOwners>,

@@ -6,8 +6,9 @@
 
 use super::{
     ActionOutcome, ApprovalCallError, ApprovalRecord, ApprovalSettings, ApprovalState, Approver,
-    Closure, CommitSummary, Outcome, WaitingApproval,
+    Closure, CommitSummary, Outcome, StageSuccesses, WaitingApproval,
 };
+use crate::ingest::StartedPush;
 use crate::slack::{Chat, PostedMessage, SlackError};
 use crate::store::StoreError;
 use crate::traffic::{Command, DeploymentRecord};
@@ -106,6 +107,20 @@ pub trait ApprovalStore {
         pipeline: &str,
         execution_id: &str,
     ) -> impl Future<Output = Result<Option<PostedMessage>, StoreError>> + Send;
+    /// The webhook's record of the push that started the execution; `None` when the webhook
+    /// did not start it.
+    fn started(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+    ) -> impl Future<Output = Result<Option<StartedPush>, StoreError>> + Send;
+    /// The pushes to `own`'s pipeline and ref received before `own`, newest first, down to the
+    /// first one the stage ran (`ran`, included) or as far as the history is kept: one query.
+    fn pushes_before(
+        &self,
+        own: &StartedPush,
+        ran: &StageSuccesses,
+    ) -> impl Future<Output = Result<Vec<StartedPush>, StoreError>> + Send;
 }
 
 /// CodePipeline's manual approval actions.
@@ -139,6 +154,13 @@ pub trait ApprovalActions {
         action: &str,
         execution_id: &str,
     ) -> impl Future<Output = Result<ActionOutcome, ApprovalCallError>> + Send;
+    /// The executions that recently succeeded in `stage`, and the commits they ran
+    /// (`ListPipelineExecutions` filtered by `succeededInStage`, newest first, one page).
+    fn succeeded_in_stage(
+        &self,
+        pipeline: &str,
+        stage: &str,
+    ) -> impl Future<Output = Result<StageSuccesses, ApprovalCallError>> + Send;
     /// The commit the execution runs.
     fn commit(
         &self,

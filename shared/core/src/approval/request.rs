@@ -104,6 +104,7 @@ impl<A: ApprovalPorts> Approvals<A> {
             custom_data,
             review_url,
             commit,
+            change: None,
             owners: None,
             message: None,
             state: ApprovalState::Waiting,
@@ -111,7 +112,8 @@ impl<A: ApprovalPorts> Approvals<A> {
         let rule = self.rule(p, s);
         if let Some(rule) = rule.filter(|r| r.four_eyes) {
             // Found now, while nobody waits, so the click needs no lookup.
-            record.owners = Some(self.owners_of(record.commit.as_ref(), rule).await);
+            record.change = self.provenance(p, s, &record.execution_id).await;
+            record.owners = Some(self.owners_of(record.change.as_ref(), rule).await);
         }
         let created = self.records.create(&record, now).await?;
         if created == Created::Exists {

@@ -18,6 +18,31 @@ pub struct FakeStore {
     pub records: Mutex<BTreeMap<String, ApprovalRecord>>,
     pub actions: Mutex<BTreeMap<String, String>>,
     pub threads: BTreeMap<String, PostedMessage>,
+    /// The webhook's records of the executions it started, in the order received.
+    pub pushes: Vec<crate::ingest::StartedPush>,
+}
+
+/// The webhook's record of execution `execution` of `shop` on `main`, a push by `pusher` (none:
+/// the payload named nobody) of commits by `authors`, received at `at`.
+pub fn started(
+    execution: &str,
+    pusher: Option<&str>,
+    authors: &[&str],
+    at: i64,
+) -> crate::ingest::StartedPush {
+    crate::ingest::StartedPush {
+        pipeline: "shop".into(),
+        execution_id: execution.into(),
+        git_ref: "refs/heads/main".into(),
+        commit_id: format!("commit-{execution}"),
+        facts: crate::ingest::PushFacts {
+            pusher: pusher.map(str::to_string),
+            authors: authors.iter().map(|a| a.to_string()).collect(),
+            commits: vec![format!("commit-{execution}")],
+            delivery: format!("d-{execution}"),
+            received_at: at,
+        },
+    }
 }
 
 impl ApprovalStore for FakeStore {
@@ -123,6 +148,35 @@ impl ApprovalStore for FakeStore {
     ) -> Result<Option<PostedMessage>, StoreError> {
         Ok(self.threads.get(e).cloned())
     }
+    async fn started(
+        &self,
+        p: &str,
+        e: &str,
+    ) -> Result<Option<crate::ingest::StartedPush>, StoreError> {
+        Ok(self
+            .pushes
+            .iter()
+            .find(|s| s.pipeline == p && s.execution_id == e)
+            .cloned())
+    }
+    async fn pushes_before(
+        &self,
+        own: &crate::ingest::StartedPush,
+        ran: &StageSuccesses,
+    ) -> Result<Vec<crate::ingest::StartedPush>, StoreError> {
+        let mut older: Vec<_> = self
+            .pushes
+            .iter()
+            .filter(|s| s.pipeline == own.pipeline && s.git_ref == own.git_ref)
+            .filter(|s| s.facts.received_at < own.facts.received_at)
+            .cloned()
+            .collect();
+        older.reverse();
+        if let Some(at) = older.iter().position(|s| ran.ran(s)) {
+            older.truncate(at + 1);
+        }
+        Ok(older)
+    }
 }
 
 /// One approval waiting in `shop`/`Prod`/`Approve`; `put` is what `PutApprovalResult` answers.
@@ -135,6 +189,8 @@ pub struct FakePipeline {
     pub timeout_minutes: Option<i64>,
     /// How many times the action's settings (its declaration) were read.
     pub settings_read: Mutex<u32>,
+    /// The executions that succeeded in the stage.
+    pub succeeded: StageSuccesses,
 }
 
 impl Default for FakePipeline {
@@ -157,6 +213,7 @@ impl Default for FakePipeline {
             last: None,
             timeout_minutes: None,
             settings_read: Mutex::new(0),
+            succeeded: StageSuccesses::default(),
         }
     }
 }
@@ -195,6 +252,13 @@ impl ApprovalActions for FakePipeline {
         self.last.clone().ok_or(ApprovalCallError::NotFound {
             what: "state".into(),
         })
+    }
+    async fn succeeded_in_stage(
+        &self,
+        _p: &str,
+        _s: &str,
+    ) -> Result<StageSuccesses, ApprovalCallError> {
+        Ok(self.succeeded.clone())
     }
     async fn commit(&self, _p: &str, _e: &str) -> Result<Option<CommitSummary>, ApprovalCallError> {
         Ok(self.commit.clone())
@@ -339,7 +403,11 @@ pub fn approvals() -> FakeApprovals {
         channels: serde_json::from_value(serde_json::json!({"default_channel": "C0DEPLOYS"}))
             .unwrap(),
         signing_secret: crate::secrets::SecretString::new(SECRET),
-        records: FakeStore::default(),
+        // Execution e-1 is octocat's push, started by Gantry's webhook.
+        records: FakeStore {
+            pushes: vec![started("e-1", Some("octocat"), &["octocat"], 1_000)],
+            ..FakeStore::default()
+        },
         pipeline: FakePipeline::default(),
         slack: FakeSlack::default(),
         slack_now: FakeSlack::default(),

@@ -6,6 +6,7 @@ mod parked_batch;
 use super::delivery::{github_payload, Delivery, EventKind, Inbound};
 use super::parked::{Newest, NoRetryQueue, ParkedOutcome, ParkedStart, PushHistory, RetryQueue};
 use super::start::{PipelineStarter, StartError, StartRequest};
+use super::started::{PushFacts, StartedPush, StartedPushes};
 use super::{Claim, DeliveryId, DeliveryLedger};
 use crate::push::{Provider, Push, RefKind};
 use crate::routing::{route, RouteDecision, RouteTable};
@@ -51,7 +52,9 @@ pub struct Ingest<S, L, Q = NoRetryQueue> {
     pub retry: StartRetryPolicy,
 }
 
-impl<S: PipelineStarter, L: DeliveryLedger + PushHistory, Q: RetryQueue> Ingest<S, L, Q> {
+impl<S: PipelineStarter, L: DeliveryLedger + PushHistory + StartedPushes, Q: RetryQueue>
+    Ingest<S, L, Q>
+{
     /// Handles one delivery. Never panics; every outcome is an `Answer`. An error answer carries
     /// the request id (`req.request_id`) so an operator can find the log line.
     pub async fn handle(&self, req: &Inbound, now: i64) -> Answer {
@@ -201,6 +204,7 @@ impl<S: PipelineStarter, L: DeliveryLedger + PushHistory, Q: RetryQueue> Ingest<
         }
 
         let git_ref = push.git_ref.full();
+        let facts = PushFacts::of(push, delivery_id, now);
         let mut started = Vec::new();
         let mut queued = Vec::new();
         let mut older = 0;
@@ -238,6 +242,25 @@ impl<S: PipelineStarter, L: DeliveryLedger + PushHistory, Q: RetryQueue> Ingest<
             }
             match self.start_with_retry(&plan.request).await {
                 Ok(execution_id) => {
+                    // Four-eyes trusts only this record: without it, nobody may approve the
+                    // execution from Slack. Failing the delivery makes the provider retry, and
+                    // the retry's start finds the same execution through its token.
+                    let record = StartedPush {
+                        pipeline: pipeline.clone(),
+                        execution_id: execution_id.clone(),
+                        git_ref: git_ref.clone(),
+                        commit_id: plan.request.commit_id.clone(),
+                        facts: facts.clone(),
+                    };
+                    if let Err(e) = self.ledger.record_start(&record).await {
+                        tracing::error!(error = %e, pipeline, execution_id, "could not record the started execution");
+                        failure = Some(StartFailure {
+                            status: 503,
+                            pipeline,
+                            reason: "state table unavailable; retry later".into(),
+                        });
+                        break;
+                    }
                     tracing::info!(
                         pipeline,
                         execution_id,
@@ -256,6 +279,7 @@ impl<S: PipelineStarter, L: DeliveryLedger + PushHistory, Q: RetryQueue> Ingest<
                         request: plan.request.clone(),
                         git_ref: git_ref.clone(),
                         pushed_at: push.pushed_at,
+                        facts: Some(facts.clone()),
                     };
                     match self.queue.park(&parked).await {
                         Ok(()) => {
@@ -371,10 +395,24 @@ impl<S: PipelineStarter, L: DeliveryLedger + PushHistory, Q: RetryQueue> Ingest<
                 Err(e) => return ParkedOutcome::Retry(e.to_string()),
             }
         }
-        match self.starter.start(&parked.request).await {
-            Ok(id) => ParkedOutcome::Started(id),
-            Err(e) => ParkedOutcome::Retry(e.to_string()),
+        let id = match self.starter.start(&parked.request).await {
+            Ok(id) => id,
+            Err(e) => return ParkedOutcome::Retry(e.to_string()),
+        };
+        if let Some(facts) = &parked.facts {
+            let record = StartedPush {
+                pipeline: pipeline.clone(),
+                execution_id: id.clone(),
+                git_ref: parked.git_ref.clone(),
+                commit_id: parked.request.commit_id.clone(),
+                facts: facts.clone(),
+            };
+            // Left on the queue, the start is tried again and finds the same execution.
+            if let Err(e) = self.ledger.record_start(&record).await {
+                return ParkedOutcome::Retry(format!("started {id}, not recorded: {e}"));
+            }
         }
+        ParkedOutcome::Started(id)
     }
 }
 

@@ -8,6 +8,7 @@ mod delivery;
 mod flow;
 mod parked;
 mod start;
+mod started;
 
 pub use delivery::{Delivery, EventKind, Inbound};
 pub use flow::{body_hash, Answer, Ingest, QueuedMessage, StartRetryPolicy};
@@ -17,6 +18,9 @@ pub use parked::{
 pub use start::{
     client_request_token, PipelineStarter, StartError, StartRequest, Variable, MAX_VARIABLE_VALUE,
     UNSET_VARIABLE,
+};
+pub use started::{
+    PushFacts, StartedPush, StartedPushes, MAX_RECORDED_COMMITS, PUSH_HISTORY_SECONDS,
 };
 
 use crate::store::StoreError;

@@ -13,6 +13,10 @@ pub struct ParkedStart {
     pub git_ref: String,
     /// The provider's push time (epoch seconds), when it said.
     pub pushed_at: Option<i64>,
+    /// The signed push's facts, for the record of the execution it starts (absent from messages
+    /// parked before Gantry kept that record: such an execution is not known to four-eyes).
+    #[serde(default)]
+    pub facts: Option<super::started::PushFacts>,
 }
 
 /// Why a start could not be parked. The text is for logs only.

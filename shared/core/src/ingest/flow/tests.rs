@@ -50,6 +50,20 @@ impl PipelineStarter for FakePipelines {
 struct FakeLedger {
     records: Mutex<HashMap<String, &'static str>>,
     newest: Mutex<HashMap<String, i64>>,
+    /// The started executions' records.
+    started: Mutex<Vec<crate::ingest::StartedPush>>,
+    /// The table refuses the started executions' records.
+    started_down: bool,
+}
+
+impl crate::ingest::StartedPushes for FakeLedger {
+    async fn record_start(&self, started: &crate::ingest::StartedPush) -> Result<(), StoreError> {
+        if self.started_down {
+            return Err(StoreError::new("down"));
+        }
+        self.started.lock().unwrap().push(started.clone());
+        Ok(())
+    }
 }
 
 impl PushHistory for FakeLedger {
@@ -426,4 +440,33 @@ async fn error_answers_carry_the_request_id() {
     let a = w.handle(&req, 0).await;
     assert_eq!(a.status, 502);
     assert_eq!(a.body["request_id"], "req-123");
+}
+
+#[tokio::test]
+async fn each_started_execution_is_recorded_with_the_authenticated_pusher() {
+    let w = ingest(ROUTES, vec![]);
+    let a = w
+        .handle(&github("push", "d1", FIXTURE), 1_700_000_000)
+        .await;
+    assert_eq!(a.status, 202, "{}", a.body);
+    let started = w.ledger.started.lock().unwrap();
+    assert_eq!(started.len(), 1);
+    let s = &started[0];
+    assert_eq!(s.pipeline, "hello");
+    assert_eq!(s.execution_id, "exec-1");
+    assert_eq!(s.git_ref, "refs/heads/master");
+    assert_eq!(s.facts.pusher.as_deref(), Some("Codertocat"));
+    assert_eq!(s.facts.delivery, "d1");
+    assert_eq!(s.facts.received_at, 1_700_000_000);
+    assert_eq!(s.commit_id, "6113728f27ae82c7b1a177c8d03f9e96e0adf246");
+}
+
+#[tokio::test]
+async fn an_execution_that_cannot_be_recorded_fails_the_delivery_so_the_provider_retries() {
+    let mut w = ingest(ROUTES, vec![]);
+    w.ledger.started_down = true;
+    let a = w.handle(&github("push", "d1", FIXTURE), 0).await;
+    assert_eq!(a.status, 503, "{}", a.body);
+    // The claim is released: the retry is not a duplicate.
+    assert!(w.ledger.records.lock().unwrap().is_empty());
 }
