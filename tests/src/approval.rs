@@ -31,9 +31,18 @@ pub const OCTO: (&str, &str) = ("U0OCTO", "octo");
 pub const MEMBER: (&str, &str) = ("U0MEMBER", "mia");
 pub const STRANGER: (&str, &str) = ("U0STRANGER", "sam");
 pub const MONA: (&str, &str) = ("U0MONA", "mona");
+pub const LEE: (&str, &str) = ("U0LEE", "lee");
+pub const KIM: (&str, &str) = ("U0KIM", "kim");
+
+/// The GitHub webhook secret of the worlds' webhook.
+pub const GITHUB_SECRET: &str = "approval-tests-webhook-secret";
+/// The commit the world's first push runs.
+pub const FIRST_COMMIT: &str = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
 
 pub struct World {
     pub app: approval::App,
+    /// Gantry's webhook, routing `octo-org/shop`'s `main` to the pipeline.
+    pub webhook: webhook::Webhook,
     pub sdk: aws_config::SdkConfig,
     pub slack: SlackNs,
     pub table: String,
@@ -54,6 +63,10 @@ pub struct Setup {
     pub notify: Value,
     /// The pipeline's execution mode (`SUPERSEDED`, `QUEUED`, `PARALLEL`).
     pub mode: &'static str,
+    /// Whether the execution is started by a push through Gantry's webhook (when it has a
+    /// pusher), or by a direct `StartPipelineExecution` setting the variables (the console's
+    /// *Release change* with overrides).
+    pub via_webhook: bool,
 }
 
 impl Default for Setup {
@@ -66,6 +79,7 @@ impl Default for Setup {
             people: json!({"github:octocat": OCTO.0}),
             notify: json!({"default_channel": CHANNEL}),
             mode: "SUPERSEDED",
+            via_webhook: true,
         }
     }
 }
@@ -77,7 +91,8 @@ pub async fn world(setup: Setup) -> World {
     let sdk = sdk().await;
     let (table, secret) = table_and_secret(
         &sdk,
-        &json!({"slack_signing_secret": SIGNING_SECRET, "slack_bot_token": "xoxb-approval-tests"}),
+        &json!({"slack_signing_secret": SIGNING_SECRET, "slack_bot_token": "xoxb-approval-tests",
+                "github_webhook_secrets": [GITHUB_SECRET]}),
     )
     .await;
     let pipeline = unique("shop");
@@ -86,8 +101,14 @@ pub async fn world(setup: Setup) -> World {
         "" => setup.author,
         all => all,
     };
-    let execution_id =
-        start_push(&sdk, &pipeline, setup.author, setup.pusher, commit_authors).await;
+    let stack = crate::iam::Stack::for_pipeline(&pipeline, &table, &secret);
+    let webhook = webhook_of(&pipeline, &table, &secret, &stack).await;
+    let execution_id = if setup.via_webhook && !setup.pusher.is_empty() {
+        let authors: Vec<&str> = commit_authors.split(',').collect();
+        push_through(&webhook, setup.pusher, &authors, setup.author, FIRST_COMMIT).await
+    } else {
+        start_push(&sdk, &pipeline, setup.author, setup.pusher, commit_authors).await
+    };
     let slack = SlackNs::new();
     slack
         .configure(json!({
@@ -97,6 +118,8 @@ pub async fn world(setup: Setup) -> World {
                 {"id": MEMBER.0, "name": MEMBER.1, "email": "mia@example.com"},
                 {"id": STRANGER.0, "name": STRANGER.1, "email": "sam@example.com"},
                 {"id": MONA.0, "name": MONA.1, "email": "mona@example.com"},
+                {"id": LEE.0, "name": LEE.1, "email": "lee@example.com"},
+                {"id": KIM.0, "name": KIM.1, "email": "kim@example.com"},
             ],
             "usergroups": {"S0RELEASE": [MEMBER.0]},
         }))
@@ -117,16 +140,117 @@ pub async fn world(setup: Setup) -> World {
         env.insert("GANTRY_PEOPLE".into(), setup.people.to_string());
     }
     let config = ApprovalConfig::from_env(&env).expect("config");
-    let stack = crate::iam::Stack::for_pipeline(&pipeline, &table, &secret);
     let (own, secrets) = function_start("approval", &stack).await;
     World {
         app: approval::build(config, &secrets, approval::Clients::new(&own)).expect("approval"),
+        webhook,
         sdk,
         slack,
         table,
         pipeline,
         execution_id,
     }
+}
+
+/// Gantry's webhook as deployed for `pipeline`: `octo-org/shop`'s `main` starts it.
+async fn webhook_of(
+    pipeline: &str,
+    table: &str,
+    secret: &str,
+    stack: &crate::iam::Stack,
+) -> webhook::Webhook {
+    let routes = json!([{"provider": "github", "repository": "octo-org/shop", "branches": ["main"],
+                         "pipeline": pipeline, "source_action": "Source"}]);
+    let env: HashMap<String, String> = HashMap::from([
+        ("GANTRY_SECRETS_ARN".into(), secret.to_string()),
+        ("GANTRY_TABLE".into(), table.to_string()),
+        ("GANTRY_ROUTES".into(), routes.to_string()),
+    ]);
+    let config = gantry_core::config::WebhookConfig::from_env(&env).expect("webhook config");
+    let (own, secrets) = function_start("webhook", stack).await;
+    let clients = webhook::Clients::new(&own, &config);
+    webhook::build(config, &secrets, clients).expect("webhook")
+}
+
+/// `pusher` pushes `commit` to `main` through Gantry's webhook (a signed GitHub push whose
+/// commits `authors` wrote, the head commit by `head_author`); returns the execution started.
+pub async fn push(w: &World, pusher: &str, authors: &[&str], commit: &str) -> String {
+    let head = authors.last().copied().unwrap_or(pusher);
+    push_through(&w.webhook, pusher, authors, head, commit).await
+}
+
+async fn push_through(
+    webhook: &webhook::Webhook,
+    pusher: &str,
+    authors: &[&str],
+    head_author: &str,
+    commit: &str,
+) -> String {
+    let author = |who: &str, id: String| {
+        let (username, email) = match who.contains('@') {
+            true => (Value::Null, who.to_string()),
+            false => (json!(who), format!("{who}@users.noreply.github.com")),
+        };
+        json!({"id": id, "tree_id": id, "distinct": true, "message": "Fix the cart total",
+               "timestamp": "2026-03-01T14:05:00Z", "url": format!("https://github.com/octo-org/shop/commit/{id}"),
+               "author": {"name": who, "email": email, "username": username},
+               "committer": {"name": who, "email": email, "username": username},
+               "added": [], "removed": [], "modified": ["src/cart.rs"]})
+    };
+    let mut commits: Vec<Value> = authors
+        .iter()
+        .filter(|a| **a != head_author)
+        .enumerate()
+        .map(|(i, a)| author(a, format!("{:0>40}", format!("{i}{}", &commit[..8]))))
+        .collect();
+    let head = author(head_author, commit.to_string());
+    commits.push(head.clone());
+    let mut p = crate::fixture_json("github/push-with-new-branch.json");
+    p["ref"] = json!("refs/heads/main");
+    p["before"] = json!("1111111111111111111111111111111111111111");
+    p["after"] = json!(commit);
+    p["created"] = json!(false);
+    p["forced"] = json!(false);
+    p["repository"]["full_name"] = json!("octo-org/shop");
+    p["repository"]["pushed_at"] = json!(now_epoch_seconds());
+    p["sender"]["login"] = json!(pusher);
+    p["pusher"] = json!({"name": pusher, "email": format!("{pusher}@users.noreply.github.com")});
+    p["commits"] = json!(commits);
+    p["head_commit"] = head;
+    let body = serde_json::to_vec(&p).expect("json");
+    let signature = format!(
+        "sha256={}",
+        gantry_core::signature::hmac_sha256_hex(GITHUB_SECRET.as_bytes(), &[&body])
+    );
+    let delivery = unique("delivery");
+    let request = gantry_core::ingest::Inbound::new(
+        [
+            ("X-GitHub-Event", "push"),
+            ("X-GitHub-Delivery", delivery.as_str()),
+            ("X-Hub-Signature-256", signature.as_str()),
+            ("Content-Type", "application/json"),
+        ],
+        body,
+    );
+    let answer = webhook.handle(&request, now_epoch_seconds()).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    answer.body["started"][0]["execution_id"]
+        .as_str()
+        .expect("started")
+        .to_string()
+}
+
+/// Sets an execution's status in the emulator (`Failed`, `Succeeded`, …).
+pub async fn set_execution(w: &World, execution_id: &str, status: &str) {
+    http::post(
+        &format!(
+            "{}/_gantry/codepipeline/executions/{}/{execution_id}",
+            emulator_url(),
+            w.pipeline
+        ),
+        &json!({"status": status}),
+    )
+    .await;
 }
 
 pub async fn create_approval_pipeline(sdk: &aws_config::SdkConfig, name: &str, mode: &str) {

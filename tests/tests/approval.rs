@@ -279,6 +279,116 @@ async fn a_colleague_named_as_one_commits_author_among_several_is_barred() {
     assert_eq!(approvals(&w).await[0]["status"], "Approved");
 }
 
+/// Posts the request of `execution`'s Prod approval; returns (approval id, message text).
+async fn requested_for(w: &World, execution: &str) -> (String, String) {
+    approval_waits(w, json!({"execution_id": execution})).await;
+    let out = invoke(w, execution_action_event(w, execution, "STARTED")).await;
+    assert_eq!(out["posted"], true, "{out}");
+    let id = out["approval"].as_str().expect("approval id").to_string();
+    (id, text_of(&latest_message(w).await))
+}
+
+fn status_of(approvals: &[Value], execution: &str) -> Value {
+    approvals
+        .iter()
+        .rev()
+        .find(|a| a["execution_id"] == execution)
+        .map(|a| a["status"].clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn four_eyes_covers_every_push_since_prod_last_succeeded() {
+    // mona pushes A; its execution fails before Prod, so prod never runs A.
+    let w = world(Setup {
+        approvers: json!({"Prod": {"users": [JANE.0, MONA.0, LEE.0], "four_eyes": true}}),
+        author: "mona",
+        pusher: "mona",
+        people: json!({"github:mona": MONA.0, "github:lee": LEE.0, "github:kim": KIM.0}),
+        ..Setup::default()
+    })
+    .await;
+    set_execution(&w, &w.execution_id, "Failed").await;
+    // lee pushes C on top: approving C sends prod A as well.
+    let c = push(
+        &w,
+        "lee",
+        &["lee"],
+        "cccccccc27ae82c7b1a177c8d03f9e96e0adf246",
+    )
+    .await;
+    let (id, shown) = requested_for(&w, &c).await;
+    assert!(shown.contains("*Pushed by*\\nmona, lee"), "{shown}");
+    assert!(shown.contains("pushes by mona, lee"), "{shown}");
+
+    for who in [MONA, LEE] {
+        click(&w, Clicked::new(who, APPROVE, &id)).await;
+    }
+    assert_eq!(status_of(&approvals(&w).await, &c), "InProgress");
+    let replies = private_replies(&w).await;
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    assert!(
+        replies.iter().all(|r| r.contains("you pushed this change")),
+        "{replies:?}"
+    );
+    click_answered(&w, Clicked::new(JANE, APPROVE, &id)).await;
+    assert_eq!(status_of(&approvals(&w).await, &c), "Approved");
+
+    // Prod now runs C: kim's next push is kim's change alone, and mona may approve it.
+    let d = push(
+        &w,
+        "kim",
+        &["kim"],
+        "dddddddd27ae82c7b1a177c8d03f9e96e0adf246",
+    )
+    .await;
+    let (id, shown) = requested_for(&w, &d).await;
+    assert!(shown.contains("*Pushed by*\\nkim"), "{shown}");
+    assert!(!shown.contains("mona, "), "{shown}");
+    click_answered(&w, Clicked::new(MONA, APPROVE, &id)).await;
+    assert_eq!(status_of(&approvals(&w).await, &d), "Approved");
+    assert_eq!(private_replies(&w).await.len(), 2, "mona was not refused");
+}
+
+#[tokio::test]
+async fn an_execution_the_webhook_did_not_start_cannot_be_approved_from_slack() {
+    // Someone starts an execution with PUSHER=lee themselves (the console's Release change with
+    // a variable override): the variable names lee, but Gantry's webhook never saw the push.
+    let (w, id) = requested(Setup {
+        approvers: json!({"Prod": {"users": [JANE.0, OCTO.0], "four_eyes": true}}),
+        author: "lee",
+        pusher: "lee",
+        people: json!({"github:lee": LEE.0, "github:octocat": OCTO.0}),
+        via_webhook: false,
+        ..Setup::default()
+    })
+    .await;
+    let shown = text_of(&latest_message(&w).await);
+    assert!(shown.contains("not started by Gantry's webhook"), "{shown}");
+    assert!(
+        shown.contains("nobody may approve it from Slack"),
+        "{shown}"
+    );
+    assert!(shown.contains("CodePipeline console"), "{shown}");
+    assert!(shown.contains("push the commit"), "{shown}");
+
+    for who in [JANE, OCTO] {
+        click(&w, Clicked::new(who, APPROVE, &id)).await;
+    }
+    assert_eq!(approvals(&w).await[0]["status"], "InProgress");
+    let replies = private_replies(&w).await;
+    assert_eq!(replies.len(), 2);
+    assert!(
+        replies
+            .iter()
+            .all(|r| r.contains("webhook did not start this execution")),
+        "{replies:?}"
+    );
+    // Stopping it needs nobody's identity.
+    click_answered(&w, Clicked::new(JANE, REJECT, &id)).await;
+    assert_eq!(approvals(&w).await[0]["status"], "Rejected");
+}
+
 #[tokio::test]
 async fn a_double_click_and_a_slack_retry_decide_once() {
     let (w, id) = requested(Setup::default()).await;

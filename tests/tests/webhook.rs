@@ -22,6 +22,7 @@ const GITLAB_TOKEN: &str = "gitlab-webhook-token";
 struct World {
     webhook: webhook::Webhook,
     sdk: aws_config::SdkConfig,
+    table: String,
     /// The webhook's retry queue (URL).
     queue: String,
     api: String,
@@ -93,6 +94,7 @@ async fn world_as(extra: &[&str], edit: Option<fn(&mut Value)>) -> World {
         }
         .expect("webhook"),
         sdk,
+        table,
         queue,
         api,
         web,
@@ -418,6 +420,61 @@ async fn a_push_names_its_pusher_and_every_commit_author_not_only_the_head_commi
     assert_eq!(vars["AUTHOR"], "Codertocat");
     assert_eq!(vars["PUSHER"], "mona");
     assert_eq!(vars["COMMIT_AUTHORS"], "ghost@example.invalid,Codertocat");
+}
+
+/// The state table's item (`pk`, `sk`), if any.
+async fn table_item(
+    w: &World,
+    pk: &str,
+    sk: &str,
+) -> Option<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    aws_sdk_dynamodb::Client::new(&w.sdk)
+        .get_item()
+        .table_name(&w.table)
+        .key("pk", AttributeValue::S(pk.into()))
+        .key("sk", AttributeValue::S(sk.into()))
+        .send()
+        .await
+        .expect("get item")
+        .item
+}
+
+#[tokio::test]
+async fn each_started_execution_is_recorded_with_who_pushed_it_for_four_eyes() {
+    let w = world().await;
+    let mut p: Value = serde_json::from_slice(&api_push()).unwrap();
+    p["sender"]["login"] = json!("mona");
+    let body = serde_json::to_vec(&p).unwrap();
+    let before = gantry_core::clock::now_epoch_seconds();
+    let answer = push_accepted(&w, "d-record", &body).await;
+    let id = answer["started"][0]["execution_id"].as_str().unwrap();
+    let item = table_item(&w, &format!("STARTED#{}#{id}", w.api), "STARTED")
+        .await
+        .expect("the execution's record");
+    let text = |k: &str| item[k].as_s().cloned().unwrap_or_default();
+    let number = |k: &str| {
+        item[k]
+            .as_n()
+            .ok()
+            .and_then(|n| n.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(text("pusher"), "mona");
+    assert_eq!(text("git_ref"), "refs/heads/master");
+    assert_eq!(text("delivery"), "d-record");
+    assert_eq!(
+        text("commit_id"),
+        "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
+    );
+    let received = number("received_at");
+    assert!(received >= before, "{received} < {before}");
+    // Bounded history: it expires after 90 days.
+    assert_eq!(number("expires_at"), received + 90 * 24 * 3600);
+    // The same push, in the ref's history ordered by when Gantry received it.
+    let sk = format!("{received:012}#{id}");
+    let in_history = table_item(&w, &format!("PUSHES#{}#refs/heads/master", w.api), &sk).await;
+    assert!(in_history.is_some_and(|i| i["pusher"].as_s().ok().map(String::as_str) == Some("mona")));
 }
 
 #[tokio::test]
