@@ -255,7 +255,7 @@ impl<P: ShifterPorts> Shifter<P> {
                 .await?
         };
         let now = now_ms();
-        let d = Deployment::new(
+        let mut d = Deployment::new(
             &job.id,
             live,
             &task_definition,
@@ -272,6 +272,7 @@ impl<P: ShifterPorts> Shifter<P> {
             },
             now,
         );
+        d.live_task_definition = live_service.task_definition.clone();
         let d = self.with_lifecycle(p, d, now).await?;
         let record = self
             .store
