@@ -1445,6 +1445,78 @@ async fn a_job_whose_parameters_the_pipeline_does_not_declare_moves_nothing() {
     assert_eq!(world(shop).await, before, "nothing moved");
 }
 
+/// Starts an execution and a job for NEW_IMAGE, all at once, whose GetJobDetails answer has no
+/// `pipelineContext.pipelineExecutionId` (the API reference lists it as optional). With
+/// `named`, the pipeline passes the execution in the parameters as the template does
+/// (`"execution_id": "#{codepipeline.PipelineExecutionId}"`). Returns (`{job_id, event}`, the
+/// execution).
+async fn start_without_execution_in_job_details(rig: &Rig, named: bool) -> (Value, String) {
+    let shop = &rig.shop;
+    let mut declared = shop.user_parameters(NEW_IMAGE, all_at_once());
+    if named {
+        declared["execution_id"] = json!("#{codepipeline.PipelineExecutionId}");
+    }
+    gantry_tests::aws::declare_lambda_action(
+        &shop.sdk,
+        &shop.pipeline,
+        "Deploy",
+        gantry_tests::traffic::SHIFTER_FUNCTION,
+        &declared.to_string(),
+    )
+    .await;
+    let execution = aws_sdk_codepipeline::Client::new(&shop.sdk)
+        .start_pipeline_execution()
+        .name(&shop.pipeline)
+        .send()
+        .await
+        .expect("start execution")
+        .pipeline_execution_id
+        .expect("execution id");
+    let mut resolved = declared;
+    if named {
+        resolved["execution_id"] = json!(execution);
+    }
+    let first = gantry_tests::http::post(
+        &format!("{}/_gantry/codepipeline/jobs", gantry_tests::emulator_url()),
+        &json!({"pipeline": shop.pipeline, "stage": "Deploy", "action": "Deploy",
+                "execution_id": execution, "omit_execution_id": true,
+                "user_parameters": resolved.to_string()}),
+    )
+    .await;
+    (first, execution)
+}
+
+#[tokio::test]
+async fn job_details_without_an_execution_id_fall_back_on_the_parameters_execution_id() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let (first, execution) = start_without_execution_in_job_details(&rig, true).await;
+    let views = run_to_end(&rig.shifter, &first).await;
+    assert_eq!(status(&views), "Succeeded", "{}", outcome(&views));
+    assert_eq!(shop.green_shares(false).await, vec![100]);
+    // The deployment is filed under the execution the parameters named.
+    let r = record(&rig, id(&first)).await;
+    assert_eq!(r["execution_id"].as_s().unwrap(), &execution);
+}
+
+#[tokio::test]
+async fn a_job_in_no_known_execution_fails_at_once_saying_what_to_add() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let (first, _) = start_without_execution_in_job_details(&rig, false).await;
+    let before = world(shop).await;
+    let answer = invoke(&*rig.shifter, &first["event"]).await;
+    assert_eq!(answer["outcome"], "failed", "{answer}");
+    let views = vec![job(id(&first)).await];
+    assert_eq!(status(&views), "Failed", "not left to time out");
+    let message = failure_message(&views);
+    assert!(
+        message.contains(r##"add "execution_id": "#{codepipeline.PipelineExecutionId}""##),
+        "{message}"
+    );
+    assert_eq!(world(shop).await, before, "nothing moved");
+}
+
 /// Counts the requests a client sends (each attempt reaches the transport once).
 #[derive(Debug)]
 struct CountCalls(Arc<std::sync::atomic::AtomicUsize>);

@@ -114,6 +114,8 @@ impl<P: ShifterPorts> Shifter<P> {
                     message: forged.to_string(),
                 });
             }
+            // A real job that names no execution: failed now, saying what to add.
+            Err(e @ ShiftError::Setup(_)) => return self.refuse(job, e).await,
             Err(e) => return Err(e),
         };
         let params = match params::parse(&job.user_parameters) {
