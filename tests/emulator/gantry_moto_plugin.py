@@ -857,8 +857,11 @@ def get_job_details(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
                 "action": {"name": request.get("action", ""),
                            "actionExecutionId": request["action_execution_id"]},
                 "pipelineArn": f"arn:aws:codepipeline:{backend.region_name}:{backend.account_id}:{name}",
-                "pipelineExecutionId": request["execution_id"],
             }
+            # The API reference lists pipelineExecutionId as optional (GetJobDetails is
+            # documented for custom actions): a test may ask for an answer without it.
+            if not request.get("omit_execution_id"):
+                data["pipelineContext"]["pipelineExecutionId"] = request["execution_id"]
         return {"jobDetails": {"id": job_id, "accountId": backend.account_id, "data": data}}
 
 

@@ -272,6 +272,18 @@ class CodePipelineTest(unittest.TestCase):
         self.assertNotIn("pipelineContext", self.cp.get_job_details(jobId=bare["job_id"])["jobDetails"]["data"])
         self.assertAwsError("JobNotFoundException", self.cp.get_job_details, jobId=str(uuid.uuid4()))
 
+        # On demand, the job's context comes without its optional pipelineExecutionId, for it
+        # and for its continuations.
+        unnamed = EMU.control("POST", "/_gantry/codepipeline/jobs", {
+            "pipeline": self.pipeline, "stage": "Deploy", "action": "Shift", "omit_execution_id": True})
+        context = self.cp.get_job_details(jobId=unnamed["job_id"])["jobDetails"]["data"]["pipelineContext"]
+        self.assertEqual(context["pipelineName"], self.pipeline)
+        self.assertNotIn("pipelineExecutionId", context)
+        self.cp.put_job_success_result(jobId=unnamed["job_id"], continuationToken="t")
+        next_id = EMU.control("GET", f"/_gantry/codepipeline/jobs/{unnamed['job_id']}")["next_job"]["job_id"]
+        self.assertNotIn("pipelineExecutionId",
+                         self.cp.get_job_details(jobId=next_id)["jobDetails"]["data"]["pipelineContext"])
+
         # Jobs live in one account/region, like in AWS; the control API takes `region`.
         elsewhere = EMU.control("POST", "/_gantry/codepipeline/jobs", {"region": "eu-west-1"})
         self.assertAwsError("JobNotFoundException", self.cp.put_job_success_result, jobId=elsewhere["job_id"])

@@ -32,12 +32,17 @@ struct Rig {
 /// A shop with a test listener, a registered ECS hook function, and the shifter allowed to
 /// invoke it (`HookFunctionArns`), working in short slices so a deployment spans tokens.
 async fn rig() -> Rig {
+    rig_running("ecs_smoke_hook.py").await
+}
+
+/// `rig`, its hook function running `script` (of tests/hooks/).
+async fn rig_running(script: &str) -> Rig {
     let slack = SlackNs::new();
     let mut setup = Setup::new("hk", &json!({"slack_bot_token": "xoxb-gantry"}))
         .await
         .with_slack_progress(slack.api_url());
     let test_listener = setup.shop.add_test_listener().await;
-    let hook = register_hook_function("smoke").await;
+    let hook = register_hook_function("smoke", script).await;
     setup.stack.parameters[0]["HookFunctionArns"] = json!([hook]);
     setup.stack.parameters[0]["DevTestListenerArn"] = json!(test_listener);
     let shifter = setup.shifter().await;
@@ -51,17 +56,17 @@ async fn rig() -> Rig {
     }
 }
 
-/// Registers a function named after `prefix` in the emulator, running ecs_smoke_hook.py when
-/// invoked; returns its ARN.
-async fn register_hook_function(prefix: &str) -> String {
+/// Registers a function named after `prefix` in the emulator, running `script` (of
+/// tests/hooks/) when invoked; returns its ARN.
+async fn register_hook_function(prefix: &str, script: &str) -> String {
     let arn = format!(
         "arn:aws:lambda:us-east-1:123456789012:function:{}",
         unique(prefix)
     );
+    let program = format!("{}/hooks/{script}", env!("CARGO_MANIFEST_DIR"));
     http::post(
         &format!("{}/_gantry/lambda/functions", emulator_url()),
-        &json!({"function": arn,
-                "command": ["python3", concat!(env!("CARGO_MANIFEST_DIR"), "/hooks/ecs_smoke_hook.py")]}),
+        &json!({"function": arn, "command": ["python3", program]}),
     )
     .await;
     arn
@@ -266,15 +271,11 @@ async fn hooks_run_at_every_stage_in_ecs_order() {
         .iter()
         .map(|c| {
             let p = &c["payload"];
+            // As an ECS hook reads it: the target revision's entry.
             let weights = |k: &str| {
-                p["executionDetails"][k]
-                    .as_object()
-                    .and_then(|m| {
-                        m.iter()
-                            .find(|(arn, _)| arn.ends_with(&rig.shop.green_service))
-                            .map(|(_, v)| v.clone())
-                    })
-                    .unwrap_or(Value::Null)
+                let details = &p["executionDetails"];
+                let target = details["targetServiceRevisionArn"].as_str().unwrap_or("?");
+                details[k].get(target).cloned().unwrap_or(Value::Null)
             };
             (
                 p["lifecycleStage"].as_str().unwrap_or("?").to_string(),
@@ -297,6 +298,61 @@ async fn hooks_run_at_every_stage_in_ecs_order() {
     .map(|(s, t, p)| (s.to_string(), json!(t), json!(p)))
     .collect();
     assert_eq!(seen, expected);
+}
+
+/// A hook written for ECS reads the new side's shares as `weights[targetServiceRevisionArn]`,
+/// from both maps, even without a test listener (tests/hooks/ecs_lookup_hook.py fails on a
+/// missing key, which would roll the deployment back).
+#[tokio::test]
+async fn a_hook_finds_its_weights_by_ecs_lookup_even_without_a_test_listener() {
+    let rig = rig_running("ecs_lookup_hook.py").await;
+    let stages = [
+        "PRE_SCALE_UP",
+        "PRODUCTION_TRAFFIC_SHIFT",
+        "POST_PRODUCTION_TRAFFIC_SHIFT",
+    ];
+    let mut p = params(&rig, hook_at(&rig, &stages, json!({})));
+    if let Some(p) = p.as_object_mut() {
+        p.remove("test_listener_arn");
+    }
+    let (views, _) = run(&rig, &p).await;
+    assert_outcome(&views, "Succeeded");
+    let calls = invocations(&rig).await;
+    let found: Vec<(String, Value, Value)> = calls
+        .iter()
+        .map(|c| {
+            let answer = &c["response"]["hookDetails"];
+            (
+                c["payload"]["lifecycleStage"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .into(),
+                answer["production"].clone(),
+                answer["test"].clone(),
+            )
+        })
+        .collect();
+    // Test requests reach the sides as production requests do: no test listener.
+    let expected: Vec<(String, Value, Value)> = [
+        ("PRE_SCALE_UP", 0, 0),
+        ("PRODUCTION_TRAFFIC_SHIFT", 10, 10),
+        ("PRODUCTION_TRAFFIC_SHIFT", 100, 100),
+        ("POST_PRODUCTION_TRAFFIC_SHIFT", 100, 100),
+    ]
+    .iter()
+    .map(|(s, p, t)| (s.to_string(), json!(p), json!(t)))
+    .collect();
+    assert_eq!(found, expected);
+    // The new side is keyed by the task definition it runs, the old side by the one it ran.
+    let details = &calls[1]["payload"]["executionDetails"];
+    let (green_td, _) = rig.shop.service(&rig.shop.green_service).await;
+    let (blue_td, _) = rig.shop.service(&rig.shop.blue_service).await;
+    assert_eq!(details["targetServiceRevisionArn"], json!(green_td));
+    assert_eq!(details["productionTrafficWeights"][&blue_td], 90);
+    assert!(
+        changes(&rig, &rig.test_listener).await.is_empty(),
+        "no test listener in use"
+    );
 }
 
 async fn aas(rig: &Rig) -> aws_sdk_applicationautoscaling::Client {
@@ -610,7 +666,7 @@ async fn a_test_listener_forwarding_elsewhere_is_refused_before_anything_moves()
 async fn a_hook_the_role_may_not_invoke_rolls_back_before_production_moves() {
     let rig = rig().await;
     // Registered in the emulator, but not among the stack's HookFunctionArns.
-    let other = register_hook_function("unlisted").await;
+    let other = register_hook_function("unlisted", "ecs_smoke_hook.py").await;
     let hooks =
         json!([{"hook_target_arn": other, "lifecycle_stages": ["POST_TEST_TRAFFIC_SHIFT"]}]);
     let (views, _) = run(&rig, &params(&rig, hooks)).await;
@@ -651,13 +707,7 @@ async fn a_test_rule_on_the_production_listener_gets_the_test_traffic() {
     assert_no_production_traffic_moved(&rig).await;
     // The hook was told the test weights of the rule.
     let calls = invocations(&rig).await;
-    let test_weights = &calls[0]["payload"]["executionDetails"]["testTrafficWeights"];
-    assert!(
-        test_weights
-            .as_object()
-            .unwrap()
-            .iter()
-            .any(|(arn, w)| arn.ends_with(&rig.shop.green_service) && *w == 100),
-        "{test_weights}"
-    );
+    let details = &calls[0]["payload"]["executionDetails"];
+    let target = details["targetServiceRevisionArn"].as_str().unwrap();
+    assert_eq!(details["testTrafficWeights"][target], 100, "{details}");
 }

@@ -1064,6 +1064,122 @@ async fn the_same_event_delivered_twice_at_once_drives_once() {
     assert_one_result_accepted(id(&first), "the first job got one result").await;
 }
 
+/// The real cluster, counting the writes that start a deployment: task definitions registered,
+/// and services updated to one. Registering takes half a second more, as a slow ECS would,
+/// so that two copies of one event are both past their reads before either writes.
+struct CountedStart<C> {
+    cluster: C,
+    registered: Arc<std::sync::atomic::AtomicUsize>,
+    updated: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl<C: gantry_core::traffic::Cluster + Sync> gantry_core::traffic::Cluster for CountedStart<C> {
+    async fn service(
+        &self,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<gantry_core::traffic::ServiceStatus>, ShiftError> {
+        self.cluster.service(cluster, name).await
+    }
+
+    async fn task_definition(
+        &self,
+        arn: &str,
+    ) -> Result<gantry_core::traffic::TaskDefinitionInfo, ShiftError> {
+        self.cluster.task_definition(arn).await
+    }
+
+    async fn register_with_images(
+        &self,
+        arn: &str,
+        updates: &[gantry_core::traffic::images::ImageUpdate],
+    ) -> Result<String, ShiftError> {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        self.registered
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.cluster.register_with_images(arn, updates).await
+    }
+
+    async fn update_service(
+        &self,
+        cluster: &str,
+        name: &str,
+        task_definition: Option<&str>,
+        desired: i32,
+    ) -> Result<(), ShiftError> {
+        if task_definition.is_some() {
+            self.updated
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        self.cluster
+            .update_service(cluster, name, task_definition, desired)
+            .await
+    }
+}
+
+/// The revisions of the shop's task definition family ECS holds.
+async fn revisions(shop: &Shop) -> Vec<String> {
+    let listed = aws_sdk_ecs::Client::new(&shop.sdk)
+        .list_task_definitions()
+        .family_prefix(&shop.name)
+        .send()
+        .await
+        .expect("task definitions");
+    let family = format!("task-definition/{}:", shop.name);
+    listed
+        .task_definition_arns
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|arn| arn.contains(&family))
+        .collect()
+}
+
+#[tokio::test]
+async fn two_copies_of_one_job_event_at_once_register_one_revision_and_deploy_once() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let s = &*rig.shifter;
+    let (registered, updated) = (Arc::default(), Arc::default());
+    let counted = Arc::new(with_stand_ins(
+        s,
+        CountedStart {
+            cluster: s.cluster.clone(),
+            registered: Arc::clone(&registered),
+            updated: Arc::clone(&updated),
+        },
+        s.balancer.clone(),
+        s.hooks.clone(),
+        s.slice,
+    ));
+    assert_eq!(revisions(shop).await.len(), 1, "the shop's first revision");
+    let first = start(&rig, canary(2)).await;
+    let copy = || {
+        let (shifter, event) = (counted.clone(), first["event"].clone());
+        tokio::spawn(async move {
+            // The copy that loses may fail its invocation (Lambda retries it): it wrote nothing.
+            let _ = traffic_shifter::handle(&*shifter, lambda_event(&event)).await;
+        })
+    };
+    let (a, b) = (copy(), copy());
+    let ((), ()) = (a.await.unwrap(), b.await.unwrap());
+    let count =
+        |n: &Arc<std::sync::atomic::AtomicUsize>| n.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(count(&registered), 1, "one task definition registered");
+    assert_eq!(count(&updated), 1, "green updated once");
+    assert_eq!(revisions(shop).await.len(), 2, "no stray revision");
+
+    let next = next_job(&first).await;
+    if next.is_object() {
+        let views = run_to_end(&rig.shifter, &next).await;
+        assert_eq!(status(&views), "Succeeded", "{}", outcome(&views));
+    }
+    let (green_td, _) = shop.service(&shop.green_service).await;
+    assert_eq!(revisions(shop).await.len(), 2);
+    assert!(revisions(shop).await.contains(&green_td), "green runs it");
+    assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+    assert_one_result_accepted(id(&first), "the first job got one result").await;
+}
+
 #[tokio::test]
 async fn a_rollback_retries_the_listener_until_traffic_is_back_on_the_live_side() {
     let (rig, _, running) = canary_at_ten(30).await;
@@ -1301,7 +1417,9 @@ async fn a_crash_after_recording_the_deployment_resumes_it_instead_of_rolling_ba
         "green not updated"
     );
 
-    // Lambda retries the same event.
+    // Lambda retries the same event, a minute later: by then the dead invocation's lease (its
+    // slice and a margin) has run out.
+    tokio::time::sleep(s.slice + gantry_core::traffic::turn::LEASE_MARGIN).await;
     let views = run_to_end(&rig.shifter, &first).await;
     assert_eq!(status(&views), "Succeeded", "{}", outcome(&views));
     let (green_td, _) = shop.service(&shop.green_service).await;
@@ -1442,6 +1560,78 @@ async fn a_job_whose_parameters_the_pipeline_does_not_declare_moves_nothing() {
     let before = world(shop).await;
     let answer = invoke(&*rig.shifter, &job_event["event"]).await;
     assert_answer(&answer, "refused", "do not fit");
+    assert_eq!(world(shop).await, before, "nothing moved");
+}
+
+/// Starts an execution and a job for NEW_IMAGE, all at once, whose GetJobDetails answer has no
+/// `pipelineContext.pipelineExecutionId` (the API reference lists it as optional). With
+/// `named`, the pipeline passes the execution in the parameters as the template does
+/// (`"execution_id": "#{codepipeline.PipelineExecutionId}"`). Returns (`{job_id, event}`, the
+/// execution).
+async fn start_without_execution_in_job_details(rig: &Rig, named: bool) -> (Value, String) {
+    let shop = &rig.shop;
+    let mut declared = shop.user_parameters(NEW_IMAGE, all_at_once());
+    if named {
+        declared["execution_id"] = json!("#{codepipeline.PipelineExecutionId}");
+    }
+    gantry_tests::aws::declare_lambda_action(
+        &shop.sdk,
+        &shop.pipeline,
+        "Deploy",
+        gantry_tests::traffic::SHIFTER_FUNCTION,
+        &declared.to_string(),
+    )
+    .await;
+    let execution = aws_sdk_codepipeline::Client::new(&shop.sdk)
+        .start_pipeline_execution()
+        .name(&shop.pipeline)
+        .send()
+        .await
+        .expect("start execution")
+        .pipeline_execution_id
+        .expect("execution id");
+    let mut resolved = declared;
+    if named {
+        resolved["execution_id"] = json!(execution);
+    }
+    let first = gantry_tests::http::post(
+        &format!("{}/_gantry/codepipeline/jobs", gantry_tests::emulator_url()),
+        &json!({"pipeline": shop.pipeline, "stage": "Deploy", "action": "Deploy",
+                "execution_id": execution, "omit_execution_id": true,
+                "user_parameters": resolved.to_string()}),
+    )
+    .await;
+    (first, execution)
+}
+
+#[tokio::test]
+async fn job_details_without_an_execution_id_fall_back_on_the_parameters_execution_id() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let (first, execution) = start_without_execution_in_job_details(&rig, true).await;
+    let views = run_to_end(&rig.shifter, &first).await;
+    assert_eq!(status(&views), "Succeeded", "{}", outcome(&views));
+    assert_eq!(shop.green_shares(false).await, vec![100]);
+    // The deployment is filed under the execution the parameters named.
+    let r = record(&rig, id(&first)).await;
+    assert_eq!(r["execution_id"].as_s().unwrap(), &execution);
+}
+
+#[tokio::test]
+async fn a_job_in_no_known_execution_fails_at_once_saying_what_to_add() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let (first, _) = start_without_execution_in_job_details(&rig, false).await;
+    let before = world(shop).await;
+    let answer = invoke(&*rig.shifter, &first["event"]).await;
+    assert_eq!(answer["outcome"], "failed", "{answer}");
+    let views = vec![job(id(&first)).await];
+    assert_eq!(status(&views), "Failed", "not left to time out");
+    let message = failure_message(&views);
+    assert!(
+        message.contains(r##"add "execution_id": "#{codepipeline.PipelineExecutionId}""##),
+        "{message}"
+    );
     assert_eq!(world(shop).await, before, "nothing moved");
 }
 

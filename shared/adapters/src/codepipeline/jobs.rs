@@ -126,7 +126,8 @@ impl Jobs for CodePipelineJobs {
                         .and_then(|a| a.name())
                         .unwrap_or_default()
                         .to_string(),
-                    execution_id: c.pipeline_execution_id()?.to_string(),
+                    // Optional in the API: the core falls back on the parameters' own.
+                    execution_id: c.pipeline_execution_id().unwrap_or_default().to_string(),
                 })
             }),
             provider: data.action_type_id().map(|t| t.provider().to_string()),

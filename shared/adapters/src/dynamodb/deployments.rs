@@ -3,7 +3,7 @@
 
 use super::attributes::{conditional_failed, text, DynamoItem};
 use super::{conditional_write, store_error, Key, StateTable, StoreError};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use gantry_core::slack::PostedMessage;
 use gantry_core::traffic::Command;
 use gantry_core::traffic::{
@@ -142,43 +142,54 @@ impl DeploymentStore for DynamoDeployments {
     ) -> Result<DeploymentRecord, StoreError> {
         let t = &self.table;
         let key = Key::deployment(id);
-        let mut item = key.attributes();
-        let mut put = |name: &str, value: AttributeValue| {
-            item.insert(name.to_string(), value);
-        };
-        put("kind", AttributeValue::S("deployment".into()));
-        put("state", AttributeValue::S(state.into()));
-        put(
-            "status",
-            AttributeValue::S(DeploymentStatus::InProgress.as_str().into()),
-        );
-        put("created_at", AttributeValue::N(now.to_string()));
-        put(
-            "expires_at",
-            AttributeValue::N((now + KEEP_SECONDS).to_string()),
-        );
+        // An update, not a put: the invocation's lease (`seq`, `lease_until`) was taken on
+        // this key before anything was written, and stays.
+        let mut sets = vec![
+            ("kind", AttributeValue::S("deployment".into())),
+            ("state", AttributeValue::S(state.into())),
+            (
+                "status",
+                AttributeValue::S(DeploymentStatus::InProgress.as_str().into()),
+            ),
+            ("created_at", AttributeValue::N(now.to_string())),
+            (
+                "expires_at",
+                AttributeValue::N((now + KEEP_SECONDS).to_string()),
+            ),
+        ];
         if let Some(c) = context {
-            put("pipeline", AttributeValue::S(c.pipeline.clone()));
-            put("stage", AttributeValue::S(c.stage.clone()));
-            put("action", AttributeValue::S(c.action.clone()));
-            put("execution_id", AttributeValue::S(c.execution_id.clone()));
+            sets.push(("pipeline", AttributeValue::S(c.pipeline.clone())));
+            sets.push(("stage", AttributeValue::S(c.stage.clone())));
+            sets.push(("action", AttributeValue::S(c.action.clone())));
+            sets.push(("execution_id", AttributeValue::S(c.execution_id.clone())));
         }
-        let created = t
-            .client
-            .put_item()
-            .table_name(&t.name)
-            .set_item(Some(item.clone()))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        // Every name through a placeholder: `state`, `status` and `action` are DynamoDB
+        // reserved words. `#n1` is `state`, the attribute only a recorded deployment has.
+        let mut expression = Vec::new();
+        let mut request = t
+            .update(&key)
+            .condition_expression("attribute_not_exists(#n1)")
+            .return_values(ReturnValue::AllNew);
+        for (i, (name, value)) in sets.into_iter().enumerate() {
+            expression.push(format!("#n{i} = :v{i}"));
+            request = request
+                .expression_attribute_names(format!("#n{i}"), name)
+                .expression_attribute_values(format!(":v{i}"), value);
+        }
+        let created = request
+            .update_expression(format!("SET {}", expression.join(", ")))
             .send()
             .await;
         match created {
-            Ok(_) => Ok(record(&item)),
+            Ok(out) => Ok(record(&out.attributes.unwrap_or_default())),
             Err(e) if conditional_failed(&e) => {
                 // A repeated first invocation: what the first one decided stands.
                 match self.get(&key).await? {
                     Some(existing) => Ok(record(&existing)),
-                    None => Ok(record(&item)),
+                    None => Err(StoreError::new(format!(
+                        "table {}: deployment {id} was recorded and is gone",
+                        t.name
+                    ))),
                 }
             }
             Err(e) => Err(store_error(&t.name, e)),
@@ -186,7 +197,12 @@ impl DeploymentStore for DynamoDeployments {
     }
 
     async fn read(&self, id: &str) -> Result<Option<DeploymentRecord>, StoreError> {
-        Ok(self.get(&Key::deployment(id)).await?.map(|i| record(&i)))
+        // A lease taken before the deployment was recorded is not a deployment yet.
+        Ok(self
+            .get(&Key::deployment(id))
+            .await?
+            .filter(|i| i.contains_key("state"))
+            .map(|i| record(&i)))
     }
 
     async fn claim(&self, id: &str, seq: u32) -> Result<bool, StoreError> {
@@ -211,10 +227,16 @@ impl DeploymentStore for DynamoDeployments {
         let taken = self
             .update(
                 id,
-                "SET seq = :q, lease_until = :until",
+                // A first invocation takes its lease before the record exists: the lease
+                // alone must expire too.
+                "SET seq = :q, lease_until = :until, expires_at = if_not_exists(expires_at, :exp)",
                 vec![
                     (":q", AttributeValue::N(seq.to_string())),
                     (":until", AttributeValue::N(until_ms.to_string())),
+                    (
+                        ":exp",
+                        AttributeValue::N((now_ms / 1000 + KEEP_SECONDS).to_string()),
+                    ),
                     (":now", AttributeValue::N(now_ms.to_string())),
                     (":zero", AttributeValue::N("0".into())),
                 ],

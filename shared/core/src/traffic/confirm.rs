@@ -9,7 +9,9 @@
 //! resolved its `#{…}` variables, are the ones received (`GetPipeline`). AWS documents
 //! `GetJobDetails` for custom actions, so the declaration and the execution are checked too,
 //! and a pipeline may also name its execution in the parameters (`"execution_id":
-//! "#{codepipeline.PipelineExecutionId}"`), which must then be the job's.
+//! "#{codepipeline.PipelineExecutionId}"`), which must then be the job's. When the answer
+//! names no execution (`pipelineExecutionId` is optional), that parameter names it; when
+//! neither does, the job is failed saying what to add (`check_placed`).
 //!
 //! These are pure checks over what the ports read; `flow` calls them first.
 
@@ -18,6 +20,8 @@ use super::job::{Job, PipelineContext};
 /// What CodePipeline says about a job (`GetJobDetails`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IssuedJob {
+    /// `pipelineContext`. AWS documents `pipelineExecutionId` there as optional (the call is
+    /// documented for custom actions): `execution_id` is empty when the answer has none.
     pub context: Option<PipelineContext>,
     /// The action type's provider (`Lambda` for a Lambda invoke action).
     pub provider: Option<String>,
@@ -97,20 +101,54 @@ pub fn check_issued(job: &Job, issued: Option<&IssuedJob>) -> Result<PipelineCon
     if issued.continuation_token != job.continuation_token {
         return Err(Forged::TokenDiffers { job: id() });
     }
-    let context = issued
+    let mut context = issued
         .context
         .clone()
-        .filter(|c| !c.pipeline.is_empty() && !c.execution_id.is_empty())
+        .filter(|c| !c.pipeline.is_empty())
         .ok_or_else(|| Forged::NoContext { job: id() })?;
-    if let Some(named) = named_execution(&job.user_parameters) {
-        if named != context.execution_id {
+    match named_execution(&job.user_parameters) {
+        Some(named) if context.execution_id.is_empty() => {
+            // CodePipeline resolved `#{codepipeline.PipelineExecutionId}` into the parameters
+            // it holds for the job (just compared with these): its own word for the execution.
+            context.execution_id = named;
+        }
+        Some(named) if named != context.execution_id => {
             return Err(Forged::OtherExecution {
                 named,
                 actual: context.execution_id,
             });
         }
+        _ => {}
     }
     Ok(context)
+}
+
+/// Why a job CodePipeline confirmed cannot be placed in an execution (the job is failed at
+/// once, saying what to add, rather than left to run into the action's timeout).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "CodePipeline's job details for {pipeline} {stage}/{action} do not name the pipeline execution, \
+     and the UserParameters name none: add \"execution_id\": \"#{{codepipeline.PipelineExecutionId}}\" \
+     to the action's UserParameters"
+)]
+pub struct NoExecution {
+    pub pipeline: String,
+    pub stage: String,
+    pub action: String,
+}
+
+/// The execution the job belongs to must be known (from `GetJobDetails`, else from the
+/// parameters' `execution_id`): Gantry checks that it runs, and threads its Slack progress
+/// and records by it.
+pub fn check_placed(context: &PipelineContext) -> Result<(), NoExecution> {
+    if context.execution_id.is_empty() {
+        return Err(NoExecution {
+            pipeline: context.pipeline.clone(),
+            stage: context.stage.clone(),
+            action: context.action.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// Checks the job against the pipeline's declaration of its action (`None`: not declared).
@@ -321,6 +359,35 @@ mod tests {
         );
         let params = r#"{"execution_id":"exec-1"}"#;
         assert!(check_issued(&job(params, None), Some(&issued(params))).is_ok());
+    }
+
+    #[test]
+    fn without_an_execution_in_the_job_details_the_parameters_name_it() {
+        let params = r#"{"execution_id":"exec-7"}"#;
+        let mut real = issued(params);
+        if let Some(c) = real.context.as_mut() {
+            c.execution_id = String::new();
+        }
+        let context = check_issued(&job(params, None), Some(&real)).unwrap();
+        assert_eq!(context.execution_id, "exec-7");
+        assert_eq!(check_placed(&context), Ok(()));
+    }
+
+    #[test]
+    fn without_an_execution_anywhere_the_job_cannot_be_placed_and_says_what_to_add() {
+        let mut real = issued("{}");
+        if let Some(c) = real.context.as_mut() {
+            c.execution_id = String::new();
+        }
+        let unplaced = check_issued(&job("{}", None), Some(&real)).unwrap();
+        let err = check_placed(&unplaced).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains(r##""execution_id": "#{codepipeline.PipelineExecutionId}""##)
+                && message.contains("shop Prod/Deploy"),
+            "{message}"
+        );
+        assert_eq!(check_placed(&context()), Ok(()));
     }
 
     #[test]

@@ -52,6 +52,10 @@ pub struct Deployment {
     pub desired: i32,
     #[serde(rename = "was")]
     pub idle_before: ServiceSnapshot,
+    /// The task definition the live side ran at the start: the old side's key in the hooks'
+    /// weight maps (`hooks::revision_key`). Empty in a deployment an older Gantry started.
+    #[serde(rename = "ltd", default, skip_serializing_if = "String::is_empty")]
+    pub live_task_definition: String,
     pub plan: TrafficPlan,
     #[serde(rename = "tm")]
     pub timing: Timing,
@@ -115,6 +119,7 @@ impl Deployment {
             task_definition: task_definition.to_string(),
             desired,
             idle_before,
+            live_task_definition: String::new(),
             plan,
             timing,
             phase: Phase::Stabilizing { since_ms: now_ms },

@@ -114,12 +114,21 @@ impl<P: ShifterPorts> Shifter<P> {
                     message: forged.to_string(),
                 });
             }
+            // A real job that names no execution: failed now, saying what to add.
+            Err(e @ ShiftError::Setup(_)) => return self.refuse(job, e).await,
             Err(e) => return Err(e),
         };
         let params = match params::parse(&job.user_parameters) {
             Ok(p) => p,
             Err(e) => return self.refuse(job, e.into()).await,
         };
+        // A first invocation claims the deployment (the job's, hand-over 0) before its first
+        // write: of two copies of one job event, the one that loses registers nothing.
+        let first = job.continuation_token.is_none();
+        if first && !super::turn::wait_for_turn(&self.store, &job.id, 0, end).await? {
+            tracing::info!(job = %job.id, "another invocation started this deployment: not acting");
+            return Ok(ShiftOutcome::AlreadyFinished);
+        }
         let started = match &job.continuation_token {
             Some(token) => self.resume(token).await,
             // Boxed: the start's and the drive's state machines are large, and a future
@@ -131,9 +140,15 @@ impl<P: ShifterPorts> Shifter<P> {
             Ok(s) => s,
             // Mid-deployment, an unreadable table is no reason to fail the job: try again.
             Err(e @ ShiftError::Store(_)) if job.continuation_token.is_some() => return Err(e),
-            Err(e) => return self.refuse(job, e).await,
+            Err(e) => {
+                let refused = self.refuse(job, e).await;
+                if first && refused.is_ok() {
+                    self.release(&job.id, 0).await;
+                }
+                return refused;
+            }
         };
-        if !super::turn::wait_for_turn(&self.store, &d.id, d.seq, end).await? {
+        if !first && !super::turn::wait_for_turn(&self.store, &d.id, d.seq, end).await? {
             // A repeated invocation: a later one has the deployment, or this one's twin
             // already gave the job its result. Nothing to do, nothing to report.
             tracing::info!(deployment = %d.id, seq = d.seq, "overtaken by another invocation: not acting");
@@ -143,11 +158,15 @@ impl<P: ShifterPorts> Shifter<P> {
         let outcome = Box::pin(self.go_on(job, &params, d, record, end)).await;
         if outcome.is_ok() {
             // The job has its result: a twin of this invocation must not take over.
-            if let Err(e) = self.store.release(&id, seq).await {
-                tracing::warn!(error = %e, "could not release the deployment");
-            }
+            self.release(&id, seq).await;
         }
         outcome
+    }
+
+    async fn release(&self, id: &str, seq: u32) {
+        if let Err(e) = self.store.release(id, seq).await {
+            tracing::warn!(error = %e, "could not release the deployment");
+        }
     }
 
     async fn go_on(
@@ -255,7 +274,7 @@ impl<P: ShifterPorts> Shifter<P> {
                 .await?
         };
         let now = now_ms();
-        let d = Deployment::new(
+        let mut d = Deployment::new(
             &job.id,
             live,
             &task_definition,
@@ -272,6 +291,7 @@ impl<P: ShifterPorts> Shifter<P> {
             },
             now,
         );
+        d.live_task_definition = live_service.task_definition.clone();
         let d = self.with_lifecycle(p, d, now).await?;
         let record = self
             .store

@@ -417,44 +417,64 @@ pub fn after_production_step(hooks: &[LifecycleHook], at_full: bool) -> Option<L
     })
 }
 
-/// What ECS's payload says about the deployment (the service ARNs key the weight maps).
+/// What ECS's payload says about the deployment. ECS keys its weight maps by service
+/// revision, `targetServiceRevisionArn` being the new one's; Gantry has no service revisions,
+/// so each side is keyed by the task definition it runs (`revision_key`), the new side's being
+/// the `targetServiceRevisionArn` it sends: a hook's `weights[targetServiceRevisionArn]` finds
+/// the new side's share, as in ECS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookContext {
     pub execution_id: String,
-    pub live_service_arn: String,
+    /// The old (live) side's key in the weight maps (`revision_key`).
+    pub live_revision: String,
     pub new_service_arn: String,
+    /// The new task definition: `targetServiceRevisionArn`, and the new side's key.
     pub target_revision_arn: String,
-    /// The new side's share of test traffic, `None` without a test listener.
+    /// The new side's share of test traffic, `None` without a test listener (test requests
+    /// then reach the sides as production requests do).
     pub test_percent: Option<u8>,
     /// The new side's share of production traffic.
     pub production_percent: u8,
 }
 
-/// ECS's hook payload.
+/// The old side's key in the weight maps: the task definition it ran when the deployment
+/// started. When that is unknown (a deployment started by an older Gantry) or the very one the
+/// new side runs (a redeploy of the live revision), its service ARN instead, so that the two
+/// sides never share a key.
+pub fn revision_key(
+    live_task_definition: &str,
+    target_revision: &str,
+    live_service_arn: &str,
+) -> String {
+    if live_task_definition.is_empty() || live_task_definition == target_revision {
+        live_service_arn.to_string()
+    } else {
+        live_task_definition.to_string()
+    }
+}
+
+/// ECS's hook payload. Both weight maps are always sent, each keyed as `HookContext` says.
 pub fn payload(stage: LifecycleStage, hook_details: &Value, c: &HookContext) -> Value {
     let weights = |new: u8| {
         let mut m = Map::new();
         m.insert(
-            c.live_service_arn.clone(),
+            c.live_revision.clone(),
             json!(100 - u32::from(new.min(100))),
         );
-        m.insert(c.new_service_arn.clone(), json!(new));
+        m.insert(c.target_revision_arn.clone(), json!(new.min(100)));
         Value::Object(m)
     };
-    let mut details = json!({
-        "serviceArn": c.new_service_arn,
-        "targetServiceRevisionArn": c.target_revision_arn,
-        "productionTrafficWeights": weights(c.production_percent),
-    });
-    if let Some(t) = c.test_percent {
-        details["testTrafficWeights"] = weights(t);
-    }
     json!({
         "executionId": c.execution_id,
         "lifecycleStage": stage.name(),
         "resourceArn": c.new_service_arn,
         "hookDetails": hook_details,
-        "executionDetails": details,
+        "executionDetails": {
+            "serviceArn": c.new_service_arn,
+            "targetServiceRevisionArn": c.target_revision_arn,
+            "testTrafficWeights": weights(c.test_percent.unwrap_or(c.production_percent)),
+            "productionTrafficWeights": weights(c.production_percent),
+        },
     })
 }
 

@@ -2,6 +2,8 @@
 //! with its hand-over number and a lease (its time slice); a later number always wins, the
 //! same number (a second delivery of the same event) waits for the holder and only takes
 //! over when the holder's lease ran out without it giving the job a result (it died).
+//! A first invocation takes number 0 of its job's deployment before it writes anything (the
+//! record may not exist yet): of two copies of one event, the loser registers nothing.
 
 use super::ports::{DeploymentStore, ShiftError, Turn};
 use crate::clock::now_epoch_millis as now_ms;

@@ -503,7 +503,11 @@ impl<P: crate::traffic::ShifterPorts> crate::traffic::Shifter<P> {
         let new = d.new_side();
         HookContext {
             execution_id: d.id.clone(),
-            live_service_arn: arn(d.live),
+            live_revision: hooks::revision_key(
+                &d.live_task_definition,
+                &d.task_definition,
+                &arn(d.live),
+            ),
             new_service_arn: arn(new),
             target_revision_arn: d.task_definition.clone(),
             test_percent: p

@@ -257,11 +257,18 @@ fn the_test_listener_moves_after_post_scale_up_and_stays_on_the_new_side() {
     );
 }
 
+/// An ECS hook reads the new side's share as `weights[targetServiceRevisionArn]`.
+fn ecs_lookup(p: &Value, map: &str) -> Option<u64> {
+    let details = &p["executionDetails"];
+    let target = details["targetServiceRevisionArn"].as_str()?;
+    details[map].as_object()?.get(target)?.as_u64()
+}
+
 #[test]
 fn the_payload_is_ecs_s() {
     let c = HookContext {
         execution_id: "job-1".into(),
-        live_service_arn: "arn:aws:ecs:us-east-1:1:service/shop/shop-blue".into(),
+        live_revision: "arn:aws:ecs:us-east-1:1:task-definition/shop:1".into(),
         new_service_arn: "arn:aws:ecs:us-east-1:1:service/shop/shop-green".into(),
         target_revision_arn: "arn:aws:ecs:us-east-1:1:task-definition/shop:2".into(),
         test_percent: Some(100),
@@ -271,12 +278,10 @@ fn the_payload_is_ecs_s() {
     assert_eq!(p["lifecycleStage"], "POST_TEST_TRAFFIC_SHIFT");
     assert_eq!(p["hookDetails"], json!({"a": 1}));
     assert_eq!(p["executionDetails"]["serviceArn"], c.new_service_arn);
+    assert_eq!(ecs_lookup(&p, "testTrafficWeights"), Some(100));
+    assert_eq!(ecs_lookup(&p, "productionTrafficWeights"), Some(0));
     assert_eq!(
-        p["executionDetails"]["testTrafficWeights"][&c.new_service_arn],
-        100
-    );
-    assert_eq!(
-        p["executionDetails"]["productionTrafficWeights"][&c.live_service_arn],
+        p["executionDetails"]["productionTrafficWeights"][&c.live_revision],
         100
     );
     assert_eq!(
@@ -287,6 +292,37 @@ fn the_payload_is_ecs_s() {
         ),
         "arn:aws-us-gov:ecs:us-gov-west-1:123456789012:service/shop/shop-green"
     );
+}
+
+#[test]
+fn without_a_test_listener_both_maps_are_sent_test_traffic_going_as_production_does() {
+    let c = HookContext {
+        execution_id: "job-1".into(),
+        live_revision: "arn:aws:ecs:us-east-1:1:task-definition/shop:1".into(),
+        new_service_arn: "arn:aws:ecs:us-east-1:1:service/shop/shop-green".into(),
+        target_revision_arn: "arn:aws:ecs:us-east-1:1:task-definition/shop:2".into(),
+        test_percent: None,
+        production_percent: 10,
+    };
+    let p = payload(LifecycleStage::ProductionTrafficShift, &json!({}), &c);
+    assert_eq!(ecs_lookup(&p, "productionTrafficWeights"), Some(10));
+    assert_eq!(ecs_lookup(&p, "testTrafficWeights"), Some(10));
+    assert_eq!(
+        p["executionDetails"]["testTrafficWeights"][&c.live_revision],
+        90
+    );
+}
+
+#[test]
+fn the_old_side_is_keyed_by_its_task_definition_unless_that_would_collide() {
+    let service = "arn:aws:ecs:us-east-1:1:service/shop/shop-blue";
+    let (old, new) = (
+        "arn:aws:ecs:us-east-1:1:task-definition/shop:1",
+        "arn:aws:ecs:us-east-1:1:task-definition/shop:2",
+    );
+    assert_eq!(revision_key(old, new, service), old);
+    assert_eq!(revision_key(new, new, service), service);
+    assert_eq!(revision_key("", new, service), service);
 }
 
 #[test]
