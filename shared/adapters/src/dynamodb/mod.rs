@@ -9,6 +9,7 @@ mod deliveries;
 mod deploy_commands;
 mod deployments;
 mod executions;
+mod open_deployments;
 
 pub use approvals::DynamoApprovals;
 pub use deliveries::DynamoDeliveries;
