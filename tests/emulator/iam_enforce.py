@@ -260,7 +260,25 @@ def _dynamodb(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Ques
         value = next(iter(item[hash_key].values()), None)
         if value is not None:
             context["dynamodb:leadingkeys"] = [str(value)]
+    if hash_key and call.operation == "Query":
+        value = _queried_partition(p, hash_key)
+        if value is not None:
+            context["dynamodb:leadingkeys"] = [value]
     return [Question(action, f"{arn}:table/{table}", context)]
+
+
+def _queried_partition(p: dict[str, Any], hash_key: str) -> str | None:
+    """The partition key value a Query's `KeyConditionExpression` names (`pk = :v`, or with a
+    `#name` for it), as AWS sets `dynamodb:LeadingKeys` for a Query; None when not found."""
+    import re
+
+    names = p.get("ExpressionAttributeNames") or {}
+    values = p.get("ExpressionAttributeValues") or {}
+    for name, placeholder in re.findall(r"(#?[A-Za-z0-9_]+)\s*=\s*(:[A-Za-z0-9_]+)", p.get("KeyConditionExpression", "")):
+        if names.get(name, name) == hash_key and placeholder in values:
+            value = next(iter(values[placeholder].values()), None)
+            return None if value is None else str(value)
+    return None
 
 
 def _hash_key(region: str, table: str) -> str | None:

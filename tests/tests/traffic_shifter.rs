@@ -1635,8 +1635,9 @@ async fn a_canary_whose_continuation_keeps_failing_is_rolled_back_by_the_sweep()
         "the thread is told why: {texts:#?}"
     );
 
-    // A second sweep changes nothing.
+    // A second sweep, once the wait has passed again, changes nothing.
     let before = world_seen(&rig, &slack, &[id(&first), id(&second)]).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     let again = sweep(&rig.shifter).await;
     assert!(swept(&again, "rolled_back").is_empty(), "{again}");
     assert_eq!(
