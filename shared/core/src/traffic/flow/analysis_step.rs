@@ -61,12 +61,9 @@ pub fn apply_control(
     next.controls = state.controls.saturating_add(1);
     let outcome = match command {
         Command::Pause { .. } => {
+            // It holds only while the plan can still end in time (`steer_gate`).
             next.paused = true;
-            let room = crate::traffic::budget::room_ms(d, now_ms).max(0) / 1000;
-            format!(
-                "applied: the weights hold, for at most {} (then the deployment goes on, to end before CodePipeline's limit for the action)",
-                crate::traffic::plan::duration_text(room as u64)
-            )
+            "applied: the weights hold".to_string()
         }
         Command::Resume { .. } => {
             next.paused = false;
@@ -104,9 +101,15 @@ pub fn extra_ms(d: &Deployment) -> i64 {
 /// What the controls from Slack let the step do: hold while paused or within an extended bake.
 pub fn steer_gate(d: &Deployment, now_ms: i64) -> Gate {
     // A pause holds only while the rest of the plan can still end before CodePipeline's limit
-    // for the action: past that, CodePipeline would end it with traffic split.
-    if d.judged.paused && crate::traffic::budget::room_ms(d, now_ms) > 0 {
-        return Gate::Hold;
+    // for the action: past that, CodePipeline would end it with traffic split, so it rolls
+    // back (what a person who paused it would rather have than a promotion nobody watched).
+    if d.judged.paused {
+        if crate::traffic::budget::room_ms(d, now_ms) > 0 {
+            return Gate::Hold;
+        }
+        return Gate::RollBack {
+            message: "paused from Slack until the rest of the plan could no longer end before CodePipeline's limit for the action".into(),
+        };
     }
     if let Phase::Shifting { step, since_ms } = d.phase {
         let hold_ms = i64::from(d.plan.step(step).map_or(0, |s| s.hold_seconds)) * 1000;
@@ -438,6 +441,18 @@ mod tests {
         let mut d = crate::traffic::sample::canary(300).at(Phase::Shifting { step: 0, since_ms });
         d.timing.check_seconds = 15;
         d
+    }
+
+    #[test]
+    fn a_pause_holds_until_the_plan_could_no_longer_end_in_time_then_rolls_back() {
+        let mut d = canary_at_ten_percent(0);
+        d.judged.paused = true;
+        assert_eq!(steer_gate(&d, 60_000), Gate::Hold);
+        let out_of_room = crate::traffic::preflight::MAX_ACTION_SECONDS as i64 * 1000;
+        let Gate::RollBack { message } = steer_gate(&d, out_of_room) else {
+            panic!("held past the action's limit");
+        };
+        assert!(message.starts_with("paused from Slack until"), "{message}");
     }
 
     #[test]
