@@ -111,6 +111,20 @@ class Enforcement(unittest.TestCase):
                                                   UpdateExpression="SET a = :a",
                                                   ExpressionAttributeValues={":a": {"S": "x"}}))
 
+    def test_the_traffic_shifter_queries_only_the_index_of_open_deployments(self) -> None:
+        w = World()
+        ddb = w.client("dynamodb", w.user("traffic-shifter"))
+
+        def query(pk: str) -> Any:
+            return ddb.query(TableName=w.table, KeyConditionExpression="#k = :pk",
+                             ExpressionAttributeNames={"#k": "pk"},
+                             ExpressionAttributeValues={":pk": {"S": pk}})
+
+        query("OPEN_DEPLOYMENTS")
+        ddb.delete_item(TableName=w.table, Key={"pk": {"S": "OPEN_DEPLOYMENTS"}, "sk": {"S": "DEPLOYMENT#d-1"}})
+        self.assertDenied(lambda: query("APPROVAL#a-1"))
+        self.assertDenied(lambda: ddb.delete_item(TableName=w.table, Key=key("DEPLOYMENT#d-1")))
+
     def test_a_narrowed_leading_keys_condition_refuses_what_the_template_allows(self) -> None:
         w = World()
 

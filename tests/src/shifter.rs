@@ -173,6 +173,7 @@ where
         slice,
         analysis_settle_seconds: s.analysis_settle_seconds,
         function_name: s.function_name.clone(),
+        orphan_after: s.orphan_after,
         hooks,
         scaling: s.scaling.clone(),
     }

@@ -108,6 +108,21 @@ class Events(unittest.TestCase):
             target = rule_targeting(DEFAULT, function)["Targets"][0]
             self.assertEqual(target["DeadLetterConfig"]["Arn"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]})
 
+    def test_the_traffic_shifter_sweeps_for_orphaned_deployments_every_minute(self) -> None:
+        rule = rule_targeting(DEFAULT, "TrafficShifterFunction")
+        self.assertEqual(rule["ScheduleExpression"], "rate(1 minute)")
+        # EventBridge's own Scheduled Event ("source": "aws.events"), not an input of ours.
+        target = rule["Targets"][0]
+        self.assertFalse({"Input", "InputPath", "InputTransformer"} & set(target), target)
+        self.assertTrue(
+            any(
+                p["Properties"]["Principal"] == "events.amazonaws.com"
+                and p["Properties"]["FunctionName"] == {"Ref": "TrafficShifterFunction"}
+                for p in DEFAULT.of_type("AWS::Lambda::Permission").values()
+            ),
+            "EventBridge has no permission to invoke the traffic shifter",
+        )
+
     def test_failed_async_invocations_go_to_the_dead_letter_queue(self) -> None:
         configs = {
             c["Properties"]["FunctionName"]["Ref"]: c["Properties"]

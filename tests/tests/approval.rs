@@ -744,6 +744,61 @@ async fn promote_is_written_once_for_the_traffic_shifter_by_an_approver_only() {
 }
 
 #[tokio::test]
+async fn a_roll_back_click_says_the_sweep_applies_it_within_a_minute_when_no_invocation_drives() {
+    let w = world(Setup {
+        approvers: json!({"Prod": {"users": [JANE.0]}}),
+        ..Setup::default()
+    })
+    .await;
+    // Nobody drives `orphaned` (its continuation keeps failing, say); an invocation holds
+    // `driven` for another minute.
+    let orphaned = deployment(&w).await;
+    let driven = deployment(&w).await;
+    let lease_until = gantry_core::clock::now_epoch_millis() + 60_000;
+    aws_sdk_dynamodb::Client::new(&w.sdk)
+        .update_item()
+        .table_name(&w.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("DEPLOYMENT#{driven}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("DEPLOYMENT".into()),
+        )
+        .update_expression("SET seq = :q, lease_until = :until")
+        .expression_attribute_values(":q", aws_sdk_dynamodb::types::AttributeValue::N("1".into()))
+        .expression_attribute_values(
+            ":until",
+            aws_sdk_dynamodb::types::AttributeValue::N(lease_until.to_string()),
+        )
+        .send()
+        .await
+        .expect("lease");
+
+    click_answered(&w, Clicked::new(JANE, ROLLBACK, &orphaned)).await;
+    click_answered(&w, Clicked::new(JANE, ROLLBACK, &driven)).await;
+    let texts: Vec<String> = w
+        .slack
+        .calls(Some("chat.postMessage"))
+        .await
+        .iter()
+        .map(|c| c["body"]["text"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        texts,
+        vec![
+            "<@U0ALLOWED> ⏪ asked to *roll back*: no invocation of the traffic shifter is driving this deployment right now, so it is rolled back within a minute at the latest (by the scheduled sweep, if no invocation comes first).",
+            "<@U0ALLOWED> ⏪ asked to *roll back*: the traffic shifter acts at its next check.",
+        ]
+    );
+    assert_eq!(
+        deployment_record(&w, &orphaned).await["command"],
+        "rollback"
+    );
+}
+
+#[tokio::test]
 async fn a_command_for_an_unknown_deployment_is_explained() {
     let w = world(Setup::default()).await;
     click_answered(&w, Clicked::new(JANE, ROLLBACK, "no-such-deployment")).await;

@@ -1,5 +1,6 @@
-//! The traffic shifter's Lambda adapter: a `CodePipeline.job` event in, a job result out.
-//! Every decision lives in `gantry_core::traffic`; `gantry_adapters` does the AWS work.
+//! The traffic shifter's Lambda adapter: a `CodePipeline.job` event in, a job result out; and
+//! EventBridge's `Scheduled Event`, which runs the sweep for orphaned deployments. Every decision
+//! lives in `gantry_core::traffic`; `gantry_adapters` does the AWS work.
 
 use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
 use gantry_adapters::autoscaling::ServiceAutoScaling;
@@ -70,6 +71,7 @@ impl Clients {
             slack: None,
             function_name: config.function_name.clone(),
             slice: DEFAULT_SLICE,
+            orphan_after: std::time::Duration::from_secs(config.orphan_after_seconds.into()),
             analysis_settle_seconds: config.analysis_settle_seconds,
             hooks: LambdaHooks {
                 client: aws_sdk_lambda::Client::new(sdk),
@@ -134,4 +136,43 @@ pub async fn handle<P: ShifterPorts>(
         ShiftOutcome::AlreadyFinished => json!({"outcome": "already_finished"}),
         ShiftOutcome::Forged { message } => json!({"outcome": "refused", "message": message}),
     })
+}
+
+/// Whether `event` is EventBridge's `Scheduled Event` (the sweep's schedule), rather than a
+/// `CodePipeline.job` event. Anyone who may invoke the function can send one: a sweep only
+/// rolls back what it judges orphaned itself, so an extra one is harmless.
+pub fn is_scheduled(event: &Value) -> bool {
+    event.get("source").and_then(Value::as_str) == Some("aws.events")
+        && event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
+}
+
+/// Handles whatever the function is invoked with: the sweep's schedule, or a job event.
+pub async fn handle_any<P: ShifterPorts>(
+    shifter: &Shifter<P>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error> {
+    let (payload, context) = event.into_parts();
+    if is_scheduled(&payload) {
+        return sweep(shifter, context).await;
+    }
+    let job: CodePipelineJobEvent = serde_json::from_value(payload)?;
+    handle(shifter, LambdaEvent::new(job, context)).await
+}
+
+/// One sweep for orphaned deployments. `Err` only when the index of open deployments cannot
+/// be read (the next scheduled sweep tries again).
+pub async fn sweep<P: ShifterPorts>(
+    shifter: &Shifter<P>,
+    context: lambda_runtime::Context,
+) -> Result<Value, Error> {
+    let now = gantry_core::clock::now_epoch_millis().max(0) as u64;
+    let done = Box::pin(shifter.sweep(invocation_budget(context.deadline, now))).await?;
+    let ids = |v: &[(String, String)]| v.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>();
+    Ok(json!({
+        "outcome": "swept",
+        "rolled_back": ids(&done.rolled_back),
+        "left": done.left,
+        "forgotten": done.forgotten,
+        "failed": ids(&done.failed),
+    }))
 }

@@ -1,7 +1,6 @@
 //! `traffic-shifter`: ECS blue/green deployments behind an ALB, as a CodePipeline Lambda
-//! invoke action.
+//! invoke action; EventBridge's schedule runs its sweep for orphaned deployments.
 
-use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
 use gantry_adapters::lambda::{init, start};
 use gantry_core::config::TrafficShifterConfig;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -22,8 +21,8 @@ async fn main() -> Result<(), Error> {
     ))
     .await;
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<CodePipelineJobEvent>| async move {
-            traffic_shifter::handle(shifter, event).await
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            traffic_shifter::handle_any(shifter, event).await
         },
     ))
     .await

@@ -5,9 +5,10 @@ use super::attributes::{conditional_failed, text, DynamoItem};
 use super::{conditional_write, store_error, Key, StateTable, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use gantry_core::slack::PostedMessage;
+use gantry_core::traffic::sweep::Listed;
 use gantry_core::traffic::Command;
 use gantry_core::traffic::{
-    DeploymentRecord, DeploymentStatus, DeploymentStore, HandOver, PipelineContext, Turn,
+    DeploymentRecord, DeploymentStatus, DeploymentStore, HandOver, PipelineContext, Turn, Watch,
 };
 
 impl Key {
@@ -101,6 +102,20 @@ pub(super) fn record(item: &DynamoItem) -> DeploymentRecord {
             (Some(seq), Some(digest)) => Some(HandOver { seq, digest }),
             _ => None,
         },
+        watch: watch(item),
+    }
+}
+
+/// Who last drove the deployment, as `take`, `release`, `keep_job` and `note_job` wrote it.
+fn watch(item: &DynamoItem) -> Watch {
+    let whole = |name: &str| super::attributes::number(item, name).unwrap_or(0);
+    Watch {
+        seq: super::attributes::number(item, "seq").and_then(|q| u32::try_from(q).ok()),
+        lease_until_ms: whole("lease_until"),
+        released_ms: whole("released_at"),
+        created_ms: whole("created_at").saturating_mul(1000),
+        job_id: text(item, "job_id"),
+        user_parameters: text(item, "user_parameters"),
     }
 }
 
@@ -163,6 +178,8 @@ impl DeploymentStore for DynamoDeployments {
             sets.push(("action", AttributeValue::S(c.action.clone())));
             sets.push(("execution_id", AttributeValue::S(c.execution_id.clone())));
         }
+        // Listed first: a record the sweep's index does not know could be orphaned unseen.
+        super::open_deployments::list(t, id, now).await?;
         // Every name through a placeholder: `state`, `status` and `action` are DynamoDB
         // reserved words. `#n1` is `state`, the attribute only a recorded deployment has.
         let mut expression = Vec::new();
@@ -281,12 +298,17 @@ impl DeploymentStore for DynamoDeployments {
     }
 
     async fn release(&self, id: &str, seq: u32) -> Result<(), StoreError> {
+        // When it was released is the deployment's last sign of life until the next holder.
         self.update(
             id,
-            "SET lease_until = :zero",
+            "SET lease_until = :zero, released_at = :now",
             vec![
                 (":q", AttributeValue::N(seq.to_string())),
                 (":zero", AttributeValue::N("0".into())),
+                (
+                    ":now",
+                    AttributeValue::N(gantry_core::clock::now_epoch_millis().to_string()),
+                ),
             ],
             Some("seq = :q"),
         )
@@ -372,8 +394,104 @@ impl DeploymentStore for DynamoDeployments {
             ],
             None,
         )
+        .await?;
+        if matches!(
+            status,
+            DeploymentStatus::Succeeded | DeploymentStatus::RolledBack
+        ) {
+            // Finished: off the sweep's index (the sweep also drops entries it finds finished).
+            if let Err(e) = super::open_deployments::forget(&self.table, id).await {
+                tracing::warn!(deployment = id, error = %e, "could not take the deployment off the index of open ones");
+            }
+        }
+        Ok(())
+    }
+
+    async fn note_job(&self, id: &str, job_id: &str, token: &HandOver) -> Result<bool, StoreError> {
+        self.update(
+            id,
+            "SET job_id = :j",
+            vec![
+                (":j", AttributeValue::S(job_id.to_string())),
+                (":q", AttributeValue::N(token.seq.to_string())),
+                (":d", AttributeValue::S(token.digest.clone())),
+            ],
+            Some("token_seq = :q AND token_digest = :d"),
+        )
         .await
-        .map(|_| ())
+    }
+
+    async fn keep_job(
+        &self,
+        id: &str,
+        seq: u32,
+        job_id: &str,
+        user_parameters: &str,
+    ) -> Result<(), StoreError> {
+        self.update(
+            id,
+            "SET job_id = :j, user_parameters = :p",
+            vec![
+                (":j", AttributeValue::S(job_id.to_string())),
+                (":p", AttributeValue::S(user_parameters.to_string())),
+                (":q", AttributeValue::N(seq.to_string())),
+            ],
+            Some("seq = :q"),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn open_deployments(&self) -> Result<Vec<Listed>, StoreError> {
+        super::open_deployments::listed(&self.table).await
+    }
+
+    async fn forget(&self, id: &str) -> Result<(), StoreError> {
+        super::open_deployments::forget(&self.table, id).await
+    }
+
+    async fn take_orphan(
+        &self,
+        id: &str,
+        seen: &Watch,
+        seq: u32,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        // Only from the lease the sweep judged, and only while the deployment is not finished:
+        // an invocation that took it meanwhile wins.
+        let mut values = vec![
+            (":q", AttributeValue::N(seq.to_string())),
+            (":until", AttributeValue::N(until_ms.to_string())),
+            (":lease", AttributeValue::N(seen.lease_until_ms.to_string())),
+            (
+                ":going",
+                AttributeValue::S(DeploymentStatus::InProgress.as_str().into()),
+            ),
+            (
+                ":back",
+                AttributeValue::S(DeploymentStatus::RollingBack.as_str().into()),
+            ),
+        ];
+        let mut condition = "attribute_exists(pk) AND (#s = :going OR #s = :back)".to_string();
+        match seen.seq {
+            Some(held) => {
+                values.push((":held", AttributeValue::N(held.to_string())));
+                condition.push_str(" AND seq = :held");
+            }
+            None => condition.push_str(" AND attribute_not_exists(seq)"),
+        }
+        condition.push_str(if seen.lease_until_ms == 0 {
+            " AND (attribute_not_exists(lease_until) OR lease_until = :lease)"
+        } else {
+            " AND lease_until = :lease"
+        });
+        self.update(
+            id,
+            "SET seq = :q, lease_until = :until",
+            values,
+            Some(&condition),
+        )
+        .await
     }
 
     async fn execution_thread(

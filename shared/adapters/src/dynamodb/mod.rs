@@ -9,6 +9,7 @@ mod deliveries;
 mod deploy_commands;
 mod deployments;
 mod executions;
+mod open_deployments;
 mod pushes;
 
 pub use approvals::DynamoApprovals;

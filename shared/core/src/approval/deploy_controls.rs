@@ -88,7 +88,8 @@ impl<A: ApprovalPorts> Approvals<A> {
         match self.deployments.request(id, &command, now).await {
             Ok(CommandOutcome::Recorded) => {
                 tracing::info!(deployment = id, user = i.user.id, command = ?command, "deployment command recorded");
-                self.announce(i, &command).await;
+                let driven = deployment.watch.lease_until_ms > now.saturating_mul(1000);
+                self.announce(i, &command, driven).await;
                 Told::Nothing
             }
             Ok(CommandOutcome::AlreadyPending(_)) if retry => Told::Nothing,
@@ -103,9 +104,10 @@ impl<A: ApprovalPorts> Approvals<A> {
         }
     }
 
-    /// Says in the deployment's thread who asked for what: the traffic shifter's own message
-    /// changes when it acts.
-    async fn announce(&self, i: &Interaction, command: &Command) {
+    /// Says in the deployment's thread who asked for what, and when it takes effect: the
+    /// traffic shifter's own message changes when it acts. `driven`: an invocation holds the
+    /// deployment now (its lease runs).
+    async fn announce(&self, i: &Interaction, command: &Command, driven: bool) {
         let Some(channel) = &i.channel else {
             return;
         };
@@ -121,7 +123,7 @@ impl<A: ApprovalPorts> Approvals<A> {
         };
         let mut message = json!({
             "channel": channel,
-            "text": format!("<@{}> {verb}: the traffic shifter acts at its next check.", i.user.id),
+            "text": format!("<@{}> {verb}: {}", i.user.id, when_acted_on(command, driven)),
         });
         if let Some(thread) = i.thread_ts.as_ref().or(i.message_ts.as_ref()) {
             message["thread_ts"] = json!(thread);
@@ -129,6 +131,18 @@ impl<A: ApprovalPorts> Approvals<A> {
         if let Err(e) = self.slack_now.post(&message).await {
             tracing::warn!(error = %e, "could not announce the deployment command");
         }
+    }
+}
+
+/// When the command takes effect. A Roll back on a deployment no invocation holds (between
+/// two invocations, or orphaned because CodePipeline's next one keeps failing) is also applied
+/// by the traffic shifter's scheduled sweep, which runs every minute.
+pub fn when_acted_on(command: &Command, driven: bool) -> &'static str {
+    match command {
+        Command::RollBack { .. } if !driven => {
+            "no invocation of the traffic shifter is driving this deployment right now, so it is rolled back within a minute at the latest (by the scheduled sweep, if no invocation comes first)."
+        }
+        _ => "the traffic shifter acts at its next check.",
     }
 }
 

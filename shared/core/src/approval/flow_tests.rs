@@ -437,6 +437,7 @@ fn running(app: &FakeApprovals, controls: u32) {
             controls,
             handed_over: None,
             message: None,
+            watch: Default::default(),
         },
     );
 }

@@ -53,6 +53,7 @@ fn valid_value(var: Var) -> &'static str {
         Var::RetryQueueUrl => "https://sqs.us-east-1.amazonaws.com/123456789012/gantry-retry",
         Var::People => r#"{"github:mona":"U0MONA"}"#,
         Var::AnalysisSettleSeconds => "-60",
+        Var::OrphanAfterSeconds => "900",
     }
 }
 

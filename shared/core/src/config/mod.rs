@@ -69,10 +69,11 @@ pub enum Var {
     RetryQueueUrl,
     People,
     AnalysisSettleSeconds,
+    OrphanAfterSeconds,
 }
 
 impl Var {
-    pub const ALL: [Var; 11] = [
+    pub const ALL: [Var; 12] = [
         Var::SecretsArn,
         Var::Table,
         Var::Routes,
@@ -84,6 +85,7 @@ impl Var {
         Var::RetryQueueUrl,
         Var::People,
         Var::AnalysisSettleSeconds,
+        Var::OrphanAfterSeconds,
     ];
 
     /// The variable's name in the environment.
@@ -100,6 +102,7 @@ impl Var {
             Var::RetryQueueUrl => "GANTRY_RETRY_QUEUE_URL",
             Var::People => "GANTRY_PEOPLE",
             Var::AnalysisSettleSeconds => "GANTRY_ANALYSIS_SETTLE_SECONDS",
+            Var::OrphanAfterSeconds => "GANTRY_ORPHAN_AFTER_SECONDS",
         }
     }
 
@@ -114,7 +117,9 @@ impl Var {
             (Var::Notify, Notifier | Approval | TrafficShifter) => Some(Need::Optional),
             (Var::Approvers | Var::People, Approval) => Some(Need::Optional),
             (Var::SlackApiUrl, Notifier | Approval | TrafficShifter) => Some(Need::Optional),
-            (Var::AnalysisSettleSeconds, TrafficShifter) => Some(Need::Optional),
+            (Var::AnalysisSettleSeconds | Var::OrphanAfterSeconds, TrafficShifter) => {
+                Some(Need::Optional)
+            }
             _ => None,
         }
     }

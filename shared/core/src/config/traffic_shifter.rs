@@ -22,6 +22,10 @@ pub struct TrafficShifterConfig {
     /// emulator and the demo, which publish a minute's metrics before it ends; AWS fills ALB
     /// windows late, so leave it unset in AWS.
     pub analysis_settle_seconds: i64,
+    /// How long a deployment may go without a check, and without an invocation holding it,
+    /// before the scheduled sweep rolls it back (`GANTRY_ORPHAN_AFTER_SECONDS`, default
+    /// `traffic::sweep::DEFAULT_ORPHAN_AFTER_SECONDS`).
+    pub orphan_after_seconds: u32,
 }
 
 impl TrafficShifterConfig {
@@ -32,6 +36,7 @@ impl TrafficShifterConfig {
             notify: json(env, Var::Notify)?,
             slack_api_url: base_url(env, Var::SlackApiUrl, DEFAULT_API_URL)?,
             analysis_settle_seconds: settle_seconds(env)?,
+            orphan_after_seconds: orphan_after_seconds(env)?,
             function_name: env
                 .get(LAMBDA_FUNCTION_NAME)
                 .filter(|name| !name.is_empty()),
@@ -50,6 +55,21 @@ fn settle_seconds(env: &impl Env) -> Result<i64, ConfigError> {
         _ => Err(ConfigError::Invalid {
             var: var.name(),
             reason: format!("expected whole seconds from -86400 to 3600, got {raw:?}"),
+        }),
+    }
+}
+
+/// Whole seconds from 1 to 1 day (CodePipeline fails the action within a day anyway).
+fn orphan_after_seconds(env: &impl Env) -> Result<u32, ConfigError> {
+    let var = Var::OrphanAfterSeconds;
+    let Some(raw) = optional(env, var)? else {
+        return Ok(crate::traffic::sweep::DEFAULT_ORPHAN_AFTER_SECONDS);
+    };
+    match raw.parse::<u32>() {
+        Ok(n) if (1..=86_400).contains(&n) => Ok(n),
+        _ => Err(ConfigError::Invalid {
+            var: var.name(),
+            reason: format!("expected whole seconds from 1 to 86400, got {raw:?}"),
         }),
     }
 }
@@ -105,6 +125,22 @@ mod tests {
         assert!(err
             .to_string()
             .starts_with("GANTRY_ANALYSIS_SETTLE_SECONDS is invalid"));
+    }
+
+    #[test]
+    fn the_orphan_wait_defaults_well_above_codepipelines_continuation_delay() {
+        let c = TrafficShifterConfig::from_env(&env(&[])).unwrap();
+        assert_eq!(c.orphan_after_seconds, 600);
+        let c =
+            TrafficShifterConfig::from_env(&env(&[("GANTRY_ORPHAN_AFTER_SECONDS", "2")])).unwrap();
+        assert_eq!(c.orphan_after_seconds, 2);
+        for bad in ["0", "soon", "-5", "100000"] {
+            let err = TrafficShifterConfig::from_env(&env(&[("GANTRY_ORPHAN_AFTER_SECONDS", bad)]))
+                .unwrap_err();
+            assert!(err
+                .to_string()
+                .starts_with("GANTRY_ORPHAN_AFTER_SECONDS is invalid"));
+        }
     }
 
     #[test]

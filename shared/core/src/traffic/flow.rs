@@ -5,6 +5,7 @@
 mod analysis_step;
 mod confirm_step;
 mod lifecycle_step;
+mod sweep_step;
 
 use super::progress::Thread;
 use super::record::{DeploymentRecord, DeploymentStatus, HandOver};
@@ -28,6 +29,7 @@ use crate::traffic::{
 pub use analysis_step::Gate;
 use analysis_step::{hold, steer_gate};
 use std::time::{Duration, Instant};
+pub use sweep_step::SweepReport;
 
 /// How an invocation ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +90,9 @@ pub struct Shifter<P: ShifterPorts> {
     /// This function's name (`AWS_LAMBDA_FUNCTION_NAME`): the pipeline must declare the job's
     /// action as an invoke of it. `None` skips that one comparison.
     pub function_name: Option<String>,
+    /// How long a deployment may go unwatched before the sweep rolls it back
+    /// (`GANTRY_ORPHAN_AFTER_SECONDS`).
+    pub orphan_after: Duration,
 }
 
 /// The default slice: long enough that hand-overs are rare, short enough for any sensible
@@ -106,6 +111,7 @@ impl<P: ShifterPorts> Shifter<P> {
     /// only when CodePipeline could not be given one (Lambda then retries the event).
     pub async fn run(&self, job: &Job, budget: Duration) -> Result<ShiftOutcome, ShiftError> {
         let end = Instant::now() + budget.min(self.slice);
+        self.note_continuation(job).await;
         let context = match self.confirm(job).await {
             Ok(context) => context,
             Err(ShiftError::Forged(forged)) => {
@@ -152,9 +158,10 @@ impl<P: ShifterPorts> Shifter<P> {
             // A repeated invocation: a later one has the deployment, or this one's twin
             // already gave the job its result. Nothing to do, nothing to report.
             tracing::info!(deployment = %d.id, seq = d.seq, "overtaken by another invocation: not acting");
-            return Ok(ShiftOutcome::AlreadyFinished);
+            return self.after_sweep(job, &d).await;
         }
         let (id, seq) = (d.id.clone(), d.seq);
+        self.keep_job(job, &id, seq).await;
         let outcome = Box::pin(self.go_on(job, &params, d, record, end)).await;
         if outcome.is_ok() {
             // The job has its result: a twin of this invocation must not take over.

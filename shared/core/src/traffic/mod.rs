@@ -24,6 +24,7 @@ pub mod report;
 pub mod retry;
 pub mod sample;
 pub mod scaling;
+pub mod sweep;
 pub mod turn;
 pub mod weights;
 
@@ -40,5 +41,5 @@ pub use phase::{
 pub use plan::{Step, Strategy, TrafficPlan};
 pub use ports::*;
 pub use progress::{SlackProgress, Thread};
-pub use record::{DeploymentRecord, DeploymentStatus, HandOver};
+pub use record::{DeploymentRecord, DeploymentStatus, HandOver, Watch};
 pub use weights::{ForwardTarget, Side, Weights, WeightsError};

@@ -47,6 +47,27 @@ pub struct DeploymentRecord {
     /// The last continuation token handed to CodePipeline, as its digest: a token is believed
     /// only if it is that one (`Deployment::check_handed_over`).
     pub handed_over: Option<HandOver>,
+    /// Who last drove the deployment and when: what the scheduled sweep judges it by.
+    pub watch: Watch,
+}
+
+/// Who last drove a deployment, and the last sign that one did (`traffic::sweep` reads it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Watch {
+    /// The hand-over number of the invocation that last took the deployment (`seq`).
+    pub seq: Option<u32>,
+    /// Its lease, epoch milliseconds; 0 once it released the deployment (`lease_until`).
+    pub lease_until_ms: i64,
+    /// When the last holder released the deployment, epoch milliseconds.
+    pub released_ms: i64,
+    /// When the record was created, epoch milliseconds.
+    pub created_ms: i64,
+    /// The last job CodePipeline gave this deployment's action, as far as the shifter saw:
+    /// the one the sweep fails. `None`: the first job (the deployment's own id).
+    pub job_id: Option<String>,
+    /// The action's `UserParameters`, as CodePipeline confirmed them: what the sweep rolls
+    /// back with.
+    pub user_parameters: Option<String>,
 }
 
 /// A continuation token the shifter handed over: its hand-over number and SHA-256 (hex).

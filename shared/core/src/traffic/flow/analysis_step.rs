@@ -23,12 +23,15 @@ const KEPT_WINDOWS: usize = 5;
 /// The longest a bake can be extended, in total.
 pub const MAX_EXTRA_SECONDS: u32 = 24 * 3600;
 
-/// What a control from Slack did: applied (the new state), or ignored; with the audit text.
+/// What a control from Slack did to `d` at `now_ms`: applied (the new state), or ignored
+/// (stale, or refused because it would push the deployment past the time its action may still
+/// run: `budget::control_over_limit`); with the audit text.
 pub fn apply_control(
-    state: &StepState,
-    phase: Phase,
+    d: &Deployment,
     command: &Command,
+    now_ms: i64,
 ) -> Option<(StepState, String)> {
+    let (state, phase) = (&d.judged, d.phase);
     let (by, version, what) = match command {
         Command::Pause { by, version } => (by, *version, "pause".to_string()),
         Command::Resume { by, version } => (by, *version, "resume".to_string()),
@@ -51,10 +54,14 @@ pub fn apply_control(
             ),
         ));
     }
+    if let Some(refusal) = crate::traffic::budget::control_over_limit(d, command, now_ms) {
+        return Some((state.clone(), format!("{head}: {refusal}")));
+    }
     let mut next = state.clone();
     next.controls = state.controls.saturating_add(1);
     let outcome = match command {
         Command::Pause { .. } => {
+            // It holds only while the plan can still end in time (`steer_gate`).
             next.paused = true;
             "applied: the weights hold".to_string()
         }
@@ -93,8 +100,16 @@ pub fn extra_ms(d: &Deployment) -> i64 {
 
 /// What the controls from Slack let the step do: hold while paused or within an extended bake.
 pub fn steer_gate(d: &Deployment, now_ms: i64) -> Gate {
+    // A pause holds only while the rest of the plan can still end before CodePipeline's limit
+    // for the action: past that, CodePipeline would end it with traffic split, so it rolls
+    // back (what a person who paused it would rather have than a promotion nobody watched).
     if d.judged.paused {
-        return Gate::Hold;
+        if crate::traffic::budget::room_ms(d, now_ms) > 0 {
+            return Gate::Hold;
+        }
+        return Gate::RollBack {
+            message: "paused from Slack until the rest of the plan could no longer end before CodePipeline's limit for the action".into(),
+        };
     }
     if let Phase::Shifting { step, since_ms } = d.phase {
         let hold_ms = i64::from(d.plan.step(step).map_or(0, |s| s.hold_seconds)) * 1000;
@@ -335,8 +350,9 @@ impl<P: crate::traffic::ShifterPorts> crate::traffic::Shifter<P> {
         gate
     }
 
-    /// Applies a Pause, Resume or Extend bake waiting in the record (or ignores a stale one),
-    /// clears it, writes the audit trail and updates the Slack message.
+    /// Applies a Pause, Resume or Extend bake waiting in the record (or ignores a stale one, or
+    /// refuses one past the action's limit, saying so in the thread), clears it, writes the
+    /// audit trail and updates the Slack message.
     pub(super) async fn steer(
         &self,
         p: &UserParameters,
@@ -346,12 +362,14 @@ impl<P: crate::traffic::ShifterPorts> crate::traffic::Shifter<P> {
         thread: &mut Thread,
         now_ms: i64,
     ) {
-        let Some((next, text)) = command
-            .as_ref()
-            .and_then(|c| apply_control(&d.judged, d.phase, c))
-        else {
+        let Some((next, text)) = command.as_ref().and_then(|c| apply_control(d, c, now_ms)) else {
             return;
         };
+        // A refusal is said in the thread: the message alone would not show why nothing held.
+        let refused = command.as_ref().is_some_and(|c| {
+            c.version() == Some(d.judged.controls)
+                && crate::traffic::budget::control_over_limit(d, c, now_ms).is_some()
+        });
         d.judged = next;
         tracing::info!(deployment = %d.id, control = %text, "control from Slack");
         if let Err(e) = self.store.set_controls(&d.id, d.judged.controls).await {
@@ -363,6 +381,9 @@ impl<P: crate::traffic::ShifterPorts> crate::traffic::Shifter<P> {
         let entry = format!("{} {text}", utc(now_ms / 1000));
         if let Err(e) = self.store.audit(&d.id, &entry).await {
             tracing::warn!(deployment = %d.id, error = %e, "could not write the audit trail");
+        }
+        if refused {
+            self.reply_in_thread(d, thread, &text).await;
         }
         self.tell_slack_running(p, d, thread, now_ms).await;
     }
@@ -420,6 +441,18 @@ mod tests {
         let mut d = crate::traffic::sample::canary(300).at(Phase::Shifting { step: 0, since_ms });
         d.timing.check_seconds = 15;
         d
+    }
+
+    #[test]
+    fn a_pause_holds_until_the_plan_could_no_longer_end_in_time_then_rolls_back() {
+        let mut d = canary_at_ten_percent(0);
+        d.judged.paused = true;
+        assert_eq!(steer_gate(&d, 60_000), Gate::Hold);
+        let out_of_room = crate::traffic::preflight::MAX_ACTION_SECONDS as i64 * 1000;
+        let Gate::RollBack { message } = steer_gate(&d, out_of_room) else {
+            panic!("held past the action's limit");
+        };
+        assert!(message.starts_with("paused from Slack until"), "{message}");
     }
 
     #[test]
