@@ -14,6 +14,7 @@ use super::{
 };
 use super::{InputArtifact, Job};
 use crate::clock::now_epoch_millis as now_ms;
+use crate::clock::{instant_now, sleep};
 use crate::slack::Chat;
 use crate::traffic::images::{self, ImageError, ImageUpdate};
 use crate::traffic::phase::new_share;
@@ -105,7 +106,7 @@ impl<P: ShifterPorts> Shifter<P> {
     /// Works on `job` for at most `budget` (and `slice`). The job always gets a result; `Err`
     /// only when CodePipeline could not be given one (Lambda then retries the event).
     pub async fn run(&self, job: &Job, budget: Duration) -> Result<ShiftOutcome, ShiftError> {
-        let end = Instant::now() + budget.min(self.slice);
+        let end = instant_now() + budget.min(self.slice);
         let context = match self.confirm(job).await {
             Ok(context) => context,
             Err(ShiftError::Forged(forged)) => {
@@ -417,10 +418,10 @@ impl<P: ShifterPorts> Shifter<P> {
                         d.timing.check_seconds.into(),
                         attempt,
                     ) {
-                        Blind::LookAgain { wait } if Instant::now() + wait < end => {
+                        Blind::LookAgain { wait } if instant_now() + wait < end => {
                             tracing::warn!(deployment = %d.id, error = %e, attempt, "could not read the deployment's state: nothing moves, looking again");
                             blind = Some((since, attempt + 1));
-                            tokio::time::sleep(wait).await;
+                            sleep(wait).await;
                             continue;
                         }
                         // Out of time for this invocation: the next one looks again.
@@ -497,10 +498,10 @@ impl<P: ShifterPorts> Shifter<P> {
                             .await;
                     }
                     let wait = Duration::from_millis((next_check_ms - now_ms()).max(0) as u64);
-                    if Instant::now() + wait >= end {
+                    if instant_now() + wait >= end {
                         return self.hand_over(job, p, &d, false, end).await;
                     }
-                    tokio::time::sleep(wait).await;
+                    sleep(wait).await;
                 }
                 ShiftAction::Shift { weights, phase } => {
                     if let Err(e) = self

@@ -114,7 +114,7 @@ impl<P: crate::traffic::ShifterPorts> crate::traffic::Shifter<P> {
             };
             let service = &p.side(side).service;
             let result = super::super::retry::until(
-                std::time::Instant::now() + std::time::Duration::from_secs(5),
+                crate::clock::instant_now() + std::time::Duration::from_secs(5),
                 || self.scaling.set_suspended(&p.cluster, service, saved),
             )
             .await;
