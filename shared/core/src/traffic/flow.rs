@@ -783,18 +783,38 @@ impl<P: ShifterPorts> Shifter<P> {
 
     /// Sets the listener back to `back` unless it is there already.
     async fn set_back(&self, p: &UserParameters, back: Weights) -> Result<(), ShiftError> {
-        let forward = self.balancer.forward(&p.traffic).await?;
-        let already_back = read_weights(
-            &forward,
-            &p.blue.target_group_arn,
-            &p.green.target_group_arn,
-            "",
-        )
-        .is_ok_and(|w| w.same_shares(&back));
-        if already_back {
+        self.put_back(p, &p.traffic, back).await
+    }
+
+    /// Sets `control` to `back` unless it is there already, and reads it back: a write the
+    /// listener does not show (a concurrent edit) is an error, tried again like a failed
+    /// write, so a rollback never reports the listener back on a write it did not see land.
+    pub(super) async fn put_back(
+        &self,
+        p: &UserParameters,
+        control: &super::TrafficControl,
+        back: Weights,
+    ) -> Result<(), ShiftError> {
+        let shows_back = |forward: &[super::ForwardTarget]| {
+            read_weights(
+                forward,
+                &p.blue.target_group_arn,
+                &p.green.target_group_arn,
+                "",
+            )
+            .is_ok_and(|w| w.same_shares(&back))
+        };
+        if shows_back(&self.balancer.forward(control).await?) {
             return Ok(());
         }
-        self.balancer.set_weights(&p.traffic, &pairs(p, back)).await
+        self.balancer.set_weights(control, &pairs(p, back)).await?;
+        if shows_back(&self.balancer.forward(control).await?) {
+            return Ok(());
+        }
+        Err(ShiftError::Aws {
+            operation: "setting the weights back".into(),
+            reason: format!("{} does not show the weights just set", control.describe()),
+        })
     }
 
     /// The live side gets all traffic back: if it was scaled in meanwhile (auto scaling, or
