@@ -130,8 +130,10 @@ impl<P: ShifterPorts> Shifter<P> {
         };
         let (d, record) = match started {
             Ok(s) => s,
-            // Mid-deployment, an unreadable table is no reason to fail the job: try again.
-            Err(e @ ShiftError::Store(_)) if job.continuation_token.is_some() => return Err(e),
+            // Mid-deployment, an outage is no reason to fail the job: try again. That includes
+            // a repeated first invocation (its twin recorded the deployment and may have moved
+            // traffic since), and a start that failed once the deployment was recorded.
+            Err(e) if e.is_transient() && self.maybe_recorded(job).await => return Err(e),
             Err(e) => return self.refuse(job, e).await,
         };
         if !super::turn::wait_for_turn(&self.store, &d.id, d.seq, end).await? {
@@ -182,6 +184,12 @@ impl<P: ShifterPorts> Shifter<P> {
             }
             _ => self.drive(job, params, d, end, thread).await,
         }
+    }
+
+    /// Whether the job's deployment may be recorded: a continuation's is, and a first job's
+    /// is when the table has it or cannot say.
+    async fn maybe_recorded(&self, job: &Job) -> bool {
+        job.continuation_token.is_some() || !matches!(self.store.read(&job.id).await, Ok(None))
     }
 
     async fn resume(
