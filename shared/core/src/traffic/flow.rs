@@ -656,6 +656,11 @@ impl<P: ShifterPorts> Shifter<P> {
             .update_service(&p.cluster, &old.service, None, 0)
             .await
         {
+            if e.is_transient() {
+                // An outage, not a fact: failing the job would report a failure with the new
+                // version live. The invocation fails instead, and Lambda's retry finishes.
+                return Err(e);
+            }
             let message = format!(
                 "{} ({}) is live, but {} ({}) could not be scaled to zero: {e}",
                 d.new_side(),
