@@ -24,6 +24,10 @@ pub mod report;
 pub mod retry;
 pub mod sample;
 pub mod scaling;
+#[cfg(test)]
+mod simulation;
+#[cfg(test)]
+pub mod testing;
 pub mod turn;
 pub mod weights;
 
