@@ -901,12 +901,17 @@ impl<P: ShifterPorts> Shifter<P> {
         })
     }
 
+    /// Records the deployment's status, trying again for a few seconds: a deployment whose job
+    /// has its result but whose record still says in progress looks orphaned to whoever
+    /// reads the table next.
     async fn set_status(&self, d: &Deployment, status: DeploymentStatus, summary: &str) {
-        if let Err(e) = self
-            .store
-            .set_status(&d.id, status, summary, now_ms() / 1000)
-            .await
-        {
+        let deadline = instant_now() + Duration::from_secs(5);
+        let written = super::retry::until(deadline, || {
+            self.store
+                .set_status(&d.id, status, summary, now_ms() / 1000)
+        })
+        .await;
+        if let Err(e) = written {
             tracing::warn!(deployment = %d.id, error = %e, "could not record the deployment's status");
         }
     }
