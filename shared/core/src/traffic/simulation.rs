@@ -516,6 +516,11 @@ fn shrink(schedule: &Schedule, except: &[Invariant]) -> Schedule {
             c.faults.happenings.remove(n);
             candidates.push(c);
         }
+        for n in best.faults.named_happenings.keys() {
+            let mut c = best.clone();
+            c.faults.named_happenings.remove(n);
+            candidates.push(c);
+        }
         for n in best.faults.named.keys() {
             let mut c = best.clone();
             c.faults.named.remove(n);
@@ -740,4 +745,36 @@ fn an_outage_while_scaling_the_old_side_down_is_retried_not_reported_as_a_failur
 fn a_start_that_fails_once_recorded_is_retried_not_left_half_done() {
     // PutItem recorded the deployment but its answer was lost.
     goes_live_despite(&[((1, "dynamodb.PutItem", 1), Fault::Timeout)]);
+}
+
+#[test]
+fn a_repeated_first_invocation_rolls_back_when_the_execution_stopped_meanwhile() {
+    // The first invocation dies once traffic is split; the execution is stopped before its
+    // retry. Refusing the retry as not in progress would leave the split with nobody.
+    let schedule = Schedule {
+        faults: Faults {
+            named: BTreeMap::from([((1, "elbv2.ModifyListener", 1), Fault::Crash)]),
+            named_happenings: BTreeMap::from([(
+                (2, "codepipeline.GetJobDetails", 1),
+                Happening::StopExecution,
+            )]),
+            ..Faults::default()
+        },
+        ..plain(
+            Strategy::Canary {
+                percent: 10,
+                bake_seconds: 600,
+            },
+            Hooks::None,
+            &[],
+        )
+    };
+    let report = run(&schedule, false);
+    assert_eq!(broken(&schedule), "");
+    assert_eq!(report.result, PipelineResult::Stopped);
+}
+
+#[test]
+fn a_failed_status_write_is_tried_again_so_a_finished_deployment_is_not_left_in_progress() {
+    goes_live_despite(&[((1, "dynamodb.UpdateItem(status)", 1), Fault::ServerError)]);
 }

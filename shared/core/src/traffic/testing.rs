@@ -83,11 +83,13 @@ pub struct Faults {
     /// Faults by (invocation, from 1; operation; its nth call in that invocation, from 1): a
     /// schedule written by hand that keeps its meaning when the shifter makes other calls.
     pub named: BTreeMap<(u32, &'static str, u32), Fault>,
+    /// Happenings at such a call (just before it).
+    pub named_happenings: BTreeMap<(u32, &'static str, u32), Happening>,
 }
 
 impl Faults {
     pub fn len(&self) -> usize {
-        self.calls.len() + self.happenings.len() + self.named.len()
+        self.calls.len() + self.happenings.len() + self.named.len() + self.named_happenings.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -324,9 +326,18 @@ impl World {
 
     /// Counts the call, applies what the schedule says happens at it, and answers the fault
     /// the call meets, if any.
-    fn enter(&mut self, operation: &str) -> Option<Fault> {
+    fn enter(&mut self, operation: &'static str) -> Option<Fault> {
         let n = self.calls;
         self.calls += 1;
+        let nth = self
+            .calls_in_invocation
+            .entry(operation.to_string())
+            .or_default();
+        *nth += 1;
+        let named = (self.invocation, operation, *nth);
+        if let Some(h) = self.faults.named_happenings.remove(&named) {
+            self.faults.happenings.insert(n, h);
+        }
         if let Some(h) = self.faults.happenings.remove(&n) {
             // A person edits the listener or clicks during the deployment: before it is
             // recorded, or once it is rolling back or over, the edit or click waits.
@@ -350,12 +361,6 @@ impl World {
                 self.happen(&h);
             }
         }
-        let nth = self
-            .calls_in_invocation
-            .entry(operation.to_string())
-            .or_default();
-        *nth += 1;
-        let named = (self.invocation, operation, *nth);
         let fault = self
             .faults
             .calls
@@ -447,7 +452,7 @@ impl FakeAws {
     /// the call first. Reads pass `effect` that only reads.
     async fn call<T>(
         &self,
-        operation: &str,
+        operation: &'static str,
         effect: impl FnOnce(&mut World) -> T,
     ) -> Result<T, String> {
         let (value, after) = {
@@ -477,7 +482,7 @@ impl FakeAws {
 
     async fn aws<T>(
         &self,
-        operation: &str,
+        operation: &'static str,
         effect: impl FnOnce(&mut World) -> T,
     ) -> Result<T, ShiftError> {
         self.call(operation, effect)
@@ -490,7 +495,7 @@ impl FakeAws {
 
     async fn table<T>(
         &self,
-        operation: &str,
+        operation: &'static str,
         effect: impl FnOnce(&mut World) -> T,
     ) -> Result<T, StoreError> {
         self.call(operation, effect).await.map_err(StoreError::new)
