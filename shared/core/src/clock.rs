@@ -13,10 +13,78 @@ pub fn now_epoch_seconds() -> i64 {
 
 /// Milliseconds since the Unix epoch.
 pub fn now_epoch_millis() -> i64 {
+    #[cfg(test)]
+    if let Some(ms) = simulated::epoch_millis() {
+        return ms;
+    }
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Now on the monotonic clock, which deadlines (an invocation's time slice) are measured on.
+pub fn instant_now() -> std::time::Instant {
+    #[cfg(test)]
+    if let Some(now) = simulated::instant() {
+        return now;
+    }
+    std::time::Instant::now()
+}
+
+/// Waits `duration`. Under the simulation's clock the wait passes at once, in simulated time, so
+/// a deployment's hours of bakes run in microseconds.
+pub async fn sleep(duration: std::time::Duration) {
+    #[cfg(test)]
+    if simulated::advance(duration) {
+        return;
+    }
+    tokio::time::sleep(duration).await
+}
+
+/// A simulated clock for the deterministic simulation (`traffic::simulation`): per thread, so
+/// tests running side by side keep their own time; off unless `start` was called on the thread.
+#[cfg(test)]
+pub mod simulated {
+    use std::cell::Cell;
+    use std::time::{Duration, Instant};
+
+    thread_local! {
+        /// (epoch milliseconds at the start, the real instant at the start, milliseconds passed).
+        static CLOCK: Cell<Option<(i64, Instant, u64)>> = const { Cell::new(None) };
+    }
+
+    /// Starts simulated time on this thread at `epoch_ms`.
+    pub fn start(epoch_ms: i64) {
+        CLOCK.with(|c| c.set(Some((epoch_ms, Instant::now(), 0))));
+    }
+
+    /// Back to the wall clock on this thread.
+    pub fn stop() {
+        CLOCK.with(|c| c.set(None));
+    }
+
+    pub(super) fn epoch_millis() -> Option<i64> {
+        CLOCK.with(|c| c.get().map(|(epoch, _, passed)| epoch + passed as i64))
+    }
+
+    pub(super) fn instant() -> Option<Instant> {
+        CLOCK.with(|c| {
+            c.get()
+                .map(|(_, base, passed)| base + Duration::from_millis(passed))
+        })
+    }
+
+    /// Moves simulated time on by `by`; `false` when the clock is not simulated.
+    pub fn advance(by: Duration) -> bool {
+        CLOCK.with(|c| match c.get() {
+            Some((epoch, base, passed)) => {
+                c.set(Some((epoch, base, passed + by.as_millis() as u64)));
+                true
+            }
+            None => false,
+        })
+    }
 }
 
 /// Seconds since the epoch of a UTC timestamp `YYYY-MM-DDTHH:MM[:SS[.fraction]](Z|+00:00)`.

@@ -23,7 +23,7 @@ pub mod pipeline;
 pub mod ports;
 pub mod request;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 pub use crate::config::approvers::{ApproverRules, StageApprovers};
 pub use authorize::{

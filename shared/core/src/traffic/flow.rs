@@ -15,6 +15,7 @@ use super::{
 };
 use super::{InputArtifact, Job};
 use crate::clock::now_epoch_millis as now_ms;
+use crate::clock::{instant_now, sleep};
 use crate::slack::Chat;
 use crate::traffic::images::{self, ImageError, ImageUpdate};
 use crate::traffic::phase::new_share;
@@ -110,7 +111,7 @@ impl<P: ShifterPorts> Shifter<P> {
     /// Works on `job` for at most `budget` (and `slice`). The job always gets a result; `Err`
     /// only when CodePipeline could not be given one (Lambda then retries the event).
     pub async fn run(&self, job: &Job, budget: Duration) -> Result<ShiftOutcome, ShiftError> {
-        let end = Instant::now() + budget.min(self.slice);
+        let end = instant_now() + budget.min(self.slice);
         self.note_continuation(job).await;
         let context = match self.confirm(job).await {
             Ok(context) => context,
@@ -144,8 +145,10 @@ impl<P: ShifterPorts> Shifter<P> {
         };
         let (d, record) = match started {
             Ok(s) => s,
-            // Mid-deployment, an unreadable table is no reason to fail the job: try again.
-            Err(e @ ShiftError::Store(_)) if job.continuation_token.is_some() => return Err(e),
+            // Mid-deployment, an outage is no reason to fail the job: try again. That includes
+            // a repeated first invocation (its twin recorded the deployment and may have moved
+            // traffic since), and a start that failed once the deployment was recorded.
+            Err(e) if e.is_transient() && self.maybe_recorded(job).await => return Err(e),
             Err(e) => {
                 let refused = self.refuse(job, e).await;
                 if first && refused.is_ok() {
@@ -207,6 +210,12 @@ impl<P: ShifterPorts> Shifter<P> {
             }
             _ => self.drive(job, params, d, end, thread).await,
         }
+    }
+
+    /// Whether the job's deployment may be recorded: a continuation's is, and a first job's
+    /// is when the table has it or cannot say.
+    async fn maybe_recorded(&self, job: &Job) -> bool {
+        job.continuation_token.is_some() || !matches!(self.store.read(&job.id).await, Ok(None))
     }
 
     async fn resume(
@@ -444,10 +453,10 @@ impl<P: ShifterPorts> Shifter<P> {
                         d.timing.check_seconds.into(),
                         attempt,
                     ) {
-                        Blind::LookAgain { wait } if Instant::now() + wait < end => {
+                        Blind::LookAgain { wait } if instant_now() + wait < end => {
                             tracing::warn!(deployment = %d.id, error = %e, attempt, "could not read the deployment's state: nothing moves, looking again");
                             blind = Some((since, attempt + 1));
-                            tokio::time::sleep(wait).await;
+                            sleep(wait).await;
                             continue;
                         }
                         // Out of time for this invocation: the next one looks again.
@@ -524,10 +533,10 @@ impl<P: ShifterPorts> Shifter<P> {
                             .await;
                     }
                     let wait = Duration::from_millis((next_check_ms - now_ms()).max(0) as u64);
-                    if Instant::now() + wait >= end {
+                    if instant_now() + wait >= end {
                         return self.hand_over(job, p, &d, false, end).await;
                     }
-                    tokio::time::sleep(wait).await;
+                    sleep(wait).await;
                 }
                 ShiftAction::Shift { weights, phase } => {
                     if let Err(e) = self
@@ -674,6 +683,11 @@ impl<P: ShifterPorts> Shifter<P> {
             .update_service(&p.cluster, &old.service, None, 0)
             .await
         {
+            if e.is_transient() {
+                // An outage, not a fact: failing the job would report a failure with the new
+                // version live. The invocation fails instead, and Lambda's retry finishes.
+                return Err(e);
+            }
             let message = format!(
                 "{} ({}) is live, but {} ({}) could not be scaled to zero: {e}",
                 d.new_side(),
@@ -809,18 +823,38 @@ impl<P: ShifterPorts> Shifter<P> {
 
     /// Sets the listener back to `back` unless it is there already.
     async fn set_back(&self, p: &UserParameters, back: Weights) -> Result<(), ShiftError> {
-        let forward = self.balancer.forward(&p.traffic).await?;
-        let already_back = read_weights(
-            &forward,
-            &p.blue.target_group_arn,
-            &p.green.target_group_arn,
-            "",
-        )
-        .is_ok_and(|w| w.same_shares(&back));
-        if already_back {
+        self.put_back(p, &p.traffic, back).await
+    }
+
+    /// Sets `control` to `back` unless it is there already, and reads it back: a write the
+    /// listener does not show (a concurrent edit) is an error, tried again like a failed
+    /// write, so a rollback never reports the listener back on a write it did not see land.
+    pub(super) async fn put_back(
+        &self,
+        p: &UserParameters,
+        control: &super::TrafficControl,
+        back: Weights,
+    ) -> Result<(), ShiftError> {
+        let shows_back = |forward: &[super::ForwardTarget]| {
+            read_weights(
+                forward,
+                &p.blue.target_group_arn,
+                &p.green.target_group_arn,
+                "",
+            )
+            .is_ok_and(|w| w.same_shares(&back))
+        };
+        if shows_back(&self.balancer.forward(control).await?) {
             return Ok(());
         }
-        self.balancer.set_weights(&p.traffic, &pairs(p, back)).await
+        self.balancer.set_weights(control, &pairs(p, back)).await?;
+        if shows_back(&self.balancer.forward(control).await?) {
+            return Ok(());
+        }
+        Err(ShiftError::Aws {
+            operation: "setting the weights back".into(),
+            reason: format!("{} does not show the weights just set", control.describe()),
+        })
     }
 
     /// The live side gets all traffic back: if it was scaled in meanwhile (auto scaling, or
@@ -894,12 +928,17 @@ impl<P: ShifterPorts> Shifter<P> {
         })
     }
 
+    /// Records the deployment's status, trying again for a few seconds: a deployment whose job
+    /// has its result but whose record still says in progress looks orphaned to whoever
+    /// reads the table next.
     async fn set_status(&self, d: &Deployment, status: DeploymentStatus, summary: &str) {
-        if let Err(e) = self
-            .store
-            .set_status(&d.id, status, summary, now_ms() / 1000)
-            .await
-        {
+        let deadline = instant_now() + Duration::from_secs(5);
+        let written = super::retry::until(deadline, || {
+            self.store
+                .set_status(&d.id, status, summary, now_ms() / 1000)
+        })
+        .await;
+        if let Err(e) = written {
             tracing::warn!(deployment = %d.id, error = %e, "could not record the deployment's status");
         }
     }

@@ -24,7 +24,11 @@ pub mod report;
 pub mod retry;
 pub mod sample;
 pub mod scaling;
+#[cfg(test)]
+mod simulation;
 pub mod sweep;
+#[cfg(test)]
+pub mod testing;
 pub mod turn;
 pub mod weights;
 

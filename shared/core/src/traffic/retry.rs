@@ -23,11 +23,11 @@ where
             Ok(v) => return Ok(v),
             Err(e) => {
                 let wait = backoff(attempt);
-                if Instant::now() + wait >= end && attempt > 0 {
+                if crate::clock::instant_now() + wait >= end && attempt > 0 {
                     return Err(e);
                 }
                 tracing::warn!(attempt, error = %e, wait_ms = wait.as_millis() as u64, "failed: trying again");
-                tokio::time::sleep(wait).await;
+                crate::clock::sleep(wait).await;
                 attempt += 1;
             }
         }

@@ -23,14 +23,14 @@ pub async fn wait_for_turn<S: DeploymentStore>(
 ) -> Result<bool, ShiftError> {
     loop {
         let now = now_ms();
-        let left = end.saturating_duration_since(Instant::now()) + LEASE_MARGIN;
+        let left = end.saturating_duration_since(crate::clock::instant_now()) + LEASE_MARGIN;
         let until = now + left.as_millis() as i64;
         match store.take(id, seq, now, until).await? {
             Turn::Taken => return Ok(true),
             Turn::Overtaken => return Ok(false),
             Turn::Held { until_ms } => {
                 let wait = Duration::from_millis((until_ms - now).max(0) as u64 + 200);
-                if Instant::now() + wait >= end {
+                if crate::clock::instant_now() + wait >= end {
                     return Err(ShiftError::Aws {
                         operation: "taking the deployment".into(),
                         reason: format!(
@@ -40,7 +40,7 @@ pub async fn wait_for_turn<S: DeploymentStore>(
                     });
                 }
                 tracing::info!(deployment = %id, seq, wait_ms = wait.as_millis() as u64, "a twin invocation holds the deployment: waiting for it");
-                tokio::time::sleep(wait).await;
+                crate::clock::sleep(wait).await;
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use super::Shifter;
 use crate::traffic::confirm::{check_declared, check_issued, check_placed, check_running};
-use crate::traffic::{Job, Jobs, PipelineContext, ShiftError};
+use crate::traffic::{DeploymentStore, Job, Jobs, PipelineContext, ShiftError};
 
 impl<P: super::ShifterPorts> Shifter<P> {
     /// The job's place in its pipeline, once CodePipeline confirms the job, its parameters
@@ -35,8 +35,14 @@ impl<P: super::ShifterPorts> Shifter<P> {
         placed.map_err(|e| ShiftError::Setup(e.to_string()))?;
         // A continuation may arrive while the execution stops: the deployment then rolls
         // back (its checks notice the stop), which only a running invocation can do.
+        // So may a repeated first invocation whose twin recorded the deployment and died: it
+        // goes on, to roll back; only a first invocation with nothing recorded is refused.
         if job.continuation_token.is_none() {
-            check_running(&context, status?.as_deref())?;
+            if let Err(stopped) = check_running(&context, status?.as_deref()) {
+                if self.store.read(&job.id).await?.is_none() {
+                    return Err(stopped.into());
+                }
+            }
         }
         Ok(context)
     }

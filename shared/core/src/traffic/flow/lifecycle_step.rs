@@ -114,7 +114,7 @@ impl<P: crate::traffic::ShifterPorts> crate::traffic::Shifter<P> {
             };
             let service = &p.side(side).service;
             let result = super::super::retry::until(
-                std::time::Instant::now() + std::time::Duration::from_secs(5),
+                crate::clock::instant_now() + std::time::Duration::from_secs(5),
                 || self.scaling.set_suspended(&p.cluster, service, saved),
             )
             .await;
@@ -313,19 +313,7 @@ impl<P: crate::traffic::ShifterPorts> crate::traffic::Shifter<P> {
         let Some(test) = &p.test_traffic else {
             return Ok(());
         };
-        let back = Weights::all_to(d.live);
-        let forward = self.balancer.forward(test).await?;
-        let already = read_weights(
-            &forward,
-            &p.blue.target_group_arn,
-            &p.green.target_group_arn,
-            "",
-        )
-        .is_ok_and(|w| w.same_shares(&back));
-        if already {
-            return Ok(());
-        }
-        self.balancer.set_weights(test, &pairs(p, back)).await
+        self.put_back(p, test, Weights::all_to(d.live)).await
     }
 
     /// All test traffic to the new side, read back.

@@ -34,7 +34,7 @@ impl<P: super::ShifterPorts> Shifter<P> {
     /// rolled back as the shifter rolls back, its job failed, its thread told why. `Err` only
     /// when the index cannot be read.
     pub async fn sweep(&self, budget: Duration) -> Result<SweepReport, ShiftError> {
-        let end = Instant::now() + budget.min(self.slice);
+        let end = crate::clock::instant_now() + budget.min(self.slice);
         let listed = self.store.open_deployments().await?;
         let after = self.orphan_after.as_millis() as i64;
         let mut done = SweepReport::default();
@@ -85,7 +85,7 @@ impl<P: super::ShifterPorts> Shifter<P> {
         let raw = self.parameters_of(record, &orphan).await?;
         let p = params::parse(&raw)?;
         let until = now_ms()
-            + (end.saturating_duration_since(Instant::now()) + LEASE_MARGIN).as_millis() as i64;
+            + (end.saturating_duration_since(crate::clock::instant_now()) + LEASE_MARGIN).as_millis() as i64;
         if !self
             .store
             .take_orphan(&record.id, &orphan.seen, orphan.seq, until)

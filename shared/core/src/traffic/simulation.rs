@@ -1,0 +1,780 @@
+//! The deterministic simulation of the traffic shifter (FoundationDB's simulator, TigerBeetle's
+//! VOPR): a seeded generator makes a whole deployment (its strategy, the judge, hooks, pauses,
+//! a new version that is fine or not) and a schedule of faults (`testing::Fault`,
+//! `testing::Happening`, duplicate invocations); `run` drives the `Shifter` over the in-memory
+//! fakes as CodePipeline and Lambda would (the first job, continuation jobs with their token,
+//! Lambda's two retries of a failed or dead invocation, a duplicate delivery), on a simulated
+//! clock, and checks the invariants. A failing schedule shrinks to the few faults that break it.
+//!
+//! `GANTRY_SIM_SEED=<n>` replays one seed with its log of calls; `GANTRY_SIM_SCHEDULES=<n>`
+//! sets how many seeds the test runs (default `DEFAULT_SCHEDULES`).
+
+use super::hooks::LifecycleStage;
+use super::testing::*;
+use super::*;
+use crate::clock::simulated;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+/// How many schedules `cargo test` runs.
+const DEFAULT_SCHEDULES: u64 = 10_000;
+
+/// Invocations after which a deployment counts as running away (CodePipeline would time the
+/// action out long before).
+const MAX_INVOCATIONS: u32 = 400;
+
+/// A small seeded generator (xorshift64*, Vigna 2016): the same seed gives the same schedule
+/// on every machine.
+struct Seeded(u64);
+
+impl Seeded {
+    fn new(seed: u64) -> Self {
+        // Never zero, and nearby seeds far apart.
+        Seeded((seed ^ 0x2545_F491_4F6C_DD1D).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn draw(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in `lo..=hi`.
+    fn pick(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.draw() % (hi - lo + 1)
+    }
+
+    /// `true` once in `n`.
+    fn one_in(&mut self, n: u64) -> bool {
+        self.draw().is_multiple_of(n)
+    }
+}
+
+/// The hooks a deployment runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hooks {
+    None,
+    /// A hook function at the given stage, answering as told.
+    Function(LifecycleStage, HookBehaviour),
+    /// A pause hook after test traffic reached the new side that nobody clicks: it times out
+    /// after a minute and continues (`true`) or rolls back.
+    Pause {
+        continue_on_timeout: bool,
+    },
+}
+
+/// The deployment a schedule makes.
+#[derive(Debug, Clone, PartialEq)]
+struct Scenario {
+    strategy: Strategy,
+    check_seconds: u32,
+    scale_down_after_seconds: u32,
+    judge: bool,
+    test_listener: bool,
+    hooks: Hooks,
+    /// The new version's tasks fail to start.
+    broken: bool,
+    /// The new version answers ten times as many errors (the judge, if on, notices).
+    erroring: bool,
+}
+
+impl Scenario {
+    fn user_parameters(&self) -> String {
+        let strategy = match self.strategy {
+            Strategy::AllAtOnce => serde_json::json!({"type": "all_at_once"}),
+            Strategy::Canary {
+                percent,
+                bake_seconds,
+            } => {
+                serde_json::json!({"type": "canary", "percent": percent, "bake_seconds": bake_seconds})
+            }
+            Strategy::Linear {
+                step_percent,
+                interval_seconds,
+            } => {
+                serde_json::json!({"type": "linear", "step_percent": step_percent, "interval_seconds": interval_seconds})
+            }
+        };
+        let mut p = serde_json::json!({
+            "cluster": CLUSTER,
+            "listener_arn": LISTENER,
+            "blue": {"service": service_name(Side::Blue), "target_group_arn": target_group(Side::Blue)},
+            "green": {"service": service_name(Side::Green), "target_group_arn": target_group(Side::Green)},
+            "image": "shop:new",
+            "strategy": strategy,
+            "alarms": ["shop-5xx"],
+            "check_interval_seconds": self.check_seconds,
+            "scale_down_after_seconds": self.scale_down_after_seconds,
+            "ready_timeout_seconds": 600,
+        });
+        if self.judge {
+            p["analysis"] = serde_json::json!({"on_inconclusive": "continue"});
+        }
+        if self.test_listener {
+            p["test_listener_arn"] = TEST_LISTENER.into();
+        }
+        match self.hooks {
+            Hooks::None => {}
+            Hooks::Function(stage, _) => {
+                p["lifecycle_hooks"] = serde_json::json!([{"hook_target_arn": HOOK, "lifecycle_stages": [stage.name()]}]);
+            }
+            Hooks::Pause {
+                continue_on_timeout,
+            } => {
+                let action = if continue_on_timeout {
+                    "CONTINUE"
+                } else {
+                    "ROLLBACK"
+                };
+                p["lifecycle_hooks"] = serde_json::json!([{"type": "pause",
+                    "lifecycle_stages": ["POST_TEST_TRAFFIC_SHIFT"],
+                    "timeout_minutes": 1, "timeout_action": action}]);
+            }
+        }
+        p.to_string()
+    }
+
+    /// Whether, with nothing going wrong outside, the deployment must succeed.
+    fn should_succeed(&self) -> bool {
+        let fails = self.broken
+            || (self.erroring && self.judge)
+            || matches!(
+                self.hooks,
+                Hooks::Function(_, HookBehaviour::Fails)
+                    | Hooks::Pause {
+                        continue_on_timeout: false
+                    }
+            );
+        !fails
+    }
+}
+
+/// One simulated run: the deployment, and what goes wrong around it.
+#[derive(Debug, Clone, PartialEq)]
+struct Schedule {
+    seed: u64,
+    scenario: Scenario,
+    faults: Faults,
+    /// Invocation numbers (from 1) whose event Lambda delivers a second time.
+    duplicates: BTreeSet<u32>,
+}
+
+/// How many port calls a clean run of a scenario makes, about: faults are scheduled among them.
+const HORIZON: u64 = 160;
+
+fn generate(seed: u64) -> Schedule {
+    let mut r = Seeded::new(seed);
+    let strategy = match r.pick(0, 2) {
+        0 => Strategy::AllAtOnce,
+        1 => Strategy::Canary {
+            percent: r.pick(5, 50) as u8,
+            bake_seconds: r.pick(30, 900) as u32,
+        },
+        _ => Strategy::Linear {
+            step_percent: [10, 20, 25, 50][r.pick(0, 3) as usize],
+            interval_seconds: r.pick(30, 300) as u32,
+        },
+    };
+    let hooks = match r.pick(0, 5) {
+        0..=2 => Hooks::None,
+        3..=4 => Hooks::Function(
+            LifecycleStage::ALL[r.pick(0, 5) as usize],
+            match r.pick(0, 5) {
+                0 => HookBehaviour::Fails,
+                1..=2 => HookBehaviour::InProgress(r.pick(1, 3) as u8),
+                _ => HookBehaviour::Succeeds,
+            },
+        ),
+        _ => Hooks::Pause {
+            continue_on_timeout: !r.one_in(3),
+        },
+    };
+    let scenario = Scenario {
+        strategy,
+        check_seconds: r.pick(5, 60) as u32,
+        scale_down_after_seconds: r.pick(0, 600) as u32,
+        judge: r.one_in(2),
+        test_listener: r.one_in(3),
+        hooks,
+        broken: r.one_in(8),
+        erroring: r.one_in(6),
+    };
+    let mut faults = Faults::default();
+    for _ in 0..r.pick(0, 4) {
+        let fault = match r.pick(0, 9) {
+            0..=2 => Fault::Throttle,
+            3..=4 => Fault::ServerError,
+            5..=7 => Fault::Timeout,
+            _ => Fault::Crash,
+        };
+        faults.calls.insert(r.pick(0, HORIZON), fault);
+    }
+    if r.one_in(4) {
+        let happening = match r.pick(0, 4) {
+            0 => {
+                let green = r.pick(0, 100) as u32;
+                Happening::HandEdit {
+                    blue: 100 - green,
+                    green,
+                }
+            }
+            1 => Happening::AlarmFires,
+            2 => Happening::StopExecution,
+            3 => Happening::Click(Command::Promote {
+                by: "U0JANE".into(),
+            }),
+            _ => Happening::Click(Command::RollBack {
+                by: "U0JANE".into(),
+            }),
+        };
+        faults.happenings.insert(r.pick(0, HORIZON), happening);
+    }
+    let mut duplicates = BTreeSet::new();
+    if r.one_in(5) {
+        duplicates.insert(r.pick(1, 4) as u32);
+    }
+    Schedule {
+        seed,
+        scenario,
+        faults,
+        duplicates,
+    }
+}
+
+/// How the pipeline saw the deployment end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PipelineResult {
+    Succeeded,
+    Failed(String),
+    /// The execution was stopped: CodePipeline abandoned the job.
+    Stopped,
+    /// A job is still in progress and nobody will invoke the function for it again: the
+    /// chain of invocations broke, and CodePipeline will time the job out.
+    Stranded,
+}
+
+impl PipelineResult {
+    fn name(&self) -> &'static str {
+        match self {
+            PipelineResult::Succeeded => "succeeded",
+            PipelineResult::Failed(_) => "failed",
+            PipelineResult::Stopped => "stopped",
+            PipelineResult::Stranded => "stranded",
+        }
+    }
+}
+
+/// The invariants, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Invariant {
+    /// Traffic ends 100% on one side.
+    EndsOnOneSide,
+    /// The side it ends on matches the job's result: success on the new side, failure on the
+    /// old.
+    SideMatchesResult,
+    /// No weight change is left unverified (read back) when the job gets its result.
+    WeightsVerified,
+    /// No deployment is left without an owner: a job in progress that nobody will invoke the
+    /// function for again, or a record left in progress after the job's result.
+    Owned,
+    /// The new side is never scaled to zero while it takes traffic (and traffic never goes to
+    /// a side with no tasks).
+    NoTrafficToNothing,
+    /// A healthy new version, with nothing going wrong, is deployed.
+    HealthyDeploys,
+    /// The deployment ends (CodePipeline would time it out otherwise).
+    Ends,
+}
+
+/// What one run found.
+#[derive(Debug, Clone)]
+struct Report {
+    result: PipelineResult,
+    broken: Vec<(Invariant, String)>,
+    invocations: u32,
+    calls: u64,
+    log: Vec<String>,
+}
+
+impl Report {
+    fn fails(&self, except: &[Invariant]) -> bool {
+        self.broken.iter().any(|(i, _)| !except.contains(i))
+    }
+}
+
+/// Polls `future` to its end: every port answers at once and every wait passes in simulated
+/// time, so it ends in one poll, unless a `Fault::Crash` left it hanging (`None`: the
+/// invocation died there).
+fn invoke<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(v) => Some(v),
+        Poll::Pending => None,
+    }
+}
+
+fn run(schedule: &Schedule, keep_log: bool) -> Report {
+    simulated::start(1_767_000_000_000);
+    let s = &schedule.scenario;
+    let parameters = s.user_parameters();
+    let mut world = World::new(&parameters);
+    world.faults = schedule.faults.clone();
+    world.keep_log = keep_log;
+    if let Some(green) = world.services.get_mut(&service_name(Side::Green)) {
+        green.broken = s.broken;
+    }
+    if s.erroring {
+        world.new_side_health = NewSideHealth::Erroring;
+    }
+    if let Hooks::Function(_, behaviour) = s.hooks {
+        world.hook = behaviour;
+    }
+    let aws = FakeAws::new(world);
+    let shifter = shifter(&aws);
+    let budget = invocation_budget(900_000, 0);
+    // Invocations to come: (when, in order of scheduling, the job, which try).
+    let mut queue: BinaryHeap<Reverse<(i64, u32, String, u32)>> = BinaryHeap::new();
+    let mut scheduled = 0;
+    let mut invocations = 0;
+    let mut broken = Vec::new();
+    loop {
+        let now = crate::clock::now_epoch_millis();
+        // CodePipeline invokes a job a second or so after issuing it (a continuation job after
+        // the token).
+        for id in aws.world().to_invoke.drain(..) {
+            scheduled += 1;
+            queue.push(Reverse((now + 1_000, scheduled, id, 0)));
+        }
+        let Some(Reverse((due, _, job_id, attempt))) = queue.pop() else {
+            break;
+        };
+        invocations += 1;
+        if invocations > MAX_INVOCATIONS {
+            broken.push((
+                Invariant::Ends,
+                format!("still going after {MAX_INVOCATIONS} invocations"),
+            ));
+            break;
+        }
+        simulated::advance(Duration::from_millis((due - now).max(0) as u64));
+        let job = {
+            let mut w = aws.world();
+            w.invoked();
+            if w.keep_log {
+                w.log.push(format!(
+                    "invocation {invocations}: {job_id} (try {})",
+                    attempt + 1
+                ));
+            }
+            Job {
+                id: job_id.clone(),
+                user_parameters: parameters.clone(),
+                continuation_token: w.job(&job_id).and_then(|j| j.continuation.clone()),
+                input_artifacts: Vec::new(),
+                credentials: None,
+            }
+        };
+        let outcome = invoke(shifter.run(&job, budget));
+        if keep_log {
+            aws.world().log.push(format!("  ended: {outcome:?}"));
+        }
+        let now = crate::clock::now_epoch_millis();
+        // Lambda retries a failed (or dead) asynchronous invocation twice, after about one
+        // minute, then two.
+        if !matches!(outcome, Some(Ok(_))) && attempt < 2 {
+            scheduled += 1;
+            let wait = 60_000 * i64::from(attempt + 1);
+            queue.push(Reverse((
+                now + wait,
+                scheduled,
+                job_id.clone(),
+                attempt + 1,
+            )));
+        }
+        // At-least-once delivery: the same event, a little later.
+        if schedule.duplicates.contains(&invocations) {
+            scheduled += 1;
+            queue.push(Reverse((now + 500, scheduled, job_id, attempt)));
+        }
+    }
+    let w = aws.world();
+    let result = if w.jobs.iter().any(|j| j.state == JobState::InProgress) {
+        PipelineResult::Stranded
+    } else if w.jobs.iter().any(|j| j.state == JobState::Abandoned) {
+        PipelineResult::Stopped
+    } else if w
+        .jobs
+        .iter()
+        .any(|j| matches!(j.state, JobState::Succeeded(_)))
+    {
+        PipelineResult::Succeeded
+    } else {
+        let message = w.jobs.iter().find_map(|j| match &j.state {
+            JobState::Failed(m) => Some(m.clone()),
+            _ => None,
+        });
+        PipelineResult::Failed(message.unwrap_or_default())
+    };
+    for v in &w.violations {
+        let invariant = match v {
+            Violation::UnverifiedWeights { .. } => Invariant::WeightsVerified,
+            _ => Invariant::NoTrafficToNothing,
+        };
+        broken.push((invariant, format!("{v:?}")));
+    }
+    let shares = w.percent(LISTENER);
+    let record = w.deployments.get(FIRST_JOB).map(|d| d.record.status);
+    let unfinished = matches!(
+        record,
+        Some(DeploymentStatus::InProgress | DeploymentStatus::RollingBack)
+    );
+    // A deployment nobody owns any more (`Owned`) ends wherever it was left: where its traffic
+    // ends is the orphan sweep's to decide, so these runs are counted under `Owned` alone.
+    let orphaned = result == PipelineResult::Stranded || unfinished;
+    if !orphaned && !matches!(shares, Some((100, 0)) | Some((0, 100))) {
+        broken.push((
+            Invariant::EndsOnOneSide,
+            format!("the listener ends at {shares:?} (blue, green)"),
+        ));
+    }
+    let expected = match &result {
+        PipelineResult::Succeeded => Some((0, 100)),
+        // A stop that lands once the deployment has finished (the old side is scaled down,
+        // the record says so) leaves the new version live: rolling back then would be worse.
+        PipelineResult::Stopped if record == Some(DeploymentStatus::Succeeded) => Some((0, 100)),
+        PipelineResult::Failed(_) | PipelineResult::Stopped => Some((100, 0)),
+        PipelineResult::Stranded => None,
+    };
+    if !orphaned && expected.is_some_and(|e| Some(e) != shares) {
+        broken.push((
+            Invariant::SideMatchesResult,
+            format!(
+                "the pipeline saw {result:?} but the listener ends at {shares:?} (blue, green)"
+            ),
+        ));
+    }
+    if result == PipelineResult::Stranded {
+        broken.push((
+            Invariant::Owned,
+            format!("no invocation is left for the job in progress; the record is {record:?}"),
+        ));
+    } else if unfinished {
+        broken.push((
+            Invariant::Owned,
+            format!("the pipeline saw {result:?} but the record stays {record:?}"),
+        ));
+    }
+    if let Some((blue, green)) = shares.filter(|_| !orphaned) {
+        for (side, percent) in [(Side::Blue, blue), (Side::Green, green)] {
+            let desired = w.services.get(&service_name(side)).map_or(0, |s| s.desired);
+            if percent > 0 && desired == 0 {
+                broken.push((
+                    Invariant::NoTrafficToNothing,
+                    format!("{side} takes {percent}% with no task wanted"),
+                ));
+            }
+        }
+    }
+    let clean = schedule.faults.is_empty() && schedule.duplicates.is_empty();
+    if clean && s.should_succeed() && result != PipelineResult::Succeeded {
+        broken.push((
+            Invariant::HealthyDeploys,
+            format!("a healthy deployment with no faults ended {result:?}"),
+        ));
+    }
+    let report = Report {
+        result,
+        broken,
+        invocations,
+        calls: w.calls,
+        log: w.log.clone(),
+    };
+    drop(w);
+    simulated::stop();
+    report
+}
+
+/// The schedule with as few faults as still break an invariant outside `except`: drops one
+/// fault, happening or duplicate at a time while the run still fails.
+fn shrink(schedule: &Schedule, except: &[Invariant]) -> Schedule {
+    let mut best = schedule.clone();
+    loop {
+        let mut candidates = Vec::new();
+        for n in best.faults.calls.keys() {
+            let mut c = best.clone();
+            c.faults.calls.remove(n);
+            candidates.push(c);
+        }
+        for n in best.faults.happenings.keys() {
+            let mut c = best.clone();
+            c.faults.happenings.remove(n);
+            candidates.push(c);
+        }
+        for n in best.faults.named_happenings.keys() {
+            let mut c = best.clone();
+            c.faults.named_happenings.remove(n);
+            candidates.push(c);
+        }
+        for n in best.faults.named.keys() {
+            let mut c = best.clone();
+            c.faults.named.remove(n);
+            candidates.push(c);
+        }
+        for n in &best.duplicates {
+            let mut c = best.clone();
+            c.duplicates.remove(n);
+            candidates.push(c);
+        }
+        match candidates.into_iter().find(|c| run(c, false).fails(except)) {
+            Some(smaller) => best = smaller,
+            None => return best,
+        }
+    }
+}
+
+/// A schedule and its run, as a person reads them.
+fn describe(schedule: &Schedule, report: &Report) -> String {
+    let mut text = format!(
+        "seed {} (replay: GANTRY_SIM_SEED={} cargo test -p gantry-core simulation -- --nocapture)\n  deployment: {:?}\n  faults: {:?} {:?}\n  happenings: {:?}\n  duplicate deliveries of invocations: {:?}\n  result: {:?} after {} invocations, {} calls\n",
+        schedule.seed,
+        schedule.seed,
+        schedule.scenario,
+        schedule.faults.calls,
+        schedule.faults.named,
+        schedule.faults.happenings,
+        schedule.duplicates,
+        report.result,
+        report.invocations,
+        report.calls
+    );
+    for (invariant, detail) in &report.broken {
+        text.push_str(&format!("  BROKEN {invariant:?}: {detail}\n"));
+    }
+    text
+}
+
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+}
+
+#[test]
+fn replays_one_seed_with_its_calls() {
+    let Some(seed) = env_number("GANTRY_SIM_SEED") else {
+        return;
+    };
+    let schedule = generate(seed);
+    let report = run(&schedule, true);
+    println!("{}", describe(&schedule, &report));
+    for line in &report.log {
+        println!("  {line}");
+    }
+    let shrunk = shrink(&schedule, &[]);
+    if shrunk != schedule {
+        let again = run(&shrunk, true);
+        println!("shrunk:\n{}", describe(&shrunk, &again));
+        for line in &again.log {
+            println!("  {line}");
+        }
+    }
+}
+
+/// Invariants a run may still break until the orphan sweep lands: when Lambda's two retries
+/// of one job all fail too (three faults in a row on one job's invocations), nobody invokes
+/// the function for that job again, and its deployment is left without an owner wherever it
+/// stood, exactly what the sweep is being built to take over (about 0.7% of the schedules).
+/// Until then these runs are counted and shown, not failed; when the sweep lands, empty this
+/// list and have `run` call the sweep where CodePipeline would time the job out.
+const UNTIL_THE_SWEEP: &[Invariant] = &[Invariant::Owned];
+
+/// Runs `DEFAULT_SCHEDULES` seeds; every invariant broken outside `UNTIL_THE_SWEEP` fails the
+/// test, with the first few schedules of each, shrunk.
+#[test]
+fn ten_thousand_schedules_keep_the_invariants() {
+    if env_number("GANTRY_SIM_SEED").is_some() {
+        return;
+    }
+    let schedules = env_number("GANTRY_SIM_SCHEDULES").unwrap_or(DEFAULT_SCHEDULES);
+    let started = std::time::Instant::now();
+    let mut counts: BTreeMap<Invariant, u64> = BTreeMap::new();
+    let mut results: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut shown: BTreeMap<Invariant, u32> = BTreeMap::new();
+    let mut seeds: BTreeMap<Invariant, Vec<u64>> = BTreeMap::new();
+    let (mut failures, mut orphans) = (Vec::new(), Vec::new());
+    let (mut calls, mut invocations) = (0, 0);
+    for seed in 0..schedules {
+        let schedule = generate(seed);
+        let report = run(&schedule, false);
+        calls += report.calls;
+        invocations += u64::from(report.invocations);
+        *results.entry(report.result.name()).or_default() += 1;
+        let broken: BTreeSet<Invariant> = report.broken.iter().map(|(i, _)| *i).collect();
+        for invariant in broken {
+            *counts.entry(invariant).or_default() += 1;
+            let listed = seeds.entry(invariant).or_default();
+            if listed.len() < 40 {
+                listed.push(seed);
+            }
+            let n = shown.entry(invariant).or_default();
+            if *n >= 3 {
+                continue;
+            }
+            *n += 1;
+            let expected = UNTIL_THE_SWEEP.contains(&invariant);
+            let except: &[Invariant] = if expected { &[] } else { UNTIL_THE_SWEEP };
+            let shrunk = shrink(&schedule, except);
+            let text = describe(&shrunk, &run(&shrunk, false));
+            if expected {
+                orphans.push(text);
+            } else {
+                failures.push(text);
+            }
+        }
+    }
+    println!(
+        "{schedules} schedules ({invocations} invocations, {calls} port calls) in {:.1} s; pipelines {results:?}; schedules breaking each invariant {counts:?}, the first seeds {seeds:?}",
+        started.elapsed().as_secs_f64()
+    );
+    for o in &orphans {
+        println!("left without an owner (expected until the orphan sweep lands):\n{o}");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A deployment that nothing breaks, with `faults` by name.
+fn plain(
+    strategy: Strategy,
+    hooks: Hooks,
+    named: &[((u32, &'static str, u32), Fault)],
+) -> Schedule {
+    Schedule {
+        seed: 0,
+        scenario: Scenario {
+            strategy,
+            check_seconds: 15,
+            scale_down_after_seconds: 60,
+            judge: false,
+            test_listener: false,
+            hooks,
+            broken: false,
+            erroring: false,
+        },
+        faults: Faults {
+            named: named.iter().cloned().collect(),
+            ..Faults::default()
+        },
+        duplicates: BTreeSet::new(),
+    }
+}
+
+/// The invariants `schedule` breaks, as text (empty when it keeps them all).
+fn broken(schedule: &Schedule) -> String {
+    let report = run(schedule, true);
+    if report.broken.is_empty() {
+        return String::new();
+    }
+    format!("{}{}", describe(schedule, &report), report.log.join("\n"))
+}
+
+#[test]
+fn a_healthy_canary_goes_live_over_the_fakes() {
+    let schedule = plain(
+        Strategy::Canary {
+            percent: 10,
+            bake_seconds: 300,
+        },
+        Hooks::None,
+        &[],
+    );
+    let report = run(&schedule, false);
+    assert_eq!(
+        report.result,
+        PipelineResult::Succeeded,
+        "{}",
+        broken(&schedule)
+    );
+    assert!(report.broken.is_empty(), "{}", broken(&schedule));
+}
+
+#[test]
+fn a_rollback_reads_the_listener_back_before_it_fails_the_job() {
+    // The hook fails once production moved: the listener is set back, and the job failed.
+    let schedule = plain(
+        Strategy::Linear {
+            step_percent: 50,
+            interval_seconds: 60,
+        },
+        Hooks::Function(LifecycleStage::ProductionTrafficShift, HookBehaviour::Fails),
+        &[],
+    );
+    let report = run(&schedule, false);
+    assert!(matches!(report.result, PipelineResult::Failed(_)));
+    assert_eq!(broken(&schedule), "");
+}
+
+/// An all-at-once deployment with `faults` still goes live, keeping every invariant.
+fn goes_live_despite(faults: &[((u32, &'static str, u32), Fault)]) {
+    let schedule = plain(Strategy::AllAtOnce, Hooks::None, faults);
+    assert_eq!(broken(&schedule), "");
+    assert_eq!(run(&schedule, false).result, PipelineResult::Succeeded);
+}
+
+#[test]
+fn a_retried_first_invocation_meeting_an_outage_does_not_fail_a_live_deployment() {
+    // The first invocation dies right after moving all traffic; its retry cannot read the
+    // table at first. Failing the job then would leave the new version live on a failed
+    // pipeline: the retry fails instead, and Lambda's next retry carries on.
+    goes_live_despite(&[
+        ((1, "elbv2.ModifyListener", 1), Fault::Crash),
+        ((2, "dynamodb.GetItem", 1), Fault::Timeout),
+    ]);
+}
+
+#[test]
+fn an_outage_while_scaling_the_old_side_down_is_retried_not_reported_as_a_failure() {
+    // The second UpdateService scales blue down once green took all traffic.
+    goes_live_despite(&[((1, "ecs.UpdateService", 2), Fault::ServerError)]);
+}
+
+#[test]
+fn a_start_that_fails_once_recorded_is_retried_not_left_half_done() {
+    // PutItem recorded the deployment but its answer was lost.
+    goes_live_despite(&[((1, "dynamodb.PutItem", 1), Fault::Timeout)]);
+}
+
+#[test]
+fn a_repeated_first_invocation_rolls_back_when_the_execution_stopped_meanwhile() {
+    // The first invocation dies once traffic is split; the execution is stopped before its
+    // retry. Refusing the retry as not in progress would leave the split with nobody.
+    let schedule = Schedule {
+        faults: Faults {
+            named: BTreeMap::from([((1, "elbv2.ModifyListener", 1), Fault::Crash)]),
+            named_happenings: BTreeMap::from([(
+                (2, "codepipeline.GetJobDetails", 1),
+                Happening::StopExecution,
+            )]),
+            ..Faults::default()
+        },
+        ..plain(
+            Strategy::Canary {
+                percent: 10,
+                bake_seconds: 600,
+            },
+            Hooks::None,
+            &[],
+        )
+    };
+    let report = run(&schedule, false);
+    assert_eq!(broken(&schedule), "");
+    assert_eq!(report.result, PipelineResult::Stopped);
+}
+
+#[test]
+fn a_failed_status_write_is_tried_again_so_a_finished_deployment_is_not_left_in_progress() {
+    goes_live_despite(&[((1, "dynamodb.UpdateItem(status)", 1), Fault::ServerError)]);
+}
