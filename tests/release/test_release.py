@@ -4,8 +4,8 @@ tests check what a user of dist/ relies on: one executable `bootstrap` per zip, 
 template that `cfn-lint` and `sam validate --lint` accept with every `CodeUri` a zip in dist/ and
 nothing left that would make `sam` build, SAR's metadata, the SBOM, SHA256SUMS, and the same
 bytes from the same source and SOURCE_DATE_EPOCH. Also: the template keeps its state across
-updates, deny.toml names every AWS SDK crate, and docs/release.md's nested-application snippet
-passes cfn-lint. (The real build's reproducibility is measured by hand: docs/release.md.)
+updates, deny.toml names every AWS SDK crate and refuses a copyleft licence, a git source and a
+second SDK version, and docs/release.md's nested-application snippet passes cfn-lint. (The real build's reproducibility is measured by hand: docs/release.md.)
 
     .venv/bin/python tests/release/test_release.py      # exit status != 0 on failure
 """
@@ -284,6 +284,60 @@ class DependencyPolicy(unittest.TestCase):
         with open(os.path.join(ROOT, "Cargo.lock"), "rb") as f:
             sdk = {p["name"] for p in tomllib.load(f)["package"] if re.match(r"^aws[-_]", p["name"])}
         self.assertEqual(sorted(sdk - denied), [], "add these to deny.toml's [bans] deny list")
+
+
+class DenyRefuses(unittest.TestCase):
+    """deny.toml against the workspace's own dependency graph with one thing wrong in it
+    (`cargo deny --metadata-path`): each is refused by the check that `make test` runs."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        out = subprocess.run(["cargo", "metadata", "--format-version", "1", "--locked"], cwd=ROOT,
+                             check=True, capture_output=True, text=True).stdout
+        cls.metadata = json.loads(out)
+
+    def deny(self, metadata: dict, check: str) -> subprocess.CompletedProcess:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(metadata, f)
+        try:
+            return subprocess.run([os.path.join(BIN, "cargo-deny"), "--log-level", "error",
+                                   "--manifest-path", os.path.join(ROOT, "Cargo.toml"),
+                                   "--metadata-path", f.name, "check", check],
+                                  cwd=ROOT, capture_output=True, text=True)
+        finally:
+            os.remove(f.name)
+
+    def changed(self, crate: str, **fields: str) -> dict:
+        metadata = json.loads(json.dumps(self.metadata))
+        (package,) = [p for p in metadata["packages"] if p["name"] == crate]
+        package.update(fields)
+        return metadata
+
+    def test_the_workspace_as_it_is_passes(self) -> None:
+        for check in ("licenses", "bans", "sources"):
+            run = self.deny(self.metadata, check)
+            self.assertEqual(run.returncode, 0, run.stderr[-2000:])
+
+    def test_a_copyleft_licence_is_refused(self) -> None:
+        run = self.deny(self.changed("itoa", license="GPL-3.0-only"), "licenses")
+        self.assertNotEqual(run.returncode, 0)
+        self.assertIn("itoa", run.stderr)
+
+    def test_a_git_dependency_is_refused(self) -> None:
+        run = self.deny(self.changed("ryu", source="git+https://example.com/ryu?rev=1#1"), "sources")
+        self.assertNotEqual(run.returncode, 0)
+        self.assertIn("git", run.stderr)
+
+    def test_a_second_version_of_an_aws_sdk_crate_is_refused(self) -> None:
+        # http 0.2 renamed aws-smithy-types: the graph then holds aws-smithy-types 0.2 and 1.x.
+        (old,) = [p for p in self.metadata["packages"] if p["name"] == "http" and p["version"].startswith("0.")]
+        renamed = old["id"].replace("#http@", "#aws-smithy-types@")
+        metadata = json.loads(json.dumps(self.metadata).replace(json.dumps(old["id"]), json.dumps(renamed)))
+        (package,) = [p for p in metadata["packages"] if p["id"] == renamed]
+        package["name"] = "aws-smithy-types"
+        run = self.deny(metadata, "bans")
+        self.assertNotEqual(run.returncode, 0)
+        self.assertIn("aws-smithy-types", run.stderr)
 
 
 class ReleaseDocs(unittest.TestCase):
