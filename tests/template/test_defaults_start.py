@@ -2,7 +2,8 @@
 template.yaml resolves for it with every parameter at its default (resolve.py), and running under
 its own role's policies against the emulator, starts under the Lambda Runtime API and asks for its
 first event (`/next`). An init error (a variable the defaults leave invalid, such as empty approver
-rules) fails the test with the function's own message.
+rules) fails the test with the function's own message. Each names its release (`gantry_version`)
+in one log line at init.
 
     python tests/template/test_defaults_start.py   # GANTRY_EMULATOR_URL set, binaries built
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tomllib
 import unittest
 import urllib.request
 import uuid
@@ -38,6 +40,11 @@ def control(path: str, body: dict) -> dict:
                                      headers={"content-type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
+
+
+def workspace_version() -> str:
+    with open(os.path.join(ROOT, "Cargo.toml"), "rb") as f:
+        return tomllib.load(f)["workspace"]["package"]["version"]
 
 
 def defaults() -> dict:
@@ -75,26 +82,36 @@ class DefaultsStart(unittest.TestCase):
         # `sam deploy` cannot leave out): ApproverUsers and ApproverGroups empty among them.
         cls.environments = resolve.Resolved(defaults(), cls.names).function_environment()
 
-    def test_every_function_starts_with_the_templates_defaults(self) -> None:
+    def start(self, binary: str) -> list[dict]:
+        """Starts `binary` as the template configures it, until it asks for its first event, and
+        returns the JSON lines it logged meanwhile."""
+        key = control("/_gantry/iam/functions", {"function": binary, "parameters": {}, "names": self.names})
+        env = {**self.environments[binary], "AWS_ENDPOINT_URL": EMULATOR,
+               "AWS_ACCESS_KEY_ID": key["access_key_id"],
+               "AWS_SECRET_ACCESS_KEY": key["secret_access_key"], "AWS_SESSION_TOKEN": ""}
+        if os.environ.get("GANTRY_SLACK_URL"):
+            env["SLACK_API_URL"] = os.environ["GANTRY_SLACK_URL"] + "/api"
+        path = os.path.join(TARGET, "debug", binary)
+        process = LambdaProcess(path, env, name=binary)
+        try:
+            process.start(wait=True, timeout=60)  # raises InitError with the function's message
+        except InitError as e:
+            self.fail(f"{binary} did not start with the template's defaults: {e}")
+        finally:
+            process.stop()
+        return [line.record for line in process.logs if line.record]
+
+    def test_every_function_starts_with_the_templates_defaults_and_names_its_release(self) -> None:
         self.assertEqual(sorted(self.environments), sorted(BINARIES))
         # What made every cold start of the approval function fail before: empty rules per stage.
         self.assertIn('"users":[]', self.environments["approval"].get("GANTRY_APPROVERS", ""))
         for binary in BINARIES:
             with self.subTest(function=binary):
-                key = control("/_gantry/iam/functions", {"function": binary, "parameters": {}, "names": self.names})
-                env = {**self.environments[binary], "AWS_ENDPOINT_URL": EMULATOR,
-                       "AWS_ACCESS_KEY_ID": key["access_key_id"],
-                       "AWS_SECRET_ACCESS_KEY": key["secret_access_key"], "AWS_SESSION_TOKEN": ""}
-                if os.environ.get("GANTRY_SLACK_URL"):
-                    env["SLACK_API_URL"] = os.environ["GANTRY_SLACK_URL"] + "/api"
-                path = os.path.join(TARGET, "debug", binary)
-                process = LambdaProcess(path, env, name=binary)
-                try:
-                    process.start(wait=True, timeout=60)  # raises InitError with the function's message
-                except InitError as e:
-                    self.fail(f"{binary} did not start with the template's defaults: {e}")
-                finally:
-                    process.stop()
+                records = self.start(binary)
+                # The function that runs is the one released: one line at init names the release,
+                # the workspace's version (what `make release` puts in SAR's SemanticVersion).
+                versions = [r.get("gantry_version") for r in records if "gantry_version" in r]
+                self.assertEqual(versions, [workspace_version()], f"{binary} logged: {records}")
 
 
 if __name__ == "__main__":

@@ -18,11 +18,18 @@ use std::future::Future;
 /// An init error, as `lambda_runtime` reports it.
 pub type InitError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A function's start-up, the same for all four: JSON logs first, then `init`. An init error is
-/// logged and reported to the Runtime API, and the process exits with its code, so that Lambda
-/// shows a failed init (and why) rather than a crash.
+/// Gantry's release, the workspace's version: every crate of the workspace shares it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A function's start-up, the same for all four: JSON logs first, then one line naming the
+/// release (`gantry_version`), then `init`. An init error is logged and reported to the Runtime
+/// API, and the process exits with its code, so that Lambda shows a failed init (and why) rather
+/// than a crash.
 pub async fn start<T, E: Display>(init: impl Future<Output = Result<T, E>>) -> T {
     telemetry::init();
+    // Before init, so that a failed start names the release too: during a stack update, old and
+    // new code run side by side, and this line tells which one a log stream is.
+    tracing::info!(gantry_version = VERSION, "gantry {VERSION} starting");
     match init.await {
         Ok(ready) => ready,
         Err(e) => std::process::exit(report_init_error(&e).await),
