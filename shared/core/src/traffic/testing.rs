@@ -848,6 +848,7 @@ impl DeploymentStore for FakeAws {
                         command_at: None,
                         controls: 0,
                         message: None,
+                        watch: Default::default(),
                         handed_over: None,
                     },
                     seq: None,
@@ -1086,5 +1087,8 @@ pub fn shifter(aws: &FakeAws) -> Shifter<Fakes> {
         hooks: aws.clone(),
         scaling: aws.clone(),
         function_name: None,
+        orphan_after: std::time::Duration::from_secs(u64::from(
+            crate::traffic::sweep::DEFAULT_ORPHAN_AFTER_SECONDS,
+        )),
     }
 }
