@@ -125,6 +125,23 @@ class Enforcement(unittest.TestCase):
         self.assertDenied(lambda: query("APPROVAL#a-1"))
         self.assertDenied(lambda: ddb.delete_item(TableName=w.table, Key=key("DEPLOYMENT#d-1")))
 
+    def test_the_approval_function_queries_the_refs_pushes_and_writes_none(self) -> None:
+        w = World()
+        webhook = w.client("dynamodb", w.user("webhook"))
+        webhook.put_item(TableName=w.table, Item={**key("PUSHES#shop#refs/heads/main"), "pusher": {"S": "mona"}})
+        webhook.put_item(TableName=w.table, Item=key("STARTED#shop#e-1"))
+        ddb = w.client("dynamodb", w.user("approval"))
+
+        def query(pk: str) -> Any:
+            return ddb.query(TableName=w.table, KeyConditionExpression="pk = :pk",
+                             ExpressionAttributeValues={":pk": {"S": pk}})
+
+        self.assertEqual(query("PUSHES#shop#refs/heads/main")["Count"], 1)
+        ddb.get_item(TableName=w.table, Key=key("STARTED#shop#e-1"))
+        # A Query is held to its partition key as a GetItem is: another kind is refused.
+        self.assertDenied(lambda: query("DELIVERY#github#1"))
+        self.assertDenied(lambda: ddb.put_item(TableName=w.table, Item=key("STARTED#shop#e-2")))
+
     def test_a_narrowed_leading_keys_condition_refuses_what_the_template_allows(self) -> None:
         w = World()
 

@@ -215,7 +215,8 @@ fn four_eyes_note(record: &ApprovalRecord) -> String {
         ));
         if !change.since_success {
             note.push_str(&format!(
-                " (Pushes older than {} days are no longer counted.)",
+                " ({} ran none of the pushes Gantry keeps ({} days), so all of them count.)",
+                escape(&record.stage),
                 crate::ingest::PUSH_HISTORY_SECONDS / 86_400
             ));
         }
@@ -477,7 +478,7 @@ mod tests {
             text.contains("every push since Prod last succeeded: pushes by mona, lee"),
             "{text}"
         );
-        assert!(!text.contains("no longer counted"), "{text}");
+        assert!(!text.contains("all of them count"), "{text}");
     }
 
     #[test]

@@ -470,3 +470,22 @@ async fn an_execution_that_cannot_be_recorded_fails_the_delivery_so_the_provider
     // The claim is released: the retry is not a duplicate.
     assert!(w.ledger.records.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_parked_push_is_recorded_when_it_starts_with_the_time_gantry_received_it() {
+    let w = ingest(ROUTES, vec![]);
+    *w.starter.throttled.lock().unwrap() = 100;
+    w.handle(&github("push", "d1", FIXTURE), 1_000).await;
+    assert!(w.ledger.started.lock().unwrap().is_empty());
+    let parked = w.queue.parked.lock().unwrap().clone();
+    *w.starter.throttled.lock().unwrap() = 0;
+    let ParkedOutcome::Started(id) = w.start_parked(&parked[0]).await else {
+        panic!("not started")
+    };
+    let started = w.ledger.started.lock().unwrap();
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0].execution_id, id);
+    assert_eq!(started[0].facts.pusher.as_deref(), Some("Codertocat"));
+    // Its place among the ref's pushes is when Gantry received it, not when it started.
+    assert_eq!(started[0].facts.received_at, 1_000);
+}
