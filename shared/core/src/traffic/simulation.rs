@@ -81,6 +81,9 @@ struct Scenario {
     broken: bool,
     /// The new version answers ten times as many errors (the judge, if on, notices).
     erroring: bool,
+    /// Progress goes to Slack (a quarter of the schedules: rendering the message is most of
+    /// a run's cost, and what Slack adds is a few more table writes).
+    slack: bool,
 }
 
 impl Scenario {
@@ -203,6 +206,8 @@ fn generate(seed: u64) -> Schedule {
         hooks,
         broken: r.one_in(8),
         erroring: r.one_in(6),
+        // Drawn last (below), so that adding it kept every seed's other draws.
+        slack: false,
     };
     let mut faults = Faults::default();
     for _ in 0..r.pick(0, 4) {
@@ -240,7 +245,10 @@ fn generate(seed: u64) -> Schedule {
     }
     Schedule {
         seed,
-        scenario,
+        scenario: Scenario {
+            slack: r.one_in(4),
+            ..scenario
+        },
         faults,
         duplicates,
     }
@@ -336,7 +344,10 @@ fn run(schedule: &Schedule, keep_log: bool) -> Report {
         world.hook = behaviour;
     }
     let aws = FakeAws::new(world);
-    let shifter = shifter(&aws);
+    let mut shifter = shifter(&aws);
+    if !s.slack {
+        shifter.slack = None;
+    }
     let budget = invocation_budget(900_000, 0);
     // Invocations to come: (when, in order of scheduling, the job, which try).
     let mut queue: BinaryHeap<Reverse<(i64, u32, String, u32)>> = BinaryHeap::new();
@@ -430,6 +441,14 @@ fn run(schedule: &Schedule, keep_log: bool) -> Report {
     }
     let shares = w.percent(LISTENER);
     let record = w.deployments.get(FIRST_JOB).map(|d| d.record.status);
+    // A job stranded before anything was recorded moved nothing: CodePipeline's timeout
+    // fails it, and the listener must still be all on the old side.
+    let result = match result {
+        PipelineResult::Stranded if record.is_none() => {
+            PipelineResult::Failed("timed out before anything was recorded".into())
+        }
+        other => other,
+    };
     let unfinished = matches!(
         record,
         Some(DeploymentStatus::InProgress | DeploymentStatus::RollingBack)
@@ -503,38 +522,42 @@ fn run(schedule: &Schedule, keep_log: bool) -> Report {
 /// The schedule with as few faults as still break an invariant outside `except`: drops one
 /// fault, happening or duplicate at a time while the run still fails.
 fn shrink(schedule: &Schedule, except: &[Invariant]) -> Schedule {
+    shrink_while(schedule, |c| run(c, false).fails(except))
+}
+
+/// The smallest schedule found, dropping one fault, happening or duplicate at a time, for
+/// which `fails` still holds.
+fn shrink_while(schedule: &Schedule, fails: impl Fn(&Schedule) -> bool) -> Schedule {
     let mut best = schedule.clone();
     loop {
         let mut candidates = Vec::new();
-        for n in best.faults.calls.keys() {
-            let mut c = best.clone();
-            c.faults.calls.remove(n);
-            candidates.push(c);
-        }
-        for n in best.faults.happenings.keys() {
-            let mut c = best.clone();
-            c.faults.happenings.remove(n);
-            candidates.push(c);
-        }
-        for n in best.faults.named_happenings.keys() {
-            let mut c = best.clone();
-            c.faults.named_happenings.remove(n);
-            candidates.push(c);
-        }
-        for n in best.faults.named.keys() {
-            let mut c = best.clone();
-            c.faults.named.remove(n);
-            candidates.push(c);
-        }
+        drop_each(&best, |s| &mut s.faults.calls, &mut candidates);
+        drop_each(&best, |s| &mut s.faults.happenings, &mut candidates);
+        drop_each(&best, |s| &mut s.faults.named, &mut candidates);
+        drop_each(&best, |s| &mut s.faults.named_happenings, &mut candidates);
         for n in &best.duplicates {
             let mut c = best.clone();
             c.duplicates.remove(n);
             candidates.push(c);
         }
-        match candidates.into_iter().find(|c| run(c, false).fails(except)) {
+        match candidates.into_iter().find(|c| fails(c)) {
             Some(smaller) => best = smaller,
             None => return best,
         }
+    }
+}
+
+/// Adds to `into` every copy of `best` with one entry of the map `pick` names removed.
+fn drop_each<K: Ord + Clone, V>(
+    best: &Schedule,
+    pick: fn(&mut Schedule) -> &mut BTreeMap<K, V>,
+    into: &mut Vec<Schedule>,
+) {
+    let keys: Vec<K> = pick(&mut best.clone()).keys().cloned().collect();
+    for key in keys {
+        let mut smaller = best.clone();
+        pick(&mut smaller).remove(&key);
+        into.push(smaller);
     }
 }
 
@@ -663,6 +686,7 @@ fn plain(
             hooks,
             broken: false,
             erroring: false,
+            slack: true,
         },
         faults: Faults {
             named: named.iter().cloned().collect(),
@@ -777,4 +801,27 @@ fn a_repeated_first_invocation_rolls_back_when_the_execution_stopped_meanwhile()
 #[test]
 fn a_failed_status_write_is_tried_again_so_a_finished_deployment_is_not_left_in_progress() {
     goes_live_despite(&[((1, "dynamodb.UpdateItem(status)", 1), Fault::ServerError)]);
+}
+
+#[test]
+fn a_failing_schedule_shrinks_to_the_faults_that_break_it() {
+    let mut schedule = generate(7);
+    schedule.faults.calls = BTreeMap::from([
+        (3, Fault::Throttle),
+        (40, Fault::Crash),
+        (41, Fault::Timeout),
+        (90, Fault::ServerError),
+    ]);
+    schedule.duplicates = BTreeSet::from([2]);
+    // Stands for "breaks an invariant": only the crash at call 40 and the timeout right
+    // after it matter.
+    let shrunk = shrink_while(&schedule, |c| {
+        c.faults.calls.get(&40) == Some(&Fault::Crash)
+            && c.faults.calls.get(&41) == Some(&Fault::Timeout)
+    });
+    assert_eq!(
+        shrunk.faults.calls,
+        BTreeMap::from([(40, Fault::Crash), (41, Fault::Timeout)])
+    );
+    assert!(shrunk.duplicates.is_empty());
 }
