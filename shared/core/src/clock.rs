@@ -32,12 +32,13 @@ pub fn instant_now() -> std::time::Instant {
     std::time::Instant::now()
 }
 
-/// Waits `duration`. Under the simulation's clock the wait passes at once, in simulated time, so
-/// a deployment's hours of bakes run in microseconds.
+/// Waits `duration`. Under the simulation's clock the wait is in simulated time: the
+/// simulation's driver moves the clock on to the earliest wait when nothing else can run, so a
+/// deployment's hours of bakes run in microseconds.
 pub async fn sleep(duration: std::time::Duration) {
     #[cfg(test)]
-    if simulated::advance(duration) {
-        return;
+    if let Some(now) = simulated::epoch_millis() {
+        return simulated::Wait(now + duration.as_millis() as i64).await;
     }
     tokio::time::sleep(duration).await
 }
@@ -52,6 +53,31 @@ pub mod simulated {
     thread_local! {
         /// (epoch milliseconds at the start, the real instant at the start, milliseconds passed).
         static CLOCK: Cell<Option<(i64, Instant, u64)>> = const { Cell::new(None) };
+        /// The earliest time a pending `Wait` is waiting for.
+        static NEXT: Cell<Option<i64>> = const { Cell::new(None) };
+    }
+
+    /// A wait until the simulated epoch milliseconds it holds.
+    pub struct Wait(pub i64);
+
+    impl std::future::Future for Wait {
+        type Output = ();
+        fn poll(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<()> {
+            if epoch_millis().is_none_or(|now| now >= self.0) {
+                return std::task::Poll::Ready(());
+            }
+            NEXT.with(|n| n.set(Some(n.get().map_or(self.0, |t| t.min(self.0)))));
+            std::task::Poll::Pending
+        }
+    }
+
+    /// The earliest time a pending wait wants, forgotten as it is read: the driver moves the
+    /// clock there when every task waits.
+    pub fn take_next() -> Option<i64> {
+        NEXT.with(|n| n.take())
     }
 
     /// Starts simulated time on this thread at `epoch_ms`.
@@ -62,9 +88,10 @@ pub mod simulated {
     /// Back to the wall clock on this thread.
     pub fn stop() {
         CLOCK.with(|c| c.set(None));
+        NEXT.with(|n| n.set(None));
     }
 
-    pub(super) fn epoch_millis() -> Option<i64> {
+    pub fn epoch_millis() -> Option<i64> {
         CLOCK.with(|c| c.get().map(|(epoch, _, passed)| epoch + passed as i64))
     }
 
@@ -75,14 +102,12 @@ pub mod simulated {
         })
     }
 
-    /// Moves simulated time on by `by`; `false` when the clock is not simulated.
-    pub fn advance(by: Duration) -> bool {
-        CLOCK.with(|c| match c.get() {
-            Some((epoch, base, passed)) => {
+    /// Moves simulated time on by `by` (nothing when the clock is not simulated).
+    pub fn advance(by: Duration) {
+        CLOCK.with(|c| {
+            if let Some((epoch, base, passed)) = c.get() {
                 c.set(Some((epoch, base, passed + by.as_millis() as u64)));
-                true
             }
-            None => false,
         })
     }
 }

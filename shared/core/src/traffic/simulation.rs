@@ -3,8 +3,10 @@
 //! a new version that is fine or not) and a schedule of faults (`testing::Fault`,
 //! `testing::Happening`, duplicate invocations); `run` drives the `Shifter` over the in-memory
 //! fakes as CodePipeline and Lambda would (the first job, continuation jobs with their token,
-//! Lambda's two retries of a failed or dead invocation, a duplicate delivery), on a simulated
-//! clock, and checks the invariants. A failing schedule shrinks to the few faults that break it.
+//! Lambda's two retries of a failed or dead invocation, a duplicate delivery later or at once,
+//! the two then taking turns at every call), on a simulated clock that moves on only when every
+//! running invocation waits, and checks the invariants. A failing schedule shrinks to the few
+//! faults that break it.
 //!
 //! `GANTRY_SIM_SEED=<n>` replays one seed with its log of calls; `GANTRY_SIM_SCHEDULES=<n>`
 //! sets how many seeds the test runs (default `DEFAULT_SCHEDULES`).
@@ -16,7 +18,7 @@ use crate::clock::simulated;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::future::Future;
-use std::pin::pin;
+use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -163,8 +165,11 @@ struct Schedule {
     seed: u64,
     scenario: Scenario,
     faults: Faults,
-    /// Invocation numbers (from 1) whose event Lambda delivers a second time.
+    /// Invocation numbers (from 1) whose event Lambda delivers a second time, a little later.
     duplicates: BTreeSet<u32>,
+    /// Invocation numbers whose event Lambda delivers twice at once: the two run side by
+    /// side, taking turns at every call.
+    twins: BTreeSet<u32>,
 }
 
 /// How many port calls a clean run of a scenario makes, about: faults are scheduled among them.
@@ -249,6 +254,12 @@ fn generate(seed: u64) -> Schedule {
             slack: r.one_in(4),
             ..scenario
         },
+        // Drawn after the rest, so that adding it kept every seed's other draws.
+        twins: if r.one_in(6) {
+            BTreeSet::from([r.pick(1, 4) as u32])
+        } else {
+            BTreeSet::new()
+        },
         faults,
         duplicates,
     }
@@ -315,17 +326,68 @@ impl Report {
     }
 }
 
-/// Polls `future` to its end: every port answers at once and every wait passes in simulated
-/// time, so it ends in one poll, unless a `Fault::Crash` left it hanging (`None`: the
-/// invocation died there).
-fn invoke<F: Future>(future: F) -> Option<F::Output> {
-    let mut future = pin!(future);
+/// Runs invocations side by side to their ends, as Lambda would: each runs until it waits (in
+/// simulated time), ends, or dies at a `Fault::Crash`; when all wait, the clock moves on to
+/// the earliest wait. Gives each one's outcome in order (`None`: it died). `number` is each
+/// one's invocation number, which the world's faults by name count in.
+fn invoke_all<'a>(aws: &FakeAws, mut running: Vec<(u32, Invocation<'a>)>) -> Vec<Option<Outcome>> {
+    let mut outcomes: Vec<Option<Option<Outcome>>> = running.iter().map(|_| None).collect();
     let mut cx = Context::from_waker(Waker::noop());
-    match future.as_mut().poll(&mut cx) {
-        Poll::Ready(v) => Some(v),
-        Poll::Pending => None,
+    let mut counts: Vec<BTreeMap<String, u32>> = running.iter().map(|_| BTreeMap::new()).collect();
+    aws.world().interleave = running.len() > 1;
+    loop {
+        let (mut left, mut turned) = (false, false);
+        for (i, (number, future)) in running.iter_mut().enumerate() {
+            if outcomes[i].is_some() {
+                continue;
+            }
+            {
+                let mut w = aws.world();
+                w.invocation = *number;
+                std::mem::swap(&mut w.calls_in_invocation, &mut counts[i]);
+            }
+            let polled = future.as_mut().poll(&mut cx);
+            let mut w = aws.world();
+            std::mem::swap(&mut w.calls_in_invocation, &mut counts[i]);
+            match polled {
+                Poll::Ready(outcome) => outcomes[i] = Some(Some(outcome)),
+                Poll::Pending if w.crashed => {
+                    w.crashed = false;
+                    outcomes[i] = Some(None);
+                }
+                Poll::Pending => {
+                    left = true;
+                    turned |= std::mem::take(&mut w.yielded);
+                }
+            }
+        }
+        if !left {
+            aws.world().interleave = false;
+            return outcomes.into_iter().map(Option::flatten).collect();
+        }
+        let next = simulated::take_next();
+        if turned {
+            // One is between two calls: time moves only when all wait.
+            continue;
+        }
+        match next {
+            Some(next) => {
+                let now = crate::clock::now_epoch_millis();
+                simulated::advance(Duration::from_millis((next - now).max(0) as u64));
+            }
+            // Pending with nothing to wait for: no invocation can move again.
+            None => {
+                aws.world().interleave = false;
+                return outcomes.into_iter().map(Option::flatten).collect();
+            }
+        }
     }
 }
+
+type Outcome = Result<ShiftOutcome, ShiftError>;
+
+/// One invocation of the shifter, in flight.
+type Invocation<'a> = Pin<Box<dyn Future<Output = Outcome> + 'a>>;
 
 fn run(schedule: &Schedule, keep_log: bool) -> Report {
     simulated::start(1_767_000_000_000);
@@ -391,22 +453,45 @@ fn run(schedule: &Schedule, keep_log: bool) -> Report {
                 credentials: None,
             }
         };
-        let outcome = invoke(shifter.run(&job, budget));
+        let shifter = &shifter;
+        let mut running: Vec<(u32, Invocation<'_>)> = Vec::new();
+        if schedule.twins.contains(&invocations) {
+            // The twin's calls count as invocation `MAX_INVOCATIONS` + n for faults by name.
+            let twin = job.clone();
+            running.push((
+                invocations + MAX_INVOCATIONS,
+                Box::pin(async move { shifter.run(&twin, budget).await }),
+            ));
+        }
+        running.insert(
+            0,
+            (
+                invocations,
+                Box::pin(async move { shifter.run(&job, budget).await }),
+            ),
+        );
+        let outcomes = invoke_all(&aws, running);
         if keep_log {
-            aws.world().log.push(format!("  ended: {outcome:?}"));
+            aws.world().log.push(format!("  ended: {outcomes:?}"));
         }
         let now = crate::clock::now_epoch_millis();
         // Lambda retries a failed (or dead) asynchronous invocation twice, after about one
-        // minute, then two.
-        if !matches!(outcome, Some(Ok(_))) && attempt < 2 {
-            scheduled += 1;
-            let wait = 60_000 * i64::from(attempt + 1);
-            queue.push(Reverse((
-                now + wait,
-                scheduled,
-                job_id.clone(),
-                attempt + 1,
-            )));
+        // minute, then two (each delivery of the event on its own).
+        let failed = outcomes
+            .iter()
+            .filter(|o| !matches!(o, Some(Ok(_))))
+            .count();
+        for _ in 0..failed {
+            if attempt < 2 {
+                scheduled += 1;
+                let wait = 60_000 * i64::from(attempt + 1);
+                queue.push(Reverse((
+                    now + wait,
+                    scheduled,
+                    job_id.clone(),
+                    attempt + 1,
+                )));
+            }
         }
         // At-least-once delivery: the same event, a little later.
         if schedule.duplicates.contains(&invocations) {
@@ -500,7 +585,8 @@ fn run(schedule: &Schedule, keep_log: bool) -> Report {
             }
         }
     }
-    let clean = schedule.faults.is_empty() && schedule.duplicates.is_empty();
+    let clean =
+        schedule.faults.is_empty() && schedule.duplicates.is_empty() && schedule.twins.is_empty();
     if clean && s.should_succeed() && result != PipelineResult::Succeeded {
         broken.push((
             Invariant::HealthyDeploys,
@@ -535,6 +621,11 @@ fn shrink_while(schedule: &Schedule, fails: impl Fn(&Schedule) -> bool) -> Sched
         drop_each(&best, |s| &mut s.faults.happenings, &mut candidates);
         drop_each(&best, |s| &mut s.faults.named, &mut candidates);
         drop_each(&best, |s| &mut s.faults.named_happenings, &mut candidates);
+        for n in &best.twins {
+            let mut c = best.clone();
+            c.twins.remove(n);
+            candidates.push(c);
+        }
         for n in &best.duplicates {
             let mut c = best.clone();
             c.duplicates.remove(n);
@@ -564,7 +655,7 @@ fn drop_each<K: Ord + Clone, V>(
 /// A schedule and its run, as a person reads them.
 fn describe(schedule: &Schedule, report: &Report) -> String {
     let mut text = format!(
-        "seed {} (replay: GANTRY_SIM_SEED={} cargo test -p gantry-core simulation -- --nocapture)\n  deployment: {:?}\n  faults: {:?} {:?}\n  happenings: {:?}\n  duplicate deliveries of invocations: {:?}\n  result: {:?} after {} invocations, {} calls\n",
+        "seed {} (replay: GANTRY_SIM_SEED={} cargo test -p gantry-core simulation -- --nocapture)\n  deployment: {:?}\n  faults: {:?} {:?}\n  happenings: {:?}\n  duplicate deliveries of invocations: {:?}, at once: {:?}\n  result: {:?} after {} invocations, {} calls\n",
         schedule.seed,
         schedule.seed,
         schedule.scenario,
@@ -572,6 +663,7 @@ fn describe(schedule: &Schedule, report: &Report) -> String {
         schedule.faults.named,
         schedule.faults.happenings,
         schedule.duplicates,
+        schedule.twins,
         report.result,
         report.invocations,
         report.calls
@@ -693,6 +785,7 @@ fn plain(
             ..Faults::default()
         },
         duplicates: BTreeSet::new(),
+        twins: BTreeSet::new(),
     }
 }
 
@@ -824,4 +917,44 @@ fn a_failing_schedule_shrinks_to_the_faults_that_break_it() {
         BTreeMap::from([(40, Fault::Crash), (41, Fault::Timeout)])
     );
     assert!(shrunk.duplicates.is_empty());
+}
+
+#[test]
+fn one_event_delivered_twice_at_once_drives_once() {
+    let schedule = Schedule {
+        twins: BTreeSet::from([1]),
+        ..plain(
+            Strategy::Canary {
+                percent: 10,
+                bake_seconds: 300,
+            },
+            Hooks::None,
+            &[],
+        )
+    };
+    let report = run(&schedule, true);
+    assert_eq!(
+        report.result,
+        PipelineResult::Succeeded,
+        "{}",
+        broken(&schedule)
+    );
+    assert_eq!(broken(&schedule), "");
+    // The twins took turns at every call, and only one moved the listener: 10%, then 100%.
+    let writes = report
+        .log
+        .iter()
+        .filter(|l| l.ends_with("elbv2.ModifyListener"));
+    assert_eq!(writes.count(), 2, "{}", report.log.join("\n"));
+    let twin = format!("(invocation {}) ", 1 + MAX_INVOCATIONS);
+    let first_twin_call = report.log.iter().position(|l| l.contains(&twin));
+    let last_first_call = report
+        .log
+        .iter()
+        .rposition(|l| l.contains("(invocation 1) "));
+    assert!(
+        first_twin_call < last_first_call,
+        "the twins ran one after the other:\n{}",
+        report.log.join("\n")
+    );
 }

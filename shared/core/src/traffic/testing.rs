@@ -195,6 +195,10 @@ pub struct World {
     pub faults: Faults,
     /// Set when a `Fault::Crash` fired: the running invocation is dead.
     pub crashed: bool,
+    /// Invocations run side by side: every call first gives the driver a turn (`yielded`
+    /// says the last poll ended at such a turn, not at a wait).
+    pub interleave: bool,
+    pub yielded: bool,
     /// Listener ARNs whose last weight write was not read back yet.
     pub unverified: Vec<String>,
     pub violations: Vec<Violation>,
@@ -266,6 +270,8 @@ impl World {
             calls_in_invocation: BTreeMap::new(),
             faults: Faults::default(),
             crashed: false,
+            interleave: false,
+            yielded: false,
             unverified: Vec::new(),
             violations: Vec::new(),
             log: Vec::new(),
@@ -369,7 +375,9 @@ impl World {
             .copied();
         if self.keep_log {
             let what = fault.map(|f| format!(": {f:?}")).unwrap_or_default();
-            self.log.push(format!("#{n} {operation}{what}"));
+            let by = self.invocation;
+            self.log
+                .push(format!("#{n} (invocation {by}) {operation}{what}"));
         }
         fault
     }
@@ -427,6 +435,23 @@ impl World {
     }
 }
 
+/// Pending once: the driver's turn to run another invocation before this call.
+struct DriversTurn(bool);
+
+impl std::future::Future for DriversTurn {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        std::task::Poll::Pending
+    }
+}
+
 /// Every AWS port, onto one shared `World`.
 #[derive(Clone)]
 pub struct FakeAws(pub Arc<Mutex<World>>);
@@ -455,6 +480,14 @@ impl FakeAws {
         operation: &'static str,
         effect: impl FnOnce(&mut World) -> T,
     ) -> Result<T, String> {
+        let interleave = {
+            let mut w = self.world();
+            w.yielded = w.interleave;
+            w.interleave
+        };
+        if interleave {
+            DriversTurn(false).await;
+        }
         let (value, after) = {
             let mut w = self.world();
             match w.enter(operation) {
