@@ -515,6 +515,7 @@ async fn the_request_goes_to_the_executions_thread_and_the_channel() {
         .item("sk", A::S("EXECUTION".into()))
         .item("channel", A::S("C0ORDERS".into()))
         .item("ts", A::S("1700000000.000100".into()))
+        .item("expires_at", A::N("4102444800".into()))
         .send()
         .await
         .expect("execution record");
@@ -580,6 +581,7 @@ async fn deployment(w: &World) -> String {
         .item("pipeline", A::S(w.pipeline.clone()))
         .item("stage", A::S("Prod".into()))
         .item("execution_id", A::S(w.execution_id.clone()))
+        .item("expires_at", A::N("4102444800".into()))
         .send()
         .await
         .expect("deployment record");
