@@ -53,6 +53,9 @@ cargo test --workspace --quiet
 step "every AWS call the functions made in the tests is allowed by their roles in template.yaml"
 .venv/bin/python tests/template/check_calls.py "$GANTRY_EMULATOR_URL"
 
+step "every record the functions wrote in those tests expires (expires_at, the table's TTL)"
+.venv/bin/python tests/emulator/check_expires_at.py "$GANTRY_EMULATOR_URL"
+
 # summary CMD...: runs a self-check, prints its last lines when it passes and all of it when it
 # fails (a failing test's name and traceback must reach the CI log).
 summary() {

@@ -1081,6 +1081,21 @@ def _register_scalable_target(orig: Any) -> Any:
     return method
 
 
+def _register_with_tags(orig: Any) -> Any:
+    """RegisterScalableTarget's `Tags`, which moto drops: kept on a new target (AWS tags a target
+    when it is created; an existing one keeps its tags), for IAM's `aws:ResourceTag` checks."""
+    def handler(self: Any) -> str:
+        backend = self.applicationautoscaling_backend
+        dimension, resource = self._get_param("ScalableDimension"), self._get_param("ResourceId")
+        existed = backend.targets.get(dimension, {}).get(resource) is not None
+        answer = orig(self)
+        target = backend.targets.get(dimension, {}).get(resource)
+        if target is not None and not existed:
+            target.tags = dict(self._get_param("Tags") or {})
+        return answer
+    return handler
+
+
 _installed = False
 _moto_get_metric_data: Any = None  # moto's own, for Metrics Insights queries
 
@@ -1117,6 +1132,10 @@ def install() -> None:
 
     ApplicationAutoscalingBackend.register_scalable_target = _register_scalable_target(
         ApplicationAutoscalingBackend.register_scalable_target)
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
+
+    ApplicationAutoScalingResponse.register_scalable_target = _register_with_tags(
+        ApplicationAutoScalingResponse.register_scalable_target)
 
     cp_models.PipelineExecution.to_dict = _execution_to_dict
     cp_models.PipelineExecution.to_summary_dict = _execution_to_summary_dict

@@ -395,14 +395,22 @@ def _lambda(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Questi
 
 def _application_autoscaling(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question] | None:
     """RegisterScalableTarget is asked on the scalable target's ARN (a random id, as in AWS); a
-    target not registered yet on the account's `scalable-target/*`. Describe* are "*"."""
+    target not registered yet on the account's `scalable-target/*`. Describe* are "*". The
+    context holds what AWS documents for it: `application-autoscaling:service-namespace` and
+    `:scalable-dimension`, and an existing target's tags as `aws:ResourceTag/<key>`."""
     if call.operation != "RegisterScalableTarget":
         return None
     from moto.applicationautoscaling.models import applicationautoscaling_backends
 
     backend = applicationautoscaling_backends[ACCOUNT][call.region]
     target = backend.targets.get(p.get("ScalableDimension", ""), {}).get(p.get("ResourceId", ""))
-    return [Question(action, target.arn if target is not None else f"{arn}:scalable-target/*")]
+    context = {
+        "application-autoscaling:service-namespace": [str(p.get("ServiceNamespace", ""))],
+        "application-autoscaling:scalable-dimension": [str(p.get("ScalableDimension", ""))],
+    }
+    for key, value in (getattr(target, "tags", None) or {}).items():
+        context[f"aws:resourcetag/{key}".lower()] = [str(value)]
+    return [Question(action, target.arn if target is not None else f"{arn}:scalable-target/*", context)]
 
 
 _MAPPERS = {

@@ -214,7 +214,7 @@ class Enforcement(unittest.TestCase):
         none = w.client("lambda", w.user("traffic-shifter"))
         self.assertDenied(lambda: none.invoke(FunctionName=listed, Payload=b"{}"))
 
-    def test_the_shifter_sets_scalable_targets_of_its_account_only_by_their_arn(self) -> None:
+    def test_the_shifter_sets_only_scalable_targets_tagged_for_its_pipeline_in_its_account(self) -> None:
         w = World()
         ecs = EMU.client("ecs")
         cluster = "aas-" + uuid.uuid4().hex[:6]
@@ -222,9 +222,15 @@ class Enforcement(unittest.TestCase):
         task = ecs.register_task_definition(family=cluster, containerDefinitions=[
             {"name": "web", "image": "shop:1", "memory": 256}])["taskDefinition"]["taskDefinitionArn"]
         ecs.create_service(cluster=cluster, serviceName="shop-blue", taskDefinition=task, desiredCount=1)
+        ecs.create_service(cluster=cluster, serviceName="other", taskDefinition=task, desiredCount=1)
         target = {"ServiceNamespace": "ecs", "ResourceId": f"service/{cluster}/shop-blue",
                   "ScalableDimension": "ecs:service:DesiredCount"}
-        EMU.client("application-autoscaling").register_scalable_target(**target, MinCapacity=1, MaxCapacity=4)
+        # Tagged for this stack's pipeline (ServiceName "shop"), as the setup asks.
+        EMU.client("application-autoscaling").register_scalable_target(
+            **target, MinCapacity=1, MaxCapacity=4, Tags={"gantry:pipeline": "shop"})
+        # Another team's service: no tag, or another pipeline's.
+        others = [{**target, "ResourceId": f"service/{cluster}/other"}]
+        EMU.client("application-autoscaling").register_scalable_target(**others[0], MinCapacity=1, MaxCapacity=4)
 
         def other_account(policies: list[dict[str, Any]]) -> None:
             statement(policies, "SuspendScaleInDuringADeployment")["Resource"] = \
@@ -234,6 +240,9 @@ class Enforcement(unittest.TestCase):
         arn = aas.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[target["ResourceId"]])[
             "ScalableTargets"][0]["ScalableTargetARN"]
         aas.register_scalable_target(**target, SuspendedState={"DynamicScalingInSuspended": True})
+        message = self.assertDenied(lambda: aas.register_scalable_target(
+            **others[0], SuspendedState={"DynamicScalingInSuspended": True}))
+        self.assertIn("application-autoscaling:RegisterScalableTarget", message)
         narrowed = w.client("application-autoscaling", w.user("traffic-shifter", other_account))
         message = self.assertDenied(lambda: narrowed.register_scalable_target(
             **target, SuspendedState={"DynamicScalingInSuspended": False}))

@@ -192,6 +192,8 @@ pub async fn open_execution_thread(shop: &Shop, table: &str, execution: &str, ts
         .item("sk", AttributeValue::S("EXECUTION".into()))
         .item("channel", AttributeValue::S(CHANNEL.into()))
         .item("ts", AttributeValue::S(ts.to_string()))
+        // As the notifier writes it: every record expires (tests/emulator/check_expires_at.py).
+        .item("expires_at", AttributeValue::N("4102444800".into()))
         .send()
         .await
         .expect("execution record");

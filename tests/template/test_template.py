@@ -88,7 +88,7 @@ class Events(unittest.TestCase):
         self.assertEqual(pattern["detail"], {"pipeline": [{"Ref": "Pipeline"}]})
 
     def test_approval_hears_this_pipelines_approval_actions(self) -> None:
-        pattern = rule_targeting(DEFAULT, "ApprovalFunction")["EventPattern"]
+        pattern = rule_targeting(DEFAULT, "ApprovalRequestsFunction")["EventPattern"]
         self.assertEqual(pattern["source"], ["aws.codepipeline"])
         self.assertEqual(pattern["detail-type"], ["CodePipeline Action Execution State Change"])
         self.assertEqual(pattern["detail"]["pipeline"], [{"Ref": "Pipeline"}])
@@ -96,7 +96,7 @@ class Events(unittest.TestCase):
 
     def test_eventbridge_may_invoke_both_and_undeliverable_events_are_kept(self) -> None:
         permissions = DEFAULT.of_type("AWS::Lambda::Permission").values()
-        for function in ["NotifierFunction", "ApprovalFunction"]:
+        for function in ["NotifierFunction", "ApprovalRequestsFunction"]:
             self.assertTrue(
                 any(
                     p["Properties"]["Principal"] == "events.amazonaws.com"
@@ -174,6 +174,19 @@ class Concurrency(unittest.TestCase):
             cap = functions[public].get("ReservedConcurrentExecutions")
             self.assertIsNotNone(cap, f"{public} has no concurrency cap")
             self.assertLessEqual(cap, 50)
+
+    def test_approval_requests_have_a_concurrency_of_their_own_apart_from_the_public_url(self) -> None:
+        # A flood at the public Slack URL fills ApprovalFunction's reserved concurrency; the
+        # approval requests from EventBridge run in another function, with its own.
+        functions = self.functions()
+        requests = functions["ApprovalRequestsFunction"]
+        self.assertGreaterEqual(requests.get("ReservedConcurrentExecutions", 0), 1)
+        rule_targeting(DEFAULT, "ApprovalRequestsFunction")
+        to_the_url = [
+            r for r in DEFAULT.of_type("AWS::Events::Rule").values()
+            if any(t["Arn"] == {"Fn::GetAtt": ["ApprovalFunction", "Arn"]} for t in r["Properties"]["Targets"])
+        ]
+        self.assertEqual(to_the_url, [], "the public URL's function hears no EventBridge rule")
 
 
 class FunctionUrls(unittest.TestCase):
@@ -356,6 +369,8 @@ class SamBuild(unittest.TestCase):
                 builds,
                 sorted(
                     f"{resolve.ROOT}|lambda build --release --arm64 --bin {b}"
+                    # One build per binary: SAM builds ApprovalRequestsFunction's (the same
+                    # binary, the same build) once, with ApprovalFunction's.
                     for b in ["webhook", "notifier", "approval", "traffic-shifter"]
                 ),
             )
@@ -363,6 +378,7 @@ class SamBuild(unittest.TestCase):
                 ("WebhookFunction", "webhook"),
                 ("NotifierFunction", "notifier"),
                 ("ApprovalFunction", "approval"),
+                ("ApprovalRequestsFunction", "approval"),
                 ("TrafficShifterFunction", "traffic-shifter"),
             ]:
                 with open(os.path.join(build, function, "bootstrap"), encoding="utf-8") as f:

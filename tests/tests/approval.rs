@@ -107,6 +107,40 @@ async fn a_rejection_carries_the_reason_to_codepipeline_and_the_message() {
 }
 
 #[tokio::test]
+async fn a_response_url_outside_slack_is_never_called_and_the_answer_says_it_instead() {
+    let (w, id) = requested(Setup::default()).await;
+    // A signed click whose response_url points elsewhere (here: another port on this host,
+    // another origin than SLACK_API_URL's): Gantry must not post there.
+    let elsewhere = gantry_tests::http::Trap::new().await;
+    let response_url = format!("{}/actions/T0/1/abc", elsewhere.origin);
+    let event = gantry_core::approval::interaction::Click {
+        user_id: STRANGER.0,
+        username: STRANGER.1,
+        action_id: APPROVE,
+        value: &id,
+        channel: CHANNEL,
+        message_ts: "1700000000.000100",
+        response_url: &response_url,
+        reason: None,
+    }
+    .signed_request(SIGNING_SECRET, now_epoch_seconds())
+    .function_url_event();
+    let answer = invoke(&w, event).await;
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    // The refusal still reaches the clicker: in the answer to Slack's request.
+    let body: Value = serde_json::from_str(answer["body"].as_str().unwrap_or("{}")).unwrap();
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not one of the approvers"),
+        "{body}"
+    );
+    assert_eq!(elsewhere.hits(), 0, "nothing was sent outside Slack");
+    assert_eq!(approvals(&w).await[0]["status"], "InProgress");
+}
+
+#[tokio::test]
 async fn an_approval_keeps_its_comment_as_the_console_does() {
     let reason = "checked the canary dashboards";
     assert_decided_giving(JANE, APPROVE, reason, "Approved", "Approved by @jane").await;
@@ -625,6 +659,7 @@ async fn the_request_goes_to_the_executions_thread_and_the_channel() {
         .item("sk", A::S("EXECUTION".into()))
         .item("channel", A::S("C0ORDERS".into()))
         .item("ts", A::S("1700000000.000100".into()))
+        .item("expires_at", A::N("4102444800".into()))
         .send()
         .await
         .expect("execution record");
@@ -690,6 +725,7 @@ async fn deployment(w: &World) -> String {
         .item("pipeline", A::S(w.pipeline.clone()))
         .item("stage", A::S("Prod".into()))
         .item("execution_id", A::S(w.execution_id.clone()))
+        .item("expires_at", A::N("4102444800".into()))
         .send()
         .await
         .expect("deployment record");

@@ -359,8 +359,14 @@ async fn aas(rig: &Rig) -> aws_sdk_applicationautoscaling::Client {
     aws_sdk_applicationautoscaling::Client::new(&rig.shop.sdk)
 }
 
-/// Makes both services scalable targets with different suspended states; returns them.
+/// Makes both services scalable targets with different suspended states, tagged for this
+/// pipeline as the setup asks (`gantry:pipeline` = the stack's ServiceName); returns them.
 async fn scalable(rig: &Rig) -> Vec<Option<SuspendedState>> {
+    scalable_tagged(rig, &rig.shop.pipeline).await
+}
+
+/// `scalable`, the targets tagged `gantry:pipeline` = `pipeline`.
+async fn scalable_tagged(rig: &Rig, pipeline: &str) -> Vec<Option<SuspendedState>> {
     let client = aas(rig).await;
     for (service, state) in [
         (&rig.shop.blue_service, (false, false, true)),
@@ -373,6 +379,7 @@ async fn scalable(rig: &Rig) -> Vec<Option<SuspendedState>> {
             .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
             .min_capacity(0)
             .max_capacity(8)
+            .tags("gantry:pipeline", pipeline)
             .suspended_state(
                 SuspendedState::builder()
                     .dynamic_scaling_in_suspended(state.0)
@@ -448,6 +455,31 @@ async fn auto_scaling_is_suspended_for_scale_in_during_the_deployment_and_restor
         "scale-in was never suspended on both sides"
     );
     assert_eq!(suspended(&rig).await, before);
+}
+
+#[tokio::test]
+async fn the_shifter_may_not_touch_scalable_targets_of_another_pipeline() {
+    // The services' targets are tagged for another stack: the role's RegisterScalableTarget
+    // grant (scoped by that tag: a target's ARN cannot name its service) does not cover them.
+    let rig = rig().await;
+    let before = scalable_tagged(&rig, "someone-elses-pipeline").await;
+    let (views, _) = run(&rig, &params(&rig, json!([]))).await;
+    assert_outcome(&views, "Succeeded");
+    assert_eq!(suspended(&rig).await, before, "nothing was changed");
+    let said = serde_json::to_string(&views).unwrap();
+    assert!(!said.contains("could not be restored"), "{said}");
+    let refusals = gantry_tests::iam::refusals().await;
+    assert!(
+        refusals.iter().any(
+            |r| r["action"] == "application-autoscaling:RegisterScalableTarget"
+                && r["principal"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("traffic-shifter")
+                && r["context"]["aws:resourcetag/gantry:pipeline"][0] == "someone-elses-pipeline"
+        ),
+        "{refusals:?}"
+    );
 }
 
 #[tokio::test]

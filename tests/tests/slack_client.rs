@@ -270,3 +270,51 @@ async fn users_and_groups_are_looked_up() {
         .unwrap();
     assert_eq!(ns.calls(Some("response_url")).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_response_url_is_called_only_on_slacks_origin_and_no_redirect_is_followed() {
+    let elsewhere = gantry_tests::http::Trap::new().await;
+    // A server on SLACK_API_URL's origin that answers a response_url with a redirect elsewhere.
+    let location = format!(
+        "HTTP/1.1 302 Found\r\nlocation: {}/stolen\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        elsewhere.origin
+    );
+    let redirecting =
+        gantry_tests::http::Trap::answering(Box::leak(location.into_boxed_str())).await;
+    let c = SlackClient::with_policy(
+        &format!("{}/api", redirecting.origin),
+        SecretString::new("xoxb-test"),
+        RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::for_clicks()
+        },
+    );
+    let body = json!({"text": "approved"});
+    assert!(c
+        .respond(&format!("{}/response/1", redirecting.origin), &body)
+        .await
+        .is_err());
+    assert_eq!(
+        redirecting.hits(),
+        1,
+        "the response_url on Slack's origin was called"
+    );
+    assert_eq!(elsewhere.hits(), 0, "the redirect was not followed");
+
+    // Another origin (here another port) is not called at all.
+    let err = c
+        .respond(&format!("{}/response/1", elsewhere.origin), &body)
+        .await
+        .unwrap_err();
+    assert!(err.is_permanent(), "{err}");
+    assert_eq!(elsewhere.hits(), 0);
+    for not_slack in [
+        "https://hooks.slack.com.evil.example/x",
+        "https://hooks.slack.com@evil.example/x",
+        "http://hooks.slack.com/x",
+        "https://hooks.slack.com:8443/x",
+        "not a url",
+    ] {
+        assert!(c.respond(not_slack, &body).await.is_err(), "{not_slack}");
+    }
+}

@@ -961,6 +961,30 @@ async fn a_role_scoped_to_another_listener_cannot_shift_and_the_job_fails_with_t
 }
 
 #[tokio::test]
+async fn an_aws_refusal_fails_the_job_with_a_short_reason_and_no_aws_error_text() {
+    // IAM refuses the shift (as above). AWS's answer names the role's ARN, the account and the
+    // listener; the failure message (what CodePipeline shows, and the Slack thread quotes)
+    // says only what failed and why in short.
+    let rig = rig_granting(|shop| {
+        let (head, _) = shop.listener.rsplit_once('/').expect("listener ARN");
+        json!({"DevListenerArn": format!("{head}/0123456789abcdef")})
+    })
+    .await;
+    let params = rig
+        .shop
+        .user_parameters(NEW_IMAGE, json!({"type": "all_at_once"}));
+    let views = run_with(&rig, &params).await;
+    let message = failure_message(&views);
+    assert!(
+        message.contains("ELB ModifyListener failed: access denied"),
+        "{message}"
+    );
+    for aws_text in ["arn:aws:iam", "123456789012", "is not authorized", "GANTRY"] {
+        assert!(!message.contains(aws_text), "{aws_text:?} in {message}");
+    }
+}
+
+#[tokio::test]
 async fn stickiness_on_the_forward_action_is_refused_at_the_start() {
     let rig = rig().await;
     let shop = &rig.shop;

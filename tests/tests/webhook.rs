@@ -64,6 +64,7 @@ async fn world_as(extra: &[&str], edit: Option<fn(&mut Value)>) -> World {
         {"provider": "github", "repository": "Codertocat/Hello-World", "branches": ["master"],
          "ignore_paths": ["docs/**"], "pipeline": web, "source_action": "Source"},
         {"provider": "gitlab", "repository": "jsmith/example", "tags": ["v*"], "pipeline": tags, "source_action": "Source"},
+        {"provider": "gitlab", "repository": "mike/diaspora", "branches": ["master"], "pipeline": web, "source_action": "Source"},
     ]);
     let env: HashMap<String, String> = HashMap::from([
         ("GANTRY_SECRETS_ARN".into(), secret.clone()),
@@ -579,6 +580,71 @@ async fn an_older_signed_push_than_the_newest_started_starts_nothing() {
     let newest = push_at(1_700_000_300, "3333333333333333333333333333333333333333");
     push_accepted(&w, "d-newest", &newest).await;
     assert_eq!(recorded_starts(&w.api).await.len(), 2);
+}
+
+/// GitLab's push of master of mike/diaspora from `before` to `after`, its one commit dated
+/// `timestamp` (the committer's clock: GitLab passes it on unchecked).
+fn gitlab_branch_push(
+    uuid: &str,
+    before: &str,
+    after: &str,
+    timestamp: &str,
+) -> lambda_http::Request {
+    let mut p = fixture_json("gitlab/push.json");
+    let mut commit = p["commits"][1].clone();
+    commit["id"] = json!(after);
+    commit["timestamp"] = json!(timestamp);
+    p["before"] = json!(before);
+    p["after"] = json!(after);
+    p["checkout_sha"] = json!(after);
+    p["commits"] = json!([commit]);
+    p["total_commits_count"] = json!(1);
+    function_url_request(
+        &[
+            ("X-Gitlab-Event", "Push Hook"),
+            ("X-Gitlab-Event-UUID", uuid),
+            ("Idempotency-Key", uuid),
+            ("X-Gitlab-Token", GITLAB_TOKEN),
+            ("Content-Type", "application/json"),
+        ],
+        &serde_json::to_vec(&p).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_gitlab_commit_dated_2099_does_not_freeze_the_branch_and_its_revert_starts() {
+    let w = world().await;
+    let (future, revert) = (
+        "2099209920992099209920992099209920992099",
+        "4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e",
+    );
+    let dated_2099 = gitlab_branch_push(
+        "uuid-2099",
+        "95790bf891e76fee5e1747ab589903a6a1f80f22",
+        future,
+        "2099-01-01T00:00:00+00:00",
+    );
+    let (status, answer) = send(&w, dated_2099).await;
+    assert_eq!(status, 202, "{answer}");
+    // The revert, pushed after it with an honest clock, must deploy: nothing in a commit may
+    // make a later push look older.
+    let (status, answer) = send(
+        &w,
+        gitlab_branch_push("uuid-revert", future, revert, "2026-01-02T03:04:05+00:00"),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    assert!(answer.get("stale").is_none(), "{answer}");
+    let starts = recorded_starts(&w.web).await;
+    let revisions: Vec<&str> = starts
+        .iter()
+        .map(|s| {
+            s["sourceRevisions"][0]["revisionValue"]
+                .as_str()
+                .unwrap_or("")
+        })
+        .collect();
+    assert_eq!(revisions, [future, revert]);
 }
 
 #[tokio::test]

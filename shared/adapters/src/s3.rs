@@ -47,10 +47,11 @@ impl ArtifactStore for S3Artifacts {
                 MAX_ARTIFACT_BYTES / 1024 / 1024
             )));
         }
-        let bytes = object.body.collect().await.map_err(|e| ShiftError::Aws {
-            operation,
-            reason: e.to_string(),
-        })?;
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| crate::aws_error::local_error(&operation, e))?;
         Ok(bytes.into_bytes().to_vec())
     }
 }

@@ -104,8 +104,10 @@ pub struct Push {
     /// The account the provider authenticated for the push (GitHub `sender.login`, GitLab
     /// `user_username`): the one identity in the payload the committer cannot write.
     pub sender: Option<String>,
-    /// When the push happened, epoch seconds, as the provider says (GitHub
-    /// `repository.pushed_at`, else `head_commit.timestamp`; GitLab: the newest commit timestamp).
+    /// When the push happened, epoch seconds, by the provider's own clock: GitHub's
+    /// `repository.pushed_at`. Never a commit's timestamp: the committer writes those, and one
+    /// dated 2099 would make every later push look older. GitLab's payload has no such time
+    /// (`None`): the webhook orders its pushes by when it received them.
     pub pushed_at: Option<i64>,
 }
 
@@ -216,11 +218,6 @@ impl Push {
             .into_iter()
             .map(github::Commit::into_commit)
             .collect();
-        let head_time = p
-            .head_commit
-            .as_ref()
-            .and_then(|h| h.timestamp.as_deref())
-            .and_then(crate::clock::parse_utc);
         let head = p.head_commit.map(github::Commit::into_commit);
         Ok(Push {
             provider: Provider::GitHub,
@@ -244,8 +241,7 @@ impl Push {
                 .repository
                 .pushed_at
                 .as_ref()
-                .and_then(crate::clock::epoch_seconds_of_json)
-                .or(head_time),
+                .and_then(crate::clock::epoch_seconds_of_json),
         })
     }
 
@@ -254,12 +250,6 @@ impl Push {
         let p: gitlab::Push = serde_json::from_slice(body)?;
         let git_ref = GitRef::parse(&p.git_ref)
             .ok_or_else(|| PushError::UnsupportedRef(p.git_ref.clone()))?;
-        let pushed_at = p
-            .commits
-            .iter()
-            .filter_map(|c| c.timestamp.as_deref())
-            .filter_map(crate::clock::parse_utc)
-            .max();
         let commits: Vec<Commit> = p
             .commits
             .into_iter()
@@ -296,7 +286,7 @@ impl Push {
             commits,
             sender: p.user_username.clone().filter(|u| !u.is_empty()),
             pusher: p.user_username.or(p.user_name),
-            pushed_at,
+            pushed_at: None,
         })
     }
 }
@@ -426,7 +416,6 @@ mod payload {
         #[serde(default)]
         pub message: String,
         pub url: Option<String>,
-        pub timestamp: Option<String>,
         pub author: Option<A>,
         #[serde(default)]
         pub added: Vec<String>,
@@ -622,5 +611,29 @@ mod tests {
             Push::from_github(&serde_json::to_vec(&v).unwrap()),
             Err(PushError::UnsupportedRef(_))
         ));
+    }
+
+    /// A commit dated far ahead, as a laptop with a wrong clock or a crafted commit writes it.
+    const YEAR_2099: &str = "2099-01-01T00:00:00Z";
+
+    #[test]
+    fn a_push_time_is_never_a_commit_timestamp() {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(fixture!("github/push-with-new-branch.json")).unwrap();
+        v["head_commit"]["timestamp"] = YEAR_2099.into();
+        let p = Push::from_github(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert_eq!(p.pushed_at, Some(1_557_933_657), "GitHub's own push time");
+        v["repository"].as_object_mut().unwrap().remove("pushed_at");
+        let p = Push::from_github(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert_eq!(
+            p.pushed_at, None,
+            "no server time: the receive time orders it"
+        );
+
+        let mut v: serde_json::Value =
+            serde_json::from_slice(fixture!("gitlab/push.json")).unwrap();
+        v["commits"][1]["timestamp"] = YEAR_2099.into();
+        let p = Push::from_gitlab(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert_eq!(p.pushed_at, None);
     }
 }

@@ -9,3 +9,12 @@ pub fn truncate(text: &str, max: usize) -> String {
     out.push('…');
     out
 }
+
+/// Slack's mrkdwn escaping: only `&`, `<` and `>` are special. Free text (commit messages,
+/// authors, hooks' answers) goes through it wherever Slack reads mrkdwn, the fallback `text`
+/// included, so nobody can write a `<!channel>` or a disguised link into a message.
+pub fn escape_mrkdwn(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

@@ -60,10 +60,7 @@ impl Jobs for CodePipelineJobs {
                     .map(|id| clip(id, MAX_EXTERNAL_ID_CHARS)),
             )
             .build()
-            .map_err(|e| ShiftError::Aws {
-                operation: "CodePipeline PutJobFailureResult".into(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| crate::aws_error::local_error("CodePipeline PutJobFailureResult", e))?;
         let sent = self
             .client
             .put_job_failure_result()

@@ -30,6 +30,10 @@ pub struct DynamoDeliveries {
     pub lease_seconds: i64,
     /// How long a finished delivery is remembered.
     pub remember_seconds: i64,
+    /// How long after its push the newest-push record of a ref is kept: a ref without a push
+    /// for that long starts its next push whatever it carries (deliveries older than
+    /// `remember_seconds` are no longer recognised either).
+    pub newest_push_seconds: i64,
 }
 
 impl DynamoDeliveries {
@@ -39,6 +43,7 @@ impl DynamoDeliveries {
             lease_seconds: 120,
             // GitHub lets users redeliver for 3 days; GitLab retries within hours.
             remember_seconds: 7 * 24 * 3600,
+            newest_push_seconds: 90 * 24 * 3600,
         }
     }
 }
@@ -159,6 +164,8 @@ impl Key {
 
 impl gantry_core::ingest::PushHistory for DynamoDeliveries {
     /// A conditional put: it lands when no push is recorded or the recorded one is not newer.
+    /// `pushed_at` is the provider's push time or the time Gantry received the push (see
+    /// `Push::pushed_at`), never a commit's timestamp.
     async fn advance(
         &self,
         pipeline: &str,
@@ -172,6 +179,10 @@ impl gantry_core::ingest::PushHistory for DynamoDeliveries {
             .put(&key)
             .item("kind", AttributeValue::S("newest_push".into()))
             .item("pushed_at", AttributeValue::N(pushed_at.to_string()))
+            .item(
+                "expires_at",
+                AttributeValue::N((pushed_at + self.newest_push_seconds).to_string()),
+            )
             .condition_expression("attribute_not_exists(pk) OR pushed_at <= :t")
             .expression_attribute_values(":t", AttributeValue::N(pushed_at.to_string()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)

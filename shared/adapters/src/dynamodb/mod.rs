@@ -38,15 +38,18 @@ impl Key {
     }
 }
 
-/// A DynamoDB error as the core's `StoreError`, naming the table (for logs only).
+/// A DynamoDB error as the core's `StoreError`, naming the table (for logs only: it is logged
+/// here, because a caller may show only that the table failed).
 pub(crate) fn store_error<E>(table: &str, e: E) -> StoreError
 where
     E: std::error::Error + 'static,
 {
-    StoreError::new(format!(
+    let error = StoreError::new(format!(
         "table {table}: {}",
         aws_sdk_dynamodb::error::DisplayErrorContext(e)
-    ))
+    ));
+    tracing::warn!(%error, "state table call failed");
+    error
 }
 
 /// A conditional write's result: `true` written, `false` when its condition did not hold,

@@ -48,6 +48,23 @@ impl RetryPolicy {
     }
 }
 
+/// Slack's origin for interactivity `response_url`s.
+const SLACK_RESPONSE_ORIGIN: &str = "https://hooks.slack.com";
+
+/// The error a `response_url` outside Slack's origin gets (a Slack-style code: permanent).
+pub const NOT_SLACKS_ORIGIN: &str = "response_url_not_slack";
+
+/// Whether `url` has Slack's origin, or `api_base`'s (scheme, host and port alike).
+pub fn response_url_allowed(url: &str, api_base: &str) -> bool {
+    let origin = |u: &str| reqwest::Url::parse(u).ok().map(|u| u.origin());
+    let Some(target) = origin(url).filter(|o| o.is_tuple()) else {
+        return false;
+    };
+    [SLACK_RESPONSE_ORIGIN, api_base]
+        .iter()
+        .any(|allowed| origin(allowed).as_ref() == Some(&target))
+}
+
 /// A Slack Web API client for one bot token.
 #[derive(Clone)]
 pub struct SlackClient {
@@ -75,8 +92,11 @@ pub struct SlackHttps(reqwest::Client);
 impl SlackHttps {
     /// Needs no token: a function builds it while its secret is being read.
     pub fn new() -> Self {
-        let builder =
-            reqwest::Client::builder().user_agent(concat!("gantry/", env!("CARGO_PKG_VERSION")));
+        // No redirect is followed: Slack's API and response URLs never redirect, and a
+        // redirect could carry a post (a response_url's decision text) to another host.
+        let builder = reqwest::Client::builder()
+            .user_agent(concat!("gantry/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none());
         let builder = match super::tls::client_config() {
             Ok(config) => builder.tls_backend_preconfigured(config),
             Err(error) => {
@@ -139,8 +159,22 @@ impl SlackClient {
         self.send(method, &url, Body::Query(args), true).await
     }
 
-    /// Posts to an interactivity `response_url` (no token: the URL is the credential).
+    /// Posts to an interactivity `response_url` (no token: the URL is the credential), only
+    /// when it is on Slack's origin (`https://hooks.slack.com`) or on this client's base URL's
+    /// (SLACK_API_URL: a stand-in in tests): the URL comes from a request body, and Gantry must
+    /// not become a way to post to anywhere else.
     pub async fn respond(&self, response_url: &str, body: &Value) -> Result<(), SlackError> {
+        if !response_url_allowed(response_url, &self.base_url) {
+            // The origin only: the rest of a response_url is a credential.
+            let origin = reqwest::Url::parse(response_url)
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_else(|_| "not a URL".into());
+            tracing::warn!(origin, "response_url outside Slack's origin: not called");
+            return Err(SlackError::Api {
+                method: "response_url".to_string(),
+                error: NOT_SLACKS_ORIGIN.to_string(),
+            });
+        }
         self.send("response_url", response_url, Body::Json(body), false)
             .await
             .map(|_| ())
@@ -467,3 +501,38 @@ impl gantry_core::slack::Chat for SlackClient {
 
 /// How far back in a channel (or thread) a post whose outcome was unknown is looked for.
 const FIND_WITHIN: usize = 1000;
+
+#[cfg(test)]
+mod tests {
+    use super::response_url_allowed;
+
+    #[test]
+    fn only_slacks_origin_or_the_api_bases_may_be_called_back() {
+        let slack = "https://slack.com/api";
+        assert!(response_url_allowed(
+            "https://hooks.slack.com/actions/T0/1/abc",
+            slack
+        ));
+        assert!(response_url_allowed(
+            "https://hooks.slack.com:443/actions/T0/1/abc",
+            slack
+        ));
+        let sink = "http://127.0.0.1:4000/ns/t/api";
+        assert!(response_url_allowed(
+            "http://127.0.0.1:4000/ns/t/response/1",
+            sink
+        ));
+        for other in [
+            "http://127.0.0.1:4001/ns/t/response/1",
+            "https://127.0.0.1:4000/x",
+            "http://hooks.slack.com/actions/1",
+            "https://hooks.slack.com.evil.example/actions/1",
+            "https://hooks.slack.com@evil.example/actions/1",
+            "https://evil.example/?https://hooks.slack.com",
+            "file:///etc/passwd",
+            "",
+        ] {
+            assert!(!response_url_allowed(other, sink), "{other}");
+        }
+    }
+}

@@ -57,7 +57,7 @@ pub fn render_request(record: &ApprovalRecord, rule: Option<&StageApprovers>) ->
             "Nobody may decide this stage from Slack (no GANTRY_APPROVERS entry): use the CodePipeline console.",
         )),
     }
-    json!({ "text": format!("{title}{}", commit_suffix(record)), "blocks": blocks })
+    json!({ "text": fallback(&title, record), "blocks": blocks })
 }
 
 /// The request once it is over: the same facts, the outcome, no buttons.
@@ -67,7 +67,7 @@ pub fn render_closed(record: &ApprovalRecord, rule: Option<&StageApprovers>) -> 
     let mut blocks = vec![header(&format!("{icon} {title}"))];
     blocks.extend(facts(record, rule));
     blocks.push(section(&line));
-    json!({ "text": format!("{title}{}", commit_suffix(record)), "blocks": blocks })
+    json!({ "text": fallback(&title, record), "blocks": blocks })
 }
 
 fn outcome(state: &ApprovalState) -> (&'static str, &'static str, String) {
@@ -239,14 +239,17 @@ fn four_eyes_blocked(record: &ApprovalRecord) -> Option<String> {
     Some(escape(&denial.to_string()))
 }
 
-fn commit_suffix(record: &ApprovalRecord) -> String {
-    match &record.commit {
+/// The top-level `text` (notifications, screen readers): Slack reads it as mrkdwn, so the free
+/// text in it (stage names, the commit's author) is escaped exactly as in the blocks.
+fn fallback(title: &str, record: &ApprovalRecord) -> String {
+    let suffix = match &record.commit {
         Some(c) => match &c.author {
-            Some(a) => format!(" ({} by {a})", c.short_id()),
-            None => format!(" ({})", c.short_id()),
+            Some(a) => format!(" ({} by {})", escape(c.short_id()), escape(a)),
+            None => format!(" ({})", escape(c.short_id())),
         },
         None => String::new(),
-    }
+    };
+    format!("{}{suffix}", escape(title))
 }
 
 fn header(text: &str) -> Value {
@@ -368,6 +371,22 @@ mod tests {
             m["text"],
             "Approval needed: shop › Prod (6113728 by octocat)"
         );
+    }
+
+    #[test]
+    fn the_fallback_text_escapes_free_text_as_the_blocks_do() {
+        let mut r = record();
+        r.commit.as_mut().unwrap().author = Some("<!channel> & <@U0BOSS>".into());
+        let author = "&lt;!channel&gt; &amp; &lt;@U0BOSS&gt;";
+        for m in [
+            render_request(&r, Some(&rule())),
+            render_closed(&r, Some(&rule())),
+        ] {
+            let text = m["text"].as_str().unwrap();
+            assert!(text.ends_with(&format!("(6113728 by {author})")), "{text}");
+            assert!(!text.contains("<!channel>"), "{text}");
+            assert!(all_text(&m["blocks"]).contains(author));
+        }
     }
 
     #[test]

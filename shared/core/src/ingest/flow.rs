@@ -205,13 +205,17 @@ impl<S: PipelineStarter, L: DeliveryLedger + PushHistory + StartedPushes, Q: Ret
 
         let git_ref = push.git_ref.full();
         let facts = PushFacts::of(push, delivery_id, now);
+        // Pushes are ordered by a time the committer cannot write: the provider's own push time
+        // (GitHub), else the time this delivery reached Gantry (GitLab sends none). A commit's
+        // timestamp would let one commit dated 2099 make every later push of the ref `stale`.
+        let pushed_at = push.pushed_at.unwrap_or(now);
         let mut started = Vec::new();
         let mut queued = Vec::new();
         let mut older = 0;
         let mut failure = None;
         for plan in &starts {
             let pipeline = &plan.request.pipeline;
-            if let Some(pushed_at) = push.pushed_at {
+            {
                 match self.ledger.advance(pipeline, &git_ref, pushed_at).await {
                     Ok(Newest::Recorded) => {}
                     Ok(Newest::Older { newest }) => {
@@ -278,7 +282,7 @@ impl<S: PipelineStarter, L: DeliveryLedger + PushHistory + StartedPushes, Q: Ret
                     let parked = ParkedStart {
                         request: plan.request.clone(),
                         git_ref: git_ref.clone(),
-                        pushed_at: push.pushed_at,
+                        pushed_at: Some(pushed_at),
                         facts: Some(facts.clone()),
                     };
                     match self.queue.park(&parked).await {

@@ -73,12 +73,13 @@ pub fn failure_reply(e: &Execution, notice: &Notice) -> Value {
         link_target(&view::console_url(e)),
         view::short_id(e)
     ));
+    // Slack reads the fallback `text` as mrkdwn too: escaped exactly as the blocks are.
     let fallback = format!(
         "{} › {} failed in {}: {}",
-        stage,
-        action,
-        e.pipeline,
-        summary.unwrap_or("no error summary")
+        escape(stage),
+        escape(action),
+        escape(&e.pipeline),
+        escape(summary.unwrap_or("no error summary"))
     );
     json!({
         "text": cut(&fallback, MAX_FALLBACK_TEXT),
@@ -247,7 +248,8 @@ fn fallback(e: &Execution, shown: Shown) -> String {
         if let Some(c) = t.short_commit() {
             text.push_str(&format!(" ({c}"));
             if let Some(m) = &t.message {
-                text.push_str(&format!(" {m}"));
+                // Slack reads the fallback as mrkdwn too: escaped as in the blocks.
+                text.push_str(&format!(" {}", escape(m)));
             }
             text.push(')');
         }

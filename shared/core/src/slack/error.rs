@@ -23,7 +23,7 @@ pub enum SlackError {
 
 /// Slack error codes a retry cannot fix: the configuration (token, channel, scopes) or the
 /// message itself must change.
-const PERMANENT: [&str; 22] = [
+const PERMANENT: [&str; 23] = [
     "invalid_auth",
     "not_authed",
     "account_inactive",
@@ -46,6 +46,8 @@ const PERMANENT: [&str; 22] = [
     "no_such_subteam",
     "restricted_action",
     "invalid_arguments",
+    // Gantry's own: a response_url outside Slack's origin is never called.
+    "response_url_not_slack",
 ];
 
 impl SlackError {

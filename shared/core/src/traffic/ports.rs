@@ -29,10 +29,13 @@ pub enum ShiftError {
     /// The AWS resources do not fit the parameters (a service or alarm that does not exist…).
     #[error("{0}")]
     Setup(String),
-    /// An AWS call failed after the SDK's own retries.
+    /// An AWS call failed after the SDK's own retries. `reason` is short and safe to show
+    /// (the kind of failure, AWS's error code): the job's failure message and the Slack thread
+    /// show it, so AWS's error text (ARNs, account ids) stays in the logs.
     #[error("{operation} failed: {reason}")]
     Aws { operation: String, reason: String },
-    #[error(transparent)]
+    /// The table's own error text is for the logs (the adapter logs it): this one is shown.
+    #[error("the state table could not be read or written (details in the function's logs)")]
     Store(#[from] StoreError),
     /// A pre-flight check failed: nothing moved.
     #[error(transparent)]

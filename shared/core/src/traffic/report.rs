@@ -5,6 +5,7 @@ use super::deployment::Deployment;
 use super::phase::{Phase, RollbackReason};
 use super::plan::duration_text;
 use super::weights::Side;
+use crate::text::escape_mrkdwn as escape;
 use serde_json::{json, Value};
 
 /// Slack action ids of the progress message's buttons (the approval function handles them).
@@ -165,18 +166,26 @@ pub fn render(view: &ProgressView) -> Value {
         ProgressOutcome::Succeeded => (":white_check_mark:", "Blue/green deployment succeeded"),
         ProgressOutcome::RolledBack => (":rewind:", "Blue/green deployment rolled back"),
     };
-    let images = view.images.join(", ");
-    let text = format!("{title}: {} ← {images}. {}", view.services.new, view.status);
+    // Slack reads mrkdwn in the blocks and in the fallback `text` alike: the free text (the
+    // status quotes alarm names and hooks' answers) is escaped, the same in both.
+    let images = escape(&view.images.join(", "));
+    let (old, new, status) = (
+        escape(&view.services.old),
+        escape(&view.services.new),
+        escape(&view.status),
+    );
+    let text = format!("{title}: {new} ← {images}. {status}");
     let mut context = format!(
-        "{} · {} → {} · deployment `{}`",
-        view.strategy, view.services.old, view.services.new, view.deployment_id
+        "{} · {old} → {new} · deployment `{}`",
+        escape(&view.strategy),
+        escape(&view.deployment_id)
     );
     if !view.alarms.is_empty() {
-        context.push_str(&format!(" · watching {}", view.alarms.join(", ")));
+        context.push_str(&format!(" · watching {}", escape(&view.alarms.join(", "))));
     }
     let mut blocks = vec![
         json!({"type": "section", "text": {"type": "mrkdwn",
-            "text": clip(&format!("{icon} *{title}*: `{}` ← `{images}`\n{}", view.services.new, view.status), 3000)}}),
+            "text": clip(&format!("{icon} *{title}*: `{new}` ← `{images}`\n{status}"), 3000)}}),
         json!({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(&context, 3000)}]}),
     ];
     if !view.analysis.is_empty() {
@@ -216,7 +225,7 @@ pub fn render(view: &ProgressView) -> Value {
             json!({"type": "button", "action_id": ROLLBACK_ACTION, "style": "danger",
              "text": {"type": "plain_text", "text": "Roll back"}, "value": view.deployment_id,
              "confirm": {"title": {"type": "plain_text", "text": "Roll back?"},
-                         "text": {"type": "mrkdwn", "text": format!("All traffic goes back to `{}`.", view.services.old)},
+                         "text": {"type": "mrkdwn", "text": format!("All traffic goes back to `{old}`.")},
                          "confirm": {"type": "plain_text", "text": "Roll back"},
                          "deny": {"type": "plain_text", "text": "Cancel"}}}),
         ]);
@@ -384,6 +393,21 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with("Blue/green deployment rolled back"));
+    }
+
+    #[test]
+    fn free_text_is_escaped_in_the_blocks_and_the_fallback_alike() {
+        let view = ProgressView {
+            status: "rolled back: hook said <!channel> & <@U0BOSS>".into(),
+            ..running_canary()
+        };
+        let m = render(&view);
+        let escaped = "hook said &lt;!channel&gt; &amp; &lt;@U0BOSS&gt;";
+        let text = m["text"].as_str().unwrap();
+        assert!(text.ends_with(escaped), "{text}");
+        let section = m["blocks"][0]["text"]["text"].as_str().unwrap();
+        assert!(section.ends_with(escaped), "{section}");
+        assert!(!m.to_string().contains("<!channel>"));
     }
 
     #[test]

@@ -102,11 +102,45 @@ fn user_text_is_escaped_for_mrkdwn() {
     let mut t = trigger();
     t.message = Some("Use <b> & <script>".into());
     e.trigger = Some(t);
-    let text = texts(&execution_message(&e, Verbosity::Stages))[1].clone();
+    let m = execution_message(&e, Verbosity::Stages);
+    let text = texts(&m)[1].clone();
     assert!(
         text.contains("Use &lt;b&gt; &amp; &lt;script&gt;"),
         "{text}"
     );
+    // The fallback `text` is mrkdwn too (notifications, screen readers): escaped the same.
+    let fallback = m["text"].as_str().unwrap();
+    assert!(
+        fallback.contains("Use &lt;b&gt; &amp; &lt;script&gt;"),
+        "{fallback}"
+    );
+}
+
+#[test]
+fn a_failure_replys_fallback_text_is_escaped_as_its_blocks() {
+    let events = vec![
+        pipeline(1, Status::Started),
+        failed_action(
+            9,
+            "Build",
+            "Compile",
+            "<!channel> broke & left",
+            "https://x.example/",
+        ),
+    ];
+    let e = execution_of(&events);
+    let notice = e
+        .notices
+        .iter()
+        .find(|n| n.status == Status::Failed)
+        .unwrap();
+    let m = failure_reply(&e, notice);
+    let fallback = m["text"].as_str().unwrap();
+    assert!(
+        fallback.ends_with("&lt;!channel&gt; broke &amp; left"),
+        "{fallback}"
+    );
+    assert!(texts(&m)[0].contains("&lt;!channel&gt; broke &amp; left"));
 }
 
 #[test]

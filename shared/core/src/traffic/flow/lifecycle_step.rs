@@ -113,6 +113,12 @@ impl<P: crate::traffic::ShifterPorts> crate::traffic::Shifter<P> {
                 continue;
             };
             let service = &p.side(side).service;
+            // Already as saved (its scale-in was never suspended: a target the role may not
+            // change, see docs/traffic-shifting.md): nothing to put back.
+            if matches!(self.scaling.suspended(&p.cluster, service).await, Ok(Some(now)) if now == saved)
+            {
+                continue;
+            }
             let result = super::super::retry::until(
                 crate::clock::instant_now() + std::time::Duration::from_secs(5),
                 || self.scaling.set_suspended(&p.cluster, service, saved),
