@@ -1997,16 +1997,22 @@ async fn pause_and_extend_past_the_actions_limit_are_refused_naming_the_time_lef
             minutes,
         };
         write_command(shop, &rig.table, &deployment, &c).await;
+        // The shifter reads it at its next check and says why in the thread.
         let deadline = Instant::now() + Duration::from_secs(20);
-        while record(&rig, &deployment).await.contains_key("command") {
-            assert!(Instant::now() < deadline, "the {command} was never read");
+        let refusal = loop {
+            let texts = posted(&slack).await;
+            if let Some(t) = texts
+                .iter()
+                .find(|t| t.starts_with(command) && t.contains("refused"))
+            {
+                break t.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no refusal of {command} in {texts:#?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let texts = posted(&slack).await;
-        let refusal = texts
-            .iter()
-            .find(|t| t.starts_with(command) && t.contains("refused"))
-            .unwrap_or_else(|| panic!("no refusal of {command} in {texts:#?}"));
+        };
         assert!(
             refusal.contains("refused: CodePipeline ends this action in 23 h 59 min")
                 && refusal.contains(says),

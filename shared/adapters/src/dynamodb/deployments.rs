@@ -113,7 +113,9 @@ fn watch(item: &DynamoItem) -> Watch {
         seq: super::attributes::number(item, "seq").and_then(|q| u32::try_from(q).ok()),
         lease_until_ms: whole("lease_until"),
         released_ms: whole("released_at"),
-        created_ms: whole("created_at").saturating_mul(1000),
+        // `created_at` is whole seconds: the end of that second, so a deployment just opened
+        // never looks older than it is.
+        created_ms: whole("created_at").saturating_add(1).saturating_mul(1000),
         job_id: text(item, "job_id"),
         user_parameters: text(item, "user_parameters"),
     }
