@@ -85,7 +85,8 @@ impl<P: super::ShifterPorts> Shifter<P> {
         let raw = self.parameters_of(record, &orphan).await?;
         let p = params::parse(&raw)?;
         let until = now_ms()
-            + (end.saturating_duration_since(crate::clock::instant_now()) + LEASE_MARGIN).as_millis() as i64;
+            + (end.saturating_duration_since(crate::clock::instant_now()) + LEASE_MARGIN)
+                .as_millis() as i64;
         if !self
             .store
             .take_orphan(&record.id, &orphan.seen, orphan.seq, until)
