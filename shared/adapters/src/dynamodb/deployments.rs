@@ -412,15 +412,9 @@ impl DeploymentStore for DynamoDeployments {
             None,
         )
         .await?;
-        if matches!(
-            status,
-            DeploymentStatus::Succeeded | DeploymentStatus::RolledBack
-        ) {
-            // Finished: off the sweep's index (the sweep also drops entries it finds finished).
-            if let Err(e) = super::open_deployments::forget(&self.table, id).await {
-                tracing::warn!(deployment = id, error = %e, "could not take the deployment off the index of open ones");
-            }
-        }
+        // A finished deployment stays on the sweep's index: its holder may still die before
+        // giving the job its result, and only the sweep would then see it. The sweep takes it
+        // off once released (or once it gave the job the recorded result).
         Ok(())
     }
 

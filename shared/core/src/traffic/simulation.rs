@@ -1209,13 +1209,14 @@ fn a_deployment_whose_holder_died_after_recording_success_gets_its_job_succeeded
 }
 
 #[test]
-fn sweeps_every_half_minute_leave_a_healthy_canary_alone() {
+fn sweeps_every_half_minute_leave_a_healthy_drive_alone() {
     // EventBridge's schedule runs while invocations drive, between them, and during retries.
     let schedule = Schedule {
-        sweeps: (0..80).map(|n| n * 30).collect(),
+        sweeps: (0..120).map(|n| n * 30).collect(),
+        // Longer than a slice: the drive hands over, and its continuation's first try fails.
         ..plain(
             Strategy::Linear {
-                step_percent: 25,
+                step_percent: 10,
                 interval_seconds: 120,
             },
             Hooks::None,
@@ -1226,4 +1227,33 @@ fn sweeps_every_half_minute_leave_a_healthy_canary_alone() {
     assert_eq!(broken(&schedule), "");
     assert_eq!(report.result, PipelineResult::Succeeded);
     assert_eq!(report.swept, 0);
+}
+
+#[test]
+fn a_holder_dying_between_success_and_its_jobs_result_leaves_the_sweep_a_way_to_report_it() {
+    // The record says "succeeded" (the new version is live); PutJobSuccessResult is throttled,
+    // so the invocation fails, and both of Lambda's retries are throttled too. Had the status write also
+    // taken the deployment off the sweep's index, nobody would ever give the job its result
+    // and CodePipeline would fail a pipeline whose new version is live.
+    let schedule = Schedule {
+        faults: Faults {
+            named: BTreeMap::from([
+                ((1, "codepipeline.PutJobSuccessResult", 1), Fault::Throttle),
+                ((1, "codepipeline.PutJobSuccessResult", 2), Fault::Throttle),
+                ((1, "codepipeline.PutJobSuccessResult", 3), Fault::Throttle),
+                ((2, "codepipeline.GetJobDetails", 1), Fault::Throttle),
+                ((3, "codepipeline.GetJobDetails", 1), Fault::Throttle),
+            ]),
+            ..Faults::default()
+        },
+        ..plain(Strategy::AllAtOnce, Hooks::None, &[])
+    };
+    let report = run(&schedule, true);
+    assert_eq!(broken(&schedule), "");
+    assert_eq!(
+        report.result,
+        PipelineResult::Succeeded,
+        "{}",
+        report.log.join("\n")
+    );
 }

@@ -1118,15 +1118,8 @@ impl DeploymentStore for FakeAws {
             d.record.status = status;
             d.record.summary = Some(summary.to_string());
         })
-        .await?;
-        if matches!(
-            status,
-            DeploymentStatus::Succeeded | DeploymentStatus::RolledBack
-        ) {
-            // Finished: off the sweep's index (a failure is only logged there).
-            let _ = self.forget(id).await;
-        }
-        Ok(())
+        .await
+        // The entry stays on the index: the sweep takes it off.
     }
 
     async fn note_job(&self, id: &str, job_id: &str, token: &HandOver) -> Result<bool, StoreError> {
