@@ -569,9 +569,12 @@ fn run(schedule: &Schedule, keep_log: bool) -> Report {
                 if keep_log {
                     let w = &mut *aws.world();
                     let at = (due - started_at) / 1000;
-                    let watch = w.deployments.get(FIRST_JOB).map(|d| d.record.watch.clone());
+                    let lease = w.deployments.get(FIRST_JOB).map(|d| {
+                        let watch = &d.record.watch;
+                        (watch.seq, (watch.lease_until_ms - started_at) / 1000)
+                    });
                     w.log.push(format!(
-                        "sweep {sweeps} at {at} s; the deployment's watch: {watch:?}"
+                        "sweep {sweeps} at {at} s; the deployment's (seq, lease until s): {lease:?}"
                     ));
                 }
                 let outcomes = invoke_all(&aws, vec![sweep_task(FIRST_SWEEP + sweeps, due, None)]);
