@@ -340,6 +340,10 @@ struct Report {
     invocations: u32,
     /// Deployments the sweep rolled back.
     swept: u32,
+    /// Deployments a sweep could not deal with (the next one tries again), over all sweeps.
+    sweep_failures: u32,
+    /// Entries left on the sweep's index at the end.
+    index_left: usize,
     calls: u64,
     log: Vec<String>,
 }
@@ -442,6 +446,17 @@ fn rolled_back(outcomes: &[Option<Ran>]) -> u32 {
         .sum()
 }
 
+/// How many deployments the sweeps among `outcomes` could not deal with.
+fn failed_sweeps(outcomes: &[Option<Ran>]) -> u32 {
+    outcomes
+        .iter()
+        .map(|o| match o {
+            Some(Ran::Swept(Ok(report))) => report.failed.len() as u32,
+            _ => 0,
+        })
+        .sum()
+}
+
 /// Nothing is left for anyone to do: no job in progress, and the deployment (if recorded) has
 /// finished.
 fn settled(w: &World) -> bool {
@@ -509,6 +524,7 @@ fn run(schedule: &Schedule, keep_log: bool) -> Report {
         )));
     }
     let (mut invocations, mut sweeps, mut late_sweeps, mut swept) = (0, 0, 0, 0);
+    let mut sweep_failures = 0;
     let mut broken = Vec::new();
     let shifter = &shifter;
     loop {
@@ -579,6 +595,7 @@ fn run(schedule: &Schedule, keep_log: bool) -> Report {
                 }
                 let outcomes = invoke_all(&aws, vec![sweep_task(FIRST_SWEEP + sweeps, due, None)]);
                 swept += rolled_back(&outcomes);
+                sweep_failures += failed_sweeps(&outcomes);
                 if keep_log {
                     aws.world().log.push(format!("  swept: {outcomes:?}"));
                 }
@@ -636,6 +653,7 @@ fn run(schedule: &Schedule, keep_log: bool) -> Report {
         }
         let outcomes = invoke_all(&aws, running);
         swept += rolled_back(&outcomes);
+        sweep_failures += failed_sweeps(&outcomes);
         for (at, order, late, started) in waiting {
             if !started.get() {
                 queue.push(Reverse((at, order, Event::Sweep { late })));
@@ -783,6 +801,8 @@ fn run(schedule: &Schedule, keep_log: bool) -> Report {
         broken,
         invocations,
         swept,
+        sweep_failures,
+        index_left: w.open_index.len(),
         calls: w.calls,
         log: w.log.clone(),
     };
@@ -1256,6 +1276,30 @@ fn a_holder_dying_between_success_and_its_jobs_result_leaves_the_sweep_a_way_to_
     assert_eq!(
         report.result,
         PipelineResult::Succeeded,
+        "{}",
+        report.log.join("\n")
+    );
+}
+
+#[test]
+fn a_start_refused_before_its_record_leaves_the_sweeps_index_without_a_failing_sweep() {
+    // The record's write is throttled: nothing moved, the job is failed. The index entry
+    // (written first) and the lease taken before it are all that is left; the sweep must take
+    // the entry off, not try every minute to roll back a deployment that never started.
+    let schedule = Schedule {
+        sweeps: (1..=30).map(|n| n * 60).collect(),
+        ..plain(
+            Strategy::AllAtOnce,
+            Hooks::None,
+            &[((1, "dynamodb.UpdateItem(open)", 1), Fault::Throttle)],
+        )
+    };
+    let report = run(&schedule, true);
+    assert_eq!(broken(&schedule), "");
+    assert!(matches!(report.result, PipelineResult::Failed(_)));
+    assert_eq!(
+        (report.sweep_failures, report.index_left),
+        (0, 0),
         "{}",
         report.log.join("\n")
     );

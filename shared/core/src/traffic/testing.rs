@@ -1166,11 +1166,9 @@ impl DeploymentStore for FakeAws {
             .await?;
         let mut out = Vec::with_capacity(entries.len());
         for (id, listed_at) in entries {
-            // Every item, as the adapter reads it, recorded or not.
+            // Only a recorded deployment: a lease alone is none, as in `read`.
             let record = self
-                .table("dynamodb.GetItem(listed)", |w| {
-                    w.deployments.get(&id).map(|d| d.record.clone())
-                })
+                .table("dynamodb.GetItem(listed)", |w| w.recorded(&id).cloned())
                 .await?;
             out.push(super::sweep::Listed {
                 id,
