@@ -318,6 +318,23 @@ impl DeploymentStore for DynamoDeployments {
         .map(|_| ())
     }
 
+    async fn let_go(&self, id: &str, seq: u32) -> Result<(), StoreError> {
+        // Ended, not released (`lease_until > 0`): the same number may be taken again.
+        let now = gantry_core::clock::now_epoch_millis();
+        self.update(
+            id,
+            "SET lease_until = :now",
+            vec![
+                (":q", AttributeValue::N(seq.to_string())),
+                (":zero", AttributeValue::N("0".into())),
+                (":now", AttributeValue::N(now.max(1).to_string())),
+            ],
+            Some("seq = :q AND lease_until > :zero AND lease_until > :now"),
+        )
+        .await
+        .map(|_| ())
+    }
+
     async fn clear_command(&self, id: &str, command_at: Option<&str>) -> Result<(), StoreError> {
         // Only the command that was acted on: a newer click stays for the next check.
         let (condition, values) = match command_at {
@@ -397,15 +414,9 @@ impl DeploymentStore for DynamoDeployments {
             None,
         )
         .await?;
-        if matches!(
-            status,
-            DeploymentStatus::Succeeded | DeploymentStatus::RolledBack
-        ) {
-            // Finished: off the sweep's index (the sweep also drops entries it finds finished).
-            if let Err(e) = super::open_deployments::forget(&self.table, id).await {
-                tracing::warn!(deployment = id, error = %e, "could not take the deployment off the index of open ones");
-            }
-        }
+        // A finished deployment stays on the sweep's index: its holder may still die before
+        // giving the job its result, and only the sweep would then see it. The sweep takes it
+        // off once released (or once it gave the job the recorded result).
         Ok(())
     }
 

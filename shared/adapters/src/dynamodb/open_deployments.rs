@@ -76,7 +76,12 @@ pub(super) async fn listed(t: &StateTable) -> Result<Vec<Listed>, StoreError> {
         else {
             continue;
         };
-        let found = t.read(&Key::deployment(&id)).await?;
+        // A lease taken before the deployment was recorded is not a deployment (as in `read`):
+        // the sweep forgets its entry once it is old, instead of trying to roll it back.
+        let found = t
+            .read(&Key::deployment(&id))
+            .await?
+            .filter(|item| item.contains_key("state"));
         out.push(Listed {
             listed_ms: number(&entry, "listed_at").unwrap_or(0) * 1000,
             record: found.map(|item| record(&item)),

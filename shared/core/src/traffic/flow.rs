@@ -148,11 +148,19 @@ impl<P: ShifterPorts> Shifter<P> {
             // Mid-deployment, an outage is no reason to fail the job: try again. That includes
             // a repeated first invocation (its twin recorded the deployment and may have moved
             // traffic since), and a start that failed once the deployment was recorded.
-            Err(e) if e.is_transient() && self.maybe_recorded(job).await => return Err(e),
+            Err(e) if e.is_transient() && self.maybe_recorded(job).await => {
+                if first {
+                    self.let_go(&job.id, 0).await;
+                }
+                return Err(e);
+            }
             Err(e) => {
                 let refused = self.refuse(job, e).await;
-                if first && refused.is_ok() {
-                    self.release(&job.id, 0).await;
+                if first {
+                    match &refused {
+                        Ok(_) => self.release(&job.id, 0).await,
+                        Err(_) => self.let_go(&job.id, 0).await,
+                    }
                 }
                 return refused;
             }
@@ -166,11 +174,20 @@ impl<P: ShifterPorts> Shifter<P> {
         let (id, seq) = (d.id.clone(), d.seq);
         self.keep_job(job, &id, seq).await;
         let outcome = Box::pin(self.go_on(job, &params, d, record, end)).await;
-        if outcome.is_ok() {
+        match &outcome {
             // The job has its result: a twin of this invocation must not take over.
-            self.release(&id, seq).await;
+            Ok(_) => self.release(&id, seq).await,
+            // Lambda retries the event: its retry takes over at once.
+            Err(_) => self.let_go(&id, seq).await,
         }
         outcome
+    }
+
+    /// Ends this invocation's lease without a result, for Lambda's retry of the same event.
+    async fn let_go(&self, id: &str, seq: u32) {
+        if let Err(e) = self.store.let_go(id, seq).await {
+            tracing::warn!(error = %e, "could not let the deployment go: the retry waits for the lease");
+        }
     }
 
     async fn release(&self, id: &str, seq: u32) {

@@ -42,6 +42,21 @@ pub enum Verdict {
     Forget,
     /// Orphaned: take it and roll it back.
     RollBack(Orphan),
+    /// Finished, but its last holder's lease ran out unreleased: it may have died between the
+    /// record and the job's result. The job is given the result the record holds (refused,
+    /// and nothing more, when it had one), then the entry goes.
+    Report(Unreported),
+}
+
+/// A finished deployment whose job may never have been given its result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreported {
+    /// The job CodePipeline holds open for it, as far as the shifter saw.
+    pub job_id: String,
+    /// `Succeeded` (the new version is live) rather than rolled back.
+    pub succeeded: bool,
+    /// The record's summary: the job's message.
+    pub summary: String,
 }
 
 /// An orphaned deployment, and how the sweep takes it.
@@ -119,7 +134,23 @@ pub fn assess(listed: &Listed, now_ms: i64, orphan_after_ms: i64) -> Verdict {
         };
     };
     let rolling_back = match r.status {
-        DeploymentStatus::Succeeded | DeploymentStatus::RolledBack => return Verdict::Forget,
+        DeploymentStatus::Succeeded | DeploymentStatus::RolledBack => {
+            let lease = r.watch.lease_until_ms;
+            return match lease {
+                // Released: its holder gave the job its result first.
+                0 => Verdict::Forget,
+                // Its holder may still be reporting.
+                _ if lease > now_ms => Verdict::Leave,
+                _ => Verdict::Report(Unreported {
+                    job_id: r.watch.job_id.clone().unwrap_or_else(|| r.id.clone()),
+                    succeeded: r.status == DeploymentStatus::Succeeded,
+                    summary: r
+                        .summary
+                        .clone()
+                        .unwrap_or_else(|| "deployment finished".into()),
+                }),
+            };
+        }
         DeploymentStatus::RollingBack => true,
         DeploymentStatus::InProgress => false,
     };
@@ -268,6 +299,29 @@ mod tests {
             }
         );
         assert_eq!(orphan.why.reason(), None);
+    }
+
+    #[test]
+    fn a_finished_deployment_whose_holder_died_unreleased_gets_its_jobs_result() {
+        // The holder wrote "succeeded", then died before PutJobSuccessResult.
+        let mut l = listed(AFTER);
+        record(&mut l).status = DeploymentStatus::Succeeded;
+        record(&mut l).summary = Some("green is live".into());
+        record(&mut l).watch.lease_until_ms = NOW + 1;
+        assert_eq!(
+            assess(&l, NOW, AFTER),
+            Verdict::Leave,
+            "it may still report"
+        );
+        record(&mut l).watch.lease_until_ms = NOW - 1;
+        assert_eq!(
+            assess(&l, NOW, AFTER),
+            Verdict::Report(Unreported {
+                job_id: "job-3".into(),
+                succeeded: true,
+                summary: "green is live".into()
+            })
+        );
     }
 
     #[test]

@@ -107,6 +107,8 @@ pub enum Violation {
     TrafficToEmptySide { service: String, percent: u32 },
     /// The job got its result while a weight write was never read back.
     UnverifiedWeights { listener: String },
+    /// The sweep took a deployment from an invocation still running (its holder).
+    SweptWhileDriven { holder: u32 },
 }
 
 /// An ECS service: what it runs, and the deployment (rollout) that is replacing its tasks.
@@ -144,13 +146,42 @@ pub enum JobState {
     Abandoned,
 }
 
-/// A deployment record with the table's bookkeeping (the holder's number and lease).
+/// A deployment's item in the state table, as the DynamoDB adapter
+/// (`gantry_adapters::dynamodb::deployments`) writes and reads it: the holder's number and
+/// lease are `record.watch`, and the item is a deployment only once `open` wrote its `state`.
 #[derive(Debug, Clone)]
 pub struct StoredDeployment {
     pub record: DeploymentRecord,
-    pub seq: Option<u32>,
-    pub lease_until: i64,
+    /// `open` wrote the deployment (the item has `state`). `false`: the item holds only a lease
+    /// a first invocation took before its first write; `read` does not see it.
+    pub recorded: bool,
+    /// The item has a `status` attribute (`open` or `set_status` wrote one).
+    pub has_status: bool,
     pub audit: Vec<String>,
+}
+
+impl StoredDeployment {
+    /// What an update creates on a key nothing was written to yet: the key alone.
+    fn key_only(id: &str) -> Self {
+        StoredDeployment {
+            record: DeploymentRecord {
+                id: id.to_string(),
+                context: None,
+                state: String::new(),
+                status: DeploymentStatus::InProgress,
+                summary: None,
+                command: None,
+                command_at: None,
+                controls: 0,
+                message: None,
+                watch: Default::default(),
+                handed_over: None,
+            },
+            recorded: false,
+            has_status: false,
+            audit: Vec::new(),
+        }
+    }
 }
 
 /// How the hook function answers.
@@ -184,6 +215,12 @@ pub struct World {
     /// Jobs CodePipeline issued and has not yet invoked the function for.
     pub to_invoke: Vec<String>,
     pub deployments: BTreeMap<String, StoredDeployment>,
+    /// The sweep's index of deployments that may still be open: id → when listed (seconds).
+    pub open_index: BTreeMap<String, i64>,
+    /// The invocation (by number) that last took each deployment, and the invocations running
+    /// now: the sweep must never take a deployment from one still running.
+    pub holders: BTreeMap<String, u32>,
+    pub running: std::collections::BTreeSet<u32>,
     pub hook: HookBehaviour,
     pub hook_calls: u32,
     pub threads: BTreeMap<String, PostedMessage>,
@@ -256,6 +293,9 @@ impl World {
             execution_status: "InProgress".into(),
             to_invoke: vec![FIRST_JOB.into()],
             deployments: BTreeMap::new(),
+            open_index: BTreeMap::new(),
+            holders: BTreeMap::new(),
+            running: Default::default(),
             hook: HookBehaviour::Succeeds,
             hook_calls: 0,
             threads: BTreeMap::from([(
@@ -350,7 +390,7 @@ impl World {
             let under_way = self
                 .deployments
                 .get(FIRST_JOB)
-                .is_some_and(|d| d.record.status == DeploymentStatus::InProgress);
+                .is_some_and(|d| d.recorded && d.record.status == DeploymentStatus::InProgress);
             // A hand edit lands just before the shifter reads the listener: one made after its
             // last look, while it reports, is nothing it could see.
             let waits = match h {
@@ -409,7 +449,7 @@ impl World {
                 }
             }
             Happening::Click(command) => {
-                if let Some(d) = self.deployments.get_mut(FIRST_JOB) {
+                if let Some(d) = self.deployments.get_mut(FIRST_JOB).filter(|d| d.recorded) {
                     if d.record.command.is_none() {
                         d.record.command = Some(command.clone());
                         d.record.command_at = Some(self.calls.to_string());
@@ -424,6 +464,14 @@ impl World {
         self.invocation += 1;
         self.calls_in_invocation.clear();
         self.crashed = false;
+    }
+
+    /// The deployment, once recorded (what `read` sees).
+    pub fn recorded(&self, id: &str) -> Option<&DeploymentRecord> {
+        self.deployments
+            .get(id)
+            .filter(|d| d.recorded)
+            .map(|d| &d.record)
     }
 
     /// The job got its result: every weight write must have been read back by then.
@@ -859,56 +907,67 @@ impl ArtifactStore for FakeAws {
     }
 }
 
+/// The table as the DynamoDB adapter uses it (`gantry_adapters::dynamodb::deployments` and
+/// `open_deployments`): the same conditions, the same calls (a conditional write that fails
+/// and is followed by a read is two calls), so a fault lands where it would in AWS.
 impl DeploymentStore for FakeAws {
     async fn open(
         &self,
         id: &str,
         context: Option<&PipelineContext>,
         state: &str,
-        _now: i64,
+        now: i64,
     ) -> Result<DeploymentRecord, StoreError> {
-        self.table("dynamodb.PutItem", |w| {
-            w.deployments
-                .entry(id.to_string())
-                .or_insert_with(|| StoredDeployment {
-                    record: DeploymentRecord {
-                        id: id.to_string(),
-                        context: context.cloned(),
-                        state: state.to_string(),
-                        status: DeploymentStatus::InProgress,
-                        summary: None,
-                        command: None,
-                        command_at: None,
-                        controls: 0,
-                        message: None,
-                        watch: Default::default(),
-                        handed_over: None,
-                    },
-                    seq: None,
-                    lease_until: 0,
-                    audit: Vec::new(),
-                })
-                .record
-                .clone()
+        // Listed first: a record the sweep's index does not know could be orphaned unseen.
+        self.table("dynamodb.PutItem(index)", |w| {
+            w.open_index.insert(id.to_string(), now);
         })
-        .await
+        .await?;
+        // An update on `attribute_not_exists(state)`: the lease taken before stays.
+        let created = self
+            .table("dynamodb.UpdateItem(open)", |w| {
+                let d = w
+                    .deployments
+                    .entry(id.to_string())
+                    .or_insert_with(|| StoredDeployment::key_only(id));
+                if d.recorded {
+                    return None;
+                }
+                d.recorded = true;
+                d.has_status = true;
+                d.record.state = state.to_string();
+                d.record.status = DeploymentStatus::InProgress;
+                d.record.watch.created_ms = now * 1000;
+                if let Some(c) = context {
+                    d.record.context = Some(c.clone());
+                }
+                Some(d.record.clone())
+            })
+            .await?;
+        if let Some(record) = created {
+            return Ok(record);
+        }
+        // A repeated first invocation: what the first one decided stands.
+        self.table("dynamodb.GetItem(open)", |w| w.recorded(id).cloned())
+            .await?
+            .ok_or_else(|| StoreError::new(format!("deployment {id} was recorded and is gone")))
     }
 
     async fn read(&self, id: &str) -> Result<Option<DeploymentRecord>, StoreError> {
-        self.table("dynamodb.GetItem", |w| {
-            w.deployments.get(id).map(|d| d.record.clone())
-        })
-        .await
+        // A lease taken before the deployment was recorded is not a deployment yet.
+        self.table("dynamodb.GetItem", |w| w.recorded(id).cloned())
+            .await
     }
 
     async fn claim(&self, id: &str, seq: u32) -> Result<bool, StoreError> {
         self.table("dynamodb.UpdateItem(claim)", |w| {
-            let Some(d) = w.deployments.get_mut(id) else {
-                return false;
-            };
-            let taken = d.seq.is_none_or(|held| held <= seq);
+            let d = w
+                .deployments
+                .entry(id.to_string())
+                .or_insert_with(|| StoredDeployment::key_only(id));
+            let taken = d.record.watch.seq.is_none_or(|held| held <= seq);
             if taken {
-                d.seq = Some(seq);
+                d.record.watch.seq = Some(seq);
             }
             taken
         })
@@ -922,26 +981,35 @@ impl DeploymentStore for FakeAws {
         now_ms: i64,
         until_ms: i64,
     ) -> Result<Turn, StoreError> {
-        self.table("dynamodb.UpdateItem(take)", |w| {
-            let Some(d) = w.deployments.get_mut(id) else {
-                return Turn::Overtaken;
-            };
-            let free = match d.seq {
-                None => true,
-                Some(held) => {
-                    held < seq || (held == seq && d.lease_until > 0 && d.lease_until < now_ms)
+        let taken = self
+            .table("dynamodb.UpdateItem(take)", |w| {
+                let by = w.invocation;
+                let d = w
+                    .deployments
+                    .entry(id.to_string())
+                    .or_insert_with(|| StoredDeployment::key_only(id));
+                let lease = d.record.watch.lease_until_ms;
+                let free = match d.record.watch.seq {
+                    None => true,
+                    Some(held) => held < seq || (held == seq && lease > 0 && lease < now_ms),
+                };
+                if free {
+                    d.record.watch.seq = Some(seq);
+                    d.record.watch.lease_until_ms = until_ms;
+                    w.holders.insert(id.to_string(), by);
                 }
-            };
-            if free {
-                d.seq = Some(seq);
-                d.lease_until = until_ms;
-                Turn::Taken
-            } else if d.seq == Some(seq) && d.lease_until > 0 {
-                Turn::Held {
-                    until_ms: d.lease_until,
-                }
-            } else {
-                Turn::Overtaken
+                free
+            })
+            .await?;
+        if taken {
+            return Ok(Turn::Taken);
+        }
+        self.table("dynamodb.GetItem(turn)", |w| {
+            match w.deployments.get(id).map(|d| &d.record.watch) {
+                Some(watch) if watch.seq == Some(seq) && watch.lease_until_ms > 0 => Turn::Held {
+                    until_ms: watch.lease_until_ms,
+                },
+                _ => Turn::Overtaken,
             }
         })
         .await
@@ -955,7 +1023,7 @@ impl DeploymentStore for FakeAws {
     ) -> Result<bool, StoreError> {
         self.table("dynamodb.UpdateItem(hand over)", |w| {
             match w.deployments.get_mut(id) {
-                Some(d) if d.seq == Some(held) => {
+                Some(d) if d.record.watch.seq == Some(held) => {
                     d.record.handed_over = Some(next.clone());
                     true
                 }
@@ -967,8 +1035,27 @@ impl DeploymentStore for FakeAws {
 
     async fn release(&self, id: &str, seq: u32) -> Result<(), StoreError> {
         self.table("dynamodb.UpdateItem(release)", |w| {
-            if let Some(d) = w.deployments.get_mut(id).filter(|d| d.seq == Some(seq)) {
-                d.lease_until = 0;
+            if let Some(d) = w
+                .deployments
+                .get_mut(id)
+                .filter(|d| d.record.watch.seq == Some(seq))
+            {
+                d.record.watch.lease_until_ms = 0;
+                d.record.watch.released_ms = crate::clock::now_epoch_millis();
+            }
+        })
+        .await
+    }
+
+    async fn let_go(&self, id: &str, seq: u32) -> Result<(), StoreError> {
+        self.table("dynamodb.UpdateItem(let go)", |w| {
+            let now = crate::clock::now_epoch_millis();
+            if let Some(d) = w.deployments.get_mut(id).filter(|d| {
+                d.record.watch.seq == Some(seq)
+                    && d.record.watch.lease_until_ms > 0
+                    && d.record.watch.lease_until_ms > now
+            }) {
+                d.record.watch.lease_until_ms = now.max(1);
             }
         })
         .await
@@ -1006,9 +1093,11 @@ impl DeploymentStore for FakeAws {
 
     async fn save_message(&self, id: &str, message: &PostedMessage) -> Result<(), StoreError> {
         self.table("dynamodb.UpdateItem(message)", |w| {
-            if let Some(d) = w.deployments.get_mut(id) {
-                d.record.message = Some(message.clone());
-            }
+            let d = w
+                .deployments
+                .entry(id.to_string())
+                .or_insert_with(|| StoredDeployment::key_only(id));
+            d.record.message = Some(message.clone());
         })
         .await
     }
@@ -1021,10 +1110,113 @@ impl DeploymentStore for FakeAws {
         _now: i64,
     ) -> Result<(), StoreError> {
         self.table("dynamodb.UpdateItem(status)", |w| {
-            if let Some(d) = w.deployments.get_mut(id) {
-                d.record.status = status;
-                d.record.summary = Some(summary.to_string());
+            let d = w
+                .deployments
+                .entry(id.to_string())
+                .or_insert_with(|| StoredDeployment::key_only(id));
+            d.has_status = true;
+            d.record.status = status;
+            d.record.summary = Some(summary.to_string());
+        })
+        .await
+        // The entry stays on the index: the sweep takes it off.
+    }
+
+    async fn note_job(&self, id: &str, job_id: &str, token: &HandOver) -> Result<bool, StoreError> {
+        self.table("dynamodb.UpdateItem(note job)", |w| {
+            match w.deployments.get_mut(id) {
+                Some(d) if d.record.handed_over.as_ref() == Some(token) => {
+                    d.record.watch.job_id = Some(job_id.to_string());
+                    true
+                }
+                _ => false,
             }
+        })
+        .await
+    }
+
+    async fn keep_job(
+        &self,
+        id: &str,
+        seq: u32,
+        job_id: &str,
+        user_parameters: &str,
+    ) -> Result<(), StoreError> {
+        self.table("dynamodb.UpdateItem(keep job)", |w| {
+            if let Some(d) = w
+                .deployments
+                .get_mut(id)
+                .filter(|d| d.record.watch.seq == Some(seq))
+            {
+                d.record.watch.job_id = Some(job_id.to_string());
+                d.record.watch.user_parameters = Some(user_parameters.to_string());
+            }
+        })
+        .await
+    }
+
+    async fn open_deployments(&self) -> Result<Vec<super::sweep::Listed>, StoreError> {
+        let entries: Vec<(String, i64)> = self
+            .table("dynamodb.Query(index)", |w| {
+                w.open_index
+                    .iter()
+                    .map(|(id, at)| (id.clone(), *at))
+                    .collect()
+            })
+            .await?;
+        let mut out = Vec::with_capacity(entries.len());
+        for (id, listed_at) in entries {
+            // Only a recorded deployment: a lease alone is none, as in `read`.
+            let record = self
+                .table("dynamodb.GetItem(listed)", |w| w.recorded(&id).cloned())
+                .await?;
+            out.push(super::sweep::Listed {
+                id,
+                listed_ms: listed_at * 1000,
+                record,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn forget(&self, id: &str) -> Result<(), StoreError> {
+        self.table("dynamodb.DeleteItem(index)", |w| {
+            w.open_index.remove(id);
+        })
+        .await
+    }
+
+    async fn take_orphan(
+        &self,
+        id: &str,
+        seen: &super::record::Watch,
+        seq: u32,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        self.table("dynamodb.UpdateItem(take orphan)", |w| {
+            let by = w.invocation;
+            let Some(d) = w.deployments.get_mut(id) else {
+                return false;
+            };
+            let open = d.has_status
+                && matches!(
+                    d.record.status,
+                    DeploymentStatus::InProgress | DeploymentStatus::RollingBack
+                );
+            let taken = open
+                && d.record.watch.seq == seen.seq
+                && d.record.watch.lease_until_ms == seen.lease_until_ms;
+            if !taken {
+                return false;
+            }
+            d.record.watch.seq = Some(seq);
+            d.record.watch.lease_until_ms = until_ms;
+            if let Some(holder) = w.holders.insert(id.to_string(), by) {
+                if w.running.contains(&holder) {
+                    w.violations.push(Violation::SweptWhileDriven { holder });
+                }
+            }
+            true
         })
         .await
     }

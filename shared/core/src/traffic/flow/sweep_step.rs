@@ -6,12 +6,12 @@ use super::Shifter;
 use crate::clock::now_epoch_millis as now_ms;
 use crate::traffic::progress::Thread;
 use crate::traffic::report;
-use crate::traffic::sweep::{self, Listed, Orphan, Verdict};
+use crate::traffic::sweep::{self, Listed, Orphan, Unreported, Verdict};
 use crate::traffic::turn::LEASE_MARGIN;
 use crate::traffic::weights::read_weights;
 use crate::traffic::{
-    params, Deployment, DeploymentRecord, DeploymentStatus, DeploymentStore, HandOver, Job, Jobs,
-    LoadBalancer, ShiftError, ShiftOutcome,
+    params, Deployment, DeploymentRecord, DeploymentStatus, DeploymentStore, HandOver, Job,
+    JobFailure, JobProgress, Jobs, LoadBalancer, ShiftError, ShiftOutcome,
 };
 use std::time::{Duration, Instant};
 
@@ -47,6 +47,19 @@ impl<P: super::ShifterPorts> Shifter<P> {
                     }
                     done.forgotten.push(l.id.clone());
                 }
+                Verdict::Report(unreported) => match self.report_finished(&l.id, &unreported).await
+                {
+                    Ok(()) => {
+                        if let Err(e) = self.store.forget(&l.id).await {
+                            tracing::warn!(deployment = %l.id, error = %e, "could not take a finished deployment off the index");
+                        }
+                        done.forgotten.push(l.id.clone());
+                    }
+                    Err(e) => {
+                        tracing::error!(deployment = %l.id, error = %e, "the sweep could not give a finished deployment's job its result");
+                        done.failed.push((l.id.clone(), e.to_string()));
+                    }
+                },
                 Verdict::RollBack(orphan) => {
                     match Box::pin(self.roll_back_orphan(l, orphan, end)).await {
                         Ok(Some(message)) => done.rolled_back.push((l.id.clone(), message)),
@@ -151,6 +164,28 @@ impl<P: super::ShifterPorts> Shifter<P> {
             }
         }
         Ok(Some(message))
+    }
+
+    /// Gives a finished deployment's job the result its record holds (CodePipeline refuses it,
+    /// and nothing more happens, when the job had one).
+    async fn report_finished(&self, id: &str, u: &Unreported) -> Result<(), ShiftError> {
+        let ack = if u.succeeded {
+            let progress = JobProgress {
+                summary: u.summary.clone(),
+                percent_complete: 100,
+                external_id: id.to_string(),
+            };
+            self.jobs.succeed(&u.job_id, None, &progress).await?
+        } else {
+            let failure = JobFailure {
+                configuration: false,
+                message: u.summary.clone(),
+                external_id: Some(id.to_string()),
+            };
+            self.jobs.fail(&u.job_id, &failure).await?
+        };
+        tracing::info!(job = %u.job_id, ack = ?ack, "the sweep gave a finished deployment's job its result");
+        Ok(())
     }
 
     /// The `UserParameters` the deployment was confirmed with: kept on its record, or (when
