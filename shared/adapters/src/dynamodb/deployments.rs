@@ -456,7 +456,15 @@ impl DeploymentStore for DynamoDeployments {
     }
 
     async fn open_deployments(&self) -> Result<Vec<Listed>, StoreError> {
-        super::open_deployments::listed(&self.table).await
+        Ok(super::open_deployments::listed(&self.table)
+            .await?
+            .into_iter()
+            .map(|e| Listed {
+                record: e.item.as_ref().map(record),
+                listed_ms: e.listed_ms,
+                id: e.id,
+            })
+            .collect())
     }
 
     async fn forget(&self, id: &str) -> Result<(), StoreError> {

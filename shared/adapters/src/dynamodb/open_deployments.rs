@@ -5,9 +5,7 @@
 //! stays the truth (the sweep reads it before deciding anything).
 
 use super::attributes::{n, number, s, text, DynamoItem};
-use super::deployments::record;
 use super::{store_error, Key, StateTable, StoreError};
-use gantry_core::traffic::sweep::Listed;
 
 /// The index's partition key.
 pub const OPEN: &str = "OPEN_DEPLOYMENTS";
@@ -46,9 +44,17 @@ pub(super) async fn forget(t: &StateTable, id: &str) -> Result<(), StoreError> {
         .map_err(|e| store_error(&t.name, e))
 }
 
+/// A listed deployment and its record's item as it stands (`None`: not recorded). The
+/// deployments' codec turns the item into a record, so this index stays a leaf beside it.
+pub(super) struct Entry {
+    pub id: String,
+    pub listed_ms: i64,
+    pub item: Option<DynamoItem>,
+}
+
 /// Every listed deployment with its record (one query, its pages followed; then each record,
 /// strongly consistent).
-pub(super) async fn listed(t: &StateTable) -> Result<Vec<Listed>, StoreError> {
+pub(super) async fn listed(t: &StateTable) -> Result<Vec<Entry>, StoreError> {
     let mut entries: Vec<DynamoItem> = Vec::new();
     let mut start = None;
     loop {
@@ -82,9 +88,9 @@ pub(super) async fn listed(t: &StateTable) -> Result<Vec<Listed>, StoreError> {
             .read(&Key::deployment(&id))
             .await?
             .filter(|item| item.contains_key("state"));
-        out.push(Listed {
+        out.push(Entry {
             listed_ms: number(&entry, "listed_at").unwrap_or(0) * 1000,
-            record: found.map(|item| record(&item)),
+            item: found,
             id,
         });
     }

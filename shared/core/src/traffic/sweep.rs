@@ -35,7 +35,7 @@ pub struct Listed {
 
 /// What the sweep does with one listed deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum SweepVerdict {
     /// Driven by an invocation (its lease runs), or looked after recently: not touched.
     Leave,
     /// Finished, or never recorded: only its index entry goes.
@@ -124,13 +124,13 @@ pub fn last_seen_ms(w: &Watch) -> i64 {
 
 /// The sweep's decision for one listed deployment at `now_ms`. Pure: the record (its status,
 /// lease, last sign of life, pending command) says everything.
-pub fn assess(listed: &Listed, now_ms: i64, orphan_after_ms: i64) -> Verdict {
+pub fn assess(listed: &Listed, now_ms: i64, orphan_after_ms: i64) -> SweepVerdict {
     let Some(r) = &listed.record else {
         // The entry is written before the record: a young one may still get its record.
         return if now_ms - listed.listed_ms >= orphan_after_ms {
-            Verdict::Forget
+            SweepVerdict::Forget
         } else {
-            Verdict::Leave
+            SweepVerdict::Leave
         };
     };
     let rolling_back = match r.status {
@@ -138,10 +138,10 @@ pub fn assess(listed: &Listed, now_ms: i64, orphan_after_ms: i64) -> Verdict {
             let lease = r.watch.lease_until_ms;
             return match lease {
                 // Released: its holder gave the job its result first.
-                0 => Verdict::Forget,
+                0 => SweepVerdict::Forget,
                 // Its holder may still be reporting.
-                _ if lease > now_ms => Verdict::Leave,
-                _ => Verdict::Report(Unreported {
+                _ if lease > now_ms => SweepVerdict::Leave,
+                _ => SweepVerdict::Report(Unreported {
                     job_id: r.watch.job_id.clone().unwrap_or_else(|| r.id.clone()),
                     succeeded: r.status == DeploymentStatus::Succeeded,
                     summary: r
@@ -156,7 +156,7 @@ pub fn assess(listed: &Listed, now_ms: i64, orphan_after_ms: i64) -> Verdict {
     };
     let w = &r.watch;
     if w.lease_until_ms > now_ms {
-        return Verdict::Leave;
+        return SweepVerdict::Leave;
     }
     let idle_ms = now_ms - last_seen_ms(w);
     let asked = match &r.command {
@@ -171,10 +171,10 @@ pub fn assess(listed: &Listed, now_ms: i64, orphan_after_ms: i64) -> Verdict {
         (false, None) if idle_ms >= orphan_after_ms => Abandoned::Unwatched {
             idle_seconds: idle_ms / 1000,
         },
-        _ => return Verdict::Leave,
+        _ => return SweepVerdict::Leave,
     };
     let handed = r.handed_over.as_ref().map_or(0, |h| h.seq);
-    Verdict::RollBack(Orphan {
+    SweepVerdict::RollBack(Orphan {
         seen: w.clone(),
         seq: w.seq.unwrap_or(0).max(handed) + 1,
         job_id: w.job_id.clone().unwrap_or_else(|| r.id.clone()),
@@ -228,7 +228,7 @@ mod tests {
 
     #[test]
     fn a_deployment_nobody_checked_for_the_orphan_wait_is_rolled_back_above_every_hand_over() {
-        let Verdict::RollBack(orphan) = assess(&listed(AFTER), NOW, AFTER) else {
+        let SweepVerdict::RollBack(orphan) = assess(&listed(AFTER), NOW, AFTER) else {
             panic!("not rolled back");
         };
         assert_eq!(
@@ -244,8 +244,8 @@ mod tests {
     #[test]
     fn a_deployment_between_two_invocations_is_left_alone() {
         // CodePipeline invokes the continuation about a minute after the hand-over.
-        assert_eq!(assess(&listed(60_000), NOW, AFTER), Verdict::Leave);
-        assert_eq!(assess(&listed(AFTER - 1), NOW, AFTER), Verdict::Leave);
+        assert_eq!(assess(&listed(60_000), NOW, AFTER), SweepVerdict::Leave);
+        assert_eq!(assess(&listed(AFTER - 1), NOW, AFTER), SweepVerdict::Leave);
     }
 
     #[test]
@@ -254,25 +254,25 @@ mod tests {
         let mut l = listed(AFTER * 10);
         record(&mut l).watch.lease_until_ms = NOW + 1;
         record(&mut l).command = Some(Command::RollBack { by: "U1".into() });
-        assert_eq!(assess(&l, NOW, AFTER), Verdict::Leave);
+        assert_eq!(assess(&l, NOW, AFTER), SweepVerdict::Leave);
         record(&mut l).status = DeploymentStatus::RollingBack;
-        assert_eq!(assess(&l, NOW, AFTER), Verdict::Leave);
+        assert_eq!(assess(&l, NOW, AFTER), SweepVerdict::Leave);
     }
 
     #[test]
     fn a_holder_that_died_is_judged_from_its_leases_end() {
         let mut l = listed(AFTER * 10);
         record(&mut l).watch.lease_until_ms = NOW - 1_000;
-        assert_eq!(assess(&l, NOW, AFTER), Verdict::Leave);
+        assert_eq!(assess(&l, NOW, AFTER), SweepVerdict::Leave);
         record(&mut l).watch.lease_until_ms = NOW - AFTER;
-        assert!(matches!(assess(&l, NOW, AFTER), Verdict::RollBack(_)));
+        assert!(matches!(assess(&l, NOW, AFTER), SweepVerdict::RollBack(_)));
     }
 
     #[test]
     fn a_roll_back_click_nobody_reads_is_applied_at_once() {
         let mut l = listed(1_000);
         record(&mut l).command = Some(Command::RollBack { by: "U1".into() });
-        let Verdict::RollBack(orphan) = assess(&l, NOW, AFTER) else {
+        let SweepVerdict::RollBack(orphan) = assess(&l, NOW, AFTER) else {
             panic!("not rolled back");
         };
         assert_eq!(orphan.why, Abandoned::Asked { by: "U1".into() });
@@ -281,7 +281,7 @@ mod tests {
             by: "U1".into(),
             version: 0,
         });
-        assert_eq!(assess(&l, NOW, AFTER), Verdict::Leave);
+        assert_eq!(assess(&l, NOW, AFTER), SweepVerdict::Leave);
     }
 
     #[test]
@@ -289,7 +289,7 @@ mod tests {
         let mut l = listed(AFTER);
         record(&mut l).status = DeploymentStatus::RollingBack;
         record(&mut l).summary = Some("rolled back at 10% green: alarm shop-5xx".into());
-        let Verdict::RollBack(orphan) = assess(&l, NOW, AFTER) else {
+        let SweepVerdict::RollBack(orphan) = assess(&l, NOW, AFTER) else {
             panic!("not rolled back");
         };
         assert_eq!(
@@ -310,13 +310,13 @@ mod tests {
         record(&mut l).watch.lease_until_ms = NOW + 1;
         assert_eq!(
             assess(&l, NOW, AFTER),
-            Verdict::Leave,
+            SweepVerdict::Leave,
             "it may still report"
         );
         record(&mut l).watch.lease_until_ms = NOW - 1;
         assert_eq!(
             assess(&l, NOW, AFTER),
-            Verdict::Report(Unreported {
+            SweepVerdict::Report(Unreported {
                 job_id: "job-3".into(),
                 succeeded: true,
                 summary: "green is live".into()
@@ -329,18 +329,18 @@ mod tests {
         for status in [DeploymentStatus::Succeeded, DeploymentStatus::RolledBack] {
             let mut l = listed(AFTER * 10);
             record(&mut l).status = status;
-            assert_eq!(assess(&l, NOW, AFTER), Verdict::Forget);
+            assert_eq!(assess(&l, NOW, AFTER), SweepVerdict::Forget);
         }
         let mut l = listed(0);
         l.record = None;
         l.listed_ms = NOW - 1_000;
         assert_eq!(
             assess(&l, NOW, AFTER),
-            Verdict::Leave,
+            SweepVerdict::Leave,
             "its record may be on its way"
         );
         l.listed_ms = NOW - AFTER;
-        assert_eq!(assess(&l, NOW, AFTER), Verdict::Forget);
+        assert_eq!(assess(&l, NOW, AFTER), SweepVerdict::Forget);
     }
 
     #[test]
@@ -351,7 +351,7 @@ mod tests {
             ..Watch::default()
         };
         record(&mut l).handed_over = None;
-        let Verdict::RollBack(orphan) = assess(&l, NOW, AFTER) else {
+        let SweepVerdict::RollBack(orphan) = assess(&l, NOW, AFTER) else {
             panic!("not rolled back");
         };
         assert_eq!((orphan.job_id.as_str(), orphan.seq), ("job-1", 1));

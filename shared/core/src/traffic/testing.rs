@@ -1279,9 +1279,9 @@ impl ServiceScaling for FakeAws {
 }
 
 /// The shifter over the fakes.
-pub struct Fakes;
+pub struct ShifterFakes;
 
-impl ShifterPorts for Fakes {
+impl ShifterPorts for ShifterFakes {
     type Cluster = FakeAws;
     type Balancer = FakeAws;
     type Alarms = FakeAws;
@@ -1295,7 +1295,7 @@ impl ShifterPorts for Fakes {
 
 /// A shifter whose every port is `aws`, posting progress to a `FakeSlack`; the judge takes a
 /// window as complete as soon as it ends.
-pub fn shifter(aws: &FakeAws) -> Shifter<Fakes> {
+pub fn shifter(aws: &FakeAws) -> Shifter<ShifterFakes> {
     Shifter {
         cluster: aws.clone(),
         balancer: aws.clone(),

@@ -6,7 +6,7 @@ use super::Shifter;
 use crate::clock::now_epoch_millis as now_ms;
 use crate::traffic::progress::Thread;
 use crate::traffic::report;
-use crate::traffic::sweep::{self, Listed, Orphan, Unreported, Verdict};
+use crate::traffic::sweep::{self, Listed, Orphan, SweepVerdict, Unreported};
 use crate::traffic::turn::LEASE_MARGIN;
 use crate::traffic::weights::read_weights;
 use crate::traffic::{
@@ -40,27 +40,28 @@ impl<P: super::ShifterPorts> Shifter<P> {
         let mut done = SweepReport::default();
         for l in &listed {
             match sweep::assess(l, now_ms(), after) {
-                Verdict::Leave => done.left.push(l.id.clone()),
-                Verdict::Forget => {
+                SweepVerdict::Leave => done.left.push(l.id.clone()),
+                SweepVerdict::Forget => {
                     if let Err(e) = self.store.forget(&l.id).await {
                         tracing::warn!(deployment = %l.id, error = %e, "could not take a finished deployment off the index");
                     }
                     done.forgotten.push(l.id.clone());
                 }
-                Verdict::Report(unreported) => match self.report_finished(&l.id, &unreported).await
-                {
-                    Ok(()) => {
-                        if let Err(e) = self.store.forget(&l.id).await {
-                            tracing::warn!(deployment = %l.id, error = %e, "could not take a finished deployment off the index");
+                SweepVerdict::Report(unreported) => {
+                    match self.report_finished(&l.id, &unreported).await {
+                        Ok(()) => {
+                            if let Err(e) = self.store.forget(&l.id).await {
+                                tracing::warn!(deployment = %l.id, error = %e, "could not take a finished deployment off the index");
+                            }
+                            done.forgotten.push(l.id.clone());
                         }
-                        done.forgotten.push(l.id.clone());
+                        Err(e) => {
+                            tracing::error!(deployment = %l.id, error = %e, "the sweep could not give a finished deployment's job its result");
+                            done.failed.push((l.id.clone(), e.to_string()));
+                        }
                     }
-                    Err(e) => {
-                        tracing::error!(deployment = %l.id, error = %e, "the sweep could not give a finished deployment's job its result");
-                        done.failed.push((l.id.clone(), e.to_string()));
-                    }
-                },
-                Verdict::RollBack(orphan) => {
+                }
+                SweepVerdict::RollBack(orphan) => {
                     match Box::pin(self.roll_back_orphan(l, orphan, end)).await {
                         Ok(Some(message)) => done.rolled_back.push((l.id.clone(), message)),
                         Ok(None) => done.left.push(l.id.clone()),
