@@ -195,6 +195,11 @@ def sha256sums(out: str) -> str:
     return "".join(lines)
 
 
+# SourceCodeUrl and HomePageUrl when neither GANTRY_SOURCE_CODE_URL nor Cargo.toml's
+# `repository` names one.
+SOURCE_CODE_URL_UNSET = "https://example.invalid/set-GANTRY_SOURCE_CODE_URL"
+
+
 def write(path: str, text: str) -> None:
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         f.write(text)
@@ -206,10 +211,16 @@ def package(lambda_dir: str, out: str, *, crates: list[tuple[str, str]] | None =
     SBOM's list (by default what `cargo tree` says the four functions compile)."""
     epoch = source_date_epoch()
     package_meta = workspace()
+    source = os.environ.get("GANTRY_SOURCE_CODE_URL") or package_meta.get("repository")
+    if not source:
+        # The project has no public address of its own yet: the one who publishes names theirs.
+        # The stand-in is a reserved name (RFC 2606) that resolves nowhere, so it is never
+        # mistaken for a real home; SAR's console shows it as the source link until it is set.
+        source = SOURCE_CODE_URL_UNSET
+        print(f"release: GANTRY_SOURCE_CODE_URL is not set: SourceCodeUrl is {source}; "
+              "set it to your repository before `sam publish` (docs/release.md)", file=sys.stderr)
     meta = {"version": package_meta["version"], "license": package_meta["license"],
-            "repository": os.environ.get("GANTRY_SOURCE_CODE_URL") or package_meta.get("repository")}
-    if not meta["repository"]:
-        raise ReleaseError("Cargo.toml's [workspace.package] needs `repository` (SAR's SourceCodeUrl)")
+            "repository": source}
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     for function in FUNCTIONS:

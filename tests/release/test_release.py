@@ -119,7 +119,8 @@ class Dist(unittest.TestCase):
 
     def test_every_code_uri_is_a_zip_in_dist_and_nothing_asks_sam_to_build(self) -> None:
         functions = {k: r for k, r in self.template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
-        self.assertEqual(len(functions), len(release.FUNCTIONS))
+        # Four binaries; a function resource may reuse one (approval requests run the approval
+        # binary with a concurrency of their own), so the resources name exactly those four zips.
         uris = {r["Properties"]["CodeUri"] for r in functions.values()}
         self.assertEqual(uris, {f"{f}.zip" for f in release.FUNCTIONS})
         for uri in uris:

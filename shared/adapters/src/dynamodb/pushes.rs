@@ -121,7 +121,7 @@ pub(crate) async fn started(
     Ok(item.as_ref().and_then(from_item))
 }
 
-/// The ref's pushes received before `own`, newest first, down to the first one the stage ran
+/// The ref's pushes received before `own` (or in its second), newest first, down to the first one
 /// (included): one `Query` (its pages read only until that push).
 pub(crate) async fn pushes_before(
     table: &StateTable,
@@ -132,9 +132,15 @@ pub(crate) async fn pushes_before(
         .client
         .query()
         .table_name(&table.name)
-        .key_condition_expression("pk = :pk AND sk < :own")
+        // Up to the end of `own`'s second: receive times are whole seconds, so a push received
+        // in the same second may be older or newer. It counts as part of the change (four-eyes
+        // then bars its people too: the safe side), and never ends the walk.
+        .key_condition_expression("pk = :pk AND sk < :next_second")
         .expression_attribute_values(":pk", s(pushes_pk(&own.pipeline, &own.git_ref)))
-        .expression_attribute_values(":own", s(push_sk(own)))
+        .expression_attribute_values(
+            ":next_second",
+            s(format!("{:012}", own.facts.received_at.max(0) + 1)),
+        )
         .scan_index_forward(false)
         .consistent_read(true)
         .into_paginator()
@@ -143,7 +149,10 @@ pub(crate) async fn pushes_before(
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| store_error(&table.name, e))?;
         for push in page.items().iter().filter_map(from_item) {
-            let last = ran.ran(&push);
+            if push.execution_id == own.execution_id {
+                continue;
+            }
+            let last = push.facts.received_at < own.facts.received_at && ran.ran(&push);
             older.push(push);
             if last {
                 return Ok(older);

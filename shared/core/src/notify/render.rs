@@ -47,7 +47,10 @@ pub fn failure_reply(e: &Execution, notice: &Notice) -> Value {
         .summary
         .as_deref()
         .map(str::trim)
-        .filter(|s| !s.is_empty());
+        .filter(|s| !s.is_empty())
+        // Another action's summary is AWS's text: what failed stays, the identifiers go.
+        .map(crate::text::hide_aws_identifiers);
+    let summary = summary.as_deref();
     let mut text = format!(
         ":x: *{}* failed in stage *{}*",
         escape(action),

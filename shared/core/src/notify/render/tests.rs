@@ -216,3 +216,30 @@ fn a_huge_error_summary_is_cut_with_its_code_block_closed() {
     let text = texts(&m)[0].clone();
     assert!(text.ends_with("…```"), "{}", &text[text.len() - 10..]);
 }
+
+#[test]
+fn a_failure_reply_quotes_what_failed_without_the_arns_and_account_ids_in_awss_text() {
+    let events = vec![
+        pipeline(1, Status::Started),
+        failed_action(
+            9,
+            "Deploy",
+            "ECS",
+            "User: arn:aws:sts::123456789012:assumed-role/pipeline/x is not authorized to perform: ecs:UpdateService",
+            "https://x.example/",
+        ),
+    ];
+    let e = execution_of(&events);
+    let notice = e
+        .notices
+        .iter()
+        .find(|n| n.status == Status::Failed)
+        .unwrap();
+    let m = failure_reply(&e, notice);
+    let shown = format!("{}\n{}", texts(&m)[0], m["text"]);
+    assert!(!shown.contains("arn:aws") && !shown.contains("123456789012"), "{shown}");
+    assert!(
+        shown.contains("User: [ARN hidden] is not authorized to perform: ecs:UpdateService"),
+        "{shown}"
+    );
+}
