@@ -494,6 +494,54 @@ async fn topic_subjects(w: &World, queue: usize) -> Vec<String> {
     subjects(&w.topic.received_by(queue).await)
 }
 
+/// Another action's failure summary is AWS's text, and free text: the thread reply shows what
+/// failed, escaped for Slack in its blocks and its fallback `text` alike, without the ARNs and
+/// account ids AWS's message holds.
+#[tokio::test]
+async fn a_failure_reply_hides_awss_identifiers_and_escapes_free_text_in_blocks_and_fallback() {
+    let w = world().await;
+    let id = start(&w).await;
+    seed_action(
+        &w,
+        &id,
+        "Build",
+        "Build",
+        json!({"status": "Failed",
+               "summary": "<!channel> User: arn:aws:sts::123456789012:assumed-role/build/x is not authorized to perform: ecr:PutImage",
+               "external_execution_url": "https://console.aws.amazon.com/codebuild/"}),
+    )
+    .await;
+    let ev = events(&w, &id);
+    let mut run = ev.successful_run()[..7].to_vec();
+    run.push(ev.action(95, "Build", "Build", "FAILED"));
+    run.push(ev.pipeline(95, "FAILED"));
+    for e in &run {
+        send(&w, e).await;
+    }
+    let messages = w.slack.messages().await;
+    let parent = parents(&messages)[0];
+    let reply = messages
+        .iter()
+        .find(|m| m["thread_ts"] == parent["ts"])
+        .expect("a reply in the thread");
+    let fallback = reply["text"].as_str().unwrap_or_default();
+    let block = &texts(reply)[0];
+    for shown in [fallback, block.as_str()] {
+        assert!(
+            shown.contains(
+                "&lt;!channel&gt; User: [ARN hidden] is not authorized to perform: ecr:PutImage"
+            ),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("<!channel>")
+                && !shown.contains("arn:aws")
+                && !shown.contains("123456789012"),
+            "{shown}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn superseded_and_stopped_executions_say_so() {
     let w = world().await;

@@ -237,7 +237,10 @@ fn a_failure_reply_quotes_what_failed_without_the_arns_and_account_ids_in_awss_t
         .unwrap();
     let m = failure_reply(&e, notice);
     let shown = format!("{}\n{}", texts(&m)[0], m["text"]);
-    assert!(!shown.contains("arn:aws") && !shown.contains("123456789012"), "{shown}");
+    assert!(
+        !shown.contains("arn:aws") && !shown.contains("123456789012"),
+        "{shown}"
+    );
     assert!(
         shown.contains("User: [ARN hidden] is not authorized to perform: ecs:UpdateService"),
         "{shown}"
