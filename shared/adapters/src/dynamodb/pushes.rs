@@ -37,13 +37,22 @@ fn pushes_pk(pipeline: &str, git_ref: &str) -> String {
     format!("PUSHES#{pipeline}#{git_ref}")
 }
 
-/// Twelve digits of epoch seconds sort as numbers until the year 33658.
+/// Fifteen digits of epoch milliseconds sort as numbers until the year 33658.
 fn push_sk(started: &StartedPush) -> String {
     format!(
-        "{:012}#{}",
-        started.facts.received_at.max(0),
+        "{:015}#{}",
+        received_ms(&started.facts).max(0),
         started.execution_id
     )
+}
+
+/// When the push was received, in milliseconds (a record without them: its second's start).
+fn received_ms(facts: &PushFacts) -> i64 {
+    if facts.received_ms > 0 {
+        facts.received_ms
+    } else {
+        facts.received_at.saturating_mul(1000)
+    }
 }
 
 /// The record's attributes, the same in both records.
@@ -59,6 +68,7 @@ fn attributes(started: &StartedPush) -> Vec<(&'static str, AttributeValue)> {
         ("commits", list(&started.facts.commits)),
         ("delivery", s(&started.facts.delivery)),
         ("received_at", n(started.facts.received_at)),
+        ("received_ms", n(received_ms(&started.facts))),
         (
             "expires_at",
             n(started.facts.received_at + PUSH_HISTORY_SECONDS),
@@ -88,6 +98,7 @@ fn from_item(item: &DynamoItem) -> Option<StartedPush> {
             commits: list("commits"),
             delivery: text(item, "delivery").unwrap_or_default(),
             received_at: number(item, "received_at")?,
+            received_ms: number(item, "received_ms").unwrap_or(0),
         },
     })
 }
@@ -121,7 +132,7 @@ pub(crate) async fn started(
     Ok(item.as_ref().and_then(from_item))
 }
 
-/// The ref's pushes received before `own` (or in its second), newest first, down to the first one
+/// The ref's pushes received before `own`, newest first, down to the first one the stage ran
 /// (included): one `Query` (its pages read only until that push).
 pub(crate) async fn pushes_before(
     table: &StateTable,
@@ -132,15 +143,9 @@ pub(crate) async fn pushes_before(
         .client
         .query()
         .table_name(&table.name)
-        // Up to the end of `own`'s second: receive times are whole seconds, so a push received
-        // in the same second may be older or newer. It counts as part of the change (four-eyes
-        // then bars its people too: the safe side), and never ends the walk.
-        .key_condition_expression("pk = :pk AND sk < :next_second")
+        .key_condition_expression("pk = :pk AND sk < :own")
         .expression_attribute_values(":pk", s(pushes_pk(&own.pipeline, &own.git_ref)))
-        .expression_attribute_values(
-            ":next_second",
-            s(format!("{:012}", own.facts.received_at.max(0) + 1)),
-        )
+        .expression_attribute_values(":own", s(push_sk(own)))
         .scan_index_forward(false)
         .consistent_read(true)
         .into_paginator()
@@ -152,7 +157,7 @@ pub(crate) async fn pushes_before(
             if push.execution_id == own.execution_id {
                 continue;
             }
-            let last = push.facts.received_at < own.facts.received_at && ran.ran(&push);
+            let last = ran.ran(&push);
             older.push(push);
             if last {
                 return Ok(older);
@@ -185,6 +190,7 @@ mod tests {
                 commits: vec!["c0ffee".into()],
                 delivery: "d-1".into(),
                 received_at: at,
+                received_ms: at * 1000,
             },
         }
     }
@@ -206,6 +212,18 @@ mod tests {
     #[test]
     fn the_history_sorts_by_receive_time() {
         assert!(push_sk(&started(999)) < push_sk(&started(1_000)));
+        // Two pushes in one second keep their order, whatever their execution ids.
+        let mut first = started(1_000);
+        first.execution_id = "z-first".into();
+        first.facts.received_ms = 1_000_001;
+        let mut second = started(1_000);
+        second.execution_id = "a-second".into();
+        second.facts.received_ms = 1_000_002;
+        assert!(push_sk(&first) < push_sk(&second));
+        // A record from before milliseconds were kept: its second's start.
+        let mut old = started(1_000);
+        old.facts.received_ms = 0;
+        assert!(push_sk(&old) < push_sk(&first));
         assert_eq!(Key::ref_push(&started(5)).pk, "PUSHES#shop#refs/heads/main");
     }
 }

@@ -99,6 +99,7 @@ mod tests {
                 commits: vec![commit.into()],
                 delivery: format!("d-{execution}"),
                 received_at: 0,
+                received_ms: 0,
             },
         }
     }

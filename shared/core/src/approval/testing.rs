@@ -41,6 +41,7 @@ pub fn started(
             commits: vec![format!("commit-{execution}")],
             delivery: format!("d-{execution}"),
             received_at: at,
+            received_ms: 0,
         },
     }
 }

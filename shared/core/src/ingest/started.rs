@@ -27,9 +27,12 @@ pub struct PushFacts {
     pub commits: Vec<String>,
     /// The provider's delivery id (for people reading the table; not trusted for anything).
     pub delivery: String,
-    /// When Gantry received the push (epoch seconds): the order of a ref's pushes, which no
-    /// committer can write.
+    /// When Gantry received the push (epoch seconds), which no committer can write.
     pub received_at: i64,
+    /// The same, in epoch milliseconds: the order of a ref's pushes (two pushes can arrive in
+    /// one second, and the four-eyes change must not mistake which came first).
+    #[serde(default)]
+    pub received_ms: i64,
 }
 
 impl PushFacts {
@@ -54,7 +57,20 @@ impl PushFacts {
             commits,
             delivery: delivery.to_string(),
             received_at: now,
+            received_ms: received_ms(now),
         }
+    }
+}
+
+/// The clock's milliseconds when they agree with `now` (the caller's clock, in seconds; within a
+/// second either way, so a push read just before a second ends keeps its real order), else the
+/// start of `now`'s second.
+fn received_ms(now: i64) -> i64 {
+    let ms = crate::clock::now_epoch_millis();
+    if (ms.div_euclid(1000) - now).abs() <= 1 {
+        ms
+    } else {
+        now.saturating_mul(1000)
     }
 }
 
@@ -103,6 +119,14 @@ mod tests {
         assert_eq!(f.authors, vec!["ghost@example.invalid", "ada"]);
         assert_eq!(f.commits.last(), Some(&p.commit_id));
         assert_eq!(f.received_at, 1_700_000_000);
+        // A caller's clock far from the machine's: the start of its second.
+        assert_eq!(f.received_ms, 1_700_000_000_000);
+        let now = crate::clock::now_epoch_seconds();
+        let live = PushFacts::of(&p, "d", now);
+        assert!(
+            (live.received_ms.div_euclid(1000) - now).abs() <= 1,
+            "{live:?}"
+        );
     }
 
     #[test]
