@@ -148,21 +148,16 @@ impl<P: ShifterPorts> Shifter<P> {
             // Mid-deployment, an outage is no reason to fail the job: try again. That includes
             // a repeated first invocation (its twin recorded the deployment and may have moved
             // traffic since), and a start that failed once the deployment was recorded.
-            Err(e) if e.is_transient() && self.maybe_recorded(job).await => {
-                if first {
-                    self.let_go(&job.id, 0).await;
-                }
-                return Err(e);
-            }
             Err(e) => {
-                let refused = self.refuse(job, e).await;
+                let ended = if e.is_transient() && self.maybe_recorded(job).await {
+                    Err(e)
+                } else {
+                    self.refuse(job, e).await
+                };
                 if first {
-                    match &refused {
-                        Ok(_) => self.release(&job.id, 0).await,
-                        Err(_) => self.let_go(&job.id, 0).await,
-                    }
+                    self.settle(&job.id, 0, &ended).await;
                 }
-                return refused;
+                return ended;
             }
         };
         if !first && !super::turn::wait_for_turn(&self.store, &d.id, d.seq, end).await? {
@@ -174,13 +169,18 @@ impl<P: ShifterPorts> Shifter<P> {
         let (id, seq) = (d.id.clone(), d.seq);
         self.keep_job(job, &id, seq).await;
         let outcome = Box::pin(self.go_on(job, &params, d, record, end)).await;
-        match &outcome {
-            // The job has its result: a twin of this invocation must not take over.
-            Ok(_) => self.release(&id, seq).await,
-            // Lambda retries the event: its retry takes over at once.
-            Err(_) => self.let_go(&id, seq).await,
-        }
+        self.settle(&id, seq, &outcome).await;
         outcome
+    }
+
+    /// Ends the hold of hand-over `seq` on the deployment as the invocation ends: released when
+    /// the job has its result (a twin of this invocation must not take over), let go on an error
+    /// (Lambda retries the event, and its retry takes over at once).
+    async fn settle(&self, id: &str, seq: u32, ended: &Result<ShiftOutcome, ShiftError>) {
+        match ended {
+            Ok(_) => self.release(id, seq).await,
+            Err(_) => self.let_go(id, seq).await,
+        }
     }
 
     /// Ends this invocation's lease without a result, for Lambda's retry of the same event.
