@@ -1,4 +1,4 @@
-"""template.yaml as CloudFormation sees it, offline: SAM's own translator turns the SAM template
+"""template.yaml (the hub) and service/template.yaml (a service) as CloudFormation sees them, offline: SAM's own translator turns the SAM template
 into plain CloudFormation, and SAM CLI's intrinsic resolver evaluates `!Sub`, `!If`, `!Join`… with
 chosen parameter values. Nothing reaches AWS.
 
@@ -22,6 +22,7 @@ from samtranslator.translator.transform import transform
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TEMPLATE = os.path.join(ROOT, "template.yaml")
+SERVICE_TEMPLATE = os.path.join(ROOT, "service", "template.yaml")
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -47,12 +48,12 @@ def environment(env: str) -> dict[str, Any]:
     }
 
 
-# What a user answers to `sam deploy --guided` (defaults for everything else).
+# What a user answers to the service template's `sam deploy --guided` (defaults for everything
+# else). The hub needs no answer: every parameter of template.yaml has a default.
 SAMPLE: dict[str, Any] = {
     "ServiceName": "shop",
     "ConnectionArn": f"arn:aws:codeconnections:{REGION}:{ACCOUNT}:connection/2a0c8f6e-1b7d-4c3e-9f5a-6d8b7c9e0f1a",
     "RepositoryId": "octo-org/shop",
-    "TaskRoleArns": [f"arn:aws:iam::{ACCOUNT}:role/shop-task", f"arn:aws:iam::{ACCOUNT}:role/shop-execution"],
     "SlackChannel": "C0DEPLOYS",
     "ApproverUsers": "U0ALICE,U0BOB",
     "ApproverGroups": "S0RELEASE",
@@ -62,8 +63,8 @@ SAMPLE: dict[str, Any] = {
 }
 
 
-def sam_template() -> dict[str, Any]:
-    with open(TEMPLATE, encoding="utf-8") as f:
+def sam_template(path: str = TEMPLATE) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as f:
         return yaml_parse(f.read())
 
 
@@ -75,10 +76,12 @@ class _NoManagedPolicies:
         return {}
 
 
-def parameters(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def parameters(overrides: dict[str, Any] | None = None, path: str = TEMPLATE) -> dict[str, Any]:
     """Every parameter's value: the template's defaults, the sample answers, then `overrides`.
-    CommaDelimitedList values are lists, as CloudFormation hands them to intrinsics."""
-    declared = sam_template()["Parameters"]
+    CommaDelimitedList values are lists, as CloudFormation hands them to intrinsics. Answers and
+    overrides the template does not declare are left out (a test's stack may name a service's
+    parameters when it resolves the hub)."""
+    declared = sam_template(path)["Parameters"]
     values: dict[str, Any] = {}
     for name, spec in declared.items():
         if "Default" in spec:
@@ -87,20 +90,22 @@ def parameters(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
                 # As CloudFormation does: "" is a list of one empty string, not an empty list.
                 default = default.split(",")
             values[name] = default if isinstance(default, list) else str(default)
-    values.update(SAMPLE)
-    values.update(overrides or {})
+    values.update({k: v for k, v in SAMPLE.items() if k in declared})
+    values.update({k: v for k, v in (overrides or {}).items() if k in declared})
     missing = [n for n in declared if n not in values]
     if missing:
         raise KeyError(f"no sample value for parameters without a default: {missing}")
     return values
 
 
-def cloudformation(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def cloudformation(overrides: dict[str, Any] | None = None, path: str = TEMPLATE) -> dict[str, Any]:
     """The template after SAM's transform: plain CloudFormation, intrinsics still unresolved."""
-    values = parameters(overrides)
+    values = parameters(overrides, path)
     # The translator resolves a few SAM-level intrinsics itself and wants strings there.
     flat = {k: ",".join(v) if isinstance(v, list) else v for k, v in values.items()}
-    sam = sam_template()
+    sam = sam_template(path)
+    if "Transform" not in sam:  # the service template is plain CloudFormation already
+        return sam
     # What `sam package` does after uploading the build: the local CodeUri becomes an S3 URI.
     sam["Globals"]["Function"]["CodeUri"] = "s3://gantry-packages/functions.zip"
     return transform(sam, flat, _NoManagedPolicies())
@@ -110,13 +115,15 @@ class Resolved:
     """The transformed template, with a resolver for any of its values."""
 
     def __init__(self, overrides: dict[str, Any] | None = None,
-                 names: dict[str, Any] | None = None, transformed: dict[str, Any] | None = None) -> None:
+                 names: dict[str, Any] | None = None, transformed: dict[str, Any] | None = None,
+                 path: str = TEMPLATE) -> None:
         """`names`: what CloudFormation answers for resources (logical id -> `Ref` value, or
         {"Ref": ..., "Arn": ...}), replacing the stand-ins below: the emulator's own names when a
         test's functions run with the roles resolved here."""
-        self.parameters = parameters(overrides)
+        self.path = path
+        self.parameters = parameters(overrides, path)
         # `transformed`: an earlier transform to reuse (the roles do not depend on its parameters).
-        self.template = copy.deepcopy(transformed) if transformed else cloudformation(overrides)
+        self.template = copy.deepcopy(transformed) if transformed else cloudformation(overrides, path)
         self.resources: dict[str, Any] = self.template["Resources"]
         translator: dict[str, Any] = {
             "AWS::Region": REGION,
@@ -124,7 +131,7 @@ class Resolved:
             "AWS::StackName": STACK,
             "AWS::Partition": "aws",
             # What CloudFormation would answer for the resources the functions are given.
-            "Pipeline": self.parameters["ServiceName"],
+            "Pipeline": self.parameters.get("ServiceName", SAMPLE["ServiceName"]),
             "StateTable": f"{STACK}-StateTable-1A2B3C4D5E6F",
             "GantrySecret": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:gantry/{STACK}-AbCdEf",
             "Topic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-Topic-1A2B3C4D5E6F",

@@ -1,6 +1,7 @@
-"""The SAM template, resolved offline into the CloudFormation AWS would deploy: the events reach
-the right functions, the URLs exist, the pipeline runs its stages in promotion order with the same
-image, and the configuration it generates is what the functions expect. `sam build` runs for real,
+"""The hub (template.yaml) and the service template (service/template.yaml), resolved offline into
+the CloudFormation AWS would deploy: the events reach the right functions, the URLs exist, a
+service's pipeline runs its stages in promotion order with the same image through the hub's traffic
+shifter, and the registry entry it writes is what the functions expect. `sam build` runs for real,
 with a stand-in for cargo, to show it asks cargo-lambda for the right binary of each function
 (the real compile is `make build`). Plain unittest:
 
@@ -36,6 +37,7 @@ WEBHOOK_VARIABLES = {"COMMIT_ID", "BRANCH", "TAG", "REPOSITORY", "AUTHOR", "COMM
 MAX_CONFIGURATION_VALUE = 1000
 
 DEFAULT = resolve.Resolved()
+SERVICE = resolve.Resolved(path=resolve.SERVICE_TEMPLATE)
 
 # Stands in for cargo under `sam build`: answers `cargo metadata`, records each `cargo lambda build`
 # and leaves a "binary" that names the --bin it was built for. cargo-lambda itself is only looked for.
@@ -74,24 +76,34 @@ def deploy_actions(resolved: resolve.Resolved) -> dict[str, dict[str, Any]]:
     }
 
 
+def service(overrides: dict[str, Any]) -> resolve.Resolved:
+    return resolve.Resolved(overrides, path=resolve.SERVICE_TEMPLATE)
+
+
+def registry_entry(resolved: resolve.Resolved) -> dict[str, Any]:
+    """The service's registry document, as its stack writes it to /gantry/services/<pipeline>."""
+    return json.loads(resolved.resolve(resolved.resources["RegistryEntry"]["Properties"]["Value"]))
+
+
 def user_parameters(resolved: resolve.Resolved, stage: str) -> dict[str, Any]:
     text = resolved.resolve(deploy_actions(resolved)[stage]["Configuration"]["UserParameters"])
     return json.loads(text)
 
 
 class Events(unittest.TestCase):
-    def test_notifier_hears_every_execution_stage_and_action_event_of_this_pipeline(self) -> None:
+    def test_notifier_hears_every_execution_stage_and_action_event_of_every_pipeline(self) -> None:
+        # A service added later changes nothing in the hub: the rule names no pipeline.
         rule = rule_targeting(DEFAULT, "NotifierFunction")
         pattern = rule["EventPattern"]
         self.assertEqual(pattern["source"], ["aws.codepipeline"])
         self.assertEqual(set(pattern["detail-type"]), PIPELINE_EVENTS)
-        self.assertEqual(pattern["detail"], {"pipeline": [{"Ref": "Pipeline"}]})
+        self.assertNotIn("detail", pattern)
 
-    def test_approval_hears_this_pipelines_approval_actions(self) -> None:
+    def test_approval_hears_every_pipelines_approval_actions(self) -> None:
         pattern = rule_targeting(DEFAULT, "ApprovalRequestsFunction")["EventPattern"]
         self.assertEqual(pattern["source"], ["aws.codepipeline"])
         self.assertEqual(pattern["detail-type"], ["CodePipeline Action Execution State Change"])
-        self.assertEqual(pattern["detail"]["pipeline"], [{"Ref": "Pipeline"}])
+        self.assertNotIn("pipeline", pattern["detail"])
         self.assertEqual(pattern["detail"]["type"], {"category": ["Approval"]})
 
     def test_eventbridge_may_invoke_both_and_undeliverable_events_are_kept(self) -> None:
@@ -200,70 +212,73 @@ class FunctionUrls(unittest.TestCase):
             # Public on purpose: both verify the provider's signature before doing anything.
             self.assertEqual(url["AuthType"], "NONE")
 
-    def test_the_urls_are_outputs_with_the_topic_and_the_pipeline(self) -> None:
+    def test_the_urls_are_outputs_with_the_topic_and_a_service_names_its_pipeline(self) -> None:
         outputs = DEFAULT.template["Outputs"]
         self.assertEqual(outputs["WebhookUrl"]["Value"], {"Fn::GetAtt": ["WebhookFunctionUrl", "FunctionUrl"]})
         self.assertEqual(
             outputs["SlackInteractivityUrl"]["Value"], {"Fn::GetAtt": ["ApprovalFunctionUrl", "FunctionUrl"]}
         )
         self.assertEqual(outputs["TopicArn"]["Value"], {"Ref": "Topic"})
+        self.assertNotIn("PipelineName", outputs)  # the hub has no pipeline of its own
+        outputs = SERVICE.template["Outputs"]
         self.assertEqual(outputs["PipelineName"]["Value"], {"Ref": "Pipeline"})
-        console = DEFAULT.resolve(outputs["PipelineConsoleUrl"]["Value"])
+        console = SERVICE.resolve(outputs["PipelineConsoleUrl"]["Value"])
         self.assertTrue(console.startswith("https://us-east-1.console.aws.amazon.com/"), console)
         self.assertIn("/pipelines/shop/", console)
 
 
 class Pipeline(unittest.TestCase):
     def test_stages_run_source_build_then_each_environment_in_order(self) -> None:
-        self.assertEqual([s["Name"] for s in stages(DEFAULT)], ["Source", "Build", "Dev", "QA", "Prod"])
-        self.assertEqual(DEFAULT.resources["Pipeline"]["Properties"]["PipelineType"], "V2")
+        self.assertEqual([s["Name"] for s in stages(SERVICE)], ["Source", "Build", "Dev", "QA", "Prod"])
+        self.assertEqual(SERVICE.resources["Pipeline"]["Properties"]["PipelineType"], "V2")
 
     def test_prod_waits_for_an_approval_before_it_deploys(self) -> None:
-        prod = {a["Name"]: a for a in stages(DEFAULT)[-1]["Actions"]}
+        prod = {a["Name"]: a for a in stages(SERVICE)[-1]["Actions"]}
         approve, deploy = prod["Approve"], prod["Deploy"]
         self.assertEqual(approve["ActionTypeId"]["Category"], "Approval")
         self.assertEqual(approve["ActionTypeId"]["Provider"], "Manual")
         self.assertLess(approve["RunOrder"], deploy["RunOrder"])
-        for stage in stages(DEFAULT)[:-1]:
+        for stage in stages(SERVICE)[:-1]:
             self.assertFalse(
                 any(a["ActionTypeId"]["Category"] == "Approval" for a in stage["Actions"]),
                 f"{stage['Name']} should not wait for an approval",
             )
 
     def test_source_is_pinned_by_the_webhook_not_detected(self) -> None:
-        source = stages(DEFAULT)[0]["Actions"][0]
+        source = stages(SERVICE)[0]["Actions"][0]
         self.assertEqual(source["ActionTypeId"]["Provider"], "CodeStarSourceConnection")
         self.assertEqual(source["Name"], "Source")  # the route's source_action
         self.assertEqual(source["Configuration"]["DetectChanges"], "false")
-        self.assertNotIn("Triggers", DEFAULT.resources["Pipeline"]["Properties"])
+        self.assertNotIn("Triggers", SERVICE.resources["Pipeline"]["Properties"])
 
     def test_every_variable_the_webhook_passes_is_declared_with_a_default(self) -> None:
-        declared = DEFAULT.resources["Pipeline"]["Properties"]["Variables"]
+        declared = SERVICE.resources["Pipeline"]["Properties"]["Variables"]
         self.assertEqual({v["Name"] for v in declared}, WEBHOOK_VARIABLES)
         for v in declared:
-            self.assertTrue(str(DEFAULT.resolve(v["DefaultValue"])), f"{v['Name']} has an empty default")
+            self.assertTrue(str(SERVICE.resolve(v["DefaultValue"])), f"{v['Name']} has an empty default")
 
     def test_the_build_exports_the_image_uri_under_the_namespace_the_deploys_read(self) -> None:
-        build = stages(DEFAULT)[1]["Actions"][0]
+        build = stages(SERVICE)[1]["Actions"][0]
         self.assertEqual(build["Namespace"], "BuildVariables")
         env = json.loads(build["Configuration"]["EnvironmentVariables"])
         self.assertEqual(env, [{"name": "COMMIT_ID", "value": "#{SourceVariables.CommitId}", "type": "PLAINTEXT"}])
-        self.assertEqual(stages(DEFAULT)[0]["Actions"][0]["Namespace"], "SourceVariables")
-        buildspec = DEFAULT.resources["BuildProject"]["Properties"]["Source"]["BuildSpec"]
+        self.assertEqual(stages(SERVICE)[0]["Actions"][0]["Namespace"], "SourceVariables")
+        buildspec = SERVICE.resources["BuildProject"]["Properties"]["Source"]["BuildSpec"]
         self.assertIn("exported-variables: [IMAGE_URI, IMAGE_TAG]", buildspec)
         self.assertIn('IMAGE_URI="$REPOSITORY_URI:$IMAGE_TAG"', buildspec)
         self.assertIn("DOCKER_BUILDKIT=1", buildspec)
 
     def test_every_environment_deploys_the_same_image_through_the_traffic_shifter(self) -> None:
-        actions = deploy_actions(DEFAULT)
+        actions = deploy_actions(SERVICE)
         self.assertEqual(list(actions), ["Dev", "QA", "Prod"])
         for stage, action in actions.items():
             self.assertEqual(action["ActionTypeId"]["Provider"], "Lambda")
-            self.assertEqual(action["Configuration"]["FunctionName"], {"Ref": "TrafficShifterFunction"})
-            self.assertEqual(user_parameters(DEFAULT, stage)["image"], "#{BuildVariables.IMAGE_URI}")
+            # The hub's traffic shifter, by the name the hub gives it.
+            self.assertEqual(SERVICE.resolve(action["Configuration"]["FunctionName"]), "gantry-traffic-shifter")
+            self.assertEqual(user_parameters(SERVICE, stage)["image"], "#{BuildVariables.IMAGE_URI}")
 
     def test_user_parameters_follow_the_traffic_shifter_contract(self) -> None:
-        params = user_parameters(DEFAULT, "Prod")
+        params = user_parameters(SERVICE, "Prod")
         sample = resolve.SAMPLE
         self.assertEqual(
             params,
@@ -283,15 +298,14 @@ class Pipeline(unittest.TestCase):
                 "lifecycle_hooks": [],
             },
         )
-        self.assertEqual(user_parameters(DEFAULT, "Dev")["strategy"], {"type": "all_at_once"})
-        self.assertEqual(user_parameters(DEFAULT, "QA")["strategy"]["type"], "linear")
+        self.assertEqual(user_parameters(SERVICE, "Dev")["strategy"], {"type": "all_at_once"})
+        self.assertEqual(user_parameters(SERVICE, "QA")["strategy"]["type"], "linear")
 
     def test_a_test_listener_and_lifecycle_hooks_reach_their_environment_only(self) -> None:
         test_listener = resolve.SAMPLE["ProdListenerArn"].rsplit("/", 1)[0] + "/0123456789abcdef"
         hooks = [{"hook_target_arn": "arn:aws:lambda:us-east-1:123456789012:function:smoke",
                   "lifecycle_stages": ["POST_TEST_TRAFFIC_SHIFT"]}]
-        resolved = resolve.Resolved({"ProdTestListenerArn": test_listener, "ProdLifecycleHooks": json.dumps(hooks),
-                                     "HookFunctionArns": [hooks[0]["hook_target_arn"]]})
+        resolved = service({"ProdTestListenerArn": test_listener, "ProdLifecycleHooks": json.dumps(hooks)})
         prod = user_parameters(resolved, "Prod")
         self.assertEqual(prod["test_listener_arn"], test_listener)
         self.assertEqual(prod["lifecycle_hooks"], hooks)
@@ -301,20 +315,24 @@ class Pipeline(unittest.TestCase):
 
     def test_no_alarm_names_is_an_empty_list(self) -> None:
         # An empty CommaDelimitedList reaches intrinsics as [""], as CloudFormation passes it.
-        resolved = resolve.Resolved({"QaAlarmNames": [""], "ProdAlarmNames": ["only-one"]})
+        resolved = service({"QaAlarmNames": [""], "ProdAlarmNames": ["only-one"]})
         self.assertEqual(user_parameters(resolved, "QA")["alarms"], [])
         self.assertEqual(user_parameters(resolved, "Prod")["alarms"], ["only-one"])
 
     def test_user_parameters_fit_codepipelines_limit_with_the_longest_alb_names(self) -> None:
-        for stage, action in deploy_actions(DEFAULT).items():
-            text = DEFAULT.resolve(action["Configuration"]["UserParameters"])
+        for stage, action in deploy_actions(SERVICE).items():
+            text = SERVICE.resolve(action["Configuration"]["UserParameters"])
             self.assertLessEqual(len(text), MAX_CONFIGURATION_VALUE, f"{stage}: {len(text)} characters")
 
     def test_the_pipeline_may_only_invoke_the_traffic_shifter(self) -> None:
-        statements = DEFAULT.resources["PipelineRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-        invokes = [s for s in statements if "lambda:InvokeFunction" in s["Action"]]
+        statements = SERVICE.resources["PipelineRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        invokes = [s for s in statements if "lambda:InvokeFunction" in s.get("Action", [])]
         self.assertEqual(len(invokes), 1)
-        self.assertEqual(invokes[0]["Resource"], {"Fn::GetAtt": ["TrafficShifterFunction", "Arn"]})
+        shifter = "arn:aws:lambda:us-east-1:123456789012:function:gantry-traffic-shifter"
+        self.assertEqual(SERVICE.resolve(invokes[0]["Resource"]), shifter)
+        # ...which is the hub's own traffic shifter's name.
+        hub = DEFAULT.resources["TrafficShifterFunction"]["Properties"]["FunctionName"]
+        self.assertEqual(shifter.rsplit(":", 1)[1], DEFAULT.resolve(hub))
 
 
 class Functions(unittest.TestCase):
@@ -385,44 +403,55 @@ class SamBuild(unittest.TestCase):
                     self.assertEqual(f.read().strip(), binary, f"{function} got the wrong binary")
 
 
-class GeneratedConfiguration(unittest.TestCase):
-    def test_the_generated_route_sends_this_repository_and_branch_to_this_pipeline(self) -> None:
-        routes = json.loads(DEFAULT.function_environment()["webhook"]["GANTRY_ROUTES"])
+class RegistryEntry(unittest.TestCase):
+    """The service stack's registry document (INTERFACES.md, "The service registry")."""
+
+    def test_the_entry_is_named_after_the_pipeline_and_is_a_plain_string(self) -> None:
+        entry = SERVICE.resources["RegistryEntry"]["Properties"]
+        self.assertEqual(SERVICE.resolve(entry["Name"]), "/gantry/services/shop")
+        self.assertEqual(entry["Type"], "String")
+        self.assertEqual(SERVICE.resolve(entry["Tags"]["gantry:hub"]), "gantry")
+
+    def test_the_route_sends_this_repository_and_branch_to_this_pipeline(self) -> None:
         self.assertEqual(
-            routes,
-            [
-                {
-                    "provider": "github",
-                    "repository": "octo-org/shop",
-                    "branches": ["main"],
-                    "pipeline": "shop",
-                    "source_action": "Source",
-                }
-            ],
+            registry_entry(SERVICE)["routes"],
+            [{"provider": "github", "repository": "octo-org/shop", "branches": ["main"], "tags": [],
+              "paths": [], "ignore_paths": [], "source_action": "Source"}],
         )
 
     def test_notify_posts_to_the_chosen_channel_at_the_chosen_verbosity(self) -> None:
-        env = resolve.Resolved({"NotifyVerbosity": "failures"}).function_environment()
-        notify = json.loads(env["notifier"]["GANTRY_NOTIFY"])
-        self.assertEqual(notify["default_channel"], "C0DEPLOYS")
-        self.assertEqual(notify["pipelines"]["shop"], {"channel": "C0DEPLOYS", "verbosity": "failures"})
+        self.assertEqual(registry_entry(service({"NotifyVerbosity": "failures"}))["notify"],
+                         {"channel": "C0DEPLOYS", "verbosity": "failures"})
+        # No channel: the hub's default channel.
+        self.assertEqual(registry_entry(service({"SlackChannel": ""}))["notify"], {"verbosity": "stages"})
+
+    def test_approvers_cover_every_stage_and_four_eyes_guards_prod(self) -> None:
+        approvers = registry_entry(SERVICE)["approvers"]
+        self.assertEqual(set(approvers), {"Dev", "QA", "Prod"})
+        self.assertEqual(approvers["Prod"], {"users": ["U0ALICE", "U0BOB"], "groups": ["S0RELEASE"], "four_eyes": True})
+        self.assertNotIn("four_eyes", approvers["Dev"])
+
+    def test_no_approvers_means_nobody_approves_from_slack(self) -> None:
+        entry = registry_entry(service({"ApproverUsers": "", "ApproverGroups": "", "FourEyes": "false"}))
+        self.assertEqual(entry["approvers"]["Prod"], {"users": [], "groups": [], "four_eyes": False})
+
+
+class HubConfiguration(unittest.TestCase):
+    def test_the_hub_names_no_service(self) -> None:
+        env = DEFAULT.function_environment()
+        self.assertEqual(json.loads(env["webhook"]["GANTRY_ROUTES"]), [])
+        self.assertNotIn("GANTRY_APPROVERS", env["approval"])
+        self.assertNotIn("GANTRY_NOTIFY", env["notifier"])
+        for name in resolve.sam_template()["Parameters"]:
+            self.assertNotRegex(name, "^(ServiceName|Dev|Qa|Prod|Repository|Branch|ApproverUsers|ApproverGroups|SlackChannel)$|^(Dev|Qa|Prod)", name)
+
+    def test_a_default_channel_reaches_every_function_that_posts(self) -> None:
+        env = resolve.Resolved({"DefaultSlackChannel": "C0DEPLOYS"}).function_environment()
+        self.assertEqual(json.loads(env["notifier"]["GANTRY_NOTIFY"]), {"default_channel": "C0DEPLOYS"})
         self.assertEqual(env["approval"]["GANTRY_NOTIFY"], env["notifier"]["GANTRY_NOTIFY"])
         self.assertEqual(env["traffic-shifter"]["GANTRY_NOTIFY"], env["notifier"]["GANTRY_NOTIFY"])
 
-    def test_approvers_cover_every_stage_and_four_eyes_guards_prod(self) -> None:
-        approvers = json.loads(DEFAULT.function_environment()["approval"]["GANTRY_APPROVERS"])
-        self.assertEqual(set(approvers["shop"]), {"Dev", "QA", "Prod"})
-        self.assertEqual(
-            approvers["shop"]["Prod"], {"users": ["U0ALICE", "U0BOB"], "groups": ["S0RELEASE"], "four_eyes": True}
-        )
-        self.assertNotIn("four_eyes", approvers["shop"]["Dev"])
-
-    def test_no_approvers_means_nobody_approves_from_slack(self) -> None:
-        env = resolve.Resolved({"ApproverUsers": "", "ApproverGroups": "", "FourEyes": "false"}).function_environment()
-        prod = json.loads(env["approval"]["GANTRY_APPROVERS"])["shop"]["Prod"]
-        self.assertEqual(prod, {"users": [], "groups": [], "four_eyes": False})
-
-    def test_json_overrides_replace_the_generated_values_verbatim(self) -> None:
+    def test_json_overrides_are_passed_verbatim(self) -> None:
         routes = '[{"provider":"gitlab","repository":"group/*","tags":["v*"],"pipeline":"shop","source_action":"Source"}]'
         notify = '{"default_channel":"C0OTHER"}'
         approvers = '{"shop":{"Prod":{"users":["U0CAROL"]}}}'
