@@ -248,6 +248,65 @@ def questions(call: Call) -> list[Question]:
     return out if out is not None else [Question(action, "*")]
 
 
+def _tag_dict(tags: Any) -> dict[str, str]:
+    """Tags in any of moto's shapes ({k: v}, [{"Key"/"key": k, "Value"/"value": v}]) as {k: v}."""
+    if isinstance(tags, dict):
+        return {str(k): str(v.get("Value", "")) if isinstance(v, dict) else str(v) for k, v in tags.items()}
+    out: dict[str, str] = {}
+    for tag in tags or []:
+        if isinstance(tag, dict):
+            key = tag.get("Key", tag.get("key"))
+            if key is not None:
+                out[str(key)] = str(tag.get("Value", tag.get("value", "")))
+    return out
+
+
+def resource_tags(prefix: str, region: str, resource: str) -> dict[str, str]:
+    """The tags AWS would evaluate as `aws:ResourceTag/<key>` for `resource` (an ARN), read from
+    the emulator's own resources; {} when the resource does not exist or has none (then a
+    tag-conditioned Allow does not apply, as in AWS)."""
+    try:
+        if prefix == "codepipeline":
+            from moto.codepipeline.models import codepipeline_backends
+
+            # An action's or a stage's ARN (pipeline/stage/action) carries its pipeline's tags.
+            name = resource.split(":", 5)[5].split("/", 1)[0]
+            pipeline = codepipeline_backends[ACCOUNT][region].pipelines.get(name)
+            return _tag_dict(pipeline.tags) if pipeline is not None else {}
+        if prefix == "ecs":
+            from moto.ecs.models import ecs_backends
+
+            return _tag_dict(ecs_backends[ACCOUNT][region].list_tags_for_resource(resource))
+        if prefix == "elasticloadbalancing":
+            from moto.elbv2.models import elbv2_backends
+
+            return _tag_dict(elbv2_backends[ACCOUNT][region].describe_tags([resource]).get(resource))
+        if prefix == "lambda":
+            import lambda_hooks  # sibling module: the functions the harness runs as hooks
+            from moto.awslambda.models import lambda_backends
+
+            hook_tags = lambda_hooks.tags(resource)
+            if hook_tags is not None:
+                return hook_tags
+
+            return _tag_dict(lambda_backends[ACCOUNT][region].list_tags(resource))
+        if prefix == "iam":
+            backend = _iam_backend()
+            role = resource.rsplit("/", 1)[-1]
+            return _tag_dict(backend.list_role_tags(role, None)[0])
+    except Exception:  # noqa: BLE001 - a resource the emulator does not have has no tags
+        return {}
+    return {}
+
+
+def _with_tags(question: Question, region: str) -> Question:
+    """`question` with the resource's tags in its context, as `aws:resourcetag/<key>`."""
+    prefix = question.action.split(":", 1)[0]
+    for key, value in resource_tags(prefix, region, question.resource).items():
+        question.context.setdefault(f"aws:resourcetag/{key}".lower(), [value])
+    return question
+
+
 def _dynamodb(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question] | None:
     table = p.get("TableName")
     if not table:
@@ -307,9 +366,10 @@ PIPELINE_OPERATIONS = {"StartPipelineExecution", "GetPipeline", "GetPipelineExec
 
 def _codepipeline(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question] | None:
     if call.operation == "PutApprovalResult":
-        return [Question(action, f"{arn}:{p.get('pipelineName')}/{p.get('stageName')}/{p.get('actionName')}")]
+        return [_with_tags(Question(action, f"{arn}:{p.get('pipelineName')}/{p.get('stageName')}/{p.get('actionName')}"),
+                           call.region)]
     if call.operation in PIPELINE_OPERATIONS:
-        return [Question(action, f"{arn}:{p.get('name') or p.get('pipelineName')}")]
+        return [_with_tags(Question(action, f"{arn}:{p.get('name') or p.get('pipelineName')}"), call.region)]
     if call.operation == "CreatePipeline":
         return [Question(action, f"{arn}:{(p.get('pipeline') or {}).get('name')}")]
     return None  # job calls and listings: "*"
@@ -323,9 +383,9 @@ def _ecs(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question]
         return f"{arn}:service/{cluster}/{service}"
 
     if call.operation == "DescribeServices":
-        return [Question(action, service_arn(s)) for s in p.get("services") or []]
+        return [_with_tags(Question(action, service_arn(s)), call.region) for s in p.get("services") or []]
     if call.operation == "UpdateService":
-        return [Question(action, service_arn(p.get("service", "")))]
+        return [_with_tags(Question(action, service_arn(p.get("service", ""))), call.region)]
     if call.operation == "RegisterTaskDefinition":
         definition = f"{arn}:task-definition/{p.get('family')}:*"
         out = [Question(action, definition)]
@@ -333,7 +393,8 @@ def _ecs(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question]
             out.append(Question("ecs:TagResource", definition, {"ecs:createaction": ["RegisterTaskDefinition"]}))
         for role in (p.get("taskRoleArn"), p.get("executionRoleArn")):
             if role:
-                out.append(Question("iam:PassRole", role, {"iam:passedtoservice": ["ecs-tasks.amazonaws.com"]}))
+                out.append(_with_tags(Question("iam:PassRole", role, {"iam:passedtoservice": ["ecs-tasks.amazonaws.com"]}),
+                                      call.region))
         return out
     if call.operation in ("TagResource", "UntagResource", "ListTagsForResource"):
         return [Question(action, p.get("resourceArn", "*"))]
@@ -342,9 +403,9 @@ def _ecs(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question]
 
 def _elasticloadbalancing(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question] | None:
     if call.operation == "ModifyListener":
-        return [Question(action, p.get("ListenerArn", ""))]
+        return [_with_tags(Question(action, p.get("ListenerArn", "")), call.region)]
     if call.operation == "ModifyRule":
-        return [Question(action, p.get("RuleArn", ""))]
+        return [_with_tags(Question(action, p.get("RuleArn", "")), call.region)]
     return None  # Describe*: "*"
 
 
@@ -390,7 +451,7 @@ def _lambda(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Questi
         function = f"arn:aws:lambda:{call.region}:{account}:function:{rest.split(':')[0]}"
     else:
         function = f"{arn}:function:{name.split(':')[0]}"
-    return [Question("lambda:InvokeFunction", function)]
+    return [_with_tags(Question("lambda:InvokeFunction", function), call.region)]
 
 
 def _application_autoscaling(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question] | None:
@@ -413,7 +474,23 @@ def _application_autoscaling(call: Call, action: str, arn: str, p: dict[str, Any
     return [Question(action, target.arn if target is not None else f"{arn}:scalable-target/*", context)]
 
 
+def _ssm(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question] | None:
+    """Parameter Store: GetParameter(s) on each parameter's ARN, GetParametersByPath on the
+    path's (`parameter/<path without its leading slash>`), as the reference lists them."""
+    def parameter(name: str) -> str:
+        return name if name.startswith("arn:") else f"{arn}:parameter/{name.lstrip('/')}"
+
+    if call.operation in ("GetParameter", "PutParameter", "DeleteParameter"):
+        return [Question(action, parameter(str(p.get("Name", ""))))]
+    if call.operation in ("GetParameters", "DeleteParameters"):
+        return [Question(action, parameter(str(n))) for n in p.get("Names") or []] or None
+    if call.operation == "GetParametersByPath":
+        return [Question(action, parameter(str(p.get("Path", "")).rstrip("/") or "/"))]
+    return None
+
+
 _MAPPERS = {
+    "ssm": _ssm,
     "application-autoscaling": _application_autoscaling,
     "lambda": _lambda,
     "dynamodb": _dynamodb,

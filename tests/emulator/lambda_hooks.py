@@ -59,7 +59,8 @@ def function_arn(name_or_arn: str, region: str = DEFAULT_REGION, account: str = 
 def register(body: dict[str, Any]) -> dict[str, Any]:
     """`POST /_gantry/lambda/functions`: `function` (name or ARN), `command` (argv list),
     `env?` (added to the emulator's environment), `timeout_seconds?` (30, Lambda's 3 s is too
-    tight for a cold interpreter)."""
+    tight for a cold interpreter), `tags?` (the function's tags, which IAM evaluates as
+    `aws:ResourceTag` for lambda:InvokeFunction)."""
     command = body["command"]
     if not isinstance(command, list) or not command or not all(isinstance(c, str) for c in command):
         raise ValueError("command must be a non-empty list of strings")
@@ -69,10 +70,18 @@ def register(body: dict[str, Any]) -> dict[str, Any]:
     arn = function_arn(body["function"], body.get("region") or DEFAULT_REGION,
                        body.get("account_id") or DEFAULT_ACCOUNT)
     registration = {"function_arn": arn, "command": command, "env": env,
-                    "timeout_seconds": float(body.get("timeout_seconds", 30))}
+                    "timeout_seconds": float(body.get("timeout_seconds", 30)),
+                    "tags": {str(k): str(v) for k, v in (body.get("tags") or {}).items()}}
     with _lock:
         _functions[arn] = registration
     return registration
+
+
+def tags(arn: str) -> dict[str, str] | None:
+    """A registered function's tags; None when `arn` is not registered here."""
+    with _lock:
+        registration = _functions.get(arn)
+    return None if registration is None else dict(registration.get("tags") or {})
 
 
 def invocations(function: str | None) -> list[dict[str, Any]]:

@@ -24,6 +24,10 @@ from harness import STATE_TABLE_KEYS, Emulator  # noqa: E402
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+# The hub the functions' roles are resolved for (template.yaml's default HubName): they act only on
+# resources tagged gantry:hub with it, as a service's stack tags what it owns.
+HUB = "gantry"
+HUB_TAGS = [{"Key": "gantry:hub", "Value": HUB}]
 
 
 EMU: Emulator
@@ -176,9 +180,10 @@ class Enforcement(unittest.TestCase):
         sm = w.client("secretsmanager", w.user("webhook", other_secret))
         self.assertDenied(lambda: sm.get_secret_value(SecretId=w.secret))
 
-    def test_pipeline_calls_are_held_to_the_stacks_pipeline(self) -> None:
+    def test_pipeline_calls_are_held_to_the_hubs_pipelines(self) -> None:
         w = World()
         cp = w.client("codepipeline", w.user("approval"))
+        # "orders" does not exist, so it carries no gantry:hub tag.
         message = self.assertDenied(lambda: cp.get_pipeline_state(name="orders"))
         self.assertIn(f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:orders", message)
         # An action the role lacks, through one of the plugin's own operations.
@@ -193,28 +198,25 @@ class Enforcement(unittest.TestCase):
                           "AccessDenied")
         w.client("cloudwatch", w.user("traffic-shifter")).describe_alarms()
 
-    def test_the_shifter_invokes_only_the_listed_hook_functions(self) -> None:
+    def test_the_shifter_invokes_only_hook_functions_tagged_for_its_hub(self) -> None:
         w = World()
-        listed = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:smoke-{uuid.uuid4().hex[:6]}"
+        tagged = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:smoke-{uuid.uuid4().hex[:6]}"
         other = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:other-{uuid.uuid4().hex[:6]}"
-        for arn in (listed, other):
+        another_hub = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:theirs-{uuid.uuid4().hex[:6]}"
+        for arn, tags in ((tagged, {"gantry:hub": HUB}), (other, {}), (another_hub, {"gantry:hub": "other-hub"})):
             EMU.control("POST", "/_gantry/lambda/functions",
-                        {"function": arn, "command": ["python3", "-c", "print('{\"hookStatus\": \"SUCCEEDED\"}')"]})
-        shifter = EMU.control("POST", "/_gantry/iam/functions",
-                              {"function": "traffic-shifter", "names": w.names,
-                               "parameters": {"ServiceName": "shop", "HookFunctionArns": [listed]}})
-        lam = w.client("lambda", shifter)
-        answer = lam.invoke(FunctionName=listed, Payload=b"{}")
+                        {"function": arn, "tags": tags,
+                         "command": ["python3", "-c", "print('{\"hookStatus\": \"SUCCEEDED\"}')"]})
+        lam = w.client("lambda", w.user("traffic-shifter"))
+        answer = lam.invoke(FunctionName=tagged, Payload=b"{}")
         self.assertEqual(json.loads(answer["Payload"].read()), {"hookStatus": "SUCCEEDED"})
         message = self.assertDenied(lambda: lam.invoke(FunctionName=other, Payload=b"{}"))
         self.assertIn(f"lambda:InvokeFunction on resource: {other}", message)
         # By name too: the same function, the same question.
         self.assertDenied(lambda: lam.invoke(FunctionName=other.rsplit(":", 1)[-1], Payload=b"{}"))
-        # Without HookFunctionArns the role invokes nothing.
-        none = w.client("lambda", w.user("traffic-shifter"))
-        self.assertDenied(lambda: none.invoke(FunctionName=listed, Payload=b"{}"))
+        self.assertDenied(lambda: lam.invoke(FunctionName=another_hub, Payload=b"{}"))
 
-    def test_the_shifter_sets_only_scalable_targets_tagged_for_its_pipeline_in_its_account(self) -> None:
+    def test_the_shifter_sets_only_scalable_targets_tagged_for_its_hub_in_its_account(self) -> None:
         w = World()
         ecs = EMU.client("ecs")
         cluster = "aas-" + uuid.uuid4().hex[:6]
@@ -225,10 +227,10 @@ class Enforcement(unittest.TestCase):
         ecs.create_service(cluster=cluster, serviceName="other", taskDefinition=task, desiredCount=1)
         target = {"ServiceNamespace": "ecs", "ResourceId": f"service/{cluster}/shop-blue",
                   "ScalableDimension": "ecs:service:DesiredCount"}
-        # Tagged for this stack's pipeline (ServiceName "shop"), as the setup asks.
+        # Tagged for this hub, as the setup asks.
         EMU.client("application-autoscaling").register_scalable_target(
-            **target, MinCapacity=1, MaxCapacity=4, Tags={"gantry:pipeline": "shop"})
-        # Another team's service: no tag, or another pipeline's.
+            **target, MinCapacity=1, MaxCapacity=4, Tags={"gantry:hub": HUB})
+        # Another team's service: no tag.
         others = [{**target, "ResourceId": f"service/{cluster}/other"}]
         EMU.client("application-autoscaling").register_scalable_target(**others[0], MinCapacity=1, MaxCapacity=4)
 
@@ -253,7 +255,15 @@ class Enforcement(unittest.TestCase):
         shifter = w.user("traffic-shifter")
         ecs = w.client("ecs", shifter)
         container = [{"name": "web", "image": "shop:2", "memory": 256}]
-        # TaskRoleArns' sample answers (tests/template/resolve.py) are the roles it may pass.
+        # Roles tagged gantry:hub are the ones it may pass; an untagged one (admin) it may not.
+        iam = EMU.client("iam")
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                                     "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]})
+        for role, tags in (("shop-task", HUB_TAGS), ("admin", [])):
+            try:
+                iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust, Tags=tags)
+            except ClientError:
+                pass  # made by an earlier test of this run
         ecs.register_task_definition(family="shop", containerDefinitions=container,
                                      taskRoleArn=f"arn:aws:iam::{ACCOUNT}:role/shop-task",
                                      tags=[{"key": "gantry:deployment", "value": "d-1"}])
@@ -283,6 +293,128 @@ class Enforcement(unittest.TestCase):
         scoped = EMU.client("s3", c["accessKeyId"], c["secretAccessKey"], c["sessionToken"])
         self.assertEqual(scoped.get_object(Bucket=bucket, Key="a/b")["Body"].read(), b"zip")
         self.assertDenied(lambda: scoped.get_object(Bucket=other, Key="a/b"), "AccessDenied")
+
+
+class Services(unittest.TestCase):
+    """The hub's roles act on every service's resources by their gantry:hub tag: two services side
+    by side, refused on an untagged one, and 100 services with the same policies as none."""
+
+    def assertDenied(self, call: Any, code: str = "AccessDeniedException") -> str:
+        with self.assertRaises(ClientError) as caught:
+            call()
+        self.assertEqual(caught.exception.response["Error"]["Code"], code)
+        return caught.exception.response["Error"]["Message"]
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        iam = EMU.client("iam")
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                                     "Principal": {"Service": "codepipeline.amazonaws.com"}}]})
+        cls.pipeline_role = iam.create_role(RoleName="pipeline-" + uuid.uuid4().hex[:8],
+                                            AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        cls.cluster = "services-" + uuid.uuid4().hex[:6]
+        ecs = EMU.client("ecs")
+        ecs.create_cluster(clusterName=cls.cluster)
+        cls.task = ecs.register_task_definition(family=cls.cluster, containerDefinitions=[
+            {"name": "web", "image": "shop:1", "memory": 256}])["taskDefinition"]["taskDefinitionArn"]
+
+    def service(self, name: str, tagged: bool = True) -> dict[str, str]:
+        """What a service's stack and its application's stack make (the root key): the pipeline,
+        its registry entry, and its ECS service; tagged gantry:hub unless `tagged` is False."""
+        tags = HUB_TAGS if tagged else []
+        source = {"name": "Source", "actionTypeId": {"category": "Source", "owner": "AWS", "version": "1",
+                                                     "provider": "CodeStarSourceConnection"},
+                  "outputArtifacts": [{"name": "Source"}], "configuration": {}}
+        build = {"name": "Build", "actionTypeId": {"category": "Build", "owner": "AWS", "version": "1",
+                                                   "provider": "CodeBuild"},
+                 "inputArtifacts": [{"name": "Source"}], "configuration": {}}
+        EMU.client("codepipeline").create_pipeline(pipeline={
+            "name": name, "roleArn": self.pipeline_role, "pipelineType": "V2",
+            "artifactStore": {"type": "S3", "location": "gantry-artifacts"},
+            "stages": [{"name": "Source", "actions": [source]}, {"name": "Build", "actions": [build]}]},
+            tags=[{"key": t["Key"], "value": t["Value"]} for t in tags])
+        if tagged:
+            EMU.client("ssm").put_parameter(Name=f"/gantry/services/{name}", Type="String",
+                                            Value=json.dumps({"routes": []}), Tags=HUB_TAGS)
+        EMU.client("ecs").create_service(cluster=self.cluster, serviceName=name, taskDefinition=self.task,
+                                         desiredCount=1, tags=[{"key": t["Key"], "value": t["Value"]} for t in tags])
+        return {"pipeline": name, "ecs_service": name}
+
+    def acts_on(self, w: World, users: dict[str, Any], service: dict[str, str]) -> None:
+        """Each hub function's calls on `service`'s resources, as it makes them for a delivery."""
+        name = service["pipeline"]
+        w.client("codepipeline", users["webhook"]).start_pipeline_execution(name=name)
+        w.client("codepipeline", users["notifier"]).get_pipeline(name=name)
+        w.client("codepipeline", users["approval"]).get_pipeline_state(name=name)
+        w.client("codepipeline", users["traffic-shifter"]).get_pipeline(name=name)
+        ecs = w.client("ecs", users["traffic-shifter"])
+        ecs.describe_services(cluster=self.cluster, services=[service["ecs_service"]])
+        ecs.update_service(cluster=self.cluster, service=service["ecs_service"], desiredCount=1)
+
+    def users(self, w: World) -> dict[str, Any]:
+        return {f: w.user(f) for f in ("webhook", "notifier", "approval", "traffic-shifter")}
+
+    def test_two_services_side_by_side_and_an_untagged_one_refused(self) -> None:
+        w = World()
+        users = self.users(w)
+        for service in (self.service("shop-" + uuid.uuid4().hex[:6]), self.service("orders-" + uuid.uuid4().hex[:6])):
+            self.acts_on(w, users, service)
+        stranger = self.service("stranger-" + uuid.uuid4().hex[:6], tagged=False)
+        name = stranger["pipeline"]
+        self.assertDenied(lambda: w.client("codepipeline", users["webhook"]).start_pipeline_execution(name=name))
+        self.assertDenied(lambda: w.client("codepipeline", users["notifier"]).get_pipeline(name=name))
+        self.assertDenied(lambda: w.client("codepipeline", users["approval"]).get_pipeline_state(name=name))
+        self.assertDenied(lambda: w.client("codepipeline", users["approval"]).put_approval_result(
+            pipelineName=name, stageName="Build", actionName="Build",
+            result={"summary": "x", "status": "Approved"}, token=str(uuid.uuid4())))
+        ecs = w.client("ecs", users["traffic-shifter"])
+        message = self.assertDenied(lambda: ecs.update_service(cluster=self.cluster, service=name, desiredCount=0))
+        self.assertIn(f"service/{self.cluster}/{name}", message)
+
+    def test_a_removed_service_loses_the_access(self) -> None:
+        # Deleting a service's stack deletes its tagged pipeline: nothing of it is left to act on,
+        # and a pipeline re-created by hand without the tag is refused.
+        w = World()
+        users = self.users(w)
+        name = "gone-" + uuid.uuid4().hex[:6]
+        self.service(name)
+        w.client("codepipeline", users["notifier"]).get_pipeline(name=name)
+        EMU.client("codepipeline").untag_resource(
+            resourceArn=f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:{name}", tagKeys=["gantry:hub"])
+        self.assertDenied(lambda: w.client("codepipeline", users["notifier"]).get_pipeline(name=name))
+
+    def test_the_hub_reads_the_registry_and_nothing_else_in_parameter_store(self) -> None:
+        w = World()
+        name = "reg-" + uuid.uuid4().hex[:6]
+        self.service(name)
+        EMU.client("ssm").put_parameter(Name=f"/{name}/prod/db-password", Type="String", Value="x")
+        for function, user in self.users(w).items():
+            with self.subTest(function=function):
+                ssm = w.client("ssm", user)
+                ssm.get_parameter(Name=f"/gantry/services/{name}")
+                ssm.get_parameters_by_path(Path="/gantry/services/")
+                self.assertDenied(lambda: ssm.get_parameter(Name=f"/{name}/prod/db-password"))
+                self.assertDenied(lambda: ssm.get_parameters_by_path(Path="/"))
+
+    def test_a_hundred_services_need_no_statement_and_every_call_is_allowed(self) -> None:
+        w = World()
+        before = {f: json.dumps(u["policies"], sort_keys=True) for f, u in self.users(w).items()}
+        services = [self.service(f"svc{n:03d}-" + uuid.uuid4().hex[:4]) for n in range(100)]
+        users = self.users(w)
+        for function, user in users.items():
+            with self.subTest(function=function):
+                text = json.dumps(user["policies"], sort_keys=True)
+                # The same policies with 100 services registered as with none: no statement,
+                # resource or condition names a service.
+                self.assertEqual(text, before[function])
+                for service in services:
+                    self.assertNotIn(service["pipeline"], text)
+                # IAM's limit on a role's inline policies (10,240 characters), far from reach.
+                size = sum(len(json.dumps(p["PolicyDocument"], separators=(",", ":"))) for p in user["policies"])
+                self.assertLess(size, 10240, f"{function}: {size} characters")
+        for service in services:
+            self.acts_on(w, users, service)
+        self.assertEqual(len(services), 100)
 
 
 if __name__ == "__main__":

@@ -271,6 +271,14 @@ pub async fn create_declared_pipeline(
     aws_sdk_codepipeline::Client::new(sdk)
         .create_pipeline()
         .pipeline(declaration.build().expect("pipeline"))
+        // What a service's stack tags its pipeline with: the hub's roles may act on it.
+        .tags(
+            aws_sdk_codepipeline::types::Tag::builder()
+                .key(crate::iam::HUB_TAG)
+                .value(crate::iam::HUB)
+                .build()
+                .expect("tag"),
+        )
         .send()
         .await
         .expect("create pipeline");

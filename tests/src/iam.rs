@@ -6,6 +6,13 @@
 
 use serde_json::{json, Map, Value};
 
+/// The hub the tests' functions belong to: template.yaml's default `HubName`. The hub's roles act
+/// only on resources tagged `gantry:hub` with it, so every pipeline, ECS service, listener, rule
+/// and hook function the tests create carries that tag (as a service's stack would tag them).
+pub const HUB: &str = "gantry";
+/// The tag key the hub's roles are conditioned on (`aws:ResourceTag/gantry:hub`).
+pub const HUB_TAG: &str = "gantry:hub";
+
 /// The stack a function's role is resolved for: the template parameters a user would give
 /// `sam deploy`, and what CloudFormation would name the stack's own resources.
 #[derive(Debug, Clone, Default)]

@@ -152,10 +152,19 @@ async fn create_listener(
         .protocol(ProtocolEnum::Http)
         .port(port)
         .default_actions(action)
+        .tags(hub_tag())
         .send()
         .await
         .expect("listener");
     only_arn(created.listeners, |l| l.listener_arn, "listener")
+}
+
+/// The tag the application's stack puts on what the hub may act on (`gantry:hub`).
+fn hub_tag() -> aws_sdk_elasticloadbalancingv2::types::Tag {
+    aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+        .key(crate::iam::HUB_TAG)
+        .value(crate::iam::HUB)
+        .build()
 }
 
 impl Shop {
@@ -197,6 +206,12 @@ impl Shop {
                 .service_name(service)
                 .task_definition(&task_definition)
                 .desired_count(desired)
+                .tags(
+                    aws_sdk_ecs::types::Tag::builder()
+                        .key(crate::iam::HUB_TAG)
+                        .value(crate::iam::HUB)
+                        .build(),
+                )
                 .send()
                 .await
                 .expect("service");
@@ -560,10 +575,23 @@ impl Shop {
             .priority(priority)
             .conditions(condition)
             .actions(self.all_on_blue())
+            .tags(hub_tag())
             .send()
             .await
             .expect("rule");
         only_arn(created.rules, |r| r.rule_arn, "rule")
+    }
+
+    /// Removes the `gantry:hub` tag from a listener or rule: what the hub's roles may no longer
+    /// touch (a resource of another team, or of a service removed from the hub).
+    pub async fn untag(&self, arn: &str) {
+        aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk)
+            .remove_tags()
+            .resource_arns(arn)
+            .tag_keys(crate::iam::HUB_TAG)
+            .send()
+            .await
+            .expect("remove tags");
     }
 
     /// A forward action sending everything to blue, green at weight 0 (as before a deployment).

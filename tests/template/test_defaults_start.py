@@ -1,7 +1,8 @@
-"""The template's defaults deploy a working stack: every function, given the environment
-template.yaml resolves for it with every parameter at its default (resolve.py), and running under
-its own role's policies against the emulator, starts under the Lambda Runtime API and asks for its
-first event (`/next`). An init error (a variable the defaults leave invalid, such as empty approver
+"""The hub's defaults deploy a working hub with zero services: every function, given the
+environment template.yaml resolves for it with every parameter at its default (resolve.py), and
+running under its own role's policies against the emulator, starts under the Lambda Runtime API and
+asks for its first event (`/next`). It starts the same with a service registered (the registry
+entry service/template.yaml writes, in the emulator's Parameter Store). An init error (a variable the defaults leave invalid, such as empty approver
 rules) fails the test with the function's own message. Each names its release (`gantry_version`)
 in one log line at init.
 
@@ -103,8 +104,9 @@ class DefaultsStart(unittest.TestCase):
 
     def test_every_function_starts_with_the_templates_defaults_and_names_its_release(self) -> None:
         self.assertEqual(sorted(self.environments), sorted(BINARIES))
-        # What made every cold start of the approval function fail before: empty rules per stage.
-        self.assertIn('"users":[]', self.environments["approval"].get("GANTRY_APPROVERS", ""))
+        # Zero services: the hub's defaults name none (no route, no approvers, no channel).
+        self.assertEqual(json.loads(self.environments["webhook"]["GANTRY_ROUTES"]), [])
+        self.assertNotIn("GANTRY_APPROVERS", self.environments["approval"])
         for binary in BINARIES:
             with self.subTest(function=binary):
                 records = self.start(binary)
@@ -112,6 +114,25 @@ class DefaultsStart(unittest.TestCase):
                 # the workspace's version (what `make release` puts in SAR's SemanticVersion).
                 versions = [r.get("gantry_version") for r in records if "gantry_version" in r]
                 self.assertEqual(versions, [workspace_version()], f"{binary} logged: {records}")
+
+    def test_every_function_starts_with_a_service_registered(self) -> None:
+        # The registry entry exactly as the service template writes it with the sample answers,
+        # with no approvers (what made every cold start of the approval function fail once).
+        service = resolve.Resolved({"ApproverUsers": "", "ApproverGroups": ""}, path=resolve.SERVICE_TEMPLATE)
+        entry = service.resources["RegistryEntry"]["Properties"]
+        aws = dict(endpoint_url=EMULATOR, region_name=resolve.REGION,
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+        name = service.resolve(entry["Name"]) + "-" + uuid.uuid4().hex[:8]
+        value = service.resolve(entry["Value"])
+        self.assertEqual(json.loads(value)["approvers"]["Prod"]["users"], [])
+        ssm = boto3.client("ssm", **aws)
+        ssm.put_parameter(Name=name, Type="String", Value=value)
+        try:
+            for binary in BINARIES:
+                with self.subTest(function=binary):
+                    self.start(binary)
+        finally:
+            ssm.delete_parameter(Name=name)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,6 @@ async fn rig_running(script: &str) -> Rig {
         .with_slack_progress(slack.api_url());
     let test_listener = setup.shop.add_test_listener().await;
     let hook = register_hook_function("smoke", script).await;
-    setup.stack.parameters[0]["HookFunctionArns"] = json!([hook]);
     setup.stack.parameters[0]["DevTestListenerArn"] = json!(test_listener);
     let shifter = setup.shifter().await;
     Rig {
@@ -59,6 +58,17 @@ async fn rig_running(script: &str) -> Rig {
 /// Registers a function named after `prefix` in the emulator, running `script` (of
 /// tests/hooks/) when invoked; returns its ARN.
 async fn register_hook_function(prefix: &str, script: &str) -> String {
+    register_hook_function_tagged(
+        prefix,
+        script,
+        json!({gantry_tests::iam::HUB_TAG: gantry_tests::iam::HUB}),
+    )
+    .await
+}
+
+/// `register_hook_function`, the function tagged `tags` (a hook the application's stack tags
+/// `gantry:hub` is one the hub's traffic shifter may invoke).
+async fn register_hook_function_tagged(prefix: &str, script: &str, tags: Value) -> String {
     let arn = format!(
         "arn:aws:lambda:us-east-1:123456789012:function:{}",
         unique(prefix)
@@ -66,7 +76,7 @@ async fn register_hook_function(prefix: &str, script: &str) -> String {
     let program = format!("{}/hooks/{script}", env!("CARGO_MANIFEST_DIR"));
     http::post(
         &format!("{}/_gantry/lambda/functions", emulator_url()),
-        &json!({"function": arn, "command": ["python3", program]}),
+        &json!({"function": arn, "command": ["python3", program], "tags": tags}),
     )
     .await;
     arn
@@ -360,13 +370,13 @@ async fn aas(rig: &Rig) -> aws_sdk_applicationautoscaling::Client {
 }
 
 /// Makes both services scalable targets with different suspended states, tagged for this
-/// pipeline as the setup asks (`gantry:pipeline` = the stack's ServiceName); returns them.
+/// hub as the setup asks (`gantry:hub` = the hub's HubName); returns them.
 async fn scalable(rig: &Rig) -> Vec<Option<SuspendedState>> {
-    scalable_tagged(rig, &rig.shop.pipeline).await
+    scalable_tagged(rig, gantry_tests::iam::HUB).await
 }
 
-/// `scalable`, the targets tagged `gantry:pipeline` = `pipeline`.
-async fn scalable_tagged(rig: &Rig, pipeline: &str) -> Vec<Option<SuspendedState>> {
+/// `scalable`, the targets tagged `gantry:hub` = `hub`.
+async fn scalable_tagged(rig: &Rig, hub: &str) -> Vec<Option<SuspendedState>> {
     let client = aas(rig).await;
     for (service, state) in [
         (&rig.shop.blue_service, (false, false, true)),
@@ -379,7 +389,7 @@ async fn scalable_tagged(rig: &Rig, pipeline: &str) -> Vec<Option<SuspendedState
             .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
             .min_capacity(0)
             .max_capacity(8)
-            .tags("gantry:pipeline", pipeline)
+            .tags(gantry_tests::iam::HUB_TAG, hub)
             .suspended_state(
                 SuspendedState::builder()
                     .dynamic_scaling_in_suspended(state.0)
@@ -458,11 +468,11 @@ async fn auto_scaling_is_suspended_for_scale_in_during_the_deployment_and_restor
 }
 
 #[tokio::test]
-async fn the_shifter_may_not_touch_scalable_targets_of_another_pipeline() {
-    // The services' targets are tagged for another stack: the role's RegisterScalableTarget
+async fn the_shifter_may_not_touch_scalable_targets_of_another_hub() {
+    // The services' targets are tagged for another hub: the role's RegisterScalableTarget
     // grant (scoped by that tag: a target's ARN cannot name its service) does not cover them.
     let rig = rig().await;
-    let before = scalable_tagged(&rig, "someone-elses-pipeline").await;
+    let before = scalable_tagged(&rig, "someone-elses-hub").await;
     let (views, _) = run(&rig, &params(&rig, json!([]))).await;
     assert_outcome(&views, "Succeeded");
     assert_eq!(suspended(&rig).await, before, "nothing was changed");
@@ -476,7 +486,7 @@ async fn the_shifter_may_not_touch_scalable_targets_of_another_pipeline() {
                     .as_str()
                     .unwrap_or("")
                     .contains("traffic-shifter")
-                && r["context"]["aws:resourcetag/gantry:pipeline"][0] == "someone-elses-pipeline"
+                && r["context"]["aws:resourcetag/gantry:hub"][0] == "someone-elses-hub"
         ),
         "{refusals:?}"
     );
@@ -697,8 +707,8 @@ async fn a_test_listener_forwarding_elsewhere_is_refused_before_anything_moves()
 #[tokio::test]
 async fn a_hook_the_role_may_not_invoke_rolls_back_before_production_moves() {
     let rig = rig().await;
-    // Registered in the emulator, but not among the stack's HookFunctionArns.
-    let other = register_hook_function("unlisted", "ecs_smoke_hook.py").await;
+    // Registered in the emulator, but not tagged gantry:hub: not one the hub may invoke.
+    let other = register_hook_function_tagged("unlisted", "ecs_smoke_hook.py", json!({})).await;
     let hooks =
         json!([{"hook_target_arn": other, "lifecycle_stages": ["POST_TEST_TRAFFIC_SHIFT"]}]);
     let (views, _) = run(&rig, &params(&rig, hooks)).await;

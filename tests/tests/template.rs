@@ -379,10 +379,8 @@ fn resolved_environment() -> HashMap<String, HashMap<String, String>> {
 fn the_generated_configuration_is_accepted_by_the_functions() {
     let env = resolved_environment();
     let webhook = WebhookConfig::from_env(&env["webhook"]).expect("webhook configuration");
-    let routes = webhook.routes.routes();
-    assert_eq!(routes.len(), 1);
-    assert_eq!(routes[0].pipeline, "shop");
-    assert_eq!(routes[0].source_action, "Source");
+    // The hub names no service: its static routes are empty, services come from the registry.
+    assert!(webhook.routes.routes().is_empty());
     for (binary, vars) in &env {
         for var in [Var::Notify, Var::Approvers] {
             if let Some(text) = vars.get(var.name()) {

@@ -33,20 +33,7 @@ struct Rig {
 /// A shop (blue live with two tasks), a state table, and the shifter with a short time slice
 /// so that deployments span several invocations.
 async fn rig() -> Rig {
-    rig_granting(|_| json!({})).await
-}
-
-/// `rig`, its stack's template parameters also set to `extra(shop)` (the shifter's role is
-/// resolved from them).
-async fn rig_granting(extra: fn(&Shop) -> Value) -> Rig {
-    let mut setup = Setup::new("shop", &json!({})).await;
-    if let (Some(parameters), Value::Object(extra)) = (
-        setup.stack.parameters[0].as_object_mut(),
-        extra(&setup.shop),
-    ) {
-        parameters.extend(extra);
-    }
-    started(setup).await
+    started(Setup::new("shop", &json!({})).await).await
 }
 
 /// The rig `setup` makes, its shifter started.
@@ -665,12 +652,7 @@ async fn refused_as_set_up(rig: &Rig, expected: &str) {
 
 #[tokio::test]
 async fn bad_user_parameters_fail_at_once_naming_the_problem() {
-    // A stack whose QA environment names a service that does not exist (a mistyped parameter):
-    // the role grants it, as the template would, so the shifter sees what ECS answers.
-    let rig = rig_granting(
-        |shop| json!({"QaCluster": shop.cluster, "QaGreenService": "no-such-service"}),
-    )
-    .await;
+    let rig = rig().await;
     let shop = &rig.shop;
     let good = shop.user_parameters(NEW_IMAGE, canary(1));
 
@@ -700,14 +682,24 @@ async fn bad_user_parameters_fail_at_once_naming_the_problem() {
     .await;
     shop.set_alarm(&shop.alarms[1], "OK").await;
 
+    // A mistyped service: it does not exist, so it carries no gantry:hub tag, and IAM refuses
+    // DescribeServices before ECS could say it is missing (the hub's roles act only on tagged
+    // resources). The job fails at once all the same, nothing moved, and says which call.
     let mut p = good.clone();
     p["green"]["service"] = json!("no-such-service");
-    refused(
-        &rig,
-        p,
-        "green.service no-such-service is not an active service",
-    )
-    .await;
+    let shares_before = shop.green_shares(false).await;
+    let views = run_with(&rig, &p).await;
+    assert_eq!(views.len(), 1, "refused in the first invocation");
+    let message = failure_message(&views);
+    assert!(
+        message.contains("ECS DescribeServices failed: access denied"),
+        "{message:?}"
+    );
+    assert_eq!(
+        shop.green_shares(false).await,
+        shares_before,
+        "no weight moved"
+    );
 
     let mut p = good.clone();
     p["container"] = json!("api");
@@ -931,15 +923,14 @@ async fn the_sample_events_are_jobs_with_valid_parameters() {
 }
 
 #[tokio::test]
-async fn a_role_scoped_to_another_listener_cannot_shift_and_the_job_fails_with_traffic_unmoved() {
-    // The stack's DevListenerArn names another listener: the role's ModifyListener grant does
-    // not cover the one the deployment's parameters name, and IAM refuses the shift.
-    let rig = rig_granting(|shop| {
-        let (head, _) = shop.listener.rsplit_once('/').expect("listener ARN");
-        json!({"DevListenerArn": format!("{head}/0123456789abcdef")})
-    })
-    .await;
+async fn a_listener_not_tagged_for_the_hub_cannot_be_shifted_and_the_job_fails_with_traffic_unmoved(
+) {
+    // The listener the deployment's parameters name is not tagged gantry:hub (another team's,
+    // or a removed service's): the role's ModifyListener grant, conditioned on that tag, does
+    // not cover it, and IAM refuses the shift.
+    let rig = rig().await;
     let shop = &rig.shop;
+    shop.untag(&shop.listener).await;
     let shares_before = shop.green_shares(false).await;
     let params = shop.user_parameters(NEW_IMAGE, json!({"type": "all_at_once"}));
     let views = run_with(&rig, &params).await;
@@ -965,11 +956,8 @@ async fn an_aws_refusal_fails_the_job_with_a_short_reason_and_no_aws_error_text(
     // IAM refuses the shift (as above). AWS's answer names the role's ARN, the account and the
     // listener; the failure message (what CodePipeline shows, and the Slack thread quotes)
     // says only what failed and why in short.
-    let rig = rig_granting(|shop| {
-        let (head, _) = shop.listener.rsplit_once('/').expect("listener ARN");
-        json!({"DevListenerArn": format!("{head}/0123456789abcdef")})
-    })
-    .await;
+    let rig = rig().await;
+    rig.shop.untag(&rig.shop.listener).await;
     let params = rig
         .shop
         .user_parameters(NEW_IMAGE, json!({"type": "all_at_once"}));

@@ -373,7 +373,7 @@ async fn refused(action: &str, resource: &str) -> usize {
 
 #[tokio::test]
 async fn a_role_without_start_pipeline_execution_is_refused_and_nothing_starts() {
-    let w = world_with_role(|p| remove_statement(p, "StartThisPipeline")).await;
+    let w = world_with_role(|p| remove_statement(p, "StartTheServicesPipelines")).await;
     let body = api_push();
     let (status, answer) = push(&w, "d-no-grant", &body).await;
     assert_eq!(status, 502, "{answer}");
