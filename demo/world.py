@@ -400,7 +400,8 @@ def _service(world: World) -> None:
     for side, count in (("blue", 2), ("green", 0)):
         ecs.create_service(cluster=world.cluster, serviceName=f"shop-{side}", taskDefinition=task,
                            desiredCount=count, loadBalancers=[{"targetGroupArn": world.target_groups[side],
-                                                               "containerName": "web", "containerPort": 8080}])
+                                                               "containerName": "web", "containerPort": 8080}],
+                           tags=[{"key": HUB_TAG["Key"], "value": HUB_TAG["Value"]}])
 
     # On the whole load balancer: blue and green swap roles at every deployment.
     lb_dimension = [{"Name": "LoadBalancer", "Value": lb.split(":loadbalancer/", 1)[-1]}]
@@ -415,6 +416,9 @@ def _service(world: World) -> None:
 
 
 SMOKE_HOOK = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:smoke-test"
+# The hub's roles act only on resources tagged gantry:hub=<HubName> (template.yaml's default): the
+# service's stack tags its pipeline, the application's stack its services, listeners and hooks.
+HUB_TAG = {"Key": "gantry:hub", "Value": "gantry"}
 
 
 class ShopStandIn:
@@ -472,6 +476,7 @@ def _listener_to_blue(world: World, load_balancer: str, port: int) -> str:
         DefaultActions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
             {"TargetGroupArn": world.target_groups["blue"], "Weight": 100},
             {"TargetGroupArn": world.target_groups["green"], "Weight": 0}]}}],
+        Tags=[HUB_TAG],
     )["Listeners"][0]["ListenerArn"]
 
 
@@ -483,7 +488,7 @@ def _smoke_test(world: World) -> None:
     world.test_listener_arn = _listener_to_blue(world, lb, 8080)
     world.shop = ShopStandIn(world)
     world.control("POST", "lambda/functions", {
-        "function": SMOKE_HOOK, "command": [sys.executable, os.path.join(ROOT, "tests", "hooks", "ecs_smoke_hook.py")]})
+        "function": SMOKE_HOOK, "tags": {HUB_TAG["Key"]: HUB_TAG["Value"]}, "command": [sys.executable, os.path.join(ROOT, "tests", "hooks", "ecs_smoke_hook.py")]})
 
 
 def traffic_parameters(world: World) -> dict[str, Any]:
@@ -540,4 +545,4 @@ def _pipeline(world: World) -> None:
         "artifactStore": {"type": "S3", "location": "gantry-demo-artifacts"},
         "variables": [{"name": v, "defaultValue": "-"} for v in PIPELINE_VARIABLES],
         "stages": [{"name": name, "actions": [a]} for name, a in stages],
-    })
+    }, tags=[{"key": HUB_TAG["Key"], "value": HUB_TAG["Value"]}])
