@@ -21,3 +21,15 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
   echo "$want" > "$stamp"
 fi
+# checkov pins boto3/botocore older than requirements-dev.txt's, so it gets a venv of its own.
+if [ ! -x .venv-checkov/bin/python ]; then
+  echo "bootstrap: creating .venv-checkov"
+  "$python" -m venv .venv-checkov
+fi
+stamp=.venv-checkov/.requirements.sha256
+want=$(sha256sum requirements-checkov.txt | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "bootstrap: installing checkov"
+  .venv-checkov/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+  echo "$want" > "$stamp"
+fi

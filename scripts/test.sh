@@ -79,10 +79,17 @@ summary .venv/bin/python tests/demo_smoke.py
 if [ -f template.yaml ]; then
   step "template checks (cfn-lint, sam validate --lint)"
   export SAM_CLI_TELEMETRY=0
-  .venv/bin/cfn-lint template.yaml
+  .venv/bin/cfn-lint template.yaml service/template.yaml
   .venv/bin/sam validate --lint --template-file template.yaml --region us-east-1 >/dev/null
+  .venv/bin/sam validate --lint --template-file service/template.yaml --region us-east-1 >/dev/null
   .venv/bin/cfn-lint examples/sandbox/template.yaml
-  echo "template.yaml, examples/sandbox/template.yaml: no errors"
+  echo "template.yaml, service/template.yaml, examples/sandbox/template.yaml: no errors"
+  step "checkov on every template: no finding left unexplained"
+  # Each suppression is in the template beside its resource (Metadata: checkov: skip), with its
+  # reason; a new finding fails here until it is fixed or explained the same way. Offline: the
+  # guidelines download (prismacloud.io) is not needed to check.
+  BC_SKIP_MAPPING=TRUE .venv-checkov/bin/checkov --quiet --compact --framework cloudformation \
+    -f template.yaml -f service/template.yaml -f examples/sandbox/template.yaml 2>/dev/null
   step "template resolved offline (aws-sam-translator)"
   summary .venv/bin/python tests/template/test_template.py
   step "release packaging (stand-in bootstraps; the arm64 build itself is \`make release\`)"

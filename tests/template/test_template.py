@@ -474,5 +474,72 @@ class HubConfiguration(unittest.TestCase):
             self.assertNotIn("NoEcho", spec)
 
 
+KEY = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+
+class Encryption(unittest.TestCase):
+    """One optional KmsKeyArn encrypts everything the hub and a service store; empty means
+    AWS-managed encryption everywhere, SNS and SQS included."""
+
+    def decided(self, resolved: resolve.Resolved, kind: str) -> list[dict[str, Any]]:
+        """Each `kind` resource's properties that say how it is stored (encryption, tags), with
+        every `!If` decided."""
+        keys = {"SSESpecification", "KmsKeyId", "KmsMasterKeyId", "SqsManagedSseEnabled", "KmsKeyArn",
+                "BucketEncryption", "EncryptionConfiguration", "EncryptionKey", "ArtifactStore", "Tags"}
+        return [resolved._decide({k: v for k, v in r["Properties"].items() if k in keys})
+                for r in resolved.of_type(kind).values()]
+
+    def test_the_key_encrypts_everything_the_hub_stores(self) -> None:
+        hub = resolve.Resolved({"KmsKeyArn": KEY})
+        self.assertEqual([p["SSESpecification"]["KMSMasterKeyId"] for p in self.decided(hub, "AWS::DynamoDB::Table")], [KEY])
+        self.assertEqual([p["KmsKeyId"] for p in self.decided(hub, "AWS::SecretsManager::Secret")], [KEY])
+        self.assertEqual({p["KmsMasterKeyId"] for p in self.decided(hub, "AWS::SNS::Topic")}, {KEY})
+        queues = self.decided(hub, "AWS::SQS::Queue")
+        self.assertEqual(len(queues), 3)
+        self.assertEqual({q["KmsMasterKeyId"] for q in queues}, {KEY})
+        groups = self.decided(hub, "AWS::Logs::LogGroup")
+        self.assertEqual(len(groups), 5)
+        self.assertEqual({g["KmsKeyId"] for g in groups}, {KEY})
+        self.assertEqual({p["KmsKeyArn"] for p in self.decided(hub, "AWS::Lambda::Function")}, {KEY})
+
+    def test_the_key_encrypts_everything_a_service_stores(self) -> None:
+        svc = service({"KmsKeyArn": KEY})
+        bucket = self.decided(svc, "AWS::S3::Bucket")[0]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        self.assertEqual(bucket["ServerSideEncryptionByDefault"], {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KEY})
+        self.assertEqual(self.decided(svc, "AWS::ECR::Repository")[0]["EncryptionConfiguration"],
+                         {"EncryptionType": "KMS", "KmsKey": KEY})
+        self.assertEqual({p["KmsKeyId"] for p in self.decided(svc, "AWS::SecretsManager::Secret")}, {KEY})
+        self.assertEqual(self.decided(svc, "AWS::Logs::LogGroup")[0]["KmsKeyId"], KEY)
+        self.assertEqual(self.decided(svc, "AWS::CodeBuild::Project")[0]["EncryptionKey"], KEY)
+        store = self.decided(svc, "AWS::CodePipeline::Pipeline")[0]["ArtifactStore"]
+        self.assertEqual(store["EncryptionKey"], {"Id": KEY, "Type": "KMS"})
+
+    def test_no_key_means_aws_managed_encryption_everywhere(self) -> None:
+        self.assertEqual({p["KmsMasterKeyId"] for p in self.decided(DEFAULT, "AWS::SNS::Topic")}, {"alias/aws/sns"})
+        for queue in self.decided(DEFAULT, "AWS::SQS::Queue"):
+            self.assertIs(queue["SqsManagedSseEnabled"], True)
+            self.assertNotIn("KmsMasterKeyId", queue)
+        self.assertTrue(self.decided(DEFAULT, "AWS::DynamoDB::Table")[0]["SSESpecification"]["SSEEnabled"])
+        self.assertEqual(self.decided(SERVICE, "AWS::ECR::Repository")[0]["EncryptionConfiguration"],
+                         {"EncryptionType": "AES256"})
+
+    def test_a_service_tags_what_the_hub_may_act_on(self) -> None:
+        for kind in ("AWS::CodePipeline::Pipeline", "AWS::ECR::Repository", "AWS::S3::Bucket",
+                     "AWS::CodeBuild::Project", "AWS::SecretsManager::Secret", "AWS::Logs::LogGroup"):
+            for properties in self.decided(SERVICE, kind):
+                with self.subTest(kind=kind):
+                    self.assertIn({"Key": "gantry:hub", "Value": "gantry"}, properties["Tags"])
+
+    def test_app_secrets_are_placeholders_named_per_stage_and_kept(self) -> None:
+        secrets = {k: r for k, r in SERVICE.of_type("AWS::SecretsManager::Secret").items()}
+        names = sorted(SERVICE.resolve(r["Properties"]["Name"]) for r in secrets.values())
+        self.assertEqual(names, ["/shop/dev/app", "/shop/prod/app", "/shop/qa/app"])
+        for resource in secrets.values():
+            # Created empty, so an update never writes a value over what the team put in.
+            self.assertNotIn("SecretString", resource["Properties"])
+            self.assertNotIn("GenerateSecretString", resource["Properties"])
+            self.assertEqual((resource["DeletionPolicy"], resource["UpdateReplacePolicy"]), ("Retain", "Retain"))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
