@@ -42,7 +42,8 @@ TEMPLATES = [
      "Chat-driven delivery on CodePipeline: push webhooks, one live Slack thread per execution, "
      "Slack approvals and ECS blue/green traffic shifting with automatic rollback."),
     (os.path.join("service", "template.yaml"), "service.yaml", "gantry-service",
-     "One service's registration with a Gantry hub: its routes, Slack channel and approvers."),
+     "One service delivered by a Gantry hub: its pipeline, image repository, build, per-stage app "
+     "secret placeholders and registry entry (routes, Slack channel, approvers)."),
 ]
 SAR_AUTHOR = "gantry"
 # Metadata that asks `sam build` to build a function: none of it may be left in dist/.

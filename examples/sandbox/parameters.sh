@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Prints Gantry's per-environment parameters, read from a deployed sandbox stack, ready for
-# `sam deploy --parameter-overrides`. The sandbox has one blue/green pair: dev, qa and prod all
+# Prints a Gantry service's per-environment parameters (service/template.yaml), read from a
+# deployed sandbox stack, ready for `sam deploy --parameter-overrides`. (The sandbox tags its
+# services, listener and task roles gantry:hub, so the hub needs no list of them.) The sandbox has one blue/green pair: dev, qa and prod all
 # deploy to it, which is enough to watch a promotion go through every stage.
 #
 #   examples/sandbox/parameters.sh [SANDBOX_STACK]     # default: gantry-sandbox
@@ -13,10 +14,11 @@ out() {
 cluster=$(out ClusterName) listener=$(out ListenerArn)
 blue=$(out BlueService) blue_tg=$(out BlueTargetGroupArn)
 green=$(out GreenService) green_tg=$(out GreenTargetGroupArn)
-alarm=$(out AlarmName) roles=$(out TaskRoleArns)
-printf 'TaskRoleArns=%s' "$roles"
+alarm=$(out AlarmName)
+sep=''
 for env in Dev Qa Prod; do
-  printf ' %sCluster=%s %sListenerArn=%s' "$env" "$cluster" "$env" "$listener"
+  printf '%s%sCluster=%s %sListenerArn=%s' "$sep" "$env" "$cluster" "$env" "$listener"
+  sep=' '
   printf ' %sBlueService=%s %sBlueTargetGroupArn=%s' "$env" "$blue" "$env" "$blue_tg"
   printf ' %sGreenService=%s %sGreenTargetGroupArn=%s' "$env" "$green" "$env" "$green_tg"
   printf ' %sAlarmNames=%s' "$env" "$alarm"

@@ -541,5 +541,45 @@ class Encryption(unittest.TestCase):
             self.assertEqual((resource["DeletionPolicy"], resource["UpdateReplacePolicy"]), ("Retain", "Retain"))
 
 
+class FromAOneServiceStack(unittest.TestCase):
+    """The migration's new path (docs/deploy.md, "From a one-service stack"): the retained
+    pipeline, image repository and artifact bucket are imported into a service stack, then the
+    service template's deploy updates them in place, so the pipeline keeps its history."""
+
+    def test_the_import_brings_in_the_three_kept_resources_under_their_names(self) -> None:
+        sys.path.insert(0, os.path.join(resolve.ROOT, "scripts"))
+        import service_import
+
+        with tempfile.TemporaryDirectory() as out:
+            done = subprocess.run([sys.executable, os.path.join(resolve.ROOT, "scripts", "service_import.py"),
+                                   "shop", "gantry-imagerepository-1a2b", "gantry-artifactbucket-3c4d", out],
+                                  capture_output=True, text=True, timeout=120)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            with open(os.path.join(out, "resources-to-import.json"), encoding="utf-8") as f:
+                wanted = json.load(f)
+            self.assertEqual({(r["LogicalResourceId"], json.dumps(r["ResourceIdentifier"])) for r in wanted}, {
+                ("Pipeline", '{"Name": "shop"}'),
+                ("ImageRepository", '{"RepositoryName": "gantry-imagerepository-1a2b"}'),
+                ("ArtifactBucket", '{"BucketName": "gantry-artifactbucket-3c4d"}')})
+            path = os.path.join(out, "import.yaml")
+            imported = resolve.Resolved({"ExistingImageRepositoryName": "gantry-imagerepository-1a2b",
+                                         "ExistingArtifactBucketName": "gantry-artifactbucket-3c4d"}, path=path)
+            # An import takes only resources with a DeletionPolicy, and nothing else.
+            self.assertEqual(set(imported.resources), set(service_import.IMPORTED))
+            for logical_id, resource in imported.resources.items():
+                self.assertIn("DeletionPolicy", resource, logical_id)
+            lint = subprocess.run([os.path.join(os.path.dirname(sys.executable), "cfn-lint"), path],
+                                  capture_output=True, text=True, timeout=300)
+            self.assertEqual(lint.returncode, 0, lint.stdout + lint.stderr)
+        # The deploy after the import names them the same, so it updates them in place (a name
+        # that changed would replace the pipeline and lose its history).
+        full = service({"ExistingImageRepositoryName": "gantry-imagerepository-1a2b",
+                        "ExistingArtifactBucketName": "gantry-artifactbucket-3c4d"})
+        for logical_id, (_, prop) in service_import.IMPORTED.items():
+            with self.subTest(resource=logical_id):
+                self.assertEqual(full._decide({prop: full.resources[logical_id]["Properties"][prop]})[prop],
+                                 imported._decide({prop: imported.resources[logical_id]["Properties"][prop]})[prop])
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
