@@ -38,10 +38,13 @@ import package  # noqa: E402
 import report  # noqa: E402
 import workloads  # noqa: E402
 
-SECTIONS = ("warm", "cold", "full", "burst", "package", "judge")
+SECTIONS = ("warm", "cold", "full", "burst", "package", "judge", "billing")
 # Sections that need no emulator (pure code, or files already built): they run without starting
-# the world, and alone they update their keys in the existing results.
-PURE = ("judge", "package")
+# the world.
+PURE = ("judge", "package", "billing")
+# Each section's key in the results.
+KEYS = {"warm": "warm_network_free", "cold": "cold_start", "full": "full_paths", "burst": "burst",
+        "package": "package", "judge": "canary_judge", "billing": "shifter_billing"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -244,6 +247,43 @@ def run_judge(args: argparse.Namespace) -> dict[str, Any]:
     return json.loads(out.stdout)
 
 
+def run_billing() -> dict[str, Any]:
+    """What Lambda bills the traffic shifter for each of the template's deployments, waiting in
+    Lambda or handing its waits to CodePipeline: the deterministic simulation of the real flow
+    on a simulated clock (`gantry-core`'s `billed_time_of_the_templates_deployments`, a debug
+    test build, no emulator)."""
+    with tempfile.TemporaryDirectory(prefix="gantry-billing-") as tmp:
+        out = os.path.join(tmp, "billing.json")
+        subprocess.run(["cargo", "test", "-q", "-p", "gantry-core", "--lib", "--",
+                        "traffic::simulation::billed_time_of_the_templates_deployments", "--exact"],
+                       cwd=ROOT, env={**os.environ, "GANTRY_BILLING_OUT": out}, check=True,
+                       stdout=subprocess.DEVNULL)
+        with open(out) as f:
+            return json.load(f)
+
+
+def carried_over(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
+    """A run of some sections keeps the others from the results it replaces, each marked with
+    the run (time and commit) that measured it, so that one file never passes two runs off as
+    one (`provenance`, which `report` prints)."""
+    try:
+        with open(args.out) as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        return results
+    marks = old.get("provenance", {})
+    for name, key in KEYS.items():
+        if name in args.sections or key not in old:
+            continue
+        results[key] = old[key]
+        # Results from before sections were marked: the run that wrote the file.
+        machine_was = old.get("machine", {})
+        results["provenance"][key] = marks.get(key) or {
+            "generated_at": old.get("generated_at"), "commit": machine_was.get("commit"),
+            "cpu": machine_was.get("cpu")}
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
@@ -251,21 +291,18 @@ def main(argv: list[str] | None = None) -> int:
         "generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
         "settings": {k: v for k, v in vars(args).items() if k not in ("out",)},
+        "provenance": {},
     }
-    keys = {"warm": "warm_network_free", "cold": "cold_start", "full": "full_paths", "burst": "burst",
-            "package": "package", "judge": "canary_judge"}
+    this_run = {"generated_at": results["generated_at"], "commit": results["machine"]["commit"],
+                "cpu": results["machine"]["cpu"]}
+    for name in args.sections:
+        results["provenance"][KEYS[name]] = this_run
+    results = carried_over(args, results)
     if all(name in PURE for name in args.sections):
-        # Pure sections alone update their keys in the existing results; the rest stays as measured.
-        try:
-            with open(args.out) as f:
-                results = {**json.load(f), "generated_at": results["generated_at"]}
-        except (OSError, ValueError):
-            pass
         for name in args.sections:
-            progress(keys[name])
-            results[keys[name]] = run_judge(args) if name == "judge" else \
-                package.sizes(args.lambda_dir, report.FUNCTIONS, args.bin_dir)
-        started -= results.get("total_seconds", 0)
+            progress(KEYS[name])
+            results[KEYS[name]] = run_judge(args) if name == "judge" else run_billing() if name == "billing" \
+                else package.sizes(args.lambda_dir, report.FUNCTIONS, args.bin_dir)
         return finish(args, results, started)
     with tempfile.TemporaryDirectory(prefix="gantry-bench-") as tmp:
         world = World(transcript=Transcript(out=open(os.devnull, "w"), color=False), bin_dir=args.bin_dir,
@@ -276,13 +313,13 @@ def main(argv: list[str] | None = None) -> int:
             bench = Bench(world, args, tmp)
             sections: dict[str, Callable[[], dict[str, Any]]] = {
                 "warm": bench.warm, "cold": bench.cold, "full": bench.full, "burst": bench.burst,
-                "package": bench.package, "judge": bench.judge}
+                "package": bench.package, "judge": bench.judge, "billing": run_billing}
             for name in SECTIONS:
                 if name in args.sections:
-                    progress(f"{keys[name]}")
+                    progress(f"{KEYS[name]}")
                     section_started = time.monotonic()
-                    results[keys[name]] = sections[name]()
-                    progress(f"{keys[name]}: {time.monotonic() - section_started:.0f} s")
+                    results[KEYS[name]] = sections[name]()
+                    progress(f"{KEYS[name]}: {time.monotonic() - section_started:.0f} s")
     return finish(args, results, started)
 
 
@@ -293,6 +330,8 @@ def finish(args: argparse.Namespace, results: dict[str, Any], started: float) ->
     results["goals"] = goals
     print(f"Gantry benchmark, {results['generated_at']}: {results['machine']['cpu']}, "
           f"{results['machine']['cores']} cores; {results['total_seconds']:.0f} s")
+    for line in report.older_sections(results):
+        print(line)
     print("\n".join(lines))
     with open(args.out, "w") as f:
         json.dump(results, f, indent=2)

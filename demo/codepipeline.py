@@ -176,6 +176,11 @@ class PlayedExecution:
             self.stage_started(stage)
             self.stage_succeeded(stage)
 
+    def status(self) -> str:
+        """The execution's status as CodePipeline's API reports it (GetPipelineExecution)."""
+        return self.world.client("codepipeline").get_pipeline_execution(
+            pipelineName=PIPELINE, pipelineExecutionId=self.id)["pipelineExecution"]["status"]
+
     def finish(self, status: str) -> None:
         """The execution ends: its status in CodePipeline, then the event."""
         self.world.control("POST", f"codepipeline/executions/{PIPELINE}/{self.id}", {"status": status})

@@ -3,7 +3,8 @@
 # for this machine, to time them, and for Lambda's arm64, to weigh them), the floors, the canary judge's simulation (pure) and the
 # network-free latency bench, then runs bench/run.py: cold starts, warm latency, peak memory,
 # package sizes and bursts against the AWS emulator and the Slack stand-in. Prints the table,
-# writes bench/results.json. Arguments go to bench/run.py (e.g. `--sections cold,warm`).
+# writes bench/results.json. Arguments go to bench/run.py (e.g. `--sections cold,warm`); a run of some
+# sections keeps the others, each marked with the run and commit that measured it.
 #
 # The release profile is fat LTO: the first build takes a long while on two cores; set
 # CARGO_TARGET_DIR to a persistent folder to keep it. GANTRY_BENCH_SKIP_BUILD=1 uses what is built.

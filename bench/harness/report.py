@@ -181,12 +181,27 @@ def table(results: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
         row("answers", ", ".join(f"{k} {v}" for k, v in sorted(b["answers"].items())))
         row("wall time", f"{b['wall_seconds']:.1f} s")
 
-    if cold and full:
+    billing = results.get("shifter_billing")
+    if billing:
+        section(f"Traffic shifter: billed time of the template's deployments (simulated clock; checks every "
+                f"{billing['check_interval_seconds']} s, scale-down after {billing['scale_down_after_seconds']} s, "
+                f"continuation {billing['continuation_delay_seconds']} s after a hand-over)")
+        for mode, stages in billing["modes"].items():
+            for stage, b in stages.items():
+                row(f"{stage} ({b['strategy']}), waits {mode}",
+                    f"{b['waited_in_lambda_seconds']:.0f} s waited in Lambda",
+                    f"{b['invocations']} invocations, {b['deployment_seconds']:.0f} s long")
+
+    if cold and full and billing:
         section("What it costs to run: Lambda (arm64, us-east-1) a month, from the figures above "
                 "(bench/harness/cost.py says how)")
-        for r in cost.rows(results):
-            row(f"{r['deployments_a_day']:,} deployments a day ({r['invocations_a_month']:,} invocations)",
-                f"Gantry ${r['gantry_usd']:.4f}", f"Python + boto3 ${r['python_usd']:.4f}")
+        for mode in cost.MODES:
+            seconds = cost.billed_seconds(results, mode) or {}
+            row(f"billed seconds a deployment, waits {mode}",
+                ", ".join(f"{f} {v:,.1f}" for f, v in seconds.items()))
+            for r in cost.rows(results, mode):
+                row(f"  {r['deployments_a_day']:,} deployments a day ({r['invocations_a_month']:,} invocations)",
+                    f"Gantry ${r['gantry_usd']:.2f}", f"Python + boto3 ${r['python_usd']:.2f}")
 
     judge = results.get("canary_judge")
     if judge:
@@ -198,6 +213,17 @@ def table(results: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
             + (": falling short " + "; ".join(g["figure"] for g in failing) if failing else "")
             + (f"; not measured here: {', '.join(g['figure'] for g in unmeasured)}" if unmeasured else ""))
     return lines, goals
+
+
+def older_sections(results: dict[str, Any]) -> list[str]:
+    """A line for each section an earlier run measured (`provenance`): compare rows of one run."""
+    this = results.get("generated_at")
+    lines = []
+    for key, mark in sorted(results.get("provenance", {}).items()):
+        if mark.get("generated_at") != this:
+            lines.append(f"  (section {key}: from an earlier run, {mark.get('generated_at')} "
+                         f"at commit {mark.get('commit')}, {mark.get('cpu')})")
+    return lines
 
 
 JUDGE_FALSE = 0.01

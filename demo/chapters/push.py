@@ -59,7 +59,7 @@ def show_execution(world: World, execution_id: str) -> dict[str, Any]:
     t = world.transcript
     execution = world.client("codepipeline").get_pipeline_execution(
         pipelineName=PIPELINE, pipelineExecutionId=execution_id)["pipelineExecution"]
-    t.ok(f"CodePipeline: {PIPELINE} execution {execution_id} is {execution['status']}")
+    t.note(f"CodePipeline: {PIPELINE} execution {execution_id} is {execution['status']}")
     for revision in execution.get("artifactRevisions", []):
         t.detail("source revision", f"{revision['name']} @ {revision['revisionId']}")
     variables = {v["name"]: v["resolvedValue"] for v in execution.get("variables", [])}
@@ -105,6 +105,7 @@ def chapter_push(world: World) -> None:
     expect(execution["status"] == "InProgress", f"the execution is {execution['status']}, expected InProgress")
     expect(execution["revisions"].get("Source") == commit, f"the execution is not pinned to {commit}")
     expect(execution["variables"].get("COMMIT_ID") == commit, "COMMIT_ID is not the pushed commit")
+    t.ok(f"the execution is in progress, pinned to {short(commit)}, with the push's variables")
     world.facts["execution"] = {"pipeline": PIPELINE, "execution_id": execution_id, "commit": commit,
                                 "message": push["head_commit"]["message"], "author": push["pusher"]["name"],
                                 "push": push}

@@ -48,4 +48,5 @@ def chapter_rollback(world: World) -> None:
     expect("rolled back" in text and ALARM in text, "the Slack thread does not say the deployment rolled back")
     expect("failed" in json.dumps(messages[0]["blocks"]).lower(),
            "the execution's Slack message does not say it failed")
+    expect(played.status() == "Failed", f"CodePipeline shows the execution {played.status()}, expected Failed")
     t.ok(f"the pipeline failed at {STAGE}; its Slack thread says what rolled back and why")

@@ -10,7 +10,7 @@ from world import World, expect
 
 from . import chapter
 from .again import push_up_to_prod
-from .canary import deploy, listener_weights, shares
+from .canary import deploy, listener_weights, services, shares
 
 THIRD_COMMIT = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d"
 
@@ -38,6 +38,7 @@ def chapter_smoke(world: World) -> None:
     assert world.shop is not None
     world.shop.bad_tags.add(THIRD_COMMIT[:7])
     before = listener_weights(world)
+    services_before = services(world)
     tested_before = len(test_listener_shares(world))
     live = "green" if before[1] > before[0] else "blue"
     new = "blue" if live == "green" else "green"
@@ -56,4 +57,10 @@ def chapter_smoke(world: World) -> None:
     t.ok(f"the test listener sent the smoke test to {new}, then went back to {live}")
     played.stage_failed("DeployProd", run.message)
     played.finish("Failed")
-    t.ok("the pipeline failed at DeployProd with the smoke test's verdict; nothing else changed")
+    expect(played.status() == "Failed", f"CodePipeline shows the execution {played.status()}, expected Failed")
+    expect(listener_weights(world) == before, f"the production listener ended at {listener_weights(world)}")
+    after = services(world)
+    expect(after == services_before,
+           f"the services were left changed: {after}, they were {services_before}")
+    t.ok("the pipeline failed at DeployProd with the smoke test's verdict; both services run what "
+         "they ran before")

@@ -1,6 +1,8 @@
 """Self-check of the documentation: the README stays short, every relative link in README.md and
-docs/*.md leads somewhere (the file, and the heading when the link names one), and the
-architecture picture is well-formed SVG.
+docs/*.md leads somewhere (the file, and the heading when the link names one), the architecture
+picture is well-formed SVG, and docs/configuration.md documents every SAM template parameter (of
+every template file: template.yaml, service/*.yaml) and every environment variable the code reads
+(`gantry_core::config::Var`), each with its real default.
 
     python tests/docs/test_docs.py
 """
@@ -166,6 +168,153 @@ class ArchitecturePictureTest(unittest.TestCase):
         for box in ("webhook", "CodePipeline", "EventBridge", "notifier", "approval", "traffic-shifter",
                     "Slack", "SNS", "ECS"):
             self.assertIn(box, texts)
+
+
+# -- configuration reference: template parameters and environment variables ----------------------
+
+CONFIGURATION = os.path.join(ROOT, "docs", "configuration.md")
+PARAMETERS_SECTION = "Template parameters"
+VARIABLES_SECTION = "Environment variables"
+CONFIG_SOURCE = os.path.join(ROOT, "shared", "core", "src", "config", "mod.rs")
+DEFAULTS_SOURCE = os.path.join(ROOT, "shared", "core", "src", "config", "defaults.rs")
+CODE = re.compile(r"`([^`]*)`")
+REQUIRED = "(required)"
+
+
+def template_files() -> list[str]:
+    """Every SAM template of the project: the hub (template.yaml) and the service templates."""
+    return [p for p in [os.path.join(ROOT, "template.yaml"), *sorted(glob.glob(os.path.join(ROOT, "service", "*.yaml")))]
+            if os.path.isfile(p)]
+
+
+def template_parameters(paths: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """Each parameter's default as the docs must write it (`(required)` when it has none), for
+    each template that declares it: {name: [(template, default)]}."""
+    import yaml  # the venv's (scripts/bootstrap.sh)
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    # CloudFormation's short forms (!Sub, !Ref…): their values do not matter here.
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    out: dict[str, list[tuple[str, str]]] = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            template = yaml.load(f, Loader=Loader) or {}
+        for name, p in (template.get("Parameters") or {}).items():
+            if "Default" not in p:
+                default = REQUIRED
+            elif isinstance(p["Default"], bool):
+                default = "true" if p["Default"] else "false"
+            else:
+                default = str(p["Default"])
+            out.setdefault(name, []).append((os.path.relpath(path, ROOT), default))
+    return out
+
+
+def section_rows(text: str, heading: str) -> list[list[str]]:
+    """The cells of each row of the tables under `## heading` (up to the next `## `)."""
+    rows, inside = [], False
+    for _, line in prose_lines(text):
+        m = HEADING.match(line)
+        if m and len(m.group(1)) == 2:
+            inside = m.group(2) == heading
+            continue
+        if inside and line.startswith("|"):
+            cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+            if cells and not set(cells[0]) <= set("-: "):
+                rows.append(cells)
+    return rows[1:] if rows else rows  # the header row
+
+
+def documented_defaults(text: str) -> dict[str, str]:
+    """{parameter: the default its row gives}: the first cell names one or more parameters, the
+    second is `(required)` or the default in backticks (`""` for an empty one)."""
+    out = {}
+    for cells in section_rows(text, PARAMETERS_SECTION):
+        if len(cells) < 2:
+            continue
+        given = cells[1].strip()
+        code = CODE.search(given)
+        default = REQUIRED if given == REQUIRED else (code.group(1) if code else given)
+        for name in CODE.findall(cells[0]):
+            out[name] = "" if default == '""' else default
+    return out
+
+
+def parameter_problems(parameters: dict[str, list[tuple[str, str]]], documented: dict[str, str]) -> list[str]:
+    problems = []
+    for name, declared in sorted(parameters.items()):
+        for template, default in declared:
+            if name not in documented:
+                problems.append(f"{name} ({template}): not in docs/configuration.md#{slug(PARAMETERS_SECTION)}")
+            elif documented[name] != default:
+                problems.append(f"{name} ({template}): documented default {documented[name]!r}, "
+                                f"the template's is {default!r}")
+    problems += [f"{name}: documented, but no template declares it" for name in sorted(set(documented) - set(parameters))]
+    return problems
+
+
+def code_variables(source: str) -> list[str]:
+    """The names `Var::name` gives the variables the code reads."""
+    body = source[source.index("impl Var {"):]
+    body = body[body.index("pub const fn name(self)"):]
+    body = body[:body.index("\n    }\n")]
+    return re.findall(r'Var::\w+\s*=>\s*"([A-Z0-9_]+)"', body)
+
+
+def code_defaults(source: str, config: str) -> dict[str, str]:
+    """{variable's name: its default as the docs write it}, from `config::defaults`."""
+    names = dict(re.findall(r'Var::(\w+)\s*=>\s*"([A-Z0-9_]+)"', config))
+    return {names[v]: text for v, text in re.findall(r'\(Var::(\w+),\s*"([^"]*)"\)', source)}
+
+
+def variable_problems(variables: list[str], defaults: dict[str, str], text: str) -> list[str]:
+    rows = {name: " ".join(cells[1:]) for cells in section_rows(text, VARIABLES_SECTION)
+            for name in CODE.findall(cells[0]) if cells}
+    problems = []
+    for name in variables:
+        if name not in rows:
+            problems.append(f"{name}: not in docs/configuration.md#{slug(VARIABLES_SECTION)}")
+        elif name in defaults and f"default {defaults[name]}" not in rows[name].replace("`", ""):
+            problems.append(f"{name}: its row does not say 'default {defaults[name]}' (config::defaults)")
+    return problems
+
+
+def read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+class ConfigurationReferenceTest(unittest.TestCase):
+    def test_every_template_parameter_is_documented_with_its_default(self) -> None:
+        self.assertTrue(template_files())
+        problems = parameter_problems(template_parameters(template_files()), documented_defaults(read(CONFIGURATION)))
+        self.assertEqual(problems, [], "\n".join(problems))
+
+    def test_every_variable_the_code_reads_is_documented_with_its_default(self) -> None:
+        config = read(CONFIG_SOURCE)
+        variables = code_variables(config)
+        self.assertIn("GANTRY_ORPHAN_AFTER_SECONDS", variables)
+        problems = variable_problems(variables, code_defaults(read(DEFAULTS_SOURCE), config), read(CONFIGURATION))
+        self.assertEqual(problems, [], "\n".join(problems))
+
+    def test_a_missing_parameter_or_variable_or_a_wrong_default_is_reported(self) -> None:
+        page = ("## Template parameters\n\n| parameter | default | meaning |\n| --- | --- | --- |\n"
+                "| `Interval` | `15` | x |\n| `DevCluster`, `QaCluster` | (required) | x |\n"
+                "| `Gone` | `\"\"` | x |\n\n"
+                "## Environment variables\n\n| variable | read by | value |\n| --- | --- | --- |\n"
+                "| `GANTRY_WAIT` | all | default `120` |\n| `GANTRY_SLOW` | all | default 5 |\n")
+        parameters = {"Interval": [("t.yaml", "30")], "DevCluster": [("t.yaml", REQUIRED)],
+                      "QaCluster": [("t.yaml", REQUIRED)], "Missing": [("t.yaml", "")]}
+        self.assertEqual(parameter_problems(parameters, documented_defaults(page)), [
+            "Interval (t.yaml): documented default '15', the template's is '30'",
+            "Missing (t.yaml): not in docs/configuration.md#template-parameters",
+            "Gone: documented, but no template declares it"])
+        self.assertEqual(variable_problems(["GANTRY_WAIT", "GANTRY_SLOW", "GANTRY_NEW"],
+                                           {"GANTRY_WAIT": "120", "GANTRY_SLOW": "6"}, page), [
+            "GANTRY_SLOW: its row does not say 'default 6' (config::defaults)",
+            "GANTRY_NEW: not in docs/configuration.md#environment-variables"])
 
 
 if __name__ == "__main__":

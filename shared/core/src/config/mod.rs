@@ -7,6 +7,7 @@ mod approval;
 pub mod approvers;
 #[cfg(test)]
 mod contract;
+pub mod defaults;
 mod notifier;
 pub mod people;
 mod traffic_shifter;

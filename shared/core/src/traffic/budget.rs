@@ -2,6 +2,7 @@
 //! action may still run (CodePipeline's limit) beyond what its plan needs.
 
 use super::deployment::{Deployment, Phase};
+use super::params::WaitBetweenChecks;
 use super::phase::Command;
 use super::plan::duration_text;
 use super::preflight::MAX_ACTION_SECONDS;
@@ -13,6 +14,22 @@ pub fn invocation_budget(deadline_ms: u64, now_ms: u64) -> Duration {
     let left = deadline_ms.saturating_sub(now_ms);
     let margin = (left / 4).clamp(2_000, 15_000);
     Duration::from_millis(left.saturating_sub(margin))
+}
+
+/// The shortest wait handed back to CodePipeline under `WaitBetweenChecks::InCodePipeline`:
+/// a shorter one (a step taken at once, the rest of a bake just missed) costs less slept
+/// through than a continuation's own calls (confirming the job, reading the record, handing
+/// over) would.
+pub const MIN_HANDED_BACK_WAIT: Duration = Duration::from_secs(1);
+
+/// Whether the wait until the next check ends this invocation with a continuation token
+/// (CodePipeline invokes the function again, and Lambda bills none of the wait) rather than
+/// being slept through in Lambda, which bills every second of it.
+pub fn hands_back(wait: Duration, between_checks: WaitBetweenChecks) -> bool {
+    match between_checks {
+        WaitBetweenChecks::InLambda => false,
+        WaitBetweenChecks::InCodePipeline => wait >= MIN_HANDED_BACK_WAIT,
+    }
 }
 
 /// How much longer the deployment's action may run than the rest of its plan can take at
@@ -111,6 +128,25 @@ mod tests {
         assert_eq!(invocation_budget(20_000, 0), Duration::from_secs(15));
         assert_eq!(invocation_budget(3_000, 0), Duration::from_secs(1));
         assert_eq!(invocation_budget(1_000, 5_000), Duration::ZERO);
+    }
+
+    #[test]
+    fn only_a_team_that_asked_hands_its_waits_back_and_only_the_long_ones() {
+        let check = Duration::from_secs(15);
+        assert!(!hands_back(check, WaitBetweenChecks::InLambda));
+        assert!(!hands_back(
+            Duration::from_secs(3600),
+            WaitBetweenChecks::InLambda
+        ));
+        assert!(hands_back(check, WaitBetweenChecks::InCodePipeline));
+        assert!(hands_back(
+            MIN_HANDED_BACK_WAIT,
+            WaitBetweenChecks::InCodePipeline
+        ));
+        assert!(!hands_back(
+            Duration::from_millis(900),
+            WaitBetweenChecks::InCodePipeline
+        ));
     }
 
     /// A 10% canary (sample: checks every 5 s, ready timeout 300 s, old side kept 60 s)

@@ -550,7 +550,9 @@ impl<P: ShifterPorts> Shifter<P> {
                             .await;
                     }
                     let wait = Duration::from_millis((next_check_ms - now_ms()).max(0) as u64);
-                    if instant_now() + wait >= end {
+                    if instant_now() + wait >= end
+                        || super::budget::hands_back(wait, p.wait_between_checks)
+                    {
                         return self.hand_over(job, p, &d, false, end).await;
                     }
                     sleep(wait).await;

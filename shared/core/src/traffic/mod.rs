@@ -37,7 +37,7 @@ pub use confirm::{Forged, InvokeDeclaration, IssuedJob};
 pub use deployment::{Deployment, ServiceSnapshot, Timing, TokenError, MAX_TOKEN_CHARS};
 pub use flow::{ShiftOutcome, Shifter, ShifterPorts, DEFAULT_SLICE};
 pub use job::{ArtifactCredentials, InputArtifact, Job, JobFailure, PipelineContext};
-pub use params::{ParamsError, SideSpec, TrafficControl, UserParameters};
+pub use params::{ParamsError, SideSpec, TrafficControl, UserParameters, WaitBetweenChecks};
 pub use phase::{
     next_step, AlarmReading, AlarmState, Command, Observed, Phase, RollbackReason, Rollout,
     ServiceStatus, ShiftAction, TargetHealth,

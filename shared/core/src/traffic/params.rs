@@ -62,6 +62,22 @@ pub struct UserParameters {
     pub test_traffic: Option<TrafficControl>,
     /// ECS's lifecycle hooks (`lifecycle_hooks`), in the order given.
     pub lifecycle_hooks: Vec<LifecycleHook>,
+    /// Where the deployment waits between two checks (`wait_between_checks`): in the
+    /// invocation, or handed back to CodePipeline (`budget::hands_back` decides).
+    pub wait_between_checks: WaitBetweenChecks,
+}
+
+/// Where a deployment spends the time between two checks (`wait_between_checks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WaitBetweenChecks {
+    /// `"in_lambda"` (the default): the invocation sleeps until the next check, so a problem
+    /// is seen within `check_interval_seconds`, and Lambda bills the whole wait.
+    #[default]
+    InLambda,
+    /// `"in_codepipeline"`: the job goes back to CodePipeline with the continuation token and
+    /// the next invocation checks; Lambda bills only the checks, and checks come no sooner
+    /// than CodePipeline invokes the continuation.
+    InCodePipeline,
 }
 
 /// Defaults for the optional fields.
@@ -309,6 +325,16 @@ pub fn parse(text: &str) -> Result<UserParameters, ParamsError> {
         }
     }
     let lifecycle_hooks = lifecycle_hooks(&mut f)?;
+    let wait_between_checks = match f.string("wait_between_checks")?.as_deref() {
+        None | Some("in_lambda") => WaitBetweenChecks::InLambda,
+        Some("in_codepipeline") => WaitBetweenChecks::InCodePipeline,
+        Some(other) => {
+            return Err(err(
+                "wait_between_checks",
+                format!("must be \"in_lambda\" or \"in_codepipeline\", not {other:?}"),
+            ))
+        }
+    };
     // The execution the pipeline ran the action for (`#{codepipeline.PipelineExecutionId}`):
     // checked against the job before anything moves (`traffic::confirm`), not used here.
     let _ = f.string("execution_id")?;
@@ -328,6 +354,7 @@ pub fn parse(text: &str) -> Result<UserParameters, ParamsError> {
         analysis,
         test_traffic,
         lifecycle_hooks,
+        wait_between_checks,
     })
 }
 
@@ -782,6 +809,26 @@ mod tests {
         let mut v = example();
         v["scale_down_after_seconds"] = json!("600");
         assert_eq!(field_of(v), "scale_down_after_seconds");
+    }
+
+    #[test]
+    fn waits_stay_in_lambda_unless_a_team_hands_them_to_codepipeline() {
+        assert_eq!(
+            parse_value(&example()).unwrap().wait_between_checks,
+            WaitBetweenChecks::InLambda
+        );
+        let mut v = example();
+        v["wait_between_checks"] = json!("in_codepipeline");
+        assert_eq!(
+            parse_value(&v).unwrap().wait_between_checks,
+            WaitBetweenChecks::InCodePipeline
+        );
+        v["wait_between_checks"] = json!("in_the_cloud");
+        let e = parse_value(&v).unwrap_err().to_string();
+        assert!(
+            e.contains(r#"wait_between_checks must be "in_lambda" or "in_codepipeline""#),
+            "{e}"
+        );
     }
 
     #[test]

@@ -89,6 +89,13 @@ struct Scenario {
     /// Progress goes to Slack (a quarter of the schedules: rendering the message is most of
     /// a run's cost, and what Slack adds is a few more table writes).
     slack: bool,
+    /// `wait_between_checks: in_codepipeline`: every wait between two checks ends the
+    /// invocation with a continuation token.
+    hand_back: bool,
+    /// How long after a hand-over CodePipeline invokes the continuation job.
+    continuation_ms: i64,
+    /// The function's Lambda timeout: each invocation's budget.
+    timeout_ms: u64,
 }
 
 impl Scenario {
@@ -143,6 +150,9 @@ impl Scenario {
                     "lifecycle_stages": ["POST_TEST_TRAFFIC_SHIFT"],
                     "timeout_minutes": 1, "timeout_action": action}]);
             }
+        }
+        if self.hand_back {
+            p["wait_between_checks"] = serde_json::json!("in_codepipeline");
         }
         p.to_string()
     }
@@ -219,6 +229,9 @@ fn generate(seed: u64) -> Schedule {
         erroring: r.one_in(6),
         // Drawn last (below), so that adding it kept every seed's other draws.
         slack: false,
+        hand_back: false,
+        continuation_ms: 1_000,
+        timeout_ms: 900_000,
     };
     let mut faults = Faults::default();
     for _ in 0..r.pick(0, 4) {
@@ -264,9 +277,22 @@ fn generate(seed: u64) -> Schedule {
     let sweeps = (0..r.pick(0, 3))
         .map(|_| r.pick(0, u64::from(SWEEPS_WITHIN)) as u32)
         .collect();
+    // A team that hands its waits back to CodePipeline: every check is an invocation of its
+    // own, CodePipeline's continuation coming half a minute to a minute and a half later.
+    let hand_back = r.one_in(4);
+    let continuation_ms = if hand_back {
+        r.pick(30_000, 90_000) as i64
+    } else {
+        1_000
+    };
     Schedule {
         seed,
-        scenario: Scenario { slack, ..scenario },
+        scenario: Scenario {
+            slack,
+            hand_back,
+            continuation_ms,
+            ..scenario
+        },
         twins,
         sweeps,
         faults,
@@ -338,6 +364,11 @@ struct Report {
     result: PipelineResult,
     broken: Vec<(Invariant, String)>,
     invocations: u32,
+    /// The time the job's invocations ran, together (simulated milliseconds): what Lambda
+    /// bills beyond each invocation's own work, which the fakes do in no time.
+    billed_ms: i64,
+    /// From the first job's invocation to the last invocation's end (simulated milliseconds).
+    took_ms: i64,
     /// Deployments the sweep rolled back.
     swept: u32,
     /// Deployments a sweep could not deal with (the next one tries again), over all sweeps.
@@ -510,7 +541,7 @@ fn run(schedule: &Schedule, keep_log: bool) -> Report {
     if !s.slack {
         shifter.slack = None;
     }
-    let budget = invocation_budget(900_000, 0);
+    let budget = invocation_budget(s.timeout_ms, 0);
     let started_at = crate::clock::now_epoch_millis();
     // What Lambda runs next: (when, in order of scheduling, what).
     let mut queue: BinaryHeap<Reverse<(i64, u32, Event)>> = BinaryHeap::new();
@@ -524,17 +555,23 @@ fn run(schedule: &Schedule, keep_log: bool) -> Report {
         )));
     }
     let (mut invocations, mut sweeps, mut late_sweeps, mut swept) = (0, 0, 0, 0);
+    let (mut billed_ms, mut last_end) = (0, started_at);
     let mut sweep_failures = 0;
     let mut broken = Vec::new();
     let shifter = &shifter;
     loop {
         let now = crate::clock::now_epoch_millis();
-        // CodePipeline invokes a job a second or so after issuing it (a continuation job after
-        // the token).
+        // CodePipeline invokes a job a second or so after issuing it, a continuation job after
+        // the scenario's delay.
         for job in aws.world().to_invoke.drain(..) {
             scheduled += 1;
+            let delay = if job == FIRST_JOB {
+                1_000
+            } else {
+                s.continuation_ms
+            };
             queue.push(Reverse((
-                now + 1_000,
+                now + delay,
                 scheduled,
                 Event::Invoke { job, attempt: 0 },
             )));
@@ -651,7 +688,10 @@ fn run(schedule: &Schedule, keep_log: bool) -> Report {
             waiting.push((at, order, late, started.clone()));
             running.push(sweep_task(FIRST_SWEEP + sweeps, at, Some(started)));
         }
+        let began = crate::clock::now_epoch_millis();
         let outcomes = invoke_all(&aws, running);
+        last_end = crate::clock::now_epoch_millis();
+        billed_ms += last_end - began;
         swept += rolled_back(&outcomes);
         sweep_failures += failed_sweeps(&outcomes);
         for (at, order, late, started) in waiting {
@@ -800,6 +840,8 @@ fn run(schedule: &Schedule, keep_log: bool) -> Report {
         result,
         broken,
         invocations,
+        billed_ms,
+        took_ms: last_end - started_at,
         swept,
         sweep_failures,
         index_left: w.open_index.len(),
@@ -990,6 +1032,9 @@ fn plain(
             broken: false,
             erroring: false,
             slack: true,
+            hand_back: false,
+            continuation_ms: 1_000,
+            timeout_ms: 900_000,
         },
         faults: Faults {
             named: named.iter().cloned().collect(),
@@ -1028,6 +1073,131 @@ fn a_healthy_canary_goes_live_over_the_fakes() {
         broken(&schedule)
     );
     assert!(report.broken.is_empty(), "{}", broken(&schedule));
+}
+
+/// The template's three deployments at its defaults (`CheckIntervalSeconds` 15,
+/// `ScaleDownAfterSeconds` 600, the function's 300 s timeout; dev all at once, qa linear 50% a
+/// minute, prod a 10% canary baking 300 s), waiting in Lambda or in CodePipeline, CodePipeline
+/// invoking a continuation `continuation_ms` after the hand-over.
+fn templates_deployments(hand_back: bool, continuation_ms: i64) -> Vec<(&'static str, Schedule)> {
+    let strategies = [
+        ("dev", Strategy::AllAtOnce),
+        (
+            "qa",
+            Strategy::Linear {
+                step_percent: 50,
+                interval_seconds: 60,
+            },
+        ),
+        (
+            "prod",
+            Strategy::Canary {
+                percent: 10,
+                bake_seconds: 300,
+            },
+        ),
+    ];
+    strategies
+        .into_iter()
+        .map(|(stage, strategy)| {
+            let mut schedule = plain(strategy, Hooks::None, &[]);
+            schedule.scenario.scale_down_after_seconds = 600;
+            schedule.scenario.hand_back = hand_back;
+            schedule.scenario.continuation_ms = continuation_ms;
+            schedule.scenario.timeout_ms = TEMPLATES_TIMEOUT_MS;
+            (stage, schedule)
+        })
+        .collect()
+}
+
+/// The traffic shifter's Lambda timeout in template.yaml (`Timeout: 300`).
+const TEMPLATES_TIMEOUT_MS: u64 = 300_000;
+
+/// CodePipeline's delay before it invokes a continuation job, as the docs assume it
+/// (docs/performance.md#idle-billing: AWS does not document it).
+const CONTINUATION_MS: i64 = 60_000;
+
+#[test]
+fn a_deployment_that_hands_its_waits_to_codepipeline_still_goes_live_and_bills_only_its_checks() {
+    for ((stage, in_lambda), (_, handed)) in templates_deployments(false, CONTINUATION_MS)
+        .into_iter()
+        .zip(templates_deployments(true, CONTINUATION_MS))
+    {
+        let slept = run(&in_lambda, false);
+        let report = run(&handed, false);
+        assert_eq!(
+            report.result,
+            PipelineResult::Succeeded,
+            "{}",
+            broken(&handed)
+        );
+        assert!(report.broken.is_empty(), "{}", broken(&handed));
+        // Sleeping, Lambda bills the whole deployment: the new side's start, every bake and
+        // the scale-down wait.
+        // (Less the time between two invocations: one every slice, at the 300 s timeout.)
+        let between = i64::from(slept.invocations) * CONTINUATION_MS;
+        assert!(
+            slept.billed_ms >= slept.took_ms - between,
+            "{stage}: slept {} of {} ms",
+            slept.billed_ms,
+            slept.took_ms
+        );
+        // Handed back, the waits are CodePipeline's: what is left is each invocation's work
+        // (none, over the fakes) and the waits shorter than `MIN_HANDED_BACK_WAIT`.
+        assert!(
+            report.billed_ms * 20 < slept.billed_ms,
+            "{stage}: handed back, {} ms billed; slept, {} ms",
+            report.billed_ms,
+            slept.billed_ms
+        );
+        // What it costs: checks are a continuation apart (a minute here, not 15 s), each an
+        // invocation of its own.
+        assert!(report.invocations > 2 * slept.invocations, "{stage}");
+    }
+}
+
+/// The traffic shifter's billed time per deployment, for the benchmark's cost table
+/// (`bench/run.py`, section `billing`): with `GANTRY_BILLING_OUT=<file>` set, writes what each
+/// of the template's deployments cost in Lambda time, waiting in Lambda or in CodePipeline.
+#[test]
+fn billed_time_of_the_templates_deployments() {
+    let mut out = serde_json::Map::new();
+    for (mode, hand_back) in [("in_lambda", false), ("in_codepipeline", true)] {
+        let mut stages = serde_json::Map::new();
+        for (stage, schedule) in templates_deployments(hand_back, CONTINUATION_MS) {
+            let report = run(&schedule, false);
+            assert_eq!(
+                report.result,
+                PipelineResult::Succeeded,
+                "{}",
+                broken(&schedule)
+            );
+            stages.insert(
+                stage.into(),
+                serde_json::json!({
+                    "strategy": schedule.scenario.strategy.to_string(),
+                    "invocations": report.invocations,
+                    "waited_in_lambda_seconds": report.billed_ms as f64 / 1000.0,
+                    "deployment_seconds": report.took_ms as f64 / 1000.0,
+                }),
+            );
+        }
+        out.insert(mode.into(), stages.into());
+    }
+    let out = serde_json::json!({
+        "check_interval_seconds": 15,
+        "scale_down_after_seconds": 600,
+        "new_side_ready_after_seconds": 60,
+        "lambda_timeout_seconds": TEMPLATES_TIMEOUT_MS / 1000,
+        "continuation_delay_seconds": CONTINUATION_MS / 1000,
+        "modes": out,
+    });
+    if let Ok(path) = std::env::var("GANTRY_BILLING_OUT") {
+        if let Err(e) = std::fs::write(&path, format!("{out:#}\n")) {
+            panic!("could not write {path}: {e}");
+        }
+    }
+    println!("{out:#}");
 }
 
 #[test]
