@@ -1,0 +1,28 @@
+//! Delivery metrics: DORA's four keys (deployments, lead time, failed deployments, time to
+//! restore) per pipeline and stage, computed exactly from facts Gantry already records.
+//!
+//! - [`model`]: the facts (a stage run; a push is the webhook's [`StartedPush`]) and the figures.
+//! - [`history`]: the pure derivation: facts in any order, any number of times → deployments,
+//!   restorations and figures over a window (p50/p90 by nearest rank).
+//! - [`emf`]: the CloudWatch Embedded Metric Format line of one figure.
+//! - [`ports`]: where facts are kept and figures claimed once (the state table in production).
+//! - [`flow`]: the notifier's part (record a stage's end, emit each figure once) and
+//!   [`flow::service_figures`], what `/gantry stats` reads.
+//!
+//! Definitions, sources and limits: `docs/metrics.md`.
+//!
+//! [`StartedPush`]: crate::ingest::StartedPush
+
+pub mod emf;
+pub mod flow;
+pub mod history;
+pub mod model;
+pub mod ports;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use flow::{observe, service_figures, ServiceFigures};
+pub use history::{derive, figures, Deployment, Derived, Restoration};
+pub use model::{Figures, Metric, Outcome, RunKind, StageFigures, StageRun, Window};
+pub use ports::{DeliveryHistory, FigureClaims};
