@@ -3,7 +3,7 @@
 
 use super::emf;
 use super::history::{derive, figures};
-use super::model::{Figures, Outcome, RunKind, StageRun, Window};
+use super::model::{Figures, Period, RunKind, RunOutcome, StageRun};
 use super::ports::{DeliveryHistory, FigureClaims};
 use crate::ingest::StartedPush;
 use crate::notify::{Change, Execution, PipelineEvent, Status};
@@ -34,9 +34,9 @@ pub fn stage_run(
         return None;
     };
     let outcome = match status {
-        Status::Succeeded => Outcome::Succeeded,
-        Status::Failed => Outcome::Failed,
-        Status::Stopped => Outcome::Stopped,
+        Status::Succeeded => RunOutcome::Succeeded,
+        Status::Failed => RunOutcome::Failed,
+        Status::Stopped => RunOutcome::Stopped,
         _ => return None,
     };
     let trigger = execution.trigger.as_ref();
@@ -123,8 +123,8 @@ pub async fn service_figures<P: DeliveryHistory>(
     now_ms: i64,
     days: i64,
 ) -> Result<ServiceFigures, StoreError> {
-    let current = Window::days_before(now_ms, days);
-    let previous = Window::days_before(current.from_ms, days);
+    let current = Period::days_before(now_ms, days);
+    let previous = Period::days_before(current.from_ms, days);
     let (runs, pushes) = history(port, pipeline, previous.from_ms - RUNS_LOOKBACK_MS).await?;
     let derived = derive(&runs, &pushes);
     Ok(ServiceFigures {

@@ -4,7 +4,7 @@
 //! one fixed order (time, then ids), so the result depends on the set of facts alone.
 
 use super::model::{
-    Figures, Metric, Outcome, RunKind, StageFigures, StageRun, Window, ROLLBACK_WINDOW_MS,
+    Figures, Metric, Period, RunKind, RunOutcome, StageFigures, StageRun, ROLLBACK_WINDOW_MS,
 };
 use crate::ingest::StartedPush;
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,7 +31,7 @@ pub struct Failure {
 /// One attempt to change what a stage runs: every run of the same commit in that stage (a
 /// re-run of the same commit is the same deployment).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Deployment {
+pub struct CountedDeployment {
     pub pipeline: String,
     pub stage: String,
     /// The commit, or `execution:<id>` when the commit is unknown.
@@ -73,7 +73,7 @@ impl Restoration {
 /// Everything derived from the facts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Derived {
-    pub deployments: Vec<Deployment>,
+    pub deployments: Vec<CountedDeployment>,
     pub restorations: Vec<Restoration>,
 }
 
@@ -98,7 +98,7 @@ pub struct Due {
 /// allowed; pushes of any pipeline and ref).
 pub fn derive(runs: &[StageRun], pushes: &[StartedPush]) -> Derived {
     // One run per identity; of two records of the same run, the greatest (a fixed choice).
-    let mut unique: BTreeMap<(&str, &str, &str, Outcome, i64), &StageRun> = BTreeMap::new();
+    let mut unique: BTreeMap<(&str, &str, &str, RunOutcome, i64), &StageRun> = BTreeMap::new();
     for run in runs {
         let id = (
             run.pipeline.as_str(),
@@ -139,8 +139,8 @@ pub fn derive(runs: &[StageRun], pushes: &[StartedPush]) -> Derived {
 }
 
 /// The stage's deployments, in the order their first runs ended.
-fn stage_deployments(pipeline: &str, stage: &str, runs: &[&StageRun]) -> Vec<Deployment> {
-    let mut deployments: Vec<Deployment> = Vec::new();
+fn stage_deployments(pipeline: &str, stage: &str, runs: &[&StageRun]) -> Vec<CountedDeployment> {
+    let mut deployments: Vec<CountedDeployment> = Vec::new();
     for run in runs.iter().filter(|r| r.kind == RunKind::Change) {
         let key = match &run.commit {
             Some(c) => c.clone(),
@@ -149,7 +149,7 @@ fn stage_deployments(pipeline: &str, stage: &str, runs: &[&StageRun]) -> Vec<Dep
         let index = match deployments.iter().position(|d| d.key == key) {
             Some(i) => i,
             None => {
-                deployments.push(Deployment {
+                deployments.push(CountedDeployment {
                     pipeline: pipeline.to_string(),
                     stage: stage.to_string(),
                     key,
@@ -170,16 +170,16 @@ fn stage_deployments(pipeline: &str, stage: &str, runs: &[&StageRun]) -> Vec<Dep
             d.thread = run.thread.clone();
         }
         match run.outcome {
-            Outcome::Succeeded => {
+            RunOutcome::Succeeded => {
                 if d.succeeded.is_none() {
                     d.succeeded = Some((run.at_ms, run.execution_id.clone()));
                 }
             }
-            Outcome::Failed | Outcome::Stopped => {
+            RunOutcome::Failed | RunOutcome::Stopped => {
                 if d.failure.is_none() {
                     d.failure = Some(Failure {
                         at_ms: run.at_ms,
-                        cause: if run.outcome == Outcome::Failed {
+                        cause: if run.outcome == RunOutcome::Failed {
                             FailureCause::Failed
                         } else {
                             FailureCause::Stopped
@@ -210,7 +210,7 @@ fn rollbacks<'a>(runs: &[&'a StageRun]) -> Vec<(i64, &'a StageRun)> {
 /// A rollback blames the stage's latest deployment before it, if that one succeeded within the
 /// window and had not failed already (a rollback after a failure restores; it blames nothing
 /// more).
-fn mark_rollbacks(deployments: &mut [Deployment], runs: &[&StageRun]) {
+fn mark_rollbacks(deployments: &mut [CountedDeployment], runs: &[&StageRun]) {
     for (began, rollback) in rollbacks(runs) {
         // The deployment whose latest run before the rollback ended last.
         let latest = deployments
@@ -255,14 +255,14 @@ fn restorations(
     pipeline: &str,
     stage: &str,
     runs: &[&StageRun],
-    deployments: &[Deployment],
+    deployments: &[CountedDeployment],
 ) -> Vec<Restoration> {
     // (time, 0 = a failure / 1 = a success / 2 = trouble right after a success, execution):
     // a blamed deployment's own success must not restore the trouble it began.
     let mut signals: Vec<(i64, u8, &str)> = Vec::new();
     for run in runs {
         match (run.kind, run.outcome) {
-            (_, Outcome::Succeeded) => signals.push((run.at_ms, 1, &run.execution_id)),
+            (_, RunOutcome::Succeeded) => signals.push((run.at_ms, 1, &run.execution_id)),
             (RunKind::Change, _) => signals.push((run.at_ms, 0, &run.execution_id)),
             _ => {}
         }
@@ -335,7 +335,7 @@ impl<'a> PushHistory<'a> {
 /// push to its ref after the last push whose commit the stage had already run successfully, up
 /// to the first push that carried the deployed commit. Without such an earlier push in the
 /// history, the change is that first push alone.
-fn lead_time(d: &Deployment, runs: &[&StageRun], history: &PushHistory) -> Option<i64> {
+fn lead_time(d: &CountedDeployment, runs: &[&StageRun], history: &PushHistory) -> Option<i64> {
     let (succeeded_at, _) = d.succeeded.as_ref()?;
     let commit = d.commit.as_deref()?;
     let git_ref = runs
@@ -376,8 +376,8 @@ fn seconds(ms: i64) -> f64 {
 }
 
 /// The four keys of `pipeline`'s stages over `window`.
-pub fn figures(derived: &Derived, pipeline: &str, window: Window) -> Figures {
-    let mut stages: BTreeMap<&str, (Vec<&Deployment>, Vec<&Restoration>)> = BTreeMap::new();
+pub fn figures(derived: &Derived, pipeline: &str, window: Period) -> Figures {
+    let mut stages: BTreeMap<&str, (Vec<&CountedDeployment>, Vec<&Restoration>)> = BTreeMap::new();
     for d in derived
         .deployments
         .iter()
@@ -395,7 +395,7 @@ pub fn figures(derived: &Derived, pipeline: &str, window: Window) -> Figures {
     let stages = stages
         .into_iter()
         .map(|(stage, (deployments, restorations))| {
-            let counted: Vec<&&Deployment> = deployments
+            let counted: Vec<&&CountedDeployment> = deployments
                 .iter()
                 .filter(|d| window.contains(d.first_end_ms))
                 .collect();

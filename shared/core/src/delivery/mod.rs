@@ -23,6 +23,6 @@ pub mod ports;
 pub(crate) mod testing;
 
 pub use flow::{observe, service_figures, ServiceFigures};
-pub use history::{derive, figures, Deployment, Derived, Restoration};
-pub use model::{Figures, Metric, Outcome, RunKind, StageFigures, StageRun, Window};
+pub use history::{derive, figures, CountedDeployment, Derived, Restoration};
+pub use model::{Figures, Metric, Period, RunKind, RunOutcome, StageFigures, StageRun};
 pub use ports::{DeliveryHistory, FigureClaims};

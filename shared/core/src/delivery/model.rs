@@ -43,7 +43,7 @@ impl RunKind {
 /// they are not runs at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum RunOutcome {
     Succeeded,
     Failed,
     /// Stopped by someone (`StopPipelineExecution`) while the stage ran: what the stage runs
@@ -51,9 +51,9 @@ pub enum Outcome {
     Stopped,
 }
 
-impl Outcome {
+impl RunOutcome {
     pub fn succeeded(self) -> bool {
-        self == Outcome::Succeeded
+        self == RunOutcome::Succeeded
     }
 }
 
@@ -64,7 +64,7 @@ pub struct StageRun {
     pub stage: String,
     pub execution_id: String,
     pub kind: RunKind,
-    pub outcome: Outcome,
+    pub outcome: RunOutcome,
     /// When the stage reached `outcome` (the event's time), epoch milliseconds.
     pub at_ms: i64,
     /// The commit the execution runs (the webhook's record, else CodePipeline's trigger).
@@ -115,15 +115,15 @@ impl Metric {
 
 /// A half-open time range `[from_ms, to_ms)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Window {
+pub struct Period {
     pub from_ms: i64,
     pub to_ms: i64,
 }
 
-impl Window {
+impl Period {
     /// The `days` days that end at `end_ms`.
     pub fn days_before(end_ms: i64, days: i64) -> Self {
-        Window {
+        Period {
             from_ms: end_ms - days * 24 * 3600 * 1000,
             to_ms: end_ms,
         }
@@ -156,6 +156,6 @@ pub struct StageFigures {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Figures {
     pub pipeline: String,
-    pub window: Option<Window>,
+    pub window: Option<Period>,
     pub stages: Vec<StageFigures>,
 }

@@ -237,7 +237,13 @@ async fn a_rollback_event_emits_the_blamed_deployment_failure_once() {
         git_ref: None,
         thread: None,
     };
-    let deployed = run("e1", RunKind::Change, Outcome::Succeeded, 1_000_000, "aaa");
+    let deployed = run(
+        "e1",
+        RunKind::Change,
+        RunOutcome::Succeeded,
+        1_000_000,
+        "aaa",
+    );
     let first = observe(&facts, &deployed, 2_000_000)
         .await
         .expect("observe");
@@ -246,7 +252,7 @@ async fn a_rollback_event_emits_the_blamed_deployment_failure_once() {
     let rollback = run(
         "r1",
         RunKind::ManualRollback,
-        Outcome::Succeeded,
+        RunOutcome::Succeeded,
         1_600_000,
         "zzz",
     );

@@ -4,7 +4,7 @@ use crate::ingest::PushFacts;
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
 
-fn run(exec: &str, kind: RunKind, outcome: Outcome, at_ms: i64, commit: &str) -> StageRun {
+fn run(exec: &str, kind: RunKind, outcome: RunOutcome, at_ms: i64, commit: &str) -> StageRun {
     StageRun {
         pipeline: "shop".into(),
         stage: "Prod".into(),
@@ -19,11 +19,11 @@ fn run(exec: &str, kind: RunKind, outcome: Outcome, at_ms: i64, commit: &str) ->
 }
 
 fn ok(exec: &str, at_ms: i64, commit: &str) -> StageRun {
-    run(exec, RunKind::Change, Outcome::Succeeded, at_ms, commit)
+    run(exec, RunKind::Change, RunOutcome::Succeeded, at_ms, commit)
 }
 
 fn failed(exec: &str, at_ms: i64, commit: &str) -> StageRun {
-    run(exec, RunKind::Change, Outcome::Failed, at_ms, commit)
+    run(exec, RunKind::Change, RunOutcome::Failed, at_ms, commit)
 }
 
 fn push(exec: &str, commits: &[&str], received_ms: i64) -> StartedPush {
@@ -43,8 +43,8 @@ fn push(exec: &str, commits: &[&str], received_ms: i64) -> StartedPush {
     }
 }
 
-fn all_time() -> Window {
-    Window {
+fn all_time() -> Period {
+    Period {
         from_ms: 0,
         to_ms: i64::MAX,
     }
@@ -95,7 +95,7 @@ fn a_rollback_within_the_window_blames_the_deployment_before_it() {
             run(
                 "r1",
                 RunKind::ManualRollback,
-                Outcome::Succeeded,
+                RunOutcome::Succeeded,
                 3 * HOUR,
                 "zzz",
             ),
@@ -123,7 +123,7 @@ fn a_rollback_long_after_the_deployment_blames_nothing() {
             run(
                 "r1",
                 RunKind::ManualRollback,
-                Outcome::Succeeded,
+                RunOutcome::Succeeded,
                 25 * HOUR,
                 "zzz",
             ),
@@ -143,7 +143,7 @@ fn an_automatic_rollback_after_a_failure_blames_no_earlier_deployment() {
             run(
                 "r1",
                 RunKind::AutomatedRollback,
-                Outcome::Succeeded,
+                RunOutcome::Succeeded,
                 HOUR + 5 * MIN,
                 "zzz",
             ),
@@ -223,7 +223,7 @@ fn duplicates_and_order_change_no_figure() {
         run(
             "r1",
             RunKind::ManualRollback,
-            Outcome::Succeeded,
+            RunOutcome::Succeeded,
             3 * HOUR,
             "zzz",
         ),
@@ -260,7 +260,7 @@ fn percentiles_are_values_that_occurred() {
 #[test]
 fn the_window_counts_a_deployment_when_its_first_run_ended() {
     let d = derive(&[failed("e1", HOUR, "aaa"), ok("e2", 3 * HOUR, "aaa")], &[]);
-    let window = Window {
+    let window = Period {
         from_ms: 2 * HOUR,
         to_ms: 4 * HOUR,
     };
