@@ -2,7 +2,7 @@
 //! decision lives in `gantry_core::notify`.
 
 use gantry_adapters::codepipeline::CodePipelineDetails;
-use gantry_adapters::dynamodb::{DynamoExecutions, StateTable};
+use gantry_adapters::dynamodb::{DynamoDeliveryFacts, DynamoExecutions, StateTable};
 use gantry_adapters::slack::{RetryPolicy, SlackClient, SlackHttps};
 use gantry_adapters::sns::SnsTopic;
 use gantry_core::config::NotifierConfig;
@@ -84,7 +84,36 @@ pub fn build(
 
 /// Handles one event. `request_id` (Lambda's) names this invocation in the record's leases.
 /// Skipped events are answered, not failed, so Lambda does not retry what cannot succeed.
+/// The delivery figures the event makes due are written to stdout, one EMF line each
+/// (CloudWatch Logs turns them into metrics).
 pub async fn handle(
+    notifier: &Notifier,
+    event: &Value,
+    request_id: &str,
+) -> Result<Value, NotifyError> {
+    let (answer, figures) = handle_and_measure(notifier, event, request_id).await?;
+    for line in figures {
+        println!("{line}");
+    }
+    Ok(answer)
+}
+
+/// `handle`, returning the EMF lines instead of writing them. Figures come after the
+/// notifications, so a metrics failure (retried by Lambda) never delays Slack; a retry sends no
+/// notification twice and emits no figure twice.
+pub async fn handle_and_measure(
+    notifier: &Notifier,
+    event: &Value,
+    request_id: &str,
+) -> Result<(Value, Vec<String>), NotifyError> {
+    let answer = notify(notifier, event, request_id).await?;
+    let facts = DynamoDeliveryFacts::new(notifier.store.table.clone());
+    let now_ms = gantry_core::clock::now_epoch_millis();
+    let figures = gantry_core::delivery::measure(&notifier.store, &facts, event, now_ms).await?;
+    Ok((answer, figures))
+}
+
+async fn notify(
     notifier: &Notifier,
     event: &Value,
     request_id: &str,

@@ -6,7 +6,7 @@ use super::history::{derive, figures};
 use super::model::{Figures, Period, RunKind, RunOutcome, StageRun};
 use super::ports::{DeliveryHistory, FigureClaims};
 use crate::ingest::StartedPush;
-use crate::notify::{Change, Execution, PipelineEvent, Status};
+use crate::notify::{Change, Execution, ExecutionRef, ExecutionStore, PipelineEvent, Status};
 use crate::slack::PostedMessage;
 use crate::store::StoreError;
 use std::collections::BTreeSet;
@@ -106,6 +106,49 @@ where
         }
     }
     Ok(lines)
+}
+
+/// The notifier's part, after it has merged and delivered `raw`: if the event is a stage's end,
+/// records the run (with what the notifier's record knows of the execution, and the webhook's
+/// record of its push) and returns the EMF lines of the figures it makes due, each once.
+pub async fn measure<S, P>(
+    store: &S,
+    port: &P,
+    raw: &serde_json::Value,
+    now_ms: i64,
+) -> Result<Vec<String>, StoreError>
+where
+    S: ExecutionStore + Sync,
+    P: DeliveryHistory + FigureClaims + Sync,
+{
+    let Ok(event) = PipelineEvent::parse(raw) else {
+        return Ok(Vec::new());
+    };
+    if !matches!(
+        event.change,
+        Change::Stage {
+            status: Status::Succeeded | Status::Failed | Status::Stopped,
+            ..
+        }
+    ) {
+        return Ok(Vec::new());
+    }
+    let record = store
+        .load(&ExecutionRef::new(&event.pipeline, &event.execution_id))
+        .await?;
+    let (execution, thread) = match &record {
+        Some(r) => (r.execution.clone(), r.slack.message.as_ref()),
+        None => {
+            let mut e = Execution::new(&event);
+            e.apply(&event);
+            (e, None)
+        }
+    };
+    let started = port.started(&event.pipeline, &event.execution_id).await?;
+    match stage_run(&event, &execution, started.as_ref(), thread) {
+        Some(run) => observe(port, &run, now_ms).await,
+        None => Ok(Vec::new()),
+    }
 }
 
 /// A service's four keys over the last `days` days and the `days` before, per stage.

@@ -22,7 +22,7 @@ pub mod ports;
 #[cfg(test)]
 pub(crate) mod testing;
 
-pub use flow::{observe, service_figures, ServiceFigures};
+pub use flow::{measure, observe, service_figures, ServiceFigures};
 pub use history::{derive, figures, CountedDeployment, Derived, Restoration};
 pub use model::{Figures, Metric, Period, RunKind, RunOutcome, StageFigures, StageRun};
 pub use ports::{DeliveryHistory, FigureClaims};

@@ -1,0 +1,221 @@
+//! Delivery metrics end to end: the notifier, against the AWS emulator (with the template's IAM
+//! enforced) and the Slack stand-in, records each stage's end and writes each figure once as a
+//! valid CloudWatch EMF line, however often EventBridge delivers the events.
+
+use gantry_adapters::dynamodb::{DynamoDeliveries, StateTable};
+use gantry_core::config::NotifierConfig;
+use gantry_core::ingest::{PushFacts, StartedPush, StartedPushes};
+use gantry_tests::aws::{create_pipeline, function_start, sdk, table_and_secret};
+use gantry_tests::iam::Stack;
+use gantry_tests::slack::SlackNs;
+use gantry_tests::topic::SubscribedTopic;
+use gantry_tests::unique;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// 2026-01-15T09:00:00Z: event times are this plus a few seconds.
+const T0: i64 = 1_768_467_600;
+
+struct World {
+    sdk: aws_config::SdkConfig,
+    notifier: Arc<notifier::Notifier>,
+    table: String,
+    pipeline: String,
+    _slack: SlackNs,
+    _topic: SubscribedTopic,
+}
+
+async fn world() -> World {
+    let sdk = sdk().await;
+    let (table, secret) =
+        table_and_secret(&sdk, &json!({"slack_bot_token": "xoxb-metrics-test"})).await;
+    let pipeline = unique("shop");
+    create_pipeline(&sdk, &pipeline, "Source", &["Build", "Deploy"]).await;
+    let topic = SubscribedTopic::new(&sdk).await;
+    let slack = SlackNs::new();
+    let env: HashMap<String, String> = HashMap::from([
+        ("GANTRY_SECRETS_ARN".into(), secret.clone()),
+        ("GANTRY_TABLE".into(), table.clone()),
+        ("GANTRY_TOPIC_ARN".into(), topic.arn.clone()),
+        (
+            "GANTRY_NOTIFY".into(),
+            json!({"default_channel": "C0DEPLOYS"}).to_string(),
+        ),
+        ("SLACK_API_URL".into(), slack.api_url()),
+    ]);
+    let config = NotifierConfig::from_env(&env).expect("config");
+    let stack = Stack {
+        topic_arn: Some(topic.arn.clone()),
+        ..Stack::for_pipeline(&pipeline, &table, &secret)
+    };
+    let (own, secrets) = function_start("notifier", &stack).await;
+    let clients = notifier::Clients::new(&own, &config);
+    let mut n = notifier::build(config, &secrets, clients).expect("notifier");
+    n.lock.poll = Duration::from_millis(20);
+    World {
+        sdk,
+        notifier: Arc::new(n),
+        table,
+        pipeline,
+        _slack: slack,
+        _topic: topic,
+    }
+}
+
+/// Starts an execution of `commit` as Gantry's webhook does, and records its push as the webhook
+/// does, received `received` seconds after T0.
+async fn pushed(w: &World, commit: &str, received: i64) -> String {
+    use aws_sdk_codepipeline::types::PipelineVariable;
+    let var = |n: &str, v: &str| {
+        PipelineVariable::builder()
+            .name(n)
+            .value(v)
+            .build()
+            .expect("variable")
+    };
+    let id = aws_sdk_codepipeline::Client::new(&w.sdk)
+        .start_pipeline_execution()
+        .name(&w.pipeline)
+        .variables(var("COMMIT_ID", commit))
+        .variables(var("BRANCH", "main"))
+        .send()
+        .await
+        .expect("start")
+        .pipeline_execution_id
+        .expect("id");
+    let deliveries = DynamoDeliveries::new(StateTable {
+        client: aws_sdk_dynamodb::Client::new(&w.sdk),
+        name: w.table.clone(),
+    });
+    deliveries
+        .record_start(&StartedPush {
+            pipeline: w.pipeline.clone(),
+            execution_id: id.clone(),
+            git_ref: "refs/heads/main".into(),
+            commit_id: commit.into(),
+            facts: PushFacts {
+                pusher: Some("mona".into()),
+                authors: vec!["mona".into()],
+                commits: vec![commit.into()],
+                delivery: unique("delivery"),
+                received_at: T0 + received,
+                received_ms: (T0 + received) * 1000,
+            },
+        })
+        .await
+        .expect("record the push");
+    id
+}
+
+fn stage_event(w: &World, execution: &str, at: i64, stage: &str, state: &str) -> Value {
+    let time = gantry_core::analysis::verdict::utc(T0 + at);
+    json!({"version": "0", "id": format!("{execution}-{stage}-{state}-{at}"),
+        "detail-type": "CodePipeline Stage Execution State Change", "source": "aws.codepipeline",
+        "account": "123456789012", "time": time, "region": "us-east-1",
+        "resources": [format!("arn:aws:codepipeline:us-east-1:123456789012:{}", w.pipeline)],
+        "detail": {"pipeline": w.pipeline, "execution-id": execution, "version": 1.0,
+                   "stage": stage, "state": state}})
+}
+
+/// Sends `event` to the notifier as Lambda would; the EMF lines it writes.
+async fn send(w: &World, event: &Value) -> Vec<String> {
+    let (_, lines) = notifier::handle_and_measure(&w.notifier, event, &unique("request"))
+        .await
+        .unwrap_or_else(|e| panic!("handle {}: {e}", event["detail"]));
+    lines
+}
+
+/// `(stage, metric)` → the values written.
+fn by_figure(lines: &[String]) -> BTreeMap<(String, String), Vec<f64>> {
+    let mut out: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    for line in lines {
+        let v: Value = serde_json::from_str(line).expect("an EMF line is JSON");
+        let name = v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]
+            .as_str()
+            .expect("metric name")
+            .to_string();
+        let value = v[&name].as_f64().expect("metric value");
+        out.entry((v["Stage"].as_str().unwrap_or_default().to_string(), name))
+            .or_default()
+            .push(value);
+    }
+    out
+}
+
+/// Runs the specification's JSON schema (and its prose rules) over the lines.
+fn assert_valid_emf(lines: &[String]) {
+    use std::io::Write;
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut child = std::process::Command::new(format!("{root}/.venv/bin/python"))
+        .arg(format!("{root}/tests/fixtures/emf/validate.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the EMF validator runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all((lines.join("\n") + "\n").as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("validator");
+    assert!(
+        out.status.success(),
+        "invalid EMF: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[tokio::test]
+async fn the_notifier_writes_each_figure_once_however_often_events_arrive() {
+    let w = world().await;
+    let e1 = pushed(&w, "c1c1c1", -60).await;
+    let e2 = pushed(&w, "c2c2c2", 1_000).await;
+    let e3 = pushed(&w, "c3c3c3", 1_300).await;
+    let history = vec![
+        stage_event(&w, &e1, 0, "Build", "STARTED"),
+        stage_event(&w, &e1, 190, "Build", "SUCCEEDED"),
+        stage_event(&w, &e1, 191, "Deploy", "STARTED"),
+        stage_event(&w, &e1, 252, "Deploy", "SUCCEEDED"),
+        stage_event(&w, &e2, 1_100, "Build", "SUCCEEDED"),
+        // The traffic shifter rolled back: the stage failed.
+        stage_event(&w, &e2, 1_200, "Deploy", "FAILED"),
+        stage_event(&w, &e3, 1_400, "Build", "SUCCEEDED"),
+        stage_event(&w, &e3, 1_500, "Deploy", "SUCCEEDED"),
+    ];
+    let mut lines = Vec::new();
+    for event in &history {
+        // EventBridge delivers each event twice, the second time concurrently with a third.
+        lines.extend(send(&w, event).await);
+        let (a, b) = tokio::join!(send(&w, event), send(&w, event));
+        lines.extend(a);
+        lines.extend(b);
+    }
+    let figures = by_figure(&lines);
+    let f = |stage: &str, metric: &str| {
+        figures
+            .get(&(stage.to_string(), metric.to_string()))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(f("Build", "Deployments"), vec![1.0; 3]);
+    assert_eq!(f("Deploy", "Deployments"), vec![1.0; 3]);
+    assert_eq!(f("Deploy", "FailedDeployments"), vec![1.0]);
+    assert_eq!(f("Build", "FailedDeployments"), Vec::<f64>::new());
+    // c1: pushed 60 s before T0, in Deploy at 252 s. c3's change starts at c2's push (c2 never
+    // reached Deploy): 1000 s → 1500 s.
+    assert_eq!(f("Deploy", "LeadTimeSeconds"), vec![312.0, 500.0]);
+    assert_eq!(f("Build", "LeadTimeSeconds"), vec![250.0, 100.0, 100.0]);
+    // Deploy failed at 1200 s and was restored at 1500 s.
+    assert_eq!(f("Deploy", "TimeToRestoreSeconds"), vec![300.0]);
+    assert_eq!(lines.len(), 13, "{lines:#?}");
+    assert_valid_emf(&lines);
+    // A whole redelivery of the history, much later: nothing more.
+    let mut again = Vec::new();
+    for event in history.iter().rev() {
+        again.extend(send(&w, event).await);
+    }
+    assert_eq!(again, Vec::<String>::new());
+}
