@@ -5,7 +5,10 @@
 use gantry_adapters::dynamodb::{DynamoDeliveries, StateTable};
 use gantry_core::config::NotifierConfig;
 use gantry_core::ingest::{PushFacts, StartedPush, StartedPushes};
-use gantry_tests::aws::{create_pipeline, function_start, sdk, table_and_secret};
+use gantry_tests::aws::{
+    aws_action_type, create_declared_pipeline, function_start, one_action_stage,
+    pipeline_from_source, sdk, table_and_secret,
+};
 use gantry_tests::iam::Stack;
 use gantry_tests::slack::SlackNs;
 use gantry_tests::topic::SubscribedTopic;
@@ -32,7 +35,28 @@ async fn world() -> World {
     let (table, secret) =
         table_and_secret(&sdk, &json!({"slack_bot_token": "xoxb-metrics-test"})).await;
     let pipeline = unique("shop");
-    create_pipeline(&sdk, &pipeline, "Source", &["Build", "Deploy"]).await;
+    // A Build stage (CodeBuild) and a Deploy stage (ECS): only the second deploys anything.
+    {
+        use aws_sdk_codepipeline::types::{ActionCategory, ActionDeclaration};
+        let action = |name: &str, category, provider: &str| {
+            ActionDeclaration::builder()
+                .name(name)
+                .action_type_id(aws_action_type(category, provider))
+                .build()
+                .expect("action")
+        };
+        let declaration = pipeline_from_source(&pipeline, "Source")
+            .await
+            .stages(one_action_stage(
+                "Build",
+                action("Build", ActionCategory::Build, "CodeBuild"),
+            ))
+            .stages(one_action_stage(
+                "Deploy",
+                action("Deploy", ActionCategory::Deploy, "ECS"),
+            ));
+        create_declared_pipeline(&sdk, declaration).await;
+    }
     let topic = SubscribedTopic::new(&sdk).await;
     let slack = SlackNs::new();
     let env: HashMap<String, String> = HashMap::from([
@@ -200,17 +224,19 @@ async fn the_notifier_writes_each_figure_once_however_often_events_arrive() {
             .cloned()
             .unwrap_or_default()
     };
-    assert_eq!(f("Build", "Deployments"), vec![1.0; 3]);
+    // Build deploys nothing: no figure at all.
+    assert!(
+        figures.keys().all(|(stage, _)| stage == "Deploy"),
+        "{figures:?}"
+    );
     assert_eq!(f("Deploy", "Deployments"), vec![1.0; 3]);
     assert_eq!(f("Deploy", "FailedDeployments"), vec![1.0]);
-    assert_eq!(f("Build", "FailedDeployments"), Vec::<f64>::new());
     // c1: pushed 60 s before T0, in Deploy at 252 s. c3's change starts at c2's push (c2 never
     // reached Deploy): 1000 s → 1500 s.
     assert_eq!(f("Deploy", "LeadTimeSeconds"), vec![312.0, 500.0]);
-    assert_eq!(f("Build", "LeadTimeSeconds"), vec![250.0, 100.0, 100.0]);
     // Deploy failed at 1200 s and was restored at 1500 s.
     assert_eq!(f("Deploy", "TimeToRestoreSeconds"), vec![300.0]);
-    assert_eq!(lines.len(), 13, "{lines:#?}");
+    assert_eq!(lines.len(), 7, "{lines:#?}");
     assert_valid_emf(&lines);
     // A whole redelivery of the history, much later: nothing more.
     let mut again = Vec::new();

@@ -33,6 +33,9 @@ pub fn stage_run(
     let Change::Stage { stage, status } = &event.change else {
         return None;
     };
+    if !changes_what_runs(execution, stage) {
+        return None;
+    }
     let outcome = match status {
         Status::Succeeded => RunOutcome::Succeeded,
         Status::Failed => RunOutcome::Failed,
@@ -60,6 +63,28 @@ pub fn stage_run(
         git_ref,
         thread: thread.map(|m| format!("{}/{}", m.channel, m.ts)),
     })
+}
+
+/// The action categories that change what a stage runs: `Deploy` (ECS, CodeDeploy, S3, …) and
+/// `Invoke` (Lambda: Gantry's traffic shifter is one).
+pub const DEPLOYING_CATEGORIES: [&str; 2] = ["Deploy", "Invoke"];
+
+/// True when `stage` deploys something: one of its actions (declared, or seen in events) is of
+/// a deploying category. A stage whose actions are not known at all counts (no figure is lost
+/// for want of `GetPipeline`); a Source, Build, Test or Approval stage does not.
+pub fn changes_what_runs(execution: &Execution, stage: &str) -> bool {
+    let declared = execution
+        .layout
+        .iter()
+        .flatten()
+        .filter(|s| s.name == stage)
+        .flat_map(|s| s.actions.iter().map(|a| a.category.as_deref()));
+    let seen = execution
+        .stage(stage)
+        .into_iter()
+        .flat_map(|s| s.actions.iter().map(|a| a.category.as_deref()));
+    let categories: Vec<&str> = declared.chain(seen).flatten().collect();
+    categories.is_empty() || categories.iter().any(|c| DEPLOYING_CATEGORIES.contains(c))
 }
 
 /// Reads `pipeline`'s runs since `since_ms` and the pushes their refs received before.

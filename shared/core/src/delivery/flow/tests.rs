@@ -308,3 +308,33 @@ fn only_a_stage_end_is_a_run_and_a_rollback_trigger_makes_a_rollback() {
         None
     );
 }
+
+#[test]
+fn a_stage_that_deploys_nothing_has_no_runs() {
+    use crate::notify::{DeclaredAction, DeclaredStage};
+    let h = history();
+    let end = events(&h)
+        .into_iter()
+        .filter_map(|raw| PipelineEvent::parse(&raw).ok())
+        .find(|e| matches!(&e.change, Change::Stage { stage, status: Status::Succeeded } if stage == "Staging"))
+        .expect("a Staging end");
+    let mut execution = execution_of(&h, &end);
+    let declared = |category: &str| {
+        Some(vec![DeclaredStage {
+            name: "Staging".into(),
+            actions: vec![DeclaredAction {
+                name: "Act".into(),
+                category: Some(category.into()),
+            }],
+        }])
+    };
+    execution.layout = declared("Build");
+    assert_eq!(stage_run(&end, &execution, None, None), None);
+    execution.layout = declared("Invoke");
+    assert!(stage_run(&end, &execution, None, None).is_some());
+    execution.layout = None;
+    assert!(
+        stage_run(&end, &execution, None, None).is_some(),
+        "unknown actions count"
+    );
+}
