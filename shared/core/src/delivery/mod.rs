@@ -8,6 +8,8 @@
 //! - [`ports`]: where facts are kept and figures claimed once (the state table in production).
 //! - [`flow`]: the notifier's part (record a stage's end, emit each figure once) and
 //!   [`flow::service_figures`], what `/gantry stats` reads.
+//! - [`report`]: the Slack messages: `/gantry stats` ([`report::stats_message`]) and the weekly
+//!   post ([`report::weekly_message`], naming the slowest and the failed deployments).
 //!
 //! Definitions, sources and limits: `docs/metrics.md`.
 //!
@@ -18,6 +20,7 @@ pub mod flow;
 pub mod history;
 pub mod model;
 pub mod ports;
+pub mod report;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -26,3 +29,4 @@ pub use flow::{measure, observe, service_figures, ServiceFigures};
 pub use history::{derive, figures, CountedDeployment, Derived, Restoration};
 pub use model::{Figures, Metric, Period, RunKind, RunOutcome, StageFigures, StageRun};
 pub use ports::{DeliveryHistory, FigureClaims};
+pub use report::{highlights, stats_message, weekly_message, Highlights};
