@@ -26,11 +26,16 @@ struct World {
     notifier: Arc<notifier::Notifier>,
     table: String,
     pipeline: String,
-    _slack: SlackNs,
+    slack: SlackNs,
     _topic: SubscribedTopic,
 }
 
 async fn world() -> World {
+    world_notifying(|_| json!({"default_channel": "C0DEPLOYS"})).await
+}
+
+/// A world whose `GANTRY_NOTIFY` is `notify(pipeline)`.
+async fn world_notifying(notify: impl FnOnce(&str) -> Value) -> World {
     let sdk = sdk().await;
     let (table, secret) =
         table_and_secret(&sdk, &json!({"slack_bot_token": "xoxb-metrics-test"})).await;
@@ -63,10 +68,7 @@ async fn world() -> World {
         ("GANTRY_SECRETS_ARN".into(), secret.clone()),
         ("GANTRY_TABLE".into(), table.clone()),
         ("GANTRY_TOPIC_ARN".into(), topic.arn.clone()),
-        (
-            "GANTRY_NOTIFY".into(),
-            json!({"default_channel": "C0DEPLOYS"}).to_string(),
-        ),
+        ("GANTRY_NOTIFY".into(), notify(&pipeline).to_string()),
         ("SLACK_API_URL".into(), slack.api_url()),
     ]);
     let config = NotifierConfig::from_env(&env).expect("config");
@@ -83,7 +85,7 @@ async fn world() -> World {
         notifier: Arc::new(n),
         table,
         pipeline,
-        _slack: slack,
+        slack,
         _topic: topic,
     }
 }
@@ -244,4 +246,178 @@ async fn the_notifier_writes_each_figure_once_however_often_events_arrive() {
         again.extend(send(&w, event).await);
     }
     assert_eq!(again, Vec::<String>::new());
+}
+
+/// EventBridge's scheduled event, as the weekly rule delivers it.
+fn scheduled(id: &str, at: i64) -> Value {
+    json!({"version": "0", "id": id, "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": gantry_core::analysis::verdict::utc(T0 + at),
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/gantry-WeeklyReportSchedule"],
+        "detail": {}})
+}
+
+#[tokio::test]
+async fn the_weekly_post_goes_once_to_each_services_channel_with_its_figures_and_threads() {
+    let cart = unique("cart");
+    let idle = unique("idle");
+    let (cart_c, idle_c) = (cart.clone(), idle.clone());
+    let w = world_notifying(move |shop| {
+        json!({"pipelines": {
+            shop: {"channel": "C0SHOP"},
+            cart_c: {"channel": "C0CART"},
+            // Configured, but nothing ran: no post.
+            idle_c: {"channel": "C0IDLE"},
+        }})
+    })
+    .await;
+    // shop: through the notifier, which posts each execution's thread.
+    let e1 = pushed(&w, "c1c1c1", -60).await;
+    let e2 = pushed(&w, "c2c2c2", 1_000).await;
+    let e3 = pushed(&w, "c3c3c3", 1_300).await;
+    for event in [
+        stage_event(&w, &e1, 252, "Deploy", "SUCCEEDED"),
+        stage_event(&w, &e2, 1_200, "Deploy", "FAILED"),
+        stage_event(&w, &e3, 1_500, "Deploy", "SUCCEEDED"),
+    ] {
+        send(&w, &event).await;
+    }
+    // cart: its stage runs as the notifier records them (no pushes, no threads).
+    {
+        use gantry_adapters::dynamodb::DynamoDeliveryFacts;
+        use gantry_core::delivery::{DeliveryHistory, RunKind, RunOutcome, StageRun};
+        let facts = DynamoDeliveryFacts::new(StateTable {
+            client: aws_sdk_dynamodb::Client::new(&w.sdk),
+            name: w.table.clone(),
+        });
+        for (execution, outcome, at, commit) in [
+            ("x1", RunOutcome::Failed, 100, "d1d1d1"),
+            ("x2", RunOutcome::Succeeded, 400, "d2d2d2"),
+        ] {
+            facts
+                .record_run(&StageRun {
+                    pipeline: cart.clone(),
+                    stage: "Prod".into(),
+                    execution_id: execution.into(),
+                    kind: RunKind::Change,
+                    outcome,
+                    at_ms: (T0 + at) * 1000,
+                    commit: Some(commit.into()),
+                    git_ref: Some("refs/heads/main".into()),
+                    thread: None,
+                })
+                .await
+                .expect("record a run");
+        }
+    }
+    // The schedule fires the next day; EventBridge delivers it twice, and a second tick of the
+    // same week (another event id) follows.
+    let mut answers = Vec::new();
+    for event in [
+        scheduled("tick-1", 86_400),
+        scheduled("tick-1", 86_400),
+        scheduled("tick-2", 86_400 + 3_600),
+    ] {
+        let (answer, lines) = notifier::handle_and_measure(&w.notifier, &event, "request")
+            .await
+            .unwrap_or_else(|e| panic!("weekly: {e}"));
+        assert!(lines.is_empty(), "a tick writes no figure: {lines:?}");
+        answers.push(answer);
+    }
+    assert_eq!(answers[0]["weekly"], "2026-01-12", "{answers:?}");
+    assert_eq!(answers[0]["pipelines"][&idle], "Quiet", "{answers:?}");
+
+    let messages = w.slack.messages().await;
+    let weekly: Vec<&Value> = messages
+        .iter()
+        .filter(|m| {
+            m["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Delivery of"))
+        })
+        .collect();
+    let mut channels: Vec<&str> = weekly
+        .iter()
+        .filter_map(|m| m["channel"].as_str())
+        .collect();
+    channels.sort_unstable();
+    assert_eq!(
+        channels,
+        ["C0CART", "C0SHOP"],
+        "one post per service, once: {weekly:#?}"
+    );
+    let post = |channel: &str| {
+        weekly
+            .iter()
+            .find(|m| m["channel"] == channel)
+            .copied()
+            .unwrap_or_else(|| panic!("no post in {channel}"))
+    };
+    let text = |m: &Value| gantry_core::slack::shown::texts(m).join("\n");
+
+    // shop's Deploy: c1 and c3 succeeded (lead times 312 s and 500 s), c2 failed and was
+    // restored 300 s later; its thread is the notifier's message of c2's execution.
+    let shop = text(post("C0SHOP"));
+    assert!(shop.contains("last 7 days against the 7 before"), "{shop}");
+    assert!(
+        shop.contains("*Deploy*\nDeployments: 3 (before: 0)"),
+        "{shop}"
+    );
+    assert!(shop.contains("Lead time: p50 5m, p90 8m"), "{shop}");
+    assert!(shop.contains("Change failure rate: 33% (1 of 3)"), "{shop}");
+    assert!(shop.contains("Time to restore: p50 5m, p90 5m"), "{shop}");
+    let thread_of = |execution: &str| {
+        messages
+            .iter()
+            .find(|m| {
+                m["channel"] == "C0SHOP"
+                    && m["thread_ts"].is_null()
+                    && m["metadata"].to_string().contains(execution)
+            })
+            .and_then(|m| m["ts"].as_str())
+            .unwrap_or_else(|| panic!("no thread for {execution}: {messages:#?}"))
+            .replace('.', "")
+    };
+    let link = |execution: &str| {
+        format!(
+            "<https://gantry-sink.slack.com/archives/C0SHOP/p{}|thread>",
+            thread_of(execution)
+        )
+    };
+    assert!(
+        shop.contains(&format!(
+            "*Slowest deployments*\n• `c3c3c3` in *Deploy* ({}) — lead time 8m\n• `c1c1c1` in *Deploy* ({}) — lead time 5m",
+            link(&e3),
+            link(&e1)
+        )),
+        "{shop}"
+    );
+    assert!(
+        shop.contains(&format!(
+            "*Failed deployments*\n• `c2c2c2` in *Deploy* ({}) — failed 2026-01-15",
+            link(&e2)
+        )),
+        "{shop}"
+    );
+    // The links are what Slack's chat.getPermalink answered.
+    assert_eq!(w.slack.calls(Some("chat.getPermalink")).await.len(), 3);
+
+    // cart: one failure restored 300 s later; no push recorded, so no lead time, no link.
+    let cart_text = text(post("C0CART"));
+    assert!(
+        cart_text.contains("*Prod*\nDeployments: 2 (before: 0)"),
+        "{cart_text}"
+    );
+    assert!(
+        cart_text.contains("Lead time: — (before: —)"),
+        "{cart_text}"
+    );
+    assert!(
+        cart_text.contains("Change failure rate: 50% (1 of 2)"),
+        "{cart_text}"
+    );
+    assert!(
+        cart_text.contains("• `d1d1d1` in *Prod* — failed 2026-01-15"),
+        "{cart_text}"
+    );
 }

@@ -5,13 +5,15 @@
 //!   redelivered event writes the same item; sorted by time, so a window is one `Query`.
 //! - `FIGURE#{pipeline}#{stage}` / `{metric}#{subject}`: a figure's claim, written once
 //!   (`attribute_not_exists`) before its EMF line, so no figure is emitted twice.
+//! - `WEEKLY#{pipeline}` / `{week's Monday}`: the weekly post's claim, written once before the
+//!   post, deleted again if the post surely failed.
 //! - pushes: the webhook's `PUSHES#…` records (`pushes.rs`).
 //!
 //! All kept `PUSH_HISTORY_SECONDS` (TTL `expires_at`).
 
 use super::attributes::{n, s, text};
 use super::{conditional_write, pushes, store_error, Key, StateTable, StoreError};
-use gantry_core::delivery::{DeliveryHistory, FigureClaims, Metric, StageRun};
+use gantry_core::delivery::{DeliveryHistory, FigureClaims, Metric, StageRun, WeeklyClaims};
 use gantry_core::ingest::{StartedPush, PUSH_HISTORY_SECONDS};
 
 /// The state table, as delivery metrics use it.
@@ -131,6 +133,41 @@ impl FigureClaims for DynamoDeliveryFacts {
             .send()
             .await;
         conditional_write(&self.table.name, result)
+    }
+}
+
+impl Key {
+    /// The weekly post's claim: `WEEKLY#{pipeline}` / `{week}`.
+    pub fn weekly_post(pipeline: &str, week: &str) -> Self {
+        Key {
+            pk: format!("WEEKLY#{pipeline}"),
+            sk: week.to_string(),
+        }
+    }
+}
+
+impl WeeklyClaims for DynamoDeliveryFacts {
+    async fn claim_week(&self, pipeline: &str, week: &str) -> Result<bool, StoreError> {
+        let now = gantry_core::clock::now_epoch_seconds();
+        let result = self
+            .table
+            .put(&Key::weekly_post(pipeline, week))
+            .item("kind", s("weekly_post_claim"))
+            // A few weeks: long after any redelivery of the schedule's event.
+            .item("expires_at", n(now + 35 * 24 * 3600))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        conditional_write(&self.table.name, result)
+    }
+
+    async fn release_week(&self, pipeline: &str, week: &str) -> Result<(), StoreError> {
+        self.table
+            .delete(&Key::weekly_post(pipeline, week))
+            .send()
+            .await
+            .map_err(|e| store_error(&self.table.name, e))?;
+        Ok(())
     }
 }
 

@@ -88,7 +88,7 @@ pub fn changes_what_runs(execution: &Execution, stage: &str) -> bool {
 }
 
 /// Reads `pipeline`'s runs since `since_ms` and the pushes their refs received before.
-async fn history<P: DeliveryHistory>(
+pub(crate) async fn history<P: DeliveryHistory>(
     port: &P,
     pipeline: &str,
     since_ms: i64,

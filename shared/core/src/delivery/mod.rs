@@ -10,6 +10,7 @@
 //!   [`flow::service_figures`], what `/gantry stats` reads.
 //! - [`report`]: the Slack messages: `/gantry stats` ([`report::stats_message`]) and the weekly
 //!   post ([`report::weekly_message`], naming the slowest and the failed deployments).
+//! - [`weekly`]: the weekly post on EventBridge's schedule, once per pipeline and week.
 //!
 //! Definitions, sources and limits: `docs/metrics.md`.
 //!
@@ -21,6 +22,7 @@ pub mod history;
 pub mod model;
 pub mod ports;
 pub mod report;
+pub mod weekly;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -28,5 +30,6 @@ pub(crate) mod testing;
 pub use flow::{measure, observe, service_figures, ServiceFigures};
 pub use history::{derive, figures, CountedDeployment, Derived, Restoration};
 pub use model::{Figures, Metric, Period, RunKind, RunOutcome, StageFigures, StageRun};
-pub use ports::{DeliveryHistory, FigureClaims};
+pub use ports::{DeliveryHistory, FigureClaims, Permalinks, WeeklyClaims};
 pub use report::{highlights, stats_message, weekly_message, Highlights};
+pub use weekly::{weekly_post, WeeklyError, WeeklyOutcome, WeeklyTick};

@@ -46,3 +46,29 @@ pub trait FigureClaims {
         subject: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
+
+/// The weekly post's bookkeeping: one post per pipeline and week, however many times the
+/// schedule's event is delivered (a conditional write, like the figures' claims).
+pub trait WeeklyClaims {
+    /// `true` exactly once per pipeline and week.
+    fn claim_week(
+        &self,
+        pipeline: &str,
+        week: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Gives the claim back when the post surely did not happen, so a retry posts it.
+    fn release_week(
+        &self,
+        pipeline: &str,
+        week: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Slack's `chat.getPermalink`: the URL of a posted message (a thread's parent), for links.
+pub trait Permalinks {
+    fn permalink(
+        &self,
+        channel: &str,
+        ts: &str,
+    ) -> impl Future<Output = Result<String, crate::slack::SlackError>> + Send;
+}
