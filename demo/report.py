@@ -149,8 +149,36 @@ def legend(series: list[Series]) -> str:
     return f'<ul class="legend">{"".join(rows)}</ul>'
 
 
+def delivery_chart(figures: list[dict[str, Any]], width: int = 760) -> str:
+    """The four keys per stage, from the notifier's EMF lines: a bar per count, values per duration."""
+    stages: dict[str, dict[str, list[float]]] = {}
+    for f in figures:
+        name = f["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]
+        stages.setdefault(f["Stage"], {}).setdefault(name, []).append(float(f[name]))
+    if not stages:
+        return '<p class="note">No stage that deploys ended in this telling of the story.</p>'
+    row, bar = 56, 26
+    height = row * len(stages) + 24
+    most = max(len(k.get("Deployments", [])) for k in stages.values()) or 1
+    scale = 200 / most  # leaves room on the right for the figures
+    parts = [f'<svg width="{width}" height="{height}" role="img" aria-label="delivery figures per stage">']
+    for i, (stage, keys) in enumerate(sorted(stages.items())):
+        y = 12 + i * row
+        n, failed = len(keys.get("Deployments", [])), len(keys.get("FailedDeployments", []))
+        parts.append(f'<text class="label" x="0" y="{y + 18}">{html.escape(stage)}</text>')
+        parts.append(f'<rect x="120" y="{y}" width="{n * scale:.1f}" height="{bar}" fill="{COLORS[0]}"/>')
+        parts.append(f'<rect x="120" y="{y}" width="{failed * scale:.1f}" height="{bar}" fill="#e01e5a"/>')
+        lead = "/".join(f"{v:.0f}" for v in keys.get("LeadTimeSeconds", [])) or "–"
+        restore = "/".join(f"{v:.0f}" for v in keys.get("TimeToRestoreSeconds", [])) or "–"
+        text = (f"{n} deployment(s), {failed} failed · lead time {lead} s · "
+                f"time to restore {restore} s")
+        parts.append(f'<text class="tick" x="{128 + n * scale:.1f}" y="{y + 18}">{html.escape(text)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def render(*, series: list[Series], threads: list[tuple[str, list[dict[str, Any]]]], transcript: list[str],
-           when: str, summary: str) -> str:
+           when: str, summary: str, figures: list[dict[str, Any]] | None = None) -> str:
     """The whole page."""
     traffic = (f"{chart(series)}{legend(series)}" if series
                else '<p class="note">No deployment ran in this telling of the story.</p>')
@@ -166,6 +194,10 @@ def render(*, series: list[Series], threads: list[tuple[str, list[dict[str, Any]
         f'<h1>Gantry: the local demo</h1><p class="note">{html.escape(when)} · {html.escape(summary)}</p>'
         '<section class="wide"><h2>Traffic: green\'s share of the ALB listener, step by step</h2>'
         f"{traffic}</section>"
+        '<section class="wide"><h2>Delivery: the four keys of this story, per stage</h2>'
+        '<p class="note">From the notifier\'s EMF log lines, each figure written once (docs/metrics.md): '
+        'deployments (failed ones in red), lead time and time to restore in seconds.</p>'
+        f"{delivery_chart(figures or [])}</section>"
         '<h2 class="page">Slack: what the channel shows</h2>'
         '<p class="note">Rendered from the Block Kit JSON that notifier, approval and traffic-shifter sent to '
         "the Slack stand-in. Each execution is one message, edited in place; the approval request and the "
@@ -206,7 +238,8 @@ def write(world: Any, path: str, channel: str, summary: str) -> str:
     """Gathers what the story left and writes the page to `path`; returns `path`."""
     page = render(series=[series_of(run) for run in world.facts.get("deployments", [])],
                   threads=threads(world, channel), transcript=list(world.transcript.lines),
-                  when=time.strftime("%Y-%m-%d %H:%M:%S %Z"), summary=summary)
+                  when=time.strftime("%Y-%m-%d %H:%M:%S %Z"), summary=summary,
+                  figures=world.facts.get("figures", []))
     with open(path, "w", encoding="utf-8") as f:
         f.write(page)
     return path

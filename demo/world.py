@@ -288,7 +288,7 @@ class World:
         expect(path, f"{name} is not built ({os.path.join(self.bin_dir, name)})")
         t = self.transcript
         process = LambdaProcess(path, self.env_for(name), name=name, region=REGION, on_spawn=self._record_pid,
-                                on_log=lambda line: t.log(name, line.stream, line.text, line.record))
+                                on_log=lambda line: self._on_log(name, line))
         self.functions[name] = process
         try:
             process.start(timeout=30)
@@ -297,6 +297,13 @@ class World:
         t.note(f"{name} started under the Lambda Runtime API: init {process.init_duration_ms:.0f} ms "
                f"(spawn → first /next)")
         return process
+
+    def _on_log(self, name: str, line: Any) -> None:
+        """A function's log line: into the transcript; an EMF figure (delivery metrics, written by
+        the notifier) is also kept in `facts["figures"]`, as CloudWatch would extract it."""
+        self.transcript.log(name, line.stream, line.text, line.record)
+        if line.record is not None and "_aws" in line.record:
+            self.facts.setdefault("figures", []).append(line.record)
 
     def invoke(self, name: str, event: dict[str, Any], timeout: float = 30) -> Any:
         """Invokes a function; its error fails the story."""

@@ -176,8 +176,11 @@ class DemoTest(unittest.TestCase):
         self.assertIn("job Failed: rolled back at 10% blue: analysis: fail (new side's 5xx rate is worse than live)",
                       out)
         self.assertIn("the judge rolled back; shop-5xx never fired", out)
+        # 8. The story's own delivery figures: DeployProd deployed four times, three rolled back.
+        self.assertIn("DeployProd: 4 deployment(s), 3 failed", out)
+        self.assertIn("each written once by the notifier as an EMF line", out)
         self.assertIn("the story went as told", out)
-        self.assertIn("7 chapter(s) told", out)
+        self.assertIn("8 chapter(s) told", out)
         self.assertTrue(demo.lines[-1].strip().startswith(f"✓ report: {report_path}"), demo.lines[-1])
         demo.assert_nothing_left(self, at_least=6)  # emulator, Slack stand-in, the four functions
 
@@ -191,6 +194,8 @@ class DemoTest(unittest.TestCase):
         self.assertIn("shop-5xx → ALARM", page)
         self.assertIn("Approved: shop › ApproveProd", page)  # the request, as the approval function left it
         self.assertIn("Blue/green deployment rolled back", page)  # the traffic shifter's message
+        self.assertIn("Delivery: the four keys of this story", page)  # chapter 8's chart
+        self.assertIn("4 deployment(s), 3 failed", page)
         self.assertIn("rolled back at 10% blue: alarm shop-5xx went to ALARM", page)
         self.assertNotRegex(page, r"<(script|link|img|iframe)\b|\bsrc=|@import|url\(",
                             "the report must stand alone: no network, nothing external")

@@ -715,6 +715,20 @@ def conversations_replies(sink, ns, args):
     return error or page
 
 
+def chat_get_permalink(sink, ns, args):
+    """A message's URL, as Slack builds it: the workspace's URL, `archives/<channel>/p<ts>`."""
+    channel = args.get("channel")
+    error = channel_error(ns, channel, member=False)
+    if error:
+        return error
+    ts = str_arg(args, "message_ts")
+    m = ns.by_key.get((channel, ts))
+    if m is None or m["deleted"]:
+        return err("message_not_found")
+    permalink = f"{AUTH_TEST['url']}archives/{channel}/p{ts.replace('.', '')}"
+    return {"ok": True, "channel": channel, "permalink": permalink}
+
+
 def conversations_info(sink, ns, args):
     channel = args.get("channel")
     error = channel_error(ns, channel, member=False)
@@ -736,6 +750,7 @@ METHODS = {
     "chat.update": chat_update,
     "chat.delete": chat_delete,
     "chat.postEphemeral": chat_post_ephemeral,
+    "chat.getPermalink": chat_get_permalink,
     "usergroups.users.list": usergroups_users_list,
     "users.lookupByEmail": users_lookup_by_email,
     "users.info": users_info,

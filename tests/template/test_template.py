@@ -53,11 +53,20 @@ esac
 """
 
 
-def rule_targeting(resolved: resolve.Resolved, function: str) -> dict[str, Any]:
+def created(resolved: resolve.Resolved, resource: dict[str, Any]) -> bool:
+    """False for a resource whose `Condition` the parameters turn off."""
+    condition = resource.get("Condition")
+    return condition is None or resolved.resolve({"Fn::If": [condition, True, False]})
+
+
+def rule_targeting(resolved: resolve.Resolved, function: str, schedule: bool = False) -> dict[str, Any]:
+    """The one rule that sends `function` events (or, with `schedule`, the one schedule)."""
     rules = [
         r["Properties"]
         for r in resolved.of_type("AWS::Events::Rule").values()
-        if any(t["Arn"] == {"Fn::GetAtt": [function, "Arn"]} for t in r["Properties"]["Targets"])
+        if created(resolved, r)
+        and ("ScheduleExpression" in r["Properties"]) == schedule
+        and any(t["Arn"] == {"Fn::GetAtt": [function, "Arn"]} for t in r["Properties"]["Targets"])
     ]
     assert len(rules) == 1, f"{function}: expected one EventBridge rule, found {len(rules)}"
     return rules[0]
@@ -120,8 +129,24 @@ class Events(unittest.TestCase):
             target = rule_targeting(DEFAULT, function)["Targets"][0]
             self.assertEqual(target["DeadLetterConfig"]["Arn"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]})
 
+    def test_the_weekly_post_is_off_unless_asked_for_then_a_monday_schedule_of_the_notifier(self) -> None:
+        for resource in ("WeeklyReportSchedule", "WeeklyReportPermission"):
+            self.assertFalse(created(DEFAULT, DEFAULT.resources[resource]), resource)
+        on = resolve.Resolved({"WeeklyReport": "true"}, transformed=DEFAULT.template)
+        rule = rule_targeting(on, "NotifierFunction", schedule=True)
+        self.assertEqual(rule["ScheduleExpression"], "cron(0 9 ? * MON *)")
+        # EventBridge's own Scheduled Event: the notifier tells it from CodePipeline's by shape.
+        self.assertFalse({"Input", "InputPath", "InputTransformer"} & set(rule["Targets"][0]))
+        permission = on.resources["WeeklyReportPermission"]
+        self.assertTrue(created(on, permission))
+        self.assertEqual(permission["Properties"]["Principal"], "events.amazonaws.com")
+        self.assertEqual(permission["Properties"]["FunctionName"], {"Ref": "NotifierFunction"})
+        self.assertEqual(permission["Properties"]["SourceArn"], {"Fn::GetAtt": ["WeeklyReportSchedule", "Arn"]})
+        # The pipeline events' rule is still the one it was.
+        self.assertEqual(rule_targeting(on, "NotifierFunction")["EventPattern"]["source"], ["aws.codepipeline"])
+
     def test_the_traffic_shifter_sweeps_for_orphaned_deployments_every_minute(self) -> None:
-        rule = rule_targeting(DEFAULT, "TrafficShifterFunction")
+        rule = rule_targeting(DEFAULT, "TrafficShifterFunction", schedule=True)
         self.assertEqual(rule["ScheduleExpression"], "rate(1 minute)")
         # EventBridge's own Scheduled Event ("source": "aws.events"), not an input of ours.
         target = rule["Targets"][0]

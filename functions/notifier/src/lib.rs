@@ -2,10 +2,11 @@
 //! decision lives in `gantry_core::notify`.
 
 use gantry_adapters::codepipeline::CodePipelineDetails;
-use gantry_adapters::dynamodb::{DynamoExecutions, StateTable};
+use gantry_adapters::dynamodb::{DynamoDeliveryFacts, DynamoExecutions, StateTable};
 use gantry_adapters::slack::{RetryPolicy, SlackClient, SlackHttps};
 use gantry_adapters::sns::SnsTopic;
 use gantry_core::config::NotifierConfig;
+use gantry_core::delivery::{weekly_post, WeeklyError, WeeklyTick};
 use gantry_core::notify::{Handled, Notifier as Core, NotifyError};
 use gantry_core::secrets::{GantrySecrets, SecretsError};
 use serde_json::{json, Value};
@@ -84,7 +85,63 @@ pub fn build(
 
 /// Handles one event. `request_id` (Lambda's) names this invocation in the record's leases.
 /// Skipped events are answered, not failed, so Lambda does not retry what cannot succeed.
+/// The delivery figures the event makes due are written to stdout, one EMF line each
+/// (CloudWatch Logs turns them into metrics).
 pub async fn handle(
+    notifier: &Notifier,
+    event: &Value,
+    request_id: &str,
+) -> Result<Value, NotifyError> {
+    let (answer, figures) = handle_and_measure(notifier, event, request_id).await?;
+    for line in figures {
+        println!("{line}");
+    }
+    Ok(answer)
+}
+
+/// `handle`, returning the EMF lines instead of writing them. Figures come after the
+/// notifications, so a metrics failure (retried by Lambda) never delays Slack; a retry sends no
+/// notification twice and emits no figure twice.
+pub async fn handle_and_measure(
+    notifier: &Notifier,
+    event: &Value,
+    request_id: &str,
+) -> Result<(Value, Vec<String>), NotifyError> {
+    let facts = DynamoDeliveryFacts::new(notifier.store.table.clone());
+    // EventBridge's schedule (the weekly post) has a shape of its own: no CodePipeline event is
+    // a `Scheduled Event` from `aws.events`.
+    if let Some(tick) = WeeklyTick::parse(event) {
+        return Ok((weekly(notifier, &facts, &tick).await?, Vec::new()));
+    }
+    let answer = notify(notifier, event, request_id).await?;
+    let now_ms = gantry_core::clock::now_epoch_millis();
+    let figures = gantry_core::delivery::measure(&notifier.store, &facts, event, now_ms).await?;
+    Ok((answer, figures))
+}
+
+/// The weekly post to each configured pipeline's channel (docs/metrics.md).
+async fn weekly(
+    notifier: &Notifier,
+    facts: &DynamoDeliveryFacts,
+    tick: &WeeklyTick,
+) -> Result<Value, NotifyError> {
+    let Some(chat) = notifier.chat.as_ref() else {
+        return Ok(json!({ "skipped": "no pipeline posts to Slack" }));
+    };
+    let posted = weekly_post(facts, chat, &notifier.notify, tick)
+        .await
+        .map_err(|e| match e {
+            WeeklyError::Store(e) => NotifyError::State(e),
+            WeeklyError::Slack(e) => NotifyError::Slack(e),
+        })?;
+    let posted: serde_json::Map<String, Value> = posted
+        .into_iter()
+        .map(|(pipeline, outcome)| (pipeline, json!(format!("{outcome:?}"))))
+        .collect();
+    Ok(json!({ "weekly": tick.week(), "pipelines": posted }))
+}
+
+async fn notify(
     notifier: &Notifier,
     event: &Value,
     request_id: &str,

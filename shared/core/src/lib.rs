@@ -16,6 +16,9 @@
 //! - [`traffic`]: blue/green on ECS behind an ALB (the traffic shifter). Where a canary step is
 //!   decided: `traffic::phase::next_step`; the invocation's flow: `traffic::flow`.
 //!
+//! - [`delivery`]: DORA's four keys per pipeline and stage, from the pushes and stage runs
+//!   Gantry records; emitted once each as CloudWatch EMF by the notifier.
+//!
 //! - [`analysis`]: the canary judged against the live side (statistics, verdicts, what a
 //!   verdict does to a step), used by `traffic`.
 //!
@@ -33,6 +36,7 @@ pub mod approval;
 pub mod clock;
 pub mod codepipeline_limits;
 pub mod config;
+pub mod delivery;
 pub mod ingest;
 pub mod notify;
 pub mod push;

@@ -6,6 +6,7 @@
 mod approvals;
 pub mod attributes;
 mod deliveries;
+mod delivery_facts;
 mod deploy_commands;
 mod deployments;
 mod executions;
@@ -14,6 +15,7 @@ mod pushes;
 
 pub use approvals::DynamoApprovals;
 pub use deliveries::DynamoDeliveries;
+pub use delivery_facts::DynamoDeliveryFacts;
 pub use deployments::DynamoDeployments;
 pub use executions::DynamoExecutions;
 

@@ -167,6 +167,31 @@ pub(crate) async fn pushes_before(
     Ok(older)
 }
 
+/// The ref's pushes received at or after `since_ms`, oldest first (delivery metrics: where a
+/// change's lead time starts).
+pub(crate) async fn pushes_since(
+    table: &StateTable,
+    pipeline: &str,
+    git_ref: &str,
+    since_ms: i64,
+) -> Result<Vec<StartedPush>, StoreError> {
+    let mut pages = table
+        .client
+        .query()
+        .table_name(&table.name)
+        .key_condition_expression("pk = :pk AND sk >= :since")
+        .expression_attribute_values(":pk", s(pushes_pk(pipeline, git_ref)))
+        .expression_attribute_values(":since", s(format!("{:015}", since_ms.max(0))))
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| store_error(&table.name, e))?;
+        out.extend(page.items().iter().filter_map(from_item));
+    }
+    Ok(out)
+}
+
 impl gantry_core::ingest::StartedPushes for super::DynamoDeliveries {
     async fn record_start(&self, started: &StartedPush) -> Result<(), StoreError> {
         record_start(&self.table, started).await

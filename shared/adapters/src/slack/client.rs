@@ -499,6 +499,25 @@ impl gantry_core::slack::Chat for SlackClient {
     }
 }
 
+/// `chat.getPermalink`: a message's URL, for the weekly post's links to threads.
+impl gantry_core::delivery::Permalinks for SlackClient {
+    async fn permalink(&self, channel: &str, ts: &str) -> Result<String, SlackError> {
+        let answer = self
+            .read(
+                "chat.getPermalink",
+                &[("channel", channel), ("message_ts", ts)],
+            )
+            .await?;
+        answer["permalink"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| SlackError::Api {
+                method: "chat.getPermalink".into(),
+                error: "no permalink in the answer".into(),
+            })
+    }
+}
+
 /// How far back in a channel (or thread) a post whose outcome was unknown is looked for.
 const FIND_WITHIN: usize = 1000;
 
