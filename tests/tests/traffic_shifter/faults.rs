@@ -10,22 +10,31 @@ async fn a_stopped_pipeline_execution_rolls_the_deployment_back() {
     let shop = &rig.shop;
     // CodePipeline gives up on the job (the execution was stopped, or the job timed out).
     let mut current = id(&first).to_string();
-    while let Some(next) = job(&current).await["next_job"]["job_id"].as_str() {
-        current = next.to_string();
+    loop {
+        while let Some(next) = job(&current).await["next_job"]["job_id"].as_str() {
+            current = next.to_string();
+        }
+        let failed = aws_sdk_codepipeline::Client::new(&shop.sdk)
+            .put_job_failure_result()
+            .job_id(&current)
+            .failure_details(
+                aws_sdk_codepipeline::types::FailureDetails::builder()
+                    .r#type(aws_sdk_codepipeline::types::FailureType::JobFailed)
+                    .message("Stopped by the user")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await;
+        match failed {
+            Ok(_) => break,
+            // The job handed over between the read and the failure: fail its continuation.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_invalid_job_state_exception()) => {}
+            Err(e) => panic!("stop the job: {e:?}"),
+        }
     }
-    aws_sdk_codepipeline::Client::new(&shop.sdk)
-        .put_job_failure_result()
-        .job_id(&current)
-        .failure_details(
-            aws_sdk_codepipeline::types::FailureDetails::builder()
-                .r#type(aws_sdk_codepipeline::types::FailureType::JobFailed)
-                .message("Stopped by the user")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("stop the job");
     running.await.unwrap();
     assert_eq!(
         shop.weights(false).await,
@@ -212,7 +221,6 @@ async fn a_listener_edited_by_hand_mid_shift_is_noticed_at_once_and_rolled_back(
     let mut params = shop.user_parameters(NEW_IMAGE, canary(60));
     params["check_interval_seconds"] = json!(60);
     let first = shop.start_job(&params, json!([])).await;
-    let started = Instant::now();
     let views = run_job(&first, |event| {
         let shifter = &shifter;
         async move {
@@ -227,9 +235,18 @@ async fn a_listener_edited_by_hand_mid_shift_is_noticed_at_once_and_rolled_back(
         ),
         "{message}"
     );
+    // Timed from the edit: before it, green's tasks take their time to start (ECS's rollout),
+    // which the shifter checks on its (long) check interval.
+    let changes = shop.weight_changes(&shop.listener).await;
+    let edited = changes
+        .iter()
+        .find(|(_, green)| *green == 50)
+        .expect("the edit")
+        .0;
+    let back = changes.last().expect("the rollback").0;
     assert!(
-        started.elapsed() < Duration::from_secs(40),
-        "noticed at once, not at the next check a minute later"
+        back - edited < 40.0,
+        "noticed at once, not at the next check a minute later: {changes:?}"
     );
     assert_eq!(shop.weights(false).await, (100, 0));
 }
@@ -343,4 +360,42 @@ async fn a_crash_after_recording_the_deployment_resumes_it_instead_of_rolling_ba
     let (green_td, _) = shop.service(&shop.green_service).await;
     assert_eq!(shop.image(&green_td, CONTAINER).await, NEW_IMAGE);
     assert_eq!(shop.green_shares(false).await, vec![10, 100]);
+}
+
+/// StopPipelineExecution with `abandon` while a continuation runs: CodePipeline abandons the
+/// job, so it refuses the shifter's result for it (`InvalidJobStateException`); the shifter
+/// notices the stop at its first check and rolls back all the same.
+#[tokio::test]
+async fn an_execution_stopped_with_abandon_is_rolled_back_though_codepipeline_refuses_the_result() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let (first, second) = canary_handed_over(&rig, 60).await;
+    let execution = shop.execution_of(id(&first)).await;
+    aws_sdk_codepipeline::Client::new(&shop.sdk)
+        .stop_pipeline_execution()
+        .pipeline_name(&shop.pipeline)
+        .pipeline_execution_id(&execution)
+        .abandon(true)
+        .reason("stopped by a person")
+        .send()
+        .await
+        .expect("stop the execution");
+    invoke(&*rig.shifter, &second["event"]).await;
+
+    assert_eq!(
+        shop.weights(false).await,
+        (100, 0),
+        "traffic is not left split"
+    );
+    assert_eq!(shop.service(&shop.green_service).await.1, 0);
+    let view = job(id(&second)).await;
+    assert_eq!(view["status"], "Abandoned");
+    let refused = view["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .any(|r| {
+            r["operation"] == "PutJobFailureResult" && r["error"] == "InvalidJobStateException"
+        });
+    assert!(refused, "the rollback was reported, and refused: {view}");
 }

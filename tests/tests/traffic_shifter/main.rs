@@ -25,8 +25,8 @@ use gantry_tests::shifter::{
 };
 use gantry_tests::slack::{buttons, SlackNs};
 use gantry_tests::traffic::{
-    alarm_when_traffic_moves, failure_message, job, last_result, outcome, run_job, Shop, CONTAINER,
-    FIRST_IMAGE,
+    alarm_when_traffic_moves, failure_message, job, last_result, outcome, run_job,
+    tasks_fail_to_start, Shop, CONTAINER, FIRST_IMAGE,
 };
 use gantry_tests::unique;
 use serde_json::{json, Value};

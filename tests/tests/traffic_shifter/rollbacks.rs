@@ -199,3 +199,36 @@ async fn a_check_reads_a_hundred_alarms_with_one_describe_alarms_call() {
 }
 
 // ---------------------------------------------------------------- the sweep (issue 23)
+
+/// A new version whose tasks never start (ECS's circuit breaker fails its deployment, as the
+/// emulator does a while after UpdateService) is given no traffic: the job fails saying why,
+/// and green goes back to what it ran, at zero.
+#[tokio::test]
+async fn a_deployment_whose_new_tasks_fail_to_start_rolls_back_before_any_traffic_saying_so() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let (green_before, _) = shop.service(&shop.green_service).await;
+    let broken = format!(
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:{}",
+        unique("broken")
+    );
+    tasks_fail_to_start(&broken).await;
+    let views = run_with(&rig, &shop.user_parameters(&broken, canary(1))).await;
+
+    let message = failure_message(&views);
+    assert!(message.contains("tasks failed to start"), "{message}");
+    assert_eq!(status(&views), "Failed");
+    assert!(
+        shop.green_shares(false)
+            .await
+            .iter()
+            .all(|share| *share == 0),
+        "green never took traffic"
+    );
+    assert_eq!(shop.weights(false).await, (100, 0));
+    assert_eq!(
+        shop.service(&shop.green_service).await,
+        (green_before, 0),
+        "green is back to what it ran, at zero"
+    );
+}
