@@ -65,14 +65,22 @@ async fn run_with(rig: &Rig, params: &Value) -> Vec<Value> {
     run_to_end(&rig.shifter, &rig.shop.start_job(params, json!([])).await).await
 }
 
-/// Starts a 10% canary of NEW_IMAGE baking `bake_seconds` and makes its first invocation,
-/// which shifts green to 10% and hands over: (the first job, its continuation).
+/// Starts a 10% canary of NEW_IMAGE baking `bake_seconds` and invokes it until green has its
+/// 10% (the first invocation, unless green's ECS rollout outlasted its slice), which then hands
+/// over: (the first job, the continuation after that hand-over).
 async fn canary_handed_over(rig: &Rig, bake_seconds: u64) -> (Value, Value) {
     let first = start(rig, canary(bake_seconds)).await;
-    invoke(&*rig.shifter, &first["event"]).await;
-    assert_eq!(rig.shop.weights(false).await, (90, 10));
-    let second = next_job(&first).await;
-    (first, second)
+    let mut current = first.clone();
+    for _ in 0..10 {
+        invoke(&*rig.shifter, &current["event"]).await;
+        let next = next_job(&current).await;
+        if rig.shop.weights(false).await != (100, 0) {
+            assert_eq!(rig.shop.weights(false).await, (90, 10));
+            return (first, next);
+        }
+        current = next;
+    }
+    panic!("green never got its 10%");
 }
 
 /// The continuation token a job's `data` holds, parsed.

@@ -206,3 +206,31 @@ async fn the_image_can_come_from_an_imagedefinitions_artifact() {
     let (green_td, _) = shop.service(&shop.green_service).await;
     assert_eq!(shop.image(&green_td, CONTAINER).await, NEW_IMAGE);
 }
+
+/// Green takes no traffic before ECS says its deployment completed: the emulator's rollouts
+/// take a while (IN_PROGRESS first), as ECS's do, and the shifter waits them out.
+#[tokio::test]
+async fn green_takes_no_traffic_before_its_ecs_deployment_has_completed() {
+    let rig = rig().await;
+    let shop = &rig.shop;
+    let views = run_to_end(&rig.shifter, &start(&rig, all_at_once()).await).await;
+    assert_eq!(status(&views), "Succeeded");
+
+    let described = aws_sdk_ecs::Client::new(&shop.sdk)
+        .describe_services()
+        .cluster(&shop.cluster)
+        .services(&shop.green_service)
+        .send()
+        .await
+        .expect("describe services");
+    let deployment = &described.services()[0].deployments()[0];
+    let started = deployment.created_at().expect("created").as_secs_f64();
+    let completed = deployment.updated_at().expect("updated").as_secs_f64();
+    assert!(completed > started, "the rollout took time: {deployment:?}");
+    let changes = shop.weight_changes(&shop.listener).await;
+    let first_traffic = changes.first().expect("a weight change").0;
+    assert!(
+        first_traffic >= completed,
+        "green took traffic at {first_traffic}, its deployment completed at {completed}"
+    );
+}
