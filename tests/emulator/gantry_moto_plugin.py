@@ -5,7 +5,12 @@
   StartPipelineExecution / GetPipelineExecution / ListPipelineExecutions.
 * Wire fixes: moto's CodePipeline module writes ISO-8601 strings for timestamps,
   which the Rust SDK rejects (awsJson1_1 timestamps are epoch seconds).
-* ECS deployments that settle, and ELBv2 target health that tests can drive.
+* As strict as CodePipeline where a laxer emulator would hide bugs: a continuation job is
+  delivered a moment after the hand-over, not at once; a job times out when its action's limit
+  passes (counted from the action's first job); StopPipelineExecution with `abandon` abandons
+  the execution's jobs, whose later results are refused (`InvalidJobStateException`).
+* ECS deployments that take time (IN_PROGRESS, then COMPLETED) and can fail (FAILED, tasks that
+  do not start, for a service the tests mark), and ELBv2 target health that tests can drive.
 * CloudWatch GetMetricData over MetricStat queries computed as CloudWatch does (Sum,
   SampleCount, Average, Minimum, Maximum and percentiles such as p99 or p99.9, per period,
   namespace and exact dimensions), whichever protocol asks (query, JSON 1.0, or CBOR through
@@ -24,6 +29,7 @@ import datetime
 import inspect
 import json
 import math
+import os
 import re
 import threading
 import time
@@ -68,6 +74,25 @@ FAILURE_TYPES = {
 # One lock for all plugin state: moto's server is threaded, and a read-check-write
 # such as "is this approval still undecided? then decide it" must be atomic.
 LOCK = threading.RLock()
+
+
+def _seconds_from_env(name: str, default: float) -> float:
+    return float(os.environ.get(name) or default)
+
+
+# How strict the emulator is about time, for every test at once (the server's environment sets
+# them; a test needing its own passes them when it creates a job, or marks its own service).
+DEFAULT_SETTINGS: dict[str, float] = {
+    # CodePipeline delivers the job continuing a hand-over some time after PutJobSuccessResult
+    # (seconds in AWS); small here so that tests stay fast, but never at once.
+    "continuation_delay_seconds": _seconds_from_env("GANTRY_CONTINUATION_DELAY_SECONDS", 0.2),
+    # How long an action may run, its continuations included, before CodePipeline times its job
+    # out (the product's plan is checked against AWS's limit; see docs/traffic-shifting.md).
+    "action_timeout_seconds": _seconds_from_env("GANTRY_ACTION_TIMEOUT_SECONDS", 24 * 3600),
+    # How long a new ECS deployment takes to bring its tasks up (IN_PROGRESS meanwhile).
+    "ecs_rollout_seconds": _seconds_from_env("GANTRY_ECS_ROLLOUT_SECONDS", 0.5),
+}
+SETTINGS: dict[str, float] = dict(DEFAULT_SETTINGS)
 
 # DynamoDB applies each write to an item atomically, condition included; moto checks a
 # ConditionExpression and then writes, so two threads can both pass `version = :v`. Writes are
@@ -767,7 +792,13 @@ def _stage_execution(latest: list[tuple[float, str | None, str]]) -> dict[str, A
 # --------------------------------------------------------------------------
 
 
-def create_job(backend: Any, body: dict[str, Any], continuation_token: str | None = None) -> dict[str, Any]:
+def create_job(backend: Any, body: dict[str, Any], continuation_token: str | None = None,
+               continues: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A job of the action `body` names; with `continues` (the job that handed over), the
+    continuation CodePipeline delivers a moment later, in the same action run (its time limit
+    counts from the action's first job). `body` may set the action's limit
+    (`action_timeout_seconds`) and the delay before a continuation (`continuation_delay_seconds`);
+    the server's SETTINGS give both otherwise."""
     with LOCK:
         declared: dict[str, Any] = {}
         if body.get("pipeline"):
@@ -803,6 +834,12 @@ def create_job(backend: Any, body: dict[str, Any], continuation_token: str | Non
             "next_job_id": None,
             "created_at": time.time(),
         }
+        now = job["created_at"]
+        delay = float(body.get("continuation_delay_seconds", SETTINGS["continuation_delay_seconds"]))
+        job["action_started_at"] = continues["action_started_at"] if continues else now
+        job["timeout_at"] = job["action_started_at"] + float(
+            body.get("action_timeout_seconds", SETTINGS["action_timeout_seconds"]))
+        job["delivered_at"] = now + delay if continues else now
         _state(backend).jobs[job_id] = job
         return {"job_id": job_id, "event": job["event"]}
 
@@ -837,7 +874,74 @@ def _known_job(backend: Any, job_id: str) -> dict[str, Any]:
     job = _state(backend).jobs.get(job_id)
     if job is None:
         raise AwsError("JobNotFoundException", f"Job '{job_id}' not found")
+    _time_out(backend, job)
     return job
+
+
+def _time_out(backend: Any, job: dict[str, Any]) -> None:
+    """A job still in progress when its action's limit passes has timed out (JobStatus
+    `TimedOut`): CodePipeline takes no result for it any more, and the action, so the
+    execution, fails. Checked whenever the job is looked at. Call it holding LOCK."""
+    if job["status"] != "InProgress" or time.time() < job["timeout_at"]:
+        return
+    job["status"], job["ended_at"] = "TimedOut", job["timeout_at"]
+    request = job["request"]
+    if not request.get("pipeline"):
+        return
+    try:
+        execution = backend.get_pipeline_execution(request["pipeline"], request["execution_id"])
+    except JsonRESTError:
+        return
+    if execution.status == "InProgress":
+        execution.status = "Failed"
+        execution.status_summary = f"Action {request.get('action', '')} timed out"
+        execution.last_update_time = utcnow()
+
+
+def _jobs_of_execution(backend: Any, pipeline: str, execution_id: str) -> list[dict[str, Any]]:
+    return [j for j in _state(backend).jobs.values()
+            if (j["request"].get("pipeline"), j["request"].get("execution_id")) == (pipeline, execution_id)]
+
+
+def stop_pipeline_execution(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """StopPipelineExecution. With `abandon`, the execution's jobs in progress are abandoned at
+    once (a later PutJob*Result is refused) and the execution is Stopped; without it, it is
+    Stopping until its jobs in progress finish (a job may still hand over and continue)."""
+    name, execution_id = body.get("pipelineName") or "", body.get("pipelineExecutionId") or ""
+    if not UUID_RE.match(execution_id):
+        raise _validation("pipelineExecutionId must be a UUID")
+    with LOCK:
+        execution = backend.get_pipeline_execution(name, execution_id)
+        if execution.status in ("Stopping", "Stopped"):
+            raise AwsError("DuplicatedStopRequestException",
+                           f"Execution '{execution_id}' is already being stopped")
+        if execution.status != "InProgress":
+            raise AwsError("PipelineExecutionNotStoppableException",
+                           f"Execution '{execution_id}' is {execution.status} and cannot be stopped")
+        running = [j for j in _jobs_of_execution(backend, name, execution_id)
+                   if (_time_out(backend, j), j["status"])[1] == "InProgress"]
+        if body.get("abandon"):
+            for job in running:
+                job["status"], job["ended_at"] = "Abandoned", time.time()
+        execution.status = "Stopping" if running and not body.get("abandon") else "Stopped"
+        execution.status_summary = body.get("reason")
+        execution.last_update_time = utcnow()
+    return {"pipelineExecutionId": execution_id}
+
+
+def _finish_stopping(backend: Any, job: dict[str, Any]) -> None:
+    """An execution stopped without abandoning is Stopped once its last job in progress ends."""
+    request = job["request"]
+    if not request.get("pipeline"):
+        return
+    try:
+        execution = backend.get_pipeline_execution(request["pipeline"], request["execution_id"])
+    except JsonRESTError:
+        return
+    jobs = _jobs_of_execution(backend, request["pipeline"], request["execution_id"])
+    if execution.status == "Stopping" and all(j["status"] != "InProgress" for j in jobs):
+        execution.status = "Stopped"
+        execution.last_update_time = utcnow()
 
 
 def get_job_details(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
@@ -874,15 +978,24 @@ def _artifact(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def job_view(backend: Any, job_id: str) -> dict[str, Any] | None:
+    """The job as the harness sees it; `next_job` (the continuation) only once CodePipeline
+    has delivered it (`next_job_due` says when it will)."""
     with LOCK:
         job = _state(backend).jobs.get(job_id)
         if job is None:
             return None
+        _time_out(backend, job)
         view = {"job_id": job_id, "status": job["status"], "results": list(job["results"]),
                 "event": job["event"], "created_at": job["created_at"]}
         if job["next_job_id"]:
-            view["next_job"] = {"job_id": job["next_job_id"],
-                                "event": _state(backend).jobs[job["next_job_id"]]["event"]}
+            next_job = _state(backend).jobs[job["next_job_id"]]
+            _time_out(backend, next_job)
+            # A continuation abandoned or timed out before its delivery is never delivered.
+            delivered_by = min(time.time(), next_job.get("ended_at", math.inf))
+            if next_job["delivered_at"] <= delivered_by:
+                view["next_job"] = {"job_id": job["next_job_id"], "event": next_job["event"]}
+            elif "ended_at" not in next_job:
+                view["next_job_due"] = next_job["delivered_at"]
         return view
 
 
@@ -909,11 +1022,13 @@ def put_job_result(backend: Any, operation: str, body: dict[str, Any]) -> dict[s
         if operation == "PutJobFailureResult":
             job["status"] = "Failed"
         elif token:
-            # AWS would start a new job carrying the token; make it now so tests can invoke it.
+            # AWS starts a new job carrying the token, and delivers it a moment later.
             job["status"] = "Continued"
-            job["next_job_id"] = create_job(backend, job["request"], continuation_token=token)["job_id"]
+            job["next_job_id"] = create_job(backend, job["request"], continuation_token=token,
+                                            continues=job)["job_id"]
         else:
             job["status"] = "Succeeded"
+        _finish_stopping(backend, job)
     return {}
 
 
@@ -978,6 +1093,101 @@ def _settle_ecs_service(service: Any) -> Any:
     )
     service.deployments = [deployment]
     return service
+
+
+# Container images whose tasks fail to start (a bad image): a deployment of a task definition
+# running one fails once its rollout time passes, as ECS's deployment circuit breaker fails it.
+FAILING_IMAGES: set[str] = set()
+CIRCUIT_BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
+
+
+def _images(backend: Any, task_definition: str) -> set[str]:
+    try:
+        definition = backend.describe_task_definition(task_definition)
+    except Exception:  # moto's own not-found error; no images to judge
+        return set()
+    return {c.get("image", "") for c in definition.container_definitions}
+
+
+def _update_ecs_service(backend: Any, orig: Any, *a: Any, **kw: Any) -> Any:
+    """UpdateService as ECS does it: a new task definition starts a deployment that takes
+    `ecs_rollout_seconds` (PRIMARY IN_PROGRESS beside the ACTIVE old one, whose tasks keep
+    running); a change of the desired count alone is a scaling of the current deployment."""
+    with LOCK:
+        props = a[0] if a else kw.get("service_properties", {})
+        name = props.get("service", "").split("/")[-1]
+        cluster = props.get("cluster", "default")
+        before = backend._get_service(cluster, name)
+        before_definition, before_running = before.task_definition, before.running_count
+        service = orig(backend, *a, **kw)
+        rollout = getattr(service, "gantry_rollout", None)
+        if not service.deployments:  # CODE_DEPLOY / EXTERNAL controllers have none
+            return service
+        if service.task_definition != before_definition and SETTINGS["ecs_rollout_seconds"] > 0 \
+                and service.desired_count > 0:
+            now = utcnow()
+            old = dict(service.deployments[0], status="ACTIVE", taskDefinition=before_definition,
+                       desiredCount=before_running, runningCount=before_running, pendingCount=0)
+            new = dict(service.deployments[0])
+            new.update(id=f"ecs-svc/{uuid.uuid4().int % 10**19}", createdAt=now, updatedAt=now,
+                       taskDefinition=service.task_definition, desiredCount=service.desired_count,
+                       runningCount=0, pendingCount=service.desired_count, failedTasks=0,
+                       status="PRIMARY", rolloutState="IN_PROGRESS")
+            new["rolloutStateReason"] = f"ECS deployment {new['id']} in progress."
+            service.deployments = [new] + ([old] if before_running else [])
+            service.running_count, service.pending_count = before_running, service.desired_count
+            service.gantry_rollout = {
+                "settle_at": time.time() + SETTINGS["ecs_rollout_seconds"],
+                "fail": bool(_images(backend, service.task_definition) & FAILING_IMAGES),
+            }
+            return service
+        if rollout and service.task_definition == before_definition and service.desired_count > 0:
+            # Scaled while rolling out: the rollout goes on towards the new count.
+            service.deployments[0].update(desiredCount=service.desired_count,
+                                          pendingCount=service.desired_count)
+            service.running_count, service.pending_count = before_running, service.desired_count
+            return service
+        service.gantry_rollout = None
+        return _settle_ecs_service(service)
+
+
+def _advance_ecs_service(service: Any) -> Any:
+    """A deployment in progress whose time has come: COMPLETED, or FAILED with its tasks not
+    started (the ACTIVE old deployment's tasks keep serving). Call it holding LOCK."""
+    rollout = getattr(service, "gantry_rollout", None)
+    if not rollout or time.time() < rollout["settle_at"]:
+        return service
+    service.gantry_rollout = None
+    if not rollout["fail"]:
+        return _settle_ecs_service(service)
+    new = service.deployments[0]
+    new.update(runningCount=0, pendingCount=0, failedTasks=new["desiredCount"],
+               rolloutState="FAILED", rolloutStateReason=CIRCUIT_BREAKER_REASON, updatedAt=utcnow())
+    service.running_count = sum(d["runningCount"] for d in service.deployments[1:])
+    service.pending_count = 0
+    return service
+
+
+def set_failing_image(body: dict[str, Any]) -> dict[str, Any]:
+    image = body.get("image") or ""
+    if not image:
+        raise _validation("image is required")
+    with LOCK:
+        (FAILING_IMAGES.add if body.get("failing", True) else FAILING_IMAGES.discard)(image)
+        return {"failing_images": sorted(FAILING_IMAGES)}
+
+
+def update_settings(body: dict[str, Any]) -> dict[str, Any]:
+    with LOCK:
+        for key, value in body.items():
+            if key in ("account_id", "region"):
+                continue
+            if key not in SETTINGS:
+                raise _validation(f"unknown setting {key}; known: {sorted(SETTINGS)}")
+            if not isinstance(value, (int, float)) or value < 0:
+                raise _validation(f"{key} must be a number of seconds, at least 0")
+            SETTINGS[key] = float(value)
+        return dict(SETTINGS)
 
 
 TARGET_HEALTH_REASONS = {
@@ -1163,13 +1373,23 @@ def install() -> None:
         "list_action_executions": list_action_executions,
         "list_pipeline_executions": list_pipeline_executions,
         "get_job_details": get_job_details,
+        "stop_pipeline_execution": stop_pipeline_execution,
     }
     for name, fn in operations.items():
         setattr(CodePipelineResponse, name, _response_method(fn))
 
     orig_create, orig_update = EC2ContainerServiceBackend.create_service, EC2ContainerServiceBackend.update_service
+    orig_describe = EC2ContainerServiceBackend.describe_services
     EC2ContainerServiceBackend.create_service = lambda self, *a, **kw: _settle_ecs_service(orig_create(self, *a, **kw))
-    EC2ContainerServiceBackend.update_service = lambda self, *a, **kw: _settle_ecs_service(orig_update(self, *a, **kw))
+    EC2ContainerServiceBackend.update_service = \
+        lambda self, *a, **kw: _update_ecs_service(self, orig_update, *a, **kw)
+
+    def describe_services(self: Any, *a: Any, **kw: Any) -> Any:
+        with LOCK:
+            services, failures = orig_describe(self, *a, **kw)
+            return [_advance_ecs_service(s) for s in services], failures
+
+    EC2ContainerServiceBackend.describe_services = describe_services
 
     def recording(orig: Any, arn_name: str, actions_name: str) -> Any:
         signature = inspect.signature(orig)
@@ -1351,6 +1571,9 @@ ROUTES = Map([
     Rule("/_gantry/codepipeline/starts", methods=["GET"], endpoint="list_starts"),
     Rule("/_gantry/codepipeline/start-faults", methods=["POST"], endpoint="set_start_faults"),
     Rule("/_gantry/elbv2/target-health", methods=["POST"], endpoint="set_target_health"),
+    Rule("/_gantry/ecs/failing-images", methods=["POST"], endpoint="set_failing_image"),
+    Rule("/_gantry/settings", methods=["POST"], endpoint="update_settings"),
+    Rule("/_gantry/settings", methods=["GET"], endpoint="get_settings"),
     Rule("/_gantry/elbv2/weight-changes", methods=["GET"], endpoint="weight_changes"),
     Rule("/_gantry/cloudwatch/alb-metrics", methods=["POST"], endpoint="alb_metrics"),
     Rule("/_gantry/calls", methods=["GET"], endpoint="list_calls"),
@@ -1467,11 +1690,17 @@ class GantryApp:
     def create_job(self, backend: Any, params: dict[str, Any]) -> Any:
         return create_job(backend, params)
 
-    def get_job(self, _backend: Any, _params: dict[str, Any], job_id: str) -> Any:
+    def get_job(self, _backend: Any, params: dict[str, Any], job_id: str) -> Any:
+        """The job's view. A continuation not delivered yet is waited for (the caller then
+        invokes it no sooner than CodePipeline would), unless `wait=0` asks for the view as
+        it is now (`next_job_due` instead of `next_job`)."""
         backend = find_job_backend(job_id)
         view = job_view(backend, job_id) if backend else None
         if view is None:
             raise _NotFound(f"job '{job_id}' not found")
+        if str(params.get("wait", "1")) != "0" and "next_job_due" in view:
+            time.sleep(max(0.0, view["next_job_due"] - time.time()))
+            view = job_view(backend, job_id)
         return view
 
     def seed_action_execution(self, backend: Any, params: dict[str, Any]) -> Any:
@@ -1500,6 +1729,15 @@ class GantryApp:
     def weight_changes(self, _backend: Any, params: dict[str, Any]) -> Any:
         return weight_changes(params["arn"])
 
+    def set_failing_image(self, _backend: Any, params: dict[str, Any]) -> Any:
+        return set_failing_image(params)
+
+    def update_settings(self, _backend: Any, params: dict[str, Any]) -> Any:
+        return update_settings(params)
+
+    def get_settings(self, _backend: Any, _params: dict[str, Any]) -> Any:
+        return dict(SETTINGS)
+
     def reset(self, _backend: Any, _params: dict[str, Any]) -> Any:
         from moto.moto_api._internal import moto_api_backend
 
@@ -1507,6 +1745,9 @@ class GantryApp:
         call_log.reset()
         lambda_hooks.reset()
         faults.reset()
+        with LOCK:
+            SETTINGS.update(DEFAULT_SETTINGS)
+            FAILING_IMAGES.clear()
         return {"reset": True}
 
     def arm_fault(self, _backend: Any, params: dict[str, Any]) -> Any:

@@ -98,6 +98,17 @@ def error_code(exc: ClientError) -> str:
     return exc.response["Error"]["Code"]
 
 
+def until(check: Any, timeout: float = 10.0) -> Any:
+    """`check()`'s first truthy answer, asked every 50 ms (the emulator takes its time as AWS
+    does: a continuation is delivered later, a deployment rolls out)."""
+    deadline = time.time() + timeout
+    while True:
+        answer = check()
+        if answer or time.time() > deadline:
+            return answer
+        time.sleep(0.05)
+
+
 class CodePipelineTest(unittest.TestCase):
     def setUp(self) -> None:
         self.cp = EMU.client("codepipeline")
@@ -639,6 +650,128 @@ class ResetTest(unittest.TestCase):
         self.assertEqual(EMU.control("GET", "/_gantry/calls"), {"testing": ["codepipeline:ListPipelines"]})
 
 
+class StrictAsAwsTest(unittest.TestCase):
+    """Where a laxer emulator would hide bugs, it is as strict as CodePipeline and ECS: a
+    continuation comes later, a job times out, a stopped execution abandons its job, and an ECS
+    deployment takes time and can fail."""
+
+    def setUp(self) -> None:
+        self.cp = EMU.client("codepipeline")
+        self.pipeline = make_pipeline(EMU)
+        self.execution = self.cp.start_pipeline_execution(name=self.pipeline)["pipelineExecutionId"]
+
+    def job(self, **extra: Any) -> str:
+        return EMU.control("POST", "/_gantry/codepipeline/jobs", {
+            "pipeline": self.pipeline, "stage": "Deploy", "action": "Shift",
+            "execution_id": self.execution, **extra})["job_id"]
+
+    def view(self, job_id: str, wait: bool = False) -> dict[str, Any]:
+        return EMU.control("GET", f"/_gantry/codepipeline/jobs/{job_id}?wait={int(wait)}")
+
+    def status(self) -> str:
+        return self.cp.get_pipeline_execution(
+            pipelineName=self.pipeline, pipelineExecutionId=self.execution)["pipelineExecution"]["status"]
+
+    def refused(self, job_id: str) -> str:
+        with self.assertRaises(ClientError) as ctx:
+            self.cp.put_job_success_result(jobId=job_id)
+        return error_code(ctx.exception)
+
+    def test_a_continuation_is_delivered_after_a_delay_not_at_once(self) -> None:
+        self.assertGreater(EMU.control("GET", "/_gantry/settings")["continuation_delay_seconds"], 0)
+        job_id = self.job(continuation_delay_seconds=0.6)
+        handed_over = time.time()
+        self.cp.put_job_success_result(jobId=job_id, continuationToken="t")
+        now = self.view(job_id)
+        self.assertEqual(now["status"], "Continued")
+        self.assertNotIn("next_job", now)
+        self.assertGreater(now["next_job_due"], handed_over + 0.5)
+        # Waiting for it (the harness's default) hands it over no sooner than it is due.
+        later = self.view(job_id, wait=True)
+        self.assertGreaterEqual(time.time(), handed_over + 0.6)
+        self.assertEqual(later["next_job"]["event"]["CodePipeline.job"]["data"]["continuationToken"], "t")
+
+    def test_a_job_times_out_when_its_actions_limit_passes_continuations_included(self) -> None:
+        job_id = self.job(action_timeout_seconds=0.8, continuation_delay_seconds=0)
+        self.cp.put_job_success_result(jobId=job_id, continuationToken="t")
+        next_id = self.view(job_id, wait=True)["next_job"]["job_id"]
+        time.sleep(0.9)  # the action's limit counts from its first job
+        self.assertEqual(self.view(next_id)["status"], "TimedOut")
+        self.assertEqual(self.refused(next_id), "InvalidJobStateException")
+        self.assertEqual(self.status(), "Failed")
+
+    def test_stopping_with_abandon_abandons_the_job_and_refuses_its_later_result(self) -> None:
+        job_id = self.job()
+        self.cp.stop_pipeline_execution(pipelineName=self.pipeline, pipelineExecutionId=self.execution,
+                                        abandon=True, reason="stopped by a person")
+        self.assertEqual(self.status(), "Stopped")
+        self.assertEqual(self.view(job_id)["status"], "Abandoned")
+        self.assertEqual(self.refused(job_id), "InvalidJobStateException")
+        with self.assertRaises(ClientError) as ctx:
+            self.cp.stop_pipeline_execution(pipelineName=self.pipeline, pipelineExecutionId=self.execution)
+        self.assertEqual(error_code(ctx.exception), "DuplicatedStopRequestException")
+
+    def test_a_continuation_abandoned_before_its_delivery_is_never_delivered(self) -> None:
+        job_id = self.job(continuation_delay_seconds=0.5)
+        self.cp.put_job_success_result(jobId=job_id, continuationToken="t")
+        self.cp.stop_pipeline_execution(pipelineName=self.pipeline, pipelineExecutionId=self.execution,
+                                        abandon=True)
+        view = self.view(job_id, wait=True)
+        self.assertEqual(view["status"], "Continued")
+        self.assertNotIn("next_job", view)
+        self.assertNotIn("next_job_due", view)
+
+    def test_stopping_without_abandon_lets_the_job_finish_then_the_execution_is_stopped(self) -> None:
+        job_id = self.job(continuation_delay_seconds=0)
+        self.cp.stop_pipeline_execution(pipelineName=self.pipeline, pipelineExecutionId=self.execution)
+        self.assertEqual(self.status(), "Stopping")
+        self.cp.put_job_success_result(jobId=job_id, continuationToken="t")  # it may still hand over
+        next_id = self.view(job_id, wait=True)["next_job"]["job_id"]
+        self.assertEqual(self.status(), "Stopping")
+        self.cp.put_job_success_result(jobId=next_id)
+        self.assertEqual(self.status(), "Stopped")
+
+    def service(self, image: str) -> tuple[Any, str, str]:
+        """A service running app:1 with two tasks, and a task definition running `image`."""
+        ecs = EMU.client("ecs")
+        cluster = f"c-{uuid.uuid4().hex[:8]}"
+        ecs.create_cluster(clusterName=cluster)
+
+        def register(image: str) -> str:
+            return ecs.register_task_definition(family=cluster, containerDefinitions=[
+                {"name": "app", "image": image, "memory": 512}])["taskDefinition"]["taskDefinitionArn"]
+
+        first = register("app:1")
+        ecs.create_service(cluster=cluster, serviceName="s", taskDefinition=first, desiredCount=2)
+        return ecs, cluster, register(image)
+
+    def test_an_ecs_deployment_is_in_progress_while_its_tasks_start_then_completes(self) -> None:
+        ecs, cluster, second = self.service("app:2")
+        ecs.update_service(cluster=cluster, service="s", taskDefinition=second, desiredCount=2)
+        service = ecs.describe_services(cluster=cluster, services=["s"])["services"][0]
+        self.assertEqual([(d["status"], d.get("rolloutState"), d["runningCount"]) for d in service["deployments"]],
+                         [("PRIMARY", "IN_PROGRESS", 0), ("ACTIVE", "COMPLETED", 2)])
+        self.assertEqual(service["runningCount"], 2)  # the old tasks serve meanwhile
+        done = until(lambda: (lambda s: s if len(s["deployments"]) == 1 else None)(
+            ecs.describe_services(cluster=cluster, services=["s"])["services"][0]))
+        [deployment] = done["deployments"]
+        self.assertEqual((deployment["rolloutState"], deployment["taskDefinition"], deployment["runningCount"]),
+                         ("COMPLETED", second, 2))
+
+    def test_an_ecs_deployment_whose_tasks_fail_to_start_fails(self) -> None:
+        bad = f"app:broken-{uuid.uuid4().hex[:6]}"
+        EMU.control("POST", "/_gantry/ecs/failing-images", {"image": bad})
+        ecs, cluster, second = self.service(bad)
+        ecs.update_service(cluster=cluster, service="s", taskDefinition=second)
+        failed = until(lambda: (lambda s: s if s["deployments"][0]["rolloutState"] != "IN_PROGRESS" else None)(
+            ecs.describe_services(cluster=cluster, services=["s"])["services"][0]))
+        primary = failed["deployments"][0]
+        self.assertEqual((primary["rolloutState"], primary["runningCount"], primary["failedTasks"]), ("FAILED", 0, 2))
+        self.assertIn("tasks failed to start", primary["rolloutStateReason"])
+        self.assertEqual(failed["runningCount"], 2)  # the old deployment's tasks
+        EMU.control("POST", "/_gantry/ecs/failing-images", {"image": bad, "failing": False})
+
+
 class NativeServicesTest(unittest.TestCase):
     """What moto does natively for the other services Gantry uses (see tests/emulator/README.md),
     plus the two plugin fixes: settled ECS deployments and drivable target health."""
@@ -656,7 +789,8 @@ class NativeServicesTest(unittest.TestCase):
         self.assertEqual(ecs.describe_task_definition(taskDefinition="app")["taskDefinition"]["revision"], 2)
         ecs.create_service(cluster="c", serviceName="s", taskDefinition=v1, desiredCount=2)
         ecs.update_service(cluster="c", service="s", taskDefinition=v2, desiredCount=3)
-        service = ecs.describe_services(cluster="c", services=["s"])["services"][0]
+        service = until(lambda: (lambda s: s if len(s["deployments"]) == 1 else None)(
+            ecs.describe_services(cluster="c", services=["s"])["services"][0]))
         self.assertEqual(service["taskDefinition"], v2)
         [deployment] = service["deployments"]
         self.assertEqual((deployment["status"], deployment["rolloutState"], deployment["taskDefinition"]),

@@ -10,6 +10,7 @@ pub mod aws;
 pub mod fuzz;
 pub mod http;
 pub mod iam;
+pub mod rig;
 pub mod shifter;
 pub mod slack;
 pub mod topic;

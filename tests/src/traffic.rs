@@ -615,6 +615,17 @@ impl Shop {
     }
 }
 
+/// From now on, ECS fails every deployment whose tasks run `image` (the tasks never start and
+/// the deployment's circuit breaker fails it, a while after UpdateService). Give each test its
+/// own image: one emulator serves the tests running at once.
+pub async fn tasks_fail_to_start(image: &str) {
+    http::post(
+        &format!("{}/_gantry/ecs/failing-images", crate::emulator_url()),
+        &json!({"image": image}),
+    )
+    .await;
+}
+
 /// A job's view in the emulator: `{job_id, status, results, event, next_job?}`.
 pub async fn job(job_id: &str) -> Value {
     http::get(&format!(

@@ -7,25 +7,30 @@ use gantry_core::clock::now_epoch_seconds;
 use gantry_core::config::ApprovalConfig;
 use gantry_tests::alb_metrics::{publish, Period};
 use gantry_tests::aws::function_start;
+use gantry_tests::rig::{self, click, click_with, running_at_ten};
+use gantry_tests::shifter::spawn_run;
 use gantry_tests::shifter::{
-    deployment_record, open_execution_thread, spawn_run, write_command, Command, Setup, CHANNEL,
-    NEW_IMAGE, THREAD_TS,
+    deployment_record, open_execution_thread, Command, Setup, CHANNEL, NEW_IMAGE, THREAD_TS,
 };
 use gantry_tests::slack::{buttons, SlackNs};
 use gantry_tests::traffic::{failure_message, Shop};
 use gantry_tests::unique;
 use serde_json::{json, Value};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use traffic_shifter::TrafficShifter;
 
+/// The shifter's rig, with the approval function and the Slack stand-in beside it.
 struct Rig {
-    shop: Shop,
-    shifter: Arc<TrafficShifter>,
+    base: rig::Rig,
     /// The approval function on the same table: Slack's clicks on the deployment's buttons.
     approval: approval::App,
-    table: String,
     slack: SlackNs,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = rig::Rig;
+    fn deref(&self) -> &rig::Rig {
+        &self.base
+    }
 }
 
 /// Who may steer the deployment from Slack (`GANTRY_APPROVERS` for the `Deploy` stage).
@@ -54,10 +59,8 @@ async fn rig() -> Rig {
     let approval =
         approval::build(approval_config, &secrets, approval::Clients::new(&own)).expect("approval");
     Rig {
-        shop: setup.shop,
-        shifter: Arc::new(shifter),
+        base: rig::Rig::new(setup, shifter),
         approval,
-        table: setup.table,
         slack,
     }
 }
@@ -83,8 +86,7 @@ async fn start(rig: &Rig, bake_seconds: u64, analysis: Value) -> (Value, String)
 async fn canary_at_ten(bake_seconds: u64) -> (Rig, String, tokio::task::JoinHandle<Vec<Value>>) {
     let rig = rig().await;
     let (first, deployment) = start(&rig, bake_seconds, Value::Null).await;
-    let running = spawn_run(&rig.shifter, &first);
-    rig.shop.until_green_at(10).await;
+    let running = running_at_ten(&rig, &first).await;
     (rig, deployment, running)
 }
 
@@ -163,16 +165,6 @@ fn blocks_text(message: &Value) -> String {
                 .join("\n")
         })
         .unwrap_or_default()
-}
-
-/// Writes an operator's command into the deployment record, as the approval function does
-/// when someone clicks a button.
-async fn click(rig: &Rig, deployment: &str, command: &str) {
-    let command = Command {
-        command,
-        ..Command::default()
-    };
-    write_command(&rig.shop, &rig.table, deployment, &command).await;
 }
 
 const GOOD: Minute = ((300, 3, 0.12), (2700, 27, 0.11));
@@ -388,7 +380,7 @@ async fn control(rig: &Rig, deployment: &str, command: &str, version: u32, minut
         version: Some(version),
         minutes: Some(minutes),
     };
-    write_command(&rig.shop, &rig.table, deployment, &command).await;
+    click_with(rig, deployment, &command).await;
 }
 
 async fn audit_trail(rig: &Rig, deployment: &str) -> Vec<String> {

@@ -6,27 +6,33 @@
 
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace, SuspendedState};
 use gantry_tests::http;
+use gantry_tests::rig::{self, click_with};
 use gantry_tests::shifter::{
-    invoke, open_execution_thread, run_to_end, spawn_run, with_stand_ins, write_command, Command,
-    Setup, NEW_IMAGE, THREAD_TS,
+    invoke, open_execution_thread, run_to_end, spawn_run, with_stand_ins, Command, Setup,
+    NEW_IMAGE, THREAD_TS,
 };
 use gantry_tests::slack::{buttons, SlackNs};
-use gantry_tests::traffic::{forward_action, outcome, Shop};
+use gantry_tests::traffic::{forward_action, outcome};
 use gantry_tests::{emulator_url, unique};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-use traffic_shifter::TrafficShifter;
 
+/// The shifter's rig, with a test listener, a hook function and the Slack stand-in.
 struct Rig {
-    shop: Shop,
-    shifter: Arc<TrafficShifter>,
-    table: String,
+    base: rig::Rig,
     /// The test listener (port 8080 of the shop's load balancer), blue 100 / green 0.
     test_listener: String,
     /// The hook function's ARN, registered in the emulator as ecs_smoke_hook.py.
     hook: String,
     slack: SlackNs,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = rig::Rig;
+    fn deref(&self) -> &rig::Rig {
+        &self.base
+    }
 }
 
 /// A shop with a test listener, a registered ECS hook function, and the shifter allowed to
@@ -46,9 +52,7 @@ async fn rig_running(script: &str) -> Rig {
     setup.stack.parameters[0]["DevTestListenerArn"] = json!(test_listener);
     let shifter = setup.shifter().await;
     Rig {
-        shop: setup.shop,
-        shifter: Arc::new(shifter),
-        table: setup.table,
+        base: rig::Rig::new(setup, shifter),
         test_listener,
         hook,
         slack,
@@ -538,7 +542,7 @@ async fn click(rig: &Rig, deployment: &str, command: &str, version: u32) {
         version: Some(version),
         ..Command::default()
     };
-    write_command(&rig.shop, &rig.table, deployment, &command).await;
+    click_with(rig, deployment, &command).await;
 }
 
 /// Starts a deployment with a pause hook at POST_TEST_TRAFFIC_SHIFT and waits until test

@@ -82,7 +82,7 @@ async fn a_request_is_posted_once_with_the_waiting_token_kept_out_of_slack() {
     let id = opened(&app).await;
     let again = app.open(notice(), NOW).await.unwrap();
     assert_eq!(again["posted"], false);
-    let posted = app.slack.posted.lock().unwrap().clone();
+    let posted = app.slack.posted();
     assert_eq!(posted.len(), 1);
     assert_eq!(posted[0]["channel"], "C0DEPLOYS");
     assert!(!posted[0].to_string().contains("tok-1"));
@@ -189,7 +189,7 @@ async fn already_decided_in_codepipeline_closes_the_request_with_what_happened()
         told(&app),
         vec!["Already rejected outside Slack: nothing was changed."]
     );
-    assert_eq!(app.slack_now.updated.lock().unwrap().len(), 1);
+    assert_eq!(app.slack_now.updated().len(), 1);
 }
 
 #[tokio::test]
@@ -233,7 +233,7 @@ async fn a_late_end_of_an_earlier_attempt_leaves_the_waiting_request_open() {
         .unwrap();
     assert_eq!(out["closed"], false);
     assert_eq!(state(&app, &id), ApprovalState::Waiting);
-    assert!(app.slack.updated.lock().unwrap().is_empty());
+    assert!(app.slack.updated().is_empty());
 }
 
 #[tokio::test]
@@ -250,7 +250,7 @@ async fn an_approval_ended_in_the_console_closes_the_waiting_request() {
         state(&app, &id),
         ApprovalState::Closed(Closure::DecidedElsewhere { .. })
     ));
-    assert_eq!(app.slack.updated.lock().unwrap().len(), 1);
+    assert_eq!(app.slack.updated().len(), 1);
 }
 
 #[tokio::test]
@@ -338,7 +338,7 @@ async fn a_colleague_named_as_one_commits_author_may_not_approve() {
 async fn an_unmapped_pusher_lets_nobody_approve_and_the_request_says_how_to_map_them() {
     let mut app = approvals();
     let id = opened_push(&mut app, Some("mona"), &["mona"]).await;
-    let posted = app.slack.posted.lock().unwrap()[0].to_string();
+    let posted = app.slack.posted()[0].to_string();
     assert!(posted.contains("github:mona"), "{posted}");
     for who in [JANE, OCTO] {
         app.on_click(&click(who, APPROVE, &id, false), NOW).await;
@@ -366,7 +366,7 @@ async fn an_execution_the_webhook_did_not_start_cannot_be_released_whatever_its_
         ..CommitSummary::default()
     });
     let id = opened(&app).await;
-    let posted = app.slack.posted.lock().unwrap()[0].to_string();
+    let posted = app.slack.posted()[0].to_string();
     assert!(posted.contains("webhook did not start"), "{posted}");
     approve_is_refused(&app, JANE, &id, "webhook did not start this execution").await;
     approve_is_refused(&app, OCTO, &id, "webhook did not start this execution").await;
@@ -391,7 +391,7 @@ async fn the_pusher_of_an_earlier_push_that_never_reached_the_stage_may_not_appr
     .unwrap();
     app.pipeline.succeeded.executions.insert("e-z".into());
     let id = opened(&app).await;
-    let posted = app.slack.posted.lock().unwrap()[0].to_string();
+    let posted = app.slack.posted()[0].to_string();
     // Ada's push is the one Prod ran: it is not part of the change.
     assert!(
         posted.contains(r#"*Pushed by*\noctocat, jane""#),

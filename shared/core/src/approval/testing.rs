@@ -4,7 +4,7 @@
 
 use super::ports::*;
 use super::*;
-use crate::slack::{Chat, PostedMessage, SlackError};
+use crate::slack::{PostedMessage, SlackError};
 use crate::store::StoreError;
 use crate::traffic::{Command, DeploymentRecord};
 use serde_json::Value;
@@ -277,39 +277,8 @@ impl ApprovalActions for FakePipeline {
     }
 }
 
-/// Slack: what was posted, updated and said privately.
-#[derive(Default)]
-pub struct FakeSlack {
-    pub posted: Mutex<Vec<Value>>,
-    pub updated: Mutex<Vec<(PostedMessage, Value)>>,
-    pub private: Mutex<Vec<String>>,
-}
-
-impl Chat for FakeSlack {
-    async fn post(&self, message: &Value) -> Result<PostedMessage, SlackError> {
-        let mut posted = self.posted.lock().unwrap();
-        posted.push(message.clone());
-        Ok(PostedMessage {
-            channel: message["channel"].as_str().unwrap_or_default().into(),
-            ts: format!("1.{}", posted.len()),
-        })
-    }
-    async fn update(&self, at: &PostedMessage, message: &Value) -> Result<(), SlackError> {
-        self.updated
-            .lock()
-            .unwrap()
-            .push((at.clone(), message.clone()));
-        Ok(())
-    }
-    async fn find(
-        &self,
-        _c: &str,
-        _t: Option<&str>,
-        _m: &Value,
-    ) -> Result<Option<PostedMessage>, SlackError> {
-        Ok(None)
-    }
-}
+/// Slack: what was posted, updated and said privately (the one fake of every feature).
+pub use crate::slack::testing::FakeSlack;
 
 impl Replies for FakeSlack {
     async fn respond(&self, _url: &str, body: &Value) -> Result<(), SlackError> {

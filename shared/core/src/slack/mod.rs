@@ -5,6 +5,8 @@
 
 mod error;
 pub mod shown;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use error::SlackError;
 

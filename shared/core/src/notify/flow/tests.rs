@@ -7,8 +7,8 @@ use crate::notify::testing::*;
 use crate::notify::{
     DeclaredStage, DetailsError, ExecutionFacts, Notice, Scope, SlackMemory, Status,
 };
-use crate::slack::PostedMessage;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use crate::slack::testing::FakeSlack;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -150,74 +150,6 @@ impl PipelineDetails for FakePipelines {
     }
 }
 
-/// Slack calls made, and answers to give (`None`: success).
-#[derive(Default)]
-struct FakeSlack {
-    calls: Mutex<Vec<(String, Value)>>,
-    faults: Mutex<VecDeque<SlackError>>,
-}
-
-impl FakeSlack {
-    fn fail_next(&self, e: SlackError) {
-        self.faults.lock().unwrap().push_back(e);
-    }
-    fn calls(&self, method: &str) -> Vec<Value> {
-        self.calls
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(m, _)| m == method)
-            .map(|(_, b)| b.clone())
-            .collect()
-    }
-    fn answer(&self, method: &str, body: &Value) -> Result<(), SlackError> {
-        if let Some(e) = self.faults.lock().unwrap().pop_front() {
-            return Err(e);
-        }
-        self.calls
-            .lock()
-            .unwrap()
-            .push((method.to_string(), body.clone()));
-        Ok(())
-    }
-}
-
-impl Chat for Arc<FakeSlack> {
-    async fn post(&self, message: &Value) -> Result<PostedMessage, SlackError> {
-        for _ in 0..3 {
-            tokio::task::yield_now().await;
-        }
-        self.answer("chat.postMessage", message)?;
-        let n = self.calls("chat.postMessage").len();
-        Ok(PostedMessage {
-            channel: message["channel"].as_str().unwrap_or_default().to_string(),
-            ts: format!("1700000000.{n:06}"),
-        })
-    }
-    async fn update(&self, at: &PostedMessage, message: &Value) -> Result<(), SlackError> {
-        let mut body = message.clone();
-        body["ts"] = json!(at.ts);
-        self.answer("chat.update", &body)
-    }
-    async fn find(
-        &self,
-        channel: &str,
-        thread: Option<&str>,
-        marker: &Value,
-    ) -> Result<Option<PostedMessage>, SlackError> {
-        let query = json!({"channel": channel, "thread": thread, "marker": marker});
-        self.answer("find", &query)?;
-        let posts = self.calls("chat.postMessage");
-        Ok(posts
-            .iter()
-            .position(|p| p["channel"] == channel && &p["metadata"] == marker)
-            .map(|i| PostedMessage {
-                channel: channel.to_string(),
-                ts: format!("1700000000.{:06}", i + 1),
-            }))
-    }
-}
-
 #[derive(Default)]
 struct FakeTopic {
     published: Mutex<Vec<sns::SnsNotification>>,
@@ -259,7 +191,7 @@ struct World {
 }
 
 fn world(verbosity: Verbosity) -> World {
-    let slack = Arc::new(FakeSlack::default());
+    let slack = Arc::new(FakeSlack::taking_a_moment());
     let topic = Arc::new(FakeTopic::default());
     let store = MemoryStore::default();
     let notify = NotifyConfig {

@@ -1,0 +1,118 @@
+//! The shifter's progress in Slack: posted in the execution's thread, updated, never posted
+//! twice.
+
+use super::*;
+
+#[tokio::test]
+async fn a_progress_post_slack_took_despite_internal_error_is_updated_not_posted_again() {
+    let slack = SlackNs::new();
+    let (rig, first, deployment) = slack_rig_with_canary(&slack).await;
+    let shop = &rig.shop;
+    let execution = shop.execution_of(&deployment).await;
+    // The notifier's parent message, which opened the execution's thread.
+    let parent = gantry_adapters::slack::SlackClient::new(
+        &slack.api_url(),
+        gantry_core::secrets::SecretString::new("xoxb-gantry"),
+    )
+    .post_message(&json!({"channel": "C0DEPLOYS", "text": "shop: execution started"}))
+    .await
+    .expect("parent");
+    open_execution_thread(shop, &rig.table, &execution, &parent.ts).await;
+    // Slack stores the first progress post, then answers internal_error.
+    slack
+        .fault(
+            "chat.postMessage",
+            json!([{"error": "internal_error", "after_effect": true}]),
+        )
+        .await;
+    let views = run_to_end(&rig.shifter, &first).await;
+    assert_eq!(status(&views), "Succeeded");
+
+    let messages: Vec<_> = slack
+        .messages()
+        .await
+        .into_iter()
+        .filter(|m| m["thread_ts"] == parent.ts.as_str())
+        .collect();
+    assert_eq!(
+        messages.len(),
+        1,
+        "found and updated, not posted twice: {messages:#?}"
+    );
+    assert_eq!(
+        slack.calls(Some("chat.postMessage")).await.len(),
+        2,
+        "the parent and one post"
+    );
+    assert!(messages[0]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Blue/green deployment succeeded"));
+    assert_eq!(
+        record(&rig, &deployment).await["slack_ts"].as_s().unwrap(),
+        messages[0]["ts"].as_str().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn progress_is_posted_in_the_executions_slack_thread() {
+    let slack = SlackNs::new();
+    let (rig, first, deployment) = slack_rig_with_canary(&slack).await;
+    let shop = &rig.shop;
+    // The notifier has opened the execution's thread.
+    let execution = shop.execution_of(&deployment).await;
+    open_execution_thread(shop, &rig.table, &execution, "1767225600.000100").await;
+    let views = run_to_end(&rig.shifter, &first).await;
+    assert_eq!(status(&views), "Succeeded");
+
+    let messages = slack.messages().await;
+    assert_eq!(
+        messages.len(),
+        1,
+        "one progress message, updated in place: {messages:#?}"
+    );
+    let m = &messages[0];
+    assert_eq!(
+        (m["channel"].as_str(), m["thread_ts"].as_str()),
+        (Some("C0DEPLOYS"), Some("1767225600.000100"))
+    );
+    let first_version = &m["history"][0];
+    let buttons: Vec<String> = buttons(first_version)
+        .into_iter()
+        .map(|(action_id, _)| action_id)
+        .collect();
+    assert_eq!(
+        buttons,
+        vec![
+            "gantry.deploy.promote",
+            "gantry.deploy.rollback",
+            "gantry.deploy.pause",
+            "gantry.deploy.extend"
+        ]
+    );
+    let texts = gantry_tests::strings_at(&m["history"], "text");
+    assert!(
+        texts.iter().any(|t| t.contains("10% of traffic on green")),
+        "{texts:#?}"
+    );
+    assert!(
+        m["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Blue/green deployment succeeded"),
+        "{}",
+        m["text"]
+    );
+    assert!(
+        !m["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["type"] == "actions"),
+        "no buttons once done"
+    );
+    assert_eq!(
+        record(&rig, &deployment).await["slack_ts"].as_s().unwrap(),
+        m["ts"].as_str().unwrap()
+    );
+}
