@@ -62,6 +62,8 @@ pub struct UserParameters {
     pub test_traffic: Option<TrafficControl>,
     /// ECS's lifecycle hooks (`lifecycle_hooks`), in the order given.
     pub lifecycle_hooks: Vec<LifecycleHook>,
+    /// The account the environment is in, when not the pipeline's (`role_arn`, `external_id`).
+    pub target: Option<super::account::TargetAccount>,
 }
 
 /// Defaults for the optional fields.
@@ -312,6 +314,8 @@ pub fn parse(text: &str) -> Result<UserParameters, ParamsError> {
     // The execution the pipeline ran the action for (`#{codepipeline.PipelineExecutionId}`):
     // checked against the job before anything moves (`traffic::confirm`), not used here.
     let _ = f.string("execution_id")?;
+    let target = super::account::parse_target(f.string("role_arn")?, f.string("external_id")?)
+        .map_err(|(field, problem)| err(field, problem))?;
     f.finish()?;
     Ok(UserParameters {
         cluster,
@@ -328,6 +332,7 @@ pub fn parse(text: &str) -> Result<UserParameters, ParamsError> {
         analysis,
         test_traffic,
         lifecycle_hooks,
+        target,
     })
 }
 
@@ -925,5 +930,18 @@ mod tests {
             ),
             "lifecycle_hooks[0].roleArn"
         );
+    }
+
+    #[test]
+    fn role_arn_and_external_id_name_the_target_account() {
+        let mut v = example();
+        v["role_arn"] = json!("arn:aws:iam::222222222222:role/gantry-target-shop");
+        v["external_id"] = json!("shop-prod-7f3a");
+        let target = parse_value(&v).unwrap().target.unwrap();
+        assert_eq!(target.account_id(), "222222222222");
+        assert_eq!(target.external_id.as_deref(), Some("shop-prod-7f3a"));
+        assert_eq!(parse_value(&example()).unwrap().target, None);
+        v["role_arn"] = json!("gantry-target-shop");
+        assert_eq!(field_of(v), "role_arn");
     }
 }
