@@ -82,7 +82,9 @@ if [ -f template.yaml ]; then
   .venv/bin/cfn-lint template.yaml
   .venv/bin/sam validate --lint --template-file template.yaml --region us-east-1 >/dev/null
   .venv/bin/cfn-lint examples/sandbox/template.yaml
-  echo "template.yaml, examples/sandbox/template.yaml: no errors"
+  .venv/bin/cfn-lint service/target-account.yaml
+  .venv/bin/sam validate --lint --template-file service/target-account.yaml --region us-east-1 >/dev/null
+  echo "template.yaml, examples/sandbox/template.yaml, service/target-account.yaml: no errors"
   step "template resolved offline (aws-sam-translator)"
   summary .venv/bin/python tests/template/test_template.py
   step "release packaging (stand-in bootstraps; the arm64 build itself is \`make release\`)"

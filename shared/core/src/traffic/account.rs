@@ -29,7 +29,7 @@ impl TargetAccount {
     /// `reason` is short (AWS's error code), never AWS's error text.
     pub fn refused(&self, reason: &str) -> ShiftError {
         ShiftError::Setup(format!(
-            "could not assume role_arn {} ({reason}): check that the role exists in account {}, that its trust policy allows the hub's traffic-shifter role{}, and that the traffic-shifter role may call sts:AssumeRole on it (roles named gantry-target-*); nothing was changed",
+            "could not assume role_arn {} ({reason}): check that the role exists in account {}, that its trust policy allows the hub's traffic-shifter role{}, and that the hub's traffic-shifter role may assume it (the hub template allows roles named gantry-target-<ServiceName>); nothing was changed",
             self.role_arn,
             self.account_id(),
             if self.external_id.is_some() {
