@@ -88,6 +88,14 @@ pub fn parse_target(
     }
 }
 
+/// The account a declared action's `UserParameters` point the shift at (`role_arn`'s), for
+/// the Slack message; `None` when they name no role (or are not JSON).
+pub fn declared_account(user_parameters: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(user_parameters).ok()?;
+    let role = value.get("role_arn")?.as_str()?.trim();
+    is_role_arn(role).then(|| role.split(':').nth(4).unwrap_or_default().to_string())
+}
+
 /// STS's limit on a role session name.
 pub const MAX_SESSION_NAME: usize = 64;
 
@@ -187,6 +195,17 @@ mod tests {
     fn session_name_replaces_what_sts_refuses() {
         assert_eq!(session_name("my pipe/line", "e:1"), "my-pipe-line@e-1");
         assert_eq!(session_name("", ""), "gantry-traffic-shifter");
+    }
+
+    #[test]
+    fn a_declared_role_names_the_stages_account() {
+        let declared = |p: &str| declared_account(p);
+        assert_eq!(
+            declared(r#"{"role_arn": "arn:aws:iam::222222222222:role/gantry-target-shop"}"#),
+            Some("222222222222".into())
+        );
+        assert_eq!(declared(r#"{"cluster": "shop"}"#), None);
+        assert_eq!(declared("#{variables} not json"), None);
     }
 
     #[test]

@@ -1027,6 +1027,7 @@ impl<P: ShifterPorts> Shifter<P> {
                 paused: d.judged.paused,
             }),
             pause_hook: crate::traffic::hooks::pausing_at(&p.lifecycle_hooks, d.hook.as_ref()),
+            account: p.target.as_ref().map(|t| t.account_id().to_string()),
         };
         match slack.publish(&self.store, thread, &view).await {
             Ok(Some(posted)) => {
