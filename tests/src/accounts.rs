@@ -70,6 +70,8 @@ pub struct TargetRole {
     pub listener_arn: Option<String>,
     /// The lifetime of the credentials STS gives for it (`None`: an hour).
     pub lifetime_seconds: Option<u32>,
+    /// The hook functions its policy lets the shifter invoke (`HookFunctionArns`).
+    pub hook_function_arns: Vec<String>,
 }
 
 impl Default for TargetRole {
@@ -78,6 +80,7 @@ impl Default for TargetRole {
             external_id: EXTERNAL_ID,
             listener_arn: None,
             lifetime_seconds: None,
+            hook_function_arns: Vec::new(),
         }
     }
 }
@@ -113,6 +116,7 @@ impl CrossAccount {
                 "GreenService": shop.green_service,
                 "ListenerArn": role.listener_arn.clone().unwrap_or_else(|| shop.listener.clone()),
                 "TaskRoleArns": format!("arn:aws:iam::{ACCOUNT_B}:role/shop-task"),
+                "HookFunctionArns": role.hook_function_arns.join(","),
             }}),
         )
         .await;
@@ -155,6 +159,35 @@ impl CrossAccount {
     pub async fn start_job(&self, params: &Value) -> Value {
         self.hub.start_job(params, json!([])).await
     }
+}
+
+/// Registers a hook function in account B running tests/hooks/`script` when invoked; returns
+/// its ARN.
+pub async fn hook_function_in_b(script: &str) -> String {
+    let arn = format!(
+        "arn:aws:lambda:{REGION}:{ACCOUNT_B}:function:{}",
+        unique("xhook")
+    );
+    let program = format!("{}/hooks/{script}", env!("CARGO_MANIFEST_DIR"));
+    http::post(
+        &format!("{}/_gantry/lambda/functions", emulator_url()),
+        &json!({"function": arn, "command": ["python3", program]}),
+    )
+    .await;
+    arn
+}
+
+/// The invocations of `function` the emulator recorded.
+pub async fn invocations(function: &str) -> Vec<Value> {
+    let v = http::get(&format!(
+        "{}/_gantry/lambda/invocations?function={function}",
+        emulator_url()
+    ))
+    .await;
+    v.as_array()
+        .cloned()
+        .or_else(|| v["invocations"].as_array().cloned())
+        .unwrap_or_default()
 }
 
 /// The calls signed with expired credentials the emulator refused (`ExpiredToken`).

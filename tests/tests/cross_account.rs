@@ -2,7 +2,9 @@
 //! hub; the shifter assumes the role service/target-account.yaml makes in B (`role_arn`, with
 //! `external_id`) for every call on the environment.
 
-use gantry_tests::accounts::{expired_calls, CrossAccount, TargetRole, ACCOUNT_B};
+use gantry_tests::accounts::{
+    expired_calls, hook_function_in_b, invocations, CrossAccount, TargetRole, ACCOUNT_B,
+};
 use gantry_tests::iam::refusals;
 use gantry_tests::shifter::{run_to_end, NEW_IMAGE};
 use gantry_tests::traffic::{failure_message, outcome};
@@ -40,6 +42,41 @@ async fn a_canary_in_another_account_shifts_that_accounts_listener() {
             .await,
         NEW_IMAGE
     );
+}
+
+#[tokio::test]
+async fn a_hook_function_in_the_other_account_is_invoked_through_the_role() {
+    let hook = hook_function_in_b("ecs_smoke_hook.py").await;
+    let x = CrossAccount::new(TargetRole {
+        hook_function_arns: vec![hook.clone()],
+        ..TargetRole::default()
+    })
+    .await;
+    let mut params = x.user_parameters(NEW_IMAGE, canary(1));
+    params["lifecycle_hooks"] = json!([{"hook_target_arn": hook,
+        "lifecycle_stages": ["POST_SCALE_UP", "POST_PRODUCTION_TRAFFIC_SHIFT"], "hook_details": {}}]);
+    let first = x.start_job(&params).await;
+    let views = run_to_end(&x.shifter, &first).await;
+
+    assert!(
+        outcome(&views).starts_with("Succeeded:"),
+        "{}",
+        outcome(&views)
+    );
+    let stages: Vec<String> = invocations(&hook)
+        .await
+        .iter()
+        .filter_map(|i| {
+            let payload = &i["payload"];
+            let payload: Value = match payload {
+                Value::String(s) => serde_json::from_str(s).ok()?,
+                other => other.clone(),
+            };
+            payload["lifecycleStage"].as_str().map(String::from)
+        })
+        .collect();
+    assert_eq!(stages, ["POST_SCALE_UP", "POST_PRODUCTION_TRAFFIC_SHIFT"]);
+    assert_eq!(x.shop.weights(false).await, (0, 100));
 }
 
 #[tokio::test]
