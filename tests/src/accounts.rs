@@ -89,11 +89,17 @@ impl CrossAccount {
     /// The shop in B (blue live with two tasks), the pipeline, table, secret and shifter in the
     /// hub, and the target role in B made as `role` says.
     pub async fn new(role: TargetRole) -> CrossAccount {
+        CrossAccount::with_env(role, &[]).await
+    }
+
+    /// `new`, with `env` added to the shifter's environment.
+    pub async fn with_env(role: TargetRole, env: &[(&str, &str)]) -> CrossAccount {
+        let extra = env;
         let hub_sdk = sdk().await;
         let b = admin_of(ACCOUNT_B).await;
         let shop = Shop::create_in(&b, Some(ACCOUNT_B), &hub_sdk, &unique("xshop"), 2).await;
         let (table, secret_arn) = table_and_secret(&hub_sdk, &json!({})).await;
-        let env = HashMap::from([
+        let mut env = HashMap::from([
             ("GANTRY_SECRETS_ARN".to_string(), secret_arn.clone()),
             ("GANTRY_TABLE".to_string(), table.clone()),
             (
@@ -101,6 +107,7 @@ impl CrossAccount {
                 SHIFTER_FUNCTION.to_string(),
             ),
         ]);
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let stack = shop.stack(&table, &secret_arn);
         let key = crate::iam::function_key("traffic-shifter", &stack).await;
         let shifter_arn = key.arn.clone();

@@ -6,10 +6,10 @@ use gantry_tests::accounts::{
     expired_calls, hook_function_in_b, invocations, CrossAccount, TargetRole, ACCOUNT_B,
 };
 use gantry_tests::iam::refusals;
-use gantry_tests::shifter::{run_to_end, NEW_IMAGE};
+use gantry_tests::shifter::{invoke, run_to_end, NEW_IMAGE};
 use gantry_tests::traffic::{failure_message, outcome};
 use serde_json::{json, Value};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 fn canary(bake_seconds: u64) -> Value {
     json!({"type": "canary", "percent": 10, "bake_seconds": bake_seconds})
@@ -212,4 +212,36 @@ async fn the_target_roles_policy_is_what_the_shifter_may_do_in_the_other_account
         "only the move of the listener the role does not name was refused"
     );
     let _ = &x.shifter_arn;
+}
+
+#[tokio::test]
+async fn the_sweep_rolls_an_orphan_back_in_the_other_account() {
+    let x = CrossAccount::with_env(
+        TargetRole::default(),
+        &[("GANTRY_ORPHAN_AFTER_SECONDS", "2")],
+    )
+    .await;
+    let shop = &x.shop;
+    let first = x
+        .start_job(&x.user_parameters(NEW_IMAGE, canary(600)))
+        .await;
+    // The first invocation moves 10% to green and hands over; its continuation never comes.
+    invoke(&x.shifter, &first["event"]).await;
+    assert_eq!(shop.weights(false).await, (90, 10));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let mut context = lambda_runtime::Context::default();
+    context.deadline = gantry_core::clock::now_epoch_millis() as u64 + 60_000;
+    let scheduled = json!({"version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+        "time": "2026-12-07T12:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+    let answer = traffic_shifter::handle_any(
+        &x.shifter,
+        lambda_runtime::LambdaEvent::new(scheduled, context),
+    )
+    .await
+    .expect("the sweep ran");
+    assert_eq!(answer["rolled_back"], json!([first["job_id"]]), "{answer}");
+    assert_eq!(shop.weights(false).await, (100, 0), "back on blue, in B");
+    assert_eq!(shop.service(&shop.green_service).await.1, 0);
 }
