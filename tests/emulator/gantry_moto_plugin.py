@@ -1579,6 +1579,9 @@ ROUTES = Map([
     Rule("/_gantry/calls", methods=["GET"], endpoint="list_calls"),
     Rule("/_gantry/iam/functions", methods=["POST"], endpoint="create_function_user"),
     Rule("/_gantry/iam/denied", methods=["GET"], endpoint="list_denied"),
+    Rule("/_gantry/iam/target-roles", methods=["POST"], endpoint="create_target_role"),
+    Rule("/_gantry/sts/lifetime", methods=["POST"], endpoint="set_assumed_lifetime"),
+    Rule("/_gantry/sts/expired", methods=["GET"], endpoint="list_expired"),
     Rule("/_gantry/lambda/functions", methods=["POST"], endpoint="register_function"),
     Rule("/_gantry/lambda/invocations", methods=["GET"], endpoint="list_invocations"),
     Rule("/_gantry/reset", methods=["POST"], endpoint="reset"),
@@ -1784,3 +1787,19 @@ class GantryApp:
 
     def list_denied(self, _backend: Any, _params: dict[str, Any]) -> Any:
         return list(iam_enforce.denied)
+
+    def create_target_role(self, _backend: Any, params: dict[str, Any]) -> Any:
+        """service/target-account.yaml's role in another account:
+        {"account": "222222222222", "parameters": {...}, "trusted": "<the shifter's ARN>"}."""
+        import target_account  # sibling module
+
+        return target_account.create_target_role(params["account"], params["parameters"], params["trusted"])
+
+    def set_assumed_lifetime(self, _backend: Any, params: dict[str, Any]) -> Any:
+        """{"role_arn": ..., "seconds": 20}: AssumeRole of that role gives credentials that
+        expire after `seconds` (null: as asked)."""
+        iam_enforce.set_assumed_lifetime(params["role_arn"], params.get("seconds"))
+        return {"role_arn": params["role_arn"], "seconds": params.get("seconds")}
+
+    def list_expired(self, _backend: Any, _params: dict[str, Any]) -> Any:
+        return list(iam_enforce.expired)

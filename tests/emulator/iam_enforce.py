@@ -12,6 +12,12 @@ Who may call:
 * an IAM user of moto's IAM (its access key and secret, SigV4 checked): its inline and attached
   policies, its groups'. `create_function_user` makes one holding a function's role policies.
 * a session registered by the plugin (a CodePipeline job's artifact credentials): its policy.
+* a role session from STS `AssumeRole` (moto's, in any account): the role's policies, in the
+  role's account. `AssumeRole` itself also needs the role's trust policy to allow the caller
+  (with `sts:ExternalId`), as AWS does. Past the expiry STS gave them, the credentials are
+  refused (ExpiredToken); `set_assumed_lifetime` makes STS give short-lived ones.
+  `OrganizationAccountAccessRole` is the harness's way into another account: allowed
+  everything, as the administrator role AWS Organizations creates in a member account.
 Any other key is refused (InvalidClientTokenId), a bad signature too (SignatureDoesNotMatch).
 
 Enforcement is off until `enable()` (server.py --enforce-iam). Standard library, botocore, moto.
@@ -62,6 +68,7 @@ class Session:
 def enable() -> None:
     global _enabled
     _enabled = True
+    _patch_assume_role()
 
 
 def enabled() -> bool:
@@ -122,6 +129,83 @@ class Principal:
     secret: str
     token: str | None
     policies: list[dict[str, Any]]
+    account: str = ACCOUNT
+    expired: bool = False
+
+
+ADMIN_ROLE = "OrganizationAccountAccessRole"
+_assumed_lifetime: dict[str, int] = {}  # role ARN -> seconds; others: what the caller asked
+
+
+def set_assumed_lifetime(role_arn: str, seconds: int | None) -> None:
+    """From now on, `AssumeRole` of `role_arn` gives credentials that expire after `seconds`
+    (None: as the caller asks; moto's default is an hour)."""
+    with _lock:
+        if seconds is None:
+            _assumed_lifetime.pop(role_arn, None)
+        else:
+            _assumed_lifetime[role_arn] = seconds
+
+
+def _patch_assume_role() -> None:
+    from moto.sts.models import STSBackend
+
+    original = STSBackend.assume_role
+    if getattr(original, "gantry_patched", False):
+        return
+
+    def assume_role(self: Any, **kwargs: Any) -> Any:
+        lifetime = _assumed_lifetime.get(kwargs.get("role_arn", ""))
+        if lifetime is not None:
+            kwargs["duration"] = lifetime
+        return original(self, **kwargs)
+
+    assume_role.gantry_patched = True  # type: ignore[attr-defined]
+    STSBackend.assume_role = assume_role  # type: ignore[method-assign]
+
+
+def _role(role_arn: str) -> Any:
+    """The IAM role `role_arn` names, in its own account; None when there is none."""
+    parts = role_arn.split(":")
+    if len(parts) < 6:
+        return None
+    try:
+        return _iam_backend(parts[4]).get_role_by_arn(role_arn)
+    except Exception:  # moto raises its own NotFound
+        return None
+
+
+def _role_policies(role: Any) -> list[dict[str, Any]]:
+    from moto.iam.access_control import IAMPolicy
+
+    docs: list[dict[str, Any]] = [json.loads(p) if isinstance(p, str) else p for p in role.policies.values()]
+    docs.extend(IAMPolicy(p)._policy_json for p in role.managed_policies.values())
+    return docs
+
+
+def _assumed_principal(key_id: str) -> Principal | None:
+    """The role session `key_id` belongs to (moto's STS, any account), with its role's policies."""
+    import datetime
+
+    from moto.sts.models import sts_backends
+
+    for account in list(sts_backends.keys()):
+        assumed = sts_backends[account]["aws"].get_assumed_role_from_access_key(key_id)
+        if assumed is None:
+            continue
+        role_account = assumed.role_arn.split(":")[4] if assumed.role_arn.count(":") >= 5 else account
+        if assumed.role_arn.endswith(":role/" + ADMIN_ROLE):
+            policies = [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
+        else:
+            role = _role(assumed.role_arn)
+            if role is None:
+                return None
+            policies = _role_policies(role)
+        expired = assumed.expiration <= datetime.datetime.now(datetime.timezone.utc).replace(
+            tzinfo=assumed.expiration.tzinfo)
+        return Principal(assumed.arn, assumed.secret_access_key, assumed.session_token, policies,
+                         role_account, expired)
+    return None
 
 
 def _principal(key_id: str) -> Principal | None:
@@ -140,7 +224,7 @@ def _principal(key_id: str) -> Principal | None:
                                  _user_policies(backend, user))
     if owner is not None:  # the key was deleted or deactivated since
         _key_owners.pop(key_id, None)
-    return None
+    return _assumed_principal(key_id)
 
 
 _key_owners: dict[str, str] = {}  # access key id -> user name, a cache checked against moto's IAM
@@ -159,6 +243,7 @@ class Call:
     params: dict[str, Any]
     path: str
     method: str
+    account: str = ACCOUNT  # the caller's: the account whose resources the call names
 
 
 def _headers(environ: dict[str, Any]) -> dict[str, str]:
@@ -241,7 +326,7 @@ def questions(call: Call) -> list[Question]:
     anything else is asked on "*", which only a `Resource: "*"` grant answers)."""
     prefix = IAM_PREFIX.get(call.service, call.service)
     action = f"{prefix}:{call.operation}"
-    arn = f"arn:aws:{prefix}:{call.region}:{ACCOUNT}"
+    arn = f"arn:aws:{prefix}:{call.region}:{call.account}"
     p = call.params
     mapper = _MAPPERS.get(prefix)
     out = mapper(call, action, arn, p) if mapper else None
@@ -463,7 +548,7 @@ def _application_autoscaling(call: Call, action: str, arn: str, p: dict[str, Any
         return None
     from moto.applicationautoscaling.models import applicationautoscaling_backends
 
-    backend = applicationautoscaling_backends[ACCOUNT][call.region]
+    backend = applicationautoscaling_backends[call.account][call.region]
     target = backend.targets.get(p.get("ScalableDimension", ""), {}).get(p.get("ResourceId", ""))
     context = {
         "application-autoscaling:service-namespace": [str(p.get("ServiceNamespace", ""))],
@@ -489,8 +574,47 @@ def _ssm(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question]
     return None
 
 
+def _sts(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question] | None:
+    if call.operation == "AssumeRole":
+        return [Question(action, p.get("RoleArn", ""))]
+    return None
+
+
+def _trust_allows(principal: Principal, params: dict[str, Any]) -> bool:
+    """Whether the role `params` names exists and its trust policy lets `principal` assume it
+    (an AWS principal naming the caller or its account, with the statement's conditions on
+    `sts:ExternalId`)."""
+    role = _role(params.get("RoleArn", ""))
+    if role is None:
+        return False
+    if role.name == ADMIN_ROLE:
+        return True
+    document = role.assume_role_policy_document
+    if isinstance(document, str):
+        document = json.loads(urllib.parse.unquote(document) if document.startswith("%7B") else document)
+    context: dict[str, list[str]] = {}
+    if params.get("ExternalId"):
+        context["sts:externalid"] = [params["ExternalId"]]
+    for statement in _as_list(document.get("Statement", [])):
+        if statement.get("Effect") != "Allow":
+            continue
+        if not any(_glob(a, "sts:AssumeRole", ignore_case=True) for a in _as_list(statement.get("Action", []))):
+            continue
+        who = statement.get("Principal", {})
+        names = ["*"] if who == "*" else _as_list(who.get("AWS", []))
+        if not any(n in ("*", principal.arn, principal.account, f"arn:aws:iam::{principal.account}:root")
+                   for n in names):
+            continue
+        conditions = statement.get("Condition", {})
+        if all(_condition_holds(op, key, expected, context)
+               for op, pairs in conditions.items() for key, expected in pairs.items()):
+            return True
+    return False
+
+
 _MAPPERS = {
     "ssm": _ssm,
+    "sts": _sts,
     "application-autoscaling": _application_autoscaling,
     "lambda": _lambda,
     "dynamodb": _dynamodb,
@@ -650,11 +774,16 @@ def check(environ: dict[str, Any]) -> Response | None:
     if principal is None:
         return _error(environ, service, "InvalidClientTokenId",
                       "The security token included in the request is invalid.", 403)
+    if principal.expired:
+        expired.append({"principal": principal.arn, "service": service})
+        return _error(environ, service, "ExpiredToken",
+                      "The security token included in the request is expired", 403)
     body = _body(environ)
     if not _signature_ok(environ, principal, service, region, body):
         return _error(environ, service, "SignatureDoesNotMatch",
                       "The request signature we calculated does not match the signature you provided.", 403)
     call = _call(environ, service, region, body)
+    call.account = principal.account
     if call.operation == "GetCallerIdentity":
         return None
     for question in questions(call):
@@ -667,10 +796,18 @@ def check(environ: dict[str, Any]) -> Response | None:
             return _error(environ, service, "AccessDenied",
                           f"User: {principal.arn} is not authorized to perform: {question.action} "
                           f"on resource: {question.resource} because {kind}", 403 if service == "s3" else 400)
+    if call.service == "sts" and call.operation == "AssumeRole" and not _trust_allows(principal, call.params):
+        role = call.params.get("RoleArn", "")
+        denied.append({"principal": principal.arn, "action": "sts:AssumeRole", "resource": role,
+                       "context": {"trust": ["refused"]}})
+        return _error(environ, service, "AccessDenied",
+                      f"User: {principal.arn} is not authorized to perform: sts:AssumeRole on resource: {role}",
+                      403)
     return None
 
 
 denied: list[dict[str, Any]] = []  # every refusal, for the control API (tests and reports)
+expired: list[dict[str, Any]] = []  # every call signed with expired role credentials
 
 
 def _error(environ: dict[str, Any], service: str, code: str, message: str, status: int) -> Response:

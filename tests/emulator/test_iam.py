@@ -273,6 +273,39 @@ class Enforcement(unittest.TestCase):
         arn = EMU.client("ecs").list_task_definitions()["taskDefinitionArns"][0]
         self.assertDenied(lambda: ecs.tag_resource(resourceArn=arn, tags=[{"key": "k", "value": "v"}]))
 
+    def test_a_target_accounts_role_is_assumed_only_as_its_trust_policy_says_and_expires(self) -> None:
+        w = World()
+        shifter = w.user("traffic-shifter")
+        target = "222222222222"
+        role = EMU.control("POST", "/_gantry/iam/target-roles", {
+            "account": target, "trusted": shifter["arn"], "parameters": {
+                "HubAccountId": ACCOUNT, "HubTrafficShifterRoleName": "shifter", "ExternalId": "ext-1",
+                "ServiceName": "shop", "Cluster": "shop", "BlueService": "shop-blue",
+                "GreenService": "shop-green", "TaskRoleArns": f"arn:aws:iam::{target}:role/task",
+                "ListenerArn": f"arn:aws:elasticloadbalancing:{REGION}:{target}:listener/app/shop/1/2"}})
+        self.assertEqual(role["arn"], f"arn:aws:iam::{target}:role/gantry-target-shop")
+        sts = w.client("sts", shifter)
+        # The trust policy's external id, and nothing else, lets the shifter in.
+        self.assertDenied(lambda: sts.assume_role(RoleArn=role["arn"], RoleSessionName="gantry-test", ExternalId="other"),
+                          "AccessDenied")
+        self.assertDenied(lambda: sts.assume_role(RoleArn=role["arn"], RoleSessionName="gantry-test"), "AccessDenied")
+        # The hub role's policy names gantry-target-<ServiceName> only.
+        self.assertDenied(lambda: sts.assume_role(RoleArn=f"arn:aws:iam::{target}:role/admin",
+                                                  RoleSessionName="gantry-test", ExternalId="ext-1"), "AccessDenied")
+        EMU.control("POST", "/_gantry/sts/lifetime", {"role_arn": role["arn"], "seconds": 1})
+        c = sts.assume_role(RoleArn=role["arn"], RoleSessionName="gantry-test", ExternalId="ext-1")["Credentials"]
+        ecs = EMU.client("ecs", c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+        # In the target account, as the role: its services, not another's.
+        try:
+            ecs.describe_services(cluster="shop", services=["shop-blue"])
+        except ClientError as exc:  # allowed: moto answers (B has no such cluster)
+            self.assertNotIn(exc.response["Error"]["Code"], ("AccessDeniedException", "ExpiredToken"))
+        message = self.assertDenied(lambda: ecs.describe_services(cluster="shop", services=["other"]))
+        self.assertIn(f"arn:aws:ecs:{REGION}:{target}:service/shop/other", message)
+        import time
+        time.sleep(1.5)
+        self.assertDenied(lambda: ecs.describe_services(cluster="shop", services=["shop-blue"]), "ExpiredToken")
+
     def test_unknown_keys_and_bad_signatures_are_refused(self) -> None:
         w = World()
         user = w.user("webhook")

@@ -47,6 +47,9 @@ pub struct FunctionKey {
     pub secret_access_key: String,
     /// The policies the user holds (the role's, resolved).
     pub policies: Value,
+    /// The user's ARN: what stands in for the function's role where a policy names it (the
+    /// trust policy of a target account's role).
+    pub arn: String,
 }
 
 /// Makes `function`'s user for `stack`, holding its role's policies from template.yaml.
@@ -116,6 +119,7 @@ async fn make_user(function: &str, stack: &Stack, policies: Option<Value>) -> Fu
         access_key_id: text("access_key_id"),
         secret_access_key: text("secret_access_key"),
         policies: made["policies"].clone(),
+        arn: text("arn"),
     }
 }
 

@@ -4,6 +4,7 @@
 //! When `GANTRY_EMULATOR_URL` / `GANTRY_SLACK_URL` are set (the test command starts one of each
 //! for the whole run), those are used instead.
 
+pub mod accounts;
 pub mod alb_metrics;
 pub mod approval;
 pub mod aws;

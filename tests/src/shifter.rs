@@ -146,6 +146,7 @@ where
     type Store = <Production as ShifterPorts>::Store;
     type Chat = <Production as ShifterPorts>::Chat;
     type Scaling = <Production as ShifterPorts>::Scaling;
+    type Accounts = <Production as ShifterPorts>::Accounts;
 }
 
 /// The shifter `s` with its cluster, load balancer and hook functions replaced by stand-ins,
@@ -176,6 +177,7 @@ where
         orphan_after: s.orphan_after,
         hooks,
         scaling: s.scaling.clone(),
+        accounts: s.accounts.clone(),
     }
 }
 

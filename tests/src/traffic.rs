@@ -42,10 +42,18 @@ pub struct Shop {
 
 /// An EC2 query API call through the emulator; returns the XML answer.
 pub async fn ec2(params: &[(&str, &str)]) -> String {
+    ec2_in(None, params).await
+}
+
+/// `ec2` in `account` (moto's `x-moto-account-id`; `None`: the default account).
+pub async fn ec2_in(account: Option<&str>, params: &[(&str, &str)]) -> String {
     let mut form: Vec<(&str, &str)> = vec![("Version", "2016-11-15")];
     form.extend_from_slice(params);
-    let r = reqwest::Client::new()
-        .post(crate::emulator_url())
+    let mut request = reqwest::Client::new().post(crate::emulator_url());
+    if let Some(account) = account {
+        request = request.header("x-moto-account-id", account);
+    }
+    let r = request
         .header(
             "authorization",
             "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0",
@@ -170,6 +178,18 @@ fn hub_tag() -> aws_sdk_elasticloadbalancingv2::types::Tag {
 impl Shop {
     /// Creates a shop named `name` whose live (blue) service runs `tasks` tasks.
     pub async fn create(sdk: &SdkConfig, name: &str, tasks: i32) -> Shop {
+        Shop::create_in(sdk, None, sdk, name, tasks).await
+    }
+
+    /// `create`, with the environment in `sdk`'s account (`account`; `None`: the default one)
+    /// and the pipeline in `hub`'s.
+    pub async fn create_in(
+        sdk: &SdkConfig,
+        account: Option<&str>,
+        hub: &SdkConfig,
+        name: &str,
+        tasks: i32,
+    ) -> Shop {
         let ecs = aws_sdk_ecs::Client::new(sdk);
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(sdk);
         let cluster = name.to_string();
@@ -218,17 +238,24 @@ impl Shop {
         }
 
         let vpc = xml_value(
-            &ec2(&[("Action", "CreateVpc"), ("CidrBlock", "10.0.0.0/16")]).await,
+            &ec2_in(
+                account,
+                &[("Action", "CreateVpc"), ("CidrBlock", "10.0.0.0/16")],
+            )
+            .await,
             "vpcId",
         );
         let mut subnets = Vec::new();
         for (cidr, zone) in [("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b")] {
-            let xml = ec2(&[
-                ("Action", "CreateSubnet"),
-                ("VpcId", &vpc),
-                ("CidrBlock", cidr),
-                ("AvailabilityZone", zone),
-            ])
+            let xml = ec2_in(
+                account,
+                &[
+                    ("Action", "CreateSubnet"),
+                    ("VpcId", &vpc),
+                    ("CidrBlock", cidr),
+                    ("AvailabilityZone", zone),
+                ],
+            )
             .await;
             subnets.push(xml_value(&xml, "subnetId"));
         }
@@ -297,7 +324,7 @@ impl Shop {
         for alarm in &shop.alarms {
             shop.set_alarm(alarm, "OK").await;
         }
-        crate::aws::create_pipeline(sdk, &shop.pipeline, "Source", &["Deploy"]).await;
+        crate::aws::create_pipeline(hub, &shop.pipeline, "Source", &["Deploy"]).await;
         shop
     }
 

@@ -12,6 +12,7 @@ use gantry_adapters::elb::AlbListener;
 use gantry_adapters::lambda::hooks::LambdaHooks;
 use gantry_adapters::s3::S3Artifacts;
 use gantry_adapters::slack::{RetryPolicy, SlackClient, SlackHttps};
+use gantry_adapters::sts::StsAccounts;
 use gantry_core::config::TrafficShifterConfig;
 use gantry_core::secrets::GantrySecrets;
 use gantry_core::traffic::{
@@ -33,6 +34,7 @@ impl ShifterPorts for Production {
     type Chat = SlackClient;
     type Hooks = LambdaHooks;
     type Scaling = ServiceAutoScaling;
+    type Accounts = StsAccounts;
 }
 
 /// The traffic shifter, wired to AWS.
@@ -79,6 +81,7 @@ impl Clients {
             scaling: ServiceAutoScaling {
                 client: aws_sdk_applicationautoscaling::Client::new(sdk),
             },
+            accounts: StsAccounts::new(sdk),
         };
         let slack = config.notify.is_some().then(SlackHttps::new);
         Self { shifter, slack }

@@ -13,6 +13,13 @@ pub struct ServiceAutoScaling {
     pub client: aws_sdk_applicationautoscaling::Client,
 }
 
+impl ServiceAutoScaling {
+    /// The client for the account the current deployment acts in (`crate::sts`).
+    fn client(&self) -> aws_sdk_applicationautoscaling::Client {
+        crate::sts::in_target(|e| e.autoscaling.clone()).unwrap_or_else(|| self.client.clone())
+    }
+}
+
 fn resource(cluster: &str, service: &str) -> String {
     format!("service/{cluster}/{service}")
 }
@@ -24,7 +31,7 @@ impl ServiceScaling for ServiceAutoScaling {
         service: &str,
     ) -> Result<Option<SuspendedState>, ShiftError> {
         let out = self
-            .client
+            .client()
             .describe_scalable_targets()
             .service_namespace(ServiceNamespace::Ecs)
             .resource_ids(resource(cluster, service))
@@ -52,7 +59,7 @@ impl ServiceScaling for ServiceAutoScaling {
         state: SuspendedState,
     ) -> Result<(), ShiftError> {
         // Registering an existing target with only `SuspendedState` changes nothing else.
-        self.client
+        self.client()
             .register_scalable_target()
             .service_namespace(ServiceNamespace::Ecs)
             .resource_id(resource(cluster, service))

@@ -13,6 +13,13 @@ pub struct CloudWatchAlarms {
     pub client: aws_sdk_cloudwatch::Client,
 }
 
+impl CloudWatchAlarms {
+    /// The client for the account the current deployment acts in (`crate::sts`).
+    fn client(&self) -> aws_sdk_cloudwatch::Client {
+        crate::sts::in_target(|e| e.cloudwatch.clone()).unwrap_or_else(|| self.client.clone())
+    }
+}
+
 impl AlarmWatch for CloudWatchAlarms {
     async fn states(&self, names: &[String]) -> Result<Vec<AlarmReading>, ShiftError> {
         if names.is_empty() {
@@ -53,7 +60,7 @@ impl CloudWatchAlarms {
         let mut next: Option<String> = None;
         loop {
             let out = self
-                .client
+                .client()
                 .describe_alarms()
                 .set_alarm_names(Some(names.to_vec()))
                 .alarm_types(AlarmType::MetricAlarm)
@@ -129,7 +136,7 @@ impl TargetMetrics for CloudWatchAlarms {
         let mut next: Option<String> = None;
         loop {
             let out = self
-                .client
+                .client()
                 .get_metric_data()
                 .set_metric_data_queries(Some(queries.clone()))
                 .start_time(DateTime::from_secs(start))

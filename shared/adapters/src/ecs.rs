@@ -11,6 +11,13 @@ pub struct EcsCluster {
     pub client: aws_sdk_ecs::Client,
 }
 
+impl EcsCluster {
+    /// The client for the account the current deployment acts in (`crate::sts`).
+    fn client(&self) -> aws_sdk_ecs::Client {
+        crate::sts::in_target(|e| e.ecs.clone()).unwrap_or_else(|| self.client.clone())
+    }
+}
+
 fn none_if_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
     (!v.is_empty()).then_some(v)
 }
@@ -22,7 +29,7 @@ impl Cluster for EcsCluster {
         name: &str,
     ) -> Result<Option<ServiceStatus>, ShiftError> {
         let out = self
-            .client
+            .client()
             .describe_services()
             .cluster(cluster)
             .services(name)
@@ -62,7 +69,7 @@ impl Cluster for EcsCluster {
 
     async fn task_definition(&self, arn: &str) -> Result<TaskDefinitionInfo, ShiftError> {
         let out = self
-            .client
+            .client()
             .describe_task_definition()
             .task_definition(arn)
             .send()
@@ -93,7 +100,7 @@ impl Cluster for EcsCluster {
         updates: &[ImageUpdate],
     ) -> Result<String, ShiftError> {
         let out = self
-            .client
+            .client()
             .describe_task_definition()
             .task_definition(arn)
             .include(TaskDefinitionField::Tags)
@@ -122,7 +129,7 @@ impl Cluster for EcsCluster {
         // Everything a revision carries is copied; what only describes the old revision
         // (ARN, revision, status, registration) is not.
         let registered = self
-            .client
+            .client()
             .register_task_definition()
             .set_family(td.family)
             .set_task_role_arn(td.task_role_arn)
@@ -161,7 +168,7 @@ impl Cluster for EcsCluster {
         task_definition: Option<&str>,
         desired: i32,
     ) -> Result<(), ShiftError> {
-        self.client
+        self.client()
             .update_service()
             .cluster(cluster)
             .service(name)

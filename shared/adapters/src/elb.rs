@@ -15,11 +15,18 @@ pub struct AlbListener {
 }
 
 impl AlbListener {
+    /// The client for the account the current deployment acts in (`crate::sts`).
+    fn client(&self) -> aws_sdk_elasticloadbalancingv2::Client {
+        crate::sts::in_target(|e| e.elb.clone()).unwrap_or_else(|| self.client.clone())
+    }
+}
+
+impl AlbListener {
     async fn actions(&self, control: &TrafficControl) -> Result<Vec<Action>, ShiftError> {
         match control {
             TrafficControl::Listener(arn) => {
                 let out = self
-                    .client
+                    .client()
                     .describe_listeners()
                     .listener_arns(arn)
                     .send()
@@ -40,7 +47,7 @@ impl AlbListener {
             }
             TrafficControl::Rule(arn) => {
                 let out = self
-                    .client
+                    .client()
                     .describe_rules()
                     .rule_arns(arn)
                     .send()
@@ -150,7 +157,7 @@ impl LoadBalancer for AlbListener {
             .collect();
         match control {
             TrafficControl::Listener(arn) => self
-                .client
+                .client()
                 .modify_listener()
                 .listener_arn(arn)
                 .set_default_actions(Some(actions))
@@ -159,7 +166,7 @@ impl LoadBalancer for AlbListener {
                 .map(|_| ())
                 .map_err(|e| crate::aws_error::shift_error("ELB ModifyListener", e)),
             TrafficControl::Rule(arn) => self
-                .client
+                .client()
                 .modify_rule()
                 .rule_arn(arn)
                 .set_actions(Some(actions))
@@ -172,7 +179,7 @@ impl LoadBalancer for AlbListener {
 
     async fn target_health(&self, target_group_arn: &str) -> Result<TargetHealth, ShiftError> {
         let out = self
-            .client
+            .client()
             .describe_target_health()
             .target_group_arn(target_group_arn)
             .send()

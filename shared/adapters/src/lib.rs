@@ -9,6 +9,7 @@
 //! - [`sns`]: notifications. [`secretsmanager`]: the secret.
 //! - [`slack`]: the Web API client (rate limits, retries, TLS roots).
 //! - [`autoscaling`]: Application Auto Scaling (the shifter's scale-in suspension).
+//! - [`sts`]: the shifter's target accounts (a role assumed, its credentials kept fresh).
 //! - [`sdk`]: one AWS configuration per cold start. [`lambda`]: every function's start-up (the
 //!   secret read beside the configuration and the clients), init errors, JSON logs, and Invoke
 //!   (lifecycle hooks).
@@ -27,3 +28,4 @@ pub mod secretsmanager;
 pub mod slack;
 pub mod sns;
 pub mod sqs;
+pub mod sts;

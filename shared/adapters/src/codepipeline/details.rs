@@ -89,6 +89,12 @@ impl PipelineDetails for CodePipelineDetails {
             .unwrap_or_default()
             .into_iter()
             .map(|s| DeclaredStage {
+                // The stage's traffic shift acts in another account when an action's
+                // UserParameters name a role there (`role_arn`).
+                account: s.actions.iter().find_map(|a| {
+                    let parameters = a.configuration.as_ref()?.get("UserParameters")?;
+                    gantry_core::traffic::account::declared_account(parameters)
+                }),
                 name: s.name,
                 actions: s
                     .actions

@@ -12,10 +12,17 @@ pub struct LambdaHooks {
     pub client: aws_sdk_lambda::Client,
 }
 
+impl LambdaHooks {
+    /// The client for the account the current deployment acts in (`crate::sts`).
+    fn client(&self) -> aws_sdk_lambda::Client {
+        crate::sts::in_target(|e| e.lambda.clone()).unwrap_or_else(|| self.client.clone())
+    }
+}
+
 impl HookFunctions for LambdaHooks {
     async fn invoke(&self, function_arn: &str, payload: &str) -> Result<Invocation, ShiftError> {
         let out = self
-            .client
+            .client()
             .invoke()
             .function_name(function_arn)
             .invocation_type(InvocationType::RequestResponse)

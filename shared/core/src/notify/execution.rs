@@ -15,6 +15,10 @@ pub struct DeclaredStage {
     pub name: String,
     #[serde(default)]
     pub actions: Vec<DeclaredAction>,
+    /// The AWS account its traffic shift acts in, when not the pipeline's (the account of a
+    /// `role_arn` in its actions' `UserParameters`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// An action as the pipeline declares it.

@@ -26,7 +26,7 @@ pub fn execution_message(e: &Execution, verbosity: Verbosity) -> Value {
         let sections = match verbosity {
             Verbosity::Actions => pack(&action_lines(e), "\n", MAX_STAGE_SECTIONS),
             _ => pack(
-                &stage_parts(&view::stages(e)),
+                &stage_parts(e, &view::stages(e)),
                 STAGE_SEPARATOR,
                 MAX_STAGE_SECTIONS,
             ),
@@ -157,8 +157,23 @@ fn trigger_words(kind: &str) -> String {
 const STAGE_SEPARATOR: &str = "  ›  ";
 
 /// The parts of the stage line `✅ Source › ✅ Build › 🔵 Deploy _running_`.
-fn stage_parts(items: &[Item]) -> Vec<String> {
-    items.iter().map(item).collect()
+fn stage_parts(e: &Execution, items: &[Item]) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| format!("{}{}", item(i), in_account(e, &i.name)))
+        .collect()
+}
+
+/// ` (account 222222222222)` after a stage whose traffic shift acts in another account (prod
+/// in its own account, as AWS recommends); empty for the pipeline's own account.
+fn in_account(e: &Execution, stage: &str) -> String {
+    e.layout
+        .iter()
+        .flatten()
+        .find(|s| s.name == stage)
+        .and_then(|s| s.account.as_deref())
+        .map(|a| format!(" (account {})", escape(a)))
+        .unwrap_or_default()
 }
 
 fn item(i: &Item) -> String {
@@ -180,7 +195,12 @@ fn action_lines(e: &Execution) -> Vec<String> {
         .iter()
         .map(|stage| {
             let actions: Vec<String> = view::actions(e, &stage.name).iter().map(item).collect();
-            let head = format!("{} *{}*", stage.shown.emoji(), escape(&stage.name));
+            let head = format!(
+                "{} *{}*{}",
+                stage.shown.emoji(),
+                escape(&stage.name),
+                in_account(e, &stage.name)
+            );
             if actions.is_empty() {
                 head
             } else {

@@ -99,6 +99,7 @@ pub fn layout() -> Vec<DeclaredStage> {
                 name: s.to_string(),
                 category: Some(if *s == "Deploy" { "Deploy" } else { "Build" }.into()),
             }],
+            account: None,
         })
         .collect()
 }

@@ -2,6 +2,7 @@
 //! and apply until the deployment ends or the invocation's time slice runs out, and always
 //! leave the job with a result.
 
+mod account_step;
 mod analysis_step;
 mod confirm_step;
 mod lifecycle_step;
@@ -68,6 +69,7 @@ pub trait ShifterPorts {
     type Chat: Chat + Sync;
     type Hooks: HookFunctions + Sync;
     type Scaling: ServiceScaling + Sync;
+    type Accounts: super::Accounts + Sync;
 }
 
 /// The traffic shifter, over its ports.
@@ -94,6 +96,8 @@ pub struct Shifter<P: ShifterPorts> {
     /// How long a deployment may go unwatched before the sweep rolls it back
     /// (`GANTRY_ORPHAN_AFTER_SECONDS`).
     pub orphan_after: Duration,
+    /// Which account the environment's calls go to (`role_arn` in `UserParameters`).
+    pub accounts: P::Accounts,
 }
 
 /// The default slice: long enough that hand-overs are rare, short enough for any sensible
@@ -108,9 +112,8 @@ struct Check {
 }
 
 impl<P: ShifterPorts> Shifter<P> {
-    /// Works on `job` for at most `budget` (and `slice`). The job always gets a result; `Err`
-    /// only when CodePipeline could not be given one (Lambda then retries the event).
-    pub async fn run(&self, job: &Job, budget: Duration) -> Result<ShiftOutcome, ShiftError> {
+    /// `run`'s work, inside the scope `account_step` opens for the job's account.
+    async fn run_here(&self, job: &Job, budget: Duration) -> Result<ShiftOutcome, ShiftError> {
         let end = instant_now() + budget.min(self.slice);
         self.note_continuation(job).await;
         let context = match self.confirm(job).await {
@@ -129,6 +132,14 @@ impl<P: ShifterPorts> Shifter<P> {
             Ok(p) => p,
             Err(e) => return self.refuse(job, e.into()).await,
         };
+        if let Err(e) = self.enter_account(&params, &context).await {
+            // STS out of reach mid-deployment is an outage like any other: Lambda retries.
+            return if e.is_transient() && job.continuation_token.is_some() {
+                Err(e)
+            } else {
+                self.refuse(job, e).await
+            };
+        }
         // A first invocation claims the deployment (the job's, hand-over 0) before its first
         // write: of two copies of one job event, the one that loses registers nothing.
         let first = job.continuation_token.is_none();
@@ -1018,6 +1029,7 @@ impl<P: ShifterPorts> Shifter<P> {
                 paused: d.judged.paused,
             }),
             pause_hook: crate::traffic::hooks::pausing_at(&p.lifecycle_hooks, d.hook.as_ref()),
+            account: p.target.as_ref().map(|t| t.account_id().to_string()),
         };
         match slack.publish(&self.store, thread, &view).await {
             Ok(Some(posted)) => {

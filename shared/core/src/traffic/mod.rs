@@ -4,6 +4,7 @@
 //!
 //! Nothing here talks to AWS; `crate::traffic` observes, applies and reports.
 
+pub mod account;
 pub mod budget;
 pub mod confirm;
 pub mod deployment;
@@ -32,6 +33,7 @@ pub mod testing;
 pub mod turn;
 pub mod weights;
 
+pub use account::{Accounts, OneAccount, TargetAccount};
 pub use budget::invocation_budget;
 pub use confirm::{Forged, InvokeDeclaration, IssuedJob};
 pub use deployment::{Deployment, ServiceSnapshot, Timing, TokenError, MAX_TOKEN_CHARS};

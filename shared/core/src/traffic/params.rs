@@ -65,6 +65,8 @@ pub struct UserParameters {
     /// Where the deployment waits between two checks (`wait_between_checks`): in the
     /// invocation, or handed back to CodePipeline (`budget::hands_back` decides).
     pub wait_between_checks: WaitBetweenChecks,
+    /// The account the environment is in, when not the pipeline's (`role_arn`, `external_id`).
+    pub target: Option<super::account::TargetAccount>,
 }
 
 /// Where a deployment spends the time between two checks (`wait_between_checks`).
@@ -338,6 +340,8 @@ pub fn parse(text: &str) -> Result<UserParameters, ParamsError> {
     // The execution the pipeline ran the action for (`#{codepipeline.PipelineExecutionId}`):
     // checked against the job before anything moves (`traffic::confirm`), not used here.
     let _ = f.string("execution_id")?;
+    let target = super::account::parse_target(f.string("role_arn")?, f.string("external_id")?)
+        .map_err(|(field, problem)| err(field, problem))?;
     f.finish()?;
     Ok(UserParameters {
         cluster,
@@ -355,6 +359,7 @@ pub fn parse(text: &str) -> Result<UserParameters, ParamsError> {
         test_traffic,
         lifecycle_hooks,
         wait_between_checks,
+        target,
     })
 }
 
@@ -972,5 +977,18 @@ mod tests {
             ),
             "lifecycle_hooks[0].roleArn"
         );
+    }
+
+    #[test]
+    fn role_arn_and_external_id_name_the_target_account() {
+        let mut v = example();
+        v["role_arn"] = json!("arn:aws:iam::222222222222:role/gantry-target-shop");
+        v["external_id"] = json!("shop-prod-7f3a");
+        let target = parse_value(&v).unwrap().target.unwrap();
+        assert_eq!(target.account_id(), "222222222222");
+        assert_eq!(target.external_id.as_deref(), Some("shop-prod-7f3a"));
+        assert_eq!(parse_value(&example()).unwrap().target, None);
+        v["role_arn"] = json!("gantry-target-shop");
+        assert_eq!(field_of(v), "role_arn");
     }
 }

@@ -138,6 +138,8 @@ pub struct ProgressView {
     pub controls: Option<Controls>,
     /// The lifecycle stage a pause hook holds the deployment at (Continue / Roll back).
     pub pause_hook: Option<String>,
+    /// The account the environment is in, when not the pipeline's (`role_arn`'s).
+    pub account: Option<String>,
 }
 
 /// The controls' state the buttons carry.
@@ -182,6 +184,9 @@ pub fn render(view: &ProgressView) -> Value {
     );
     if !view.alarms.is_empty() {
         context.push_str(&format!(" · watching {}", escape(&view.alarms.join(", "))));
+    }
+    if let Some(account) = &view.account {
+        context.push_str(&format!(" · account {}", escape(account)));
     }
     let mut blocks = vec![
         json!({"type": "section", "text": {"type": "mrkdwn",
@@ -371,7 +376,19 @@ mod tests {
             alarms: vec!["shop-5xx".into()],
             analysis: vec![],
             controls: None,
+            account: None,
         }
+    }
+
+    #[test]
+    fn a_deployment_in_another_account_names_it() {
+        let in_b = render(&ProgressView {
+            account: Some("222222222222".into()),
+            ..running_canary()
+        });
+        let context = in_b["blocks"][1]["elements"][0]["text"].as_str().unwrap();
+        assert!(context.ends_with(" · account 222222222222"), "{context}");
+        assert!(!render(&running_canary()).to_string().contains("account"));
     }
 
     #[test]

@@ -1291,6 +1291,7 @@ impl ShifterPorts for ShifterFakes {
     type Chat = FakeSlack;
     type Hooks = FakeAws;
     type Scaling = FakeAws;
+    type Accounts = super::account::OneAccount;
 }
 
 /// A shifter whose every port is `aws`, posting progress to a `FakeSlack`; the judge takes a
@@ -1311,6 +1312,7 @@ pub fn shifter(aws: &FakeAws) -> Shifter<ShifterFakes> {
         analysis_settle_seconds: -1,
         hooks: aws.clone(),
         scaling: aws.clone(),
+        accounts: super::account::OneAccount,
         function_name: None,
         orphan_after: std::time::Duration::from_secs(u64::from(
             crate::traffic::sweep::DEFAULT_ORPHAN_AFTER_SECONDS,

@@ -178,6 +178,7 @@ fn stages_seen_only_in_events_follow_the_declared_ones_in_order_of_appearance() 
     e.set_layout(vec![DeclaredStage {
         name: "Zeta".into(),
         actions: vec![],
+        account: None,
     }]);
     assert_eq!(e.stage_names(), vec!["Zeta", "Alpha"]);
 }

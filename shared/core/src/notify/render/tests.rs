@@ -97,6 +97,29 @@ fn pipeline_verbosity_has_no_stage_line_and_actions_verbosity_lists_actions() {
 }
 
 #[test]
+fn a_stage_in_another_account_names_it_on_the_stage_line_and_the_actions_line() {
+    let mut e = execution_of(&successful_run());
+    let mut stages = layout();
+    stages[2].account = Some("222222222222".into());
+    e.set_layout(stages);
+    let stage_line = texts(&execution_message(&e, Verbosity::Stages));
+    assert!(
+        stage_line
+            .iter()
+            .any(|t| t.contains("Deploy (account 222222222222)") && !t.contains("Build (account")),
+        "{stage_line:?}"
+    );
+    let t = texts(&execution_message(&e, Verbosity::Actions));
+    assert!(
+        t[2].ends_with(
+            ":white_check_mark: *Deploy* (account 222222222222): :white_check_mark: Deploy"
+        ),
+        "{}",
+        t[2]
+    );
+}
+
+#[test]
 fn user_text_is_escaped_for_mrkdwn() {
     let mut e = finished();
     let mut t = trigger();

@@ -10,8 +10,8 @@ use crate::traffic::sweep::{self, Listed, Orphan, SweepVerdict, Unreported};
 use crate::traffic::turn::LEASE_MARGIN;
 use crate::traffic::weights::read_weights;
 use crate::traffic::{
-    params, Deployment, DeploymentRecord, DeploymentStatus, DeploymentStore, HandOver, Job,
-    JobFailure, JobProgress, Jobs, LoadBalancer, ShiftError, ShiftOutcome,
+    params, Accounts, Deployment, DeploymentRecord, DeploymentStatus, DeploymentStore, HandOver,
+    Job, JobFailure, JobProgress, Jobs, LoadBalancer, ShiftError, ShiftOutcome,
 };
 use std::time::{Duration, Instant};
 
@@ -62,7 +62,8 @@ impl<P: super::ShifterPorts> Shifter<P> {
                     }
                 }
                 SweepVerdict::RollBack(orphan) => {
-                    match Box::pin(self.roll_back_orphan(l, orphan, end)).await {
+                    let rollback = Box::pin(self.roll_back_orphan(l, orphan, end));
+                    match self.accounts.within(rollback).await {
                         Ok(Some(message)) => done.rolled_back.push((l.id.clone(), message)),
                         Ok(None) => done.left.push(l.id.clone()),
                         Err(e) => {
@@ -98,6 +99,12 @@ impl<P: super::ShifterPorts> Shifter<P> {
         let start = Deployment::from_token(&record.state)?;
         let raw = self.parameters_of(record, &orphan).await?;
         let p = params::parse(&raw)?;
+        // In the deployment's account: a role the confirmed parameters name.
+        let session = record.context.as_ref().map_or_else(
+            || format!("gantry-sweep@{}", record.id),
+            |c| crate::traffic::account::session_name(&c.pipeline, &c.execution_id),
+        );
+        self.accounts.enter(p.target.as_ref(), &session).await?;
         let until = now_ms()
             + (end.saturating_duration_since(crate::clock::instant_now()) + LEASE_MARGIN)
                 .as_millis() as i64;
