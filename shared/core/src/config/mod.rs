@@ -70,10 +70,11 @@ pub enum Var {
     People,
     AnalysisSettleSeconds,
     OrphanAfterSeconds,
+    ServicesPath,
 }
 
 impl Var {
-    pub const ALL: [Var; 12] = [
+    pub const ALL: [Var; 13] = [
         Var::SecretsArn,
         Var::Table,
         Var::Routes,
@@ -86,6 +87,7 @@ impl Var {
         Var::People,
         Var::AnalysisSettleSeconds,
         Var::OrphanAfterSeconds,
+        Var::ServicesPath,
     ];
 
     /// The variable's name in the environment.
@@ -103,6 +105,7 @@ impl Var {
             Var::People => "GANTRY_PEOPLE",
             Var::AnalysisSettleSeconds => "GANTRY_ANALYSIS_SETTLE_SECONDS",
             Var::OrphanAfterSeconds => "GANTRY_ORPHAN_AFTER_SECONDS",
+            Var::ServicesPath => "GANTRY_SERVICES_PATH",
         }
     }
 
@@ -111,7 +114,9 @@ impl Var {
         use Function::*;
         match (self, function) {
             (Var::SecretsArn | Var::Table, _) => Some(Need::Required),
-            (Var::Routes, Webhook) => Some(Need::Required),
+            // Optional since the registry (issue 25): a hub may route by service documents alone.
+            (Var::Routes, Webhook) => Some(Need::Optional),
+            (Var::ServicesPath, _) => Some(Need::Optional),
             (Var::MaxBodyBytes | Var::RetryQueueUrl, Webhook) => Some(Need::Optional),
             (Var::TopicArn, Notifier) => Some(Need::Required),
             (Var::Notify, Notifier | Approval | TrafficShifter) => Some(Need::Optional),
@@ -204,6 +209,16 @@ pub fn positive_integer(env: &impl Env, var: Var) -> Result<Option<u64>, ConfigE
             }),
         })
         .transpose()
+}
+
+/// `GANTRY_SERVICES_PATH`, normalized to end with `/`; the default when unset.
+pub fn services_path(env: &impl Env) -> Result<String, ConfigError> {
+    let raw = optional(env, Var::ServicesPath)?
+        .unwrap_or_else(|| crate::registry::DEFAULT_SERVICES_PATH.to_string());
+    crate::registry::normalize_path(&raw).map_err(|reason| ConfigError::Invalid {
+        var: Var::ServicesPath.name(),
+        reason,
+    })
 }
 
 /// An `http(s)://` base URL, without its trailing slash.
