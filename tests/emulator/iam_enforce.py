@@ -413,7 +413,18 @@ def _application_autoscaling(call: Call, action: str, arn: str, p: dict[str, Any
     return [Question(action, target.arn if target is not None else f"{arn}:scalable-target/*", context)]
 
 
+def _ssm(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question] | None:
+    """Parameter Store (the service registry): a parameter's ARN drops the name's leading `/`;
+    GetParametersByPath is authorized on the path itself."""
+    name = p.get("Name") if call.operation == "GetParameter" else (
+        p.get("Path") if call.operation == "GetParametersByPath" else None)
+    if not name:
+        return None
+    return [Question(action, f"{arn}:parameter/{name.strip('/') if call.operation == 'GetParametersByPath' else name.lstrip('/')}")]
+
+
 _MAPPERS = {
+    "ssm": _ssm,
     "application-autoscaling": _application_autoscaling,
     "lambda": _lambda,
     "dynamodb": _dynamodb,
