@@ -211,14 +211,22 @@ pub fn positive_integer(env: &impl Env, var: Var) -> Result<Option<u64>, ConfigE
         .transpose()
 }
 
-/// `GANTRY_SERVICES_PATH`, normalized to end with `/`; the default when unset.
+/// `GANTRY_SERVICES_PATH` when unset: where the service registry's documents live.
+pub const DEFAULT_SERVICES_PATH: &str = "/gantry/services/";
+
+/// `GANTRY_SERVICES_PATH`, normalized to end with one `/`; the default when unset.
 pub fn services_path(env: &impl Env) -> Result<String, ConfigError> {
-    let raw = optional(env, Var::ServicesPath)?
-        .unwrap_or_else(|| crate::registry::DEFAULT_SERVICES_PATH.to_string());
-    crate::registry::normalize_path(&raw).map_err(|reason| ConfigError::Invalid {
-        var: Var::ServicesPath.name(),
-        reason,
-    })
+    let raw = optional(env, Var::ServicesPath)?.unwrap_or_else(|| DEFAULT_SERVICES_PATH.into());
+    let trimmed = raw.trim_end_matches('/');
+    if !raw.starts_with('/') || trimmed.is_empty() || trimmed.contains("//") {
+        return Err(ConfigError::Invalid {
+            var: Var::ServicesPath.name(),
+            reason: format!(
+                "expected a Parameter Store path such as {DEFAULT_SERVICES_PATH}, got {raw:?}"
+            ),
+        });
+    }
+    Ok(format!("{trimmed}/"))
 }
 
 /// An `http(s)://` base URL, without its trailing slash.
@@ -288,6 +296,18 @@ mod tests {
         );
         let env = HashMap::from([("SLACK_API_URL", "ftp://x")]);
         assert!(base_url(&env, Var::SlackApiUrl, "https://slack.com/api").is_err());
+    }
+
+    #[test]
+    fn the_services_path_ends_with_one_slash_and_defaults_to_the_contracts() {
+        let path = |v: &str| services_path(&HashMap::from([("GANTRY_SERVICES_PATH", v)]));
+        assert_eq!(path("/acme/services").unwrap(), "/acme/services/");
+        assert_eq!(path("/acme/services/").unwrap(), "/acme/services/");
+        assert_eq!(path("").unwrap(), DEFAULT_SERVICES_PATH);
+        for bad in ["acme/services", "/", "/a//b"] {
+            let err = path(bad).unwrap_err().to_string();
+            assert!(err.starts_with("GANTRY_SERVICES_PATH is invalid"), "{err}");
+        }
     }
 
     #[test]

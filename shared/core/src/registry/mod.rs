@@ -23,15 +23,14 @@ pub use document::{pipeline_of, DocumentError, Service, StageOperators};
 pub use live::{Current, LiveRegistry};
 pub use merge::{approvers, notify, operators, routes, Registry};
 pub use sync::{
-    change_of, reconcile, sync_change, Change, Parameter, ParameterStore, SyncReport,
+    change_of, reconcile, sync_change, Parameter, ParameterChange, ParameterStore, SyncReport,
     INVALID_DOCUMENTS_METRIC,
 };
 
 use crate::store::StoreError;
 use std::future::Future;
 
-/// `GANTRY_SERVICES_PATH` when unset.
-pub const DEFAULT_SERVICES_PATH: &str = "/gantry/services/";
+pub use crate::config::DEFAULT_SERVICES_PATH;
 
 /// How old a function's view of the index may be before the next event re-reads it. Changes
 /// reach the index within seconds (change events), so a change is live within about this long.
@@ -79,33 +78,12 @@ pub fn parameter_name(path: &str, pipeline: &str) -> String {
     format!("{path}{pipeline}")
 }
 
-/// `GANTRY_SERVICES_PATH` normalized: starts and ends with `/`.
-pub fn normalize_path(path: &str) -> Result<String, String> {
-    let trimmed = path.trim();
-    if !trimmed.starts_with('/') || trimmed.contains("//") || trimmed.len() < 2 {
-        return Err(format!(
-            "expected a Parameter Store path such as {DEFAULT_SERVICES_PATH}, got {path:?}"
-        ));
-    }
-    Ok(format!("{}/", trimmed.trim_end_matches('/')))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_path_always_ends_with_one_slash() {
-        assert_eq!(
-            normalize_path("/gantry/services").unwrap(),
-            "/gantry/services/"
-        );
-        assert_eq!(
-            normalize_path("/gantry/services/").unwrap(),
-            "/gantry/services/"
-        );
-        assert!(normalize_path("gantry/services").is_err());
-        assert!(normalize_path("/").is_err());
+    fn a_parameter_is_its_pipeline_under_the_path() {
         assert_eq!(
             parameter_name("/gantry/services/", "shop"),
             "/gantry/services/shop"

@@ -32,14 +32,14 @@ pub trait ParameterStore {
 
 /// One parameter changed (EventBridge `aws.ssm`, `Parameter Store Change`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
+pub struct ParameterChange {
     pub name: String,
     pub operation: String,
 }
 
 /// The change a Parameter Store event announces, if it is one for a parameter directly under
 /// `path`; `None` for any other event.
-pub fn change_of(event: &Value, path: &str) -> Option<Change> {
+pub fn change_of(event: &Value, path: &str) -> Option<ParameterChange> {
     if event["source"] != "aws.ssm" || event["detail-type"] != "Parameter Store Change" {
         return None;
     }
@@ -48,7 +48,7 @@ pub fn change_of(event: &Value, path: &str) -> Option<Change> {
     if rest.is_empty() || rest.contains('/') {
         return None;
     }
-    Some(Change {
+    Some(ParameterChange {
         name: name.to_string(),
         operation: event["detail"]["operation"]
             .as_str()
@@ -69,7 +69,7 @@ pub struct SyncReport {
 /// Applies one change: the parameter is read again (the event does not carry its value, and
 /// events may come late or out of order: the parameter as it is now is what counts).
 pub async fn sync_change(
-    change: &Change,
+    change: &ParameterChange,
     store: &impl ParameterStore,
     index: &impl ServiceIndexWriter,
 ) -> Result<SyncReport, StoreError> {
