@@ -318,3 +318,70 @@ async fn services_registered_at_run_time_are_delivered_side_by_side_and_follow_t
     w.push_starts("cart").await;
     w.push_starts("search").await;
 }
+
+/// Writes `document` as `pipeline`'s parameter and brings the index of `table` in step, as the
+/// notifier does on its change event (here with the harness's own clients).
+async fn register(sdk: &aws_config::SdkConfig, table: &str, pipeline: &str, document: &Value) {
+    let name = format!("{PATH}{pipeline}");
+    aws_sdk_ssm::Client::new(sdk)
+        .put_parameter()
+        .name(&name)
+        .value(document.to_string())
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .expect("put parameter");
+    let index = gantry_adapters::dynamodb::DynamoServiceIndex {
+        table: gantry_adapters::dynamodb::StateTable {
+            client: aws_sdk_dynamodb::Client::new(sdk),
+            name: table.to_string(),
+        },
+    };
+    let parameters = gantry_adapters::ssm::SsmParameters {
+        client: aws_sdk_ssm::Client::new(sdk),
+    };
+    let change = gantry_core::registry::ParameterChange {
+        name,
+        operation: "Create".into(),
+    };
+    gantry_core::registry::sync_change(&change, &parameters, &index)
+        .await
+        .expect("synced");
+}
+
+#[tokio::test]
+async fn each_services_approval_request_names_the_approvers_its_document_gives() {
+    use gantry_tests::approval::*;
+
+    // Two services of one hub, each with its own approver; the hub sets no GANTRY_APPROVERS.
+    for (approver, other) in [(MONA, JANE), (JANE, MONA)] {
+        let w = world(Setup::default()).await;
+        register(
+            &w.sdk,
+            &w.table,
+            &w.pipeline,
+            &json!({"approvers": {"Prod": {"users": [approver.0]}}}),
+        )
+        .await;
+        approval_waits(&w, json!({})).await;
+        let started = action_event(&w, "STARTED");
+        // The function as `main` runs it, on the harness's approval role.
+        let index = gantry_adapters::dynamodb::DynamoServiceIndex {
+            table: w.app.records.table.clone(),
+        };
+        let live = approval::LiveApp {
+            registry: gantry_core::registry::LiveRegistry::new(index, PATH, 0),
+            static_approvers: Default::default(),
+            static_channels: serde_json::from_value(json!({ "default_channel": CHANNEL }))
+                .expect("notify"),
+            app: tokio::sync::RwLock::new(w.app),
+        };
+        let out = live.handle(started).await.expect("handled");
+        assert_eq!(out["posted"], true, "{out}");
+        let posted = w.slack.messages().await.last().cloned().expect("posted");
+        let shown = text_of(&posted);
+        assert!(shown.contains(&format!("<@{}>", approver.0)), "{shown}");
+        assert!(!shown.contains(&format!("<@{}>", other.0)), "{shown}");
+    }
+}
