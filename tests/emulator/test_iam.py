@@ -146,6 +146,33 @@ class Enforcement(unittest.TestCase):
         self.assertDenied(lambda: query("DELIVERY#github#1"))
         self.assertDenied(lambda: ddb.put_item(TableName=w.table, Item=key("STARTED#shop#e-2")))
 
+    def test_only_the_notifier_reads_the_service_documents_and_nothing_else_in_parameter_store(self) -> None:
+        w = World()
+        name = "/gantry/services/shop-" + uuid.uuid4().hex[:6]
+        EMU.client("ssm").put_parameter(Name=name, Value="{}", Type="String", Overwrite=True)
+        EMU.client("ssm").put_parameter(Name="/other/secret-" + uuid.uuid4().hex[:6], Value="x", Type="String")
+        ssm = w.client("ssm", w.user("notifier"))
+        self.assertEqual(ssm.get_parameter(Name=name)["Parameter"]["Value"], "{}")
+        ssm.get_parameters_by_path(Path="/gantry/services/", Recursive=False)
+        self.assertDenied(lambda: ssm.get_parameter(Name="/other/secret"), "AccessDeniedException")
+        self.assertDenied(lambda: ssm.get_parameters_by_path(Path="/other/"), "AccessDeniedException")
+        webhook = w.client("ssm", w.user("webhook"))
+        self.assertDenied(lambda: webhook.get_parameter(Name=name), "AccessDeniedException")
+
+    def test_the_registry_index_is_written_by_the_notifier_and_only_queried_by_the_others(self) -> None:
+        w = World()
+        notifier = w.client("dynamodb", w.user("notifier"))
+        notifier.put_item(TableName=w.table, Item={"pk": {"S": "REGISTRY"}, "sk": {"S": "shop"}})
+
+        def query(ddb: Any) -> Any:
+            return ddb.query(TableName=w.table, KeyConditionExpression="pk = :pk",
+                             ExpressionAttributeValues={":pk": {"S": "REGISTRY"}})
+
+        for function in ("webhook", "approval"):
+            ddb = w.client("dynamodb", w.user(function))
+            self.assertEqual(len(query(ddb)["Items"]), 1)
+            self.assertDenied(lambda: ddb.put_item(TableName=w.table, Item={"pk": {"S": "REGISTRY"}, "sk": {"S": "x"}}))
+
     def test_a_narrowed_leading_keys_condition_refuses_what_the_template_allows(self) -> None:
         w = World()
 
@@ -416,16 +443,21 @@ class Services(unittest.TestCase):
             resourceArn=f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:{name}", tagKeys=["gantry:hub"])
         self.assertDenied(lambda: w.client("codepipeline", users["notifier"]).get_pipeline(name=name))
 
-    def test_the_hub_reads_the_registry_and_nothing_else_in_parameter_store(self) -> None:
+    def test_only_the_notifier_reads_the_registry_and_nothing_else_in_parameter_store(self) -> None:
         w = World()
         name = "reg-" + uuid.uuid4().hex[:6]
         self.service(name)
         EMU.client("ssm").put_parameter(Name=f"/{name}/prod/db-password", Type="String", Value="x")
+        # The notifier keeps the registry's index from the documents; the other functions read
+        # the index, never Parameter Store.
         for function, user in self.users(w).items():
             with self.subTest(function=function):
                 ssm = w.client("ssm", user)
-                ssm.get_parameter(Name=f"/gantry/services/{name}")
-                ssm.get_parameters_by_path(Path="/gantry/services/")
+                if function == "notifier":
+                    ssm.get_parameter(Name=f"/gantry/services/{name}")
+                    ssm.get_parameters_by_path(Path="/gantry/services/")
+                else:
+                    self.assertDenied(lambda: ssm.get_parameter(Name=f"/gantry/services/{name}"))
                 self.assertDenied(lambda: ssm.get_parameter(Name=f"/{name}/prod/db-password"))
                 self.assertDenied(lambda: ssm.get_parameters_by_path(Path="/"))
 

@@ -11,6 +11,7 @@
 mod heap;
 mod measure;
 mod paths;
+mod registry;
 mod work;
 
 use measure::Samples;
@@ -53,7 +54,11 @@ fn main() -> Result<(), String> {
         );
         results.push(result);
     }
-    println!("{}", json!({ "paths": results, "work": work }));
+    let registry = registry::rows()?;
+    println!(
+        "{}",
+        json!({ "paths": results, "work": work, "registry": registry })
+    );
     Ok(())
 }
 

@@ -8,11 +8,15 @@ mod source;
 pub use source::{classify, http_response, Origin, Source};
 
 use gantry_adapters::codepipeline::CodePipelineApprovals;
-use gantry_adapters::dynamodb::{DynamoApprovals, DynamoDeployments, StateTable};
+use gantry_adapters::dynamodb::{
+    DynamoApprovals, DynamoDeployments, DynamoServiceIndex, StateTable,
+};
 use gantry_adapters::slack::{CachedDirectory, RetryPolicy, SlackClient, SlackHttps};
+use gantry_core::approval::ApproverRules;
 use gantry_core::approval::{ApprovalPorts, Approvals};
 use gantry_core::clock::now_epoch_seconds;
-use gantry_core::config::ApprovalConfig;
+use gantry_core::config::{ApprovalConfig, NotifyConfig};
+use gantry_core::registry::{LiveRegistry, DEFAULT_MAX_AGE_SECONDS};
 use gantry_core::secrets::{GantrySecrets, SecretsError};
 use serde_json::Value;
 
@@ -109,4 +113,57 @@ pub async fn handle(app: &App, event: Value) -> Result<Value, lambda_runtime::Er
         Source::EventBridge(event) => app.on_eventbridge(&event, now).await?,
         Source::Sns(messages) => app.on_sns(&messages, now).await?,
     })
+}
+
+/// The approval function as `main` runs it: approvers and channels kept in step with the service
+/// registry (`GANTRY_APPROVERS` and `GANTRY_NOTIFY` merged with the documents).
+pub struct LiveApp {
+    /// Written only between events, when the registry changed.
+    pub app: tokio::sync::RwLock<App>,
+    pub registry: LiveRegistry<DynamoServiceIndex>,
+    pub static_approvers: ApproverRules,
+    pub static_channels: NotifyConfig,
+}
+
+/// Builds the function as `main` runs it: `build`, plus the service registry.
+pub fn build_live(
+    config: ApprovalConfig,
+    secrets: &GantrySecrets,
+    clients: Clients,
+) -> Result<LiveApp, SecretsError> {
+    let index = DynamoServiceIndex {
+        table: StateTable {
+            client: clients.dynamodb.clone(),
+            name: config.table.clone(),
+        },
+    };
+    Ok(LiveApp {
+        registry: LiveRegistry::new(index, &config.services_path, DEFAULT_MAX_AGE_SECONDS),
+        static_approvers: config.approvers.clone(),
+        static_channels: config.channels.clone(),
+        app: tokio::sync::RwLock::new(build(config, secrets, clients)?),
+    })
+}
+
+impl LiveApp {
+    /// `handle` with the approvers and channels as the registry has them now. When the registry
+    /// was never read, a CodePipeline event fails (Lambda retries it); a click goes on with
+    /// what is known (deny by default: a service not known yet has no approvers).
+    pub async fn handle(&self, event: Value) -> Result<Value, lambda_runtime::Error> {
+        match self.registry.current(now_epoch_seconds()).await {
+            Ok(current) if current.changed => {
+                let mut app = self.app.write().await;
+                app.approvers =
+                    gantry_core::registry::approvers(&self.static_approvers, &current.registry);
+                app.channels =
+                    gantry_core::registry::notify(&self.static_channels, &current.registry);
+            }
+            Ok(_) => {}
+            Err(e) if source::is_http(&event) => {
+                tracing::error!(error = %e, "the service registry is unreadable: its approvers are unknown");
+            }
+            Err(e) => return Err(e.into()),
+        }
+        handle(&*self.app.read().await, event).await
+    }
 }

@@ -16,11 +16,11 @@ async fn main() -> Result<(), Error> {
     let app = &start(init(
         ApprovalConfig::from_env,
         |sdk, _: &ApprovalConfig| approval::Clients::new(sdk),
-        approval::build,
+        approval::build_live,
     ))
     .await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        approval::handle(app, event.payload).await
+        app.handle(event.payload).await
     }))
     .await
 }

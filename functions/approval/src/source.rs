@@ -47,3 +47,8 @@ pub fn classify(event: Value) -> Result<Source, UnknownEvent> {
     let (request, origin) = http::from_event(&event).map_err(UnknownEvent)?;
     Ok(Source::Http(request, origin))
 }
+
+/// True for an event that is neither EventBridge's nor SNS's: a Slack click (or noise).
+pub fn is_http(event: &Value) -> bool {
+    event.get("detail-type").is_none() && event.get("Records").is_none()
+}

@@ -2,12 +2,18 @@
 //! decision lives in `gantry_core::notify`.
 
 use gantry_adapters::codepipeline::CodePipelineDetails;
-use gantry_adapters::dynamodb::{DynamoDeliveryFacts, DynamoExecutions, StateTable};
+use gantry_adapters::dynamodb::{DynamoDeliveryFacts, DynamoExecutions, DynamoServiceIndex, StateTable};
 use gantry_adapters::slack::{RetryPolicy, SlackClient, SlackHttps};
 use gantry_adapters::sns::SnsTopic;
-use gantry_core::config::NotifierConfig;
+use gantry_adapters::ssm::SsmParameters;
+use gantry_core::clock::{now_epoch_millis, now_epoch_seconds};
+use gantry_core::config::{NotifierConfig, NotifyConfig};
 use gantry_core::delivery::{weekly_post, WeeklyError, WeeklyTick};
 use gantry_core::notify::{Handled, Notifier as Core, NotifyError};
+use gantry_core::registry::{
+    change_of, reconcile, sync_change, LiveRegistry, SyncReport, DEFAULT_MAX_AGE_SECONDS,
+    INVALID_DOCUMENTS_METRIC,
+};
 use gantry_core::secrets::{GantrySecrets, SecretsError};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -32,17 +38,21 @@ pub struct Clients {
     dynamodb: aws_sdk_dynamodb::Client,
     codepipeline: aws_sdk_codepipeline::Client,
     sns: aws_sdk_sns::Client,
+    ssm: aws_sdk_ssm::Client,
     /// Only when some pipeline posts to Slack.
     slack: Option<SlackHttps>,
 }
 
 impl Clients {
-    pub fn new(sdk: &aws_config::SdkConfig, config: &NotifierConfig) -> Self {
+    pub fn new(sdk: &aws_config::SdkConfig, _config: &NotifierConfig) -> Self {
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             codepipeline: aws_sdk_codepipeline::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
-            slack: config.notify.uses_slack().then(SlackHttps::new),
+            ssm: aws_sdk_ssm::Client::new(sdk),
+            // Always: a service document may name a channel at any time (the bot token is
+            // still required only when GANTRY_NOTIFY names one).
+            slack: Some(SlackHttps::new()),
         }
     }
 }
@@ -54,17 +64,19 @@ pub fn build(
     secrets: &GantrySecrets,
     clients: Clients,
 ) -> Result<Notifier, SecretsError> {
-    let chat = match clients.slack {
-        Some(https) => {
-            let token = secrets.require_slack_bot_token(&config.secrets_arn)?;
-            Some(SlackClient::over(
-                https,
-                &config.slack_api_url,
-                token.clone(),
-                slack_policy(),
-            ))
-        }
-        None => None,
+    let token = if config.notify.uses_slack() {
+        Some(secrets.require_slack_bot_token(&config.secrets_arn)?)
+    } else {
+        secrets.slack_bot_token.as_ref()
+    };
+    let chat = match (clients.slack, token) {
+        (Some(https), Some(token)) => Some(SlackClient::over(
+            https,
+            &config.slack_api_url,
+            token.clone(),
+            slack_policy(),
+        )),
+        _ => None,
     };
     Ok(Core::new(
         config.notify,
@@ -157,5 +169,89 @@ async fn notify(
             "slack": format!("{slack:?}"),
             "sns": format!("{sns:?}"),
         }),
+    })
+}
+
+/// The notifier as `main` runs it: its channels kept in step with the service registry, and the
+/// keeper of the registry's index (Parameter Store change events, and a one-minute reconcile on
+/// EventBridge's schedule).
+pub struct LiveNotifier {
+    /// Written only between events, when the registry changed.
+    pub notifier: tokio::sync::RwLock<Notifier>,
+    pub registry: LiveRegistry<DynamoServiceIndex>,
+    pub index: DynamoServiceIndex,
+    pub parameters: SsmParameters,
+    pub services_path: String,
+    pub static_notify: NotifyConfig,
+}
+
+/// Builds the notifier as `main` runs it: `build`, plus the service registry.
+pub fn build_live(
+    config: NotifierConfig,
+    secrets: &GantrySecrets,
+    clients: Clients,
+) -> Result<LiveNotifier, SecretsError> {
+    let index = DynamoServiceIndex {
+        table: StateTable {
+            client: clients.dynamodb.clone(),
+            name: config.table.clone(),
+        },
+    };
+    let parameters = SsmParameters {
+        client: clients.ssm.clone(),
+    };
+    let services_path = config.services_path.clone();
+    let static_notify = config.notify.clone();
+    Ok(LiveNotifier {
+        registry: LiveRegistry::new(index.clone(), &services_path, DEFAULT_MAX_AGE_SECONDS),
+        index,
+        parameters,
+        services_path,
+        static_notify,
+        notifier: tokio::sync::RwLock::new(build(config, secrets, clients)?),
+    })
+}
+
+/// An error that asks Lambda to retry the event.
+pub type RetryError = Box<dyn std::error::Error + Send + Sync>;
+
+impl LiveNotifier {
+    /// Handles one event: a registry change, the schedule's reconcile, or a CodePipeline event
+    /// (with the channels as the registry has them now).
+    pub async fn handle_event(&self, event: &Value, request_id: &str) -> Result<Value, RetryError> {
+        if let Some(change) = change_of(event, &self.services_path) {
+            let report = sync_change(&change, &self.parameters, &self.index).await?;
+            return Ok(reported(&report));
+        }
+        if event["source"] == "aws.events" && event["detail-type"] == "Scheduled Event" {
+            let report = reconcile(&self.services_path, &self.parameters, &self.index).await?;
+            return Ok(reported(&report));
+        }
+        let current = self.registry.current(now_epoch_seconds()).await?;
+        if current.changed {
+            self.notifier.write().await.notify =
+                gantry_core::registry::notify(&self.static_notify, &current.registry);
+        }
+        Ok(handle(&*self.notifier.read().await, event, request_id).await?)
+    }
+}
+
+/// The sync's outcome as the invocation's answer, and the invalid documents counted as an
+/// embedded metric (CloudWatch's EMF: a JSON line on stdout, which Lambda's log stream carries
+/// to CloudWatch as the metric `Gantry/InvalidServiceDocuments`, for the alarm).
+fn reported(report: &SyncReport) -> Value {
+    let emf = json!({
+        "_aws": {"Timestamp": now_epoch_millis(), "CloudWatchMetrics": [{
+            "Namespace": "Gantry", "Dimensions": [[]],
+            "Metrics": [{"Name": INVALID_DOCUMENTS_METRIC, "Unit": "Count"}]}]},
+        INVALID_DOCUMENTS_METRIC: report.invalid.len(),
+    });
+    println!("{emf}");
+    json!({
+        "registry": {
+            "written": report.written,
+            "removed": report.removed,
+            "invalid": report.invalid.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        }
     })
 }

@@ -2,12 +2,14 @@
 //! the retry queue's SQS batches in, answers out. Every decision lives in `gantry_core::ingest`.
 
 use gantry_adapters::codepipeline::CodePipelineStarter;
-use gantry_adapters::dynamodb::{DynamoDeliveries, StateTable};
+use gantry_adapters::dynamodb::{DynamoDeliveries, DynamoServiceIndex, StateTable};
 use gantry_adapters::lambda::http;
 use gantry_adapters::sqs::{RetryQueueOption, SqsRetryQueue};
 use gantry_core::clock::now_epoch_seconds;
 use gantry_core::config::WebhookConfig;
 use gantry_core::ingest::{Answer, Ingest, QueuedMessage, StartRetryPolicy};
+use gantry_core::registry::{LiveRegistry, DEFAULT_MAX_AGE_SECONDS};
+use gantry_core::routing::RouteSpec;
 use gantry_core::secrets::{GantrySecrets, SecretsError};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
@@ -78,6 +80,76 @@ pub fn build(
         queue: clients.queue,
         retry: StartRetryPolicy::default(),
     })
+}
+
+/// The webhook with its routes kept in step with the service registry: `GANTRY_ROUTES` merged
+/// with the documents, rebuilt when the registry's index changes, read at most every
+/// `max_age_seconds` (one `Query`; no AWS call for config otherwise).
+pub struct LiveWebhook {
+    /// Written only between events, when the registry changed (Lambda hands an instance one
+    /// event at a time, so the lock is never contended).
+    pub webhook: tokio::sync::RwLock<Webhook>,
+    pub registry: LiveRegistry<DynamoServiceIndex>,
+    pub static_routes: Vec<RouteSpec>,
+}
+
+/// Builds the webhook as `main` runs it: `build`, plus the service registry.
+pub fn build_live(
+    config: WebhookConfig,
+    secrets: &GantrySecrets,
+    clients: Clients,
+) -> Result<LiveWebhook, SecretsError> {
+    let index = DynamoServiceIndex {
+        table: StateTable {
+            client: clients.dynamodb.clone(),
+            name: config.table.clone(),
+        },
+    };
+    let registry = LiveRegistry::new(index, &config.services_path, DEFAULT_MAX_AGE_SECONDS);
+    let static_routes = config.static_routes.clone();
+    Ok(LiveWebhook {
+        webhook: tokio::sync::RwLock::new(build(config, secrets, clients)?),
+        registry,
+        static_routes,
+    })
+}
+
+impl LiveWebhook {
+    /// Brings the route table up to date with the registry. `Err`: the registry was never read.
+    pub async fn refresh(&self) -> Result<(), gantry_core::registry::RegistryError> {
+        let current = self.registry.current(now_epoch_seconds()).await?;
+        if current.changed {
+            match gantry_core::registry::routes(&self.static_routes, &current.registry) {
+                Ok(table) => self.webhook.write().await.routes = table,
+                Err(e) => tracing::error!(
+                    error = e,
+                    "the registry's routes do not compile: the previous routes serve on"
+                ),
+            }
+        }
+        Ok(())
+    }
+
+    /// `handle_event` with routes as the registry has them now. An HTTP push that arrives
+    /// before the registry could ever be read is answered 503 (the provider's redelivery then
+    /// routes it), never "no route".
+    pub async fn handle_event(&self, event: Value, request_id: &str) -> Value {
+        if let Err(e) = self.refresh().await {
+            if !is_sqs_batch(&event) {
+                tracing::error!(error = %e, "no route table: the service registry is unreadable");
+                let origin = http::from_event(&event)
+                    .map(|(_, origin)| origin)
+                    .unwrap_or(http::Origin::PayloadV2);
+                return http::response(
+                    origin,
+                    503,
+                    &json!({ "error": "the service registry could not be read; retry later",
+                             "request_id": request_id }),
+                );
+            }
+        }
+        handle_event(&*self.webhook.read().await, event, request_id).await
+    }
 }
 
 /// Handles one HTTP request (Function URL, API Gateway HTTP or REST API).

@@ -6,7 +6,7 @@
 //! - [`dynamodb`]: the state table, one file (and one codec) per record kind.
 //! - [`codepipeline`]: starting executions, approvals, execution details, job results.
 //! - [`ecs`], [`elb`], [`cloudwatch`], [`s3`]: what the traffic shifter observes and moves.
-//! - [`sns`]: notifications. [`secretsmanager`]: the secret.
+//! - [`sns`]: notifications. [`secretsmanager`]: the secret. [`ssm`]: the service registry's documents.
 //! - [`slack`]: the Web API client (rate limits, retries, TLS roots).
 //! - [`autoscaling`]: Application Auto Scaling (the shifter's scale-in suspension).
 //! - [`sts`]: the shifter's target accounts (a role assumed, its credentials kept fresh).
@@ -28,4 +28,5 @@ pub mod secretsmanager;
 pub mod slack;
 pub mod sns;
 pub mod sqs;
+pub mod ssm;
 pub mod sts;

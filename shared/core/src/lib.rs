@@ -22,6 +22,9 @@
 //! - [`analysis`]: the canary judged against the live side (statistics, verdicts, what a
 //!   verdict does to a step), used by `traffic`.
 //!
+//! - [`registry`]: the service registry: one Parameter Store document per service, its index in
+//!   the state table, merged with the static configuration.
+//!
 //! Shared leaves, imported by the features and importing none of them:
 //! - [`config`]: every environment variable, read and validated once.
 //! - [`secrets`]: the secret's keys, redacted in logs.
@@ -40,6 +43,7 @@ pub mod delivery;
 pub mod ingest;
 pub mod notify;
 pub mod push;
+pub mod registry;
 pub mod routing;
 pub mod secrets;
 pub mod signature;

@@ -12,12 +12,14 @@ mod deployments;
 mod executions;
 mod open_deployments;
 mod pushes;
+mod registry;
 
 pub use approvals::DynamoApprovals;
 pub use deliveries::DynamoDeliveries;
 pub use delivery_facts::DynamoDeliveryFacts;
 pub use deployments::DynamoDeployments;
 pub use executions::DynamoExecutions;
+pub use registry::DynamoServiceIndex;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use gantry_core::store::StoreError;

@@ -1,7 +1,7 @@
 use super::approvers::ApproverRules;
 use super::people::People;
 use super::NotifyConfig;
-use super::{base_url, json, optional, required, ConfigError, Env, Var};
+use super::{base_url, json, optional, required, services_path, ConfigError, Env, Var};
 use crate::slack::DEFAULT_API_URL;
 
 /// The approval function's configuration.
@@ -17,6 +17,8 @@ pub struct ApprovalConfig {
     /// Where requests go when the execution has no Slack thread (from `GANTRY_NOTIFY`).
     pub channels: NotifyConfig,
     pub slack_api_url: String,
+    /// `GANTRY_SERVICES_PATH`.
+    pub services_path: String,
 }
 
 impl ApprovalConfig {
@@ -42,6 +44,7 @@ impl ApprovalConfig {
             approvers,
             channels: json(env, Var::Notify)?.unwrap_or_default(),
             slack_api_url: base_url(env, Var::SlackApiUrl, DEFAULT_API_URL)?,
+            services_path: services_path(env)?,
         })
     }
 }

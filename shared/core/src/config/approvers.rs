@@ -73,7 +73,24 @@ impl ApproverRules {
         self.0.values().all(BTreeMap::is_empty)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    /// Rules for the given pipelines, unchecked (`validate` checks them).
+    pub(crate) fn from_pipelines(
+        pipelines: BTreeMap<String, BTreeMap<String, StageApprovers>>,
+    ) -> Self {
+        ApproverRules(pipelines)
+    }
+
+    /// Every stage rule of `pipeline` (empty when it has none).
+    pub(crate) fn stages(&self, pipeline: &str) -> BTreeMap<String, StageApprovers> {
+        self.0.get(pipeline).cloned().unwrap_or_default()
+    }
+
+    /// The pipelines that have rules.
+    pub(crate) fn pipelines(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
         for (pipeline, stages) in &self.0 {
             for (stage, rule) in stages {
                 let at = format!("{pipeline}/{stage}");
@@ -110,11 +127,11 @@ fn slack_id(text: &str, prefixes: &[char]) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
-pub(super) fn is_user_id(text: &str) -> bool {
+pub(crate) fn is_user_id(text: &str) -> bool {
     slack_id(text, &['U', 'W'])
 }
 
-fn is_group_id(text: &str) -> bool {
+pub(crate) fn is_group_id(text: &str) -> bool {
     slack_id(text, &['S'])
 }
 

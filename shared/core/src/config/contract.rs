@@ -54,6 +54,7 @@ fn valid_value(var: Var) -> &'static str {
         Var::People => r#"{"github:mona":"U0MONA"}"#,
         Var::AnalysisSettleSeconds => "-60",
         Var::OrphanAfterSeconds => "900",
+        Var::ServicesPath => "/gantry/services/",
     }
 }
 

@@ -71,10 +71,11 @@ pub enum Var {
     People,
     AnalysisSettleSeconds,
     OrphanAfterSeconds,
+    ServicesPath,
 }
 
 impl Var {
-    pub const ALL: [Var; 12] = [
+    pub const ALL: [Var; 13] = [
         Var::SecretsArn,
         Var::Table,
         Var::Routes,
@@ -87,6 +88,7 @@ impl Var {
         Var::People,
         Var::AnalysisSettleSeconds,
         Var::OrphanAfterSeconds,
+        Var::ServicesPath,
     ];
 
     /// The variable's name in the environment.
@@ -104,6 +106,7 @@ impl Var {
             Var::People => "GANTRY_PEOPLE",
             Var::AnalysisSettleSeconds => "GANTRY_ANALYSIS_SETTLE_SECONDS",
             Var::OrphanAfterSeconds => "GANTRY_ORPHAN_AFTER_SECONDS",
+            Var::ServicesPath => "GANTRY_SERVICES_PATH",
         }
     }
 
@@ -112,7 +115,9 @@ impl Var {
         use Function::*;
         match (self, function) {
             (Var::SecretsArn | Var::Table, _) => Some(Need::Required),
-            (Var::Routes, Webhook) => Some(Need::Required),
+            // Optional since the registry (issue 25): a hub may route by service documents alone.
+            (Var::Routes, Webhook) => Some(Need::Optional),
+            (Var::ServicesPath, _) => Some(Need::Optional),
             (Var::MaxBodyBytes | Var::RetryQueueUrl, Webhook) => Some(Need::Optional),
             (Var::TopicArn, Notifier) => Some(Need::Required),
             (Var::Notify, Notifier | Approval | TrafficShifter) => Some(Need::Optional),
@@ -207,6 +212,24 @@ pub fn positive_integer(env: &impl Env, var: Var) -> Result<Option<u64>, ConfigE
         .transpose()
 }
 
+/// `GANTRY_SERVICES_PATH` when unset: where the service registry's documents live.
+pub const DEFAULT_SERVICES_PATH: &str = "/gantry/services/";
+
+/// `GANTRY_SERVICES_PATH`, normalized to end with one `/`; the default when unset.
+pub fn services_path(env: &impl Env) -> Result<String, ConfigError> {
+    let raw = optional(env, Var::ServicesPath)?.unwrap_or_else(|| DEFAULT_SERVICES_PATH.into());
+    let trimmed = raw.trim_end_matches('/');
+    if !raw.starts_with('/') || trimmed.is_empty() || trimmed.contains("//") {
+        return Err(ConfigError::Invalid {
+            var: Var::ServicesPath.name(),
+            reason: format!(
+                "expected a Parameter Store path such as {DEFAULT_SERVICES_PATH}, got {raw:?}"
+            ),
+        });
+    }
+    Ok(format!("{trimmed}/"))
+}
+
 /// An `http(s)://` base URL, without its trailing slash.
 pub fn base_url(env: &impl Env, var: Var, default: &str) -> Result<String, ConfigError> {
     let raw = optional(env, var)?.unwrap_or_else(|| default.to_string());
@@ -274,6 +297,18 @@ mod tests {
         );
         let env = HashMap::from([("SLACK_API_URL", "ftp://x")]);
         assert!(base_url(&env, Var::SlackApiUrl, "https://slack.com/api").is_err());
+    }
+
+    #[test]
+    fn the_services_path_ends_with_one_slash_and_defaults_to_the_contracts() {
+        let path = |v: &str| services_path(&HashMap::from([("GANTRY_SERVICES_PATH", v)]));
+        assert_eq!(path("/acme/services").unwrap(), "/acme/services/");
+        assert_eq!(path("/acme/services/").unwrap(), "/acme/services/");
+        assert_eq!(path("").unwrap(), DEFAULT_SERVICES_PATH);
+        for bad in ["acme/services", "/", "/a//b"] {
+            let err = path(bad).unwrap_err().to_string();
+            assert!(err.starts_with("GANTRY_SERVICES_PATH is invalid"), "{err}");
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-use super::{base_url, json, required, ConfigError, Env, Var};
+use super::{base_url, json, required, services_path, ConfigError, Env, Var};
 use crate::slack::DEFAULT_API_URL;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -19,7 +19,7 @@ pub enum Verbosity {
 }
 
 /// One pipeline's entry in `GANTRY_NOTIFY`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct PipelineNotify {
     /// Slack channel id; `default_channel` when absent.
     #[serde(default)]
@@ -93,6 +93,8 @@ pub struct NotifierConfig {
     pub topic_arn: String,
     pub notify: NotifyConfig,
     pub slack_api_url: String,
+    /// `GANTRY_SERVICES_PATH`: the registry the notifier reads, and keeps the index of.
+    pub services_path: String,
 }
 
 impl NotifierConfig {
@@ -103,6 +105,7 @@ impl NotifierConfig {
             topic_arn: required(env, Var::TopicArn)?,
             notify: json(env, Var::Notify)?.unwrap_or_default(),
             slack_api_url: base_url(env, Var::SlackApiUrl, DEFAULT_API_URL)?,
+            services_path: services_path(env)?,
         })
     }
 }

@@ -1,5 +1,5 @@
 use super::NotifyConfig;
-use super::{base_url, json, optional, required, ConfigError, Env, Var};
+use super::{base_url, json, optional, required, services_path, ConfigError, Env, Var};
 use crate::slack::DEFAULT_API_URL;
 
 /// Set by Lambda, not by the template.
@@ -26,6 +26,8 @@ pub struct TrafficShifterConfig {
     /// before the scheduled sweep rolls it back (`GANTRY_ORPHAN_AFTER_SECONDS`, default
     /// `traffic::sweep::DEFAULT_ORPHAN_AFTER_SECONDS`).
     pub orphan_after_seconds: u32,
+    /// `GANTRY_SERVICES_PATH`.
+    pub services_path: String,
 }
 
 impl TrafficShifterConfig {
@@ -37,6 +39,7 @@ impl TrafficShifterConfig {
             slack_api_url: base_url(env, Var::SlackApiUrl, DEFAULT_API_URL)?,
             analysis_settle_seconds: settle_seconds(env)?,
             orphan_after_seconds: orphan_after_seconds(env)?,
+            services_path: services_path(env)?,
             function_name: env
                 .get(LAMBDA_FUNCTION_NAME)
                 .filter(|name| !name.is_empty()),

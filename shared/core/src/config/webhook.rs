@@ -1,4 +1,4 @@
-use super::{json, positive_integer, required, ConfigError, Env, Var};
+use super::{json, positive_integer, required, services_path, ConfigError, Env, Var};
 use crate::ingest::DEFAULT_MAX_BODY_BYTES;
 use crate::routing::{RouteSpec, RouteTable};
 
@@ -7,7 +7,12 @@ use crate::routing::{RouteSpec, RouteTable};
 pub struct WebhookConfig {
     pub secrets_arn: String,
     pub table: String,
+    /// `GANTRY_ROUTES`, compiled (the routes the registry does not give).
     pub routes: RouteTable,
+    /// `GANTRY_ROUTES` as written, merged with the registry's routes when it changes.
+    pub static_routes: Vec<RouteSpec>,
+    /// `GANTRY_SERVICES_PATH`.
+    pub services_path: String,
     pub max_body_bytes: u64,
     /// Where a verified push waits when CodePipeline cannot start it in time (optional).
     pub retry_queue_url: Option<String>,
@@ -15,10 +20,8 @@ pub struct WebhookConfig {
 
 impl WebhookConfig {
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
-        let specs: Vec<RouteSpec> = json(env, Var::Routes)?.ok_or(ConfigError::Missing {
-            var: Var::Routes.name(),
-        })?;
-        let routes = RouteTable::compile(specs).map_err(|reason| ConfigError::Invalid {
+        let specs: Vec<RouteSpec> = json(env, Var::Routes)?.unwrap_or_default();
+        let routes = RouteTable::compile(specs.clone()).map_err(|reason| ConfigError::Invalid {
             var: Var::Routes.name(),
             reason,
         })?;
@@ -26,6 +29,8 @@ impl WebhookConfig {
             secrets_arn: required(env, Var::SecretsArn)?,
             table: required(env, Var::Table)?,
             routes,
+            static_routes: specs,
+            services_path: services_path(env)?,
             max_body_bytes: positive_integer(env, Var::MaxBodyBytes)?
                 .unwrap_or(DEFAULT_MAX_BODY_BYTES),
             retry_queue_url: env
@@ -75,14 +80,11 @@ mod tests {
     }
 
     #[test]
-    fn missing_routes_are_named() {
+    fn without_gantry_routes_only_the_registry_routes() {
         let mut e = env("[]");
         e.remove("GANTRY_ROUTES");
-        assert_eq!(
-            WebhookConfig::from_env(&e).unwrap_err(),
-            ConfigError::Missing {
-                var: "GANTRY_ROUTES"
-            }
-        );
+        let c = WebhookConfig::from_env(&e).unwrap();
+        assert!(c.routes.routes().is_empty());
+        assert_eq!(c.services_path, "/gantry/services/");
     }
 }

@@ -10,7 +10,7 @@ use index::PathIndex;
 use serde::Deserialize;
 
 /// One route as configured (see docs/configuration.md and the contract).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteSpec {
     pub provider: Provider,
@@ -99,7 +99,7 @@ fn compile_route(s: RouteSpec) -> Result<Route, String> {
     })
 }
 
-fn is_pipeline_name(name: &str) -> bool {
+pub(crate) fn is_pipeline_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 100
         && name

@@ -1,0 +1,91 @@
+//! The service registry's index: pk `REGISTRY`, sk the pipeline, one item per valid document.
+//! All of it in one partition, so a function reads the whole registry with one `Query` (a page
+//! holds 1 MB: about 2,000 documents of the contract's size).
+
+use super::attributes::{n, number, s, text};
+use super::{conditional_write, store_error, Key, StateTable, StoreError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use gantry_core::registry::{IndexedService, ServiceIndex, ServiceIndexWriter};
+
+const PARTITION: &str = "REGISTRY";
+
+impl Key {
+    /// A service's index entry: `REGISTRY` / `<pipeline>`.
+    pub fn service(pipeline: &str) -> Self {
+        Key {
+            pk: PARTITION.to_string(),
+            sk: pipeline.to_string(),
+        }
+    }
+}
+
+/// `ServiceIndex` (and its writer) on the state table.
+#[derive(Debug, Clone)]
+pub struct DynamoServiceIndex {
+    pub table: StateTable,
+}
+
+impl ServiceIndex for DynamoServiceIndex {
+    async fn services(&self) -> Result<Vec<IndexedService>, StoreError> {
+        let t = &self.table;
+        let mut entries = Vec::new();
+        let mut start = None;
+        loop {
+            let out = t
+                .client
+                .query()
+                .table_name(&t.name)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(PARTITION))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| store_error(&t.name, e))?;
+            for item in out.items() {
+                let (Some(pipeline), Some(document)) = (text(item, "sk"), text(item, "document"))
+                else {
+                    continue;
+                };
+                entries.push(IndexedService {
+                    pipeline,
+                    document,
+                    version: number(item, "version").unwrap_or(0),
+                    modified_ms: number(item, "modified_ms").unwrap_or(0),
+                });
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(entries);
+            }
+        }
+    }
+}
+
+impl ServiceIndexWriter for DynamoServiceIndex {
+    async fn put(&self, entry: &IndexedService) -> Result<(), StoreError> {
+        let t = &self.table;
+        let result = t
+            .put(&Key::service(&entry.pipeline))
+            .item("kind", s("service"))
+            .item("document", s(&entry.document))
+            .item("version", n(entry.version))
+            .item("modified_ms", n(entry.modified_ms))
+            // A late event or reconcile never puts back an older write of the parameter.
+            .condition_expression("attribute_not_exists(pk) OR modified_ms <= :m")
+            .expression_attribute_values(":m", n(entry.modified_ms))
+            .send()
+            .await;
+        conditional_write(&t.name, result).map(drop)
+    }
+
+    async fn remove(&self, pipeline: &str, seen: Option<i64>) -> Result<(), StoreError> {
+        let t = &self.table;
+        let mut delete = t.delete(&Key::service(pipeline));
+        if let Some(seen) = seen {
+            delete = delete
+                .condition_expression("modified_ms = :m")
+                .expression_attribute_values(":m", AttributeValue::N(seen.to_string()));
+        }
+        conditional_write(&t.name, delete.send().await).map(drop)
+    }
+}

@@ -1,0 +1,212 @@
+//! A function's view of the registry: the index, read at most every `max_age_seconds`, parsed
+//! only when an entry changed. Between reads an event costs no AWS call.
+
+use super::{parameter_name, IndexedService, Registry, RegistryError, Service, ServiceIndex};
+use std::sync::{Arc, Mutex};
+
+/// The registry as of the last read, and whether it changed since the previous call (the caller
+/// then rebuilds what it derives from it: its route table, its channels, its approvers).
+#[derive(Debug, Clone)]
+pub struct Current {
+    pub registry: Arc<Registry>,
+    pub changed: bool,
+}
+
+struct Loaded {
+    at: i64,
+    /// Each entry's pipeline, version and write time: what tells a change.
+    stamps: Vec<(String, i64, i64)>,
+    registry: Arc<Registry>,
+}
+
+/// The index, cached.
+pub struct LiveRegistry<I> {
+    index: I,
+    /// `GANTRY_SERVICES_PATH`, to name a parameter in a log line.
+    path: String,
+    /// How long a read serves; 0 re-reads on every call (tests).
+    pub max_age_seconds: i64,
+    loaded: Mutex<Option<Loaded>>,
+}
+
+impl<I: ServiceIndex> LiveRegistry<I> {
+    pub fn new(index: I, path: &str, max_age_seconds: i64) -> Self {
+        Self {
+            index,
+            path: path.to_string(),
+            max_age_seconds,
+            loaded: Mutex::new(None),
+        }
+    }
+
+    /// The registry, re-read when the last read is `max_age_seconds` old. When the index cannot
+    /// be read, the last read serves on (logged); only a function that never read it fails.
+    pub async fn current(&self, now: i64) -> Result<Current, RegistryError> {
+        if let Some(current) = self.cached(now, |at| now - at < self.max_age_seconds) {
+            return Ok(current);
+        }
+        let entries = match self.index.services().await {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not re-read the service registry: the last read serves on");
+                // Retried at the next `max_age`, not on every event of an outage.
+                return self.cached(now, |_| true).ok_or(RegistryError(e));
+            }
+        };
+        let stamps: Vec<(String, i64, i64)> = entries
+            .iter()
+            .map(|e| (e.pipeline.clone(), e.version, e.modified_ms))
+            .collect();
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = loaded.as_mut().filter(|l| l.stamps == stamps) {
+            l.at = now;
+            return Ok(Current {
+                registry: l.registry.clone(),
+                changed: false,
+            });
+        }
+        let registry = Arc::new(Registry::new(entries.iter().filter_map(|e| self.parse(e))));
+        *loaded = Some(Loaded {
+            at: now,
+            stamps,
+            registry: registry.clone(),
+        });
+        Ok(Current {
+            registry,
+            changed: true,
+        })
+    }
+
+    /// The last read, if `fresh(at)` says it serves; its read time becomes `now` when stale.
+    fn cached(&self, now: i64, fresh: impl Fn(i64) -> bool) -> Option<Current> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        let l = loaded.as_mut().filter(|l| fresh(l.at))?;
+        if now - l.at >= self.max_age_seconds {
+            l.at = now;
+        }
+        Some(Current {
+            registry: l.registry.clone(),
+            changed: false,
+        })
+    }
+
+    /// The index holds checked documents; one that no longer parses (written by another
+    /// version of Gantry, say) is skipped here too.
+    fn parse(&self, entry: &IndexedService) -> Option<Service> {
+        let parameter = parameter_name(&self.path, &entry.pipeline);
+        match Service::parse(&parameter, &entry.document) {
+            Ok(service) => Some(service),
+            Err(e) => {
+                tracing::error!(
+                    parameter,
+                    field = e.field,
+                    reason = e.reason,
+                    "service document skipped"
+                );
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Default)]
+    struct Index {
+        entries: Mutex<Vec<IndexedService>>,
+        reads: AtomicUsize,
+        down: Mutex<bool>,
+    }
+
+    impl ServiceIndex for &Index {
+        async fn services(&self) -> Result<Vec<IndexedService>, StoreError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            if *self.down.lock().unwrap() {
+                return Err(StoreError::new("throttled"));
+            }
+            Ok(self.entries.lock().unwrap().clone())
+        }
+    }
+
+    fn entry(pipeline: &str, version: i64) -> IndexedService {
+        IndexedService {
+            pipeline: pipeline.into(),
+            document: r#"{"notify": {"channel": "C0SHOP"}}"#.into(),
+            version,
+            modified_ms: version * 1000,
+        }
+    }
+
+    #[tokio::test]
+    async fn one_read_serves_until_it_is_max_age_old() {
+        let index = Index::default();
+        index.entries.lock().unwrap().push(entry("shop", 1));
+        let live = LiveRegistry::new(&index, "/gantry/services/", 30);
+        let first = live.current(100).await.unwrap();
+        assert!(first.changed);
+        assert!(first.registry.service("shop").is_some());
+        for now in 101..130 {
+            assert!(!live.current(now).await.unwrap().changed);
+        }
+        assert_eq!(index.reads.load(Ordering::SeqCst), 1);
+        index.entries.lock().unwrap().push(entry("cart", 1));
+        let later = live.current(130).await.unwrap();
+        assert!(later.changed);
+        assert_eq!(later.registry.len(), 2);
+        assert_eq!(index.reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_index_is_not_parsed_again() {
+        let index = Index::default();
+        index.entries.lock().unwrap().push(entry("shop", 1));
+        let live = LiveRegistry::new(&index, "/gantry/services/", 0);
+        let first = live.current(1).await.unwrap();
+        let second = live.current(2).await.unwrap();
+        assert!(!second.changed);
+        assert!(Arc::ptr_eq(&first.registry, &second.registry));
+        index.entries.lock().unwrap()[0] = entry("shop", 2);
+        assert!(live.current(3).await.unwrap().changed);
+        index.entries.lock().unwrap().clear();
+        let removed = live.current(4).await.unwrap();
+        assert!(removed.changed && removed.registry.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_index_keeps_the_last_read_and_fails_only_the_first() {
+        let index = Index::default();
+        *index.down.lock().unwrap() = true;
+        let live = LiveRegistry::new(&index, "/gantry/services/", 30);
+        assert!(live.current(0).await.is_err());
+        *index.down.lock().unwrap() = false;
+        index.entries.lock().unwrap().push(entry("shop", 1));
+        assert!(live.current(1).await.unwrap().changed);
+        *index.down.lock().unwrap() = true;
+        let stale = live.current(40).await.unwrap();
+        assert!(stale.registry.service("shop").is_some());
+        // Not re-read on every event of the outage.
+        let reads = index.reads.load(Ordering::SeqCst);
+        live.current(41).await.unwrap();
+        assert_eq!(index.reads.load(Ordering::SeqCst), reads);
+    }
+
+    #[tokio::test]
+    async fn an_entry_that_no_longer_parses_is_skipped_alone() {
+        let index = Index::default();
+        let mut bad = entry("cart", 1);
+        bad.document = r#"{"notify": {"channel": 7}}"#.into();
+        index
+            .entries
+            .lock()
+            .unwrap()
+            .extend([entry("shop", 1), bad]);
+        let live = LiveRegistry::new(&index, "/gantry/services/", 30);
+        let current = live.current(0).await.unwrap();
+        assert!(current.registry.service("shop").is_some());
+        assert!(current.registry.service("cart").is_none());
+    }
+}
