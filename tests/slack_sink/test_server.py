@@ -32,6 +32,7 @@ READ_METHODS = {
     "conversations.history",
     "conversations.info",
     "conversations.replies",
+    "chat.getPermalink",
 }
 
 
@@ -580,6 +581,17 @@ class SpecTest(SinkTestCase):
         for method in ("chat.postMessage", "chat.update", "chat.postEphemeral", "chat.delete"):
             self.assertTrue(server.SPEC[method]["json"], method)
         self.assertEqual(server.SPEC["users.lookupByEmail"]["required"], ["email"])
+
+    def test_a_permalink_names_the_posted_message_and_only_one_that_exists(self):
+        ts = self.ok("chat.postMessage", {"channel": "C1", "text": "deploy"})["ts"]
+        r = self.ok("chat.getPermalink", {"channel": "C1", "message_ts": ts})
+        self.assertEqual(r["channel"], "C1")
+        self.assertEqual(r["permalink"], f"https://gantry-sink.slack.com/archives/C1/p{ts.replace('.', '')}")
+        self.assertEqual(
+            self.slack_error("chat.getPermalink", {"channel": "C1", "message_ts": "1.000001"}),
+            "message_not_found",
+        )
+        self.assertEqual(self.slack_error("chat.getPermalink", {"channel": "C1"}), "invalid_arguments")
 
     def test_json_on_a_read_method_is_invalid_arguments(self):
         self.config(

@@ -105,3 +105,21 @@ impl FigureClaims for MemoryFacts {
             .insert(format!("{pipeline}#{stage}#{}#{subject}", metric.name())))
     }
 }
+
+impl super::ports::WeeklyClaims for MemoryFacts {
+    async fn claim_week(&self, pipeline: &str, week: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .claims
+            .lock()
+            .map_err(|_| poisoned())?
+            .insert(format!("WEEKLY#{pipeline}#{week}")))
+    }
+
+    async fn release_week(&self, pipeline: &str, week: &str) -> Result<(), StoreError> {
+        self.claims
+            .lock()
+            .map_err(|_| poisoned())?
+            .remove(&format!("WEEKLY#{pipeline}#{week}"));
+        Ok(())
+    }
+}

@@ -165,6 +165,150 @@ mod tests {
         assert_eq!(WeeklyTick::parse(&stage), None);
     }
 
+    use crate::delivery::testing::MemoryFacts;
+    use crate::delivery::{RunKind, RunOutcome, StageRun};
+    use crate::slack::PostedMessage;
+    use std::sync::Mutex;
+
+    /// Slack answering each post from a script (then `ok`), recording what was posted.
+    #[derive(Default)]
+    struct ScriptedSlack {
+        answers: Mutex<Vec<SlackError>>,
+        posted: Mutex<Vec<Value>>,
+    }
+
+    impl Chat for ScriptedSlack {
+        async fn post(&self, message: &Value) -> Result<PostedMessage, SlackError> {
+            if let Some(e) = self.answers.lock().expect("lock").pop() {
+                return Err(e);
+            }
+            self.posted.lock().expect("lock").push(message.clone());
+            Ok(PostedMessage {
+                channel: message["channel"].as_str().unwrap_or_default().into(),
+                ts: "1.000001".into(),
+            })
+        }
+        async fn update(&self, _: &PostedMessage, _: &Value) -> Result<(), SlackError> {
+            Ok(())
+        }
+        async fn find(
+            &self,
+            _: &str,
+            _: Option<&str>,
+            _: &Value,
+        ) -> Result<Option<PostedMessage>, SlackError> {
+            Ok(None)
+        }
+    }
+
+    impl Permalinks for ScriptedSlack {
+        async fn permalink(&self, channel: &str, ts: &str) -> Result<String, SlackError> {
+            Ok(format!("https://acme.slack.com/archives/{channel}/p{ts}"))
+        }
+    }
+
+    async fn shop_ran(facts: &MemoryFacts, at_ms: i64) {
+        use crate::delivery::DeliveryHistory;
+        facts
+            .record_run(&StageRun {
+                pipeline: "shop".into(),
+                stage: "Prod".into(),
+                execution_id: "e-1".into(),
+                kind: RunKind::Change,
+                outcome: RunOutcome::Failed,
+                at_ms,
+                commit: Some("abc123".into()),
+                git_ref: Some("refs/heads/main".into()),
+                thread: Some("C0SHOP/1.000100".into()),
+            })
+            .await
+            .expect("record");
+    }
+
+    fn notify() -> NotifyConfig {
+        serde_json::from_value(json!({"default_channel": "C0ALL",
+            "pipelines": {"shop": {"channel": "C0SHOP"}}}))
+        .expect("notify")
+    }
+
+    fn tick() -> WeeklyTick {
+        WeeklyTick::parse(&json!({"id": "t", "source": "aws.events",
+            "detail-type": "Scheduled Event", "time": "2026-12-07T09:00:00Z"}))
+        .expect("tick")
+    }
+
+    fn slack_refused() -> SlackError {
+        SlackError::Api {
+            method: "chat.postMessage".into(),
+            error: "not_in_channel".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_post_gives_the_week_back_so_the_retry_posts_it_once() {
+        let facts = MemoryFacts::default();
+        shop_ran(&facts, tick().at_ms - DAY_MS).await;
+        let slack = ScriptedSlack {
+            answers: Mutex::new(vec![slack_refused()]),
+            ..Default::default()
+        };
+        assert!(weekly_post(&facts, &slack, &notify(), &tick())
+            .await
+            .is_err());
+        let done = weekly_post(&facts, &slack, &notify(), &tick())
+            .await
+            .expect("the retry posts");
+        assert!(
+            matches!(done["shop"], WeeklyOutcome::Posted { .. }),
+            "{done:?}"
+        );
+        let again = weekly_post(&facts, &slack, &notify(), &tick())
+            .await
+            .expect("again");
+        assert_eq!(again["shop"], WeeklyOutcome::AlreadyPosted);
+        let posted = slack.posted.lock().expect("lock");
+        assert_eq!(posted.len(), 1);
+        assert_eq!(posted[0]["channel"], "C0SHOP");
+        let text = crate::slack::shown::texts(&posted[0]).join("\n");
+        assert!(
+            text.contains("`abc123` in *Prod* (<https://acme.slack.com/archives/C0SHOP/p1.000100|thread>) — failed"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_post_slack_may_have_made_is_not_made_again() {
+        let facts = MemoryFacts::default();
+        shop_ran(&facts, tick().at_ms - DAY_MS).await;
+        let slack = ScriptedSlack {
+            answers: Mutex::new(vec![SlackError::MaybePosted {
+                method: "chat.postMessage".into(),
+                reason: "timeout".into(),
+            }]),
+            ..Default::default()
+        };
+        assert!(weekly_post(&facts, &slack, &notify(), &tick())
+            .await
+            .is_err());
+        let retry = weekly_post(&facts, &slack, &notify(), &tick())
+            .await
+            .expect("retry");
+        assert_eq!(retry["shop"], WeeklyOutcome::AlreadyPosted);
+        assert!(slack.posted.lock().expect("lock").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_service_that_ran_nothing_for_two_weeks_gets_no_post() {
+        let facts = MemoryFacts::default();
+        shop_ran(&facts, tick().at_ms - 15 * DAY_MS).await;
+        let slack = ScriptedSlack::default();
+        let done = weekly_post(&facts, &slack, &notify(), &tick())
+            .await
+            .expect("quiet");
+        assert_eq!(done["shop"], WeeklyOutcome::Quiet);
+        assert!(slack.posted.lock().expect("lock").is_empty());
+    }
+
     #[test]
     fn the_week_is_named_by_its_monday() {
         let at = |time: &str| {
