@@ -253,7 +253,7 @@ fn scheduled(id: &str, at: i64) -> Value {
     json!({"version": "0", "id": id, "detail-type": "Scheduled Event", "source": "aws.events",
         "account": "123456789012", "time": gantry_core::analysis::verdict::utc(T0 + at),
         "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:123456789012:rule/gantry-WeeklyReportSchedule"],
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/gantry-weekly-report"],
         "detail": {}})
 }
 

@@ -262,6 +262,7 @@ fn demo_layout() -> Vec<DeclaredStage> {
                 name: stage.to_string(),
                 category: Some(category.to_string()),
             }],
+            account: None,
         })
         .collect()
 }

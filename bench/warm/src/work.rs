@@ -209,6 +209,7 @@ fn big_execution(stages: usize, actions: usize) -> Result<Execution, String> {
                     category: Some("Deploy".into()),
                 })
                 .collect(),
+            account: None,
         })
         .collect();
     e.set_layout(layout);

@@ -2,7 +2,9 @@
 //! decision lives in `gantry_core::notify`.
 
 use gantry_adapters::codepipeline::CodePipelineDetails;
-use gantry_adapters::dynamodb::{DynamoDeliveryFacts, DynamoExecutions, DynamoServiceIndex, StateTable};
+use gantry_adapters::dynamodb::{
+    DynamoDeliveryFacts, DynamoExecutions, DynamoServiceIndex, StateTable,
+};
 use gantry_adapters::slack::{RetryPolicy, SlackClient, SlackHttps};
 use gantry_adapters::sns::SnsTopic;
 use gantry_adapters::ssm::SsmParameters;
@@ -223,7 +225,10 @@ impl LiveNotifier {
             let report = sync_change(&change, &self.parameters, &self.index).await?;
             return Ok(reported(&report));
         }
-        if event["source"] == "aws.events" && event["detail-type"] == "Scheduled Event" {
+        // Two schedules reach the notifier: the weekly post's rule (handled with the events
+        // below) and the registry's reconcile (every other Scheduled Event).
+        let weekly = WeeklyTick::parse(event).is_some();
+        if !weekly && event["source"] == "aws.events" && event["detail-type"] == "Scheduled Event" {
             let report = reconcile(&self.services_path, &self.parameters, &self.index).await?;
             return Ok(reported(&report));
         }

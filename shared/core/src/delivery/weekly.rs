@@ -18,8 +18,13 @@ use std::collections::BTreeMap;
 pub const WEEKLY_DAYS: i64 = 7;
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
-/// EventBridge's scheduled event (`source` `aws.events`, `detail-type` `Scheduled Event`): what
-/// tells the weekly post from the CodePipeline events the notifier also hears.
+/// The end of the weekly rule's name (the template names it `<HubName>-weekly-report`).
+pub const WEEKLY_RULE_SUFFIX: &str = "-weekly-report";
+
+/// EventBridge's scheduled event (`source` `aws.events`, `detail-type` `Scheduled Event`) from
+/// the weekly rule: what tells the weekly post from the CodePipeline events the notifier also
+/// hears, and from its other schedule (the service registry's reconcile, every minute), which
+/// is a `Scheduled Event` too and is told apart by its rule (`resources`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WeeklyTick {
     pub id: String,
@@ -28,9 +33,18 @@ pub struct WeeklyTick {
 }
 
 impl WeeklyTick {
-    /// The tick, if `raw` is a scheduled event with a readable time.
+    /// The tick, if `raw` is the weekly rule's scheduled event with a readable time.
     pub fn parse(raw: &Value) -> Option<Self> {
         if raw["source"] != "aws.events" || raw["detail-type"] != "Scheduled Event" {
+            return None;
+        }
+        let from_the_weekly_rule = raw["resources"].as_array().is_some_and(|rules| {
+            rules
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|rule| rule.ends_with(WEEKLY_RULE_SUFFIX))
+        });
+        if !from_the_weekly_rule {
             return None;
         }
         let at = crate::clock::parse_utc(raw["time"].as_str()?)?;
@@ -155,7 +169,7 @@ mod tests {
 
     #[test]
     fn only_the_scheduled_event_is_a_tick() {
-        let tick = json!({"id": "e-1", "source": "aws.events", "detail-type": "Scheduled Event",
+        let tick = json!({"id": "e-1", "source": "aws.events", "detail-type": "Scheduled Event", "resources": ["arn:aws:events:us-east-1:123456789012:rule/gantry-weekly-report"], 
             "time": "2026-12-07T09:00:00Z", "detail": {}});
         let t = WeeklyTick::parse(&tick).expect("a tick");
         assert_eq!(t.id, "e-1");
@@ -163,6 +177,14 @@ mod tests {
         let stage = json!({"source": "aws.codepipeline", "detail-type": "CodePipeline Stage Execution State Change",
             "time": "2026-12-07T09:00:00Z", "detail": {}});
         assert_eq!(WeeklyTick::parse(&stage), None);
+        let reconcile = json!({"id": "e-2", "source": "aws.events", "detail-type": "Scheduled Event",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/gantry-NotifierFunctionServiceRegistryReconcile-AB12"],
+            "time": "2026-12-07T09:00:00Z", "detail": {}});
+        assert_eq!(
+            WeeklyTick::parse(&reconcile),
+            None,
+            "the registry's schedule is no tick"
+        );
     }
 
     use crate::delivery::testing::MemoryFacts;
@@ -232,7 +254,7 @@ mod tests {
     }
 
     fn tick() -> WeeklyTick {
-        WeeklyTick::parse(&json!({"id": "t", "source": "aws.events",
+        WeeklyTick::parse(&json!({"id": "t", "source": "aws.events", "resources": ["arn:aws:events:us-east-1:123456789012:rule/gantry-weekly-report"], 
             "detail-type": "Scheduled Event", "time": "2026-12-07T09:00:00Z"}))
         .expect("tick")
     }
@@ -312,7 +334,7 @@ mod tests {
     #[test]
     fn the_week_is_named_by_its_monday() {
         let at = |time: &str| {
-            WeeklyTick::parse(&json!({"source": "aws.events",
+            WeeklyTick::parse(&json!({"source": "aws.events", "resources": ["arn:aws:events:us-east-1:123456789012:rule/gantry-weekly-report"], 
             "detail-type": "Scheduled Event", "time": time}))
             .expect("tick")
             .week()

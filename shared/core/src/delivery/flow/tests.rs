@@ -326,6 +326,7 @@ fn a_stage_that_deploys_nothing_has_no_runs() {
                 name: "Act".into(),
                 category: Some(category.into()),
             }],
+            account: None,
         }])
     };
     execution.layout = declared("Build");
