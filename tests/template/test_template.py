@@ -59,13 +59,19 @@ def created(resolved: resolve.Resolved, resource: dict[str, Any]) -> bool:
     return condition is None or resolved.resolve({"Fn::If": [condition, True, False]})
 
 
-def rule_targeting(resolved: resolve.Resolved, function: str, schedule: bool = False) -> dict[str, Any]:
-    """The one rule that sends `function` events (or, with `schedule`, the one schedule)."""
+def rule_targeting(resolved: resolve.Resolved, function: str, schedule: bool = False,
+                   source: str = "aws.codepipeline", expression: str | None = None) -> dict[str, Any]:
+    """The one rule that sends `function` events from `source` (or, with `schedule`, the one
+    schedule, or the one with `expression`)."""
+    def matches(p: dict[str, Any]) -> bool:
+        if schedule:
+            return "ScheduleExpression" in p and expression in (None, p["ScheduleExpression"])
+        return "ScheduleExpression" not in p and p.get("EventPattern", {}).get("source") == [source]
     rules = [
         r["Properties"]
         for r in resolved.of_type("AWS::Events::Rule").values()
         if created(resolved, r)
-        and ("ScheduleExpression" in r["Properties"]) == schedule
+        and matches(r["Properties"])
         and any(t["Arn"] == {"Fn::GetAtt": [function, "Arn"]} for t in r["Properties"]["Targets"])
     ]
     assert len(rules) == 1, f"{function}: expected one EventBridge rule, found {len(rules)}"
@@ -133,9 +139,10 @@ class Events(unittest.TestCase):
         for resource in ("WeeklyReportSchedule", "WeeklyReportPermission"):
             self.assertFalse(created(DEFAULT, DEFAULT.resources[resource]), resource)
         on = resolve.Resolved({"WeeklyReport": "true"}, transformed=DEFAULT.template)
-        rule = rule_targeting(on, "NotifierFunction", schedule=True)
-        self.assertEqual(rule["ScheduleExpression"], "cron(0 9 ? * MON *)")
-        # EventBridge's own Scheduled Event: the notifier tells it from CodePipeline's by shape.
+        rule = rule_targeting(on, "NotifierFunction", schedule=True, expression="cron(0 9 ? * MON *)")
+        # EventBridge's own Scheduled Event: the notifier tells it from CodePipeline's by shape,
+        # and from the registry's reconcile (also a schedule) by the rule's name.
+        self.assertEqual(on.resolve(rule["Name"]), "gantry-weekly-report")
         self.assertFalse({"Input", "InputPath", "InputTransformer"} & set(rule["Targets"][0]))
         permission = on.resources["WeeklyReportPermission"]
         self.assertTrue(created(on, permission))
@@ -144,6 +151,13 @@ class Events(unittest.TestCase):
         self.assertEqual(permission["Properties"]["SourceArn"], {"Fn::GetAtt": ["WeeklyReportSchedule", "Arn"]})
         # The pipeline events' rule is still the one it was.
         self.assertEqual(rule_targeting(on, "NotifierFunction")["EventPattern"]["source"], ["aws.codepipeline"])
+
+    def test_the_notifier_keeps_the_registry_from_parameter_store_changes_and_a_reconcile_each_minute(self) -> None:
+        rule = rule_targeting(DEFAULT, "NotifierFunction", source="aws.ssm")
+        self.assertEqual(rule["EventPattern"]["detail-type"], ["Parameter Store Change"])
+        self.assertIn("/gantry/services/", json.dumps(rule["EventPattern"]["detail"]))
+        reconcile = rule_targeting(DEFAULT, "NotifierFunction", schedule=True, expression="rate(1 minute)")
+        self.assertFalse(reconcile.get("Name", "").endswith("-weekly-report"))
 
     def test_the_traffic_shifter_sweeps_for_orphaned_deployments_every_minute(self) -> None:
         rule = rule_targeting(DEFAULT, "TrafficShifterFunction", schedule=True)
@@ -337,6 +351,25 @@ class Pipeline(unittest.TestCase):
         qa = user_parameters(resolved, "QA")
         self.assertNotIn("test_listener_arn", qa)
         self.assertEqual(qa["lifecycle_hooks"], [])
+
+    def test_a_stage_in_another_account_names_its_role_there_and_that_account_may_pull_the_image(self) -> None:
+        resolved = service({"ProdAccountId": "222222222222", "TargetExternalId": "shop-ext-1"})
+        prod = user_parameters(resolved, "Prod")
+        self.assertEqual(prod["role_arn"], "arn:aws:iam::222222222222:role/gantry-target-shop")
+        self.assertEqual(prod["external_id"], "shop-ext-1")
+        for stage in ("Dev", "QA"):
+            self.assertNotIn("role_arn", user_parameters(resolved, stage))
+        policy = resolved._decide(resolved.resources["ImageRepository"]["Properties"])["RepositoryPolicyText"]
+        (statement,) = policy["Statement"]
+        self.assertEqual(statement["Principal"]["AWS"], ["arn:aws:iam::222222222222:root"])
+        self.assertNotIn("ecr:PutImage", statement["Action"])
+
+    def test_every_stage_in_the_pipelines_account_assumes_no_role_and_shares_no_image(self) -> None:
+        for stage in ("Dev", "QA", "Prod"):
+            params = user_parameters(SERVICE, stage)
+            self.assertNotIn("role_arn", params)
+            self.assertNotIn("external_id", params)
+        self.assertNotIn("RepositoryPolicyText", SERVICE._decide(SERVICE.resources["ImageRepository"]["Properties"]))
 
     def test_no_alarm_names_is_an_empty_list(self) -> None:
         # An empty CommaDelimitedList reaches intrinsics as [""], as CloudFormation passes it.
