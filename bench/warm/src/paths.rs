@@ -7,13 +7,13 @@
 
 use gantry_core::approval::{interaction, Button};
 use gantry_core::config::NotifyConfig;
+use gantry_core::ingest::routing::RouteTable;
 use gantry_core::ingest::DeliveryId;
 use gantry_core::ingest::{Answer, Claim, DeliveryLedger, Ingest, DEFAULT_MAX_BODY_BYTES};
 use gantry_core::ingest::{PipelineStarter, StartError, StartRequest};
 use gantry_core::notify::{
     render, DeclaredAction, DeclaredStage, Execution, PipelineEvent, Trigger,
 };
-use gantry_core::routing::RouteTable;
 use gantry_core::secrets::SecretString;
 use gantry_core::signature::verify_slack;
 use gantry_core::store::StoreError;

@@ -20,10 +20,10 @@ use gantry_core::analysis::{
 };
 use gantry_core::approval::{authorize, Act, ChangeOwners, Clicker, StageApprovers, Verdict};
 use gantry_core::config::Verbosity;
+use gantry_core::ingest::push::{Commit, GitRef, Provider, Push};
+use gantry_core::ingest::routing::{route, RouteDecision, RouteTable};
 use gantry_core::notify::render::{self, MAX_BLOCKS, MAX_HEADER_TEXT, MAX_SECTION_TEXT};
 use gantry_core::notify::{DeclaredAction, DeclaredStage, Execution, PipelineEvent};
-use gantry_core::push::{Commit, GitRef, Provider, Push};
-use gantry_core::routing::{route, RouteDecision, RouteTable};
 use gantry_core::traffic::{next_step, sample, AlarmReading, AlarmState, Observed};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -112,7 +112,7 @@ fn big_push(commits: usize, files: usize, routes: usize) -> Push {
         repository: "acme/monorepo".into(),
         repository_url: None,
         git_ref: GitRef {
-            kind: gantry_core::push::RefKind::Branch,
+            kind: gantry_core::ingest::push::RefKind::Branch,
             name: "main".into(),
         },
         before: "a".repeat(40),

@@ -35,8 +35,6 @@ pub mod codepipeline_limits;
 pub mod config;
 pub mod ingest;
 pub mod notify;
-pub mod push;
-pub mod routing;
 pub mod secrets;
 pub mod signature;
 pub mod slack;

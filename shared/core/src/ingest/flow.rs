@@ -8,8 +8,8 @@ use super::parked::{Newest, NoRetryQueue, ParkedOutcome, ParkedStart, PushHistor
 use super::start::{PipelineStarter, StartError, StartRequest};
 use super::started::{PushFacts, StartedPush, StartedPushes};
 use super::{Claim, DeliveryId, DeliveryLedger};
-use crate::push::{Provider, Push, RefKind};
-use crate::routing::{route, RouteDecision, RouteTable};
+use crate::ingest::push::{Provider, Push, RefKind};
+use crate::ingest::routing::{route, RouteDecision, RouteTable};
 use crate::secrets::SecretString;
 use crate::signature::{verify_github, verify_gitlab};
 pub use parked_batch::QueuedMessage;

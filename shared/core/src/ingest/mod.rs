@@ -7,6 +7,8 @@
 mod delivery;
 mod flow;
 mod parked;
+pub mod push;
+pub mod routing;
 mod start;
 mod started;
 

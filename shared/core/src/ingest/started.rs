@@ -3,7 +3,7 @@
 //! `PUSHER` is whatever the caller of `StartPipelineExecution` typed (the console's *Release
 //! change* included), while this record is written only by the webhook, after a signed push.
 
-use crate::push::Push;
+use crate::ingest::push::Push;
 use crate::store::StoreError;
 
 /// How long the record of a started push is kept (the state table's TTL). The four-eyes rule
@@ -99,8 +99,8 @@ pub trait StartedPushes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::push::testing::push;
-    use crate::push::Commit;
+    use crate::ingest::push::testing::push;
+    use crate::ingest::push::Commit;
 
     #[test]
     fn the_facts_name_the_authenticated_pusher_and_every_author() {

@@ -5,7 +5,7 @@ mod index;
 
 pub use glob::Globs;
 
-use crate::push::{Provider, Push, RefKind};
+use crate::ingest::push::{Provider, Push, RefKind};
 use index::PathIndex;
 use serde::Deserialize;
 

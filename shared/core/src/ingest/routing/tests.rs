@@ -1,8 +1,8 @@
 //! Tests of `routing`: this file is the body of its `#[cfg(test)] mod tests;`.
 
 use super::*;
-use crate::push::testing::push;
-use crate::push::Commit;
+use crate::ingest::push::testing::push;
+use crate::ingest::push::Commit;
 
 fn table(json: &str) -> RouteTable {
     RouteTable::parse(json).unwrap()
