@@ -4,10 +4,13 @@
 mod parked_batch;
 
 use super::delivery::{github_payload, Delivery, EventKind, Inbound};
-use super::parked::{Newest, NoRetryQueue, ParkedOutcome, ParkedStart, PushHistory, RetryQueue};
-use super::start::{PipelineStarter, StartError, StartRequest};
-use super::started::{PushFacts, StartedPush, StartedPushes};
-use super::{Claim, DeliveryId, DeliveryLedger};
+use super::parked::{Newest, ParkedOutcome, ParkedStart};
+use super::ports::{
+    Claim, DeliveryId, DeliveryLedger, NoRetryQueue, PipelineStarter, PushHistory, RetryQueue,
+    StartedPushes,
+};
+use super::start::{StartError, StartRequest};
+use super::started::{PushFacts, StartedPush};
 use crate::ingest::push::{Provider, Push, RefKind};
 use crate::ingest::routing::{route, RouteDecision, RouteTable};
 use crate::secrets::SecretString;

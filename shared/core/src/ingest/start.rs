@@ -118,15 +118,6 @@ pub enum StartError {
     Unavailable { pipeline: String, reason: String },
 }
 
-/// The port the webhook uses to start executions.
-pub trait PipelineStarter {
-    /// Starts an execution; returns its id.
-    fn start(
-        &self,
-        request: &StartRequest,
-    ) -> impl std::future::Future<Output = Result<String, StartError>> + Send;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

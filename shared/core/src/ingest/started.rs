@@ -4,7 +4,6 @@
 //! change* included), while this record is written only by the webhook, after a signed push.
 
 use crate::ingest::push::Push;
-use crate::store::StoreError;
 
 /// How long the record of a started push is kept (the state table's TTL). The four-eyes rule
 /// looks back over a ref's pushes until the stage last succeeded; pushes older than this are
@@ -84,16 +83,6 @@ pub struct StartedPush {
     /// The commit the execution runs (the pushed head).
     pub commit_id: String,
     pub facts: PushFacts,
-}
-
-/// The port that keeps the record of each started execution (the state table in production):
-/// the execution's own record, and its place in the ref's history of pushes.
-pub trait StartedPushes {
-    /// Records `started`; writing it twice writes the same record.
-    fn record_start(
-        &self,
-        started: &StartedPush,
-    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
 }
 
 #[cfg(test)]

@@ -3,9 +3,10 @@
 //! the queue's redrive limit, go to its dead-letter queue).
 
 use super::Ingest;
-use crate::ingest::parked::{ParkedOutcome, ParkedStart, PushHistory, RetryQueue};
-use crate::ingest::start::PipelineStarter;
-use crate::ingest::{DeliveryLedger, StartedPushes};
+use crate::ingest::parked::{ParkedOutcome, ParkedStart};
+use crate::ingest::ports::{
+    DeliveryLedger, PipelineStarter, PushHistory, RetryQueue, StartedPushes,
+};
 
 /// One message of a batch: its id and body, as the queue delivered them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
