@@ -433,10 +433,10 @@ where
         chat: &C,
         key: &ExecutionRef,
         record: &super::ExecutionRecord,
-        thread: Option<&super::PostedMessage>,
+        thread: Option<&crate::slack::PostedMessage>,
         post: &str,
         body: &Value,
-    ) -> Result<super::PostedMessage, SlackError> {
+    ) -> Result<crate::slack::PostedMessage, SlackError> {
         let channel = body["channel"].as_str().unwrap_or_default();
         if record.slack.uncertain.contains(post) {
             let found = chat
