@@ -16,7 +16,7 @@ pub mod click;
 pub mod close;
 pub mod deploy_controls;
 pub mod events;
-pub mod flows;
+pub mod flow;
 pub mod interaction;
 pub mod message;
 pub mod pipeline;
@@ -33,7 +33,7 @@ pub use authorize::{
 pub use change::{change_since, Provenance, PushedChange, StageSuccesses};
 pub use click::ClickReply;
 pub use events::{ActionFinished, ApprovalEvent, ApprovalNotice};
-pub use flows::{ApprovalPorts, Approvals};
+pub use flow::{ApprovalPorts, Approvals};
 pub use interaction::{Button, Interaction, InteractionError};
 pub use message::{render_closed, render_request};
 pub use pipeline::{
@@ -288,5 +288,3 @@ mod tests {
         assert_eq!(c("v1.2.3").short_id(), "v1.2.3");
     }
 }
-#[cfg(test)]
-mod flow_tests;

@@ -228,3 +228,6 @@ impl<A: ApprovalPorts> Approvals<A> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

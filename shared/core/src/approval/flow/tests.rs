@@ -1,9 +1,11 @@
 //! The approval flows on in-memory fakes: what a user notices (the decision CodePipeline gets,
 //! the message, what the clicker is told), with every port faked.
 
-use super::interaction::{Click, APPROVE, CONTINUE, EXTEND, PAUSE, PROMOTE, REJECT, RESUME};
-use super::testing::*;
-use super::*;
+use crate::approval::interaction::{
+    Click, APPROVE, CONTINUE, EXTEND, PAUSE, PROMOTE, REJECT, RESUME,
+};
+use crate::approval::testing::*;
+use crate::approval::*;
 use crate::ingest::Inbound;
 use crate::traffic::{Command, DeploymentRecord, DeploymentStatus, PipelineContext};
 
