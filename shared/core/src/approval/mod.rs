@@ -3,8 +3,8 @@
 //! CodePipeline events that open and close an approval.
 //!
 //! The feature's shape: plain data and pure decisions (`authorize`, `claim`, `message`,
-//! `events`, `interaction`, `pipeline`, `rules`); its ports (`ports`); its flows, generic over
-//! the ports (`flows` holds `Approvals` and the event dispatch): `request` (an approval started:
+//! `events`, `interaction`, `pipeline`); its ports (`ports`); its flows, generic over the
+//! ports (`flow` holds `Approvals` and the event dispatch): `request` (an approval started:
 //! post the request), `click` (an Approve / Reject click is decided there), `close` (ended
 //! outside Slack), `deploy_controls` (the traffic shifter's Promote / Roll back buttons).
 //! In-memory fakes of every port, for the unit tests, are in `testing`.
