@@ -610,7 +610,7 @@ async fn an_invocation_that_died_after_a_shift_is_resumed_without_shifting_twice
     assert_eq!(job(id(&first)).await["status"], "InProgress");
 
     // Lambda retries the same event (a minute later): the dead invocation's lease has run out.
-    tokio::time::sleep(s.slice + gantry_core::traffic::turn::LEASE_MARGIN).await;
+    tokio::time::sleep(s.slice + gantry_core::traffic::steps::turn::LEASE_MARGIN).await;
     let views = run_to_end(&rig.shifter, &first).await;
     assert_eq!(status(&views), "Succeeded");
     assert_eq!(
@@ -779,7 +779,7 @@ async fn the_image_can_come_from_an_imagedefinitions_artifact() {
         .await
         .expect("bucket");
     let definitions = format!(r#"[{{"name": "{CONTAINER}", "imageUri": "{NEW_IMAGE}"}}]"#);
-    let zip = gantry_core::traffic::images::zip_archive(&[(
+    let zip = gantry_core::traffic::setup::images::zip_archive(&[(
         "imagedefinitions.json",
         definitions.as_bytes(),
     )]);
@@ -925,7 +925,7 @@ async fn the_sample_events_are_jobs_with_valid_parameters() {
         let event: CodePipelineJobEvent =
             serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         let job = gantry_core::traffic::Job::from_event(&event).unwrap();
-        gantry_core::traffic::params::parse(&job.user_parameters)
+        gantry_core::traffic::setup::params::parse(&job.user_parameters)
             .unwrap_or_else(|e| panic!("{file}: {e}"));
     }
 }
@@ -1116,7 +1116,7 @@ impl<C: gantry_core::traffic::Cluster + Sync> gantry_core::traffic::Cluster for 
     async fn register_with_images(
         &self,
         arn: &str,
-        updates: &[gantry_core::traffic::images::ImageUpdate],
+        updates: &[gantry_core::traffic::setup::images::ImageUpdate],
     ) -> Result<String, ShiftError> {
         tokio::time::sleep(Duration::from_millis(500)).await;
         self.registered
@@ -1257,7 +1257,7 @@ async fn a_rollback_that_cannot_finish_fails_the_invocation_and_its_retry_finish
     assert_eq!(job(id(&second)).await["status"], "InProgress");
     // ELB is back; Lambda retries the event once the lease has run out.
     shop.fail_listener_calls("ModifyListener", 0).await;
-    tokio::time::sleep(rig.shifter.slice + gantry_core::traffic::turn::LEASE_MARGIN).await;
+    tokio::time::sleep(rig.shifter.slice + gantry_core::traffic::steps::turn::LEASE_MARGIN).await;
     let views = run_to_end(&rig.shifter, &second).await;
     assert!(failure_message(&views).starts_with("rolled back at 10% green"));
     assert_eq!(shop.weights(false).await, (100, 0));
@@ -1401,7 +1401,7 @@ impl<C: gantry_core::traffic::Cluster + Sync> gantry_core::traffic::Cluster
     async fn register_with_images(
         &self,
         arn: &str,
-        updates: &[gantry_core::traffic::images::ImageUpdate],
+        updates: &[gantry_core::traffic::setup::images::ImageUpdate],
     ) -> Result<String, ShiftError> {
         self.0.register_with_images(arn, updates).await
     }
@@ -1443,7 +1443,7 @@ async fn a_crash_after_recording_the_deployment_resumes_it_instead_of_rolling_ba
 
     // Lambda retries the same event, a minute later: by then the dead invocation's lease (its
     // slice and a margin) has run out.
-    tokio::time::sleep(s.slice + gantry_core::traffic::turn::LEASE_MARGIN).await;
+    tokio::time::sleep(s.slice + gantry_core::traffic::steps::turn::LEASE_MARGIN).await;
     let views = run_to_end(&rig.shifter, &first).await;
     assert_eq!(status(&views), "Succeeded", "{}", outcome(&views));
     let (green_td, _) = shop.service(&shop.green_service).await;

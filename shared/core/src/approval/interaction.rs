@@ -13,7 +13,7 @@ pub const APPROVE: &str = "gantry.approval.approve";
 pub const REJECT: &str = "gantry.approval.reject";
 pub const PROMOTE: &str = "gantry.deploy.promote";
 pub const ROLLBACK: &str = "gantry.deploy.rollback";
-pub use crate::traffic::report::{
+pub use crate::traffic::steps::report::{
     CONTINUE_ACTION as CONTINUE, EXTEND_ACTION as EXTEND, PAUSE_ACTION as PAUSE,
     RESUME_ACTION as RESUME,
 };

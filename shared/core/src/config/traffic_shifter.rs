@@ -48,7 +48,7 @@ impl TrafficShifterConfig {
 fn settle_seconds(env: &impl Env) -> Result<i64, ConfigError> {
     let var = Var::AnalysisSettleSeconds;
     let Some(raw) = optional(env, var)? else {
-        return Ok(crate::traffic::judged::DEFAULT_SETTLE_SECONDS);
+        return Ok(crate::traffic::phases::judged::DEFAULT_SETTLE_SECONDS);
     };
     match raw.parse::<i64>() {
         Ok(n) if (-86_400..=3_600).contains(&n) => Ok(n),
@@ -63,7 +63,7 @@ fn settle_seconds(env: &impl Env) -> Result<i64, ConfigError> {
 fn orphan_after_seconds(env: &impl Env) -> Result<u32, ConfigError> {
     let var = Var::OrphanAfterSeconds;
     let Some(raw) = optional(env, var)? else {
-        return Ok(crate::traffic::sweep::DEFAULT_ORPHAN_AFTER_SECONDS);
+        return Ok(crate::traffic::phases::sweep::DEFAULT_ORPHAN_AFTER_SECONDS);
     };
     match raw.parse::<u32>() {
         Ok(n) if (1..=86_400).contains(&n) => Ok(n),
@@ -113,7 +113,7 @@ mod tests {
         let c = TrafficShifterConfig::from_env(&env(&[])).unwrap();
         assert_eq!(
             c.analysis_settle_seconds,
-            crate::traffic::judged::DEFAULT_SETTLE_SECONDS
+            crate::traffic::phases::judged::DEFAULT_SETTLE_SECONDS
         );
         let c =
             TrafficShifterConfig::from_env(&env(&[("GANTRY_ANALYSIS_SETTLE_SECONDS", "-3600")]))

@@ -7,8 +7,8 @@ mod confirm_step;
 mod lifecycle_step;
 mod sweep_step;
 
-use super::progress::Thread;
-use super::record::{DeploymentRecord, DeploymentStatus, HandOver};
+use super::phases::record::{DeploymentRecord, DeploymentStatus, HandOver};
+use super::steps::progress::Thread;
 use super::{
     Ack, AlarmWatch, ArtifactStore, Cluster, DeploymentStore, HookFunctions, JobFailure,
     JobProgress, Jobs, LoadBalancer, ServiceScaling, ShiftError, SlackProgress, TargetMetrics,
@@ -17,15 +17,15 @@ use super::{InputArtifact, Job};
 use crate::clock::now_epoch_millis as now_ms;
 use crate::clock::{instant_now, sleep};
 use crate::slack::Chat;
-use crate::traffic::images::{self, ImageError, ImageUpdate};
-use crate::traffic::phase::new_share;
-use crate::traffic::preflight;
-use crate::traffic::report::{self, ProgressView, Services};
-use crate::traffic::retry::{self, Blind};
-use crate::traffic::weights::read_weights;
+use crate::traffic::checks::preflight;
+use crate::traffic::phases::phase::new_share;
+use crate::traffic::setup::images::{self, ImageError, ImageUpdate};
+use crate::traffic::setup::weights::read_weights;
+use crate::traffic::steps::report::{self, ProgressView, Services};
+use crate::traffic::steps::retry::{self, Blind};
 use crate::traffic::{
-    next_step, params, Command, Deployment, Observed, Phase, RollbackReason, ServiceSnapshot,
-    ShiftAction, Timing, TokenError, TrafficPlan, UserParameters, Weights,
+    next_step, setup::params, Command, Deployment, Observed, Phase, RollbackReason,
+    ServiceSnapshot, ShiftAction, Timing, TokenError, TrafficPlan, UserParameters, Weights,
 };
 pub use analysis_step::Gate;
 use analysis_step::{hold, steer_gate};
@@ -132,7 +132,7 @@ impl<P: ShifterPorts> Shifter<P> {
         // A first invocation claims the deployment (the job's, hand-over 0) before its first
         // write: of two copies of one job event, the one that loses registers nothing.
         let first = job.continuation_token.is_none();
-        if first && !super::turn::wait_for_turn(&self.store, &job.id, 0, end).await? {
+        if first && !super::steps::turn::wait_for_turn(&self.store, &job.id, 0, end).await? {
             tracing::info!(job = %job.id, "another invocation started this deployment: not acting");
             return Ok(ShiftOutcome::AlreadyFinished);
         }
@@ -160,7 +160,7 @@ impl<P: ShifterPorts> Shifter<P> {
                 return ended;
             }
         };
-        if !first && !super::turn::wait_for_turn(&self.store, &d.id, d.seq, end).await? {
+        if !first && !super::steps::turn::wait_for_turn(&self.store, &d.id, d.seq, end).await? {
             // A repeated invocation: a later one has the deployment, or this one's twin
             // already gave the job its result. Nothing to do, nothing to report.
             tracing::info!(deployment = %d.id, seq = d.seq, "overtaken by another invocation: not acting");
@@ -748,7 +748,7 @@ impl<P: ShifterPorts> Shifter<P> {
             self.restore_live_capacity(p, d)
         );
         let back = Weights::all_to(d.live);
-        if let Err(e) = super::retry::until(end, || self.set_back(p, back)).await {
+        if let Err(e) = super::steps::retry::until(end, || self.set_back(p, back)).await {
             let incomplete = format!(
                 "{message}. ROLLBACK INCOMPLETE so far: the listener could not be set back to 100% {} ({e}); retrying",
                 d.live
@@ -760,7 +760,7 @@ impl<P: ShifterPorts> Shifter<P> {
                 .await;
             return Err(e);
         }
-        let test_back = super::retry::until(end, || self.set_test_back(p, d)).await;
+        let test_back = super::steps::retry::until(end, || self.set_test_back(p, d)).await;
         let idle = p.side(d.new_side());
         let mut message = message;
         if let Err(e) = test_back {
@@ -950,7 +950,7 @@ impl<P: ShifterPorts> Shifter<P> {
     /// reads the table next.
     async fn set_status(&self, d: &Deployment, status: DeploymentStatus, summary: &str) {
         let deadline = instant_now() + Duration::from_secs(5);
-        let written = super::retry::until(deadline, || {
+        let written = super::steps::retry::until(deadline, || {
             self.store
                 .set_status(&d.id, status, summary, now_ms() / 1000)
         })
@@ -970,7 +970,7 @@ impl<P: ShifterPorts> Shifter<P> {
 
     fn log_step(&self, p: &UserParameters, d: &Deployment, what: &str) {
         let new = d.new_side();
-        let expected = crate::traffic::phase::expected_weights(d, d.phase);
+        let expected = crate::traffic::phases::phase::expected_weights(d, d.phase);
         tracing::info!(
             deployment = %d.id,
             phase = phase_name(d.phase),
@@ -1015,7 +1015,10 @@ impl<P: ShifterPorts> Shifter<P> {
                 version: d.judged.controls,
                 paused: d.judged.paused,
             }),
-            pause_hook: crate::traffic::hooks::pausing_at(&p.lifecycle_hooks, d.hook.as_ref()),
+            pause_hook: crate::traffic::setup::hooks::pausing_at(
+                &p.lifecycle_hooks,
+                d.hook.as_ref(),
+            ),
         };
         match slack.publish(&self.store, thread, &view).await {
             Ok(Some(posted)) => {
@@ -1047,7 +1050,7 @@ pub(super) fn services(p: &UserParameters, d: &Deployment) -> Services {
 
 /// The new side's share the phase stands for, when the listener could not be read.
 fn report_share(d: &Deployment) -> u8 {
-    crate::traffic::phase::expected_weights(d, d.phase).percent(d.new_side())
+    crate::traffic::phases::phase::expected_weights(d, d.phase).percent(d.new_side())
 }
 
 fn same_step(a: Phase, b: Phase) -> bool {

@@ -4,46 +4,30 @@
 //!
 //! Nothing here talks to AWS; `crate::traffic` observes, applies and reports.
 
-pub mod budget;
-pub mod confirm;
-pub mod deployment;
+pub mod checks;
 pub mod flow;
-pub mod health;
-pub mod hooks;
-pub mod images;
-pub mod job;
-pub mod judged;
-pub mod params;
-pub mod phase;
-pub mod plan;
+pub mod phases;
 pub mod ports;
-pub mod preflight;
-pub mod progress;
-pub mod record;
-pub mod report;
-pub mod retry;
 pub mod sample;
-pub mod scaling;
+pub mod setup;
 #[cfg(test)]
 mod simulation;
-pub mod sweep;
+pub mod steps;
 #[cfg(test)]
 pub mod testing;
-pub mod turn;
-pub mod weights;
 
-pub use budget::invocation_budget;
-pub use confirm::{Forged, InvokeDeclaration, IssuedJob};
-pub use deployment::{Deployment, ServiceSnapshot, Timing, TokenError, MAX_TOKEN_CHARS};
+pub use checks::budget::invocation_budget;
+pub use checks::confirm::{Forged, InvokeDeclaration, IssuedJob};
 pub use flow::{ShiftOutcome, Shifter, ShifterPorts, DEFAULT_SLICE};
-pub use job::{ArtifactCredentials, InputArtifact, Job, JobFailure, PipelineContext};
-pub use params::{ParamsError, SideSpec, TrafficControl, UserParameters};
-pub use phase::{
+pub use phases::deployment::{Deployment, ServiceSnapshot, Timing, TokenError, MAX_TOKEN_CHARS};
+pub use phases::phase::{
     next_step, AlarmReading, AlarmState, Command, Observed, Phase, RollbackReason, Rollout,
     ServiceStatus, ShiftAction, TargetHealth,
 };
-pub use plan::{Step, Strategy, TrafficPlan};
+pub use phases::record::{DeploymentRecord, DeploymentStatus, HandOver, Watch};
 pub use ports::*;
-pub use progress::{SlackProgress, Thread};
-pub use record::{DeploymentRecord, DeploymentStatus, HandOver, Watch};
-pub use weights::{ForwardTarget, Side, Weights, WeightsError};
+pub use setup::job::{ArtifactCredentials, InputArtifact, Job, JobFailure, PipelineContext};
+pub use setup::params::{ParamsError, SideSpec, TrafficControl, UserParameters};
+pub use setup::plan::{Step, Strategy, TrafficPlan};
+pub use setup::weights::{ForwardTarget, Side, Weights, WeightsError};
+pub use steps::progress::{SlackProgress, Thread};

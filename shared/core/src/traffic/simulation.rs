@@ -12,7 +12,7 @@
 //! sets how many seeds the test runs (default `DEFAULT_SCHEDULES`).
 
 use super::flow::SweepReport;
-use super::hooks::LifecycleStage;
+use super::setup::hooks::LifecycleStage;
 use super::testing::*;
 use super::*;
 use crate::clock::simulated;

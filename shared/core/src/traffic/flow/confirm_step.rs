@@ -2,7 +2,7 @@
 //! anything is read, registered or moved.
 
 use super::Shifter;
-use crate::traffic::confirm::{check_declared, check_issued, check_placed, check_running};
+use crate::traffic::checks::confirm::{check_declared, check_issued, check_placed, check_running};
 use crate::traffic::{DeploymentStore, Job, Jobs, PipelineContext, ShiftError};
 
 impl<P: super::ShifterPorts> Shifter<P> {

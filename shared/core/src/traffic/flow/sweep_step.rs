@@ -4,13 +4,13 @@
 
 use super::Shifter;
 use crate::clock::now_epoch_millis as now_ms;
-use crate::traffic::progress::Thread;
-use crate::traffic::report;
-use crate::traffic::sweep::{self, Listed, Orphan, SweepVerdict, Unreported};
-use crate::traffic::turn::LEASE_MARGIN;
-use crate::traffic::weights::read_weights;
+use crate::traffic::phases::sweep::{self, Listed, Orphan, SweepVerdict, Unreported};
+use crate::traffic::setup::weights::read_weights;
+use crate::traffic::steps::progress::Thread;
+use crate::traffic::steps::report;
+use crate::traffic::steps::turn::LEASE_MARGIN;
 use crate::traffic::{
-    params, Deployment, DeploymentRecord, DeploymentStatus, DeploymentStore, HandOver, Job,
+    setup::params, Deployment, DeploymentRecord, DeploymentStatus, DeploymentStore, HandOver, Job,
     JobFailure, JobProgress, Jobs, LoadBalancer, ShiftError, ShiftOutcome,
 };
 use std::time::{Duration, Instant};

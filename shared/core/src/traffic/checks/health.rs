@@ -1,6 +1,6 @@
 //! Counting a target group's targets by health, as the shifter judges them.
 
-use super::phase::TargetHealth;
+use crate::traffic::phases::phase::TargetHealth;
 
 /// Counts targets given as the load balancer's (state, reason) pairs. Once traffic may reach
 /// a target, only `healthy` serves it: `draining` (deregistering, or failing and being

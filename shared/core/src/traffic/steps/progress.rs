@@ -2,9 +2,9 @@
 //! has opened the thread, then updated in place at every step, with Promote now / Roll back
 //! buttons while the deployment runs.
 
-use super::{DeploymentStore, PipelineContext};
 use crate::slack::{Chat, PostedMessage, SlackError};
-use crate::traffic::report::{render, ProgressOutcome, ProgressView};
+use crate::traffic::steps::report::{render, ProgressOutcome, ProgressView};
+use crate::traffic::{DeploymentStore, PipelineContext};
 
 /// Slack, for deployment progress.
 #[derive(Debug, Clone)]
@@ -103,7 +103,7 @@ impl<K: Chat + Sync> SlackProgress<K> {
         let body = serde_json::json!({
             "channel": parent.channel,
             "thread_ts": parent.ts,
-            "text": crate::traffic::report::clip(text, 3000),
+            "text": crate::traffic::steps::report::clip(text, 3000),
         });
         self.client.post(&body).await.map(drop)
     }

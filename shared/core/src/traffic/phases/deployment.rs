@@ -1,11 +1,11 @@
 //! One deployment's state: what was decided at the start (sides, the new task definition, the
 //! plan) and where it stands (`Phase`). Serialized, it is the continuation token.
 
-use super::hooks::HookRun;
-use super::judged::StepState;
-use super::plan::TrafficPlan;
-use super::scaling::SavedScaling;
-use super::weights::Side;
+use crate::traffic::phases::judged::StepState;
+use crate::traffic::phases::scaling::SavedScaling;
+use crate::traffic::setup::hooks::HookRun;
+use crate::traffic::setup::plan::TrafficPlan;
+use crate::traffic::setup::weights::Side;
 use serde::{Deserialize, Serialize};
 
 /// CodePipeline's limit on a continuation token.
@@ -269,7 +269,7 @@ pub enum Phase {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::traffic::plan::Strategy;
+    use crate::traffic::setup::plan::Strategy;
 
     #[test]
     fn only_the_token_handed_over_resumes_the_deployment() {
@@ -359,8 +359,8 @@ mod tests {
 
     #[test]
     fn the_longest_token_fits_with_a_hook_in_progress_and_both_sides_scaling() {
-        use crate::traffic::hooks::{HookRun, LifecycleStage, MAX_DETAILS_CHARS};
-        use crate::traffic::scaling::{SavedScaling, SuspendedState};
+        use crate::traffic::phases::scaling::{SavedScaling, SuspendedState};
+        use crate::traffic::setup::hooks::{HookRun, LifecycleStage, MAX_DETAILS_CHARS};
         let mut d = deployment(&"f".repeat(255), &"j".repeat(64));
         let state = SuspendedState {
             dynamic_scaling_in: true,

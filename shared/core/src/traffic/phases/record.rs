@@ -1,8 +1,8 @@
 //! A deployment's record as the traffic shifter reads and writes it through `DeploymentStore`:
 //! where it stands, the operator's pending command and its Slack message.
 
-use super::{Command, PipelineContext};
 use crate::slack::PostedMessage;
+use crate::traffic::{Command, PipelineContext};
 
 /// Where a deployment stands, as the record says (`status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

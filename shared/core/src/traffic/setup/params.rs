@@ -3,9 +3,9 @@
 //! Parsed by hand over `serde_json::Value` rather than derived, so that a wrong type, a value
 //! out of range or a typo in a key says which field, in the words of the documentation.
 
-use super::hooks::{LifecycleHook, LifecycleStage, TimeoutAction};
-use super::plan::Strategy;
-use super::weights::Side;
+use crate::traffic::setup::hooks::{LifecycleHook, LifecycleStage, TimeoutAction};
+use crate::traffic::setup::plan::Strategy;
+use crate::traffic::setup::weights::Side;
 use serde_json::{Map, Value};
 
 /// Where the weights live: a listener's default action or one listener rule.

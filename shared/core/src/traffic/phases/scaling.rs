@@ -44,10 +44,10 @@ impl SavedScaling {
         self.blue.is_none() && self.green.is_none()
     }
 
-    pub fn of(&self, side: super::Side) -> Option<SuspendedState> {
+    pub fn of(&self, side: crate::traffic::Side) -> Option<SuspendedState> {
         match side {
-            super::Side::Blue => self.blue,
-            super::Side::Green => self.green,
+            crate::traffic::Side::Blue => self.blue,
+            crate::traffic::Side::Green => self.green,
         }
     }
 }

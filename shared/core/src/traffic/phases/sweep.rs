@@ -14,8 +14,8 @@
 //! out, on the condition that the lease is still the one it judged, so an invocation that
 //! arrives meanwhile either wins (the sweep leaves) or finds itself overtaken.
 
-use super::phase::{Command, RollbackReason};
-use super::record::{DeploymentRecord, DeploymentStatus, Watch};
+use crate::traffic::phases::phase::{Command, RollbackReason};
+use crate::traffic::phases::record::{DeploymentRecord, DeploymentStatus, Watch};
 
 /// `GANTRY_ORPHAN_AFTER_SECONDS` when unset: 10 minutes. CodePipeline invokes a continuation
 /// about a minute after the hand-over, and Lambda retries a failed asynchronous invocation

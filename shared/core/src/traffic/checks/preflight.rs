@@ -2,11 +2,11 @@
 //! (the listener, both services, the alarms) in, where the deployment starts (or why it is
 //! refused) out. `Shifter::begin` fetches, calls [`decide`], then applies.
 
-use super::params::UserParameters;
-use super::phase::{AlarmReading, AlarmState, ServiceStatus};
-use super::plan::duration_text;
-use super::weights::{live_side, read_weights, ForwardTarget, Side, WeightsError};
-use crate::traffic::images::ImageUpdate;
+use crate::traffic::phases::phase::{AlarmReading, AlarmState, ServiceStatus};
+use crate::traffic::setup::images::ImageUpdate;
+use crate::traffic::setup::params::UserParameters;
+use crate::traffic::setup::plan::duration_text;
+use crate::traffic::setup::weights::{live_side, read_weights, ForwardTarget, Side, WeightsError};
 use crate::traffic::TrafficPlan;
 
 /// A task definition's containers (name, image).
@@ -105,7 +105,7 @@ pub fn worst_case_seconds(p: &UserParameters) -> (u64, u64, u64) {
 /// The longest pause hooks can hold the deployment: each waits up to its timeout at each of its
 /// stages (after every production step for `PRODUCTION_TRAFFIC_SHIFT`).
 fn pause_hooks_seconds(p: &UserParameters, production_steps: u64) -> u64 {
-    use crate::traffic::hooks::{LifecycleHook, LifecycleStage};
+    use crate::traffic::setup::hooks::{LifecycleHook, LifecycleStage};
     p.lifecycle_hooks
         .iter()
         .map(|hook| match hook {
@@ -212,8 +212,8 @@ pub fn already_runs(current: &TaskDefinitionInfo, updates: &[ImageUpdate]) -> bo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::traffic::params::parse;
-    use crate::traffic::phase::Rollout;
+    use crate::traffic::phases::phase::Rollout;
+    use crate::traffic::setup::params::parse;
 
     const BLUE: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/shop-blue/1";
     const GREEN: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/shop-green/2";

@@ -111,7 +111,7 @@ mod tests {
     #[test]
     fn the_documented_job_event_reads() {
         let text =
-            include_str!("../../../../tests/fixtures/aws/example-codepipeline_job-event.json");
+            include_str!("../../../../../tests/fixtures/aws/example-codepipeline_job-event.json");
         let event: CodePipelineJobEvent = serde_json::from_str(text).unwrap();
         let job = Job::from_event(&event).unwrap();
         assert_eq!(job.id, "11111111-abcd-1111-abcd-111111abcdef");

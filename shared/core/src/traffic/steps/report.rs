@@ -1,11 +1,11 @@
 //! What people read about a deployment: the job's `executionDetails` (summary and percent
 //! complete), the failure message of a rollback, and the Slack progress message.
 
-use super::deployment::Deployment;
-use super::phase::{Phase, RollbackReason};
-use super::plan::duration_text;
-use super::weights::Side;
 use crate::text::escape_mrkdwn as escape;
+use crate::traffic::phases::deployment::Deployment;
+use crate::traffic::phases::phase::{Phase, RollbackReason};
+use crate::traffic::setup::plan::duration_text;
+use crate::traffic::setup::weights::Side;
 use serde_json::{json, Value};
 
 /// Slack action ids of the progress message's buttons (the approval function handles them).

@@ -1,10 +1,10 @@
 //! How long one invocation of the traffic shifter may work, and how long the deployment's
 //! action may still run (CodePipeline's limit) beyond what its plan needs.
 
-use super::deployment::{Deployment, Phase};
-use super::phase::Command;
-use super::plan::duration_text;
-use super::preflight::MAX_ACTION_SECONDS;
+use crate::traffic::checks::preflight::MAX_ACTION_SECONDS;
+use crate::traffic::phases::deployment::{Deployment, Phase};
+use crate::traffic::phases::phase::Command;
+use crate::traffic::setup::plan::duration_text;
 use std::time::Duration;
 
 /// What is left before Lambda's deadline (`deadline_ms`, epoch milliseconds), less a margin to

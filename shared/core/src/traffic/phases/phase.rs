@@ -2,9 +2,9 @@
 //! deployment stands and what was just observed, what to do now. It does no I/O, so every
 //! path (promotion, rollback, a repeated or crashed invocation) is tested with plain values.
 
-use super::deployment::Deployment;
-pub use super::deployment::Phase;
-use super::weights::{Side, Weights};
+use crate::traffic::phases::deployment::Deployment;
+pub use crate::traffic::phases::deployment::Phase;
+use crate::traffic::setup::weights::{Side, Weights};
 
 /// How the idle service's ECS deployment is going.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,7 +188,7 @@ impl std::fmt::Display for RollbackReason {
             } => write!(
                 f,
                 "the new version was not ready after {}: {detail}",
-                super::plan::duration_text(*waited_seconds)
+                crate::traffic::setup::plan::duration_text(*waited_seconds)
             ),
             RollbackReason::DeploymentFailed { reason } => {
                 write!(f, "ECS could not start the new version: {reason}")
@@ -247,7 +247,7 @@ pub fn expected_test_weights(d: &Deployment) -> Weights {
     let on_new = match d.phase {
         Phase::Stabilizing { .. } => false,
         Phase::Testing { .. } => {
-            !matches!(&d.hook, Some(r) if r.stage == super::hooks::LifecycleStage::PostScaleUp)
+            !matches!(&d.hook, Some(r) if r.stage == crate::traffic::setup::hooks::LifecycleStage::PostScaleUp)
         }
         Phase::Shifting { .. } | Phase::Retiring { .. } => true,
     };

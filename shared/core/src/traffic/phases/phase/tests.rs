@@ -1,8 +1,8 @@
 //! Tests of `phase`: this file is the body of its `#[cfg(test)] mod tests;`.
 
 use super::*;
-use crate::traffic::plan::Strategy;
 use crate::traffic::sample::{self, deployment, healthy};
+use crate::traffic::setup::plan::Strategy;
 
 fn canary() -> Deployment {
     sample::canary(30)

@@ -15,7 +15,7 @@
 //!
 //! These are pure checks over what the ports read; `flow` calls them first.
 
-use super::job::{Job, PipelineContext};
+use crate::traffic::setup::job::{Job, PipelineContext};
 
 /// What CodePipeline says about a job (`GetJobDetails`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

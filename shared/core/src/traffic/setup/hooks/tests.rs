@@ -1,8 +1,8 @@
 use super::*;
-use crate::traffic::deployment::{Deployment, Phase, ServiceSnapshot, Timing};
-use crate::traffic::phase::expected_test_weights;
-use crate::traffic::plan::{Strategy, TrafficPlan};
-use crate::traffic::weights::{Side, Weights};
+use crate::traffic::phases::deployment::{Deployment, Phase, ServiceSnapshot, Timing};
+use crate::traffic::phases::phase::expected_test_weights;
+use crate::traffic::setup::plan::{Strategy, TrafficPlan};
+use crate::traffic::setup::weights::{Side, Weights};
 use serde_json::json;
 
 const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:smoke";

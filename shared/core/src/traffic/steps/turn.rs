@@ -5,8 +5,8 @@
 //! A first invocation takes number 0 of its job's deployment before it writes anything (the
 //! record may not exist yet): of two copies of one event, the loser registers nothing.
 
-use super::ports::{DeploymentStore, ShiftError, Turn};
 use crate::clock::now_epoch_millis as now_ms;
+use crate::traffic::ports::{DeploymentStore, ShiftError, Turn};
 use std::time::{Duration, Instant};
 
 /// Time after the slice an invocation may still need to roll back and report.
