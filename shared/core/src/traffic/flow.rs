@@ -453,7 +453,6 @@ impl<P: ShifterPorts> Shifter<P> {
         end: Instant,
         mut thread: Thread,
     ) -> Result<ShiftOutcome, ShiftError> {
-        let new = d.new_side();
         // When the checks first failed to read, and how many times in a row.
         let mut blind: Option<(i64, u32)> = None;
         loop {
@@ -481,14 +480,14 @@ impl<P: ShifterPorts> Shifter<P> {
                             return self.hand_over(job, p, &d, false, end).await;
                         }
                         Blind::GiveUp => {
-                            let reason = RollbackReason::Error {
-                                message: format!(
-                                    "the deployment could not be watched for {} s: {e}",
-                                    (now_ms() - since) / 1000
-                                ),
+                            let reason = RollbackReason::Unwatchable {
+                                seconds: (now_ms() - since) / 1000,
+                                error: e.to_string(),
                             };
-                            let message = report::rollback_message(new, report_share(&d), &reason);
-                            return self.roll_back(job, p, &d, message, &mut thread, end).await;
+                            let share = report_share(&d);
+                            return self
+                                .roll_back_for(job, p, &d, reason, share, &mut thread, end)
+                                .await;
                         }
                     }
                 }
@@ -497,8 +496,9 @@ impl<P: ShifterPorts> Shifter<P> {
                         message: e.to_string(),
                     };
                     let share = report_share(&d);
-                    let message = report::rollback_message(new, share, &reason);
-                    return self.roll_back(job, p, &d, message, &mut thread, end).await;
+                    return self
+                        .roll_back_for(job, p, &d, reason, share, &mut thread, end)
+                        .await;
                 }
             };
             let o = &check.observed;
@@ -506,11 +506,10 @@ impl<P: ShifterPorts> Shifter<P> {
             if let Some(status) = self.stopped(check.context.as_ref()).await {
                 // Checked at every check, so also right before the old side is scaled down:
                 // nothing moves on once the pipeline stopped waiting.
-                let reason = RollbackReason::Error {
-                    message: format!("the pipeline execution was stopped (its status is {status})"),
-                };
-                let message = report::rollback_message(new, share, &reason);
-                return self.roll_back(job, p, &d, message, &mut thread, end).await;
+                let reason = RollbackReason::PipelineStopped { status };
+                return self
+                    .roll_back_for(job, p, &d, reason, share, &mut thread, end)
+                    .await;
             }
             self.steer(
                 p,
@@ -527,8 +526,9 @@ impl<P: ShifterPorts> Shifter<P> {
                 .and(steer_gate(&d, o.now_ms));
             if let Gate::RollBack { message } = gate {
                 let reason = RollbackReason::Analysis { evidence: message };
-                let message = report::rollback_message(new, share, &reason);
-                return self.roll_back(job, p, &d, message, &mut thread, end).await;
+                return self
+                    .roll_back_for(job, p, &d, reason, share, &mut thread, end)
+                    .await;
             }
             let action = match self.pre_scale_up(p, &mut d, &check, &mut thread).await {
                 Some(action) => action,
@@ -564,14 +564,16 @@ impl<P: ShifterPorts> Shifter<P> {
                         let reason = RollbackReason::Error {
                             message: e.to_string(),
                         };
-                        let message = report::rollback_message(new, share, &reason);
-                        return self.roll_back(job, p, &d, message, &mut thread, end).await;
+                        return self
+                            .roll_back_for(job, p, &d, reason, share, &mut thread, end)
+                            .await;
                     }
                     if let Some(reason) = self.read_back(p, weights).await {
                         // A person (or another tool) changed the listener as it was being
                         // set: stop now, with what was found, rather than at the next check.
-                        let message = report::rollback_message(new, share, &reason);
-                        return self.roll_back(job, p, &d, message, &mut thread, end).await;
+                        return self
+                            .roll_back_for(job, p, &d, reason, share, &mut thread, end)
+                            .await;
                     }
                     self.consume_promote(&d, o, &check.command_at).await;
                     d = d.at(phase);
@@ -585,8 +587,9 @@ impl<P: ShifterPorts> Shifter<P> {
                     return self.finish(job, p, &d, &mut thread).await;
                 }
                 ShiftAction::RollBack { reason } => {
-                    let message = report::rollback_message(new, share, &reason);
-                    return self.roll_back(job, p, &d, message, &mut thread, end).await;
+                    return self
+                        .roll_back_for(job, p, &d, reason, share, &mut thread, end)
+                        .await;
                 }
             }
         }
@@ -657,9 +660,9 @@ impl<P: ShifterPorts> Shifter<P> {
                 let reason = RollbackReason::Error {
                     message: e.to_string(),
                 };
-                let message = report::rollback_message(d.new_side(), report_share(d), &reason);
+                let share = report_share(d);
                 return self
-                    .roll_back(job, p, d, message, &mut Thread::default(), end)
+                    .roll_back_for(job, p, d, reason, share, &mut Thread::default(), end)
                     .await;
             }
         };
@@ -676,11 +679,9 @@ impl<P: ShifterPorts> Shifter<P> {
             Ack::AlreadyFinished => {
                 // Nobody will continue this deployment: the execution was stopped, or the
                 // job timed out. Traffic must not stay split.
-                let reason = RollbackReason::Error {
-                    message: "the pipeline stopped waiting for this deployment (its job is no longer in progress)".into(),
-                };
-                let message = report::rollback_message(d.new_side(), report_share(d), &reason);
-                self.roll_back(job, p, d, message, &mut Thread::default(), end)
+                let reason = RollbackReason::JobAbandoned;
+                let share = report_share(d);
+                self.roll_back_for(job, p, d, reason, share, &mut Thread::default(), end)
                     .await
             }
         }
@@ -724,6 +725,23 @@ impl<P: ShifterPorts> Shifter<P> {
         self.tell_slack_final(p, d, report::ProgressOutcome::Succeeded, &message, thread)
             .await;
         self.succeed(job, d, message).await
+    }
+
+    /// The one path every rollback decision takes: `reason` (the index of them all is
+    /// `RollbackReason`), said at `share`% of traffic on the new side, then `roll_back`.
+    #[allow(clippy::too_many_arguments)]
+    async fn roll_back_for(
+        &self,
+        job: &Job,
+        p: &UserParameters,
+        d: &Deployment,
+        reason: RollbackReason,
+        share: u8,
+        thread: &mut Thread,
+        end: Instant,
+    ) -> Result<ShiftOutcome, ShiftError> {
+        let message = report::rollback_message(d.new_side(), share, &reason);
+        self.roll_back(job, p, d, message, thread, end).await
     }
 
     /// All traffic back to the live side, the idle side back to what it ran, the job failed.

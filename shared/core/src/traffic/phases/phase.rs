@@ -109,7 +109,10 @@ pub struct Observed {
     pub command: Option<Command>,
 }
 
-/// Why a deployment is rolled back. The message completes "rolled back at 25% green: …".
+/// Why a deployment is rolled back: the index of every reason, each decided in one place (the
+/// state machine's in `next_step`; the canary judge's, the lifecycle hooks', the sweep's and
+/// Gantry's own in `flow`), and every one carried out by `Shifter::roll_back_for`. The message
+/// completes "rolled back at 25% green: …".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RollbackReason {
     Alarm {
@@ -147,6 +150,23 @@ pub enum RollbackReason {
         hook: String,
         stage: String,
         reason: String,
+    },
+    /// The deployment's state could not be read for longer than the checks allow.
+    Unwatchable {
+        seconds: i64,
+        error: String,
+    },
+    /// The pipeline execution was stopped while traffic was split.
+    PipelineStopped {
+        status: String,
+    },
+    /// CodePipeline no longer waits for the job (the execution stopped or the job timed out),
+    /// so no invocation would continue the deployment.
+    JobAbandoned,
+    /// No invocation has watched the deployment for `idle_seconds` (its chain of invocations
+    /// broke): the sweep rolls it back.
+    Orphaned {
+        idle_seconds: i64,
     },
     /// Gantry itself could not go on (AWS refused or did not answer).
     Error {
@@ -208,6 +228,21 @@ impl std::fmt::Display for RollbackReason {
                 stage,
                 reason,
             } => write!(f, "lifecycle {hook} at {stage}: {reason}"),
+            RollbackReason::Unwatchable { seconds, error } => write!(
+                f,
+                "the deployment could not be watched for {seconds} s: {error}"
+            ),
+            RollbackReason::PipelineStopped { status } => write!(
+                f,
+                "the pipeline execution was stopped (its status is {status})"
+            ),
+            RollbackReason::JobAbandoned => f.write_str(
+                "the pipeline stopped waiting for this deployment (its job is no longer in progress)",
+            ),
+            RollbackReason::Orphaned { idle_seconds } => write!(
+                f,
+                "no invocation of the traffic shifter has watched this deployment for {idle_seconds} s (its chain of invocations broke), so the sweep rolled it back"
+            ),
             RollbackReason::Error { message } => f.write_str(message),
         }
     }

@@ -88,10 +88,8 @@ impl Abandoned {
     /// whole message it started with).
     pub fn reason(&self) -> Option<RollbackReason> {
         match self {
-            Abandoned::Unwatched { idle_seconds } => Some(RollbackReason::Error {
-                message: format!(
-                    "no invocation of the traffic shifter has watched this deployment for {idle_seconds} s (its chain of invocations broke), so the sweep rolled it back"
-                ),
+            Abandoned::Unwatched { idle_seconds } => Some(RollbackReason::Orphaned {
+                idle_seconds: *idle_seconds,
             }),
             Abandoned::Asked { by } => Some(RollbackReason::Operator { by: by.clone() }),
             Abandoned::Unfinished { .. } => None,

@@ -441,3 +441,28 @@ fn a_tested_deployment_passes_testing_with_production_untouched_then_shifts() {
         }
     ));
 }
+
+#[test]
+fn gantrys_own_reasons_complete_the_rollback_message_as_people_read_it() {
+    use crate::traffic::steps::report::rollback_message;
+    let said = |reason: RollbackReason| rollback_message(Side::Green, 25, &reason);
+    assert_eq!(
+        said(RollbackReason::PipelineStopped {
+            status: "Stopping".into()
+        }),
+        "rolled back at 25% green: the pipeline execution was stopped (its status is Stopping)"
+    );
+    assert_eq!(
+        said(RollbackReason::JobAbandoned),
+        "rolled back at 25% green: the pipeline stopped waiting for this deployment (its job is no longer in progress)"
+    );
+    assert_eq!(
+        said(RollbackReason::Unwatchable {
+            seconds: 90,
+            error: "throttled".into()
+        }),
+        "rolled back at 25% green: the deployment could not be watched for 90 s: throttled"
+    );
+    assert!(said(RollbackReason::Orphaned { idle_seconds: 900 })
+        .contains("has watched this deployment for 900 s (its chain of invocations broke)"));
+}
