@@ -22,7 +22,9 @@ pub mod view;
 pub(crate) mod testing;
 
 pub use crate::slack::Chat;
-pub use event::{ActionResult, Change, EventError, EventSource, PipelineEvent};
+#[cfg(any(test, feature = "testing"))]
+pub use event::EventSource;
+pub use event::{ActionResult, Change, EventError, PipelineEvent};
 pub use execution::{DeclaredAction, DeclaredStage, Execution, Notice, Scope};
 pub use flow::{Handled, LockPolicy, Notifier, NotifyError, SinkOutcome};
 pub use ports::{
