@@ -1,4 +1,5 @@
-//! How the per-event work grows with the size of the work (issue 16): one table per function of
+//! How the per-event work grows with the size of the work
+//! (docs/performance.md#how-the-cost-grows-with-the-work): one table per function of
 //! work size → p50/p99 (warm, in-process, no network), each row beside its goal.
 //!
 //! - webhook: a push of C commits × 100 changed files against R routes with path globs (a
@@ -302,7 +303,7 @@ fn shifter_row(alarms: usize) -> Result<Value, String> {
             .collect(),
         ..sample::healthy(&d, 1_000)
     };
-    // Both target groups' metrics as one GetMetricData answers them (#11): requests, 5xx and p99
+    // Both target groups' metrics as one GetMetricData answers them: requests, 5xx and p99
     // per side, the last ten one-minute periods (newest first, as CloudWatch sends them).
     let minutes: Vec<i64> = (0..10).map(|m| 1_768_467_600 - 60 * m).collect();
     let points = |value: f64| -> Vec<(i64, f64)> { minutes.iter().map(|&t| (t, value)).collect() };

@@ -1,8 +1,18 @@
-//! Blue/green traffic shifting, as plain data and pure decisions: the action's
-//! `UserParameters`, the `TrafficPlan` a strategy makes, the listener's `Weights`, and the
-//! deployment's state machine (`Phase`, `next_step`), whose state is the continuation token.
+//! Blue/green traffic shifting on ECS behind an ALB (the traffic shifter).
 //!
-//! Nothing here talks to AWS; `crate::traffic` observes, applies and reports.
+//! - `setup`: the plan and its parameters, as plain data (`UserParameters`, the `TrafficPlan` a
+//!   strategy makes, the listener's `Weights`, images, lifecycle hooks, the job).
+//! - `phases`: where a deployment stands. Its state machine (`Phase`, `next_step`) is a pure
+//!   function, and its state is the continuation token (`Deployment`).
+//! - `checks`: what is checked before and while traffic moves (the job is CodePipeline's own,
+//!   pre-flight, target health, the time left).
+//! - `steps`: what the flow applies around each decision (whose turn it is, the Slack progress
+//!   message and the job's details, retries).
+//! - `ports`: one trait per outside system; `flow`: the async `Shifter`, generic over them
+//!   (`ShifterPorts`), which observes, decides and applies. This crate holds no AWS client: the
+//!   adapters (`gantry_adapters`) implement the ports.
+//! - Every reason a deployment rolls back is a `RollbackReason`; `testing` and `simulation`
+//!   (unit tests only) fake the ports and drive whole deployments through faults.
 
 pub mod checks;
 pub mod flow;

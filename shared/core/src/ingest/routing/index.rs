@@ -1,4 +1,5 @@
-//! Which routes a push's changed files concern, in one pass over the files (issue 16).
+//! Which routes a push's changed files concern, in one pass over the files
+//! (docs/performance.md#how-the-cost-grows-with-the-work).
 //!
 //! Checking each route against each changed file costs routes × files glob matches: a push of
 //! 2,048 commits × 100 files against 1,000 monorepo routes is ~10⁸ of them. Instead every route's

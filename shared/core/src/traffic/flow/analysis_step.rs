@@ -1,7 +1,8 @@
-//! The canary judge in the traffic shifter's loop (issue 14): per check, while a step with a
-//! bake holds part of the traffic on the new side, fetch both sides' load-balancer metrics in
-//! one request, judge the windows not judged before, and gate the step: it advances only once
-//! its bake passed (`analysis::decide_step`); a Fail rolls back at once with the evidence.
+//! The canary judge in the traffic shifter's loop (docs/analysis.md#in-the-traffic-shifter): per
+//! check, while a step with a bake holds part of the traffic on the new side, fetch both sides'
+//! load-balancer metrics in one request, judge the windows not judged before, and gate the step: it
+//! advances only once its bake passed (`analysis::decide_step`); a Fail rolls back at once with the
+//! evidence.
 //!
 //! The pure part (`StepState`, `gate_step`, `hold`) decides; `Shifter::judge_step` does the I/O.
 //! What the judge remembers rides in the continuation token (`Deployment::judged`).

@@ -1,5 +1,6 @@
-//! ECS's lifecycle in the traffic shifter's loop (issue 15): test traffic through a test
-//! listener, lifecycle hooks at each stage, and Application Auto Scaling kept out of the way.
+//! ECS's lifecycle in the traffic shifter's loop
+//! (docs/traffic-shifting.md#test-traffic-lifecycle-hooks-and-auto-scaling): test traffic through a
+//! test listener, lifecycle hooks at each stage, and Application Auto Scaling kept out of the way.
 //!
 //! The decisions are `crate::traffic::setup::hooks` and `crate::traffic::phases::scaling` (pure); this file
 //! does their I/O: invoking a hook's Lambda, posting a pause hook's buttons, moving the test

@@ -1,5 +1,5 @@
-//! The sweep for orphaned deployments (issue 23): what to do with each deployment that may still
-//! be open, decided from its record alone.
+//! The sweep for orphaned deployments (docs/traffic-shifting.md#orphaned-deployments-the-sweep):
+//! what to do with each deployment that may still be open, decided from its record alone.
 //!
 //! A deployment lives on a chain of invocations: each hands over to the next through
 //! CodePipeline's continuation token. When one link keeps failing (`GetJobDetails` throttled,
