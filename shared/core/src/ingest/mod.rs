@@ -12,6 +12,8 @@ pub mod push;
 pub mod routing;
 mod start;
 mod started;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use delivery::{Delivery, EventKind, Inbound};
 pub use flow::{body_hash, Answer, Ingest, QueuedMessage, StartRetryPolicy};
