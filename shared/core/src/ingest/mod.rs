@@ -19,8 +19,8 @@ pub use delivery::{Delivery, EventKind, Inbound};
 pub use flow::{body_hash, Answer, Ingest, QueuedMessage, StartRetryPolicy};
 pub use parked::{Newest, ParkedOutcome, ParkedStart, QueueError};
 pub use ports::{
-    Claim, DeliveryId, DeliveryLedger, NoRetryQueue, PipelineStarter, PushHistory, RetryQueue,
-    StartedPushes,
+    Claim, DeliveryId, DeliveryLedger, IngestPorts, NoRetryQueue, PipelineStarter, PushHistory,
+    RetryQueue, StartedPushes,
 };
 pub use start::{
     client_request_token, StartError, StartRequest, Variable, MAX_VARIABLE_VALUE, UNSET_VARIABLE,

@@ -7,6 +7,17 @@ use super::start::{StartError, StartRequest};
 use super::started::StartedPush;
 use crate::store::StoreError;
 
+/// The systems the webhook speaks to, named once, as `ApprovalPorts` and `ShifterPorts` name
+/// theirs: `Ingest<P>` then needs one type parameter, whatever its ports are.
+pub trait IngestPorts {
+    type Starter: PipelineStarter;
+    /// The state table: deliveries seen, each ref's newest push, the executions started.
+    type Ledger: DeliveryLedger + PushHistory + StartedPushes;
+    /// Where a verified push waits when CodePipeline cannot start it in time (`NoRetryQueue`
+    /// when there is none).
+    type Queue: RetryQueue;
+}
+
 /// A delivery's identity: which provider sent it, and the SHA-256 of its raw body. The body is
 /// what the signature covers; delivery-id headers are not signed, so a replay can change them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

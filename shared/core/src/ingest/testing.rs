@@ -2,7 +2,9 @@
 //! pipeline is missing or throttled, one ledger for deliveries, pushes and started executions,
 //! and a retry queue.
 
-use super::ports::{DeliveryLedger, PipelineStarter, PushHistory, RetryQueue, StartedPushes};
+use super::ports::{
+    DeliveryLedger, IngestPorts, PipelineStarter, PushHistory, RetryQueue, StartedPushes,
+};
 use super::{
     Claim, DeliveryId, Newest, ParkedStart, QueueError, StartError, StartRequest, StartedPush,
 };
@@ -119,4 +121,13 @@ impl DeliveryLedger for FakeLedger {
             .remove(&format!("{}#{}", key.provider, key.id));
         Ok(())
     }
+}
+
+/// The webhook over the fakes.
+pub struct IngestFakes;
+
+impl IngestPorts for IngestFakes {
+    type Starter = FakeStarter;
+    type Ledger = FakeLedger;
+    type Queue = FakeQueue;
 }

@@ -1,7 +1,7 @@
 //! Tests of `flow`: this file is the body of its `#[cfg(test)] mod tests;`.
 
 use super::*;
-use crate::ingest::testing::{FakeLedger, FakeQueue, FakeStarter};
+use crate::ingest::testing::{FakeLedger, FakeQueue, FakeStarter, IngestFakes};
 use crate::signature::hmac_sha256_hex;
 
 const SECRET: &str = "s3cret";
@@ -10,7 +10,7 @@ const FIXTURE: &[u8] = include_bytes!(concat!(
     "/../../tests/fixtures/github/push-with-new-branch.json"
 ));
 
-fn ingest(routes: &str, missing: Vec<&'static str>) -> Ingest<FakeStarter, FakeLedger, FakeQueue> {
+fn ingest(routes: &str, missing: Vec<&'static str>) -> Ingest<IngestFakes> {
     Ingest {
         routes: RouteTable::parse(routes).unwrap(),
         github_secrets: vec![SecretString::new(SECRET)],
