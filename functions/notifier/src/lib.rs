@@ -6,13 +6,23 @@ use gantry_adapters::dynamodb::{DynamoExecutions, StateTable};
 use gantry_adapters::slack::{RetryPolicy, SlackClient, SlackHttps};
 use gantry_adapters::sns::SnsTopic;
 use gantry_core::config::NotifierConfig;
-use gantry_core::notify::{Handled, Notifier as Core, NotifyError};
+use gantry_core::notify::{Handled, Notifier as Core, NotifyError, NotifyPorts};
 use gantry_core::secrets::{GantrySecrets, SecretsError};
 use serde_json::{json, Value};
 use std::time::Duration;
 
 /// The notifier, wired to AWS and Slack.
-pub type Notifier = Core<DynamoExecutions, CodePipelineDetails, SlackClient, SnsTopic>;
+pub type Notifier = Core<Production>;
+
+/// The outside systems the notifier speaks to, in production.
+pub struct Production;
+
+impl NotifyPorts for Production {
+    type Store = DynamoExecutions;
+    type Details = CodePipelineDetails;
+    type Chat = SlackClient;
+    type Topic = SnsTopic;
+}
 
 /// Slack's retry rules within one invocation: short enough that an outage ends the invocation
 /// (and Lambda retries it later) well before its timeout.

@@ -28,8 +28,8 @@ pub use event::{ActionResult, Change, EventError, PipelineEvent};
 pub use execution::{DeclaredAction, DeclaredStage, Execution, Notice, Scope};
 pub use flow::{Handled, LockPolicy, Notifier, NotifyError, SinkOutcome};
 pub use ports::{
-    ActionRun, Delivered, DetailsError, ExecutionRecord, ExecutionStore, PipelineDetails,
-    PublishError, Sink, SlackMemory, Topic,
+    ActionRun, Delivered, DetailsError, ExecutionRecord, ExecutionStore, NotifyPorts,
+    PipelineDetails, PublishError, Sink, SlackMemory, Topic,
 };
 pub use status::{Severity, Stamped, Status};
 pub use trigger::{ExecutionFacts, Revision, SourceOutput, Trigger};

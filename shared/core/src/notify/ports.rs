@@ -7,10 +7,19 @@ use super::execution::{DeclaredStage, Execution};
 use super::sns;
 use super::trigger::ExecutionFacts;
 use super::ExecutionRef;
-use crate::slack::PostedMessage;
+use crate::slack::{Chat, PostedMessage};
 use crate::store::StoreError;
 use std::collections::BTreeSet;
 use std::future::Future;
+
+/// The systems the notifier speaks to, named once, as `ApprovalPorts` and `ShifterPorts` name
+/// theirs: `Notifier<P>` then needs one type parameter, whatever its ports are.
+pub trait NotifyPorts {
+    type Store: ExecutionStore + Sync;
+    type Details: PipelineDetails + Sync;
+    type Chat: Chat + Sync;
+    type Topic: Topic + Sync;
+}
 
 /// An execution's record in the state table: the merged execution and what each sink has
 /// delivered of it.

@@ -77,7 +77,17 @@ impl Chat for Arc<FakeSlack> {
     }
 }
 
-type TestNotifier = Notifier<MemoryStore, FakePipelines, Arc<FakeSlack>, Arc<FakeTopic>>;
+/// The notifier over the fakes.
+struct NotifyFakes;
+
+impl NotifyPorts for NotifyFakes {
+    type Store = MemoryStore;
+    type Details = FakePipelines;
+    type Chat = Arc<FakeSlack>;
+    type Topic = Arc<FakeTopic>;
+}
+
+type TestNotifier = Notifier<NotifyFakes>;
 
 struct World {
     notifier: TestNotifier,
