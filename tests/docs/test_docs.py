@@ -1,8 +1,10 @@
 """Self-check of the documentation: the README stays short, every relative link in README.md and
-docs/*.md leads somewhere (the file, and the heading when the link names one), the architecture
-picture is well-formed SVG, and docs/configuration.md documents every SAM template parameter (of
-every template file: template.yaml, service/*.yaml) and every environment variable the code reads
-(`gantry_core::config::Var`), each with its real default.
+docs/*.md leads somewhere (the file, and the heading when the link names one), and the
+architecture picture is well-formed SVG; docs/architecture.md's module map names every module of
+the core and the adapters and nothing else, and every docs section a code comment points at exists;
+docs/configuration.md documents every parameter of every template file (template.yaml,
+service/*.yaml) and every environment variable the code reads (`gantry_core::config::Var`), each
+with its real default.
 
     python tests/docs/test_docs.py
 """
@@ -101,6 +103,76 @@ def broken_links(path: str) -> list[str]:
     return problems
 
 
+MODULE_MAP_CRATES = {"shared/core/src": "gantry_core", "shared/adapters/src": "gantry_adapters"}
+CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def modules_on_disk(src: str) -> set[str]:
+    """Every module of a crate as the module map names it: its path under `src`, a folder module
+    (`mod.rs`) with a trailing `/`; the crate root and unit-test bodies (`tests.rs`) left out."""
+    found = set()
+    for folder, _dirs, files in os.walk(os.path.join(ROOT, src)):
+        for name in files:
+            if not name.endswith(".rs"):
+                continue
+            rel = os.path.relpath(os.path.join(folder, name), os.path.join(ROOT, src))[:-3]
+            parts = rel.split(os.sep)
+            if parts == ["lib"] or parts[-1] == "tests":
+                continue
+            found.add("/".join(parts[:-1]) + "/" if parts[-1] == "mod" else "/".join(parts))
+    return found
+
+
+def modules_in_map(text: str) -> dict[str, set[str]]:
+    """The modules docs/architecture.md's module map names, per crate: the code spans in the
+    first cell of each table row, under the bold heading that names the crate's `src`."""
+    section = text.split("## Module map", 1)[1].split("\n## ", 1)[0]
+    named: dict[str, set[str]] = {src: set() for src in MODULE_MAP_CRATES}
+    crate = None
+    for line in section.splitlines():
+        heading = re.match(r"\*\*`([^`]+)`", line)
+        if heading:
+            crate = heading.group(1) if heading.group(1) in named else None
+            continue
+        if crate and line.startswith("| ") and not line.startswith("| ---") and not line.startswith("| module |"):
+            first = line.split("|")[1]
+            named[crate].update(CODE_SPAN.findall(first))
+    return named
+
+
+def module_map_drift(text: str) -> list[str]:
+    problems = []
+    named = modules_in_map(text)
+    for src in MODULE_MAP_CRATES:
+        disk = modules_on_disk(src)
+        problems += [f"{src}/{m}: on disk, missing from the module map" for m in sorted(disk - named[src])]
+        problems += [f"{src}/{m}: in the module map, not on disk" for m in sorted(named[src] - disk)]
+    return problems
+
+
+# A docs page and heading a code comment points at: docs/traffic-shifting.md#orphaned-deployments-the-sweep
+DOCS_REF = re.compile(r"\bdocs/([a-z0-9_-]+\.md)(?:#([a-z0-9_-]+))?")
+
+
+def broken_docs_references_in_code() -> list[str]:
+    """Every `docs/<page>.md#<heading>` a Rust comment names leads to a page and heading that exist."""
+    problems = []
+    for top in ("shared", "functions", "bench", "tests/src"):
+        for path in glob.glob(os.path.join(ROOT, top, "**", "*.rs"), recursive=True):
+            with open(path, encoding="utf-8") as f:
+                for n, line in enumerate(f, 1):
+                    if "//" not in line:
+                        continue
+                    for page, anchor in DOCS_REF.findall(line.split("//", 1)[1]):
+                        dest = os.path.join(ROOT, "docs", page)
+                        where = f"{os.path.relpath(path, ROOT)}:{n}: docs/{page}"
+                        if not os.path.exists(dest):
+                            problems.append(f"{where}: no such page")
+                        elif anchor and anchor not in anchors(dest):
+                            problems.append(f"{where}#{anchor}: no such heading")
+    return problems
+
+
 def documentation() -> list[str]:
     return [os.path.join(ROOT, "README.md")] + sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))
 
@@ -129,6 +201,28 @@ class LinksTest(unittest.TestCase):
         missing = [os.path.relpath(p, ROOT) for p in documentation()[1:]
                    if p not in listed and os.path.basename(p) != "README.md"]
         self.assertEqual(missing, [], "pages missing from docs/README.md")
+
+
+class ModuleMapTest(unittest.TestCase):
+    """docs/architecture.md's module map names every module of the core and the adapters, and
+    nothing else; the code's pointers into the docs lead somewhere."""
+
+    def test_the_module_map_names_every_module_on_disk_and_nothing_else(self) -> None:
+        with open(os.path.join(ROOT, "docs", "architecture.md"), encoding="utf-8") as f:
+            problems = module_map_drift(f.read())
+        self.assertEqual(problems, [], "module map drift:\n" + "\n".join(problems))
+
+    def test_a_missing_or_extra_module_is_reported(self) -> None:
+        with open(os.path.join(ROOT, "docs", "architecture.md"), encoding="utf-8") as f:
+            text = f.read()
+        text = text.replace("| `store` |", "| `storage` |", 1)
+        problems = module_map_drift(text)
+        self.assertIn("shared/core/src/store: on disk, missing from the module map", problems)
+        self.assertIn("shared/core/src/storage: in the module map, not on disk", problems)
+
+    def test_every_docs_section_a_code_comment_names_exists(self) -> None:
+        problems = broken_docs_references_in_code()
+        self.assertEqual(problems, [], "comments pointing nowhere:\n" + "\n".join(problems))
 
 
 class CheckerTest(unittest.TestCase):

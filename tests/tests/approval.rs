@@ -1046,11 +1046,11 @@ async fn three_hundred_signed_mutations_of_real_clicks_are_all_answered_and_deci
         click(REJECT, id.clone()),
         click(PROMOTE, deployment.clone()),
         click(
-            gantry_core::traffic::report::PAUSE_ACTION,
+            gantry_core::traffic::steps::report::PAUSE_ACTION,
             format!("{deployment}|0"),
         ),
         click(
-            gantry_core::traffic::report::EXTEND_ACTION,
+            gantry_core::traffic::steps::report::EXTEND_ACTION,
             format!("{deployment}|0|10"),
         ),
     ];

@@ -518,7 +518,7 @@ async fn record_field(rig: &Rig, deployment: &str, name: &str) -> Option<String>
 
 #[tokio::test]
 async fn signed_slack_clicks_extend_pause_and_resume_a_running_deployment() {
-    use gantry_core::traffic::report::{
+    use gantry_core::traffic::steps::report::{
         EXTEND_ACTION, EXTEND_MINUTES, PAUSE_ACTION, PROMOTE_ACTION, RESUME_ACTION,
     };
     let (rig, deployment, running) = canary_at_ten(2).await;
@@ -567,7 +567,7 @@ async fn signed_slack_clicks_extend_pause_and_resume_a_running_deployment() {
 
 #[tokio::test]
 async fn a_slack_click_from_someone_not_an_approver_changes_nothing() {
-    use gantry_core::traffic::report::PAUSE_ACTION;
+    use gantry_core::traffic::steps::report::PAUSE_ACTION;
     let (rig, deployment, running) = canary_at_ten(3).await;
     let shop = &rig.shop;
     let (status, told) = slack_click(

@@ -643,7 +643,8 @@ impl gantry_core::traffic::HookFunctions for DiesOnInvoke {
         &self,
         _function_arn: &str,
         _payload: &str,
-    ) -> Result<gantry_core::traffic::hooks::Invocation, gantry_core::traffic::ShiftError> {
+    ) -> Result<gantry_core::traffic::setup::hooks::Invocation, gantry_core::traffic::ShiftError>
+    {
         panic!("the invocation died while a hook ran");
     }
 }
@@ -680,7 +681,7 @@ async fn auto_scaling_state_is_restored_exactly_after_a_crash_resumed_from_the_t
         .all(|s| s.as_ref().and_then(|s| s.dynamic_scaling_in_suspended) == Some(true)));
 
     // Lambda retries the same event once the dead invocation's lease ran out.
-    tokio::time::sleep(dying_slice + gantry_core::traffic::turn::LEASE_MARGIN).await;
+    tokio::time::sleep(dying_slice + gantry_core::traffic::steps::turn::LEASE_MARGIN).await;
     let views = run_to_end(&rig.shifter, &next).await;
     assert_outcome(&views, "Succeeded");
     assert_eq!(suspended(&rig).await, before);

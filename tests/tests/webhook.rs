@@ -323,7 +323,7 @@ async fn a_missing_pipeline_is_502_and_the_retry_succeeds_once_it_exists() {
     let missing = unique("missing");
     let w = world_also_for(&[&missing]).await;
     let mut webhook = w.webhook;
-    webhook.routes = gantry_core::routing::RouteTable::parse(
+    webhook.routes = gantry_core::ingest::routing::RouteTable::parse(
         &json!([{"provider": "github", "repository": "Codertocat/Hello-World", "branches": ["master"],
                  "pipeline": missing, "source_action": "Source"}])
         .to_string(),

@@ -1,4 +1,5 @@
-//! `judge-sim`: simulated deployments through Gantry's canary judge (issue 14), no emulator.
+//! `judge-sim`: simulated deployments through Gantry's canary judge (docs/analysis.md), no
+//! emulator.
 //!
 //!     judge-sim [--runs 10000] [--seed 7]
 //!

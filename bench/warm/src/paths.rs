@@ -7,13 +7,13 @@
 
 use gantry_core::approval::{interaction, Button};
 use gantry_core::config::NotifyConfig;
+use gantry_core::ingest::routing::RouteTable;
 use gantry_core::ingest::DeliveryId;
 use gantry_core::ingest::{Answer, Claim, DeliveryLedger, Ingest, DEFAULT_MAX_BODY_BYTES};
 use gantry_core::ingest::{PipelineStarter, StartError, StartRequest};
 use gantry_core::notify::{
     render, DeclaredAction, DeclaredStage, Execution, PipelineEvent, Trigger,
 };
-use gantry_core::routing::RouteTable;
 use gantry_core::secrets::SecretString;
 use gantry_core::signature::verify_slack;
 use gantry_core::store::StoreError;
@@ -96,9 +96,18 @@ impl PipelineStarter for Starts {
     }
 }
 
+/// The webhook's ports in the benchmark: nothing reaches AWS.
+struct AnswerAtOnce;
+
+impl gantry_core::ingest::IngestPorts for AnswerAtOnce {
+    type Starter = Starts;
+    type Ledger = FreshDeliveries;
+    type Queue = gantry_core::ingest::NoRetryQueue;
+}
+
 /// The webhook with the demo's secret and routes; the two calls that would reach AWS (the
 /// delivery claim and `StartPipelineExecution`) answer at once.
-fn webhook() -> Result<(Ingest<Starts, FreshDeliveries>, tokio::runtime::Runtime), String> {
+fn webhook() -> Result<(Ingest<AnswerAtOnce>, tokio::runtime::Runtime), String> {
     let ingest = Ingest {
         routes: RouteTable::parse(DEMO_ROUTES)?,
         github_secrets: vec![SecretString::new(DEMO_GITHUB_SECRET)],

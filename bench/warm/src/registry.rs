@@ -10,11 +10,11 @@
 //!   1,000 services need the emulator's world and are not measured here).
 
 use crate::measure::Samples;
-use gantry_core::push::{Commit, GitRef, Provider, Push, RefKind};
+use gantry_core::ingest::push::{Commit, GitRef, Provider, Push, RefKind};
+use gantry_core::ingest::routing::{route, RouteDecision, RouteTable};
 use gantry_core::registry::{
     routes, IndexedService, LiveRegistry, Registry, Service, ServiceIndex, DEFAULT_MAX_AGE_SECONDS,
 };
-use gantry_core::routing::{route, RouteDecision, RouteTable};
 use gantry_core::store::StoreError;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};

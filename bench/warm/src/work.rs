@@ -1,4 +1,5 @@
-//! How the per-event work grows with the size of the work (issue 16): one table per function of
+//! How the per-event work grows with the size of the work
+//! (docs/performance.md#how-the-cost-grows-with-the-work): one table per function of
 //! work size → p50/p99 (warm, in-process, no network), each row beside its goal.
 //!
 //! - webhook: a push of C commits × 100 changed files against R routes with path globs (a
@@ -20,10 +21,10 @@ use gantry_core::analysis::{
 };
 use gantry_core::approval::{authorize, Act, ChangeOwners, Clicker, StageApprovers, Verdict};
 use gantry_core::config::Verbosity;
+use gantry_core::ingest::push::{Commit, GitRef, Provider, Push};
+use gantry_core::ingest::routing::{route, RouteDecision, RouteTable};
 use gantry_core::notify::render::{self, MAX_BLOCKS, MAX_HEADER_TEXT, MAX_SECTION_TEXT};
 use gantry_core::notify::{DeclaredAction, DeclaredStage, Execution, PipelineEvent};
-use gantry_core::push::{Commit, GitRef, Provider, Push};
-use gantry_core::routing::{route, RouteDecision, RouteTable};
 use gantry_core::traffic::{next_step, sample, AlarmReading, AlarmState, Observed};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -112,7 +113,7 @@ fn big_push(commits: usize, files: usize, routes: usize) -> Push {
         repository: "acme/monorepo".into(),
         repository_url: None,
         git_ref: GitRef {
-            kind: gantry_core::push::RefKind::Branch,
+            kind: gantry_core::ingest::push::RefKind::Branch,
             name: "main".into(),
         },
         before: "a".repeat(40),
@@ -303,7 +304,7 @@ fn shifter_row(alarms: usize) -> Result<Value, String> {
             .collect(),
         ..sample::healthy(&d, 1_000)
     };
-    // Both target groups' metrics as one GetMetricData answers them (#11): requests, 5xx and p99
+    // Both target groups' metrics as one GetMetricData answers them: requests, 5xx and p99
     // per side, the last ten one-minute periods (newest first, as CloudWatch sends them).
     let minutes: Vec<i64> = (0..10).map(|m| 1_768_467_600 - 60 * m).collect();
     let points = |value: f64| -> Vec<(i64, f64)> { minutes.iter().map(|&t| (t, value)).collect() };

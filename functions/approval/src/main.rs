@@ -9,7 +9,8 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
 // One thread for events: Lambda hands an instance one event at a time, and the work between AWS
-// calls is microseconds; a worker pool would only cost start-up time and memory (issue 16).
+// calls is microseconds; a worker pool would only cost start-up time and memory
+// (docs/performance.md#start-up-below-the-naive-floor).
 // Start-up borrows one more, for the configuration and the clients while the secret is read.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

@@ -11,7 +11,7 @@ use gantry_adapters::ssm::SsmParameters;
 use gantry_core::clock::{now_epoch_millis, now_epoch_seconds};
 use gantry_core::config::{NotifierConfig, NotifyConfig};
 use gantry_core::delivery::{weekly_post, WeeklyError, WeeklyTick};
-use gantry_core::notify::{Handled, Notifier as Core, NotifyError};
+use gantry_core::notify::{Handled, Notifier as Core, NotifyError, NotifyPorts};
 use gantry_core::registry::{
     change_of, reconcile, sync_change, LiveRegistry, SyncReport, DEFAULT_MAX_AGE_SECONDS,
     INVALID_DOCUMENTS_METRIC,
@@ -21,7 +21,17 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 /// The notifier, wired to AWS and Slack.
-pub type Notifier = Core<DynamoExecutions, CodePipelineDetails, SlackClient, SnsTopic>;
+pub type Notifier = Core<Production>;
+
+/// The outside systems the notifier speaks to, in production.
+pub struct Production;
+
+impl NotifyPorts for Production {
+    type Store = DynamoExecutions;
+    type Details = CodePipelineDetails;
+    type Chat = SlackClient;
+    type Topic = SnsTopic;
+}
 
 /// Slack's retry rules within one invocation: short enough that an outage ends the invocation
 /// (and Lambda retries it later) well before its timeout.

@@ -7,16 +7,26 @@ use gantry_adapters::lambda::http;
 use gantry_adapters::sqs::{RetryQueueOption, SqsRetryQueue};
 use gantry_core::clock::now_epoch_seconds;
 use gantry_core::config::WebhookConfig;
-use gantry_core::ingest::{Answer, Ingest, QueuedMessage, StartRetryPolicy};
+use gantry_core::ingest::routing::RouteSpec;
+use gantry_core::ingest::{Answer, Ingest, IngestPorts, QueuedMessage, StartRetryPolicy};
 use gantry_core::registry::{LiveRegistry, DEFAULT_MAX_AGE_SECONDS};
-use gantry_core::routing::RouteSpec;
 use gantry_core::secrets::{GantrySecrets, SecretsError};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
 use std::time::Duration;
 
 /// The webhook, wired to AWS.
-pub type Webhook = Ingest<CodePipelineStarter, DynamoDeliveries, RetryQueueOption>;
+pub type Webhook = Ingest<Production>;
+
+/// The outside systems the webhook speaks to, in production: CodePipeline, the state table,
+/// the SQS retry queue.
+pub struct Production;
+
+impl IngestPorts for Production {
+    type Starter = CodePipelineStarter;
+    type Ledger = DynamoDeliveries;
+    type Queue = RetryQueueOption;
+}
 
 /// The AWS clients the webhook needs: built from the SDK configuration alone, so that `main`
 /// builds them while the secret is read.

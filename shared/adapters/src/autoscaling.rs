@@ -4,7 +4,7 @@
 use aws_sdk_applicationautoscaling::types::{
     ScalableDimension, ServiceNamespace, SuspendedState as AwsSuspended,
 };
-use gantry_core::traffic::scaling::SuspendedState;
+use gantry_core::traffic::phases::scaling::SuspendedState;
 use gantry_core::traffic::{ServiceScaling, ShiftError};
 
 /// Application Auto Scaling through the AWS SDK.

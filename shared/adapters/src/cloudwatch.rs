@@ -27,7 +27,8 @@ impl AlarmWatch for CloudWatchAlarms {
         }
         let mut found: HashMap<String, StateValue> = HashMap::new();
         // DescribeAlarms takes at most 100 names and returns at most 100 alarms a page (50 unless
-        // asked): one call per 100 watched alarms, whatever their number (issue 16).
+        // asked): one call per 100 watched alarms, whatever their number
+        // (docs/performance.md#how-the-cost-grows-with-the-work).
         for chunk in names.chunks(DESCRIBE_ALARMS_MAX) {
             self.read_states(chunk, &mut found).await?;
         }

@@ -1,7 +1,7 @@
 //! `Cluster` on ECS.
 
 use aws_sdk_ecs::types::{DeploymentRolloutState, TaskDefinitionField};
-use gantry_core::traffic::images::ImageUpdate;
+use gantry_core::traffic::setup::images::ImageUpdate;
 use gantry_core::traffic::{Cluster, ShiftError, TaskDefinitionInfo};
 use gantry_core::traffic::{Rollout, ServiceStatus};
 

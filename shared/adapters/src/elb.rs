@@ -4,7 +4,7 @@
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ForwardActionConfig, TargetGroupTuple,
 };
-use gantry_core::traffic::report::target_group_name;
+use gantry_core::traffic::steps::report::target_group_name;
 use gantry_core::traffic::{ForwardTarget, TargetHealth, TrafficControl};
 use gantry_core::traffic::{LoadBalancer, ShiftError};
 
@@ -190,7 +190,7 @@ impl LoadBalancer for AlbListener {
                 }
                 _ => crate::aws_error::shift_error("ELB DescribeTargetHealth", e),
             })?;
-        Ok(gantry_core::traffic::health::count(
+        Ok(gantry_core::traffic::checks::health::count(
             target_group_name(target_group_arn),
             out.target_health_descriptions().iter().map(|d| {
                 let h = d.target_health();

@@ -1,6 +1,7 @@
 //! One AWS configuration per cold start, shared by every client a function builds.
 //!
-//! What a deployed function's start-up does not need is left out (issue 16), and each cut falls
+//! What a deployed function's start-up does not need is left out
+//! (docs/performance.md#start-up-below-the-naive-floor), and each cut falls
 //! back to the SDK's standard behaviour where a developer's machine may need it:
 //! - the system certificate store: the SDK's HTTPS client (the private `http` module) verifies
 //!   with Mozilla's compiled-in roots, unless `SSL_CERT_FILE`/`SSL_CERT_DIR` name a custom

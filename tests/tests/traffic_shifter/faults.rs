@@ -96,7 +96,7 @@ async fn an_invocation_that_died_after_a_shift_is_resumed_without_shifting_twice
     assert_eq!(job(id(&first)).await["status"], "InProgress");
 
     // Lambda retries the same event (a minute later): the dead invocation's lease has run out.
-    tokio::time::sleep(s.slice + gantry_core::traffic::turn::LEASE_MARGIN).await;
+    tokio::time::sleep(s.slice + gantry_core::traffic::steps::turn::LEASE_MARGIN).await;
     let views = run_to_end(&rig.shifter, &first).await;
     assert_eq!(status(&views), "Succeeded");
     assert_eq!(
@@ -160,7 +160,7 @@ async fn a_rollback_that_cannot_finish_fails_the_invocation_and_its_retry_finish
     assert_eq!(job(id(&second)).await["status"], "InProgress");
     // ELB is back; Lambda retries the event once the lease has run out.
     shop.fail_listener_calls("ModifyListener", 0).await;
-    tokio::time::sleep(rig.shifter.slice + gantry_core::traffic::turn::LEASE_MARGIN).await;
+    tokio::time::sleep(rig.shifter.slice + gantry_core::traffic::steps::turn::LEASE_MARGIN).await;
     let views = run_to_end(&rig.shifter, &second).await;
     assert!(failure_message(&views).starts_with("rolled back at 10% green"));
     assert_eq!(shop.weights(false).await, (100, 0));
@@ -312,7 +312,7 @@ impl<C: gantry_core::traffic::Cluster + Sync> gantry_core::traffic::Cluster
     async fn register_with_images(
         &self,
         arn: &str,
-        updates: &[gantry_core::traffic::images::ImageUpdate],
+        updates: &[gantry_core::traffic::setup::images::ImageUpdate],
     ) -> Result<String, ShiftError> {
         self.0.register_with_images(arn, updates).await
     }
@@ -354,7 +354,7 @@ async fn a_crash_after_recording_the_deployment_resumes_it_instead_of_rolling_ba
 
     // Lambda retries the same event, a minute later: by then the dead invocation's lease (its
     // slice and a margin) has run out.
-    tokio::time::sleep(s.slice + gantry_core::traffic::turn::LEASE_MARGIN).await;
+    tokio::time::sleep(s.slice + gantry_core::traffic::steps::turn::LEASE_MARGIN).await;
     let views = run_to_end(&rig.shifter, &first).await;
     assert_eq!(status(&views), "Succeeded", "{}", outcome(&views));
     let (green_td, _) = shop.service(&shop.green_service).await;

@@ -161,7 +161,7 @@ async fn the_sample_events_are_jobs_with_valid_parameters() {
         let event: CodePipelineJobEvent =
             serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         let job = gantry_core::traffic::Job::from_event(&event).unwrap();
-        gantry_core::traffic::params::parse(&job.user_parameters)
+        gantry_core::traffic::setup::params::parse(&job.user_parameters)
             .unwrap_or_else(|e| panic!("{file}: {e}"));
     }
 }

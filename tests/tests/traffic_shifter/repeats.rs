@@ -104,7 +104,7 @@ impl<C: gantry_core::traffic::Cluster + Sync> gantry_core::traffic::Cluster for 
     async fn register_with_images(
         &self,
         arn: &str,
-        updates: &[gantry_core::traffic::images::ImageUpdate],
+        updates: &[gantry_core::traffic::setup::images::ImageUpdate],
     ) -> Result<String, ShiftError> {
         tokio::time::sleep(Duration::from_millis(500)).await;
         self.registered

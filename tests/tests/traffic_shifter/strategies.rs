@@ -185,7 +185,7 @@ async fn the_image_can_come_from_an_imagedefinitions_artifact() {
         .await
         .expect("bucket");
     let definitions = format!(r#"[{{"name": "{CONTAINER}", "imageUri": "{NEW_IMAGE}"}}]"#);
-    let zip = gantry_core::traffic::images::zip_archive(&[(
+    let zip = gantry_core::traffic::setup::images::zip_archive(&[(
         "imagedefinitions.json",
         definitions.as_bytes(),
     )]);

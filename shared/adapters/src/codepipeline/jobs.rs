@@ -3,7 +3,7 @@
 
 use aws_sdk_codepipeline::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
-use gantry_core::traffic::report::clip;
+use gantry_core::traffic::steps::report::clip;
 use gantry_core::traffic::{
     Ack, InvokeDeclaration, IssuedJob, JobFailure, JobProgress, Jobs, PipelineContext, ShiftError,
 };

@@ -5,7 +5,7 @@ use super::attributes::{conditional_failed, text, DynamoItem};
 use super::{conditional_write, store_error, Key, StateTable, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use gantry_core::slack::PostedMessage;
-use gantry_core::traffic::sweep::Listed;
+use gantry_core::traffic::phases::sweep::Listed;
 use gantry_core::traffic::Command;
 use gantry_core::traffic::{
     DeploymentRecord, DeploymentStatus, DeploymentStore, HandOver, PipelineContext, Turn, Watch,

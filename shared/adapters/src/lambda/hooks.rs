@@ -3,7 +3,7 @@
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
-use gantry_core::traffic::hooks::Invocation;
+use gantry_core::traffic::setup::hooks::Invocation;
 use gantry_core::traffic::{HookFunctions, ShiftError};
 
 /// Lambda through the AWS SDK.

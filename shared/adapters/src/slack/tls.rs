@@ -1,8 +1,8 @@
 //! The TLS configuration of Gantry's outside systems: Slack's client and the AWS SDK's.
 //!
-//! reqwest's default verifier reads the system's certificate store each time a client is built:
-//! about 5 ms on this machine, a third of a Slack-using function's cold start (the bench's
-//! "cold start" table). Slack's API and AWS's endpoints are served under public CAs that are all
+//! reqwest's default verifier reads the system's certificate store each time a client is built,
+//! a large share of a Slack-using function's cold start
+//! (docs/performance.md#start-up-below-the-naive-floor). Slack's API and AWS's endpoints are served under public CAs that are all
 //! in Mozilla's root program, so Gantry verifies them against Mozilla's roots compiled in
 //! (`webpki-roots`), which costs nothing to load. An operator whose traffic goes through a
 //! TLS-inspecting proxy with a private CA (or who reaches a private endpoint) points

@@ -41,15 +41,16 @@ pub struct AnalysisConfig {
     pub latency_ratio_tolerance: f64,
     /// Requests on each side in a window before their p99s are compared. A p99 of `n` requests
     /// is the `n/100`-th slowest: of 200, the second slowest, which alone is over 1.5x another
-    /// side's often enough to roll back one same-version deployment in a thousand (measured);
-    /// of 400, the fourth, and almost never.
+    /// side's often enough to roll back same-version deployments now and then; of 400, the
+    /// fourth, and almost never (docs/analysis.md#latency-p99-against-p99).
     pub latency_min_requests: u64,
     /// Consecutive judged windows with the new p99 over the tolerance before it is a Fail.
     pub latency_windows: u32,
     /// The chance, over the whole deployment and all its looks, of rolling back a new side whose
     /// error rate is no worse than `error_ratio_tolerance` x the live side's: the most it can be
     /// is at exactly the tolerance. A new side no worse than live (the same version) is rolled
-    /// back less often: 0.59-0.65% at the default, measured by `make bench` (docs/analysis.md).
+    /// back less often; how often, `make bench` measures
+    /// (docs/analysis.md#what-the-simulation-shows-make-bench).
     pub alpha: f64,
     /// A step advances only if its bake had at least one Pass.
     pub require_pass: bool,

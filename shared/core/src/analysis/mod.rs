@@ -1,6 +1,7 @@
-//! Judging the new side against the live side (issue 14): from both target groups' load-balancer
-//! metrics over the same windows, a verdict per window (Pass, Inconclusive, Fail), and what the
-//! verdicts do to a traffic step. Pure: the shifter fetches the metrics and carries the state.
+//! Judging the new side against the live side (docs/analysis.md): from both target groups'
+//! load-balancer metrics over the same windows, a verdict per window (Pass, Inconclusive, Fail),
+//! and what the verdicts do to a traffic step. Pure: the shifter fetches the metrics and carries
+//! the state.
 //!
 //! The shifter's loop, per check:
 //! 1. `AnalysisConfig::from_json(&user_parameters["analysis"])` (refuse the job on `Err`);

@@ -3,7 +3,7 @@
 //! Roll back go to `deploy_controls`.
 
 use super::claim::{gate, refusal, unchanged_because, ClickGate, ClickRefusal, RefusedAs};
-use super::flows::ApprovalPorts;
+use super::flow::ApprovalPorts;
 use super::ports::{ApprovalActions, ApprovalStore, DecisionClaim, PipelineDecision, Replies};
 use super::{
     interaction, Act, ApprovalDecision, ApprovalRecord, ApprovalState, Approvals, Button, Closure,

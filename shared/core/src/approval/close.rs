@@ -1,7 +1,7 @@
 //! An approval ended outside Slack (console, CLI, expiry, a newer execution): close its request
 //! and update the message, unless Slack decided it.
 
-use super::flows::ApprovalPorts;
+use super::flow::ApprovalPorts;
 use super::ports::{ApprovalActions, ApprovalStore};
 use super::{ActionFinished, ApprovalState, Approvals, Closure, RequestError, WaitingApproval};
 use serde_json::{json, Value};

@@ -6,7 +6,7 @@
 //! showed; a click on an outdated message (or delivered twice) is stale and changes nothing.
 
 use super::click::{Told, STATE_DOWN};
-use super::flows::ApprovalPorts;
+use super::flow::ApprovalPorts;
 use super::ports::{CommandOutcome, DeploymentCommands};
 use super::{Act, Approvals, Button, ChangeOwners, Interaction, Verdict};
 use crate::slack::Chat;

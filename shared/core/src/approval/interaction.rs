@@ -1,19 +1,24 @@
 //! Slack's interactivity request: a form body whose `payload` field is the `block_actions` JSON.
 //!
 //! Also the other direction, for tests and the local demo: the request Slack would send when a
-//! button is clicked, signed as Slack signs it.
+//! button is clicked, signed as Slack signs it (`Click`, `SignedRequest`, `sign`: built only
+//! for unit tests and with the crate's `testing` feature, which the end-to-end tests and the
+//! approval function's example turn on).
 
 use super::{Act, Approver};
+#[cfg(any(test, feature = "testing"))]
 use crate::signature::hmac_sha256_hex;
 use serde::Deserialize;
-use serde_json::{json, Value};
+#[cfg(any(test, feature = "testing"))]
+use serde_json::json;
+use serde_json::Value;
 
 /// `action_id`s of Gantry's buttons (the contract's names).
 pub const APPROVE: &str = "gantry.approval.approve";
 pub const REJECT: &str = "gantry.approval.reject";
 pub const PROMOTE: &str = "gantry.deploy.promote";
 pub const ROLLBACK: &str = "gantry.deploy.rollback";
-pub use crate::traffic::report::{
+pub use crate::traffic::steps::report::{
     CONTINUE_ACTION as CONTINUE, EXTEND_ACTION as EXTEND, PAUSE_ACTION as PAUSE,
     RESUME_ACTION as RESUME,
 };
@@ -284,6 +289,7 @@ pub fn parse(body: &[u8]) -> Result<Interaction, InteractionError> {
     })
 }
 
+#[cfg(any(test, feature = "testing"))]
 /// A click Slack would send: who clicked which button of which message.
 #[derive(Debug, Clone)]
 pub struct Click<'a> {
@@ -297,6 +303,7 @@ pub struct Click<'a> {
     pub reason: Option<&'a str>,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl Click<'_> {
     /// The `block_actions` payload, shaped as Slack documents it.
     pub fn payload(&self) -> Value {
@@ -331,6 +338,7 @@ impl Click<'_> {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl Click<'_> {
     /// The HTTP request Slack sends for this click, signed with `signing_secret` at
     /// `timestamp` (seconds since the epoch).
@@ -339,6 +347,7 @@ impl Click<'_> {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 /// An HTTP request as Slack sends it: headers (lower-case names) and the form body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedRequest {
@@ -346,6 +355,7 @@ pub struct SignedRequest {
     pub body: String,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl SignedRequest {
     /// The request Slack sends with this form `body`, signed with `signing_secret` at
     /// `timestamp` (seconds since the epoch): authentic, whatever the body says.
@@ -404,6 +414,7 @@ impl SignedRequest {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 /// `X-Slack-Signature` for `body` sent at `timestamp`: `v0=` HMAC-SHA256 of `v0:{ts}:{body}`.
 pub fn sign(signing_secret: &str, timestamp: i64, body: &[u8]) -> String {
     let ts = timestamp.to_string();

@@ -3,8 +3,8 @@
 //! CodePipeline events that open and close an approval.
 //!
 //! The feature's shape: plain data and pure decisions (`authorize`, `claim`, `message`,
-//! `events`, `interaction`, `pipeline`, `rules`); its ports (`ports`); its flows, generic over
-//! the ports (`flows` holds `Approvals` and the event dispatch): `request` (an approval started:
+//! `events`, `interaction`, `pipeline`); its ports (`ports`); its flows, generic over the
+//! ports (`flow` holds `Approvals` and the event dispatch): `request` (an approval started:
 //! post the request), `click` (an Approve / Reject click is decided there), `close` (ended
 //! outside Slack), `deploy_controls` (the traffic shifter's Promote / Roll back buttons).
 //! In-memory fakes of every port, for the unit tests, are in `testing`.
@@ -16,7 +16,7 @@ pub mod click;
 pub mod close;
 pub mod deploy_controls;
 pub mod events;
-pub mod flows;
+pub mod flow;
 pub mod interaction;
 pub mod message;
 pub mod pipeline;
@@ -33,7 +33,7 @@ pub use authorize::{
 pub use change::{change_since, Provenance, PushedChange, StageSuccesses};
 pub use click::ClickReply;
 pub use events::{ActionFinished, ApprovalEvent, ApprovalNotice};
-pub use flows::{ApprovalPorts, Approvals};
+pub use flow::{ApprovalPorts, Approvals};
 pub use interaction::{Button, Interaction, InteractionError};
 pub use message::{render_closed, render_request};
 pub use pipeline::{
@@ -288,5 +288,3 @@ mod tests {
         assert_eq!(c("v1.2.3").short_id(), "v1.2.3");
     }
 }
-#[cfg(test)]
-mod flow_tests;

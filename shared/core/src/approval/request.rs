@@ -1,7 +1,7 @@
 //! An approval started (EventBridge or SNS): post its request in Slack, once, in the
 //! execution's thread when there is one; a newer request of the same action closes the older.
 
-use super::flows::ApprovalPorts;
+use super::flow::ApprovalPorts;
 use super::ports::{ApprovalActions, ApprovalStore, Created};
 use super::{
     approval_id, render_request, ApprovalCallError, ApprovalNotice, ApprovalRecord,

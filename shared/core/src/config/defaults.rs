@@ -43,11 +43,11 @@ mod tests {
         assert_eq!(documented(Var::SlackApiUrl), crate::slack::DEFAULT_API_URL);
         assert_eq!(
             documented(Var::AnalysisSettleSeconds),
-            crate::traffic::judged::DEFAULT_SETTLE_SECONDS.to_string()
+            crate::traffic::phases::judged::DEFAULT_SETTLE_SECONDS.to_string()
         );
         assert_eq!(
             documented(Var::OrphanAfterSeconds),
-            crate::traffic::sweep::DEFAULT_ORPHAN_AFTER_SECONDS.to_string()
+            crate::traffic::phases::sweep::DEFAULT_ORPHAN_AFTER_SECONDS.to_string()
         );
         assert_eq!(
             DOCUMENTED_DEFAULTS.len(),

@@ -24,7 +24,7 @@ pub struct TrafficShifterConfig {
     pub analysis_settle_seconds: i64,
     /// How long a deployment may go without a check, and without an invocation holding it,
     /// before the scheduled sweep rolls it back (`GANTRY_ORPHAN_AFTER_SECONDS`, default
-    /// `traffic::sweep::DEFAULT_ORPHAN_AFTER_SECONDS`).
+    /// `traffic::phases::sweep::DEFAULT_ORPHAN_AFTER_SECONDS`).
     pub orphan_after_seconds: u32,
     /// `GANTRY_SERVICES_PATH`.
     pub services_path: String,
@@ -51,7 +51,7 @@ impl TrafficShifterConfig {
 fn settle_seconds(env: &impl Env) -> Result<i64, ConfigError> {
     let var = Var::AnalysisSettleSeconds;
     let Some(raw) = optional(env, var)? else {
-        return Ok(crate::traffic::judged::DEFAULT_SETTLE_SECONDS);
+        return Ok(crate::traffic::phases::judged::DEFAULT_SETTLE_SECONDS);
     };
     match raw.parse::<i64>() {
         Ok(n) if (-86_400..=3_600).contains(&n) => Ok(n),
@@ -66,7 +66,7 @@ fn settle_seconds(env: &impl Env) -> Result<i64, ConfigError> {
 fn orphan_after_seconds(env: &impl Env) -> Result<u32, ConfigError> {
     let var = Var::OrphanAfterSeconds;
     let Some(raw) = optional(env, var)? else {
-        return Ok(crate::traffic::sweep::DEFAULT_ORPHAN_AFTER_SECONDS);
+        return Ok(crate::traffic::phases::sweep::DEFAULT_ORPHAN_AFTER_SECONDS);
     };
     match raw.parse::<u32>() {
         Ok(n) if (1..=86_400).contains(&n) => Ok(n),
@@ -116,7 +116,7 @@ mod tests {
         let c = TrafficShifterConfig::from_env(&env(&[])).unwrap();
         assert_eq!(
             c.analysis_settle_seconds,
-            crate::traffic::judged::DEFAULT_SETTLE_SECONDS
+            crate::traffic::phases::judged::DEFAULT_SETTLE_SECONDS
         );
         let c =
             TrafficShifterConfig::from_env(&env(&[("GANTRY_ANALYSIS_SETTLE_SECONDS", "-3600")]))

@@ -1,6 +1,6 @@
 use super::{json, positive_integer, required, services_path, ConfigError, Env, Var};
+use crate::ingest::routing::{RouteSpec, RouteTable};
 use crate::ingest::DEFAULT_MAX_BODY_BYTES;
-use crate::routing::{RouteSpec, RouteTable};
 
 /// The webhook function's configuration.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
 //! Reading an HTTP delivery: which provider, which event, which delivery id, which payload.
 
-use crate::push::Provider;
+use crate::ingest::push::Provider;
 use std::collections::BTreeMap;
 
 /// An HTTP request as the webhook sees it: lower-cased header names and the raw body.

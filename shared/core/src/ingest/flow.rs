@@ -4,12 +4,15 @@
 mod parked_batch;
 
 use super::delivery::{github_payload, Delivery, EventKind, Inbound};
-use super::parked::{Newest, NoRetryQueue, ParkedOutcome, ParkedStart, PushHistory, RetryQueue};
-use super::start::{PipelineStarter, StartError, StartRequest};
-use super::started::{PushFacts, StartedPush, StartedPushes};
-use super::{Claim, DeliveryId, DeliveryLedger};
-use crate::push::{Provider, Push, RefKind};
-use crate::routing::{route, RouteDecision, RouteTable};
+use super::parked::{Newest, ParkedOutcome, ParkedStart};
+use super::ports::{
+    Claim, DeliveryId, DeliveryLedger, IngestPorts, PipelineStarter, PushHistory, RetryQueue,
+    StartedPushes,
+};
+use super::start::{StartError, StartRequest};
+use super::started::{PushFacts, StartedPush};
+use crate::ingest::push::{Provider, Push, RefKind};
+use crate::ingest::routing::{route, RouteDecision, RouteTable};
 use crate::secrets::SecretString;
 use crate::signature::{verify_github, verify_gitlab};
 pub use parked_batch::QueuedMessage;
@@ -40,21 +43,19 @@ impl Answer {
 }
 
 /// The webhook: configuration, secrets and the ports.
-pub struct Ingest<S, L, Q = NoRetryQueue> {
+pub struct Ingest<P: IngestPorts> {
     pub routes: RouteTable,
     pub github_secrets: Vec<SecretString>,
     pub gitlab_tokens: Vec<SecretString>,
     pub max_body_bytes: u64,
-    pub starter: S,
-    pub ledger: L,
+    pub starter: P::Starter,
+    pub ledger: P::Ledger,
     /// Where a verified push waits when CodePipeline cannot start it in time.
-    pub queue: Q,
+    pub queue: P::Queue,
     pub retry: StartRetryPolicy,
 }
 
-impl<S: PipelineStarter, L: DeliveryLedger + PushHistory + StartedPushes, Q: RetryQueue>
-    Ingest<S, L, Q>
-{
+impl<P: IngestPorts> Ingest<P> {
     /// Handles one delivery. Never panics; every outcome is an `Answer`. An error answer carries
     /// the request id (`req.request_id`) so an operator can find the log line.
     pub async fn handle(&self, req: &Inbound, now: i64) -> Answer {

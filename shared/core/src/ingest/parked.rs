@@ -2,7 +2,6 @@
 //! later by the same function (the queue is its SQS event source).
 
 use super::start::StartRequest;
-use crate::store::StoreError;
 
 /// One start, as the queue carries it: the request exactly as it would have been sent (its
 /// `clientRequestToken` makes a second start of it a no-op) and what the newest-push check needs.
@@ -28,24 +27,6 @@ pub enum QueueError {
     Unavailable(String),
 }
 
-/// The port where a verified push waits to be started later.
-pub trait RetryQueue {
-    fn park(
-        &self,
-        start: &ParkedStart,
-    ) -> impl std::future::Future<Output = Result<(), QueueError>> + Send;
-}
-
-/// No queue: a start that keeps failing is answered 5xx and left to the provider's retry.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoRetryQueue;
-
-impl RetryQueue for NoRetryQueue {
-    async fn park(&self, _start: &ParkedStart) -> Result<(), QueueError> {
-        Err(QueueError::NotConfigured)
-    }
-}
-
 /// Whether a push is the newest started for its pipeline and ref.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Newest {
@@ -53,17 +34,6 @@ pub enum Newest {
     Recorded,
     /// A newer push already started: starting this one would roll the pipeline back.
     Older { newest: i64 },
-}
-
-/// The port that remembers, per pipeline and ref, the newest push started.
-pub trait PushHistory {
-    /// Records `pushed_at` for `pipeline` and `git_ref` unless a newer push is recorded.
-    fn advance(
-        &self,
-        pipeline: &str,
-        git_ref: &str,
-        pushed_at: i64,
-    ) -> impl std::future::Future<Output = Result<Newest, StoreError>> + Send;
 }
 
 /// What became of a parked start taken from the queue.

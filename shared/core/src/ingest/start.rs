@@ -1,6 +1,6 @@
 //! `StartPipelineExecution`, pinned to the pushed commit and safe to repeat.
 
-use crate::push::{Push, RefKind};
+use crate::ingest::push::{Push, RefKind};
 use crate::text::truncate;
 use sha2::{Digest, Sha256};
 
@@ -118,20 +118,11 @@ pub enum StartError {
     Unavailable { pipeline: String, reason: String },
 }
 
-/// The port the webhook uses to start executions.
-pub trait PipelineStarter {
-    /// Starts an execution; returns its id.
-    fn start(
-        &self,
-        request: &StartRequest,
-    ) -> impl std::future::Future<Output = Result<String, StartError>> + Send;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::push::testing::push;
-    use crate::push::Commit;
+    use crate::ingest::push::testing::push;
+    use crate::ingest::push::Commit;
 
     /// The start of `shop` (source action `Source`) for delivery `d-1`.
     fn request_for(push: &Push) -> StartRequest {

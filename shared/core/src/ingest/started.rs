@@ -3,8 +3,7 @@
 //! `PUSHER` is whatever the caller of `StartPipelineExecution` typed (the console's *Release
 //! change* included), while this record is written only by the webhook, after a signed push.
 
-use crate::push::Push;
-use crate::store::StoreError;
+use crate::ingest::push::Push;
 
 /// How long the record of a started push is kept (the state table's TTL). The four-eyes rule
 /// looks back over a ref's pushes until the stage last succeeded; pushes older than this are
@@ -86,21 +85,11 @@ pub struct StartedPush {
     pub facts: PushFacts,
 }
 
-/// The port that keeps the record of each started execution (the state table in production):
-/// the execution's own record, and its place in the ref's history of pushes.
-pub trait StartedPushes {
-    /// Records `started`; writing it twice writes the same record.
-    fn record_start(
-        &self,
-        started: &StartedPush,
-    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::push::testing::push;
-    use crate::push::Commit;
+    use crate::ingest::push::testing::push;
+    use crate::ingest::push::Commit;
 
     #[test]
     fn the_facts_name_the_authenticated_pusher_and_every_author() {

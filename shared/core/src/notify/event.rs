@@ -180,6 +180,7 @@ impl PipelineEvent {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 /// Builds the EventBridge events of one execution in the shape CodePipeline sends them, for the
 /// local demo (the emulator has no EventBridge) and for tests. `time` is RFC 3339
 /// (`2026-01-15T09:00:00Z`); ids are derived from the content, so a rebuilt event is a
@@ -192,6 +193,7 @@ pub struct EventSource {
     pub account: String,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl EventSource {
     /// `CodePipeline Pipeline Execution State Change`.
     pub fn pipeline(&self, time: &str, state: Status) -> Value {

@@ -13,7 +13,7 @@ use super::status::Status;
 use super::trigger::{SourceOutput, Trigger};
 use super::{
     policy, render, sns, ActionRun, Chat, Delivered, ExecutionRecord, ExecutionRef, ExecutionStore,
-    PipelineDetails, PublishError, Sink, Topic,
+    NotifyPorts, PipelineDetails, PublishError, Sink, Topic,
 };
 use crate::config::{Audience, NotifyConfig};
 use crate::slack::SlackError;
@@ -111,25 +111,25 @@ pub enum NotifyError {
 
 /// The notifier: configuration and the four ports. `chat` is `None` when no pipeline posts to
 /// Slack.
-pub struct Notifier<S, D, C, T> {
+pub struct Notifier<P: NotifyPorts> {
     pub notify: NotifyConfig,
-    pub store: S,
-    pub details: D,
-    pub chat: Option<C>,
-    pub topic: T,
+    pub store: P::Store,
+    pub details: P::Details,
+    pub chat: Option<P::Chat>,
+    pub topic: P::Topic,
     pub lock: LockPolicy,
     /// Permanent Slack errors already logged by this process, so each is logged once.
     logged: Mutex<HashSet<String>>,
 }
 
-impl<S, D, C, T> Notifier<S, D, C, T>
-where
-    S: ExecutionStore + Sync,
-    D: PipelineDetails + Sync,
-    C: Chat + Sync,
-    T: Topic + Sync,
-{
-    pub fn new(notify: NotifyConfig, store: S, details: D, chat: Option<C>, topic: T) -> Self {
+impl<P: NotifyPorts> Notifier<P> {
+    pub fn new(
+        notify: NotifyConfig,
+        store: P::Store,
+        details: P::Details,
+        chat: Option<P::Chat>,
+        topic: P::Topic,
+    ) -> Self {
         Self {
             notify,
             store,
@@ -358,7 +358,7 @@ where
     /// Delivers Slack's difference until the record stops changing under us (bounded).
     async fn slack_rounds(
         &self,
-        chat: &C,
+        chat: &P::Chat,
         key: &ExecutionRef,
         audience: &Audience,
         channel: &str,
@@ -430,13 +430,13 @@ where
     /// uncertain and the error returned, so the invocation fails and its retry looks first.
     async fn post_once(
         &self,
-        chat: &C,
+        chat: &P::Chat,
         key: &ExecutionRef,
         record: &super::ExecutionRecord,
-        thread: Option<&super::PostedMessage>,
+        thread: Option<&crate::slack::PostedMessage>,
         post: &str,
         body: &Value,
-    ) -> Result<super::PostedMessage, SlackError> {
+    ) -> Result<crate::slack::PostedMessage, SlackError> {
         let channel = body["channel"].as_str().unwrap_or_default();
         if record.slack.uncertain.contains(post) {
             let found = chat

@@ -1,9 +1,18 @@
-//! Event builders for the notifier's unit tests.
+//! Event builders and in-memory fakes of the notifier's ports, for its unit tests.
 
 use super::event::{ActionResult, Change, PipelineEvent};
 use super::execution::{DeclaredAction, DeclaredStage, Execution};
 use super::status::Status;
-use super::trigger::Trigger;
+use super::trigger::{ExecutionFacts, Trigger};
+use super::{
+    ActionRun, Delivered, DetailsError, ExecutionRecord, ExecutionRef, ExecutionStore,
+    PipelineDetails, PublishError, Sink, SlackMemory, Topic,
+};
+use crate::notify::sns;
+use crate::store::StoreError;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub const PIPELINE: &str = "shop";
 pub const EXECUTION: &str = "4f1e2d3c-0000-1111-2222-333344445555";
@@ -145,5 +154,174 @@ impl Lcg {
             let j = self.next(i + 1);
             items.swap(i, j);
         }
+    }
+}
+
+#[derive(Default)]
+pub struct Rows {
+    pub records: HashMap<String, ExecutionRecord>,
+    pub locks: HashMap<(String, &'static str), (String, i64)>,
+}
+
+#[derive(Default, Clone)]
+pub struct MemoryStore(pub Arc<Mutex<Rows>>);
+
+impl ExecutionStore for MemoryStore {
+    async fn load(&self, key: &ExecutionRef) -> Result<Option<ExecutionRecord>, StoreError> {
+        tokio::task::yield_now().await;
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .records
+            .get(&key.execution_id)
+            .cloned())
+    }
+    async fn save(
+        &self,
+        key: &ExecutionRef,
+        execution: &Execution,
+        expected: Option<u64>,
+        _now: i64,
+    ) -> Result<bool, StoreError> {
+        tokio::task::yield_now().await;
+        let mut rows = self.0.lock().unwrap();
+        let current = rows.records.get(&key.execution_id).map(|r| r.version);
+        if current != expected {
+            return Ok(false);
+        }
+        let record = rows
+            .records
+            .entry(key.execution_id.clone())
+            .or_insert_with(|| ExecutionRecord {
+                execution: execution.clone(),
+                version: 0,
+                slack: SlackMemory::default(),
+                sns_sent: Default::default(),
+            });
+        record.execution = execution.clone();
+        record.version = expected.map_or(1, |v| v + 1);
+        Ok(true)
+    }
+    async fn lock(
+        &self,
+        key: &ExecutionRef,
+        sink: Sink,
+        owner: &str,
+        now: i64,
+        lease: i64,
+    ) -> Result<bool, StoreError> {
+        tokio::task::yield_now().await;
+        let mut rows = self.0.lock().unwrap();
+        let slot = (key.execution_id.clone(), sink.name());
+        match rows.locks.get(&slot) {
+            Some((holder, until)) if holder != owner && *until >= now => Ok(false),
+            _ => {
+                rows.locks.insert(slot, (owner.to_string(), now + lease));
+                Ok(true)
+            }
+        }
+    }
+    async fn unlock(&self, key: &ExecutionRef, sink: Sink, owner: &str) -> Result<(), StoreError> {
+        let mut rows = self.0.lock().unwrap();
+        let slot = (key.execution_id.clone(), sink.name());
+        if rows.locks.get(&slot).is_some_and(|(h, _)| h == owner) {
+            rows.locks.remove(&slot);
+        }
+        Ok(())
+    }
+    async fn remember(&self, key: &ExecutionRef, d: &Delivered) -> Result<(), StoreError> {
+        tokio::task::yield_now().await;
+        let mut rows = self.0.lock().unwrap();
+        let Some(r) = rows.records.get_mut(&key.execution_id) else {
+            return Ok(());
+        };
+        match d {
+            Delivered::SlackPosted { message, rendered } => {
+                r.slack.message = Some(message.clone());
+                r.slack.rendered = Some(rendered.clone());
+            }
+            Delivered::SlackUpdated { rendered } => r.slack.rendered = Some(rendered.clone()),
+            Delivered::SlackReplied { notice } => {
+                r.slack.replies.insert(notice.clone());
+            }
+            Delivered::SlackGaveUp { error } => r.slack.gave_up = Some(error.clone()),
+            Delivered::SlackUncertain { post } => {
+                r.slack.uncertain.insert(post.clone());
+            }
+            Delivered::Published { notice } => {
+                r.sns_sent.insert(notice.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct FakePipelines {
+    pub calls: AtomicUsize,
+}
+
+impl PipelineDetails for FakePipelines {
+    async fn execution(&self, _: &str, _: &str) -> Result<ExecutionFacts, DetailsError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Ok(ExecutionFacts {
+            variables: vec![
+                (
+                    "COMMIT_ID".into(),
+                    "9fceb02d0ae598e95dc970b74767f19372d61af8".into(),
+                ),
+                ("BRANCH".into(), "main".into()),
+            ],
+            ..Default::default()
+        })
+    }
+    async fn layout(&self, _: &str, _: Option<i64>) -> Result<Vec<DeclaredStage>, DetailsError> {
+        Ok(layout())
+    }
+    async fn actions(&self, _: &str, _: &str) -> Result<Vec<ActionRun>, DetailsError> {
+        Ok(vec![ActionRun {
+            stage: "Build".into(),
+            action: "Build".into(),
+            status: "Failed".into(),
+            category: Some("Build".into()),
+            result: ActionResult {
+                summary: Some("Build terminated with state: FAILED".into()),
+                url: Some("https://logs.example/build".into()),
+                error_code: None,
+            },
+            ..Default::default()
+        }])
+    }
+}
+
+#[derive(Default)]
+pub struct FakeTopic {
+    pub published: Mutex<Vec<sns::SnsNotification>>,
+    pub failing: Mutex<bool>,
+}
+
+impl Topic for Arc<FakeTopic> {
+    async fn publish(&self, n: &sns::SnsNotification) -> Result<(), PublishError> {
+        if *self.failing.lock().unwrap() {
+            return Err(PublishError {
+                topic: "t".into(),
+                reason: "throttled".into(),
+            });
+        }
+        self.published.lock().unwrap().push(n.clone());
+        Ok(())
+    }
+}
+
+impl FakeTopic {
+    /// The subjects of what was published, in order.
+    pub fn subjects(&self) -> Vec<String> {
+        self.published
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|n| n.subject.clone())
+            .collect()
     }
 }

@@ -3,8 +3,8 @@
 
 use crate::config::approvers::{self, ApproverRules, StageApprovers};
 use crate::config::{PipelineNotify, Verbosity};
-use crate::push::Provider;
-use crate::routing::{RouteSpec, RouteTable};
+use crate::ingest::push::Provider;
+use crate::ingest::routing::{RouteSpec, RouteTable};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -78,7 +78,7 @@ impl Service {
             reason,
         };
         let pipeline = pipeline_of(parameter).to_string();
-        if !crate::routing::is_pipeline_name(&pipeline) {
+        if !crate::ingest::routing::is_pipeline_name(&pipeline) {
             return Err(fail(
                 "(name)",
                 format!("{pipeline:?} is not a CodePipeline name (1-100 of A-Z a-z 0-9 . @ - _)"),

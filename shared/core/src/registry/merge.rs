@@ -14,7 +14,7 @@
 use super::document::{Service, StageOperators};
 use crate::config::approvers::{ApproverRules, StageApprovers};
 use crate::config::NotifyConfig;
-use crate::routing::{RouteSpec, RouteTable};
+use crate::ingest::routing::{RouteSpec, RouteTable};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The valid services of the registry, by pipeline.
@@ -139,9 +139,9 @@ pub fn operators(
 mod tests {
     use super::*;
     use crate::config::Verbosity;
-    use crate::push::testing;
-    use crate::push::Push;
-    use crate::routing::{route, RouteDecision};
+    use crate::ingest::push::testing;
+    use crate::ingest::push::Push;
+    use crate::ingest::routing::{route, RouteDecision};
 
     fn service(pipeline: &str, text: &str) -> Service {
         Service::parse(&format!("/gantry/services/{pipeline}"), text).unwrap()

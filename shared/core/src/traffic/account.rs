@@ -4,7 +4,7 @@
 //! Only the calls on the environment (ECS, the load balancer, CloudWatch, Application Auto
 //! Scaling, the hooks' functions) go to the target account; CodePipeline, the artifacts and the
 //! state table stay in the pipeline's account. The role is taken from `UserParameters` that
-//! CodePipeline confirmed (`traffic::confirm`), so nobody can point the shifter at a role the
+//! CodePipeline confirmed (`traffic::checks::confirm`), so nobody can point the shifter at a role the
 //! pipeline did not declare.
 
 use super::ShiftError;

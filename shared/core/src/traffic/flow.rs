@@ -5,11 +5,14 @@
 mod account_step;
 mod analysis_step;
 mod confirm_step;
+mod end_step;
+mod hand_over_step;
 mod lifecycle_step;
+mod start_step;
 mod sweep_step;
 
-use super::progress::Thread;
-use super::record::{DeploymentRecord, DeploymentStatus, HandOver};
+use super::phases::record::{DeploymentRecord, DeploymentStatus, HandOver};
+use super::steps::progress::Thread;
 use super::{
     Ack, AlarmWatch, ArtifactStore, Cluster, DeploymentStore, HookFunctions, JobFailure,
     JobProgress, Jobs, LoadBalancer, ServiceScaling, ShiftError, SlackProgress, TargetMetrics,
@@ -18,15 +21,15 @@ use super::{InputArtifact, Job};
 use crate::clock::now_epoch_millis as now_ms;
 use crate::clock::{instant_now, sleep};
 use crate::slack::Chat;
-use crate::traffic::images::{self, ImageError, ImageUpdate};
-use crate::traffic::phase::new_share;
-use crate::traffic::preflight;
-use crate::traffic::report::{self, ProgressView, Services};
-use crate::traffic::retry::{self, Blind};
-use crate::traffic::weights::read_weights;
+use crate::traffic::checks::preflight;
+use crate::traffic::phases::phase::new_share;
+use crate::traffic::setup::images::{self, ImageError, ImageUpdate};
+use crate::traffic::setup::weights::read_weights;
+use crate::traffic::steps::report::{self, ProgressView, Services};
+use crate::traffic::steps::retry::{self, Blind};
 use crate::traffic::{
-    next_step, params, Command, Deployment, Observed, Phase, RollbackReason, ServiceSnapshot,
-    ShiftAction, Timing, TokenError, TrafficPlan, UserParameters, Weights,
+    next_step, setup::params, Command, Deployment, Observed, Phase, RollbackReason,
+    ServiceSnapshot, ShiftAction, Timing, TokenError, TrafficPlan, UserParameters, Weights,
 };
 pub use analysis_step::Gate;
 use analysis_step::{hold, steer_gate};
@@ -143,7 +146,7 @@ impl<P: ShifterPorts> Shifter<P> {
         // A first invocation claims the deployment (the job's, hand-over 0) before its first
         // write: of two copies of one job event, the one that loses registers nothing.
         let first = job.continuation_token.is_none();
-        if first && !super::turn::wait_for_turn(&self.store, &job.id, 0, end).await? {
+        if first && !super::steps::turn::wait_for_turn(&self.store, &job.id, 0, end).await? {
             tracing::info!(job = %job.id, "another invocation started this deployment: not acting");
             return Ok(ShiftOutcome::AlreadyFinished);
         }
@@ -171,7 +174,7 @@ impl<P: ShifterPorts> Shifter<P> {
                 return ended;
             }
         };
-        if !first && !super::turn::wait_for_turn(&self.store, &d.id, d.seq, end).await? {
+        if !first && !super::steps::turn::wait_for_turn(&self.store, &d.id, d.seq, end).await? {
             // A repeated invocation: a later one has the deployment, or this one's twin
             // already gave the job its result. Nothing to do, nothing to report.
             tracing::info!(deployment = %d.id, seq = d.seq, "overtaken by another invocation: not acting");
@@ -246,215 +249,6 @@ impl<P: ShifterPorts> Shifter<P> {
         job.continuation_token.is_some() || !matches!(self.store.read(&job.id).await, Ok(None))
     }
 
-    async fn resume(
-        &self,
-        token: &str,
-    ) -> Result<(Deployment, Option<DeploymentRecord>), ShiftError> {
-        let d = Deployment::from_token(token)?;
-        // The token is checked against the deployment kept server-side: a token that names
-        // another rollback target, or a deployment never recorded, moves nothing. A table
-        // that cannot be read fails the invocation (Lambda retries it).
-        let record = self
-            .store
-            .read(&d.id)
-            .await?
-            .ok_or_else(|| TokenError::Tampered {
-                reason: format!("no deployment {} was recorded", d.id),
-            })?;
-        d.matches_start(&Deployment::from_token(&record.state)?)?;
-        d.check_handed_over(token, record.handed_over.as_ref())?;
-        let record = Some(record);
-        Ok((d, record))
-    }
-
-    /// The first invocation: checks everything, then brings the new version up on the idle
-    /// side. Nothing moves until every check has passed.
-    async fn begin(
-        &self,
-        job: &Job,
-        p: &UserParameters,
-        context: &super::PipelineContext,
-    ) -> Result<(Deployment, Option<DeploymentRecord>), ShiftError> {
-        if let Some(record) = self.store.read(&job.id).await? {
-            // A repeated first invocation: what the first one decided stands.
-            let d = Deployment::from_token(&record.state)?;
-            self.finish_start(p, &d, &record).await?;
-            return Ok((d, Some(record)));
-        }
-        // Fetch: everything the pre-flight decision reads, at once.
-        let (forward, sticky, blue, green, alarms) = tokio::join!(
-            self.balancer.forward(&p.traffic),
-            self.balancer.sticky(&p.traffic),
-            self.cluster.service(&p.cluster, &p.blue.service),
-            self.cluster.service(&p.cluster, &p.green.service),
-            self.alarms.states(&p.alarms),
-        );
-        let facts = preflight::Facts {
-            forward: forward?,
-            sticky: sticky?,
-            blue: blue?,
-            green: green?,
-            alarms: alarms?,
-        };
-        // Decide.
-        let start = preflight::decide(p, &facts)?;
-        let (live, idle) = (start.live, start.idle());
-        let (live_service, idle_service) = (&start.live_service, &start.idle_service);
-        // Apply: the new task definition (nothing has moved yet), then the record, then ECS.
-        self.balancer
-            .target_health(&p.side(idle).target_group_arn)
-            .await?;
-        let current = self
-            .cluster
-            .task_definition(&idle_service.task_definition)
-            .await?;
-        let names: Vec<String> = current.containers.iter().map(|(n, _)| n.clone()).collect();
-        let updates = self.image_updates(job, p, &names, &current.arn).await?;
-        let task_definition = if preflight::already_runs(&current, &updates) {
-            current.arn.clone()
-        } else {
-            self.cluster
-                .register_with_images(&current.arn, &updates)
-                .await?
-        };
-        let now = now_ms();
-        let mut d = Deployment::new(
-            &job.id,
-            live,
-            &task_definition,
-            live_service.desired,
-            ServiceSnapshot {
-                task_definition: idle_service.task_definition.clone(),
-                desired: idle_service.desired,
-            },
-            TrafficPlan::new(p.strategy),
-            Timing {
-                check_seconds: p.check_interval_seconds,
-                scale_down_after_seconds: p.scale_down_after_seconds,
-                ready_timeout_seconds: p.ready_timeout_seconds,
-            },
-            now,
-        );
-        d.live_task_definition = live_service.task_definition.clone();
-        let d = self.with_lifecycle(p, d, now).await?;
-        let record = self
-            .store
-            .open(&job.id, Some(context), &d.to_token()?, now / 1000)
-            .await?;
-        let d = Deployment::from_token(&record.state)?;
-        self.suspend_scale_in(p, &d).await;
-        if !Self::before_scale_up(&d) {
-            let started = self
-                .cluster
-                .update_service(
-                    &p.cluster,
-                    &p.side(idle).service,
-                    Some(&d.task_definition),
-                    d.desired,
-                )
-                .await;
-            if let Err(e) = started {
-                self.restore_scaling(p, &d).await;
-                return Err(e);
-            }
-        }
-        tracing::info!(
-            deployment = %d.id,
-            live = %live,
-            idle = %idle,
-            task_definition = %d.task_definition,
-            desired = d.desired,
-            strategy = %p.strategy,
-            images = ?updates.iter().map(|u| format!("{}={}", u.container, u.image)).collect::<Vec<_>>(),
-            "deployment started"
-        );
-        Ok((d, Some(record)))
-    }
-
-    /// The first invocation may have died between recording the deployment and updating the
-    /// idle service: if the service still runs what it ran before, update it now (the same
-    /// update, so a twin doing it too is harmless) rather than roll back later with "service
-    /// changed outside this deployment".
-    async fn finish_start(
-        &self,
-        p: &UserParameters,
-        d: &Deployment,
-        record: &DeploymentRecord,
-    ) -> Result<(), ShiftError> {
-        let stabilizing = matches!(d.phase, Phase::Stabilizing { .. });
-        if record.status != DeploymentStatus::InProgress || !stabilizing {
-            return Ok(());
-        }
-        self.suspend_scale_in(p, d).await;
-        if Self::before_scale_up(d) {
-            return Ok(());
-        }
-        let idle = p.side(d.new_side());
-        let Some(service) = self.cluster.service(&p.cluster, &idle.service).await? else {
-            return Ok(());
-        };
-        if service.task_definition == d.idle_before.task_definition
-            && service.task_definition != d.task_definition
-        {
-            tracing::warn!(deployment = %d.id, "the deployment was recorded but the service not updated: updating it now");
-            self.cluster
-                .update_service(
-                    &p.cluster,
-                    &idle.service,
-                    Some(&d.task_definition),
-                    d.desired,
-                )
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn image_updates(
-        &self,
-        job: &Job,
-        p: &UserParameters,
-        containers: &[String],
-        task_definition: &str,
-    ) -> Result<Vec<ImageUpdate>, ShiftError> {
-        if let Some(image) = &p.image {
-            return Ok(images::from_params(
-                image,
-                p.container.as_deref(),
-                containers,
-                task_definition,
-            )?);
-        }
-        let mut last: Option<ImageError> = None;
-        for artifact in &job.input_artifacts {
-            match self.definitions(job, artifact).await {
-                Ok(file) => {
-                    return Ok(images::from_definitions(
-                        &file,
-                        &artifact.name,
-                        p.container.as_deref(),
-                        containers,
-                        task_definition,
-                    )?)
-                }
-                Err(ShiftError::Image(e)) => last = Some(e),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.unwrap_or(ImageError::NoImage).into())
-    }
-
-    async fn definitions(
-        &self,
-        job: &Job,
-        artifact: &InputArtifact,
-    ) -> Result<Vec<u8>, ShiftError> {
-        let bytes = self
-            .artifacts
-            .fetch(artifact, job.credentials.as_ref())
-            .await?;
-        Ok(images::definitions_file(&artifact.name, &bytes)?)
-    }
-
     /// Checks, decides and applies until the deployment ends or the slice is used up.
     async fn drive(
         &self,
@@ -464,7 +258,6 @@ impl<P: ShifterPorts> Shifter<P> {
         end: Instant,
         mut thread: Thread,
     ) -> Result<ShiftOutcome, ShiftError> {
-        let new = d.new_side();
         // When the checks first failed to read, and how many times in a row.
         let mut blind: Option<(i64, u32)> = None;
         loop {
@@ -492,14 +285,14 @@ impl<P: ShifterPorts> Shifter<P> {
                             return self.hand_over(job, p, &d, false, end).await;
                         }
                         Blind::GiveUp => {
-                            let reason = RollbackReason::Error {
-                                message: format!(
-                                    "the deployment could not be watched for {} s: {e}",
-                                    (now_ms() - since) / 1000
-                                ),
+                            let reason = RollbackReason::Unwatchable {
+                                seconds: (now_ms() - since) / 1000,
+                                error: e.to_string(),
                             };
-                            let message = report::rollback_message(new, report_share(&d), &reason);
-                            return self.roll_back(job, p, &d, message, &mut thread, end).await;
+                            let share = report_share(&d);
+                            return self
+                                .roll_back_for(job, p, &d, reason, share, &mut thread, end)
+                                .await;
                         }
                     }
                 }
@@ -508,8 +301,9 @@ impl<P: ShifterPorts> Shifter<P> {
                         message: e.to_string(),
                     };
                     let share = report_share(&d);
-                    let message = report::rollback_message(new, share, &reason);
-                    return self.roll_back(job, p, &d, message, &mut thread, end).await;
+                    return self
+                        .roll_back_for(job, p, &d, reason, share, &mut thread, end)
+                        .await;
                 }
             };
             let o = &check.observed;
@@ -517,11 +311,10 @@ impl<P: ShifterPorts> Shifter<P> {
             if let Some(status) = self.stopped(check.context.as_ref()).await {
                 // Checked at every check, so also right before the old side is scaled down:
                 // nothing moves on once the pipeline stopped waiting.
-                let reason = RollbackReason::Error {
-                    message: format!("the pipeline execution was stopped (its status is {status})"),
-                };
-                let message = report::rollback_message(new, share, &reason);
-                return self.roll_back(job, p, &d, message, &mut thread, end).await;
+                let reason = RollbackReason::PipelineStopped { status };
+                return self
+                    .roll_back_for(job, p, &d, reason, share, &mut thread, end)
+                    .await;
             }
             self.steer(
                 p,
@@ -538,8 +331,9 @@ impl<P: ShifterPorts> Shifter<P> {
                 .and(steer_gate(&d, o.now_ms));
             if let Gate::RollBack { message } = gate {
                 let reason = RollbackReason::Analysis { evidence: message };
-                let message = report::rollback_message(new, share, &reason);
-                return self.roll_back(job, p, &d, message, &mut thread, end).await;
+                return self
+                    .roll_back_for(job, p, &d, reason, share, &mut thread, end)
+                    .await;
             }
             let action = match self.pre_scale_up(p, &mut d, &check, &mut thread).await {
                 Some(action) => action,
@@ -562,7 +356,7 @@ impl<P: ShifterPorts> Shifter<P> {
                     }
                     let wait = Duration::from_millis((next_check_ms - now_ms()).max(0) as u64);
                     if instant_now() + wait >= end
-                        || super::budget::hands_back(wait, p.wait_between_checks)
+                        || crate::traffic::checks::budget::hands_back(wait, p.wait_between_checks)
                     {
                         return self.hand_over(job, p, &d, false, end).await;
                     }
@@ -577,14 +371,16 @@ impl<P: ShifterPorts> Shifter<P> {
                         let reason = RollbackReason::Error {
                             message: e.to_string(),
                         };
-                        let message = report::rollback_message(new, share, &reason);
-                        return self.roll_back(job, p, &d, message, &mut thread, end).await;
+                        return self
+                            .roll_back_for(job, p, &d, reason, share, &mut thread, end)
+                            .await;
                     }
                     if let Some(reason) = self.read_back(p, weights).await {
                         // A person (or another tool) changed the listener as it was being
                         // set: stop now, with what was found, rather than at the next check.
-                        let message = report::rollback_message(new, share, &reason);
-                        return self.roll_back(job, p, &d, message, &mut thread, end).await;
+                        return self
+                            .roll_back_for(job, p, &d, reason, share, &mut thread, end)
+                            .await;
                     }
                     self.consume_promote(&d, o, &check.command_at).await;
                     d = d.at(phase);
@@ -598,8 +394,9 @@ impl<P: ShifterPorts> Shifter<P> {
                     return self.finish(job, p, &d, &mut thread).await;
                 }
                 ShiftAction::RollBack { reason } => {
-                    let message = report::rollback_message(new, share, &reason);
-                    return self.roll_back(job, p, &d, message, &mut thread, end).await;
+                    return self
+                        .roll_back_for(job, p, &d, reason, share, &mut thread, end)
+                        .await;
                 }
             }
         }
@@ -653,161 +450,6 @@ impl<P: ShifterPorts> Shifter<P> {
         }
     }
 
-    /// Hands over to the next invocation: success with the state as continuation token.
-    /// `repeat`: this invocation was overtaken and only makes sure its job has a result.
-    async fn hand_over(
-        &self,
-        job: &Job,
-        p: &UserParameters,
-        d: &Deployment,
-        repeat: bool,
-        end: Instant,
-    ) -> Result<ShiftOutcome, ShiftError> {
-        let next = d.handed_over();
-        let token = match next.to_token() {
-            Ok(t) => t,
-            Err(e) => {
-                let reason = RollbackReason::Error {
-                    message: e.to_string(),
-                };
-                let message = report::rollback_message(d.new_side(), report_share(d), &reason);
-                return self
-                    .roll_back(job, p, d, message, &mut Thread::default(), end)
-                    .await;
-            }
-        };
-        // Only this token resumes the deployment: recorded before CodePipeline gets it.
-        let handed = HandOver::of(next.seq, &token);
-        if !self.store.record_hand_over(&d.id, d.seq, &handed).await? {
-            tracing::info!(deployment = %d.id, seq = d.seq, "overtaken before handing over: not acting");
-            return Ok(ShiftOutcome::AlreadyFinished);
-        }
-        let progress = self.progress(d, report::summary(d, &services(p, d), now_ms()));
-        match self.jobs.succeed(&job.id, Some(&token), &progress).await? {
-            Ack::Accepted => Ok(ShiftOutcome::Continued { token }),
-            Ack::AlreadyFinished if repeat => Ok(ShiftOutcome::AlreadyFinished),
-            Ack::AlreadyFinished => {
-                // Nobody will continue this deployment: the execution was stopped, or the
-                // job timed out. Traffic must not stay split.
-                let reason = RollbackReason::Error {
-                    message: "the pipeline stopped waiting for this deployment (its job is no longer in progress)".into(),
-                };
-                let message = report::rollback_message(d.new_side(), report_share(d), &reason);
-                self.roll_back(job, p, d, message, &mut Thread::default(), end)
-                    .await
-            }
-        }
-    }
-
-    /// The last step is done and the wait is over: scale the old version down.
-    async fn finish(
-        &self,
-        job: &Job,
-        p: &UserParameters,
-        d: &Deployment,
-        thread: &mut Thread,
-    ) -> Result<ShiftOutcome, ShiftError> {
-        let old = p.side(d.live);
-        if let Err(e) = self
-            .cluster
-            .update_service(&p.cluster, &old.service, None, 0)
-            .await
-        {
-            if e.is_transient() {
-                // An outage, not a fact: failing the job would report a failure with the new
-                // version live. The invocation fails instead, and Lambda's retry finishes.
-                return Err(e);
-            }
-            let message = format!(
-                "{} ({}) is live, but {} ({}) could not be scaled to zero: {e}",
-                d.new_side(),
-                p.side(d.new_side()).service,
-                d.live,
-                old.service
-            );
-            return self.fail(job, d, message).await;
-        }
-        let mut message = report::success_message(d, &services(p, d));
-        if let Some(problem) = self.restore_scaling(p, d).await {
-            message.push_str(&problem);
-        }
-        tracing::info!(deployment = %d.id, summary = %message, "deployment succeeded");
-        self.set_status(d, DeploymentStatus::Succeeded, &message)
-            .await;
-        self.tell_slack_final(p, d, report::ProgressOutcome::Succeeded, &message, thread)
-            .await;
-        self.succeed(job, d, message).await
-    }
-
-    /// All traffic back to the live side, the idle side back to what it ran, the job failed.
-    /// The listener is set back with retries until `end`; when every try failed the record
-    /// stays `RollingBack` and the invocation fails (`Err`: Lambda retries the event, and the
-    /// retry finishes the rollback), the job without a result.
-    #[allow(clippy::too_many_arguments)]
-    async fn roll_back(
-        &self,
-        job: &Job,
-        p: &UserParameters,
-        d: &Deployment,
-        message: String,
-        thread: &mut Thread,
-        end: Instant,
-    ) -> Result<ShiftOutcome, ShiftError> {
-        tracing::warn!(deployment = %d.id, reason = %message, "rolling back");
-        // The reason is recorded while the live side's capacity is checked: a rollback is on
-        // the clock.
-        let ((), ()) = tokio::join!(
-            self.set_status(d, DeploymentStatus::RollingBack, &message),
-            self.restore_live_capacity(p, d)
-        );
-        let back = Weights::all_to(d.live);
-        if let Err(e) = super::retry::until(end, || self.set_back(p, back)).await {
-            let incomplete = format!(
-                "{message}. ROLLBACK INCOMPLETE so far: the listener could not be set back to 100% {} ({e}); retrying",
-                d.live
-            );
-            tracing::error!(deployment = %d.id, error = %e, "rollback incomplete: failing the invocation so that it is retried");
-            self.set_status(d, DeploymentStatus::RollingBack, &message)
-                .await;
-            self.tell_slack_final(p, d, report::ProgressOutcome::Running, &incomplete, thread)
-                .await;
-            return Err(e);
-        }
-        let test_back = super::retry::until(end, || self.set_test_back(p, d)).await;
-        let idle = p.side(d.new_side());
-        let mut message = message;
-        if let Err(e) = test_back {
-            tracing::error!(deployment = %d.id, error = %e, "the test listener could not be set back");
-            message.push_str(&format!(
-                "; the test listener could not be set back to {} ({e})",
-                d.live
-            ));
-        }
-        if let Some(problem) = self.restore_scaling(p, d).await {
-            message.push_str(&problem);
-        }
-        if let Err(e) = self
-            .cluster
-            .update_service(
-                &p.cluster,
-                &idle.service,
-                Some(&d.idle_before.task_definition),
-                d.idle_before.desired,
-            )
-            .await
-        {
-            message.push_str(&format!(
-                "; all traffic is back on {}, but {} could not be scaled back: {e}",
-                d.live, idle.service
-            ));
-        }
-        self.set_status(d, DeploymentStatus::RolledBack, &message)
-            .await;
-        self.tell_slack_final(p, d, report::ProgressOutcome::RolledBack, &message, thread)
-            .await;
-        self.fail(job, d, message).await
-    }
-
     /// The execution's status when it is no longer in progress (stopped, stopping, failed…).
     /// An execution that cannot be read is not taken as stopped (the job result tells).
     async fn stopped(&self, context: Option<&super::PipelineContext>) -> Option<String> {
@@ -851,119 +493,12 @@ impl<P: ShifterPorts> Shifter<P> {
         }
     }
 
-    /// Sets the listener back to `back` unless it is there already.
-    async fn set_back(&self, p: &UserParameters, back: Weights) -> Result<(), ShiftError> {
-        self.put_back(p, &p.traffic, back).await
-    }
-
-    /// Sets `control` to `back` unless it is there already, and reads it back: a write the
-    /// listener does not show (a concurrent edit) is an error, tried again like a failed
-    /// write, so a rollback never reports the listener back on a write it did not see land.
-    pub(super) async fn put_back(
-        &self,
-        p: &UserParameters,
-        control: &super::TrafficControl,
-        back: Weights,
-    ) -> Result<(), ShiftError> {
-        let shows_back = |forward: &[super::ForwardTarget]| {
-            read_weights(
-                forward,
-                &p.blue.target_group_arn,
-                &p.green.target_group_arn,
-                "",
-            )
-            .is_ok_and(|w| w.same_shares(&back))
-        };
-        if shows_back(&self.balancer.forward(control).await?) {
-            return Ok(());
-        }
-        self.balancer.set_weights(control, &pairs(p, back)).await?;
-        if shows_back(&self.balancer.forward(control).await?) {
-            return Ok(());
-        }
-        Err(ShiftError::Aws {
-            operation: "setting the weights back".into(),
-            reason: format!("{} does not show the weights just set", control.describe()),
-        })
-    }
-
-    /// The live side gets all traffic back: if it was scaled in meanwhile (auto scaling, or
-    /// the Retiring phase), its desired count goes back to what it was at the start first.
-    async fn restore_live_capacity(&self, p: &UserParameters, d: &Deployment) {
-        let live = p.side(d.live);
-        match self.cluster.service(&p.cluster, &live.service).await {
-            Ok(Some(s)) if s.desired < d.desired => {
-                tracing::warn!(deployment = %d.id, service = %live.service, desired = s.desired, wanted = d.desired, "the live side was scaled in: restoring it before the rollback");
-                if let Err(e) = self
-                    .cluster
-                    .update_service(&p.cluster, &live.service, None, d.desired)
-                    .await
-                {
-                    tracing::warn!(deployment = %d.id, error = %e, "could not restore the live side's desired count");
-                }
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(deployment = %d.id, error = %e, "could not read the live side")
-            }
-        }
-    }
-
-    async fn succeed(
-        &self,
-        job: &Job,
-        d: &Deployment,
-        message: String,
-    ) -> Result<ShiftOutcome, ShiftError> {
-        let progress = JobProgress {
-            summary: message.clone(),
-            percent_complete: 100,
-            external_id: d.id.clone(),
-        };
-        Ok(match self.jobs.succeed(&job.id, None, &progress).await? {
-            Ack::Accepted => ShiftOutcome::Succeeded { message },
-            Ack::AlreadyFinished => ShiftOutcome::AlreadyFinished,
-        })
-    }
-
-    async fn fail(
-        &self,
-        job: &Job,
-        d: &Deployment,
-        message: String,
-    ) -> Result<ShiftOutcome, ShiftError> {
-        let failure = JobFailure {
-            configuration: false,
-            message: message.clone(),
-            external_id: Some(d.id.clone()),
-        };
-        Ok(match self.jobs.fail(&job.id, &failure).await? {
-            Ack::Accepted => ShiftOutcome::Failed { message },
-            Ack::AlreadyFinished => ShiftOutcome::AlreadyFinished,
-        })
-    }
-
-    /// Fails the job before anything moved, with the reason as its message.
-    async fn refuse(&self, job: &Job, e: ShiftError) -> Result<ShiftOutcome, ShiftError> {
-        let message = e.to_string();
-        tracing::warn!(job = %job.id, error = %message, "deployment refused");
-        let failure = JobFailure {
-            configuration: e.is_configuration(),
-            message: message.clone(),
-            external_id: None,
-        };
-        Ok(match self.jobs.fail(&job.id, &failure).await? {
-            Ack::Accepted => ShiftOutcome::Failed { message },
-            Ack::AlreadyFinished => ShiftOutcome::AlreadyFinished,
-        })
-    }
-
     /// Records the deployment's status, trying again for a few seconds: a deployment whose job
     /// has its result but whose record still says in progress looks orphaned to whoever
     /// reads the table next.
     async fn set_status(&self, d: &Deployment, status: DeploymentStatus, summary: &str) {
         let deadline = instant_now() + Duration::from_secs(5);
-        let written = super::retry::until(deadline, || {
+        let written = super::steps::retry::until(deadline, || {
             self.store
                 .set_status(&d.id, status, summary, now_ms() / 1000)
         })
@@ -983,7 +518,7 @@ impl<P: ShifterPorts> Shifter<P> {
 
     fn log_step(&self, p: &UserParameters, d: &Deployment, what: &str) {
         let new = d.new_side();
-        let expected = crate::traffic::phase::expected_weights(d, d.phase);
+        let expected = crate::traffic::phases::phase::expected_weights(d, d.phase);
         tracing::info!(
             deployment = %d.id,
             phase = phase_name(d.phase),
@@ -1028,7 +563,10 @@ impl<P: ShifterPorts> Shifter<P> {
                 version: d.judged.controls,
                 paused: d.judged.paused,
             }),
-            pause_hook: crate::traffic::hooks::pausing_at(&p.lifecycle_hooks, d.hook.as_ref()),
+            pause_hook: crate::traffic::setup::hooks::pausing_at(
+                &p.lifecycle_hooks,
+                d.hook.as_ref(),
+            ),
             account: p.target.as_ref().map(|t| t.account_id().to_string()),
         };
         match slack.publish(&self.store, thread, &view).await {
@@ -1061,7 +599,7 @@ pub(super) fn services(p: &UserParameters, d: &Deployment) -> Services {
 
 /// The new side's share the phase stands for, when the listener could not be read.
 fn report_share(d: &Deployment) -> u8 {
-    crate::traffic::phase::expected_weights(d, d.phase).percent(d.new_side())
+    crate::traffic::phases::phase::expected_weights(d, d.phase).percent(d.new_side())
 }
 
 fn same_step(a: Phase, b: Phase) -> bool {

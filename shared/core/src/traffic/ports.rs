@@ -2,13 +2,13 @@
 //! the load balancer, CloudWatch alarms, CodePipeline's jobs, the artifact store, the deployment
 //! records), in the shifter's words. The AWS adapters are in `gantry_adapters`.
 
-use super::confirm::{InvokeDeclaration, IssuedJob};
-use super::job::{ArtifactCredentials, InputArtifact, JobFailure, PipelineContext};
-pub use super::preflight::TaskDefinitionInfo;
-use super::record::{DeploymentRecord, DeploymentStatus, HandOver};
+use super::checks::confirm::{InvokeDeclaration, IssuedJob};
+pub use super::checks::preflight::TaskDefinitionInfo;
+use super::phases::record::{DeploymentRecord, DeploymentStatus, HandOver};
+use super::setup::job::{ArtifactCredentials, InputArtifact, JobFailure, PipelineContext};
 use crate::slack::PostedMessage;
 use crate::store::StoreError;
-use crate::traffic::images::ImageUpdate;
+use crate::traffic::setup::images::ImageUpdate;
 use crate::traffic::{
     AlarmReading, ForwardTarget, ParamsError, ServiceStatus, TargetHealth, TokenError,
     TrafficControl, WeightsError,
@@ -23,7 +23,7 @@ pub enum ShiftError {
     #[error(transparent)]
     Weights(#[from] WeightsError),
     #[error(transparent)]
-    Image(#[from] crate::traffic::images::ImageError),
+    Image(#[from] crate::traffic::setup::images::ImageError),
     #[error(transparent)]
     Token(#[from] TokenError),
     /// The AWS resources do not fit the parameters (a service or alarm that does not exist…).
@@ -39,11 +39,11 @@ pub enum ShiftError {
     Store(#[from] StoreError),
     /// A pre-flight check failed: nothing moved.
     #[error(transparent)]
-    Refused(#[from] crate::traffic::preflight::Refusal),
+    Refused(#[from] crate::traffic::checks::preflight::Refusal),
     /// The invocation's job is not one CodePipeline issued for these parameters: nothing
     /// moves and nothing is reported.
     #[error(transparent)]
-    Forged(#[from] crate::traffic::confirm::Forged),
+    Forged(#[from] crate::traffic::checks::confirm::Forged),
 }
 
 impl ShiftError {
@@ -322,7 +322,7 @@ pub trait DeploymentStore: Sync {
     /// its record as it stands.
     fn open_deployments(
         &self,
-    ) -> impl Future<Output = Result<Vec<super::sweep::Listed>, StoreError>> + Send {
+    ) -> impl Future<Output = Result<Vec<super::phases::sweep::Listed>, StoreError>> + Send {
         async { Ok(Vec::new()) }
     }
     /// Removes a finished (or never recorded) deployment from the index.
@@ -336,7 +336,7 @@ pub trait DeploymentStore: Sync {
     fn take_orphan(
         &self,
         id: &str,
-        seen: &super::record::Watch,
+        seen: &super::phases::record::Watch,
         seq: u32,
         until_ms: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
@@ -380,7 +380,7 @@ pub trait HookFunctions {
         &self,
         function_arn: &str,
         payload: &str,
-    ) -> impl Future<Output = Result<crate::traffic::hooks::Invocation, ShiftError>> + Send;
+    ) -> impl Future<Output = Result<crate::traffic::setup::hooks::Invocation, ShiftError>> + Send;
 }
 
 /// Application Auto Scaling: an ECS service's scalable target.
@@ -390,12 +390,14 @@ pub trait ServiceScaling {
         &self,
         cluster: &str,
         service: &str,
-    ) -> impl Future<Output = Result<Option<crate::traffic::scaling::SuspendedState>, ShiftError>> + Send;
+    ) -> impl Future<
+        Output = Result<Option<crate::traffic::phases::scaling::SuspendedState>, ShiftError>,
+    > + Send;
     /// Sets the service's `SuspendedState` (every field), leaving its capacities as they are.
     fn set_suspended(
         &self,
         cluster: &str,
         service: &str,
-        state: crate::traffic::scaling::SuspendedState,
+        state: crate::traffic::phases::scaling::SuspendedState,
     ) -> impl Future<Output = Result<(), ShiftError>> + Send;
 }

@@ -2,9 +2,9 @@
 //! phase machine's, the canary judge's step, the progress report's) and the warm benchmark run
 //! the shifter's decisions on.
 
-use super::deployment::{Deployment, ServiceSnapshot, Timing};
-use super::phase::{expected_weights, AlarmReading, AlarmState, Observed, Rollout};
-use super::plan::{Strategy, TrafficPlan};
+use super::phases::deployment::{Deployment, ServiceSnapshot, Timing};
+use super::phases::phase::{expected_weights, AlarmReading, AlarmState, Observed, Rollout};
+use super::setup::plan::{Strategy, TrafficPlan};
 use super::{ServiceStatus, Side, TargetHealth};
 
 /// The task definition the deployment brings.

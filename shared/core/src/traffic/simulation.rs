@@ -12,7 +12,7 @@
 //! sets how many seeds the test runs (default `DEFAULT_SCHEDULES`).
 
 use super::flow::SweepReport;
-use super::hooks::LifecycleStage;
+use super::setup::hooks::LifecycleStage;
 use super::testing::*;
 use super::*;
 use crate::clock::simulated;
@@ -1114,7 +1114,7 @@ fn templates_deployments(hand_back: bool, continuation_ms: i64) -> Vec<(&'static
 const TEMPLATES_TIMEOUT_MS: u64 = 300_000;
 
 /// CodePipeline's delay before it invokes a continuation job, as the docs assume it
-/// (docs/performance.md#idle-billing: AWS does not document it).
+/// (docs/performance.md#idle-billing-waiting-in-codepipeline: AWS does not document it).
 const CONTINUATION_MS: i64 = 60_000;
 
 #[test]

@@ -12,12 +12,12 @@
 //! listener, an alarm going off, the execution stopped). The world also records what the
 //! invariants need (`Violation`s seen at the moment of a call, unverified weight writes).
 
-use super::confirm::{InvokeDeclaration, IssuedJob};
-use super::hooks::Invocation;
-use super::images::ImageUpdate;
-use super::job::{ArtifactCredentials, InputArtifact, JobFailure, PipelineContext};
-use super::record::{DeploymentRecord, DeploymentStatus, HandOver};
-use super::scaling::SuspendedState;
+use super::checks::confirm::{InvokeDeclaration, IssuedJob};
+use super::phases::record::{DeploymentRecord, DeploymentStatus, HandOver};
+use super::phases::scaling::SuspendedState;
+use super::setup::hooks::Invocation;
+use super::setup::images::ImageUpdate;
+use super::setup::job::{ArtifactCredentials, InputArtifact, JobFailure, PipelineContext};
 use super::*;
 use crate::analysis::MetricQuery;
 use crate::slack::PostedMessage;
@@ -1155,7 +1155,7 @@ impl DeploymentStore for FakeAws {
         .await
     }
 
-    async fn open_deployments(&self) -> Result<Vec<super::sweep::Listed>, StoreError> {
+    async fn open_deployments(&self) -> Result<Vec<super::phases::sweep::Listed>, StoreError> {
         let entries: Vec<(String, i64)> = self
             .table("dynamodb.Query(index)", |w| {
                 w.open_index
@@ -1170,7 +1170,7 @@ impl DeploymentStore for FakeAws {
             let record = self
                 .table("dynamodb.GetItem(listed)", |w| w.recorded(&id).cloned())
                 .await?;
-            out.push(super::sweep::Listed {
+            out.push(super::phases::sweep::Listed {
                 id,
                 listed_ms: listed_at * 1000,
                 record,
@@ -1189,7 +1189,7 @@ impl DeploymentStore for FakeAws {
     async fn take_orphan(
         &self,
         id: &str,
-        seen: &super::record::Watch,
+        seen: &super::phases::record::Watch,
         seq: u32,
         until_ms: i64,
     ) -> Result<bool, StoreError> {
@@ -1315,7 +1315,7 @@ pub fn shifter(aws: &FakeAws) -> Shifter<ShifterFakes> {
         accounts: super::account::OneAccount,
         function_name: None,
         orphan_after: std::time::Duration::from_secs(u64::from(
-            crate::traffic::sweep::DEFAULT_ORPHAN_AFTER_SECONDS,
+            crate::traffic::phases::sweep::DEFAULT_ORPHAN_AFTER_SECONDS,
         )),
     }
 }

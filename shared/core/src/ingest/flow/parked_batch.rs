@@ -3,9 +3,8 @@
 //! the queue's redrive limit, go to its dead-letter queue).
 
 use super::Ingest;
-use crate::ingest::parked::{ParkedOutcome, ParkedStart, PushHistory, RetryQueue};
-use crate::ingest::start::PipelineStarter;
-use crate::ingest::{DeliveryLedger, StartedPushes};
+use crate::ingest::parked::{ParkedOutcome, ParkedStart};
+use crate::ingest::ports::IngestPorts;
 
 /// One message of a batch: its id and body, as the queue delivered them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,9 +13,7 @@ pub struct QueuedMessage<'a> {
     pub body: Option<&'a str>,
 }
 
-impl<S: PipelineStarter, L: DeliveryLedger + PushHistory + StartedPushes, Q: RetryQueue>
-    Ingest<S, L, Q>
-{
+impl<P: IngestPorts> Ingest<P> {
     /// Starts each message's parked push; returns the ids of the messages to leave on the queue
     /// (SQS's partial batch failures).
     pub async fn start_parked_batch<'a>(

@@ -1,12 +1,8 @@
 //! Tests of `flow`: this file is the body of its `#[cfg(test)] mod tests;`.
 
 use super::*;
-use crate::ingest::Claim;
-use crate::ingest::StartRequest;
+use crate::ingest::testing::{FakeLedger, FakeQueue, FakeStarter, IngestFakes};
 use crate::signature::hmac_sha256_hex;
-use crate::store::StoreError;
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 const SECRET: &str = "s3cret";
 const FIXTURE: &[u8] = include_bytes!(concat!(
@@ -14,127 +10,13 @@ const FIXTURE: &[u8] = include_bytes!(concat!(
     "/../../tests/fixtures/github/push-with-new-branch.json"
 ));
 
-#[derive(Default)]
-struct FakePipelines {
-    starts: Mutex<Vec<StartRequest>>,
-    missing: Vec<&'static str>,
-    /// How many more starts fail as a throttle.
-    throttled: Mutex<u32>,
-}
-
-impl PipelineStarter for FakePipelines {
-    async fn start(&self, r: &StartRequest) -> Result<String, StartError> {
-        {
-            let mut t = self.throttled.lock().unwrap();
-            if *t > 0 {
-                *t -= 1;
-                return Err(StartError::Unavailable {
-                    pipeline: r.pipeline.clone(),
-                    reason: "ThrottlingException: arn:aws:codepipeline:us-east-1:123456789012:x"
-                        .into(),
-                });
-            }
-        }
-        if self.missing.contains(&r.pipeline.as_str()) {
-            return Err(StartError::PipelineNotFound {
-                pipeline: r.pipeline.clone(),
-            });
-        }
-        let mut starts = self.starts.lock().unwrap();
-        starts.push(r.clone());
-        Ok(format!("exec-{}", starts.len()))
-    }
-}
-
-#[derive(Default)]
-struct FakeLedger {
-    records: Mutex<HashMap<String, &'static str>>,
-    newest: Mutex<HashMap<String, i64>>,
-    /// The started executions' records.
-    started: Mutex<Vec<crate::ingest::StartedPush>>,
-    /// The table refuses the started executions' records.
-    started_down: bool,
-}
-
-impl crate::ingest::StartedPushes for FakeLedger {
-    async fn record_start(&self, started: &crate::ingest::StartedPush) -> Result<(), StoreError> {
-        if self.started_down {
-            return Err(StoreError::new("down"));
-        }
-        self.started.lock().unwrap().push(started.clone());
-        Ok(())
-    }
-}
-
-impl PushHistory for FakeLedger {
-    async fn advance(
-        &self,
-        pipeline: &str,
-        git_ref: &str,
-        pushed_at: i64,
-    ) -> Result<Newest, StoreError> {
-        let mut n = self.newest.lock().unwrap();
-        let key = format!("{pipeline}#{git_ref}");
-        match n.get(&key) {
-            Some(&newest) if newest > pushed_at => Ok(Newest::Older { newest }),
-            _ => {
-                n.insert(key, pushed_at);
-                Ok(Newest::Recorded)
-            }
-        }
-    }
-}
-
-#[derive(Default)]
-struct FakeQueue {
-    parked: Mutex<Vec<ParkedStart>>,
-}
-
-impl RetryQueue for FakeQueue {
-    async fn park(&self, start: &ParkedStart) -> Result<(), crate::ingest::QueueError> {
-        self.parked.lock().unwrap().push(start.clone());
-        Ok(())
-    }
-}
-
-impl DeliveryLedger for FakeLedger {
-    async fn claim(&self, key: &DeliveryId, _now: i64) -> Result<Claim, StoreError> {
-        let mut r = self.records.lock().unwrap();
-        Ok(match r.get(&format!("{}#{}", key.provider, key.id)) {
-            Some(&"done") => Claim::Duplicate,
-            Some(_) => Claim::InFlight,
-            None => {
-                r.insert(format!("{}#{}", key.provider, key.id), "pending");
-                Claim::New
-            }
-        })
-    }
-    async fn complete(&self, key: &DeliveryId, _summary: &str) -> Result<(), StoreError> {
-        self.records
-            .lock()
-            .unwrap()
-            .insert(format!("{}#{}", key.provider, key.id), "done");
-        Ok(())
-    }
-    async fn release(&self, key: &DeliveryId) -> Result<(), StoreError> {
-        self.records
-            .lock()
-            .unwrap()
-            .remove(&format!("{}#{}", key.provider, key.id));
-        Ok(())
-    }
-}
-
-fn ingest(
-    routes: &str,
-    missing: Vec<&'static str>,
-) -> Ingest<FakePipelines, FakeLedger, FakeQueue> {
+fn ingest(routes: &str, missing: Vec<&'static str>) -> Ingest<IngestFakes> {
     Ingest {
         routes: RouteTable::parse(routes).unwrap(),
         github_secrets: vec![SecretString::new(SECRET)],
         gitlab_tokens: vec![SecretString::new("gl-token")],
         max_body_bytes: 1024 * 1024,
-        starter: FakePipelines {
+        starter: FakeStarter {
             missing,
             ..Default::default()
         },

@@ -4,184 +4,22 @@ use super::*;
 use crate::config::{PipelineNotify, Verbosity};
 use crate::notify::event::{ActionResult, Change};
 use crate::notify::testing::*;
-use crate::notify::{
-    DeclaredStage, DetailsError, ExecutionFacts, Notice, Scope, SlackMemory, Status,
-};
+use crate::notify::{Notice, Scope, Status};
 use crate::slack::testing::FakeSlack;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-#[derive(Default)]
-struct Rows {
-    records: HashMap<String, ExecutionRecord>,
-    locks: HashMap<(String, &'static str), (String, i64)>,
+/// The notifier over the fakes.
+struct NotifyFakes;
+
+impl NotifyPorts for NotifyFakes {
+    type Store = MemoryStore;
+    type Details = FakePipelines;
+    type Chat = Arc<FakeSlack>;
+    type Topic = Arc<FakeTopic>;
 }
 
-#[derive(Default, Clone)]
-struct MemoryStore(Arc<Mutex<Rows>>);
-
-impl ExecutionStore for MemoryStore {
-    async fn load(&self, key: &ExecutionRef) -> Result<Option<ExecutionRecord>, StoreError> {
-        tokio::task::yield_now().await;
-        Ok(self
-            .0
-            .lock()
-            .unwrap()
-            .records
-            .get(&key.execution_id)
-            .cloned())
-    }
-    async fn save(
-        &self,
-        key: &ExecutionRef,
-        execution: &Execution,
-        expected: Option<u64>,
-        _now: i64,
-    ) -> Result<bool, StoreError> {
-        tokio::task::yield_now().await;
-        let mut rows = self.0.lock().unwrap();
-        let current = rows.records.get(&key.execution_id).map(|r| r.version);
-        if current != expected {
-            return Ok(false);
-        }
-        let record = rows
-            .records
-            .entry(key.execution_id.clone())
-            .or_insert_with(|| ExecutionRecord {
-                execution: execution.clone(),
-                version: 0,
-                slack: SlackMemory::default(),
-                sns_sent: Default::default(),
-            });
-        record.execution = execution.clone();
-        record.version = expected.map_or(1, |v| v + 1);
-        Ok(true)
-    }
-    async fn lock(
-        &self,
-        key: &ExecutionRef,
-        sink: Sink,
-        owner: &str,
-        now: i64,
-        lease: i64,
-    ) -> Result<bool, StoreError> {
-        tokio::task::yield_now().await;
-        let mut rows = self.0.lock().unwrap();
-        let slot = (key.execution_id.clone(), sink.name());
-        match rows.locks.get(&slot) {
-            Some((holder, until)) if holder != owner && *until >= now => Ok(false),
-            _ => {
-                rows.locks.insert(slot, (owner.to_string(), now + lease));
-                Ok(true)
-            }
-        }
-    }
-    async fn unlock(&self, key: &ExecutionRef, sink: Sink, owner: &str) -> Result<(), StoreError> {
-        let mut rows = self.0.lock().unwrap();
-        let slot = (key.execution_id.clone(), sink.name());
-        if rows.locks.get(&slot).is_some_and(|(h, _)| h == owner) {
-            rows.locks.remove(&slot);
-        }
-        Ok(())
-    }
-    async fn remember(&self, key: &ExecutionRef, d: &Delivered) -> Result<(), StoreError> {
-        tokio::task::yield_now().await;
-        let mut rows = self.0.lock().unwrap();
-        let Some(r) = rows.records.get_mut(&key.execution_id) else {
-            return Ok(());
-        };
-        match d {
-            Delivered::SlackPosted { message, rendered } => {
-                r.slack.message = Some(message.clone());
-                r.slack.rendered = Some(rendered.clone());
-            }
-            Delivered::SlackUpdated { rendered } => r.slack.rendered = Some(rendered.clone()),
-            Delivered::SlackReplied { notice } => {
-                r.slack.replies.insert(notice.clone());
-            }
-            Delivered::SlackGaveUp { error } => r.slack.gave_up = Some(error.clone()),
-            Delivered::SlackUncertain { post } => {
-                r.slack.uncertain.insert(post.clone());
-            }
-            Delivered::Published { notice } => {
-                r.sns_sent.insert(notice.clone());
-            }
-        }
-        Ok(())
-    }
-}
-
-#[derive(Default)]
-struct FakePipelines {
-    calls: AtomicUsize,
-}
-
-impl PipelineDetails for FakePipelines {
-    async fn execution(&self, _: &str, _: &str) -> Result<ExecutionFacts, DetailsError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        Ok(ExecutionFacts {
-            variables: vec![
-                (
-                    "COMMIT_ID".into(),
-                    "9fceb02d0ae598e95dc970b74767f19372d61af8".into(),
-                ),
-                ("BRANCH".into(), "main".into()),
-            ],
-            ..Default::default()
-        })
-    }
-    async fn layout(&self, _: &str, _: Option<i64>) -> Result<Vec<DeclaredStage>, DetailsError> {
-        Ok(layout())
-    }
-    async fn actions(&self, _: &str, _: &str) -> Result<Vec<ActionRun>, DetailsError> {
-        Ok(vec![ActionRun {
-            stage: "Build".into(),
-            action: "Build".into(),
-            status: "Failed".into(),
-            category: Some("Build".into()),
-            result: ActionResult {
-                summary: Some("Build terminated with state: FAILED".into()),
-                url: Some("https://logs.example/build".into()),
-                error_code: None,
-            },
-            ..Default::default()
-        }])
-    }
-}
-
-#[derive(Default)]
-struct FakeTopic {
-    published: Mutex<Vec<sns::SnsNotification>>,
-    failing: Mutex<bool>,
-}
-
-impl Topic for Arc<FakeTopic> {
-    async fn publish(&self, n: &sns::SnsNotification) -> Result<(), PublishError> {
-        if *self.failing.lock().unwrap() {
-            return Err(PublishError {
-                topic: "t".into(),
-                reason: "throttled".into(),
-            });
-        }
-        self.published.lock().unwrap().push(n.clone());
-        Ok(())
-    }
-}
-
-impl FakeTopic {
-    /// The subjects of what was published, in order.
-    fn subjects(&self) -> Vec<String> {
-        self.published
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|n| n.subject.clone())
-            .collect()
-    }
-}
-
-type TestNotifier = Notifier<MemoryStore, FakePipelines, Arc<FakeSlack>, Arc<FakeTopic>>;
+type TestNotifier = Notifier<NotifyFakes>;
 
 struct World {
     notifier: TestNotifier,

@@ -1,7 +1,8 @@
-//! The canary judge in the traffic shifter's loop (issue 14): per check, while a step with a
-//! bake holds part of the traffic on the new side, fetch both sides' load-balancer metrics in
-//! one request, judge the windows not judged before, and gate the step: it advances only once
-//! its bake passed (`analysis::decide_step`); a Fail rolls back at once with the evidence.
+//! The canary judge in the traffic shifter's loop (docs/analysis.md#in-the-traffic-shifter): per
+//! check, while a step with a bake holds part of the traffic on the new side, fetch both sides'
+//! load-balancer metrics in one request, judge the windows not judged before, and gate the step: it
+//! advances only once its bake passed (`analysis::decide_step`); a Fail rolls back at once with the
+//! evidence.
 //!
 //! The pure part (`StepState`, `gate_step`, `hold`) decides; `Shifter::judge_step` does the I/O.
 //! What the judge remembers rides in the continuation token (`Deployment::judged`).
@@ -11,10 +12,10 @@ use crate::analysis::{
     decide_step, judge, metric_queries, series_from_results, settled, windows_from_series,
     AlbDimensions, AnalysisConfig, BakeTime, CanaryVerdict, StepDecision, Window,
 };
-use crate::traffic::deployment::Deployment;
-use crate::traffic::judged::{StepState, WindowLine, PERIOD_SECONDS};
-use crate::traffic::phase::{Command, Observed, Phase, ShiftAction};
-use crate::traffic::progress::Thread;
+use crate::traffic::phases::deployment::Deployment;
+use crate::traffic::phases::judged::{StepState, WindowLine, PERIOD_SECONDS};
+use crate::traffic::phases::phase::{Command, Observed, Phase, ShiftAction};
+use crate::traffic::steps::progress::Thread;
 use crate::traffic::{DeploymentStore, TargetMetrics, UserParameters};
 
 /// The latest windows kept for the Slack message.
@@ -54,7 +55,7 @@ pub fn apply_control(
             ),
         ));
     }
-    if let Some(refusal) = crate::traffic::budget::control_over_limit(d, command, now_ms) {
+    if let Some(refusal) = crate::traffic::checks::budget::control_over_limit(d, command, now_ms) {
         return Some((state.clone(), format!("{head}: {refusal}")));
     }
     let mut next = state.clone();
@@ -104,7 +105,7 @@ pub fn steer_gate(d: &Deployment, now_ms: i64) -> Gate {
     // for the action: past that, CodePipeline would end it with traffic split, so it rolls
     // back (what a person who paused it would rather have than a promotion nobody watched).
     if d.judged.paused {
-        if crate::traffic::budget::room_ms(d, now_ms) > 0 {
+        if crate::traffic::checks::budget::room_ms(d, now_ms) > 0 {
             return Gate::Hold;
         }
         return Gate::RollBack {
@@ -368,7 +369,7 @@ impl<P: crate::traffic::ShifterPorts> crate::traffic::Shifter<P> {
         // A refusal is said in the thread: the message alone would not show why nothing held.
         let refused = command.as_ref().is_some_and(|c| {
             c.version() == Some(d.judged.controls)
-                && crate::traffic::budget::control_over_limit(d, c, now_ms).is_some()
+                && crate::traffic::checks::budget::control_over_limit(d, c, now_ms).is_some()
         });
         d.judged = next;
         tracing::info!(deployment = %d.id, control = %text, "control from Slack");
@@ -397,11 +398,11 @@ impl<P: crate::traffic::ShifterPorts> crate::traffic::Shifter<P> {
         thread: &mut Thread,
         now_ms: i64,
     ) {
-        let status = crate::traffic::report::summary(d, &super::services(p, d), now_ms);
+        let status = crate::traffic::steps::report::summary(d, &super::services(p, d), now_ms);
         self.tell_slack_final(
             p,
             d,
-            crate::traffic::report::ProgressOutcome::Running,
+            crate::traffic::steps::report::ProgressOutcome::Running,
             &status,
             thread,
         )
@@ -448,7 +449,7 @@ mod tests {
         let mut d = canary_at_ten_percent(0);
         d.judged.paused = true;
         assert_eq!(steer_gate(&d, 60_000), Gate::Hold);
-        let out_of_room = crate::traffic::preflight::MAX_ACTION_SECONDS as i64 * 1000;
+        let out_of_room = crate::traffic::checks::preflight::MAX_ACTION_SECONDS as i64 * 1000;
         let Gate::RollBack { message } = steer_gate(&d, out_of_room) else {
             panic!("held past the action's limit");
         };
@@ -538,7 +539,7 @@ mod tests {
                 desired: 2,
                 running: 2,
                 deployments: 1,
-                rollout: crate::traffic::phase::Rollout::Completed,
+                rollout: crate::traffic::phases::phase::Rollout::Completed,
             },
             idle_targets: crate::traffic::TargetHealth {
                 target_group: "green".into(),

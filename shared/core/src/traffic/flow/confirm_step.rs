@@ -1,8 +1,8 @@
-//! The invocation's first step: confirm the job with CodePipeline (`traffic::confirm`) before
+//! The invocation's first step: confirm the job with CodePipeline (`traffic::checks::confirm`) before
 //! anything is read, registered or moved.
 
 use super::Shifter;
-use crate::traffic::confirm::{check_declared, check_issued, check_placed, check_running};
+use crate::traffic::checks::confirm::{check_declared, check_issued, check_placed, check_running};
 use crate::traffic::{DeploymentStore, Job, Jobs, PipelineContext, ShiftError};
 
 impl<P: super::ShifterPorts> Shifter<P> {

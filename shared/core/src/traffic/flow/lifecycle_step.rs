@@ -1,7 +1,8 @@
-//! ECS's lifecycle in the traffic shifter's loop (issue 15): test traffic through a test
-//! listener, lifecycle hooks at each stage, and Application Auto Scaling kept out of the way.
+//! ECS's lifecycle in the traffic shifter's loop
+//! (docs/traffic-shifting.md#test-traffic-lifecycle-hooks-and-auto-scaling): test traffic through a
+//! test listener, lifecycle hooks at each stage, and Application Auto Scaling kept out of the way.
 //!
-//! The decisions are `crate::traffic::hooks` and `crate::traffic::scaling` (pure); this file
+//! The decisions are `crate::traffic::setup::hooks` and `crate::traffic::phases::scaling` (pure); this file
 //! does their I/O: invoking a hook's Lambda, posting a pause hook's buttons, moving the test
 //! listener, suspending and restoring scale-in. The hook being run rides in the deployment
 //! (`Deployment::hook`), so a hook that answers IN_PROGRESS for an hour spans many tokens.
@@ -9,16 +10,16 @@
 use super::{pairs, services, Check};
 use crate::analysis::verdict::utc;
 use crate::clock::now_epoch_millis as now_ms;
-use crate::traffic::deployment::Deployment;
-use crate::traffic::hooks::{
+use crate::traffic::phases::deployment::Deployment;
+use crate::traffic::phases::phase::{Command, Phase, RollbackReason, ShiftAction};
+use crate::traffic::phases::scaling::{new_side_floor, SavedScaling};
+use crate::traffic::setup::hooks::{
     self, after_answer, decide_pause, details_to_send, read_answer, HookAnswer, HookContext,
     HookRun, HookStep, LifecycleHook, LifecycleStage, PauseClick,
 };
-use crate::traffic::phase::{Command, Phase, RollbackReason, ShiftAction};
-use crate::traffic::progress::Thread;
-use crate::traffic::report::{self, ProgressOutcome};
-use crate::traffic::scaling::{new_side_floor, SavedScaling};
-use crate::traffic::weights::read_weights;
+use crate::traffic::setup::weights::read_weights;
+use crate::traffic::steps::progress::Thread;
+use crate::traffic::steps::report::{self, ProgressOutcome};
 use crate::traffic::{
     Cluster, DeploymentStore, HookFunctions, LoadBalancer, ServiceScaling, ShiftError, Side,
     TrafficControl, UserParameters, Weights,
@@ -119,7 +120,7 @@ impl<P: crate::traffic::ShifterPorts> crate::traffic::Shifter<P> {
             {
                 continue;
             }
-            let result = super::super::retry::until(
+            let result = crate::traffic::steps::retry::until(
                 crate::clock::instant_now() + std::time::Duration::from_secs(5),
                 || self.scaling.set_suspended(&p.cluster, service, saved),
             )
@@ -507,7 +508,7 @@ impl<P: crate::traffic::ShifterPorts> crate::traffic::Shifter<P> {
             test_percent: p
                 .test_traffic
                 .as_ref()
-                .map(|_| crate::traffic::phase::expected_test_weights(d).percent(new)),
+                .map(|_| crate::traffic::phases::phase::expected_test_weights(d).percent(new)),
             production_percent: check.observed.weights.percent(new),
         }
     }

@@ -1,17 +1,17 @@
-//! The sweep for orphaned deployments (`traffic::sweep` decides), and the two notes the job
+//! The sweep for orphaned deployments (`traffic::phases::sweep` decides), and the two notes the job
 //! invocations leave for it: the job each continuation was given, and the confirmed
 //! `UserParameters` the sweep rolls back with.
 
 use super::Shifter;
 use crate::clock::now_epoch_millis as now_ms;
-use crate::traffic::progress::Thread;
-use crate::traffic::report;
-use crate::traffic::sweep::{self, Listed, Orphan, SweepVerdict, Unreported};
-use crate::traffic::turn::LEASE_MARGIN;
-use crate::traffic::weights::read_weights;
+use crate::traffic::phases::sweep::{self, Listed, Orphan, SweepVerdict, Unreported};
+use crate::traffic::setup::weights::read_weights;
+use crate::traffic::steps::progress::Thread;
+use crate::traffic::steps::report;
+use crate::traffic::steps::turn::LEASE_MARGIN;
 use crate::traffic::{
-    params, Accounts, Deployment, DeploymentRecord, DeploymentStatus, DeploymentStore, HandOver,
-    Job, JobFailure, JobProgress, Jobs, LoadBalancer, ShiftError, ShiftOutcome,
+    setup::params, Accounts, Deployment, DeploymentRecord, DeploymentStatus, DeploymentStore,
+    HandOver, Job, JobFailure, JobProgress, Jobs, LoadBalancer, ShiftError, ShiftOutcome,
 };
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,100 @@
+//! GitHub's push payload, only the fields Gantry reads.
+
+use serde::Deserialize;
+
+use super::{Commit as PushedCommit, GitRef, Provider, PushError, GITHUB_MAX_COMMITS, ZERO_SHA};
+
+#[derive(Deserialize)]
+struct Push {
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    pub before: String,
+    pub after: String,
+    #[serde(default)]
+    pub created: bool,
+    #[serde(default)]
+    pub deleted: bool,
+    #[serde(default)]
+    pub forced: bool,
+    #[serde(default)]
+    pub commits: Vec<Commit>,
+    pub head_commit: Option<Commit>,
+    pub repository: Repository,
+    pub pusher: Option<Pusher>,
+    pub sender: Option<Sender>,
+}
+
+#[derive(Deserialize)]
+struct Repository {
+    pub full_name: String,
+    pub html_url: Option<String>,
+    /// Epoch seconds in push events (an RFC 3339 string in others).
+    pub pushed_at: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct Sender {
+    pub login: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Pusher {
+    pub name: Option<String>,
+}
+
+/// A pushed commit; only its author is GitHub's own.
+type Commit = super::payload::Commit<Author>;
+
+#[derive(Deserialize)]
+struct Author {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    pub username: Option<String>,
+}
+
+impl From<Author> for super::payload::CommitAuthor {
+    fn from(author: Author) -> Self {
+        Self {
+            name: author.name,
+            email: author.email.unwrap_or_default(),
+            username: author.username,
+        }
+    }
+}
+
+impl super::Push {
+    /// Parses a GitHub `push` payload.
+    pub fn from_github(body: &[u8]) -> Result<Self, PushError> {
+        let p: Push = serde_json::from_slice(body)?;
+        let git_ref = GitRef::parse(&p.git_ref)
+            .ok_or_else(|| PushError::UnsupportedRef(p.git_ref.clone()))?;
+        let commits: Vec<PushedCommit> = p.commits.into_iter().map(Commit::into_commit).collect();
+        let head = p.head_commit.map(Commit::into_commit);
+        Ok(super::Push {
+            provider: Provider::GitHub,
+            repository: p.repository.full_name,
+            repository_url: p.repository.html_url,
+            commit_id: head
+                .as_ref()
+                .map(|h| h.id.clone())
+                .unwrap_or_else(|| p.after.clone()),
+            deleted: p.deleted || p.after == ZERO_SHA,
+            created: p.created || p.before == ZERO_SHA,
+            forced: p.forced,
+            commits_complete: commits.len() < GITHUB_MAX_COMMITS,
+            before: p.before,
+            git_ref,
+            head,
+            commits,
+            pusher: p.pusher.and_then(|u| u.name),
+            sender: p.sender.and_then(|s| s.login).filter(|l| !l.is_empty()),
+            pushed_at: p
+                .repository
+                .pushed_at
+                .as_ref()
+                .and_then(crate::clock::epoch_seconds_of_json),
+        })
+    }
+}
