@@ -16,6 +16,9 @@
 //! - [`traffic`]: blue/green on ECS behind an ALB (the traffic shifter). Where a canary step is
 //!   decided: `traffic::phase::next_step`; the invocation's flow: `traffic::flow`.
 //!
+//! - [`operate`]: the `/gantry` slash command: status, deploy, rollback, restart (the approval
+//!   function).
+//!
 //! - [`analysis`]: the canary judged against the live side (statistics, verdicts, what a
 //!   verdict does to a step), used by `traffic`.
 //!
@@ -35,6 +38,7 @@ pub mod codepipeline_limits;
 pub mod config;
 pub mod ingest;
 pub mod notify;
+pub mod operate;
 pub mod push;
 pub mod routing;
 pub mod secrets;

@@ -68,6 +68,11 @@ impl ApproverRules {
         self.0.get(pipeline).and_then(|stages| stages.get(stage))
     }
 
+    /// Every pipeline and its stages' rules, by name.
+    pub fn pipelines(&self) -> impl Iterator<Item = (&String, &BTreeMap<String, StageApprovers>)> {
+        self.0.iter()
+    }
+
     /// True when no stage is configured at all.
     pub fn is_empty(&self) -> bool {
         self.0.values().all(BTreeMap::is_empty)

@@ -1,0 +1,374 @@
+//! The slash command's flow, generic over its ports: a signed request in; an answer within
+//! Slack's three seconds (help, refusals and `status` in that answer, which costs one read of
+//! the projection); the slower operations handed to `Later` and carried out by `run`, their
+//! results posted in the service's channel, on a message of their own.
+
+use super::board::{board, render};
+use super::command::{parse_request, parse_text, Operation, SlashCommand, HELP};
+use super::job::Job;
+use super::ports::{Later, StatusBoard};
+use super::services::{may_act, Operators, Service, ServiceCatalog};
+use crate::approval::ports::{Directory, Replies};
+use crate::approval::ClickReply;
+use crate::config::NotifyConfig;
+use crate::ingest::{
+    Inbound, PipelineStarter, PushFacts, StartRequest, StartedPush, StartedPushes, Variable,
+};
+use crate::secrets::SecretString;
+use crate::signature::verify_slack;
+use crate::slack::Chat;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+
+/// The outside systems the slash command speaks to, named once.
+pub trait OperatePorts {
+    type Services: ServiceCatalog + Sync;
+    type Board: StatusBoard + Sync;
+    type Later: Later + Sync;
+    type Starter: PipelineStarter + Sync;
+    type Started: StartedPushes + Sync;
+    type Chat: Replies + Sync;
+    type Directory: Directory + Sync;
+}
+
+/// The slash command, wired to its ports.
+pub struct Operations<P: OperatePorts> {
+    pub services: P::Services,
+    /// Where each service's results are posted (`GANTRY_NOTIFY`).
+    pub channels: NotifyConfig,
+    pub signing_secret: SecretString,
+    pub board: P::Board,
+    pub later: P::Later,
+    pub starter: P::Starter,
+    pub started: P::Started,
+    pub slack: P::Chat,
+    pub directory: P::Directory,
+}
+
+/// Two submits of one deploy within this many seconds start one execution.
+pub const DEPLOY_DEDUP_SECONDS: i64 = 300;
+
+/// The `git_ref` a slash-command deploy is recorded under: its own history, apart from the
+/// branches' pushes.
+pub const SLACK_REF: &str = "refs/gantry/slack";
+
+fn ephemeral(text: &str) -> ClickReply {
+    ClickReply {
+        status: 200,
+        body: json!({"response_type": "ephemeral", "text": text}),
+    }
+}
+
+/// The pusher a slash-command deploy records: the Slack user, which four-eyes reads as such.
+pub fn slack_pusher(user_id: &str) -> String {
+    format!("slack:{user_id}")
+}
+
+/// The `clientRequestToken` of a deploy: the same for the same user, service and commit within
+/// `DEPLOY_DEDUP_SECONDS`, so CodePipeline starts one execution for a double submit (or a
+/// Slack retry).
+pub fn deploy_token(service: &str, commit: &str, user: &str, now: i64) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"gantry slash deploy\0")
+        .chain_update(service.as_bytes())
+        .chain_update([0u8])
+        .chain_update(commit.to_ascii_lowercase().as_bytes())
+        .chain_update([0u8])
+        .chain_update(user.as_bytes())
+        .chain_update([0u8])
+        .chain_update(now.div_euclid(DEPLOY_DEDUP_SECONDS).to_be_bytes())
+        .finalize();
+    hex::encode(&digest[..16])
+}
+
+impl<P: OperatePorts> Operations<P> {
+    /// Handles a slash command request: signature first, then the text.
+    pub async fn on_command(&self, request: &Inbound, now: i64) -> ClickReply {
+        let signed = verify_slack(
+            request.header("x-slack-signature"),
+            request.header("x-slack-request-timestamp"),
+            &request.body,
+            &self.signing_secret,
+            now,
+        );
+        if let Err(e) = signed {
+            tracing::warn!(reason = %e, "rejected an unsigned or stale slash command");
+            return ClickReply {
+                status: 401,
+                body: json!({ "error": e.to_string() }),
+            };
+        }
+        let command = match parse_request(&request.body) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "unreadable slash command");
+                return ephemeral(&format!("Gantry could not read this command: {e}."));
+            }
+        };
+        let operation = parse_text(&command.text);
+        let reply = self.answer(&command, &operation, now).await;
+        // The audit trail: who asked what, and what they were told.
+        tracing::info!(
+            user = command.user.id,
+            user_name = command.user.name,
+            channel = command.channel,
+            operation = %operation,
+            answer = reply.body["text"].as_str().unwrap_or_default(),
+            "slash command"
+        );
+        reply
+    }
+
+    async fn answer(&self, c: &SlashCommand, operation: &Operation, now: i64) -> ClickReply {
+        match operation {
+            Operation::Help => ephemeral(HELP),
+            Operation::Unknown { reason } => ephemeral(&format!("{reason}\n\n{HELP}")),
+            Operation::Status { service } => self.status(service.as_deref()).await,
+            Operation::Deploy { service, commit } => {
+                let s = match self.known(service) {
+                    Ok(s) => s,
+                    Err(told) => return told,
+                };
+                if let Some(refusal) = self.refusal(c, &s.deployers(), "deploy", service).await {
+                    return ephemeral(&refusal);
+                }
+                let job = Job::Deploy {
+                    service: service.clone(),
+                    commit: commit.clone(),
+                    user_id: c.user.id.clone(),
+                    user_name: c.user.name.clone(),
+                    channel: c.channel.clone(),
+                    response_url: c.response_url.clone(),
+                    token: deploy_token(service, commit, &c.user.id, now),
+                };
+                match self.later.defer(&job).await {
+                    Ok(()) => ephemeral(&format!(
+                        "Starting *{service}* at `{commit}`: Gantry posts the result in {}.",
+                        self.channel_of(service, &c.channel)
+                            .map_or("this channel".to_string(), |ch| format!("<#{ch}>"))
+                    )),
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not defer the deploy");
+                        ephemeral("Gantry could not start this just now, so nothing was started. Try again in a moment.")
+                    }
+                }
+            }
+            Operation::Rollback { service, stage } | Operation::Restart { service, stage } => {
+                let verb = match operation {
+                    Operation::Rollback { .. } => "roll back",
+                    _ => "restart",
+                };
+                let s = match self.known(service) {
+                    Ok(s) => s,
+                    Err(told) => return told,
+                };
+                let Some(operators) = s.operators.get(stage) else {
+                    let stages: Vec<&str> = s.operators.keys().map(String::as_str).collect();
+                    return ephemeral(&format!(
+                        "*{service}* has no stage `{stage}` that anyone may operate from Slack. Stages with operators: {}.",
+                        if stages.is_empty() { "none".into() } else { stages.join(", ") }
+                    ));
+                };
+                if let Some(refusal) = self
+                    .refusal(c, operators, verb, &format!("{service} › {stage}"))
+                    .await
+                {
+                    return ephemeral(&refusal);
+                }
+                ephemeral(&format!(
+                    "You may {verb} *{service} › {stage}*, but this version of Gantry cannot do it from Slack yet: use the CodePipeline or ECS console. Nothing was changed."
+                ))
+            }
+        }
+    }
+
+    /// The service, or the answer naming the known ones.
+    #[allow(clippy::result_large_err)]
+    fn known(&self, service: &str) -> Result<Service, ClickReply> {
+        self.services.service(service).ok_or_else(|| {
+            let names = self.services.names();
+            ephemeral(&format!(
+                "Gantry does not know the service `{}`. Known services: {}.",
+                crate::text::truncate(service, 80),
+                if names.is_empty() {
+                    "none".into()
+                } else {
+                    names.join(", ")
+                }
+            ))
+        })
+    }
+
+    /// `None` when the user may act; else the refusal, naming who may.
+    async fn refusal(
+        &self,
+        c: &SlashCommand,
+        operators: &Operators,
+        verb: &str,
+        what: &str,
+    ) -> Option<String> {
+        let mut member_of = BTreeSet::new();
+        if !operators.users.contains(&c.user.id) {
+            for group in &operators.groups {
+                match self.directory.group_members(group).await {
+                    Ok(m) if m.contains(&c.user.id) => {
+                        member_of.insert(group.clone());
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not read user group members");
+                        return Some("Slack could not say just now whether you are in the operators' groups. Try again in a moment.".into());
+                    }
+                }
+            }
+        }
+        if may_act(operators, &c.user.id, &member_of) {
+            None
+        } else {
+            Some(format!(
+                "You may not {verb} *{what}*: only its operators may ({}).",
+                operators.mentions()
+            ))
+        }
+    }
+
+    fn channel_of<'a>(&'a self, service: &str, fallback: &'a str) -> Option<&'a str> {
+        self.channels.channel_for(service).or(Some(fallback))
+    }
+
+    /// `status [service]`: one read of the projection.
+    async fn status(&self, only: Option<&str>) -> ClickReply {
+        let rows = match self.board.rows().await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the status projection");
+                return ephemeral(
+                    "Gantry could not read its records just now. Try again in a moment.",
+                );
+            }
+        };
+        let b = board(rows);
+        if let Some(s) = only {
+            if !b.contains_key(s) && self.services.service(s).is_none() {
+                let mut names: BTreeSet<String> = self.services.names().into_iter().collect();
+                names.extend(b.keys().cloned());
+                let names: Vec<String> = names.into_iter().collect();
+                return ephemeral(&format!(
+                    "Gantry does not know the service `{}`. Known services: {}.",
+                    crate::text::truncate(s, 80),
+                    if names.is_empty() {
+                        "none".into()
+                    } else {
+                        names.join(", ")
+                    }
+                ));
+            }
+        }
+        ephemeral(&render(&b, only))
+    }
+
+    /// Carries out a job handed over by `on_command`. An `Err` asks Lambda to retry it (it is
+    /// idempotent: the same token starts the same execution).
+    pub async fn run(&self, job: &Job, now: i64) -> Result<Value, crate::ingest::StartError> {
+        match job {
+            Job::Deploy {
+                service,
+                commit,
+                user_id,
+                user_name,
+                channel,
+                response_url,
+                token,
+            } => {
+                let source_action = self
+                    .services
+                    .service(service)
+                    .map(|s| s.source_action)
+                    .unwrap_or_else(|| super::services::DEFAULT_SOURCE_ACTION.into());
+                let request = StartRequest {
+                    pipeline: service.clone(),
+                    client_request_token: token.clone(),
+                    source_action,
+                    commit_id: commit.clone(),
+                    variables: vec![
+                        Variable {
+                            name: "COMMIT_ID".into(),
+                            value: commit.clone(),
+                        },
+                        Variable {
+                            name: "PUSHER".into(),
+                            value: user_name.clone(),
+                        },
+                    ],
+                };
+                let where_to = self
+                    .channel_of(service, channel)
+                    .unwrap_or(channel)
+                    .to_string();
+                let execution_id = match self.starter.start(&request).await {
+                    Ok(id) => id,
+                    Err(e @ crate::ingest::StartError::Unavailable { .. }) => return Err(e),
+                    Err(e) => {
+                        tracing::warn!(error = %e, service, user = user_id, "slash deploy refused");
+                        let text = format!("❌ <@{user_id}> asked to deploy *{service}* at `{commit}`: CodePipeline refused ({e}).");
+                        self.tell(&where_to, response_url.as_deref(), &text).await;
+                        return Ok(json!({"deployed": false, "error": e.to_string()}));
+                    }
+                };
+                // What four-eyes trusts: this Slack user pushed this change.
+                let started = StartedPush {
+                    pipeline: service.clone(),
+                    execution_id: execution_id.clone(),
+                    git_ref: SLACK_REF.into(),
+                    commit_id: commit.clone(),
+                    facts: PushFacts {
+                        pusher: Some(slack_pusher(user_id)),
+                        authors: vec![],
+                        commits: vec![commit.clone()],
+                        delivery: format!("slack:{token}"),
+                        received_at: now,
+                        received_ms: now.saturating_mul(1000),
+                    },
+                };
+                if let Err(e) = self.started.record_start(&started).await {
+                    // Without the record, four-eyes finds no pusher and lets nobody approve
+                    // from Slack: safe, and said in the thread below.
+                    tracing::error!(error = %e, execution_id, "could not record the slash deploy");
+                }
+                tracing::info!(
+                    service,
+                    commit,
+                    user = user_id,
+                    execution_id,
+                    "slash deploy started"
+                );
+                let text = format!(
+                    "🚀 <@{user_id}> started *{service}* at `{commit}` from Slack (execution `{execution_id}`). Its approvals still apply."
+                );
+                self.tell(&where_to, response_url.as_deref(), &text).await;
+                Ok(json!({"deployed": true, "execution_id": execution_id}))
+            }
+        }
+    }
+
+    /// Posts the result in the channel, on a message of its own; else through `response_url`.
+    async fn tell(&self, channel: &str, response_url: Option<&str>, text: &str) {
+        match self
+            .slack
+            .post(&json!({"channel": channel, "text": text}))
+            .await
+        {
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "could not post the operation's result");
+                if let Some(url) = response_url {
+                    let body = json!({"response_type": "ephemeral", "text": text});
+                    if let Err(e) = self.slack.respond(url, &body).await {
+                        tracing::warn!(error = %e, "could not answer through response_url");
+                    }
+                }
+            }
+        }
+    }
+}

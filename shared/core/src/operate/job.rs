@@ -1,0 +1,38 @@
+//! The work a slash command leaves for after its acknowledgement, as the event the function
+//! sends itself (`{"gantry_operation": …}`).
+
+use serde::{Deserialize, Serialize};
+
+/// The event key that marks a job.
+pub const JOB_KEY: &str = "gantry_operation";
+
+/// One operation to carry out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// `deploy <service> <commit>`, authorized.
+    Deploy {
+        service: String,
+        commit: String,
+        user_id: String,
+        user_name: String,
+        /// Where the command was typed (the answer goes to the service's channel).
+        channel: String,
+        response_url: Option<String>,
+        /// `StartPipelineExecution`'s `clientRequestToken`: one execution per double submit.
+        token: String,
+    },
+}
+
+impl Job {
+    /// The event that carries the job.
+    pub fn to_event(&self) -> serde_json::Value {
+        serde_json::json!({ JOB_KEY: self })
+    }
+
+    /// The job an event carries, if it is one.
+    pub fn from_event(event: &serde_json::Value) -> Option<Result<Job, String>> {
+        let job = event.get(JOB_KEY)?;
+        Some(serde_json::from_value(job.clone()).map_err(|e| e.to_string()))
+    }
+}
