@@ -11,11 +11,13 @@ mod deployments;
 mod executions;
 mod open_deployments;
 mod pushes;
+mod status_board;
 
 pub use approvals::DynamoApprovals;
 pub use deliveries::DynamoDeliveries;
 pub use deployments::DynamoDeployments;
 pub use executions::DynamoExecutions;
+pub use status_board::DynamoStatusBoard;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use gantry_core::store::StoreError;

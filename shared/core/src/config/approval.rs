@@ -17,6 +17,9 @@ pub struct ApprovalConfig {
     /// Where requests go when the execution has no Slack thread (from `GANTRY_NOTIFY`).
     pub channels: NotifyConfig,
     pub slack_api_url: String,
+    /// The function's own name, as Lambda sets it (`AWS_LAMBDA_FUNCTION_NAME`): the slash
+    /// command's slower operations run in an asynchronous invocation of it.
+    pub function_name: Option<String>,
 }
 
 impl ApprovalConfig {
@@ -42,6 +45,9 @@ impl ApprovalConfig {
             approvers,
             channels: json(env, Var::Notify)?.unwrap_or_default(),
             slack_api_url: base_url(env, Var::SlackApiUrl, DEFAULT_API_URL)?,
+            function_name: env
+                .get("AWS_LAMBDA_FUNCTION_NAME")
+                .filter(|n| !n.trim().is_empty()),
         })
     }
 }
