@@ -106,6 +106,7 @@ class _State:
         self.action_executions: list[dict[str, Any]] = []
         # pipeline -> [error code, HTTP status, how many more StartPipelineExecution calls fail]
         self.start_faults: dict[str, list[Any]] = {}
+        self.rollbacks: list[dict[str, Any]] = []  # RollbackStage calls that started an execution
 
 
 def _state(backend: Any) -> _State:
@@ -303,6 +304,7 @@ def start_pipeline_execution(backend: Any, body: dict[str, Any]) -> dict[str, An
             execution.gantry_source_revisions = source_revisions
             execution.gantry_account = backend.account_id
             execution.gantry_mode = execution_mode(pipeline)
+            execution.gantry_pipeline_version = pipeline.pipeline.get("version", 1)
             if token:
                 state.tokens[(name, token)] = execution_id
             if execution.gantry_mode == "SUPERSEDED":
@@ -343,7 +345,9 @@ def _started_how(execution: Any) -> dict[str, Any]:
     return {
         "trigger": _trigger(execution),
         "executionMode": getattr(execution, "gantry_mode", "SUPERSEDED"),
-        "executionType": "STANDARD",
+        **({"executionType": "ROLLBACK",
+            "rollbackMetadata": {"rollbackTargetPipelineExecutionId": execution.gantry_rollback_of}}
+           if getattr(execution, "gantry_rollback_of", None) else {"executionType": "STANDARD"}),
     }
 
 
@@ -434,6 +438,74 @@ def list_pipeline_executions(backend: Any, body: dict[str, Any]) -> dict[str, An
         if start + max_results < len(executions):
             out["nextToken"] = str(start + max_results)
         return out
+
+
+def rollback_stage(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """RollbackStage as CodePipeline documents it: a new execution of type ROLLBACK, whose
+    source revisions and variables are the target's, for a target that succeeded in the stage.
+    Refused with UnableToRollbackStageException for a source stage, a target that did not
+    succeed in the stage, a target that is itself a rollback, a target started under another
+    pipeline structure version, or a PARALLEL pipeline; with ConflictException while an
+    execution is running in the stage."""
+    name, stage = body.get("pipelineName"), body.get("stageName")
+    target = body.get("targetPipelineExecutionId")
+    for field, value in (("pipelineName", name), ("stageName", stage)):
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9.@\-_]{1,100}", value):
+            raise _validation(f"{field} must match [A-Za-z0-9.@\\-_]+ (1-100 chars)")
+    if not isinstance(target, str) or not UUID_RE.match(target):
+        raise _validation("targetPipelineExecutionId must be a pipeline execution id")
+    with LOCK:
+        pipeline = _pipeline(backend, name)
+        stages = pipeline.pipeline.get("stages") or []
+        declared = _find_stage(pipeline, stage)
+        if declared is None:
+            raise AwsError("StageNotFoundException", f"Stage {stage} not found in pipeline {name}")
+        unable = lambda why: AwsError("UnableToRollbackStageException", why)  # noqa: E731
+        if stages and stages[0]["name"] == stage:
+            raise unable(f"Stage {stage} is a source stage and cannot be rolled back")
+        if execution_mode(pipeline) == "PARALLEL":
+            raise unable(f"Pipeline {name} runs in PARALLEL mode, where stages cannot be rolled back")
+        execution = pipeline.executions.get(target)
+        if execution is None:
+            raise AwsError("PipelineExecutionNotFoundException",
+                           f"Pipeline execution {target} not found in pipeline {name}")
+        if getattr(execution, "gantry_rollback_of", None):
+            raise unable(f"Execution {target} is a rollback: a rollback cannot be its target")
+        if getattr(execution, "gantry_pipeline_version", 1) != pipeline.pipeline.get("version", 1):
+            raise unable(f"Execution {target} ran an earlier version of pipeline {name}'s structure")
+        if not _succeeded_in_stage(backend, pipeline, target, execution, stage):
+            raise unable(f"Execution {target} did not succeed in stage {stage}")
+        state = _state(backend)
+        running = [i for i, e in pipeline.executions.items() if e.status == "InProgress"
+                   and stage in _stages_running(backend, name, i)]
+        if running:
+            raise AwsError("ConflictException",
+                           f"Stage {stage} is running execution {running[0]}; try again when it finishes")
+        variables = [{"name": v["name"], "value": v.get("resolvedValue", v.get("value", ""))}
+                     for v in (execution.to_dict().get("variables") or [])]
+        execution_id = backend.start_pipeline_execution(name, variables)
+        new = pipeline.executions[execution_id]
+        new.status = "InProgress"
+        new.gantry_source_revisions = list(getattr(execution, "gantry_source_revisions", []))
+        new.gantry_account = backend.account_id
+        new.gantry_mode = execution_mode(pipeline)
+        new.gantry_pipeline_version = pipeline.pipeline.get("version", 1)
+        new.gantry_rollback_of = target
+        state.rollbacks.append({"pipeline": name, "stage": stage, "target": target,
+                                "execution_id": execution_id, "at": time.time()})
+    return {"pipelineExecutionId": execution_id}
+
+
+def _stages_running(backend: Any, pipeline_name: str, execution_id: str) -> set[str]:
+    """The stages an execution is inside: an approval waiting there, or an action running."""
+    state = _state(backend)
+    stages = {a["stage"] for a in state.approvals
+              if a["pipeline"] == pipeline_name and a["execution_id"] == execution_id
+              and a["status"] == "InProgress" and time.time() < a["expires_at"]}
+    stages |= {e["detail"]["stageName"] for e in state.action_executions
+               if e["pipeline"] == pipeline_name and e["detail"]["pipelineExecutionId"] == execution_id
+               and e["detail"]["status"] == "InProgress"}
+    return stages
 
 
 # --------------------------------------------------------------------------
@@ -1162,6 +1234,7 @@ def install() -> None:
         "put_job_failure_result": lambda b, body: put_job_result(b, "PutJobFailureResult", body),
         "list_action_executions": list_action_executions,
         "list_pipeline_executions": list_pipeline_executions,
+        "rollback_stage": rollback_stage,
         "get_job_details": get_job_details,
     }
     for name, fn in operations.items():

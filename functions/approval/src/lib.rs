@@ -171,7 +171,7 @@ pub async fn handle(app: &App, event: Value) -> Result<Value, lambda_runtime::Er
             let reply = app.on_click(&request, now).await;
             http_response(origin, reply.status, &reply.body)
         }
-        Source::Operation(job) => app.operations.run(&job, now).await?,
+        Source::Operation(task) => app.operations.run(&task, now).await?,
         Source::EventBridge(event) => app.on_eventbridge(&event, now).await?,
         Source::Sns(messages) => app.on_sns(&messages, now).await?,
     })

@@ -8,7 +8,7 @@
 use gantry_adapters::lambda::http;
 pub use gantry_adapters::lambda::http::{response as http_response, Origin};
 use gantry_core::ingest::Inbound;
-use gantry_core::operate::Job;
+use gantry_core::operate::Task;
 use serde_json::Value;
 
 /// An invocation, by where it comes from.
@@ -21,7 +21,7 @@ pub enum Source {
     /// An HTTP request (Slack's interactivity request or slash command), and who to answer.
     Http(Inbound, Origin),
     /// A slash command's work, sent by the function to itself after its acknowledgement.
-    Operation(Job),
+    Operation(Task),
 }
 
 /// Why an invocation is none of the three.
@@ -32,8 +32,8 @@ pub struct UnknownEvent(String);
 /// Tells the source of an invocation from its JSON.
 pub fn classify(event: Value) -> Result<Source, UnknownEvent> {
     // Only an `Invoke` (IAM-authorized) sets a top-level key; a Function URL event cannot.
-    if let Some(job) = Job::from_event(&event) {
-        return job.map(Source::Operation).map_err(UnknownEvent);
+    if let Some(task) = Task::from_event(&event) {
+        return task.map(Source::Operation).map_err(UnknownEvent);
     }
     if event.get("detail-type").is_some() {
         return Ok(Source::EventBridge(event));

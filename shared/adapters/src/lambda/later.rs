@@ -1,13 +1,13 @@
 //! The slash command's `Later` on Lambda: the function invokes itself asynchronously
-//! (`InvocationType: Event`) with the job, so the work runs after Slack has its answer.
+//! (`InvocationType: Event`) with the task, so the work runs after Slack has its answer.
 //!
 //! Why not a queue: a self-invocation needs no resource beyond the function (one
 //! `lambda:InvokeFunction` on itself), Lambda queues the event and retries it twice on an
-//! error, and the job is a few hundred bytes of the 256 KB an asynchronous event may carry.
+//! error, and the task is a few hundred bytes of the 256 KB an asynchronous event may carry.
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
-use gantry_core::operate::{DeferError, Job, Later};
+use gantry_core::operate::{DeferError, Later, Task};
 
 /// `Later` by asynchronous self-invocation.
 #[derive(Debug, Clone)]
@@ -18,12 +18,12 @@ pub struct LambdaLater {
 }
 
 impl Later for LambdaLater {
-    async fn defer(&self, job: &Job) -> Result<(), DeferError> {
+    async fn defer(&self, task: &Task) -> Result<(), DeferError> {
         self.client
             .invoke()
             .function_name(&self.function)
             .invocation_type(InvocationType::Event)
-            .payload(Blob::new(job.to_event().to_string().into_bytes()))
+            .payload(Blob::new(task.to_event().to_string().into_bytes()))
             .send()
             .await
             .map(|_| ())

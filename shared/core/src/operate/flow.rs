@@ -5,9 +5,9 @@
 
 use super::board::{board, render};
 use super::command::{parse_request, parse_text, Operation, SlashCommand, HELP};
-use super::job::Job;
 use super::ports::{Later, StatusBoard};
 use super::services::{may_act, Operators, Service, ServiceCatalog};
+use super::task::Task;
 use crate::approval::ports::{Directory, Replies};
 use crate::approval::ClickReply;
 use crate::config::NotifyConfig;
@@ -133,7 +133,7 @@ impl<P: OperatePorts> Operations<P> {
                 if let Some(refusal) = self.refusal(c, &s.deployers(), "deploy", service).await {
                     return ephemeral(&refusal);
                 }
-                let job = Job::Deploy {
+                let task = Task::Deploy {
                     service: service.clone(),
                     commit: commit.clone(),
                     user_id: c.user.id.clone(),
@@ -142,7 +142,7 @@ impl<P: OperatePorts> Operations<P> {
                     response_url: c.response_url.clone(),
                     token: deploy_token(service, commit, &c.user.id, now),
                 };
-                match self.later.defer(&job).await {
+                match self.later.defer(&task).await {
                     Ok(()) => ephemeral(&format!(
                         "Starting *{service}* at `{commit}`: Gantry posts the result in {}.",
                         self.channel_of(service, &c.channel)
@@ -268,11 +268,11 @@ impl<P: OperatePorts> Operations<P> {
         ephemeral(&render(&b, only))
     }
 
-    /// Carries out a job handed over by `on_command`. An `Err` asks Lambda to retry it (it is
+    /// Carries out a task handed over by `on_command`. An `Err` asks Lambda to retry it (it is
     /// idempotent: the same token starts the same execution).
-    pub async fn run(&self, job: &Job, now: i64) -> Result<Value, crate::ingest::StartError> {
-        match job {
-            Job::Deploy {
+    pub async fn run(&self, task: &Task, now: i64) -> Result<Value, crate::ingest::StartError> {
+        match task {
+            Task::Deploy {
                 service,
                 commit,
                 user_id,

@@ -4,20 +4,20 @@
 //! The feature's shape: what the command asks (`command`), who may operate what (`services`,
 //! whose `ServiceCatalog` port the static configuration or the service registry satisfies),
 //! the status projection the notifier keeps (`board`), the work left for after Slack's three
-//! seconds (`job`), the ports (`ports`) and the flow (`flow`). In-memory fakes: `testing`.
+//! seconds (`task`), the ports (`ports`) and the flow (`flow`). In-memory fakes: `testing`.
 
 pub mod board;
 pub mod command;
 pub mod flow;
-pub mod job;
 pub mod ports;
 pub mod services;
+pub mod task;
 #[cfg(test)]
 pub(crate) mod testing;
 
 pub use board::{project, RowKind, StageRun, StageState};
 pub use command::{is_slash_command, parse_text, Operation, SlashCommand};
 pub use flow::{OperatePorts, Operations};
-pub use job::Job;
 pub use ports::{DeferError, Later, StatusBoard};
 pub use services::{Operators, Service, ServiceCatalog, StaticServices};
+pub use task::Task;

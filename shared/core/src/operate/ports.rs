@@ -3,7 +3,7 @@
 //! pipeline starter, the record of started executions, Slack and its directory.
 
 use super::board::{RowKind, StageRun};
-use super::job::Job;
+use super::task::Task;
 use crate::store::StoreError;
 use std::future::Future;
 
@@ -13,7 +13,7 @@ pub trait StatusBoard {
     fn rows(&self) -> impl Future<Output = Result<Vec<(RowKind, StageRun)>, StoreError>> + Send;
 }
 
-/// Why a job could not be handed over for later.
+/// Why a task could not be handed over for later.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("could not hand the work over: {0}")]
 pub struct DeferError(pub String);
@@ -21,5 +21,5 @@ pub struct DeferError(pub String);
 /// Work done after the acknowledgement (an asynchronous invocation of the function itself in
 /// production): Slack wants its answer within three seconds, and an operation may take longer.
 pub trait Later {
-    fn defer(&self, job: &Job) -> impl Future<Output = Result<(), DeferError>> + Send;
+    fn defer(&self, task: &Task) -> impl Future<Output = Result<(), DeferError>> + Send;
 }

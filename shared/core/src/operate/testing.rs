@@ -2,9 +2,9 @@
 
 use super::board::{RowKind, StageRun, StageState};
 use super::flow::{deploy_token, OperatePorts, Operations};
-use super::job::Job;
 use super::ports::{DeferError, Later, StatusBoard};
 use super::services::StaticServices;
+use super::task::Task;
 use crate::approval::interaction::SignedRequest;
 use crate::approval::testing::{FakeDirectory, FakeSlack};
 use crate::approval::ApproverRules;
@@ -30,12 +30,12 @@ impl StatusBoard for FakeBoard {
 
 #[derive(Default)]
 pub struct FakeLater {
-    pub jobs: Mutex<Vec<Job>>,
+    pub tasks: Mutex<Vec<Task>>,
 }
 
 impl Later for FakeLater {
-    async fn defer(&self, job: &Job) -> Result<(), DeferError> {
-        self.jobs.lock().unwrap().push(job.clone());
+    async fn defer(&self, task: &Task) -> Result<(), DeferError> {
+        self.tasks.lock().unwrap().push(task.clone());
         Ok(())
     }
 }
@@ -72,9 +72,9 @@ impl StartedPushes for FakeRecords {
     }
 }
 
-pub struct Fakes;
+pub struct OperateFakes;
 
-impl OperatePorts for Fakes {
+impl OperatePorts for OperateFakes {
     type Services = StaticServices;
     type Board = FakeBoard;
     type Later = FakeLater;
@@ -86,7 +86,7 @@ impl OperatePorts for Fakes {
 
 pub const SECRET: &str = "operate-tests-secret";
 
-pub fn operations(rows: Vec<(RowKind, StageRun)>) -> Operations<Fakes> {
+pub fn operations(rows: Vec<(RowKind, StageRun)>) -> Operations<OperateFakes> {
     let rules = ApproverRules::parse(
         r#"{"shop": {"Prod": {"users": ["U0LEAD"], "groups": ["S0REL"], "four_eyes": true},
                      "Staging": {"users": ["U0DEV"]}}}"#,
@@ -187,7 +187,7 @@ async fn an_unsigned_command_is_refused_before_anything() {
     assert_eq!(ops.on_command(&r, NOW).await.status, 401);
     let stale = request("U0LEAD", "status", NOW - 600);
     assert_eq!(ops.on_command(&stale, NOW).await.status, 401);
-    assert!(ops.later.jobs.lock().unwrap().is_empty());
+    assert!(ops.later.tasks.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -214,7 +214,7 @@ async fn a_stranger_may_not_deploy_and_is_told_who_may() {
         t.contains("<@U0LEAD>") && t.contains("<@U0DEV>") && t.contains("<!subteam^S0REL>"),
         "{t}"
     );
-    assert!(ops.later.jobs.lock().unwrap().is_empty());
+    assert!(ops.later.tasks.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -234,10 +234,10 @@ async fn a_group_member_may_deploy_after_the_acknowledgement_and_a_double_submit
     );
     ops.on_command(&request("U0MIA", "deploy shop abc1234", NOW + 5), NOW + 5)
         .await;
-    let jobs = ops.later.jobs.lock().unwrap().clone();
-    assert_eq!(jobs.len(), 2);
-    for job in &jobs {
-        ops.run(job, NOW).await.unwrap();
+    let tasks = ops.later.tasks.lock().unwrap().clone();
+    assert_eq!(tasks.len(), 2);
+    for task in &tasks {
+        ops.run(task, NOW).await.unwrap();
     }
     let started = ops.starter.started.lock().unwrap().clone();
     assert_eq!(started.len(), 1, "one execution for a double submit");

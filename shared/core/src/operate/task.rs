@@ -3,13 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The event key that marks a job.
-pub const JOB_KEY: &str = "gantry_operation";
+/// The event key that marks a task.
+pub const TASK_KEY: &str = "gantry_operation";
 
 /// One operation to carry out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Job {
+pub enum Task {
     /// `deploy <service> <commit>`, authorized.
     Deploy {
         service: String,
@@ -24,15 +24,15 @@ pub enum Job {
     },
 }
 
-impl Job {
-    /// The event that carries the job.
+impl Task {
+    /// The event that carries the task.
     pub fn to_event(&self) -> serde_json::Value {
-        serde_json::json!({ JOB_KEY: self })
+        serde_json::json!({ TASK_KEY: self })
     }
 
-    /// The job an event carries, if it is one.
-    pub fn from_event(event: &serde_json::Value) -> Option<Result<Job, String>> {
-        let job = event.get(JOB_KEY)?;
-        Some(serde_json::from_value(job.clone()).map_err(|e| e.to_string()))
+    /// The task an event carries, if it is one.
+    pub fn from_event(event: &serde_json::Value) -> Option<Result<Task, String>> {
+        let task = event.get(TASK_KEY)?;
+        Some(serde_json::from_value(task.clone()).map_err(|e| e.to_string()))
     }
 }
