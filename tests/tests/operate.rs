@@ -4,8 +4,9 @@
 //! run it: the function invokes itself asynchronously (recorded by the emulator), and the test
 //! hands that event to the handler.
 
-use gantry_core::approval::interaction::{SignedRequest, APPROVE};
+use gantry_core::approval::interaction::{Click, SignedRequest, APPROVE};
 use gantry_core::clock::now_epoch_seconds;
+use gantry_core::operate::confirm::CONFIRM;
 use gantry_tests::approval::*;
 use gantry_tests::iam::Stack;
 use gantry_tests::topic::SubscribedTopic;
@@ -365,5 +366,240 @@ async fn only_a_stages_operators_may_roll_it_back_or_restart_it() {
     assert!(
         text.contains("no stage `Dev`") && text.contains("Stages with operators: Prod."),
         "{text}"
+    );
+}
+
+/// Runs the self-invocations not run yet (`done` counts those already run).
+async fn run_new(w: &World, function: &str, done: &mut usize) -> Vec<Value> {
+    let all = deferred(function).await;
+    let mut out = Vec::new();
+    for event in all.into_iter().skip(*done) {
+        *done += 1;
+        out.push(invoke(w, event).await);
+    }
+    out
+}
+
+/// `user` clicks Confirm on the proposal `id` posted at `ts`; returns the HTTP status and the
+/// private answer's text.
+async fn confirm(w: &World, user: (&str, &str), id: &str, ts: &str) -> (u16, String) {
+    let event = Click {
+        user_id: user.0,
+        username: user.1,
+        action_id: CONFIRM,
+        value: id,
+        channel: CHANNEL,
+        message_ts: ts,
+        response_url: &w.slack.response_url(&unique("actions")),
+        reason: None,
+    }
+    .signed_request(SIGNING_SECRET, now_epoch_seconds())
+    .function_url_event();
+    let answer = invoke(w, event).await;
+    let status = answer["statusCode"].as_u64().expect("statusCode") as u16;
+    let body: Value =
+        serde_json::from_str(answer["body"].as_str().unwrap_or("null")).unwrap_or_default();
+    (
+        status,
+        body["text"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// A world whose Prod ran two releases (the first push's commit, then `SECOND`), where Prod is
+/// under four-eyes and Jane and Octo operate it; the function's self-invocations recorded.
+async fn two_releases(mode: &'static str) -> (World, String, String) {
+    let mut w = world(Setup {
+        approvers: json!({"Prod": {"users": [JANE.0, OCTO.0], "four_eyes": true}}),
+        mode,
+        ..Setup::default()
+    })
+    .await;
+    let function = own_function(&mut w).await;
+    set_execution(&w, &w.execution_id, "Succeeded").await;
+    let second = push(&w, "octocat", &["octocat"], SECOND).await;
+    set_execution(&w, &second, "Succeeded").await;
+    (w, function, second)
+}
+
+const SECOND: &str = "9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b";
+
+/// Jane asks to roll Prod back; the proposal is posted: (its id, its ts, its text).
+async fn proposed(w: &World, function: &str, done: &mut usize) -> (String, String, String) {
+    let (_, text) = slash(w, JANE, &format!("rollback {} Prod", w.pipeline)).await;
+    assert!(
+        text.contains("Looking up the last good execution"),
+        "{text}"
+    );
+    run_new(w, function, done).await;
+    let proposal = latest_message(w).await;
+    assert_eq!(proposal["channel"], CHANNEL);
+    let [(action, id)] = &buttons(&proposal)[..] else {
+        panic!("one Confirm button: {proposal}")
+    };
+    assert_eq!(action, CONFIRM);
+    let ts = proposal["ts"].as_str().expect("ts").to_string();
+    (
+        id.clone(),
+        ts,
+        proposal["text"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+async fn execution(w: &World, id: &str) -> Value {
+    let out = aws_sdk_codepipeline::Client::new(&w.sdk)
+        .get_pipeline_execution()
+        .pipeline_name(&w.pipeline)
+        .pipeline_execution_id(id)
+        .send()
+        .await
+        .expect("execution");
+    let e = out.pipeline_execution().expect("execution");
+    json!({
+        "type": e.execution_type().map(|t| t.as_str().to_string()),
+        "target": e.rollback_metadata().and_then(|m| m.rollback_target_pipeline_execution_id()),
+        "revisions": e.artifact_revisions().iter().filter_map(|r| r.revision_id()).collect::<Vec<_>>(),
+    })
+}
+
+#[tokio::test]
+async fn a_confirmed_prod_rollback_needs_a_second_operator_and_happens_once() {
+    let (w, function, _second) = two_releases("SUPERSEDED").await;
+    let mut done = 0;
+    let (id, ts, text) = proposed(&w, &function, &mut done).await;
+    assert!(
+        text.contains(&format!(
+            "<@{}> asks to roll *{} › Prod* back to execution `{}` (commit `6113728`)",
+            JANE.0, w.pipeline, w.execution_id
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("Live now") && text.contains("`9a8b7c6`"),
+        "{text}"
+    );
+    assert!(text.contains("another operator (four-eyes)"), "{text}");
+
+    // Jane asked, so she cannot confirm alone; a stranger cannot confirm at all.
+    let (status, said) = confirm(&w, JANE, &id, &ts).await;
+    assert_eq!(status, 200);
+    assert!(
+        said.contains("Four-eyes rule: you asked for this"),
+        "{said}"
+    );
+    let (_, said) = confirm(&w, STRANGER, &id, &ts).await;
+    assert!(
+        said.contains("only the stage's operators may (<@U0ALLOWED>, <@U0OCTO>)"),
+        "{said}"
+    );
+    assert!(
+        run_new(&w, &function, &mut done).await.is_empty(),
+        "nothing carried out"
+    );
+
+    // Octo confirms: the rollback happens, once.
+    let before = executions(&w).await.len();
+    assert_eq!(confirm(&w, OCTO, &id, &ts).await, (200, String::new()));
+    let (_, said) = confirm(&w, OCTO, &id, &ts).await;
+    assert!(said.contains("<@U0OCTO> already confirmed this"), "{said}");
+    let results = run_new(&w, &function, &mut done).await;
+    assert_eq!(results.len(), 1, "{results:?}");
+    let rolled = results[0]["execution_id"]
+        .as_str()
+        .expect("rolled back")
+        .to_string();
+    assert_eq!(executions(&w).await.len(), before + 1);
+    let e = execution(&w, &rolled).await;
+    assert_eq!(e["type"], "ROLLBACK");
+    assert_eq!(e["target"], json!(w.execution_id));
+
+    // In the proposal's thread, for everyone.
+    let said = latest_message(&w).await;
+    assert_eq!(said["thread_ts"], json!(ts));
+    assert!(
+        said["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("⏪ <@{}> confirmed", OCTO.0)),
+        "{said}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_confirm_changes_nothing() {
+    let (w, function, _) = two_releases("SUPERSEDED").await;
+    let mut done = 0;
+    let (id, ts, _) = proposed(&w, &function, &mut done).await;
+    // Six minutes pass.
+    let dynamodb = aws_sdk_dynamodb::Client::new(&w.sdk);
+    let record = item_as_text(&w, &format!("OPERATION#{id}"), "OPERATION").await;
+    let mut c: Value = serde_json::from_str(&record["confirmation"]).expect("json");
+    c["requested_at"] = json!(c["requested_at"].as_i64().unwrap() - 360);
+    dynamodb
+        .update_item()
+        .table_name(&w.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("OPERATION#{id}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("OPERATION".into()),
+        )
+        .update_expression("SET confirmation = :c")
+        .expression_attribute_values(
+            ":c",
+            aws_sdk_dynamodb::types::AttributeValue::S(c.to_string()),
+        )
+        .send()
+        .await
+        .expect("age the proposal");
+    let (_, said) = confirm(&w, OCTO, &id, &ts).await;
+    assert!(said.contains("This Confirm has expired"), "{said}");
+    assert!(run_new(&w, &function, &mut done).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_rollback_codepipeline_refuses_offers_a_new_execution_at_the_last_good_commit() {
+    // CodePipeline does not roll back stages of a PARALLEL pipeline.
+    let (w, function, _) = two_releases("PARALLEL").await;
+    let mut done = 0;
+    let (id, ts, _) = proposed(&w, &function, &mut done).await;
+    confirm(&w, OCTO, &id, &ts).await;
+    run_new(&w, &function, &mut done).await;
+    let fallback = latest_message(&w).await;
+    assert_eq!(fallback["thread_ts"], json!(ts));
+    let text = fallback["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("CodePipeline cannot roll this stage back") && text.contains("PARALLEL"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "start *{}* again at the last good commit `6113728`",
+            w.pipeline
+        )),
+        "{text}"
+    );
+    let [(_, fallback_id)] = &buttons(&fallback)[..] else {
+        panic!("one Confirm button: {fallback}")
+    };
+
+    let before = executions(&w).await;
+    confirm(&w, OCTO, &fallback_id, &ts).await;
+    run_new(&w, &function, &mut done).await;
+    let after = executions(&w).await;
+    assert_eq!(after.len(), before.len() + 1);
+    let new = after
+        .iter()
+        .find(|e| !before.contains(e))
+        .expect("new execution");
+    assert_eq!(execution(&w, new).await["revisions"], json!([FIRST_COMMIT]));
+    let said = latest_message(&w).await;
+    assert!(
+        said["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("started again at"),
+        "{said}"
     );
 }

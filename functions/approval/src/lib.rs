@@ -8,9 +8,12 @@ mod source;
 
 pub use source::{classify, http_response, Origin, Source};
 
-use gantry_adapters::codepipeline::{CodePipelineApprovals, CodePipelineStarter};
+use gantry_adapters::codepipeline::{
+    CodePipelineApprovals, CodePipelineRollbacks, CodePipelineStarter,
+};
 use gantry_adapters::dynamodb::{
-    DynamoApprovals, DynamoDeliveries, DynamoDeployments, DynamoStatusBoard, StateTable,
+    DynamoApprovals, DynamoConfirmations, DynamoDeliveries, DynamoDeployments, DynamoStatusBoard,
+    StateTable,
 };
 use gantry_adapters::lambda::later::LambdaLater;
 use gantry_adapters::slack::{CachedDirectory, RetryPolicy, SlackClient, SlackHttps};
@@ -44,6 +47,8 @@ impl OperatePorts for OperateProduction {
     type Started = DynamoDeliveries;
     type Chat = SlackClient;
     type Directory = CachedDirectory;
+    type Confirmations = DynamoConfirmations;
+    type Rollbacks = CodePipelineRollbacks;
 }
 
 /// The function: the approval flows and the slash command, on DynamoDB, CodePipeline, Lambda
@@ -129,6 +134,12 @@ pub fn build(
         started: DynamoDeliveries::new(table.clone()),
         slack: slack.clone(),
         directory: CachedDirectory::new(slack_now.clone()),
+        confirmations: DynamoConfirmations {
+            table: table.clone(),
+        },
+        rollbacks: CodePipelineRollbacks {
+            client: clients.codepipeline.clone(),
+        },
     };
     let approvals = Approvals {
         approvers: config.approvers,
@@ -165,6 +176,12 @@ pub async fn handle(app: &App, event: Value) -> Result<Value, lambda_runtime::Er
         // A slash command and a click come to the same URL: `command=` tells them apart.
         Source::Http(request, origin) if is_slash_command(&request.body) => {
             let reply = app.operations.on_command(&request, now).await;
+            http_response(origin, reply.status, &reply.body)
+        }
+        Source::Http(request, origin)
+            if Operations::<OperateProduction>::is_confirm_click(&request.body) =>
+        {
+            let reply = app.operations.on_confirm(&request, now).await;
             http_response(origin, reply.status, &reply.body)
         }
         Source::Http(request, origin) => {

@@ -5,6 +5,7 @@
 
 mod approvals;
 pub mod attributes;
+mod confirmations;
 mod deliveries;
 mod deploy_commands;
 mod deployments;
@@ -14,6 +15,7 @@ mod pushes;
 mod status_board;
 
 pub use approvals::DynamoApprovals;
+pub use confirmations::DynamoConfirmations;
 pub use deliveries::DynamoDeliveries;
 pub use deployments::DynamoDeployments;
 pub use executions::DynamoExecutions;

@@ -5,7 +5,8 @@
 
 use super::board::{board, render};
 use super::command::{parse_request, parse_text, Operation, SlashCommand, HELP};
-use super::ports::{Later, StatusBoard};
+use super::confirm::{may_confirm, render_proposal, Confirmation, Proposal};
+use super::ports::{Confirmations, Later, RollbackError, StageRollbacks, StatusBoard};
 use super::services::{may_act, Operators, Service, ServiceCatalog};
 use super::task::Task;
 use crate::approval::ports::{Directory, Replies};
@@ -30,6 +31,8 @@ pub trait OperatePorts {
     type Started: StartedPushes + Sync;
     type Chat: Replies + Sync;
     type Directory: Directory + Sync;
+    type Confirmations: Confirmations + Sync;
+    type Rollbacks: StageRollbacks + Sync;
 }
 
 /// The slash command, wired to its ports.
@@ -44,6 +47,8 @@ pub struct Operations<P: OperatePorts> {
     pub started: P::Started,
     pub slack: P::Chat,
     pub directory: P::Directory,
+    pub confirmations: P::Confirmations,
+    pub rollbacks: P::Rollbacks,
 }
 
 /// Two submits of one deploy within this many seconds start one execution.
@@ -80,6 +85,34 @@ pub fn deploy_token(service: &str, commit: &str, user: &str, now: i64) -> String
         .chain_update(now.div_euclid(DEPLOY_DEDUP_SECONDS).to_be_bytes())
         .finalize();
     hex::encode(&digest[..16])
+}
+
+/// A proposal's id: from the request that asked for it, so a retried task records the same one.
+pub fn operation_id(token: &str, service: &str, stage: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"gantry operation\0")
+        .chain_update(token.as_bytes())
+        .chain_update([0u8])
+        .chain_update(service.as_bytes())
+        .chain_update([0u8])
+        .chain_update(stage.as_bytes())
+        .finalize();
+    hex::encode(&digest[..16])
+}
+
+/// What runs in the stage now, for the proposal.
+fn live_context(live: Option<&super::ports::RollbackTarget>) -> String {
+    match live {
+        Some(l) => format!(
+            "Live now: execution `{}`{}.",
+            l.execution_id,
+            l.commit
+                .as_deref()
+                .map(|c| format!(" (commit `{}`)", c.get(..7).unwrap_or(c)))
+                .unwrap_or_default()
+        ),
+        None => String::new(),
+    }
 }
 
 impl<P: OperatePorts> Operations<P> {
@@ -176,6 +209,30 @@ impl<P: OperatePorts> Operations<P> {
                 {
                     return ephemeral(&refusal);
                 }
+                if matches!(operation, Operation::Rollback { .. }) {
+                    let task = Task::ProposeRollback {
+                        service: service.clone(),
+                        stage: stage.clone(),
+                        user_id: c.user.id.clone(),
+                        channel: c.channel.clone(),
+                        response_url: c.response_url.clone(),
+                        token: if c.trigger_id.is_empty() {
+                            format!("{now}")
+                        } else {
+                            c.trigger_id.clone()
+                        },
+                    };
+                    return match self.later.defer(&task).await {
+                        Ok(()) => ephemeral(&format!(
+                            "Looking up the last good execution of *{service} › {stage}*: the proposal, with its Confirm button, goes to {}.",
+                            self.channel_of(service, &c.channel).map_or("this channel".to_string(), |ch| format!("<#{ch}>"))
+                        )),
+                        Err(e) => {
+                            tracing::error!(error = %e, "could not defer the rollback proposal");
+                            ephemeral("Gantry could not look this up just now, so nothing was changed. Try again in a moment.")
+                        }
+                    };
+                }
                 ephemeral(&format!(
                     "You may {verb} *{service} › {stage}*, but this version of Gantry cannot do it from Slack yet: use the CodePipeline or ECS console. Nothing was changed."
                 ))
@@ -208,28 +265,126 @@ impl<P: OperatePorts> Operations<P> {
         verb: &str,
         what: &str,
     ) -> Option<String> {
+        match self.is_operator(&c.user.id, operators).await {
+            Ok(true) => None,
+            Ok(false) => Some(format!(
+                "You may not {verb} *{what}*: only its operators may ({}).",
+                operators.mentions()
+            )),
+            Err(told) => Some(told),
+        }
+    }
+
+    /// Whether `user` is one of `operators` (listed, or in one of their groups).
+    async fn is_operator(&self, user: &str, operators: &Operators) -> Result<bool, String> {
         let mut member_of = BTreeSet::new();
-        if !operators.users.contains(&c.user.id) {
+        if !operators.users.iter().any(|u| u == user) {
             for group in &operators.groups {
                 match self.directory.group_members(group).await {
-                    Ok(m) if m.contains(&c.user.id) => {
+                    Ok(m) if m.contains(user) => {
                         member_of.insert(group.clone());
                     }
                     Ok(_) => {}
                     Err(e) => {
                         tracing::warn!(error = %e, "could not read user group members");
-                        return Some("Slack could not say just now whether you are in the operators' groups. Try again in a moment.".into());
+                        return Err("Slack could not say just now whether you are in the operators' groups. Try again in a moment.".into());
                     }
                 }
             }
         }
-        if may_act(operators, &c.user.id, &member_of) {
-            None
-        } else {
-            Some(format!(
-                "You may not {verb} *{what}*: only its operators may ({}).",
-                operators.mentions()
-            ))
+        Ok(may_act(operators, user, &member_of))
+    }
+
+    /// True when an interactivity request is a click on an operation's Confirm button.
+    pub fn is_confirm_click(body: &[u8]) -> bool {
+        super::confirm::confirm_click(body).is_some()
+    }
+
+    /// A Confirm click: signature, then who may, then the first click wins; the proposal is
+    /// carried out after the acknowledgement.
+    pub async fn on_confirm(&self, request: &Inbound, now: i64) -> ClickReply {
+        let signed = verify_slack(
+            request.header("x-slack-signature"),
+            request.header("x-slack-request-timestamp"),
+            &request.body,
+            &self.signing_secret,
+            now,
+        );
+        if let Err(e) = signed {
+            tracing::warn!(reason = %e, "rejected an unsigned or stale Confirm click");
+            return ClickReply {
+                status: 401,
+                body: json!({ "error": e.to_string() }),
+            };
+        }
+        let Some(click) = super::confirm::confirm_click(&request.body) else {
+            return ephemeral("Gantry could not read this click.");
+        };
+        let id = click.id.clone();
+        let user = click.user.clone();
+        let confirmation = match self.confirmations.read(&id).await {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                return ephemeral("Gantry has no record of this proposal. Nothing was changed.")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the confirmation");
+                return ephemeral("Gantry could not read its records just now, so nothing was changed. Try again in a moment.");
+            }
+        };
+        let operators = self
+            .services
+            .service(confirmation.proposal.service())
+            .and_then(|s| s.operators.get(confirmation.proposal.stage()).cloned())
+            .unwrap_or_default();
+        let operator = match self.is_operator(&user, &operators).await {
+            Ok(o) => o,
+            Err(told) => return ephemeral(&told),
+        };
+        if let Err(refusal) =
+            may_confirm(&confirmation, &user, operator, &operators.mentions(), now)
+        {
+            tracing::info!(operation = id, user, reason = %refusal, "Confirm refused");
+            return ephemeral(&refusal.to_string());
+        }
+        match self.confirmations.confirm(&id, &user).await {
+            Ok(true) => {}
+            Ok(false) => {
+                let by = self
+                    .confirmations
+                    .read(&id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|c| c.confirmed_by)
+                    .unwrap_or_default();
+                return ephemeral(
+                    &super::confirm::ConfirmRefusal::AlreadyConfirmed(by).to_string(),
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not record the Confirm");
+                return ephemeral("Gantry could not record the Confirm, so nothing was changed. Try again in a moment.");
+            }
+        }
+        tracing::info!(operation = id, user, proposal = ?confirmation.proposal, "confirmed");
+        let task = Task::Carry {
+            id: id.clone(),
+            by: user,
+            channel: click.channel.clone(),
+            thread_ts: click.thread_ts.clone(),
+        };
+        match self.later.defer(&task).await {
+            Ok(()) => ClickReply {
+                status: 200,
+                body: Value::Null,
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "could not defer the confirmed operation");
+                ephemeral(
+                    "Confirmed, but Gantry could not start it just now. Ask again with `/gantry`.",
+                )
+            }
         }
     }
 
@@ -348,6 +503,216 @@ impl<P: OperatePorts> Operations<P> {
                 );
                 self.tell(&where_to, response_url.as_deref(), &text).await;
                 Ok(json!({"deployed": true, "execution_id": execution_id}))
+            }
+            Task::ProposeRollback {
+                service,
+                stage,
+                user_id,
+                channel,
+                response_url,
+                token,
+            } => {
+                let where_to = self
+                    .channel_of(service, channel)
+                    .unwrap_or(channel)
+                    .to_string();
+                let successes = match self.rollbacks.successes(service, stage).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let text = format!("<@{user_id}> asked to roll back *{service} › {stage}*: Gantry could not list its successful executions ({e}). Nothing was changed.");
+                        self.tell(&where_to, response_url.as_deref(), &text).await;
+                        return Ok(json!({"proposed": false}));
+                    }
+                };
+                // The newest success is what runs there now: the target is the one before.
+                let Some(target) = successes.get(1) else {
+                    let text = format!("<@{user_id}> asked to roll back *{service} › {stage}*: no earlier execution succeeded in that stage, so there is nothing to roll back to.");
+                    self.tell(&where_to, response_url.as_deref(), &text).await;
+                    return Ok(json!({"proposed": false}));
+                };
+                let four_eyes = self
+                    .services
+                    .service(service)
+                    .and_then(|s| s.operators.get(stage).map(|o| o.four_eyes))
+                    .unwrap_or(false);
+                let confirmation = Confirmation {
+                    id: operation_id(token, service, stage),
+                    proposal: Proposal::Rollback {
+                        service: service.clone(),
+                        stage: stage.clone(),
+                        target: target.execution_id.clone(),
+                        commit: target.commit.clone(),
+                    },
+                    requested_by: user_id.clone(),
+                    requested_at: now,
+                    four_eyes,
+                    confirmed_by: None,
+                };
+                self.propose(&confirmation, &where_to, &live_context(successes.first()))
+                    .await
+            }
+            Task::Carry {
+                id,
+                by,
+                channel,
+                thread_ts,
+            } => {
+                self.carry(id, by, channel.as_deref(), thread_ts.as_deref(), now)
+                    .await
+            }
+        }
+    }
+
+    /// Records the proposal and posts it, with its Confirm button, on a message of its own.
+    async fn propose(
+        &self,
+        c: &Confirmation,
+        channel: &str,
+        context: &str,
+    ) -> Result<Value, crate::ingest::StartError> {
+        if let Err(e) = self.confirmations.create(c).await {
+            tracing::error!(error = %e, "could not record the proposal");
+            return Err(crate::ingest::StartError::Unavailable {
+                pipeline: c.proposal.service().into(),
+                reason: e.to_string(),
+            });
+        }
+        tracing::info!(operation = c.id, user = c.requested_by, proposal = ?c.proposal, "proposed");
+        if let Err(e) = self.slack.post(&render_proposal(c, channel, context)).await {
+            tracing::warn!(error = %e, "could not post the proposal");
+        }
+        Ok(json!({"proposed": true, "operation": c.id}))
+    }
+
+    /// Carries out a confirmed proposal; says how it went in the proposal's thread.
+    async fn carry(
+        &self,
+        id: &str,
+        by: &str,
+        channel: Option<&str>,
+        thread: Option<&str>,
+        now: i64,
+    ) -> Result<Value, crate::ingest::StartError> {
+        let c = match self.confirmations.read(id).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Ok(json!({"carried": false})),
+            Err(e) => {
+                return Err(crate::ingest::StartError::Unavailable {
+                    pipeline: String::new(),
+                    reason: e.to_string(),
+                })
+            }
+        };
+        let say = |text: String| {
+            let mut m = json!({"channel": channel.unwrap_or_default(), "text": text});
+            if let Some(t) = thread {
+                m["thread_ts"] = json!(t);
+            }
+            m
+        };
+        match &c.proposal {
+            Proposal::Rollback {
+                service,
+                stage,
+                target,
+                commit,
+            } => match self.rollbacks.rollback(service, stage, target).await {
+                Ok(execution) => {
+                    tracing::info!(
+                        operation = id,
+                        by,
+                        service,
+                        stage,
+                        target,
+                        execution,
+                        "rolled back"
+                    );
+                    let text = format!("⏪ <@{by}> confirmed: *{service} › {stage}* is rolling back to execution `{target}` (new execution `{execution}`).");
+                    if let Err(e) = self.slack.post(&say(text)).await {
+                        tracing::warn!(error = %e, "could not report the rollback");
+                    }
+                    Ok(json!({"rolled_back": true, "execution_id": execution}))
+                }
+                Err(e @ RollbackError::Unavailable(_)) => {
+                    Err(crate::ingest::StartError::Unavailable {
+                        pipeline: service.clone(),
+                        reason: e.to_string(),
+                    })
+                }
+                Err(e) => {
+                    tracing::warn!(operation = id, by, service, stage, error = %e, "rollback refused");
+                    let Some(commit) = commit.clone() else {
+                        let text = format!("❌ <@{by}> confirmed, but {e}. Gantry does not know the last good commit, so it cannot offer a new execution.");
+                        if let Err(e) = self.slack.post(&say(text)).await {
+                            tracing::warn!(error = %e, "could not report the refusal");
+                        }
+                        return Ok(json!({"rolled_back": false}));
+                    };
+                    let fallback = Confirmation {
+                        id: operation_id(id, service, "fallback"),
+                        proposal: Proposal::Redeploy {
+                            service: service.clone(),
+                            stage: stage.clone(),
+                            commit,
+                        },
+                        requested_by: c.requested_by.clone(),
+                        requested_at: now,
+                        four_eyes: c.four_eyes,
+                        confirmed_by: None,
+                    };
+                    let mut message = render_proposal(
+                        &fallback,
+                        channel.unwrap_or_default(),
+                        &format!("❌ <@{by}> confirmed, but {e}. The fallback:"),
+                    );
+                    if let Some(t) = thread {
+                        message["thread_ts"] = json!(t);
+                    }
+                    if let Err(e) = self.confirmations.create(&fallback).await {
+                        tracing::error!(error = %e, "could not record the fallback");
+                    } else if let Err(e) = self.slack.post(&message).await {
+                        tracing::warn!(error = %e, "could not post the fallback");
+                    }
+                    Ok(json!({"rolled_back": false, "fallback": fallback.id}))
+                }
+            },
+            Proposal::Redeploy {
+                service, commit, ..
+            } => {
+                let source_action = self
+                    .services
+                    .service(service)
+                    .map(|s| s.source_action)
+                    .unwrap_or_else(|| super::services::DEFAULT_SOURCE_ACTION.into());
+                let request = StartRequest {
+                    pipeline: service.clone(),
+                    client_request_token: id.to_string(),
+                    source_action,
+                    commit_id: commit.clone(),
+                    variables: vec![Variable {
+                        name: "COMMIT_ID".into(),
+                        value: commit.clone(),
+                    }],
+                };
+                let text = match self.starter.start(&request).await {
+                    Ok(execution) => {
+                        tracing::info!(
+                            operation = id,
+                            by,
+                            service,
+                            commit,
+                            execution,
+                            "redeployed the last good commit"
+                        );
+                        format!("🚀 <@{by}> confirmed: *{service}* started again at `{commit}` (execution `{execution}`).")
+                    }
+                    Err(e @ crate::ingest::StartError::Unavailable { .. }) => return Err(e),
+                    Err(e) => format!("❌ <@{by}> confirmed, but CodePipeline refused: {e}."),
+                };
+                if let Err(e) = self.slack.post(&say(text)).await {
+                    tracing::warn!(error = %e, "could not report the new execution");
+                }
+                Ok(json!({"redeployed": true}))
             }
         }
     }

@@ -8,6 +8,7 @@
 
 pub mod board;
 pub mod command;
+pub mod confirm;
 pub mod flow;
 pub mod ports;
 pub mod services;
@@ -18,6 +19,8 @@ pub(crate) mod testing;
 pub use board::{project, RowKind, StageRun, StageState};
 pub use command::{is_slash_command, parse_text, Operation, SlashCommand};
 pub use flow::{OperatePorts, Operations};
-pub use ports::{DeferError, Later, StatusBoard};
+pub use ports::{
+    Confirmations, DeferError, Later, RollbackError, RollbackTarget, StageRollbacks, StatusBoard,
+};
 pub use services::{Operators, Service, ServiceCatalog, StaticServices};
 pub use task::Task;

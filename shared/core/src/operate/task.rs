@@ -22,6 +22,24 @@ pub enum Task {
         /// `StartPipelineExecution`'s `clientRequestToken`: one execution per double submit.
         token: String,
     },
+    /// `rollback <service> <stage>`, authorized: find the target, post the Confirm.
+    ProposeRollback {
+        service: String,
+        stage: String,
+        user_id: String,
+        channel: String,
+        response_url: Option<String>,
+        /// Unique to the request (Slack's `trigger_id`): the confirmation's id comes from it.
+        token: String,
+    },
+    /// A Confirm click that won: carry the proposal out.
+    Carry {
+        id: String,
+        by: String,
+        channel: Option<String>,
+        /// The proposal's message: results go in its thread.
+        thread_ts: Option<String>,
+    },
 }
 
 impl Task {

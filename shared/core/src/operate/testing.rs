@@ -1,8 +1,11 @@
 //! In-memory fakes of the slash command's ports, and the flow's unit tests.
 
 use super::board::{RowKind, StageRun, StageState};
+use super::confirm::{Confirmation, CONFIRM};
 use super::flow::{deploy_token, OperatePorts, Operations};
-use super::ports::{DeferError, Later, StatusBoard};
+use super::ports::{
+    Confirmations, DeferError, Later, RollbackError, RollbackTarget, StageRollbacks, StatusBoard,
+};
 use super::services::StaticServices;
 use super::task::Task;
 use crate::approval::interaction::SignedRequest;
@@ -72,6 +75,64 @@ impl StartedPushes for FakeRecords {
     }
 }
 
+#[derive(Default)]
+pub struct FakeConfirmations {
+    pub records: Mutex<Vec<Confirmation>>,
+}
+
+impl Confirmations for FakeConfirmations {
+    async fn create(&self, c: &Confirmation) -> Result<(), StoreError> {
+        let mut r = self.records.lock().unwrap();
+        if !r.iter().any(|x| x.id == c.id) {
+            r.push(c.clone());
+        }
+        Ok(())
+    }
+    async fn read(&self, id: &str) -> Result<Option<Confirmation>, StoreError> {
+        Ok(self
+            .records
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|c| c.id == id)
+            .cloned())
+    }
+    async fn confirm(&self, id: &str, by: &str) -> Result<bool, StoreError> {
+        let mut r = self.records.lock().unwrap();
+        match r.iter_mut().find(|c| c.id == id) {
+            Some(c) if c.confirmed_by.is_none() => {
+                c.confirmed_by = Some(by.to_string());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+/// CodePipeline's rollbacks: `successes` newest first; `refuse` makes RollbackStage fail.
+#[derive(Default)]
+pub struct FakeRollbacks {
+    pub successes: Vec<RollbackTarget>,
+    pub refuse: Option<RollbackError>,
+    pub rolled_back: Mutex<Vec<(String, String, String)>>,
+}
+
+impl StageRollbacks for FakeRollbacks {
+    async fn successes(&self, _p: &str, _s: &str) -> Result<Vec<RollbackTarget>, RollbackError> {
+        Ok(self.successes.clone())
+    }
+    async fn rollback(&self, p: &str, s: &str, target: &str) -> Result<String, RollbackError> {
+        if let Some(e) = &self.refuse {
+            return Err(e.clone());
+        }
+        self.rolled_back
+            .lock()
+            .unwrap()
+            .push((p.into(), s.into(), target.into()));
+        Ok("e-rollback".into())
+    }
+}
+
 pub struct OperateFakes;
 
 impl OperatePorts for OperateFakes {
@@ -82,6 +143,8 @@ impl OperatePorts for OperateFakes {
     type Started = FakeRecords;
     type Chat = FakeSlack;
     type Directory = FakeDirectory;
+    type Confirmations = FakeConfirmations;
+    type Rollbacks = FakeRollbacks;
 }
 
 pub const SECRET: &str = "operate-tests-secret";
@@ -107,6 +170,20 @@ pub fn operations(rows: Vec<(RowKind, StageRun)>) -> Operations<OperateFakes> {
         directory: FakeDirectory {
             groups: [("S0REL".to_string(), ["U0MIA".to_string()].into())].into(),
             ..FakeDirectory::default()
+        },
+        confirmations: FakeConfirmations::default(),
+        rollbacks: FakeRollbacks {
+            successes: vec![
+                RollbackTarget {
+                    execution_id: "e-live".into(),
+                    commit: Some("b".repeat(40)),
+                },
+                RollbackTarget {
+                    execution_id: "e-good".into(),
+                    commit: Some("a".repeat(40)),
+                },
+            ],
+            ..FakeRollbacks::default()
         },
     }
 }
@@ -279,4 +356,135 @@ async fn only_a_stages_operators_may_roll_it_back_or_restart_it() {
             .await,
     );
     assert!(!t.contains("You may not"), "{t}");
+}
+
+/// A Confirm click on proposal `id` by `user`, signed, at `now`.
+fn confirm_click(user: &str, id: &str, now: i64) -> Inbound {
+    let click = crate::approval::interaction::Click {
+        user_id: user,
+        username: user,
+        action_id: CONFIRM,
+        value: id,
+        channel: "C0DEPLOYS",
+        message_ts: "1.1",
+        response_url: "https://hooks.slack.com/actions/T0/1/x",
+        reason: None,
+    };
+    let signed = click.signed_request(SECRET, now);
+    Inbound::new(
+        signed.headers.iter().map(|(k, v)| (*k, v.as_str())),
+        signed.body.into_bytes(),
+    )
+}
+
+/// Lead asks to roll Prod back; the proposal is posted; returns its id.
+async fn proposed(ops: &Operations<OperateFakes>) -> String {
+    ops.on_command(&request("U0LEAD", "rollback shop Prod", NOW), NOW)
+        .await;
+    let task = ops.later.tasks.lock().unwrap().pop().expect("a task");
+    let out = ops.run(&task, NOW).await.unwrap();
+    out["operation"].as_str().expect("proposed").to_string()
+}
+
+async fn run_tasks(ops: &Operations<OperateFakes>) {
+    let tasks: Vec<Task> = ops.later.tasks.lock().unwrap().drain(..).collect();
+    for t in tasks {
+        ops.run(&t, NOW).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_prod_rollback_needs_a_second_operators_confirm_once_within_five_minutes() {
+    let ops = operations(vec![]);
+    let id = proposed(&ops).await;
+    let posted = ops.slack.posted.lock().unwrap().last().cloned().unwrap();
+    assert!(posted["text"]
+        .as_str()
+        .unwrap()
+        .contains("back to execution `e-good` (commit `aaaaaaa`)"));
+    assert!(Operations::<OperateFakes>::is_confirm_click(
+        &confirm_click("U0LEAD", &id, NOW).body
+    ));
+
+    // The asker alone cannot, under four-eyes; a stranger cannot; a late click cannot.
+    let own = ops
+        .on_confirm(&confirm_click("U0LEAD", &id, NOW), NOW)
+        .await;
+    assert!(
+        text(&own).contains("another operator must confirm"),
+        "{}",
+        text(&own)
+    );
+    let stranger = ops.on_confirm(&confirm_click("U0DEV", &id, NOW), NOW).await;
+    assert!(
+        text(&stranger).contains("only the stage's operators may"),
+        "{}",
+        text(&stranger)
+    );
+    let late = NOW + 301;
+    assert!(text(
+        &ops.on_confirm(&confirm_click("U0MIA", &id, late), late)
+            .await
+    )
+    .contains("expired"));
+    assert!(ops.later.tasks.lock().unwrap().is_empty());
+
+    // Mia (a group member) confirms: carried out once.
+    let ok = ops
+        .on_confirm(&confirm_click("U0MIA", &id, NOW + 10), NOW + 10)
+        .await;
+    assert_eq!((ok.status, ok.body.clone()), (200, serde_json::Value::Null));
+    let again = ops
+        .on_confirm(&confirm_click("U0LEAD", &id, NOW + 11), NOW + 11)
+        .await;
+    assert!(
+        text(&again).contains("<@U0MIA> already confirmed this"),
+        "{}",
+        text(&again)
+    );
+    run_tasks(&ops).await;
+    assert_eq!(
+        *ops.rollbacks.rolled_back.lock().unwrap(),
+        vec![("shop".to_string(), "Prod".to_string(), "e-good".to_string())]
+    );
+    let said = ops.slack.posted.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(said["thread_ts"], "1.1");
+    assert!(said["text"]
+        .as_str()
+        .unwrap()
+        .contains("⏪ <@U0MIA> confirmed"));
+}
+
+#[tokio::test]
+async fn a_refused_rollback_offers_a_new_execution_at_the_last_good_commit() {
+    let mut ops = operations(vec![]);
+    ops.rollbacks.refuse = Some(RollbackError::Unable(
+        "the pipeline's structure changed since".into(),
+    ));
+    let id = proposed(&ops).await;
+    ops.on_confirm(&confirm_click("U0MIA", &id, NOW + 1), NOW + 1)
+        .await;
+    run_tasks(&ops).await;
+    let fallback = ops.slack.posted.lock().unwrap().last().cloned().unwrap();
+    let t = fallback["text"].as_str().unwrap();
+    assert!(
+        t.contains(
+            "CodePipeline cannot roll this stage back: the pipeline's structure changed since"
+        ),
+        "{t}"
+    );
+    assert!(
+        t.contains("start *shop* again at the last good commit `aaaaaaa`"),
+        "{t}"
+    );
+    let fallback_id = fallback["blocks"][1]["elements"][0]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ops.on_confirm(&confirm_click("U0MIA", &fallback_id, NOW + 2), NOW + 2)
+        .await;
+    run_tasks(&ops).await;
+    let started = ops.starter.started.lock().unwrap().clone();
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0].commit_id, "a".repeat(40));
 }
