@@ -585,7 +585,7 @@ async fn a_rollback_codepipeline_refuses_offers_a_new_execution_at_the_last_good
     };
 
     let before = executions(&w).await;
-    confirm(&w, OCTO, &fallback_id, &ts).await;
+    confirm(&w, OCTO, fallback_id, &ts).await;
     run_new(&w, &function, &mut done).await;
     let after = executions(&w).await;
     assert_eq!(after.len(), before.len() + 1);

@@ -694,7 +694,7 @@ impl<P: OperatePorts> Operations<P> {
                         value: commit.clone(),
                     }],
                 };
-                let text = match self.starter.start(&request).await {
+                let (started, text) = match self.starter.start(&request).await {
                     Ok(execution) => {
                         tracing::info!(
                             operation = id,
@@ -704,15 +704,18 @@ impl<P: OperatePorts> Operations<P> {
                             execution,
                             "redeployed the last good commit"
                         );
-                        format!("🚀 <@{by}> confirmed: *{service}* started again at `{commit}` (execution `{execution}`).")
+                        (true, format!("🚀 <@{by}> confirmed: *{service}* started again at `{commit}` (execution `{execution}`)."))
                     }
                     Err(e @ crate::ingest::StartError::Unavailable { .. }) => return Err(e),
-                    Err(e) => format!("❌ <@{by}> confirmed, but CodePipeline refused: {e}."),
+                    Err(e) => (
+                        false,
+                        format!("❌ <@{by}> confirmed, but CodePipeline refused: {e}."),
+                    ),
                 };
                 if let Err(e) = self.slack.post(&say(text)).await {
                     tracing::warn!(error = %e, "could not report the new execution");
                 }
-                Ok(json!({"redeployed": true}))
+                Ok(json!({"redeployed": started}))
             }
         }
     }
