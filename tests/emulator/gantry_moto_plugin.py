@@ -1052,6 +1052,60 @@ def _settle_ecs_service(service: Any) -> Any:
     return service
 
 
+# "cluster/service" -> how the next UpdateService of that service ends ("failed": its new
+# tasks never start; "rolled_back": they fail and the circuit breaker rolls back). Armed by
+# POST /_gantry/ecs/deployment-faults; seen at the next DescribeServices, as ECS reports a
+# failure some time after UpdateService answered with the new deployment IN_PROGRESS.
+ECS_DEPLOYMENT_FAULTS: dict[str, str] = {}
+
+
+def _update_ecs_service(orig: Any, backend: Any, properties: dict[str, Any], *a: Any, **kw: Any) -> Any:
+    """UpdateService: `forceNewDeployment` starts a new deployment (a new id) even with the
+    same task definition, as ECS does; an armed fault leaves it IN_PROGRESS until described."""
+    force = bool(properties.get("force_new_deployment"))
+    key = f"{str(properties.get('cluster', 'default')).split('/')[-1]}/{str(properties.get('service', '')).split('/')[-1]}"
+    service = orig(backend, properties, *a, **kw)
+    with LOCK:
+        fault = ECS_DEPLOYMENT_FAULTS.pop(key, None)
+    if force and service.deployments:
+        service.deployments[0]["id"] = f"ecs-svc/{uuid.uuid4().int % 10**19}"
+        service.deployments[0]["createdAt"] = utcnow()
+    if fault is None:
+        return _settle_ecs_service(service)
+    previous = dict(_settle_ecs_service(service).deployments[0])  # the tasks that ran before
+    new = dict(previous, id=f"ecs-svc/{uuid.uuid4().int % 10**19}", runningCount=0,
+               pendingCount=service.desired_count, rolloutState="IN_PROGRESS",
+               rolloutStateReason="ECS deployment in progress.")
+    previous.update(status="ACTIVE")
+    service.deployments = [new, previous]
+    service._gantry_fault = fault
+    return service
+
+
+def _describe_ecs_services(orig: Any, backend: Any, *a: Any, **kw: Any) -> Any:
+    """DescribeServices: a deployment armed to fail has failed by now."""
+    services, failures = orig(backend, *a, **kw)
+    for service in services:
+        fault = getattr(service, "_gantry_fault", None)
+        if fault is None or len(service.deployments) < 2:
+            continue
+        service._gantry_fault = None
+        new, previous = service.deployments[0], service.deployments[1]
+        new.update(rolloutState="FAILED", runningCount=0, pendingCount=0,
+                   failedTasks=service.desired_count,
+                   rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.")
+        if fault == "rolled_back":
+            back = dict(previous, id=f"ecs-svc/{uuid.uuid4().int % 10**19}", status="PRIMARY",
+                        rolloutState="COMPLETED", createdAt=utcnow(),
+                        rolloutStateReason=f"ECS deployment circuit breaker: rolling back to deploymentId {previous['id']}.")
+            new.update(status="ACTIVE", desiredCount=0)
+            service.deployments = [back, new]
+            service.running_count = service.desired_count
+        else:
+            service.deployments = [new, previous]
+    return services, failures
+
+
 TARGET_HEALTH_REASONS = {
     "healthy": (None, None),
     "unhealthy": ("Target.FailedHealthChecks", "Health checks failed"),
@@ -1242,7 +1296,9 @@ def install() -> None:
 
     orig_create, orig_update = EC2ContainerServiceBackend.create_service, EC2ContainerServiceBackend.update_service
     EC2ContainerServiceBackend.create_service = lambda self, *a, **kw: _settle_ecs_service(orig_create(self, *a, **kw))
-    EC2ContainerServiceBackend.update_service = lambda self, *a, **kw: _settle_ecs_service(orig_update(self, *a, **kw))
+    EC2ContainerServiceBackend.update_service = lambda self, *a, **kw: _update_ecs_service(orig_update, self, *a, **kw)
+    orig_describe = EC2ContainerServiceBackend.describe_services
+    EC2ContainerServiceBackend.describe_services = lambda self, *a, **kw: _describe_ecs_services(orig_describe, self, *a, **kw)
 
     def recording(orig: Any, arn_name: str, actions_name: str) -> Any:
         signature = inspect.signature(orig)
@@ -1424,6 +1480,7 @@ ROUTES = Map([
     Rule("/_gantry/codepipeline/starts", methods=["GET"], endpoint="list_starts"),
     Rule("/_gantry/codepipeline/start-faults", methods=["POST"], endpoint="set_start_faults"),
     Rule("/_gantry/elbv2/target-health", methods=["POST"], endpoint="set_target_health"),
+    Rule("/_gantry/ecs/deployment-faults", methods=["POST"], endpoint="set_ecs_deployment_fault"),
     Rule("/_gantry/elbv2/weight-changes", methods=["GET"], endpoint="weight_changes"),
     Rule("/_gantry/cloudwatch/alb-metrics", methods=["POST"], endpoint="alb_metrics"),
     Rule("/_gantry/calls", methods=["GET"], endpoint="list_calls"),
@@ -1567,6 +1624,16 @@ class GantryApp:
             _state(backend).start_faults[params["pipeline"]] = [error, status, int(params.get("count", 1))]
         return {"pipeline": params["pipeline"], "error": error, "count": int(params.get("count", 1))}
 
+    def set_ecs_deployment_fault(self, _backend: Any, params: dict[str, Any]) -> Any:
+        """The next UpdateService of `cluster`/`service` fails: `outcome` "failed" (the new
+        tasks never start) or "rolled_back" (the circuit breaker rolls back)."""
+        outcome = params.get("outcome", "failed")
+        if outcome not in ("failed", "rolled_back"):
+            raise ValueError(f"outcome must be failed or rolled_back, not {outcome}")
+        with LOCK:
+            ECS_DEPLOYMENT_FAULTS[f"{params['cluster']}/{params['service']}"] = outcome
+        return {"cluster": params["cluster"], "service": params["service"], "outcome": outcome}
+
     def set_target_health(self, _backend: Any, params: dict[str, Any]) -> Any:
         return set_target_health(params)
 
@@ -1577,6 +1644,8 @@ class GantryApp:
         from moto.moto_api._internal import moto_api_backend
 
         moto_api_backend.reset()  # as POST /moto-api/reset/; plugin state lives on the backends, so it goes too
+        with LOCK:
+            ECS_DEPLOYMENT_FAULTS.clear()
         call_log.reset()
         lambda_hooks.reset()
         faults.reset()

@@ -603,3 +603,233 @@ async fn a_rollback_codepipeline_refuses_offers_a_new_execution_at_the_last_good
         "{said}"
     );
 }
+
+/// A world whose pipeline's `Deploy` stage is a blue/green shop (ECS services, a listener all on
+/// blue, the traffic shifter's action with its `UserParameters`), operated by Jane and Octo
+/// (four-eyes when asked); the function's IAM is the template's for that shop, and its
+/// self-invocations are recorded.
+async fn shop_world(four_eyes: bool) -> (World, gantry_tests::traffic::Shop, String) {
+    use gantry_tests::traffic::{Shop, SHIFTER_FUNCTION};
+    let mut w = world(Setup::default()).await;
+    let shop = Shop::create(&w.sdk, &unique("shop"), 2).await;
+    let params = shop.user_parameters(
+        "#{BuildVariables.IMAGE_URI}",
+        json!("CodeDeployDefault.ECSAllAtOnce"),
+    );
+    gantry_tests::aws::declare_lambda_action(
+        &w.sdk,
+        &shop.pipeline,
+        "Deploy",
+        SHIFTER_FUNCTION,
+        &params.to_string(),
+    )
+    .await;
+    let (table, secret) = gantry_tests::aws::table_and_secret(
+        &w.sdk,
+        &json!({"slack_signing_secret": SIGNING_SECRET, "slack_bot_token": "xoxb-approval-tests"}),
+    )
+    .await;
+    let approvers = json!({ shop.pipeline.clone(): {"Deploy": {"users": [JANE.0, OCTO.0], "four_eyes": four_eyes}} });
+    let env: HashMap<String, String> = HashMap::from([
+        ("GANTRY_SECRETS_ARN".into(), secret.clone()),
+        ("GANTRY_TABLE".into(), table.clone()),
+        ("GANTRY_APPROVERS".into(), approvers.to_string()),
+        (
+            "GANTRY_NOTIFY".into(),
+            json!({"default_channel": CHANNEL}).to_string(),
+        ),
+        ("SLACK_API_URL".into(), w.slack.api_url()),
+    ]);
+    let config = gantry_core::config::ApprovalConfig::from_env(&env).expect("config");
+    let (own, secrets) =
+        gantry_tests::aws::function_start("approval", &shop.stack(&table, &secret)).await;
+    w.app = approval::build(config, &secrets, approval::Clients::new(&own)).expect("approval");
+    w.app.operations.restart_poll = std::time::Duration::ZERO;
+    w.table = table;
+    w.pipeline = shop.pipeline.clone();
+    let function = own_function(&mut w).await;
+    (w, shop, function)
+}
+
+/// `user` asks to restart the shop's Deploy stage; the self-invocation runs: the message posted.
+async fn restart_proposed(
+    w: &World,
+    function: &str,
+    done: &mut usize,
+    user: (&str, &str),
+) -> Value {
+    let (_, text) = slash(w, user, &format!("restart {} Deploy", w.pipeline)).await;
+    assert!(text.contains("Looking up what runs live"), "{text}");
+    run_new(w, function, done).await;
+    latest_message(w).await
+}
+
+async fn ecs_service(
+    shop: &gantry_tests::traffic::Shop,
+    name: &str,
+) -> aws_sdk_ecs::types::Service {
+    aws_sdk_ecs::Client::new(&shop.sdk)
+        .describe_services()
+        .cluster(&shop.cluster)
+        .services(name)
+        .send()
+        .await
+        .expect("describe")
+        .services()[0]
+        .clone()
+}
+
+fn deployment_ids(s: &aws_sdk_ecs::types::Service) -> Vec<String> {
+    s.deployments()
+        .iter()
+        .filter_map(|d| d.id().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_confirmed_restart_redeploys_the_live_side_only_and_reports_it_steady() {
+    let (w, shop, function) = shop_world(true).await;
+    // Green is live: the restart must touch green, never blue.
+    shop.forward_listener_to(&[
+        (&shop.blue_target_group, 0),
+        (&shop.green_target_group, 100),
+    ])
+    .await;
+    shop.set_desired_count(&shop.green_service, 2).await;
+    let blue_before = deployment_ids(&ecs_service(&shop, &shop.blue_service).await);
+    let green_before = deployment_ids(&ecs_service(&shop, &shop.green_service).await);
+
+    let (_, text) = slash(&w, STRANGER, &format!("restart {} Deploy", w.pipeline)).await;
+    assert!(text.contains("You may not restart"), "{text}");
+
+    let mut done = 0;
+    let proposal = restart_proposed(&w, &function, &mut done, JANE).await;
+    let text = proposal["text"].as_str().unwrap_or_default().to_string();
+    assert!(
+        text.contains(&format!("the live ECS service `{}`", shop.green_service))
+            && text.contains("Live side: green")
+            && text.contains("2 of 2 tasks running"),
+        "{text}"
+    );
+    let [(_, id)] = &buttons(&proposal)[..] else {
+        panic!("one Confirm: {proposal}")
+    };
+    let ts = proposal["ts"].as_str().expect("ts").to_string();
+
+    // Four-eyes: Jane asked, so Jane cannot confirm; Octo can, once.
+    let (_, own) = confirm(&w, JANE, id, &ts).await;
+    assert!(own.contains("another operator must confirm"), "{own}");
+    let (status, _) = confirm(&w, OCTO, id, &ts).await;
+    assert_eq!(status, 200);
+    let (_, again) = confirm(&w, JANE, id, &ts).await;
+    assert!(again.contains("already confirmed"), "{again}");
+
+    run_new(&w, &function, &mut done).await; // UpdateService, then the watch handed over
+    let started = latest_message(&w).await;
+    assert!(
+        message_text(&started).contains("🔄 <@U0OCTO> confirmed"),
+        "{started}"
+    );
+    assert_eq!(started["thread_ts"], ts.as_str());
+    let green_after = deployment_ids(&ecs_service(&shop, &shop.green_service).await);
+    assert_ne!(green_after, green_before, "a new deployment of green");
+    assert_eq!(
+        deployment_ids(&ecs_service(&shop, &shop.blue_service).await),
+        blue_before,
+        "blue untouched"
+    );
+
+    run_new(&w, &function, &mut done).await; // the watch
+    let end = latest_message(&w).await;
+    assert!(
+        message_text(&end).contains("is done: 2 new tasks running, steady"),
+        "{end}"
+    );
+    assert_eq!(end["thread_ts"], ts.as_str());
+}
+
+#[tokio::test]
+async fn a_restart_whose_new_tasks_fail_is_reported_with_the_circuit_breakers_rollback() {
+    for (outcome, says) in [
+        ("rolled_back", "circuit breaker rolled the service back"),
+        (
+            "failed",
+            "failed: ECS deployment circuit breaker: tasks failed to start",
+        ),
+    ] {
+        let (w, shop, function) = shop_world(false).await;
+        let mut done = 0;
+        let proposal = restart_proposed(&w, &function, &mut done, JANE).await;
+        let [(_, id)] = &buttons(&proposal)[..] else {
+            panic!("one Confirm: {proposal}")
+        };
+        let ts = proposal["ts"].as_str().expect("ts").to_string();
+        http::post(
+            &format!("{}/_gantry/ecs/deployment-faults", emulator_url()),
+            &json!({"cluster": shop.cluster, "service": shop.blue_service, "outcome": outcome}),
+        )
+        .await;
+        // Not four-eyes: the asker may confirm.
+        let (status, _) = confirm(&w, JANE, id, &ts).await;
+        assert_eq!(status, 200);
+        run_new(&w, &function, &mut done).await;
+        run_new(&w, &function, &mut done).await;
+        let end = latest_message(&w).await;
+        assert!(message_text(&end).contains(says), "{outcome}: {end}");
+        assert!(message_text(&end).contains(&shop.blue_service), "{end}");
+    }
+}
+
+#[tokio::test]
+async fn no_restart_during_a_traffic_shift_in_the_stage() {
+    use gantry_core::traffic::ports::DeploymentStore;
+    let (w, shop, function) = shop_world(false).await;
+    let mut done = 0;
+    // Part-way through a shift, by the listener's weights...
+    shop.forward_listener_to(&[
+        (&shop.blue_target_group, 70),
+        (&shop.green_target_group, 30),
+    ])
+    .await;
+    let said = restart_proposed(&w, &function, &mut done, JANE).await;
+    assert!(
+        message_text(&said).contains(
+            "part-way through a shift (blue 70, green 30): Gantry never restarts during a shift"
+        ) && message_text(&said).contains("Nothing was changed"),
+        "{said}"
+    );
+    assert!(buttons(&said).is_empty());
+    // ...or by the traffic shifter's open deployment in the stage, weights not moved yet.
+    shop.forward_listener_to(&[
+        (&shop.blue_target_group, 100),
+        (&shop.green_target_group, 0),
+    ])
+    .await;
+    let records = gantry_adapters::dynamodb::DynamoDeployments {
+        table: gantry_adapters::dynamodb::StateTable {
+            client: aws_sdk_dynamodb::Client::new(&w.sdk),
+            name: w.table.clone(),
+        },
+    };
+    let context = gantry_core::traffic::PipelineContext {
+        pipeline: w.pipeline.clone(),
+        stage: "Deploy".into(),
+        action: "Deploy".into(),
+        execution_id: "e-shifting".into(),
+    };
+    records
+        .open("d-shifting", Some(&context), "state", now_epoch_seconds())
+        .await
+        .expect("open deployment");
+    let said = restart_proposed(&w, &function, &mut done, JANE).await;
+    assert!(
+        message_text(&said)
+            .contains("a traffic shift is under way in this stage (deployment `d-shifting`)"),
+        "{said}"
+    );
+    assert!(buttons(&said).is_empty());
+}
+
+fn message_text(m: &Value) -> String {
+    m["text"].as_str().unwrap_or_default().to_string()
+}

@@ -15,7 +15,9 @@ use gantry_adapters::dynamodb::{
     DynamoApprovals, DynamoConfirmations, DynamoDeliveries, DynamoDeployments, DynamoStatusBoard,
     StateTable,
 };
+use gantry_adapters::elb::AlbListener;
 use gantry_adapters::lambda::later::LambdaLater;
+use gantry_adapters::restarts::AwsRestarts;
 use gantry_adapters::slack::{CachedDirectory, RetryPolicy, SlackClient, SlackHttps};
 use gantry_core::approval::{ApprovalPorts, Approvals};
 use gantry_core::clock::now_epoch_seconds;
@@ -49,6 +51,7 @@ impl OperatePorts for OperateProduction {
     type Directory = CachedDirectory;
     type Confirmations = DynamoConfirmations;
     type Rollbacks = CodePipelineRollbacks;
+    type Restarts = AwsRestarts;
 }
 
 /// The function: the approval flows and the slash command, on DynamoDB, CodePipeline, Lambda
@@ -77,6 +80,8 @@ pub struct Clients {
     dynamodb: aws_sdk_dynamodb::Client,
     codepipeline: aws_sdk_codepipeline::Client,
     lambda: aws_sdk_lambda::Client,
+    ecs: aws_sdk_ecs::Client,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
     slack: SlackHttps,
 }
 
@@ -86,6 +91,8 @@ impl Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             codepipeline: aws_sdk_codepipeline::Client::new(sdk),
             lambda: aws_sdk_lambda::Client::new(sdk),
+            ecs: aws_sdk_ecs::Client::new(sdk),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
             slack: SlackHttps::new(),
         }
     }
@@ -140,6 +147,17 @@ pub fn build(
         rollbacks: CodePipelineRollbacks {
             client: clients.codepipeline.clone(),
         },
+        restarts: AwsRestarts {
+            codepipeline: clients.codepipeline.clone(),
+            ecs: clients.ecs,
+            listener: AlbListener {
+                client: clients.elb,
+            },
+            deployments: DynamoDeployments {
+                table: table.clone(),
+            },
+        },
+        restart_poll: gantry_core::operate::flow::RESTART_POLL,
     };
     let approvals = Approvals {
         approvers: config.approvers,

@@ -29,18 +29,29 @@ pub enum Proposal {
         stage: String,
         commit: String,
     },
+    /// `restart`: a forced new deployment of the live side's ECS service (`ecs_service`).
+    Restart {
+        service: String,
+        stage: String,
+        cluster: String,
+        ecs_service: String,
+    },
 }
 
 impl Proposal {
     pub fn service(&self) -> &str {
         match self {
-            Proposal::Rollback { service, .. } | Proposal::Redeploy { service, .. } => service,
+            Proposal::Rollback { service, .. }
+            | Proposal::Redeploy { service, .. }
+            | Proposal::Restart { service, .. } => service,
         }
     }
 
     pub fn stage(&self) -> &str {
         match self {
-            Proposal::Rollback { stage, .. } | Proposal::Redeploy { stage, .. } => stage,
+            Proposal::Rollback { stage, .. }
+            | Proposal::Redeploy { stage, .. }
+            | Proposal::Restart { stage, .. } => stage,
         }
     }
 
@@ -64,6 +75,14 @@ impl Proposal {
             } => format!(
                 "start *{service}* again at the last good commit `{}`",
                 short(commit)
+            ),
+            Proposal::Restart {
+                service,
+                stage,
+                cluster,
+                ecs_service,
+            } => format!(
+                "restart *{service} › {stage}*: a new deployment of the live ECS service `{ecs_service}` (cluster `{cluster}`)"
             ),
         }
     }

@@ -7,6 +7,9 @@ use super::board::{board, render};
 use super::command::{parse_request, parse_text, Operation, SlashCommand, HELP};
 use super::confirm::{may_confirm, render_proposal, Confirmation, Proposal};
 use super::ports::{Confirmations, Later, RollbackError, StageRollbacks, StatusBoard};
+use super::restart::{
+    judge, live, shifter_parameters, NoRestart, RestartError, RestartPlan, Restarts, Watched,
+};
 use super::services::{may_act, Operators, Service, ServiceCatalog};
 use super::task::Task;
 use crate::approval::ports::{Directory, Replies};
@@ -33,6 +36,7 @@ pub trait OperatePorts {
     type Directory: Directory + Sync;
     type Confirmations: Confirmations + Sync;
     type Rollbacks: StageRollbacks + Sync;
+    type Restarts: Restarts + Sync;
 }
 
 /// The slash command, wired to its ports.
@@ -49,7 +53,18 @@ pub struct Operations<P: OperatePorts> {
     pub directory: P::Directory,
     pub confirmations: P::Confirmations,
     pub rollbacks: P::Rollbacks,
+    pub restarts: P::Restarts,
+    /// How long a restart's watch waits before each look at ECS (`RESTART_POLL`; tests: 0).
+    pub restart_poll: std::time::Duration,
 }
+
+/// A restart's watch looks at ECS this often: a Lambda invocation per look, each within the
+/// function's 10-second timeout.
+pub const RESTART_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A restart's watch gives up (and says so) after this long: ECS's own circuit breaker
+/// decides well before on a service that cannot start.
+pub const RESTART_WATCH_SECONDS: i64 = 30 * 60;
 
 /// Two submits of one deploy within this many seconds start one execution.
 pub const DEPLOY_DEDUP_SECONDS: i64 = 300;
@@ -209,20 +224,41 @@ impl<P: OperatePorts> Operations<P> {
                 {
                     return ephemeral(&refusal);
                 }
-                if matches!(operation, Operation::Rollback { .. }) {
+                let token = if c.trigger_id.is_empty() {
+                    format!("{now}")
+                } else {
+                    c.trigger_id.clone()
+                };
+                if matches!(operation, Operation::Restart { .. }) {
+                    let task = Task::ProposeRestart {
+                        service: service.clone(),
+                        stage: stage.clone(),
+                        user_id: c.user.id.clone(),
+                        channel: c.channel.clone(),
+                        response_url: c.response_url.clone(),
+                        token,
+                    };
+                    return match self.later.defer(&task).await {
+                        Ok(()) => ephemeral(&format!(
+                            "Looking up what runs live in *{service} › {stage}*: the proposal, with its Confirm button, goes to {}.",
+                            self.channel_of(service, &c.channel).map_or("this channel".to_string(), |ch| format!("<#{ch}>"))
+                        )),
+                        Err(e) => {
+                            tracing::error!(error = %e, "could not defer the restart proposal");
+                            ephemeral("Gantry could not look this up just now, so nothing was changed. Try again in a moment.")
+                        }
+                    };
+                }
+                {
                     let task = Task::ProposeRollback {
                         service: service.clone(),
                         stage: stage.clone(),
                         user_id: c.user.id.clone(),
                         channel: c.channel.clone(),
                         response_url: c.response_url.clone(),
-                        token: if c.trigger_id.is_empty() {
-                            format!("{now}")
-                        } else {
-                            c.trigger_id.clone()
-                        },
+                        token,
                     };
-                    return match self.later.defer(&task).await {
+                    match self.later.defer(&task).await {
                         Ok(()) => ephemeral(&format!(
                             "Looking up the last good execution of *{service} › {stage}*: the proposal, with its Confirm button, goes to {}.",
                             self.channel_of(service, &c.channel).map_or("this channel".to_string(), |ch| format!("<#{ch}>"))
@@ -231,11 +267,8 @@ impl<P: OperatePorts> Operations<P> {
                             tracing::error!(error = %e, "could not defer the rollback proposal");
                             ephemeral("Gantry could not look this up just now, so nothing was changed. Try again in a moment.")
                         }
-                    };
+                    }
                 }
-                ephemeral(&format!(
-                    "You may {verb} *{service} › {stage}*, but this version of Gantry cannot do it from Slack yet: use the CodePipeline or ECS console. Nothing was changed."
-                ))
             }
         }
     }
@@ -551,6 +584,52 @@ impl<P: OperatePorts> Operations<P> {
                 self.propose(&confirmation, &where_to, &live_context(successes.first()))
                     .await
             }
+            Task::ProposeRestart {
+                service,
+                stage,
+                user_id,
+                channel,
+                response_url,
+                token,
+            } => {
+                let where_to = self
+                    .channel_of(service, channel)
+                    .unwrap_or(channel)
+                    .to_string();
+                let plan = match self.restart_plan(service, stage).await {
+                    Ok(plan) => plan,
+                    Err(why) => {
+                        tracing::info!(service, stage, user = user_id, reason = %why, "restart refused");
+                        let text = format!("<@{user_id}> asked to restart *{service} › {stage}*: {why}. Nothing was changed.");
+                        self.tell(&where_to, response_url.as_deref(), &text).await;
+                        return Ok(json!({"proposed": false, "reason": why.to_string()}));
+                    }
+                };
+                let four_eyes = self
+                    .services
+                    .service(service)
+                    .and_then(|s| s.operators.get(stage).map(|o| o.four_eyes))
+                    .unwrap_or(false);
+                let confirmation = Confirmation {
+                    id: operation_id(token, service, stage),
+                    proposal: Proposal::Restart {
+                        service: service.clone(),
+                        stage: stage.clone(),
+                        cluster: plan.cluster.clone(),
+                        ecs_service: plan.service.clone(),
+                    },
+                    requested_by: user_id.clone(),
+                    requested_at: now,
+                    four_eyes,
+                    confirmed_by: None,
+                };
+                let context = format!(
+                    "Live side: {} (`{}`), {} of {} tasks running; its tasks are replaced one by one, the idle side is left alone.",
+                    plan.side, plan.service, plan.running, plan.desired
+                );
+                self.propose(&confirmation, &where_to, &context).await
+            }
+            Task::WatchRestart { .. } => self.watch_restart(task, now).await,
             Task::Carry {
                 id,
                 by,
@@ -561,6 +640,122 @@ impl<P: OperatePorts> Operations<P> {
                     .await
             }
         }
+    }
+
+    /// What `restart` would restart now, or why it will not: no shift open in the stage (the
+    /// shifter's records), the pair from the stage's definition, the live side by the
+    /// listener's weights, its service's counts.
+    async fn restart_plan(&self, service: &str, stage: &str) -> Result<RestartPlan, NoRestart> {
+        if let Some(id) = self
+            .restarts
+            .open_shift(service, stage)
+            .await
+            .map_err(NoRestart::Unreadable)?
+        {
+            return Err(NoRestart::Shifting(id));
+        }
+        let candidates = self
+            .restarts
+            .invoke_parameters(service, stage)
+            .await
+            .map_err(NoRestart::Unreadable)?;
+        let params = shifter_parameters(&candidates).ok_or(NoRestart::NoShifter)?;
+        let targets = self
+            .restarts
+            .forward(&params.traffic)
+            .await
+            .map_err(NoRestart::Unreadable)?;
+        let side = live(&params, &targets)?;
+        let name = params.side(side).service.clone();
+        let found = self
+            .restarts
+            .service(&params.cluster, &name)
+            .await
+            .map_err(NoRestart::Unreadable)?
+            .ok_or_else(|| NoRestart::NoService {
+                cluster: params.cluster.clone(),
+                service: name.clone(),
+            })?;
+        Ok(RestartPlan {
+            cluster: params.cluster,
+            service: name,
+            side,
+            running: found.running,
+            desired: found.desired,
+        })
+    }
+
+    /// One look at a restart's deployment: its end reported in the proposal's thread, or the
+    /// watch handed over again.
+    async fn watch_restart(
+        &self,
+        task: &Task,
+        now: i64,
+    ) -> Result<Value, crate::ingest::StartError> {
+        let Task::WatchRestart {
+            service,
+            stage,
+            cluster,
+            ecs_service,
+            deployment,
+            by,
+            channel,
+            thread_ts,
+            since,
+        } = task
+        else {
+            return Ok(Value::Null);
+        };
+        if !self.restart_poll.is_zero() {
+            crate::clock::sleep(self.restart_poll).await;
+        }
+        let unavailable = |e: RestartError| crate::ingest::StartError::Unavailable {
+            pipeline: service.clone(),
+            reason: e.to_string(),
+        };
+        let watched = match self.restarts.service(cluster, ecs_service).await {
+            Ok(Some(s)) => judge(&s, deployment),
+            Ok(None) => Watched::Replaced,
+            Err(e @ RestartError::Unavailable(_)) => return Err(unavailable(e)),
+            Err(e) => Watched::Failed {
+                reason: e.to_string(),
+            },
+        };
+        let what = format!("*{service} › {stage}* (`{ecs_service}`)");
+        let (outcome, text) = match &watched {
+            Watched::Rolling { .. } if now - since < RESTART_WATCH_SECONDS => {
+                if let Err(e) = self.later.defer(task).await {
+                    tracing::error!(error = %e, "could not hand the restart's watch over");
+                    return Err(crate::ingest::StartError::Unavailable {
+                        pipeline: service.clone(),
+                        reason: e.to_string(),
+                    });
+                }
+                return Ok(json!({"restart": "rolling"}));
+            }
+            Watched::Rolling { running, desired } => ("timed out", format!("⏳ The restart of {what} is not steady after {} minutes ({running} of {desired} new tasks running): Gantry stops watching; see the ECS console.", RESTART_WATCH_SECONDS / 60)),
+            Watched::Steady { running } => ("steady", format!("✅ The restart of {what} is done: {running} new tasks running, steady.")),
+            Watched::Failed { reason } => ("failed", format!("❌ The restart of {what} failed: {reason}. The old tasks keep serving if ECS kept them; see the ECS console.")),
+            Watched::RolledBack { reason } => ("rolled back", format!("↩️ The restart of {what} failed and ECS's circuit breaker rolled the service back to the tasks it ran before: {reason}.")),
+            Watched::Replaced => ("replaced", format!("The restart of {what} was replaced by another deployment of the service before it finished; Gantry stops watching.")),
+        };
+        tracing::info!(
+            service,
+            stage,
+            ecs_service,
+            deployment,
+            by,
+            outcome,
+            "restart ended"
+        );
+        let mut m = json!({"channel": channel.as_deref().unwrap_or_default(), "text": text});
+        if let Some(t) = thread_ts {
+            m["thread_ts"] = json!(t);
+        }
+        if let Err(e) = self.slack.post(&m).await {
+            tracing::warn!(error = %e, "could not report the restart's end");
+        }
+        Ok(json!({"restart": outcome}))
     }
 
     /// Records the proposal and posts it, with its Confirm button, on a message of its own.
@@ -676,6 +871,90 @@ impl<P: OperatePorts> Operations<P> {
                     Ok(json!({"rolled_back": false, "fallback": fallback.id}))
                 }
             },
+            Proposal::Restart {
+                service,
+                stage,
+                cluster,
+                ecs_service,
+            } => {
+                // Checked again: a shift may have started, or swapped the sides, since.
+                let plan = match self.restart_plan(service, stage).await {
+                    Ok(p) if &p.service == ecs_service && &p.cluster == cluster => p,
+                    Ok(p) => {
+                        let text = format!("❌ <@{by}> confirmed, but the live side of *{service} › {stage}* is now `{}`, not `{ecs_service}`: nothing was restarted. Ask again with `/gantry restart`.", p.service);
+                        if let Err(e) = self.slack.post(&say(text)).await {
+                            tracing::warn!(error = %e, "could not report the refusal");
+                        }
+                        return Ok(json!({"restarted": false}));
+                    }
+                    Err(NoRestart::Unreadable(e @ RestartError::Unavailable(_))) => {
+                        return Err(crate::ingest::StartError::Unavailable {
+                            pipeline: service.clone(),
+                            reason: e.to_string(),
+                        })
+                    }
+                    Err(why) => {
+                        tracing::info!(operation = id, by, service, stage, reason = %why, "restart refused");
+                        let text =
+                            format!("❌ <@{by}> confirmed, but {why}. Nothing was restarted.");
+                        if let Err(e) = self.slack.post(&say(text)).await {
+                            tracing::warn!(error = %e, "could not report the refusal");
+                        }
+                        return Ok(json!({"restarted": false, "reason": why.to_string()}));
+                    }
+                };
+                let deployment = match self
+                    .restarts
+                    .force_new_deployment(&plan.cluster, &plan.service)
+                    .await
+                {
+                    Ok(d) => d,
+                    Err(e @ RestartError::Unavailable(_)) => {
+                        return Err(crate::ingest::StartError::Unavailable {
+                            pipeline: service.clone(),
+                            reason: e.to_string(),
+                        })
+                    }
+                    Err(e) => {
+                        tracing::warn!(operation = id, by, service, stage, error = %e, "restart refused");
+                        let text =
+                            format!("❌ <@{by}> confirmed, but ECS refused the restart: {e}.");
+                        if let Err(e) = self.slack.post(&say(text)).await {
+                            tracing::warn!(error = %e, "could not report the refusal");
+                        }
+                        return Ok(json!({"restarted": false}));
+                    }
+                };
+                tracing::info!(
+                    operation = id,
+                    by,
+                    service,
+                    stage,
+                    ecs_service,
+                    deployment,
+                    "restarted"
+                );
+                let text = format!("🔄 <@{by}> confirmed: *{service} › {stage}* is restarting (`{ecs_service}`, {} tasks, ECS deployment `{deployment}`). Gantry reports here when it is steady.", plan.desired);
+                if let Err(e) = self.slack.post(&say(text)).await {
+                    tracing::warn!(error = %e, "could not report the restart");
+                }
+                let watch = Task::WatchRestart {
+                    service: service.clone(),
+                    stage: stage.clone(),
+                    cluster: plan.cluster,
+                    ecs_service: plan.service,
+                    deployment: deployment.clone(),
+                    by: by.to_string(),
+                    channel: channel.map(str::to_string),
+                    thread_ts: thread.map(str::to_string),
+                    since: now,
+                };
+                if let Err(e) = self.later.defer(&watch).await {
+                    // The restart runs anyway; only its report is lost.
+                    tracing::error!(error = %e, "could not hand the restart's watch over");
+                }
+                Ok(json!({"restarted": true, "deployment": deployment}))
+            }
             Proposal::Redeploy {
                 service, commit, ..
             } => {

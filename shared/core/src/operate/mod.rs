@@ -11,6 +11,7 @@ pub mod command;
 pub mod confirm;
 pub mod flow;
 pub mod ports;
+pub mod restart;
 pub mod services;
 pub mod task;
 #[cfg(test)]
@@ -22,5 +23,6 @@ pub use flow::{OperatePorts, Operations};
 pub use ports::{
     Confirmations, DeferError, Later, RollbackError, RollbackTarget, StageRollbacks, StatusBoard,
 };
+pub use restart::{EcsDeployment, EcsService, RestartError, Restarts};
 pub use services::{Operators, Service, ServiceCatalog, StaticServices};
 pub use task::Task;

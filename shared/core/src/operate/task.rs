@@ -32,6 +32,30 @@ pub enum Task {
         /// Unique to the request (Slack's `trigger_id`): the confirmation's id comes from it.
         token: String,
     },
+    /// `restart <service> <stage>`, authorized: find the live side, post the Confirm.
+    ProposeRestart {
+        service: String,
+        stage: String,
+        user_id: String,
+        channel: String,
+        response_url: Option<String>,
+        token: String,
+    },
+    /// A confirmed restart's deployment, watched until it ends: one look per invocation, then
+    /// the task is handed over again.
+    WatchRestart {
+        service: String,
+        stage: String,
+        cluster: String,
+        ecs_service: String,
+        /// The ECS deployment `UpdateService` started.
+        deployment: String,
+        by: String,
+        channel: Option<String>,
+        thread_ts: Option<String>,
+        /// When the restart started (epoch seconds): the watch gives up after a while.
+        since: i64,
+    },
     /// A Confirm click that won: carry the proposal out.
     Carry {
         id: String,

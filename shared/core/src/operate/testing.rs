@@ -133,6 +133,82 @@ impl StageRollbacks for FakeRollbacks {
     }
 }
 
+/// ECS, the listener, the stage's definition and the shifter's open deployments, for `restart`.
+pub struct FakeRestarts {
+    pub parameters: Vec<String>,
+    pub weights: (i32, i32),
+    pub open_shift: Option<String>,
+    pub service: Mutex<super::restart::EcsService>,
+    pub forced: Mutex<Vec<(String, String)>>,
+}
+
+impl Default for FakeRestarts {
+    fn default() -> Self {
+        FakeRestarts {
+            parameters: vec![r#"{"cluster": "c", "strategy": "CodeDeployDefault.ECSAllAtOnce", "listener_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2",
+                "blue": {"service": "shop-blue", "target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-blue/6d0ecf831eec9f09"},
+                "green": {"service": "shop-green", "target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-green/6d0ecf831eec9f09"}}"#
+                .into()],
+            weights: (0, 100),
+            open_shift: None,
+            service: Mutex::new(super::restart::EcsService {
+                desired: 2,
+                running: 2,
+                deployments: vec![],
+            }),
+            forced: Mutex::new(vec![]),
+        }
+    }
+}
+
+impl super::restart::Restarts for FakeRestarts {
+    async fn invoke_parameters(
+        &self,
+        _p: &str,
+        _s: &str,
+    ) -> Result<Vec<String>, super::restart::RestartError> {
+        Ok(self.parameters.clone())
+    }
+    async fn forward(
+        &self,
+        _c: &crate::traffic::TrafficControl,
+    ) -> Result<Vec<crate::traffic::weights::ForwardTarget>, super::restart::RestartError> {
+        use crate::traffic::weights::ForwardTarget;
+        Ok(vec![
+            ForwardTarget {
+                target_group_arn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-blue/6d0ecf831eec9f09".into(),
+                weight: Some(self.weights.0),
+            },
+            ForwardTarget {
+                target_group_arn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-green/6d0ecf831eec9f09".into(),
+                weight: Some(self.weights.1),
+            },
+        ])
+    }
+    async fn service(
+        &self,
+        _c: &str,
+        _n: &str,
+    ) -> Result<Option<super::restart::EcsService>, super::restart::RestartError> {
+        Ok(Some(self.service.lock().unwrap().clone()))
+    }
+    async fn force_new_deployment(
+        &self,
+        c: &str,
+        n: &str,
+    ) -> Result<String, super::restart::RestartError> {
+        self.forced.lock().unwrap().push((c.into(), n.into()));
+        Ok("ecs-svc/1".into())
+    }
+    async fn open_shift(
+        &self,
+        _p: &str,
+        _s: &str,
+    ) -> Result<Option<String>, super::restart::RestartError> {
+        Ok(self.open_shift.clone())
+    }
+}
+
 pub struct OperateFakes;
 
 impl OperatePorts for OperateFakes {
@@ -145,6 +221,7 @@ impl OperatePorts for OperateFakes {
     type Directory = FakeDirectory;
     type Confirmations = FakeConfirmations;
     type Rollbacks = FakeRollbacks;
+    type Restarts = FakeRestarts;
 }
 
 pub const SECRET: &str = "operate-tests-secret";
@@ -185,6 +262,8 @@ pub fn operations(rows: Vec<(RowKind, StageRun)>) -> Operations<OperateFakes> {
             ],
             ..FakeRollbacks::default()
         },
+        restarts: FakeRestarts::default(),
+        restart_poll: std::time::Duration::ZERO,
     }
 }
 
@@ -487,4 +566,74 @@ async fn a_refused_rollback_offers_a_new_execution_at_the_last_good_commit() {
     let started = ops.starter.started.lock().unwrap().clone();
     assert_eq!(started.len(), 1);
     assert_eq!(started[0].commit_id, "a".repeat(40));
+}
+
+fn last_text(ops: &Operations<OperateFakes>) -> String {
+    ops.slack.posted.lock().unwrap().last().unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_confirmed_restart_forces_a_deployment_of_the_live_side_only_and_reports_its_end() {
+    let ops = operations(vec![]);
+    ops.on_command(&request("U0DEV", "restart shop Staging", NOW), NOW)
+        .await;
+    run_tasks(&ops).await;
+    let proposal = ops.slack.posted.lock().unwrap().last().cloned().unwrap();
+    let t = proposal["text"].as_str().unwrap();
+    assert!(
+        t.contains("`shop-green`") && t.contains("2 of 2 tasks running"),
+        "{t}"
+    );
+    let id = proposal["blocks"][1]["elements"][0]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ops.on_confirm(&confirm_click("U0DEV", &id, NOW + 1), NOW + 1)
+        .await;
+    *ops.restarts.service.lock().unwrap() = super::restart::EcsService {
+        desired: 2,
+        running: 2,
+        deployments: vec![super::restart::EcsDeployment {
+            id: "ecs-svc/1".into(),
+            status: "PRIMARY".into(),
+            rollout: "COMPLETED".into(),
+            running: 2,
+            desired: 2,
+            ..Default::default()
+        }],
+    };
+    run_tasks(&ops).await; // the Confirm: UpdateService, then the watch handed over
+    assert_eq!(
+        *ops.restarts.forced.lock().unwrap(),
+        vec![("c".to_string(), "shop-green".to_string())]
+    );
+    assert!(last_text(&ops).contains("🔄 <@U0DEV> confirmed"));
+    run_tasks(&ops).await; // the watch
+    assert!(
+        last_text(&ops).contains("is done: 2 new tasks running, steady"),
+        "{}",
+        last_text(&ops)
+    );
+    assert!(ops.later.tasks.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn no_restart_is_proposed_during_a_traffic_shift() {
+    for (open, weights) in [(Some("d-1".to_string()), (0, 100)), (None, (40, 60))] {
+        let mut ops = operations(vec![]);
+        ops.restarts.open_shift = open;
+        ops.restarts.weights = weights;
+        ops.on_command(&request("U0DEV", "restart shop Staging", NOW), NOW)
+            .await;
+        run_tasks(&ops).await;
+        let t = last_text(&ops);
+        assert!(
+            t.contains("shift") && t.contains("Nothing was changed"),
+            "{t}"
+        );
+        assert!(ops.restarts.forced.lock().unwrap().is_empty());
+    }
 }
