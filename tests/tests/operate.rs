@@ -833,3 +833,73 @@ async fn no_restart_during_a_traffic_shift_in_the_stage() {
 fn message_text(m: &Value) -> String {
     m["text"].as_str().unwrap_or_default().to_string()
 }
+
+/// `user` clicks *Roll back to* on the traffic shifter's message about `execution` in Prod.
+async fn roll_back_to(w: &World, user: (&str, &str), execution: &str) -> (u16, String) {
+    let value = format!("{}|Prod|{execution}", w.pipeline);
+    let event = Click {
+        user_id: user.0,
+        username: user.1,
+        action_id: gantry_core::traffic::report::ROLL_BACK_TO_ACTION,
+        value: &value,
+        channel: CHANNEL,
+        message_ts: "1767225600.000200",
+        response_url: &w.slack.response_url(&unique("actions")),
+        reason: None,
+    }
+    .signed_request(SIGNING_SECRET, now_epoch_seconds())
+    .function_url_event();
+    let answer = invoke(w, event).await;
+    let status = answer["statusCode"].as_u64().expect("statusCode") as u16;
+    let body: Value =
+        serde_json::from_str(answer["body"].as_str().unwrap_or("null")).unwrap_or_default();
+    (
+        status,
+        body["text"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn roll_back_to_on_a_releases_message_runs_the_same_confirmed_rollback() {
+    let (w, function, second) = two_releases("SUPERSEDED").await;
+    let mut done = 0;
+    let (_, said) = roll_back_to(&w, STRANGER, &second).await;
+    assert!(said.contains("You may not roll back"), "{said}");
+    // The first release's message: no longer live, so nothing is proposed.
+    let (_, said) = roll_back_to(&w, JANE, &w.execution_id).await;
+    assert!(
+        said.contains("Looking up the release before this one"),
+        "{said}"
+    );
+    run_new(&w, &function, &mut done).await;
+    let told = latest_message(&w).await;
+    assert!(
+        message_text(&told).contains("no longer what runs there"),
+        "{told}"
+    );
+    assert!(buttons(&told).is_empty());
+
+    // The live release's message: the proposal with its Confirm, then Octo confirms.
+    roll_back_to(&w, JANE, &second).await;
+    run_new(&w, &function, &mut done).await;
+    let proposal = latest_message(&w).await;
+    assert!(
+        message_text(&proposal).contains(&format!("back to execution `{}`", w.execution_id)),
+        "{proposal}"
+    );
+    let [(action, id)] = &buttons(&proposal)[..] else {
+        panic!("one Confirm: {proposal}")
+    };
+    assert_eq!(action, CONFIRM);
+    let ts = proposal["ts"].as_str().expect("ts").to_string();
+    assert_eq!(confirm(&w, OCTO, id, &ts).await, (200, String::new()));
+    let results = run_new(&w, &function, &mut done).await;
+    let rolled = results[0]["execution_id"]
+        .as_str()
+        .expect("rolled back")
+        .to_string();
+    assert_eq!(
+        execution(&w, &rolled).await["target"],
+        json!(w.execution_id)
+    );
+}

@@ -202,6 +202,12 @@ pub async fn handle(app: &App, event: Value) -> Result<Value, lambda_runtime::Er
             let reply = app.operations.on_confirm(&request, now).await;
             http_response(origin, reply.status, &reply.body)
         }
+        Source::Http(request, origin)
+            if Operations::<OperateProduction>::is_roll_back_to_click(&request.body) =>
+        {
+            let reply = app.operations.on_roll_back_to(&request, now).await;
+            http_response(origin, reply.status, &reply.body)
+        }
         Source::Http(request, origin) => {
             let reply = app.on_click(&request, now).await;
             http_response(origin, reply.status, &reply.body)

@@ -277,3 +277,41 @@ pub fn confirm_click(body: &[u8]) -> Option<ConfirmClick> {
             .or_else(|| text(&p["container"]["message_ts"])),
     })
 }
+
+/// A click on a succeeded deployment's *Roll back to <commit>* (the traffic shifter's message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollBackToClick {
+    pub pipeline: String,
+    pub stage: String,
+    /// The execution the message is about.
+    pub execution_id: String,
+    pub user: String,
+    pub channel: Option<String>,
+    pub trigger_id: Option<String>,
+}
+
+/// Reads a *Roll back to* click (value `pipeline|stage|execution id`); `None` for any other.
+pub fn roll_back_to_click(body: &[u8]) -> Option<RollBackToClick> {
+    let payload = form_urlencoded::parse(body)
+        .find(|(k, _)| k == "payload")
+        .map(|(_, v)| v.into_owned())?;
+    let p: serde_json::Value = serde_json::from_str(&payload).ok()?;
+    let action = p["actions"].get(0)?;
+    if action["action_id"].as_str()? != crate::traffic::report::ROLL_BACK_TO_ACTION {
+        return None;
+    }
+    let mut parts = action["value"].as_str()?.splitn(3, '|');
+    let (pipeline, stage, execution_id) = (parts.next()?, parts.next()?, parts.next()?);
+    if pipeline.is_empty() || stage.is_empty() || execution_id.is_empty() {
+        return None;
+    }
+    let text = |v: &serde_json::Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    Some(RollBackToClick {
+        pipeline: pipeline.to_string(),
+        stage: stage.to_string(),
+        execution_id: execution_id.to_string(),
+        user: text(&p["user"]["id"])?,
+        channel: text(&p["channel"]["id"]).or_else(|| text(&p["container"]["channel_id"])),
+        trigger_id: text(&p["trigger_id"]),
+    })
+}

@@ -257,6 +257,7 @@ impl<P: OperatePorts> Operations<P> {
                         channel: c.channel.clone(),
                         response_url: c.response_url.clone(),
                         token,
+                        expected_live: None,
                     };
                     match self.later.defer(&task).await {
                         Ok(()) => ephemeral(&format!(
@@ -326,6 +327,83 @@ impl<P: OperatePorts> Operations<P> {
             }
         }
         Ok(may_act(operators, user, &member_of))
+    }
+
+    /// True when an interactivity request is a click on a succeeded deployment's *Roll back to*.
+    pub fn is_roll_back_to_click(body: &[u8]) -> bool {
+        super::confirm::roll_back_to_click(body).is_some()
+    }
+
+    /// A *Roll back to* click: signed by Slack, then the same as `/gantry rollback <pipeline>
+    /// <stage>` typed by the clicker (who must operate the stage), provided the message's
+    /// execution is still the live one; the Confirm follows as for the command.
+    pub async fn on_roll_back_to(&self, request: &Inbound, now: i64) -> ClickReply {
+        let signed = verify_slack(
+            request.header("x-slack-signature"),
+            request.header("x-slack-request-timestamp"),
+            &request.body,
+            &self.signing_secret,
+            now,
+        );
+        if let Err(e) = signed {
+            tracing::warn!(reason = %e, "rejected an unsigned or stale Roll back to click");
+            return ClickReply {
+                status: 401,
+                body: json!({ "error": e.to_string() }),
+            };
+        }
+        let Some(click) = super::confirm::roll_back_to_click(&request.body) else {
+            return ephemeral("Gantry could not read this click.");
+        };
+        let (service, stage) = (&click.pipeline, &click.stage);
+        let s = match self.known(service) {
+            Ok(s) => s,
+            Err(told) => return told,
+        };
+        let Some(operators) = s.operators.get(stage) else {
+            return ephemeral(&format!("Nobody may roll back *{service} › {stage}* from Slack: the stage has no operators."));
+        };
+        let operator = match self.is_operator(&click.user, operators).await {
+            Ok(o) => o,
+            Err(told) => return ephemeral(&told),
+        };
+        if !operator {
+            tracing::info!(user = click.user, service, stage, "Roll back to refused");
+            return ephemeral(&format!(
+                "You may not roll back *{service} › {stage}*: only its operators may ({}).",
+                operators.mentions()
+            ));
+        }
+        let channel = click.channel.clone().unwrap_or_default();
+        let task = Task::ProposeRollback {
+            service: service.clone(),
+            stage: stage.clone(),
+            user_id: click.user.clone(),
+            channel: channel.clone(),
+            response_url: None,
+            token: click
+                .trigger_id
+                .clone()
+                .unwrap_or_else(|| format!("{}-{now}", click.execution_id)),
+            expected_live: Some(click.execution_id.clone()),
+        };
+        tracing::info!(
+            user = click.user,
+            service,
+            stage,
+            execution = click.execution_id,
+            "Roll back to clicked"
+        );
+        match self.later.defer(&task).await {
+            Ok(()) => ephemeral(&format!(
+                "Looking up the release before this one in *{service} › {stage}*: the proposal, with its Confirm button, goes to {}.",
+                self.channel_of(service, &channel).map_or("this channel".to_string(), |ch| format!("<#{ch}>"))
+            )),
+            Err(e) => {
+                tracing::error!(error = %e, "could not defer the rollback proposal");
+                ephemeral("Gantry could not look this up just now, so nothing was changed. Try again in a moment.")
+            }
+        }
     }
 
     /// True when an interactivity request is a click on an operation's Confirm button.
@@ -544,6 +622,7 @@ impl<P: OperatePorts> Operations<P> {
                 channel,
                 response_url,
                 token,
+                expected_live,
             } => {
                 let where_to = self
                     .channel_of(service, channel)
@@ -557,6 +636,13 @@ impl<P: OperatePorts> Operations<P> {
                         return Ok(json!({"proposed": false}));
                     }
                 };
+                if let Some(expected) = expected_live {
+                    if successes.first().map(|s| &s.execution_id) != Some(expected) {
+                        let text = format!("<@{user_id}> asked to roll *{service} › {stage}* back from execution `{expected}`, but that is no longer what runs there: nothing was changed. `/gantry rollback {service} {stage}` proposes the release before the live one.");
+                        self.tell(&where_to, response_url.as_deref(), &text).await;
+                        return Ok(json!({"proposed": false}));
+                    }
+                }
                 // The newest success is what runs there now: the target is the one before.
                 let Some(target) = successes.get(1) else {
                     let text = format!("<@{user_id}> asked to roll back *{service} › {stage}*: no earlier execution succeeded in that stage, so there is nothing to roll back to.");

@@ -31,6 +31,10 @@ pub enum Task {
         response_url: Option<String>,
         /// Unique to the request (Slack's `trigger_id`): the confirmation's id comes from it.
         token: String,
+        /// From a *Roll back to* button: the execution the button's message is about, which
+        /// must still be the live one (else the stage has moved on since the button was shown).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expected_live: Option<String>,
     },
     /// `restart <service> <stage>`, authorized: find the live side, post the Confirm.
     ProposeRestart {

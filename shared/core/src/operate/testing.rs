@@ -637,3 +637,58 @@ async fn no_restart_is_proposed_during_a_traffic_shift() {
         assert!(ops.restarts.forced.lock().unwrap().is_empty());
     }
 }
+
+/// A click on *Roll back to* of the message about execution `execution` of shop's Prod.
+fn roll_back_to_click(user: &str, execution: &str, now: i64) -> Inbound {
+    let value = format!("shop|Prod|{execution}");
+    let click = crate::approval::interaction::Click {
+        user_id: user,
+        username: user,
+        action_id: crate::traffic::report::ROLL_BACK_TO_ACTION,
+        value: &value,
+        channel: "C0DEPLOYS",
+        message_ts: "1.1",
+        response_url: "https://hooks.slack.com/actions/T0/1/x",
+        reason: None,
+    };
+    let signed = click.signed_request(SECRET, now);
+    Inbound::new(
+        signed.headers.iter().map(|(k, v)| (*k, v.as_str())),
+        signed.body.into_bytes(),
+    )
+}
+
+#[tokio::test]
+async fn roll_back_to_proposes_the_same_confirmed_rollback_while_its_release_is_live() {
+    let ops = operations(vec![]);
+    assert!(Operations::<OperateFakes>::is_roll_back_to_click(
+        &roll_back_to_click("U0LEAD", "e-live", NOW).body
+    ));
+    assert!(!Operations::<OperateFakes>::is_confirm_click(
+        &roll_back_to_click("U0LEAD", "e-live", NOW).body
+    ));
+    let stranger = ops
+        .on_roll_back_to(&roll_back_to_click("U0DEV", "e-live", NOW), NOW)
+        .await;
+    assert!(text(&stranger).contains("You may not roll back *shop › Prod*"));
+    assert!(ops.later.tasks.lock().unwrap().is_empty());
+
+    let ok = ops
+        .on_roll_back_to(&roll_back_to_click("U0LEAD", "e-live", NOW), NOW)
+        .await;
+    assert!(text(&ok).contains("Looking up the release before this one"));
+    run_tasks(&ops).await;
+    let proposal = ops.slack.posted.lock().unwrap().last().cloned().unwrap();
+    assert!(proposal["text"]
+        .as_str()
+        .unwrap()
+        .contains("back to execution `e-good`"));
+    assert_eq!(proposal["blocks"][1]["elements"][0]["action_id"], CONFIRM);
+
+    // The stage moved on since the message was posted: nothing is proposed.
+    ops.on_roll_back_to(&roll_back_to_click("U0LEAD", "e-older", NOW), NOW)
+        .await;
+    run_tasks(&ops).await;
+    let said = last_text(&ops);
+    assert!(said.contains("no longer what runs there"), "{said}");
+}
