@@ -131,6 +131,7 @@ class _State:
         self.action_executions: list[dict[str, Any]] = []
         # pipeline -> [error code, HTTP status, how many more StartPipelineExecution calls fail]
         self.start_faults: dict[str, list[Any]] = {}
+        self.rollbacks: list[dict[str, Any]] = []  # RollbackStage calls that started an execution
 
 
 def _state(backend: Any) -> _State:
@@ -328,6 +329,7 @@ def start_pipeline_execution(backend: Any, body: dict[str, Any]) -> dict[str, An
             execution.gantry_source_revisions = source_revisions
             execution.gantry_account = backend.account_id
             execution.gantry_mode = execution_mode(pipeline)
+            execution.gantry_pipeline_version = pipeline.pipeline.get("version", 1)
             if token:
                 state.tokens[(name, token)] = execution_id
             if execution.gantry_mode == "SUPERSEDED":
@@ -368,7 +370,9 @@ def _started_how(execution: Any) -> dict[str, Any]:
     return {
         "trigger": _trigger(execution),
         "executionMode": getattr(execution, "gantry_mode", "SUPERSEDED"),
-        "executionType": "STANDARD",
+        **({"executionType": "ROLLBACK",
+            "rollbackMetadata": {"rollbackTargetPipelineExecutionId": execution.gantry_rollback_of}}
+           if getattr(execution, "gantry_rollback_of", None) else {"executionType": "STANDARD"}),
     }
 
 
@@ -459,6 +463,74 @@ def list_pipeline_executions(backend: Any, body: dict[str, Any]) -> dict[str, An
         if start + max_results < len(executions):
             out["nextToken"] = str(start + max_results)
         return out
+
+
+def rollback_stage(backend: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """RollbackStage as CodePipeline documents it: a new execution of type ROLLBACK, whose
+    source revisions and variables are the target's, for a target that succeeded in the stage.
+    Refused with UnableToRollbackStageException for a source stage, a target that did not
+    succeed in the stage, a target that is itself a rollback, a target started under another
+    pipeline structure version, or a PARALLEL pipeline; with ConflictException while an
+    execution is running in the stage."""
+    name, stage = body.get("pipelineName"), body.get("stageName")
+    target = body.get("targetPipelineExecutionId")
+    for field, value in (("pipelineName", name), ("stageName", stage)):
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9.@\-_]{1,100}", value):
+            raise _validation(f"{field} must match [A-Za-z0-9.@\\-_]+ (1-100 chars)")
+    if not isinstance(target, str) or not UUID_RE.match(target):
+        raise _validation("targetPipelineExecutionId must be a pipeline execution id")
+    with LOCK:
+        pipeline = _pipeline(backend, name)
+        stages = pipeline.pipeline.get("stages") or []
+        declared = _find_stage(pipeline, stage)
+        if declared is None:
+            raise AwsError("StageNotFoundException", f"Stage {stage} not found in pipeline {name}")
+        unable = lambda why: AwsError("UnableToRollbackStageException", why)  # noqa: E731
+        if stages and stages[0]["name"] == stage:
+            raise unable(f"Stage {stage} is a source stage and cannot be rolled back")
+        if execution_mode(pipeline) == "PARALLEL":
+            raise unable(f"Pipeline {name} runs in PARALLEL mode, where stages cannot be rolled back")
+        execution = pipeline.executions.get(target)
+        if execution is None:
+            raise AwsError("PipelineExecutionNotFoundException",
+                           f"Pipeline execution {target} not found in pipeline {name}")
+        if getattr(execution, "gantry_rollback_of", None):
+            raise unable(f"Execution {target} is a rollback: a rollback cannot be its target")
+        if getattr(execution, "gantry_pipeline_version", 1) != pipeline.pipeline.get("version", 1):
+            raise unable(f"Execution {target} ran an earlier version of pipeline {name}'s structure")
+        if not _succeeded_in_stage(backend, pipeline, target, execution, stage):
+            raise unable(f"Execution {target} did not succeed in stage {stage}")
+        state = _state(backend)
+        running = [i for i, e in pipeline.executions.items() if e.status == "InProgress"
+                   and stage in _stages_running(backend, name, i)]
+        if running:
+            raise AwsError("ConflictException",
+                           f"Stage {stage} is running execution {running[0]}; try again when it finishes")
+        variables = [{"name": v["name"], "value": v.get("resolvedValue", v.get("value", ""))}
+                     for v in (execution.to_dict().get("variables") or [])]
+        execution_id = backend.start_pipeline_execution(name, variables)
+        new = pipeline.executions[execution_id]
+        new.status = "InProgress"
+        new.gantry_source_revisions = list(getattr(execution, "gantry_source_revisions", []))
+        new.gantry_account = backend.account_id
+        new.gantry_mode = execution_mode(pipeline)
+        new.gantry_pipeline_version = pipeline.pipeline.get("version", 1)
+        new.gantry_rollback_of = target
+        state.rollbacks.append({"pipeline": name, "stage": stage, "target": target,
+                                "execution_id": execution_id, "at": time.time()})
+    return {"pipelineExecutionId": execution_id}
+
+
+def _stages_running(backend: Any, pipeline_name: str, execution_id: str) -> set[str]:
+    """The stages an execution is inside: an approval waiting there, or an action running."""
+    state = _state(backend)
+    stages = {a["stage"] for a in state.approvals
+              if a["pipeline"] == pipeline_name and a["execution_id"] == execution_id
+              and a["status"] == "InProgress" and time.time() < a["expires_at"]}
+    stages |= {e["detail"]["stageName"] for e in state.action_executions
+               if e["pipeline"] == pipeline_name and e["detail"]["pipelineExecutionId"] == execution_id
+               and e["detail"]["status"] == "InProgress"}
+    return stages
 
 
 # --------------------------------------------------------------------------
@@ -1109,7 +1181,7 @@ def _images(backend: Any, task_definition: str) -> set[str]:
     return {c.get("image", "") for c in definition.container_definitions}
 
 
-def _update_ecs_service(backend: Any, orig: Any, *a: Any, **kw: Any) -> Any:
+def _rollout_ecs_service(backend: Any, orig: Any, *a: Any, **kw: Any) -> Any:
     """UpdateService as ECS does it: a new task definition starts a deployment that takes
     `ecs_rollout_seconds` (PRIMARY IN_PROGRESS beside the ACTIVE old one, whose tasks keep
     running); a change of the desired count alone is a scaling of the current deployment."""
@@ -1188,6 +1260,64 @@ def update_settings(body: dict[str, Any]) -> dict[str, Any]:
                 raise _validation(f"{key} must be a number of seconds, at least 0")
             SETTINGS[key] = float(value)
         return dict(SETTINGS)
+
+
+# "cluster/service" -> how the next UpdateService of that service ends ("failed": its new
+# tasks never start; "rolled_back": they fail and the circuit breaker rolls back). Armed by
+# POST /_gantry/ecs/deployment-faults; seen at the next DescribeServices, as ECS reports a
+# failure some time after UpdateService answered with the new deployment IN_PROGRESS.
+ECS_DEPLOYMENT_FAULTS: dict[str, str] = {}
+
+
+def _update_ecs_service(backend: Any, orig: Any, *a: Any, **kw: Any) -> Any:
+    """UpdateService: a rollout that takes time (`_rollout_ecs_service`); `forceNewDeployment`
+    starts a new deployment (a new id) even with the same task definition, as ECS does; an armed
+    fault (`ECS_DEPLOYMENT_FAULTS`) leaves the new deployment IN_PROGRESS until described, then
+    failed or rolled back by the circuit breaker."""
+    props = a[0] if a else kw.get("service_properties", {})
+    force = bool(props.get("force_new_deployment"))
+    key = f"{str(props.get('cluster', 'default')).split('/')[-1]}/{str(props.get('service', '')).split('/')[-1]}"
+    with LOCK:
+        fault = ECS_DEPLOYMENT_FAULTS.pop(key, None)
+    if fault is None:
+        service = _rollout_ecs_service(backend, orig, *a, **kw)
+        if force and service.deployments and not getattr(service, "gantry_rollout", None):
+            service.deployments[0]["id"] = f"ecs-svc/{uuid.uuid4().int % 10**19}"
+            service.deployments[0]["createdAt"] = utcnow()
+        return service
+    service = orig(backend, *a, **kw)
+    service.gantry_rollout = None
+    previous = dict(_settle_ecs_service(service).deployments[0])  # the tasks that ran before
+    new = dict(previous, id=f"ecs-svc/{uuid.uuid4().int % 10**19}", runningCount=0,
+               pendingCount=service.desired_count, rolloutState="IN_PROGRESS",
+               rolloutStateReason="ECS deployment in progress.")
+    previous.update(status="ACTIVE")
+    service.deployments = [new, previous]
+    service._gantry_fault = fault
+    return service
+
+
+def _apply_ecs_faults(services: list[Any]) -> list[Any]:
+    """DescribeServices: a deployment armed to fail has failed by now."""
+    for service in services:
+        fault = getattr(service, "_gantry_fault", None)
+        if fault is None or len(service.deployments) < 2:
+            continue
+        service._gantry_fault = None
+        new, previous = service.deployments[0], service.deployments[1]
+        new.update(rolloutState="FAILED", runningCount=0, pendingCount=0,
+                   failedTasks=service.desired_count,
+                   rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.")
+        if fault == "rolled_back":
+            back = dict(previous, id=f"ecs-svc/{uuid.uuid4().int % 10**19}", status="PRIMARY",
+                        rolloutState="COMPLETED", createdAt=utcnow(),
+                        rolloutStateReason=f"ECS deployment circuit breaker: rolling back to deploymentId {previous['id']}.")
+            new.update(status="ACTIVE", desiredCount=0)
+            service.deployments = [back, new]
+            service.running_count = service.desired_count
+        else:
+            service.deployments = [new, previous]
+    return services
 
 
 TARGET_HEALTH_REASONS = {
@@ -1372,6 +1502,7 @@ def install() -> None:
         "put_job_failure_result": lambda b, body: put_job_result(b, "PutJobFailureResult", body),
         "list_action_executions": list_action_executions,
         "list_pipeline_executions": list_pipeline_executions,
+        "rollback_stage": rollback_stage,
         "get_job_details": get_job_details,
         "stop_pipeline_execution": stop_pipeline_execution,
     }
@@ -1387,7 +1518,8 @@ def install() -> None:
     def describe_services(self: Any, *a: Any, **kw: Any) -> Any:
         with LOCK:
             services, failures = orig_describe(self, *a, **kw)
-            return [_advance_ecs_service(s) for s in services], failures
+            services = [_advance_ecs_service(s) for s in services]
+        return _apply_ecs_faults(services), failures
 
     EC2ContainerServiceBackend.describe_services = describe_services
 
@@ -1574,6 +1706,7 @@ ROUTES = Map([
     Rule("/_gantry/ecs/failing-images", methods=["POST"], endpoint="set_failing_image"),
     Rule("/_gantry/settings", methods=["POST"], endpoint="update_settings"),
     Rule("/_gantry/settings", methods=["GET"], endpoint="get_settings"),
+    Rule("/_gantry/ecs/deployment-faults", methods=["POST"], endpoint="set_ecs_deployment_fault"),
     Rule("/_gantry/elbv2/weight-changes", methods=["GET"], endpoint="weight_changes"),
     Rule("/_gantry/cloudwatch/alb-metrics", methods=["POST"], endpoint="alb_metrics"),
     Rule("/_gantry/calls", methods=["GET"], endpoint="list_calls"),
@@ -1726,6 +1859,16 @@ class GantryApp:
             _state(backend).start_faults[params["pipeline"]] = [error, status, int(params.get("count", 1))]
         return {"pipeline": params["pipeline"], "error": error, "count": int(params.get("count", 1))}
 
+    def set_ecs_deployment_fault(self, _backend: Any, params: dict[str, Any]) -> Any:
+        """The next UpdateService of `cluster`/`service` fails: `outcome` "failed" (the new
+        tasks never start) or "rolled_back" (the circuit breaker rolls back)."""
+        outcome = params.get("outcome", "failed")
+        if outcome not in ("failed", "rolled_back"):
+            raise ValueError(f"outcome must be failed or rolled_back, not {outcome}")
+        with LOCK:
+            ECS_DEPLOYMENT_FAULTS[f"{params['cluster']}/{params['service']}"] = outcome
+        return {"cluster": params["cluster"], "service": params["service"], "outcome": outcome}
+
     def set_target_health(self, _backend: Any, params: dict[str, Any]) -> Any:
         return set_target_health(params)
 
@@ -1745,6 +1888,8 @@ class GantryApp:
         from moto.moto_api._internal import moto_api_backend
 
         moto_api_backend.reset()  # as POST /moto-api/reset/; plugin state lives on the backends, so it goes too
+        with LOCK:
+            ECS_DEPLOYMENT_FAULTS.clear()
         call_log.reset()
         lambda_hooks.reset()
         faults.reset()

@@ -446,7 +446,7 @@ def _secretsmanager(call: Call, action: str, arn: str, p: dict[str, Any]) -> lis
 
 PIPELINE_OPERATIONS = {"StartPipelineExecution", "GetPipeline", "GetPipelineExecution", "GetPipelineState",
                        "ListActionExecutions", "ListPipelineExecutions", "StopPipelineExecution",
-                       "UpdatePipeline", "DeletePipeline", "RetryStageExecution"}
+                       "UpdatePipeline", "DeletePipeline", "RetryStageExecution", "RollbackStage"}
 
 
 def _codepipeline(call: Call, action: str, arn: str, p: dict[str, Any]) -> list[Question] | None:

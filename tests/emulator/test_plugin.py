@@ -351,6 +351,48 @@ class CodePipelineTest(unittest.TestCase):
                          [approved, failed])
         self.assertIn("nextToken", page)
 
+    def test_rollback_stage_starts_a_rollback_to_an_execution_that_succeeded_there(self) -> None:
+        good, bad = self.start("r-1"), self.start("r-2")
+        seed = {"pipeline": self.pipeline, "stage": "Deploy", "action": "Shift"}
+        EMU.control("POST", "/_gantry/codepipeline/action-executions",
+                    {**seed, "execution_id": good, "status": "Succeeded"})
+        EMU.control("POST", "/_gantry/codepipeline/action-executions",
+                    {**seed, "execution_id": bad, "status": "Failed"})
+        rollback = lambda target, stage="Deploy": self.cp.rollback_stage(  # noqa: E731
+            pipelineName=self.pipeline, stageName=stage, targetPipelineExecutionId=target)
+
+        # Refused as CodePipeline refuses.
+        for code, target, stage in [("UnableToRollbackStageException", bad, "Deploy"),
+                                    ("UnableToRollbackStageException", good, "Source"),
+                                    ("StageNotFoundException", good, "Nope"),
+                                    ("PipelineExecutionNotFoundException", str(uuid.uuid4()), "Deploy"),
+                                    ("ValidationException", "not-an-id", "Deploy")]:
+            with self.subTest(code=code, stage=stage):
+                self.assertAwsError(code, rollback, target=target, stage=stage)
+        # A stage busy with another execution: ConflictException.
+        EMU.control("POST", "/_gantry/codepipeline/action-executions",
+                    {**seed, "execution_id": bad, "status": "InProgress"})
+        self.assertAwsError("ConflictException", rollback, target=good)
+        EMU.control("POST", "/_gantry/codepipeline/action-executions",
+                    {**seed, "execution_id": bad, "status": "Failed"})
+
+        new = rollback(good)["pipelineExecutionId"]
+        execution = self.cp.get_pipeline_execution(pipelineName=self.pipeline, pipelineExecutionId=new)
+        e = execution["pipelineExecution"]
+        self.assertEqual(e["executionType"], "ROLLBACK")
+        self.assertEqual(e["rollbackMetadata"]["rollbackTargetPipelineExecutionId"], good)
+        self.assertEqual(e["artifactRevisions"], [{"name": "Image", "revisionId": "sha256:abc"}])
+        # A rollback is never a rollback's target.
+        EMU.control("POST", f"/_gantry/codepipeline/executions/{self.pipeline}/{new}", {"status": "Succeeded"})
+        self.assertAwsError("UnableToRollbackStageException", rollback, target=new)
+
+    def test_rollback_stage_is_refused_in_parallel_mode(self) -> None:
+        self.pipeline = make_pipeline(EMU, mode="PARALLEL")
+        good = self.start("pr-1")
+        EMU.control("POST", f"/_gantry/codepipeline/executions/{self.pipeline}/{good}", {"status": "Succeeded"})
+        self.assertAwsError("UnableToRollbackStageException", self.cp.rollback_stage, pipelineName=self.pipeline,
+                            stageName="Deploy", targetPipelineExecutionId=good)
+
     def test_action_executions_and_state(self) -> None:
         first, second = self.start("a"), self.start("b")
         seed = {"pipeline": self.pipeline, "stage": "Deploy", "action": "Shift", "status": "InProgress",

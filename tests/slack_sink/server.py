@@ -12,11 +12,13 @@ share one server. Under a prefix:
     GET|POST /api/<method>    Slack Web API (chat.postMessage, chat.update, ...), held to the
                               methods' verbs and content types in Slack's published spec
                               (tests/fixtures/slack/slack_web_openapi_v2.subset.json)
-    POST /response/<any>      an interactivity response_url target
-    *    /_sink/...           control API (calls, messages, faults, config, reset)
+    POST /response/<any>      an interactivity or slash command response_url target
+    *    /_sink/...           control API (calls, messages, faults, config, reset, slash)
 """
 
 import argparse
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -27,7 +29,9 @@ import time
 import traceback
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.error import HTTPError, URLError
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.request import Request, urlopen
 
 MAX_BODY = 8 * 1024 * 1024
 
@@ -110,6 +114,10 @@ MAX_EPHEMERAL_KEEP = 1000
 # A response_url takes this many answers, within this many seconds of being issued.
 RESPONSE_URL_USES = 5
 RESPONSE_URL_LIFETIME = 30 * 60
+
+# Slack shows "Timeout was reached" for a slash command not answered within this many milliseconds.
+SLASH_COMMAND_DEADLINE_MS = 3000
+SLASH_RESPONSE_TYPES = ("in_channel", "ephemeral")
 
 # How many messages conversations.history returns at most per page (Slack: 999), by default 100.
 HISTORY_MAX_LIMIT = 999
@@ -1144,6 +1152,88 @@ class Handler(BaseHTTPRequestHandler):
                     state["uses"] += 1
         self.answer(call, status, response)
 
+    def slash_command(self, name, body):
+        """`POST /_sink/slash`: send a slash command as Slack does (a signed form body, a fresh
+        response_url on this stand-in) to `url`, and hold the answer to Slack's rules: HTTP 200
+        within 3000 ms, an empty body or a message (`text` or `blocks`) whose `response_type`, if
+        any, is `in_channel` or `ephemeral`. Recorded as a `slash_command` call."""
+        try:
+            url, secret = body["url"], body["signing_secret"]
+            if not isinstance(url, str) or not isinstance(secret, str):
+                raise KeyError
+        except KeyError:
+            return self.send_json(400, err("invalid_request", detail="'url' and 'signing_secret' are required strings"))
+        host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}"
+        trigger = f"{int(time.time() * 1000)}.{threading.get_ident()}.{os.urandom(6).hex()}"
+        response_url = f"http://{host}/ns/{name}/response/commands/{trigger}"
+        form = {
+            "token": "deprecated-verification-token",
+            "team_id": body.get("team_id", "T0SINK"),
+            "team_domain": "sink",
+            "channel_id": body.get("channel_id", "C0SINK"),
+            "channel_name": "sink",
+            "user_id": body.get("user_id", "U0SINK"),
+            "user_name": body.get("user_name", "sink"),
+            "command": body.get("command", "/gantry"),
+            "text": body.get("text", ""),
+            "api_app_id": "A0SINK",
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": trigger,
+        }
+        raw = urlencode(form).encode()
+        timestamp = str(int(time.time()) - int(body.get("age_seconds", 0)))
+        digest = hmac.new(secret.encode(), b"v0:" + timestamp.encode() + b":" + raw, hashlib.sha256)
+        request = Request(url, data=raw, method="POST", headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": "v0=" + digest.hexdigest(),
+            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+        })
+        started, status, answer, problems = time.monotonic(), None, None, []
+        try:
+            with urlopen(request, timeout=body.get("timeout_seconds", 10)) as r:
+                status, answer = r.status, r.read()
+        except HTTPError as e:
+            status, answer = e.code, e.read()
+        except (URLError, TimeoutError, OSError) as e:
+            problems.append(f"no answer: {e}")
+        elapsed_ms = round((time.monotonic() - started) * 1000)
+        if elapsed_ms > SLASH_COMMAND_DEADLINE_MS:
+            problems.append(f"answered after {elapsed_ms} ms: Slack gives up after {SLASH_COMMAND_DEADLINE_MS} ms")
+        if status is not None and status != 200:
+            problems.append(f"HTTP {status}: Slack shows the user an error for anything but 200")
+        message = None
+        if status == 200 and answer and answer.strip():
+            try:
+                message = json.loads(answer.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                message = answer.decode("utf-8", "replace")  # Slack shows plain text as is
+            if isinstance(message, dict):
+                kind = message.get("response_type")
+                if kind is not None and kind not in SLASH_RESPONSE_TYPES:
+                    problems.append(f"response_type {kind!r} is not in_channel or ephemeral")
+                content, problem = message_content(message)
+                if problem:
+                    problems.append(f"invalid message: {problem.get('error')}")
+                elif not (content.get("text") or content.get("blocks") or content.get("attachments")):
+                    problems.append("a JSON answer with no text, blocks or attachments")
+        elif answer:
+            message = answer.decode("utf-8", "replace")
+        result = {"ok": not problems, "status": status, "elapsed_ms": elapsed_ms,
+                  "answer": message, "problems": problems, "response_url": response_url,
+                  "trigger_id": trigger}
+        with self.server.sink.lock:
+            ns = self.server.sink.ns(name)
+            call = {"seq": len(ns.calls) + 1, "method": "slash_command", "path": url, "body": form,
+                    "auth": None, "headers": {}, "status": status, "response": result,
+                    "fault": None, "at": time.time()}
+            ns.calls.append(call)
+            # The response_url is issued now: its 30 minutes run from the command.
+            ns.response_urls[f"commands/{trigger}"] = {"issued": ns.now(), "uses": 0}
+            data = json.dumps(result).encode()
+        self.send_bytes(200, data)
+
     def control(self, name, command, query, raw):
         sink = self.server.sink
         params = dict(parse_qsl(query))
@@ -1154,6 +1244,8 @@ class Handler(BaseHTTPRequestHandler):
                 raise ValueError
         except (UnicodeDecodeError, ValueError):
             return self.send_json(400, err("invalid_json"))
+        if route == ("POST", "slash"):
+            return self.slash_command(name, body)  # outside the lock: it waits for the answer
         try:
             with sink.lock:
                 ns = sink.ns(name)

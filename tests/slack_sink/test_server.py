@@ -5,7 +5,10 @@ Starts server.py as a subprocess (stdin piped, so it dies with this process) and
 HTTP with the standard library only. Each test works in its own namespace, as Rust tests will.
 """
 
+import hashlib
+import hmac
 import http.client
+import http.server
 import json
 import os
 import re
@@ -515,6 +518,76 @@ class ResponseUrlTest(SinkTestCase):
         body = json.dumps({"text": "x"}).encode()
         self.assertEqual(request(url, body, {"Content-Type": "application/json"}).status, 500)
         self.assertEqual(request(url, body, {"Content-Type": "application/json"}).status, 200)
+
+
+class SlashCommandApp(http.server.BaseHTTPRequestHandler):
+    """A slash command's app: checks Slack's signature, answers after `delay` with `answer`."""
+
+    secret, delay, answer, seen = "app-secret", 0.0, b"", []
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        raw = self.rfile.read(int(self.headers["Content-Length"]))
+        base = b"v0:" + self.headers["X-Slack-Request-Timestamp"].encode() + b":" + raw
+        expected = "v0=" + hmac.new(self.secret.encode(), base, hashlib.sha256).hexdigest()
+        signed = hmac.compare_digest(expected, self.headers["X-Slack-Signature"])
+        type(self).seen.append(dict(urllib.parse.parse_qsl(raw.decode())))
+        time.sleep(type(self).delay)
+        body = type(self).answer if signed else b"bad signature"
+        self.send_response(200 if signed else 401)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class SlashCommandTest(SinkTestCase):
+    def setUp(self):
+        super().setUp()
+        self.app = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlashCommandApp)
+        threading.Thread(target=self.app.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.app.server_address[1]}/slack"
+        SlashCommandApp.delay, SlashCommandApp.seen = 0.0, []
+        SlashCommandApp.answer = json.dumps({"response_type": "ephemeral", "text": "ok"}).encode()
+
+    def tearDown(self):
+        self.app.shutdown()
+        self.app.server_close()
+
+    def slash(self, **body):
+        resp = self.control("POST", "slash", {"url": self.url, "signing_secret": "app-secret",
+                                              "text": "status", **body})
+        self.assertEqual(resp.status, 200, resp.body)
+        return resp.json
+
+    def test_a_signed_command_answered_in_time_passes_and_its_response_url_takes_five_answers(self):
+        out = self.slash(user_id="U0JANE")
+        self.assertTrue(out["ok"], out)
+        self.assertEqual(out["answer"], {"response_type": "ephemeral", "text": "ok"})
+        [form] = SlashCommandApp.seen
+        self.assertEqual((form["command"], form["text"], form["user_id"]), ("/gantry", "status", "U0JANE"))
+        self.assertEqual(form["response_url"], out["response_url"])
+        [call] = self.calls("slash_command")
+        self.assertEqual(call["response"]["problems"], [])
+        body = json.dumps({"text": "later"}).encode()
+        statuses = [request(out["response_url"], body, {"Content-Type": "application/json"}).status
+                    for _ in range(6)]
+        self.assertEqual(statuses, [200] * 5 + [404])
+
+    def test_a_slow_an_unsigned_or_a_malformed_answer_is_a_problem(self):
+        SlashCommandApp.delay = 3.2
+        out = self.slash()
+        self.assertFalse(out["ok"])
+        self.assertIn("Slack gives up after 3000 ms", out["problems"][0])
+        SlashCommandApp.delay = 0.0
+        out = self.slash(signing_secret="wrong")
+        self.assertEqual(out["status"], 401)
+        self.assertIn("HTTP 401", out["problems"][0])
+        SlashCommandApp.answer = json.dumps({"response_type": "everyone", "text": "x"}).encode()
+        self.assertIn("response_type 'everyone'", self.slash()["problems"][0])
+        SlashCommandApp.answer = b""
+        self.assertTrue(self.slash()["ok"], "an empty 200 acknowledges")
 
 
 class HttpTest(SinkTestCase):

@@ -8,6 +8,7 @@
 use gantry_adapters::lambda::http;
 pub use gantry_adapters::lambda::http::{response as http_response, Origin};
 use gantry_core::ingest::Inbound;
+use gantry_core::operate::Task;
 use serde_json::Value;
 
 /// An invocation, by where it comes from.
@@ -17,8 +18,10 @@ pub enum Source {
     EventBridge(Value),
     /// The `Message`s of an SNS event (the approval action's notifications).
     Sns(Vec<String>),
-    /// An HTTP request (Slack's interactivity request), and who to answer.
+    /// An HTTP request (Slack's interactivity request or slash command), and who to answer.
     Http(Inbound, Origin),
+    /// A slash command's work, sent by the function to itself after its acknowledgement.
+    Operation(Task),
 }
 
 /// Why an invocation is none of the three.
@@ -28,6 +31,10 @@ pub struct UnknownEvent(String);
 
 /// Tells the source of an invocation from its JSON.
 pub fn classify(event: Value) -> Result<Source, UnknownEvent> {
+    // Only an `Invoke` (IAM-authorized) sets a top-level key; a Function URL event cannot.
+    if let Some(task) = Task::from_event(&event) {
+        return task.map(Source::Operation).map_err(UnknownEvent);
+    }
     if event.get("detail-type").is_some() {
         return Ok(Source::EventBridge(event));
     }

@@ -22,6 +22,7 @@ pub mod dynamodb;
 pub mod ecs;
 pub mod elb;
 pub mod lambda;
+pub mod restarts;
 pub mod s3;
 pub mod sdk;
 pub mod secretsmanager;

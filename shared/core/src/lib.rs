@@ -5,7 +5,7 @@
 //! started. The adapters (`gantry_adapters`) implement the ports; the functions wire them.
 //!
 //! # Map
-//! Five features, each a folder of the same shape: its model and pure decisions, its ports
+//! Six features, each a folder of the same shape: its model and pure decisions, its ports
 //! (`ports`), its flow generic over them (`flow`, with its steps in `flow/`), and in-memory
 //! fakes of its ports for unit tests (`testing`):
 //! - [`ingest`]: a Git provider's push → verified → routed → de-duplicated → executions started
@@ -21,6 +21,8 @@
 //!
 //! - [`delivery`]: DORA's four keys per pipeline and stage, from the pushes and stage runs
 //!   Gantry records; emitted once each as CloudWatch EMF by the notifier, and the weekly post.
+//! - [`operate`]: the `/gantry` slash command: status, deploy, rollback, restart (the approval
+//!   function).
 //!
 //! And, not features of that shape:
 //! - [`analysis`]: a pure library, the canary judged against the live side (statistics,
@@ -47,6 +49,7 @@ pub mod config;
 pub mod delivery;
 pub mod ingest;
 pub mod notify;
+pub mod operate;
 pub mod registry;
 pub mod secrets;
 pub mod signature;

@@ -116,3 +116,49 @@ async fn progress_is_posted_in_the_executions_slack_thread() {
         m["ts"].as_str().unwrap()
     );
 }
+
+#[tokio::test]
+async fn a_succeeded_deployments_message_offers_to_roll_back_to_the_stages_previous_commit() {
+    let slack = SlackNs::new();
+    let (rig, first, deployment) = slack_rig_with_canary(&slack).await;
+    let shop = &rig.shop;
+    let execution = shop.execution_of(&deployment).await;
+    open_execution_thread(shop, &rig.table, &execution, "1767225600.000100").await;
+    // What the notifier's status projection says the stage ran before this execution.
+    let stage = "Deploy";
+    let previous = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
+    aws_sdk_dynamodb::Client::new(&shop.sdk)
+        .put_item()
+        .table_name(&rig.table)
+        .item("pk", AttributeValue::S("STATUS".into()))
+        .item(
+            "sk",
+            AttributeValue::S(format!("{}#{stage}#live", shop.pipeline)),
+        )
+        .item("kind", AttributeValue::S("status_row".into()))
+        .item("at", AttributeValue::N("1767225000".into()))
+        .item(
+            "run",
+            AttributeValue::S(
+                json!({"pipeline": shop.pipeline, "stage": stage, "execution_id": "e-previous",
+                       "state": "succeeded", "at": 1767225000, "commit": previous})
+                .to_string(),
+            ),
+        )
+        .send()
+        .await
+        .expect("status row");
+    let views = run_to_end(&rig.shifter, &first).await;
+    assert_eq!(status(&views), "Succeeded");
+    let messages = slack.messages().await;
+    let m = &messages[0];
+    assert_eq!(
+        buttons(m),
+        vec![(
+            "gantry.operate.roll_back_to".to_string(),
+            format!("{}|{stage}|{execution}", shop.pipeline)
+        )],
+        "{m:#}"
+    );
+    assert!(m.to_string().contains("Roll back to 6113728"), "{m:#}");
+}

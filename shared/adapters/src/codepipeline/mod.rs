@@ -4,11 +4,13 @@
 mod approvals;
 mod details;
 mod jobs;
+mod rollbacks;
 mod start;
 
 pub use approvals::CodePipelineApprovals;
 pub use details::CodePipelineDetails;
 pub use jobs::CodePipelineJobs;
+pub use rollbacks::CodePipelineRollbacks;
 pub use start::CodePipelineStarter;
 
 use aws_sdk_codepipeline::error::SdkError;

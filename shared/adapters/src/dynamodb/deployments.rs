@@ -515,6 +515,27 @@ impl DeploymentStore for DynamoDeployments {
         .await
     }
 
+    async fn live_release(
+        &self,
+        pipeline: &str,
+        stage: &str,
+    ) -> Result<Option<(String, Option<String>)>, StoreError> {
+        let key = Key {
+            pk: "STATUS".into(),
+            sk: format!("{pipeline}#{stage}#live"),
+        };
+        let Some(item) = self.table.read(&key).await? else {
+            return Ok(None);
+        };
+        // The row's `run` is the projection's JSON (`status_board`): only two fields are read.
+        let run: Option<serde_json::Value> =
+            text(&item, "run").and_then(|j| serde_json::from_str(&j).ok());
+        Ok(run.and_then(|r| {
+            let execution = r["execution_id"].as_str()?.to_string();
+            Some((execution, r["commit"].as_str().map(str::to_string)))
+        }))
+    }
+
     async fn execution_thread(
         &self,
         pipeline: &str,

@@ -132,7 +132,12 @@ impl ExecutionStore for DynamoExecutions {
                 .condition_expression("version = :expected")
                 .expression_attribute_values(":expected", n(v)),
         };
-        conditional_write(&t.name, request.send().await)
+        let saved = conditional_write(&t.name, request.send().await)?;
+        if saved {
+            // `/gantry status` reads each stage's state from this projection, not CodePipeline.
+            super::status_board::project_execution(t, execution).await;
+        }
+        Ok(saved)
     }
 
     async fn lock(

@@ -5,6 +5,7 @@
 
 mod approvals;
 pub mod attributes;
+mod confirmations;
 mod deliveries;
 mod delivery_facts;
 mod deploy_commands;
@@ -13,13 +14,16 @@ mod executions;
 mod open_deployments;
 mod pushes;
 mod registry;
+mod status_board;
 
 pub use approvals::DynamoApprovals;
+pub use confirmations::DynamoConfirmations;
 pub use deliveries::DynamoDeliveries;
 pub use delivery_facts::DynamoDeliveryFacts;
 pub use deployments::DynamoDeployments;
 pub use executions::DynamoExecutions;
 pub use registry::DynamoServiceIndex;
+pub use status_board::DynamoStatusBoard;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use gantry_core::store::StoreError;

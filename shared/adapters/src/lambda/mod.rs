@@ -5,6 +5,7 @@
 pub mod hooks;
 pub mod http;
 mod init_error;
+pub mod later;
 pub mod telemetry;
 
 pub use init_error::report_init_error;

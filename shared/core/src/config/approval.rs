@@ -19,6 +19,9 @@ pub struct ApprovalConfig {
     pub slack_api_url: String,
     /// `GANTRY_SERVICES_PATH`.
     pub services_path: String,
+    /// The function's own name, as Lambda sets it (`AWS_LAMBDA_FUNCTION_NAME`): the slash
+    /// command's slower operations run in an asynchronous invocation of it.
+    pub function_name: Option<String>,
 }
 
 impl ApprovalConfig {
@@ -45,6 +48,9 @@ impl ApprovalConfig {
             channels: json(env, Var::Notify)?.unwrap_or_default(),
             slack_api_url: base_url(env, Var::SlackApiUrl, DEFAULT_API_URL)?,
             services_path: services_path(env)?,
+            function_name: env
+                .get("AWS_LAMBDA_FUNCTION_NAME")
+                .filter(|n| !n.trim().is_empty()),
         })
     }
 }

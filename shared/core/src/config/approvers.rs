@@ -68,6 +68,11 @@ impl ApproverRules {
         self.0.get(pipeline).and_then(|stages| stages.get(stage))
     }
 
+    /// Every pipeline and its stages' rules, by name.
+    pub fn pipelines(&self) -> impl Iterator<Item = (&String, &BTreeMap<String, StageApprovers>)> {
+        self.0.iter()
+    }
+
     /// True when no stage is configured at all.
     pub fn is_empty(&self) -> bool {
         self.0.values().all(BTreeMap::is_empty)
@@ -86,7 +91,7 @@ impl ApproverRules {
     }
 
     /// The pipelines that have rules.
-    pub(crate) fn pipelines(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn pipeline_names(&self) -> impl Iterator<Item = &str> {
         self.0.keys().map(String::as_str)
     }
 

@@ -60,6 +60,14 @@ impl People {
     /// The Slack users `login` (as a push names its pusher) may be; see the module's doc.
     pub fn pusher(&self, login: &str) -> LoginMapping {
         let login = login.trim();
+        // A deploy from the `/gantry` slash command records its Slack user as `slack:U…`: no
+        // GitHub or GitLab login holds a colon, so none can pass for it.
+        if let Some(user) = login
+            .strip_prefix("slack:")
+            .filter(|u| super::approvers::is_user_id(u))
+        {
+            return LoginMapping::Slack(BTreeSet::from([user.to_string()]));
+        }
         let providers: BTreeSet<&str> = self.0.keys().filter_map(|k| provider_of(k)).collect();
         let mut users = BTreeSet::new();
         let mut missing = Vec::new();
@@ -113,6 +121,16 @@ mod tests {
 
     fn set(ids: &[&str]) -> BTreeSet<String> {
         ids.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_slash_command_deployer_is_their_slack_user() {
+        let p = People::default();
+        assert_eq!(
+            p.pusher("slack:U0JANE"),
+            LoginMapping::Slack(set(&["U0JANE"]))
+        );
+        assert!(matches!(p.pusher("slack:jane"), LoginMapping::Missing(_)));
     }
 
     #[test]

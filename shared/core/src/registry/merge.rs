@@ -94,9 +94,9 @@ pub fn notify(statics: &NotifyConfig, registry: &Registry) -> NotifyConfig {
 
 /// `GANTRY_APPROVERS` with each service's `approvers` added, unless it lists the pipeline.
 pub fn approvers(statics: &ApproverRules, registry: &Registry) -> ApproverRules {
-    let pinned: BTreeSet<&str> = statics.pipelines().collect();
+    let pinned: BTreeSet<&str> = statics.pipeline_names().collect();
     let mut merged: BTreeMap<String, BTreeMap<String, StageApprovers>> = statics
-        .pipelines()
+        .pipeline_names()
         .map(|p| (p.to_string(), statics.stages(p)))
         .collect();
     for service in registry.services() {

@@ -540,6 +540,31 @@ impl<P: ShifterPorts> Shifter<P> {
         self.tell_slack_final(p, d, outcome, &status, thread).await;
     }
 
+    /// What the stage ran before this execution (the notifier's status projection, one read):
+    /// the *Roll back to* button a succeeded deployment's message gains. `None` when the stage
+    /// never ran anything else, or the projection cannot be read (the button is a convenience;
+    /// `/gantry rollback` does the same).
+    async fn previous_release(
+        &self,
+        c: &crate::traffic::PipelineContext,
+    ) -> Option<report::PreviousRelease> {
+        match self.store.live_release(&c.pipeline, &c.stage).await {
+            Ok(Some((execution, commit))) if execution != c.execution_id => {
+                Some(report::PreviousRelease {
+                    pipeline: c.pipeline.clone(),
+                    stage: c.stage.clone(),
+                    execution_id: c.execution_id.clone(),
+                    commit,
+                })
+            }
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the stage's previous release");
+                None
+            }
+        }
+    }
+
     pub(super) async fn tell_slack_final(
         &self,
         p: &UserParameters,
@@ -549,6 +574,10 @@ impl<P: ShifterPorts> Shifter<P> {
         thread: &mut Thread,
     ) {
         let Some(slack) = &self.slack else { return };
+        let roll_back_to = match (&outcome, &thread.context) {
+            (report::ProgressOutcome::Succeeded, Some(c)) => self.previous_release(c).await,
+            _ => None,
+        };
         let view = ProgressView {
             deployment_id: d.id.clone(),
             new_side: d.new_side(),
@@ -568,6 +597,7 @@ impl<P: ShifterPorts> Shifter<P> {
                 d.hook.as_ref(),
             ),
             account: p.target.as_ref().map(|t| t.account_id().to_string()),
+            roll_back_to,
         };
         match slack.publish(&self.store, thread, &view).await {
             Ok(Some(posted)) => {

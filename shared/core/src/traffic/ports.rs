@@ -343,6 +343,16 @@ pub trait DeploymentStore: Sync {
         let _ = (id, seen, seq, until_ms);
         async { Ok(false) }
     }
+    /// The execution live in `stage` as the notifier last saw it, and its commit (the status
+    /// projection's live row): before a deployment's stage succeeds, the previous release.
+    fn live_release(
+        &self,
+        pipeline: &str,
+        stage: &str,
+    ) -> impl Future<Output = Result<Option<(String, Option<String>)>, StoreError>> + Send {
+        let _ = (pipeline, stage);
+        async { Ok(None) }
+    }
     /// The execution's Slack thread, once the notifier has posted it.
     fn execution_thread(
         &self,

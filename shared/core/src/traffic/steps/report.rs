@@ -140,7 +140,24 @@ pub struct ProgressView {
     pub pause_hook: Option<String>,
     /// The account the environment is in, when not the pipeline's (`role_arn`'s).
     pub account: Option<String>,
+    /// Once succeeded: the release the stage ran before, offered as *Roll back to <commit>*.
+    pub roll_back_to: Option<PreviousRelease>,
 }
+
+/// The release a stage ran before this deployment: what *Roll back to* offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviousRelease {
+    pub pipeline: String,
+    pub stage: String,
+    /// The execution this deployment belongs to: the button is good while it is live.
+    pub execution_id: String,
+    /// The previous release's commit, for the label.
+    pub commit: Option<String>,
+}
+
+/// *Roll back to <commit>*'s `action_id`; its value is `pipeline|stage|execution id`. The
+/// approval function answers it as `/gantry rollback pipeline stage`, with a Confirm.
+pub const ROLL_BACK_TO_ACTION: &str = "gantry.operate.roll_back_to";
 
 /// The controls' state the buttons carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,6 +265,16 @@ pub fn render(view: &ProgressView) -> Value {
                 "value": format!("{value}|{EXTEND_MINUTES}")}));
         }
         blocks.push(json!({"type": "actions", "elements": elements}));
+    }
+    if let (ProgressOutcome::Succeeded, Some(r)) = (&view.outcome, &view.roll_back_to) {
+        let label = match r.commit.as_deref() {
+            Some(c) => format!("Roll back to {}", c.get(..7).unwrap_or(c)),
+            None => "Roll back to the previous release".to_string(),
+        };
+        blocks.push(json!({"type": "actions", "elements": [{
+            "type": "button", "action_id": ROLL_BACK_TO_ACTION,
+            "text": {"type": "plain_text", "text": label},
+            "value": format!("{}|{}|{}", r.pipeline, r.stage, r.execution_id)}]}));
     }
     json!({"text": clip(&text, 3000), "blocks": blocks})
 }
@@ -366,6 +393,7 @@ mod tests {
     fn running_canary() -> ProgressView {
         ProgressView {
             pause_hook: None,
+            roll_back_to: None,
             deployment_id: "job-1".into(),
             new_side: Side::Green,
             services: services(),
@@ -465,5 +493,34 @@ mod tests {
             ..view
         });
         assert!(!done.to_string().contains(CONTINUE_ACTION));
+    }
+
+    #[test]
+    fn a_succeeded_deployment_offers_to_roll_back_to_the_previous_commit() {
+        let previous = PreviousRelease {
+            pipeline: "shop".into(),
+            stage: "DeployProd".into(),
+            execution_id: "e-2".into(),
+            commit: Some("6113728f27ae82c7b1a177c8d03f9e96e0adf246".into()),
+        };
+        let running = render(&ProgressView {
+            roll_back_to: Some(previous.clone()),
+            ..running_canary()
+        });
+        assert!(!running.to_string().contains(ROLL_BACK_TO_ACTION));
+        let done = render(&ProgressView {
+            outcome: ProgressOutcome::Succeeded,
+            roll_back_to: Some(previous),
+            ..running_canary()
+        });
+        let buttons = crate::slack::shown::buttons(&done);
+        assert_eq!(
+            buttons,
+            vec![(
+                ROLL_BACK_TO_ACTION.to_string(),
+                "shop|DeployProd|e-2".to_string()
+            )]
+        );
+        assert!(done.to_string().contains("Roll back to 6113728"));
     }
 }

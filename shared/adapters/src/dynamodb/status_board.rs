@@ -1,0 +1,90 @@
+//! The slash command's status projection: two rows per pipeline stage under one partition,
+//! written by the notifier as it saves an execution, read by `/gantry status` in one `Query`.
+//!
+//! `STATUS` / `{pipeline}#{stage}#{live|latest}`: attributes `run` (S, JSON of
+//! `operate::BoardRun`) and `at` (N). A row is replaced only by a run at least as recent, so
+//! events in any order leave each row at its newest run. No TTL: a stage's row is its current
+//! state, however long ago it last changed. 50 services of 5 stages are 500 rows of about 400
+//! bytes, a fifth of one `Query` page.
+
+use super::attributes::{n, s, text};
+use super::{conditional_write, store_error, Key, StateTable, StoreError};
+use gantry_core::notify::Execution;
+use gantry_core::operate::{project, RowKind, BoardRun, StatusBoard};
+
+/// The projection's partition.
+const PARTITION: &str = "STATUS";
+
+impl Key {
+    /// One row of the status projection.
+    pub fn status_row(kind: RowKind, run: &BoardRun) -> Self {
+        let kind = match kind {
+            RowKind::Live => "live",
+            RowKind::Latest => "latest",
+        };
+        Key {
+            pk: PARTITION.to_string(),
+            sk: format!("{}#{}#{kind}", run.pipeline, run.stage),
+        }
+    }
+}
+
+/// `StatusBoard` on the state table.
+#[derive(Debug, Clone)]
+pub struct DynamoStatusBoard {
+    pub table: StateTable,
+}
+
+/// Writes the rows `execution` gives the projection, each only over an older run. Best effort:
+/// a row that fails is logged, and the next event of the stage writes it again.
+pub(crate) async fn project_execution(table: &StateTable, execution: &Execution) {
+    for (kind, run) in project(execution) {
+        let Ok(json) = serde_json::to_string(&run) else {
+            continue;
+        };
+        let written = table
+            .update(&Key::status_row(kind, &run))
+            .update_expression("SET #run = :run, #at = :at, kind = :kind")
+            .condition_expression("attribute_not_exists(#at) OR #at <= :at")
+            .expression_attribute_names("#run", "run")
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_values(":run", s(json))
+            .expression_attribute_values(":at", n(run.at))
+            .expression_attribute_values(":kind", s("status_row"))
+            .send()
+            .await;
+        if let Err(e) = conditional_write(&table.name, written) {
+            tracing::warn!(error = %e, pipeline = run.pipeline, stage = run.stage, "could not update the status projection");
+        }
+    }
+}
+
+impl StatusBoard for DynamoStatusBoard {
+    async fn rows(&self) -> Result<Vec<(RowKind, BoardRun)>, StoreError> {
+        let t = &self.table;
+        let mut pages = t
+            .client
+            .query()
+            .table_name(&t.name)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(PARTITION))
+            .into_paginator()
+            .send();
+        let mut rows = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| store_error(&t.name, e))?;
+            for item in page.items() {
+                let kind = match text(item, "sk") {
+                    Some(sk) if sk.ends_with("#live") => RowKind::Live,
+                    Some(_) => RowKind::Latest,
+                    None => continue,
+                };
+                match text(item, "run").map(|j| serde_json::from_str::<BoardRun>(&j)) {
+                    Some(Ok(run)) => rows.push((kind, run)),
+                    _ => tracing::warn!("skipped a malformed status row"),
+                }
+            }
+        }
+        Ok(rows)
+    }
+}
