@@ -12,8 +12,8 @@ use gantry_adapters::codepipeline::{
     CodePipelineApprovals, CodePipelineRollbacks, CodePipelineStarter,
 };
 use gantry_adapters::dynamodb::{
-    DynamoApprovals, DynamoConfirmations, DynamoDeliveries, DynamoDeployments, DynamoServiceIndex,
-    DynamoStatusBoard, StateTable,
+    DynamoApprovals, DynamoConfirmations, DynamoDeliveries, DynamoDeliveryFacts, DynamoDeployments,
+    DynamoServiceIndex, DynamoStatusBoard, StateTable,
 };
 use gantry_adapters::elb::AlbListener;
 use gantry_adapters::lambda::later::LambdaLater;
@@ -54,6 +54,7 @@ impl OperatePorts for OperateProduction {
     type Confirmations = DynamoConfirmations;
     type Rollbacks = CodePipelineRollbacks;
     type Restarts = AwsRestarts;
+    type Delivery = DynamoDeliveryFacts;
 }
 
 /// The function: the approval flows and the slash command, on DynamoDB, CodePipeline, Lambda
@@ -159,6 +160,7 @@ pub fn build(
                 table: table.clone(),
             },
         },
+        delivery: DynamoDeliveryFacts::new(table.clone()),
         restart_poll: gantry_core::operate::flow::RESTART_POLL,
     };
     let approvals = Approvals {

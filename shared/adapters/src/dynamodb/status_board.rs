@@ -10,7 +10,7 @@
 use super::attributes::{n, s, text};
 use super::{conditional_write, store_error, Key, StateTable, StoreError};
 use gantry_core::notify::Execution;
-use gantry_core::operate::{project, RowKind, BoardRun, StatusBoard};
+use gantry_core::operate::{project, BoardRun, RowKind, StatusBoard};
 
 /// The projection's partition.
 const PARTITION: &str = "STATUS";

@@ -67,6 +67,8 @@ pub enum Operation {
     Rollback { service: String, stage: String },
     /// `restart <service> <stage>`.
     Restart { service: String, stage: String },
+    /// `stats [service]`: the four keys, the last 30 days against the 30 before.
+    Stats { service: Option<String> },
     /// `help`, or nothing at all.
     Help,
     /// Anything else: the answer says what is wrong and shows the help.
@@ -81,6 +83,8 @@ impl fmt::Display for Operation {
             Operation::Deploy { service, commit } => write!(f, "deploy {service} {commit}"),
             Operation::Rollback { service, stage } => write!(f, "rollback {service} {stage}"),
             Operation::Restart { service, stage } => write!(f, "restart {service} {stage}"),
+            Operation::Stats { service: None } => write!(f, "stats"),
+            Operation::Stats { service: Some(s) } => write!(f, "stats {s}"),
             Operation::Help => write!(f, "help"),
             Operation::Unknown { .. } => write!(f, "unknown"),
         }
@@ -93,6 +97,7 @@ pub const HELP: &str = "*Gantry* from Slack:\n\
 • `/gantry deploy <service> <commit>`: start the service's pipeline at that commit (its approvals still apply)\n\
 • `/gantry rollback <service> <stage>`: roll the stage back to the last execution that succeeded in it\n\
 • `/gantry restart <service> <stage>`: restart the live side's ECS service in that stage\n\
+• `/gantry stats [service]`: deployments, lead time, change failure rate and time to restore per stage, the last 30 days against the 30 before\n\
 • `/gantry help`: this text\n\
 `<service>` is the pipeline's name.";
 
@@ -112,6 +117,11 @@ pub fn parse_text(text: &str) -> Operation {
             service: Some(service.to_string()),
         },
         ("status", _) => usage("status [service]"),
+        ("stats", []) => Operation::Stats { service: None },
+        ("stats", [service]) => Operation::Stats {
+            service: Some(service.to_string()),
+        },
+        ("stats", _) => usage("stats [service]"),
         ("deploy", [service, commit]) if is_commit(commit) => Operation::Deploy {
             service: service.to_string(),
             commit: commit.to_string(),
@@ -163,6 +173,13 @@ mod tests {
             }
         );
         assert_eq!(
+            parse_text("Stats shop"),
+            Operation::Stats {
+                service: Some("shop".into())
+            }
+        );
+        assert_eq!(parse_text("stats"), Operation::Stats { service: None });
+        assert_eq!(
             parse_text("deploy shop 6113728f"),
             Operation::Deploy {
                 service: "shop".into(),
@@ -189,6 +206,7 @@ mod tests {
             ("rollback shop", "Usage: `/gantry rollback"),
             ("restart", "Usage: `/gantry restart"),
             ("status a b", "Usage: `/gantry status"),
+            ("stats a b", "Usage: `/gantry stats [service]`"),
             ("launch rockets", "Gantry does not know `launch`"),
         ] {
             match parse_text(text) {

@@ -10,11 +10,12 @@ use super::ports::{Confirmations, Later, RollbackError, StageRollbacks, StatusBo
 use super::restart::{
     judge, live, shifter_parameters, NoRestart, RestartError, RestartPlan, Restarts, Watched,
 };
-use super::services::{may_act, Operators, OperatedService, ServiceCatalog};
+use super::services::{may_act, OperatedService, Operators, ServiceCatalog};
 use super::task::Task;
 use crate::approval::ports::{Directory, Replies};
 use crate::approval::ClickReply;
 use crate::config::NotifyConfig;
+use crate::delivery::{service_figures, stats_message, DeliveryHistory};
 use crate::ingest::{
     Inbound, PipelineStarter, PushFacts, StartRequest, StartedPush, StartedPushes, Variable,
 };
@@ -37,6 +38,7 @@ pub trait OperatePorts {
     type Confirmations: Confirmations + Sync;
     type Rollbacks: StageRollbacks + Sync;
     type Restarts: Restarts + Sync;
+    type Delivery: DeliveryHistory + Sync;
 }
 
 /// The slash command, wired to its ports.
@@ -54,6 +56,8 @@ pub struct Operations<P: OperatePorts> {
     pub confirmations: P::Confirmations,
     pub rollbacks: P::Rollbacks,
     pub restarts: P::Restarts,
+    /// The delivery facts the notifier records, for `stats`.
+    pub delivery: P::Delivery,
     /// How long a restart's watch waits before each look at ECS (`RESTART_POLL`; tests: 0).
     pub restart_poll: std::time::Duration,
 }
@@ -65,6 +69,9 @@ pub const RESTART_POLL: std::time::Duration = std::time::Duration::from_secs(5);
 /// A restart's watch gives up (and says so) after this long: ECS's own circuit breaker
 /// decides well before on a service that cannot start.
 pub const RESTART_WATCH_SECONDS: i64 = 30 * 60;
+
+/// `stats` shows this many days against as many before.
+pub const STATS_DAYS: i64 = 30;
 
 /// Two submits of one deploy within this many seconds start one execution.
 pub const DEPLOY_DEDUP_SECONDS: i64 = 300;
@@ -173,6 +180,44 @@ impl<P: OperatePorts> Operations<P> {
             Operation::Help => ephemeral(HELP),
             Operation::Unknown { reason } => ephemeral(&format!("{reason}\n\n{HELP}")),
             Operation::Status { service } => self.status(service.as_deref()).await,
+            Operation::Stats {
+                service: Some(service),
+            } => {
+                if let Err(told) = self.known(service) {
+                    return told;
+                }
+                // One service is one query of its runs (and one per ref of its pushes): within
+                // the three seconds, so answered at once.
+                match self.stats_of(service, now).await {
+                    Ok(mut m) => {
+                        m["response_type"] = json!("ephemeral");
+                        ClickReply {
+                            status: 200,
+                            body: m,
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, service, "could not read the delivery facts");
+                        ephemeral(
+                            "Gantry could not read its records just now. Try again in a moment.",
+                        )
+                    }
+                }
+            }
+            Operation::Stats { service: None } => {
+                let task = Task::Stats {
+                    user_id: c.user.id.clone(),
+                    channel: c.channel.clone(),
+                    response_url: c.response_url.clone(),
+                };
+                match self.later.defer(&task).await {
+                    Ok(()) => ephemeral("Reading the delivery figures of every service: Gantry answers here in a moment."),
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not defer the stats");
+                        ephemeral("Gantry could not read its records just now. Try `/gantry stats <service>`, or again in a moment.")
+                    }
+                }
+            }
             Operation::Deploy { service, commit } => {
                 let s = match self.known(service) {
                     Ok(s) => s,
@@ -716,6 +761,13 @@ impl<P: OperatePorts> Operations<P> {
                 self.propose(&confirmation, &where_to, &context).await
             }
             Task::WatchRestart { .. } => self.watch_restart(task, now).await,
+            Task::Stats {
+                user_id,
+                channel,
+                response_url,
+            } => Ok(self
+                .stats_of_all(user_id, channel, response_url.as_deref(), now)
+                .await),
             Task::Carry {
                 id,
                 by,
@@ -1083,6 +1135,82 @@ impl<P: OperatePorts> Operations<P> {
                 Ok(json!({"redeployed": started}))
             }
         }
+    }
+
+    /// `stats <service>`'s message: the figures of the last `STATS_DAYS` days against as many
+    /// before.
+    async fn stats_of(&self, service: &str, now: i64) -> Result<Value, crate::store::StoreError> {
+        let figures = service_figures(
+            &self.delivery,
+            service,
+            now.saturating_mul(1000),
+            STATS_DAYS,
+        )
+        .await?;
+        Ok(stats_message(&figures))
+    }
+
+    /// `stats` alone, after the acknowledgement: each known service's message, to the one who
+    /// asked (through `response_url`, privately, as `status` answers; at most five answers per
+    /// command, so one message holds them all), else posted in the channel it was typed in. A
+    /// service whose facts cannot be read says so and the others still show.
+    async fn stats_of_all(
+        &self,
+        user_id: &str,
+        channel: &str,
+        response_url: Option<&str>,
+        now: i64,
+    ) -> Value {
+        let names = self.services.names();
+        let mut blocks: Vec<Value> = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
+        for name in &names {
+            match self.stats_of(name, now).await {
+                Ok(m) => {
+                    if let Some(b) = m["blocks"].as_array() {
+                        if !blocks.is_empty() {
+                            blocks.push(json!({"type": "divider"}));
+                        }
+                        blocks.extend(b.iter().cloned());
+                    }
+                    texts.push(m["text"].as_str().unwrap_or_default().to_string());
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, service = name, "could not read the delivery facts");
+                    let t = format!("Gantry could not read the records of *{name}* just now.");
+                    blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": t}}));
+                    texts.push(t);
+                }
+            }
+        }
+        if names.is_empty() {
+            texts.push("Gantry knows no services yet.".into());
+        }
+        // Slack refuses a message of more than 50 blocks; the text still names every service.
+        blocks.truncate(crate::notify::render::MAX_BLOCKS);
+        let text =
+            crate::notify::render::cut(&texts.join("\n"), crate::notify::render::MAX_FALLBACK_TEXT);
+        let mut body = json!({"text": text, "blocks": blocks});
+        tracing::info!(
+            user = user_id,
+            services = names.len(),
+            "stats of every service"
+        );
+        if let Some(url) = response_url {
+            body["response_type"] = json!("ephemeral");
+            match self.slack.respond(url, &body).await {
+                Ok(()) => return json!({"stats": names.len(), "answered": "response_url"}),
+                Err(e) => tracing::warn!(error = %e, "could not answer through response_url"),
+            }
+            if let Some(o) = body.as_object_mut() {
+                o.remove("response_type");
+            }
+        }
+        body["channel"] = json!(channel);
+        if let Err(e) = self.slack.post(&body).await {
+            tracing::warn!(error = %e, "could not post the stats");
+        }
+        json!({"stats": names.len(), "answered": "channel"})
     }
 
     /// Posts the result in the channel, on a message of its own; else through `response_url`.

@@ -17,12 +17,12 @@ pub mod task;
 #[cfg(test)]
 pub(crate) mod testing;
 
-pub use board::{project, RowKind, BoardRun, StageState};
+pub use board::{project, BoardRun, RowKind, StageState};
 pub use command::{is_slash_command, parse_text, Operation, SlashCommand};
 pub use flow::{OperatePorts, Operations};
 pub use ports::{
     Confirmations, DeferError, Later, RollbackError, RollbackTarget, StageRollbacks, StatusBoard,
 };
 pub use restart::{EcsDeployment, EcsService, RestartError, Restarts};
-pub use services::{Operators, OperatedService, ServiceCatalog, StaticServices};
+pub use services::{OperatedService, Operators, ServiceCatalog, StaticServices};
 pub use task::Task;

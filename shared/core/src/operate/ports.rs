@@ -2,7 +2,7 @@
 //! a way to do work after Slack's three seconds, and (reused from the other features) the
 //! pipeline starter, the record of started executions, Slack and its directory.
 
-use super::board::{RowKind, BoardRun};
+use super::board::{BoardRun, RowKind};
 use super::task::Task;
 use crate::store::StoreError;
 use std::future::Future;

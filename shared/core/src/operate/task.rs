@@ -60,6 +60,13 @@ pub enum Task {
         /// When the restart started (epoch seconds): the watch gives up after a while.
         since: i64,
     },
+    /// `stats` of every known service: one read per service, more than Slack's three seconds
+    /// allow once there are a few, so answered after the acknowledgement.
+    Stats {
+        user_id: String,
+        channel: String,
+        response_url: Option<String>,
+    },
     /// A Confirm click that won: carry the proposal out.
     Carry {
         id: String,

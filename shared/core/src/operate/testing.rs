@@ -1,6 +1,6 @@
 //! In-memory fakes of the slash command's ports, and the flow's unit tests.
 
-use super::board::{RowKind, BoardRun, StageState};
+use super::board::{BoardRun, RowKind, StageState};
 use super::confirm::{Confirmation, CONFIRM};
 use super::flow::{deploy_token, OperatePorts, Operations};
 use super::ports::{
@@ -223,6 +223,7 @@ impl OperatePorts for OperateFakes {
     type Confirmations = FakeConfirmations;
     type Rollbacks = FakeRollbacks;
     type Restarts = FakeRestarts;
+    type Delivery = crate::delivery::testing::MemoryFacts;
 }
 
 pub const SECRET: &str = "operate-tests-secret";
@@ -264,6 +265,7 @@ pub fn operations(rows: Vec<(RowKind, BoardRun)>) -> Operations<OperateFakes> {
             ..FakeRollbacks::default()
         },
         restarts: FakeRestarts::default(),
+        delivery: crate::delivery::testing::MemoryFacts::default(),
         restart_poll: std::time::Duration::ZERO,
     }
 }
@@ -692,4 +694,100 @@ async fn roll_back_to_proposes_the_same_confirmed_rollback_while_its_release_is_
     run_tasks(&ops).await;
     let said = last_text(&ops);
     assert!(said.contains("no longer what runs there"), "{said}");
+}
+
+fn deployed(
+    execution: &str,
+    outcome: crate::delivery::RunOutcome,
+    days_ago: i64,
+) -> crate::delivery::StageRun {
+    crate::delivery::StageRun {
+        pipeline: "shop".into(),
+        stage: "Prod".into(),
+        execution_id: execution.into(),
+        kind: crate::delivery::RunKind::Change,
+        outcome,
+        at_ms: (NOW - days_ago * 86_400) * 1000,
+        commit: Some(format!("{execution}0000")),
+        git_ref: Some("refs/heads/main".into()),
+        thread: None,
+    }
+}
+
+/// Every block's text of a message, for assertions on what Slack shows.
+fn shown(body: &serde_json::Value) -> String {
+    body.to_string()
+}
+
+#[tokio::test]
+async fn anyone_sees_a_services_stats_at_once_against_the_month_before() {
+    use crate::delivery::{DeliveryHistory, RunOutcome};
+    let ops = operations(vec![]);
+    for run in [
+        deployed("e1", RunOutcome::Succeeded, 3),
+        deployed("e2", RunOutcome::Failed, 2),
+        deployed("e0", RunOutcome::Succeeded, 40),
+        // Older than both windows: not counted.
+        deployed("e-old", RunOutcome::Succeeded, 70),
+    ] {
+        ops.delivery.record_run(&run).await.unwrap();
+    }
+    let reply = ops
+        .on_command(&request("U0STRANGER", "stats shop", NOW), NOW)
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["response_type"], "ephemeral");
+    assert_eq!(
+        text(&reply),
+        "Delivery of shop: last 30 days against the 30 before: Prod 2 deployments, 1 failed"
+    );
+    let blocks = shown(&reply.body["blocks"]);
+    assert!(blocks.contains("Deployments: 2 (before: 1)"), "{blocks}");
+    assert!(
+        ops.later.tasks.lock().unwrap().is_empty(),
+        "answered at once"
+    );
+}
+
+#[tokio::test]
+async fn stats_of_an_unknown_service_name_the_known_ones() {
+    let ops = operations(vec![]);
+    let t = text(
+        &ops.on_command(&request("U0X", "stats cart", NOW), NOW)
+            .await,
+    );
+    assert!(
+        t.contains("does not know the service `cart`. Known services: shop."),
+        "{t}"
+    );
+}
+
+#[tokio::test]
+async fn stats_of_every_service_come_after_the_acknowledgement() {
+    use crate::delivery::{DeliveryHistory, RunOutcome};
+    let ops = operations(vec![]);
+    ops.delivery
+        .record_run(&deployed("e1", RunOutcome::Succeeded, 3))
+        .await
+        .unwrap();
+    let t = text(&ops.on_command(&request("U0X", "stats", NOW), NOW).await);
+    assert!(t.contains("answers here in a moment"), "{t}");
+    let tasks = ops.later.tasks.lock().unwrap().clone();
+    assert_eq!(tasks.len(), 1);
+    ops.run(&tasks[0], NOW).await.unwrap();
+    let private = ops.slack.private.lock().unwrap().clone();
+    assert_eq!(
+        private,
+        vec![
+            "Delivery of shop: last 30 days against the 30 before: Prod 1 deployments, 0 failed"
+                .to_string()
+        ]
+    );
+}
+
+#[tokio::test]
+async fn help_lists_stats() {
+    let ops = operations(vec![]);
+    let t = text(&ops.on_command(&request("U0X", "help", NOW), NOW).await);
+    assert!(t.contains("`/gantry stats [service]`"), "{t}");
 }
