@@ -903,3 +903,67 @@ async fn roll_back_to_on_a_releases_message_runs_the_same_confirmed_rollback() {
         json!(w.execution_id)
     );
 }
+
+#[tokio::test]
+async fn anyone_sees_the_four_keys_of_a_service_and_of_every_service_after_the_ack() {
+    use gantry_adapters::dynamodb::{DynamoDeliveryFacts, StateTable};
+    use gantry_core::delivery::{DeliveryHistory, RunKind, RunOutcome, StageRun};
+    let mut w = world(Setup::default()).await;
+    let function = own_function(&mut w).await;
+    // Prod's runs as the notifier records them: two in the last 30 days (one failed), one in
+    // the 30 before.
+    let facts = DynamoDeliveryFacts::new(StateTable {
+        client: aws_sdk_dynamodb::Client::new(&w.sdk),
+        name: w.table.clone(),
+    });
+    let now = now_epoch_seconds();
+    for (execution, outcome, days_ago) in [
+        ("x1", RunOutcome::Succeeded, 3),
+        ("x2", RunOutcome::Failed, 2),
+        ("x0", RunOutcome::Succeeded, 40),
+    ] {
+        facts
+            .record_run(&StageRun {
+                pipeline: w.pipeline.clone(),
+                stage: "Prod".into(),
+                execution_id: execution.into(),
+                kind: RunKind::Change,
+                outcome,
+                at_ms: (now - days_ago * 86_400) * 1000,
+                commit: Some(format!("{execution}d1d1d1")),
+                git_ref: Some("refs/heads/main".into()),
+                thread: None,
+            })
+            .await
+            .expect("record a run");
+    }
+    let expected = format!(
+        "Delivery of {}: last 30 days against the 30 before: Prod 2 deployments, 1 failed",
+        w.pipeline
+    );
+
+    let (status, text) = slash(&w, STRANGER, &format!("stats {}", w.pipeline)).await;
+    assert_eq!(status, 200);
+    assert_eq!(text, expected);
+    let (_, text) = slash(&w, STRANGER, "stats cart").await;
+    assert!(
+        text.contains("does not know the service `cart`. Known services:"),
+        "{text}"
+    );
+    assert!(deferred(&function).await.is_empty(), "answered at once");
+
+    // Every service: after the acknowledgement, through the command's response_url.
+    let (_, text) = slash(&w, STRANGER, "stats").await;
+    assert!(text.contains("answers here in a moment"), "{text}");
+    run_deferred(&w, &function).await;
+    let answers: Vec<Value> = w.slack.calls(Some("response_url")).await;
+    let answer = answers.last().expect("answered through response_url");
+    assert_eq!(answer["body"]["response_type"], "ephemeral", "{answer}");
+    assert!(
+        answer["body"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains(&expected)),
+        "{answer}"
+    );
+    assert_eq!(answer["response"]["ok"], true, "{answer}");
+}
