@@ -350,7 +350,8 @@ def provision(world: World, on_step: Callable[[str, str], None]) -> None:
                          f"{DEVELOPER['name']} (developer, GitHub Codertocat, {DEVELOPER['id']}), both in the "
                          f"release group {RELEASE_GROUP}; channel {CHANNEL}")
     on_step("approvers", f"ApproveProd: {RELEASE_LEAD['name']} and group {RELEASE_GROUP}, four eyes "
-                         "(nobody approves their own change)")
+                         "(nobody approves their own change); DeployProd's operators (/gantry rollback, restart): "
+                         "the same, a second one confirms")
     _service(world)
     _smoke_test(world)
     on_step("ecs", f"cluster {world.cluster}, services shop-blue (live, 2 tasks) and shop-green (idle)")

@@ -156,9 +156,10 @@ def chapter_operations(world: World) -> None:
     expect(run.status == "Succeeded", f"the release did not succeed: {run.message}")
     played.stage_succeeded(STAGE, summary=run.message)
     played.finish("Succeeded")
-    live, target = succeeded_in_prod(world)[:2]
-    expect(live == played.id and target == before[0],
-           f"CodePipeline's releases in {STAGE} are not the new one then the one before: {succeeded_in_prod(world)}")
+    releases = succeeded_in_prod(world)
+    expect(releases[:2] == [played.id, before[0]],
+           f"CodePipeline's releases in {STAGE} are not the new one then the one before: {releases}")
+    live, target = releases[0], releases[1]
     t.ok(f"{STAGE} runs {RELEASE_COMMIT[:7]} (execution {live[:8]}); the release before is execution {target[:8]}")
 
     with FunctionUrl(world) as url:
