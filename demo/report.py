@@ -231,6 +231,10 @@ def threads(world: Any, channel: str) -> list[tuple[str, list[dict[str, Any]]]]:
         if ts:
             title = f"Push {number}: “{execution['message']}” ({execution['commit'][:8]})"
             out.append((title, thread_of(messages, ts)))
+    # /gantry (chapters/operations.py): a proposal is a message of its own (its ts), its outcome
+    # on its thread; a private answer is kept as the message itself, in no channel's history.
+    for title, shown in world.facts.get("operations", []):
+        out.append((title, thread_of(messages, shown) if isinstance(shown, str) else shown))
     return out
 
 

@@ -54,7 +54,14 @@ RELEASE_GROUP = "S0RELEASE"
 # Who may approve production: the release lead and the release group, but never the change's own
 # author (four eyes). The pushes are by GitHub user Codertocat, who is mona in Slack.
 APPROVERS = {PIPELINE: {"ApproveProd": {"users": [RELEASE_LEAD["id"]], "groups": [RELEASE_GROUP], "four_eyes": True,
-                                        "authors": {"Codertocat": DEVELOPER["id"]}}}}
+                                        "authors": {"Codertocat": DEVELOPER["id"]}},
+                        # DeployProd's rule names its operators (`/gantry rollback`, `restart`):
+                        # a second operator confirms what one asks for.
+                        "DeployProd": {"users": [RELEASE_LEAD["id"]], "groups": [RELEASE_GROUP],
+                                       "four_eyes": True}}}
+# The approval function's name as Lambda gives it in the stack: its role may invoke only
+# `<stack>-ApprovalFunction-*`, itself (the slash command's work after the answer).
+APPROVAL_FUNCTION = "gantry-shop-ApprovalFunction-DEMO0000"
 
 
 class StoryError(Exception):
@@ -242,7 +249,7 @@ class World:
             "webhook": {"GANTRY_ROUTES": json.dumps(ROUTES)},
             "notifier": {"GANTRY_TOPIC_ARN": self.topic_arn, "GANTRY_NOTIFY": notify,
                          "SLACK_API_URL": self.slack_url},
-            "approval": {"GANTRY_NOTIFY": notify,
+            "approval": {"GANTRY_NOTIFY": notify, "AWS_LAMBDA_FUNCTION_NAME": APPROVAL_FUNCTION,
                          "GANTRY_APPROVERS": approvers, "SLACK_API_URL": self.slack_url},
             # The demo publishes each minute's load balancer metrics up front (chapters/judge.py).
             "traffic-shifter": {"GANTRY_NOTIFY": notify, "GANTRY_ANALYSIS_SETTLE_SECONDS": "-3600",
@@ -343,7 +350,8 @@ def provision(world: World, on_step: Callable[[str, str], None]) -> None:
                          f"{DEVELOPER['name']} (developer, GitHub Codertocat, {DEVELOPER['id']}), both in the "
                          f"release group {RELEASE_GROUP}; channel {CHANNEL}")
     on_step("approvers", f"ApproveProd: {RELEASE_LEAD['name']} and group {RELEASE_GROUP}, four eyes "
-                         "(nobody approves their own change)")
+                         "(nobody approves their own change); DeployProd's operators (/gantry rollback, restart): "
+                         "the same, a second one confirms")
     _service(world)
     _smoke_test(world)
     on_step("ecs", f"cluster {world.cluster}, services shop-blue (live, 2 tasks) and shop-green (idle)")
@@ -351,6 +359,8 @@ def provision(world: World, on_step: Callable[[str, str], None]) -> None:
     on_step("smoke", "test listener :8080 (same target groups); lifecycle hook smoke-test (an ECS hook function) "
                      "GETs /health through it at POST_TEST_TRAFFIC_SHIFT")
     _pipeline(world)
+    # The emulator records the approval function's invocations of itself; the demo delivers them.
+    world.control("POST", "lambda/functions", {"function": APPROVAL_FUNCTION, "command": ["true"]})
     on_step("pipeline", f"CodePipeline {PIPELINE}: " + " → ".join(STAGES))
 
 

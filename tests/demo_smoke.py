@@ -176,18 +176,24 @@ class DemoTest(unittest.TestCase):
         self.assertIn("job Failed: rolled back at 10% blue: analysis: fail (new side's 5xx rate is worse than live)",
                       out)
         self.assertIn("the judge rolled back; shop-5xx never fired", out)
-        # 8. The story's own delivery figures: DeployProd deployed four times, three rolled back.
-        self.assertIn("DeployProd: 4 deployment(s), 3 failed", out)
+        # 9. The story's own delivery figures: DeployProd's deployments, three rolled back.
+        self.assertIn("DeployProd: 5 deployment(s), 3 failed", out)
         self.assertIn("each written once by the notifier as an EMF line", out)
         self.assertIn("the story went as told", out)
-        self.assertIn("8 chapter(s) told", out)
+        # Chapter 5: /gantry from Slack: status, a confirmed rollback of prod to the release before, a restart.
+        self.assertRegex(out, r"answered in \d+ ms \(Slack's limit: 3000\), privately")
+        self.assertIn("status shows c0ffee5 live in DeployProd", out)
+        self.assertRegex(out, r"CodePipeline: execution [0-9a-f]{8} of type ROLLBACK, target [0-9a-f]{8} \(RollbackStage\)")
+        self.assertIn("is live on 6113728 again, the release before", out)
+        self.assertIn("the restart is reported done, steady, on its proposal's thread", out)
+        self.assertIn("9 chapter(s) told", out)
         self.assertTrue(demo.lines[-1].strip().startswith(f"✓ report: {report_path}"), demo.lines[-1])
         demo.assert_nothing_left(self, at_least=6)  # emulator, Slack stand-in, the four functions
 
         with open(report_path, encoding="utf-8") as f:
             page = f.read()
         self.assertIn("<svg", page)
-        self.assertEqual(page.count("<path d=\"M"), 4,
+        self.assertEqual(page.count("<path d=\"M"), 6,
                          "one line per deployment in the weights chart (the smoke-tested one stays flat)")
         self.assertIn("the canary judge's view, 5xx rate per minute", page)
         self.assertEqual(page.count("<polyline "), 2, "the judge's chart: the new side's and the live side's rates")
@@ -195,7 +201,10 @@ class DemoTest(unittest.TestCase):
         self.assertIn("Approved: shop › ApproveProd", page)  # the request, as the approval function left it
         self.assertIn("Blue/green deployment rolled back", page)  # the traffic shifter's message
         self.assertIn("Delivery: the four keys of this story", page)  # chapter 8's chart
-        self.assertIn("4 deployment(s), 3 failed", page)
+        self.assertIn("/gantry status shop: the answer only mona sees", page)  # chapter 5's conversations
+        self.assertIn("confirmed: <b>shop › DeployProd</b> is rolling back", page)
+        self.assertIn("is done: 2 new tasks running, steady", page)
+        self.assertIn("5 deployment(s), 3 failed", page)
         self.assertIn("rolled back at 10% blue: alarm shop-5xx went to ALARM", page)
         self.assertNotRegex(page, r"<(script|link|img|iframe)\b|\bsrc=|@import|url\(",
                             "the report must stand alone: no network, nothing external")

@@ -47,9 +47,12 @@ from .rollback import chapter_rollback  # noqa: E402
 from .smoke import chapter_smoke  # noqa: E402
 from .judge import chapter_judge  # noqa: E402
 from .metrics import chapter_metrics  # noqa: E402
+from .operations import chapter_operations  # noqa: E402
 
-STORY: list[Chapter] = [chapter_push, chapter_notifications, chapter_approval, chapter_canary, chapter_rollback,
-                        chapter_smoke, chapter_judge, chapter_metrics]
+# `operations` comes before the judge: turning the judge on changes the pipeline's structure, and
+# CodePipeline rolls a stage back only to an execution of the structure it runs now.
+STORY: list[Chapter] = [chapter_push, chapter_notifications, chapter_approval, chapter_canary, chapter_operations,
+                        chapter_rollback, chapter_smoke, chapter_judge, chapter_metrics]
 
 
 def with_earlier(names: set[str]) -> set[str]:
