@@ -1,4 +1,4 @@
-//! The canary judge end to end (issue 14): the traffic shifter with `UserParameters.analysis`,
+//! The canary judge end to end (docs/analysis.md): the traffic shifter with `UserParameters.analysis`,
 //! reading what an ALB publishes per target group (60-second periods, through the emulator's
 //! `GetMetricData` statistics), against ECS, the ALB, DynamoDB and the Slack stand-in.
 

@@ -1,4 +1,4 @@
-//! Test traffic, ECS lifecycle hooks and auto scaling end to end (issue 15): the traffic shifter
+//! Test traffic, ECS lifecycle hooks and auto scaling end to end (docs/traffic-shifting.md): the traffic shifter
 //! with `test_listener_arn` and `lifecycle_hooks`, whose hook is a function written for ECS
 //! (tests/hooks/ecs_smoke_hook.py) that the emulator runs on Lambda's real `Invoke`, against
 //! ECS, the ALB (every listener change recorded), Application Auto Scaling and DynamoDB, with

@@ -1,4 +1,4 @@
-//! The service registry end to end (issue 25): services registered, changed and removed in
+//! The service registry end to end (docs/deploy.md#the-service-registry): services registered, changed and removed in
 //! Parameter Store while the functions run, against the AWS emulator and the Slack stand-in.
 //! Parameter Store's change events are delivered to the notifier as EventBridge would deliver
 //! them (the real event's shape, `tests/fixtures/aws/ssm-parameter-store-change-event.json`),

@@ -1,4 +1,4 @@
-//! The service registry at scale (issue 25), network-free: its goals beside each figure.
+//! The service registry at scale (docs/deploy.md#the-service-registry), network-free: its goals beside each figure.
 //!
 //! - Routing a push to one of 1,000 registered services: the registry's documents merged into
 //!   the webhook's route table, then one push routed. Goal: p99 < 1 ms of the webhook's own work.

@@ -166,7 +166,7 @@ impl aws_sdk_cloudwatch::config::Intercept for CountCalls {
 
 /// One check's alarm read costs one DescribeAlarms call per 100 alarms (AWS's limit on the names a
 /// call takes and the records a page holds), so a deployment watching 100 alarms makes one call,
-/// and 250 alarms make three, each alarm's state read (issue 16).
+/// and 250 alarms make three, each alarm's state read.
 #[tokio::test]
 async fn a_check_reads_a_hundred_alarms_with_one_describe_alarms_call() {
     use gantry_adapters::cloudwatch::CloudWatchAlarms;
@@ -198,7 +198,7 @@ async fn a_check_reads_a_hundred_alarms_with_one_describe_alarms_call() {
     assert!(all.iter().all(|r| r.state != AlarmState::Missing));
 }
 
-// ---------------------------------------------------------------- the sweep (issue 23)
+// ---------------------------------------------------------------- the sweep of orphaned deployments
 
 /// A new version whose tasks never start (ECS's circuit breaker fails its deployment, as the
 /// emulator does a while after UpdateService) is given no traffic: the job fails saying why,

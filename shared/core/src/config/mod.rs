@@ -115,7 +115,7 @@ impl Var {
         use Function::*;
         match (self, function) {
             (Var::SecretsArn | Var::Table, _) => Some(Need::Required),
-            // Optional since the registry (issue 25): a hub may route by service documents alone.
+            // Optional since the registry (docs/deploy.md#the-service-registry): a hub may route by service documents alone.
             (Var::Routes, Webhook) => Some(Need::Optional),
             (Var::ServicesPath, _) => Some(Need::Optional),
             (Var::MaxBodyBytes | Var::RetryQueueUrl, Webhook) => Some(Need::Optional),

@@ -1,4 +1,4 @@
-//! The service registry (issue 25): each service's configuration is one Parameter Store
+//! The service registry (docs/deploy.md#the-service-registry): each service's configuration is one Parameter Store
 //! document, `{GANTRY_SERVICES_PATH}<pipeline>`, written by the service's own stack.
 //!
 //! Reading 1,000 parameters on every event (or every cold start) would cost 100 paged calls, so
