@@ -179,15 +179,20 @@ class DemoTest(unittest.TestCase):
         # 8. The story's own delivery figures: DeployProd deployed four times, three rolled back.
         self.assertIn("DeployProd: 4 deployment(s), 3 failed", out)
         self.assertIn("each written once by the notifier as an EMF line", out)
+        # 9. Prod in account B: the canary moves that account's listener, and Slack names the account.
+        self.assertIn("account 222222222222's IAM has role gantry-target-shop", out)
+        self.assertIn("account 222222222222's listener: green took 10%, then all the traffic; "
+                      "the hub's listener did not move", out)
+        self.assertIn("Slack names account 222222222222", out)
         self.assertIn("the story went as told", out)
-        self.assertIn("8 chapter(s) told", out)
+        self.assertIn("9 chapter(s) told", out)
         self.assertTrue(demo.lines[-1].strip().startswith(f"✓ report: {report_path}"), demo.lines[-1])
         demo.assert_nothing_left(self, at_least=6)  # emulator, Slack stand-in, the four functions
 
         with open(report_path, encoding="utf-8") as f:
             page = f.read()
         self.assertIn("<svg", page)
-        self.assertEqual(page.count("<path d=\"M"), 4,
+        self.assertEqual(page.count("<path d=\"M"), 5,
                          "one line per deployment in the weights chart (the smoke-tested one stays flat)")
         self.assertIn("the canary judge's view, 5xx rate per minute", page)
         self.assertEqual(page.count("<polyline "), 2, "the judge's chart: the new side's and the live side's rates")
