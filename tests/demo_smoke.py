@@ -179,6 +179,11 @@ class DemoTest(unittest.TestCase):
         # 9. The story's own delivery figures: DeployProd's deployments, three rolled back.
         self.assertIn("DeployProd: 5 deployment(s), 3 failed", out)
         self.assertIn("each written once by the notifier as an EMF line", out)
+        # 9. Prod in account B: the canary moves that account's listener, and Slack names the account.
+        self.assertIn("account 222222222222's IAM has role gantry-target-shop", out)
+        self.assertIn("account 222222222222's listener: green took 10%, then all the traffic; "
+                      "the hub's listener did not move", out)
+        self.assertIn("Slack names account 222222222222", out)
         self.assertIn("the story went as told", out)
         # Chapter 5: /gantry from Slack: status, a confirmed rollback of prod to the release before, a restart.
         self.assertRegex(out, r"answered in \d+ ms \(Slack's limit: 3000\), privately")
@@ -186,14 +191,14 @@ class DemoTest(unittest.TestCase):
         self.assertRegex(out, r"CodePipeline: execution [0-9a-f]{8} of type ROLLBACK, target [0-9a-f]{8} \(RollbackStage\)")
         self.assertIn("is live on 6113728 again, the release before", out)
         self.assertIn("the restart is reported done, steady, on its proposal's thread", out)
-        self.assertIn("9 chapter(s) told", out)
+        self.assertIn("10 chapter(s) told", out)
         self.assertTrue(demo.lines[-1].strip().startswith(f"✓ report: {report_path}"), demo.lines[-1])
         demo.assert_nothing_left(self, at_least=6)  # emulator, Slack stand-in, the four functions
 
         with open(report_path, encoding="utf-8") as f:
             page = f.read()
         self.assertIn("<svg", page)
-        self.assertEqual(page.count("<path d=\"M"), 6,
+        self.assertEqual(page.count("<path d=\"M"), 7,
                          "one line per deployment in the weights chart (the smoke-tested one stays flat)")
         self.assertIn("the canary judge's view, 5xx rate per minute", page)
         self.assertEqual(page.count("<polyline "), 2, "the judge's chart: the new side's and the live side's rates")
