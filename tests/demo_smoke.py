@@ -179,8 +179,14 @@ class DemoTest(unittest.TestCase):
         # 8. The story's own delivery figures: DeployProd deployed four times, three rolled back.
         self.assertIn("DeployProd: 4 deployment(s), 3 failed", out)
         self.assertIn("each written once by the notifier as an EMF line", out)
+        # 9. A second service from its one file, the hub running: two pipelines, two channels, two approver sets.
+        self.assertIn("the notifier indexed cart in the state table", out)
+        self.assertIn("two pipelines started: cart", out)
+        self.assertIn("Approval needed: cart › Prod", out)
+        self.assertIn("Who may approve @kai, @cart-team", out)
+        self.assertIn("#C0CART's request names @kai and the S0CART group, #C0DEPLOYS's names @lee", out)
         self.assertIn("the story went as told", out)
-        self.assertIn("8 chapter(s) told", out)
+        self.assertIn("9 chapter(s) told", out)
         self.assertTrue(demo.lines[-1].strip().startswith(f"✓ report: {report_path}"), demo.lines[-1])
         demo.assert_nothing_left(self, at_least=6)  # emulator, Slack stand-in, the four functions
 

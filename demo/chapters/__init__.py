@@ -47,9 +47,10 @@ from .rollback import chapter_rollback  # noqa: E402
 from .smoke import chapter_smoke  # noqa: E402
 from .judge import chapter_judge  # noqa: E402
 from .metrics import chapter_metrics  # noqa: E402
+from .onboard import chapter_onboard  # noqa: E402
 
 STORY: list[Chapter] = [chapter_push, chapter_notifications, chapter_approval, chapter_canary, chapter_rollback,
-                        chapter_smoke, chapter_judge, chapter_metrics]
+                        chapter_smoke, chapter_judge, chapter_metrics, chapter_onboard]
 
 
 def with_earlier(names: set[str]) -> set[str]:
