@@ -153,6 +153,8 @@ def delivery_chart(figures: list[dict[str, Any]], width: int = 760) -> str:
     """The four keys per stage, from the notifier's EMF lines: a bar per count, values per duration."""
     stages: dict[str, dict[str, list[float]]] = {}
     for f in figures:
+        if "Stage" not in f:
+            continue  # another EMF line (the registry's count of invalid documents), not a delivery
         name = f["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]
         stages.setdefault(f["Stage"], {}).setdefault(name, []).append(float(f[name]))
     if not stages:

@@ -15,6 +15,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -152,6 +153,8 @@ class World:
     functions: dict[str, LambdaProcess] = field(default_factory=dict)
     function_keys: dict[str, dict[str, str]] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
+    # When each function last handled an event (time.monotonic()): its registry copy is no newer.
+    last_event: dict[str, float] = field(default_factory=dict)
     # Filled by provision():
     table: str = "gantry-demo"
     secret_arn: str = ""
@@ -316,6 +319,7 @@ class World:
         """Invokes a function; its error fails the story."""
         process = self.function(name)
         ok, payload = process.invoke(event, timeout=timeout)
+        self.last_event[name] = time.monotonic()
         process.settle_logs()  # its log lines belong before its answer in the transcript
         expect(ok, f"{name} failed: {payload}")
         return payload

@@ -47,6 +47,7 @@ from .rollback import chapter_rollback  # noqa: E402
 from .smoke import chapter_smoke  # noqa: E402
 from .judge import chapter_judge  # noqa: E402
 from .metrics import chapter_metrics  # noqa: E402
+from .onboard import chapter_onboard  # noqa: E402
 from .operations import chapter_operations  # noqa: E402
 from .prod_account import chapter_prod_account  # noqa: E402
 
@@ -54,7 +55,8 @@ from .prod_account import chapter_prod_account  # noqa: E402
 # CodePipeline rolls a stage back only to an execution of the structure it runs now.
 # `prod_account` comes last: it moves DeployProd's environment to a second account.
 STORY: list[Chapter] = [chapter_push, chapter_notifications, chapter_approval, chapter_canary, chapter_operations,
-                        chapter_rollback, chapter_smoke, chapter_judge, chapter_metrics, chapter_prod_account]
+                        chapter_rollback, chapter_smoke, chapter_judge, chapter_metrics, chapter_onboard,
+                        chapter_prod_account]
 
 
 def with_earlier(names: set[str]) -> set[str]:
