@@ -179,7 +179,7 @@ class DemoTest(unittest.TestCase):
         # 9. The story's own delivery figures: DeployProd's deployments, three rolled back.
         self.assertIn("DeployProd: 5 deployment(s), 3 failed", out)
         self.assertIn("each written once by the notifier as an EMF line", out)
-        # 11. Prod in account B: the canary moves that account's listener, and Slack names the account.
+        # 10. Prod in account B: the canary moves that account's listener, and Slack names the account.
         self.assertIn("account 222222222222's IAM has role gantry-target-shop", out)
         self.assertIn("account 222222222222's listener: green took 10%, then all the traffic; "
                       "the hub's listener did not move", out)
@@ -192,7 +192,7 @@ class DemoTest(unittest.TestCase):
         self.assertIn("is live on 6113728 again, the release before", out)
         self.assertIn("the restart is reported done, steady, on its proposal's thread", out)
         self.assertIn("11 chapter(s) told", out)
-        # 10. A second service from its one file, the hub running: two pipelines, two channels, two approver sets.
+        # 11. A second service from its one file, the hub running: two pipelines, two channels, two approver sets.
         self.assertIn("the notifier indexed cart in the state table", out)
         self.assertIn("two pipelines started: cart", out)
         self.assertIn("Approval needed: cart › Prod", out)

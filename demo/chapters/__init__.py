@@ -53,10 +53,11 @@ from .prod_account import chapter_prod_account  # noqa: E402
 
 # `operations` comes before the judge: turning the judge on changes the pipeline's structure, and
 # CodePipeline rolls a stage back only to an execution of the structure it runs now.
-# `prod_account` comes last: it moves DeployProd's environment to a second account.
+# `prod_account` moves DeployProd's environment to a second account; `onboard` comes last, as it
+# leaves a push of each service waiting at its prod approval.
 STORY: list[Chapter] = [chapter_push, chapter_notifications, chapter_approval, chapter_canary, chapter_operations,
-                        chapter_rollback, chapter_smoke, chapter_judge, chapter_metrics, chapter_onboard,
-                        chapter_prod_account]
+                        chapter_rollback, chapter_smoke, chapter_judge, chapter_metrics, chapter_prod_account,
+                        chapter_onboard]
 
 
 def with_earlier(names: set[str]) -> set[str]:
