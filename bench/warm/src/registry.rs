@@ -98,6 +98,7 @@ fn calls_per_event(services: usize) -> Result<(f64, usize), String> {
                 document: document(i),
                 version: 1,
                 modified_ms: 1,
+                written_ms: 1,
             })
             .collect(),
         reads: AtomicUsize::new(0),

@@ -51,6 +51,7 @@ impl ServiceIndex for DynamoServiceIndex {
                     document,
                     version: number(item, "version").unwrap_or(0),
                     modified_ms: number(item, "modified_ms").unwrap_or(0),
+                    written_ms: number(item, "written_ms").unwrap_or(0),
                 });
             }
             start = out.last_evaluated_key;
@@ -70,6 +71,13 @@ impl ServiceIndexWriter for DynamoServiceIndex {
             .item("document", s(&entry.document))
             .item("version", n(entry.version))
             .item("modified_ms", n(entry.modified_ms))
+            .item("written_ms", n(entry.written_ms))
+            // The table's TTL: the reconcile writes the entry again well before this.
+            .item(
+                "expires_at",
+                n(gantry_core::clock::now_epoch_seconds()
+                    + gantry_core::registry::INDEX_ENTRY_DAYS * 24 * 3600),
+            )
             // A late event or reconcile never puts back an older write of the parameter.
             .condition_expression("attribute_not_exists(pk) OR modified_ms <= :m")
             .expression_attribute_values(":m", n(entry.modified_ms))

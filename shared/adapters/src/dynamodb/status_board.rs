@@ -14,6 +14,9 @@ use gantry_core::operate::{project, BoardRun, RowKind, StatusBoard};
 
 /// The projection's partition.
 const PARTITION: &str = "STATUS";
+/// How long a row outlives its run (the table's TTL): a stage that ran nothing for 400 days
+/// leaves `/gantry status` (docs/operations.md).
+const STATUS_ROW_SECONDS: i64 = 400 * 24 * 3600;
 
 impl Key {
     /// One row of the status projection.
@@ -44,13 +47,14 @@ pub(crate) async fn project_execution(table: &StateTable, execution: &Execution)
         };
         let written = table
             .update(&Key::status_row(kind, &run))
-            .update_expression("SET #run = :run, #at = :at, kind = :kind")
+            .update_expression("SET #run = :run, #at = :at, kind = :kind, expires_at = :expires")
             .condition_expression("attribute_not_exists(#at) OR #at <= :at")
             .expression_attribute_names("#run", "run")
             .expression_attribute_names("#at", "at")
             .expression_attribute_values(":run", s(json))
             .expression_attribute_values(":at", n(run.at))
             .expression_attribute_values(":kind", s("status_row"))
+            .expression_attribute_values(":expires", n(run.at + STATUS_ROW_SECONDS))
             .send()
             .await;
         if let Err(e) = conditional_write(&table.name, written) {

@@ -138,6 +138,7 @@ mod tests {
             document: r#"{"notify": {"channel": "C0SHOP"}}"#.into(),
             version,
             modified_ms: version * 1000,
+            written_ms: 0,
         }
     }
 

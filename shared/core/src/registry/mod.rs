@@ -47,7 +47,16 @@ pub struct IndexedService {
     /// When the parameter was last written (epoch milliseconds): versions restart at 1 when a
     /// parameter is deleted and created again, this does not go back.
     pub modified_ms: i64,
+    /// When this index entry was written (epoch milliseconds; 0 when unknown). The entry expires
+    /// `INDEX_ENTRY_DAYS` after (the table's TTL), and the reconcile writes it again once it is
+    /// `INDEX_REFRESH_DAYS` old, so it never lapses while its parameter exists.
+    pub written_ms: i64,
 }
+
+/// How long an index entry lives unless written again (the state table's TTL).
+pub const INDEX_ENTRY_DAYS: i64 = 30;
+/// How old an entry gets before the reconcile writes it again, well inside its life.
+pub const INDEX_REFRESH_DAYS: i64 = 7;
 
 /// The index of valid documents (the state table in production).
 pub trait ServiceIndex {

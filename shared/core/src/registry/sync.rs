@@ -110,8 +110,12 @@ pub async fn reconcile(
         let pipeline = pipeline_of(&parameter.name);
         listed.insert(pipeline.to_string());
         let held = indexed.get(pipeline);
+        let now_ms = crate::clock::now_epoch_millis();
+        let refresh_ms = super::INDEX_REFRESH_DAYS * 24 * 3600 * 1000;
         if held.is_some_and(|h| {
-            h.version == parameter.version && h.modified_ms == parameter.modified_ms
+            h.version == parameter.version
+                && h.modified_ms == parameter.modified_ms
+                && now_ms - h.written_ms < refresh_ms
         }) {
             continue;
         }
@@ -143,6 +147,7 @@ async fn apply(
                     document: parameter.value.clone(),
                     version: parameter.version,
                     modified_ms: parameter.modified_ms,
+                    written_ms: crate::clock::now_epoch_millis(),
                 })
                 .await?;
             report.written.push(pipeline);
@@ -299,6 +304,7 @@ mod tests {
                 document: VALID.into(),
                 version: 1,
                 modified_ms: 10,
+                written_ms: 0,
             })
             .await
             .unwrap();
@@ -308,6 +314,7 @@ mod tests {
                 document: "{}".into(),
                 version: 2,
                 modified_ms: 20,
+                written_ms: 0,
             })
             .await
             .unwrap();
@@ -321,5 +328,26 @@ mod tests {
         let again = reconcile(PATH, &store, &index).await.unwrap();
         assert!(again.written.is_empty() && again.removed.is_empty());
         assert_eq!(again.invalid.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_reconcile_writes_an_entry_again_before_the_tables_ttl_removes_it() {
+        let (store, index) = (Store::default(), Index::default());
+        store.set("shop", VALID, 1);
+        reconcile(PATH, &store, &index).await.unwrap();
+        let fresh = reconcile(PATH, &store, &index).await.unwrap();
+        assert!(
+            fresh.written.is_empty(),
+            "a fresh entry in step is left alone"
+        );
+        let mut aged = index.services().await.unwrap().remove(0);
+        aged.written_ms -= (super::super::INDEX_REFRESH_DAYS * 24 * 3600 + 1) * 1000;
+        index.put(&aged).await.unwrap();
+        let again = reconcile(PATH, &store, &index).await.unwrap();
+        assert_eq!(
+            again.written,
+            vec!["shop"],
+            "an entry a week old is written again"
+        );
     }
 }
