@@ -137,6 +137,8 @@ async fn a_succeeded_deployments_message_offers_to_roll_back_to_the_stages_previ
         )
         .item("kind", AttributeValue::S("status_row".into()))
         .item("at", AttributeValue::N("1767225000".into()))
+        // As the notifier writes it: every record expires (the table's TTL).
+        .item("expires_at", AttributeValue::N("1801785000".into()))
         .item(
             "run",
             AttributeValue::S(
