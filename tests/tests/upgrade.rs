@@ -1,0 +1,425 @@
+//! Upgrades that never drop work in flight: what an earlier release stored, finished by this one.
+//!
+//! `tests/fixtures/state/<release>/` holds what that release stored at each point a stack update
+//! may find work at (`<point>.json`: the state table's items as DynamoDB JSON, and the
+//! continuation token CodePipeline held). Each was written by that release's own code, driven
+//! to the point by `generate` below, never by hand. Each test here takes every release folder
+//! (so a later release only adds its folder), builds a fresh world, brings the outside world
+//! (ECS, the load balancer, the pipeline) to where the records say it was, loads the records
+//! into a fresh table, and proves the current code finishes the work.
+//!
+//! The records name one run's shop (its names, ARNs and execution id): the generator writes
+//! them as placeholders (`${green_target_group}`…) and each test puts the fresh shop's in. The
+//! deployment's `token_digest` is the SHA-256 of the continuation token, so it is computed again
+//! over the token with the fresh names: the one attribute a test derives rather than loads.
+//!
+//! Regenerate the current release's folder (only when cutting a release):
+//! `GANTRY_UPDATE_GOLDEN=1 cargo test -p gantry-tests --test upgrade generate`.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use gantry_core::traffic::HandOver;
+use gantry_tests::rig::{canary, rig, start, Rig};
+use gantry_tests::shifter::{invoke, run_to_end, write_command, Command};
+use gantry_tests::traffic::{job, Shop};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// The folder of every release's records.
+fn state_root() -> PathBuf {
+    gantry_tests::root().join("tests/fixtures/state")
+}
+
+/// The release this code is (`Cargo.toml`'s version): the folder `generate` writes.
+const RELEASE: &str = env!("CARGO_PKG_VERSION");
+
+/// The canary every deployment point runs: 10%, baking 2 seconds (long past when the records
+/// are loaded again, so the next check moves on).
+fn strategy() -> Value {
+    canary(2)
+}
+
+// ---------------------------------------------------------------------------------- records
+
+/// An attribute as DynamoDB JSON (`{"S": …}`, `{"N": …}`, …).
+fn to_json(v: &AttributeValue) -> Value {
+    match v {
+        AttributeValue::S(s) => json!({"S": s}),
+        AttributeValue::N(n) => json!({"N": n}),
+        AttributeValue::Bool(b) => json!({"BOOL": b}),
+        AttributeValue::Null(_) => json!({"NULL": true}),
+        AttributeValue::Ss(ss) => json!({"SS": ss}),
+        AttributeValue::Ns(ns) => json!({"NS": ns}),
+        AttributeValue::L(l) => json!({"L": l.iter().map(to_json).collect::<Vec<_>>()}),
+        AttributeValue::M(m) => json!({"M": item_json(m)}),
+        other => panic!("an attribute Gantry does not write: {other:?}"),
+    }
+}
+
+/// DynamoDB JSON back to an attribute.
+fn from_json(v: &Value) -> AttributeValue {
+    let (kind, value) = v
+        .as_object()
+        .and_then(|o| o.iter().next())
+        .expect("a typed attribute");
+    let strings = || -> Vec<String> {
+        value
+            .as_array()
+            .expect("a set")
+            .iter()
+            .map(|s| s.as_str().expect("a string").to_string())
+            .collect()
+    };
+    match kind.as_str() {
+        "S" => AttributeValue::S(value.as_str().expect("S").to_string()),
+        "N" => AttributeValue::N(value.as_str().expect("N").to_string()),
+        "BOOL" => AttributeValue::Bool(value.as_bool().expect("BOOL")),
+        "NULL" => AttributeValue::Null(true),
+        "SS" => AttributeValue::Ss(strings()),
+        "NS" => AttributeValue::Ns(strings()),
+        "L" => AttributeValue::L(value.as_array().expect("L").iter().map(from_json).collect()),
+        "M" => AttributeValue::M(item(value)),
+        other => panic!("unknown attribute type {other}"),
+    }
+}
+
+fn item_json(item: &HashMap<String, AttributeValue>) -> Value {
+    // Sorted, so a regenerated file differs only where a record did.
+    let sorted: std::collections::BTreeMap<_, _> =
+        item.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
+    json!(sorted)
+}
+
+fn item(v: &Value) -> HashMap<String, AttributeValue> {
+    v.as_object()
+        .expect("an item")
+        .iter()
+        .map(|(k, v)| (k.clone(), from_json(v)))
+        .collect()
+}
+
+/// Every item of `table`.
+async fn scan(shop: &Shop, table: &str) -> Vec<HashMap<String, AttributeValue>> {
+    let out = aws_sdk_dynamodb::Client::new(&shop.sdk)
+        .scan()
+        .table_name(table)
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("scan");
+    let mut items = out.items.unwrap_or_default();
+    items.sort_by_key(|i| format!("{:?}{:?}", i.get("pk"), i.get("sk")));
+    items
+}
+
+async fn put(shop: &Shop, table: &str, item: HashMap<String, AttributeValue>) {
+    aws_sdk_dynamodb::Client::new(&shop.sdk)
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .expect("put");
+}
+
+async fn delete_all(shop: &Shop, table: &str) {
+    for i in scan(shop, table).await {
+        aws_sdk_dynamodb::Client::new(&shop.sdk)
+            .delete_item()
+            .table_name(table)
+            .key("pk", i["pk"].clone())
+            .key("sk", i["sk"].clone())
+            .send()
+            .await
+            .expect("delete");
+    }
+}
+
+// ------------------------------------------------------------------------------ placeholders
+
+/// The run-specific values a shop's records name, each with its placeholder; longest first, so
+/// an ARN is replaced before the shop name inside it.
+fn names(shop: &Shop, execution: &str) -> Vec<(String, String)> {
+    let mut names = vec![
+        ("blue_target_group", shop.blue_target_group.clone()),
+        ("green_target_group", shop.green_target_group.clone()),
+        ("listener", shop.listener.clone()),
+        ("rule", shop.rule.clone()),
+        ("vpc", shop.vpc.clone()),
+        ("execution", execution.to_string()),
+        ("shop", shop.name.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (format!("${{{k}}}"), v))
+    .collect::<Vec<_>>();
+    names.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
+    names
+}
+
+/// `text` with each of the shop's values replaced by its placeholder.
+fn to_placeholders(text: &str, names: &[(String, String)]) -> String {
+    names
+        .iter()
+        .fold(text.to_string(), |t, (placeholder, value)| {
+            t.replace(value, placeholder)
+        })
+}
+
+/// `text` with each placeholder replaced by the fresh shop's value.
+fn from_placeholders(text: &str, names: &[(String, String)]) -> String {
+    names
+        .iter()
+        .fold(text.to_string(), |t, (placeholder, value)| {
+            t.replace(placeholder, value)
+        })
+}
+
+// -------------------------------------------------------------------------------- the points
+
+/// A deployment's point as a release stored it: its records and the token CodePipeline held.
+struct Stored {
+    release: String,
+    point: String,
+    items: Vec<Value>,
+    token: String,
+}
+
+/// Every release's record of `point`.
+fn every_release(point: &str) -> Vec<Stored> {
+    let mut releases: Vec<PathBuf> = std::fs::read_dir(state_root())
+        .expect("tests/fixtures/state")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    releases.sort();
+    let stored: Vec<Stored> = releases
+        .into_iter()
+        .map(|dir| {
+            let path = dir.join(format!("{point}.json"));
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let v: Value = serde_json::from_str(&text).expect("JSON");
+            Stored {
+                release: dir.file_name().unwrap().to_string_lossy().into_owned(),
+                point: point.to_string(),
+                items: v["items"].as_array().expect("items").clone(),
+                token: v["continuation_token"].as_str().unwrap_or_default().into(),
+            }
+        })
+        .collect();
+    assert!(!stored.is_empty(), "no release folder holds {point}");
+    stored
+}
+
+/// Writes `point`'s records: what the code stored in `rig`'s table, with the token of the
+/// continuation CodePipeline holds.
+fn write_point(
+    point: &str,
+    rig: &Rig,
+    execution: &str,
+    items: &[HashMap<String, AttributeValue>],
+    token: &str,
+) {
+    let names = names(&rig.shop, execution);
+    let items: Vec<Value> = items
+        .iter()
+        .map(|i| {
+            let v = item_json(i).to_string();
+            serde_json::from_str(&to_placeholders(&v, &names)).expect("JSON")
+        })
+        .collect();
+    for i in &items {
+        assert!(i.get("expires_at").is_some(), "every record expires: {i}");
+    }
+    let dir = state_root().join(RELEASE);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let mut file = Map::new();
+    file.insert("written_by".into(), json!(RELEASE));
+    file.insert("point".into(), json!(point));
+    file.insert("strategy".into(), strategy());
+    file.insert("items".into(), json!(items));
+    file.insert(
+        "continuation_token".into(),
+        json!(to_placeholders(token, &names)),
+    );
+    let text = serde_json::to_string_pretty(&Value::Object(file)).expect("JSON") + "\n";
+    std::fs::write(dir.join(format!("{point}.json")), text).expect("write");
+}
+
+/// Invokes the canary until green has its 10% and the deployment handed over: (the first job,
+/// the continuation CodePipeline then holds).
+async fn at_ten(rig: &Rig) -> (Value, Value) {
+    let first = start(rig, strategy()).await;
+    let mut current = first.clone();
+    for _ in 0..10 {
+        invoke(&*rig.shifter, &current["event"]).await;
+        let next = job(current["job_id"].as_str().expect("job id")).await["next_job"].clone();
+        if rig.shop.weights(false).await == (90, 10) {
+            return (first, next);
+        }
+        current = next;
+    }
+    panic!("green never got its 10%");
+}
+
+/// The token a job event continues with.
+fn token_of(job: &Value) -> String {
+    job["event"]["CodePipeline.job"]["data"]["continuationToken"]
+        .as_str()
+        .expect("a continuation token")
+        .to_string()
+}
+
+/// Invokes `next` once (a check), returning the continuation after it.
+async fn step(rig: &Rig, next: &Value) -> Value {
+    invoke(&*rig.shifter, &next["event"]).await;
+    let view = job(next["job_id"].as_str().expect("job id")).await;
+    assert_eq!(view["status"], "Continued", "{view}");
+    view["next_job"].clone()
+}
+
+/// A click, as the approval function writes it into the deployment record.
+async fn control(rig: &Rig, deployment: &str, command: &str, version: u32) {
+    let command = Command {
+        command,
+        at: gantry_core::clock::now_epoch_seconds() as u64,
+        version: Some(version),
+        minutes: Some(0),
+    };
+    write_command(&rig.shop, &rig.table, deployment, &command).await;
+}
+
+/// Drives a fresh rig to `point`: (the first job, the continuation CodePipeline holds there).
+async fn drive_to(rig: &Rig, point: &str) -> (Value, Value) {
+    let (first, next) = at_ten(rig).await;
+    let deployment = first["job_id"].as_str().expect("job id").to_string();
+    match point {
+        "mid_canary" => (first, next),
+        "paused" => {
+            control(rig, &deployment, "pause", 0).await;
+            let next = step(rig, &next).await;
+            (first, next)
+        }
+        other => panic!("no such point {other}"),
+    }
+}
+
+/// The current code, in a fresh world brought to where `stored` was: the outside world driven
+/// there, the table then holding only `stored`'s records, and CodePipeline holding its token.
+/// Returns (rig, the deployment id, the continuation job to invoke).
+async fn loaded(stored: &Stored) -> (Rig, String, Value) {
+    let rig = rig().await;
+    let (first, _abandoned) = drive_to(&rig, &stored.point).await;
+    let execution = rig
+        .shop
+        .execution_of(first["job_id"].as_str().unwrap())
+        .await;
+    let names = names(&rig.shop, &execution);
+    delete_all(&rig.shop, &rig.table).await;
+    let token = from_placeholders(&stored.token, &names);
+    let mut deployment = None;
+    for i in &stored.items {
+        let mut record =
+            item(&serde_json::from_str(&from_placeholders(&i.to_string(), &names)).unwrap());
+        if let (Some(AttributeValue::S(pk)), Some(AttributeValue::N(seq))) =
+            (record.get("pk"), record.get("token_seq"))
+        {
+            if pk.starts_with("DEPLOYMENT#") && record.contains_key("state") {
+                deployment = Some(pk.trim_start_matches("DEPLOYMENT#").to_string());
+                let seq: u32 = seq.parse().unwrap();
+                record.insert(
+                    "token_digest".into(),
+                    AttributeValue::S(HandOver::of(seq, &token).digest),
+                );
+            }
+        }
+        put(&rig.shop, &rig.table, record).await;
+    }
+    let deployment =
+        deployment.unwrap_or_else(|| panic!("{}: no deployment record", stored.release));
+    let user_parameters = rig
+        .shop
+        .user_parameters(gantry_tests::shifter::NEW_IMAGE, strategy());
+    let next = gantry_tests::http::post(
+        &format!("{}/_gantry/codepipeline/jobs", gantry_tests::emulator_url()),
+        &json!({"pipeline": rig.shop.pipeline, "stage": "Deploy", "action": "Deploy",
+                "execution_id": execution,
+                "user_parameters": user_parameters.to_string(),
+                "continuation_token": token}),
+    )
+    .await;
+    (rig, deployment, next)
+}
+
+// --------------------------------------------------------------------------------- generate
+
+/// Writes this release's records at each point (only with GANTRY_UPDATE_GOLDEN set).
+#[tokio::test]
+async fn generate() {
+    if std::env::var_os("GANTRY_UPDATE_GOLDEN").is_none() {
+        return;
+    }
+    for point in ["mid_canary", "paused"] {
+        let rig = rig().await;
+        let (first, next) = drive_to(&rig, point).await;
+        let execution = rig
+            .shop
+            .execution_of(first["job_id"].as_str().unwrap())
+            .await;
+        let items = scan(&rig.shop, &rig.table).await;
+        write_point(point, &rig, &execution, &items, &token_of(&next));
+    }
+}
+
+// ------------------------------------------------------------------------------------ tests
+
+#[tokio::test]
+async fn a_canary_at_ten_percent_goes_on_to_a_hundred() {
+    for stored in every_release("mid_canary") {
+        let (rig, _deployment, next) = loaded(&stored).await;
+        assert_eq!(rig.shop.weights(false).await, (90, 10));
+        let views = run_to_end(&rig.shifter, &next).await;
+        assert_eq!(
+            views.last().unwrap()["status"],
+            "Succeeded",
+            "{}: {views:#?}",
+            stored.release
+        );
+        assert_eq!(
+            rig.shop.weights(false).await,
+            (0, 100),
+            "{}",
+            stored.release
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_paused_canary_stays_paused_and_resumes_on_a_click() {
+    for stored in every_release("paused") {
+        let (rig, deployment, next) = loaded(&stored).await;
+        // Past its bake, and still held: the pause was read from the old record.
+        let next = step(&rig, &next).await;
+        assert_eq!(
+            rig.shop.weights(false).await,
+            (90, 10),
+            "{}",
+            stored.release
+        );
+        // Resume, at the controls' version the old message showed (the pause made it 1).
+        control(&rig, &deployment, "resume", 1).await;
+        let views = run_to_end(&rig.shifter, &next).await;
+        assert_eq!(
+            views.last().unwrap()["status"],
+            "Succeeded",
+            "{}",
+            stored.release
+        );
+        assert_eq!(
+            rig.shop.weights(false).await,
+            (0, 100),
+            "{}",
+            stored.release
+        );
+    }
+}
