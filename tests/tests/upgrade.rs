@@ -19,8 +19,8 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use gantry_core::traffic::HandOver;
 use gantry_tests::rig::{canary, rig, start, Rig};
-use gantry_tests::shifter::{invoke, run_to_end, write_command, Command};
-use gantry_tests::traffic::{job, Shop};
+use gantry_tests::shifter::{invoke, lambda_event, run_to_end, write_command, Command};
+use gantry_tests::traffic::{failure_message, job, Shop};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -300,6 +300,17 @@ async fn drive_to(rig: &Rig, point: &str) -> (Value, Value) {
             let next = step(rig, &next).await;
             (first, next)
         }
+        "rolling_back" => {
+            // An alarm fires, and the rollback cannot move the weights (ELB down for longer
+            // than the invocation): the invocation fails, the record says rolling back, and
+            // CodePipeline still holds the same continuation for Lambda's retry.
+            rig.shop.fail_listener_calls("ModifyListener", 1000).await;
+            rig.shop.set_alarm(&rig.shop.alarms[0], "ALARM").await;
+            let r = traffic_shifter::handle(&*rig.shifter, lambda_event(&next["event"])).await;
+            assert!(r.is_err(), "the rollback could not finish: {r:?}");
+            rig.shop.fail_listener_calls("ModifyListener", 0).await;
+            (first, next)
+        }
         other => panic!("no such point {other}"),
     }
 }
@@ -359,7 +370,7 @@ async fn generate() {
     if std::env::var_os("GANTRY_UPDATE_GOLDEN").is_none() {
         return;
     }
-    for point in ["mid_canary", "paused"] {
+    for point in ["mid_canary", "paused", "rolling_back"] {
         let rig = rig().await;
         let (first, next) = drive_to(&rig, point).await;
         let execution = rig
@@ -422,4 +433,53 @@ async fn a_paused_canary_stays_paused_and_resumes_on_a_click() {
             stored.release
         );
     }
+}
+
+#[tokio::test]
+async fn a_rollback_under_way_is_finished_with_its_reason() {
+    for stored in every_release("rolling_back") {
+        let (rig, deployment, next) = loaded(&stored).await;
+        // The alarm is back to OK: the rollback goes on because the record says so.
+        rig.shop.set_alarm(&rig.shop.alarms[0], "OK").await;
+        // The failed invocation's lease runs out before Lambda's retry takes over.
+        tokio::time::sleep(rig.shifter.slice + gantry_core::traffic::steps::turn::LEASE_MARGIN)
+            .await;
+        let views = run_to_end(&rig.shifter, &next).await;
+        let message = failure_message(&views);
+        assert!(
+            message.starts_with("rolled back at 10% green"),
+            "{}: {message}",
+            stored.release
+        );
+        assert!(
+            message.contains(&rig.shop.alarms[0]),
+            "the recorded reason: {message}"
+        );
+        assert_eq!(
+            rig.shop.weights(false).await,
+            (100, 0),
+            "{}",
+            stored.release
+        );
+        let record = gantry_tests::shifter::deployment_record(&rig.shop, &rig.table, &deployment)
+            .await
+            .expect("record");
+        assert_eq!(record["status"].as_s().unwrap(), "rolled_back");
+    }
+}
+
+/// A deployment a newer release wrote (a schema above this code's) is not continued from a
+/// guess: the next continuation rolls it back, saying why.
+#[tokio::test]
+async fn a_deployment_a_newer_release_wrote_is_rolled_back_saying_why() {
+    let mut stored = every_release("mid_canary").remove(0);
+    let newer = (gantry_core::schema::SCHEMA_VERSION + 1).to_string();
+    for i in &mut stored.items {
+        i["schema"] = json!({"N": newer});
+    }
+    let (rig, _deployment, next) = loaded(&stored).await;
+    let views = run_to_end(&rig.shifter, &next).await;
+    let message = failure_message(&views);
+    assert!(message.contains("newer Gantry"), "{message}");
+    assert_eq!(rig.shop.weights(false).await, (100, 0));
 }
