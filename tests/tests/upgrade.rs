@@ -483,3 +483,212 @@ async fn a_deployment_a_newer_release_wrote_is_rolled_back_saying_why() {
     assert!(message.contains("newer Gantry"), "{message}");
     assert_eq!(rig.shop.weights(false).await, (100, 0));
 }
+
+// ------------------------------------------------------------------------- a parked push
+
+const GITHUB_SECRET: &str = "github-webhook-secret";
+
+/// The webhook with a table, a retry queue and one pipeline its route sends pushes to.
+struct Hook {
+    webhook: webhook::Webhook,
+    sdk: aws_config::SdkConfig,
+    table: String,
+    queue: String,
+    pipeline: String,
+}
+
+async fn hook() -> Hook {
+    use gantry_tests::aws::{create_pipeline, function_start_as, sdk, table_and_secret};
+    use gantry_tests::iam::{function_key, Stack};
+    let sdk = sdk().await;
+    let (table, secret) =
+        table_and_secret(&sdk, &json!({"github_webhook_secrets": [GITHUB_SECRET]})).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let (queue, queue_arn) =
+        gantry_tests::topic::create_queue(&sqs, &gantry_tests::unique("gantry-retry")).await;
+    let pipeline = gantry_tests::unique("api");
+    create_pipeline(&sdk, &pipeline, "Source", &["Build"]).await;
+    let routes = json!([{"provider": "github", "repository": "Codertocat/Hello-World",
+        "branches": ["master"], "pipeline": pipeline, "source_action": "Source"}]);
+    let env: HashMap<String, String> = HashMap::from([
+        ("GANTRY_SECRETS_ARN".into(), secret.clone()),
+        ("GANTRY_TABLE".into(), table.clone()),
+        ("GANTRY_ROUTES".into(), routes.to_string()),
+        ("GANTRY_RETRY_QUEUE_URL".into(), queue.clone()),
+    ]);
+    let config = gantry_core::config::WebhookConfig::from_env(&env).expect("config");
+    let stack = Stack {
+        retry_queue: Some((queue.clone(), queue_arn)),
+        ..Stack::for_pipeline(&pipeline, &table, &secret)
+    };
+    let (own, secrets) = function_start_as(function_key("webhook", &stack).await, &stack).await;
+    let clients = webhook::Clients::new(&own, &config);
+    let webhook = webhook::build(config, &secrets, clients).expect("webhook");
+    Hook {
+        webhook,
+        sdk,
+        table,
+        queue,
+        pipeline,
+    }
+}
+
+/// CodePipeline's StartPipelineExecution fails `count` times for `pipeline`.
+async fn fail_starts(pipeline: &str, count: u32) {
+    gantry_tests::http::post(
+        &format!(
+            "{}/_gantry/codepipeline/start-faults",
+            gantry_tests::emulator_url()
+        ),
+        &json!({"pipeline": pipeline, "error": "ServiceUnavailableException", "count": count}),
+    )
+    .await;
+}
+
+/// GitHub's signed push of the real payload, to master of Codertocat/Hello-World.
+async fn push(h: &Hook) -> Value {
+    use base64::Engine;
+    let body = gantry_tests::fixture("github/push-with-new-branch.json");
+    let signature = format!(
+        "sha256={}",
+        gantry_core::signature::hmac_sha256_hex(GITHUB_SECRET.as_bytes(), &[&body])
+    );
+    let mut event = gantry_tests::fixture_json("aws/example-apigw-v2-request-no-authorizer.json");
+    event["requestContext"]["http"]["method"] = json!("POST");
+    event["headers"] = json!({"x-github-event": "push", "x-github-delivery": "d-upgrade",
+        "x-hub-signature-256": signature, "content-type": "application/json"});
+    event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(&body));
+    event["isBase64Encoded"] = json!(true);
+    let request = lambda_http::request::from_str(&event.to_string()).expect("request");
+    let response = webhook::handle(&h.webhook, request).await;
+    let lambda_http::Body::Text(t) = response.body() else {
+        panic!("a JSON answer");
+    };
+    serde_json::from_str(t).expect("JSON")
+}
+
+/// The retry queue's messages as the SQS event source delivers them.
+async fn queued(h: &Hook) -> Value {
+    let out = aws_sdk_sqs::Client::new(&h.sdk)
+        .receive_message()
+        .queue_url(&h.queue)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .expect("receive");
+    let records: Vec<Value> = out
+        .messages()
+        .iter()
+        .map(|m| {
+            json!({"messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
+                   "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs",
+                   "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:retry", "awsRegion": "us-east-1"})
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// Writes the parked push point: the queue's message body and the table's items.
+async fn generate_parked_push() {
+    let h = hook().await;
+    fail_starts(&h.pipeline, 1000).await;
+    let answer = push(&h).await;
+    assert_eq!(answer["queued"], true, "{answer}");
+    let event = queued(&h).await;
+    let body = event["Records"][0]["body"]
+        .as_str()
+        .expect("one parked push");
+    let names = vec![("${pipeline}".to_string(), h.pipeline.clone())];
+    let items: Vec<Value> = scan_table(&h.sdk, &h.table)
+        .await
+        .iter()
+        .map(|i| serde_json::from_str(&to_placeholders(&item_json(i).to_string(), &names)).unwrap())
+        .collect();
+    for i in &items {
+        assert!(i.get("expires_at").is_some(), "every record expires: {i}");
+    }
+    let file = json!({"written_by": RELEASE, "point": "parked_push", "items": items,
+                      "queue_body": to_placeholders(body, &names)});
+    let dir = state_root().join(RELEASE);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let text = serde_json::to_string_pretty(&file).expect("JSON") + "\n";
+    std::fs::write(dir.join("parked_push.json"), text).expect("write");
+    fail_starts(&h.pipeline, 0).await;
+}
+
+async fn scan_table(
+    sdk: &aws_config::SdkConfig,
+    table: &str,
+) -> Vec<HashMap<String, AttributeValue>> {
+    let mut items = aws_sdk_dynamodb::Client::new(sdk)
+        .scan()
+        .table_name(table)
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("scan")
+        .items
+        .unwrap_or_default();
+    items.sort_by_key(|i| format!("{:?}{:?}", i.get("pk"), i.get("sk")));
+    items
+}
+
+#[tokio::test]
+async fn a_parked_push_is_started_once_by_the_new_code() {
+    if std::env::var_os("GANTRY_UPDATE_GOLDEN").is_some() {
+        generate_parked_push().await;
+    }
+    let mut releases: Vec<PathBuf> = std::fs::read_dir(state_root())
+        .expect("tests/fixtures/state")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    releases.sort();
+    for dir in releases {
+        let stored: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("parked_push.json")).expect("parked_push.json"),
+        )
+        .expect("JSON");
+        let h = hook().await;
+        let names = vec![("${pipeline}".to_string(), h.pipeline.clone())];
+        for i in stored["items"].as_array().expect("items") {
+            let record =
+                item(&serde_json::from_str(&from_placeholders(&i.to_string(), &names)).unwrap());
+            aws_sdk_dynamodb::Client::new(&h.sdk)
+                .put_item()
+                .table_name(&h.table)
+                .set_item(Some(record))
+                .send()
+                .await
+                .expect("put");
+        }
+        let body = from_placeholders(stored["queue_body"].as_str().expect("queue_body"), &names);
+        aws_sdk_sqs::Client::new(&h.sdk)
+            .send_message()
+            .queue_url(&h.queue)
+            .message_body(body)
+            .send()
+            .await
+            .expect("send");
+        let event = queued(&h).await;
+        // Delivered twice (at least once): started once.
+        for _ in 0..2 {
+            let out = webhook::handle_event(&h.webhook, event.clone(), "req-sqs").await;
+            assert_eq!(
+                out["batchItemFailures"],
+                json!([]),
+                "{}: {out}",
+                dir.display()
+            );
+        }
+        let starts = gantry_tests::aws::recorded_starts(&h.pipeline).await;
+        let executions: std::collections::BTreeSet<&str> = starts
+            .iter()
+            .filter_map(|s| s["execution_id"].as_str())
+            .collect();
+        assert_eq!(executions.len(), 1, "{}: {starts:?}", dir.display());
+        assert_eq!(
+            starts[0]["sourceRevisions"][0]["revisionValue"],
+            "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
+        );
+    }
+}
