@@ -692,3 +692,177 @@ async fn a_parked_push_is_started_once_by_the_new_code() {
         );
     }
 }
+
+// ------------------------------------------------------------------- a pending prod approval
+
+/// The attributes that hold a time: a loaded record is moved forward by the time since it was
+/// written (the approval waits as long, relative to now, as when it was stored; its 7 days
+/// would otherwise have run out before this test runs).
+const TIMES: [&str; 4] = [
+    "requested_at",
+    "approval_expires_at",
+    "post_lease_until",
+    "expires_at",
+];
+
+fn shifted(
+    mut record: HashMap<String, AttributeValue>,
+    by: i64,
+) -> HashMap<String, AttributeValue> {
+    for name in TIMES {
+        if let Some(AttributeValue::N(n)) = record.get(name) {
+            let moved = n.parse::<i64>().expect("a time") + by;
+            record.insert(name.to_string(), AttributeValue::N(moved.to_string()));
+        }
+    }
+    record
+}
+
+/// The raw value of the first button `action_id` of `message` (its version stamp and all).
+fn raw_button(message: &Value, action_id: &str) -> String {
+    message["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .find(|e| e["action_id"] == action_id)
+        .and_then(|e| e["value"].as_str().map(str::to_string))
+        .expect("the button")
+}
+
+/// Writes the pending approval point: its records, the posted request (with its buttons' values)
+/// and CodePipeline's token.
+async fn generate_pending_approval() {
+    use gantry_tests::approval::{approval_waits, latest_message, request_posted, world, Setup};
+    let w = world(Setup::default()).await;
+    let seeded = approval_waits(&w, json!({})).await;
+    request_posted(&w).await;
+    let message = latest_message(&w).await;
+    let names = vec![
+        ("${execution}".to_string(), w.execution_id.clone()),
+        ("${pipeline}".to_string(), w.pipeline.clone()),
+        (
+            "${message_ts}".to_string(),
+            message["ts"].as_str().expect("ts").to_string(),
+        ),
+    ];
+    let items: Vec<Value> = scan_table(&w.sdk, &w.table)
+        .await
+        .iter()
+        .map(|i| serde_json::from_str(&to_placeholders(&item_json(i).to_string(), &names)).unwrap())
+        .collect();
+    for i in &items {
+        assert!(i.get("expires_at").is_some(), "every record expires: {i}");
+    }
+    let message = json!({"channel": message["channel"], "text": message["text"], "blocks": message["blocks"]});
+    let file = json!({"written_by": RELEASE, "point": "pending_approval",
+        "written_at": gantry_core::clock::now_epoch_seconds(),
+        "items": items, "token": seeded["token"],
+        "message": serde_json::from_str::<Value>(&to_placeholders(&message.to_string(), &names)).unwrap()});
+    let dir = state_root().join(RELEASE);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let text = serde_json::to_string_pretty(&file).expect("JSON") + "\n";
+    std::fs::write(dir.join("pending_approval.json"), text).expect("write");
+}
+
+#[tokio::test]
+async fn a_pending_approval_is_approved_from_the_button_the_old_release_posted() {
+    use gantry_tests::approval::{
+        approval_waits, approvals, click_answered, private_replies, record, world, Clicked, Setup,
+        JANE,
+    };
+    if std::env::var_os("GANTRY_UPDATE_GOLDEN").is_some() {
+        generate_pending_approval().await;
+    }
+    let mut releases: Vec<PathBuf> = std::fs::read_dir(state_root())
+        .expect("tests/fixtures/state")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    releases.sort();
+    for dir in releases {
+        let stored: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("pending_approval.json"))
+                .expect("pending_approval.json"),
+        )
+        .expect("JSON");
+        // A fresh world: the pipeline waits at its Prod approval under the stored token, and
+        // the channel holds the request as the old release posted it.
+        let w = world(Setup::default()).await;
+        approval_waits(&w, json!({"token": stored["token"]})).await;
+        let mut names = vec![
+            ("${execution}".to_string(), w.execution_id.clone()),
+            ("${pipeline}".to_string(), w.pipeline.clone()),
+        ];
+        let message: Value =
+            serde_json::from_str(&from_placeholders(&stored["message"].to_string(), &names))
+                .unwrap();
+        let posted: Value = reqwest::Client::new()
+            .post(format!("{}/chat.postMessage", w.slack.api_url()))
+            .bearer_auth("xoxb-approval-tests")
+            .json(&message)
+            .send()
+            .await
+            .expect("post")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(posted["ok"], true, "{posted}");
+        names.push((
+            "${message_ts}".to_string(),
+            posted["ts"].as_str().unwrap().to_string(),
+        ));
+        let by = gantry_core::clock::now_epoch_seconds()
+            - stored["written_at"].as_i64().expect("written_at");
+        for table_item in scan_table(&w.sdk, &w.table).await {
+            aws_sdk_dynamodb::Client::new(&w.sdk)
+                .delete_item()
+                .table_name(&w.table)
+                .key("pk", table_item["pk"].clone())
+                .key("sk", table_item["sk"].clone())
+                .send()
+                .await
+                .expect("delete");
+        }
+        let mut id = None;
+        for i in stored["items"].as_array().expect("items") {
+            let record = shifted(
+                item(&serde_json::from_str(&from_placeholders(&i.to_string(), &names)).unwrap()),
+                by,
+            );
+            if let Some(AttributeValue::S(pk)) = record.get("pk") {
+                if let Some(found) = pk.strip_prefix("APPROVAL#") {
+                    id = Some(found.to_string());
+                }
+            }
+            aws_sdk_dynamodb::Client::new(&w.sdk)
+                .put_item()
+                .table_name(&w.table)
+                .set_item(Some(record))
+                .send()
+                .await
+                .expect("put");
+        }
+        let id = id.expect("an approval record");
+        // Approve, with the value the old release put on its button.
+        let value = raw_button(&message, gantry_core::approval::interaction::APPROVE);
+        click_answered(
+            &w,
+            Clicked::new(JANE, gantry_core::approval::interaction::APPROVE, &value),
+        )
+        .await;
+        let decided = &approvals(&w).await[0];
+        assert_eq!(
+            decided["status"],
+            "Approved",
+            "{}: {decided}",
+            dir.display()
+        );
+        assert_eq!(decided["put_attempts"], 1);
+        assert_eq!(record(&w, &id).await["status"], "approved");
+        assert!(
+            private_replies(&w).await.is_empty(),
+            "{:?}",
+            private_replies(&w).await
+        );
+    }
+}
