@@ -18,8 +18,10 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use gantry_core::traffic::HandOver;
-use gantry_tests::rig::{canary, rig, start, Rig};
-use gantry_tests::shifter::{invoke, lambda_event, run_to_end, write_command, Command};
+use gantry_tests::rig::{canary, rig, started, Rig};
+use gantry_tests::shifter::{
+    invoke, lambda_event, run_to_end, write_command, Command, Setup, NEW_IMAGE,
+};
 use gantry_tests::traffic::{failure_message, job, Shop};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -40,6 +42,60 @@ fn strategy() -> Value {
 }
 
 // ---------------------------------------------------------------------------------- records
+
+/// A shifter's world at a point: the rig, the deployment's `UserParameters`, and what else the
+/// records may name (placeholder, value).
+struct Scene {
+    rig: Rig,
+    params: Value,
+    extra: Vec<(&'static str, String)>,
+}
+
+impl std::ops::Deref for Scene {
+    type Target = Rig;
+    fn deref(&self) -> &Rig {
+        &self.rig
+    }
+}
+
+/// The world `point` happens in: the shop and a canary of NEW_IMAGE; for `hook_in_progress`,
+/// with a test listener and a lifecycle hook at POST_TEST_TRAFFIC_SHIFT that answers
+/// IN_PROGRESS twice (as `tests/tests/lifecycle_hooks.rs` sets it up).
+async fn scene(point: &str) -> Scene {
+    if point != "hook_in_progress" {
+        let rig = rig().await;
+        let params = rig.shop.user_parameters(NEW_IMAGE, strategy());
+        return Scene {
+            rig,
+            params,
+            extra: vec![],
+        };
+    }
+    let mut setup = Setup::new("hk", &json!({})).await;
+    let test_listener = setup.shop.add_test_listener().await;
+    let hook = format!(
+        "arn:aws:lambda:us-east-1:123456789012:function:{}",
+        gantry_tests::unique("smoke")
+    );
+    gantry_tests::http::post(
+        &format!("{}/_gantry/lambda/functions", gantry_tests::emulator_url()),
+        &json!({"function": hook, "tags": {gantry_tests::iam::HUB_TAG: gantry_tests::iam::HUB},
+                "command": ["python3", format!("{}/hooks/ecs_smoke_hook.py", env!("CARGO_MANIFEST_DIR"))]}),
+    )
+    .await;
+    setup.stack.parameters[0]["DevTestListenerArn"] = json!(test_listener);
+    let rig = started(setup).await;
+    let mut params = rig.shop.user_parameters(NEW_IMAGE, strategy());
+    params["test_listener_arn"] = json!(test_listener);
+    params["lifecycle_hooks"] = json!([{"hook_target_arn": hook,
+        "lifecycle_stages": ["POST_TEST_TRAFFIC_SHIFT"],
+        "hook_details": {"mode": "in_progress", "in_progress_times": 2, "callback_delay": 1}}]);
+    Scene {
+        rig,
+        params,
+        extra: vec![("test_listener", test_listener), ("hook", hook)],
+    }
+}
 
 /// An attribute as DynamoDB JSON (`{"S": …}`, `{"N": …}`, …).
 fn to_json(v: &AttributeValue) -> Value {
@@ -139,7 +195,8 @@ async fn delete_all(shop: &Shop, table: &str) {
 
 /// The run-specific values a shop's records name, each with its placeholder; longest first, so
 /// an ARN is replaced before the shop name inside it.
-fn names(shop: &Shop, execution: &str) -> Vec<(String, String)> {
+fn names(scene: &Scene, execution: &str) -> Vec<(String, String)> {
+    let shop = &scene.rig.shop;
     let mut names = vec![
         ("blue_target_group", shop.blue_target_group.clone()),
         ("green_target_group", shop.green_target_group.clone()),
@@ -150,6 +207,7 @@ fn names(shop: &Shop, execution: &str) -> Vec<(String, String)> {
         ("shop", shop.name.clone()),
     ]
     .into_iter()
+    .chain(scene.extra.iter().map(|(k, v)| (*k, v.clone())))
     .map(|(k, v)| (format!("${{{k}}}"), v))
     .collect::<Vec<_>>();
     names.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
@@ -182,6 +240,7 @@ struct Stored {
     point: String,
     items: Vec<Value>,
     token: String,
+    user_parameters: String,
 }
 
 /// Every release's record of `point`.
@@ -204,6 +263,10 @@ fn every_release(point: &str) -> Vec<Stored> {
                 point: point.to_string(),
                 items: v["items"].as_array().expect("items").clone(),
                 token: v["continuation_token"].as_str().unwrap_or_default().into(),
+                user_parameters: v["user_parameters"]
+                    .as_str()
+                    .expect("user_parameters")
+                    .into(),
             }
         })
         .collect();
@@ -215,12 +278,12 @@ fn every_release(point: &str) -> Vec<Stored> {
 /// continuation CodePipeline holds.
 fn write_point(
     point: &str,
-    rig: &Rig,
+    rig: &Scene,
     execution: &str,
     items: &[HashMap<String, AttributeValue>],
     token: &str,
 ) {
-    let names = names(&rig.shop, execution);
+    let names = names(rig, execution);
     let items: Vec<Value> = items
         .iter()
         .map(|i| {
@@ -236,7 +299,10 @@ fn write_point(
     let mut file = Map::new();
     file.insert("written_by".into(), json!(RELEASE));
     file.insert("point".into(), json!(point));
-    file.insert("strategy".into(), strategy());
+    file.insert(
+        "user_parameters".into(),
+        json!(to_placeholders(&rig.params.to_string(), &names)),
+    );
     file.insert("items".into(), json!(items));
     file.insert(
         "continuation_token".into(),
@@ -248,8 +314,8 @@ fn write_point(
 
 /// Invokes the canary until green has its 10% and the deployment handed over: (the first job,
 /// the continuation CodePipeline then holds).
-async fn at_ten(rig: &Rig) -> (Value, Value) {
-    let first = start(rig, strategy()).await;
+async fn at_ten(rig: &Scene) -> (Value, Value) {
+    let first = rig.shop.start_job(&rig.params, json!([])).await;
     let mut current = first.clone();
     for _ in 0..10 {
         invoke(&*rig.shifter, &current["event"]).await;
@@ -290,7 +356,13 @@ async fn control(rig: &Rig, deployment: &str, command: &str, version: u32) {
 }
 
 /// Drives a fresh rig to `point`: (the first job, the continuation CodePipeline holds there).
-async fn drive_to(rig: &Rig, point: &str) -> (Value, Value) {
+async fn drive_to(rig: &Scene, point: &str) -> (Value, Value) {
+    if point == "hook_in_progress" {
+        // The hook at POST_TEST_TRAFFIC_SHIFT answers IN_PROGRESS: the invocation hands over.
+        let first = rig.shop.start_job(&rig.params, json!([])).await;
+        let next = step(rig, &first).await;
+        return (first, next);
+    }
     let (first, next) = at_ten(rig).await;
     let deployment = first["job_id"].as_str().expect("job id").to_string();
     match point {
@@ -318,14 +390,14 @@ async fn drive_to(rig: &Rig, point: &str) -> (Value, Value) {
 /// The current code, in a fresh world brought to where `stored` was: the outside world driven
 /// there, the table then holding only `stored`'s records, and CodePipeline holding its token.
 /// Returns (rig, the deployment id, the continuation job to invoke).
-async fn loaded(stored: &Stored) -> (Rig, String, Value) {
-    let rig = rig().await;
+async fn loaded(stored: &Stored) -> (Scene, String, Value) {
+    let rig = scene(&stored.point).await;
     let (first, _abandoned) = drive_to(&rig, &stored.point).await;
     let execution = rig
         .shop
         .execution_of(first["job_id"].as_str().unwrap())
         .await;
-    let names = names(&rig.shop, &execution);
+    let names = names(&rig, &execution);
     delete_all(&rig.shop, &rig.table).await;
     let token = from_placeholders(&stored.token, &names);
     let mut deployment = None;
@@ -348,14 +420,12 @@ async fn loaded(stored: &Stored) -> (Rig, String, Value) {
     }
     let deployment =
         deployment.unwrap_or_else(|| panic!("{}: no deployment record", stored.release));
-    let user_parameters = rig
-        .shop
-        .user_parameters(gantry_tests::shifter::NEW_IMAGE, strategy());
+    let user_parameters = from_placeholders(&stored.user_parameters, &names);
     let next = gantry_tests::http::post(
         &format!("{}/_gantry/codepipeline/jobs", gantry_tests::emulator_url()),
         &json!({"pipeline": rig.shop.pipeline, "stage": "Deploy", "action": "Deploy",
                 "execution_id": execution,
-                "user_parameters": user_parameters.to_string(),
+                "user_parameters": user_parameters,
                 "continuation_token": token}),
     )
     .await;
@@ -370,8 +440,8 @@ async fn generate() {
     if std::env::var_os("GANTRY_UPDATE_GOLDEN").is_none() {
         return;
     }
-    for point in ["mid_canary", "paused", "rolling_back"] {
-        let rig = rig().await;
+    for point in ["mid_canary", "paused", "rolling_back", "hook_in_progress"] {
+        let rig = scene(point).await;
         let (first, next) = drive_to(&rig, point).await;
         let execution = rig
             .shop
@@ -863,6 +933,54 @@ async fn a_pending_approval_is_approved_from_the_button_the_old_release_posted()
             private_replies(&w).await.is_empty(),
             "{:?}",
             private_replies(&w).await
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_hook_that_answered_in_progress_is_asked_again_and_the_deployment_goes_on() {
+    for stored in every_release("hook_in_progress") {
+        let (rig, _deployment, next) = loaded(&stored).await;
+        assert_eq!(
+            rig.shop.weights(false).await,
+            (100, 0),
+            "production waits for the hook"
+        );
+        let views = run_to_end(&rig.shifter, &next).await;
+        assert_eq!(
+            views.last().unwrap()["status"],
+            "Succeeded",
+            "{}",
+            stored.release
+        );
+        assert_eq!(
+            rig.shop.weights(false).await,
+            (0, 100),
+            "{}",
+            stored.release
+        );
+        let hook = &rig.extra[1].1;
+        let calls = gantry_tests::http::get(&format!(
+            "{}/_gantry/lambda/invocations?function={hook}",
+            gantry_tests::emulator_url()
+        ))
+        .await;
+        let calls = calls
+            .as_array()
+            .cloned()
+            .or_else(|| calls["invocations"].as_array().cloned())
+            .unwrap_or_default();
+        let answers: Vec<&str> = calls
+            .iter()
+            .map(|c| c["response"]["hookStatus"].as_str().unwrap_or("?"))
+            .collect();
+        // The drive of the fresh world to the point asked it once; the loaded token carries
+        // the old release's count on: IN_PROGRESS once more, then SUCCEEDED.
+        assert_eq!(
+            answers,
+            ["IN_PROGRESS", "IN_PROGRESS", "SUCCEEDED"],
+            "{}",
+            stored.release
         );
     }
 }
