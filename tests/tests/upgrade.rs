@@ -984,3 +984,21 @@ async fn a_hook_that_answered_in_progress_is_asked_again_and_the_deployment_goes
         );
     }
 }
+
+/// Old and new side by side: a record carrying what a later release may add (an attribute this
+/// code does not know, and a field inside the token it does not know) is read and finished,
+/// the additions ignored, as the previous release must read what the next one writes.
+#[tokio::test]
+async fn a_record_with_attributes_a_later_release_adds_is_still_finished() {
+    let mut stored = every_release("mid_canary").remove(0);
+    for i in &mut stored.items {
+        i["added_in_a_later_release"] = json!({"M": {"x": {"S": "y"}}});
+    }
+    let mut token: Value = serde_json::from_str(&stored.token).expect("the token is JSON");
+    token["added_in_a_later_release"] = json!({"x": 1});
+    stored.token = token.to_string();
+    let (rig, _deployment, next) = loaded(&stored).await;
+    let views = run_to_end(&rig.shifter, &next).await;
+    assert_eq!(views.last().unwrap()["status"], "Succeeded", "{views:#?}");
+    assert_eq!(rig.shop.weights(false).await, (0, 100));
+}
