@@ -835,91 +835,99 @@ async fn generate_pending_approval() {
     std::fs::write(dir.join("pending_approval.json"), text).expect("write");
 }
 
-#[tokio::test]
-async fn a_pending_approval_is_approved_from_the_button_the_old_release_posted() {
-    use gantry_tests::approval::{
-        approval_waits, approvals, click_answered, private_replies, record, world, Clicked, Setup,
-        JANE,
-    };
-    if std::env::var_os("GANTRY_UPDATE_GOLDEN").is_some() {
-        generate_pending_approval().await;
+/// A fresh approval world holding `stored` (a release's pending approval): the pipeline waits at
+/// its Prod approval under the stored token, the channel holds the request as the old release
+/// posted it, and the table only the stored records. Returns (world, approval id, the request).
+async fn loaded_approval(stored: &Value) -> (gantry_tests::approval::World, String, Value) {
+    use gantry_tests::approval::{approval_waits, world, Setup};
+    let w = world(Setup::default()).await;
+    approval_waits(&w, json!({"token": stored["token"]})).await;
+    let mut names = vec![
+        ("${execution}".to_string(), w.execution_id.clone()),
+        ("${pipeline}".to_string(), w.pipeline.clone()),
+    ];
+    let message: Value =
+        serde_json::from_str(&from_placeholders(&stored["message"].to_string(), &names)).unwrap();
+    let posted: Value = reqwest::Client::new()
+        .post(format!("{}/chat.postMessage", w.slack.api_url()))
+        .bearer_auth("xoxb-approval-tests")
+        .json(&message)
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(posted["ok"], true, "{posted}");
+    names.push((
+        "${message_ts}".to_string(),
+        posted["ts"].as_str().unwrap().to_string(),
+    ));
+    let by = gantry_core::clock::now_epoch_seconds()
+        - stored["written_at"].as_i64().expect("written_at");
+    for table_item in scan_table(&w.sdk, &w.table).await {
+        aws_sdk_dynamodb::Client::new(&w.sdk)
+            .delete_item()
+            .table_name(&w.table)
+            .key("pk", table_item["pk"].clone())
+            .key("sk", table_item["sk"].clone())
+            .send()
+            .await
+            .expect("delete");
     }
+    let mut id = None;
+    for i in stored["items"].as_array().expect("items") {
+        let record = shifted(
+            item(&serde_json::from_str(&from_placeholders(&i.to_string(), &names)).unwrap()),
+            by,
+        );
+        if let Some(AttributeValue::S(pk)) = record.get("pk") {
+            if let Some(found) = pk.strip_prefix("APPROVAL#") {
+                id = Some(found.to_string());
+            }
+        }
+        aws_sdk_dynamodb::Client::new(&w.sdk)
+            .put_item()
+            .table_name(&w.table)
+            .set_item(Some(record))
+            .send()
+            .await
+            .expect("put");
+    }
+    (w, id.expect("an approval record"), message)
+}
+
+/// Every release's pending approval.
+fn every_pending_approval() -> Vec<(PathBuf, Value)> {
     let mut releases: Vec<PathBuf> = std::fs::read_dir(state_root())
         .expect("tests/fixtures/state")
         .map(|e| e.expect("entry").path())
         .collect();
     releases.sort();
-    for dir in releases {
-        let stored: Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.join("pending_approval.json"))
-                .expect("pending_approval.json"),
-        )
-        .expect("JSON");
-        // A fresh world: the pipeline waits at its Prod approval under the stored token, and
-        // the channel holds the request as the old release posted it.
-        let w = world(Setup::default()).await;
-        approval_waits(&w, json!({"token": stored["token"]})).await;
-        let mut names = vec![
-            ("${execution}".to_string(), w.execution_id.clone()),
-            ("${pipeline}".to_string(), w.pipeline.clone()),
-        ];
-        let message: Value =
-            serde_json::from_str(&from_placeholders(&stored["message"].to_string(), &names))
-                .unwrap();
-        let posted: Value = reqwest::Client::new()
-            .post(format!("{}/chat.postMessage", w.slack.api_url()))
-            .bearer_auth("xoxb-approval-tests")
-            .json(&message)
-            .send()
-            .await
-            .expect("post")
-            .json()
-            .await
-            .expect("JSON");
-        assert_eq!(posted["ok"], true, "{posted}");
-        names.push((
-            "${message_ts}".to_string(),
-            posted["ts"].as_str().unwrap().to_string(),
-        ));
-        let by = gantry_core::clock::now_epoch_seconds()
-            - stored["written_at"].as_i64().expect("written_at");
-        for table_item in scan_table(&w.sdk, &w.table).await {
-            aws_sdk_dynamodb::Client::new(&w.sdk)
-                .delete_item()
-                .table_name(&w.table)
-                .key("pk", table_item["pk"].clone())
-                .key("sk", table_item["sk"].clone())
-                .send()
-                .await
-                .expect("delete");
-        }
-        let mut id = None;
-        for i in stored["items"].as_array().expect("items") {
-            let record = shifted(
-                item(&serde_json::from_str(&from_placeholders(&i.to_string(), &names)).unwrap()),
-                by,
-            );
-            if let Some(AttributeValue::S(pk)) = record.get("pk") {
-                if let Some(found) = pk.strip_prefix("APPROVAL#") {
-                    id = Some(found.to_string());
-                }
-            }
-            aws_sdk_dynamodb::Client::new(&w.sdk)
-                .put_item()
-                .table_name(&w.table)
-                .set_item(Some(record))
-                .send()
-                .await
-                .expect("put");
-        }
-        let id = id.expect("an approval record");
+    releases
+        .into_iter()
+        .map(|dir| {
+            let text = std::fs::read_to_string(dir.join("pending_approval.json"))
+                .expect("pending_approval.json");
+            (dir, serde_json::from_str(&text).expect("JSON"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_pending_approval_is_approved_from_the_button_the_old_release_posted() {
+    use gantry_core::approval::interaction::APPROVE;
+    use gantry_tests::approval::{
+        approvals, click_answered, private_replies, record, Clicked, JANE,
+    };
+    if std::env::var_os("GANTRY_UPDATE_GOLDEN").is_some() {
+        generate_pending_approval().await;
+    }
+    for (dir, stored) in every_pending_approval() {
+        let (w, id, message) = loaded_approval(&stored).await;
         // Approve, with the value the old release put on its button.
-        let value = raw_button(&message, gantry_core::approval::interaction::APPROVE);
-        click_answered(
-            &w,
-            Clicked::new(JANE, gantry_core::approval::interaction::APPROVE, &value),
-        )
-        .await;
+        let value = raw_button(&message, APPROVE);
+        click_answered(&w, Clicked::new(JANE, APPROVE, &value)).await;
         let decided = &approvals(&w).await[0];
         assert_eq!(
             decided["status"],
@@ -929,12 +937,33 @@ async fn a_pending_approval_is_approved_from_the_button_the_old_release_posted()
         );
         assert_eq!(decided["put_attempts"], 1);
         assert_eq!(record(&w, &id).await["status"], "approved");
-        assert!(
-            private_replies(&w).await.is_empty(),
-            "{:?}",
-            private_replies(&w).await
-        );
+        let replies = private_replies(&w).await;
+        assert!(replies.is_empty(), "{replies:?}");
     }
+}
+
+/// An approval a newer release wrote is not decided from a guess: the click is answered, and
+/// CodePipeline's approval still waits.
+#[tokio::test]
+async fn a_click_on_an_approval_a_newer_release_wrote_is_answered_and_decides_nothing() {
+    use gantry_core::approval::interaction::APPROVE;
+    use gantry_tests::approval::{approvals, click_answered, private_replies, Clicked, JANE};
+    let (_, mut stored) = every_pending_approval().remove(0);
+    let newer = (gantry_core::schema::SCHEMA_VERSION + 1).to_string();
+    for i in stored["items"].as_array_mut().expect("items") {
+        i["schema"] = json!({"N": newer});
+    }
+    let (w, _id, message) = loaded_approval(&stored).await;
+    let value = raw_button(&message, APPROVE);
+    click_answered(&w, Clicked::new(JANE, APPROVE, &value)).await;
+    let replies = private_replies(&w).await;
+    assert!(
+        replies.iter().any(|r| r.contains("newer Gantry")),
+        "{replies:?}"
+    );
+    let waiting = &approvals(&w).await[0];
+    assert_eq!(waiting["status"], "InProgress", "{waiting}");
+    assert_eq!(waiting["put_attempts"], 0);
 }
 
 #[tokio::test]
