@@ -13,8 +13,10 @@
 //! deployment's `token_digest` is the SHA-256 of the continuation token, so it is computed again
 //! over the token with the fresh names: the one attribute a test derives rather than loads.
 //!
-//! Regenerate the current release's folder (only when cutting a release):
-//! `GANTRY_UPDATE_GOLDEN=1 cargo test -p gantry-tests --test upgrade generate`.
+//! Regenerate the current release's folder (only when cutting a release), one test at a time so
+//! that no test reads a file while another writes it:
+//! `GANTRY_UPDATE_GOLDEN=1 cargo test -p gantry-tests --test upgrade -- --test-threads=1`
+//! (`generate` writes the deployments' points; the approval and parked-push tests their own).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use gantry_core::traffic::HandOver;
