@@ -13,6 +13,7 @@ variables: tests/tests/template.rs.)
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -637,6 +638,46 @@ class FromAOneServiceStack(unittest.TestCase):
             with self.subTest(resource=logical_id):
                 self.assertEqual(full._decide({prop: full.resources[logical_id]["Properties"][prop]})[prop],
                                  imported._decide({prop: imported.resources[logical_id]["Properties"][prop]})[prop])
+
+
+class StackUpdatesKeepState(unittest.TestCase):
+    """What holds Gantry's state outlives any update that replaces it and the stack's deletion
+    (docs/upgrade.md): the state table (deployments in flight, pending approvals), the secret
+    (filled by hand) and, in the service stack, the application secrets. Checked by type, so a
+    table or secret added later is held to it too."""
+
+    KEPT = ("AWS::DynamoDB::Table", "AWS::SecretsManager::Secret")
+
+    def unkept(self, resolved: resolve.Resolved) -> list[str]:
+        """Each table or secret not retained on both deletion and replacement."""
+        return [f"{logical_id}: DeletionPolicy {r.get('DeletionPolicy')}, "
+                f"UpdateReplacePolicy {r.get('UpdateReplacePolicy')}"
+                for kind in self.KEPT for logical_id, r in resolved.of_type(kind).items()
+                if (r.get("DeletionPolicy"), r.get("UpdateReplacePolicy")) != ("Retain", "Retain")]
+
+    def test_the_state_table_and_the_secret_survive_replacement_and_deletion(self) -> None:
+        self.assertTrue({"StateTable", "GantrySecret"} <= set(DEFAULT.resources))
+        self.assertEqual(self.unkept(DEFAULT), [])
+        self.assertEqual(self.unkept(SERVICE), [])
+
+    def test_a_table_or_secret_not_retained_is_caught(self) -> None:
+        for logical_id, policy in (("StateTable", "UpdateReplacePolicy"), ("GantrySecret", "DeletionPolicy")):
+            resolved = copy.copy(DEFAULT)
+            resolved.resources = copy.deepcopy(DEFAULT.resources)
+            del resolved.resources[logical_id][policy]
+            with self.subTest(resource=logical_id, policy=policy):
+                self.assertEqual(len(self.unkept(resolved)), 1)
+                self.assertIn(logical_id, self.unkept(resolved)[0])
+
+    def test_the_registry_entry_goes_with_its_service(self) -> None:
+        # Not retained, on purpose: the parameter is the service's membership of the hub, made
+        # whole from the stack's own parameters on every update (nothing else writes it). Kept
+        # after the stack is deleted, or under its old name after a rename replaced it, it would
+        # keep routing pushes to a pipeline that is gone. The hub's index of it lives in the
+        # state table, which is kept.
+        entry = SERVICE.resources["RegistryEntry"]
+        self.assertNotIn(entry.get("DeletionPolicy"), ("Retain", "RetainExceptOnCreate", "Snapshot"))
+        self.assertNotIn(entry.get("UpdateReplacePolicy"), ("Retain", "Snapshot"))
 
 
 if __name__ == "__main__":

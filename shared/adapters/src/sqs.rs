@@ -12,8 +12,9 @@ pub struct SqsRetryQueue {
 
 impl RetryQueue for SqsRetryQueue {
     async fn park(&self, start: &ParkedStart) -> Result<(), QueueError> {
-        let body =
-            serde_json::to_string(start).map_err(|e| QueueError::Unavailable(e.to_string()))?;
+        let body = start
+            .to_body()
+            .map_err(|e| QueueError::Unavailable(e.to_string()))?;
         self.client
             .send_message()
             .queue_url(&self.url)

@@ -37,6 +37,7 @@
 //! - [`secrets`]: the secret's keys, redacted in logs.
 //! - [`slack`]: Slack's words (`PostedMessage`, `SlackError`) and the `Chat` port.
 //! - [`store`]: the error every record port returns.
+//! - [`schema`]: the version every stored record carries, and when a record is too new to read.
 //! - [`clock`]: the one wall clock and timestamp parsing.
 //! - [`codepipeline_limits`]: the longest names and ids CodePipeline's events carry.
 //! - [`text`]: `truncate` and such.
@@ -51,6 +52,7 @@ pub mod ingest;
 pub mod notify;
 pub mod operate;
 pub mod registry;
+pub mod schema;
 pub mod secrets;
 pub mod signature;
 pub mod slack;

@@ -164,6 +164,10 @@ impl ApprovalStore for DynamoApprovals {
         let key = Key::approval_action(&r.pipeline, &r.execution_id, &r.stage, &r.action);
         let mut item = key.attributes();
         item.insert("kind".into(), s("approval_action"));
+        item.insert(
+            gantry_core::schema::ATTRIBUTE.into(),
+            super::attributes::version(),
+        );
         item.insert("approval_id".into(), s(&r.id));
         item.insert("expires_at".into(), n(r.expires_at + self.retain_seconds));
         let out = t
@@ -425,6 +429,7 @@ fn to_item(r: &ApprovalRecord) -> DynamoItem {
         item.insert(k.to_string(), v);
     };
     put("kind", s("approval"));
+    put(gantry_core::schema::ATTRIBUTE, super::attributes::version());
     put("id", s(&r.id));
     put("pipeline", s(&r.pipeline));
     put("stage", s(&r.stage));
@@ -471,6 +476,9 @@ fn to_item(r: &ApprovalRecord) -> DynamoItem {
 }
 
 fn from_item(table: &str, i: &DynamoItem) -> Result<ApprovalRecord, StoreError> {
+    // A newer release's approval is not guessed at: the click is told, nothing is decided.
+    super::attributes::schema(i)
+        .map_err(|e| StoreError::too_new(&format!("table {table}: approval"), e))?;
     let need = |name: &str| {
         text(i, name)
             .ok_or_else(|| StoreError::new(format!("table {table}: approval record lacks {name}")))
@@ -665,6 +673,29 @@ mod tests {
         item.remove("token");
         let err = from_item("gantry", &item).unwrap_err().to_string();
         assert!(err.contains("lacks token"), "{err}");
+    }
+
+    #[test]
+    fn a_record_carries_its_version_and_reads_with_unknown_attributes_or_none() {
+        let r = record();
+        let mut item = to_item(&r);
+        assert_eq!(
+            item.get("schema"),
+            Some(&n(gantry_core::schema::SCHEMA_VERSION))
+        );
+        // What a later release may add is ignored; 0.1.0's unversioned shape reads as version 1.
+        item.insert("added_later".into(), s("x"));
+        assert_eq!(from_item("t", &item).unwrap(), r);
+        item.remove("schema");
+        assert_eq!(from_item("t", &item).unwrap(), r);
+    }
+
+    #[test]
+    fn a_record_a_newer_release_wrote_is_too_new_not_misread() {
+        let mut item = to_item(&record());
+        item.insert("schema".into(), n(gantry_core::schema::SCHEMA_VERSION + 1));
+        let err = from_item("gantry", &item).unwrap_err();
+        assert!(err.too_new.is_some(), "{err}");
     }
 
     #[test]

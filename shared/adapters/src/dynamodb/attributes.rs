@@ -28,6 +28,21 @@ pub fn number(item: &DynamoItem, name: &str) -> Option<i64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The version this release writes on every record (`gantry_core::schema`).
+pub fn version() -> AttributeValue {
+    n(gantry_core::schema::SCHEMA_VERSION)
+}
+
+/// A record's version as `gantry_core::schema::check` judges it: absent is the first shape; a
+/// version stored as text rather than a number is judged by its text (never silently read).
+pub fn schema(item: &DynamoItem) -> Result<u32, gantry_core::schema::TooNew> {
+    let raw = item.get(gantry_core::schema::ATTRIBUTE).map(|v| match v {
+        AttributeValue::N(x) | AttributeValue::S(x) => x.clone(),
+        other => format!("{other:?}"),
+    });
+    gantry_core::schema::check(raw.as_deref())
+}
+
 /// A string set attribute's values (none when absent).
 pub fn string_set(item: &DynamoItem, name: &str) -> BTreeSet<String> {
     item.get(name)

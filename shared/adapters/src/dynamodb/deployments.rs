@@ -86,7 +86,7 @@ pub(super) fn record(item: &DynamoItem) -> DeploymentRecord {
         (Some(channel), Some(ts)) => Some(PostedMessage { channel, ts }),
         _ => None,
     };
-    DeploymentRecord {
+    let record = DeploymentRecord {
         id: text(item, "pk")
             .and_then(|pk| pk.strip_prefix("DEPLOYMENT#").map(str::to_string))
             .unwrap_or_default(),
@@ -103,6 +103,10 @@ pub(super) fn record(item: &DynamoItem) -> DeploymentRecord {
             _ => None,
         },
         watch: watch(item),
+    };
+    match super::attributes::schema(item) {
+        Ok(_) => record,
+        Err(too_new) => record.too_new(&too_new),
     }
 }
 
@@ -163,6 +167,7 @@ impl DeploymentStore for DynamoDeployments {
         // this key before anything was written, and stays.
         let mut sets = vec![
             ("kind", AttributeValue::S("deployment".into())),
+            (gantry_core::schema::ATTRIBUTE, super::attributes::version()),
             ("state", AttributeValue::S(state.into())),
             (
                 "status",
@@ -542,5 +547,48 @@ impl DeploymentStore for DynamoDeployments {
         execution_id: &str,
     ) -> Result<Option<PostedMessage>, StoreError> {
         super::executions::execution_thread(&self.table, pipeline, execution_id).await
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn item(status: &str, schema: Option<u32>) -> DynamoItem {
+        let mut item: DynamoItem = HashMap::from([
+            (
+                "pk".to_string(),
+                AttributeValue::S("DEPLOYMENT#job-1".into()),
+            ),
+            ("state".to_string(), AttributeValue::S("{}".into())),
+            ("status".to_string(), AttributeValue::S(status.into())),
+            ("command".to_string(), AttributeValue::S("promote".into())),
+            ("added_later".to_string(), AttributeValue::S("x".into())),
+        ]);
+        if let Some(v) = schema {
+            item.insert("schema".into(), AttributeValue::N(v.to_string()));
+        }
+        item
+    }
+
+    #[test]
+    fn a_deployment_of_this_shape_or_none_reads_as_stored() {
+        for schema in [None, Some(gantry_core::schema::SCHEMA_VERSION)] {
+            let r = record(&item("in_progress", schema));
+            assert_eq!(r.status, DeploymentStatus::InProgress);
+            assert!(r.command.is_some());
+        }
+    }
+
+    #[test]
+    fn a_moving_deployment_a_newer_release_wrote_reads_as_rolling_back() {
+        let r = record(&item(
+            "in_progress",
+            Some(gantry_core::schema::SCHEMA_VERSION + 1),
+        ));
+        assert_eq!(r.status, DeploymentStatus::RollingBack);
+        assert!(r.summary.unwrap_or_default().contains("newer Gantry"));
+        assert_eq!(r.command, None);
     }
 }

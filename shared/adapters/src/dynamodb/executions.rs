@@ -73,6 +73,10 @@ fn record(
             "table {table}: malformed execution record: {reason}"
         ))
     };
+    // A newer release's record is left to it (the event fails and is retried), never
+    // rendered from a guess or written over in this release's shape.
+    super::attributes::schema(item)
+        .map_err(|e| StoreError::too_new(&format!("table {table}: execution"), e))?;
     let json = text(item, "execution").ok_or_else(|| malformed("no execution".into()))?;
     let execution: Execution = serde_json::from_str(&json).map_err(|e| malformed(e.to_string()))?;
     let version = item
@@ -118,8 +122,10 @@ impl ExecutionStore for DynamoExecutions {
             .update(key)
             .update_expression(
                 "SET execution = :execution, version = :next, expires_at = :expires, \
-                 kind = :kind, pipeline = :pipeline, execution_id = :execution_id",
+                 kind = :kind, pipeline = :pipeline, execution_id = :execution_id, #schema = :schema",
             )
+            .expression_attribute_names("#schema", gantry_core::schema::ATTRIBUTE)
+            .expression_attribute_values(":schema", super::attributes::version())
             .expression_attribute_values(":execution", s(json))
             .expression_attribute_values(":next", n(expected.map_or(1, |v| v + 1)))
             .expression_attribute_values(":expires", n(now + self.remember_seconds))

@@ -96,15 +96,21 @@ impl StateTable {
             .set_key(Some(key.attributes()))
     }
 
-    /// `PutItem` of a record at `key` (the caller adds its attributes).
+    /// `PutItem` of a record at `key`, stamped with this release's schema version (the
+    /// caller adds its attributes).
     pub fn put(
         &self,
         key: &Key,
     ) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+        let mut item = key.attributes();
+        item.insert(
+            gantry_core::schema::ATTRIBUTE.to_string(),
+            attributes::version(),
+        );
         self.client
             .put_item()
             .table_name(&self.name)
-            .set_item(Some(key.attributes()))
+            .set_item(Some(item))
     }
 
     /// `DeleteItem` of the record at `key`.

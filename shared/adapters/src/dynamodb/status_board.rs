@@ -47,7 +47,11 @@ pub(crate) async fn project_execution(table: &StateTable, execution: &Execution)
         };
         let written = table
             .update(&Key::status_row(kind, &run))
-            .update_expression("SET #run = :run, #at = :at, kind = :kind, expires_at = :expires")
+            .update_expression(
+                "SET #run = :run, #at = :at, kind = :kind, expires_at = :expires, #schema = :schema",
+            )
+            .expression_attribute_names("#schema", gantry_core::schema::ATTRIBUTE)
+            .expression_attribute_values(":schema", super::attributes::version())
             .condition_expression("attribute_not_exists(#at) OR #at <= :at")
             .expression_attribute_names("#run", "run")
             .expression_attribute_names("#at", "at")

@@ -11,6 +11,7 @@ use super::{
 };
 use crate::ingest::Inbound;
 use crate::signature::verify_slack;
+use crate::store::StoreError;
 use serde_json::{json, Value};
 
 /// The HTTP answer to Slack's interactivity request.
@@ -110,6 +111,15 @@ impl<A: ApprovalPorts> Approvals<A> {
                     "click on an unknown approval"
                 );
                 return Told::Privately(UNKNOWN.into());
+            }
+            Err(StoreError {
+                too_new: Some(too_new),
+                ..
+            }) => {
+                tracing::warn!(approval = id, error = %too_new, "click on an approval a newer release wrote");
+                return Told::Privately(format!(
+                    "This approval was {too_new}, so nothing was changed. Decide it in the CodePipeline console."
+                ));
             }
             Err(e) => {
                 tracing::error!(error = %e, approval = id, "could not read the approval");

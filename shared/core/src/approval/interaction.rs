@@ -139,11 +139,15 @@ impl Interaction {
             .action_id
             .as_deref()
             .ok_or(InteractionError::NoAction)?;
-        let value = self
-            .value
-            .clone()
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| InteractionError::MissingValue(action_id.to_string()));
+        // The payload under the value's version stamp (`schema::stamp`): a newer release's
+        // value is answered, never parsed as this release's.
+        let value = match self.value.as_deref().map(crate::schema::unstamp) {
+            Some(Err(e)) => return Err(InteractionError::TooNew(e)),
+            Some(Ok(v)) => Some(v.to_string()),
+            None => None,
+        }
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| InteractionError::MissingValue(action_id.to_string()));
         match action_id {
             APPROVE => Ok(Button::Approve(value?)),
             REJECT => Ok(Button::Reject(value?)),
@@ -182,6 +186,8 @@ pub enum InteractionError {
     MissingValue(String),
     #[error("the button {0:?} carries a value Gantry did not write")]
     BadValue(String),
+    #[error("the button was posted by a newer Gantry ({0}); decide in the CodePipeline console, or once the update finishes")]
+    TooNew(crate::schema::TooNew),
 }
 
 #[derive(Deserialize)]
@@ -444,6 +450,37 @@ mod tests {
             response_url: "https://hooks.slack.com/actions/T0/1/abc",
             reason,
         }
+    }
+
+    #[test]
+    fn a_stamped_value_reads_as_its_payload_and_a_newer_one_is_answered() {
+        let stamped = crate::schema::stamp("a1b2");
+        let c = Click {
+            value: &stamped,
+            ..click(APPROVE, None)
+        };
+        let i = parse(c.form_body().as_bytes()).unwrap();
+        assert_eq!(i.button(), Ok(Button::Approve("a1b2".into())));
+        let stamped = crate::schema::stamp("job-1|3");
+        let c = Click {
+            value: &stamped,
+            ..click(PAUSE, None)
+        };
+        assert!(matches!(
+            parse(c.form_body().as_bytes()).unwrap().button(),
+            Ok(Button::Pause(Control { version: 3, .. }))
+        ));
+        let newer = format!("v{}~a1b2", crate::schema::SCHEMA_VERSION + 1);
+        let c = Click {
+            value: &newer,
+            ..click(APPROVE, None)
+        };
+        let e = parse(c.form_body().as_bytes())
+            .unwrap()
+            .button()
+            .unwrap_err();
+        assert!(matches!(e, InteractionError::TooNew(_)));
+        assert!(e.to_string().contains("newer Gantry"), "{e}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::{
     StageApprovers,
 };
 use crate::clock;
+use crate::schema::stamp;
 use crate::text::truncate;
 use serde_json::{json, Value};
 
@@ -46,9 +47,9 @@ pub fn render_request(record: &ApprovalRecord, rule: Option<&StageApprovers>) ->
                 "type": "actions",
                 "block_id": BUTTONS_BLOCK,
                 "elements": [
-                    {"type": "button", "action_id": APPROVE, "value": record.id, "style": "primary",
+                    {"type": "button", "action_id": APPROVE, "value": stamp(&record.id), "style": "primary",
                      "text": {"type": "plain_text", "text": "Approve"}},
-                    {"type": "button", "action_id": REJECT, "value": record.id, "style": "danger",
+                    {"type": "button", "action_id": REJECT, "value": stamp(&record.id), "style": "danger",
                      "text": {"type": "plain_text", "text": "Reject"}},
                 ]
             }));

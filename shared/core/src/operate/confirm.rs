@@ -172,7 +172,7 @@ pub fn render_proposal(c: &Confirmation, channel: &str, context: &str) -> serde_
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": text}},
             {"type": "actions", "elements": [{
-                "type": "button", "style": "danger", "action_id": CONFIRM, "value": c.id,
+                "type": "button", "style": "danger", "action_id": CONFIRM, "value": crate::schema::stamp(&c.id),
                 "text": {"type": "plain_text", "text": "Confirm"},
             }]},
         ],
@@ -240,7 +240,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("another operator (four-eyes)"), "{text}");
-        assert_eq!(m["blocks"][1]["elements"][0]["value"], "op-1");
+        assert_eq!(
+            m["blocks"][1]["elements"][0]["value"],
+            crate::schema::stamp("op-1")
+        );
         assert_eq!(m["blocks"][1]["elements"][0]["action_id"], CONFIRM);
     }
 }
@@ -268,7 +271,11 @@ pub fn confirm_click(body: &[u8]) -> Option<ConfirmClick> {
     }
     let text = |v: &serde_json::Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
     Some(ConfirmClick {
-        id: text(&action["value"])?,
+        // A value a newer release stamped is not this release's to read.
+        id: crate::schema::unstamp(action["value"].as_str()?)
+            .ok()
+            .filter(|id| !id.is_empty())?
+            .to_string(),
         user: text(&p["user"]["id"])?,
         channel: text(&p["channel"]["id"]).or_else(|| text(&p["container"]["channel_id"])),
         thread_ts: text(&p["message"]["thread_ts"])
@@ -300,7 +307,9 @@ pub fn roll_back_to_click(body: &[u8]) -> Option<RollBackToClick> {
     if action["action_id"].as_str()? != crate::traffic::steps::report::ROLL_BACK_TO_ACTION {
         return None;
     }
-    let mut parts = action["value"].as_str()?.splitn(3, '|');
+    let mut parts = crate::schema::unstamp(action["value"].as_str()?)
+        .ok()?
+        .splitn(3, '|');
     let (pipeline, stage, execution_id) = (parts.next()?, parts.next()?, parts.next()?);
     if pipeline.is_empty() || stage.is_empty() || execution_id.is_empty() {
         return None;

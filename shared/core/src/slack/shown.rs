@@ -31,7 +31,12 @@ pub fn buttons(message: &Value) -> Vec<(String, String)> {
         .map(|e| {
             (
                 e["action_id"].as_str().unwrap_or_default().to_string(),
-                e["value"].as_str().unwrap_or_default().to_string(),
+                // The payload, under its version stamp: what the button acts on.
+                e["value"]
+                    .as_str()
+                    .map(|v| crate::schema::unstamp(v).unwrap_or(v))
+                    .unwrap_or_default()
+                    .to_string(),
             )
         })
         .collect()

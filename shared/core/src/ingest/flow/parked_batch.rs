@@ -22,8 +22,16 @@ impl<P: IngestPorts> Ingest<P> {
     ) -> Vec<&'a str> {
         let mut failures = Vec::new();
         for message in messages {
-            let parked: ParkedStart = match message.body.map(serde_json::from_str) {
+            let parked = match message.body.map(ParkedStart::from_body) {
                 Some(Ok(p)) => p,
+                Some(Err(e @ crate::ingest::parked::BodyError::TooNew(_))) => {
+                    // Left on the queue: a newer release parked it, and during a stack update
+                    // the newer code takes the queue over. Past the redrive limit it waits in
+                    // the dead-letter queue, never started from a misread body.
+                    tracing::warn!(message_id = message.id, error = %e, "retry queue message left for a newer release");
+                    failures.push(message.id);
+                    continue;
+                }
                 _ => {
                     // Not ours: the redrive policy moves it to the dead-letter queue.
                     tracing::error!(

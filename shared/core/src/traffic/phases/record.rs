@@ -51,6 +51,33 @@ pub struct DeploymentRecord {
     pub watch: Watch,
 }
 
+impl DeploymentRecord {
+    /// The record as this release takes one a newer release wrote (`schema::TooNew`): a
+    /// deployment still moving is rolled back, with the thread told why, and a finished one
+    /// stays as it ended. Rolled back rather than left for the newer code: expand, then contract
+    /// (`docs/release.md`) means a newer version is met only after Gantry itself was taken back
+    /// past a release, so no newer code is left to finish it, and leaving it would strand
+    /// traffic on a version nobody watches. The rollback needs only the start the continuation
+    /// token holds, which keeps its own version.
+    pub fn too_new(mut self, e: &crate::schema::TooNew) -> Self {
+        if matches!(
+            self.status,
+            DeploymentStatus::InProgress | DeploymentStatus::RollingBack
+        ) {
+            if self.status == DeploymentStatus::InProgress {
+                self.summary = Some(format!(
+                    "Rolled back: this deployment was {e}, which this release cannot continue safely."
+                ));
+            }
+            self.status = DeploymentStatus::RollingBack;
+            // A newer release's pending command is not acted on.
+            self.command = None;
+            self.command_at = None;
+        }
+        self
+    }
+}
+
 /// Who last drove a deployment, and the last sign that one did (`traffic::phases::sweep` reads it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Watch {
@@ -84,5 +111,49 @@ impl HandOver {
             seq,
             digest: hex::encode(Sha256::digest(token.as_bytes())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::TooNew;
+
+    fn record(status: DeploymentStatus) -> DeploymentRecord {
+        DeploymentRecord {
+            id: "job-1".into(),
+            context: None,
+            state: "{}".into(),
+            status,
+            summary: None,
+            command: Some(Command::Promote { by: "U1".into() }),
+            command_at: Some("5".into()),
+            controls: 0,
+            message: None,
+            handed_over: None,
+            watch: Watch::default(),
+        }
+    }
+
+    #[test]
+    fn a_moving_deployment_a_newer_release_wrote_is_rolled_back_saying_why() {
+        let too_new = TooNew { found: "2".into() };
+        let r = record(DeploymentStatus::InProgress).too_new(&too_new);
+        assert_eq!(r.status, DeploymentStatus::RollingBack);
+        let summary = r.summary.unwrap_or_default();
+        assert!(summary.contains("newer Gantry"), "{summary}");
+        assert_eq!(r.command, None, "a newer release's command is not acted on");
+    }
+
+    #[test]
+    fn a_finished_deployment_a_newer_release_wrote_stays_as_it_ended() {
+        let too_new = TooNew { found: "2".into() };
+        for status in [DeploymentStatus::Succeeded, DeploymentStatus::RolledBack] {
+            assert_eq!(record(status).too_new(&too_new).status, status);
+        }
+        // A rollback the newer release began keeps its own reason.
+        let mut rolling = record(DeploymentStatus::RollingBack);
+        rolling.summary = Some("alarm".into());
+        assert_eq!(rolling.too_new(&too_new).summary.as_deref(), Some("alarm"));
     }
 }

@@ -1,6 +1,7 @@
 //! What people read about a deployment: the job's `executionDetails` (summary and percent
 //! complete), the failure message of a rollback, and the Slack progress message.
 
+use crate::schema::stamp;
 use crate::text::escape_mrkdwn as escape;
 use crate::traffic::phases::deployment::Deployment;
 use crate::traffic::phases::phase::{Phase, RollbackReason};
@@ -238,14 +239,14 @@ pub fn render(view: &ProgressView) -> Value {
             elements.push(
                 json!({"type": "button", "action_id": CONTINUE_ACTION, "style": "primary",
                 "text": {"type": "plain_text", "text": "Continue"},
-                "value": format!("{}|{}", view.deployment_id, c.version)}),
+                "value": stamp(&format!("{}|{}", view.deployment_id, c.version))}),
             );
         }
         elements.extend([
             json!({"type": "button", "action_id": PROMOTE_ACTION, "style": "primary",
-             "text": {"type": "plain_text", "text": "Promote now"}, "value": view.deployment_id}),
+             "text": {"type": "plain_text", "text": "Promote now"}, "value": stamp(&view.deployment_id)}),
             json!({"type": "button", "action_id": ROLLBACK_ACTION, "style": "danger",
-             "text": {"type": "plain_text", "text": "Roll back"}, "value": view.deployment_id,
+             "text": {"type": "plain_text", "text": "Roll back"}, "value": stamp(&view.deployment_id),
              "confirm": {"title": {"type": "plain_text", "text": "Roll back?"},
                          "text": {"type": "mrkdwn", "text": format!("All traffic goes back to `{old}`.")},
                          "confirm": {"type": "plain_text", "text": "Roll back"},
@@ -255,14 +256,14 @@ pub fn render(view: &ProgressView) -> Value {
             let value = format!("{}|{}", view.deployment_id, c.version);
             elements.push(if c.paused {
                 json!({"type": "button", "action_id": RESUME_ACTION,
-                       "text": {"type": "plain_text", "text": "Resume"}, "value": value})
+                       "text": {"type": "plain_text", "text": "Resume"}, "value": stamp(&value)})
             } else {
                 json!({"type": "button", "action_id": PAUSE_ACTION,
-                       "text": {"type": "plain_text", "text": "Pause"}, "value": value})
+                       "text": {"type": "plain_text", "text": "Pause"}, "value": stamp(&value)})
             });
             elements.push(json!({"type": "button", "action_id": EXTEND_ACTION,
                 "text": {"type": "plain_text", "text": format!("Extend bake (+{EXTEND_MINUTES} min)")},
-                "value": format!("{value}|{EXTEND_MINUTES}")}));
+                "value": stamp(&format!("{value}|{EXTEND_MINUTES}"))}));
         }
         blocks.push(json!({"type": "actions", "elements": elements}));
     }
@@ -274,7 +275,7 @@ pub fn render(view: &ProgressView) -> Value {
         blocks.push(json!({"type": "actions", "elements": [{
             "type": "button", "action_id": ROLL_BACK_TO_ACTION,
             "text": {"type": "plain_text", "text": label},
-            "value": format!("{}|{}|{}", r.pipeline, r.stage, r.execution_id)}]}));
+            "value": stamp(&format!("{}|{}|{}", r.pipeline, r.stage, r.execution_id))}]}));
     }
     json!({"text": clip(&text, 3000), "blocks": blocks})
 }
@@ -426,7 +427,7 @@ mod tests {
         let actions = &m["blocks"][2]["elements"];
         assert_eq!(actions[0]["action_id"], PROMOTE_ACTION);
         assert_eq!(actions[1]["action_id"], ROLLBACK_ACTION);
-        assert_eq!(actions[1]["value"], "job-1");
+        assert_eq!(actions[1]["value"], stamp("job-1"));
         assert!(m["text"]
             .as_str()
             .unwrap()
@@ -481,12 +482,12 @@ mod tests {
             .unwrap();
         let first = &actions["elements"][0];
         assert_eq!(first["action_id"], CONTINUE_ACTION);
-        assert_eq!(first["value"], "job-1|4");
+        assert_eq!(first["value"], stamp("job-1|4"));
         assert!(actions["elements"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e["action_id"] == ROLLBACK_ACTION && e["value"] == "job-1"));
+            .any(|e| e["action_id"] == ROLLBACK_ACTION && e["value"] == stamp("job-1")));
         // Finished: no buttons at all.
         let done = render(&ProgressView {
             outcome: ProgressOutcome::Succeeded,
