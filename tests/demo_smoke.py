@@ -275,9 +275,9 @@ class DemoTest(unittest.TestCase):
             env = read_env_file(os.path.join(demo.tmp.name, "out", "webhook.env"))
             with LambdaProcess(os.path.join(BIN_DIR, "webhook"), env) as webhook:
                 # Oldest push first: both samples go to `shop` on `master`, and a push older than
-                # the newest one started for a pipeline and ref starts nothing (issue 12). The
+                # the newest one started for a pipeline and ref starts nothing. The
                 # GitHub sample was pushed in 2019 (its `repository.pushed_at`); a GitLab push is
-                # as new as the moment it is received (issue 23: never its commits' dates).
+                # as new as the moment it is received (never its commits' dates).
                 for sample, repository in (("github", "Codertocat/Hello-World"), ("gitlab", "mike/diaspora")):
                     with open(os.path.join(ROOT, "events", f"webhook-{sample}-push.json")) as f:
                         event = json.load(f)
