@@ -1,4 +1,4 @@
-"""Gantry's benchmark (issue 7): cold start, warm latency, peak memory, package size and bursts of
+"""Gantry's benchmark (docs/performance.md): cold start, warm latency, peak memory, package size and bursts of
 the four functions as they are deployed, with each figure's goal and whether it holds.
 
     .venv/bin/python bench/run.py --bin-dir target/release --lambda-dir target/lambda
@@ -49,7 +49,7 @@ KEYS = {"warm": "warm_network_free", "cold": "cold_start", "full": "full_paths",
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
-    p = argparse.ArgumentParser(description="Gantry's benchmark (issue 7).")
+    p = argparse.ArgumentParser(description="Gantry's benchmark (docs/performance.md).")
     p.add_argument("--bin-dir", default=os.path.join(target, "release"),
                    help="host release binaries: the four functions, bench-floor, bench-hello, warm-paths")
     p.add_argument("--lambda-dir", default=os.path.join(target, "lambda"),
@@ -164,7 +164,7 @@ class Bench:
                      for n, wl, what in functions]
         # Before/after in one run, without a second build: the same binaries with a custom store
         # named (SSL_CERT_FILE: the system's bundle), which puts back the certificate-store read
-        # issue 16 removed from the default path (the SDK's default client reads the file).
+        # Gantry removed from the default path (the SDK's default client reads the file).
         # (Not the approval function: its first event holds the pipeline's approval stage, which
         # one workload at a time can use.)
         bundle = "/etc/ssl/certs/ca-certificates.crt"
@@ -238,7 +238,7 @@ class Bench:
 
 
 def run_judge(args: argparse.Namespace) -> dict[str, Any]:
-    """The canary judge's simulation (issue 14): pure code, no emulator."""
+    """The canary judge's simulation (docs/analysis.md): pure code, no emulator."""
     binary = os.path.join(args.bin_dir, "judge-sim")
     if not os.access(binary, os.X_OK):
         raise SystemExit(f"bench: {binary} is not built (scripts/bench.sh builds it)")

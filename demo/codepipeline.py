@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from lambda_events import ACTION_EXECUTION, PIPELINE_EXECUTION, STAGE_EXECUTION, codepipeline_event
+from lambda_events import ACTION_EXECUTION, PIPELINE_EXECUTION, STAGE_EXECUTION, codepipeline_request
 from slack_view import SlackView
 from transcript import short
 from world import CHANNEL, PIPELINE, StoryError, World, expect
@@ -111,10 +111,10 @@ class PlayedExecution:
     def event(self, detail_type: str, state: str, stage: Optional[str] = None, action: bool = False,
               result: Optional[dict[str, str]] = None) -> dict[str, Any]:
         declared = self.actions[stage] if stage else None
-        return codepipeline_event(
+        return self.world.event("codepipeline", **codepipeline_request(
             detail_type, pipeline=PIPELINE, execution_id=self.id, state=state, stage=stage,
             action=declared.name if action and declared else None,
-            action_type=declared.type if action and declared else None, execution_result=result)
+            action_type=declared.type if action and declared else None, execution_result=result))
 
     def record_action(self, stage: str, status: str, **details: Any) -> None:
         """What ListActionExecutions / GetPipelineState will show for the stage's action."""

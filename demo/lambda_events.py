@@ -1,7 +1,10 @@
-"""The events Gantry's functions receive, built the way AWS, GitHub, GitLab and Slack build them.
+"""The events Gantry's functions receive, built the way AWS, GitHub and GitLab build them.
 
 Pure functions over plain data: no I/O, no clock unless one is passed in. `events/generate.py`
 uses them for the committed sample events; the demo's chapters use them to drive the functions.
+Slack's clicks and CodePipeline's EventBridge events are not built here: the tests' Rust builders
+build them (`World.event`, through shared/core/examples/gantry_events.rs); `codepipeline_request`
+says what to build.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ import hashlib
 import hmac
 import json
 import time
-import urllib.parse
 import uuid
 from typing import Any, Optional
 
@@ -148,68 +150,6 @@ def as_ordinary_push(payload: dict[str, Any], *, before: str, message: str, modi
     return push
 
 
-# -- Slack ------------------------------------------------------------------------------------
-
-
-def slack_signature(signing_secret: str, timestamp: str, body: bytes) -> str:
-    """`X-Slack-Signature`: `v0=` + HMAC-SHA256 of `v0:{timestamp}:{body}`."""
-    base = b"v0:" + timestamp.encode() + b":" + body
-    return "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
-
-
-def slack_click_payload(
-    *,
-    action_id: str,
-    value: str,
-    user_id: str,
-    user_name: str,
-    channel: str,
-    message_ts: str,
-    response_url: str,
-    message: Optional[dict[str, Any]] = None,
-    block_id: str = "gantry.actions",
-    text: str = "Approve",
-) -> dict[str, Any]:
-    """The `block_actions` payload Slack sends when a user clicks a button in a message."""
-    return {
-        "type": "block_actions",
-        "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": "T0SINK"},
-        "api_app_id": "A0GANTRY",
-        "token": "legacy-verification-token-unused",
-        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
-        "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",
-        "team": {"id": "T0SINK", "domain": "gantry-sink"},
-        "enterprise": None,
-        "is_enterprise_install": False,
-        "channel": {"id": channel, "name": "deploys"},
-        "message": message or {"type": "message", "ts": message_ts},
-        "state": {"values": {}},
-        "response_url": response_url,
-        "actions": [{
-            "action_id": action_id,
-            "block_id": block_id,
-            "text": {"type": "plain_text", "text": text, "emoji": True},
-            "value": value,
-            "type": "button",
-            "action_ts": f"{time.time():.6f}",
-        }],
-    }
-
-
-def slack_click_event(payload: dict[str, Any], signing_secret: str, timestamp: Optional[int] = None,
-                      **request: Any) -> dict[str, Any]:
-    """A Slack interactivity request (form body `payload=`) as a Function URL event, signed."""
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    body = urllib.parse.urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode()
-    headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": slack_signature(signing_secret, ts, body),
-    }
-    return function_url_event(headers, body, **request)
-
-
 # -- CodePipeline ------------------------------------------------------------------------------
 
 PIPELINE_EXECUTION = "CodePipeline Pipeline Execution State Change"
@@ -217,7 +157,7 @@ STAGE_EXECUTION = "CodePipeline Stage Execution State Change"
 ACTION_EXECUTION = "CodePipeline Action Execution State Change"
 
 
-def codepipeline_event(
+def codepipeline_request(
     detail_type: str,
     *,
     pipeline: str,
@@ -229,42 +169,29 @@ def codepipeline_event(
     execution_result: Optional[dict[str, str]] = None,
     at: Optional[float] = None,
 ) -> dict[str, Any]:
-    """An EventBridge `aws.codepipeline` event, shaped as CodePipeline emits it.
+    """What `gantry-events codepipeline` reads to build an EventBridge `aws.codepipeline` event.
 
     `state` is the CodePipeline state (STARTED, SUCCEEDED, FAILED, CANCELED, RESUMED,
-    SUPERSEDED; actions also ABANDONED). `action_type` is `{owner, category, provider}`.
+    SUPERSEDED; actions also ABANDONED). `action_type` is `{owner, category, provider}`;
+    `execution_result` has CodePipeline's keys (`external-execution-summary`, `error-code`, …).
     """
     at = time.time() if at is None else at
-    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
-    detail: dict[str, Any] = {
+    request: dict[str, Any] = {
+        "detail_type": detail_type,
         "pipeline": pipeline,
-        "execution-id": execution_id,
-        "start-time": when,
+        "execution_id": execution_id,
         "state": state,
-        # Integers, as live events carry them (aws_lambda_events parses `version` as i64).
-        "version": 1,
-        "pipeline-execution-attempt": 1,
-    }
-    if detail_type == PIPELINE_EXECUTION:
-        detail["execution-trigger"] = {"trigger-type": "StartPipelineExecution",
-                                       "trigger-detail": f"arn:aws:sts::{ACCOUNT}:assumed-role/gantry-webhook/webhook"}
-    if stage is not None:
-        detail["stage"] = stage
-    if action is not None:
-        detail["action"] = action
-        detail["region"] = REGION
-        kind = {"owner": "AWS", "category": "Build", "provider": "CodeBuild", **(action_type or {})}
-        detail["type"] = {**kind, "version": 1}
-    if execution_result is not None:
-        detail["execution-result"] = execution_result
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": detail_type,
-        "source": "aws.codepipeline",
-        "account": ACCOUNT,
-        "time": when,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at)),
         "region": REGION,
-        "resources": [f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:{pipeline}"],
-        "detail": detail,
+        "account": ACCOUNT,
     }
+    if stage is not None:
+        request["stage"] = stage
+    if action is not None:
+        kind = {"category": "Build", "provider": "CodeBuild", **(action_type or {})}
+        request.update(action=action, category=kind["category"], provider=kind["provider"])
+    if execution_result is not None:
+        request["result"] = {"summary": execution_result.get("external-execution-summary"),
+                             "url": execution_result.get("external-execution-url"),
+                             "error_code": execution_result.get("error-code")}
+    return request

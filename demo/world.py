@@ -65,6 +65,12 @@ APPROVERS = {PIPELINE: {"ApproveProd": {"users": [RELEASE_LEAD["id"]], "groups":
 APPROVAL_FUNCTION = "gantry-shop-ApprovalFunction-DEMO0000"
 
 
+# The demo's Slack clicks and EventBridge events come from the tests' Rust builders, through this
+# example of gantry-core (scripts/demo.sh builds it beside the functions).
+EVENTS_TOOL = "gantry-events"
+EVENTS_BUILD = "cargo build -p gantry-core --features testing --example gantry-events"
+
+
 class StoryError(Exception):
     """The story did not go as told: the demo fails with this message."""
 
@@ -327,6 +333,16 @@ class World:
     def call_http(self, name: str, event: dict[str, Any]) -> tuple[int, Any]:
         """Sends an HTTP event (Function URL) to a function; returns the status and JSON body."""
         return http_response(self.invoke(name, event))
+
+    def event(self, kind: str, **request: Any) -> dict[str, Any]:
+        """An event as Slack or EventBridge sends it, built by the Rust builders the tests use
+        (`gantry-events`, shared/core/examples/gantry_events.rs): `kind` is `codepipeline` or
+        `slack-click`, `request` what it reads."""
+        path = os.path.join(self.bin_dir, "examples", EVENTS_TOOL)
+        expect(os.access(path, os.X_OK), f"{EVENTS_TOOL} is not built ({path}): {EVENTS_BUILD}")
+        done = subprocess.run([path, kind], input=json.dumps(request), capture_output=True, text=True, timeout=30)
+        expect(done.returncode == 0, f"{EVENTS_TOOL} {kind} failed: {done.stderr.strip()}")
+        return json.loads(done.stdout)
 
 
 # -- provisioning -------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark (`make bench`, issue 7): builds the four functions as they are deployed (release;
+# The benchmark (`make bench`, docs/performance.md): builds the four functions as they are deployed (release;
 # for this machine, to time them, and for Lambda's arm64, to weigh them), the floors, the canary judge's simulation (pure) and the
 # network-free latency bench, then runs bench/run.py: cold starts, warm latency, peak memory,
 # package sizes and bursts against the AWS emulator and the Slack stand-in. Prints the table,

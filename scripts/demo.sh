@@ -16,6 +16,10 @@ done
 printf "== building %s(the first build takes several minutes)\n" \
   "$(printf '%s ' "${packages[@]}" | sed 's/-p //g')" >&2
 cargo build "${packages[@]}"
+# The clicks and EventBridge events the demo sends, built by the tests' Rust builders
+# (shared/core/examples/gantry_events.rs). Apart: built with the functions, gantry-core's
+# `testing` feature would reach them too.
+cargo build -q -p gantry-core --features testing --example gantry-events
 
 target=$(cargo metadata --format-version 1 --no-deps | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 # exec: the demo gets Ctrl-C directly and stops everything it started before exiting.

@@ -1,4 +1,4 @@
-"""The benchmark's table: every figure with its goal and whether it holds (issue 7's goals, raised by issue 16)."""
+"""The benchmark's table: every figure with its goal and whether it holds (the goals: docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ FLOOR_GANTRY = "floor's work, Gantry's SDK config"
 FLOOR_UNCHECKED = "floor, root key (emulator checks no IAM)"
 CUSTOM_STORE = "SSL_CERT_FILE=system bundle"
 
-# Issue 16: below the naive floor.
+# Start-up below the naive floor (docs/performance.md#start-up-below-the-naive-floor).
 COLD_RATIO = 0.75  # the function's median init ≤ this × the floor's median
 COLD_P90_RATIO = 0.85  # the function's p90 init ≤ this × the floor's p90
 WARM_P99_MS = 1.0
@@ -246,7 +246,7 @@ JUDGE_VERDICT_MS = 1.0
 
 
 def judge_rows(j: dict[str, Any], row: Any, section: Any) -> None:
-    """The canary judge's simulation (issue 14): bench/judge, `judge-sim`."""
+    """The canary judge's simulation (docs/analysis.md): bench/judge, `judge-sim`."""
     runs = j["runs"]
     section(f"Canary judge, simulated ({runs:,} deployments a scenario; {j['deployment']})")
     f = j["false_rollbacks"]

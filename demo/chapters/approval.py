@@ -9,7 +9,7 @@ import uuid
 from typing import Any, Optional
 
 from codepipeline import PlayedExecution
-from lambda_events import DEMO_SLACK_SIGNING_SECRET, slack_click_event, slack_click_payload
+from lambda_events import DEMO_SLACK_SIGNING_SECRET
 from slack_view import find_button
 from transcript import short
 from world import CHANNEL, DEVELOPER, RELEASE_LEAD, World, expect
@@ -28,11 +28,10 @@ def click(world: World, user: dict[str, str], message: dict[str, Any], button: d
     privately (in the answer, or through the click's `response_url`), if anything."""
     t = world.transcript
     response_path = f"{user['name']}-{uuid.uuid4().hex[:8]}"
-    payload = slack_click_payload(
-        action_id=button["action_id"], value=button["value"], user_id=user["id"], user_name=user["name"],
-        channel=message["channel"], message_ts=message["ts"], message=message, text=button["text"]["text"],
-        response_url=world.response_url(response_path))
-    event = slack_click_event(payload, DEMO_SLACK_SIGNING_SECRET)
+    event = world.event(
+        "slack-click", action_id=button["action_id"], value=button["value"], user_id=user["id"],
+        username=user["name"], channel=message["channel"], message_ts=message["ts"], message=message,
+        response_url=world.response_url(response_path), secret=DEMO_SLACK_SIGNING_SECRET)
     t.send("Slack", f"POSTs {user['name']}'s click on [{button['text']['text']}] to the approval function's URL")
     if not quiet:
         headers = event["headers"]

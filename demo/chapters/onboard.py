@@ -22,7 +22,7 @@ import uuid
 from typing import Any
 
 from lambda_events import ACCOUNT, ACTION_EXECUTION, DEMO_GITHUB_SECRET, PIPELINE_EXECUTION, REGION, STAGE_EXECUTION
-from lambda_events import codepipeline_event, github_push_event
+from lambda_events import codepipeline_request, github_push_event
 from slack_view import SlackView, learn_names
 from transcript import short
 from world import CHANNEL, HUB_TAG, PIPELINE, RELEASE_GROUP, RELEASE_LEAD, World, expect
@@ -156,12 +156,13 @@ def approval_waits(world: World, pipeline: str, execution_id: str, stage: str, a
         "custom_data": None, "expires_in_seconds": 7 * 24 * 3600})
     world.transcript.played(f"{pipeline}: execution STARTED, then stage {stage} STARTED: approval {action} waits"
                             "  → notifier, approval")
-    world.invoke("notifier", codepipeline_event(PIPELINE_EXECUTION, pipeline=pipeline, execution_id=execution_id,
-                                                state="STARTED"))
-    world.invoke("notifier", codepipeline_event(STAGE_EXECUTION, pipeline=pipeline, execution_id=execution_id,
-                                                state="STARTED", stage=stage))
-    action_event = codepipeline_event(ACTION_EXECUTION, pipeline=pipeline, execution_id=execution_id,
-                                      state="STARTED", stage=stage, action=action, action_type=manual)
+    def event(detail_type: str, **detail: Any) -> dict[str, Any]:
+        return world.event("codepipeline", **codepipeline_request(
+            detail_type, pipeline=pipeline, execution_id=execution_id, state="STARTED", **detail))
+
+    world.invoke("notifier", event(PIPELINE_EXECUTION))
+    world.invoke("notifier", event(STAGE_EXECUTION, stage=stage))
+    action_event = event(ACTION_EXECUTION, stage=stage, action=action, action_type=manual)
     world.invoke("notifier", action_event)
     world.invoke("approval", action_event)
 

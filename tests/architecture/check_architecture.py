@@ -1,4 +1,4 @@
-"""The architecture, held by a test (issue 11): the arrows point inward, and nothing imports in a
+"""The architecture, held by a test (docs/architecture.md): the arrows point inward, and nothing imports in a
 circle.
 
 1. The pure core (`shared/core`, crate gantry-core) depends, directly or through any crate it

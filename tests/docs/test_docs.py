@@ -1,7 +1,8 @@
 """Self-check of the documentation: the README stays short, every relative link in README.md and
 docs/*.md leads somewhere (the file, and the heading when the link names one), and the
 architecture picture is well-formed SVG; docs/architecture.md's module map names every module of
-the core and the adapters and nothing else, and every docs section a code comment points at exists;
+the core and the adapters and nothing else, every docs section a code comment points at exists,
+and no Rust comment points at an issue instead;
 docs/configuration.md documents every parameter of every template file (template.yaml,
 service/*.yaml) and every environment variable the code reads (`gantry_core::config::Var`), each
 with its real default.
@@ -173,6 +174,29 @@ def broken_docs_references_in_code() -> list[str]:
     return problems
 
 
+# "issue 14", "Issue #12": a pointer into the tracker, which goes stale once the issue closes.
+ISSUE_REF = re.compile(r"\bissues? #?\d+", re.I)
+
+
+def issue_references(path: str, text: str) -> list[str]:
+    """The `issue N` references in the comments of one Rust file, as `file:line: comment`."""
+    problems = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if "//" in line and ISSUE_REF.search(line.split("//", 1)[1]):
+            problems.append(f"{path}:{n}: {line.strip()}")
+    return problems
+
+
+def issue_references_in_code() -> list[str]:
+    """Every `issue N` a Rust comment names, in every crate of the workspace."""
+    problems = []
+    for top in ("shared", "functions", "bench", "tests"):
+        for path in glob.glob(os.path.join(ROOT, top, "**", "*.rs"), recursive=True):
+            with open(path, encoding="utf-8") as f:
+                problems += issue_references(os.path.relpath(path, ROOT), f.read())
+    return problems
+
+
 def documentation() -> list[str]:
     return [os.path.join(ROOT, "README.md")] + sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))
 
@@ -223,6 +247,22 @@ class ModuleMapTest(unittest.TestCase):
     def test_every_docs_section_a_code_comment_names_exists(self) -> None:
         problems = broken_docs_references_in_code()
         self.assertEqual(problems, [], "comments pointing nowhere:\n" + "\n".join(problems))
+
+
+class StaleCommentsTest(unittest.TestCase):
+    """Comments point at the docs sections that hold the reasons and figures, never at an issue:
+    an issue closes, and its number then says nothing to a reader."""
+
+    def test_no_rust_comment_points_at_an_issue(self) -> None:
+        problems = issue_references_in_code()
+        self.assertEqual(problems, [], "comments naming an issue (link the docs section instead):\n"
+                         + "\n".join(problems))
+
+    def test_an_issue_reference_in_a_comment_is_reported(self) -> None:
+        text = ('/// Retried (issue 14).\nlet issue_1 = 1; // fine\n// Issue #12: a late event\n'
+                'let s = "issue 3"; // a string, not a comment\n')
+        self.assertEqual(issue_references("a.rs", text), ["a.rs:1: /// Retried (issue 14).",
+                                                          "a.rs:3: // Issue #12: a late event"])
 
 
 class CheckerTest(unittest.TestCase):

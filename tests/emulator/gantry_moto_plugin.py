@@ -15,7 +15,7 @@
   SampleCount, Average, Minimum, Maximum and percentiles such as p99 or p99.9, per period,
   namespace and exact dimensions), whichever protocol asks (query, JSON 1.0, or CBOR through
   the bridge); PutMetricData refuses the reserved `AWS/` namespaces as AWS does, and
-  `/_gantry/cloudwatch/alb-metrics` publishes what a load balancer would (issue 14).
+  `/_gantry/cloudwatch/alb-metrics` publishes what a load balancer would (for the canary judge).
 * `GantryApp`: a WSGI wrapper serving the `/_gantry/` control API before moto,
   and bridging the Rust CloudWatch SDK's CBOR protocol (see cbor_bridge.py).
 
@@ -1555,7 +1555,7 @@ def install() -> None:
 
 
 # --------------------------------------------------------------------------
-# CloudWatch metrics: statistics and percentiles as CloudWatch computes them (issue 14)
+# CloudWatch metrics: statistics and percentiles as CloudWatch computes them
 # --------------------------------------------------------------------------
 
 BASIC_STATS = {"Sum", "SampleCount", "Average", "Minimum", "Maximum"}

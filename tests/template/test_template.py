@@ -31,7 +31,7 @@ PIPELINE_EVENTS = {
     "CodePipeline Action Execution State Change",
 }
 # The variables the webhook passes to StartPipelineExecution (shared/core/src/ingest/start.rs;
-# PUSHER, the account the provider authenticated, is declared for issue 12's four-eyes rule).
+# PUSHER, the account the provider authenticated, is declared for the four-eyes rule).
 WEBHOOK_VARIABLES = {"COMMIT_ID", "BRANCH", "TAG", "REPOSITORY", "AUTHOR", "COMMIT_MESSAGE", "PUSHER",
                      "COMMIT_AUTHORS"}
 # CodePipeline's limit on one action configuration value.

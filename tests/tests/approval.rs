@@ -867,7 +867,7 @@ async fn a_secret_without_the_slack_keys_stops_the_function_at_start_naming_the_
     assert!(err.to_string().contains("slack_bot_token"), "{err}");
 }
 
-// Issue 12: a late FAILED/SUCCEEDED event from an earlier attempt of the action must not close
+// A late FAILED/SUCCEEDED event from an earlier attempt of the action must not close
 // the request whose approval still waits (before the fix it closed it as rejected elsewhere).
 #[tokio::test]
 async fn a_late_end_event_of_an_earlier_attempt_leaves_the_waiting_request_open() {
@@ -883,7 +883,7 @@ async fn a_late_end_event_of_an_earlier_attempt_leaves_the_waiting_request_open(
     assert_eq!(record(&w, &id).await["status"], "approved");
 }
 
-// Issue 12: the expiry is the action's declared `timeoutInMinutes` (GetPipeline), not a fixed
+// The expiry is the action's declared `timeoutInMinutes` (GetPipeline), not a fixed
 // seven days (before the fix a one-hour approval was shown as open for a week).
 #[tokio::test]
 async fn the_request_expires_when_the_action_declares() {
@@ -911,7 +911,7 @@ async fn the_request_expires_when_the_action_declares() {
     );
 }
 
-// Issue 12: Slack's internal_error may mean the request was posted. The retry looks for it
+// Slack's internal_error may mean the request was posted. The retry looks for it
 // (by its metadata marker) instead of posting a second request.
 #[tokio::test]
 async fn a_request_slack_may_have_posted_is_found_not_posted_twice() {

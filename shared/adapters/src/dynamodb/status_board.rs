@@ -3,8 +3,8 @@
 //!
 //! `STATUS` / `{pipeline}#{stage}#{live|latest}`: attributes `run` (S, JSON of
 //! `operate::BoardRun`) and `at` (N). A row is replaced only by a run at least as recent, so
-//! events in any order leave each row at its newest run. No TTL: a stage's row is its current
-//! state, however long ago it last changed. 50 services of 5 stages are 500 rows of about 400
+//! events in any order leave each row at its newest run. A row is the stage's current state
+//! until the table's TTL removes it, `STATUS_ROW_SECONDS` after its run. 50 services of 5 stages are 500 rows of about 400
 //! bytes, a fifth of one `Query` page.
 
 use super::attributes::{n, s, text};

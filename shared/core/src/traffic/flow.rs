@@ -4,6 +4,7 @@
 
 mod account_step;
 mod analysis_step;
+mod check_step;
 mod confirm_step;
 mod end_step;
 mod hand_over_step;
@@ -11,28 +12,23 @@ mod lifecycle_step;
 mod start_step;
 mod sweep_step;
 
-use super::phases::record::{DeploymentRecord, DeploymentStatus, HandOver};
+use super::phases::record::{DeploymentRecord, DeploymentStatus};
 use super::steps::progress::Thread;
+use super::Job;
 use super::{
-    Ack, AlarmWatch, ArtifactStore, Cluster, DeploymentStore, HookFunctions, JobFailure,
-    JobProgress, Jobs, LoadBalancer, ServiceScaling, ShiftError, SlackProgress, TargetMetrics,
+    AlarmWatch, ArtifactStore, Cluster, DeploymentStore, HookFunctions, JobProgress, Jobs,
+    LoadBalancer, ServiceScaling, ShiftError, SlackProgress, TargetMetrics,
 };
-use super::{InputArtifact, Job};
+use crate::clock::instant_now;
 use crate::clock::now_epoch_millis as now_ms;
-use crate::clock::{instant_now, sleep};
 use crate::slack::Chat;
-use crate::traffic::checks::preflight;
-use crate::traffic::phases::phase::new_share;
-use crate::traffic::setup::images::{self, ImageError, ImageUpdate};
 use crate::traffic::setup::weights::read_weights;
 use crate::traffic::steps::report::{self, ProgressView, Services};
-use crate::traffic::steps::retry::{self, Blind};
 use crate::traffic::{
-    next_step, setup::params, Command, Deployment, Observed, Phase, RollbackReason,
-    ServiceSnapshot, ShiftAction, Timing, TokenError, TrafficPlan, UserParameters, Weights,
+    setup::params, Command, Deployment, Observed, Phase, RollbackReason, UserParameters, Weights,
 };
 pub use analysis_step::Gate;
-use analysis_step::{hold, steer_gate};
+use check_step::Next;
 use std::time::{Duration, Instant};
 pub use sweep_step::SweepReport;
 
@@ -249,7 +245,8 @@ impl<P: ShifterPorts> Shifter<P> {
         job.continuation_token.is_some() || !matches!(self.store.read(&job.id).await, Ok(None))
     }
 
-    /// Checks, decides and applies until the deployment ends or the slice is used up.
+    /// Checks, decides and applies (one `turn` a check) until the deployment ends or the slice
+    /// is used up.
     async fn drive(
         &self,
         job: &Job,
@@ -258,146 +255,17 @@ impl<P: ShifterPorts> Shifter<P> {
         end: Instant,
         mut thread: Thread,
     ) -> Result<ShiftOutcome, ShiftError> {
-        // When the checks first failed to read, and how many times in a row.
-        let mut blind: Option<(i64, u32)> = None;
+        let mut blind = None;
         loop {
-            let check = match self.observe(p, &d).await {
-                Ok(c) => {
-                    blind = None;
-                    c
-                }
-                Err(e) if e.is_transient() => {
-                    let (since, attempt) = *blind.get_or_insert((now_ms(), 0));
-                    match retry::after_failed_look(
-                        since,
-                        now_ms(),
-                        d.timing.check_seconds.into(),
-                        attempt,
-                    ) {
-                        Blind::LookAgain { wait } if instant_now() + wait < end => {
-                            tracing::warn!(deployment = %d.id, error = %e, attempt, "could not read the deployment's state: nothing moves, looking again");
-                            blind = Some((since, attempt + 1));
-                            sleep(wait).await;
-                            continue;
-                        }
-                        // Out of time for this invocation: the next one looks again.
-                        Blind::LookAgain { .. } => {
-                            return self.hand_over(job, p, &d, false, end).await;
-                        }
-                        Blind::GiveUp => {
-                            let reason = RollbackReason::Unwatchable {
-                                seconds: (now_ms() - since) / 1000,
-                                error: e.to_string(),
-                            };
-                            let share = report_share(&d);
-                            return self
-                                .roll_back_for(job, p, &d, reason, share, &mut thread, end)
-                                .await;
-                        }
-                    }
-                }
-                Err(e) => {
-                    let reason = RollbackReason::Error {
-                        message: e.to_string(),
-                    };
-                    let share = report_share(&d);
+            match self.turn(p, &mut d, &mut blind, &mut thread, end).await {
+                Next::Again => {}
+                Next::HandOver => return self.hand_over(job, p, &d, false, end).await,
+                Next::RollBack { reason, share } => {
                     return self
                         .roll_back_for(job, p, &d, reason, share, &mut thread, end)
                         .await;
                 }
-            };
-            let o = &check.observed;
-            let share = new_share(&d, &o.weights);
-            if let Some(status) = self.stopped(check.context.as_ref()).await {
-                // Checked at every check, so also right before the old side is scaled down:
-                // nothing moves on once the pipeline stopped waiting.
-                let reason = RollbackReason::PipelineStopped { status };
-                return self
-                    .roll_back_for(job, p, &d, reason, share, &mut thread, end)
-                    .await;
-            }
-            self.steer(
-                p,
-                &mut d,
-                &o.command,
-                &check.command_at,
-                &mut thread,
-                o.now_ms,
-            )
-            .await;
-            let gate = self
-                .judge_step(p, &mut d, o.now_ms, &mut thread)
-                .await
-                .and(steer_gate(&d, o.now_ms));
-            if let Gate::RollBack { message } = gate {
-                let reason = RollbackReason::Analysis { evidence: message };
-                return self
-                    .roll_back_for(job, p, &d, reason, share, &mut thread, end)
-                    .await;
-            }
-            let action = match self.pre_scale_up(p, &mut d, &check, &mut thread).await {
-                Some(action) => action,
-                None => {
-                    let action = hold(&d, o, &gate, next_step(&d, o));
-                    self.lifecycle(p, &mut d, &check, action, &mut thread).await
-                }
-            };
-            match action {
-                ShiftAction::Wait {
-                    phase,
-                    next_check_ms,
-                } => {
-                    let moved = !same_step(d.phase, phase);
-                    d = d.at(phase);
-                    if moved {
-                        self.log_step(p, &d, "carrying on");
-                        self.tell_slack(p, &d, report::ProgressOutcome::Running, &mut thread)
-                            .await;
-                    }
-                    let wait = Duration::from_millis((next_check_ms - now_ms()).max(0) as u64);
-                    if instant_now() + wait >= end
-                        || crate::traffic::checks::budget::hands_back(wait, p.wait_between_checks)
-                    {
-                        return self.hand_over(job, p, &d, false, end).await;
-                    }
-                    sleep(wait).await;
-                }
-                ShiftAction::Shift { weights, phase } => {
-                    if let Err(e) = self
-                        .balancer
-                        .set_weights(&p.traffic, &pairs(p, weights))
-                        .await
-                    {
-                        let reason = RollbackReason::Error {
-                            message: e.to_string(),
-                        };
-                        return self
-                            .roll_back_for(job, p, &d, reason, share, &mut thread, end)
-                            .await;
-                    }
-                    if let Some(reason) = self.read_back(p, weights).await {
-                        // A person (or another tool) changed the listener as it was being
-                        // set: stop now, with what was found, rather than at the next check.
-                        return self
-                            .roll_back_for(job, p, &d, reason, share, &mut thread, end)
-                            .await;
-                    }
-                    self.consume_promote(&d, o, &check.command_at).await;
-                    d = d.at(phase);
-                    self.after_shift(p, &mut d).await;
-                    self.log_step(p, &d, "shifted");
-                    self.tell_slack(p, &d, report::ProgressOutcome::Running, &mut thread)
-                        .await;
-                }
-                ShiftAction::Finish => {
-                    self.consume_promote(&d, o, &check.command_at).await;
-                    return self.finish(job, p, &d, &mut thread).await;
-                }
-                ShiftAction::RollBack { reason } => {
-                    return self
-                        .roll_back_for(job, p, &d, reason, share, &mut thread, end)
-                        .await;
-                }
+                Next::Finish => return self.finish(job, p, &d, &mut thread).await,
             }
         }
     }

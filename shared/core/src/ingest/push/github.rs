@@ -2,7 +2,8 @@
 
 use serde::Deserialize;
 
-use super::{Commit as PushedCommit, GitRef, Provider, PushError, GITHUB_MAX_COMMITS, ZERO_SHA};
+use super::payload::{ref_and_commits, Commit};
+use super::{Provider, PushError, GITHUB_MAX_COMMITS, ZERO_SHA};
 
 #[derive(Deserialize)]
 struct Push {
@@ -42,35 +43,11 @@ struct Pusher {
     pub name: Option<String>,
 }
 
-/// A pushed commit; only its author is GitHub's own.
-type Commit = super::payload::Commit<Author>;
-
-#[derive(Deserialize)]
-struct Author {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub email: Option<String>,
-    pub username: Option<String>,
-}
-
-impl From<Author> for super::payload::CommitAuthor {
-    fn from(author: Author) -> Self {
-        Self {
-            name: author.name,
-            email: author.email.unwrap_or_default(),
-            username: author.username,
-        }
-    }
-}
-
 impl super::Push {
     /// Parses a GitHub `push` payload.
     pub fn from_github(body: &[u8]) -> Result<Self, PushError> {
         let p: Push = serde_json::from_slice(body)?;
-        let git_ref = GitRef::parse(&p.git_ref)
-            .ok_or_else(|| PushError::UnsupportedRef(p.git_ref.clone()))?;
-        let commits: Vec<PushedCommit> = p.commits.into_iter().map(Commit::into_commit).collect();
+        let (git_ref, commits) = ref_and_commits(&p.git_ref, p.commits)?;
         let head = p.head_commit.map(Commit::into_commit);
         Ok(super::Push {
             provider: Provider::GitHub,

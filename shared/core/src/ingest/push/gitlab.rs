@@ -2,7 +2,8 @@
 
 use serde::Deserialize;
 
-use super::{Commit as PushedCommit, GitRef, Provider, PushError, ZERO_SHA};
+use super::payload::{ref_and_commits, Commit};
+use super::{Provider, PushError, ZERO_SHA};
 
 #[derive(Deserialize)]
 struct Push {
@@ -26,35 +27,15 @@ struct Project {
     pub web_url: Option<String>,
 }
 
-/// A pushed commit; only its author is GitLab's own.
-type Commit = super::payload::Commit<Author>;
-
-#[derive(Deserialize)]
-struct Author {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub email: String,
-}
-
-impl From<Author> for super::payload::CommitAuthor {
-    fn from(author: Author) -> Self {
-        Self {
-            name: author.name,
-            email: author.email,
-            // GitLab names a commit's author, never its account.
-            username: None,
-        }
-    }
-}
-
 impl super::Push {
     /// Parses a GitLab `Push Hook` or `Tag Push Hook` payload.
     pub fn from_gitlab(body: &[u8]) -> Result<Self, PushError> {
         let p: Push = serde_json::from_slice(body)?;
-        let git_ref = GitRef::parse(&p.git_ref)
-            .ok_or_else(|| PushError::UnsupportedRef(p.git_ref.clone()))?;
-        let commits: Vec<PushedCommit> = p.commits.into_iter().map(Commit::into_commit).collect();
+        let (git_ref, mut commits) = ref_and_commits(&p.git_ref, p.commits)?;
+        for c in &mut commits {
+            // GitLab names a commit's author, never its account.
+            c.author_username = None;
+        }
         let commit_id = p.checkout_sha.clone().unwrap_or_else(|| p.after.clone());
         // GitLab has no head_commit: the head is the listed commit whose id is the pushed sha.
         let head = commits

@@ -212,18 +212,19 @@ impl Push {
 mod github;
 mod gitlab;
 
-/// What GitHub's and GitLab's push payloads share: a pushed commit, whose author is each
-/// forge's own shape.
+/// What GitHub's and GitLab's push payloads share: the ref, and the pushed commits with their
+/// authors.
 mod payload {
+    use super::{GitRef, PushError};
     use serde::Deserialize;
 
     #[derive(Deserialize)]
-    pub struct Commit<A> {
+    pub struct Commit {
         pub id: String,
         #[serde(default)]
         pub message: String,
         pub url: Option<String>,
-        pub author: Option<A>,
+        pub author: Option<Author>,
         #[serde(default)]
         pub added: Vec<String>,
         #[serde(default)]
@@ -232,23 +233,43 @@ mod payload {
         pub removed: Vec<String>,
     }
 
-    /// A commit's author as Gantry keeps it; a commit without one has empty fields.
-    #[derive(Default)]
-    pub struct CommitAuthor {
+    /// A commit's author. `username` is GitHub's account for the author's email; GitLab's
+    /// payload names no account, and `from_gitlab` reads none.
+    #[derive(Deserialize)]
+    pub struct Author {
+        #[serde(default)]
         pub name: String,
-        pub email: String,
+        #[serde(default)]
+        pub email: Option<String>,
         pub username: Option<String>,
     }
 
-    impl<A: Into<CommitAuthor>> Commit<A> {
+    /// The ref Gantry builds from (a branch or a tag) and the pushed commits, in the payload's
+    /// order: what both providers' parsers start with.
+    pub fn ref_and_commits(
+        raw_ref: &str,
+        commits: Vec<Commit>,
+    ) -> Result<(GitRef, Vec<super::Commit>), PushError> {
+        let git_ref =
+            GitRef::parse(raw_ref).ok_or_else(|| PushError::UnsupportedRef(raw_ref.to_string()))?;
+        Ok((
+            git_ref,
+            commits.into_iter().map(Commit::into_commit).collect(),
+        ))
+    }
+
+    impl Commit {
         pub fn into_commit(self) -> super::Commit {
-            let author = self.author.map(Into::into).unwrap_or_default();
+            let (name, email, username) = match self.author {
+                Some(a) => (a.name, a.email.unwrap_or_default(), a.username),
+                None => (String::new(), String::new(), None),
+            };
             super::Commit {
                 id: self.id,
                 message: self.message,
-                author_name: author.name,
-                author_email: author.email,
-                author_username: author.username,
+                author_name: name,
+                author_email: email,
+                author_username: username,
                 url: self.url,
                 paths: self
                     .added

@@ -2,7 +2,16 @@
 //! rollback, whatever its `RollbackReason`, carried out by one path (`roll_back_for`, then
 //! `roll_back`); and the job's result (`succeed`, `fail`, `refuse`).
 
-use super::*;
+use super::{pairs, services, ShiftOutcome, Shifter, ShifterPorts};
+use crate::traffic::phases::record::DeploymentStatus;
+use crate::traffic::setup::weights::read_weights;
+use crate::traffic::steps::progress::Thread;
+use crate::traffic::steps::report;
+use crate::traffic::{
+    Ack, Cluster, Deployment, Job, JobFailure, JobProgress, Jobs, LoadBalancer, RollbackReason,
+    ShiftError, UserParameters, Weights,
+};
+use std::time::Instant;
 
 impl<P: ShifterPorts> Shifter<P> {
     /// The last step is done and the wait is over: scale the old version down.

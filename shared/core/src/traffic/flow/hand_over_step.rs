@@ -1,7 +1,15 @@
 //! The hand-over step: the invocation's time slice is used up, so the deployment's state
 //! goes to CodePipeline as the continuation token, for the next invocation to resume.
 
-use super::*;
+use super::{report_share, services, ShiftOutcome, Shifter, ShifterPorts};
+use crate::clock::now_epoch_millis as now_ms;
+use crate::traffic::phases::record::HandOver;
+use crate::traffic::steps::progress::Thread;
+use crate::traffic::steps::report;
+use crate::traffic::{
+    Ack, Deployment, DeploymentStore, Job, Jobs, RollbackReason, ShiftError, UserParameters,
+};
+use std::time::Instant;
 
 impl<P: ShifterPorts> Shifter<P> {
     /// Hands over to the next invocation: success with the state as continuation token.

@@ -1,7 +1,16 @@
 //! The invocation's start step: a first job's deployment begun (pre-flight, images, the
 //! plan and the idle side's task definition), or a continuation's resumed from its token.
 
-use super::*;
+use super::{Shifter, ShifterPorts};
+use crate::clock::now_epoch_millis as now_ms;
+use crate::traffic::checks::preflight;
+use crate::traffic::phases::record::{DeploymentRecord, DeploymentStatus};
+use crate::traffic::setup::images::{self, ImageError, ImageUpdate};
+use crate::traffic::{
+    AlarmWatch, ArtifactStore, Cluster, Deployment, DeploymentStore, InputArtifact, Job,
+    LoadBalancer, Phase, ServiceSnapshot, ShiftError, Timing, TokenError, TrafficPlan,
+    UserParameters,
+};
 
 impl<P: ShifterPorts> Shifter<P> {
     pub(super) async fn resume(

@@ -111,7 +111,7 @@ pub struct Observed {
 
 /// Why a deployment is rolled back: the index of every reason, each decided in one place (the
 /// state machine's in `next_step`; the canary judge's, the lifecycle hooks', the sweep's and
-/// Gantry's own in `flow`), and every one carried out by `Shifter::roll_back_for`. The message
+/// Gantry's own in `flow`, a check's in `flow/check_step.rs`), and every one carried out by `Shifter::roll_back_for`. The message
 /// completes "rolled back at 25% green: …".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RollbackReason {
