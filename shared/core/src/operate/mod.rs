@@ -17,7 +17,7 @@ pub mod task;
 #[cfg(test)]
 pub(crate) mod testing;
 
-pub use board::{project, BoardRun, RowKind, StageState};
+pub use board::{project, shift_row, BoardRun, RowKind, StageState};
 pub use command::{is_slash_command, parse_text, Operation, SlashCommand};
 pub use flow::{OperatePorts, Operations};
 pub use ports::{

@@ -298,6 +298,8 @@ fn row(stage: &str, state: StageState, at: i64) -> BoardRun {
         commit: Some("6113728f27ae82c7b1a177c8d03f9e96e0adf246".into()),
         message: Some("Fix the cart total".into()),
         by: Some("octocat".into()),
+        position: None,
+        percent: None,
     }
 }
 

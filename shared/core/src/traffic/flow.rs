@@ -385,6 +385,7 @@ impl<P: ShifterPorts> Shifter<P> {
                     self.consume_promote(&d, o, &check.command_at).await;
                     d = d.at(phase);
                     self.after_shift(p, &mut d).await;
+                    self.note_weight(&thread, new_share(&d, &weights)).await;
                     self.log_step(p, &d, "shifted");
                     self.tell_slack(p, &d, report::ProgressOutcome::Running, &mut thread)
                         .await;
@@ -538,6 +539,15 @@ impl<P: ShifterPorts> Shifter<P> {
     ) {
         let status = report::summary(d, &services(p, d), now_ms());
         self.tell_slack_final(p, d, outcome, &status, thread).await;
+    }
+
+    /// Tells `/gantry status` the weight the stage is held at now. Best effort: the status row
+    /// is a view for people, and the next weight writes it again.
+    async fn note_weight(&self, thread: &Thread, percent: u8) {
+        let Some(c) = &thread.context else { return };
+        if let Err(e) = self.store.note_weight(c, percent, now_ms() / 1000).await {
+            tracing::warn!(error = %e, "could not note the weight for /gantry status");
+        }
     }
 
     /// What the stage ran before this execution (the notifier's status projection, one read):
