@@ -3,9 +3,10 @@
 //! the projection); the slower operations handed to `Later` and carried out by `run`, their
 //! results posted in the service's channel, on a message of their own.
 
-use super::board::{board, render};
+use super::board::{board, render, RowKind};
 use super::command::{parse_request, parse_text, Operation, SlashCommand, HELP};
 use super::confirm::{may_confirm, render_proposal, Confirmation, Proposal};
+use super::deploy::{pushed_change, Pushed};
 use super::ports::{Confirmations, Later, RollbackError, StageRollbacks, StatusBoard};
 use super::restart::{
     judge, live, shifter_parameters, NoRestart, RestartError, RestartPlan, Restarts, Watched,
@@ -84,6 +85,23 @@ fn ephemeral(text: &str) -> ClickReply {
     ClickReply {
         status: 200,
         body: json!({"response_type": "ephemeral", "text": text}),
+    }
+}
+
+/// Why CodePipeline did not start an execution, in words for Slack: the error's own text (AWS's
+/// message, which may name roles and accounts) goes to the logs only.
+fn start_refusal(e: &crate::ingest::StartError) -> &'static str {
+    use crate::ingest::StartError;
+    match e {
+        StartError::PipelineNotFound { .. } => {
+            "CodePipeline has no such pipeline in Gantry's account and Region"
+        }
+        StartError::AccessDenied { .. } => {
+            "Gantry's role may not start this pipeline (an admin finds why in the approval function's logs)"
+        }
+        StartError::Rejected { .. } | StartError::Unavailable { .. } => {
+            "CodePipeline refused to start it (an admin finds why in the approval function's logs)"
+        }
     }
 }
 
@@ -548,6 +566,44 @@ impl<P: OperatePorts> Operations<P> {
         self.channels.channel_for(service).or(Some(fallback))
     }
 
+    /// What the webhook recorded of `typed`'s push: the refs of the executions the status
+    /// board shows for `service` (the webhook's record of each), each ref's retained pushes, and
+    /// each stage's live execution, where the change starts. After the acknowledgement: a few
+    /// reads, no CodePipeline call.
+    async fn pushed(&self, service: &str, typed: &str) -> Result<Pushed, crate::store::StoreError> {
+        let rows = self.board.rows().await?;
+        let mut executions = BTreeSet::new();
+        let mut lives = Vec::new();
+        for (kind, run) in rows.iter().filter(|(_, r)| r.pipeline == service) {
+            match kind {
+                RowKind::Live => {
+                    lives.push((run.execution_id.clone(), run.commit.clone()));
+                    executions.insert(run.execution_id.clone());
+                }
+                RowKind::Latest => {
+                    executions.insert(run.execution_id.clone());
+                }
+                RowKind::Shift => {}
+            }
+        }
+        let mut refs = BTreeSet::new();
+        for execution in &executions {
+            if let Some(p) = self.delivery.started(service, execution).await? {
+                // A slash deploy's own record says nothing of where its commit was pushed.
+                if p.git_ref != SLACK_REF {
+                    refs.insert(p.git_ref);
+                }
+            }
+        }
+        let mut histories = Vec::new();
+        for git_ref in refs {
+            let mut history = self.delivery.pushes(service, &git_ref, 0).await?;
+            history.sort_by_key(|p| (p.facts.received_ms, p.facts.received_at));
+            histories.push(history);
+        }
+        Ok(pushed_change(typed, &histories, &lives))
+    }
+
     /// `status [service]`: one read of the projection.
     async fn status(&self, only: Option<&str>) -> ClickReply {
         let rows = match self.board.rows().await {
@@ -597,7 +653,7 @@ impl<P: OperatePorts> Operations<P> {
                     .service(service)
                     .map(|s| s.source_action)
                     .unwrap_or_else(|| super::services::DEFAULT_SOURCE_ACTION.into());
-                let request = StartRequest {
+                let mut request = StartRequest {
                     pipeline: service.clone(),
                     client_request_token: token.clone(),
                     source_action,
@@ -617,17 +673,60 @@ impl<P: OperatePorts> Operations<P> {
                     .channel_of(service, channel)
                     .unwrap_or(channel)
                     .to_string();
+                // Four-eyes trusts only what the webhook recorded of a signed push: a commit it
+                // never saw pushed has no known authors, and one of them could approve it. So
+                // such a commit is not deployed (fail closed), and a seen one carries everyone
+                // the webhook recorded for the change it brings (`operate::deploy`).
+                let people = match self.pushed(service, commit).await {
+                    Ok(Pushed::Seen {
+                        commit: full,
+                        people,
+                        ..
+                    }) => {
+                        request.commit_id = full.clone();
+                        request.variables[0].value = full;
+                        people
+                    }
+                    Ok(Pushed::Unseen) => {
+                        tracing::info!(
+                            service,
+                            commit,
+                            user = user_id,
+                            "slash deploy of a commit never pushed refused"
+                        );
+                        let text = format!("❌ <@{user_id}> asked to deploy *{service}* at `{commit}`: Gantry's webhook never saw that commit pushed to a branch of *{service}* (in the {} days of pushes it keeps), so the four-eyes rule could not tell who wrote it. Nothing was started. Push it to a branch that starts *{service}* first, or deploy a commit Gantry saw pushed.", crate::ingest::PUSH_HISTORY_SECONDS / 86_400);
+                        self.tell(&where_to, response_url.as_deref(), &text).await;
+                        return Ok(json!({"deployed": false, "reason": "never pushed"}));
+                    }
+                    Ok(Pushed::Ambiguous(commits)) => {
+                        let text = format!("❌ <@{user_id}> asked to deploy *{service}* at `{commit}`, which is the start of {} pushed commits: nothing was started. Give more of its digits.", commits.len());
+                        self.tell(&where_to, response_url.as_deref(), &text).await;
+                        return Ok(json!({"deployed": false, "reason": "ambiguous"}));
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, service, "could not read the pushes for a slash deploy");
+                        let text = format!("❌ <@{user_id}> asked to deploy *{service}* at `{commit}`: Gantry could not read its records of the service's pushes just now, so nothing was started. Try again in a moment.");
+                        self.tell(&where_to, response_url.as_deref(), &text).await;
+                        return Ok(json!({"deployed": false, "reason": "records unreadable"}));
+                    }
+                };
+                let commit = &request.commit_id;
                 let execution_id = match self.starter.start(&request).await {
                     Ok(id) => id,
                     Err(e @ crate::ingest::StartError::Unavailable { .. }) => return Err(e),
                     Err(e) => {
+                        // AWS's own words stay in the logs: they may name roles and accounts.
                         tracing::warn!(error = %e, service, user = user_id, "slash deploy refused");
-                        let text = format!("❌ <@{user_id}> asked to deploy *{service}* at `{commit}`: CodePipeline refused ({e}).");
+                        let text = format!(
+                            "❌ <@{user_id}> asked to deploy *{service}* at `{commit}`: {}.",
+                            start_refusal(&e)
+                        );
                         self.tell(&where_to, response_url.as_deref(), &text).await;
-                        return Ok(json!({"deployed": false, "error": e.to_string()}));
+                        return Ok(json!({"deployed": false}));
                     }
                 };
-                // What four-eyes trusts: this Slack user pushed this change.
+                // What four-eyes trusts: this Slack user pushed this change, whose people the
+                // webhook recorded.
                 let started = StartedPush {
                     pipeline: service.clone(),
                     execution_id: execution_id.clone(),
@@ -635,7 +734,7 @@ impl<P: OperatePorts> Operations<P> {
                     commit_id: commit.clone(),
                     facts: PushFacts {
                         pusher: Some(slack_pusher(user_id)),
-                        authors: vec![],
+                        authors: people,
                         commits: vec![commit.clone()],
                         delivery: format!("slack:{token}"),
                         received_at: now,
@@ -676,7 +775,8 @@ impl<P: OperatePorts> Operations<P> {
                 let successes = match self.rollbacks.successes(service, stage).await {
                     Ok(s) => s,
                     Err(e) => {
-                        let text = format!("<@{user_id}> asked to roll back *{service} › {stage}*: Gantry could not list its successful executions ({e}). Nothing was changed.");
+                        tracing::warn!(error = %e, service, stage, "could not list the stage's successes");
+                        let text = format!("<@{user_id}> asked to roll back *{service} › {stage}*: Gantry could not list its successful executions just now. Nothing was changed.");
                         self.tell(&where_to, response_url.as_deref(), &text).await;
                         return Ok(json!({"proposed": false}));
                     }
@@ -1124,10 +1224,13 @@ impl<P: OperatePorts> Operations<P> {
                         (true, format!("🚀 <@{by}> confirmed: *{service}* started again at `{commit}` (execution `{execution}`)."))
                     }
                     Err(e @ crate::ingest::StartError::Unavailable { .. }) => return Err(e),
-                    Err(e) => (
-                        false,
-                        format!("❌ <@{by}> confirmed, but CodePipeline refused: {e}."),
-                    ),
+                    Err(e) => {
+                        tracing::warn!(operation = id, by, service, error = %e, "redeploy refused");
+                        (
+                            false,
+                            format!("❌ <@{by}> confirmed, but {}.", start_refusal(&e)),
+                        )
+                    }
                 };
                 if let Err(e) = self.slack.post(&say(text)).await {
                     tracing::warn!(error = %e, "could not report the new execution");

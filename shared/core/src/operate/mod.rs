@@ -3,12 +3,14 @@
 //!
 //! The feature's shape: what the command asks (`command`), who may operate what (`services`,
 //! whose `ServiceCatalog` port the static configuration or the service registry satisfies),
-//! the status projection the notifier keeps (`board`), the work left for after Slack's three
+//! the status projection the notifier keeps (`board`), whose change a deploy carries
+//! (`deploy`), the work left for after Slack's three
 //! seconds (`task`), the ports (`ports`) and the flow (`flow`). In-memory fakes: `testing`.
 
 pub mod board;
 pub mod command;
 pub mod confirm;
+pub mod deploy;
 pub mod flow;
 pub mod ports;
 pub mod restart;
