@@ -596,6 +596,18 @@ async fn a_confirmed_prod_rollback_needs_a_second_operator_and_happens_once() {
             .contains(&format!("⏪ <@{}> confirmed", OCTO.0)),
         "{said}"
     );
+
+    // The notifier's message of the new execution: a rollback Jane asked for from Slack,
+    // not a push.
+    notify_stage(&w, &rolled, "Prod", "STARTED").await;
+    let posted = latest_message(&w).await;
+    assert!(posted["thread_ts"].is_null(), "{posted}");
+    let shown = posted.to_string();
+    assert!(
+        shown.contains(&format!("_rolled back from Slack by_ <@{}>", JANE.0)),
+        "{shown}"
+    );
+    assert!(!shown.contains("started by a push"), "{shown}");
 }
 
 #[tokio::test]

@@ -1060,6 +1060,27 @@ impl<P: OperatePorts> Operations<P> {
                         execution,
                         "rolled back"
                     );
+                    // Recorded as a slash deploy is, so the notifier's message of the new
+                    // execution says who rolled back from Slack (and four-eyes counts them as
+                    // its pusher, should the stage hold an approval).
+                    let started = StartedPush {
+                        pipeline: service.clone(),
+                        execution_id: execution.clone(),
+                        git_ref: SLACK_REF.into(),
+                        commit_id: commit.clone().unwrap_or_default(),
+                        facts: PushFacts {
+                            pusher: Some(slack_pusher(&c.requested_by)),
+                            authors: vec![],
+                            commits: commit.iter().cloned().collect(),
+                            delivery: format!("slack:rollback:{id}"),
+                            received_at: now,
+                            received_ms: now.saturating_mul(1000),
+                        },
+                    };
+                    if let Err(e) = self.started.record_start(&started).await {
+                        // The rollback runs anyway; its message says "a rollback" without who.
+                        tracing::warn!(error = %e, execution, "could not record the rollback's start");
+                    }
                     let text = format!("⏪ <@{by}> confirmed: *{service} › {stage}* is rolling back to execution `{target}` (new execution `{execution}`).");
                     if let Err(e) = self.slack.post(&say(text)).await {
                         tracing::warn!(error = %e, "could not report the rollback");
