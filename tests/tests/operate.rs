@@ -36,10 +36,7 @@ fn slash_request(w: &World, user: (&str, &str), text: &str, age_seconds: i64) ->
 
 /// Types `/gantry text` as `user`; returns the HTTP status and the answer's text.
 async fn slash(w: &World, user: (&str, &str), text: &str) -> (u16, String) {
-    let answer = invoke(w, slash_event(w, user, text, 0)).await;
-    let status = answer["statusCode"].as_u64().expect("statusCode") as u16;
-    let body: Value =
-        serde_json::from_str(answer["body"].as_str().unwrap_or("null")).unwrap_or_default();
+    let (status, body) = answered(w, slash_event(w, user, text, 0)).await;
     if status == 200 {
         assert_eq!(body["response_type"], "ephemeral", "{body}");
     }
@@ -47,6 +44,14 @@ async fn slash(w: &World, user: (&str, &str), text: &str) -> (u16, String) {
         status,
         body["text"].as_str().unwrap_or_default().to_string(),
     )
+}
+
+/// The function's answer to a Function URL event: its HTTP status and its body.
+async fn answered(w: &World, event: Value) -> (u16, Value) {
+    let answer = invoke(w, event).await;
+    let status = answer["statusCode"].as_u64().expect("statusCode") as u16;
+    let body = serde_json::from_str(answer["body"].as_str().unwrap_or("null")).unwrap_or_default();
+    (status, body)
 }
 
 /// Registers the function's own name in the emulator (as Lambda names a stack's function), so
@@ -454,14 +459,20 @@ async fn run_new(w: &World, function: &str, done: &mut usize) -> Vec<Value> {
     out
 }
 
-/// `user` clicks Confirm on the proposal `id` posted at `ts`; returns the HTTP status and the
-/// private answer's text.
-async fn confirm(w: &World, user: (&str, &str), id: &str, ts: &str) -> (u16, String) {
+/// `user` clicks the button `action_id` (its value `value`) on the message posted at `ts`;
+/// returns the HTTP status and the private answer's text.
+async fn press(
+    w: &World,
+    user: (&str, &str),
+    action_id: &str,
+    value: &str,
+    ts: &str,
+) -> (u16, String) {
     let event = Click {
         user_id: user.0,
         username: user.1,
-        action_id: CONFIRM,
-        value: id,
+        action_id,
+        value,
         channel: CHANNEL,
         message_ts: ts,
         response_url: &w.slack.response_url(&unique("actions")),
@@ -469,14 +480,16 @@ async fn confirm(w: &World, user: (&str, &str), id: &str, ts: &str) -> (u16, Str
     }
     .signed_request(SIGNING_SECRET, now_epoch_seconds())
     .function_url_event();
-    let answer = invoke(w, event).await;
-    let status = answer["statusCode"].as_u64().expect("statusCode") as u16;
-    let body: Value =
-        serde_json::from_str(answer["body"].as_str().unwrap_or("null")).unwrap_or_default();
+    let (status, body) = answered(w, event).await;
     (
         status,
         body["text"].as_str().unwrap_or_default().to_string(),
     )
+}
+
+/// `user` clicks Confirm on the proposal `id` posted at `ts`.
+async fn confirm(w: &World, user: (&str, &str), id: &str, ts: &str) -> (u16, String) {
+    press(w, user, CONFIRM, id, ts).await
 }
 
 /// A world whose Prod ran two releases (the first push's commit, then `SECOND`), where Prod is
@@ -965,26 +978,8 @@ fn message_text(m: &Value) -> String {
 /// `user` clicks *Roll back to* on the traffic shifter's message about `execution` in Prod.
 async fn roll_back_to(w: &World, user: (&str, &str), execution: &str) -> (u16, String) {
     let value = format!("{}|Prod|{execution}", w.pipeline);
-    let event = Click {
-        user_id: user.0,
-        username: user.1,
-        action_id: gantry_core::traffic::steps::report::ROLL_BACK_TO_ACTION,
-        value: &value,
-        channel: CHANNEL,
-        message_ts: "1767225600.000200",
-        response_url: &w.slack.response_url(&unique("actions")),
-        reason: None,
-    }
-    .signed_request(SIGNING_SECRET, now_epoch_seconds())
-    .function_url_event();
-    let answer = invoke(w, event).await;
-    let status = answer["statusCode"].as_u64().expect("statusCode") as u16;
-    let body: Value =
-        serde_json::from_str(answer["body"].as_str().unwrap_or("null")).unwrap_or_default();
-    (
-        status,
-        body["text"].as_str().unwrap_or_default().to_string(),
-    )
+    let action = gantry_core::traffic::steps::report::ROLL_BACK_TO_ACTION;
+    press(w, user, action, &value, "1767225600.000200").await
 }
 
 #[tokio::test]

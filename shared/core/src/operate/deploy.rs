@@ -141,7 +141,7 @@ mod tests {
         ];
         let lives = vec![("e-a".to_string(), Some(A.to_string()))];
         assert_eq!(
-            pushed_change("CCCC333", &[main.clone()], &lives),
+            pushed_change("CCCC333", std::slice::from_ref(&main), &lives),
             Pushed::Seen {
                 commit: C.into(),
                 git_ref: "refs/heads/main".into(),

@@ -21,7 +21,6 @@ use crate::ingest::{
     Inbound, PipelineStarter, PushFacts, StartRequest, StartedPush, StartedPushes, Variable,
 };
 use crate::secrets::SecretString;
-use crate::signature::verify_slack;
 use crate::slack::Chat;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -80,6 +79,10 @@ pub const DEPLOY_DEDUP_SECONDS: i64 = 300;
 /// The `git_ref` a slash-command deploy is recorded under: its own history, apart from the
 /// branches' pushes.
 pub const SLACK_REF: &str = "refs/gantry/slack";
+
+/// The answer when a lookup could not be handed over.
+const NOT_LOOKED_UP: &str =
+    "Gantry could not look this up just now, so nothing was changed. Try again in a moment.";
 
 fn ephemeral(text: &str) -> ClickReply {
     ClickReply {
@@ -158,19 +161,10 @@ fn live_context(live: Option<&super::ports::RollbackTarget>) -> String {
 impl<P: OperatePorts> Operations<P> {
     /// Handles a slash command request: signature first, then the text.
     pub async fn on_command(&self, request: &Inbound, now: i64) -> ClickReply {
-        let signed = verify_slack(
-            request.header("x-slack-signature"),
-            request.header("x-slack-request-timestamp"),
-            &request.body,
-            &self.signing_secret,
-            now,
-        );
-        if let Err(e) = signed {
-            tracing::warn!(reason = %e, "rejected an unsigned or stale slash command");
-            return ClickReply {
-                status: 401,
-                body: json!({ "error": e.to_string() }),
-            };
+        if let Err(refused) =
+            ClickReply::unless_signed(request, &self.signing_secret, now, "slash command")
+        {
+            return refused;
         }
         let command = match parse_request(&request.body) {
             Ok(c) => c,
@@ -228,13 +222,12 @@ impl<P: OperatePorts> Operations<P> {
                     channel: c.channel.clone(),
                     response_url: c.response_url.clone(),
                 };
-                match self.later.defer(&task).await {
-                    Ok(()) => ephemeral("Reading the delivery figures of every service: Gantry answers here in a moment."),
-                    Err(e) => {
-                        tracing::error!(error = %e, "could not defer the stats");
-                        ephemeral("Gantry could not read its records just now. Try `/gantry stats <service>`, or again in a moment.")
-                    }
-                }
+                self.hand_over(
+                    &task,
+                    "Reading the delivery figures of every service: Gantry answers here in a moment.",
+                    "Gantry could not read its records just now. Try `/gantry stats <service>`, or again in a moment.",
+                )
+                .await
             }
             Operation::Deploy { service, commit } => {
                 let s = match self.known(service) {
@@ -253,17 +246,12 @@ impl<P: OperatePorts> Operations<P> {
                     response_url: c.response_url.clone(),
                     token: deploy_token(service, commit, &c.user.id, now),
                 };
-                match self.later.defer(&task).await {
-                    Ok(()) => ephemeral(&format!(
-                        "Starting *{service}* at `{commit}`: Gantry posts the result in {}.",
-                        self.channel_of(service, &c.channel)
-                            .map_or("this channel".to_string(), |ch| format!("<#{ch}>"))
-                    )),
-                    Err(e) => {
-                        tracing::error!(error = %e, "could not defer the deploy");
-                        ephemeral("Gantry could not start this just now, so nothing was started. Try again in a moment.")
-                    }
-                }
+                let said = format!(
+                    "Starting *{service}* at `{commit}`: Gantry posts the result in {}.",
+                    self.posted_in(service, &c.channel)
+                );
+                self.hand_over(&task, &said, "Gantry could not start this just now, so nothing was started. Try again in a moment.")
+                    .await
             }
             Operation::Rollback { service, stage } | Operation::Restart { service, stage } => {
                 let verb = match operation {
@@ -301,16 +289,11 @@ impl<P: OperatePorts> Operations<P> {
                         response_url: c.response_url.clone(),
                         token,
                     };
-                    return match self.later.defer(&task).await {
-                        Ok(()) => ephemeral(&format!(
-                            "Looking up what runs live in *{service} › {stage}*: the proposal, with its Confirm button, goes to {}.",
-                            self.channel_of(service, &c.channel).map_or("this channel".to_string(), |ch| format!("<#{ch}>"))
-                        )),
-                        Err(e) => {
-                            tracing::error!(error = %e, "could not defer the restart proposal");
-                            ephemeral("Gantry could not look this up just now, so nothing was changed. Try again in a moment.")
-                        }
-                    };
+                    let said = format!(
+                        "Looking up what runs live in *{service} › {stage}*: the proposal, with its Confirm button, goes to {}.",
+                        self.posted_in(service, &c.channel)
+                    );
+                    return self.hand_over(&task, &said, NOT_LOOKED_UP).await;
                 }
                 {
                     let task = Task::ProposeRollback {
@@ -322,16 +305,11 @@ impl<P: OperatePorts> Operations<P> {
                         token,
                         expected_live: None,
                     };
-                    match self.later.defer(&task).await {
-                        Ok(()) => ephemeral(&format!(
-                            "Looking up the last good execution of *{service} › {stage}*: the proposal, with its Confirm button, goes to {}.",
-                            self.channel_of(service, &c.channel).map_or("this channel".to_string(), |ch| format!("<#{ch}>"))
-                        )),
-                        Err(e) => {
-                            tracing::error!(error = %e, "could not defer the rollback proposal");
-                            ephemeral("Gantry could not look this up just now, so nothing was changed. Try again in a moment.")
-                        }
-                    }
+                    let said = format!(
+                        "Looking up the last good execution of *{service} › {stage}*: the proposal, with its Confirm button, goes to {}.",
+                        self.posted_in(service, &c.channel)
+                    );
+                    self.hand_over(&task, &said, NOT_LOOKED_UP).await
                 }
             }
         }
@@ -401,19 +379,10 @@ impl<P: OperatePorts> Operations<P> {
     /// <stage>` typed by the clicker (who must operate the stage), provided the message's
     /// execution is still the live one; the Confirm follows as for the command.
     pub async fn on_roll_back_to(&self, request: &Inbound, now: i64) -> ClickReply {
-        let signed = verify_slack(
-            request.header("x-slack-signature"),
-            request.header("x-slack-request-timestamp"),
-            &request.body,
-            &self.signing_secret,
-            now,
-        );
-        if let Err(e) = signed {
-            tracing::warn!(reason = %e, "rejected an unsigned or stale Roll back to click");
-            return ClickReply {
-                status: 401,
-                body: json!({ "error": e.to_string() }),
-            };
+        if let Err(refused) =
+            ClickReply::unless_signed(request, &self.signing_secret, now, "Roll back to click")
+        {
+            return refused;
         }
         let Some(click) = super::confirm::roll_back_to_click(&request.body) else {
             return ephemeral("Gantry could not read this click.");
@@ -457,16 +426,11 @@ impl<P: OperatePorts> Operations<P> {
             execution = click.execution_id,
             "Roll back to clicked"
         );
-        match self.later.defer(&task).await {
-            Ok(()) => ephemeral(&format!(
-                "Looking up the release before this one in *{service} › {stage}*: the proposal, with its Confirm button, goes to {}.",
-                self.channel_of(service, &channel).map_or("this channel".to_string(), |ch| format!("<#{ch}>"))
-            )),
-            Err(e) => {
-                tracing::error!(error = %e, "could not defer the rollback proposal");
-                ephemeral("Gantry could not look this up just now, so nothing was changed. Try again in a moment.")
-            }
-        }
+        let said = format!(
+            "Looking up the release before this one in *{service} › {stage}*: the proposal, with its Confirm button, goes to {}.",
+            self.posted_in(service, &channel)
+        );
+        self.hand_over(&task, &said, NOT_LOOKED_UP).await
     }
 
     /// True when an interactivity request is a click on an operation's Confirm button.
@@ -477,19 +441,10 @@ impl<P: OperatePorts> Operations<P> {
     /// A Confirm click: signature, then who may, then the first click wins; the proposal is
     /// carried out after the acknowledgement.
     pub async fn on_confirm(&self, request: &Inbound, now: i64) -> ClickReply {
-        let signed = verify_slack(
-            request.header("x-slack-signature"),
-            request.header("x-slack-request-timestamp"),
-            &request.body,
-            &self.signing_secret,
-            now,
-        );
-        if let Err(e) = signed {
-            tracing::warn!(reason = %e, "rejected an unsigned or stale Confirm click");
-            return ClickReply {
-                status: 401,
-                body: json!({ "error": e.to_string() }),
-            };
+        if let Err(refused) =
+            ClickReply::unless_signed(request, &self.signing_secret, now, "Confirm click")
+        {
+            return refused;
         }
         let Some(click) = super::confirm::confirm_click(&request.body) else {
             return ephemeral("Gantry could not read this click.");
@@ -560,6 +515,24 @@ impl<P: OperatePorts> Operations<P> {
                 )
             }
         }
+    }
+
+    /// Hands `task` over for after the acknowledgement; answers `said` once it is, else
+    /// `failed` (nothing was done: the reason goes to the logs).
+    async fn hand_over(&self, task: &Task, said: &str, failed: &str) -> ClickReply {
+        match self.later.defer(task).await {
+            Ok(()) => ephemeral(said),
+            Err(e) => {
+                tracing::error!(error = %e, task = task.name(), "could not hand the work over");
+                ephemeral(failed)
+            }
+        }
+    }
+
+    /// Where a service's results go, as the answer names it.
+    fn posted_in(&self, service: &str, asked_in: &str) -> String {
+        self.channel_of(service, asked_in)
+            .map_or("this channel".to_string(), |ch| format!("<#{ch}>"))
     }
 
     fn channel_of<'a>(&'a self, service: &str, fallback: &'a str) -> Option<&'a str> {
