@@ -102,23 +102,9 @@ pub fn pushed_change(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::PushFacts;
 
     fn pushed(execution: &str, commits: &[&str], pusher: &str, authors: &[&str]) -> StartedPush {
-        StartedPush {
-            pipeline: "shop".into(),
-            execution_id: execution.into(),
-            git_ref: "refs/heads/main".into(),
-            commit_id: commits.last().unwrap_or(&"").to_string(),
-            facts: PushFacts {
-                pusher: Some(pusher.into()),
-                authors: authors.iter().map(|a| a.to_string()).collect(),
-                commits: commits.iter().map(|c| c.to_string()).collect(),
-                delivery: format!("d-{execution}"),
-                received_at: 0,
-                received_ms: 0,
-            },
-        }
+        crate::ingest::testing::pushed(execution, commits, pusher, authors, 0)
     }
 
     const A: &str = "aaaa111111111111111111111111111111111111";

@@ -379,13 +379,14 @@ impl<P: OperatePorts> Operations<P> {
     /// <stage>` typed by the clicker (who must operate the stage), provided the message's
     /// execution is still the live one; the Confirm follows as for the command.
     pub async fn on_roll_back_to(&self, request: &Inbound, now: i64) -> ClickReply {
-        if let Err(refused) =
-            ClickReply::unless_signed(request, &self.signing_secret, now, "Roll back to click")
-        {
-            return refused;
-        }
-        let Some(click) = super::confirm::roll_back_to_click(&request.body) else {
-            return ephemeral("Gantry could not read this click.");
+        let click = match self.signed_click(
+            request,
+            now,
+            "Roll back to click",
+            super::confirm::roll_back_to_click,
+        ) {
+            Ok(click) => click,
+            Err(answer) => return answer,
         };
         let (service, stage) = (&click.pipeline, &click.stage);
         let s = match self.known(service) {
@@ -441,14 +442,11 @@ impl<P: OperatePorts> Operations<P> {
     /// A Confirm click: signature, then who may, then the first click wins; the proposal is
     /// carried out after the acknowledgement.
     pub async fn on_confirm(&self, request: &Inbound, now: i64) -> ClickReply {
-        if let Err(refused) =
-            ClickReply::unless_signed(request, &self.signing_secret, now, "Confirm click")
-        {
-            return refused;
-        }
-        let Some(click) = super::confirm::confirm_click(&request.body) else {
-            return ephemeral("Gantry could not read this click.");
-        };
+        let click =
+            match self.signed_click(request, now, "Confirm click", super::confirm::confirm_click) {
+                Ok(click) => click,
+                Err(answer) => return answer,
+            };
         let id = click.id.clone();
         let user = click.user.clone();
         let confirmation = match self.confirmations.read(&id).await {
@@ -515,6 +513,19 @@ impl<P: OperatePorts> Operations<P> {
                 )
             }
         }
+    }
+
+    /// A click on one of the command's buttons: Slack's signature, then the click `read` finds
+    /// in the body; else the answer to give.
+    fn signed_click<T>(
+        &self,
+        request: &Inbound,
+        now: i64,
+        what: &str,
+        read: impl Fn(&[u8]) -> Option<T>,
+    ) -> Result<T, ClickReply> {
+        ClickReply::unless_signed(request, &self.signing_secret, now, what)?;
+        read(&request.body).ok_or_else(|| ephemeral("Gantry could not read this click."))
     }
 
     /// Hands `task` over for after the acknowledgement; answers `said` once it is, else
@@ -1149,8 +1160,8 @@ impl<P: OperatePorts> Operations<P> {
                     }
                     Err(e) => {
                         tracing::warn!(operation = id, by, service, stage, error = %e, "restart refused");
-                        let text =
-                            format!("❌ <@{by}> confirmed, but ECS refused the restart: {e}.");
+                        // ECS's own words (roles, ARNs) stay in the log line above.
+                        let text = format!("❌ <@{by}> confirmed, but ECS refused the restart (an admin finds why in the approval function's logs). Nothing was restarted.");
                         if let Err(e) = self.slack.post(&say(text)).await {
                             tracing::warn!(error = %e, "could not report the refusal");
                         }

@@ -383,20 +383,8 @@ async fn a_stranger_may_not_deploy_and_is_told_who_may() {
 const PUSHED: &str = "abc1234f27ae82c7b1a177c8d03f9e96e0adf246";
 
 fn with_pushes() -> Operations<OperateFakes> {
-    use crate::ingest::PushFacts;
-    let push = |execution: &str, commit: &str, pusher: &str, author: &str, at: i64| StartedPush {
-        pipeline: "shop".into(),
-        execution_id: execution.into(),
-        git_ref: "refs/heads/main".into(),
-        commit_id: commit.into(),
-        facts: PushFacts {
-            pusher: Some(pusher.into()),
-            authors: vec![author.into()],
-            commits: vec![commit.into()],
-            delivery: "d".into(),
-            received_at: at,
-            received_ms: at * 1000,
-        },
+    let push = |execution: &str, commit: &str, pusher: &str, author: &str, at: i64| {
+        crate::ingest::testing::pushed(execution, &[commit], pusher, &[author], at * 1000)
     };
     let mut live = row("Prod", StageState::Succeeded, 100);
     live.execution_id = "e-old".into();
