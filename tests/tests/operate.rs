@@ -36,10 +36,7 @@ fn slash_request(w: &World, user: (&str, &str), text: &str, age_seconds: i64) ->
 
 /// Types `/gantry text` as `user`; returns the HTTP status and the answer's text.
 async fn slash(w: &World, user: (&str, &str), text: &str) -> (u16, String) {
-    let answer = invoke(w, slash_event(w, user, text, 0)).await;
-    let status = answer["statusCode"].as_u64().expect("statusCode") as u16;
-    let body: Value =
-        serde_json::from_str(answer["body"].as_str().unwrap_or("null")).unwrap_or_default();
+    let (status, body) = answered(w, slash_event(w, user, text, 0)).await;
     if status == 200 {
         assert_eq!(body["response_type"], "ephemeral", "{body}");
     }
@@ -47,6 +44,14 @@ async fn slash(w: &World, user: (&str, &str), text: &str) -> (u16, String) {
         status,
         body["text"].as_str().unwrap_or_default().to_string(),
     )
+}
+
+/// The function's answer to a Function URL event: its HTTP status and its body.
+async fn answered(w: &World, event: Value) -> (u16, Value) {
+    let answer = invoke(w, event).await;
+    let status = answer["statusCode"].as_u64().expect("statusCode") as u16;
+    let body = serde_json::from_str(answer["body"].as_str().unwrap_or("null")).unwrap_or_default();
+    (status, body)
 }
 
 /// Registers the function's own name in the emulator (as Lambda names a stack's function), so
@@ -158,17 +163,9 @@ async fn status_shows_each_stages_live_commit_from_what_the_notifier_saw() {
         }
     };
     let ev = |kind: &str, detail: Value, at: i64| {
-        let mut d = detail;
-        d["pipeline"] = json!(w.pipeline);
-        d["execution-id"] = json!(w.execution_id);
-        d["version"] = json!(1.0);
-        json!({"version": "0", "id": unique("ev"), "detail-type": kind, "source": "aws.codepipeline",
-               "account": "123456789012", "region": "us-east-1",
-               "time": gantry_core::analysis::verdict::utc(now_epoch_seconds() - 600 + at),
-               "resources": [format!("arn:aws:codepipeline:us-east-1:123456789012:{}", w.pipeline)],
-               "detail": d})
+        pipeline_event(&w.pipeline, &w.execution_id, kind, detail, at)
     };
-    let stage = "CodePipeline Stage Execution State Change";
+    let stage = STAGE_CHANGE;
     send(ev(
         "CodePipeline Pipeline Execution State Change",
         json!({"state": "STARTED"}),
@@ -213,6 +210,45 @@ async fn status_shows_each_stages_live_commit_from_what_the_notifier_saw() {
 
     let (_, text) = slash(&w, STRANGER, "status cart").await;
     assert!(text.contains("does not know the service `cart`"), "{text}");
+}
+
+const STAGE_CHANGE: &str = "CodePipeline Stage Execution State Change";
+
+/// A CodePipeline event about `execution` as EventBridge delivers it, `at` seconds into the
+/// last ten minutes.
+fn pipeline_event(pipeline: &str, execution: &str, kind: &str, detail: Value, at: i64) -> Value {
+    let mut d = detail;
+    d["pipeline"] = json!(pipeline);
+    d["execution-id"] = json!(execution);
+    d["version"] = json!(1.0);
+    json!({"version": "0", "id": unique("ev"), "detail-type": kind, "source": "aws.codepipeline",
+           "account": "123456789012", "region": "us-east-1",
+           "time": gantry_core::analysis::verdict::utc(now_epoch_seconds() - 600 + at),
+           "resources": [format!("arn:aws:codepipeline:us-east-1:123456789012:{pipeline}")],
+           "detail": d})
+}
+
+/// The notifier sees `execution` start and its stage `stage` reach `state`.
+async fn notify_stage(w: &World, execution: &str, stage: &str, state: &str) {
+    let notifier = notifier_on(w).await;
+    for (kind, detail, at) in [
+        (
+            "CodePipeline Pipeline Execution State Change",
+            json!({"state": "STARTED"}),
+            0,
+        ),
+        (
+            STAGE_CHANGE,
+            json!({"state": "STARTED", "stage": stage}),
+            10,
+        ),
+        (STAGE_CHANGE, json!({"state": state, "stage": stage}), 20),
+    ] {
+        let event = pipeline_event(&w.pipeline, execution, kind, detail, at);
+        notifier::handle(&notifier, &event, &unique("req"))
+            .await
+            .expect("notified");
+    }
 }
 
 /// The notifier as deployed next to the world's approval function (same table).
@@ -261,26 +297,32 @@ async fn a_stranger_may_not_deploy_and_is_told_who_may() {
 }
 
 #[tokio::test]
-async fn an_operator_deploys_once_for_a_double_submit_and_four_eyes_treats_them_as_the_pusher() {
+async fn an_operator_deploys_a_pushed_commit_once_and_four_eyes_bars_its_pusher_and_writers() {
     let mut w = world(Setup {
-        approvers: json!({"Prod": {"users": [JANE.0, OCTO.0], "four_eyes": true}}),
+        approvers: json!({"Prod": {"users": [JANE.0, OCTO.0, MONA.0], "four_eyes": true}}),
+        people: json!({"github:octocat": OCTO.0, "github:mona": MONA.0}),
         ..Setup::default()
     })
     .await;
     let function = own_function(&mut w).await;
-    let before = executions(&w).await;
+    // Prod runs octocat's push; mona pushes a commit of her own on top.
+    notify_stage(&w, &w.execution_id, "Prod", "SUCCEEDED").await;
     let commit = "0f3c2b1a9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b";
+    push(&w, "mona", &["mona"], commit).await;
+    let before = executions(&w).await;
 
-    // Acknowledged at once; nothing started before the acknowledgement.
-    let (_, text) = slash(&w, JANE, &format!("deploy {} {commit}", w.pipeline)).await;
+    // Acknowledged at once; nothing started before the acknowledgement. Jane names the commit
+    // by its first digits.
+    let typed = &commit[..8];
+    let (_, text) = slash(&w, JANE, &format!("deploy {} {typed}", w.pipeline)).await;
     assert!(
-        text.contains(&format!("Starting *{}* at `{commit}`", w.pipeline)),
+        text.contains(&format!("Starting *{}* at `{typed}`", w.pipeline)),
         "{text}"
     );
     assert!(text.contains(&format!("<#{CHANNEL}>")), "{text}");
     assert_eq!(executions(&w).await.len(), before.len());
     // The same command again (a double submit).
-    slash(&w, JANE, &format!("deploy {} {commit}", w.pipeline)).await;
+    slash(&w, JANE, &format!("deploy {} {typed}", w.pipeline)).await;
 
     let results = run_deferred(&w, &function).await;
     assert_eq!(results.len(), 2, "{results:?}");
@@ -332,16 +374,26 @@ async fn an_operator_deploys_once_for_a_double_submit_and_four_eyes_treats_them_
         "{t}"
     );
 
-    // Its Prod approval: Jane deployed it, so under four-eyes someone else must approve.
+    // Its Prod approval: Jane deployed it and mona pushed and wrote it, so under four-eyes
+    // neither may approve; octocat, whose push Prod already runs, may.
     approval_waits(&w, json!({"execution_id": new})).await;
     let out = invoke(&w, execution_action_event(&w, &new, "STARTED")).await;
     let id = out["approval"].as_str().expect("approval id").to_string();
     click(&w, Clicked::new(JANE, APPROVE, &id)).await;
+    click(&w, Clicked::new(MONA, APPROVE, &id)).await;
     let replies = private_replies(&w).await;
-    assert!(
-        replies.iter().any(|r| r.contains("you pushed this change")),
+    assert_eq!(
+        replies
+            .iter()
+            .filter(|r| r.contains("you pushed this change or wrote one of its commits"))
+            .count(),
+        2,
         "{replies:?}"
     );
+    assert!(approvals(&w)
+        .await
+        .iter()
+        .all(|a| a["execution_id"] != json!(new) || a["status"] != "Approved"));
     click(&w, Clicked::new(OCTO, APPROVE, &id)).await;
     let decided: Vec<Value> = approvals(&w).await;
     assert!(
@@ -349,6 +401,33 @@ async fn an_operator_deploys_once_for_a_double_submit_and_four_eyes_treats_them_
             .iter()
             .any(|a| a["execution_id"] == json!(new) && a["status"] == "Approved"),
         "{decided:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_commit_gantry_never_saw_pushed_is_not_deployed_and_the_channel_is_told_why() {
+    let mut w = world(Setup {
+        approvers: json!({"Prod": {"users": [JANE.0, OCTO.0], "four_eyes": true}}),
+        ..Setup::default()
+    })
+    .await;
+    let function = own_function(&mut w).await;
+    notify_stage(&w, &w.execution_id, "Prod", "SUCCEEDED").await;
+    let before = executions(&w).await;
+    let never = "0f3c2b1a9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b";
+    let (_, text) = slash(&w, JANE, &format!("deploy {} {never}", w.pipeline)).await;
+    assert!(text.contains("Starting"), "{text}");
+    let results = run_deferred(&w, &function).await;
+    assert_eq!(results[0]["deployed"], json!(false), "{results:?}");
+    assert_eq!(executions(&w).await, before, "nothing started");
+    let said = latest_message(&w).await;
+    assert_eq!(said["channel"], CHANNEL);
+    let t = said["text"].as_str().unwrap_or_default();
+    assert!(
+        t.contains("Gantry's webhook never saw that commit pushed")
+            && t.contains("four-eyes rule could not tell who wrote it")
+            && t.contains("Nothing was started"),
+        "{t}"
     );
 }
 
@@ -380,14 +459,20 @@ async fn run_new(w: &World, function: &str, done: &mut usize) -> Vec<Value> {
     out
 }
 
-/// `user` clicks Confirm on the proposal `id` posted at `ts`; returns the HTTP status and the
-/// private answer's text.
-async fn confirm(w: &World, user: (&str, &str), id: &str, ts: &str) -> (u16, String) {
+/// `user` clicks the button `action_id` (its value `value`) on the message posted at `ts`;
+/// returns the HTTP status and the private answer's text.
+async fn press(
+    w: &World,
+    user: (&str, &str),
+    action_id: &str,
+    value: &str,
+    ts: &str,
+) -> (u16, String) {
     let event = Click {
         user_id: user.0,
         username: user.1,
-        action_id: CONFIRM,
-        value: id,
+        action_id,
+        value,
         channel: CHANNEL,
         message_ts: ts,
         response_url: &w.slack.response_url(&unique("actions")),
@@ -395,14 +480,16 @@ async fn confirm(w: &World, user: (&str, &str), id: &str, ts: &str) -> (u16, Str
     }
     .signed_request(SIGNING_SECRET, now_epoch_seconds())
     .function_url_event();
-    let answer = invoke(w, event).await;
-    let status = answer["statusCode"].as_u64().expect("statusCode") as u16;
-    let body: Value =
-        serde_json::from_str(answer["body"].as_str().unwrap_or("null")).unwrap_or_default();
+    let (status, body) = answered(w, event).await;
     (
         status,
         body["text"].as_str().unwrap_or_default().to_string(),
     )
+}
+
+/// `user` clicks Confirm on the proposal `id` posted at `ts`.
+async fn confirm(w: &World, user: (&str, &str), id: &str, ts: &str) -> (u16, String) {
+    press(w, user, CONFIRM, id, ts).await
 }
 
 /// A world whose Prod ran two releases (the first push's commit, then `SECOND`), where Prod is
@@ -522,6 +609,18 @@ async fn a_confirmed_prod_rollback_needs_a_second_operator_and_happens_once() {
             .contains(&format!("⏪ <@{}> confirmed", OCTO.0)),
         "{said}"
     );
+
+    // The notifier's message of the new execution: a rollback Jane asked for from Slack,
+    // not a push.
+    notify_stage(&w, &rolled, "Prod", "STARTED").await;
+    let posted = latest_message(&w).await;
+    assert!(posted["thread_ts"].is_null(), "{posted}");
+    let shown = posted.to_string();
+    assert!(
+        shown.contains(&format!("_rolled back from Slack by_ <@{}>", JANE.0)),
+        "{shown}"
+    );
+    assert!(!shown.contains("started by a push"), "{shown}");
 }
 
 #[tokio::test]
@@ -830,6 +929,48 @@ async fn no_restart_during_a_traffic_shift_in_the_stage() {
     assert!(buttons(&said).is_empty());
 }
 
+#[tokio::test]
+async fn status_says_baking_at_ten_percent_while_a_canary_bakes() {
+    let (w, shop, _) = shop_world(false).await;
+    // The traffic shifter as deployed next to the approval function: same table.
+    let (_, secret) = gantry_tests::aws::table_and_secret(&w.sdk, &json!({})).await;
+    let stack = shop.stack(&w.table, &secret);
+    let setup = gantry_tests::shifter::Setup {
+        sdk: w.sdk.clone(),
+        shop,
+        table: w.table.clone(),
+        env: HashMap::from([
+            ("GANTRY_SECRETS_ARN".into(), secret),
+            ("GANTRY_TABLE".into(), w.table.clone()),
+            (
+                "AWS_LAMBDA_FUNCTION_NAME".into(),
+                gantry_tests::traffic::SHIFTER_FUNCTION.into(),
+            ),
+        ]),
+        stack,
+    };
+    let rig = gantry_tests::rig::started(setup).await;
+    let first = gantry_tests::rig::start(&rig, gantry_tests::rig::canary(120)).await;
+    let execution = rig
+        .shop
+        .execution_of(first["job_id"].as_str().expect("job id"))
+        .await;
+    notify_stage(&w, &execution, "Deploy", "STARTED").await;
+    let (_, text) = slash(&w, STRANGER, &format!("status {}", w.pipeline)).await;
+    assert!(
+        text.contains("• Deploy: nothing live yet; now 🔄 deploying"),
+        "{text}"
+    );
+
+    let running = gantry_tests::rig::running_at_ten(&rig, &first).await;
+    let (_, text) = slash(&w, STRANGER, &format!("status {}", w.pipeline)).await;
+    running.abort();
+    assert!(
+        text.contains("• Deploy: nothing live yet; now 🍞 baking at 10%"),
+        "{text}"
+    );
+}
+
 fn message_text(m: &Value) -> String {
     m["text"].as_str().unwrap_or_default().to_string()
 }
@@ -837,26 +978,8 @@ fn message_text(m: &Value) -> String {
 /// `user` clicks *Roll back to* on the traffic shifter's message about `execution` in Prod.
 async fn roll_back_to(w: &World, user: (&str, &str), execution: &str) -> (u16, String) {
     let value = format!("{}|Prod|{execution}", w.pipeline);
-    let event = Click {
-        user_id: user.0,
-        username: user.1,
-        action_id: gantry_core::traffic::steps::report::ROLL_BACK_TO_ACTION,
-        value: &value,
-        channel: CHANNEL,
-        message_ts: "1767225600.000200",
-        response_url: &w.slack.response_url(&unique("actions")),
-        reason: None,
-    }
-    .signed_request(SIGNING_SECRET, now_epoch_seconds())
-    .function_url_event();
-    let answer = invoke(w, event).await;
-    let status = answer["statusCode"].as_u64().expect("statusCode") as u16;
-    let body: Value =
-        serde_json::from_str(answer["body"].as_str().unwrap_or("null")).unwrap_or_default();
-    (
-        status,
-        body["text"].as_str().unwrap_or_default().to_string(),
-    )
+    let action = gantry_core::traffic::steps::report::ROLL_BACK_TO_ACTION;
+    press(w, user, action, &value, "1767225600.000200").await
 }
 
 #[tokio::test]

@@ -289,5 +289,6 @@ fn demo_trigger() -> Trigger {
         tag: None,
         repository: Some("Codertocat/Hello-World".into()),
         kind: Some("StartPipelineExecution".into()),
+        from_slack: None,
     }
 }

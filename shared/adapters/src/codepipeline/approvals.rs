@@ -141,18 +141,7 @@ impl ApprovalActions for CodePipelineApprovals {
         pipeline: &str,
         stage: &str,
     ) -> Result<StageSuccesses, ApprovalCallError> {
-        use aws_sdk_codepipeline::types::{PipelineExecutionFilter, SucceededInStageFilter};
-        let out = self
-            .client
-            .list_pipeline_executions()
-            .pipeline_name(pipeline)
-            .max_results(100)
-            .filter(
-                PipelineExecutionFilter::builder()
-                    .succeeded_in_stage(SucceededInStageFilter::builder().stage_name(stage).build())
-                    .build(),
-            )
-            .send()
+        let out = super::succeeded_in_stage(&self.client, pipeline, stage, 100)
             .await
             .map_err(|e| classify("ListPipelineExecutions", pipeline, e))?;
         let mut ran = StageSuccesses::default();

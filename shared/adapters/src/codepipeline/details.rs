@@ -64,6 +64,14 @@ impl PipelineDetails for CodePipelineDetails {
                 .map(|t| t.as_str().to_string()),
             trigger_detail: x.trigger.and_then(|t| t.trigger_detail),
             sources: vec![],
+            rollback_of: x
+                .rollback_metadata
+                .and_then(|m| m.rollback_target_pipeline_execution_id)
+                .filter(|_| {
+                    x.execution_type
+                        .as_ref()
+                        .is_some_and(|t| t.as_str() == "ROLLBACK")
+                }),
         })
     }
 

@@ -18,6 +18,9 @@ use aws_sdk_codepipeline::operation::get_pipeline_execution::{
     GetPipelineExecutionError, GetPipelineExecutionOutput,
 };
 use aws_sdk_codepipeline::operation::list_action_executions::builders::ListActionExecutionsFluentBuilder;
+use aws_sdk_codepipeline::operation::list_pipeline_executions::{
+    ListPipelineExecutionsError, ListPipelineExecutionsOutput,
+};
 use aws_sdk_codepipeline::types::{ActionDeclaration, ActionExecutionFilter, PipelineDeclaration};
 
 /// `GetPipelineExecution` for `execution_id` of `pipeline`; each caller maps the error to its
@@ -31,6 +34,29 @@ async fn pipeline_execution(
         .get_pipeline_execution()
         .pipeline_name(pipeline)
         .pipeline_execution_id(execution_id)
+        .send()
+        .await
+}
+
+/// One page, newest first, of `pipeline`'s executions that succeeded in `stage`
+/// (`ListPipelineExecutions` filtered by `succeededInStage`): what four-eyes and rollbacks both
+/// read. Each caller maps the error to its own port's.
+async fn succeeded_in_stage(
+    client: &aws_sdk_codepipeline::Client,
+    pipeline: &str,
+    stage: &str,
+    max_results: i32,
+) -> Result<ListPipelineExecutionsOutput, SdkError<ListPipelineExecutionsError>> {
+    use aws_sdk_codepipeline::types::{PipelineExecutionFilter, SucceededInStageFilter};
+    client
+        .list_pipeline_executions()
+        .pipeline_name(pipeline)
+        .max_results(max_results)
+        .filter(
+            PipelineExecutionFilter::builder()
+                .succeeded_in_stage(SucceededInStageFilter::builder().stage_name(stage).build())
+                .build(),
+        )
         .send()
         .await
 }

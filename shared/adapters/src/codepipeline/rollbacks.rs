@@ -15,18 +15,7 @@ impl StageRollbacks for CodePipelineRollbacks {
         pipeline: &str,
         stage: &str,
     ) -> Result<Vec<RollbackTarget>, RollbackError> {
-        use aws_sdk_codepipeline::types::{PipelineExecutionFilter, SucceededInStageFilter};
-        let out = self
-            .client
-            .list_pipeline_executions()
-            .pipeline_name(pipeline)
-            .max_results(20)
-            .filter(
-                PipelineExecutionFilter::builder()
-                    .succeeded_in_stage(SucceededInStageFilter::builder().stage_name(stage).build())
-                    .build(),
-            )
-            .send()
+        let out = super::succeeded_in_stage(&self.client, pipeline, stage, 20)
             .await
             .map_err(|e| {
                 RollbackError::Unavailable(

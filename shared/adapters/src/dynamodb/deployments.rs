@@ -548,6 +548,22 @@ impl DeploymentStore for DynamoDeployments {
     ) -> Result<Option<PostedMessage>, StoreError> {
         super::executions::execution_thread(&self.table, pipeline, execution_id).await
     }
+
+    async fn note_weight(
+        &self,
+        context: &PipelineContext,
+        percent: u8,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let row = gantry_core::operate::shift_row(
+            &context.pipeline,
+            &context.stage,
+            &context.execution_id,
+            percent,
+            now,
+        );
+        super::status_board::note_shift(&self.table, &row).await
+    }
 }
 
 #[cfg(test)]

@@ -235,4 +235,17 @@ impl ExecutionStore for DynamoExecutions {
             .map(|_| ())
             .map_err(|e| store_error(&t.name, e))
     }
+
+    async fn started_from_slack(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        // The slash command records the executions it starts as the webhook does, its user as
+        // the pusher `slack:<user id>` (`operate::flow::slack_pusher`).
+        let started = super::pushes::started(&self.table, pipeline, execution_id).await?;
+        Ok(started
+            .and_then(|p| p.facts.pusher)
+            .and_then(|p| p.strip_prefix("slack:").map(str::to_string)))
+    }
 }

@@ -85,23 +85,9 @@ pub fn change_since(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::PushFacts;
 
     fn pushed(execution: &str, commit: &str, pusher: &str, authors: &[&str]) -> StartedPush {
-        StartedPush {
-            pipeline: "shop".into(),
-            execution_id: execution.into(),
-            git_ref: "refs/heads/main".into(),
-            commit_id: commit.into(),
-            facts: PushFacts {
-                pusher: Some(pusher.into()),
-                authors: authors.iter().map(|a| a.to_string()).collect(),
-                commits: vec![commit.into()],
-                delivery: format!("d-{execution}"),
-                received_at: 0,
-                received_ms: 0,
-            },
-        }
+        crate::ingest::testing::pushed(execution, &[commit], pusher, authors, 0)
     }
 
     fn ran(executions: &[&str], commits: &[&str]) -> StageSuccesses {

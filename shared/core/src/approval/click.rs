@@ -10,6 +10,7 @@ use super::{
     Interaction, Outcome, Verdict,
 };
 use crate::ingest::Inbound;
+use crate::secrets::SecretString;
 use crate::signature::verify_slack;
 use crate::store::StoreError;
 use serde_json::{json, Value};
@@ -38,6 +39,28 @@ impl ClickReply {
         }
     }
 
+    /// Slack's signature on a request to the Function URL (v0, within 5 minutes), checked
+    /// before anything of its body is read: `Err` is the 401 to answer. `what` names the
+    /// request in the log. Clicks and slash commands alike come through here.
+    pub fn unless_signed(
+        request: &Inbound,
+        secret: &SecretString,
+        now: i64,
+        what: &str,
+    ) -> Result<(), ClickReply> {
+        verify_slack(
+            request.header("x-slack-signature"),
+            request.header("x-slack-request-timestamp"),
+            &request.body,
+            secret,
+            now,
+        )
+        .map_err(|e| {
+            tracing::warn!(reason = %e, "rejected an unsigned or stale {what}");
+            ClickReply::unauthorized(&e.to_string())
+        })
+    }
+
     fn unauthorized(reason: &str) -> Self {
         ClickReply {
             status: 401,
@@ -61,16 +84,10 @@ impl<A: ApprovalPorts> Approvals<A> {
     /// Handles Slack's interactivity request.
     pub async fn on_click(&self, request: &Inbound, now: i64) -> ClickReply {
         // Authenticate (and refuse replays) before reading anything of the body.
-        let signed = verify_slack(
-            request.header("x-slack-signature"),
-            request.header("x-slack-request-timestamp"),
-            &request.body,
-            &self.signing_secret,
-            now,
-        );
-        if let Err(e) = signed {
-            tracing::warn!(reason = %e, "rejected an unsigned or stale Slack request");
-            return ClickReply::unauthorized(&e.to_string());
+        if let Err(refused) =
+            ClickReply::unless_signed(request, &self.signing_secret, now, "Slack request")
+        {
+            return refused;
         }
         // Slack resends a request it got no answer to: the retry must decide nothing twice,
         // and say nothing twice.

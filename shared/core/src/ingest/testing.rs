@@ -131,3 +131,28 @@ impl IngestPorts for IngestFakes {
     type Ledger = FakeLedger;
     type Queue = FakeQueue;
 }
+
+/// The webhook's record of a push to `shop`'s `main` that started `execution`: `commits` (the
+/// head last), pushed by `pusher`, written by `authors`, received at `received_ms`.
+pub fn pushed(
+    execution: &str,
+    commits: &[&str],
+    pusher: &str,
+    authors: &[&str],
+    received_ms: i64,
+) -> StartedPush {
+    StartedPush {
+        pipeline: "shop".into(),
+        execution_id: execution.into(),
+        git_ref: "refs/heads/main".into(),
+        commit_id: commits.last().copied().unwrap_or_default().to_string(),
+        facts: super::PushFacts {
+            pusher: Some(pusher.into()),
+            authors: authors.iter().map(|a| a.to_string()).collect(),
+            commits: commits.iter().map(|c| c.to_string()).collect(),
+            delivery: format!("d-{execution}"),
+            received_at: received_ms.div_euclid(1000),
+            received_ms,
+        },
+    }
+}

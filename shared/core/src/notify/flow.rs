@@ -309,7 +309,15 @@ impl<P: NotifyPorts> Notifier<P> {
         let trigger = match facts {
             Ok(mut facts) => {
                 facts.sources = sources(actions.as_deref().unwrap_or_default());
-                Some(Trigger::derive(&facts))
+                let mut trigger = Trigger::derive(&facts);
+                // Only a rollback asks: the slash command is the one thing here that starts them.
+                if facts.rollback_of.is_some() {
+                    match self.store.started_from_slack(p, id).await {
+                        Ok(user) => trigger.from_slack = user,
+                        Err(e) => tracing::warn!(error = %e, "could not read who rolled back"),
+                    }
+                }
+                Some(trigger)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "execution details unavailable");

@@ -126,6 +126,16 @@ pub trait ExecutionStore {
         execution: &ExecutionRef,
         delivered: &Delivered,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The Slack user who started the execution with `/gantry` (the slash command's record of
+    /// the start), if it did: a rollback's message names them rather than a push.
+    fn started_from_slack(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send {
+        let _ = (pipeline, execution_id);
+        async { Ok(None) }
+    }
 }
 
 /// An action execution as `ListActionExecutions` reports it.

@@ -127,8 +127,12 @@ fn trigger_section(e: &Execution) -> Value {
     if let Some(r) = &t.repository {
         second.push(format!("in {}", escape(r)));
     }
-    if let Some(k) = &t.kind {
-        second.push(format!("_{}_", escape(&trigger_words(k))));
+    match (&t.kind, slack_user(t)) {
+        (Some(k), Some(user)) if is_rollback(k) => {
+            second.push(format!("_rolled back from Slack by_ <@{user}>"));
+        }
+        (Some(k), _) => second.push(format!("_{}_", escape(&trigger_words(k)))),
+        (None, _) => {}
     }
     let text = if second.is_empty() {
         first
@@ -136,6 +140,18 @@ fn trigger_section(e: &Execution) -> Value {
         format!("{first}\n{}", second.join(" "))
     };
     section(&text)
+}
+
+fn is_rollback(kind: &str) -> bool {
+    matches!(kind, "ManualRollback" | "AutomatedRollback")
+}
+
+/// The Slack user id Gantry recorded as starting the execution, if it looks like one (it is
+/// put inside a mention).
+fn slack_user(t: &super::Trigger) -> Option<&str> {
+    t.from_slack
+        .as_deref()
+        .filter(|u| !u.is_empty() && u.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// CodePipeline's trigger type in words.

@@ -125,6 +125,7 @@ pub fn trigger() -> Trigger {
         tag: None,
         repository: Some("octo/shop".into()),
         kind: Some("StartPipelineExecution".into()),
+        from_slack: None,
     }
 }
 

@@ -34,6 +34,8 @@ pub struct ExecutionFacts {
     pub trigger_type: Option<String>,
     pub trigger_detail: Option<String>,
     pub sources: Vec<SourceOutput>,
+    /// For a rollback (`executionType` `ROLLBACK`): the execution it rolls the stage back to.
+    pub rollback_of: Option<String>,
 }
 
 /// What the message's trigger line shows.
@@ -57,6 +59,10 @@ pub struct Trigger {
     /// CodePipeline's trigger type (`Webhook`, `StartPipelineExecution`, `CloudWatchEvent`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// The Slack user who started it with `/gantry` (Gantry's own record of a rollback it
+    /// carried out), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_slack: Option<String>,
 }
 
 impl Trigger {
@@ -107,14 +113,22 @@ impl Trigger {
             branch: var("BRANCH").or_else(|| source_var("BranchName")),
             tag: var("TAG"),
             repository,
+            // A rollback runs again with its target's variables, Gantry's included: it is a
+            // rollback all the same, whatever CodePipeline names its trigger.
+            kind: if facts.rollback_of.is_some() {
+                match facts.trigger_type.as_deref() {
+                    Some(t @ "AutomatedRollback") => Some(t.to_string()),
+                    _ => Some("ManualRollback".to_string()),
+                }
             // Gantry's webhook starts executions through the API; its variables say it was a push.
-            kind: if var("COMMIT_ID").is_some()
+            } else if var("COMMIT_ID").is_some()
                 && facts.trigger_type.as_deref() == Some("StartPipelineExecution")
             {
                 Some(WEBHOOK_TRIGGER_KIND.to_string())
             } else {
                 clean(facts.trigger_type.as_deref())
             },
+            from_slack: None,
         }
     }
 
@@ -213,6 +227,30 @@ mod tests {
     }
 
     #[test]
+    fn a_rollback_is_a_rollback_though_it_carries_the_webhooks_variables() {
+        // CodePipeline runs a rollback with its target's variables: Gantry's COMMIT_ID included.
+        let mut facts = ExecutionFacts {
+            variables: vars(&[("COMMIT_ID", "abc"), ("BRANCH", "main")]),
+            trigger_type: Some("StartPipelineExecution".into()),
+            ..ExecutionFacts::default()
+        };
+        assert_eq!(
+            Trigger::derive(&facts).kind.as_deref(),
+            Some(WEBHOOK_TRIGGER_KIND)
+        );
+        facts.rollback_of = Some("e-target".into());
+        assert_eq!(
+            Trigger::derive(&facts).kind.as_deref(),
+            Some("ManualRollback")
+        );
+        facts.trigger_type = Some("AutomatedRollback".into());
+        assert_eq!(
+            Trigger::derive(&facts).kind.as_deref(),
+            Some("AutomatedRollback")
+        );
+    }
+
+    #[test]
     fn the_webhooks_variables_come_first() {
         let facts = ExecutionFacts {
             variables: vars(&[
@@ -233,6 +271,7 @@ mod tests {
             }],
             trigger_type: Some("StartPipelineExecution".into()),
             trigger_detail: Some("arn:aws:sts::1:assumed-role/gantry-webhook/session".into()),
+            rollback_of: None,
         };
         let t = Trigger::derive(&facts);
         assert_eq!(t.commit_id.as_deref(), Some("0123456789abcdef"));

@@ -1,6 +1,8 @@
 //! `status`: each stage's live commit and what runs there now, from a projection the notifier
 //! keeps current as CodePipeline's events arrive (one row per stage and kind), so `status` for
-//! every service is one read of the state table and no CodePipeline call.
+//! every service is one read of the state table and no CodePipeline call. The traffic shifter
+//! adds a third row to a stage while it holds the stage at a weight (`shift_row`), in the same
+//! read, so `status` can say "baking at 10%" without asking the load balancer.
 
 use crate::notify::{Execution, Status};
 use serde::{Deserialize, Serialize};
@@ -14,6 +16,9 @@ pub enum RowKind {
     Live,
     /// The latest execution the stage saw, whatever its state.
     Latest,
+    /// The weight the traffic shifter holds the stage at (its `percent`), written each time it
+    /// moves traffic.
+    Shift,
 }
 
 /// What a stage is doing, as `status` says it.
@@ -56,12 +61,43 @@ pub struct BoardRun {
     /// Who wrote or pushed it, as the execution's trigger names them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+    /// Where the stage stands in its pipeline (0 first), as the notifier last saw the
+    /// pipeline's declaration: `status` lists stages in this order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<u32>,
+    /// A shift row's share of production traffic on the new version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u8>,
+}
+
+/// The row the traffic shifter writes when it sets a stage's weights: `percent` of production
+/// traffic on execution `execution_id`'s version, since `at`.
+pub fn shift_row(
+    pipeline: &str,
+    stage: &str,
+    execution_id: &str,
+    percent: u8,
+    at: i64,
+) -> BoardRun {
+    BoardRun {
+        pipeline: pipeline.to_string(),
+        stage: stage.to_string(),
+        execution_id: execution_id.to_string(),
+        state: StageState::Deploying,
+        at,
+        commit: None,
+        message: None,
+        by: None,
+        position: None,
+        percent: Some(percent.min(100)),
+    }
 }
 
 /// The rows an execution gives the projection: for each stage it reached, its latest row, and
 /// its live row when it succeeded there.
 pub fn project(execution: &Execution) -> Vec<(RowKind, BoardRun)> {
     let trigger = execution.trigger.as_ref();
+    let order = execution.stage_names();
     let mut rows = Vec::new();
     for stage in &execution.stages {
         let Some(stamped) = stage.status else {
@@ -92,6 +128,11 @@ pub fn project(execution: &Execution) -> Vec<(RowKind, BoardRun)> {
             commit: trigger.and_then(|t| t.commit_id.clone()),
             message: trigger.and_then(|t| t.message.clone()),
             by: trigger.and_then(|t| t.author.clone()),
+            position: order
+                .iter()
+                .position(|n| n == &stage.name)
+                .and_then(|i| u32::try_from(i).ok()),
+            percent: None,
         };
         if state == StageState::Succeeded {
             rows.push((RowKind::Live, run.clone()));
@@ -101,11 +142,34 @@ pub fn project(execution: &Execution) -> Vec<(RowKind, BoardRun)> {
     rows
 }
 
-/// A stage's two rows, as read back.
+/// A stage's rows, as read back.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StageStatus {
     pub live: Option<BoardRun>,
     pub latest: Option<BoardRun>,
+    pub shift: Option<BoardRun>,
+}
+
+impl StageStatus {
+    /// Where the stage stands in its pipeline: the newest row that knows.
+    fn position(&self) -> Option<u32> {
+        [&self.latest, &self.live]
+            .into_iter()
+            .flatten()
+            .find_map(|r| r.position)
+    }
+
+    /// What the latest execution is doing: its state, or, while the traffic shifter holds that
+    /// same execution's version at a weight, the weight.
+    fn doing(&self, latest: &BoardRun) -> String {
+        let held = self.shift.as_ref().filter(|s| {
+            latest.state == StageState::Deploying && s.execution_id == latest.execution_id
+        });
+        match held.and_then(|s| s.percent) {
+            Some(percent) => format!("🍞 baking at {percent}%"),
+            None => latest.state.word().to_string(),
+        }
+    }
 }
 
 /// The projection, read: pipeline → stage → its rows.
@@ -123,6 +187,7 @@ pub fn board(rows: Vec<(RowKind, BoardRun)>) -> Board {
         match kind {
             RowKind::Live => at.live = Some(run),
             RowKind::Latest => at.latest = Some(run),
+            RowKind::Shift => at.shift = Some(run),
         }
     }
     b
@@ -156,25 +221,32 @@ fn describe(run: &BoardRun) -> String {
 }
 
 /// The `status` answer (mrkdwn): for each service, each stage's live commit and, when another
-/// execution is there now, what it is doing. `stages` gives each service's display order when
-/// known (else by name).
+/// execution is there now, what it is doing; stages in pipeline order (the declaration the
+/// notifier saw, else the order they ran in).
 pub fn render(board: &Board, only: Option<&str>) -> String {
     let mut out = Vec::new();
     for (pipeline, stages) in board {
         if only.is_some_and(|o| o != pipeline) {
             continue;
         }
-        out.push(format!("*{pipeline}*"));
-        let mut ordered: Vec<(&String, &StageStatus)> = stages.iter().collect();
-        // Stages in the order they ran: a pipeline's later stages start later.
+        let mut ordered: Vec<(&String, &StageStatus)> = stages
+            .iter()
+            .filter(|(_, s)| s.live.is_some() || s.latest.is_some())
+            .collect();
+        // Pipeline order where the notifier saw the declaration; else the order they ran in
+        // (a pipeline's later stages start later); the name only breaks ties.
         ordered.sort_by_key(|(name, s)| {
             let first = s
                 .latest
                 .as_ref()
                 .or(s.live.as_ref())
                 .map_or(i64::MAX, |r| r.at);
-            (first, (*name).clone())
+            (s.position().unwrap_or(u32::MAX), first, (*name).clone())
         });
+        if ordered.is_empty() {
+            continue;
+        }
+        out.push(format!("*{pipeline}*"));
         for (stage, s) in ordered {
             let live = match &s.live {
                 Some(run) => format!("live {}", describe(run)),
@@ -187,11 +259,7 @@ pub fn render(board: &Board, only: Option<&str>) -> String {
                     .as_ref()
                     .is_some_and(|l| l.execution_id == latest.execution_id);
                 if !same {
-                    line.push_str(&format!(
-                        "; now {} {}",
-                        latest.state.word(),
-                        describe(latest)
-                    ));
+                    line.push_str(&format!("; now {} {}", s.doing(latest), describe(latest)));
                 }
             }
             out.push(line);
@@ -300,6 +368,70 @@ mod tests {
         let text = render(&board(rows), Some("shop"));
         assert!(
             text.contains("Prod: nothing live yet; now ❌ failed"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_stage_the_shifter_holds_at_a_weight_says_baking_at_its_percent() {
+        let old = execution("e-1", &[("Deploy", Status::Succeeded, 100, false)]);
+        let new = execution("e-2", &[("Deploy", Status::Started, 200, false)]);
+        let mut rows: Vec<_> = project(&old)
+            .into_iter()
+            .filter(|(k, _)| *k == RowKind::Live)
+            .collect();
+        rows.extend(project(&new));
+        let without = render(&board(rows.clone()), None);
+        assert!(without.contains("now 🔄 deploying `6113728`"), "{without}");
+        rows.push((RowKind::Shift, shift_row("shop", "Deploy", "e-2", 10, 210)));
+        let text = render(&board(rows.clone()), None);
+        assert!(
+            text.contains("• Deploy: live `6113728` Fix the cart total by octocat")
+                && text.contains("; now 🍞 baking at 10% `6113728`"),
+            "{text}"
+        );
+        // A weight the shifter held for another execution says nothing of this one.
+        let mut stale = rows.clone();
+        stale.pop();
+        stale.push((RowKind::Shift, shift_row("shop", "Deploy", "e-1", 50, 150)));
+        assert!(render(&board(stale), None).contains("now 🔄 deploying"));
+        // Once the stage has ended, its state says so, whatever weight was last held.
+        let done = execution("e-2", &[("Deploy", Status::Failed, 300, false)]);
+        let mut ended = rows;
+        ended.extend(project(&done));
+        let text = render(&board(ended), None);
+        assert!(text.contains("now ❌ failed"), "{text}");
+        assert!(!text.contains("baking"), "{text}");
+    }
+
+    #[test]
+    fn stages_are_listed_in_pipeline_order() {
+        use crate::notify::execution::DeclaredStage;
+        // Prod waits from long ago while Build and Test ran since: the declaration decides.
+        let mut waiting = execution("e-1", &[("Prod", Status::Started, 100, true)]);
+        let mut newer = execution(
+            "e-2",
+            &[
+                ("Build", Status::Succeeded, 300, false),
+                ("Test", Status::Succeeded, 400, false),
+            ],
+        );
+        let layout: Vec<DeclaredStage> = ["Build", "Test", "Prod"]
+            .iter()
+            .map(|n| DeclaredStage {
+                name: n.to_string(),
+                actions: vec![],
+                account: None,
+            })
+            .collect();
+        waiting.set_layout(layout.clone());
+        newer.set_layout(layout);
+        let mut rows = project(&waiting);
+        rows.extend(project(&newer));
+        let text = render(&board(rows), None);
+        let at = |stage: &str| text.find(&format!("• {stage}:")).expect(stage);
+        assert!(
+            at("Build") < at("Test") && at("Test") < at("Prod"),
             "{text}"
         );
     }

@@ -3,9 +3,10 @@
 //! the projection); the slower operations handed to `Later` and carried out by `run`, their
 //! results posted in the service's channel, on a message of their own.
 
-use super::board::{board, render};
+use super::board::{board, render, RowKind};
 use super::command::{parse_request, parse_text, Operation, SlashCommand, HELP};
 use super::confirm::{may_confirm, render_proposal, Confirmation, Proposal};
+use super::deploy::{pushed_change, Pushed};
 use super::ports::{Confirmations, Later, RollbackError, StageRollbacks, StatusBoard};
 use super::restart::{
     judge, live, shifter_parameters, NoRestart, RestartError, RestartPlan, Restarts, Watched,
@@ -20,7 +21,6 @@ use crate::ingest::{
     Inbound, PipelineStarter, PushFacts, StartRequest, StartedPush, StartedPushes, Variable,
 };
 use crate::secrets::SecretString;
-use crate::signature::verify_slack;
 use crate::slack::Chat;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -80,10 +80,31 @@ pub const DEPLOY_DEDUP_SECONDS: i64 = 300;
 /// branches' pushes.
 pub const SLACK_REF: &str = "refs/gantry/slack";
 
+/// The answer when a lookup could not be handed over.
+const NOT_LOOKED_UP: &str =
+    "Gantry could not look this up just now, so nothing was changed. Try again in a moment.";
+
 fn ephemeral(text: &str) -> ClickReply {
     ClickReply {
         status: 200,
         body: json!({"response_type": "ephemeral", "text": text}),
+    }
+}
+
+/// Why CodePipeline did not start an execution, in words for Slack: the error's own text (AWS's
+/// message, which may name roles and accounts) goes to the logs only.
+fn start_refusal(e: &crate::ingest::StartError) -> &'static str {
+    use crate::ingest::StartError;
+    match e {
+        StartError::PipelineNotFound { .. } => {
+            "CodePipeline has no such pipeline in Gantry's account and Region"
+        }
+        StartError::AccessDenied { .. } => {
+            "Gantry's role may not start this pipeline (an admin finds why in the approval function's logs)"
+        }
+        StartError::Rejected { .. } | StartError::Unavailable { .. } => {
+            "CodePipeline refused to start it (an admin finds why in the approval function's logs)"
+        }
     }
 }
 
@@ -140,19 +161,10 @@ fn live_context(live: Option<&super::ports::RollbackTarget>) -> String {
 impl<P: OperatePorts> Operations<P> {
     /// Handles a slash command request: signature first, then the text.
     pub async fn on_command(&self, request: &Inbound, now: i64) -> ClickReply {
-        let signed = verify_slack(
-            request.header("x-slack-signature"),
-            request.header("x-slack-request-timestamp"),
-            &request.body,
-            &self.signing_secret,
-            now,
-        );
-        if let Err(e) = signed {
-            tracing::warn!(reason = %e, "rejected an unsigned or stale slash command");
-            return ClickReply {
-                status: 401,
-                body: json!({ "error": e.to_string() }),
-            };
+        if let Err(refused) =
+            ClickReply::unless_signed(request, &self.signing_secret, now, "slash command")
+        {
+            return refused;
         }
         let command = match parse_request(&request.body) {
             Ok(c) => c,
@@ -210,13 +222,12 @@ impl<P: OperatePorts> Operations<P> {
                     channel: c.channel.clone(),
                     response_url: c.response_url.clone(),
                 };
-                match self.later.defer(&task).await {
-                    Ok(()) => ephemeral("Reading the delivery figures of every service: Gantry answers here in a moment."),
-                    Err(e) => {
-                        tracing::error!(error = %e, "could not defer the stats");
-                        ephemeral("Gantry could not read its records just now. Try `/gantry stats <service>`, or again in a moment.")
-                    }
-                }
+                self.hand_over(
+                    &task,
+                    "Reading the delivery figures of every service: Gantry answers here in a moment.",
+                    "Gantry could not read its records just now. Try `/gantry stats <service>`, or again in a moment.",
+                )
+                .await
             }
             Operation::Deploy { service, commit } => {
                 let s = match self.known(service) {
@@ -235,17 +246,12 @@ impl<P: OperatePorts> Operations<P> {
                     response_url: c.response_url.clone(),
                     token: deploy_token(service, commit, &c.user.id, now),
                 };
-                match self.later.defer(&task).await {
-                    Ok(()) => ephemeral(&format!(
-                        "Starting *{service}* at `{commit}`: Gantry posts the result in {}.",
-                        self.channel_of(service, &c.channel)
-                            .map_or("this channel".to_string(), |ch| format!("<#{ch}>"))
-                    )),
-                    Err(e) => {
-                        tracing::error!(error = %e, "could not defer the deploy");
-                        ephemeral("Gantry could not start this just now, so nothing was started. Try again in a moment.")
-                    }
-                }
+                let said = format!(
+                    "Starting *{service}* at `{commit}`: Gantry posts the result in {}.",
+                    self.posted_in(service, &c.channel)
+                );
+                self.hand_over(&task, &said, "Gantry could not start this just now, so nothing was started. Try again in a moment.")
+                    .await
             }
             Operation::Rollback { service, stage } | Operation::Restart { service, stage } => {
                 let verb = match operation {
@@ -283,16 +289,11 @@ impl<P: OperatePorts> Operations<P> {
                         response_url: c.response_url.clone(),
                         token,
                     };
-                    return match self.later.defer(&task).await {
-                        Ok(()) => ephemeral(&format!(
-                            "Looking up what runs live in *{service} › {stage}*: the proposal, with its Confirm button, goes to {}.",
-                            self.channel_of(service, &c.channel).map_or("this channel".to_string(), |ch| format!("<#{ch}>"))
-                        )),
-                        Err(e) => {
-                            tracing::error!(error = %e, "could not defer the restart proposal");
-                            ephemeral("Gantry could not look this up just now, so nothing was changed. Try again in a moment.")
-                        }
-                    };
+                    let said = format!(
+                        "Looking up what runs live in *{service} › {stage}*: the proposal, with its Confirm button, goes to {}.",
+                        self.posted_in(service, &c.channel)
+                    );
+                    return self.hand_over(&task, &said, NOT_LOOKED_UP).await;
                 }
                 {
                     let task = Task::ProposeRollback {
@@ -304,16 +305,11 @@ impl<P: OperatePorts> Operations<P> {
                         token,
                         expected_live: None,
                     };
-                    match self.later.defer(&task).await {
-                        Ok(()) => ephemeral(&format!(
-                            "Looking up the last good execution of *{service} › {stage}*: the proposal, with its Confirm button, goes to {}.",
-                            self.channel_of(service, &c.channel).map_or("this channel".to_string(), |ch| format!("<#{ch}>"))
-                        )),
-                        Err(e) => {
-                            tracing::error!(error = %e, "could not defer the rollback proposal");
-                            ephemeral("Gantry could not look this up just now, so nothing was changed. Try again in a moment.")
-                        }
-                    }
+                    let said = format!(
+                        "Looking up the last good execution of *{service} › {stage}*: the proposal, with its Confirm button, goes to {}.",
+                        self.posted_in(service, &c.channel)
+                    );
+                    self.hand_over(&task, &said, NOT_LOOKED_UP).await
                 }
             }
         }
@@ -383,22 +379,14 @@ impl<P: OperatePorts> Operations<P> {
     /// <stage>` typed by the clicker (who must operate the stage), provided the message's
     /// execution is still the live one; the Confirm follows as for the command.
     pub async fn on_roll_back_to(&self, request: &Inbound, now: i64) -> ClickReply {
-        let signed = verify_slack(
-            request.header("x-slack-signature"),
-            request.header("x-slack-request-timestamp"),
-            &request.body,
-            &self.signing_secret,
+        let click = match self.signed_click(
+            request,
             now,
-        );
-        if let Err(e) = signed {
-            tracing::warn!(reason = %e, "rejected an unsigned or stale Roll back to click");
-            return ClickReply {
-                status: 401,
-                body: json!({ "error": e.to_string() }),
-            };
-        }
-        let Some(click) = super::confirm::roll_back_to_click(&request.body) else {
-            return ephemeral("Gantry could not read this click.");
+            "Roll back to click",
+            super::confirm::roll_back_to_click,
+        ) {
+            Ok(click) => click,
+            Err(answer) => return answer,
         };
         let (service, stage) = (&click.pipeline, &click.stage);
         let s = match self.known(service) {
@@ -439,16 +427,11 @@ impl<P: OperatePorts> Operations<P> {
             execution = click.execution_id,
             "Roll back to clicked"
         );
-        match self.later.defer(&task).await {
-            Ok(()) => ephemeral(&format!(
-                "Looking up the release before this one in *{service} › {stage}*: the proposal, with its Confirm button, goes to {}.",
-                self.channel_of(service, &channel).map_or("this channel".to_string(), |ch| format!("<#{ch}>"))
-            )),
-            Err(e) => {
-                tracing::error!(error = %e, "could not defer the rollback proposal");
-                ephemeral("Gantry could not look this up just now, so nothing was changed. Try again in a moment.")
-            }
-        }
+        let said = format!(
+            "Looking up the release before this one in *{service} › {stage}*: the proposal, with its Confirm button, goes to {}.",
+            self.posted_in(service, &channel)
+        );
+        self.hand_over(&task, &said, NOT_LOOKED_UP).await
     }
 
     /// True when an interactivity request is a click on an operation's Confirm button.
@@ -459,23 +442,11 @@ impl<P: OperatePorts> Operations<P> {
     /// A Confirm click: signature, then who may, then the first click wins; the proposal is
     /// carried out after the acknowledgement.
     pub async fn on_confirm(&self, request: &Inbound, now: i64) -> ClickReply {
-        let signed = verify_slack(
-            request.header("x-slack-signature"),
-            request.header("x-slack-request-timestamp"),
-            &request.body,
-            &self.signing_secret,
-            now,
-        );
-        if let Err(e) = signed {
-            tracing::warn!(reason = %e, "rejected an unsigned or stale Confirm click");
-            return ClickReply {
-                status: 401,
-                body: json!({ "error": e.to_string() }),
+        let click =
+            match self.signed_click(request, now, "Confirm click", super::confirm::confirm_click) {
+                Ok(click) => click,
+                Err(answer) => return answer,
             };
-        }
-        let Some(click) = super::confirm::confirm_click(&request.body) else {
-            return ephemeral("Gantry could not read this click.");
-        };
         let id = click.id.clone();
         let user = click.user.clone();
         let confirmation = match self.confirmations.read(&id).await {
@@ -544,8 +515,77 @@ impl<P: OperatePorts> Operations<P> {
         }
     }
 
+    /// A click on one of the command's buttons: Slack's signature, then the click `read` finds
+    /// in the body; else the answer to give.
+    fn signed_click<T>(
+        &self,
+        request: &Inbound,
+        now: i64,
+        what: &str,
+        read: impl Fn(&[u8]) -> Option<T>,
+    ) -> Result<T, ClickReply> {
+        ClickReply::unless_signed(request, &self.signing_secret, now, what)?;
+        read(&request.body).ok_or_else(|| ephemeral("Gantry could not read this click."))
+    }
+
+    /// Hands `task` over for after the acknowledgement; answers `said` once it is, else
+    /// `failed` (nothing was done: the reason goes to the logs).
+    async fn hand_over(&self, task: &Task, said: &str, failed: &str) -> ClickReply {
+        match self.later.defer(task).await {
+            Ok(()) => ephemeral(said),
+            Err(e) => {
+                tracing::error!(error = %e, task = task.name(), "could not hand the work over");
+                ephemeral(failed)
+            }
+        }
+    }
+
+    /// Where a service's results go, as the answer names it.
+    fn posted_in(&self, service: &str, asked_in: &str) -> String {
+        self.channel_of(service, asked_in)
+            .map_or("this channel".to_string(), |ch| format!("<#{ch}>"))
+    }
+
     fn channel_of<'a>(&'a self, service: &str, fallback: &'a str) -> Option<&'a str> {
         self.channels.channel_for(service).or(Some(fallback))
+    }
+
+    /// What the webhook recorded of `typed`'s push: the refs of the executions the status
+    /// board shows for `service` (the webhook's record of each), each ref's retained pushes, and
+    /// each stage's live execution, where the change starts. After the acknowledgement: a few
+    /// reads, no CodePipeline call.
+    async fn pushed(&self, service: &str, typed: &str) -> Result<Pushed, crate::store::StoreError> {
+        let rows = self.board.rows().await?;
+        let mut executions = BTreeSet::new();
+        let mut lives = Vec::new();
+        for (kind, run) in rows.iter().filter(|(_, r)| r.pipeline == service) {
+            match kind {
+                RowKind::Live => {
+                    lives.push((run.execution_id.clone(), run.commit.clone()));
+                    executions.insert(run.execution_id.clone());
+                }
+                RowKind::Latest => {
+                    executions.insert(run.execution_id.clone());
+                }
+                RowKind::Shift => {}
+            }
+        }
+        let mut refs = BTreeSet::new();
+        for execution in &executions {
+            if let Some(p) = self.delivery.started(service, execution).await? {
+                // A slash deploy's own record says nothing of where its commit was pushed.
+                if p.git_ref != SLACK_REF {
+                    refs.insert(p.git_ref);
+                }
+            }
+        }
+        let mut histories = Vec::new();
+        for git_ref in refs {
+            let mut history = self.delivery.pushes(service, &git_ref, 0).await?;
+            history.sort_by_key(|p| (p.facts.received_ms, p.facts.received_at));
+            histories.push(history);
+        }
+        Ok(pushed_change(typed, &histories, &lives))
     }
 
     /// `status [service]`: one read of the projection.
@@ -597,7 +637,7 @@ impl<P: OperatePorts> Operations<P> {
                     .service(service)
                     .map(|s| s.source_action)
                     .unwrap_or_else(|| super::services::DEFAULT_SOURCE_ACTION.into());
-                let request = StartRequest {
+                let mut request = StartRequest {
                     pipeline: service.clone(),
                     client_request_token: token.clone(),
                     source_action,
@@ -617,17 +657,60 @@ impl<P: OperatePorts> Operations<P> {
                     .channel_of(service, channel)
                     .unwrap_or(channel)
                     .to_string();
+                // Four-eyes trusts only what the webhook recorded of a signed push: a commit it
+                // never saw pushed has no known authors, and one of them could approve it. So
+                // such a commit is not deployed (fail closed), and a seen one carries everyone
+                // the webhook recorded for the change it brings (`operate::deploy`).
+                let people = match self.pushed(service, commit).await {
+                    Ok(Pushed::Seen {
+                        commit: full,
+                        people,
+                        ..
+                    }) => {
+                        request.commit_id = full.clone();
+                        request.variables[0].value = full;
+                        people
+                    }
+                    Ok(Pushed::Unseen) => {
+                        tracing::info!(
+                            service,
+                            commit,
+                            user = user_id,
+                            "slash deploy of a commit never pushed refused"
+                        );
+                        let text = format!("❌ <@{user_id}> asked to deploy *{service}* at `{commit}`: Gantry's webhook never saw that commit pushed to a branch of *{service}* (in the {} days of pushes it keeps), so the four-eyes rule could not tell who wrote it. Nothing was started. Push it to a branch that starts *{service}* first, or deploy a commit Gantry saw pushed.", crate::ingest::PUSH_HISTORY_SECONDS / 86_400);
+                        self.tell(&where_to, response_url.as_deref(), &text).await;
+                        return Ok(json!({"deployed": false, "reason": "never pushed"}));
+                    }
+                    Ok(Pushed::Ambiguous(commits)) => {
+                        let text = format!("❌ <@{user_id}> asked to deploy *{service}* at `{commit}`, which is the start of {} pushed commits: nothing was started. Give more of its digits.", commits.len());
+                        self.tell(&where_to, response_url.as_deref(), &text).await;
+                        return Ok(json!({"deployed": false, "reason": "ambiguous"}));
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, service, "could not read the pushes for a slash deploy");
+                        let text = format!("❌ <@{user_id}> asked to deploy *{service}* at `{commit}`: Gantry could not read its records of the service's pushes just now, so nothing was started. Try again in a moment.");
+                        self.tell(&where_to, response_url.as_deref(), &text).await;
+                        return Ok(json!({"deployed": false, "reason": "records unreadable"}));
+                    }
+                };
+                let commit = &request.commit_id;
                 let execution_id = match self.starter.start(&request).await {
                     Ok(id) => id,
                     Err(e @ crate::ingest::StartError::Unavailable { .. }) => return Err(e),
                     Err(e) => {
+                        // AWS's own words stay in the logs: they may name roles and accounts.
                         tracing::warn!(error = %e, service, user = user_id, "slash deploy refused");
-                        let text = format!("❌ <@{user_id}> asked to deploy *{service}* at `{commit}`: CodePipeline refused ({e}).");
+                        let text = format!(
+                            "❌ <@{user_id}> asked to deploy *{service}* at `{commit}`: {}.",
+                            start_refusal(&e)
+                        );
                         self.tell(&where_to, response_url.as_deref(), &text).await;
-                        return Ok(json!({"deployed": false, "error": e.to_string()}));
+                        return Ok(json!({"deployed": false}));
                     }
                 };
-                // What four-eyes trusts: this Slack user pushed this change.
+                // What four-eyes trusts: this Slack user pushed this change, whose people the
+                // webhook recorded.
                 let started = StartedPush {
                     pipeline: service.clone(),
                     execution_id: execution_id.clone(),
@@ -635,7 +718,7 @@ impl<P: OperatePorts> Operations<P> {
                     commit_id: commit.clone(),
                     facts: PushFacts {
                         pusher: Some(slack_pusher(user_id)),
-                        authors: vec![],
+                        authors: people,
                         commits: vec![commit.clone()],
                         delivery: format!("slack:{token}"),
                         received_at: now,
@@ -676,7 +759,8 @@ impl<P: OperatePorts> Operations<P> {
                 let successes = match self.rollbacks.successes(service, stage).await {
                     Ok(s) => s,
                     Err(e) => {
-                        let text = format!("<@{user_id}> asked to roll back *{service} › {stage}*: Gantry could not list its successful executions ({e}). Nothing was changed.");
+                        tracing::warn!(error = %e, service, stage, "could not list the stage's successes");
+                        let text = format!("<@{user_id}> asked to roll back *{service} › {stage}*: Gantry could not list its successful executions just now. Nothing was changed.");
                         self.tell(&where_to, response_url.as_deref(), &text).await;
                         return Ok(json!({"proposed": false}));
                     }
@@ -960,6 +1044,27 @@ impl<P: OperatePorts> Operations<P> {
                         execution,
                         "rolled back"
                     );
+                    // Recorded as a slash deploy is, so the notifier's message of the new
+                    // execution says who rolled back from Slack (and four-eyes counts them as
+                    // its pusher, should the stage hold an approval).
+                    let started = StartedPush {
+                        pipeline: service.clone(),
+                        execution_id: execution.clone(),
+                        git_ref: SLACK_REF.into(),
+                        commit_id: commit.clone().unwrap_or_default(),
+                        facts: PushFacts {
+                            pusher: Some(slack_pusher(&c.requested_by)),
+                            authors: vec![],
+                            commits: commit.iter().cloned().collect(),
+                            delivery: format!("slack:rollback:{id}"),
+                            received_at: now,
+                            received_ms: now.saturating_mul(1000),
+                        },
+                    };
+                    if let Err(e) = self.started.record_start(&started).await {
+                        // The rollback runs anyway; its message says "a rollback" without who.
+                        tracing::warn!(error = %e, execution, "could not record the rollback's start");
+                    }
                     let text = format!("⏪ <@{by}> confirmed: *{service} › {stage}* is rolling back to execution `{target}` (new execution `{execution}`).");
                     if let Err(e) = self.slack.post(&say(text)).await {
                         tracing::warn!(error = %e, "could not report the rollback");
@@ -1055,8 +1160,8 @@ impl<P: OperatePorts> Operations<P> {
                     }
                     Err(e) => {
                         tracing::warn!(operation = id, by, service, stage, error = %e, "restart refused");
-                        let text =
-                            format!("❌ <@{by}> confirmed, but ECS refused the restart: {e}.");
+                        // ECS's own words (roles, ARNs) stay in the log line above.
+                        let text = format!("❌ <@{by}> confirmed, but ECS refused the restart (an admin finds why in the approval function's logs). Nothing was restarted.");
                         if let Err(e) = self.slack.post(&say(text)).await {
                             tracing::warn!(error = %e, "could not report the refusal");
                         }
@@ -1124,10 +1229,13 @@ impl<P: OperatePorts> Operations<P> {
                         (true, format!("🚀 <@{by}> confirmed: *{service}* started again at `{commit}` (execution `{execution}`)."))
                     }
                     Err(e @ crate::ingest::StartError::Unavailable { .. }) => return Err(e),
-                    Err(e) => (
-                        false,
-                        format!("❌ <@{by}> confirmed, but CodePipeline refused: {e}."),
-                    ),
+                    Err(e) => {
+                        tracing::warn!(operation = id, by, service, error = %e, "redeploy refused");
+                        (
+                            false,
+                            format!("❌ <@{by}> confirmed, but {}.", start_refusal(&e)),
+                        )
+                    }
                 };
                 if let Err(e) = self.slack.post(&say(text)).await {
                     tracing::warn!(error = %e, "could not report the new execution");

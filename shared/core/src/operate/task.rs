@@ -78,6 +78,18 @@ pub enum Task {
 }
 
 impl Task {
+    /// The task's kind, for the logs (its fields may carry a `response_url`, which is not).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Task::Deploy { .. } => "deploy",
+            Task::ProposeRollback { .. } => "propose_rollback",
+            Task::ProposeRestart { .. } => "propose_restart",
+            Task::WatchRestart { .. } => "watch_restart",
+            Task::Stats { .. } => "stats",
+            Task::Carry { .. } => "carry",
+        }
+    }
+
     /// The event that carries the task.
     pub fn to_event(&self) -> serde_json::Value {
         serde_json::json!({ TASK_KEY: self })

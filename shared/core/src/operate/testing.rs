@@ -298,6 +298,8 @@ fn row(stage: &str, state: StageState, at: i64) -> BoardRun {
         commit: Some("6113728f27ae82c7b1a177c8d03f9e96e0adf246".into()),
         message: Some("Fix the cart total".into()),
         by: Some("octocat".into()),
+        position: None,
+        percent: None,
     }
 }
 
@@ -376,9 +378,48 @@ async fn a_stranger_may_not_deploy_and_is_told_who_may() {
     assert!(ops.later.tasks.lock().unwrap().is_empty());
 }
 
+/// The commit `abc1234…` as the webhook recorded its push to `main` (execution `e-push`, by
+/// mona, written by ada), on top of `e-old` (kim's), which Prod runs; the board shows both.
+const PUSHED: &str = "abc1234f27ae82c7b1a177c8d03f9e96e0adf246";
+
+fn with_pushes() -> Operations<OperateFakes> {
+    let push = |execution: &str, commit: &str, pusher: &str, author: &str, at: i64| {
+        crate::ingest::testing::pushed(execution, &[commit], pusher, &[author], at * 1000)
+    };
+    let mut live = row("Prod", StageState::Succeeded, 100);
+    live.execution_id = "e-old".into();
+    live.commit = Some("f".repeat(40));
+    let mut latest = row("Staging", StageState::Succeeded, 200);
+    latest.execution_id = "e-push".into();
+    let mut ops = operations(vec![(RowKind::Live, live), (RowKind::Latest, latest)]);
+    ops.delivery = crate::delivery::testing::MemoryFacts::with_pushes(vec![
+        push("e-old", &"f".repeat(40), "kim", "kim", 90),
+        push("e-push", PUSHED, "mona", "ada", 190),
+    ]);
+    ops
+}
+
+#[tokio::test]
+async fn a_commit_gantry_never_saw_pushed_is_not_deployed() {
+    let ops = with_pushes();
+    ops.on_command(&request("U0MIA", "deploy shop 0ddba11", NOW), NOW)
+        .await;
+    let tasks = ops.later.tasks.lock().unwrap().clone();
+    let out = ops.run(&tasks[0], NOW).await.unwrap();
+    assert_eq!(out["deployed"], false);
+    assert!(ops.starter.started.lock().unwrap().is_empty());
+    assert!(ops.started.started.lock().unwrap().is_empty());
+    let said = ops.slack.posted()[0]["text"].as_str().unwrap().to_string();
+    assert!(
+        said.contains("Gantry's webhook never saw that commit pushed")
+            && said.contains("Nothing was started"),
+        "{said}"
+    );
+}
+
 #[tokio::test]
 async fn a_group_member_may_deploy_after_the_acknowledgement_and_a_double_submit_starts_once() {
-    let ops = operations(vec![]);
+    let ops = with_pushes();
     let reply = ops
         .on_command(&request("U0MIA", "deploy shop abc1234", NOW), NOW)
         .await;
@@ -400,19 +441,22 @@ async fn a_group_member_may_deploy_after_the_acknowledgement_and_a_double_submit
     }
     let started = ops.starter.started.lock().unwrap().clone();
     assert_eq!(started.len(), 1, "one execution for a double submit");
-    assert_eq!(started[0].commit_id, "abc1234");
+    // The short id, resolved to the commit the webhook saw pushed.
+    assert_eq!(started[0].commit_id, PUSHED);
     assert!(started[0]
         .variables
         .iter()
         .any(|v| v.name == "PUSHER" && v.value == "n-U0MIA"));
     let records = ops.started.started.lock().unwrap().clone();
     assert_eq!(records[0].facts.pusher.as_deref(), Some("slack:U0MIA"));
+    // Everyone of the change since Prod last ran: mona pushed it, ada wrote it.
+    assert_eq!(records[0].facts.authors, vec!["mona", "ada"]);
     let posted = ops.slack.posted();
     assert_eq!(posted[0]["channel"], "C0DEPLOYS");
     assert!(posted[0]["text"]
         .as_str()
         .unwrap()
-        .contains("<@U0MIA> started *shop* at `abc1234`"));
+        .contains(&format!("<@U0MIA> started *shop* at `{PUSHED}`")));
     // A later, separate deploy of the same commit is a new execution.
     assert_ne!(
         deploy_token("shop", "abc1234", "U0MIA", NOW),

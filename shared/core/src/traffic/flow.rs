@@ -408,6 +408,15 @@ impl<P: ShifterPorts> Shifter<P> {
         self.tell_slack_final(p, d, outcome, &status, thread).await;
     }
 
+    /// Tells `/gantry status` the weight the stage is held at now. Best effort: the status row
+    /// is a view for people, and the next weight writes it again.
+    async fn note_weight(&self, thread: &Thread, percent: u8) {
+        let Some(c) = &thread.context else { return };
+        if let Err(e) = self.store.note_weight(c, percent, now_ms() / 1000).await {
+            tracing::warn!(error = %e, "could not note the weight for /gantry status");
+        }
+    }
+
     /// What the stage ran before this execution (the notifier's status projection, one read):
     /// the *Roll back to* button a succeeded deployment's message gains. `None` when the stage
     /// never ran anything else, or the projection cannot be read (the button is a convenience;

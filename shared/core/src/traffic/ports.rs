@@ -353,6 +353,18 @@ pub trait DeploymentStore: Sync {
         let _ = (pipeline, stage);
         async { Ok(None) }
     }
+    /// Notes that the deployment now holds `percent` of the stage's production traffic on the
+    /// new version, for `/gantry status` (the status projection's shift row): a view for
+    /// people, never read back by the shifter.
+    fn note_weight(
+        &self,
+        context: &PipelineContext,
+        percent: u8,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (context, percent, now);
+        async { Ok(()) }
+    }
     /// The execution's Slack thread, once the notifier has posted it.
     fn execution_thread(
         &self,

@@ -4,6 +4,7 @@ use super::*;
 use crate::notify::execution::Execution;
 use crate::notify::status::Status;
 use crate::notify::testing::*;
+use crate::notify::Trigger;
 use crate::slack::shown::texts;
 
 fn finished() -> Execution {
@@ -36,6 +37,30 @@ fn assert_within_limits(message: &Value) {
         }
     }
     assert!(message["text"].as_str().unwrap().chars().count() <= MAX_FALLBACK_TEXT);
+}
+
+#[test]
+fn a_rollback_from_slack_says_who_rolled_back_not_a_push() {
+    let mut e = execution_of(&successful_run());
+    e.set_trigger(Trigger {
+        kind: Some("ManualRollback".into()),
+        from_slack: Some("U0JANE".into()),
+        ..trigger()
+    });
+    let line = texts(&execution_message(&e, Verbosity::Stages))[1].clone();
+    assert!(
+        line.ends_with("_rolled back from Slack by_ <@U0JANE>"),
+        "{line}"
+    );
+    assert!(!line.contains("push"), "{line}");
+    // Without Gantry's record (a rollback from the console): a rollback, nobody named.
+    e.trigger = None;
+    e.set_trigger(Trigger {
+        kind: Some("ManualRollback".into()),
+        ..trigger()
+    });
+    let line = texts(&execution_message(&e, Verbosity::Stages))[1].clone();
+    assert!(line.ends_with("_a rollback_"), "{line}");
 }
 
 #[test]

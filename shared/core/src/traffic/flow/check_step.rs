@@ -226,6 +226,7 @@ impl<P: ShifterPorts> Shifter<P> {
             .await;
         *d = d.at(phase);
         self.after_shift(p, d).await;
+        self.note_weight(thread, new_share(d, &weights)).await;
         self.log_step(p, d, "shifted");
         self.tell_slack(p, d, ProgressOutcome::Running, thread)
             .await;
