@@ -128,6 +128,7 @@ async fn pushed(w: &World, commit: &str, received: i64) -> String {
                 delivery: unique("delivery"),
                 received_at: T0 + received,
                 received_ms: (T0 + received) * 1000,
+                carried_pushers: Vec::new(),
             },
         })
         .await

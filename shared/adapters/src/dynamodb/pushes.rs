@@ -77,6 +77,9 @@ fn attributes(started: &StartedPush) -> Vec<(&'static str, AttributeValue)> {
     if let Some(pusher) = &started.facts.pusher {
         out.push(("pusher", s(pusher)));
     }
+    if !started.facts.carried_pushers.is_empty() {
+        out.push(("carried_pushers", list(&started.facts.carried_pushers)));
+    }
     out
 }
 
@@ -99,6 +102,7 @@ fn from_item(item: &DynamoItem) -> Option<StartedPush> {
             delivery: text(item, "delivery").unwrap_or_default(),
             received_at: number(item, "received_at")?,
             received_ms: number(item, "received_ms").unwrap_or(0),
+            carried_pushers: list("carried_pushers"),
         },
     })
 }
@@ -216,6 +220,7 @@ mod tests {
                 delivery: "d-1".into(),
                 received_at: at,
                 received_ms: at * 1000,
+                carried_pushers: Vec::new(),
             },
         }
     }

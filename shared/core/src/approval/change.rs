@@ -73,6 +73,11 @@ pub fn change_since(
         if !change.pushers.contains(&pusher) {
             change.pushers.push(pusher);
         }
+        for carried in &push.facts.carried_pushers {
+            if !change.pushers.contains(carried) {
+                change.pushers.push(carried.clone());
+            }
+        }
         for author in &push.facts.authors {
             if !change.authors.contains(author) {
                 change.authors.push(author.clone());
@@ -107,6 +112,32 @@ mod tests {
         assert_eq!(change.pushers, vec!["mona", "lee"]);
         assert_eq!(change.authors, vec!["mona", "lee"]);
         assert!(change.since_success);
+    }
+
+    #[test]
+    fn the_pushers_a_slash_deploy_carries_are_pushers_so_an_unmapped_one_fails_closed() {
+        // Jane deploys from Slack what "ghost" pushed: ghost is a pusher of the change, not
+        // merely an author, so four-eyes refuses everyone if ghost maps to no Slack user.
+        let mut deploy = pushed("e-d", "ddd", "slack:UJANE", &["ada"]);
+        deploy.facts.carried_pushers = vec!["ghost".into()];
+        let change = change_since(&deploy, &[], &ran(&[], &[]));
+        assert_eq!(change.pushers, vec!["slack:UJANE", "ghost"]);
+        let rule = crate::approval::StageApprovers {
+            four_eyes: true,
+            ..Default::default()
+        };
+        let plan = crate::approval::owners_plan(
+            &crate::approval::Provenance::Pushed(change),
+            &rule,
+            &crate::config::people::People::default(),
+        );
+        assert!(
+            matches!(
+                plan,
+                crate::approval::OwnersPlan::Known(crate::approval::ChangeOwners::PusherUnmapped { ref login, .. }) if login == "ghost"
+            ),
+            "{plan:?}"
+        );
     }
 
     #[test]

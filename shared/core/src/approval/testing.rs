@@ -42,6 +42,7 @@ pub fn started(
             delivery: format!("d-{execution}"),
             received_at: at,
             received_ms: 0,
+            carried_pushers: Vec::new(),
         },
     }
 }

@@ -32,6 +32,11 @@ pub struct PushFacts {
     /// one second, and the four-eyes change must not mistake which came first).
     #[serde(default)]
     pub received_ms: i64,
+    /// The pushers a slash deploy carries (`operate::deploy`): the accounts the webhook
+    /// recorded pushing the change it brings. Four-eyes counts each as a pusher, so one that
+    /// maps to no Slack user fails closed as a push's own pusher does. Empty for a push.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub carried_pushers: Vec<String>,
 }
 
 impl PushFacts {
@@ -57,6 +62,7 @@ impl PushFacts {
             delivery: delivery.to_string(),
             received_at: now,
             received_ms: received_ms(now),
+            carried_pushers: Vec::new(),
         }
     }
 }

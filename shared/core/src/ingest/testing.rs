@@ -153,6 +153,7 @@ pub fn pushed(
             delivery: format!("d-{execution}"),
             received_at: received_ms.div_euclid(1000),
             received_ms,
+            carried_pushers: Vec::new(),
         },
     }
 }

@@ -13,12 +13,15 @@ use std::collections::BTreeSet;
 /// What the webhook recorded of a commit a slash deploy names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pushed {
-    /// Pushed to `git_ref` as `commit` (the full id): `people` are everyone who pushed or wrote
-    /// any of the change it brings to a stage (each once, oldest first).
+    /// Pushed to `git_ref` as `commit` (the full id): `pushers` are everyone who pushed any of
+    /// the change it brings to a stage, `authors` everyone who wrote it (each once, oldest
+    /// first). They stay apart because four-eyes treats them apart: a pusher it cannot map to
+    /// a Slack user fails closed, an author it cannot map bars nobody.
     Seen {
         commit: String,
         git_ref: String,
-        people: Vec<String>,
+        pushers: Vec<String>,
+        authors: Vec<String>,
     },
     /// The webhook's retained history of the service has no push with this commit.
     Unseen,
@@ -64,10 +67,11 @@ pub fn pushed_change(
     let Some(commit) = commits.into_iter().next() else {
         return Pushed::Unseen;
     };
-    let mut people: Vec<String> = Vec::new();
-    let mut add = |who: &str| {
-        if !who.trim().is_empty() && !people.iter().any(|p| p == who) {
-            people.push(who.to_string());
+    let mut pushers: Vec<String> = Vec::new();
+    let mut authors: Vec<String> = Vec::new();
+    let add = |to: &mut Vec<String>, who: &str| {
+        if !who.trim().is_empty() && !to.iter().any(|p| p == who) {
+            to.push(who.to_string());
         }
     };
     let mut git_ref = String::new();
@@ -87,15 +91,15 @@ pub fn pushed_change(
         };
         for ran in stages {
             let change = change_since(push, &older, &ran);
-            // The pushers of the change are its people too: their push brought it.
-            change.pushers.iter().for_each(|p| add(p));
-            change.authors.iter().for_each(|a| add(a));
+            change.pushers.iter().for_each(|p| add(&mut pushers, p));
+            change.authors.iter().for_each(|a| add(&mut authors, a));
         }
     }
     Pushed::Seen {
         commit,
         git_ref,
-        people,
+        pushers,
+        authors,
     }
 }
 
@@ -131,14 +135,21 @@ mod tests {
             Pushed::Seen {
                 commit: C.into(),
                 git_ref: "refs/heads/main".into(),
-                people: vec!["mona".into(), "lee".into(), "ada".into()],
+                pushers: vec!["mona".into(), "lee".into()],
+                authors: vec!["ada".into(), "lee".into()],
             }
         );
         // Deploying B (an older commit) brings only what came before it.
-        let Pushed::Seen { people, .. } = pushed_change(B, &[main], &lives) else {
+        let Pushed::Seen {
+            pushers, authors, ..
+        } = pushed_change(B, &[main], &lives)
+        else {
             panic!("seen")
         };
-        assert_eq!(people, vec!["mona", "ada"]);
+        assert_eq!(
+            (pushers, authors),
+            (vec!["mona".into()], vec!["ada".into()])
+        );
     }
 
     #[test]
@@ -147,11 +158,18 @@ mod tests {
             pushed("e-a", &[A], "kim", &["kim"]),
             pushed("e-c", &[B, C], "lee", &["mona", "lee"]),
         ];
-        let Pushed::Seen { commit, people, .. } = pushed_change("bbbb2222", &[main], &[]) else {
+        let Pushed::Seen {
+            commit,
+            pushers,
+            authors,
+            ..
+        } = pushed_change("bbbb2222", &[main], &[])
+        else {
             panic!("seen")
         };
         assert_eq!(commit, B);
-        assert_eq!(people, vec!["kim", "lee", "mona"]);
+        assert_eq!(pushers, vec!["kim", "lee"]);
+        assert_eq!(authors, vec!["kim", "mona", "lee"]);
     }
 
     #[test]

@@ -661,15 +661,16 @@ impl<P: OperatePorts> Operations<P> {
                 // never saw pushed has no known authors, and one of them could approve it. So
                 // such a commit is not deployed (fail closed), and a seen one carries everyone
                 // the webhook recorded for the change it brings (`operate::deploy`).
-                let people = match self.pushed(service, commit).await {
+                let (pushers, authors) = match self.pushed(service, commit).await {
                     Ok(Pushed::Seen {
                         commit: full,
-                        people,
+                        pushers,
+                        authors,
                         ..
                     }) => {
                         request.commit_id = full.clone();
                         request.variables[0].value = full;
-                        people
+                        (pushers, authors)
                     }
                     Ok(Pushed::Unseen) => {
                         tracing::info!(
@@ -718,7 +719,8 @@ impl<P: OperatePorts> Operations<P> {
                     commit_id: commit.clone(),
                     facts: PushFacts {
                         pusher: Some(slack_pusher(user_id)),
-                        authors: people,
+                        authors,
+                        carried_pushers: pushers,
                         commits: vec![commit.clone()],
                         delivery: format!("slack:{token}"),
                         received_at: now,
@@ -1059,6 +1061,7 @@ impl<P: OperatePorts> Operations<P> {
                             delivery: format!("slack:rollback:{id}"),
                             received_at: now,
                             received_ms: now.saturating_mul(1000),
+                            carried_pushers: Vec::new(),
                         },
                     };
                     if let Err(e) = self.started.record_start(&started).await {

@@ -39,6 +39,7 @@ fn push(exec: &str, commits: &[&str], received_ms: i64) -> StartedPush {
             delivery: format!("d-{exec}"),
             received_at: received_ms / 1000,
             received_ms,
+            carried_pushers: Vec::new(),
         },
     }
 }
