@@ -449,8 +449,10 @@ async fn a_group_member_may_deploy_after_the_acknowledgement_and_a_double_submit
         .any(|v| v.name == "PUSHER" && v.value == "n-U0MIA"));
     let records = ops.started.started.lock().unwrap().clone();
     assert_eq!(records[0].facts.pusher.as_deref(), Some("slack:U0MIA"));
-    // Everyone of the change since Prod last ran: mona pushed it, ada wrote it.
-    assert_eq!(records[0].facts.authors, vec!["mona", "ada"]);
+    // Everyone of the change since Prod last ran: mona pushed it (a pusher still, so an
+    // unmapped login fails closed), ada wrote it.
+    assert_eq!(records[0].facts.carried_pushers, vec!["mona"]);
+    assert_eq!(records[0].facts.authors, vec!["ada"]);
     let posted = ops.slack.posted();
     assert_eq!(posted[0]["channel"], "C0DEPLOYS");
     assert!(posted[0]["text"]
