@@ -35,16 +35,18 @@ import burst  # noqa: E402
 import cold_start  # noqa: E402
 import full_paths  # noqa: E402
 import package  # noqa: E402
+import registry_scale  # noqa: E402
 import report  # noqa: E402
 import workloads  # noqa: E402
 
-SECTIONS = ("warm", "cold", "full", "burst", "package", "judge", "billing")
+SECTIONS = ("warm", "cold", "full", "burst", "package", "judge", "billing", "registry")
 # Sections that need no emulator (pure code, or files already built): they run without starting
 # the world.
 PURE = ("judge", "package", "billing")
 # Each section's key in the results.
 KEYS = {"warm": "warm_network_free", "cold": "cold_start", "full": "full_paths", "burst": "burst",
-        "package": "package", "judge": "canary_judge", "billing": "shifter_billing"}
+        "package": "package", "judge": "canary_judge", "billing": "shifter_billing",
+        "registry": "registry_scale"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -233,6 +235,11 @@ class Bench:
     def judge(self) -> dict[str, Any]:
         return run_judge(self.args)
 
+    def registry(self) -> dict[str, Any]:
+        """Issue 25's cold start and memory at 1,000 services against 1, and issue 27's
+        `/gantry status` answered from a cold start (bench/harness/registry_scale.py)."""
+        return registry_scale.measure(self.world, self.binary, self.args.spawns)
+
     def package(self) -> dict[str, Any]:
         return package.sizes(self.args.lambda_dir, report.FUNCTIONS, self.args.bin_dir)
 
@@ -313,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
             bench = Bench(world, args, tmp)
             sections: dict[str, Callable[[], dict[str, Any]]] = {
                 "warm": bench.warm, "cold": bench.cold, "full": bench.full, "burst": bench.burst,
-                "package": bench.package, "judge": bench.judge, "billing": run_billing}
+                "package": bench.package, "judge": bench.judge, "billing": run_billing,
+                "registry": bench.registry}
             for name in SECTIONS:
                 if name in args.sections:
                     progress(f"{KEYS[name]}")

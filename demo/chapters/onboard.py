@@ -8,7 +8,7 @@ itself is not run, and the build project, the app secrets, the alarms and the ro
 left out: no function of the hub reads them here.
 Parameter Store's change event is delivered to the notifier as EventBridge would deliver it. The
 hub is not redeployed or restarted: its functions keep running with the environment they started
-with, and each re-reads the registry's index when its copy is 30 s old.
+with, and each re-reads the registry's index when its copy is 20 s old.
 
 Then one push to each service: two pipelines started, two Slack channels, and in each channel an
 approval request naming that service's own approvers.
@@ -36,7 +36,7 @@ CART_CHANNEL = "C0CART"
 CART_LEAD = {"id": "U0KAI", "name": "kai", "real_name": "Kai Cart", "email": "kai@example.com"}
 CART_GROUP = "S0CART"
 # The registry's documents are re-read at most this often by each function (registry::DEFAULT_MAX_AGE_SECONDS).
-REGISTRY_MAX_AGE_SECONDS = 30
+REGISTRY_MAX_AGE_SECONDS = 20
 HUB_FUNCTIONS = ("webhook", "notifier", "approval")
 
 
@@ -114,9 +114,9 @@ def announce(world: World, name: str) -> dict[str, Any]:
 
 
 def wait_for_fresh_registry(world: World, before: dict[str, float], name: str) -> None:
-    """`name` re-reads the registry at its next event only when its copy is 30 s old: a function
+    """`name` re-reads the registry at its next event only when its copy is 20 s old: a function
     that handled an event before the service was registered may still serve its older copy, so the
-    demo waits out the rest of those 30 s (the issue's bound is 60 s)."""
+    demo waits out the rest of those 20 s (the issue's bound is 60 s)."""
     last = before.get(name)
     if last is None:
         return

@@ -3,11 +3,11 @@
 //! - Routing a push to one of 1,000 registered services: the registry's documents merged into
 //!   the webhook's route table, then one push routed. Goal: p99 < 1 ms of the webhook's own work.
 //! - Config AWS calls per event: a function's cached view of the index (`LiveRegistry`, the
-//!   default 30 s age) under a steady 10 events a second for ten simulated minutes, the index
-//!   counting its reads. Goal: O(1), at most one call per event (it is one `Query` per 30 s).
+//!   default 20 s age) under a steady 10 events a second for ten simulated minutes, the index
+//!   counting its reads. Goal: O(1), at most one call per event (it is one `Query` per 20 s).
 //! - What holding the registry costs: heap of the merged route table with 1,000 services and with
 //!   1 (the figure behind the memory goal; the process-level cold start and peak memory at
-//!   1,000 services need the emulator's world and are not measured here).
+//!   1,000 services need the emulator's world: `bench/run.py --sections registry`).
 
 use crate::measure::Samples;
 use gantry_core::ingest::push::{Commit, GitRef, Provider, Push, RefKind};

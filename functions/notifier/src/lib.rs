@@ -14,7 +14,7 @@ use gantry_core::delivery::{weekly_post, WeeklyError, WeeklyTick};
 use gantry_core::notify::{Handled, Notifier as Core, NotifyError, NotifyPorts};
 use gantry_core::registry::{
     change_of, reconcile, sync_change, LiveRegistry, SyncReport, DEFAULT_MAX_AGE_SECONDS,
-    INVALID_DOCUMENTS_METRIC,
+    INVALID_DOCUMENTS_METRIC, RECONCILE_AGAIN_AFTER_SECONDS,
 };
 use gantry_core::secrets::{GantrySecrets, SecretsError};
 use serde_json::{json, Value};
@@ -185,8 +185,8 @@ async fn notify(
 }
 
 /// The notifier as `main` runs it: its channels kept in step with the service registry, and the
-/// keeper of the registry's index (Parameter Store change events, and a one-minute reconcile on
-/// EventBridge's schedule).
+/// keeper of the registry's index (Parameter Store change events, and a reconcile twice a minute
+/// on EventBridge's one-minute schedule).
 pub struct LiveNotifier {
     /// Written only between events, when the registry changed.
     pub notifier: tokio::sync::RwLock<Notifier>,
@@ -195,6 +195,9 @@ pub struct LiveNotifier {
     pub parameters: SsmParameters,
     pub services_path: String,
     pub static_notify: NotifyConfig,
+    /// The schedule's invocation reconciles again this long after its first pass started
+    /// (`RECONCILE_AGAIN_AFTER_SECONDS`; a test shortens it).
+    pub reconcile_again_after: Duration,
 }
 
 /// Builds the notifier as `main` runs it: `build`, plus the service registry.
@@ -220,6 +223,7 @@ pub fn build_live(
         parameters,
         services_path,
         static_notify,
+        reconcile_again_after: Duration::from_secs(RECONCILE_AGAIN_AFTER_SECONDS),
         notifier: tokio::sync::RwLock::new(build(config, secrets, clients)?),
     })
 }
@@ -239,7 +243,16 @@ impl LiveNotifier {
         // below) and the registry's reconcile (every other Scheduled Event).
         let weekly = WeeklyTick::parse(event).is_some();
         if !weekly && event["source"] == "aws.events" && event["detail-type"] == "Scheduled Event" {
-            let report = reconcile(&self.services_path, &self.parameters, &self.index).await?;
+            // Twice, 30 s apart: EventBridge schedules once a minute at best, and a lost change
+            // event must be live within a minute (`RECONCILE_AGAIN_AFTER_SECONDS`).
+            let started = tokio::time::Instant::now();
+            let mut report = reconcile(&self.services_path, &self.parameters, &self.index).await?;
+            tokio::time::sleep_until(started + self.reconcile_again_after).await;
+            let again = reconcile(&self.services_path, &self.parameters, &self.index).await?;
+            report.written.extend(again.written);
+            report.removed.extend(again.removed);
+            // What is invalid now, counted once an invocation (the alarm's metric).
+            report.invalid = again.invalid;
             return Ok(reported(&report));
         }
         let current = self.registry.current(now_epoch_seconds()).await?;

@@ -6,14 +6,16 @@ use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
 use gantry_adapters::autoscaling::ServiceAutoScaling;
 use gantry_adapters::cloudwatch::CloudWatchAlarms;
 use gantry_adapters::codepipeline::CodePipelineJobs;
-use gantry_adapters::dynamodb::{DynamoDeployments, StateTable};
+use gantry_adapters::dynamodb::{DynamoDeployments, DynamoServiceIndex, StateTable};
 use gantry_adapters::ecs::EcsCluster;
 use gantry_adapters::elb::AlbListener;
 use gantry_adapters::lambda::hooks::LambdaHooks;
 use gantry_adapters::s3::S3Artifacts;
 use gantry_adapters::slack::{RetryPolicy, SlackClient, SlackHttps};
 use gantry_adapters::sts::StsAccounts;
-use gantry_core::config::TrafficShifterConfig;
+use gantry_core::clock::now_epoch_seconds;
+use gantry_core::config::{NotifyConfig, TrafficShifterConfig};
+use gantry_core::registry::{LiveRegistry, DEFAULT_MAX_AGE_SECONDS};
 use gantry_core::secrets::GantrySecrets;
 use gantry_core::traffic::{
     invocation_budget, Job, ShiftOutcome, Shifter, ShifterPorts, SlackProgress, DEFAULT_SLICE,
@@ -115,6 +117,65 @@ pub fn build(
         _ => None,
     };
     shifter
+}
+
+/// The shifter as `main` runs it: each pipeline's Slack verbosity kept in step with the service
+/// registry (`GANTRY_NOTIFY` merged with the documents' `notify`, as the notifier merges them),
+/// read at most every `DEFAULT_MAX_AGE_SECONDS` (one `Query`; no AWS call for config otherwise).
+pub struct LiveShifter {
+    /// Written only between events, when the registry changed (Lambda hands an instance one
+    /// event at a time, so the lock is never contended).
+    pub shifter: tokio::sync::RwLock<TrafficShifter>,
+    pub registry: LiveRegistry<DynamoServiceIndex>,
+    pub static_notify: NotifyConfig,
+}
+
+/// Builds the shifter as `main` runs it: `build`, plus the service registry.
+pub fn build_live(
+    config: TrafficShifterConfig,
+    secrets: &GantrySecrets,
+    clients: Clients,
+) -> LiveShifter {
+    let index = DynamoServiceIndex {
+        table: clients.shifter.store.table.clone(),
+    };
+    let registry = LiveRegistry::new(index, &config.services_path, DEFAULT_MAX_AGE_SECONDS);
+    let static_notify = config.notify.clone().unwrap_or_default();
+    LiveShifter {
+        shifter: tokio::sync::RwLock::new(build(config, secrets, clients)),
+        registry,
+        static_notify,
+    }
+}
+
+impl LiveShifter {
+    /// `handle_any`, with the verbosity the registry gives now.
+    pub async fn handle_any(&self, event: LambdaEvent<Value>) -> Result<Value, Error> {
+        self.refresh().await;
+        handle_any(&*self.shifter.read().await, event).await
+    }
+
+    /// Only Slack's verbosity comes from the registry: without Slack progress there is nothing
+    /// to read. A registry that cannot be read never stops a deployment; its posts keep the
+    /// verbosity of the last read (or `GANTRY_NOTIFY`'s).
+    async fn refresh(&self) {
+        if self.shifter.read().await.slack.is_none() {
+            return;
+        }
+        match self.registry.current(now_epoch_seconds()).await {
+            Ok(current) if current.changed => {
+                let merged = gantry_core::registry::notify(&self.static_notify, &current.registry);
+                if let Some(slack) = self.shifter.write().await.slack.as_mut() {
+                    slack.failures_only = merged.failures_only();
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(
+                error = %e,
+                "Slack progress keeps the verbosity it had: the service registry could not be read"
+            ),
+        }
+    }
 }
 
 /// Handles one `CodePipeline.job` event. `Err` only when CodePipeline could not be given the

@@ -17,14 +17,12 @@ async fn main() -> Result<(), Error> {
         TrafficShifterConfig::from_env,
         traffic_shifter::Clients::new,
         |config, secrets, clients| {
-            Ok::<_, Infallible>(traffic_shifter::build(config, secrets, clients))
+            Ok::<_, Infallible>(traffic_shifter::build_live(config, secrets, clients))
         },
     ))
     .await;
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
-            traffic_shifter::handle_any(shifter, event).await
-        },
+        move |event: LambdaEvent<serde_json::Value>| async move { shifter.handle_any(event).await },
     ))
     .await
 }

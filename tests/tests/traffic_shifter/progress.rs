@@ -164,3 +164,83 @@ async fn a_succeeded_deployments_message_offers_to_roll_back_to_the_stages_previ
     );
     assert!(m.to_string().contains("Roll back to 6113728"), "{m:#}");
 }
+
+/// A hub's service sets its Slack verbosity in its registry document, not in `GANTRY_NOTIFY`:
+/// at `failures`, a deployment that succeeds posts nothing in its thread; back at `stages`, the
+/// next one is posted. The shifter as `main` runs it, reading the registry's index on its role.
+#[tokio::test]
+async fn the_verbosity_a_services_registry_document_gives_is_honoured() {
+    use gantry_adapters::dynamodb::{DynamoServiceIndex, StateTable};
+    use gantry_core::registry::{IndexedService, ServiceIndexWriter};
+
+    let slack = SlackNs::new();
+    let setup = Setup::new("shop", &json!({"slack_bot_token": "xoxb-gantry"}))
+        .await
+        .with_slack_progress(slack.api_url());
+    let index = DynamoServiceIndex {
+        table: StateTable {
+            client: aws_sdk_dynamodb::Client::new(&setup.sdk),
+            name: setup.table.clone(),
+        },
+    };
+    // As the notifier's sync writes it from the service's parameter.
+    let registered = |verbosity: &str, version: i64| IndexedService {
+        pipeline: setup.shop.pipeline.clone(),
+        document: json!({"notify": {"channel": "C0SHOP", "verbosity": verbosity}}).to_string(),
+        version,
+        modified_ms: version * 1000,
+        written_ms: gantry_core::clock::now_epoch_millis(),
+    };
+    index
+        .put(&registered("failures", 1))
+        .await
+        .expect("indexed");
+
+    let config = gantry_core::config::TrafficShifterConfig::from_env(&setup.env).expect("config");
+    let (own, secrets) = gantry_tests::aws::function_start("traffic-shifter", &setup.stack).await;
+    let mut live = {
+        let clients = traffic_shifter::Clients::new(&own, &config);
+        traffic_shifter::build_live(config, &secrets, clients)
+    };
+    live.shifter.get_mut().slice = gantry_tests::shifter::TEST_SLICE;
+    // Each event reads the index again (the default is 20 s).
+    live.registry.max_age_seconds = 0;
+    let deploy = |image: &'static str| {
+        let live = &live;
+        let shop = &setup.shop;
+        let table = &setup.table;
+        async move {
+            let first = shop
+                .start_job(&shop.user_parameters(image, canary(2)), json!([]))
+                .await;
+            let execution = shop.execution_of(id(&first)).await;
+            open_execution_thread(shop, table, &execution, "1767225600.000100").await;
+            let views = run_job(&first, |event| async move {
+                // Two minutes left to run, as `invoke` gives.
+                let mut context = lambda_runtime::Context::default();
+                context.deadline = gantry_core::clock::now_epoch_millis() as u64 + 120_000;
+                live.handle_any(lambda_runtime::LambdaEvent::new(event, context))
+                    .await
+                    .expect("the job got a result");
+            })
+            .await;
+            assert_eq!(status(&views), "Succeeded");
+        }
+    };
+
+    deploy(NEW_IMAGE).await;
+    assert_eq!(
+        slack.messages().await,
+        Vec::<Value>::new(),
+        "verbosity failures: a success is not posted"
+    );
+
+    index.put(&registered("stages", 2)).await.expect("indexed");
+    deploy(FIRST_IMAGE).await;
+    let messages = slack.messages().await;
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert!(messages[0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("Blue/green deployment succeeded"));
+}

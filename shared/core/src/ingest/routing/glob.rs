@@ -6,19 +6,36 @@ use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 #[derive(Debug, Clone)]
 pub struct Globs {
     patterns: Vec<String>,
-    set: GlobSet,
+    /// The patterns without glob syntax (`main`), matched by equality. Most branch lists are
+    /// names, and a compiled `GlobSet` costs about a kilobyte even for one name or none: a
+    /// thousand registered services' routes held 3 MiB of them (the registry's memory goal).
+    literals: Vec<String>,
+    /// The other patterns, compiled; `None` when there are none.
+    set: Option<GlobSet>,
 }
 
 impl Globs {
     /// Compiles `patterns`; the error names the pattern that does not compile.
     pub fn new(patterns: &[String]) -> Result<Self, String> {
         let mut builder = GlobSetBuilder::new();
+        let mut literals = Vec::new();
+        let mut globs = 0;
         for p in patterns {
-            builder.add(compile(p)?);
+            let glob = compile(p)?;
+            if is_literal(p) {
+                literals.push(p.clone());
+            } else {
+                builder.add(glob);
+                globs += 1;
+            }
         }
-        let set = builder.build().map_err(|e| e.to_string())?;
+        let set = match globs {
+            0 => None,
+            _ => Some(builder.build().map_err(|e| e.to_string())?),
+        };
         Ok(Self {
             patterns: patterns.to_vec(),
+            literals,
             set,
         })
     }
@@ -28,13 +45,19 @@ impl Globs {
     }
 
     pub fn matches(&self, candidate: &str) -> bool {
-        self.set.is_match(candidate)
+        self.literals.iter().any(|l| l == candidate)
+            || self.set.as_ref().is_some_and(|s| s.is_match(candidate))
     }
 
     /// The patterns as written, for messages.
     pub fn patterns(&self) -> &[String] {
         &self.patterns
     }
+}
+
+/// Whether `pattern` matches only itself: no glob syntax (`*`, `?`, `[`, `{`, or an escape).
+fn is_literal(pattern: &str) -> bool {
+    !pattern.contains(['*', '?', '[', ']', '{', '}', '\\'])
 }
 
 pub(super) fn compile(pattern: &str) -> Result<Glob, String> {
@@ -69,6 +92,17 @@ mod tests {
         let g = globs(&["services/api/**"]);
         assert!(g.matches("services/api/src/lib.rs"));
         assert!(!g.matches("services/apiary/x"));
+    }
+
+    #[test]
+    fn a_name_matches_itself_only_and_mixes_with_globs() {
+        let g = globs(&["main", "release/*", "hotfix"]);
+        assert!(g.matches("main") && g.matches("hotfix") && g.matches("release/2"));
+        assert!(!g.matches("mai") && !g.matches("main/x") && !g.matches("hotfix2"));
+        assert!(!globs(&[]).matches(""));
+        // A name with glob syntax escaped is still a glob, matched as globset does.
+        assert!(globs(&["v\\*"]).matches("v*"));
+        assert!(!globs(&["v\\*"]).matches("v1"));
     }
 
     #[test]
