@@ -238,8 +238,9 @@ class DemoTest(unittest.TestCase):
         self.assertIn("job Failed: rolled back at 10% blue: analysis: fail (new side's 5xx rate is worse than live)",
                       out)
         self.assertIn("the judge rolled back; shop-5xx never fired", out)
-        # 9. The story's own delivery figures: DeployProd's deployments, three rolled back.
-        self.assertIn("DeployProd: 5 deployment(s), 3 failed", out)
+        # 9. The story's own delivery figures: DeployProd's deployments, three rolled back by
+        # Gantry and one rolled back from Slack afterwards (a change failure too).
+        self.assertIn("DeployProd: 5 deployment(s), 4 failed", out)
         self.assertIn("each written once by the notifier as an EMF line", out)
         # 10. Prod in account B: the canary moves that account's listener, and Slack names the account.
         self.assertIn("account 222222222222's IAM has role gantry-target-shop", out)
@@ -277,7 +278,7 @@ class DemoTest(unittest.TestCase):
         self.assertIn("/gantry status shop: the answer only mona sees", page)  # chapter 5's conversations
         self.assertIn("confirmed: <b>shop › DeployProd</b> is rolling back", page)
         self.assertIn("is done: 2 new tasks running, steady", page)
-        self.assertIn("5 deployment(s), 3 failed", page)
+        self.assertIn("5 deployment(s), 4 failed", page)
         self.assertIn("rolled back at 10% blue: alarm shop-5xx went to ALARM", page)
         self.assertNotRegex(page, r"<(script|link|img|iframe)\b|\bsrc=|@import|url\(",
                             "the report must stand alone: no network, nothing external")
