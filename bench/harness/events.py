@@ -1,5 +1,7 @@
-"""The events the benchmark sends, built with the demo's builders (`demo/lambda_events.py`) from the
-committed sample events: each call gives a fresh one (its own delivery id, execution, approval).
+"""The events the benchmark sends, built from the committed sample events: each call gives a fresh
+one (its own delivery id, execution, approval). Signed pushes come from the demo's builder
+(`demo/lambda_events.py`); CodePipeline events and Slack requests from the Rust builders the tests
+use (`gantry-events`, shared/core/examples/gantry_events.rs), as the demo's do.
 """
 
 from __future__ import annotations
@@ -7,8 +9,10 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import functools
 import json
 import os
+import subprocess
 from typing import Any
 
 from lambda_events import (
@@ -17,13 +21,39 @@ from lambda_events import (
     DEMO_SLACK_SIGNING_SECRET,
     PIPELINE_EXECUTION,
     STAGE_EXECUTION,
-    codepipeline_event,
+    codepipeline_request,
     github_push_event,
-    slack_click_event,
-    slack_click_payload,
 )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EVENTS_BUILD = ["cargo", "build", "-q", "-p", "gantry-core", "--features", "testing", "--example", "gantry-events"]
+
+
+@functools.cache
+def _tool() -> str:
+    """`gantry-events`, built (debug: it only builds events) apart from the functions, so the
+    `testing` feature never reaches their binaries."""
+    subprocess.run(EVENTS_BUILD, cwd=ROOT, check=True)
+    meta = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT, check=True,
+                          capture_output=True, text=True)
+    return os.path.join(json.loads(meta.stdout)["target_directory"], "debug", "examples", "gantry-events")
+
+
+def built(kind: str, request: dict[str, Any]) -> dict[str, Any]:
+    """The event `gantry-events <kind>` builds from `request`."""
+    done = subprocess.run([_tool(), kind], input=json.dumps(request), capture_output=True, text=True, timeout=30)
+    if done.returncode != 0:
+        raise RuntimeError(f"gantry-events {kind}: {done.stderr.strip()}")
+    return json.loads(done.stdout)
+
+
+def codepipeline_event(detail_type: str, **request: Any) -> dict[str, Any]:
+    return built("codepipeline", codepipeline_request(detail_type, **request))
+
+
+def slack_form_event(body: str, secret: str = DEMO_SLACK_SIGNING_SECRET) -> dict[str, Any]:
+    """A form Slack posts (a slash command), signed now with `secret`."""
+    return built("slack-form", {"body": body, "secret": secret})
 # 2026-01-15T09:00:00Z: every execution's events are this plus the same offsets, so executions
 # render the same message (except their ids).
 T0 = 1_768_467_600
@@ -117,7 +147,7 @@ def approval_started(pipeline: str, execution_id: str, stage: str, action: str) 
 
 def approve_click(approval_id: str, user: dict[str, str], channel: str, ts: str, response_url: str) -> dict[str, Any]:
     """`user` clicking Approve on the request, signed with the demo's signing secret."""
-    payload = slack_click_payload(action_id="gantry.approval.approve", value=approval_id, user_id=user["id"],
-                                  user_name=user["name"], channel=channel, message_ts=ts,
-                                  response_url=response_url)
-    return slack_click_event(payload, DEMO_SLACK_SIGNING_SECRET)
+    return built("slack-click", {"user_id": user["id"], "username": user["name"],
+                                 "action_id": "gantry.approval.approve", "value": approval_id,
+                                 "channel": channel, "message_ts": ts, "response_url": response_url,
+                                 "secret": DEMO_SLACK_SIGNING_SECRET})

@@ -30,10 +30,11 @@ from urllib.parse import urlencode
 
 from runtime_api import InitError, LambdaProcess
 
+import events
 import stats
 import workloads
 
-from lambda_events import DEMO_SLACK_SIGNING_SECRET, REGION, function_url_event, slack_signature
+from lambda_events import REGION
 from world import CHANNEL, PIPELINE, ROUTES, World
 
 STAGES = ["Source", "Build", "Dev", "QA", "Prod"]
@@ -188,11 +189,8 @@ class SlashStatus(workloads.Workload):
                           "user_name": "bench", "command": "/gantry", "text": "status", "api_app_id": "A0BENCH",
                           "is_enterprise_install": "false",
                           "response_url": self.world.response_url("bench-status"),
-                          "trigger_id": trigger}).encode()
-        ts = str(int(time.time()))
-        headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
-                   "X-Slack-Signature": slack_signature(DEMO_SLACK_SIGNING_SECRET, ts, body)}
-        return "status", function_url_event(headers, body, url_id="gantrybenchapproval0000000000")
+                          "trigger_id": trigger})
+        return "status", events.slack_form_event(body)
 
     def check(self, kind: str, ok: bool, answer: Any) -> bool:
         status, body = workloads.http_response(answer) if ok else (0, None)

@@ -40,8 +40,9 @@ fn main() -> ExitCode {
         .and_then(|_| match kind.as_str() {
             "codepipeline" => parse(&input).and_then(codepipeline),
             "slack-click" => parse(&input).and_then(slack_click),
+            "slack-form" => parse(&input).and_then(slack_form),
             other => Err(format!(
-                "unknown event kind {other:?}: codepipeline or slack-click"
+                "unknown event kind {other:?}: codepipeline, slack-click or slack-form"
             )),
         });
     match built {
@@ -153,4 +154,19 @@ fn slack_click(r: ClickRequest) -> Result<Value, String> {
         .timestamp
         .unwrap_or_else(gantry_core::clock::now_epoch_seconds);
     Ok(SignedRequest::new(body, &r.secret, timestamp).function_url_event())
+}
+
+/// Any form Slack posts (a slash command, say), signed as Slack signs it.
+#[derive(Deserialize)]
+struct FormRequest {
+    body: String,
+    secret: String,
+    timestamp: Option<i64>,
+}
+
+fn slack_form(r: FormRequest) -> Result<Value, String> {
+    let timestamp = r
+        .timestamp
+        .unwrap_or_else(gantry_core::clock::now_epoch_seconds);
+    Ok(SignedRequest::new(r.body, &r.secret, timestamp).function_url_event())
 }
