@@ -373,3 +373,25 @@ pub async fn recorded_starts(pipeline: &str) -> Vec<Value> {
         .cloned()
         .unwrap_or_default()
 }
+
+/// The messages waiting on `queue` (up to 10), as Lambda's SQS event source delivers them to a
+/// function: what a test hands the webhook to drain its retry queue.
+pub async fn queued_as_sqs_event(sdk: &SdkConfig, queue: &str) -> Value {
+    let out = aws_sdk_sqs::Client::new(sdk)
+        .receive_message()
+        .queue_url(queue)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .expect("receive");
+    let records: Vec<Value> = out
+        .messages()
+        .iter()
+        .map(|m| {
+            json!({"messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
+                   "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs",
+                   "eventSourceARN": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:retry"), "awsRegion": REGION})
+        })
+        .collect();
+    json!({ "Records": records })
+}

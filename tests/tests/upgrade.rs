@@ -454,6 +454,18 @@ async fn generate() {
     }
 }
 
+/// Runs the loaded deployment to its end and checks it finished as a success, with all the
+/// traffic on the new (green) side.
+async fn finishes_on_green(rig: &Rig, next: &Value, release: &str) {
+    let views = run_to_end(&rig.shifter, next).await;
+    assert_eq!(
+        views.last().unwrap()["status"],
+        "Succeeded",
+        "{release}: {views:#?}"
+    );
+    assert_eq!(rig.shop.weights(false).await, (0, 100), "{release}");
+}
+
 // ------------------------------------------------------------------------------------ tests
 
 #[tokio::test]
@@ -461,19 +473,7 @@ async fn a_canary_at_ten_percent_goes_on_to_a_hundred() {
     for stored in every_release("mid_canary") {
         let (rig, _deployment, next) = loaded(&stored).await;
         assert_eq!(rig.shop.weights(false).await, (90, 10));
-        let views = run_to_end(&rig.shifter, &next).await;
-        assert_eq!(
-            views.last().unwrap()["status"],
-            "Succeeded",
-            "{}: {views:#?}",
-            stored.release
-        );
-        assert_eq!(
-            rig.shop.weights(false).await,
-            (0, 100),
-            "{}",
-            stored.release
-        );
+        finishes_on_green(&rig, &next, &stored.release).await;
     }
 }
 
@@ -491,19 +491,7 @@ async fn a_paused_canary_stays_paused_and_resumes_on_a_click() {
         );
         // Resume, at the controls' version the old message showed (the pause made it 1).
         control(&rig, &deployment, "resume", 1).await;
-        let views = run_to_end(&rig.shifter, &next).await;
-        assert_eq!(
-            views.last().unwrap()["status"],
-            "Succeeded",
-            "{}",
-            stored.release
-        );
-        assert_eq!(
-            rig.shop.weights(false).await,
-            (0, 100),
-            "{}",
-            stored.release
-        );
+        finishes_on_green(&rig, &next, &stored.release).await;
     }
 }
 
@@ -639,34 +627,13 @@ async fn push(h: &Hook) -> Value {
     serde_json::from_str(t).expect("JSON")
 }
 
-/// The retry queue's messages as the SQS event source delivers them.
-async fn queued(h: &Hook) -> Value {
-    let out = aws_sdk_sqs::Client::new(&h.sdk)
-        .receive_message()
-        .queue_url(&h.queue)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .expect("receive");
-    let records: Vec<Value> = out
-        .messages()
-        .iter()
-        .map(|m| {
-            json!({"messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
-                   "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs",
-                   "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:retry", "awsRegion": "us-east-1"})
-        })
-        .collect();
-    json!({ "Records": records })
-}
-
 /// Writes the parked push point: the queue's message body and the table's items.
 async fn generate_parked_push() {
     let h = hook().await;
     fail_starts(&h.pipeline, 1000).await;
     let answer = push(&h).await;
     assert_eq!(answer["queued"], true, "{answer}");
-    let event = queued(&h).await;
+    let event = gantry_tests::aws::queued_as_sqs_event(&h.sdk, &h.queue).await;
     let body = event["Records"][0]["body"]
         .as_str()
         .expect("one parked push");
@@ -741,7 +708,7 @@ async fn a_parked_push_is_started_once_by_the_new_code() {
             .send()
             .await
             .expect("send");
-        let event = queued(&h).await;
+        let event = gantry_tests::aws::queued_as_sqs_event(&h.sdk, &h.queue).await;
         // Delivered twice (at least once): started once.
         for _ in 0..2 {
             let out = webhook::handle_event(&h.webhook, event.clone(), "req-sqs").await;
@@ -977,52 +944,49 @@ async fn a_hook_that_answered_in_progress_is_asked_again_and_the_deployment_goes
             (100, 0),
             "production waits for the hook"
         );
-        let views = run_to_end(&rig.shifter, &next).await;
-        assert_eq!(
-            views.last().unwrap()["status"],
-            "Succeeded",
-            "{}",
-            stored.release
-        );
-        assert_eq!(
-            rig.shop.weights(false).await,
-            (0, 100),
-            "{}",
-            stored.release
-        );
-        let hook = &rig.extra[1].1;
-        let calls = gantry_tests::http::get(&format!(
-            "{}/_gantry/lambda/invocations?function={hook}",
-            gantry_tests::emulator_url()
-        ))
-        .await;
-        let calls = calls
-            .as_array()
-            .cloned()
-            .or_else(|| calls["invocations"].as_array().cloned())
-            .unwrap_or_default();
-        let answers: Vec<&str> = calls
-            .iter()
-            .map(|c| c["response"]["hookStatus"].as_str().unwrap_or("?"))
-            .collect();
-        // The drive of the fresh world to the point asked it once; the loaded token carries
-        // the old release's count on (`calls` of `in_progress_times` in the hook's details, as
-        // far as the old release had got when its record was taken): IN_PROGRESS until that
-        // count is used up, then SUCCEEDED.
+        let hook = rig.extra[1].1.clone();
+        // What the fresh world's drive to the point asked the hook is timing's business; what
+        // counts is what it answers once the loaded record takes over.
+        let before = hook_answers(&hook).await.len();
+        finishes_on_green(&rig, &next, &stored.release).await;
+        let answers = hook_answers(&hook).await.split_off(before);
+        // The loaded token carries the old release's count on (`calls` of `in_progress_times`
+        // in the hook's details, as far as the old release had got when its record was taken):
+        // IN_PROGRESS until that count is used up, then SUCCEEDED.
         let token: Value = serde_json::from_str(&stored.token).expect("token");
         let details: Value =
             serde_json::from_str(token["hk"]["d"].as_str().expect("hook details")).expect("d");
         let asked = details["calls"].as_u64().expect("calls");
         let answers_in_progress = details["in_progress_times"].as_u64().expect("times");
         assert!(asked >= 1 && asked <= answers_in_progress, "{details}");
-        let mut expected = vec!["IN_PROGRESS"];
-        expected.extend(std::iter::repeat_n(
-            "IN_PROGRESS",
-            (answers_in_progress - asked) as usize,
-        ));
-        expected.push("SUCCEEDED");
+        let mut expected: Vec<String> =
+            vec!["IN_PROGRESS".into(); (answers_in_progress - asked) as usize];
+        expected.push("SUCCEEDED".into());
         assert_eq!(answers, expected, "{}", stored.release);
     }
+}
+
+/// Every answer the hook function gave so far, oldest first (the emulator's invocation log).
+async fn hook_answers(hook: &str) -> Vec<String> {
+    let calls = gantry_tests::http::get(&format!(
+        "{}/_gantry/lambda/invocations?function={hook}",
+        gantry_tests::emulator_url()
+    ))
+    .await;
+    let calls = calls
+        .as_array()
+        .cloned()
+        .or_else(|| calls["invocations"].as_array().cloned())
+        .unwrap_or_default();
+    calls
+        .iter()
+        .map(|c| {
+            c["response"]["hookStatus"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect()
 }
 
 /// Old and new side by side: a record carrying what a later release may add (an attribute this

@@ -704,27 +704,6 @@ async fn a_throttled_start_is_retried_within_the_request_and_starts_once() {
     );
 }
 
-/// The retry queue's messages as the SQS event source would deliver them.
-async fn queued_as_sqs_event(w: &World) -> Value {
-    let out = aws_sdk_sqs::Client::new(&w.sdk)
-        .receive_message()
-        .queue_url(&w.queue)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .expect("receive");
-    let records: Vec<Value> = out
-        .messages()
-        .iter()
-        .map(|m| {
-            json!({"messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
-                   "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs",
-                   "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:retry", "awsRegion": "us-east-1"})
-        })
-        .collect();
-    json!({ "Records": records })
-}
-
 #[tokio::test]
 async fn an_outage_queues_the_verified_push_and_the_queue_starts_it_exactly_once() {
     let w = world().await;
@@ -749,7 +728,7 @@ async fn an_outage_queues_the_verified_push_and_the_queue_starts_it_exactly_once
 
     // CodePipeline is back; the event source delivers the parked push, then (at-least-once) again.
     fail_starts(&w.api, "ServiceUnavailableException", 0).await;
-    let event = queued_as_sqs_event(&w).await;
+    let event = gantry_tests::aws::queued_as_sqs_event(&w.sdk, &w.queue).await;
     assert_eq!(event["Records"].as_array().unwrap().len(), 1, "{event}");
     for _ in 0..2 {
         let out = webhook::handle_event(&w.webhook, event.clone(), "req-sqs").await;
@@ -773,7 +752,7 @@ async fn a_parked_push_still_failing_stays_on_the_queue() {
     fail_starts(&w.api, "ServiceUnavailableException", 1000).await;
     let body = api_push();
     push_accepted(&w, "d-long-outage", &body).await;
-    let event = queued_as_sqs_event(&w).await;
+    let event = gantry_tests::aws::queued_as_sqs_event(&w.sdk, &w.queue).await;
     let out = webhook::handle_event(&w.webhook, event.clone(), "req-sqs").await;
     assert_eq!(
         out["batchItemFailures"][0]["itemIdentifier"],
