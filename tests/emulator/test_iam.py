@@ -176,6 +176,23 @@ class Enforcement(unittest.TestCase):
             self.assertEqual(len(query(ddb)["Items"]), 1)
             self.assertDenied(lambda: ddb.put_item(TableName=w.table, Item={"pk": {"S": "REGISTRY"}, "sk": {"S": "x"}}))
 
+        # The views: written by the notifier, read by the functions that have one.
+        view = {"pk": {"S": "REGISTRY_VIEW"}, "sk": {"S": "routes"}}
+        notifier.put_item(TableName=w.table, Item=view)
+
+        def get_view(ddb: Any) -> Any:
+            return ddb.get_item(TableName=w.table, Key=view)
+
+        for function in ("webhook", "traffic-shifter", "notifier"):
+            ddb = w.client("dynamodb", w.user(function))
+            self.assertIn("Item", get_view(ddb), function)
+        for function in ("webhook", "traffic-shifter"):
+            ddb = w.client("dynamodb", w.user(function))
+            self.assertDenied(lambda: ddb.put_item(TableName=w.table, Item=view))
+            # A view is read by its key; the index's entries are not read one by one.
+            self.assertDenied(lambda: ddb.get_item(TableName=w.table, Key={"pk": {"S": "REGISTRY"}, "sk": {"S": "shop"}}))
+        self.assertDenied(lambda: get_view(w.client("dynamodb", w.user("approval"))))
+
     def test_a_narrowed_leading_keys_condition_refuses_what_the_template_allows(self) -> None:
         w = World()
 

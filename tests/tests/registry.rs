@@ -264,6 +264,12 @@ async fn services_registered_at_run_time_are_delivered_side_by_side_and_follow_t
             json!([w.pipelines[service]]),
             "{synced}"
         );
+        // And the views the webhook and the notifier read: both hold the new service.
+        assert_eq!(
+            synced["registry"]["views"],
+            json!(["routes", "notify"]),
+            "{synced}"
+        );
     }
     w.push_starts("shop").await;
     w.push_starts("cart").await;
@@ -304,7 +310,12 @@ async fn services_registered_at_run_time_are_delivered_side_by_side_and_follow_t
     let mut moved = w.document("cart");
     moved["notify"]["channel"] = json!("C0CARTNEW");
     w.put("cart", &moved).await;
-    w.announce("cart", "Update").await;
+    let synced = w.announce("cart", "Update").await;
+    assert_eq!(
+        synced["registry"]["views"],
+        json!(["notify"]),
+        "a channel moved: the webhook's routes view is left alone; {synced}"
+    );
     assert_eq!(w.announced_in("cart").await, "C0CARTNEW");
 
     // One removed: its pushes find no route, the others still start.
@@ -395,6 +406,42 @@ async fn register(sdk: &aws_config::SdkConfig, table: &str, pipeline: &str, docu
     gantry_core::registry::sync_change(&change, &parameters, &index)
         .await
         .expect("synced");
+}
+
+/// Two syncs at once (two service stacks deployed together): each builds the views from its
+/// own read of the index, and the state table keeps the one built from the later read, whatever
+/// order their writes land in.
+#[tokio::test]
+async fn a_view_built_from_an_older_read_never_replaces_a_newer_one() {
+    use gantry_core::registry::{digest, pack, ServiceIndex, ServiceIndexWriter, StoredView, View};
+    let sdk = sdk().await;
+    let (table, _) = table_and_secret(&sdk, &json!({})).await;
+    let index = gantry_adapters::dynamodb::DynamoServiceIndex {
+        table: gantry_adapters::dynamodb::StateTable {
+            client: aws_sdk_dynamodb::Client::new(&sdk),
+            name: table,
+        },
+    };
+    let view = |text: &str, read_ms: i64| StoredView {
+        packed: pack(text),
+        digest: digest(text),
+        read_ms,
+        written_ms: read_ms,
+    };
+    let newer = view(
+        r#"[{"pipeline":"shop","document":{}},{"pipeline":"cart","document":{}}]"#,
+        2_000,
+    );
+    let older = view(r#"[{"pipeline":"shop","document":{}}]"#, 1_000);
+    assert!(index.put_view(View::Routes, &newer).await.expect("put"));
+    assert!(
+        !index.put_view(View::Routes, &older).await.expect("put"),
+        "the older read's view is refused"
+    );
+    assert_eq!(index.view(View::Routes).await.expect("read"), Some(newer));
+    // Views live beside the index, not in it: a read of the whole index does not see them.
+    assert!(index.services().await.expect("read").is_empty());
+    assert_eq!(index.view(View::Notify).await.expect("read"), None);
 }
 
 #[tokio::test]

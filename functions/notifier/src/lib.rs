@@ -13,7 +13,7 @@ use gantry_core::config::{NotifierConfig, NotifyConfig};
 use gantry_core::delivery::{weekly_post, WeeklyError, WeeklyTick};
 use gantry_core::notify::{Handled, Notifier as Core, NotifyError, NotifyPorts};
 use gantry_core::registry::{
-    change_of, reconcile, sync_change, LiveRegistry, SyncReport, DEFAULT_MAX_AGE_SECONDS,
+    change_of, reconcile, sync_change, LiveRegistry, SyncReport, View, DEFAULT_MAX_AGE_SECONDS,
     INVALID_DOCUMENTS_METRIC, RECONCILE_AGAIN_AFTER_SECONDS,
 };
 use gantry_core::secrets::{GantrySecrets, SecretsError};
@@ -218,7 +218,12 @@ pub fn build_live(
     let services_path = config.services_path.clone();
     let static_notify = config.notify.clone();
     Ok(LiveNotifier {
-        registry: LiveRegistry::new(index.clone(), &services_path, DEFAULT_MAX_AGE_SECONDS),
+        registry: LiveRegistry::of_view(
+            index.clone(),
+            &services_path,
+            DEFAULT_MAX_AGE_SECONDS,
+            View::Notify,
+        ),
         index,
         parameters,
         services_path,
@@ -251,6 +256,7 @@ impl LiveNotifier {
             let again = reconcile(&self.services_path, &self.parameters, &self.index).await?;
             report.written.extend(again.written);
             report.removed.extend(again.removed);
+            report.views.extend(again.views);
             // What is invalid now, counted once an invocation (the alarm's metric).
             report.invalid = again.invalid;
             return Ok(reported(&report));
@@ -280,6 +286,7 @@ fn reported(report: &SyncReport) -> Value {
             "written": report.written,
             "removed": report.removed,
             "invalid": report.invalid.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+            "views": report.views,
         }
     })
 }

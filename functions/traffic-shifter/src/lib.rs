@@ -15,7 +15,7 @@ use gantry_adapters::slack::{RetryPolicy, SlackClient, SlackHttps};
 use gantry_adapters::sts::StsAccounts;
 use gantry_core::clock::now_epoch_seconds;
 use gantry_core::config::{NotifyConfig, TrafficShifterConfig};
-use gantry_core::registry::{LiveRegistry, DEFAULT_MAX_AGE_SECONDS};
+use gantry_core::registry::{LiveRegistry, View, DEFAULT_MAX_AGE_SECONDS};
 use gantry_core::secrets::GantrySecrets;
 use gantry_core::traffic::{
     invocation_budget, Job, ShiftOutcome, Shifter, ShifterPorts, SlackProgress, DEFAULT_SLICE,
@@ -139,7 +139,12 @@ pub fn build_live(
     let index = DynamoServiceIndex {
         table: clients.shifter.store.table.clone(),
     };
-    let registry = LiveRegistry::new(index, &config.services_path, DEFAULT_MAX_AGE_SECONDS);
+    let registry = LiveRegistry::of_view(
+        index,
+        &config.services_path,
+        DEFAULT_MAX_AGE_SECONDS,
+        View::Notify,
+    );
     let static_notify = config.notify.clone().unwrap_or_default();
     LiveShifter {
         shifter: tokio::sync::RwLock::new(build(config, secrets, clients)),

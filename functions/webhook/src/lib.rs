@@ -9,7 +9,7 @@ use gantry_core::clock::now_epoch_seconds;
 use gantry_core::config::WebhookConfig;
 use gantry_core::ingest::routing::RouteSpec;
 use gantry_core::ingest::{Answer, Ingest, IngestPorts, QueuedMessage, StartRetryPolicy};
-use gantry_core::registry::{LiveRegistry, DEFAULT_MAX_AGE_SECONDS};
+use gantry_core::registry::{LiveRegistry, View, DEFAULT_MAX_AGE_SECONDS};
 use gantry_core::secrets::{GantrySecrets, SecretsError};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
@@ -115,7 +115,12 @@ pub fn build_live(
             name: config.table.clone(),
         },
     };
-    let registry = LiveRegistry::new(index, &config.services_path, DEFAULT_MAX_AGE_SECONDS);
+    let registry = LiveRegistry::of_view(
+        index,
+        &config.services_path,
+        DEFAULT_MAX_AGE_SECONDS,
+        View::Routes,
+    );
     let static_routes = config.static_routes.clone();
     Ok(LiveWebhook {
         webhook: tokio::sync::RwLock::new(build(config, secrets, clients)?),

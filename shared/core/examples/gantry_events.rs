@@ -18,6 +18,11 @@
 //! actions `action`, `category`, `provider` and `result` (`summary`, `url`, `error_code`);
 //! `region` and `account` default to the demo's. It prints the EventBridge event.
 //!
+//! `registry-views` is not an event: it reads `entries` (the registry index's entries:
+//! `pipeline`, `document` as text) and prints each view the notifier's sync would write for
+//! them (`name`, `view` packed in base64, `digest`, `bytes` unpacked), so the benchmark's tables
+//! hold what a hub's would.
+//!
 //! `slack-click` reads the `Click` fields (`user_id`, `username`, `action_id`, `value`,
 //! `channel`, `message_ts`, `response_url`, `reason`), the signing `secret`, and optionally the
 //! `message` the button is in (Slack sends it whole; its `thread_ts` places the click's replies)
@@ -41,8 +46,9 @@ fn main() -> ExitCode {
             "codepipeline" => parse(&input).and_then(codepipeline),
             "slack-click" => parse(&input).and_then(slack_click),
             "slack-form" => parse(&input).and_then(slack_form),
+            "registry-views" => parse(&input).and_then(registry_views),
             other => Err(format!(
-                "unknown event kind {other:?}: codepipeline, slack-click or slack-form"
+                "unknown event kind {other:?}: codepipeline, slack-click, slack-form or registry-views"
             )),
         });
     match built {
@@ -169,4 +175,43 @@ fn slack_form(r: FormRequest) -> Result<Value, String> {
         .timestamp
         .unwrap_or_else(gantry_core::clock::now_epoch_seconds);
     Ok(SignedRequest::new(r.body, &r.secret, timestamp).function_url_event())
+}
+
+#[derive(Deserialize)]
+struct ViewsRequest {
+    entries: Vec<IndexEntry>,
+}
+
+#[derive(Deserialize)]
+struct IndexEntry {
+    pipeline: String,
+    document: String,
+}
+
+fn registry_views(r: ViewsRequest) -> Result<Value, String> {
+    use gantry_core::registry::{digest, pack, project, IndexedService, View};
+    let entries: Vec<IndexedService> = r
+        .entries
+        .into_iter()
+        .map(|e| IndexedService {
+            pipeline: e.pipeline,
+            document: e.document,
+            version: 1,
+            modified_ms: 0,
+            written_ms: 0,
+        })
+        .collect();
+    Ok(Value::Array(
+        View::ALL
+            .iter()
+            .map(|&view| {
+                let text = project(view, &entries);
+                // Base64, as DynamoDB's JSON carries a binary attribute.
+                let packed =
+                    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pack(&text));
+                serde_json::json!({"name": view.name(), "digest": digest(&text), "view": packed,
+                                   "bytes": text.len()})
+            })
+            .collect(),
+    ))
 }

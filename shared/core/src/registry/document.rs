@@ -72,6 +72,18 @@ pub fn pipeline_of(parameter: &str) -> &str {
 impl Service {
     /// Parses and checks the document `text` of `parameter`.
     pub fn parse(parameter: &str, text: &str) -> Result<Service, DocumentError> {
+        match serde_json::from_str(text) {
+            Ok(value) => Service::from_document(parameter, value),
+            Err(e) => Err(DocumentError {
+                parameter: parameter.to_string(),
+                field: "(document)".into(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Checks the document `value` of `parameter`, already parsed as JSON (a view's entry).
+    pub fn from_document(parameter: &str, value: Value) -> Result<Service, DocumentError> {
         let fail = |field: &str, reason: String| DocumentError {
             parameter: parameter.to_string(),
             field: field.to_string(),
@@ -84,10 +96,9 @@ impl Service {
                 format!("{pipeline:?} is not a CodePipeline name (1-100 of A-Z a-z 0-9 . @ - _)"),
             ));
         }
-        let document: Map<String, Value> = match serde_json::from_str(text) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => return Err(fail("(document)", "expected a JSON object".into())),
-            Err(e) => return Err(fail("(document)", e.to_string())),
+        let document: Map<String, Value> = match value {
+            Value::Object(map) => map,
+            _ => return Err(fail("(document)", "expected a JSON object".into())),
         };
         // A misspelt key would silently mean "no approvers" or "default channel": refuse it.
         if let Some(key) = document
@@ -99,7 +110,7 @@ impl Service {
                 "unknown field (expected routes, notify, approvers, operators)".into(),
             ));
         }
-        let routes = match document.get("routes") {
+        let mut routes: Vec<RouteSpec> = match document.get("routes") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => items
                 .iter()
@@ -110,6 +121,9 @@ impl Service {
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(fail("routes", "expected an array of routes".into())),
         };
+        // Collected through `Result`, the vector starts at four routes' room: most services have
+        // one, and a warm function holds every service's.
+        routes.shrink_to_fit();
         let notify = match document.get("notify") {
             None | Some(Value::Null) => None,
             Some(value) => Some(notify(value).map_err(|(field, e)| fail(&field, e))?),
@@ -164,7 +178,7 @@ fn route(pipeline: &str, item: &Value) -> Result<RouteSpec, String> {
         pipeline: pipeline.to_string(),
         source_action: r.source_action,
     };
-    RouteTable::compile(vec![spec.clone()])
+    RouteTable::compile_each([&spec])
         .map_err(|e| e.strip_prefix("route 0: ").unwrap_or(&e).to_string())?;
     Ok(spec)
 }

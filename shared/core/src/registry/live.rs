@@ -1,7 +1,10 @@
-//! A function's view of the registry: the index, read at most every `max_age_seconds`, parsed
-//! only when an entry changed. Between reads an event costs no AWS call.
+//! A function's view of the registry: its view item (`super::view`) or, without one, the whole
+//! index, read at most every `max_age_seconds` and parsed only when it changed. Between reads an
+//! event costs no AWS call.
 
+use super::view::{services_in, unpack, View};
 use super::{parameter_name, IndexedService, Registry, RegistryError, Service, ServiceIndex};
+use crate::store::StoreError;
 use std::sync::{Arc, Mutex};
 
 /// The registry as of the last read, and whether it changed since the previous call (the caller
@@ -12,11 +15,24 @@ pub struct Current {
     pub changed: bool,
 }
 
+/// What tells a change without parsing: a view's digest, or each index entry's pipeline,
+/// version and write time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Stamp {
+    View(String),
+    Index(Vec<(String, i64, i64)>),
+}
+
 struct Loaded {
     at: i64,
-    /// Each entry's pipeline, version and write time: what tells a change.
-    stamps: Vec<(String, i64, i64)>,
+    stamp: Stamp,
     registry: Arc<Registry>,
+}
+
+/// What one read found, not yet parsed.
+enum Read {
+    View { digest: String, packed: Vec<u8> },
+    Index(Vec<IndexedService>),
 }
 
 /// The index, cached.
@@ -26,16 +42,28 @@ pub struct LiveRegistry<I> {
     path: String,
     /// How long a read serves; 0 re-reads on every call (tests).
     pub max_age_seconds: i64,
+    /// The view this function reads, if one serves it; `None`: the whole index.
+    view: Option<View>,
     loaded: Mutex<Option<Loaded>>,
 }
 
 impl<I: ServiceIndex> LiveRegistry<I> {
+    /// Reads the whole index: every field of every document.
     pub fn new(index: I, path: &str, max_age_seconds: i64) -> Self {
         Self {
             index,
             path: path.to_string(),
             max_age_seconds,
+            view: None,
             loaded: Mutex::new(None),
+        }
+    }
+
+    /// Reads `view` (the index when it has none usable): a registry with only that view's field.
+    pub fn of_view(index: I, path: &str, max_age_seconds: i64, view: View) -> Self {
+        Self {
+            view: Some(view),
+            ..Self::new(index, path, max_age_seconds)
         }
     }
 
@@ -45,36 +73,72 @@ impl<I: ServiceIndex> LiveRegistry<I> {
         if let Some(current) = self.cached(now, |at| now - at < self.max_age_seconds) {
             return Ok(current);
         }
-        let entries = match self.index.services().await {
-            Ok(entries) => entries,
+        let read = match self.read().await {
+            Ok(read) => read,
             Err(e) => {
                 tracing::warn!(error = %e, "could not re-read the service registry: the last read serves on");
                 // Retried at the next `max_age`, not on every event of an outage.
                 return self.cached(now, |_| true).ok_or(RegistryError(e));
             }
         };
-        let stamps: Vec<(String, i64, i64)> = entries
-            .iter()
-            .map(|e| (e.pipeline.clone(), e.version, e.modified_ms))
-            .collect();
-        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(l) = loaded.as_mut().filter(|l| l.stamps == stamps) {
-            l.at = now;
-            return Ok(Current {
-                registry: l.registry.clone(),
-                changed: false,
-            });
+        let stamp = match &read {
+            Read::View { digest, .. } => Stamp::View(digest.clone()),
+            Read::Index(entries) => Stamp::Index(
+                entries
+                    .iter()
+                    .map(|e| (e.pipeline.clone(), e.version, e.modified_ms))
+                    .collect(),
+            ),
+        };
+        {
+            let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(l) = loaded.as_mut().filter(|l| l.stamp == stamp) {
+                l.at = now;
+                return Ok(Current {
+                    registry: l.registry.clone(),
+                    changed: false,
+                });
+            }
         }
-        let registry = Arc::new(Registry::new(entries.iter().filter_map(|e| self.parse(e))));
-        *loaded = Some(Loaded {
+        let services: Vec<Service> = match read {
+            Read::View { packed, .. } => {
+                match unpack(&packed).and_then(|text| services_in(&self.path, &text)) {
+                    Ok(services) => services,
+                    Err(e) => {
+                        // Not the shape this release writes: the index still is.
+                        tracing::warn!(error = %e, "the registry's view does not parse: reading the whole index");
+                        match self.index.services().await {
+                            Ok(entries) => entries.iter().filter_map(|e| self.parse(e)).collect(),
+                            Err(e) => return self.cached(now, |_| true).ok_or(RegistryError(e)),
+                        }
+                    }
+                }
+            }
+            Read::Index(entries) => entries.iter().filter_map(|e| self.parse(e)).collect(),
+        };
+        let registry = Arc::new(Registry::new(services));
+        *self.loaded.lock().unwrap_or_else(|p| p.into_inner()) = Some(Loaded {
             at: now,
-            stamps,
+            stamp,
             registry: registry.clone(),
         });
         Ok(Current {
             registry,
             changed: true,
         })
+    }
+
+    /// The view when this function has one and the index holds it, else the whole index.
+    async fn read(&self) -> Result<Read, StoreError> {
+        if let Some(view) = self.view {
+            if let Some(stored) = self.index.view(view).await? {
+                return Ok(Read::View {
+                    digest: stored.digest,
+                    packed: stored.packed,
+                });
+            }
+        }
+        Ok(Read::Index(self.index.services().await?))
     }
 
     /// The last read, if `fresh(at)` says it serves; its read time becomes `now` when stale.
@@ -112,13 +176,16 @@ impl<I: ServiceIndex> LiveRegistry<I> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::StoredView;
     use crate::store::StoreError;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[derive(Default)]
     struct Index {
         entries: Mutex<Vec<IndexedService>>,
+        view: Mutex<Option<StoredView>>,
         reads: AtomicUsize,
+        view_reads: AtomicUsize,
         down: Mutex<bool>,
     }
 
@@ -129,6 +196,20 @@ mod tests {
                 return Err(StoreError::new("throttled"));
             }
             Ok(self.entries.lock().unwrap().clone())
+        }
+        async fn view(&self, view: View) -> Result<Option<StoredView>, StoreError> {
+            self.view_reads.fetch_add(1, Ordering::SeqCst);
+            assert_eq!(view, View::Notify, "the function's own view");
+            Ok(self.view.lock().unwrap().clone())
+        }
+    }
+
+    fn stored(text: &str) -> StoredView {
+        StoredView {
+            packed: crate::registry::pack(text),
+            digest: crate::registry::digest(text),
+            read_ms: 0,
+            written_ms: 0,
         }
     }
 
@@ -209,5 +290,48 @@ mod tests {
         let current = live.current(0).await.unwrap();
         assert!(current.registry.service("shop").is_some());
         assert!(current.registry.service("cart").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_function_reads_its_view_and_the_whole_index_only_without_one() {
+        let index = Index::default();
+        index.entries.lock().unwrap().push(entry("shop", 1));
+        let live = LiveRegistry::of_view(&index, "/gantry/services/", 0, View::Notify);
+        // No view yet (a hub upgraded from a release without them): the index serves.
+        assert!(live
+            .current(0)
+            .await
+            .unwrap()
+            .registry
+            .service("shop")
+            .is_some());
+        assert_eq!(index.reads.load(Ordering::SeqCst), 1);
+        let view = r#"[{"pipeline": "cart", "document": {"notify": {"channel": "C0CART"}}}]"#;
+        *index.view.lock().unwrap() = Some(stored(view));
+        let first = live.current(1).await.unwrap();
+        assert!(first.changed);
+        assert!(first.registry.service("cart").is_some());
+        assert!(
+            first.registry.service("shop").is_none(),
+            "the view, not the index"
+        );
+        let again = live.current(2).await.unwrap();
+        assert!(!again.changed && Arc::ptr_eq(&first.registry, &again.registry));
+        assert_eq!(
+            index.reads.load(Ordering::SeqCst),
+            1,
+            "the index is not read"
+        );
+        assert_eq!(index.view_reads.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_view_that_does_not_parse_is_passed_over_for_the_index() {
+        let index = Index::default();
+        index.entries.lock().unwrap().push(entry("shop", 1));
+        *index.view.lock().unwrap() = Some(stored(r#"{"a later shape": true}"#));
+        let live = LiveRegistry::of_view(&index, "/gantry/services/", 0, View::Notify);
+        let current = live.current(0).await.unwrap();
+        assert!(current.registry.service("shop").is_some());
     }
 }

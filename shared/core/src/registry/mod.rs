@@ -13,11 +13,14 @@
 //!   variable wins a clash, for the whole pipeline), and `operators(pipeline, stage)`.
 //! - `live`: a function's cached view of the index.
 //! - `sync`: change events and the reconcile, against Parameter Store and the index (ports).
+//! - `view`: one item per function's needs (the webhook's routes, the notifier's channels), so a
+//!   cold start reads one item rather than every document.
 
 mod document;
 mod live;
 mod merge;
 mod sync;
+mod view;
 
 pub use document::{pipeline_of, DocumentError, Service, StageOperators};
 pub use live::{Current, LiveRegistry};
@@ -25,6 +28,9 @@ pub use merge::{approvers, notify, operators, routes, Registry};
 pub use sync::{
     change_of, reconcile, sync_change, Parameter, ParameterChange, ParameterStore, SyncReport,
     INVALID_DOCUMENTS_METRIC,
+};
+pub use view::{
+    digest, pack, project, refresh_views, services_in, unpack, StoredView, View, VIEW_MAX_BYTES,
 };
 
 use crate::store::StoreError;
@@ -71,6 +77,15 @@ pub const INDEX_REFRESH_DAYS: i64 = 7;
 pub trait ServiceIndex {
     /// Every entry.
     fn services(&self) -> impl Future<Output = Result<Vec<IndexedService>, StoreError>> + Send;
+
+    /// One view (`view`); `None` when there is none usable (never written, too large, or
+    /// written by a newer release): the reader then reads `services`.
+    fn view(
+        &self,
+        _view: View,
+    ) -> impl Future<Output = Result<Option<StoredView>, StoreError>> + Send {
+        async { Ok(None) }
+    }
 }
 
 /// What the sync writes to the index.
@@ -84,6 +99,22 @@ pub trait ServiceIndexWriter: ServiceIndex {
         pipeline: &str,
         seen: Option<i64>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Every entry, the writes just made included (a strongly consistent read: the views are
+    /// built from it right after the sync's own writes).
+    fn written_services(
+        &self,
+    ) -> impl Future<Output = Result<Vec<IndexedService>, StoreError>> + Send {
+        self.services()
+    }
+    /// Stores `view` unless the index holds one built from a later read (`read_ms` greater);
+    /// `false` when it did.
+    fn put_view(
+        &self,
+        view: View,
+        stored: &StoredView,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Removes `view` (its readers then read `services`).
+    fn remove_view(&self, view: View) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The registry could not be read and no earlier read is at hand.

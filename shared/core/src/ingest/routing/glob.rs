@@ -5,37 +5,33 @@ use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 /// A compiled list of globs; matches when any of them does.
 #[derive(Debug, Clone)]
 pub struct Globs {
+    /// The patterns as written. Those without glob syntax (`main`) are matched by equality, not
+    /// compiled: most branch lists are names, and a compiled `GlobSet` costs about a kilobyte
+    /// even for one name or none (a thousand registered services' routes held 3 MiB of them).
     patterns: Vec<String>,
-    /// The patterns without glob syntax (`main`), matched by equality. Most branch lists are
-    /// names, and a compiled `GlobSet` costs about a kilobyte even for one name or none: a
-    /// thousand registered services' routes held 3 MiB of them (the registry's memory goal).
-    literals: Vec<String>,
-    /// The other patterns, compiled; `None` when there are none.
-    set: Option<GlobSet>,
+    /// The other patterns, compiled; `None` when there are none. Boxed: five of these make a
+    /// route, most of them `None`, and a route table of 1,000 services is held whole.
+    set: Option<Box<GlobSet>>,
 }
 
 impl Globs {
     /// Compiles `patterns`; the error names the pattern that does not compile.
     pub fn new(patterns: &[String]) -> Result<Self, String> {
         let mut builder = GlobSetBuilder::new();
-        let mut literals = Vec::new();
         let mut globs = 0;
         for p in patterns {
             let glob = compile(p)?;
-            if is_literal(p) {
-                literals.push(p.clone());
-            } else {
+            if !is_literal(p) {
                 builder.add(glob);
                 globs += 1;
             }
         }
         let set = match globs {
             0 => None,
-            _ => Some(builder.build().map_err(|e| e.to_string())?),
+            _ => Some(Box::new(builder.build().map_err(|e| e.to_string())?)),
         };
         Ok(Self {
             patterns: patterns.to_vec(),
-            literals,
             set,
         })
     }
@@ -45,7 +41,9 @@ impl Globs {
     }
 
     pub fn matches(&self, candidate: &str) -> bool {
-        self.literals.iter().any(|l| l == candidate)
+        self.patterns
+            .iter()
+            .any(|p| p == candidate && is_literal(p))
             || self.set.as_ref().is_some_and(|s| s.is_match(candidate))
     }
 

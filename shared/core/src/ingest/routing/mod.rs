@@ -54,6 +54,14 @@ pub const SKIP_MARKERS: [&str; 4] = ["[skip ci]", "[ci skip]", "[skip pipeline]"
 impl RouteTable {
     /// Validates and compiles routes; the error says which route and which field is wrong.
     pub fn compile(specs: Vec<RouteSpec>) -> Result<Self, String> {
+        Self::compile_each(&specs)
+    }
+
+    /// `compile` of routes held elsewhere (the registry's documents): nothing is copied but what
+    /// the table keeps.
+    pub fn compile_each<'a>(
+        specs: impl IntoIterator<Item = &'a RouteSpec>,
+    ) -> Result<Self, String> {
         let routes = specs
             .into_iter()
             .enumerate()
@@ -74,7 +82,7 @@ impl RouteTable {
     }
 }
 
-fn compile_route(s: RouteSpec) -> Result<Route, String> {
+fn compile_route(s: &RouteSpec) -> Result<Route, String> {
     if !is_pipeline_name(&s.pipeline) {
         return Err(format!(
             "pipeline {:?} is not a CodePipeline name (1-100 of A-Z a-z 0-9 . @ - _)",
@@ -94,8 +102,8 @@ fn compile_route(s: RouteSpec) -> Result<Route, String> {
         tags: Globs::new(&s.tags)?,
         paths: Globs::new(&s.paths)?,
         ignore_paths: Globs::new(&s.ignore_paths)?,
-        pipeline: s.pipeline,
-        source_action: s.source_action,
+        pipeline: s.pipeline.clone(),
+        source_action: s.source_action.clone(),
     })
 }
 
