@@ -129,13 +129,21 @@ impl<I: ServiceIndex> LiveRegistry<I> {
     }
 
     /// The view when this function has one and the index holds it, else the whole index.
+    /// A view that cannot be read (a throttle, a role without the view's grant) is passed over
+    /// for the index too: the index alone is what must be readable.
     async fn read(&self) -> Result<Read, StoreError> {
         if let Some(view) = self.view {
-            if let Some(stored) = self.index.view(view).await? {
-                return Ok(Read::View {
-                    digest: stored.digest,
-                    packed: stored.packed,
-                });
+            match self.index.view(view).await {
+                Ok(Some(stored)) => {
+                    return Ok(Read::View {
+                        digest: stored.digest,
+                        packed: stored.packed,
+                    })
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(view = view.name(), error = %e, "the registry's view could not be read: reading the whole index");
+                }
             }
         }
         Ok(Read::Index(self.index.services().await?))
@@ -187,6 +195,7 @@ mod tests {
         reads: AtomicUsize,
         view_reads: AtomicUsize,
         down: Mutex<bool>,
+        view_down: Mutex<bool>,
     }
 
     impl ServiceIndex for &Index {
@@ -200,6 +209,9 @@ mod tests {
         async fn view(&self, view: View) -> Result<Option<StoredView>, StoreError> {
             self.view_reads.fetch_add(1, Ordering::SeqCst);
             assert_eq!(view, View::Notify, "the function's own view");
+            if *self.view_down.lock().unwrap() {
+                return Err(StoreError::new("access denied"));
+            }
             Ok(self.view.lock().unwrap().clone())
         }
     }
@@ -333,5 +345,17 @@ mod tests {
         let live = LiveRegistry::of_view(&index, "/gantry/services/", 0, View::Notify);
         let current = live.current(0).await.unwrap();
         assert!(current.registry.service("shop").is_some());
+    }
+
+    #[tokio::test]
+    async fn a_view_that_cannot_be_read_is_passed_over_for_the_index() {
+        let index = Index::default();
+        index.entries.lock().unwrap().push(entry("shop", 1));
+        *index.view.lock().unwrap() = Some(stored("[]"));
+        *index.view_down.lock().unwrap() = true;
+        let live = LiveRegistry::of_view(&index, "/gantry/services/", 0, View::Notify);
+        let current = live.current(0).await.unwrap();
+        assert!(current.registry.service("shop").is_some());
+        assert_eq!(index.reads.load(Ordering::SeqCst), 1);
     }
 }
