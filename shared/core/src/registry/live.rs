@@ -81,51 +81,66 @@ impl<I: ServiceIndex> LiveRegistry<I> {
                 return self.cached(now, |_| true).ok_or(RegistryError(e));
             }
         };
-        let stamp = match &read {
-            Read::View { digest, .. } => Stamp::View(digest.clone()),
-            Read::Index(entries) => Stamp::Index(
-                entries
-                    .iter()
-                    .map(|e| (e.pipeline.clone(), e.version, e.modified_ms))
-                    .collect(),
-            ),
-        };
-        {
-            let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(l) = loaded.as_mut().filter(|l| l.stamp == stamp) {
-                l.at = now;
-                return Ok(Current {
-                    registry: l.registry.clone(),
-                    changed: false,
-                });
-            }
-        }
-        let services: Vec<Service> = match read {
-            Read::View { packed, .. } => {
+        match read {
+            Read::View { digest, packed } => {
+                let stamp = Stamp::View(digest);
+                if let Some(current) = self.unchanged(now, &stamp) {
+                    return Ok(current);
+                }
                 match unpack(&packed).and_then(|text| services_in(&self.path, &text)) {
-                    Ok(services) => services,
+                    Ok(services) => Ok(self.store(now, stamp, services)),
                     Err(e) => {
-                        // Not the shape this release writes: the index still is.
+                        // Not the shape this release writes: the index still is. Stamped as the
+                        // index, so the index's own changes are seen while the view stays so.
                         tracing::warn!(error = %e, "the registry's view does not parse: reading the whole index");
                         match self.index.services().await {
-                            Ok(entries) => entries.iter().filter_map(|e| self.parse(e)).collect(),
-                            Err(e) => return self.cached(now, |_| true).ok_or(RegistryError(e)),
+                            Ok(entries) => Ok(self.of_index(now, &entries)),
+                            Err(e) => self.cached(now, |_| true).ok_or(RegistryError(e)),
                         }
                     }
                 }
             }
-            Read::Index(entries) => entries.iter().filter_map(|e| self.parse(e)).collect(),
-        };
+            Read::Index(entries) => Ok(self.of_index(now, &entries)),
+        }
+    }
+
+    /// The last read, marked read again at `now`, if `stamp` says nothing changed since.
+    fn unchanged(&self, now: i64, stamp: &Stamp) -> Option<Current> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        let l = loaded.as_mut().filter(|l| &l.stamp == stamp)?;
+        l.at = now;
+        Some(Current {
+            registry: l.registry.clone(),
+            changed: false,
+        })
+    }
+
+    /// The registry of the index's `entries`, parsed only if they changed.
+    fn of_index(&self, now: i64, entries: &[IndexedService]) -> Current {
+        let stamp = Stamp::Index(
+            entries
+                .iter()
+                .map(|e| (e.pipeline.clone(), e.version, e.modified_ms))
+                .collect(),
+        );
+        self.unchanged(now, &stamp).unwrap_or_else(|| {
+            let services = entries.iter().filter_map(|e| self.parse(e)).collect();
+            self.store(now, stamp, services)
+        })
+    }
+
+    /// `services` as the registry read at `now`.
+    fn store(&self, now: i64, stamp: Stamp, services: Vec<Service>) -> Current {
         let registry = Arc::new(Registry::new(services));
         *self.loaded.lock().unwrap_or_else(|p| p.into_inner()) = Some(Loaded {
             at: now,
             stamp,
             registry: registry.clone(),
         });
-        Ok(Current {
+        Current {
             registry,
             changed: true,
-        })
+        }
     }
 
     /// The view when this function has one and the index holds it, else the whole index.
@@ -345,6 +360,13 @@ mod tests {
         let live = LiveRegistry::of_view(&index, "/gantry/services/", 0, View::Notify);
         let current = live.current(0).await.unwrap();
         assert!(current.registry.service("shop").is_some());
+        // The same unusable view, and the index unchanged: nothing to rebuild.
+        assert!(!live.current(1).await.unwrap().changed);
+        // While the view stays unusable, the index's changes are still seen.
+        index.entries.lock().unwrap().push(entry("cart", 1));
+        let later = live.current(2).await.unwrap();
+        assert!(later.changed);
+        assert!(later.registry.service("cart").is_some());
     }
 
     #[tokio::test]
