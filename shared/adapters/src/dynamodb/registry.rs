@@ -30,6 +30,15 @@ impl Key {
     }
 }
 
+/// The table's TTL for an index entry or a view written now: the reconcile writes either again
+/// well before this (`INDEX_REFRESH_DAYS`).
+fn expires_at() -> AttributeValue {
+    n(
+        gantry_core::clock::now_epoch_seconds()
+            + gantry_core::registry::INDEX_ENTRY_DAYS * 24 * 3600,
+    )
+}
+
 /// `ServiceIndex` (and its writer) on the state table.
 #[derive(Debug, Clone)]
 pub struct DynamoServiceIndex {
@@ -126,12 +135,7 @@ impl ServiceIndexWriter for DynamoServiceIndex {
             .item("version", n(entry.version))
             .item("modified_ms", n(entry.modified_ms))
             .item("written_ms", n(entry.written_ms))
-            // The table's TTL: the reconcile writes the entry again well before this.
-            .item(
-                "expires_at",
-                n(gantry_core::clock::now_epoch_seconds()
-                    + gantry_core::registry::INDEX_ENTRY_DAYS * 24 * 3600),
-            )
+            .item("expires_at", expires_at())
             // A late event or reconcile never puts back an older write of the parameter.
             .condition_expression("attribute_not_exists(pk) OR modified_ms <= :m")
             .expression_attribute_values(":m", n(entry.modified_ms))
@@ -169,11 +173,7 @@ impl ServiceIndexWriter for DynamoServiceIndex {
             .item("digest", s(&stored.digest))
             .item("read_ms", n(stored.read_ms))
             .item("written_ms", n(stored.written_ms))
-            .item(
-                "expires_at",
-                n(gantry_core::clock::now_epoch_seconds()
-                    + gantry_core::registry::INDEX_ENTRY_DAYS * 24 * 3600),
-            )
+            .item("expires_at", expires_at())
             // Two syncs at once: the view built from the later read of the index stays.
             .condition_expression("attribute_not_exists(pk) OR read_ms <= :r")
             .expression_attribute_values(":r", n(stored.read_ms))

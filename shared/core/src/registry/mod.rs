@@ -73,6 +73,12 @@ pub const INDEX_ENTRY_DAYS: i64 = 30;
 /// How old an entry gets before the reconcile writes it again, well inside its life.
 pub const INDEX_REFRESH_DAYS: i64 = 7;
 
+/// Whether an index entry or view written at `written_ms` is old enough to be written again
+/// (`INDEX_REFRESH_DAYS`), so the table's TTL never removes it while it is current.
+pub(crate) fn due_for_refresh(written_ms: i64) -> bool {
+    crate::clock::now_epoch_millis() - written_ms >= INDEX_REFRESH_DAYS * 24 * 3600 * 1000
+}
+
 /// The index of valid documents (the state table in production).
 pub trait ServiceIndex {
     /// Every entry.

@@ -114,12 +114,10 @@ pub async fn reconcile(
         let pipeline = pipeline_of(&parameter.name);
         listed.insert(pipeline.to_string());
         let held = indexed.get(pipeline);
-        let now_ms = crate::clock::now_epoch_millis();
-        let refresh_ms = super::INDEX_REFRESH_DAYS * 24 * 3600 * 1000;
         if held.is_some_and(|h| {
             h.version == parameter.version
                 && h.modified_ms == parameter.modified_ms
-                && now_ms - h.written_ms < refresh_ms
+                && !super::due_for_refresh(h.written_ms)
         }) {
             continue;
         }

@@ -190,16 +190,14 @@ pub async fn refresh_views(
             (read_ms, index.written_services().await?)
         }
     };
-    let refresh_ms = super::INDEX_REFRESH_DAYS * 24 * 3600 * 1000;
     let mut written = Vec::new();
     for view in View::ALL {
         let text = project(view, &entries);
         let digest = digest(&text);
         let stored = index.view(view).await?;
-        let now_ms = crate::clock::now_epoch_millis();
         if stored
             .as_ref()
-            .is_some_and(|s| s.digest == digest && now_ms - s.written_ms < refresh_ms)
+            .is_some_and(|s| s.digest == digest && !super::due_for_refresh(s.written_ms))
         {
             continue;
         }
@@ -220,7 +218,7 @@ pub async fn refresh_views(
             packed,
             digest,
             read_ms,
-            written_ms: now_ms,
+            written_ms: crate::clock::now_epoch_millis(),
         };
         if index.put_view(view, &put).await? {
             written.push(view);
