@@ -217,6 +217,25 @@ fn names(scene: &Scene, execution: &str) -> Vec<(String, String)> {
 }
 
 /// `text` with each of the shop's values replaced by its placeholder.
+/// The records of a golden file: `items` as DynamoDB JSON, this run's names put back as
+/// placeholders; every record must expire (the table's TTL).
+fn golden_items(
+    items: &[HashMap<String, AttributeValue>],
+    names: &[(String, String)],
+) -> Vec<Value> {
+    let items: Vec<Value> = items
+        .iter()
+        .map(|i| {
+            let v = item_json(i).to_string();
+            serde_json::from_str(&to_placeholders(&v, names)).expect("JSON")
+        })
+        .collect();
+    for i in &items {
+        assert!(i.get("expires_at").is_some(), "every record expires: {i}");
+    }
+    items
+}
+
 fn to_placeholders(text: &str, names: &[(String, String)]) -> String {
     names
         .iter()
@@ -286,16 +305,7 @@ fn write_point(
     token: &str,
 ) {
     let names = names(rig, execution);
-    let items: Vec<Value> = items
-        .iter()
-        .map(|i| {
-            let v = item_json(i).to_string();
-            serde_json::from_str(&to_placeholders(&v, &names)).expect("JSON")
-        })
-        .collect();
-    for i in &items {
-        assert!(i.get("expires_at").is_some(), "every record expires: {i}");
-    }
+    let items = golden_items(items, &names);
     let dir = state_root().join(RELEASE);
     std::fs::create_dir_all(&dir).expect("mkdir");
     let mut file = Map::new();
@@ -638,14 +648,7 @@ async fn generate_parked_push() {
         .as_str()
         .expect("one parked push");
     let names = vec![("${pipeline}".to_string(), h.pipeline.clone())];
-    let items: Vec<Value> = scan_table(&h.sdk, &h.table)
-        .await
-        .iter()
-        .map(|i| serde_json::from_str(&to_placeholders(&item_json(i).to_string(), &names)).unwrap())
-        .collect();
-    for i in &items {
-        assert!(i.get("expires_at").is_some(), "every record expires: {i}");
-    }
+    let items = golden_items(&scan_table(&h.sdk, &h.table).await, &names);
     let file = json!({"written_by": RELEASE, "point": "parked_push", "items": items,
                       "queue_body": to_placeholders(body, &names)});
     let dir = state_root().join(RELEASE);
@@ -785,14 +788,7 @@ async fn generate_pending_approval() {
             message["ts"].as_str().expect("ts").to_string(),
         ),
     ];
-    let items: Vec<Value> = scan_table(&w.sdk, &w.table)
-        .await
-        .iter()
-        .map(|i| serde_json::from_str(&to_placeholders(&item_json(i).to_string(), &names)).unwrap())
-        .collect();
-    for i in &items {
-        assert!(i.get("expires_at").is_some(), "every record expires: {i}");
-    }
+    let items = golden_items(&scan_table(&w.sdk, &w.table).await, &names);
     let message = json!({"channel": message["channel"], "text": message["text"], "blocks": message["blocks"]});
     let file = json!({"written_by": RELEASE, "point": "pending_approval",
         "written_at": gantry_core::clock::now_epoch_seconds(),
