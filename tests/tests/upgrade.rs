@@ -24,7 +24,7 @@ use gantry_tests::rig::{canary, rig, started, Rig};
 use gantry_tests::shifter::{
     invoke, lambda_event, run_to_end, write_command, Command, Setup, NEW_IMAGE,
 };
-use gantry_tests::traffic::{failure_message, job, Shop};
+use gantry_tests::traffic::{failure_message, job};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -148,6 +148,11 @@ fn item_json(item: &HashMap<String, AttributeValue>) -> Value {
     json!(sorted)
 }
 
+/// A golden file's record as the table holds it: this run's names in place of the placeholders.
+fn stored_record(v: &Value, names: &[(String, String)]) -> HashMap<String, AttributeValue> {
+    item(&serde_json::from_str(&from_placeholders(&v.to_string(), names)).expect("JSON"))
+}
+
 fn item(v: &Value) -> HashMap<String, AttributeValue> {
     v.as_object()
         .expect("an item")
@@ -156,22 +161,8 @@ fn item(v: &Value) -> HashMap<String, AttributeValue> {
         .collect()
 }
 
-/// Every item of `table`.
-async fn scan(shop: &Shop, table: &str) -> Vec<HashMap<String, AttributeValue>> {
-    let out = aws_sdk_dynamodb::Client::new(&shop.sdk)
-        .scan()
-        .table_name(table)
-        .consistent_read(true)
-        .send()
-        .await
-        .expect("scan");
-    let mut items = out.items.unwrap_or_default();
-    items.sort_by_key(|i| format!("{:?}{:?}", i.get("pk"), i.get("sk")));
-    items
-}
-
-async fn put(shop: &Shop, table: &str, item: HashMap<String, AttributeValue>) {
-    aws_sdk_dynamodb::Client::new(&shop.sdk)
+async fn put(sdk: &aws_config::SdkConfig, table: &str, item: HashMap<String, AttributeValue>) {
+    aws_sdk_dynamodb::Client::new(sdk)
         .put_item()
         .table_name(table)
         .set_item(Some(item))
@@ -180,9 +171,9 @@ async fn put(shop: &Shop, table: &str, item: HashMap<String, AttributeValue>) {
         .expect("put");
 }
 
-async fn delete_all(shop: &Shop, table: &str) {
-    for i in scan(shop, table).await {
-        aws_sdk_dynamodb::Client::new(&shop.sdk)
+async fn delete_all(sdk: &aws_config::SdkConfig, table: &str) {
+    for i in scan_table(sdk, table).await {
+        aws_sdk_dynamodb::Client::new(sdk)
             .delete_item()
             .table_name(table)
             .key("pk", i["pk"].clone())
@@ -410,12 +401,11 @@ async fn loaded(stored: &Stored) -> (Scene, String, Value) {
         .execution_of(first["job_id"].as_str().unwrap())
         .await;
     let names = names(&rig, &execution);
-    delete_all(&rig.shop, &rig.table).await;
+    delete_all(&rig.shop.sdk, &rig.table).await;
     let token = from_placeholders(&stored.token, &names);
     let mut deployment = None;
     for i in &stored.items {
-        let mut record =
-            item(&serde_json::from_str(&from_placeholders(&i.to_string(), &names)).unwrap());
+        let mut record = stored_record(i, &names);
         if let (Some(AttributeValue::S(pk)), Some(AttributeValue::N(seq))) =
             (record.get("pk"), record.get("token_seq"))
         {
@@ -428,7 +418,7 @@ async fn loaded(stored: &Stored) -> (Scene, String, Value) {
                 );
             }
         }
-        put(&rig.shop, &rig.table, record).await;
+        put(&rig.shop.sdk, &rig.table, record).await;
     }
     let deployment =
         deployment.unwrap_or_else(|| panic!("{}: no deployment record", stored.release));
@@ -459,7 +449,7 @@ async fn generate() {
             .shop
             .execution_of(first["job_id"].as_str().unwrap())
             .await;
-        let items = scan(&rig.shop, &rig.table).await;
+        let items = scan_table(&rig.shop.sdk, &rig.table).await;
         write_point(point, &rig, &execution, &items, &token_of(&next));
     }
 }
@@ -693,15 +683,7 @@ async fn a_parked_push_is_started_once_by_the_new_code() {
         let h = hook().await;
         let names = vec![("${pipeline}".to_string(), h.pipeline.clone())];
         for i in stored["items"].as_array().expect("items") {
-            let record =
-                item(&serde_json::from_str(&from_placeholders(&i.to_string(), &names)).unwrap());
-            aws_sdk_dynamodb::Client::new(&h.sdk)
-                .put_item()
-                .table_name(&h.table)
-                .set_item(Some(record))
-                .send()
-                .await
-                .expect("put");
+            put(&h.sdk, &h.table, stored_record(i, &names)).await;
         }
         let body = from_placeholders(stored["queue_body"].as_str().expect("queue_body"), &names);
         aws_sdk_sqs::Client::new(&h.sdk)
@@ -830,34 +812,16 @@ async fn loaded_approval(stored: &Value) -> (gantry_tests::approval::World, Stri
     ));
     let by = gantry_core::clock::now_epoch_seconds()
         - stored["written_at"].as_i64().expect("written_at");
-    for table_item in scan_table(&w.sdk, &w.table).await {
-        aws_sdk_dynamodb::Client::new(&w.sdk)
-            .delete_item()
-            .table_name(&w.table)
-            .key("pk", table_item["pk"].clone())
-            .key("sk", table_item["sk"].clone())
-            .send()
-            .await
-            .expect("delete");
-    }
+    delete_all(&w.sdk, &w.table).await;
     let mut id = None;
     for i in stored["items"].as_array().expect("items") {
-        let record = shifted(
-            item(&serde_json::from_str(&from_placeholders(&i.to_string(), &names)).unwrap()),
-            by,
-        );
+        let record = shifted(stored_record(i, &names), by);
         if let Some(AttributeValue::S(pk)) = record.get("pk") {
             if let Some(found) = pk.strip_prefix("APPROVAL#") {
                 id = Some(found.to_string());
             }
         }
-        aws_sdk_dynamodb::Client::new(&w.sdk)
-            .put_item()
-            .table_name(&w.table)
-            .set_item(Some(record))
-            .send()
-            .await
-            .expect("put");
+        put(&w.sdk, &w.table, record).await;
     }
     (w, id.expect("an approval record"), message)
 }
